@@ -1,0 +1,79 @@
+# cnnc: `make` builds build/cnnc and build/libcnnrt.a; `make test` runs every test (also under
+# AddressSanitizer and UndefinedBehaviorSanitizer); `make demo` runs the main job.
+CC      ?= clang
+ifeq ($(origin CC),default)
+CC      := clang
+endif
+CFLAGS  ?= -O2 -g
+WARN    := -Wall -Wextra -Werror -Wno-unused-parameter
+ALLCFLAGS = -std=c11 -D_POSIX_C_SOURCE=200809L $(WARN) $(CFLAGS) $(EXTRA_CFLAGS)
+B       ?= build
+BISON   ?= bison
+FLEX    ?= flex
+
+COMPILER_SRC := $(filter-out compiler/main.c,$(wildcard compiler/*.c compiler/ops/*.c))
+RUNTIME_SRC  := $(wildcard runtime/*.c)
+UNIT_SRC     := $(wildcard tests/unit/*.c)
+
+GEN_OBJ      := $(B)/gen/parser.o $(B)/gen/lexer.o
+COMPILER_OBJ := $(COMPILER_SRC:%.c=$(B)/%.o) $(GEN_OBJ)
+RUNTIME_OBJ  := $(RUNTIME_SRC:%.c=$(B)/%.o)
+UNIT_OBJ     := $(UNIT_SRC:%.c=$(B)/%.o)
+
+INC := -Icompiler -I$(B)/gen -Iruntime
+
+.PHONY: all deps test unit-test demo bench clean sanitize
+all: $(B)/cnnc $(B)/libcnnrt.a
+
+deps:
+	@sh .ci/install-deps
+
+$(B)/gen/parser.c $(B)/gen/parser.h: grammar/parser.y
+	@mkdir -p $(B)/gen
+	$(BISON) -Wall -Werror --defines=$(B)/gen/parser.h -o $(B)/gen/parser.c $<
+
+$(B)/gen/lexer.c $(B)/gen/lexer.h: grammar/lexer.l
+	@mkdir -p $(B)/gen
+	$(FLEX) --header-file=$(B)/gen/lexer.h -o $(B)/gen/lexer.c $<
+
+# Generated scanner and parser: our warnings stay on, minus the ones their skeletons trip.
+$(B)/gen/parser.o: $(B)/gen/parser.c $(B)/gen/lexer.h
+	$(CC) $(ALLCFLAGS) -Wno-unused-function -Wno-sign-compare $(INC) -c $< -o $@
+$(B)/gen/lexer.o: $(B)/gen/lexer.c $(B)/gen/parser.h
+	$(CC) $(ALLCFLAGS) -Wno-unused-function -Wno-sign-compare -Wno-misleading-indentation $(INC) -c $< -o $@
+
+$(B)/%.o: %.c $(B)/gen/parser.h $(B)/gen/lexer.h
+	@mkdir -p $(dir $@)
+	$(CC) $(ALLCFLAGS) $(INC) -MMD -MP -c $< -o $@
+
+$(B)/cnnc: $(B)/compiler/main.o $(COMPILER_OBJ)
+	$(CC) $(ALLCFLAGS) $^ -o $@ -lm
+
+$(B)/libcnnrt.a: $(RUNTIME_OBJ)
+	@rm -f $@
+	ar rcs $@ $^
+
+$(B)/test_unit: $(UNIT_OBJ) $(COMPILER_OBJ) $(B)/libcnnrt.a
+	$(CC) $(ALLCFLAGS) $(UNIT_OBJ) $(COMPILER_OBJ) $(B)/libcnnrt.a -o $@ -lcunit -lm
+
+unit-test: $(B)/test_unit $(B)/cnnc $(B)/libcnnrt.a
+	cd tests && ../$(B)/test_unit
+
+# The whole suite: unit tests and command-line tests with the normal build, then again with
+# the sanitizers (build-san/).
+test: deps
+	$(MAKE) --no-print-directory all $(B)/test_unit
+	sh tests/run_all.sh $(B)
+	$(MAKE) --no-print-directory B=build-san CFLAGS="-O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all" all build-san/test_unit
+	SANITIZE=1 sh tests/run_all.sh build-san
+
+demo: deps all
+	sh examples/demo.sh $(B)
+
+bench: deps all
+	sh bench/run.sh $(B)
+
+clean:
+	rm -rf build build-san
+
+-include $(shell find $(B) -name '*.d' 2>/dev/null)

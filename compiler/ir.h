@@ -1,0 +1,105 @@
+/* ir.h: the graph every pass reads and writes.
+ * Invariants (checked by ir_verify): every value is defined once, by one op, before any op
+ * that reads it; every value has a fixed shape whose first dimension is the compiled batch;
+ * dtype is float32; an op's parameters are entries of the graph's parameter table, named as
+ * spec section 6 says, in PyTorch's layout. */
+#ifndef CNNC_IR_H
+#define CNNC_IR_H
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "diag.h"
+
+typedef enum {
+#define X(e, name, file) e,
+#include "ops.def"
+#undef X
+    OP_COUNT
+} OpKind;
+
+enum { MAX_RANK = 4 };
+
+typedef struct Shape {
+    int rank;          /* 2: [N, F]; 4: [N, C, H, W]; 0: scalar */
+    int d[MAX_RANK];   /* d[0] is the batch */
+} Shape;
+
+typedef struct Value {
+    Shape shape;
+    int producer;      /* index of the op that defines it */
+} Value;
+
+/* Every attribute any op has; each op uses the fields its file documents. */
+typedef struct Attrs {
+    int out;                     /* conv, linear: output channels / features */
+    int kh, kw, sh, sw, ph, pw;  /* kernel, stride, padding (conv, pools) */
+    int dh, dw;                  /* dilation (conv) */
+    int groups;                  /* conv */
+    bool bias;                   /* conv, linear */
+    bool ceil_mode;              /* maxpool, avgpool */
+    bool count_include_pad;      /* avgpool */
+    int oh, ow;                  /* adaptive_avgpool output size */
+    double eps, momentum;        /* batchnorm */
+    double p;                    /* dropout */
+    double slope;                /* leaky_relu */
+    double alpha, beta, k;       /* elu (alpha), lrn (alpha, beta, k) */
+    int size;                    /* lrn */
+    double *mean, *std;          /* normalize: one per channel (C values, expanded) */
+    int nmean;
+} Attrs;
+
+typedef enum { PARAM_WEIGHT, PARAM_BIAS, PARAM_RUNNING_MEAN, PARAM_RUNNING_VAR } ParamRole;
+
+typedef struct ParamT {
+    const char *name;   /* "stage1.basic0.conv0.weight" */
+    ParamRole role;
+    bool trained;       /* false for batchnorm running statistics */
+    Shape shape;        /* PyTorch layout; rank = number of dims, no batch */
+    int64_t numel;
+    int op;             /* owning op */
+} ParamT;
+
+typedef struct Op {
+    OpKind kind;
+    int *in;            /* input value ids */
+    int nin;
+    int out;            /* output value id */
+    Attrs a;
+    const char *pname;  /* parameter prefix ("stage1.basic0.conv0"), NULL when none */
+    int param[4];       /* indices into Graph.params by ParamRole; -1 when absent */
+    Span span;          /* the statement it came from */
+    const char *where;  /* instantiation path for readers: "stage1.basic0" or "" */
+} Op;
+
+typedef struct Graph {
+    const char *name;    /* model name */
+    int batch;
+    Value *values;
+    int nvalues, cap_values;
+    Op *ops;
+    int nops, cap_ops;
+    ParamT *params;
+    int nparams, cap_params;
+    int input;           /* value id of the model input */
+    int output;          /* value id of the model output */
+    bool ends_in_softmax;
+} Graph;
+
+Graph *ir_new(const char *name, int batch);
+int ir_add_value(Graph *g, Shape s);
+/* Appends an op reading in[0..nin) (copied) with a fresh output value of shape out. */
+int ir_add_op(Graph *g, OpKind kind, const int *in, int nin, Shape out, Span span);
+int ir_add_param(Graph *g, int op, ParamRole role, const char *name, Shape shape, bool trained);
+Shape shape4(int n, int c, int h, int w);
+Shape shape2(int n, int f);
+int64_t shape_numel(Shape s);
+bool shape_eq(Shape a, Shape b);
+/* "[6, 28, 28]" without the batch when skip_batch, else "[1, 6, 28, 28]"; arena string. */
+const char *shape_str(Shape s, bool skip_batch);
+const char *op_name(OpKind k);
+
+int64_t ir_param_count(const Graph *g, bool trained_only);
+/* Checks the invariants above; on a violation prints "internal error: ..." and returns false. */
+bool ir_verify(const Graph *g);
+
+#endif
