@@ -46,7 +46,9 @@ $(B)/%.o: %.c $(B)/gen/parser.h $(B)/gen/lexer.h
 	@mkdir -p $(dir $@)
 	$(CC) $(ALLCFLAGS) $(INC) -MMD -MP -c $< -o $@
 
-$(B)/cnnc: $(B)/compiler/main.o $(COMPILER_OBJ)
+# The compiler reads checkpoints (--embed-weights) with the runtime's reader.
+CNNC_RT_OBJ := $(B)/runtime/ckpt.o $(B)/runtime/rt_util.o
+$(B)/cnnc: $(B)/compiler/main.o $(COMPILER_OBJ) $(CNNC_RT_OBJ)
 	$(CC) $(ALLCFLAGS) $^ -o $@ -lm
 
 $(B)/libcnnrt.a: $(RUNTIME_OBJ)

@@ -46,6 +46,7 @@ struct Expr {
     Expr **items;     /* EX_LIST */
     int nitems;
     ArgList args;     /* EX_CALL */
+    int depth;        /* height of this expression tree (1 for a leaf); bounded by the parser */
 };
 
 typedef struct Body {
@@ -149,5 +150,19 @@ Program *load_program(const char *root_path);
 Expr *ast_expr(ExprKind kind, Span span);
 Stmt *ast_stmt(StmtKind kind, Span span);
 Item *ast_item(ItemKind kind, Span span);
+
+/* Helpers for the parser's actions: arrays grow in the arena. */
+enum { AST_MAX_EXPR_DEPTH = 256 };  /* deeper expressions are an error, so later passes can
+                                       recurse on them safely */
+Expr *ast_unary(int op, Expr *operand, Span span);
+Expr *ast_binary(int op, Expr *lhs, Expr *rhs, Span span);
+void ast_list_add(Expr *list, Expr *item);           /* EX_LIST items */
+void ast_args_add(ArgList *args, Arg arg);           /* reports a positional after a keyword */
+void ast_params_add(ParamList *params, Param param); /* reports a repeated parameter name */
+void ast_body_add(Body *body, Stmt *stmt);
+Body *ast_body_dup(Body body);                       /* an arena copy, for else/shortcut */
+void ast_branch_add(Stmt *stmt, Body body, Span span);
+void ast_setting_add(Item *train, Setting setting);
+void ast_file_add(AstFile *file, Item *item);
 
 #endif

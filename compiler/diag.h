@@ -24,6 +24,9 @@ enum { DIAG_MAX_ERRORS = 20 };
 int diag_add_source(const char *path, const char *text, long len);
 const char *diag_path(int file);
 const char *diag_text(int file);
+long diag_text_len(int file);     /* length of the registered text in bytes */
+/* The text of 1-based line `line` (without its newline) and its length, or NULL. */
+const char *diag_source_line(int file, int line, long *len);
 Span span_join(Span a, Span b);   /* from the start of a to the end of b */
 Span span_none(void);
 
@@ -37,6 +40,10 @@ void diag_note(Span at, const char *fmt, ...) __attribute__((format(printf, 2, 3
 void diag_remark(Span at, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 int diag_error_count(void);
 void diag_reset(void);  /* forget errors and contexts; sources stay registered */
+/* Prints what is still pending (the context notes of the last error come after its
+ * diag_note notes, so they wait until the next diag call) and flushes diag_stream. Every
+ * diag function, diag_error_count included, flushes first; so does exit(). */
+void diag_flush(void);
 
 /* Instantiation contexts: while a block body is being expanded, errors inside it get
  * "note: in block NAME(ARGS) at FILE:LINE:COL". */

@@ -11,7 +11,7 @@
 #include "diag.h"
 
 typedef enum {
-#define X(e, name, file) e,
+#define X(e, name) e,
 #include "ops.def"
 #undef X
     OP_COUNT
@@ -32,7 +32,8 @@ typedef struct Value {
 /* Every attribute any op has; each op uses the fields its file documents. */
 typedef struct Attrs {
     int out;                     /* conv, linear: output channels / features */
-    int kh, kw, sh, sw, ph, pw;  /* kernel, stride, padding (conv, pools) */
+    int kh, kw, sh, sw, ph, pw;  /* kernel, stride, padding before (top, left) (conv, pools) */
+    int ph_end, pw_end;          /* padding after (bottom, right): differs only for pad = same */
     int dh, dw;                  /* dilation (conv) */
     int groups;                  /* conv */
     bool bias;                   /* conv, linear */
@@ -83,6 +84,8 @@ typedef struct Graph {
     int input;           /* value id of the model input */
     int output;          /* value id of the model output */
     bool ends_in_softmax;
+    struct TrainConfig *train; /* the model's train section with defaults filled in (train_config.h) */
+    int classes;         /* output features (the last dimension of the output) */
 } Graph;
 
 Graph *ir_new(const char *name, int batch);

@@ -1,0 +1,845 @@
+/* elaborate.c: expands blocks, parameters, repeat, if, residual/add/concat of the syntax tree
+ * into one flat graph, checking shapes as it goes (the language's `in.c` needs the shape of a
+ * statement's input while expanding, so each op's shape rule runs as the op is added; the
+ * shape pass later re-checks the finished graph).
+ * Naming (spec section 6): each body (the model, or one block instance) numbers the layers
+ * that own parameters per kind in textual order after expansion (conv0, conv1, linear0, bn0)
+ * and block instances per block name (basic0, basic1); a label replaces the generated
+ * component and takes no number; branches, shortcuts, repeat and if add no level.
+ * Errors: each is reported where it arises; a failed statement "poisons" the tensor that flows
+ * on, so later statements are still checked for names and arguments but not for shapes, and
+ * one mistake gives one message. */
+#include "elaborate.h"
+
+#include <limits.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "arena.h"
+#include "ops.h"
+#include "train_config.h"
+
+enum {
+    MAX_DEPTH = 64,          /* nested block instances */
+    MAX_OPS = 200000,        /* ops in one graph */
+    MAX_REPEAT = 100000,
+    POISON = -1,             /* the tensor after a failed statement */
+};
+
+typedef struct Counter {
+    const char *name;
+    int count;
+    struct Counter *next;
+} Counter;
+
+typedef struct Scope {       /* one naming body: the model or one block instance */
+    const char *prefix;      /* "" or "stage1.basic0." */
+    Counter *counters;
+    Counter *used;           /* components given out, to catch duplicate labels */
+} Scope;
+
+typedef struct Env {         /* parameter bindings of one body */
+    const char **names;
+    Val *vals;
+    int n;
+} Env;
+
+typedef struct Elab {
+    Program *prog;
+    Graph *g;
+    int depth;
+    bool too_big;
+} Elab;
+
+static int elab_body(Elab *E, const Body *b, Env *env, Scope *sc, int x, bool tail);
+
+/* ---------- small helpers ---------- */
+
+static Span span_prefix(Span s, int len) {
+    s.end_line = s.line;
+    s.end_col = s.col + len;
+    return s;
+}
+
+/* The source text a span covers (first line only). */
+static const char *span_text(Span s) {
+    const char *t = diag_text(s.file);
+    if (!t)
+        return "";
+    int line = 1;
+    while (*t && line < s.line)
+        if (*t++ == '\n')
+            line++;
+    const char *start = t + s.col - 1;
+    int len = (s.end_line == s.line ? s.end_col : INT_MAX) - s.col;
+    int n = 0;
+    while (n < len && start[n] && start[n] != '\n')
+        n++;
+    return arena_strndup(start, (size_t)n);
+}
+
+static Counter *counter_find(Counter *c, const char *name) {
+    for (; c; c = c->next)
+        if (strcmp(c->name, name) == 0)
+            return c;
+    return NULL;
+}
+
+static int counter_next(Counter **list, const char *name) {
+    Counter *c = counter_find(*list, name);
+    if (!c) {
+        c = arena_alloc(sizeof *c);
+        c->name = name;
+        c->next = *list;
+        *list = c;
+    }
+    return c->count++;
+}
+
+/* The component name for a layer or block instance in this scope, or NULL on a duplicate. */
+static const char *component(Scope *sc, const char *label, Span label_span, const char *kind) {
+    const char *name = label ? label : arena_printf("%s%d", kind, counter_next(&sc->counters, kind));
+    if (counter_find(sc->used, name)) {
+        diag_error(label ? label_span : span_none(), "the name '%s' is already used in this %s", name,
+                   *sc->prefix ? "block" : "model");
+        return NULL;
+    }
+    counter_next(&sc->used, name);
+    return arena_printf("%s%s", sc->prefix, name);
+}
+
+static Shape value_shape(Elab *E, int x) { return E->g->values[x].shape; }
+
+/* ---------- expressions ---------- */
+
+static Val none_val(Span s) { return (Val){.kind = V_NONE, .span = s}; }
+
+static bool env_lookup(const Env *env, const char *name, Val *out) {
+    for (int i = env->n - 1; i >= 0; i--)
+        if (strcmp(env->names[i], name) == 0) {
+            *out = env->vals[i];
+            return true;
+        }
+    return false;
+}
+
+static double num(const Val *v) { return v->kind == V_INT ? (double)v->i : v->f; }
+static bool is_num(const Val *v) { return v->kind == V_INT || v->kind == V_FLOAT; }
+
+static const char *binop_text(int op) {
+    switch (op) {
+    case 'l': return "<=";
+    case 'g': return ">=";
+    case 'e': return "==";
+    case 'n': return "!=";
+    case '&': return "and";
+    case '|': return "or";
+    default: return arena_printf("%c", op);
+    }
+}
+
+static Val eval(Elab *E, const Expr *e, const Env *env, int x);
+
+static Val eval_binary(Elab *E, const Expr *e, const Env *env, int x) {
+    Val a = eval(E, e->lhs, env, x), b = eval(E, e->rhs, env, x);
+    Val r = {.span = e->span};
+    if (a.kind == V_NONE || b.kind == V_NONE)
+        return none_val(e->span);
+    int op = e->op;
+    if (op == '&' || op == '|') {
+        if (a.kind != V_BOOL || b.kind != V_BOOL) {
+            diag_error(e->span, "'%s' needs two booleans, got %s and %s", binop_text(op), val_kind_name(a.kind),
+                       val_kind_name(b.kind));
+            return none_val(e->span);
+        }
+        r.kind = V_BOOL;
+        r.i = op == '&' ? (a.i && b.i) : (a.i || b.i);
+        return r;
+    }
+    if ((op == 'e' || op == 'n') && a.kind == V_BOOL && b.kind == V_BOOL) {
+        r.kind = V_BOOL;
+        r.i = (op == 'e') == (a.i == b.i);
+        return r;
+    }
+    if (!is_num(&a) || !is_num(&b)) {
+        diag_error(e->span, "'%s' needs two numbers, got %s and %s", binop_text(op), val_kind_name(a.kind),
+                   val_kind_name(b.kind));
+        return none_val(e->span);
+    }
+    if (strchr("<>lgen", op)) {
+        double p = num(&a), q = num(&b);
+        bool t = op == '<' ? p < q : op == '>' ? p > q : op == 'l' ? p <= q : op == 'g' ? p >= q : op == 'e' ? p == q : p != q;
+        if (a.kind == V_INT && b.kind == V_INT) /* exact for large integers */
+            t = op == '<' ? a.i < b.i : op == '>' ? a.i > b.i : op == 'l' ? a.i <= b.i : op == 'g' ? a.i >= b.i
+                : op == 'e' ? a.i == b.i : a.i != b.i;
+        r.kind = V_BOOL;
+        r.i = t;
+        return r;
+    }
+    if ((op == '/' || op == '%') && num(&b) == 0) {
+        diag_error(e->rhs->span, "division by zero");
+        return none_val(e->span);
+    }
+    if (a.kind == V_INT && b.kind == V_INT) {
+        long long p = a.i, q = b.i, v = 0;
+        bool overflow = false;
+        switch (op) {
+        case '+': overflow = __builtin_add_overflow(p, q, &v); break;
+        case '-': overflow = __builtin_sub_overflow(p, q, &v); break;
+        case '*': overflow = __builtin_mul_overflow(p, q, &v); break;
+        case '/': overflow = p == LLONG_MIN && q == -1; v = overflow ? 0 : p / q; break;
+        case '%': v = (p == LLONG_MIN && q == -1) ? 0 : p % q; break;
+        }
+        if (overflow) {
+            diag_error(e->span, "integer overflow in '%s'", binop_text(op));
+            return none_val(e->span);
+        }
+        r.kind = V_INT;
+        r.i = v;
+        return r;
+    }
+    double p = num(&a), q = num(&b);
+    r.kind = V_FLOAT;
+    r.f = op == '+' ? p + q : op == '-' ? p - q : op == '*' ? p * q : op == '/' ? p / q : fmod(p, q);
+    if (!isfinite(r.f)) {
+        diag_error(e->span, "the result of '%s' is not a finite number", binop_text(op));
+        return none_val(e->span);
+    }
+    return r;
+}
+
+static Val eval_field(Elab *E, const Expr *e, int x) {
+    if (x == POISON)
+        return none_val(e->span);
+    Shape s = value_shape(E, x);
+    Val r = {.kind = V_INT, .span = e->span};
+    const char *f = e->name;
+    if (!strcmp(f, "c") || !strcmp(f, "h") || !strcmp(f, "w")) {
+        if (s.rank != 4) {
+            diag_error(e->span, "in.%s: the input is the flat tensor %s; use in.features", f, shape_str(s, true));
+            return none_val(e->span);
+        }
+        r.i = s.d[f[0] == 'c' ? 1 : f[0] == 'h' ? 2 : 3];
+        return r;
+    }
+    if (!strcmp(f, "features")) {
+        if (s.rank != 2) {
+            diag_error(e->span, "in.features: the input is the image tensor %s; use in.c, in.h or in.w",
+                       shape_str(s, true));
+            return none_val(e->span);
+        }
+        r.i = s.d[1];
+        return r;
+    }
+    static const char *const fields[] = {"c", "h", "w", "features"};
+    diag_error(e->span, "unknown shape field 'in.%s'; the fields are in.c, in.h, in.w and in.features", f);
+    const char *near = diag_closest(f, fields, 4);
+    if (near)
+        diag_note(e->span, "did you mean 'in.%s'?", near);
+    return none_val(e->span);
+}
+
+static Val eval(Elab *E, const Expr *e, const Env *env, int x) {
+    Val r = {.span = e->span};
+    switch (e->kind) {
+    case EX_INT: r.kind = V_INT; r.i = e->ival; return r;
+    case EX_FLOAT: r.kind = V_FLOAT; r.f = e->fval; return r;
+    case EX_BOOL: r.kind = V_BOOL; r.i = e->ival != 0; return r;
+    case EX_STRING:
+        diag_error(e->span, "a string is only allowed after `import`");
+        return none_val(e->span);
+    case EX_CALL:
+        diag_error(e->span, "'%s(...)' is not a value here; calls are only allowed in train settings", e->name);
+        return none_val(e->span);
+    case EX_NAME: {
+        if (env_lookup(env, e->name, &r)) {
+            r.span = e->span;
+            return r;
+        }
+        if (!strcmp(e->name, "same")) {
+            r.kind = V_WORD;
+            r.word = "same";
+            return r;
+        }
+        diag_error(e->span, "unknown name '%s'", e->name);
+        const char *near = diag_closest(e->name, env->names, env->n);
+        if (near)
+            diag_note(e->span, "did you mean '%s'?", near);
+        return none_val(e->span);
+    }
+    case EX_FIELD: return eval_field(E, e, x);
+    case EX_LIST:
+        r.kind = V_LIST;
+        r.n = e->nitems;
+        r.items = arena_alloc(sizeof(Val) * (size_t)(e->nitems ? e->nitems : 1));
+        for (int i = 0; i < e->nitems; i++) {
+            r.items[i] = eval(E, e->items[i], env, x);
+            if (r.items[i].kind == V_NONE)
+                return none_val(e->span);
+        }
+        return r;
+    case EX_UNARY: {
+        Val a = eval(E, e->lhs, env, x);
+        if (a.kind == V_NONE)
+            return a;
+        if (e->op == '-') {
+            if (a.kind == V_INT && a.i != LLONG_MIN) {
+                a.i = -a.i;
+            } else if (a.kind == V_FLOAT) {
+                a.f = -a.f;
+            } else {
+                diag_error(e->span, "unary '-' needs a number, got %s", val_kind_name(a.kind));
+                return none_val(e->span);
+            }
+        } else {
+            if (a.kind != V_BOOL) {
+                diag_error(e->span, "'not' needs a boolean, got %s", val_kind_name(a.kind));
+                return none_val(e->span);
+            }
+            a.i = !a.i;
+        }
+        a.span = e->span;
+        return a;
+    }
+    case EX_BINARY: return eval_binary(E, e, env, x);
+    }
+    return none_val(e->span);
+}
+
+/* ---------- argument binding ---------- */
+
+/* "(out, kernel, stride=1, ...)" */
+static const char *signature(const char *const *names, const char *const *defs, int n) {
+    const char *s = "(";
+    for (int i = 0; i < n; i++)
+        s = arena_printf("%s%s%s%s%s", s, i ? ", " : "", names[i], defs[i] ? "=" : "", defs[i] ? defs[i] : "");
+    return arena_printf("%s)", s);
+}
+
+/* Binds args to slots by position, then by keyword. slots[i] is the Arg for parameter i or
+ * NULL. what: "conv" or "block basic". Reports every problem; returns false if any. */
+static bool bind_args(const char *what, Span call, const char *const *names, const char *const *defs, int n,
+                      const ArgList *args, const Arg **slots) {
+    bool ok = true;
+    for (int i = 0; i < n; i++)
+        slots[i] = NULL;
+    int npos = 0;
+    for (int k = 0; k < args->n; k++) {
+        const Arg *a = &args->items[k];
+        if (!a->name) {
+            if (npos >= n) {
+                diag_error(a->span, "%s takes %s%d argument%s, got more", what, n ? "at most " : "", n, n == 1 ? "" : "s");
+                diag_note(call, "%s takes %s", what, signature(names, defs, n));
+                return false;
+            }
+            slots[npos++] = a;
+            continue;
+        }
+        int i = 0;
+        while (i < n && strcmp(names[i], a->name) != 0)
+            i++;
+        if (i == n) {
+            diag_error(a->name_span, "%s has no argument '%s'", what, a->name);
+            const char *near = diag_closest(a->name, names, n);
+            if (near)
+                diag_note(a->name_span, "did you mean '%s'?", near);
+            diag_note(call, "%s takes %s", what, signature(names, defs, n));
+            ok = false;
+        } else if (slots[i]) {
+            diag_error(a->name_span, "%s: argument '%s' is given twice", what, a->name);
+            ok = false;
+        } else {
+            slots[i] = a;
+        }
+    }
+    for (int i = 0; ok && i < n; i++)
+        if (!slots[i] && !defs[i]) {
+            diag_error(call, "%s: missing argument '%s'; %s takes %s", what, names[i], what, signature(names, defs, n));
+            ok = false;
+        }
+    return ok;
+}
+
+/* ---------- statements ---------- */
+
+static int add_op(Elab *E, OpKind kind, const int *in, int nin, Span span, const char *where) {
+    if (E->g->nops >= MAX_OPS) {
+        if (!E->too_big)
+            diag_error(span, "the network has more than %d ops; is a repeat count too large?", MAX_OPS);
+        E->too_big = true;
+        return -1;
+    }
+    int id = ir_add_op(E->g, kind, in, nin, (Shape){0}, span);
+    E->g->ops[id].where = where;
+    return id;
+}
+
+static bool check_size(Elab *E, int x, Span span) {
+    Shape s = value_shape(E, x);
+    double n = 1;
+    for (int i = 0; i < s.rank; i++)
+        n *= s.d[i];
+    if (n > (double)INT_MAX) {
+        diag_error(span, "the tensor %s at batch %d has more than 2^31 elements", shape_str(s, true), E->g->batch);
+        return false;
+    }
+    return true;
+}
+
+static int apply_layer(Elab *E, const Stmt *st, const OpInfo *info, Env *env, Scope *sc, int x, bool tail) {
+    int nargs = 0;
+    while (info->args[nargs].name)
+        nargs++;
+    const char *names[16], *defs[16];
+    for (int i = 0; i < nargs; i++)
+        names[i] = info->args[i].name, defs[i] = info->args[i].def;
+    const Arg *slots[16];
+    bool ok = bind_args(info->name, st->name_span, names, defs, nargs, &st->args, slots);
+    Val vals[16];
+    for (int i = 0; i < nargs; i++) {
+        vals[i] = none_val(st->name_span);
+        if (ok && slots[i]) {
+            vals[i] = eval(E, slots[i]->value, env, x);
+            ok &= vals[i].kind != V_NONE;
+        }
+    }
+    if (!strcmp(info->name, "softmax") && !tail) {
+        diag_error(st->name_span, "softmax may only be the last statement of a model");
+        ok = false;
+    }
+    if (!ok || x == POISON || E->too_big)
+        return POISON;
+    OpKind kind = OP_IDENTITY;
+    for (int k = 0; k < OP_COUNT; k++)
+        if (op_infos[k] == info)
+            kind = (OpKind)k;
+    int id = add_op(E, kind, &x, 1, st->name_span, sc->prefix);
+    if (id < 0)
+        return POISON;
+    Op *op = &E->g->ops[id];
+    if (!info->set_attrs(E->g, op, vals) || !info->infer(E->g, op))
+        return POISON;
+    if (info->add_params) {
+        const char *name = component(sc, st->label, st->label_span, info->param_kind);
+        if (!name)
+            return POISON;
+        E->g->ops[id].pname = name;
+        info->add_params(E->g, id);
+    }
+    if (kind == OP_SOFTMAX)
+        E->g->ends_in_softmax = true;
+    int y = E->g->ops[id].out;
+    return check_size(E, y, st->name_span) ? y : POISON;
+}
+
+static const Item *find_block(Program *p, const char *name) {
+    for (int i = 0; i < p->nblocks; i++)
+        if (!strcmp(p->blocks[i]->name, name))
+            return p->blocks[i];
+    return NULL;
+}
+
+static int apply_block(Elab *E, const Stmt *st, const Item *blk, Env *env, Scope *sc, int x, bool tail) {
+    int n = blk->params.n;
+    const char **names = arena_alloc(sizeof(char *) * (size_t)(n + 1));
+    const char **defs = arena_alloc(sizeof(char *) * (size_t)(n + 1));
+    for (int i = 0; i < n; i++) {
+        names[i] = blk->params.items[i].name;
+        defs[i] = blk->params.items[i].def ? span_text(blk->params.items[i].def->span) : NULL;
+    }
+    const char *what = arena_printf("block %s", blk->name);
+    const Arg **slots = arena_alloc(sizeof(Arg *) * (size_t)(n + 1));
+    if (!bind_args(what, st->name_span, names, defs, n, &st->args, slots))
+        return POISON;
+    /* Arguments are evaluated in the caller's environment; defaults in the block's own,
+     * where earlier parameters are visible. */
+    Env inner = {arena_alloc(sizeof(char *) * (size_t)(n + 1)), arena_alloc(sizeof(Val) * (size_t)(n + 1)), 0};
+    const char *shown = "";
+    bool ok = true;
+    for (int i = 0; i < n; i++) {
+        Val v;
+        if (slots[i]) {
+            v = eval(E, slots[i]->value, env, x);
+            const char *text = val_str(&v);
+            if (slots[i]->name)
+                shown = arena_printf("%s%s%s = %s", shown, *shown ? ", " : "", names[i], text);
+            else
+                shown = arena_printf("%s%s%s", shown, *shown ? ", " : "", text);
+        } else {
+            diag_push_context(st->name_span, arena_printf("the default of parameter '%s' of block %s", names[i], blk->name));
+            v = eval(E, blk->params.items[i].def, &inner, x);
+            diag_pop_context();
+        }
+        ok &= v.kind != V_NONE;
+        inner.names[inner.n] = names[i];
+        inner.vals[inner.n++] = v;
+    }
+    if (!ok)
+        return POISON;
+    if (E->depth >= MAX_DEPTH) {
+        diag_error(st->name_span, "blocks nested more than %d deep: does block %s call itself without end?", MAX_DEPTH,
+                   blk->name);
+        return POISON;
+    }
+    const char *prefix = component(sc, st->label, st->label_span, blk->name);
+    if (!prefix)
+        return POISON;
+    Scope inner_scope = {arena_printf("%s.", prefix), NULL, NULL};
+    diag_push_context(st->name_span, arena_printf("block %s(%s)", blk->name, shown));
+    E->depth++;
+    int y = elab_body(E, &blk->body, &inner, &inner_scope, x, tail);
+    E->depth--;
+    diag_pop_context();
+    return y;
+}
+
+static int apply(Elab *E, const Stmt *st, Env *env, Scope *sc, int x, bool tail) {
+    const Item *blk = find_block(E->prog, st->name);
+    if (blk)
+        return apply_block(E, st, blk, env, sc, x, tail);
+    const OpInfo *info = op_find_layer(st->name);
+    if (info)
+        return apply_layer(E, st, info, env, sc, x, tail);
+    diag_error(st->name_span, "unknown layer or block '%s'", st->name);
+    const char *cands[128];
+    int nc = op_layer_names(cands, 64);
+    for (int i = 0; i < E->prog->nblocks && nc < 128; i++)
+        cands[nc++] = E->prog->blocks[i]->name;
+    const char *near = diag_closest(st->name, cands, nc);
+    if (near)
+        diag_note(st->name_span, "did you mean '%s'?", near);
+    return POISON;
+}
+
+/* Joins branch results: add (and residual) need equal shapes; concat equal H and W. */
+static int merge(Elab *E, const Stmt *st, OpKind kind, const char *what, const int *ys, const char *const *labels,
+                 int n) {
+    for (int i = 0; i < n; i++)
+        if (ys[i] == POISON)
+            return POISON;
+    Span kw = span_prefix(st->span, (int)strlen(what));
+    Shape s0 = value_shape(E, ys[0]);
+    for (int i = 1; i < n; i++) {
+        Shape si = value_shape(E, ys[i]);
+        bool bad = kind == OP_ADD ? !shape_eq(si, s0)
+                                  : si.rank != s0.rank || (s0.rank == 4 && (si.d[2] != s0.d[2] || si.d[3] != s0.d[3]));
+        if (bad) {
+            diag_error(kw, "%s: %s gives %s, %s gives %s", what, labels[i], shape_str(si, true), labels[0],
+                       shape_str(s0, true));
+            return POISON;
+        }
+    }
+    int id = add_op(E, kind, ys, n, kw, "");
+    if (id < 0 || !op_info(kind)->infer(E->g, &E->g->ops[id]))
+        return POISON;
+    return E->g->ops[id].out;
+}
+
+static int elab_stmt(Elab *E, const Stmt *st, Env *env, Scope *sc, int x, bool tail) {
+    if (E->too_big)
+        return POISON;
+    switch (st->kind) {
+    case ST_INPUT:
+        diag_error(span_prefix(st->span, 5), "`input` may only be the first statement of a model");
+        return POISON;
+    case ST_APPLY: return apply(E, st, env, sc, x, tail);
+    case ST_REPEAT: {
+        Val n = eval(E, st->count, env, x);
+        if (n.kind == V_NONE)
+            return POISON;
+        if (n.kind != V_INT || n.i < 0 || n.i > MAX_REPEAT) {
+            diag_error(st->count->span, "repeat count must be an integer from 0 to %d, got %s", MAX_REPEAT, val_str(&n));
+            return POISON;
+        }
+        for (long long i = 0; i < n.i && !E->too_big; i++) {
+            x = elab_body(E, &st->body, env, sc, x, tail && i == n.i - 1);
+            if (x == POISON) /* errors in one iteration repeat in every one */
+                return POISON;
+        }
+        return x;
+    }
+    case ST_IF: {
+        Val c = eval(E, st->cond, env, x);
+        if (c.kind == V_NONE)
+            return POISON;
+        if (c.kind != V_BOOL) {
+            diag_error(st->cond->span, "an `if` condition must be true or false, got %s", val_kind_name(c.kind));
+            return POISON;
+        }
+        if (c.i)
+            return elab_body(E, &st->body, env, sc, x, tail);
+        return st->else_body ? elab_body(E, st->else_body, env, sc, x, tail) : x;
+    }
+    case ST_RESIDUAL: {
+        int ys[2];
+        ys[0] = elab_body(E, &st->body, env, sc, x, false);
+        ys[1] = st->shortcut ? elab_body(E, st->shortcut, env, sc, x, false) : x;
+        const char *labels[2] = {"body", "shortcut"};
+        return merge(E, st, OP_ADD, "residual", ys, labels, 2);
+    }
+    case ST_ADD:
+    case ST_CONCAT: {
+        const char *what = st->kind == ST_ADD ? "add" : "concat";
+        if (st->nbranches < 2) {
+            diag_error(span_prefix(st->span, (int)strlen(what)), "%s needs at least 2 branches, got %d", what,
+                       st->nbranches);
+            return POISON;
+        }
+        int *ys = arena_alloc(sizeof(int) * (size_t)st->nbranches);
+        const char **labels = arena_alloc(sizeof(char *) * (size_t)st->nbranches);
+        for (int i = 0; i < st->nbranches; i++) {
+            ys[i] = elab_body(E, &st->branches[i], env, sc, x, false);
+            labels[i] = arena_printf("branch %d", i + 1);
+        }
+        return merge(E, st, st->kind == ST_ADD ? OP_ADD : OP_CONCAT, what, ys, labels, st->nbranches);
+    }
+    }
+    return POISON;
+}
+
+static int elab_body(Elab *E, const Body *b, Env *env, Scope *sc, int x, bool tail) {
+    for (int i = 0; i < b->n; i++) {
+        int y = elab_stmt(E, b->items[i], env, sc, x, tail && i == b->n - 1);
+        x = y;
+    }
+    return x;
+}
+
+/* ---------- models, defines, train section ---------- */
+
+/* Parses the value of -D name=VALUE: an integer, a number, true/false, or a list of these. */
+static bool parse_define(const char *s, Val *out) {
+    while (*s == ' ')
+        s++;
+    if (*s == '[') {
+        VEC(Val) items = {0};
+        s++;
+        while (*s == ' ')
+            s++;
+        if (*s != ']') {
+            for (;;) {
+                const char *end = s;
+                int depth = 0;
+                while (*end && !(depth == 0 && (*end == ',' || *end == ']'))) {
+                    depth += *end == '[' ? 1 : *end == ']' ? -1 : 0;
+                    end++;
+                }
+                if (!*end)
+                    return false;
+                Val v;
+                if (!parse_define(arena_strndup(s, (size_t)(end - s)), &v))
+                    return false;
+                VEC_PUSH(items, v);
+                s = end + 1;
+                if (*end == ']')
+                    break;
+            }
+        } else {
+            s++;
+        }
+        while (*s == ' ')
+            s++;
+        if (*s)
+            return false;
+        *out = (Val){.kind = V_LIST, .items = items.items, .n = items.n, .span = span_none()};
+        return true;
+    }
+    char *end;
+    size_t len = strlen(s);
+    while (len && s[len - 1] == ' ')
+        len--;
+    const char *t = arena_strndup(s, len);
+    *out = (Val){.span = span_none()};
+    if (!strcmp(t, "true") || !strcmp(t, "false")) {
+        out->kind = V_BOOL;
+        out->i = t[0] == 't';
+        return true;
+    }
+    long long i = strtoll(t, &end, 10);
+    if (*t && !*end && i != LLONG_MAX && i != LLONG_MIN) {
+        out->kind = V_INT;
+        out->i = i;
+        return true;
+    }
+    double f = strtod(t, &end);
+    if (*t && !*end && isfinite(f)) {
+        out->kind = V_FLOAT;
+        out->f = f;
+        return true;
+    }
+    return false;
+}
+
+static const Item *choose_model(Program *p, const char *name) {
+    if (name) {
+        for (int i = 0; i < p->nmodels; i++)
+            if (!strcmp(p->models[i]->name, name))
+                return p->models[i];
+        const char **names = arena_alloc(sizeof(char *) * (size_t)(p->nmodels + 1));
+        const char *list = "";
+        for (int i = 0; i < p->nmodels; i++) {
+            names[i] = p->models[i]->name;
+            list = arena_printf("%s%s%s", list, i ? ", " : "", names[i]);
+        }
+        diag_error(span_none(), "no model named '%s'; the file has: %s", name, *list ? list : "no model");
+        return NULL;
+    }
+    if (p->nmodels == 1)
+        return p->models[0];
+    if (p->nmodels == 0) {
+        diag_error(span_none(), "the file defines no model");
+        return NULL;
+    }
+    const char *list = "";
+    for (int i = 0; i < p->nmodels; i++)
+        list = arena_printf("%s%s%s", list, i ? ", " : "", p->models[i]->name);
+    diag_error(span_none(), "the file defines %d models (%s); choose one with --model NAME", p->nmodels, list);
+    return NULL;
+}
+
+static bool model_param_lookup(void *ctx, const char *name, Val *out) { return env_lookup(ctx, name, out); }
+
+static const Item *find_train(Program *p, const Item *model) {
+    const Item *named = NULL, *unnamed = NULL;
+    for (int i = 0; i < p->ntrains; i++) {
+        const Item *t = p->trains[i];
+        if (!t->name) {
+            if (unnamed) {
+                diag_error(t->span, "a second `train` section without a model name");
+                diag_note(unnamed->span, "the first one is here");
+            }
+            unnamed = t;
+            continue;
+        }
+        bool known = false;
+        for (int m = 0; m < p->nmodels; m++)
+            known |= !strcmp(p->models[m]->name, t->name);
+        if (!known)
+            diag_error(t->name_span, "train section for '%s', but the file has no model of that name", t->name);
+        if (!strcmp(t->name, model->name)) {
+            if (named) {
+                diag_error(t->span, "a second `train` section for model '%s'", t->name);
+                diag_note(named->span, "the first one is here");
+            }
+            named = t;
+        }
+    }
+    return named ? named : unnamed;
+}
+
+static void check_block_names(Program *p) {
+    for (int i = 0; i < p->nblocks; i++)
+        if (op_find_layer(p->blocks[i]->name))
+            diag_error(p->blocks[i]->name_span, "block '%s' has the name of a layer; choose another name",
+                       p->blocks[i]->name);
+}
+
+static int elab_input(Elab *E, const Stmt *st, Env *env) {
+    Val d = eval(E, st->dims, env, POISON);
+    if (d.kind == V_NONE)
+        return POISON;
+    if (d.kind != V_LIST || (d.n != 3 && d.n != 1)) {
+        diag_error(st->dims->span, "input takes [C, H, W] for images or [F] for flat features, got %s", val_str(&d));
+        return POISON;
+    }
+    int dims[3];
+    double total = 1;
+    for (int i = 0; i < d.n; i++) {
+        if (d.items[i].kind != V_INT || d.items[i].i < 1 || d.items[i].i > (1 << 24)) {
+            diag_error(d.items[i].span, "input dimensions must be integers from 1 to %d, got %s", 1 << 24,
+                       val_str(&d.items[i]));
+            return POISON;
+        }
+        dims[i] = (int)d.items[i].i;
+        total *= (double)d.items[i].i;
+    }
+    if (total * E->g->batch > (double)INT_MAX) {
+        diag_error(st->dims->span, "the input %s at batch %d has more than 2^31 elements", val_str(&d), E->g->batch);
+        return POISON;
+    }
+    Shape s = d.n == 3 ? shape4(E->g->batch, dims[0], dims[1], dims[2]) : shape2(E->g->batch, dims[0]);
+    int id = ir_add_op(E->g, OP_INPUT, NULL, 0, s, span_prefix(st->span, 5));
+    return E->g->ops[id].out;
+}
+
+Graph *elaborate(Program *prog, const ElabOptions *opts) {
+    int errors0 = diag_error_count();
+    check_block_names(prog);
+    const Item *model = choose_model(prog, opts->model);
+    if (!model)
+        return NULL;
+    /* Model parameters: defaults, overridden by -D. */
+    int n = model->params.n;
+    Env env = {arena_alloc(sizeof(char *) * (size_t)(n + 1)), arena_alloc(sizeof(Val) * (size_t)(n + 1)), 0};
+    const char **pnames = arena_alloc(sizeof(char *) * (size_t)(n + 1));
+    for (int i = 0; i < n; i++)
+        pnames[i] = model->params.items[i].name;
+    for (int k = 0; k < opts->ndefines; k++) {
+        bool known = false;
+        for (int i = 0; i < n; i++)
+            known |= !strcmp(pnames[i], opts->defines[k].name);
+        if (!known) {
+            const char *list = "";
+            for (int i = 0; i < n; i++)
+                list = arena_printf("%s%s%s", list, i ? ", " : "", pnames[i]);
+            diag_error(span_none(), "-D %s: model %s has no parameter '%s' (its parameters: %s)", opts->defines[k].name,
+                       model->name, opts->defines[k].name, *list ? list : "none");
+            const char *near = diag_closest(opts->defines[k].name, pnames, n);
+            if (near)
+                diag_note(span_none(), "did you mean '%s'?", near);
+        }
+    }
+    Elab E = {.prog = prog};
+    E.g = ir_new(model->name, 1);
+    for (int i = 0; i < n; i++) {
+        const Param *p = &model->params.items[i];
+        Val v = none_val(p->span);
+        const Define *d = NULL;
+        for (int k = 0; k < opts->ndefines; k++)
+            if (!strcmp(opts->defines[k].name, p->name))
+                d = &opts->defines[k];
+        if (d) {
+            if (!parse_define(d->value, &v)) {
+                diag_error(span_none(), "-D %s=%s: the value must be an integer, a number, true, false or a list", d->name,
+                           d->value);
+                v = none_val(p->span);
+            }
+        } else if (p->def) {
+            v = eval(&E, p->def, &env, POISON);
+        } else {
+            diag_error(p->span, "model parameter '%s' has no default; set it with -D %s=VALUE", p->name, p->name);
+        }
+        env.names[env.n] = p->name;
+        env.vals[env.n++] = v;
+    }
+    /* The train section: its batch is the compiled batch unless --batch says otherwise. */
+    TrainConfig *tc = arena_alloc(sizeof *tc);
+    train_config_defaults(tc);
+    const Item *train = find_train(prog, model);
+    if (train)
+        train_config_eval(train, tc, model_param_lookup, &env);
+    E.g->train = tc;
+    E.g->batch = opts->batch > 0 ? opts->batch : train && tc->batch > 0 ? tc->batch : 1;
+    if (diag_error_count() > errors0)
+        return NULL;
+
+    const Body *b = &model->body;
+    if (b->n == 0 || b->items[0]->kind != ST_INPUT) {
+        diag_error(b->n ? b->items[0]->span : model->name_span, "a model's first statement must be `input [C, H, W]`");
+        return NULL;
+    }
+    int x = elab_input(&E, b->items[0], &env);
+    E.g->input = x;
+    Scope sc = {"", NULL, NULL};
+    Body rest = {b->items + 1, b->n - 1};
+    x = elab_body(&E, &rest, &env, &sc, x, true);
+    if (diag_error_count() > errors0 || x == POISON)
+        return NULL;
+    E.g->output = x;
+    Shape out = value_shape(&E, x);
+    E.g->classes = out.d[out.rank - 1];
+    if (!ir_verify(E.g))
+        return NULL;
+    return E.g;
+}

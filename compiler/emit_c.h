@@ -1,0 +1,40 @@
+/* emit_c.h: generated C for one schedule and plan: NAME.c and NAME.h (the embeddable pair),
+ * and, for standalone programs, NAME_main.c, the glue that hands the model to the runtime.
+ * Reads only the IR and the plan. */
+#ifndef CNNC_EMIT_C_H
+#define CNNC_EMIT_C_H
+#include <stdio.h>
+
+#include "cbuf.h"
+#include "ir.h"
+#include "plan.h"
+
+typedef struct EmitOptions {
+    const char *source;      /* the .cnn path, for comments */
+    const float *weights;    /* --embed-weights: the parameter block, or NULL */
+    bool train;              /* also emit the training step */
+} EmitOptions;
+
+/* What an op's emitter sees. Inside the op's function these names are defined:
+ *   x (one input) or x0, x1, ... (several), y (output), w b mean var (parameters by role),
+ *   n (images in this call, 1 <= n <= the compiled batch). */
+typedef struct Emit {
+    Cbuf *c;
+    const Graph *g;
+    const Plan *plan;
+} Emit;
+
+/* Writes NAME.c and NAME.h (and NAME_main.c when main_path is given). Returns false after a
+ * message when a file cannot be written; no partial files remain. */
+bool emit_c_files(const Graph *g, const Plan *plan, const EmitOptions *o, const char *c_path, const char *h_path,
+                  const char *main_path);
+
+/* Helpers for op emitters. */
+Shape emit_in_shape(const Emit *e, const Op *op, int i);
+Shape emit_out_shape(const Emit *e, const Op *op);
+/* Declares the local constants N-independent sizes: e.g. "enum { C = 6, H = 28, W = 28 };". */
+void emit_image_dims(Cbuf *c, const char *prefix, Shape s);
+/* A float literal that round-trips: 0.286000013f */
+const char *emit_float(double v);
+
+#endif

@@ -1,0 +1,152 @@
+/* ir.c: building the graph, shape helpers, and the verifier that checks the invariants of
+ * ir.h between passes. A failed verification is a compiler bug, reported as such. */
+#include "ir.h"
+
+#include <stdio.h>
+#include <string.h>
+
+#include "arena.h"
+
+Graph *ir_new(const char *name, int batch) {
+    Graph *g = arena_alloc(sizeof *g);
+    g->name = name;
+    g->batch = batch;
+    g->input = g->output = -1;
+    return g;
+}
+
+#define GROW(arr, n, cap)                                                                  \
+    do {                                                                                   \
+        if ((n) == (cap)) {                                                                \
+            int nc = (cap) ? 2 * (cap) : 64;                                               \
+            (arr) = arena_realloc((arr), sizeof(*(arr)) * (size_t)(cap),                   \
+                                  sizeof(*(arr)) * (size_t)nc);                            \
+            (cap) = nc;                                                                    \
+        }                                                                                  \
+    } while (0)
+
+int ir_add_value(Graph *g, Shape s) {
+    GROW(g->values, g->nvalues, g->cap_values);
+    g->values[g->nvalues].shape = s;
+    g->values[g->nvalues].producer = -1;
+    return g->nvalues++;
+}
+
+int ir_add_op(Graph *g, OpKind kind, const int *in, int nin, Shape out, Span span) {
+    GROW(g->ops, g->nops, g->cap_ops);
+    int id = g->nops++;
+    Op *op = &g->ops[id];
+    memset(op, 0, sizeof *op);
+    op->kind = kind;
+    op->nin = nin;
+    op->in = arena_alloc(sizeof(int) * (size_t)(nin ? nin : 1));
+    if (nin)
+        memcpy(op->in, in, sizeof(int) * (size_t)nin);
+    op->span = span;
+    op->where = "";
+    for (int i = 0; i < 4; i++)
+        op->param[i] = -1;
+    op->out = ir_add_value(g, out);
+    g->values[op->out].producer = id;
+    return id;
+}
+
+int ir_add_param(Graph *g, int op, ParamRole role, const char *name, Shape shape, bool trained) {
+    GROW(g->params, g->nparams, g->cap_params);
+    ParamT *p = &g->params[g->nparams];
+    p->name = name;
+    p->role = role;
+    p->trained = trained;
+    p->shape = shape;
+    p->numel = 1;
+    for (int i = 0; i < shape.rank; i++)
+        p->numel *= shape.d[i];
+    p->op = op;
+    g->ops[op].param[role] = g->nparams;
+    return g->nparams++;
+}
+
+Shape shape4(int n, int c, int h, int w) { return (Shape){4, {n, c, h, w}}; }
+Shape shape2(int n, int f) { return (Shape){2, {n, f, 0, 0}}; }
+
+int64_t shape_numel(Shape s) {
+    int64_t n = 1;
+    for (int i = 0; i < s.rank; i++)
+        n *= s.d[i];
+    return n;
+}
+
+bool shape_eq(Shape a, Shape b) {
+    if (a.rank != b.rank)
+        return false;
+    for (int i = 0; i < a.rank; i++)
+        if (a.d[i] != b.d[i])
+            return false;
+    return true;
+}
+
+const char *shape_str(Shape s, bool skip_batch) {
+    char buf[96];
+    int n = snprintf(buf, sizeof buf, "[");
+    for (int i = skip_batch ? 1 : 0; i < s.rank; i++)
+        n += snprintf(buf + n, sizeof buf - (size_t)n, "%s%d", i > (skip_batch ? 1 : 0) ? ", " : "", s.d[i]);
+    snprintf(buf + n, sizeof buf - (size_t)n, "]");
+    return arena_strdup(buf);
+}
+
+static const char *const op_names[OP_COUNT] = {
+#define X(e, name) name,
+#include "ops.def"
+#undef X
+};
+
+const char *op_name(OpKind k) { return (unsigned)k < OP_COUNT ? op_names[k] : "?"; }
+
+int64_t ir_param_count(const Graph *g, bool trained_only) {
+    int64_t n = 0;
+    for (int i = 0; i < g->nparams; i++)
+        if (g->params[i].trained || !trained_only)
+            n += g->params[i].numel;
+    return n;
+}
+
+static bool fail(const char *what, int op) {
+    fprintf(stderr, "cnnc: internal error: IR verification failed at op %%%d: %s\n", op, what);
+    return false;
+}
+
+bool ir_verify(const Graph *g) {
+    if (g->input < 0 || g->input >= g->nvalues || g->output < 0 || g->output >= g->nvalues)
+        return fail("graph input or output is not a value", -1);
+    for (int i = 0; i < g->nops; i++) {
+        const Op *op = &g->ops[i];
+        if ((unsigned)op->kind >= OP_COUNT)
+            return fail("unknown op kind", i);
+        if (op->out < 0 || op->out >= g->nvalues || g->values[op->out].producer != i)
+            return fail("output value not defined by this op", i);
+        for (int k = 0; k < op->nin; k++) {
+            int v = op->in[k];
+            if (v < 0 || v >= g->nvalues)
+                return fail("input is not a value", i);
+            if (g->values[v].producer < 0 || g->values[v].producer >= i)
+                return fail("input read before it is defined", i);
+        }
+        const Shape *s = &g->values[op->out].shape;
+        if (s->rank != 0 && s->rank != 2 && s->rank != 4)
+            return fail("output rank is not 0, 2 or 4", i);
+        if (s->rank && s->d[0] != g->batch)
+            return fail("first dimension is not the batch", i);
+        for (int d = 0; d < s->rank; d++)
+            if (s->d[d] <= 0)
+                return fail("non-positive dimension", i);
+        for (int r = 0; r < 4; r++) {
+            int p = op->param[r];
+            if (p >= 0 && (p >= g->nparams || g->params[p].op != i || g->params[p].role != (ParamRole)r))
+                return fail("parameter table entry does not point back at its op", i);
+        }
+    }
+    for (int v = 0; v < g->nvalues; v++)
+        if (g->values[v].producer < 0)
+            return fail("value without a producer", -1);
+    return true;
+}

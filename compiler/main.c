@@ -1,0 +1,286 @@
+/* main.c: the cnnc driver. Reads options, then runs the stages in a straight line:
+ * load (parse) -> elaborate -> shape -> plan -> the requested output. Exit codes: 0 success,
+ * 1 errors in the input, 2 bad command-line use. No output file is left behind on failure. */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "arena.h"
+#include "ast.h"
+#include "ckpt.h"
+#include "diag.h"
+#include "elaborate.h"
+#include "emit_c.h"
+#include "ir_print.h"
+#include "passes.h"
+#include "plan.h"
+#include "rt.h"
+
+static const char usage_text[] =
+    "usage: cnnc [options] FILE.cnn -o PROGRAM     build a standalone program\n"
+    "       cnnc --emit=KIND [options] FILE.cnn    print or write one view of the model\n"
+    "\n"
+    "Compiles a .cnn network description (docs/language.md) into specialized C.\n"
+    "\n"
+    "Output:\n"
+    "  -o PATH            with no --emit: the program to build (the C is compiled with $CC,\n"
+    "                     default clang, -O3 -march=native, and linked with the runtime);\n"
+    "                     with --emit=c: the directory for NAME.c and NAME.h;\n"
+    "                     otherwise: the file to write instead of standard output\n"
+    "  --emit=ir          the elaborated, shape-checked graph (docs/ir.md)\n"
+    "  --emit=params      one line per checkpoint tensor: NAME [d0, d1, ...]\n"
+    "  --emit=c           the embeddable pair NAME.c and NAME.h (needs -o DIR)\n"
+    "\n"
+    "Options:\n"
+    "  --model NAME       the model to compile when the file has several\n"
+    "  -D NAME=VALUE      set a model parameter (integer, number, true/false or [list])\n"
+    "  --batch N          the largest batch the compiled code accepts (default: the train\n"
+    "                     section's batch, else 1); calls may pass any n <= N\n"
+    "  --embed-weights W  with --emit=c: put the weights of W.safetensors into NAME.c as a\n"
+    "                     const array (for firmware without a file system)\n"
+    "  -h, --help         show this help\n"
+    "  --version          show the version\n"
+    "\n"
+    "Environment: CC (the C compiler for programs), CNNC_RUNTIME (the directory holding\n"
+    "libcnnrt.a and the runtime headers, default: next to cnnc).\n";
+
+typedef enum { EMIT_PROGRAM, EMIT_IR, EMIT_PARAMS, EMIT_C } EmitKind;
+
+typedef struct Options {
+    const char *file, *out, *embed;
+    EmitKind emit;
+    ElabOptions elab;
+} Options;
+
+static int usage_error(const char *fmt, const char *arg) {
+    fprintf(stderr, "cnnc: ");
+    fprintf(stderr, fmt, arg);
+    fprintf(stderr, "\nTry 'cnnc --help'.\n");
+    return 2;
+}
+
+/* Returns -1 when parsing went on, else the exit code. */
+static int parse_options(int argc, char **argv, Options *o, Define *defines) {
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i];
+        if (!strcmp(a, "-h") || !strcmp(a, "--help")) {
+            fputs(usage_text, stdout);
+            return 0;
+        } else if (!strcmp(a, "--version")) {
+            puts("cnnc 0.1");
+            return 0;
+        } else if (!strncmp(a, "--emit=", 7)) {
+            static const char *const kinds[] = {"ir", "params", "c"};
+            static const EmitKind ek[] = {EMIT_IR, EMIT_PARAMS, EMIT_C};
+            int k = 0;
+            while (k < 3 && strcmp(a + 7, kinds[k]))
+                k++;
+            if (k == 3)
+                return usage_error("unknown --emit kind '%s' (ir, params, c)", a + 7);
+            o->emit = ek[k];
+        } else if (!strcmp(a, "--model") || !strcmp(a, "-o") || !strcmp(a, "--batch") || !strcmp(a, "-D") ||
+                   !strcmp(a, "--embed-weights")) {
+            if (i + 1 >= argc)
+                return usage_error("option '%s' needs a value", a);
+            const char *v = argv[++i];
+            if (!strcmp(a, "--model"))
+                o->elab.model = v;
+            else if (!strcmp(a, "-o"))
+                o->out = v;
+            else if (!strcmp(a, "--embed-weights"))
+                o->embed = v;
+            else if (!strcmp(a, "--batch")) {
+                char *end;
+                long n = strtol(v, &end, 10);
+                if (*v == 0 || *end || n < 1 || n > 65536)
+                    return usage_error("--batch takes an integer from 1 to 65536, got '%s'", v);
+                o->elab.batch = (int)n;
+            } else {
+                const char *eq = strchr(v, '=');
+                if (!eq || eq == v)
+                    return usage_error("-D takes NAME=VALUE, got '%s'", v);
+                defines[o->elab.ndefines++] = (Define){arena_strndup(v, (size_t)(eq - v)), eq + 1};
+            }
+        } else if (!strncmp(a, "-D", 2) && a[2]) {
+            const char *v = a + 2, *eq = strchr(v, '=');
+            if (!eq || eq == v)
+                return usage_error("-D takes NAME=VALUE, got '%s'", v);
+            defines[o->elab.ndefines++] = (Define){arena_strndup(v, (size_t)(eq - v)), eq + 1};
+        } else if (a[0] == '-' && a[1]) {
+            return usage_error("unknown option '%s'", a);
+        } else if (o->file) {
+            return usage_error("more than one input file ('%s')", a);
+        } else {
+            o->file = a;
+        }
+    }
+    if (!o->file)
+        return usage_error("%s", "no input file");
+    if (o->emit == EMIT_PROGRAM && !o->out)
+        return usage_error("%s", "nothing to do: give -o PROGRAM to build a program, or --emit=KIND");
+    if (o->emit == EMIT_C && !o->out)
+        return usage_error("%s", "--emit=c needs -o DIR, the directory for NAME.c and NAME.h");
+    if (o->embed && o->emit != EMIT_C)
+        return usage_error("%s", "--embed-weights goes with --emit=c");
+    return -1;
+}
+
+/* Writes a text view to -o PATH (atomically) or standard output. */
+static int write_text(const Options *o, const Graph *g, void (*print)(const Graph *, FILE *)) {
+    if (!o->out) {
+        print(g, stdout);
+        return fflush(stdout) == 0 ? 0 : 1;
+    }
+    char *tmp = arena_printf("%s.tmp%d", o->out, (int)getpid());
+    FILE *f = fopen(tmp, "w");
+    if (!f) {
+        fprintf(stderr, "cnnc: error: cannot write '%s': %s\n", o->out, strerror(errno));
+        return 1;
+    }
+    print(g, f);
+    if (fclose(f) != 0 || rename(tmp, o->out) != 0) {
+        remove(tmp);
+        fprintf(stderr, "cnnc: error: cannot write '%s'\n", o->out);
+        return 1;
+    }
+    return 0;
+}
+
+/* The parameter block from a checkpoint, every tensor checked against the model. */
+static float *load_weights(const Graph *g, const Plan *plan, const char *path) {
+    char err[RT_ERR_LEN];
+    Ckpt *ck = ckpt_read(path, err);
+    if (!ck) {
+        fprintf(stderr, "cnnc: error: %s\n", err);
+        return NULL;
+    }
+    float *w = arena_alloc(sizeof(float) * (size_t)(plan->param_floats + 1));
+    for (int i = 0; i < g->nparams; i++) {
+        const ParamT *p = &g->params[i];
+        if (!ckpt_get_f32(ck, p->name, p->shape.d, p->shape.rank, w + plan->param_offset[i], err)) {
+            fprintf(stderr, "cnnc: error: %s\n", err);
+            ckpt_free(ck);
+            return NULL;
+        }
+    }
+    ckpt_free(ck);
+    return w;
+}
+
+static const char *self_dir(void) {
+    char buf[4096];
+    ssize_t n = readlink("/proc/self/exe", buf, sizeof buf - 1);
+    if (n <= 0)
+        return ".";
+    buf[n] = 0;
+    char *slash = strrchr(buf, '/');
+    if (slash)
+        *slash = 0;
+    return arena_strdup(buf);
+}
+
+static int run(char *const argv[]) {
+    pid_t pid = fork();
+    if (pid < 0)
+        return -1;
+    if (pid == 0) {
+        execvp(argv[0], argv);
+        fprintf(stderr, "cnnc: error: cannot run '%s': %s\n", argv[0], strerror(errno));
+        _exit(127);
+    }
+    int status;
+    if (waitpid(pid, &status, 0) < 0)
+        return -1;
+    return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+}
+
+/* Writes the C into a temporary directory, compiles and links it with the runtime into a
+ * temporary program, then renames that over -o. */
+static int build_program(const Options *o, const Graph *g, const Plan *plan) {
+    const char *rt = getenv("CNNC_RUNTIME");
+    const char *dir = self_dir();
+    const char *lib = rt ? arena_printf("%s/libcnnrt.a", rt) : arena_printf("%s/libcnnrt.a", dir);
+    const char *inc = rt ? rt : arena_printf("%s/../runtime", dir);
+    if (access(lib, R_OK) != 0) {
+        fprintf(stderr, "cnnc: error: cannot find the runtime library '%s' (set CNNC_RUNTIME)\n", lib);
+        return 1;
+    }
+    char tmpl[] = "/tmp/cnnc.XXXXXX";
+    if (!mkdtemp(tmpl)) {
+        fprintf(stderr, "cnnc: error: cannot make a temporary directory: %s\n", strerror(errno));
+        return 1;
+    }
+    const char *c_path = arena_printf("%s/%s.c", tmpl, g->name), *h_path = arena_printf("%s/%s.h", tmpl, g->name);
+    const char *m_path = arena_printf("%s/%s_main.c", tmpl, g->name);
+    EmitOptions eo = {.source = o->file};
+    int rc = 1;
+    if (emit_c_files(g, plan, &eo, c_path, h_path, m_path)) {
+        const char *cc = getenv("CC");
+        if (!cc || !*cc)
+            cc = "clang";
+        const char *tmp_out = arena_printf("%s.tmp%d", o->out, (int)getpid());
+        char *args[] = {(char *)cc, "-O3", "-march=native", "-std=c99", "-w", "-I", (char *)inc, "-I", tmpl,
+                        (char *)c_path, (char *)m_path, (char *)lib, "-lz", "-lm", "-o", (char *)tmp_out, NULL};
+        int st = run(args);
+        if (st == 0 && rename(tmp_out, o->out) == 0) {
+            rc = 0;
+        } else {
+            remove(tmp_out);
+            fprintf(stderr, "cnnc: error: compiling the generated C with '%s' failed (status %d)\n", cc, st);
+        }
+    }
+    remove(c_path);
+    remove(h_path);
+    remove(m_path);
+    rmdir(tmpl);
+    return rc;
+}
+
+static int emit_c_dir(const Options *o, const Graph *g, const Plan *plan) {
+    if (mkdir(o->out, 0777) != 0 && errno != EEXIST) {
+        fprintf(stderr, "cnnc: error: cannot make directory '%s': %s\n", o->out, strerror(errno));
+        return 1;
+    }
+    EmitOptions eo = {.source = o->file};
+    if (o->embed && !(eo.weights = load_weights(g, plan, o->embed)))
+        return 1;
+    return emit_c_files(g, plan, &eo, arena_printf("%s/%s.c", o->out, g->name),
+                        arena_printf("%s/%s.h", o->out, g->name), NULL)
+               ? 0
+               : 1;
+}
+
+int main(int argc, char **argv) {
+    Options o = {0};
+    Define *defines = calloc((size_t)argc + 1, sizeof *defines);
+    o.elab.defines = defines;
+    int rc = parse_options(argc, argv, &o, defines);
+    if (rc >= 0) {
+        free(defines);
+        arena_free_all();
+        return rc;
+    }
+    rc = 1;
+    Program *prog = load_program(o.file);
+    Graph *g = prog ? elaborate(prog, &o.elab) : NULL;
+    if (g && pass_shape(g)) {
+        Plan *plan = pass_plan(g);
+        if (!plan_verify(g, plan))
+            rc = 1;
+        else if (o.emit == EMIT_IR)
+            rc = write_text(&o, g, ir_print);
+        else if (o.emit == EMIT_PARAMS)
+            rc = write_text(&o, g, ir_print_params);
+        else if (o.emit == EMIT_C)
+            rc = emit_c_dir(&o, g, plan);
+        else
+            rc = build_program(&o, g, plan);
+    }
+    free(defines);
+    arena_free_all();
+    return rc;
+}

@@ -1,0 +1,72 @@
+/* ops.h: what the compiler knows about each op, one OpInfo per op kind, defined in the op's
+ * file under compiler/ops/. A layer of the language is an op with a layer name and an argument
+ * table; elaborate.c binds a call's arguments against that table and hands the values to
+ * set_attrs. Adding a layer: one file in compiler/ops/, one line in ops.def, one in ops.c. */
+#ifndef CNNC_OPS_H
+#define CNNC_OPS_H
+#include <stddef.h>
+
+#include "ir.h"
+
+struct Emit;
+
+/* A compile-time value of the language. */
+typedef enum { V_NONE, V_INT, V_FLOAT, V_BOOL, V_LIST, V_WORD } ValKind;
+typedef struct Val {
+    ValKind kind;   /* V_NONE: an argument not given, or an expression that failed */
+    long long i;    /* V_INT, V_BOOL */
+    double f;       /* V_FLOAT */
+    const char *word; /* V_WORD: a bare name such as `same` */
+    struct Val *items; /* V_LIST */
+    int n;
+    Span span;      /* where the value was written */
+} Val;
+
+typedef struct ArgSpec {
+    const char *name;
+    const char *def;  /* the default as the docs show it; NULL: required */
+} ArgSpec;
+
+typedef struct OpInfo {
+    const char *name;
+    bool is_layer;           /* callable as a statement of the language */
+    const ArgSpec *args;     /* terminated by {NULL, NULL} */
+    /* Converts bound arguments (args[i] for spec i; V_NONE when not given) into op->a,
+     * applying defaults. The op's input values are set and have shapes. Reports errors. */
+    bool (*set_attrs)(Graph *g, Op *op, const Val *args);
+    /* Computes the output shape from the input shapes; reports errors at op->span. */
+    bool (*infer)(Graph *g, Op *op);
+    /* Adds the op's parameters (weights, biases, running statistics), or NULL. */
+    void (*add_params)(Graph *g, int op);
+    /* Forward FLOPs for one image (a multiply-add counts 2). */
+    double (*flops)(const Graph *g, const Op *op);
+    /* Appends the attributes that differ from their defaults, e.g. "out=6 kernel=5 pad=2". */
+    void (*print_attrs)(const Op *op, char *buf, size_t size);
+    const char *param_kind;  /* component name for numbering ("conv", "linear", "bn"), or NULL */
+    /* Emits the body of the op's inference function (emit_c.h says which names it sees). */
+    void (*emit_forward)(struct Emit *e, const Op *op);
+} OpInfo;
+
+extern const OpInfo *const op_infos[OP_COUNT];
+const OpInfo *op_info(OpKind k);
+const OpInfo *op_find_layer(const char *name);   /* NULL when no layer has that name */
+/* Every layer name, for "did you mean"; returns the count. */
+int op_layer_names(const char **names, int max);
+
+/* Argument conversion, reporting "LAYER: argument 'ARG' must be ..." at the value. */
+bool arg_int(const Op *op, const Val *v, const char *arg, long long min, long long max, int *out);
+bool arg_pair(const Op *op, const Val *v, const char *arg, int min, int *h, int *w);
+bool arg_float(const Op *op, const Val *v, const char *arg, double min, double max, double *out);
+bool arg_bool(const Op *op, const Val *v, const char *arg, bool *out);
+const char *val_str(const Val *v);      /* as written: 3, 0.5, [3, 5], true, same */
+const char *val_kind_name(ValKind k);
+
+/* Helpers shared by op files. */
+Shape *in_shape(Graph *g, const Op *op, int i);
+Shape *out_shape(Graph *g, const Op *op);
+bool need_image(Graph *g, Op *op);       /* error "NAME needs an image tensor [C, H, W], got ..." */
+void attr_append(char *buf, size_t size, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+const char *pair_str(int h, int w);      /* "3" when h == w, else "3x5" */
+double same_shape_flops(const Graph *g, const Op *op, double per_element);
+
+#endif

@@ -1,0 +1,90 @@
+/* adaptive.c: adaptive average pooling (torch.nn.AdaptiveAvgPool2d) and the global poolings.
+ * Output cell i of o covers input rows floor(i*H/o) .. ceil((i+1)*H/o) - 1.
+ * Attributes: oh, ow (1 and 1 for the global ones). No parameters. */
+#include "../cbuf.h"
+#include "../emit_c.h"
+#include "../ops.h"
+
+static const ArgSpec adaptive_args[] = {{"h", NULL}, {"w", "h"}, {NULL, NULL}};
+static const ArgSpec no_args[] = {{NULL, NULL}};
+
+static bool adaptive_set_attrs(Graph *g, Op *op, const Val *v) {
+    bool ok = arg_int(op, &v[0], "h", 1, 1 << 24, &op->a.oh);
+    op->a.ow = op->a.oh;
+    if (v[1].kind != V_NONE)
+        ok &= arg_int(op, &v[1], "w", 1, 1 << 24, &op->a.ow);
+    return ok;
+}
+
+static bool global_set_attrs(Graph *g, Op *op, const Val *v) {
+    op->a.oh = op->a.ow = 1;
+    return true;
+}
+
+static bool adaptive_infer(Graph *g, Op *op) {
+    if (!need_image(g, op))
+        return false;
+    Shape in = *in_shape(g, op, 0);
+    *out_shape(g, op) = shape4(in.d[0], in.d[1], op->a.oh, op->a.ow);
+    return true;
+}
+
+static double adaptive_flops(const Graph *g, const Op *op) {
+    Shape in = g->values[op->in[0]].shape;
+    return (double)in.d[1] * in.d[2] * in.d[3];
+}
+
+static void adaptive_print_attrs(const Op *op, char *buf, size_t size) {
+    if (op->kind == OP_ADAPTIVE_AVGPOOL)
+        attr_append(buf, size, "size=%s", pair_str(op->a.oh, op->a.ow));
+}
+
+/* Each output cell averages (or, for global_maxpool, takes the max of) its window. */
+static void adaptive_emit_forward(Emit *e, const Op *op) {
+    Cbuf *c = e->c;
+    emit_image_dims(c, "I", emit_in_shape(e, op, 0));
+    emit_image_dims(c, "O", emit_out_shape(e, op));
+    cb_line(c, "PARALLEL_FOR");
+    cb_line(c, "for (int ic = 0; ic < n * IC; ic++) {");
+    cb_line(c, "const float *xi = x + (size_t)ic * IH * IW;");
+    cb_line(c, "float *yo = y + (size_t)ic * OH * OW;");
+    cb_line(c, "for (int oh = 0; oh < OH; oh++) {");
+    cb_line(c, "const int h0 = oh * IH / OH, h1 = ((oh + 1) * IH + OH - 1) / OH;");
+    cb_line(c, "for (int ow = 0; ow < OW; ow++) {");
+    cb_line(c, "const int w0 = ow * IW / OW, w1 = ((ow + 1) * IW + OW - 1) / OW;");
+    if (op->kind == OP_GLOBAL_MAXPOOL) {
+        cb_line(c, "float m = -INFINITY;");
+        cb_line(c, "for (int h = h0; h < h1; h++)");
+        cb_line(c, "    for (int w = w0; w < w1; w++) {");
+        cb_line(c, "        const float v = xi[h * IW + w];");
+        cb_line(c, "        if (v > m || isnan(v))");
+        cb_line(c, "            m = v;");
+        cb_line(c, "    }");
+        cb_line(c, "yo[oh * OW + ow] = m;");
+    } else {
+        cb_line(c, "float s = 0.0f;");
+        cb_line(c, "for (int h = h0; h < h1; h++)");
+        cb_line(c, "    for (int w = w0; w < w1; w++)");
+        cb_line(c, "        s += xi[h * IW + w];");
+        cb_line(c, "yo[oh * OW + ow] = s / (float)((h1 - h0) * (w1 - w0));");
+    }
+    cb_line(c, "}");
+    cb_line(c, "}");
+    cb_line(c, "}");
+}
+
+const OpInfo OP_ADAPTIVE_AVGPOOL_info = {
+    .name = "adaptive_avgpool", .is_layer = true, .args = adaptive_args, .set_attrs = adaptive_set_attrs,
+    .infer = adaptive_infer, .flops = adaptive_flops, .print_attrs = adaptive_print_attrs,
+    .emit_forward = adaptive_emit_forward,
+};
+const OpInfo OP_GLOBAL_AVGPOOL_info = {
+    .name = "global_avgpool", .is_layer = true, .args = no_args, .set_attrs = global_set_attrs,
+    .infer = adaptive_infer, .flops = adaptive_flops, .print_attrs = adaptive_print_attrs,
+    .emit_forward = adaptive_emit_forward,
+};
+const OpInfo OP_GLOBAL_MAXPOOL_info = {
+    .name = "global_maxpool", .is_layer = true, .args = no_args, .set_attrs = global_set_attrs,
+    .infer = adaptive_infer, .flops = adaptive_flops, .print_attrs = adaptive_print_attrs,
+    .emit_forward = adaptive_emit_forward,
+};

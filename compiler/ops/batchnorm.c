@@ -1,0 +1,66 @@
+/* batchnorm.c: batch normalization over channels (images) or features (flat tensors),
+ * torch.nn.BatchNorm2d / BatchNorm1d semantics. Attributes: eps, momentum.
+ * Parameters: weight [C], bias [C] (trained), running_mean [C], running_var [C] (buffers). */
+#include "../arena.h"
+#include "../cbuf.h"
+#include "../emit_c.h"
+#include "../ops.h"
+
+static const ArgSpec batchnorm_args[] = {{"eps", "1e-5"}, {"momentum", "0.1"}, {NULL, NULL}};
+
+static bool batchnorm_set_attrs(Graph *g, Op *op, const Val *v) {
+    op->a.eps = 1e-5, op->a.momentum = 0.1;
+    bool ok = true;
+    if (v[0].kind != V_NONE)
+        ok &= arg_float(op, &v[0], "eps", 1e-30, 1, &op->a.eps);
+    if (v[1].kind != V_NONE)
+        ok &= arg_float(op, &v[1], "momentum", 0, 1, &op->a.momentum);
+    return ok;
+}
+
+static bool batchnorm_infer(Graph *g, Op *op) {
+    *out_shape(g, op) = *in_shape(g, op, 0);
+    return true;
+}
+
+static void batchnorm_add_params(Graph *g, int id) {
+    Op *op = &g->ops[id];
+    Shape c = {1, {in_shape(g, op, 0)->d[1]}};
+    ir_add_param(g, id, PARAM_WEIGHT, arena_printf("%s.weight", op->pname), c, true);
+    ir_add_param(g, id, PARAM_BIAS, arena_printf("%s.bias", op->pname), c, true);
+    ir_add_param(g, id, PARAM_RUNNING_MEAN, arena_printf("%s.running_mean", op->pname), c, false);
+    ir_add_param(g, id, PARAM_RUNNING_VAR, arena_printf("%s.running_var", op->pname), c, false);
+}
+
+static double batchnorm_flops(const Graph *g, const Op *op) { return same_shape_flops(g, op, 2); }
+
+static void batchnorm_print_attrs(const Op *op, char *buf, size_t size) {
+    if (op->a.eps != 1e-5)
+        attr_append(buf, size, "eps=%g", op->a.eps);
+    if (op->a.momentum != 0.1)
+        attr_append(buf, size, "momentum=%g", op->a.momentum);
+}
+
+/* Inference: y = (x - running_mean) / sqrt(running_var + eps) * weight + bias, per channel. */
+static void batchnorm_emit_forward(Emit *e, const Op *op) {
+    Cbuf *c = e->c;
+    Shape s = emit_in_shape(e, op, 0);
+    cb_line(c, "enum { C = %d, HW = %d };", s.d[1], s.rank == 4 ? s.d[2] * s.d[3] : 1);
+    cb_line(c, "PARALLEL_FOR");
+    cb_line(c, "for (int ic = 0; ic < n * C; ic++) {");
+    cb_line(c, "const int ch = ic %% C;");
+    cb_line(c, "const float scale = w[ch] / sqrtf(var[ch] + %s);", emit_float(op->a.eps));
+    cb_line(c, "const float shift = b[ch] - mean[ch] * scale;");
+    cb_line(c, "const float *xi = x + (size_t)ic * HW;");
+    cb_line(c, "float *yo = y + (size_t)ic * HW;");
+    cb_line(c, "for (int p = 0; p < HW; p++)");
+    cb_line(c, "    yo[p] = xi[p] * scale + shift;");
+    cb_line(c, "}");
+}
+
+const OpInfo OP_BATCHNORM_info = {
+    .name = "batchnorm", .is_layer = true, .args = batchnorm_args, .set_attrs = batchnorm_set_attrs,
+    .infer = batchnorm_infer, .add_params = batchnorm_add_params, .flops = batchnorm_flops,
+    .print_attrs = batchnorm_print_attrs, .param_kind = "bn",
+    .emit_forward = batchnorm_emit_forward,
+};

@@ -1,0 +1,155 @@
+/* conv.c: 2-D convolution, torch.nn.Conv2d semantics.
+ * Attributes: out, kh kw (kernel), sh sw (stride), ph pw / ph_end pw_end (padding before and
+ * after; they differ only for pad = same with an even effective kernel, where PyTorch puts the
+ * extra row and column at the bottom and right), dh dw (dilation), groups, bias.
+ * Parameters: weight [out, C/groups, kh, kw], bias [out]. */
+#include <string.h>
+
+#include "../arena.h"
+#include "../cbuf.h"
+#include "../emit_c.h"
+#include "../ops.h"
+
+static const ArgSpec conv_args[] = {
+    {"out", NULL}, {"kernel", NULL}, {"stride", "1"}, {"pad", "0"},
+    {"dilation", "1"}, {"groups", "1"}, {"bias", "true"}, {NULL, NULL},
+};
+enum { A_OUT, A_KERNEL, A_STRIDE, A_PAD, A_DILATION, A_GROUPS, A_BIAS };
+
+static bool conv_set_attrs(Graph *g, Op *op, const Val *v) {
+    Attrs *a = &op->a;
+    bool ok = arg_int(op, &v[A_OUT], "out", 1, 1 << 24, &a->out);
+    ok &= arg_pair(op, &v[A_KERNEL], "kernel", 1, &a->kh, &a->kw);
+    a->sh = a->sw = a->dh = a->dw = a->groups = 1;
+    a->bias = true;
+    if (v[A_STRIDE].kind != V_NONE)
+        ok &= arg_pair(op, &v[A_STRIDE], "stride", 1, &a->sh, &a->sw);
+    if (v[A_DILATION].kind != V_NONE)
+        ok &= arg_pair(op, &v[A_DILATION], "dilation", 1, &a->dh, &a->dw);
+    if (v[A_GROUPS].kind != V_NONE)
+        ok &= arg_int(op, &v[A_GROUPS], "groups", 1, 1 << 24, &a->groups);
+    if (v[A_BIAS].kind != V_NONE)
+        ok &= arg_bool(op, &v[A_BIAS], "bias", &a->bias);
+    const Val *pad = &v[A_PAD];
+    if (pad->kind == V_WORD) {
+        if (strcmp(pad->word, "same") != 0) {
+            diag_error(pad->span, "conv: argument 'pad' takes an integer, a list [h, w] or `same`, got '%s'", pad->word);
+            return false;
+        }
+        if (ok && (a->sh != 1 || a->sw != 1)) {
+            diag_error(pad->span, "conv: pad = same needs stride 1, got stride %s", pair_str(a->sh, a->sw));
+            return false;
+        }
+        int th = a->dh * (a->kh - 1), tw = a->dw * (a->kw - 1);
+        a->ph = th / 2, a->ph_end = th - th / 2;
+        a->pw = tw / 2, a->pw_end = tw - tw / 2;
+    } else if (pad->kind != V_NONE) {
+        ok &= arg_pair(op, pad, "pad", 0, &a->ph, &a->pw);
+        a->ph_end = a->ph, a->pw_end = a->pw;
+    }
+    return ok;
+}
+
+static bool conv_infer(Graph *g, Op *op) {
+    if (!need_image(g, op))
+        return false;
+    Shape in = *in_shape(g, op, 0);
+    Attrs *a = &op->a;
+    int c = in.d[1];
+    if (c % a->groups || a->out % a->groups) {
+        diag_error(op->span, "conv: groups = %d must divide both the input channels (%d) and out (%d)", a->groups, c,
+                   a->out);
+        return false;
+    }
+    long long eh = (long long)a->dh * (a->kh - 1) + 1, ew = (long long)a->dw * (a->kw - 1) + 1;
+    long long hp = (long long)in.d[2] + a->ph + a->ph_end, wp = (long long)in.d[3] + a->pw + a->pw_end;
+    if (eh > hp || ew > wp) {
+        diag_error(op->span, "conv: kernel %s%s does not fit the input %s padded by %s",
+                   pair_str(a->kh, a->kw), a->dh > 1 || a->dw > 1 ? arena_printf(" (dilation %s)", pair_str(a->dh, a->dw)) : "",
+                   shape_str(in, true), pair_str(a->ph, a->pw));
+        return false;
+    }
+    *out_shape(g, op) = shape4(in.d[0], a->out, (int)((hp - eh) / a->sh + 1), (int)((wp - ew) / a->sw + 1));
+    return true;
+}
+
+static void conv_add_params(Graph *g, int id) {
+    Op *op = &g->ops[id];
+    int c = in_shape(g, op, 0)->d[1];
+    ir_add_param(g, id, PARAM_WEIGHT, arena_printf("%s.weight", op->pname),
+                 (Shape){4, {op->a.out, c / op->a.groups, op->a.kh, op->a.kw}}, true);
+    if (op->a.bias)
+        ir_add_param(g, id, PARAM_BIAS, arena_printf("%s.bias", op->pname), (Shape){1, {op->a.out}}, true);
+}
+
+static double conv_flops(const Graph *g, const Op *op) {
+    Shape o = g->values[op->out].shape, in = g->values[op->in[0]].shape;
+    double macs = (double)o.d[1] * o.d[2] * o.d[3] * (in.d[1] / op->a.groups) * op->a.kh * op->a.kw;
+    return 2 * macs + (op->a.bias ? (double)o.d[1] * o.d[2] * o.d[3] : 0);
+}
+
+static void conv_print_attrs(const Op *op, char *buf, size_t size) {
+    const Attrs *a = &op->a;
+    attr_append(buf, size, "out=%d kernel=%s", a->out, pair_str(a->kh, a->kw));
+    if (a->sh != 1 || a->sw != 1)
+        attr_append(buf, size, "stride=%s", pair_str(a->sh, a->sw));
+    if (a->ph != a->ph_end || a->pw != a->pw_end)
+        attr_append(buf, size, "pad=[%d, %d, %d, %d]", a->ph, a->pw, a->ph_end, a->pw_end);
+    else if (a->ph || a->pw)
+        attr_append(buf, size, "pad=%s", pair_str(a->ph, a->pw));
+    if (a->dh != 1 || a->dw != 1)
+        attr_append(buf, size, "dilation=%s", pair_str(a->dh, a->dw));
+    if (a->groups != 1)
+        attr_append(buf, size, "groups=%d", a->groups);
+    if (!a->bias)
+        attr_append(buf, size, "bias=false");
+}
+
+/* Direct convolution: for each output channel, accumulate every (input channel, kernel tap)
+ * over the output rows it reaches; the valid row and column ranges are computed so that no
+ * padding test sits in the inner loop, which runs along contiguous output columns. */
+static void conv_emit_forward(Emit *e, const Op *op) {
+    Cbuf *c = e->c;
+    const Attrs *a = &op->a;
+    emit_image_dims(c, "I", emit_in_shape(e, op, 0));
+    emit_image_dims(c, "O", emit_out_shape(e, op));
+    cb_line(c, "enum { KH = %d, KW = %d, SH = %d, SW = %d, PH = %d, PW = %d, DH = %d, DW = %d, G = %d };", a->kh, a->kw,
+            a->sh, a->sw, a->ph, a->pw, a->dh, a->dw, a->groups);
+    cb_line(c, "enum { ICG = IC / G, OCG = OC / G };");
+    cb_line(c, "PARALLEL_FOR");
+    cb_line(c, "for (int io = 0; io < n * OC; io++) {");
+    cb_line(c, "const int i = io / OC, oc = io %% OC, g = oc / OCG;");
+    cb_line(c, "float *restrict yo = y + (size_t)io * OH * OW;");
+    cb_line(c, "for (int p = 0; p < OH * OW; p++)");
+    cb_line(c, "    yo[p] = %s;", a->bias ? "b[oc]" : "0.0f");
+    cb_line(c, "for (int ic = 0; ic < ICG; ic++) {");
+    cb_line(c, "const float *xi = x + ((size_t)i * IC + (size_t)g * ICG + ic) * IH * IW;");
+    cb_line(c, "const float *wk = w + ((size_t)oc * ICG + ic) * KH * KW;");
+    cb_line(c, "for (int kh = 0; kh < KH; kh++) {");
+    cb_line(c, "/* output rows whose input row oh * SH - PH + kh * DH lies inside the image */");
+    cb_line(c, "const int oh0 = kh * DH >= PH ? 0 : (PH - kh * DH + SH - 1) / SH;");
+    cb_line(c, "const int ohe = IH - 1 + PH - kh * DH;");
+    cb_line(c, "const int oh1 = ohe < 0 ? 0 : (ohe / SH + 1 < OH ? ohe / SH + 1 : OH);");
+    cb_line(c, "for (int kw = 0; kw < KW; kw++) {");
+    cb_line(c, "const int ow0 = kw * DW >= PW ? 0 : (PW - kw * DW + SW - 1) / SW;");
+    cb_line(c, "const int owe = IW - 1 + PW - kw * DW;");
+    cb_line(c, "const int ow1 = owe < 0 ? 0 : (owe / SW + 1 < OW ? owe / SW + 1 : OW);");
+    cb_line(c, "const float wv = wk[kh * KW + kw];");
+    cb_line(c, "for (int oh = oh0; oh < oh1; oh++) {");
+    cb_line(c, "const float *xr = xi + (oh * SH - PH + kh * DH) * IW + kw * DW - PW;");
+    cb_line(c, "float *yr = yo + oh * OW;");
+    cb_line(c, "for (int ow = ow0; ow < ow1; ow++)");
+    cb_line(c, "    yr[ow] += wv * xr[ow * SW];");
+    cb_line(c, "}");
+    cb_line(c, "}");
+    cb_line(c, "}");
+    cb_line(c, "}");
+    cb_line(c, "}");
+}
+
+const OpInfo OP_CONV_info = {
+    .name = "conv", .is_layer = true, .args = conv_args, .set_attrs = conv_set_attrs,
+    .infer = conv_infer, .add_params = conv_add_params, .flops = conv_flops,
+    .print_attrs = conv_print_attrs, .param_kind = "conv",
+    .emit_forward = conv_emit_forward,
+};

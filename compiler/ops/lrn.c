@@ -1,0 +1,66 @@
+/* lrn.c: local response normalization across channels, torch.nn.LocalResponseNorm:
+ * y_c = x_c / (k + alpha / size * sum_{c' = c - size/2}^{c + (size-1)/2} x_{c'}^2) ^ beta,
+ * channels outside [0, C) contribute zero. Attributes: size, alpha, beta, k. */
+#include "../cbuf.h"
+#include "../emit_c.h"
+#include "../ops.h"
+
+static const ArgSpec lrn_args[] = {
+    {"size", "5"}, {"alpha", "1e-4"}, {"beta", "0.75"}, {"k", "2.0"}, {NULL, NULL},
+};
+
+static bool lrn_set_attrs(Graph *g, Op *op, const Val *v) {
+    Attrs *a = &op->a;
+    a->size = 5, a->alpha = 1e-4, a->beta = 0.75, a->k = 2.0;
+    bool ok = true;
+    if (v[0].kind != V_NONE)
+        ok &= arg_int(op, &v[0], "size", 1, 1 << 20, &a->size);
+    if (v[1].kind != V_NONE)
+        ok &= arg_float(op, &v[1], "alpha", -1e30, 1e30, &a->alpha);
+    if (v[2].kind != V_NONE)
+        ok &= arg_float(op, &v[2], "beta", -1e30, 1e30, &a->beta);
+    if (v[3].kind != V_NONE)
+        ok &= arg_float(op, &v[3], "k", -1e30, 1e30, &a->k);
+    return ok;
+}
+
+static bool lrn_infer(Graph *g, Op *op) {
+    if (!need_image(g, op))
+        return false;
+    *out_shape(g, op) = *in_shape(g, op, 0);
+    return true;
+}
+
+static double lrn_flops(const Graph *g, const Op *op) { return same_shape_flops(g, op, 2.0 * op->a.size + 4); }
+
+static void lrn_print_attrs(const Op *op, char *buf, size_t size) {
+    attr_append(buf, size, "size=%d alpha=%g beta=%g k=%g", op->a.size, op->a.alpha, op->a.beta, op->a.k);
+}
+
+/* y_c = x_c / (k + alpha / size * sum of x^2 over channels c - size/2 .. c + (size-1)/2) ^ beta. */
+static void lrn_emit_forward(Emit *e, const Op *op) {
+    Cbuf *c = e->c;
+    const Attrs *a = &op->a;
+    Shape s = emit_in_shape(e, op, 0);
+    cb_line(c, "enum { C = %d, HW = %d, SIZE = %d };", s.d[1], s.d[2] * s.d[3], a->size);
+    cb_line(c, "PARALLEL_FOR");
+    cb_line(c, "for (int ic = 0; ic < n * C; ic++) {");
+    cb_line(c, "const int i = ic / C, ch = ic %% C;");
+    cb_line(c, "const int c0 = ch - SIZE / 2 < 0 ? 0 : ch - SIZE / 2;");
+    cb_line(c, "const int c1 = ch + (SIZE - 1) / 2 >= C ? C - 1 : ch + (SIZE - 1) / 2;");
+    cb_line(c, "const float *xi = x + (size_t)i * C * HW;");
+    cb_line(c, "for (int p = 0; p < HW; p++) {");
+    cb_line(c, "float s = 0.0f;");
+    cb_line(c, "for (int cc = c0; cc <= c1; cc++)");
+    cb_line(c, "    s += xi[cc * HW + p] * xi[cc * HW + p];");
+    cb_line(c, "y[(size_t)ic * HW + p] = xi[ch * HW + p] / powf(%s + %s * s / SIZE, %s);", emit_float(a->k),
+            emit_float(a->alpha), emit_float(a->beta));
+    cb_line(c, "}");
+    cb_line(c, "}");
+}
+
+const OpInfo OP_LRN_info = {
+    .name = "lrn", .is_layer = true, .args = lrn_args, .set_attrs = lrn_set_attrs,
+    .infer = lrn_infer, .flops = lrn_flops, .print_attrs = lrn_print_attrs,
+    .emit_forward = lrn_emit_forward,
+};

@@ -1,0 +1,137 @@
+/* pool.c: max and average pooling, torch.nn.MaxPool2d / AvgPool2d semantics, ceil mode
+ * included. Attributes: kh kw, sh sw (default: the kernel), ph pw (= ph_end pw_end),
+ * ceil_mode, count_include_pad (avgpool). No parameters.
+ * Output size (PyTorch's pooling_output_shape): o = floor((H + 2p - k + (ceil ? s - 1 : 0)) / s) + 1,
+ * and in ceil mode the last window must start inside the input or its left padding:
+ * if (o - 1) * s >= H + p then o -= 1. */
+#include "../arena.h"
+#include "../cbuf.h"
+#include "../emit_c.h"
+#include "../ops.h"
+
+static const ArgSpec maxpool_args[] = {
+    {"kernel", NULL}, {"stride", "kernel"}, {"pad", "0"}, {"ceil", "false"}, {NULL, NULL},
+};
+static const ArgSpec avgpool_args[] = {
+    {"kernel", NULL}, {"stride", "kernel"}, {"pad", "0"}, {"ceil", "false"}, {"count_include_pad", "true"}, {NULL, NULL},
+};
+
+static bool pool_set_attrs(Graph *g, Op *op, const Val *v) {
+    Attrs *a = &op->a;
+    bool ok = arg_pair(op, &v[0], "kernel", 1, &a->kh, &a->kw);
+    a->sh = a->kh, a->sw = a->kw;
+    a->count_include_pad = true;
+    if (v[1].kind != V_NONE)
+        ok &= arg_pair(op, &v[1], "stride", 1, &a->sh, &a->sw);
+    if (v[2].kind != V_NONE)
+        ok &= arg_pair(op, &v[2], "pad", 0, &a->ph, &a->pw);
+    if (v[3].kind != V_NONE)
+        ok &= arg_bool(op, &v[3], "ceil", &a->ceil_mode);
+    if (op->kind == OP_AVGPOOL && v[4].kind != V_NONE)
+        ok &= arg_bool(op, &v[4], "count_include_pad", &a->count_include_pad);
+    if (ok && (a->ph > a->kh / 2 || a->pw > a->kw / 2)) {
+        diag_error(v[2].span, "%s: pad %s must be at most half the kernel %s", op_name(op->kind),
+                   pair_str(a->ph, a->pw), pair_str(a->kh, a->kw));
+        return false;
+    }
+    a->ph_end = a->ph, a->pw_end = a->pw;
+    return ok;
+}
+
+static int pool_out(int size, int k, int s, int p, bool ceil_mode) {
+    long long o = ((long long)size + 2 * p - k + (ceil_mode ? s - 1 : 0)) / s + 1;
+    if ((long long)size + 2 * p - k < 0)
+        return 0;
+    if (ceil_mode && (o - 1) * s >= (long long)size + p)
+        o--;
+    return (int)o;
+}
+
+static bool pool_infer(Graph *g, Op *op) {
+    if (!need_image(g, op))
+        return false;
+    Shape in = *in_shape(g, op, 0);
+    Attrs *a = &op->a;
+    int oh = pool_out(in.d[2], a->kh, a->sh, a->ph, a->ceil_mode);
+    int ow = pool_out(in.d[3], a->kw, a->sw, a->pw, a->ceil_mode);
+    if (oh < 1 || ow < 1) {
+        diag_error(op->span, "%s: kernel %s does not fit the input %s padded by %s", op_name(op->kind),
+                   pair_str(a->kh, a->kw), shape_str(in, true), pair_str(a->ph, a->pw));
+        return false;
+    }
+    *out_shape(g, op) = shape4(in.d[0], in.d[1], oh, ow);
+    return true;
+}
+
+static double pool_flops(const Graph *g, const Op *op) {
+    return same_shape_flops(g, op, (double)op->a.kh * op->a.kw);
+}
+
+static void pool_print_attrs(const Op *op, char *buf, size_t size) {
+    const Attrs *a = &op->a;
+    attr_append(buf, size, "kernel=%s", pair_str(a->kh, a->kw));
+    if (a->sh != a->kh || a->sw != a->kw)
+        attr_append(buf, size, "stride=%s", pair_str(a->sh, a->sw));
+    if (a->ph || a->pw)
+        attr_append(buf, size, "pad=%s", pair_str(a->ph, a->pw));
+    if (a->ceil_mode)
+        attr_append(buf, size, "ceil=true");
+    if (op->kind == OP_AVGPOOL && !a->count_include_pad)
+        attr_append(buf, size, "count_include_pad=false");
+}
+
+/* One output at a time over its window clipped to the image. Max: NaN propagates as in
+ * PyTorch. Average: the divisor counts padding (count_include_pad) but never the part of a
+ * ceil-mode window that hangs past the padding, exactly as torch.nn.AvgPool2d. */
+static void pool_emit_forward(Emit *e, const Op *op) {
+    Cbuf *c = e->c;
+    const Attrs *a = &op->a;
+    emit_image_dims(c, "I", emit_in_shape(e, op, 0));
+    emit_image_dims(c, "O", emit_out_shape(e, op));
+    cb_line(c, "enum { KH = %d, KW = %d, SH = %d, SW = %d, PH = %d, PW = %d };", a->kh, a->kw, a->sh, a->sw, a->ph, a->pw);
+    cb_line(c, "PARALLEL_FOR");
+    cb_line(c, "for (int ic = 0; ic < n * IC; ic++) {");
+    cb_line(c, "const float *xi = x + (size_t)ic * IH * IW;");
+    cb_line(c, "float *yo = y + (size_t)ic * OH * OW;");
+    cb_line(c, "for (int oh = 0; oh < OH; oh++) {");
+    cb_line(c, "for (int ow = 0; ow < OW; ow++) {");
+    cb_line(c, "int h0 = oh * SH - PH, w0 = ow * SW - PW;");
+    cb_line(c, "int h1 = h0 + KH < IH + PH ? h0 + KH : IH + PH, w1 = w0 + KW < IW + PW ? w0 + KW : IW + PW;");
+    if (op->kind == OP_AVGPOOL)
+        cb_line(c, "const int padded = (h1 - h0) * (w1 - w0);");
+    cb_line(c, "if (h0 < 0) h0 = 0;");
+    cb_line(c, "if (w0 < 0) w0 = 0;");
+    cb_line(c, "if (h1 > IH) h1 = IH;");
+    cb_line(c, "if (w1 > IW) w1 = IW;");
+    if (op->kind == OP_MAXPOOL) {
+        cb_line(c, "float m = -INFINITY;");
+        cb_line(c, "for (int h = h0; h < h1; h++)");
+        cb_line(c, "    for (int w = w0; w < w1; w++) {");
+        cb_line(c, "        const float v = xi[h * IW + w];");
+        cb_line(c, "        if (v > m || isnan(v))");
+        cb_line(c, "            m = v;");
+        cb_line(c, "    }");
+        cb_line(c, "yo[oh * OW + ow] = m;");
+    } else {
+        cb_line(c, "float s = 0.0f;");
+        cb_line(c, "for (int h = h0; h < h1; h++)");
+        cb_line(c, "    for (int w = w0; w < w1; w++)");
+        cb_line(c, "        s += xi[h * IW + w];");
+        cb_line(c, "const int count = %s;", a->count_include_pad ? "padded" : "(h1 - h0) * (w1 - w0)");
+        cb_line(c, "yo[oh * OW + ow] = count > 0 ? s / (float)count : 0.0f;");
+    }
+    cb_line(c, "}");
+    cb_line(c, "}");
+    cb_line(c, "}");
+}
+
+const OpInfo OP_MAXPOOL_info = {
+    .name = "maxpool", .is_layer = true, .args = maxpool_args, .set_attrs = pool_set_attrs,
+    .infer = pool_infer, .flops = pool_flops, .print_attrs = pool_print_attrs,
+    .emit_forward = pool_emit_forward,
+};
+const OpInfo OP_AVGPOOL_info = {
+    .name = "avgpool", .is_layer = true, .args = avgpool_args, .set_attrs = pool_set_attrs,
+    .infer = pool_infer, .flops = pool_flops, .print_attrs = pool_print_attrs,
+    .emit_forward = pool_emit_forward,
+};

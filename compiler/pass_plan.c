@@ -1,0 +1,135 @@
+/* pass_plan.c: the memory plan. Requires: a verified graph in execution order (op index is
+ * the step). Provides: a Plan (plan.h). Invalidates nothing.
+ * Liveness: a value lives from the step that defines it to the last step that reads it (the
+ * model output to the end). Placement: values sorted by a heuristic key, each put at the
+ * lowest offset where it overlaps no already-placed value whose live range it meets (first
+ * fit over the gaps). Several orders are tried and the smallest arena is kept, as Glow and
+ * XLA do; peak-live (the most bytes live at one step) is the lower bound any order can reach. */
+#include "plan.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+
+#include "arena.h"
+
+static int64_t round_up(int64_t n) { return (n + PLAN_ALIGN - 1) / PLAN_ALIGN * PLAN_ALIGN; }
+
+typedef struct {
+    const Plan *p;
+    int key;
+} SortCtx;
+static SortCtx sort_ctx;
+
+static int64_t duration(const Plan *p, int v) { return p->last[v] - p->first[v] + 1; }
+
+static int cmp_order(const void *a, const void *b) {
+    const Plan *p = sort_ctx.p;
+    int u = *(const int *)a, v = *(const int *)b;
+    int64_t ku, kv;
+    switch (sort_ctx.key) {
+    case 0: ku = p->value_floats[u], kv = p->value_floats[v]; break;             /* bigger first */
+    case 1: ku = duration(p, u), kv = duration(p, v); break;                     /* longer first */
+    case 2: ku = p->value_floats[u] * duration(p, u), kv = p->value_floats[v] * duration(p, v); break;
+    default: ku = -p->first[u], kv = -p->first[v]; break;                        /* definition order */
+    }
+    if (ku != kv)
+        return ku > kv ? -1 : 1;
+    return u - v;
+}
+
+/* First fit: the lowest offset where v fits among placed values whose lifetimes meet its own. */
+static int64_t place(const Plan *p, const int *placed, int nplaced, const int64_t *off, int v) {
+    int64_t at = 0;
+    for (;;) {
+        int64_t next = at;
+        for (int k = 0; k < nplaced; k++) {
+            int u = placed[k];
+            if (p->last[u] < p->first[v] || p->last[v] < p->first[u])
+                continue;
+            if (off[u] < at + p->value_floats[v] && at < off[u] + p->value_floats[u] && off[u] + p->value_floats[u] > next)
+                next = off[u] + p->value_floats[u];
+        }
+        if (next == at)
+            return at;
+        at = next;
+    }
+}
+
+Plan *pass_plan(const Graph *g) {
+    Plan *p = arena_alloc(sizeof *p);
+    int nv = g->nvalues;
+    p->param_offset = arena_alloc(sizeof(int64_t) * (size_t)(g->nparams + 1));
+    for (int i = 0; i < g->nparams; i++) {
+        p->param_offset[i] = p->param_floats;
+        p->param_floats += round_up(g->params[i].numel);
+    }
+    p->value_offset = arena_alloc(sizeof(int64_t) * (size_t)nv);
+    p->value_floats = arena_alloc(sizeof(int64_t) * (size_t)nv);
+    p->first = arena_alloc(sizeof(int) * (size_t)nv);
+    p->last = arena_alloc(sizeof(int) * (size_t)nv);
+    for (int v = 0; v < nv; v++) {
+        p->value_floats[v] = round_up(shape_numel(g->values[v].shape));
+        p->first[v] = p->last[v] = g->values[v].producer;
+    }
+    for (int i = 0; i < g->nops; i++)
+        for (int k = 0; k < g->ops[i].nin; k++)
+            if (p->last[g->ops[i].in[k]] < i)
+                p->last[g->ops[i].in[k]] = i;
+    p->last[g->output] = g->nops;
+
+    int *order = arena_alloc(sizeof(int) * (size_t)nv);
+    int n = 0;
+    for (int v = 0; v < nv; v++)
+        if (v != g->input)
+            order[n++] = v, p->naive_floats += p->value_floats[v];
+    for (int step = 0; step <= g->nops; step++) {
+        int64_t live = 0;
+        for (int k = 0; k < n; k++)
+            if (p->first[order[k]] <= step && step <= p->last[order[k]])
+                live += p->value_floats[order[k]];
+        if (live > p->peak_floats)
+            p->peak_floats = live;
+    }
+    static const char *const names[] = {"largest first", "longest-lived first", "largest area first", "definition order"};
+    int64_t *off = arena_alloc(sizeof(int64_t) * (size_t)nv);
+    p->arena_floats = -1;
+    for (int key = 0; key < 4; key++) {
+        sort_ctx = (SortCtx){p, key};
+        qsort(order, (size_t)n, sizeof(int), cmp_order);
+        int64_t top = 0;
+        for (int k = 0; k < n; k++) {
+            off[order[k]] = place(p, order, k, off, order[k]);
+            if (off[order[k]] + p->value_floats[order[k]] > top)
+                top = off[order[k]] + p->value_floats[order[k]];
+        }
+        if (p->arena_floats < 0 || top < p->arena_floats) {
+            p->arena_floats = top;
+            p->heuristic = names[key];
+            for (int v = 0; v < nv; v++)
+                p->value_offset[v] = off[v];
+        }
+    }
+    p->value_offset[g->input] = -1;
+    return p;
+}
+
+bool plan_verify(const Graph *g, const Plan *p) {
+    for (int u = 0; u < g->nvalues; u++) {
+        if (u == g->input)
+            continue;
+        if (p->value_offset[u] < 0 || p->value_offset[u] + p->value_floats[u] > p->arena_floats) {
+            fprintf(stderr, "cnnc: internal error: value %%%d lies outside the arena\n", u);
+            return false;
+        }
+        for (int v = u + 1; v < g->nvalues; v++) {
+            if (v == g->input || p->last[u] < p->first[v] || p->last[v] < p->first[u])
+                continue;
+            if (p->value_offset[u] < p->value_offset[v] + p->value_floats[v] &&
+                p->value_offset[v] < p->value_offset[u] + p->value_floats[u]) {
+                fprintf(stderr, "cnnc: internal error: values %%%d and %%%d are live together and overlap\n", u, v);
+                return false;
+            }
+        }
+    }
+    return true;
+}

@@ -1,0 +1,30 @@
+/* plan.h: where every tensor lives. Parameters sit in one block (PyTorch layout, each tensor
+ * aligned to 16 floats); every intermediate value gets an offset in one workspace arena.
+ * The graph input is read from the caller's memory and has no offset. */
+#ifndef CNNC_PLAN_H
+#define CNNC_PLAN_H
+#include <stdint.h>
+
+#include "ir.h"
+
+typedef struct Plan {
+    int64_t *param_offset;   /* per parameter, in floats from the block's start */
+    int64_t param_floats;
+    int64_t *value_offset;   /* per value, in floats from the arena's start; -1: the input */
+    int64_t *value_floats;   /* per value: its size, rounded up to 16 floats */
+    int *first, *last;       /* per value: the op that defines it and the last op that reads it */
+    int64_t arena_floats;    /* the arena this plan needs */
+    int64_t naive_floats;    /* every value its own memory */
+    int64_t peak_floats;     /* the most floats live at one step: the lower bound */
+    const char *heuristic;   /* which placement won */
+} Plan;
+
+enum { PLAN_ALIGN = 16 };
+
+/* Liveness, then offsets by several placement heuristics; keeps the smallest arena. */
+Plan *pass_plan(const Graph *g);
+/* Checks that no two values whose live ranges overlap share a float; false (with a message
+ * on stderr) on a violation. */
+bool plan_verify(const Graph *g, const Plan *p);
+
+#endif

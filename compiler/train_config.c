@@ -1,0 +1,969 @@
+/* train_config.c: evaluates and checks one `train { key = value ... }` item (spec section 7)
+ * into a TrainConfig. Requires: a parsed ITEM_TRAIN. Provides: plain values with their spans.
+ *
+ * Every callable value (a loss, an optimizer, a schedule, an augmentation, early_stop, an init)
+ * is described once by an argument table: name, default as the docs show it, type, allowed
+ * range and the field it fills. Binding, defaults, checks, messages and printing are all driven
+ * by those tables, so adding an optimizer argument is one line. Calls bind positional arguments
+ * first, then keyword ones, as layer calls do; a call without arguments may drop its
+ * parentheses (`loss = cross_entropy` arrives as a name).
+ *
+ * Values are compile-time expressions of the language (ints, floats, booleans, + - * / %,
+ * comparisons, and/or/not, lists) and may use the model's parameters through lookup.
+ *
+ * Choices the spec leaves open: `augment` and `freeze` also accept a single item without
+ * brackets; `freeze` items are names (`conv0`) or strings for dotted names
+ * (`"stage1.basic0"`), since a name cannot contain a dot; they are taken as written, never
+ * looked up as model parameters. */
+#include "train_config.h"
+
+#include <limits.h>
+#include <math.h>
+#include <stddef.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "arena.h"
+
+/* ---------- argument tables ---------- */
+
+typedef enum {
+    TA_INT,   /* int field */
+    TA_I64,   /* long long field */
+    TA_NUM,   /* double field; an integer value is accepted */
+    TA_BOOL,  /* bool field */
+    TA_NUMS,  /* TrainNumList: a non-empty list of numbers */
+    TA_INTS,  /* TrainIntList: a non-empty, strictly increasing list of integers */
+} ArgType;
+
+typedef struct Range {
+    double lo, hi;
+    bool lo_open, hi_open;
+} Range;
+
+typedef struct TrainArg {
+    const char *name;
+    const char *def;  /* the default as messages show it; NULL: required; "none": not set */
+    ArgType type;
+    Range range;      /* of a number, or of each item of a list */
+    size_t offset;    /* of the field in the struct the call fills */
+} TrainArg;
+
+#define ANY {-INFINITY, INFINITY, false, false}
+#define GE0 {0, INFINITY, false, false}
+#define GT0 {0, INFINITY, true, false}
+#define GE1 {1, INFINITY, false, false}
+#define UNIT {0, 1, false, false}        /* [0, 1] */
+#define UNIT_HALF {0, 1, false, true}    /* [0, 1) */
+#define UNIT_OPEN {0, 1, true, true}     /* (0, 1) */
+#define DEGREES {0, 180, true, false}    /* (0, 180] */
+#define ARG(S, field, type, def, range) {#field, def, type, range, offsetof(S, field)}
+#define END_ARGS {NULL, NULL, TA_INT, ANY, 0}
+
+/* The scalar settings, filling TrainConfig itself. */
+static const TrainArg scalar_args[] = {
+    ARG(TrainConfig, epochs, TA_INT, "10", GE1),
+    ARG(TrainConfig, batch, TA_INT, "64", GE1),
+    ARG(TrainConfig, seed, TA_I64, "0", GE0),
+    ARG(TrainConfig, accumulate, TA_INT, "1", GE1),
+    ARG(TrainConfig, clip_grad_norm, TA_NUM, "none", GT0),
+    END_ARGS,
+};
+
+static const TrainArg cross_entropy_args[] = {
+    ARG(TrainLoss, label_smoothing, TA_NUM, "0", UNIT_HALF),
+    ARG(TrainLoss, weight, TA_NUMS, "none", GE0),
+    END_ARGS,
+};
+static const TrainArg focal_args[] = {
+    ARG(TrainLoss, gamma, TA_NUM, "2", GE0),
+    ARG(TrainLoss, alpha, TA_NUM, "1", GT0),
+    END_ARGS,
+};
+
+static const TrainArg sgd_args[] = {
+    ARG(TrainOptimizer, lr, TA_NUM, NULL, GT0),
+    ARG(TrainOptimizer, momentum, TA_NUM, "0", UNIT_HALF),
+    ARG(TrainOptimizer, nesterov, TA_BOOL, "false", ANY),
+    ARG(TrainOptimizer, weight_decay, TA_NUM, "0", GE0),
+    END_ARGS,
+};
+#define ADAM_ARGS(weight_decay_default)                                                          \
+    {                                                                                            \
+        ARG(TrainOptimizer, lr, TA_NUM, "1e-3", GT0), ARG(TrainOptimizer, beta1, TA_NUM, "0.9", UNIT_HALF), \
+            ARG(TrainOptimizer, beta2, TA_NUM, "0.999", UNIT_HALF), ARG(TrainOptimizer, eps, TA_NUM, "1e-8", GT0), \
+            ARG(TrainOptimizer, weight_decay, TA_NUM, weight_decay_default, GE0), END_ARGS,     \
+    }
+static const TrainArg adam_args[] = ADAM_ARGS("0");
+static const TrainArg adamw_args[] = ADAM_ARGS("0.01");
+
+static const TrainArg constant_args[] = {END_ARGS};
+static const TrainArg step_args[] = {
+    ARG(TrainSchedule, every, TA_INT, NULL, GE1),
+    ARG(TrainSchedule, gamma, TA_NUM, "0.1", GT0),
+    END_ARGS,
+};
+static const TrainArg multistep_args[] = {
+    ARG(TrainSchedule, milestones, TA_INTS, NULL, GE1),
+    ARG(TrainSchedule, gamma, TA_NUM, "0.1", GT0),
+    END_ARGS,
+};
+static const TrainArg exponential_args[] = {ARG(TrainSchedule, gamma, TA_NUM, NULL, GT0), END_ARGS};
+static const TrainArg cosine_args[] = {ARG(TrainSchedule, min_lr, TA_NUM, "0", GE0), END_ARGS};
+static const TrainArg onecycle_args[] = {ARG(TrainSchedule, max_lr, TA_NUM, NULL, GT0), END_ARGS};
+static const TrainArg plateau_args[] = {
+    ARG(TrainSchedule, factor, TA_NUM, "0.5", UNIT_OPEN),
+    ARG(TrainSchedule, patience, TA_INT, "5", GE0),
+    END_ARGS,
+};
+
+static const TrainArg random_crop_args[] = {ARG(TrainAugment, pad, TA_INT, "4", GE0), END_ARGS};
+static const TrainArg hflip_args[] = {ARG(TrainAugment, p, TA_NUM, "0.5", UNIT), END_ARGS};
+static const TrainArg vflip_args[] = {ARG(TrainAugment, p, TA_NUM, "0.5", UNIT), END_ARGS};
+static const TrainArg rotate_args[] = {ARG(TrainAugment, degrees, TA_NUM, NULL, DEGREES), END_ARGS};
+static const TrainArg translate_args[] = {ARG(TrainAugment, fraction, TA_NUM, NULL, UNIT_OPEN), END_ARGS};
+static const TrainArg erase_args[] = {ARG(TrainAugment, p, TA_NUM, "0.5", UNIT), END_ARGS};
+
+static const TrainArg early_stop_args[] = {
+    ARG(TrainEarlyStop, patience, TA_INT, NULL, GE1),
+    ARG(TrainEarlyStop, min_delta, TA_NUM, "0", GE0),
+    END_ARGS,
+};
+
+static const TrainArg default_args[] = {END_ARGS};
+static const TrainArg kaiming_normal_args[] = {END_ARGS};
+static const TrainArg xavier_uniform_args[] = {END_ARGS};
+
+/* A family of callables: the members, in their enum's order. */
+typedef struct Callee {
+    const char *name;
+    const TrainArg *args;
+} Callee;
+
+typedef struct Family {
+    const char *key;   /* the setting: "optimizer" */
+    const char *noun;  /* for "unknown optimizer 'adm'" */
+    const Callee *members;
+    int n;
+} Family;
+
+#define CALLEE(e, name) {#name, name##_args},
+static const Callee loss_members[] = {TRAIN_LOSSES(CALLEE)};
+static const Callee optimizer_members[] = {TRAIN_OPTIMIZERS(CALLEE)};
+static const Callee schedule_members[] = {TRAIN_SCHEDULES(CALLEE)};
+static const Callee augment_members[] = {TRAIN_AUGMENTS(CALLEE)};
+static const Callee init_members[] = {TRAIN_INITS(CALLEE)};
+static const Callee early_stop_members[] = {{"early_stop", early_stop_args}};
+#undef CALLEE
+
+#define FAMILY(key, noun, members) {key, noun, members, (int)(sizeof members / sizeof members[0])}
+static const Family losses = FAMILY("loss", "loss", loss_members);
+static const Family optimizers = FAMILY("optimizer", "optimizer", optimizer_members);
+static const Family schedules = FAMILY("schedule", "schedule", schedule_members);
+static const Family augments = FAMILY("augment", "augmentation", augment_members);
+static const Family inits = FAMILY("init", "init", init_members);
+static const Family early_stops = FAMILY("early_stop", "early stopping rule", early_stop_members);
+
+#define KEY_NAME(e, name) #name,
+static const char *const key_names[TK_COUNT] = {TRAIN_KEYS(KEY_NAME)};
+#undef KEY_NAME
+
+const char *train_key_name(TrainKey k) { return key_names[k]; }
+const char *train_loss_name(LossKind k) { return loss_members[k].name; }
+const char *train_optimizer_name(OptimizerKind k) { return optimizer_members[k].name; }
+const char *train_schedule_name(ScheduleKind k) { return schedule_members[k].name; }
+const char *train_augment_name(AugmentKind k) { return augment_members[k].name; }
+const char *train_init_name(InitKind k) { return init_members[k].name; }
+
+enum { MAX_ARGS = 8 };
+
+/* ---------- text ---------- */
+
+/* The shortest text that reads back as the same double: 0.001, 1e-08, 0.1. */
+static const char *num_text(double x) {
+    char buf[40];
+    for (int prec = 1; prec <= 17; prec++) {
+        snprintf(buf, sizeof buf, "%.*g", prec, x);
+        if (strtod(buf, NULL) == x)
+            break;
+    }
+    return arena_strdup(buf);
+}
+
+static const char *value_text(const Val *v) {
+    switch (v->kind) {
+    case V_INT: return arena_printf("%lld", v->i);
+    case V_FLOAT: return num_text(v->f);
+    case V_BOOL: return v->i ? "true" : "false";
+    case V_WORD: return v->word;
+    case V_LIST: {
+        const char *s = "[";
+        for (int i = 0; i < v->n; i++)
+            s = arena_printf("%s%s%s", s, i ? ", " : "", value_text(&v->items[i]));
+        return arena_printf("%s]", s);
+    }
+    case V_NONE: break;
+    }
+    return "nothing";
+}
+
+/* "(lr, momentum=0, nesterov=false, weight_decay=0)", or "no arguments". */
+static const char *signature(const TrainArg *args) {
+    if (!args[0].name)
+        return "no arguments";
+    const char *s = "(";
+    for (int i = 0; args[i].name; i++)
+        s = arena_printf("%s%s%s%s%s", s, i ? ", " : "", args[i].name, args[i].def ? "=" : "",
+                         args[i].def ? args[i].def : "");
+    return arena_printf("%s)", s);
+}
+
+/* "one of sgd, adam, adamw", or for a one-member family its call: "early_stop(patience, ...)". */
+static const char *expected_text(const Family *fam) {
+    if (fam->n == 1)
+        return arena_printf("%s%s", fam->members[0].name, signature(fam->members[0].args));
+    const char *s = "one of ";
+    for (int i = 0; i < fam->n; i++)
+        s = arena_printf("%s%s%s", s, i ? ", " : "", fam->members[i].name);
+    return s;
+}
+
+/* "an integer >= 1", "a number >= 0 and < 1", "numbers between 0 and 1" (plural for lists). */
+static const char *range_text(bool integer, bool plural, Range r) {
+    const char *what = integer ? (plural ? "integers" : "an integer") : (plural ? "numbers" : "a number");
+    bool has_lo = isfinite(r.lo), has_hi = isfinite(r.hi);
+    if (has_lo && has_hi && !r.lo_open && !r.hi_open)
+        return arena_printf("%s between %s and %s", what, num_text(r.lo), num_text(r.hi));
+    const char *s = what;
+    if (has_lo)
+        s = arena_printf("%s %s %s", s, r.lo_open ? ">" : ">=", num_text(r.lo));
+    if (has_hi)
+        s = arena_printf("%s%s %s %s", s, has_lo ? " and" : "", r.hi_open ? "<" : "<=", num_text(r.hi));
+    return s;
+}
+
+static Span span_prefix(Span s, int len) {
+    s.end_line = s.line;
+    s.end_col = s.col + len;
+    return s;
+}
+
+/* The name of a call or bare name: `sgd` in `sgd(lr = 0.1)`. */
+static Span callee_span(const Expr *e) {
+    return e->kind == EX_CALL ? span_prefix(e->span, (int)strlen(e->name)) : e->span;
+}
+
+/* ---------- expressions ---------- */
+
+typedef struct Env {
+    bool (*lookup)(void *ctx, const char *name, Val *out);
+    void *ctx;
+} Env;
+
+static Val none_val(Span s) { return (Val){.kind = V_NONE, .span = s}; }
+static bool is_num(const Val *v) { return v->kind == V_INT || v->kind == V_FLOAT; }
+static double num(const Val *v) { return v->kind == V_INT ? (double)v->i : v->f; }
+
+static const char *binop_text(int op) {
+    switch (op) {
+    case 'l': return "<=";
+    case 'g': return ">=";
+    case 'e': return "==";
+    case 'n': return "!=";
+    case '&': return "and";
+    case '|': return "or";
+    default: return arena_printf("%c", op);
+    }
+}
+
+static Val eval(const Env *env, const Expr *e);
+
+static Val eval_binary(const Env *env, const Expr *e) {
+    Val a = eval(env, e->lhs), b = eval(env, e->rhs);
+    Val r = {.kind = V_BOOL, .span = e->span};
+    int op = e->op;
+    if (a.kind == V_NONE || b.kind == V_NONE)
+        return none_val(e->span);
+    if (op == '&' || op == '|') {
+        if (a.kind != V_BOOL || b.kind != V_BOOL) {
+            diag_error(e->span, "'%s' needs two booleans, got %s and %s", binop_text(op), val_kind_name(a.kind),
+                       val_kind_name(b.kind));
+            return none_val(e->span);
+        }
+        r.i = op == '&' ? (a.i && b.i) : (a.i || b.i);
+        return r;
+    }
+    if ((op == 'e' || op == 'n') && a.kind == V_BOOL && b.kind == V_BOOL) {
+        r.i = (op == 'e') == (a.i == b.i);
+        return r;
+    }
+    if (!is_num(&a) || !is_num(&b)) {
+        diag_error(e->span, "'%s' needs two numbers, got %s and %s", binop_text(op), val_kind_name(a.kind),
+                   val_kind_name(b.kind));
+        return none_val(e->span);
+    }
+    if (strchr("<>lgen", op)) {
+        if (a.kind == V_INT && b.kind == V_INT) /* exact for large integers */
+            r.i = op == '<' ? a.i < b.i : op == '>' ? a.i > b.i : op == 'l' ? a.i <= b.i : op == 'g' ? a.i >= b.i
+                : op == 'e' ? a.i == b.i : a.i != b.i;
+        else {
+            double p = num(&a), q = num(&b);
+            r.i = op == '<' ? p < q : op == '>' ? p > q : op == 'l' ? p <= q : op == 'g' ? p >= q : op == 'e' ? p == q
+                : p != q;
+        }
+        return r;
+    }
+    if ((op == '/' || op == '%') && num(&b) == 0) {
+        diag_error(e->rhs->span, "division by zero");
+        return none_val(e->span);
+    }
+    if (a.kind == V_INT && b.kind == V_INT) {
+        long long p = a.i, q = b.i, v = 0;
+        bool overflow = false;
+        switch (op) {
+        case '+': overflow = __builtin_add_overflow(p, q, &v); break;
+        case '-': overflow = __builtin_sub_overflow(p, q, &v); break;
+        case '*': overflow = __builtin_mul_overflow(p, q, &v); break;
+        case '/': overflow = p == LLONG_MIN && q == -1; v = overflow ? 0 : p / q; break;
+        case '%': v = (p == LLONG_MIN && q == -1) ? 0 : p % q; break;
+        }
+        if (overflow) {
+            diag_error(e->span, "integer overflow in '%s'", binop_text(op));
+            return none_val(e->span);
+        }
+        r.kind = V_INT;
+        r.i = v;
+        return r;
+    }
+    double p = num(&a), q = num(&b);
+    r.kind = V_FLOAT;
+    r.f = op == '+' ? p + q : op == '-' ? p - q : op == '*' ? p * q : op == '/' ? p / q : fmod(p, q);
+    if (!isfinite(r.f)) {
+        diag_error(e->span, "the result of '%s' is not a finite number", binop_text(op));
+        return none_val(e->span);
+    }
+    return r;
+}
+
+/* A value of the language; V_NONE after an error has been reported. */
+static Val eval(const Env *env, const Expr *e) {
+    Val r = {.span = e->span};
+    switch (e->kind) {
+    case EX_INT: r.kind = V_INT; r.i = e->ival; return r;
+    case EX_FLOAT: r.kind = V_FLOAT; r.f = e->fval; return r;
+    case EX_BOOL: r.kind = V_BOOL; r.i = e->ival != 0; return r;
+    case EX_STRING:
+        diag_error(e->span, "a string is not a value here; strings are for `import` and `freeze`");
+        return none_val(e->span);
+    case EX_CALL:
+        diag_error(e->span, "'%s(...)' is not a value here", e->name);
+        return none_val(e->span);
+    case EX_FIELD:
+        diag_error(e->span, "'in.%s' has no meaning in a train section; the shape of a statement's input exists only "
+                            "inside a model or block", e->name);
+        return none_val(e->span);
+    case EX_NAME:
+        if (env->lookup && env->lookup(env->ctx, e->name, &r)) {
+            r.span = e->span;
+            return r;
+        }
+        diag_error(e->span, "unknown name '%s'; a train setting's value may use numbers and the model's parameters",
+                   e->name);
+        return none_val(e->span);
+    case EX_LIST:
+        r.kind = V_LIST;
+        r.n = e->nitems;
+        r.items = arena_alloc(sizeof(Val) * (size_t)(e->nitems ? e->nitems : 1));
+        for (int i = 0; i < e->nitems; i++) {
+            r.items[i] = eval(env, e->items[i]);
+            if (r.items[i].kind == V_NONE)
+                r.kind = V_NONE; /* go on: other items may hold independent errors */
+        }
+        return r;
+    case EX_UNARY: {
+        Val a = eval(env, e->lhs);
+        if (a.kind == V_NONE)
+            return none_val(e->span);
+        if (e->op == '-') {
+            if (a.kind == V_INT && a.i != LLONG_MIN)
+                a.i = -a.i;
+            else if (a.kind == V_FLOAT)
+                a.f = -a.f;
+            else {
+                diag_error(e->span, "unary '-' needs a number, got %s", val_kind_name(a.kind));
+                return none_val(e->span);
+            }
+        } else {
+            if (a.kind != V_BOOL) {
+                diag_error(e->span, "'not' needs a boolean, got %s", val_kind_name(a.kind));
+                return none_val(e->span);
+            }
+            a.i = !a.i;
+        }
+        a.span = e->span;
+        return a;
+    }
+    case EX_BINARY: return eval_binary(env, e);
+    }
+    return none_val(e->span);
+}
+
+/* ---------- storing checked values ---------- */
+
+static void *field_at(void *base, const TrainArg *a) { return (char *)base + a->offset; }
+
+static bool in_range(double x, Range r) {
+    return (r.lo_open ? x > r.lo : x >= r.lo) && (r.hi_open ? x < r.hi : x <= r.hi);
+}
+
+/* An integer in a's range (and in the field's C type); reports "SUBJECT must be ..., got ...". */
+static bool check_int(const TrainArg *a, const Val *v, const char *subject, long long *out) {
+    double type_max = a->type == TA_I64 ? (double)LLONG_MAX : (double)INT_MAX;
+    if (v->kind == V_INT && in_range((double)v->i, a->range) && (double)v->i <= type_max) {
+        *out = v->i;
+        return true;
+    }
+    Range shown = a->range;
+    if (v->kind == V_INT && (double)v->i > type_max && !isfinite(shown.hi))
+        shown.hi = type_max;
+    diag_error(v->span, "%s must be %s, got %s", subject, range_text(true, false, shown), value_text(v));
+    return false;
+}
+
+static bool check_num(const TrainArg *a, const Val *v, const char *subject, double *out) {
+    if (!is_num(v) || !in_range(num(v), a->range)) {
+        diag_error(v->span, "%s must be %s, got %s", subject, range_text(false, false, a->range), value_text(v));
+        return false;
+    }
+    *out = num(v);
+    return true;
+}
+
+/* Checks v against a and stores it in base's field; v of kind V_NONE was already reported. */
+static bool store_arg(const TrainArg *a, const Val *v, const char *subject, void *base) {
+    void *f = field_at(base, a);
+    if (v->kind == V_NONE)
+        return false;
+    switch (a->type) {
+    case TA_INT:
+    case TA_I64: {
+        long long x;
+        if (!check_int(a, v, subject, &x))
+            return false;
+        if (a->type == TA_INT)
+            *(int *)f = (int)x;
+        else
+            *(long long *)f = x;
+        return true;
+    }
+    case TA_NUM: return check_num(a, v, subject, (double *)f);
+    case TA_BOOL:
+        if (v->kind != V_BOOL) {
+            diag_error(v->span, "%s must be true or false, got %s", subject, value_text(v));
+            return false;
+        }
+        *(bool *)f = v->i != 0;
+        return true;
+    case TA_NUMS:
+    case TA_INTS: {
+        bool ints = a->type == TA_INTS;
+        if (v->kind != V_LIST || v->n == 0) {
+            diag_error(v->span, "%s must be a non-empty list of %s%s, got %s", subject,
+                       range_text(ints, true, a->range), ints ? " in increasing order" : "", value_text(v));
+            return false;
+        }
+        bool ok = true;
+        double *nums = arena_alloc(sizeof(double) * (size_t)v->n);
+        int *is = arena_alloc(sizeof(int) * (size_t)v->n);
+        for (int i = 0; i < v->n; i++) {
+            const char *item = arena_printf("%s: item %d", subject, i + 1);
+            long long x;
+            if (ints) {
+                TrainArg item_arg = *a;
+                item_arg.type = TA_INT;
+                if (!check_int(&item_arg, &v->items[i], item, &x)) {
+                    ok = false;
+                    continue;
+                }
+                is[i] = (int)x;
+                if (ok && i > 0 && is[i] <= is[i - 1]) {
+                    diag_error(v->items[i].span, "%s must be strictly increasing, got %d after %d", subject, is[i],
+                               is[i - 1]);
+                    ok = false;
+                }
+            } else if (!check_num(a, &v->items[i], item, &nums[i])) {
+                ok = false;
+            }
+        }
+        if (!ok)
+            return false;
+        if (ints)
+            *(TrainIntList *)f = (TrainIntList){is, v->n, v->span};
+        else
+            *(TrainNumList *)f = (TrainNumList){nums, v->n, v->span};
+        return true;
+    }
+    }
+    return false;
+}
+
+/* The default of a (not NULL, not "none") as a value. */
+static Val default_val(const TrainArg *a, Span at) {
+    Val v = {.span = at};
+    if (!strcmp(a->def, "true") || !strcmp(a->def, "false")) {
+        v.kind = V_BOOL;
+        v.i = a->def[0] == 't';
+    } else if (strpbrk(a->def, ".eE")) {
+        v.kind = V_FLOAT;
+        v.f = strtod(a->def, NULL);
+    } else {
+        v.kind = V_INT;
+        v.i = strtoll(a->def, NULL, 10);
+    }
+    return v;
+}
+
+/* Fills base (the struct the args describe) with every default; required fields stay 0. */
+static void apply_defaults(const TrainArg *args, void *base) {
+    for (int i = 0; args[i].name; i++)
+        if (args[i].def && strcmp(args[i].def, "none") != 0) {
+            Val v = default_val(&args[i], span_none());
+            store_arg(&args[i], &v, args[i].name, base);
+        }
+}
+
+/* ---------- calls ---------- */
+
+/* Binds the arguments of call (EX_CALL, or EX_NAME for a call without parentheses) to c's
+ * parameters, positional first, then by keyword; stores each value, given or default, into
+ * base (zeroed first). vals[i] receives the value of parameter i (with its span) if not NULL. */
+static bool bind_call(const Env *env, const char *key, const Callee *c, const Expr *call, void *base, size_t size,
+                      Val *vals) {
+    const char *what = arena_printf("%s: %s", key, c->name);
+    const TrainArg *args = c->args;
+    int n = 0;
+    while (args[n].name)
+        n++;
+    const Arg *slots[MAX_ARGS] = {0};
+    const char *names[MAX_ARGS];
+    for (int i = 0; i < n; i++)
+        names[i] = args[i].name;
+    Span name_span = callee_span(call);
+    bool ok = true, too_many = false;
+    const Arg *first_keyword = NULL;
+    int npos = 0;
+    int nargs = call->kind == EX_CALL ? call->args.n : 0;
+    for (int k = 0; k < nargs; k++) {
+        const Arg *a = &call->args.items[k];
+        if (!a->name) {
+            if (first_keyword) {
+                diag_error(a->span, "%s: a positional argument cannot follow keyword arguments", what);
+                diag_note(first_keyword->span, "the first keyword argument is here");
+                ok = false;
+            } else if (npos >= n) {
+                if (!too_many) {
+                    if (n == 0)
+                        diag_error(a->span, "%s takes no arguments", what);
+                    else
+                        diag_error(a->span, "%s takes at most %d argument%s; %s takes %s", what, n, n == 1 ? "" : "s",
+                                   c->name, signature(args));
+                }
+                too_many = true;
+                ok = false;
+            } else {
+                slots[npos++] = a;
+            }
+            continue;
+        }
+        if (!first_keyword)
+            first_keyword = a;
+        int i = 0;
+        while (i < n && strcmp(names[i], a->name) != 0)
+            i++;
+        if (i == n) {
+            if (n == 0)
+                diag_error(a->name_span, "%s takes no arguments", what);
+            else
+                diag_error(a->name_span, "%s has no argument '%s'; %s takes %s", what, a->name, c->name,
+                           signature(args));
+            const char *near = diag_closest(a->name, names, n);
+            if (near)
+                diag_note(span_none(), "did you mean '%s'?", near);
+            ok = false;
+        } else if (slots[i]) {
+            diag_error(a->name_span, "%s: argument '%s' is given twice", what, a->name);
+            diag_note(slots[i]->span, "first given here");
+            ok = false;
+        } else {
+            slots[i] = a;
+        }
+    }
+    for (int i = 0; i < n; i++)
+        if (!slots[i] && !args[i].def) {
+            diag_error(name_span, "%s needs argument '%s'; %s takes %s", what, args[i].name, c->name, signature(args));
+            ok = false;
+        }
+    /* The given values are checked even after a binding error: their mistakes are independent. */
+    memset(base, 0, size);
+    for (int i = 0; i < n; i++) {
+        Val v;
+        if (slots[i])
+            v = eval(env, slots[i]->value);
+        else if (args[i].def && strcmp(args[i].def, "none") != 0)
+            v = default_val(&args[i], call->span);
+        else
+            v = none_val(call->span);
+        if (vals)
+            vals[i] = v;
+        if (!slots[i] && v.kind == V_NONE)
+            continue; /* missing: reported above, or optional with no value */
+        ok &= store_arg(&args[i], &v, arena_printf("%s: argument '%s'", what, args[i].name), base);
+    }
+    return ok;
+}
+
+/* e names a member of fam, with or without arguments; binds it into base. Returns the member's
+ * index, or -1 after reporting. subject: "train setting 'loss'" or "augment: item 2". */
+static int eval_member(const Env *env, const Family *fam, const char *subject, const Expr *e, void *base,
+                       size_t size, Val *vals) {
+    if (e->kind != EX_NAME && e->kind != EX_CALL) {
+        diag_error(e->span, "%s must be %s", subject, expected_text(fam));
+        return -1;
+    }
+    const char *names[16];
+    for (int i = 0; i < fam->n; i++) {
+        names[i] = fam->members[i].name;
+        if (!strcmp(names[i], e->name))
+            return bind_call(env, fam->key, &fam->members[i], e, base, size, vals) ? i : -1;
+    }
+    diag_error(callee_span(e), "unknown %s '%s'; expected %s", fam->noun, e->name, expected_text(fam));
+    const char *near = diag_closest(e->name, names, fam->n);
+    if (near)
+        diag_note(span_none(), "did you mean '%s'?", near);
+    return -1;
+}
+
+/* ---------- the settings ---------- */
+
+static const TrainArg *scalar_arg(TrainKey k) {
+    for (int i = 0; scalar_args[i].name; i++)
+        if (!strcmp(scalar_args[i].name, key_names[k]))
+            return &scalar_args[i];
+    return NULL;
+}
+
+static bool eval_scalar(const Env *env, TrainKey k, const Expr *e, TrainConfig *t) {
+    Val v = eval(env, e);
+    return store_arg(scalar_arg(k), &v, arena_printf("train setting '%s'", key_names[k]), t);
+}
+
+static bool eval_loss(const Env *env, const Expr *e, TrainConfig *t) {
+    TrainLoss l;
+    int m = eval_member(env, &losses, "train setting 'loss'", e, &l, sizeof l, NULL);
+    if (m < 0)
+        return false;
+    l.kind = (LossKind)m;
+    if (l.kind == LOSS_CROSS_ENTROPY && l.weight.n > 0) {
+        bool any = false;
+        for (int i = 0; i < l.weight.n; i++)
+            any |= l.weight.items[i] > 0;
+        if (!any) {
+            diag_error(l.weight.span, "loss: cross_entropy: argument 'weight' needs at least one weight > 0");
+            return false;
+        }
+    }
+    t->loss = l;
+    return true;
+}
+
+static bool eval_optimizer(const Env *env, const Expr *e, TrainConfig *t) {
+    TrainOptimizer o;
+    Val vals[MAX_ARGS];
+    int m = eval_member(env, &optimizers, "train setting 'optimizer'", e, &o, sizeof o, vals);
+    if (m < 0)
+        return false;
+    o.kind = (OptimizerKind)m;
+    if (o.kind == OPT_SGD && o.nesterov && o.momentum == 0) {
+        int i = 0;
+        while (strcmp(sgd_args[i].name, "nesterov") != 0)
+            i++;
+        diag_error(vals[i].span, "optimizer: sgd: nesterov = true needs momentum > 0");
+        return false;
+    }
+    t->optimizer = o;
+    return true;
+}
+
+static bool eval_schedule(const Env *env, const Expr *e, TrainConfig *t) {
+    TrainSchedule s;
+    int m = eval_member(env, &schedules, "train setting 'schedule'", e, &s, sizeof s, NULL);
+    if (m < 0)
+        return false;
+    s.kind = (ScheduleKind)m;
+    t->schedule = s;
+    return true;
+}
+
+static bool eval_early_stop(const Env *env, const Expr *e, TrainConfig *t) {
+    TrainEarlyStop s;
+    if (eval_member(env, &early_stops, "train setting 'early_stop'", e, &s, sizeof s, NULL) < 0)
+        return false;
+    s.on = true;
+    t->early_stop = s;
+    return true;
+}
+
+static bool eval_init(const Env *env, const Expr *e, TrainConfig *t) {
+    char unused;
+    int m = eval_member(env, &inits, "train setting 'init'", e, &unused, 0, NULL);
+    if (m < 0)
+        return false;
+    t->init = (InitKind)m;
+    return true;
+}
+
+/* The items of a list setting *ep; a single item may be written without brackets. */
+static Expr *const *list_items(Expr *const *ep, int *n) {
+    if ((*ep)->kind == EX_LIST) {
+        *n = (*ep)->nitems;
+        return (*ep)->items;
+    }
+    *n = 1;
+    return ep;
+}
+
+static bool eval_augment(const Env *env, Expr *e, TrainConfig *t) {
+    int n;
+    Expr *const *items = list_items(&e, &n);
+    TrainAugment *out = arena_alloc(sizeof(TrainAugment) * (size_t)(n ? n : 1));
+    int first[AUG_COUNT];
+    for (int k = 0; k < AUG_COUNT; k++)
+        first[k] = -1;
+    bool ok = true;
+    for (int i = 0; i < n; i++) {
+        const char *subject = e->kind == EX_LIST ? arena_printf("augment: item %d", i + 1) : "train setting 'augment'";
+        int m = eval_member(env, &augments, subject, items[i], &out[i], sizeof out[i], NULL);
+        if (m < 0) {
+            ok = false;
+            continue;
+        }
+        out[i].kind = (AugmentKind)m;
+        out[i].span = items[i]->span;
+        if (first[m] >= 0) {
+            diag_error(items[i]->span, "augment: %s is listed twice", augment_members[m].name);
+            diag_note(items[first[m]]->span, "first listed here");
+            ok = false;
+        } else {
+            first[m] = i;
+        }
+    }
+    if (!ok)
+        return false;
+    t->augment = out;
+    t->naugment = n;
+    return true;
+}
+
+/* A parameter name prefix: identifiers joined by single dots. */
+static bool valid_prefix(const char *s) {
+    for (;;) {
+        if (!(*s == '_' || (*s >= 'a' && *s <= 'z') || (*s >= 'A' && *s <= 'Z')))
+            return false;
+        while (*s == '_' || (*s >= 'a' && *s <= 'z') || (*s >= 'A' && *s <= 'Z') || (*s >= '0' && *s <= '9'))
+            s++;
+        if (*s == '\0')
+            return true;
+        if (*s++ != '.')
+            return false;
+    }
+}
+
+static bool eval_freeze(Expr *e, TrainConfig *t) {
+    int n;
+    Expr *const *items = list_items(&e, &n);
+    TrainFreeze *out = arena_alloc(sizeof(TrainFreeze) * (size_t)(n ? n : 1));
+    bool ok = true;
+    for (int i = 0; i < n; i++) {
+        const Expr *it = items[i];
+        const char *subject = e->kind == EX_LIST ? arena_printf("freeze: item %d", i + 1) : "train setting 'freeze'";
+        const char *p = it->kind == EX_NAME ? it->name : it->kind == EX_STRING ? it->str : NULL;
+        if (!p) {
+            diag_error(it->span, "%s must be a parameter name prefix such as conv0, or a string such as "
+                                 "\"stage1.basic0\" for a dotted one", subject);
+            ok = false;
+            continue;
+        }
+        if (!valid_prefix(p)) {
+            diag_error(it->span, "%s: '%s' is not a parameter name prefix (names joined by dots, such as "
+                                 "stage1.basic0)", subject, p);
+            ok = false;
+            continue;
+        }
+        out[i] = (TrainFreeze){p, it->span};
+        for (int j = 0; j < i; j++)
+            if (out[j].prefix && !strcmp(out[j].prefix, p)) {
+                diag_error(it->span, "freeze: '%s' is listed twice", p);
+                diag_note(out[j].span, "first listed here");
+                ok = false;
+                break;
+            }
+    }
+    if (!ok)
+        return false;
+    t->freeze = out;
+    t->nfreeze = n;
+    return true;
+}
+
+static bool eval_setting(const Env *env, TrainKey k, Expr *e, TrainConfig *t) {
+    switch (k) {
+    case TK_EPOCHS:
+    case TK_BATCH:
+    case TK_SEED:
+    case TK_ACCUMULATE:
+    case TK_CLIP_GRAD_NORM: return eval_scalar(env, k, e, t);
+    case TK_LOSS: return eval_loss(env, e, t);
+    case TK_OPTIMIZER: return eval_optimizer(env, e, t);
+    case TK_SCHEDULE: return eval_schedule(env, e, t);
+    case TK_AUGMENT: return eval_augment(env, e, t);
+    case TK_EARLY_STOP: return eval_early_stop(env, e, t);
+    case TK_FREEZE: return eval_freeze(e, t);
+    case TK_INIT: return eval_init(env, e, t);
+    case TK_COUNT: break;
+    }
+    return false;
+}
+
+void train_config_defaults(TrainConfig *t) {
+    memset(t, 0, sizeof *t);
+    apply_defaults(scalar_args, t);
+    apply_defaults(loss_members[LOSS_CROSS_ENTROPY].args, &t->loss);
+    t->loss.kind = LOSS_CROSS_ENTROPY;
+    apply_defaults(optimizer_members[OPT_ADAM].args, &t->optimizer);
+    t->optimizer.kind = OPT_ADAM;
+    t->schedule.kind = SCHED_CONSTANT;
+    t->init = INIT_DEFAULT;
+    for (int k = 0; k < TK_COUNT; k++)
+        t->spans[k] = span_none();
+}
+
+bool train_config_eval(const Item *item, TrainConfig *t, bool (*lookup)(void *ctx, const char *name, Val *out),
+                       void *ctx) {
+    Env env = {lookup, ctx};
+    const Setting *first[TK_COUNT] = {0};
+    bool ok = true;
+    for (int i = 0; i < item->nsettings; i++) {
+        const Setting *s = &item->settings[i];
+        int k = 0;
+        while (k < TK_COUNT && strcmp(key_names[k], s->key) != 0)
+            k++;
+        if (k == TK_COUNT) {
+            diag_error(s->key_span, "unknown train setting '%s'", s->key);
+            const char *near = diag_closest(s->key, key_names, TK_COUNT);
+            if (near) {
+                diag_note(span_none(), "did you mean '%s'?", near);
+            } else {
+                const char *list = "";
+                for (int j = 0; j < TK_COUNT; j++)
+                    list = arena_printf("%s%s%s", list, j ? ", " : "", key_names[j]);
+                diag_note(span_none(), "the train settings are %s", list);
+            }
+            ok = false;
+            continue;
+        }
+        if (first[k]) {
+            diag_error(s->key_span, "train setting '%s' is given twice", s->key);
+            diag_note(first[k]->key_span, "first given here");
+            ok = false;
+            continue;
+        }
+        first[k] = s;
+        if (eval_setting(&env, (TrainKey)k, s->value, t))
+            t->spans[k] = s->value->span;
+        else
+            ok = false;
+    }
+    return ok;
+}
+
+/* ---------- printing ---------- */
+
+static void print_field(FILE *f, const TrainArg *a, const void *base) {
+    const void *p = (const char *)base + a->offset;
+    bool unset_allowed = a->def && !strcmp(a->def, "none");
+    switch (a->type) {
+    case TA_INT: fprintf(f, "%d", *(const int *)p); return;
+    case TA_I64: fprintf(f, "%lld", *(const long long *)p); return;
+    case TA_NUM: {
+        double x = *(const double *)p;
+        fputs(unset_allowed && x == 0 ? "none" : num_text(x), f);
+        return;
+    }
+    case TA_BOOL: fputs(*(const bool *)p ? "true" : "false", f); return;
+    case TA_NUMS: {
+        const TrainNumList *l = p;
+        if (l->n == 0) {
+            fputs("none", f);
+            return;
+        }
+        for (int i = 0; i < l->n; i++)
+            fprintf(f, "%s%s", i ? ", " : "[", num_text(l->items[i]));
+        fputs("]", f);
+        return;
+    }
+    case TA_INTS: {
+        const TrainIntList *l = p;
+        if (l->n == 0) {
+            fputs("none", f);
+            return;
+        }
+        for (int i = 0; i < l->n; i++)
+            fprintf(f, "%s%d", i ? ", " : "[", l->items[i]);
+        fputs("]", f);
+        return;
+    }
+    }
+}
+
+/* "sgd(lr=0.1, momentum=0.9, nesterov=false, weight_decay=0.0001)", or "constant". */
+static void print_call(FILE *f, const Callee *c, const void *base) {
+    fputs(c->name, f);
+    for (int i = 0; c->args[i].name; i++) {
+        fprintf(f, "%s%s=", i ? ", " : "(", c->args[i].name);
+        print_field(f, &c->args[i], base);
+    }
+    if (c->args[0].name)
+        fputs(")", f);
+}
+
+void train_config_print(const TrainConfig *t, FILE *f) {
+    fputs("train:", f);
+    for (int i = 0; scalar_args[i].name; i++) {
+        fprintf(f, " %s=", scalar_args[i].name);
+        print_field(f, &scalar_args[i], t);
+    }
+    fputs("\n  loss: ", f);
+    print_call(f, &loss_members[t->loss.kind], &t->loss);
+    fputs("\n  optimizer: ", f);
+    print_call(f, &optimizer_members[t->optimizer.kind], &t->optimizer);
+    fputs("\n  schedule: ", f);
+    print_call(f, &schedule_members[t->schedule.kind], &t->schedule);
+    fputs("\n  augment: ", f);
+    if (t->naugment == 0)
+        fputs("none", f);
+    for (int i = 0; i < t->naugment; i++) {
+        fputs(i ? ", " : "", f);
+        print_call(f, &augment_members[t->augment[i].kind], &t->augment[i]);
+    }
+    fputs("\n  early_stop: ", f);
+    if (t->early_stop.on)
+        print_call(f, &early_stop_members[0], &t->early_stop);
+    else
+        fputs("none", f);
+    fputs("\n  freeze: ", f);
+    if (t->nfreeze == 0)
+        fputs("none", f);
+    for (int i = 0; i < t->nfreeze; i++)
+        fprintf(f, "%s%s", i ? ", " : "", t->freeze[i].prefix);
+    fprintf(f, "\n  init: %s\n", init_members[t->init].name);
+}

@@ -1,0 +1,159 @@
+/* train_config.h: a model's training recipe (spec section 7) as plain values, evaluated and
+ * checked from the syntax tree of one `train { ... }` item. Later stages (the C emitter, the
+ * runtime training driver) read only this struct, never the syntax tree.
+ *
+ * Every list below (keys, losses, optimizers, schedules, augmentations, inits) is defined once
+ * here as an X-macro X(ENUM, name); train_config.c derives the names, the argument tables and
+ * the "did you mean" candidates from them. Arrays and strings live in the compiler's arena. */
+#ifndef CNNC_TRAIN_CONFIG_H
+#define CNNC_TRAIN_CONFIG_H
+#include <stdbool.h>
+#include <stdio.h>
+
+#include "ast.h"
+#include "ops.h" /* Val */
+
+/* The setting keys, in the order train_config_print shows them. */
+#define TRAIN_KEYS(X)                                                                           \
+    X(TK_EPOCHS, epochs) X(TK_BATCH, batch) X(TK_SEED, seed) X(TK_ACCUMULATE, accumulate)      \
+    X(TK_CLIP_GRAD_NORM, clip_grad_norm) X(TK_LOSS, loss) X(TK_OPTIMIZER, optimizer)           \
+    X(TK_SCHEDULE, schedule) X(TK_AUGMENT, augment) X(TK_EARLY_STOP, early_stop)               \
+    X(TK_FREEZE, freeze) X(TK_INIT, init)
+#define TRAIN_LOSSES(X) X(LOSS_CROSS_ENTROPY, cross_entropy) X(LOSS_FOCAL, focal)
+#define TRAIN_OPTIMIZERS(X) X(OPT_SGD, sgd) X(OPT_ADAM, adam) X(OPT_ADAMW, adamw)
+#define TRAIN_SCHEDULES(X)                                                                      \
+    X(SCHED_CONSTANT, constant) X(SCHED_STEP, step) X(SCHED_MULTISTEP, multistep)              \
+    X(SCHED_EXPONENTIAL, exponential) X(SCHED_COSINE, cosine) X(SCHED_ONECYCLE, onecycle)      \
+    X(SCHED_PLATEAU, plateau)
+#define TRAIN_AUGMENTS(X)                                                                       \
+    X(AUG_RANDOM_CROP, random_crop) X(AUG_HFLIP, hflip) X(AUG_VFLIP, vflip)                    \
+    X(AUG_ROTATE, rotate) X(AUG_TRANSLATE, translate) X(AUG_ERASE, erase)
+#define TRAIN_INITS(X) X(INIT_DEFAULT, default) X(INIT_KAIMING_NORMAL, kaiming_normal) X(INIT_XAVIER_UNIFORM, xavier_uniform)
+
+#define TRAIN_ENUM_(e, name) e,
+typedef enum { TRAIN_KEYS(TRAIN_ENUM_) TK_COUNT } TrainKey;
+typedef enum { TRAIN_LOSSES(TRAIN_ENUM_) LOSS_COUNT } LossKind;
+typedef enum { TRAIN_OPTIMIZERS(TRAIN_ENUM_) OPT_COUNT } OptimizerKind;
+typedef enum { TRAIN_SCHEDULES(TRAIN_ENUM_) SCHED_COUNT } ScheduleKind;
+typedef enum { TRAIN_AUGMENTS(TRAIN_ENUM_) AUG_COUNT } AugmentKind;
+typedef enum { TRAIN_INITS(TRAIN_ENUM_) INIT_COUNT } InitKind;
+#undef TRAIN_ENUM_
+
+/* The names as written in .cnn files ("epochs", "cross_entropy", "kaiming_normal", ...). */
+const char *train_key_name(TrainKey k);
+const char *train_loss_name(LossKind k);
+const char *train_optimizer_name(OptimizerKind k);
+const char *train_schedule_name(ScheduleKind k);
+const char *train_augment_name(AugmentKind k);
+const char *train_init_name(InitKind k);
+
+typedef struct TrainNumList {
+    double *items;
+    int n;
+    Span span;        /* the list as written (file < 0 when not written) */
+} TrainNumList;
+
+typedef struct TrainIntList {
+    int *items;
+    int n;
+    Span span;
+} TrainIntList;
+
+typedef struct TrainLoss {
+    LossKind kind;
+    double label_smoothing;   /* cross_entropy, in [0, 1) */
+    TrainNumList weight;      /* cross_entropy: class weights, each >= 0, not all 0; n == 0: not
+                                 given. Its count against the model's classes is checked by
+                                 elaborate.c (weight.span points at the list). */
+    double gamma, alpha;      /* focal: gamma >= 0, alpha > 0 (a scale of the loss) */
+} TrainLoss;
+
+typedef struct TrainOptimizer {
+    OptimizerKind kind;
+    double lr;                /* > 0 */
+    double momentum;          /* sgd, in [0, 1) */
+    bool nesterov;            /* sgd; needs momentum > 0 */
+    double beta1, beta2, eps; /* adam, adamw: betas in [0, 1), eps > 0 */
+    double weight_decay;      /* >= 0; sgd and adam add it to the gradient (L2), adamw decouples it */
+} TrainOptimizer;
+
+typedef struct TrainSchedule {
+    ScheduleKind kind;
+    int every;                /* step: epochs between decays, >= 1 */
+    TrainIntList milestones;  /* multistep: epochs, >= 1, strictly increasing */
+    double gamma;             /* step, multistep, exponential: factor per decay, > 0 */
+    double min_lr;            /* cosine: >= 0 */
+    double max_lr;            /* onecycle: > 0 */
+    double factor;            /* plateau: in (0, 1) */
+    int patience;             /* plateau: epochs without improvement, >= 0 */
+} TrainSchedule;
+
+typedef struct TrainAugment {
+    AugmentKind kind;
+    int pad;                  /* random_crop: zero padding before the crop, >= 0 */
+    double p;                 /* hflip, vflip, erase: probability, in [0, 1] */
+    double degrees;           /* rotate: uniform in [-degrees, degrees], in (0, 180] */
+    double fraction;          /* translate: of the width/height, in (0, 1) */
+    Span span;                /* the item as written */
+} TrainAugment;
+
+typedef struct TrainEarlyStop {
+    bool on;
+    int patience;             /* epochs without improvement, >= 1 */
+    double min_delta;         /* >= 0 */
+} TrainEarlyStop;
+
+/* A parameter name prefix (spec section 6): written as a name (`conv0`) or, for dotted names,
+ * as a string (`"stage1.basic0"`). It is meant to match a parameter whose name equals it or
+ * continues with '.'; whether it matches anything is checked by elaborate.c at span. */
+typedef struct TrainFreeze {
+    const char *prefix;
+    Span span;
+} TrainFreeze;
+
+typedef struct TrainConfig {
+    int epochs;               /* >= 1 */
+    int batch;                /* >= 1; also the largest batch the compiled code accepts */
+    long long seed;           /* >= 0 */
+    int accumulate;           /* steps of gradient accumulation, >= 1 */
+    double clip_grad_norm;    /* > 0; 0: no clipping (the default) */
+    TrainLoss loss;
+    TrainOptimizer optimizer;
+    TrainSchedule schedule;
+    TrainAugment *augment;    /* applied in this order */
+    int naugment;
+    TrainEarlyStop early_stop;
+    TrainFreeze *freeze;
+    int nfreeze;
+    InitKind init;
+    Span spans[TK_COUNT];     /* the value of each setting as written (e.g. spans[TK_LOSS] covers
+                                 `cross_entropy(label_smoothing = 0.1)`); file < 0 when absent */
+} TrainConfig;
+
+/* The values when a key is absent: epochs=10 batch=64 seed=0 accumulate=1, no clipping,
+ * cross_entropy, adam with its defaults, constant schedule, no augmentation, no early stop,
+ * nothing frozen, PyTorch's default init. */
+void train_config_defaults(TrainConfig *t);
+
+/* Evaluates every setting of item (ITEM_TRAIN) into t, starting from t's current values: a key
+ * that is given replaces that whole setting (`optimizer = sgd(lr = 0.1)` resets every optimizer
+ * field to sgd's defaults first); a setting with an error leaves t's value as it was. Reports
+ * each error through diag_error at the exact span and goes on, so that independent errors are
+ * all reported; returns false if there was any. lookup(ctx, name, &val) resolves model
+ * parameters used in values (`epochs = 2 * depth`); it may be NULL. */
+bool train_config_eval(const Item *item, TrainConfig *t, bool (*lookup)(void *ctx, const char *name, Val *out),
+                       void *ctx);
+
+/* Every setting as stable text, one group per line, for `--emit=ir --train` and golden tests:
+ *   train: epochs=10 batch=64 seed=0 accumulate=1 clip_grad_norm=none
+ *     loss: cross_entropy(label_smoothing=0, weight=none)
+ *     optimizer: adam(lr=0.001, beta1=0.9, beta2=0.999, eps=1e-08, weight_decay=0)
+ *     schedule: constant
+ *     augment: random_crop(pad=4), hflip(p=0.5)
+ *     early_stop: none
+ *     freeze: conv0, stage1.basic0
+ *     init: default
+ * Numbers print in the shortest form that reads back to the same double. */
+void train_config_print(const TrainConfig *t, FILE *f);
+
+#endif

@@ -1,0 +1,57 @@
+/* init.h: parameter initialization with PyTorch's formulas (the random stream differs from
+ * PyTorch's; the distributions are the same).
+ *
+ * fan_in and fan_out follow torch.nn.init._calculate_fan_in_and_fan_out:
+ *   conv weight [out, in/groups, kh, kw]: fan_in = in/groups*kh*kw, fan_out = out*kh*kw
+ *   linear weight [out, in]:              fan_in = in,              fan_out = out
+ * Biases take the fans of their layer's weight. */
+#ifndef CNNC_INIT_H
+#define CNNC_INIT_H
+#include <stdbool.h>
+
+#include "rng.h"
+
+/* The `init` training setting (spec section 7). For ROLE_WEIGHT:
+ *   default         U(-b, b), b = 1/sqrt(fan_in)  (kaiming_uniform_(a=sqrt(5)), nn.Conv2d and
+ *                   nn.Linear's reset_parameters)
+ *   kaiming_normal  N(0, std), std = sqrt(2/fan_in) (kaiming_normal_ defaults: fan_in mode,
+ *                   leaky_relu with a=0, gain sqrt(2))
+ *   xavier_uniform  U(-b, b), b = sqrt(6/(fan_in+fan_out)) (gain 1) */
+#define INIT_KINDS(X)                      \
+    X(INIT_DEFAULT, "default")             \
+    X(INIT_KAIMING_NORMAL, "kaiming_normal") \
+    X(INIT_XAVIER_UNIFORM, "xavier_uniform")
+
+typedef enum {
+#define X(kind, name) kind,
+    INIT_KINDS(X)
+#undef X
+} InitKind;
+
+/* What a tensor is to its layer. Only weights depend on InitKind:
+ *   ROLE_BIAS          default: U(-1/sqrt(fan_in), 1/sqrt(fan_in)) as PyTorch (0 when fan_in
+ *                      is 0); kaiming_normal and xavier_uniform: zeros, the usual companion
+ *                      (nn.init.zeros_(m.bias))
+ *   ROLE_BN_WEIGHT 1, ROLE_BN_BIAS 0, ROLE_RUNNING_MEAN 0, ROLE_RUNNING_VAR 1 */
+typedef enum {
+    ROLE_WEIGHT,
+    ROLE_BIAS,
+    ROLE_BN_WEIGHT,
+    ROLE_BN_BIAS,
+    ROLE_RUNNING_MEAN,
+    ROLE_RUNNING_VAR,
+} ParamRole;
+
+const char *init_kind_name(InitKind k);
+/* The kind named NAME ("default", "kaiming_normal", "xavier_uniform"); false if none. */
+bool init_kind_from_name(const char *name, InitKind *out);
+
+/* Fills dst[0..n) for a tensor of the given role. */
+void init_tensor(Rng *r, InitKind kind, ParamRole role, int fan_in, int fan_out, float *dst,
+                 long n);
+
+/* The fans of a conv weight [out, in/groups, kh, kw] and of a linear weight [out, in]. */
+void init_conv_fans(int out, int in, int groups, int kh, int kw, int *fan_in, int *fan_out);
+void init_linear_fans(int out, int in, int *fan_in, int *fan_out);
+
+#endif

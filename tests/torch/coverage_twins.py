@@ -1,0 +1,490 @@
+"""Hand-written PyTorch twins of the layer-coverage models in tests/models/*.cnn.
+
+Each twin is written by hand from torch.nn / torch.nn.functional (the reference semantics of
+the language, spec section 5) with modules registered in the textual order of the .cnn file,
+so that state_dict() keys (less BatchNorm's num_batches_tracked) are exactly the checkpoint
+names of spec section 6, in order. Every model's name equals its key here and its `model` name
+in the file (multi.cnn holds two models: compile it with --model multi_a / multi_b).
+
+    build(name) -> nn.Module        FILES[name] -> path of the .cnn file (relative to the repo)
+    EXPECTED[name]() -> [(name, shape)] worked out by hand
+    INPUT_SHAPE[name], OUTPUT_SHAPE[name]
+
+Naming decisions these twins pin down (see naming.cnn): a labeled layer or block instance
+still takes its number; every block instance takes a number even if it owns no parameters.
+"""
+import os
+
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+
+from twins import Normalize, checkpoint_tensors, trainable_count, _conv, _linear, _bn
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+MODELS = os.path.normpath(os.path.join(HERE, "..", "models"))
+
+
+# ---------------------------------------------------------------- cov_conv
+class CovConv(nn.Module):
+    def __init__(self, classes=5):
+        super().__init__()
+        self.norm = Normalize([0.5, 0.4, 0.3], [0.25, 0.5, 2.0], 3)
+        self.conv0 = nn.Conv2d(3, 8, 3, stride=2, padding=1)
+        self.conv1 = nn.Conv2d(8, 8, 3, padding=2, dilation=2, groups=4, bias=False)
+        self.conv2 = nn.Conv2d(8, 12, (3, 5), stride=(1, 2), padding=(1, 2))
+        # pad = same, kernel 3 with dilation [2, 1]: total padding [4, 2], symmetric
+        self.conv3 = nn.Conv2d(12, 12, 3, padding=(2, 1), dilation=(2, 1), groups=12)
+        # pad = same, kernel [2, 3]: total padding [1, 2]; PyTorch puts the odd row at the bottom
+        self.conv4 = nn.Conv2d(12, 6, (2, 3))
+        self.conv5 = nn.Conv2d(6, 6, 1, stride=1, padding=0, dilation=1, groups=2, bias=False)
+        self.conv6 = nn.Conv2d(6, 4, (3, 2), stride=(2, 1), padding=(0, 1), dilation=(1, 3))
+        self.linear0 = nn.Linear(4, classes, bias=False)
+
+    def forward(self, x):
+        x = self.norm(x)
+        x = F.relu(self.conv0(x))
+        x = self.conv1(x)
+        x = self.conv2(x)
+        x = self.conv3(x)
+        x = self.conv4(F.pad(x, (1, 1, 0, 1)))  # (left, right, top, bottom)
+        x = torch.tanh(x)
+        x = self.conv5(x)
+        x = self.conv6(x)
+        x = torch.amax(x, dim=(2, 3), keepdim=True)
+        return self.linear0(torch.flatten(x, 1))
+
+
+def expected_cov_conv(classes=5):
+    return (_conv("conv0", 8, 3, 3) + _conv("conv1", 8, 2, 3, bias=False) + _conv("conv2", 12, 8, 3, 5)
+            + _conv("conv3", 12, 1, 3) + _conv("conv4", 6, 12, 2, 3) + _conv("conv5", 6, 3, 1, bias=False)
+            + _conv("conv6", 4, 6, 3, 2) + _linear("linear0", classes, 4, bias=False))
+
+
+# ---------------------------------------------------------------- cov_pool
+class CovPool(nn.Module):
+    def __init__(self, classes=3):
+        super().__init__()
+        self.norm = Normalize(0.5, 0.25, 3)
+        self.conv0 = nn.Conv2d(3, 4, 3, padding=1)
+        self.conv1 = nn.Conv2d(4, 6, 1)
+        self.conv2 = nn.Conv2d(36, 5, 1)
+        self.linear0 = nn.Linear(5, classes)
+
+    def forward(self, x):
+        x = F.relu(self.conv0(self.norm(x)))                      # [4, 16, 15]
+        x = F.max_pool2d(x, 3, 2, 1, ceil_mode=True)              # [4, 9, 8]
+        x = F.avg_pool2d(x, 3, 2, 1, ceil_mode=True, count_include_pad=True)   # [4, 5, 5]
+        x = self.conv1(x)
+        x = torch.cat([
+            F.avg_pool2d(x, 2, 2, 1, ceil_mode=True, count_include_pad=False),
+            F.avg_pool2d(x, 2, 2, 1, ceil_mode=True, count_include_pad=True),
+            F.max_pool2d(x, 2, 2, 1, ceil_mode=True),
+            F.avg_pool2d(x, 3, 2, 1),
+            F.max_pool2d(x, 3, 2, 1, ceil_mode=False),
+            F.adaptive_avg_pool2d(x, 3),
+        ], 1)                                                     # [36, 3, 3]
+        x = self.conv2(x)
+        x = (F.avg_pool2d(F.adaptive_avg_pool2d(x, (2, 3)), 2)
+             + F.adaptive_avg_pool2d(F.max_pool2d(x, 2, 1), (1, 1))
+             + x.mean(dim=(2, 3), keepdim=True))
+        return self.linear0(torch.flatten(x, 1))
+
+
+def expected_cov_pool(classes=3):
+    return (_conv("conv0", 4, 3, 3) + _conv("conv1", 6, 4, 1) + _conv("conv2", 5, 36, 1)
+            + _linear("linear0", classes, 5))
+
+
+# ---------------------------------------------------------------- cov_norm_act
+class CovNormAct(nn.Module):
+    def __init__(self, classes=4):
+        super().__init__()
+        self.conv0 = nn.Conv2d(3, 8, 3, padding=1)
+        self.bn0 = nn.BatchNorm2d(8, eps=1e-3, momentum=0.05)
+        self.conv1 = nn.Conv2d(8, 8, 3)
+        self.bn1 = nn.BatchNorm2d(8)
+        self.conv2 = nn.Conv2d(8, 6, 3, stride=2)
+        self.linear0 = nn.Linear(54, 16)
+        self.bn2 = nn.BatchNorm1d(16, eps=1e-4, momentum=0.2)
+        self.linear1 = nn.Linear(16, 12)
+        self.linear2 = nn.Linear(12, classes)
+
+    def forward(self, x):
+        x = F.leaky_relu(self.bn0(self.conv0(x)), 0.2)
+        x = F.local_response_norm(x, 3, alpha=0.5, beta=0.6, k=0.8)
+        x = F.elu(self.bn1(self.conv1(x)), 0.7)
+        x = F.local_response_norm(x, 5, alpha=1e-4, beta=0.75, k=2.0)
+        x = self.conv2(x)
+        x = F.relu(F.elu(F.leaky_relu(x, 0.01), 1.0))            # leaky_relu; elu; relu; identity
+        x = torch.flatten(x, 1)
+        x = F.dropout(x, 0.3, self.training)
+        x = torch.sigmoid(self.bn2(self.linear0(x)))
+        x = F.dropout(x, 0.5, self.training)
+        x = torch.tanh(self.linear1(x))
+        return self.linear2(x)
+
+
+def expected_cov_norm_act(classes=4):
+    return (_conv("conv0", 8, 3, 3) + _bn("bn0", 8) + _conv("conv1", 8, 8, 3) + _bn("bn1", 8)
+            + _conv("conv2", 6, 8, 3) + _linear("linear0", 16, 54) + _bn("bn2", 16)
+            + _linear("linear1", 12, 16) + _linear("linear2", classes, 12))
+
+
+# ---------------------------------------------------------------- cov_residual
+class CovResidual(nn.Module):
+    def __init__(self, classes=3):
+        super().__init__()
+        self.conv0 = nn.Conv2d(4, 8, 3, padding=1)
+        self.conv1 = nn.Conv2d(8, 8, 3, padding=1)
+        self.bn0 = nn.BatchNorm2d(8)
+        self.conv2 = nn.Conv2d(8, 8, 3, padding=1)
+        self.conv3 = nn.Conv2d(8, 16, 3, stride=2, padding=1, bias=False)
+        self.bn1 = nn.BatchNorm2d(16)
+        self.conv4 = nn.Conv2d(8, 16, 1, bias=False)
+        self.conv5 = nn.Conv2d(16, 16, 1)
+        self.conv6 = nn.Conv2d(16, 16, 3, padding=1)
+        self.conv7 = nn.Conv2d(16, 16, 1)
+        self.conv8 = nn.Conv2d(16, 16, 1)
+        self.linear0 = nn.Linear(16, classes)
+
+    def forward(self, x):
+        x = self.conv0(x)
+        x = self.conv2(F.relu(self.bn0(self.conv1(x)))) + x
+        x = F.relu(x)
+        x = self.bn1(self.conv3(x)) + self.conv4(F.avg_pool2d(x, 2))
+        x = torch.sigmoid(self.conv5(x)) + x
+        y = self.conv7(x)
+        x = self.conv6(x) + x + (self.conv8(y) + y)
+        x = torch.tanh(x)
+        x = x.mean(dim=(2, 3))
+        return self.linear0(x)
+
+
+def expected_cov_residual(classes=3):
+    return (_conv("conv0", 8, 4, 3) + _conv("conv1", 8, 8, 3) + _bn("bn0", 8) + _conv("conv2", 8, 8, 3)
+            + _conv("conv3", 16, 8, 3, bias=False) + _bn("bn1", 16) + _conv("conv4", 16, 8, 1, bias=False)
+            + _conv("conv5", 16, 16, 1) + _conv("conv6", 16, 16, 3) + _conv("conv7", 16, 16, 1)
+            + _conv("conv8", 16, 16, 1) + _linear("linear0", classes, 16))
+
+
+# ---------------------------------------------------------------- cov_concat
+class SpecInception(nn.Module):
+    # spec section 8's block inception: conv0 | conv1 conv2 | conv3 conv4 | pool conv5, all with relu
+    def __init__(self, inp, c1, c3r, c3, c5r, c5, proj):
+        super().__init__()
+        self.conv0 = nn.Conv2d(inp, c1, 1)
+        self.conv1 = nn.Conv2d(inp, c3r, 1)
+        self.conv2 = nn.Conv2d(c3r, c3, 3, padding=1)
+        self.conv3 = nn.Conv2d(inp, c5r, 1)
+        self.conv4 = nn.Conv2d(c5r, c5, 5, padding=2)
+        self.conv5 = nn.Conv2d(inp, proj, 1)
+
+    def forward(self, x):
+        b1 = F.relu(self.conv0(x))
+        b2 = F.relu(self.conv2(F.relu(self.conv1(x))))
+        b3 = F.relu(self.conv4(F.relu(self.conv3(x))))
+        b4 = F.relu(self.conv5(F.max_pool2d(x, 3, 1, 1)))
+        return torch.cat([b1, b2, b3, b4], 1)
+
+
+class CovConcat(nn.Module):
+    def __init__(self, classes=6):
+        super().__init__()
+        self.conv0 = nn.Conv2d(3, 8, 3, padding=1)
+        self.inception0 = SpecInception(8, 4, 4, 6, 2, 3, 3)
+        self.conv1 = nn.Conv2d(16, 8, 3, padding=1)
+        self.conv2 = nn.Conv2d(16, 2, 1)
+        self.inception1 = SpecInception(42, 8, 4, 8, 2, 4, 4)
+        self.linear0 = nn.Linear(24, classes)
+
+    def forward(self, x):
+        x = self.inception0(self.conv0(x))
+        inner = torch.cat([self.conv2(x), F.max_pool2d(x, 3, 1, 1)], 1)
+        x = torch.cat([x, F.relu(self.conv1(x)), inner], 1)
+        x = self.inception1(F.max_pool2d(x, 2))
+        return self.linear0(x.mean(dim=(2, 3)))
+
+
+def _expected_spec_inception(p, inp, c1, c3r, c3, c5r, c5, proj):
+    return (_conv(p + ".conv0", c1, inp, 1) + _conv(p + ".conv1", c3r, inp, 1) + _conv(p + ".conv2", c3, c3r, 3)
+            + _conv(p + ".conv3", c5r, inp, 1) + _conv(p + ".conv4", c5, c5r, 5) + _conv(p + ".conv5", proj, inp, 1))
+
+
+def expected_cov_concat(classes=6):
+    return (_conv("conv0", 8, 3, 3) + _expected_spec_inception("inception0", 8, 4, 4, 6, 2, 3, 3)
+            + _conv("conv1", 8, 16, 3) + _conv("conv2", 2, 16, 1)
+            + _expected_spec_inception("inception1", 42, 8, 4, 8, 2, 4, 4) + _linear("linear0", classes, 24))
+
+
+# ---------------------------------------------------------------- cov_blocks (imports lib/blocks.cnn)
+class CBR(nn.Module):
+    # block cbr(out, kernel = 3, stride = 1, act = true)
+    def __init__(self, inp, out, kernel=3, stride=1, act=True):
+        super().__init__()
+        self.conv0 = nn.Conv2d(inp, out, kernel, stride=stride, padding=kernel // 2, bias=False)
+        self.bn0 = nn.BatchNorm2d(out)
+        self.act = act
+
+    def forward(self, x):
+        x = self.bn0(self.conv0(x))
+        return F.relu(x) if self.act else x
+
+
+class Double(nn.Module):
+    # block double(out, stride = 1): cbr0 cbr1 relu
+    def __init__(self, inp, out, stride=1):
+        super().__init__()
+        self.cbr0 = CBR(inp, out, stride=stride)
+        self.cbr1 = CBR(out, out, act=False)
+
+    def forward(self, x):
+        return F.relu(self.cbr1(self.cbr0(x)))
+
+
+class Stack(nn.Module):
+    # block stack(out, n): double0 .. double{n-1}
+    def __init__(self, inp, out, n):
+        super().__init__()
+        self.n = n
+        for i in range(n):
+            setattr(self, "double%d" % i, Double(inp if i == 0 else out, out))
+
+    def forward(self, x):
+        for i in range(self.n):
+            x = getattr(self, "double%d" % i)(x)
+        return x
+
+
+class Head(nn.Module):
+    # block head(classes, hidden = 0): [linear0 relu] fc
+    def __init__(self, inp, classes, hidden=0):
+        super().__init__()
+        self.hidden = hidden
+        if hidden > 0:
+            self.linear0 = nn.Linear(inp, hidden)
+        self.fc = nn.Linear(hidden if hidden > 0 else inp, classes)
+
+    def forward(self, x):
+        x = torch.flatten(x.mean(dim=(2, 3), keepdim=True), 1)
+        if self.hidden > 0:
+            x = F.relu(self.linear0(x))
+        return self.fc(x)
+
+
+class CovBlocks(nn.Module):
+    def __init__(self, classes=7, depth=2):
+        super().__init__()
+        self.stem = CBR(3, 8, 5)
+        self.double0 = Double(8, 8)
+        self.double1 = Double(8, 16, stride=2)
+        self.stack0 = Stack(16, 16, depth)
+        self.stack1 = Stack(16, 16, 0)
+        self.head0 = Head(16, classes, hidden=12)
+
+    def forward(self, x):
+        x = self.double1(self.double0(self.stem(x)))
+        x = self.stack1(self.stack0(x))
+        return self.head0(x)
+
+
+def _expected_cbr(p, inp, out, k=3):
+    return _conv(p + ".conv0", out, inp, k, bias=False) + _bn(p + ".bn0", out)
+
+
+def _expected_double(p, inp, out):
+    return _expected_cbr(p + ".cbr0", inp, out) + _expected_cbr(p + ".cbr1", out, out)
+
+
+def expected_cov_blocks(classes=7):
+    return (_expected_cbr("stem", 3, 8, 5) + _expected_double("double0", 8, 8) + _expected_double("double1", 8, 16)
+            + _expected_double("stack0.double0", 16, 16) + _expected_double("stack0.double1", 16, 16)
+            + _linear("head0.linear0", 12, 16) + _linear("head0.fc", classes, 12))
+
+
+# ---------------------------------------------------------------- cov_cond
+class Adapt(nn.Module):
+    # block adapt(target): identity if in.c == target, 1x1 conv if smaller, 3x3 conv if larger
+    def __init__(self, inp, target):
+        super().__init__()
+        self.kind = "id" if inp == target else "up" if inp < target else "down"
+        if self.kind == "up":
+            self.conv0 = nn.Conv2d(inp, target, 1)
+        elif self.kind == "down":
+            self.conv0 = nn.Conv2d(inp, target, 3, padding=1)
+
+    def forward(self, x):
+        return x if self.kind == "id" else self.conv0(x)
+
+
+class CovCond(nn.Module):
+    # defaults width = 6, mode = 2, big = false
+    def __init__(self):
+        super().__init__()
+        self.conv0 = nn.Conv2d(3, 6, 3, padding=1)
+        self.conv1 = nn.Conv2d(6, 12, 1)          # mode == 2 branch
+        self.adapt0 = Adapt(12, 16)
+        self.adapt1 = Adapt(16, 8)
+        self.adapt2 = Adapt(8, 8)                 # identity: no parameters
+        self.conv2 = nn.Conv2d(8, 10, (3, 3))     # [in.c + 2, [in.h - 9, in.w / 3]] = 10, [3, 3]
+        self.conv3 = nn.Conv2d(10, 3, 1)          # 10 / 3 = 3
+        self.linear0 = nn.Linear(60, 27)          # 60 / 2 + (-7) / 2 = 30 - 3
+        self.linear1 = nn.Linear(27, 9)           # 27 % 7 + 3
+        self.linear2 = nn.Linear(9, 5, bias=True)
+
+    def forward(self, x):
+        x = self.conv0(x)
+        x = self.conv1(torch.tanh(x))
+        x = F.elu(x, 1.0)                         # not (2 > 2) and 6 % 4 == 2
+        x = self.adapt2(self.adapt1(self.adapt0(x)))
+        x = self.conv2(x)                         # [10, 10, 8]
+        x = F.max_pool2d(x, 2)                    # 10 >= 10 and 8 <= 8
+        x = self.conv3(x)                         # in.h == 5: no extra conv
+        x = F.elu(x, 1.0)                         # 3 / 2 * 1.0 = 1.0
+        x = torch.flatten(x, 1)
+        x = F.leaky_relu(self.linear0(x), 0.1)
+        x = F.relu(self.linear1(x))               # repeat 3 - 1 * 2 = 1
+        return self.linear2(x)
+
+
+def expected_cov_cond():
+    return (_conv("conv0", 6, 3, 3) + _conv("conv1", 12, 6, 1) + _conv("adapt0.conv0", 16, 12, 1)
+            + _conv("adapt1.conv0", 8, 16, 3) + _conv("conv2", 10, 8, 3) + _conv("conv3", 3, 10, 1)
+            + _linear("linear0", 27, 60) + _linear("linear1", 9, 27) + _linear("linear2", 5, 9))
+
+
+# ---------------------------------------------------------------- naming
+class Pair(nn.Module):
+    # block pair(c): conv0, out: (label; takes number 1), conv2
+    def __init__(self, inp, c):
+        super().__init__()
+        self.conv0 = nn.Conv2d(inp, c, 3, padding=1)
+        self.out = nn.Conv2d(c, c, 1)
+        self.conv2 = nn.Conv2d(c, c, 1)
+
+    def forward(self, x):
+        return self.conv2(self.out(self.conv0(x)))
+
+
+class MaybeProj(nn.Module):
+    def __init__(self, inp, c):
+        super().__init__()
+        self.proj = inp != c
+        if self.proj:
+            self.conv0 = nn.Conv2d(inp, c, 1, bias=False)
+
+    def forward(self, x):
+        return self.conv0(x) if self.proj else x
+
+
+class Naming(nn.Module):
+    def __init__(self, classes=5):
+        super().__init__()
+        self.conv0 = nn.Conv2d(4, 4, 1)
+        self.first = nn.Conv2d(4, 4, 1)
+        self.conv2 = nn.Conv2d(4, 6, 1)
+        self.maybe_proj0 = MaybeProj(6, 6)       # owns nothing
+        self.maybe_proj1 = MaybeProj(6, 8)
+        self.top = Pair(8, 8)
+        self.pair1 = Pair(8, 8)
+        self.bn = nn.BatchNorm2d(8)
+        self.bn1 = nn.BatchNorm2d(8)
+        self.linear0 = nn.Linear(8, classes)
+
+    def forward(self, x):
+        x = self.conv2(self.first(self.conv0(x)))
+        x = self.maybe_proj1(self.maybe_proj0(x))
+        x = self.pair1(self.top(x))
+        x = F.relu(self.bn1(self.bn(x)))
+        return self.linear0(x.mean(dim=(2, 3)))
+
+
+def _expected_pair(p, inp, c):
+    return _conv(p + ".conv0", c, inp, 3) + _conv(p + ".out", c, c, 1) + _conv(p + ".conv2", c, c, 1)
+
+
+def expected_naming(classes=5):
+    return (_conv("conv0", 4, 4, 1) + _conv("first", 4, 4, 1) + _conv("conv2", 6, 4, 1)
+            + _conv("maybe_proj1.conv0", 8, 6, 1, bias=False) + _expected_pair("top", 8, 8)
+            + _expected_pair("pair1", 8, 8) + _bn("bn", 8) + _bn("bn1", 8) + _linear("linear0", classes, 8))
+
+
+# ---------------------------------------------------------------- multi (two models in one file)
+class MultiA(nn.Module):
+    def __init__(self, channels=2, classes=3):
+        super().__init__()
+        self.conv0 = nn.Conv2d(channels, 4, 3)
+        self.linear0 = nn.Linear(100, classes)
+
+    def forward(self, x):
+        x = F.avg_pool2d(F.leaky_relu(self.conv0(x), 0.3), 2)
+        return self.linear0(torch.flatten(x, 1))
+
+
+class MultiB(nn.Module):
+    def __init__(self, classes=4):
+        super().__init__()
+        self.conv0 = nn.Conv2d(2, 3, 5, stride=2, padding=2)
+        self.linear0 = nn.Linear(12, 8)
+        self.linear1 = nn.Linear(8, classes)
+
+    def forward(self, x):
+        x = F.max_pool2d(F.elu(self.conv0(x), 0.5), 3, 3)
+        x = F.relu(self.linear0(torch.flatten(x, 1)))
+        return F.softmax(self.linear1(x), dim=1)
+
+
+def expected_multi_a(classes=3):
+    return _conv("conv0", 4, 2, 3) + _linear("linear0", classes, 100)
+
+
+def expected_multi_b(classes=4):
+    return _conv("conv0", 3, 2, 5) + _linear("linear0", 8, 12) + _linear("linear1", classes, 8)
+
+
+# ---------------------------------------------------------------- registry
+TWINS = {"cov_conv": CovConv, "cov_pool": CovPool, "cov_norm_act": CovNormAct, "cov_residual": CovResidual,
+         "cov_concat": CovConcat, "cov_blocks": CovBlocks, "cov_cond": CovCond, "naming": Naming,
+         "multi_a": MultiA, "multi_b": MultiB}
+EXPECTED = {"cov_conv": expected_cov_conv, "cov_pool": expected_cov_pool, "cov_norm_act": expected_cov_norm_act,
+            "cov_residual": expected_cov_residual, "cov_concat": expected_cov_concat,
+            "cov_blocks": expected_cov_blocks, "cov_cond": expected_cov_cond, "naming": expected_naming,
+            "multi_a": expected_multi_a, "multi_b": expected_multi_b}
+FILES = {n: os.path.join(MODELS, n + ".cnn") for n in TWINS}
+FILES["multi_a"] = FILES["multi_b"] = os.path.join(MODELS, "multi.cnn")
+INPUT_SHAPE = {"cov_conv": [3, 16, 16], "cov_pool": [3, 16, 15], "cov_norm_act": [3, 10, 10],
+               "cov_residual": [4, 12, 12], "cov_concat": [3, 12, 12], "cov_blocks": [3, 14, 14],
+               "cov_cond": [3, 12, 10], "naming": [4, 8, 8], "multi_a": [2, 12, 12], "multi_b": [2, 12, 12]}
+OUTPUT_SHAPE = {"cov_conv": [5], "cov_pool": [3], "cov_norm_act": [4], "cov_residual": [3], "cov_concat": [6],
+                "cov_blocks": [7], "cov_cond": [5], "naming": [5], "multi_a": [3], "multi_b": [4]}
+
+
+def build(name, **kwargs):
+    return TWINS[name](**kwargs)
+
+
+def check(name, verbose=False):
+    m = build(name).eval()
+    got = checkpoint_tensors(m)
+    want = EXPECTED[name]()
+    if got != want:
+        for i, (g, w) in enumerate(zip(got, want)):
+            if g != w:
+                raise AssertionError("%s: tensor %d is %s, expected %s" % (name, i, g, w))
+        raise AssertionError("%s: %d tensors, expected %d" % (name, len(got), len(want)))
+    with torch.no_grad():
+        y = m(torch.rand([2] + INPUT_SHAPE[name]))
+    assert list(y.shape) == [2] + OUTPUT_SHAPE[name], (name, y.shape)
+    if verbose:
+        for n, s in got:
+            print("  %-40s %s" % (n, list(s)))
+    print("%-13s %3d checkpoint tensors, %6d trainable, forward [2, %s] -> %s" % (
+        name, len(got), trainable_count(m), ", ".join(map(str, INPUT_SHAPE[name])), list(y.shape)))
+
+
+if __name__ == "__main__":
+    import sys
+    torch.manual_seed(0)
+    names = [a for a in sys.argv[1:] if not a.startswith("-")]
+    for n in (names or TWINS):
+        check(n, verbose="-v" in sys.argv)
