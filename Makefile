@@ -56,7 +56,7 @@ $(B)/libcnnrt.a: $(RUNTIME_OBJ)
 	ar rcs $@ $^
 
 $(B)/test_unit: $(UNIT_OBJ) $(COMPILER_OBJ) $(B)/libcnnrt.a
-	$(CC) $(ALLCFLAGS) $(UNIT_OBJ) $(COMPILER_OBJ) $(B)/libcnnrt.a -o $@ -lcunit -lm
+	$(CC) $(ALLCFLAGS) $(UNIT_OBJ) $(COMPILER_OBJ) $(B)/libcnnrt.a -o $@ -lcunit -lz -lm
 
 unit-test: $(B)/test_unit $(B)/cnnc $(B)/libcnnrt.a
 	cd tests && ../$(B)/test_unit

@@ -13,8 +13,9 @@ typedef enum {
     EX_INT,     /* ival */
     EX_FLOAT,   /* fval */
     EX_BOOL,    /* ival 0/1 */
-    EX_STRING,  /* str (only in import) */
-    EX_NAME,    /* name: a parameter, or a bare word such as `same` or `cross_entropy` */
+    EX_STRING,  /* str: "..." (the parser accepts it in any expression; meaning is checked later) */
+    EX_NAME,    /* name: a parameter, or a bare word such as `same` or `cross_entropy`, or a
+                   dotted parameter-name prefix such as `stage1.basic0` (for `freeze`) */
     EX_FIELD,   /* `in.c`: name = "c" (the object is always `in`) */
     EX_LIST,    /* [a, b, ...]: items */
     EX_UNARY,   /* op ('-' or 'n' for not), lhs */

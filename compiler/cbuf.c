@@ -45,7 +45,10 @@ void cb_raw(Cbuf *c, const char *fmt, ...) {
 }
 
 void cb_line(Cbuf *c, const char *fmt, ...) {
-    if (fmt[0] == '}' && c->indent > 0)
+    const char *t = fmt;
+    while (*t == ' ')
+        t++;
+    if (*t == '}' && c->indent > 0)
         c->indent--;
     for (int i = 0; i < c->indent; i++)
         append(c, "    ");

@@ -296,30 +296,38 @@ void diag_pop_context(void) {
         free(contexts[--ncontexts].what);
 }
 
-/* Levenshtein distance with two rows; NULL-safe for very long words (they never match). */
+/* Edit distance counting an insertion, deletion, substitution or swap of two neighbouring
+ * characters as one edit (optimal string alignment), so "covn" is one edit from "conv".
+ * Words whose lengths differ by more than limit are not compared. */
 static int edit_distance(const char *a, const char *b, int limit) {
     size_t la = strlen(a), lb = strlen(b);
     size_t diff = la > lb ? la - lb : lb - la;
     if (diff > (size_t)limit)
         return limit + 1;
-    int *prev = xrealloc(NULL, sizeof(int) * (lb + 1));
-    int *cur = xrealloc(NULL, sizeof(int) * (lb + 1));
+    int *rows = xrealloc(NULL, sizeof(int) * 3 * (lb + 1));
+    int *before = rows, *prev = rows + lb + 1, *cur = rows + 2 * (lb + 1);
     for (size_t j = 0; j <= lb; j++)
         prev[j] = (int)j;
     for (size_t i = 1; i <= la; i++) {
         cur[0] = (int)i;
         for (size_t j = 1; j <= lb; j++) {
-            int sub = prev[j - 1] + (a[i - 1] != b[j - 1]);
-            int del = prev[j] + 1, ins = cur[j - 1] + 1;
-            cur[j] = sub < del ? (sub < ins ? sub : ins) : (del < ins ? del : ins);
+            int best = prev[j - 1] + (a[i - 1] != b[j - 1]);
+            if (prev[j] + 1 < best)
+                best = prev[j] + 1;
+            if (cur[j - 1] + 1 < best)
+                best = cur[j - 1] + 1;
+            if (i > 1 && j > 1 && a[i - 1] == b[j - 2] && a[i - 2] == b[j - 1] &&
+                before[j - 2] + 1 < best)
+                best = before[j - 2] + 1;
+            cur[j] = best;
         }
-        int *t = prev;
+        int *t = before;
+        before = prev;
         prev = cur;
         cur = t;
     }
     int d = prev[lb];
-    free(prev);
-    free(cur);
+    free(rows);
     return d;
 }
 

@@ -50,7 +50,9 @@ void diag_flush(void);
 void diag_push_context(Span at, const char *what);
 void diag_pop_context(void);
 
-/* "did you mean": the candidate closest to word by edit distance, or NULL when none is close. */
+/* "did you mean": the candidate closest to word by edit distance (a swap of two neighbouring
+ * characters counts as one edit), accepted when the distance is at most max(1, strlen(word)/3);
+ * the first of equally close candidates; NULL when none is close. */
 const char *diag_closest(const char *word, const char *const *candidates, int n);
 
 #endif

@@ -391,7 +391,7 @@ static int apply_layer(Elab *E, const Stmt *st, const OpInfo *info, Env *env, Sc
     int nargs = 0;
     while (info->args[nargs].name)
         nargs++;
-    const char *names[16], *defs[16];
+    const char *names[16] = {0}, *defs[16] = {0};
     for (int i = 0; i < nargs; i++)
         names[i] = info->args[i].name, defs[i] = info->args[i].def;
     const Arg *slots[16];

@@ -13,6 +13,7 @@
 #include "arena.h"
 #include "ir_print.h"
 #include "ops.h"
+#include "train_config.h"
 
 Shape emit_in_shape(const Emit *e, const Op *op, int i) { return e->g->values[op->in[i]].shape; }
 Shape emit_out_shape(const Emit *e, const Op *op) { return e->g->values[op->out].shape; }
@@ -72,6 +73,32 @@ static void fans(const ParamT *p, const Graph *g, int *fan_in, int *fan_out) {
     *fan_in = w->shape.rank >= 2 ? w->shape.d[1] * rf : 1;
     *fan_out = w->shape.d[0] * rf;
 }
+
+/* The training types, shared by every generated model and the runtime (same guard, same text). */
+static const char train_types[] =
+    "#ifndef CNN_TRAIN_TYPES\n"
+    "#define CNN_TRAIN_TYPES 1\n"
+    "/* Settings of one training step. */\n"
+    "typedef struct cnn_step_opts {\n"
+    "    int loss;                  /* 0: cross-entropy, 1: focal */\n"
+    "    float label_smoothing;     /* cross-entropy, in [0, 1) */\n"
+    "    const float *class_weight; /* cross-entropy: one weight per class, or NULL */\n"
+    "    float focal_gamma, focal_alpha;\n"
+    "    float grad_scale;          /* multiplies every gradient (1 / accumulation steps) */\n"
+    "    int dropout;               /* 1: dropout active; 0: off (as in eval mode) */\n"
+    "    unsigned long long seed;   /* dropout masks; give every step its own */\n"
+    "    int update_stats;          /* 1: batchnorm updates its running statistics */\n"
+    "} cnn_step_opts;\n"
+    "enum { CNN_SGD, CNN_ADAM, CNN_ADAMW };\n"
+    "/* One optimizer step, as torch.optim.SGD (dampening 0), Adam and AdamW compute it. */\n"
+    "typedef struct cnn_optim {\n"
+    "    int kind;                  /* CNN_SGD, CNN_ADAM or CNN_ADAMW */\n"
+    "    float lr, momentum, weight_decay, beta1, beta2, eps;\n"
+    "    int nesterov;\n"
+    "    long long step;            /* 1 at the first update */\n"
+    "    const unsigned char *frozen; /* per tensor of the tensor table: 1 = not updated; or NULL */\n"
+    "} cnn_optim;\n"
+    "#endif\n";
 
 static void emit_header(Cbuf *c, const Graph *g, const Plan *plan, const EmitOptions *o) {
     const char *N = g->name, *U = upper(g->name);
@@ -133,6 +160,23 @@ static void emit_header(Cbuf *c, const Graph *g, const Plan *plan, const EmitOpt
     cb_line(c, "/* Runs the model on n images (1 <= n <= %s_BATCH): input holds n * %s_IN_SIZE floats,", U, U);
     cb_line(c, " * output receives n * %s_OUT_SIZE. Returns 0, or -1 (doing nothing) when n is out of range. */", U);
     cb_line(c, "int %s_forward(const float *params, float *work, const float *input, float *output, int n);", N);
+    if (g->training) {
+        cb_blank(c);
+        cb_raw(c, "%s", train_types);
+        cb_blank(c);
+        cb_line(c, "#define %s_STATE_FLOATS (2 * %s_PARAM_FLOATS) /* optimizer state (moments) */", U, U);
+        cb_blank(c);
+        cb_line(c, "/* One training step on n images with labels in [0, %s_OUT_SIZE): forward in training", U);
+        cb_line(c, " * mode (batchnorm uses batch statistics; dropout is active when o->dropout), the mean loss,");
+        cb_line(c, " * then the backward pass, which ADDS each parameter's gradient into grads (laid out as");
+        cb_line(c, " * params; zero it before the first step of an accumulation). Returns the loss, or NaN when");
+        cb_line(c, " * n is out of range.%s */", g->ends_in_softmax ? " The model's final softmax is not applied: the loss reads the logits." : "");
+        cb_line(c, "float %s_train_step(float *params, float *grads, float *work, const float *input, const int *labels,", N);
+        cb_line(c, "                    int n, const cnn_step_opts *o);");
+        cb_line(c, "/* Applies one optimizer step to every trained tensor that is not frozen; state holds");
+        cb_line(c, " * %s_STATE_FLOATS floats, zero before the first step. */", U);
+        cb_line(c, "void %s_update(float *params, const float *grads, float *state, const cnn_optim *o);", N);
+    }
     if (o->weights) {
         cb_blank(c);
         cb_line(c, "/* The weights this file was generated with, laid out as params above. */");
@@ -142,38 +186,209 @@ static void emit_header(Cbuf *c, const Graph *g, const Plan *plan, const EmitOpt
     cb_line(c, "#endif");
 }
 
-static void emit_op(Cbuf *c, const Graph *g, const Plan *plan, int i, const char *src) {
-    const Op *op = &g->ops[i];
-    Emit e = {c, g, plan};
-    char attrs[512] = "";
-    op_info(op->kind)->print_attrs(op, attrs, sizeof attrs);
-    const char *ins = "";
-    for (int k = 0; k < op->nin; k++)
-        ins = arena_printf("%s%s%%%d %s", ins, k ? ", " : "", op->in[k], shape_str(g->values[op->in[k]].shape, true));
-    cb_line(c, "/* %%%d = %s%s%s: %s -> %s   (%s:%d)%s%s */", op->out, op_name(op->kind), *attrs ? " " : "", attrs, ins,
-            shape_str(g->values[op->out].shape, true), src, op->span.line, op->pname ? " " : "",
-            op->pname ? op->pname : "");
-    bool inplace = false;
-    for (int k = 0; k < op->nin; k++)
-        inplace |= plan->value_offset[op->in[k]] == plan->value_offset[op->out];
-    const char *rs = inplace ? "" : "restrict ";
-    const char *sig = "";
-    for (int k = 0; k < op->nin; k++)
-        sig = op->nin == 1 ? arena_printf("const float *%sx", rs) : arena_printf("%s%sconst float *%sx%d", sig, k ? ", " : "", rs, k);
-    sig = arena_printf("%s, float *%sy", sig, rs);
-    for (int r = 0; r < 4; r++)
-        if (op->param[r] >= 0)
-            sig = arena_printf("%s, const float *restrict %s", sig, role_names[r]);
-    cb_line(c, "static void %s(%s, int n) {", op_fn(g, i), sig);
-    op_info(op->kind)->emit_forward(&e, op);
-    cb_line(c, "}");
-    cb_blank(c);
-}
-
 static const char *value_ptr(const Graph *g, const Plan *plan, int v) {
     if (v == g->input)
         return "input";
     return arena_printf("work + %lld", (long long)plan->value_offset[v]);
+}
+
+/* One argument of an op function: its declaration and what the caller passes. */
+typedef struct FnArg {
+    const char *decl, *name, *call;
+} FnArg;
+
+typedef enum { FN_INFER, FN_TRAIN, FN_BACKWARD } FnKind;
+
+static bool word_in(const char *text, const char *word) {
+    size_t n = strlen(word);
+    for (const char *p = strstr(text, word); p; p = strstr(p + 1, word)) {
+        bool left = p == text || !(isalnum((unsigned char)p[-1]) || p[-1] == '_');
+        bool right = !(isalnum((unsigned char)p[n]) || p[n] == '_');
+        if (left && right)
+            return true;
+    }
+    return false;
+}
+
+static const char *fn_name(const Graph *g, int i, FnKind kind) {
+    const Op *op = &g->ops[i];
+    if (op->kind == OP_BACKWARD) {
+        const Op *f = &g->ops[op->fwd];
+        const char *base = f->pname ? f->pname : op_name(f->kind);
+        char *s = arena_printf("op%d_%s_backward", op->out >= 0 ? op->out : i + 100000, base);
+        if (op->out < 0)
+            s = arena_printf("op_%s_param_grads", base);
+        for (char *p = s; *p; p++)
+            if (*p == '.')
+                *p = '_';
+        return s;
+    }
+    const char *s = op_fn(g, i);
+    return kind == FN_TRAIN ? arena_printf("%s_train", s) : s;
+}
+
+static bool train_variant(const Op *op) { return op_info(op->kind)->emit_forward_train != NULL; }
+
+/* Emits the function for op i (kind says which variant) and returns the call statement. */
+static const char *emit_fn(Cbuf *out, const Graph *g, const Plan *plan, int i, FnKind kind, const char *src) {
+    const Op *op = &g->ops[i];
+    const Op *f = op->kind == OP_BACKWARD ? &g->ops[op->fwd] : op;
+    const OpInfo *finfo = op_info(f->kind);
+    FnArg args[24];
+    int na = 0;
+    bool inplace = false;
+#define ARG(d, nm, c) (args[na++] = (FnArg){(d), (nm), (c)})
+    if (op->kind == OP_BACKWARD) {
+        int k = 0;
+        if (finfo->bwd_needs & BWD_X)
+            for (int j = 0; j < f->nin; j++, k++) {
+                const char *nm = f->nin == 1 ? "x" : arena_printf("x%d", j);
+                ARG(arena_printf("const float *%s", nm), nm, value_ptr(g, plan, op->in[k]));
+            }
+        if (finfo->bwd_needs & BWD_Y) {
+            ARG("const float *y", "y", value_ptr(g, plan, op->in[k]));
+            k++;
+        }
+        ARG("const float *dy", "dy", value_ptr(g, plan, op->in[k]));
+        if (op->out >= 0) {
+            ARG("float *dx", "dx", value_ptr(g, plan, op->out));
+            for (int j = 0; j < op->nin; j++)
+                inplace |= plan->value_offset[op->in[j]] == plan->value_offset[op->out];
+        }
+    } else {
+        for (int k = 0; k < op->nin; k++) {
+            const char *nm = op->nin == 1 ? "x" : arena_printf("x%d", k);
+            ARG(arena_printf("const float *%s", nm), nm, value_ptr(g, plan, op->in[k]));
+            inplace |= plan->value_offset[op->in[k]] == plan->value_offset[op->out];
+        }
+        ARG("float *y", "y", value_ptr(g, plan, op->out));
+    }
+    for (int r = 0; r < 4; r++)
+        if (f->param[r] >= 0) {
+            bool writable = kind == FN_TRAIN && r >= PARAM_RUNNING_MEAN;
+            ARG(arena_printf("%sfloat *%s", writable ? "" : "const ", role_names[r]), role_names[r],
+                arena_printf("params + %lld", (long long)plan->param_offset[f->param[r]]));
+        }
+    if (op->kind == OP_BACKWARD)
+        for (int r = 0; r < 2; r++)
+            if (f->param[r] >= 0 && g->params[f->param[r]].trained) {
+                const char *nm = r == 0 ? "dw" : "db";
+                ARG(arena_printf("float *%s", nm), nm,
+                    arena_printf("grads + %lld", (long long)plan->param_offset[f->param[r]]));
+            }
+    ARG("int n", "n", "n");
+    ARG("const int *labels", "labels", "labels");
+    ARG("const cnn_step_opts *o", "o", "o");
+#undef ARG
+    Cbuf body = {0};
+    body.indent = 1;
+    Emit e = {&body, g, plan};
+    if (op->kind == OP_BACKWARD)
+        finfo->emit_backward(&e, op, f);
+    else if (kind == FN_TRAIN)
+        finfo->emit_forward_train(&e, op);
+    else
+        finfo->emit_forward(&e, op);
+    cb_raw(&body, "%s", "");
+    const char *text = body.data ? body.data : "";
+
+    char attrs[512] = "";
+    op_info(f->kind)->print_attrs(f, attrs, sizeof attrs);
+    const char *shapes = "";
+    for (int k = 0; k < f->nin; k++)
+        shapes = arena_printf("%s%s%s", shapes, k ? ", " : "", shape_str(g->values[f->in[k]].shape, true));
+    const char *what = op->kind == OP_BACKWARD ? arena_printf("gradient of %%%d = %s", f->out, op_name(f->kind))
+                                               : arena_printf("%%%d = %s", op->out, op_name(op->kind));
+    cb_line(out, "/* %s%s%s: %s -> %s   (%s:%d)%s%s%s */", what, *attrs ? " " : "", attrs, shapes,
+            f->out >= 0 ? shape_str(g->values[f->out].shape, true) : "[]", src, f->span.line, f->pname ? " " : "",
+            f->pname ? f->pname : "", kind == FN_TRAIN ? ", training mode" : "");
+    const char *decl = "", *call = "";
+    for (int k = 0; k < na; k++) {
+        bool used = !strcmp(args[k].name, "o") ? strstr(text, "o->") != NULL : word_in(text, args[k].name);
+        if (!used)
+            continue;
+        bool ptr = strchr(args[k].decl, '*') != NULL && strcmp(args[k].name, "o") && strcmp(args[k].name, "labels");
+        const char *d = args[k].decl;
+        if (ptr && !inplace) { /* "const float *x" -> "const float *restrict x" */
+            const char *star = strchr(d, '*');
+            d = arena_printf("%.*s*restrict %s", (int)(star - d), d, star + 1);
+        }
+        decl = arena_printf("%s%s%s", decl, *decl ? ", " : "", d);
+        call = arena_printf("%s%s%s", call, *call ? ", " : "", args[k].call);
+    }
+    cb_line(out, "static void %s(%s) {", fn_name(g, i, kind), *decl ? decl : "void");
+    cb_raw(out, "%s", text);
+    cb_line(out, "}");
+    cb_blank(out);
+    cb_free(&body);
+    return arena_printf("%s(%s);", fn_name(g, i, kind), call);
+}
+
+/* The training step: forward in training mode, the loss, then the backward ops in order.
+ * Only the ops a training step needs are called: the model's final softmax is not. */
+static void emit_train_step(Cbuf *c, const Graph *g, const Plan *plan, const char **calls) {
+    const char *N = g->name, *U = upper(g->name);
+    int softmax = g->ends_in_softmax ? g->values[g->output].producer : -1;
+    cb_line(c, "float %s_train_step(float *params, float *grads, float *work, const float *input, const int *labels,", N);
+    cb_line(c, "                    int n, const cnn_step_opts *o) {");
+    cb_line(c, "if (n < 1 || n > %s_BATCH)", U);
+    cb_line(c, "    return NAN;");
+    for (int i = 1; i < g->nops; i++)
+        if (i != softmax)
+            cb_line(c, "%s", calls[i]);
+    cb_line(c, "return work[%lld];", (long long)plan->value_offset[g->loss]);
+    cb_line(c, "}");
+    cb_blank(c);
+}
+
+/* The optimizer step over every trained tensor, exactly as torch.optim computes it. */
+static void emit_update(Cbuf *c, const Graph *g, const Plan *plan) {
+    const char *N = g->name, *U = upper(g->name);
+    cb_line(c, "/* One optimizer step on count floats: p (parameters), g (gradients), m and v (state). */");
+    cb_line(c, "static void update_tensor(float *restrict p, const float *restrict g, float *restrict m, float *restrict v,");
+    cb_line(c, "                          size_t count, const cnn_optim *o, float bc1, float bc2) {");
+    cb_line(c, "const float lr = o->lr, wd = o->weight_decay, mu = o->momentum;");
+    cb_line(c, "const float b1 = o->beta1, b2 = o->beta2, eps = o->eps;");
+    cb_line(c, "switch (o->kind) {");
+    cb_line(c, "case CNN_SGD: /* torch.optim.SGD, dampening 0 */");
+    cb_line(c, "for (size_t k = 0; k < count; k++) {");
+    cb_line(c, "float d = g[k] + wd * p[k];");
+    cb_line(c, "if (mu != 0.0f) {");
+    cb_line(c, "m[k] = o->step == 1 ? d : mu * m[k] + d;");
+    cb_line(c, "d = o->nesterov ? d + mu * m[k] : m[k];");
+    cb_line(c, "}");
+    cb_line(c, "p[k] -= lr * d;");
+    cb_line(c, "}");
+    cb_line(c, "break;");
+    cb_line(c, "case CNN_ADAM:  /* torch.optim.Adam: weight decay added to the gradient */");
+    cb_line(c, "case CNN_ADAMW: /* torch.optim.AdamW: decoupled weight decay */");
+    cb_line(c, "for (size_t k = 0; k < count; k++) {");
+    cb_line(c, "float d = g[k];");
+    cb_line(c, "if (o->kind == CNN_ADAMW)");
+    cb_line(c, "    p[k] *= 1.0f - lr * wd;");
+    cb_line(c, "else");
+    cb_line(c, "    d += wd * p[k];");
+    cb_line(c, "m[k] = b1 * m[k] + (1.0f - b1) * d;");
+    cb_line(c, "v[k] = b2 * v[k] + (1.0f - b2) * d * d;");
+    cb_line(c, "p[k] -= lr / bc1 * m[k] / (sqrtf(v[k]) / sqrtf(bc2) + eps);");
+    cb_line(c, "}");
+    cb_line(c, "break;");
+    cb_line(c, "}");
+    cb_line(c, "}");
+    cb_blank(c);
+    cb_line(c, "void %s_update(float *params, const float *grads, float *state, const cnn_optim *o) {", N);
+    cb_line(c, "float *m = state, *v = state + %s_PARAM_FLOATS;", U);
+    cb_line(c, "const float bc1 = 1.0f - powf(o->beta1, (float)o->step), bc2 = 1.0f - powf(o->beta2, (float)o->step);");
+    for (int i = 0; i < g->nparams; i++) {
+        const ParamT *p = &g->params[i];
+        if (!p->trained)
+            continue;
+        long long off = (long long)plan->param_offset[i];
+        cb_line(c, "if (!o->frozen || !o->frozen[%d]) /* %s */", i, p->name);
+        cb_line(c, "    update_tensor(params + %lld, grads + %lld, m + %lld, v + %lld, %lld, o, bc1, bc2);", off, off, off,
+                off, (long long)p->numel);
+    }
+    cb_line(c, "}");
 }
 
 static void emit_source(Cbuf *c, const Graph *g, const Plan *plan, const EmitOptions *o, const char *h_name) {
@@ -207,28 +422,34 @@ static void emit_source(Cbuf *c, const Graph *g, const Plan *plan, const EmitOpt
     }
     cb_line(c, "};");
     cb_blank(c);
-    for (int i = 0; i < g->nops; i++)
-        if (g->ops[i].kind != OP_INPUT)
-            emit_op(c, g, plan, i, src);
+    int nfwd = g->training ? g->nforward : g->nops;
+    const char **calls = arena_alloc(sizeof(char *) * (size_t)(g->nops + 1));
+    for (int i = 1; i < nfwd; i++)
+        calls[i] = emit_fn(c, g, plan, i, FN_INFER, src);
     cb_line(c, "int %s_forward(const float *params, float *work, const float *input, float *output, int n) {", N);
     cb_line(c, "if (n < 1 || n > %s_BATCH)", U);
     cb_line(c, "    return -1;");
-    for (int i = 0; i < g->nops; i++) {
-        const Op *op = &g->ops[i];
-        if (op->kind == OP_INPUT)
-            continue;
-        const char *args = "";
-        for (int k = 0; k < op->nin; k++)
-            args = arena_printf("%s%s, ", args, value_ptr(g, plan, op->in[k]));
-        args = arena_printf("%s%s", args, value_ptr(g, plan, op->out));
-        for (int r = 0; r < 4; r++)
-            if (op->param[r] >= 0)
-                args = arena_printf("%s, params + %lld", args, (long long)plan->param_offset[op->param[r]]);
-        cb_line(c, "%s(%s, n);", op_fn(g, i), args);
-    }
+    for (int i = 1; i < nfwd; i++)
+        cb_line(c, "%s", calls[i]);
     cb_line(c, "memcpy(output, %s, sizeof(float) * (size_t)n * %s_OUT_SIZE);", value_ptr(g, plan, g->output), U);
     cb_line(c, "return 0;");
     cb_line(c, "}");
+    if (g->training) {
+        cb_blank(c);
+        cb_line(c, "/* ---------------- training ---------------- */");
+        cb_blank(c);
+        for (int i = 1; i < g->nops; i++) {
+            const Op *op = &g->ops[i];
+            if (i < nfwd && !train_variant(op))
+                continue; /* the inference function serves training too */
+            if (i >= nfwd && op->kind == OP_ADD)
+                calls[i] = emit_fn(c, g, plan, i, FN_INFER, src);
+            else
+                calls[i] = emit_fn(c, g, plan, i, i < nfwd ? FN_TRAIN : op->kind == OP_BACKWARD ? FN_BACKWARD : FN_INFER, src);
+        }
+        emit_train_step(c, g, plan, calls);
+        emit_update(c, g, plan);
+    }
     if (o->weights) {
         cb_blank(c);
         cb_line(c, "const float %s_weights[%s_PARAM_FLOATS] = {", N, U);
@@ -247,7 +468,64 @@ static void emit_main(Cbuf *c, const Graph *g, const Plan *plan, const EmitOptio
     Shape in = g->values[g->input].shape;
     cb_line(c, "/* %s_main.c: generated by cnnc; hands model %s to the runtime's command line. */", N, N);
     cb_line(c, "#include \"cnnrt.h\"");
+    cb_line(c, "#include \"cnntrain.h\"");
     cb_line(c, "#include \"%s\"", h_name);
+    cb_blank(c);
+    const TrainConfig *t = g->train;
+    cb_line(c, "/* The train section of %s. */", basename_of(o->source));
+    if (t->loss.weight.n) {
+        const char *w = "";
+        for (int i = 0; i < t->loss.weight.n; i++)
+            w = arena_printf("%s%s%s", w, i ? ", " : "", emit_float(t->loss.weight.items[i]));
+        cb_line(c, "static const float class_weight[] = {%s};", w);
+    }
+    if (t->schedule.milestones.n) {
+        const char *m = "";
+        for (int i = 0; i < t->schedule.milestones.n; i++)
+            m = arena_printf("%s%s%d", m, i ? ", " : "", t->schedule.milestones.items[i]);
+        cb_line(c, "static const int milestones[] = {%s};", m);
+    }
+    if (t->naugment) {
+        cb_line(c, "static const CnnAugment augment[] = {");
+        for (int i = 0; i < t->naugment; i++) {
+            const TrainAugment *a = &t->augment[i];
+            cb_line(c, "{%d, %d, %s, %s, %s}, /* %s */", (int)a->kind, a->pad, emit_float(a->p), emit_float(a->degrees),
+                    emit_float(a->fraction), train_augment_name(a->kind));
+        }
+        cb_line(c, "};");
+    }
+    if (t->nfreeze) {
+        const char *f = "";
+        for (int i = 0; i < t->nfreeze; i++)
+            f = arena_printf("%s%s\"%s\"", f, i ? ", " : "", t->freeze[i].prefix);
+        cb_line(c, "static const char *const freeze[] = {%s};", f);
+    }
+    cb_line(c, "static const CnnTrainDefaults defaults = {");
+    cb_line(c, ".epochs = %d, .batch = %d, .seed = %lld, .accumulate = %d, .clip_grad_norm = %s,", t->epochs,
+            t->batch, t->seed, t->accumulate, emit_float(t->clip_grad_norm));
+    cb_line(c, ".loss = %d, .label_smoothing = %s, .focal_gamma = %s, .focal_alpha = %s,", (int)t->loss.kind,
+            emit_float(t->loss.label_smoothing), emit_float(t->loss.gamma), emit_float(t->loss.alpha));
+    if (t->loss.weight.n)
+        cb_line(c, ".nclass_weight = %d, .class_weight = class_weight,", t->loss.weight.n);
+    const TrainOptimizer *op = &t->optimizer;
+    cb_line(c, ".optimizer = %d, .lr = %s, .momentum = %s, .weight_decay = %s,", (int)op->kind, emit_float(op->lr),
+            emit_float(op->momentum), emit_float(op->weight_decay));
+    cb_line(c, ".beta1 = %s, .beta2 = %s, .eps = %s, .nesterov = %d,", emit_float(op->beta1), emit_float(op->beta2),
+            emit_float(op->eps), op->nesterov);
+    const TrainSchedule *sc = &t->schedule;
+    cb_line(c, ".schedule = %d, .step_every = %d, .gamma = %s, .min_lr = %s, .max_lr = %s, .factor = %s, .patience = %d,",
+            (int)sc->kind, sc->every, emit_float(sc->gamma), emit_float(sc->min_lr), emit_float(sc->max_lr),
+            emit_float(sc->factor), sc->patience);
+    if (sc->milestones.n)
+        cb_line(c, ".nmilestones = %d, .milestones = milestones,", sc->milestones.n);
+    if (t->naugment)
+        cb_line(c, ".naugment = %d, .augment = augment,", t->naugment);
+    cb_line(c, ".early_stop = %d, .early_patience = %d, .early_min_delta = %s,", t->early_stop.on, t->early_stop.patience,
+            emit_float(t->early_stop.min_delta));
+    if (t->nfreeze)
+        cb_line(c, ".nfreeze = %d, .freeze = freeze,", t->nfreeze);
+    cb_line(c, ".init = %d,", (int)t->init);
+    cb_line(c, "};");
     cb_blank(c);
     cb_line(c, "int main(int argc, char **argv) {");
     cb_line(c, "static CnnTensorInfo tensors[%s_NUM_TENSORS + 1];", U);
@@ -272,6 +550,12 @@ static void emit_main(Cbuf *c, const Graph *g, const Plan *plan, const EmitOptio
     cb_line(c, ".trained_params = %lld,", (long long)ir_param_count(g, true));
     cb_line(c, ".flops = %.0f,", ir_total_flops(g));
     cb_line(c, ".forward = %s_forward,", N);
+    if (g->training) {
+        cb_line(c, ".state_floats = %s_STATE_FLOATS,", U);
+        cb_line(c, ".train_step = %s_train_step,", N);
+        cb_line(c, ".update = %s_update,", N);
+    }
+    cb_line(c, ".defaults = &defaults,");
     cb_line(c, "};");
     cb_line(c, "return cnnrt_main(&m, argc, argv);");
     cb_line(c, "}");

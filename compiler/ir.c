@@ -11,7 +11,7 @@ Graph *ir_new(const char *name, int batch) {
     Graph *g = arena_alloc(sizeof *g);
     g->name = name;
     g->batch = batch;
-    g->input = g->output = -1;
+    g->input = g->output = g->loss = -1;
     return g;
 }
 
@@ -46,6 +46,11 @@ int ir_add_op(Graph *g, OpKind kind, const int *in, int nin, Shape out, Span spa
     op->where = "";
     for (int i = 0; i < 4; i++)
         op->param[i] = -1;
+    op->fwd = -1;
+    if (out.rank < 0) { /* no output value */
+        op->out = -1;
+        return id;
+    }
     op->out = ir_add_value(g, out);
     g->values[op->out].producer = id;
     return id;
@@ -122,8 +127,6 @@ bool ir_verify(const Graph *g) {
         const Op *op = &g->ops[i];
         if ((unsigned)op->kind >= OP_COUNT)
             return fail("unknown op kind", i);
-        if (op->out < 0 || op->out >= g->nvalues || g->values[op->out].producer != i)
-            return fail("output value not defined by this op", i);
         for (int k = 0; k < op->nin; k++) {
             int v = op->in[k];
             if (v < 0 || v >= g->nvalues)
@@ -131,6 +134,17 @@ bool ir_verify(const Graph *g) {
             if (g->values[v].producer < 0 || g->values[v].producer >= i)
                 return fail("input read before it is defined", i);
         }
+        if (op->kind == OP_BACKWARD && (op->fwd < 0 || op->fwd >= i || op->wrt < 0 || op->wrt >= g->ops[op->fwd].nin))
+            return fail("backward op without a valid forward op", i);
+        for (int r = 0; r < 4; r++) {
+            int p = op->param[r];
+            if (p >= 0 && (p >= g->nparams || g->params[p].op != i || g->params[p].role != (ParamRole)r))
+                return fail("parameter table entry does not point back at its op", i);
+        }
+        if (op->out == -1 && op->kind == OP_BACKWARD)
+            continue; /* writes parameter gradients only */
+        if (op->out < 0 || op->out >= g->nvalues || g->values[op->out].producer != i)
+            return fail("output value not defined by this op", i);
         const Shape *s = &g->values[op->out].shape;
         if (s->rank != 0 && s->rank != 2 && s->rank != 4)
             return fail("output rank is not 0, 2 or 4", i);
@@ -139,11 +153,6 @@ bool ir_verify(const Graph *g) {
         for (int d = 0; d < s->rank; d++)
             if (s->d[d] <= 0)
                 return fail("non-positive dimension", i);
-        for (int r = 0; r < 4; r++) {
-            int p = op->param[r];
-            if (p >= 0 && (p >= g->nparams || g->params[p].op != i || g->params[p].role != (ParamRole)r))
-                return fail("parameter table entry does not point back at its op", i);
-        }
     }
     for (int v = 0; v < g->nvalues; v++)
         if (g->values[v].producer < 0)

@@ -64,10 +64,13 @@ typedef struct Op {
     OpKind kind;
     int *in;            /* input value ids */
     int nin;
-    int out;            /* output value id */
+    int out;            /* output value id; -1 for a backward op that only writes parameter
+                           gradients (its forward op's input needs no gradient) */
     Attrs a;
     const char *pname;  /* parameter prefix ("stage1.basic0.conv0"), NULL when none */
     int param[4];       /* indices into Graph.params by ParamRole; -1 when absent */
+    int fwd;            /* OP_BACKWARD: the forward op it differentiates; -1 otherwise */
+    int wrt;            /* OP_BACKWARD: which input of fwd its output is the gradient of */
     Span span;          /* the statement it came from */
     const char *where;  /* instantiation path for readers: "stage1.basic0" or "" */
 } Op;
@@ -86,6 +89,9 @@ typedef struct Graph {
     bool ends_in_softmax;
     struct TrainConfig *train; /* the model's train section with defaults filled in (train_config.h) */
     int classes;         /* output features (the last dimension of the output) */
+    bool training;       /* pass_autodiff ran: loss and backward ops follow the forward ops */
+    int nforward;        /* ops [0, nforward) are the forward (inference) graph */
+    int loss;            /* value id of the loss (a scalar), or -1 */
 } Graph;
 
 Graph *ir_new(const char *name, int batch);

@@ -51,6 +51,32 @@ void ir_print(const Graph *g, FILE *f) {
     for (int i = 0; i < g->nops; i++) {
         const Op *op = &g->ops[i];
         const OpInfo *info = op_info(op->kind);
+        if (op->kind == OP_BACKWARD) {
+            const Op *fw = &g->ops[op->fwd];
+            if (op->out >= 0)
+                fprintf(f, "%%%d = ", op->out);
+            fprintf(f, "%s.backward", op_name(fw->kind));
+            for (int k = 0; k < op->nin; k++)
+                fprintf(f, "%s%%%d", k ? ", " : " ", op->in[k]);
+            if (fw->out >= 0)
+                fprintf(f, " of %%%d", fw->out);
+            if (fw->nin > 1)
+                fprintf(f, " wrt input %d", op->wrt);
+            if (op->out >= 0)
+                fprintf(f, " -> %s", shape_str(g->values[op->out].shape, false));
+            const char *sep = "  grads ";
+            for (int r = 0; r < 2; r++)
+                if (fw->param[r] >= 0 && g->params[fw->param[r]].trained) {
+                    fprintf(f, "%s%s", sep, g->params[fw->param[r]].name);
+                    sep = ", ";
+                }
+            if (fw->span.file >= 0)
+                fprintf(f, "  # %s:%d", basename_of(diag_path(fw->span.file)), fw->span.line);
+            fputc('\n', f);
+            continue;
+        }
+        if (g->training && i == g->nforward)
+            fprintf(f, "# training: loss and backward\n");
         fprintf(f, "%%%d = %s", op->out, op_name(op->kind));
         for (int k = 0; k < op->nin; k++)
             fprintf(f, "%s%%%d", k ? ", " : " ", op->in[k]);
@@ -84,7 +110,7 @@ void ir_print(const Graph *g, FILE *f) {
         fputc('\n', f);
     }
     int64_t trained = ir_param_count(g, true), all = ir_param_count(g, false);
-    fprintf(f, "# %d ops, %s parameters (%s trained, %s in buffers), %s forward FLOPs per image\n", g->nops,
+    fprintf(f, "# %d ops, %s parameters (%s trained, %s in buffers), %s forward FLOPs per image\n", g->training ? g->nforward : g->nops,
             fmt_count((double)all), fmt_count((double)trained), fmt_count((double)(all - trained)),
             fmt_count(ir_total_flops(g)));
 }

@@ -15,6 +15,7 @@
 #include "diag.h"
 #include "elaborate.h"
 #include "emit_c.h"
+#include "emit_torch.h"
 #include "ir_print.h"
 #include "passes.h"
 #include "plan.h"
@@ -34,12 +35,16 @@ static const char usage_text[] =
     "  --emit=ir          the elaborated, shape-checked graph (docs/ir.md)\n"
     "  --emit=params      one line per checkpoint tensor: NAME [d0, d1, ...]\n"
     "  --emit=c           the embeddable pair NAME.c and NAME.h (needs -o DIR)\n"
+    "  --emit=torch       an equivalent torch.nn.Module as a Python file (the tests' reference)\n"
     "\n"
     "Options:\n"
     "  --model NAME       the model to compile when the file has several\n"
     "  -D NAME=VALUE      set a model parameter (integer, number, true/false or [list])\n"
     "  --batch N          the largest batch the compiled code accepts (default: the train\n"
     "                     section's batch, else 1); calls may pass any n <= N\n"
+    "  --train            with --emit=ir: append the loss and the backward graph; with\n"
+    "                     --emit=c: also emit NAME_train_step and NAME_update (standalone\n"
+    "                     programs always have them)\n"
     "  --embed-weights W  with --emit=c: put the weights of W.safetensors into NAME.c as a\n"
     "                     const array (for firmware without a file system)\n"
     "  -h, --help         show this help\n"
@@ -48,11 +53,12 @@ static const char usage_text[] =
     "Environment: CC (the C compiler for programs), CNNC_RUNTIME (the directory holding\n"
     "libcnnrt.a and the runtime headers, default: next to cnnc).\n";
 
-typedef enum { EMIT_PROGRAM, EMIT_IR, EMIT_PARAMS, EMIT_C } EmitKind;
+typedef enum { EMIT_PROGRAM, EMIT_IR, EMIT_PARAMS, EMIT_C, EMIT_TORCH } EmitKind;
 
 typedef struct Options {
     const char *file, *out, *embed;
     EmitKind emit;
+    bool train;
     ElabOptions elab;
 } Options;
 
@@ -70,17 +76,19 @@ static int parse_options(int argc, char **argv, Options *o, Define *defines) {
         if (!strcmp(a, "-h") || !strcmp(a, "--help")) {
             fputs(usage_text, stdout);
             return 0;
+        } else if (!strcmp(a, "--train")) {
+            o->train = true;
         } else if (!strcmp(a, "--version")) {
             puts("cnnc 0.1");
             return 0;
         } else if (!strncmp(a, "--emit=", 7)) {
-            static const char *const kinds[] = {"ir", "params", "c"};
-            static const EmitKind ek[] = {EMIT_IR, EMIT_PARAMS, EMIT_C};
+            static const char *const kinds[] = {"ir", "params", "c", "torch"};
+            static const EmitKind ek[] = {EMIT_IR, EMIT_PARAMS, EMIT_C, EMIT_TORCH};
             int k = 0;
-            while (k < 3 && strcmp(a + 7, kinds[k]))
+            while (k < 4 && strcmp(a + 7, kinds[k]))
                 k++;
-            if (k == 3)
-                return usage_error("unknown --emit kind '%s' (ir, params, c)", a + 7);
+            if (k == 4)
+                return usage_error("unknown --emit kind '%s' (ir, params, c, torch)", a + 7);
             o->emit = ek[k];
         } else if (!strcmp(a, "--model") || !strcmp(a, "-o") || !strcmp(a, "--batch") || !strcmp(a, "-D") ||
                    !strcmp(a, "--embed-weights")) {
@@ -268,6 +276,14 @@ int main(int argc, char **argv) {
     Program *prog = load_program(o.file);
     Graph *g = prog ? elaborate(prog, &o.elab) : NULL;
     if (g && pass_shape(g)) {
+        if (o.train || o.emit == EMIT_PROGRAM) {
+            pass_autodiff(g);
+            if (!pass_shape(g)) {
+                free(defines);
+                arena_free_all();
+                return 1;
+            }
+        }
         Plan *plan = pass_plan(g);
         if (!plan_verify(g, plan))
             rc = 1;
@@ -275,6 +291,8 @@ int main(int argc, char **argv) {
             rc = write_text(&o, g, ir_print);
         else if (o.emit == EMIT_PARAMS)
             rc = write_text(&o, g, ir_print_params);
+        else if (o.emit == EMIT_TORCH)
+            rc = write_text(&o, g, emit_torch);
         else if (o.emit == EMIT_C)
             rc = emit_c_dir(&o, g, plan);
         else

@@ -45,7 +45,18 @@ typedef struct OpInfo {
     const char *param_kind;  /* component name for numbering ("conv", "linear", "bn"), or NULL */
     /* Emits the body of the op's inference function (emit_c.h says which names it sees). */
     void (*emit_forward)(struct Emit *e, const Op *op);
+    /* Training. emit_forward_train, when set, replaces emit_forward inside the training step
+     * (batchnorm with batch statistics, dropout with its mask). emit_backward emits the body of
+     * the backward op bwd of forward op fwd (emit_c.h lists the names it sees): it writes dx,
+     * the gradient of fwd's input bwd->wrt (unless bwd->out < 0), and ADDS the gradients of
+     * fwd's parameters into dw, db (unless they are frozen). bwd_needs says which forward
+     * tensors the backward reads, so that only those stay alive: BWD_X (the inputs), BWD_Y. */
+    void (*emit_forward_train)(struct Emit *e, const Op *op);
+    void (*emit_backward)(struct Emit *e, const Op *bwd, const Op *fwd);
+    unsigned bwd_needs;
 } OpInfo;
+
+enum { BWD_X = 1, BWD_Y = 2 };
 
 extern const OpInfo *const op_infos[OP_COUNT];
 const OpInfo *op_info(OpKind k);

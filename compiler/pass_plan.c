@@ -76,6 +76,8 @@ Plan *pass_plan(const Graph *g) {
             if (p->last[g->ops[i].in[k]] < i)
                 p->last[g->ops[i].in[k]] = i;
     p->last[g->output] = g->nops;
+    if (g->loss >= 0)
+        p->last[g->loss] = g->nops;
 
     int *order = arena_alloc(sizeof(int) * (size_t)nv);
     int n = 0;

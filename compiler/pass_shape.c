@@ -10,7 +10,7 @@
 bool pass_shape(Graph *g) {
     for (int i = 0; i < g->nops; i++) {
         Op *op = &g->ops[i];
-        if (op->kind == OP_INPUT)
+        if (op->kind == OP_INPUT || op->out < 0)
             continue;
         Shape before = g->values[op->out].shape;
         if (!op_info(op->kind)->infer(g, op) || !shape_eq(before, g->values[op->out].shape)) {

@@ -5,5 +5,6 @@
 #include "ir.h"
 
 bool pass_shape(Graph *g);
+void pass_autodiff(Graph *g);
 
 #endif

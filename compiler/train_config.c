@@ -12,11 +12,11 @@
  * comparisons, and/or/not, lists) and may use the model's parameters through lookup.
  *
  * Choices the spec leaves open: `augment` and `freeze` also accept a single item without
- * brackets; `freeze` items are names (`conv0`) or strings for dotted names
- * (`"stage1.basic0"`), since a name cannot contain a dot; they are taken as written, never
- * looked up as model parameters. */
+ * brackets; `freeze` items are names, dotted or not (`conv0`, `stage1.basic0`), or strings
+ * (`"stage1.basic0"`); they are taken as written, never looked up as model parameters. */
 #include "train_config.h"
 
+#include <assert.h>
 #include <limits.h>
 #include <math.h>
 #include <stddef.h>
@@ -182,6 +182,8 @@ enum { MAX_ARGS = 8 };
 /* The shortest text that reads back as the same double: 0.001, 1e-08, 0.1. */
 static const char *num_text(double x) {
     char buf[40];
+    if (x == floor(x) && fabs(x) < 1e15) /* %g would give 1e+02 for 100 */
+        return arena_printf("%.0f", x);
     for (int prec = 1; prec <= 17; prec++) {
         snprintf(buf, sizeof buf, "%.*g", prec, x);
         if (strtod(buf, NULL) == x)
@@ -260,6 +262,19 @@ typedef struct Env {
     void *ctx;
 } Env;
 
+/* As ops.c's val_kind_name, kept here so this file needs only diag and the arena. */
+static const char *kind_text(ValKind k) {
+    switch (k) {
+    case V_INT: return "an integer";
+    case V_FLOAT: return "a number";
+    case V_BOOL: return "a boolean";
+    case V_LIST: return "a list";
+    case V_WORD: return "a name";
+    case V_NONE: break;
+    }
+    return "nothing";
+}
+
 static Val none_val(Span s) { return (Val){.kind = V_NONE, .span = s}; }
 static bool is_num(const Val *v) { return v->kind == V_INT || v->kind == V_FLOAT; }
 static double num(const Val *v) { return v->kind == V_INT ? (double)v->i : v->f; }
@@ -286,8 +301,8 @@ static Val eval_binary(const Env *env, const Expr *e) {
         return none_val(e->span);
     if (op == '&' || op == '|') {
         if (a.kind != V_BOOL || b.kind != V_BOOL) {
-            diag_error(e->span, "'%s' needs two booleans, got %s and %s", binop_text(op), val_kind_name(a.kind),
-                       val_kind_name(b.kind));
+            diag_error(e->span, "'%s' needs two booleans, got %s and %s", binop_text(op), kind_text(a.kind),
+                       kind_text(b.kind));
             return none_val(e->span);
         }
         r.i = op == '&' ? (a.i && b.i) : (a.i || b.i);
@@ -298,8 +313,8 @@ static Val eval_binary(const Env *env, const Expr *e) {
         return r;
     }
     if (!is_num(&a) || !is_num(&b)) {
-        diag_error(e->span, "'%s' needs two numbers, got %s and %s", binop_text(op), val_kind_name(a.kind),
-                   val_kind_name(b.kind));
+        diag_error(e->span, "'%s' needs two numbers, got %s and %s", binop_text(op), kind_text(a.kind),
+                   kind_text(b.kind));
         return none_val(e->span);
     }
     if (strchr("<>lgen", op)) {
@@ -390,12 +405,12 @@ static Val eval(const Env *env, const Expr *e) {
             else if (a.kind == V_FLOAT)
                 a.f = -a.f;
             else {
-                diag_error(e->span, "unary '-' needs a number, got %s", val_kind_name(a.kind));
+                diag_error(e->span, "unary '-' needs a number, got %s", kind_text(a.kind));
                 return none_val(e->span);
             }
         } else {
             if (a.kind != V_BOOL) {
-                diag_error(e->span, "'not' needs a boolean, got %s", val_kind_name(a.kind));
+                diag_error(e->span, "'not' needs a boolean, got %s", kind_text(a.kind));
                 return none_val(e->span);
             }
             a.i = !a.i;
@@ -544,6 +559,7 @@ static bool bind_call(const Env *env, const char *key, const Callee *c, const Ex
     int n = 0;
     while (args[n].name)
         n++;
+    assert(n <= MAX_ARGS);
     const Arg *slots[MAX_ARGS] = {0};
     const char *names[MAX_ARGS];
     for (int i = 0; i < n; i++)

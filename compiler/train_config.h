@@ -103,8 +103,8 @@ typedef struct TrainEarlyStop {
     double min_delta;         /* >= 0 */
 } TrainEarlyStop;
 
-/* A parameter name prefix (spec section 6): written as a name (`conv0`) or, for dotted names,
- * as a string (`"stage1.basic0"`). It is meant to match a parameter whose name equals it or
+/* A parameter name prefix (spec section 6): written as a name, dotted or not (`conv0`,
+ * `stage1.basic0`), or as a string (`"stage1.basic0"`). It is meant to match a parameter whose name equals it or
  * continues with '.'; whether it matches anything is checked by elaborate.c at span. */
 typedef struct TrainFreeze {
     const char *prefix;

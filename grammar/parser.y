@@ -117,15 +117,16 @@ static void yyerror(Span *loc, void *scanner, ParseState *ps, const char *msg);
 %left STAR SLASH PERCENT
 %precedence UMINUS
 
-%type <item> item settings settings_tail settings_body
+%type <item> item settings settings_tail settings_skipped settings_body
 %type <params> params param_list
 %type <param> param
-%type <body> body stmts stmts_tail
-%type <stmt> stmt apply if_stmt branches branches_tail branch_block
+%type <body> body stmts stmts_tail stmts_skipped
+%type <stmt> stmt apply if_stmt branches branches_skipped branch_block
 %type <args> call_args arg_list
 %type <arg> arg
 %type <expr> expr primary list list_items
 %type <setting> setting
+%type <str> name_path
 
 %%
 
@@ -133,7 +134,7 @@ file
     : %empty
     | file item         { ast_file_add(ps->ast, $2); }
     | file sep
-    | file error
+    | file skipped_line
     ;
 
 sep : NEWLINE | SEMI ;
@@ -188,8 +189,14 @@ settings
 
 settings_tail
     : settings setting      { $$ = $1; ast_setting_add($$, $2); }
-    | settings error        { $$ = $1; }
-    | settings_tail error { $$ = $1; }
+    | settings_skipped      { $$ = $1; }
+    ;
+
+settings_skipped
+    : settings error                            { $$ = $1; }
+    | settings_tail error                       { $$ = $1; }
+    | settings_skipped skipped_token            { $$ = $1; }
+    | settings_skipped LBRACE skipped RBRACE    { $$ = $1; }
     ;
 
 setting
@@ -199,8 +206,7 @@ setting
 
 /* A body: statements separated by newlines or ";". `stmts` ends where a statement may
  * start, `stmts_tail` just after one. On a syntax error the statement is dropped and the
- * tokens up to the next separator or "}" are skipped (the `_tail error` rule keeps the
- * parser in this body while it skips). */
+ * rest of it, up to the next separator or "}", is skipped, "{ ... }" groups whole. */
 body
     : LBRACE stmts RBRACE       { $$ = $2; }
     | LBRACE stmts_tail RBRACE  { $$ = $2; }
@@ -214,8 +220,14 @@ stmts
 
 stmts_tail
     : stmts stmt            { $$ = $1; ast_body_add(&$$, $2); }
-    | stmts error           { $$ = $1; }
-    | stmts_tail error  { $$ = $1; }
+    | stmts_skipped         { $$ = $1; }
+    ;
+
+stmts_skipped
+    : stmts error                               { $$ = $1; }
+    | stmts_tail error                          { $$ = $1; }
+    | stmts_skipped skipped_token               { $$ = $1; }
+    | stmts_skipped LBRACE skipped RBRACE       { $$ = $1; }
     ;
 
 stmt
@@ -262,19 +274,49 @@ if_stmt
  * enclosing rule sets. */
 branch_block
     : LBRACE branches RBRACE        { $$ = $2; }
-    | LBRACE branches_tail RBRACE   { $$ = $2; }
     ;
 
 branches
-    : %empty                { $$ = ast_stmt(ST_ADD, @$); }
-    | branches sep          { $$ = $1; }
-    | branches_tail sep     { $$ = $1; }
+    : %empty                    { $$ = ast_stmt(ST_ADD, @$); }
+    | branches sep              { $$ = $1; }
+    | branches KW_BRANCH body   { $$ = $1; ast_branch_add($$, $3, span_join(@2, @3)); }
+    | branches_skipped          { $$ = $1; }
     ;
 
-branches_tail
-    : branches KW_BRANCH body   { $$ = $1; ast_branch_add($$, $3, span_join(@2, @3)); }
-    | branches error            { $$ = $1; }
-    | branches_tail error { $$ = $1; }
+branches_skipped
+    : branches error                            { $$ = $1; }
+    | branches_skipped base_token               { $$ = $1; }
+    | branches_skipped item_keyword             { $$ = $1; }
+    | branches_skipped LBRACE skipped RBRACE    { $$ = $1; }
+    ;
+
+/* What error recovery skips: the rest of a statement or line, with "{ ... }" groups taken
+ * whole so that a "}" inside a broken statement does not close the enclosing body. */
+skipped_line
+    : error
+    | skipped_line line_token
+    | skipped_line LBRACE skipped RBRACE
+    ;
+
+skipped
+    : %empty
+    | skipped skipped_token
+    | skipped sep
+    | skipped LBRACE skipped RBRACE
+    ;
+
+/* At the top level, skipping also stops at the keyword that starts an item; between
+ * branches, at "branch". */
+skipped_token : line_token | item_keyword ;
+line_token : base_token | KW_BRANCH ;
+item_keyword : KW_MODEL | KW_BLOCK | KW_TRAIN | KW_IMPORT ;
+
+base_token
+    : RPAREN | RBRACKET | COMMA | COLON | ASSIGN | LPAREN | LBRACKET | DOT
+    | KW_INPUT | KW_REPEAT | KW_IF | KW_ELSE
+    | KW_RESIDUAL | KW_SHORTCUT | KW_ADD | KW_CONCAT | KW_AND | KW_OR | KW_NOT
+    | KW_TRUE | KW_FALSE | KW_IN | IDENT | INT | FLOAT | STRING
+    | EQ | NE | LE | GE | LT | GT | PLUS | MINUS | STAR | SLASH | PERCENT
     ;
 
 call_args
@@ -317,11 +359,18 @@ primary
     | FLOAT                 { $$ = ast_expr(EX_FLOAT, @$); $$->fval = $1; }
     | KW_TRUE               { $$ = ast_expr(EX_BOOL, @$); $$->ival = 1; }
     | KW_FALSE              { $$ = ast_expr(EX_BOOL, @$); $$->ival = 0; }
-    | IDENT                 { $$ = ast_expr(EX_NAME, @$); $$->name = $1; }
+    | name_path             { $$ = ast_expr(EX_NAME, @$); $$->name = $1; }
+    | STRING                { $$ = ast_expr(EX_STRING, @$); $$->str = $1; }
     | IDENT call_args       { $$ = ast_expr(EX_CALL, @$); $$->name = $1; $$->args = $2; }
     | KW_IN DOT IDENT       { $$ = ast_expr(EX_FIELD, @$); $$->name = $3; }
     | list
     | LPAREN expr RPAREN    { $$ = $2; }
+    ;
+
+/* A name, or a dotted parameter-name prefix such as stage1.basic0 (for `freeze`). */
+name_path
+    : IDENT                     { $$ = $1; }
+    | name_path DOT IDENT       { $$ = arena_printf("%s.%s", $1, $3); }
     ;
 
 list
@@ -432,7 +481,8 @@ static void clear(bool *expected, const yysymbol_kind_t *set, int n) {
 static int yyreport_syntax_error(const yypcontext_t *ctx, void *scanner, ParseState *ps) {
     static const yysymbol_kind_t expr_start[] = {
         YYSYMBOL_INT, YYSYMBOL_FLOAT, YYSYMBOL_IDENT, YYSYMBOL_KW_TRUE, YYSYMBOL_KW_FALSE,
-        YYSYMBOL_KW_IN, YYSYMBOL_LPAREN, YYSYMBOL_LBRACKET, YYSYMBOL_MINUS, YYSYMBOL_KW_NOT};
+        YYSYMBOL_KW_IN, YYSYMBOL_LPAREN, YYSYMBOL_LBRACKET, YYSYMBOL_MINUS, YYSYMBOL_KW_NOT,
+        YYSYMBOL_STRING};
     static const yysymbol_kind_t stmt_start[] = {
         YYSYMBOL_IDENT, YYSYMBOL_KW_INPUT, YYSYMBOL_KW_REPEAT, YYSYMBOL_KW_IF,
         YYSYMBOL_KW_RESIDUAL, YYSYMBOL_KW_ADD, YYSYMBOL_KW_CONCAT};
@@ -460,6 +510,8 @@ static int yyreport_syntax_error(const yypcontext_t *ctx, void *scanner, ParseSt
     for (int i = 0; i < n; i++)
         expected[list[i]] = true;
     bool ident_expected = has(expected, YYSYMBOL_IDENT);
+    bool expected_all[YYNTOKENS];
+    memcpy(expected_all, expected, sizeof expected);
 
     const char *items[YYNTOKENS + 3];
     int nitems = 0;
@@ -503,7 +555,7 @@ static int yyreport_syntax_error(const yypcontext_t *ctx, void *scanner, ParseSt
             msg = arena_printf("%s%s%s", msg, i == nitems - 1 ? " or " : ", ", items[i]);
         diag_error(at, "%s, found %s", msg, what);
     }
-    if (is_keyword(found) && ident_expected)
+    if (is_keyword(found) && ident_expected && !has_all(expected_all, stmt_start, COUNT(stmt_start)))
         diag_note(span_none(), "%s is a reserved word and cannot be used as a name", what);
     if (found == YYSYMBOL_YYEOF && ps->nbraces > 0 && ps->nbraces <= PARSE_MAX_TRACKED)
         diag_note(ps->brace_at[ps->nbraces - 1], "to match this \"{\"");

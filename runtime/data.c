@@ -3,6 +3,7 @@
 #include "data.h"
 #include "rt.h"
 
+#include <dirent.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -80,19 +81,52 @@ static bool has_file(const char *dir, const char *name) {
     return yes;
 }
 
+static bool is_idx_dir(const char *dir) {
+    return has_file(dir, "train-images-idx3-ubyte") || has_file(dir, "train-images-idx3-ubyte.gz") ||
+           has_file(dir, "t10k-images-idx3-ubyte") || has_file(dir, "t10k-images-idx3-ubyte.gz");
+}
+
+static bool is_cifar_dir(const char *dir) {
+    return has_file(dir, "test_batch.bin") || has_file(dir, "data_batch_1.bin") ||
+           has_file(dir, "cifar-10-batches-bin/test_batch.bin") ||
+           has_file(dir, "cifar-10-batches-bin/data_batch_1.bin");
+}
+
+/* A parent of dataset directories given by mistake: names the first child that is one, so
+ * the message is not about a .gz file being "not an image". */
+static bool points_to_child(const char *dir, char *err) {
+    DIR *d = opendir(dir);
+    if (!d)
+        return false;
+    bool found = false;
+    struct dirent *e;
+    while (!found && (e = readdir(d)) != NULL) {
+        if (e->d_name[0] == '.')
+            continue;
+        char *sub = rt_path_join(dir, e->d_name, NULL);
+        if (sub && rt_is_dir(sub) && (is_idx_dir(sub) || is_cifar_dir(sub))) {
+            rt_fail(err, "%s: no dataset here, but its folder '%s' holds %s dataset", dir,
+                    e->d_name, is_idx_dir(sub) ? "an IDX (MNIST-style)" : "a CIFAR-10");
+            found = true;
+        }
+        free(sub);
+    }
+    closedir(d);
+    return found;
+}
+
 bool dataset_load(const char *dir, DataSplit split, int c, int h, int w, bool resize,
                   Dataset *out, char *err) {
     memset(out, 0, sizeof *out);
     if (!rt_is_dir(dir))
         return rt_fail(err, "%s: not a directory", dir);
     bool ok;
-    if (has_file(dir, "train-images-idx3-ubyte") || has_file(dir, "train-images-idx3-ubyte.gz") ||
-        has_file(dir, "t10k-images-idx3-ubyte") || has_file(dir, "t10k-images-idx3-ubyte.gz")) {
+    if (is_idx_dir(dir)) {
         ok = dataset_load_idx(dir, split, out, err);
-    } else if (has_file(dir, "test_batch.bin") || has_file(dir, "data_batch_1.bin") ||
-               has_file(dir, "cifar-10-batches-bin/test_batch.bin") ||
-               has_file(dir, "cifar-10-batches-bin/data_batch_1.bin")) {
+    } else if (is_cifar_dir(dir)) {
         ok = dataset_load_cifar10(dir, split, out, err);
+    } else if (points_to_child(dir, err)) {
+        return false;
     } else {
         char *sub = rt_path_join(dir, data_split_name(split), err);
         if (!sub)

@@ -17,6 +17,15 @@ static const char *const fashion_names[10] = {
     "Sandal", "Shirt", "Sneaker", "Bag", "Ankle boot",
 };
 
+/* zlib's messages start with "PATH: "; ours already name the file once. */
+static const char *gz_message(gzFile gz, const char *path, int *code) {
+    const char *msg = gzerror(gz, code);
+    size_t n = strlen(path);
+    if (strncmp(msg, path, n) == 0 && msg[n] == ':' && msg[n + 1] == ' ')
+        msg += n + 2;
+    return msg;
+}
+
 /* Reads a whole file, inflating it when it is gzip (gzread passes plain files through). */
 static bool read_maybe_gz(const char *path, unsigned char **data, size_t *len, char *err) {
     *data = NULL;
@@ -53,7 +62,7 @@ static bool read_maybe_gz(const char *path, unsigned char **data, size_t *len, c
         int got = gzread(gz, buf + n, (unsigned)(cap - n));
         if (got < 0) {
             int code;
-            const char *msg = gzerror(gz, &code);
+            const char *msg = gz_message(gz, path, &code);
             rt_fail(err, "%s: cannot read: %s", path,
                     code == Z_ERRNO ? strerror(errno) : msg);
             free(buf);
@@ -63,7 +72,7 @@ static bool read_maybe_gz(const char *path, unsigned char **data, size_t *len, c
         if (got == 0) {
             /* A gzip stream cut short reads as a clean end; gzerror tells them apart. */
             int code;
-            const char *msg = gzerror(gz, &code);
+            const char *msg = gz_message(gz, path, &code);
             if (code != Z_OK && code != Z_STREAM_END) {
                 rt_fail(err, "%s: cannot read: %s (truncated or corrupt gzip?)", path, msg);
                 free(buf);
@@ -119,8 +128,8 @@ bool dataset_load_idx_files(const char *images_path, const char *labels_path, in
                             Dataset *out, char *err) {
     memset(out, 0, sizeof *out);
     unsigned char *img = NULL, *lab = NULL;
-    size_t img_len, lab_len;
-    uint32_t idims[3], ldims[1];
+    size_t img_len = 0, lab_len = 0;
+    uint32_t idims[3] = {0}, ldims[1] = {0};
     bool ok = read_maybe_gz(images_path, &img, &img_len, err) &&
               idx_header(images_path, img, img_len, IDX_IMAGES, 3, idims, err) &&
               read_maybe_gz(labels_path, &lab, &lab_len, err) &&

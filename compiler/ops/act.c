@@ -58,13 +58,33 @@ static void act_emit_forward(Emit *e, const Op *op) {
     cb_line(c, "}");
 }
 
-#define ACT(E, NAME, ARGS, SET)                                                                   \
+/* dx = dy * f'(x): relu, tanh and sigmoid from their output (relu's gradient at 0 is 0, as
+ * PyTorch's); leaky_relu and elu from their input, as PyTorch's backward kernels do. */
+static void act_emit_backward(Emit *e, const Op *bwd, const Op *fwd) {
+    Cbuf *c = e->c;
+    Shape s = emit_in_shape(e, fwd, 0);
+    const char *f = "dy[k]";
+    switch (fwd->kind) {
+    case OP_RELU: f = "y[k] > 0.0f ? dy[k] : 0.0f"; break;
+    case OP_TANH: f = "dy[k] * (1.0f - y[k] * y[k])"; break;
+    case OP_SIGMOID: f = "dy[k] * y[k] * (1.0f - y[k])"; break;
+    case OP_LEAKY_RELU: f = arena_printf("x[k] > 0.0f ? dy[k] : dy[k] * %s", emit_float(fwd->a.slope)); break;
+    case OP_ELU: f = arena_printf("x[k] > 0.0f ? dy[k] : dy[k] * %s * expf(x[k])", emit_float(fwd->a.alpha)); break;
+    default: break;
+    }
+    cb_line(c, "const size_t total = (size_t)n * %lld;", (long long)(shape_numel(s) / s.d[0]));
+    cb_line(c, "for (size_t k = 0; k < total; k++)");
+    cb_line(c, "    dx[k] = %s;", f);
+}
+
+#define ACT(E, NAME, ARGS, SET, NEEDS)                                                                   \
     const OpInfo E##_info = {.name = NAME, .is_layer = true, .args = ARGS, .set_attrs = SET,      \
                              .infer = act_infer, .flops = act_flops, .print_attrs = act_print_attrs,  \
-                             .emit_forward = act_emit_forward};
-ACT(OP_RELU, "relu", no_args, plain_set_attrs)
-ACT(OP_TANH, "tanh", no_args, plain_set_attrs)
-ACT(OP_SIGMOID, "sigmoid", no_args, plain_set_attrs)
-ACT(OP_IDENTITY, "identity", no_args, plain_set_attrs)
-ACT(OP_LEAKY_RELU, "leaky_relu", leaky_args, leaky_set_attrs)
-ACT(OP_ELU, "elu", elu_args, elu_set_attrs)
+                             .emit_forward = act_emit_forward, .emit_backward = act_emit_backward,  \
+                             .bwd_needs = NEEDS};
+ACT(OP_RELU, "relu", no_args, plain_set_attrs, BWD_Y)
+ACT(OP_TANH, "tanh", no_args, plain_set_attrs, BWD_Y)
+ACT(OP_SIGMOID, "sigmoid", no_args, plain_set_attrs, BWD_Y)
+ACT(OP_IDENTITY, "identity", no_args, plain_set_attrs, 0)
+ACT(OP_LEAKY_RELU, "leaky_relu", leaky_args, leaky_set_attrs, BWD_X)
+ACT(OP_ELU, "elu", elu_args, elu_set_attrs, BWD_X)

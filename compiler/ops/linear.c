@@ -52,8 +52,8 @@ static void linear_emit_forward(Emit *e, const Op *op) {
     cb_line(c, "enum { IF = %d, OF = %d };", emit_in_shape(e, op, 0).d[1], op->a.out);
     cb_line(c, "PARALLEL_FOR");
     cb_line(c, "for (int io = 0; io < n * OF; io++) {");
-    cb_line(c, "const int i = io / OF, o = io %% OF;");
-    cb_line(c, "const float *xr = x + (size_t)i * IF, *wr = w + (size_t)o * IF;");
+    cb_line(c, "const int i = io / OF, oc = io %% OF;");
+    cb_line(c, "const float *xr = x + (size_t)i * IF, *wr = w + (size_t)oc * IF;");
     cb_line(c, "float acc[8] = {0};");
     cb_line(c, "int k = 0;");
     cb_line(c, "for (; k + 8 <= IF; k += 8)");
@@ -62,13 +62,51 @@ static void linear_emit_forward(Emit *e, const Op *op) {
     cb_line(c, "for (; k < IF; k++)");
     cb_line(c, "    acc[0] += xr[k] * wr[k];");
     cb_line(c, "y[io] = %s((acc[0] + acc[1]) + (acc[2] + acc[3])) + ((acc[4] + acc[5]) + (acc[6] + acc[7]));",
-            op->a.bias ? "b[o] + " : "");
+            op->a.bias ? "b[oc] + " : "");
     cb_line(c, "}");
+}
+
+/* dx = dy W; dW += dy^T x; db += sum over the batch of dy. */
+static void linear_emit_backward(Emit *e, const Op *bwd, const Op *fwd) {
+    Cbuf *c = e->c;
+    cb_line(c, "enum { IF = %d, OF = %d };", emit_in_shape(e, fwd, 0).d[1], fwd->a.out);
+    if (bwd->out >= 0) {
+        cb_line(c, "PARALLEL_FOR");
+        cb_line(c, "for (int i = 0; i < n; i++) {");
+        cb_line(c, "float *dxi = dx + (size_t)i * IF;");
+        cb_line(c, "for (int k = 0; k < IF; k++)");
+        cb_line(c, "    dxi[k] = 0.0f;");
+        cb_line(c, "for (int j = 0; j < OF; j++) {");
+        cb_line(c, "const float g = dy[(size_t)i * OF + j];");
+        cb_line(c, "const float *wr = w + (size_t)j * IF;");
+        cb_line(c, "for (int k = 0; k < IF; k++)");
+        cb_line(c, "    dxi[k] += g * wr[k];");
+        cb_line(c, "}");
+        cb_line(c, "}");
+    }
+    if (bwd->wrt == 0) {
+        cb_line(c, "PARALLEL_FOR");
+        cb_line(c, "for (int j = 0; j < OF; j++) {");
+        cb_line(c, "float *dwr = dw + (size_t)j * IF;");
+        if (fwd->a.bias)
+            cb_line(c, "float gb = 0.0f;");
+        cb_line(c, "for (int i = 0; i < n; i++) {");
+        cb_line(c, "const float g = dy[(size_t)i * OF + j];");
+        cb_line(c, "const float *xi = x + (size_t)i * IF;");
+        cb_line(c, "for (int k = 0; k < IF; k++)");
+        cb_line(c, "    dwr[k] += g * xi[k];");
+        if (fwd->a.bias)
+            cb_line(c, "gb += g;");
+        cb_line(c, "}");
+        if (fwd->a.bias)
+            cb_line(c, "db[j] += gb;");
+        cb_line(c, "}");
+    }
 }
 
 const OpInfo OP_LINEAR_info = {
     .name = "linear", .is_layer = true, .args = linear_args, .set_attrs = linear_set_attrs,
     .infer = linear_infer, .add_params = linear_add_params, .flops = linear_flops,
     .print_attrs = linear_print_attrs, .param_kind = "linear",
-    .emit_forward = linear_emit_forward,
+    .emit_forward = linear_emit_forward, .emit_backward = linear_emit_backward, .bwd_needs = BWD_X,
 };

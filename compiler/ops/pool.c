@@ -97,7 +97,7 @@ static void pool_emit_forward(Emit *e, const Op *op) {
     cb_line(c, "for (int ow = 0; ow < OW; ow++) {");
     cb_line(c, "int h0 = oh * SH - PH, w0 = ow * SW - PW;");
     cb_line(c, "int h1 = h0 + KH < IH + PH ? h0 + KH : IH + PH, w1 = w0 + KW < IW + PW ? w0 + KW : IW + PW;");
-    if (op->kind == OP_AVGPOOL)
+    if (op->kind == OP_AVGPOOL && a->count_include_pad)
         cb_line(c, "const int padded = (h1 - h0) * (w1 - w0);");
     cb_line(c, "if (h0 < 0) h0 = 0;");
     cb_line(c, "if (w0 < 0) w0 = 0;");

@@ -106,6 +106,11 @@ static void concat_emit_forward(Emit *e, const Op *op) {
     cb_line(c, "}");
 }
 
+/* flatten: the gradient has the input's shape and the same bytes. */
+static void flatten_emit_backward(Emit *e, const Op *bwd, const Op *fwd) {
+    cb_line(e->c, "memcpy(dx, dy, sizeof(float) * (size_t)n * %zu);", per_image(e, fwd));
+}
+
 const OpInfo OP_INPUT_info = {
     .name = "input", .args = no_args, .set_attrs = plain_set_attrs, .infer = input_infer,
     .flops = no_flops, .print_attrs = no_attrs,
@@ -114,7 +119,7 @@ const OpInfo OP_INPUT_info = {
 const OpInfo OP_FLATTEN_info = {
     .name = "flatten", .is_layer = true, .args = no_args, .set_attrs = plain_set_attrs,
     .infer = flatten_infer, .flops = no_flops, .print_attrs = no_attrs,
-    .emit_forward = flatten_emit_forward,
+    .emit_forward = flatten_emit_forward, .emit_backward = flatten_emit_backward,
 };
 const OpInfo OP_SOFTMAX_info = {
     .name = "softmax", .is_layer = true, .args = no_args, .set_attrs = plain_set_attrs,

@@ -10,15 +10,18 @@ in the file (multi.cnn holds two models: compile it with --model multi_a / multi
     EXPECTED[name]() -> [(name, shape)] worked out by hand
     INPUT_SHAPE[name], OUTPUT_SHAPE[name]
 
-Naming decisions these twins pin down (see naming.cnn): a labeled layer or block instance
-still takes its number; every block instance takes a number even if it owns no parameters.
+Naming decisions these twins pin down (see naming.cnn): a labeled layer or block instance takes
+no number (the unlabeled ones around it are numbered consecutively); every block instance takes
+a number even if it owns no parameters after expansion.
 """
 import os
+import sys
 
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from twins import Normalize, checkpoint_tensors, trainable_count, _conv, _linear, _bn
 
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -355,15 +358,15 @@ def expected_cov_cond():
 
 # ---------------------------------------------------------------- naming
 class Pair(nn.Module):
-    # block pair(c): conv0, out: (label; takes number 1), conv2
+    # block pair(c): conv0, out: (label, takes no number), conv1
     def __init__(self, inp, c):
         super().__init__()
         self.conv0 = nn.Conv2d(inp, c, 3, padding=1)
         self.out = nn.Conv2d(c, c, 1)
-        self.conv2 = nn.Conv2d(c, c, 1)
+        self.conv1 = nn.Conv2d(c, c, 1)
 
     def forward(self, x):
-        return self.conv2(self.out(self.conv0(x)))
+        return self.conv1(self.out(self.conv0(x)))
 
 
 class MaybeProj(nn.Module):
@@ -382,31 +385,31 @@ class Naming(nn.Module):
         super().__init__()
         self.conv0 = nn.Conv2d(4, 4, 1)
         self.first = nn.Conv2d(4, 4, 1)
-        self.conv2 = nn.Conv2d(4, 6, 1)
-        self.maybe_proj0 = MaybeProj(6, 6)       # owns nothing
+        self.conv1 = nn.Conv2d(4, 6, 1)
+        self.maybe_proj0 = MaybeProj(6, 6)       # owns nothing, still numbered
         self.maybe_proj1 = MaybeProj(6, 8)
-        self.top = Pair(8, 8)
-        self.pair1 = Pair(8, 8)
+        self.top = Pair(8, 8)                    # labeled: takes no number
+        self.pair0 = Pair(8, 8)
         self.bn = nn.BatchNorm2d(8)
-        self.bn1 = nn.BatchNorm2d(8)
+        self.bn0 = nn.BatchNorm2d(8)
         self.linear0 = nn.Linear(8, classes)
 
     def forward(self, x):
-        x = self.conv2(self.first(self.conv0(x)))
+        x = self.conv1(self.first(self.conv0(x)))
         x = self.maybe_proj1(self.maybe_proj0(x))
-        x = self.pair1(self.top(x))
-        x = F.relu(self.bn1(self.bn(x)))
+        x = self.pair0(self.top(x))
+        x = F.relu(self.bn0(self.bn(x)))
         return self.linear0(x.mean(dim=(2, 3)))
 
 
 def _expected_pair(p, inp, c):
-    return _conv(p + ".conv0", c, inp, 3) + _conv(p + ".out", c, c, 1) + _conv(p + ".conv2", c, c, 1)
+    return _conv(p + ".conv0", c, inp, 3) + _conv(p + ".out", c, c, 1) + _conv(p + ".conv1", c, c, 1)
 
 
 def expected_naming(classes=5):
-    return (_conv("conv0", 4, 4, 1) + _conv("first", 4, 4, 1) + _conv("conv2", 6, 4, 1)
+    return (_conv("conv0", 4, 4, 1) + _conv("first", 4, 4, 1) + _conv("conv1", 6, 4, 1)
             + _conv("maybe_proj1.conv0", 8, 6, 1, bias=False) + _expected_pair("top", 8, 8)
-            + _expected_pair("pair1", 8, 8) + _bn("bn", 8) + _bn("bn1", 8) + _linear("linear0", classes, 8))
+            + _expected_pair("pair0", 8, 8) + _bn("bn", 8) + _bn("bn0", 8) + _linear("linear0", classes, 8))
 
 
 # ---------------------------------------------------------------- multi (two models in one file)

@@ -1,0 +1,311 @@
+/* emit_torch.c: prints the model as a Python file defining an equivalent torch.nn.Module,
+ * from the same IR the C emitter reads (emit_torch.h). Ops with parameters become submodules
+ * registered under their parameter prefix (op->pname), nested in containers for dotted names,
+ * so that state_dict() keys equal the IR's parameter names; every other op is a functional
+ * call. forward() computes v0, v1, ... (the IR's value ids) in op order, so a mismatch found by
+ * a parity test points at one line of the IR. The semantics of each op are those its file in
+ * compiler/ops/ documents: PyTorch's. */
+#include "emit_torch.h"
+
+#include <stdbool.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "arena.h"
+#include "ir_print.h"
+#include "ops.h"
+
+/* Names that cannot be reached as plain attributes: Python's keywords, and what nn.Module
+ * (torch 1.13) defines itself. Such a component is reached through _modules["name"]. */
+static const char *const python_keywords[] = {
+    "False", "None", "True", "and", "as", "assert", "async", "await", "break", "class", "continue", "def",
+    "del", "elif", "else", "except", "finally", "for", "from", "global", "if", "import", "in", "is",
+    "lambda", "nonlocal", "not", "or", "pass", "raise", "return", "try", "while", "with", "yield", NULL,
+};
+static const char *const module_attrs[] = {
+    "T_destination", "add_module", "apply", "bfloat16", "buffers", "call_super_init", "children", "cpu", "cuda",
+    "double", "dump_patches", "eval", "extra_repr", "float", "forward", "get_buffer", "get_extra_state",
+    "get_parameter", "get_submodule", "half", "ipu", "load_state_dict", "modules", "named_buffers",
+    "named_children", "named_modules", "named_parameters", "parameters", "register_backward_hook",
+    "register_buffer", "register_forward_hook", "register_forward_pre_hook", "register_full_backward_hook",
+    "register_load_state_dict_post_hook", "register_module", "register_parameter", "requires_grad_",
+    "set_extra_state", "share_memory", "state_dict", "to", "to_empty", "train", "training", "type", "xpu",
+    "zero_grad", NULL,
+};
+/* What the generated file defines at top level besides the class. */
+static const char *const file_names[] = {"torch", "nn", "F", "Model", "_Scope", "_place", NULL};
+
+static bool in_list(const char *s, const char *const *list) {
+    for (; *list; list++)
+        if (!strcmp(s, *list))
+            return true;
+    return false;
+}
+
+static bool plain_attr(const char *s) {
+    return s[0] != '_' && !in_list(s, python_keywords) && !in_list(s, module_attrs);
+}
+
+/* The shortest decimal that reads back as v, as a Python float literal. */
+static const char *py_float(double v) {
+    char buf[64];
+    for (int digits = 1; digits <= 17; digits++) {
+        snprintf(buf, sizeof buf, "%.*g", digits, v);
+        if (strtod(buf, NULL) == v)
+            break;
+    }
+    if (strstr(buf, "inf") || strstr(buf, "nan"))
+        return arena_printf("float(\"%s\")", buf);
+    if (!strpbrk(buf, ".e"))
+        strcat(buf, ".0");
+    return arena_strdup(buf);
+}
+
+/* "3" or "(3, 5)": a torch size argument. */
+static const char *py_pair(int h, int w) {
+    return h == w ? arena_printf("%d", h) : arena_printf("(%d, %d)", h, w);
+}
+
+/* self.stage1.basic0.conv0, with _modules["..."] for the components that are not plain. */
+static const char *module_ref(const char *pname) {
+    const char *s = "self";
+    char *path = arena_strdup(pname);
+    for (char *part = path, *next; part; part = next) {
+        next = strchr(part, '.');
+        if (next)
+            *next++ = 0;
+        s = plain_attr(part) ? arena_printf("%s.%s", s, part) : arena_printf("%s._modules[\"%s\"]", s, part);
+    }
+    return s;
+}
+
+/* A name for a top-level buffer of op `id` that no parameter's first component uses. */
+static const char *buffer_name(const Graph *g, const char *what, int id) {
+    const char *name = arena_printf("%s_v%d", what, id);
+    for (;;) {
+        size_t n = strlen(name);
+        bool taken = false;
+        for (int i = 0; i < g->nparams && !taken; i++)
+            taken = !strncmp(g->params[i].name, name, n) && (g->params[i].name[n] == '.' || !g->params[i].name[n]);
+        if (!taken)
+            return name;
+        name = arena_printf("%s_", name);
+    }
+}
+
+static const char *shape_text(Shape s) {
+    const char *t = "[N";
+    for (int i = 1; i < s.rank; i++)
+        t = arena_printf("%s, %d", t, s.d[i]);
+    return arena_printf("%s]", t);
+}
+
+static const char *basename_of(const char *path) {
+    const char *s = strrchr(path, '/');
+    return s ? s + 1 : path;
+}
+
+/* The source text inside a docstring: backslashes doubled, no run of three quotes. */
+static void print_docstring_text(FILE *f, const char *text, long len) {
+    fputs("    ", f);
+    for (long i = 0; i < len; i++) {
+        char ch = text[i];
+        if (ch == '\\')
+            fputs("\\\\", f);
+        else if (ch == '"' && i > 0 && text[i - 1] == '"')
+            fputs("\\\"", f);
+        else if (ch == '\n' && i + 1 < len)
+            fputs(text[i + 1] == '\n' ? "\n" : "\n    ", f);
+        else if (ch != '\n' && ch != '\r')
+            fputc(ch, f);
+    }
+    fputc('\n', f);
+}
+
+static bool all_same(const double *v, int n) {
+    for (int i = 1; i < n; i++)
+        if (v[i] != v[0])
+            return false;
+    return true;
+}
+
+static const char *py_list(const double *v, int n) {
+    const char *s = "[";
+    for (int i = 0; i < n; i++)
+        s = arena_printf("%s%s%s", s, i ? ", " : "", py_float(v[i]));
+    return arena_printf("%s]", s);
+}
+
+static bool conv_pads_evenly(const Attrs *a) { return a->ph == a->ph_end && a->pw == a->pw_end; }
+
+/* The constructor of an op's submodule (ops with parameters only). */
+static const char *module_ctor(const Graph *g, const Op *op) {
+    const Attrs *a = &op->a;
+    Shape in = g->values[op->in[0]].shape;
+    switch (op->kind) {
+    case OP_CONV: {
+        const char *s = arena_printf("nn.Conv2d(%d, %d, %s", in.d[1], a->out, py_pair(a->kh, a->kw));
+        if (a->sh != 1 || a->sw != 1)
+            s = arena_printf("%s, stride=%s", s, py_pair(a->sh, a->sw));
+        if (conv_pads_evenly(a) && (a->ph || a->pw))
+            s = arena_printf("%s, padding=%s", s, py_pair(a->ph, a->pw));
+        if (a->dh != 1 || a->dw != 1)
+            s = arena_printf("%s, dilation=%s", s, py_pair(a->dh, a->dw));
+        if (a->groups != 1)
+            s = arena_printf("%s, groups=%d", s, a->groups);
+        if (!a->bias)
+            s = arena_printf("%s, bias=False", s);
+        return arena_printf("%s)", s);
+    }
+    case OP_LINEAR:
+        return arena_printf("nn.Linear(%d, %d%s)", in.d[1], a->out, a->bias ? "" : ", bias=False");
+    case OP_BATCHNORM:
+        return arena_printf("nn.BatchNorm%dd(%d, eps=%s, momentum=%s)", in.rank == 4 ? 2 : 1, in.d[1], py_float(a->eps),
+                            py_float(a->momentum));
+    default:
+        return NULL;
+    }
+}
+
+/* The right-hand side computing op's output from its inputs v<id>. */
+static const char *op_expr(const Graph *g, const Op *op, const char *const *bufs) {
+    const Attrs *a = &op->a;
+    const char *x = op->nin ? arena_printf("v%d", op->in[0]) : "x";
+    switch (op->kind) {
+    case OP_INPUT: return "x";
+    case OP_NORMALIZE:
+        if (all_same(a->mean, a->nmean) && all_same(a->std, a->nmean))
+            return arena_printf("(%s - %s) / %s", x, py_float(a->mean[0]), py_float(a->std[0]));
+        return arena_printf("(%s - self.%s) / self.%s", x, bufs[0], bufs[1]);
+    case OP_CONV:
+        if (!conv_pads_evenly(a))
+            return arena_printf("%s(F.pad(%s, (%d, %d, %d, %d)))", module_ref(op->pname), x, a->pw, a->pw_end, a->ph,
+                                a->ph_end);
+        return arena_printf("%s(%s)", module_ref(op->pname), x);
+    case OP_LINEAR:
+    case OP_BATCHNORM: return arena_printf("%s(%s)", module_ref(op->pname), x);
+    case OP_MAXPOOL:
+        return arena_printf("F.max_pool2d(%s, %s, stride=%s, padding=%s, ceil_mode=%s)", x, py_pair(a->kh, a->kw),
+                            py_pair(a->sh, a->sw), py_pair(a->ph, a->pw), a->ceil_mode ? "True" : "False");
+    case OP_AVGPOOL:
+        return arena_printf("F.avg_pool2d(%s, %s, stride=%s, padding=%s, ceil_mode=%s, count_include_pad=%s)", x,
+                            py_pair(a->kh, a->kw), py_pair(a->sh, a->sw), py_pair(a->ph, a->pw),
+                            a->ceil_mode ? "True" : "False", a->count_include_pad ? "True" : "False");
+    case OP_ADAPTIVE_AVGPOOL: return arena_printf("F.adaptive_avg_pool2d(%s, (%d, %d))", x, a->oh, a->ow);
+    case OP_GLOBAL_AVGPOOL: return arena_printf("F.adaptive_avg_pool2d(%s, 1)", x);
+    case OP_GLOBAL_MAXPOOL: return arena_printf("F.adaptive_max_pool2d(%s, 1)", x);
+    case OP_DROPOUT: return arena_printf("F.dropout(%s, p=%s, training=self.training)", x, py_float(a->p));
+    case OP_RELU: return arena_printf("F.relu(%s)", x);
+    case OP_TANH: return arena_printf("torch.tanh(%s)", x);
+    case OP_SIGMOID: return arena_printf("torch.sigmoid(%s)", x);
+    case OP_IDENTITY: return x;
+    case OP_LEAKY_RELU: return arena_printf("F.leaky_relu(%s, negative_slope=%s)", x, py_float(a->slope));
+    case OP_ELU: return arena_printf("F.elu(%s, alpha=%s)", x, py_float(a->alpha));
+    case OP_LRN:
+        return arena_printf("F.local_response_norm(%s, %d, alpha=%s, beta=%s, k=%s)", x, a->size, py_float(a->alpha),
+                            py_float(a->beta), py_float(a->k));
+    case OP_FLATTEN: return arena_printf("torch.flatten(%s, 1)", x);
+    case OP_SOFTMAX: return arena_printf("F.softmax(%s, dim=1)", x);
+    case OP_ADD: {
+        const char *s = x;
+        for (int i = 1; i < op->nin; i++)
+            s = arena_printf("%s + v%d", s, op->in[i]);
+        return s;
+    }
+    case OP_CONCAT: {
+        const char *s = arena_printf("torch.cat([%s", x);
+        for (int i = 1; i < op->nin; i++)
+            s = arena_printf("%s, v%d", s, op->in[i]);
+        return arena_printf("%s], 1)", s);
+    }
+    default: break;   /* training ops: never in a forward graph */
+    }
+    return "None";
+}
+
+static const char *class_name(const Graph *g) {
+    const char *name = g->name;
+    while (in_list(name, python_keywords) || in_list(name, file_names))
+        name = arena_printf("%s_", name);
+    return name;
+}
+
+static void print_docstring(const Graph *g, FILE *f, const char *cls) {
+    int file = g->nops ? g->ops[0].span.file : -1;
+    const char *path = file >= 0 ? diag_path(file) : NULL;
+    Shape in = g->values[g->input].shape, out = g->values[g->output].shape;
+    fprintf(f, "\"\"\"%s as a torch.nn.Module, written by `cnnc --emit=torch`%s%s.\n\n", g->name,
+            path ? " from " : "", path ? basename_of(path) : "");
+    fprintf(f, "Built from the same IR as the generated C: one submodule or functional call per op, in op\n"
+               "order; forward() names each value v<id> after the IR (`cnnc --emit=ir`). state_dict() keys are\n"
+               "the checkpoint names (spec section 6), so a cnnc checkpoint loads with\n"
+               "load_state_dict(..., strict=False) (BatchNorm's num_batches_tracked is PyTorch's own).\n"
+               "Input %s, output %s (%s); %s parameters (%s trained).\n\n",
+            shape_text(in), shape_text(out), g->ends_in_softmax ? "probabilities" : "logits",
+            fmt_count((double)ir_param_count(g, false)), fmt_count((double)ir_param_count(g, true)));
+    fprintf(f, "    model = %s().eval()\n    y = model(torch.rand(%s))\n", cls,
+            arena_printf("[1%s", shape_text(in) + 2));
+    if (path) {
+        fprintf(f, "\nSource (%s):\n\n", path);
+        print_docstring_text(f, diag_text(file), diag_text_len(file));
+    }
+    fputs("\"\"\"\n", f);
+}
+
+static const char prelude[] =
+    "import torch\n"
+    "import torch.nn as nn\n"
+    "import torch.nn.functional as F\n"
+    "\n"
+    "\n"
+    "class _Scope(nn.Module):\n"
+    "    \"\"\"One level of a dotted parameter name (the `stage1` of stage1.basic0.conv0): holds children only.\"\"\"\n"
+    "\n"
+    "\n"
+    "def _place(root, path, module):\n"
+    "    \"\"\"Registers module under the dotted path, making the _Scope levels on the way.\"\"\"\n"
+    "    *scopes, leaf = path.split(\".\")\n"
+    "    for name in scopes:\n"
+    "        if name not in root._modules:\n"
+    "            root._modules[name] = _Scope()\n"
+    "        root = root._modules[name]\n"
+    "    root._modules[leaf] = module\n"
+    "\n"
+    "\n";
+
+void emit_torch(const Graph *g, FILE *f) {
+    const char *cls = class_name(g);
+    print_docstring(g, f, cls);
+    fputs(prelude, f);
+    const char **bufs = arena_alloc(sizeof(char *) * 2 * (size_t)(g->nops + 1));
+    fprintf(f, "class %s(nn.Module):\n", cls);
+    fprintf(f, "    def __init__(self):\n        super().__init__()\n");
+    for (int i = 0; i < g->nops; i++) {
+        const Op *op = &g->ops[i];
+        const char *ctor = module_ctor(g, op);
+        if (ctor && op->pname)
+            fprintf(f, "        _place(self, \"%s\", %s)\n", op->pname, ctor);
+        if (op->kind == OP_NORMALIZE && !(all_same(op->a.mean, op->a.nmean) && all_same(op->a.std, op->a.nmean))) {
+            const char *view = g->values[op->in[0]].shape.rank == 4 ? ".view(1, -1, 1, 1)" : ".view(1, -1)";
+            bufs[2 * i] = buffer_name(g, "mean", op->out);
+            bufs[2 * i + 1] = buffer_name(g, "std", op->out);
+            fprintf(f, "        self.register_buffer(\"%s\", torch.tensor(%s)%s, persistent=False)\n", bufs[2 * i],
+                    py_list(op->a.mean, op->a.nmean), view);
+            fprintf(f, "        self.register_buffer(\"%s\", torch.tensor(%s)%s, persistent=False)\n", bufs[2 * i + 1],
+                    py_list(op->a.std, op->a.nmean), view);
+        }
+    }
+    fprintf(f, "\n    def forward(self, x):\n");
+    for (int i = 0; i < g->nops; i++) {
+        const Op *op = &g->ops[i];
+        const char *line = arena_printf("v%d = %s", op->out, op_expr(g, op, bufs + 2 * i));
+        char attrs[512] = "";
+        op_info(op->kind)->print_attrs(op, attrs, sizeof attrs);
+        const char *where = op->span.file >= 0
+                                ? arena_printf("  %s:%d", basename_of(diag_path(op->span.file)), op->span.line)
+                                : "";
+        fprintf(f, "        %-60s # %s%s%s -> %s%s\n", line, op_name(op->kind), *attrs ? " " : "", attrs,
+                shape_text(g->values[op->out].shape), where);
+    }
+    fprintf(f, "        return v%d\n\n\nModel = %s\n", g->output, cls);
+}

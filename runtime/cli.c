@@ -1,0 +1,244 @@
+/* cli.c: the standalone program's command line: cnnrt_main dispatches to one command
+ * (cmd_*.c), and this file holds what the commands share: option parsing, error lines,
+ * the model's memory and its weights. */
+#include "cli.h"
+#include "ckpt.h"
+#include "rng.h"
+#include "rt.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* The commands, in the order --help lists them. */
+#define CLI_COMMANDS(X)                                                               \
+    X(info, "what the model is: shapes, parameters, FLOPs, memory")                   \
+    X(init, "write freshly initialized weights to a safetensors file")                \
+    X(predict, "classify image files")                                                \
+    X(bench, "measure latency and throughput")                                        \
+    X(forward, "run the model on a tensor file (for testing against a reference)")
+
+static const struct {
+    const char *name, *summary;
+    int (*run)(const CnnModel *m, int argc, char **argv);
+} commands[] = {
+#define X(name, summary) {#name, summary, cmd_##name},
+    CLI_COMMANDS(X)
+#undef X
+};
+enum { NCOMMANDS = sizeof commands / sizeof commands[0] };
+
+const char *cli_prog = "model";
+
+int cli_error(int status, const char *fmt, ...) {
+    fprintf(stderr, "%s: error: ", cli_prog);
+    va_list ap;
+    va_start(ap, fmt);
+    vfprintf(stderr, fmt, ap);
+    va_end(ap);
+    fputc('\n', stderr);
+    return status;
+}
+
+static void print_help(const CnnModel *m) {
+    printf("usage: %s COMMAND [OPTIONS]\n\n", cli_prog);
+    printf("Model %s (compiled from %s by cnnc).\n\nCommands:\n", m->name, m->source);
+    for (int i = 0; i < NCOMMANDS; i++)
+        printf("  %-9s %s\n", commands[i].name, commands[i].summary);
+    printf("\n'%s COMMAND --help' describes one command.\n", cli_prog);
+    printf("Exit status: 0 success, 1 bad input (files), 2 bad usage.\n");
+}
+
+int cnnrt_main(const CnnModel *m, int argc, char **argv) {
+    if (argc > 0 && argv[0] && *argv[0]) {
+        const char *slash = strrchr(argv[0], '/');
+        cli_prog = slash ? slash + 1 : argv[0];
+    }
+    if (argc < 2) {
+        char names[256] = "";
+        for (int i = 0, k = 0; i < NCOMMANDS && k >= 0 && (size_t)k < sizeof names; i++)
+            k += snprintf(names + k, sizeof names - (size_t)k, "%s%s", i ? ", " : "", commands[i].name);
+        return cli_error(EXIT_USAGE, "no command given (%s; see '%s --help')", names, cli_prog);
+    }
+    const char *name = argv[1];
+    if (strcmp(name, "--help") == 0 || strcmp(name, "-h") == 0 || strcmp(name, "help") == 0) {
+        if (strcmp(name, "help") == 0 && argc > 2) {   /* "help CMD" is "CMD --help" */
+            char *help_argv[] = {"--help", NULL};
+            for (int i = 0; i < NCOMMANDS; i++)
+                if (strcmp(argv[2], commands[i].name) == 0)
+                    return commands[i].run(m, 1, help_argv);
+            return cli_error(EXIT_USAGE, "unknown command '%s' (see '%s --help')", argv[2], cli_prog);
+        }
+        print_help(m);
+        return fflush(stdout) == 0 ? 0 : cli_error(EXIT_BAD_INPUT, "cannot write standard output");
+    }
+    for (int i = 0; i < NCOMMANDS; i++)
+        if (strcmp(name, commands[i].name) == 0) {
+            int rc = commands[i].run(m, argc - 2, argv + 2);
+            if (fflush(stdout) != 0 && rc == 0)
+                rc = cli_error(EXIT_BAD_INPUT, "cannot write standard output");
+            return rc;
+        }
+    if (name[0] == '-')
+        return cli_error(EXIT_USAGE, "unknown option '%s' (a command comes first; see '%s --help')",
+                         name, cli_prog);
+    return cli_error(EXIT_USAGE, "unknown command '%s' (see '%s --help')", name, cli_prog);
+}
+
+/* ---- options ---------------------------------------------------------------------------- */
+
+int cli_parse(const char *command, const char *help, const CliOption *opts, int argc,
+              char **argv, const char **positional, int *npositional) {
+    if (npositional)
+        *npositional = 0;
+    bool only_positional = false;
+    for (int i = 0; i < argc; i++) {
+        const char *a = argv[i];
+        if (only_positional || a[0] != '-' || strcmp(a, "-") == 0) {
+            if (!positional)
+                return cli_error(EXIT_USAGE, "%s takes no argument '%s' (see '%s %s --help')",
+                                 command, a, cli_prog, command);
+            positional[(*npositional)++] = a;
+            continue;
+        }
+        if (strcmp(a, "--") == 0) {
+            only_positional = true;
+            continue;
+        }
+        if (strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0) {
+            printf("usage: %s %s", cli_prog, help);
+            return 0;
+        }
+        const char *eq = strchr(a, '=');
+        size_t len = eq ? (size_t)(eq - a) : strlen(a);
+        const CliOption *o = NULL;
+        for (const CliOption *p = opts; p && p->name; p++)
+            if (strlen(p->name) == len && strncmp(p->name, a, len) == 0)
+                o = p;
+        if (!o)
+            return cli_error(EXIT_USAGE, "unknown option '%.*s' for %s (see '%s %s --help')",
+                             (int)len, a, command, cli_prog, command);
+        if (o->flag) {
+            if (eq)
+                return cli_error(EXIT_USAGE, "option %s takes no value", o->name);
+            *o->flag = true;
+            continue;
+        }
+        if (eq) {
+            *o->value = eq + 1;
+        } else if (i + 1 < argc) {
+            *o->value = argv[++i];
+        } else {
+            return cli_error(EXIT_USAGE, "option %s needs a value", o->name);
+        }
+        if (!**o->value)
+            return cli_error(EXIT_USAGE, "option %s needs a non-empty value", o->name);
+    }
+    return -1;
+}
+
+bool cli_require(const char *command, const char *name, const char *value) {
+    if (value)
+        return true;
+    cli_error(EXIT_USAGE, "%s needs %s (see '%s %s --help')", command, name, cli_prog, command);
+    return false;
+}
+
+bool cli_int(const char *name, const char *text, long long lo, long long hi, long long *out) {
+    char *end;
+    long long v = strtoll(text, &end, 10);
+    bool ok = end != text && *end == 0 && text[0] != ' ' && v >= lo && v <= hi;
+    if (!ok) {
+        cli_error(EXIT_USAGE, "%s needs an integer from %lld to %lld, not '%s'", name, lo, hi, text);
+        return false;
+    }
+    *out = v;
+    return true;
+}
+
+const char *cli_group(long long v, char *buf, size_t size) {
+    char digits[32];
+    int n = snprintf(digits, sizeof digits, "%lld", v < 0 ? -v : v);
+    char out[48];
+    size_t k = 0;
+    if (v < 0)
+        out[k++] = '-';
+    for (int i = 0; i < n; i++) {
+        if (i > 0 && (n - i) % 3 == 0)
+            out[k++] = ',';
+        out[k++] = digits[i];
+    }
+    out[k] = 0;
+    snprintf(buf, size, "%s", out);
+    return buf;
+}
+
+/* ---- memory and weights ----------------------------------------------------------------- */
+
+float *cli_alloc_floats(size_t n, const char *what, char *err) {
+    size_t bytes = n > ((size_t)-1 - 64) / sizeof(float) ? 0 : n * sizeof(float);
+    if (n && !bytes) {
+        rt_fail(err, "out of memory (%zu floats for %s)", n, what);
+        return NULL;
+    }
+    bytes = (bytes + 63) / 64 * 64;
+    if (bytes == 0)
+        bytes = 64;
+    float *p = aligned_alloc(64, bytes);
+    if (!p) {
+        rt_fail(err, "out of memory (%zu bytes for %s)", bytes, what);
+        return NULL;
+    }
+    memset(p, 0, bytes);
+    return p;
+}
+
+bool cli_memory_alloc(const CnnModel *m, CliMemory *mem, char *err) {
+    mem->params = cli_alloc_floats(m->param_floats, "the parameters", err);
+    mem->work = mem->params ? cli_alloc_floats(m->work_floats, "the workspace", err) : NULL;
+    if (!mem->work) {
+        cli_memory_free(mem);
+        return false;
+    }
+    return true;
+}
+
+void cli_memory_free(CliMemory *mem) {
+    free(mem->params);
+    free(mem->work);
+    mem->params = mem->work = NULL;
+}
+
+/* CnnTensorInfo.init names what a fresh tensor holds; the batchnorm roles give the constants. */
+static ParamRole role_of(const CnnTensorInfo *t) {
+    if (strcmp(t->init, "weight") == 0)
+        return ROLE_WEIGHT;
+    if (strcmp(t->init, "bias") == 0)
+        return ROLE_BIAS;
+    if (strcmp(t->init, "ones") == 0)
+        return ROLE_BN_WEIGHT;
+    return ROLE_BN_BIAS;   /* "zeros" */
+}
+
+void cli_init_params(const CnnModel *m, float *params, InitKind kind, unsigned long long seed) {
+    Rng r;
+    rng_seed(&r, seed);
+    for (int i = 0; i < m->ntensors; i++) {
+        const CnnTensorInfo *t = &m->tensors[i];
+        init_tensor(&r, kind, role_of(t), t->fan_in, t->fan_out, params + t->offset, (long)t->numel);
+    }
+}
+
+bool cli_load_weights(const CnnModel *m, const char *path, float *params, char *err) {
+    Ckpt *c = ckpt_read(path, err);
+    if (!c)
+        return false;
+    bool ok = true;
+    for (int i = 0; ok && i < m->ntensors; i++) {
+        const CnnTensorInfo *t = &m->tensors[i];
+        ok = ckpt_get_f32(c, t->name, t->shape, t->rank, params + t->offset, err);
+    }
+    ckpt_free(c);
+    return ok;
+}

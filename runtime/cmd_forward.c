@@ -1,0 +1,103 @@
+/* cmd_forward.c: `forward`, the test interface (architecture.md): tensor `input` of a
+ * safetensors file through the model into tensor `output` of another, so that any model can be
+ * checked against an independent reference. */
+#include "ckpt.h"
+#include "cli.h"
+#include "rt.h"
+
+#include <limits.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static const char help[] =
+    "forward --weights W.safetensors --input X.safetensors --output Y.safetensors\n"
+    "\n"
+    "Runs the model on tensor 'input' of X, [N, C, H, W] for image models or [N, F] for flat\n"
+    "ones, F32 or F64, any N >= 1 (in chunks of the compiled batch), and writes tensor 'output'\n"
+    "[N, OUT] as F32: logits, or probabilities when the model ends in softmax.\n"
+    "Every tensor of the model must be in W with its shape; other tensors of W are ignored.\n"
+    "\n"
+    "  --weights FILE   the model's weights (safetensors)\n"
+    "  --input FILE     safetensors file holding tensor 'input'\n"
+    "  --output FILE    the safetensors file to write (replaced atomically)\n";
+
+/* Checks tensor 'input' of c against the model's input shape and reads its N into *n. */
+static bool check_input(const CnnModel *m, const Ckpt *c, int *n, char *err) {
+    const CkptTensor *t = ckpt_find(c, "input");
+    char want[96], have[128];
+    if (m->in_rank == 3)
+        snprintf(want, sizeof want, "[N, %d, %d, %d]", m->in_shape[0], m->in_shape[1], m->in_shape[2]);
+    else
+        snprintf(want, sizeof want, "[N, %d]", m->in_shape[0]);
+    if (!t) {
+        char names[96] = "";
+        for (int i = 0, k = 0; i < c->ntensors && i < 3; i++)
+            k += snprintf(names + k, sizeof names - (size_t)k, "%s'%.20s'", i ? ", " : "", c->tensors[i].name);
+        if (c->ntensors == 0)
+            return rt_fail(err, "%s: no tensor 'input' (the file holds no tensors)", c->path);
+        return rt_fail(err, "%s: no tensor 'input' %s (the file holds %s%s)", c->path, want, names,
+                       c->ntensors > 3 ? ", ..." : "");
+    }
+    ckpt_format_shape(t->shape, t->rank, have, sizeof have);
+    bool ok = t->rank == m->in_rank + 1 && t->shape[0] >= 1 && t->shape[0] <= INT_MAX;
+    for (int d = 1; ok && d < t->rank; d++)
+        ok = t->shape[d] == m->in_shape[d - 1];
+    if (!ok && t->rank > 0 && t->shape[0] == 0)
+        return rt_fail(err, "%s: tensor 'input' has shape %s, an empty batch (N must be at least 1)",
+                       c->path, have);
+    if (!ok)
+        return rt_fail(err, "%s: tensor 'input' has shape %s, model expects %s", c->path, have, want);
+    *n = (int)t->shape[0];
+    return true;
+}
+
+int cmd_forward(const CnnModel *m, int argc, char **argv) {
+    const char *weights = NULL, *input = NULL, *output = NULL;
+    const CliOption opts[] = {
+        {"--weights", &weights, NULL}, {"--input", &input, NULL}, {"--output", &output, NULL}, {0}};
+    int rc = cli_parse("forward", help, opts, argc, argv, NULL, NULL);
+    if (rc >= 0)
+        return rc;
+    if (!cli_require("forward", "--weights FILE", weights) || !cli_require("forward", "--input FILE", input) ||
+        !cli_require("forward", "--output FILE", output))
+        return EXIT_USAGE;
+
+    char err[RT_ERR_LEN];
+    CliMemory mem = {0};
+    Ckpt *x = NULL;
+    float *in = NULL, *out = NULL;
+    CkptWriter *w = NULL;
+    int n = 0;
+    bool ok = cli_memory_alloc(m, &mem, err) && cli_load_weights(m, weights, mem.params, err) &&
+              (x = ckpt_read(input, err)) && check_input(m, x, &n, err);
+    if (ok) {
+        int shape[4] = {n, m->in_shape[0], m->in_shape[1], m->in_shape[2]};
+        ok = (in = cli_alloc_floats((size_t)n * m->in_size, "the input", err)) &&
+             (out = cli_alloc_floats((size_t)n * m->out_size, "the output", err)) &&
+             ckpt_get_f32(x, "input", shape, m->in_rank + 1, in, err);
+    }
+    ckpt_free(x);
+    for (int done = 0; ok && done < n; done += m->batch) {
+        int k = n - done < m->batch ? n - done : m->batch;
+        if (m->forward(mem.params, mem.work, in + (size_t)done * m->in_size,
+                       out + (size_t)done * m->out_size, k) != 0)
+            ok = rt_fail(err, "the model refused a batch of %d images (compiled batch %d)", k, m->batch);
+    }
+    if (ok) {
+        int oshape[2] = {n, (int)m->out_size};
+        if (!(w = ckpt_writer_new())) {
+            ok = rt_fail(err, "out of memory");
+        } else {
+            ckpt_add_meta(w, "model", m->name);
+            ckpt_add_f32(w, "output", oshape, 2, out);
+            ok = ckpt_write(w, output, err);
+            ckpt_writer_free(w);
+        }
+    }
+    free(in);
+    free(out);
+    cli_memory_free(&mem);
+    return ok ? 0 : cli_error(EXIT_BAD_INPUT, "%s", err);
+}

@@ -1,0 +1,343 @@
+#!/usr/bin/python3
+"""parity.py: compiled models against PyTorch, forward pass, eval mode.
+
+For every model of models/*.cnn and tests/models/*.cnn (each `model` of a file; tests/models/lib/
+holds imported blocks only): compile it with `cnnc FILE -o PROG --batch 8`, write random
+weights (batchnorm running statistics included: running_var in [0.5, 1.5]) and a random input
+as safetensors, run `PROG forward`, and compare the output with two references:
+  (a) the module that `cnnc --emit=torch` prints for the same model (built from the same IR), and
+  (b) the hand-written twin (twins.py, coverage_twins.py) for lenet5, simplecnn, resnet18_cifar,
+      googlenet and every tests/models model, after checking that its checkpoint names (its
+      state_dict less num_batches_tracked) are exactly the compiled model's tensor names.
+A comparison passes when rel = max|a - b| / max|b| <= 1e-4; references run in float32, and a
+float64 run of (a) gives the error of the float32 C code against exact arithmetic ("f64").
+Batch 1 and batch 8, except for the big ImageNet models (batch 1 only, to keep CI time low).
+
+    /usr/bin/python3 tests/torch/parity.py --build BUILD [--only NAME ...] [--small] [--keep DIR]
+
+Prints one line per model and batch, then `parity: N passed, M failed`; exits 1 on a failure.
+"""
+import argparse
+import concurrent.futures
+import copy
+import json
+import os
+import re
+import shutil
+import struct
+import subprocess
+import sys
+import tempfile
+import time
+import zlib
+
+import numpy as np
+import torch
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+TOP = os.path.normpath(os.path.join(HERE, "..", ".."))
+sys.path.insert(0, HERE)
+import coverage_twins  # noqa: E402
+import twins  # noqa: E402
+
+TOL = 1e-4
+BIG = {"alexnet", "vgg16", "vgg16_bn", "resnet50"}      # batch 1 only
+COMPILED_BATCH = 8
+
+
+# ---------------------------------------------------------------- safetensors (struct + json)
+def write_safetensors(path, tensors):
+    """tensors: [(name, float32 torch tensor)], written in order, header padded to 8 bytes."""
+    header, off = {}, 0
+    arrays = []
+    for name, t in tensors:
+        a = np.ascontiguousarray(t.detach().to(torch.float32).numpy(), dtype="<f4")
+        header[name] = {"dtype": "F32", "shape": list(a.shape), "data_offsets": [off, off + a.nbytes]}
+        arrays.append(a)
+        off += a.nbytes
+    text = json.dumps(header, separators=(",", ":")).encode()
+    text += b" " * (-len(text) % 8)
+    with open(path, "wb") as f:
+        f.write(struct.pack("<Q", len(text)))
+        f.write(text)
+        for a in arrays:
+            f.write(a.data)
+
+
+def read_safetensors(path):
+    """{name: torch tensor} of an F32/F64 file."""
+    with open(path, "rb") as f:
+        raw = f.read()
+    (n,) = struct.unpack("<Q", raw[:8])
+    header = json.loads(raw[8:8 + n])
+    header.pop("__metadata__", None)
+    data = raw[8 + n:]
+    out = {}
+    for name, e in header.items():
+        dt = {"F32": "<f4", "F64": "<f8"}[e["dtype"]]
+        b, end = e["data_offsets"]
+        a = np.frombuffer(data[b:end], dtype=dt).reshape(e["shape"])
+        out[name] = torch.from_numpy(a.copy())
+    return out
+
+
+# ---------------------------------------------------------------- the models
+class Case:
+    def __init__(self, path, model, several):
+        self.path, self.model, self.several = path, model, several
+        self.rel = os.path.relpath(path, TOP)
+
+    def cnnc_args(self):
+        return [self.path] + (["--model", self.model] if self.several else [])
+
+    def twin(self):
+        """The hand-written twin module's builder, or None when this model has none."""
+        if self.model in twins.TWINS and self.rel.startswith("models/"):
+            return lambda: twins.build(self.model)
+        if self.model in coverage_twins.TWINS:
+            return lambda: coverage_twins.build(self.model)
+        return None
+
+    def needs_twin(self):
+        return self.rel.startswith("tests/") or self.model in twins.TWINS
+
+    def batches(self):
+        return [1] if self.model in BIG else [1, COMPILED_BATCH]
+
+
+def find_cases():
+    cases = []
+    for d in ("models", os.path.join("tests", "models")):
+        full = os.path.join(TOP, d)
+        for fn in sorted(os.listdir(full)):
+            if not fn.endswith(".cnn"):
+                continue
+            path = os.path.join(full, fn)
+            with open(path) as f:
+                names = re.findall(r"^\s*model\s+([A-Za-z_][A-Za-z0-9_]*)", f.read(), re.M)
+            for m in names:
+                cases.append(Case(path, m, len(names) > 1))
+    return cases
+
+
+# ---------------------------------------------------------------- helpers
+def run(args, what):
+    p = subprocess.run(args, stdout=subprocess.PIPE, stderr=subprocess.PIPE, universal_newlines=True)
+    if p.returncode != 0:
+        raise RuntimeError("%s failed (status %d): %s" % (what, p.returncode, (p.stderr or p.stdout).strip()[-1500:]))
+    return p.stdout
+
+
+def cnnc_params(cnnc, case):
+    """[(name, shape)] in checkpoint order, from `cnnc --emit=params`."""
+    out = []
+    for line in run([cnnc, "--emit=params"] + case.cnnc_args(), "cnnc --emit=params").splitlines():
+        name, shape = line.split(" ", 1)
+        out.append((name, tuple(json.loads(shape))))
+    return out
+
+
+def emitted_module(cnnc, case):
+    text = run([cnnc, "--emit=torch"] + case.cnnc_args(), "cnnc --emit=torch")
+    ns = {"__name__": "cnnc_emitted_" + case.model}
+    exec(compile(text, "<cnnc --emit=torch %s>" % case.model, "exec"), ns)
+    return ns["Model"]()
+
+
+def checkpoint_names(module):
+    return {k: tuple(v.shape) for k, v in module.state_dict().items() if not k.endswith("num_batches_tracked")}
+
+
+def name_mismatch(params, module, who):
+    """A message when module's checkpoint names or shapes differ from the compiled model's, else None."""
+    have = checkpoint_names(module)
+    want = dict(params)
+    only_c = [n for n in want if n not in have]
+    only_m = [n for n in have if n not in want]
+    if only_c or only_m:
+        return "tensor names differ from %s: only in cnnc: %s; only in %s: %s" % (
+            who, ", ".join(only_c) or "-", who, ", ".join(only_m) or "-")
+    shapes = ["%s %s vs %s" % (n, list(want[n]), list(have[n])) for n in want if want[n] != have[n]]
+    if shapes:
+        return "tensor shapes differ from %s (cnnc vs %s): %s" % (who, who, "; ".join(shapes))
+    return None
+
+
+def random_weights(params, seed):
+    """He-scaled conv/linear weights, small biases, batchnorm affine and running statistics."""
+    g = torch.Generator().manual_seed(seed)
+    out = []
+    for name, shape in params:
+        leaf = name.rsplit(".", 1)[-1]
+        if leaf == "running_var":
+            t = torch.rand(shape, generator=g) + 0.5
+        elif leaf == "running_mean":
+            t = torch.randn(shape, generator=g) * 0.5
+        elif leaf == "weight" and len(shape) == 1:      # batchnorm scale
+            t = torch.rand(shape, generator=g) + 0.5
+        elif leaf == "weight":
+            fan_in = 1
+            for d in shape[1:]:
+                fan_in *= d
+            t = torch.randn(shape, generator=g) * (2.0 / fan_in) ** 0.5
+        else:                                            # biases
+            t = (torch.rand(shape, generator=g) - 0.5) * 0.4
+        out.append((name, t))
+    return out
+
+
+def rel_err(a, b):
+    a, b = a.double(), b.double()
+    den = b.abs().max().item()
+    num = (a - b).abs().max().item()
+    return num / den if den > 0 else num
+
+
+def fmt(e):
+    return "-" if e is None else "%.1e" % e
+
+
+# ---------------------------------------------------------------- one model
+def ir_input_shape(cnnc, case):
+    """[C, H, W] (or [F]) from the first line of `cnnc --emit=ir`."""
+    first = run([cnnc, "--emit=ir"] + case.cnnc_args(), "cnnc --emit=ir").splitlines()[0]
+    return json.loads(re.search(r"input (\[[0-9, ]*\])", first).group(1))
+
+
+def check_case(case, cnnc, prog_future, work):
+    """Yields one row per batch: (batch, rel vs emitted, rel vs twin, rel C vs f64, rel torch vs f64,
+    problems); a rel is None when that comparison did not run."""
+    seed = zlib.crc32(case.model.encode())
+    params = cnnc_params(cnnc, case)
+    emitted = emitted_module(cnnc, case).eval()
+    problems = []
+    msg = name_mismatch(params, emitted, "--emit=torch")
+    if msg:
+        problems.append(msg)
+    weights = random_weights(params, seed)
+    state = dict(weights)
+    wpath = os.path.join(work, case.model + ".weights.safetensors")
+    write_safetensors(wpath, weights)
+    emitted.load_state_dict(state, strict=False)
+
+    twin, twin_build = None, case.twin()
+    if twin_build is None and case.needs_twin():
+        problems.append("no hand-written twin for %s (twins.py / coverage_twins.py)" % case.model)
+    elif twin_build is not None:
+        twin = twin_build().eval()
+        msg = name_mismatch(params, twin, "the twin")
+        if msg:
+            problems.append(msg)
+            twin = None
+        else:
+            twin.load_state_dict(state, strict=False)
+
+    in_shape = ir_input_shape(cnnc, case)
+    prog, prog_error = None, None
+    try:
+        prog = prog_future.result()
+    except Exception as e:  # noqa: BLE001: reported as the case's failure
+        prog_error = str(e)
+    emitted64 = None
+    for n in case.batches():
+        g = torch.Generator().manual_seed(seed + n)
+        x = torch.rand([n] + in_shape, generator=g)
+        row_problems = list(problems)
+        with torch.no_grad():
+            ref = emitted(x)
+            ref_twin = twin(x) if twin is not None else None
+            if emitted64 is None:
+                emitted64 = copy.deepcopy(emitted).double()
+            ref64 = emitted64(x.double())
+        got = None
+        if prog_error:
+            row_problems.append(prog_error)
+        else:
+            xpath = os.path.join(work, "%s.in%d.safetensors" % (case.model, n))
+            ypath = os.path.join(work, "%s.out%d.safetensors" % (case.model, n))
+            write_safetensors(xpath, [("input", x)])
+            try:
+                run([prog, "forward", "--weights", wpath, "--input", xpath, "--output", ypath], "forward")
+                got = read_safetensors(ypath).get("output")
+                if got is None or list(got.shape) != list(ref.shape):
+                    row_problems.append("output has shape %s, PyTorch gives %s" % (
+                        None if got is None else list(got.shape), list(ref.shape)))
+                    got = None
+            except RuntimeError as e:
+                row_problems.append(str(e))
+        r_em = rel_err(got, ref) if got is not None else None
+        r_tw = rel_err(got, ref_twin) if got is not None and ref_twin is not None else None
+        r_64 = rel_err(got, ref64) if got is not None else None
+        r_t64 = rel_err(ref, ref64)
+        if r_em is not None and not r_em <= TOL:
+            row_problems.append("C output differs from --emit=torch: rel %.2e > %g" % (r_em, TOL))
+        if r_tw is not None and not r_tw <= TOL:
+            row_problems.append("C output differs from the twin: rel %.2e > %g (twin vs --emit=torch: %.2e)" % (
+                r_tw, TOL, rel_err(ref_twin, ref)))
+        yield n, r_em, r_tw, r_64, r_t64, row_problems
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--build", required=True, help="the build directory holding cnnc")
+    ap.add_argument("--only", nargs="*", default=[], help="model names to check")
+    ap.add_argument("--small", action="store_true", help="skip the big ImageNet models")
+    ap.add_argument("--keep", help="keep programs and tensors in this directory")
+    ap.add_argument("--jobs", type=int, default=2, help="programs compiled at once")
+    args = ap.parse_args()
+    torch.set_num_threads(1)
+    cnnc = os.path.join(os.path.abspath(args.build), "cnnc")
+    cases = find_cases()
+    if args.only:
+        unknown = set(args.only) - {c.model for c in cases}
+        if unknown:
+            sys.exit("parity: no model named %s" % ", ".join(sorted(unknown)))
+        cases = [c for c in cases if c.model in args.only]
+    if args.small:
+        cases = [c for c in cases if c.model not in BIG and not c.model.startswith(("googlenet", "resnet18"))
+                 or c.model == "resnet18_cifar"]
+    work = args.keep or tempfile.mkdtemp(prefix="cnnc-parity-")
+    os.makedirs(work, exist_ok=True)
+
+    def build(case):
+        prog = os.path.join(work, case.model)
+        run([cnnc] + case.cnnc_args() + ["-o", prog, "--batch", str(COMPILED_BATCH)], "cnnc -o")
+        return prog
+
+    passed = failed = 0
+    t0 = time.time()
+    print("%-16s %5s  %-10s %-10s %-10s %-12s %s" % ("model", "batch", "vs emitted", "vs twin", "C vs f64",
+                                                    "torch vs f64", "result"))
+    try:
+        with concurrent.futures.ThreadPoolExecutor(max_workers=max(1, args.jobs)) as pool:
+            # Each program builds while the models before it run.
+            futures = [pool.submit(build, c) for c in cases]
+            for case, fut in zip(cases, futures):
+                try:
+                    rows = list(check_case(case, cnnc, fut, work))
+                except Exception as e:  # noqa: BLE001: one model's failure does not stop the others
+                    rows = [("-", None, None, None, None, [str(e)])]
+                for n, r_em, r_tw, r_64, r_t64, problems in rows:
+                    ok = not problems
+                    passed += ok
+                    failed += not ok
+                    print("%-16s %5s  %-10s %-10s %-10s %-12s %s%s" % (
+                        case.model, n, fmt(r_em), fmt(r_tw), fmt(r_64), fmt(r_t64), "ok" if ok else "FAIL",
+                        "" if ok else "  (%s)" % case.rel))
+                    for p in problems:
+                        print("    " + p)
+                sys.stdout.flush()
+                del rows
+                if not args.keep:
+                    for fn in os.listdir(work):
+                        if fn.startswith(case.model + ".") and fn.endswith(".safetensors"):
+                            os.remove(os.path.join(work, fn))
+    finally:
+        if not args.keep:
+            shutil.rmtree(work, ignore_errors=True)
+    print("parity: %d passed, %d failed (%.0f s)" % (passed, failed, time.time() - t0))
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
