@@ -110,7 +110,7 @@ typedef struct Item {
     ItemKind kind;
     Span span;
     const char *name;      /* block/model name; train: model name or NULL */
-    Span name_span;
+    Span name_span;        /* import: the span of the path string */
     const char *path;      /* import: the string as written */
     ParamList params;      /* block, model */
     Body body;             /* block, model */

@@ -3,8 +3,8 @@
  *   path:line:col: error: message
  *       3 |     conv(6, 5); covn(3)
  *         |                 ^~~~
- *   note: did you mean 'conv'?                      (diag_note with no location)
- *   path:line:col: note: first defined here         (diag_note with a location: also quoted)
+ *   note: did you mean 'conv'?                 (diag_note at the error's span or without one)
+ *   path:line:col: note: first defined here    (diag_note elsewhere: also quoted)
  *       1 | block basic(c) {
  *         |       ^~~~~
  *   note: in block basic(128, stride = 2) at path:31:5   (one per context, innermost first)
@@ -40,6 +40,7 @@ static Context *contexts;
 static int ncontexts, contexts_cap;
 static int error_count;
 static bool last_error_printed;  /* notes follow the error they belong to */
+static Span last_error_at;
 static char *pending;            /* context notes of the last error, not yet printed */
 static bool atexit_done;
 
@@ -215,6 +216,7 @@ void diag_error(Span at, const char *fmt, ...) {
     va_start(ap, fmt);
     char *msg = vformat(fmt, ap);
     va_end(ap);
+    last_error_at = at;
     FILE *f = out();
     print_location(f, at);
     fprintf(f, "error: %s\n", msg);
@@ -245,7 +247,9 @@ void diag_note(Span at, const char *fmt, ...) {
     char *msg = vformat(fmt, ap);
     va_end(ap);
     FILE *f = out();
-    if (source(at.file)) {
+    bool at_error = at.file == last_error_at.file && at.line == last_error_at.line &&
+                    at.col == last_error_at.col;
+    if (source(at.file) && !at_error) {
         print_location(f, at);
         fprintf(f, "note: %s\n", msg);
         print_snippet(f, at);

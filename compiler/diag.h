@@ -34,7 +34,10 @@ Span span_none(void);
  * context (innermost first). After DIAG_MAX_ERRORS errors, further ones are counted but not
  * printed, and "too many errors" is printed once. */
 void diag_error(Span at, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-/* A note attached to the error just printed (e.g. "did you mean 'conv'?"). */
+/* A note attached to the error just printed (e.g. "did you mean 'conv'?"). At the error's own
+ * position (or without a location) it prints as "note: ..."; elsewhere as
+ * "file:line:col: note: ..." with the quoted line and a caret. Dropped when its error was
+ * not printed (over the limit). */
 void diag_note(Span at, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 /* A note that is not about an error (e.g. "softmax dropped for training"). */
 void diag_remark(Span at, const char *fmt, ...) __attribute__((format(printf, 2, 3)));

@@ -51,7 +51,8 @@ static const char usage_text[] =
     "  --version          show the version\n"
     "\n"
     "Environment: CC (the C compiler for programs), CNNC_RUNTIME (the directory holding\n"
-    "libcnnrt.a and the runtime headers, default: next to cnnc).\n";
+    "libcnnrt.a and the runtime headers, default: next to cnnc), CNNC_CFLAGS (extra flags\n"
+    "for programs), CNNC_OPENMP=0 (build programs without OpenMP threads).\n";
 
 typedef enum { EMIT_PROGRAM, EMIT_IR, EMIT_PARAMS, EMIT_C, EMIT_TORCH } EmitKind;
 
@@ -231,9 +232,26 @@ static int build_program(const Options *o, const Graph *g, const Plan *plan) {
         if (!cc || !*cc)
             cc = "clang";
         const char *tmp_out = arena_printf("%s.tmp%d", o->out, (int)getpid());
-        char *args[] = {(char *)cc, "-O3", "-march=native", "-std=c99", "-w", "-I", (char *)inc, "-I", tmpl,
-                        (char *)c_path, (char *)m_path, (char *)lib, "-lz", "-lm", "-o", (char *)tmp_out, NULL};
-        int st = run(args);
+        /* $CNNC_CFLAGS (space-separated) is added, e.g. sanitizers for tests; CNNC_OPENMP=0
+         * builds a single-threaded program. */
+        const char *args[64];
+        int na = 0;
+        const char *fixed[] = {cc, "-O3", "-march=native", "-std=c99", "-w", "-I", inc, "-I", tmpl};
+        for (size_t k = 0; k < sizeof fixed / sizeof *fixed; k++)
+            args[na++] = fixed[k];
+        const char *omp = getenv("CNNC_OPENMP");
+        if (!omp || strcmp(omp, "0") != 0)
+            args[na++] = "-fopenmp";
+        const char *extra = getenv("CNNC_CFLAGS");
+        if (extra) {
+            char *copy = arena_strdup(extra);
+            for (char *tok = strtok(copy, " "); tok && na < 48; tok = strtok(NULL, " "))
+                args[na++] = tok;
+        }
+        const char *tail[] = {c_path, m_path, lib, "-lz", "-lm", "-o", tmp_out, NULL};
+        for (size_t k = 0; k < sizeof tail / sizeof *tail; k++)
+            args[na++] = tail[k];
+        int st = run((char *const *)args);
         if (st == 0 && rename(tmp_out, o->out) == 0) {
             rc = 0;
         } else {

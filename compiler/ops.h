@@ -52,6 +52,9 @@ typedef struct OpInfo {
      * fwd's parameters into dw, db (unless they are frozen). bwd_needs says which forward
      * tensors the backward reads, so that only those stay alive: BWD_X (the inputs), BWD_Y. */
     void (*emit_forward_train)(struct Emit *e, const Op *op);
+    /* Floats of temporary workspace the forward code needs while it runs (the plan gives it a
+     * place live for that step only; the code sees it as `scratch`), or NULL for none. */
+    int64_t (*scratch)(const Graph *g, const Op *op);
     void (*emit_backward)(struct Emit *e, const Op *bwd, const Op *fwd);
     unsigned bwd_needs;
 } OpInfo;

@@ -11,6 +11,7 @@
 #include <stdlib.h>
 
 #include "arena.h"
+#include "ops.h"
 
 static int64_t round_up(int64_t n) { return (n + PLAN_ALIGN - 1) / PLAN_ALIGN * PLAN_ALIGN; }
 
@@ -63,25 +64,38 @@ Plan *pass_plan(const Graph *g) {
         p->param_offset[i] = p->param_floats;
         p->param_floats += round_up(g->params[i].numel);
     }
-    p->value_offset = arena_alloc(sizeof(int64_t) * (size_t)nv);
-    p->value_floats = arena_alloc(sizeof(int64_t) * (size_t)nv);
-    p->first = arena_alloc(sizeof(int) * (size_t)nv);
-    p->last = arena_alloc(sizeof(int) * (size_t)nv);
+    p->scratch_of = arena_alloc(sizeof(int) * (size_t)(g->nops + 1));
+    int nb = nv;
+    for (int i = 0; i < g->nops; i++) {
+        const OpInfo *info = op_info(g->ops[i].kind);
+        p->scratch_of[i] = info->scratch && info->scratch(g, &g->ops[i]) > 0 ? nb++ : -1;
+    }
+    p->nbuffers = nb;
+    p->value_offset = arena_alloc(sizeof(int64_t) * (size_t)nb);
+    p->value_floats = arena_alloc(sizeof(int64_t) * (size_t)nb);
+    p->first = arena_alloc(sizeof(int) * (size_t)nb);
+    p->last = arena_alloc(sizeof(int) * (size_t)nb);
     for (int v = 0; v < nv; v++) {
         p->value_floats[v] = round_up(shape_numel(g->values[v].shape));
         p->first[v] = p->last[v] = g->values[v].producer;
     }
-    for (int i = 0; i < g->nops; i++)
+    for (int i = 0; i < g->nops; i++) {
+        int b = p->scratch_of[i];
+        if (b >= 0) {
+            p->value_floats[b] = round_up(op_info(g->ops[i].kind)->scratch(g, &g->ops[i]));
+            p->first[b] = p->last[b] = i;
+        }
         for (int k = 0; k < g->ops[i].nin; k++)
             if (p->last[g->ops[i].in[k]] < i)
                 p->last[g->ops[i].in[k]] = i;
+    }
     p->last[g->output] = g->nops;
     if (g->loss >= 0)
         p->last[g->loss] = g->nops;
 
-    int *order = arena_alloc(sizeof(int) * (size_t)nv);
+    int *order = arena_alloc(sizeof(int) * (size_t)nb);
     int n = 0;
-    for (int v = 0; v < nv; v++)
+    for (int v = 0; v < nb; v++)
         if (v != g->input)
             order[n++] = v, p->naive_floats += p->value_floats[v];
     for (int step = 0; step <= g->nops; step++) {
@@ -93,7 +107,7 @@ Plan *pass_plan(const Graph *g) {
             p->peak_floats = live;
     }
     static const char *const names[] = {"largest first", "longest-lived first", "largest area first", "definition order"};
-    int64_t *off = arena_alloc(sizeof(int64_t) * (size_t)nv);
+    int64_t *off = arena_alloc(sizeof(int64_t) * (size_t)nb);
     p->arena_floats = -1;
     for (int key = 0; key < 4; key++) {
         sort_ctx = (SortCtx){p, key};
@@ -107,7 +121,7 @@ Plan *pass_plan(const Graph *g) {
         if (p->arena_floats < 0 || top < p->arena_floats) {
             p->arena_floats = top;
             p->heuristic = names[key];
-            for (int v = 0; v < nv; v++)
+            for (int v = 0; v < nb; v++)
                 p->value_offset[v] = off[v];
         }
     }
@@ -116,14 +130,14 @@ Plan *pass_plan(const Graph *g) {
 }
 
 bool plan_verify(const Graph *g, const Plan *p) {
-    for (int u = 0; u < g->nvalues; u++) {
+    for (int u = 0; u < p->nbuffers; u++) {
         if (u == g->input)
             continue;
         if (p->value_offset[u] < 0 || p->value_offset[u] + p->value_floats[u] > p->arena_floats) {
             fprintf(stderr, "cnnc: internal error: value %%%d lies outside the arena\n", u);
             return false;
         }
-        for (int v = u + 1; v < g->nvalues; v++) {
+        for (int v = u + 1; v < p->nbuffers; v++) {
             if (v == g->input || p->last[u] < p->first[v] || p->last[v] < p->first[u])
                 continue;
             if (p->value_offset[u] < p->value_offset[v] + p->value_floats[v] &&

@@ -10,9 +10,13 @@
 typedef struct Plan {
     int64_t *param_offset;   /* per parameter, in floats from the block's start */
     int64_t param_floats;
-    int64_t *value_offset;   /* per value, in floats from the arena's start; -1: the input */
-    int64_t *value_floats;   /* per value: its size, rounded up to 16 floats */
-    int *first, *last;       /* per value: the op that defines it and the last op that reads it */
+    /* Buffers: the values first (ids 0 .. nvalues-1), then one scratch buffer per op that
+     * asks for one (OpInfo.scratch), live during its op only. */
+    int nbuffers;
+    int64_t *value_offset;   /* per buffer, in floats from the arena's start; -1: the input */
+    int64_t *value_floats;   /* per buffer: its size, rounded up to 16 floats */
+    int *first, *last;       /* per buffer: the op that defines it and the last op that reads it */
+    int *scratch_of;         /* per op: its scratch buffer id, or -1 */
     int64_t arena_floats;    /* the arena this plan needs */
     int64_t naive_floats;    /* every value its own memory */
     int64_t peak_floats;     /* the most floats live at one step: the lower bound */

@@ -52,6 +52,7 @@ struct ParseState {
     YYSTYPE pending_val;
     Span pending_loc;
     AstFile *ast;
+    bool stopped;             /* input cut short at diag's error limit */
 };
 
 /* The flex scanner; yylex() in parser.y wraps it. */
@@ -399,8 +400,10 @@ static int yylex(YYSTYPE *lval, Span *loc, void *scanner, ParseState *ps) {
     } else {
         tok = lex_token(lval, loc, scanner);
     }
-    if (diag_error_count() > DIAG_MAX_ERRORS)
+    if (diag_error_count() > DIAG_MAX_ERRORS) {
+        ps->stopped = true;
         return END;
+    }
     if (tok != NEWLINE)
         return tok;
     Span newline = *loc;
@@ -555,7 +558,8 @@ static int yyreport_syntax_error(const yypcontext_t *ctx, void *scanner, ParseSt
             msg = arena_printf("%s%s%s", msg, i == nitems - 1 ? " or " : ", ", items[i]);
         diag_error(at, "%s, found %s", msg, what);
     }
-    if (is_keyword(found) && ident_expected && !has_all(expected_all, stmt_start, COUNT(stmt_start)))
+    bool statement_expected = has_all(expected_all, stmt_start, COUNT(stmt_start));
+    if (is_keyword(found) && ident_expected && !statement_expected)
         diag_note(span_none(), "%s is a reserved word and cannot be used as a name", what);
     if (found == YYSYMBOL_YYEOF && ps->nbraces > 0 && ps->nbraces <= PARSE_MAX_TRACKED)
         diag_note(ps->brace_at[ps->nbraces - 1], "to match this \"{\"");
@@ -592,5 +596,5 @@ AstFile *parse_source(int file_id) {
     yyparse(scanner, ps);
     yy_delete_buffer(buffer, scanner);
     yylex_destroy(scanner);
-    return diag_error_count() > errors_before ? NULL : ps->ast;
+    return diag_error_count() > errors_before || ps->stopped ? NULL : ps->ast;
 }

@@ -17,7 +17,8 @@
     X(init, "write freshly initialized weights to a safetensors file")                \
     X(predict, "classify image files")                                                \
     X(bench, "measure latency and throughput")                                        \
-    X(forward, "run the model on a tensor file (for testing against a reference)")
+    X(forward, "run the model on a tensor file (for testing against a reference)")   \
+    X(grad, "loss and gradients of one training step (for testing against a reference)")
 
 static const struct {
     const char *name, *summary;

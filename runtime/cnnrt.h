@@ -59,6 +59,9 @@ typedef struct CnnModel {
                         const cnn_step_opts *o);
     void (*update)(float *params, const float *grads, float *state, const cnn_optim *o);
     const struct CnnTrainDefaults *defaults; /* the model's train section (cnntrain.h) */
+    /* Threads for the generated loops (OpenMP); NULL when the program was built without it. */
+    void (*set_threads)(int n);
+    int (*max_threads)(void);
 } CnnModel;
 
 int cnnrt_main(const CnnModel *m, int argc, char **argv);

@@ -73,18 +73,61 @@ static void adaptive_emit_forward(Emit *e, const Op *op) {
     cb_line(c, "}");
 }
 
+/* Per (image, channel) plane, in parallel: the dx plane is zeroed, then each output cell
+ * spreads dy / (its window's size) over its window (windows overlap when the sizes do not
+ * divide), or, for global_maxpool, gives dy to the element the forward's scan picked: the
+ * first maximum in row-major order, a NaN replacing it, as adaptive_max_pool2d does. */
+static void adaptive_emit_backward(Emit *e, const Op *bwd, const Op *fwd) {
+    Cbuf *c = e->c;
+    emit_image_dims(c, "I", emit_in_shape(e, fwd, 0));
+    emit_image_dims(c, "O", emit_out_shape(e, fwd));
+    cb_line(c, "PARALLEL_FOR");
+    cb_line(c, "for (int ic = 0; ic < n * IC; ic++) {");
+    if (fwd->kind == OP_GLOBAL_MAXPOOL)
+        cb_line(c, "const float *xi = x + (size_t)ic * IH * IW;");
+    cb_line(c, "const float *dyo = dy + (size_t)ic * OH * OW;");
+    cb_line(c, "float *dxi = dx + (size_t)ic * IH * IW;");
+    cb_line(c, "for (int p = 0; p < IH * IW; p++)");
+    cb_line(c, "    dxi[p] = 0.0f;");
+    cb_line(c, "for (int oh = 0; oh < OH; oh++) {");
+    cb_line(c, "const int h0 = oh * IH / OH, h1 = ((oh + 1) * IH + OH - 1) / OH;");
+    cb_line(c, "for (int ow = 0; ow < OW; ow++) {");
+    cb_line(c, "const int w0 = ow * IW / OW, w1 = ((ow + 1) * IW + OW - 1) / OW;");
+    if (fwd->kind == OP_GLOBAL_MAXPOOL) {
+        cb_line(c, "float m = -INFINITY;");
+        cb_line(c, "int at = h0 * IW + w0;");
+        cb_line(c, "for (int h = h0; h < h1; h++)");
+        cb_line(c, "    for (int w = w0; w < w1; w++) {");
+        cb_line(c, "        const float v = xi[h * IW + w];");
+        cb_line(c, "        if (v > m || isnan(v)) {");
+        cb_line(c, "            m = v;");
+        cb_line(c, "            at = h * IW + w;");
+        cb_line(c, "        }");
+        cb_line(c, "    }");
+        cb_line(c, "dxi[at] += dyo[oh * OW + ow];");
+    } else {
+        cb_line(c, "const float gv = dyo[oh * OW + ow] / (float)((h1 - h0) * (w1 - w0));");
+        cb_line(c, "for (int h = h0; h < h1; h++)");
+        cb_line(c, "    for (int w = w0; w < w1; w++)");
+        cb_line(c, "        dxi[h * IW + w] += gv;");
+    }
+    cb_line(c, "}");
+    cb_line(c, "}");
+    cb_line(c, "}");
+}
+
 const OpInfo OP_ADAPTIVE_AVGPOOL_info = {
     .name = "adaptive_avgpool", .is_layer = true, .args = adaptive_args, .set_attrs = adaptive_set_attrs,
     .infer = adaptive_infer, .flops = adaptive_flops, .print_attrs = adaptive_print_attrs,
-    .emit_forward = adaptive_emit_forward,
+    .emit_forward = adaptive_emit_forward, .emit_backward = adaptive_emit_backward, .bwd_needs = 0,
 };
 const OpInfo OP_GLOBAL_AVGPOOL_info = {
     .name = "global_avgpool", .is_layer = true, .args = no_args, .set_attrs = global_set_attrs,
     .infer = adaptive_infer, .flops = adaptive_flops, .print_attrs = adaptive_print_attrs,
-    .emit_forward = adaptive_emit_forward,
+    .emit_forward = adaptive_emit_forward, .emit_backward = adaptive_emit_backward, .bwd_needs = 0,
 };
 const OpInfo OP_GLOBAL_MAXPOOL_info = {
     .name = "global_maxpool", .is_layer = true, .args = no_args, .set_attrs = global_set_attrs,
     .infer = adaptive_infer, .flops = adaptive_flops, .print_attrs = adaptive_print_attrs,
-    .emit_forward = adaptive_emit_forward,
+    .emit_forward = adaptive_emit_forward, .emit_backward = adaptive_emit_backward, .bwd_needs = BWD_X,
 };

@@ -58,9 +58,103 @@ static void batchnorm_emit_forward(Emit *e, const Op *op) {
     cb_line(c, "}");
 }
 
+/* Training: each channel is normalized with the statistics of this batch, over N*H*W
+ * values (the biased variance, as PyTorch normalizes), accumulated in double. With
+ * o->update_stats the running statistics move as torch.nn.BatchNorm does:
+ * r = (1 - momentum) * r + momentum * s, where the variance s is the unbiased one. */
+static void batchnorm_emit_forward_train(Emit *e, const Op *op) {
+    Cbuf *c = e->c;
+    Shape s = emit_in_shape(e, op, 0);
+    cb_line(c, "enum { C = %d, HW = %d };", s.d[1], s.rank == 4 ? s.d[2] * s.d[3] : 1);
+    cb_line(c, "const double count = (double)n * HW;");
+    cb_line(c, "PARALLEL_FOR");
+    cb_line(c, "for (int ch = 0; ch < C; ch++) {");
+    cb_line(c, "double sum = 0.0, sq = 0.0;");
+    cb_line(c, "for (int i = 0; i < n; i++) {");
+    cb_line(c, "const float *xi = x + ((size_t)i * C + ch) * HW;");
+    cb_line(c, "for (int p = 0; p < HW; p++)");
+    cb_line(c, "    sum += xi[p];");
+    cb_line(c, "}");
+    cb_line(c, "const double mu = sum / count;");
+    cb_line(c, "for (int i = 0; i < n; i++) {");
+    cb_line(c, "const float *xi = x + ((size_t)i * C + ch) * HW;");
+    cb_line(c, "for (int p = 0; p < HW; p++)");
+    cb_line(c, "    sq += (xi[p] - mu) * (xi[p] - mu);");
+    cb_line(c, "}");
+    cb_line(c, "const double biased = sq / count;");
+    cb_line(c, "const float scale = (float)(w[ch] / sqrt(biased + %s));", emit_float(op->a.eps));
+    cb_line(c, "const float shift = (float)(b[ch] - mu * scale);");
+    cb_line(c, "for (int i = 0; i < n; i++) {");
+    cb_line(c, "const float *xi = x + ((size_t)i * C + ch) * HW;");
+    cb_line(c, "float *yo = y + ((size_t)i * C + ch) * HW;");
+    cb_line(c, "for (int p = 0; p < HW; p++)");
+    cb_line(c, "    yo[p] = xi[p] * scale + shift;");
+    cb_line(c, "}");
+    cb_line(c, "if (o->update_stats) {");
+    cb_line(c, "const double unbiased = count > 1.0 ? sq / (count - 1.0) : biased;");
+    cb_line(c, "mean[ch] = (float)((1.0 - %s) * mean[ch] + %s * mu);", emit_float(op->a.momentum),
+            emit_float(op->a.momentum));
+    cb_line(c, "var[ch] = (float)((1.0 - %s) * var[ch] + %s * unbiased);", emit_float(op->a.momentum),
+            emit_float(op->a.momentum));
+    cb_line(c, "}");
+    cb_line(c, "}");
+}
+
+/* Backward, from the saved input (the batch statistics are recomputed rather than stored):
+ * with xhat = (x - mu) * invstd over the M = N*H*W values of a channel,
+ *   dx = w * invstd / M * (M * dy - sum(dy) - xhat * sum(dy * xhat)),
+ *   dw += sum(dy * xhat), db += sum(dy). */
+static void batchnorm_emit_backward(Emit *e, const Op *bwd, const Op *fwd) {
+    Cbuf *c = e->c;
+    Shape s = emit_in_shape(e, fwd, 0);
+    const Graph *g = e->g;
+    bool dw = fwd->param[PARAM_WEIGHT] >= 0 && g->params[fwd->param[PARAM_WEIGHT]].trained;
+    bool db = fwd->param[PARAM_BIAS] >= 0 && g->params[fwd->param[PARAM_BIAS]].trained;
+    cb_line(c, "enum { C = %d, HW = %d };", s.d[1], s.rank == 4 ? s.d[2] * s.d[3] : 1);
+    cb_line(c, "const double count = (double)n * HW;");
+    cb_line(c, "PARALLEL_FOR");
+    cb_line(c, "for (int ch = 0; ch < C; ch++) {");
+    cb_line(c, "double sum = 0.0, sq = 0.0;");
+    cb_line(c, "for (int i = 0; i < n; i++) {");
+    cb_line(c, "const float *xi = x + ((size_t)i * C + ch) * HW;");
+    cb_line(c, "for (int p = 0; p < HW; p++)");
+    cb_line(c, "    sum += xi[p];");
+    cb_line(c, "}");
+    cb_line(c, "const double mu = sum / count;");
+    cb_line(c, "for (int i = 0; i < n; i++) {");
+    cb_line(c, "const float *xi = x + ((size_t)i * C + ch) * HW;");
+    cb_line(c, "for (int p = 0; p < HW; p++)");
+    cb_line(c, "    sq += (xi[p] - mu) * (xi[p] - mu);");
+    cb_line(c, "}");
+    cb_line(c, "const double invstd = 1.0 / sqrt(sq / count + %s);", emit_float(fwd->a.eps));
+    cb_line(c, "double sdy = 0.0, sdyx = 0.0;");
+    cb_line(c, "for (int i = 0; i < n; i++) {");
+    cb_line(c, "const float *xi = x + ((size_t)i * C + ch) * HW, *gi = dy + ((size_t)i * C + ch) * HW;");
+    cb_line(c, "for (int p = 0; p < HW; p++) {");
+    cb_line(c, "sdy += gi[p];");
+    cb_line(c, "sdyx += gi[p] * ((xi[p] - mu) * invstd);");
+    cb_line(c, "}");
+    cb_line(c, "}");
+    if (dw)
+        cb_line(c, "dw[ch] += (float)sdyx;");
+    if (db)
+        cb_line(c, "db[ch] += (float)sdy;");
+    if (bwd->out >= 0) {
+        cb_line(c, "const double k = w[ch] * invstd / count;");
+        cb_line(c, "for (int i = 0; i < n; i++) {");
+        cb_line(c, "const float *xi = x + ((size_t)i * C + ch) * HW, *gi = dy + ((size_t)i * C + ch) * HW;");
+        cb_line(c, "float *go = dx + ((size_t)i * C + ch) * HW;");
+        cb_line(c, "for (int p = 0; p < HW; p++)");
+        cb_line(c, "    go[p] = (float)(k * (count * gi[p] - sdy - (xi[p] - mu) * invstd * sdyx));");
+        cb_line(c, "}");
+    }
+    cb_line(c, "}");
+}
+
 const OpInfo OP_BATCHNORM_info = {
     .name = "batchnorm", .is_layer = true, .args = batchnorm_args, .set_attrs = batchnorm_set_attrs,
     .infer = batchnorm_infer, .add_params = batchnorm_add_params, .flops = batchnorm_flops,
     .print_attrs = batchnorm_print_attrs, .param_kind = "bn",
-    .emit_forward = batchnorm_emit_forward,
+    .emit_forward = batchnorm_emit_forward, .emit_forward_train = batchnorm_emit_forward_train,
+    .emit_backward = batchnorm_emit_backward, .bwd_needs = BWD_X,
 };

@@ -34,8 +34,69 @@ static void dropout_emit_forward(Emit *e, const Op *op) {
             (long long)(shape_numel(emit_in_shape(e, op, 0)) / emit_in_shape(e, op, 0).d[0]));
 }
 
+/* The mask is a stateless function of (o->seed, the op, the element index), so the backward
+ * regenerates exactly the forward's mask instead of storing it: the op's stream starts at a
+ * splitmix64 mix of the seed and the op's value id, element k takes the k-th splitmix64 output,
+ * and its top 24 bits below round((1 - p) 2^24) keep the element. Emits, inside a loop over k,
+ * `const int keep = ...;`. */
+static void emit_keep(Cbuf *c, const Op *fwd) {
+    long long threshold = (long long)((1.0 - fwd->a.p) * 16777216.0 + 0.5);
+    cb_line(c, "unsigned long long z = base + (unsigned long long)(k + 1) * 0x9E3779B97F4A7C15ull;");
+    cb_line(c, "z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;");
+    cb_line(c, "z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;");
+    cb_line(c, "z ^= z >> 31;");
+    cb_line(c, "const int keep = (z >> 40) < %lldull;", threshold);
+}
+
+static void emit_stream(Cbuf *c, const Op *fwd) {
+    cb_line(c, "unsigned long long base = o->seed ^ (%dull * 0xD1B54A32D192ED03ull);", fwd->out);
+    cb_line(c, "base = (base ^ (base >> 30)) * 0xBF58476D1CE4E5B9ull;");
+    cb_line(c, "base = (base ^ (base >> 27)) * 0x94D049BB133111EBull;");
+    cb_line(c, "base ^= base >> 31;");
+}
+
+static long long per_image(const Emit *e, const Op *fwd) {
+    Shape s = emit_in_shape(e, fwd, 0);
+    return (long long)(shape_numel(s) / s.d[0]);
+}
+
+/* Training: with o->dropout each element is kept with probability 1 - p and scaled by
+ * 1 / (1 - p), as torch.nn.Dropout in train mode; without, the identity (eval mode). */
+static void dropout_emit_forward_train(Emit *e, const Op *op) {
+    Cbuf *c = e->c;
+    cb_line(c, "const size_t total = (size_t)n * %lld;", per_image(e, op));
+    cb_line(c, "if (!o->dropout) {");
+    cb_line(c, "memcpy(y, x, sizeof(float) * total);");
+    cb_line(c, "return;");
+    cb_line(c, "}");
+    emit_stream(c, op);
+    cb_line(c, "const float scale = %s;", emit_float(1.0 / (1.0 - op->a.p)));
+    cb_line(c, "for (size_t k = 0; k < total; k++) {");
+    emit_keep(c, op);
+    cb_line(c, "y[k] = keep ? x[k] * scale : 0.0f;");
+    cb_line(c, "}");
+}
+
+/* dx = dy * mask / (1 - p), the mask regenerated from the same seed. */
+static void dropout_emit_backward(Emit *e, const Op *bwd, const Op *fwd) {
+    Cbuf *c = e->c;
+    cb_line(c, "const size_t total = (size_t)n * %lld;", per_image(e, fwd));
+    cb_line(c, "if (!o->dropout) {");
+    cb_line(c, "for (size_t k = 0; k < total; k++)");
+    cb_line(c, "    dx[k] = dy[k];");
+    cb_line(c, "return;");
+    cb_line(c, "}");
+    emit_stream(c, fwd);
+    cb_line(c, "const float scale = %s;", emit_float(1.0 / (1.0 - fwd->a.p)));
+    cb_line(c, "for (size_t k = 0; k < total; k++) {");
+    emit_keep(c, fwd);
+    cb_line(c, "dx[k] = keep ? dy[k] * scale : 0.0f;");
+    cb_line(c, "}");
+}
+
 const OpInfo OP_DROPOUT_info = {
     .name = "dropout", .is_layer = true, .args = dropout_args, .set_attrs = dropout_set_attrs,
     .infer = same_infer, .flops = dropout_flops, .print_attrs = dropout_print_attrs,
-    .emit_forward = dropout_emit_forward,
+    .emit_forward = dropout_emit_forward, .emit_forward_train = dropout_emit_forward_train,
+    .emit_backward = dropout_emit_backward, .bwd_needs = 0,
 };

@@ -59,8 +59,57 @@ static void lrn_emit_forward(Emit *e, const Op *op) {
     cb_line(c, "}");
 }
 
+/* With D_c = k + alpha / size * S_c (S_c the windowed sum of squares above),
+ * y_c = x_c D_c^-beta, and channel j lying in the window of channels c = j - (size-1)/2 ..
+ * j + size/2 (the window reversed):
+ *   dx_j = dy_j D_j^-beta - 2 alpha beta / size * x_j * sum over those c of dy_c x_c D_c^(-beta-1).
+ * In parallel over (image, block of PB pixels): a first pass over the channels writes the
+ * first term into dx and keeps t_c = dy_c x_c D_c^(-beta-1) for the block on the stack; a
+ * second subtracts the windowed sums of t. Inner loops run along contiguous pixels. */
+static void lrn_emit_backward(Emit *e, const Op *bwd, const Op *fwd) {
+    Cbuf *c = e->c;
+    const Attrs *a = &fwd->a;
+    Shape s = emit_in_shape(e, fwd, 0);
+    int ch = s.d[1], hw = s.d[2] * s.d[3];
+    int pb = 8192 / ch < 8 ? 8 : 8192 / ch; /* t holds at most 8192 floats unless C > 1024 */
+    if (pb > hw)
+        pb = hw;
+    cb_line(c, "enum { C = %d, HW = %d, SIZE = %d, PB = %d, NB = (HW + PB - 1) / PB };", ch, hw, a->size, pb);
+    cb_line(c, "PARALLEL_FOR");
+    cb_line(c, "for (int ib = 0; ib < n * NB; ib++) {");
+    cb_line(c, "const int i = ib / NB, p0 = ib %% NB * PB, np = HW - p0 < PB ? HW - p0 : PB;");
+    cb_line(c, "const float *xi = x + (size_t)i * C * HW + p0, *dyi = dy + (size_t)i * C * HW + p0;");
+    cb_line(c, "float *dxi = dx + (size_t)i * C * HW + p0;");
+    cb_line(c, "float t[C][PB];");
+    cb_line(c, "for (int ch = 0; ch < C; ch++) {");
+    cb_line(c, "const int c0 = ch - SIZE / 2 < 0 ? 0 : ch - SIZE / 2;");
+    cb_line(c, "const int c1 = ch + (SIZE - 1) / 2 >= C ? C - 1 : ch + (SIZE - 1) / 2;");
+    cb_line(c, "float s[PB] = {0};");
+    cb_line(c, "for (int cc = c0; cc <= c1; cc++)");
+    cb_line(c, "    for (int q = 0; q < np; q++)");
+    cb_line(c, "        s[q] += xi[cc * HW + q] * xi[cc * HW + q];");
+    cb_line(c, "for (int q = 0; q < np; q++) {");
+    cb_line(c, "const float d = %s + %s * s[q] / SIZE, r = powf(d, %s);", emit_float(a->k), emit_float(a->alpha),
+            emit_float(-a->beta));
+    cb_line(c, "dxi[ch * HW + q] = dyi[ch * HW + q] * r;");
+    cb_line(c, "t[ch][q] = dyi[ch * HW + q] * xi[ch * HW + q] * r / d;");
+    cb_line(c, "}");
+    cb_line(c, "}");
+    cb_line(c, "for (int ch = 0; ch < C; ch++) {");
+    cb_line(c, "const int c0 = ch - (SIZE - 1) / 2 < 0 ? 0 : ch - (SIZE - 1) / 2;");
+    cb_line(c, "const int c1 = ch + SIZE / 2 >= C ? C - 1 : ch + SIZE / 2;");
+    cb_line(c, "float s[PB] = {0};");
+    cb_line(c, "for (int cc = c0; cc <= c1; cc++)");
+    cb_line(c, "    for (int q = 0; q < np; q++)");
+    cb_line(c, "        s[q] += t[cc][q];");
+    cb_line(c, "for (int q = 0; q < np; q++)");
+    cb_line(c, "    dxi[ch * HW + q] -= %s * xi[ch * HW + q] * s[q];", emit_float(2.0 * a->alpha * a->beta / a->size));
+    cb_line(c, "}");
+    cb_line(c, "}");
+}
+
 const OpInfo OP_LRN_info = {
     .name = "lrn", .is_layer = true, .args = lrn_args, .set_attrs = lrn_set_attrs,
     .infer = lrn_infer, .flops = lrn_flops, .print_attrs = lrn_print_attrs,
-    .emit_forward = lrn_emit_forward,
+    .emit_forward = lrn_emit_forward, .emit_backward = lrn_emit_backward, .bwd_needs = BWD_X,
 };

@@ -80,8 +80,22 @@ static void normalize_emit_forward(Emit *e, const Op *op) {
     cb_line(c, "        y[(size_t)ic * HW + p] = (x[(size_t)ic * HW + p] - mean[ic %% C]) / std[ic %% C];");
 }
 
+/* dx = dy / std_c (mean only shifts). */
+static void normalize_emit_backward(Emit *e, const Op *bwd, const Op *fwd) {
+    Cbuf *c = e->c;
+    Shape s = emit_in_shape(e, fwd, 0);
+    const char *d = "";
+    for (int i = 0; i < fwd->a.nmean; i++)
+        d = arena_printf("%s%s%s", d, i ? ", " : "", emit_float(fwd->a.std[i]));
+    cb_line(c, "enum { C = %d, HW = %d };", s.d[1], s.rank == 4 ? s.d[2] * s.d[3] : 1);
+    cb_line(c, "static const float std[C] = {%s};", d);
+    cb_line(c, "for (int ic = 0; ic < n * C; ic++)");
+    cb_line(c, "    for (int p = 0; p < HW; p++)");
+    cb_line(c, "        dx[(size_t)ic * HW + p] = dy[(size_t)ic * HW + p] / std[ic %% C];");
+}
+
 const OpInfo OP_NORMALIZE_info = {
     .name = "normalize", .is_layer = true, .args = normalize_args, .set_attrs = normalize_set_attrs,
     .infer = normalize_infer, .flops = normalize_flops, .print_attrs = normalize_print_attrs,
-    .emit_forward = normalize_emit_forward,
+    .emit_forward = normalize_emit_forward, .emit_backward = normalize_emit_backward, .bwd_needs = 0,
 };

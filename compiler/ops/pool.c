@@ -125,13 +125,66 @@ static void pool_emit_forward(Emit *e, const Op *op) {
     cb_line(c, "}");
 }
 
+/* Per (image, channel) plane, in parallel: the dx plane is zeroed, then each output's window
+ * is found again as in the forward. Max: dy goes to the element the forward's scan picked,
+ * the first maximum in row-major order (a NaN replaces it, as in PyTorch), or the window's
+ * first element when nothing beats -inf. Average: dy / count goes to every element of the
+ * clipped window, with the forward's divisor. Overlapping windows add up. */
+static void pool_emit_backward(Emit *e, const Op *bwd, const Op *fwd) {
+    Cbuf *c = e->c;
+    const Attrs *a = &fwd->a;
+    emit_image_dims(c, "I", emit_in_shape(e, fwd, 0));
+    emit_image_dims(c, "O", emit_out_shape(e, fwd));
+    cb_line(c, "enum { KH = %d, KW = %d, SH = %d, SW = %d, PH = %d, PW = %d };", a->kh, a->kw, a->sh, a->sw, a->ph, a->pw);
+    cb_line(c, "PARALLEL_FOR");
+    cb_line(c, "for (int ic = 0; ic < n * IC; ic++) {");
+    if (fwd->kind == OP_MAXPOOL)
+        cb_line(c, "const float *xi = x + (size_t)ic * IH * IW;");
+    cb_line(c, "const float *dyo = dy + (size_t)ic * OH * OW;");
+    cb_line(c, "float *dxi = dx + (size_t)ic * IH * IW;");
+    cb_line(c, "for (int p = 0; p < IH * IW; p++)");
+    cb_line(c, "    dxi[p] = 0.0f;");
+    cb_line(c, "for (int oh = 0; oh < OH; oh++) {");
+    cb_line(c, "for (int ow = 0; ow < OW; ow++) {");
+    cb_line(c, "int h0 = oh * SH - PH, w0 = ow * SW - PW;");
+    cb_line(c, "int h1 = h0 + KH < IH + PH ? h0 + KH : IH + PH, w1 = w0 + KW < IW + PW ? w0 + KW : IW + PW;");
+    if (fwd->kind == OP_AVGPOOL && a->count_include_pad)
+        cb_line(c, "const int padded = (h1 - h0) * (w1 - w0);");
+    cb_line(c, "if (h0 < 0) h0 = 0;");
+    cb_line(c, "if (w0 < 0) w0 = 0;");
+    cb_line(c, "if (h1 > IH) h1 = IH;");
+    cb_line(c, "if (w1 > IW) w1 = IW;");
+    if (fwd->kind == OP_MAXPOOL) {
+        cb_line(c, "float m = -INFINITY;");
+        cb_line(c, "int at = h0 * IW + w0;");
+        cb_line(c, "for (int h = h0; h < h1; h++)");
+        cb_line(c, "    for (int w = w0; w < w1; w++) {");
+        cb_line(c, "        const float v = xi[h * IW + w];");
+        cb_line(c, "        if (v > m || isnan(v)) {");
+        cb_line(c, "            m = v;");
+        cb_line(c, "            at = h * IW + w;");
+        cb_line(c, "        }");
+        cb_line(c, "    }");
+        cb_line(c, "dxi[at] += dyo[oh * OW + ow];");
+    } else {
+        cb_line(c, "const int count = %s;", a->count_include_pad ? "padded" : "(h1 - h0) * (w1 - w0)");
+        cb_line(c, "const float gv = count > 0 ? dyo[oh * OW + ow] / (float)count : 0.0f;");
+        cb_line(c, "for (int h = h0; h < h1; h++)");
+        cb_line(c, "    for (int w = w0; w < w1; w++)");
+        cb_line(c, "        dxi[h * IW + w] += gv;");
+    }
+    cb_line(c, "}");
+    cb_line(c, "}");
+    cb_line(c, "}");
+}
+
 const OpInfo OP_MAXPOOL_info = {
     .name = "maxpool", .is_layer = true, .args = maxpool_args, .set_attrs = pool_set_attrs,
     .infer = pool_infer, .flops = pool_flops, .print_attrs = pool_print_attrs,
-    .emit_forward = pool_emit_forward,
+    .emit_forward = pool_emit_forward, .emit_backward = pool_emit_backward, .bwd_needs = BWD_X,
 };
 const OpInfo OP_AVGPOOL_info = {
     .name = "avgpool", .is_layer = true, .args = avgpool_args, .set_attrs = pool_set_attrs,
     .infer = pool_infer, .flops = pool_flops, .print_attrs = pool_print_attrs,
-    .emit_forward = pool_emit_forward,
+    .emit_forward = pool_emit_forward, .emit_backward = pool_emit_backward, .bwd_needs = 0,
 };

@@ -111,6 +111,19 @@ static void flatten_emit_backward(Emit *e, const Op *bwd, const Op *fwd) {
     cb_line(e->c, "memcpy(dx, dy, sizeof(float) * (size_t)n * %zu);", per_image(e, fwd));
 }
 
+/* concat: input wrt's gradient is its slice of each image's dy. */
+static void concat_emit_backward(Emit *e, const Op *bwd, const Op *fwd) {
+    size_t out = per_image(e, fwd), at = 0;
+    for (int k = 0; k < bwd->wrt; k++) {
+        Shape s = emit_in_shape(e, fwd, k);
+        at += (size_t)(shape_numel(s) / s.d[0]);
+    }
+    Shape s = emit_in_shape(e, fwd, bwd->wrt);
+    size_t size = (size_t)(shape_numel(s) / s.d[0]);
+    cb_line(e->c, "for (int i = 0; i < n; i++)");
+    cb_line(e->c, "    memcpy(dx + (size_t)i * %zu, dy + (size_t)i * %zu + %zu, sizeof(float) * %zu);", size, out, at, size);
+}
+
 const OpInfo OP_INPUT_info = {
     .name = "input", .args = no_args, .set_attrs = plain_set_attrs, .infer = input_infer,
     .flops = no_flops, .print_attrs = no_attrs,
@@ -134,5 +147,5 @@ const OpInfo OP_ADD_info = {
 const OpInfo OP_CONCAT_info = {
     .name = "concat", .args = no_args, .set_attrs = plain_set_attrs, .infer = concat_infer,
     .flops = no_flops, .print_attrs = no_attrs,
-    .emit_forward = concat_emit_forward,
+    .emit_forward = concat_emit_forward, .emit_backward = concat_emit_backward, .bwd_needs = 0,
 };

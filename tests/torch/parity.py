@@ -306,13 +306,14 @@ def main():
 
     passed = failed = 0
     t0 = time.time()
-    print("%-16s %5s  %-10s %-10s %-10s %-12s %s" % ("model", "batch", "vs emitted", "vs twin", "C vs f64",
-                                                    "torch vs f64", "result"))
+    print("%-16s %5s  %-10s %-10s %-10s %-12s %5s  %s" % ("model", "batch", "vs emitted", "vs twin", "C vs f64",
+                                                         "torch vs f64", "time", "result"))
     try:
         with concurrent.futures.ThreadPoolExecutor(max_workers=max(1, args.jobs)) as pool:
             # Each program builds while the models before it run.
             futures = [pool.submit(build, c) for c in cases]
             for case, fut in zip(cases, futures):
+                start = time.time()
                 try:
                     rows = list(check_case(case, cnnc, fut, work))
                 except Exception as e:  # noqa: BLE001: one model's failure does not stop the others
@@ -321,8 +322,9 @@ def main():
                     ok = not problems
                     passed += ok
                     failed += not ok
-                    print("%-16s %5s  %-10s %-10s %-10s %-12s %s%s" % (
-                        case.model, n, fmt(r_em), fmt(r_tw), fmt(r_64), fmt(r_t64), "ok" if ok else "FAIL",
+                    print("%-16s %5s  %-10s %-10s %-10s %-12s %4.0fs  %s%s" % (
+                        case.model, n, fmt(r_em), fmt(r_tw), fmt(r_64), fmt(r_t64), time.time() - start,
+                        "ok" if ok else "FAIL",
                         "" if ok else "  (%s)" % case.rel))
                     for p in problems:
                         print("    " + p)

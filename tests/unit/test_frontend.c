@@ -42,7 +42,9 @@ static AstFile *parse_len(const char *name, const char *text, long len) {
     return parse_source(diag_add_source(name, text, len));
 }
 
-static AstFile *parse_text(const char *text) { return parse_len("t.cnn", text, (long)strlen(text)); }
+static AstFile *parse_text(const char *text) {
+    return parse_len("t.cnn", text, (long)strlen(text));
+}
 
 /* Parses text that must be wrong and compares the whole diagnostic output. */
 static void expect_errors(const char *text, const char *want) {
@@ -320,7 +322,8 @@ static void test_items(void) {
 static void test_statements(void) {
     expect_body("input [1, 28, 28]\nflatten\nconv(6, 5, pad = same)\nfc: linear(10)\nhead: relu",
                 "input [1 28 28]; flatten; conv(6, 5, pad=same); fc: linear(10); head: relu");
-    expect_body("repeat n - 1 { conv(c, 3); relu }\nrepeat 0 {}", "repeat (- n 1) {conv(c, 3); relu}; repeat 0 {}");
+    expect_body("repeat n - 1 { conv(c, 3); relu }\nrepeat 0 {}",
+                "repeat (- n 1) {conv(c, 3); relu}; repeat 0 {}");
     expect_body("if a { relu } else if b { tanh } else { sigmoid }",
                 "if a {relu} else {if b {tanh} else {sigmoid}}");
     expect_body("if a {\n relu\n}\nelse {\n tanh\n}", "if a {relu} else {tanh}");
@@ -516,7 +519,8 @@ static void test_diag_format(void) {
     diag_push_context((Span){id, 5, 3, 5, 4}, "block b()");
     diag_push_context(span_none(), "an inner thing");
     diag_error((Span){id, 2, 14, 2, 18}, "unknown layer '%s'", "covn");
-    diag_note(span_none(), "did you mean '%s'?", "conv");
+    diag_note((Span){id, 2, 14, 2, 18}, "did you mean '%s'?", "conv");
+    diag_note((Span){id, 2, 2, 2, 6}, "a note elsewhere");
     diag_pop_context();
     diag_error(span_none(), "no location");
     diag_error((Span){id, 1, 1, 3, 2}, "multi-line span");
@@ -529,6 +533,9 @@ static void test_diag_format(void) {
                      "    2 | \tconv(6, 5); covn(3)\n"
                      "      | \t            ^~~~\n"
                      "note: did you mean 'conv'?\n"
+                     "models/x.cnn:2:2: note: a note elsewhere\n"
+                     "    2 | \tconv(6, 5); covn(3)\n"
+                     "      | \t^~~~\n"
                      "note: in an inner thing\n"
                      "note: in block b() at models/x.cnn:5:3\n"
                      "cnnc: error: no location\n"
