@@ -275,12 +275,13 @@ static const char prelude[] =
 
 void emit_torch(const Graph *g, FILE *f) {
     const char *cls = class_name(g);
+    int nfwd = g->training ? g->nforward : g->nops;   /* the training step is not printed */
     print_docstring(g, f, cls);
     fputs(prelude, f);
     const char **bufs = arena_alloc(sizeof(char *) * 2 * (size_t)(g->nops + 1));
     fprintf(f, "class %s(nn.Module):\n", cls);
     fprintf(f, "    def __init__(self):\n        super().__init__()\n");
-    for (int i = 0; i < g->nops; i++) {
+    for (int i = 0; i < nfwd; i++) {
         const Op *op = &g->ops[i];
         const char *ctor = module_ctor(g, op);
         if (ctor && op->pname)
@@ -296,7 +297,7 @@ void emit_torch(const Graph *g, FILE *f) {
         }
     }
     fprintf(f, "\n    def forward(self, x):\n");
-    for (int i = 0; i < g->nops; i++) {
+    for (int i = 0; i < nfwd; i++) {
         const Op *op = &g->ops[i];
         const char *line = arena_printf("v%d = %s", op->out, op_expr(g, op, bufs + 2 * i));
         char attrs[512] = "";

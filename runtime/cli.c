@@ -17,7 +17,9 @@
     X(init, "write freshly initialized weights to a safetensors file")                \
     X(predict, "classify image files")                                                \
     X(bench, "measure latency and throughput")                                        \
-    X(forward, "run the model on a tensor file (for testing against a reference)")   \
+    X(forward, "run the model on a tensor file (for testing against a reference)")    \
+    X(train, "train on a dataset: checkpoints, log.csv, curves.svg")                  \
+    X(eval, "loss, accuracy, per-class metrics and confusion matrix on a dataset")   \
     X(grad, "loss and gradients of one training step (for testing against a reference)")
 
 static const struct {

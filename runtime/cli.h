@@ -65,6 +65,8 @@ int cmd_init(const CnnModel *m, int argc, char **argv);
 int cmd_predict(const CnnModel *m, int argc, char **argv);
 int cmd_bench(const CnnModel *m, int argc, char **argv);
 int cmd_forward(const CnnModel *m, int argc, char **argv);
+int cmd_train(const CnnModel *m, int argc, char **argv);   /* train.c */
+int cmd_eval(const CnnModel *m, int argc, char **argv);
 int cmd_grad(const CnnModel *m, int argc, char **argv);
 
 #endif

@@ -236,7 +236,7 @@ check_fail "init into a missing directory" 1 "$lenet5" init --save "$out/no/dir/
 # ---- bad usage (status 2) -------------------------------------------------------------------
 
 check_fail "no command" 2 "$lenet5"
-check_fail "unknown command" 2 "$lenet5" train
+check_fail "unknown command" 2 "$lenet5" bogus
 check_fail "unknown command (option)" 2 "$lenet5" --bogus
 check_fail "unknown option" 2 "$lenet5" forward --weights "$w" --input "$tmp/x1.safetensors" --output "$y" --bogus
 check_fail "missing option value" 2 "$lenet5" forward --input "$tmp/x1.safetensors" --output "$y" --weights

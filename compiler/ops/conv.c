@@ -107,15 +107,21 @@ static void conv_print_attrs(const Op *op, char *buf, size_t size) {
 
 /* Register-blocked direct convolution. The input is first copied into a zero-padded
  * scratch copy when the layer pads, so the inner loops never test bounds. Then for each image,
- * block of up to OB output channels and output row, a tile of OB x TW outputs is accumulated
- * in registers over every (input channel, kernel row, kernel column): one input vector feeds
- * OB fused multiply-adds. OB, TW and every trip count are constants, so the compiler unrolls
- * and vectorizes the tile; the last, narrower tiles get their own constant sizes. */
-enum { CONV_OB = 8, CONV_TW = 16 };
+ * block of up to OB output channels and output row, a tile of OB channels x one vector of
+ * columns is accumulated in registers over every (input channel, kernel row, kernel column):
+ * one input vector feeds OB fused multiply-adds. Vectors are the compiler's vector types
+ * (cnn_vec, see the file's prologue) where available; the columns left over, and compilers
+ * without vector types, take the scalar loop. */
+enum { CONV_OB = 8 };
 
 static bool conv_pads(const Attrs *a) { return a->ph || a->pw || a->ph_end || a->pw_end; }
 
-static int64_t conv_scratch(const Graph *g, const Op *op) {
+/* Narrow outputs (fewer columns than half a vector) vectorize over output channels instead,
+ * reading the weights transposed to [group][ic][kh][kw][oc] in scratch. */
+enum { CONV_NARROW = 8 };
+static bool conv_narrow(const Graph *g, const Op *op) { return g->values[op->out].shape.d[3] < CONV_NARROW; }
+
+static int64_t conv_pad_floats(const Graph *g, const Op *op) {
     const Attrs *a = &op->a;
     if (!conv_pads(a))
         return 0;
@@ -123,20 +129,112 @@ static int64_t conv_scratch(const Graph *g, const Op *op) {
     return (int64_t)in.d[0] * in.d[1] * (in.d[2] + a->ph + a->ph_end) * (in.d[3] + a->pw + a->pw_end);
 }
 
+static int64_t conv_scratch(const Graph *g, const Op *op) {
+    int64_t pad = (conv_pad_floats(g, op) + 15) / 16 * 16;
+    if (!conv_narrow(g, op))
+        return pad;
+    Shape in = g->values[op->in[0]].shape;
+    return pad + (int64_t)op->a.out * (in.d[1] / op->a.groups) * op->a.kh * op->a.kw;
+}
+
+/* One tile of nb channels: vtype is "cnn_vec", "cnn_half" or "float" (one column). */
+static void conv_tile(Cbuf *c, const Attrs *a, int nb, const char *vtype, const char *width) {
+    bool scalar = !strcmp(vtype, "float");
+    cb_line(c, "for (; ow0 + %s <= OW; ow0 += %s) {", width, width);
+    cb_line(c, "%s acc[%d];", vtype, nb);
+    for (int t = 0; t < nb; t++)
+        cb_line(c, "acc[%d] = %s%s;", t, a->bias ? arena_printf("b[oc0 + %d]", t) : "0.0f", scalar ? "" : arena_printf(" + (%s){0}", vtype));
+    cb_line(c, "for (int ic = 0; ic < ICG; ic++)");
+    cb_line(c, "for (int kh = 0; kh < KH; kh++)");
+    cb_line(c, "for (int kw = 0; kw < KW; kw++) {");
+    cb_line(c, "const float *xr = xg + ((size_t)ic * HP + kh * DH) * WP + ow0 * SW + kw * DW;");
+    cb_line(c, "const float *wk = w + ((size_t)oc0 * ICG + ic) * KH * KW + kh * KW + kw;");
+    if (scalar) {
+        cb_line(c, "const float xv = xr[0];");
+    } else if (a->sw == 1) {
+        cb_line(c, "%s xv;", vtype);
+        cb_line(c, "memcpy(&xv, xr, sizeof xv);");
+    } else {
+        cb_line(c, "float gather[%s];", width);
+        cb_line(c, "for (int j = 0; j < %s; j++)", width);
+        cb_line(c, "    gather[j] = xr[j * SW];");
+        cb_line(c, "%s xv;", vtype);
+        cb_line(c, "memcpy(&xv, gather, sizeof xv);");
+    }
+    for (int t = 0; t < nb; t++)
+        cb_line(c, "acc[%d] += wk[%d * ICG * KH * KW] * xv;", t, t);
+    cb_line(c, "}");
+    for (int t = 0; t < nb; t++) {
+        if (scalar)
+            cb_line(c, "yo[%d * OH * OW + ow0] = acc[%d];", t, t);
+        else
+            cb_line(c, "memcpy(yo + %d * OH * OW + ow0, &acc[%d], sizeof acc[%d]);", t, t, t);
+    }
+    cb_line(c, "}");
+}
+
+/* The narrow path: one output pixel at a time, a vector of output channels per accumulator. */
+static void conv_emit_narrow(Emit *e, const Op *op, const char *src, int64_t wt_at) {
+    Cbuf *c = e->c;
+    cb_line(c, "float *wt = scratch + %lld; /* weights as [g][ic][kh][kw][oc] */", (long long)wt_at);
+    cb_line(c, "PARALLEL_FOR");
+    cb_line(c, "for (int oc = 0; oc < OC; oc++)");
+    cb_line(c, "    for (int k = 0; k < ICG * KH * KW; k++)");
+    cb_line(c, "        wt[((size_t)(oc / OCG) * ICG * KH * KW + k) * OCG + oc %% OCG] = w[(size_t)oc * ICG * KH * KW + k];");
+    cb_line(c, "PARALLEL_FOR");
+    cb_line(c, "for (int job = 0; job < n * G * OH * OW; job++) {");
+    cb_line(c, "const int ow = job %% OW, oh = job / OW %% OH, g = job / OW / OH %% G, i = job / OW / OH / G;");
+    cb_line(c, "const float *xg = %s + ((size_t)i * IC + (size_t)g * ICG) * HP * WP + (size_t)oh * SH * WP + (size_t)ow * SW;", src);
+    cb_line(c, "const float *wg = wt + (size_t)g * ICG * KH * KW * OCG;");
+    cb_line(c, "float *yo = y + ((size_t)i * OC + (size_t)g * OCG) * OH * OW + (size_t)oh * OW + ow;");
+    cb_line(c, "int oc0 = 0;");
+    cb_line(c, "#if CNN_VECTORS");
+    cb_line(c, "for (; oc0 + 4 * CNN_VW <= OCG; oc0 += 4 * CNN_VW) {");
+    cb_line(c, "cnn_vec acc[4];");
+    cb_line(c, "for (int t = 0; t < 4; t++) {");
+    cb_line(c, "acc[t] = (cnn_vec){0};");
+    if (op->a.bias)
+        cb_line(c, "memcpy(&acc[t], b + (size_t)g * OCG + oc0 + t * CNN_VW, sizeof acc[t]);");
+    cb_line(c, "}");
+    cb_line(c, "for (int ic = 0; ic < ICG; ic++)");
+    cb_line(c, "for (int kh = 0; kh < KH; kh++)");
+    cb_line(c, "for (int kw = 0; kw < KW; kw++) {");
+    cb_line(c, "const float xv = xg[((size_t)ic * HP + kh * DH) * WP + kw * DW];");
+    cb_line(c, "const float *wr = wg + (((size_t)ic * KH + kh) * KW + kw) * OCG + oc0;");
+    cb_line(c, "for (int t = 0; t < 4; t++) {");
+    cb_line(c, "cnn_vec wv;");
+    cb_line(c, "memcpy(&wv, wr + t * CNN_VW, sizeof wv);");
+    cb_line(c, "acc[t] += xv * wv;");
+    cb_line(c, "}");
+    cb_line(c, "}");
+    cb_line(c, "for (int t = 0; t < 4; t++)");
+    cb_line(c, "    for (int j = 0; j < CNN_VW; j++)");
+    cb_line(c, "        yo[(size_t)(oc0 + t * CNN_VW + j) * OH * OW] = acc[t][j];");
+    cb_line(c, "}");
+    cb_line(c, "#endif");
+    cb_line(c, "for (; oc0 < OCG; oc0++) {");
+    cb_line(c, "float acc = %s;", op->a.bias ? "b[(size_t)g * OCG + oc0]" : "0.0f");
+    cb_line(c, "for (int ic = 0; ic < ICG; ic++)");
+    cb_line(c, "    for (int kh = 0; kh < KH; kh++)");
+    cb_line(c, "        for (int kw = 0; kw < KW; kw++)");
+    cb_line(c, "            acc += xg[((size_t)ic * HP + kh * DH) * WP + kw * DW] * wg[(((size_t)ic * KH + kh) * KW + kw) * OCG + oc0];");
+    cb_line(c, "yo[(size_t)oc0 * OH * OW] = acc;");
+    cb_line(c, "}");
+    cb_line(c, "}");
+}
+
 static void conv_emit_forward(Emit *e, const Op *op) {
     Cbuf *c = e->c;
     const Attrs *a = &op->a;
     Shape in = emit_in_shape(e, op, 0), out = emit_out_shape(e, op);
     int ocg = a->out / a->groups;
-    int ob = ocg < CONV_OB ? ocg : CONV_OB;
-    int tw = out.d[3] < CONV_TW ? out.d[3] : CONV_TW;
+    int ob = ocg < CONV_OB ? ocg : CONV_OB, ob_last = ocg % ob ? ocg % ob : ob;
     emit_image_dims(c, "I", in);
     emit_image_dims(c, "O", out);
     cb_line(c, "enum { KH = %d, KW = %d, SH = %d, SW = %d, DH = %d, DW = %d, G = %d, ICG = IC / G, OCG = OC / G };", a->kh,
             a->kw, a->sh, a->sw, a->dh, a->dw, a->groups);
     cb_line(c, "enum { HP = %d, WP = %d }; /* the padded input */", in.d[2] + a->ph + a->ph_end, in.d[3] + a->pw + a->pw_end);
-    cb_line(c, "enum { OB = %d, TW = %d, OB_LAST = %d, TW_LAST = %d }; /* tile: channels x columns */", ob, tw,
-            ocg % ob ? ocg % ob : ob, out.d[3] % tw ? out.d[3] % tw : tw);
+    cb_line(c, "enum { OB = %d, BLOCKS = (OCG + OB - 1) / OB }; /* output channels per tile */", ob);
     const char *src = "x";
     if (conv_pads(a)) {
         cb_line(c, "PARALLEL_FOR");
@@ -150,55 +248,29 @@ static void conv_emit_forward(Emit *e, const Op *op) {
         cb_line(c, "}");
         src = "scratch";
     }
-    cb_line(c, "enum { BLOCKS = (OCG + OB - 1) / OB };");
+    if (conv_narrow(e->g, op)) {
+        conv_emit_narrow(e, op, src, (conv_pad_floats(e->g, op) + 15) / 16 * 16);
+        return;
+    }
     cb_line(c, "PARALLEL_FOR");
     cb_line(c, "for (int job = 0; job < n * G * BLOCKS * OH; job++) {");
     cb_line(c, "const int oh = job %% OH, blk = job / OH %% BLOCKS, g = job / OH / BLOCKS %% G, i = job / OH / BLOCKS / G;");
     cb_line(c, "const int oc0 = g * OCG + blk * OB;");
     cb_line(c, "const float *xg = %s + ((size_t)i * IC + (size_t)g * ICG) * HP * WP + (size_t)oh * SH * WP;", src);
     cb_line(c, "float *yo = y + ((size_t)i * OC + oc0) * OH * OW + (size_t)oh * OW;");
-    /* The tile, written once per (channel count, width) pair that occurs. */
-    int obs[2] = {ob, ocg % ob ? ocg % ob : ob}, tws[2] = {tw, out.d[3] % tw ? out.d[3] % tw : tw};
-    for (int bi = 0; bi < 2; bi++) {
-        if (bi == 1 && obs[1] == obs[0] && ocg % ob == 0)
-            break;
-        if (ocg % ob)
+    cb_line(c, "int ow0 = 0;");
+    for (int bi = 0; bi < (ob_last != ob ? 2 : 1); bi++) {
+        int nb = bi == 0 ? ob : ob_last;
+        if (ob_last != ob)
             cb_line(c, bi == 0 ? "if (blk < BLOCKS - 1) {" : "} else {");
-        else
-            cb_line(c, "{");
-        int nb = obs[bi];
-        for (int ti = 0; ti < 2; ti++) {
-            int width = tws[ti];
-            if (ti == 1 && out.d[3] % tw == 0)
-                break;
-            if (ti == 0)
-                cb_line(c, "for (int ow0 = 0; ow0 + TW <= OW; ow0 += TW) {");
-            else
-                cb_line(c, "{");
-            if (ti == 1)
-                cb_line(c, "const int ow0 = OW - TW_LAST;");
-            cb_line(c, "float acc[%d][%d];", nb, width);
-            cb_line(c, "for (int t = 0; t < %d; t++)", nb);
-            cb_line(c, "    for (int j = 0; j < %d; j++)", width);
-            cb_line(c, "        acc[t][j] = %s;", a->bias ? "b[oc0 + t]" : "0.0f");
-            cb_line(c, "for (int ic = 0; ic < ICG; ic++)");
-            cb_line(c, "for (int kh = 0; kh < KH; kh++)");
-            cb_line(c, "for (int kw = 0; kw < KW; kw++) {");
-            cb_line(c, "const float *xr = xg + ((size_t)ic * HP + kh * DH) * WP + ow0 * SW + kw * DW;");
-            cb_line(c, "const float *wk = w + ((size_t)oc0 * ICG + ic) * KH * KW + kh * KW + kw;");
-            cb_line(c, "for (int t = 0; t < %d; t++) {", nb);
-            cb_line(c, "const float wv = wk[(size_t)t * ICG * KH * KW];");
-            cb_line(c, "for (int j = 0; j < %d; j++)", width);
-            cb_line(c, "    acc[t][j] += wv * xr[j * SW];");
-            cb_line(c, "}");
-            cb_line(c, "}");
-            cb_line(c, "for (int t = 0; t < %d; t++)", nb);
-            cb_line(c, "    for (int j = 0; j < %d; j++)", width);
-            cb_line(c, "        yo[(size_t)t * OH * OW + ow0 + j] = acc[t][j];");
-            cb_line(c, "}");
-        }
+        cb_line(c, "#if CNN_VECTORS");
+        conv_tile(c, a, nb, "cnn_vec", "CNN_VW");
+        conv_tile(c, a, nb, "cnn_half", "CNN_VW / 2");
+        cb_line(c, "#endif");
+        conv_tile(c, a, nb, "float", "1");
     }
-    cb_line(c, "}");
+    if (ob_last != ob)
+        cb_line(c, "}");
     cb_line(c, "}");
 }
 

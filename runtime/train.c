@@ -1,0 +1,930 @@
+/* train.c: `train`, the training driver of a standalone program. It reads the model's train
+ * section (cnntrain.h) with every setting overridable by a flag, loads the data, and runs
+ * epochs of: shuffle, batch, augment, NAME_train_step (gradients added into grads), gradient
+ * clipping, NAME_update with the scheduled learning rate; then evaluation, the schedule's
+ * epoch step, checkpoints (last and best, with optimizer state and everything a resumed run
+ * needs), log.csv and curves.svg.
+ *
+ * Determinism: every random draw comes from a stream derived from (seed, what, index): the
+ * shuffle of epoch e from (seed, e), the augmentation and dropout of the k-th batch from
+ * (seed, k). Nothing depends on the history of the process, so a run resumed from
+ * last.safetensors ends with exactly the weights of an uninterrupted run. */
+#include "ckpt.h"
+#include "cli.h"
+#include "rt.h"
+#include "train.h"
+
+#include <errno.h>
+#include <math.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+/* OpenMP is linked into a program whenever its model was compiled with -fopenmp; the runtime
+ * itself is not, so it asks for the thread count through a weak reference. */
+extern void omp_set_num_threads(int n) __attribute__((weak));
+
+static const char help[] =
+    "train --data DIR [OPTIONS]\n"
+    "\n"
+    "Trains the model on DIR (IDX files as MNIST ships them, CIFAR-10 binary batches, or train/ and\n"
+    "test/ folders of class folders of images), evaluating after every epoch, and writes into the\n"
+    "save directory last.safetensors and best.safetensors (all tensors with PyTorch's names, the\n"
+    "optimizer state as optim.m.NAME / optim.v.NAME, and what --resume needs), log.csv and\n"
+    "curves.svg. The last line printed is 'test accuracy: NN.NN%' on the test split.\n"
+    "Defaults come from the model's train section; every flag overrides one setting.\n"
+    "\n"
+    "Data and output:\n"
+    "  --data DIR             the dataset (required)\n"
+    "  --val-split F          hold out the fraction F of the training images (a seeded random\n"
+    "                         choice) for validation; default 0: validate on the test split\n"
+    "  --no-shuffle           keep the file order (default: a fresh seeded shuffle every epoch)\n"
+    "  --save DIR             where checkpoints and logs go (default ./NAME-run)\n"
+    "  --resume CKPT          continue from a last.safetensors (or best.safetensors); pass the\n"
+    "                         same settings, and --epochs for the new total\n"
+    "  --init-from W          start from the tensors of W.safetensors whose names and shapes match\n"
+    "                         (the others keep their fresh values and are listed)\n"
+    "  --init KIND            default, kaiming_normal or xavier_uniform\n"
+    "  --quiet                print only the final line\n"
+    "  --threads T            OpenMP threads\n"
+    "Recipe:\n"
+    "  --epochs N --batch N --seed S\n"
+    "                         batch can be at most the compiled batch (cnnc --batch N)\n"
+    "  --optimizer sgd|adam|adamw   --lr X --momentum X --nesterov --weight-decay X\n"
+    "  --beta1 X --beta2 X --eps X\n"
+    "                         a different optimizer than the train section's starts from the\n"
+    "                         spec's defaults for it (adamw: weight decay 0.01); lr is kept\n"
+    "  --schedule S           constant, 'step(every, gamma=0.1)', 'multistep([3, 6], gamma=0.1)',\n"
+    "                         'exponential(gamma)', 'cosine(min_lr=0)', 'onecycle(max_lr)',\n"
+    "                         'plateau(factor=0.5, patience=5)' (as torch.optim.lr_scheduler,\n"
+    "                         stepped per epoch; onecycle per optimizer step, lr only, without\n"
+    "                         momentum cycling)\n"
+    "  --loss cross_entropy|focal   --label-smoothing X --focal-gamma X --focal-alpha X\n"
+    "  --clip-grad-norm X     clip the global L2 norm of the gradients (0: off)\n"
+    "  --accumulate N         add the gradients of N batches (each scaled 1/N) per update\n"
+    "  --augment LIST         'hflip, random_crop(pad=4), rotate(15), translate(0.1), erase',\n"
+    "                         or none\n"
+    "  --early-stop P         stop after P epochs without a better validation loss (0: off)\n"
+    "  --min-delta X          the improvement that counts for --early-stop\n"
+    "  --freeze PREFIX        do not update tensors named PREFIX or PREFIX.* (repeatable)\n";
+
+/* Random streams: each derived from (seed, stream, index). */
+enum { STREAM_VAL_SPLIT = 1, STREAM_SHUFFLE, STREAM_AUGMENT, STREAM_DROPOUT };
+
+static uint64_t mix64(uint64_t z) {
+    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
+    z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
+    return z ^ (z >> 31);
+}
+
+static uint64_t stream_seed(uint64_t seed, uint64_t stream, uint64_t index) {
+    return mix64(mix64(seed + 0x9e3779b97f4a7c15ULL * stream) ^ (index + 0x632be59bd9b4e019ULL));
+}
+
+static double now_seconds(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + ts.tv_nsec * 1e-9;
+}
+
+enum { MAX_AUGMENT = 16 };
+
+/* One training run: settings, data, memory and the state a checkpoint carries. */
+typedef struct Run {
+    const CnnModel *m;
+    CnnTrainDefaults cfg;
+    int milestones[CALL_MAX_LIST];
+    CnnAugment augment[MAX_AUGMENT];
+    const char **freeze;
+    int nfreeze;
+    double val_split;
+    bool shuffle, quiet, tty;
+    const char *data, *save;
+    InitKind init;
+
+    Dataset train, test;
+    int *train_idx, ntrain;        /* the images trained on (file order) */
+    int *val_idx, nval;            /* held out, or all of the test split */
+    const Dataset *val;
+    const char *val_name;          /* "val" or "test" */
+
+    float *params, *grads, *state, *work, *x, *out, *scratch;
+    int *labels, *perm;
+    unsigned char *frozen;
+    char **optim_names;            /* optim.m.NAME and optim.v.NAME per tensor */
+
+    Schedule sched;
+    int epochs_done;
+    long long opt_step, batches_done;
+    double best_val_acc;
+    int best_epoch;
+    double early_best;
+    int early_bad;
+    EpochRow *history;
+    int nhistory;
+} Run;
+
+/* ---- options ------------------------------------------------------------------------------ */
+
+static bool parse_num(const char *name, const char *text, double lo, double hi, double *out) {
+    char *end;
+    errno = 0;
+    double v = strtod(text, &end);
+    if (end == text || *end || errno || !isfinite(v) || v < lo || v > hi) {
+        cli_error(EXIT_USAGE, "%s needs a number from %g to %g, not '%s'", name, lo, hi, text);
+        return false;
+    }
+    *out = v;
+    return true;
+}
+
+static bool parse_int(const char *name, const char *text, long long lo, long long hi, int *out) {
+    long long v;
+    if (!cli_int(name, text, lo, hi, &v))
+        return false;
+    *out = (int)v;
+    return true;
+}
+
+static bool set_float(const char *name, const char *text, double lo, double hi, float *field) {
+    double v;
+    if (!text)
+        return true;
+    if (!parse_num(name, text, lo, hi, &v))
+        return false;
+    *field = (float)v;
+    return true;
+}
+
+/* The settings when a model carries no train section (every compiled program has one). */
+static const CnnTrainDefaults fallback = {
+    .epochs = 10, .batch = 64, .accumulate = 1, .optimizer = CNN_ADAM, .lr = 1e-3f, .beta1 = 0.9f,
+    .beta2 = 0.999f, .eps = 1e-8f, .focal_gamma = 2, .focal_alpha = 1, .gamma = 0.1f, .factor = 0.5f,
+    .patience = 5,
+};
+
+typedef struct Flags {
+    const char *data, *epochs, *batch, *lr, *seed, *optimizer, *momentum, *weight_decay, *beta1, *beta2,
+        *eps, *schedule, *clip, *accumulate, *loss, *smoothing, *focal_gamma, *focal_alpha, *val_split,
+        *augment, *early_stop, *min_delta, *init, *init_from, *resume, *save, *threads;
+    bool nesterov, no_shuffle, quiet;
+} Flags;
+
+/* Applies the flags to run->cfg; false after printing a usage error. */
+static bool apply_flags(Run *run, const Flags *f) {
+    CnnTrainDefaults *d = &run->cfg;
+    const CnnModel *m = run->m;
+    char err[RT_ERR_LEN];
+    if ((f->epochs && !parse_int("--epochs", f->epochs, 1, 1000000, &d->epochs)) ||
+        (f->batch && !parse_int("--batch", f->batch, 1, 1000000, &d->batch)) ||
+        (f->accumulate && !parse_int("--accumulate", f->accumulate, 1, 1000000, &d->accumulate)))
+        return false;
+    if (f->seed) {
+        long long s;
+        if (!cli_int("--seed", f->seed, 0, INT64_MAX, &s))
+            return false;
+        d->seed = s;
+    }
+    if (f->optimizer) {
+        int kind = strcmp(f->optimizer, "sgd") == 0     ? CNN_SGD
+                   : strcmp(f->optimizer, "adam") == 0  ? CNN_ADAM
+                   : strcmp(f->optimizer, "adamw") == 0 ? CNN_ADAMW
+                                                        : -1;
+        if (kind < 0)
+            return cli_error(EXIT_USAGE, "--optimizer takes sgd, adam or adamw, not '%s'", f->optimizer), false;
+        if (kind != d->optimizer) {   /* the spec's defaults of the new optimizer */
+            d->optimizer = kind;
+            d->momentum = 0, d->nesterov = 0, d->beta1 = 0.9f, d->beta2 = 0.999f, d->eps = 1e-8f;
+            d->weight_decay = kind == CNN_ADAMW ? 0.01f : 0.0f;
+        }
+    }
+    if (!set_float("--lr", f->lr, 1e-30, 1e30, &d->lr) || !set_float("--momentum", f->momentum, 0, 0.999999, &d->momentum) ||
+        !set_float("--weight-decay", f->weight_decay, 0, 1e30, &d->weight_decay) ||
+        !set_float("--beta1", f->beta1, 0, 0.999999, &d->beta1) || !set_float("--beta2", f->beta2, 0, 0.999999999, &d->beta2) ||
+        !set_float("--eps", f->eps, 1e-30, 1, &d->eps) || !set_float("--clip-grad-norm", f->clip, 0, 1e30, &d->clip_grad_norm) ||
+        !set_float("--label-smoothing", f->smoothing, 0, 0.999999, &d->label_smoothing) ||
+        !set_float("--focal-gamma", f->focal_gamma, 0, 1e6, &d->focal_gamma) ||
+        !set_float("--focal-alpha", f->focal_alpha, 1e-30, 1e6, &d->focal_alpha) ||
+        !set_float("--min-delta", f->min_delta, 0, 1e30, &d->early_min_delta))
+        return false;
+    if (f->nesterov)
+        d->nesterov = 1;
+    if (d->nesterov && d->optimizer == CNN_SGD && d->momentum <= 0)
+        return cli_error(EXIT_USAGE, "--nesterov needs a momentum above 0 (as torch.optim.SGD)"), false;
+    if (f->loss) {
+        if (strcmp(f->loss, "cross_entropy") == 0)
+            d->loss = CNN_LOSS_CROSS_ENTROPY;
+        else if (strcmp(f->loss, "focal") == 0)
+            d->loss = CNN_LOSS_FOCAL;
+        else
+            return cli_error(EXIT_USAGE, "--loss takes cross_entropy or focal, not '%s'", f->loss), false;
+    }
+    if (f->schedule && !schedule_parse(f->schedule, d, run->milestones, err))
+        return cli_error(EXIT_USAGE, "%s", err), false;
+    if (f->augment) {
+        int n;
+        if (!augment_parse(f->augment, run->augment, MAX_AUGMENT, &n, err))
+            return cli_error(EXIT_USAGE, "%s", err), false;
+        d->naugment = n;
+        d->augment = run->augment;
+    }
+    if (f->early_stop) {
+        int p;
+        if (!parse_int("--early-stop", f->early_stop, 0, 1000000, &p))
+            return false;
+        d->early_stop = p > 0;
+        d->early_patience = p;
+    }
+    if (f->init && !init_kind_from_name(f->init, &run->init))
+        return cli_error(EXIT_USAGE, "--init takes default, kaiming_normal or xavier_uniform, not '%s'", f->init), false;
+    run->val_split = 0;
+    if (f->val_split && !parse_num("--val-split", f->val_split, 0, 0.99, &run->val_split))
+        return false;
+    if (f->threads) {
+        int t;
+        if (!parse_int("--threads", f->threads, 1, 4096, &t))
+            return false;
+        if (omp_set_num_threads)
+            omp_set_num_threads(t);
+    }
+    if (d->batch > m->batch)
+        return cli_error(EXIT_USAGE,
+                         "batch %d is larger than the compiled batch %d (compile with 'cnnc --batch %d' for larger "
+                         "batches)",
+                         d->batch, m->batch, d->batch),
+               false;
+    if (d->loss == CNN_LOSS_CROSS_ENTROPY && d->nclass_weight && (size_t)d->nclass_weight != m->out_size)
+        return cli_error(EXIT_USAGE, "the train section's loss has %d class weights, the model %zu classes",
+                         d->nclass_weight, m->out_size),
+               false;
+    if (f->init_from && f->resume)
+        return cli_error(EXIT_USAGE, "--init-from and --resume exclude each other (a checkpoint to resume "
+                                     "holds every tensor)"),
+               false;
+    if (d->schedule == CNN_SCHED_PLATEAU && d->patience < 0)
+        d->patience = 0;
+    return true;
+}
+
+/* ---- data --------------------------------------------------------------------------------- */
+
+static bool check_labels(const Dataset *ds, const char *dir, const char *split, size_t classes, char *err) {
+    for (int i = 0; i < ds->n; i++)
+        if (ds->labels[i] < 0 || (size_t)ds->labels[i] >= classes)
+            return rt_fail(err, "%s: %s label %d (image %d) is out of range: the model has %zu classes", dir, split,
+                           ds->labels[i], i, classes);
+    return true;
+}
+
+static bool load_data(Run *run, char *err) {
+    const CnnModel *m = run->m;
+    if (m->in_rank != 3)
+        return rt_fail(err, "train needs a model that takes images [C, H, W]; %s takes [%d]", m->name, m->in_shape[0]);
+    int c = m->in_shape[0], h = m->in_shape[1], w = m->in_shape[2];
+    if (!dataset_load(run->data, SPLIT_TRAIN, c, h, w, true, &run->train, err) ||
+        !check_labels(&run->train, run->data, "train", m->out_size, err) ||
+        !dataset_load(run->data, SPLIT_TEST, c, h, w, true, &run->test, err) ||
+        !check_labels(&run->test, run->data, "test", m->out_size, err))
+        return false;
+    if (run->train.n == 0)
+        return rt_fail(err, "%s: no training images", run->data);
+    int n = run->train.n;
+    int nval = run->val_split > 0 ? (int)llround(run->val_split * n) : 0;
+    if (run->val_split > 0 && nval < 1)
+        nval = 1;
+    if (nval >= n)
+        return rt_fail(err, "%s: --val-split %g leaves no training images of %d", run->data, run->val_split, n);
+    run->train_idx = rt_alloc_array((size_t)n, sizeof(int), "image indices", err);
+    run->perm = rt_alloc_array((size_t)n, sizeof(int), "image indices", err);
+    if (!run->train_idx || !run->perm)
+        return false;
+    if (nval) {
+        /* A seeded random choice of nval images; both parts stay in file order. */
+        unsigned char *held = rt_alloc((size_t)n, "the validation split", err);
+        run->val_idx = rt_alloc_array((size_t)nval, sizeof(int), "image indices", err);
+        if (!held || !run->val_idx) {
+            free(held);
+            return false;
+        }
+        for (int i = 0; i < n; i++)
+            run->perm[i] = i;
+        Rng r;
+        rng_seed(&r, stream_seed((uint64_t)run->cfg.seed, STREAM_VAL_SPLIT, 0));
+        rng_shuffle(&r, run->perm, n);
+        for (int i = 0; i < nval; i++)
+            held[run->perm[i]] = 1;
+        int kt = 0, kv = 0;
+        for (int i = 0; i < n; i++) {
+            if (held[i])
+                run->val_idx[kv++] = i;
+            else
+                run->train_idx[kt++] = i;
+        }
+        free(held);
+        run->ntrain = kt;
+        run->nval = kv;
+        run->val = &run->train;
+        run->val_name = "val";
+    } else {
+        for (int i = 0; i < n; i++)
+            run->train_idx[i] = i;
+        run->ntrain = n;
+        run->val_idx = NULL;
+        run->nval = run->test.n;
+        run->val = &run->test;
+        run->val_name = "test";
+    }
+    return true;
+}
+
+/* ---- memory, weights, checkpoints --------------------------------------------------------- */
+
+static bool alloc_memory(Run *run, char *err) {
+    const CnnModel *m = run->m;
+    size_t image = m->in_size, batch = (size_t)m->batch;
+    if (!(run->params = cli_alloc_floats(m->param_floats, "the parameters", err)) ||
+        !(run->grads = cli_alloc_floats(m->param_floats, "the gradients", err)) ||
+        !(run->state = cli_alloc_floats(m->state_floats, "the optimizer state", err)) ||
+        !(run->work = cli_alloc_floats(m->work_floats, "the workspace", err)) ||
+        !(run->x = cli_alloc_floats(batch * image, "a batch", err)) ||
+        !(run->out = cli_alloc_floats(batch * m->out_size, "a batch's outputs", err)) ||
+        !(run->scratch = cli_alloc_floats(image, "augmentation", err)) ||
+        !(run->labels = rt_alloc_array(batch, sizeof(int), "labels", err)) ||
+        !(run->frozen = rt_alloc((size_t)m->ntensors, "frozen flags", err)) ||
+        !(run->optim_names = rt_alloc_array(2 * (size_t)m->ntensors, sizeof(char *), "names", err)))
+        return false;
+    for (int i = 0; i < m->ntensors; i++)
+        for (int k = 0; k < 2; k++) {
+            size_t len = strlen(m->tensors[i].name) + 10;
+            char *s = rt_alloc(len, "names", err);
+            if (!s)
+                return false;
+            snprintf(s, len, "optim.%c.%s", k ? 'v' : 'm', m->tensors[i].name);
+            run->optim_names[2 * i + k] = s;
+        }
+    return true;
+}
+
+static void free_run(Run *run) {
+    free(run->params), free(run->grads), free(run->state), free(run->work), free(run->x), free(run->out);
+    free(run->scratch), free(run->labels), free(run->frozen), free(run->perm), free(run->train_idx);
+    free(run->val_idx), free(run->history);
+    if (run->optim_names)
+        for (int i = 0; i < 2 * run->m->ntensors; i++)
+            free(run->optim_names[i]);
+    free(run->optim_names);
+    dataset_free(&run->train);
+    dataset_free(&run->test);
+}
+
+/* Freeze prefixes: NAME equals the prefix or starts with prefix + '.'. */
+static bool set_frozen(Run *run) {
+    const CnnModel *m = run->m;
+    for (int f = 0; f < run->nfreeze; f++) {
+        const char *p = run->freeze[f];
+        size_t len = strlen(p);
+        int hits = 0;
+        for (int i = 0; i < m->ntensors; i++) {
+            const char *name = m->tensors[i].name;
+            if (strncmp(name, p, len) == 0 && (name[len] == 0 || name[len] == '.')) {
+                run->frozen[i] = 1;
+                hits++;
+            }
+        }
+        if (!hits)
+            return cli_error(EXIT_USAGE, "freeze prefix '%s' matches no tensor of %s (e.g. '%s')", p, m->name,
+                             m->ntensors ? m->tensors[0].name : "none"),
+                   false;
+    }
+    return true;
+}
+
+/* --init-from: every tensor whose name and shape match; the rest are listed. */
+static bool init_from(Run *run, const char *path, char *err) {
+    const CnnModel *m = run->m;
+    Ckpt *c = ckpt_read(path, err);
+    if (!c)
+        return false;
+    int loaded = 0;
+    for (int i = 0; i < m->ntensors; i++) {
+        const CnnTensorInfo *t = &m->tensors[i];
+        const CkptTensor *ct = ckpt_find(c, t->name);
+        int64_t shape[4];
+        for (int k = 0; k < t->rank; k++)
+            shape[k] = t->shape[k];
+        char have[96], want[96];
+        ckpt_format_shape(shape, t->rank, want, sizeof want);
+        if (!ct) {
+            if (!run->quiet)
+                printf("skipped %s: not in %s\n", t->name, path);
+            continue;
+        }
+        bool same = ct->rank == t->rank;
+        for (int k = 0; same && k < t->rank; k++)
+            same = ct->shape[k] == t->shape[k];
+        if (!same) {
+            ckpt_format_shape(ct->shape, ct->rank, have, sizeof have);
+            if (!run->quiet)
+                printf("skipped %s: shape %s in file, model has %s\n", t->name, have, want);
+            continue;
+        }
+        if (ct->dtype != CKPT_F32 && ct->dtype != CKPT_F64) {
+            if (!run->quiet)
+                printf("skipped %s: dtype %s in file, model has F32\n", t->name, ckpt_dtype_name(ct->dtype));
+            continue;
+        }
+        if (!ckpt_get_f32(c, t->name, t->shape, t->rank, run->params + t->offset, err)) {
+            ckpt_free(c);
+            return false;
+        }
+        loaded++;
+    }
+    ckpt_free(c);
+    if (!run->quiet)
+        printf("initialized %d of %d tensors from %s\n", loaded, m->ntensors, path);
+    return true;
+}
+
+static void history_csv(const Run *run, char *buf, size_t size, bool header) {
+    size_t k = 0;
+    buf[0] = 0;
+    if (header)
+        k += (size_t)snprintf(buf, size, "epoch,train_loss,train_acc,val_loss,val_acc,lr,seconds\n");
+    for (int i = 0; i < run->nhistory && k < size; i++) {
+        const EpochRow *r = &run->history[i];
+        k += (size_t)snprintf(buf + k, size - k, "%d,%.17g,%.17g,%.17g,%.17g,%.17g,%.17g\n", r->epoch, r->train_loss,
+                              r->train_acc, r->val_loss, r->val_acc, r->lr, r->seconds);
+    }
+}
+
+static size_t history_bytes(const Run *run) {
+    return 128 + (size_t)run->nhistory * 200;
+}
+
+static bool write_checkpoint(const Run *run, const char *path, char *err) {
+    const CnnModel *m = run->m;
+    CkptWriter *w = ckpt_writer_new();
+    size_t hb = history_bytes(run);
+    char *hist = malloc(hb);
+    if (!w || !hist) {
+        ckpt_writer_free(w);
+        free(hist);
+        return rt_fail(err, "%s: out of memory", path);
+    }
+    history_csv(run, hist, hb, false);
+    char v[16][48];
+    int k = 0;
+#define META_NUM(key, fmt, value)                          \
+    do {                                                   \
+        snprintf(v[k], sizeof v[k], fmt, value);           \
+        ckpt_add_meta(w, key, v[k++]);                     \
+    } while (0)
+    ckpt_add_meta(w, "format", "cnnc-train 1");
+    ckpt_add_meta(w, "model", m->name);
+    META_NUM("epoch", "%d", run->epochs_done);
+    META_NUM("step", "%lld", run->opt_step);
+    META_NUM("batches", "%lld", run->batches_done);
+    META_NUM("lr", "%.17g", run->sched.lr);
+    META_NUM("plateau_best", "%.17g", run->sched.plateau_best);
+    META_NUM("plateau_bad", "%d", run->sched.plateau_bad);
+    META_NUM("best_val_acc", "%.17g", run->best_val_acc);
+    META_NUM("best_epoch", "%d", run->best_epoch);
+    META_NUM("early_best", "%.17g", run->early_best);
+    META_NUM("early_bad", "%d", run->early_bad);
+    META_NUM("seed", "%lld", (long long)run->cfg.seed);
+    META_NUM("batch", "%d", run->cfg.batch);
+    META_NUM("optimizer", "%d", run->cfg.optimizer);
+    META_NUM("train_images", "%d", run->ntrain);
+#undef META_NUM
+    ckpt_add_meta(w, "history", hist);
+    for (int i = 0; i < m->ntensors; i++) {
+        const CnnTensorInfo *t = &m->tensors[i];
+        ckpt_add_f32(w, t->name, t->shape, t->rank, run->params + t->offset);
+    }
+    for (int i = 0; i < m->ntensors; i++) {
+        const CnnTensorInfo *t = &m->tensors[i];
+        if (!t->trained)
+            continue;
+        ckpt_add_f32(w, run->optim_names[2 * i], t->shape, t->rank, run->state + t->offset);
+        ckpt_add_f32(w, run->optim_names[2 * i + 1], t->shape, t->rank, run->state + m->param_floats + t->offset);
+    }
+    bool ok = ckpt_write(w, path, err);
+    ckpt_writer_free(w);
+    free(hist);
+    return ok;
+}
+
+static bool meta_number(const Ckpt *c, const char *key, double *out, char *err) {
+    const char *s = ckpt_meta(c, key);
+    char *end;
+    if (!s)
+        return rt_fail(err, "%s: no metadata '%s' (not a checkpoint written by train)", c->path, key);
+    *out = strtod(s, &end);
+    if (end == s || *end)
+        return rt_fail(err, "%s: metadata '%s' is '%s', not a number", c->path, key, s);
+    return true;
+}
+
+static bool parse_history(Run *run, const char *text, const char *path, char *err) {
+    int lines = 0;
+    for (const char *p = text; *p; p++)
+        lines += *p == '\n';
+    run->history = rt_alloc_array((size_t)lines + (size_t)run->cfg.epochs + 1, sizeof(EpochRow), "the history", err);
+    if (!run->history)
+        return false;
+    const char *p = text;
+    while (*p) {
+        EpochRow *r = &run->history[run->nhistory];
+        int used = 0;
+        if (sscanf(p, "%d,%lf,%lf,%lf,%lf,%lf,%lf%n", &r->epoch, &r->train_loss, &r->train_acc, &r->val_loss,
+                   &r->val_acc, &r->lr, &r->seconds, &used) != 7)
+            return rt_fail(err, "%s: metadata 'history' is malformed", path);
+        run->nhistory++;
+        p += used;
+        while (*p == '\n')
+            p++;
+    }
+    return true;
+}
+
+static bool resume(Run *run, const char *path, char *err) {
+    const CnnModel *m = run->m;
+    Ckpt *c = ckpt_read(path, err);
+    if (!c)
+        return false;
+    bool ok = true;
+    const char *model = ckpt_meta(c, "model");
+    if (model && strcmp(model, m->name) != 0)
+        ok = rt_fail(err, "%s: a checkpoint of model '%s', not '%s'", path, model, m->name);
+    for (int i = 0; ok && i < m->ntensors; i++) {
+        const CnnTensorInfo *t = &m->tensors[i];
+        ok = ckpt_get_f32(c, t->name, t->shape, t->rank, run->params + t->offset, err);
+        if (ok && t->trained)
+            ok = ckpt_get_f32(c, run->optim_names[2 * i], t->shape, t->rank, run->state + t->offset, err) &&
+                 ckpt_get_f32(c, run->optim_names[2 * i + 1], t->shape, t->rank,
+                              run->state + m->param_floats + t->offset, err);
+    }
+    double epoch = 0, step = 0, batches = 0, bad = 0, best_epoch = 0, early_bad = 0, seed = 0, batch = 0, opt = 0;
+    ok = ok && meta_number(c, "epoch", &epoch, err) && meta_number(c, "step", &step, err) &&
+         meta_number(c, "batches", &batches, err) && meta_number(c, "lr", &run->sched.lr, err) &&
+         meta_number(c, "plateau_best", &run->sched.plateau_best, err) && meta_number(c, "plateau_bad", &bad, err) &&
+         meta_number(c, "best_val_acc", &run->best_val_acc, err) && meta_number(c, "best_epoch", &best_epoch, err) &&
+         meta_number(c, "early_best", &run->early_best, err) && meta_number(c, "early_bad", &early_bad, err) &&
+         meta_number(c, "seed", &seed, err) && meta_number(c, "batch", &batch, err) &&
+         meta_number(c, "optimizer", &opt, err);
+    const char *hist = ckpt_meta(c, "history");
+    if (ok && !hist)
+        ok = rt_fail(err, "%s: no metadata 'history' (not a checkpoint written by train)", path);
+    ok = ok && parse_history(run, hist, path, err);
+    if (ok) {
+        run->epochs_done = (int)epoch;
+        run->opt_step = (long long)step;
+        run->batches_done = (long long)batches;
+        run->sched.plateau_bad = (int)bad;
+        run->best_epoch = (int)best_epoch;
+        run->early_bad = (int)early_bad;
+        if (!run->quiet && ((long long)seed != run->cfg.seed || (int)batch != run->cfg.batch ||
+                            (int)opt != run->cfg.optimizer))
+            fprintf(stderr, "%s: note: %s was trained with seed %lld, batch %d; this run uses seed %lld, batch %d%s\n",
+                    cli_prog, path, (long long)seed, (int)batch, (long long)run->cfg.seed, run->cfg.batch,
+                    (int)opt != run->cfg.optimizer ? " and another optimizer" : "");
+    }
+    ckpt_free(c);
+    return ok;
+}
+
+static bool write_logs(const Run *run, char *err) {
+    size_t hb = history_bytes(run);
+    char *csv = malloc(hb), *path = NULL;
+    if (!csv)
+        return rt_fail(err, "out of memory (log.csv)");
+    history_csv(run, csv, hb, true);
+    bool ok = (path = rt_path_join(run->save, "log.csv", err)) && rt_write_file_atomic(path, csv, strlen(csv), err);
+    free(path);
+    free(csv);
+    path = NULL;
+    ok = ok && (path = rt_path_join(run->save, "curves.svg", err)) &&
+         plot_curves(path, run->history, run->nhistory, run->val_name, err);
+    free(path);
+    return ok;
+}
+
+/* ---- the loop ----------------------------------------------------------------------------- */
+
+static void clip_gradients(const Run *run, double max_norm) {
+    const CnnModel *m = run->m;
+    double sum = 0;
+    for (int i = 0; i < m->ntensors; i++) {
+        const CnnTensorInfo *t = &m->tensors[i];
+        if (!t->trained || run->frozen[i])
+            continue;
+        const float *g = run->grads + t->offset;
+        for (size_t k = 0; k < t->numel; k++)
+            sum += (double)g[k] * g[k];
+    }
+    double coef = max_norm / (sqrt(sum) + 1e-6);   /* torch.nn.utils.clip_grad_norm_ */
+    if (coef >= 1)
+        return;
+    for (int i = 0; i < m->ntensors; i++) {
+        const CnnTensorInfo *t = &m->tensors[i];
+        if (!t->trained || run->frozen[i])
+            continue;
+        float *g = run->grads + t->offset;
+        for (size_t k = 0; k < t->numel; k++)
+            g[k] = (float)(g[k] * coef);
+    }
+}
+
+static void format_duration(double s, char *buf, size_t size) {
+    long t = (long)(s + 0.5);
+    if (t >= 3600)
+        snprintf(buf, size, "%ld:%02ld:%02ld", t / 3600, t / 60 % 60, t % 60);
+    else
+        snprintf(buf, size, "%ld:%02ld", t / 60, t % 60);
+}
+
+static void progress(const Run *run, int epoch, int b, int nb, double images, double seconds, double loss,
+                     double acc) {
+    char eta[32];
+    double rate = seconds > 0 ? images / seconds : 0;
+    double left = b > 0 ? seconds / b * (nb - b) : 0;
+    format_duration(left, eta, sizeof eta);
+    char bar[21];
+    int filled = nb ? 20 * b / nb : 0;
+    for (int i = 0; i < 20; i++)
+        bar[i] = i < filled ? '#' : '.';
+    bar[20] = 0;
+    printf("\r\033[Kepoch %d/%d [%s] %d/%d  %.0f img/s  loss %.4f  acc %.2f%%  ETA %s", epoch + 1, run->cfg.epochs,
+           bar, b, nb, rate, loss, acc, eta);
+    fflush(stdout);
+}
+
+/* One epoch of training; false (and err) when the loss stops being finite. */
+static bool train_epoch(Run *run, int epoch, double *loss_out, double *acc_out, char *err) {
+    const CnnModel *m = run->m;
+    const CnnTrainDefaults *d = &run->cfg;
+    int B = d->batch, n = run->ntrain, nb = (n + B - 1) / B, accum = d->accumulate;
+    uint64_t seed = (uint64_t)d->seed;
+    memcpy(run->perm, run->train_idx, sizeof(int) * (size_t)n);
+    if (run->shuffle) {
+        Rng r;
+        rng_seed(&r, stream_seed(seed, STREAM_SHUFFLE, (uint64_t)epoch));
+        rng_shuffle(&r, run->perm, n);
+    }
+    cnn_step_opts so = {
+        .loss = d->loss, .label_smoothing = d->label_smoothing,
+        .class_weight = d->loss == CNN_LOSS_CROSS_ENTROPY && d->nclass_weight ? d->class_weight : NULL,
+        .focal_gamma = d->focal_gamma, .focal_alpha = d->focal_alpha, .grad_scale = 1.0f / (float)accum,
+        .dropout = 1, .update_stats = 1,
+    };
+    cnn_optim opt = {
+        .kind = d->optimizer, .momentum = d->momentum, .weight_decay = d->weight_decay, .beta1 = d->beta1,
+        .beta2 = d->beta2, .eps = d->eps, .nesterov = d->nesterov, .frozen = run->frozen,
+    };
+    double loss_sum = 0, t0 = now_seconds(), last_draw = 0;
+    long long correct = 0, seen = 0;
+    int c = m->in_shape[0], h = m->in_shape[1], w = m->in_shape[2];
+    for (int b = 0; b < nb; b++) {
+        int start = b * B, count = n - start < B ? n - start : B;
+        const int *idx = run->perm + start;
+        dataset_batch_f32(&run->train, idx, count, run->x);
+        for (int i = 0; i < count; i++)
+            run->labels[i] = run->train.labels[idx[i]];
+        uint64_t k = (uint64_t)run->batches_done;
+        if (d->naugment) {
+            Rng r;
+            rng_seed(&r, stream_seed(seed, STREAM_AUGMENT, k));
+            augment_batch(d->augment, d->naugment, &r, run->x, count, c, h, w, run->scratch);
+        }
+        if (b % accum == 0)
+            memset(run->grads, 0, sizeof(float) * m->param_floats);
+        /* Training accuracy: the generated step returns only the loss, so the batch's
+         * predictions come from an eval-mode forward pass with the weights the step sees. */
+        m->forward(run->params, run->work, run->x, run->out, count);
+        correct += count_correct(run->out, run->labels, count, m->out_size);
+        so.seed = stream_seed(seed, STREAM_DROPOUT, k);
+        float loss = m->train_step(run->params, run->grads, run->work, run->x, run->labels, count, &so);
+        if (!isfinite(loss)) {
+            if (run->tty && !run->quiet)
+                printf("\r\033[K");
+            return rt_fail(err, "the loss is %s at epoch %d, step %d of %d: training diverged (learning rate %g; "
+                                "try a smaller --lr)",
+                           isnan(loss) ? "NaN" : "infinite", epoch + 1, b + 1, nb,
+                           schedule_lr(&run->sched, run->opt_step + 1));
+        }
+        loss_sum += (double)loss * count;
+        seen += count;
+        run->batches_done++;
+        if ((b + 1) % accum == 0 || b == nb - 1) {
+            if (d->clip_grad_norm > 0)
+                clip_gradients(run, d->clip_grad_norm);
+            run->opt_step++;
+            opt.step = run->opt_step;
+            opt.lr = (float)schedule_lr(&run->sched, run->opt_step);
+            m->update(run->params, run->grads, run->state, &opt);
+        }
+        if (run->tty && !run->quiet) {
+            double t = now_seconds() - t0;
+            if (t - last_draw >= 0.1 || b == nb - 1) {
+                last_draw = t;
+                progress(run, epoch, b + 1, nb, (double)seen, t, loss_sum / seen, 100.0 * correct / seen);
+            }
+        }
+    }
+    if (run->tty && !run->quiet)
+        printf("\r\033[K");
+    *loss_out = loss_sum / seen;
+    *acc_out = 100.0 * correct / seen;
+    return true;
+}
+
+static bool make_dir(const char *path, char *err) {
+    if (mkdir(path, 0777) == 0 || (errno == EEXIST && rt_is_dir(path)))
+        return true;
+    return rt_fail(err, "%s: cannot make the directory: %s", path, strerror(errno == EEXIST ? ENOTDIR : errno));
+}
+
+static int run_training(Run *run, const char *init_path, const char *resume_path) {
+    const CnnModel *m = run->m;
+    const CnnTrainDefaults *d = &run->cfg;
+    char err[RT_ERR_LEN];
+    if (!load_data(run, err) || !alloc_memory(run, err))
+        return cli_error(EXIT_BAD_INPUT, "%s", err);
+    if (!set_frozen(run))
+        return EXIT_USAGE;
+
+    int nb = (run->ntrain + d->batch - 1) / d->batch;
+    int steps_per_epoch = (nb + d->accumulate - 1) / d->accumulate;
+    run->sched = (Schedule){
+        .kind = d->schedule, .base_lr = d->lr, .step_every = d->step_every > 0 ? d->step_every : 1,
+        .gamma = d->gamma, .nmilestones = d->nmilestones, .milestones = d->milestones, .min_lr = d->min_lr,
+        .max_lr = d->max_lr, .factor = d->factor, .patience = d->patience, .epochs = d->epochs,
+        .total_steps = (long long)d->epochs * steps_per_epoch,
+    };
+    schedule_start(&run->sched);
+    run->best_val_acc = -1;
+    run->early_best = INFINITY;
+    if (resume_path) {
+        if (!resume(run, resume_path, err))
+            return cli_error(EXIT_BAD_INPUT, "%s", err);
+    } else {
+        run->history = rt_alloc_array((size_t)d->epochs + 1, sizeof(EpochRow), "the history", err);
+        if (!run->history)
+            return cli_error(EXIT_BAD_INPUT, "%s", err);
+        cli_init_params(m, run->params, run->init, (unsigned long long)d->seed);
+        if (init_path && !init_from(run, init_path, err))
+            return cli_error(EXIT_BAD_INPUT, "%s", err);
+    }
+    if (!make_dir(run->save, err))
+        return cli_error(EXIT_BAD_INPUT, "%s", err);
+    char *last_path = rt_path_join(run->save, "last.safetensors", err);
+    char *best_path = last_path ? rt_path_join(run->save, "best.safetensors", err) : NULL;
+    if (!best_path) {
+        free(last_path);
+        return cli_error(EXIT_BAD_INPUT, "%s", err);
+    }
+
+    if (!run->quiet) {
+        char count[48];
+        printf("training %s (%s parameters) on %s: %d images, %s %d images, batch %d%s, %d epochs\n", m->name,
+               cli_group(m->trained_params, count, sizeof count), run->data, run->ntrain,
+               run->val_idx ? "validation" : "test", run->nval, d->batch,
+               d->accumulate > 1 ? " (accumulated)" : "", d->epochs);
+        if (resume_path)
+            printf("resuming from %s after epoch %d\n", resume_path, run->epochs_done);
+    }
+    int rc = 0;
+    EvalResult val = {0};
+    bool val_current = false;   /* val holds the final weights' test-split result */
+    for (int e = run->epochs_done; e < d->epochs; e++) {
+        double t0 = now_seconds(), train_loss = 0, train_acc = 0;
+        double lr_epoch = schedule_lr(&run->sched, run->opt_step + 1);
+        if (!train_epoch(run, e, &train_loss, &train_acc, err)) {
+            rc = cli_error(EXIT_BAD_INPUT, "%s", err);
+            break;
+        }
+        double train_seconds = now_seconds() - t0;
+        if (d->schedule == CNN_SCHED_ONECYCLE)
+            lr_epoch = schedule_lr(&run->sched, run->opt_step);   /* the epoch's last */
+        evaluate(m, run->params, run->work, run->val, run->val_idx, run->nval, run->x, run->out, &val, NULL);
+        val_current = !run->val_idx;
+        double val_loss = val.loss, val_acc = val.n ? 100.0 * val.correct / val.n : 0;
+        double seconds = now_seconds() - t0;
+        schedule_epoch_end(&run->sched, e, val_loss);
+        run->history[run->nhistory++] = (EpochRow){e + 1, train_loss, train_acc, val_loss, val_acc, lr_epoch, seconds};
+        run->epochs_done = e + 1;
+        bool stop = false;
+        if (d->early_stop) {
+            if (val_loss < run->early_best - d->early_min_delta) {
+                run->early_best = val_loss;
+                run->early_bad = 0;
+            } else if (++run->early_bad >= d->early_patience) {
+                stop = true;
+            }
+        }
+        if (!run->quiet)
+            printf("epoch %d/%d  train loss %.4f acc %.2f%%  %s loss %.4f acc %.2f%%  lr %.3g  %.0f img/s  %.1f s\n",
+                   e + 1, d->epochs, train_loss, train_acc, run->val_name, val_loss, val_acc, lr_epoch,
+                   train_seconds > 0 ? run->ntrain / train_seconds : 0, seconds);
+        bool better = val_acc > run->best_val_acc;
+        if (better) {
+            run->best_val_acc = val_acc;
+            run->best_epoch = e + 1;
+        }
+        if ((better && !write_checkpoint(run, best_path, err)) || !write_checkpoint(run, last_path, err) ||
+            !write_logs(run, err)) {
+            rc = cli_error(EXIT_BAD_INPUT, "%s", err);
+            break;
+        }
+        fflush(stdout);
+        if (stop) {
+            if (!run->quiet)
+                printf("early stop: %s loss has not improved by more than %g for %d epochs\n", run->val_name,
+                       d->early_min_delta, d->early_patience);
+            break;
+        }
+    }
+    if (rc == 0) {
+        if (!val_current)
+            evaluate(m, run->params, run->work, &run->test, NULL, run->test.n, run->x, run->out, &val, NULL);
+        if (!run->quiet && run->best_epoch)
+            printf("best %s accuracy %.2f%% at epoch %d; checkpoints in %s\n", run->val_name, run->best_val_acc,
+                   run->best_epoch, run->save);
+        printf("test accuracy: %.2f%%\n", val.n ? 100.0 * val.correct / val.n : 0.0);
+    }
+    free(last_path);
+    free(best_path);
+    return rc;
+}
+
+int cmd_train(const CnnModel *m, int argc, char **argv) {
+    if (!m->train_step || !m->update)
+        return cli_error(EXIT_USAGE, "%s was compiled without training code", m->name);
+    /* --freeze repeats: collect every occurrence, hand the rest to cli_parse. */
+    int section_freeze = m->defaults ? m->defaults->nfreeze : 0;
+    char **rest = calloc((size_t)argc + 1, sizeof *rest);
+    const char **freeze = calloc((size_t)argc + 1 + (size_t)section_freeze, sizeof *freeze);
+    if (!rest || !freeze) {
+        free(rest), free(freeze);
+        return cli_error(EXIT_BAD_INPUT, "out of memory");
+    }
+    int nrest = 0, nfreeze = 0;
+    for (int i = 0; i < argc; i++) {
+        if (strcmp(argv[i], "--") == 0) {
+            while (i < argc)
+                rest[nrest++] = argv[i++];
+            break;
+        }
+        if (strcmp(argv[i], "--freeze") == 0 && i + 1 < argc && argv[i + 1][0])
+            freeze[nfreeze++] = argv[++i];
+        else if (strncmp(argv[i], "--freeze=", 9) == 0 && argv[i][9])
+            freeze[nfreeze++] = argv[i] + 9;
+        else
+            rest[nrest++] = argv[i];
+    }
+    Flags f = {0};
+    const char *freeze_missing = NULL;   /* "--freeze" without a value reaches cli_parse */
+    const CliOption opts[] = {
+        {"--data", &f.data, NULL}, {"--epochs", &f.epochs, NULL}, {"--batch", &f.batch, NULL},
+        {"--lr", &f.lr, NULL}, {"--seed", &f.seed, NULL}, {"--optimizer", &f.optimizer, NULL},
+        {"--momentum", &f.momentum, NULL}, {"--nesterov", NULL, &f.nesterov},
+        {"--weight-decay", &f.weight_decay, NULL}, {"--beta1", &f.beta1, NULL}, {"--beta2", &f.beta2, NULL},
+        {"--eps", &f.eps, NULL}, {"--schedule", &f.schedule, NULL}, {"--clip-grad-norm", &f.clip, NULL},
+        {"--accumulate", &f.accumulate, NULL}, {"--loss", &f.loss, NULL},
+        {"--label-smoothing", &f.smoothing, NULL}, {"--focal-gamma", &f.focal_gamma, NULL},
+        {"--focal-alpha", &f.focal_alpha, NULL}, {"--val-split", &f.val_split, NULL},
+        {"--no-shuffle", NULL, &f.no_shuffle}, {"--augment", &f.augment, NULL},
+        {"--early-stop", &f.early_stop, NULL}, {"--min-delta", &f.min_delta, NULL}, {"--init", &f.init, NULL},
+        {"--init-from", &f.init_from, NULL}, {"--resume", &f.resume, NULL}, {"--save", &f.save, NULL},
+        {"--threads", &f.threads, NULL}, {"--quiet", NULL, &f.quiet}, {"--freeze", &freeze_missing, NULL}, {0}};
+    int rc = cli_parse("train", help, opts, nrest, rest, NULL, NULL);
+    if (rc >= 0 || !cli_require("train", "--data DIR", f.data)) {
+        free(rest), free(freeze);
+        return rc >= 0 ? rc : EXIT_USAGE;
+    }
+    Run run = {.m = m, .cfg = m->defaults ? *m->defaults : fallback, .data = f.data, .shuffle = !f.no_shuffle,
+               .quiet = f.quiet, .tty = isatty(STDOUT_FILENO) != 0};
+    run.init = (InitKind)run.cfg.init;
+    if (run.cfg.nmilestones > CALL_MAX_LIST)
+        run.cfg.nmilestones = CALL_MAX_LIST;
+    /* --freeze adds to the train section's list. */
+    for (int i = 0; i < run.cfg.nfreeze; i++)
+        freeze[nfreeze++] = run.cfg.freeze[i];
+    run.freeze = freeze;
+    run.nfreeze = nfreeze;
+    char default_save[300];
+    snprintf(default_save, sizeof default_save, "./%s-run", m->name);
+    run.save = f.save ? f.save : default_save;
+    if (!apply_flags(&run, &f)) {
+        free(rest), free(freeze);
+        return EXIT_USAGE;
+    }
+    rc = run_training(&run, f.init_from, f.resume);
+    free_run(&run);
+    free(rest), free(freeze);
+    return rc;
+}

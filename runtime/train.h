@@ -1,0 +1,120 @@
+/* train.h: the pieces of the training driver (train.c, the `train` command) and of `eval`
+ * (cmd_eval.c), one file each: learning-rate schedules (schedule.c), augmentation of a float
+ * batch (augment.c), the small call syntax of --schedule and --augment (train_args.c),
+ * evaluation and confusion matrices (metrics.c), SVG plots (plot.c). None of them prints;
+ * errors follow rt.h's convention. */
+#ifndef CNNC_TRAIN_H
+#define CNNC_TRAIN_H
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "cnnrt.h"
+#include "cnntrain.h"
+#include "data.h"
+#include "rng.h"
+
+/* ---- train_args.c: `name` or `name(arg, key = value, [list])` ------------------------------ */
+
+enum { CALL_MAX_ARGS = 8, CALL_MAX_LIST = 64 };
+typedef struct CallArg {
+    char key[32];                  /* "" for a positional argument */
+    int nvalues;                   /* 1 for a number, the length for a [list] */
+    bool is_list;
+    double values[CALL_MAX_LIST];
+} CallArg;
+typedef struct Call {
+    char name[32];
+    int nargs;
+    CallArg args[CALL_MAX_ARGS];
+} Call;
+
+/* Parses a comma-separated list of calls from *text ("hflip, random_crop(pad = 2)"); true and
+ * *n calls on success. WHAT names the flag in messages. */
+bool call_parse_list(const char *what, const char *text, Call *calls, int max, int *n, char *err);
+
+/* --schedule TEXT into the schedule fields of d (spec section 7's names and defaults):
+ * constant, step(every, gamma=0.1), multistep([e, ...], gamma=0.1), exponential(gamma),
+ * cosine(min_lr=0), onecycle(max_lr), plateau(factor=0.5, patience=5). milestones receives
+ * the multistep list (room for CALL_MAX_LIST). */
+bool schedule_parse(const char *text, CnnTrainDefaults *d, int *milestones, char *err);
+/* --augment TEXT ("none" or a list of spec section 7's augmentations) into out[0..*n). */
+bool augment_parse(const char *text, CnnAugment *out, int max, int *n, char *err);
+const char *schedule_name(int kind);
+const char *augment_name(int kind);
+
+/* ---- schedule.c: torch.optim.lr_scheduler ------------------------------------------------- */
+
+/* The learning rate, stepped once per epoch as torch.optim.lr_scheduler does it (the same
+ * recursive formulas in double precision), except onecycle, stepped once per optimizer step.
+ * Everything that changes is in the checkpointed fields lr, plateau_best and plateau_bad. */
+typedef struct Schedule {
+    int kind;                      /* CNN_SCHED_* */
+    double base_lr;
+    int step_every;
+    double gamma;
+    int nmilestones;
+    const int *milestones;
+    double min_lr, max_lr, factor;
+    int patience;
+    int epochs;                    /* cosine's T_max */
+    long long total_steps;         /* onecycle: epochs x optimizer steps per epoch */
+    /* state */
+    double lr;                     /* the epoch's learning rate (all but onecycle) */
+    double plateau_best;           /* ReduceLROnPlateau's best (INFINITY at the start) */
+    int plateau_bad;               /* its num_bad_epochs */
+} Schedule;
+
+void schedule_start(Schedule *s);  /* state for epoch 0 */
+/* After epoch `epoch` (0-based) ends: moves lr to the next epoch's value. val_loss feeds
+ * plateau (ReduceLROnPlateau mode min, threshold 1e-4 rel, cooldown 0, min_lr 0, eps 1e-8). */
+void schedule_epoch_end(Schedule *s, int epoch, double val_loss);
+/* The learning rate of optimizer step `step` (1-based) in epoch `epoch`. */
+double schedule_lr(const Schedule *s, long long step);
+
+/* ---- augment.c: spec section 7's augmentations on a float batch ------------------------- */
+
+/* Applies the list in order to each of the n images (c x h x w, values in [0, 1] before the
+ * model's own normalize), drawing from r. scratch holds c*h*w floats. */
+void augment_batch(const CnnAugment *aug, int naug, Rng *r, float *x, int n, int c, int h, int w,
+                   float *scratch);
+
+/* ---- metrics.c: evaluation, confusion matrix --------------------------------------------- */
+
+typedef struct Confusion {
+    int k;                         /* classes */
+    long long *counts;             /* k x k: row = true class, column = predicted */
+} Confusion;
+bool confusion_init(Confusion *cm, int k, char *err);
+void confusion_free(Confusion *cm);
+
+typedef struct EvalResult {
+    double loss;                   /* mean cross-entropy (no smoothing, no class weights) */
+    long long correct, n;
+} EvalResult;
+
+/* The model in eval mode (m->forward) on images idx[0..n) of ds (all images when idx is NULL),
+ * batch by batch; x holds m->batch * m->in_size floats, out m->batch * m->out_size. Adds to
+ * cm when it is non-NULL. Loss from logits, or -log p when the model ends in softmax. */
+void evaluate(const CnnModel *m, const float *params, float *work, const Dataset *ds,
+              const int *idx, int n, float *x, float *out, EvalResult *r, Confusion *cm);
+/* Correct predictions among n rows of outputs. */
+int count_correct(const float *out, const int *labels, int n, size_t k);
+/* Mean of the row's cross-entropy (logits) or -log p (probabilities). */
+double row_loss(const float *row, int label, size_t k, bool probabilities);
+
+/* ---- plot.c: SVG ------------------------------------------------------------------------ */
+
+typedef struct EpochRow {
+    int epoch;                     /* 1-based */
+    double train_loss, train_acc, val_loss, val_acc, lr, seconds;
+} EpochRow;
+
+/* Two panels (loss, accuracy in %) against the epoch, train and validation curves, axes with
+ * ticks and a legend. Written atomically. */
+bool plot_curves(const char *path, const EpochRow *rows, int n, const char *val_name, char *err);
+/* A confusion matrix as a heat map (row-normalized colour, counts in the cells). */
+bool plot_confusion(const char *path, const Confusion *cm, char *const *names, const char *title,
+                    char *err);
+
+#endif

@@ -1,0 +1,321 @@
+/* train_args.c: the spec's call syntax for the flags that take one (--schedule 'step(3,
+ * gamma = 0.5)', --augment 'hflip, random_crop(pad = 2)'): a tiny parser and the tables of
+ * argument names, defaults and ranges, which mirror spec section 7 (the compiler checks the
+ * same for the train section in compiler/train_config.c). */
+#include "rt.h"
+#include "train.h"
+
+#include <ctype.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* ---- parsing ------------------------------------------------------------------------------ */
+
+typedef struct Scan {
+    const char *what, *s;
+    size_t pos;
+    char *err;
+} Scan;
+
+static void skip_space(Scan *sc) {
+    while (isspace((unsigned char)sc->s[sc->pos]))
+        sc->pos++;
+}
+
+static bool scan_fail(Scan *sc, const char *expected) {
+    skip_space(sc);
+    char c = sc->s[sc->pos];
+    if (c)
+        return rt_fail(sc->err, "%s '%s': expected %s at '%.12s'", sc->what, sc->s, expected, sc->s + sc->pos);
+    return rt_fail(sc->err, "%s '%s': expected %s at the end", sc->what, sc->s, expected);
+}
+
+static bool scan_ident(Scan *sc, char *out, size_t size) {
+    skip_space(sc);
+    size_t start = sc->pos;
+    if (!isalpha((unsigned char)sc->s[start]) && sc->s[start] != '_')
+        return false;
+    while (isalnum((unsigned char)sc->s[sc->pos]) || sc->s[sc->pos] == '_')
+        sc->pos++;
+    size_t len = sc->pos - start;
+    if (len >= size)
+        len = size - 1;
+    memcpy(out, sc->s + start, len);
+    out[len] = 0;
+    return true;
+}
+
+static bool scan_number(Scan *sc, double *out) {
+    skip_space(sc);
+    const char *p = sc->s + sc->pos;
+    if (strncmp(p, "true", 4) == 0 && !isalnum((unsigned char)p[4])) {
+        *out = 1;
+        sc->pos += 4;
+        return true;
+    }
+    if (strncmp(p, "false", 5) == 0 && !isalnum((unsigned char)p[5])) {
+        *out = 0;
+        sc->pos += 5;
+        return true;
+    }
+    char *end;
+    double v = strtod(p, &end);
+    if (end == p || !isfinite(v) || isalpha((unsigned char)*p))
+        return scan_fail(sc, "a number");
+    sc->pos += (size_t)(end - p);
+    *out = v;
+    return true;
+}
+
+static bool scan_char(Scan *sc, char c) {
+    skip_space(sc);
+    if (sc->s[sc->pos] != c)
+        return false;
+    sc->pos++;
+    return true;
+}
+
+static bool scan_value(Scan *sc, CallArg *a) {
+    if (scan_char(sc, '[')) {
+        a->is_list = true;
+        if (scan_char(sc, ']'))
+            return true;
+        do {
+            if (a->nvalues == CALL_MAX_LIST)
+                return rt_fail(sc->err, "%s '%s': more than %d values in a list", sc->what, sc->s, CALL_MAX_LIST);
+            if (!scan_number(sc, &a->values[a->nvalues++]))
+                return false;
+        } while (scan_char(sc, ','));
+        return scan_char(sc, ']') || scan_fail(sc, "',' or ']'");
+    }
+    a->nvalues = 1;
+    return scan_number(sc, &a->values[0]);
+}
+
+static bool scan_call(Scan *sc, Call *c) {
+    memset(c, 0, sizeof *c);
+    if (!scan_ident(sc, c->name, sizeof c->name))
+        return scan_fail(sc, "a name");
+    if (!scan_char(sc, '('))
+        return true;
+    if (scan_char(sc, ')'))
+        return true;
+    do {
+        if (c->nargs == CALL_MAX_ARGS)
+            return rt_fail(sc->err, "%s '%s': too many arguments", sc->what, sc->s);
+        CallArg *a = &c->args[c->nargs++];
+        size_t save = sc->pos;
+        if (scan_ident(sc, a->key, sizeof a->key) && strcmp(a->key, "true") && strcmp(a->key, "false")) {
+            if (!scan_char(sc, '='))
+                return scan_fail(sc, "'='");
+        } else {
+            sc->pos = save;
+            a->key[0] = 0;
+        }
+        if (!scan_value(sc, a))
+            return false;
+    } while (scan_char(sc, ','));
+    return scan_char(sc, ')') || scan_fail(sc, "',' or ')'");
+}
+
+bool call_parse_list(const char *what, const char *text, Call *calls, int max, int *n, char *err) {
+    Scan sc = {what, text, 0, err};
+    *n = 0;
+    skip_space(&sc);
+    if (!text[sc.pos])
+        return scan_fail(&sc, "a name");
+    do {
+        if (*n == max)
+            return rt_fail(err, "%s '%s': more than %d items", what, text, max);
+        if (!scan_call(&sc, &calls[(*n)++]))
+            return false;
+    } while (scan_char(&sc, ','));
+    skip_space(&sc);
+    return !text[sc.pos] || scan_fail(&sc, "',' or the end");
+}
+
+/* ---- binding ------------------------------------------------------------------------------ */
+
+/* One parameter of a call: name, default (NAN: required), range, integer or list. */
+typedef struct Param {
+    const char *name;
+    double def, lo, hi;
+    bool integer, list;
+} Param;
+
+/* Binds positional then keyword arguments to params; out[i] receives each value (a list's
+ * values go to list[] and *nlist). */
+static bool bind(const char *what, const Call *c, const Param *params, double *out, double *list, int *nlist,
+                 char *err) {
+    int np = 0;
+    while (params[np].name)
+        np++;
+    bool set[CALL_MAX_ARGS] = {false};
+    int positional = 0;
+    for (int i = 0; i < c->nargs; i++) {
+        const CallArg *a = &c->args[i];
+        int p = -1;
+        if (a->key[0]) {
+            for (int k = 0; k < np; k++)
+                if (strcmp(params[k].name, a->key) == 0)
+                    p = k;
+            if (p < 0)
+                return rt_fail(err, "%s: %s has no argument '%s'", what, c->name, a->key);
+        } else {
+            p = positional++;
+            if (p >= np)
+                return rt_fail(err, "%s: %s takes %d argument%s", what, c->name, np, np == 1 ? "" : "s");
+        }
+        if (set[p])
+            return rt_fail(err, "%s: %s's argument '%s' given twice", what, c->name, params[p].name);
+        set[p] = true;
+        const Param *q = &params[p];
+        if (q->list != a->is_list)
+            return rt_fail(err, "%s: %s's '%s' takes %s", what, c->name, q->name,
+                           q->list ? "a [list] of numbers" : "one number");
+        for (int k = 0; k < a->nvalues; k++) {
+            double v = a->values[k];
+            if (v < q->lo || v > q->hi || (q->integer && v != floor(v)))
+                return rt_fail(err, "%s: %s's '%s' needs %s from %g to %g, not %g", what, c->name, q->name,
+                               q->integer ? "integers" : "a number", q->lo, q->hi, v);
+        }
+        if (q->list) {
+            memcpy(list, a->values, sizeof(double) * (size_t)a->nvalues);
+            *nlist = a->nvalues;
+        } else {
+            out[p] = a->values[0];
+        }
+    }
+    for (int p = 0; p < np; p++)
+        if (!set[p]) {
+            if (isnan(params[p].def))
+                return rt_fail(err, "%s: %s needs its argument '%s'", what, c->name, params[p].name);
+            out[p] = params[p].def;
+        }
+    return true;
+}
+
+#define REQ NAN
+#define BIG 1e30
+#define END {NULL, 0, 0, 0, false, false}
+
+/* X(kind, name, params) in the order of cnntrain.h's CNN_SCHED_*. */
+#define SCHEDULES(X)                                                                                      \
+    X(CNN_SCHED_CONSTANT, "constant", ({END}))                                                          \
+    X(CNN_SCHED_STEP, "step", ({{"every", REQ, 1, 1e9, true, false}, {"gamma", 0.1, 1e-30, BIG, false, false}, END})) \
+    X(CNN_SCHED_MULTISTEP, "multistep",                                                                   \
+      ({{"milestones", REQ, 1, 1e9, true, true}, {"gamma", 0.1, 1e-30, BIG, false, false}, END}))          \
+    X(CNN_SCHED_EXPONENTIAL, "exponential", ({{"gamma", REQ, 1e-30, BIG, false, false}, END}))            \
+    X(CNN_SCHED_COSINE, "cosine", ({{"min_lr", 0, 0, BIG, false, false}, END}))                           \
+    X(CNN_SCHED_ONECYCLE, "onecycle", ({{"max_lr", REQ, 1e-30, BIG, false, false}, END}))                 \
+    X(CNN_SCHED_PLATEAU, "plateau",                                                                       \
+      ({{"factor", 0.5, 1e-9, 1 - 1e-9, false, false}, {"patience", 5, 0, 1e9, true, false}, END}))
+
+#define AUGMENTS(X)                                                                              \
+    X(CNN_AUG_RANDOM_CROP, "random_crop", ({{"pad", 4, 0, 1e6, true, false}, END}))              \
+    X(CNN_AUG_HFLIP, "hflip", ({{"p", 0.5, 0, 1, false, false}, END}))                           \
+    X(CNN_AUG_VFLIP, "vflip", ({{"p", 0.5, 0, 1, false, false}, END}))                           \
+    X(CNN_AUG_ROTATE, "rotate", ({{"degrees", REQ, 1e-9, 180, false, false}, END}))              \
+    X(CNN_AUG_TRANSLATE, "translate", ({{"fraction", REQ, 1e-9, 1 - 1e-9, false, false}, END}))  \
+    X(CNN_AUG_ERASE, "erase", ({{"p", 0.5, 0, 1, false, false}, END}))
+
+#define UNPAREN(...) __VA_ARGS__
+#define TABLE_ROW(kind, name, params) {kind, name, UNPAREN params},
+typedef struct Kind {
+    int kind;
+    const char *name;
+    Param params[4];
+} Kind;
+static const Kind schedules[] = {SCHEDULES(TABLE_ROW)};
+static const Kind augments[] = {AUGMENTS(TABLE_ROW)};
+enum { NSCHEDULES = sizeof schedules / sizeof *schedules, NAUGMENTS = sizeof augments / sizeof *augments };
+
+static const Kind *find_kind(const Kind *table, int n, const char *name) {
+    for (int i = 0; i < n; i++)
+        if (strcmp(table[i].name, name) == 0)
+            return &table[i];
+    return NULL;
+}
+
+static const char *kind_names(const Kind *table, int n, char *buf, size_t size) {
+    size_t k = 0;
+    buf[0] = 0;
+    for (int i = 0; i < n && k < size; i++)
+        k += (size_t)snprintf(buf + k, size - k, "%s%s", i ? ", " : "", table[i].name);
+    return buf;
+}
+
+const char *schedule_name(int kind) {
+    return kind >= 0 && kind < NSCHEDULES ? schedules[kind].name : "?";
+}
+
+const char *augment_name(int kind) {
+    return kind >= 0 && kind < NAUGMENTS ? augments[kind].name : "?";
+}
+
+bool schedule_parse(const char *text, CnnTrainDefaults *d, int *milestones, char *err) {
+    Call c;
+    int n;
+    char names[160];
+    if (!call_parse_list("--schedule", text, &c, 1, &n, err))
+        return false;
+    const Kind *k = find_kind(schedules, NSCHEDULES, c.name);
+    if (!k)
+        return rt_fail(err, "--schedule: unknown schedule '%s' (one of %s)", c.name,
+                       kind_names(schedules, NSCHEDULES, names, sizeof names));
+    double v[4] = {0}, list[CALL_MAX_LIST];
+    int nlist = 0;
+    if (!bind("--schedule", &c, k->params, v, list, &nlist, err))
+        return false;
+    d->schedule = k->kind;
+    switch (k->kind) {
+    case CNN_SCHED_STEP: d->step_every = (int)v[0]; d->gamma = (float)v[1]; break;
+    case CNN_SCHED_MULTISTEP:
+        for (int i = 0; i < nlist; i++) {
+            milestones[i] = (int)list[i];
+            if (i && milestones[i] <= milestones[i - 1])
+                return rt_fail(err, "--schedule: multistep's milestones must increase");
+        }
+        d->nmilestones = nlist;
+        d->milestones = milestones;
+        d->gamma = (float)v[1];
+        break;
+    case CNN_SCHED_EXPONENTIAL: d->gamma = (float)v[0]; break;
+    case CNN_SCHED_COSINE: d->min_lr = (float)v[0]; break;
+    case CNN_SCHED_ONECYCLE: d->max_lr = (float)v[0]; break;
+    case CNN_SCHED_PLATEAU: d->factor = (float)v[0]; d->patience = (int)v[1]; break;
+    default: break;
+    }
+    return true;
+}
+
+bool augment_parse(const char *text, CnnAugment *out, int max, int *n, char *err) {
+    *n = 0;
+    if (strcmp(text, "none") == 0)
+        return true;
+    Call calls[16];
+    int ncalls;
+    char names[160];
+    if (!call_parse_list("--augment", text, calls, max < 16 ? max : 16, &ncalls, err))
+        return false;
+    for (int i = 0; i < ncalls; i++) {
+        const Kind *k = find_kind(augments, NAUGMENTS, calls[i].name);
+        if (!k)
+            return rt_fail(err, "--augment: unknown augmentation '%s' (one of %s, or none)", calls[i].name,
+                           kind_names(augments, NAUGMENTS, names, sizeof names));
+        double v[4] = {0}, list[1];
+        int nlist = 0;
+        if (!bind("--augment", &calls[i], k->params, v, list, &nlist, err))
+            return false;
+        CnnAugment a = {.kind = k->kind};
+        switch (k->kind) {
+        case CNN_AUG_RANDOM_CROP: a.pad = (int)v[0]; break;
+        case CNN_AUG_ROTATE: a.degrees = (float)v[0]; break;
+        case CNN_AUG_TRANSLATE: a.fraction = (float)v[0]; break;
+        default: a.p = (float)v[0]; break;
+        }
+        out[(*n)++] = a;
+    }
+    return true;
+}

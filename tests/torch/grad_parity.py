@@ -1,0 +1,312 @@
+#!/usr/bin/python3
+"""grad_parity.py: the compiled training step against PyTorch autograd.
+
+For every model of models/*.cnn (less the big ImageNet ones, see SLOW) and tests/models/*.cnn,
+and for the loss variants of tests/torch/grad_losses.cnn: compile it with
+`cnnc FILE -o PROG --batch 4`, write random weights (batchnorm running statistics included) and
+a random input with random labels (I64 for some models, I32 for others) as safetensors, run
+`PROG grad`, and compare the loss and the gradient of every trained tensor with two references:
+  (a) the hand-written twin (twins.py, coverage_twins.py), the independent one, and
+  (b) the module that `cnnc --emit=torch` prints for the same model.
+Both run in float64 (so that the reference's own rounding does not count against the C code, whose
+float32 result is what is measured) in train() mode (batchnorm on batch statistics) with dropout off (F.dropout is the
+identity while they run) and the model's train-section loss: CrossEntropyLoss with its
+label_smoothing and class weights, or the focal loss -alpha (1 - p_t)^gamma log p_t, mean. A
+model that ends in softmax is trained on the logits before it (F.softmax is the identity then).
+A comparison passes when rel = max|C - ref| / max(max|ref|, 1e-3 G) <= 1e-3 for the loss and every
+gradient, G being the model's largest gradient element: a gradient that is zero in exact
+arithmetic (the bias of a layer followed by batchnorm) holds only rounding noise, so it is
+measured against the scale of the model's gradients rather than against itself.
+
+    /usr/bin/python3 tests/torch/grad_parity.py --build BUILD [--only NAME ...] [--all] [--keep DIR]
+
+Prints one line per model (the worst tensor and its error against each reference), then
+`grad_parity: N passed, M failed`; exits 1 on a failure.
+"""
+import argparse
+import ast
+import concurrent.futures
+import contextlib
+import json
+import os
+import re
+import shutil
+import struct
+import sys
+import tempfile
+import time
+import zlib
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, HERE)
+import parity  # noqa: E402  (models, safetensors reading, weights, errors: shared with the forward check)
+
+TOL = 1e-3
+FLOOR = 1e-3    # a gradient that is zero in exact arithmetic (a bias before batchnorm) is compared
+                # against FLOOR times the model's largest gradient, not against its own rounding noise
+BATCH = 4
+# Too slow for the suite on a small machine (compile and one step at 224x224); --all runs them.
+SLOW = {"alexnet", "vgg16", "vgg16_bn", "resnet50", "resnet18", "googlenet"}
+LOSS_FILE = os.path.join(HERE, "grad_losses.cnn")      # loss variants, checked against --emit=torch only
+
+
+# ---------------------------------------------------------------- safetensors with integer labels
+def write_tensors(path, tensors):
+    """tensors: [(name, torch tensor)]: float tensors as F32, int64 as I64, int32 as I32."""
+    kinds = {torch.int64: ("I64", "<i8"), torch.int32: ("I32", "<i4")}
+    header, off, arrays = {}, 0, []
+    for name, t in tensors:
+        dtype, np_dtype = kinds.get(t.dtype, ("F32", "<f4"))
+        a = np.ascontiguousarray(t.detach().numpy(), dtype=np_dtype)
+        header[name] = {"dtype": dtype, "shape": list(a.shape), "data_offsets": [off, off + a.nbytes]}
+        arrays.append(a)
+        off += a.nbytes
+    text = json.dumps(header, separators=(",", ":")).encode()
+    text += b" " * (-len(text) % 8)
+    with open(path, "wb") as f:
+        f.write(struct.pack("<Q", len(text)))
+        f.write(text)
+        for a in arrays:
+            f.write(a.data)
+
+
+# ---------------------------------------------------------------- the train section's loss
+def train_loss(path, model, several):
+    """{'kind': 'cross_entropy'|'focal', args...} from the `loss = ...` line of the model's train
+    section (`train { }` in a one-model file, `train NAME { }` otherwise); cross-entropy when absent."""
+    with open(path) as f:
+        text = re.sub(r"#[^\n]*", "", f.read())
+    head = r"train\s+%s\s*\{" % re.escape(model) if several else r"train\s*\{"
+    m = re.search(head + r"([^}]*)\}", text)
+    loss = {"kind": "cross_entropy", "label_smoothing": 0.0, "weight": None, "gamma": 2.0, "alpha": 1.0}
+    lm = re.search(r"\bloss\s*=\s*(\w+)\s*(\(([^()]*(\[[^\]]*\][^()]*)*)\))?", m.group(1)) if m else None
+    if not lm:
+        return loss
+    loss["kind"] = lm.group(1)
+    names = ["label_smoothing", "weight"] if loss["kind"] == "cross_entropy" else ["gamma", "alpha"]
+    args = lm.group(3) or ""
+    parts, depth, cur = [], 0, ""
+    for ch in args:
+        depth += ch == "["
+        depth -= ch == "]"
+        if ch == "," and depth == 0:
+            parts.append(cur)
+            cur = ""
+        else:
+            cur += ch
+    if cur.strip():
+        parts.append(cur)
+    for i, p in enumerate(parts):
+        key, value = (p.split("=", 1) if "=" in p else (names[i], p))
+        loss[key.strip()] = ast.literal_eval(value.strip())
+    return loss
+
+
+def reference_loss(logits, labels, loss):
+    if loss["kind"] == "focal":
+        logp = F.log_softmax(logits, dim=1).gather(1, labels.view(-1, 1)).squeeze(1)
+        return (-loss["alpha"] * (1 - logp.exp()) ** loss["gamma"] * logp).mean()
+    weight = None if loss["weight"] is None else torch.tensor(loss["weight"], dtype=logits.dtype)
+    return F.cross_entropy(logits, labels, weight=weight, label_smoothing=loss["label_smoothing"])
+
+
+@contextlib.contextmanager
+def training_reference(ends_in_softmax):
+    """Dropout off (as the grad command runs); the final softmax skipped when the model has one."""
+    saved = F.dropout, F.softmax
+    F.dropout = lambda x, *a, **k: x
+    if ends_in_softmax:
+        F.softmax = lambda x, *a, **k: x
+    try:
+        yield
+    finally:
+        F.dropout, F.softmax = saved
+
+
+def reference_grads(module, state, x, labels, loss, ends_in_softmax):
+    """(loss, {name: gradient}) of module in train mode on (x, labels), in float64."""
+    module.load_state_dict(state, strict=False)
+    module.double()
+    x = x.double()
+    module.train()
+    module.zero_grad()
+    with training_reference(ends_in_softmax):
+        value = reference_loss(module(x), labels, loss)
+    value.backward()
+    grads = {n: (p.grad if p.grad is not None else torch.zeros_like(p)) for n, p in module.named_parameters()}
+    return value.detach(), grads
+
+
+# ---------------------------------------------------------------- one model
+def ends_in_softmax(cnnc, case):
+    lines = [l for l in parity.run([cnnc, "--emit=ir"] + case.cnnc_args(), "cnnc --emit=ir").splitlines()
+             if l.startswith("%")]
+    return bool(lines) and re.match(r"%\d+ = softmax\b", lines[-1]) is not None
+
+
+def compare(got, ref_loss, ref_grads):
+    """(worst name, worst rel, problems) of the C results against one reference."""
+    problems = []
+    worst, worst_rel = "loss", abs(got["loss"].item() - ref_loss.item()) / max(abs(ref_loss.item()), 1e-30)
+    scale = max([g.abs().max().item() for g in ref_grads.values()] + [0.0])
+    for name, g in ref_grads.items():
+        c = got.get(name)
+        if c is None:
+            problems.append("no gradient '%s' in the grad output" % name)
+            continue
+        if list(c.shape) != list(g.shape):
+            problems.append("gradient '%s' has shape %s, PyTorch %s" % (name, list(c.shape), list(g.shape)))
+            continue
+        r = (c.double() - g.double()).abs().max().item() / max(g.abs().max().item(), FLOOR * scale, 1e-30)
+        if r != r or r > worst_rel:        # NaN is the worst
+            worst, worst_rel = name, r
+    extra = sorted(set(got) - set(ref_grads) - {"loss"})
+    if extra:
+        problems.append("gradients of tensors PyTorch does not train: %s" % ", ".join(extra))
+    return worst, worst_rel, problems
+
+
+def check_case(case, cnnc, prog_future, work, index):
+    """(worst vs twin, worst vs emitted, problems); a worst is (name, rel) or None."""
+    seed = zlib.crc32(case.model.encode()) + 7
+    params = parity.cnnc_params(cnnc, case)
+    weights = parity.random_weights(params, seed)
+    state = dict(weights)
+    loss = train_loss(case.path, case.model, case.several)
+    softmax = ends_in_softmax(cnnc, case)
+    in_shape = parity.ir_input_shape(cnnc, case)
+    g = torch.Generator().manual_seed(seed)
+    x = torch.rand([BATCH] + in_shape, generator=g)
+    out_size = parity.run([cnnc, "--emit=ir"] + case.cnnc_args(), "cnnc --emit=ir").splitlines()[0]
+    classes = json.loads(re.search(r"output (\[[0-9, ]*\])", out_size).group(1))[0]
+    labels = torch.randint(0, classes, [BATCH], generator=g)
+
+    problems = []
+    refs = []       # (who, module)
+    if not case.loss_variant:
+        twin_build = case.twin()
+        if twin_build is None:
+            problems.append("no hand-written twin for %s (twins.py / coverage_twins.py)" % case.model)
+        else:
+            twin = twin_build()
+            msg = parity.name_mismatch(params, twin, "the twin")
+            if msg:
+                problems.append(msg)
+            else:
+                refs.append(("twin", twin))
+    emitted = parity.emitted_module(cnnc, case)
+    msg = parity.name_mismatch(params, emitted, "--emit=torch")
+    if msg:
+        problems.append(msg)
+    else:
+        refs.append(("emitted", emitted))
+
+    wpath = os.path.join(work, case.model + ".weights.safetensors")
+    xpath = os.path.join(work, case.model + ".batch.safetensors")
+    gpath = os.path.join(work, case.model + ".grad.safetensors")
+    parity.write_safetensors(wpath, weights)
+    write_tensors(xpath, [("input", x), ("labels", labels if index % 2 == 0 else labels.to(torch.int32))])
+    got = None
+    try:
+        prog = prog_future.result()
+        parity.run([prog, "grad", "--weights", wpath, "--input", xpath, "--output", gpath], "grad")
+        got = parity.read_safetensors(gpath)
+        if "loss" not in got or list(got["loss"].shape) != []:
+            problems.append("the grad output has no scalar tensor 'loss'")
+            got = None
+    except Exception as e:  # noqa: BLE001: reported as the case's failure
+        problems.append(str(e))
+    results = {}
+    for who, module in refs:
+        ref_loss, ref_grads = reference_grads(module, state, x, labels, loss, softmax)
+        if got is None:
+            continue
+        worst, rel, probs = compare(got, ref_loss, ref_grads)
+        results[who] = (worst, rel)
+        problems += ["vs %s: %s" % (who, p) for p in probs]
+        if not rel <= TOL:
+            problems.append("vs %s: %s differs: rel %.2e > %g" % (who, worst, rel, TOL))
+    return results.get("twin"), results.get("emitted"), problems
+
+
+def find_cases(with_losses=True):
+    cases = parity.find_cases()
+    for c in cases:
+        c.loss_variant = False
+    if with_losses and os.path.exists(LOSS_FILE):
+        with open(LOSS_FILE) as f:
+            names = re.findall(r"^\s*model\s+([A-Za-z_][A-Za-z0-9_]*)", f.read(), re.M)
+        for m in names:
+            c = parity.Case(LOSS_FILE, m, len(names) > 1)
+            c.loss_variant = True
+            cases.append(c)
+    return cases
+
+
+def fmt(worst):
+    return "-" if worst is None else "%.1e %s" % (worst[1], worst[0])
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--build", required=True, help="the build directory holding cnnc")
+    ap.add_argument("--only", nargs="*", default=[], help="model names to check")
+    ap.add_argument("--all", action="store_true", help="also the slow ImageNet models (%s)" % ", ".join(sorted(SLOW)))
+    ap.add_argument("--keep", help="keep programs and tensors in this directory")
+    ap.add_argument("--jobs", type=int, default=2, help="programs compiled at once")
+    args = ap.parse_args()
+    torch.set_num_threads(1)
+    cnnc = os.path.join(os.path.abspath(args.build), "cnnc")
+    cases = find_cases()
+    if args.only:
+        unknown = set(args.only) - {c.model for c in cases}
+        if unknown:
+            sys.exit("grad_parity: no model named %s" % ", ".join(sorted(unknown)))
+        cases = [c for c in cases if c.model in args.only]
+    elif not args.all:
+        cases = [c for c in cases if c.model not in SLOW]
+    work = args.keep or tempfile.mkdtemp(prefix="cnnc-grad-")
+    os.makedirs(work, exist_ok=True)
+
+    def build(case):
+        prog = os.path.join(work, case.model)
+        parity.run([cnnc] + case.cnnc_args() + ["-o", prog, "--batch", str(BATCH)], "cnnc -o")
+        return prog
+
+    passed = failed = 0
+    t0 = time.time()
+    print("%-16s %-34s %-34s %5s  %s" % ("model", "worst vs twin", "worst vs --emit=torch", "time", "result"))
+    try:
+        with concurrent.futures.ThreadPoolExecutor(max_workers=max(1, args.jobs)) as pool:
+            futures = [pool.submit(build, c) for c in cases]      # each builds while earlier ones run
+            for i, (case, fut) in enumerate(zip(cases, futures)):
+                start = time.time()
+                try:
+                    tw, em, problems = check_case(case, cnnc, fut, work, i)
+                except Exception as e:  # noqa: BLE001: one model's failure does not stop the others
+                    tw, em, problems = None, None, [str(e)]
+                ok = not problems
+                passed += ok
+                failed += not ok
+                print("%-16s %-34s %-34s %4.0fs  %s" % (case.model, fmt(tw), fmt(em), time.time() - start,
+                                                         "ok" if ok else "FAIL  (%s)" % case.rel))
+                for p in problems:
+                    print("    " + p)
+                sys.stdout.flush()
+                if not args.keep:
+                    for fn in os.listdir(work):
+                        if fn.startswith(case.model + ".") and fn.endswith(".safetensors"):
+                            os.remove(os.path.join(work, fn))
+    finally:
+        if not args.keep:
+            shutil.rmtree(work, ignore_errors=True)
+    print("grad_parity: %d passed, %d failed (%.0f s)" % (passed, failed, time.time() - t0))
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,263 @@
+#!/bin/sh
+# tests/train.test.sh: the `train` and `eval` commands of compiled programs (runtime/train.c and
+# its parts). On small synthetic IDX datasets made here (tests/torch/train_ref.py):
+#   (a) three optimizer steps (sgd with momentum, nesterov and weight decay; adam; adamw; clipping,
+#       accumulation, label smoothing, freezing) match torch.optim on a hand-written twin;
+#   (b) a run stopped after epoch 1 and resumed ends bit-identical to an uninterrupted run;
+#   (c) bad data and a diverging loss end with one error line and status 1, bad usage with 2;
+#   (d) the lr of every epoch in log.csv matches torch.optim.lr_scheduler;
+# plus --init-from, eval, the SVG files and the output format.
+# Usage: sh tests/train.test.sh /abs/build/dir
+B=${1:?usage: sh tests/train.test.sh BUILD_DIR}
+top=${CNNC_TOP:-$(cd "$(dirname "$0")/.." && pwd)}
+PY=/usr/bin/python3
+ref="$PY $top/tests/torch/train_ref.py"
+tmp=$(mktemp -d /tmp/cnnc-train.XXXXXX) || exit 1
+trap 'rm -rf "$tmp"' EXIT
+pass=0
+fail=0
+ok() { pass=$((pass + 1)); }
+bad() {
+    fail=$((fail + 1))
+    echo "FAIL: $*"
+}
+
+# check NAME COMMAND...: exit 0.
+check() {
+    name=$1
+    shift
+    if "$@" >"$tmp/stdout" 2>"$tmp/stderr"; then ok; else
+        bad "$name: exit $? ($(tail -3 "$tmp/stdout" "$tmp/stderr"))"
+    fi
+}
+
+# check_fail NAME STATUS PATTERN COMMAND...: exit STATUS, exactly one stderr line, matching
+# "error" and PATTERN.
+check_fail() {
+    name=$1
+    want=$2
+    pattern=$3
+    shift 3
+    "$@" >"$tmp/stdout" 2>"$tmp/stderr"
+    st=$?
+    lines=$(wc -l <"$tmp/stderr")
+    if [ "$st" != "$want" ]; then
+        bad "$name: exit $st, want $want (stderr: $(head -3 "$tmp/stderr"))"
+    elif [ "$lines" != 1 ] || ! grep -q "error" "$tmp/stderr"; then
+        bad "$name: want one error line on stderr, got $lines: $(head -5 "$tmp/stderr")"
+    elif ! grep -q -- "$pattern" "$tmp/stderr"; then
+        bad "$name: stderr does not match '$pattern': $(cat "$tmp/stderr")"
+    else
+        ok
+    fi
+}
+
+# pyc NAME ARGS...: a train_ref.py check.
+pyc() {
+    name=$1
+    shift
+    if $ref "$@" >"$tmp/py" 2>&1; then ok; else bad "$name: $(tail -5 "$tmp/py")"; fi
+}
+
+$PY -c 'import torch, numpy' 2>/dev/null || { echo "train: $PY cannot import torch and numpy"; exit 1; }
+
+# Programs are linked with the sanitizers when the runtime was built with them.
+if [ "${SANITIZE:-0}" = 1 ]; then
+    cat >"$tmp/cc-san" <<EOF
+#!/bin/sh
+exec ${CC:-clang} -fsanitize=address,undefined -fno-sanitize-recover=all "\$@"
+EOF
+    chmod +x "$tmp/cc-san"
+    CC="$tmp/cc-san"
+    export CC
+fi
+
+cat >"$tmp/tinyconv.cnn" <<'EOF'
+model tinyconv(classes = 3) {
+    input [1, 6, 6]
+    conv(2, 3); tanh
+    flatten
+    linear(classes)
+}
+train {
+    epochs = 3
+    batch = 8
+    optimizer = sgd(lr = 0.1)
+}
+EOF
+# Dropout, batchnorm and pooling: every random stream and running statistic matters for (b).
+cat >"$tmp/drop.cnn" <<'EOF'
+model drop(classes = 3) {
+    input [1, 6, 6]
+    conv(3, 3, pad = 1); batchnorm; relu; maxpool(2)
+    flatten
+    dropout(0.3)
+    linear(classes)
+}
+train {
+    epochs = 2
+    batch = 8
+    optimizer = adam(lr = 0.01)
+    schedule = step(1, gamma = 0.5)
+    augment = [hflip, random_crop(pad = 1), rotate(10), translate(0.1), erase]
+}
+EOF
+for m in tinyconv drop; do
+    if ! "$B/cnnc" "$tmp/$m.cnn" -o "$tmp/$m" >"$tmp/cc.log" 2>&1; then
+        echo "FAIL: cannot build $m: $(tail -5 "$tmp/cc.log")"
+        echo "train: 0 passed, 1 failed"
+        exit 1
+    fi
+done
+tiny="$tmp/tinyconv"
+drop="$tmp/drop"
+
+mkdir -p "$tmp/d12" "$tmp/d" "$tmp/d8x8"
+$ref data "$tmp/d12" 12 8 6 6 3 1        # 12 images: 3 steps of batch 4
+$ref data "$tmp/d" 120 40 6 6 3 2
+$ref data "$tmp/d8x8" 40 10 8 8 3 3
+$ref weights "$tmp/w0.safetensors" 7
+$ref weights "$tmp/wrong.safetensors" 7 --wrong
+
+# ---- (a) optimizers against torch.optim ----------------------------------------------------
+
+# optim LABEL "TRAIN FLAGS" "REFERENCE FLAGS"
+optim() {
+    rm -rf "$tmp/run"
+    if "$tiny" train --data "$tmp/d12" --epochs 1 --no-shuffle --batch 4 --init-from "$tmp/w0.safetensors" \
+        --save "$tmp/run" --quiet $2 >"$tmp/stdout" 2>"$tmp/stderr"; then
+        pyc "optim $1" optim "$tmp/run" "$tmp/d12" "$tmp/w0.safetensors" --label "$1" --batch 4 $3
+    else
+        bad "optim $1: train failed: $(cat "$tmp/stderr")"
+    fi
+}
+optim "sgd" "--optimizer sgd --lr 0.2" "--optimizer sgd --lr 0.2"
+optim "sgd momentum nesterov wd" "--optimizer sgd --lr 0.1 --momentum 0.9 --nesterov --weight-decay 0.01" \
+    "--optimizer sgd --lr 0.1 --momentum 0.9 --nesterov --wd 0.01"
+optim "sgd momentum" "--optimizer sgd --lr 0.1 --momentum 0.8" "--optimizer sgd --lr 0.1 --momentum 0.8"
+optim "adam" "--optimizer adam --lr 0.01" "--optimizer adam --lr 0.01"
+optim "adam wd" "--optimizer adam --lr 0.01 --weight-decay 0.1" "--optimizer adam --lr 0.01 --wd 0.1"
+optim "adamw" "--optimizer adamw --lr 0.01 --weight-decay 0.05" "--optimizer adamw --lr 0.01 --wd 0.05"
+optim "adamw default decay" "--optimizer adamw --lr 0.01" "--optimizer adamw --lr 0.01 --wd 0.01"
+optim "clip" "--optimizer sgd --lr 0.5 --momentum 0.9 --clip-grad-norm 0.05" \
+    "--optimizer sgd --lr 0.5 --momentum 0.9 --clip 0.05"
+optim "accumulate" "--optimizer sgd --lr 0.3 --momentum 0.5 --accumulate 2" \
+    "--optimizer sgd --lr 0.3 --momentum 0.5 --accumulate 2"
+optim "label smoothing" "--optimizer adam --lr 0.01 --label-smoothing 0.1" \
+    "--optimizer adam --lr 0.01 --smoothing 0.1"
+optim "freeze" "--optimizer adam --lr 0.01 --freeze conv0" "--optimizer adam --lr 0.01 --freeze conv0"
+pyc "freeze keeps conv0" unchanged "$tmp/run/last.safetensors" "$tmp/w0.safetensors" conv0
+
+# ---- (b) resume ----------------------------------------------------------------------------
+
+check "uninterrupted" "$drop" train --data "$tmp/d" --epochs 2 --val-split 0.2 --schedule 'plateau(patience=0)' \
+    --save "$tmp/full" --seed 5 --quiet
+check "first epoch" "$drop" train --data "$tmp/d" --epochs 1 --val-split 0.2 --schedule 'plateau(patience=0)' \
+    --save "$tmp/part" --seed 5 --quiet
+check "resumed" "$drop" train --data "$tmp/d" --epochs 2 --val-split 0.2 --schedule 'plateau(patience=0)' \
+    --save "$tmp/part" --seed 5 --resume "$tmp/part/last.safetensors"
+pyc "resume bit-identical" same "$tmp/full/last.safetensors" "$tmp/part/last.safetensors"
+if [ "$(wc -l <"$tmp/part/log.csv")" = 3 ]; then ok; else bad "resumed log.csv: $(cat "$tmp/part/log.csv")"; fi
+expect_line() { if grep -q -- "$2" "$3"; then ok; else bad "$1: no line matching '$2' in $(cat "$3")"; fi; }
+expect_line "resume message" "resuming from .* after epoch 1" "$tmp/stdout"
+# A different seed must give different weights (the streams do depend on it).
+check "other seed" "$drop" train --data "$tmp/d" --epochs 2 --val-split 0.2 --schedule 'plateau(patience=0)' \
+    --save "$tmp/other" --seed 6 --quiet
+if $ref same "$tmp/full/last.safetensors" "$tmp/other/last.safetensors" >/dev/null 2>&1; then
+    bad "seeds 5 and 6 gave the same weights"
+else ok; fi
+
+# ---- output format, logs, plots, eval ------------------------------------------------------
+
+check "train plain output" "$tiny" train --data "$tmp/d" --epochs 3 --save "$tmp/fmt" --lr 0.3 --val-split 0.25
+expect_line "epoch line" '^epoch 2/3  train loss [0-9.]* acc [0-9.]*%  val loss [0-9.]* acc [0-9.]*%  lr 0.3  [0-9]* img/s  [0-9.]* s$' \
+    "$tmp/stdout"
+if tail -1 "$tmp/stdout" | grep -q '^test accuracy: [0-9]*\.[0-9][0-9]%$'; then ok; else
+    bad "last line: $(tail -1 "$tmp/stdout")"; fi
+acc=$(tail -1 "$tmp/stdout" | sed 's/test accuracy: \([0-9]*\).*/\1/')
+if [ "$acc" -ge 60 ]; then ok; else bad "tinyconv learned only $acc% on an easy dataset"; fi
+for f in last.safetensors best.safetensors log.csv curves.svg; do
+    if [ -s "$tmp/fmt/$f" ]; then ok; else bad "no $f in the save directory"; fi
+done
+pyc "curves.svg" svg "$tmp/fmt/curves.svg"
+if [ "$(head -1 "$tmp/fmt/log.csv")" = "epoch,train_loss,train_acc,val_loss,val_acc,lr,seconds" ] &&
+    [ "$(wc -l <"$tmp/fmt/log.csv")" = 4 ]; then ok; else bad "log.csv: $(cat "$tmp/fmt/log.csv")"; fi
+check "quiet" "$tiny" train --data "$tmp/d" --epochs 1 --save "$tmp/q" --quiet
+if [ "$(wc -l <"$tmp/stdout")" = 1 ]; then ok; else bad "--quiet printed: $(cat "$tmp/stdout")"; fi
+
+check "eval" "$tiny" eval --weights "$tmp/fmt/best.safetensors" --data "$tmp/d" --plot "$tmp/cm.svg"
+expect_line "eval accuracy" "accuracy [0-9.]*%" "$tmp/stdout"
+expect_line "eval confusion" "confusion matrix" "$tmp/stdout"
+expect_line "eval per class" "precision  recall" "$tmp/stdout"
+pyc "confusion svg" svg "$tmp/cm.svg"
+printf 'red\ngreen\nblue\n' >"$tmp/labels.txt"
+check "eval labels train split" "$tiny" eval --weights "$tmp/fmt/last.safetensors" --data "$tmp/d" --split train \
+    --labels "$tmp/labels.txt"
+expect_line "eval class names" "^green " "$tmp/stdout"
+printf 'red\n' >"$tmp/short.txt"
+check_fail "eval short labels" 1 "1 class names" "$tiny" eval --weights "$tmp/fmt/last.safetensors" --data "$tmp/d" \
+    --labels "$tmp/short.txt"
+
+check "init-from with a wrong shape" "$tiny" train --data "$tmp/d" --epochs 1 --save "$tmp/if" \
+    --init-from "$tmp/wrong.safetensors"
+expect_line "skipped line" "^skipped linear0.weight: shape \[5, 32\] in file, model has \[3, 32\]$" "$tmp/stdout"
+check "augment, schedule, early stop" "$tiny" train --data "$tmp/d" --epochs 4 --save "$tmp/es" --lr 1e-9 \
+    --augment 'hflip, vflip(p=0.3), random_crop(pad=2), rotate(30), translate(0.2), erase(p=1)' --early-stop 1 \
+    --min-delta 0.5
+expect_line "early stop message" "^early stop" "$tmp/stdout"
+
+# ---- (c) bad data, divergence, bad usage ---------------------------------------------------
+
+for kind in magic truncated label; do
+    rm -rf "$tmp/bad"
+    cp -r "$tmp/d" "$tmp/bad"
+    $ref bad "$tmp/bad" $kind
+    case $kind in
+    magic) pat="wrong magic" ;;
+    truncated) pat="truncated" ;;
+    label) pat="label 7 (image 5) is out of range" ;;
+    esac
+    check_fail "bad data: $kind" 1 "$pat" "$tiny" train --data "$tmp/bad" --epochs 1 --save "$tmp/o"
+done
+check_fail "image size" 1 "8x8.*6x6" "$tiny" train --data "$tmp/d8x8" --epochs 1 --save "$tmp/o"
+check_fail "eval image size" 1 "8x8.*6x6" "$tiny" eval --weights "$tmp/w0.safetensors" --data "$tmp/d8x8"
+check_fail "no dataset" 1 "" "$tiny" train --data "$tmp/none" --epochs 1 --save "$tmp/o"
+check_fail "diverging loss" 1 "loss is \(NaN\|infinite\) at epoch 1, step" "$tiny" train --data "$tmp/d" --epochs 2 \
+    --lr 1e30 --optimizer sgd --save "$tmp/o"
+check_fail "batch above the compiled one" 2 "cnnc --batch" "$tiny" train --data "$tmp/d" --batch 9
+check_fail "no --data" 2 "--data" "$tiny" train --epochs 1
+check_fail "bad optimizer" 2 "sgd, adam or adamw" "$tiny" train --data "$tmp/d" --optimizer rmsprop
+check_fail "bad schedule" 2 "unknown schedule" "$tiny" train --data "$tmp/d" --schedule 'linear(3)'
+check_fail "schedule argument" 2 "needs its argument 'every'" "$tiny" train --data "$tmp/d" --schedule step
+check_fail "bad augment" 2 "unknown augmentation" "$tiny" train --data "$tmp/d" --augment 'hflip, mixup'
+check_fail "bad freeze" 2 "matches no tensor" "$tiny" train --data "$tmp/d" --freeze conv9 --save "$tmp/o"
+check_fail "freeze without value" 2 "needs a value" "$tiny" train --data "$tmp/d" --freeze
+check_fail "bad lr" 2 "--lr" "$tiny" train --data "$tmp/d" --lr -1
+check_fail "resume missing" 1 "cannot open" "$tiny" train --data "$tmp/d" --resume "$tmp/none.safetensors" \
+    --save "$tmp/o"
+check_fail "resume plain weights" 1 "optim.m.conv0.weight" "$tiny" train --data "$tmp/d" \
+    --resume "$tmp/w0.safetensors" --save "$tmp/o"
+
+# ---- (d) schedules against torch.optim.lr_scheduler ----------------------------------------
+
+# sched KIND "SCHEDULE FLAG" "REFERENCE ARGS" [EXTRA FLAGS]
+sched() {
+    rm -rf "$tmp/s"
+    if "$tiny" train --data "$tmp/d" --save "$tmp/s" --quiet --optimizer sgd $4 --schedule "$2" \
+        >"$tmp/stdout" 2>"$tmp/stderr"; then
+        pyc "schedule $1" sched "$tmp/s/log.csv" $3
+    else
+        bad "schedule $1: train failed: $(cat "$tmp/stderr")"
+    fi
+}
+sched step 'step(2, gamma=0.5)' "step 2 0.5 --lr 0.1" "--lr 0.1 --epochs 6"
+sched multistep 'multistep([2, 5], gamma=0.3)' "multistep 2 5 0.3 --lr 0.1" "--lr 0.1 --epochs 6"
+sched exponential 'exponential(0.7)' "exponential 0.7 --lr 0.1" "--lr 0.1 --epochs 5"
+sched cosine 'cosine(min_lr=0.001)' "cosine 0.001 --lr 0.1" "--lr 0.1 --epochs 7"
+# A tiny lr keeps the validation loss flat, so the plateau rule reduces the lr.
+sched plateau 'plateau(factor=0.5, patience=1)' "plateau 0.5 1 --lr 1e-7" "--lr 1e-7 --epochs 7"
+# onecycle: 120 images, batch 8 -> 15 steps per epoch, lr of each epoch's last step.
+sched onecycle 'onecycle(0.5)' "onecycle 0.5 --lr 1 --steps 15" "--epochs 4"
+
+echo "train: $pass passed, $fail failed"
+[ "$fail" = 0 ]
