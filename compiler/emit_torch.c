@@ -243,6 +243,9 @@ static void print_docstring(const Graph *g, FILE *f, const char *cls) {
                "Input %s, output %s (%s); %s parameters (%s trained).\n\n",
             shape_text(in), shape_text(out), g->ends_in_softmax ? "probabilities" : "logits",
             fmt_count((double)ir_param_count(g, false)), fmt_count((double)ir_param_count(g, true)));
+    if (g->ends_in_softmax)
+        fprintf(f, "The final softmax is applied in train mode too, while cnnc trains the logits before it\n"
+                   "(spec section 5).\n\n");
     fprintf(f, "    model = %s().eval()\n    y = model(torch.rand(%s))\n", cls,
             arena_printf("[1%s", shape_text(in) + 2));
     if (path) {

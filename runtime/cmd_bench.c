@@ -7,9 +7,12 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <time.h>
-#ifdef _OPENMP
-#include <omp.h>
-#endif
+
+/* The OpenMP API, referenced weakly: libcnnrt is compiled without -fopenmp, but a program whose
+ * generated code was (cnnc's default) links an OpenMP runtime, and then these resolve to it;
+ * otherwise they are NULL and the program is single-threaded. */
+extern void omp_set_num_threads(int n) __attribute__((weak));
+extern int omp_get_max_threads(void) __attribute__((weak));
 
 static const char help[] =
     "bench [--weights W.safetensors] [--repeat R] [--threads T] [--csv]\n"
@@ -20,8 +23,8 @@ static const char help[] =
     "\n"
     "  --weights FILE   weights to use (default: freshly initialized, seed 1)\n"
     "  --repeat R       timed calls per figure (default 20)\n"
-    "  --threads T      OpenMP threads; takes effect only when the runtime and the model were\n"
-    "                   compiled with -fopenmp, and is ignored otherwise\n"
+    "  --threads T      OpenMP threads (default: OMP_NUM_THREADS, else one per core); ignored\n"
+    "                   by a program built without OpenMP (CNNC_OPENMP=0)\n"
     "  --csv            print one line: batch1_ms,batch_ms,images_per_s,gflops\n"
     "                   (images_per_s and gflops at the compiled batch)\n";
 
@@ -67,16 +70,13 @@ int cmd_bench(const CnnModel *m, int argc, char **argv) {
     if (!cli_int("--repeat", repeat_text, 1, 1000000, &repeat) ||
         (threads_text && !cli_int("--threads", threads_text, 1, 4096, &threads)))
         return EXIT_USAGE;
-    const char *threads_note = "1 thread (built without OpenMP)";
-    char threads_buf[64];
-#ifdef _OPENMP
-    if (threads)
-        omp_set_num_threads((int)threads);
-    snprintf(threads_buf, sizeof threads_buf, "%d OpenMP threads", omp_get_max_threads());
-    threads_note = threads_buf;
-#else
-    (void)threads_buf;
-#endif
+    char threads_note[64] = "1 thread (built without OpenMP)";
+    if (omp_set_num_threads && omp_get_max_threads) {
+        if (threads)
+            omp_set_num_threads((int)threads);
+        int n = omp_get_max_threads();
+        snprintf(threads_note, sizeof threads_note, "%d OpenMP thread%s", n, n == 1 ? "" : "s");
+    }
 
     char err[RT_ERR_LEN];
     CliMemory mem = {0};

@@ -1,10 +1,11 @@
 #!/usr/bin/python3
 """parity.py: compiled models against PyTorch, forward pass, eval mode.
 
-For every model of models/*.cnn and tests/models/*.cnn (each `model` of a file; tests/models/lib/
-holds imported blocks only): compile it with `cnnc FILE -o PROG --batch 8`, write random
-weights (batchnorm running statistics included: running_var in [0.5, 1.5]) and a random input
-as safetensors, run `PROG forward`, and compare the output with two references:
+For every model of models/*.cnn, tests/models/*.cnn (each `model` of a file; tests/models/lib/
+holds imported blocks only) and tests/torch/parity_edge.cnn: compile it with
+`cnnc FILE -o PROG --batch 8`, write random weights (batchnorm running statistics included:
+running_var in [0.5, 1.5]) and a random input as safetensors, run `PROG forward`, and compare
+the output with two references:
   (a) the module that `cnnc --emit=torch` prints for the same model (built from the same IR), and
   (b) the hand-written twin (twins.py, coverage_twins.py) for lenet5, simplecnn, resnet18_cifar,
       googlenet and every tests/models model, after checking that its checkpoint names (its
@@ -43,6 +44,7 @@ import twins  # noqa: E402
 TOL = 1e-4
 BIG = {"alexnet", "vgg16", "vgg16_bn", "resnet50"}      # batch 1 only
 COMPILED_BATCH = 8
+EDGE_FILE = os.path.join(HERE, "parity_edge.cnn")      # what tests/models leaves to --emit=torch; no twins
 
 
 # ---------------------------------------------------------------- safetensors (struct + json)
@@ -99,24 +101,24 @@ class Case:
         return None
 
     def needs_twin(self):
-        return self.rel.startswith("tests/") or self.model in twins.TWINS
+        return self.rel.startswith("tests/models/") or self.model in twins.TWINS
 
     def batches(self):
         return [1] if self.model in BIG else [1, COMPILED_BATCH]
 
 
 def find_cases():
-    cases = []
+    """Every model of models/*.cnn and tests/models/*.cnn, then those of EDGE_FILE."""
+    paths = []
     for d in ("models", os.path.join("tests", "models")):
         full = os.path.join(TOP, d)
-        for fn in sorted(os.listdir(full)):
-            if not fn.endswith(".cnn"):
-                continue
-            path = os.path.join(full, fn)
-            with open(path) as f:
-                names = re.findall(r"^\s*model\s+([A-Za-z_][A-Za-z0-9_]*)", f.read(), re.M)
-            for m in names:
-                cases.append(Case(path, m, len(names) > 1))
+        paths += [os.path.join(full, fn) for fn in sorted(os.listdir(full)) if fn.endswith(".cnn")]
+    cases = []
+    for path in paths + [EDGE_FILE]:
+        with open(path) as f:
+            names = re.findall(r"^\s*model\s+([A-Za-z_][A-Za-z0-9_]*)", f.read(), re.M)
+        for m in names:
+            cases.append(Case(path, m, len(names) > 1))
     return cases
 
 
