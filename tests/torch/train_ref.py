@@ -20,10 +20,13 @@ import struct
 import sys
 import xml.etree.ElementTree as ET
 
+import shlex
+
 import numpy as np
-import torch
-import torch.nn as nn
-import torch.nn.functional as F
+
+
+class Mismatch(Exception):
+    """A failed check: its message is the one line printed."""
 
 
 # ---- files --------------------------------------------------------------------------------
@@ -102,7 +105,7 @@ def cmd_bad(a):
             f.seek(8 + 5)
             f.write(bytes([7]))
     else:
-        sys.exit("unknown kind " + a.kind)
+        raise Mismatch("unknown kind " + a.kind)
 
 
 def cmd_weights(a):
@@ -118,21 +121,28 @@ def cmd_weights(a):
 
 # ---- optimizer parity ---------------------------------------------------------------------
 
-class Tiny(nn.Module):
+def tiny_model():
     """tinyconv of tests/train.test.sh: conv(2, 3); tanh; flatten; linear(3)."""
+    import torch
+    import torch.nn as nn
 
-    def __init__(self):
-        super().__init__()
-        self.conv0 = nn.Conv2d(1, 2, 3)
-        self.linear0 = nn.Linear(32, 3)
+    class Tiny(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.conv0 = nn.Conv2d(1, 2, 3)
+            self.linear0 = nn.Linear(32, 3)
 
-    def forward(self, x):
-        return self.linear0(torch.flatten(torch.tanh(self.conv0(x)), 1))
+        def forward(self, x):
+            return self.linear0(torch.flatten(torch.tanh(self.conv0(x)), 1))
+
+    return Tiny()
 
 
 def cmd_optim(a):
+    import torch
+    import torch.nn.functional as F
     torch.manual_seed(0)
-    model = Tiny()
+    model = tiny_model()
     w, _ = read_st(a.weights)
     model.load_state_dict({k: torch.from_numpy(v) for k, v in w.items()})
     frozen = [k for k, _ in model.named_parameters() if a.freeze and (k == a.freeze or k.startswith(a.freeze + "."))]
@@ -167,16 +177,13 @@ def cmd_optim(a):
             worst, where = err, k
         init = w[k]
         if k in frozen and not np.array_equal(got[k], init):
-            print(f"optim {a.label}: frozen {k} changed")
-            sys.exit(1)
+            raise Mismatch(f"optim {a.label}: frozen {k} changed")
     if worst > 1e-4:
-        print(f"optim {a.label}: MISMATCH, worst relative error {worst:.3g} in {where}")
-        sys.exit(1)
+        raise Mismatch(f"optim {a.label}: MISMATCH, worst relative error {worst:.3g} in {where}")
     # The weights must have moved: a run that did nothing would match nothing.
     moved = max(np.max(np.abs(got[k] - w[k])) for k in w)
     if moved < 1e-5:
-        print(f"optim {a.label}: weights did not move")
-        sys.exit(1)
+        raise Mismatch(f"optim {a.label}: weights did not move")
     print(f"optim {a.label}: ok (worst relative error {worst:.2g})")
 
 
@@ -191,6 +198,7 @@ def read_log(path):
 
 
 def cmd_sched(a):
+    import torch
     rows = read_log(a.log)
     epochs = len(rows)
     p = torch.zeros(1, requires_grad=True)
@@ -226,11 +234,9 @@ def cmd_sched(a):
     got = [r[5] for r in rows]
     bad = [(e + 1, g, w) for e, (g, w) in enumerate(zip(got, want)) if abs(g - w) > 1e-6 * abs(w) + 1e-12]
     if bad:
-        print(f"sched {a.kind}: MISMATCH (epoch, cnnc, torch): {bad}")
-        sys.exit(1)
+        raise Mismatch(f"sched {a.kind}: MISMATCH (epoch, cnnc, torch): {bad}")
     if len(set(round(w, 12) for w in want)) < 2:
-        print(f"sched {a.kind}: the lr never changed, the test proves nothing: {want}")
-        sys.exit(1)
+        raise Mismatch(f"sched {a.kind}: the lr never changed, the test proves nothing: {want}")
     print(f"sched {a.kind}: ok {['%.4g' % g for g in got]}")
 
 
@@ -238,13 +244,11 @@ def cmd_same(a):
     ta, _ = read_st(a.a)
     tb, _ = read_st(a.b)
     if sorted(ta) != sorted(tb):
-        print(f"same: different tensors: {sorted(set(ta) ^ set(tb))}")
-        sys.exit(1)
+        raise Mismatch(f"same: different tensors: {sorted(set(ta) ^ set(tb))}")
     diff = [k for k in ta if ta[k].tobytes() != tb[k].tobytes()]
     if diff:
         worst = max(float(np.max(np.abs(ta[k] - tb[k]))) for k in diff)
-        print(f"same: {len(diff)} of {len(ta)} tensors differ (e.g. {diff[0]}, max {worst:.3g})")
-        sys.exit(1)
+        raise Mismatch(f"same: {len(diff)} of {len(ta)} tensors differ (e.g. {diff[0]}, max {worst:.3g})")
     print(f"same: {len(ta)} tensors bit-identical")
 
 
@@ -255,16 +259,14 @@ def cmd_unchanged(a):
         under = k == a.prefix or k.startswith(a.prefix + ".")
         equal = np.array_equal(ta[k], tb[k])
         if under != equal:
-            print(f"unchanged: {k} {'changed' if under else 'did not change'}")
-            sys.exit(1)
+            raise Mismatch(f"unchanged: {k} {'changed' if under else 'did not change'}")
     print(f"unchanged: {a.prefix}.* kept, the rest trained")
 
 
 def cmd_svg(a):
     root = ET.parse(a.file).getroot()
     if not root.tag.endswith("svg"):
-        print(f"svg: root is {root.tag}")
-        sys.exit(1)
+        raise Mismatch(f"svg: root is {root.tag}")
     n = sum(1 for _ in root.iter())
     print(f"svg: ok ({n} elements)")
 
