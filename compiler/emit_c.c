@@ -15,6 +15,28 @@
 #include "ops.h"
 #include "train_config.h"
 
+void emit_epilogue_setup(const Emit *e, const Op *op, int channels) {
+    if (op->epi_bn < 0)
+        return;
+    Cbuf *c = e->c;
+    cb_line(c, "float bn_scale[%d], bn_shift[%d]; /* the fused batchnorm as y * scale + shift */", channels, channels);
+    cb_line(c, "for (int ch = 0; ch < %d; ch++) {", channels);
+    cb_line(c, "bn_scale[ch] = bnw[ch] / sqrtf(bnv[ch] + %s);", emit_float(e->g->ops[op->epi_bn].a.eps));
+    cb_line(c, "bn_shift[ch] = bnb[ch] - bnm[ch] * bn_scale[ch];");
+    cb_line(c, "}");
+}
+
+const char *emit_epilogue(const Emit *e, const Op *op, const char *v, const char *ch) {
+    const char *x = v;
+    if (op->epi_bn >= 0)
+        x = arena_printf("(%s * bn_scale[%s] + bn_shift[%s])", x, ch, ch);
+    if (op->epi_act >= 0)
+        x = act_expr(&e->g->ops[op->epi_act], x);
+    return x;
+}
+
+bool emit_has_epilogue(const Op *op) { return op->epi_bn >= 0 || op->epi_act >= 0; }
+
 Shape emit_in_shape(const Emit *e, const Op *op, int i) { return e->g->values[op->in[i]].shape; }
 Shape emit_out_shape(const Emit *e, const Op *op) { return e->g->values[op->out].shape; }
 
@@ -259,9 +281,9 @@ static const char *emit_fn(Cbuf *out, const Graph *g, const Plan *plan, int i, F
         for (int k = 0; k < op->nin; k++) {
             const char *nm = op->nin == 1 ? "x" : arena_printf("x%d", k);
             ARG(arena_printf("const float *%s", nm), nm, value_ptr(g, plan, op->in[k]));
-            inplace |= plan->value_offset[op->in[k]] == plan->value_offset[op->out];
+            inplace |= plan->value_offset[op->in[k]] == plan->value_offset[op->writes];
         }
-        ARG("float *y", "y", value_ptr(g, plan, op->out));
+        ARG("float *y", "y", value_ptr(g, plan, op->writes));
     }
     for (int r = 0; r < 4; r++)
         if (f->param[r] >= 0) {
@@ -269,6 +291,12 @@ static const char *emit_fn(Cbuf *out, const Graph *g, const Plan *plan, int i, F
             ARG(arena_printf("%sfloat *%s", writable ? "" : "const ", role_names[r]), role_names[r],
                 arena_printf("params + %lld", (long long)plan->param_offset[f->param[r]]));
         }
+    if (op->epi_bn >= 0) {
+        static const char *const bn_names[4] = {"bnw", "bnb", "bnm", "bnv"};
+        for (int r = 0; r < 4; r++)
+            ARG(arena_printf("const float *%s", bn_names[r]), bn_names[r],
+                arena_printf("params + %lld", (long long)plan->param_offset[g->ops[op->epi_bn].param[r]]));
+    }
     if (op->kind == OP_BACKWARD)
         for (int r = 0; r < 2; r++)
             if (f->param[r] >= 0 && g->params[f->param[r]].trained) {
@@ -304,6 +332,10 @@ static const char *emit_fn(Cbuf *out, const Graph *g, const Plan *plan, int i, F
     cb_line(out, "/* %s%s%s: %s -> %s   (%s:%d)%s%s%s */", what, *attrs ? " " : "", attrs, shapes,
             f->out >= 0 ? shape_str(g->values[f->out].shape, true) : "[]", src, f->span.line, f->pname ? " " : "",
             f->pname ? f->pname : "", kind == FN_TRAIN ? ", training mode" : "");
+    if (op->pro_norm >= 0 || op->epi_bn >= 0 || op->epi_act >= 0)
+        cb_line(out, "/*   fused:%s%s%s */", op->pro_norm >= 0 ? arena_printf(" normalize %%%d before,", g->ops[op->pro_norm].out) : "",
+                op->epi_bn >= 0 ? arena_printf(" batchnorm %%%d", g->ops[op->epi_bn].out) : "",
+                op->epi_act >= 0 ? arena_printf(" %s %%%d", op_name(g->ops[op->epi_act].kind), g->ops[op->epi_act].out) : "");
     const char *decl = "", *call = "";
     for (int k = 0; k < na; k++) {
         bool used = !strcmp(args[k].name, "o") ? strstr(text, "o->") != NULL : word_in(text, args[k].name);
@@ -336,7 +368,7 @@ static void emit_train_step(Cbuf *c, const Graph *g, const Plan *plan, const cha
     cb_line(c, "if (n < 1 || n > %s_BATCH)", U);
     cb_line(c, "    return NAN;");
     for (int i = 1; i < g->nops; i++)
-        if (i != softmax)
+        if (i != softmax && calls[i])
             cb_line(c, "%s", calls[i]);
     cb_line(c, "return work[%lld];", (long long)plan->value_offset[g->loss]);
     cb_line(c, "}");
@@ -443,12 +475,14 @@ static void emit_source(Cbuf *c, const Graph *g, const Plan *plan, const EmitOpt
     int nfwd = g->training ? g->nforward : g->nops;
     const char **calls = arena_alloc(sizeof(char *) * (size_t)(g->nops + 1));
     for (int i = 1; i < nfwd; i++)
-        calls[i] = emit_fn(c, g, plan, i, FN_INFER, src);
+        if (g->ops[i].fused_into < 0)
+            calls[i] = emit_fn(c, g, plan, i, FN_INFER, src);
     cb_line(c, "int %s_forward(const float *params, float *work, const float *input, float *output, int n) {", N);
     cb_line(c, "if (n < 1 || n > %s_BATCH)", U);
     cb_line(c, "    return -1;");
     for (int i = 1; i < nfwd; i++)
-        cb_line(c, "%s", calls[i]);
+        if (calls[i])
+            cb_line(c, "%s", calls[i]);
     cb_line(c, "memcpy(output, %s, sizeof(float) * (size_t)n * %s_OUT_SIZE);", value_ptr(g, plan, g->output), U);
     cb_line(c, "return 0;");
     cb_line(c, "}");
@@ -458,7 +492,7 @@ static void emit_source(Cbuf *c, const Graph *g, const Plan *plan, const EmitOpt
         cb_blank(c);
         for (int i = 1; i < g->nops; i++) {
             const Op *op = &g->ops[i];
-            if (i < nfwd && !train_variant(op))
+            if (i < nfwd && (!train_variant(op) || op->fused_into >= 0))
                 continue; /* the inference function serves training too */
             if (i >= nfwd && op->kind == OP_ADD)
                 calls[i] = emit_fn(c, g, plan, i, FN_INFER, src);

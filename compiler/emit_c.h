@@ -34,6 +34,13 @@ Shape emit_in_shape(const Emit *e, const Op *op, int i);
 Shape emit_out_shape(const Emit *e, const Op *op);
 /* Declares the local constants N-independent sizes: e.g. "enum { C = 6, H = 28, W = 28 };". */
 void emit_image_dims(Cbuf *c, const char *prefix, Shape s);
+/* Fusion: emit_epilogue_setup declares bn_scale/bn_shift for a folded batchnorm (call it at
+ * the top of the head's body); emit_epilogue returns the C expression that applies the folded
+ * batchnorm (per channel ch) and activation to the float expression v. The head's parameters
+ * then include bnw, bnb, bnm, bnv. */
+void emit_epilogue_setup(const Emit *e, const Op *op, int channels);
+const char *emit_epilogue(const Emit *e, const Op *op, const char *v, const char *ch);
+bool emit_has_epilogue(const Op *op);
 /* A float literal that round-trips: 0.286000013f */
 const char *emit_float(double v);
 

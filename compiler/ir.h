@@ -73,6 +73,12 @@ typedef struct Op {
     int wrt;            /* OP_BACKWARD: which input of fwd its output is the gradient of */
     Span span;          /* the statement it came from */
     const char *where;  /* instantiation path for readers: "stage1.basic0" or "" */
+    /* Fusion (pass_fuse.c): a head op does the work of ops around it in one loop nest. */
+    int fused_into;     /* this op's work is done by that head op; it emits nothing; -1 */
+    int epi_bn;         /* head: a batchnorm (inference) applied to its output, or -1 */
+    int epi_act;        /* head: an activation applied last, or -1 */
+    int pro_norm;       /* head (conv): a normalize applied to its input, or -1 */
+    int writes;         /* the value the op's code writes: out, or the last absorbed op's out */
 } Op;
 
 typedef struct Graph {

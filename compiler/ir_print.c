@@ -28,7 +28,7 @@ double ir_op_flops(const Graph *g, int op) {
 
 double ir_total_flops(const Graph *g) {
     double t = 0;
-    for (int i = 0; i < g->nops; i++)
+    for (int i = 0; i < (g->training ? g->nforward : g->nops); i++)
         t += ir_op_flops(g, i);
     return t;
 }
@@ -85,6 +85,19 @@ void ir_print(const Graph *g, FILE *f) {
         if (*attrs)
             fprintf(f, " %s", attrs);
         fprintf(f, " -> %s", shape_str(g->values[op->out].shape, false));
+        if (op->fused_into >= 0)
+            fprintf(f, "  (fused into %%%d)", g->ops[op->fused_into].out);
+        if (op->pro_norm >= 0 || op->epi_bn >= 0 || op->epi_act >= 0) {
+            fprintf(f, "  fused[");
+            const char *sep = "";
+            if (op->pro_norm >= 0)
+                fprintf(f, "normalize %%%d before", g->ops[op->pro_norm].out), sep = ", ";
+            if (op->epi_bn >= 0)
+                fprintf(f, "%sbatchnorm %%%d", sep, g->ops[op->epi_bn].out), sep = ", ";
+            if (op->epi_act >= 0)
+                fprintf(f, "%s%s %%%d", sep, op_name(g->ops[op->epi_act].kind), g->ops[op->epi_act].out);
+            fprintf(f, "] writes %%%d", op->writes);
+        }
         int64_t np = 0;
         const char *sep = "  ";
         for (int r = 0; r < 4; r++) {

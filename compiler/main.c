@@ -35,6 +35,8 @@ static const char usage_text[] =
     "  --emit=ir          the elaborated, shape-checked graph (docs/ir.md)\n"
     "  --emit=params      one line per checkpoint tensor: NAME [d0, d1, ...]\n"
     "  --emit=c           the embeddable pair NAME.c and NAME.h (needs -o DIR)\n"
+    "  --emit=plan        the memory plan: every buffer's size, offset and live range, then\n"
+    "                     the arena, naive and peak-live bytes (with --train: the training step)\n"
     "  --emit=torch       an equivalent torch.nn.Module as a Python file (the tests' reference)\n"
     "\n"
     "Options:\n"
@@ -42,6 +44,8 @@ static const char usage_text[] =
     "  -D NAME=VALUE      set a model parameter (integer, number, true/false or [list])\n"
     "  --batch N          the largest batch the compiled code accepts (default: the train\n"
     "                     section's batch, else 1); calls may pass any n <= N\n"
+    "  -O0, -O1, -O2      optimization: -O0 keeps every op as written (no fusion, no in-place\n"
+    "                     ops); -O1 and up fuse (docs/ir.md) and run ops in place (default -O2)\n"
     "  --train            with --emit=ir: append the loss and the backward graph; with\n"
     "                     --emit=c: also emit NAME_train_step and NAME_update (standalone\n"
     "                     programs always have them)\n"
@@ -54,12 +58,13 @@ static const char usage_text[] =
     "libcnnrt.a and the runtime headers, default: next to cnnc), CNNC_CFLAGS (extra flags\n"
     "for programs), CNNC_OPENMP=0 (build programs without OpenMP threads).\n";
 
-typedef enum { EMIT_PROGRAM, EMIT_IR, EMIT_PARAMS, EMIT_C, EMIT_TORCH } EmitKind;
+typedef enum { EMIT_PROGRAM, EMIT_IR, EMIT_PARAMS, EMIT_C, EMIT_TORCH, EMIT_PLAN } EmitKind;
 
 typedef struct Options {
     const char *file, *out, *embed;
     EmitKind emit;
     bool train;
+    int opt;            /* -O level: 0 no fusion and no in-place ops; 1 and 2 both (default 2) */
     ElabOptions elab;
 } Options;
 
@@ -77,19 +82,21 @@ static int parse_options(int argc, char **argv, Options *o, Define *defines) {
         if (!strcmp(a, "-h") || !strcmp(a, "--help")) {
             fputs(usage_text, stdout);
             return 0;
+        } else if (a[0] == '-' && a[1] == 'O' && a[2] >= '0' && a[2] <= '3' && !a[3]) {
+            o->opt = a[2] - '0';
         } else if (!strcmp(a, "--train")) {
             o->train = true;
         } else if (!strcmp(a, "--version")) {
             puts("cnnc 0.1");
             return 0;
         } else if (!strncmp(a, "--emit=", 7)) {
-            static const char *const kinds[] = {"ir", "params", "c", "torch"};
-            static const EmitKind ek[] = {EMIT_IR, EMIT_PARAMS, EMIT_C, EMIT_TORCH};
+            static const char *const kinds[] = {"ir", "params", "c", "torch", "plan"};
+            static const EmitKind ek[] = {EMIT_IR, EMIT_PARAMS, EMIT_C, EMIT_TORCH, EMIT_PLAN};
             int k = 0;
-            while (k < 4 && strcmp(a + 7, kinds[k]))
+            while (k < 5 && strcmp(a + 7, kinds[k]))
                 k++;
-            if (k == 4)
-                return usage_error("unknown --emit kind '%s' (ir, params, c, torch)", a + 7);
+            if (k == 5)
+                return usage_error("unknown --emit kind '%s' (ir, params, c, torch, plan)", a + 7);
             o->emit = ek[k];
         } else if (!strcmp(a, "--model") || !strcmp(a, "-o") || !strcmp(a, "--batch") || !strcmp(a, "-D") ||
                    !strcmp(a, "--embed-weights")) {
@@ -139,6 +146,9 @@ static int parse_options(int argc, char **argv, Options *o, Define *defines) {
 }
 
 /* Writes a text view to -o PATH (atomically) or standard output. */
+static const Plan *the_plan; /* for print_plan, which write_text calls with the graph only */
+static void print_plan(const Graph *g, FILE *f) { plan_print(g, the_plan, f); }
+
 static int write_text(const Options *o, const Graph *g, void (*print)(const Graph *, FILE *)) {
     if (!o->out) {
         print(g, stdout);
@@ -281,7 +291,7 @@ static int emit_c_dir(const Options *o, const Graph *g, const Plan *plan) {
 }
 
 int main(int argc, char **argv) {
-    Options o = {0};
+    Options o = {.opt = 2};
     Define *defines = calloc((size_t)argc + 1, sizeof *defines);
     o.elab.defines = defines;
     int rc = parse_options(argc, argv, &o, defines);
@@ -302,13 +312,22 @@ int main(int argc, char **argv) {
                 return 1;
             }
         }
-        Plan *plan = pass_plan(g);
+        if (o.opt >= 1)
+            pass_fuse(g);
+        if (!ir_verify(g)) {
+            free(defines);
+            arena_free_all();
+            return 1;
+        }
+        Plan *plan = pass_plan(g, o.opt >= 1);
         if (!plan_verify(g, plan))
             rc = 1;
         else if (o.emit == EMIT_IR)
             rc = write_text(&o, g, ir_print);
         else if (o.emit == EMIT_PARAMS)
             rc = write_text(&o, g, ir_print_params);
+        else if (o.emit == EMIT_PLAN)
+            the_plan = plan, rc = write_text(&o, g, print_plan);
         else if (o.emit == EMIT_TORCH)
             rc = write_text(&o, g, emit_torch);
         else if (o.emit == EMIT_C)

@@ -57,7 +57,17 @@ typedef struct OpInfo {
     int64_t (*scratch)(const Graph *g, const Op *op);
     void (*emit_backward)(struct Emit *e, const Op *bwd, const Op *fwd);
     unsigned bwd_needs;
+    /* The forward code reads each element before it writes the same element and no other, so
+     * its output may overwrite its input when nothing reads the input later (the plan decides);
+     * bwd_inplace: the same for the backward code's dx over dy. */
+    bool inplace, bwd_inplace;
+    /* Fusion: the forward code applies op->epi_bn and op->epi_act (emit_epilogue) to what it
+     * writes (conv, linear, add, batchnorm), and op->pro_norm to what it reads (conv). */
+    bool epilogue, prologue;
 } OpInfo;
+
+/* The C expression of activation op `act` applied to the float expression v (act.c). */
+const char *act_expr(const Op *act, const char *v);
 
 enum { BWD_X = 1, BWD_Y = 2 };
 

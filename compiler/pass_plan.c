@@ -56,7 +56,7 @@ static int64_t place(const Plan *p, const int *placed, int nplaced, const int64_
     }
 }
 
-Plan *pass_plan(const Graph *g) {
+Plan *pass_plan(const Graph *g, bool inplace_allowed) {
     Plan *p = arena_alloc(sizeof *p);
     int nv = g->nvalues;
     p->param_offset = arena_alloc(sizeof(int64_t) * (size_t)(g->nparams + 1));
@@ -75,16 +75,28 @@ Plan *pass_plan(const Graph *g) {
     p->value_floats = arena_alloc(sizeof(int64_t) * (size_t)nb);
     p->first = arena_alloc(sizeof(int) * (size_t)nb);
     p->last = arena_alloc(sizeof(int) * (size_t)nb);
+    /* A value is materialized when some op's code writes it (fusion leaves the intermediates
+     * of a fused chain unwritten); it lives from the step that writes it. */
+    bool *written = arena_alloc(sizeof(bool) * (size_t)(nv + 1));
+    for (int i = 0; i < g->nops; i++)
+        if (g->ops[i].fused_into < 0 && g->ops[i].writes >= 0) {
+            written[g->ops[i].writes] = true;
+        }
     for (int v = 0; v < nv; v++) {
-        p->value_floats[v] = round_up(shape_numel(g->values[v].shape));
+        p->value_floats[v] = written[v] ? round_up(shape_numel(g->values[v].shape)) : 0;
         p->first[v] = p->last[v] = g->values[v].producer;
     }
+    for (int i = 0; i < g->nops; i++)
+        if (g->ops[i].fused_into < 0 && g->ops[i].writes >= 0)
+            p->first[g->ops[i].writes] = p->last[g->ops[i].writes] = i;
     for (int i = 0; i < g->nops; i++) {
         int b = p->scratch_of[i];
         if (b >= 0) {
             p->value_floats[b] = round_up(op_info(g->ops[i].kind)->scratch(g, &g->ops[i]));
             p->first[b] = p->last[b] = i;
         }
+        if (g->ops[i].fused_into >= 0)
+            continue; /* its reads happen in its head's step */
         for (int k = 0; k < g->ops[i].nin; k++)
             if (p->last[g->ops[i].in[k]] < i)
                 p->last[g->ops[i].in[k]] = i;
@@ -93,11 +105,44 @@ Plan *pass_plan(const Graph *g) {
     if (g->loss >= 0)
         p->last[g->loss] = g->nops;
 
+    /* In place: an op whose code allows it writes its output over an input that nothing reads
+     * afterwards. The two values become one buffer (the root) whose life spans both. */
+    p->alias_of = arena_alloc(sizeof(int) * (size_t)nb);
+    for (int v = 0; v < nb; v++)
+        p->alias_of[v] = -1;
+    for (int i = 0; i < g->nops; i++) {
+        const Op *op = &g->ops[i];
+        if (op->writes < 0 || op->fused_into >= 0)
+            continue;
+        bool ok = op->kind == OP_BACKWARD ? op_info(g->ops[op->fwd].kind)->bwd_inplace : op_info(op->kind)->inplace;
+        if (!ok || !inplace_allowed)
+            continue;
+        /* the candidate: the forward op's first input, or the backward op's dy (its last input) */
+        int v = op->kind == OP_BACKWARD ? op->in[op->nin - 1] : op->in[0];
+        if (v == g->input || p->last[v] != i || p->value_floats[v] != p->value_floats[op->writes])
+            continue;
+        bool read_twice = false; /* the same value twice among the inputs: keep it apart */
+        for (int k = 0; k < op->nin; k++)
+            read_twice |= op->in[k] == v && k != (op->kind == OP_BACKWARD ? op->nin - 1 : 0);
+        if (read_twice)
+            continue;
+        int root = v;
+        while (p->alias_of[root] >= 0)
+            root = p->alias_of[root];
+        p->alias_of[op->writes] = root;
+        if (p->last[op->writes] > p->last[root])
+            p->last[root] = p->last[op->writes];
+        p->ninplace++;
+    }
+
     int *order = arena_alloc(sizeof(int) * (size_t)nb);
     int n = 0;
-    for (int v = 0; v < nb; v++)
+    for (int v = 0; v < nb; v++) {
         if (v != g->input)
-            order[n++] = v, p->naive_floats += p->value_floats[v];
+            p->naive_floats += p->value_floats[v];
+        if (v != g->input && p->alias_of[v] < 0 && p->value_floats[v] > 0)
+            order[n++] = v;
+    }
     for (int step = 0; step <= g->nops; step++) {
         int64_t live = 0;
         for (int k = 0; k < n; k++)
@@ -125,20 +170,37 @@ Plan *pass_plan(const Graph *g) {
                 p->value_offset[v] = off[v];
         }
     }
+    for (int v = 0; v < nb; v++) /* aliases share their root's place */
+        if (p->alias_of[v] >= 0) {
+            int root = v;
+            while (p->alias_of[root] >= 0)
+                root = p->alias_of[root];
+            p->value_offset[v] = p->value_offset[root];
+        }
     p->value_offset[g->input] = -1;
     return p;
 }
 
+static int root_of(const Plan *p, int v) {
+    while (p->alias_of[v] >= 0)
+        v = p->alias_of[v];
+    return v;
+}
+
+static bool same_root(const Plan *p, int u, int v) { return root_of(p, u) == root_of(p, v); }
+
 bool plan_verify(const Graph *g, const Plan *p) {
     for (int u = 0; u < p->nbuffers; u++) {
-        if (u == g->input)
+        if (u == g->input || p->value_floats[u] == 0)
             continue;
         if (p->value_offset[u] < 0 || p->value_offset[u] + p->value_floats[u] > p->arena_floats) {
             fprintf(stderr, "cnnc: internal error: value %%%d lies outside the arena\n", u);
             return false;
         }
         for (int v = u + 1; v < p->nbuffers; v++) {
-            if (v == g->input || p->last[u] < p->first[v] || p->last[v] < p->first[u])
+            if (v == g->input || p->value_floats[v] == 0 || p->last[u] < p->first[v] || p->last[v] < p->first[u])
+                continue;
+            if (same_root(p, u, v)) /* one buffer written in place */
                 continue;
             if (p->value_offset[u] < p->value_offset[v] + p->value_floats[v] &&
                 p->value_offset[v] < p->value_offset[u] + p->value_floats[u]) {

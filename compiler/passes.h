@@ -6,5 +6,6 @@
 
 bool pass_shape(Graph *g);
 void pass_autodiff(Graph *g);
+void pass_fuse(Graph *g);
 
 #endif

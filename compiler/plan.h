@@ -4,6 +4,7 @@
 #ifndef CNNC_PLAN_H
 #define CNNC_PLAN_H
 #include <stdint.h>
+#include <stdio.h>
 
 #include "ir.h"
 
@@ -17,6 +18,8 @@ typedef struct Plan {
     int64_t *value_floats;   /* per buffer: its size, rounded up to 16 floats */
     int *first, *last;       /* per buffer: the op that defines it and the last op that reads it */
     int *scratch_of;         /* per op: its scratch buffer id, or -1 */
+    int *alias_of;           /* per buffer: the buffer it overwrites in place, or -1 */
+    int ninplace;            /* ops that run in place */
     int64_t arena_floats;    /* the arena this plan needs */
     int64_t naive_floats;    /* every value its own memory */
     int64_t peak_floats;     /* the most floats live at one step: the lower bound */
@@ -26,9 +29,11 @@ typedef struct Plan {
 enum { PLAN_ALIGN = 16 };
 
 /* Liveness, then offsets by several placement heuristics; keeps the smallest arena. */
-Plan *pass_plan(const Graph *g);
+Plan *pass_plan(const Graph *g, bool inplace);
 /* Checks that no two values whose live ranges overlap share a float; false (with a message
  * on stderr) on a violation. */
 bool plan_verify(const Graph *g, const Plan *p);
+/* `--emit=plan`: the buffer table and the summary (plan_print.c). */
+void plan_print(const Graph *g, const Plan *p, FILE *f);
 
 #endif

@@ -202,7 +202,7 @@ static bool apply_flags(Run *run, const Flags *f) {
             d->weight_decay = kind == CNN_ADAMW ? 0.01f : 0.0f;
         }
     }
-    if (!set_float("--lr", f->lr, 1e-30, 1e30, &d->lr) || !set_float("--momentum", f->momentum, 0, 0.999999, &d->momentum) ||
+    if (!set_float("--lr", f->lr, 1e-30, 3e38, &d->lr) || !set_float("--momentum", f->momentum, 0, 0.999999, &d->momentum) ||
         !set_float("--weight-decay", f->weight_decay, 0, 1e30, &d->weight_decay) ||
         !set_float("--beta1", f->beta1, 0, 0.999999, &d->beta1) || !set_float("--beta2", f->beta2, 0, 0.999999999, &d->beta2) ||
         !set_float("--eps", f->eps, 1e-30, 1, &d->eps) || !set_float("--clip-grad-norm", f->clip, 0, 1e30, &d->clip_grad_norm) ||

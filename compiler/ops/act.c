@@ -38,19 +38,22 @@ static void act_print_attrs(const Op *op, char *buf, size_t size) {
         attr_append(buf, size, "alpha=%g", op->a.alpha);
 }
 
+const char *act_expr(const Op *op, const char *v) {
+    switch (op->kind) {
+    case OP_RELU: return arena_printf("(%s > 0.0f ? %s : 0.0f)", v, v);
+    case OP_TANH: return arena_printf("tanhf(%s)", v);
+    case OP_SIGMOID: return arena_printf("(1.0f / (1.0f + expf(-%s)))", v);
+    case OP_LEAKY_RELU: return arena_printf("(%s > 0.0f ? %s : %s * %s)", v, v, v, emit_float(op->a.slope));
+    case OP_ELU: return arena_printf("(%s > 0.0f ? %s : %s * expm1f(%s))", v, v, emit_float(op->a.alpha), v);
+    default: return v;
+    }
+}
+
 /* One expression per element; the loop vectorizes. */
 static void act_emit_forward(Emit *e, const Op *op) {
     Cbuf *c = e->c;
     Shape s = emit_in_shape(e, op, 0);
-    const char *f = "v";
-    switch (op->kind) {
-    case OP_RELU: f = "v > 0.0f ? v : 0.0f"; break;
-    case OP_TANH: f = "tanhf(v)"; break;
-    case OP_SIGMOID: f = "1.0f / (1.0f + expf(-v))"; break;
-    case OP_LEAKY_RELU: f = arena_printf("v > 0.0f ? v : v * %s", emit_float(op->a.slope)); break;
-    case OP_ELU: f = arena_printf("v > 0.0f ? v : %s * expm1f(v)", emit_float(op->a.alpha)); break;
-    default: break;
-    }
+    const char *f = act_expr(op, "v");
     cb_line(c, "const size_t total = (size_t)n * %lld;", (long long)(shape_numel(s) / s.d[0]));
     cb_line(c, "for (size_t k = 0; k < total; k++) {");
     cb_line(c, "const float v = x[k];");
@@ -81,7 +84,7 @@ static void act_emit_backward(Emit *e, const Op *bwd, const Op *fwd) {
     const OpInfo E##_info = {.name = NAME, .is_layer = true, .args = ARGS, .set_attrs = SET,      \
                              .infer = act_infer, .flops = act_flops, .print_attrs = act_print_attrs,  \
                              .emit_forward = act_emit_forward, .emit_backward = act_emit_backward,  \
-                             .bwd_needs = NEEDS};
+                             .bwd_needs = NEEDS, .inplace = true, .bwd_inplace = true};
 ACT(OP_RELU, "relu", no_args, plain_set_attrs, BWD_Y)
 ACT(OP_TANH, "tanh", no_args, plain_set_attrs, BWD_Y)
 ACT(OP_SIGMOID, "sigmoid", no_args, plain_set_attrs, BWD_Y)

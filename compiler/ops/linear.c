@@ -50,6 +50,7 @@ static void linear_print_attrs(const Op *op, char *buf, size_t size) {
 static void linear_emit_forward(Emit *e, const Op *op) {
     Cbuf *c = e->c;
     cb_line(c, "enum { IF = %d, OF = %d };", emit_in_shape(e, op, 0).d[1], op->a.out);
+    emit_epilogue_setup(e, op, op->a.out);
     cb_line(c, "PARALLEL_FOR");
     cb_line(c, "for (int io = 0; io < n * OF; io++) {");
     cb_line(c, "const int i = io / OF, oc = io %% OF;");
@@ -61,8 +62,9 @@ static void linear_emit_forward(Emit *e, const Op *op) {
     cb_line(c, "        acc[j] += xr[k + j] * wr[k + j];");
     cb_line(c, "for (; k < IF; k++)");
     cb_line(c, "    acc[0] += xr[k] * wr[k];");
-    cb_line(c, "y[io] = %s((acc[0] + acc[1]) + (acc[2] + acc[3])) + ((acc[4] + acc[5]) + (acc[6] + acc[7]));",
+    cb_line(c, "const float v = %s((acc[0] + acc[1]) + (acc[2] + acc[3])) + ((acc[4] + acc[5]) + (acc[6] + acc[7]));",
             op->a.bias ? "b[oc] + " : "");
+    cb_line(c, "y[io] = %s;", emit_epilogue(e, op, "v", "oc"));
     cb_line(c, "}");
 }
 
@@ -109,4 +111,5 @@ const OpInfo OP_LINEAR_info = {
     .infer = linear_infer, .add_params = linear_add_params, .flops = linear_flops,
     .print_attrs = linear_print_attrs, .param_kind = "linear",
     .emit_forward = linear_emit_forward, .emit_backward = linear_emit_backward, .bwd_needs = BWD_X,
+    .epilogue = true,
 };

@@ -43,6 +43,7 @@ import twins  # noqa: E402
 
 TOL = 1e-4
 BIG = {"alexnet", "vgg16", "vgg16_bn", "resnet50"}      # batch 1 only
+SLOW_BUILDS = {"googlenet", "resnet50", "resnet18", "vgg16_bn", "vgg16", "alexnet"}  # started first
 COMPILED_BATCH = 8
 EDGE_FILE = os.path.join(HERE, "parity_edge.cnn")      # what tests/models leaves to --emit=torch; no twins
 
@@ -206,9 +207,9 @@ def ir_input_shape(cnnc, case):
     return json.loads(re.search(r"input (\[[0-9, ]*\])", first).group(1))
 
 
-def check_case(case, cnnc, prog_future, work):
-    """Yields one row per batch: (batch, rel vs emitted, rel vs twin, rel C vs f64, rel torch vs f64,
-    problems); a rel is None when that comparison did not run."""
+def check_case(case, cnnc, prog, prefix):
+    """[(batch, rel vs emitted, rel vs twin, rel C vs f64, rel torch vs f64, problems)] for the program
+    prog built from case; a rel is None when that comparison did not run. Files go to prefix*."""
     seed = zlib.crc32(case.model.encode())
     params = cnnc_params(cnnc, case)
     emitted = emitted_module(cnnc, case).eval()
@@ -218,7 +219,7 @@ def check_case(case, cnnc, prog_future, work):
         problems.append(msg)
     weights = random_weights(params, seed)
     state = dict(weights)
-    wpath = os.path.join(work, case.model + ".weights.safetensors")
+    wpath = prefix + "weights.safetensors"
     write_safetensors(wpath, weights)
     emitted.load_state_dict(state, strict=False)
 
@@ -235,12 +236,8 @@ def check_case(case, cnnc, prog_future, work):
             twin.load_state_dict(state, strict=False)
 
     in_shape = ir_input_shape(cnnc, case)
-    prog, prog_error = None, None
-    try:
-        prog = prog_future.result()
-    except Exception as e:  # noqa: BLE001: reported as the case's failure
-        prog_error = str(e)
     emitted64 = None
+    rows = []
     for n in case.batches():
         g = torch.Generator().manual_seed(seed + n)
         x = torch.rand([n] + in_shape, generator=g)
@@ -251,22 +248,18 @@ def check_case(case, cnnc, prog_future, work):
             if emitted64 is None:
                 emitted64 = copy.deepcopy(emitted).double()
             ref64 = emitted64(x.double())
+        xpath, ypath = prefix + "in%d.safetensors" % n, prefix + "out%d.safetensors" % n
+        write_safetensors(xpath, [("input", x)])
         got = None
-        if prog_error:
-            row_problems.append(prog_error)
-        else:
-            xpath = os.path.join(work, "%s.in%d.safetensors" % (case.model, n))
-            ypath = os.path.join(work, "%s.out%d.safetensors" % (case.model, n))
-            write_safetensors(xpath, [("input", x)])
-            try:
-                run([prog, "forward", "--weights", wpath, "--input", xpath, "--output", ypath], "forward")
-                got = read_safetensors(ypath).get("output")
-                if got is None or list(got.shape) != list(ref.shape):
-                    row_problems.append("output has shape %s, PyTorch gives %s" % (
-                        None if got is None else list(got.shape), list(ref.shape)))
-                    got = None
-            except RuntimeError as e:
-                row_problems.append(str(e))
+        try:
+            run([prog, "forward", "--weights", wpath, "--input", xpath, "--output", ypath], "forward")
+            got = read_safetensors(ypath).get("output")
+            if got is None or list(got.shape) != list(ref.shape):
+                row_problems.append("output has shape %s, PyTorch gives %s" % (
+                    None if got is None else list(got.shape), list(ref.shape)))
+                got = None
+        except RuntimeError as e:
+            row_problems.append(str(e))
         r_em = rel_err(got, ref) if got is not None else None
         r_tw = rel_err(got, ref_twin) if got is not None and ref_twin is not None else None
         r_64 = rel_err(got, ref64) if got is not None else None
@@ -276,7 +269,8 @@ def check_case(case, cnnc, prog_future, work):
         if r_tw is not None and not r_tw <= TOL:
             row_problems.append("C output differs from the twin: rel %.2e > %g (twin vs --emit=torch: %.2e)" % (
                 r_tw, TOL, rel_err(ref_twin, ref)))
-        yield n, r_em, r_tw, r_64, r_t64, row_problems
+        rows.append((n, r_em, r_tw, r_64, r_t64, row_problems))
+    return rows
 
 
 def main():
@@ -301,40 +295,47 @@ def main():
     work = args.keep or tempfile.mkdtemp(prefix="cnnc-parity-")
     os.makedirs(work, exist_ok=True)
 
-    def build(case):
-        prog = os.path.join(work, case.model)
+    def build(i, case):
+        t = time.time()
+        prog = os.path.join(work, "%02d_%s" % (i, case.model))
         run([cnnc] + case.cnnc_args() + ["-o", prog, "--batch", str(COMPILED_BATCH)], "cnnc -o")
-        return prog
+        return prog, time.time() - t
 
     passed = failed = 0
     t0 = time.time()
-    print("%-16s %5s  %-10s %-10s %-10s %-12s %5s  %s" % ("model", "batch", "vs emitted", "vs twin", "C vs f64",
-                                                         "torch vs f64", "time", "result"))
+    print("%-16s %5s  %-10s %-10s %-10s %-12s %6s %6s  %s" % (
+        "model", "batch", "vs emitted", "vs twin", "C vs f64", "torch vs f64", "build", "check", "result"))
     try:
         with concurrent.futures.ThreadPoolExecutor(max_workers=max(1, args.jobs)) as pool:
-            # Each program builds while the models before it run.
-            futures = [pool.submit(build, c) for c in cases]
-            for case, fut in zip(cases, futures):
+            # The slowest builds start first; each model is checked as soon as its program is built.
+            order = sorted(range(len(cases)), key=lambda i: cases[i].model not in SLOW_BUILDS)
+            futures = {pool.submit(build, i, cases[i]): i for i in order}
+            for fut in concurrent.futures.as_completed(futures):
+                i = futures[fut]
+                case = cases[i]
                 start = time.time()
                 try:
-                    rows = list(check_case(case, cnnc, fut, work))
+                    prog, build_time = fut.result()
+                    rows = check_case(case, cnnc, prog, os.path.join(work, "%02d_" % i))
+                    rows = [(n, r_em, r_tw, r_64, r_t64, problems, time.time() - start)
+                            for n, r_em, r_tw, r_64, r_t64, problems in rows]
                 except Exception as e:  # noqa: BLE001: one model's failure does not stop the others
-                    rows = [("-", None, None, None, None, [str(e)])]
-                for n, r_em, r_tw, r_64, r_t64, problems in rows:
+                    build_time = None
+                    rows = [("-", None, None, None, None, [str(e)], time.time() - start)]
+                for k, (n, r_em, r_tw, r_64, r_t64, problems, check_time) in enumerate(rows):
                     ok = not problems
                     passed += ok
                     failed += not ok
-                    print("%-16s %5s  %-10s %-10s %-10s %-12s %4.0fs  %s%s" % (
-                        case.model, n, fmt(r_em), fmt(r_tw), fmt(r_64), fmt(r_t64), time.time() - start,
-                        "ok" if ok else "FAIL",
-                        "" if ok else "  (%s)" % case.rel))
+                    print("%-16s %5s  %-10s %-10s %-10s %-12s %6s %5.1fs  %s%s" % (
+                        case.model, n, fmt(r_em), fmt(r_tw), fmt(r_64), fmt(r_t64),
+                        "%5.1fs" % build_time if k == 0 and build_time is not None else "",
+                        check_time, "ok" if ok else "FAIL", "" if ok else "  (%s)" % case.rel))
                     for p in problems:
                         print("    " + p)
                 sys.stdout.flush()
-                del rows
                 if not args.keep:
                     for fn in os.listdir(work):
-                        if fn.startswith(case.model + ".") and fn.endswith(".safetensors"):
+                        if fn.startswith("%02d_" % i) and fn.endswith(".safetensors"):
                             os.remove(os.path.join(work, fn))
     finally:
         if not args.keep:

@@ -9,9 +9,12 @@
                                             the hand-written twin and compares with RUN/last.safetensors
     sched LOG KIND [options]                the lr column of LOG against torch.optim.lr_scheduler
     same A B                                every tensor of A equals B's, bit for bit
+    differ A B                              not so
     unchanged A B PREFIX                    tensors under PREFIX equal, the others differ
     svg FILE                                FILE is well-formed XML with an <svg> root
-Each check prints one line and exits 1 on a mismatch.
+    batch FILE                              the checks listed in FILE, one process (torch is
+                                            imported once): NAME<TAB>CHECK ARGS per line
+A check prints one line and exits 1 on a mismatch.
 """
 import argparse
 import json
@@ -184,7 +187,6 @@ def cmd_optim(a):
     moved = max(np.max(np.abs(got[k] - w[k])) for k in w)
     if moved < 1e-5:
         raise Mismatch(f"optim {a.label}: weights did not move")
-    print(f"optim {a.label}: ok (worst relative error {worst:.2g})")
 
 
 # ---- schedules ----------------------------------------------------------------------------
@@ -237,7 +239,6 @@ def cmd_sched(a):
         raise Mismatch(f"sched {a.kind}: MISMATCH (epoch, cnnc, torch): {bad}")
     if len(set(round(w, 12) for w in want)) < 2:
         raise Mismatch(f"sched {a.kind}: the lr never changed, the test proves nothing: {want}")
-    print(f"sched {a.kind}: ok {['%.4g' % g for g in got]}")
 
 
 def cmd_same(a):
@@ -249,7 +250,14 @@ def cmd_same(a):
     if diff:
         worst = max(float(np.max(np.abs(ta[k] - tb[k]))) for k in diff)
         raise Mismatch(f"same: {len(diff)} of {len(ta)} tensors differ (e.g. {diff[0]}, max {worst:.3g})")
-    print(f"same: {len(ta)} tensors bit-identical")
+
+
+def cmd_differ(a):
+    try:
+        cmd_same(a)
+    except Mismatch:
+        return
+    raise Mismatch(f"differ: {a.a} and {a.b} hold the same tensors")
 
 
 def cmd_unchanged(a):
@@ -260,7 +268,6 @@ def cmd_unchanged(a):
         equal = np.array_equal(ta[k], tb[k])
         if under != equal:
             raise Mismatch(f"unchanged: {k} {'changed' if under else 'did not change'}")
-    print(f"unchanged: {a.prefix}.* kept, the rest trained")
 
 
 def cmd_svg(a):
@@ -268,15 +275,13 @@ def cmd_svg(a):
     if not root.tag.endswith("svg"):
         raise Mismatch(f"svg: root is {root.tag}")
     n = sum(1 for _ in root.iter())
-    print(f"svg: ok ({n} elements)")
 
 
-def main():
+def parser():
     ap = argparse.ArgumentParser()
     sub = ap.add_subparsers(dest="cmd", required=True)
     p = sub.add_parser("data")
-    for name in ("dir",):
-        p.add_argument(name)
+    p.add_argument("dir")
     for name in ("ntrain", "ntest", "h", "w", "k", "seed"):
         p.add_argument(name, type=int)
     p = sub.add_parser("bad")
@@ -310,14 +315,49 @@ def main():
     p = sub.add_parser("same")
     p.add_argument("a")
     p.add_argument("b")
+    p = sub.add_parser("differ")
+    p.add_argument("a")
+    p.add_argument("b")
     p = sub.add_parser("unchanged")
     p.add_argument("a")
     p.add_argument("b")
     p.add_argument("prefix")
     p = sub.add_parser("svg")
     p.add_argument("file")
-    a = ap.parse_args()
-    globals()["cmd_" + a.cmd](a)
+    p = sub.add_parser("batch")
+    p.add_argument("file")
+    return ap
+
+
+def run(argv):
+    """Runs one check; (True, message) or (False, message)."""
+    a = parser().parse_args(argv)
+    try:
+        globals()["cmd_" + a.cmd](a)
+        return True, ""
+    except Mismatch as e:
+        return False, str(e)
+    except Exception as e:   # a missing file, a malformed log: a failure, not a crash
+        return False, f"{argv[0]}: {type(e).__name__}: {e}"
+
+
+def cmd_batch(a):
+    """Each line of FILE: NAME<TAB>CHECK ARGS (shell-quoted); prints PASS/FAIL NAME per line,
+    so that torch is imported once for the whole test."""
+    with open(a.file) as f:
+        for line in f:
+            if not line.strip():
+                continue
+            name, args = line.rstrip("\n").split("\t", 1)
+            ok, msg = run(shlex.split(args))
+            print(("PASS " if ok else "FAIL ") + name + ("" if ok else ": " + msg), flush=True)
+
+
+def main():
+    ok, msg = run(sys.argv[1:])
+    if not ok:
+        print(msg)
+        sys.exit(1)
 
 
 if __name__ == "__main__":
