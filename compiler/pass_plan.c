@@ -181,32 +181,85 @@ Plan *pass_plan(const Graph *g, bool inplace_allowed) {
     return p;
 }
 
-static int root_of(const Plan *p, int v) {
-    while (p->alias_of[v] >= 0)
-        v = p->alias_of[v];
-    return v;
-}
-
-static bool same_root(const Plan *p, int u, int v) { return root_of(p, u) == root_of(p, v); }
-
+/* The verifier recomputes live ranges from the graph alone (who writes a buffer, who reads
+ * it) rather than trusting the plan's own ranges, then checks every pair of buffers that share
+ * a byte: their ranges must be disjoint, or touch at one step where an op that may run in place
+ * reads the one and writes the other. Every read must come after the write. */
 bool plan_verify(const Graph *g, const Plan *p) {
-    for (int u = 0; u < p->nbuffers; u++) {
-        if (u == g->input || p->value_floats[u] == 0)
+    int nb = p->nbuffers;
+    int *wstep = arena_alloc(sizeof(int) * (size_t)nb), *rstep = arena_alloc(sizeof(int) * (size_t)nb);
+    for (int b = 0; b < nb; b++)
+        wstep[b] = rstep[b] = -1;
+    for (int i = 0; i < g->nops; i++) {
+        const Op *op = &g->ops[i];
+        if (op->fused_into >= 0)
             continue;
-        if (p->value_offset[u] < 0 || p->value_offset[u] + p->value_floats[u] > p->arena_floats) {
-            fprintf(stderr, "cnnc: internal error: value %%%d lies outside the arena\n", u);
-            return false;
-        }
-        for (int v = u + 1; v < p->nbuffers; v++) {
-            if (v == g->input || p->value_floats[v] == 0 || p->last[u] < p->first[v] || p->last[v] < p->first[u])
+        if (op->writes >= 0)
+            wstep[op->writes] = i;
+        if (p->scratch_of[i] >= 0)
+            wstep[p->scratch_of[i]] = rstep[p->scratch_of[i]] = i;
+    }
+    for (int i = 0; i < g->nops; i++) {
+        const Op *op = &g->ops[i];
+        if (op->fused_into >= 0)
+            continue;
+        for (int k = 0; k < op->nin; k++) {
+            int v = op->in[k];
+            if (v == g->input)
                 continue;
-            if (same_root(p, u, v)) /* one buffer written in place */
-                continue;
-            if (p->value_offset[u] < p->value_offset[v] + p->value_floats[v] &&
-                p->value_offset[v] < p->value_offset[u] + p->value_floats[u]) {
-                fprintf(stderr, "cnnc: internal error: values %%%d and %%%d are live together and overlap\n", u, v);
+            if (wstep[v] < 0 || wstep[v] >= i) {
+                fprintf(stderr, "cnnc: internal error: op %d reads %%%d before it is written\n", i, v);
                 return false;
             }
+            if (rstep[v] < i)
+                rstep[v] = i;
+        }
+    }
+    rstep[g->output] = g->nops;
+    if (g->loss >= 0)
+        rstep[g->loss] = g->nops;
+    for (int u = 0; u < nb; u++) {
+        if (u == g->input || p->value_floats[u] == 0)
+            continue;
+        if (wstep[u] < 0) {
+            fprintf(stderr, "cnnc: internal error: buffer %%%d has a place but no writer\n", u);
+            return false;
+        }
+        if (p->value_offset[u] < 0 || p->value_offset[u] + p->value_floats[u] > p->arena_floats) {
+            fprintf(stderr, "cnnc: internal error: buffer %%%d lies outside the arena\n", u);
+            return false;
+        }
+        if (rstep[u] < wstep[u])
+            rstep[u] = wstep[u];
+    }
+    for (int u = 0; u < nb; u++) {
+        if (u == g->input || p->value_floats[u] == 0)
+            continue;
+        for (int v = 0; v < nb; v++) {
+            if (v == u || v == g->input || p->value_floats[v] == 0)
+                continue;
+            bool share = p->value_offset[u] < p->value_offset[v] + p->value_floats[v] &&
+                         p->value_offset[v] < p->value_offset[u] + p->value_floats[u];
+            if (!share || rstep[u] < wstep[v] || rstep[v] < wstep[u])
+                continue;
+            /* u's last read and v's write are the same step: legal only in place */
+            if (rstep[u] == wstep[v] && wstep[v] < nb && v < g->nvalues) {
+                const Op *op = &g->ops[wstep[v]];
+                const OpInfo *info = op_info(op->kind == OP_BACKWARD ? g->ops[op->fwd].kind : op->kind);
+                bool reads_u = false;
+                for (int k = 0; k < op->nin; k++)
+                    reads_u |= op->in[k] == u;
+                bool may = op->kind == OP_BACKWARD ? info->bwd_inplace : info->inplace;
+                if (reads_u && may && op->writes == v && p->value_offset[u] == p->value_offset[v] &&
+                    p->value_floats[u] == p->value_floats[v])
+                    continue;
+            }
+            if (rstep[v] == wstep[u])
+                continue; /* the same pair seen from the other side */
+            fprintf(stderr,
+                    "cnnc: internal error: buffers %%%d (steps %d-%d) and %%%d (steps %d-%d) are live together and overlap\n",
+                    u, wstep[u], rstep[u], v, wstep[v], rstep[v]);
+            return false;
         }
     }
     return true;
