@@ -137,7 +137,7 @@ static void test_verifier_rejects_overlap(void) {
 static void test_inplace_chain(void) {
     Graph *g = ir_new("chain", 2);
     Span sp = span_none();
-    int x = ir_add_op(g, OP_INPUT, NULL, 0, shape4(2, 1, 4, 4), sp);
+    int x = ir_add_op(g, OP_INPUT, NULL, 0, shape4(2, 1, 4, 8), sp); /* 8 columns: no scratch */
     g->input = g->ops[x].out;
     int v = g->input;
     for (int k = 0; k < 3; k++) {
@@ -157,11 +157,11 @@ static void test_inplace_chain(void) {
     CU_ASSERT(plan_verify(g, p));
     CU_ASSERT_EQUAL(p->ninplace, 1);
     CU_ASSERT_EQUAL(p->value_offset[1], p->value_offset[2]); /* relu over the first conv's output */
-    CU_ASSERT_EQUAL(p->arena_floats, 2 * 64);                 /* two buffers of 2x2x4x4 = 64 floats */
+    CU_ASSERT_EQUAL(p->arena_floats, 2 * 128);                /* two buffers of 2x2x4x8 = 128 floats */
     Plan *q = pass_plan(g, false);
     CU_ASSERT_EQUAL(q->ninplace, 0);
-    CU_ASSERT_EQUAL(q->arena_floats, 2 * 64);                 /* three buffers, two live at once */
-    CU_ASSERT_EQUAL(q->naive_floats, 3 * 64);
+    CU_ASSERT_EQUAL(q->arena_floats, 2 * 128);                /* three buffers, two live at once */
+    CU_ASSERT_EQUAL(q->naive_floats, 3 * 128);
 }
 
 void suite_plan(void) {
