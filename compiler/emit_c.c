@@ -198,6 +198,12 @@ static void emit_header(Cbuf *c, const Graph *g, const Plan *plan, const EmitOpt
         cb_line(c, "/* Applies one optimizer step to every trained tensor that is not frozen; state holds");
         cb_line(c, " * %s_STATE_FLOATS floats, zero before the first step. */", U);
         cb_line(c, "void %s_update(float *params, const float *grads, float *state, const cnn_optim *o);", N);
+        cb_line(c, "/* One training step and one optimizer step together, each parameter updated as soon as its");
+        cb_line(c, " * gradient is complete, so no gradient block is needed (the gradients live briefly in the");
+        cb_line(c, " * workspace). The same result as %s_train_step on zeroed gradients, then %s_update;", N, N);
+        cb_line(c, " * for steps without gradient accumulation or clipping by the global norm. */");
+        cb_line(c, "float %s_train_step_update(float *params, float *state, float *work, const float *input,", N);
+        cb_line(c, "                           const int *labels, int n, const cnn_step_opts *o, const cnn_optim *opt);");
     }
     if (o->weights) {
         cb_blank(c);
@@ -217,6 +223,7 @@ static const char *value_ptr(const Graph *g, const Plan *plan, int v) {
 /* One argument of an op function: its declaration and what the caller passes. */
 typedef struct FnArg {
     const char *decl, *name, *call;
+    const char *call_tte; /* the argument in NAME_train_step_update, when it differs */
 } FnArg;
 
 typedef enum { FN_INFER, FN_TRAIN, FN_BACKWARD } FnKind;
@@ -252,14 +259,15 @@ static const char *fn_name(const Graph *g, int i, FnKind kind) {
 static bool train_variant(const Op *op) { return op_info(op->kind)->emit_forward_train != NULL; }
 
 /* Emits the function for op i (kind says which variant) and returns the call statement. */
-static const char *emit_fn(Cbuf *out, const Graph *g, const Plan *plan, int i, FnKind kind, const char *src) {
+static const char *emit_fn(Cbuf *out, const Graph *g, const Plan *plan, int i, FnKind kind, const char *src,
+                           const char **call_tte) {
     const Op *op = &g->ops[i];
     const Op *f = op->kind == OP_BACKWARD ? &g->ops[op->fwd] : op;
     const OpInfo *finfo = op_info(f->kind);
     FnArg args[24];
     int na = 0;
     bool inplace = false;
-#define ARG(d, nm, c) (args[na++] = (FnArg){(d), (nm), (c)})
+#define ARG(d, nm, c) (args[na++] = (FnArg){(d), (nm), (c), NULL})
     if (op->kind == OP_BACKWARD) {
         int k = 0;
         if (finfo->bwd_needs & BWD_X)
@@ -297,13 +305,17 @@ static const char *emit_fn(Cbuf *out, const Graph *g, const Plan *plan, int i, F
             ARG(arena_printf("const float *%s", bn_names[r]), bn_names[r],
                 arena_printf("params + %lld", (long long)plan->param_offset[g->ops[op->epi_bn].param[r]]));
     }
-    if (op->kind == OP_BACKWARD)
+    if (op->kind == OP_BACKWARD) {
+        int64_t at = plan->grad_scratch_of[i] >= 0 ? plan->value_offset[plan->grad_scratch_of[i]] : 0;
         for (int r = 0; r < 2; r++)
             if (f->param[r] >= 0 && g->params[f->param[r]].trained) {
                 const char *nm = r == 0 ? "dw" : "db";
                 ARG(arena_printf("float *%s", nm), nm,
                     arena_printf("grads + %lld", (long long)plan->param_offset[f->param[r]]));
+                args[na - 1].call_tte = arena_printf("work + %lld", (long long)at);
+                at += (g->params[f->param[r]].numel + PLAN_ALIGN - 1) / PLAN_ALIGN * PLAN_ALIGN;
             }
+    }
     if (plan->scratch_of[i] >= 0)
         ARG("float *scratch", "scratch", arena_printf("work + %lld", (long long)plan->value_offset[plan->scratch_of[i]]));
     ARG("int n", "n", "n");
@@ -336,7 +348,7 @@ static const char *emit_fn(Cbuf *out, const Graph *g, const Plan *plan, int i, F
         cb_line(out, "/*   fused:%s%s%s */", op->pro_norm >= 0 ? arena_printf(" normalize %%%d before,", g->ops[op->pro_norm].out) : "",
                 op->epi_bn >= 0 ? arena_printf(" batchnorm %%%d", g->ops[op->epi_bn].out) : "",
                 op->epi_act >= 0 ? arena_printf(" %s %%%d", op_name(g->ops[op->epi_act].kind), g->ops[op->epi_act].out) : "");
-    const char *decl = "", *call = "";
+    const char *decl = "", *call = "", *call2 = "";
     for (int k = 0; k < na; k++) {
         bool used = !strcmp(args[k].name, "o") ? strstr(text, "o->") != NULL : word_in(text, args[k].name);
         if (!used)
@@ -349,12 +361,15 @@ static const char *emit_fn(Cbuf *out, const Graph *g, const Plan *plan, int i, F
         }
         decl = arena_printf("%s%s%s", decl, *decl ? ", " : "", d);
         call = arena_printf("%s%s%s", call, *call ? ", " : "", args[k].call);
+        call2 = arena_printf("%s%s%s", call2, *call2 ? ", " : "", args[k].call_tte ? args[k].call_tte : args[k].call);
     }
     cb_line(out, "static void %s(%s) {", fn_name(g, i, kind), *decl ? decl : "void");
     cb_raw(out, "%s", text);
     cb_line(out, "}");
     cb_blank(out);
     cb_free(&body);
+    if (call_tte)
+        *call_tte = arena_printf("%s(%s);", fn_name(g, i, kind), call2);
     return arena_printf("%s(%s);", fn_name(g, i, kind), call);
 }
 
@@ -425,6 +440,47 @@ static void emit_update(Cbuf *c, const Graph *g, const Plan *plan) {
     cb_line(c, "}");
 }
 
+/* The training step with each parameter updated as soon as its gradient is complete (the
+ * Tiny Training Engine's reordering): the gradients live in transient arena buffers instead
+ * of a gradient block the size of the parameters. Valid without gradient accumulation and
+ * without clipping by the global norm, which both need every gradient first. */
+static void emit_train_step_update(Cbuf *c, const Graph *g, const Plan *plan, const char **calls,
+                                   const char **calls_tte) {
+    const char *N = g->name, *U = upper(g->name);
+    int softmax = g->ends_in_softmax ? g->values[g->output].producer : -1;
+    cb_line(c, "float %s_train_step_update(float *params, float *state, float *work, const float *input,", N);
+    cb_line(c, "                           const int *labels, int n, const cnn_step_opts *o, const cnn_optim *opt) {");
+    cb_line(c, "if (n < 1 || n > %s_BATCH)", U);
+    cb_line(c, "    return NAN;");
+    cb_line(c, "float *m = state, *v = state + %s_PARAM_FLOATS;", U);
+    cb_line(c, "const float bc1 = 1.0f - powf(opt->beta1, (float)opt->step), bc2 = 1.0f - powf(opt->beta2, (float)opt->step);");
+    for (int i = 1; i < g->nops; i++) {
+        if (i == softmax || !calls[i])
+            continue;
+        int gb = plan->grad_scratch_of[i];
+        if (gb < 0) {
+            cb_line(c, "%s", calls[i]);
+            continue;
+        }
+        long long at = (long long)plan->value_offset[gb];
+        cb_line(c, "memset(work + %lld, 0, sizeof(float) * %lld);", at, (long long)plan->value_floats[gb]);
+        cb_line(c, "%s", calls_tte[i]);
+        const Op *f = &g->ops[g->ops[i].fwd];
+        for (int r = 0; r < 2; r++) {
+            int pi = f->param[r];
+            if (pi < 0 || !g->params[pi].trained)
+                continue;
+            long long off = (long long)plan->param_offset[pi];
+            cb_line(c, "if (!opt->frozen || !opt->frozen[%d])", pi);
+            cb_line(c, "    update_tensor(params + %lld, work + %lld, m + %lld, v + %lld, %lld, opt, bc1, bc2);", off, at, off,
+                    off, (long long)g->params[pi].numel);
+            at += (g->params[pi].numel + PLAN_ALIGN - 1) / PLAN_ALIGN * PLAN_ALIGN;
+        }
+    }
+    cb_line(c, "return work[%lld];", (long long)plan->value_offset[g->loss]);
+    cb_line(c, "}");
+}
+
 static void emit_source(Cbuf *c, const Graph *g, const Plan *plan, const EmitOptions *o, const char *h_name) {
     const char *N = g->name, *U = upper(g->name), *src = basename_of(o->source);
     cb_line(c, "/* %s.c: generated by cnnc from %s. Do not edit; regenerate instead.", N, src);
@@ -474,9 +530,10 @@ static void emit_source(Cbuf *c, const Graph *g, const Plan *plan, const EmitOpt
     cb_blank(c);
     int nfwd = g->training ? g->nforward : g->nops;
     const char **calls = arena_alloc(sizeof(char *) * (size_t)(g->nops + 1));
+    const char **calls_tte = arena_alloc(sizeof(char *) * (size_t)(g->nops + 1));
     for (int i = 1; i < nfwd; i++)
         if (g->ops[i].fused_into < 0)
-            calls[i] = emit_fn(c, g, plan, i, FN_INFER, src);
+            calls[i] = emit_fn(c, g, plan, i, FN_INFER, src, NULL);
     cb_line(c, "int %s_forward(const float *params, float *work, const float *input, float *output, int n) {", N);
     cb_line(c, "if (n < 1 || n > %s_BATCH)", U);
     cb_line(c, "    return -1;");
@@ -495,12 +552,14 @@ static void emit_source(Cbuf *c, const Graph *g, const Plan *plan, const EmitOpt
             if (i < nfwd && (!train_variant(op) || op->fused_into >= 0))
                 continue; /* the inference function serves training too */
             if (i >= nfwd && op->kind == OP_ADD)
-                calls[i] = emit_fn(c, g, plan, i, FN_INFER, src);
+                calls[i] = emit_fn(c, g, plan, i, FN_INFER, src, NULL);
             else
-                calls[i] = emit_fn(c, g, plan, i, i < nfwd ? FN_TRAIN : op->kind == OP_BACKWARD ? FN_BACKWARD : FN_INFER, src);
+                calls[i] = emit_fn(c, g, plan, i, i < nfwd ? FN_TRAIN : op->kind == OP_BACKWARD ? FN_BACKWARD : FN_INFER,
+                                   src, &calls_tte[i]);
         }
         emit_train_step(c, g, plan, calls);
         emit_update(c, g, plan);
+        emit_train_step_update(c, g, plan, calls, calls_tte);
     }
     if (o->weights) {
         cb_blank(c);
@@ -611,6 +670,7 @@ static void emit_main(Cbuf *c, const Graph *g, const Plan *plan, const EmitOptio
         cb_line(c, ".state_floats = %s_STATE_FLOATS,", U);
         cb_line(c, ".train_step = %s_train_step,", N);
         cb_line(c, ".update = %s_update,", N);
+        cb_line(c, ".train_step_update = %s_train_step_update,", N);
     }
     cb_line(c, ".defaults = &defaults,");
     cb_line(c, "#ifdef _OPENMP");

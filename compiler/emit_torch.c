@@ -33,7 +33,7 @@ static const char *const module_attrs[] = {
     "zero_grad", NULL,
 };
 /* What the generated file defines at top level besides the class. */
-static const char *const file_names[] = {"torch", "nn", "F", "Model", "_Scope", "_place", NULL};
+static const char *const file_names[] = {"torch", "nn", "F", "Model", "_Scope", "_place", "_Module", NULL};
 
 static bool in_list(const char *s, const char *const *list) {
     for (; *list; list++)
@@ -255,13 +255,30 @@ static void print_docstring(const Graph *g, FILE *f, const char *cls) {
     fputs("\"\"\"\n", f);
 }
 
-static const char prelude[] =
+static const char imports[] =
     "import torch\n"
     "import torch.nn as nn\n"
     "import torch.nn.functional as F\n"
     "\n"
+    "\n";
+
+/* Only when a name component is `training`: nn.Module.train() assigns self.training, which
+ * nn.Module refuses while a child of that name exists. */
+static const char training_base[] =
+    "class _Module(nn.Module):\n"
+    "    \"\"\"An nn.Module that may have a child named `training` (a label of the .cnn file): the\n"
+    "    train/eval flag stays a plain attribute beside it.\"\"\"\n"
     "\n"
-    "class _Scope(nn.Module):\n"
+    "    def __setattr__(self, name, value):\n"
+    "        if name == \"training\":\n"
+    "            object.__setattr__(self, name, value)\n"
+    "        else:\n"
+    "            super().__setattr__(name, value)\n"
+    "\n"
+    "\n";
+
+static const char scope_and_place[] =
+    "class _Scope(%s):\n"
     "    \"\"\"One level of a dotted parameter name (the `stage1` of stage1.basic0.conv0): holds children only.\"\"\"\n"
     "\n"
     "\n"
@@ -276,13 +293,28 @@ static const char prelude[] =
     "\n"
     "\n";
 
+static bool has_component(const Graph *g, const char *name) {
+    size_t n = strlen(name);
+    for (int i = 0; i < g->nparams; i++)
+        for (const char *p = g->params[i].name; p; p = strchr(p, '.') ? strchr(p, '.') + 1 : NULL)
+            if (!strncmp(p, name, n) && (p[n] == '.' || !p[n]))
+                return true;
+    return false;
+}
+
 void emit_torch(const Graph *g, FILE *f) {
     const char *cls = class_name(g);
     int nfwd = g->training ? g->nforward : g->nops;   /* the training step is not printed */
     print_docstring(g, f, cls);
-    fputs(prelude, f);
+    fputs(imports, f);
+    const char *base = "nn.Module";
+    if (has_component(g, "training")) {
+        fputs(training_base, f);
+        base = "_Module";
+    }
+    fprintf(f, scope_and_place, base);
+    fprintf(f, "class %s(%s):\n", cls, base);
     const char **bufs = arena_alloc(sizeof(char *) * 2 * (size_t)(g->nops + 1));
-    fprintf(f, "class %s(nn.Module):\n", cls);
     fprintf(f, "    def __init__(self):\n        super().__init__()\n");
     for (int i = 0; i < nfwd; i++) {
         const Op *op = &g->ops[i];

@@ -56,6 +56,21 @@ static int64_t place(const Plan *p, const int *placed, int nplaced, const int64_
     }
 }
 
+/* Floats of parameter gradients that backward op i computes (its forward op's trained
+ * weight and bias, each rounded up), or 0. */
+int64_t grad_floats(const Graph *g, int i) {
+    const Op *op = &g->ops[i];
+    if (op->kind != OP_BACKWARD || op->wrt != 0)
+        return 0;
+    int64_t n = 0;
+    for (int r = 0; r < 2; r++) {
+        int pi = g->ops[op->fwd].param[r];
+        if (pi >= 0 && g->params[pi].trained)
+            n += round_up(g->params[pi].numel);
+    }
+    return n;
+}
+
 Plan *pass_plan(const Graph *g, bool inplace_allowed) {
     Plan *p = arena_alloc(sizeof *p);
     int nv = g->nvalues;
@@ -65,11 +80,14 @@ Plan *pass_plan(const Graph *g, bool inplace_allowed) {
         p->param_floats += round_up(g->params[i].numel);
     }
     p->scratch_of = arena_alloc(sizeof(int) * (size_t)(g->nops + 1));
+    p->grad_scratch_of = arena_alloc(sizeof(int) * (size_t)(g->nops + 1));
     int nb = nv;
     for (int i = 0; i < g->nops; i++) {
         const OpInfo *info = op_info(g->ops[i].kind);
         p->scratch_of[i] = info->scratch && info->scratch(g, &g->ops[i]) > 0 ? nb++ : -1;
+        p->grad_scratch_of[i] = grad_floats(g, i) > 0 ? nb++ : -1;
     }
+    p->grad_block_floats = g->training ? p->param_floats : 0;
     p->nbuffers = nb;
     p->value_offset = arena_alloc(sizeof(int64_t) * (size_t)nb);
     p->value_floats = arena_alloc(sizeof(int64_t) * (size_t)nb);
@@ -93,6 +111,11 @@ Plan *pass_plan(const Graph *g, bool inplace_allowed) {
         int b = p->scratch_of[i];
         if (b >= 0) {
             p->value_floats[b] = round_up(op_info(g->ops[i].kind)->scratch(g, &g->ops[i]));
+            p->first[b] = p->last[b] = i;
+        }
+        b = p->grad_scratch_of[i];
+        if (b >= 0) {
+            p->value_floats[b] = grad_floats(g, i);
             p->first[b] = p->last[b] = i;
         }
         if (g->ops[i].fused_into >= 0)
@@ -198,6 +221,8 @@ bool plan_verify(const Graph *g, const Plan *p) {
             wstep[op->writes] = i;
         if (p->scratch_of[i] >= 0)
             wstep[p->scratch_of[i]] = rstep[p->scratch_of[i]] = i;
+        if (p->grad_scratch_of[i] >= 0)
+            wstep[p->grad_scratch_of[i]] = rstep[p->grad_scratch_of[i]] = i;
     }
     for (int i = 0; i < g->nops; i++) {
         const Op *op = &g->ops[i];

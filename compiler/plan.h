@@ -19,6 +19,11 @@ typedef struct Plan {
     int *first, *last;       /* per buffer: the op that defines it and the last op that reads it */
     int *scratch_of;         /* per op: its scratch buffer id, or -1 */
     int *alias_of;           /* per buffer: the buffer it overwrites in place, or -1 */
+    /* Training: the backward op that computes an op's parameter gradients may write them into
+     * a transient arena buffer instead of the gradient block, when the step updates each
+     * parameter right after its gradient is complete (NAME_train_step_update). */
+    int *grad_scratch_of;    /* per op: that buffer's id, or -1 */
+    int64_t grad_block_floats; /* the gradient block NAME_train_step needs (= param_floats) */
     int ninplace;            /* ops that run in place */
     int64_t arena_floats;    /* the arena this plan needs */
     int64_t naive_floats;    /* every value its own memory */
@@ -30,6 +35,7 @@ enum { PLAN_ALIGN = 16 };
 
 /* Liveness, then offsets by several placement heuristics; keeps the smallest arena. */
 Plan *pass_plan(const Graph *g, bool inplace);
+int64_t grad_floats(const Graph *g, int op);
 /* Checks that no two values whose live ranges overlap share a float; false (with a message
  * on stderr) on a violation. */
 bool plan_verify(const Graph *g, const Plan *p);

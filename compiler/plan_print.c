@@ -16,10 +16,17 @@ static const char *buffer_name(const Graph *g, const Plan *p, int b, int *op) {
         *op = g->values[b].producer;
         return NULL;
     }
-    for (int i = 0; i < g->nops; i++)
-        if (p->scratch_of[i] == b)
+    for (int i = 0; i < g->nops; i++) {
+        if (p->scratch_of[i] == b) {
             *op = i;
-    return "scratch";
+            return "scratch";
+        }
+        if (p->grad_scratch_of[i] == b) {
+            *op = i;
+            return "grads";
+        }
+    }
+    return "?";
 }
 
 static const char *op_label(const Graph *g, int i) {
@@ -37,9 +44,11 @@ void plan_print(const Graph *g, const Plan *p, FILE *f) {
         if (b == g->input)
             continue;
         int op = -1;
+        if (p->value_floats[b] == 0)
+            continue; /* not written: fused away */
         const char *kind = buffer_name(g, p, b, &op);
         char name[32];
-        snprintf(name, sizeof name, kind ? "scratch" : "%%%d", b);
+        snprintf(name, sizeof name, kind ? kind : "%%%d", b);
         char maker[64];
         snprintf(maker, sizeof maker, "%s%s", op >= 0 ? (g->ops[op].kind == OP_BACKWARD ? "backward of " : "") : "",
                  op >= 0 ? op_label(g, op) : "?");
@@ -49,10 +58,23 @@ void plan_print(const Graph *g, const Plan *p, FILE *f) {
                 (long long)p->value_offset[b] * 4, p->first[b], p->last[b]);
     }
     fprintf(f, "# parameters %lld bytes in their own block", (long long)p->param_floats * 4);
-    if (g->training)
-        fprintf(f, "; gradients %lld bytes; optimizer state %lld bytes", (long long)p->param_floats * 4,
-                (long long)p->param_floats * 8);
-    fprintf(f, "\n");
+    if (g->training) {
+        int64_t transient = 0, largest = 0;
+        for (int i = 0; i < g->nops; i++)
+            if (p->grad_scratch_of[i] >= 0) {
+                transient += p->value_floats[p->grad_scratch_of[i]];
+                if (p->value_floats[p->grad_scratch_of[i]] > largest)
+                    largest = p->value_floats[p->grad_scratch_of[i]];
+            }
+        fprintf(f, "; optimizer state %lld bytes\n", (long long)p->param_floats * 8);
+        fprintf(f, "# gradients: train_step keeps a block of %lld bytes; train_step_update updates each parameter\n"
+                   "#   right after its gradient, which lives in the arena for one step (largest %lld bytes, %lld in all):\n"
+                   "#   it needs no gradient block, saving %lld bytes\n",
+                (long long)p->grad_block_floats * 4, (long long)largest * 4, (long long)transient * 4,
+                (long long)p->grad_block_floats * 4);
+    } else {
+        fprintf(f, "\n");
+    }
     fprintf(f, "# arena / peak-live = %.3f, naive / arena = %.2f\n",
             p->peak_floats ? (double)p->arena_floats / (double)p->peak_floats : 1.0,
             p->arena_floats ? (double)p->naive_floats / (double)p->arena_floats : 1.0);

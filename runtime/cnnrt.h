@@ -58,6 +58,10 @@ typedef struct CnnModel {
     float (*train_step)(float *params, float *grads, float *work, const float *input, const int *labels, int n,
                         const cnn_step_opts *o);
     void (*update)(float *params, const float *grads, float *state, const cnn_optim *o);
+    /* train_step then update in one pass, each parameter updated as soon as its gradient is
+     * complete (no gradient block); for steps without accumulation or global-norm clipping. */
+    float (*train_step_update)(float *params, float *state, float *work, const float *input, const int *labels, int n,
+                               const cnn_step_opts *o, const cnn_optim *opt);
     const struct CnnTrainDefaults *defaults; /* the model's train section (cnntrain.h) */
     /* Threads for the generated loops (OpenMP); NULL when the program was built without it. */
     void (*set_threads)(int n);

@@ -338,21 +338,31 @@ static void conv_emit_backward(Emit *e, const Op *bwd, const Op *fwd) {
         cb_line(c, "}");
     }
     /* dw: the work is split into (input channel, block of OCB output channels of its group)
-     * items, each the only writer of its dw entries; a few items per thread at least. */
+     * items, each the only writer of its dw entries; blocks of 4 channels at least, so that
+     * the gathering below is shared by several dot products.
+     * For each image and block of RB output rows, the input values under every tap are gathered
+     * once into col (zero where the tap reads padding), then every output channel of the item
+     * takes its dot products with them. With KH * KW >= 4 taps, col is [position][tap] and the
+     * sums run across the taps (a vector of KH * KW accumulators per output channel, one
+     * broadcast dy value per position); with fewer, col is [tap][position] and each dot
+     * product keeps 16 partial sums along the positions. Both forms vectorize under clang and
+     * gcc without reassociating additions. */
     Shape o = emit_out_shape(e, fwd);
     int ic = emit_in_shape(e, fwd, 0).d[1], ocg = a->out / a->groups, k = a->kh * a->kw;
-    int nob = (ocg + 7) / 8;
-    while (ic * nob < 8 && nob < ocg)
+    bool by_tap = k >= 4;
+    int nob = (ocg + 7) / 8; /* more blocks for more threads, each of 4 channels at least */
+    while (ic * nob < 8 && (ocg + nob) / (nob + 1) >= 4)
         nob++;
     int ocb = (ocg + nob - 1) / nob;
     int rb = 4096 / (k * o.d[3]);
     rb = rb < 1 ? 1 : rb > o.d[2] ? o.d[2] : rb;
+    const char *at = by_tap ? "col[r * OW + ow][k]" : "col[k][r * OW + ow]";
     cb_line(c, "enum { K = KH * KW, RB = %d, OCB = %d, NOB = (OCG + OCB - 1) / OCB };", rb, ocb);
     cb_line(c, "PARALLEL_FOR");
     cb_line(c, "for (int item = 0; item < IC * NOB; item++) {");
     cb_line(c, "const int ic = item / NOB, g = ic / ICG, oc0 = g * OCG + item %% NOB * OCB;");
     cb_line(c, "const int ocn = (g + 1) * OCG - oc0 < OCB ? (g + 1) * OCG - oc0 : OCB;");
-    cb_line(c, "float acc[OCB][K][16], col[K][RB * OW];");
+    cb_line(c, by_tap ? "float acc[OCB][K], col[RB * OW][K];" : "float acc[OCB][K][16], col[K][RB * OW];");
     cb_line(c, "memset(acc, 0, sizeof acc);");
     cb_line(c, "for (int i = 0; i < n; i++) {");
     cb_line(c, "const float *xi = x + ((size_t)i * IC + ic) * IH * IW;");
@@ -360,46 +370,51 @@ static void conv_emit_backward(Emit *e, const Op *bwd, const Op *fwd) {
     cb_line(c, "const int rn = OH - r0 < RB ? OH - r0 : RB, len = rn * OW;");
     cb_line(c, "for (int kh = 0; kh < KH; kh++)");
     cb_line(c, "for (int kw = 0; kw < KW; kw++) {");
+    cb_line(c, "const int k = kh * KW + kw;");
     cb_line(c, "const int ow0 = kw * DW >= PW ? 0 : (PW - kw * DW + SW - 1) / SW;");
     cb_line(c, "const int owe = IW - 1 + PW - kw * DW;");
     cb_line(c, "const int ow1 = owe < 0 ? 0 : (owe / SW + 1 < OW ? owe / SW + 1 : OW);");
     cb_line(c, "for (int r = 0; r < rn; r++) {");
-    cb_line(c, "float *cr = col[kh * KW + kw] + r * OW;");
     cb_line(c, "const int h = (r0 + r) * SH - PH + kh * DH;");
-    cb_line(c, "if (h < 0 || h >= IH) {");
-    cb_line(c, "for (int ow = 0; ow < OW; ow++)");
-    cb_line(c, "    cr[ow] = 0.0f;");
-    cb_line(c, "continue;");
-    cb_line(c, "}");
     cb_line(c, "const float *xr = xi + h * IW + kw * DW - PW;");
-    cb_line(c, "for (int ow = 0; ow < ow0; ow++)");
-    cb_line(c, "    cr[ow] = 0.0f;");
-    cb_line(c, "for (int ow = ow0; ow < ow1; ow++)");
-    cb_line(c, "    cr[ow] = xr[ow * SW];");
-    cb_line(c, "for (int ow = ow1; ow < OW; ow++)");
-    cb_line(c, "    cr[ow] = 0.0f;");
+    cb_line(c, "const int in = h >= 0 && h < IH;");
+    cb_line(c, "for (int ow = 0; ow < OW; ow++)");
+    cb_line(c, "    %s = in && ow >= ow0 && ow < ow1 ? xr[ow * SW] : 0.0f;", at);
     cb_line(c, "}");
     cb_line(c, "}");
     cb_line(c, "for (int oi = 0; oi < ocn; oi++) {");
     cb_line(c, "const float *yr = dy + (((size_t)i * OC + oc0 + oi) * OH + r0) * OW;");
-    cb_line(c, "for (int k = 0; k < K; k++) {");
-    cb_line(c, "const float *cr = col[k];");
-    cb_line(c, "float *part = acc[oi][k];");
-    cb_line(c, "int p = 0;");
-    cb_line(c, "for (; p + 16 <= len; p += 16)");
-    cb_line(c, "    for (int j = 0; j < 16; j++)");
-    cb_line(c, "        part[j] += yr[p + j] * cr[p + j];");
-    cb_line(c, "for (int j = 0; p + j < len; j++)");
-    cb_line(c, "    part[j] += yr[p + j] * cr[p + j];");
-    cb_line(c, "}");
+    if (by_tap) {
+        cb_line(c, "float *as = acc[oi];");
+        cb_line(c, "for (int p = 0; p < len; p++) {");
+        cb_line(c, "const float yv = yr[p];");
+        cb_line(c, "for (int k = 0; k < K; k++)");
+        cb_line(c, "    as[k] += yv * col[p][k];");
+        cb_line(c, "}");
+    } else {
+        cb_line(c, "for (int k = 0; k < K; k++) {");
+        cb_line(c, "const float *cr = col[k];");
+        cb_line(c, "float *part = acc[oi][k];");
+        cb_line(c, "int p = 0;");
+        cb_line(c, "for (; p + 16 <= len; p += 16)");
+        cb_line(c, "    for (int j = 0; j < 16; j++)");
+        cb_line(c, "        part[j] += yr[p + j] * cr[p + j];");
+        cb_line(c, "for (int j = 0; p + j < len; j++)");
+        cb_line(c, "    part[j] += yr[p + j] * cr[p + j];");
+        cb_line(c, "}");
+    }
     cb_line(c, "}");
     cb_line(c, "}");
     cb_line(c, "}");
     cb_line(c, "for (int oi = 0; oi < ocn; oi++)");
     cb_line(c, "    for (int k = 0; k < K; k++) {");
-    cb_line(c, "        float s = 0.0f;");
-    cb_line(c, "        for (int j = 0; j < 16; j++)");
-    cb_line(c, "            s += acc[oi][k][j];");
+    if (by_tap)
+        cb_line(c, "        const float s = acc[oi][k];");
+    else {
+        cb_line(c, "        float s = 0.0f;");
+        cb_line(c, "        for (int j = 0; j < 16; j++)");
+        cb_line(c, "            s += acc[oi][k][j];");
+    }
     cb_line(c, "        dw[((size_t)(oc0 + oi) * ICG + ic %% ICG) * K + k] += s;");
     cb_line(c, "    }");
     cb_line(c, "}");
