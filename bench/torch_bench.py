@@ -7,8 +7,15 @@ model runs in eval mode under torch.no_grad() on uniform random images: first on
 call (latency), then B images per call (throughput). Each figure is the median of R timed calls
 after warm-up (at least 3 calls, and until 0.2 s has passed, at most max(R, 3) calls).
 
---csv prints one line, batch1_ms,batch_ms,images_per_s (images_per_s at batch B), the same
-first three fields as `PROGRAM bench --csv`.
+--mode picks how PyTorch runs the module:
+  eager   the module as printed (nn.Module calls, oneDNN convolutions)
+  frozen  torch.jit.optimize_for_inference(torch.jit.trace(...)): batchnorm folded into the
+          convolutions, weights pre-packed for oneDNN (traced separately for 1 and B images)
+  best    both, and each figure is the faster of the two (default: PyTorch at its best)
+
+--csv prints one line, batch1_ms,batch_ms,images_per_s,mode1,modeB (images_per_s at batch B;
+mode1 and modeB: which mode gave the figure), the same first three fields as
+`PROGRAM bench --csv`.
 
 bench/run.sh runs this with the environment that gives PyTorch its best (see bench/README.md);
 this script itself only sets the thread count.
@@ -49,6 +56,7 @@ def main():
     ap.add_argument("--batch", type=int, default=1)
     ap.add_argument("--threads", type=int, default=1)
     ap.add_argument("--repeat", type=int, default=20)
+    ap.add_argument("--mode", choices=["eager", "frozen", "best"], default="best")
     ap.add_argument("--csv", action="store_true")
     a = ap.parse_args()
 
@@ -56,23 +64,41 @@ def main():
     torch.manual_seed(1)
     model = load_model(a.model).eval()
     with torch.no_grad():
-        # The input shape: the module's docstring states it, but a probe is simpler and exact.
-        shape = input_shape(model, a.model)
+        shape = input_shape(a.model)
         g = torch.Generator().manual_seed(2)
         x1 = torch.rand([1] + shape, generator=g)
         xb = torch.rand([a.batch] + shape, generator=g)
-        t1 = time_forward(model, x1, a.repeat)
-        tb = time_forward(model, xb, a.repeat)
+        r1 = best_time(model, x1, a)
+        rb = best_time(model, xb, a)
+    (t1, m1), (tb, mb) = r1, rb
     ips = a.batch / tb
     if a.csv:
-        print(f"{t1 * 1e3:.6f},{tb * 1e3:.6f},{ips:.2f}")
+        print(f"{t1 * 1e3:.6f},{tb * 1e3:.6f},{ips:.2f},{m1},{mb}")
     else:
-        print(f"PyTorch {torch.__version__}, {torch.get_num_threads()} threads")
-        print(f"batch {1:<4d} {t1 * 1e3:10.4f} ms per call {1 / t1:12.1f} images/s")
-        print(f"batch {a.batch:<4d} {tb * 1e3:10.4f} ms per call {ips:12.1f} images/s")
+        print(f"PyTorch {torch.__version__}, {torch.get_num_threads()} threads, mode {a.mode}")
+        print(f"batch {1:<4d} {t1 * 1e3:10.4f} ms per call {1 / t1:12.1f} images/s  ({m1})")
+        print(f"batch {a.batch:<4d} {tb * 1e3:10.4f} ms per call {ips:12.1f} images/s  ({mb})")
 
 
-def input_shape(model, path):
+def best_time(model, x, a):
+    """(seconds, mode) of the fastest mode allowed by --mode for input x."""
+    results = []
+    if a.mode in ("eager", "best"):
+        results.append((time_forward(model, x, a.repeat), "eager"))
+    if a.mode in ("frozen", "best"):
+        try:
+            frozen = torch.jit.optimize_for_inference(torch.jit.trace(model, x))
+        except Exception as e:  # a model the tracer cannot take: eager only
+            if a.mode == "frozen":
+                raise
+            print(f"torch_bench.py: frozen mode failed ({type(e).__name__}: {e}); eager only",
+                  file=sys.stderr)
+        else:
+            results.append((time_forward(frozen, x, a.repeat), "frozen"))
+            del frozen
+    return min(results)
+
+def input_shape(path):
     """[C, H, W] (or [F]) from the "Input [N, ...]" line of the emitted docstring."""
     with open(path) as f:
         for line in f:

@@ -57,5 +57,6 @@ int main(void) {
             failures += worst != 0.0 || la != lb;
         }
     }
+    free(pa), free(pb), free(grads), free(sa), free(sb), free(work), free(x);
     return failures ? 1 : 0;
 }
