@@ -172,8 +172,8 @@ int main(int argc, char **argv) {
         if (csv)
             printf("%d,%.2f,%.2f\n", counts[i], cpu, wall);
         else
-            printf("peak     %d thread%s: %8.1f GFLOP/s per CPU time, %8.1f GFLOP/s wall clock\n",
-                   counts[i], counts[i] == 1 ? " " : "s", cpu, wall);
+            printf("peak     %d thread%s %8.1f GFLOP/s per CPU time, %8.1f GFLOP/s wall clock\n",
+                   counts[i], counts[i] == 1 ? "  " : "s ", cpu, wall);
     }
     return 0;
 }

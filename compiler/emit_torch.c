@@ -4,7 +4,8 @@
  * so that state_dict() keys equal the IR's parameter names; every other op is a functional
  * call. forward() computes v0, v1, ... (the IR's value ids) in op order, so a mismatch found by
  * a parity test points at one line of the IR. The semantics of each op are those its file in
- * compiler/ops/ documents: PyTorch's. */
+ * compiler/ops/ documents: PyTorch's. Fusion (pass_fuse.c) is ignored: absorbed ops stay in the
+ * IR and are printed as ordinary lines, and a fused head's rewired input is undone. */
 #include "emit_torch.h"
 
 #include <stdbool.h>
@@ -136,12 +137,18 @@ static const char *py_list(const double *v, int n) {
     return arena_printf("%s]", s);
 }
 
+/* Input k of op as the unfused graph has it: pass_fuse makes a conv that absorbed a normalize
+ * read the normalize's input; the module computes the normalize on its own line. */
+static int input_value(const Graph *g, const Op *op, int k) {
+    return k == 0 && op->pro_norm >= 0 ? g->ops[op->pro_norm].out : op->in[k];
+}
+
 static bool conv_pads_evenly(const Attrs *a) { return a->ph == a->ph_end && a->pw == a->pw_end; }
 
 /* The constructor of an op's submodule (ops with parameters only). */
 static const char *module_ctor(const Graph *g, const Op *op) {
     const Attrs *a = &op->a;
-    Shape in = g->values[op->in[0]].shape;
+    Shape in = g->values[input_value(g, op, 0)].shape;
     switch (op->kind) {
     case OP_CONV: {
         const char *s = arena_printf("nn.Conv2d(%d, %d, %s", in.d[1], a->out, py_pair(a->kh, a->kw));
@@ -170,7 +177,7 @@ static const char *module_ctor(const Graph *g, const Op *op) {
 /* The right-hand side computing op's output from its inputs v<id>. */
 static const char *op_expr(const Graph *g, const Op *op, const char *const *bufs) {
     const Attrs *a = &op->a;
-    const char *x = op->nin ? arena_printf("v%d", op->in[0]) : "x";
+    const char *x = op->nin ? arena_printf("v%d", input_value(g, op, 0)) : "x";
     switch (op->kind) {
     case OP_INPUT: return "x";
     case OP_NORMALIZE:
@@ -209,13 +216,13 @@ static const char *op_expr(const Graph *g, const Op *op, const char *const *bufs
     case OP_ADD: {
         const char *s = x;
         for (int i = 1; i < op->nin; i++)
-            s = arena_printf("%s + v%d", s, op->in[i]);
+            s = arena_printf("%s + v%d", s, input_value(g, op, i));
         return s;
     }
     case OP_CONCAT: {
         const char *s = arena_printf("torch.cat([%s", x);
         for (int i = 1; i < op->nin; i++)
-            s = arena_printf("%s, v%d", s, op->in[i]);
+            s = arena_printf("%s, v%d", s, input_value(g, op, i));
         return arena_printf("%s], 1)", s);
     }
     default: break;   /* training ops: never in a forward graph */
@@ -322,7 +329,7 @@ void emit_torch(const Graph *g, FILE *f) {
         if (ctor && op->pname)
             fprintf(f, "        _place(self, \"%s\", %s)\n", op->pname, ctor);
         if (op->kind == OP_NORMALIZE && !(all_same(op->a.mean, op->a.nmean) && all_same(op->a.std, op->a.nmean))) {
-            const char *view = g->values[op->in[0]].shape.rank == 4 ? ".view(1, -1, 1, 1)" : ".view(1, -1)";
+            const char *view = g->values[input_value(g, op, 0)].shape.rank == 4 ? ".view(1, -1, 1, 1)" : ".view(1, -1)";
             bufs[2 * i] = buffer_name(g, "mean", op->out);
             bufs[2 * i + 1] = buffer_name(g, "std", op->out);
             fprintf(f, "        self.register_buffer(\"%s\", torch.tensor(%s)%s, persistent=False)\n", bufs[2 * i],

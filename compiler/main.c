@@ -312,7 +312,8 @@ int main(int argc, char **argv) {
                 return 1;
             }
         }
-        if (o.opt >= 1)
+        /* The PyTorch view mirrors the network as written, so it reads the unfused graph. */
+        if (o.opt >= 1 && o.emit != EMIT_TORCH)
             pass_fuse(g);
         if (!ir_verify(g)) {
             free(defines);

@@ -191,7 +191,7 @@ bool plot_confusion(const char *path, const Confusion *cm, char *const *names, c
                     char *err) {
     int k = cm->k;
     double cell = k <= 10 ? 48 : k <= 30 ? 24 : 12, left = 140, top = 70;
-    double width = left + cell * k + 40, height = top + cell * k + 110;
+    double width = fmax(left + cell * k + 40, 420), height = top + cell * k + 110;
     Svg g = {0};
     out(&g, "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"%.0f\" height=\"%.0f\" font-family=\"sans-serif\">\n",
         width, height);

@@ -36,7 +36,8 @@ static const char help[] =
     "save directory last.safetensors and best.safetensors (all tensors with PyTorch's names, the\n"
     "optimizer state as optim.m.NAME / optim.v.NAME, and what --resume needs), log.csv and\n"
     "curves.svg. The last line printed is 'test accuracy: NN.NN%' on the test split.\n"
-    "Defaults come from the model's train section; every flag overrides one setting.\n"
+    "Defaults come from the model's train section; every flag overrides one setting (cnnc's\n"
+    "docs/training.md has the details).\n"
     "\n"
     "Data and output:\n"
     "  --data DIR             the dataset (required)\n"
@@ -64,6 +65,7 @@ static const char help[] =
     "                         stepped per epoch; onecycle per optimizer step, lr only, without\n"
     "                         momentum cycling)\n"
     "  --loss cross_entropy|focal   --label-smoothing X --focal-gamma X --focal-alpha X\n"
+    "  --class-weights W,W,...      cross-entropy weight per class, or none\n"
     "  --clip-grad-norm X     clip the global L2 norm of the gradients (0: off)\n"
     "  --accumulate N         add the gradients of N batches (each scaled 1/N) per update\n"
     "  --augment LIST         'hflip, random_crop(pad=4), rotate(15), translate(0.1), erase',\n"
@@ -99,6 +101,7 @@ typedef struct Run {
     CnnTrainDefaults cfg;
     int milestones[CALL_MAX_LIST];
     CnnAugment augment[MAX_AUGMENT];
+    float *class_weights;          /* --class-weights */
     const char **freeze;
     int nfreeze;
     double val_split;
@@ -170,7 +173,7 @@ static const CnnTrainDefaults fallback = {
 typedef struct Flags {
     const char *data, *epochs, *batch, *lr, *seed, *optimizer, *momentum, *weight_decay, *beta1, *beta2,
         *eps, *schedule, *clip, *accumulate, *loss, *smoothing, *focal_gamma, *focal_alpha, *val_split,
-        *augment, *early_stop, *min_delta, *init, *init_from, *resume, *save, *threads;
+        *augment, *early_stop, *min_delta, *init, *init_from, *resume, *save, *threads, *class_weights;
     bool nesterov, no_shuffle, quiet;
 } Flags;
 
@@ -222,6 +225,38 @@ static bool apply_flags(Run *run, const Flags *f) {
             d->loss = CNN_LOSS_FOCAL;
         else
             return cli_error(EXIT_USAGE, "--loss takes cross_entropy or focal, not '%s'", f->loss), false;
+    }
+    if (f->class_weights && strcmp(f->class_weights, "none") == 0) {
+        d->nclass_weight = 0;
+        d->class_weight = NULL;
+    } else if (f->class_weights) {
+        if (!(run->class_weights = calloc(m->out_size, sizeof(float))))
+            return cli_error(EXIT_BAD_INPUT, "out of memory"), false;
+        const char *p = f->class_weights;
+        size_t n = 0;
+        for (;;) {
+            char *end;
+            double v = strtod(p, &end);
+            if (end == p || v < 0 || !isfinite(v) || n == m->out_size)
+                return cli_error(EXIT_USAGE, "--class-weights needs %zu numbers >= 0 separated by commas, not '%s'",
+                                 m->out_size, f->class_weights),
+                       false;
+            run->class_weights[n++] = (float)v;
+            p = end;
+            while (*p == ' ')
+                p++;
+            if (!*p)
+                break;
+            if (*p++ != ',')
+                return cli_error(EXIT_USAGE, "--class-weights needs numbers separated by commas, not '%s'",
+                                 f->class_weights),
+                       false;
+        }
+        if (n != m->out_size)
+            return cli_error(EXIT_USAGE, "--class-weights has %zu numbers, the model %zu classes", n, m->out_size),
+                   false;
+        d->nclass_weight = (int)n;
+        d->class_weight = run->class_weights;
     }
     if (f->schedule && !schedule_parse(f->schedule, d, run->milestones, err))
         return cli_error(EXIT_USAGE, "%s", err), false;
@@ -372,7 +407,7 @@ static bool alloc_memory(Run *run, char *err) {
 static void free_run(Run *run) {
     free(run->params), free(run->grads), free(run->state), free(run->work), free(run->x), free(run->out);
     free(run->scratch), free(run->labels), free(run->frozen), free(run->perm), free(run->train_idx);
-    free(run->val_idx), free(run->history);
+    free(run->val_idx), free(run->history), free(run->class_weights);
     if (run->optim_names)
         for (int i = 0; i < 2 * run->m->ntensors; i++)
             free(run->optim_names[i]);
@@ -739,17 +774,30 @@ static bool train_epoch(Run *run, int epoch, double *loss_out, double *acc_out, 
             }
         }
     }
-    if (run->tty && !run->quiet)
-        printf("\r\033[K");
+    if (run->tty && !run->quiet) {
+        printf("\r\033[Kepoch %d/%d  evaluating on %d %s images...", epoch + 1, d->epochs, run->nval, run->val_name);
+        fflush(stdout);
+    }
     *loss_out = loss_sum / seen;
     *acc_out = 100.0 * correct / scored;
     return true;
 }
 
+/* mkdir -p */
 static bool make_dir(const char *path, char *err) {
-    if (mkdir(path, 0777) == 0 || (errno == EEXIST && rt_is_dir(path)))
-        return true;
-    return rt_fail(err, "%s: cannot make the directory: %s", path, strerror(errno == EEXIST ? ENOTDIR : errno));
+    char buf[4096];
+    if (snprintf(buf, sizeof buf, "%s", path) >= (int)sizeof buf)
+        return rt_fail(err, "%s: path too long", path);
+    for (char *p = buf + 1;; p++) {
+        if (*p != '/' && *p)
+            continue;
+        char c = *p;
+        *p = 0;
+        if (mkdir(buf, 0777) != 0 && !(errno == EEXIST && rt_is_dir(buf)))
+            return rt_fail(err, "%s: cannot make the directory: %s", buf, strerror(errno == EEXIST ? ENOTDIR : errno));
+        if (!(*p = c))
+            return true;
+    }
 }
 
 static int run_training(Run *run, const char *init_path, const char *resume_path) {
@@ -831,8 +879,8 @@ static int run_training(Run *run, const char *init_path, const char *resume_path
             }
         }
         if (!run->quiet)
-            printf("epoch %d/%d  train loss %.4f acc %.2f%%  %s loss %.4f acc %.2f%%  lr %.3g  %.0f img/s  %.1f s\n",
-                   e + 1, d->epochs, train_loss, train_acc, run->val_name, val_loss, val_acc, lr_epoch,
+            printf("%sepoch %d/%d  train loss %.4f acc %.2f%%  %s loss %.4f acc %.2f%%  lr %.3g  %.0f img/s  %.1f s\n",
+                   run->tty ? "\r\033[K" : "", e + 1, d->epochs, train_loss, train_acc, run->val_name, val_loss, val_acc, lr_epoch,
                    train_seconds > 0 ? run->ntrain / train_seconds : 0, seconds);
         bool better = val_acc > run->best_val_acc;
         if (better) {
@@ -904,7 +952,8 @@ int cmd_train(const CnnModel *m, int argc, char **argv) {
         {"--no-shuffle", NULL, &f.no_shuffle}, {"--augment", &f.augment, NULL},
         {"--early-stop", &f.early_stop, NULL}, {"--min-delta", &f.min_delta, NULL}, {"--init", &f.init, NULL},
         {"--init-from", &f.init_from, NULL}, {"--resume", &f.resume, NULL}, {"--save", &f.save, NULL},
-        {"--threads", &f.threads, NULL}, {"--quiet", NULL, &f.quiet}, {"--freeze", &freeze_missing, NULL}, {0}};
+        {"--threads", &f.threads, NULL}, {"--quiet", NULL, &f.quiet},
+        {"--class-weights", &f.class_weights, NULL}, {"--freeze", &freeze_missing, NULL}, {0}};
     int rc = cli_parse("train", help, opts, nrest, rest, NULL, NULL);
     if (rc >= 0 || !cli_require("train", "--data DIR", f.data)) {
         free(rest), free(freeze);
@@ -924,6 +973,7 @@ int cmd_train(const CnnModel *m, int argc, char **argv) {
     snprintf(default_save, sizeof default_save, "./%s-run", m->name);
     run.save = f.save ? f.save : default_save;
     if (!apply_flags(&run, &f)) {
+        free(run.class_weights);
         free(rest), free(freeze);
         return EXIT_USAGE;
     }

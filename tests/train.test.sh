@@ -168,6 +168,8 @@ optim "accumulate" "--optimizer sgd --lr 0.3 --momentum 0.5 --accumulate 2" \
     "--optimizer sgd --lr 0.3 --momentum 0.5 --accumulate 2"
 optim "label smoothing" "--optimizer adam --lr 0.01 --label-smoothing 0.1" \
     "--optimizer adam --lr 0.01 --smoothing 0.1"
+optim "class weights" "--optimizer sgd --lr 0.2 --class-weights 1,2.5,0.5" \
+    "--optimizer sgd --lr 0.2 --class-weights 1,2.5,0.5"
 optim "freeze" "--optimizer adam --lr 0.01 --freeze conv0" "--optimizer adam --lr 0.01 --freeze conv0"
 pyc "freeze keeps conv0" unchanged "$run/last.safetensors" "$tmp/w0.safetensors" conv0
 
@@ -253,6 +255,8 @@ check_fail "schedule argument" 2 "needs its argument 'every'" "$tiny" train --da
 check_fail "bad augment" 2 "unknown augmentation" "$tiny" train --data "$tmp/d" --augment 'hflip, mixup'
 check_fail "bad freeze" 2 "matches no tensor" "$tiny" train --data "$tmp/d" --freeze conv9 --save "$tmp/o"
 check_fail "freeze without value" 2 "needs a value" "$tiny" train --data "$tmp/d" --freeze
+check_fail "class weights count" 2 "2 numbers, the model 3 classes" "$tiny" train --data "$tmp/d" \
+    --class-weights 1,2
 check_fail "bad lr" 2 "--lr" "$tiny" train --data "$tmp/d" --lr -1
 check_fail "resume missing" 1 "cannot open" "$tiny" train --data "$tmp/d" --resume "$tmp/none.safetensors" \
     --save "$tmp/o"

@@ -220,6 +220,12 @@ static void conv_emit_narrow(Emit *e, const Op *op, const char *src, int64_t wt_
     cb_line(c, "            acc += xg[((size_t)ic * HP + kh * DH) * WP + kw * DW] * wg[(((size_t)ic * KH + kh) * KW + kw) * OCG + oc0];");
     cb_line(c, "yo[(size_t)oc0 * OH * OW] = acc;");
     cb_line(c, "}");
+    if (emit_has_epilogue(op)) {
+        cb_line(c, "for (int oc = 0; oc < OCG; oc++) {");
+        cb_line(c, "const float v = yo[(size_t)oc * OH * OW];");
+        cb_line(c, "yo[(size_t)oc * OH * OW] = %s;", emit_epilogue(e, op, "v", "g * OCG + oc"));
+        cb_line(c, "}");
+    }
     cb_line(c, "}");
 }
 
@@ -235,6 +241,7 @@ static void conv_emit_forward(Emit *e, const Op *op) {
             a->kw, a->sh, a->sw, a->dh, a->dw, a->groups);
     cb_line(c, "enum { HP = %d, WP = %d }; /* the padded input */", in.d[2] + a->ph + a->ph_end, in.d[3] + a->pw + a->pw_end);
     cb_line(c, "enum { OB = %d, BLOCKS = (OCG + OB - 1) / OB }; /* output channels per tile */", ob);
+    emit_epilogue_setup(e, op, a->out);
     const char *src = "x";
     if (conv_pads(a)) {
         cb_line(c, "PARALLEL_FOR");
@@ -242,9 +249,23 @@ static void conv_emit_forward(Emit *e, const Op *op) {
         cb_line(c, "float *pad = scratch + (size_t)ic * HP * WP;");
         cb_line(c, "for (int p = 0; p < HP * WP; p++)");
         cb_line(c, "    pad[p] = 0.0f;");
-        cb_line(c, "for (int h = 0; h < IH; h++)");
-        cb_line(c, "    for (int col = 0; col < IW; col++)");
-        cb_line(c, "        pad[(h + %d) * WP + col + %d] = x[((size_t)ic * IH + h) * IW + col];", a->ph, a->pw);
+        if (op->pro_norm >= 0) { /* the fused normalize: (x - mean) / std on the way in */
+            const Attrs *na = &e->g->ops[op->pro_norm].a;
+            const char *m = "", *d = "";
+            for (int k = 0; k < na->nmean; k++) {
+                m = arena_printf("%s%s%s", m, k ? ", " : "", emit_float(na->mean[k]));
+                d = arena_printf("%s%s%s", d, k ? ", " : "", emit_float(na->std[k]));
+            }
+            cb_line(c, "static const float mean[IC] = {%s}, std[IC] = {%s};", m, d);
+            cb_line(c, "for (int h = 0; h < IH; h++)");
+            cb_line(c, "    for (int col = 0; col < IW; col++)");
+            cb_line(c, "        pad[(h + %d) * WP + col + %d] = (x[((size_t)ic * IH + h) * IW + col] - mean[ic %% IC]) / std[ic %% IC];",
+                    a->ph, a->pw);
+        } else {
+            cb_line(c, "for (int h = 0; h < IH; h++)");
+            cb_line(c, "    for (int col = 0; col < IW; col++)");
+            cb_line(c, "        pad[(h + %d) * WP + col + %d] = x[((size_t)ic * IH + h) * IW + col];", a->ph, a->pw);
+        }
         cb_line(c, "}");
         src = "scratch";
     }
@@ -271,6 +292,14 @@ static void conv_emit_forward(Emit *e, const Op *op) {
     }
     if (ob_last != ob)
         cb_line(c, "}");
+    if (emit_has_epilogue(op)) { /* the fused batchnorm and activation, on the row still in cache */
+        cb_line(c, "const int nb = blk < BLOCKS - 1 ? OB : OCG - (BLOCKS - 1) * OB;");
+        cb_line(c, "for (int t = 0; t < nb; t++)");
+        cb_line(c, "    for (int j = 0; j < OW; j++) {");
+        cb_line(c, "        const float v = yo[(size_t)t * OH * OW + j];");
+        cb_line(c, "        yo[(size_t)t * OH * OW + j] = %s;", emit_epilogue(e, op, "v", "oc0 + t"));
+        cb_line(c, "    }");
+    }
     cb_line(c, "}");
 }
 
@@ -278,11 +307,9 @@ static void conv_emit_forward(Emit *e, const Op *op) {
  * dx (when wanted): per (image, input channel), the dx plane is zeroed and every output
  * channel of the group scatters dy * w over the input positions its taps reached, with the
  * forward's valid ranges; the inner loop runs along an output row.
- * dw, db (added into): per output channel, so that no two threads add into the same weight.
- * For each input channel, each tap's sum over the batch and the output positions is kept in
- * one lane per output column (acc), summed once at the end: the lanes vectorize without
- * reassociating floating-point additions, and an image's two planes stay in cache across the
- * KH * KW taps. */
+ * db (added into): per output channel, one partial sum per output column.
+ * dw (added into): see below; the items never share a weight, so nothing is reduced across
+ * threads and the result does not depend on the thread count. */
 static void conv_emit_backward(Emit *e, const Op *bwd, const Op *fwd) {
     Cbuf *c = e->c;
     const Attrs *a = &fwd->a;
@@ -425,4 +452,5 @@ const OpInfo OP_CONV_info = {
     .infer = conv_infer, .add_params = conv_add_params, .flops = conv_flops,
     .print_attrs = conv_print_attrs, .param_kind = "conv",
     .emit_forward = conv_emit_forward, .scratch = conv_scratch, .emit_backward = conv_emit_backward, .bwd_needs = BWD_X,
+    .epilogue = true, .prologue = true,
 };

@@ -98,4 +98,5 @@ const OpInfo OP_NORMALIZE_info = {
     .name = "normalize", .is_layer = true, .args = normalize_args, .set_attrs = normalize_set_attrs,
     .infer = normalize_infer, .flops = normalize_flops, .print_attrs = normalize_print_attrs,
     .emit_forward = normalize_emit_forward, .emit_backward = normalize_emit_backward, .bwd_needs = 0,
+    .bwd_inplace = true,
 };

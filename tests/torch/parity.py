@@ -140,8 +140,13 @@ def cnnc_params(cnnc, case):
     return out
 
 
-def emitted_module(cnnc, case):
-    text = run([cnnc, "--emit=torch"] + case.cnnc_args(), "cnnc --emit=torch")
+def emitted_text(cnnc, case, opt=None):
+    return run([cnnc, "--emit=torch"] + ([opt] if opt else []) + case.cnnc_args(), "cnnc --emit=torch")
+
+
+def emitted_module(cnnc, case, text=None):
+    """A fresh instance of the module `cnnc --emit=torch` prints (text: that output, if at hand)."""
+    text = text or emitted_text(cnnc, case)
     ns = {"__name__": "cnnc_emitted_" + case.model}
     exec(compile(text, "<cnnc --emit=torch %s>" % case.model, "exec"), ns)
     return ns["Model"]()
@@ -212,8 +217,11 @@ def check_case(case, cnnc, prog, prefix):
     prog built from case; a rel is None when that comparison did not run. Files go to prefix*."""
     seed = zlib.crc32(case.model.encode())
     params = cnnc_params(cnnc, case)
-    emitted = emitted_module(cnnc, case).eval()
+    text = emitted_text(cnnc, case)
+    emitted = emitted_module(cnnc, case, text).eval()
     problems = []
+    if emitted_text(cnnc, case, "-O0") != text:   # the reference must not depend on fusion
+        problems.append("cnnc --emit=torch prints a different module at -O0 than at the default -O2")
     msg = name_mismatch(params, emitted, "--emit=torch")
     if msg:
         problems.append(msg)
@@ -277,7 +285,7 @@ def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--build", required=True, help="the build directory holding cnnc")
     ap.add_argument("--only", nargs="*", default=[], help="model names to check")
-    ap.add_argument("--small", action="store_true", help="skip the big ImageNet models")
+    ap.add_argument("--small", action="store_true", help="skip the ImageNet models (%s)" % ", ".join(sorted(SLOW_BUILDS)))
     ap.add_argument("--keep", help="keep programs and tensors in this directory")
     ap.add_argument("--jobs", type=int, default=2, help="programs compiled at once")
     args = ap.parse_args()
@@ -290,8 +298,7 @@ def main():
             sys.exit("parity: no model named %s" % ", ".join(sorted(unknown)))
         cases = [c for c in cases if c.model in args.only]
     if args.small:
-        cases = [c for c in cases if c.model not in BIG and not c.model.startswith(("googlenet", "resnet18"))
-                 or c.model == "resnet18_cifar"]
+        cases = [c for c in cases if c.model not in SLOW_BUILDS]
     work = args.keep or tempfile.mkdtemp(prefix="cnnc-parity-")
     os.makedirs(work, exist_ok=True)
 

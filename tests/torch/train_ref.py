@@ -165,7 +165,8 @@ def cmd_optim(a):
         if i % a.accumulate == 0:
             opt.zero_grad()
         out = model(torch.from_numpy(x[s:e]))
-        loss = F.cross_entropy(out, torch.from_numpy(y[s:e]), label_smoothing=a.smoothing) / a.accumulate
+        weight = torch.tensor([float(v) for v in a.class_weights.split(",")]) if a.class_weights else None
+        loss = F.cross_entropy(out, torch.from_numpy(y[s:e]), weight=weight, label_smoothing=a.smoothing) / a.accumulate
         loss.backward()
         if (i + 1) % a.accumulate == 0 or i == len(batches) - 1:
             if a.clip > 0:
@@ -306,6 +307,7 @@ def parser():
     p.add_argument("--clip", type=float, default=0.0)
     p.add_argument("--smoothing", type=float, default=0.0)
     p.add_argument("--freeze", default="")
+    p.add_argument("--class-weights", default="")
     p = sub.add_parser("sched")
     p.add_argument("log")
     p.add_argument("kind")

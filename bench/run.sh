@@ -1,0 +1,181 @@
+#!/bin/sh
+# bench/run.sh: cnnc against PyTorch on this machine (`make bench`; not part of `make test`).
+#
+#   sh bench/run.sh [BUILD_DIR [MODEL ...]]      e.g. sh bench/run.sh build lenet5 simplecnn
+#
+# Measures the machine's FMA peak (bench/peak.c), compiles each model with BUILD_DIR/cnnc,
+# times PROGRAM bench and the same model in PyTorch (from `cnnc --emit=torch`, via
+# bench/torch_bench.py) for each thread count, and prints one table. See bench/README.md for
+# the columns and for how PyTorch is given its best.
+#
+# Environment: THREADS (default "1 2"), BATCH and REPEAT (override every model's defaults),
+# PYTHON (default /usr/bin/python3), TORCH_MODE (eager, frozen or best; default best),
+# BENCH_NICE (e.g. -10: run every timed command at that niceness, for a shared machine; needs
+# root), CC (the C compiler for peak.c and the programs, default clang).
+set -eu
+
+B=${1:-build}
+[ $# -gt 0 ] && shift
+MODELS=${*:-lenet5 simplecnn resnet18_cifar alexnet resnet18 googlenet resnet50}
+THREADS=${THREADS:-1 2}
+PYTHON=${PYTHON:-/usr/bin/python3}
+TORCH_MODE=${TORCH_MODE:-best}
+CC=${CC:-clang}
+export CC
+HERE=$(cd "$(dirname "$0")" && pwd)
+ROOT=$(dirname "$HERE")
+CNNC=$(cd "$B" && pwd)/cnnc
+W=$(cd "$B" && pwd)/bench
+mkdir -p "$W"
+[ -x "$CNNC" ] || { echo "bench: $CNNC is missing; run make first" >&2; exit 1; }
+
+NICE=""
+if [ -n "${BENCH_NICE:-}" ]; then NICE="nice -n $BENCH_NICE"; fi
+
+# Per-model defaults: batch for throughput (memory well under 8 GB) and timed calls per figure.
+defaults() {
+    case $1 in
+    lenet5)         echo 64 50 ;;
+    simplecnn)      echo 64 30 ;;
+    resnet18_cifar) echo 32 10 ;;
+    alexnet)        echo 8 7 ;;
+    resnet18)       echo 8 5 ;;
+    googlenet)      echo 8 5 ;;
+    resnet50)       echo 8 3 ;;
+    vgg16 | vgg16_bn) echo 4 3 ;;
+    *)              echo 8 5 ;;
+    esac
+}
+batch_of() { if [ -n "${BATCH:-}" ]; then echo "$BATCH"; else defaults "$1" | cut -d' ' -f1; fi; }
+repeat_of() { if [ -n "${REPEAT:-}" ]; then echo "$REPEAT"; else defaults "$1" | cut -d' ' -f2; fi; }
+
+for m in $MODELS; do
+    [ -f "$ROOT/models/$m.cnn" ] || { echo "bench: no model models/$m.cnn" >&2; exit 1; }
+done
+
+start=$(date +%s)
+echo "== cnnc bench: $(date -u '+%Y-%m-%d %H:%M UTC'), $(uname -m), load average $(cut -d' ' -f1-3 /proc/loadavg)"
+
+# --- The machine's peak ------------------------------------------------------------------
+"$CC" -O3 -march=native -fopenmp -o "$W/peak" "$HERE/peak.c"
+$NICE "$W/peak" $THREADS | tee "$W/peak.txt"
+peak_of() { awk -v t="$1" '$1 == "peak" && $2 == t { print $4 }' "$W/peak.txt"; }
+
+# --- PyTorch's BLAS: OpenBLAS when it can be had ------------------------------------------
+# Debian's python3-torch runs its convolutions through oneDNN, but its linear layers and the
+# convolutions oneDNN declines (batch 1, small inputs) go to whatever libblas.so.3 is: the
+# reference BLAS unless OpenBLAS is installed. For the PyTorch command alone, point the loader
+# at OpenBLAS: the installed one, or libopenblas0-pthread unpacked under BUILD_DIR/bench.
+find_openblas() {
+    for d in /usr/lib/*/openblas-pthread "$W"/openblas/usr/lib/*/openblas-pthread; do
+        if [ -f "$d/libblas.so.3" ]; then echo "$d"; return 0; fi
+    done
+    return 1
+}
+OPENBLAS=$(find_openblas || true)
+if [ -z "$OPENBLAS" ] && command -v apt-get >/dev/null 2>&1; then
+    echo "bench: fetching libopenblas0-pthread for PyTorch (unpacked in $W/openblas, not installed)"
+    (cd "$W" && rm -f libopenblas0-pthread_*.deb &&
+        apt-get download -q libopenblas0-pthread >/dev/null 2>&1 &&
+        dpkg -x libopenblas0-pthread_*.deb openblas) || true
+    OPENBLAS=$(find_openblas || true)
+fi
+if [ -n "$OPENBLAS" ]; then
+    echo "pytorch  BLAS: OpenBLAS from $OPENBLAS"
+    PT_LIBPATH="$OPENBLAS${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"
+else
+    echo "pytorch  BLAS: the system libblas.so.3 (OpenBLAS not found; PyTorch's linear layers are slower)"
+    PT_LIBPATH="${LD_LIBRARY_PATH:-}"
+fi
+echo "pytorch  $("$PYTHON" -c 'import torch; print(torch.__version__)' 2>/dev/null || echo missing), mode $TORCH_MODE"
+
+# PyTorch at its best, for this command alone (never in the tests).
+run_torch() { # threads, then torch_bench.py arguments
+    t=$1
+    shift
+    env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE OMP_NUM_THREADS="$t" OPENBLAS_NUM_THREADS="$t" \
+        GLIBC_TUNABLES=glibc.malloc.hugetlb=1:glibc.malloc.mmap_max=0:glibc.malloc.trim_threshold=17179869184 \
+        LD_LIBRARY_PATH="$PT_LIBPATH" $NICE "$PYTHON" "$HERE/torch_bench.py" --threads "$t" "$@"
+}
+
+# --- Compile every program first (in parallel; nothing is timed yet) -----------------------
+# A program is rebuilt when cnnc, the runtime or the model is newer than it.
+echo "compiling: $MODELS"
+jobs=$(nproc 2>/dev/null || echo 2)
+for m in $MODELS; do
+    b=$(batch_of "$m")
+    prog="$W/$m.b$b"
+    "$CNNC" --emit=torch "$ROOT/models/$m.cnn" -o "$W/$m.py"
+    "$CNNC" --emit=ir "$ROOT/models/$m.cnn" | tail -n 1 >"$W/$m.ir-total"
+    if [ -x "$prog" ] && [ "$prog" -nt "$CNNC" ] && [ "$prog" -nt "$B/libcnnrt.a" ] &&
+        [ "$prog" -nt "$ROOT/models/$m.cnn" ]; then
+        continue
+    fi
+    echo "$m $b"
+done | xargs -r -n 2 -P "$jobs" sh -c '
+    t0=$(date +%s)
+    if "$0" "$1/models/$3.cnn" -o "$2/$3.b$4.tmp" --batch "$4"; then
+        mv "$2/$3.b$4.tmp" "$2/$3.b$4"
+        echo "  $3 (batch $4): $(( $(date +%s) - t0 )) s"
+    else
+        echo "bench: compiling $3 failed" >&2
+    fi' "$CNNC" "$ROOT" "$W"
+echo "compiled in $(( $(date +%s) - start )) s"
+
+# --- Time -----------------------------------------------------------------------------------
+rows="$W/rows.csv"
+: >"$rows"
+for m in $MODELS; do
+    b=$(batch_of "$m")
+    r=$(repeat_of "$m")
+    flops=$(sed -n 's/.*parameters.*, \([0-9,]*\) forward FLOPs per image.*/\1/p' "$W/$m.ir-total" | tr -d ,)
+    for t in $THREADS; do
+        c="nan,nan,nan,nan"
+        if [ -x "$W/$m.b$b" ] &&
+            $NICE "$W/$m.b$b" bench --csv --threads "$t" --repeat "$r" >"$W/out.txt" 2>"$W/err.txt"; then
+            c=$(tail -n 1 "$W/out.txt")
+        else
+            echo "bench: $m: the cnnc program failed" >&2
+            cat "$W/err.txt" >&2
+        fi
+        p="nan,nan,nan,-,-"
+        if run_torch "$t" "$W/$m.py" --batch "$b" --repeat "$r" --mode "$TORCH_MODE" --csv \
+            >"$W/out.txt" 2>"$W/err.txt"; then
+            p=$(tail -n 1 "$W/out.txt")
+        else
+            echo "bench: $m: PyTorch failed" >&2
+            cat "$W/err.txt" >&2
+        fi
+        echo "$m,$b,$t,$flops,$(peak_of "$t"),$c,$p" >>"$rows"
+        echo "  $m batch $b, $t thread(s): cnnc $c | pytorch $p" >&2
+    done
+done
+
+# --- The table --------------------------------------------------------------------------------
+# rows: model,batch,threads,flops,peak,c1ms,cbms,cips,cgflops,p1ms,pbms,pips,pmode1,pmodeb
+echo
+awk -F, '
+function r(x, y) { return (x == "nan" || y == "nan" || y == 0) ? "-" : sprintf("%.2f", x / y) }
+function num(x, f) { return x == "nan" ? "-" : sprintf(f, x) }
+function mode(a, b) { return substr(a, 1, 1) "/" substr(b, 1, 1) }
+BEGIN {
+    printf "| %-14s | %5s | %2s | %10s | %10s | %6s | %10s | %10s | %6s | %8s | %6s | %4s |\n",
+        "model", "batch", "T", "cnnc ms", "torch ms", "ratio", "cnnc img/s", "torch img/s", "ratio",
+        "GFLOP/s", "% peak", "pt"
+    printf "|%s|%s|%s|%s|%s|%s|%s|%s|%s|%s|%s|%s|\n", "----------------", "------:", "---:",
+        "-----------:", "-----------:", "-------:", "-----------:", "------------:", "-------:",
+        "---------:", "-------:", "-----:"
+}
+{
+    gf = ($8 == "nan") ? "nan" : $4 * $8 * 1e-9
+    pk = ($5 == "" || gf == "nan") ? "-" : sprintf("%.1f", 100 * gf / $5)
+    printf "| %-14s | %5d | %2d | %10s | %10s | %6s | %10s | %11s | %6s | %8s | %6s | %4s |\n",
+        $1, $2, $3, num($6, "%.3f"), num($10, "%.3f"), r($6, $10), num($8, "%.1f"), num($12, "%.1f"),
+        r($12, $8), num(gf, "%.1f"), pk, mode($13, $14)
+}' "$rows"
+echo
+echo "cnnc ms, torch ms: one image per call (median). img/s: at the batch shown. ratio: cnnc time"
+echo "over PyTorch time (< 1: cnnc faster). GFLOP/s: cnnc at the batch shown, forward FLOPs from"
+echo "cnnc --emit=ir. % peak: of peak.c's per-CPU-time FMA peak for T threads. pt: PyTorch mode"
+echo "that won at batch 1 / at the batch (e: eager, f: frozen TorchScript). bench/README.md."
+echo "load average now $(cut -d' ' -f1-3 /proc/loadavg); total $(( $(date +%s) - start )) s"
