@@ -106,17 +106,41 @@ static const char *basename_of(const char *path) {
     return s ? s + 1 : path;
 }
 
-/* The source text inside a docstring: backslashes doubled, no run of three quotes. */
+/* The length of the well-formed UTF-8 sequence at s (at most n bytes), or 0. */
+static int utf8_length(const unsigned char *s, long n) {
+    int len = s[0] >= 0xf0 && s[0] <= 0xf4 ? 4 : s[0] >= 0xe0 ? 3 : s[0] >= 0xc2 && s[0] < 0xe0 ? 2 : 0;
+    if (len == 0 || len > n)
+        return 0;
+    if ((s[0] == 0xe0 && s[1] < 0xa0) || (s[0] == 0xed && s[1] >= 0xa0) || (s[0] == 0xf0 && s[1] < 0x90) ||
+        (s[0] == 0xf4 && s[1] >= 0x90))
+        return 0; /* overlong, surrogate or past U+10FFFF */
+    for (int k = 1; k < len; k++)
+        if ((s[k] & 0xc0) != 0x80)
+            return 0;
+    return len;
+}
+
+/* The source text inside a docstring: backslashes doubled, no run of three quotes, bytes that
+ * are not UTF-8 (a Python file's encoding) shown as '?'. */
 static void print_docstring_text(FILE *f, const char *text, long len) {
     fputs("    ", f);
     for (long i = 0; i < len; i++) {
         char ch = text[i];
-        if (ch == '\\')
+        if ((unsigned char)ch >= 0x80) {
+            int n = utf8_length((const unsigned char *)text + i, len - i);
+            if (n == 0)
+                fputc('?', f);
+            else
+                fwrite(text + i, 1, (size_t)n, f);
+            i += n ? n - 1 : 0;
+        } else if (ch == '\\')
             fputs("\\\\", f);
         else if (ch == '"' && i > 0 && text[i - 1] == '"')
             fputs("\\\"", f);
         else if (ch == '\n' && i + 1 < len)
             fputs(text[i + 1] == '\n' ? "\n" : "\n    ", f);
+        else if (ch == 0)
+            fputc('?', f);
         else if (ch != '\n' && ch != '\r')
             fputc(ch, f);
     }

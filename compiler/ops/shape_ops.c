@@ -88,8 +88,18 @@ static void add_emit_forward(Emit *e, const Op *op) {
     for (int i = 1; i < op->nin; i++)
         sum = arena_printf("%s + x%d[k]", sum, i);
     cb_line(c, "const size_t total = (size_t)n * %zu;", per_image(e, op));
-    cb_line(c, "for (size_t k = 0; k < total; k++)");
-    cb_line(c, "    y[k] = %s;", sum);
+    if (!emit_has_epilogue(op)) {
+        cb_line(c, "for (size_t k = 0; k < total; k++)");
+        cb_line(c, "    y[k] = %s;", sum);
+        return;
+    }
+    Shape s = emit_out_shape(e, op); /* a fused batchnorm needs each element's channel */
+    cb_line(c, "enum { C = %d, HW = %d };", s.d[1], s.rank == 4 ? s.d[2] * s.d[3] : 1);
+    emit_epilogue_setup(e, op, s.d[1]);
+    cb_line(c, "for (size_t k = 0; k < total; k++) {");
+    cb_line(c, "const float v = %s;", sum);
+    cb_line(c, "y[k] = %s;", emit_epilogue(e, op, "v", "k / HW % C"));
+    cb_line(c, "}");
 }
 
 /* Per image, each input's channels are copied after the previous input's. */
@@ -142,7 +152,7 @@ const OpInfo OP_SOFTMAX_info = {
 const OpInfo OP_ADD_info = {
     .name = "add", .args = no_args, .set_attrs = plain_set_attrs, .infer = add_infer,
     .flops = add_flops, .print_attrs = no_attrs,
-    .emit_forward = add_emit_forward,
+    .emit_forward = add_emit_forward, .inplace = true, .epilogue = true,
 };
 const OpInfo OP_CONCAT_info = {
     .name = "concat", .args = no_args, .set_attrs = plain_set_attrs, .infer = concat_infer,
