@@ -177,7 +177,10 @@ static void emit_header(Cbuf *c, const Graph *g, const Plan *plan, const EmitOpt
     cb_line(c, "const char *init;");
     cb_line(c, "int fan_in, fan_out;");
     cb_line(c, "} %s_tensor;", N);
-    cb_line(c, "extern const %s_tensor %s_tensors[%s_NUM_TENSORS];", N, N, U);
+    if (g->nparams)
+        cb_line(c, "extern const %s_tensor %s_tensors[%s_NUM_TENSORS];", N, N, U);
+    else
+        cb_line(c, "extern const %s_tensor %s_tensors[1]; /* no tensors: one empty entry, as C has no empty arrays */", N, N);
     cb_blank(c);
     cb_line(c, "/* Runs the model on n images (1 <= n <= %s_BATCH): input holds n * %s_IN_SIZE floats,", U, U);
     cb_line(c, " * output receives n * %s_OUT_SIZE. Returns 0, or -1 (doing nothing) when n is out of range. */", U);
@@ -509,6 +512,27 @@ static void emit_source(Cbuf *c, const Graph *g, const Plan *plan, const EmitOpt
     cb_line(c, "#define CNN_VECTORS 0");
     cb_line(c, "#endif");
     cb_blank(c);
+    cb_line(c, "/* e^x for activations, written so that loops over it vectorize (libm's expf and tanhf are");
+    cb_line(c, " * scalar calls): e^x = 2^n e^r with n = round(x / ln 2), |r| <= ln(2) / 2, e^r by its Taylor");
+    cb_line(c, " * polynomial to degree 7 (relative error below 1e-7 before rounding). */");
+    cb_line(c, "#if defined(__GNUC__)");
+    cb_line(c, "#define CNN_MAYBE_UNUSED __attribute__((unused))");
+    cb_line(c, "#else");
+    cb_line(c, "#define CNN_MAYBE_UNUSED");
+    cb_line(c, "#endif");
+    cb_line(c, "static inline CNN_MAYBE_UNUSED float cnn_exp(float x) {");
+    cb_line(c, "x = x < -87.0f ? -87.0f : x > 88.0f ? 88.0f : x;");
+    cb_line(c, "const float n = floorf(x * 1.44269504f + 0.5f);");
+    cb_line(c, "const float r = (x - n * 0.693145752f) - n * 1.42860677e-6f; /* ln 2 in two parts */");
+    cb_line(c, "const float p = 1.0f + r * (1.0f + r * (0.5f + r * (1.0f / 6 + r * (1.0f / 24 + r * (1.0f / 120 +");
+    cb_line(c, "                r * (1.0f / 720 + r * (1.0f / 5040)))))));");
+    cb_line(c, "const int bits = ((int)n + 127) * (1 << 23);");
+    cb_line(c, "float scale;");
+    cb_line(c, "memcpy(&scale, &bits, sizeof scale);");
+    cb_line(c, "return p * scale;");
+    cb_line(c, "}");
+    cb_line(c, "static inline CNN_MAYBE_UNUSED float cnn_tanh(float x) { return 1.0f - 2.0f / (cnn_exp(2.0f * x) + 1.0f); }");
+    cb_blank(c);
     cb_line(c, "/* Loops over independent images or channels run on several threads with -fopenmp. */");
     cb_line(c, "#ifdef _OPENMP");
     cb_line(c, "#define PARALLEL_FOR _Pragma(\"omp parallel for\")");
@@ -516,7 +540,10 @@ static void emit_source(Cbuf *c, const Graph *g, const Plan *plan, const EmitOpt
     cb_line(c, "#define PARALLEL_FOR");
     cb_line(c, "#endif");
     cb_blank(c);
-    cb_line(c, "const %s_tensor %s_tensors[%s_NUM_TENSORS] = {", N, N, U);
+    if (g->nparams)
+        cb_line(c, "const %s_tensor %s_tensors[%s_NUM_TENSORS] = {", N, N, U);
+    else
+        cb_line(c, "const %s_tensor %s_tensors[1] = {{0, 0, 0, 0, {0, 0, 0, 0}, 0, 0, 0, 0}", N, N);
     for (int i = 0; i < g->nparams; i++) {
         const ParamT *p = &g->params[i];
         int fi, fo;
@@ -537,6 +564,8 @@ static void emit_source(Cbuf *c, const Graph *g, const Plan *plan, const EmitOpt
     cb_line(c, "int %s_forward(const float *params, float *work, const float *input, float *output, int n) {", N);
     cb_line(c, "if (n < 1 || n > %s_BATCH)", U);
     cb_line(c, "    return -1;");
+    if (!g->nparams)
+        cb_line(c, "(void)params; /* the model has no parameters */");
     for (int i = 1; i < nfwd; i++)
         if (calls[i])
             cb_line(c, "%s", calls[i]);

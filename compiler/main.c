@@ -304,7 +304,14 @@ int main(int argc, char **argv) {
     Program *prog = load_program(o.file);
     Graph *g = prog ? elaborate(prog, &o.elab) : NULL;
     if (g && pass_shape(g)) {
-        if (o.train || o.emit == EMIT_PROGRAM) {
+        if (o.train && ir_param_count(g, true) == 0) {
+            fprintf(stderr, "cnnc: error: model %s has no trained parameters: there is nothing to train\n", g->name);
+            free(defines);
+            arena_free_all();
+            return 1;
+        }
+        /* Standalone programs always train, unless the model has nothing to train. */
+        if (o.train || (o.emit == EMIT_PROGRAM && ir_param_count(g, true) > 0)) {
             pass_autodiff(g);
             if (!pass_shape(g)) {
                 free(defines);

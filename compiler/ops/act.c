@@ -41,10 +41,10 @@ static void act_print_attrs(const Op *op, char *buf, size_t size) {
 const char *act_expr(const Op *op, const char *v) {
     switch (op->kind) {
     case OP_RELU: return arena_printf("(%s > 0.0f ? %s : 0.0f)", v, v);
-    case OP_TANH: return arena_printf("tanhf(%s)", v);
-    case OP_SIGMOID: return arena_printf("(1.0f / (1.0f + expf(-%s)))", v);
+    case OP_TANH: return arena_printf("cnn_tanh(%s)", v);
+    case OP_SIGMOID: return arena_printf("(1.0f / (1.0f + cnn_exp(-%s)))", v);
     case OP_LEAKY_RELU: return arena_printf("(%s > 0.0f ? %s : %s * %s)", v, v, v, emit_float(op->a.slope));
-    case OP_ELU: return arena_printf("(%s > 0.0f ? %s : %s * expm1f(%s))", v, v, emit_float(op->a.alpha), v);
+    case OP_ELU: return arena_printf("(%s > 0.0f ? %s : %s * (cnn_exp(%s) - 1.0f))", v, v, emit_float(op->a.alpha), v);
     default: return v;
     }
 }
@@ -72,7 +72,7 @@ static void act_emit_backward(Emit *e, const Op *bwd, const Op *fwd) {
     case OP_TANH: f = "dy[k] * (1.0f - y[k] * y[k])"; break;
     case OP_SIGMOID: f = "dy[k] * y[k] * (1.0f - y[k])"; break;
     case OP_LEAKY_RELU: f = arena_printf("x[k] > 0.0f ? dy[k] : dy[k] * %s", emit_float(fwd->a.slope)); break;
-    case OP_ELU: f = arena_printf("x[k] > 0.0f ? dy[k] : dy[k] * %s * expf(x[k])", emit_float(fwd->a.alpha)); break;
+    case OP_ELU: f = arena_printf("x[k] > 0.0f ? dy[k] : dy[k] * %s * cnn_exp(x[k])", emit_float(fwd->a.alpha)); break;
     default: break;
     }
     cb_line(c, "const size_t total = (size_t)n * %lld;", (long long)(shape_numel(s) / s.d[0]));

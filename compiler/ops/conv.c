@@ -138,9 +138,16 @@ static int64_t conv_scratch(const Graph *g, const Op *op) {
 }
 
 /* One tile of nb channels: vtype is "cnn_vec", "cnn_half" or "float" (one column). */
-static void conv_tile(Cbuf *c, const Attrs *a, int nb, const char *vtype, const char *width) {
+/* once: a last tile that ends at the row's end and overlaps the one before, recomputing a
+ * few columns with the same result, so that no column is left to the scalar loop. */
+static void conv_tile(Cbuf *c, const Attrs *a, int nb, const char *vtype, const char *width, bool once) {
     bool scalar = !strcmp(vtype, "float");
-    cb_line(c, "for (; ow0 + %s <= OW; ow0 += %s) {", width, width);
+    if (once) {
+        cb_line(c, "if (ow0 < OW && OW >= %s) {", width);
+        cb_line(c, "ow0 = OW - %s;", width);
+    } else {
+        cb_line(c, "for (; ow0 + %s <= OW; ow0 += %s) {", width, width);
+    }
     cb_line(c, "%s acc[%d];", vtype, nb);
     for (int t = 0; t < nb; t++)
         cb_line(c, "acc[%d] = %s%s;", t, a->bias ? arena_printf("b[oc0 + %d]", t) : "0.0f", scalar ? "" : arena_printf(" + (%s){0}", vtype));
@@ -170,6 +177,8 @@ static void conv_tile(Cbuf *c, const Attrs *a, int nb, const char *vtype, const 
         else
             cb_line(c, "memcpy(yo + %d * OH * OW + ow0, &acc[%d], sizeof acc[%d]);", t, t, t);
     }
+    if (once)
+        cb_line(c, "ow0 = OW;");
     cb_line(c, "}");
 }
 
@@ -285,10 +294,12 @@ static void conv_emit_forward(Emit *e, const Op *op) {
         if (ob_last != ob)
             cb_line(c, bi == 0 ? "if (blk < BLOCKS - 1) {" : "} else {");
         cb_line(c, "#if CNN_VECTORS");
-        conv_tile(c, a, nb, "cnn_vec", "CNN_VW");
-        conv_tile(c, a, nb, "cnn_half", "CNN_VW / 2");
+        conv_tile(c, a, nb, "cnn_vec", "CNN_VW", false);
+        conv_tile(c, a, nb, "cnn_vec", "CNN_VW", true);
+        conv_tile(c, a, nb, "cnn_half", "CNN_VW / 2", false);
+        conv_tile(c, a, nb, "cnn_half", "CNN_VW / 2", true);
         cb_line(c, "#endif");
-        conv_tile(c, a, nb, "float", "1");
+        conv_tile(c, a, nb, "float", "1", false);
     }
     if (ob_last != ob)
         cb_line(c, "}");
