@@ -29,6 +29,13 @@ typedef struct Emit {
 bool emit_c_files(const Graph *g, const Plan *plan, const EmitOptions *o, const char *c_path, const char *h_path,
                   const char *main_path);
 
+/* A standalone program's sources in dir: NAME.c/.h from the inference graph gi (fused for
+ * inference), NAME_train.c/.h from the training graph gt (named so; NULL when the model has
+ * nothing to train), and NAME_main.c, the glue for the runtime. The parameter layouts agree
+ * because both graphs hold the same parameters in the same order. */
+bool emit_program_files(const Graph *gi, const Plan *pi, const Graph *gt, const Plan *pt, const EmitOptions *o,
+                        const char *dir);
+
 /* Helpers for op emitters. */
 Shape emit_in_shape(const Emit *e, const Op *op, int i);
 Shape emit_out_shape(const Emit *e, const Op *op);

@@ -219,7 +219,10 @@ static int run(char *const argv[]) {
 
 /* Writes the C into a temporary directory, compiles and links it with the runtime into a
  * temporary program, then renames that over -o. */
-static int build_program(const Options *o, const Graph *g, const Plan *plan) {
+/* Writes the C into a temporary directory, compiles and links it with the runtime into a
+ * temporary program, then renames that over -o. gi is the inference graph; gt the training
+ * graph (NULL when the model has nothing to train). */
+static int build_program(const Options *o, const Graph *gi, const Plan *pi, Graph *gt, const Plan *pt) {
     const char *rt = getenv("CNNC_RUNTIME");
     const char *dir = self_dir();
     const char *lib = rt ? arena_printf("%s/libcnnrt.a", rt) : arena_printf("%s/libcnnrt.a", dir);
@@ -233,11 +236,14 @@ static int build_program(const Options *o, const Graph *g, const Plan *plan) {
         fprintf(stderr, "cnnc: error: cannot make a temporary directory: %s\n", strerror(errno));
         return 1;
     }
-    const char *c_path = arena_printf("%s/%s.c", tmpl, g->name), *h_path = arena_printf("%s/%s.h", tmpl, g->name);
-    const char *m_path = arena_printf("%s/%s_main.c", tmpl, g->name);
+    if (gt)
+        gt->name = arena_printf("%s_train", gi->name);
+    const char *files[5] = {arena_printf("%s/%s.c", tmpl, gi->name), arena_printf("%s/%s_main.c", tmpl, gi->name),
+                            gt ? arena_printf("%s/%s.c", tmpl, gt->name) : NULL, arena_printf("%s/%s.h", tmpl, gi->name),
+                            gt ? arena_printf("%s/%s.h", tmpl, gt->name) : NULL};
     EmitOptions eo = {.source = o->file};
     int rc = 1;
-    if (emit_c_files(g, plan, &eo, c_path, h_path, m_path)) {
+    if (emit_program_files(gi, pi, gt, pt, &eo, tmpl)) {
         const char *cc = getenv("CC");
         if (!cc || !*cc)
             cc = "clang";
@@ -258,7 +264,10 @@ static int build_program(const Options *o, const Graph *g, const Plan *plan) {
             for (char *tok = strtok(copy, " "); tok && na < 48; tok = strtok(NULL, " "))
                 args[na++] = tok;
         }
-        const char *tail[] = {c_path, m_path, lib, "-lz", "-lm", "-o", tmp_out, NULL};
+        for (int k = 0; k < 3; k++)
+            if (files[k])
+                args[na++] = files[k];
+        const char *tail[] = {lib, "-lz", "-lm", "-o", tmp_out, NULL};
         for (size_t k = 0; k < sizeof tail / sizeof *tail; k++)
             args[na++] = tail[k];
         int st = run((char *const *)args);
@@ -269,9 +278,9 @@ static int build_program(const Options *o, const Graph *g, const Plan *plan) {
             fprintf(stderr, "cnnc: error: compiling the generated C with '%s' failed (status %d)\n", cc, st);
         }
     }
-    remove(c_path);
-    remove(h_path);
-    remove(m_path);
+    for (int k = 0; k < 5; k++)
+        if (files[k])
+            remove(files[k]);
     rmdir(tmpl);
     return rc;
 }
@@ -340,8 +349,19 @@ int main(int argc, char **argv) {
             rc = write_text(&o, g, emit_torch);
         else if (o.emit == EMIT_C)
             rc = emit_c_dir(&o, g, plan);
-        else
-            rc = build_program(&o, g, plan);
+        else if (!g->training)
+            rc = build_program(&o, g, plan, NULL, NULL);
+        else { /* the program's inference code comes from the forward graph alone, fused for it */
+            Graph *gi = elaborate(prog, &o.elab);
+            if (!gi || !pass_shape(gi))
+                rc = 1;
+            else {
+                if (o.opt >= 1)
+                    pass_fuse(gi);
+                Plan *pi = pass_plan(gi, o.opt >= 1);
+                rc = plan_verify(gi, pi) ? build_program(&o, gi, pi, g, plan) : 1;
+            }
+        }
     }
     free(defines);
     arena_free_all();
