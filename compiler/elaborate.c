@@ -98,10 +98,10 @@ static int counter_next(Counter **list, const char *name) {
 }
 
 /* The component name for a layer or block instance in this scope, or NULL on a duplicate. */
-static const char *component(Scope *sc, const char *label, Span label_span, const char *kind) {
+static const char *component(Scope *sc, const char *label, Span label_span, Span name_span, const char *kind) {
     const char *name = label ? label : arena_printf("%s%d", kind, counter_next(&sc->counters, kind));
     if (counter_find(sc->used, name)) {
-        diag_error(label ? label_span : span_none(), "the name '%s' is already used in this %s", name,
+        diag_error(label ? label_span : name_span, "the name '%s' is already used in this %s", name,
                    *sc->prefix ? "block" : "model");
         return NULL;
     }
@@ -421,7 +421,7 @@ static int apply_layer(Elab *E, const Stmt *st, const OpInfo *info, Env *env, Sc
     if (!info->set_attrs(E->g, op, vals) || !info->infer(E->g, op))
         return POISON;
     if (info->add_params) {
-        const char *name = component(sc, st->label, st->label_span, info->param_kind);
+        const char *name = component(sc, st->label, st->label_span, st->name_span, info->param_kind);
         if (!name)
             return POISON;
         E->g->ops[id].pname = name;
@@ -482,7 +482,7 @@ static int apply_block(Elab *E, const Stmt *st, const Item *blk, Env *env, Scope
                    blk->name);
         return POISON;
     }
-    const char *prefix = component(sc, st->label, st->label_span, blk->name);
+    const char *prefix = component(sc, st->label, st->label_span, st->name_span, blk->name);
     if (!prefix)
         return POISON;
     Scope inner_scope = {arena_printf("%s.", prefix), NULL, NULL};

@@ -55,6 +55,8 @@ typedef struct OpInfo {
     /* Floats of temporary workspace the forward code needs while it runs (the plan gives it a
      * place live for that step only; the code sees it as `scratch`), or NULL for none. */
     int64_t (*scratch)(const Graph *g, const Op *op);
+    /* The same for the backward code of the op (bwd: the backward op). */
+    int64_t (*bwd_scratch)(const Graph *g, const Op *bwd, const Op *fwd);
     void (*emit_backward)(struct Emit *e, const Op *bwd, const Op *fwd);
     unsigned bwd_needs;
     /* The forward code reads each element before it writes the same element and no other, so

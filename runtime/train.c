@@ -24,10 +24,6 @@
 #include <time.h>
 #include <unistd.h>
 
-/* OpenMP is linked into a program whenever its model was compiled with -fopenmp; the runtime
- * itself is not, so it asks for the thread count through a weak reference. */
-extern void omp_set_num_threads(int n) __attribute__((weak));
-
 static const char help[] =
     "train --data DIR [OPTIONS]\n"
     "\n"
@@ -106,6 +102,7 @@ typedef struct Run {
     int nfreeze;
     double val_split;
     bool shuffle, quiet, tty;
+    bool fused;                    /* NAME_train_step_update: no accumulation, no clipping */
     const char *data, *save;
     InitKind init;
 
@@ -283,8 +280,8 @@ static bool apply_flags(Run *run, const Flags *f) {
         int t;
         if (!parse_int("--threads", f->threads, 1, 4096, &t))
             return false;
-        if (omp_set_num_threads)
-            omp_set_num_threads(t);
+        if (m->set_threads)
+            m->set_threads(t);
     }
     if (d->batch > m->batch)
         return cli_error(EXIT_USAGE,
@@ -382,7 +379,7 @@ static bool alloc_memory(Run *run, char *err) {
     const CnnModel *m = run->m;
     size_t image = m->in_size, batch = (size_t)m->batch;
     if (!(run->params = cli_alloc_floats(m->param_floats, "the parameters", err)) ||
-        !(run->grads = cli_alloc_floats(m->param_floats, "the gradients", err)) ||
+        (!run->fused && !(run->grads = cli_alloc_floats(m->param_floats, "the gradients", err))) ||
         !(run->state = cli_alloc_floats(m->state_floats, "the optimizer state", err)) ||
         !(run->work = cli_alloc_floats(m->work_floats, "the workspace", err)) ||
         !(run->x = cli_alloc_floats(batch * image, "a batch", err)) ||
@@ -735,7 +732,7 @@ static bool train_epoch(Run *run, int epoch, double *loss_out, double *acc_out, 
             rng_seed(&r, stream_seed(seed, STREAM_AUGMENT, k));
             augment_batch(d->augment, d->naugment, &r, run->x, count, c, h, w, run->scratch);
         }
-        if (b % accum == 0)
+        if (!run->fused && b % accum == 0)
             memset(run->grads, 0, sizeof(float) * m->param_floats);
         /* Training accuracy: the generated step returns only the loss, so predictions come
          * from an eval-mode forward pass with the weights the step sees, on every
@@ -746,19 +743,28 @@ static bool train_epoch(Run *run, int epoch, double *loss_out, double *acc_out, 
             scored += count;
         }
         so.seed = stream_seed(seed, STREAM_DROPOUT, k);
-        float loss = m->train_step(run->params, run->grads, run->work, run->x, run->labels, count, &so);
+        bool group_end = (b + 1) % accum == 0 || b == nb - 1;
+        float loss;
+        if (run->fused) {   /* the same result as train_step on zeroed gradients, then update */
+            opt.step = run->opt_step + 1;
+            opt.lr = (float)schedule_lr(&run->sched, opt.step);
+            loss = m->train_step_update(run->params, run->state, run->work, run->x, run->labels, count, &so, &opt);
+            run->opt_step++;
+        } else {
+            loss = m->train_step(run->params, run->grads, run->work, run->x, run->labels, count, &so);
+        }
         if (!isfinite(loss)) {
             if (run->tty && !run->quiet)
                 printf("\r\033[K");
             return rt_fail(err, "the loss is %s at epoch %d, step %d of %d: training diverged (learning rate %g; "
                                 "try a smaller --lr)",
                            isnan(loss) ? "NaN" : "infinite", epoch + 1, b + 1, nb,
-                           schedule_lr(&run->sched, run->opt_step + 1));
+                           run->fused ? (double)opt.lr : schedule_lr(&run->sched, run->opt_step + 1));
         }
         loss_sum += (double)loss * count;
         seen += count;
         run->batches_done++;
-        if ((b + 1) % accum == 0 || b == nb - 1) {
+        if (!run->fused && group_end) {
             if (d->clip_grad_norm > 0)
                 clip_gradients(run, d->clip_grad_norm);
             run->opt_step++;
@@ -804,6 +810,7 @@ static int run_training(Run *run, const char *init_path, const char *resume_path
     const CnnModel *m = run->m;
     const CnnTrainDefaults *d = &run->cfg;
     char err[RT_ERR_LEN];
+    run->fused = m->train_step_update && d->accumulate == 1 && !(d->clip_grad_norm > 0) && !getenv("CNNC_TRAIN_UNFUSED");
     if (!load_data(run, err) || !alloc_memory(run, err))
         return cli_error(EXIT_BAD_INPUT, "%s", err);
     if (!set_frozen(run))

@@ -185,6 +185,10 @@ pyc "resume bit-identical" same "$tmp/full/last.safetensors" "$tmp/part/last.saf
 if [ "$(wc -l <"$tmp/part/log.csv")" = 3 ]; then ok; else bad "resumed log.csv: $(cat "$tmp/part/log.csv")"; fi
 expect_line() { if grep -q -- "$2" "$3"; then ok; else bad "$1: no line matching '$2' in $(cat "$3")"; fi; }
 expect_line "resume message" "resuming from .* after epoch 1" "$tmp/stdout"
+# NAME_train_step_update (used without accumulation and clipping) against train_step + update.
+check "unfused" env CNNC_TRAIN_UNFUSED=1 "$drop" train --data "$tmp/d" --epochs 2 --val-split 0.2 \
+    --schedule 'plateau(patience=0)' --save "$tmp/unfused" --seed 5 --quiet
+pyc "fused step bit-identical" same "$tmp/full/last.safetensors" "$tmp/unfused/last.safetensors"
 # A different seed must give different weights (the streams do depend on it).
 check "other seed" "$drop" train --data "$tmp/d" --epochs 2 --val-split 0.2 --schedule 'plateau(patience=0)' \
     --save "$tmp/other" --seed 6 --quiet

@@ -119,25 +119,25 @@ static bool conv_pads(const Attrs *a) { return a->ph || a->pw || a->ph_end || a-
 /* Narrow outputs (fewer columns than half a vector) vectorize over output channels instead,
  * reading the weights transposed to [group][ic][kh][kw][oc] in scratch. */
 enum { CONV_NARROW = 8 };
-static bool conv_narrow(const Graph *g, const Op *op) { return g->values[op->out].shape.d[3] < CONV_NARROW; }
+static bool conv_narrow(Shape out) { return out.d[3] < CONV_NARROW; }
 
-static int64_t conv_pad_floats(const Graph *g, const Op *op) {
-    const Attrs *a = &op->a;
-    if (!conv_pads(a))
-        return 0;
-    Shape in = g->values[op->in[0]].shape;
-    return (int64_t)in.d[0] * in.d[1] * (in.d[2] + a->ph + a->ph_end) * (in.d[3] + a->pw + a->pw_end);
+static int64_t round16(int64_t n) { return (n + 15) / 16 * 16; }
+
+/* Floats of the kernel's scratch for input in, output out: the padded input copy (when it
+ * pads), then, for narrow outputs, the transposed weights. */
+static int64_t conv_kernel_scratch(const Attrs *a, Shape in, Shape out, int64_t *wt_at) {
+    int64_t pad = conv_pads(a) ? round16((int64_t)in.d[0] * in.d[1] * (in.d[2] + a->ph + a->ph_end) *
+                                         (in.d[3] + a->pw + a->pw_end))
+                               : 0;
+    *wt_at = pad;
+    return conv_narrow(out) ? pad + (int64_t)a->out * (in.d[1] / a->groups) * a->kh * a->kw : pad;
 }
 
 static int64_t conv_scratch(const Graph *g, const Op *op) {
-    int64_t pad = (conv_pad_floats(g, op) + 15) / 16 * 16;
-    if (!conv_narrow(g, op))
-        return pad;
-    Shape in = g->values[op->in[0]].shape;
-    return pad + (int64_t)op->a.out * (in.d[1] / op->a.groups) * op->a.kh * op->a.kw;
+    int64_t at;
+    return conv_kernel_scratch(&op->a, g->values[op->in[0]].shape, g->values[op->out].shape, &at);
 }
 
-/* One tile of nb channels: vtype is "cnn_vec", "cnn_half" or "float" (one column). */
 /* once: a last tile that ends at the row's end and overlaps the one before, recomputing a
  * few columns with the same result, so that no column is left to the scalar loop. */
 static void conv_tile(Cbuf *c, const Attrs *a, int nb, const char *vtype, const char *width, bool once) {
@@ -183,9 +183,9 @@ static void conv_tile(Cbuf *c, const Attrs *a, int nb, const char *vtype, const 
 }
 
 /* The narrow path: one output pixel at a time, a vector of output channels per accumulator. */
-static void conv_emit_narrow(Emit *e, const Op *op, const char *src, int64_t wt_at) {
+static void conv_emit_narrow(Emit *e, const Op *op, const Attrs *a, const char *src, const char *scr, int64_t wt_at) {
     Cbuf *c = e->c;
-    cb_line(c, "float *wt = scratch + %lld; /* weights as [g][ic][kh][kw][oc] */", (long long)wt_at);
+    cb_line(c, "float *wt = %s + %lld; /* weights as [g][ic][kh][kw][oc] */", scr, (long long)wt_at);
     cb_line(c, "PARALLEL_FOR");
     cb_line(c, "for (int oc = 0; oc < OC; oc++)");
     cb_line(c, "    for (int k = 0; k < ICG * KH * KW; k++)");
@@ -202,7 +202,7 @@ static void conv_emit_narrow(Emit *e, const Op *op, const char *src, int64_t wt_
     cb_line(c, "cnn_vec acc[4];");
     cb_line(c, "for (int t = 0; t < 4; t++) {");
     cb_line(c, "acc[t] = (cnn_vec){0};");
-    if (op->a.bias)
+    if (a->bias)
         cb_line(c, "memcpy(&acc[t], b + (size_t)g * OCG + oc0 + t * CNN_VW, sizeof acc[t]);");
     cb_line(c, "}");
     cb_line(c, "for (int ic = 0; ic < ICG; ic++)");
@@ -222,7 +222,7 @@ static void conv_emit_narrow(Emit *e, const Op *op, const char *src, int64_t wt_
     cb_line(c, "}");
     cb_line(c, "#endif");
     cb_line(c, "for (; oc0 < OCG; oc0++) {");
-    cb_line(c, "float acc = %s;", op->a.bias ? "b[(size_t)g * OCG + oc0]" : "0.0f");
+    cb_line(c, "float acc = %s;", a->bias ? "b[(size_t)g * OCG + oc0]" : "0.0f");
     cb_line(c, "for (int ic = 0; ic < ICG; ic++)");
     cb_line(c, "    for (int kh = 0; kh < KH; kh++)");
     cb_line(c, "        for (int kw = 0; kw < KW; kw++)");
@@ -238,10 +238,11 @@ static void conv_emit_narrow(Emit *e, const Op *op, const char *src, int64_t wt_
     cb_line(c, "}");
 }
 
-static void conv_emit_forward(Emit *e, const Op *op) {
+/* The forward kernel for attributes a from input x (shape in) to y (shape out), with weights
+ * w and bias b; scr names the scratch space (conv_kernel_scratch floats). op supplies the
+ * fused prologue and epilogue, if any. */
+static void conv_emit_kernel(Emit *e, const Op *op, const Attrs *a, Shape in, Shape out, const char *scr) {
     Cbuf *c = e->c;
-    const Attrs *a = &op->a;
-    Shape in = emit_in_shape(e, op, 0), out = emit_out_shape(e, op);
     int ocg = a->out / a->groups;
     int ob = ocg < CONV_OB ? ocg : CONV_OB, ob_last = ocg % ob ? ocg % ob : ob;
     emit_image_dims(c, "I", in);
@@ -255,7 +256,7 @@ static void conv_emit_forward(Emit *e, const Op *op) {
     if (conv_pads(a)) {
         cb_line(c, "PARALLEL_FOR");
         cb_line(c, "for (int ic = 0; ic < n * IC; ic++) {");
-        cb_line(c, "float *pad = scratch + (size_t)ic * HP * WP;");
+        cb_line(c, "float *pad = %s + (size_t)ic * HP * WP;", scr);
         cb_line(c, "for (int p = 0; p < HP * WP; p++)");
         cb_line(c, "    pad[p] = 0.0f;");
         if (op->pro_norm >= 0) { /* the fused normalize: (x - mean) / std on the way in */
@@ -276,10 +277,12 @@ static void conv_emit_forward(Emit *e, const Op *op) {
             cb_line(c, "        pad[(h + %d) * WP + col + %d] = x[((size_t)ic * IH + h) * IW + col];", a->ph, a->pw);
         }
         cb_line(c, "}");
-        src = "scratch";
+        src = scr;
     }
-    if (conv_narrow(e->g, op)) {
-        conv_emit_narrow(e, op, src, (conv_pad_floats(e->g, op) + 15) / 16 * 16);
+    if (conv_narrow(out)) {
+        int64_t wt_at;
+        conv_kernel_scratch(a, in, out, &wt_at);
+        conv_emit_narrow(e, op, a, src, scr, wt_at);
         return;
     }
     cb_line(c, "PARALLEL_FOR");
@@ -314,6 +317,10 @@ static void conv_emit_forward(Emit *e, const Op *op) {
     cb_line(c, "}");
 }
 
+static void conv_emit_forward(Emit *e, const Op *op) {
+    conv_emit_kernel(e, op, &op->a, emit_in_shape(e, op, 0), emit_out_shape(e, op), "scratch");
+}
+
 /* The gradients, each in its own parallel loop over memory no other iteration writes.
  * dx (when wanted): per (image, input channel), the dx plane is zeroed and every output
  * channel of the group scatters dy * w over the input positions its taps reached, with the
@@ -321,6 +328,30 @@ static void conv_emit_forward(Emit *e, const Op *op) {
  * db (added into): per output channel, one partial sum per output column.
  * dw (added into): see below; the items never share a weight, so nothing is reduced across
  * threads and the result does not depend on the thread count. */
+/* The input gradient of a stride-1, undilated, ungrouped conv is itself a convolution: dy,
+ * padded by kernel - 1 - padding, with the kernel flipped and its channel axes swapped. So
+ * the forward kernel computes it. dx_attrs describes that convolution. */
+static bool conv_dx_by_kernel(const Attrs *a, Attrs *d) {
+    if (a->sh != 1 || a->sw != 1 || a->dh != 1 || a->dw != 1 || a->groups != 1 || a->ph > a->kh - 1 ||
+        a->ph_end > a->kh - 1 || a->pw > a->kw - 1 || a->pw_end > a->kw - 1)
+        return false;
+    *d = (Attrs){.kh = a->kh, .kw = a->kw, .sh = 1, .sw = 1, .dh = 1, .dw = 1, .groups = 1,
+                 .ph = a->kh - 1 - a->ph, .ph_end = a->kh - 1 - a->ph_end,
+                 .pw = a->kw - 1 - a->pw, .pw_end = a->kw - 1 - a->pw_end};
+    return true;
+}
+
+static int64_t conv_bwd_scratch(const Graph *g, const Op *bwd, const Op *fwd) {
+    Attrs d;
+    if (bwd->out < 0 || !conv_dx_by_kernel(&fwd->a, &d))
+        return 0;
+    Shape in = g->values[fwd->in[0]].shape, out = g->values[fwd->out].shape, at;
+    d.out = in.d[1];
+    int64_t wt_at;
+    (void)at;
+    return round16((int64_t)out.d[1] * in.d[1] * d.kh * d.kw) + conv_kernel_scratch(&d, out, in, &wt_at);
+}
+
 static void conv_emit_backward(Emit *e, const Op *bwd, const Op *fwd) {
     Cbuf *c = e->c;
     const Attrs *a = &fwd->a;
@@ -329,7 +360,26 @@ static void conv_emit_backward(Emit *e, const Op *bwd, const Op *fwd) {
     cb_line(c, "enum { KH = %d, KW = %d, SH = %d, SW = %d, PH = %d, PW = %d, DH = %d, DW = %d, G = %d };", a->kh, a->kw,
             a->sh, a->sw, a->ph, a->pw, a->dh, a->dw, a->groups);
     cb_line(c, "enum { ICG = IC / G, OCG = OC / G };");
-    if (bwd->out >= 0) {
+    Attrs d;
+    if (bwd->out >= 0 && conv_dx_by_kernel(a, &d)) {
+        Shape in = emit_in_shape(e, fwd, 0), out = emit_out_shape(e, fwd);
+        d.out = in.d[1];
+        int64_t wf = round16((int64_t)out.d[1] * in.d[1] * d.kh * d.kw);
+        Op plain = {.fused_into = -1, .epi_bn = -1, .epi_act = -1, .pro_norm = -1};
+        cb_line(c, "{ /* dx: the forward kernel over dy, with the kernel flipped and its channels swapped */");
+        cb_line(c, "float *wf = scratch;");
+        cb_line(c, "PARALLEL_FOR");
+        cb_line(c, "for (int icc = 0; icc < IC; icc++)");
+        cb_line(c, "    for (int oc = 0; oc < OC; oc++)");
+        cb_line(c, "        for (int k = 0; k < KH * KW; k++)");
+        cb_line(c, "            wf[((size_t)icc * OC + oc) * KH * KW + k] = w[((size_t)oc * IC + icc) * KH * KW + KH * KW - 1 - k];");
+        cb_line(c, "{");
+        cb_line(c, "const float *x = dy, *w = wf;");
+        cb_line(c, "float *y = dx;");
+        conv_emit_kernel(e, &plain, &d, out, in, arena_printf("(scratch + %lld)", (long long)wf));
+        cb_line(c, "}");
+        cb_line(c, "}");
+    } else if (bwd->out >= 0) {
         cb_line(c, "PARALLEL_FOR");
         cb_line(c, "for (int ii = 0; ii < n * IC; ii++) {");
         cb_line(c, "const int i = ii / IC, ic = ii %% IC, g = ic / ICG, icl = ic %% ICG;");
@@ -462,6 +512,6 @@ const OpInfo OP_CONV_info = {
     .name = "conv", .is_layer = true, .args = conv_args, .set_attrs = conv_set_attrs,
     .infer = conv_infer, .add_params = conv_add_params, .flops = conv_flops,
     .print_attrs = conv_print_attrs, .param_kind = "conv",
-    .emit_forward = conv_emit_forward, .scratch = conv_scratch, .emit_backward = conv_emit_backward, .bwd_needs = BWD_X,
+    .emit_forward = conv_emit_forward, .scratch = conv_scratch, .emit_backward = conv_emit_backward, .bwd_needs = BWD_X, .bwd_scratch = conv_bwd_scratch,
     .epilogue = true, .prologue = true,
 };

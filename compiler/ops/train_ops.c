@@ -110,6 +110,12 @@ static void backward_emit(Emit *e, const Op *op) {
     op_info(fwd->kind)->emit_backward(e, op, fwd);
 }
 
+static int64_t backward_scratch(const Graph *g, const Op *op) {
+    const Op *fwd = &g->ops[op->fwd];
+    const OpInfo *f = op_info(fwd->kind);
+    return f->bwd_scratch ? f->bwd_scratch(g, op, fwd) : 0;
+}
+
 const OpInfo OP_LOSS_info = {
     .name = "loss", .args = no_args, .set_attrs = no_set_attrs, .infer = loss_infer, .flops = loss_flops,
     .print_attrs = no_attrs, .emit_forward = loss_emit_forward, .emit_backward = loss_emit_backward,
@@ -117,5 +123,5 @@ const OpInfo OP_LOSS_info = {
 };
 const OpInfo OP_BACKWARD_info = {
     .name = "backward", .args = no_args, .set_attrs = no_set_attrs, .infer = backward_infer,
-    .flops = backward_flops, .print_attrs = no_attrs, .emit_forward = backward_emit,
+    .flops = backward_flops, .print_attrs = no_attrs, .emit_forward = backward_emit, .scratch = backward_scratch,
 };

@@ -1,22 +1,27 @@
 #!/usr/bin/python3
 """grad_parity.py: the compiled training step against PyTorch autograd.
 
-For every model of models/*.cnn (less the big ImageNet ones, see SLOW) and tests/models/*.cnn,
-and for the loss variants of tests/torch/grad_losses.cnn: compile it with
-`cnnc FILE -o PROG --batch 4`, write random weights (batchnorm running statistics included) and
-a random input with random labels (I64 for some models, I32 for others) as safetensors, run
-`PROG grad`, and compare the loss and the gradient of every trained tensor with two references:
+For every model that parity.py checks (models/*.cnn less the big ImageNet ones, see SLOW;
+tests/models/*.cnn; tests/torch/parity_edge.cnn) and the loss variants of
+tests/torch/grad_losses.cnn: compile it with `cnnc FILE -o PROG --batch 4`, write random weights
+(batchnorm running statistics included) and a random input with random labels (I64 for some
+models, I32 for others) as safetensors, run `PROG grad`, and compare the loss and the gradient
+of every trained tensor with two references:
   (a) the hand-written twin (twins.py, coverage_twins.py), the independent one, and
   (b) the module that `cnnc --emit=torch` prints for the same model.
-Both run in float64 (so that the reference's own rounding does not count against the C code, whose
-float32 result is what is measured) in train() mode (batchnorm on batch statistics) with dropout off (F.dropout is the
-identity while they run) and the model's train-section loss: CrossEntropyLoss with its
-label_smoothing and class weights, or the focal loss -alpha (1 - p_t)^gamma log p_t, mean. A
-model that ends in softmax is trained on the logits before it (F.softmax is the identity then).
+Both run in float64 (the reference's own rounding should not count against the float32 C code)
+in train() mode (batchnorm on batch statistics) with dropout off (F.dropout is the identity
+while they run) and the model's train-section loss: CrossEntropyLoss with its label_smoothing
+and class weights, or the focal loss -alpha (1 - p_t)^gamma log p_t, mean. A model that ends in
+softmax is trained on the logits before it (F.softmax is the identity then).
 A comparison passes when rel = max|C - ref| / max(max|ref|, 1e-3 G) <= 1e-3 for the loss and every
 gradient, G being the model's largest gradient element: a gradient that is zero in exact
 arithmetic (the bias of a layer followed by batchnorm) holds only rounding noise, so it is
-measured against the scale of the model's gradients rather than against itself.
+measured against the scale of the model's gradients rather than against itself. The reference
+also runs in float32, and the worst error of that run (column "torch f32") says how well
+conditioned the model's gradient is: the tolerance becomes 5 times it when that is larger
+(deep models with random weights and batchnorm on 4 images, e.g. resnet18 and googlenet at
+224x224, where float32 itself is off by percents).
 
     /usr/bin/python3 tests/torch/grad_parity.py --build BUILD [--only NAME ...] [--all] [--keep DIR]
 
@@ -46,6 +51,9 @@ sys.path.insert(0, HERE)
 import parity  # noqa: E402  (models, safetensors reading, weights, errors: shared with the forward check)
 
 TOL = 1e-3
+NOISE_FACTOR = 5  # deep models trained from random weights on 4 images are ill-conditioned: there
+                  # PyTorch's own float32 gradients differ from float64 by percents, and the C code
+                  # may differ as much (the tolerance is the larger of TOL and 5 times that error)
 FLOOR = 1e-3    # a gradient that is zero in exact arithmetic (a bias before batchnorm) is compared
                 # against FLOOR times the model's largest gradient, not against its own rounding noise
 BATCH = 4
@@ -127,11 +135,11 @@ def training_reference(ends_in_softmax):
         F.dropout, F.softmax = saved
 
 
-def reference_grads(module, state, x, labels, loss, ends_in_softmax):
-    """(loss, {name: gradient}) of module in train mode on (x, labels), in float64."""
+def reference_grads(module, state, x, labels, loss, ends_in_softmax, dtype=torch.float64):
+    """(loss, {name: gradient}) of module in train mode on (x, labels), in float64 (or dtype)."""
     module.load_state_dict(state, strict=False)
-    module.double()
-    x = x.double()
+    module.to(dtype)
+    x = x.to(dtype)
     module.train()
     module.zero_grad()
     with training_reference(ends_in_softmax):
@@ -187,18 +195,23 @@ def check_case(case, cnnc, prog_future, work, index):
 
     problems = []
     refs = []       # (who, module)
-    if not case.loss_variant:
-        twin_build = case.twin()
-        if twin_build is None:
-            problems.append("no hand-written twin for %s (twins.py / coverage_twins.py)" % case.model)
+    builders = {}
+
+    def build_module(module):
+        return builders[id(module)]()
+    twin_build = case.twin()
+    if twin_build is None and case.needs_twin():
+        problems.append("no hand-written twin for %s (twins.py / coverage_twins.py)" % case.model)
+    elif twin_build is not None:
+        twin = twin_build()
+        builders[id(twin)] = twin_build
+        msg = parity.name_mismatch(params, twin, "the twin")
+        if msg:
+            problems.append(msg)
         else:
-            twin = twin_build()
-            msg = parity.name_mismatch(params, twin, "the twin")
-            if msg:
-                problems.append(msg)
-            else:
-                refs.append(("twin", twin))
+            refs.append(("twin", twin))
     emitted = parity.emitted_module(cnnc, case)
+    builders[id(emitted)] = lambda: parity.emitted_module(cnnc, case)
     msg = parity.name_mismatch(params, emitted, "--emit=torch")
     if msg:
         problems.append(msg)
@@ -220,31 +233,30 @@ def check_case(case, cnnc, prog_future, work, index):
             got = None
     except Exception as e:  # noqa: BLE001: reported as the case's failure
         problems.append(str(e))
-    results = {}
+    results, noise, tol = {}, None, TOL
     for who, module in refs:
         ref_loss, ref_grads = reference_grads(module, state, x, labels, loss, softmax)
+        if noise is None:   # PyTorch's own float32 error: how well conditioned this model's gradient is
+            f32_loss, f32_grads = reference_grads(build_module(module), state, x, labels, loss, softmax,
+                                                  torch.float32)
+            noise = compare(dict(f32_grads, loss=f32_loss), ref_loss, ref_grads)[:2]
+            tol = max(TOL, NOISE_FACTOR * noise[1])
         if got is None:
             continue
         worst, rel, probs = compare(got, ref_loss, ref_grads)
         results[who] = (worst, rel)
         problems += ["vs %s: %s" % (who, p) for p in probs]
-        if not rel <= TOL:
-            problems.append("vs %s: %s differs: rel %.2e > %g" % (who, worst, rel, TOL))
-    return results.get("twin"), results.get("emitted"), problems
+        if not rel <= tol:
+            problems.append("vs %s: %s differs: rel %.2e > %.2g" % (who, worst, rel, tol))
+    return results.get("twin"), results.get("emitted"), noise, problems
 
 
-def find_cases(with_losses=True):
+def find_cases():
+    """parity.py's models (those with twins and its edge cases), then the loss variants."""
     cases = parity.find_cases()
-    for c in cases:
-        c.loss_variant = False
-    if with_losses and os.path.exists(LOSS_FILE):
-        with open(LOSS_FILE) as f:
-            names = re.findall(r"^\s*model\s+([A-Za-z_][A-Za-z0-9_]*)", f.read(), re.M)
-        for m in names:
-            c = parity.Case(LOSS_FILE, m, len(names) > 1)
-            c.loss_variant = True
-            cases.append(c)
-    return cases
+    with open(LOSS_FILE) as f:
+        names = re.findall(r"^\s*model\s+([A-Za-z_][A-Za-z0-9_]*)", f.read(), re.M)
+    return cases + [parity.Case(LOSS_FILE, m, len(names) > 1) for m in names]
 
 
 def fmt(worst):
@@ -279,21 +291,23 @@ def main():
 
     passed = failed = 0
     t0 = time.time()
-    print("%-16s %-34s %-34s %5s  %s" % ("model", "worst vs twin", "worst vs --emit=torch", "time", "result"))
+    print("%-16s %-34s %-34s %-9s %5s  %s" % ("model", "worst vs twin", "worst vs --emit=torch", "torch f32",
+                                               "time", "result"))
     try:
         with concurrent.futures.ThreadPoolExecutor(max_workers=max(1, args.jobs)) as pool:
             futures = [pool.submit(build, c) for c in cases]      # each builds while earlier ones run
             for i, (case, fut) in enumerate(zip(cases, futures)):
                 start = time.time()
                 try:
-                    tw, em, problems = check_case(case, cnnc, fut, work, i)
+                    tw, em, noise, problems = check_case(case, cnnc, fut, work, i)
                 except Exception as e:  # noqa: BLE001: one model's failure does not stop the others
-                    tw, em, problems = None, None, [str(e)]
+                    tw, em, noise, problems = None, None, None, [str(e)]
                 ok = not problems
                 passed += ok
                 failed += not ok
-                print("%-16s %-34s %-34s %4.0fs  %s" % (case.model, fmt(tw), fmt(em), time.time() - start,
-                                                         "ok" if ok else "FAIL  (%s)" % case.rel))
+                print("%-16s %-34s %-34s %-9s %4.0fs  %s" % (
+                    case.model, fmt(tw), fmt(em), "-" if noise is None else "%.1e" % noise[1],
+                    time.time() - start, "ok" if ok else "FAIL  (%s)" % case.rel))
                 for p in problems:
                     print("    " + p)
                 sys.stdout.flush()
