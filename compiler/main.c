@@ -49,6 +49,8 @@ static const char usage_text[] =
     "  --train            with --emit=ir: append the loss and the backward graph; with\n"
     "                     --emit=c: also emit NAME_train_step and NAME_update (standalone\n"
     "                     programs always have them)\n"
+    "  --no-train         build a program for inference only (no train, eval or grad):\n"
+    "                     smaller, and faster to compile\n"
     "  --embed-weights W  with --emit=c: put the weights of W.safetensors into NAME.c as a\n"
     "                     const array (for firmware without a file system)\n"
     "  -h, --help         show this help\n"
@@ -63,7 +65,7 @@ typedef enum { EMIT_PROGRAM, EMIT_IR, EMIT_PARAMS, EMIT_C, EMIT_TORCH, EMIT_PLAN
 typedef struct Options {
     const char *file, *out, *embed;
     EmitKind emit;
-    bool train;
+    bool train, no_train;
     int opt;            /* -O level: 0 no fusion and no in-place ops; 1 and 2 both (default 2) */
     ElabOptions elab;
 } Options;
@@ -86,6 +88,8 @@ static int parse_options(int argc, char **argv, Options *o, Define *defines) {
             o->opt = a[2] - '0';
         } else if (!strcmp(a, "--train")) {
             o->train = true;
+        } else if (!strcmp(a, "--no-train")) {
+            o->no_train = true;
         } else if (!strcmp(a, "--version")) {
             puts("cnnc 0.1");
             return 0;
@@ -320,7 +324,7 @@ int main(int argc, char **argv) {
             return 1;
         }
         /* Standalone programs always train, unless the model has nothing to train. */
-        if (o.train || (o.emit == EMIT_PROGRAM && ir_param_count(g, true) > 0)) {
+        if (o.train || (o.emit == EMIT_PROGRAM && !o.no_train && ir_param_count(g, true) > 0)) {
             pass_autodiff(g);
             if (!pass_shape(g)) {
                 free(defines);

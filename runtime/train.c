@@ -922,7 +922,7 @@ static int run_training(Run *run, const char *init_path, const char *resume_path
 
 int cmd_train(const CnnModel *m, int argc, char **argv) {
     if (!m->train_step || !m->update)
-        return cli_error(EXIT_USAGE, "%s was compiled without training code", m->name);
+        return cli_error(EXIT_USAGE, "%s was compiled without training code (cnnc --no-train)", m->name);
     /* --freeze repeats: collect every occurrence, hand the rest to cli_parse. */
     int section_freeze = m->defaults ? m->defaults->nfreeze : 0;
     char **rest = calloc((size_t)argc + 1, sizeof *rest);

@@ -18,10 +18,11 @@ A comparison passes when rel = max|C - ref| / max(max|ref|, 1e-3 G) <= 1e-3 for 
 gradient, G being the model's largest gradient element: a gradient that is zero in exact
 arithmetic (the bias of a layer followed by batchnorm) holds only rounding noise, so it is
 measured against the scale of the model's gradients rather than against itself. The reference
-also runs in float32, and the worst error of that run (column "torch f32") says how well
-conditioned the model's gradient is: the tolerance becomes 5 times it when that is larger
-(deep models with random weights and batchnorm on 4 images, e.g. resnet18 and googlenet at
-224x224, where float32 itself is off by percents).
+also runs in float32, and its error on a tensor says how well conditioned that gradient is: the
+tensor's tolerance becomes 5 times that error when that is larger (PyTorch's float32 batchnorm
+backward leaves ~1e-3 of noise on a zero gradient; deep models with random weights and batchnorm
+on 4 images, e.g. resnet18 and googlenet at 224x224, are off by percents in float32). Column
+"torch f32" shows the worst of those errors.
 
     /usr/bin/python3 tests/torch/grad_parity.py --build BUILD [--only NAME ...] [--all] [--keep DIR]
 
@@ -51,13 +52,14 @@ sys.path.insert(0, HERE)
 import parity  # noqa: E402  (models, safetensors reading, weights, errors: shared with the forward check)
 
 TOL = 1e-3
-NOISE_FACTOR = 5  # deep models trained from random weights on 4 images are ill-conditioned: there
-                  # PyTorch's own float32 gradients differ from float64 by percents, and the C code
-                  # may differ as much (the tolerance is the larger of TOL and 5 times that error)
+NOISE_FACTOR = 5  # a tensor whose float32 gradient PyTorch itself only gets to within e may differ by 5 e
 FLOOR = 1e-3    # a gradient that is zero in exact arithmetic (a bias before batchnorm) is compared
                 # against FLOOR times the model's largest gradient, not against its own rounding noise
 BATCH = 4
 # Too slow for the suite on a small machine (compile and one step at 224x224); --all runs them.
+# Their gradients at random weights are not smooth at float32 resolution: perturbing the input by
+# 1e-5 (relative) changes resnet18's float64 gradient by ~10% (a ReLU or max-pool choice flips),
+# so a float32 result can be off by percents however it is computed; resnet18 may fail on that.
 SLOW = {"alexnet", "vgg16", "vgg16_bn", "resnet50", "resnet18", "googlenet"}
 LOSS_FILE = os.path.join(HERE, "grad_losses.cnn")      # loss variants, checked against --emit=torch only
 
@@ -157,29 +159,32 @@ def ends_in_softmax(cnnc, case):
 
 
 def compare(got, ref_loss, ref_grads):
-    """(worst name, worst rel, problems) of the C results against one reference."""
+    """({name: rel} with 'loss', problems) of results against one reference."""
     problems = []
-    worst, worst_rel = "loss", abs(got["loss"].item() - ref_loss.item()) / max(abs(ref_loss.item()), 1e-30)
+    rels = {"loss": abs(got["loss"].item() - ref_loss.item()) / max(abs(ref_loss.item()), 1e-30)}
     scale = max([g.abs().max().item() for g in ref_grads.values()] + [0.0])
     for name, g in ref_grads.items():
         c = got.get(name)
         if c is None:
             problems.append("no gradient '%s' in the grad output" % name)
-            continue
-        if list(c.shape) != list(g.shape):
+        elif list(c.shape) != list(g.shape):
             problems.append("gradient '%s' has shape %s, PyTorch %s" % (name, list(c.shape), list(g.shape)))
-            continue
-        r = (c.double() - g.double()).abs().max().item() / max(g.abs().max().item(), FLOOR * scale, 1e-30)
-        if r != r or r > worst_rel:        # NaN is the worst
-            worst, worst_rel = name, r
+        else:
+            rels[name] = (c.double() - g.double()).abs().max().item() / max(g.abs().max().item(), FLOOR * scale,
+                                                                             1e-30)
     extra = sorted(set(got) - set(ref_grads) - {"loss"})
     if extra:
         problems.append("gradients of tensors PyTorch does not train: %s" % ", ".join(extra))
-    return worst, worst_rel, problems
+    return rels, problems
+
+
+def worst_of(rels):
+    """(name, rel) of the largest error, NaN counting as the largest."""
+    return max(rels.items(), key=lambda kv: (kv[1] != kv[1], kv[1]))
 
 
 def check_case(case, cnnc, prog_future, work, index):
-    """(worst vs twin, worst vs emitted, problems); a worst is (name, rel) or None."""
+    """(worst vs twin, worst vs emitted, worst of PyTorch float32, problems); a worst is (name, rel) or None."""
     seed = zlib.crc32(case.model.encode()) + 7
     params = parity.cnnc_params(cnnc, case)
     weights = parity.random_weights(params, seed)
@@ -233,22 +238,22 @@ def check_case(case, cnnc, prog_future, work, index):
             got = None
     except Exception as e:  # noqa: BLE001: reported as the case's failure
         problems.append(str(e))
-    results, noise, tol = {}, None, TOL
+    results, noise = {}, None
     for who, module in refs:
         ref_loss, ref_grads = reference_grads(module, state, x, labels, loss, softmax)
-        if noise is None:   # PyTorch's own float32 error: how well conditioned this model's gradient is
+        if noise is None:   # PyTorch's own float32 error, per tensor: how well conditioned each gradient is
             f32_loss, f32_grads = reference_grads(build_module(module), state, x, labels, loss, softmax,
                                                   torch.float32)
-            noise = compare(dict(f32_grads, loss=f32_loss), ref_loss, ref_grads)[:2]
-            tol = max(TOL, NOISE_FACTOR * noise[1])
+            noise = compare(dict(f32_grads, loss=f32_loss), ref_loss, ref_grads)[0]
         if got is None:
             continue
-        worst, rel, probs = compare(got, ref_loss, ref_grads)
-        results[who] = (worst, rel)
+        rels, probs = compare(got, ref_loss, ref_grads)
+        results[who] = worst_of(rels)
         problems += ["vs %s: %s" % (who, p) for p in probs]
-        if not rel <= tol:
-            problems.append("vs %s: %s differs: rel %.2e > %.2g" % (who, worst, rel, tol))
-    return results.get("twin"), results.get("emitted"), noise, problems
+        bad = ["vs %s: %s differs: rel %.2e > %.2g" % (who, name, rel, tol) for name, rel in rels.items()
+               for tol in [max(TOL, NOISE_FACTOR * noise.get(name, 0.0))] if not rel <= tol]
+        problems += bad[:4] + (["vs %s: ... and %d more tensors" % (who, len(bad) - 4)] if len(bad) > 4 else [])
+    return results.get("twin"), results.get("emitted"), noise and worst_of(noise), problems
 
 
 def find_cases():

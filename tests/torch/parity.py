@@ -305,7 +305,7 @@ def main():
     def build(i, case):
         t = time.time()
         prog = os.path.join(work, "%02d_%s" % (i, case.model))
-        run([cnnc] + case.cnnc_args() + ["-o", prog, "--batch", str(COMPILED_BATCH)], "cnnc -o")
+        run([cnnc] + case.cnnc_args() + ["-o", prog, "--batch", str(COMPILED_BATCH), "--no-train"], "cnnc -o")
         return prog, time.time() - t
 
     passed = failed = 0
