@@ -268,6 +268,19 @@ def check_case(case, cnnc, prog, prefix):
                 got = None
         except RuntimeError as e:
             row_problems.append(str(e))
+        # The same model without fusion or in-place ops (-O0) must agree with the default -O2.
+        try:
+            y0path = prefix + "out%d_O0.safetensors" % n
+            run([prog + "_O0", "forward", "--weights", wpath, "--input", xpath, "--output", y0path], "forward -O0")
+            got0 = read_safetensors(y0path).get("output")
+            r_o0 = rel_err(got0, got) if got is not None and got0 is not None else None
+            if r_o0 is None or not r_o0 <= O0_TOL:
+                row_problems.append("-O0 and -O2 programs differ: rel %s > %g" % (fmt(r_o0), O0_TOL))
+            r_o0_ref = rel_err(got0, ref) if got0 is not None else None
+            if r_o0_ref is None or not r_o0_ref <= TOL:
+                row_problems.append("-O0 program differs from --emit=torch: rel %s > %g" % (fmt(r_o0_ref), TOL))
+        except RuntimeError as e:
+            row_problems.append("-O0: " + str(e))
         r_em = rel_err(got, ref) if got is not None else None
         r_tw = rel_err(got, ref_twin) if got is not None and ref_twin is not None else None
         r_64 = rel_err(got, ref64) if got is not None else None
@@ -279,6 +292,9 @@ def check_case(case, cnnc, prog, prefix):
                 r_tw, TOL, rel_err(ref_twin, ref)))
         rows.append((n, r_em, r_tw, r_64, r_t64, row_problems))
     return rows
+
+
+O0_TOL = 1e-5   # -O0 against -O2: the same arithmetic but for the order of a few operations
 
 
 def main():
@@ -306,6 +322,8 @@ def main():
         t = time.time()
         prog = os.path.join(work, "%02d_%s" % (i, case.model))
         run([cnnc] + case.cnnc_args() + ["-o", prog, "--batch", str(COMPILED_BATCH), "--no-train"], "cnnc -o")
+        run([cnnc] + case.cnnc_args() + ["-o", prog + "_O0", "--batch", str(COMPILED_BATCH), "--no-train", "-O0"],
+            "cnnc -O0 -o")
         return prog, time.time() - t
 
     passed = failed = 0
