@@ -183,6 +183,9 @@ def worst_of(rels):
     return max(rels.items(), key=lambda kv: (kv[1] != kv[1], kv[1]))
 
 
+O0_TOL = 1e-4   # -O0 against -O2 gradients
+
+
 def check_case(case, cnnc, prog_future, work, index):
     """(worst vs twin, worst vs emitted, worst of PyTorch float32, problems); a worst is (name, rel) or None."""
     seed = zlib.crc32(case.model.encode()) + 7
@@ -236,6 +239,18 @@ def check_case(case, cnnc, prog_future, work, index):
         if "loss" not in got or list(got["loss"].shape) != []:
             problems.append("the grad output has no scalar tensor 'loss'")
             got = None
+        # Without fusion and in-place ops (-O0) the gradients must agree within 1e-4.
+        g0path = os.path.join(work, case.model + ".grad_O0.safetensors")
+        parity.run([prog + "_O0", "grad", "--weights", wpath, "--input", xpath, "--output", g0path], "grad -O0")
+        got0 = parity.read_safetensors(g0path)
+        if got is not None:
+            scale = max(float(t.abs().max()) for t in got.values())
+            for name, t in got.items():
+                t0 = got0.get(name)
+                rel = float((t0 - t).abs().max()) / max(float(t.abs().max()), 1e-3 * scale) if t0 is not None else None
+                if rel is None or not rel <= O0_TOL:
+                    problems.append("-O0 and -O2 gradients of %s differ: rel %s > %g" % (
+                        name, "missing" if rel is None else "%.2e" % rel, O0_TOL))
     except Exception as e:  # noqa: BLE001: reported as the case's failure
         problems.append(str(e))
     results, noise = {}, None
@@ -292,6 +307,7 @@ def main():
     def build(case):
         prog = os.path.join(work, case.model)
         parity.run([cnnc] + case.cnnc_args() + ["-o", prog, "--batch", str(BATCH)], "cnnc -o")
+        parity.run([cnnc] + case.cnnc_args() + ["-o", prog + "_O0", "--batch", str(BATCH), "-O0"], "cnnc -O0 -o")
         return prog
 
     passed = failed = 0
