@@ -4,8 +4,9 @@
  *   - a batchnorm at inference folded into the conv, linear or add before it (applied as a
  *     per-channel scale and shift where the head stores its output);
  *   - an activation (relu, leaky_relu, elu, tanh, sigmoid, identity) applied in the same store,
- *     after the head or after the folded batchnorm, in inference and in training (the
- *     activation's backward reads the activation's output, which the head writes);
+ *     after the head (conv, linear, add, batchnorm) or after the folded batchnorm, in inference
+ *     and in training (the activation's backward reads the activation's output, which the head
+ *     writes; a batchnorm's backward reads the batchnorm's input, which stays in memory);
  *   - a normalize folded into the following conv's padded copy of its input.
  * A neighbour is absorbed only when its input has no other reader, forward or backward, so
  * every tensor that a backward op reads stays in memory. Absorbed ops stay in the IR, marked
@@ -32,7 +33,7 @@ void pass_fuse(Graph *g) {
     for (int i = 1; i < nfwd; i++) {
         Op *op = &g->ops[i];
         const OpInfo *info = op_info(op->kind);
-        if (op->fused_into >= 0 || (op->kind == OP_BATCHNORM && g->training))
+        if (op->fused_into >= 0)
             continue;
         if (info->prologue && op->pro_norm < 0) {
             int x = op->in[0], p = g->values[x].producer;

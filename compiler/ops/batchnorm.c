@@ -54,7 +54,7 @@ static void batchnorm_emit_forward(Emit *e, const Op *op) {
     cb_line(c, "const float *xi = x + (size_t)ic * HW;");
     cb_line(c, "float *yo = y + (size_t)ic * HW;");
     cb_line(c, "for (int p = 0; p < HW; p++)");
-    cb_line(c, "    yo[p] = xi[p] * scale + shift;");
+    cb_line(c, "    yo[p] = %s;", emit_epilogue(e, op, "(xi[p] * scale + shift)", "ch"));
     cb_line(c, "}");
 }
 
@@ -88,7 +88,7 @@ static void batchnorm_emit_forward_train(Emit *e, const Op *op) {
     cb_line(c, "const float *xi = x + ((size_t)i * C + ch) * HW;");
     cb_line(c, "float *yo = y + ((size_t)i * C + ch) * HW;");
     cb_line(c, "for (int p = 0; p < HW; p++)");
-    cb_line(c, "    yo[p] = xi[p] * scale + shift;");
+    cb_line(c, "    yo[p] = %s;", emit_epilogue(e, op, "(xi[p] * scale + shift)", "ch"));
     cb_line(c, "}");
     cb_line(c, "if (o->update_stats) {");
     cb_line(c, "const double unbiased = count > 1.0 ? sq / (count - 1.0) : biased;");
@@ -157,4 +157,5 @@ const OpInfo OP_BATCHNORM_info = {
     .print_attrs = batchnorm_print_attrs, .param_kind = "bn",
     .emit_forward = batchnorm_emit_forward, .emit_forward_train = batchnorm_emit_forward_train,
     .emit_backward = batchnorm_emit_backward, .bwd_needs = BWD_X,
+    .epilogue = true, /* an activation after it, in inference and training */
 };
