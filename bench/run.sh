@@ -114,7 +114,7 @@ for m in $MODELS; do
     echo "$m $b"
 done | xargs -r -n 2 -P "$jobs" sh -c '
     t0=$(date +%s)
-    if "$0" "$1/models/$3.cnn" -o "$2/$3.b$4.tmp" --batch "$4"; then
+    if "$0" "$1/models/$3.cnn" -o "$2/$3.b$4.tmp" --batch "$4" --no-train; then
         mv "$2/$3.b$4.tmp" "$2/$3.b$4"
         echo "  $3 (batch $4): $(( $(date +%s) - t0 )) s"
     else
