@@ -507,6 +507,7 @@ static void emit_source(Cbuf *c, const Graph *g, const Plan *plan, const EmitOpt
     cb_line(c, "#define CNN_VW 8");
     cb_line(c, "#endif");
     cb_line(c, "typedef float cnn_vec __attribute__((vector_size(CNN_VW * 4)));");
+    cb_line(c, "typedef float cnn_vec2 __attribute__((vector_size(CNN_VW * 8))); /* two registers */");
     cb_line(c, "typedef float cnn_half __attribute__((vector_size(CNN_VW * 2)));");
     cb_line(c, "#else");
     cb_line(c, "#define CNN_VECTORS 0");

@@ -312,6 +312,8 @@ static void conv_emit_kernel(Emit *e, const Op *op, const Attrs *a, Shape in, Sh
         if (ob_last != ob)
             cb_line(c, bi == 0 ? "if (blk < BLOCKS - 1) {" : "} else {");
         cb_line(c, "#if CNN_VECTORS");
+        conv_tile(c, a, nb, "cnn_vec2", "2 * CNN_VW", false);
+        conv_tile(c, a, nb, "cnn_vec2", "2 * CNN_VW", true);
         conv_tile(c, a, nb, "cnn_vec", "CNN_VW", false);
         conv_tile(c, a, nb, "cnn_vec", "CNN_VW", true);
         conv_tile(c, a, nb, "cnn_half", "CNN_VW / 2", false);
