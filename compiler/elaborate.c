@@ -19,6 +19,7 @@
 #include "arena.h"
 #include "ops.h"
 #include "train_config.h"
+#include "value.h"
 
 enum {
     MAX_DEPTH = 64,          /* nested block instances */
@@ -113,7 +114,7 @@ static Shape value_shape(Elab *E, int x) { return E->g->values[x].shape; }
 
 /* ---------- expressions ---------- */
 
-static Val none_val(Span s) { return (Val){.kind = V_NONE, .span = s}; }
+static Val none_val(Span s) { return value_none(s); }
 
 static bool env_lookup(const Env *env, const char *name, Val *out) {
     for (int i = env->n - 1; i >= 0; i--)
@@ -124,90 +125,7 @@ static bool env_lookup(const Env *env, const char *name, Val *out) {
     return false;
 }
 
-static double num(const Val *v) { return v->kind == V_INT ? (double)v->i : v->f; }
-static bool is_num(const Val *v) { return v->kind == V_INT || v->kind == V_FLOAT; }
-
-static const char *binop_text(int op) {
-    switch (op) {
-    case 'l': return "<=";
-    case 'g': return ">=";
-    case 'e': return "==";
-    case 'n': return "!=";
-    case '&': return "and";
-    case '|': return "or";
-    default: return arena_printf("%c", op);
-    }
-}
-
 static Val eval(Elab *E, const Expr *e, const Env *env, int x);
-
-static Val eval_binary(Elab *E, const Expr *e, const Env *env, int x) {
-    Val a = eval(E, e->lhs, env, x), b = eval(E, e->rhs, env, x);
-    Val r = {.span = e->span};
-    if (a.kind == V_NONE || b.kind == V_NONE)
-        return none_val(e->span);
-    int op = e->op;
-    if (op == '&' || op == '|') {
-        if (a.kind != V_BOOL || b.kind != V_BOOL) {
-            diag_error(e->span, "'%s' needs two booleans, got %s and %s", binop_text(op), val_kind_name(a.kind),
-                       val_kind_name(b.kind));
-            return none_val(e->span);
-        }
-        r.kind = V_BOOL;
-        r.i = op == '&' ? (a.i && b.i) : (a.i || b.i);
-        return r;
-    }
-    if ((op == 'e' || op == 'n') && a.kind == V_BOOL && b.kind == V_BOOL) {
-        r.kind = V_BOOL;
-        r.i = (op == 'e') == (a.i == b.i);
-        return r;
-    }
-    if (!is_num(&a) || !is_num(&b)) {
-        diag_error(e->span, "'%s' needs two numbers, got %s and %s", binop_text(op), val_kind_name(a.kind),
-                   val_kind_name(b.kind));
-        return none_val(e->span);
-    }
-    if (strchr("<>lgen", op)) {
-        double p = num(&a), q = num(&b);
-        bool t = op == '<' ? p < q : op == '>' ? p > q : op == 'l' ? p <= q : op == 'g' ? p >= q : op == 'e' ? p == q : p != q;
-        if (a.kind == V_INT && b.kind == V_INT) /* exact for large integers */
-            t = op == '<' ? a.i < b.i : op == '>' ? a.i > b.i : op == 'l' ? a.i <= b.i : op == 'g' ? a.i >= b.i
-                : op == 'e' ? a.i == b.i : a.i != b.i;
-        r.kind = V_BOOL;
-        r.i = t;
-        return r;
-    }
-    if ((op == '/' || op == '%') && num(&b) == 0) {
-        diag_error(e->rhs->span, "division by zero");
-        return none_val(e->span);
-    }
-    if (a.kind == V_INT && b.kind == V_INT) {
-        long long p = a.i, q = b.i, v = 0;
-        bool overflow = false;
-        switch (op) {
-        case '+': overflow = __builtin_add_overflow(p, q, &v); break;
-        case '-': overflow = __builtin_sub_overflow(p, q, &v); break;
-        case '*': overflow = __builtin_mul_overflow(p, q, &v); break;
-        case '/': overflow = p == LLONG_MIN && q == -1; v = overflow ? 0 : p / q; break;
-        case '%': v = (p == LLONG_MIN && q == -1) ? 0 : p % q; break;
-        }
-        if (overflow) {
-            diag_error(e->span, "integer overflow in '%s'", binop_text(op));
-            return none_val(e->span);
-        }
-        r.kind = V_INT;
-        r.i = v;
-        return r;
-    }
-    double p = num(&a), q = num(&b);
-    r.kind = V_FLOAT;
-    r.f = op == '+' ? p + q : op == '-' ? p - q : op == '*' ? p * q : op == '/' ? p / q : fmod(p, q);
-    if (!isfinite(r.f)) {
-        diag_error(e->span, "the result of '%s' is not a finite number", binop_text(op));
-        return none_val(e->span);
-    }
-    return r;
-}
 
 static Val eval_field(Elab *E, const Expr *e, int x) {
     if (x == POISON)
@@ -279,30 +197,11 @@ static Val eval(Elab *E, const Expr *e, const Env *env, int x) {
                 return none_val(e->span);
         }
         return r;
-    case EX_UNARY: {
-        Val a = eval(E, e->lhs, env, x);
-        if (a.kind == V_NONE)
-            return a;
-        if (e->op == '-') {
-            if (a.kind == V_INT && a.i != LLONG_MIN) {
-                a.i = -a.i;
-            } else if (a.kind == V_FLOAT) {
-                a.f = -a.f;
-            } else {
-                diag_error(e->span, "unary '-' needs a number, got %s", val_kind_name(a.kind));
-                return none_val(e->span);
-            }
-        } else {
-            if (a.kind != V_BOOL) {
-                diag_error(e->span, "'not' needs a boolean, got %s", val_kind_name(a.kind));
-                return none_val(e->span);
-            }
-            a.i = !a.i;
-        }
-        a.span = e->span;
-        return a;
+    case EX_UNARY: return value_unary(e, eval(E, e->lhs, env, x));
+    case EX_BINARY: {
+        Val a = eval(E, e->lhs, env, x), b = eval(E, e->rhs, env, x);
+        return value_binary(e, a, b);
     }
-    case EX_BINARY: return eval_binary(E, e, env, x);
     }
     return none_val(e->span);
 }

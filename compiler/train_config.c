@@ -15,6 +15,7 @@
  * brackets; `freeze` items are names, dotted or not (`conv0`, `stage1.basic0`), or strings
  * (`"stage1.basic0"`); they are taken as written, never looked up as model parameters. */
 #include "train_config.h"
+#include "value.h"
 
 #include <assert.h>
 #include <limits.h>
@@ -262,103 +263,9 @@ typedef struct Env {
     void *ctx;
 } Env;
 
-/* As ops.c's val_kind_name, kept here so this file needs only diag and the arena. */
-static const char *kind_text(ValKind k) {
-    switch (k) {
-    case V_INT: return "an integer";
-    case V_FLOAT: return "a number";
-    case V_BOOL: return "a boolean";
-    case V_LIST: return "a list";
-    case V_WORD: return "a name";
-    case V_NONE: break;
-    }
-    return "nothing";
-}
-
-static Val none_val(Span s) { return (Val){.kind = V_NONE, .span = s}; }
-static bool is_num(const Val *v) { return v->kind == V_INT || v->kind == V_FLOAT; }
-static double num(const Val *v) { return v->kind == V_INT ? (double)v->i : v->f; }
-
-static const char *binop_text(int op) {
-    switch (op) {
-    case 'l': return "<=";
-    case 'g': return ">=";
-    case 'e': return "==";
-    case 'n': return "!=";
-    case '&': return "and";
-    case '|': return "or";
-    default: return arena_printf("%c", op);
-    }
-}
+static Val none_val(Span s) { return value_none(s); }
 
 static Val eval(const Env *env, const Expr *e);
-
-static Val eval_binary(const Env *env, const Expr *e) {
-    Val a = eval(env, e->lhs), b = eval(env, e->rhs);
-    Val r = {.kind = V_BOOL, .span = e->span};
-    int op = e->op;
-    if (a.kind == V_NONE || b.kind == V_NONE)
-        return none_val(e->span);
-    if (op == '&' || op == '|') {
-        if (a.kind != V_BOOL || b.kind != V_BOOL) {
-            diag_error(e->span, "'%s' needs two booleans, got %s and %s", binop_text(op), kind_text(a.kind),
-                       kind_text(b.kind));
-            return none_val(e->span);
-        }
-        r.i = op == '&' ? (a.i && b.i) : (a.i || b.i);
-        return r;
-    }
-    if ((op == 'e' || op == 'n') && a.kind == V_BOOL && b.kind == V_BOOL) {
-        r.i = (op == 'e') == (a.i == b.i);
-        return r;
-    }
-    if (!is_num(&a) || !is_num(&b)) {
-        diag_error(e->span, "'%s' needs two numbers, got %s and %s", binop_text(op), kind_text(a.kind),
-                   kind_text(b.kind));
-        return none_val(e->span);
-    }
-    if (strchr("<>lgen", op)) {
-        if (a.kind == V_INT && b.kind == V_INT) /* exact for large integers */
-            r.i = op == '<' ? a.i < b.i : op == '>' ? a.i > b.i : op == 'l' ? a.i <= b.i : op == 'g' ? a.i >= b.i
-                : op == 'e' ? a.i == b.i : a.i != b.i;
-        else {
-            double p = num(&a), q = num(&b);
-            r.i = op == '<' ? p < q : op == '>' ? p > q : op == 'l' ? p <= q : op == 'g' ? p >= q : op == 'e' ? p == q
-                : p != q;
-        }
-        return r;
-    }
-    if ((op == '/' || op == '%') && num(&b) == 0) {
-        diag_error(e->rhs->span, "division by zero");
-        return none_val(e->span);
-    }
-    if (a.kind == V_INT && b.kind == V_INT) {
-        long long p = a.i, q = b.i, v = 0;
-        bool overflow = false;
-        switch (op) {
-        case '+': overflow = __builtin_add_overflow(p, q, &v); break;
-        case '-': overflow = __builtin_sub_overflow(p, q, &v); break;
-        case '*': overflow = __builtin_mul_overflow(p, q, &v); break;
-        case '/': overflow = p == LLONG_MIN && q == -1; v = overflow ? 0 : p / q; break;
-        case '%': v = (p == LLONG_MIN && q == -1) ? 0 : p % q; break;
-        }
-        if (overflow) {
-            diag_error(e->span, "integer overflow in '%s'", binop_text(op));
-            return none_val(e->span);
-        }
-        r.kind = V_INT;
-        r.i = v;
-        return r;
-    }
-    double p = num(&a), q = num(&b);
-    r.kind = V_FLOAT;
-    r.f = op == '+' ? p + q : op == '-' ? p - q : op == '*' ? p * q : op == '/' ? p / q : fmod(p, q);
-    if (!isfinite(r.f)) {
-        diag_error(e->span, "the result of '%s' is not a finite number", binop_text(op));
-        return none_val(e->span);
-    }
-    return r;
-}
 
 /* A value of the language; V_NONE after an error has been reported. */
 static Val eval(const Env *env, const Expr *e) {
@@ -395,30 +302,11 @@ static Val eval(const Env *env, const Expr *e) {
                 r.kind = V_NONE; /* go on: other items may hold independent errors */
         }
         return r;
-    case EX_UNARY: {
-        Val a = eval(env, e->lhs);
-        if (a.kind == V_NONE)
-            return none_val(e->span);
-        if (e->op == '-') {
-            if (a.kind == V_INT && a.i != LLONG_MIN)
-                a.i = -a.i;
-            else if (a.kind == V_FLOAT)
-                a.f = -a.f;
-            else {
-                diag_error(e->span, "unary '-' needs a number, got %s", kind_text(a.kind));
-                return none_val(e->span);
-            }
-        } else {
-            if (a.kind != V_BOOL) {
-                diag_error(e->span, "'not' needs a boolean, got %s", kind_text(a.kind));
-                return none_val(e->span);
-            }
-            a.i = !a.i;
-        }
-        a.span = e->span;
-        return a;
+    case EX_UNARY: return value_unary(e, eval(env, e->lhs));
+    case EX_BINARY: {
+        Val a = eval(env, e->lhs), b = eval(env, e->rhs);
+        return value_binary(e, a, b);
     }
-    case EX_BINARY: return eval_binary(env, e);
     }
     return none_val(e->span);
 }
@@ -446,11 +334,11 @@ static bool check_int(const TrainArg *a, const Val *v, const char *subject, long
 }
 
 static bool check_num(const TrainArg *a, const Val *v, const char *subject, double *out) {
-    if (!is_num(v) || !in_range(num(v), a->range)) {
+    if (!value_is_num(v) || !in_range(value_num(v), a->range)) {
         diag_error(v->span, "%s must be %s, got %s", subject, range_text(false, false, a->range), value_text(v));
         return false;
     }
-    *out = num(v);
+    *out = value_num(v);
     return true;
 }
 
