@@ -7,6 +7,7 @@
 #include "rt.h"
 
 #include <stdarg.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -244,4 +245,34 @@ bool cli_load_weights(const CnnModel *m, const char *path, float *params, char *
     }
     ckpt_free(c);
     return ok;
+}
+
+/* Checks tensor 'input' of c against the model's input shape and reads its N into *n. */
+bool cli_check_input(const CnnModel *m, const Ckpt *c, int *n, char *err) {
+    const CkptTensor *t = ckpt_find(c, "input");
+    char want[96], have[128];
+    if (m->in_rank == 3)
+        snprintf(want, sizeof want, "[N, %d, %d, %d]", m->in_shape[0], m->in_shape[1], m->in_shape[2]);
+    else
+        snprintf(want, sizeof want, "[N, %d]", m->in_shape[0]);
+    if (!t) {
+        char names[96] = "";
+        for (int i = 0, k = 0; i < c->ntensors && i < 3; i++)
+            k += snprintf(names + k, sizeof names - (size_t)k, "%s'%.20s'", i ? ", " : "", c->tensors[i].name);
+        if (c->ntensors == 0)
+            return rt_fail(err, "%s: no tensor 'input' (the file holds no tensors)", c->path);
+        return rt_fail(err, "%s: no tensor 'input' %s (the file holds %s%s)", c->path, want, names,
+                       c->ntensors > 3 ? ", ..." : "");
+    }
+    ckpt_format_shape(t->shape, t->rank, have, sizeof have);
+    bool ok = t->rank == m->in_rank + 1 && t->shape[0] >= 1 && t->shape[0] <= INT_MAX;
+    for (int d = 1; ok && d < t->rank; d++)
+        ok = t->shape[d] == m->in_shape[d - 1];
+    if (!ok && t->rank > 0 && t->shape[0] == 0)
+        return rt_fail(err, "%s: tensor 'input' has shape %s, an empty batch (N must be at least 1)",
+                       c->path, have);
+    if (!ok)
+        return rt_fail(err, "%s: tensor 'input' has shape %s, model expects %s", c->path, have, want);
+    *n = (int)t->shape[0];
+    return true;
 }

@@ -9,6 +9,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 
+#include "ckpt.h"
 #include "cnnrt.h"
 #include "init.h"
 
@@ -68,5 +69,9 @@ int cmd_forward(const CnnModel *m, int argc, char **argv);
 int cmd_train(const CnnModel *m, int argc, char **argv);   /* train.c */
 int cmd_eval(const CnnModel *m, int argc, char **argv);
 int cmd_grad(const CnnModel *m, int argc, char **argv);
+
+/* Checks tensor 'input' of c against the model's input shape ([N, C, H, W] or [N, F], N >= 1)
+ * and reads N into *n; on failure, one line in err naming the file and the shapes. */
+bool cli_check_input(const CnnModel *m, const Ckpt *c, int *n, char *err);
 
 #endif

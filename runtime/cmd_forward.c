@@ -23,35 +23,6 @@ static const char help[] =
     "  --input FILE     safetensors file holding tensor 'input'\n"
     "  --output FILE    the safetensors file to write (replaced atomically)\n";
 
-/* Checks tensor 'input' of c against the model's input shape and reads its N into *n. */
-static bool check_input(const CnnModel *m, const Ckpt *c, int *n, char *err) {
-    const CkptTensor *t = ckpt_find(c, "input");
-    char want[96], have[128];
-    if (m->in_rank == 3)
-        snprintf(want, sizeof want, "[N, %d, %d, %d]", m->in_shape[0], m->in_shape[1], m->in_shape[2]);
-    else
-        snprintf(want, sizeof want, "[N, %d]", m->in_shape[0]);
-    if (!t) {
-        char names[96] = "";
-        for (int i = 0, k = 0; i < c->ntensors && i < 3; i++)
-            k += snprintf(names + k, sizeof names - (size_t)k, "%s'%.20s'", i ? ", " : "", c->tensors[i].name);
-        if (c->ntensors == 0)
-            return rt_fail(err, "%s: no tensor 'input' (the file holds no tensors)", c->path);
-        return rt_fail(err, "%s: no tensor 'input' %s (the file holds %s%s)", c->path, want, names,
-                       c->ntensors > 3 ? ", ..." : "");
-    }
-    ckpt_format_shape(t->shape, t->rank, have, sizeof have);
-    bool ok = t->rank == m->in_rank + 1 && t->shape[0] >= 1 && t->shape[0] <= INT_MAX;
-    for (int d = 1; ok && d < t->rank; d++)
-        ok = t->shape[d] == m->in_shape[d - 1];
-    if (!ok && t->rank > 0 && t->shape[0] == 0)
-        return rt_fail(err, "%s: tensor 'input' has shape %s, an empty batch (N must be at least 1)",
-                       c->path, have);
-    if (!ok)
-        return rt_fail(err, "%s: tensor 'input' has shape %s, model expects %s", c->path, have, want);
-    *n = (int)t->shape[0];
-    return true;
-}
 
 int cmd_forward(const CnnModel *m, int argc, char **argv) {
     const char *weights = NULL, *input = NULL, *output = NULL;
@@ -71,7 +42,7 @@ int cmd_forward(const CnnModel *m, int argc, char **argv) {
     CkptWriter *w = NULL;
     int n = 0;
     bool ok = cli_memory_alloc(m, &mem, err) && cli_load_weights(m, weights, mem.params, err) &&
-              (x = ckpt_read(input, err)) && check_input(m, x, &n, err);
+              (x = ckpt_read(input, err)) && cli_check_input(m, x, &n, err);
     if (ok) {
         int shape[4] = {n, m->in_shape[0], m->in_shape[1], m->in_shape[2]};
         ok = (in = cli_alloc_floats((size_t)n * m->in_size, "the input", err)) &&

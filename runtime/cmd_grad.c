@@ -33,25 +33,12 @@ static const char help[] =
 
 /* Checks tensors 'input' and 'labels' of c against the model and reads N into *n. */
 static bool check_shapes(const CnnModel *m, const Ckpt *c, int *n, char *err) {
-    const CkptTensor *t = ckpt_find(c, "input");
-    char want[96], have[128];
-    if (m->in_rank == 3)
-        snprintf(want, sizeof want, "[N, %d, %d, %d]", m->in_shape[0], m->in_shape[1], m->in_shape[2]);
-    else
-        snprintf(want, sizeof want, "[N, %d]", m->in_shape[0]);
-    if (!t)
-        return rt_fail(err, "%s: no tensor 'input' %s", c->path, want);
-    ckpt_format_shape(t->shape, t->rank, have, sizeof have);
-    bool ok = t->rank == m->in_rank + 1 && t->shape[0] >= 1;
-    for (int d = 1; ok && d < t->rank; d++)
-        ok = t->shape[d] == m->in_shape[d - 1];
-    if (!ok)
-        return rt_fail(err, "%s: tensor 'input' has shape %s, model expects %s with N >= 1", c->path, have,
-                       want);
-    if (t->shape[0] > m->batch)
-        return rt_fail(err, "%s: tensor 'input' holds %" PRId64 " images, more than the compiled batch %d "
-                       "(compile with 'cnnc --batch N')", c->path, t->shape[0], m->batch);
-    *n = (int)t->shape[0];
+    char have[128];
+    if (!cli_check_input(m, c, n, err))
+        return false;
+    if (*n > m->batch)
+        return rt_fail(err, "%s: tensor 'input' holds %d images, more than the compiled batch %d "
+                       "(compile with 'cnnc --batch N')", c->path, *n, m->batch);
     const CkptTensor *l = ckpt_find(c, "labels");
     if (!l)
         return rt_fail(err, "%s: no tensor 'labels' [%d] (I64 or I32)", c->path, *n);
