@@ -78,6 +78,7 @@ typedef struct Op {
     int epi_bn;         /* head: a batchnorm (inference) applied to its output, or -1 */
     int epi_act;        /* head: an activation applied last, or -1 */
     int pro_norm;       /* head (conv): a normalize applied to its input, or -1 */
+    int epi_pool;       /* head (conv): a non-overlapping pooling applied last, or -1 */
     int writes;         /* the value the op's code writes: out, or the last absorbed op's out */
 } Op;
 

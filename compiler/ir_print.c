@@ -87,7 +87,7 @@ void ir_print(const Graph *g, FILE *f) {
         fprintf(f, " -> %s", shape_str(g->values[op->out].shape, false));
         if (op->fused_into >= 0)
             fprintf(f, "  (fused into %%%d)", g->ops[op->fused_into].out);
-        if (op->pro_norm >= 0 || op->epi_bn >= 0 || op->epi_act >= 0) {
+        if (op->pro_norm >= 0 || op->epi_bn >= 0 || op->epi_act >= 0 || op->epi_pool >= 0) {
             fprintf(f, "  fused[");
             const char *sep = "";
             if (op->pro_norm >= 0)
@@ -95,7 +95,9 @@ void ir_print(const Graph *g, FILE *f) {
             if (op->epi_bn >= 0)
                 fprintf(f, "%sbatchnorm %%%d", sep, g->ops[op->epi_bn].out), sep = ", ";
             if (op->epi_act >= 0)
-                fprintf(f, "%s%s %%%d", sep, op_name(g->ops[op->epi_act].kind), g->ops[op->epi_act].out);
+                fprintf(f, "%s%s %%%d", sep, op_name(g->ops[op->epi_act].kind), g->ops[op->epi_act].out), sep = ", ";
+            if (op->epi_pool >= 0)
+                fprintf(f, "%s%s %%%d", sep, op_name(g->ops[op->epi_pool].kind), g->ops[op->epi_pool].out);
             fprintf(f, "] writes %%%d", op->writes);
         }
         int64_t np = 0;

@@ -7,7 +7,10 @@
  *     after the head (conv, linear, add, batchnorm) or after the folded batchnorm, in inference
  *     and in training (the activation's backward reads the activation's output, which the head
  *     writes; a batchnorm's backward reads the batchnorm's input, which stays in memory);
- *   - a normalize folded into the following conv's padded copy of its input.
+ *   - a normalize folded into the following conv's padded copy of its input;
+ *   - at inference, a max or average pooling whose windows tile the image (kernel = stride, no
+ *     padding, floor mode) folded into the conv before it: the conv computes the rows of one
+ *     window row into a small buffer and stores only the pooled values.
  * A neighbour is absorbed only when its input has no other reader, forward or backward, so
  * every tensor that a backward op reads stays in memory. Absorbed ops stay in the IR, marked
  * (fused_into), so the printed IR shows what each fused op replaced; they emit no code.
@@ -57,6 +60,19 @@ void pass_fuse(Graph *g) {
             op->epi_act = reader[v];
             g->ops[reader[v]].fused_into = i;
             v = g->ops[reader[v]].out;
+        }
+        if (op->kind == OP_CONV && !g->training && readers[v] == 1 && reader[v] < nfwd) {
+            Op *pool = &g->ops[reader[v]];
+            Shape o = g->values[op->out].shape;
+            const Attrs *pa = &pool->a;
+            bool tiles = (pool->kind == OP_MAXPOOL || pool->kind == OP_AVGPOOL) && pa->kh == pa->sh && pa->kw == pa->sw &&
+                         !pa->ph && !pa->pw && !pa->ceil_mode;
+            /* the column kernel only (8 or more columns), with a window row of at most 64 KiB */
+            if (tiles && o.d[3] >= 8 && (int64_t)8 * pa->kh * o.d[3] <= 16384) {
+                op->epi_pool = reader[v];
+                pool->fused_into = i;
+                v = pool->out;
+            }
         }
         op->writes = v;
     }

@@ -173,9 +173,9 @@ static void conv_tile(Cbuf *c, const Attrs *a, int nb, const char *vtype, const 
     cb_line(c, "}");
     for (int t = 0; t < nb; t++) {
         if (scalar)
-            cb_line(c, "yo[%d * OH * OW + ow0] = acc[%d];", t, t);
+            cb_line(c, "yo[%d * YS + ow0] = acc[%d];", t, t);
         else
-            cb_line(c, "memcpy(yo + %d * OH * OW + ow0, &acc[%d], sizeof acc[%d]);", t, t, t);
+            cb_line(c, "memcpy(yo + %d * YS + ow0, &acc[%d], sizeof acc[%d]);", t, t, t);
     }
     if (once)
         cb_line(c, "ow0 = OW;");
@@ -300,12 +300,28 @@ static void conv_emit_kernel(Emit *e, const Op *op, const Attrs *a, Shape in, Sh
         conv_emit_narrow(e, op, a, src, scr, wt_at);
         return;
     }
+    const Op *pool = op->epi_pool >= 0 ? &e->g->ops[op->epi_pool] : NULL;
+    if (pool)
+        cb_line(c, "enum { PKH = %d, PKW = %d, PH_OUT = OH / PKH, PW_OUT = OW / PKW }; /* the fused %s */", pool->a.kh,
+                pool->a.kw, op_name(pool->kind));
     cb_line(c, "PARALLEL_FOR");
-    cb_line(c, "for (int job = 0; job < n * G * BLOCKS * OH; job++) {");
-    cb_line(c, "const int oh = job %% OH, blk = job / OH %% BLOCKS, g = job / OH / BLOCKS %% G, i = job / OH / BLOCKS / G;");
-    cb_line(c, "const int oc0 = g * OCG + blk * OB;");
+    if (!pool) {
+        cb_line(c, "for (int job = 0; job < n * G * BLOCKS * OH; job++) {");
+        cb_line(c, "const int oh = job %% OH, blk = job / OH %% BLOCKS, g = job / OH / BLOCKS %% G, i = job / OH / BLOCKS / G;");
+        cb_line(c, "const size_t YS = (size_t)OH * OW; /* from one output channel to the next */");
+        cb_line(c, "const int oc0 = g * OCG + blk * OB;");
+        cb_line(c, "float *yo = y + ((size_t)i * OC + oc0) * OH * OW + (size_t)oh * OW;");
+    } else { /* the fused pooling: the conv rows of one window row go to a buffer, then pooled */
+        cb_line(c, "for (int job = 0; job < n * G * BLOCKS * PH_OUT; job++) {");
+        cb_line(c, "const int r = job %% PH_OUT, blk = job / PH_OUT %% BLOCKS, g = job / PH_OUT / BLOCKS %% G, i = job / PH_OUT / BLOCKS / G;");
+        cb_line(c, "const size_t YS = (size_t)PKH * OW;");
+        cb_line(c, "const int oc0 = g * OCG + blk * OB;");
+        cb_line(c, "float rows[OB * PKH * OW];");
+        cb_line(c, "for (int q = 0; q < PKH; q++) {");
+        cb_line(c, "const int oh = r * PKH + q;");
+        cb_line(c, "float *yo = rows + (size_t)q * OW;");
+    }
     cb_line(c, "const float *xg = %s + ((size_t)i * IC + (size_t)g * ICG) * HP * WP + (size_t)oh * SH * WP;", src);
-    cb_line(c, "float *yo = y + ((size_t)i * OC + oc0) * OH * OW + (size_t)oh * OW;");
     cb_line(c, "int ow0 = 0;");
     for (int bi = 0; bi < (ob_last != ob ? 2 : 1); bi++) {
         int nb = bi == 0 ? ob : ob_last;
@@ -327,9 +343,32 @@ static void conv_emit_kernel(Emit *e, const Op *op, const Attrs *a, Shape in, Sh
         cb_line(c, "const int nb = blk < BLOCKS - 1 ? OB : OCG - (BLOCKS - 1) * OB;");
         cb_line(c, "for (int t = 0; t < nb; t++)");
         cb_line(c, "    for (int j = 0; j < OW; j++) {");
-        cb_line(c, "        const float v = yo[(size_t)t * OH * OW + j];");
-        cb_line(c, "        yo[(size_t)t * OH * OW + j] = %s;", emit_epilogue(e, op, "v", "oc0 + t"));
+        cb_line(c, "        const float v = yo[(size_t)t * YS + j];");
+        cb_line(c, "        yo[(size_t)t * YS + j] = %s;", emit_epilogue(e, op, "v", "oc0 + t"));
         cb_line(c, "    }");
+    }
+    if (pool) {
+        cb_line(c, "}");
+        cb_line(c, "const int nbp = blk < BLOCKS - 1 ? OB : OCG - (BLOCKS - 1) * OB;");
+        cb_line(c, "for (int t = 0; t < nbp; t++)");
+        cb_line(c, "for (int pc = 0; pc < PW_OUT; pc++) {");
+        if (pool->kind == OP_MAXPOOL) {
+            cb_line(c, "float m = -INFINITY;");
+            cb_line(c, "for (int q = 0; q < PKH; q++)");
+            cb_line(c, "    for (int k = 0; k < PKW; k++) {");
+            cb_line(c, "        const float v = rows[(size_t)t * YS + (size_t)q * OW + pc * PKW + k];");
+            cb_line(c, "        if (v > m || isnan(v))");
+            cb_line(c, "            m = v;");
+            cb_line(c, "    }");
+        } else {
+            cb_line(c, "float s = 0.0f;");
+            cb_line(c, "for (int q = 0; q < PKH; q++)");
+            cb_line(c, "    for (int k = 0; k < PKW; k++)");
+            cb_line(c, "        s += rows[(size_t)t * YS + (size_t)q * OW + pc * PKW + k];");
+            cb_line(c, "const float m = s / (float)(PKH * PKW);");
+        }
+        cb_line(c, "y[(((size_t)i * OC + oc0 + t) * PH_OUT + r) * PW_OUT + pc] = m;");
+        cb_line(c, "}");
     }
     cb_line(c, "}");
 }
@@ -382,7 +421,7 @@ static void conv_emit_backward(Emit *e, const Op *bwd, const Op *fwd) {
         Shape in = emit_in_shape(e, fwd, 0), out = emit_out_shape(e, fwd);
         d.out = in.d[1];
         int64_t wf = round16((int64_t)out.d[1] * in.d[1] * d.kh * d.kw);
-        Op plain = {.fused_into = -1, .epi_bn = -1, .epi_act = -1, .pro_norm = -1};
+        Op plain = {.fused_into = -1, .epi_bn = -1, .epi_act = -1, .pro_norm = -1, .epi_pool = -1};
         cb_line(c, "{ /* dx: the forward kernel over dy, with the kernel flipped and its channels swapped */");
         cb_line(c, "float *wf = scratch;");
         cb_line(c, "PARALLEL_FOR");
