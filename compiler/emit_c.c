@@ -347,11 +347,15 @@ static const char *emit_fn(Cbuf *out, const Graph *g, const Plan *plan, int i, F
     cb_line(out, "/* %s%s%s: %s -> %s   (%s:%d)%s%s%s */", what, *attrs ? " " : "", attrs, shapes,
             f->out >= 0 ? shape_str(g->values[f->out].shape, true) : "[]", src, f->span.line, f->pname ? " " : "",
             f->pname ? f->pname : "", kind == FN_TRAIN ? ", training mode" : "");
-    if (op->pro_norm >= 0 || op->epi_bn >= 0 || op->epi_act >= 0 || op->epi_pool >= 0)
-        cb_line(out, "/*   fused:%s%s%s%s */", op->pro_norm >= 0 ? arena_printf(" normalize %%%d before,", g->ops[op->pro_norm].out) : "",
-                op->epi_bn >= 0 ? arena_printf(" batchnorm %%%d", g->ops[op->epi_bn].out) : "",
-                op->epi_act >= 0 ? arena_printf(" %s %%%d", op_name(g->ops[op->epi_act].kind), g->ops[op->epi_act].out) : "",
-                op->epi_pool >= 0 ? arena_printf(" %s %%%d", op_name(g->ops[op->epi_pool].kind), g->ops[op->epi_pool].out) : "");
+    const char *fused = "";
+    if (op->pro_norm >= 0)
+        fused = arena_printf("normalize %%%d before", g->ops[op->pro_norm].out);
+    const int after[3] = {op->epi_bn, op->epi_act, op->epi_pool};
+    for (int k = 0; k < 3; k++)
+        if (after[k] >= 0)
+            fused = arena_printf("%s%s%s %%%d", fused, *fused ? ", " : "", op_name(g->ops[after[k]].kind), g->ops[after[k]].out);
+    if (*fused)
+        cb_line(out, "/*   fused: %s */", fused);
     const char *decl = "", *call = "", *call2 = "";
     for (int k = 0; k < na; k++) {
         bool used = !strcmp(args[k].name, "o") ? strstr(text, "o->") != NULL : word_in(text, args[k].name);
