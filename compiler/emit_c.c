@@ -743,8 +743,7 @@ static bool write_atomic(const Cbuf *c, const char *path) {
     return true;
 }
 
-bool emit_c_files(const Graph *g, const Plan *plan, const EmitOptions *o, const char *c_path, const char *h_path,
-                  const char *main_path) {
+bool emit_c_files(const Graph *g, const Plan *plan, const EmitOptions *o, const char *c_path, const char *h_path) {
     Cbuf h = {0}, c = {0};
     emit_header(&h, g, plan, o);
     emit_source(&c, g, plan, o, basename_of(h_path));
@@ -755,7 +754,6 @@ bool emit_c_files(const Graph *g, const Plan *plan, const EmitOptions *o, const 
     }
     cb_free(&h);
     cb_free(&c);
-    (void)main_path;
     return ok;
 }
 
@@ -765,7 +763,7 @@ bool emit_program_files(const Graph *gi, const Plan *pi, const Graph *gt, const 
     const char *c2 = gt ? arena_printf("%s/%s.c", dir, gt->name) : NULL;
     const char *h2 = gt ? arena_printf("%s/%s.h", dir, gt->name) : NULL;
     const char *mp = arena_printf("%s/%s_main.c", dir, gi->name);
-    bool ok = emit_c_files(gi, pi, o, c1, h1, NULL) && (!gt || emit_c_files(gt, pt, o, c2, h2, NULL));
+    bool ok = emit_c_files(gi, pi, o, c1, h1) && (!gt || emit_c_files(gt, pt, o, c2, h2));
     if (ok) {
         Cbuf m = {0};
         emit_main(&m, gi, gt, o, basename_of(h1), gt ? basename_of(h2) : NULL);

@@ -24,10 +24,9 @@ typedef struct Emit {
     const Plan *plan;
 } Emit;
 
-/* Writes NAME.c and NAME.h (and NAME_main.c when main_path is given). Returns false after a
+/* Writes NAME.c and NAME.h (the embeddable pair). Returns false after a
  * message when a file cannot be written; no partial files remain. */
-bool emit_c_files(const Graph *g, const Plan *plan, const EmitOptions *o, const char *c_path, const char *h_path,
-                  const char *main_path);
+bool emit_c_files(const Graph *g, const Plan *plan, const EmitOptions *o, const char *c_path, const char *h_path);
 
 /* A standalone program's sources in dir: NAME.c/.h from the inference graph gi (fused for
  * inference), NAME_train.c/.h from the training graph gt (named so; NULL when the model has

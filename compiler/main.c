@@ -298,7 +298,7 @@ static int emit_c_dir(const Options *o, const Graph *g, const Plan *plan) {
     if (o->embed && !(eo.weights = load_weights(g, plan, o->embed)))
         return 1;
     return emit_c_files(g, plan, &eo, arena_printf("%s/%s.c", o->out, g->name),
-                        arena_printf("%s/%s.h", o->out, g->name), NULL)
+                        arena_printf("%s/%s.h", o->out, g->name))
                ? 0
                : 1;
 }
