@@ -52,20 +52,10 @@ static void adaptive_emit_forward(Emit *e, const Op *op) {
     cb_line(c, "const int h0 = oh * IH / OH, h1 = ((oh + 1) * IH + OH - 1) / OH;");
     cb_line(c, "for (int ow = 0; ow < OW; ow++) {");
     cb_line(c, "const int w0 = ow * IW / OW, w1 = ((ow + 1) * IW + OW - 1) / OW;");
+    emit_window_reduce(c, op->kind == OP_GLOBAL_MAXPOOL);
     if (op->kind == OP_GLOBAL_MAXPOOL) {
-        cb_line(c, "float m = -INFINITY;");
-        cb_line(c, "for (int h = h0; h < h1; h++)");
-        cb_line(c, "    for (int w = w0; w < w1; w++) {");
-        cb_line(c, "        const float v = xi[h * IW + w];");
-        cb_line(c, "        if (v > m || isnan(v))");
-        cb_line(c, "            m = v;");
-        cb_line(c, "    }");
         cb_line(c, "yo[oh * OW + ow] = m;");
     } else {
-        cb_line(c, "float s = 0.0f;");
-        cb_line(c, "for (int h = h0; h < h1; h++)");
-        cb_line(c, "    for (int w = w0; w < w1; w++)");
-        cb_line(c, "        s += xi[h * IW + w];");
         cb_line(c, "yo[oh * OW + ow] = s / (float)((h1 - h0) * (w1 - w0));");
     }
     cb_line(c, "}");

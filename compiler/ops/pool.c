@@ -103,20 +103,10 @@ static void pool_emit_forward(Emit *e, const Op *op) {
     cb_line(c, "if (w0 < 0) w0 = 0;");
     cb_line(c, "if (h1 > IH) h1 = IH;");
     cb_line(c, "if (w1 > IW) w1 = IW;");
+    emit_window_reduce(c, op->kind == OP_MAXPOOL);
     if (op->kind == OP_MAXPOOL) {
-        cb_line(c, "float m = -INFINITY;");
-        cb_line(c, "for (int h = h0; h < h1; h++)");
-        cb_line(c, "    for (int w = w0; w < w1; w++) {");
-        cb_line(c, "        const float v = xi[h * IW + w];");
-        cb_line(c, "        if (v > m || isnan(v))");
-        cb_line(c, "            m = v;");
-        cb_line(c, "    }");
         cb_line(c, "yo[oh * OW + ow] = m;");
     } else {
-        cb_line(c, "float s = 0.0f;");
-        cb_line(c, "for (int h = h0; h < h1; h++)");
-        cb_line(c, "    for (int w = w0; w < w1; w++)");
-        cb_line(c, "        s += xi[h * IW + w];");
         cb_line(c, "const int count = %s;", a->count_include_pad ? "padded" : "(h1 - h0) * (w1 - w0)");
         cb_line(c, "yo[oh * OW + ow] = count > 0 ? s / (float)count : 0.0f;");
     }
