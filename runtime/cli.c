@@ -276,3 +276,17 @@ bool cli_check_input(const CnnModel *m, const Ckpt *c, int *n, char *err) {
     *n = (int)t->shape[0];
     return true;
 }
+
+void cli_add_batch_counters(CkptWriter *w, const CnnModel *m, const int64_t *count) {
+    static const char suffix[] = ".running_var";
+    size_t ls = sizeof suffix - 1;
+    for (int i = 0; i < m->ntensors; i++) {
+        const char *name = m->tensors[i].name;
+        size_t n = strlen(name);
+        if (n > ls && strcmp(name + n - ls, suffix) == 0) {
+            char buf[512];
+            snprintf(buf, sizeof buf, "%.*s.num_batches_tracked", (int)(n - ls), name);
+            ckpt_add_i64(w, buf, NULL, 0, count);
+        }
+    }
+}

@@ -74,4 +74,9 @@ int cmd_grad(const CnnModel *m, int argc, char **argv);
  * and reads N into *n; on failure, one line in err naming the file and the shapes. */
 bool cli_check_input(const CnnModel *m, const Ckpt *c, int *n, char *err);
 
+/* PyTorch's batchnorm keeps a step counter, num_batches_tracked (I64, shape []), in its
+ * state_dict. Adding one per batchnorm of m, with value *count (read at ckpt_write), lets
+ * PyTorch load the file with strict=True. cnnc's own readers ignore these tensors. */
+void cli_add_batch_counters(CkptWriter *w, const CnnModel *m, const int64_t *count);
+
 #endif

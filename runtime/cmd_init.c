@@ -53,6 +53,8 @@ int cmd_init(const CnnModel *m, int argc, char **argv) {
         const CnnTensorInfo *t = &m->tensors[i];
         ckpt_add_f32(w, t->name, t->shape, t->rank, params + t->offset);
     }
+    const int64_t no_batches = 0;
+    cli_add_batch_counters(w, m, &no_batches);
     bool ok = ckpt_write(w, save, err);
     ckpt_writer_free(w);
     free(params);

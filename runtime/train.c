@@ -537,6 +537,8 @@ static bool write_checkpoint(const Run *run, const char *path, char *err) {
         const CnnTensorInfo *t = &m->tensors[i];
         ckpt_add_f32(w, t->name, t->shape, t->rank, run->params + t->offset);
     }
+    const int64_t batches = run->batches_done;
+    cli_add_batch_counters(w, m, &batches);
     for (int i = 0; i < m->ntensors; i++) {
         const CnnTensorInfo *t = &m->tensors[i];
         if (!t->trained)

@@ -137,8 +137,10 @@ done
 wf="$tmp/wf.safetensors"
 check "init flat" "$flat" init --save "$wf"
 "$B/cnnc" --emit=params "$tmp/flat.cnn" | cut -d' ' -f1 >"$tmp/want_names"
-$fx names "$wf" >"$tmp/names"
+$fx names "$wf" | grep -v '\.num_batches_tracked$' >"$tmp/names"
 if cmp -s "$tmp/want_names" "$tmp/names"; then ok; else bad "init flat: tensor names differ"; fi
+# ...plus PyTorch's batchnorm step counter, so that load_state_dict(strict=True) takes the file
+if $fx names "$wf" | grep -q '^bn0\.num_batches_tracked$'; then ok; else bad "init flat: no bn0.num_batches_tracked"; fi
 wt="$tmp/wt.safetensors"
 check "init tiny" "$tiny" init --save "$wt"
 

@@ -44,9 +44,9 @@ def read_st(path):
     for k, v in header.items():
         if k == "__metadata__":
             continue
-        assert v["dtype"] == "F32", v
+        assert v["dtype"] in ("F32", "I64"), v   # I64: batchnorm's num_batches_tracked
         s, e = v["data_offsets"]
-        out[k] = np.frombuffer(data[s:e], dtype="<f4").reshape(v["shape"]).copy()
+        out[k] = np.frombuffer(data[s:e], dtype="<f4" if v["dtype"] == "F32" else "<i8").reshape(v["shape"]).copy()
     return out, header.get("__metadata__", {})
 
 
