@@ -21,7 +21,7 @@ step "cnnc models/lenet5.cnn -o $B/demo/lenet5"
 step "lenet5 info"
 "$out/lenet5" info
 
-step "a test image from $data (label in the file name)"
+step "a test image from $data, and its true class"
 /usr/bin/python3 - "$data/t10k-images-idx3-ubyte.gz" "$data/t10k-labels-idx1-ubyte.gz" "$out" <<'PY'
 import gzip, sys
 images, labels, out = sys.argv[1:4]
