@@ -37,14 +37,23 @@ const char *emit_epilogue(const Emit *e, const Op *op, const char *v, const char
 
 bool emit_has_epilogue(const Op *op) { return op->epi_bn >= 0 || op->epi_act >= 0; }
 
-void emit_window_reduce(Cbuf *c, bool max) {
+void emit_window_reduce(Cbuf *c, bool max, bool argmax) {
     if (max) {
         cb_line(c, "float m = -INFINITY;");
+        if (argmax)
+            cb_line(c, "int at = h0 * IW + w0;");
         cb_line(c, "for (int h = h0; h < h1; h++)");
         cb_line(c, "    for (int w = w0; w < w1; w++) {");
         cb_line(c, "        const float v = xi[h * IW + w];");
-        cb_line(c, "        if (v > m || isnan(v))");
-        cb_line(c, "            m = v;");
+        if (argmax) {
+            cb_line(c, "        if (v > m || isnan(v)) {");
+            cb_line(c, "            m = v;");
+            cb_line(c, "            at = h * IW + w;");
+            cb_line(c, "        }");
+        } else {
+            cb_line(c, "        if (v > m || isnan(v))");
+            cb_line(c, "            m = v;");
+        }
         cb_line(c, "    }");
     } else {
         cb_line(c, "float s = 0.0f;");

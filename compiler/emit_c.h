@@ -48,8 +48,9 @@ void emit_epilogue_setup(const Emit *e, const Op *op, int channels);
 const char *emit_epilogue(const Emit *e, const Op *op, const char *v, const char *ch);
 bool emit_has_epilogue(const Op *op);
 /* Pooling windows: declares m, the maximum (NaN wins, as in PyTorch), or s, the sum, of
- * xi[h * IW + w] over h0 <= h < h1, w0 <= w < w1. */
-void emit_window_reduce(Cbuf *c, bool max);
+ * xi[h * IW + w] over h0 <= h < h1, w0 <= w < w1; with argmax, also at, the index of the
+ * first maximum in row-major order (the window's first element when nothing beats -inf). */
+void emit_window_reduce(Cbuf *c, bool max, bool argmax);
 /* A float literal that round-trips: 0.286000013f */
 const char *emit_float(double v);
 

@@ -52,7 +52,7 @@ static void adaptive_emit_forward(Emit *e, const Op *op) {
     cb_line(c, "const int h0 = oh * IH / OH, h1 = ((oh + 1) * IH + OH - 1) / OH;");
     cb_line(c, "for (int ow = 0; ow < OW; ow++) {");
     cb_line(c, "const int w0 = ow * IW / OW, w1 = ((ow + 1) * IW + OW - 1) / OW;");
-    emit_window_reduce(c, op->kind == OP_GLOBAL_MAXPOOL);
+    emit_window_reduce(c, op->kind == OP_GLOBAL_MAXPOOL, false);
     if (op->kind == OP_GLOBAL_MAXPOOL) {
         cb_line(c, "yo[oh * OW + ow] = m;");
     } else {
@@ -84,16 +84,7 @@ static void adaptive_emit_backward(Emit *e, const Op *bwd, const Op *fwd) {
     cb_line(c, "for (int ow = 0; ow < OW; ow++) {");
     cb_line(c, "const int w0 = ow * IW / OW, w1 = ((ow + 1) * IW + OW - 1) / OW;");
     if (fwd->kind == OP_GLOBAL_MAXPOOL) {
-        cb_line(c, "float m = -INFINITY;");
-        cb_line(c, "int at = h0 * IW + w0;");
-        cb_line(c, "for (int h = h0; h < h1; h++)");
-        cb_line(c, "    for (int w = w0; w < w1; w++) {");
-        cb_line(c, "        const float v = xi[h * IW + w];");
-        cb_line(c, "        if (v > m || isnan(v)) {");
-        cb_line(c, "            m = v;");
-        cb_line(c, "            at = h * IW + w;");
-        cb_line(c, "        }");
-        cb_line(c, "    }");
+        emit_window_reduce(c, true, true);
         cb_line(c, "dxi[at] += dyo[oh * OW + ow];");
     } else {
         cb_line(c, "const float gv = dyo[oh * OW + ow] / (float)((h1 - h0) * (w1 - w0));");

@@ -103,7 +103,7 @@ static void pool_emit_forward(Emit *e, const Op *op) {
     cb_line(c, "if (w0 < 0) w0 = 0;");
     cb_line(c, "if (h1 > IH) h1 = IH;");
     cb_line(c, "if (w1 > IW) w1 = IW;");
-    emit_window_reduce(c, op->kind == OP_MAXPOOL);
+    emit_window_reduce(c, op->kind == OP_MAXPOOL, false);
     if (op->kind == OP_MAXPOOL) {
         cb_line(c, "yo[oh * OW + ow] = m;");
     } else {
@@ -145,16 +145,7 @@ static void pool_emit_backward(Emit *e, const Op *bwd, const Op *fwd) {
     cb_line(c, "if (h1 > IH) h1 = IH;");
     cb_line(c, "if (w1 > IW) w1 = IW;");
     if (fwd->kind == OP_MAXPOOL) {
-        cb_line(c, "float m = -INFINITY;");
-        cb_line(c, "int at = h0 * IW + w0;");
-        cb_line(c, "for (int h = h0; h < h1; h++)");
-        cb_line(c, "    for (int w = w0; w < w1; w++) {");
-        cb_line(c, "        const float v = xi[h * IW + w];");
-        cb_line(c, "        if (v > m || isnan(v)) {");
-        cb_line(c, "            m = v;");
-        cb_line(c, "            at = h * IW + w;");
-        cb_line(c, "        }");
-        cb_line(c, "    }");
+        emit_window_reduce(c, true, true);
         cb_line(c, "dxi[at] += dyo[oh * OW + ow];");
     } else {
         cb_line(c, "const int count = %s;", a->count_include_pad ? "padded" : "(h1 - h0) * (w1 - w0)");
