@@ -58,14 +58,10 @@ static void batchnorm_emit_forward(Emit *e, const Op *op) {
     cb_line(c, "}");
 }
 
-/* Training: each channel is normalized with the statistics of this batch, over N*H*W
- * values (the biased variance, as PyTorch normalizes), accumulated in double. With
- * o->update_stats the running statistics move as torch.nn.BatchNorm does:
- * r = (1 - momentum) * r + momentum * s, where the variance s is the unbiased one. */
-static void batchnorm_emit_forward_train(Emit *e, const Op *op) {
-    Cbuf *c = e->c;
-    Shape s = emit_in_shape(e, op, 0);
-    cb_line(c, "enum { C = %d, HW = %d };", s.d[1], s.rank == 4 ? s.d[2] * s.d[3] : 1);
+/* Opens the per-channel loop (in parallel over channels) and computes, in double over the
+ * N*H*W values of channel ch of x, mu (the mean) and sq (the sum of squared deviations);
+ * count is N*H*W. The forward in training mode and the backward share it. */
+static void batch_stats(Cbuf *c) {
     cb_line(c, "const double count = (double)n * HW;");
     cb_line(c, "PARALLEL_FOR");
     cb_line(c, "for (int ch = 0; ch < C; ch++) {");
@@ -81,6 +77,17 @@ static void batchnorm_emit_forward_train(Emit *e, const Op *op) {
     cb_line(c, "for (int p = 0; p < HW; p++)");
     cb_line(c, "    sq += (xi[p] - mu) * (xi[p] - mu);");
     cb_line(c, "}");
+}
+
+/* Training: each channel is normalized with the statistics of this batch, over N*H*W
+ * values (the biased variance, as PyTorch normalizes), accumulated in double. With
+ * o->update_stats the running statistics move as torch.nn.BatchNorm does:
+ * r = (1 - momentum) * r + momentum * s, where the variance s is the unbiased one. */
+static void batchnorm_emit_forward_train(Emit *e, const Op *op) {
+    Cbuf *c = e->c;
+    Shape s = emit_in_shape(e, op, 0);
+    cb_line(c, "enum { C = %d, HW = %d };", s.d[1], s.rank == 4 ? s.d[2] * s.d[3] : 1);
+    batch_stats(c);
     cb_line(c, "const double biased = sq / count;");
     cb_line(c, "const float scale = (float)(w[ch] / sqrt(biased + %s));", emit_float(op->a.eps));
     cb_line(c, "const float shift = (float)(b[ch] - mu * scale);");
@@ -111,21 +118,7 @@ static void batchnorm_emit_backward(Emit *e, const Op *bwd, const Op *fwd) {
     bool dw = fwd->param[PARAM_WEIGHT] >= 0 && g->params[fwd->param[PARAM_WEIGHT]].trained;
     bool db = fwd->param[PARAM_BIAS] >= 0 && g->params[fwd->param[PARAM_BIAS]].trained;
     cb_line(c, "enum { C = %d, HW = %d };", s.d[1], s.rank == 4 ? s.d[2] * s.d[3] : 1);
-    cb_line(c, "const double count = (double)n * HW;");
-    cb_line(c, "PARALLEL_FOR");
-    cb_line(c, "for (int ch = 0; ch < C; ch++) {");
-    cb_line(c, "double sum = 0.0, sq = 0.0;");
-    cb_line(c, "for (int i = 0; i < n; i++) {");
-    cb_line(c, "const float *xi = x + ((size_t)i * C + ch) * HW;");
-    cb_line(c, "for (int p = 0; p < HW; p++)");
-    cb_line(c, "    sum += xi[p];");
-    cb_line(c, "}");
-    cb_line(c, "const double mu = sum / count;");
-    cb_line(c, "for (int i = 0; i < n; i++) {");
-    cb_line(c, "const float *xi = x + ((size_t)i * C + ch) * HW;");
-    cb_line(c, "for (int p = 0; p < HW; p++)");
-    cb_line(c, "    sq += (xi[p] - mu) * (xi[p] - mu);");
-    cb_line(c, "}");
+    batch_stats(c);
     cb_line(c, "const double invstd = 1.0 / sqrt(sq / count + %s);", emit_float(fwd->a.eps));
     cb_line(c, "double sdy = 0.0, sdyx = 0.0;");
     cb_line(c, "for (int i = 0; i < n; i++) {");
