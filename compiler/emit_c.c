@@ -424,6 +424,14 @@ static void emit_train_step(Cbuf *c, const Graph *g, const Plan *plan, const cha
     cb_blank(c);
 }
 
+/* Adam's bias corrections of step o->step, bc1 and bc2, computed once per step: the one copy
+ * that both NAME_update and NAME_train_step_update use (with update_tensor below, the only
+ * optimizer math in the generated code). */
+static void emit_bias_corrections(Cbuf *c, const char *o) {
+    cb_line(c, "const float bc1 = 1.0f - powf(%s->beta1, (float)%s->step), bc2 = 1.0f - powf(%s->beta2, (float)%s->step);", o,
+            o, o, o);
+}
+
 /* The optimizer step over every trained tensor, exactly as torch.optim computes it. */
 static void emit_update(Cbuf *c, const Graph *g, const Plan *plan) {
     const char *N = g->name, *U = upper(g->name);
@@ -461,7 +469,7 @@ static void emit_update(Cbuf *c, const Graph *g, const Plan *plan) {
     cb_blank(c);
     cb_line(c, "void %s_update(float *params, const float *grads, float *state, const cnn_optim *o) {", N);
     cb_line(c, "float *m = state, *v = state + %s_PARAM_FLOATS;", U);
-    cb_line(c, "const float bc1 = 1.0f - powf(o->beta1, (float)o->step), bc2 = 1.0f - powf(o->beta2, (float)o->step);");
+    emit_bias_corrections(c, "o");
     for (int i = 0; i < g->nparams; i++) {
         const ParamT *p = &g->params[i];
         if (!p->trained)
@@ -487,7 +495,7 @@ static void emit_train_step_update(Cbuf *c, const Graph *g, const Plan *plan, co
     cb_line(c, "if (n < 1 || n > %s_BATCH)", U);
     cb_line(c, "    return NAN;");
     cb_line(c, "float *m = state, *v = state + %s_PARAM_FLOATS;", U);
-    cb_line(c, "const float bc1 = 1.0f - powf(opt->beta1, (float)opt->step), bc2 = 1.0f - powf(opt->beta2, (float)opt->step);");
+    emit_bias_corrections(c, "opt");
     for (int i = 1; i < g->nops; i++) {
         if (i == softmax || !calls[i])
             continue;

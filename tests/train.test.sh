@@ -206,7 +206,7 @@ if [ "$acc" -ge 60 ]; then ok; else bad "tinyconv learned only $acc% on an easy 
 for f in last.safetensors best.safetensors log.csv curves.svg; do
     if [ -s "$tmp/fmt/$f" ]; then ok; else bad "no $f in the save directory"; fi
 done
-pyc "curves.svg" svg "$tmp/fmt/curves.svg"
+pyc "curves.svg" svg "$tmp/fmt/curves.svg" --curves 3
 if [ "$(head -1 "$tmp/fmt/log.csv")" = "epoch,train_loss,train_acc,val_loss,val_acc,lr,seconds" ] &&
     [ "$(wc -l <"$tmp/fmt/log.csv")" = 4 ]; then ok; else bad "log.csv: $(cat "$tmp/fmt/log.csv")"; fi
 check "quiet" "$tiny" train --data "$tmp/d" --epochs 1 --save "$tmp/q" --quiet
@@ -216,7 +216,7 @@ check "eval" "$tiny" eval --weights "$tmp/fmt/best.safetensors" --data "$tmp/d" 
 expect_line "eval accuracy" "accuracy [0-9.]*%" "$tmp/stdout"
 expect_line "eval confusion" "confusion matrix" "$tmp/stdout"
 expect_line "eval per class" "precision  recall" "$tmp/stdout"
-pyc "confusion svg" svg "$tmp/cm.svg"
+pyc "confusion svg" svg "$tmp/cm.svg" --cells 3 40
 printf 'red\ngreen\nblue\n' >"$tmp/labels.txt"
 check "eval labels train split" "$tiny" eval --weights "$tmp/fmt/last.safetensors" --data "$tmp/d" --split train \
     --labels "$tmp/labels.txt"

@@ -52,7 +52,18 @@ sys.path.insert(0, HERE)
 import parity  # noqa: E402  (models, safetensors reading, weights, errors: shared with the forward check)
 
 TOL = 1e-3
-NOISE_FACTOR = 5  # a tensor whose float32 gradient PyTorch itself only gets to within e may differ by 5 e
+CEILING = 1e-2  # no tensor's tolerance goes beyond this
+# The tensors whose tolerance is wider than TOL, each with its reason (PyTorch's own float32
+# gradient, column "torch f32", is off by about as much: the gradient is ill-conditioned there).
+WIDEN = {
+}
+assert all(tol <= CEILING for tol, _ in WIDEN.values()), "a widened tolerance above the ceiling"
+
+
+def tolerance(model, name):
+    return WIDEN.get((model, name), (TOL, ""))[0]
+
+
 FLOOR = 1e-3    # a gradient that is zero in exact arithmetic (a bias before batchnorm) is compared
                 # against FLOOR times the model's largest gradient, not against its own rounding noise
 BATCH = 4
@@ -266,7 +277,7 @@ def check_case(case, cnnc, prog_future, work, index):
         results[who] = worst_of(rels)
         problems += ["vs %s: %s" % (who, p) for p in probs]
         bad = ["vs %s: %s differs: rel %.2e > %.2g" % (who, name, rel, tol) for name, rel in rels.items()
-               for tol in [max(TOL, NOISE_FACTOR * noise.get(name, 0.0))] if not rel <= tol]
+               for tol in [tolerance(case.model, name)] if not rel <= tol]
         problems += bad[:4] + (["vs %s: ... and %d more tensors" % (who, len(bad) - 4)] if len(bad) > 4 else [])
     return results.get("twin"), results.get("emitted"), noise and worst_of(noise), problems
 
@@ -298,9 +309,15 @@ def main():
         unknown = set(args.only) - {c.model for c in cases}
         if unknown:
             sys.exit("grad_parity: no model named %s" % ", ".join(sorted(unknown)))
+    skipped = []    # said and counted, not left out silently
+    if args.only:
+        skipped = [(c, "not in --only") for c in cases if c.model not in args.only]
         cases = [c for c in cases if c.model in args.only]
     elif not args.all:
+        skipped = [(c, "too slow for the suite (--all runs it)") for c in cases if c.model in SLOW]
         cases = [c for c in cases if c.model not in SLOW]
+    for c, why in skipped:
+        print("SKIP grad_parity %s: %s" % (c.model, why))
     work = args.keep or tempfile.mkdtemp(prefix="cnnc-grad-")
     os.makedirs(work, exist_ok=True)
 
@@ -339,7 +356,7 @@ def main():
     finally:
         if not args.keep:
             shutil.rmtree(work, ignore_errors=True)
-    print("grad_parity: %d passed, %d failed (%.0f s)" % (passed, failed, time.time() - t0))
+    print("grad_parity: %d passed, %d failed, %d skipped (%.0f s)" % (passed, failed, len(skipped), time.time() - t0))
     return 1 if failed else 0
 
 

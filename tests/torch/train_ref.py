@@ -272,10 +272,27 @@ def cmd_unchanged(a):
 
 
 def cmd_svg(a):
+    """An SVG that draws what it should: --curves N: the two panels' four polylines (train and
+    validation loss and accuracy) with N points each; --cells K TOTAL: a K x K grid of cells
+    whose printed counts add up to TOTAL (the images evaluated)."""
     root = ET.parse(a.file).getroot()
     if not root.tag.endswith("svg"):
         raise Mismatch(f"svg: root is {root.tag}")
-    n = sum(1 for _ in root.iter())
+    tag = lambda e: e.tag.rsplit("}", 1)[-1]
+    if a.curves is not None:
+        lines = [e for e in root.iter() if tag(e) == "polyline"]
+        points = [len(e.get("points", "").split()) for e in lines]
+        if points != [a.curves] * 4:
+            raise Mismatch(f"svg: want 4 curves of {a.curves} points, got points {points}")
+    if a.cells is not None:
+        k, total = a.cells
+        cells = [e for e in root.iter() if tag(e) == "rect" and e.get("stroke") == "#eee"]
+        counts = [int(e.text) for e in root.iter() if tag(e) == "text" and (e.text or "").strip().isdigit()]
+        if len(cells) != k * k or sum(counts) != total:
+            raise Mismatch(f"svg: want {k}x{k} cells counting {total} images, got {len(cells)} cells counting "
+                           f"{sum(counts)}")
+    if a.curves is None and a.cells is None:
+        raise Mismatch("svg: say what the drawing must hold (--curves or --cells)")
 
 
 def parser():
@@ -326,6 +343,8 @@ def parser():
     p.add_argument("prefix")
     p = sub.add_parser("svg")
     p.add_argument("file")
+    p.add_argument("--curves", type=int)
+    p.add_argument("--cells", type=int, nargs=2)
     p = sub.add_parser("batch")
     p.add_argument("file")
     return ap
