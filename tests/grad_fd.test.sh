@@ -100,6 +100,35 @@ model fd_concat <<'M'
     }
     conv(3, 3, stride = 2)
 M
+# Batchnorm on batch statistics (training mode), on images and on features.
+model fd_batchnorm <<'M'
+    input [2, 5, 6]
+    conv(3, 3, pad = 1)
+    batchnorm
+    tanh
+    conv(4, 1, bias = false)
+    batchnorm(eps = 0.1)
+M
+# Dropout in training, its mask fixed by the step's seed (fd_check.c built with -DCHECK_DROPOUT):
+# the differences see the forward's mask, the analytic gradient the backward's.
+model fd_dropout <<'M'
+    input [2, 6, 5]
+    conv(3, 3, pad = 1)
+    dropout(0.4)
+    conv(4, 1)
+    tanh
+    dropout(0.25)
+M
+# Linear layers only, with batchnorm on features and dropout between them.
+model fd_linear <<'M'
+    input [13]
+    linear(9)
+    batchnorm
+    tanh
+    linear(7, bias = false)
+    dropout(0.3)
+    linear(6)
+M
 
 for f in "$tmp"/*.cnn; do
     name=$(basename "$f" .cnn)
@@ -111,7 +140,9 @@ for f in "$tmp"/*.cnn; do
         fail=$((fail + 1))
         continue
     fi
-    if ! $cc $cflags -I"$dir" -DNAME="$name" -DUNAME="$upper" -DHEADER="\"$name.h\"" \
+    extra=""
+    case $name in fd_dropout | fd_linear) extra=-DCHECK_DROPOUT ;; esac
+    if ! $cc $cflags $extra -I"$dir" -DNAME="$name" -DUNAME="$upper" -DHEADER="\"$name.h\"" \
         "$top/tests/fd/fd_check.c" "$dir/$name.c" -o "$dir/check" -lm >"$dir/log" 2>&1; then
         echo "FAIL: $name: compiling the generated C: $(head -5 "$dir/log")"
         fail=$((fail + 1))

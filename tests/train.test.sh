@@ -123,8 +123,28 @@ train {
     augment = [hflip, random_crop(pad = 1), rotate(10), translate(0.1), erase]
 }
 EOF
-for m in tinyconv drop; do
-    if ! "$B/cnnc" "$tmp/$m.cnn" -o "$tmp/$m" >"$tmp/cc.log" 2>&1; then
+# Batchnorm's running statistics after training steps against torch.nn.BatchNorm2d.
+cat >"$tmp/bnnet.cnn" <<'EOF'
+model bnnet(classes = 3) {
+    input [1, 6, 6]
+    conv(2, 3); batchnorm(momentum = 0.2); tanh
+    flatten
+    linear(classes)
+}
+EOF
+# Dropout in training against PyTorch with the mask the program drew (built with --batch 1).
+cat >"$tmp/dropnet.cnn" <<'EOF'
+model dropnet {
+    input [10]
+    linear(24); dropout(0.3)
+    linear(3)
+}
+EOF
+for m in tinyconv drop bnnet dropnet; do
+    bflag=""
+    [ "$m" = dropnet ] && bflag="--batch 1"
+    [ "$m" = bnnet ] && bflag="--batch 8"
+    if ! "$B/cnnc" "$tmp/$m.cnn" -o "$tmp/$m" $bflag >"$tmp/cc.log" 2>&1; then
         echo "FAIL: cannot build $m: $(tail -5 "$tmp/cc.log")"
         echo "train: 0 passed, 1 failed"
         exit 1
@@ -173,6 +193,19 @@ optim "class weights" "--optimizer sgd --lr 0.2 --class-weights 1,2.5,0.5" \
 optim "freeze" "--optimizer adam --lr 0.01 --freeze conv0" "--optimizer adam --lr 0.01 --freeze conv0"
 pyc "freeze keeps conv0" unchanged "$run/last.safetensors" "$tmp/w0.safetensors" conv0
 
+# batchnorm: 3 steps in training mode, then weights, running mean and (unbiased) variance with
+# momentum 0.2, and num_batches_tracked, all against PyTorch
+$ref weights "$tmp/wbn.safetensors" 7 --bn
+if "$tmp/bnnet" train --data "$tmp/d12" --epochs 1 --no-shuffle --batch 4 --init-from "$tmp/wbn.safetensors" \
+    --save "$tmp/bnrun" --quiet --optimizer sgd --lr 0.2 >"$tmp/stdout" 2>"$tmp/stderr"; then
+    pyc "batchnorm running statistics" optim "$tmp/bnrun" "$tmp/d12" "$tmp/wbn.safetensors" --label bn --model bn \
+        --batch 4 --optimizer sgd --lr 0.2
+else
+    bad "batchnorm train failed: $(cat "$tmp/stderr")"
+fi
+mkdir -p "$tmp/dw"
+pyc "dropout in training vs PyTorch" dropout "$tmp/dropnet" "$tmp/dw"
+
 # ---- (b) resume ----------------------------------------------------------------------------
 
 check "uninterrupted" "$drop" train --data "$tmp/d" --epochs 2 --val-split 0.2 --schedule 'plateau(patience=0)' \
@@ -216,6 +249,8 @@ check "eval" "$tiny" eval --weights "$tmp/fmt/best.safetensors" --data "$tmp/d" 
 expect_line "eval accuracy" "accuracy [0-9.]*%" "$tmp/stdout"
 expect_line "eval confusion" "confusion matrix" "$tmp/stdout"
 expect_line "eval per class" "precision  recall" "$tmp/stdout"
+cp "$tmp/stdout" "$tmp/eval.out"
+pyc "eval metrics vs an independent count" evalcheck "$tmp/eval.out" "$tmp/fmt/best.safetensors" "$tmp/d"
 pyc "confusion svg" svg "$tmp/cm.svg" --cells 3 40
 printf 'red\ngreen\nblue\n' >"$tmp/labels.txt"
 check "eval labels train split" "$tiny" eval --weights "$tmp/fmt/last.safetensors" --data "$tmp/d" --split train \
