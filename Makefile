@@ -22,7 +22,7 @@ UNIT_OBJ     := $(UNIT_SRC:%.c=$(B)/%.o)
 
 INC := -Icompiler -I$(B)/gen -Iruntime
 
-.PHONY: all deps test unit-test demo bench clean sanitize
+.PHONY: all deps test unit-test demo bench clean sanitize mutate
 all: $(B)/cnnc $(B)/libcnnrt.a
 
 deps:
@@ -68,6 +68,12 @@ test: deps
 	sh tests/run_all.sh $(B)
 	$(MAKE) --no-print-directory B=build-san CFLAGS="-O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all" all build-san/test_unit
 	SANITIZE=1 sh tests/run_all.sh build-san
+
+# Mutation testing: every mutant of tests/mutants/mutants.txt applied to a scratch copy, which
+# the tests that should catch it must fail (docs/testing.md). Long: not part of `make test`
+# (which runs a smoke of three). MUTANTS="name ..." runs only those.
+mutate: deps all $(B)/test_unit
+	nice /usr/bin/python3 tests/mutants/mutate.py --build $(B) $(if $(MUTANTS),--only $(MUTANTS))
 
 demo: deps all
 	sh examples/demo.sh $(B)

@@ -16,7 +16,19 @@ tmp=$(mktemp -d /tmp/cnnc-train.XXXXXX) || exit 1
 trap 'rm -rf "$tmp"' EXIT
 pass=0
 fail=0
+skipped=0
 ok() { pass=$((pass + 1)); }
+# part NAME: true when the part runs. TRAIN_ONLY="optim sched" runs only those parts (for
+# quick runs, e.g. by tests/mutants); the others print SKIP and are counted as skipped.
+# Parts: optim reference resume output bad sched.
+part() {
+    case " ${TRAIN_ONLY:-$1} " in
+    *" $1 "*) return 0 ;;
+    esac
+    echo "SKIP train part $1 (not in TRAIN_ONLY)"
+    skipped=$((skipped + 1))
+    return 1
+}
 bad() {
     fail=$((fail + 1))
     echo "FAIL: $*"
@@ -160,6 +172,7 @@ $ref data "$tmp/d8x8" 40 10 8 8 3 3
 $ref weights "$tmp/w0.safetensors" 7
 $ref weights "$tmp/wrong.safetensors" 7 --wrong
 
+if part optim; then
 # ---- (a) optimizers against torch.optim ----------------------------------------------------
 
 # optim LABEL "TRAIN FLAGS" "REFERENCE FLAGS"
@@ -193,6 +206,8 @@ optim "class weights" "--optimizer sgd --lr 0.2 --class-weights 1,2.5,0.5" \
 optim "freeze" "--optimizer adam --lr 0.01 --freeze conv0" "--optimizer adam --lr 0.01 --freeze conv0"
 pyc "freeze keeps conv0" unchanged "$run/last.safetensors" "$tmp/w0.safetensors" conv0
 
+fi
+if part reference; then
 # batchnorm: 3 steps in training mode, then weights, running mean and (unbiased) variance with
 # momentum 0.2, and num_batches_tracked, all against PyTorch
 $ref weights "$tmp/wbn.safetensors" 7 --bn
@@ -206,6 +221,8 @@ fi
 mkdir -p "$tmp/dw"
 pyc "dropout in training vs PyTorch" dropout "$tmp/dropnet" "$tmp/dw"
 
+fi
+if part resume; then
 # ---- (b) resume ----------------------------------------------------------------------------
 
 check "uninterrupted" "$drop" train --data "$tmp/d" --epochs 2 --val-split 0.2 --schedule 'plateau(patience=0)' \
@@ -227,6 +244,8 @@ check "other seed" "$drop" train --data "$tmp/d" --epochs 2 --val-split 0.2 --sc
     --save "$tmp/other" --seed 6 --quiet
 pyc "seeds 5 and 6 differ" differ "$tmp/full/last.safetensors" "$tmp/other/last.safetensors"
 
+fi
+if part output; then
 # ---- output format, logs, plots, eval ------------------------------------------------------
 
 check "train plain output" "$tiny" train --data "$tmp/d" --epochs 3 --save "$tmp/fmt" --lr 0.3 --val-split 0.25
@@ -268,6 +287,8 @@ check "augment, schedule, early stop" "$tiny" train --data "$tmp/d" --epochs 4 -
     --min-delta 0.5
 expect_line "early stop message" "^early stop" "$tmp/stdout"
 
+fi
+if part bad; then
 # ---- (c) bad data, divergence, bad usage ---------------------------------------------------
 
 for kind in magic truncated label; do
@@ -302,6 +323,8 @@ check_fail "resume missing" 1 "cannot open" "$tiny" train --data "$tmp/d" --resu
 check_fail "resume plain weights" 1 "optim.m.conv0.weight" "$tiny" train --data "$tmp/d" \
     --resume "$tmp/w0.safetensors" --save "$tmp/o"
 
+fi
+if part sched; then
 # ---- (d) schedules against torch.optim.lr_scheduler ----------------------------------------
 
 # sched KIND "SCHEDULE FLAG" "REFERENCE ARGS" [EXTRA FLAGS]
@@ -322,6 +345,7 @@ sched plateau 'plateau(factor=0.5, patience=1)' "plateau 0.5 1 --lr 1e-7" "--lr 
 # onecycle: 120 images, batch 8 -> 15 steps per epoch, lr of each epoch's last step.
 sched onecycle 'onecycle(0.5)' "onecycle 0.5 --lr 1 --steps 15" "--epochs 4"
 
+fi
 run_checks
-echo "train: $pass passed, $fail failed"
+echo "train: $pass passed, $fail failed, $skipped skipped"
 [ "$fail" = 0 ]
