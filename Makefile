@@ -1,5 +1,6 @@
 # cnnc: `make` builds build/cnnc and build/libcnnrt.a; `make test` runs every test (also under
-# AddressSanitizer and UndefinedBehaviorSanitizer); `make demo` runs the main job.
+# AddressSanitizer and UndefinedBehaviorSanitizer); `make demo` runs the main job;
+# `make mutate` applies the deliberate bugs of tests/mutants/ and checks that the tests catch them.
 CC      ?= clang
 ifeq ($(origin CC),default)
 CC      := clang

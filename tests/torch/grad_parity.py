@@ -18,16 +18,18 @@ A comparison passes when rel = max|C - ref| / max(max|ref|, 1e-3 G) <= 1e-3 for 
 gradient, G being the model's largest gradient element: a gradient that is zero in exact
 arithmetic (the bias of a layer followed by batchnorm) holds only rounding noise, so it is
 measured against the scale of the model's gradients rather than against itself. The reference
-also runs in float32, and its error on a tensor says how well conditioned that gradient is: the
-tensor's tolerance becomes 5 times that error when that is larger (PyTorch's float32 batchnorm
-backward leaves ~1e-3 of noise on a zero gradient; deep models with random weights and batchnorm
-on 4 images, e.g. resnet18 and googlenet at 224x224, are off by percents in float32). Column
-"torch f32" shows the worst of those errors.
+also runs in float32; its error on a tensor says how well conditioned that gradient is (column
+"torch f32" shows the worst). No tolerance grows with it on its own: a tensor that needs more
+than 1e-3 is named in WIDEN below with its tolerance and the reason, and no tolerance exceeds
+CEILING = 1e-2. (Today every model of the suite passes at 1e-3, WIDEN is empty; the slow ImageNet
+models that --all adds, deep with batchnorm on 4 images, may not: their float32 gradients are
+off by percents in PyTorch too.) Models left out (the slow ones, or those not in --only) are
+printed as SKIP and counted.
 
     /usr/bin/python3 tests/torch/grad_parity.py --build BUILD [--only NAME ...] [--all] [--keep DIR]
 
 Prints one line per model (the worst tensor and its error against each reference), then
-`grad_parity: N passed, M failed`; exits 1 on a failure.
+`grad_parity: N passed, M failed, K skipped`; exits 1 on a failure.
 """
 import argparse
 import ast

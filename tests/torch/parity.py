@@ -16,7 +16,8 @@ Batch 1 and batch 8, except for the big ImageNet models (batch 1 only, to keep C
 
     /usr/bin/python3 tests/torch/parity.py --build BUILD [--only NAME ...] [--small] [--keep DIR]
 
-Prints one line per model and batch, then `parity: N passed, M failed`; exits 1 on a failure.
+Prints one line per model and batch, then `parity: N passed, M failed, K skipped` (models left out
+by --only or --small are printed as SKIP and counted); exits 1 on a failure.
 """
 import argparse
 import concurrent.futures
