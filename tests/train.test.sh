@@ -220,6 +220,8 @@ else
 fi
 mkdir -p "$tmp/dw"
 pyc "dropout in training vs PyTorch" dropout "$tmp/dropnet" "$tmp/dw"
+check_fail "grad bad --dropout-seed" 2 "--dropout-seed" "$tmp/dropnet" grad --weights "$tmp/w0.safetensors" \
+    --input "$tmp/none.safetensors" --output "$tmp/g.safetensors" --dropout-seed -3
 
 fi
 if part resume; then
