@@ -3,15 +3,21 @@
 
     data DIR NTRAIN NTEST H W K SEED        a small learnable IDX dataset (uncompressed)
     bad DIR KIND                            DIR's train files damaged: magic, truncated, label
-    weights OUT SEED [--wrong]              weights of the test's tiny model (conv0 [2,1,3,3],
-                                            linear0 [3,32]); --wrong: linear0.weight [5,32]
+    weights OUT SEED [--wrong] [--bn]       weights of the test's tiny model (conv0 [2,1,3,3],
+                                            linear0 [3,32]); --wrong: linear0.weight [5,32];
+                                            --bn: also bn0 (bnnet)
     optim RUN DATA WEIGHTS [options]        redoes the run's optimizer steps with torch.optim on
                                             the hand-written twin and compares with RUN/last.safetensors
+                                            (--model bn: bnnet, running statistics included)
+    dropout PROG WORK                       dropout in training (PROG grad --dropout-seed) against
+                                            PyTorch with the mask the forward drew
+    evalcheck OUT WEIGHTS DATA              eval's printed numbers against counts made here
     sched LOG KIND [options]                the lr column of LOG against torch.optim.lr_scheduler
     same A B                                every tensor of A equals B's, bit for bit
     differ A B                              not so
     unchanged A B PREFIX                    tensors under PREFIX equal, the others differ
-    svg FILE                                FILE is well-formed XML with an <svg> root
+    svg FILE [--curves N] [--cells K TOTAL] FILE is an SVG drawing 4 curves of N points, or a K x K
+                                            confusion grid counting TOTAL images
     batch FILE                              the checks listed in FILE, one process (torch is
                                             imported once): NAME<TAB>CHECK ARGS per line
 A check prints one line and exits 1 on a mismatch.
