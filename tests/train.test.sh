@@ -272,6 +272,12 @@ expect_line "eval confusion" "confusion matrix" "$tmp/stdout"
 expect_line "eval per class" "precision  recall" "$tmp/stdout"
 cp "$tmp/stdout" "$tmp/eval.out"
 pyc "eval metrics vs an independent count" evalcheck "$tmp/eval.out" "$tmp/fmt/best.safetensors" "$tmp/d"
+# The trained model may be right on every image, where precision equals recall and the matrix is
+# diagonal: the untrained weights make mistakes, and unequal ones.
+check "eval untrained" "$tiny" eval --weights "$tmp/w0.safetensors" --data "$tmp/d"
+cp "$tmp/stdout" "$tmp/eval0.out"
+pyc "eval metrics of a poor model vs an independent count" evalcheck "$tmp/eval0.out" "$tmp/w0.safetensors" "$tmp/d" \
+    --asymmetric
 pyc "confusion svg" svg "$tmp/cm.svg" --cells 3 40
 printf 'red\ngreen\nblue\n' >"$tmp/labels.txt"
 check "eval labels train split" "$tiny" eval --weights "$tmp/fmt/last.safetensors" --data "$tmp/d" --split train \
