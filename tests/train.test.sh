@@ -18,6 +18,8 @@ pass=0
 fail=0
 skipped=0
 ok() { pass=$((pass + 1)); }
+# expect_line NAME PATTERN FILE: FILE has a line matching PATTERN.
+expect_line() { if grep -q -- "$2" "$3"; then ok; else bad "$1: no line matching '$2' in $(cat "$3")"; fi; }
 # part NAME: true when the part runs. TRAIN_ONLY="optim sched" runs only those parts (for
 # quick runs, e.g. by tests/mutants); the others print SKIP and are counted as skipped.
 # Parts: optim reference resume output bad sched.
@@ -235,7 +237,6 @@ check "resumed" "$drop" train --data "$tmp/d" --epochs 2 --val-split 0.2 --sched
     --save "$tmp/part" --seed 5 --resume "$tmp/part/last.safetensors"
 pyc "resume bit-identical" same "$tmp/full/last.safetensors" "$tmp/part/last.safetensors"
 if [ "$(wc -l <"$tmp/part/log.csv")" = 3 ]; then ok; else bad "resumed log.csv: $(cat "$tmp/part/log.csv")"; fi
-expect_line() { if grep -q -- "$2" "$3"; then ok; else bad "$1: no line matching '$2' in $(cat "$3")"; fi; }
 expect_line "resume message" "resuming from .* after epoch 1" "$tmp/stdout"
 # NAME_train_step_update (used without accumulation and clipping) against train_step + update.
 check "unfused" env CNNC_TRAIN_UNFUSED=1 "$drop" train --data "$tmp/d" --epochs 2 --val-split 0.2 \
@@ -255,6 +256,8 @@ expect_line "epoch line" '^epoch 2/3  train loss [0-9.]* acc [0-9.]*%  val loss 
     "$tmp/stdout"
 if tail -1 "$tmp/stdout" | grep -q '^test accuracy: [0-9]*\.[0-9][0-9]%$'; then ok; else
     bad "last line: $(tail -1 "$tmp/stdout")"; fi
+expect_line "validation split" "^training tinyconv (119 parameters) on .*: 90 images, validation 30 images, batch 8, 3 epochs" \
+    "$tmp/stdout"
 acc=$(tail -1 "$tmp/stdout" | sed 's/test accuracy: \([0-9]*\).*/\1/')
 if [ "$acc" -ge 60 ]; then ok; else bad "tinyconv learned only $acc% on an easy dataset"; fi
 for f in last.safetensors best.safetensors log.csv curves.svg; do
