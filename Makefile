@@ -11,7 +11,7 @@ B       ?= build
 BISON   ?= bison
 FLEX    ?= flex
 
-COMPILER_SRC := $(filter-out compiler/main.c,$(wildcard compiler/*.c compiler/ops/*.c))
+COMPILER_SRC := $(filter-out compiler/main.c compiler/ops/TEMPLATE.c,$(wildcard compiler/*.c compiler/ops/*.c))
 RUNTIME_SRC  := $(wildcard runtime/*.c)
 UNIT_SRC     := $(wildcard tests/unit/*.c)
 
@@ -23,7 +23,7 @@ UNIT_OBJ     := $(UNIT_SRC:%.c=$(B)/%.o)
 INC := -Icompiler -I$(B)/gen -Iruntime
 
 .PHONY: all deps test unit-test demo bench clean sanitize
-all: $(B)/cnnc $(B)/libcnnrt.a
+all: $(B)/cnnc $(B)/libcnnrt.a $(B)/template.ok
 
 deps:
 	@sh .ci/install-deps
@@ -50,6 +50,11 @@ $(B)/%.o: %.c $(B)/gen/parser.h $(B)/gen/lexer.h
 CNNC_RT_OBJ := $(B)/runtime/ckpt.o $(B)/runtime/rt_util.o
 $(B)/cnnc: $(B)/compiler/main.o $(COMPILER_OBJ) $(CNNC_RT_OBJ)
 	$(CC) $(ALLCFLAGS) $^ -o $@ -lm
+
+# compiler/ops/TEMPLATE.c, the model of a new op file, is not linked; it must still compile.
+$(B)/template.ok: compiler/ops/TEMPLATE.c compiler/ops.h compiler/emit_c.h compiler/emit_torch.h $(B)/gen/parser.h
+	$(CC) $(ALLCFLAGS) $(INC) -fsyntax-only $<
+	@touch $@
 
 $(B)/libcnnrt.a: $(RUNTIME_OBJ)
 	@rm -f $@

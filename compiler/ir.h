@@ -44,6 +44,7 @@ typedef struct Attrs {
     double p;                    /* dropout */
     double slope;                /* leaky_relu */
     double alpha, beta, k;       /* elu (alpha), lrn (alpha, beta, k) */
+    int mode;                    /* a variant of the op: gelu 1 = tanh approximation */
     int size;                    /* lrn */
     double *mean, *std;          /* normalize: one per channel (C values, expanded) */
     int nmean;

@@ -162,3 +162,16 @@ double same_shape_flops(const Graph *g, const Op *op, double per_element) {
     Shape s = g->values[op->out].shape;
     return per_element * (double)shape_numel(s) / (s.rank ? s.d[0] : 1);
 }
+
+bool op_is_backward(const Op *op) { return op->kind == OP_BACKWARD; }
+
+const OpInfo *op_code_info(const Graph *g, const Op *op) {
+    return op_info(op_is_backward(op) ? g->ops[op->fwd].kind : op->kind);
+}
+
+int op_inplace_input(const Op *op) { return op_is_backward(op) ? op->nin - 1 : 0; }
+
+bool op_may_run_inplace(const Graph *g, const Op *op) {
+    const OpInfo *info = op_code_info(g, op);
+    return op_is_backward(op) ? info->bwd_inplace : info->inplace;
+}

@@ -9,6 +9,7 @@
 #include "ir.h"
 
 struct Emit;
+struct TorchCtx;
 
 /* A compile-time value of the language. */
 typedef enum { V_NONE, V_INT, V_FLOAT, V_BOOL, V_LIST, V_WORD } ValKind;
@@ -63,13 +64,42 @@ typedef struct OpInfo {
      * its output may overwrite its input when nothing reads the input later (the plan decides);
      * bwd_inplace: the same for the backward code's dx over dy. */
     bool inplace, bwd_inplace;
-    /* Fusion: the forward code applies op->epi_bn and op->epi_act (emit_epilogue) to what it
-     * writes (conv, linear, add, batchnorm), and op->pro_norm to what it reads (conv). */
+    /* Fusion, as a head: the forward code applies op->epi_bn and op->epi_act (emit_epilogue)
+     * to what it writes (conv, linear, add, batchnorm), and op->pro_norm to what it reads (conv).
+     * close_pool, when set: the head can also compute a pooling whose windows tile its output
+     * (op->epi_pool) in its store, at inference; it says whether it takes this one. */
     bool epilogue, prologue;
+    bool (*close_pool)(const Graph *g, const Op *head, const Op *pool);
+    /* Fusion, as the absorbed neighbour (pass_fuse.c reads these and names no op kind):
+     * act_expr: an elementwise activation; the C expression of the op applied to the float
+     *   expression v, which a head with `epilogue` puts in its store. Only C99 <math.h> and the
+     *   generated file's cnn_exp / cnn_tanh may appear in it.
+     * fold_norm: a per-channel affine map at inference (batchnorm: params w, b, mean, var and
+     *   attribute eps) that a head with `epilogue` folds as y * scale + shift.
+     * pre_norm: a per-channel normalization that a head with `prologue` folds into its padded
+     *   copy of the input.
+     * pool_tiles: a pooling; true when this op's windows tile the image (kernel = stride, no
+     *   padding, floor mode), so that a head with close_pool may take it. */
+    const char *(*act_expr)(const Op *op, const char *v);
+    bool fold_norm, pre_norm;
+    bool (*pool_tiles)(const Op *pool);
+    /* The PyTorch twin (emit_torch.c prints it; emit_torch.h has the helpers):
+     * torch_module: the constructor of the submodule holding the op's parameters, e.g.
+     *   "nn.Linear(84, 10)", registered under op->pname; NULL for ops without parameters.
+     * torch_call: the Python expression computing the op's output from its inputs (torch_in);
+     *   it may register constant buffers with torch_buffer. Every forward op has one. */
+    const char *(*torch_module)(const struct TorchCtx *t, const Op *op);
+    const char *(*torch_call)(struct TorchCtx *t, const Op *op);
 } OpInfo;
 
-/* The C expression of activation op `act` applied to the float expression v (act.c). */
-const char *act_expr(const Op *act, const char *v);
+/* Whether the code of op (forward, or backward of its forward op) may write its output over
+ * its in-place candidate input (the forward op's first input, the backward op's dy), and that
+ * input's index in op->in. */
+bool op_may_run_inplace(const Graph *g, const Op *op);
+int op_inplace_input(const Op *op);
+/* The OpInfo whose emitters produce op's code: the forward op's for a backward op. */
+const OpInfo *op_code_info(const Graph *g, const Op *op);
+bool op_is_backward(const Op *op);
 
 enum { BWD_X = 1, BWD_Y = 2 };
 

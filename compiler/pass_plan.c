@@ -60,7 +60,7 @@ static int64_t place(const Plan *p, const int *placed, int nplaced, const int64_
  * weight and bias, each rounded up), or 0. */
 int64_t grad_floats(const Graph *g, int i) {
     const Op *op = &g->ops[i];
-    if (op->kind != OP_BACKWARD || op->wrt != 0)
+    if (!op_is_backward(op) || op->wrt != 0)
         return 0;
     int64_t n = 0;
     for (int r = 0; r < 2; r++) {
@@ -137,16 +137,15 @@ Plan *pass_plan(const Graph *g, bool inplace_allowed) {
         const Op *op = &g->ops[i];
         if (op->writes < 0 || op->fused_into >= 0)
             continue;
-        bool ok = op->kind == OP_BACKWARD ? op_info(g->ops[op->fwd].kind)->bwd_inplace : op_info(op->kind)->inplace;
-        if (!ok || !inplace_allowed)
+        if (!inplace_allowed || !op_may_run_inplace(g, op))
             continue;
         /* the candidate: the forward op's first input, or the backward op's dy (its last input) */
-        int v = op->kind == OP_BACKWARD ? op->in[op->nin - 1] : op->in[0];
+        int cand = op_inplace_input(op), v = op->in[cand];
         if (v == g->input || p->last[v] != i || p->value_floats[v] != p->value_floats[op->writes])
             continue;
         bool read_twice = false; /* the same value twice among the inputs: keep it apart */
         for (int k = 0; k < op->nin; k++)
-            read_twice |= op->in[k] == v && k != (op->kind == OP_BACKWARD ? op->nin - 1 : 0);
+            read_twice |= op->in[k] == v && k != cand;
         if (read_twice)
             continue;
         int root = v;
@@ -268,14 +267,12 @@ bool plan_verify(const Graph *g, const Plan *p) {
             if (!share || rstep[u] < wstep[v] || rstep[v] < wstep[u])
                 continue;
             /* u's last read and v's write are the same step: legal only in place */
-            if (rstep[u] == wstep[v] && wstep[v] < nb && v < g->nvalues) {
+            if (rstep[u] == wstep[v] && wstep[v] >= 0 && wstep[v] < g->nops && v < g->nvalues) {
                 const Op *op = &g->ops[wstep[v]];
-                const OpInfo *info = op_info(op->kind == OP_BACKWARD ? g->ops[op->fwd].kind : op->kind);
                 bool reads_u = false;
                 for (int k = 0; k < op->nin; k++)
                     reads_u |= op->in[k] == u;
-                bool may = op->kind == OP_BACKWARD ? info->bwd_inplace : info->inplace;
-                if (reads_u && may && op->writes == v && p->value_offset[u] == p->value_offset[v] &&
+                if (reads_u && op_may_run_inplace(g, op) && op->writes == v && p->value_offset[u] == p->value_offset[v] &&
                     p->value_floats[u] == p->value_floats[v])
                     continue;
             }

@@ -1,8 +1,10 @@
 /* lrn.c: local response normalization across channels, torch.nn.LocalResponseNorm:
  * y_c = x_c / (k + alpha / size * sum_{c' = c - size/2}^{c + (size-1)/2} x_{c'}^2) ^ beta,
  * channels outside [0, C) contribute zero. Attributes: size, alpha, beta, k. */
+#include "../arena.h"
 #include "../cbuf.h"
 #include "../emit_c.h"
+#include "../emit_torch.h"
 #include "../ops.h"
 
 static const ArgSpec lrn_args[] = {
@@ -108,8 +110,16 @@ static void lrn_emit_backward(Emit *e, const Op *bwd, const Op *fwd) {
     cb_line(c, "}");
 }
 
+/* The PyTorch twin. */
+static const char *lrn_torch(TorchCtx *t, const Op *op) {
+    const Attrs *a = &op->a;
+    return arena_printf("F.local_response_norm(%s, %d, alpha=%s, beta=%s, k=%s)", torch_in(t, op, 0), a->size,
+                        torch_float(a->alpha), torch_float(a->beta), torch_float(a->k));
+}
+
 const OpInfo OP_LRN_info = {
     .name = "lrn", .is_layer = true, .args = lrn_args, .set_attrs = lrn_set_attrs,
     .infer = lrn_infer, .flops = lrn_flops, .print_attrs = lrn_print_attrs,
     .emit_forward = lrn_emit_forward, .emit_backward = lrn_emit_backward, .bwd_needs = BWD_X,
+    .torch_call = lrn_torch,
 };
