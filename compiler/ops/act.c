@@ -181,21 +181,21 @@ static void act_emit_backward(Emit *e, const Op *fwd, const char *f) {
     cb_line(c, "    dx[k] = %s;", f);
 }
 
-#define ACT(E, P, NAME, ARGS, SET, PRINT, FLOPS, NEEDS)                                                       \
+#define ACT(E, P, NAME, ARGS, WORDS, SET, PRINT, FLOPS, NEEDS)                                                     \
     static void P##_emit_backward(Emit *e, const Op *bwd, const Op *fwd) { act_emit_backward(e, fwd, P##_dx(fwd)); } \
-    const OpInfo E##_info = {.name = NAME, .is_layer = true, .args = ARGS, .set_attrs = SET,                  \
+    const OpInfo E##_info = {.name = NAME, .is_layer = true, .args = ARGS, .set_attrs = SET, .words = WORDS, \
                              .infer = act_infer, .flops = FLOPS, .print_attrs = PRINT,                        \
                              .emit_forward = act_emit_forward, .emit_backward = P##_emit_backward,            \
                              .bwd_needs = NEEDS, .inplace = true, .bwd_inplace = true, .act_expr = P##_y,    \
                              .torch_call = P##_torch};
-ACT(OP_RELU, relu, "relu", no_args, plain_set_attrs, no_attrs, act_flops, BWD_Y)
-ACT(OP_TANH, tanh, "tanh", no_args, plain_set_attrs, no_attrs, act_flops, BWD_Y)
-ACT(OP_SIGMOID, sigmoid, "sigmoid", no_args, plain_set_attrs, no_attrs, act_flops, BWD_Y)
-ACT(OP_IDENTITY, identity, "identity", no_args, plain_set_attrs, no_attrs, no_flops, 0)
-ACT(OP_LEAKY_RELU, leaky, "leaky_relu", leaky_args, leaky_set_attrs, leaky_print_attrs, act_flops, BWD_X)
-ACT(OP_ELU, elu, "elu", elu_args, elu_set_attrs, elu_print_attrs, act_flops, BWD_X)
-ACT(OP_GELU, gelu, "gelu", gelu_args, gelu_set_attrs, gelu_print_attrs, act_flops, BWD_X)
-ACT(OP_SILU, silu, "silu", no_args, plain_set_attrs, no_attrs, act_flops, BWD_X)
-ACT(OP_RELU6, relu6, "relu6", no_args, plain_set_attrs, no_attrs, act_flops, BWD_Y)
-ACT(OP_HARDSWISH, hardswish, "hardswish", no_args, plain_set_attrs, no_attrs, act_flops, BWD_X)
-ACT(OP_HARDSIGMOID, hardsigmoid, "hardsigmoid", no_args, plain_set_attrs, no_attrs, act_flops, BWD_Y)
+ACT(OP_RELU, relu, "relu", no_args, NULL, plain_set_attrs, no_attrs, act_flops, BWD_Y)
+ACT(OP_TANH, tanh, "tanh", no_args, NULL, plain_set_attrs, no_attrs, act_flops, BWD_Y)
+ACT(OP_SIGMOID, sigmoid, "sigmoid", no_args, NULL, plain_set_attrs, no_attrs, act_flops, BWD_Y)
+ACT(OP_IDENTITY, identity, "identity", no_args, NULL, plain_set_attrs, no_attrs, no_flops, 0)
+ACT(OP_LEAKY_RELU, leaky, "leaky_relu", leaky_args, NULL, leaky_set_attrs, leaky_print_attrs, act_flops, BWD_X)
+ACT(OP_ELU, elu, "elu", elu_args, NULL, elu_set_attrs, elu_print_attrs, act_flops, BWD_X)
+ACT(OP_GELU, gelu, "gelu", gelu_args, "none|tanh", gelu_set_attrs, gelu_print_attrs, act_flops, BWD_X)
+ACT(OP_SILU, silu, "silu", no_args, NULL, plain_set_attrs, no_attrs, act_flops, BWD_X)
+ACT(OP_RELU6, relu6, "relu6", no_args, NULL, plain_set_attrs, no_attrs, act_flops, BWD_Y)
+ACT(OP_HARDSWISH, hardswish, "hardswish", no_args, NULL, plain_set_attrs, no_attrs, act_flops, BWD_X)
+ACT(OP_HARDSIGMOID, hardsigmoid, "hardsigmoid", no_args, NULL, plain_set_attrs, no_attrs, act_flops, BWD_Y)
