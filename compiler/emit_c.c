@@ -243,10 +243,49 @@ static void emit_header(Cbuf *c, const Graph *g, const Plan *plan, const EmitOpt
     cb_line(c, "#endif");
 }
 
+/* The name of buffer b of the plan at the call sites: V12 for value %12 of the IR, S5 for the
+ * scratch of op 5, G5 for the parameter gradients backward op 5 keeps in the workspace. */
+static const char *buffer_name(const Graph *g, const Plan *plan, int b) {
+    if (b < g->nvalues)
+        return arena_printf("V%d", b);
+    for (int i = 0; i < g->nops; i++) {
+        if (plan->scratch_of[i] == b)
+            return arena_printf("S%d", i);
+        if (plan->grad_scratch_of[i] == b)
+            return arena_printf("G%d", i);
+    }
+    return arena_printf("B%d", b);
+}
+
 static const char *value_ptr(const Graph *g, const Plan *plan, int v) {
     if (v == g->input)
         return "input";
-    return arena_printf("work + %lld", (long long)plan->value_offset[v]);
+    return arena_printf("work + %s", buffer_name(g, plan, v));
+}
+
+/* P_conv0_weight: where a parameter tensor starts in the parameter block (P3_a_b_weight when
+ * two names would read the same with dots as underscores). */
+static const char *param_name(const Graph *g, int pi) {
+    static const Graph *cached;
+    static const char **names;
+    if (cached != g) {
+        names = arena_alloc(sizeof(char *) * (size_t)(g->nparams + 1));
+        for (int i = 0; i < g->nparams; i++) {
+            char *s = arena_printf("P_%s", g->params[i].name);
+            for (char *p = s; *p; p++)
+                if (!isalnum((unsigned char)*p))
+                    *p = '_';
+            names[i] = s;
+        }
+        for (int i = 0; i < g->nparams; i++)
+            for (int k = 0; k < g->nparams; k++)
+                if (k != i && names[k][1] == '_' && !strcmp(names[i] + 2, names[k] + 2)) {
+                    names[i] = arena_printf("P%d_%s", i, names[i] + 2);
+                    break;
+                }
+        cached = g;
+    }
+    return names[pi];
 }
 
 /* One argument of an op function: its declaration and what the caller passes. */
@@ -257,20 +296,9 @@ typedef struct FnArg {
 
 typedef enum { FN_INFER, FN_TRAIN, FN_BACKWARD } FnKind;
 
-static bool word_in(const char *text, const char *word) {
-    size_t n = strlen(word);
-    for (const char *p = strstr(text, word); p; p = strstr(p + 1, word)) {
-        bool left = p == text || !(isalnum((unsigned char)p[-1]) || p[-1] == '_');
-        bool right = !(isalnum((unsigned char)p[n]) || p[n] == '_');
-        if (left && right)
-            return true;
-    }
-    return false;
-}
-
 static const char *fn_name(const Graph *g, int i, FnKind kind) {
     const Op *op = &g->ops[i];
-    if (op->kind == OP_BACKWARD) {
+    if (op_is_backward(op)) {
         const Op *f = &g->ops[op->fwd];
         const char *base = f->pname ? f->pname : op_name(f->kind);
         char *s = arena_printf("op%d_%s_backward", op->out >= 0 ? op->out : i + 100000, base);
@@ -287,17 +315,40 @@ static const char *fn_name(const Graph *g, int i, FnKind kind) {
 
 static bool train_variant(const Op *op) { return op_info(op->kind)->emit_forward_train != NULL; }
 
-/* Emits the function for op i (kind says which variant) and returns the call statement. */
-static const char *emit_fn(Cbuf *out, const Graph *g, const Plan *plan, int i, FnKind kind, const char *src,
-                           const char **call_tte) {
+/* One op function: where it comes from, its text, and how the entry points call it. */
+typedef struct Fn {
+    int op;
+    const char *name;         /* the function called (the first of identical ones) */
+    const char *head;         /* its comment */
+    const char *decl, *body;  /* "const float *restrict x, ..." and the body */
+    const char *call, *call_tte;
+    int same_as;              /* index of an earlier Fn with the same decl and body, or -1 */
+    const char *label;        /* "%12 (line 30)" or "gradient of %12 (line 30)" */
+    const char *users;        /* the other ops it serves, for the comment: "%7 (line 12), ..." */
+} Fn;
+
+enum { MAX_FN_ARGS = 32 };
+
+/* Builds the function for op i (kind says which variant). The signature follows from the op,
+ * its fused neighbours and the plan alone: the tensors it reads and writes, its parameters,
+ * its scratch, n, and for the loss and the training variants the labels and step options.
+ * Not every variant of an op reads every argument; the body starts by marking them used. */
+static Fn build_fn(const Graph *g, const Plan *plan, int i, FnKind kind, const char *src) {
     const Op *op = &g->ops[i];
-    const Op *f = op->kind == OP_BACKWARD ? &g->ops[op->fwd] : op;
+    const Op *f = op_is_backward(op) ? &g->ops[op->fwd] : op;
     const OpInfo *finfo = op_info(f->kind);
-    FnArg args[24];
+    FnArg args[MAX_FN_ARGS];
     int na = 0;
     bool inplace = false;
-#define ARG(d, nm, c) (args[na++] = (FnArg){(d), (nm), (c), NULL})
-    if (op->kind == OP_BACKWARD) {
+#define ARG(d, nm, c)                                                                                              \
+    do {                                                                                                           \
+        if (na == MAX_FN_ARGS) {                                                                                   \
+            fprintf(stderr, "cnnc: internal error: op %d needs more than %d function arguments\n", i, MAX_FN_ARGS); \
+            exit(3);                                                                                               \
+        }                                                                                                          \
+        args[na++] = (FnArg){(d), (nm), (c), NULL};                                                                \
+    } while (0)
+    if (op_is_backward(op)) {
         int k = 0;
         if (finfo->bwd_needs & BWD_X)
             for (int j = 0; j < f->nin; j++, k++) {
@@ -326,51 +377,56 @@ static const char *emit_fn(Cbuf *out, const Graph *g, const Plan *plan, int i, F
         if (f->param[r] >= 0) {
             bool writable = kind == FN_TRAIN && r >= PARAM_RUNNING_MEAN;
             ARG(arena_printf("%sfloat *%s", writable ? "" : "const ", role_names[r]), role_names[r],
-                arena_printf("params + %lld", (long long)plan->param_offset[f->param[r]]));
+                arena_printf("params + %s", param_name(g, f->param[r])));
         }
     if (op->epi_bn >= 0) {
         static const char *const bn_names[4] = {"bnw", "bnb", "bnm", "bnv"};
         for (int r = 0; r < 4; r++)
             ARG(arena_printf("const float *%s", bn_names[r]), bn_names[r],
-                arena_printf("params + %lld", (long long)plan->param_offset[g->ops[op->epi_bn].param[r]]));
+                arena_printf("params + %s", param_name(g, g->ops[op->epi_bn].param[r])));
     }
-    if (op->kind == OP_BACKWARD) {
-        int64_t at = plan->grad_scratch_of[i] >= 0 ? plan->value_offset[plan->grad_scratch_of[i]] : 0;
+    if (op_is_backward(op)) {
+        int gb = plan->grad_scratch_of[i];
+        const char *at = gb >= 0 ? buffer_name(g, plan, gb) : "0";
         for (int r = 0; r < 2; r++)
             if (f->param[r] >= 0 && g->params[f->param[r]].trained) {
                 const char *nm = r == 0 ? "dw" : "db";
-                ARG(arena_printf("float *%s", nm), nm,
-                    arena_printf("grads + %lld", (long long)plan->param_offset[f->param[r]]));
-                args[na - 1].call_tte = arena_printf("work + %lld", (long long)at);
-                at += (g->params[f->param[r]].numel + PLAN_ALIGN - 1) / PLAN_ALIGN * PLAN_ALIGN;
+                ARG(arena_printf("float *%s", nm), nm, arena_printf("grads + %s", param_name(g, f->param[r])));
+                args[na - 1].call_tte = arena_printf("work + %s", at);
+                at = arena_printf("%s + %lld", at,
+                                  (long long)((g->params[f->param[r]].numel + PLAN_ALIGN - 1) / PLAN_ALIGN * PLAN_ALIGN));
             }
     }
     if (plan->scratch_of[i] >= 0)
-        ARG("float *scratch", "scratch", arena_printf("work + %lld", (long long)plan->value_offset[plan->scratch_of[i]]));
+        ARG("float *scratch", "scratch", arena_printf("work + %s", buffer_name(g, plan, plan->scratch_of[i])));
     ARG("int n", "n", "n");
-    ARG("const int *labels", "labels", "labels");
-    ARG("const cnn_step_opts *o", "o", "o");
+    int loss_op = g->loss >= 0 ? g->values[g->loss].producer : -1;
+    bool is_loss = f == &g->ops[loss_op > 0 ? loss_op : 0] && loss_op > 0;
+    if (is_loss)
+        ARG("const int *labels", "labels", "labels");
+    if (is_loss || kind == FN_TRAIN || (op_is_backward(op) && finfo->emit_forward_train))
+        ARG("const cnn_step_opts *o", "o", "o");
 #undef ARG
     Cbuf body = {0};
     body.indent = 1;
     Emit e = {&body, g, plan};
-    if (op->kind == OP_BACKWARD)
+    if (op_is_backward(op))
         finfo->emit_backward(&e, op, f);
     else if (kind == FN_TRAIN)
         finfo->emit_forward_train(&e, op);
     else
         finfo->emit_forward(&e, op);
     cb_raw(&body, "%s", "");
-    const char *text = body.data ? body.data : "";
 
     char attrs[512] = "";
-    op_info(f->kind)->print_attrs(f, attrs, sizeof attrs);
+    finfo->print_attrs(f, attrs, sizeof attrs);
     const char *shapes = "";
     for (int k = 0; k < f->nin; k++)
         shapes = arena_printf("%s%s%s", shapes, k ? ", " : "", shape_str(g->values[f->in[k]].shape, true));
-    const char *what = op->kind == OP_BACKWARD ? arena_printf("gradient of %%%d = %s", f->out, op_name(f->kind))
-                                               : arena_printf("%%%d = %s", op->out, op_name(op->kind));
-    cb_line(out, "/* %s%s%s: %s -> %s   (%s:%d)%s%s%s */", what, *attrs ? " " : "", attrs, shapes,
+    const char *what = op_is_backward(op) ? arena_printf("gradient of %%%d = %s", f->out, op_name(f->kind))
+                                          : arena_printf("%%%d = %s", op->out, op_name(op->kind));
+    Cbuf head = {0};
+    cb_line(&head, "/* %s%s%s: %s -> %s   (%s:%d)%s%s%s */", what, *attrs ? " " : "", attrs, shapes,
             f->out >= 0 ? shape_str(g->values[f->out].shape, true) : "[]", src, f->span.line, f->pname ? " " : "",
             f->pname ? f->pname : "", kind == FN_TRAIN ? ", training mode" : "");
     const char *fused = "";
@@ -381,12 +437,9 @@ static const char *emit_fn(Cbuf *out, const Graph *g, const Plan *plan, int i, F
         if (after[k] >= 0)
             fused = arena_printf("%s%s%s %%%d", fused, *fused ? ", " : "", op_name(g->ops[after[k]].kind), g->ops[after[k]].out);
     if (*fused)
-        cb_line(out, "/*   fused: %s */", fused);
-    const char *decl = "", *call = "", *call2 = "";
+        cb_line(&head, "/*   fused: %s */", fused);
+    const char *decl = "", *call = "", *call2 = "", *casts = "";
     for (int k = 0; k < na; k++) {
-        bool used = !strcmp(args[k].name, "o") ? strstr(text, "o->") != NULL : word_in(text, args[k].name);
-        if (!used)
-            continue;
         bool ptr = strchr(args[k].decl, '*') != NULL && strcmp(args[k].name, "o") && strcmp(args[k].name, "labels");
         const char *d = args[k].decl;
         if (ptr && !inplace) { /* "const float *x" -> "const float *restrict x" */
@@ -396,15 +449,103 @@ static const char *emit_fn(Cbuf *out, const Graph *g, const Plan *plan, int i, F
         decl = arena_printf("%s%s%s", decl, *decl ? ", " : "", d);
         call = arena_printf("%s%s%s", call, *call ? ", " : "", args[k].call);
         call2 = arena_printf("%s%s%s", call2, *call2 ? ", " : "", args[k].call_tte ? args[k].call_tte : args[k].call);
+        if (strcmp(args[k].name, "y") && strcmp(args[k].name, "dx"))
+            casts = arena_printf("%s%s(void)%s", casts, *casts ? ", " : "", args[k].name);
     }
-    cb_line(out, "static void %s(%s) {", fn_name(g, i, kind), *decl ? decl : "void");
-    cb_raw(out, "%s", text);
+    Fn fn = {.op = i, .name = fn_name(g, i, kind), .head = arena_strdup(head.data), .decl = decl, .same_as = -1,
+             .users = ""};
+    fn.label = arena_printf("%s%%%d%s (line %d)", op_is_backward(op) ? "gradient of " : "", f->out,
+                            kind == FN_TRAIN ? " training" : "", f->span.line);
+    fn.body = arena_printf("    %s;\n%s", casts, body.data ? body.data : "");
+    fn.call = call;
+    fn.call_tte = call2;
+    cb_free(&body);
+    cb_free(&head);
+    return fn;
+}
+
+/* Functions with the same signature and body are emitted once: the later ones call the first. */
+typedef struct FnTable {
+    Fn *fns;
+    int n, cap;
+    int *slot; /* open addressing over hash(decl, body): index into fns, or -1 */
+    int nslot;
+} FnTable;
+
+static unsigned long long text_hash(const char *a, const char *b) {
+    unsigned long long h = 1469598103934665603ULL;
+    for (const char *p = a; *p; p++)
+        h = (h ^ (unsigned char)*p) * 1099511628211ULL;
+    h = (h ^ '|') * 1099511628211ULL;
+    for (const char *p = b; *p; p++)
+        h = (h ^ (unsigned char)*p) * 1099511628211ULL;
+    return h;
+}
+
+/* Adds fn and returns its index; fn.same_as is set when an identical function came first. */
+static int fn_add(FnTable *t, Fn fn) {
+    if (t->n == t->cap) {
+        int cap = t->cap ? 2 * t->cap : 64;
+        Fn *fns = arena_alloc(sizeof(Fn) * (size_t)cap);
+        if (t->n)
+            memcpy(fns, t->fns, sizeof(Fn) * (size_t)t->n);
+        t->fns = fns, t->cap = cap;
+        t->nslot = 4 * cap;
+        t->slot = arena_alloc(sizeof(int) * (size_t)t->nslot);
+        for (int s = 0; s < t->nslot; s++)
+            t->slot[s] = -1;
+        for (int k = 0; k < t->n; k++)
+            if (t->fns[k].same_as < 0) {
+                unsigned long long h = text_hash(t->fns[k].decl, t->fns[k].body);
+                int s = (int)(h % (unsigned long long)t->nslot);
+                while (t->slot[s] >= 0)
+                    s = (s + 1) % t->nslot;
+                t->slot[s] = k;
+            }
+    }
+    unsigned long long h = text_hash(fn.decl, fn.body);
+    int s = (int)(h % (unsigned long long)t->nslot);
+    for (; t->slot[s] >= 0; s = (s + 1) % t->nslot) {
+        Fn *o = &t->fns[t->slot[s]];
+        if (!strcmp(o->decl, fn.decl) && !strcmp(o->body, fn.body)) {
+            fn.same_as = t->slot[s];
+            fn.name = o->name;
+            o->users = arena_printf("%s%s%s", o->users, *o->users ? ", " : "", fn.label);
+            break;
+        }
+    }
+    if (fn.same_as < 0)
+        t->slot[s] = t->n;
+    t->fns[t->n] = fn;
+    return t->n++;
+}
+
+/* Prints fn (unless it repeats an earlier one), with the other ops it serves in its comment. */
+static void fn_print(Cbuf *out, const Fn *fn) {
+    if (fn->same_as >= 0)
+        return;
+    cb_raw(out, "%s", fn->head);
+    if (*fn->users) {
+        /* a few users per line */
+        const char *line = "/*   also for ";
+        int count = 0;
+        for (const char *p = fn->users; *p;) {
+            const char *end = strstr(p, "), ");
+            size_t len = end ? (size_t)(end - p) + 1 : strlen(p);
+            line = arena_printf("%s%s%.*s", line, count ? ", " : "", (int)len, p);
+            p += len + (end ? 2 : 0);
+            if (++count == 4 && *p) {
+                cb_line(out, "%s,", line);
+                line = "/*            ";
+                count = 0;
+            }
+        }
+        cb_line(out, "%s */", line);
+    }
+    cb_line(out, "static void %s(%s) {", fn->name, *fn->decl ? fn->decl : "void");
+    cb_raw(out, "%s", fn->body);
     cb_line(out, "}");
     cb_blank(out);
-    cb_free(&body);
-    if (call_tte)
-        *call_tte = arena_printf("%s(%s);", fn_name(g, i, kind), call2);
-    return arena_printf("%s(%s);", fn_name(g, i, kind), call);
 }
 
 /* The training step: forward in training mode, the loss, then the backward ops in order.
@@ -419,7 +560,7 @@ static void emit_train_step(Cbuf *c, const Graph *g, const Plan *plan, const cha
     for (int i = 1; i < g->nops; i++)
         if (i != softmax && calls[i])
             cb_line(c, "%s", calls[i]);
-    cb_line(c, "return work[%lld];", (long long)plan->value_offset[g->loss]);
+    cb_line(c, "return work[%s];", buffer_name(g, plan, g->loss));
     cb_line(c, "}");
     cb_blank(c);
 }
@@ -511,8 +652,27 @@ static void emit_train_step_update(Cbuf *c, const Graph *g, const Plan *plan, co
             at += (g->params[pi].numel + PLAN_ALIGN - 1) / PLAN_ALIGN * PLAN_ALIGN;
         }
     }
-    cb_line(c, "return work[%lld];", (long long)plan->value_offset[g->loss]);
+    cb_line(c, "return work[%s];", buffer_name(g, plan, g->loss));
     cb_line(c, "}");
+}
+
+/* Names for the places the entry points pass: V<id> for the values of the IR, S<op> and G<op>
+ * for scratch and gradient buffers (offsets into work), P_<tensor> for parameter tensors
+ * (offsets into params and grads). */
+static void emit_buffer_names(Cbuf *c, const Graph *g, const Plan *plan) {
+    cb_line(c, "/* Where each buffer of the memory plan starts in work, in floats (V12: value %%12 of the IR,");
+    cb_line(c, " * S5 / G5: the scratch / the parameter gradients of step 5), and each tensor in params. */");
+    for (int b = 0; b < plan->nbuffers; b++) {
+        if (b == g->input || (plan->value_floats[b] == 0 && plan->alias_of[b] < 0))
+            continue;
+        const char *note = "";
+        if (plan->alias_of[b] >= 0)
+            note = arena_printf(" /* in place of %s */", buffer_name(g, plan, plan->alias_of[b]));
+        cb_line(c, "#define %s %lld%s", buffer_name(g, plan, b), (long long)plan->value_offset[b], note);
+    }
+    for (int i = 0; i < g->nparams; i++)
+        cb_line(c, "#define %s %lld", param_name(g, i), (long long)plan->param_offset[i]);
+    cb_blank(c);
 }
 
 /* Whether some op's code calls cnn_erf (defined only then, so other files stay as they were). */
@@ -614,9 +774,27 @@ static void emit_source(Cbuf *c, const Graph *g, const Plan *plan, const EmitOpt
     int nfwd = g->training ? g->nforward : g->nops;
     const char **calls = arena_alloc(sizeof(char *) * (size_t)(g->nops + 1));
     const char **calls_tte = arena_alloc(sizeof(char *) * (size_t)(g->nops + 1));
+    int *fn_of = arena_alloc(sizeof(int) * (size_t)(g->nops + 1));     /* training functions */
+    int *infer_of = arena_alloc(sizeof(int) * (size_t)(g->nops + 1));  /* inference functions */
+    FnTable fns = {0};
+    for (int i = 1; i < g->nops; i++) {
+        infer_of[i] = fn_of[i] = -1;
+        if (i < nfwd && g->ops[i].fused_into < 0)
+            infer_of[i] = fn_add(&fns, build_fn(g, plan, i, FN_INFER, src));
+    }
+    for (int i = 1; i < g->nops && g->training; i++) {
+        const Op *op = &g->ops[i];
+        if (op->fused_into >= 0 || (i < nfwd && !train_variant(op)))
+            continue; /* the inference function serves training too */
+        fn_of[i] = fn_add(&fns, build_fn(g, plan, i, i < nfwd ? FN_TRAIN : op_is_backward(op) ? FN_BACKWARD : FN_INFER, src));
+    }
+    emit_buffer_names(c, g, plan);
     for (int i = 1; i < nfwd; i++)
-        if (g->ops[i].fused_into < 0)
-            calls[i] = emit_fn(c, g, plan, i, FN_INFER, src, NULL);
+        if (infer_of[i] >= 0) {
+            const Fn *fn = &fns.fns[infer_of[i]];
+            fn_print(c, fn);
+            calls[i] = calls_tte[i] = arena_printf("%s(%s);", fn->name, fn->call);
+        }
     cb_line(c, "int %s_forward(const float *params, float *work, const float *input, float *output, int n) {", N);
     cb_line(c, "if (n < 1 || n > %s_BATCH)", U);
     cb_line(c, "    return -1;");
@@ -633,14 +811,12 @@ static void emit_source(Cbuf *c, const Graph *g, const Plan *plan, const EmitOpt
         cb_line(c, "/* ---------------- training ---------------- */");
         cb_blank(c);
         for (int i = 1; i < g->nops; i++) {
-            const Op *op = &g->ops[i];
-            if (i < nfwd && (!train_variant(op) || op->fused_into >= 0))
-                continue; /* the inference function serves training too */
-            if (i >= nfwd && op->kind == OP_ADD)
-                calls[i] = emit_fn(c, g, plan, i, FN_INFER, src, NULL);
-            else
-                calls[i] = emit_fn(c, g, plan, i, i < nfwd ? FN_TRAIN : op->kind == OP_BACKWARD ? FN_BACKWARD : FN_INFER,
-                                   src, &calls_tte[i]);
+            if (fn_of[i] < 0)
+                continue;
+            const Fn *fn = &fns.fns[fn_of[i]];
+            fn_print(c, fn);
+            calls[i] = arena_printf("%s(%s);", fn->name, fn->call);
+            calls_tte[i] = arena_printf("%s(%s);", fn->name, fn->call_tte);
         }
         emit_train_step(c, g, plan, calls);
         emit_update(c, g, plan);
