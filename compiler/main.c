@@ -206,17 +206,21 @@ static const char *self_dir(void) {
     return arena_strdup(buf);
 }
 
-static int run(char *const argv[]) {
+/* Starts argv[0] with argv; returns its pid, or -1. */
+static pid_t start(char *const argv[]) {
     pid_t pid = fork();
-    if (pid < 0)
-        return -1;
     if (pid == 0) {
         execvp(argv[0], argv);
         fprintf(stderr, "cnnc: error: cannot run '%s': %s\n", argv[0], strerror(errno));
         _exit(127);
     }
+    return pid;
+}
+
+/* Its exit status, or -1. */
+static int finish(pid_t pid) {
     int status;
-    if (waitpid(pid, &status, 0) < 0)
+    if (pid < 0 || waitpid(pid, &status, 0) < 0)
         return -1;
     return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
 }
@@ -268,13 +272,42 @@ static int build_program(const Options *o, const Graph *gi, const Plan *pi, Grap
             for (char *tok = strtok(copy, " "); tok && na < 48; tok = strtok(NULL, " "))
                 args[na++] = tok;
         }
+        /* The translation units compile at once (the training one takes most of the time),
+         * then link. */
+        const char *objs[3] = {NULL, NULL, NULL};
+        pid_t pids[3] = {-1, -1, -1};
+        int st = 0;
         for (int k = 0; k < 3; k++)
-            if (files[k])
-                args[na++] = files[k];
-        const char *tail[] = {lib, "-lz", "-lm", "-o", tmp_out, NULL};
-        for (size_t k = 0; k < sizeof tail / sizeof *tail; k++)
-            args[na++] = tail[k];
-        int st = run((char *const *)args);
+            if (files[k]) {
+                const char *one[64];
+                memcpy(one, args, sizeof(char *) * (size_t)na);
+                objs[k] = arena_printf("%.*so", (int)strlen(files[k]) - 1, files[k]);
+                int m = na;
+                const char *c_args[] = {"-c", files[k], "-o", objs[k], NULL};
+                for (size_t j = 0; j < sizeof c_args / sizeof *c_args; j++)
+                    one[m++] = c_args[j];
+                pids[k] = start((char *const *)one);
+                if (pids[k] < 0)
+                    st = -1;
+            }
+        for (int k = 0; k < 3; k++)
+            if (files[k] && pids[k] >= 0) {
+                int s = finish(pids[k]);
+                if (s != 0 && st == 0)
+                    st = s;
+            }
+        if (st == 0) {
+            for (int k = 0; k < 3; k++)
+                if (objs[k])
+                    args[na++] = objs[k];
+            const char *tail[] = {lib, "-lz", "-lm", "-o", tmp_out, NULL};
+            for (size_t k = 0; k < sizeof tail / sizeof *tail; k++)
+                args[na++] = tail[k];
+            st = finish(start((char *const *)args));
+        }
+        for (int k = 0; k < 3; k++)
+            if (objs[k])
+                remove(objs[k]);
         if (st == 0 && rename(tmp_out, o->out) == 0) {
             rc = 0;
         } else {
