@@ -103,6 +103,9 @@ typedef struct Graph {
 } Graph;
 
 Graph *ir_new(const char *name, int batch);
+/* A deep copy of g (values, ops, parameters); attribute arrays and the train settings are
+ * shared, as no pass changes them. */
+Graph *ir_clone(const Graph *g);
 int ir_add_value(Graph *g, Shape s);
 /* Appends an op reading in[0..nin) (copied) with a fresh output value of shape out. */
 int ir_add_op(Graph *g, OpKind kind, const int *in, int nin, Shape out, Span span);
