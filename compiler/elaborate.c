@@ -2,7 +2,7 @@
  * into one flat graph, checking shapes as it goes (the language's `in.c` needs the shape of a
  * statement's input while expanding, so each op's shape rule runs as the op is added; the
  * shape pass later re-checks the finished graph).
- * Naming (spec section 6): each body (the model, or one block instance) numbers the layers
+ * Naming (docs/language.md, Naming): each body (the model, or one block instance) numbers the layers
  * that own parameters per kind in textual order after expansion (conv0, conv1, linear0, bn0)
  * and block instances per block name (basic0, basic1); a label replaces the generated
  * component and takes no number; branches, shortcuts, repeat and if add no level.

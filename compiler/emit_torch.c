@@ -188,14 +188,14 @@ static void print_docstring(const Graph *g, FILE *f, const char *cls) {
             path ? " from " : "", path ? basename_of(path) : "");
     fprintf(f, "Built from the same IR as the generated C: one submodule or functional call per op, in op\n"
                "order; forward() names each value v<id> after the IR (`cnnc --emit=ir`). state_dict() keys are\n"
-               "the checkpoint names (spec section 6), so a cnnc checkpoint loads with\n"
+               "the checkpoint names (docs/language.md, Naming), so a cnnc checkpoint loads with\n"
                "load_state_dict(..., strict=False) (BatchNorm's num_batches_tracked is PyTorch's own).\n"
                "Input %s, output %s (%s); %s parameters (%s trained).\n\n",
             shape_text(in), shape_text(out), g->ends_in_softmax ? "probabilities" : "logits",
             fmt_count((double)ir_param_count(g, false)), fmt_count((double)ir_param_count(g, true)));
     if (g->ends_in_softmax)
         fprintf(f, "The final softmax is applied in train mode too, while cnnc trains the logits before it\n"
-                   "(spec section 5).\n\n");
+                   "(docs/language.md, Layers).\n\n");
     fprintf(f, "    model = %s().eval()\n    y = model(torch.rand(%s))\n", cls,
             arena_printf("[1%s", shape_text(in) + 2));
     if (path) {

@@ -2,7 +2,7 @@
  * Invariants (checked by ir_verify): every value is defined once, by one op, before any op
  * that reads it; every value has a fixed shape whose first dimension is the compiled batch;
  * dtype is float32; an op's parameters are entries of the graph's parameter table, named as
- * spec section 6 says, in PyTorch's layout. */
+ * docs/language.md, Naming says, in PyTorch's layout. */
 #ifndef CNNC_IR_H
 #define CNNC_IR_H
 #include <stdbool.h>

@@ -35,7 +35,7 @@ typedef struct OpInfo {
     /* Bare words its arguments accept besides numbers, separated by '|' ("none|tanh"), or NULL;
      * a word arrives in set_attrs as V_WORD unless a model parameter of that name exists. */
     const char *words;
-    /* Converts bound arguments (args[i] for spec i; V_NONE when not given) into op->a,
+    /* Converts bound arguments (args[i] for args entry i; V_NONE when not given) into op->a,
      * applying defaults. The op's input values are set and have shapes. Reports errors. */
     bool (*set_attrs)(Graph *g, Op *op, const Val *args);
     /* Computes the output shape from the input shapes; reports errors at op->span. */

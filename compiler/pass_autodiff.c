@@ -5,7 +5,7 @@
  * backward op reads the forward tensors its op's bwd_needs names and the gradient of the
  * op's output; it writes the gradient of one input and adds into parameter gradients. Where a
  * value feeds several ops (a residual's input), the contributions are summed by ordinary add
- * ops. The final softmax of a model that ends in one is not part of training (spec section 5):
+ * ops. The final softmax of a model that ends in one is not part of training (docs/language.md, Layers):
  * the loss reads the logits before it. Invalidates: nothing earlier; ops are only appended. */
 #include "arena.h"
 #include "diag.h"

@@ -1,9 +1,9 @@
 """Hand-written PyTorch twins of the layer-coverage models in tests/models/*.cnn.
 
 Each twin is written by hand from torch.nn / torch.nn.functional (the reference semantics of
-the language, spec section 5) with modules registered in the textual order of the .cnn file,
+the language, docs/language.md, Layers) with modules registered in the textual order of the .cnn file,
 so that state_dict() keys (less BatchNorm's num_batches_tracked) are exactly the checkpoint
-names of spec section 6, in order. Every model's name equals its key here and its `model` name
+names of docs/language.md (Naming), in order. Every model's name equals its key here and its `model` name
 in the file (multi.cnn holds two models: compile it with --model multi_a / multi_b).
 
     build(name) -> nn.Module        FILES[name] -> path of the .cnn file (relative to the repo)
@@ -219,7 +219,7 @@ def expected_cov_residual(classes=3):
 
 # ---------------------------------------------------------------- cov_concat
 class SpecInception(nn.Module):
-    # spec section 8's block inception: conv0 | conv1 conv2 | conv3 conv4 | pool conv5, all with relu
+    # GoogLeNet's block inception (models/googlenet.cnn): conv0 | conv1 conv2 | conv3 conv4 | pool conv5, all with relu
     def __init__(self, inp, c1, c3r, c3, c5r, c5, proj):
         super().__init__()
         self.conv0 = nn.Conv2d(inp, c1, 1)
