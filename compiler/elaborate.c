@@ -311,7 +311,7 @@ static int apply_layer(Elab *E, const Stmt *st, const OpInfo *info, Env *env, Sc
     bool ok = bind_args(info->name, st->name_span, names, defs, nargs, &st->args, slots);
     Val vals[16];
     for (int i = 0; i < nargs; i++) {
-        vals[i] = none_val(st->name_span);
+        vals[i] = arg_default(info, i, st->name_span);
         if (ok && slots[i]) {
             const Expr *ex = slots[i]->value;
             Val bound;

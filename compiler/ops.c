@@ -5,6 +5,7 @@
 #include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "arena.h"
@@ -61,6 +62,37 @@ const char *val_str(const Val *v) {
     }
     default: return "?";
     }
+}
+
+Val arg_default(const OpInfo *info, int i, Span span) {
+    Val v = {.kind = V_NONE, .span = span};
+    const char *d = info->args[i].def;
+    if (!d)
+        return v;
+    for (int k = 0; info->args[k].name; k++)
+        if (!strcmp(info->args[k].name, d))
+            return v; /* another argument's value: set_attrs applies the rule */
+    char *end;
+    if (!strcmp(d, "true") || !strcmp(d, "false")) {
+        v.kind = V_BOOL;
+        v.i = d[0] == 't';
+        return v;
+    }
+    long long n = strtoll(d, &end, 10);
+    if (*d && !*end) {
+        v.kind = V_INT;
+        v.i = n;
+        return v;
+    }
+    double x = strtod(d, &end);
+    if (*d && !*end) {
+        v.kind = V_FLOAT;
+        v.f = x;
+        return v;
+    }
+    v.kind = V_WORD;
+    v.word = d;
+    return v;
 }
 
 bool arg_int(const Op *op, const Val *v, const char *arg, long long min, long long max, int *out) {

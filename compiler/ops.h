@@ -35,8 +35,8 @@ typedef struct OpInfo {
     /* Bare words its arguments accept besides numbers, separated by '|' ("none|tanh"), or NULL;
      * a word arrives in set_attrs as V_WORD unless a model parameter of that name exists. */
     const char *words;
-    /* Converts bound arguments (args[i] for args entry i; V_NONE when not given) into op->a,
-     * applying defaults. The op's input values are set and have shapes. Reports errors. */
+    /* Converts bound arguments (args[i] for args entry i; its default, arg_default, when not
+     * given) into op->a. The op's input values are set and have shapes. Reports errors. */
     bool (*set_attrs)(Graph *g, Op *op, const Val *args);
     /* Computes the output shape from the input shapes; reports errors at op->span. */
     bool (*infer)(Graph *g, Op *op);
@@ -111,6 +111,12 @@ const OpInfo *op_info(OpKind k);
 const OpInfo *op_find_layer(const char *name);   /* NULL when no layer has that name */
 /* Every layer name, for "did you mean"; returns the count. */
 int op_layer_names(const char **names, int max);
+
+/* The default of argument i of info as a value (its ArgSpec text read as a number, true/false
+ * or a bare word), at span; V_NONE when the argument is required or its default is another
+ * argument (`stride = kernel`), which set_attrs resolves. The binder gives set_attrs this
+ * value for every argument not written, so each default is written once, in the table. */
+Val arg_default(const OpInfo *info, int i, Span span);
 
 /* Argument conversion, reporting "LAYER: argument 'ARG' must be ..." at the value. */
 bool arg_int(const Op *op, const Val *v, const char *arg, long long min, long long max, int *out);

@@ -20,10 +20,11 @@
  * and reports unknown or repeated names. */
 static const ArgSpec scale_args[] = {{"factor", "1.0"}, {NULL, NULL}};
 
-/* Bound arguments (V_NONE when not given) -> op->a, with the default applied here once. */
+/* Bound arguments -> op->a. An argument not written arrives as its default from the table
+ * above (arg_default), so the default is written nowhere else; check types and ranges with
+ * the arg_* helpers, which report precise errors. */
 static bool scale_set_attrs(Graph *g, Op *op, const Val *v) {
-    op->a.alpha = 1.0;
-    return v[0].kind == V_NONE || arg_float(op, &v[0], "factor", -1e30, 1e30, &op->a.alpha);
+    return arg_float(op, &v[0], "factor", -1e30, 1e30, &op->a.alpha);
 }
 
 /* The shape rule: the output shape from the input shapes (report errors at op->span). */

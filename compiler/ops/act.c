@@ -55,8 +55,7 @@ static const char *identity_torch(TorchCtx *t, const Op *op) { return torch_in(t
 /* ---- leaky_relu */
 static const ArgSpec leaky_args[] = {{"slope", "0.01"}, {NULL, NULL}};
 static bool leaky_set_attrs(Graph *g, Op *op, const Val *v) {
-    op->a.slope = 0.01;
-    return v[0].kind == V_NONE || arg_float(op, &v[0], "slope", -1e30, 1e30, &op->a.slope);
+    return arg_float(op, &v[0], "slope", -1e30, 1e30, &op->a.slope);
 }
 static void leaky_print_attrs(const Op *op, char *buf, size_t size) { attr_append(buf, size, "slope=%g", op->a.slope); }
 static const char *leaky_y(const Op *op, const char *v) {
@@ -70,8 +69,7 @@ static const char *leaky_torch(TorchCtx *t, const Op *op) {
 /* ---- elu */
 static const ArgSpec elu_args[] = {{"alpha", "1.0"}, {NULL, NULL}};
 static bool elu_set_attrs(Graph *g, Op *op, const Val *v) {
-    op->a.alpha = 1.0;
-    return v[0].kind == V_NONE || arg_float(op, &v[0], "alpha", -1e30, 1e30, &op->a.alpha);
+    return arg_float(op, &v[0], "alpha", -1e30, 1e30, &op->a.alpha);
 }
 static void elu_print_attrs(const Op *op, char *buf, size_t size) { attr_append(buf, size, "alpha=%g", op->a.alpha); }
 static const char *elu_y(const Op *op, const char *v) {
@@ -87,9 +85,6 @@ static const char *elu_torch(TorchCtx *t, const Op *op) {
 /* ---- gelu: mode 0 exact (erf), 1 tanh approximation */
 static const ArgSpec gelu_args[] = {{"approximate", "none"}, {NULL, NULL}};
 static bool gelu_set_attrs(Graph *g, Op *op, const Val *v) {
-    op->a.mode = 0;
-    if (v[0].kind == V_NONE)
-        return true;
     if (v[0].kind == V_WORD && (!strcmp(v[0].word, "none") || !strcmp(v[0].word, "tanh"))) {
         op->a.mode = !strcmp(v[0].word, "tanh");
         return true;

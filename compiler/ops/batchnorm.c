@@ -10,13 +10,8 @@
 static const ArgSpec batchnorm_args[] = {{"eps", "1e-5"}, {"momentum", "0.1"}, {NULL, NULL}};
 
 static bool batchnorm_set_attrs(Graph *g, Op *op, const Val *v) {
-    op->a.eps = 1e-5, op->a.momentum = 0.1;
-    bool ok = true;
-    if (v[0].kind != V_NONE)
-        ok &= arg_float(op, &v[0], "eps", 1e-30, 1, &op->a.eps);
-    if (v[1].kind != V_NONE)
-        ok &= arg_float(op, &v[1], "momentum", 0, 1, &op->a.momentum);
-    return ok;
+    bool ok = arg_float(op, &v[0], "eps", 1e-30, 1, &op->a.eps);
+    return arg_float(op, &v[1], "momentum", 0, 1, &op->a.momentum) && ok;
 }
 
 static bool batchnorm_infer(Graph *g, Op *op) {

@@ -9,9 +9,6 @@
 static const ArgSpec dropout_args[] = {{"p", "0.5"}, {NULL, NULL}};
 
 static bool dropout_set_attrs(Graph *g, Op *op, const Val *v) {
-    op->a.p = 0.5;
-    if (v[0].kind == V_NONE)
-        return true;
     if (!arg_float(op, &v[0], "p", 0, 1, &op->a.p))
         return false;
     if (op->a.p >= 1) {

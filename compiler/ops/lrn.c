@@ -13,17 +13,10 @@ static const ArgSpec lrn_args[] = {
 
 static bool lrn_set_attrs(Graph *g, Op *op, const Val *v) {
     Attrs *a = &op->a;
-    a->size = 5, a->alpha = 1e-4, a->beta = 0.75, a->k = 2.0;
-    bool ok = true;
-    if (v[0].kind != V_NONE)
-        ok &= arg_int(op, &v[0], "size", 1, 1 << 20, &a->size);
-    if (v[1].kind != V_NONE)
-        ok &= arg_float(op, &v[1], "alpha", -1e30, 1e30, &a->alpha);
-    if (v[2].kind != V_NONE)
-        ok &= arg_float(op, &v[2], "beta", -1e30, 1e30, &a->beta);
-    if (v[3].kind != V_NONE)
-        ok &= arg_float(op, &v[3], "k", -1e30, 1e30, &a->k);
-    return ok;
+    bool ok = arg_int(op, &v[0], "size", 1, 1 << 20, &a->size);
+    ok &= arg_float(op, &v[1], "alpha", -1e30, 1e30, &a->alpha);
+    ok &= arg_float(op, &v[2], "beta", -1e30, 1e30, &a->beta);
+    return arg_float(op, &v[3], "k", -1e30, 1e30, &a->k) && ok;
 }
 
 static bool lrn_infer(Graph *g, Op *op) {

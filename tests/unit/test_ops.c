@@ -42,6 +42,17 @@ static void test_every_op_complete(void) {
                 NEED(strcmp(a->name, b->name) != 0, "an argument is listed twice");
         if (info->is_layer)
             NEED(op_find_layer(info->name) == info, "layer not found by its name");
+        /* every default is a value (or another argument's name), written once, in the table */
+        for (int a = 0; info->args && info->args[a].name; a++) {
+            const char *d = info->args[a].def;
+            bool other = false;
+            for (int b = 0; d && info->args[b].name; b++)
+                other |= !strcmp(info->args[b].name, d);
+            if (d && !other)
+                NEED(arg_default(info, a, span_none()).kind != V_NONE, "a default that is not a value");
+            if (d && info->args[a].def && !other && arg_default(info, a, span_none()).kind == V_WORD)
+                NEED(info->words && strstr(info->words, d), "a default word the layer does not accept");
+        }
         if (training_op(k))
             continue;
         NEED(info->torch_call != NULL, "no PyTorch twin (torch_call)");
@@ -86,9 +97,11 @@ static void test_activations_emit(void) {
         g->input = g->ops[x].out;
         int id = ir_add_op(g, (OpKind)k, &g->ops[x].out, 1, shape4(1, 2, 3, 3), span_none());
         Op *op = &g->ops[id];
-        Val none[8];
-        memset(none, 0, sizeof none);
-        CU_ASSERT(info->set_attrs(g, op, none));
+        Val defaults[8];
+        memset(defaults, 0, sizeof defaults);
+        for (int a = 0; info->args[a].name && a < 8; a++)
+            defaults[a] = arg_default(info, a, span_none());
+        CU_ASSERT(info->set_attrs(g, op, defaults));
         const char *e = info->act_expr(op, "vvv");
         NEED(e && strstr(e, "vvv"), "act_expr does not use its operand");
         TorchCtx t = {g, arena_strdup("")};
