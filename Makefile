@@ -51,6 +51,12 @@ CNNC_RT_OBJ := $(B)/runtime/ckpt.o $(B)/runtime/rt_util.o
 $(B)/cnnc: $(B)/compiler/main.o $(COMPILER_OBJ) $(CNNC_RT_OBJ)
 	$(CC) $(ALLCFLAGS) $^ -o $@ -lm
 
+# The runtime's training types as a C string for emit_c.c, from the guard line on.
+$(B)/gen/train_types.inc: runtime/cnn_train_types.h
+	@mkdir -p $(B)/gen
+	sed -n '/^#ifndef CNN_TRAIN_TYPES/,$$p' $< | sed 's/\\/\\\\/g; s/"/\\"/g; s/.*/"&\\n"/' >$@
+$(B)/compiler/emit_c.o: $(B)/gen/train_types.inc
+
 # compiler/ops/TEMPLATE.c, the model of a new op file, is not linked; it must still compile.
 $(B)/template.ok: compiler/ops/TEMPLATE.c compiler/ops.h compiler/emit_c.h compiler/emit_torch.h $(B)/gen/parser.h
 	$(CC) $(ALLCFLAGS) $(INC) -fsyntax-only $<

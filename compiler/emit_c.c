@@ -122,31 +122,11 @@ static void fans(const ParamT *p, const Graph *g, int *fan_in, int *fan_out) {
     *fan_out = w->shape.d[0] * rf;
 }
 
-/* The training types, shared by every generated model and the runtime (same guard, same text). */
+/* The training types, shared by every generated model and the runtime: the text of
+ * runtime/cnn_train_types.h from its guard on, made a string at build time. */
 static const char train_types[] =
-    "#ifndef CNN_TRAIN_TYPES\n"
-    "#define CNN_TRAIN_TYPES 1\n"
-    "/* Settings of one training step. */\n"
-    "typedef struct cnn_step_opts {\n"
-    "    int loss;                  /* 0: cross-entropy, 1: focal */\n"
-    "    float label_smoothing;     /* cross-entropy, in [0, 1) */\n"
-    "    const float *class_weight; /* cross-entropy: one weight per class, or NULL */\n"
-    "    float focal_gamma, focal_alpha;\n"
-    "    float grad_scale;          /* multiplies every gradient (1 / accumulation steps) */\n"
-    "    int dropout;               /* 1: dropout active; 0: off (as in eval mode) */\n"
-    "    unsigned long long seed;   /* dropout masks; give every step its own */\n"
-    "    int update_stats;          /* 1: batchnorm updates its running statistics */\n"
-    "} cnn_step_opts;\n"
-    "enum { CNN_SGD, CNN_ADAM, CNN_ADAMW };\n"
-    "/* One optimizer step, as torch.optim.SGD (dampening 0), Adam and AdamW compute it. */\n"
-    "typedef struct cnn_optim {\n"
-    "    int kind;                  /* CNN_SGD, CNN_ADAM or CNN_ADAMW */\n"
-    "    float lr, momentum, weight_decay, beta1, beta2, eps;\n"
-    "    int nesterov;\n"
-    "    long long step;            /* 1 at the first update */\n"
-    "    const unsigned char *frozen; /* per tensor of the tensor table: 1 = not updated; or NULL */\n"
-    "} cnn_optim;\n"
-    "#endif\n";
+#include "train_types.inc"
+    ;
 
 static void emit_header(Cbuf *c, const Graph *g, const Plan *plan, const EmitOptions *o) {
     const char *N = g->name, *U = upper(g->name);
