@@ -268,6 +268,16 @@ static const char *param_name(const Graph *g, int pi) {
     return names[pi];
 }
 
+/* Where NAME_train_step_update keeps parameter pi's gradient: in gradient buffer gb, at the
+ * plan's grad_at. */
+static const char *grad_slot(const Graph *g, const Plan *plan, int gb, int pi) {
+    if (gb < 0 || plan->grad_at[pi] < 0)
+        return "work"; /* no training step update for it: not called */
+    if (plan->grad_at[pi] == 0)
+        return arena_printf("work + %s", buffer_name(g, plan, gb));
+    return arena_printf("work + %s + %lld", buffer_name(g, plan, gb), (long long)plan->grad_at[pi]);
+}
+
 /* One argument of an op function: its declaration and what the caller passes. */
 typedef struct FnArg {
     const char *decl, *name, *call;
@@ -367,14 +377,11 @@ static Fn build_fn(const Graph *g, const Plan *plan, int i, FnKind kind, const c
     }
     if (op_is_backward(op)) {
         int gb = plan->grad_scratch_of[i];
-        const char *at = gb >= 0 ? buffer_name(g, plan, gb) : "0";
         for (int r = 0; r < 2; r++)
             if (f->param[r] >= 0 && g->params[f->param[r]].trained) {
                 const char *nm = r == 0 ? "dw" : "db";
                 ARG(arena_printf("float *%s", nm), nm, arena_printf("grads + %s", param_name(g, f->param[r])));
-                args[na - 1].call_tte = arena_printf("work + %s", at);
-                at = arena_printf("%s + %lld", at,
-                                  (long long)((g->params[f->param[r]].numel + PLAN_ALIGN - 1) / PLAN_ALIGN * PLAN_ALIGN));
+                args[na - 1].call_tte = grad_slot(g, plan, gb, f->param[r]);
             }
     }
     if (plan->scratch_of[i] >= 0)
@@ -617,8 +624,7 @@ static void emit_train_step_update(Cbuf *c, const Graph *g, const Plan *plan, co
             cb_line(c, "%s", calls[i]);
             continue;
         }
-        long long at = (long long)plan->value_offset[gb];
-        cb_line(c, "memset(work + %lld, 0, sizeof(float) * %lld);", at, (long long)plan->value_floats[gb]);
+        cb_line(c, "memset(work + %s, 0, sizeof(float) * %lld);", buffer_name(g, plan, gb), (long long)plan->value_floats[gb]);
         cb_line(c, "%s", calls_tte[i]);
         const Op *f = &g->ops[g->ops[i].fwd];
         for (int r = 0; r < 2; r++) {
@@ -627,9 +633,8 @@ static void emit_train_step_update(Cbuf *c, const Graph *g, const Plan *plan, co
                 continue;
             long long off = (long long)plan->param_offset[pi];
             cb_line(c, "if (!opt->frozen || !opt->frozen[%d])", pi);
-            cb_line(c, "    update_tensor(params + %lld, work + %lld, m + %lld, v + %lld, %lld, opt, bc1, bc2);", off, at, off,
-                    off, (long long)g->params[pi].numel);
-            at += (g->params[pi].numel + PLAN_ALIGN - 1) / PLAN_ALIGN * PLAN_ALIGN;
+            cb_line(c, "    update_tensor(params + %lld, %s, m + %lld, v + %lld, %lld, opt, bc1, bc2);", off,
+                    grad_slot(g, plan, gb, pi), off, off, (long long)g->params[pi].numel);
         }
     }
     cb_line(c, "return work[%s];", buffer_name(g, plan, g->loss));

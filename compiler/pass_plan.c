@@ -57,7 +57,7 @@ static int64_t place(const Plan *p, const int *placed, int nplaced, const int64_
 }
 
 /* Floats of parameter gradients that backward op i computes (its forward op's trained
- * weight and bias, each rounded up), or 0. */
+ * weight and bias, each rounded up), or 0. The order and rounding agree with grad_at. */
 int64_t grad_floats(const Graph *g, int i) {
     const Op *op = &g->ops[i];
     if (!op_is_backward(op) || op->wrt != 0)
@@ -79,6 +79,9 @@ Plan *pass_plan(const Graph *g, bool inplace_allowed) {
         p->param_offset[i] = p->param_floats;
         p->param_floats += round_up(g->params[i].numel);
     }
+    p->grad_at = arena_alloc(sizeof(int64_t) * (size_t)(g->nparams + 1));
+    for (int i = 0; i < g->nparams; i++)
+        p->grad_at[i] = -1;
     p->scratch_of = arena_alloc(sizeof(int) * (size_t)(g->nops + 1));
     p->grad_scratch_of = arena_alloc(sizeof(int) * (size_t)(g->nops + 1));
     int nb = nv;
@@ -86,6 +89,14 @@ Plan *pass_plan(const Graph *g, bool inplace_allowed) {
         const OpInfo *info = op_info(g->ops[i].kind);
         p->scratch_of[i] = info->scratch && info->scratch(g, &g->ops[i]) > 0 ? nb++ : -1;
         p->grad_scratch_of[i] = grad_floats(g, i) > 0 ? nb++ : -1;
+        if (p->grad_scratch_of[i] >= 0) /* the trained weight, then the trained bias */
+            for (int r = 0, at = 0; r < 2; r++) {
+                int pi = g->ops[g->ops[i].fwd].param[r];
+                if (pi >= 0 && g->params[pi].trained) {
+                    p->grad_at[pi] = at;
+                    at += (int)round_up(g->params[pi].numel);
+                }
+            }
     }
     p->grad_block_floats = g->training ? p->param_floats : 0;
     p->nbuffers = nb;
