@@ -105,14 +105,12 @@ static const char *op_fn(const Graph *g, int i) {
 
 static const char *const role_names[4] = {"w", "b", "mean", "var"};
 
+/* How a fresh model fills a tensor: its op's param_init for the role, else PyTorch's default
+ * for a layer's weight and bias and the running statistics' zeros and ones. */
 static const char *tensor_init(const ParamT *p, const Graph *g) {
-    OpKind k = g->ops[p->op].kind;
-    switch (p->role) {
-    case PARAM_WEIGHT: return k == OP_BATCHNORM ? "ones" : "weight";
-    case PARAM_BIAS: return k == OP_BATCHNORM ? "zeros" : "bias";
-    case PARAM_RUNNING_MEAN: return "zeros";
-    default: return "ones";
-    }
+    static const char *const fallback[4] = {"weight", "bias", "zeros", "ones"};
+    const char *init = op_info(g->ops[p->op].kind)->param_init[p->role];
+    return init ? init : fallback[p->role];
 }
 
 static void fans(const ParamT *p, const Graph *g, int *fan_in, int *fan_out) {

@@ -47,6 +47,10 @@ typedef struct OpInfo {
     /* Appends the attributes that differ from their defaults, e.g. "out=6 kernel=5 pad=2". */
     void (*print_attrs)(const Op *op, char *buf, size_t size);
     const char *param_kind;  /* component name for numbering ("conv", "linear", "bn"), or NULL */
+    /* How a fresh model fills each parameter role (the init column of NAME_tensors):
+     * "weight" / "bias" (PyTorch's uniform bounds from fan_in), "ones", "zeros"; NULL: "weight",
+     * "bias", "zeros" (running mean), "ones" (running variance). */
+    const char *param_init[4];
     /* Emits the body of the op's inference function (emit_c.h says which names it sees). */
     void (*emit_forward)(struct Emit *e, const Op *op);
     /* Training. emit_forward_train, when set, replaces emit_forward inside the training step

@@ -158,5 +158,6 @@ const OpInfo OP_BATCHNORM_info = {
     .emit_backward = batchnorm_emit_backward, .bwd_needs = BWD_X,
     .epilogue = true, /* an activation after it, in inference and training */
     .fold_norm = true, /* into a conv, linear or add before it, at inference */
+    .param_init = {"ones", "zeros", "zeros", "ones"}, /* as nn.BatchNorm2d */
     .torch_module = batchnorm_torch_module, .torch_call = batchnorm_torch,
 };
