@@ -3,7 +3,7 @@
  * Liveness: a value lives from the step that defines it to the last step that reads it (the
  * model output to the end). Placement: values sorted by a heuristic key, each put at the
  * lowest offset where it overlaps no already-placed value whose live range it meets (first
- * fit over the gaps). Several orders are tried and the smallest arena is kept, as Glow and
+ * fit over the gaps). Five orders are tried and the smallest arena is kept, as Glow and
  * XLA do; peak-live (the most bytes live at one step) is the lower bound any order can reach. */
 #include "plan.h"
 
@@ -31,7 +31,8 @@ static int cmp_order(const void *a, const void *b) {
     case 0: ku = p->value_floats[u], kv = p->value_floats[v]; break;             /* bigger first */
     case 1: ku = duration(p, u), kv = duration(p, v); break;                     /* longer first */
     case 2: ku = p->value_floats[u] * duration(p, u), kv = p->value_floats[v] * duration(p, v); break;
-    default: ku = -p->first[u], kv = -p->first[v]; break;                        /* definition order */
+    case 3: ku = -p->first[u], kv = -p->first[v]; break;                         /* definition order */
+    default: ku = p->last[u], kv = p->last[v]; break;                            /* freed last first */
     }
     if (ku != kv)
         return ku > kv ? -1 : 1;
@@ -184,10 +185,11 @@ Plan *pass_plan(const Graph *g, bool inplace_allowed) {
         if (live > p->peak_floats)
             p->peak_floats = live;
     }
-    static const char *const names[] = {"largest first", "longest-lived first", "largest area first", "definition order"};
+    static const char *const names[] = {"largest first", "longest-lived first", "largest area first", "definition order",
+                                        "freed last first"};
     int64_t *off = arena_alloc(sizeof(int64_t) * (size_t)nb);
     p->arena_floats = -1;
-    for (int key = 0; key < 4; key++) {
+    for (int key = 0; key < 5; key++) {
         sort_ctx = (SortCtx){p, key};
         qsort(order, (size_t)n, sizeof(int), cmp_order);
         int64_t top = 0;
