@@ -136,6 +136,8 @@ static const char train_types[] =
     "    int dropout;               /* 1: dropout active; 0: off (as in eval mode) */\n"
     "    unsigned long long seed;   /* dropout masks; give every step its own */\n"
     "    int update_stats;          /* 1: batchnorm updates its running statistics */\n"
+    "    int *correct;              /* or NULL; the loss adds the images whose largest logit\n"
+    "                                  (the first, on ties) is at their label */\n"
     "} cnn_step_opts;\n"
     "enum { CNN_SGD, CNN_ADAM, CNN_ADAMW };\n"
     "/* One optimizer step, as torch.optim.SGD (dampening 0), Adam and AdamW compute it. */\n"
