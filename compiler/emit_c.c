@@ -136,6 +136,8 @@ static const char train_types[] =
     "    int dropout;               /* 1: dropout active; 0: off (as in eval mode) */\n"
     "    unsigned long long seed;   /* dropout masks; give every step its own */\n"
     "    int update_stats;          /* 1: batchnorm updates its running statistics */\n"
+    "    int *correct;              /* or NULL; the loss adds the images whose largest logit\n"
+    "                                  (the first, on ties) is at their label */\n"
     "} cnn_step_opts;\n"
     "enum { CNN_SGD, CNN_ADAM, CNN_ADAMW };\n"
     "/* One optimizer step, as torch.optim.SGD (dampening 0), Adam and AdamW compute it. */\n"
@@ -285,6 +287,15 @@ static const char *fn_name(const Graph *g, int i, FnKind kind) {
     return kind == FN_TRAIN ? arena_printf("%s_train", s) : s;
 }
 
+/* The work (FLOPs plus elements, see emit_fn) below which an op runs on one thread. */
+enum { CNN_THREAD_WORK = 1 << 20 };
+
+static double per_image_elements(Shape s) {
+    if (s.rank < 1)
+        return 1;
+    return (double)shape_numel(s) / (s.d[0] > 0 ? s.d[0] : 1);
+}
+
 static bool train_variant(const Op *op) { return op_info(op->kind)->emit_forward_train != NULL; }
 
 /* Emits the function for op i (kind says which variant) and returns the call statement. */
@@ -362,6 +373,30 @@ static const char *emit_fn(Cbuf *out, const Graph *g, const Plan *plan, int i, F
         finfo->emit_forward(&e, op);
     cb_raw(&body, "%s", "");
     const char *text = body.data ? body.data : "";
+    if (word_in(text, "PARALLEL_FOR") && word_in(text, "n")) {
+        /* Threads pay when the call's work is large against a fork and join (a few
+         * microseconds, tens when a thread must be woken): the work per image is the op's
+         * FLOPs (twice the forward's for a gradient: data and weights) plus the elements it
+         * reads and writes. */
+        const OpInfo *oi = op_info(f->kind);
+        double work = oi->flops ? oi->flops(g, f) : 0;
+        if (op->kind == OP_BACKWARD)
+            work *= 2;
+        for (int k = 0; k < f->nin; k++)
+            work += per_image_elements(g->values[f->in[k]].shape);
+        if (f->out >= 0)
+            work += per_image_elements(g->values[f->out].shape);
+        long long per_image = work > 1e15 ? (long long)1e15 : (long long)work + 1;
+        Cbuf pre = {0};
+        pre.indent = 1;
+        cb_line(&pre, "const int cnn_threads = (long long)n * %lldLL >= %lldLL; /* work per image: %lld */", per_image,
+                (long long)CNN_THREAD_WORK, per_image);
+        cb_line(&pre, "(void)cnn_threads;");
+        cb_raw(&pre, "%s", text);
+        cb_free(&body);
+        body = pre;
+        text = body.data;
+    }
 
     char attrs[512] = "";
     op_info(f->kind)->print_attrs(f, attrs, sizeof attrs);
@@ -573,9 +608,12 @@ static void emit_source(Cbuf *c, const Graph *g, const Plan *plan, const EmitOpt
     cb_line(c, "}");
     cb_line(c, "static inline CNN_MAYBE_UNUSED float cnn_tanh(float x) { return 1.0f - 2.0f / (cnn_exp(2.0f * x) + 1.0f); }");
     cb_blank(c);
-    cb_line(c, "/* Loops over independent images or channels run on several threads with -fopenmp. */");
+    cb_line(c, "/* Loops over independent images or channels run on several threads with -fopenmp, when");
+    cb_line(c, " * the op has work enough to pay for waking them: each op function sets cnn_threads from");
+    cb_line(c, " * its estimated work (FLOPs and elements) for the call's n. */");
+    cb_line(c, "enum { cnn_threads = 1 };");
     cb_line(c, "#ifdef _OPENMP");
-    cb_line(c, "#define PARALLEL_FOR _Pragma(\"omp parallel for\")");
+    cb_line(c, "#define PARALLEL_FOR _Pragma(\"omp parallel for if(cnn_threads)\")");
     cb_line(c, "#else");
     cb_line(c, "#define PARALLEL_FOR");
     cb_line(c, "#endif");

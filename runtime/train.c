@@ -8,7 +8,13 @@
  * Determinism: every random draw comes from a stream derived from (seed, what, index): the
  * shuffle of epoch e from (seed, e), the augmentation and dropout of the k-th batch from
  * (seed, k). Nothing depends on the history of the process, so a run resumed from
- * last.safetensors ends with exactly the weights of an uninterrupted run. */
+ * last.safetensors ends with exactly the weights of an uninterrupted run.
+ *
+ * Data pipeline: while the step runs on one batch, a second thread gathers, converts and
+ * augments the next one into the other of two buffers. Each batch's content depends only on
+ * (seed, epoch, its index), never on which thread made it or when, so results do not change
+ * with the thread count. Training accuracy comes from the training forward's own logits
+ * (cnn_step_opts.correct), with no extra pass. */
 #include "ckpt.h"
 #include "cli.h"
 #include "rt.h"
@@ -16,6 +22,7 @@
 
 #include <errno.h>
 #include <math.h>
+#include <pthread.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -89,7 +96,13 @@ static double now_seconds(void) {
     return (double)ts.tv_sec + ts.tv_nsec * 1e-9;
 }
 
-enum { MAX_AUGMENT = 16, TRAIN_ACC_EVERY = 4 };
+enum { MAX_AUGMENT = 16 };
+
+/* One training batch: images (converted and augmented), labels, and augmentation scratch. */
+typedef struct Batch {
+    float *x, *scratch;
+    int *labels;
+} Batch;
 
 /* One training run: settings, data, memory and the state a checkpoint carries. */
 typedef struct Run {
@@ -114,6 +127,7 @@ typedef struct Run {
 
     float *params, *grads, *state, *work, *x, *out, *scratch;
     int *labels, *perm;
+    Batch next;                    /* the second batch buffer of the pipeline */
     unsigned char *frozen;
     char **optim_names;            /* optim.m.NAME and optim.v.NAME per tensor */
 
@@ -386,6 +400,9 @@ static bool alloc_memory(Run *run, char *err) {
         !(run->out = cli_alloc_floats(batch * m->out_size, "a batch's outputs", err)) ||
         !(run->scratch = cli_alloc_floats(image, "augmentation", err)) ||
         !(run->labels = rt_alloc_array(batch, sizeof(int), "labels", err)) ||
+        !(run->next.x = cli_alloc_floats(batch * image, "a batch", err)) ||
+        !(run->next.scratch = cli_alloc_floats(image, "augmentation", err)) ||
+        !(run->next.labels = rt_alloc_array(batch, sizeof(int), "labels", err)) ||
         !(run->frozen = rt_alloc((size_t)m->ntensors, "frozen flags", err)) ||
         !(run->optim_names = rt_alloc_array(2 * (size_t)m->ntensors, sizeof(char *), "names", err)))
         return false;
@@ -404,6 +421,7 @@ static bool alloc_memory(Run *run, char *err) {
 static void free_run(Run *run) {
     free(run->params), free(run->grads), free(run->state), free(run->work), free(run->x), free(run->out);
     free(run->scratch), free(run->labels), free(run->frozen), free(run->perm), free(run->train_idx);
+    free(run->next.x), free(run->next.scratch), free(run->next.labels);
     free(run->val_idx), free(run->history), free(run->class_weights);
     if (run->optim_names)
         for (int i = 0; i < 2 * run->m->ntensors; i++)
@@ -697,6 +715,35 @@ static void progress(const Run *run, int epoch, int b, int nb, double images, do
     fflush(stdout);
 }
 
+/* Gathers, converts and augments one batch: the images idx[0..count), the k-th batch of the
+ * run (its augmentation stream). Reads only the dataset and the settings. */
+typedef struct BatchJob {
+    const Run *run;
+    const int *idx;
+    int count;
+    uint64_t k;
+    Batch *dst;
+} BatchJob;
+
+static void prepare_batch(const BatchJob *j) {
+    const Run *run = j->run;
+    const CnnModel *m = run->m;
+    dataset_batch_f32(&run->train, j->idx, j->count, j->dst->x);
+    for (int i = 0; i < j->count; i++)
+        j->dst->labels[i] = run->train.labels[j->idx[i]];
+    if (run->cfg.naugment) {
+        Rng r;
+        rng_seed(&r, stream_seed((uint64_t)run->cfg.seed, STREAM_AUGMENT, j->k));
+        augment_batch(run->cfg.augment, run->cfg.naugment, &r, j->dst->x, j->count, m->in_shape[0], m->in_shape[1],
+                      m->in_shape[2], j->dst->scratch);
+    }
+}
+
+static void *prepare_batch_thread(void *arg) {
+    prepare_batch(arg);
+    return NULL;
+}
+
 /* One epoch of training; false (and err) when the loss stops being finite. */
 static bool train_epoch(Run *run, int epoch, double *loss_out, double *acc_out, char *err) {
     const CnnModel *m = run->m;
@@ -720,41 +767,41 @@ static bool train_epoch(Run *run, int epoch, double *loss_out, double *acc_out, 
         .beta2 = d->beta2, .eps = d->eps, .nesterov = d->nesterov, .frozen = run->frozen,
     };
     double loss_sum = 0, t0 = now_seconds(), last_draw = 0;
-    long long correct = 0, seen = 0, scored = 0;
-    int c = m->in_shape[0], h = m->in_shape[1], w = m->in_shape[2];
+    long long seen = 0;
+    int correct = 0;
+    so.correct = &correct;
+    /* Two buffers: the step reads buf[b % 2] while a thread fills buf[(b + 1) % 2]. */
+    Batch buf[2] = {{run->x, run->scratch, run->labels}, run->next};
+    BatchJob job = {run, run->perm, n < B ? n : B, (uint64_t)run->batches_done, &buf[0]};
+    prepare_batch(&job);
     for (int b = 0; b < nb; b++) {
         int start = b * B, count = n - start < B ? n - start : B;
-        const int *idx = run->perm + start;
-        dataset_batch_f32(&run->train, idx, count, run->x);
-        for (int i = 0; i < count; i++)
-            run->labels[i] = run->train.labels[idx[i]];
+        const Batch *cur = &buf[b % 2];
         uint64_t k = (uint64_t)run->batches_done;
-        if (d->naugment) {
-            Rng r;
-            rng_seed(&r, stream_seed(seed, STREAM_AUGMENT, k));
-            augment_batch(d->augment, d->naugment, &r, run->x, count, c, h, w, run->scratch);
+        pthread_t helper;
+        bool threaded = false;
+        if (b + 1 < nb) {
+            int next = (b + 1) * B;
+            job = (BatchJob){run, run->perm + next, n - next < B ? n - next : B, k + 1, &buf[(b + 1) % 2]};
+            threaded = pthread_create(&helper, NULL, prepare_batch_thread, &job) == 0;
+            if (!threaded)
+                prepare_batch(&job);
         }
         if (!run->fused && b % accum == 0)
             memset(run->grads, 0, sizeof(float) * m->param_floats);
-        /* Training accuracy: the generated step returns only the loss, so predictions come
-         * from an eval-mode forward pass with the weights the step sees, on every
-         * TRAIN_ACC_EVERY-th batch (a forward pass costs about a third of a step). */
-        if (b % TRAIN_ACC_EVERY == 0) {
-            m->forward(run->params, run->work, run->x, run->out, count);
-            correct += count_correct(run->out, run->labels, count, m->out_size);
-            scored += count;
-        }
         so.seed = stream_seed(seed, STREAM_DROPOUT, k);
         bool group_end = (b + 1) % accum == 0 || b == nb - 1;
         float loss;
         if (run->fused) {   /* the same result as train_step on zeroed gradients, then update */
             opt.step = run->opt_step + 1;
             opt.lr = (float)schedule_lr(&run->sched, opt.step);
-            loss = m->train_step_update(run->params, run->state, run->work, run->x, run->labels, count, &so, &opt);
+            loss = m->train_step_update(run->params, run->state, run->work, cur->x, cur->labels, count, &so, &opt);
             run->opt_step++;
         } else {
-            loss = m->train_step(run->params, run->grads, run->work, run->x, run->labels, count, &so);
+            loss = m->train_step(run->params, run->grads, run->work, cur->x, cur->labels, count, &so);
         }
+        if (threaded)
+            pthread_join(helper, NULL);
         if (!isfinite(loss)) {
             if (run->tty && !run->quiet)
                 printf("\r\033[K");
@@ -778,7 +825,7 @@ static bool train_epoch(Run *run, int epoch, double *loss_out, double *acc_out, 
             double t = now_seconds() - t0;
             if (t - last_draw >= 0.1 || b == nb - 1) {
                 last_draw = t;
-                progress(run, epoch, b + 1, nb, (double)seen, t, loss_sum / seen, 100.0 * correct / scored);
+                progress(run, epoch, b + 1, nb, (double)seen, t, loss_sum / seen, 100.0 * correct / seen);
             }
         }
     }
@@ -787,7 +834,7 @@ static bool train_epoch(Run *run, int epoch, double *loss_out, double *acc_out, 
         fflush(stdout);
     }
     *loss_out = loss_sum / seen;
-    *acc_out = 100.0 * correct / scored;
+    *acc_out = 100.0 * correct / seen;
     return true;
 }
 

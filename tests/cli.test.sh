@@ -204,6 +204,12 @@ expect "bench: batch 64" "^batch 64 " "$tmp/stdout"
 check "bench --csv" "$lenet5" bench --repeat 2 --csv --weights "$w" --threads 2
 grep -q -E '^[0-9.]+,[0-9.]+,[0-9.]+,[0-9.]+$' "$tmp/stdout" && [ "$(grep -c "" "$tmp/stdout")" = 1 ] && ok ||
     bad "bench --csv: $(cat "$tmp/stdout")"
+check "bench --train" "$lenet5" bench --train --repeat 2 --threads 1
+expect "bench --train: step line" "^train step (cross_entropy, adam, lr 0.002) .*ms per step.*images/s.*GFLOP/s" "$tmp/stdout"
+expect "bench --train: batch" "training batch 64" "$tmp/stdout"
+check "bench --train --csv" "$lenet5" bench --train --batch 8 --repeat 3 --csv --weights "$w"
+grep -q -E '^[0-9.]+,[0-9.]+,[0-9.]+,8,adam,0.00200000009,0,0,0,0.8999[0-9]*,0.999[0-9]*,[0-9.e-]+,cross_entropy,0$' "$tmp/stdout" &&
+    [ "$(grep -c "" "$tmp/stdout")" = 1 ] && ok || bad "bench --train --csv: $(cat "$tmp/stdout")"
 
 # ---- bad input (status 1) -------------------------------------------------------------------
 
@@ -255,6 +261,11 @@ check_fail "predict without images" 2 "$lenet5" predict --weights "$w"
 check_fail "predict bad --top" 2 "$lenet5" predict --weights "$w" --top 0 "$tmp/grad.pgm"
 check_fail "bench bad --repeat" 2 "$lenet5" bench --repeat 0
 check_fail "bench bad --threads" 2 "$lenet5" bench --threads x
+check_fail "bench --train batch 0" 2 "$lenet5" bench --train --batch 0
+check_fail "bench --train batch over the compiled" 2 "$lenet5" bench --train --batch 65
+check_fail "bench --batch without --train" 2 "$lenet5" bench --batch 8
+check "build tiny --no-train" "$B/cnnc" --batch 2 --no-train "$tmp/tiny.cnn" -o "$tmp/tiny_infer"
+check_fail "bench --train without training code" 2 "$tmp/tiny_infer" bench --train
 check_fail "info extra argument" 2 "$lenet5" info extra
 check_fail "flag with a value" 2 "$lenet5" info --tensors=yes
 

@@ -241,6 +241,24 @@ expect_line "resume message" "resuming from .* after epoch 1" "$tmp/stdout"
 check "unfused" env CNNC_TRAIN_UNFUSED=1 "$drop" train --data "$tmp/d" --epochs 2 --val-split 0.2 \
     --schedule 'plateau(patience=0)' --save "$tmp/unfused" --seed 5 --quiet
 pyc "fused step bit-identical" same "$tmp/full/last.safetensors" "$tmp/unfused/last.safetensors"
+# The data pipeline prepares the next batch on a second thread: results must not depend on
+# the OpenMP thread count (augmentation streams are per batch).
+check "two threads" "$drop" train --data "$tmp/d" --epochs 2 --val-split 0.2 --schedule 'plateau(patience=0)' \
+    --save "$tmp/threads2" --seed 5 --quiet --threads 2
+check "one thread" "$drop" train --data "$tmp/d" --epochs 2 --val-split 0.2 --schedule 'plateau(patience=0)' \
+    --save "$tmp/threads1" --seed 5 --quiet --threads 1
+pyc "threads 1 and 2 bit-identical" same "$tmp/threads1/last.safetensors" "$tmp/threads2/last.safetensors"
+# Training accuracy comes from the training forward's logits. With a learning rate too small to
+# move a weight, and a test split equal to the training split, the epoch's training accuracy
+# (over the whole epoch, every batch) must equal the test accuracy evaluated after it.
+mkdir -p "$tmp/same"
+$ref data "$tmp/same" 40 8 6 6 3 4
+cp "$tmp/same/train-images-idx3-ubyte" "$tmp/same/t10k-images-idx3-ubyte"
+cp "$tmp/same/train-labels-idx1-ubyte" "$tmp/same/t10k-labels-idx1-ubyte"
+check "train accuracy run" "$tiny" train --data "$tmp/same" --epochs 1 --batch 8 --optimizer sgd --lr 1e-30 \
+    --save "$tmp/sameacc" --quiet
+awk -F, 'NR == 2 { if ($3 == $5 && $3 > 0) ok = 1 } END { exit !ok }' "$tmp/sameacc/log.csv" && ok ||
+    bad "train accuracy != test accuracy on the same images and weights: $(cat "$tmp/sameacc/log.csv")"
 # A different seed must give different weights (the streams do depend on it).
 check "other seed" "$drop" train --data "$tmp/d" --epochs 2 --val-split 0.2 --schedule 'plateau(patience=0)' \
     --save "$tmp/other" --seed 6 --quiet
