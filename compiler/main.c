@@ -71,7 +71,7 @@ typedef struct Options {
 } Options;
 
 static int usage_error(const char *fmt, const char *arg) {
-    fprintf(stderr, "cnnc: ");
+    fprintf(stderr, "cnnc: error: ");
     fprintf(stderr, fmt, arg);
     fprintf(stderr, "\nTry 'cnnc --help'.\n");
     return 2;
@@ -221,20 +221,45 @@ static int run(char *const argv[]) {
     return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
 }
 
-/* Writes the C into a temporary directory, compiles and links it with the runtime into a
- * temporary program, then renames that over -o. */
+static bool readable(const char *path) { return access(path, R_OK) == 0; }
+
+/* Where the runtime library and headers are: $CNNC_RUNTIME (both in one directory); else
+ * next to cnnc in the build tree (build/libcnnrt.a, the headers in runtime/); else the installed layout
+ * relative to cnnc (PREFIX/bin/cnnc, PREFIX/lib/libcnnrt.a, PREFIX/include/cnnc/), so an
+ * installed (or relocated, or DESTDIR-staged) tree works from any directory. */
+static bool find_runtime(const char **lib, const char **inc) {
+    const char *rt = getenv("CNNC_RUNTIME");
+    if (rt && *rt) {
+        *lib = arena_printf("%s/libcnnrt.a", rt);
+        *inc = rt;
+        if (readable(*lib))
+            return true;
+        fprintf(stderr, "cnnc: error: cannot find the runtime library '%s' (CNNC_RUNTIME is set to '%s')\n", *lib, rt);
+        return false;
+    }
+    const char *dir = self_dir();
+    const char *cand[2][2] = {{arena_printf("%s/libcnnrt.a", dir), arena_printf("%s/../runtime", dir)},
+                              {arena_printf("%s/../lib/libcnnrt.a", dir), arena_printf("%s/../include/cnnc", dir)}};
+    for (int k = 0; k < 2; k++)
+        if (readable(cand[k][0]) && readable(arena_printf("%s/cnnrt.h", cand[k][1]))) {
+            *lib = cand[k][0];
+            *inc = cand[k][1];
+            return true;
+        }
+    fprintf(stderr,
+            "cnnc: error: cannot find the runtime library: looked for '%s' and '%s' with their headers"
+            " (set CNNC_RUNTIME to the directory holding libcnnrt.a, cnnrt.h and cnntrain.h)\n",
+            cand[0][0], cand[1][0]);
+    return false;
+}
+
 /* Writes the C into a temporary directory, compiles and links it with the runtime into a
  * temporary program, then renames that over -o. gi is the inference graph; gt the training
  * graph (NULL when the model has nothing to train). */
 static int build_program(const Options *o, const Graph *gi, const Plan *pi, Graph *gt, const Plan *pt) {
-    const char *rt = getenv("CNNC_RUNTIME");
-    const char *dir = self_dir();
-    const char *lib = rt ? arena_printf("%s/libcnnrt.a", rt) : arena_printf("%s/libcnnrt.a", dir);
-    const char *inc = rt ? rt : arena_printf("%s/../runtime", dir);
-    if (access(lib, R_OK) != 0) {
-        fprintf(stderr, "cnnc: error: cannot find the runtime library '%s' (set CNNC_RUNTIME)\n", lib);
+    const char *lib, *inc;
+    if (!find_runtime(&lib, &inc))
         return 1;
-    }
     char tmpl[] = "/tmp/cnnc.XXXXXX";
     if (!mkdtemp(tmpl)) {
         fprintf(stderr, "cnnc: error: cannot make a temporary directory: %s\n", strerror(errno));
