@@ -42,8 +42,9 @@ static const char usage_text[] =
     "Options:\n"
     "  --model NAME       the model to compile when the file has several\n"
     "  -D NAME=VALUE      set a model parameter (integer, number, true/false or [list])\n"
-    "  --batch N          the largest batch the compiled code accepts (default: the train\n"
-    "                     section's batch, else 1); calls may pass any n <= N\n"
+    "  --batch N          the largest batch the compiled code accepts (default: 1 for --emit=c\n"
+    "                     without --train, else the train section's batch, else 1); calls\n"
+    "                     may pass any n <= N\n"
     "  -O0, -O1, -O2      optimization: -O0 keeps every op as written (no fusion, no in-place\n"
     "                     ops); -O1 and up fuse (docs/ir.md) and run ops in place (default -O2)\n"
     "  --train            with --emit=ir: append the loss and the backward graph; with\n"
@@ -338,6 +339,10 @@ int main(int argc, char **argv) {
         arena_free_all();
         return rc;
     }
+    /* The embeddable pair is for one image at a time unless --batch says otherwise: the
+     * smallest workspace. With --train it holds the training step: the train section's batch. */
+    if (o.emit == EMIT_C && !o.train && o.elab.batch == 0)
+        o.elab.batch = 1;
     rc = 1;
     Program *prog = load_program(o.file);
     Graph *g = prog ? elaborate(prog, &o.elab) : NULL;
