@@ -78,6 +78,18 @@ demo:
 bench: deps all
 	sh bench/run.sh $(B)
 
+# make docs: every model's graph (models/*.cnn and the examples in docs/img/) as docs/img/NAME.svg,
+# drawn by Graphviz from cnnc --emit=dot, and LeNet-5's batch-1 memory plan. The README shows
+# lenet5.svg, basic_block.svg and lenet5_plan.svg, which are committed; the others are not.
+DOC_MODELS := $(wildcard models/*.cnn docs/img/*.cnn)
+docs:
+	@sh .ci/install-deps docs
+	@$(MAKE) --no-print-directory all
+	@for f in $(DOC_MODELS); do n=$$(basename $$f .cnn); \
+	    $(B)/cnnc --emit=dot $$f -o docs/img/$$n.dot && dot -Tsvg docs/img/$$n.dot -o docs/img/$$n.svg && \
+	    rm -f docs/img/$$n.dot && echo "docs/img/$$n.svg" || exit 1; done
+	$(B)/cnnc --emit=plan --batch 1 --svg docs/img/lenet5_plan.svg models/lenet5.cnn >/dev/null
+
 clean:
 	rm -rf build build-san
 

@@ -164,10 +164,30 @@ static const Plan *the_plan; /* for print_plan, which write_text calls with the 
 static void print_plan(const Graph *g, FILE *f) { plan_print(g, the_plan, f); }
 static void print_plan_svg(const Graph *g, FILE *f) { plan_svg(g, the_plan, f); }
 
+/* An existing path that is not a regular file (/dev/null, a pipe, a terminal): written in
+ * place, never replaced by a rename (which, run as root, would turn /dev/null into a file). */
+static bool is_special(const char *path) {
+    struct stat st;
+    return stat(path, &st) == 0 && !S_ISREG(st.st_mode);
+}
+
 static int write_file(const char *out, const Graph *g, void (*print)(const Graph *, FILE *)) {
     if (!out) {
         print(g, stdout);
         return fflush(stdout) == 0 ? 0 : 1;
+    }
+    if (is_special(out)) {
+        FILE *f = fopen(out, "w");
+        if (!f) {
+            fprintf(stderr, "cnnc: error: cannot write '%s': %s\n", out, strerror(errno));
+            return 1;
+        }
+        print(g, f);
+        if (fclose(f) != 0) {
+            fprintf(stderr, "cnnc: error: cannot write '%s'\n", out);
+            return 1;
+        }
+        return 0;
     }
     char *tmp = arena_printf("%s.tmp%d", out, (int)getpid());
     FILE *f = fopen(tmp, "w");
@@ -273,6 +293,10 @@ static bool find_runtime(const char **lib, const char **inc) {
  * graph (NULL when the model has nothing to train). */
 static int build_program(const Options *o, const Graph *gi, const Plan *pi, Graph *gt, const Plan *pt) {
     const char *lib, *inc;
+    if (is_special(o->out)) {
+        fprintf(stderr, "cnnc: error: '%s' exists and is not a regular file: give another -o PROGRAM\n", o->out);
+        return 1;
+    }
     if (!find_runtime(&lib, &inc))
         return 1;
     char tmpl[] = "/tmp/cnnc.XXXXXX";
