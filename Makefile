@@ -109,7 +109,7 @@ DOCDIR     := $(PREFIX)/share/doc/cnnc
 COMPDIR    := $(PREFIX)/share/bash-completion/completions
 RT_HEADERS := runtime/cnnrt.h runtime/cnntrain.h
 DOC_FILES  := README.md $(wildcard docs/*.md)
-DOC_IMG    := $(wildcard docs/img/*.svg)
+DOC_IMG    := $(wildcard docs/img/lenet5.svg docs/img/basic_block.svg docs/img/lenet5_plan.svg)
 EMBED_FILES := examples/embed/Makefile examples/embed/main.c
 INSTALLED  := $(BINDIR)/cnnc $(LIBDIR)/libcnnrt.a $(addprefix $(INCDIR)/,$(notdir $(RT_HEADERS))) \
               $(PCDIR)/cnnrt.pc $(MANDIR)/cnnc.1 $(MANDIR)/cnnc-program.1 $(COMPDIR)/cnnc \
