@@ -150,6 +150,31 @@ static const char train_types[] =
     "} cnn_optim;\n"
     "#endif\n";
 
+/* "layer1.basic0.conv0.weight" -> "LAYER1_BASIC0_CONV0_WEIGHT" */
+static const char *c_ident_upper(const char *s) {
+    char *u = arena_strdup(s);
+    for (char *p = u; *p; p++)
+        *p = isalnum((unsigned char)*p) ? (char)toupper((unsigned char)*p) : '_';
+    return u;
+}
+
+/* CRC-32 (reflected, polynomial 0xEDB88320, as zlib's crc32) of every tensor's floats as
+ * little-endian bytes, in tensor order; the generated NAME_params_crc32 computes the same. */
+static unsigned long weights_crc32(const Graph *g, const Plan *plan, const float *w) {
+    uint32_t crc = 0xFFFFFFFFu;
+    for (int t = 0; t < g->nparams; t++)
+        for (int64_t i = 0; i < g->params[t].numel; i++) {
+            uint32_t bits;
+            memcpy(&bits, &w[plan->param_offset[t] + i], 4);
+            for (int b = 0; b < 4; b++) {
+                crc ^= (bits >> (8 * b)) & 0xFFu;
+                for (int k = 0; k < 8; k++)
+                    crc = (crc >> 1) ^ (0xEDB88320u & (0u - (crc & 1u)));
+            }
+        }
+    return (unsigned long)(crc ^ 0xFFFFFFFFu);
+}
+
 static void emit_header(Cbuf *c, const Graph *g, const Plan *plan, const EmitOptions *o) {
     const char *N = g->name, *U = upper(g->name);
     Shape in = g->values[g->input].shape, out = g->values[g->output].shape;
@@ -176,6 +201,10 @@ static void emit_header(Cbuf *c, const Graph *g, const Plan *plan, const EmitOpt
     cb_line(c, "#define %s_H", U);
     cb_line(c, "#include <stddef.h>");
     cb_blank(c);
+    cb_line(c, "#ifdef __cplusplus");
+    cb_raw(c, "extern \"C\" {\n"); /* raw: the declarations stay at column 0 */
+    cb_line(c, "#endif");
+    cb_blank(c);
     cb_line(c, "#define %s_BATCH %d        /* the most images one call takes */", U, g->batch);
     if (in.rank == 4) {
         cb_line(c, "#define %s_IN_C %d", U, in.d[1]);
@@ -192,6 +221,15 @@ static void emit_header(Cbuf *c, const Graph *g, const Plan *plan, const EmitOpt
     cb_line(c, "#define %s_NUM_TENSORS %d", U, g->nparams);
     if (o->weights)
         cb_line(c, "#define %s_EMBEDDED_WEIGHTS 1", U);
+    if (g->nparams) {
+        cb_blank(c);
+        cb_line(c, "/* Each tensor's place in the parameter block: its first float and its size in floats. */");
+        for (int i = 0; i < g->nparams; i++) {
+            const char *t = c_ident_upper(g->params[i].name);
+            cb_line(c, "#define %s_OFFSET_%s %lld", U, t, (long long)plan->param_offset[i]);
+            cb_line(c, "#define %s_NUMEL_%s %lld", U, t, (long long)g->params[i].numel);
+        }
+    }
     cb_blank(c);
     cb_line(c, "/* One checkpoint tensor: its name (as in PyTorch's state_dict), where it starts in the");
     cb_line(c, " * parameter block, its size and shape; trained is 0 for batchnorm running statistics.");
@@ -236,12 +274,25 @@ static void emit_header(Cbuf *c, const Graph *g, const Plan *plan, const EmitOpt
         cb_line(c, "float %s_train_step_update(float *params, float *state, float *work, const float *input,", N);
         cb_line(c, "                           const int *labels, int n, const cnn_step_opts *o, const cnn_optim *opt);");
     }
+    cb_blank(c);
+    cb_line(c, "/* CRC-32 (the one of zlib, PNG and Ethernet) of the weights in params: every tensor of");
+    cb_line(c, " * %s_tensors in order, each float as its 4 IEEE-754 bytes in little-endian order, the", N);
+    cb_line(c, " * padding between tensors left out (so the value does not depend on the layout). */");
+    cb_line(c, "unsigned long %s_params_crc32(const float *params);", N);
+    cb_line(c, "/* Returns 0 when the weights in params have the CRC-32 crc, else -1: a corrupted block, or");
+    cb_line(c, " * other weights. %s_check_params(%s_weights, %s_WEIGHTS_CRC32) checks the compiled-in", N, N, U);
+    cb_line(c, " * weights (generated with --embed-weights). */");
+    cb_line(c, "int %s_check_params(const float *params, unsigned long crc);", N);
     if (o->weights) {
         cb_blank(c);
-        cb_line(c, "/* The weights this file was generated with, laid out as params above. */");
+        cb_line(c, "/* The weights this file was generated with, laid out as params above, and their CRC-32. */");
         cb_line(c, "extern const float %s_weights[%s_PARAM_FLOATS];", N, U);
+        cb_line(c, "#define %s_WEIGHTS_CRC32 0x%08lxUL", U, weights_crc32(g, plan, o->weights));
     }
     cb_blank(c);
+    cb_line(c, "#ifdef __cplusplus");
+    cb_raw(c, "}\n");
+    cb_line(c, "#endif");
     cb_line(c, "#endif");
 }
 
@@ -632,6 +683,33 @@ static void emit_source(Cbuf *c, const Graph *g, const Plan *plan, const EmitOpt
                 p->shape.rank > 3 ? p->shape.d[3] : 0, p->trained, tensor_init(p, g), fi, fo);
     }
     cb_line(c, "};");
+    cb_blank(c);
+    cb_line(c, "unsigned long %s_params_crc32(const float *params) {", N);
+    cb_line(c, "const unsigned int probe = 1;");
+    cb_line(c, "const int little = *(const unsigned char *)&probe == 1;");
+    cb_line(c, "unsigned long crc = 0xFFFFFFFFUL;");
+    cb_line(c, "int t;");
+    cb_line(c, "for (t = 0; t < %s_NUM_TENSORS; t++) {", U);
+    cb_line(c, "const float *p = params + %s_tensors[t].offset;", N);
+    cb_line(c, "size_t i;");
+    cb_line(c, "for (i = 0; i < %s_tensors[t].numel; i++) {", N);
+    cb_line(c, "unsigned char bytes[4];");
+    cb_line(c, "int b;");
+    cb_line(c, "memcpy(bytes, p + i, 4);");
+    cb_line(c, "for (b = 0; b < 4; b++) {");
+    cb_line(c, "int k;");
+    cb_line(c, "crc ^= bytes[little ? b : 3 - b];");
+    cb_line(c, "for (k = 0; k < 8; k++)");
+    cb_line(c, "    crc = (crc >> 1) ^ (0xEDB88320UL & (0UL - (crc & 1UL)));");
+    cb_line(c, "}");
+    cb_line(c, "}");
+    cb_line(c, "}");
+    cb_line(c, "return (crc ^ 0xFFFFFFFFUL) & 0xFFFFFFFFUL;");
+    cb_line(c, "}");
+    cb_blank(c);
+    cb_line(c, "int %s_check_params(const float *params, unsigned long crc) {", N);
+    cb_line(c, "return %s_params_crc32(params) == (crc & 0xFFFFFFFFUL) ? 0 : -1;", N);
+    cb_line(c, "}");
     cb_blank(c);
     int nfwd = g->training ? g->nforward : g->nops;
     const char **calls = arena_alloc(sizeof(char *) * (size_t)(g->nops + 1));

@@ -3,7 +3,7 @@
  * epochs of: shuffle, batch, augment, NAME_train_step (gradients added into grads), gradient
  * clipping, NAME_update with the scheduled learning rate; then evaluation, the schedule's
  * epoch step, checkpoints (last and best, with optimizer state and everything a resumed run
- * needs), log.csv and curves.svg.
+ * needs), log.csv, curves.svg and report.html (report.c).
  *
  * Determinism: every random draw comes from a stream derived from (seed, what, index): the
  * shuffle of epoch e from (seed, e), the augmentation and dropout of the k-th batch from
@@ -37,8 +37,10 @@ static const char help[] =
     "Trains the model on DIR (IDX files as MNIST ships them, CIFAR-10 binary batches, or train/ and\n"
     "test/ folders of class folders of images), evaluating after every epoch, and writes into the\n"
     "save directory last.safetensors and best.safetensors (all tensors with PyTorch's names, the\n"
-    "optimizer state as optim.m.NAME / optim.v.NAME, and what --resume needs), log.csv and\n"
-    "curves.svg. The last line printed is 'test accuracy: NN.NN%' on the test split.\n"
+    "optimizer state as optim.m.NAME / optim.v.NAME, and what --resume needs), log.csv,\n"
+    "curves.svg (loss, accuracy, learning rate and seconds per epoch) and report.html (settings,\n"
+    "curves and the test split's confusion matrix; a static page that opens offline). The last\n"
+    "line printed is 'test accuracy: NN.NN%' on the test split.\n"
     "Defaults come from the model's train section; every flag overrides one setting (cnnc's\n"
     "docs/training.md has the details).\n"
     "\n"
@@ -855,6 +857,67 @@ static bool make_dir(const char *path, char *err) {
     }
 }
 
+/* report.html in the save directory: the run's settings, curves, epochs and the test split's
+ * confusion matrix (report.c). */
+static bool write_report(const Run *run, const Confusion *cm, double test_acc, double seconds, char *err) {
+    const CnnModel *m = run->m;
+    const CnnTrainDefaults *d = &run->cfg;
+    static const char *const optimizers[] = {"sgd", "adam", "adamw"};
+    ReportSetting set[24];
+    int k = 0;
+#define SET(name, ...) (set[k].key = (name), snprintf(set[k].value, sizeof set[k].value, __VA_ARGS__), k++)
+    char count[48];
+    SET("model", "%s (%s), %s trained parameters", m->name, m->source, cli_group(m->trained_params, count, sizeof count));
+    SET("data", "%s: %d training images, %s %d images", run->data, run->ntrain, run->val_idx ? "validation" : "test", run->nval);
+    SET("epochs", "%d of %d", run->epochs_done, d->epochs);
+    SET("batch", "%d%s", d->batch, d->accumulate > 1 ? " (gradients accumulated)" : "");
+    if (d->accumulate > 1)
+        SET("accumulate", "%d batches per update", d->accumulate);
+    if (d->optimizer == CNN_SGD)
+        SET("optimizer", "sgd: lr %g, momentum %g%s, weight decay %g", d->lr, d->momentum, d->nesterov ? " (nesterov)" : "",
+            d->weight_decay);
+    else
+        SET("optimizer", "%s: lr %g, betas (%g, %g), eps %g, weight decay %g",
+            d->optimizer >= 0 && d->optimizer < 3 ? optimizers[d->optimizer] : "?", d->lr, d->beta1, d->beta2, d->eps,
+            d->weight_decay);
+    SET("schedule", "%s", schedule_name(d->schedule));
+    if (d->loss == CNN_LOSS_FOCAL)
+        SET("loss", "focal: gamma %g, alpha %g", d->focal_gamma, d->focal_alpha);
+    else if (d->label_smoothing > 0)
+        SET("loss", "cross_entropy, label smoothing %g%s", d->label_smoothing,
+            run->class_weights || d->nclass_weight ? ", class weights" : "");
+    else
+        SET("loss", "cross_entropy%s", run->class_weights || d->nclass_weight ? ", class weights" : "");
+    if (d->clip_grad_norm > 0)
+        SET("gradient clipping", "global L2 norm %g", d->clip_grad_norm);
+    char aug[256] = "none";
+    for (int i = 0, at = 0; i < d->naugment && at >= 0 && (size_t)at < sizeof aug; i++)
+        at += snprintf(aug + at, sizeof aug - (size_t)at, "%s%s", i ? ", " : "", augment_name(d->augment[i].kind));
+    SET("augment", "%s", aug);
+    if (d->early_stop)
+        SET("early stop", "patience %d, min delta %g", d->early_patience, d->early_min_delta);
+    if (run->nfreeze) {
+        char fr[256] = "";
+        for (int i = 0, at = 0; i < run->nfreeze && at >= 0 && (size_t)at < sizeof fr; i++)
+            at += snprintf(fr + at, sizeof fr - (size_t)at, "%s%s", i ? ", " : "", run->freeze[i]);
+        SET("frozen", "%s", fr);
+    }
+    SET("seed", "%lld", d->seed);
+    SET("init", "%s", init_kind_name(run->init));
+    SET("shuffle", "%s", run->shuffle ? "every epoch" : "off");
+    if (run->best_epoch)
+        SET("best", "%s accuracy %.2f%% at epoch %d", run->val_name, run->best_val_acc, run->best_epoch);
+    SET("time", "%.1f s in this run", seconds);
+#undef SET
+    char title[300];
+    snprintf(title, sizeof title, "%s: training report", m->name);
+    char *path = rt_path_join(run->save, "report.html", err);
+    bool ok = path && report_write(path, title, set, k, run->history, run->nhistory, run->val_name, cm,
+                                   run->test.class_names, test_acc, err);
+    free(path);
+    return ok;
+}
+
 static int run_training(Run *run, const char *init_path, const char *resume_path) {
     const CnnModel *m = run->m;
     const CnnTrainDefaults *d = &run->cfg;
@@ -906,6 +969,7 @@ static int run_training(Run *run, const char *init_path, const char *resume_path
             printf("resuming from %s after epoch %d\n", resume_path, run->epochs_done);
     }
     int rc = 0;
+    double t_start = now_seconds();
     EvalResult val = {0};
     bool val_current = false;   /* val holds the final weights' test-split result */
     for (int e = run->epochs_done; e < d->epochs; e++) {
@@ -957,8 +1021,17 @@ static int run_training(Run *run, const char *init_path, const char *resume_path
         }
     }
     if (rc == 0) {
-        if (!val_current)
-            evaluate(m, run->params, run->work, &run->test, NULL, run->test.n, run->x, run->out, &val, NULL);
+        /* The final weights on the test split, with the confusion matrix for report.html. */
+        Confusion cm = {0};
+        bool have_cm = confusion_init(&cm, (int)m->out_size, err);
+        if (!val_current || have_cm)
+            evaluate(m, run->params, run->work, &run->test, NULL, run->test.n, run->x, run->out, &val,
+                     have_cm ? &cm : NULL);
+        if (!write_report(run, have_cm ? &cm : NULL, val.n ? 100.0 * val.correct / val.n : 0.0, now_seconds() - t_start, err))
+            rc = cli_error(EXIT_BAD_INPUT, "%s", err);
+        confusion_free(&cm);
+    }
+    if (rc == 0) {
         if (!run->quiet && run->best_epoch)
             printf("best %s accuracy %.2f%% at epoch %d; checkpoints in %s\n", run->val_name, run->best_val_acc,
                    run->best_epoch, run->save);

@@ -196,6 +196,19 @@ $fx pgm "$tmp/small.pgm" 8 8
 check "predict tiny (grey to RGB, 3 images, batch 2)" "$tiny" predict --weights "$wt" "$tmp/small.pgm" "$tmp/small.pgm" "$tmp/small.pgm"
 [ "$(grep -c "" "$tmp/stdout")" = 3 ] && ok || bad "predict tiny: want 3 lines: $(cat "$tmp/stdout")"
 
+# ---- --threads: every command that computes takes it (same results) -------------------------
+
+for c in predict bench forward train eval grad; do
+    check "$c --help" "$lenet5" "$c" --help
+    expect "$c --help lists --threads" "^  --threads T" "$tmp/stdout"
+done
+check "predict --threads 1" "$lenet5" predict --threads 1 --weights "$w" --top 3 "$tmp/grad.pgm"
+cp "$tmp/stdout" "$tmp/pred_t1"
+check "predict --threads=2" "$lenet5" predict --weights "$w" --threads=2 --top 3 "$tmp/grad.pgm"
+cmp -s "$tmp/stdout" "$tmp/pred_t1" && ok || bad "predict: --threads changes the result"
+check "forward --threads 2" "$lenet5" forward --threads 2 --weights "$w" --input "$tmp/x3.safetensors" --output "$tmp/y3t.safetensors"
+cmp -s "$tmp/y3.safetensors" "$tmp/y3t.safetensors" && ok || bad "forward: --threads changes the output"
+
 # ---- bench ---------------------------------------------------------------------------------
 
 check "bench" "$lenet5" bench --repeat 2
@@ -249,6 +262,8 @@ check_fail "init into a missing directory" 1 "$lenet5" init --save "$out/no/dir/
 # ---- bad usage (status 2) -------------------------------------------------------------------
 
 check_fail "no command" 2 "$lenet5"
+check_fail "--threads 0" 2 "$lenet5" forward --threads 0 --weights "$w" --input "$tmp/x1.safetensors" --output "$y"
+check_fail "--threads without value" 2 "$lenet5" predict --weights "$w" "$tmp/grad.pgm" --threads
 check_fail "unknown command" 2 "$lenet5" bogus
 check_fail "unknown command (option)" 2 "$lenet5" --bogus
 check_fail "unknown option" 2 "$lenet5" forward --weights "$w" --input "$tmp/x1.safetensors" --output "$y" --bogus
