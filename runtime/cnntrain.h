@@ -49,6 +49,9 @@ typedef struct CnnTrainDefaults {
     int nfreeze;
     const char *const *freeze;     /* parameter name prefixes */
     int init;                      /* CNN_INIT_* */
+    int nlr_for;                   /* per-parameter-group learning rates */
+    const char *const *lr_for_prefix;
+    const double *lr_for_value;
 } CnnTrainDefaults;
 
 #endif

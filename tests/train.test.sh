@@ -132,6 +132,9 @@ for m in tinyconv drop; do
 done
 tiny="$tmp/tinyconv"
 drop="$tmp/drop"
+# A checkpoint without one tensor of tinyconv's (for --init-from's empty-match error).
+$PY -c "import sys; sys.path.insert(0, sys.argv[1]); import numpy as np, train_ref
+train_ref.write_st(sys.argv[2], {'other.weight': np.zeros((2, 2), 'f4')})" "$top/tests/torch" "$tmp/none-w.safetensors"
 
 mkdir -p "$tmp/d12" "$tmp/d" "$tmp/d8x8"
 $ref data "$tmp/d12" 12 8 6 6 3 1        # 12 images: 3 steps of batch 4
@@ -172,6 +175,11 @@ optim "class weights" "--optimizer sgd --lr 0.2 --class-weights 1,2.5,0.5" \
     "--optimizer sgd --lr 0.2 --class-weights 1,2.5,0.5"
 optim "freeze" "--optimizer adam --lr 0.01 --freeze conv0" "--optimizer adam --lr 0.01 --freeze conv0"
 pyc "freeze keeps conv0" unchanged "$run/last.safetensors" "$tmp/w0.safetensors" conv0
+# Per-parameter-group learning rates against torch.optim's parameter groups.
+optim "lr-for sgd" "--optimizer sgd --lr 0.2 --momentum 0.9 --lr-for conv0=0.01" \
+    "--optimizer sgd --lr 0.2 --momentum 0.9 --lr-for conv0=0.01"
+optim "lr-for adam, longest prefix" "--optimizer adam --lr 0.01 --lr-for linear0=0.05 --lr-for linear0.bias=0.001" \
+    "--optimizer adam --lr 0.01 --lr-for linear0=0.05 --lr-for linear0.bias=0.001"
 
 # ---- (b) resume ----------------------------------------------------------------------------
 
@@ -259,6 +267,16 @@ check_fail "schedule argument" 2 "needs its argument 'every'" "$tiny" train --da
 check_fail "bad augment" 2 "unknown augmentation" "$tiny" train --data "$tmp/d" --augment 'hflip, mixup'
 check_fail "bad freeze" 2 "matches no tensor" "$tiny" train --data "$tmp/d" --freeze conv9 --save "$tmp/o"
 check_fail "freeze without value" 2 "needs a value" "$tiny" train --data "$tmp/d" --freeze
+check_fail "lr-for no match" 2 "matches no tensor" "$tiny" train --data "$tmp/d" --lr-for conv9=0.1 --save "$tmp/o"
+check_fail "lr-for no value" 2 "PREFIX=LR" "$tiny" train --data "$tmp/d" --lr-for conv0
+check_fail "lr-for bad value" 2 "PREFIX=LR" "$tiny" train --data "$tmp/d" --lr-for conv0=-1
+check_fail "lr-for empty prefix" 2 "PREFIX=LR" "$tiny" train --data "$tmp/d" --lr-for =0.1
+check_fail "lr-for without value" 2 "needs a value" "$tiny" train --data "$tmp/d" --lr-for
+check_fail "init-from matching nothing" 1 "initializes no tensor" "$tiny" train --data "$tmp/d" --epochs 1 \
+    --init-from "$tmp/none-w.safetensors" --save "$tmp/o" --quiet
+check "init-from matching nothing, --allow-empty" "$tiny" train --data "$tmp/d" --epochs 1 \
+    --init-from "$tmp/none-w.safetensors" --allow-empty --save "$tmp/o" --quiet
+check_fail "allow-empty alone" 2 "--init-from" "$tiny" train --data "$tmp/d" --allow-empty
 check_fail "class weights count" 2 "2 numbers, the model 3 classes" "$tiny" train --data "$tmp/d" \
     --class-weights 1,2
 check_fail "bad lr" 2 "--lr" "$tiny" train --data "$tmp/d" --lr -1

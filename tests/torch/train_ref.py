@@ -152,6 +152,18 @@ def cmd_optim(a):
     for k, p in model.named_parameters():
         p.requires_grad_(k not in frozen)
     params = [p for p in model.parameters() if p.requires_grad]
+    if a.lr_for:   # parameter groups: the longest matching prefix gives a tensor its lr
+        groups = {}
+        for k, p in model.named_parameters():
+            if not p.requires_grad:
+                continue
+            lr, best = a.lr, -1
+            for item in a.lr_for:
+                pre, v = item.rsplit("=", 1)
+                if (k == pre or k.startswith(pre + ".")) and len(pre) >= best:
+                    lr, best = float(v), len(pre)
+            groups.setdefault(lr, []).append(p)
+        params = [{"params": ps, "lr": lr} for lr, ps in groups.items()]
     if a.optimizer == "sgd":
         opt = torch.optim.SGD(params, lr=a.lr, momentum=a.momentum, nesterov=a.nesterov, weight_decay=a.wd)
     elif a.optimizer == "adam":
@@ -308,6 +320,7 @@ def parser():
     p.add_argument("--smoothing", type=float, default=0.0)
     p.add_argument("--freeze", default="")
     p.add_argument("--class-weights", default="")
+    p.add_argument("--lr-for", action="append", default=[])
     p = sub.add_parser("sched")
     p.add_argument("log")
     p.add_argument("kind")
