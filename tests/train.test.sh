@@ -123,7 +123,10 @@ train {
     augment = [hflip, random_crop(pad = 1), rotate(10), translate(0.1), erase]
 }
 EOF
-for m in tinyconv drop; do
+# tinyconv with a parameter group in its train section (checked against --lr-for below).
+sed 's/optimizer = sgd(lr = 0.1)/optimizer = sgd(lr = 0.2, momentum = 0.9)\n    lr_for = group(conv0, lr = 0.01)/' \
+    "$tmp/tinyconv.cnn" >"$tmp/tinylr.cnn"
+for m in tinyconv drop tinylr; do
     if ! "$B/cnnc" "$tmp/$m.cnn" -o "$tmp/$m" >"$tmp/cc.log" 2>&1; then
         echo "FAIL: cannot build $m: $(tail -5 "$tmp/cc.log")"
         echo "train: 0 passed, 1 failed"
@@ -178,6 +181,10 @@ pyc "freeze keeps conv0" unchanged "$run/last.safetensors" "$tmp/w0.safetensors"
 # Per-parameter-group learning rates against torch.optim's parameter groups.
 optim "lr-for sgd" "--optimizer sgd --lr 0.2 --momentum 0.9 --lr-for conv0=0.01" \
     "--optimizer sgd --lr 0.2 --momentum 0.9 --lr-for conv0=0.01"
+lrflag=$run
+check "lr_for in the train section" "$tmp/tinylr" train --data "$tmp/d12" --epochs 1 --no-shuffle --batch 4 \
+    --init-from "$tmp/w0.safetensors" --save "$tmp/lrsec" --quiet
+pyc "lr_for section equals --lr-for" same "$lrflag/last.safetensors" "$tmp/lrsec/last.safetensors"
 optim "lr-for adam, longest prefix" "--optimizer adam --lr 0.01 --lr-for linear0=0.05 --lr-for linear0.bias=0.001" \
     "--optimizer adam --lr 0.01 --lr-for linear0=0.05 --lr-for linear0.bias=0.001"
 

@@ -323,7 +323,7 @@ static void test_key_errors(void) {
     expect_errors("    learning_rate = 5",
                   "t.cnn:2:5: error: unknown train setting 'learning_rate'\n"
                   "note: the train settings are epochs, batch, seed, accumulate, clip_grad_norm, loss, optimizer, "
-                  "schedule, augment, early_stop, freeze, init\n");
+                  "schedule, augment, early_stop, freeze, init, lr_for\n");
     expect_errors("    epochs = 5\n    batch = 4\n    epochs = 6",
                   "t.cnn:4:5: error: train setting 'epochs' is given twice\n"
                   "t.cnn:2:5: note: first given here\n");
@@ -590,6 +590,35 @@ static void test_model_sections(void) {
                   "  init: default\n");
 }
 
+/* lr_for: parameter groups, their printed form and their errors. */
+static void test_lr_for(void) {
+    Run r = run("    lr_for = [group(fc, lr = 0.01), group(\"layer4.basic1\", 2 * rate / 1000)]");
+    CU_ASSERT_TRUE(r.ok);
+    CU_ASSERT_EQUAL(r.t.nlr_for, 2);
+    if (r.t.nlr_for == 2) {
+        CU_ASSERT_STRING_EQUAL(r.t.lr_for[0].prefix, "fc");
+        CU_ASSERT_DOUBLE_EQUAL(r.t.lr_for[0].lr, 0.01, 0);
+        CU_ASSERT_STRING_EQUAL(r.t.lr_for[1].prefix, "layer4.basic1");
+        CU_ASSERT_DOUBLE_EQUAL(r.t.lr_for[1].lr, 0.001, 0);
+    }
+    CU_ASSERT_PTR_NOT_NULL(strstr(r.printed, "  init: default\n  lr_for: fc=0.01, layer4.basic1=0.001\n"));
+    r = run("    lr_for = group(layer4.basic1, lr = 1e-3)");
+    CU_ASSERT_TRUE(r.ok && r.t.nlr_for == 1);
+    expect_errors("    lr_for = [fc]", "t.cnn:2:15: error: lr_for: item 1 must be group(PREFIX, lr = X), such as "
+                                       "group(fc, lr = 0.01)\n");
+    expect_errors("    lr_for = group(fc)", "t.cnn:2:14: error: train setting 'lr_for': group needs a prefix and "
+                                            "lr = X, such as group(fc, lr = 0.01)\n");
+    expect_errors("    lr_for = group(fc, lr = 0)", "t.cnn:2:29: error: train setting 'lr_for': lr must be a number "
+                                                    "> 0, got 0\n");
+    expect_errors("    lr_for = group(3, lr = 0.1)", "t.cnn:2:20: error: train setting 'lr_for': the prefix must be a "
+                                                     "parameter name prefix such as fc or layer4.basic1\n");
+    expect_errors("    lr_for = group(fc, lr = 0.1, lr = 0.2)", "t.cnn:2:34: error: train setting 'lr_for': group "
+                                                                "takes a prefix and lr = X, once each\n");
+    expect_errors("    lr_for = [group(fc, lr = 0.1), group(fc, lr = 0.2)]",
+                  "t.cnn:2:36: error: lr_for: 'fc' is listed twice\n"
+                  "t.cnn:2:15: note: first listed here\n");
+}
+
 void suite_train_config(void) {
     CU_pSuite s = CU_add_suite("train_config", NULL, NULL);
     CU_add_test(s, "defaults", test_defaults);
@@ -598,6 +627,7 @@ void suite_train_config(void) {
     CU_add_test(s, "callables", test_callables);
     CU_add_test(s, "layering", test_layering);
     CU_add_test(s, "key errors", test_key_errors);
+    CU_add_test(s, "lr_for", test_lr_for);
     CU_add_test(s, "scalar errors", test_scalar_errors);
     CU_add_test(s, "expression errors", test_expression_errors);
     CU_add_test(s, "call errors", test_call_errors);
