@@ -91,7 +91,23 @@ void confusion_free(Confusion *cm);
 typedef struct EvalResult {
     double loss;                   /* mean cross-entropy (no smoothing, no class weights) */
     long long correct, n;
+    long long correct5;            /* the label among the 5 highest outputs (all of them when
+                                      fewer): fewer than 5 classes score strictly higher */
 } EvalResult;
+
+/* Per-class and averaged precision, recall and F1 from a confusion matrix, as
+ * sklearn.metrics.precision_recall_fscore_support computes them (zero_division = 0): a class
+ * without predictions has precision 0, without images recall 0, F1 = 2PR / (P + R) or 0.
+ * Macro averages take the plain mean over the classes that occur among the labels or the
+ * predictions; weighted averages weight each class by its images. */
+typedef struct ClassScores {
+    double precision, recall, f1;
+    long long support, predicted;
+} ClassScores;
+typedef struct ScoreAverages {
+    double macro_p, macro_r, macro_f1, weighted_p, weighted_r, weighted_f1;
+} ScoreAverages;
+void class_scores(const Confusion *cm, ClassScores *per_class, ScoreAverages *avg);
 
 /* The model in eval mode (m->forward) on images idx[0..n) of ds (all images when idx is NULL),
  * batch by batch; x holds m->batch * m->in_size floats, out m->batch * m->out_size. Adds to

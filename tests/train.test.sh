@@ -230,7 +230,7 @@ if [ "$(wc -l <"$tmp/stdout")" = 1 ]; then ok; else bad "--quiet printed: $(cat 
 check "eval" "$tiny" eval --weights "$tmp/fmt/best.safetensors" --data "$tmp/d" --plot "$tmp/cm.svg"
 expect_line "eval accuracy" "accuracy [0-9.]*%" "$tmp/stdout"
 expect_line "eval confusion" "confusion matrix" "$tmp/stdout"
-expect_line "eval per class" "precision  recall" "$tmp/stdout"
+expect_line "eval per class" "precision  *recall  *f1  *images" "$tmp/stdout"
 pyc "confusion svg" svg "$tmp/cm.svg"
 printf 'red\ngreen\nblue\n' >"$tmp/labels.txt"
 check "eval labels train split" "$tiny" eval --weights "$tmp/fmt/last.safetensors" --data "$tmp/d" --split train \
