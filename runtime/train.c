@@ -41,6 +41,7 @@ static const char help[] =
     "                         choice) for validation; default 0: validate on the test split\n"
     "  --no-shuffle           keep the file order (default: a fresh seeded shuffle every epoch)\n"
     "  --save DIR             where checkpoints and logs go (default ./NAME-run)\n"
+    "  --save-every N         also keep epoch-N.safetensors every N epochs (0: off, the default)\n"
     "  --resume CKPT          continue from a last.safetensors (or best.safetensors); pass the\n"
     "                         same settings, and --epochs for the new total\n"
     "  --init-from W          start from the tensors of W.safetensors whose names and shapes match\n"
@@ -111,6 +112,7 @@ typedef struct Run {
     double *lr_scale;              /* per tensor: its learning rate over the base one */
     unsigned char *group_frozen;   /* update() mask of one learning-rate group */
     bool allow_empty;
+    int save_every;                /* --save-every: epoch-N.safetensors every N epochs; 0: off */
     double val_split;
     bool shuffle, quiet, tty;
     bool fused;                    /* NAME_train_step_update: no accumulation, no clipping */
@@ -181,7 +183,7 @@ static const CnnTrainDefaults fallback = {
 typedef struct Flags {
     const char *data, *epochs, *batch, *lr, *seed, *optimizer, *momentum, *weight_decay, *beta1, *beta2,
         *eps, *schedule, *clip, *accumulate, *loss, *smoothing, *focal_gamma, *focal_alpha, *val_split,
-        *augment, *early_stop, *min_delta, *init, *init_from, *resume, *save, *threads, *class_weights;
+        *augment, *early_stop, *min_delta, *init, *init_from, *resume, *save, *threads, *class_weights, *save_every;
     bool nesterov, no_shuffle, quiet, allow_empty;
 } Flags;
 
@@ -304,6 +306,8 @@ static bool apply_flags(Run *run, const Flags *f) {
         return cli_error(EXIT_USAGE, "the train section's loss has %d class weights, the model %zu classes",
                          d->nclass_weight, m->out_size),
                false;
+    if (f->save_every && !parse_int("--save-every", f->save_every, 0, 1000000, &run->save_every))
+        return false;
     if (f->allow_empty && !f->init_from)
         return cli_error(EXIT_USAGE, "--allow-empty goes with --init-from"), false;
     if (f->init_from && f->resume)
@@ -979,6 +983,17 @@ static int run_training(Run *run, const char *init_path, const char *resume_path
             rc = cli_error(EXIT_BAD_INPUT, "%s", err);
             break;
         }
+        if (run->save_every && (e + 1) % run->save_every == 0) {
+            char name[48];
+            snprintf(name, sizeof name, "epoch-%d.safetensors", e + 1);
+            char *path = rt_path_join(run->save, name, err);
+            bool saved = path && write_checkpoint(run, path, err);
+            free(path);
+            if (!saved) {
+                rc = cli_error(EXIT_BAD_INPUT, "%s", err);
+                break;
+            }
+        }
         fflush(stdout);
         if (stop) {
             if (!run->quiet)
@@ -1050,7 +1065,8 @@ int cmd_train(const CnnModel *m, int argc, char **argv) {
         {"--init-from", &f.init_from, NULL}, {"--resume", &f.resume, NULL}, {"--save", &f.save, NULL},
         {"--threads", &f.threads, NULL}, {"--quiet", NULL, &f.quiet},
         {"--class-weights", &f.class_weights, NULL}, {"--freeze", &freeze_missing, NULL},
-        {"--lr-for", &lr_for_missing, NULL}, {"--allow-empty", NULL, &f.allow_empty}, {0}};
+        {"--lr-for", &lr_for_missing, NULL}, {"--allow-empty", NULL, &f.allow_empty},
+        {"--save-every", &f.save_every, NULL}, {0}};
     int rc = cli_parse("train", help, opts, nrest, rest, NULL, NULL);
     if (rc >= 0 || !cli_require("train", "--data DIR", f.data)) {
         free(rest), free(freeze), free(lr_for), free(lr_value), free(lr_text);

@@ -226,6 +226,13 @@ if [ "$(head -1 "$tmp/fmt/log.csv")" = "epoch,train_loss,train_acc,val_loss,val_
     [ "$(wc -l <"$tmp/fmt/log.csv")" = 4 ]; then ok; else bad "log.csv: $(cat "$tmp/fmt/log.csv")"; fi
 check "quiet" "$tiny" train --data "$tmp/d" --epochs 1 --save "$tmp/q" --quiet
 if [ "$(wc -l <"$tmp/stdout")" = 1 ]; then ok; else bad "--quiet printed: $(cat "$tmp/stdout")"; fi
+# --save-every 2 over 5 epochs: epoch-2 and epoch-4, and epoch-4 holds the weights after epoch 4.
+check "save every" "$tiny" train --data "$tmp/d" --epochs 5 --save "$tmp/se" --quiet --save-every 2
+if [ -f "$tmp/se/epoch-2.safetensors" ] && [ -f "$tmp/se/epoch-4.safetensors" ] && ! [ -e "$tmp/se/epoch-5.safetensors" ] &&
+    ! [ -e "$tmp/se/epoch-1.safetensors" ]; then ok; else bad "save every: $(ls "$tmp/se")"; fi
+check "four epochs" "$tiny" train --data "$tmp/d" --epochs 4 --save "$tmp/se4" --quiet
+pyc "epoch-4 is the weights after 4 epochs" same "$tmp/se/epoch-4.safetensors" "$tmp/se4/last.safetensors"
+check_fail "save every bad" 2 "--save-every" "$tiny" train --data "$tmp/d" --save-every -1
 
 check "eval" "$tiny" eval --weights "$tmp/fmt/best.safetensors" --data "$tmp/d" --plot "$tmp/cm.svg"
 expect_line "eval accuracy" "accuracy [0-9.]*%" "$tmp/stdout"
