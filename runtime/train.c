@@ -59,8 +59,10 @@ static const char help[] =
     "                         a different optimizer than the train section's starts from the\n"
     "                         spec's defaults for it (adamw: weight decay 0.01); lr is kept\n"
     "  --schedule S           constant, 'step(every, gamma=0.1)', 'multistep([3, 6], gamma=0.1)',\n"
-    "                         'exponential(gamma)', 'cosine(min_lr=0)', 'onecycle(max_lr)',\n"
-    "                         'plateau(factor=0.5, patience=5)' (as torch.optim.lr_scheduler,\n"
+    "                         'exponential(gamma)', 'cosine(min_lr=0, t_max=epochs)',\n"
+    "                         'onecycle(max_lr, pct_start=0.3)',\n"
+    "                         'plateau(factor=0.5, patience=5, mode=min)' (mode max: on the\n"
+    "                         validation accuracy) (as torch.optim.lr_scheduler,\n"
     "                         stepped per epoch; onecycle per optimizer step, lr only, without\n"
     "                         momentum cycling)\n"
     "  --loss cross_entropy|focal   --label-smoothing X --focal-gamma X --focal-alpha X\n"
@@ -906,6 +908,7 @@ static int run_training(Run *run, const char *init_path, const char *resume_path
         .kind = d->schedule, .base_lr = d->lr, .step_every = d->step_every > 0 ? d->step_every : 1,
         .gamma = d->gamma, .nmilestones = d->nmilestones, .milestones = d->milestones, .min_lr = d->min_lr,
         .max_lr = d->max_lr, .factor = d->factor, .patience = d->patience, .epochs = d->epochs,
+        .t_max = d->t_max, .pct_start = d->pct_start, .maximize = d->plateau_max != 0,
         .total_steps = (long long)d->epochs * steps_per_epoch,
     };
     schedule_start(&run->sched);
@@ -957,7 +960,7 @@ static int run_training(Run *run, const char *init_path, const char *resume_path
         val_current = !run->val_idx;
         double val_loss = val.loss, val_acc = val.n ? 100.0 * val.correct / val.n : 0;
         double seconds = now_seconds() - t0;
-        schedule_epoch_end(&run->sched, e, val_loss);
+        schedule_epoch_end(&run->sched, e, run->sched.maximize ? val_acc : val_loss);
         run->history[run->nhistory++] = (EpochRow){e + 1, train_loss, train_acc, val_loss, val_acc, lr_epoch, seconds};
         run->epochs_done = e + 1;
         bool stop = false;

@@ -318,6 +318,16 @@ sched cosine 'cosine(min_lr=0.001)' "cosine 0.001 --lr 0.1" "--lr 0.1 --epochs 7
 sched plateau 'plateau(factor=0.5, patience=1)' "plateau 0.5 1 --lr 1e-7" "--lr 1e-7 --epochs 7"
 # onecycle: 120 images, batch 8 -> 15 steps per epoch, lr of each epoch's last step.
 sched onecycle 'onecycle(0.5)' "onecycle 0.5 --lr 1 --steps 15" "--epochs 4"
+# The options: cosine's t_max (shorter than the run: the lr climbs back), onecycle's pct_start,
+# plateau on the validation accuracy (mode max; it rises for a while, then stalls: on the
+# falling loss the same rule would cut the lr at other epochs).
+sched "cosine t_max" 'cosine(min_lr=0.001, t_max=3)' "cosine 0.001 --lr 0.1 --t-max 3" "--lr 0.1 --epochs 7"
+sched "onecycle pct_start" 'onecycle(0.5, pct_start=0.5)' "onecycle 0.5 --lr 1 --steps 15 --pct-start 0.5" "--epochs 4"
+sched "plateau max" 'plateau(factor=0.5, patience=1, mode=max)' "plateau 0.5 1 --lr 0.01 --mode max" \
+    "--lr 0.01 --epochs 8"
+check_fail "plateau mode word" 2 "min or max" "$tiny" train --data "$tmp/d" --schedule 'plateau(mode=3)'
+check_fail "min as a number" 2 "not min or max" "$tiny" train --data "$tmp/d" --schedule 'step(max)'
+check_fail "t_max range" 2 "t_max" "$tiny" train --data "$tmp/d" --schedule 'cosine(t_max=0)'
 
 run_checks
 echo "train: $pass passed, $fail failed"
