@@ -83,7 +83,9 @@ typedef struct TrainSchedule {
     TrainIntList milestones;  /* multistep: epochs, >= 1, strictly increasing */
     double gamma;             /* step, multistep, exponential: factor per decay, > 0 */
     double min_lr;            /* cosine: >= 0 */
+    int t_max;                /* cosine: T_max in epochs, >= 0; 0: the run's epochs */
     double max_lr;            /* onecycle: > 0 */
+    double pct_start;         /* onecycle: the rising part's fraction of the steps, in (0, 1) */
     double factor;            /* plateau: in (0, 1) */
     int patience;             /* plateau: epochs without improvement, >= 0 */
 } TrainSchedule;

@@ -126,7 +126,10 @@ EOF
 # tinyconv with a parameter group in its train section (checked against --lr-for below).
 sed 's/optimizer = sgd(lr = 0.1)/optimizer = sgd(lr = 0.2, momentum = 0.9)\n    lr_for = group(conv0, lr = 0.01)/' \
     "$tmp/tinyconv.cnn" >"$tmp/tinylr.cnn"
-for m in tinyconv drop tinylr; do
+# and with cosine's t_max in its train section.
+sed 's/optimizer = sgd(lr = 0.1)/optimizer = sgd(lr = 0.1)\n    schedule = cosine(min_lr = 0.001, t_max = 3)/' \
+    "$tmp/tinyconv.cnn" >"$tmp/tinycos.cnn"
+for m in tinyconv drop tinylr tinycos; do
     if ! "$B/cnnc" "$tmp/$m.cnn" -o "$tmp/$m" >"$tmp/cc.log" 2>&1; then
         echo "FAIL: cannot build $m: $(tail -5 "$tmp/cc.log")"
         echo "train: 0 passed, 1 failed"
@@ -325,6 +328,9 @@ sched "cosine t_max" 'cosine(min_lr=0.001, t_max=3)' "cosine 0.001 --lr 0.1 --t-
 sched "onecycle pct_start" 'onecycle(0.5, pct_start=0.5)' "onecycle 0.5 --lr 1 --steps 15 --pct-start 0.5" "--epochs 4"
 sched "plateau max" 'plateau(factor=0.5, patience=1, mode=max)' "plateau 0.5 1 --lr 0.01 --mode max" \
     "--lr 0.01 --epochs 8"
+if "$tmp/tinycos" train --data "$tmp/d" --save "$tmp/s-cos-section" --quiet --epochs 7 >"$tmp/stdout" 2>"$tmp/stderr"
+then pyc "schedule cosine t_max from the train section" sched "$tmp/s-cos-section/log.csv" cosine 0.001 --lr 0.1 --t-max 3
+else bad "schedule cosine t_max section: $(cat "$tmp/stderr")"; fi
 check_fail "plateau mode word" 2 "min or max" "$tiny" train --data "$tmp/d" --schedule 'plateau(mode=3)'
 check_fail "min as a number" 2 "not min or max" "$tiny" train --data "$tmp/d" --schedule 'step(max)'
 check_fail "t_max range" 2 "t_max" "$tiny" train --data "$tmp/d" --schedule 'cosine(t_max=0)'

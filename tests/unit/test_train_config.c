@@ -261,9 +261,11 @@ static void test_callables(void) {
         {"step(every = 8, gamma = 0.96)", "step(every=8, gamma=0.96)"},
         {"multistep([5])", "multistep(milestones=[5], gamma=0.1)"},
         {"exponential(0.95)", "exponential(gamma=0.95)"},
-        {"cosine", "cosine(min_lr=0)"},
-        {"cosine(min_lr = 1e-5)", "cosine(min_lr=1e-05)"},
-        {"onecycle(0.1)", "onecycle(max_lr=0.1)"},
+        {"cosine", "cosine(min_lr=0, t_max=0)"},
+        {"cosine(min_lr = 1e-5)", "cosine(min_lr=1e-05, t_max=0)"},
+        {"cosine(t_max = 4)", "cosine(min_lr=0, t_max=4)"},
+        {"onecycle(0.1)", "onecycle(max_lr=0.1, pct_start=0.3)"},
+        {"onecycle(0.1, pct_start = 0.25)", "onecycle(max_lr=0.1, pct_start=0.25)"},
         {"plateau", "plateau(factor=0.5, patience=5)"},
         {"plateau(factor = 0.1, patience = 0)", "plateau(factor=0.1, patience=0)"},
     };
@@ -396,8 +398,8 @@ static void test_call_errors(void) {
     expect_errors("    optimizer = sgd(0.1, lr = 0.2)",
                   "t.cnn:2:26: error: optimizer: sgd: argument 'lr' is given twice\n"
                   "t.cnn:2:21: note: first given here\n");
-    expect_errors("    schedule = cosine(0, 1)",
-                  "t.cnn:2:26: error: schedule: cosine takes at most 1 argument; cosine takes (min_lr=0)\n");
+    expect_errors("    schedule = cosine(0, 1, 2)",
+                  "t.cnn:2:29: error: schedule: cosine takes at most 2 arguments; cosine takes (min_lr=0, t_max=0)\n");
     expect_errors("    schedule = constant(1)", "t.cnn:2:25: error: schedule: constant takes no arguments\n");
     expect_errors("    init = kaiming_normal(mode = 1)", "t.cnn:2:27: error: init: kaiming_normal takes no arguments\n");
     expect_errors("    optimizer = adm(lr = 1)",
@@ -583,7 +585,7 @@ static void test_model_sections(void) {
                   "train: epochs=30 batch=128 seed=1 accumulate=1 clip_grad_norm=none\n"
                   "  loss: cross_entropy(label_smoothing=0.1, weight=none)\n"
                   "  optimizer: sgd(lr=0.1, momentum=0.9, nesterov=true, weight_decay=0.0005)\n"
-                  "  schedule: onecycle(max_lr=0.1)\n"
+                  "  schedule: onecycle(max_lr=0.1, pct_start=0.3)\n"
                   "  augment: random_crop(pad=4), hflip(p=0.5)\n"
                   "  early_stop: none\n"
                   "  freeze: none\n"
