@@ -807,6 +807,15 @@ static void emit_main(Cbuf *c, const Graph *g, const Graph *gt, const EmitOption
             f = arena_printf("%s%s\"%s\"", f, i ? ", " : "", t->freeze[i].prefix);
         cb_line(c, "static const char *const freeze[] = {%s};", f);
     }
+    if (t->nlr_for) {
+        const char *p = "", *v = "";
+        for (int i = 0; i < t->nlr_for; i++) {
+            p = arena_printf("%s%s\"%s\"", p, i ? ", " : "", t->lr_for[i].prefix);
+            v = arena_printf("%s%s%.17g", v, i ? ", " : "", t->lr_for[i].lr);
+        }
+        cb_line(c, "static const char *const lr_for_prefix[] = {%s};", p);
+        cb_line(c, "static const double lr_for_value[] = {%s};", v);
+    }
     cb_line(c, "static const CnnTrainDefaults defaults = {");
     cb_line(c, ".epochs = %d, .batch = %d, .seed = %lld, .accumulate = %d, .clip_grad_norm = %s,", t->epochs,
             t->batch, t->seed, t->accumulate, emit_float(t->clip_grad_norm));
@@ -825,6 +834,10 @@ static void emit_main(Cbuf *c, const Graph *g, const Graph *gt, const EmitOption
             emit_float(sc->factor), sc->patience);
     if (sc->milestones.n)
         cb_line(c, ".nmilestones = %d, .milestones = milestones,", sc->milestones.n);
+    if (sc->kind == SCHED_COSINE && sc->t_max)
+        cb_line(c, ".t_max = %d,", sc->t_max);
+    if (sc->kind == SCHED_ONECYCLE)
+        cb_line(c, ".pct_start = %s,", emit_float(sc->pct_start));
     if (t->naugment)
         cb_line(c, ".naugment = %d, .augment = augment,", t->naugment);
     cb_line(c, ".early_stop = %d, .early_patience = %d, .early_min_delta = %s,", t->early_stop.on, t->early_stop.patience,
@@ -832,6 +845,8 @@ static void emit_main(Cbuf *c, const Graph *g, const Graph *gt, const EmitOption
     if (t->nfreeze)
         cb_line(c, ".nfreeze = %d, .freeze = freeze,", t->nfreeze);
     cb_line(c, ".init = %d,", (int)t->init);
+    if (t->nlr_for)
+        cb_line(c, ".nlr_for = %d, .lr_for_prefix = lr_for_prefix, .lr_for_value = lr_for_value,", t->nlr_for);
     cb_line(c, "};");
     cb_blank(c);
     cb_line(c, "int main(int argc, char **argv) {");

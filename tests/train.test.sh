@@ -135,6 +135,12 @@ train {
     augment = [hflip, random_crop(pad = 1), rotate(10), translate(0.1), erase]
 }
 EOF
+# tinyconv with a parameter group in its train section (checked against --lr-for below).
+sed 's/optimizer = sgd(lr = 0.1)/optimizer = sgd(lr = 0.2, momentum = 0.9)\n    lr_for = group(conv0, lr = 0.01)/' \
+    "$tmp/tinyconv.cnn" >"$tmp/tinylr.cnn"
+# and with cosine's t_max in its train section.
+sed 's/optimizer = sgd(lr = 0.1)/optimizer = sgd(lr = 0.1)\n    schedule = cosine(min_lr = 0.001, t_max = 3)/' \
+    "$tmp/tinyconv.cnn" >"$tmp/tinycos.cnn"
 # Batchnorm's running statistics after training steps against torch.nn.BatchNorm2d.
 cat >"$tmp/bnnet.cnn" <<'EOF'
 model bnnet(classes = 3) {
@@ -152,7 +158,7 @@ model dropnet {
     linear(3)
 }
 EOF
-for m in tinyconv drop bnnet dropnet; do
+for m in tinyconv drop bnnet dropnet tinylr tinycos; do
     bflag=""
     [ "$m" = dropnet ] && bflag="--batch 1"
     [ "$m" = bnnet ] && bflag="--batch 8"
@@ -164,6 +170,9 @@ for m in tinyconv drop bnnet dropnet; do
 done
 tiny="$tmp/tinyconv"
 drop="$tmp/drop"
+# A checkpoint without one tensor of tinyconv's (for --init-from's empty-match error).
+$PY -c "import sys; sys.path.insert(0, sys.argv[1]); import numpy as np, train_ref
+train_ref.write_st(sys.argv[2], {'other.weight': np.zeros((2, 2), 'f4')})" "$top/tests/torch" "$tmp/none-w.safetensors"
 
 mkdir -p "$tmp/d12" "$tmp/d" "$tmp/d8x8"
 $ref data "$tmp/d12" 12 8 6 6 3 1        # 12 images: 3 steps of batch 4
@@ -205,6 +214,15 @@ optim "class weights" "--optimizer sgd --lr 0.2 --class-weights 1,2.5,0.5" \
     "--optimizer sgd --lr 0.2 --class-weights 1,2.5,0.5"
 optim "freeze" "--optimizer adam --lr 0.01 --freeze conv0" "--optimizer adam --lr 0.01 --freeze conv0"
 pyc "freeze keeps conv0" unchanged "$run/last.safetensors" "$tmp/w0.safetensors" conv0
+# Per-parameter-group learning rates against torch.optim's parameter groups.
+optim "lr-for sgd" "--optimizer sgd --lr 0.2 --momentum 0.9 --lr-for conv0=0.01" \
+    "--optimizer sgd --lr 0.2 --momentum 0.9 --lr-for conv0=0.01"
+lrflag=$run
+check "lr_for in the train section" "$tmp/tinylr" train --data "$tmp/d12" --epochs 1 --no-shuffle --batch 4 \
+    --init-from "$tmp/w0.safetensors" --save "$tmp/lrsec" --quiet
+pyc "lr_for section equals --lr-for" same "$lrflag/last.safetensors" "$tmp/lrsec/last.safetensors"
+optim "lr-for adam, longest prefix" "--optimizer adam --lr 0.01 --lr-for linear0=0.05 --lr-for linear0.bias=0.001" \
+    "--optimizer adam --lr 0.01 --lr-for linear0=0.05 --lr-for linear0.bias=0.001"
 
 fi
 if part reference; then
@@ -283,10 +301,19 @@ if [ "$(head -1 "$tmp/fmt/log.csv")" = "epoch,train_loss,train_acc,val_loss,val_
     [ "$(wc -l <"$tmp/fmt/log.csv")" = 4 ]; then ok; else bad "log.csv: $(cat "$tmp/fmt/log.csv")"; fi
 check "quiet" "$tiny" train --data "$tmp/d" --epochs 1 --save "$tmp/q" --quiet
 if [ "$(wc -l <"$tmp/stdout")" = 1 ]; then ok; else bad "--quiet printed: $(cat "$tmp/stdout")"; fi
+# --save-every 2 over 5 epochs: epoch-2 and epoch-4, and epoch-4 holds the weights after epoch 4.
+check "save every" "$tiny" train --data "$tmp/d" --epochs 5 --save "$tmp/se" --quiet --save-every 2
+if [ -f "$tmp/se/epoch-2.safetensors" ] && [ -f "$tmp/se/epoch-4.safetensors" ] && ! [ -e "$tmp/se/epoch-5.safetensors" ] &&
+    ! [ -e "$tmp/se/epoch-1.safetensors" ]; then ok; else bad "save every: $(ls "$tmp/se")"; fi
+check "four epochs" "$tiny" train --data "$tmp/d" --epochs 4 --save "$tmp/se4" --quiet
+pyc "epoch-4 is the weights after 4 epochs" same "$tmp/se/epoch-4.safetensors" "$tmp/se4/last.safetensors"
+check_fail "save every bad" 2 "--save-every" "$tiny" train --data "$tmp/d" --save-every -1
 
 check "eval" "$tiny" eval --weights "$tmp/fmt/best.safetensors" --data "$tmp/d" --plot "$tmp/cm.svg"
 expect_line "eval accuracy" "accuracy [0-9.]*%" "$tmp/stdout"
 expect_line "eval confusion" "confusion matrix" "$tmp/stdout"
+expect_line "eval per class" "precision  *recall  *f1  *images" "$tmp/stdout"
+pyc "confusion svg" svg "$tmp/cm.svg"
 expect_line "eval per class" "precision  recall" "$tmp/stdout"
 cp "$tmp/stdout" "$tmp/eval.out"
 pyc "eval metrics vs an independent count" evalcheck "$tmp/eval.out" "$tmp/fmt/best.safetensors" "$tmp/d"
@@ -335,6 +362,16 @@ check_fail "schedule argument" 2 "needs its argument 'every'" "$tiny" train --da
 check_fail "bad augment" 2 "unknown augmentation" "$tiny" train --data "$tmp/d" --augment 'hflip, mixup'
 check_fail "bad freeze" 2 "matches no tensor" "$tiny" train --data "$tmp/d" --freeze conv9 --save "$tmp/o"
 check_fail "freeze without value" 2 "needs a value" "$tiny" train --data "$tmp/d" --freeze
+check_fail "lr-for no match" 2 "matches no tensor" "$tiny" train --data "$tmp/d" --lr-for conv9=0.1 --save "$tmp/o"
+check_fail "lr-for no value" 2 "PREFIX=LR" "$tiny" train --data "$tmp/d" --lr-for conv0
+check_fail "lr-for bad value" 2 "PREFIX=LR" "$tiny" train --data "$tmp/d" --lr-for conv0=-1
+check_fail "lr-for empty prefix" 2 "PREFIX=LR" "$tiny" train --data "$tmp/d" --lr-for =0.1
+check_fail "lr-for without value" 2 "needs a value" "$tiny" train --data "$tmp/d" --lr-for
+check_fail "init-from matching nothing" 1 "initializes no tensor" "$tiny" train --data "$tmp/d" --epochs 1 \
+    --init-from "$tmp/none-w.safetensors" --save "$tmp/o" --quiet
+check "init-from matching nothing, --allow-empty" "$tiny" train --data "$tmp/d" --epochs 1 \
+    --init-from "$tmp/none-w.safetensors" --allow-empty --save "$tmp/o" --quiet
+check_fail "allow-empty alone" 2 "--init-from" "$tiny" train --data "$tmp/d" --allow-empty
 check_fail "class weights count" 2 "2 numbers, the model 3 classes" "$tiny" train --data "$tmp/d" \
     --class-weights 1,2
 check_fail "bad lr" 2 "--lr" "$tiny" train --data "$tmp/d" --lr -1
@@ -364,6 +401,19 @@ sched cosine 'cosine(min_lr=0.001)' "cosine 0.001 --lr 0.1" "--lr 0.1 --epochs 7
 sched plateau 'plateau(factor=0.5, patience=1)' "plateau 0.5 1 --lr 1e-7" "--lr 1e-7 --epochs 7"
 # onecycle: 120 images, batch 8 -> 15 steps per epoch, lr of each epoch's last step.
 sched onecycle 'onecycle(0.5)' "onecycle 0.5 --lr 1 --steps 15" "--epochs 4"
+# The options: cosine's t_max (shorter than the run: the lr climbs back), onecycle's pct_start,
+# plateau on the validation accuracy (mode max; it rises for a while, then stalls: on the
+# falling loss the same rule would cut the lr at other epochs).
+sched "cosine t_max" 'cosine(min_lr=0.001, t_max=3)' "cosine 0.001 --lr 0.1 --t-max 3" "--lr 0.1 --epochs 7"
+sched "onecycle pct_start" 'onecycle(0.5, pct_start=0.5)' "onecycle 0.5 --lr 1 --steps 15 --pct-start 0.5" "--epochs 4"
+sched "plateau max" 'plateau(factor=0.5, patience=1, mode=max)' "plateau 0.5 1 --lr 0.01 --mode max" \
+    "--lr 0.01 --epochs 8"
+if "$tmp/tinycos" train --data "$tmp/d" --save "$tmp/s-cos-section" --quiet --epochs 7 >"$tmp/stdout" 2>"$tmp/stderr"
+then pyc "schedule cosine t_max from the train section" sched "$tmp/s-cos-section/log.csv" cosine 0.001 --lr 0.1 --t-max 3
+else bad "schedule cosine t_max section: $(cat "$tmp/stderr")"; fi
+check_fail "plateau mode word" 2 "min or max" "$tiny" train --data "$tmp/d" --schedule 'plateau(mode=3)'
+check_fail "min as a number" 2 "not min or max" "$tiny" train --data "$tmp/d" --schedule 'step(max)'
+check_fail "t_max range" 2 "t_max" "$tiny" train --data "$tmp/d" --schedule 'cosine(t_max=0)'
 
 fi
 run_checks

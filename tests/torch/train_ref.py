@@ -170,6 +170,18 @@ def cmd_optim(a):
     for k, p in model.named_parameters():
         p.requires_grad_(k not in frozen)
     params = [p for p in model.parameters() if p.requires_grad]
+    if a.lr_for:   # parameter groups: the longest matching prefix gives a tensor its lr
+        groups = {}
+        for k, p in model.named_parameters():
+            if not p.requires_grad:
+                continue
+            lr, best = a.lr, -1
+            for item in a.lr_for:
+                pre, v = item.rsplit("=", 1)
+                if (k == pre or k.startswith(pre + ".")) and len(pre) >= best:
+                    lr, best = float(v), len(pre)
+            groups.setdefault(lr, []).append(p)
+        params = [{"params": ps, "lr": lr} for lr, ps in groups.items()]
     if a.optimizer == "sgd":
         opt = torch.optim.SGD(params, lr=a.lr, momentum=a.momentum, nesterov=a.nesterov, weight_decay=a.wd)
     elif a.optimizer == "adam":
@@ -372,11 +384,12 @@ def cmd_sched(a):
     elif a.kind == "exponential":
         s = S.ExponentialLR(opt, gamma=a.args[0])
     elif a.kind == "cosine":
-        s = S.CosineAnnealingLR(opt, T_max=epochs, eta_min=a.args[0])
+        s = S.CosineAnnealingLR(opt, T_max=a.t_max or epochs, eta_min=a.args[0])
     elif a.kind == "plateau":
-        s = S.ReduceLROnPlateau(opt, mode="min", factor=a.args[0], patience=int(a.args[1]))
+        s = S.ReduceLROnPlateau(opt, mode=a.mode, factor=a.args[0], patience=int(a.args[1]))
     elif a.kind == "onecycle":
-        s = S.OneCycleLR(opt, max_lr=a.args[0], total_steps=epochs * a.steps, cycle_momentum=False)
+        s = S.OneCycleLR(opt, max_lr=a.args[0], total_steps=epochs * a.steps, cycle_momentum=False,
+                         pct_start=a.pct_start)
     want = []
     for e in range(epochs):
         if a.kind == "onecycle":
@@ -389,7 +402,7 @@ def cmd_sched(a):
         want.append(opt.param_groups[0]["lr"])
         opt.step()
         if a.kind == "plateau":
-            s.step(rows[e][3])
+            s.step(rows[e][3] if a.mode == "min" else rows[e][4])   # val loss, or val accuracy
         else:
             s.step()
     got = [r[5] for r in rows]
@@ -493,12 +506,16 @@ def parser():
     p.add_argument("--smoothing", type=float, default=0.0)
     p.add_argument("--freeze", default="")
     p.add_argument("--class-weights", default="")
+    p.add_argument("--lr-for", action="append", default=[])
     p = sub.add_parser("sched")
     p.add_argument("log")
     p.add_argument("kind")
     p.add_argument("args", type=float, nargs="*")
     p.add_argument("--lr", type=float, required=True)
     p.add_argument("--steps", type=int, default=1)
+    p.add_argument("--t-max", type=int, default=0)
+    p.add_argument("--pct-start", type=float, default=0.3)
+    p.add_argument("--mode", default="min")
     p = sub.add_parser("same")
     p.add_argument("a")
     p.add_argument("b")
