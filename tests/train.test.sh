@@ -181,6 +181,7 @@ $ref data "$tmp/d8x8" 40 10 8 8 3 3
 $ref weights "$tmp/w0.safetensors" 7
 $ref weights "$tmp/wrong.safetensors" 7 --wrong
 
+expect_line() { if grep -q -- "$2" "$3"; then ok; else bad "$1: no line matching '$2' in $(cat "$3")"; fi; }
 if part optim; then
 # ---- (a) optimizers against torch.optim ----------------------------------------------------
 
@@ -253,7 +254,6 @@ check "resumed" "$drop" train --data "$tmp/d" --epochs 2 --val-split 0.2 --sched
     --save "$tmp/part" --seed 5 --resume "$tmp/part/last.safetensors"
 pyc "resume bit-identical" same "$tmp/full/last.safetensors" "$tmp/part/last.safetensors"
 if [ "$(wc -l <"$tmp/part/log.csv")" = 3 ]; then ok; else bad "resumed log.csv: $(cat "$tmp/part/log.csv")"; fi
-expect_line() { if grep -q -- "$2" "$3"; then ok; else bad "$1: no line matching '$2' in $(cat "$3")"; fi; }
 expect_line "resume message" "resuming from .* after epoch 1" "$tmp/stdout"
 # NAME_train_step_update (used without accumulation and clipping) against train_step + update.
 check "unfused" env CNNC_TRAIN_UNFUSED=1 "$drop" train --data "$tmp/d" --epochs 2 --val-split 0.2 \
@@ -313,8 +313,6 @@ check "eval" "$tiny" eval --weights "$tmp/fmt/best.safetensors" --data "$tmp/d" 
 expect_line "eval accuracy" "accuracy [0-9.]*%" "$tmp/stdout"
 expect_line "eval confusion" "confusion matrix" "$tmp/stdout"
 expect_line "eval per class" "precision  *recall  *f1  *images" "$tmp/stdout"
-pyc "confusion svg" svg "$tmp/cm.svg"
-expect_line "eval per class" "precision  recall" "$tmp/stdout"
 cp "$tmp/stdout" "$tmp/eval.out"
 pyc "eval metrics vs an independent count" evalcheck "$tmp/eval.out" "$tmp/fmt/best.safetensors" "$tmp/d"
 pyc "confusion svg" svg "$tmp/cm.svg" --cells 3 40

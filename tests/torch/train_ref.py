@@ -16,7 +16,7 @@
     same A B                                every tensor of A equals B's, bit for bit
     differ A B                              not so
     unchanged A B PREFIX                    tensors under PREFIX equal, the others differ
-    svg FILE [--curves N] [--cells K TOTAL] FILE is an SVG drawing 4 curves of N points, or a K x K
+    svg FILE [--curves N] [--cells K TOTAL] FILE is an SVG drawing 6 curves of N points, or a K x K
                                             confusion grid counting TOTAL images
     batch FILE                              the checks listed in FILE, one process (torch is
                                             imported once): NAME<TAB>CHECK ARGS per line
@@ -443,8 +443,8 @@ def cmd_unchanged(a):
 
 
 def cmd_svg(a):
-    """An SVG that draws what it should: --curves N: the two panels' four polylines (train and
-    validation loss and accuracy) with N points each; --cells K TOTAL: a K x K grid of cells
+    """An SVG that draws what it should: --curves N: the four panels' six polylines (train and
+    validation loss and accuracy, learning rate, seconds per epoch) with N points each; --cells K TOTAL: a K x K grid of cells
     whose printed counts add up to TOTAL (the images evaluated)."""
     root = ET.parse(a.file).getroot()
     if not root.tag.endswith("svg"):
@@ -453,8 +453,8 @@ def cmd_svg(a):
     if a.curves is not None:
         lines = [e for e in root.iter() if tag(e) == "polyline"]
         points = [len(e.get("points", "").split()) for e in lines]
-        if points != [a.curves] * 4:
-            raise Mismatch(f"svg: want 4 curves of {a.curves} points, got points {points}")
+        if points != [a.curves] * 6:
+            raise Mismatch(f"svg: want 6 curves of {a.curves} points, got points {points}")
     if a.cells is not None:
         k, total = a.cells
         cells = [e for e in root.iter() if tag(e) == "rect" and e.get("stroke") == "#eee"]
