@@ -13,6 +13,7 @@
 # After an intended change, regenerate every golden file with one command and review the diff
 # like code:
 #   UPDATE=1 sh tests/golden.test.sh build
+# (only UPDATE=1 overwrites: UPDATE=0 or any other value compares).
 # A new case: write tests/cases/NAME.cnn, touch the sibling files wanted (e.g. NAME.ir NAME.err),
 # run the command above, and read what it wrote.
 B=${1:-build}
@@ -72,7 +73,7 @@ for gold in "$top"/tests/cases/*; do
         failed "$base: cnnc exited $status, expected $want"; sed 's/^/    /' "$tmp/err" "$tmp/out" 2>/dev/null | head -8
         continue
     fi
-    [ -n "$UPDATE" ] && cp "$tmp/out" "$gold"
+    if [ "${UPDATE:-0}" = 1 ]; then cp "$tmp/out" "$gold"; fi
     if cmp -s "$tmp/out" "$gold"; then
         pass=$((pass+1))
     else

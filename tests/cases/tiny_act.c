@@ -53,9 +53,12 @@ static inline float cnn_erf(float x) {
     return x < 0.0f ? -r : r;
 }
 
-/* Loops over independent images or channels run on several threads with -fopenmp. */
+/* Loops over independent images or channels run on several threads with -fopenmp, when
+ * the op has work enough to pay for waking them: each op function sets cnn_threads from
+ * its estimated work (FLOPs and elements) for the call's n. */
+enum { cnn_threads = 1 };
 #ifdef _OPENMP
-#define PARALLEL_FOR _Pragma("omp parallel for")
+#define PARALLEL_FOR _Pragma("omp parallel for if(cnn_threads)")
 #else
 #define PARALLEL_FOR
 #endif
@@ -75,29 +78,46 @@ const tiny_act_tensor tiny_act_tensors[TINY_ACT_NUM_TENSORS] = {
     {"linear3.bias", 304, 3, 1, {3, 0, 0, 0}, 1, "bias", 6, 3},
 };
 
+unsigned long tiny_act_params_crc32(const float *params) {
+    const unsigned int probe = 1;
+    const int little = *(const unsigned char *)&probe == 1;
+    unsigned long crc = 0xFFFFFFFFUL;
+    int t;
+    for (t = 0; t < TINY_ACT_NUM_TENSORS; t++) {
+        const float *p = params + tiny_act_tensors[t].offset;
+        size_t i;
+        for (i = 0; i < tiny_act_tensors[t].numel; i++) {
+            unsigned char bytes[4];
+            int b;
+            memcpy(bytes, p + i, 4);
+            for (b = 0; b < 4; b++) {
+                int k;
+                crc ^= bytes[little ? b : 3 - b];
+                for (k = 0; k < 8; k++)
+                    crc = (crc >> 1) ^ (0xEDB88320UL & (0UL - (crc & 1UL)));
+            }
+        }
+    }
+    return (crc ^ 0xFFFFFFFFUL) & 0xFFFFFFFFUL;
+}
+
+int tiny_act_check_params(const float *params, unsigned long crc) {
+    return tiny_act_params_crc32(params) == (crc & 0xFFFFFFFFUL) ? 0 : -1;
+}
+
 /* Where each buffer of the memory plan starts in work, in floats (V12: value %12 of the IR,
- * S5 / G5: the scratch / the parameter gradients of step 5), and each tensor in params. */
+ * S5 / G5: the scratch / the parameter gradients of step 5). */
 #define V2 0
 #define V5 16
 #define V7 0
 #define V8 16
-#define P_linear0_weight 0
-#define P_linear0_bias 48
-#define P_linear1_weight 64
-#define P_linear1_bias 128
-#define P_bn0_weight 144
-#define P_bn0_bias 160
-#define P_bn0_running_mean 176
-#define P_bn0_running_var 192
-#define P_linear2_weight 208
-#define P_linear2_bias 256
-#define P_linear3_weight 272
-#define P_linear3_bias 304
 
 /* %1 = linear out=8: [6] -> [8]   (tiny_act.cnn:5) linear0 */
 /*   fused: gelu %2 */
 static void op1_linear0(const float *restrict x, float *restrict y, const float *restrict w, const float *restrict b, int n) {
     (void)x, (void)w, (void)b, (void)n;
+    const int cnn_threads = (long long)n * 119LL >= 1048576LL; /* work per image: 119 */
+    (void)cnn_threads;
     enum { IF = 6, OF = 8 };
     PARALLEL_FOR
     for (int io = 0; io < n * OF; io++) {
@@ -119,6 +139,8 @@ static void op1_linear0(const float *restrict x, float *restrict y, const float 
 /*   fused: batchnorm %4, relu6 %5 */
 static void op3_linear1(const float *restrict x, float *restrict y, const float *restrict w, const float *restrict b, const float *restrict bnw, const float *restrict bnb, const float *restrict bnm, const float *restrict bnv, int n) {
     (void)x, (void)w, (void)b, (void)bnw, (void)bnb, (void)bnm, (void)bnv, (void)n;
+    const int cnn_threads = (long long)n * 153LL >= 1048576LL; /* work per image: 153 */
+    (void)cnn_threads;
     enum { IF = 8, OF = 8 };
     float bn_scale[8], bn_shift[8]; /* the fused batchnorm as y * scale + shift */
     for (int ch = 0; ch < 8; ch++) {
@@ -145,6 +167,8 @@ static void op3_linear1(const float *restrict x, float *restrict y, const float 
 /*   fused: hardsigmoid %7 */
 static void op6_linear2(const float *restrict x, float *restrict y, const float *restrict w, const float *restrict b, int n) {
     (void)x, (void)w, (void)b, (void)n;
+    const int cnn_threads = (long long)n * 117LL >= 1048576LL; /* work per image: 117 */
+    (void)cnn_threads;
     enum { IF = 8, OF = 6 };
     PARALLEL_FOR
     for (int io = 0; io < n * OF; io++) {
@@ -165,6 +189,8 @@ static void op6_linear2(const float *restrict x, float *restrict y, const float 
 /* %8 = linear out=3: [6] -> [3]   (tiny_act.cnn:12) linear3 */
 static void op8_linear3(const float *restrict x, float *restrict y, const float *restrict w, const float *restrict b, int n) {
     (void)x, (void)w, (void)b, (void)n;
+    const int cnn_threads = (long long)n * 49LL >= 1048576LL; /* work per image: 49 */
+    (void)cnn_threads;
     enum { IF = 6, OF = 3 };
     PARALLEL_FOR
     for (int io = 0; io < n * OF; io++) {
@@ -185,10 +211,10 @@ static void op8_linear3(const float *restrict x, float *restrict y, const float 
 int tiny_act_forward(const float *params, float *work, const float *input, float *output, int n) {
     if (n < 1 || n > TINY_ACT_BATCH)
         return -1;
-    op1_linear0(input, work + V2, params + P_linear0_weight, params + P_linear0_bias, n);
-    op3_linear1(work + V2, work + V5, params + P_linear1_weight, params + P_linear1_bias, params + P_bn0_weight, params + P_bn0_bias, params + P_bn0_running_mean, params + P_bn0_running_var, n);
-    op6_linear2(work + V5, work + V7, params + P_linear2_weight, params + P_linear2_bias, n);
-    op8_linear3(work + V7, work + V8, params + P_linear3_weight, params + P_linear3_bias, n);
+    op1_linear0(input, work + V2, params + TINY_ACT_OFFSET_LINEAR0_WEIGHT, params + TINY_ACT_OFFSET_LINEAR0_BIAS, n);
+    op3_linear1(work + V2, work + V5, params + TINY_ACT_OFFSET_LINEAR1_WEIGHT, params + TINY_ACT_OFFSET_LINEAR1_BIAS, params + TINY_ACT_OFFSET_BN0_WEIGHT, params + TINY_ACT_OFFSET_BN0_BIAS, params + TINY_ACT_OFFSET_BN0_RUNNING_MEAN, params + TINY_ACT_OFFSET_BN0_RUNNING_VAR, n);
+    op6_linear2(work + V5, work + V7, params + TINY_ACT_OFFSET_LINEAR2_WEIGHT, params + TINY_ACT_OFFSET_LINEAR2_BIAS, n);
+    op8_linear3(work + V7, work + V8, params + TINY_ACT_OFFSET_LINEAR3_WEIGHT, params + TINY_ACT_OFFSET_LINEAR3_BIAS, n);
     memcpy(output, work + V8, sizeof(float) * (size_t)n * TINY_ACT_OUT_SIZE);
     return 0;
 }
