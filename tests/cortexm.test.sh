@@ -19,8 +19,10 @@ if ! command -v arm-none-eabi-gcc >/dev/null || ! command -v qemu-arm >/dev/null
     echo "cortexm: 0 passed, 0 failed, 1 skipped"
     exit 0
 fi
-if [ "${SANITIZE:-0}" = 1 ]; then
-    export CNNC_CFLAGS="-fsanitize=address,undefined -fno-sanitize-recover=all" CNNC_OPENMP=0
+if [ "${SANITIZE:-0}" = 1 ]; then # the firmware does not use the (sanitized) runtime: once is enough
+    echo "SKIP: not repeated under the sanitizers"
+    echo "cortexm: 0 passed, 0 failed, 1 skipped"
+    exit 0
 fi
 
 "$B/cnnc" "$top/models/lenet5.cnn" -o "$tmp/lenet5" --batch 1 2>"$tmp/err" || bad "build lenet5: $(head -3 "$tmp/err")"
