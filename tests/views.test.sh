@@ -95,7 +95,7 @@ check_svg "resnet18_cifar training" --train "$top/models/resnet18_cifar.cnn"
 
 # ---- outputs that are not regular files are written in place ------------------------------
 mkfifo "$tmp/fifo"
-cat "$tmp/fifo" >"$tmp/from_fifo" &
+timeout 20 cat "$tmp/fifo" >"$tmp/from_fifo" &
 reader=$!
 "$cnnc" --emit=ir "$top/models/lenet5.cnn" -o "$tmp/fifo" 2>"$tmp/err"
 st=$?
