@@ -1,5 +1,6 @@
 # cnnc: `make` builds build/cnnc and build/libcnnrt.a; `make test` runs every test (also under
-# AddressSanitizer and UndefinedBehaviorSanitizer); `make demo` runs the main job.
+# AddressSanitizer and UndefinedBehaviorSanitizer); `make demo` runs the main job;
+# `make mutate` applies the deliberate bugs of tests/mutants/ and checks that the tests catch them.
 CC      ?= clang
 ifeq ($(origin CC),default)
 CC      := clang
@@ -22,7 +23,7 @@ UNIT_OBJ     := $(UNIT_SRC:%.c=$(B)/%.o)
 
 INC := -Icompiler -I$(B)/gen -Iruntime
 
-.PHONY: all deps test unit-test demo bench clean sanitize install uninstall docs
+.PHONY: all deps test unit-test demo bench clean sanitize mutate install uninstall docs
 all: $(B)/cnnc $(B)/libcnnrt.a
 
 deps:   # the test set: everything `make test` uses
@@ -68,6 +69,12 @@ test: deps
 	sh tests/run_all.sh $(B)
 	$(MAKE) --no-print-directory B=build-san CFLAGS="-O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all" all build-san/test_unit
 	SANITIZE=1 sh tests/run_all.sh build-san
+
+# Mutation testing: every mutant of tests/mutants/mutants.txt applied to a scratch copy, which
+# the tests that should catch it must fail (docs/testing.md). Long: not part of `make test`
+# (which runs a smoke of three). MUTANTS="name ..." runs only those.
+mutate: deps all $(B)/test_unit
+	nice /usr/bin/python3 tests/mutants/mutate.py --build $(B) $(if $(MUTANTS),--only $(MUTANTS))
 
 # The demo needs no PyTorch: only the demo set of .ci/install-deps.
 demo:

@@ -16,6 +16,7 @@
 #define CLI_COMMANDS(X)                                                               \
     X(info, "what the model is: shapes, parameters, FLOPs, memory")                   \
     X(init, "write freshly initialized weights to a safetensors file")                \
+    X(import, "convert a PyTorch checkpoint (.pt) or safetensors file to the model's names") \
     X(predict, "classify image files")                                                \
     X(bench, "measure latency and throughput")                                        \
     X(forward, "run the model on a tensor file (for testing against a reference)")    \

@@ -38,7 +38,12 @@ for cc in gcc clang; do
     prob=$(echo "$out" | sed -n 's/.*probability \([0-9.]*\).*/\1/p')
     echo "embed ($cc): $out"
     echo "predict:      $want"
-    if echo "$want" | grep -q "\b$cls\b" && echo "$want" | grep -qF "$prob"; then ok; else bad "classify ($cc) disagrees with predict"; fi
+    # Both sides parsed exactly: an output whose format changed gives empty fields, a failure.
+    wcls=$(echo "$want" | sed -n 's/^.*: \([0-9][0-9]*\) \(0\.[0-9]*\)$/\1/p')
+    wprob=$(echo "$want" | sed -n 's/^.*: \([0-9][0-9]*\) \(0\.[0-9]*\)$/\2/p')
+    if [ -z "$cls" ] || [ -z "$prob" ] || [ -z "$wcls" ] || [ -z "$wprob" ]; then
+        bad "classify ($cc) or predict printed something unexpected: '$out' / '$want'"
+    elif [ "$cls" = "$wcls" ] && [ "$prob" = "$wprob" ]; then ok; else bad "classify ($cc) disagrees with predict"; fi
     rm -f "$tmp/classify"
 done
 # --emit=c compiles for batch 1 unless --batch says otherwise; --train keeps the train batch.
