@@ -15,6 +15,11 @@ ok() { pass=$((pass + 1)); }
 bad() { fail=$((fail + 1)); echo "FAIL: $*"; }
 if ! command -v arm-none-eabi-gcc >/dev/null || ! command -v qemu-arm >/dev/null ||
    ! [ -e /usr/lib/arm-none-eabi/newlib/libc.a ]; then
+    if [ "${CI:-}" = true ]; then # .ci/install-deps installed them: missing is a failure
+        echo "FAIL: gcc-arm-none-eabi, libnewlib-arm-none-eabi or qemu-user is not installed (CI=true)"
+        echo "cortexm: 0 passed, 1 failed, 0 skipped"
+        exit 1
+    fi
     echo "SKIP: gcc-arm-none-eabi, libnewlib-arm-none-eabi or qemu-user is not installed"
     echo "cortexm: 0 passed, 0 failed, 1 skipped"
     exit 0
