@@ -134,7 +134,9 @@ install: all
 	chmod 644 $(DESTDIR)$(PCDIR)/cnnrt.pc
 	install -m 644 dist/cnnc.1 dist/cnnc-program.1 $(DESTDIR)$(MANDIR)/
 	install -m 644 dist/cnnc.bash $(DESTDIR)$(COMPDIR)/cnnc
-	install -m 644 $(DOC_FILES) $(DESTDIR)$(DOCDIR)/
+	install -m 644 $(filter-out README.md,$(DOC_FILES)) $(DESTDIR)$(DOCDIR)/
+	sed -e 's|docs/img/|img/|g' -e 's|](docs/|](|g' README.md > $(DESTDIR)$(DOCDIR)/README.md  # links as installed
+	chmod 644 $(DESTDIR)$(DOCDIR)/README.md
 	$(if $(DOC_IMG),install -d $(DESTDIR)$(DOCDIR)/img && install -m 644 $(DOC_IMG) $(DESTDIR)$(DOCDIR)/img/)
 	install -m 644 $(EMBED_FILES) $(DESTDIR)$(DOCDIR)/examples/embed/
 
