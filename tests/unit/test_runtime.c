@@ -283,6 +283,9 @@ static void test_ckpt_malformed(void) {
                       "tensor 't' has data_offsets [0, 16] beyond the end of the data (12 bytes"));
     CU_ASSERT(err_has(read_error("{\"t\":{\"dtype\":\"F32\",\"shape\":[2,2],\"data_offsets\":[0,12]}}", four, 16),
                       "tensor 't' has data_offsets [0, 12] spanning 12 bytes, but F32 [2, 2] needs 16"));
+    float five[5] = {1, 2, 3, 4, 5};
+    CU_ASSERT(err_has(read_error("{\"t\":{\"dtype\":\"F32\",\"shape\":[2,2],\"data_offsets\":[0,20]}}", five, 20),
+                      "tensor 't' has data_offsets [0, 20] spanning 20 bytes, but F32 [2, 2] needs 16"));
     CU_ASSERT(err_has(read_error("{\"t\":{\"dtype\":\"F32\",\"shape\":[2,2],\"data_offsets\":[16,0]}}", four, 16),
                       "end before they begin"));
     CU_ASSERT(err_has(read_error("{\"t\":{\"dtype\":\"F32\",\"shape\":[99999999999,99999999999],\"data_offsets\":[0,16]}}", four, 16),
@@ -469,6 +472,12 @@ static void test_idx(void) {
     write_bytes(tp("trunc-images"), img, ilen - 5);
     CU_ASSERT(!dataset_load_idx_files(tp("trunc-images"), p2, 10, &ds, err));
     CU_ASSERT(err_has(err, "trunc-images: truncated: the header says 3 images (24 bytes), the file has 19"));
+    unsigned char longer[sizeof img + 1];
+    memcpy(longer, img, ilen);
+    longer[ilen] = 7;
+    write_bytes(tp("long-images"), longer, ilen + 1);
+    CU_ASSERT(!dataset_load_idx_files(tp("long-images"), p2, 10, &ds, err));
+    CU_ASSERT(err_has(err, "long-images: 1 bytes after the 3 images the header describes"));
     write_bytes(tp("tiny-images"), img, 10);
     CU_ASSERT(!dataset_load_idx_files(tp("tiny-images"), p2, 10, &ds, err));
     CU_ASSERT(err_has(err, "tiny-images: truncated: 10 bytes, too short for the IDX header"));
