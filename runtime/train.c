@@ -70,7 +70,9 @@ static const char help[] =
     "  --clip-grad-norm X     clip the global L2 norm of the gradients (0: off)\n"
     "  --accumulate N         add the gradients of N batches (each scaled 1/N) per update\n"
     "  --augment LIST         'hflip, random_crop(pad=4), rotate(15), translate(0.1), erase',\n"
-    "                         or none\n"
+    "                         'random_crop(32, pad=4)' (the size must be the input's),\n"
+    "                         'color_jitter(brightness, contrast, saturation, hue)', 'grayscale(p)',\n"
+    "                         'random_resized_crop(scale=[0.08, 1], ratio=[0.75, 1.333])', or none\n"
     "  --early-stop P         stop after P epochs without a better validation loss (0: off)\n"
     "  --min-delta X          the improvement that counts for --early-stop\n"
     "  --freeze PREFIX        do not update tensors named PREFIX or PREFIX.* (repeatable)\n"
@@ -316,6 +318,15 @@ static bool apply_flags(Run *run, const Flags *f) {
         return cli_error(EXIT_USAGE, "--init-from and --resume exclude each other (a checkpoint to resume "
                                      "holds every tensor)"),
                false;
+    for (int i = 0; i < d->naugment; i++) {   /* the flag's list or the train section's */
+        const CnnAugment *a = &d->augment[i];
+        if (a->kind == CNN_AUG_RANDOM_CROP && a->size && m->in_rank == 3 &&
+            (a->size != m->in_shape[1] || a->size != m->in_shape[2]))
+            return cli_error(EXIT_USAGE, "augment: random_crop's size %d is not the model's input %dx%d (the crop "
+                             "keeps the input's size; random_resized_crop crops and resizes)",
+                             a->size, m->in_shape[1], m->in_shape[2]),
+                   false;
+    }
     if (d->schedule == CNN_SCHED_PLATEAU && d->patience < 0)
         d->patience = 0;
     return true;

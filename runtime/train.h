@@ -86,6 +86,14 @@ double schedule_lr(const Schedule *s, long long step);
  * model's own normalize), drawing from r. scratch holds c*h*w floats. */
 void augment_batch(const CnnAugment *aug, int naug, Rng *r, float *x, int n, int c, int h, int w,
                    float *scratch);
+/* The deterministic parts, given the random draws (for tests against torchvision):
+ * color_jitter applies on[fn] of brightness (0), contrast (1), saturation (2) and hue (3) in
+ * the given order with the given factors; grayscale; the crop [top, top+ch) x [left, left+cw)
+ * resized bilinearly (align_corners False, no antialias) back to h x w. */
+void augment_color_jitter_apply(float *img, int c, int h, int w, const int order[4], const float factor[4],
+                                const bool on[4]);
+void augment_grayscale_apply(float *img, int c, int h, int w);
+void augment_resized_crop_apply(float *img, float *scratch, int c, int h, int w, int top, int left, int ch, int cw);
 
 /* ---- metrics.c: evaluation, confusion matrix --------------------------------------------- */
 

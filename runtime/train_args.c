@@ -232,19 +232,25 @@ static bool bind(const char *what, Call *c, const Param *params, double *out, do
         {"mode", 0, 0, 1, true, false}, END}))
 
 #define AUGMENTS(X)                                                                              \
-    X(CNN_AUG_RANDOM_CROP, "random_crop", ({{"pad", 4, 0, 1e6, true, false}, END}))              \
+    X(CNN_AUG_RANDOM_CROP, "random_crop", ({{"size", 0, 1, 1e6, true, false}, {"pad", 0, 0, 1e6, true, false}, END})) \
     X(CNN_AUG_HFLIP, "hflip", ({{"p", 0.5, 0, 1, false, false}, END}))                           \
     X(CNN_AUG_VFLIP, "vflip", ({{"p", 0.5, 0, 1, false, false}, END}))                           \
     X(CNN_AUG_ROTATE, "rotate", ({{"degrees", REQ, 1e-9, 180, false, false}, END}))              \
     X(CNN_AUG_TRANSLATE, "translate", ({{"fraction", REQ, 1e-9, 1 - 1e-9, false, false}, END}))  \
-    X(CNN_AUG_ERASE, "erase", ({{"p", 0.5, 0, 1, false, false}, END}))
+    X(CNN_AUG_ERASE, "erase", ({{"p", 0.5, 0, 1, false, false}, END}))                          \
+    X(CNN_AUG_COLOR_JITTER, "color_jitter", ({{"brightness", 0, 0, 1e6, false, false},           \
+      {"contrast", 0, 0, 1e6, false, false}, {"saturation", 0, 0, 1e6, false, false},             \
+      {"hue", 0, 0, 0.5, false, false}, END}))                                                   \
+    X(CNN_AUG_GRAYSCALE, "grayscale", ({{"p", 0.1, 0, 1, false, false}, END}))                   \
+    X(CNN_AUG_RANDOM_RESIZED_CROP, "random_resized_crop", ({{"scale", NAN, 0, 1, false, true},   \
+      {"ratio", NAN, 1e-6, 1e6, false, true}, END}))
 
 #define UNPAREN(...) __VA_ARGS__
 #define TABLE_ROW(kind, name, params) {kind, name, UNPAREN params},
 typedef struct Kind {
     int kind;
     const char *name;
-    Param params[4];
+    Param params[5];
 } Kind;
 static const Kind schedules[] = {SCHEDULES(TABLE_ROW)};
 static const Kind augments[] = {AUGMENTS(TABLE_ROW)};
@@ -323,13 +329,37 @@ bool augment_parse(const char *text, CnnAugment *out, int max, int *n, char *err
         if (!k)
             return rt_fail(err, "--augment: unknown augmentation '%s' (one of %s, or none)", calls[i].name,
                            kind_names(augments, NAUGMENTS, names, sizeof names));
-        double v[4] = {0}, list[1];
+        double v[5] = {0}, list[CALL_MAX_LIST];
         int nlist = 0;
+        CnnAugment a = {.kind = k->kind, .scale = {0.08f, 1.0f}, .ratio = {3.0f / 4.0f, 4.0f / 3.0f}};
+        if (k->kind == CNN_AUG_RANDOM_RESIZED_CROP) {   /* two [lo, hi] lists, both optional */
+            for (int j = 0; j < calls[i].nargs; j++) {
+                CallArg *ca = &calls[i].args[j];
+                const char *key = ca->key[0] ? ca->key : j == 0 ? "scale" : j == 1 ? "ratio" : "";
+                float *dst = !strcmp(key, "scale") ? a.scale : !strcmp(key, "ratio") ? a.ratio : NULL;
+                bool ok = dst && ca->is_list && ca->nvalues == 2 && ca->values[0] > 0 && ca->values[0] <= ca->values[1] &&
+                          (dst == a.ratio || ca->values[1] <= 1);
+                if (!ok)
+                    return rt_fail(err, "--augment: random_resized_crop takes scale = [lo, hi] with 0 < lo <= hi <= 1 "
+                                   "and ratio = [lo, hi] with 0 < lo <= hi");
+                dst[0] = (float)ca->values[0];
+                dst[1] = (float)ca->values[1];
+            }
+            out[(*n)++] = a;
+            continue;
+        }
         if (!bind("--augment", &calls[i], k->params, v, list, &nlist, err))
             return false;
-        CnnAugment a = {.kind = k->kind};
         switch (k->kind) {
-        case CNN_AUG_RANDOM_CROP: a.pad = (int)v[0]; break;
+        case CNN_AUG_RANDOM_CROP:
+            a.size = (int)v[0];
+            a.pad = (int)v[1];
+            if (a.size == 0 && a.pad == 0 && calls[i].nargs == 0)
+                a.pad = 4;   /* random_crop alone: the spec's pad 4 */
+            break;
+        case CNN_AUG_COLOR_JITTER:
+            a.brightness = (float)v[0], a.contrast = (float)v[1], a.saturation = (float)v[2], a.hue = (float)v[3];
+            break;
         case CNN_AUG_ROTATE: a.degrees = (float)v[0]; break;
         case CNN_AUG_TRANSLATE: a.fraction = (float)v[0]; break;
         default: a.p = (float)v[0]; break;

@@ -257,6 +257,8 @@ check "augment, schedule, early stop" "$tiny" train --data "$tmp/d" --epochs 4 -
     --augment 'hflip, vflip(p=0.3), random_crop(pad=2), rotate(30), translate(0.2), erase(p=1)' --early-stop 1 \
     --min-delta 0.5
 expect_line "early stop message" "^early stop" "$tmp/stdout"
+check "the new augmentations train" "$tiny" train --data "$tmp/d" --epochs 2 --save "$tmp/aug2" --quiet \
+    --augment 'random_crop(6, pad=1), color_jitter(0.4, 0.4, 0.4, 0.1), grayscale(0.5), random_resized_crop(scale=[0.5, 1])'
 
 # ---- (c) bad data, divergence, bad usage ---------------------------------------------------
 
@@ -282,6 +284,11 @@ check_fail "bad optimizer" 2 "sgd, adam or adamw" "$tiny" train --data "$tmp/d" 
 check_fail "bad schedule" 2 "unknown schedule" "$tiny" train --data "$tmp/d" --schedule 'linear(3)'
 check_fail "schedule argument" 2 "needs its argument 'every'" "$tiny" train --data "$tmp/d" --schedule step
 check_fail "bad augment" 2 "unknown augmentation" "$tiny" train --data "$tmp/d" --augment 'hflip, mixup'
+check_fail "random_crop size" 2 "random_crop's size 24 is not the model's input 6x6" "$tiny" train --data "$tmp/d" \
+    --augment 'random_crop(24)'
+check_fail "color_jitter range" 2 "hue" "$tiny" train --data "$tmp/d" --augment 'color_jitter(hue=0.7)'
+check_fail "random_resized_crop scale" 2 "scale = \[lo, hi\]" "$tiny" train --data "$tmp/d" \
+    --augment 'random_resized_crop(scale=[0.5, 2])'
 check_fail "bad freeze" 2 "matches no tensor" "$tiny" train --data "$tmp/d" --freeze conv9 --save "$tmp/o"
 check_fail "freeze without value" 2 "needs a value" "$tiny" train --data "$tmp/d" --freeze
 check_fail "lr-for no match" 2 "matches no tensor" "$tiny" train --data "$tmp/d" --lr-for conv9=0.1 --save "$tmp/o"
