@@ -58,6 +58,7 @@ typedef struct TrainArg {
 #define UNIT_HALF {0, 1, false, true}    /* [0, 1) */
 #define UNIT_OPEN {0, 1, true, true}     /* (0, 1) */
 #define DEGREES {0, 180, true, false}    /* (0, 180] */
+#define HUE {0, 0.5, false, false}       /* [0, 0.5] */
 #define ARG(S, field, type, def, range) {#field, def, type, range, offsetof(S, field)}
 #define END_ARGS {NULL, NULL, TA_INT, ANY, 0}
 
@@ -121,7 +122,15 @@ static const TrainArg plateau_args[] = {
     END_ARGS,
 };
 
-static const TrainArg random_crop_args[] = {ARG(TrainAugment, pad, TA_INT, "4", GE0), END_ARGS};
+/* random_crop(size, pad): pad defaults to 4 without a size, to 0 (torchvision's) with one. */
+static const TrainArg random_crop_args[] = {ARG(TrainAugment, size, TA_INT, "none", GE1),
+                                            ARG(TrainAugment, pad, TA_INT, "4", GE0), END_ARGS};
+static const TrainArg color_jitter_args[] = {
+    ARG(TrainAugment, brightness, TA_NUM, "0", GE0), ARG(TrainAugment, contrast, TA_NUM, "0", GE0),
+    ARG(TrainAugment, saturation, TA_NUM, "0", GE0), ARG(TrainAugment, hue, TA_NUM, "0", HUE), END_ARGS};
+static const TrainArg grayscale_args[] = {ARG(TrainAugment, p, TA_NUM, "0.1", UNIT), END_ARGS};
+static const TrainArg random_resized_crop_args[] = {ARG(TrainAugment, scale, TA_NUMS, "none", GT0),
+                                                    ARG(TrainAugment, ratio, TA_NUMS, "none", GT0), END_ARGS};
 static const TrainArg hflip_args[] = {ARG(TrainAugment, p, TA_NUM, "0.5", UNIT), END_ARGS};
 static const TrainArg vflip_args[] = {ARG(TrainAugment, p, TA_NUM, "0.5", UNIT), END_ARGS};
 static const TrainArg rotate_args[] = {ARG(TrainAugment, degrees, TA_NUM, NULL, DEGREES), END_ARGS};
@@ -656,6 +665,23 @@ static bool eval_augment(const Env *env, Expr *e, TrainConfig *t) {
         }
         out[i].kind = (AugmentKind)m;
         out[i].span = items[i]->span;
+        const Expr *it = items[i];
+        if (m == AUG_RANDOM_CROP && out[i].size > 0 && it->kind == EX_CALL) {   /* a size, no pad: pad 0 */
+            bool pad_given = it->args.n >= 2;
+            for (int k = 0; k < it->args.n; k++)
+                pad_given |= it->args.items[k].name && !strcmp(it->args.items[k].name, "pad");
+            if (!pad_given)
+                out[i].pad = 0;
+        }
+        if (m == AUG_RANDOM_RESIZED_CROP) {
+            const TrainNumList *l[2] = {&out[i].scale, &out[i].ratio};
+            for (int k = 0; k < 2; k++)
+                if (l[k]->n && (l[k]->n != 2 || l[k]->items[0] > l[k]->items[1] || (k == 0 && l[k]->items[1] > 1))) {
+                    diag_error(l[k]->span, "%s: random_resized_crop's %s must be [lo, hi] with 0 < lo <= hi%s", subject,
+                               k ? "ratio" : "scale", k ? "" : " <= 1");
+                    ok = false;
+                }
+        }
         if (first[m] >= 0) {
             diag_error(items[i]->span, "augment: %s is listed twice", augment_members[m].name);
             diag_note(items[first[m]]->span, "first listed here");
@@ -865,7 +891,12 @@ static void print_field(FILE *f, const TrainArg *a, const void *base) {
     const void *p = (const char *)base + a->offset;
     bool unset_allowed = a->def && !strcmp(a->def, "none");
     switch (a->type) {
-    case TA_INT: fprintf(f, "%d", *(const int *)p); return;
+    case TA_INT:
+        if (unset_allowed && *(const int *)p == 0)
+            fputs("none", f);
+        else
+            fprintf(f, "%d", *(const int *)p);
+        return;
     case TA_I64: fprintf(f, "%lld", *(const long long *)p); return;
     case TA_NUM: {
         double x = *(const double *)p;

@@ -27,7 +27,9 @@
     X(SCHED_PLATEAU, plateau)
 #define TRAIN_AUGMENTS(X)                                                                       \
     X(AUG_RANDOM_CROP, random_crop) X(AUG_HFLIP, hflip) X(AUG_VFLIP, vflip)                    \
-    X(AUG_ROTATE, rotate) X(AUG_TRANSLATE, translate) X(AUG_ERASE, erase)
+    X(AUG_ROTATE, rotate) X(AUG_TRANSLATE, translate) X(AUG_ERASE, erase)                      \
+    X(AUG_COLOR_JITTER, color_jitter) X(AUG_GRAYSCALE, grayscale)                              \
+    X(AUG_RANDOM_RESIZED_CROP, random_resized_crop)
 #define TRAIN_INITS(X) X(INIT_DEFAULT, default) X(INIT_KAIMING_NORMAL, kaiming_normal) X(INIT_XAVIER_UNIFORM, xavier_uniform)
 
 #define TRAIN_ENUM_(e, name) e,
@@ -96,6 +98,10 @@ typedef struct TrainAugment {
     double p;                 /* hflip, vflip, erase: probability, in [0, 1] */
     double degrees;           /* rotate: uniform in [-degrees, degrees], in (0, 180] */
     double fraction;          /* translate: of the width/height, in (0, 1) */
+    int size;                 /* random_crop: the crop's size (0: not given, the input's); it
+                                 must equal the input's height and width (checked when training) */
+    double brightness, contrast, saturation, hue;   /* color_jitter: >= 0, hue <= 0.5 */
+    TrainNumList scale, ratio;                      /* random_resized_crop: [lo, hi] or not given */
     Span span;                /* the item as written */
 } TrainAugment;
 

@@ -126,8 +126,8 @@ EOF
 # tinyconv with a parameter group in its train section (checked against --lr-for below).
 sed 's/optimizer = sgd(lr = 0.1)/optimizer = sgd(lr = 0.2, momentum = 0.9)\n    lr_for = group(conv0, lr = 0.01)/' \
     "$tmp/tinyconv.cnn" >"$tmp/tinylr.cnn"
-# and with cosine's t_max in its train section.
-sed 's/optimizer = sgd(lr = 0.1)/optimizer = sgd(lr = 0.1)\n    schedule = cosine(min_lr = 0.001, t_max = 3)/' \
+# and with cosine's t_max and the torchvision augmentations in its train section.
+sed 's/optimizer = sgd(lr = 0.1)/optimizer = sgd(lr = 0.1)\n    schedule = cosine(min_lr = 0.001, t_max = 3)\n    augment = [random_crop(6, pad = 1), color_jitter(0.4, 0.4), grayscale, random_resized_crop(scale = [0.5, 1])]/' \
     "$tmp/tinyconv.cnn" >"$tmp/tinycos.cnn"
 for m in tinyconv drop tinylr tinycos; do
     if ! "$B/cnnc" "$tmp/$m.cnn" -o "$tmp/$m" >"$tmp/cc.log" 2>&1; then

@@ -194,7 +194,7 @@ static void test_every_key(void) {
         "  loss: cross_entropy(label_smoothing=0.1, weight=[1, 2.5, 0])\n"
         "  optimizer: sgd(lr=0.05, momentum=0.9, nesterov=true, weight_decay=0.0005)\n"
         "  schedule: multistep(milestones=[30, 60], gamma=0.2)\n"
-        "  augment: random_crop(pad=4), hflip(p=0.25), vflip(p=0.5), rotate(degrees=15), translate(fraction=0.1), "
+        "  augment: random_crop(size=none, pad=4), hflip(p=0.25), vflip(p=0.5), rotate(degrees=15), translate(fraction=0.1), "
         "erase(p=1)\n"
         "  early_stop: early_stop(patience=3, min_delta=0.001)\n"
         "  freeze: conv0, linear0\n"
@@ -519,13 +519,13 @@ static void test_list_errors(void) {
                   "t.cnn:2:16: note: first listed here\n");
     expect_errors("    augment = [hflp, 3]",
                   "t.cnn:2:16: error: unknown augmentation 'hflp'; expected one of random_crop, hflip, vflip, rotate, "
-                  "translate, erase\n"
+                  "translate, erase, color_jitter, grayscale, random_resized_crop\n"
                   "note: did you mean 'hflip'?\n"
                   "t.cnn:2:22: error: augment: item 2 must be one of random_crop, hflip, vflip, rotate, translate, "
-                  "erase\n");
+                  "erase, color_jitter, grayscale, random_resized_crop\n");
     expect_errors("    augment = 3",
                   "t.cnn:2:15: error: train setting 'augment' must be one of random_crop, hflip, vflip, rotate, "
-                  "translate, erase\n");
+                  "translate, erase, color_jitter, grayscale, random_resized_crop\n");
     expect_errors("    freeze = [conv0, 3, conv0]",
                   "t.cnn:2:22: error: freeze: item 2 must be a parameter name prefix such as conv0, or a string such "
                   "as \"stage1.basic0\" for a dotted one\n"
@@ -586,13 +586,30 @@ static void test_model_sections(void) {
                   "  loss: cross_entropy(label_smoothing=0.1, weight=none)\n"
                   "  optimizer: sgd(lr=0.1, momentum=0.9, nesterov=true, weight_decay=0.0005)\n"
                   "  schedule: onecycle(max_lr=0.1, pct_start=0.3)\n"
-                  "  augment: random_crop(pad=4), hflip(p=0.5)\n"
+                  "  augment: random_crop(size=none, pad=4), hflip(p=0.5)\n"
                   "  early_stop: none\n"
                   "  freeze: none\n"
                   "  init: default\n");
 }
 
 /* lr_for: parameter groups, their printed form and their errors. */
+/* The torchvision augmentations and random_crop's size. */
+static void test_new_augments(void) {
+    Run r = run("    augment = random_crop(32, pad = 4)");
+    CU_ASSERT_PTR_NOT_NULL(strstr(r.printed, "augment: random_crop(size=32, pad=4)\n"));
+    r = run("    augment = [random_crop(32), color_jitter(0.4, hue = 0.1), grayscale, "
+            "random_resized_crop(scale = [0.5, 1])]");
+    CU_ASSERT_TRUE(r.ok);
+    CU_ASSERT_PTR_NOT_NULL(strstr(r.printed, "augment: random_crop(size=32, pad=0), "
+                                             "color_jitter(brightness=0.4, contrast=0, saturation=0, hue=0.1), "
+                                             "grayscale(p=0.1), random_resized_crop(scale=[0.5, 1], ratio=none)\n"));
+    expect_errors("    augment = color_jitter(hue = 0.6)",
+                  "t.cnn:2:34: error: augment: color_jitter: argument 'hue' must be a number between 0 and 0.5, got 0.6\n");
+    expect_errors("    augment = random_resized_crop(scale = [0.5, 2])",
+                  "t.cnn:2:43: error: train setting 'augment': random_resized_crop's scale must be [lo, hi] with "
+                  "0 < lo <= hi <= 1\n");
+}
+
 static void test_lr_for(void) {
     Run r = run("    lr_for = [group(fc, lr = 0.01), group(\"layer4.basic1\", 2 * rate / 1000)]");
     CU_ASSERT_TRUE(r.ok);
@@ -630,6 +647,7 @@ void suite_train_config(void) {
     CU_add_test(s, "layering", test_layering);
     CU_add_test(s, "key errors", test_key_errors);
     CU_add_test(s, "lr_for", test_lr_for);
+    CU_add_test(s, "new augments", test_new_augments);
     CU_add_test(s, "scalar errors", test_scalar_errors);
     CU_add_test(s, "expression errors", test_expression_errors);
     CU_add_test(s, "call errors", test_call_errors);
