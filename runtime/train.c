@@ -3,12 +3,18 @@
  * epochs of: shuffle, batch, augment, NAME_train_step (gradients added into grads), gradient
  * clipping, NAME_update with the scheduled learning rate; then evaluation, the schedule's
  * epoch step, checkpoints (last and best, with optimizer state and everything a resumed run
- * needs), log.csv and curves.svg.
+ * needs), log.csv, curves.svg and report.html (report.c).
  *
  * Determinism: every random draw comes from a stream derived from (seed, what, index): the
  * shuffle of epoch e from (seed, e), the augmentation and dropout of the k-th batch from
  * (seed, k). Nothing depends on the history of the process, so a run resumed from
- * last.safetensors ends with exactly the weights of an uninterrupted run. */
+ * last.safetensors ends with exactly the weights of an uninterrupted run.
+ *
+ * Data pipeline: while the step runs on one batch, a second thread gathers, converts and
+ * augments the next one into the other of two buffers. Each batch's content depends only on
+ * (seed, epoch, its index), never on which thread made it or when, so results do not change
+ * with the thread count. Training accuracy comes from the training forward's own logits
+ * (cnn_step_opts.correct), with no extra pass. */
 #include "ckpt.h"
 #include "cli.h"
 #include "rt.h"
@@ -16,6 +22,7 @@
 
 #include <errno.h>
 #include <math.h>
+#include <pthread.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -30,8 +37,10 @@ static const char help[] =
     "Trains the model on DIR (IDX files as MNIST ships them, CIFAR-10 binary batches, or train/ and\n"
     "test/ folders of class folders of images), evaluating after every epoch, and writes into the\n"
     "save directory last.safetensors and best.safetensors (all tensors with PyTorch's names, the\n"
-    "optimizer state as optim.m.NAME / optim.v.NAME, and what --resume needs), log.csv and\n"
-    "curves.svg. The last line printed is 'test accuracy: NN.NN%' on the test split.\n"
+    "optimizer state as optim.m.NAME / optim.v.NAME, and what --resume needs), log.csv,\n"
+    "curves.svg (loss, accuracy, learning rate and seconds per epoch) and report.html (settings,\n"
+    "curves and the test split's confusion matrix; a static page that opens offline). The last\n"
+    "line printed is 'test accuracy: NN.NN%' on the test split.\n"
     "Defaults come from the model's train section; every flag overrides one setting (cnnc's\n"
     "docs/training.md has the details).\n"
     "\n"
@@ -99,7 +108,13 @@ static double now_seconds(void) {
     return (double)ts.tv_sec + ts.tv_nsec * 1e-9;
 }
 
-enum { MAX_AUGMENT = 16, TRAIN_ACC_EVERY = 4 };
+enum { MAX_AUGMENT = 16 };
+
+/* One training batch: images (converted and augmented), labels, and augmentation scratch. */
+typedef struct Batch {
+    float *x, *scratch;
+    int *labels;
+} Batch;
 
 /* One training run: settings, data, memory and the state a checkpoint carries. */
 typedef struct Run {
@@ -131,6 +146,7 @@ typedef struct Run {
 
     float *params, *grads, *state, *work, *x, *out, *scratch;
     int *labels, *perm;
+    Batch next;                    /* the second batch buffer of the pipeline */
     unsigned char *frozen;
     char **optim_names;            /* optim.m.NAME and optim.v.NAME per tensor */
 
@@ -416,6 +432,9 @@ static bool alloc_memory(Run *run, char *err) {
         !(run->out = cli_alloc_floats(batch * m->out_size, "a batch's outputs", err)) ||
         !(run->scratch = cli_alloc_floats(image, "augmentation", err)) ||
         !(run->labels = rt_alloc_array(batch, sizeof(int), "labels", err)) ||
+        !(run->next.x = cli_alloc_floats(batch * image, "a batch", err)) ||
+        !(run->next.scratch = cli_alloc_floats(image, "augmentation", err)) ||
+        !(run->next.labels = rt_alloc_array(batch, sizeof(int), "labels", err)) ||
         !(run->frozen = rt_alloc((size_t)m->ntensors, "frozen flags", err)) ||
         !(run->group_frozen = rt_alloc((size_t)m->ntensors, "frozen flags", err)) ||
         !(run->lr_scale = rt_alloc_array((size_t)m->ntensors, sizeof(double), "learning rates", err)) ||
@@ -436,6 +455,7 @@ static bool alloc_memory(Run *run, char *err) {
 static void free_run(Run *run) {
     free(run->params), free(run->grads), free(run->state), free(run->work), free(run->x), free(run->out);
     free(run->scratch), free(run->labels), free(run->frozen), free(run->perm), free(run->train_idx);
+    free(run->next.x), free(run->next.scratch), free(run->next.labels);
     free(run->group_frozen), free(run->lr_scale);
     free(run->val_idx), free(run->history), free(run->class_weights);
     if (run->optim_names)
@@ -792,6 +812,35 @@ static void progress(const Run *run, int epoch, int b, int nb, double images, do
     fflush(stdout);
 }
 
+/* Gathers, converts and augments one batch: the images idx[0..count), the k-th batch of the
+ * run (its augmentation stream). Reads only the dataset and the settings. */
+typedef struct BatchJob {
+    const Run *run;
+    const int *idx;
+    int count;
+    uint64_t k;
+    Batch *dst;
+} BatchJob;
+
+static void prepare_batch(const BatchJob *j) {
+    const Run *run = j->run;
+    const CnnModel *m = run->m;
+    dataset_batch_f32(&run->train, j->idx, j->count, j->dst->x);
+    for (int i = 0; i < j->count; i++)
+        j->dst->labels[i] = run->train.labels[j->idx[i]];
+    if (run->cfg.naugment) {
+        Rng r;
+        rng_seed(&r, stream_seed((uint64_t)run->cfg.seed, STREAM_AUGMENT, j->k));
+        augment_batch(run->cfg.augment, run->cfg.naugment, &r, j->dst->x, j->count, m->in_shape[0], m->in_shape[1],
+                      m->in_shape[2], j->dst->scratch);
+    }
+}
+
+static void *prepare_batch_thread(void *arg) {
+    prepare_batch(arg);
+    return NULL;
+}
+
 /* One epoch of training; false (and err) when the loss stops being finite. */
 static bool train_epoch(Run *run, int epoch, double *loss_out, double *acc_out, char *err) {
     const CnnModel *m = run->m;
@@ -815,41 +864,41 @@ static bool train_epoch(Run *run, int epoch, double *loss_out, double *acc_out, 
         .beta2 = d->beta2, .eps = d->eps, .nesterov = d->nesterov, .frozen = run->frozen,
     };
     double loss_sum = 0, t0 = now_seconds(), last_draw = 0;
-    long long correct = 0, seen = 0, scored = 0;
-    int c = m->in_shape[0], h = m->in_shape[1], w = m->in_shape[2];
+    long long seen = 0;
+    int correct = 0;
+    so.correct = &correct;
+    /* Two buffers: the step reads buf[b % 2] while a thread fills buf[(b + 1) % 2]. */
+    Batch buf[2] = {{run->x, run->scratch, run->labels}, run->next};
+    BatchJob job = {run, run->perm, n < B ? n : B, (uint64_t)run->batches_done, &buf[0]};
+    prepare_batch(&job);
     for (int b = 0; b < nb; b++) {
         int start = b * B, count = n - start < B ? n - start : B;
-        const int *idx = run->perm + start;
-        dataset_batch_f32(&run->train, idx, count, run->x);
-        for (int i = 0; i < count; i++)
-            run->labels[i] = run->train.labels[idx[i]];
+        const Batch *cur = &buf[b % 2];
         uint64_t k = (uint64_t)run->batches_done;
-        if (d->naugment) {
-            Rng r;
-            rng_seed(&r, stream_seed(seed, STREAM_AUGMENT, k));
-            augment_batch(d->augment, d->naugment, &r, run->x, count, c, h, w, run->scratch);
+        pthread_t helper;
+        bool threaded = false;
+        if (b + 1 < nb) {
+            int next = (b + 1) * B;
+            job = (BatchJob){run, run->perm + next, n - next < B ? n - next : B, k + 1, &buf[(b + 1) % 2]};
+            threaded = pthread_create(&helper, NULL, prepare_batch_thread, &job) == 0;
+            if (!threaded)
+                prepare_batch(&job);
         }
         if (!run->fused && b % accum == 0)
             memset(run->grads, 0, sizeof(float) * m->param_floats);
-        /* Training accuracy: the generated step returns only the loss, so predictions come
-         * from an eval-mode forward pass with the weights the step sees, on every
-         * TRAIN_ACC_EVERY-th batch (a forward pass costs about a third of a step). */
-        if (b % TRAIN_ACC_EVERY == 0) {
-            m->forward(run->params, run->work, run->x, run->out, count);
-            correct += count_correct(run->out, run->labels, count, m->out_size);
-            scored += count;
-        }
         so.seed = stream_seed(seed, STREAM_DROPOUT, k);
         bool group_end = (b + 1) % accum == 0 || b == nb - 1;
         float loss;
         if (run->fused) {   /* the same result as train_step on zeroed gradients, then update */
             opt.step = run->opt_step + 1;
             opt.lr = (float)schedule_lr(&run->sched, opt.step);
-            loss = m->train_step_update(run->params, run->state, run->work, run->x, run->labels, count, &so, &opt);
+            loss = m->train_step_update(run->params, run->state, run->work, cur->x, cur->labels, count, &so, &opt);
             run->opt_step++;
         } else {
-            loss = m->train_step(run->params, run->grads, run->work, run->x, run->labels, count, &so);
+            loss = m->train_step(run->params, run->grads, run->work, cur->x, cur->labels, count, &so);
         }
+        if (threaded)
+            pthread_join(helper, NULL);
         if (!isfinite(loss)) {
             if (run->tty && !run->quiet)
                 printf("\r\033[K");
@@ -872,7 +921,7 @@ static bool train_epoch(Run *run, int epoch, double *loss_out, double *acc_out, 
             double t = now_seconds() - t0;
             if (t - last_draw >= 0.1 || b == nb - 1) {
                 last_draw = t;
-                progress(run, epoch, b + 1, nb, (double)seen, t, loss_sum / seen, 100.0 * correct / scored);
+                progress(run, epoch, b + 1, nb, (double)seen, t, loss_sum / seen, 100.0 * correct / seen);
             }
         }
     }
@@ -881,7 +930,7 @@ static bool train_epoch(Run *run, int epoch, double *loss_out, double *acc_out, 
         fflush(stdout);
     }
     *loss_out = loss_sum / seen;
-    *acc_out = 100.0 * correct / scored;
+    *acc_out = 100.0 * correct / seen;
     return true;
 }
 
@@ -900,6 +949,67 @@ static bool make_dir(const char *path, char *err) {
         if (!(*p = c))
             return true;
     }
+}
+
+/* report.html in the save directory: the run's settings, curves, epochs and the test split's
+ * confusion matrix (report.c). */
+static bool write_report(const Run *run, const Confusion *cm, double test_acc, double seconds, char *err) {
+    const CnnModel *m = run->m;
+    const CnnTrainDefaults *d = &run->cfg;
+    static const char *const optimizers[] = {"sgd", "adam", "adamw"};
+    ReportSetting set[24];
+    int k = 0;
+#define SET(name, ...) (set[k].key = (name), snprintf(set[k].value, sizeof set[k].value, __VA_ARGS__), k++)
+    char count[48];
+    SET("model", "%s (%s), %s trained parameters", m->name, m->source, cli_group(m->trained_params, count, sizeof count));
+    SET("data", "%s: %d training images, %s %d images", run->data, run->ntrain, run->val_idx ? "validation" : "test", run->nval);
+    SET("epochs", "%d of %d", run->epochs_done, d->epochs);
+    SET("batch", "%d%s", d->batch, d->accumulate > 1 ? " (gradients accumulated)" : "");
+    if (d->accumulate > 1)
+        SET("accumulate", "%d batches per update", d->accumulate);
+    if (d->optimizer == CNN_SGD)
+        SET("optimizer", "sgd: lr %g, momentum %g%s, weight decay %g", d->lr, d->momentum, d->nesterov ? " (nesterov)" : "",
+            d->weight_decay);
+    else
+        SET("optimizer", "%s: lr %g, betas (%g, %g), eps %g, weight decay %g",
+            d->optimizer >= 0 && d->optimizer < 3 ? optimizers[d->optimizer] : "?", d->lr, d->beta1, d->beta2, d->eps,
+            d->weight_decay);
+    SET("schedule", "%s", schedule_name(d->schedule));
+    if (d->loss == CNN_LOSS_FOCAL)
+        SET("loss", "focal: gamma %g, alpha %g", d->focal_gamma, d->focal_alpha);
+    else if (d->label_smoothing > 0)
+        SET("loss", "cross_entropy, label smoothing %g%s", d->label_smoothing,
+            run->class_weights || d->nclass_weight ? ", class weights" : "");
+    else
+        SET("loss", "cross_entropy%s", run->class_weights || d->nclass_weight ? ", class weights" : "");
+    if (d->clip_grad_norm > 0)
+        SET("gradient clipping", "global L2 norm %g", d->clip_grad_norm);
+    char aug[256] = "none";
+    for (int i = 0, at = 0; i < d->naugment && at >= 0 && (size_t)at < sizeof aug; i++)
+        at += snprintf(aug + at, sizeof aug - (size_t)at, "%s%s", i ? ", " : "", augment_name(d->augment[i].kind));
+    SET("augment", "%s", aug);
+    if (d->early_stop)
+        SET("early stop", "patience %d, min delta %g", d->early_patience, d->early_min_delta);
+    if (run->nfreeze) {
+        char fr[256] = "";
+        for (int i = 0, at = 0; i < run->nfreeze && at >= 0 && (size_t)at < sizeof fr; i++)
+            at += snprintf(fr + at, sizeof fr - (size_t)at, "%s%s", i ? ", " : "", run->freeze[i]);
+        SET("frozen", "%s", fr);
+    }
+    SET("seed", "%lld", d->seed);
+    SET("init", "%s", init_kind_name(run->init));
+    SET("shuffle", "%s", run->shuffle ? "every epoch" : "off");
+    if (run->best_epoch)
+        SET("best", "%s accuracy %.2f%% at epoch %d", run->val_name, run->best_val_acc, run->best_epoch);
+    SET("time", "%.1f s in this run", seconds);
+#undef SET
+    char title[300];
+    snprintf(title, sizeof title, "%s: training report", m->name);
+    char *path = rt_path_join(run->save, "report.html", err);
+    bool ok = path && report_write(path, title, set, k, run->history, run->nhistory, run->val_name, cm,
+                                   run->test.class_names, test_acc, err);
+    free(path);
+    return ok;
 }
 
 static int run_training(Run *run, const char *init_path, const char *resume_path) {
@@ -955,6 +1065,7 @@ static int run_training(Run *run, const char *init_path, const char *resume_path
             printf("resuming from %s after epoch %d\n", resume_path, run->epochs_done);
     }
     int rc = 0;
+    double t_start = now_seconds();
     EvalResult val = {0};
     bool val_current = false;   /* val holds the final weights' test-split result */
     for (int e = run->epochs_done; e < d->epochs; e++) {
@@ -1017,8 +1128,17 @@ static int run_training(Run *run, const char *init_path, const char *resume_path
         }
     }
     if (rc == 0) {
-        if (!val_current)
-            evaluate(m, run->params, run->work, &run->test, NULL, run->test.n, run->x, run->out, &val, NULL);
+        /* The final weights on the test split, with the confusion matrix for report.html. */
+        Confusion cm = {0};
+        bool have_cm = confusion_init(&cm, (int)m->out_size, err);
+        if (!val_current || have_cm)
+            evaluate(m, run->params, run->work, &run->test, NULL, run->test.n, run->x, run->out, &val,
+                     have_cm ? &cm : NULL);
+        if (!write_report(run, have_cm ? &cm : NULL, val.n ? 100.0 * val.correct / val.n : 0.0, now_seconds() - t_start, err))
+            rc = cli_error(EXIT_BAD_INPUT, "%s", err);
+        confusion_free(&cm);
+    }
+    if (rc == 0) {
         if (!run->quiet && run->best_epoch)
             printf("best %s accuracy %.2f%% at epoch %d; checkpoints in %s\n", run->val_name, run->best_val_acc,
                    run->best_epoch, run->save);

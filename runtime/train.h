@@ -142,11 +142,27 @@ typedef struct EpochRow {
     double train_loss, train_acc, val_loss, val_acc, lr, seconds;
 } EpochRow;
 
-/* Two panels (loss, accuracy in %) against the epoch, train and validation curves, axes with
- * ticks and a legend. Written atomically. */
+/* Four panels against the epoch: loss and accuracy in % (train and validation curves, with a
+ * legend), the learning rate and the seconds per epoch; axes with ticks. Written atomically. */
 bool plot_curves(const char *path, const EpochRow *rows, int n, const char *val_name, char *err);
 /* A confusion matrix as a heat map (row-normalized colour, counts in the cells). */
 bool plot_confusion(const char *path, const Confusion *cm, char *const *names, const char *title,
                     char *err);
+/* The same pictures as SVG text (malloc'd; NULL when out of memory). */
+char *plot_curves_svg(const EpochRow *rows, int n, const char *val_name);
+char *plot_confusion_svg(const Confusion *cm, char *const *names, const char *title);
+
+/* ---- report.c: report.html -------------------------------------------------------------- */
+
+/* One static HTML page, viewable offline (no scripts, no external files): the title, the
+ * settings as a table of nsettings key/value pairs, the curves (plot_curves_svg), a table of
+ * the epochs and the confusion matrix of the test split. Written atomically. */
+typedef struct ReportSetting {
+    const char *key;
+    char value[256];
+} ReportSetting;
+bool report_write(const char *path, const char *title, const ReportSetting *settings, int nsettings,
+                  const EpochRow *rows, int n, const char *val_name, const Confusion *cm, char *const *names,
+                  double test_acc, char *err);
 
 #endif

@@ -10,6 +10,8 @@
 #include "../emit_c.h"
 #include "../ops.h"
 
+bool conv_small_emit_dw(Emit *e, const Op *fwd);   /* conv_small.c: few channels */
+
 static const ArgSpec conv_args[] = {
     {"out", NULL}, {"kernel", NULL}, {"stride", "1"}, {"pad", "0"},
     {"dilation", "1"}, {"groups", "1"}, {"bias", "true"}, {NULL, NULL},
@@ -481,6 +483,8 @@ static void conv_emit_backward(Emit *e, const Op *bwd, const Op *fwd) {
         cb_line(c, "db[oc] += s;");
         cb_line(c, "}");
     }
+    if (conv_small_emit_dw(e, fwd))
+        return;
     /* dw: the work is split into (input channel, block of OCB output channels of its group)
      * items, each the only writer of its dw entries; blocks of 4 channels at least, so that
      * the gathering below is shared by several dot products.
