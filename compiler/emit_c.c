@@ -850,6 +850,12 @@ static void emit_main(Cbuf *c, const Graph *g, const Graph *gt, const EmitOption
     if (t->nfreeze)
         cb_line(c, ".nfreeze = %d, .freeze = freeze,", t->nfreeze);
     cb_line(c, ".init = %d,", (int)t->init);
+    if (t->init_args.has_args) {
+        const TrainInitArgs *ia = &t->init_args;
+        cb_line(c, ".init_has_args = 1, .init_fan_out = %d, .init_nonlinearity = %d,", ia->fan_out, ia->nonlinearity);
+        cb_line(c, ".init_a = %.17g, .init_b = %.17g, .init_mean = %.17g, .init_std = %.17g, .init_val = %.17g, "
+                   ".init_gain = %.17g,", ia->a, ia->b, ia->mean, ia->std, ia->val, ia->gain);
+    }
     if (t->nlr_for)
         cb_line(c, ".nlr_for = %d, .lr_for_prefix = lr_for_prefix, .lr_for_value = lr_for_value,", t->nlr_for);
     cb_line(c, "};");

@@ -143,9 +143,15 @@ static const TrainArg early_stop_args[] = {
     END_ARGS,
 };
 
-static const TrainArg default_args[] = {END_ARGS};
-static const TrainArg kaiming_normal_args[] = {END_ARGS};
-static const TrainArg xavier_uniform_args[] = {END_ARGS};
+static const TrainArg init_default_args[] = {END_ARGS};
+/* kaiming_normal's mode and nonlinearity are names; eval_init takes them out of the call. */
+static const TrainArg init_kaiming_normal_args[] = {ARG(TrainInitArgs, a, TA_NUM, "0", ANY), END_ARGS};
+static const TrainArg init_xavier_uniform_args[] = {ARG(TrainInitArgs, gain, TA_NUM, "1", GT0), END_ARGS};
+static const TrainArg init_normal_args[] = {ARG(TrainInitArgs, mean, TA_NUM, "0", ANY),
+                                       ARG(TrainInitArgs, std, TA_NUM, "1", GT0), END_ARGS};
+static const TrainArg init_uniform_args[] = {ARG(TrainInitArgs, a, TA_NUM, "0", ANY), ARG(TrainInitArgs, b, TA_NUM, "1", ANY),
+                                        END_ARGS};
+static const TrainArg init_constant_args[] = {ARG(TrainInitArgs, val, TA_NUM, NULL, ANY), END_ARGS};
 
 /* A family of callables: the members, in their enum's order. */
 typedef struct Callee {
@@ -165,7 +171,8 @@ static const Callee loss_members[] = {TRAIN_LOSSES(CALLEE)};
 static const Callee optimizer_members[] = {TRAIN_OPTIMIZERS(CALLEE)};
 static const Callee schedule_members[] = {TRAIN_SCHEDULES(CALLEE)};
 static const Callee augment_members[] = {TRAIN_AUGMENTS(CALLEE)};
-static const Callee init_members[] = {TRAIN_INITS(CALLEE)};
+#define INIT_CALLEE(e, name) {#name, init_##name##_args},
+static const Callee init_members[] = {TRAIN_INITS(INIT_CALLEE)};
 static const Callee early_stop_members[] = {{"early_stop", early_stop_args}};
 #undef CALLEE
 
@@ -629,12 +636,58 @@ static bool eval_early_stop(const Env *env, const Expr *e, TrainConfig *t) {
     return true;
 }
 
+static const char *const nonlinearities[] = {"linear", "sigmoid", "tanh", "relu", "leaky_relu"};
+
 static bool eval_init(const Env *env, const Expr *e, TrainConfig *t) {
-    char unused;
-    int m = eval_member(env, &inits, "train setting 'init'", e, &unused, 0, NULL);
+    TrainInitArgs args;
+    int fan_out = 0, nonlinearity = 4;   /* set after eval_member, which fills args afresh */
+    const Expr *call = e;
+    if (e->kind == EX_CALL && !strcmp(e->name, "kaiming_normal")) {
+        /* mode and nonlinearity (keyword, or positional 2 and 3) are names, not values */
+        Expr *copy = arena_alloc(sizeof *copy);
+        *copy = *e;
+        copy->args.items = arena_alloc(sizeof(Arg) * (size_t)(e->args.n ? e->args.n : 1));
+        copy->args.n = 0;
+        for (int i = 0; i < e->args.n; i++) {
+            const Arg *a = &e->args.items[i];
+            const char *key = a->name ? a->name : i == 1 ? "mode" : i == 2 ? "nonlinearity" : NULL;
+            if (!key || (strcmp(key, "mode") && strcmp(key, "nonlinearity"))) {
+                copy->args.items[copy->args.n++] = *a;
+                continue;
+            }
+            const char *w = a->value->kind == EX_NAME ? a->value->name : a->value->kind == EX_STRING ? a->value->str : "";
+            bool ok = false;
+            if (!strcmp(key, "mode")) {
+                ok = !strcmp(w, "fan_in") || !strcmp(w, "fan_out");
+                fan_out = !strcmp(w, "fan_out");
+            } else {
+                for (int k = 0; k < 5; k++)
+                    if (!strcmp(w, nonlinearities[k])) {
+                        nonlinearity = k;
+                        ok = true;
+                    }
+            }
+            if (!ok) {
+                diag_error(a->value->span, "init: kaiming_normal: %s must be %s", key,
+                           !strcmp(key, "mode") ? "fan_in or fan_out"
+                                                : "linear, sigmoid, tanh, relu or leaky_relu");
+                return false;
+            }
+        }
+        call = copy;
+    }
+    int m = eval_member(env, &inits, "train setting 'init'", call, &args, sizeof args, NULL);
     if (m < 0)
         return false;
+    if (m == INIT_UNIFORM && !(args.a < args.b)) {
+        diag_error(e->span, "init: uniform needs a < b, got a = %g, b = %g", args.a, args.b);
+        return false;
+    }
+    args.has_args = e->kind == EX_CALL && e->args.n > 0;
+    args.fan_out = fan_out;
+    args.nonlinearity = nonlinearity;
     t->init = (InitKind)m;
+    t->init_args = args;
     return true;
 }
 
@@ -969,7 +1022,15 @@ void train_config_print(const TrainConfig *t, FILE *f) {
         fputs("none", f);
     for (int i = 0; i < t->nfreeze; i++)
         fprintf(f, "%s%s", i ? ", " : "", t->freeze[i].prefix);
-    fprintf(f, "\n  init: %s", init_members[t->init].name);
+    fprintf(f, "\n  init: ");
+    if (t->init_args.has_args) {
+        print_call(f, &init_members[t->init], &t->init_args);
+        if (t->init == INIT_KAIMING_NORMAL)
+            fprintf(f, " mode=%s nonlinearity=%s", t->init_args.fan_out ? "fan_out" : "fan_in",
+                    nonlinearities[t->init_args.nonlinearity]);
+    } else {
+        fputs(init_members[t->init].name, f);
+    }
     if (t->nlr_for) {   /* printed only when given, so that existing listings stay as they were */
         fputs("\n  lr_for: ", f);
         for (int i = 0; i < t->nlr_for; i++)

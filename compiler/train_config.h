@@ -30,7 +30,8 @@
     X(AUG_ROTATE, rotate) X(AUG_TRANSLATE, translate) X(AUG_ERASE, erase)                      \
     X(AUG_COLOR_JITTER, color_jitter) X(AUG_GRAYSCALE, grayscale)                              \
     X(AUG_RANDOM_RESIZED_CROP, random_resized_crop)
-#define TRAIN_INITS(X) X(INIT_DEFAULT, default) X(INIT_KAIMING_NORMAL, kaiming_normal) X(INIT_XAVIER_UNIFORM, xavier_uniform)
+#define TRAIN_INITS(X) X(INIT_DEFAULT, default) X(INIT_KAIMING_NORMAL, kaiming_normal) X(INIT_XAVIER_UNIFORM, xavier_uniform) \
+    X(INIT_NORMAL, normal) X(INIT_UNIFORM, uniform) X(INIT_CONSTANT, constant)
 
 #define TRAIN_ENUM_(e, name) e,
 typedef enum { TRAIN_KEYS(TRAIN_ENUM_) TK_COUNT } TrainKey;
@@ -127,6 +128,16 @@ typedef struct TrainLrFor {
     Span span;
 } TrainLrFor;
 
+/* init's arguments, as torch.nn.init names them (init.h of the runtime has the formulas):
+ * kaiming_normal(a=0, mode=fan_in, nonlinearity=leaky_relu), xavier_uniform(gain=1),
+ * normal(mean=0, std=1), uniform(a=0, b=1), constant(val). has_args: any was written. */
+typedef struct TrainInitArgs {
+    bool has_args;
+    double a, b, mean, std, val, gain;
+    int fan_out;              /* mode = fan_out */
+    int nonlinearity;         /* linear, sigmoid, tanh, relu, leaky_relu: 0..4 */
+} TrainInitArgs;
+
 typedef struct TrainConfig {
     int epochs;               /* >= 1 */
     int batch;                /* >= 1; also the largest batch the compiled code accepts */
@@ -142,6 +153,7 @@ typedef struct TrainConfig {
     TrainFreeze *freeze;
     int nfreeze;
     InitKind init;
+    TrainInitArgs init_args;
     TrainLrFor *lr_for;
     int nlr_for;
     Span spans[TK_COUNT];     /* the value of each setting as written (e.g. spans[TK_LOSS] covers

@@ -59,6 +59,11 @@ typedef struct CnnTrainDefaults {
     int t_max;                     /* cosine: 0 for the run's epochs */
     float pct_start;               /* onecycle: 0 for 0.3 */
     int plateau_max;               /* plateau mode max (on the validation accuracy) */
+    /* init's arguments (init.h's InitSpec): kaiming mode fan_out, nonlinearity (linear,
+     * sigmoid, tanh, relu, leaky_relu = 0..4), a, b, mean, std, val, gain; has_args 0: the
+     * kind's defaults */
+    int init_has_args, init_fan_out, init_nonlinearity;
+    double init_a, init_b, init_mean, init_std, init_val, init_gain;
 } CnnTrainDefaults;
 
 #endif

@@ -57,7 +57,10 @@ static const char help[] =
     "                         (the others keep their fresh values and are listed); a file that\n"
     "                         initializes no tensor is an error unless --allow-empty\n"
     "  --allow-empty          let --init-from initialize nothing\n"
-    "  --init KIND            default, kaiming_normal or xavier_uniform\n"
+    "  --init KIND            default, kaiming_normal, xavier_uniform, normal, uniform or constant,\n"
+    "                         with torch.nn.init's arguments: 'kaiming_normal(mode=fan_out,\n"
+    "                         nonlinearity=relu)', 'normal(std=0.01)', 'uniform(-0.1, 0.1)',\n"
+    "                         'constant(0.5)' (weights; biases start at 0 but with default)\n"
     "  --quiet                print only the final line\n"
     "  --threads T            OpenMP threads\n"
     "Recipe:\n"
@@ -136,7 +139,8 @@ typedef struct Run {
     bool shuffle, quiet, tty;
     bool fused;                    /* NAME_train_step_update: no accumulation, no clipping */
     const char *data, *save;
-    InitKind init;
+    InitSpec init;
+    char init_text[160];
 
     Dataset train, test;
     int *train_idx, ntrain;        /* the images trained on (file order) */
@@ -304,8 +308,11 @@ static bool apply_flags(Run *run, const Flags *f) {
         d->early_stop = p > 0;
         d->early_patience = p;
     }
-    if (f->init && !init_kind_from_name(f->init, &run->init))
-        return cli_error(EXIT_USAGE, "--init takes default, kaiming_normal or xavier_uniform, not '%s'", f->init), false;
+    if (f->init) {
+        if (!init_spec_parse(f->init, &run->init, err, sizeof err))
+            return cli_error(EXIT_USAGE, "%s", err), false;
+        init_spec_text(&run->init, run->init_text, sizeof run->init_text);
+    }
     run->val_split = 0;
     if (f->val_split && !parse_num("--val-split", f->val_split, 0, 0.99, &run->val_split))
         return false;
@@ -997,7 +1004,7 @@ static bool write_report(const Run *run, const Confusion *cm, double test_acc, d
         SET("frozen", "%s", fr);
     }
     SET("seed", "%lld", d->seed);
-    SET("init", "%s", init_kind_name(run->init));
+    SET("init", "%s", run->init_text);
     SET("shuffle", "%s", run->shuffle ? "every epoch" : "off");
     if (run->best_epoch)
         SET("best", "%s accuracy %.2f%% at epoch %d", run->val_name, run->best_val_acc, run->best_epoch);
@@ -1042,7 +1049,7 @@ static int run_training(Run *run, const char *init_path, const char *resume_path
         run->history = rt_alloc_array((size_t)d->epochs + 1, sizeof(EpochRow), "the history", err);
         if (!run->history)
             return cli_error(EXIT_BAD_INPUT, "%s", err);
-        cli_init_params(m, run->params, run->init, (unsigned long long)d->seed);
+        cli_init_params_spec(m, run->params, &run->init, (unsigned long long)d->seed);
         if (init_path && !init_from(run, init_path, err))
             return cli_error(EXIT_BAD_INPUT, "%s", err);
     }
@@ -1208,7 +1215,14 @@ int cmd_train(const CnnModel *m, int argc, char **argv) {
     }
     Run run = {.m = m, .cfg = m->defaults ? *m->defaults : fallback, .data = f.data, .shuffle = !f.no_shuffle,
                .quiet = f.quiet, .tty = isatty(STDOUT_FILENO) != 0};
-    run.init = (InitKind)run.cfg.init;
+    init_spec_default((InitKind)run.cfg.init, &run.init);
+    if (run.cfg.init_has_args) {
+        run.init.fan_out = run.cfg.init_fan_out;
+        run.init.nonlinearity = (Nonlinearity)run.cfg.init_nonlinearity;
+        run.init.a = run.cfg.init_a, run.init.b = run.cfg.init_b, run.init.mean = run.cfg.init_mean;
+        run.init.std = run.cfg.init_std, run.init.val = run.cfg.init_val, run.init.gain = run.cfg.init_gain;
+    }
+    init_spec_text(&run.init, run.init_text, sizeof run.init_text);
     if (run.cfg.nmilestones > CALL_MAX_LIST)
         run.cfg.nmilestones = CALL_MAX_LIST;
     /* --freeze adds to the train section's list. */

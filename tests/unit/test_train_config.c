@@ -401,14 +401,29 @@ static void test_call_errors(void) {
     expect_errors("    schedule = cosine(0, 1, 2)",
                   "t.cnn:2:29: error: schedule: cosine takes at most 2 arguments; cosine takes (min_lr=0, t_max=0)\n");
     expect_errors("    schedule = constant(1)", "t.cnn:2:25: error: schedule: constant takes no arguments\n");
-    expect_errors("    init = kaiming_normal(mode = 1)", "t.cnn:2:27: error: init: kaiming_normal takes no arguments\n");
+    expect_errors("    init = kaiming_normal(mode = 1)",
+                  "t.cnn:2:34: error: init: kaiming_normal: mode must be fan_in or fan_out\n");
+    expect_errors("    init = kaiming_normal(nonlinearity = relu6)",
+                  "t.cnn:2:42: error: init: kaiming_normal: nonlinearity must be linear, sigmoid, tanh, relu or "
+                  "leaky_relu\n");
+    expect_errors("    init = uniform(1, 0)", "t.cnn:2:12: error: init: uniform needs a < b, got a = 1, b = 0\n");
+    expect_errors("    init = constant", "t.cnn:2:12: error: init: constant needs argument 'val'; constant takes (val)\n");
+    {
+        Run r = run("    init = kaiming_normal(mode = fan_out, nonlinearity = relu)");
+        CU_ASSERT_TRUE(r.ok && r.t.init == INIT_KAIMING_NORMAL && r.t.init_args.fan_out == 1 &&
+                       r.t.init_args.nonlinearity == 3);
+        CU_ASSERT_PTR_NOT_NULL(strstr(r.printed, "  init: kaiming_normal(a=0) mode=fan_out nonlinearity=relu\n"));
+        r = run("    init = normal(std = 0.01)");
+        CU_ASSERT_TRUE(r.ok && r.t.init == INIT_NORMAL && r.t.init_args.std == 0.01 && r.t.init_args.mean == 0);
+        CU_ASSERT_PTR_NOT_NULL(strstr(r.printed, "  init: normal(mean=0, std=0.01)\n"));
+    }
     expect_errors("    optimizer = adm(lr = 1)",
                   "t.cnn:2:17: error: unknown optimizer 'adm'; expected one of sgd, adam, adamw\n"
                   "note: did you mean 'adam'?\n");
     expect_errors("    loss = mse", "t.cnn:2:12: error: unknown loss 'mse'; expected one of cross_entropy, focal\n");
     expect_errors("    init = kaiming_norml",
                   "t.cnn:2:12: error: unknown init 'kaiming_norml'; expected one of default, kaiming_normal, "
-                  "xavier_uniform\n"
+                  "xavier_uniform, normal, uniform, constant\n"
                   "note: did you mean 'kaiming_normal'?\n");
     expect_errors("    schedule = cosin",
                   "t.cnn:2:16: error: unknown schedule 'cosin'; expected one of constant, step, multistep, "
@@ -572,7 +587,7 @@ static void test_many_errors(void) {
         "t.cnn:5:24: error: schedule: step has no argument 'gama'; step takes (every, gamma=0.1)\n"
         "note: did you mean 'gamma'?\n"
         "t.cnn:6:24: error: loss: focal takes at most 2 arguments; focal takes (gamma=2, alpha=1)\n"
-        "t.cnn:7:12: error: unknown init 'he'; expected one of default, kaiming_normal, xavier_uniform\n"));
+        "t.cnn:7:12: error: unknown init 'he'; expected one of default, kaiming_normal, xavier_uniform, normal, uniform, constant\n"));
 }
 
 /* The model files' own train sections evaluate cleanly. */
