@@ -62,6 +62,8 @@ typedef struct CnnTrainDefaults {
     /* init's arguments (init.h's InitSpec): kaiming mode fan_out, nonlinearity (linear,
      * sigmoid, tanh, relu, leaky_relu = 0..4), a, b, mean, std, val, gain; has_args 0: the
      * kind's defaults */
+    int warmup;                    /* epochs of linear warm-up (0: none) */
+    float warmup_factor;           /* its start factor (0: 1/3, LinearLR's default) */
     int init_has_args, init_fan_out, init_nonlinearity;
     double init_a, init_b, init_mean, init_std, init_val, init_gain;
 } CnnTrainDefaults;

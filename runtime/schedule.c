@@ -8,8 +8,15 @@
 
 static const double PI = 3.14159265358979323846;
 
+/* Linear warm-up as torch's SequentialLR([LinearLR(start_factor, total_iters=warmup), S],
+ * milestones=[warmup]): epoch e < warmup runs at base * (f + (1 - f) * e / warmup); at the
+ * milestone S starts from its first epoch (SequentialLR steps it to epoch 0). */
+static double warmup_lr(const Schedule *s, int e) {
+    return s->base_lr * (s->warmup_factor + (1 - s->warmup_factor) * (double)e / s->warmup);
+}
+
 void schedule_start(Schedule *s) {
-    s->lr = s->base_lr;
+    s->lr = s->warmup > 0 ? warmup_lr(s, 0) : s->base_lr;
     s->plateau_best = s->maximize ? -INFINITY : INFINITY;
     s->plateau_bad = 0;
 }
@@ -22,6 +29,17 @@ static int milestone_count(const Schedule *s, int epoch) {
 }
 
 void schedule_epoch_end(Schedule *s, int epoch, double metric) {
+    if (s->warmup > 0) {
+        if (epoch + 1 < s->warmup) {
+            s->lr = warmup_lr(s, epoch + 1);
+            return;
+        }
+        if (epoch + 1 == s->warmup) {   /* the schedule's first epoch */
+            s->lr = s->base_lr;
+            return;
+        }
+        epoch -= s->warmup;
+    }
     int e = epoch + 1;   /* the scheduler's last_epoch after this step */
     switch (s->kind) {
     case CNN_SCHED_STEP:   /* StepLR */
@@ -38,7 +56,9 @@ void schedule_epoch_end(Schedule *s, int epoch, double metric) {
         s->lr *= s->gamma;
         break;
     case CNN_SCHED_COSINE: { /* CosineAnnealingLR(T_max, eta_min = min_lr), chained form */
-        int tm = s->t_max > 0 ? s->t_max : s->epochs;
+        int tm = s->t_max > 0 ? s->t_max : s->epochs - s->warmup;   /* the epochs after the warm-up */
+        if (tm < 1)
+            tm = 1;
         double T = tm, eta = s->min_lr;
         if ((e - 1 - tm) % (2 * tm) == 0)
             s->lr = s->lr + (s->base_lr - eta) * (1 - cos(PI / T)) / 2;

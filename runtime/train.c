@@ -77,6 +77,8 @@ static const char help[] =
     "                         validation accuracy) (as torch.optim.lr_scheduler,\n"
     "                         stepped per epoch; onecycle per optimizer step, lr only, without\n"
     "                         momentum cycling)\n"
+    "  --warmup N             N epochs of linear warm-up before the schedule, from F x lr\n"
+    "  --warmup-factor F      (default 1/3), as SequentialLR([LinearLR, schedule], [N])\n"
     "  --loss cross_entropy|focal   --label-smoothing X --focal-gamma X --focal-alpha X\n"
     "  --class-weights W,W,...      cross-entropy weight per class, or none\n"
     "  --clip-grad-norm X     clip the global L2 norm of the gradients (0: off)\n"
@@ -207,7 +209,8 @@ static const CnnTrainDefaults fallback = {
 typedef struct Flags {
     const char *data, *epochs, *batch, *lr, *seed, *optimizer, *momentum, *weight_decay, *beta1, *beta2,
         *eps, *schedule, *clip, *accumulate, *loss, *smoothing, *focal_gamma, *focal_alpha, *val_split,
-        *augment, *early_stop, *min_delta, *init, *init_from, *resume, *save, *threads, *class_weights, *save_every;
+        *augment, *early_stop, *min_delta, *init, *init_from, *resume, *save, *threads, *class_weights, *save_every,
+        *warmup, *warmup_factor;
     bool nesterov, no_shuffle, quiet, allow_empty;
 } Flags;
 
@@ -335,6 +338,13 @@ static bool apply_flags(Run *run, const Flags *f) {
                false;
     if (f->save_every && !parse_int("--save-every", f->save_every, 0, 1000000, &run->save_every))
         return false;
+    if ((f->warmup && !parse_int("--warmup", f->warmup, 0, 1000000, &d->warmup)) ||
+        !set_float("--warmup-factor", f->warmup_factor, 1e-9, 1, &d->warmup_factor))
+        return false;
+    if (d->warmup > 0 && d->schedule == CNN_SCHED_ONECYCLE)
+        return cli_error(EXIT_USAGE, "--warmup does not combine with onecycle, which has its own warm-up "
+                                     "(pct_start)"),
+               false;
     if (f->allow_empty && !f->init_from)
         return cli_error(EXIT_USAGE, "--allow-empty goes with --init-from"), false;
     if (f->init_from && f->resume)
@@ -1036,7 +1046,8 @@ static int run_training(Run *run, const char *init_path, const char *resume_path
         .kind = d->schedule, .base_lr = d->lr, .step_every = d->step_every > 0 ? d->step_every : 1,
         .gamma = d->gamma, .nmilestones = d->nmilestones, .milestones = d->milestones, .min_lr = d->min_lr,
         .max_lr = d->max_lr, .factor = d->factor, .patience = d->patience, .epochs = d->epochs,
-        .t_max = d->t_max, .pct_start = d->pct_start, .maximize = d->plateau_max != 0,
+        .t_max = d->t_max, .pct_start = d->pct_start, .maximize = d->plateau_max != 0, .warmup = d->warmup,
+        .warmup_factor = d->warmup_factor > 0 ? d->warmup_factor : 1.0 / 3.0,
         .total_steps = (long long)d->epochs * steps_per_epoch,
     };
     schedule_start(&run->sched);
@@ -1207,7 +1218,8 @@ int cmd_train(const CnnModel *m, int argc, char **argv) {
         {"--threads", &f.threads, NULL}, {"--quiet", NULL, &f.quiet},
         {"--class-weights", &f.class_weights, NULL}, {"--freeze", &freeze_missing, NULL},
         {"--lr-for", &lr_for_missing, NULL}, {"--allow-empty", NULL, &f.allow_empty},
-        {"--save-every", &f.save_every, NULL}, {0}};
+        {"--save-every", &f.save_every, NULL}, {"--warmup", &f.warmup, NULL},
+        {"--warmup-factor", &f.warmup_factor, NULL}, {0}};
     int rc = cli_parse("train", help, opts, nrest, rest, NULL, NULL);
     if (rc >= 0 || !cli_require("train", "--data DIR", f.data)) {
         free(rest), free(freeze), free(lr_for), free(lr_value), free(lr_text);

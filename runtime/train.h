@@ -64,6 +64,8 @@ typedef struct Schedule {
     int t_max;                     /* cosine: T_max in epochs; 0: epochs */
     double pct_start;              /* onecycle: the warm-up's fraction of the steps; 0: 0.3 */
     bool maximize;                 /* plateau mode max: the metric passed in is to grow */
+    int warmup;                    /* epochs of linear warm-up before the schedule (0: none) */
+    double warmup_factor;          /* the first warm-up epoch's share of the lr */
     long long total_steps;         /* onecycle: epochs x optimizer steps per epoch */
     /* state */
     double lr;                     /* the epoch's learning rate (all but onecycle) */

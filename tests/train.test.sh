@@ -416,6 +416,12 @@ sched "plateau max" 'plateau(factor=0.5, patience=1, mode=max)' "plateau 0.5 1 -
 if "$tmp/tinycos" train --data "$tmp/d" --save "$tmp/s-cos-section" --quiet --epochs 7 >"$tmp/stdout" 2>"$tmp/stderr"
 then pyc "schedule cosine t_max from the train section" sched "$tmp/s-cos-section/log.csv" cosine 0.001 --lr 0.1 --t-max 3
 else bad "schedule cosine t_max section: $(cat "$tmp/stderr")"; fi
+# Linear warm-up before a schedule, as SequentialLR([LinearLR, S], milestones=[N]).
+sched "warmup then step" 'step(2, gamma=0.5)' "step 2 0.5 --lr 0.1 --warmup 3 --warmup-factor 0.1" \
+    "--lr 0.1 --epochs 8 --warmup 3 --warmup-factor 0.1"
+sched "warmup then cosine" 'cosine(min_lr=0.001)' "cosine 0.001 --lr 0.1 --warmup 2" "--lr 0.1 --epochs 7 --warmup 2"
+check_fail "warmup with onecycle" 2 "onecycle" "$tiny" train --data "$tmp/d" --schedule 'onecycle(0.5)' --warmup 2
+check_fail "warmup factor range" 2 "--warmup-factor" "$tiny" train --data "$tmp/d" --warmup 2 --warmup-factor 2
 check_fail "plateau mode word" 2 "min or max" "$tiny" train --data "$tmp/d" --schedule 'plateau(mode=3)'
 check_fail "min as a number" 2 "not min or max" "$tiny" train --data "$tmp/d" --schedule 'step(max)'
 check_fail "t_max range" 2 "t_max" "$tiny" train --data "$tmp/d" --schedule 'cosine(t_max=0)'

@@ -384,12 +384,15 @@ def cmd_sched(a):
     elif a.kind == "exponential":
         s = S.ExponentialLR(opt, gamma=a.args[0])
     elif a.kind == "cosine":
-        s = S.CosineAnnealingLR(opt, T_max=a.t_max or epochs, eta_min=a.args[0])
+        s = S.CosineAnnealingLR(opt, T_max=a.t_max or epochs - a.warmup, eta_min=a.args[0])
     elif a.kind == "plateau":
         s = S.ReduceLROnPlateau(opt, mode=a.mode, factor=a.args[0], patience=int(a.args[1]))
     elif a.kind == "onecycle":
         s = S.OneCycleLR(opt, max_lr=a.args[0], total_steps=epochs * a.steps, cycle_momentum=False,
                          pct_start=a.pct_start)
+    if a.warmup:   # SequentialLR resets the lr and makes the first scheduler's initial step
+        s = S.SequentialLR(opt, [S.LinearLR(opt, start_factor=a.warmup_factor, total_iters=a.warmup), s],
+                           milestones=[a.warmup])
     want = []
     for e in range(epochs):
         if a.kind == "onecycle":
@@ -516,6 +519,8 @@ def parser():
     p.add_argument("--t-max", type=int, default=0)
     p.add_argument("--pct-start", type=float, default=0.3)
     p.add_argument("--mode", default="min")
+    p.add_argument("--warmup", type=int, default=0)
+    p.add_argument("--warmup-factor", type=float, default=1 / 3)
     p = sub.add_parser("same")
     p.add_argument("a")
     p.add_argument("b")
