@@ -796,13 +796,14 @@ static void emit_main(Cbuf *c, const Graph *g, const Graph *gt, const EmitOption
         cb_line(c, "static const CnnAugment augment[] = {");
         for (int i = 0; i < t->naugment; i++) {
             const TrainAugment *a = &t->augment[i];
-            bool sc = a->scale.n == 2, ra = a->ratio.n == 2;
+            bool sc = a->scale.n == 2, ra = a->ratio.n == 2, af = a->kind == AUG_AFFINE;
             cb_line(c, "{%d, %d, %s, %s, %s, .size = %d, .brightness = %s, .contrast = %s, .saturation = %s, .hue = %s,",
-                    (int)a->kind, a->pad, emit_float(a->p), emit_float(a->degrees), emit_float(a->fraction), a->size,
+                    (int)a->kind, a->pad, emit_float(a->p), emit_float(a->degrees),
+                    emit_float(af ? a->translate : a->fraction), a->size,
                     emit_float(a->brightness), emit_float(a->contrast), emit_float(a->saturation), emit_float(a->hue));
-            cb_line(c, " .scale = {%s, %s}, .ratio = {%s, %s}}, /* %s */", emit_float(sc ? a->scale.items[0] : 0.08),
-                    emit_float(sc ? a->scale.items[1] : 1.0), emit_float(ra ? a->ratio.items[0] : 3.0 / 4.0),
-                    emit_float(ra ? a->ratio.items[1] : 4.0 / 3.0), train_augment_name(a->kind));
+            cb_line(c, " .scale = {%s, %s}, .ratio = {%s, %s}, .shear = %s}, /* %s */",
+                    emit_float(sc ? a->scale.items[0] : af ? 1.0 : 0.08), emit_float(sc ? a->scale.items[1] : 1.0), emit_float(ra ? a->ratio.items[0] : 3.0 / 4.0),
+                    emit_float(ra ? a->ratio.items[1] : 4.0 / 3.0), emit_float(a->shear), train_augment_name(a->kind));
         }
         cb_line(c, "};");
     }

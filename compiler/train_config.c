@@ -59,6 +59,8 @@ typedef struct TrainArg {
 #define UNIT_OPEN {0, 1, true, true}     /* (0, 1) */
 #define DEGREES {0, 180, true, false}    /* (0, 180] */
 #define HUE {0, 0.5, false, false}       /* [0, 0.5] */
+#define DEGREES0 {0, 180, false, false}  /* [0, 180] */
+#define SHEAR {0, 90, false, true}       /* [0, 90) */
 #define ARG(S, field, type, def, range) {#field, def, type, range, offsetof(S, field)}
 #define END_ARGS {NULL, NULL, TA_INT, ANY, 0}
 
@@ -129,6 +131,9 @@ static const TrainArg color_jitter_args[] = {
     ARG(TrainAugment, brightness, TA_NUM, "0", GE0), ARG(TrainAugment, contrast, TA_NUM, "0", GE0),
     ARG(TrainAugment, saturation, TA_NUM, "0", GE0), ARG(TrainAugment, hue, TA_NUM, "0", HUE), END_ARGS};
 static const TrainArg grayscale_args[] = {ARG(TrainAugment, p, TA_NUM, "0.1", UNIT), END_ARGS};
+static const TrainArg affine_args[] = {
+    ARG(TrainAugment, degrees, TA_NUM, "0", DEGREES0), ARG(TrainAugment, translate, TA_NUM, "0", UNIT),
+    ARG(TrainAugment, scale, TA_NUMS, "none", GT0), ARG(TrainAugment, shear, TA_NUM, "0", SHEAR), END_ARGS};
 static const TrainArg random_resized_crop_args[] = {ARG(TrainAugment, scale, TA_NUMS, "none", GT0),
                                                     ARG(TrainAugment, ratio, TA_NUMS, "none", GT0), END_ARGS};
 static const TrainArg hflip_args[] = {ARG(TrainAugment, p, TA_NUM, "0.5", UNIT), END_ARGS};
@@ -725,6 +730,11 @@ static bool eval_augment(const Env *env, Expr *e, TrainConfig *t) {
                 pad_given |= it->args.items[k].name && !strcmp(it->args.items[k].name, "pad");
             if (!pad_given)
                 out[i].pad = 0;
+        }
+        if (m == AUG_AFFINE && out[i].scale.n &&
+            (out[i].scale.n != 2 || out[i].scale.items[0] > out[i].scale.items[1])) {
+            diag_error(out[i].scale.span, "%s: affine's scale must be [lo, hi] with 0 < lo <= hi", subject);
+            ok = false;
         }
         if (m == AUG_RANDOM_RESIZED_CROP) {
             const TrainNumList *l[2] = {&out[i].scale, &out[i].ratio};

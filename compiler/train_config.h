@@ -29,7 +29,7 @@
     X(AUG_RANDOM_CROP, random_crop) X(AUG_HFLIP, hflip) X(AUG_VFLIP, vflip)                    \
     X(AUG_ROTATE, rotate) X(AUG_TRANSLATE, translate) X(AUG_ERASE, erase)                      \
     X(AUG_COLOR_JITTER, color_jitter) X(AUG_GRAYSCALE, grayscale)                              \
-    X(AUG_RANDOM_RESIZED_CROP, random_resized_crop)
+    X(AUG_RANDOM_RESIZED_CROP, random_resized_crop) X(AUG_AFFINE, affine)
 #define TRAIN_INITS(X) X(INIT_DEFAULT, default) X(INIT_KAIMING_NORMAL, kaiming_normal) X(INIT_XAVIER_UNIFORM, xavier_uniform) \
     X(INIT_NORMAL, normal) X(INIT_UNIFORM, uniform) X(INIT_CONSTANT, constant)
 
@@ -102,7 +102,8 @@ typedef struct TrainAugment {
     int size;                 /* random_crop: the crop's size (0: not given, the input's); it
                                  must equal the input's height and width (checked when training) */
     double brightness, contrast, saturation, hue;   /* color_jitter: >= 0, hue <= 0.5 */
-    TrainNumList scale, ratio;                      /* random_resized_crop: [lo, hi] or not given */
+    TrainNumList scale, ratio;                      /* random_resized_crop, affine (scale): [lo, hi] or not given */
+    double translate, shear;                        /* affine: in [0, 1], in [0, 90) degrees */
     Span span;                /* the item as written */
 } TrainAugment;
 

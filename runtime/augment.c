@@ -15,6 +15,10 @@
  *                      applied in a random order, each as torchvision.transforms.functional's
  *                      adjust_* computes it on float tensors (a zero argument: not applied)
  *   grayscale(p)       RandomGrayscale(p): 0.2989 R + 0.587 G + 0.114 B in every channel
+ *   affine(degrees, translate, scale, shear)
+ *                      RandomAffine(degrees, (t, t), scale, shear) with nearest sampling and
+ *                      zero fill: angle U(-d, d), shifts round(U(-t W, t W)), round(U(-t H, t H)),
+ *                      scale U(lo, hi), x shear U(-s, s); the grid as torchvision builds it
  *   random_resized_crop(scale, ratio)
  *                      RandomResizedCrop(size = the image's, scale, ratio, bilinear,
  *                      antialias off): torchvision's 10 tries then its central fallback */
@@ -270,6 +274,48 @@ static void random_resized_crop(float *img, float *scratch, Rng *r, int c, int h
     augment_resized_crop_apply(img, scratch, c, h, w, (h - ch) / 2, (w - cw) / 2, ch, cw);
 }
 
+/* ---- affine -------------------------------------------------------------------------------- */
+
+/* torchvision.transforms.functional.affine on a tensor (center None, nearest, fill 0): the
+ * inverse matrix of _get_inverse_affine_matrix, the grid of _gen_affine_grid and grid_sample
+ * (align_corners False) in float, as torch computes them. */
+void augment_affine_apply(float *img, float *scratch, int c, int h, int w, double angle, double tx, double ty,
+                          double scale, double shear_x, double shear_y) {
+    size_t plane = (size_t)h * w;
+    memcpy(scratch, img, sizeof(float) * plane * (size_t)c);
+    double rot = angle * PI / 180, sx = shear_x * PI / 180, sy = shear_y * PI / 180;
+    double a = cos(rot - sy) / cos(sy), b = -cos(rot - sy) * tan(sx) / cos(sy) - sin(rot);
+    double cc = sin(rot - sy) / cos(sy), d = -sin(rot - sy) * tan(sx) / cos(sy) + cos(rot);
+    double m[6] = {d / scale, -b / scale, 0, -cc / scale, a / scale, 0};
+    m[2] += m[0] * (-tx) + m[1] * (-ty);
+    m[5] += m[3] * (-tx) + m[4] * (-ty);
+    /* rescaled_theta = theta^T / [0.5 w, 0.5 h], in float */
+    float t0 = (float)m[0] / (0.5f * (float)w), t1 = (float)m[1] / (0.5f * (float)w), t2 = (float)m[2] / (0.5f * (float)w);
+    float t3 = (float)m[3] / (0.5f * (float)h), t4 = (float)m[4] / (0.5f * (float)h), t5 = (float)m[5] / (0.5f * (float)h);
+    for (int y = 0; y < h; y++) {
+        /* linspace(-oh/2 + 0.5, oh/2 - 0.5, oh) */
+        float Y = h > 1 ? (float)(-h * 0.5 + 0.5) + (float)y * ((float)(h - 1) / (float)(h - 1)) : (float)(-h * 0.5 + 0.5);
+        for (int x = 0; x < w; x++) {
+            float X = (float)(-w * 0.5 + 0.5) + (float)x;
+            float gx = X * t0 + Y * t1 + t2, gy = X * t3 + Y * t4 + t5;
+            float ix = ((gx + 1.0f) * (float)w - 1.0f) / 2.0f, iy = ((gy + 1.0f) * (float)h - 1.0f) / 2.0f;
+            long sxp = lrintf(ix), syp = lrintf(iy);
+            bool in = sxp >= 0 && sxp < w && syp >= 0 && syp < h;
+            for (int k = 0; k < c; k++)
+                img[k * plane + (size_t)y * w + x] = in ? scratch[k * plane + (size_t)syp * w + sxp] : 0.0f;
+        }
+    }
+}
+
+static void affine(float *img, float *scratch, Rng *r, int c, int h, int w, const CnnAugment *a) {
+    double angle = -a->degrees + 2.0 * a->degrees * rng_uniform(r);
+    double mx = a->fraction * w, my = a->fraction * h;
+    double tx = nearbyint(-mx + 2 * mx * rng_uniform(r)), ty = nearbyint(-my + 2 * my * rng_uniform(r));
+    double scale = a->scale[0] + (a->scale[1] - a->scale[0]) * rng_uniform(r);
+    double shear = a->shear > 0 ? -a->shear + 2.0 * a->shear * rng_uniform(r) : 0.0;
+    augment_affine_apply(img, scratch, c, h, w, angle, tx, ty, scale, shear, 0.0);
+}
+
 void augment_batch(const CnnAugment *aug, int naug, Rng *r, float *x, int n, int c, int h, int w,
                    float *scratch) {
     size_t image = (size_t)c * h * w;
@@ -317,6 +363,9 @@ void augment_batch(const CnnAugment *aug, int naug, Rng *r, float *x, int n, int
                 break;
             case CNN_AUG_RANDOM_RESIZED_CROP:
                 random_resized_crop(img, scratch, r, c, h, w, a);
+                break;
+            case CNN_AUG_AFFINE:
+                affine(img, scratch, r, c, h, w, a);
                 break;
             default:
                 break;

@@ -9,7 +9,7 @@ enum { CNN_LOSS_CROSS_ENTROPY, CNN_LOSS_FOCAL };
 enum { CNN_SCHED_CONSTANT, CNN_SCHED_STEP, CNN_SCHED_MULTISTEP, CNN_SCHED_EXPONENTIAL, CNN_SCHED_COSINE,
        CNN_SCHED_ONECYCLE, CNN_SCHED_PLATEAU };
 enum { CNN_AUG_RANDOM_CROP, CNN_AUG_HFLIP, CNN_AUG_VFLIP, CNN_AUG_ROTATE, CNN_AUG_TRANSLATE, CNN_AUG_ERASE,
-       CNN_AUG_COLOR_JITTER, CNN_AUG_GRAYSCALE, CNN_AUG_RANDOM_RESIZED_CROP };
+       CNN_AUG_COLOR_JITTER, CNN_AUG_GRAYSCALE, CNN_AUG_RANDOM_RESIZED_CROP, CNN_AUG_AFFINE };
 enum { CNN_INIT_DEFAULT, CNN_INIT_KAIMING_NORMAL, CNN_INIT_XAVIER_UNIFORM };
 
 typedef struct CnnAugment {
@@ -20,7 +20,8 @@ typedef struct CnnAugment {
     float fraction;    /* translate */
     int size;          /* random_crop: the crop's size, 0 for the image's (must equal it) */
     float brightness, contrast, saturation, hue;   /* color_jitter */
-    float scale[2], ratio[2];                      /* random_resized_crop */
+    float scale[2], ratio[2];                      /* random_resized_crop; affine: scale */
+    float shear;                                   /* affine (degrees, translate: fraction) */
 } CnnAugment;
 
 typedef struct CnnTrainDefaults {

@@ -95,6 +95,8 @@ void augment_batch(const CnnAugment *aug, int naug, Rng *r, float *x, int n, int
 void augment_color_jitter_apply(float *img, int c, int h, int w, const int order[4], const float factor[4],
                                 const bool on[4]);
 void augment_grayscale_apply(float *img, int c, int h, int w);
+void augment_affine_apply(float *img, float *scratch, int c, int h, int w, double angle, double tx, double ty,
+                          double scale, double shear_x, double shear_y);
 void augment_resized_crop_apply(float *img, float *scratch, int c, int h, int w, int top, int left, int ch, int cw);
 
 /* ---- metrics.c: evaluation, confusion matrix --------------------------------------------- */

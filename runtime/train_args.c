@@ -243,7 +243,9 @@ static bool bind(const char *what, Call *c, const Param *params, double *out, do
       {"hue", 0, 0, 0.5, false, false}, END}))                                                   \
     X(CNN_AUG_GRAYSCALE, "grayscale", ({{"p", 0.1, 0, 1, false, false}, END}))                   \
     X(CNN_AUG_RANDOM_RESIZED_CROP, "random_resized_crop", ({{"scale", NAN, 0, 1, false, true},   \
-      {"ratio", NAN, 1e-6, 1e6, false, true}, END}))
+      {"ratio", NAN, 1e-6, 1e6, false, true}, END}))                                              \
+    X(CNN_AUG_AFFINE, "affine", ({{"degrees", 0, 0, 180, false, false}, {"translate", 0, 0, 1, false, false}, \
+      {"scale", NAN, 0, 1e6, false, true}, {"shear", 0, 0, 89, false, false}, END}))
 
 #define UNPAREN(...) __VA_ARGS__
 #define TABLE_ROW(kind, name, params) {kind, name, UNPAREN params},
@@ -332,6 +334,36 @@ bool augment_parse(const char *text, CnnAugment *out, int max, int *n, char *err
         double v[5] = {0}, list[CALL_MAX_LIST];
         int nlist = 0;
         CnnAugment a = {.kind = k->kind, .scale = {0.08f, 1.0f}, .ratio = {3.0f / 4.0f, 4.0f / 3.0f}};
+        if (k->kind == CNN_AUG_AFFINE) {   /* numbers and an optional scale = [lo, hi] */
+            a.scale[0] = a.scale[1] = 1;
+            for (int j = 0; j < calls[i].nargs; j++) {
+                CallArg *ca = &calls[i].args[j];
+                static const char *const names[] = {"degrees", "translate", "scale", "shear"};
+                const char *key = ca->key[0] ? ca->key : j < 4 ? names[j] : "";
+                double v = ca->values[0];
+                bool ok;
+                if (!strcmp(key, "scale")) {
+                    ok = ca->is_list && ca->nvalues == 2 && ca->values[0] > 0 && ca->values[0] <= ca->values[1];
+                    if (ok)
+                        a.scale[0] = (float)ca->values[0], a.scale[1] = (float)ca->values[1];
+                } else {
+                    ok = !ca->is_list && ca->nvalues == 1;
+                    if (!strcmp(key, "degrees"))
+                        ok = ok && v >= 0 && v <= 180, a.degrees = (float)v;
+                    else if (!strcmp(key, "translate"))
+                        ok = ok && v >= 0 && v <= 1, a.fraction = (float)v;
+                    else if (!strcmp(key, "shear"))
+                        ok = ok && v >= 0 && v < 90, a.shear = (float)v;
+                    else
+                        ok = false;
+                }
+                if (!ok)
+                    return rt_fail(err, "--augment: affine takes degrees in [0, 180], translate in [0, 1], "
+                                   "scale = [lo, hi] with 0 < lo <= hi and shear in [0, 90)");
+            }
+            out[(*n)++] = a;
+            continue;
+        }
         if (k->kind == CNN_AUG_RANDOM_RESIZED_CROP) {   /* two [lo, hi] lists, both optional */
             for (int j = 0; j < calls[i].nargs; j++) {
                 CallArg *ca = &calls[i].args[j];

@@ -139,7 +139,7 @@ EOF
 sed 's/optimizer = sgd(lr = 0.1)/optimizer = sgd(lr = 0.2, momentum = 0.9)\n    lr_for = group(conv0, lr = 0.01)/' \
     "$tmp/tinyconv.cnn" >"$tmp/tinylr.cnn"
 # and with cosine's t_max and the torchvision augmentations in its train section.
-sed 's/optimizer = sgd(lr = 0.1)/optimizer = sgd(lr = 0.1)\n    schedule = cosine(min_lr = 0.001, t_max = 3)\n    augment = [random_crop(6, pad = 1), color_jitter(0.4, 0.4), grayscale, random_resized_crop(scale = [0.5, 1])]/' \
+sed 's/optimizer = sgd(lr = 0.1)/optimizer = sgd(lr = 0.1)\n    schedule = cosine(min_lr = 0.001, t_max = 3)\n    augment = [random_crop(6, pad = 1), color_jitter(0.4, 0.4), grayscale, random_resized_crop(scale = [0.5, 1]), affine(10, 0.1, [0.9, 1.1], 5)]/' \
     "$tmp/tinyconv.cnn" >"$tmp/tinycos.cnn"
 # Batchnorm's running statistics after training steps against torch.nn.BatchNorm2d.
 cat >"$tmp/bnnet.cnn" <<'EOF'
@@ -332,7 +332,7 @@ check "augment, schedule, early stop" "$tiny" train --data "$tmp/d" --epochs 4 -
     --min-delta 0.5
 expect_line "early stop message" "^early stop" "$tmp/stdout"
 check "the new augmentations train" "$tiny" train --data "$tmp/d" --epochs 2 --save "$tmp/aug2" --quiet \
-    --augment 'random_crop(6, pad=1), color_jitter(0.4, 0.4, 0.4, 0.1), grayscale(0.5), random_resized_crop(scale=[0.5, 1])'
+    --augment 'random_crop(6, pad=1), color_jitter(0.4, 0.4, 0.4, 0.1), grayscale(0.5), random_resized_crop(scale=[0.5, 1]), affine(15, 0.1, [0.8, 1.2], 10)'
 
 fi
 if part bad; then
@@ -362,6 +362,7 @@ check_fail "schedule argument" 2 "needs its argument 'every'" "$tiny" train --da
 check_fail "bad augment" 2 "unknown augmentation" "$tiny" train --data "$tmp/d" --augment 'hflip, mixup'
 check_fail "random_crop size" 2 "random_crop's size 24 is not the model's input 6x6" "$tiny" train --data "$tmp/d" \
     --augment 'random_crop(24)'
+check_fail "affine shear range" 2 "affine takes" "$tiny" train --data "$tmp/d" --augment 'affine(shear=95)'
 check_fail "color_jitter range" 2 "hue" "$tiny" train --data "$tmp/d" --augment 'color_jitter(hue=0.7)'
 check_fail "random_resized_crop scale" 2 "scale = \[lo, hi\]" "$tiny" train --data "$tmp/d" \
     --augment 'random_resized_crop(scale=[0.5, 2])'

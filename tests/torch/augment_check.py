@@ -5,7 +5,9 @@ draws fixed on both sides (tests/torch/augment_tool.c applies cnnc's runtime cod
       torchvision.transforms.functional.adjust_brightness/contrast/saturation/hue compute them;
   grayscale: rgb_to_grayscale(img, 3);
   random_resized_crop: resized_crop(img, top, left, h, w, size, BILINEAR, antialias=False),
-      crops smaller and larger than the output, square and not.
+      crops smaller and larger than the output, square and not;
+  affine: affine(img, angle, translate, scale, shear, NEAREST, fill 0) (99% of the pixels equal:
+      grid coordinates within float rounding of a pixel boundary may pick the neighbour).
 Images are random float32 [3, H, W] in [0, 1] (plus grey pixels and saturated ones, which hit
 the hue formula's special cases). Passes when max |cnnc - torchvision| <= 2e-5.
 
@@ -81,6 +83,20 @@ def main():
     for top, left, h, w in [(0, 0, 11, 14), (2, 3, 5, 7), (1, 0, 10, 4), (0, 5, 3, 9), (4, 6, 7, 8)]:
         ref = TF.resized_crop(img, top, left, h, w, [11, 14], InterpolationMode.BILINEAR, antialias=False)
         compare("resized crop %s" % ((top, left, h, w),), ["crop", top, left, h, w], ref)
+    # affine, nearest: torch rounds grid coordinates computed in float32; a coordinate within
+    # float rounding of a pixel boundary may land on the neighbour, so 99% of the pixels must
+    # agree exactly (in practice all but a handful).
+    for angle, tx, ty, scale, shx, shy in [(0, 2, -1, 1, 0, 0), (17.5, 0, 0, 1, 0, 0), (-33, 1, 2, 0.8, 0, 0),
+                                           (10, -2, 0, 1.25, 12, 0), (0, 0, 0, 0.9, -20, 5), (90, 0, 0, 1, 0, 0)]:
+        ref = TF.affine(img, angle, [tx, ty], scale, [shx, shy], InterpolationMode.NEAREST, fill=[0.0])
+        out = tmp + "/aug-out.safetensors"
+        r = subprocess.run([tool, "affine", src, out] + [str(v) for v in (angle, tx, ty, scale, shx, shy)],
+                           capture_output=True, text=True)
+        count += 1
+        same = (read(out) == ref).all(0).float().mean().item() if r.returncode == 0 else 0
+        if same < 0.99:
+            print("FAIL affine %s: %.1f%% of the pixels agree" % ((angle, tx, ty, scale, shx, shy), 100 * same))
+            fails += 1
     print("augment: %d passed, %d failed" % (count - fails, fails))
     sys.exit(1 if fails else 0)
 

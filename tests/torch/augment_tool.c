@@ -5,6 +5,7 @@
  *                                       (a factor given as 'off' is not applied)
  *   gray IN OUT
  *   crop IN OUT TOP LEFT HEIGHT WIDTH   resized back to H x W
+ *   affine IN OUT ANGLE TX TY SCALE SHEARX SHEARY
  * Exit status 0, or 1 with one error line. */
 #include <stdio.h>
 #include <stdlib.h>
@@ -40,6 +41,9 @@ int main(int argc, char **argv) {
             factor[k] = on[k] ? strtof(argv[8 + k], NULL) : 0;
         }
         augment_color_jitter_apply(img, ch, h, w, order, factor, on);
+    } else if (strcmp(argv[1], "affine") == 0 && argc == 10) {
+        augment_affine_apply(img, scratch, ch, h, w, atof(argv[4]), atof(argv[5]), atof(argv[6]), atof(argv[7]),
+                             atof(argv[8]), atof(argv[9]));
     } else if (strcmp(argv[1], "gray") == 0) {
         augment_grayscale_apply(img, ch, h, w);
     } else if (strcmp(argv[1], "crop") == 0 && argc == 8) {

@@ -534,13 +534,13 @@ static void test_list_errors(void) {
                   "t.cnn:2:16: note: first listed here\n");
     expect_errors("    augment = [hflp, 3]",
                   "t.cnn:2:16: error: unknown augmentation 'hflp'; expected one of random_crop, hflip, vflip, rotate, "
-                  "translate, erase, color_jitter, grayscale, random_resized_crop\n"
+                  "translate, erase, color_jitter, grayscale, random_resized_crop, affine\n"
                   "note: did you mean 'hflip'?\n"
                   "t.cnn:2:22: error: augment: item 2 must be one of random_crop, hflip, vflip, rotate, translate, "
-                  "erase, color_jitter, grayscale, random_resized_crop\n");
+                  "erase, color_jitter, grayscale, random_resized_crop, affine\n");
     expect_errors("    augment = 3",
                   "t.cnn:2:15: error: train setting 'augment' must be one of random_crop, hflip, vflip, rotate, "
-                  "translate, erase, color_jitter, grayscale, random_resized_crop\n");
+                  "translate, erase, color_jitter, grayscale, random_resized_crop, affine\n");
     expect_errors("    freeze = [conv0, 3, conv0]",
                   "t.cnn:2:22: error: freeze: item 2 must be a parameter name prefix such as conv0, or a string such "
                   "as \"stage1.basic0\" for a dotted one\n"
@@ -618,6 +618,10 @@ static void test_new_augments(void) {
     CU_ASSERT_PTR_NOT_NULL(strstr(r.printed, "augment: random_crop(size=32, pad=0), "
                                              "color_jitter(brightness=0.4, contrast=0, saturation=0, hue=0.1), "
                                              "grayscale(p=0.1), random_resized_crop(scale=[0.5, 1], ratio=none)\n"));
+    r = run("    augment = affine(10, translate = 0.1, scale = [0.9, 1.1], shear = 5)");
+    CU_ASSERT_PTR_NOT_NULL(strstr(r.printed, "augment: affine(degrees=10, translate=0.1, scale=[0.9, 1.1], shear=5)\n"));
+    expect_errors("    augment = affine(shear = 90)",
+                  "t.cnn:2:30: error: augment: affine: argument 'shear' must be a number >= 0 and < 90, got 90\n");
     expect_errors("    augment = color_jitter(hue = 0.6)",
                   "t.cnn:2:34: error: augment: color_jitter: argument 'hue' must be a number between 0 and 0.5, got 0.6\n");
     expect_errors("    augment = random_resized_crop(scale = [0.5, 2])",
