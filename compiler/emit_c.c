@@ -843,7 +843,7 @@ static void emit_main(Cbuf *c, const Graph *g, const Graph *gt, const EmitOption
     if (sc->kind == SCHED_COSINE && sc->t_max)
         cb_line(c, ".t_max = %d,", sc->t_max);
     if (sc->kind == SCHED_ONECYCLE)
-        cb_line(c, ".pct_start = %s,", emit_float(sc->pct_start));
+        cb_line(c, ".pct_start = %s, .cycle_momentum = %d,", emit_float(sc->pct_start), sc->cycle_momentum);
     if (t->naugment)
         cb_line(c, ".naugment = %d, .augment = augment,", t->naugment);
     cb_line(c, ".early_stop = %d, .early_patience = %d, .early_min_delta = %s,", t->early_stop.on, t->early_stop.patience,

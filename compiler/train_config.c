@@ -117,7 +117,8 @@ static const TrainArg exponential_args[] = {ARG(TrainSchedule, gamma, TA_NUM, NU
 static const TrainArg cosine_args[] = {ARG(TrainSchedule, min_lr, TA_NUM, "0", GE0),
                                        ARG(TrainSchedule, t_max, TA_INT, "0", GE0), END_ARGS};
 static const TrainArg onecycle_args[] = {ARG(TrainSchedule, max_lr, TA_NUM, NULL, GT0),
-                                         ARG(TrainSchedule, pct_start, TA_NUM, "0.3", UNIT_OPEN), END_ARGS};
+                                         ARG(TrainSchedule, pct_start, TA_NUM, "0.3", UNIT_OPEN),
+                                         ARG(TrainSchedule, cycle_momentum, TA_BOOL, "false", ANY), END_ARGS};
 static const TrainArg plateau_args[] = {
     ARG(TrainSchedule, factor, TA_NUM, "0.5", UNIT_OPEN),
     ARG(TrainSchedule, patience, TA_INT, "5", GE0),

@@ -89,6 +89,7 @@ typedef struct TrainSchedule {
     int t_max;                /* cosine: T_max in epochs, >= 0; 0: the run's epochs */
     double max_lr;            /* onecycle: > 0 */
     double pct_start;         /* onecycle: the rising part's fraction of the steps, in (0, 1) */
+    bool cycle_momentum;      /* onecycle: momentum / beta1 from 0.95 to 0.85 and back */
     double factor;            /* plateau: in (0, 1) */
     int patience;             /* plateau: epochs without improvement, >= 0 */
 } TrainSchedule;

@@ -59,6 +59,7 @@ typedef struct CnnTrainDefaults {
     const double *lr_for_value;
     int t_max;                     /* cosine: 0 for the run's epochs */
     float pct_start;               /* onecycle: 0 for 0.3 */
+    int cycle_momentum;            /* onecycle: cycle momentum / beta1 between 0.95 and 0.85 */
     int plateau_max;               /* plateau mode max (on the validation accuracy) */
     /* init's arguments (init.h's InitSpec): kaiming mode fan_out, nonlinearity (linear,
      * sigmoid, tanh, relu, leaky_relu = 0..4), a, b, mean, std, val, gain; has_args 0: the

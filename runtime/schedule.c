@@ -89,19 +89,27 @@ void schedule_epoch_end(Schedule *s, int epoch, double metric) {
 
 /* OneCycleLR(max_lr, total_steps, pct_start (0.3), anneal_strategy='cos', div_factor=25,
  * final_div_factor=1e4, three_phase=False) at scheduler step k (0 before the first update). */
-static double onecycle_lr(const Schedule *s, long long k) {
-    double initial = s->max_lr / 25.0, min_lr = initial / 1e4;
+static double onecycle_at(const Schedule *s, long long k, double initial, double peak, double final) {
     double pct_start = s->pct_start > 0 ? s->pct_start : 0.3;
     double end1 = (double)(pct_start * (double)s->total_steps) - 1, end2 = (double)s->total_steps - 1;
     double start, end, pct;
     if ((double)k <= end1) {
-        start = initial, end = s->max_lr;
+        start = initial, end = peak;
         pct = end1 > 0 ? (double)k / end1 : 1.0;
     } else {
-        start = s->max_lr, end = min_lr;
+        start = peak, end = final;
         pct = end2 - end1 > 0 ? ((double)k - end1) / (end2 - end1) : 1.0;
     }
     return end + (start - end) / 2.0 * (cos(PI * pct) + 1);
+}
+
+static double onecycle_lr(const Schedule *s, long long k) {
+    double initial = s->max_lr / 25.0;
+    return onecycle_at(s, k, initial, s->max_lr, initial / 1e4);
+}
+
+double schedule_momentum(const Schedule *s, long long step) {
+    return onecycle_at(s, step - 1, 0.95, 0.85, 0.95);
 }
 
 double schedule_lr(const Schedule *s, long long step) {

@@ -72,7 +72,7 @@ static const char help[] =
     "                         spec's defaults for it (adamw: weight decay 0.01); lr is kept\n"
     "  --schedule S           constant, 'step(every, gamma=0.1)', 'multistep([3, 6], gamma=0.1)',\n"
     "                         'exponential(gamma)', 'cosine(min_lr=0, t_max=epochs)',\n"
-    "                         'onecycle(max_lr, pct_start=0.3)',\n"
+    "                         'onecycle(max_lr, pct_start=0.3, cycle_momentum=false)',\n"
     "                         'plateau(factor=0.5, patience=5, mode=min)' (mode max: on the\n"
     "                         validation accuracy) (as torch.optim.lr_scheduler,\n"
     "                         stepped per epoch; onecycle per optimizer step, lr only, without\n"
@@ -859,6 +859,17 @@ static void *prepare_batch_thread(void *arg) {
     return NULL;
 }
 
+/* onecycle's momentum cycling: SGD's momentum or Adam's beta1 for step opt->step. */
+static void cycle_momentum(const Run *run, cnn_optim *opt) {
+    if (!run->sched.cycle_momentum)
+        return;
+    float m = (float)schedule_momentum(&run->sched, opt->step);
+    if (opt->kind == CNN_SGD)
+        opt->momentum = m;
+    else
+        opt->beta1 = m;
+}
+
 /* One epoch of training; false (and err) when the loss stops being finite. */
 static bool train_epoch(Run *run, int epoch, double *loss_out, double *acc_out, char *err) {
     const CnnModel *m = run->m;
@@ -910,6 +921,7 @@ static bool train_epoch(Run *run, int epoch, double *loss_out, double *acc_out, 
         if (run->fused) {   /* the same result as train_step on zeroed gradients, then update */
             opt.step = run->opt_step + 1;
             opt.lr = (float)schedule_lr(&run->sched, opt.step);
+            cycle_momentum(run, &opt);
             loss = m->train_step_update(run->params, run->state, run->work, cur->x, cur->labels, count, &so, &opt);
             run->opt_step++;
         } else {
@@ -933,6 +945,7 @@ static bool train_epoch(Run *run, int epoch, double *loss_out, double *acc_out, 
                 clip_gradients(run, d->clip_grad_norm);
             run->opt_step++;
             opt.step = run->opt_step;
+            cycle_momentum(run, &opt);
             update_groups(run, &opt, schedule_lr(&run->sched, run->opt_step));
         }
         if (run->tty && !run->quiet) {
@@ -1049,6 +1062,7 @@ static int run_training(Run *run, const char *init_path, const char *resume_path
         .max_lr = d->max_lr, .factor = d->factor, .patience = d->patience, .epochs = d->epochs,
         .t_max = d->t_max, .pct_start = d->pct_start, .maximize = d->plateau_max != 0, .warmup = d->warmup,
         .warmup_factor = d->warmup_factor > 0 ? d->warmup_factor : 1.0 / 3.0,
+        .cycle_momentum = d->schedule == CNN_SCHED_ONECYCLE && d->cycle_momentum,
         .total_steps = (long long)d->epochs * steps_per_epoch,
     };
     schedule_start(&run->sched);

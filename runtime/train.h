@@ -64,6 +64,7 @@ typedef struct Schedule {
     int t_max;                     /* cosine: T_max in epochs; 0: epochs */
     double pct_start;              /* onecycle: the warm-up's fraction of the steps; 0: 0.3 */
     bool maximize;                 /* plateau mode max: the metric passed in is to grow */
+    bool cycle_momentum;           /* onecycle: momentum (sgd) or beta1 (adam) from 0.95 to 0.85 and back */
     int warmup;                    /* epochs of linear warm-up before the schedule (0: none) */
     double warmup_factor;          /* the first warm-up epoch's share of the lr */
     long long total_steps;         /* onecycle: epochs x optimizer steps per epoch */
@@ -81,6 +82,9 @@ void schedule_start(Schedule *s);  /* state for epoch 0 */
 void schedule_epoch_end(Schedule *s, int epoch, double metric);
 /* The learning rate of optimizer step `step` (1-based) in epoch `epoch`. */
 double schedule_lr(const Schedule *s, long long step);
+/* onecycle with cycle_momentum: the momentum (or Adam's beta1) of step `step` (1-based), as
+ * OneCycleLR(base_momentum=0.85, max_momentum=0.95) sets it. */
+double schedule_momentum(const Schedule *s, long long step);
 
 /* ---- augment.c: spec section 7's augmentations on a float batch ------------------------- */
 

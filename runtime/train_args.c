@@ -226,7 +226,8 @@ static bool bind(const char *what, Call *c, const Param *params, double *out, do
     X(CNN_SCHED_EXPONENTIAL, "exponential", ({{"gamma", REQ, 1e-30, BIG, false, false}, END}))            \
     X(CNN_SCHED_COSINE, "cosine", ({{"min_lr", 0, 0, BIG, false, false}, {"t_max", 0, 1, 1e9, true, false}, END})) \
     X(CNN_SCHED_ONECYCLE, "onecycle",                                                                     \
-      ({{"max_lr", REQ, 1e-30, BIG, false, false}, {"pct_start", 0.3, 1e-9, 1 - 1e-9, false, false}, END})) \
+      ({{"max_lr", REQ, 1e-30, BIG, false, false}, {"pct_start", 0.3, 1e-9, 1 - 1e-9, false, false},        \
+        {"cycle_momentum", 0, 0, 1, true, false}, END}))                                                 \
     X(CNN_SCHED_PLATEAU, "plateau",                                                                       \
       ({{"factor", 0.5, 1e-9, 1 - 1e-9, false, false}, {"patience", 5, 0, 1e9, true, false},              \
         {"mode", 0, 0, 1, true, false}, END}))
@@ -310,7 +311,7 @@ bool schedule_parse(const char *text, CnnTrainDefaults *d, int *milestones, char
         break;
     case CNN_SCHED_EXPONENTIAL: d->gamma = (float)v[0]; break;
     case CNN_SCHED_COSINE: d->min_lr = (float)v[0]; d->t_max = (int)v[1]; break;
-    case CNN_SCHED_ONECYCLE: d->max_lr = (float)v[0]; d->pct_start = (float)v[1]; break;
+    case CNN_SCHED_ONECYCLE: d->max_lr = (float)v[0]; d->pct_start = (float)v[1]; d->cycle_momentum = (int)v[2]; break;
     case CNN_SCHED_PLATEAU: d->factor = (float)v[0]; d->patience = (int)v[1]; d->plateau_max = (int)v[2]; break;
     default: break;
     }

@@ -224,6 +224,11 @@ check "lr_for in the train section" "$tmp/tinylr" train --data "$tmp/d12" --epoc
 pyc "lr_for section equals --lr-for" same "$lrflag/last.safetensors" "$tmp/lrsec/last.safetensors"
 optim "lr-for adam, longest prefix" "--optimizer adam --lr 0.01 --lr-for linear0=0.05 --lr-for linear0.bias=0.001" \
     "--optimizer adam --lr 0.01 --lr-for linear0=0.05 --lr-for linear0.bias=0.001"
+# onecycle with momentum cycling (SGD's momentum, Adam's beta1) against OneCycleLR(cycle_momentum=True).
+optim "onecycle cycle_momentum sgd" "--optimizer sgd --lr 0.1 --momentum 0.9 --schedule onecycle(0.5,cycle_momentum=true)" \
+    "--optimizer sgd --lr 0.1 --momentum 0.9 --onecycle 0.5"
+optim "onecycle cycle_momentum adam" "--optimizer adam --schedule onecycle(0.05,cycle_momentum=true)" \
+    "--optimizer adam --lr 0.01 --onecycle 0.05"
 
 fi
 if part reference; then

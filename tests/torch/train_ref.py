@@ -191,6 +191,10 @@ def cmd_optim(a):
     x, y = read_idx(a.data, "train")
     n, B = len(y), a.batch
     batches = [(s, min(s + B, n)) for s in range(0, n, B)]
+    sched = None
+    if a.onecycle:   # stepped after every update, momentum (or beta1) cycled
+        sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=a.onecycle, total_steps=len(batches),
+                                                    cycle_momentum=True)
     for i, (s, e) in enumerate(batches):
         if i % a.accumulate == 0:
             opt.zero_grad()
@@ -202,6 +206,8 @@ def cmd_optim(a):
             if a.clip > 0:
                 torch.nn.utils.clip_grad_norm_(params, a.clip)
             opt.step()
+            if sched:
+                sched.step()
     got, _ = read_st(a.run + "/last.safetensors")
     worst, where = 0.0, ""
     for k, v in model.state_dict().items():   # with bn: running statistics and step counter too
@@ -510,6 +516,7 @@ def parser():
     p.add_argument("--freeze", default="")
     p.add_argument("--class-weights", default="")
     p.add_argument("--lr-for", action="append", default=[])
+    p.add_argument("--onecycle", type=float, default=0.0)
     p = sub.add_parser("sched")
     p.add_argument("log")
     p.add_argument("kind")

@@ -264,8 +264,9 @@ static void test_callables(void) {
         {"cosine", "cosine(min_lr=0, t_max=0)"},
         {"cosine(min_lr = 1e-5)", "cosine(min_lr=1e-05, t_max=0)"},
         {"cosine(t_max = 4)", "cosine(min_lr=0, t_max=4)"},
-        {"onecycle(0.1)", "onecycle(max_lr=0.1, pct_start=0.3)"},
-        {"onecycle(0.1, pct_start = 0.25)", "onecycle(max_lr=0.1, pct_start=0.25)"},
+        {"onecycle(0.1)", "onecycle(max_lr=0.1, pct_start=0.3, cycle_momentum=false)"},
+        {"onecycle(0.1, pct_start = 0.25)", "onecycle(max_lr=0.1, pct_start=0.25, cycle_momentum=false)"},
+        {"onecycle(0.1, cycle_momentum = true)", "onecycle(max_lr=0.1, pct_start=0.3, cycle_momentum=true)"},
         {"plateau", "plateau(factor=0.5, patience=5)"},
         {"plateau(factor = 0.1, patience = 0)", "plateau(factor=0.1, patience=0)"},
     };
@@ -600,7 +601,7 @@ static void test_model_sections(void) {
                   "train: epochs=30 batch=128 seed=1 accumulate=1 clip_grad_norm=none\n"
                   "  loss: cross_entropy(label_smoothing=0.1, weight=none)\n"
                   "  optimizer: sgd(lr=0.1, momentum=0.9, nesterov=true, weight_decay=0.0005)\n"
-                  "  schedule: onecycle(max_lr=0.1, pct_start=0.3)\n"
+                  "  schedule: onecycle(max_lr=0.1, pct_start=0.3, cycle_momentum=false)\n"
                   "  augment: random_crop(size=none, pad=4), hflip(p=0.5)\n"
                   "  early_stop: none\n"
                   "  freeze: none\n"
