@@ -796,8 +796,14 @@ static void emit_main(Cbuf *c, const Graph *g, const Graph *gt, const EmitOption
         cb_line(c, "static const CnnAugment augment[] = {");
         for (int i = 0; i < t->naugment; i++) {
             const TrainAugment *a = &t->augment[i];
-            cb_line(c, "{%d, %d, %s, %s, %s}, /* %s */", (int)a->kind, a->pad, emit_float(a->p), emit_float(a->degrees),
-                    emit_float(a->fraction), train_augment_name(a->kind));
+            bool sc = a->scale.n == 2, ra = a->ratio.n == 2, af = a->kind == AUG_AFFINE;
+            cb_line(c, "{%d, %d, %s, %s, %s, .size = %d, .brightness = %s, .contrast = %s, .saturation = %s, .hue = %s,",
+                    (int)a->kind, a->pad, emit_float(a->p), emit_float(a->degrees),
+                    emit_float(af ? a->translate : a->fraction), a->size,
+                    emit_float(a->brightness), emit_float(a->contrast), emit_float(a->saturation), emit_float(a->hue));
+            cb_line(c, " .scale = {%s, %s}, .ratio = {%s, %s}, .shear = %s}, /* %s */",
+                    emit_float(sc ? a->scale.items[0] : af ? 1.0 : 0.08), emit_float(sc ? a->scale.items[1] : 1.0), emit_float(ra ? a->ratio.items[0] : 3.0 / 4.0),
+                    emit_float(ra ? a->ratio.items[1] : 4.0 / 3.0), emit_float(a->shear), train_augment_name(a->kind));
         }
         cb_line(c, "};");
     }
@@ -837,7 +843,7 @@ static void emit_main(Cbuf *c, const Graph *g, const Graph *gt, const EmitOption
     if (sc->kind == SCHED_COSINE && sc->t_max)
         cb_line(c, ".t_max = %d,", sc->t_max);
     if (sc->kind == SCHED_ONECYCLE)
-        cb_line(c, ".pct_start = %s,", emit_float(sc->pct_start));
+        cb_line(c, ".pct_start = %s, .cycle_momentum = %d,", emit_float(sc->pct_start), sc->cycle_momentum);
     if (t->naugment)
         cb_line(c, ".naugment = %d, .augment = augment,", t->naugment);
     cb_line(c, ".early_stop = %d, .early_patience = %d, .early_min_delta = %s,", t->early_stop.on, t->early_stop.patience,
@@ -845,6 +851,12 @@ static void emit_main(Cbuf *c, const Graph *g, const Graph *gt, const EmitOption
     if (t->nfreeze)
         cb_line(c, ".nfreeze = %d, .freeze = freeze,", t->nfreeze);
     cb_line(c, ".init = %d,", (int)t->init);
+    if (t->init_args.has_args) {
+        const TrainInitArgs *ia = &t->init_args;
+        cb_line(c, ".init_has_args = 1, .init_fan_out = %d, .init_nonlinearity = %d,", ia->fan_out, ia->nonlinearity);
+        cb_line(c, ".init_a = %.17g, .init_b = %.17g, .init_mean = %.17g, .init_std = %.17g, .init_val = %.17g, "
+                   ".init_gain = %.17g,", ia->a, ia->b, ia->mean, ia->std, ia->val, ia->gain);
+    }
     if (t->nlr_for)
         cb_line(c, ".nlr_for = %d, .lr_for_prefix = lr_for_prefix, .lr_for_value = lr_for_value,", t->nlr_for);
     cb_line(c, "};");
