@@ -12,7 +12,7 @@ B       ?= build
 BISON   ?= bison
 FLEX    ?= flex
 
-COMPILER_SRC := $(filter-out compiler/main.c,$(wildcard compiler/*.c compiler/ops/*.c))
+COMPILER_SRC := $(filter-out compiler/main.c compiler/ops/TEMPLATE.c,$(wildcard compiler/*.c compiler/ops/*.c))
 RUNTIME_SRC  := $(wildcard runtime/*.c)
 UNIT_SRC     := $(wildcard tests/unit/*.c)
 
@@ -24,7 +24,7 @@ UNIT_OBJ     := $(UNIT_SRC:%.c=$(B)/%.o)
 INC := -Icompiler -I$(B)/gen -Iruntime
 
 .PHONY: all deps test unit-test demo bench clean sanitize mutate install uninstall docs
-all: $(B)/cnnc $(B)/libcnnrt.a
+all: $(B)/cnnc $(B)/libcnnrt.a $(B)/template.ok
 
 deps:   # the test set: everything `make test` uses
 	@sh .ci/install-deps test
@@ -51,6 +51,17 @@ $(B)/%.o: %.c $(B)/gen/parser.h $(B)/gen/lexer.h
 CNNC_RT_OBJ := $(B)/runtime/ckpt.o $(B)/runtime/rt_util.o
 $(B)/cnnc: $(B)/compiler/main.o $(COMPILER_OBJ) $(CNNC_RT_OBJ)
 	$(CC) $(ALLCFLAGS) $^ -o $@ -lm
+
+# The runtime's training types as a C string for emit_c.c, from the guard line on.
+$(B)/gen/train_types.inc: runtime/cnn_train_types.h
+	@mkdir -p $(B)/gen
+	sed -n '/^#ifndef CNN_TRAIN_TYPES/,$$p' $< | sed 's/\\/\\\\/g; s/"/\\"/g; s/.*/"&\\n"/' >$@
+$(B)/compiler/emit_c.o: $(B)/gen/train_types.inc
+
+# compiler/ops/TEMPLATE.c, the model of a new op file, is not linked; it must still compile.
+$(B)/template.ok: compiler/ops/TEMPLATE.c compiler/ops.h compiler/emit_c.h compiler/emit_torch.h $(B)/gen/parser.h
+	$(CC) $(ALLCFLAGS) $(INC) -fsyntax-only $<
+	@touch $@
 
 $(B)/libcnnrt.a: $(RUNTIME_OBJ)
 	@rm -f $@
@@ -114,7 +125,7 @@ PCDIR      := $(LIBDIR)/pkgconfig
 MANDIR     := $(PREFIX)/share/man/man1
 DOCDIR     := $(PREFIX)/share/doc/cnnc
 COMPDIR    := $(PREFIX)/share/bash-completion/completions
-RT_HEADERS := runtime/cnnrt.h runtime/cnntrain.h
+RT_HEADERS := runtime/cnnrt.h runtime/cnn_train_types.h runtime/cnntrain.h
 DOC_FILES  := README.md $(wildcard docs/*.md)
 DOC_IMG    := $(wildcard docs/img/lenet5.svg docs/img/basic_block.svg docs/img/lenet5_plan.svg)
 EMBED_FILES := examples/embed/Makefile examples/embed/main.c
