@@ -478,7 +478,7 @@ static void test_idx(void) {
     longer[ilen] = 7;
     write_bytes(tp("long-images"), longer, ilen + 1);
     CU_ASSERT(!dataset_load_idx_files(tp("long-images"), p2, 10, &ds, err));
-    CU_ASSERT(err_has(err, "long-images: 1 bytes after the 3 images the header describes"));
+    CU_ASSERT(err_has(err, "long-images: extra bytes after the 3 images the header describes"));
     write_bytes(tp("tiny-images"), img, 10);
     CU_ASSERT(!dataset_load_idx_files(tp("tiny-images"), p2, 10, &ds, err));
     CU_ASSERT(err_has(err, "tiny-images: truncated: 10 bytes, too short for the IDX header"));
