@@ -24,8 +24,9 @@
 
 enum {
     MAX_DEPTH = 64,          /* nested block instances */
-    MAX_OPS = 200000,        /* ops in one graph */
-    MAX_REPEAT = 100000,
+    MAX_OPS = 10000,         /* ops in one graph (docs/language.md, Limits) */
+    MAX_REPEAT = 10000,
+    MAX_STEPS = 1000000,     /* statements elaborated, over all call paths and repeats */
     POISON = -1,             /* the tensor after a failed statement */
 };
 
@@ -51,6 +52,8 @@ typedef struct Elab {
     Program *prog;
     Graph *g;
     int depth;
+    const Item *stack[MAX_DEPTH];   /* the block instances being elaborated, outermost first */
+    long long steps;         /* statements elaborated so far (MAX_STEPS) */
     bool too_big;
 } Elab;
 
@@ -281,7 +284,7 @@ static bool check_size(Elab *E, int x, Span span) {
     for (int i = 0; i < s.rank; i++)
         n *= s.d[i];
     if (n > (double)INT_MAX) {
-        diag_error(span, "the tensor %s at batch %d has more than 2^31 elements", shape_str(s, true), E->g->batch);
+        diag_error(span, "the tensor %s at batch %d has 2^31 or more elements (the limit is 2^31 - 1)", shape_str(s, true), E->g->batch);
         return false;
     }
     return true;
@@ -416,8 +419,15 @@ static int apply_block(Elab *E, const Stmt *st, const Item *blk, Env *env, Scope
     if (!ok)
         return POISON;
     if (E->depth >= MAX_DEPTH) {
-        diag_error(st->name_span, "blocks nested more than %d deep: does block %s call itself without end?", MAX_DEPTH,
-                   blk->name);
+        int self = 0;
+        for (int i = 0; i < E->depth; i++)
+            self += E->stack[i] == blk;
+        if (self)
+            diag_error(st->name_span, "blocks nested more than %d deep: block %s calls itself (%d instances open); does its "
+                       "recursion end?", MAX_DEPTH, blk->name, self);
+        else
+            diag_error(st->name_span, "blocks nested more than %d deep: a chain of blocks calling blocks reaches block %s "
+                       "at depth %d (the limit is %d)", MAX_DEPTH, blk->name, E->depth + 1, MAX_DEPTH);
         return POISON;
     }
     const char *prefix = component(sc, st->label, st->label_span, st->name_span, blk->name);
@@ -425,7 +435,7 @@ static int apply_block(Elab *E, const Stmt *st, const Item *blk, Env *env, Scope
         return POISON;
     Scope inner_scope = {arena_printf("%s.", prefix), NULL, NULL};
     diag_push_context(st->name_span, arena_printf("block %s(%s)", blk->name, shown));
-    E->depth++;
+    E->stack[E->depth++] = blk;
     int y = elab_body(E, &blk->body, &inner, &inner_scope, x, tail);
     E->depth--;
     diag_pop_context();
@@ -477,6 +487,14 @@ static int merge(Elab *E, const Stmt *st, OpKind kind, const char *what, const i
 static int elab_stmt(Elab *E, const Stmt *st, Env *env, Scope *sc, int x, bool tail) {
     if (E->too_big)
         return POISON;
+    if (++E->steps > MAX_STEPS) {
+        /* The op limit alone does not bound the work: a block calling itself twice expands
+         * 2^depth statements that add no op. */
+        diag_error(st->span, "elaboration stopped after %d statements (the limit): blocks calling blocks expand too "
+                   "much; does a block call itself more than once?", MAX_STEPS);
+        E->too_big = true;
+        return POISON;
+    }
     switch (st->kind) {
     case ST_INPUT:
         diag_error(span_prefix(st->span, 5), "`input` may only be the first statement of a model");
@@ -491,6 +509,12 @@ static int elab_stmt(Elab *E, const Stmt *st, Env *env, Scope *sc, int x, bool t
             return POISON;
         }
         for (long long i = 0; i < n.i && !E->too_big; i++) {
+            if (++E->steps > MAX_STEPS) { /* empty bodies count too: repeat 100000 { repeat 100000 { } } */
+                diag_error(st->span, "elaboration stopped after %d statements (the limit): nested repeats expand too much",
+                           MAX_STEPS);
+                E->too_big = true;
+                return POISON;
+            }
             x = elab_body(E, &st->body, env, sc, x, tail && i == n.i - 1);
             if (x == POISON) /* errors in one iteration repeat in every one */
                 return POISON;
@@ -693,7 +717,7 @@ static int elab_input(Elab *E, const Stmt *st, Env *env) {
         total *= (double)d.items[i].i;
     }
     if (total * E->g->batch > (double)INT_MAX) {
-        diag_error(st->dims->span, "the input %s at batch %d has more than 2^31 elements", val_str(&d), E->g->batch);
+        diag_error(st->dims->span, "the input %s at batch %d has 2^31 or more elements (the limit is 2^31 - 1)", val_str(&d), E->g->batch);
         return POISON;
     }
     Shape s = d.n == 3 ? shape4(E->g->batch, dims[0], dims[1], dims[2]) : shape2(E->g->batch, dims[0]);

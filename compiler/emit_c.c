@@ -786,22 +786,24 @@ static void emit_source(Cbuf *c, const Graph *g, const Plan *plan, const EmitOpt
     cb_blank(c);
     cb_line(c, "/* e^x for activations, written so that loops over it vectorize (libm's expf and tanhf are");
     cb_line(c, " * scalar calls): e^x = 2^n e^r with n = round(x / ln 2), |r| <= ln(2) / 2, e^r by its Taylor");
-    cb_line(c, " * polynomial to degree 7 (relative error below 1e-7 before rounding). */");
+    cb_line(c, " * polynomial to degree 7 (relative error below 1e-7 before rounding). Defined for every");
+    cb_line(c, " * float: x is clamped to [-87, 88] (infinities included), and a NaN, which fails both");
+    cb_line(c, " * comparisons, is computed as -87 and returned as itself (no NaN reaches the int cast). */");
     cb_line(c, "#if defined(__GNUC__)");
     cb_line(c, "#define CNN_MAYBE_UNUSED __attribute__((unused))");
     cb_line(c, "#else");
     cb_line(c, "#define CNN_MAYBE_UNUSED");
     cb_line(c, "#endif");
     cb_line(c, "static inline CNN_MAYBE_UNUSED float cnn_exp(float x) {");
-    cb_line(c, "x = x < -87.0f ? -87.0f : x > 88.0f ? 88.0f : x;");
-    cb_line(c, "const float n = floorf(x * 1.44269504f + 0.5f);");
-    cb_line(c, "const float r = (x - n * 0.693145752f) - n * 1.42860677e-6f; /* ln 2 in two parts */");
+    cb_line(c, "const float xc = x > -87.0f ? (x < 88.0f ? x : 88.0f) : -87.0f;");
+    cb_line(c, "const float n = floorf(xc * 1.44269504f + 0.5f);");
+    cb_line(c, "const float r = (xc - n * 0.693145752f) - n * 1.42860677e-6f; /* ln 2 in two parts */");
     cb_line(c, "const float p = 1.0f + r * (1.0f + r * (0.5f + r * (1.0f / 6 + r * (1.0f / 24 + r * (1.0f / 120 +");
     cb_line(c, "                r * (1.0f / 720 + r * (1.0f / 5040)))))));");
     cb_line(c, "const int bits = ((int)n + 127) * (1 << 23);");
     cb_line(c, "float scale;");
     cb_line(c, "memcpy(&scale, &bits, sizeof scale);");
-    cb_line(c, "return p * scale;");
+    cb_line(c, "return x == x ? p * scale : x;");
     cb_line(c, "}");
     cb_line(c, "static inline CNN_MAYBE_UNUSED float cnn_tanh(float x) { return 1.0f - 2.0f / (cnn_exp(2.0f * x) + 1.0f); }");
     if (uses_erf(g)) {
@@ -968,8 +970,14 @@ static void emit_main(Cbuf *c, const Graph *g, const Graph *gt, const EmitOption
         cb_line(c, "static const CnnAugment augment[] = {");
         for (int i = 0; i < t->naugment; i++) {
             const TrainAugment *a = &t->augment[i];
-            cb_line(c, "{%d, %d, %s, %s, %s}, /* %s */", (int)a->kind, a->pad, emit_float(a->p), emit_float(a->degrees),
-                    emit_float(a->fraction), train_augment_name(a->kind));
+            bool sc = a->scale.n == 2, ra = a->ratio.n == 2, af = a->kind == AUG_AFFINE;
+            cb_line(c, "{%d, %d, %s, %s, %s, .size = %d, .brightness = %s, .contrast = %s, .saturation = %s, .hue = %s,",
+                    (int)a->kind, a->pad, emit_float(a->p), emit_float(a->degrees),
+                    emit_float(af ? a->translate : a->fraction), a->size,
+                    emit_float(a->brightness), emit_float(a->contrast), emit_float(a->saturation), emit_float(a->hue));
+            cb_line(c, " .scale = {%s, %s}, .ratio = {%s, %s}, .shear = %s}, /* %s */",
+                    emit_float(sc ? a->scale.items[0] : af ? 1.0 : 0.08), emit_float(sc ? a->scale.items[1] : 1.0), emit_float(ra ? a->ratio.items[0] : 3.0 / 4.0),
+                    emit_float(ra ? a->ratio.items[1] : 4.0 / 3.0), emit_float(a->shear), train_augment_name(a->kind));
         }
         cb_line(c, "};");
     }
@@ -1009,7 +1017,7 @@ static void emit_main(Cbuf *c, const Graph *g, const Graph *gt, const EmitOption
     if (sc->kind == SCHED_COSINE && sc->t_max)
         cb_line(c, ".t_max = %d,", sc->t_max);
     if (sc->kind == SCHED_ONECYCLE)
-        cb_line(c, ".pct_start = %s,", emit_float(sc->pct_start));
+        cb_line(c, ".pct_start = %s, .cycle_momentum = %d,", emit_float(sc->pct_start), sc->cycle_momentum);
     if (t->naugment)
         cb_line(c, ".naugment = %d, .augment = augment,", t->naugment);
     cb_line(c, ".early_stop = %d, .early_patience = %d, .early_min_delta = %s,", t->early_stop.on, t->early_stop.patience,
@@ -1017,6 +1025,12 @@ static void emit_main(Cbuf *c, const Graph *g, const Graph *gt, const EmitOption
     if (t->nfreeze)
         cb_line(c, ".nfreeze = %d, .freeze = freeze,", t->nfreeze);
     cb_line(c, ".init = %d,", (int)t->init);
+    if (t->init_args.has_args) {
+        const TrainInitArgs *ia = &t->init_args;
+        cb_line(c, ".init_has_args = 1, .init_fan_out = %d, .init_nonlinearity = %d,", ia->fan_out, ia->nonlinearity);
+        cb_line(c, ".init_a = %.17g, .init_b = %.17g, .init_mean = %.17g, .init_std = %.17g, .init_val = %.17g, "
+                   ".init_gain = %.17g,", ia->a, ia->b, ia->mean, ia->std, ia->val, ia->gain);
+    }
     if (t->nlr_for)
         cb_line(c, ".nlr_for = %d, .lr_for_prefix = lr_for_prefix, .lr_for_value = lr_for_value,", t->nlr_for);
     cb_line(c, "};");

@@ -9,6 +9,7 @@
 
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "arena.h"
 #include "ops.h"
@@ -39,22 +40,31 @@ static int cmp_order(const void *a, const void *b) {
     return u - v;
 }
 
-/* First fit: the lowest offset where v fits among placed values whose lifetimes meet its own. */
-static int64_t place(const Plan *p, const int *placed, int nplaced, const int64_t *off, int v) {
+/* First fit: the lowest offset where v fits among placed values whose lifetimes meet its own.
+ * byoff holds the placed values sorted by offset, so one sweep finds the gap (climbing past
+ * them one at a time made long training graphs cubic); v is then inserted in order. */
+static int64_t place(const Plan *p, int *byoff, int nplaced, const int64_t *off, int v) {
     int64_t at = 0;
-    for (;;) {
-        int64_t next = at;
-        for (int k = 0; k < nplaced; k++) {
-            int u = placed[k];
-            if (p->last[u] < p->first[v] || p->last[v] < p->first[u])
-                continue;
-            if (off[u] < at + p->value_floats[v] && at < off[u] + p->value_floats[u] && off[u] + p->value_floats[u] > next)
-                next = off[u] + p->value_floats[u];
-        }
-        if (next == at)
-            return at;
-        at = next;
+    for (int k = 0; k < nplaced; k++) {
+        int u = byoff[k];
+        if (p->last[u] < p->first[v] || p->last[v] < p->first[u])
+            continue;
+        if (off[u] >= at + p->value_floats[v])
+            break; /* the gap below this one holds v */
+        if (off[u] + p->value_floats[u] > at)
+            at = off[u] + p->value_floats[u];
     }
+    int lo = 0, hi = nplaced;
+    while (lo < hi) {
+        int mid = (lo + hi) / 2;
+        if (off[byoff[mid]] <= at)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    memmove(byoff + lo + 1, byoff + lo, sizeof(int) * (size_t)(nplaced - lo));
+    byoff[lo] = v;
+    return at;
 }
 
 /* Floats of parameter gradients that backward op i computes (its forward op's trained
@@ -177,24 +187,33 @@ Plan *pass_plan(const Graph *g, bool inplace_allowed) {
         if (v != g->input && p->alias_of[v] < 0 && p->value_floats[v] > 0)
             order[n++] = v;
     }
-    for (int step = 0; step <= g->nops; step++) {
-        int64_t live = 0;
-        for (int k = 0; k < n; k++)
-            if (p->first[order[k]] <= step && step <= p->last[order[k]])
-                live += p->value_floats[order[k]];
+    /* peak-live: bytes live at each step, by adding at first and removing after last */
+    int64_t *delta = arena_alloc(sizeof(int64_t) * (size_t)(g->nops + 2));
+    for (int k = 0; k < n; k++) {
+        delta[p->first[order[k]]] += p->value_floats[order[k]];
+        delta[p->last[order[k]] + 1] -= p->value_floats[order[k]];
+    }
+    for (int64_t step = 0, live = 0; step <= g->nops; step++) {
+        live += delta[step];
         if (live > p->peak_floats)
             p->peak_floats = live;
     }
     static const char *const names[] = {"largest first", "longest-lived first", "largest area first", "definition order",
                                         "freed last first"};
     int64_t *off = arena_alloc(sizeof(int64_t) * (size_t)nb);
+    int *tmp = malloc(sizeof(int) * (size_t)(n + 1));
+    if (!tmp) {
+        fprintf(stderr, "cnnc: out of memory\n");
+        exit(1);
+    }
     p->arena_floats = -1;
     for (int key = 0; key < 5; key++) {
         sort_ctx = (SortCtx){p, key};
         qsort(order, (size_t)n, sizeof(int), cmp_order);
         int64_t top = 0;
         for (int k = 0; k < n; k++) {
-            off[order[k]] = place(p, order, k, off, order[k]);
+            int64_t at = place(p, tmp, k, off, order[k]);
+            off[order[k]] = at;
             if (off[order[k]] + p->value_floats[order[k]] > top)
                 top = off[order[k]] + p->value_floats[order[k]];
         }
@@ -205,6 +224,7 @@ Plan *pass_plan(const Graph *g, bool inplace_allowed) {
                 p->value_offset[v] = off[v];
         }
     }
+    free(tmp);
     for (int v = 0; v < nb; v++) /* aliases share their root's place */
         if (p->alias_of[v] >= 0) {
             int root = v;

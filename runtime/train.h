@@ -64,6 +64,9 @@ typedef struct Schedule {
     int t_max;                     /* cosine: T_max in epochs; 0: epochs */
     double pct_start;              /* onecycle: the warm-up's fraction of the steps; 0: 0.3 */
     bool maximize;                 /* plateau mode max: the metric passed in is to grow */
+    bool cycle_momentum;           /* onecycle: momentum (sgd) or beta1 (adam) from 0.95 to 0.85 and back */
+    int warmup;                    /* epochs of linear warm-up before the schedule (0: none) */
+    double warmup_factor;          /* the first warm-up epoch's share of the lr */
     long long total_steps;         /* onecycle: epochs x optimizer steps per epoch */
     /* state */
     double lr;                     /* the epoch's learning rate (all but onecycle) */
@@ -79,6 +82,9 @@ void schedule_start(Schedule *s);  /* state for epoch 0 */
 void schedule_epoch_end(Schedule *s, int epoch, double metric);
 /* The learning rate of optimizer step `step` (1-based) in epoch `epoch`. */
 double schedule_lr(const Schedule *s, long long step);
+/* onecycle with cycle_momentum: the momentum (or Adam's beta1) of step `step` (1-based), as
+ * OneCycleLR(base_momentum=0.85, max_momentum=0.95) sets it. */
+double schedule_momentum(const Schedule *s, long long step);
 
 /* ---- augment.c: the augmentations of docs/language.md on a float batch ------------------------- */
 
@@ -86,6 +92,16 @@ double schedule_lr(const Schedule *s, long long step);
  * model's own normalize), drawing from r. scratch holds c*h*w floats. */
 void augment_batch(const CnnAugment *aug, int naug, Rng *r, float *x, int n, int c, int h, int w,
                    float *scratch);
+/* The deterministic parts, given the random draws (for tests against torchvision):
+ * color_jitter applies on[fn] of brightness (0), contrast (1), saturation (2) and hue (3) in
+ * the given order with the given factors; grayscale; the crop [top, top+ch) x [left, left+cw)
+ * resized bilinearly (align_corners False, no antialias) back to h x w. */
+void augment_color_jitter_apply(float *img, int c, int h, int w, const int order[4], const float factor[4],
+                                const bool on[4]);
+void augment_grayscale_apply(float *img, int c, int h, int w);
+void augment_affine_apply(float *img, float *scratch, int c, int h, int w, double angle, double tx, double ty,
+                          double scale, double shear_x, double shear_y);
+void augment_resized_crop_apply(float *img, float *scratch, int c, int h, int w, int top, int left, int ch, int cw);
 
 /* ---- metrics.c: evaluation, confusion matrix --------------------------------------------- */
 

@@ -11,7 +11,9 @@
 #include "../emit_torch.h"
 #include "../ops.h"
 
-bool conv_small_emit_dw(Emit *e, const Op *fwd);   /* conv_small.c: few channels */
+/* conv_small.c: kernels for few channels; false when the layer does not qualify */
+bool conv_small_emit_dw(Emit *e, const Op *fwd);
+bool conv_small_emit_forward(Emit *e, const Op *op, const Attrs *a, Shape in, Shape out, const char *src);
 
 static const ArgSpec conv_args[] = {
     {"out", NULL}, {"kernel", NULL}, {"stride", "1"}, {"pad", "0"},
@@ -297,6 +299,8 @@ static void conv_emit_kernel(Emit *e, const Op *op, const Attrs *a, Shape in, Sh
         cb_line(c, "}");
         src = scr;
     }
+    if (conv_small_emit_forward(e, op, a, in, out, src))
+        return;
     if (conv_narrow(out)) {
         int64_t wt_at;
         conv_kernel_scratch(a, in, out, &wt_at);

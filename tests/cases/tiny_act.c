@@ -26,22 +26,24 @@ typedef float cnn_half __attribute__((vector_size(CNN_VW * 2)));
 
 /* e^x for activations, written so that loops over it vectorize (libm's expf and tanhf are
  * scalar calls): e^x = 2^n e^r with n = round(x / ln 2), |r| <= ln(2) / 2, e^r by its Taylor
- * polynomial to degree 7 (relative error below 1e-7 before rounding). */
+ * polynomial to degree 7 (relative error below 1e-7 before rounding). Defined for every
+ * float: x is clamped to [-87, 88] (infinities included), and a NaN, which fails both
+ * comparisons, is computed as -87 and returned as itself (no NaN reaches the int cast). */
 #if defined(__GNUC__)
 #define CNN_MAYBE_UNUSED __attribute__((unused))
 #else
 #define CNN_MAYBE_UNUSED
 #endif
 static inline CNN_MAYBE_UNUSED float cnn_exp(float x) {
-    x = x < -87.0f ? -87.0f : x > 88.0f ? 88.0f : x;
-    const float n = floorf(x * 1.44269504f + 0.5f);
-    const float r = (x - n * 0.693145752f) - n * 1.42860677e-6f; /* ln 2 in two parts */
+    const float xc = x > -87.0f ? (x < 88.0f ? x : 88.0f) : -87.0f;
+    const float n = floorf(xc * 1.44269504f + 0.5f);
+    const float r = (xc - n * 0.693145752f) - n * 1.42860677e-6f; /* ln 2 in two parts */
     const float p = 1.0f + r * (1.0f + r * (0.5f + r * (1.0f / 6 + r * (1.0f / 24 + r * (1.0f / 120 +
                     r * (1.0f / 720 + r * (1.0f / 5040)))))));
     const int bits = ((int)n + 127) * (1 << 23);
     float scale;
     memcpy(&scale, &bits, sizeof scale);
-    return p * scale;
+    return x == x ? p * scale : x;
 }
 static inline CNN_MAYBE_UNUSED float cnn_tanh(float x) { return 1.0f - 2.0f / (cnn_exp(2.0f * x) + 1.0f); }
 /* erf(x) for gelu, vectorizable: Abramowitz and Stegun 7.1.26, absolute error below 1.5e-7. */
@@ -118,20 +120,55 @@ static void op1_linear0(const float *restrict x, float *restrict y, const float 
     (void)x, (void)w, (void)b, (void)n;
     const int cnn_threads = (long long)n * 119LL >= 1048576LL; /* work per image: 119 */
     (void)cnn_threads;
-    enum { IF = 6, OF = 8 };
+    enum { IF = 6, OF = 8, TI = 4, TO = 3, OB = (OF + TO - 1) / TO };
+    const int IB = (n + TI - 1) / TI;
     PARALLEL_FOR
-    for (int io = 0; io < n * OF; io++) {
-        const int i = io / OF, oc = io % OF;
-        const float *xr = x + (size_t)i * IF, *wr = w + (size_t)oc * IF;
-        float acc[8] = {0};
+    for (int job = 0; job < IB * OB; job++) {
+        const int i0 = job / OB * TI, o0 = job % OB * TO;
+        const float *xr[TI], *wr[TO];
+        for (int t = 0; t < TI; t++)
+            xr[t] = x + (size_t)(i0 + t < n ? i0 + t : i0) * IF;
+        for (int u = 0; u < TO; u++)
+            wr[u] = w + (size_t)(o0 + u < OF ? o0 + u : o0) * IF;
+        float s[TI][TO];
         int k = 0;
-        for (; k + 8 <= IF; k += 8)
-            for (int j = 0; j < 8; j++)
-                acc[j] += xr[k + j] * wr[k + j];
+        #if CNN_VECTORS
+        cnn_vec acc[TI][TO];
+        for (int t = 0; t < TI; t++)
+            for (int u = 0; u < TO; u++)
+                acc[t][u] = (cnn_vec){0};
+        for (; k + CNN_VW <= IF; k += CNN_VW) {
+            cnn_vec xv[TI], wv[TO];
+            for (int t = 0; t < TI; t++)
+                memcpy(&xv[t], xr[t] + k, sizeof xv[t]);
+            for (int u = 0; u < TO; u++)
+                memcpy(&wv[u], wr[u] + k, sizeof wv[u]);
+            for (int t = 0; t < TI; t++)
+                for (int u = 0; u < TO; u++)
+                    acc[t][u] += xv[t] * wv[u];
+        }
+        for (int t = 0; t < TI; t++)
+            for (int u = 0; u < TO; u++) {
+                    float v = 0.0f;
+                    for (int j = 0; j < CNN_VW; j++)
+                        v += acc[t][u][j];
+                    s[t][u] = v;
+            }
+        #else
+        for (int t = 0; t < TI; t++)
+            for (int u = 0; u < TO; u++)
+                s[t][u] = 0.0f;
+        #endif
         for (; k < IF; k++)
-            acc[0] += xr[k] * wr[k];
-        const float v = b[oc] + ((acc[0] + acc[1]) + (acc[2] + acc[3])) + ((acc[4] + acc[5]) + (acc[6] + acc[7]));
-        y[io] = (0.5f * v * (1.0f + cnn_erf(v * 0.707106781f)));
+            for (int t = 0; t < TI; t++)
+                for (int u = 0; u < TO; u++)
+                    s[t][u] += xr[t][k] * wr[u][k];
+        for (int t = 0; t < TI && i0 + t < n; t++)
+            for (int u = 0; u < TO && o0 + u < OF; u++) {
+                    const int oc = o0 + u;
+                    const float v = b[oc] + s[t][u];
+                    y[(size_t)(i0 + t) * OF + oc] = (0.5f * v * (1.0f + cnn_erf(v * 0.707106781f)));
+            }
     }
 }
 
@@ -141,25 +178,60 @@ static void op3_linear1(const float *restrict x, float *restrict y, const float 
     (void)x, (void)w, (void)b, (void)bnw, (void)bnb, (void)bnm, (void)bnv, (void)n;
     const int cnn_threads = (long long)n * 153LL >= 1048576LL; /* work per image: 153 */
     (void)cnn_threads;
-    enum { IF = 8, OF = 8 };
+    enum { IF = 8, OF = 8, TI = 4, TO = 3, OB = (OF + TO - 1) / TO };
     float bn_scale[8], bn_shift[8]; /* the fused batchnorm as y * scale + shift */
     for (int ch = 0; ch < 8; ch++) {
         bn_scale[ch] = bnw[ch] / sqrtf(bnv[ch] + 9.99999975e-06f);
         bn_shift[ch] = bnb[ch] - bnm[ch] * bn_scale[ch];
     }
+    const int IB = (n + TI - 1) / TI;
     PARALLEL_FOR
-    for (int io = 0; io < n * OF; io++) {
-        const int i = io / OF, oc = io % OF;
-        const float *xr = x + (size_t)i * IF, *wr = w + (size_t)oc * IF;
-        float acc[8] = {0};
+    for (int job = 0; job < IB * OB; job++) {
+        const int i0 = job / OB * TI, o0 = job % OB * TO;
+        const float *xr[TI], *wr[TO];
+        for (int t = 0; t < TI; t++)
+            xr[t] = x + (size_t)(i0 + t < n ? i0 + t : i0) * IF;
+        for (int u = 0; u < TO; u++)
+            wr[u] = w + (size_t)(o0 + u < OF ? o0 + u : o0) * IF;
+        float s[TI][TO];
         int k = 0;
-        for (; k + 8 <= IF; k += 8)
-            for (int j = 0; j < 8; j++)
-                acc[j] += xr[k + j] * wr[k + j];
+        #if CNN_VECTORS
+        cnn_vec acc[TI][TO];
+        for (int t = 0; t < TI; t++)
+            for (int u = 0; u < TO; u++)
+                acc[t][u] = (cnn_vec){0};
+        for (; k + CNN_VW <= IF; k += CNN_VW) {
+            cnn_vec xv[TI], wv[TO];
+            for (int t = 0; t < TI; t++)
+                memcpy(&xv[t], xr[t] + k, sizeof xv[t]);
+            for (int u = 0; u < TO; u++)
+                memcpy(&wv[u], wr[u] + k, sizeof wv[u]);
+            for (int t = 0; t < TI; t++)
+                for (int u = 0; u < TO; u++)
+                    acc[t][u] += xv[t] * wv[u];
+        }
+        for (int t = 0; t < TI; t++)
+            for (int u = 0; u < TO; u++) {
+                    float v = 0.0f;
+                    for (int j = 0; j < CNN_VW; j++)
+                        v += acc[t][u][j];
+                    s[t][u] = v;
+            }
+        #else
+        for (int t = 0; t < TI; t++)
+            for (int u = 0; u < TO; u++)
+                s[t][u] = 0.0f;
+        #endif
         for (; k < IF; k++)
-            acc[0] += xr[k] * wr[k];
-        const float v = b[oc] + ((acc[0] + acc[1]) + (acc[2] + acc[3])) + ((acc[4] + acc[5]) + (acc[6] + acc[7]));
-        y[io] = ((v * bn_scale[oc] + bn_shift[oc]) > 0.0f ? ((v * bn_scale[oc] + bn_shift[oc]) < 6.0f ? (v * bn_scale[oc] + bn_shift[oc]) : 6.0f) : 0.0f);
+            for (int t = 0; t < TI; t++)
+                for (int u = 0; u < TO; u++)
+                    s[t][u] += xr[t][k] * wr[u][k];
+        for (int t = 0; t < TI && i0 + t < n; t++)
+            for (int u = 0; u < TO && o0 + u < OF; u++) {
+                    const int oc = o0 + u;
+                    const float v = b[oc] + s[t][u];
+                    y[(size_t)(i0 + t) * OF + oc] = ((v * bn_scale[oc] + bn_shift[oc]) > 0.0f ? ((v * bn_scale[oc] + bn_shift[oc]) < 6.0f ? (v * bn_scale[oc] + bn_shift[oc]) : 6.0f) : 0.0f);
+            }
     }
 }
 
@@ -169,20 +241,55 @@ static void op6_linear2(const float *restrict x, float *restrict y, const float 
     (void)x, (void)w, (void)b, (void)n;
     const int cnn_threads = (long long)n * 117LL >= 1048576LL; /* work per image: 117 */
     (void)cnn_threads;
-    enum { IF = 8, OF = 6 };
+    enum { IF = 8, OF = 6, TI = 4, TO = 3, OB = (OF + TO - 1) / TO };
+    const int IB = (n + TI - 1) / TI;
     PARALLEL_FOR
-    for (int io = 0; io < n * OF; io++) {
-        const int i = io / OF, oc = io % OF;
-        const float *xr = x + (size_t)i * IF, *wr = w + (size_t)oc * IF;
-        float acc[8] = {0};
+    for (int job = 0; job < IB * OB; job++) {
+        const int i0 = job / OB * TI, o0 = job % OB * TO;
+        const float *xr[TI], *wr[TO];
+        for (int t = 0; t < TI; t++)
+            xr[t] = x + (size_t)(i0 + t < n ? i0 + t : i0) * IF;
+        for (int u = 0; u < TO; u++)
+            wr[u] = w + (size_t)(o0 + u < OF ? o0 + u : o0) * IF;
+        float s[TI][TO];
         int k = 0;
-        for (; k + 8 <= IF; k += 8)
-            for (int j = 0; j < 8; j++)
-                acc[j] += xr[k + j] * wr[k + j];
+        #if CNN_VECTORS
+        cnn_vec acc[TI][TO];
+        for (int t = 0; t < TI; t++)
+            for (int u = 0; u < TO; u++)
+                acc[t][u] = (cnn_vec){0};
+        for (; k + CNN_VW <= IF; k += CNN_VW) {
+            cnn_vec xv[TI], wv[TO];
+            for (int t = 0; t < TI; t++)
+                memcpy(&xv[t], xr[t] + k, sizeof xv[t]);
+            for (int u = 0; u < TO; u++)
+                memcpy(&wv[u], wr[u] + k, sizeof wv[u]);
+            for (int t = 0; t < TI; t++)
+                for (int u = 0; u < TO; u++)
+                    acc[t][u] += xv[t] * wv[u];
+        }
+        for (int t = 0; t < TI; t++)
+            for (int u = 0; u < TO; u++) {
+                    float v = 0.0f;
+                    for (int j = 0; j < CNN_VW; j++)
+                        v += acc[t][u][j];
+                    s[t][u] = v;
+            }
+        #else
+        for (int t = 0; t < TI; t++)
+            for (int u = 0; u < TO; u++)
+                s[t][u] = 0.0f;
+        #endif
         for (; k < IF; k++)
-            acc[0] += xr[k] * wr[k];
-        const float v = b[oc] + ((acc[0] + acc[1]) + (acc[2] + acc[3])) + ((acc[4] + acc[5]) + (acc[6] + acc[7]));
-        y[io] = (v > -3.0f ? (v < 3.0f ? (v + 3.0f) * (1.0f / 6.0f) : 1.0f) : 0.0f);
+            for (int t = 0; t < TI; t++)
+                for (int u = 0; u < TO; u++)
+                    s[t][u] += xr[t][k] * wr[u][k];
+        for (int t = 0; t < TI && i0 + t < n; t++)
+            for (int u = 0; u < TO && o0 + u < OF; u++) {
+                    const int oc = o0 + u;
+                    const float v = b[oc] + s[t][u];
+                    y[(size_t)(i0 + t) * OF + oc] = (v > -3.0f ? (v < 3.0f ? (v + 3.0f) * (1.0f / 6.0f) : 1.0f) : 0.0f);
+            }
     }
 }
 
@@ -191,20 +298,55 @@ static void op8_linear3(const float *restrict x, float *restrict y, const float 
     (void)x, (void)w, (void)b, (void)n;
     const int cnn_threads = (long long)n * 49LL >= 1048576LL; /* work per image: 49 */
     (void)cnn_threads;
-    enum { IF = 6, OF = 3 };
+    enum { IF = 6, OF = 3, TI = 4, TO = 3, OB = (OF + TO - 1) / TO };
+    const int IB = (n + TI - 1) / TI;
     PARALLEL_FOR
-    for (int io = 0; io < n * OF; io++) {
-        const int i = io / OF, oc = io % OF;
-        const float *xr = x + (size_t)i * IF, *wr = w + (size_t)oc * IF;
-        float acc[8] = {0};
+    for (int job = 0; job < IB * OB; job++) {
+        const int i0 = job / OB * TI, o0 = job % OB * TO;
+        const float *xr[TI], *wr[TO];
+        for (int t = 0; t < TI; t++)
+            xr[t] = x + (size_t)(i0 + t < n ? i0 + t : i0) * IF;
+        for (int u = 0; u < TO; u++)
+            wr[u] = w + (size_t)(o0 + u < OF ? o0 + u : o0) * IF;
+        float s[TI][TO];
         int k = 0;
-        for (; k + 8 <= IF; k += 8)
-            for (int j = 0; j < 8; j++)
-                acc[j] += xr[k + j] * wr[k + j];
+        #if CNN_VECTORS
+        cnn_vec acc[TI][TO];
+        for (int t = 0; t < TI; t++)
+            for (int u = 0; u < TO; u++)
+                acc[t][u] = (cnn_vec){0};
+        for (; k + CNN_VW <= IF; k += CNN_VW) {
+            cnn_vec xv[TI], wv[TO];
+            for (int t = 0; t < TI; t++)
+                memcpy(&xv[t], xr[t] + k, sizeof xv[t]);
+            for (int u = 0; u < TO; u++)
+                memcpy(&wv[u], wr[u] + k, sizeof wv[u]);
+            for (int t = 0; t < TI; t++)
+                for (int u = 0; u < TO; u++)
+                    acc[t][u] += xv[t] * wv[u];
+        }
+        for (int t = 0; t < TI; t++)
+            for (int u = 0; u < TO; u++) {
+                    float v = 0.0f;
+                    for (int j = 0; j < CNN_VW; j++)
+                        v += acc[t][u][j];
+                    s[t][u] = v;
+            }
+        #else
+        for (int t = 0; t < TI; t++)
+            for (int u = 0; u < TO; u++)
+                s[t][u] = 0.0f;
+        #endif
         for (; k < IF; k++)
-            acc[0] += xr[k] * wr[k];
-        const float v = b[oc] + ((acc[0] + acc[1]) + (acc[2] + acc[3])) + ((acc[4] + acc[5]) + (acc[6] + acc[7]));
-        y[io] = v;
+            for (int t = 0; t < TI; t++)
+                for (int u = 0; u < TO; u++)
+                    s[t][u] += xr[t][k] * wr[u][k];
+        for (int t = 0; t < TI && i0 + t < n; t++)
+            for (int u = 0; u < TO && o0 + u < OF; u++) {
+                    const int oc = o0 + u;
+                    const float v = b[oc] + s[t][u];
+                    y[(size_t)(i0 + t) * OF + oc] = v;
+            }
     }
 }
 
