@@ -16,7 +16,7 @@
     same A B                                every tensor of A equals B's, bit for bit
     differ A B                              not so
     unchanged A B PREFIX                    tensors under PREFIX equal, the others differ
-    svg FILE [--curves N] [--cells K TOTAL] FILE is an SVG drawing 4 curves of N points, or a K x K
+    svg FILE [--curves N] [--cells K TOTAL] FILE is an SVG drawing 6 curves of N points, or a K x K
                                             confusion grid counting TOTAL images
     batch FILE                              the checks listed in FILE, one process (torch is
                                             imported once): NAME<TAB>CHECK ARGS per line
@@ -170,6 +170,18 @@ def cmd_optim(a):
     for k, p in model.named_parameters():
         p.requires_grad_(k not in frozen)
     params = [p for p in model.parameters() if p.requires_grad]
+    if a.lr_for:   # parameter groups: the longest matching prefix gives a tensor its lr
+        groups = {}
+        for k, p in model.named_parameters():
+            if not p.requires_grad:
+                continue
+            lr, best = a.lr, -1
+            for item in a.lr_for:
+                pre, v = item.rsplit("=", 1)
+                if (k == pre or k.startswith(pre + ".")) and len(pre) >= best:
+                    lr, best = float(v), len(pre)
+            groups.setdefault(lr, []).append(p)
+        params = [{"params": ps, "lr": lr} for lr, ps in groups.items()]
     if a.optimizer == "sgd":
         opt = torch.optim.SGD(params, lr=a.lr, momentum=a.momentum, nesterov=a.nesterov, weight_decay=a.wd)
     elif a.optimizer == "adam":
@@ -179,6 +191,10 @@ def cmd_optim(a):
     x, y = read_idx(a.data, "train")
     n, B = len(y), a.batch
     batches = [(s, min(s + B, n)) for s in range(0, n, B)]
+    sched = None
+    if a.onecycle:   # stepped after every update, momentum (or beta1) cycled
+        sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=a.onecycle, total_steps=len(batches),
+                                                    cycle_momentum=True)
     for i, (s, e) in enumerate(batches):
         if i % a.accumulate == 0:
             opt.zero_grad()
@@ -190,6 +206,8 @@ def cmd_optim(a):
             if a.clip > 0:
                 torch.nn.utils.clip_grad_norm_(params, a.clip)
             opt.step()
+            if sched:
+                sched.step()
     got, _ = read_st(a.run + "/last.safetensors")
     worst, where = 0.0, ""
     for k, v in model.state_dict().items():   # with bn: running statistics and step counter too
@@ -375,11 +393,15 @@ def cmd_sched(a):
     elif a.kind == "exponential":
         s = S.ExponentialLR(opt, gamma=a.args[0])
     elif a.kind == "cosine":
-        s = S.CosineAnnealingLR(opt, T_max=epochs, eta_min=a.args[0])
+        s = S.CosineAnnealingLR(opt, T_max=a.t_max or epochs - a.warmup, eta_min=a.args[0])
     elif a.kind == "plateau":
-        s = S.ReduceLROnPlateau(opt, mode="min", factor=a.args[0], patience=int(a.args[1]))
+        s = S.ReduceLROnPlateau(opt, mode=a.mode, factor=a.args[0], patience=int(a.args[1]))
     elif a.kind == "onecycle":
-        s = S.OneCycleLR(opt, max_lr=a.args[0], total_steps=epochs * a.steps, cycle_momentum=False)
+        s = S.OneCycleLR(opt, max_lr=a.args[0], total_steps=epochs * a.steps, cycle_momentum=False,
+                         pct_start=a.pct_start)
+    if a.warmup:   # SequentialLR resets the lr and makes the first scheduler's initial step
+        s = S.SequentialLR(opt, [S.LinearLR(opt, start_factor=a.warmup_factor, total_iters=a.warmup), s],
+                           milestones=[a.warmup])
     want = []
     for e in range(epochs):
         if a.kind == "onecycle":
@@ -392,7 +414,7 @@ def cmd_sched(a):
         want.append(opt.param_groups[0]["lr"])
         opt.step()
         if a.kind == "plateau":
-            s.step(rows[e][3])
+            s.step(rows[e][3] if a.mode == "min" else rows[e][4])   # val loss, or val accuracy
         else:
             s.step()
     got = [r[5] for r in rows]
@@ -433,8 +455,8 @@ def cmd_unchanged(a):
 
 
 def cmd_svg(a):
-    """An SVG that draws what it should: --curves N: the two panels' four polylines (train and
-    validation loss and accuracy) with N points each; --cells K TOTAL: a K x K grid of cells
+    """An SVG that draws what it should: --curves N: the four panels' six polylines (train and
+    validation loss and accuracy, learning rate, seconds per epoch) with N points each; --cells K TOTAL: a K x K grid of cells
     whose printed counts add up to TOTAL (the images evaluated)."""
     root = ET.parse(a.file).getroot()
     if not root.tag.endswith("svg"):
@@ -443,8 +465,8 @@ def cmd_svg(a):
     if a.curves is not None:
         lines = [e for e in root.iter() if tag(e) == "polyline"]
         points = [len(e.get("points", "").split()) for e in lines]
-        if points != [a.curves] * 4:
-            raise Mismatch(f"svg: want 4 curves of {a.curves} points, got points {points}")
+        if points != [a.curves] * 6:
+            raise Mismatch(f"svg: want 6 curves of {a.curves} points, got points {points}")
     if a.cells is not None:
         k, total = a.cells
         cells = [e for e in root.iter() if tag(e) == "rect" and e.get("stroke") == "#eee"]
@@ -497,12 +519,19 @@ def parser():
     p.add_argument("--smoothing", type=float, default=0.0)
     p.add_argument("--freeze", default="")
     p.add_argument("--class-weights", default="")
+    p.add_argument("--lr-for", action="append", default=[])
+    p.add_argument("--onecycle", type=float, default=0.0)
     p = sub.add_parser("sched")
     p.add_argument("log")
     p.add_argument("kind")
     p.add_argument("args", type=float, nargs="*")
     p.add_argument("--lr", type=float, required=True)
     p.add_argument("--steps", type=int, default=1)
+    p.add_argument("--t-max", type=int, default=0)
+    p.add_argument("--pct-start", type=float, default=0.3)
+    p.add_argument("--mode", default="min")
+    p.add_argument("--warmup", type=int, default=0)
+    p.add_argument("--warmup-factor", type=float, default=1 / 3)
     p = sub.add_parser("same")
     p.add_argument("a")
     p.add_argument("b")
