@@ -72,8 +72,8 @@ def slice_command(spec, top, build):
         return [PY, os.path.join(top, "tests/torch/parity.py"), "--build", b, "--only"] + args, {}
     if name == "train":
         return script("train"), {"TRAIN_ONLY": " ".join(args)} if args else {}
-    if name in ("errors", "golden", "tte", "cli", "embed", "runtime_torch", "portable"):
-        return script(name), {}
+    if not args and os.path.isfile(os.path.join(TOP, "tests", name + ".test.sh")):
+        return script(name), {}   # any other tests/NAME.test.sh, whole
     raise ValueError("unknown slice %r" % spec)
 
 
