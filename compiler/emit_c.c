@@ -840,6 +840,10 @@ static void emit_main(Cbuf *c, const Graph *g, const Graph *gt, const EmitOption
             emit_float(sc->factor), sc->patience);
     if (sc->milestones.n)
         cb_line(c, ".nmilestones = %d, .milestones = milestones,", sc->milestones.n);
+    if (sc->kind == SCHED_PLATEAU && sc->mode_max)
+        cb_line(c, ".plateau_max = 1,");
+    if (t->warmup)
+        cb_line(c, ".warmup = %d, .warmup_factor = %s,", t->warmup, emit_float(t->warmup_factor));
     if (sc->kind == SCHED_COSINE && sc->t_max)
         cb_line(c, ".t_max = %d,", sc->t_max);
     if (sc->kind == SCHED_ONECYCLE)

@@ -158,7 +158,12 @@ model dropnet {
     linear(3)
 }
 EOF
-for m in tinyconv drop bnnet dropnet tinylr tinycos; do
+# and with a warm-up, and plateau in mode max, in the train section.
+sed 's/optimizer = sgd(lr = 0.1)/optimizer = sgd(lr = 0.1)\n    schedule = step(2, gamma = 0.5)\n    warmup = linear(3, start_factor = 0.1)/' \
+    "$tmp/tinyconv.cnn" >"$tmp/tinywarm.cnn"
+sed 's/optimizer = sgd(lr = 0.1)/optimizer = sgd(lr = 0.01)\n    schedule = plateau(0.5, 1, mode = max)/' \
+    "$tmp/tinyconv.cnn" >"$tmp/tinyplat.cnn"
+for m in tinyconv drop bnnet dropnet tinylr tinycos tinywarm tinyplat; do
     bflag=""
     [ "$m" = dropnet ] && bflag="--batch 1"
     [ "$m" = bnnet ] && bflag="--batch 8"
@@ -428,6 +433,14 @@ sched "warmup then step" 'step(2, gamma=0.5)' "step 2 0.5 --lr 0.1 --warmup 3 --
 sched "warmup then cosine" 'cosine(min_lr=0.001)' "cosine 0.001 --lr 0.1 --warmup 2" "--lr 0.1 --epochs 7 --warmup 2"
 check_fail "warmup with onecycle" 2 "onecycle" "$tiny" train --data "$tmp/d" --schedule 'onecycle(0.5)' --warmup 2
 check_fail "warmup factor range" 2 "--warmup-factor" "$tiny" train --data "$tmp/d" --warmup 2 --warmup-factor 2
+for v in warm plat; do
+    if "$tmp/tiny$v" train --data "$tmp/d" --save "$tmp/s-$v-section" --quiet --epochs 8 >"$tmp/stdout" 2>"$tmp/stderr"
+    then :; else bad "schedule $v section: $(cat "$tmp/stderr")"; fi
+done
+pyc "schedule warm-up from the train section" sched "$tmp/s-warm-section/log.csv" step 2 0.5 --lr 0.1 --warmup 3 \
+    --warmup-factor 0.1
+pyc "schedule plateau mode max from the train section" sched "$tmp/s-plat-section/log.csv" plateau 0.5 1 --lr 0.01 \
+    --mode max
 check_fail "plateau mode word" 2 "min or max" "$tiny" train --data "$tmp/d" --schedule 'plateau(mode=3)'
 check_fail "min as a number" 2 "not min or max" "$tiny" train --data "$tmp/d" --schedule 'step(max)'
 check_fail "t_max range" 2 "t_max" "$tiny" train --data "$tmp/d" --schedule 'cosine(t_max=0)'
