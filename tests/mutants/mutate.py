@@ -72,7 +72,8 @@ def slice_command(spec, top, build):
         return [PY, os.path.join(top, "tests/torch/parity.py"), "--build", b, "--only"] + args, {}
     if name == "train":
         return script("train"), {"TRAIN_ONLY": " ".join(args)} if args else {}
-    if name in ("errors", "golden", "tte", "cli", "embed", "runtime_torch", "portable"):
+    if name in ("errors", "golden", "tte", "cli", "embed", "runtime_torch", "portable", "import", "augment",
+                "eval_metrics", "init_kinds"):
         return script(name), {}
     raise ValueError("unknown slice %r" % spec)
 
