@@ -3,6 +3,7 @@
 #include "../arena.h"
 #include "../cbuf.h"
 #include "../emit_c.h"
+#include "../emit_torch.h"
 #include "../ops.h"
 
 static const ArgSpec linear_args[] = {{"out", NULL}, {"bias", "true"}, {NULL, NULL}};
@@ -213,10 +214,19 @@ static void linear_emit_backward(Emit *e, const Op *bwd, const Op *fwd) {
     }
 }
 
+/* The PyTorch twin. */
+static const char *linear_torch_module(const TorchCtx *t, const Op *op) {
+    return arena_printf("nn.Linear(%d, %d%s)", torch_in_shape(t, op, 0).d[1], op->a.out, op->a.bias ? "" : ", bias=False");
+}
+static const char *linear_torch(TorchCtx *t, const Op *op) {
+    return arena_printf("%s(%s)", torch_module_ref(op), torch_in(t, op, 0));
+}
+
 const OpInfo OP_LINEAR_info = {
     .name = "linear", .is_layer = true, .args = linear_args, .set_attrs = linear_set_attrs,
     .infer = linear_infer, .add_params = linear_add_params, .flops = linear_flops,
     .print_attrs = linear_print_attrs, .param_kind = "linear",
     .emit_forward = linear_emit_forward, .emit_backward = linear_emit_backward, .bwd_needs = BWD_X,
     .epilogue = true,
+    .torch_module = linear_torch_module, .torch_call = linear_torch,
 };
