@@ -1,4 +1,4 @@
-/* train_config.c: evaluates and checks one `train { key = value ... }` item (spec section 7)
+/* train_config.c: evaluates and checks one `train { key = value ... }` item (docs/language.md, Training settings)
  * into a TrainConfig. Requires: a parsed ITEM_TRAIN. Provides: plain values with their spans.
  *
  * Every callable value (a loss, an optimizer, a schedule, an augmentation, early_stop, an init)
@@ -11,7 +11,7 @@
  * Values are compile-time expressions of the language (ints, floats, booleans, + - * / %,
  * comparisons, and/or/not, lists) and may use the model's parameters through lookup.
  *
- * Choices the spec leaves open: `augment` and `freeze` also accept a single item without
+ * Choices docs/language.md makes where the language was open: `augment` and `freeze` also accept a single item without
  * brackets; `freeze` items are names, dotted or not (`conv0`, `stage1.basic0`), or strings
  * (`"stage1.basic0"`); they are taken as written, never looked up as model parameters. */
 #include "train_config.h"

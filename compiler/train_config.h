@@ -1,4 +1,4 @@
-/* train_config.h: a model's training recipe (spec section 7) as plain values, evaluated and
+/* train_config.h: a model's training recipe (docs/language.md, Training settings) as plain values, evaluated and
  * checked from the syntax tree of one `train { ... }` item. Later stages (the C emitter, the
  * runtime training driver) read only this struct, never the syntax tree.
  *
@@ -115,7 +115,7 @@ typedef struct TrainEarlyStop {
     double min_delta;         /* >= 0 */
 } TrainEarlyStop;
 
-/* A parameter name prefix (spec section 6): written as a name, dotted or not (`conv0`,
+/* A parameter name prefix (docs/language.md, Naming): written as a name, dotted or not (`conv0`,
  * `stage1.basic0`), or as a string (`"stage1.basic0"`). It is meant to match a parameter whose name equals it or
  * continues with '.'; whether it matches anything is checked by elaborate.c at span. */
 typedef struct TrainFreeze {

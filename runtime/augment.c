@@ -1,4 +1,4 @@
-/* augment.c: the augmentations of spec section 7 on a float batch, image by image, drawing
+/* augment.c: the augmentations of docs/language.md, Training settings on a float batch, image by image, drawing
  * from the caller's generator. They follow torchvision's transforms (same parameters, same
  * sampling rules; the random stream is cnnc's own) and run on pixels in [0, 1] before the
  * model's normalize layer, so "zero" fill is black:

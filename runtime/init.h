@@ -12,7 +12,7 @@
 
 #include "rng.h"
 
-/* The `init` training setting (spec section 7). For ROLE_WEIGHT:
+/* The `init` training setting (docs/language.md, Training settings). For ROLE_WEIGHT:
  *   default         U(-b, b), b = 1/sqrt(fan_in)  (kaiming_uniform_(a=sqrt(5)), nn.Conv2d and
  *                   nn.Linear's reset_parameters)
  *   kaiming_normal  N(0, std), std = sqrt(2/fan_in) (kaiming_normal_ defaults: fan_in mode,

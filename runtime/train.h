@@ -36,12 +36,12 @@ typedef struct Call {
  * *n calls on success. WHAT names the flag in messages. */
 bool call_parse_list(const char *what, const char *text, Call *calls, int max, int *n, char *err);
 
-/* --schedule TEXT into the schedule fields of d (spec section 7's names and defaults):
+/* --schedule TEXT into the schedule fields of d (the names and defaults of docs/language.md, Training settings):
  * constant, step(every, gamma=0.1), multistep([e, ...], gamma=0.1), exponential(gamma),
  * cosine(min_lr=0), onecycle(max_lr), plateau(factor=0.5, patience=5). milestones receives
  * the multistep list (room for CALL_MAX_LIST). */
 bool schedule_parse(const char *text, CnnTrainDefaults *d, int *milestones, char *err);
-/* --augment TEXT ("none" or a list of spec section 7's augmentations) into out[0..*n). */
+/* --augment TEXT ("none" or a list of the augmentations of docs/language.md) into out[0..*n). */
 bool augment_parse(const char *text, CnnAugment *out, int max, int *n, char *err);
 const char *schedule_name(int kind);
 const char *augment_name(int kind);
@@ -86,7 +86,7 @@ double schedule_lr(const Schedule *s, long long step);
  * OneCycleLR(base_momentum=0.85, max_momentum=0.95) sets it. */
 double schedule_momentum(const Schedule *s, long long step);
 
-/* ---- augment.c: spec section 7's augmentations on a float batch ------------------------- */
+/* ---- augment.c: the augmentations of docs/language.md on a float batch ------------------------- */
 
 /* Applies the list in order to each of the n images (c x h x w, values in [0, 1] before the
  * model's own normalize), drawing from r. scratch holds c*h*w floats. */

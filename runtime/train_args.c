@@ -1,6 +1,6 @@
 /* train_args.c: the spec's call syntax for the flags that take one (--schedule 'step(3,
  * gamma = 0.5)', --augment 'hflip, random_crop(pad = 2)'): a tiny parser and the tables of
- * argument names, defaults and ranges, which mirror spec section 7 (the compiler checks the
+ * argument names, defaults and ranges, which mirror docs/language.md, Training settings (the compiler checks the
  * same for the train section in compiler/train_config.c). */
 #include "rt.h"
 #include "train.h"

@@ -18,6 +18,8 @@ pass=0
 fail=0
 skipped=0
 ok() { pass=$((pass + 1)); }
+# expect_line NAME PATTERN FILE: FILE has a line matching PATTERN.
+expect_line() { if grep -q -- "$2" "$3"; then ok; else bad "$1: no line matching '$2' in $(cat "$3")"; fi; }
 # part NAME: true when the part runs. TRAIN_ONLY="optim sched" runs only those parts (for
 # quick runs, e.g. by tests/mutants); the others print SKIP and are counted as skipped.
 # Parts: optim reference resume output bad sched.
@@ -301,6 +303,8 @@ expect_line "epoch line" '^epoch 2/3  train loss [0-9.]* acc [0-9.]*%  val loss 
     "$tmp/stdout"
 if tail -1 "$tmp/stdout" | grep -q '^test accuracy: [0-9]*\.[0-9][0-9]%$'; then ok; else
     bad "last line: $(tail -1 "$tmp/stdout")"; fi
+expect_line "validation split" "^training tinyconv (119 parameters) on .*: 90 images, validation 30 images, batch 8, 3 epochs" \
+    "$tmp/stdout"
 acc=$(tail -1 "$tmp/stdout" | sed 's/test accuracy: \([0-9]*\).*/\1/')
 if [ "$acc" -ge 60 ]; then ok; else bad "tinyconv learned only $acc% on an easy dataset"; fi
 for f in last.safetensors best.safetensors log.csv curves.svg; do
@@ -325,6 +329,12 @@ expect_line "eval confusion" "confusion matrix" "$tmp/stdout"
 expect_line "eval per class" "precision  *recall  *f1  *images" "$tmp/stdout"
 cp "$tmp/stdout" "$tmp/eval.out"
 pyc "eval metrics vs an independent count" evalcheck "$tmp/eval.out" "$tmp/fmt/best.safetensors" "$tmp/d"
+# The trained model may be right on every image, where precision equals recall and the matrix is
+# diagonal: the untrained weights make mistakes, and unequal ones.
+check "eval untrained" "$tiny" eval --weights "$tmp/w0.safetensors" --data "$tmp/d"
+cp "$tmp/stdout" "$tmp/eval0.out"
+pyc "eval metrics of a poor model vs an independent count" evalcheck "$tmp/eval0.out" "$tmp/w0.safetensors" "$tmp/d" \
+    --asymmetric
 pyc "confusion svg" svg "$tmp/cm.svg" --cells 3 40
 printf 'red\ngreen\nblue\n' >"$tmp/labels.txt"
 check "eval labels train split" "$tiny" eval --weights "$tmp/fmt/last.safetensors" --data "$tmp/d" --split train \

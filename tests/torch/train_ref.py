@@ -364,6 +364,9 @@ def cmd_evalcheck(a):
                 raise Mismatch(f"evalcheck: no {key} column in {lines[hi]!r}")
     if len(set(pred)) < 2:
         raise Mismatch("evalcheck: every image predicted the same class; the check proves little")
+    if a.asymmetric and (np.array_equal(cm, cm.T) or all(cm[:, c].sum() == cm[c].sum() for c in range(k))):
+        raise Mismatch("evalcheck: the confusion matrix is symmetric or precision equals recall; the check "
+                       "could not tell rows from columns")
 
 
 # ---- schedules ----------------------------------------------------------------------------
@@ -498,6 +501,7 @@ def parser():
     p.add_argument("out")
     p.add_argument("weights")
     p.add_argument("data")
+    p.add_argument("--asymmetric", action="store_true", help="the matrix must tell rows from columns")
     p = sub.add_parser("optim")
     p.add_argument("run")
     p.add_argument("data")
