@@ -2,7 +2,7 @@
  * into one flat graph, checking shapes as it goes (the language's `in.c` needs the shape of a
  * statement's input while expanding, so each op's shape rule runs as the op is added; the
  * shape pass later re-checks the finished graph).
- * Naming (spec section 6): each body (the model, or one block instance) numbers the layers
+ * Naming (docs/language.md, Naming): each body (the model, or one block instance) numbers the layers
  * that own parameters per kind in textual order after expansion (conv0, conv1, linear0, bn0)
  * and block instances per block name (basic0, basic1); a label replaces the generated
  * component and takes no number; branches, shortcuts, repeat and if add no level.
@@ -12,6 +12,7 @@
 #include "elaborate.h"
 
 #include <limits.h>
+#include <stdio.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -289,10 +290,23 @@ static bool check_size(Elab *E, int x, Span span) {
     return true;
 }
 
+/* Whether name is one of the words of list ("none|tanh"). */
+static bool word_listed(const char *list, const char *name) {
+    size_t n = strlen(name);
+    for (const char *p = list; p; p = strchr(p, '|') ? strchr(p, '|') + 1 : NULL)
+        if (!strncmp(p, name, n) && (p[n] == '|' || !p[n]))
+            return true;
+    return false;
+}
+
 static int apply_layer(Elab *E, const Stmt *st, const OpInfo *info, Env *env, Scope *sc, int x, bool tail) {
     int nargs = 0;
     while (info->args[nargs].name)
         nargs++;
+    if (nargs > 16) { /* an op file's table, not the user's input */
+        fprintf(stderr, "cnnc: internal error: layer %s has %d arguments, at most 16 are supported\n", info->name, nargs);
+        exit(3);
+    }
     const char *names[16] = {0}, *defs[16] = {0};
     for (int i = 0; i < nargs; i++)
         names[i] = info->args[i].name, defs[i] = info->args[i].def;
@@ -300,9 +314,34 @@ static int apply_layer(Elab *E, const Stmt *st, const OpInfo *info, Env *env, Sc
     bool ok = bind_args(info->name, st->name_span, names, defs, nargs, &st->args, slots);
     Val vals[16];
     for (int i = 0; i < nargs; i++) {
-        vals[i] = none_val(st->name_span);
+        vals[i] = arg_default(info, i, st->name_span);
         if (ok && slots[i]) {
-            vals[i] = eval(E, slots[i]->value, env, x);
+            const Expr *ex = slots[i]->value;
+            Val bound;
+            if (ex->kind == EX_NAME && info->words && !env_lookup(env, ex->name, &bound)) {
+                if (word_listed(info->words, ex->name))
+                    vals[i] = (Val){.kind = V_WORD, .word = ex->name, .span = ex->span};
+                else {
+                    char *list = arena_strdup(info->words);
+                    const char *w[16];
+                    int nw = 0;
+                    for (char *p = list; p && nw < 16; p = strchr(p, '|') ? strchr(p, '|') + 1 : NULL)
+                        w[nw++] = p;
+                    for (char *p = list; *p; p++)
+                        if (*p == '|')
+                            *p = 0;
+                    const char *shown = w[0];
+                    for (int k = 1; k < nw; k++)
+                        shown = arena_printf("%s%s%s", shown, k == nw - 1 ? " or " : ", ", w[k]);
+                    diag_error(ex->span, "%s: argument '%s' takes %s, got unknown name '%s'", info->name, names[i], shown,
+                               ex->name);
+                    const char *near = diag_closest(ex->name, w, nw);
+                    if (near)
+                        diag_note(ex->span, "did you mean '%s'?", near);
+                    vals[i] = none_val(ex->span);
+                }
+            } else
+                vals[i] = eval(E, ex, env, x);
             ok &= vals[i].kind != V_NONE;
         }
     }

@@ -539,7 +539,7 @@ static void test_residual_add_concat_shapes(void) {
     EXPECT_STR(pshape(g, "conv4.weight"), "[5, 9, 1, 1]");
 }
 
-/* ================= parameter names (spec section 6) ================= */
+/* ================= parameter names (docs/language.md, Naming) ================= */
 
 /* Per-kind numbering in textual order within the model. */
 static void test_names_per_kind(void) {
@@ -680,7 +680,7 @@ static void test_names_repeat(void) {
     CU_ASSERT_EQUAL(count_ops(g, OP_MAXPOOL), 2);
 }
 
-/* LeNet-5 (spec section 1) has 61,706 parameters:
+/* LeNet-5 (models/lenet5.cnn) has 61,706 parameters:
  * conv 6*1*25+6 = 156, conv 16*6*25+16 = 2416, linear 120*400+120 = 48120,
  * linear 84*120+84 = 10164, linear 10*84+10 = 850. */
 static void test_param_count_lenet(void) {

@@ -284,6 +284,9 @@ static void test_ckpt_malformed(void) {
                       "tensor 't' has data_offsets [0, 16] beyond the end of the data (12 bytes"));
     CU_ASSERT(err_has(read_error("{\"t\":{\"dtype\":\"F32\",\"shape\":[2,2],\"data_offsets\":[0,12]}}", four, 16),
                       "tensor 't' has data_offsets [0, 12] spanning 12 bytes, but F32 [2, 2] needs 16"));
+    float five[5] = {1, 2, 3, 4, 5};
+    CU_ASSERT(err_has(read_error("{\"t\":{\"dtype\":\"F32\",\"shape\":[2,2],\"data_offsets\":[0,20]}}", five, 20),
+                      "tensor 't' has data_offsets [0, 20] spanning 20 bytes, but F32 [2, 2] needs 16"));
     CU_ASSERT(err_has(read_error("{\"t\":{\"dtype\":\"F32\",\"shape\":[2,2],\"data_offsets\":[16,0]}}", four, 16),
                       "end before they begin"));
     CU_ASSERT(err_has(read_error("{\"t\":{\"dtype\":\"F32\",\"shape\":[99999999999,99999999999],\"data_offsets\":[0,16]}}", four, 16),
@@ -470,6 +473,12 @@ static void test_idx(void) {
     write_bytes(tp("trunc-images"), img, ilen - 5);
     CU_ASSERT(!dataset_load_idx_files(tp("trunc-images"), p2, 10, &ds, err));
     CU_ASSERT(err_has(err, "trunc-images: truncated: the header says 3 images (24 bytes), the file has 19"));
+    unsigned char longer[sizeof img + 1];
+    memcpy(longer, img, ilen);
+    longer[ilen] = 7;
+    write_bytes(tp("long-images"), longer, ilen + 1);
+    CU_ASSERT(!dataset_load_idx_files(tp("long-images"), p2, 10, &ds, err));
+    CU_ASSERT(err_has(err, "long-images: extra bytes after the 3 images the header describes"));
     write_bytes(tp("tiny-images"), img, 10);
     CU_ASSERT(!dataset_load_idx_files(tp("tiny-images"), p2, 10, &ds, err));
     CU_ASSERT(err_has(err, "tiny-images: truncated: 10 bytes, too short for the IDX header"));
@@ -717,10 +726,14 @@ static void test_folder(void) {
     CU_ASSERT(err_has(err, "nowhere: not a directory"));
 }
 
+int unit_skip(const char *what); /* main.c */
+
 static void test_fashion_mnist(void) {
-    const char *dir = "/usr/share/datasets/fashion-mnist";
-    if (!rt_is_dir(dir))
-        return;   /* dataset-fashion-mnist not installed */
+    const char *dir = getenv("CNNC_FASHION_MNIST"); /* another place, for testing this test */
+    if (!dir)
+        dir = "/usr/share/datasets/fashion-mnist";
+    if (!rt_is_dir(dir) && unit_skip("Fashion-MNIST: its directory is missing (apt-get install dataset-fashion-mnist)"))
+        return;
     char err[RT_ERR_LEN] = "";
     Dataset ds;
     bool ok = dataset_load(dir, SPLIT_TEST, 1, 28, 28, false, &ds, err);
