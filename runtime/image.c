@@ -247,6 +247,8 @@ bool image_info(const char *path, int *c, int *h, int *w, char *err) {
     if (!ok && is_pnm == 0)
         return rt_fail(err, "%s: not an image (%s)", path,
                        len > 0x7fffffff ? "file too large" : stbi_failure_reason());
+    if (ok && (*w < 1 || *h < 1 || *c < 1))   /* stb_image passes a GIF of height 0 (found by fuzz_image) */
+        return rt_fail(err, "%s: not an image (it is %dx%d)", path, *w, *h);
     return ok;
 }
 
