@@ -155,10 +155,10 @@ static bool jpeg_tables_ok(const char *path, const unsigned char *b, size_t len,
         size_t end = p + seg < len ? p + seg : len;
         if (m == 0xc4) {
             size_t q = p + 2;
-            while (q + 17 <= end) {
+            while (q < end) {   /* as stb reads: a table that starts in the segment is read whole */
                 size_t n = 0;
-                for (int i = 1; i <= 16; i++)
-                    n += b[q + (size_t)i];
+                for (size_t i = 1; i <= 16 && q + i < len; i++)
+                    n += b[q + i];
                 if (n > 256)
                     return rt_fail(err, "%s: not an image (corrupt JPEG: a Huffman table of %zu symbols)", path, n);
                 q += 17 + n;
