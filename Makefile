@@ -12,7 +12,7 @@ BISON   ?= bison
 FLEX    ?= flex
 
 COMPILER_SRC := $(filter-out compiler/main.c,$(wildcard compiler/*.c compiler/ops/*.c))
-RUNTIME_SRC  := $(wildcard runtime/*.c)
+RUNTIME_SRC  := $(filter-out runtime/mpi.c,$(wildcard runtime/*.c))
 UNIT_SRC     := $(wildcard tests/unit/*.c)
 
 GEN_OBJ      := $(B)/gen/parser.o $(B)/gen/lexer.o
@@ -22,8 +22,15 @@ UNIT_OBJ     := $(UNIT_SRC:%.c=$(B)/%.o)
 
 INC := -Icompiler -I$(B)/gen -Iruntime
 
-.PHONY: all deps test unit-test demo bench clean sanitize
-all: $(B)/cnnc $(B)/libcnnrt.a
+# The MPI runtime (cnnc --mpi): libcnnrt_mpi.a is libcnnrt.a with runtime/mpi.c in place of
+# runtime/dist.c. Built by `all` only where mpicc exists, so nothing else depends on MPI.
+MPICC   ?= mpicc
+HAVE_MPI := $(shell command -v $(MPICC) >/dev/null 2>&1 && echo yes)
+MPI_LIB := $(if $(HAVE_MPI),$(B)/libcnnrt_mpi.a)
+
+.PHONY: all deps test unit-test demo bench clean sanitize mpi
+all: $(B)/cnnc $(B)/libcnnrt.a $(MPI_LIB)
+mpi: $(B)/libcnnrt_mpi.a
 
 deps:
 	@sh .ci/install-deps
@@ -52,6 +59,15 @@ $(B)/cnnc: $(B)/compiler/main.o $(COMPILER_OBJ) $(CNNC_RT_OBJ)
 	$(CC) $(ALLCFLAGS) $^ -o $@ -lm
 
 $(B)/libcnnrt.a: $(RUNTIME_OBJ)
+	@rm -f $@
+	ar rcs $@ $^
+
+# mpicc wraps $(CC) when OMPI_CC is unset there, so the flags and warnings are the same.
+$(B)/mpi/mpi.o: runtime/mpi.c runtime/dist.h runtime/cli.h
+	@mkdir -p $(dir $@)
+	OMPI_CC=$(CC) $(MPICC) $(ALLCFLAGS) $(INC) -c $< -o $@
+
+$(B)/libcnnrt_mpi.a: $(filter-out $(B)/runtime/dist.o,$(RUNTIME_OBJ)) $(B)/mpi/mpi.o
 	@rm -f $@
 	ar rcs $@ $^
 

@@ -51,6 +51,9 @@ static const char usage_text[] =
     "                     programs always have them)\n"
     "  --no-train         build a program for inference only (no train, eval or grad):\n"
     "                     smaller, and faster to compile\n"
+    "  --mpi              build a program whose train runs data-parallel under mpirun\n"
+    "                     (docs/distributed.md): compiled with $MPICC (default mpicc) and\n"
+    "                     linked with libcnnrt_mpi.a\n"
     "  --embed-weights W  with --emit=c: put the weights of W.safetensors into NAME.c as a\n"
     "                     const array (for firmware without a file system)\n"
     "  -h, --help         show this help\n"
@@ -65,7 +68,7 @@ typedef enum { EMIT_PROGRAM, EMIT_IR, EMIT_PARAMS, EMIT_C, EMIT_TORCH, EMIT_PLAN
 typedef struct Options {
     const char *file, *out, *embed;
     EmitKind emit;
-    bool train, no_train;
+    bool train, no_train, mpi;
     int opt;            /* -O level: 0 no fusion and no in-place ops; 1 and 2 both (default 2) */
     ElabOptions elab;
 } Options;
@@ -90,6 +93,8 @@ static int parse_options(int argc, char **argv, Options *o, Define *defines) {
             o->train = true;
         } else if (!strcmp(a, "--no-train")) {
             o->no_train = true;
+        } else if (!strcmp(a, "--mpi")) {
+            o->mpi = true;
         } else if (!strcmp(a, "--version")) {
             puts("cnnc 0.1");
             return 0;
@@ -146,6 +151,10 @@ static int parse_options(int argc, char **argv, Options *o, Define *defines) {
         return usage_error("%s", "--emit=c needs -o DIR, the directory for NAME.c and NAME.h");
     if (o->embed && o->emit != EMIT_C)
         return usage_error("%s", "--embed-weights goes with --emit=c");
+    if (o->mpi && o->emit != EMIT_PROGRAM)
+        return usage_error("%s", "--mpi builds a program: give -o PROGRAM without --emit");
+    if (o->mpi && o->no_train)
+        return usage_error("%s", "--mpi is for data-parallel training; it excludes --no-train");
     return -1;
 }
 
@@ -206,6 +215,21 @@ static const char *self_dir(void) {
     return arena_strdup(buf);
 }
 
+/* True when PROG names an executable, directly or on $PATH. */
+static bool in_path(const char *prog) {
+    if (strchr(prog, '/'))
+        return access(prog, X_OK) == 0;
+    const char *path = getenv("PATH");
+    for (const char *p = path ? path : "/usr/bin:/bin"; *p;) {
+        const char *colon = strchr(p, ':');
+        size_t len = colon ? (size_t)(colon - p) : strlen(p);
+        if (len && access(arena_printf("%.*s/%s", (int)len, p, prog), X_OK) == 0)
+            return true;
+        p += len + (colon != NULL);
+    }
+    return false;
+}
+
 static int run(char *const argv[]) {
     pid_t pid = fork();
     if (pid < 0)
@@ -229,12 +253,25 @@ static int run(char *const argv[]) {
 static int build_program(const Options *o, const Graph *gi, const Plan *pi, Graph *gt, const Plan *pt) {
     const char *rt = getenv("CNNC_RUNTIME");
     const char *dir = self_dir();
-    const char *lib = rt ? arena_printf("%s/libcnnrt.a", rt) : arena_printf("%s/libcnnrt.a", dir);
+    const char *libname = o->mpi ? "libcnnrt_mpi.a" : "libcnnrt.a";
+    const char *lib = arena_printf("%s/%s", rt ? rt : dir, libname);
     const char *inc = rt ? rt : arena_printf("%s/../runtime", dir);
-    if (access(lib, R_OK) != 0) {
-        fprintf(stderr, "cnnc: error: cannot find the runtime library '%s' (set CNNC_RUNTIME)\n", lib);
+    const char *cc = getenv(o->mpi ? "MPICC" : "CC");
+    if (!cc || !*cc)
+        cc = o->mpi ? "mpicc" : "clang";
+    if (o->mpi && !in_path(cc)) {
+        fprintf(stderr, "cnnc: error: --mpi needs the MPI compiler '%s', which is not installed (Open MPI: apt-get "
+                        "install libopenmpi-dev openmpi-bin; or set MPICC)\n", cc);
         return 1;
     }
+    if (access(lib, R_OK) != 0) {
+        fprintf(stderr, "cnnc: error: cannot find the runtime library '%s' (set CNNC_RUNTIME%s)\n", lib,
+                o->mpi ? "; 'make mpi' builds it where MPI is installed" : "");
+        return 1;
+    }
+    /* mpicc compiles with $OMPI_CC: the C compiler of the other programs, when CC is set. */
+    if (o->mpi && getenv("CC") && *getenv("CC") && !getenv("OMPI_CC"))
+        setenv("OMPI_CC", getenv("CC"), 1);
     char tmpl[] = "/tmp/cnnc.XXXXXX";
     if (!mkdtemp(tmpl)) {
         fprintf(stderr, "cnnc: error: cannot make a temporary directory: %s\n", strerror(errno));
@@ -248,9 +285,6 @@ static int build_program(const Options *o, const Graph *gi, const Plan *pi, Grap
     EmitOptions eo = {.source = o->file};
     int rc = 1;
     if (emit_program_files(gi, pi, gt, pt, &eo, tmpl)) {
-        const char *cc = getenv("CC");
-        if (!cc || !*cc)
-            cc = "clang";
         const char *tmp_out = arena_printf("%s.tmp%d", o->out, (int)getpid());
         /* $CNNC_CFLAGS (space-separated) is added, e.g. sanitizers for tests; CNNC_OPENMP=0
          * builds a single-threaded program. */
@@ -259,6 +293,8 @@ static int build_program(const Options *o, const Graph *gi, const Plan *pi, Grap
         const char *fixed[] = {cc, "-O3", "-march=native", "-std=c99", "-w", "-I", inc, "-I", tmpl};
         for (size_t k = 0; k < sizeof fixed / sizeof *fixed; k++)
             args[na++] = fixed[k];
+        if (o->mpi)
+            args[na++] = "-DCNN_MPI";   /* the generated training code's MPI hooks */
         const char *omp = getenv("CNNC_OPENMP");
         if (!omp || strcmp(omp, "0") != 0)
             args[na++] = "-fopenmp";
