@@ -135,8 +135,17 @@ void dist_slice(int count, int *first, int *n) {
     bn_comm = *n ? group_of[count] : MPI_COMM_NULL;
 }
 
+/* CNNC_MPI_LOCAL_BN=1: every rank normalizes with its own slice's statistics, as plain
+ * DistributedDataParallel without SyncBatchNorm does (for comparison; the result then depends on
+ * the number of ranks). */
+static int local_bn = -1;
+
 void cnn_mpi_sum(double *v, int n) {
-    if (size > 1 && bn_comm != MPI_COMM_NULL)
+    if (local_bn < 0) {
+        const char *e = getenv("CNNC_MPI_LOCAL_BN");
+        local_bn = e && strcmp(e, "1") == 0;
+    }
+    if (size > 1 && bn_comm != MPI_COMM_NULL && !local_bn)
         CHECK(MPI_Allreduce(MPI_IN_PLACE, v, n, MPI_DOUBLE, MPI_SUM, bn_comm), "MPI_Allreduce (batchnorm statistics)");
 }
 

@@ -3,9 +3,11 @@ written by a program's train command), read here with json and numpy only.
 
     python3 compare.py A.safetensors B.safetensors TOL
 
-Every tensor of A must be in B with the same shape; for each, the largest absolute difference
-divided by the largest absolute value of A's tensor (the tensor's relative difference) must be
-at most TOL. Prints the worst tensor and 'PASS' or 'FAIL'; exit status 0 or 1."""
+Every tensor of A must be in B with the same shape; for each, the relative difference
+||A - B|| / ||A|| (Euclidean norms over the tensor) must be at most TOL. The norm, not the
+largest element, because Adam moves a weight whose gradient is a rounding error by a full step
+of either sign (its update is m / sqrt(v)), so single elements may differ by lr after a few
+steps while the tensor agrees. Prints the worst tensor and 'PASS' or 'FAIL'; exit status 0 or 1."""
 import json
 import struct
 import sys
@@ -34,8 +36,9 @@ def main():
         if name not in b or b[name].shape != x.shape:
             print(f"FAIL {name}: missing or of another shape in {sys.argv[2]}")
             return 1
-        scale = float(np.max(np.abs(x))) or 1.0
-        rel = float(np.max(np.abs(x.astype(np.float64) - b[name]))) / scale
+        x64 = x.astype(np.float64)
+        scale = float(np.linalg.norm(x64)) or 1.0
+        rel = float(np.linalg.norm(x64 - b[name])) / scale
         if rel >= worst:
             worst, worst_name = rel, name
     ok = worst <= tol and len(a) > 0
