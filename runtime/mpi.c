@@ -30,6 +30,16 @@ static MPI_Comm *group_of;                 /* [count] for count < size: the firs
 static unsigned char *group_made;          /* [count]: group_of[count] was split (on every rank) */
 static char stop_note[1024] = "no checkpoint was written yet";
 
+/* CNNC_MPI_STATS=1: rank 0 prints on stderr, at the end, the time spent summing gradients and
+ * batchnorm statistics (docs/distributed.md compares it with the bandwidth model). Each
+ * gradient sum then starts with a barrier, timed apart (waiting for the slowest rank), so the
+ * allreduce time is the transfer alone. */
+static struct {
+    bool on;
+    double start, grad_s, wait_s, bn_s, grad_bytes;
+    long long grad_calls, bn_calls;
+} stats;
+
 static void die(const char *what, int rc) {
     char msg[MPI_MAX_ERROR_STRING] = "";
     int len = 0;
@@ -71,6 +81,9 @@ bool dist_start(int *argc, char ***argv, char *err) {
     MPI_Comm_size(MPI_COMM_WORLD, &size);
     started = true;
     bn_comm = MPI_COMM_WORLD;
+    const char *st = getenv("CNNC_MPI_STATS");
+    stats.on = st && strcmp(st, "1") == 0;
+    stats.start = MPI_Wtime();
     if (size > 1) {
         group_of = calloc((size_t)size, sizeof *group_of);
         group_made = calloc((size_t)size, 1);
@@ -97,6 +110,16 @@ bool dist_start(int *argc, char ***argv, char *err) {
 void dist_stop(void) {
     if (!started)
         return;
+    if (stats.on && rank == 0) {
+        double total = MPI_Wtime() - stats.start, per = stats.grad_calls ? stats.grad_s / stats.grad_calls : 0;
+        double bytes = stats.grad_calls ? stats.grad_bytes / stats.grad_calls : 0;
+        fprintf(stderr,
+                "mpi stats: %d ranks, %.1f s; %lld gradient sums of %.0f bytes, %.3f ms each (bus bandwidth %.2f GB/s), "
+                "%.1f%% of the time, %.1f%% waiting before them; %lld batchnorm sums, %.1f us each, %.1f%% of the time\n",
+                size, total, stats.grad_calls, bytes, per * 1e3, per > 0 ? 2.0 * (size - 1) / size * bytes / per / 1e9 : 0,
+                total > 0 ? 100 * stats.grad_s / total : 0, total > 0 ? 100 * stats.wait_s / total : 0, stats.bn_calls,
+                stats.bn_calls ? stats.bn_s / stats.bn_calls * 1e6 : 0, total > 0 ? 100 * stats.bn_s / total : 0);
+    }
     if (group_of) {
         for (int i = 0; i < size; i++)
             if (group_of[i] != MPI_COMM_NULL)
@@ -145,17 +168,29 @@ void cnn_mpi_sum(double *v, int n) {
         const char *e = getenv("CNNC_MPI_LOCAL_BN");
         local_bn = e && strcmp(e, "1") == 0;
     }
-    if (size > 1 && bn_comm != MPI_COMM_NULL && !local_bn)
+    if (size > 1 && bn_comm != MPI_COMM_NULL && !local_bn) {
+        double t0 = stats.on ? MPI_Wtime() : 0;
         CHECK(MPI_Allreduce(MPI_IN_PLACE, v, n, MPI_DOUBLE, MPI_SUM, bn_comm), "MPI_Allreduce (batchnorm statistics)");
+        if (stats.on)
+            stats.bn_s += MPI_Wtime() - t0, stats.bn_calls++;
+    }
 }
 
 enum { CHUNK = 1 << 28 };   /* MPI counts are ints */
 
 void dist_sum_floats(float *v, size_t n) {
+    if (stats.on && size > 1) {
+        double w = MPI_Wtime();
+        CHECK(MPI_Barrier(MPI_COMM_WORLD), "MPI_Barrier");
+        stats.wait_s += MPI_Wtime() - w;
+    }
+    double t0 = stats.on ? MPI_Wtime() : 0;
     for (size_t at = 0; size > 1 && at < n; at += CHUNK) {
         int k = (int)(n - at < CHUNK ? n - at : CHUNK);
         CHECK(MPI_Allreduce(MPI_IN_PLACE, v + at, k, MPI_FLOAT, MPI_SUM, MPI_COMM_WORLD), "MPI_Allreduce (gradients)");
     }
+    if (stats.on)
+        stats.grad_s += MPI_Wtime() - t0, stats.grad_calls++, stats.grad_bytes += 4.0 * (double)n;
 }
 
 void dist_sum_doubles(double *v, int n) {
