@@ -2,15 +2,16 @@
 # bench/distributed.sh: measures what data-parallel training (cnnc --mpi) spends on
 # communication with 2 ranks on this machine, for docs/distributed.md: for LeNet-5, simplecnn
 # (batchnorm) and bench/mpi_wide.cnn at three widths (gradients of 1.3 to 51 MB), one epoch on
-# a Fashion-MNIST subset with CNNC_MPI_STATS=1, which prints the time of each gradient
+# 1024 Fashion-MNIST images with CNNC_MPI_STATS=1, which prints the time of each gradient
 # allreduce, its bus bandwidth (2(N-1)/N * bytes / time) and the batchnorm sums.
 # Usage: sh bench/distributed.sh [BUILD_DIR] [RANKS]
 B=${1:-build}
 N=${2:-2}
 top=$(cd "$(dirname "$0")/.." && pwd)
-data=/usr/share/datasets/fashion-mnist
 tmp=$(mktemp -d /tmp/cnnc-dist.XXXXXX) || exit 1
 trap 'rm -rf "$tmp"' EXIT
+data=$tmp/data   # 1024 training and 64 test images of Fashion-MNIST
+/usr/bin/python3 "$top/tests/mpi/subset.py" /usr/share/datasets/fashion-mnist "$data" 1024 64 || exit 1
 export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 OMP_NUM_THREADS=1 CNNC_MPI_STATS=1
 run() { # NAME MODEL [cnnc flags]
     name=$1
@@ -18,7 +19,7 @@ run() { # NAME MODEL [cnnc flags]
     shift 2
     "$top/$B/cnnc" --mpi "$@" "$model" -o "$tmp/$name" || exit 1
     printf '%-16s ' "$name"
-    mpirun --oversubscribe -np "$N" "$tmp/$name" train --data "$data" --limit 1100 --val-split 0.05 --epochs 1 \
+    mpirun --oversubscribe -np "$N" "$tmp/$name" train --data "$data" --epochs 1 \
         --threads 1 --quiet --save "$tmp/run-$name" 2>&1 >/dev/null | grep '^mpi stats'
 }
 run lenet5 "$top/models/lenet5.cnn"
