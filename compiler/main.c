@@ -1,5 +1,6 @@
 /* main.c: the cnnc driver. Reads options, then runs the stages in a straight line:
- * load (parse) -> elaborate -> shape -> plan -> the requested output. Exit codes: 0 success,
+ * load (parse) -> elaborate -> shape [-> autodiff -> shape] [-> fuse] -> plan -> the requested
+ * output, with one cleanup path (main). Exit codes: 0 success,
  * 1 errors in the input, 2 bad command-line use. No output file is left behind on failure. */
 #include <errno.h>
 #include <stdio.h>
@@ -15,6 +16,7 @@
 #include "diag.h"
 #include "elaborate.h"
 #include "emit_c.h"
+#include "emit_dot.h"
 #include "emit_torch.h"
 #include "ir_print.h"
 #include "passes.h"
@@ -37,16 +39,21 @@ static const char usage_text[] =
     "  --emit=c           the embeddable pair NAME.c and NAME.h (needs -o DIR)\n"
     "  --emit=plan        the memory plan: every buffer's size, offset and live range, then\n"
     "                     the arena, naive and peak-live bytes (with --train: the training step)\n"
+    "  --emit=dot         the graph for Graphviz (dot -Tsvg): one node per op with its output\n"
+    "                     shape, fused ops as clusters, residual and concat edges marked\n"
     "  --emit=torch       an equivalent torch.nn.Module as a Python file (the tests' reference)\n"
+    "  --svg FILE         with --emit=plan: also draw the plan as an SVG picture (steps across,\n"
+    "                     arena offset down, one rectangle per buffer, peak-live marked)\n"
     "\n"
     "Options:\n"
     "  --model NAME       the model to compile when the file has several\n"
     "  -D NAME=VALUE      set a model parameter (integer, number, true/false or [list])\n"
-    "  --batch N          the largest batch the compiled code accepts (default: the train\n"
-    "                     section's batch, else 1); calls may pass any n <= N\n"
+    "  --batch N          the largest batch the compiled code accepts (default: 1 for --emit=c\n"
+    "                     without --train, else the train section's batch, else 1); calls\n"
+    "                     may pass any n <= N\n"
     "  -O0, -O1, -O2      optimization: -O0 keeps every op as written (no fusion, no in-place\n"
     "                     ops); -O1 and up fuse (docs/ir.md) and run ops in place (default -O2)\n"
-    "  --train            with --emit=ir: append the loss and the backward graph; with\n"
+    "  --train            with --emit=ir, plan or dot: append the loss and the backward graph; with\n"
     "                     --emit=c: also emit NAME_train_step and NAME_update (standalone\n"
     "                     programs always have them)\n"
     "  --no-train         build a program for inference only (no train, eval or grad):\n"
@@ -56,6 +63,8 @@ static const char usage_text[] =
     "                     linked with libcnnrt_mpi.a\n"
     "  --embed-weights W  with --emit=c: put the weights of W.safetensors into NAME.c as a\n"
     "                     const array (for firmware without a file system)\n"
+    "  --dump-after=PASS  print the IR after a pass (elaborate, shape, autodiff, fuse; after\n"
+    "                     plan: the plan) on standard error, then go on\n"
     "  -h, --help         show this help\n"
     "  --version          show the version\n"
     "\n"
@@ -63,18 +72,23 @@ static const char usage_text[] =
     "libcnnrt.a and the runtime headers, default: next to cnnc), CNNC_CFLAGS (extra flags\n"
     "for programs), CNNC_OPENMP=0 (build programs without OpenMP threads).\n";
 
-typedef enum { EMIT_PROGRAM, EMIT_IR, EMIT_PARAMS, EMIT_C, EMIT_TORCH, EMIT_PLAN } EmitKind;
+typedef enum { EMIT_PROGRAM, EMIT_IR, EMIT_PARAMS, EMIT_C, EMIT_TORCH, EMIT_PLAN, EMIT_DOT } EmitKind;
 
 typedef struct Options {
-    const char *file, *out, *embed;
+    const char *file, *out, *embed, *svg;
     EmitKind emit;
     bool train, no_train, mpi;
     int opt;            /* -O level: 0 no fusion and no in-place ops; 1 and 2 both (default 2) */
+    const char *dump_after; /* --dump-after=PASS, or NULL */
     ElabOptions elab;
 } Options;
 
+/* The passes that --dump-after names, in the order they run. */
+static const char *const pass_names[] = {"elaborate", "shape", "autodiff", "fuse", "plan"};
+enum { NPASSES = sizeof pass_names / sizeof *pass_names };
+
 static int usage_error(const char *fmt, const char *arg) {
-    fprintf(stderr, "cnnc: ");
+    fprintf(stderr, "cnnc: error: ");
     fprintf(stderr, fmt, arg);
     fprintf(stderr, "\nTry 'cnnc --help'.\n");
     return 2;
@@ -98,17 +112,24 @@ static int parse_options(int argc, char **argv, Options *o, Define *defines) {
         } else if (!strcmp(a, "--version")) {
             puts("cnnc 0.1");
             return 0;
-        } else if (!strncmp(a, "--emit=", 7)) {
-            static const char *const kinds[] = {"ir", "params", "c", "torch", "plan"};
-            static const EmitKind ek[] = {EMIT_IR, EMIT_PARAMS, EMIT_C, EMIT_TORCH, EMIT_PLAN};
+        } else if (!strncmp(a, "--dump-after=", 13)) {
             int k = 0;
-            while (k < 5 && strcmp(a + 7, kinds[k]))
+            while (k < NPASSES && strcmp(a + 13, pass_names[k]))
                 k++;
-            if (k == 5)
-                return usage_error("unknown --emit kind '%s' (ir, params, c, torch, plan)", a + 7);
+            if (k == NPASSES)
+                return usage_error("unknown pass '%s' for --dump-after (elaborate, shape, autodiff, fuse, plan)", a + 13);
+            o->dump_after = a + 13;
+        } else if (!strncmp(a, "--emit=", 7)) {
+            static const char *const kinds[] = {"ir", "params", "c", "torch", "plan", "dot"};
+            static const EmitKind ek[] = {EMIT_IR, EMIT_PARAMS, EMIT_C, EMIT_TORCH, EMIT_PLAN, EMIT_DOT};
+            int k = 0;
+            while (k < 6 && strcmp(a + 7, kinds[k]))
+                k++;
+            if (k == 6)
+                return usage_error("unknown --emit kind '%s' (ir, params, c, plan, dot, torch)", a + 7);
             o->emit = ek[k];
         } else if (!strcmp(a, "--model") || !strcmp(a, "-o") || !strcmp(a, "--batch") || !strcmp(a, "-D") ||
-                   !strcmp(a, "--embed-weights")) {
+                   !strcmp(a, "--embed-weights") || !strcmp(a, "--svg")) {
             if (i + 1 >= argc)
                 return usage_error("option '%s' needs a value", a);
             const char *v = argv[++i];
@@ -118,6 +139,8 @@ static int parse_options(int argc, char **argv, Options *o, Define *defines) {
                 o->out = v;
             else if (!strcmp(a, "--embed-weights"))
                 o->embed = v;
+            else if (!strcmp(a, "--svg"))
+                o->svg = v;
             else if (!strcmp(a, "--batch")) {
                 char *end;
                 long n = strtol(v, &end, 10);
@@ -155,31 +178,58 @@ static int parse_options(int argc, char **argv, Options *o, Define *defines) {
         return usage_error("%s", "--mpi builds a program: give -o PROGRAM without --emit");
     if (o->mpi && o->no_train)
         return usage_error("%s", "--mpi is for data-parallel training; it excludes --no-train");
+    if (o->svg && o->emit != EMIT_PLAN)
+        return usage_error("%s", "--svg goes with --emit=plan");
     return -1;
 }
 
 /* Writes a text view to -o PATH (atomically) or standard output. */
 static const Plan *the_plan; /* for print_plan, which write_text calls with the graph only */
 static void print_plan(const Graph *g, FILE *f) { plan_print(g, the_plan, f); }
+static void print_plan_svg(const Graph *g, FILE *f) { plan_svg(g, the_plan, f); }
 
-static int write_text(const Options *o, const Graph *g, void (*print)(const Graph *, FILE *)) {
-    if (!o->out) {
+/* An existing path that is not a regular file (/dev/null, a pipe, a terminal): written in
+ * place, never replaced by a rename (which, run as root, would turn /dev/null into a file). */
+static bool is_special(const char *path) {
+    struct stat st;
+    return stat(path, &st) == 0 && !S_ISREG(st.st_mode);
+}
+
+static int write_file(const char *out, const Graph *g, void (*print)(const Graph *, FILE *)) {
+    if (!out) {
         print(g, stdout);
         return fflush(stdout) == 0 ? 0 : 1;
     }
-    char *tmp = arena_printf("%s.tmp%d", o->out, (int)getpid());
+    if (is_special(out)) {
+        FILE *f = fopen(out, "w");
+        if (!f) {
+            fprintf(stderr, "cnnc: error: cannot write '%s': %s\n", out, strerror(errno));
+            return 1;
+        }
+        print(g, f);
+        if (fclose(f) != 0) {
+            fprintf(stderr, "cnnc: error: cannot write '%s'\n", out);
+            return 1;
+        }
+        return 0;
+    }
+    char *tmp = arena_printf("%s.tmp%d", out, (int)getpid());
     FILE *f = fopen(tmp, "w");
     if (!f) {
-        fprintf(stderr, "cnnc: error: cannot write '%s': %s\n", o->out, strerror(errno));
+        fprintf(stderr, "cnnc: error: cannot write '%s': %s\n", out, strerror(errno));
         return 1;
     }
     print(g, f);
-    if (fclose(f) != 0 || rename(tmp, o->out) != 0) {
+    if (fclose(f) != 0 || rename(tmp, out) != 0) {
         remove(tmp);
-        fprintf(stderr, "cnnc: error: cannot write '%s'\n", o->out);
+        fprintf(stderr, "cnnc: error: cannot write '%s'\n", out);
         return 1;
     }
     return 0;
+}
+
+static int write_text(const Options *o, const Graph *g, void (*print)(const Graph *, FILE *)) {
+    return write_file(o->out, g, print);
 }
 
 /* The parameter block from a checkpoint, every tensor checked against the model. */
@@ -230,48 +280,87 @@ static bool in_path(const char *prog) {
     return false;
 }
 
-static int run(char *const argv[]) {
+/* Starts argv[0] with argv; returns its pid, or -1. */
+static pid_t start(char *const argv[]) {
     pid_t pid = fork();
-    if (pid < 0)
-        return -1;
     if (pid == 0) {
         execvp(argv[0], argv);
         fprintf(stderr, "cnnc: error: cannot run '%s': %s\n", argv[0], strerror(errno));
         _exit(127);
     }
+    return pid;
+}
+
+/* Its exit status, or -1. */
+static int finish(pid_t pid) {
     int status;
-    if (waitpid(pid, &status, 0) < 0)
+    if (pid < 0 || waitpid(pid, &status, 0) < 0)
         return -1;
     return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
 }
 
-/* Writes the C into a temporary directory, compiles and links it with the runtime into a
- * temporary program, then renames that over -o. */
+static bool readable(const char *path) { return access(path, R_OK) == 0; }
+
+/* Where the runtime library and headers are: $CNNC_RUNTIME (both in one directory); else
+ * next to cnnc in the build tree (build/libcnnrt.a, the headers in runtime/); else the installed layout
+ * relative to cnnc (PREFIX/bin/cnnc, PREFIX/lib/libcnnrt.a, PREFIX/include/cnnc/), so an
+ * installed (or relocated, or DESTDIR-staged) tree works from any directory. */
+static bool find_runtime(const char **lib, const char **inc) {
+    const char *rt = getenv("CNNC_RUNTIME");
+    if (rt && *rt) {
+        *lib = arena_printf("%s/libcnnrt.a", rt);
+        *inc = rt;
+        if (readable(*lib))
+            return true;
+        fprintf(stderr, "cnnc: error: cannot find the runtime library '%s' (CNNC_RUNTIME is set to '%s')\n", *lib, rt);
+        return false;
+    }
+    const char *dir = self_dir();
+    const char *cand[2][2] = {{arena_printf("%s/libcnnrt.a", dir), arena_printf("%s/../runtime", dir)},
+                              {arena_printf("%s/../lib/libcnnrt.a", dir), arena_printf("%s/../include/cnnc", dir)}};
+    for (int k = 0; k < 2; k++)
+        if (readable(cand[k][0]) && readable(arena_printf("%s/cnnrt.h", cand[k][1]))) {
+            *lib = cand[k][0];
+            *inc = cand[k][1];
+            return true;
+        }
+    fprintf(stderr,
+            "cnnc: error: cannot find the runtime library: looked for '%s' and '%s' with their headers"
+            " (set CNNC_RUNTIME to the directory holding libcnnrt.a, cnnrt.h and cnntrain.h)\n",
+            cand[0][0], cand[1][0]);
+    return false;
+}
+
 /* Writes the C into a temporary directory, compiles and links it with the runtime into a
  * temporary program, then renames that over -o. gi is the inference graph; gt the training
  * graph (NULL when the model has nothing to train). */
 static int build_program(const Options *o, const Graph *gi, const Plan *pi, Graph *gt, const Plan *pt) {
-    const char *rt = getenv("CNNC_RUNTIME");
-    const char *dir = self_dir();
-    const char *libname = o->mpi ? "libcnnrt_mpi.a" : "libcnnrt.a";
-    const char *lib = arena_printf("%s/%s", rt ? rt : dir, libname);
-    const char *inc = rt ? rt : arena_printf("%s/../runtime", dir);
+    const char *lib, *inc;
+    if (is_special(o->out)) {
+        fprintf(stderr, "cnnc: error: '%s' exists and is not a regular file: give another -o PROGRAM\n", o->out);
+        return 1;
+    }
+    if (!find_runtime(&lib, &inc))
+        return 1;
     const char *cc = getenv(o->mpi ? "MPICC" : "CC");
     if (!cc || !*cc)
         cc = o->mpi ? "mpicc" : "clang";
-    if (o->mpi && !in_path(cc)) {
-        fprintf(stderr, "cnnc: error: --mpi needs the MPI compiler '%s', which is not installed (Open MPI: apt-get "
-                        "install libopenmpi-dev openmpi-bin; or set MPICC)\n", cc);
-        return 1;
+    if (o->mpi) { /* libcnnrt_mpi.a sits next to libcnnrt.a */
+        if (!in_path(cc)) {
+            fprintf(stderr, "cnnc: error: --mpi needs the MPI compiler '%s', which is not installed (Open MPI: "
+                            "apt-get install libopenmpi-dev openmpi-bin; or set MPICC)\n", cc);
+            return 1;
+        }
+        lib = arena_printf("%.*slibcnnrt_mpi.a", (int)(strlen(lib) - strlen("libcnnrt.a")), lib);
+        if (!readable(lib)) {
+            fprintf(stderr, "cnnc: error: cannot find the MPI runtime library '%s' ('make mpi' builds it where "
+                            "MPI is installed)\n", lib);
+            return 1;
+        }
+        /* mpicc compiles with $OMPI_CC: the C compiler of the other programs, when CC is set. */
+        if (getenv("CC") && *getenv("CC") && !getenv("OMPI_CC"))
+            setenv("OMPI_CC", getenv("CC"), 1);
     }
-    if (access(lib, R_OK) != 0) {
-        fprintf(stderr, "cnnc: error: cannot find the runtime library '%s' (set CNNC_RUNTIME%s)\n", lib,
-                o->mpi ? "; 'make mpi' builds it where MPI is installed" : "");
-        return 1;
-    }
-    /* mpicc compiles with $OMPI_CC: the C compiler of the other programs, when CC is set. */
-    if (o->mpi && getenv("CC") && *getenv("CC") && !getenv("OMPI_CC"))
-        setenv("OMPI_CC", getenv("CC"), 1);
     char tmpl[] = "/tmp/cnnc.XXXXXX";
     if (!mkdtemp(tmpl)) {
         fprintf(stderr, "cnnc: error: cannot make a temporary directory: %s\n", strerror(errno));
@@ -304,13 +393,42 @@ static int build_program(const Options *o, const Graph *gi, const Plan *pi, Grap
             for (char *tok = strtok(copy, " "); tok && na < 48; tok = strtok(NULL, " "))
                 args[na++] = tok;
         }
+        /* The translation units compile at once (the training one takes most of the time),
+         * then link. */
+        const char *objs[3] = {NULL, NULL, NULL};
+        pid_t pids[3] = {-1, -1, -1};
+        int st = 0;
         for (int k = 0; k < 3; k++)
-            if (files[k])
-                args[na++] = files[k];
-        const char *tail[] = {lib, "-lz", "-lm", "-o", tmp_out, NULL};
-        for (size_t k = 0; k < sizeof tail / sizeof *tail; k++)
-            args[na++] = tail[k];
-        int st = run((char *const *)args);
+            if (files[k]) {
+                const char *one[64];
+                memcpy(one, args, sizeof(char *) * (size_t)na);
+                objs[k] = arena_printf("%.*so", (int)strlen(files[k]) - 1, files[k]);
+                int m = na;
+                const char *c_args[] = {"-c", files[k], "-o", objs[k], NULL};
+                for (size_t j = 0; j < sizeof c_args / sizeof *c_args; j++)
+                    one[m++] = c_args[j];
+                pids[k] = start((char *const *)one);
+                if (pids[k] < 0)
+                    st = -1;
+            }
+        for (int k = 0; k < 3; k++)
+            if (files[k] && pids[k] >= 0) {
+                int s = finish(pids[k]);
+                if (s != 0 && st == 0)
+                    st = s;
+            }
+        if (st == 0) {
+            for (int k = 0; k < 3; k++)
+                if (objs[k])
+                    args[na++] = objs[k];
+            const char *tail[] = {lib, "-lz", "-lm", "-o", tmp_out, NULL};
+            for (size_t k = 0; k < sizeof tail / sizeof *tail; k++)
+                args[na++] = tail[k];
+            st = finish(start((char *const *)args));
+        }
+        for (int k = 0; k < 3; k++)
+            if (objs[k])
+                remove(objs[k]);
         if (st == 0 && rename(tmp_out, o->out) == 0) {
             rc = 0;
         } else {
@@ -339,70 +457,93 @@ static int emit_c_dir(const Options *o, const Graph *g, const Plan *plan) {
                : 1;
 }
 
+/* --dump-after=PASS: the IR (or, after plan, the plan) on standard error, then go on. */
+static void dump_after(const Options *o, const char *pass, const Graph *g, const Plan *plan) {
+    if (!o->dump_after || strcmp(o->dump_after, pass) != 0)
+        return;
+    fprintf(stderr, "# after %s (%s graph)\n", pass, g->training ? "training" : "forward");
+    if (plan)
+        plan_print(g, plan, stderr);
+    else
+        ir_print(g, stderr);
+}
+
+/* The passes from a shape-checked graph to a verified plan: autodiff (train), fuse (-O1 and
+ * up, except for the PyTorch view, which mirrors the network as written), plan. Returns the
+ * plan, or NULL after a message. */
+static Plan *compile_graph(const Options *o, Graph *g, bool train) {
+    if (train) {
+        if (!pass_autodiff(g))
+            return NULL;
+        dump_after(o, "autodiff", g, NULL);
+        if (!pass_shape(g))
+            return NULL;
+    }
+    if (o->opt >= 1 && o->emit != EMIT_TORCH) {
+        if (!pass_fuse(g))
+            return NULL;
+        dump_after(o, "fuse", g, NULL);
+    }
+    if (!ir_verify(g))
+        return NULL;
+    Plan *plan = pass_plan(g, o->opt >= 1);
+    dump_after(o, "plan", g, plan);
+    return plan_verify(g, plan) ? plan : NULL;
+}
+
+/* Everything after the options: returns the exit code. The source is elaborated once; a
+ * standalone program's inference code comes from a copy of the forward graph, fused for
+ * inference, and its training code from the graph with the training step appended. */
+static int compile(const Options *o) {
+    Program *prog = load_program(o->file);
+    Graph *g = prog ? elaborate(prog, &o->elab) : NULL;
+    if (!g)
+        return 1;
+    dump_after(o, "elaborate", g, NULL);
+    if (!pass_shape(g))
+        return 1;
+    dump_after(o, "shape", g, NULL);
+    bool trainable = ir_param_count(g, true) > 0;
+    if (o->train && !trainable) {
+        fprintf(stderr, "cnnc: error: model %s has no trained parameters: there is nothing to train\n", g->name);
+        return 1;
+    }
+    /* Standalone programs always train, unless the model has nothing to train. */
+    bool train = o->train || (o->emit == EMIT_PROGRAM && !o->no_train && trainable);
+    Graph *gi = o->emit == EMIT_PROGRAM && train ? ir_clone(g) : NULL;
+    Plan *plan = compile_graph(o, g, train);
+    if (!plan)
+        return 1;
+    switch (o->emit) {
+    case EMIT_IR: return write_text(o, g, ir_print);
+    case EMIT_PARAMS: return write_text(o, g, ir_print_params);
+    case EMIT_PLAN: {
+        the_plan = plan;
+        int rc = o->svg ? write_file(o->svg, g, print_plan_svg) : 0;
+        return rc ? rc : write_text(o, g, print_plan);
+    }
+    case EMIT_DOT: return write_text(o, g, emit_dot);
+    case EMIT_TORCH: return write_text(o, g, emit_torch);
+    case EMIT_C: return emit_c_dir(o, g, plan);
+    case EMIT_PROGRAM: break;
+    }
+    if (!gi)
+        return build_program(o, g, plan, NULL, NULL);
+    Plan *pi = compile_graph(o, gi, false);
+    return pi ? build_program(o, gi, pi, g, plan) : 1;
+}
+
 int main(int argc, char **argv) {
     Options o = {.opt = 2};
     Define *defines = calloc((size_t)argc + 1, sizeof *defines);
     o.elab.defines = defines;
     int rc = parse_options(argc, argv, &o, defines);
-    if (rc >= 0) {
-        free(defines);
-        arena_free_all();
-        return rc;
-    }
-    rc = 1;
-    Program *prog = load_program(o.file);
-    Graph *g = prog ? elaborate(prog, &o.elab) : NULL;
-    if (g && pass_shape(g)) {
-        if (o.train && ir_param_count(g, true) == 0) {
-            fprintf(stderr, "cnnc: error: model %s has no trained parameters: there is nothing to train\n", g->name);
-            free(defines);
-            arena_free_all();
-            return 1;
-        }
-        /* Standalone programs always train, unless the model has nothing to train. */
-        if (o.train || (o.emit == EMIT_PROGRAM && !o.no_train && ir_param_count(g, true) > 0)) {
-            pass_autodiff(g);
-            if (!pass_shape(g)) {
-                free(defines);
-                arena_free_all();
-                return 1;
-            }
-        }
-        /* The PyTorch view mirrors the network as written, so it reads the unfused graph. */
-        if (o.opt >= 1 && o.emit != EMIT_TORCH)
-            pass_fuse(g);
-        if (!ir_verify(g)) {
-            free(defines);
-            arena_free_all();
-            return 1;
-        }
-        Plan *plan = pass_plan(g, o.opt >= 1);
-        if (!plan_verify(g, plan))
-            rc = 1;
-        else if (o.emit == EMIT_IR)
-            rc = write_text(&o, g, ir_print);
-        else if (o.emit == EMIT_PARAMS)
-            rc = write_text(&o, g, ir_print_params);
-        else if (o.emit == EMIT_PLAN)
-            the_plan = plan, rc = write_text(&o, g, print_plan);
-        else if (o.emit == EMIT_TORCH)
-            rc = write_text(&o, g, emit_torch);
-        else if (o.emit == EMIT_C)
-            rc = emit_c_dir(&o, g, plan);
-        else if (!g->training)
-            rc = build_program(&o, g, plan, NULL, NULL);
-        else { /* the program's inference code comes from the forward graph alone, fused for it */
-            Graph *gi = elaborate(prog, &o.elab);
-            if (!gi || !pass_shape(gi))
-                rc = 1;
-            else {
-                if (o.opt >= 1)
-                    pass_fuse(gi);
-                Plan *pi = pass_plan(gi, o.opt >= 1);
-                rc = plan_verify(gi, pi) ? build_program(&o, gi, pi, g, plan) : 1;
-            }
-        }
-    }
+    /* The embeddable pair is for one image at a time unless --batch says otherwise: the
+     * smallest workspace. With --train it holds the training step: the train section's batch. */
+    if (rc < 0 && o.emit == EMIT_C && !o.train && o.elab.batch == 0)
+        o.elab.batch = 1;
+    if (rc < 0)
+        rc = compile(&o);
     free(defines);
     arena_free_all();
     return rc;

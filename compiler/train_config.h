@@ -1,4 +1,4 @@
-/* train_config.h: a model's training recipe (spec section 7) as plain values, evaluated and
+/* train_config.h: a model's training recipe (docs/language.md, Training settings) as plain values, evaluated and
  * checked from the syntax tree of one `train { ... }` item. Later stages (the C emitter, the
  * runtime training driver) read only this struct, never the syntax tree.
  *
@@ -18,7 +18,7 @@
     X(TK_EPOCHS, epochs) X(TK_BATCH, batch) X(TK_SEED, seed) X(TK_ACCUMULATE, accumulate)      \
     X(TK_CLIP_GRAD_NORM, clip_grad_norm) X(TK_LOSS, loss) X(TK_OPTIMIZER, optimizer)           \
     X(TK_SCHEDULE, schedule) X(TK_AUGMENT, augment) X(TK_EARLY_STOP, early_stop)               \
-    X(TK_FREEZE, freeze) X(TK_INIT, init)
+    X(TK_FREEZE, freeze) X(TK_INIT, init) X(TK_LR_FOR, lr_for)
 #define TRAIN_LOSSES(X) X(LOSS_CROSS_ENTROPY, cross_entropy) X(LOSS_FOCAL, focal)
 #define TRAIN_OPTIMIZERS(X) X(OPT_SGD, sgd) X(OPT_ADAM, adam) X(OPT_ADAMW, adamw)
 #define TRAIN_SCHEDULES(X)                                                                      \
@@ -27,8 +27,11 @@
     X(SCHED_PLATEAU, plateau)
 #define TRAIN_AUGMENTS(X)                                                                       \
     X(AUG_RANDOM_CROP, random_crop) X(AUG_HFLIP, hflip) X(AUG_VFLIP, vflip)                    \
-    X(AUG_ROTATE, rotate) X(AUG_TRANSLATE, translate) X(AUG_ERASE, erase)
-#define TRAIN_INITS(X) X(INIT_DEFAULT, default) X(INIT_KAIMING_NORMAL, kaiming_normal) X(INIT_XAVIER_UNIFORM, xavier_uniform)
+    X(AUG_ROTATE, rotate) X(AUG_TRANSLATE, translate) X(AUG_ERASE, erase)                      \
+    X(AUG_COLOR_JITTER, color_jitter) X(AUG_GRAYSCALE, grayscale)                              \
+    X(AUG_RANDOM_RESIZED_CROP, random_resized_crop) X(AUG_AFFINE, affine)
+#define TRAIN_INITS(X) X(INIT_DEFAULT, default) X(INIT_KAIMING_NORMAL, kaiming_normal) X(INIT_XAVIER_UNIFORM, xavier_uniform) \
+    X(INIT_NORMAL, normal) X(INIT_UNIFORM, uniform) X(INIT_CONSTANT, constant)
 
 #define TRAIN_ENUM_(e, name) e,
 typedef enum { TRAIN_KEYS(TRAIN_ENUM_) TK_COUNT } TrainKey;
@@ -83,7 +86,10 @@ typedef struct TrainSchedule {
     TrainIntList milestones;  /* multistep: epochs, >= 1, strictly increasing */
     double gamma;             /* step, multistep, exponential: factor per decay, > 0 */
     double min_lr;            /* cosine: >= 0 */
+    int t_max;                /* cosine: T_max in epochs, >= 0; 0: the run's epochs */
     double max_lr;            /* onecycle: > 0 */
+    double pct_start;         /* onecycle: the rising part's fraction of the steps, in (0, 1) */
+    bool cycle_momentum;      /* onecycle: momentum / beta1 from 0.95 to 0.85 and back */
     double factor;            /* plateau: in (0, 1) */
     int patience;             /* plateau: epochs without improvement, >= 0 */
 } TrainSchedule;
@@ -94,6 +100,11 @@ typedef struct TrainAugment {
     double p;                 /* hflip, vflip, erase: probability, in [0, 1] */
     double degrees;           /* rotate: uniform in [-degrees, degrees], in (0, 180] */
     double fraction;          /* translate: of the width/height, in (0, 1) */
+    int size;                 /* random_crop: the crop's size (0: not given, the input's); it
+                                 must equal the input's height and width (checked when training) */
+    double brightness, contrast, saturation, hue;   /* color_jitter: >= 0, hue <= 0.5 */
+    TrainNumList scale, ratio;                      /* random_resized_crop, affine (scale): [lo, hi] or not given */
+    double translate, shear;                        /* affine: in [0, 1], in [0, 90) degrees */
     Span span;                /* the item as written */
 } TrainAugment;
 
@@ -103,13 +114,31 @@ typedef struct TrainEarlyStop {
     double min_delta;         /* >= 0 */
 } TrainEarlyStop;
 
-/* A parameter name prefix (spec section 6): written as a name, dotted or not (`conv0`,
+/* A parameter name prefix (docs/language.md, Naming): written as a name, dotted or not (`conv0`,
  * `stage1.basic0`), or as a string (`"stage1.basic0"`). It is meant to match a parameter whose name equals it or
  * continues with '.'; whether it matches anything is checked by elaborate.c at span. */
 typedef struct TrainFreeze {
     const char *prefix;
     Span span;
 } TrainFreeze;
+
+/* A learning rate for one parameter group (`lr_for = [group(fc, lr = 0.01)]`): tensors named
+ * prefix or prefix.* train with lr instead of the optimizer's (the longest prefix wins). */
+typedef struct TrainLrFor {
+    const char *prefix;
+    double lr;                /* > 0 */
+    Span span;
+} TrainLrFor;
+
+/* init's arguments, as torch.nn.init names them (init.h of the runtime has the formulas):
+ * kaiming_normal(a=0, mode=fan_in, nonlinearity=leaky_relu), xavier_uniform(gain=1),
+ * normal(mean=0, std=1), uniform(a=0, b=1), constant(val). has_args: any was written. */
+typedef struct TrainInitArgs {
+    bool has_args;
+    double a, b, mean, std, val, gain;
+    int fan_out;              /* mode = fan_out */
+    int nonlinearity;         /* linear, sigmoid, tanh, relu, leaky_relu: 0..4 */
+} TrainInitArgs;
 
 typedef struct TrainConfig {
     int epochs;               /* >= 1 */
@@ -126,6 +155,9 @@ typedef struct TrainConfig {
     TrainFreeze *freeze;
     int nfreeze;
     InitKind init;
+    TrainInitArgs init_args;
+    TrainLrFor *lr_for;
+    int nlr_for;
     Span spans[TK_COUNT];     /* the value of each setting as written (e.g. spans[TK_LOSS] covers
                                  `cross_entropy(label_smoothing = 0.1)`); file < 0 when absent */
 } TrainConfig;
@@ -153,6 +185,7 @@ bool train_config_eval(const Item *item, TrainConfig *t, bool (*lookup)(void *ct
  *     early_stop: none
  *     freeze: conv0, stage1.basic0
  *     init: default
+ *     lr_for: fc=0.01, layer4=0.001
  * Numbers print in the shortest form that reads back to the same double. */
 void train_config_print(const TrainConfig *t, FILE *f);
 

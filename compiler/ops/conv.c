@@ -8,7 +8,12 @@
 #include "../arena.h"
 #include "../cbuf.h"
 #include "../emit_c.h"
+#include "../emit_torch.h"
 #include "../ops.h"
+
+/* conv_small.c: kernels for few channels; false when the layer does not qualify */
+bool conv_small_emit_dw(Emit *e, const Op *fwd);
+bool conv_small_emit_forward(Emit *e, const Op *op, const Attrs *a, Shape in, Shape out, const char *src);
 
 static const ArgSpec conv_args[] = {
     {"out", NULL}, {"kernel", NULL}, {"stride", "1"}, {"pad", "0"},
@@ -294,6 +299,8 @@ static void conv_emit_kernel(Emit *e, const Op *op, const Attrs *a, Shape in, Sh
         cb_line(c, "}");
         src = scr;
     }
+    if (conv_small_emit_forward(e, op, a, in, out, src))
+        return;
     if (conv_narrow(out)) {
         int64_t wt_at;
         conv_kernel_scratch(a, in, out, &wt_at);
@@ -481,6 +488,8 @@ static void conv_emit_backward(Emit *e, const Op *bwd, const Op *fwd) {
         cb_line(c, "db[oc] += s;");
         cb_line(c, "}");
     }
+    if (conv_small_emit_dw(e, fwd))
+        return;
     /* dw: the work is split into (input channel, block of OCB output channels of its group)
      * items, each the only writer of its dw entries; blocks of 4 channels at least, so that
      * the gathering below is shared by several dot products.
@@ -564,10 +573,43 @@ static void conv_emit_backward(Emit *e, const Op *bwd, const Op *fwd) {
     cb_line(c, "}");
 }
 
+/* Fusion: a tiling pooling closes the conv through the column kernel only (8 or more
+ * columns), with a window row of at most 64 KiB. */
+static bool conv_close_pool(const Graph *g, const Op *op, const Op *pool) {
+    Shape o = g->values[op->out].shape;
+    return o.d[3] >= 8 && (int64_t)8 * pool->a.kh * o.d[3] <= 16384;
+}
+
+/* The PyTorch twin; uneven padding (pad = same) is an explicit F.pad. */
+static bool conv_pads_evenly(const Attrs *a) { return a->ph == a->ph_end && a->pw == a->pw_end; }
+static const char *conv_torch_module(const TorchCtx *t, const Op *op) {
+    const Attrs *a = &op->a;
+    const char *s = arena_printf("nn.Conv2d(%d, %d, %s", torch_in_shape(t, op, 0).d[1], a->out, torch_pair(a->kh, a->kw));
+    if (a->sh != 1 || a->sw != 1)
+        s = arena_printf("%s, stride=%s", s, torch_pair(a->sh, a->sw));
+    if (conv_pads_evenly(a) && (a->ph || a->pw))
+        s = arena_printf("%s, padding=%s", s, torch_pair(a->ph, a->pw));
+    if (a->dh != 1 || a->dw != 1)
+        s = arena_printf("%s, dilation=%s", s, torch_pair(a->dh, a->dw));
+    if (a->groups != 1)
+        s = arena_printf("%s, groups=%d", s, a->groups);
+    if (!a->bias)
+        s = arena_printf("%s, bias=False", s);
+    return arena_printf("%s)", s);
+}
+static const char *conv_torch(TorchCtx *t, const Op *op) {
+    const Attrs *a = &op->a;
+    if (!conv_pads_evenly(a))
+        return arena_printf("%s(F.pad(%s, (%d, %d, %d, %d)))", torch_module_ref(op), torch_in(t, op, 0), a->pw, a->pw_end,
+                            a->ph, a->ph_end);
+    return arena_printf("%s(%s)", torch_module_ref(op), torch_in(t, op, 0));
+}
+
 const OpInfo OP_CONV_info = {
     .name = "conv", .is_layer = true, .args = conv_args, .set_attrs = conv_set_attrs,
     .infer = conv_infer, .add_params = conv_add_params, .flops = conv_flops,
     .print_attrs = conv_print_attrs, .param_kind = "conv",
     .emit_forward = conv_emit_forward, .scratch = conv_scratch, .emit_backward = conv_emit_backward, .bwd_needs = BWD_X, .bwd_scratch = conv_bwd_scratch,
-    .epilogue = true, .prologue = true,
+    .epilogue = true, .prologue = true, .close_pool = conv_close_pool,
+    .torch_module = conv_torch_module, .torch_call = conv_torch,
 };
