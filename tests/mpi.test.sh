@@ -137,7 +137,8 @@ fi
 # The batchnorm model: 526 training images in batches of 32, the last of 14 (slices of 4, 4, 3
 # and 3 images with four ranks); SGD with momentum. (A last batch of one to three images after
 # many steps is ill-conditioned: batchnorm over so few values puts units at ReLU's kink, and
-# one process built with gcc or with clang ends as far apart as one process and two ranks.)
+# one process built with gcc or with clang can end as far apart as one process and two ranks;
+# so can a model with max pooling, hence average pooling in mpi_bn.cnn.)
 set -- --data "$data" --limit 526 --seed 5 --lr 0.01 --threads 1 --quiet
 train_run bn-1 0 "$tmp/bn_one" train "$@" --epochs 1 --save "$tmp/b1" &&
     train_run bn-2 2 "$tmp/bn_mpi" train "$@" --epochs 1 --save "$tmp/b2" &&
