@@ -170,7 +170,7 @@ RT_HEADERS := runtime/cnnrt.h runtime/cnn_train_types.h runtime/cnntrain.h
 DOC_FILES  := README.md $(wildcard docs/*.md)
 DOC_IMG    := $(wildcard docs/img/lenet5.svg docs/img/basic_block.svg docs/img/lenet5_plan.svg)
 EMBED_FILES := examples/embed/Makefile examples/embed/main.c
-INSTALLED  := $(BINDIR)/cnnc $(LIBDIR)/libcnnrt.a $(addprefix $(INCDIR)/,$(notdir $(RT_HEADERS))) \
+INSTALLED  := $(BINDIR)/cnnc $(LIBDIR)/libcnnrt.a $(if $(MPI_LIB),$(LIBDIR)/libcnnrt_mpi.a) $(addprefix $(INCDIR)/,$(notdir $(RT_HEADERS))) \
               $(PCDIR)/cnnrt.pc $(MANDIR)/cnnc.1 $(MANDIR)/cnnc-program.1 $(COMPDIR)/cnnc \
               $(addprefix $(DOCDIR)/,$(notdir $(DOC_FILES))) $(addprefix $(DOCDIR)/img/,$(notdir $(DOC_IMG))) \
               $(addprefix $(DOCDIR)/examples/embed/,$(notdir $(EMBED_FILES)))
@@ -180,6 +180,7 @@ install: all
 	    $(DESTDIR)$(MANDIR) $(DESTDIR)$(DOCDIR) $(DESTDIR)$(DOCDIR)/examples/embed $(DESTDIR)$(COMPDIR)
 	install -m 755 $(B)/cnnc $(DESTDIR)$(BINDIR)/cnnc
 	install -m 644 $(B)/libcnnrt.a $(DESTDIR)$(LIBDIR)/libcnnrt.a
+	$(if $(MPI_LIB),install -m 644 $(MPI_LIB) $(DESTDIR)$(LIBDIR)/libcnnrt_mpi.a)
 	install -m 644 $(RT_HEADERS) $(DESTDIR)$(INCDIR)/
 	sed -e 's|@PREFIX@|$(PREFIX)|g' -e 's|@LIBDIR@|$(LIBDIR)|g' -e 's|@INCDIR@|$(INCDIR)|g' \
 	    dist/cnnrt.pc.in > $(DESTDIR)$(PCDIR)/cnnrt.pc

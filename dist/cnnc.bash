@@ -19,7 +19,7 @@ _cnnc() {
         --emit=*)
             COMPREPLY=($(compgen -W "ir params c plan dot torch" -- "${cur#--emit=}")); return ;;
         -*)
-            COMPREPLY=($(compgen -W "-o --emit= --model -D --batch -O0 -O1 -O2 --train --no-train
+            COMPREPLY=($(compgen -W "-o --emit= --model -D --batch -O0 -O1 -O2 --train --no-train --mpi
                                      --embed-weights --svg -h --help --version" -- "$cur"))
             [ "${COMPREPLY[0]}" = --emit= ] && compopt -o nospace 2>/dev/null
             return ;;
