@@ -1,7 +1,7 @@
 #!/bin/sh
 # tests/mpi.test.sh: data-parallel training with MPI (cnnc --mpi, runtime/mpi.c, docs/distributed.md).
 # Skips (installs nothing) when mpicc or mpirun is missing; .ci/install-deps installs Open MPI.
-# On Fashion-MNIST subsets (--limit), with LeNet-5 and tests/models/mpi_bn.cnn (synchronized
+# On Fashion-MNIST subsets (--limit), with LeNet-5 and tests/mpi/mpi_bn.cnn (synchronized
 # batchnorm on images and features, dropout), uneven slices and last batches with fewer images
 # than ranks:
 #   (a) `mpirun -np 2` and `-np 4` after one epoch hold the weights one process trains (the
@@ -71,8 +71,8 @@ build() { # build OUT [cnnc flags] MODEL
         return 1
     fi
 }
-build bn_mpi --mpi "$top/tests/models/mpi_bn.cnn" || exit 1
-build bn_one "$top/tests/models/mpi_bn.cnn" || exit 1
+build bn_mpi --mpi "$top/tests/mpi/mpi_bn.cnn" || exit 1
+build bn_one "$top/tests/mpi/mpi_bn.cnn" || exit 1
 if nm "$tmp/bn_one" | grep -q "MPI_\|cnn_mpi_\|ompi"; then bad "the program built without --mpi refers to MPI"; else ok; fi
 # Under the sanitizers (slow), the batchnorm model's -np 2 and short-batch checks and the
 # killed rank only.
