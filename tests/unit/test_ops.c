@@ -3,11 +3,15 @@
  * (a missing twin would print `None` into the module; a missing act_expr would never fuse). */
 #include <CUnit/CUnit.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "arena.h"
+#include "elaborate.h"
 #include "emit_torch.h"
 #include "ops.h"
+#include "passes.h"
 
 /* Training ops are appended by pass_autodiff and are not part of a forward graph. */
 static bool training_op(int k) { return k == OP_LOSS || k == OP_BACKWARD; }
@@ -113,8 +117,74 @@ static void test_activations_emit(void) {
     }
 }
 
+/* A shape-checked graph of the model text (no diagnostics expected), or NULL. */
+static Graph *graph_of(const char *text, bool train) {
+    char path[] = "/tmp/cnnc-ops-XXXXXX";
+    int fd = mkstemp(path);
+    if (fd < 0)
+        return NULL;
+    FILE *f = fdopen(fd, "w");
+    fputs(text, f);
+    fclose(f);
+    Program *p = load_program(path);
+    ElabOptions opts = {.batch = 2};
+    Graph *g = p ? elaborate(p, &opts) : NULL;
+    unlink(path);
+    if (!g || !pass_shape(g))
+        return NULL;
+    if (train && (!pass_autodiff(g) || !pass_shape(g)))
+        return NULL;
+    return g;
+}
+
+/* The first op of the kind with that name. */
+static const Op *find_op(const Graph *g, const char *name) {
+    for (int i = 0; i < g->nops; i++)
+        if (!strcmp(op_name(g->ops[i].kind), name))
+            return &g->ops[i];
+    return NULL;
+}
+
+/* The fusion rules that no numerical test can see from outside: what may not be absorbed. */
+static void test_fusion_rules(void) {
+    /* a pooling closes a conv only when its windows tile the image */
+    Graph *g = graph_of("model m {\n input [2, 8, 8]\n conv(2, 1)\n maxpool(2)\n flatten\n linear(2)\n}\n", false);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(g);
+    pass_fuse(g);
+    CU_ASSERT(find_op(g, "conv")->epi_pool >= 0);
+    g = graph_of("model m {\n input [2, 8, 8]\n conv(2, 1)\n maxpool([3, 2], stride = 2)\n flatten\n linear(2)\n}\n",
+                 false);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(g);
+    pass_fuse(g);
+    CU_ASSERT(find_op(g, "conv")->epi_pool < 0); /* windows overlap vertically */
+    CU_ASSERT(find_op(g, "maxpool")->fused_into < 0);
+    /* a batchnorm folds into the conv at inference, never in training (batch statistics) */
+    const char *bn = "model m {\n input [2, 8, 8]\n conv(2, 3)\n batchnorm\n relu\n flatten\n linear(2)\n}\n";
+    g = graph_of(bn, false);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(g);
+    pass_fuse(g);
+    CU_ASSERT(find_op(g, "conv")->epi_bn >= 0);
+    g = graph_of(bn, true);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(g);
+    pass_fuse(g);
+    CU_ASSERT(find_op(g, "conv")->epi_bn < 0);
+    CU_ASSERT(find_op(g, "batchnorm")->fused_into < 0);
+    CU_ASSERT(find_op(g, "batchnorm")->epi_act >= 0); /* the batchnorm heads the relu instead */
+    /* an activation whose gradient reads its input stays apart in training, fuses at inference */
+    const char *ge = "model m {\n input [4]\n linear(4)\n gelu\n linear(2)\n}\n";
+    g = graph_of(ge, true);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(g);
+    pass_fuse(g);
+    CU_ASSERT(find_op(g, "linear")->epi_act < 0);
+    g = graph_of(ge, false);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(g);
+    pass_fuse(g);
+    CU_ASSERT(find_op(g, "linear")->epi_act >= 0);
+}
+
 void suite_ops(void) {
     CU_pSuite s = CU_add_suite("ops", NULL, NULL);
     CU_add_test(s, "every op kind has a complete OpInfo", test_every_op_complete);
     CU_add_test(s, "every activation emits C and a twin", test_activations_emit);
+    CU_add_test(s, "fusion absorbs only what it may", test_fusion_rules);
 }
