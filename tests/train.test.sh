@@ -401,6 +401,12 @@ check_fail "allow-empty alone" 2 "--init-from" "$tiny" train --data "$tmp/d" --a
 check_fail "class weights count" 2 "2 numbers, the model 3 classes" "$tiny" train --data "$tmp/d" \
     --class-weights 1,2
 check_fail "bad lr" 2 "--lr" "$tiny" train --data "$tmp/d" --lr -1
+check_fail "bad limit" 2 "--limit" "$tiny" train --data "$tmp/d" --limit 0
+# --limit N: the first N training images (the data set has 120), before --val-split's share.
+if "$tiny" train --data "$tmp/d" --limit 50 --val-split 0.2 --epochs 1 --save "$tmp/lim" >"$tmp/stdout" 2>&1 &&
+    grep -q ": 40 images, validation 10 images" "$tmp/stdout"; then ok; else
+    bad "--limit 50 --val-split 0.2: want 40 + 10 images: $(head -2 "$tmp/stdout")"
+fi
 check_fail "resume missing" 1 "cannot open" "$tiny" train --data "$tmp/d" --resume "$tmp/none.safetensors" \
     --save "$tmp/o"
 check_fail "resume plain weights" 1 "optim.m.conv0.weight" "$tiny" train --data "$tmp/d" \
