@@ -397,170 +397,269 @@ static bool conv_dx_by_kernel(const Attrs *a, Attrs *d) {
     return true;
 }
 
+/* The weight gradient, and the data gradient of the convs the forward kernel cannot take, are
+ * matrix products over "positions" (image, output row, output column), done in pieces of PL
+ * positions so that their buffers stay a few MB whatever the batch and image size:
+ *   dyp [OC + MR][PL]        dy of the piece, one row per output channel (rows past OC zero)
+ *   col [G][PL][ICKP]        the piece's input under every tap (im2col), or dx's columns
+ *   wp  [OC][ICKP]           the weights, rows padded with zeros (data gradient only)
+ * (ICK = ICG * KH * KW, padded to ICKP, a multiple of two vectors.) For each piece:
+ *   dx:  col = dyp^T wp per group (tiles of MR positions x two vectors of taps, the reduction
+ *        over the group's output channels in registers), then col is added into dx (col2im);
+ *   dw:  col = im2col(x); dw += dyp col per group (tiles of MR output channels x two vectors of
+ *        taps, the reduction over the piece's positions in registers).
+ * Every dw, db and dx element has one writer per piece and pieces run in order, so the result
+ * does not depend on the number of threads. Without vector types, plain loops do the same. */
+enum { CONV_MR = 12, CONV_COLS = 32, CONV_COL_CAP = 1 << 20 };
+
+typedef struct {
+    int ick, ickp, pl;
+    int64_t col_at, wp_at, total;
+} ConvBwdGeo;
+
+static int64_t round_to(int64_t n, int64_t m) { return (n + m - 1) / m * m; }
+
+static ConvBwdGeo conv_bwd_geo(const Attrs *a, Shape in, Shape out, bool dx_gemm) {
+    ConvBwdGeo q;
+    q.ick = in.d[1] / a->groups * a->kh * a->kw;
+    q.ickp = (int)round_to(q.ick, CONV_COLS);
+    int64_t nq = (int64_t)in.d[0] * out.d[2] * out.d[3], pl = CONV_COL_CAP / ((int64_t)a->groups * q.ickp);
+    pl = pl < 4 * CONV_MR ? 4 * CONV_MR : pl;
+    pl = round_to(pl < nq ? pl : nq, CONV_MR);
+    q.pl = (int)pl;
+    q.col_at = round16((int64_t)(a->out + CONV_MR) * pl);
+    q.wp_at = q.col_at + round16((int64_t)a->groups * pl * q.ickp);
+    q.total = q.wp_at + (dx_gemm ? round16((int64_t)a->out * q.ickp) : 0);
+    return q;
+}
+
 static int64_t conv_bwd_scratch(const Graph *g, const Op *bwd, const Op *fwd) {
+    Shape in = g->values[fwd->in[0]].shape, out = g->values[fwd->out].shape;
     Attrs d;
-    if (bwd->out < 0 || !conv_dx_by_kernel(&fwd->a, &d))
-        return 0;
-    Shape in = g->values[fwd->in[0]].shape, out = g->values[fwd->out].shape, at;
+    bool by_kernel = bwd->out >= 0 && conv_dx_by_kernel(&fwd->a, &d);
+    int64_t need = 0;
+    if (by_kernel) {
+        d.out = in.d[1];
+        int64_t wt_at;
+        need = round16((int64_t)out.d[1] * in.d[1] * d.kh * d.kw) + conv_kernel_scratch(&d, out, in, &wt_at);
+    }
+    int64_t geo = bwd->wrt == 0 || (bwd->out >= 0 && !by_kernel)
+                      ? conv_bwd_geo(&fwd->a, in, out, bwd->out >= 0 && !by_kernel).total
+                      : 0;
+    return need > geo ? need : geo;
+}
+
+/* dx by the forward kernel: the stride-1 case. */
+static void conv_emit_dx_by_kernel(Emit *e, const Op *fwd, Attrs d) {
+    Cbuf *c = e->c;
+    Shape in = emit_in_shape(e, fwd, 0), out = emit_out_shape(e, fwd);
     d.out = in.d[1];
-    int64_t wt_at;
-    (void)at;
-    return round16((int64_t)out.d[1] * in.d[1] * d.kh * d.kw) + conv_kernel_scratch(&d, out, in, &wt_at);
+    int64_t wf = round16((int64_t)out.d[1] * in.d[1] * d.kh * d.kw);
+    Op plain = {.fused_into = -1, .epi_bn = -1, .epi_act = -1, .pro_norm = -1, .epi_pool = -1};
+    cb_line(c, "{ /* dx: the forward kernel over dy, with the kernel flipped and its channels swapped */");
+    cb_line(c, "float *wf = scratch;");
+    cb_line(c, "PARALLEL_FOR");
+    cb_line(c, "for (int icc = 0; icc < IC; icc++)");
+    cb_line(c, "    for (int oc = 0; oc < OC; oc++)");
+    cb_line(c, "        for (int k = 0; k < KH * KW; k++)");
+    cb_line(c, "            wf[((size_t)icc * OC + oc) * KH * KW + k] = w[((size_t)oc * IC + icc) * KH * KW + KH * KW - 1 - k];");
+    cb_line(c, "{");
+    cb_line(c, "const float *x = dy, *w = wf;");
+    cb_line(c, "float *y = dx;");
+    conv_emit_kernel(e, &plain, &d, out, in, arena_printf("(scratch + %lld)", (long long)wf));
+    cb_line(c, "}");
+    cb_line(c, "}");
+}
+
+/* One register tile: acc[MR][2] vectors, then the reduction loop `loop` over `red`, where
+ * each step loads two vectors at vexpr and broadcasts MR scalars at bexpr (with t). */
+static void conv_emit_tile(Cbuf *c, const char *loop, const char *vexpr, const char *bexpr) {
+    cb_line(c, "cnn_vec acc[MR][2];");
+    cb_line(c, "for (int t = 0; t < MR; t++)");
+    cb_line(c, "    acc[t][0] = acc[t][1] = (cnn_vec){0};");
+    cb_line(c, "%s {", loop);
+    cb_line(c, "cnn_vec v0, v1;");
+    cb_line(c, "memcpy(&v0, %s, sizeof v0);", vexpr);
+    cb_line(c, "memcpy(&v1, %s + CNN_VW, sizeof v1);", vexpr);
+    cb_line(c, "for (int t = 0; t < MR; t++) {");
+    cb_line(c, "const float s = %s;", bexpr);
+    cb_line(c, "acc[t][0] += s * v0;");
+    cb_line(c, "acc[t][1] += s * v1;");
+    cb_line(c, "}");
+    cb_line(c, "}");
 }
 
 static void conv_emit_backward(Emit *e, const Op *bwd, const Op *fwd) {
     Cbuf *c = e->c;
     const Attrs *a = &fwd->a;
-    emit_image_dims(c, "I", emit_in_shape(e, fwd, 0));
-    emit_image_dims(c, "O", emit_out_shape(e, fwd));
+    Shape in = emit_in_shape(e, fwd, 0), out = emit_out_shape(e, fwd);
+    emit_image_dims(c, "I", in);
+    emit_image_dims(c, "O", out);
     cb_line(c, "enum { KH = %d, KW = %d, SH = %d, SW = %d, PH = %d, PW = %d, DH = %d, DW = %d, G = %d };", a->kh, a->kw,
             a->sh, a->sw, a->ph, a->pw, a->dh, a->dw, a->groups);
     cb_line(c, "enum { ICG = IC / G, OCG = OC / G };");
     Attrs d;
-    if (bwd->out >= 0 && conv_dx_by_kernel(a, &d)) {
-        Shape in = emit_in_shape(e, fwd, 0), out = emit_out_shape(e, fwd);
-        d.out = in.d[1];
-        int64_t wf = round16((int64_t)out.d[1] * in.d[1] * d.kh * d.kw);
-        Op plain = {.fused_into = -1, .epi_bn = -1, .epi_act = -1, .pro_norm = -1, .epi_pool = -1};
-        cb_line(c, "{ /* dx: the forward kernel over dy, with the kernel flipped and its channels swapped */");
-        cb_line(c, "float *wf = scratch;");
-        cb_line(c, "PARALLEL_FOR");
-        cb_line(c, "for (int icc = 0; icc < IC; icc++)");
-        cb_line(c, "    for (int oc = 0; oc < OC; oc++)");
-        cb_line(c, "        for (int k = 0; k < KH * KW; k++)");
-        cb_line(c, "            wf[((size_t)icc * OC + oc) * KH * KW + k] = w[((size_t)oc * IC + icc) * KH * KW + KH * KW - 1 - k];");
-        cb_line(c, "{");
-        cb_line(c, "const float *x = dy, *w = wf;");
-        cb_line(c, "float *y = dx;");
-        conv_emit_kernel(e, &plain, &d, out, in, arena_printf("(scratch + %lld)", (long long)wf));
-        cb_line(c, "}");
-        cb_line(c, "}");
-    } else if (bwd->out >= 0) {
-        cb_line(c, "PARALLEL_FOR");
-        cb_line(c, "for (int ii = 0; ii < n * IC; ii++) {");
-        cb_line(c, "const int i = ii / IC, ic = ii %% IC, g = ic / ICG, icl = ic %% ICG;");
-        cb_line(c, "float *restrict dxi = dx + (size_t)ii * IH * IW;");
-        cb_line(c, "for (int p = 0; p < IH * IW; p++)");
-        cb_line(c, "    dxi[p] = 0.0f;");
-        cb_line(c, "for (int oc = g * OCG; oc < (g + 1) * OCG; oc++) {");
-        cb_line(c, "const float *dyo = dy + ((size_t)i * OC + oc) * OH * OW;");
-        cb_line(c, "const float *wk = w + ((size_t)oc * ICG + icl) * KH * KW;");
-        cb_line(c, "for (int kh = 0; kh < KH; kh++) {");
-        cb_line(c, "const int oh0 = kh * DH >= PH ? 0 : (PH - kh * DH + SH - 1) / SH;");
-        cb_line(c, "const int ohe = IH - 1 + PH - kh * DH;");
-        cb_line(c, "const int oh1 = ohe < 0 ? 0 : (ohe / SH + 1 < OH ? ohe / SH + 1 : OH);");
-        cb_line(c, "for (int kw = 0; kw < KW; kw++) {");
-        cb_line(c, "const int ow0 = kw * DW >= PW ? 0 : (PW - kw * DW + SW - 1) / SW;");
-        cb_line(c, "const int owe = IW - 1 + PW - kw * DW;");
-        cb_line(c, "const int ow1 = owe < 0 ? 0 : (owe / SW + 1 < OW ? owe / SW + 1 : OW);");
-        cb_line(c, "const float wv = wk[kh * KW + kw];");
-        cb_line(c, "for (int oh = oh0; oh < oh1; oh++) {");
-        cb_line(c, "float *xr = dxi + (oh * SH - PH + kh * DH) * IW + kw * DW - PW;");
-        cb_line(c, "const float *yr = dyo + oh * OW;");
-        cb_line(c, "for (int ow = ow0; ow < ow1; ow++)");
-        cb_line(c, "    xr[ow * SW] += wv * yr[ow];");
-        cb_line(c, "}");
-        cb_line(c, "}");
-        cb_line(c, "}");
-        cb_line(c, "}");
-        cb_line(c, "}");
-    }
-    if (bwd->wrt != 0)
+    bool want_dx = bwd->out >= 0, by_kernel = want_dx && conv_dx_by_kernel(a, &d);
+    bool dx_gemm = want_dx && !by_kernel, want_dw = bwd->wrt == 0;
+    if (by_kernel)
+        conv_emit_dx_by_kernel(e, fwd, d);
+    if (!dx_gemm && !want_dw)
         return;
-    if (a->bias) {
+    ConvBwdGeo q = conv_bwd_geo(a, in, out, dx_gemm);
+    cb_line(c, "{ /* %s by pieces of PL positions (see conv.c) */", dx_gemm && want_dw ? "dx, dw" : dx_gemm ? "dx" : "dw");
+    cb_line(c, "enum { K = KH * KW, ICK = %d, ICKP = %d, PL = %d, OHW = OH * OW };", q.ick, q.ickp, q.pl);
+    cb_line(c, "#if CNN_VECTORS");
+    cb_line(c, "enum { MR = CNN_VW == 16 ? 12 : 6, NKB = ICKP / (2 * CNN_VW) }; /* tile: MR rows x 2 vectors */");
+    cb_line(c, "#endif");
+    cb_line(c, "float *dyp = scratch, *col = scratch + %lld;", (long long)q.col_at);
+    if (dx_gemm) {
+        cb_line(c, "float *wp = scratch + %lld;", (long long)q.wp_at);
         cb_line(c, "PARALLEL_FOR");
         cb_line(c, "for (int oc = 0; oc < OC; oc++) {");
-        cb_line(c, "float lane[OW] = {0};");
-        cb_line(c, "for (int i = 0; i < n; i++)");
-        cb_line(c, "    for (int oh = 0; oh < OH; oh++)");
-        cb_line(c, "        for (int ow = 0; ow < OW; ow++)");
-        cb_line(c, "            lane[ow] += dy[(((size_t)i * OC + oc) * OH + oh) * OW + ow];");
+        cb_line(c, "for (int k = 0; k < ICK; k++)");
+        cb_line(c, "    wp[(size_t)oc * ICKP + k] = w[(size_t)oc * ICK + k];");
+        cb_line(c, "for (int k = ICK; k < ICKP; k++)");
+        cb_line(c, "    wp[(size_t)oc * ICKP + k] = 0.0f;");
+        cb_line(c, "}");
+        cb_line(c, "PARALLEL_FOR");
+        cb_line(c, "for (int p = 0; p < n * IC; p++)");
+        cb_line(c, "    memset(dx + (size_t)p * IH * IW, 0, sizeof(float) * IH * IW);");
+    }
+    cb_line(c, "const long long NQ = (long long)n * OHW;");
+    cb_line(c, "for (long long q0 = 0; q0 < NQ; q0 += PL) {");
+    cb_line(c, "const int len = NQ - q0 < PL ? (int)(NQ - q0) : PL;");
+    /* dy of the piece, and db */
+    cb_line(c, "PARALLEL_FOR");
+    cb_line(c, "for (int oc = 0; oc < OC + %d; oc++) {", CONV_MR);
+    cb_line(c, "float *dr = dyp + (size_t)oc * PL;");
+    cb_line(c, "int p = 0;");
+    cb_line(c, "if (oc < OC)");
+    cb_line(c, "for (long long q = q0; p < len;) {");
+    cb_line(c, "const long long i = q / OHW;");
+    cb_line(c, "const int r = (int)(q - i * OHW), m = OHW - r < len - p ? OHW - r : len - p;");
+    cb_line(c, "memcpy(dr + p, dy + ((size_t)i * OC + oc) * OHW + r, sizeof(float) * (size_t)m);");
+    cb_line(c, "p += m, q += m;");
+    cb_line(c, "}");
+    cb_line(c, "for (; p < PL; p++)");
+    cb_line(c, "    dr[p] = 0.0f;");
+    if (want_dw && a->bias) {
+        cb_line(c, "if (oc < OC) {");
+        cb_line(c, "float part[16] = {0};");
+        cb_line(c, "for (p = 0; p + 16 <= len; p += 16)");
+        cb_line(c, "    for (int j = 0; j < 16; j++)");
+        cb_line(c, "        part[j] += dr[p + j];");
+        cb_line(c, "for (int j = 0; p + j < len; j++)");
+        cb_line(c, "    part[j] += dr[p + j];");
         cb_line(c, "float s = 0.0f;");
-        cb_line(c, "for (int ow = 0; ow < OW; ow++)");
-        cb_line(c, "    s += lane[ow];");
+        cb_line(c, "for (int j = 0; j < 16; j++)");
+        cb_line(c, "    s += part[j];");
         cb_line(c, "db[oc] += s;");
         cb_line(c, "}");
     }
-    /* dw: the work is split into (input channel, block of OCB output channels of its group)
-     * items, each the only writer of its dw entries; blocks of 4 channels at least, so that
-     * the gathering below is shared by several dot products.
-     * For each image and block of RB output rows, the input values under every tap are gathered
-     * once into col (zero where the tap reads padding), then every output channel of the item
-     * takes its dot products with them. With KH * KW >= 4 taps, col is [position][tap] and the
-     * sums run across the taps (a vector of KH * KW accumulators per output channel, one
-     * broadcast dy value per position); with fewer, col is [tap][position] and each dot
-     * product keeps 16 partial sums along the positions. Both forms vectorize under clang and
-     * gcc without reassociating additions. */
-    Shape o = emit_out_shape(e, fwd);
-    int ic = emit_in_shape(e, fwd, 0).d[1], ocg = a->out / a->groups, k = a->kh * a->kw;
-    bool by_tap = k >= 4;
-    int nob = (ocg + 7) / 8; /* more blocks for more threads, each of 4 channels at least */
-    while (ic * nob < 8 && (ocg + nob) / (nob + 1) >= 4)
-        nob++;
-    int ocb = (ocg + nob - 1) / nob;
-    int rb = 4096 / (k * o.d[3]);
-    rb = rb < 1 ? 1 : rb > o.d[2] ? o.d[2] : rb;
-    const char *at = by_tap ? "col[r * OW + ow][k]" : "col[k][r * OW + ow]";
-    cb_line(c, "enum { K = KH * KW, RB = %d, OCB = %d, NOB = (OCG + OCB - 1) / OCB };", rb, ocb);
-    cb_line(c, "PARALLEL_FOR");
-    cb_line(c, "for (int item = 0; item < IC * NOB; item++) {");
-    cb_line(c, "const int ic = item / NOB, g = ic / ICG, oc0 = g * OCG + item %% NOB * OCB;");
-    cb_line(c, "const int ocn = (g + 1) * OCG - oc0 < OCB ? (g + 1) * OCG - oc0 : OCB;");
-    cb_line(c, by_tap ? "float acc[OCB][K], col[RB * OW][K];" : "float acc[OCB][K][16], col[K][RB * OW];");
-    cb_line(c, "memset(acc, 0, sizeof acc);");
-    cb_line(c, "for (int i = 0; i < n; i++) {");
-    cb_line(c, "const float *xi = x + ((size_t)i * IC + ic) * IH * IW;");
-    cb_line(c, "for (int r0 = 0; r0 < OH; r0 += RB) {");
-    cb_line(c, "const int rn = OH - r0 < RB ? OH - r0 : RB, len = rn * OW;");
-    cb_line(c, "for (int kh = 0; kh < KH; kh++)");
-    cb_line(c, "for (int kw = 0; kw < KW; kw++) {");
-    cb_line(c, "const int k = kh * KW + kw;");
-    cb_line(c, "const int ow0 = kw * DW >= PW ? 0 : (PW - kw * DW + SW - 1) / SW;");
-    cb_line(c, "const int owe = IW - 1 + PW - kw * DW;");
-    cb_line(c, "const int ow1 = owe < 0 ? 0 : (owe / SW + 1 < OW ? owe / SW + 1 : OW);");
-    cb_line(c, "for (int r = 0; r < rn; r++) {");
-    cb_line(c, "const int h = (r0 + r) * SH - PH + kh * DH;");
-    cb_line(c, "const float *xr = xi + h * IW + kw * DW - PW;");
-    cb_line(c, "const int in = h >= 0 && h < IH;");
-    cb_line(c, "for (int ow = 0; ow < OW; ow++)");
-    cb_line(c, "    %s = in && ow >= ow0 && ow < ow1 ? xr[ow * SW] : 0.0f;", at);
     cb_line(c, "}");
-    cb_line(c, "}");
-    cb_line(c, "for (int oi = 0; oi < ocn; oi++) {");
-    cb_line(c, "const float *yr = dy + (((size_t)i * OC + oc0 + oi) * OH + r0) * OW;");
-    if (by_tap) {
-        cb_line(c, "float *as = acc[oi];");
+    if (dx_gemm) {
+        cb_line(c, "/* dx's columns: col[g][p][k] = sum over the group's oc of dyp[oc][p] wp[oc][k] */");
+        cb_line(c, "#if CNN_VECTORS");
+        cb_line(c, "const int npb = (len + MR - 1) / MR;");
+        cb_line(c, "PARALLEL_FOR");
+        cb_line(c, "for (int job = 0; job < G * npb * NKB; job++) {");
+        cb_line(c, "const int kb = job %% NKB, pb = job / NKB %% npb, g = job / NKB / npb;");
+        cb_line(c, "const float *wq = wp + (size_t)g * OCG * ICKP + kb * 2 * CNN_VW;");
+        cb_line(c, "const float *dq = dyp + (size_t)g * OCG * PL + pb * MR;");
+        conv_emit_tile(c, "for (int oc = 0; oc < OCG; oc++)", "wq + (size_t)oc * ICKP", "dq[(size_t)oc * PL + t]");
+        cb_line(c, "float *cq = col + ((size_t)g * PL + pb * MR) * ICKP + kb * 2 * CNN_VW;");
+        cb_line(c, "for (int t = 0; t < MR; t++) {");
+        cb_line(c, "memcpy(cq + (size_t)t * ICKP, &acc[t][0], sizeof acc[t][0]);");
+        cb_line(c, "memcpy(cq + (size_t)t * ICKP + CNN_VW, &acc[t][1], sizeof acc[t][1]);");
+        cb_line(c, "}");
+        cb_line(c, "}");
+        cb_line(c, "#else");
+        cb_line(c, "PARALLEL_FOR");
+        cb_line(c, "for (int p = 0; p < len; p++)");
+        cb_line(c, "for (int g = 0; g < G; g++)");
+        cb_line(c, "for (int k = 0; k < ICK; k++) {");
+        cb_line(c, "float s = 0.0f;");
+        cb_line(c, "for (int oc = g * OCG; oc < (g + 1) * OCG; oc++)");
+        cb_line(c, "    s += dyp[(size_t)oc * PL + p] * wp[(size_t)oc * ICKP + k];");
+        cb_line(c, "col[((size_t)g * PL + p) * ICKP + k] = s;");
+        cb_line(c, "}");
+        cb_line(c, "#endif");
+        cb_line(c, "/* col2im: each (image, input channel) plane of the piece has one writer */");
+        cb_line(c, "const long long i0 = q0 / OHW, ni = (q0 + len - 1) / OHW - i0 + 1;");
+        cb_line(c, "PARALLEL_FOR");
+        cb_line(c, "for (int job = 0; job < ni * IC; job++) {");
+        cb_line(c, "const long long i = i0 + job / IC;");
+        cb_line(c, "const int ic = job %% IC, g = ic / ICG, icl = ic %% ICG;");
+        cb_line(c, "float *dxc = dx + ((size_t)i * IC + ic) * IH * IW;");
+        cb_line(c, "const long long qa = i * OHW > q0 ? i * OHW : q0, qb = (i + 1) * OHW < q0 + len ? (i + 1) * OHW : q0 + len;");
+        cb_line(c, "for (long long q = qa; q < qb; q++) {");
+        cb_line(c, "const int r = (int)(q - i * OHW), oh = r / OW, ow = r %% OW;");
+        cb_line(c, "const float *cq = col + ((size_t)g * PL + (size_t)(q - q0)) * ICKP + icl * K;");
+        cb_line(c, "for (int kh = 0; kh < KH; kh++) {");
+        cb_line(c, "const int h = oh * SH - PH + kh * DH;");
+        cb_line(c, "if (h < 0 || h >= IH)");
+        cb_line(c, "    continue;");
+        cb_line(c, "for (int kw = 0; kw < KW; kw++) {");
+        cb_line(c, "const int wc = ow * SW - PW + kw * DW;");
+        cb_line(c, "if (wc >= 0 && wc < IW)");
+        cb_line(c, "    dxc[h * IW + wc] += cq[kh * KW + kw];");
+        cb_line(c, "}");
+        cb_line(c, "}");
+        cb_line(c, "}");
+        cb_line(c, "}");
+    }
+    if (want_dw) {
+        cb_line(c, "/* im2col: col[g][p][icl * K + k], zero where a tap reads padding */");
+        cb_line(c, "PARALLEL_FOR");
         cb_line(c, "for (int p = 0; p < len; p++) {");
-        cb_line(c, "const float yv = yr[p];");
-        cb_line(c, "for (int k = 0; k < K; k++)");
-        cb_line(c, "    as[k] += yv * col[p][k];");
+        cb_line(c, "const long long q = q0 + p, i = q / OHW;");
+        cb_line(c, "const int r = (int)(q - i * OHW), oh = r / OW, ow = r %% OW;");
+        cb_line(c, "for (int g = 0; g < G; g++) {");
+        cb_line(c, "float *cq = col + ((size_t)g * PL + p) * ICKP;");
+        cb_line(c, "for (int icl = 0; icl < ICG; icl++) {");
+        cb_line(c, "const float *xc = x + ((size_t)i * IC + g * ICG + icl) * IH * IW;");
+        cb_line(c, "for (int kh = 0; kh < KH; kh++) {");
+        cb_line(c, "const int h = oh * SH - PH + kh * DH;");
+        cb_line(c, "for (int kw = 0; kw < KW; kw++) {");
+        cb_line(c, "const int wc = ow * SW - PW + kw * DW;");
+        cb_line(c, "cq[icl * K + kh * KW + kw] = h >= 0 && h < IH && wc >= 0 && wc < IW ? xc[h * IW + wc] : 0.0f;");
         cb_line(c, "}");
-    } else {
-        cb_line(c, "for (int k = 0; k < K; k++) {");
-        cb_line(c, "const float *cr = col[k];");
-        cb_line(c, "float *part = acc[oi][k];");
-        cb_line(c, "int p = 0;");
-        cb_line(c, "for (; p + 16 <= len; p += 16)");
-        cb_line(c, "    for (int j = 0; j < 16; j++)");
-        cb_line(c, "        part[j] += yr[p + j] * cr[p + j];");
-        cb_line(c, "for (int j = 0; p + j < len; j++)");
-        cb_line(c, "    part[j] += yr[p + j] * cr[p + j];");
         cb_line(c, "}");
+        cb_line(c, "}");
+        cb_line(c, "for (int k = ICK; k < ICKP; k++)");
+        cb_line(c, "    cq[k] = 0.0f;");
+        cb_line(c, "}");
+        cb_line(c, "}");
+        cb_line(c, "/* dw[oc][k] += sum over the piece's positions of dyp[oc][p] col[g][p][k] */");
+        cb_line(c, "#if CNN_VECTORS");
+        cb_line(c, "enum { NOB = (OCG + MR - 1) / MR };");
+        cb_line(c, "PARALLEL_FOR");
+        cb_line(c, "for (int job = 0; job < G * NKB * NOB; job++) {");
+        cb_line(c, "const int ob = job %% NOB, kb = job / NOB %% NKB, g = job / NOB / NKB;");
+        cb_line(c, "const float *cq = col + (size_t)g * PL * ICKP + kb * 2 * CNN_VW;");
+        cb_line(c, "const float *dq = dyp + ((size_t)g * OCG + ob * MR) * PL;");
+        conv_emit_tile(c, "for (int p = 0; p < len; p++)", "cq + (size_t)p * ICKP", "dq[(size_t)t * PL + p]");
+        cb_line(c, "const int ocn = OCG - ob * MR < MR ? OCG - ob * MR : MR;");
+        cb_line(c, "const int kn = ICK - kb * 2 * CNN_VW < 2 * CNN_VW ? ICK - kb * 2 * CNN_VW : 2 * CNN_VW;");
+        cb_line(c, "for (int t = 0; t < ocn; t++) {");
+        cb_line(c, "float *dr = dw + ((size_t)g * OCG + ob * MR + t) * ICK + kb * 2 * CNN_VW;");
+        cb_line(c, "for (int j = 0; j < kn; j++)");
+        cb_line(c, "    dr[j] += j < CNN_VW ? acc[t][0][j] : acc[t][1][j - CNN_VW];");
+        cb_line(c, "}");
+        cb_line(c, "}");
+        cb_line(c, "#else");
+        cb_line(c, "PARALLEL_FOR");
+        cb_line(c, "for (int oc = 0; oc < OC; oc++)");
+        cb_line(c, "for (int k = 0; k < ICK; k++) {");
+        cb_line(c, "const float *cq = col + (size_t)(oc / OCG) * PL * ICKP + k;");
+        cb_line(c, "float s = 0.0f;");
+        cb_line(c, "for (int p = 0; p < len; p++)");
+        cb_line(c, "    s += dyp[(size_t)oc * PL + p] * cq[(size_t)p * ICKP];");
+        cb_line(c, "dw[(size_t)oc * ICK + k] += s;");
+        cb_line(c, "}");
+        cb_line(c, "#endif");
     }
     cb_line(c, "}");
-    cb_line(c, "}");
-    cb_line(c, "}");
-    cb_line(c, "for (int oi = 0; oi < ocn; oi++)");
-    cb_line(c, "    for (int k = 0; k < K; k++) {");
-    if (by_tap)
-        cb_line(c, "        const float s = acc[oi][k];");
-    else {
-        cb_line(c, "        float s = 0.0f;");
-        cb_line(c, "        for (int j = 0; j < 16; j++)");
-        cb_line(c, "            s += acc[oi][k][j];");
-    }
-    cb_line(c, "        dw[((size_t)(oc0 + oi) * ICG + ic %% ICG) * K + k] += s;");
-    cb_line(c, "    }");
     cb_line(c, "}");
 }
 
