@@ -373,7 +373,17 @@ static void conv_emit_kernel(Emit *e, const Op *op, const Attrs *a, Shape in, Sh
     cb_line(c, "}");
 }
 
+/* Marks the lines that follow, up to the next mark, as one part of the op for
+ * bench/profile.sh, with the part's FLOPs per image. */
+static void conv_profile_mark(Cbuf *c, const char *part, const Graph *g, const Op *fwd) {
+    const Attrs *a = &fwd->a;
+    Shape o = g->values[fwd->out].shape, in = g->values[fwd->in[0]].shape;
+    double flops = 2.0 * o.d[1] * o.d[2] * o.d[3] * (in.d[1] / a->groups) * a->kh * a->kw;
+    cb_line(c, "/* profile: %s %.0f */", part, flops);
+}
+
 static void conv_emit_forward(Emit *e, const Op *op) {
+    conv_profile_mark(e->c, "forward", e->g, op);
     conv_emit_kernel(e, op, &op->a, emit_in_shape(e, op, 0), emit_out_shape(e, op), "scratch");
 }
 
@@ -403,14 +413,14 @@ static bool conv_dx_by_kernel(const Attrs *a, Attrs *d) {
  *   dyp [OC + MR][PL]        dy of the piece, one row per output channel (rows past OC zero)
  *   col [G][PL][ICKP]        the piece's input under every tap (im2col), or dx's columns
  *   wp  [OC][ICKP]           the weights, rows padded with zeros (data gradient only)
- * (ICK = ICG * KH * KW, padded to ICKP, a multiple of two vectors.) For each piece:
+ * (ICK = ICG * KH * KW, padded to ICKP, a multiple of 16.) For each piece:
  *   dx:  col = dyp^T wp per group (tiles of MR positions x two vectors of taps, the reduction
  *        over the group's output channels in registers), then col is added into dx (col2im);
  *   dw:  col = im2col(x); dw += dyp col per group (tiles of MR output channels x two vectors of
  *        taps, the reduction over the piece's positions in registers).
  * Every dw, db and dx element has one writer per piece and pieces run in order, so the result
  * does not depend on the number of threads. Without vector types, plain loops do the same. */
-enum { CONV_MR = 12, CONV_COLS = 32, CONV_COL_CAP = 1 << 20 };
+enum { CONV_MR = 12, CONV_COLS = 16, CONV_COL_CAP = 1 << 20 };
 
 typedef struct {
     int ick, ickp, pl;
@@ -471,21 +481,28 @@ static void conv_emit_dx_by_kernel(Emit *e, const Op *fwd, Attrs d) {
     cb_line(c, "}");
 }
 
-/* One register tile: acc[MR][2] vectors, then the reduction loop `loop` over `red`, where
- * each step loads two vectors at vexpr and broadcasts MR scalars at bexpr (with t). */
+/* One register tile: acc[MR][2] vectors of 8 floats (what clang's -march=native keeps in ymm
+ * registers, AVX-512 targets included), then the reduction loop `loop`, where each step loads
+ * two vectors at vexpr and broadcasts MR scalars at bexpr (with t); then res[MR][16] holds
+ * the tile as floats, so that acc is only ever indexed by constants and stays in registers. */
 static void conv_emit_tile(Cbuf *c, const char *loop, const char *vexpr, const char *bexpr) {
-    cb_line(c, "cnn_vec acc[MR][2];");
+    cb_line(c, "conv_v8 acc[MR][2];");
     cb_line(c, "for (int t = 0; t < MR; t++)");
-    cb_line(c, "    acc[t][0] = acc[t][1] = (cnn_vec){0};");
+    cb_line(c, "    acc[t][0] = acc[t][1] = (conv_v8){0};");
     cb_line(c, "%s {", loop);
-    cb_line(c, "cnn_vec v0, v1;");
+    cb_line(c, "conv_v8 v0, v1;");
     cb_line(c, "memcpy(&v0, %s, sizeof v0);", vexpr);
-    cb_line(c, "memcpy(&v1, %s + CNN_VW, sizeof v1);", vexpr);
+    cb_line(c, "memcpy(&v1, %s + 8, sizeof v1);", vexpr);
     cb_line(c, "for (int t = 0; t < MR; t++) {");
     cb_line(c, "const float s = %s;", bexpr);
     cb_line(c, "acc[t][0] += s * v0;");
     cb_line(c, "acc[t][1] += s * v1;");
     cb_line(c, "}");
+    cb_line(c, "}");
+    cb_line(c, "float res[MR][16];");
+    cb_line(c, "for (int t = 0; t < MR; t++) {");
+    cb_line(c, "memcpy(res[t], &acc[t][0], sizeof acc[t][0]);");
+    cb_line(c, "memcpy(res[t] + 8, &acc[t][1], sizeof acc[t][1]);");
     cb_line(c, "}");
 }
 
@@ -501,15 +518,22 @@ static void conv_emit_backward(Emit *e, const Op *bwd, const Op *fwd) {
     Attrs d;
     bool want_dx = bwd->out >= 0, by_kernel = want_dx && conv_dx_by_kernel(a, &d);
     bool dx_gemm = want_dx && !by_kernel, want_dw = bwd->wrt == 0;
-    if (by_kernel)
+    if (by_kernel) {
+        conv_profile_mark(c, "dx", e->g, fwd);
         conv_emit_dx_by_kernel(e, fwd, d);
+    }
     if (!dx_gemm && !want_dw)
         return;
     ConvBwdGeo q = conv_bwd_geo(a, in, out, dx_gemm);
     cb_line(c, "{ /* %s by pieces of PL positions (see conv.c) */", dx_gemm && want_dw ? "dx, dw" : dx_gemm ? "dx" : "dw");
     cb_line(c, "enum { K = KH * KW, ICK = %d, ICKP = %d, PL = %d, OHW = OH * OW };", q.ick, q.ickp, q.pl);
     cb_line(c, "#if CNN_VECTORS");
-    cb_line(c, "enum { MR = CNN_VW == 16 ? 12 : 6, NKB = ICKP / (2 * CNN_VW) }; /* tile: MR rows x 2 vectors */");
+    cb_line(c, "typedef float conv_v8 __attribute__((vector_size(32)));");
+    cb_line(c, "#if defined(__AVX512F__) /* 32 vector registers: a tile of 12 x 16, else 6 x 16 */");
+    cb_line(c, "enum { MR = 12, NKB = ICKP / 16 };");
+    cb_line(c, "#else");
+    cb_line(c, "enum { MR = 6, NKB = ICKP / 16 };");
+    cb_line(c, "#endif");
     cb_line(c, "#endif");
     cb_line(c, "float *dyp = scratch, *col = scratch + %lld;", (long long)q.col_at);
     if (dx_gemm) {
@@ -526,6 +550,7 @@ static void conv_emit_backward(Emit *e, const Op *bwd, const Op *fwd) {
         cb_line(c, "    memset(dx + (size_t)p * IH * IW, 0, sizeof(float) * IH * IW);");
     }
     cb_line(c, "const long long NQ = (long long)n * OHW;");
+    cb_line(c, "/* profile: dy 0 */");
     cb_line(c, "for (long long q0 = 0; q0 < NQ; q0 += PL) {");
     cb_line(c, "const int len = NQ - q0 < PL ? (int)(NQ - q0) : PL;");
     /* dy of the piece, and db */
@@ -558,20 +583,19 @@ static void conv_emit_backward(Emit *e, const Op *bwd, const Op *fwd) {
     }
     cb_line(c, "}");
     if (dx_gemm) {
+        conv_profile_mark(c, "dx", e->g, fwd);
         cb_line(c, "/* dx's columns: col[g][p][k] = sum over the group's oc of dyp[oc][p] wp[oc][k] */");
         cb_line(c, "#if CNN_VECTORS");
         cb_line(c, "const int npb = (len + MR - 1) / MR;");
         cb_line(c, "PARALLEL_FOR");
         cb_line(c, "for (int job = 0; job < G * npb * NKB; job++) {");
         cb_line(c, "const int kb = job %% NKB, pb = job / NKB %% npb, g = job / NKB / npb;");
-        cb_line(c, "const float *wq = wp + (size_t)g * OCG * ICKP + kb * 2 * CNN_VW;");
+        cb_line(c, "const float *wq = wp + (size_t)g * OCG * ICKP + kb * 16;");
         cb_line(c, "const float *dq = dyp + (size_t)g * OCG * PL + pb * MR;");
         conv_emit_tile(c, "for (int oc = 0; oc < OCG; oc++)", "wq + (size_t)oc * ICKP", "dq[(size_t)oc * PL + t]");
-        cb_line(c, "float *cq = col + ((size_t)g * PL + pb * MR) * ICKP + kb * 2 * CNN_VW;");
-        cb_line(c, "for (int t = 0; t < MR; t++) {");
-        cb_line(c, "memcpy(cq + (size_t)t * ICKP, &acc[t][0], sizeof acc[t][0]);");
-        cb_line(c, "memcpy(cq + (size_t)t * ICKP + CNN_VW, &acc[t][1], sizeof acc[t][1]);");
-        cb_line(c, "}");
+        cb_line(c, "float *cq = col + ((size_t)g * PL + pb * MR) * ICKP + kb * 16;");
+        cb_line(c, "for (int t = 0; t < MR; t++)");
+        cb_line(c, "    memcpy(cq + (size_t)t * ICKP, res[t], sizeof res[t]);");
         cb_line(c, "}");
         cb_line(c, "#else");
         cb_line(c, "PARALLEL_FOR");
@@ -609,6 +633,7 @@ static void conv_emit_backward(Emit *e, const Op *bwd, const Op *fwd) {
         cb_line(c, "}");
     }
     if (want_dw) {
+        conv_profile_mark(c, "dw", e->g, fwd);
         cb_line(c, "/* im2col: col[g][p][icl * K + k], zero where a tap reads padding */");
         cb_line(c, "PARALLEL_FOR");
         cb_line(c, "for (int p = 0; p < len; p++) {");
@@ -636,15 +661,15 @@ static void conv_emit_backward(Emit *e, const Op *bwd, const Op *fwd) {
         cb_line(c, "PARALLEL_FOR");
         cb_line(c, "for (int job = 0; job < G * NKB * NOB; job++) {");
         cb_line(c, "const int ob = job %% NOB, kb = job / NOB %% NKB, g = job / NOB / NKB;");
-        cb_line(c, "const float *cq = col + (size_t)g * PL * ICKP + kb * 2 * CNN_VW;");
+        cb_line(c, "const float *cq = col + (size_t)g * PL * ICKP + kb * 16;");
         cb_line(c, "const float *dq = dyp + ((size_t)g * OCG + ob * MR) * PL;");
         conv_emit_tile(c, "for (int p = 0; p < len; p++)", "cq + (size_t)p * ICKP", "dq[(size_t)t * PL + p]");
         cb_line(c, "const int ocn = OCG - ob * MR < MR ? OCG - ob * MR : MR;");
-        cb_line(c, "const int kn = ICK - kb * 2 * CNN_VW < 2 * CNN_VW ? ICK - kb * 2 * CNN_VW : 2 * CNN_VW;");
+        cb_line(c, "const int kn = ICK - kb * 16 < 16 ? ICK - kb * 16 : 16;");
         cb_line(c, "for (int t = 0; t < ocn; t++) {");
-        cb_line(c, "float *dr = dw + ((size_t)g * OCG + ob * MR + t) * ICK + kb * 2 * CNN_VW;");
+        cb_line(c, "float *dr = dw + ((size_t)g * OCG + ob * MR + t) * ICK + kb * 16;");
         cb_line(c, "for (int j = 0; j < kn; j++)");
-        cb_line(c, "    dr[j] += j < CNN_VW ? acc[t][0][j] : acc[t][1][j - CNN_VW];");
+        cb_line(c, "    dr[j] += res[t][j];");
         cb_line(c, "}");
         cb_line(c, "}");
         cb_line(c, "#else");
