@@ -62,6 +62,18 @@ cpu=$(echo "$out" | awk '{ print $6 }')
 # The parts' ms: CPU time per step at 1 thread (robust on a shared machine), else wall clock.
 if [ "$t" = 1 ]; then ms=$cpu; else ms=$wall; fi
 echo "$m training step, batch $b, $t thread(s): $wall ms wall clock, $cpu ms CPU (medians of $r), $(echo "$b $wall" | awk '{ printf "%.1f", 1000 * $1 / $2 }') img/s; peak $peak GFLOP/s per CPU time"
+# PyTorch's step on the same model, right after (bench/torch_train_step.py), for the ratio.
+"$CNNC" --emit=torch "$src" -o "$W/$m.py"
+shape=$(awk -v u="$uname" '$1 == "#define" && ($2 == u "_IN_C" || $2 == u "_IN_H" || $2 == u "_IN_W") { printf "%s%s", s, $3; s = "," }' "$W/c/$name.h")
+blas=$(for d in /usr/lib/*/openblas-pthread "$(cd "$B" && pwd)"/bench/openblas/usr/lib/*/openblas-pthread; do
+    [ -f "$d/libblas.so.3" ] && { echo "$d"; break; }; done || true)
+pt=$(env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE OMP_NUM_THREADS="$t" OPENBLAS_NUM_THREADS="$t" \
+    GLIBC_TUNABLES=glibc.malloc.hugetlb=1:glibc.malloc.mmap_max=0:glibc.malloc.trim_threshold=17179869184 \
+    LD_LIBRARY_PATH="$blas${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}" \
+    /usr/bin/python3 "$HERE/torch_train_step.py" "$W/$m.py" --shape "$shape" --batch "$b" --threads "$t" --repeat "$r" || echo "step ms nan cpu ms nan")
+ptwall=$(echo "$pt" | awk '{ print $3 }')
+ptcpu=$(echo "$pt" | awk '{ print $6 }')
+echo "pytorch  training step: $ptwall ms wall clock, $ptcpu ms CPU; cnnc / pytorch: $(echo "$wall $ptwall $cpu $ptcpu" | awk '{ printf "%.2f wall clock, %.2f CPU", $1 / $2, $3 / $4 }') (< 1: cnnc faster)"
 perf record -q -o "$W/perf.data" -F 999 "$W/step" "$b" "$r" >/dev/null
 perf report -i "$W/perf.data" --no-children --sort srcline --stdio 2>/dev/null >"$W/srclines.txt"
 python3 "$HERE/profile_map.py" "$W/c/$name.c" "$name.c" "$W/srclines.txt" "$ms" "$b" "$peak"

@@ -116,26 +116,211 @@ enum { CONV_OB = 8 };
 
 static bool conv_pads(const Attrs *a) { return a->ph || a->pw || a->ph_end || a->pw_end; }
 
-/* Narrow outputs (fewer columns than half a vector) vectorize over output channels instead,
- * reading the weights transposed to [group][ic][kh][kw][oc] in scratch. */
-enum { CONV_NARROW = 8 };
-static bool conv_narrow(Shape out) { return out.d[3] < CONV_NARROW; }
-
 static int64_t round16(int64_t n) { return (n + 15) / 16 * 16; }
 
-/* Floats of the kernel's scratch for input in, output out: the padded input copy (when it
- * pads), then, for narrow outputs, the transposed weights. */
-static int64_t conv_kernel_scratch(const Attrs *a, Shape in, Shape out, int64_t *wt_at) {
-    int64_t pad = conv_pads(a) ? round16((int64_t)in.d[0] * in.d[1] * (in.d[2] + a->ph + a->ph_end) *
-                                         (in.d[3] + a->pw + a->pw_end))
-                               : 0;
-    *wt_at = pad;
-    return conv_narrow(out) ? pad + (int64_t)a->out * (in.d[1] / a->groups) * a->kh * a->kw : pad;
+/* The weight gradient, and the data gradient of the convs the forward kernel cannot take, are
+ * matrix products over "positions" (image, output row, output column), done in pieces of PL
+ * positions so that their buffers stay a few MB whatever the batch and image size:
+ *   dyp [OC + MR][PL]        dy of the piece, one row per output channel (rows past OC zero)
+ *   col [G][PL][ICKP]        the piece's input under every tap (im2col), or dx's columns
+ *   wp  [OC][ICKP]           the weights, rows padded with zeros (data gradient only)
+ * (ICK = ICG * KH * KW, padded to ICKP, a multiple of 16.) For each piece:
+ *   dx:  col = dyp^T wp per group (tiles of MR positions x two vectors of taps, the reduction
+ *        over the group's output channels in registers), then col is added into dx (col2im);
+ *   dw:  col = im2col(x); dw += dyp col per group (tiles of MR output channels x two vectors of
+ *        taps, the reduction over the piece's positions in registers).
+ * Every dw, db and dx element has one writer per piece and pieces run in order, so the result
+ * does not depend on the number of threads. Without vector types, plain loops do the same. */
+enum { CONV_MR = 12, CONV_COLS = 16, CONV_COL_CAP = 1 << 20 };
+
+typedef struct {
+    int ick, ickp, pl;
+    int64_t col_at, wp_at, total;
+} ConvGeo;
+
+static int64_t round_to(int64_t n, int64_t m) { return (n + m - 1) / m * m; }
+
+static ConvGeo conv_bwd_geo(const Attrs *a, Shape in, Shape out, bool dx_gemm);
+static ConvGeo conv_geo(const Attrs *a, Shape in, Shape out) { return conv_bwd_geo(a, in, out, false); }
+
+/* The pieces of the products for input in, output out; the backward's buffers (dx_gemm: with
+ * wp) start at 0: dyp, then col_at, wp_at; total floats. */
+static ConvGeo conv_bwd_geo(const Attrs *a, Shape in, Shape out, bool dx_gemm) {
+    ConvGeo q;
+    q.ick = in.d[1] / a->groups * a->kh * a->kw;
+    q.ickp = (int)round_to(q.ick, CONV_COLS);
+    int64_t nq = (int64_t)in.d[0] * out.d[2] * out.d[3], pl = CONV_COL_CAP / ((int64_t)a->groups * q.ickp);
+    pl = pl < 4 * CONV_MR ? 4 * CONV_MR : pl;
+    pl = round_to(pl < nq ? pl : nq, CONV_MR);
+    q.pl = (int)pl;
+    q.col_at = round16((int64_t)(a->out + CONV_MR) * pl);
+    q.wp_at = q.col_at + round16((int64_t)a->groups * pl * q.ickp);
+    q.total = q.wp_at + (dx_gemm ? round16((int64_t)a->out * q.ickp) : 0);
+    return q;
+}
+
+/* One register tile: acc[MR][2] vectors of 8 floats (what clang's -march=native keeps in ymm
+ * registers, AVX-512 targets included), then the reduction loop `loop`, where each step loads
+ * two vectors at vexpr and broadcasts MR scalars at bexpr (with t); then res[MR][16] holds
+ * the tile as floats, so that acc is only ever indexed by constants and stays in registers. */
+static void conv_emit_tile(Cbuf *c, const char *loop, const char *vexpr, const char *bexpr) {
+    cb_line(c, "conv_v8 acc[MR][2];");
+    cb_line(c, "for (int t = 0; t < MR; t++)");
+    cb_line(c, "    acc[t][0] = acc[t][1] = (conv_v8){0};");
+    cb_line(c, "%s {", loop);
+    cb_line(c, "conv_v8 v0, v1;");
+    cb_line(c, "memcpy(&v0, %s, sizeof v0);", vexpr);
+    cb_line(c, "memcpy(&v1, %s + 8, sizeof v1);", vexpr);
+    cb_line(c, "for (int t = 0; t < MR; t++) {");
+    cb_line(c, "const float s = %s;", bexpr);
+    cb_line(c, "acc[t][0] += s * v0;");
+    cb_line(c, "acc[t][1] += s * v1;");
+    cb_line(c, "}");
+    cb_line(c, "}");
+    cb_line(c, "float res[MR][16];");
+    cb_line(c, "for (int t = 0; t < MR; t++) {");
+    cb_line(c, "memcpy(res[t], &acc[t][0], sizeof acc[t][0]);");
+    cb_line(c, "memcpy(res[t] + 8, &acc[t][1], sizeof acc[t][1]);");
+    cb_line(c, "}");
+}
+
+/* The forward by product: narrow outputs (fewer than 8 columns: a row fills no vector) and
+ * strided convs (whose input columns a vector would gather) are computed as
+ * y[oc][p] = sum over k of wt[k][oc] col[p][k] per group, in pieces of PL positions: im2col
+ * (normalizing on the way in when a normalize is fused), then tiles of MR positions x 16 output
+ * channels with the reduction over ICK taps in registers, stored with the fused epilogue.
+ * wt [G][ICK][OCGP] holds the weights transposed, output channels padded to 16. */
+static bool conv_by_product(const Attrs *a, Shape out, bool pooled) {
+    return !pooled && (out.d[3] < 8 || a->sh != 1 || a->sw != 1);
+}
+
+static int64_t conv_product_wt_at(const Attrs *a, Shape in, Shape out) {
+    ConvGeo q = conv_geo(a, in, out);
+    return round16((int64_t)a->groups * q.pl * q.ickp);
+}
+
+/* Floats of the kernel's scratch for input in, output out: for the product path, col and
+ * wt; else the padded input copy (when it pads). */
+static int64_t conv_kernel_scratch(const Attrs *a, Shape in, Shape out, bool pooled) {
+    if (conv_by_product(a, out, pooled)) {
+        int ocg = a->out / a->groups;
+        return conv_product_wt_at(a, in, out) + (int64_t)a->groups * conv_geo(a, in, out).ick * ((ocg + 15) / 16 * 16);
+    }
+    return conv_pads(a) ? round16((int64_t)in.d[0] * in.d[1] * (in.d[2] + a->ph + a->ph_end) * (in.d[3] + a->pw + a->pw_end))
+                        : 0;
 }
 
 static int64_t conv_scratch(const Graph *g, const Op *op) {
-    int64_t at;
-    return conv_kernel_scratch(&op->a, g->values[op->in[0]].shape, g->values[op->out].shape, &at);
+    return conv_kernel_scratch(&op->a, g->values[op->in[0]].shape, g->values[op->out].shape, op->epi_pool >= 0);
+}
+
+/* im2col of the piece [q0, q0 + len) into col[g][p][icl * K + k] from src (enums of the
+ * conv in scope), zero where a tap reads padding and in the padding columns; rows from len up
+ * to a multiple of 12 are zeroed too. norm: (x - mean[ic]) / std[ic] on the way in. */
+static void conv_emit_im2col(Cbuf *c, const Attrs *a, const char *src, bool norm) {
+    cb_line(c, "PARALLEL_FOR");
+    cb_line(c, "for (int p = 0; p < (len + 11) / 12 * 12; p++) {");
+    cb_line(c, "if (p >= len) {");
+    cb_line(c, "for (int g = 0; g < G; g++)");
+    cb_line(c, "    memset(col + ((size_t)g * PL + p) * ICKP, 0, sizeof(float) * ICKP);");
+    cb_line(c, "continue;");
+    cb_line(c, "}");
+    cb_line(c, "const long long q = q0 + p, i = q / OHW;");
+    cb_line(c, "const int r = (int)(q - i * OHW), oh = r / OW, ow = r %% OW;");
+    cb_line(c, "for (int g = 0; g < G; g++) {");
+    cb_line(c, "float *cq = col + ((size_t)g * PL + p) * ICKP;");
+    cb_line(c, "for (int icl = 0; icl < ICG; icl++) {");
+    cb_line(c, "const int ic = g * ICG + icl;");
+    cb_line(c, "const float *xc = %s + ((size_t)i * IC + ic) * IH * IW;", src);
+    cb_line(c, "for (int kh = 0; kh < KH; kh++) {");
+    cb_line(c, "const int h = oh * SH - %d + kh * DH;", a->ph);
+    cb_line(c, "for (int kw = 0; kw < KW; kw++) {");
+    cb_line(c, "const int wc = ow * SW - %d + kw * DW;", a->pw);
+    cb_line(c, "cq[icl * K + kh * KW + kw] = h >= 0 && h < IH && wc >= 0 && wc < IW ? %s : 0.0f;",
+            norm ? "(xc[h * IW + wc] - mean[ic]) / std[ic]" : "xc[h * IW + wc]");
+    cb_line(c, "}");
+    cb_line(c, "}");
+    cb_line(c, "}");
+    cb_line(c, "for (int k = ICK; k < ICKP; k++)");
+    cb_line(c, "    cq[k] = 0.0f;");
+    cb_line(c, "}");
+    cb_line(c, "}");
+}
+
+/* The product's register tile: 12 x 16 with AVX-512 (32 vector registers), else 6 x 16. */
+static void conv_emit_tile_size(Cbuf *c) {
+    cb_line(c, "typedef float conv_v8 __attribute__((vector_size(32)));");
+    cb_line(c, "#if defined(__AVX512F__)");
+    cb_line(c, "enum { MR = 12 };");
+    cb_line(c, "#else");
+    cb_line(c, "enum { MR = 6 };");
+    cb_line(c, "#endif");
+}
+
+static void conv_emit_product(Emit *e, const Op *op, const Attrs *a, Shape in, Shape out, const char *scr) {
+    Cbuf *c = e->c;
+    ConvGeo q = conv_geo(a, in, out);
+    cb_line(c, "{ /* the forward by product (see conv.c) */");
+    cb_line(c, "enum { K = KH * KW, ICK = %d, ICKP = %d, PL = %d, OHW = OH * OW, OCGP = (OCG + 15) / 16 * 16, NOB = OCGP / 16 };",
+            q.ick, q.ickp, q.pl);
+    cb_line(c, "float *col = %s, *wt = %s + %lld;", scr, scr, (long long)conv_product_wt_at(a, in, out));
+    cb_line(c, "PARALLEL_FOR");
+    cb_line(c, "for (int gk = 0; gk < G * ICK; gk++) {");
+    cb_line(c, "const int g = gk / ICK, k = gk %% ICK;");
+    cb_line(c, "for (int oc = 0; oc < OCGP; oc++)");
+    cb_line(c, "    wt[(size_t)gk * OCGP + oc] = oc < OCG ? w[((size_t)g * OCG + oc) * ICK + k] : 0.0f;");
+    cb_line(c, "}");
+    if (op->pro_norm >= 0) { /* the fused normalize: (x - mean) / std on the way in */
+        const Attrs *na = &e->g->ops[op->pro_norm].a;
+        const char *m = "", *d = "";
+        for (int k = 0; k < na->nmean; k++) {
+            m = arena_printf("%s%s%s", m, k ? ", " : "", emit_float(na->mean[k]));
+            d = arena_printf("%s%s%s", d, k ? ", " : "", emit_float(na->std[k]));
+        }
+        cb_line(c, "static const float mean[IC] = {%s}, std[IC] = {%s};", m, d);
+    }
+    cb_line(c, "const long long NQ = (long long)n * OHW;");
+    cb_line(c, "for (long long q0 = 0; q0 < NQ; q0 += PL) {");
+    cb_line(c, "const int len = NQ - q0 < PL ? (int)(NQ - q0) : PL;");
+    conv_emit_im2col(c, a, "x", op->pro_norm >= 0);
+    cb_line(c, "#if CNN_VECTORS");
+    conv_emit_tile_size(c);
+    cb_line(c, "const int npb = (len + MR - 1) / MR;");
+    cb_line(c, "PARALLEL_FOR");
+    cb_line(c, "for (int job = 0; job < G * npb * NOB; job++) {");
+    cb_line(c, "const int ob = job %% NOB, pb = job / NOB %% npb, g = job / NOB / npb;");
+    cb_line(c, "const float *wq = wt + (size_t)g * ICK * OCGP + ob * 16;");
+    cb_line(c, "const float *cq = col + ((size_t)g * PL + pb * MR) * ICKP;");
+    conv_emit_tile(c, "for (int k = 0; k < ICK; k++)", "wq + (size_t)k * OCGP", "cq[(size_t)t * ICKP + k]");
+    cb_line(c, "const int ocn = OCG - ob * 16 < 16 ? OCG - ob * 16 : 16;");
+    cb_line(c, "for (int t = 0; t < MR && pb * MR + t < len; t++) {");
+    cb_line(c, "const long long qq = q0 + pb * MR + t, i = qq / OHW;");
+    cb_line(c, "float *yq = y + (size_t)i * OC * OHW + (size_t)(qq - i * OHW);");
+    cb_line(c, "for (int j = 0; j < ocn; j++) {");
+    cb_line(c, "const int oc = g * OCG + ob * 16 + j;");
+    cb_line(c, "const float v = res[t][j]%s;", a->bias ? " + b[oc]" : "");
+    cb_line(c, "yq[(size_t)oc * OHW] = %s;", emit_has_epilogue(op) ? emit_epilogue(e, op, "v", "oc") : "v");
+    cb_line(c, "}");
+    cb_line(c, "}");
+    cb_line(c, "}");
+    cb_line(c, "#else");
+    cb_line(c, "PARALLEL_FOR");
+    cb_line(c, "for (int p = 0; p < len; p++) {");
+    cb_line(c, "const long long qq = q0 + p, i = qq / OHW;");
+    cb_line(c, "float *yq = y + (size_t)i * OC * OHW + (size_t)(qq - i * OHW);");
+    cb_line(c, "for (int oc = 0; oc < OC; oc++) {");
+    cb_line(c, "const int g = oc / OCG;");
+    cb_line(c, "const float *cq = col + ((size_t)g * PL + p) * ICKP;");
+    cb_line(c, "const float *wq = wt + (size_t)g * ICK * OCGP + oc %% OCG;");
+    cb_line(c, "float v = %s;", a->bias ? "b[oc]" : "0.0f");
+    cb_line(c, "for (int k = 0; k < ICK; k++)");
+    cb_line(c, "    v += cq[k] * wq[(size_t)k * OCGP];");
+    cb_line(c, "yq[(size_t)oc * OHW] = %s;", emit_has_epilogue(op) ? emit_epilogue(e, op, "v", "oc") : "v");
+    cb_line(c, "}");
+    cb_line(c, "}");
+    cb_line(c, "#endif");
+    cb_line(c, "}");
+    cb_line(c, "}");
 }
 
 /* once: a last tile that ends at the row's end and overlaps the one before, recomputing a
@@ -182,77 +367,6 @@ static void conv_tile(Cbuf *c, const Attrs *a, int nb, const char *vtype, const 
     cb_line(c, "}");
 }
 
-/* The narrow path: one output pixel at a time, a vector of output channels per accumulator. */
-static void conv_emit_narrow(Emit *e, const Op *op, const Attrs *a, const char *src, const char *scr, int64_t wt_at) {
-    Cbuf *c = e->c;
-    cb_line(c, "float *wt = %s + %lld; /* weights as [g][ic][kh][kw][oc] */", scr, (long long)wt_at);
-    cb_line(c, "PARALLEL_FOR");
-    cb_line(c, "for (int oc = 0; oc < OC; oc++)");
-    cb_line(c, "    for (int k = 0; k < ICG * KH * KW; k++)");
-    cb_line(c, "        wt[((size_t)(oc / OCG) * ICG * KH * KW + k) * OCG + oc %% OCG] = w[(size_t)oc * ICG * KH * KW + k];");
-    cb_line(c, "/* PX output pixels at a time share every weight vector loaded */");
-    cb_line(c, "enum { PX = 4, NPIX = OH * OW, PBLOCKS = (NPIX + PX - 1) / PX };");
-    cb_line(c, "PARALLEL_FOR");
-    cb_line(c, "for (int job = 0; job < n * G * PBLOCKS; job++) {");
-    cb_line(c, "const int pb = job %% PBLOCKS, g = job / PBLOCKS %% G, i = job / PBLOCKS / G;");
-    cb_line(c, "const int p0 = pb * PX, np = NPIX - p0 < PX ? NPIX - p0 : PX;");
-    cb_line(c, "const float *xq[PX];");
-    cb_line(c, "float *yq[PX];");
-    cb_line(c, "for (int q = 0; q < PX; q++) { /* a block's missing pixels repeat its first; never stored */");
-    cb_line(c, "const int p = p0 + (q < np ? q : 0), oh = p / OW, ow = p %% OW;");
-    cb_line(c, "xq[q] = %s + ((size_t)i * IC + (size_t)g * ICG) * HP * WP + (size_t)oh * SH * WP + (size_t)ow * SW;", src);
-    cb_line(c, "yq[q] = y + ((size_t)i * OC + (size_t)g * OCG) * OH * OW + p;");
-    cb_line(c, "}");
-    cb_line(c, "const float *wg = wt + (size_t)g * ICG * KH * KW * OCG;");
-    cb_line(c, "int oc0 = 0;");
-    cb_line(c, "#if CNN_VECTORS");
-    cb_line(c, "for (; oc0 + 4 * CNN_VW <= OCG; oc0 += 4 * CNN_VW) {");
-    cb_line(c, "cnn_vec acc[PX][4];");
-    cb_line(c, "for (int t = 0; t < 4; t++) {");
-    cb_line(c, "cnn_vec init = (cnn_vec){0};");
-    if (a->bias)
-        cb_line(c, "memcpy(&init, b + (size_t)g * OCG + oc0 + t * CNN_VW, sizeof init);");
-    cb_line(c, "for (int q = 0; q < PX; q++)");
-    cb_line(c, "    acc[q][t] = init;");
-    cb_line(c, "}");
-    cb_line(c, "for (int ic = 0; ic < ICG; ic++)");
-    cb_line(c, "for (int kh = 0; kh < KH; kh++)");
-    cb_line(c, "for (int kw = 0; kw < KW; kw++) {");
-    cb_line(c, "const size_t xo = ((size_t)ic * HP + kh * DH) * WP + kw * DW;");
-    cb_line(c, "const float *wr = wg + (((size_t)ic * KH + kh) * KW + kw) * OCG + oc0;");
-    cb_line(c, "cnn_vec wv[4];");
-    cb_line(c, "memcpy(wv, wr, sizeof wv);");
-    cb_line(c, "for (int q = 0; q < PX; q++) {");
-    cb_line(c, "const float xv = xq[q][xo];");
-    cb_line(c, "for (int t = 0; t < 4; t++)");
-    cb_line(c, "    acc[q][t] += xv * wv[t];");
-    cb_line(c, "}");
-    cb_line(c, "}");
-    cb_line(c, "for (int q = 0; q < np; q++)");
-    cb_line(c, "    for (int t = 0; t < 4; t++)");
-    cb_line(c, "        for (int j = 0; j < CNN_VW; j++)");
-    cb_line(c, "            yq[q][(size_t)(oc0 + t * CNN_VW + j) * OH * OW] = acc[q][t][j];");
-    cb_line(c, "}");
-    cb_line(c, "#endif");
-    cb_line(c, "for (; oc0 < OCG; oc0++)");
-    cb_line(c, "for (int q = 0; q < np; q++) {");
-    cb_line(c, "float acc = %s;", a->bias ? "b[(size_t)g * OCG + oc0]" : "0.0f");
-    cb_line(c, "for (int ic = 0; ic < ICG; ic++)");
-    cb_line(c, "    for (int kh = 0; kh < KH; kh++)");
-    cb_line(c, "        for (int kw = 0; kw < KW; kw++)");
-    cb_line(c, "            acc += xq[q][((size_t)ic * HP + kh * DH) * WP + kw * DW] * wg[(((size_t)ic * KH + kh) * KW + kw) * OCG + oc0];");
-    cb_line(c, "yq[q][(size_t)oc0 * OH * OW] = acc;");
-    cb_line(c, "}");
-    if (emit_has_epilogue(op)) {
-        cb_line(c, "for (int q = 0; q < np; q++)");
-        cb_line(c, "for (int oc = 0; oc < OCG; oc++) {");
-        cb_line(c, "const float v = yq[q][(size_t)oc * OH * OW];");
-        cb_line(c, "yq[q][(size_t)oc * OH * OW] = %s;", emit_epilogue(e, op, "v", "g * OCG + oc"));
-        cb_line(c, "}");
-    }
-    cb_line(c, "}");
-}
-
 /* The forward kernel for attributes a from input x (shape in) to y (shape out), with weights
  * w and bias b; scr names the scratch space (conv_kernel_scratch floats). op supplies the
  * fused prologue and epilogue, if any. */
@@ -267,6 +381,10 @@ static void conv_emit_kernel(Emit *e, const Op *op, const Attrs *a, Shape in, Sh
     cb_line(c, "enum { HP = %d, WP = %d }; /* the padded input */", in.d[2] + a->ph + a->ph_end, in.d[3] + a->pw + a->pw_end);
     cb_line(c, "enum { OB = %d, BLOCKS = (OCG + OB - 1) / OB }; /* output channels per tile */", ob);
     emit_epilogue_setup(e, op, a->out);
+    if (conv_by_product(a, out, op->epi_pool >= 0)) {
+        conv_emit_product(e, op, a, in, out, scr);
+        return;
+    }
     const char *src = "x";
     if (conv_pads(a)) {
         cb_line(c, "PARALLEL_FOR");
@@ -293,12 +411,6 @@ static void conv_emit_kernel(Emit *e, const Op *op, const Attrs *a, Shape in, Sh
         }
         cb_line(c, "}");
         src = scr;
-    }
-    if (conv_narrow(out)) {
-        int64_t wt_at;
-        conv_kernel_scratch(a, in, out, &wt_at);
-        conv_emit_narrow(e, op, a, src, scr, wt_at);
-        return;
     }
     const Op *pool = op->epi_pool >= 0 ? &e->g->ops[op->epi_pool] : NULL;
     if (pool)
@@ -407,42 +519,6 @@ static bool conv_dx_by_kernel(const Attrs *a, Attrs *d) {
     return true;
 }
 
-/* The weight gradient, and the data gradient of the convs the forward kernel cannot take, are
- * matrix products over "positions" (image, output row, output column), done in pieces of PL
- * positions so that their buffers stay a few MB whatever the batch and image size:
- *   dyp [OC + MR][PL]        dy of the piece, one row per output channel (rows past OC zero)
- *   col [G][PL][ICKP]        the piece's input under every tap (im2col), or dx's columns
- *   wp  [OC][ICKP]           the weights, rows padded with zeros (data gradient only)
- * (ICK = ICG * KH * KW, padded to ICKP, a multiple of 16.) For each piece:
- *   dx:  col = dyp^T wp per group (tiles of MR positions x two vectors of taps, the reduction
- *        over the group's output channels in registers), then col is added into dx (col2im);
- *   dw:  col = im2col(x); dw += dyp col per group (tiles of MR output channels x two vectors of
- *        taps, the reduction over the piece's positions in registers).
- * Every dw, db and dx element has one writer per piece and pieces run in order, so the result
- * does not depend on the number of threads. Without vector types, plain loops do the same. */
-enum { CONV_MR = 12, CONV_COLS = 16, CONV_COL_CAP = 1 << 20 };
-
-typedef struct {
-    int ick, ickp, pl;
-    int64_t col_at, wp_at, total;
-} ConvBwdGeo;
-
-static int64_t round_to(int64_t n, int64_t m) { return (n + m - 1) / m * m; }
-
-static ConvBwdGeo conv_bwd_geo(const Attrs *a, Shape in, Shape out, bool dx_gemm) {
-    ConvBwdGeo q;
-    q.ick = in.d[1] / a->groups * a->kh * a->kw;
-    q.ickp = (int)round_to(q.ick, CONV_COLS);
-    int64_t nq = (int64_t)in.d[0] * out.d[2] * out.d[3], pl = CONV_COL_CAP / ((int64_t)a->groups * q.ickp);
-    pl = pl < 4 * CONV_MR ? 4 * CONV_MR : pl;
-    pl = round_to(pl < nq ? pl : nq, CONV_MR);
-    q.pl = (int)pl;
-    q.col_at = round16((int64_t)(a->out + CONV_MR) * pl);
-    q.wp_at = q.col_at + round16((int64_t)a->groups * pl * q.ickp);
-    q.total = q.wp_at + (dx_gemm ? round16((int64_t)a->out * q.ickp) : 0);
-    return q;
-}
-
 static int64_t conv_bwd_scratch(const Graph *g, const Op *bwd, const Op *fwd) {
     Shape in = g->values[fwd->in[0]].shape, out = g->values[fwd->out].shape;
     Attrs d;
@@ -450,8 +526,7 @@ static int64_t conv_bwd_scratch(const Graph *g, const Op *bwd, const Op *fwd) {
     int64_t need = 0;
     if (by_kernel) {
         d.out = in.d[1];
-        int64_t wt_at;
-        need = round16((int64_t)out.d[1] * in.d[1] * d.kh * d.kw) + conv_kernel_scratch(&d, out, in, &wt_at);
+        need = round16((int64_t)out.d[1] * in.d[1] * d.kh * d.kw) + conv_kernel_scratch(&d, out, in, false);
     }
     int64_t geo = bwd->wrt == 0 || (bwd->out >= 0 && !by_kernel)
                       ? conv_bwd_geo(&fwd->a, in, out, bwd->out >= 0 && !by_kernel).total
@@ -481,31 +556,6 @@ static void conv_emit_dx_by_kernel(Emit *e, const Op *fwd, Attrs d) {
     cb_line(c, "}");
 }
 
-/* One register tile: acc[MR][2] vectors of 8 floats (what clang's -march=native keeps in ymm
- * registers, AVX-512 targets included), then the reduction loop `loop`, where each step loads
- * two vectors at vexpr and broadcasts MR scalars at bexpr (with t); then res[MR][16] holds
- * the tile as floats, so that acc is only ever indexed by constants and stays in registers. */
-static void conv_emit_tile(Cbuf *c, const char *loop, const char *vexpr, const char *bexpr) {
-    cb_line(c, "conv_v8 acc[MR][2];");
-    cb_line(c, "for (int t = 0; t < MR; t++)");
-    cb_line(c, "    acc[t][0] = acc[t][1] = (conv_v8){0};");
-    cb_line(c, "%s {", loop);
-    cb_line(c, "conv_v8 v0, v1;");
-    cb_line(c, "memcpy(&v0, %s, sizeof v0);", vexpr);
-    cb_line(c, "memcpy(&v1, %s + 8, sizeof v1);", vexpr);
-    cb_line(c, "for (int t = 0; t < MR; t++) {");
-    cb_line(c, "const float s = %s;", bexpr);
-    cb_line(c, "acc[t][0] += s * v0;");
-    cb_line(c, "acc[t][1] += s * v1;");
-    cb_line(c, "}");
-    cb_line(c, "}");
-    cb_line(c, "float res[MR][16];");
-    cb_line(c, "for (int t = 0; t < MR; t++) {");
-    cb_line(c, "memcpy(res[t], &acc[t][0], sizeof acc[t][0]);");
-    cb_line(c, "memcpy(res[t] + 8, &acc[t][1], sizeof acc[t][1]);");
-    cb_line(c, "}");
-}
-
 static void conv_emit_backward(Emit *e, const Op *bwd, const Op *fwd) {
     Cbuf *c = e->c;
     const Attrs *a = &fwd->a;
@@ -524,7 +574,7 @@ static void conv_emit_backward(Emit *e, const Op *bwd, const Op *fwd) {
     }
     if (!dx_gemm && !want_dw)
         return;
-    ConvBwdGeo q = conv_bwd_geo(a, in, out, dx_gemm);
+    ConvGeo q = conv_bwd_geo(a, in, out, dx_gemm);
     cb_line(c, "{ /* %s by pieces of PL positions (see conv.c) */", dx_gemm && want_dw ? "dx, dw" : dx_gemm ? "dx" : "dw");
     cb_line(c, "enum { K = KH * KW, ICK = %d, ICKP = %d, PL = %d, OHW = OH * OW };", q.ick, q.ickp, q.pl);
     cb_line(c, "#if CNN_VECTORS");
@@ -634,27 +684,7 @@ static void conv_emit_backward(Emit *e, const Op *bwd, const Op *fwd) {
     }
     if (want_dw) {
         conv_profile_mark(c, "dw", e->g, fwd);
-        cb_line(c, "/* im2col: col[g][p][icl * K + k], zero where a tap reads padding */");
-        cb_line(c, "PARALLEL_FOR");
-        cb_line(c, "for (int p = 0; p < len; p++) {");
-        cb_line(c, "const long long q = q0 + p, i = q / OHW;");
-        cb_line(c, "const int r = (int)(q - i * OHW), oh = r / OW, ow = r %% OW;");
-        cb_line(c, "for (int g = 0; g < G; g++) {");
-        cb_line(c, "float *cq = col + ((size_t)g * PL + p) * ICKP;");
-        cb_line(c, "for (int icl = 0; icl < ICG; icl++) {");
-        cb_line(c, "const float *xc = x + ((size_t)i * IC + g * ICG + icl) * IH * IW;");
-        cb_line(c, "for (int kh = 0; kh < KH; kh++) {");
-        cb_line(c, "const int h = oh * SH - PH + kh * DH;");
-        cb_line(c, "for (int kw = 0; kw < KW; kw++) {");
-        cb_line(c, "const int wc = ow * SW - PW + kw * DW;");
-        cb_line(c, "cq[icl * K + kh * KW + kw] = h >= 0 && h < IH && wc >= 0 && wc < IW ? xc[h * IW + wc] : 0.0f;");
-        cb_line(c, "}");
-        cb_line(c, "}");
-        cb_line(c, "}");
-        cb_line(c, "for (int k = ICK; k < ICKP; k++)");
-        cb_line(c, "    cq[k] = 0.0f;");
-        cb_line(c, "}");
-        cb_line(c, "}");
+        conv_emit_im2col(c, a, "x", false);
         cb_line(c, "/* dw[oc][k] += sum over the piece's positions of dyp[oc][p] col[g][p][k] */");
         cb_line(c, "#if CNN_VECTORS");
         cb_line(c, "enum { NOB = (OCG + MR - 1) / MR };");

@@ -511,7 +511,7 @@ FILES["conv_odd"] = FILES["conv_wide"] = FILES["conv_issue11"] = os.path.join(MO
 INPUT_SHAPE = {"cov_conv": [3, 16, 16], "cov_pool": [3, 16, 15], "cov_norm_act": [3, 10, 10],
                "cov_residual": [4, 12, 12], "cov_concat": [3, 12, 12], "cov_blocks": [3, 14, 14],
                "cov_cond": [3, 12, 10], "naming": [4, 8, 8], "multi_a": [2, 12, 12], "multi_b": [2, 12, 12],
-               "conv_odd": [5, 13, 11], "conv_wide": [2, 2, 100000], "conv_issue11": [1, 1, 200000]}
+               "conv_odd": [5, 13, 11], "conv_wide": [2, 2, 30000], "conv_issue11": [1, 1, 200000]}
 OUTPUT_SHAPE = {"cov_conv": [5], "cov_pool": [3], "cov_norm_act": [4], "cov_residual": [3], "cov_concat": [6],
                 "cov_blocks": [7], "cov_cond": [5], "naming": [5], "multi_a": [3], "multi_b": [4],
                 "conv_odd": [3], "conv_wide": [2], "conv_issue11": [2]}
