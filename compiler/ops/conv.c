@@ -123,7 +123,7 @@ static int64_t round16(int64_t n) { return (n + 15) / 16 * 16; }
  * positions so that their buffers stay a few MB whatever the batch and image size:
  *   dyp [OC + MR][PL]        dy of the piece, one row per output channel (rows past OC zero)
  *   col [G][PL][ICKP]        the piece's input under every tap (im2col), or dx's columns
- *   wp  [OC][ICKP]           the weights, rows padded with zeros (data gradient only)
+ *   wp  [G][ICKP / 16][OCG][16]  the weights in blocks of 16 taps, zero past ICK (data gradient)
  * (ICK = ICG * KH * KW, padded to ICKP, a multiple of 16.) For each piece:
  *   dx:  col = dyp^T wp per group (tiles of MR positions x two vectors of taps, the reduction
  *        over the group's output channels in registers), then col is added into dx (col2im);
@@ -189,7 +189,9 @@ static void conv_emit_tile(Cbuf *c, const char *loop, const char *vexpr, const c
  * y[oc][p] = sum over k of wt[k][oc] col[p][k] per group, in pieces of PL positions: im2col
  * (normalizing on the way in when a normalize is fused), then tiles of MR positions x 16 output
  * channels with the reduction over ICK taps in registers, stored with the fused epilogue.
- * wt [G][ICK][OCGP] holds the weights transposed, output channels padded to 16. */
+ * wt [G][OCGP / 16][ICK][16] holds the weights transposed in blocks of 16 output channels
+ * (zero past OCG), each block contiguous; the jobs run the positions of one block in turn, so
+ * that it stays in cache. */
 static bool conv_by_product(const Attrs *a, Shape out, bool pooled) {
     return !pooled && (out.d[3] < 8 || a->sh != 1 || a->sw != 1);
 }
@@ -265,10 +267,12 @@ static void conv_emit_product(Emit *e, const Op *op, const Attrs *a, Shape in, S
             q.ick, q.ickp, q.pl);
     cb_line(c, "float *col = %s, *wt = %s + %lld;", scr, scr, (long long)conv_product_wt_at(a, in, out));
     cb_line(c, "PARALLEL_FOR");
-    cb_line(c, "for (int gk = 0; gk < G * ICK; gk++) {");
-    cb_line(c, "const int g = gk / ICK, k = gk %% ICK;");
-    cb_line(c, "for (int oc = 0; oc < OCGP; oc++)");
-    cb_line(c, "    wt[(size_t)gk * OCGP + oc] = oc < OCG ? w[((size_t)g * OCG + oc) * ICK + k] : 0.0f;");
+    cb_line(c, "for (int gb = 0; gb < G * NOB; gb++) {");
+    cb_line(c, "const int g = gb / NOB, ob = gb %% NOB;");
+    cb_line(c, "float *wb = wt + (size_t)gb * ICK * 16;");
+    cb_line(c, "for (int k = 0; k < ICK; k++)");
+    cb_line(c, "    for (int j = 0; j < 16; j++)");
+    cb_line(c, "        wb[k * 16 + j] = ob * 16 + j < OCG ? w[((size_t)g * OCG + ob * 16 + j) * ICK + k] : 0.0f;");
     cb_line(c, "}");
     if (op->pro_norm >= 0) { /* the fused normalize: (x - mean) / std on the way in */
         const Attrs *na = &e->g->ops[op->pro_norm].a;
@@ -288,10 +292,10 @@ static void conv_emit_product(Emit *e, const Op *op, const Attrs *a, Shape in, S
     cb_line(c, "const int npb = (len + MR - 1) / MR;");
     cb_line(c, "PARALLEL_FOR");
     cb_line(c, "for (int job = 0; job < G * npb * NOB; job++) {");
-    cb_line(c, "const int ob = job %% NOB, pb = job / NOB %% npb, g = job / NOB / npb;");
-    cb_line(c, "const float *wq = wt + (size_t)g * ICK * OCGP + ob * 16;");
+    cb_line(c, "const int pb = job %% npb, ob = job / npb %% NOB, g = job / npb / NOB;");
+    cb_line(c, "const float *wq = wt + ((size_t)g * NOB + ob) * ICK * 16;");
     cb_line(c, "const float *cq = col + ((size_t)g * PL + pb * MR) * ICKP;");
-    conv_emit_tile(c, "for (int k = 0; k < ICK; k++)", "wq + (size_t)k * OCGP", "cq[(size_t)t * ICKP + k]");
+    conv_emit_tile(c, "for (int k = 0; k < ICK; k++)", "wq + (size_t)k * 16", "cq[(size_t)t * ICKP + k]");
     cb_line(c, "const int ocn = OCG - ob * 16 < 16 ? OCG - ob * 16 : 16;");
     cb_line(c, "for (int t = 0; t < MR && pb * MR + t < len; t++) {");
     cb_line(c, "const long long qq = q0 + pb * MR + t, i = qq / OHW;");
@@ -311,10 +315,10 @@ static void conv_emit_product(Emit *e, const Op *op, const Attrs *a, Shape in, S
     cb_line(c, "for (int oc = 0; oc < OC; oc++) {");
     cb_line(c, "const int g = oc / OCG;");
     cb_line(c, "const float *cq = col + ((size_t)g * PL + p) * ICKP;");
-    cb_line(c, "const float *wq = wt + (size_t)g * ICK * OCGP + oc %% OCG;");
+    cb_line(c, "const float *wq = wt + ((size_t)g * NOB + oc %% OCG / 16) * ICK * 16 + oc %% OCG %% 16;");
     cb_line(c, "float v = %s;", a->bias ? "b[oc]" : "0.0f");
     cb_line(c, "for (int k = 0; k < ICK; k++)");
-    cb_line(c, "    v += cq[k] * wq[(size_t)k * OCGP];");
+    cb_line(c, "    v += cq[k] * wq[(size_t)k * 16];");
     cb_line(c, "yq[(size_t)oc * OHW] = %s;", emit_has_epilogue(op) ? emit_epilogue(e, op, "v", "oc") : "v");
     cb_line(c, "}");
     cb_line(c, "}");
@@ -589,11 +593,10 @@ static void conv_emit_backward(Emit *e, const Op *bwd, const Op *fwd) {
     if (dx_gemm) {
         cb_line(c, "float *wp = scratch + %lld;", (long long)q.wp_at);
         cb_line(c, "PARALLEL_FOR");
-        cb_line(c, "for (int oc = 0; oc < OC; oc++) {");
-        cb_line(c, "for (int k = 0; k < ICK; k++)");
-        cb_line(c, "    wp[(size_t)oc * ICKP + k] = w[(size_t)oc * ICK + k];");
-        cb_line(c, "for (int k = ICK; k < ICKP; k++)");
-        cb_line(c, "    wp[(size_t)oc * ICKP + k] = 0.0f;");
+        cb_line(c, "for (int oc = 0; oc < OC; oc++) { /* wp[g][k / 16][oc of g][k %% 16] */");
+        cb_line(c, "const int g = oc / OCG, ocl = oc %% OCG;");
+        cb_line(c, "for (int k = 0; k < ICKP; k++)");
+        cb_line(c, "    wp[(((size_t)g * (ICKP / 16) + k / 16) * OCG + ocl) * 16 + k %% 16] = k < ICK ? w[(size_t)oc * ICK + k] : 0.0f;");
         cb_line(c, "}");
         cb_line(c, "PARALLEL_FOR");
         cb_line(c, "for (int p = 0; p < n * IC; p++)");
@@ -639,10 +642,10 @@ static void conv_emit_backward(Emit *e, const Op *bwd, const Op *fwd) {
         cb_line(c, "const int npb = (len + MR - 1) / MR;");
         cb_line(c, "PARALLEL_FOR");
         cb_line(c, "for (int job = 0; job < G * npb * NKB; job++) {");
-        cb_line(c, "const int kb = job %% NKB, pb = job / NKB %% npb, g = job / NKB / npb;");
-        cb_line(c, "const float *wq = wp + (size_t)g * OCG * ICKP + kb * 16;");
+        cb_line(c, "const int pb = job %% npb, kb = job / npb %% NKB, g = job / npb / NKB;");
+        cb_line(c, "const float *wq = wp + ((size_t)g * NKB + kb) * OCG * 16;");
         cb_line(c, "const float *dq = dyp + (size_t)g * OCG * PL + pb * MR;");
-        conv_emit_tile(c, "for (int oc = 0; oc < OCG; oc++)", "wq + (size_t)oc * ICKP", "dq[(size_t)oc * PL + t]");
+        conv_emit_tile(c, "for (int oc = 0; oc < OCG; oc++)", "wq + (size_t)oc * 16", "dq[(size_t)oc * PL + t]");
         cb_line(c, "float *cq = col + ((size_t)g * PL + pb * MR) * ICKP + kb * 16;");
         cb_line(c, "for (int t = 0; t < MR; t++)");
         cb_line(c, "    memcpy(cq + (size_t)t * ICKP, res[t], sizeof res[t]);");
@@ -654,7 +657,7 @@ static void conv_emit_backward(Emit *e, const Op *bwd, const Op *fwd) {
         cb_line(c, "for (int k = 0; k < ICK; k++) {");
         cb_line(c, "float s = 0.0f;");
         cb_line(c, "for (int oc = g * OCG; oc < (g + 1) * OCG; oc++)");
-        cb_line(c, "    s += dyp[(size_t)oc * PL + p] * wp[(size_t)oc * ICKP + k];");
+        cb_line(c, "    s += dyp[(size_t)oc * PL + p] * wp[(((size_t)g * (ICKP / 16) + k / 16) * OCG + oc %% OCG) * 16 + k %% 16];");
         cb_line(c, "col[((size_t)g * PL + p) * ICKP + k] = s;");
         cb_line(c, "}");
         cb_line(c, "#endif");
