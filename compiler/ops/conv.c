@@ -122,7 +122,8 @@ static int64_t round16(int64_t n) { return (n + 15) / 16 * 16; }
  * matrix products over "positions" (image, output row, output column), done in pieces of PL
  * positions so that their buffers stay a few MB whatever the batch and image size:
  *   dyp [OC + MR][PL]        dy of the piece, one row per output channel (rows past OC zero)
- *   col [G][PL][ICKP]        the piece's input under every tap (im2col), or dx's columns
+ *   col [G][PL][ICKP]        dx's columns, or [G][ICKP / 16][PL][16]: the piece's input under
+ *                            every tap (im2col) in blocks of 16 taps
  *   wp  [G][ICKP / 16][OCG][16]  the weights in blocks of 16 taps, zero past ICK (data gradient)
  * (ICK = ICG * KH * KW, padded to ICKP, a multiple of 16.) For each piece:
  *   dx:  col = dyp^T wp per group (tiles of MR positions x two vectors of taps, the reduction
@@ -219,18 +220,22 @@ static int64_t conv_scratch(const Graph *g, const Op *op) {
 /* im2col of the piece [q0, q0 + len) into col[g][p][icl * K + k] from src (enums of the
  * conv in scope), zero where a tap reads padding and in the padding columns; rows from len up
  * to a multiple of 12 are zeroed too. norm: (x - mean[ic]) / std[ic] on the way in. */
-static void conv_emit_im2col(Cbuf *c, const Attrs *a, const char *src, bool norm) {
+static void conv_emit_im2col(Cbuf *c, const Attrs *a, const char *src, bool norm, bool blocked) {
+    /* blocked: col[g][k / 16][p][k %% 16] instead, each block of 16 taps contiguous */
+    const char *at = blocked ? "col[(((size_t)g * (ICKP / 16) + (k) / 16) * PL + p) * 16 + (k) % 16]"
+                             : "col[((size_t)g * PL + p) * ICKP + (k)]";
+    cb_line(c, "#define CONV_COL(k) %s", at);
     cb_line(c, "PARALLEL_FOR");
     cb_line(c, "for (int p = 0; p < (len + 11) / 12 * 12; p++) {");
     cb_line(c, "if (p >= len) {");
     cb_line(c, "for (int g = 0; g < G; g++)");
-    cb_line(c, "    memset(col + ((size_t)g * PL + p) * ICKP, 0, sizeof(float) * ICKP);");
+    cb_line(c, "    for (int k = 0; k < ICKP; k++)");
+    cb_line(c, "        CONV_COL(k) = 0.0f;");
     cb_line(c, "continue;");
     cb_line(c, "}");
     cb_line(c, "const long long q = q0 + p, i = q / OHW;");
     cb_line(c, "const int r = (int)(q - i * OHW), oh = r / OW, ow = r %% OW;");
     cb_line(c, "for (int g = 0; g < G; g++) {");
-    cb_line(c, "float *cq = col + ((size_t)g * PL + p) * ICKP;");
     cb_line(c, "for (int icl = 0; icl < ICG; icl++) {");
     cb_line(c, "const int ic = g * ICG + icl;");
     cb_line(c, "const float *xc = %s + ((size_t)i * IC + ic) * IH * IW;", src);
@@ -238,15 +243,16 @@ static void conv_emit_im2col(Cbuf *c, const Attrs *a, const char *src, bool norm
     cb_line(c, "const int h = oh * SH - %d + kh * DH;", a->ph);
     cb_line(c, "for (int kw = 0; kw < KW; kw++) {");
     cb_line(c, "const int wc = ow * SW - %d + kw * DW;", a->pw);
-    cb_line(c, "cq[icl * K + kh * KW + kw] = h >= 0 && h < IH && wc >= 0 && wc < IW ? %s : 0.0f;",
+    cb_line(c, "CONV_COL(icl * K + kh * KW + kw) = h >= 0 && h < IH && wc >= 0 && wc < IW ? %s : 0.0f;",
             norm ? "(xc[h * IW + wc] - mean[ic]) / std[ic]" : "xc[h * IW + wc]");
     cb_line(c, "}");
     cb_line(c, "}");
     cb_line(c, "}");
     cb_line(c, "for (int k = ICK; k < ICKP; k++)");
-    cb_line(c, "    cq[k] = 0.0f;");
+    cb_line(c, "    CONV_COL(k) = 0.0f;");
     cb_line(c, "}");
     cb_line(c, "}");
+    cb_line(c, "#undef CONV_COL");
 }
 
 /* The product's register tile: 12 x 16 with AVX-512 (32 vector registers), else 6 x 16. */
@@ -286,7 +292,7 @@ static void conv_emit_product(Emit *e, const Op *op, const Attrs *a, Shape in, S
     cb_line(c, "const long long NQ = (long long)n * OHW;");
     cb_line(c, "for (long long q0 = 0; q0 < NQ; q0 += PL) {");
     cb_line(c, "const int len = NQ - q0 < PL ? (int)(NQ - q0) : PL;");
-    conv_emit_im2col(c, a, "x", op->pro_norm >= 0);
+    conv_emit_im2col(c, a, "x", op->pro_norm >= 0, false);
     cb_line(c, "#if CNN_VECTORS");
     conv_emit_tile_size(c);
     cb_line(c, "const int npb = (len + MR - 1) / MR;");
@@ -687,16 +693,16 @@ static void conv_emit_backward(Emit *e, const Op *bwd, const Op *fwd) {
     }
     if (want_dw) {
         conv_profile_mark(c, "dw", e->g, fwd);
-        conv_emit_im2col(c, a, "x", false);
+        conv_emit_im2col(c, a, "x", false, true);
         cb_line(c, "/* dw[oc][k] += sum over the piece's positions of dyp[oc][p] col[g][p][k] */");
         cb_line(c, "#if CNN_VECTORS");
         cb_line(c, "enum { NOB = (OCG + MR - 1) / MR };");
         cb_line(c, "PARALLEL_FOR");
         cb_line(c, "for (int job = 0; job < G * NKB * NOB; job++) {");
         cb_line(c, "const int ob = job %% NOB, kb = job / NOB %% NKB, g = job / NOB / NKB;");
-        cb_line(c, "const float *cq = col + (size_t)g * PL * ICKP + kb * 16;");
+        cb_line(c, "const float *cq = col + ((size_t)g * NKB + kb) * PL * 16;");
         cb_line(c, "const float *dq = dyp + ((size_t)g * OCG + ob * MR) * PL;");
-        conv_emit_tile(c, "for (int p = 0; p < len; p++)", "cq + (size_t)p * ICKP", "dq[(size_t)t * PL + p]");
+        conv_emit_tile(c, "for (int p = 0; p < len; p++)", "cq + (size_t)p * 16", "dq[(size_t)t * PL + p]");
         cb_line(c, "const int ocn = OCG - ob * MR < MR ? OCG - ob * MR : MR;");
         cb_line(c, "const int kn = ICK - kb * 16 < 16 ? ICK - kb * 16 : 16;");
         cb_line(c, "for (int t = 0; t < ocn; t++) {");
@@ -709,10 +715,10 @@ static void conv_emit_backward(Emit *e, const Op *bwd, const Op *fwd) {
         cb_line(c, "PARALLEL_FOR");
         cb_line(c, "for (int oc = 0; oc < OC; oc++)");
         cb_line(c, "for (int k = 0; k < ICK; k++) {");
-        cb_line(c, "const float *cq = col + (size_t)(oc / OCG) * PL * ICKP + k;");
+        cb_line(c, "const float *cq = col + ((size_t)(oc / OCG) * (ICKP / 16) + k / 16) * PL * 16 + k %% 16;");
         cb_line(c, "float s = 0.0f;");
         cb_line(c, "for (int p = 0; p < len; p++)");
-        cb_line(c, "    s += dyp[(size_t)oc * PL + p] * cq[(size_t)p * ICKP];");
+        cb_line(c, "    s += dyp[(size_t)oc * PL + p] * cq[(size_t)p * 16];");
         cb_line(c, "dw[(size_t)oc * ICK + k] += s;");
         cb_line(c, "}");
         cb_line(c, "#endif");
