@@ -1,5 +1,6 @@
 # cnnc: `make` builds build/cnnc and build/libcnnrt.a; `make test` runs every test (also under
-# AddressSanitizer and UndefinedBehaviorSanitizer); `make demo` runs the main job.
+# AddressSanitizer and UndefinedBehaviorSanitizer); `make demo` runs the main job;
+# `make mutate` applies the deliberate bugs of tests/mutants/ and checks that the tests catch them.
 CC      ?= clang
 ifeq ($(origin CC),default)
 CC      := clang
@@ -22,11 +23,11 @@ UNIT_OBJ     := $(UNIT_SRC:%.c=$(B)/%.o)
 
 INC := -Icompiler -I$(B)/gen -Iruntime
 
-.PHONY: all deps test unit-test demo bench clean sanitize
+.PHONY: all deps test unit-test demo bench clean sanitize mutate install uninstall docs
 all: $(B)/cnnc $(B)/libcnnrt.a
 
-deps:
-	@sh .ci/install-deps
+deps:   # the test set: everything `make test` uses
+	@sh .ci/install-deps test
 
 $(B)/gen/parser.c $(B)/gen/parser.h: grammar/parser.y
 	@mkdir -p $(B)/gen
@@ -69,13 +70,83 @@ test: deps
 	$(MAKE) --no-print-directory B=build-san CFLAGS="-O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all" all build-san/test_unit
 	SANITIZE=1 sh tests/run_all.sh build-san
 
-demo: deps all
+# Mutation testing: every mutant of tests/mutants/mutants.txt applied to a scratch copy, which
+# the tests that should catch it must fail (docs/testing.md). Long: not part of `make test`
+# (which runs a smoke of three). MUTANTS="name ..." runs only those.
+mutate: deps all $(B)/test_unit
+	nice /usr/bin/python3 tests/mutants/mutate.py --build $(B) $(if $(MUTANTS),--only $(MUTANTS))
+
+# The demo needs no PyTorch: only the demo set of .ci/install-deps.
+demo:
+	@sh .ci/install-deps demo
+	@$(MAKE) --no-print-directory all
 	sh examples/demo.sh $(B)
 
 bench: deps all
 	sh bench/run.sh $(B)
 
+# make docs: every model's graph (models/*.cnn and the examples in docs/img/) as docs/img/NAME.svg,
+# drawn by Graphviz from cnnc --emit=dot, and LeNet-5's batch-1 memory plan. The README shows
+# lenet5.svg, basic_block.svg and lenet5_plan.svg, which are committed; the others are not.
+DOC_MODELS := $(wildcard models/*.cnn docs/img/*.cnn)
+docs:
+	@sh .ci/install-deps docs
+	@$(MAKE) --no-print-directory all
+	@for f in $(DOC_MODELS); do n=$$(basename $$f .cnn); \
+	    $(B)/cnnc --emit=dot $$f -o docs/img/$$n.dot && dot -Tsvg docs/img/$$n.dot -o docs/img/$$n.svg && \
+	    rm -f docs/img/$$n.dot && echo "docs/img/$$n.svg" || exit 1; done
+	$(B)/cnnc --emit=plan --batch 1 --svg docs/img/lenet5_plan.svg models/lenet5.cnn >/dev/null
+
 clean:
 	rm -rf build build-san
+
+# make install [PREFIX=/usr/local] [DESTDIR=]: the compiler, the runtime library and headers,
+# pkg-config file, man pages, bash completion and documentation. The installed cnnc finds
+# the runtime relative to itself (PREFIX/bin/../lib, PREFIX/bin/../include/cnnc), so a tree
+# staged with DESTDIR or moved elsewhere works as is. make uninstall removes exactly the files
+# in INSTALLED (and the directories of its own that are left empty).
+PREFIX     ?= /usr/local
+DESTDIR    ?=
+BINDIR     := $(PREFIX)/bin
+LIBDIR     := $(PREFIX)/lib
+INCDIR     := $(PREFIX)/include/cnnc
+PCDIR      := $(LIBDIR)/pkgconfig
+MANDIR     := $(PREFIX)/share/man/man1
+DOCDIR     := $(PREFIX)/share/doc/cnnc
+COMPDIR    := $(PREFIX)/share/bash-completion/completions
+RT_HEADERS := runtime/cnnrt.h runtime/cnntrain.h
+DOC_FILES  := README.md $(wildcard docs/*.md)
+DOC_IMG    := $(wildcard docs/img/lenet5.svg docs/img/basic_block.svg docs/img/lenet5_plan.svg)
+EMBED_FILES := examples/embed/Makefile examples/embed/main.c
+INSTALLED  := $(BINDIR)/cnnc $(LIBDIR)/libcnnrt.a $(addprefix $(INCDIR)/,$(notdir $(RT_HEADERS))) \
+              $(PCDIR)/cnnrt.pc $(MANDIR)/cnnc.1 $(MANDIR)/cnnc-program.1 $(COMPDIR)/cnnc \
+              $(addprefix $(DOCDIR)/,$(notdir $(DOC_FILES))) $(addprefix $(DOCDIR)/img/,$(notdir $(DOC_IMG))) \
+              $(addprefix $(DOCDIR)/examples/embed/,$(notdir $(EMBED_FILES)))
+
+install: all
+	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(LIBDIR) $(DESTDIR)$(INCDIR) $(DESTDIR)$(PCDIR) \
+	    $(DESTDIR)$(MANDIR) $(DESTDIR)$(DOCDIR) $(DESTDIR)$(DOCDIR)/examples/embed $(DESTDIR)$(COMPDIR)
+	install -m 755 $(B)/cnnc $(DESTDIR)$(BINDIR)/cnnc
+	install -m 644 $(B)/libcnnrt.a $(DESTDIR)$(LIBDIR)/libcnnrt.a
+	install -m 644 $(RT_HEADERS) $(DESTDIR)$(INCDIR)/
+	sed -e 's|@PREFIX@|$(PREFIX)|g' -e 's|@LIBDIR@|$(LIBDIR)|g' -e 's|@INCDIR@|$(INCDIR)|g' \
+	    dist/cnnrt.pc.in > $(DESTDIR)$(PCDIR)/cnnrt.pc
+	chmod 644 $(DESTDIR)$(PCDIR)/cnnrt.pc
+	install -m 644 dist/cnnc.1 dist/cnnc-program.1 $(DESTDIR)$(MANDIR)/
+	install -m 644 dist/cnnc.bash $(DESTDIR)$(COMPDIR)/cnnc
+	install -m 644 $(DOC_FILES) $(DESTDIR)$(DOCDIR)/
+	$(if $(DOC_IMG),install -d $(DESTDIR)$(DOCDIR)/img && install -m 644 $(DOC_IMG) $(DESTDIR)$(DOCDIR)/img/)
+	install -m 644 $(EMBED_FILES) $(DESTDIR)$(DOCDIR)/examples/embed/
+
+# Directories cnnc shares with other software: removed when left empty, except under the
+# system prefixes (/usr, /usr/local), whose standard directories stay.
+SHARED_DIRS := $(PCDIR) $(LIBDIR) $(BINDIR) $(PREFIX)/include $(MANDIR) $(PREFIX)/share/man $(COMPDIR) \
+               $(PREFIX)/share/bash-completion $(PREFIX)/share/doc $(PREFIX)/share
+uninstall:
+	rm -f $(addprefix $(DESTDIR),$(INSTALLED))
+	for d in $(DOCDIR)/examples/embed $(DOCDIR)/examples $(DOCDIR)/img $(DOCDIR) $(INCDIR); do \
+	    [ ! -d "$(DESTDIR)$$d" ] || rmdir "$(DESTDIR)$$d" 2>/dev/null || true; done
+	case "$(PREFIX)" in /usr|/usr/|/usr/local|/usr/local/) ;; *) \
+	    for d in $(SHARED_DIRS); do [ ! -d "$(DESTDIR)$$d" ] || rmdir "$(DESTDIR)$$d" 2>/dev/null || true; done ;; esac
 
 -include $(shell find $(B) -name '*.d' 2>/dev/null)

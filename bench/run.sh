@@ -8,7 +8,12 @@
 # bench/torch_bench.py) for each thread count, and prints one table. See bench/README.md for
 # the columns and for how PyTorch is given its best.
 #
+# Training rows: for the models named in TRAIN (default "lenet5 simplecnn resnet18_cifar"; only
+# those also in the model list; TRAIN=none for none), PROGRAM bench --train against the same
+# step in PyTorch (forward, loss, backward, the train section's optimizer).
+#
 # Environment: THREADS (default "1 2"), BATCH and REPEAT (override every model's defaults),
+# TRAIN_BATCH and TRAIN_REPEAT (the same for the training rows), TRAIN,
 # PYTHON (default /usr/bin/python3), TORCH_MODE (eager, frozen or best; default best),
 # BENCH_NICE (e.g. -10: run every timed command at that niceness, for a shared machine; needs
 # root), CC (the C compiler for peak.c and the programs, default clang).
@@ -46,6 +51,22 @@ defaults() {
     *)              echo 8 5 ;;
     esac
 }
+# Training rows: batch and timed steps per figure.
+train_defaults() {
+    case $1 in
+    lenet5 | simplecnn) echo 64 30 ;;
+    resnet18_cifar)     echo 64 5 ;;
+    vgg16_bn | vgg16)   echo 32 3 ;;
+    *)                  echo 8 3 ;;
+    esac
+}
+TRAIN=${TRAIN:-lenet5 simplecnn resnet18_cifar}
+train_models=""
+for m in $MODELS; do
+    for t in $TRAIN; do if [ "$m" = "$t" ]; then train_models="$train_models $m"; fi; done
+done
+train_batch_of() { if [ -n "${TRAIN_BATCH:-}" ]; then echo "$TRAIN_BATCH"; else train_defaults "$1" | cut -d' ' -f1; fi; }
+train_repeat_of() { if [ -n "${TRAIN_REPEAT:-}" ]; then echo "$TRAIN_REPEAT"; else train_defaults "$1" | cut -d' ' -f2; fi; }
 batch_of() { if [ -n "${BATCH:-}" ]; then echo "$BATCH"; else defaults "$1" | cut -d' ' -f1; fi; }
 repeat_of() { if [ -n "${REPEAT:-}" ]; then echo "$REPEAT"; else defaults "$1" | cut -d' ' -f2; fi; }
 
@@ -111,15 +132,28 @@ for m in $MODELS; do
         [ "$prog" -nt "$ROOT/models/$m.cnn" ]; then
         continue
     fi
-    echo "$m $b"
-done | xargs -r -n 2 -P "$jobs" sh -c '
+    echo "$m $b b --no-train"
+done >"$W/compile.txt"
+for m in $train_models; do
+    b=$(train_batch_of "$m")
+    prog="$W/$m.t$b"
+    if [ -x "$prog" ] && [ "$prog" -nt "$CNNC" ] && [ "$prog" -nt "$B/libcnnrt.a" ] &&
+        [ "$prog" -nt "$ROOT/models/$m.cnn" ]; then
+        continue
+    fi
+    echo "$m $b t --train"
+done >>"$W/compile.txt"
+# Each line: model batch kind(b: inference, t: training) flag
+xargs -r -n 4 -P "$jobs" sh -c '
     t0=$(date +%s)
-    if "$0" "$1/models/$3.cnn" -o "$2/$3.b$4.tmp" --batch "$4" --no-train; then
-        mv "$2/$3.b$4.tmp" "$2/$3.b$4"
-        echo "  $3 (batch $4): $(( $(date +%s) - t0 )) s"
+    flag=$6
+    [ "$flag" = --train ] && flag=""
+    if "$0" "$1/models/$3.cnn" -o "$2/$3.$5$4.tmp" --batch "$4" $flag; then
+        mv "$2/$3.$5$4.tmp" "$2/$3.$5$4"
+        echo "  $3 (batch $4, $6): $(( $(date +%s) - t0 )) s"
     else
-        echo "bench: compiling $3 failed" >&2
-    fi' "$CNNC" "$ROOT" "$W"
+        echo "bench: compiling $3 ($6) failed" >&2
+    fi' "$CNNC" "$ROOT" "$W" <"$W/compile.txt"
 echo "compiled in $(( $(date +%s) - start )) s"
 
 # --- Time -----------------------------------------------------------------------------------
@@ -178,4 +212,63 @@ echo "cnnc ms, torch ms: one image per call (median). img/s: at the batch shown.
 echo "over PyTorch time (< 1: cnnc faster). GFLOP/s: cnnc at the batch shown, forward FLOPs from"
 echo "cnnc --emit=ir. % peak: of peak.c's per-CPU-time FMA peak for T threads. pt: PyTorch mode"
 echo "that won at batch 1 / at the batch (e: eager, f: frozen TorchScript). bench/README.md."
+
+# --- Training rows ------------------------------------------------------------------------------
+# rows: model,batch,threads,flops,peak,cms,cips,cgflops,pms,pips,pmode
+trows="$W/train_rows.csv"
+: >"$trows"
+for m in $train_models; do
+    b=$(train_batch_of "$m")
+    r=$(train_repeat_of "$m")
+    flops=$(sed -n 's/.*parameters.*, \([0-9,]*\) forward FLOPs per image.*/\1/p' "$W/$m.ir-total" | tr -d ,)
+    for t in $THREADS; do
+        c="nan,nan,nan"
+        topts=""
+        if [ -x "$W/$m.t$b" ] &&
+            $NICE "$W/$m.t$b" bench --train --csv --threads "$t" --repeat "$r" >"$W/out.txt" 2>"$W/err.txt"; then
+            line=$(tail -n 1 "$W/out.txt")
+            c=$(echo "$line" | cut -d, -f1-3)
+            # step_ms,ips,gflops,batch,optimizer,lr,momentum,wd,nesterov,beta1,beta2,eps,loss,smoothing
+            topts=$(echo "$line" | awk -F, '{ printf "--optimizer %s --lr %s --momentum %s --weight-decay %s --nesterov %s --beta1 %s --beta2 %s --eps %s --loss %s --label-smoothing %s", $5, $6, $7, $8, $9, $10, $11, $12, $13, $14 }')
+        else
+            echo "bench: $m: the cnnc training program failed" >&2
+            cat "$W/err.txt" >&2
+        fi
+        p="nan,nan,-"
+        # shellcheck disable=SC2086
+        if [ -n "$topts" ] && run_torch "$t" "$W/$m.py" --train --batch "$b" --repeat "$r" --mode "$TORCH_MODE" \
+            $topts --csv >"$W/out.txt" 2>"$W/err.txt"; then
+            p=$(tail -n 1 "$W/out.txt")
+        else
+            echo "bench: $m: PyTorch training failed" >&2
+            cat "$W/err.txt" >&2
+        fi
+        echo "$m,$b,$t,$flops,$(peak_of "$t"),$c,$p" >>"$trows"
+        echo "  $m train batch $b, $t thread(s): cnnc $c | pytorch $p" >&2
+    done
+done
+if [ -s "$trows" ]; then
+    echo
+    awk -F, '
+function num(x, f) { return x == "nan" ? "-" : sprintf(f, x) }
+function sp(x, y) { return (x == "nan" || y == "nan" || y == 0) ? "-" : sprintf("%.2fx", x / y) }
+BEGIN {
+    printf "| %-14s | %5s | %2s | %12s | %12s | %13s | %14s | %7s | %8s | %6s | %2s |\n", "training",
+        "batch", "T", "cnnc ms/step", "torch ms/step", "cnnc img/s", "torch img/s", "speedup", "GFLOP/s",
+        "% peak", "pt"
+    printf "|%s|%s|%s|%s|%s|%s|%s|%s|%s|%s|%s|\n", "----------------", "------:", "---:", "-------------:",
+        "--------------:", "--------------:", "---------------:", "--------:", "---------:", "-------:", "---:"
+}
+{
+    pk = ($5 == "" || $8 == "nan") ? "-" : sprintf("%.1f", 100 * $8 / $5)
+    printf "| %-14s | %5d | %2d | %12s | %13s | %13s | %14s | %7s | %8s | %6s | %2s |\n", $1, $2, $3,
+        num($6, "%.3f"), num($9, "%.3f"), num($7, "%.1f"), num($10, "%.1f"), sp($7, $10), num($8, "%.1f"),
+        pk, substr($11, 1, 1)
+}' "$trows"
+    echo
+    echo "training: one step = forward, loss, backward and the optimizer update on the batch shown"
+    echo "(cnnc: PROGRAM bench --train; PyTorch: the --emit=torch module in train mode, the same loss"
+    echo "and torch.optim optimizer). speedup: cnnc img/s over PyTorch img/s (above 1: cnnc faster)."
+    echo "GFLOP/s: 3x the forward FLOPs per image. pt: e eager, f traced (TorchScript)."
+fi
 echo "load average now $(cut -d' ' -f1-3 /proc/loadavg); total $(( $(date +%s) - start )) s"

@@ -136,6 +136,8 @@ static const char train_types[] =
     "    int dropout;               /* 1: dropout active; 0: off (as in eval mode) */\n"
     "    unsigned long long seed;   /* dropout masks; give every step its own */\n"
     "    int update_stats;          /* 1: batchnorm updates its running statistics */\n"
+    "    int *correct;              /* or NULL; the loss adds the images whose largest logit\n"
+    "                                  (the first, on ties) is at their label */\n"
     "} cnn_step_opts;\n"
     "enum { CNN_SGD, CNN_ADAM, CNN_ADAMW };\n"
     "/* One optimizer step, as torch.optim.SGD (dampening 0), Adam and AdamW compute it. */\n"
@@ -147,6 +149,31 @@ static const char train_types[] =
     "    const unsigned char *frozen; /* per tensor of the tensor table: 1 = not updated; or NULL */\n"
     "} cnn_optim;\n"
     "#endif\n";
+
+/* "layer1.basic0.conv0.weight" -> "LAYER1_BASIC0_CONV0_WEIGHT" */
+static const char *c_ident_upper(const char *s) {
+    char *u = arena_strdup(s);
+    for (char *p = u; *p; p++)
+        *p = isalnum((unsigned char)*p) ? (char)toupper((unsigned char)*p) : '_';
+    return u;
+}
+
+/* CRC-32 (reflected, polynomial 0xEDB88320, as zlib's crc32) of every tensor's floats as
+ * little-endian bytes, in tensor order; the generated NAME_params_crc32 computes the same. */
+static unsigned long weights_crc32(const Graph *g, const Plan *plan, const float *w) {
+    uint32_t crc = 0xFFFFFFFFu;
+    for (int t = 0; t < g->nparams; t++)
+        for (int64_t i = 0; i < g->params[t].numel; i++) {
+            uint32_t bits;
+            memcpy(&bits, &w[plan->param_offset[t] + i], 4);
+            for (int b = 0; b < 4; b++) {
+                crc ^= (bits >> (8 * b)) & 0xFFu;
+                for (int k = 0; k < 8; k++)
+                    crc = (crc >> 1) ^ (0xEDB88320u & (0u - (crc & 1u)));
+            }
+        }
+    return (unsigned long)(crc ^ 0xFFFFFFFFu);
+}
 
 static void emit_header(Cbuf *c, const Graph *g, const Plan *plan, const EmitOptions *o) {
     const char *N = g->name, *U = upper(g->name);
@@ -174,6 +201,10 @@ static void emit_header(Cbuf *c, const Graph *g, const Plan *plan, const EmitOpt
     cb_line(c, "#define %s_H", U);
     cb_line(c, "#include <stddef.h>");
     cb_blank(c);
+    cb_line(c, "#ifdef __cplusplus");
+    cb_raw(c, "extern \"C\" {\n"); /* raw: the declarations stay at column 0 */
+    cb_line(c, "#endif");
+    cb_blank(c);
     cb_line(c, "#define %s_BATCH %d        /* the most images one call takes */", U, g->batch);
     if (in.rank == 4) {
         cb_line(c, "#define %s_IN_C %d", U, in.d[1]);
@@ -190,6 +221,15 @@ static void emit_header(Cbuf *c, const Graph *g, const Plan *plan, const EmitOpt
     cb_line(c, "#define %s_NUM_TENSORS %d", U, g->nparams);
     if (o->weights)
         cb_line(c, "#define %s_EMBEDDED_WEIGHTS 1", U);
+    if (g->nparams) {
+        cb_blank(c);
+        cb_line(c, "/* Each tensor's place in the parameter block: its first float and its size in floats. */");
+        for (int i = 0; i < g->nparams; i++) {
+            const char *t = c_ident_upper(g->params[i].name);
+            cb_line(c, "#define %s_OFFSET_%s %lld", U, t, (long long)plan->param_offset[i]);
+            cb_line(c, "#define %s_NUMEL_%s %lld", U, t, (long long)g->params[i].numel);
+        }
+    }
     cb_blank(c);
     cb_line(c, "/* One checkpoint tensor: its name (as in PyTorch's state_dict), where it starts in the");
     cb_line(c, " * parameter block, its size and shape; trained is 0 for batchnorm running statistics.");
@@ -234,12 +274,25 @@ static void emit_header(Cbuf *c, const Graph *g, const Plan *plan, const EmitOpt
         cb_line(c, "float %s_train_step_update(float *params, float *state, float *work, const float *input,", N);
         cb_line(c, "                           const int *labels, int n, const cnn_step_opts *o, const cnn_optim *opt);");
     }
+    cb_blank(c);
+    cb_line(c, "/* CRC-32 (the one of zlib, PNG and Ethernet) of the weights in params: every tensor of");
+    cb_line(c, " * %s_tensors in order, each float as its 4 IEEE-754 bytes in little-endian order, the", N);
+    cb_line(c, " * padding between tensors left out (so the value does not depend on the layout). */");
+    cb_line(c, "unsigned long %s_params_crc32(const float *params);", N);
+    cb_line(c, "/* Returns 0 when the weights in params have the CRC-32 crc, else -1: a corrupted block, or");
+    cb_line(c, " * other weights. %s_check_params(%s_weights, %s_WEIGHTS_CRC32) checks the compiled-in", N, N, U);
+    cb_line(c, " * weights (generated with --embed-weights). */");
+    cb_line(c, "int %s_check_params(const float *params, unsigned long crc);", N);
     if (o->weights) {
         cb_blank(c);
-        cb_line(c, "/* The weights this file was generated with, laid out as params above. */");
+        cb_line(c, "/* The weights this file was generated with, laid out as params above, and their CRC-32. */");
         cb_line(c, "extern const float %s_weights[%s_PARAM_FLOATS];", N, U);
+        cb_line(c, "#define %s_WEIGHTS_CRC32 0x%08lxUL", U, weights_crc32(g, plan, o->weights));
     }
     cb_blank(c);
+    cb_line(c, "#ifdef __cplusplus");
+    cb_raw(c, "}\n");
+    cb_line(c, "#endif");
     cb_line(c, "#endif");
 }
 
@@ -283,6 +336,15 @@ static const char *fn_name(const Graph *g, int i, FnKind kind) {
     }
     const char *s = op_fn(g, i);
     return kind == FN_TRAIN ? arena_printf("%s_train", s) : s;
+}
+
+/* The work (FLOPs plus elements, see emit_fn) below which an op runs on one thread. */
+enum { CNN_THREAD_WORK = 1 << 20 };
+
+static double per_image_elements(Shape s) {
+    if (s.rank < 1)
+        return 1;
+    return (double)shape_numel(s) / (s.d[0] > 0 ? s.d[0] : 1);
 }
 
 static bool train_variant(const Op *op) { return op_info(op->kind)->emit_forward_train != NULL; }
@@ -362,6 +424,30 @@ static const char *emit_fn(Cbuf *out, const Graph *g, const Plan *plan, int i, F
         finfo->emit_forward(&e, op);
     cb_raw(&body, "%s", "");
     const char *text = body.data ? body.data : "";
+    if (word_in(text, "PARALLEL_FOR") && word_in(text, "n")) {
+        /* Threads pay when the call's work is large against a fork and join (a few
+         * microseconds, tens when a thread must be woken): the work per image is the op's
+         * FLOPs (twice the forward's for a gradient: data and weights) plus the elements it
+         * reads and writes. */
+        const OpInfo *oi = op_info(f->kind);
+        double work = oi->flops ? oi->flops(g, f) : 0;
+        if (op->kind == OP_BACKWARD)
+            work *= 2;
+        for (int k = 0; k < f->nin; k++)
+            work += per_image_elements(g->values[f->in[k]].shape);
+        if (f->out >= 0)
+            work += per_image_elements(g->values[f->out].shape);
+        long long per_image = work > 1e15 ? (long long)1e15 : (long long)work + 1;
+        Cbuf pre = {0};
+        pre.indent = 1;
+        cb_line(&pre, "const int cnn_threads = (long long)n * %lldLL >= %lldLL; /* work per image: %lld */", per_image,
+                (long long)CNN_THREAD_WORK, per_image);
+        cb_line(&pre, "(void)cnn_threads;");
+        cb_raw(&pre, "%s", text);
+        cb_free(&body);
+        body = pre;
+        text = body.data;
+    }
 
     char attrs[512] = "";
     op_info(f->kind)->print_attrs(f, attrs, sizeof attrs);
@@ -424,6 +510,14 @@ static void emit_train_step(Cbuf *c, const Graph *g, const Plan *plan, const cha
     cb_blank(c);
 }
 
+/* Adam's bias corrections of step o->step, bc1 and bc2, computed once per step: the one copy
+ * that both NAME_update and NAME_train_step_update use (with update_tensor below, the only
+ * optimizer math in the generated code). */
+static void emit_bias_corrections(Cbuf *c, const char *o) {
+    cb_line(c, "const float bc1 = 1.0f - powf(%s->beta1, (float)%s->step), bc2 = 1.0f - powf(%s->beta2, (float)%s->step);", o,
+            o, o, o);
+}
+
 /* The optimizer step over every trained tensor, exactly as torch.optim computes it. */
 static void emit_update(Cbuf *c, const Graph *g, const Plan *plan) {
     const char *N = g->name, *U = upper(g->name);
@@ -461,7 +555,7 @@ static void emit_update(Cbuf *c, const Graph *g, const Plan *plan) {
     cb_blank(c);
     cb_line(c, "void %s_update(float *params, const float *grads, float *state, const cnn_optim *o) {", N);
     cb_line(c, "float *m = state, *v = state + %s_PARAM_FLOATS;", U);
-    cb_line(c, "const float bc1 = 1.0f - powf(o->beta1, (float)o->step), bc2 = 1.0f - powf(o->beta2, (float)o->step);");
+    emit_bias_corrections(c, "o");
     for (int i = 0; i < g->nparams; i++) {
         const ParamT *p = &g->params[i];
         if (!p->trained)
@@ -487,7 +581,7 @@ static void emit_train_step_update(Cbuf *c, const Graph *g, const Plan *plan, co
     cb_line(c, "if (n < 1 || n > %s_BATCH)", U);
     cb_line(c, "    return NAN;");
     cb_line(c, "float *m = state, *v = state + %s_PARAM_FLOATS;", U);
-    cb_line(c, "const float bc1 = 1.0f - powf(opt->beta1, (float)opt->step), bc2 = 1.0f - powf(opt->beta2, (float)opt->step);");
+    emit_bias_corrections(c, "opt");
     for (int i = 1; i < g->nops; i++) {
         if (i == softmax || !calls[i])
             continue;
@@ -565,9 +659,12 @@ static void emit_source(Cbuf *c, const Graph *g, const Plan *plan, const EmitOpt
     cb_line(c, "}");
     cb_line(c, "static inline CNN_MAYBE_UNUSED float cnn_tanh(float x) { return 1.0f - 2.0f / (cnn_exp(2.0f * x) + 1.0f); }");
     cb_blank(c);
-    cb_line(c, "/* Loops over independent images or channels run on several threads with -fopenmp. */");
+    cb_line(c, "/* Loops over independent images or channels run on several threads with -fopenmp, when");
+    cb_line(c, " * the op has work enough to pay for waking them: each op function sets cnn_threads from");
+    cb_line(c, " * its estimated work (FLOPs and elements) for the call's n. */");
+    cb_line(c, "enum { cnn_threads = 1 };");
     cb_line(c, "#ifdef _OPENMP");
-    cb_line(c, "#define PARALLEL_FOR _Pragma(\"omp parallel for\")");
+    cb_line(c, "#define PARALLEL_FOR _Pragma(\"omp parallel for if(cnn_threads)\")");
     cb_line(c, "#else");
     cb_line(c, "#define PARALLEL_FOR");
     cb_line(c, "#endif");
@@ -586,6 +683,33 @@ static void emit_source(Cbuf *c, const Graph *g, const Plan *plan, const EmitOpt
                 p->shape.rank > 3 ? p->shape.d[3] : 0, p->trained, tensor_init(p, g), fi, fo);
     }
     cb_line(c, "};");
+    cb_blank(c);
+    cb_line(c, "unsigned long %s_params_crc32(const float *params) {", N);
+    cb_line(c, "const unsigned int probe = 1;");
+    cb_line(c, "const int little = *(const unsigned char *)&probe == 1;");
+    cb_line(c, "unsigned long crc = 0xFFFFFFFFUL;");
+    cb_line(c, "int t;");
+    cb_line(c, "for (t = 0; t < %s_NUM_TENSORS; t++) {", U);
+    cb_line(c, "const float *p = params + %s_tensors[t].offset;", N);
+    cb_line(c, "size_t i;");
+    cb_line(c, "for (i = 0; i < %s_tensors[t].numel; i++) {", N);
+    cb_line(c, "unsigned char bytes[4];");
+    cb_line(c, "int b;");
+    cb_line(c, "memcpy(bytes, p + i, 4);");
+    cb_line(c, "for (b = 0; b < 4; b++) {");
+    cb_line(c, "int k;");
+    cb_line(c, "crc ^= bytes[little ? b : 3 - b];");
+    cb_line(c, "for (k = 0; k < 8; k++)");
+    cb_line(c, "    crc = (crc >> 1) ^ (0xEDB88320UL & (0UL - (crc & 1UL)));");
+    cb_line(c, "}");
+    cb_line(c, "}");
+    cb_line(c, "}");
+    cb_line(c, "return (crc ^ 0xFFFFFFFFUL) & 0xFFFFFFFFUL;");
+    cb_line(c, "}");
+    cb_blank(c);
+    cb_line(c, "int %s_check_params(const float *params, unsigned long crc) {", N);
+    cb_line(c, "return %s_params_crc32(params) == (crc & 0xFFFFFFFFUL) ? 0 : -1;", N);
+    cb_line(c, "}");
     cb_blank(c);
     int nfwd = g->training ? g->nforward : g->nops;
     const char **calls = arena_alloc(sizeof(char *) * (size_t)(g->nops + 1));
@@ -683,6 +807,15 @@ static void emit_main(Cbuf *c, const Graph *g, const Graph *gt, const EmitOption
             f = arena_printf("%s%s\"%s\"", f, i ? ", " : "", t->freeze[i].prefix);
         cb_line(c, "static const char *const freeze[] = {%s};", f);
     }
+    if (t->nlr_for) {
+        const char *p = "", *v = "";
+        for (int i = 0; i < t->nlr_for; i++) {
+            p = arena_printf("%s%s\"%s\"", p, i ? ", " : "", t->lr_for[i].prefix);
+            v = arena_printf("%s%s%.17g", v, i ? ", " : "", t->lr_for[i].lr);
+        }
+        cb_line(c, "static const char *const lr_for_prefix[] = {%s};", p);
+        cb_line(c, "static const double lr_for_value[] = {%s};", v);
+    }
     cb_line(c, "static const CnnTrainDefaults defaults = {");
     cb_line(c, ".epochs = %d, .batch = %d, .seed = %lld, .accumulate = %d, .clip_grad_norm = %s,", t->epochs,
             t->batch, t->seed, t->accumulate, emit_float(t->clip_grad_norm));
@@ -701,6 +834,10 @@ static void emit_main(Cbuf *c, const Graph *g, const Graph *gt, const EmitOption
             emit_float(sc->factor), sc->patience);
     if (sc->milestones.n)
         cb_line(c, ".nmilestones = %d, .milestones = milestones,", sc->milestones.n);
+    if (sc->kind == SCHED_COSINE && sc->t_max)
+        cb_line(c, ".t_max = %d,", sc->t_max);
+    if (sc->kind == SCHED_ONECYCLE)
+        cb_line(c, ".pct_start = %s,", emit_float(sc->pct_start));
     if (t->naugment)
         cb_line(c, ".naugment = %d, .augment = augment,", t->naugment);
     cb_line(c, ".early_stop = %d, .early_patience = %d, .early_min_delta = %s,", t->early_stop.on, t->early_stop.patience,
@@ -708,6 +845,8 @@ static void emit_main(Cbuf *c, const Graph *g, const Graph *gt, const EmitOption
     if (t->nfreeze)
         cb_line(c, ".nfreeze = %d, .freeze = freeze,", t->nfreeze);
     cb_line(c, ".init = %d,", (int)t->init);
+    if (t->nlr_for)
+        cb_line(c, ".nlr_for = %d, .lr_for_prefix = lr_for_prefix, .lr_for_value = lr_for_value,", t->nlr_for);
     cb_line(c, "};");
     cb_blank(c);
     cb_line(c, "int main(int argc, char **argv) {");

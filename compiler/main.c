@@ -15,6 +15,7 @@
 #include "diag.h"
 #include "elaborate.h"
 #include "emit_c.h"
+#include "emit_dot.h"
 #include "emit_torch.h"
 #include "ir_print.h"
 #include "passes.h"
@@ -37,16 +38,21 @@ static const char usage_text[] =
     "  --emit=c           the embeddable pair NAME.c and NAME.h (needs -o DIR)\n"
     "  --emit=plan        the memory plan: every buffer's size, offset and live range, then\n"
     "                     the arena, naive and peak-live bytes (with --train: the training step)\n"
+    "  --emit=dot         the graph for Graphviz (dot -Tsvg): one node per op with its output\n"
+    "                     shape, fused ops as clusters, residual and concat edges marked\n"
     "  --emit=torch       an equivalent torch.nn.Module as a Python file (the tests' reference)\n"
+    "  --svg FILE         with --emit=plan: also draw the plan as an SVG picture (steps across,\n"
+    "                     arena offset down, one rectangle per buffer, peak-live marked)\n"
     "\n"
     "Options:\n"
     "  --model NAME       the model to compile when the file has several\n"
     "  -D NAME=VALUE      set a model parameter (integer, number, true/false or [list])\n"
-    "  --batch N          the largest batch the compiled code accepts (default: the train\n"
-    "                     section's batch, else 1); calls may pass any n <= N\n"
+    "  --batch N          the largest batch the compiled code accepts (default: 1 for --emit=c\n"
+    "                     without --train, else the train section's batch, else 1); calls\n"
+    "                     may pass any n <= N\n"
     "  -O0, -O1, -O2      optimization: -O0 keeps every op as written (no fusion, no in-place\n"
     "                     ops); -O1 and up fuse (docs/ir.md) and run ops in place (default -O2)\n"
-    "  --train            with --emit=ir: append the loss and the backward graph; with\n"
+    "  --train            with --emit=ir, plan or dot: append the loss and the backward graph; with\n"
     "                     --emit=c: also emit NAME_train_step and NAME_update (standalone\n"
     "                     programs always have them)\n"
     "  --no-train         build a program for inference only (no train, eval or grad):\n"
@@ -60,10 +66,10 @@ static const char usage_text[] =
     "libcnnrt.a and the runtime headers, default: next to cnnc), CNNC_CFLAGS (extra flags\n"
     "for programs), CNNC_OPENMP=0 (build programs without OpenMP threads).\n";
 
-typedef enum { EMIT_PROGRAM, EMIT_IR, EMIT_PARAMS, EMIT_C, EMIT_TORCH, EMIT_PLAN } EmitKind;
+typedef enum { EMIT_PROGRAM, EMIT_IR, EMIT_PARAMS, EMIT_C, EMIT_TORCH, EMIT_PLAN, EMIT_DOT } EmitKind;
 
 typedef struct Options {
-    const char *file, *out, *embed;
+    const char *file, *out, *embed, *svg;
     EmitKind emit;
     bool train, no_train;
     int opt;            /* -O level: 0 no fusion and no in-place ops; 1 and 2 both (default 2) */
@@ -71,7 +77,7 @@ typedef struct Options {
 } Options;
 
 static int usage_error(const char *fmt, const char *arg) {
-    fprintf(stderr, "cnnc: ");
+    fprintf(stderr, "cnnc: error: ");
     fprintf(stderr, fmt, arg);
     fprintf(stderr, "\nTry 'cnnc --help'.\n");
     return 2;
@@ -94,16 +100,16 @@ static int parse_options(int argc, char **argv, Options *o, Define *defines) {
             puts("cnnc 0.1");
             return 0;
         } else if (!strncmp(a, "--emit=", 7)) {
-            static const char *const kinds[] = {"ir", "params", "c", "torch", "plan"};
-            static const EmitKind ek[] = {EMIT_IR, EMIT_PARAMS, EMIT_C, EMIT_TORCH, EMIT_PLAN};
+            static const char *const kinds[] = {"ir", "params", "c", "torch", "plan", "dot"};
+            static const EmitKind ek[] = {EMIT_IR, EMIT_PARAMS, EMIT_C, EMIT_TORCH, EMIT_PLAN, EMIT_DOT};
             int k = 0;
-            while (k < 5 && strcmp(a + 7, kinds[k]))
+            while (k < 6 && strcmp(a + 7, kinds[k]))
                 k++;
-            if (k == 5)
-                return usage_error("unknown --emit kind '%s' (ir, params, c, torch, plan)", a + 7);
+            if (k == 6)
+                return usage_error("unknown --emit kind '%s' (ir, params, c, plan, dot, torch)", a + 7);
             o->emit = ek[k];
         } else if (!strcmp(a, "--model") || !strcmp(a, "-o") || !strcmp(a, "--batch") || !strcmp(a, "-D") ||
-                   !strcmp(a, "--embed-weights")) {
+                   !strcmp(a, "--embed-weights") || !strcmp(a, "--svg")) {
             if (i + 1 >= argc)
                 return usage_error("option '%s' needs a value", a);
             const char *v = argv[++i];
@@ -113,6 +119,8 @@ static int parse_options(int argc, char **argv, Options *o, Define *defines) {
                 o->out = v;
             else if (!strcmp(a, "--embed-weights"))
                 o->embed = v;
+            else if (!strcmp(a, "--svg"))
+                o->svg = v;
             else if (!strcmp(a, "--batch")) {
                 char *end;
                 long n = strtol(v, &end, 10);
@@ -146,31 +154,58 @@ static int parse_options(int argc, char **argv, Options *o, Define *defines) {
         return usage_error("%s", "--emit=c needs -o DIR, the directory for NAME.c and NAME.h");
     if (o->embed && o->emit != EMIT_C)
         return usage_error("%s", "--embed-weights goes with --emit=c");
+    if (o->svg && o->emit != EMIT_PLAN)
+        return usage_error("%s", "--svg goes with --emit=plan");
     return -1;
 }
 
 /* Writes a text view to -o PATH (atomically) or standard output. */
 static const Plan *the_plan; /* for print_plan, which write_text calls with the graph only */
 static void print_plan(const Graph *g, FILE *f) { plan_print(g, the_plan, f); }
+static void print_plan_svg(const Graph *g, FILE *f) { plan_svg(g, the_plan, f); }
 
-static int write_text(const Options *o, const Graph *g, void (*print)(const Graph *, FILE *)) {
-    if (!o->out) {
+/* An existing path that is not a regular file (/dev/null, a pipe, a terminal): written in
+ * place, never replaced by a rename (which, run as root, would turn /dev/null into a file). */
+static bool is_special(const char *path) {
+    struct stat st;
+    return stat(path, &st) == 0 && !S_ISREG(st.st_mode);
+}
+
+static int write_file(const char *out, const Graph *g, void (*print)(const Graph *, FILE *)) {
+    if (!out) {
         print(g, stdout);
         return fflush(stdout) == 0 ? 0 : 1;
     }
-    char *tmp = arena_printf("%s.tmp%d", o->out, (int)getpid());
+    if (is_special(out)) {
+        FILE *f = fopen(out, "w");
+        if (!f) {
+            fprintf(stderr, "cnnc: error: cannot write '%s': %s\n", out, strerror(errno));
+            return 1;
+        }
+        print(g, f);
+        if (fclose(f) != 0) {
+            fprintf(stderr, "cnnc: error: cannot write '%s'\n", out);
+            return 1;
+        }
+        return 0;
+    }
+    char *tmp = arena_printf("%s.tmp%d", out, (int)getpid());
     FILE *f = fopen(tmp, "w");
     if (!f) {
-        fprintf(stderr, "cnnc: error: cannot write '%s': %s\n", o->out, strerror(errno));
+        fprintf(stderr, "cnnc: error: cannot write '%s': %s\n", out, strerror(errno));
         return 1;
     }
     print(g, f);
-    if (fclose(f) != 0 || rename(tmp, o->out) != 0) {
+    if (fclose(f) != 0 || rename(tmp, out) != 0) {
         remove(tmp);
-        fprintf(stderr, "cnnc: error: cannot write '%s'\n", o->out);
+        fprintf(stderr, "cnnc: error: cannot write '%s'\n", out);
         return 1;
     }
     return 0;
+}
+
+static int write_text(const Options *o, const Graph *g, void (*print)(const Graph *, FILE *)) {
+    return write_file(o->out, g, print);
 }
 
 /* The parameter block from a checkpoint, every tensor checked against the model. */
@@ -221,20 +256,49 @@ static int run(char *const argv[]) {
     return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
 }
 
-/* Writes the C into a temporary directory, compiles and links it with the runtime into a
- * temporary program, then renames that over -o. */
+static bool readable(const char *path) { return access(path, R_OK) == 0; }
+
+/* Where the runtime library and headers are: $CNNC_RUNTIME (both in one directory); else
+ * next to cnnc in the build tree (build/libcnnrt.a, the headers in runtime/); else the installed layout
+ * relative to cnnc (PREFIX/bin/cnnc, PREFIX/lib/libcnnrt.a, PREFIX/include/cnnc/), so an
+ * installed (or relocated, or DESTDIR-staged) tree works from any directory. */
+static bool find_runtime(const char **lib, const char **inc) {
+    const char *rt = getenv("CNNC_RUNTIME");
+    if (rt && *rt) {
+        *lib = arena_printf("%s/libcnnrt.a", rt);
+        *inc = rt;
+        if (readable(*lib))
+            return true;
+        fprintf(stderr, "cnnc: error: cannot find the runtime library '%s' (CNNC_RUNTIME is set to '%s')\n", *lib, rt);
+        return false;
+    }
+    const char *dir = self_dir();
+    const char *cand[2][2] = {{arena_printf("%s/libcnnrt.a", dir), arena_printf("%s/../runtime", dir)},
+                              {arena_printf("%s/../lib/libcnnrt.a", dir), arena_printf("%s/../include/cnnc", dir)}};
+    for (int k = 0; k < 2; k++)
+        if (readable(cand[k][0]) && readable(arena_printf("%s/cnnrt.h", cand[k][1]))) {
+            *lib = cand[k][0];
+            *inc = cand[k][1];
+            return true;
+        }
+    fprintf(stderr,
+            "cnnc: error: cannot find the runtime library: looked for '%s' and '%s' with their headers"
+            " (set CNNC_RUNTIME to the directory holding libcnnrt.a, cnnrt.h and cnntrain.h)\n",
+            cand[0][0], cand[1][0]);
+    return false;
+}
+
 /* Writes the C into a temporary directory, compiles and links it with the runtime into a
  * temporary program, then renames that over -o. gi is the inference graph; gt the training
  * graph (NULL when the model has nothing to train). */
 static int build_program(const Options *o, const Graph *gi, const Plan *pi, Graph *gt, const Plan *pt) {
-    const char *rt = getenv("CNNC_RUNTIME");
-    const char *dir = self_dir();
-    const char *lib = rt ? arena_printf("%s/libcnnrt.a", rt) : arena_printf("%s/libcnnrt.a", dir);
-    const char *inc = rt ? rt : arena_printf("%s/../runtime", dir);
-    if (access(lib, R_OK) != 0) {
-        fprintf(stderr, "cnnc: error: cannot find the runtime library '%s' (set CNNC_RUNTIME)\n", lib);
+    const char *lib, *inc;
+    if (is_special(o->out)) {
+        fprintf(stderr, "cnnc: error: '%s' exists and is not a regular file: give another -o PROGRAM\n", o->out);
         return 1;
     }
+    if (!find_runtime(&lib, &inc))
+        return 1;
     char tmpl[] = "/tmp/cnnc.XXXXXX";
     if (!mkdtemp(tmpl)) {
         fprintf(stderr, "cnnc: error: cannot make a temporary directory: %s\n", strerror(errno));
@@ -313,6 +377,10 @@ int main(int argc, char **argv) {
         arena_free_all();
         return rc;
     }
+    /* The embeddable pair is for one image at a time unless --batch says otherwise: the
+     * smallest workspace. With --train it holds the training step: the train section's batch. */
+    if (o.emit == EMIT_C && !o.train && o.elab.batch == 0)
+        o.elab.batch = 1;
     rc = 1;
     Program *prog = load_program(o.file);
     Graph *g = prog ? elaborate(prog, &o.elab) : NULL;
@@ -347,8 +415,13 @@ int main(int argc, char **argv) {
             rc = write_text(&o, g, ir_print);
         else if (o.emit == EMIT_PARAMS)
             rc = write_text(&o, g, ir_print_params);
-        else if (o.emit == EMIT_PLAN)
-            the_plan = plan, rc = write_text(&o, g, print_plan);
+        else if (o.emit == EMIT_PLAN) {
+            the_plan = plan;
+            rc = o.svg ? write_file(o.svg, g, print_plan_svg) : 0;
+            if (rc == 0)
+                rc = write_text(&o, g, print_plan);
+        } else if (o.emit == EMIT_DOT)
+            rc = write_text(&o, g, emit_dot);
         else if (o.emit == EMIT_TORCH)
             rc = write_text(&o, g, emit_torch);
         else if (o.emit == EMIT_C)

@@ -110,8 +110,11 @@ static const TrainArg multistep_args[] = {
     END_ARGS,
 };
 static const TrainArg exponential_args[] = {ARG(TrainSchedule, gamma, TA_NUM, NULL, GT0), END_ARGS};
-static const TrainArg cosine_args[] = {ARG(TrainSchedule, min_lr, TA_NUM, "0", GE0), END_ARGS};
-static const TrainArg onecycle_args[] = {ARG(TrainSchedule, max_lr, TA_NUM, NULL, GT0), END_ARGS};
+/* cosine's t_max = 0: the run's epochs. */
+static const TrainArg cosine_args[] = {ARG(TrainSchedule, min_lr, TA_NUM, "0", GE0),
+                                       ARG(TrainSchedule, t_max, TA_INT, "0", GE0), END_ARGS};
+static const TrainArg onecycle_args[] = {ARG(TrainSchedule, max_lr, TA_NUM, NULL, GT0),
+                                         ARG(TrainSchedule, pct_start, TA_NUM, "0.3", UNIT_OPEN), END_ARGS};
 static const TrainArg plateau_args[] = {
     ARG(TrainSchedule, factor, TA_NUM, "0.5", UNIT_OPEN),
     ARG(TrainSchedule, patience, TA_INT, "5", GE0),
@@ -719,6 +722,71 @@ static bool eval_freeze(Expr *e, TrainConfig *t) {
     return true;
 }
 
+/* lr_for = [group(PREFIX, lr = X), ...]: PREFIX as freeze takes it, X a number > 0. */
+static bool eval_lr_for(const Env *env, Expr *e, TrainConfig *t) {
+    int n;
+    Expr *const *items = list_items(&e, &n);
+    TrainLrFor *out = arena_alloc(sizeof(TrainLrFor) * (size_t)(n ? n : 1));
+    bool ok = true;
+    for (int i = 0; i < n; i++) {
+        const Expr *it = items[i];
+        const char *subject = e->kind == EX_LIST ? arena_printf("lr_for: item %d", i + 1) : "train setting 'lr_for'";
+        if (it->kind != EX_CALL || strcmp(it->name, "group") != 0) {
+            diag_error(it->span, "%s must be group(PREFIX, lr = X), such as group(fc, lr = 0.01)", subject);
+            ok = false;
+            continue;
+        }
+        const Expr *pe = NULL, *le = NULL;
+        bool args_ok = true;
+        for (int a = 0; a < it->args.n; a++) {
+            const Arg *arg = &it->args.items[a];
+            const char *name = arg->name ? arg->name : a == 0 ? "prefix" : a == 1 ? "lr" : "";
+            const Expr **slot = !strcmp(name, "prefix") ? &pe : !strcmp(name, "lr") ? &le : NULL;
+            if (!slot || *slot) {
+                diag_error(arg->span, "%s: group takes a prefix and lr = X, once each", subject);
+                args_ok = false;
+                continue;
+            }
+            *slot = arg->value;
+        }
+        if (!args_ok || !pe || !le) {
+            if (args_ok)
+                diag_error(it->span, "%s: group needs a prefix and lr = X, such as group(fc, lr = 0.01)", subject);
+            ok = false;
+            continue;
+        }
+        const char *p = pe->kind == EX_NAME ? pe->name : pe->kind == EX_STRING ? pe->str : NULL;
+        if (!p || !valid_prefix(p)) {
+            diag_error(pe->span, "%s: the prefix must be a parameter name prefix such as fc or layer4.basic1", subject);
+            ok = false;
+            continue;
+        }
+        Val v = eval(env, le);
+        if (v.kind == V_NONE) {
+            ok = false;
+            continue;
+        }
+        if (!value_is_num(&v) || !(value_num(&v) > 0) || !isfinite(value_num(&v))) {
+            diag_error(v.span, "%s: lr must be a number > 0, got %s", subject, value_text(&v));
+            ok = false;
+            continue;
+        }
+        out[i] = (TrainLrFor){p, value_num(&v), it->span};
+        for (int j = 0; j < i; j++)
+            if (out[j].prefix && !strcmp(out[j].prefix, p)) {
+                diag_error(it->span, "lr_for: '%s' is listed twice", p);
+                diag_note(out[j].span, "first listed here");
+                ok = false;
+                break;
+            }
+    }
+    if (!ok)
+        return false;
+    t->lr_for = out;
+    t->nlr_for = n;
+    return true;
+}
+
 static bool eval_setting(const Env *env, TrainKey k, Expr *e, TrainConfig *t) {
     switch (k) {
     case TK_EPOCHS:
@@ -733,6 +801,7 @@ static bool eval_setting(const Env *env, TrainKey k, Expr *e, TrainConfig *t) {
     case TK_EARLY_STOP: return eval_early_stop(env, e, t);
     case TK_FREEZE: return eval_freeze(e, t);
     case TK_INIT: return eval_init(env, e, t);
+    case TK_LR_FOR: return eval_lr_for(env, e, t);
     case TK_COUNT: break;
     }
     return false;
@@ -869,5 +938,11 @@ void train_config_print(const TrainConfig *t, FILE *f) {
         fputs("none", f);
     for (int i = 0; i < t->nfreeze; i++)
         fprintf(f, "%s%s", i ? ", " : "", t->freeze[i].prefix);
-    fprintf(f, "\n  init: %s\n", init_members[t->init].name);
+    fprintf(f, "\n  init: %s", init_members[t->init].name);
+    if (t->nlr_for) {   /* printed only when given, so that existing listings stay as they were */
+        fputs("\n  lr_for: ", f);
+        for (int i = 0; i < t->nlr_for; i++)
+            fprintf(f, "%s%s=%.17g", i ? ", " : "", t->lr_for[i].prefix, t->lr_for[i].lr);
+    }
+    fputc('\n', f);
 }

@@ -18,7 +18,7 @@
     X(TK_EPOCHS, epochs) X(TK_BATCH, batch) X(TK_SEED, seed) X(TK_ACCUMULATE, accumulate)      \
     X(TK_CLIP_GRAD_NORM, clip_grad_norm) X(TK_LOSS, loss) X(TK_OPTIMIZER, optimizer)           \
     X(TK_SCHEDULE, schedule) X(TK_AUGMENT, augment) X(TK_EARLY_STOP, early_stop)               \
-    X(TK_FREEZE, freeze) X(TK_INIT, init)
+    X(TK_FREEZE, freeze) X(TK_INIT, init) X(TK_LR_FOR, lr_for)
 #define TRAIN_LOSSES(X) X(LOSS_CROSS_ENTROPY, cross_entropy) X(LOSS_FOCAL, focal)
 #define TRAIN_OPTIMIZERS(X) X(OPT_SGD, sgd) X(OPT_ADAM, adam) X(OPT_ADAMW, adamw)
 #define TRAIN_SCHEDULES(X)                                                                      \
@@ -83,7 +83,9 @@ typedef struct TrainSchedule {
     TrainIntList milestones;  /* multistep: epochs, >= 1, strictly increasing */
     double gamma;             /* step, multistep, exponential: factor per decay, > 0 */
     double min_lr;            /* cosine: >= 0 */
+    int t_max;                /* cosine: T_max in epochs, >= 0; 0: the run's epochs */
     double max_lr;            /* onecycle: > 0 */
+    double pct_start;         /* onecycle: the rising part's fraction of the steps, in (0, 1) */
     double factor;            /* plateau: in (0, 1) */
     int patience;             /* plateau: epochs without improvement, >= 0 */
 } TrainSchedule;
@@ -111,6 +113,14 @@ typedef struct TrainFreeze {
     Span span;
 } TrainFreeze;
 
+/* A learning rate for one parameter group (`lr_for = [group(fc, lr = 0.01)]`): tensors named
+ * prefix or prefix.* train with lr instead of the optimizer's (the longest prefix wins). */
+typedef struct TrainLrFor {
+    const char *prefix;
+    double lr;                /* > 0 */
+    Span span;
+} TrainLrFor;
+
 typedef struct TrainConfig {
     int epochs;               /* >= 1 */
     int batch;                /* >= 1; also the largest batch the compiled code accepts */
@@ -126,6 +136,8 @@ typedef struct TrainConfig {
     TrainFreeze *freeze;
     int nfreeze;
     InitKind init;
+    TrainLrFor *lr_for;
+    int nlr_for;
     Span spans[TK_COUNT];     /* the value of each setting as written (e.g. spans[TK_LOSS] covers
                                  `cross_entropy(label_smoothing = 0.1)`); file < 0 when absent */
 } TrainConfig;
@@ -153,6 +165,7 @@ bool train_config_eval(const Item *item, TrainConfig *t, bool (*lookup)(void *ct
  *     early_stop: none
  *     freeze: conv0, stage1.basic0
  *     init: default
+ *     lr_for: fc=0.01, layer4=0.001
  * Numbers print in the shortest form that reads back to the same double. */
 void train_config_print(const TrainConfig *t, FILE *f);
 

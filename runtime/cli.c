@@ -16,6 +16,7 @@
 #define CLI_COMMANDS(X)                                                               \
     X(info, "what the model is: shapes, parameters, FLOPs, memory")                   \
     X(init, "write freshly initialized weights to a safetensors file")                \
+    X(import, "convert a PyTorch checkpoint (.pt) or safetensors file to the model's names") \
     X(predict, "classify image files")                                                \
     X(bench, "measure latency and throughput")                                        \
     X(forward, "run the model on a tensor file (for testing against a reference)")    \
@@ -54,6 +55,52 @@ static void print_help(const CnnModel *m) {
     printf("Exit status: 0 success, 1 bad input (files), 2 bad usage.\n");
 }
 
+/* --threads T for the commands that compute but do not parse it themselves (train and bench
+ * do): taken out of argv here, before the command sees its options, and listed in its help. */
+static bool generic_threads(const char *command) {
+    static const char *const names[] = {"predict", "forward", "eval", "grad"};
+    for (size_t i = 0; i < sizeof names / sizeof *names; i++)
+        if (strcmp(command, names[i]) == 0)
+            return true;
+    return false;
+}
+
+static const char threads_help[] =
+    "  --threads T      OpenMP threads (default: OMP_NUM_THREADS, else one per core); ignored\n"
+    "                   by a program built without OpenMP (CNNC_OPENMP=0)\n";
+
+/* Removes every "--threads T" / "--threads=T" before "--" from argv[2..argc) and applies the
+ * last one. Returns -1 to go on, else the exit status of a usage error. */
+static int take_threads(const CnnModel *m, int *argc, char **argv) {
+    const char *value = NULL;
+    int k = 2;
+    bool rest = false;
+    for (int i = 2; i < *argc; i++) {
+        const char *a = argv[i];
+        if (!rest && strcmp(a, "--") == 0)
+            rest = true;
+        if (!rest && strcmp(a, "--threads") == 0) {
+            if (i + 1 >= *argc)
+                return cli_error(EXIT_USAGE, "option --threads needs a value");
+            value = argv[++i];
+            continue;
+        }
+        if (!rest && strncmp(a, "--threads=", 10) == 0) {
+            value = a + 10;
+            continue;
+        }
+        argv[k++] = argv[i];
+    }
+    *argc = k;
+    argv[k] = NULL;
+    long long t;
+    if (value && !cli_int("--threads", value, 1, 4096, &t))
+        return EXIT_USAGE;
+    if (value && m->set_threads)
+        m->set_threads((int)t);
+    return -1;
+}
+
 int cnnrt_main(const CnnModel *m, int argc, char **argv) {
     if (argc > 0 && argv[0] && *argv[0]) {
         const char *slash = strrchr(argv[0], '/');
@@ -79,6 +126,11 @@ int cnnrt_main(const CnnModel *m, int argc, char **argv) {
     }
     for (int i = 0; i < NCOMMANDS; i++)
         if (strcmp(name, commands[i].name) == 0) {
+            if (generic_threads(name)) {
+                int rc = take_threads(m, &argc, argv);
+                if (rc >= 0)
+                    return rc;
+            }
             int rc = commands[i].run(m, argc - 2, argv + 2);
             if (fflush(stdout) != 0 && rc == 0)
                 rc = cli_error(EXIT_BAD_INPUT, "cannot write standard output");
@@ -112,6 +164,8 @@ int cli_parse(const char *command, const char *help, const CliOption *opts, int 
         }
         if (strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0) {
             printf("usage: %s %s", cli_prog, help);
+            if (generic_threads(command) && !strstr(help, "--threads"))
+                fputs(threads_help, stdout);
             return 0;
         }
         const char *eq = strchr(a, '=');

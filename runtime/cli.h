@@ -69,6 +69,7 @@ int cmd_forward(const CnnModel *m, int argc, char **argv);
 int cmd_train(const CnnModel *m, int argc, char **argv);   /* train.c */
 int cmd_eval(const CnnModel *m, int argc, char **argv);
 int cmd_grad(const CnnModel *m, int argc, char **argv);
+int cmd_import(const CnnModel *m, int argc, char **argv);   /* import.c */
 
 /* Checks tensor 'input' of c against the model's input shape ([N, C, H, W] or [N, F], N >= 1)
  * and reads N into *n; on failure, one line in err naming the file and the shapes. */

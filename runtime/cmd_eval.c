@@ -14,8 +14,9 @@ static const char help[] =
     "eval --weights W.safetensors --data DIR [--split test|train] [--plot FILE.svg] [--labels FILE]\n"
     "\n"
     "Runs the model in eval mode on every image of one split of DIR and prints the mean\n"
-    "cross-entropy, the accuracy, precision and recall per class and the confusion matrix\n"
-    "(rows: true class, columns: predicted class).\n"
+    "cross-entropy, the accuracy and top-5 accuracy, precision, recall and F1 per class with\n"
+    "their macro and weighted averages (as sklearn's classification_report, zero_division=0),\n"
+    "and the confusion matrix (rows: true class, columns: predicted class).\n"
     "\n"
     "  --weights W      the checkpoint (e.g. a train run's best.safetensors)\n"
     "  --data DIR       IDX, CIFAR-10 binary or a folder of class folders (as train)\n"
@@ -102,27 +103,46 @@ int cmd_eval(const CnnModel *m, int argc, char **argv) {
     if (ok) {
         EvalResult r;
         evaluate(m, mem.params, mem.work, &ds, NULL, ds.n, x, out, &r, &cm);
-        printf("%s on %s (%s split, %d images): loss %.4f  accuracy %.2f%%\n\n", m->name, data, split_text, ds.n,
-               r.loss, r.n ? 100.0 * r.correct / r.n : 0.0);
+        printf("%s on %s (%s split, %d images): loss %.4f  accuracy %.2f%%  top-5 accuracy %.2f%%\n\n", m->name,
+               data, split_text, ds.n, r.loss, r.n ? 100.0 * r.correct / r.n : 0.0,
+               r.n ? 100.0 * r.correct5 / r.n : 0.0);
         int width = 5;
         for (int i = 0; i < k; i++)
             width = (int)strlen(names[i]) > width ? (int)strlen(names[i]) : width;
         if (width > 24)
             width = 24;
-        printf("%-*s  precision  recall   images\n", width, "class");
-        for (int i = 0; i < k; i++) {
-            long long tp = cm.counts[(size_t)i * k + i], row = 0, col = 0;
-            for (int j = 0; j < k; j++) {
-                row += cm.counts[(size_t)i * k + j];
-                col += cm.counts[(size_t)j * k + i];
-            }
-            char p[16] = "-", rcl[16] = "-";
-            if (col)
-                snprintf(p, sizeof p, "%.2f%%", 100.0 * tp / col);
-            if (row)
-                snprintf(rcl, sizeof rcl, "%.2f%%", 100.0 * tp / row);
-            printf("%-*.*s  %9s  %7s  %6lld\n", width, width, names[i], p, rcl, row);
+        if (width < 12)
+            width = 12;   /* "weighted avg" */
+        ClassScores *pc = calloc((size_t)k, sizeof *pc);
+        if (!pc) {
+            ok = rt_fail(err, "out of memory");
+            goto done;
         }
+        ScoreAverages avg;
+        class_scores(&cm, pc, &avg);
+        /* "-": no prediction of the class (precision) or no image of it (recall); counted as 0
+         * in the averages. */
+        printf("%-*s  %9s  %7s  %7s  %7s\n", width, "class", "precision", "recall", "f1", "images");
+        for (int i = 0; i < k; i++) {
+            char p[16] = "-", rcl[16] = "-";
+            if (pc[i].predicted)
+                snprintf(p, sizeof p, "%.2f%%", 100.0 * pc[i].precision);
+            if (pc[i].support)
+                snprintf(rcl, sizeof rcl, "%.2f%%", 100.0 * pc[i].recall);
+            char f1[16];
+            snprintf(f1, sizeof f1, "%.2f%%", 100.0 * pc[i].f1);
+            printf("%-*.*s  %9s  %7s  %7s  %7lld\n", width, width, names[i], p, rcl, f1, pc[i].support);
+        }
+        const char *avg_name[2] = {"macro avg", "weighted avg"};
+        const double avg_val[2][3] = {{avg.macro_p, avg.macro_r, avg.macro_f1},
+                                      {avg.weighted_p, avg.weighted_r, avg.weighted_f1}};
+        for (int a = 0; a < 2; a++) {
+            char v[3][16];
+            for (int q = 0; q < 3; q++)
+                snprintf(v[q], sizeof v[q], "%.2f%%", 100.0 * avg_val[a][q]);
+            printf("%-*s  %9s  %7s  %7s  %7d\n", width, avg_name[a], v[0], v[1], v[2], ds.n);
+        }
+        free(pc);
         printf("\nconfusion matrix (rows: true class, columns: predicted class)\n");
         int cw = 4;
         for (int i = 0; i < k * k; i++) {
@@ -149,6 +169,7 @@ int cmd_eval(const CnnModel *m, int argc, char **argv) {
                 printf("\nwrote %s\n", plot);
         }
     }
+done:
     if (!ok)
         rc = cli_error(EXIT_BAD_INPUT, "%s", err);
     else

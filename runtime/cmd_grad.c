@@ -2,7 +2,7 @@
  * step on tensors `input` and `labels` of a safetensors file, writing the loss and the gradient
  * of every trained tensor, so that the generated backward pass can be checked against an
  * independent reference (PyTorch autograd). Batchnorm runs in training mode (batch statistics;
- * the running statistics are not touched), dropout is off, the loss is the model's train
+ * the running statistics are not touched), dropout is off (on with --dropout-seed), the loss is the model's train
  * section's, and no weight decay or optimizer step is applied. */
 #include "ckpt.h"
 #include "cli.h"
@@ -17,19 +17,22 @@
 #include <string.h>
 
 static const char help[] =
-    "grad --weights W.safetensors --input X.safetensors --output G.safetensors\n"
+    "grad --weights W.safetensors --input X.safetensors --output G.safetensors [--dropout-seed S]\n"
     "\n"
     "Runs one training step on tensor 'input' of X ([N, C, H, W] for image models, [N, F] for\n"
     "flat ones, F32 or F64, 1 <= N <= the compiled batch) with tensor 'labels' of X ([N], I64 or\n"
     "I32, each in [0, classes)), and writes to G the mean loss as tensor 'loss' (F32, shape [])\n"
     "and, under each trained tensor's name and with its shape, that tensor's gradient (F32).\n"
     "Batchnorm uses the batch's statistics (its running statistics are left as they are),\n"
-    "dropout is off, the loss is the one of the model's train section; no weight decay.\n"
+    "dropout is off (unless --dropout-seed), the loss is the one of the model's train section;\n"
+    "no weight decay.\n"
     "Every tensor of the model must be in W with its shape; other tensors of W are ignored.\n"
     "\n"
     "  --weights FILE   the model's weights (safetensors)\n"
     "  --input FILE     safetensors file holding tensors 'input' and 'labels'\n"
-    "  --output FILE    the safetensors file to write (replaced atomically)\n";
+    "  --output FILE    the safetensors file to write (replaced atomically)\n"
+    "  --dropout-seed S dropout on, the step's masks drawn from step seed S (0 to 2^63-1), the\n"
+    "                   same masks for the same S (for tests against a reference)\n";
 
 /* Checks tensors 'input' and 'labels' of c against the model and reads N into *n. */
 static bool check_shapes(const CnnModel *m, const Ckpt *c, int *n, char *err) {
@@ -82,14 +85,20 @@ static cnn_step_opts grad_opts(const CnnModel *m) {
 }
 
 int cmd_grad(const CnnModel *m, int argc, char **argv) {
-    const char *weights = NULL, *input = NULL, *output = NULL;
-    const CliOption opts[] = {
-        {"--weights", &weights, NULL}, {"--input", &input, NULL}, {"--output", &output, NULL}, {0}};
+    const char *weights = NULL, *input = NULL, *output = NULL, *dropout_seed = NULL;
+    const CliOption opts[] = {{"--weights", &weights, NULL},
+                              {"--input", &input, NULL},
+                              {"--output", &output, NULL},
+                              {"--dropout-seed", &dropout_seed, NULL},
+                              {0}};
     int rc = cli_parse("grad", help, opts, argc, argv, NULL, NULL);
     if (rc >= 0)
         return rc;
     if (!cli_require("grad", "--weights FILE", weights) || !cli_require("grad", "--input FILE", input) ||
         !cli_require("grad", "--output FILE", output))
+        return EXIT_USAGE;
+    long long seed = 0;
+    if (dropout_seed && !cli_int("--dropout-seed", dropout_seed, 0, INT64_MAX, &seed))
         return EXIT_USAGE;
     if (!m->train_step)
         return cli_error(EXIT_BAD_INPUT, "model %s was compiled without its training step", m->name);
@@ -113,6 +122,10 @@ int cmd_grad(const CnnModel *m, int argc, char **argv) {
     float loss = NAN;
     if (ok) {
         cnn_step_opts o = grad_opts(m);
+        if (dropout_seed) {
+            o.dropout = 1;
+            o.seed = (unsigned long long)seed;
+        }
         loss = m->train_step(mem.params, grads, mem.work, in, labels, n, &o);
         if (isnan(loss))
             ok = rt_fail(err, "the loss is not a number (NaN) on these weights and %d images", n);

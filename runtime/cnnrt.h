@@ -27,6 +27,8 @@ typedef struct cnn_step_opts {
     int dropout;               /* 1: dropout active; 0: off (as in eval mode) */
     unsigned long long seed;   /* dropout masks; give every step its own */
     int update_stats;          /* 1: batchnorm updates its running statistics */
+    int *correct;              /* or NULL; the loss adds the images whose largest logit
+                                  (the first, on ties) is at their label */
 } cnn_step_opts;
 enum { CNN_SGD, CNN_ADAM, CNN_ADAMW };
 /* One optimizer step, as torch.optim.SGD (dampening 0), Adam and AdamW compute it. */

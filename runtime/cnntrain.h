@@ -49,6 +49,12 @@ typedef struct CnnTrainDefaults {
     int nfreeze;
     const char *const *freeze;     /* parameter name prefixes */
     int init;                      /* CNN_INIT_* */
+    int nlr_for;                   /* per-parameter-group learning rates */
+    const char *const *lr_for_prefix;
+    const double *lr_for_value;
+    int t_max;                     /* cosine: 0 for the run's epochs */
+    float pct_start;               /* onecycle: 0 for 0.3 */
+    int plateau_max;               /* plateau mode max (on the validation accuracy) */
 } CnnTrainDefaults;
 
 #endif

@@ -7,6 +7,7 @@
 
 #include <math.h>
 #include <stdlib.h>
+#include <string.h>
 
 bool confusion_init(Confusion *cm, int k, char *err) {
     cm->k = k;
@@ -56,6 +57,7 @@ void evaluate(const CnnModel *m, const float *params, float *work, const Dataset
     int chunk = m->batch < 4096 ? m->batch : 4096;
     double loss = 0;
     r->correct = 0;
+    r->correct5 = 0;
     r->n = total;
     for (int start = 0; start < total; start += chunk) {
         int b = total - start < chunk ? total - start : chunk;
@@ -70,9 +72,53 @@ void evaluate(const CnnModel *m, const float *params, float *work, const Dataset
             loss += row_loss(row, labels[i], m->out_size, m->outputs_probabilities);
             int pred = argmax(row, m->out_size);
             r->correct += pred == labels[i];
+            int higher = 0;
+            for (size_t j = 0; j < m->out_size && higher < 5; j++)
+                higher += row[j] > row[labels[i]];
+            r->correct5 += higher < 5;
             if (cm && labels[i] < cm->k && pred < cm->k)
                 cm->counts[(size_t)labels[i] * cm->k + pred]++;
         }
     }
     r->loss = total ? loss / total : 0.0;
+}
+
+void class_scores(const Confusion *cm, ClassScores *pc, ScoreAverages *avg) {
+    int k = cm->k;
+    long long total = 0;
+    int present = 0;
+    memset(avg, 0, sizeof *avg);
+    for (int i = 0; i < k; i++) {
+        long long tp = cm->counts[(size_t)i * k + i], row = 0, col = 0;
+        for (int j = 0; j < k; j++) {
+            row += cm->counts[(size_t)i * k + j];
+            col += cm->counts[(size_t)j * k + i];
+        }
+        ClassScores *c = &pc[i];
+        c->support = row;
+        c->predicted = col;
+        c->precision = col ? (double)tp / (double)col : 0.0;
+        c->recall = row ? (double)tp / (double)row : 0.0;
+        c->f1 = c->precision + c->recall > 0 ? 2 * c->precision * c->recall / (c->precision + c->recall) : 0.0;
+        total += row;
+        if (row || col) {
+            present++;
+            avg->macro_p += c->precision;
+            avg->macro_r += c->recall;
+            avg->macro_f1 += c->f1;
+        }
+        avg->weighted_p += c->precision * (double)row;
+        avg->weighted_r += c->recall * (double)row;
+        avg->weighted_f1 += c->f1 * (double)row;
+    }
+    if (present) {
+        avg->macro_p /= present;
+        avg->macro_r /= present;
+        avg->macro_f1 /= present;
+    }
+    if (total) {
+        avg->weighted_p /= (double)total;
+        avg->weighted_r /= (double)total;
+        avg->weighted_f1 /= (double)total;
+    }
 }

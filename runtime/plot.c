@@ -1,6 +1,7 @@
-/* plot.c: the two pictures the runtime draws, as plain SVG text: training curves (loss and
- * accuracy against the epoch, with axes, "nice" ticks and a legend) and a confusion matrix
- * heat map. A small appending string buffer builds the file, written atomically. */
+/* plot.c: the two pictures the runtime draws, as plain SVG text: training curves (loss,
+ * accuracy, learning rate and time per epoch against the epoch, with axes, "nice" ticks and a
+ * legend) and a confusion matrix heat map. A small appending string buffer builds the file,
+ * written atomically, or handed over as text (report.c puts both into report.html). */
 #include "rt.h"
 #include "train.h"
 
@@ -58,10 +59,18 @@ static void out_text(Svg *g, const char *t) {
     }
 }
 
-static bool finish(Svg *g, const char *path, char *err) {
+static char *finish_text(Svg *g) {
     out(g, "</svg>\n");
-    bool ok = !g->oom ? rt_write_file_atomic(path, g->s, g->len, err) : rt_fail(err, "%s: out of memory", path);
-    free(g->s);
+    if (g->oom) {
+        free(g->s);
+        return NULL;
+    }
+    return g->s;
+}
+
+static bool write_text(char *text, const char *path, char *err) {
+    bool ok = text ? rt_write_file_atomic(path, text, strlen(text), err) : rt_fail(err, "%s: out of memory", path);
+    free(text);
     return ok;
 }
 
@@ -161,10 +170,10 @@ static void range_of(const EpochRow *rows, int n, size_t f1, size_t f2, double *
         *lo -= 0.5, *hi += 0.5;
 }
 
-bool plot_curves(const char *path, const EpochRow *rows, int n, const char *val_name, char *err) {
+char *plot_curves_svg(const EpochRow *rows, int n, const char *val_name) {
     Svg g = {0};
-    out(&g, "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"960\" height=\"400\" font-family=\"sans-serif\">\n");
-    out(&g, "<rect width=\"960\" height=\"400\" fill=\"white\"/>\n");
+    out(&g, "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"960\" height=\"780\" font-family=\"sans-serif\">\n");
+    out(&g, "<rect width=\"960\" height=\"780\" fill=\"white\"/>\n");
     double x0 = n > 1 ? rows[0].epoch : (n ? rows[0].epoch - 1 : 0), x1 = n ? rows[n - 1].epoch : 1;
     if (x1 <= x0)
         x1 = x0 + 1;
@@ -184,11 +193,26 @@ bool plot_curves(const char *path, const EpochRow *rows, int n, const char *val_
     Panel lower = acc;
     lower.y = acc.y + acc.h - 64;   /* accuracy rises: the legend goes bottom right */
     legend(&g, &lower, val_name);
-    return finish(&g, path, err);
+    /* Second row: the learning rate of each epoch and its wall time (training and validation). */
+    Panel lr = {80, 420, 360, 300, x0, x1, 0, 1}, secs = {580, 420, 360, 300, x0, x1, 0, 1};
+    range_of(rows, n, offsetof(EpochRow, lr), offsetof(EpochRow, lr), &lr.y0, &lr.y1);
+    if (lr.y0 > 0)
+        lr.y0 = 0;
+    range_of(rows, n, offsetof(EpochRow, seconds), offsetof(EpochRow, seconds), &secs.y0, &secs.y1);
+    if (secs.y0 > 0)
+        secs.y0 = 0;
+    axes(&g, &lr, "learning rate", "lr");
+    curve(&g, &lr, rows, n, offsetof(EpochRow, lr), "#2ca02c");
+    axes(&g, &secs, "time per epoch", "seconds");
+    curve(&g, &secs, rows, n, offsetof(EpochRow, seconds), "#9467bd");
+    return finish_text(&g);
 }
 
-bool plot_confusion(const char *path, const Confusion *cm, char *const *names, const char *title,
-                    char *err) {
+bool plot_curves(const char *path, const EpochRow *rows, int n, const char *val_name, char *err) {
+    return write_text(plot_curves_svg(rows, n, val_name), path, err);
+}
+
+char *plot_confusion_svg(const Confusion *cm, char *const *names, const char *title) {
     int k = cm->k;
     double cell = k <= 10 ? 48 : k <= 30 ? 24 : 12, left = 140, top = 70;
     double width = fmax(left + cell * k + 40, 420), height = top + cell * k + 110;
@@ -230,5 +254,10 @@ bool plot_confusion(const char *path, const Confusion *cm, char *const *names, c
         left + cell * k / 2, height - 10);
     out(&g, "<text transform=\"translate(18 %.1f) rotate(-90)\" text-anchor=\"middle\" font-size=\"12\">true class</text>\n",
         top + cell * k / 2);
-    return finish(&g, path, err);
+    return finish_text(&g);
+}
+
+bool plot_confusion(const char *path, const Confusion *cm, char *const *names, const char *title,
+                    char *err) {
+    return write_text(plot_confusion_svg(cm, names, title), path, err);
 }

@@ -10,7 +10,7 @@ static const double PI = 3.14159265358979323846;
 
 void schedule_start(Schedule *s) {
     s->lr = s->base_lr;
-    s->plateau_best = INFINITY;
+    s->plateau_best = s->maximize ? -INFINITY : INFINITY;
     s->plateau_bad = 0;
 }
 
@@ -21,7 +21,7 @@ static int milestone_count(const Schedule *s, int epoch) {
     return count;
 }
 
-void schedule_epoch_end(Schedule *s, int epoch, double val_loss) {
+void schedule_epoch_end(Schedule *s, int epoch, double metric) {
     int e = epoch + 1;   /* the scheduler's last_epoch after this step */
     switch (s->kind) {
     case CNN_SCHED_STEP:   /* StepLR */
@@ -37,17 +37,19 @@ void schedule_epoch_end(Schedule *s, int epoch, double val_loss) {
     case CNN_SCHED_EXPONENTIAL:
         s->lr *= s->gamma;
         break;
-    case CNN_SCHED_COSINE: { /* CosineAnnealingLR(T_max = epochs, eta_min = min_lr), chained form */
-        double T = s->epochs, eta = s->min_lr;
-        if ((e - 1 - s->epochs) % (2 * s->epochs) == 0)
+    case CNN_SCHED_COSINE: { /* CosineAnnealingLR(T_max, eta_min = min_lr), chained form */
+        int tm = s->t_max > 0 ? s->t_max : s->epochs;
+        double T = tm, eta = s->min_lr;
+        if ((e - 1 - tm) % (2 * tm) == 0)
             s->lr = s->lr + (s->base_lr - eta) * (1 - cos(PI / T)) / 2;
         else
             s->lr = (1 + cos(PI * e / T)) / (1 + cos(PI * (e - 1) / T)) * (s->lr - eta) + eta;
         break;
     }
-    case CNN_SCHED_PLATEAU: { /* ReduceLROnPlateau(mode='min', threshold=1e-4, 'rel') */
-        if (val_loss < s->plateau_best * (1 - 1e-4)) {
-            s->plateau_best = val_loss;
+    case CNN_SCHED_PLATEAU: { /* ReduceLROnPlateau(mode='min' or 'max', threshold=1e-4, 'rel') */
+        bool better = s->maximize ? metric > s->plateau_best * (1 + 1e-4) : metric < s->plateau_best * (1 - 1e-4);
+        if (better) {
+            s->plateau_best = metric;
             s->plateau_bad = 0;
         } else {
             s->plateau_bad++;
@@ -65,11 +67,12 @@ void schedule_epoch_end(Schedule *s, int epoch, double val_loss) {
     }
 }
 
-/* OneCycleLR(max_lr, total_steps, pct_start=0.3, anneal_strategy='cos', div_factor=25,
+/* OneCycleLR(max_lr, total_steps, pct_start (0.3), anneal_strategy='cos', div_factor=25,
  * final_div_factor=1e4, three_phase=False) at scheduler step k (0 before the first update). */
 static double onecycle_lr(const Schedule *s, long long k) {
     double initial = s->max_lr / 25.0, min_lr = initial / 1e4;
-    double end1 = (double)(0.3 * (double)s->total_steps) - 1, end2 = (double)s->total_steps - 1;
+    double pct_start = s->pct_start > 0 ? s->pct_start : 0.3;
+    double end1 = (double)(pct_start * (double)s->total_steps) - 1, end2 = (double)s->total_steps - 1;
     double start, end, pct;
     if ((double)k <= end1) {
         start = initial, end = s->max_lr;

@@ -3,12 +3,18 @@
  * epochs of: shuffle, batch, augment, NAME_train_step (gradients added into grads), gradient
  * clipping, NAME_update with the scheduled learning rate; then evaluation, the schedule's
  * epoch step, checkpoints (last and best, with optimizer state and everything a resumed run
- * needs), log.csv and curves.svg.
+ * needs), log.csv, curves.svg and report.html (report.c).
  *
  * Determinism: every random draw comes from a stream derived from (seed, what, index): the
  * shuffle of epoch e from (seed, e), the augmentation and dropout of the k-th batch from
  * (seed, k). Nothing depends on the history of the process, so a run resumed from
- * last.safetensors ends with exactly the weights of an uninterrupted run. */
+ * last.safetensors ends with exactly the weights of an uninterrupted run.
+ *
+ * Data pipeline: while the step runs on one batch, a second thread gathers, converts and
+ * augments the next one into the other of two buffers. Each batch's content depends only on
+ * (seed, epoch, its index), never on which thread made it or when, so results do not change
+ * with the thread count. Training accuracy comes from the training forward's own logits
+ * (cnn_step_opts.correct), with no extra pass. */
 #include "ckpt.h"
 #include "cli.h"
 #include "rt.h"
@@ -16,6 +22,7 @@
 
 #include <errno.h>
 #include <math.h>
+#include <pthread.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -30,8 +37,10 @@ static const char help[] =
     "Trains the model on DIR (IDX files as MNIST ships them, CIFAR-10 binary batches, or train/ and\n"
     "test/ folders of class folders of images), evaluating after every epoch, and writes into the\n"
     "save directory last.safetensors and best.safetensors (all tensors with PyTorch's names, the\n"
-    "optimizer state as optim.m.NAME / optim.v.NAME, and what --resume needs), log.csv and\n"
-    "curves.svg. The last line printed is 'test accuracy: NN.NN%' on the test split.\n"
+    "optimizer state as optim.m.NAME / optim.v.NAME, and what --resume needs), log.csv,\n"
+    "curves.svg (loss, accuracy, learning rate and seconds per epoch) and report.html (settings,\n"
+    "curves and the test split's confusion matrix; a static page that opens offline). The last\n"
+    "line printed is 'test accuracy: NN.NN%' on the test split.\n"
     "Defaults come from the model's train section; every flag overrides one setting (cnnc's\n"
     "docs/training.md has the details).\n"
     "\n"
@@ -41,10 +50,13 @@ static const char help[] =
     "                         choice) for validation; default 0: validate on the test split\n"
     "  --no-shuffle           keep the file order (default: a fresh seeded shuffle every epoch)\n"
     "  --save DIR             where checkpoints and logs go (default ./NAME-run)\n"
+    "  --save-every N         also keep epoch-N.safetensors every N epochs (0: off, the default)\n"
     "  --resume CKPT          continue from a last.safetensors (or best.safetensors); pass the\n"
     "                         same settings, and --epochs for the new total\n"
     "  --init-from W          start from the tensors of W.safetensors whose names and shapes match\n"
-    "                         (the others keep their fresh values and are listed)\n"
+    "                         (the others keep their fresh values and are listed); a file that\n"
+    "                         initializes no tensor is an error unless --allow-empty\n"
+    "  --allow-empty          let --init-from initialize nothing\n"
     "  --init KIND            default, kaiming_normal or xavier_uniform\n"
     "  --quiet                print only the final line\n"
     "  --threads T            OpenMP threads\n"
@@ -56,8 +68,10 @@ static const char help[] =
     "                         a different optimizer than the train section's starts from the\n"
     "                         spec's defaults for it (adamw: weight decay 0.01); lr is kept\n"
     "  --schedule S           constant, 'step(every, gamma=0.1)', 'multistep([3, 6], gamma=0.1)',\n"
-    "                         'exponential(gamma)', 'cosine(min_lr=0)', 'onecycle(max_lr)',\n"
-    "                         'plateau(factor=0.5, patience=5)' (as torch.optim.lr_scheduler,\n"
+    "                         'exponential(gamma)', 'cosine(min_lr=0, t_max=epochs)',\n"
+    "                         'onecycle(max_lr, pct_start=0.3)',\n"
+    "                         'plateau(factor=0.5, patience=5, mode=min)' (mode max: on the\n"
+    "                         validation accuracy) (as torch.optim.lr_scheduler,\n"
     "                         stepped per epoch; onecycle per optimizer step, lr only, without\n"
     "                         momentum cycling)\n"
     "  --loss cross_entropy|focal   --label-smoothing X --focal-gamma X --focal-alpha X\n"
@@ -68,7 +82,10 @@ static const char help[] =
     "                         or none\n"
     "  --early-stop P         stop after P epochs without a better validation loss (0: off)\n"
     "  --min-delta X          the improvement that counts for --early-stop\n"
-    "  --freeze PREFIX        do not update tensors named PREFIX or PREFIX.* (repeatable)\n";
+    "  --freeze PREFIX        do not update tensors named PREFIX or PREFIX.* (repeatable)\n"
+    "  --lr-for PREFIX=X      learning rate X for tensors named PREFIX or PREFIX.* (repeatable; the\n"
+    "                         longest matching prefix wins; adds to the train section's lr_for).\n"
+    "                         Schedules scale it as they scale --lr: X * lr(t) / lr(0)\n";
 
 /* Random streams: each derived from (seed, stream, index). */
 enum { STREAM_VAL_SPLIT = 1, STREAM_SHUFFLE, STREAM_AUGMENT, STREAM_DROPOUT };
@@ -89,7 +106,13 @@ static double now_seconds(void) {
     return (double)ts.tv_sec + ts.tv_nsec * 1e-9;
 }
 
-enum { MAX_AUGMENT = 16, TRAIN_ACC_EVERY = 4 };
+enum { MAX_AUGMENT = 16 };
+
+/* One training batch: images (converted and augmented), labels, and augmentation scratch. */
+typedef struct Batch {
+    float *x, *scratch;
+    int *labels;
+} Batch;
 
 /* One training run: settings, data, memory and the state a checkpoint carries. */
 typedef struct Run {
@@ -100,6 +123,13 @@ typedef struct Run {
     float *class_weights;          /* --class-weights */
     const char **freeze;
     int nfreeze;
+    const char **lr_for_prefix;    /* --lr-for groups, the train section's first */
+    double *lr_for_value;
+    int nlr_for;
+    double *lr_scale;              /* per tensor: its learning rate over the base one */
+    unsigned char *group_frozen;   /* update() mask of one learning-rate group */
+    bool allow_empty;
+    int save_every;                /* --save-every: epoch-N.safetensors every N epochs; 0: off */
     double val_split;
     bool shuffle, quiet, tty;
     bool fused;                    /* NAME_train_step_update: no accumulation, no clipping */
@@ -114,6 +144,7 @@ typedef struct Run {
 
     float *params, *grads, *state, *work, *x, *out, *scratch;
     int *labels, *perm;
+    Batch next;                    /* the second batch buffer of the pipeline */
     unsigned char *frozen;
     char **optim_names;            /* optim.m.NAME and optim.v.NAME per tensor */
 
@@ -170,8 +201,8 @@ static const CnnTrainDefaults fallback = {
 typedef struct Flags {
     const char *data, *epochs, *batch, *lr, *seed, *optimizer, *momentum, *weight_decay, *beta1, *beta2,
         *eps, *schedule, *clip, *accumulate, *loss, *smoothing, *focal_gamma, *focal_alpha, *val_split,
-        *augment, *early_stop, *min_delta, *init, *init_from, *resume, *save, *threads, *class_weights;
-    bool nesterov, no_shuffle, quiet;
+        *augment, *early_stop, *min_delta, *init, *init_from, *resume, *save, *threads, *class_weights, *save_every;
+    bool nesterov, no_shuffle, quiet, allow_empty;
 } Flags;
 
 /* Applies the flags to run->cfg; false after printing a usage error. */
@@ -293,6 +324,10 @@ static bool apply_flags(Run *run, const Flags *f) {
         return cli_error(EXIT_USAGE, "the train section's loss has %d class weights, the model %zu classes",
                          d->nclass_weight, m->out_size),
                false;
+    if (f->save_every && !parse_int("--save-every", f->save_every, 0, 1000000, &run->save_every))
+        return false;
+    if (f->allow_empty && !f->init_from)
+        return cli_error(EXIT_USAGE, "--allow-empty goes with --init-from"), false;
     if (f->init_from && f->resume)
         return cli_error(EXIT_USAGE, "--init-from and --resume exclude each other (a checkpoint to resume "
                                      "holds every tensor)"),
@@ -386,7 +421,12 @@ static bool alloc_memory(Run *run, char *err) {
         !(run->out = cli_alloc_floats(batch * m->out_size, "a batch's outputs", err)) ||
         !(run->scratch = cli_alloc_floats(image, "augmentation", err)) ||
         !(run->labels = rt_alloc_array(batch, sizeof(int), "labels", err)) ||
+        !(run->next.x = cli_alloc_floats(batch * image, "a batch", err)) ||
+        !(run->next.scratch = cli_alloc_floats(image, "augmentation", err)) ||
+        !(run->next.labels = rt_alloc_array(batch, sizeof(int), "labels", err)) ||
         !(run->frozen = rt_alloc((size_t)m->ntensors, "frozen flags", err)) ||
+        !(run->group_frozen = rt_alloc((size_t)m->ntensors, "frozen flags", err)) ||
+        !(run->lr_scale = rt_alloc_array((size_t)m->ntensors, sizeof(double), "learning rates", err)) ||
         !(run->optim_names = rt_alloc_array(2 * (size_t)m->ntensors, sizeof(char *), "names", err)))
         return false;
     for (int i = 0; i < m->ntensors; i++)
@@ -404,6 +444,8 @@ static bool alloc_memory(Run *run, char *err) {
 static void free_run(Run *run) {
     free(run->params), free(run->grads), free(run->state), free(run->work), free(run->x), free(run->out);
     free(run->scratch), free(run->labels), free(run->frozen), free(run->perm), free(run->train_idx);
+    free(run->next.x), free(run->next.scratch), free(run->next.labels);
+    free(run->group_frozen), free(run->lr_scale);
     free(run->val_idx), free(run->history), free(run->class_weights);
     if (run->optim_names)
         for (int i = 0; i < 2 * run->m->ntensors; i++)
@@ -433,6 +475,64 @@ static bool set_frozen(Run *run) {
                    false;
     }
     return true;
+}
+
+/* --lr-for groups: each tensor takes the value of the longest prefix that matches it (a later
+ * group of the same prefix replaces an earlier one); every prefix must match a tensor. */
+static bool set_lr_groups(Run *run) {
+    const CnnModel *m = run->m;
+    for (int i = 0; i < m->ntensors; i++) {
+        run->lr_scale[i] = 1;
+        size_t best = 0;
+        const char *name = m->tensors[i].name;
+        for (int g = 0; g < run->nlr_for; g++) {
+            const char *p = run->lr_for_prefix[g];
+            size_t len = strlen(p);
+            if (len >= best && strncmp(name, p, len) == 0 && (name[len] == 0 || name[len] == '.')) {
+                best = len;
+                run->lr_scale[i] = run->lr_for_value[g] / run->cfg.lr;
+            }
+        }
+    }
+    for (int g = 0; g < run->nlr_for; g++) {
+        const char *p = run->lr_for_prefix[g];
+        size_t len = strlen(p);
+        int hits = 0;
+        for (int i = 0; i < m->ntensors; i++)
+            hits += strncmp(m->tensors[i].name, p, len) == 0 &&
+                    (m->tensors[i].name[len] == 0 || m->tensors[i].name[len] == '.');
+        if (!hits)
+            return cli_error(EXIT_USAGE, "--lr-for prefix '%s' matches no tensor of %s (e.g. '%s')", p, m->name,
+                             m->ntensors ? m->tensors[0].name : "none"),
+                   false;
+    }
+    return true;
+}
+
+/* One optimizer step with per-group learning rates: the generated update once per distinct
+ * rate, every tensor outside the group masked as frozen (updates are per tensor, so this is
+ * the step torch.optim takes with parameter groups). */
+static void update_groups(Run *run, cnn_optim *opt, double lr) {
+    const CnnModel *m = run->m;
+    if (run->nlr_for == 0) {
+        opt->lr = (float)lr;
+        m->update(run->params, run->grads, run->state, opt);
+        return;
+    }
+    for (int lead = 0; lead < m->ntensors; lead++) {
+        double scale = run->lr_scale[lead];
+        bool first = !run->frozen[lead] && m->tensors[lead].trained;
+        for (int j = 0; first && j < lead; j++)
+            first = run->frozen[j] || !m->tensors[j].trained || run->lr_scale[j] != scale;
+        if (!first)
+            continue;
+        for (int i = 0; i < m->ntensors; i++)
+            run->group_frozen[i] = (unsigned char)(run->frozen[i] || run->lr_scale[i] != scale);
+        opt->frozen = run->group_frozen;
+        opt->lr = (float)(lr * scale);
+        m->update(run->params, run->grads, run->state, opt);
+    }
+    opt->frozen = run->frozen;
 }
 
 /* --init-from: every tensor whose name and shape match; the rest are listed. */
@@ -478,6 +578,10 @@ static bool init_from(Run *run, const char *path, char *err) {
     ckpt_free(c);
     if (!run->quiet)
         printf("initialized %d of %d tensors from %s\n", loaded, m->ntensors, path);
+    if (loaded == 0 && !run->allow_empty)
+        return rt_fail(err, "%s: initializes no tensor of %s (no name with a matching shape; a PyTorch "
+                       "checkpoint needs '%s import' first; --allow-empty trains from scratch anyway)",
+                       path, m->name, cli_prog);
     return true;
 }
 
@@ -697,6 +801,35 @@ static void progress(const Run *run, int epoch, int b, int nb, double images, do
     fflush(stdout);
 }
 
+/* Gathers, converts and augments one batch: the images idx[0..count), the k-th batch of the
+ * run (its augmentation stream). Reads only the dataset and the settings. */
+typedef struct BatchJob {
+    const Run *run;
+    const int *idx;
+    int count;
+    uint64_t k;
+    Batch *dst;
+} BatchJob;
+
+static void prepare_batch(const BatchJob *j) {
+    const Run *run = j->run;
+    const CnnModel *m = run->m;
+    dataset_batch_f32(&run->train, j->idx, j->count, j->dst->x);
+    for (int i = 0; i < j->count; i++)
+        j->dst->labels[i] = run->train.labels[j->idx[i]];
+    if (run->cfg.naugment) {
+        Rng r;
+        rng_seed(&r, stream_seed((uint64_t)run->cfg.seed, STREAM_AUGMENT, j->k));
+        augment_batch(run->cfg.augment, run->cfg.naugment, &r, j->dst->x, j->count, m->in_shape[0], m->in_shape[1],
+                      m->in_shape[2], j->dst->scratch);
+    }
+}
+
+static void *prepare_batch_thread(void *arg) {
+    prepare_batch(arg);
+    return NULL;
+}
+
 /* One epoch of training; false (and err) when the loss stops being finite. */
 static bool train_epoch(Run *run, int epoch, double *loss_out, double *acc_out, char *err) {
     const CnnModel *m = run->m;
@@ -720,41 +853,41 @@ static bool train_epoch(Run *run, int epoch, double *loss_out, double *acc_out, 
         .beta2 = d->beta2, .eps = d->eps, .nesterov = d->nesterov, .frozen = run->frozen,
     };
     double loss_sum = 0, t0 = now_seconds(), last_draw = 0;
-    long long correct = 0, seen = 0, scored = 0;
-    int c = m->in_shape[0], h = m->in_shape[1], w = m->in_shape[2];
+    long long seen = 0;
+    int correct = 0;
+    so.correct = &correct;
+    /* Two buffers: the step reads buf[b % 2] while a thread fills buf[(b + 1) % 2]. */
+    Batch buf[2] = {{run->x, run->scratch, run->labels}, run->next};
+    BatchJob job = {run, run->perm, n < B ? n : B, (uint64_t)run->batches_done, &buf[0]};
+    prepare_batch(&job);
     for (int b = 0; b < nb; b++) {
         int start = b * B, count = n - start < B ? n - start : B;
-        const int *idx = run->perm + start;
-        dataset_batch_f32(&run->train, idx, count, run->x);
-        for (int i = 0; i < count; i++)
-            run->labels[i] = run->train.labels[idx[i]];
+        const Batch *cur = &buf[b % 2];
         uint64_t k = (uint64_t)run->batches_done;
-        if (d->naugment) {
-            Rng r;
-            rng_seed(&r, stream_seed(seed, STREAM_AUGMENT, k));
-            augment_batch(d->augment, d->naugment, &r, run->x, count, c, h, w, run->scratch);
+        pthread_t helper;
+        bool threaded = false;
+        if (b + 1 < nb) {
+            int next = (b + 1) * B;
+            job = (BatchJob){run, run->perm + next, n - next < B ? n - next : B, k + 1, &buf[(b + 1) % 2]};
+            threaded = pthread_create(&helper, NULL, prepare_batch_thread, &job) == 0;
+            if (!threaded)
+                prepare_batch(&job);
         }
         if (!run->fused && b % accum == 0)
             memset(run->grads, 0, sizeof(float) * m->param_floats);
-        /* Training accuracy: the generated step returns only the loss, so predictions come
-         * from an eval-mode forward pass with the weights the step sees, on every
-         * TRAIN_ACC_EVERY-th batch (a forward pass costs about a third of a step). */
-        if (b % TRAIN_ACC_EVERY == 0) {
-            m->forward(run->params, run->work, run->x, run->out, count);
-            correct += count_correct(run->out, run->labels, count, m->out_size);
-            scored += count;
-        }
         so.seed = stream_seed(seed, STREAM_DROPOUT, k);
         bool group_end = (b + 1) % accum == 0 || b == nb - 1;
         float loss;
         if (run->fused) {   /* the same result as train_step on zeroed gradients, then update */
             opt.step = run->opt_step + 1;
             opt.lr = (float)schedule_lr(&run->sched, opt.step);
-            loss = m->train_step_update(run->params, run->state, run->work, run->x, run->labels, count, &so, &opt);
+            loss = m->train_step_update(run->params, run->state, run->work, cur->x, cur->labels, count, &so, &opt);
             run->opt_step++;
         } else {
-            loss = m->train_step(run->params, run->grads, run->work, run->x, run->labels, count, &so);
+            loss = m->train_step(run->params, run->grads, run->work, cur->x, cur->labels, count, &so);
         }
+        if (threaded)
+            pthread_join(helper, NULL);
         if (!isfinite(loss)) {
             if (run->tty && !run->quiet)
                 printf("\r\033[K");
@@ -771,14 +904,13 @@ static bool train_epoch(Run *run, int epoch, double *loss_out, double *acc_out, 
                 clip_gradients(run, d->clip_grad_norm);
             run->opt_step++;
             opt.step = run->opt_step;
-            opt.lr = (float)schedule_lr(&run->sched, run->opt_step);
-            m->update(run->params, run->grads, run->state, &opt);
+            update_groups(run, &opt, schedule_lr(&run->sched, run->opt_step));
         }
         if (run->tty && !run->quiet) {
             double t = now_seconds() - t0;
             if (t - last_draw >= 0.1 || b == nb - 1) {
                 last_draw = t;
-                progress(run, epoch, b + 1, nb, (double)seen, t, loss_sum / seen, 100.0 * correct / scored);
+                progress(run, epoch, b + 1, nb, (double)seen, t, loss_sum / seen, 100.0 * correct / seen);
             }
         }
     }
@@ -787,7 +919,7 @@ static bool train_epoch(Run *run, int epoch, double *loss_out, double *acc_out, 
         fflush(stdout);
     }
     *loss_out = loss_sum / seen;
-    *acc_out = 100.0 * correct / scored;
+    *acc_out = 100.0 * correct / seen;
     return true;
 }
 
@@ -808,14 +940,76 @@ static bool make_dir(const char *path, char *err) {
     }
 }
 
+/* report.html in the save directory: the run's settings, curves, epochs and the test split's
+ * confusion matrix (report.c). */
+static bool write_report(const Run *run, const Confusion *cm, double test_acc, double seconds, char *err) {
+    const CnnModel *m = run->m;
+    const CnnTrainDefaults *d = &run->cfg;
+    static const char *const optimizers[] = {"sgd", "adam", "adamw"};
+    ReportSetting set[24];
+    int k = 0;
+#define SET(name, ...) (set[k].key = (name), snprintf(set[k].value, sizeof set[k].value, __VA_ARGS__), k++)
+    char count[48];
+    SET("model", "%s (%s), %s trained parameters", m->name, m->source, cli_group(m->trained_params, count, sizeof count));
+    SET("data", "%s: %d training images, %s %d images", run->data, run->ntrain, run->val_idx ? "validation" : "test", run->nval);
+    SET("epochs", "%d of %d", run->epochs_done, d->epochs);
+    SET("batch", "%d%s", d->batch, d->accumulate > 1 ? " (gradients accumulated)" : "");
+    if (d->accumulate > 1)
+        SET("accumulate", "%d batches per update", d->accumulate);
+    if (d->optimizer == CNN_SGD)
+        SET("optimizer", "sgd: lr %g, momentum %g%s, weight decay %g", d->lr, d->momentum, d->nesterov ? " (nesterov)" : "",
+            d->weight_decay);
+    else
+        SET("optimizer", "%s: lr %g, betas (%g, %g), eps %g, weight decay %g",
+            d->optimizer >= 0 && d->optimizer < 3 ? optimizers[d->optimizer] : "?", d->lr, d->beta1, d->beta2, d->eps,
+            d->weight_decay);
+    SET("schedule", "%s", schedule_name(d->schedule));
+    if (d->loss == CNN_LOSS_FOCAL)
+        SET("loss", "focal: gamma %g, alpha %g", d->focal_gamma, d->focal_alpha);
+    else if (d->label_smoothing > 0)
+        SET("loss", "cross_entropy, label smoothing %g%s", d->label_smoothing,
+            run->class_weights || d->nclass_weight ? ", class weights" : "");
+    else
+        SET("loss", "cross_entropy%s", run->class_weights || d->nclass_weight ? ", class weights" : "");
+    if (d->clip_grad_norm > 0)
+        SET("gradient clipping", "global L2 norm %g", d->clip_grad_norm);
+    char aug[256] = "none";
+    for (int i = 0, at = 0; i < d->naugment && at >= 0 && (size_t)at < sizeof aug; i++)
+        at += snprintf(aug + at, sizeof aug - (size_t)at, "%s%s", i ? ", " : "", augment_name(d->augment[i].kind));
+    SET("augment", "%s", aug);
+    if (d->early_stop)
+        SET("early stop", "patience %d, min delta %g", d->early_patience, d->early_min_delta);
+    if (run->nfreeze) {
+        char fr[256] = "";
+        for (int i = 0, at = 0; i < run->nfreeze && at >= 0 && (size_t)at < sizeof fr; i++)
+            at += snprintf(fr + at, sizeof fr - (size_t)at, "%s%s", i ? ", " : "", run->freeze[i]);
+        SET("frozen", "%s", fr);
+    }
+    SET("seed", "%lld", d->seed);
+    SET("init", "%s", init_kind_name(run->init));
+    SET("shuffle", "%s", run->shuffle ? "every epoch" : "off");
+    if (run->best_epoch)
+        SET("best", "%s accuracy %.2f%% at epoch %d", run->val_name, run->best_val_acc, run->best_epoch);
+    SET("time", "%.1f s in this run", seconds);
+#undef SET
+    char title[300];
+    snprintf(title, sizeof title, "%s: training report", m->name);
+    char *path = rt_path_join(run->save, "report.html", err);
+    bool ok = path && report_write(path, title, set, k, run->history, run->nhistory, run->val_name, cm,
+                                   run->test.class_names, test_acc, err);
+    free(path);
+    return ok;
+}
+
 static int run_training(Run *run, const char *init_path, const char *resume_path) {
     const CnnModel *m = run->m;
     const CnnTrainDefaults *d = &run->cfg;
     char err[RT_ERR_LEN];
-    run->fused = m->train_step_update && d->accumulate == 1 && !(d->clip_grad_norm > 0) && !getenv("CNNC_TRAIN_UNFUSED");
+    run->fused = m->train_step_update && d->accumulate == 1 && !(d->clip_grad_norm > 0) && run->nlr_for == 0 &&
+                 !getenv("CNNC_TRAIN_UNFUSED");
     if (!load_data(run, err) || !alloc_memory(run, err))
         return cli_error(EXIT_BAD_INPUT, "%s", err);
-    if (!set_frozen(run))
+    if (!set_frozen(run) || !set_lr_groups(run))
         return EXIT_USAGE;
 
     int nb = (run->ntrain + d->batch - 1) / d->batch;
@@ -824,6 +1018,7 @@ static int run_training(Run *run, const char *init_path, const char *resume_path
         .kind = d->schedule, .base_lr = d->lr, .step_every = d->step_every > 0 ? d->step_every : 1,
         .gamma = d->gamma, .nmilestones = d->nmilestones, .milestones = d->milestones, .min_lr = d->min_lr,
         .max_lr = d->max_lr, .factor = d->factor, .patience = d->patience, .epochs = d->epochs,
+        .t_max = d->t_max, .pct_start = d->pct_start, .maximize = d->plateau_max != 0,
         .total_steps = (long long)d->epochs * steps_per_epoch,
     };
     schedule_start(&run->sched);
@@ -859,6 +1054,7 @@ static int run_training(Run *run, const char *init_path, const char *resume_path
             printf("resuming from %s after epoch %d\n", resume_path, run->epochs_done);
     }
     int rc = 0;
+    double t_start = now_seconds();
     EvalResult val = {0};
     bool val_current = false;   /* val holds the final weights' test-split result */
     for (int e = run->epochs_done; e < d->epochs; e++) {
@@ -875,7 +1071,7 @@ static int run_training(Run *run, const char *init_path, const char *resume_path
         val_current = !run->val_idx;
         double val_loss = val.loss, val_acc = val.n ? 100.0 * val.correct / val.n : 0;
         double seconds = now_seconds() - t0;
-        schedule_epoch_end(&run->sched, e, val_loss);
+        schedule_epoch_end(&run->sched, e, run->sched.maximize ? val_acc : val_loss);
         run->history[run->nhistory++] = (EpochRow){e + 1, train_loss, train_acc, val_loss, val_acc, lr_epoch, seconds};
         run->epochs_done = e + 1;
         bool stop = false;
@@ -901,6 +1097,17 @@ static int run_training(Run *run, const char *init_path, const char *resume_path
             rc = cli_error(EXIT_BAD_INPUT, "%s", err);
             break;
         }
+        if (run->save_every && (e + 1) % run->save_every == 0) {
+            char name[48];
+            snprintf(name, sizeof name, "epoch-%d.safetensors", e + 1);
+            char *path = rt_path_join(run->save, name, err);
+            bool saved = path && write_checkpoint(run, path, err);
+            free(path);
+            if (!saved) {
+                rc = cli_error(EXIT_BAD_INPUT, "%s", err);
+                break;
+            }
+        }
         fflush(stdout);
         if (stop) {
             if (!run->quiet)
@@ -910,8 +1117,17 @@ static int run_training(Run *run, const char *init_path, const char *resume_path
         }
     }
     if (rc == 0) {
-        if (!val_current)
-            evaluate(m, run->params, run->work, &run->test, NULL, run->test.n, run->x, run->out, &val, NULL);
+        /* The final weights on the test split, with the confusion matrix for report.html. */
+        Confusion cm = {0};
+        bool have_cm = confusion_init(&cm, (int)m->out_size, err);
+        if (!val_current || have_cm)
+            evaluate(m, run->params, run->work, &run->test, NULL, run->test.n, run->x, run->out, &val,
+                     have_cm ? &cm : NULL);
+        if (!write_report(run, have_cm ? &cm : NULL, val.n ? 100.0 * val.correct / val.n : 0.0, now_seconds() - t_start, err))
+            rc = cli_error(EXIT_BAD_INPUT, "%s", err);
+        confusion_free(&cm);
+    }
+    if (rc == 0) {
         if (!run->quiet && run->best_epoch)
             printf("best %s accuracy %.2f%% at epoch %d; checkpoints in %s\n", run->val_name, run->best_val_acc,
                    run->best_epoch, run->save);
@@ -927,13 +1143,17 @@ int cmd_train(const CnnModel *m, int argc, char **argv) {
         return cli_error(EXIT_USAGE, "%s was compiled without training code (cnnc --no-train)", m->name);
     /* --freeze repeats: collect every occurrence, hand the rest to cli_parse. */
     int section_freeze = m->defaults ? m->defaults->nfreeze : 0;
+    int section_lr = m->defaults ? m->defaults->nlr_for : 0;
     char **rest = calloc((size_t)argc + 1, sizeof *rest);
     const char **freeze = calloc((size_t)argc + 1 + (size_t)section_freeze, sizeof *freeze);
-    if (!rest || !freeze) {
-        free(rest), free(freeze);
+    const char **lr_for = calloc((size_t)argc + 1 + (size_t)section_lr, sizeof *lr_for);
+    double *lr_value = calloc((size_t)argc + 1 + (size_t)section_lr, sizeof *lr_value);
+    char **lr_text = calloc((size_t)argc + 1, sizeof *lr_text);
+    if (!rest || !freeze || !lr_for || !lr_value || !lr_text) {
+        free(rest), free(freeze), free(lr_for), free(lr_value), free(lr_text);
         return cli_error(EXIT_BAD_INPUT, "out of memory");
     }
-    int nrest = 0, nfreeze = 0;
+    int nrest = 0, nfreeze = 0, nlr_text = 0;
     for (int i = 0; i < argc; i++) {
         if (strcmp(argv[i], "--") == 0) {
             while (i < argc)
@@ -944,11 +1164,16 @@ int cmd_train(const CnnModel *m, int argc, char **argv) {
             freeze[nfreeze++] = argv[++i];
         else if (strncmp(argv[i], "--freeze=", 9) == 0 && argv[i][9])
             freeze[nfreeze++] = argv[i] + 9;
+        else if (strcmp(argv[i], "--lr-for") == 0 && i + 1 < argc && argv[i + 1][0])
+            lr_text[nlr_text++] = argv[++i];
+        else if (strncmp(argv[i], "--lr-for=", 9) == 0 && argv[i][9])
+            lr_text[nlr_text++] = argv[i] + 9;
         else
             rest[nrest++] = argv[i];
     }
     Flags f = {0};
     const char *freeze_missing = NULL;   /* "--freeze" without a value reaches cli_parse */
+    const char *lr_for_missing = NULL;
     const CliOption opts[] = {
         {"--data", &f.data, NULL}, {"--epochs", &f.epochs, NULL}, {"--batch", &f.batch, NULL},
         {"--lr", &f.lr, NULL}, {"--seed", &f.seed, NULL}, {"--optimizer", &f.optimizer, NULL},
@@ -962,10 +1187,12 @@ int cmd_train(const CnnModel *m, int argc, char **argv) {
         {"--early-stop", &f.early_stop, NULL}, {"--min-delta", &f.min_delta, NULL}, {"--init", &f.init, NULL},
         {"--init-from", &f.init_from, NULL}, {"--resume", &f.resume, NULL}, {"--save", &f.save, NULL},
         {"--threads", &f.threads, NULL}, {"--quiet", NULL, &f.quiet},
-        {"--class-weights", &f.class_weights, NULL}, {"--freeze", &freeze_missing, NULL}, {0}};
+        {"--class-weights", &f.class_weights, NULL}, {"--freeze", &freeze_missing, NULL},
+        {"--lr-for", &lr_for_missing, NULL}, {"--allow-empty", NULL, &f.allow_empty},
+        {"--save-every", &f.save_every, NULL}, {0}};
     int rc = cli_parse("train", help, opts, nrest, rest, NULL, NULL);
     if (rc >= 0 || !cli_require("train", "--data DIR", f.data)) {
-        free(rest), free(freeze);
+        free(rest), free(freeze), free(lr_for), free(lr_value), free(lr_text);
         return rc >= 0 ? rc : EXIT_USAGE;
     }
     Run run = {.m = m, .cfg = m->defaults ? *m->defaults : fallback, .data = f.data, .shuffle = !f.no_shuffle,
@@ -978,16 +1205,39 @@ int cmd_train(const CnnModel *m, int argc, char **argv) {
         freeze[nfreeze++] = run.cfg.freeze[i];
     run.freeze = freeze;
     run.nfreeze = nfreeze;
+    /* --lr-for after the train section's lr_for, so that a flag replaces the same prefix. */
+    int nlr = 0;
+    for (int i = 0; i < section_lr; i++) {
+        lr_for[nlr] = run.cfg.lr_for_prefix[i];
+        lr_value[nlr++] = run.cfg.lr_for_value[i];
+    }
+    for (int i = 0; i < nlr_text; i++) {
+        char *eq = strrchr(lr_text[i], '='), *end = NULL;
+        double v = eq ? strtod(eq + 1, &end) : 0;
+        if (!eq || eq == lr_text[i] || !end || end == eq + 1 || *end || !(v > 0) || !isfinite(v)) {
+            cli_error(EXIT_USAGE, "--lr-for needs PREFIX=LR with a learning rate above 0 (e.g. fc=0.01), not '%s'",
+                      lr_text[i]);
+            free(rest), free(freeze), free(lr_for), free(lr_value), free(lr_text);
+            return EXIT_USAGE;
+        }
+        *eq = 0;   /* argv's own storage: the prefix ends here */
+        lr_for[nlr] = lr_text[i];
+        lr_value[nlr++] = v;
+    }
+    run.lr_for_prefix = lr_for;
+    run.lr_for_value = lr_value;
+    run.nlr_for = nlr;
+    run.allow_empty = f.allow_empty;
     char default_save[300];
     snprintf(default_save, sizeof default_save, "./%s-run", m->name);
     run.save = f.save ? f.save : default_save;
     if (!apply_flags(&run, &f)) {
         free(run.class_weights);
-        free(rest), free(freeze);
+        free(rest), free(freeze), free(lr_for), free(lr_value), free(lr_text);
         return EXIT_USAGE;
     }
     rc = run_training(&run, f.init_from, f.resume);
     free_run(&run);
-    free(rest), free(freeze);
+    free(rest), free(freeze), free(lr_for), free(lr_value), free(lr_text);
     return rc;
 }

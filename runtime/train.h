@@ -17,6 +17,9 @@
 /* ---- train_args.c: `name` or `name(arg, key = value, [list])` ------------------------------ */
 
 enum { CALL_MAX_ARGS = 8, CALL_MAX_LIST = 64 };
+/* The words min and max, as call_parse_list stores them (only plateau's mode takes them). */
+#define CALL_WORD_MIN (-1e300)
+#define CALL_WORD_MAX (-2e300)
 typedef struct CallArg {
     char key[32];                  /* "" for a positional argument */
     int nvalues;                   /* 1 for a number, the length for a [list] */
@@ -57,18 +60,23 @@ typedef struct Schedule {
     const int *milestones;
     double min_lr, max_lr, factor;
     int patience;
-    int epochs;                    /* cosine's T_max */
+    int epochs;                    /* the run's epochs: cosine's T_max unless t_max is set */
+    int t_max;                     /* cosine: T_max in epochs; 0: epochs */
+    double pct_start;              /* onecycle: the warm-up's fraction of the steps; 0: 0.3 */
+    bool maximize;                 /* plateau mode max: the metric passed in is to grow */
     long long total_steps;         /* onecycle: epochs x optimizer steps per epoch */
     /* state */
     double lr;                     /* the epoch's learning rate (all but onecycle) */
-    double plateau_best;           /* ReduceLROnPlateau's best (INFINITY at the start) */
+    double plateau_best;           /* ReduceLROnPlateau's best (INFINITY at the start, -INFINITY
+                                      in mode max) */
     int plateau_bad;               /* its num_bad_epochs */
 } Schedule;
 
 void schedule_start(Schedule *s);  /* state for epoch 0 */
-/* After epoch `epoch` (0-based) ends: moves lr to the next epoch's value. val_loss feeds
- * plateau (ReduceLROnPlateau mode min, threshold 1e-4 rel, cooldown 0, min_lr 0, eps 1e-8). */
-void schedule_epoch_end(Schedule *s, int epoch, double val_loss);
+/* After epoch `epoch` (0-based) ends: moves lr to the next epoch's value. metric feeds plateau
+ * (ReduceLROnPlateau with threshold 1e-4 rel, cooldown 0, min_lr 0, eps 1e-8; mode min on the
+ * validation loss, or mode max when s->maximize, on the validation accuracy). */
+void schedule_epoch_end(Schedule *s, int epoch, double metric);
 /* The learning rate of optimizer step `step` (1-based) in epoch `epoch`. */
 double schedule_lr(const Schedule *s, long long step);
 
@@ -91,7 +99,23 @@ void confusion_free(Confusion *cm);
 typedef struct EvalResult {
     double loss;                   /* mean cross-entropy (no smoothing, no class weights) */
     long long correct, n;
+    long long correct5;            /* the label among the 5 highest outputs (all of them when
+                                      fewer): fewer than 5 classes score strictly higher */
 } EvalResult;
+
+/* Per-class and averaged precision, recall and F1 from a confusion matrix, as
+ * sklearn.metrics.precision_recall_fscore_support computes them (zero_division = 0): a class
+ * without predictions has precision 0, without images recall 0, F1 = 2PR / (P + R) or 0.
+ * Macro averages take the plain mean over the classes that occur among the labels or the
+ * predictions; weighted averages weight each class by its images. */
+typedef struct ClassScores {
+    double precision, recall, f1;
+    long long support, predicted;
+} ClassScores;
+typedef struct ScoreAverages {
+    double macro_p, macro_r, macro_f1, weighted_p, weighted_r, weighted_f1;
+} ScoreAverages;
+void class_scores(const Confusion *cm, ClassScores *per_class, ScoreAverages *avg);
 
 /* The model in eval mode (m->forward) on images idx[0..n) of ds (all images when idx is NULL),
  * batch by batch; x holds m->batch * m->in_size floats, out m->batch * m->out_size. Adds to
@@ -110,11 +134,27 @@ typedef struct EpochRow {
     double train_loss, train_acc, val_loss, val_acc, lr, seconds;
 } EpochRow;
 
-/* Two panels (loss, accuracy in %) against the epoch, train and validation curves, axes with
- * ticks and a legend. Written atomically. */
+/* Four panels against the epoch: loss and accuracy in % (train and validation curves, with a
+ * legend), the learning rate and the seconds per epoch; axes with ticks. Written atomically. */
 bool plot_curves(const char *path, const EpochRow *rows, int n, const char *val_name, char *err);
 /* A confusion matrix as a heat map (row-normalized colour, counts in the cells). */
 bool plot_confusion(const char *path, const Confusion *cm, char *const *names, const char *title,
                     char *err);
+/* The same pictures as SVG text (malloc'd; NULL when out of memory). */
+char *plot_curves_svg(const EpochRow *rows, int n, const char *val_name);
+char *plot_confusion_svg(const Confusion *cm, char *const *names, const char *title);
+
+/* ---- report.c: report.html -------------------------------------------------------------- */
+
+/* One static HTML page, viewable offline (no scripts, no external files): the title, the
+ * settings as a table of nsettings key/value pairs, the curves (plot_curves_svg), a table of
+ * the epochs and the confusion matrix of the test split. Written atomically. */
+typedef struct ReportSetting {
+    const char *key;
+    char value[256];
+} ReportSetting;
+bool report_write(const char *path, const char *title, const ReportSetting *settings, int nsettings,
+                  const EpochRow *rows, int n, const char *val_name, const Confusion *cm, char *const *names,
+                  double test_acc, char *err);
 
 #endif

@@ -49,6 +49,12 @@ static bool scan_ident(Scan *sc, char *out, size_t size) {
 static bool scan_number(Scan *sc, double *out) {
     skip_space(sc);
     const char *p = sc->s + sc->pos;
+    /* plateau's mode = min | max: the only words a value may be (bind checks the argument). */
+    if ((strncmp(p, "min", 3) == 0 || strncmp(p, "max", 3) == 0) && !isalnum((unsigned char)p[3]) && p[3] != '_') {
+        *out = p[1] == 'a' ? CALL_WORD_MAX : CALL_WORD_MIN;
+        sc->pos += 3;
+        return true;
+    }
     if (strncmp(p, "true", 4) == 0 && !isalnum((unsigned char)p[4])) {
         *out = 1;
         sc->pos += 4;
@@ -107,8 +113,12 @@ static bool scan_call(Scan *sc, Call *c) {
         CallArg *a = &c->args[c->nargs++];
         size_t save = sc->pos;
         if (scan_ident(sc, a->key, sizeof a->key) && strcmp(a->key, "true") && strcmp(a->key, "false")) {
-            if (!scan_char(sc, '='))
-                return scan_fail(sc, "'='");
+            if (!scan_char(sc, '=')) {
+                if (strcmp(a->key, "min") && strcmp(a->key, "max"))
+                    return scan_fail(sc, "'='");
+                sc->pos = save;   /* a positional min or max */
+                a->key[0] = 0;
+            }
         } else {
             sc->pos = save;
             a->key[0] = 0;
@@ -146,7 +156,7 @@ typedef struct Param {
 
 /* Binds positional then keyword arguments to params; out[i] receives each value (a list's
  * values go to list[] and *nlist). */
-static bool bind(const char *what, const Call *c, const Param *params, double *out, double *list, int *nlist,
+static bool bind(const char *what, Call *c, const Param *params, double *out, double *list, int *nlist,
                  char *err) {
     int np = 0;
     while (params[np].name)
@@ -154,7 +164,7 @@ static bool bind(const char *what, const Call *c, const Param *params, double *o
     bool set[CALL_MAX_ARGS] = {false};
     int positional = 0;
     for (int i = 0; i < c->nargs; i++) {
-        const CallArg *a = &c->args[i];
+        CallArg *a = &c->args[i];
         int p = -1;
         if (a->key[0]) {
             for (int k = 0; k < np; k++)
@@ -174,8 +184,15 @@ static bool bind(const char *what, const Call *c, const Param *params, double *o
         if (q->list != a->is_list)
             return rt_fail(err, "%s: %s's '%s' takes %s", what, c->name, q->name,
                            q->list ? "a [list] of numbers" : "one number");
+        bool word_param = strcmp(q->name, "mode") == 0;
         for (int k = 0; k < a->nvalues; k++) {
             double v = a->values[k];
+            bool word = v == CALL_WORD_MIN || v == CALL_WORD_MAX;
+            if (word != word_param)
+                return rt_fail(err, "%s: %s's '%s' takes %s", what, c->name, q->name,
+                               word_param ? "min or max" : "a number, not min or max");
+            if (word)
+                v = a->values[k] = v == CALL_WORD_MAX ? 1 : 0;
             if (v < q->lo || v > q->hi || (q->integer && v != floor(v)))
                 return rt_fail(err, "%s: %s's '%s' needs %s from %g to %g, not %g", what, c->name, q->name,
                                q->integer ? "integers" : "a number", q->lo, q->hi, v);
@@ -207,10 +224,12 @@ static bool bind(const char *what, const Call *c, const Param *params, double *o
     X(CNN_SCHED_MULTISTEP, "multistep",                                                                   \
       ({{"milestones", REQ, 1, 1e9, true, true}, {"gamma", 0.1, 1e-30, BIG, false, false}, END}))          \
     X(CNN_SCHED_EXPONENTIAL, "exponential", ({{"gamma", REQ, 1e-30, BIG, false, false}, END}))            \
-    X(CNN_SCHED_COSINE, "cosine", ({{"min_lr", 0, 0, BIG, false, false}, END}))                           \
-    X(CNN_SCHED_ONECYCLE, "onecycle", ({{"max_lr", REQ, 1e-30, BIG, false, false}, END}))                 \
+    X(CNN_SCHED_COSINE, "cosine", ({{"min_lr", 0, 0, BIG, false, false}, {"t_max", 0, 1, 1e9, true, false}, END})) \
+    X(CNN_SCHED_ONECYCLE, "onecycle",                                                                     \
+      ({{"max_lr", REQ, 1e-30, BIG, false, false}, {"pct_start", 0.3, 1e-9, 1 - 1e-9, false, false}, END})) \
     X(CNN_SCHED_PLATEAU, "plateau",                                                                       \
-      ({{"factor", 0.5, 1e-9, 1 - 1e-9, false, false}, {"patience", 5, 0, 1e9, true, false}, END}))
+      ({{"factor", 0.5, 1e-9, 1 - 1e-9, false, false}, {"patience", 5, 0, 1e9, true, false},              \
+        {"mode", 0, 0, 1, true, false}, END}))
 
 #define AUGMENTS(X)                                                                              \
     X(CNN_AUG_RANDOM_CROP, "random_crop", ({{"pad", 4, 0, 1e6, true, false}, END}))              \
@@ -282,9 +301,9 @@ bool schedule_parse(const char *text, CnnTrainDefaults *d, int *milestones, char
         d->gamma = (float)v[1];
         break;
     case CNN_SCHED_EXPONENTIAL: d->gamma = (float)v[0]; break;
-    case CNN_SCHED_COSINE: d->min_lr = (float)v[0]; break;
-    case CNN_SCHED_ONECYCLE: d->max_lr = (float)v[0]; break;
-    case CNN_SCHED_PLATEAU: d->factor = (float)v[0]; d->patience = (int)v[1]; break;
+    case CNN_SCHED_COSINE: d->min_lr = (float)v[0]; d->t_max = (int)v[1]; break;
+    case CNN_SCHED_ONECYCLE: d->max_lr = (float)v[0]; d->pct_start = (float)v[1]; break;
+    case CNN_SCHED_PLATEAU: d->factor = (float)v[0]; d->patience = (int)v[1]; d->plateau_max = (int)v[2]; break;
     default: break;
     }
     return true;

@@ -7,15 +7,24 @@
 B=${1:?usage: sh tests/cli.test.sh BUILD_DIR}
 top=${CNNC_TOP:-$(cd "$(dirname "$0")/.." && pwd)}
 fx="python3 $top/tests/fixtures/cli_fixtures.py"
-fashion=/usr/share/datasets/fashion-mnist/t10k-images-idx3-ubyte.gz
+fashion=${CNNC_FASHION_MNIST:-/usr/share/datasets/fashion-mnist}/t10k-images-idx3-ubyte.gz
 tmp=$(mktemp -d /tmp/cnnc-cli.XXXXXX) || exit 1
 trap 'rm -rf "$tmp"' EXIT
 out="$tmp/out"      # where failing commands try to write; must stay empty
 mkdir -p "$out"
 pass=0
 fail=0
+skipped=0
 
 ok() { pass=$((pass + 1)); }
+# skip WHAT: a check that cannot run here; under CI (CI=true), where .ci/install-deps installed
+# everything, a failure.
+skip() {
+    if [ "${CI:-}" = true ]; then bad "$* (CI=true: it should be installed)"; else
+        skipped=$((skipped + 1))
+        echo "SKIP: $*"
+    fi
+}
 bad() {
     fail=$((fail + 1))
     echo "FAIL: $*"
@@ -177,7 +186,7 @@ if [ -r "$fashion" ]; then
         bad "predict fashion: want 2 lines of 5 classes: $(cat "$tmp/stdout")"
     expect "predict fashion: labels" "^$tmp/fashion0.pgm: [0-9] [A-Z][-/a-zA-Z ]* 0\.[0-9]\{4\}, " "$tmp/stdout"
 else
-    echo "note: $fashion missing; skipping the Fashion-MNIST image"
+    skip "predict fashion: $fashion missing (apt-get install dataset-fashion-mnist)"
 fi
 check "predict --top 3" "$lenet5" predict --weights "$w" --top 3 "$tmp/grad.pgm"
 [ "$(tr -cd , <"$tmp/stdout" | wc -c)" = 2 ] && ok || bad "predict --top 3: $(cat "$tmp/stdout")"
@@ -187,6 +196,19 @@ $fx pgm "$tmp/small.pgm" 8 8
 check "predict tiny (grey to RGB, 3 images, batch 2)" "$tiny" predict --weights "$wt" "$tmp/small.pgm" "$tmp/small.pgm" "$tmp/small.pgm"
 [ "$(grep -c "" "$tmp/stdout")" = 3 ] && ok || bad "predict tiny: want 3 lines: $(cat "$tmp/stdout")"
 
+# ---- --threads: every command that computes takes it (same results) -------------------------
+
+for c in predict bench forward train eval grad; do
+    check "$c --help" "$lenet5" "$c" --help
+    expect "$c --help lists --threads" "^  --threads T" "$tmp/stdout"
+done
+check "predict --threads 1" "$lenet5" predict --threads 1 --weights "$w" --top 3 "$tmp/grad.pgm"
+cp "$tmp/stdout" "$tmp/pred_t1"
+check "predict --threads=2" "$lenet5" predict --weights "$w" --threads=2 --top 3 "$tmp/grad.pgm"
+cmp -s "$tmp/stdout" "$tmp/pred_t1" && ok || bad "predict: --threads changes the result"
+check "forward --threads 2" "$lenet5" forward --threads 2 --weights "$w" --input "$tmp/x3.safetensors" --output "$tmp/y3t.safetensors"
+cmp -s "$tmp/y3.safetensors" "$tmp/y3t.safetensors" && ok || bad "forward: --threads changes the output"
+
 # ---- bench ---------------------------------------------------------------------------------
 
 check "bench" "$lenet5" bench --repeat 2
@@ -195,6 +217,12 @@ expect "bench: batch 64" "^batch 64 " "$tmp/stdout"
 check "bench --csv" "$lenet5" bench --repeat 2 --csv --weights "$w" --threads 2
 grep -q -E '^[0-9.]+,[0-9.]+,[0-9.]+,[0-9.]+$' "$tmp/stdout" && [ "$(grep -c "" "$tmp/stdout")" = 1 ] && ok ||
     bad "bench --csv: $(cat "$tmp/stdout")"
+check "bench --train" "$lenet5" bench --train --repeat 2 --threads 1
+expect "bench --train: step line" "^train step (cross_entropy, adam, lr 0.002) .*ms per step.*images/s.*GFLOP/s" "$tmp/stdout"
+expect "bench --train: batch" "training batch 64" "$tmp/stdout"
+check "bench --train --csv" "$lenet5" bench --train --batch 8 --repeat 3 --csv --weights "$w"
+grep -q -E '^[0-9.]+,[0-9.]+,[0-9.]+,8,adam,0.00200000009,0,0,0,0.8999[0-9]*,0.999[0-9]*,[0-9.e-]+,cross_entropy,0$' "$tmp/stdout" &&
+    [ "$(grep -c "" "$tmp/stdout")" = 1 ] && ok || bad "bench --train --csv: $(cat "$tmp/stdout")"
 
 # ---- bad input (status 1) -------------------------------------------------------------------
 
@@ -234,6 +262,8 @@ check_fail "init into a missing directory" 1 "$lenet5" init --save "$out/no/dir/
 # ---- bad usage (status 2) -------------------------------------------------------------------
 
 check_fail "no command" 2 "$lenet5"
+check_fail "--threads 0" 2 "$lenet5" forward --threads 0 --weights "$w" --input "$tmp/x1.safetensors" --output "$y"
+check_fail "--threads without value" 2 "$lenet5" predict --weights "$w" "$tmp/grad.pgm" --threads
 check_fail "unknown command" 2 "$lenet5" bogus
 check_fail "unknown command (option)" 2 "$lenet5" --bogus
 check_fail "unknown option" 2 "$lenet5" forward --weights "$w" --input "$tmp/x1.safetensors" --output "$y" --bogus
@@ -246,8 +276,13 @@ check_fail "predict without images" 2 "$lenet5" predict --weights "$w"
 check_fail "predict bad --top" 2 "$lenet5" predict --weights "$w" --top 0 "$tmp/grad.pgm"
 check_fail "bench bad --repeat" 2 "$lenet5" bench --repeat 0
 check_fail "bench bad --threads" 2 "$lenet5" bench --threads x
+check_fail "bench --train batch 0" 2 "$lenet5" bench --train --batch 0
+check_fail "bench --train batch over the compiled" 2 "$lenet5" bench --train --batch 65
+check_fail "bench --batch without --train" 2 "$lenet5" bench --batch 8
+check "build tiny --no-train" "$B/cnnc" --batch 2 --no-train "$tmp/tiny.cnn" -o "$tmp/tiny_infer"
+check_fail "bench --train without training code" 2 "$tmp/tiny_infer" bench --train
 check_fail "info extra argument" 2 "$lenet5" info extra
 check_fail "flag with a value" 2 "$lenet5" info --tensors=yes
 
-echo "cli: $pass passed, $fail failed"
+echo "cli: $pass passed, $fail failed, $skipped skipped"
 [ "$fail" = 0 ]

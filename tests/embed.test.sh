@@ -38,8 +38,78 @@ for cc in gcc clang; do
     prob=$(echo "$out" | sed -n 's/.*probability \([0-9.]*\).*/\1/p')
     echo "embed ($cc): $out"
     echo "predict:      $want"
-    if echo "$want" | grep -q "\b$cls\b" && echo "$want" | grep -qF "$prob"; then ok; else bad "classify ($cc) disagrees with predict"; fi
+    # Both sides parsed exactly: an output whose format changed gives empty fields, a failure.
+    wcls=$(echo "$want" | sed -n 's/^.*: \([0-9][0-9]*\) \(0\.[0-9]*\)$/\1/p')
+    wprob=$(echo "$want" | sed -n 's/^.*: \([0-9][0-9]*\) \(0\.[0-9]*\)$/\2/p')
+    if [ -z "$cls" ] || [ -z "$prob" ] || [ -z "$wcls" ] || [ -z "$wprob" ]; then
+        bad "classify ($cc) or predict printed something unexpected: '$out' / '$want'"
+    elif [ "$cls" = "$wcls" ] && [ "$prob" = "$wprob" ]; then ok; else bad "classify ($cc) disagrees with predict"; fi
     rm -f "$tmp/classify"
 done
+# --emit=c compiles for batch 1 unless --batch says otherwise; --train keeps the train batch.
+mkdir -p "$tmp/b1" "$tmp/b4" "$tmp/bt"
+"$cnnc" --emit=c -o "$tmp/b1" "$top/models/lenet5.cnn" && grep -q '^#define LENET5_BATCH 1 ' "$tmp/b1/lenet5.h" && ok ||
+    bad "--emit=c without --batch is not batch 1: $(grep '_BATCH ' "$tmp/b1/lenet5.h")"
+work=$(sed -n 's/^#define LENET5_WORK_FLOATS \([0-9]*\)/\1/p' "$tmp/b1/lenet5.h")
+arena=$("$cnnc" --emit=plan --batch 1 "$top/models/lenet5.cnn" | sed -n 's/^arena //p')
+[ -n "$work" ] && [ $((work * 4)) = "$arena" ] && ok || bad "batch-1 workspace $work floats, plan says $arena bytes"
+echo "embed: LeNet-5 batch-1 workspace $((work * 4)) bytes"
+"$cnnc" --emit=c --batch 4 -o "$tmp/b4" "$top/models/lenet5.cnn" && grep -q '^#define LENET5_BATCH 4 ' "$tmp/b4/lenet5.h" && ok ||
+    bad "--emit=c --batch 4"
+"$cnnc" --emit=c --train -o "$tmp/bt" "$top/models/lenet5.cnn" && grep -q '^#define LENET5_BATCH 64 ' "$tmp/bt/lenet5.h" && ok ||
+    bad "--emit=c --train does not keep the train section's batch"
+
+# The header: usable from C++ (extern "C"), named offsets equal to the tensor table's, and a
+# CRC-32 of the embedded weights equal to zlib's over the checkpoint's tensors (Python, from
+# the safetensors file itself, in the order of --emit=params).
+cat >"$tmp/use.cc" <<'CC'
+#include "lenet5.h"
+int main() { return lenet5_check_params(lenet5_weights, LENET5_WEIGHTS_CRC32); }
+CC
+if g++ -Wall -Wextra -Werror -I"$tmp/gen" -c "$tmp/use.cc" -o "$tmp/use.o" 2>"$tmp/log" &&
+   gcc -std=c99 -O1 -c "$tmp/gen/lenet5.c" -o "$tmp/lenet5.o" && g++ "$tmp/use.o" "$tmp/lenet5.o" -o "$tmp/use" -lm && "$tmp/use"; then
+    ok
+else
+    bad "lenet5.h from C++: $(head -3 "$tmp/log")"
+fi
+want_crc=$("$cnnc" --emit=params "$top/models/lenet5.cnn" | /usr/bin/python3 -c "
+import json, struct, sys, zlib
+names = [line.split()[0] for line in sys.stdin if line.strip()]
+raw = open(sys.argv[1], 'rb').read()
+n = struct.unpack('<Q', raw[:8])[0]
+head = json.loads(raw[8:8 + n]); data = raw[8 + n:]
+blob = b''
+for name in names:
+    t = head[name]; assert t['dtype'] == 'F32'
+    a, b = t['data_offsets']; blob += data[a:b]
+print('0x%08xUL' % zlib.crc32(blob))" "$tmp/w.safetensors")
+got_crc=$(sed -n 's/^#define LENET5_WEIGHTS_CRC32 \(.*\)/\1/p' "$tmp/gen/lenet5.h")
+[ -n "$got_crc" ] && [ "$got_crc" = "$want_crc" ] && ok || bad "LENET5_WEIGHTS_CRC32 $got_crc, zlib says $want_crc"
+cat >"$tmp/crc.c" <<'C'
+#include <stdio.h>
+#include <string.h>
+#include "lenet5.h"
+static float p[LENET5_PARAM_FLOATS];
+int main(void) {
+    int i, bad = 0;
+    for (i = 0; i < LENET5_NUM_TENSORS; i++)
+        if (!strcmp(lenet5_tensors[i].name, "linear2.bias") && lenet5_tensors[i].offset != LENET5_OFFSET_LINEAR2_BIAS)
+            bad = 1;
+    if (LENET5_NUMEL_CONV1_WEIGHT != 16 * 6 * 5 * 5 || LENET5_OFFSET_CONV0_WEIGHT != 0)
+        bad = 1;
+    memcpy(p, lenet5_weights, sizeof p);
+    if (lenet5_check_params(p, LENET5_WEIGHTS_CRC32) != 0)   /* a faithful copy passes */
+        bad = 1;
+    p[LENET5_PARAM_FLOATS - 1] += 1.0f;                      /* padding is not part of the weights */
+    p[LENET5_OFFSET_LINEAR1_WEIGHT + 17] += 1e-7f;           /* a one-ulp change is caught */
+    if (lenet5_check_params(p, LENET5_WEIGHTS_CRC32) != -1)
+        bad = 1;
+    printf("%s\n", bad ? "bad" : "good");
+    return bad;
+}
+C
+gcc -std=c99 -Wall -Wextra -pedantic -Werror -I"$tmp/gen" "$tmp/crc.c" "$tmp/gen/lenet5.c" -o "$tmp/crc" -lm 2>"$tmp/log" &&
+    "$tmp/crc" >/dev/null && ok || bad "named offsets / check_params: $(head -3 "$tmp/log")"
+
 echo "embed: $pass passed, $fail failed"
 [ "$fail" = 0 ]

@@ -2,6 +2,7 @@
 # Golden IR: `cnnc --emit=ir` of every models/*.cnn (and the training IR of lenet5) must equal
 # tests/golden/NAME.ir byte for byte. After an intended change, regenerate with
 #   UPDATE=1 sh tests/golden.test.sh build
+# (only UPDATE=1 overwrites: UPDATE=0 or any other value compares)
 # and review the diff like code.
 B=${1:-build}
 top=$(cd "$(dirname "$0")/.." && pwd)
@@ -14,7 +15,7 @@ check() { # name, then cnnc arguments
     if ! "$cnnc" "$@" >"$tmp/out" 2>"$tmp/err"; then
         echo "FAIL $name: cnnc failed"; sed 's/^/    /' "$tmp/err" | head; fail=$((fail+1)); return
     fi
-    if [ -n "$UPDATE" ]; then cp "$tmp/out" "$top/tests/golden/$name"; fi
+    if [ "${UPDATE:-0}" = 1 ]; then cp "$tmp/out" "$top/tests/golden/$name"; fi
     if cmp -s "$tmp/out" "$top/tests/golden/$name"; then
         pass=$((pass+1))
     else

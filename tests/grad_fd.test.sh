@@ -100,9 +100,45 @@ model fd_concat <<'M'
     }
     conv(3, 3, stride = 2)
 M
+# Batchnorm on batch statistics (training mode), on images and on features.
+model fd_batchnorm <<'M'
+    input [2, 5, 6]
+    conv(3, 3, pad = 1)
+    batchnorm
+    tanh
+    conv(4, 1, bias = false)
+    batchnorm(eps = 0.1)
+M
+# Dropout in training, its mask fixed by the step's seed (fd_check.c built with -DCHECK_DROPOUT):
+# the differences see the forward's mask, the analytic gradient the backward's.
+model fd_dropout <<'M'
+    input [2, 6, 5]
+    conv(3, 3, pad = 1)
+    dropout(0.4)
+    conv(4, 1)
+    tanh
+    dropout(0.25)
+M
+# Linear layers only, with batchnorm on features and dropout between them.
+model fd_linear <<'M'
+    input [13]
+    linear(9)
+    batchnorm
+    tanh
+    linear(7, bias = false)
+    dropout(0.3)
+    linear(6)
+M
 
+skipped=0
 for f in "$tmp"/*.cnn; do
     name=$(basename "$f" .cnn)
+    if [ -n "${FD_ONLY:-}" ]; then # FD_ONLY="fd_conv fd_lrn": only those (quick runs); the others SKIP
+        case " $FD_ONLY " in
+        *" $name "*) ;;
+        *) echo "SKIP grad_fd $name (not in FD_ONLY)"; skipped=$((skipped + 1)); continue ;;
+        esac
+    fi
     upper=$(echo "$name" | tr a-z A-Z)
     dir="$tmp/$name"
     mkdir -p "$dir"
@@ -111,7 +147,9 @@ for f in "$tmp"/*.cnn; do
         fail=$((fail + 1))
         continue
     fi
-    if ! $cc $cflags -I"$dir" -DNAME="$name" -DUNAME="$upper" -DHEADER="\"$name.h\"" \
+    extra=""
+    case $name in fd_dropout | fd_linear) extra=-DCHECK_DROPOUT ;; esac
+    if ! $cc $cflags $extra -I"$dir" -DNAME="$name" -DUNAME="$upper" -DHEADER="\"$name.h\"" \
         "$top/tests/fd/fd_check.c" "$dir/$name.c" -o "$dir/check" -lm >"$dir/log" 2>&1; then
         echo "FAIL: $name: compiling the generated C: $(head -5 "$dir/log")"
         fail=$((fail + 1))
@@ -126,5 +164,5 @@ for f in "$tmp"/*.cnn; do
         echo "FAIL: $name"
     fi
 done
-echo "grad_fd: $pass passed, $fail failed"
+echo "grad_fd: $pass passed, $fail failed, $skipped skipped"
 [ "$fail" = 0 ]

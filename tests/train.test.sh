@@ -16,7 +16,19 @@ tmp=$(mktemp -d /tmp/cnnc-train.XXXXXX) || exit 1
 trap 'rm -rf "$tmp"' EXIT
 pass=0
 fail=0
+skipped=0
 ok() { pass=$((pass + 1)); }
+# part NAME: true when the part runs. TRAIN_ONLY="optim sched" runs only those parts (for
+# quick runs, e.g. by tests/mutants); the others print SKIP and are counted as skipped.
+# Parts: optim reference resume output bad sched.
+part() {
+    case " ${TRAIN_ONLY:-$1} " in
+    *" $1 "*) return 0 ;;
+    esac
+    echo "SKIP train part $1 (not in TRAIN_ONLY)"
+    skipped=$((skipped + 1))
+    return 1
+}
 bad() {
     fail=$((fail + 1))
     echo "FAIL: $*"
@@ -123,8 +135,34 @@ train {
     augment = [hflip, random_crop(pad = 1), rotate(10), translate(0.1), erase]
 }
 EOF
-for m in tinyconv drop; do
-    if ! "$B/cnnc" "$tmp/$m.cnn" -o "$tmp/$m" >"$tmp/cc.log" 2>&1; then
+# tinyconv with a parameter group in its train section (checked against --lr-for below).
+sed 's/optimizer = sgd(lr = 0.1)/optimizer = sgd(lr = 0.2, momentum = 0.9)\n    lr_for = group(conv0, lr = 0.01)/' \
+    "$tmp/tinyconv.cnn" >"$tmp/tinylr.cnn"
+# and with cosine's t_max in its train section.
+sed 's/optimizer = sgd(lr = 0.1)/optimizer = sgd(lr = 0.1)\n    schedule = cosine(min_lr = 0.001, t_max = 3)/' \
+    "$tmp/tinyconv.cnn" >"$tmp/tinycos.cnn"
+# Batchnorm's running statistics after training steps against torch.nn.BatchNorm2d.
+cat >"$tmp/bnnet.cnn" <<'EOF'
+model bnnet(classes = 3) {
+    input [1, 6, 6]
+    conv(2, 3); batchnorm(momentum = 0.2); tanh
+    flatten
+    linear(classes)
+}
+EOF
+# Dropout in training against PyTorch with the mask the program drew (built with --batch 1).
+cat >"$tmp/dropnet.cnn" <<'EOF'
+model dropnet {
+    input [10]
+    linear(24); dropout(0.3)
+    linear(3)
+}
+EOF
+for m in tinyconv drop bnnet dropnet tinylr tinycos; do
+    bflag=""
+    [ "$m" = dropnet ] && bflag="--batch 1"
+    [ "$m" = bnnet ] && bflag="--batch 8"
+    if ! "$B/cnnc" "$tmp/$m.cnn" -o "$tmp/$m" $bflag >"$tmp/cc.log" 2>&1; then
         echo "FAIL: cannot build $m: $(tail -5 "$tmp/cc.log")"
         echo "train: 0 passed, 1 failed"
         exit 1
@@ -132,6 +170,9 @@ for m in tinyconv drop; do
 done
 tiny="$tmp/tinyconv"
 drop="$tmp/drop"
+# A checkpoint without one tensor of tinyconv's (for --init-from's empty-match error).
+$PY -c "import sys; sys.path.insert(0, sys.argv[1]); import numpy as np, train_ref
+train_ref.write_st(sys.argv[2], {'other.weight': np.zeros((2, 2), 'f4')})" "$top/tests/torch" "$tmp/none-w.safetensors"
 
 mkdir -p "$tmp/d12" "$tmp/d" "$tmp/d8x8"
 $ref data "$tmp/d12" 12 8 6 6 3 1        # 12 images: 3 steps of batch 4
@@ -140,6 +181,8 @@ $ref data "$tmp/d8x8" 40 10 8 8 3 3
 $ref weights "$tmp/w0.safetensors" 7
 $ref weights "$tmp/wrong.safetensors" 7 --wrong
 
+expect_line() { if grep -q -- "$2" "$3"; then ok; else bad "$1: no line matching '$2' in $(cat "$3")"; fi; }
+if part optim; then
 # ---- (a) optimizers against torch.optim ----------------------------------------------------
 
 # optim LABEL "TRAIN FLAGS" "REFERENCE FLAGS"
@@ -172,7 +215,35 @@ optim "class weights" "--optimizer sgd --lr 0.2 --class-weights 1,2.5,0.5" \
     "--optimizer sgd --lr 0.2 --class-weights 1,2.5,0.5"
 optim "freeze" "--optimizer adam --lr 0.01 --freeze conv0" "--optimizer adam --lr 0.01 --freeze conv0"
 pyc "freeze keeps conv0" unchanged "$run/last.safetensors" "$tmp/w0.safetensors" conv0
+# Per-parameter-group learning rates against torch.optim's parameter groups.
+optim "lr-for sgd" "--optimizer sgd --lr 0.2 --momentum 0.9 --lr-for conv0=0.01" \
+    "--optimizer sgd --lr 0.2 --momentum 0.9 --lr-for conv0=0.01"
+lrflag=$run
+check "lr_for in the train section" "$tmp/tinylr" train --data "$tmp/d12" --epochs 1 --no-shuffle --batch 4 \
+    --init-from "$tmp/w0.safetensors" --save "$tmp/lrsec" --quiet
+pyc "lr_for section equals --lr-for" same "$lrflag/last.safetensors" "$tmp/lrsec/last.safetensors"
+optim "lr-for adam, longest prefix" "--optimizer adam --lr 0.01 --lr-for linear0=0.05 --lr-for linear0.bias=0.001" \
+    "--optimizer adam --lr 0.01 --lr-for linear0=0.05 --lr-for linear0.bias=0.001"
 
+fi
+if part reference; then
+# batchnorm: 3 steps in training mode, then weights, running mean and (unbiased) variance with
+# momentum 0.2, and num_batches_tracked, all against PyTorch
+$ref weights "$tmp/wbn.safetensors" 7 --bn
+if "$tmp/bnnet" train --data "$tmp/d12" --epochs 1 --no-shuffle --batch 4 --init-from "$tmp/wbn.safetensors" \
+    --save "$tmp/bnrun" --quiet --optimizer sgd --lr 0.2 >"$tmp/stdout" 2>"$tmp/stderr"; then
+    pyc "batchnorm running statistics" optim "$tmp/bnrun" "$tmp/d12" "$tmp/wbn.safetensors" --label bn --model bn \
+        --batch 4 --optimizer sgd --lr 0.2
+else
+    bad "batchnorm train failed: $(cat "$tmp/stderr")"
+fi
+mkdir -p "$tmp/dw"
+pyc "dropout in training vs PyTorch" dropout "$tmp/dropnet" "$tmp/dw"
+check_fail "grad bad --dropout-seed" 2 "--dropout-seed" "$tmp/dropnet" grad --weights "$tmp/w0.safetensors" \
+    --input "$tmp/none.safetensors" --output "$tmp/g.safetensors" --dropout-seed -3
+
+fi
+if part resume; then
 # ---- (b) resume ----------------------------------------------------------------------------
 
 check "uninterrupted" "$drop" train --data "$tmp/d" --epochs 2 --val-split 0.2 --schedule 'plateau(patience=0)' \
@@ -183,17 +254,36 @@ check "resumed" "$drop" train --data "$tmp/d" --epochs 2 --val-split 0.2 --sched
     --save "$tmp/part" --seed 5 --resume "$tmp/part/last.safetensors"
 pyc "resume bit-identical" same "$tmp/full/last.safetensors" "$tmp/part/last.safetensors"
 if [ "$(wc -l <"$tmp/part/log.csv")" = 3 ]; then ok; else bad "resumed log.csv: $(cat "$tmp/part/log.csv")"; fi
-expect_line() { if grep -q -- "$2" "$3"; then ok; else bad "$1: no line matching '$2' in $(cat "$3")"; fi; }
 expect_line "resume message" "resuming from .* after epoch 1" "$tmp/stdout"
 # NAME_train_step_update (used without accumulation and clipping) against train_step + update.
 check "unfused" env CNNC_TRAIN_UNFUSED=1 "$drop" train --data "$tmp/d" --epochs 2 --val-split 0.2 \
     --schedule 'plateau(patience=0)' --save "$tmp/unfused" --seed 5 --quiet
 pyc "fused step bit-identical" same "$tmp/full/last.safetensors" "$tmp/unfused/last.safetensors"
+# The data pipeline prepares the next batch on a second thread: results must not depend on
+# the OpenMP thread count (augmentation streams are per batch).
+check "two threads" "$drop" train --data "$tmp/d" --epochs 2 --val-split 0.2 --schedule 'plateau(patience=0)' \
+    --save "$tmp/threads2" --seed 5 --quiet --threads 2
+check "one thread" "$drop" train --data "$tmp/d" --epochs 2 --val-split 0.2 --schedule 'plateau(patience=0)' \
+    --save "$tmp/threads1" --seed 5 --quiet --threads 1
+pyc "threads 1 and 2 bit-identical" same "$tmp/threads1/last.safetensors" "$tmp/threads2/last.safetensors"
+# Training accuracy comes from the training forward's logits. With a learning rate too small to
+# move a weight, and a test split equal to the training split, the epoch's training accuracy
+# (over the whole epoch, every batch) must equal the test accuracy evaluated after it.
+mkdir -p "$tmp/same"
+$ref data "$tmp/same" 40 8 6 6 3 4
+cp "$tmp/same/train-images-idx3-ubyte" "$tmp/same/t10k-images-idx3-ubyte"
+cp "$tmp/same/train-labels-idx1-ubyte" "$tmp/same/t10k-labels-idx1-ubyte"
+check "train accuracy run" "$tiny" train --data "$tmp/same" --epochs 1 --batch 8 --optimizer sgd --lr 1e-30 \
+    --save "$tmp/sameacc" --quiet
+awk -F, 'NR == 2 { if ($3 == $5 && $3 > 0) ok = 1 } END { exit !ok }' "$tmp/sameacc/log.csv" && ok ||
+    bad "train accuracy != test accuracy on the same images and weights: $(cat "$tmp/sameacc/log.csv")"
 # A different seed must give different weights (the streams do depend on it).
 check "other seed" "$drop" train --data "$tmp/d" --epochs 2 --val-split 0.2 --schedule 'plateau(patience=0)' \
     --save "$tmp/other" --seed 6 --quiet
 pyc "seeds 5 and 6 differ" differ "$tmp/full/last.safetensors" "$tmp/other/last.safetensors"
 
+fi
+if part output; then
 # ---- output format, logs, plots, eval ------------------------------------------------------
 
 check "train plain output" "$tiny" train --data "$tmp/d" --epochs 3 --save "$tmp/fmt" --lr 0.3 --val-split 0.25
@@ -206,17 +296,26 @@ if [ "$acc" -ge 60 ]; then ok; else bad "tinyconv learned only $acc% on an easy 
 for f in last.safetensors best.safetensors log.csv curves.svg; do
     if [ -s "$tmp/fmt/$f" ]; then ok; else bad "no $f in the save directory"; fi
 done
-pyc "curves.svg" svg "$tmp/fmt/curves.svg"
+pyc "curves.svg" svg "$tmp/fmt/curves.svg" --curves 3
 if [ "$(head -1 "$tmp/fmt/log.csv")" = "epoch,train_loss,train_acc,val_loss,val_acc,lr,seconds" ] &&
     [ "$(wc -l <"$tmp/fmt/log.csv")" = 4 ]; then ok; else bad "log.csv: $(cat "$tmp/fmt/log.csv")"; fi
 check "quiet" "$tiny" train --data "$tmp/d" --epochs 1 --save "$tmp/q" --quiet
 if [ "$(wc -l <"$tmp/stdout")" = 1 ]; then ok; else bad "--quiet printed: $(cat "$tmp/stdout")"; fi
+# --save-every 2 over 5 epochs: epoch-2 and epoch-4, and epoch-4 holds the weights after epoch 4.
+check "save every" "$tiny" train --data "$tmp/d" --epochs 5 --save "$tmp/se" --quiet --save-every 2
+if [ -f "$tmp/se/epoch-2.safetensors" ] && [ -f "$tmp/se/epoch-4.safetensors" ] && ! [ -e "$tmp/se/epoch-5.safetensors" ] &&
+    ! [ -e "$tmp/se/epoch-1.safetensors" ]; then ok; else bad "save every: $(ls "$tmp/se")"; fi
+check "four epochs" "$tiny" train --data "$tmp/d" --epochs 4 --save "$tmp/se4" --quiet
+pyc "epoch-4 is the weights after 4 epochs" same "$tmp/se/epoch-4.safetensors" "$tmp/se4/last.safetensors"
+check_fail "save every bad" 2 "--save-every" "$tiny" train --data "$tmp/d" --save-every -1
 
 check "eval" "$tiny" eval --weights "$tmp/fmt/best.safetensors" --data "$tmp/d" --plot "$tmp/cm.svg"
 expect_line "eval accuracy" "accuracy [0-9.]*%" "$tmp/stdout"
 expect_line "eval confusion" "confusion matrix" "$tmp/stdout"
-expect_line "eval per class" "precision  recall" "$tmp/stdout"
-pyc "confusion svg" svg "$tmp/cm.svg"
+expect_line "eval per class" "precision  *recall  *f1  *images" "$tmp/stdout"
+cp "$tmp/stdout" "$tmp/eval.out"
+pyc "eval metrics vs an independent count" evalcheck "$tmp/eval.out" "$tmp/fmt/best.safetensors" "$tmp/d"
+pyc "confusion svg" svg "$tmp/cm.svg" --cells 3 40
 printf 'red\ngreen\nblue\n' >"$tmp/labels.txt"
 check "eval labels train split" "$tiny" eval --weights "$tmp/fmt/last.safetensors" --data "$tmp/d" --split train \
     --labels "$tmp/labels.txt"
@@ -233,6 +332,8 @@ check "augment, schedule, early stop" "$tiny" train --data "$tmp/d" --epochs 4 -
     --min-delta 0.5
 expect_line "early stop message" "^early stop" "$tmp/stdout"
 
+fi
+if part bad; then
 # ---- (c) bad data, divergence, bad usage ---------------------------------------------------
 
 for kind in magic truncated label; do
@@ -259,6 +360,16 @@ check_fail "schedule argument" 2 "needs its argument 'every'" "$tiny" train --da
 check_fail "bad augment" 2 "unknown augmentation" "$tiny" train --data "$tmp/d" --augment 'hflip, mixup'
 check_fail "bad freeze" 2 "matches no tensor" "$tiny" train --data "$tmp/d" --freeze conv9 --save "$tmp/o"
 check_fail "freeze without value" 2 "needs a value" "$tiny" train --data "$tmp/d" --freeze
+check_fail "lr-for no match" 2 "matches no tensor" "$tiny" train --data "$tmp/d" --lr-for conv9=0.1 --save "$tmp/o"
+check_fail "lr-for no value" 2 "PREFIX=LR" "$tiny" train --data "$tmp/d" --lr-for conv0
+check_fail "lr-for bad value" 2 "PREFIX=LR" "$tiny" train --data "$tmp/d" --lr-for conv0=-1
+check_fail "lr-for empty prefix" 2 "PREFIX=LR" "$tiny" train --data "$tmp/d" --lr-for =0.1
+check_fail "lr-for without value" 2 "needs a value" "$tiny" train --data "$tmp/d" --lr-for
+check_fail "init-from matching nothing" 1 "initializes no tensor" "$tiny" train --data "$tmp/d" --epochs 1 \
+    --init-from "$tmp/none-w.safetensors" --save "$tmp/o" --quiet
+check "init-from matching nothing, --allow-empty" "$tiny" train --data "$tmp/d" --epochs 1 \
+    --init-from "$tmp/none-w.safetensors" --allow-empty --save "$tmp/o" --quiet
+check_fail "allow-empty alone" 2 "--init-from" "$tiny" train --data "$tmp/d" --allow-empty
 check_fail "class weights count" 2 "2 numbers, the model 3 classes" "$tiny" train --data "$tmp/d" \
     --class-weights 1,2
 check_fail "bad lr" 2 "--lr" "$tiny" train --data "$tmp/d" --lr -1
@@ -267,6 +378,8 @@ check_fail "resume missing" 1 "cannot open" "$tiny" train --data "$tmp/d" --resu
 check_fail "resume plain weights" 1 "optim.m.conv0.weight" "$tiny" train --data "$tmp/d" \
     --resume "$tmp/w0.safetensors" --save "$tmp/o"
 
+fi
+if part sched; then
 # ---- (d) schedules against torch.optim.lr_scheduler ----------------------------------------
 
 # sched KIND "SCHEDULE FLAG" "REFERENCE ARGS" [EXTRA FLAGS]
@@ -286,7 +399,21 @@ sched cosine 'cosine(min_lr=0.001)' "cosine 0.001 --lr 0.1" "--lr 0.1 --epochs 7
 sched plateau 'plateau(factor=0.5, patience=1)' "plateau 0.5 1 --lr 1e-7" "--lr 1e-7 --epochs 7"
 # onecycle: 120 images, batch 8 -> 15 steps per epoch, lr of each epoch's last step.
 sched onecycle 'onecycle(0.5)' "onecycle 0.5 --lr 1 --steps 15" "--epochs 4"
+# The options: cosine's t_max (shorter than the run: the lr climbs back), onecycle's pct_start,
+# plateau on the validation accuracy (mode max; it rises for a while, then stalls: on the
+# falling loss the same rule would cut the lr at other epochs).
+sched "cosine t_max" 'cosine(min_lr=0.001, t_max=3)' "cosine 0.001 --lr 0.1 --t-max 3" "--lr 0.1 --epochs 7"
+sched "onecycle pct_start" 'onecycle(0.5, pct_start=0.5)' "onecycle 0.5 --lr 1 --steps 15 --pct-start 0.5" "--epochs 4"
+sched "plateau max" 'plateau(factor=0.5, patience=1, mode=max)' "plateau 0.5 1 --lr 0.01 --mode max" \
+    "--lr 0.01 --epochs 8"
+if "$tmp/tinycos" train --data "$tmp/d" --save "$tmp/s-cos-section" --quiet --epochs 7 >"$tmp/stdout" 2>"$tmp/stderr"
+then pyc "schedule cosine t_max from the train section" sched "$tmp/s-cos-section/log.csv" cosine 0.001 --lr 0.1 --t-max 3
+else bad "schedule cosine t_max section: $(cat "$tmp/stderr")"; fi
+check_fail "plateau mode word" 2 "min or max" "$tiny" train --data "$tmp/d" --schedule 'plateau(mode=3)'
+check_fail "min as a number" 2 "not min or max" "$tiny" train --data "$tmp/d" --schedule 'step(max)'
+check_fail "t_max range" 2 "t_max" "$tiny" train --data "$tmp/d" --schedule 'cosine(t_max=0)'
 
+fi
 run_checks
-echo "train: $pass passed, $fail failed"
+echo "train: $pass passed, $fail failed, $skipped skipped"
 [ "$fail" = 0 ]

@@ -10,6 +10,8 @@
 #include "../emit_c.h"
 #include "../ops.h"
 
+bool conv_small_emit_dw(Emit *e, const Op *fwd);   /* conv_small.c: few channels */
+
 static const ArgSpec conv_args[] = {
     {"out", NULL}, {"kernel", NULL}, {"stride", "1"}, {"pad", "0"},
     {"dilation", "1"}, {"groups", "1"}, {"bias", "true"}, {NULL, NULL},
@@ -581,6 +583,28 @@ static void conv_emit_backward(Emit *e, const Op *bwd, const Op *fwd) {
     if (by_kernel) {
         conv_profile_mark(c, "dx", e->g, fwd);
         conv_emit_dx_by_kernel(e, fwd, d);
+    }
+    if (want_dw && conv_small_emit_dw(e, fwd)) { /* few channels: conv_small.c's dw; db here */
+        want_dw = false;
+        if (a->bias) {
+            cb_line(c, "PARALLEL_FOR");
+            cb_line(c, "for (int oc = 0; oc < OC; oc++) {");
+            cb_line(c, "float part[16] = {0};");
+            cb_line(c, "for (int i = 0; i < n; i++) {");
+            cb_line(c, "const float *d = dy + ((size_t)i * OC + oc) * OH * OW;");
+            cb_line(c, "int p = 0;");
+            cb_line(c, "for (; p + 16 <= OH * OW; p += 16)");
+            cb_line(c, "    for (int j = 0; j < 16; j++)");
+            cb_line(c, "        part[j] += d[p + j];");
+            cb_line(c, "for (int j = 0; p + j < OH * OW; j++)");
+            cb_line(c, "    part[j] += d[p + j];");
+            cb_line(c, "}");
+            cb_line(c, "float s = 0.0f;");
+            cb_line(c, "for (int j = 0; j < 16; j++)");
+            cb_line(c, "    s += part[j];");
+            cb_line(c, "db[oc] += s;");
+            cb_line(c, "}");
+        }
     }
     if (!dx_gemm && !want_dw)
         return;

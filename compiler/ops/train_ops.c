@@ -4,7 +4,9 @@
  *   sum_i [(1-e) w[y_i] (-log p_i,y_i) + e/K sum_k w[k] (-log p_i,k)] / sum_i w[y_i]
  *   (w = 1 when no class weights). Focal: mean_i of -alpha (1 - p_t)^gamma log p_t, the softmax
  *   focal loss of Lin et al. (p_t: the probability of the true class).
- *   The labels and the loss settings come from the step options at run time.
+ *   The labels and the loss settings come from the step options at run time. When
+ *   o->correct is set, the loss also counts the rows whose first largest logit is at the
+ *   label: the training accuracy, from the training forward's own logits.
  * backward: the gradient op of a forward op (attributes fwd, wrt); its code is the forward
  *   op's emit_backward. */
 #include "../arena.h"
@@ -28,12 +30,18 @@ static void loss_emit_forward(Emit *e, const Op *op) {
     Cbuf *c = e->c;
     cb_line(c, "enum { K = %d };", emit_in_shape(e, op, 0).d[1]);
     cb_line(c, "double total = 0.0, denom = 0.0;");
+    cb_line(c, "int hits = 0;");
     cb_line(c, "for (int i = 0; i < n; i++) {");
     cb_line(c, "const float *row = x + (size_t)i * K;");
     cb_line(c, "const int t = labels[i];");
     cb_line(c, "float m = row[0];");
+    cb_line(c, "int best = 0;");
     cb_line(c, "for (int k = 1; k < K; k++)");
-    cb_line(c, "    m = row[k] > m ? row[k] : m;");
+    cb_line(c, "    if (row[k] > m) {");
+    cb_line(c, "        m = row[k];");
+    cb_line(c, "        best = k;");
+    cb_line(c, "    }");
+    cb_line(c, "hits += best == t;");
     cb_line(c, "double s = 0.0;");
     cb_line(c, "for (int k = 0; k < K; k++)");
     cb_line(c, "    s += exp((double)row[k] - m);");
@@ -54,6 +62,8 @@ static void loss_emit_forward(Emit *e, const Op *op) {
     cb_line(c, "}");
     cb_line(c, "}");
     cb_line(c, "y[0] = (float)(denom > 0.0 ? total / denom : 0.0);");
+    cb_line(c, "if (o->correct)");
+    cb_line(c, "    *o->correct += hits;");
 }
 
 /* d loss / d logits, scaled by o->grad_scale (for gradient accumulation). */

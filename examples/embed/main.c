@@ -4,7 +4,11 @@
  * here only to have something to classify.
  *
  *   cnnc --emit=c --embed-weights W.safetensors -o DIR models/lenet5.cnn
- *   make -C examples/embed GEN=DIR && examples/embed/classify image.pgm */
+ *   make -C examples/embed GEN=DIR && examples/embed/classify image.pgm
+ *
+ * --emit=c compiles for one image per call (LENET5_BATCH 1) unless --batch says otherwise,
+ * which gives the smallest workspace (LENET5_WORK_BYTES). Before the first use, the program
+ * checks the compiled-in weights against their CRC-32, as firmware would after a flash. */
 #include <math.h>
 #include <stdio.h>
 
@@ -51,6 +55,10 @@ int main(int argc, char **argv) {
         return 2;
     }
     float image[LENET5_IN_SIZE], logits[LENET5_OUT_SIZE];
+    if (lenet5_check_params(lenet5_weights, LENET5_WEIGHTS_CRC32) != 0) {
+        fprintf(stderr, "classify: the compiled-in weights are corrupted (CRC-32 mismatch)\n");
+        return 1;
+    }
     if (read_pgm(argv[1], image) != 0)
         return 1;
     if (lenet5_forward(lenet5_weights, work, image, logits, 1) != 0)

@@ -1,7 +1,8 @@
 /* fd_check.c: checks the gradients of one generated training step against central finite
  * differences of its loss. Built by tests/grad_fd.test.sh against one model's generated C:
  *   cc -DNAME=fd_conv -DUNAME=FD_CONV -DHEADER='"fd_conv.h"' fd_check.c fd_conv.c -lm
- * Parameters, input and labels are random (fixed seed). The analytic gradient is the one
+ * Parameters, input and labels are random (fixed seed). With -DCHECK_DROPOUT the step runs with
+ * dropout on and a fixed seed, so its mask is fixed. The analytic gradient is the one
  * train_step adds into grads (called twice on zeroed grads and halved, so that a kernel that
  * overwrites instead of adding shows); the work block starts as NaN, so that a kernel that
  * reads a dx it did not write shows too. Every trained tensor is compared (up to MAX_ENTRIES
@@ -95,6 +96,12 @@ int main(int argc, char **argv) {
         work[k] = NAN;
     cnn_step_opts o = {0};
     o.grad_scale = 1.0f;
+#ifdef CHECK_DROPOUT
+    /* Dropout on: every call of the step with this seed draws the same mask, so the loss is a
+     * smooth function of the parameters and its differences test the backward's mask. */
+    o.dropout = 1;
+    o.seed = 20260529;
+#endif
     double loss = TRAIN_STEP(params, grads, work, input, labels, BATCH, &o);
     TRAIN_STEP(params, grads, work, input, labels, BATCH, &o);
     printf("%s: loss %.6f\n", STR(NAME), loss);

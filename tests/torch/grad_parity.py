@@ -18,16 +18,18 @@ A comparison passes when rel = max|C - ref| / max(max|ref|, 1e-3 G) <= 1e-3 for 
 gradient, G being the model's largest gradient element: a gradient that is zero in exact
 arithmetic (the bias of a layer followed by batchnorm) holds only rounding noise, so it is
 measured against the scale of the model's gradients rather than against itself. The reference
-also runs in float32, and its error on a tensor says how well conditioned that gradient is: the
-tensor's tolerance becomes 5 times that error when that is larger (PyTorch's float32 batchnorm
-backward leaves ~1e-3 of noise on a zero gradient; deep models with random weights and batchnorm
-on 4 images, e.g. resnet18 and googlenet at 224x224, are off by percents in float32). Column
-"torch f32" shows the worst of those errors.
+also runs in float32; its error on a tensor says how well conditioned that gradient is (column
+"torch f32" shows the worst). No tolerance grows with it on its own: a tensor that needs more
+than 1e-3 is named in WIDEN below with its tolerance and the reason, and no tolerance exceeds
+CEILING = 1e-2. (Today every model of the suite passes at 1e-3, WIDEN is empty; the slow ImageNet
+models that --all adds, deep with batchnorm on 4 images, may not: their float32 gradients are
+off by percents in PyTorch too.) Models left out (the slow ones, or those not in --only) are
+printed as SKIP and counted.
 
     /usr/bin/python3 tests/torch/grad_parity.py --build BUILD [--only NAME ...] [--all] [--keep DIR]
 
 Prints one line per model (the worst tensor and its error against each reference), then
-`grad_parity: N passed, M failed`; exits 1 on a failure.
+`grad_parity: N passed, M failed, K skipped`; exits 1 on a failure.
 """
 import argparse
 import ast
@@ -52,7 +54,18 @@ sys.path.insert(0, HERE)
 import parity  # noqa: E402  (models, safetensors reading, weights, errors: shared with the forward check)
 
 TOL = 1e-3
-NOISE_FACTOR = 5  # a tensor whose float32 gradient PyTorch itself only gets to within e may differ by 5 e
+CEILING = 1e-2  # no tensor's tolerance goes beyond this
+# The tensors whose tolerance is wider than TOL, each with its reason (PyTorch's own float32
+# gradient, column "torch f32", is off by about as much: the gradient is ill-conditioned there).
+WIDEN = {
+}
+assert all(tol <= CEILING for tol, _ in WIDEN.values()), "a widened tolerance above the ceiling"
+
+
+def tolerance(model, name):
+    return WIDEN.get((model, name), (TOL, ""))[0]
+
+
 FLOOR = 1e-3    # a gradient that is zero in exact arithmetic (a bias before batchnorm) is compared
                 # against FLOOR times the model's largest gradient, not against its own rounding noise
 BATCH = 4
@@ -266,7 +279,7 @@ def check_case(case, cnnc, prog_future, work, index):
         results[who] = worst_of(rels)
         problems += ["vs %s: %s" % (who, p) for p in probs]
         bad = ["vs %s: %s differs: rel %.2e > %.2g" % (who, name, rel, tol) for name, rel in rels.items()
-               for tol in [max(TOL, NOISE_FACTOR * noise.get(name, 0.0))] if not rel <= tol]
+               for tol in [tolerance(case.model, name)] if not rel <= tol]
         problems += bad[:4] + (["vs %s: ... and %d more tensors" % (who, len(bad) - 4)] if len(bad) > 4 else [])
     return results.get("twin"), results.get("emitted"), noise and worst_of(noise), problems
 
@@ -298,9 +311,15 @@ def main():
         unknown = set(args.only) - {c.model for c in cases}
         if unknown:
             sys.exit("grad_parity: no model named %s" % ", ".join(sorted(unknown)))
+    skipped = []    # said and counted, not left out silently
+    if args.only:
+        skipped = [(c, "not in --only") for c in cases if c.model not in args.only]
         cases = [c for c in cases if c.model in args.only]
     elif not args.all:
+        skipped = [(c, "too slow for the suite (--all runs it)") for c in cases if c.model in SLOW]
         cases = [c for c in cases if c.model not in SLOW]
+    for c, why in skipped:
+        print("SKIP grad_parity %s: %s" % (c.model, why))
     work = args.keep or tempfile.mkdtemp(prefix="cnnc-grad-")
     os.makedirs(work, exist_ok=True)
 
@@ -339,7 +358,7 @@ def main():
     finally:
         if not args.keep:
             shutil.rmtree(work, ignore_errors=True)
-    print("grad_parity: %d passed, %d failed (%.0f s)" % (passed, failed, time.time() - t0))
+    print("grad_parity: %d passed, %d failed, %d skipped (%.0f s)" % (passed, failed, len(skipped), time.time() - t0))
     return 1 if failed else 0
 
 

@@ -16,7 +16,8 @@ Batch 1 and batch 8, except for the big ImageNet models (batch 1 only, to keep C
 
     /usr/bin/python3 tests/torch/parity.py --build BUILD [--only NAME ...] [--small] [--keep DIR]
 
-Prints one line per model and batch, then `parity: N passed, M failed`; exits 1 on a failure.
+Prints one line per model and batch, then `parity: N passed, M failed, K skipped` (models left out
+by --only or --small are printed as SKIP and counted); exits 1 on a failure.
 """
 import argparse
 import concurrent.futures
@@ -312,9 +313,15 @@ def main():
         unknown = set(args.only) - {c.model for c in cases}
         if unknown:
             sys.exit("parity: no model named %s" % ", ".join(sorted(unknown)))
+    skipped = []    # said and counted, not left out silently
+    if args.only:
+        skipped = [(c, "not in --only") for c in cases if c.model not in args.only]
         cases = [c for c in cases if c.model in args.only]
     if args.small:
+        skipped += [(c, "--small leaves out the ImageNet models") for c in cases if c.model in SLOW_BUILDS]
         cases = [c for c in cases if c.model not in SLOW_BUILDS]
+    for c, why in skipped:
+        print("SKIP parity %s: %s" % (c.model, why))
     work = args.keep or tempfile.mkdtemp(prefix="cnnc-parity-")
     os.makedirs(work, exist_ok=True)
 
@@ -365,7 +372,7 @@ def main():
     finally:
         if not args.keep:
             shutil.rmtree(work, ignore_errors=True)
-    print("parity: %d passed, %d failed (%.0f s)" % (passed, failed, time.time() - t0))
+    print("parity: %d passed, %d failed, %d skipped (%.0f s)" % (passed, failed, len(skipped), time.time() - t0))
     return 1 if failed else 0
 
 

@@ -50,11 +50,20 @@ int main(void) {
             float la = F(_train_step)(pa, grads, work, x, labels, N, &o);
             F(_update)(pa, grads, sa, &opt);
             float lb = F(_train_step_update)(pb, sb, work, x, labels, N, &o, &opt);
+            /* Bit for bit (memcmp: a NaN equals nothing, not even itself, and fmax would drop it),
+             * and finite: two copies that agree on NaN agree on a broken step. */
             double worst = 0;
-            for (size_t i = 0; i < P; i++)
-                worst = fmax(worst, fabs((double)pa[i] - pb[i]));
-            printf("optimizer %d step %d: loss %.6f / %.6f, max |difference| %.3g\n", kind, step, la, lb, worst);
-            failures += worst != 0.0 || la != lb;
+            size_t differ = 0, nonfinite = 0;
+            for (size_t i = 0; i < P; i++) {
+                double d = fabs((double)pa[i] - pb[i]);
+                if (!(d <= worst))
+                    worst = d; /* NaN included */
+                differ += memcmp(&pa[i], &pb[i], sizeof(float)) != 0;
+                nonfinite += !isfinite(pa[i]) || !isfinite(pb[i]);
+            }
+            printf("optimizer %d step %d: loss %.6f / %.6f, %zu floats differ (max |difference| %.3g), %zu not finite\n",
+                   kind, step, la, lb, differ, worst, nonfinite);
+            failures += differ != 0 || nonfinite != 0 || !(la == lb);
         }
     }
     free(pa), free(pb), free(grads), free(sa), free(sb), free(work), free(x);

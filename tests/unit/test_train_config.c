@@ -261,9 +261,11 @@ static void test_callables(void) {
         {"step(every = 8, gamma = 0.96)", "step(every=8, gamma=0.96)"},
         {"multistep([5])", "multistep(milestones=[5], gamma=0.1)"},
         {"exponential(0.95)", "exponential(gamma=0.95)"},
-        {"cosine", "cosine(min_lr=0)"},
-        {"cosine(min_lr = 1e-5)", "cosine(min_lr=1e-05)"},
-        {"onecycle(0.1)", "onecycle(max_lr=0.1)"},
+        {"cosine", "cosine(min_lr=0, t_max=0)"},
+        {"cosine(min_lr = 1e-5)", "cosine(min_lr=1e-05, t_max=0)"},
+        {"cosine(t_max = 4)", "cosine(min_lr=0, t_max=4)"},
+        {"onecycle(0.1)", "onecycle(max_lr=0.1, pct_start=0.3)"},
+        {"onecycle(0.1, pct_start = 0.25)", "onecycle(max_lr=0.1, pct_start=0.25)"},
         {"plateau", "plateau(factor=0.5, patience=5)"},
         {"plateau(factor = 0.1, patience = 0)", "plateau(factor=0.1, patience=0)"},
     };
@@ -323,7 +325,7 @@ static void test_key_errors(void) {
     expect_errors("    learning_rate = 5",
                   "t.cnn:2:5: error: unknown train setting 'learning_rate'\n"
                   "note: the train settings are epochs, batch, seed, accumulate, clip_grad_norm, loss, optimizer, "
-                  "schedule, augment, early_stop, freeze, init\n");
+                  "schedule, augment, early_stop, freeze, init, lr_for\n");
     expect_errors("    epochs = 5\n    batch = 4\n    epochs = 6",
                   "t.cnn:4:5: error: train setting 'epochs' is given twice\n"
                   "t.cnn:2:5: note: first given here\n");
@@ -396,8 +398,8 @@ static void test_call_errors(void) {
     expect_errors("    optimizer = sgd(0.1, lr = 0.2)",
                   "t.cnn:2:26: error: optimizer: sgd: argument 'lr' is given twice\n"
                   "t.cnn:2:21: note: first given here\n");
-    expect_errors("    schedule = cosine(0, 1)",
-                  "t.cnn:2:26: error: schedule: cosine takes at most 1 argument; cosine takes (min_lr=0)\n");
+    expect_errors("    schedule = cosine(0, 1, 2)",
+                  "t.cnn:2:29: error: schedule: cosine takes at most 2 arguments; cosine takes (min_lr=0, t_max=0)\n");
     expect_errors("    schedule = constant(1)", "t.cnn:2:25: error: schedule: constant takes no arguments\n");
     expect_errors("    init = kaiming_normal(mode = 1)", "t.cnn:2:27: error: init: kaiming_normal takes no arguments\n");
     expect_errors("    optimizer = adm(lr = 1)",
@@ -583,11 +585,40 @@ static void test_model_sections(void) {
                   "train: epochs=30 batch=128 seed=1 accumulate=1 clip_grad_norm=none\n"
                   "  loss: cross_entropy(label_smoothing=0.1, weight=none)\n"
                   "  optimizer: sgd(lr=0.1, momentum=0.9, nesterov=true, weight_decay=0.0005)\n"
-                  "  schedule: onecycle(max_lr=0.1)\n"
+                  "  schedule: onecycle(max_lr=0.1, pct_start=0.3)\n"
                   "  augment: random_crop(pad=4), hflip(p=0.5)\n"
                   "  early_stop: none\n"
                   "  freeze: none\n"
                   "  init: default\n");
+}
+
+/* lr_for: parameter groups, their printed form and their errors. */
+static void test_lr_for(void) {
+    Run r = run("    lr_for = [group(fc, lr = 0.01), group(\"layer4.basic1\", 2 * rate / 1000)]");
+    CU_ASSERT_TRUE(r.ok);
+    CU_ASSERT_EQUAL(r.t.nlr_for, 2);
+    if (r.t.nlr_for == 2) {
+        CU_ASSERT_STRING_EQUAL(r.t.lr_for[0].prefix, "fc");
+        CU_ASSERT_DOUBLE_EQUAL(r.t.lr_for[0].lr, 0.01, 0);
+        CU_ASSERT_STRING_EQUAL(r.t.lr_for[1].prefix, "layer4.basic1");
+        CU_ASSERT_DOUBLE_EQUAL(r.t.lr_for[1].lr, 0.001, 0);
+    }
+    CU_ASSERT_PTR_NOT_NULL(strstr(r.printed, "  init: default\n  lr_for: fc=0.01, layer4.basic1=0.001\n"));
+    r = run("    lr_for = group(layer4.basic1, lr = 1e-3)");
+    CU_ASSERT_TRUE(r.ok && r.t.nlr_for == 1);
+    expect_errors("    lr_for = [fc]", "t.cnn:2:15: error: lr_for: item 1 must be group(PREFIX, lr = X), such as "
+                                       "group(fc, lr = 0.01)\n");
+    expect_errors("    lr_for = group(fc)", "t.cnn:2:14: error: train setting 'lr_for': group needs a prefix and "
+                                            "lr = X, such as group(fc, lr = 0.01)\n");
+    expect_errors("    lr_for = group(fc, lr = 0)", "t.cnn:2:29: error: train setting 'lr_for': lr must be a number "
+                                                    "> 0, got 0\n");
+    expect_errors("    lr_for = group(3, lr = 0.1)", "t.cnn:2:20: error: train setting 'lr_for': the prefix must be a "
+                                                     "parameter name prefix such as fc or layer4.basic1\n");
+    expect_errors("    lr_for = group(fc, lr = 0.1, lr = 0.2)", "t.cnn:2:34: error: train setting 'lr_for': group "
+                                                                "takes a prefix and lr = X, once each\n");
+    expect_errors("    lr_for = [group(fc, lr = 0.1), group(fc, lr = 0.2)]",
+                  "t.cnn:2:36: error: lr_for: 'fc' is listed twice\n"
+                  "t.cnn:2:15: note: first listed here\n");
 }
 
 void suite_train_config(void) {
@@ -598,6 +629,7 @@ void suite_train_config(void) {
     CU_add_test(s, "callables", test_callables);
     CU_add_test(s, "layering", test_layering);
     CU_add_test(s, "key errors", test_key_errors);
+    CU_add_test(s, "lr_for", test_lr_for);
     CU_add_test(s, "scalar errors", test_scalar_errors);
     CU_add_test(s, "expression errors", test_expression_errors);
     CU_add_test(s, "call errors", test_call_errors);

@@ -1,0 +1,120 @@
+/* conv_small.c: kernels for convolutions with few channels (LeNet's 1->6 and 6->16, the stems
+ * of small CNNs), where the general kernels of conv.c leave most vector lanes idle. conv.c
+ * asks here first (conv_small_emit_dw) and falls back to its own code when the layer does not
+ * qualify.
+ *
+ * Weight gradient, dw[oc][ic][kh][kw] = sum over images and output pixels of
+ * dy[i][oc][oh][ow] * x[i][ic][oh + kh - PH][ow + kw - PW] (stride 1, no dilation, one group).
+ * The vector lanes run along the output pixels of a whole plane, flattened with the padded
+ * input's row pitch IWP: with xp the zero-padded input plane ([IHP][IWP], row pitch IWP) and
+ * dyp the output gradient laid out with the same pitch (zero in the columns ow >= OW and past
+ * the last row), every tap is one dot product of dyp with xp shifted by kh * IWP + kw:
+ *     dw[oc][ic][kh][kw] = sum_q dyp[oc][q] * xp[q + kh * IWP + kw],
+ * contiguous loads, no gather, no per-row tails. A register tile holds OCB output channels x
+ * KW taps of one kernel row (one dy vector per channel and one x vector per tap are loaded for
+ * OCB * KW fused multiply-adds); the tile's partial sums stay vectors, added across images,
+ * and are summed across lanes once per (input channel, block of output channels).
+ * Threads take blocks of output channels, so every dw entry has one writer and one summation
+ * order: the result does not depend on the thread count. */
+#include <stdbool.h>
+
+#include "../arena.h"
+#include "../cbuf.h"
+#include "../emit_c.h"
+#include "../ops.h"
+
+bool conv_small_emit_dw(Emit *e, const Op *fwd);
+
+enum { LANES = 16, STACK_FLOATS = 6144 };   /* 16: the widest vector (AVX-512); 24 KB of stack */
+
+bool conv_small_emit_dw(Emit *e, const Op *fwd) {
+    const Attrs *a = &fwd->a;
+    Shape in = emit_in_shape(e, fwd, 0), out = emit_out_shape(e, fwd);
+    int ic = in.d[1], oc = out.d[1], oh = out.d[2], ow = out.d[3];
+    if (a->sh != 1 || a->sw != 1 || a->dh != 1 || a->dw != 1 || a->groups != 1 || a->kw > 8 || a->kh > 8 ||
+        (long long)ic * oc > 2048)
+        return false;
+    int iwp = in.d[3] + a->pw + a->pw_end, ihp = in.d[2] + a->ph + a->ph_end;
+    int len = (oh * iwp + LANES - 1) / LANES * LANES;
+    int xpl = len + (a->kh - 1) * iwp + a->kw - 1;
+    if (xpl < ihp * iwp)
+        xpl = ihp * iwp;
+    xpl = (xpl + LANES - 1) / LANES * LANES;
+    /* OCB: the largest divisor of OC with at most 24 accumulators (OCB * KW), and two blocks at
+     * least when OC allows (two threads). */
+    int ocb = 1;
+    for (int d = 1; d <= oc && d <= 8; d++)
+        if (oc % d == 0 && d * a->kw <= 24 && (oc / d >= 2 || oc == 1))
+            ocb = d;
+    long long stack = xpl + (long long)ocb * len + (long long)a->kh * ocb * a->kw * LANES;
+    if (stack > STACK_FLOATS || ow < 1)
+        return false;
+    Cbuf *c = e->c;
+    cb_line(c, "{ /* dw: lanes along the flattened output plane, OCB channels x KW taps per tile (conv_small.c) */");
+    cb_line(c, "enum { IWP = %d, L = %d, XPL = %d, OCB = %d, NOB = OC / OCB };", iwp, len, xpl, ocb);
+    cb_line(c, "PARALLEL_FOR");
+    cb_line(c, "for (int ob = 0; ob < NOB; ob++) {");
+    cb_line(c, "const int oc0 = ob * OCB;");
+    cb_line(c, "float xp[XPL], dyp[OCB][L];");
+    cb_line(c, "memset(xp, 0, sizeof xp); /* the padding stays zero: only the interior is written below */");
+    cb_line(c, "memset(dyp, 0, sizeof dyp);");
+    cb_line(c, "for (int ic = 0; ic < IC; ic++) {");
+    cb_line(c, "#if CNN_VECTORS");
+    cb_line(c, "cnn_vec acc[KH][OCB][KW];");
+    cb_line(c, "#else");
+    cb_line(c, "float acc[KH][OCB][KW];");
+    cb_line(c, "#endif");
+    cb_line(c, "memset(acc, 0, sizeof acc);");
+    cb_line(c, "for (int i = 0; i < n; i++) {");
+    cb_line(c, "const float *xi = x + ((size_t)i * IC + ic) * IH * IW;");
+    cb_line(c, "for (int r = 0; r < IH; r++)");
+    cb_line(c, "    for (int col = 0; col < IW; col++)");
+    cb_line(c, "        xp[(r + PH) * IWP + col + PW] = xi[r * IW + col];");
+    cb_line(c, "for (int o = 0; o < OCB; o++) {");
+    cb_line(c, "const float *yo = dy + ((size_t)i * OC + oc0 + o) * OH * OW;");
+    cb_line(c, "for (int r = 0; r < OH; r++)");
+    cb_line(c, "    for (int col = 0; col < OW; col++)");
+    cb_line(c, "        dyp[o][r * IWP + col] = yo[r * OW + col];");
+    cb_line(c, "}");
+    cb_line(c, "for (int kh = 0; kh < KH; kh++) {");
+    cb_line(c, "const float *xk = xp + kh * IWP;");
+    cb_line(c, "#if CNN_VECTORS");
+    cb_line(c, "cnn_vec t[OCB][KW];");
+    cb_line(c, "memcpy(t, acc[kh], sizeof t);");
+    cb_line(c, "for (int q = 0; q < L; q += CNN_VW) {");
+    cb_line(c, "cnn_vec yv[OCB];");
+    cb_line(c, "for (int o = 0; o < OCB; o++)");
+    cb_line(c, "    memcpy(&yv[o], &dyp[o][q], sizeof yv[o]);");
+    cb_line(c, "for (int kw = 0; kw < KW; kw++) {");
+    cb_line(c, "cnn_vec xv;");
+    cb_line(c, "memcpy(&xv, xk + q + kw, sizeof xv);");
+    cb_line(c, "for (int o = 0; o < OCB; o++)");
+    cb_line(c, "    t[o][kw] += yv[o] * xv;");
+    cb_line(c, "}");
+    cb_line(c, "}");
+    cb_line(c, "memcpy(acc[kh], t, sizeof t);");
+    cb_line(c, "#else");
+    cb_line(c, "for (int q = 0; q < L; q++)");
+    cb_line(c, "    for (int kw = 0; kw < KW; kw++)");
+    cb_line(c, "        for (int o = 0; o < OCB; o++)");
+    cb_line(c, "            acc[kh][o][kw] += dyp[o][q] * xk[q + kw];");
+    cb_line(c, "#endif");
+    cb_line(c, "}");
+    cb_line(c, "}");
+    cb_line(c, "for (int kh = 0; kh < KH; kh++)");
+    cb_line(c, "    for (int o = 0; o < OCB; o++)");
+    cb_line(c, "        for (int kw = 0; kw < KW; kw++) {");
+    cb_line(c, "#if CNN_VECTORS");
+    cb_line(c, "            float s = 0.0f;");
+    cb_line(c, "            for (int j = 0; j < CNN_VW; j++)");
+    cb_line(c, "                s += acc[kh][o][kw][j];");
+    cb_line(c, "#else");
+    cb_line(c, "            const float s = acc[kh][o][kw];");
+    cb_line(c, "#endif");
+    cb_line(c, "            dw[(((size_t)(oc0 + o) * IC + ic) * KH + kh) * KW + kw] += s;");
+    cb_line(c, "        }");
+    cb_line(c, "}");
+    cb_line(c, "}");
+    cb_line(c, "}");
+    return true;
+}
