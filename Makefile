@@ -12,7 +12,7 @@ B       ?= build
 BISON   ?= bison
 FLEX    ?= flex
 
-COMPILER_SRC := $(filter-out compiler/main.c,$(wildcard compiler/*.c compiler/ops/*.c))
+COMPILER_SRC := $(filter-out compiler/main.c compiler/ops/TEMPLATE.c,$(wildcard compiler/*.c compiler/ops/*.c))
 RUNTIME_SRC  := $(wildcard runtime/*.c)
 UNIT_SRC     := $(wildcard tests/unit/*.c)
 
@@ -23,8 +23,8 @@ UNIT_OBJ     := $(UNIT_SRC:%.c=$(B)/%.o)
 
 INC := -Icompiler -I$(B)/gen -Iruntime
 
-.PHONY: all deps test unit-test demo bench clean sanitize mutate install uninstall docs
-all: $(B)/cnnc $(B)/libcnnrt.a
+.PHONY: all deps test unit-test demo bench clean sanitize mutate install uninstall docs fuzz fuzz-build
+all: $(B)/cnnc $(B)/libcnnrt.a $(B)/template.ok
 
 deps:   # the test set: everything `make test` uses
 	@sh .ci/install-deps test
@@ -51,6 +51,17 @@ $(B)/%.o: %.c $(B)/gen/parser.h $(B)/gen/lexer.h
 CNNC_RT_OBJ := $(B)/runtime/ckpt.o $(B)/runtime/rt_util.o
 $(B)/cnnc: $(B)/compiler/main.o $(COMPILER_OBJ) $(CNNC_RT_OBJ)
 	$(CC) $(ALLCFLAGS) $^ -o $@ -lm
+
+# The runtime's training types as a C string for emit_c.c, from the guard line on.
+$(B)/gen/train_types.inc: runtime/cnn_train_types.h
+	@mkdir -p $(B)/gen
+	sed -n '/^#ifndef CNN_TRAIN_TYPES/,$$p' $< | sed 's/\\/\\\\/g; s/"/\\"/g; s/.*/"&\\n"/' >$@
+$(B)/compiler/emit_c.o: $(B)/gen/train_types.inc
+
+# compiler/ops/TEMPLATE.c, the model of a new op file, is not linked; it must still compile.
+$(B)/template.ok: compiler/ops/TEMPLATE.c compiler/ops.h compiler/emit_c.h compiler/emit_torch.h $(B)/gen/parser.h
+	$(CC) $(ALLCFLAGS) $(INC) -fsyntax-only $<
+	@touch $@
 
 $(B)/libcnnrt.a: $(RUNTIME_OBJ)
 	@rm -f $@
@@ -97,8 +108,33 @@ docs:
 	    rm -f docs/img/$$n.dot && echo "docs/img/$$n.svg" || exit 1; done
 	$(B)/cnnc --emit=plan --batch 1 --svg docs/img/lenet5_plan.svg models/lenet5.cnn >/dev/null
 
+# Fuzzing (docs/testing.md, Fuzzing): libFuzzer harnesses in tests/fuzz/, built with clang
+# under ASan and UBSan in build-fuzz/; `make fuzz FUZZ_SECONDS=N` runs each for N seconds on
+# one core, growing its corpus in build-fuzz/corpus/NAME from the seeds in tests/fuzz/corpus/.
+# Crashes are left in build-fuzz/ (copy them to tests/fuzz/crashers/NAME/ once fixed: `make
+# test` replays every seed and crasher).
+FUZZ_SECONDS ?= 60
+FUZZ_NAMES   := $(patsubst tests/fuzz/fuzz_%.c,%,$(wildcard tests/fuzz/fuzz_*.c))
+FUZZ_CFLAGS  := -O1 -g -fsanitize=fuzzer-no-link,address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer
+fuzz-build:
+	$(MAKE) --no-print-directory B=build-fuzz CC=clang CFLAGS="$(FUZZ_CFLAGS)" all
+	@set -e; for n in $(FUZZ_NAMES); do \
+	    clang $(ALLCFLAGS) -fsanitize=fuzzer,address,undefined -Icompiler -Ibuild-fuzz/gen -Iruntime \
+	        tests/fuzz/fuzz_$$n.c $(filter-out build-fuzz/compiler/main.o,$(COMPILER_OBJ:$(B)/%=build-fuzz/%)) \
+	        build-fuzz/libcnnrt.a -o build-fuzz/fuzz_$$n -lz -lm; done
+fuzz: deps fuzz-build
+	@set -e; for n in $(FUZZ_NAMES); do \
+	    mkdir -p build-fuzz/corpus/$$n build-fuzz/artifacts/$$n; \
+	    echo "== fuzz $$n ($(FUZZ_SECONDS) s)"; \
+	    ASAN_OPTIONS=detect_leaks=0 nice -n 19 build-fuzz/fuzz_$$n -max_total_time=$(FUZZ_SECONDS) -timeout=20 \
+	        -rss_limit_mb=2048 -max_len=8192 -close_fd_mask=1 $$(test -f tests/fuzz/$$n.dict && echo -dict=tests/fuzz/$$n.dict) \
+	        -artifact_prefix=build-fuzz/artifacts/$$n/ build-fuzz/corpus/$$n tests/fuzz/corpus/$$n 2>&1 | \
+	        grep -E "^#[0-9]+ +(DONE|INITED)|ERROR|SUMMARY|Test unit written|Done [0-9]+ runs" || true; \
+	    if ls build-fuzz/artifacts/$$n/* >/dev/null 2>&1; then echo "fuzz $$n: findings in build-fuzz/artifacts/$$n"; fi; \
+	done
+
 clean:
-	rm -rf build build-san
+	rm -rf build build-san build-fuzz
 
 # make install [PREFIX=/usr/local] [DESTDIR=]: the compiler, the runtime library and headers,
 # pkg-config file, man pages, bash completion and documentation. The installed cnnc finds
@@ -114,7 +150,7 @@ PCDIR      := $(LIBDIR)/pkgconfig
 MANDIR     := $(PREFIX)/share/man/man1
 DOCDIR     := $(PREFIX)/share/doc/cnnc
 COMPDIR    := $(PREFIX)/share/bash-completion/completions
-RT_HEADERS := runtime/cnnrt.h runtime/cnntrain.h
+RT_HEADERS := runtime/cnnrt.h runtime/cnn_train_types.h runtime/cnntrain.h
 DOC_FILES  := README.md $(wildcard docs/*.md)
 DOC_IMG    := $(wildcard docs/img/lenet5.svg docs/img/basic_block.svg docs/img/lenet5_plan.svg)
 EMBED_FILES := examples/embed/Makefile examples/embed/main.c
@@ -134,7 +170,9 @@ install: all
 	chmod 644 $(DESTDIR)$(PCDIR)/cnnrt.pc
 	install -m 644 dist/cnnc.1 dist/cnnc-program.1 $(DESTDIR)$(MANDIR)/
 	install -m 644 dist/cnnc.bash $(DESTDIR)$(COMPDIR)/cnnc
-	install -m 644 $(DOC_FILES) $(DESTDIR)$(DOCDIR)/
+	install -m 644 $(filter-out README.md,$(DOC_FILES)) $(DESTDIR)$(DOCDIR)/
+	sed -e 's|docs/img/|img/|g' -e 's|](docs/|](|g' README.md > $(DESTDIR)$(DOCDIR)/README.md  # links as installed
+	chmod 644 $(DESTDIR)$(DOCDIR)/README.md
 	$(if $(DOC_IMG),install -d $(DESTDIR)$(DOCDIR)/img && install -m 644 $(DOC_IMG) $(DESTDIR)$(DOCDIR)/img/)
 	install -m 644 $(EMBED_FILES) $(DESTDIR)$(DOCDIR)/examples/embed/
 

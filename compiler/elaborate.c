@@ -2,7 +2,7 @@
  * into one flat graph, checking shapes as it goes (the language's `in.c` needs the shape of a
  * statement's input while expanding, so each op's shape rule runs as the op is added; the
  * shape pass later re-checks the finished graph).
- * Naming (spec section 6): each body (the model, or one block instance) numbers the layers
+ * Naming (docs/language.md, Naming): each body (the model, or one block instance) numbers the layers
  * that own parameters per kind in textual order after expansion (conv0, conv1, linear0, bn0)
  * and block instances per block name (basic0, basic1); a label replaces the generated
  * component and takes no number; branches, shortcuts, repeat and if add no level.
@@ -12,6 +12,7 @@
 #include "elaborate.h"
 
 #include <limits.h>
+#include <stdio.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -23,8 +24,9 @@
 
 enum {
     MAX_DEPTH = 64,          /* nested block instances */
-    MAX_OPS = 200000,        /* ops in one graph */
-    MAX_REPEAT = 100000,
+    MAX_OPS = 10000,         /* ops in one graph (docs/language.md, Limits) */
+    MAX_REPEAT = 10000,
+    MAX_STEPS = 1000000,     /* statements elaborated, over all call paths and repeats */
     POISON = -1,             /* the tensor after a failed statement */
 };
 
@@ -50,6 +52,8 @@ typedef struct Elab {
     Program *prog;
     Graph *g;
     int depth;
+    const Item *stack[MAX_DEPTH];   /* the block instances being elaborated, outermost first */
+    long long steps;         /* statements elaborated so far (MAX_STEPS) */
     bool too_big;
 } Elab;
 
@@ -280,16 +284,29 @@ static bool check_size(Elab *E, int x, Span span) {
     for (int i = 0; i < s.rank; i++)
         n *= s.d[i];
     if (n > (double)INT_MAX) {
-        diag_error(span, "the tensor %s at batch %d has more than 2^31 elements", shape_str(s, true), E->g->batch);
+        diag_error(span, "the tensor %s at batch %d has 2^31 or more elements (the limit is 2^31 - 1)", shape_str(s, true), E->g->batch);
         return false;
     }
     return true;
+}
+
+/* Whether name is one of the words of list ("none|tanh"). */
+static bool word_listed(const char *list, const char *name) {
+    size_t n = strlen(name);
+    for (const char *p = list; p; p = strchr(p, '|') ? strchr(p, '|') + 1 : NULL)
+        if (!strncmp(p, name, n) && (p[n] == '|' || !p[n]))
+            return true;
+    return false;
 }
 
 static int apply_layer(Elab *E, const Stmt *st, const OpInfo *info, Env *env, Scope *sc, int x, bool tail) {
     int nargs = 0;
     while (info->args[nargs].name)
         nargs++;
+    if (nargs > 16) { /* an op file's table, not the user's input */
+        fprintf(stderr, "cnnc: internal error: layer %s has %d arguments, at most 16 are supported\n", info->name, nargs);
+        exit(3);
+    }
     const char *names[16] = {0}, *defs[16] = {0};
     for (int i = 0; i < nargs; i++)
         names[i] = info->args[i].name, defs[i] = info->args[i].def;
@@ -297,9 +314,34 @@ static int apply_layer(Elab *E, const Stmt *st, const OpInfo *info, Env *env, Sc
     bool ok = bind_args(info->name, st->name_span, names, defs, nargs, &st->args, slots);
     Val vals[16];
     for (int i = 0; i < nargs; i++) {
-        vals[i] = none_val(st->name_span);
+        vals[i] = arg_default(info, i, st->name_span);
         if (ok && slots[i]) {
-            vals[i] = eval(E, slots[i]->value, env, x);
+            const Expr *ex = slots[i]->value;
+            Val bound;
+            if (ex->kind == EX_NAME && info->words && !env_lookup(env, ex->name, &bound)) {
+                if (word_listed(info->words, ex->name))
+                    vals[i] = (Val){.kind = V_WORD, .word = ex->name, .span = ex->span};
+                else {
+                    char *list = arena_strdup(info->words);
+                    const char *w[16];
+                    int nw = 0;
+                    for (char *p = list; p && nw < 16; p = strchr(p, '|') ? strchr(p, '|') + 1 : NULL)
+                        w[nw++] = p;
+                    for (char *p = list; *p; p++)
+                        if (*p == '|')
+                            *p = 0;
+                    const char *shown = w[0];
+                    for (int k = 1; k < nw; k++)
+                        shown = arena_printf("%s%s%s", shown, k == nw - 1 ? " or " : ", ", w[k]);
+                    diag_error(ex->span, "%s: argument '%s' takes %s, got unknown name '%s'", info->name, names[i], shown,
+                               ex->name);
+                    const char *near = diag_closest(ex->name, w, nw);
+                    if (near)
+                        diag_note(ex->span, "did you mean '%s'?", near);
+                    vals[i] = none_val(ex->span);
+                }
+            } else
+                vals[i] = eval(E, ex, env, x);
             ok &= vals[i].kind != V_NONE;
         }
     }
@@ -377,8 +419,15 @@ static int apply_block(Elab *E, const Stmt *st, const Item *blk, Env *env, Scope
     if (!ok)
         return POISON;
     if (E->depth >= MAX_DEPTH) {
-        diag_error(st->name_span, "blocks nested more than %d deep: does block %s call itself without end?", MAX_DEPTH,
-                   blk->name);
+        int self = 0;
+        for (int i = 0; i < E->depth; i++)
+            self += E->stack[i] == blk;
+        if (self)
+            diag_error(st->name_span, "blocks nested more than %d deep: block %s calls itself (%d instances open); does its "
+                       "recursion end?", MAX_DEPTH, blk->name, self);
+        else
+            diag_error(st->name_span, "blocks nested more than %d deep: a chain of blocks calling blocks reaches block %s "
+                       "at depth %d (the limit is %d)", MAX_DEPTH, blk->name, E->depth + 1, MAX_DEPTH);
         return POISON;
     }
     const char *prefix = component(sc, st->label, st->label_span, st->name_span, blk->name);
@@ -386,7 +435,7 @@ static int apply_block(Elab *E, const Stmt *st, const Item *blk, Env *env, Scope
         return POISON;
     Scope inner_scope = {arena_printf("%s.", prefix), NULL, NULL};
     diag_push_context(st->name_span, arena_printf("block %s(%s)", blk->name, shown));
-    E->depth++;
+    E->stack[E->depth++] = blk;
     int y = elab_body(E, &blk->body, &inner, &inner_scope, x, tail);
     E->depth--;
     diag_pop_context();
@@ -438,6 +487,14 @@ static int merge(Elab *E, const Stmt *st, OpKind kind, const char *what, const i
 static int elab_stmt(Elab *E, const Stmt *st, Env *env, Scope *sc, int x, bool tail) {
     if (E->too_big)
         return POISON;
+    if (++E->steps > MAX_STEPS) {
+        /* The op limit alone does not bound the work: a block calling itself twice expands
+         * 2^depth statements that add no op. */
+        diag_error(st->span, "elaboration stopped after %d statements (the limit): blocks calling blocks expand too "
+                   "much; does a block call itself more than once?", MAX_STEPS);
+        E->too_big = true;
+        return POISON;
+    }
     switch (st->kind) {
     case ST_INPUT:
         diag_error(span_prefix(st->span, 5), "`input` may only be the first statement of a model");
@@ -452,6 +509,12 @@ static int elab_stmt(Elab *E, const Stmt *st, Env *env, Scope *sc, int x, bool t
             return POISON;
         }
         for (long long i = 0; i < n.i && !E->too_big; i++) {
+            if (++E->steps > MAX_STEPS) { /* empty bodies count too: repeat 100000 { repeat 100000 { } } */
+                diag_error(st->span, "elaboration stopped after %d statements (the limit): nested repeats expand too much",
+                           MAX_STEPS);
+                E->too_big = true;
+                return POISON;
+            }
             x = elab_body(E, &st->body, env, sc, x, tail && i == n.i - 1);
             if (x == POISON) /* errors in one iteration repeat in every one */
                 return POISON;
@@ -654,7 +717,7 @@ static int elab_input(Elab *E, const Stmt *st, Env *env) {
         total *= (double)d.items[i].i;
     }
     if (total * E->g->batch > (double)INT_MAX) {
-        diag_error(st->dims->span, "the input %s at batch %d has more than 2^31 elements", val_str(&d), E->g->batch);
+        diag_error(st->dims->span, "the input %s at batch %d has 2^31 or more elements (the limit is 2^31 - 1)", val_str(&d), E->g->batch);
         return POISON;
     }
     Shape s = d.n == 3 ? shape4(E->g->batch, dims[0], dims[1], dims[2]) : shape2(E->g->batch, dims[0]);

@@ -1,6 +1,6 @@
 /* elaborate.h: from the syntax tree of a program to one flat, shape-checked graph.
  * Requires: a loaded Program (load.c). Provides: a Graph (ir.h) that passes ir_verify, with
- * parameters named as spec section 6 says, and the model's train settings. */
+ * parameters named as docs/language.md (Naming) says, and the model's train settings. */
 #ifndef CNNC_ELABORATE_H
 #define CNNC_ELABORATE_H
 #include "ast.h"

@@ -31,7 +31,7 @@ const char *emit_epilogue(const Emit *e, const Op *op, const char *v, const char
     if (op->epi_bn >= 0)
         x = arena_printf("(%s * bn_scale[%s] + bn_shift[%s])", x, ch, ch);
     if (op->epi_act >= 0)
-        x = act_expr(&e->g->ops[op->epi_act], x);
+        x = op_info(e->g->ops[op->epi_act].kind)->act_expr(&e->g->ops[op->epi_act], x);
     return x;
 }
 
@@ -105,14 +105,12 @@ static const char *op_fn(const Graph *g, int i) {
 
 static const char *const role_names[4] = {"w", "b", "mean", "var"};
 
+/* How a fresh model fills a tensor: its op's param_init for the role, else PyTorch's default
+ * for a layer's weight and bias and the running statistics' zeros and ones. */
 static const char *tensor_init(const ParamT *p, const Graph *g) {
-    OpKind k = g->ops[p->op].kind;
-    switch (p->role) {
-    case PARAM_WEIGHT: return k == OP_BATCHNORM ? "ones" : "weight";
-    case PARAM_BIAS: return k == OP_BATCHNORM ? "zeros" : "bias";
-    case PARAM_RUNNING_MEAN: return "zeros";
-    default: return "ones";
-    }
+    static const char *const fallback[4] = {"weight", "bias", "zeros", "ones"};
+    const char *init = op_info(g->ops[p->op].kind)->param_init[p->role];
+    return init ? init : fallback[p->role];
 }
 
 static void fans(const ParamT *p, const Graph *g, int *fan_in, int *fan_out) {
@@ -122,33 +120,11 @@ static void fans(const ParamT *p, const Graph *g, int *fan_in, int *fan_out) {
     *fan_out = w->shape.d[0] * rf;
 }
 
-/* The training types, shared by every generated model and the runtime (same guard, same text). */
+/* The training types, shared by every generated model and the runtime: the text of
+ * runtime/cnn_train_types.h from its guard on, made a string at build time. */
 static const char train_types[] =
-    "#ifndef CNN_TRAIN_TYPES\n"
-    "#define CNN_TRAIN_TYPES 1\n"
-    "/* Settings of one training step. */\n"
-    "typedef struct cnn_step_opts {\n"
-    "    int loss;                  /* 0: cross-entropy, 1: focal */\n"
-    "    float label_smoothing;     /* cross-entropy, in [0, 1) */\n"
-    "    const float *class_weight; /* cross-entropy: one weight per class, or NULL */\n"
-    "    float focal_gamma, focal_alpha;\n"
-    "    float grad_scale;          /* multiplies every gradient (1 / accumulation steps) */\n"
-    "    int dropout;               /* 1: dropout active; 0: off (as in eval mode) */\n"
-    "    unsigned long long seed;   /* dropout masks; give every step its own */\n"
-    "    int update_stats;          /* 1: batchnorm updates its running statistics */\n"
-    "    int *correct;              /* or NULL; the loss adds the images whose largest logit\n"
-    "                                  (the first, on ties) is at their label */\n"
-    "} cnn_step_opts;\n"
-    "enum { CNN_SGD, CNN_ADAM, CNN_ADAMW };\n"
-    "/* One optimizer step, as torch.optim.SGD (dampening 0), Adam and AdamW compute it. */\n"
-    "typedef struct cnn_optim {\n"
-    "    int kind;                  /* CNN_SGD, CNN_ADAM or CNN_ADAMW */\n"
-    "    float lr, momentum, weight_decay, beta1, beta2, eps;\n"
-    "    int nesterov;\n"
-    "    long long step;            /* 1 at the first update */\n"
-    "    const unsigned char *frozen; /* per tensor of the tensor table: 1 = not updated; or NULL */\n"
-    "} cnn_optim;\n"
-    "#endif\n";
+#include "train_types.inc"
+    ;
 
 /* "layer1.basic0.conv0.weight" -> "LAYER1_BASIC0_CONV0_WEIGHT" */
 static const char *c_ident_upper(const char *s) {
@@ -296,20 +272,32 @@ static void emit_header(Cbuf *c, const Graph *g, const Plan *plan, const EmitOpt
     cb_line(c, "#endif");
 }
 
+/* The name of buffer b of the plan at the call sites: V12 for value %12 of the IR, S5 for the
+ * scratch of op 5, G5 for the parameter gradients backward op 5 keeps in the workspace. */
+static const char *buffer_name(const Graph *g, const Plan *plan, int b) {
+    if (b < g->nvalues)
+        return arena_printf("V%d", b);
+    for (int i = 0; i < g->nops; i++) {
+        if (plan->scratch_of[i] == b)
+            return arena_printf("S%d", i);
+        if (plan->grad_scratch_of[i] == b)
+            return arena_printf("G%d", i);
+    }
+    return arena_printf("B%d", b);
+}
+
 static const char *value_ptr(const Graph *g, const Plan *plan, int v) {
     if (v == g->input)
         return "input";
-    return arena_printf("work + %lld", (long long)plan->value_offset[v]);
+    return arena_printf("work + %s", buffer_name(g, plan, v));
 }
 
-/* One argument of an op function: its declaration and what the caller passes. */
-typedef struct FnArg {
-    const char *decl, *name, *call;
-    const char *call_tte; /* the argument in NAME_train_step_update, when it differs */
-} FnArg;
+/* Where parameter tensor pi starts in the parameter block: the header's NAME_OFFSET_TENSOR. */
+static const char *param_name(const Graph *g, int pi) {
+    return arena_printf("%s_OFFSET_%s", upper(g->name), c_ident_upper(g->params[pi].name));
+}
 
-typedef enum { FN_INFER, FN_TRAIN, FN_BACKWARD } FnKind;
-
+/* Whether word occurs in text as a whole C identifier. */
 static bool word_in(const char *text, const char *word) {
     size_t n = strlen(word);
     for (const char *p = strstr(text, word); p; p = strstr(p + 1, word)) {
@@ -321,9 +309,27 @@ static bool word_in(const char *text, const char *word) {
     return false;
 }
 
+/* Where NAME_train_step_update keeps parameter pi's gradient: in gradient buffer gb, at the
+ * plan's grad_at. */
+static const char *grad_slot(const Graph *g, const Plan *plan, int gb, int pi) {
+    if (gb < 0 || plan->grad_at[pi] < 0)
+        return "work"; /* no training step update for it: not called */
+    if (plan->grad_at[pi] == 0)
+        return arena_printf("work + %s", buffer_name(g, plan, gb));
+    return arena_printf("work + %s + %lld", buffer_name(g, plan, gb), (long long)plan->grad_at[pi]);
+}
+
+/* One argument of an op function: its declaration and what the caller passes. */
+typedef struct FnArg {
+    const char *decl, *name, *call;
+    const char *call_tte; /* the argument in NAME_train_step_update, when it differs */
+} FnArg;
+
+typedef enum { FN_INFER, FN_TRAIN, FN_BACKWARD } FnKind;
+
 static const char *fn_name(const Graph *g, int i, FnKind kind) {
     const Op *op = &g->ops[i];
-    if (op->kind == OP_BACKWARD) {
+    if (op_is_backward(op)) {
         const Op *f = &g->ops[op->fwd];
         const char *base = f->pname ? f->pname : op_name(f->kind);
         char *s = arena_printf("op%d_%s_backward", op->out >= 0 ? op->out : i + 100000, base);
@@ -349,17 +355,40 @@ static double per_image_elements(Shape s) {
 
 static bool train_variant(const Op *op) { return op_info(op->kind)->emit_forward_train != NULL; }
 
-/* Emits the function for op i (kind says which variant) and returns the call statement. */
-static const char *emit_fn(Cbuf *out, const Graph *g, const Plan *plan, int i, FnKind kind, const char *src,
-                           const char **call_tte) {
+/* One op function: where it comes from, its text, and how the entry points call it. */
+typedef struct Fn {
+    int op;
+    const char *name;         /* the function called (the first of identical ones) */
+    const char *head;         /* its comment */
+    const char *decl, *body;  /* "const float *restrict x, ..." and the body */
+    const char *call, *call_tte;
+    int same_as;              /* index of an earlier Fn with the same decl and body, or -1 */
+    const char *label;        /* "%12 (line 30)" or "gradient of %12 (line 30)" */
+    const char *users;        /* the other ops it serves, for the comment: "%7 (line 12), ..." */
+} Fn;
+
+enum { MAX_FN_ARGS = 32 };
+
+/* Builds the function for op i (kind says which variant). The signature follows from the op,
+ * its fused neighbours and the plan alone: the tensors it reads and writes, its parameters,
+ * its scratch, n, and for the loss and the training variants the labels and step options.
+ * Not every variant of an op reads every argument; the body starts by marking them used. */
+static Fn build_fn(const Graph *g, const Plan *plan, int i, FnKind kind, const char *src) {
     const Op *op = &g->ops[i];
-    const Op *f = op->kind == OP_BACKWARD ? &g->ops[op->fwd] : op;
+    const Op *f = op_is_backward(op) ? &g->ops[op->fwd] : op;
     const OpInfo *finfo = op_info(f->kind);
-    FnArg args[24];
+    FnArg args[MAX_FN_ARGS];
     int na = 0;
     bool inplace = false;
-#define ARG(d, nm, c) (args[na++] = (FnArg){(d), (nm), (c), NULL})
-    if (op->kind == OP_BACKWARD) {
+#define ARG(d, nm, c)                                                                                              \
+    do {                                                                                                           \
+        if (na == MAX_FN_ARGS) {                                                                                   \
+            fprintf(stderr, "cnnc: internal error: op %d needs more than %d function arguments\n", i, MAX_FN_ARGS); \
+            exit(3);                                                                                               \
+        }                                                                                                          \
+        args[na++] = (FnArg){(d), (nm), (c), NULL};                                                                \
+    } while (0)
+    if (op_is_backward(op)) {
         int k = 0;
         if (finfo->bwd_needs & BWD_X)
             for (int j = 0; j < f->nin; j++, k++) {
@@ -388,35 +417,37 @@ static const char *emit_fn(Cbuf *out, const Graph *g, const Plan *plan, int i, F
         if (f->param[r] >= 0) {
             bool writable = kind == FN_TRAIN && r >= PARAM_RUNNING_MEAN;
             ARG(arena_printf("%sfloat *%s", writable ? "" : "const ", role_names[r]), role_names[r],
-                arena_printf("params + %lld", (long long)plan->param_offset[f->param[r]]));
+                arena_printf("params + %s", param_name(g, f->param[r])));
         }
     if (op->epi_bn >= 0) {
         static const char *const bn_names[4] = {"bnw", "bnb", "bnm", "bnv"};
         for (int r = 0; r < 4; r++)
             ARG(arena_printf("const float *%s", bn_names[r]), bn_names[r],
-                arena_printf("params + %lld", (long long)plan->param_offset[g->ops[op->epi_bn].param[r]]));
+                arena_printf("params + %s", param_name(g, g->ops[op->epi_bn].param[r])));
     }
-    if (op->kind == OP_BACKWARD) {
-        int64_t at = plan->grad_scratch_of[i] >= 0 ? plan->value_offset[plan->grad_scratch_of[i]] : 0;
+    if (op_is_backward(op)) {
+        int gb = plan->grad_scratch_of[i];
         for (int r = 0; r < 2; r++)
             if (f->param[r] >= 0 && g->params[f->param[r]].trained) {
                 const char *nm = r == 0 ? "dw" : "db";
-                ARG(arena_printf("float *%s", nm), nm,
-                    arena_printf("grads + %lld", (long long)plan->param_offset[f->param[r]]));
-                args[na - 1].call_tte = arena_printf("work + %lld", (long long)at);
-                at += (g->params[f->param[r]].numel + PLAN_ALIGN - 1) / PLAN_ALIGN * PLAN_ALIGN;
+                ARG(arena_printf("float *%s", nm), nm, arena_printf("grads + %s", param_name(g, f->param[r])));
+                args[na - 1].call_tte = grad_slot(g, plan, gb, f->param[r]);
             }
     }
     if (plan->scratch_of[i] >= 0)
-        ARG("float *scratch", "scratch", arena_printf("work + %lld", (long long)plan->value_offset[plan->scratch_of[i]]));
+        ARG("float *scratch", "scratch", arena_printf("work + %s", buffer_name(g, plan, plan->scratch_of[i])));
     ARG("int n", "n", "n");
-    ARG("const int *labels", "labels", "labels");
-    ARG("const cnn_step_opts *o", "o", "o");
+    int loss_op = g->loss >= 0 ? g->values[g->loss].producer : -1;
+    bool is_loss = f == &g->ops[loss_op > 0 ? loss_op : 0] && loss_op > 0;
+    if (is_loss)
+        ARG("const int *labels", "labels", "labels");
+    if (is_loss || kind == FN_TRAIN || (op_is_backward(op) && finfo->emit_forward_train))
+        ARG("const cnn_step_opts *o", "o", "o");
 #undef ARG
     Cbuf body = {0};
     body.indent = 1;
     Emit e = {&body, g, plan};
-    if (op->kind == OP_BACKWARD)
+    if (op_is_backward(op))
         finfo->emit_backward(&e, op, f);
     else if (kind == FN_TRAIN)
         finfo->emit_forward_train(&e, op);
@@ -431,7 +462,7 @@ static const char *emit_fn(Cbuf *out, const Graph *g, const Plan *plan, int i, F
          * reads and writes. */
         const OpInfo *oi = op_info(f->kind);
         double work = oi->flops ? oi->flops(g, f) : 0;
-        if (op->kind == OP_BACKWARD)
+        if (op_is_backward(op))
             work *= 2;
         for (int k = 0; k < f->nin; k++)
             work += per_image_elements(g->values[f->in[k]].shape);
@@ -450,13 +481,14 @@ static const char *emit_fn(Cbuf *out, const Graph *g, const Plan *plan, int i, F
     }
 
     char attrs[512] = "";
-    op_info(f->kind)->print_attrs(f, attrs, sizeof attrs);
+    finfo->print_attrs(f, attrs, sizeof attrs);
     const char *shapes = "";
     for (int k = 0; k < f->nin; k++)
         shapes = arena_printf("%s%s%s", shapes, k ? ", " : "", shape_str(g->values[f->in[k]].shape, true));
-    const char *what = op->kind == OP_BACKWARD ? arena_printf("gradient of %%%d = %s", f->out, op_name(f->kind))
-                                               : arena_printf("%%%d = %s", op->out, op_name(op->kind));
-    cb_line(out, "/* %s%s%s: %s -> %s   (%s:%d)%s%s%s */", what, *attrs ? " " : "", attrs, shapes,
+    const char *what = op_is_backward(op) ? arena_printf("gradient of %%%d = %s", f->out, op_name(f->kind))
+                                          : arena_printf("%%%d = %s", op->out, op_name(op->kind));
+    Cbuf head = {0};
+    cb_line(&head, "/* %s%s%s: %s -> %s   (%s:%d)%s%s%s */", what, *attrs ? " " : "", attrs, shapes,
             f->out >= 0 ? shape_str(g->values[f->out].shape, true) : "[]", src, f->span.line, f->pname ? " " : "",
             f->pname ? f->pname : "", kind == FN_TRAIN ? ", training mode" : "");
     const char *fused = "";
@@ -467,12 +499,9 @@ static const char *emit_fn(Cbuf *out, const Graph *g, const Plan *plan, int i, F
         if (after[k] >= 0)
             fused = arena_printf("%s%s%s %%%d", fused, *fused ? ", " : "", op_name(g->ops[after[k]].kind), g->ops[after[k]].out);
     if (*fused)
-        cb_line(out, "/*   fused: %s */", fused);
-    const char *decl = "", *call = "", *call2 = "";
+        cb_line(&head, "/*   fused: %s */", fused);
+    const char *decl = "", *call = "", *call2 = "", *casts = "";
     for (int k = 0; k < na; k++) {
-        bool used = !strcmp(args[k].name, "o") ? strstr(text, "o->") != NULL : word_in(text, args[k].name);
-        if (!used)
-            continue;
         bool ptr = strchr(args[k].decl, '*') != NULL && strcmp(args[k].name, "o") && strcmp(args[k].name, "labels");
         const char *d = args[k].decl;
         if (ptr && !inplace) { /* "const float *x" -> "const float *restrict x" */
@@ -482,15 +511,103 @@ static const char *emit_fn(Cbuf *out, const Graph *g, const Plan *plan, int i, F
         decl = arena_printf("%s%s%s", decl, *decl ? ", " : "", d);
         call = arena_printf("%s%s%s", call, *call ? ", " : "", args[k].call);
         call2 = arena_printf("%s%s%s", call2, *call2 ? ", " : "", args[k].call_tte ? args[k].call_tte : args[k].call);
+        if (strcmp(args[k].name, "y") && strcmp(args[k].name, "dx"))
+            casts = arena_printf("%s%s(void)%s", casts, *casts ? ", " : "", args[k].name);
     }
-    cb_line(out, "static void %s(%s) {", fn_name(g, i, kind), *decl ? decl : "void");
-    cb_raw(out, "%s", text);
+    Fn fn = {.op = i, .name = fn_name(g, i, kind), .head = arena_strdup(head.data), .decl = decl, .same_as = -1,
+             .users = ""};
+    fn.label = arena_printf("%s%%%d%s (line %d)", op_is_backward(op) ? "gradient of " : "", f->out,
+                            kind == FN_TRAIN ? " training" : "", f->span.line);
+    fn.body = arena_printf("    %s;\n%s", casts, body.data ? body.data : "");
+    fn.call = call;
+    fn.call_tte = call2;
+    cb_free(&body);
+    cb_free(&head);
+    return fn;
+}
+
+/* Functions with the same signature and body are emitted once: the later ones call the first. */
+typedef struct FnTable {
+    Fn *fns;
+    int n, cap;
+    int *slot; /* open addressing over hash(decl, body): index into fns, or -1 */
+    int nslot;
+} FnTable;
+
+static unsigned long long text_hash(const char *a, const char *b) {
+    unsigned long long h = 1469598103934665603ULL;
+    for (const char *p = a; *p; p++)
+        h = (h ^ (unsigned char)*p) * 1099511628211ULL;
+    h = (h ^ '|') * 1099511628211ULL;
+    for (const char *p = b; *p; p++)
+        h = (h ^ (unsigned char)*p) * 1099511628211ULL;
+    return h;
+}
+
+/* Adds fn and returns its index; fn.same_as is set when an identical function came first. */
+static int fn_add(FnTable *t, Fn fn) {
+    if (t->n == t->cap) {
+        int cap = t->cap ? 2 * t->cap : 64;
+        Fn *fns = arena_alloc(sizeof(Fn) * (size_t)cap);
+        if (t->n)
+            memcpy(fns, t->fns, sizeof(Fn) * (size_t)t->n);
+        t->fns = fns, t->cap = cap;
+        t->nslot = 4 * cap;
+        t->slot = arena_alloc(sizeof(int) * (size_t)t->nslot);
+        for (int s = 0; s < t->nslot; s++)
+            t->slot[s] = -1;
+        for (int k = 0; k < t->n; k++)
+            if (t->fns[k].same_as < 0) {
+                unsigned long long h = text_hash(t->fns[k].decl, t->fns[k].body);
+                int s = (int)(h % (unsigned long long)t->nslot);
+                while (t->slot[s] >= 0)
+                    s = (s + 1) % t->nslot;
+                t->slot[s] = k;
+            }
+    }
+    unsigned long long h = text_hash(fn.decl, fn.body);
+    int s = (int)(h % (unsigned long long)t->nslot);
+    for (; t->slot[s] >= 0; s = (s + 1) % t->nslot) {
+        Fn *o = &t->fns[t->slot[s]];
+        if (!strcmp(o->decl, fn.decl) && !strcmp(o->body, fn.body)) {
+            fn.same_as = t->slot[s];
+            fn.name = o->name;
+            o->users = arena_printf("%s%s%s", o->users, *o->users ? ", " : "", fn.label);
+            break;
+        }
+    }
+    if (fn.same_as < 0)
+        t->slot[s] = t->n;
+    t->fns[t->n] = fn;
+    return t->n++;
+}
+
+/* Prints fn (unless it repeats an earlier one), with the other ops it serves in its comment. */
+static void fn_print(Cbuf *out, const Fn *fn) {
+    if (fn->same_as >= 0)
+        return;
+    cb_raw(out, "%s", fn->head);
+    if (*fn->users) {
+        /* a few users per line */
+        const char *line = "/*   also for ";
+        int count = 0;
+        for (const char *p = fn->users; *p;) {
+            const char *end = strstr(p, "), ");
+            size_t len = end ? (size_t)(end - p) + 1 : strlen(p);
+            line = arena_printf("%s%s%.*s", line, count ? ", " : "", (int)len, p);
+            p += len + (end ? 2 : 0);
+            if (++count == 4 && *p) {
+                cb_line(out, "%s,", line);
+                line = "/*            ";
+                count = 0;
+            }
+        }
+        cb_line(out, "%s */", line);
+    }
+    cb_line(out, "static void %s(%s) {", fn->name, *fn->decl ? fn->decl : "void");
+    cb_raw(out, "%s", fn->body);
     cb_line(out, "}");
     cb_blank(out);
-    cb_free(&body);
-    if (call_tte)
-        *call_tte = arena_printf("%s(%s);", fn_name(g, i, kind), call2);
-    return arena_printf("%s(%s);", fn_name(g, i, kind), call);
 }
 
 /* The training step: forward in training mode, the loss, then the backward ops in order.
@@ -505,7 +622,7 @@ static void emit_train_step(Cbuf *c, const Graph *g, const Plan *plan, const cha
     for (int i = 1; i < g->nops; i++)
         if (i != softmax && calls[i])
             cb_line(c, "%s", calls[i]);
-    cb_line(c, "return work[%lld];", (long long)plan->value_offset[g->loss]);
+    cb_line(c, "return work[%s];", buffer_name(g, plan, g->loss));
     cb_line(c, "}");
     cb_blank(c);
 }
@@ -590,8 +707,7 @@ static void emit_train_step_update(Cbuf *c, const Graph *g, const Plan *plan, co
             cb_line(c, "%s", calls[i]);
             continue;
         }
-        long long at = (long long)plan->value_offset[gb];
-        cb_line(c, "memset(work + %lld, 0, sizeof(float) * %lld);", at, (long long)plan->value_floats[gb]);
+        cb_line(c, "memset(work + %s, 0, sizeof(float) * %lld);", buffer_name(g, plan, gb), (long long)plan->value_floats[gb]);
         cb_line(c, "%s", calls_tte[i]);
         const Op *f = &g->ops[g->ops[i].fwd];
         for (int r = 0; r < 2; r++) {
@@ -600,13 +716,43 @@ static void emit_train_step_update(Cbuf *c, const Graph *g, const Plan *plan, co
                 continue;
             long long off = (long long)plan->param_offset[pi];
             cb_line(c, "if (!opt->frozen || !opt->frozen[%d])", pi);
-            cb_line(c, "    update_tensor(params + %lld, work + %lld, m + %lld, v + %lld, %lld, opt, bc1, bc2);", off, at, off,
-                    off, (long long)g->params[pi].numel);
-            at += (g->params[pi].numel + PLAN_ALIGN - 1) / PLAN_ALIGN * PLAN_ALIGN;
+            cb_line(c, "    update_tensor(params + %lld, %s, m + %lld, v + %lld, %lld, opt, bc1, bc2);", off,
+                    grad_slot(g, plan, gb, pi), off, off, (long long)g->params[pi].numel);
         }
     }
-    cb_line(c, "return work[%lld];", (long long)plan->value_offset[g->loss]);
+    cb_line(c, "return work[%s];", buffer_name(g, plan, g->loss));
     cb_line(c, "}");
+}
+
+/* Names for the places the entry points pass: V<id> for the values of the IR, S<op> and G<op>
+ * for scratch and gradient buffers (offsets into work); parameter tensors go by the header's
+ * NAME_OFFSET_TENSOR (offsets into params and grads). */
+static void emit_buffer_names(Cbuf *c, const Graph *g, const Plan *plan) {
+    cb_line(c, "/* Where each buffer of the memory plan starts in work, in floats (V12: value %%12 of the IR,");
+    cb_line(c, " * S5 / G5: the scratch / the parameter gradients of step 5). */");
+    for (int b = 0; b < plan->nbuffers; b++) {
+        if (b == g->input || (plan->value_floats[b] == 0 && plan->alias_of[b] < 0))
+            continue;
+        const char *note = "";
+        if (plan->alias_of[b] >= 0)
+            note = arena_printf(" /* in place of %s */", buffer_name(g, plan, plan->alias_of[b]));
+        cb_line(c, "#define %s %lld%s", buffer_name(g, plan, b), (long long)plan->value_offset[b], note);
+    }
+    cb_blank(c);
+}
+
+/* Whether some op's code calls cnn_erf (defined only then, so other files stay as they were). */
+static bool uses_erf(const Graph *g) {
+    for (int i = 0; i < g->nops; i++) {
+        const Op *op = &g->ops[i];
+        const OpInfo *info = op_info(op->kind);
+        if (info->act_expr && strstr(info->act_expr(op, "v"), "cnn_erf"))
+            return true;
+        if (op_is_backward(op) && op_code_info(g, op)->act_expr &&
+            strstr(op_code_info(g, op)->act_expr(&g->ops[op->fwd], "v"), "cnn_erf"))
+            return true;
+    }
+    return false;
 }
 
 static void emit_source(Cbuf *c, const Graph *g, const Plan *plan, const EmitOptions *o, const char *h_name) {
@@ -640,24 +786,36 @@ static void emit_source(Cbuf *c, const Graph *g, const Plan *plan, const EmitOpt
     cb_blank(c);
     cb_line(c, "/* e^x for activations, written so that loops over it vectorize (libm's expf and tanhf are");
     cb_line(c, " * scalar calls): e^x = 2^n e^r with n = round(x / ln 2), |r| <= ln(2) / 2, e^r by its Taylor");
-    cb_line(c, " * polynomial to degree 7 (relative error below 1e-7 before rounding). */");
+    cb_line(c, " * polynomial to degree 7 (relative error below 1e-7 before rounding). Defined for every");
+    cb_line(c, " * float: x is clamped to [-87, 88] (infinities included), and a NaN, which fails both");
+    cb_line(c, " * comparisons, is computed as -87 and returned as itself (no NaN reaches the int cast). */");
     cb_line(c, "#if defined(__GNUC__)");
     cb_line(c, "#define CNN_MAYBE_UNUSED __attribute__((unused))");
     cb_line(c, "#else");
     cb_line(c, "#define CNN_MAYBE_UNUSED");
     cb_line(c, "#endif");
     cb_line(c, "static inline CNN_MAYBE_UNUSED float cnn_exp(float x) {");
-    cb_line(c, "x = x < -87.0f ? -87.0f : x > 88.0f ? 88.0f : x;");
-    cb_line(c, "const float n = floorf(x * 1.44269504f + 0.5f);");
-    cb_line(c, "const float r = (x - n * 0.693145752f) - n * 1.42860677e-6f; /* ln 2 in two parts */");
+    cb_line(c, "const float xc = x > -87.0f ? (x < 88.0f ? x : 88.0f) : -87.0f;");
+    cb_line(c, "const float n = floorf(xc * 1.44269504f + 0.5f);");
+    cb_line(c, "const float r = (xc - n * 0.693145752f) - n * 1.42860677e-6f; /* ln 2 in two parts */");
     cb_line(c, "const float p = 1.0f + r * (1.0f + r * (0.5f + r * (1.0f / 6 + r * (1.0f / 24 + r * (1.0f / 120 +");
     cb_line(c, "                r * (1.0f / 720 + r * (1.0f / 5040)))))));");
     cb_line(c, "const int bits = ((int)n + 127) * (1 << 23);");
     cb_line(c, "float scale;");
     cb_line(c, "memcpy(&scale, &bits, sizeof scale);");
-    cb_line(c, "return p * scale;");
+    cb_line(c, "return x == x ? p * scale : x;");
     cb_line(c, "}");
     cb_line(c, "static inline CNN_MAYBE_UNUSED float cnn_tanh(float x) { return 1.0f - 2.0f / (cnn_exp(2.0f * x) + 1.0f); }");
+    if (uses_erf(g)) {
+        cb_line(c, "/* erf(x) for gelu, vectorizable: Abramowitz and Stegun 7.1.26, absolute error below 1.5e-7. */");
+        cb_line(c, "static inline float cnn_erf(float x) {");
+        cb_line(c, "const float a = fabsf(x), t = 1.0f / (1.0f + 0.3275911f * a);");
+        cb_line(c, "const float p = t * (0.254829592f + t * (-0.284496736f + t * (1.421413741f + t * (-1.453152027f +");
+        cb_line(c, "                t * 1.061405429f))));");
+        cb_line(c, "const float r = 1.0f - p * cnn_exp(-a * a);");
+        cb_line(c, "return x < 0.0f ? -r : r;");
+        cb_line(c, "}");
+    }
     cb_blank(c);
     cb_line(c, "/* Loops over independent images or channels run on several threads with -fopenmp, when");
     cb_line(c, " * the op has work enough to pay for waking them: each op function sets cnn_threads from");
@@ -714,9 +872,27 @@ static void emit_source(Cbuf *c, const Graph *g, const Plan *plan, const EmitOpt
     int nfwd = g->training ? g->nforward : g->nops;
     const char **calls = arena_alloc(sizeof(char *) * (size_t)(g->nops + 1));
     const char **calls_tte = arena_alloc(sizeof(char *) * (size_t)(g->nops + 1));
+    int *fn_of = arena_alloc(sizeof(int) * (size_t)(g->nops + 1));     /* training functions */
+    int *infer_of = arena_alloc(sizeof(int) * (size_t)(g->nops + 1));  /* inference functions */
+    FnTable fns = {0};
+    for (int i = 1; i < g->nops; i++) {
+        infer_of[i] = fn_of[i] = -1;
+        if (i < nfwd && g->ops[i].fused_into < 0)
+            infer_of[i] = fn_add(&fns, build_fn(g, plan, i, FN_INFER, src));
+    }
+    for (int i = 1; i < g->nops && g->training; i++) {
+        const Op *op = &g->ops[i];
+        if (op->fused_into >= 0 || (i < nfwd && !train_variant(op)))
+            continue; /* the inference function serves training too */
+        fn_of[i] = fn_add(&fns, build_fn(g, plan, i, i < nfwd ? FN_TRAIN : op_is_backward(op) ? FN_BACKWARD : FN_INFER, src));
+    }
+    emit_buffer_names(c, g, plan);
     for (int i = 1; i < nfwd; i++)
-        if (g->ops[i].fused_into < 0)
-            calls[i] = emit_fn(c, g, plan, i, FN_INFER, src, NULL);
+        if (infer_of[i] >= 0) {
+            const Fn *fn = &fns.fns[infer_of[i]];
+            fn_print(c, fn);
+            calls[i] = calls_tte[i] = arena_printf("%s(%s);", fn->name, fn->call);
+        }
     cb_line(c, "int %s_forward(const float *params, float *work, const float *input, float *output, int n) {", N);
     cb_line(c, "if (n < 1 || n > %s_BATCH)", U);
     cb_line(c, "    return -1;");
@@ -733,14 +909,12 @@ static void emit_source(Cbuf *c, const Graph *g, const Plan *plan, const EmitOpt
         cb_line(c, "/* ---------------- training ---------------- */");
         cb_blank(c);
         for (int i = 1; i < g->nops; i++) {
-            const Op *op = &g->ops[i];
-            if (i < nfwd && (!train_variant(op) || op->fused_into >= 0))
-                continue; /* the inference function serves training too */
-            if (i >= nfwd && op->kind == OP_ADD)
-                calls[i] = emit_fn(c, g, plan, i, FN_INFER, src, NULL);
-            else
-                calls[i] = emit_fn(c, g, plan, i, i < nfwd ? FN_TRAIN : op->kind == OP_BACKWARD ? FN_BACKWARD : FN_INFER,
-                                   src, &calls_tte[i]);
+            if (fn_of[i] < 0)
+                continue;
+            const Fn *fn = &fns.fns[fn_of[i]];
+            fn_print(c, fn);
+            calls[i] = arena_printf("%s(%s);", fn->name, fn->call);
+            calls_tte[i] = arena_printf("%s(%s);", fn->name, fn->call_tte);
         }
         emit_train_step(c, g, plan, calls);
         emit_update(c, g, plan);
@@ -796,8 +970,14 @@ static void emit_main(Cbuf *c, const Graph *g, const Graph *gt, const EmitOption
         cb_line(c, "static const CnnAugment augment[] = {");
         for (int i = 0; i < t->naugment; i++) {
             const TrainAugment *a = &t->augment[i];
-            cb_line(c, "{%d, %d, %s, %s, %s}, /* %s */", (int)a->kind, a->pad, emit_float(a->p), emit_float(a->degrees),
-                    emit_float(a->fraction), train_augment_name(a->kind));
+            bool sc = a->scale.n == 2, ra = a->ratio.n == 2, af = a->kind == AUG_AFFINE;
+            cb_line(c, "{%d, %d, %s, %s, %s, .size = %d, .brightness = %s, .contrast = %s, .saturation = %s, .hue = %s,",
+                    (int)a->kind, a->pad, emit_float(a->p), emit_float(a->degrees),
+                    emit_float(af ? a->translate : a->fraction), a->size,
+                    emit_float(a->brightness), emit_float(a->contrast), emit_float(a->saturation), emit_float(a->hue));
+            cb_line(c, " .scale = {%s, %s}, .ratio = {%s, %s}, .shear = %s}, /* %s */",
+                    emit_float(sc ? a->scale.items[0] : af ? 1.0 : 0.08), emit_float(sc ? a->scale.items[1] : 1.0), emit_float(ra ? a->ratio.items[0] : 3.0 / 4.0),
+                    emit_float(ra ? a->ratio.items[1] : 4.0 / 3.0), emit_float(a->shear), train_augment_name(a->kind));
         }
         cb_line(c, "};");
     }
@@ -837,7 +1017,7 @@ static void emit_main(Cbuf *c, const Graph *g, const Graph *gt, const EmitOption
     if (sc->kind == SCHED_COSINE && sc->t_max)
         cb_line(c, ".t_max = %d,", sc->t_max);
     if (sc->kind == SCHED_ONECYCLE)
-        cb_line(c, ".pct_start = %s,", emit_float(sc->pct_start));
+        cb_line(c, ".pct_start = %s, .cycle_momentum = %d,", emit_float(sc->pct_start), sc->cycle_momentum);
     if (t->naugment)
         cb_line(c, ".naugment = %d, .augment = augment,", t->naugment);
     cb_line(c, ".early_stop = %d, .early_patience = %d, .early_min_delta = %s,", t->early_stop.on, t->early_stop.patience,
@@ -845,6 +1025,12 @@ static void emit_main(Cbuf *c, const Graph *g, const Graph *gt, const EmitOption
     if (t->nfreeze)
         cb_line(c, ".nfreeze = %d, .freeze = freeze,", t->nfreeze);
     cb_line(c, ".init = %d,", (int)t->init);
+    if (t->init_args.has_args) {
+        const TrainInitArgs *ia = &t->init_args;
+        cb_line(c, ".init_has_args = 1, .init_fan_out = %d, .init_nonlinearity = %d,", ia->fan_out, ia->nonlinearity);
+        cb_line(c, ".init_a = %.17g, .init_b = %.17g, .init_mean = %.17g, .init_std = %.17g, .init_val = %.17g, "
+                   ".init_gain = %.17g,", ia->a, ia->b, ia->mean, ia->std, ia->val, ia->gain);
+    }
     if (t->nlr_for)
         cb_line(c, ".nlr_for = %d, .lr_for_prefix = lr_for_prefix, .lr_for_value = lr_for_value,", t->nlr_for);
     cb_line(c, "};");

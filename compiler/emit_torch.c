@@ -48,7 +48,7 @@ static bool plain_attr(const char *s) {
 }
 
 /* The shortest decimal that reads back as v, as a Python float literal. */
-static const char *py_float(double v) {
+const char *torch_float(double v) {
     char buf[64];
     for (int digits = 1; digits <= 17; digits++) {
         snprintf(buf, sizeof buf, "%.*g", digits, v);
@@ -63,14 +63,16 @@ static const char *py_float(double v) {
 }
 
 /* "3" or "(3, 5)": a torch size argument. */
-static const char *py_pair(int h, int w) {
+const char *torch_pair(int h, int w) {
     return h == w ? arena_printf("%d", h) : arena_printf("(%d, %d)", h, w);
 }
 
+const char *torch_bool(bool b) { return b ? "True" : "False"; }
+
 /* self.stage1.basic0.conv0, with _modules["..."] for the components that are not plain. */
-static const char *module_ref(const char *pname) {
+const char *torch_module_ref(const Op *op) {
     const char *s = "self";
-    char *path = arena_strdup(pname);
+    char *path = arena_strdup(op->pname);
     for (char *part = path, *next; part; part = next) {
         next = strchr(part, '.');
         if (next)
@@ -147,17 +149,10 @@ static void print_docstring_text(FILE *f, const char *text, long len) {
     fputc('\n', f);
 }
 
-static bool all_same(const double *v, int n) {
-    for (int i = 1; i < n; i++)
-        if (v[i] != v[0])
-            return false;
-    return true;
-}
-
 static const char *py_list(const double *v, int n) {
     const char *s = "[";
     for (int i = 0; i < n; i++)
-        s = arena_printf("%s%s%s", s, i ? ", " : "", py_float(v[i]));
+        s = arena_printf("%s%s%s", s, i ? ", " : "", torch_float(v[i]));
     return arena_printf("%s]", s);
 }
 
@@ -167,91 +162,15 @@ static int input_value(const Graph *g, const Op *op, int k) {
     return k == 0 && op->pro_norm >= 0 ? g->ops[op->pro_norm].out : op->in[k];
 }
 
-static bool conv_pads_evenly(const Attrs *a) { return a->ph == a->ph_end && a->pw == a->pw_end; }
+const char *torch_in(const TorchCtx *t, const Op *op, int k) { return arena_printf("v%d", input_value(t->g, op, k)); }
 
-/* The constructor of an op's submodule (ops with parameters only). */
-static const char *module_ctor(const Graph *g, const Op *op) {
-    const Attrs *a = &op->a;
-    Shape in = g->values[input_value(g, op, 0)].shape;
-    switch (op->kind) {
-    case OP_CONV: {
-        const char *s = arena_printf("nn.Conv2d(%d, %d, %s", in.d[1], a->out, py_pair(a->kh, a->kw));
-        if (a->sh != 1 || a->sw != 1)
-            s = arena_printf("%s, stride=%s", s, py_pair(a->sh, a->sw));
-        if (conv_pads_evenly(a) && (a->ph || a->pw))
-            s = arena_printf("%s, padding=%s", s, py_pair(a->ph, a->pw));
-        if (a->dh != 1 || a->dw != 1)
-            s = arena_printf("%s, dilation=%s", s, py_pair(a->dh, a->dw));
-        if (a->groups != 1)
-            s = arena_printf("%s, groups=%d", s, a->groups);
-        if (!a->bias)
-            s = arena_printf("%s, bias=False", s);
-        return arena_printf("%s)", s);
-    }
-    case OP_LINEAR:
-        return arena_printf("nn.Linear(%d, %d%s)", in.d[1], a->out, a->bias ? "" : ", bias=False");
-    case OP_BATCHNORM:
-        return arena_printf("nn.BatchNorm%dd(%d, eps=%s, momentum=%s)", in.rank == 4 ? 2 : 1, in.d[1], py_float(a->eps),
-                            py_float(a->momentum));
-    default:
-        return NULL;
-    }
-}
+Shape torch_in_shape(const TorchCtx *t, const Op *op, int k) { return t->g->values[input_value(t->g, op, k)].shape; }
 
-/* The right-hand side computing op's output from its inputs v<id>. */
-static const char *op_expr(const Graph *g, const Op *op, const char *const *bufs) {
-    const Attrs *a = &op->a;
-    const char *x = op->nin ? arena_printf("v%d", input_value(g, op, 0)) : "x";
-    switch (op->kind) {
-    case OP_INPUT: return "x";
-    case OP_NORMALIZE:
-        if (all_same(a->mean, a->nmean) && all_same(a->std, a->nmean))
-            return arena_printf("(%s - %s) / %s", x, py_float(a->mean[0]), py_float(a->std[0]));
-        return arena_printf("(%s - self.%s) / self.%s", x, bufs[0], bufs[1]);
-    case OP_CONV:
-        if (!conv_pads_evenly(a))
-            return arena_printf("%s(F.pad(%s, (%d, %d, %d, %d)))", module_ref(op->pname), x, a->pw, a->pw_end, a->ph,
-                                a->ph_end);
-        return arena_printf("%s(%s)", module_ref(op->pname), x);
-    case OP_LINEAR:
-    case OP_BATCHNORM: return arena_printf("%s(%s)", module_ref(op->pname), x);
-    case OP_MAXPOOL:
-        return arena_printf("F.max_pool2d(%s, %s, stride=%s, padding=%s, ceil_mode=%s)", x, py_pair(a->kh, a->kw),
-                            py_pair(a->sh, a->sw), py_pair(a->ph, a->pw), a->ceil_mode ? "True" : "False");
-    case OP_AVGPOOL:
-        return arena_printf("F.avg_pool2d(%s, %s, stride=%s, padding=%s, ceil_mode=%s, count_include_pad=%s)", x,
-                            py_pair(a->kh, a->kw), py_pair(a->sh, a->sw), py_pair(a->ph, a->pw),
-                            a->ceil_mode ? "True" : "False", a->count_include_pad ? "True" : "False");
-    case OP_ADAPTIVE_AVGPOOL: return arena_printf("F.adaptive_avg_pool2d(%s, (%d, %d))", x, a->oh, a->ow);
-    case OP_GLOBAL_AVGPOOL: return arena_printf("F.adaptive_avg_pool2d(%s, 1)", x);
-    case OP_GLOBAL_MAXPOOL: return arena_printf("F.adaptive_max_pool2d(%s, 1)", x);
-    case OP_DROPOUT: return arena_printf("F.dropout(%s, p=%s, training=self.training)", x, py_float(a->p));
-    case OP_RELU: return arena_printf("F.relu(%s)", x);
-    case OP_TANH: return arena_printf("torch.tanh(%s)", x);
-    case OP_SIGMOID: return arena_printf("torch.sigmoid(%s)", x);
-    case OP_IDENTITY: return x;
-    case OP_LEAKY_RELU: return arena_printf("F.leaky_relu(%s, negative_slope=%s)", x, py_float(a->slope));
-    case OP_ELU: return arena_printf("F.elu(%s, alpha=%s)", x, py_float(a->alpha));
-    case OP_LRN:
-        return arena_printf("F.local_response_norm(%s, %d, alpha=%s, beta=%s, k=%s)", x, a->size, py_float(a->alpha),
-                            py_float(a->beta), py_float(a->k));
-    case OP_FLATTEN: return arena_printf("torch.flatten(%s, 1)", x);
-    case OP_SOFTMAX: return arena_printf("F.softmax(%s, dim=1)", x);
-    case OP_ADD: {
-        const char *s = x;
-        for (int i = 1; i < op->nin; i++)
-            s = arena_printf("%s + v%d", s, input_value(g, op, i));
-        return s;
-    }
-    case OP_CONCAT: {
-        const char *s = arena_printf("torch.cat([%s", x);
-        for (int i = 1; i < op->nin; i++)
-            s = arena_printf("%s, v%d", s, input_value(g, op, i));
-        return arena_printf("%s], 1)", s);
-    }
-    default: break;   /* training ops: never in a forward graph */
-    }
-    return "None";
+const char *torch_buffer(TorchCtx *t, const Op *op, const char *what, const double *v, int n, const char *view) {
+    const char *name = buffer_name(t->g, what, op->out);
+    t->init = arena_printf("%s        self.register_buffer(\"%s\", torch.tensor(%s)%s, persistent=False)\n", t->init, name,
+                           py_list(v, n), view);
+    return arena_printf("self.%s", name);
 }
 
 static const char *class_name(const Graph *g) {
@@ -269,14 +188,14 @@ static void print_docstring(const Graph *g, FILE *f, const char *cls) {
             path ? " from " : "", path ? basename_of(path) : "");
     fprintf(f, "Built from the same IR as the generated C: one submodule or functional call per op, in op\n"
                "order; forward() names each value v<id> after the IR (`cnnc --emit=ir`). state_dict() keys are\n"
-               "the checkpoint names (spec section 6), so a cnnc checkpoint loads with\n"
+               "the checkpoint names (docs/language.md, Naming), so a cnnc checkpoint loads with\n"
                "load_state_dict(..., strict=False) (BatchNorm's num_batches_tracked is PyTorch's own).\n"
                "Input %s, output %s (%s); %s parameters (%s trained).\n\n",
             shape_text(in), shape_text(out), g->ends_in_softmax ? "probabilities" : "logits",
             fmt_count((double)ir_param_count(g, false)), fmt_count((double)ir_param_count(g, true)));
     if (g->ends_in_softmax)
         fprintf(f, "The final softmax is applied in train mode too, while cnnc trains the logits before it\n"
-                   "(spec section 5).\n\n");
+                   "(docs/language.md, Layers).\n\n");
     fprintf(f, "    model = %s().eval()\n    y = model(torch.rand(%s))\n", cls,
             arena_printf("[1%s", shape_text(in) + 2));
     if (path) {
@@ -345,27 +264,22 @@ void emit_torch(const Graph *g, FILE *f) {
     }
     fprintf(f, scope_and_place, base);
     fprintf(f, "class %s(%s):\n", cls, base);
-    const char **bufs = arena_alloc(sizeof(char *) * 2 * (size_t)(g->nops + 1));
     fprintf(f, "    def __init__(self):\n        super().__init__()\n");
+    TorchCtx t = {g, arena_strdup("")};
+    const char **calls = arena_alloc(sizeof(char *) * (size_t)(g->nops + 1));
     for (int i = 0; i < nfwd; i++) {
         const Op *op = &g->ops[i];
-        const char *ctor = module_ctor(g, op);
+        const OpInfo *info = op_info(op->kind);
+        const char *ctor = info->torch_module ? info->torch_module(&t, op) : NULL;
         if (ctor && op->pname)
-            fprintf(f, "        _place(self, \"%s\", %s)\n", op->pname, ctor);
-        if (op->kind == OP_NORMALIZE && !(all_same(op->a.mean, op->a.nmean) && all_same(op->a.std, op->a.nmean))) {
-            const char *view = g->values[input_value(g, op, 0)].shape.rank == 4 ? ".view(1, -1, 1, 1)" : ".view(1, -1)";
-            bufs[2 * i] = buffer_name(g, "mean", op->out);
-            bufs[2 * i + 1] = buffer_name(g, "std", op->out);
-            fprintf(f, "        self.register_buffer(\"%s\", torch.tensor(%s)%s, persistent=False)\n", bufs[2 * i],
-                    py_list(op->a.mean, op->a.nmean), view);
-            fprintf(f, "        self.register_buffer(\"%s\", torch.tensor(%s)%s, persistent=False)\n", bufs[2 * i + 1],
-                    py_list(op->a.std, op->a.nmean), view);
-        }
+            t.init = arena_printf("%s        _place(self, \"%s\", %s)\n", t.init, op->pname, ctor);
+        calls[i] = info->torch_call ? info->torch_call(&t, op) : "None";
     }
+    fputs(t.init, f);
     fprintf(f, "\n    def forward(self, x):\n");
     for (int i = 0; i < nfwd; i++) {
         const Op *op = &g->ops[i];
-        const char *line = arena_printf("v%d = %s", op->out, op_expr(g, op, bufs + 2 * i));
+        const char *line = arena_printf("v%d = %s", op->out, calls[i]);
         char attrs[512] = "";
         op_info(op->kind)->print_attrs(op, attrs, sizeof attrs);
         const char *where = op->span.file >= 0

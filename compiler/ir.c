@@ -25,6 +25,26 @@ Graph *ir_new(const char *name, int batch) {
         }                                                                                  \
     } while (0)
 
+Graph *ir_clone(const Graph *g) {
+    Graph *c = arena_alloc(sizeof *c);
+    *c = *g;
+    c->values = arena_alloc(sizeof(Value) * (size_t)(g->nvalues + 1));
+    c->ops = arena_alloc(sizeof(Op) * (size_t)(g->nops + 1));
+    c->params = arena_alloc(sizeof(ParamT) * (size_t)(g->nparams + 1));
+    c->cap_values = g->nvalues + 1, c->cap_ops = g->nops + 1, c->cap_params = g->nparams + 1;
+    if (g->nvalues)
+        memcpy(c->values, g->values, sizeof(Value) * (size_t)g->nvalues);
+    if (g->nparams)
+        memcpy(c->params, g->params, sizeof(ParamT) * (size_t)g->nparams);
+    for (int i = 0; i < g->nops; i++) {
+        c->ops[i] = g->ops[i];
+        c->ops[i].in = arena_alloc(sizeof(int) * (size_t)(g->ops[i].nin + 1));
+        if (g->ops[i].nin)
+            memcpy(c->ops[i].in, g->ops[i].in, sizeof(int) * (size_t)g->ops[i].nin);
+    }
+    return c;
+}
+
 int ir_add_value(Graph *g, Shape s) {
     GROW(g->values, g->nvalues, g->cap_values);
     g->values[g->nvalues].shape = s;

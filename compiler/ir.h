@@ -2,7 +2,7 @@
  * Invariants (checked by ir_verify): every value is defined once, by one op, before any op
  * that reads it; every value has a fixed shape whose first dimension is the compiled batch;
  * dtype is float32; an op's parameters are entries of the graph's parameter table, named as
- * spec section 6 says, in PyTorch's layout. */
+ * docs/language.md, Naming says, in PyTorch's layout. */
 #ifndef CNNC_IR_H
 #define CNNC_IR_H
 #include <stdbool.h>
@@ -44,6 +44,7 @@ typedef struct Attrs {
     double p;                    /* dropout */
     double slope;                /* leaky_relu */
     double alpha, beta, k;       /* elu (alpha), lrn (alpha, beta, k) */
+    int mode;                    /* a variant of the op: gelu 1 = tanh approximation */
     int size;                    /* lrn */
     double *mean, *std;          /* normalize: one per channel (C values, expanded) */
     int nmean;
@@ -102,6 +103,9 @@ typedef struct Graph {
 } Graph;
 
 Graph *ir_new(const char *name, int batch);
+/* A deep copy of g (values, ops, parameters); attribute arrays and the train settings are
+ * shared, as no pass changes them. */
+Graph *ir_clone(const Graph *g);
 int ir_add_value(Graph *g, Shape s);
 /* Appends an op reading in[0..nin) (copied) with a fresh output value of shape out. */
 int ir_add_op(Graph *g, OpKind kind, const int *in, int nin, Shape out, Span span);

@@ -1,4 +1,4 @@
-/* load.c: reads the root .cnn file and everything it imports (spec section 3), parses each
+/* load.c: reads the root .cnn file and everything it imports (docs/language.md, Items), parses each
  * once, and gathers the program: every block from every file, the models and train items of
  * the root. Import paths are relative to the importing file's directory; files are identified
  * by their canonical path, so two spellings of one file are read once. Errors: unreadable

@@ -1,5 +1,6 @@
 /* main.c: the cnnc driver. Reads options, then runs the stages in a straight line:
- * load (parse) -> elaborate -> shape -> plan -> the requested output. Exit codes: 0 success,
+ * load (parse) -> elaborate -> shape [-> autodiff -> shape] [-> fuse] -> plan -> the requested
+ * output, with one cleanup path (main). Exit codes: 0 success,
  * 1 errors in the input, 2 bad command-line use. No output file is left behind on failure. */
 #include <errno.h>
 #include <stdio.h>
@@ -59,6 +60,8 @@ static const char usage_text[] =
     "                     smaller, and faster to compile\n"
     "  --embed-weights W  with --emit=c: put the weights of W.safetensors into NAME.c as a\n"
     "                     const array (for firmware without a file system)\n"
+    "  --dump-after=PASS  print the IR after a pass (elaborate, shape, autodiff, fuse; after\n"
+    "                     plan: the plan) on standard error, then go on\n"
     "  -h, --help         show this help\n"
     "  --version          show the version\n"
     "\n"
@@ -73,8 +76,13 @@ typedef struct Options {
     EmitKind emit;
     bool train, no_train;
     int opt;            /* -O level: 0 no fusion and no in-place ops; 1 and 2 both (default 2) */
+    const char *dump_after; /* --dump-after=PASS, or NULL */
     ElabOptions elab;
 } Options;
+
+/* The passes that --dump-after names, in the order they run. */
+static const char *const pass_names[] = {"elaborate", "shape", "autodiff", "fuse", "plan"};
+enum { NPASSES = sizeof pass_names / sizeof *pass_names };
 
 static int usage_error(const char *fmt, const char *arg) {
     fprintf(stderr, "cnnc: error: ");
@@ -99,6 +107,13 @@ static int parse_options(int argc, char **argv, Options *o, Define *defines) {
         } else if (!strcmp(a, "--version")) {
             puts("cnnc 0.1");
             return 0;
+        } else if (!strncmp(a, "--dump-after=", 13)) {
+            int k = 0;
+            while (k < NPASSES && strcmp(a + 13, pass_names[k]))
+                k++;
+            if (k == NPASSES)
+                return usage_error("unknown pass '%s' for --dump-after (elaborate, shape, autodiff, fuse, plan)", a + 13);
+            o->dump_after = a + 13;
         } else if (!strncmp(a, "--emit=", 7)) {
             static const char *const kinds[] = {"ir", "params", "c", "torch", "plan", "dot"};
             static const EmitKind ek[] = {EMIT_IR, EMIT_PARAMS, EMIT_C, EMIT_TORCH, EMIT_PLAN, EMIT_DOT};
@@ -241,17 +256,21 @@ static const char *self_dir(void) {
     return arena_strdup(buf);
 }
 
-static int run(char *const argv[]) {
+/* Starts argv[0] with argv; returns its pid, or -1. */
+static pid_t start(char *const argv[]) {
     pid_t pid = fork();
-    if (pid < 0)
-        return -1;
     if (pid == 0) {
         execvp(argv[0], argv);
         fprintf(stderr, "cnnc: error: cannot run '%s': %s\n", argv[0], strerror(errno));
         _exit(127);
     }
+    return pid;
+}
+
+/* Its exit status, or -1. */
+static int finish(pid_t pid) {
     int status;
-    if (waitpid(pid, &status, 0) < 0)
+    if (pid < 0 || waitpid(pid, &status, 0) < 0)
         return -1;
     return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
 }
@@ -332,13 +351,42 @@ static int build_program(const Options *o, const Graph *gi, const Plan *pi, Grap
             for (char *tok = strtok(copy, " "); tok && na < 48; tok = strtok(NULL, " "))
                 args[na++] = tok;
         }
+        /* The translation units compile at once (the training one takes most of the time),
+         * then link. */
+        const char *objs[3] = {NULL, NULL, NULL};
+        pid_t pids[3] = {-1, -1, -1};
+        int st = 0;
         for (int k = 0; k < 3; k++)
-            if (files[k])
-                args[na++] = files[k];
-        const char *tail[] = {lib, "-lz", "-lm", "-o", tmp_out, NULL};
-        for (size_t k = 0; k < sizeof tail / sizeof *tail; k++)
-            args[na++] = tail[k];
-        int st = run((char *const *)args);
+            if (files[k]) {
+                const char *one[64];
+                memcpy(one, args, sizeof(char *) * (size_t)na);
+                objs[k] = arena_printf("%.*so", (int)strlen(files[k]) - 1, files[k]);
+                int m = na;
+                const char *c_args[] = {"-c", files[k], "-o", objs[k], NULL};
+                for (size_t j = 0; j < sizeof c_args / sizeof *c_args; j++)
+                    one[m++] = c_args[j];
+                pids[k] = start((char *const *)one);
+                if (pids[k] < 0)
+                    st = -1;
+            }
+        for (int k = 0; k < 3; k++)
+            if (files[k] && pids[k] >= 0) {
+                int s = finish(pids[k]);
+                if (s != 0 && st == 0)
+                    st = s;
+            }
+        if (st == 0) {
+            for (int k = 0; k < 3; k++)
+                if (objs[k])
+                    args[na++] = objs[k];
+            const char *tail[] = {lib, "-lz", "-lm", "-o", tmp_out, NULL};
+            for (size_t k = 0; k < sizeof tail / sizeof *tail; k++)
+                args[na++] = tail[k];
+            st = finish(start((char *const *)args));
+        }
+        for (int k = 0; k < 3; k++)
+            if (objs[k])
+                remove(objs[k]);
         if (st == 0 && rename(tmp_out, o->out) == 0) {
             rc = 0;
         } else {
@@ -367,79 +415,93 @@ static int emit_c_dir(const Options *o, const Graph *g, const Plan *plan) {
                : 1;
 }
 
+/* --dump-after=PASS: the IR (or, after plan, the plan) on standard error, then go on. */
+static void dump_after(const Options *o, const char *pass, const Graph *g, const Plan *plan) {
+    if (!o->dump_after || strcmp(o->dump_after, pass) != 0)
+        return;
+    fprintf(stderr, "# after %s (%s graph)\n", pass, g->training ? "training" : "forward");
+    if (plan)
+        plan_print(g, plan, stderr);
+    else
+        ir_print(g, stderr);
+}
+
+/* The passes from a shape-checked graph to a verified plan: autodiff (train), fuse (-O1 and
+ * up, except for the PyTorch view, which mirrors the network as written), plan. Returns the
+ * plan, or NULL after a message. */
+static Plan *compile_graph(const Options *o, Graph *g, bool train) {
+    if (train) {
+        if (!pass_autodiff(g))
+            return NULL;
+        dump_after(o, "autodiff", g, NULL);
+        if (!pass_shape(g))
+            return NULL;
+    }
+    if (o->opt >= 1 && o->emit != EMIT_TORCH) {
+        if (!pass_fuse(g))
+            return NULL;
+        dump_after(o, "fuse", g, NULL);
+    }
+    if (!ir_verify(g))
+        return NULL;
+    Plan *plan = pass_plan(g, o->opt >= 1);
+    dump_after(o, "plan", g, plan);
+    return plan_verify(g, plan) ? plan : NULL;
+}
+
+/* Everything after the options: returns the exit code. The source is elaborated once; a
+ * standalone program's inference code comes from a copy of the forward graph, fused for
+ * inference, and its training code from the graph with the training step appended. */
+static int compile(const Options *o) {
+    Program *prog = load_program(o->file);
+    Graph *g = prog ? elaborate(prog, &o->elab) : NULL;
+    if (!g)
+        return 1;
+    dump_after(o, "elaborate", g, NULL);
+    if (!pass_shape(g))
+        return 1;
+    dump_after(o, "shape", g, NULL);
+    bool trainable = ir_param_count(g, true) > 0;
+    if (o->train && !trainable) {
+        fprintf(stderr, "cnnc: error: model %s has no trained parameters: there is nothing to train\n", g->name);
+        return 1;
+    }
+    /* Standalone programs always train, unless the model has nothing to train. */
+    bool train = o->train || (o->emit == EMIT_PROGRAM && !o->no_train && trainable);
+    Graph *gi = o->emit == EMIT_PROGRAM && train ? ir_clone(g) : NULL;
+    Plan *plan = compile_graph(o, g, train);
+    if (!plan)
+        return 1;
+    switch (o->emit) {
+    case EMIT_IR: return write_text(o, g, ir_print);
+    case EMIT_PARAMS: return write_text(o, g, ir_print_params);
+    case EMIT_PLAN: {
+        the_plan = plan;
+        int rc = o->svg ? write_file(o->svg, g, print_plan_svg) : 0;
+        return rc ? rc : write_text(o, g, print_plan);
+    }
+    case EMIT_DOT: return write_text(o, g, emit_dot);
+    case EMIT_TORCH: return write_text(o, g, emit_torch);
+    case EMIT_C: return emit_c_dir(o, g, plan);
+    case EMIT_PROGRAM: break;
+    }
+    if (!gi)
+        return build_program(o, g, plan, NULL, NULL);
+    Plan *pi = compile_graph(o, gi, false);
+    return pi ? build_program(o, gi, pi, g, plan) : 1;
+}
+
 int main(int argc, char **argv) {
     Options o = {.opt = 2};
     Define *defines = calloc((size_t)argc + 1, sizeof *defines);
     o.elab.defines = defines;
     int rc = parse_options(argc, argv, &o, defines);
-    if (rc >= 0) {
-        free(defines);
-        arena_free_all();
-        return rc;
-    }
     /* The embeddable pair is for one image at a time unless --batch says otherwise: the
      * smallest workspace. With --train it holds the training step: the train section's batch. */
-    if (o.emit == EMIT_C && !o.train && o.elab.batch == 0)
+    if (rc < 0 && o.emit == EMIT_C && !o.train && o.elab.batch == 0)
         o.elab.batch = 1;
-    rc = 1;
-    Program *prog = load_program(o.file);
-    Graph *g = prog ? elaborate(prog, &o.elab) : NULL;
-    if (g && pass_shape(g)) {
-        if (o.train && ir_param_count(g, true) == 0) {
-            fprintf(stderr, "cnnc: error: model %s has no trained parameters: there is nothing to train\n", g->name);
-            free(defines);
-            arena_free_all();
-            return 1;
-        }
-        /* Standalone programs always train, unless the model has nothing to train. */
-        if (o.train || (o.emit == EMIT_PROGRAM && !o.no_train && ir_param_count(g, true) > 0)) {
-            pass_autodiff(g);
-            if (!pass_shape(g)) {
-                free(defines);
-                arena_free_all();
-                return 1;
-            }
-        }
-        /* The PyTorch view mirrors the network as written, so it reads the unfused graph. */
-        if (o.opt >= 1 && o.emit != EMIT_TORCH)
-            pass_fuse(g);
-        if (!ir_verify(g)) {
-            free(defines);
-            arena_free_all();
-            return 1;
-        }
-        Plan *plan = pass_plan(g, o.opt >= 1);
-        if (!plan_verify(g, plan))
-            rc = 1;
-        else if (o.emit == EMIT_IR)
-            rc = write_text(&o, g, ir_print);
-        else if (o.emit == EMIT_PARAMS)
-            rc = write_text(&o, g, ir_print_params);
-        else if (o.emit == EMIT_PLAN) {
-            the_plan = plan;
-            rc = o.svg ? write_file(o.svg, g, print_plan_svg) : 0;
-            if (rc == 0)
-                rc = write_text(&o, g, print_plan);
-        } else if (o.emit == EMIT_DOT)
-            rc = write_text(&o, g, emit_dot);
-        else if (o.emit == EMIT_TORCH)
-            rc = write_text(&o, g, emit_torch);
-        else if (o.emit == EMIT_C)
-            rc = emit_c_dir(&o, g, plan);
-        else if (!g->training)
-            rc = build_program(&o, g, plan, NULL, NULL);
-        else { /* the program's inference code comes from the forward graph alone, fused for it */
-            Graph *gi = elaborate(prog, &o.elab);
-            if (!gi || !pass_shape(gi))
-                rc = 1;
-            else {
-                if (o.opt >= 1)
-                    pass_fuse(gi);
-                Plan *pi = pass_plan(gi, o.opt >= 1);
-                rc = plan_verify(gi, pi) ? build_program(&o, gi, pi, g, plan) : 1;
-            }
-        }
-    }
+    if (rc < 0)
+        rc = compile(&o);
     free(defines);
     arena_free_all();
     return rc;

@@ -5,6 +5,7 @@
 #include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "arena.h"
@@ -61,6 +62,37 @@ const char *val_str(const Val *v) {
     }
     default: return "?";
     }
+}
+
+Val arg_default(const OpInfo *info, int i, Span span) {
+    Val v = {.kind = V_NONE, .span = span};
+    const char *d = info->args[i].def;
+    if (!d)
+        return v;
+    for (int k = 0; info->args[k].name; k++)
+        if (!strcmp(info->args[k].name, d))
+            return v; /* another argument's value: set_attrs applies the rule */
+    char *end;
+    if (!strcmp(d, "true") || !strcmp(d, "false")) {
+        v.kind = V_BOOL;
+        v.i = d[0] == 't';
+        return v;
+    }
+    long long n = strtoll(d, &end, 10);
+    if (*d && !*end) {
+        v.kind = V_INT;
+        v.i = n;
+        return v;
+    }
+    double x = strtod(d, &end);
+    if (*d && !*end) {
+        v.kind = V_FLOAT;
+        v.f = x;
+        return v;
+    }
+    v.kind = V_WORD;
+    v.word = d;
+    return v;
 }
 
 bool arg_int(const Op *op, const Val *v, const char *arg, long long min, long long max, int *out) {
@@ -161,4 +193,17 @@ const char *pair_str(int h, int w) { return h == w ? arena_printf("%d", h) : are
 double same_shape_flops(const Graph *g, const Op *op, double per_element) {
     Shape s = g->values[op->out].shape;
     return per_element * (double)shape_numel(s) / (s.rank ? s.d[0] : 1);
+}
+
+bool op_is_backward(const Op *op) { return op->kind == OP_BACKWARD; }
+
+const OpInfo *op_code_info(const Graph *g, const Op *op) {
+    return op_info(op_is_backward(op) ? g->ops[op->fwd].kind : op->kind);
+}
+
+int op_inplace_input(const Op *op) { return op_is_backward(op) ? op->nin - 1 : 0; }
+
+bool op_may_run_inplace(const Graph *g, const Op *op) {
+    const OpInfo *info = op_code_info(g, op);
+    return op_is_backward(op) ? info->bwd_inplace : info->inplace;
 }

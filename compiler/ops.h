@@ -9,6 +9,7 @@
 #include "ir.h"
 
 struct Emit;
+struct TorchCtx;
 
 /* A compile-time value of the language. */
 typedef enum { V_NONE, V_INT, V_FLOAT, V_BOOL, V_LIST, V_WORD } ValKind;
@@ -31,8 +32,11 @@ typedef struct OpInfo {
     const char *name;
     bool is_layer;           /* callable as a statement of the language */
     const ArgSpec *args;     /* terminated by {NULL, NULL} */
-    /* Converts bound arguments (args[i] for spec i; V_NONE when not given) into op->a,
-     * applying defaults. The op's input values are set and have shapes. Reports errors. */
+    /* Bare words its arguments accept besides numbers, separated by '|' ("none|tanh"), or NULL;
+     * a word arrives in set_attrs as V_WORD unless a model parameter of that name exists. */
+    const char *words;
+    /* Converts bound arguments (args[i] for args entry i; its default, arg_default, when not
+     * given) into op->a. The op's input values are set and have shapes. Reports errors. */
     bool (*set_attrs)(Graph *g, Op *op, const Val *args);
     /* Computes the output shape from the input shapes; reports errors at op->span. */
     bool (*infer)(Graph *g, Op *op);
@@ -43,6 +47,10 @@ typedef struct OpInfo {
     /* Appends the attributes that differ from their defaults, e.g. "out=6 kernel=5 pad=2". */
     void (*print_attrs)(const Op *op, char *buf, size_t size);
     const char *param_kind;  /* component name for numbering ("conv", "linear", "bn"), or NULL */
+    /* How a fresh model fills each parameter role (the init column of NAME_tensors):
+     * "weight" / "bias" (PyTorch's uniform bounds from fan_in), "ones", "zeros"; NULL: "weight",
+     * "bias", "zeros" (running mean), "ones" (running variance). */
+    const char *param_init[4];
     /* Emits the body of the op's inference function (emit_c.h says which names it sees). */
     void (*emit_forward)(struct Emit *e, const Op *op);
     /* Training. emit_forward_train, when set, replaces emit_forward inside the training step
@@ -63,13 +71,42 @@ typedef struct OpInfo {
      * its output may overwrite its input when nothing reads the input later (the plan decides);
      * bwd_inplace: the same for the backward code's dx over dy. */
     bool inplace, bwd_inplace;
-    /* Fusion: the forward code applies op->epi_bn and op->epi_act (emit_epilogue) to what it
-     * writes (conv, linear, add, batchnorm), and op->pro_norm to what it reads (conv). */
+    /* Fusion, as a head: the forward code applies op->epi_bn and op->epi_act (emit_epilogue)
+     * to what it writes (conv, linear, add, batchnorm), and op->pro_norm to what it reads (conv).
+     * close_pool, when set: the head can also compute a pooling whose windows tile its output
+     * (op->epi_pool) in its store, at inference; it says whether it takes this one. */
     bool epilogue, prologue;
+    bool (*close_pool)(const Graph *g, const Op *head, const Op *pool);
+    /* Fusion, as the absorbed neighbour (pass_fuse.c reads these and names no op kind):
+     * act_expr: an elementwise activation; the C expression of the op applied to the float
+     *   expression v, which a head with `epilogue` puts in its store. Only C99 <math.h> and the
+     *   generated file's cnn_exp / cnn_tanh may appear in it.
+     * fold_norm: a per-channel affine map at inference (batchnorm: params w, b, mean, var and
+     *   attribute eps) that a head with `epilogue` folds as y * scale + shift.
+     * pre_norm: a per-channel normalization that a head with `prologue` folds into its padded
+     *   copy of the input.
+     * pool_tiles: a pooling; true when this op's windows tile the image (kernel = stride, no
+     *   padding, floor mode), so that a head with close_pool may take it. */
+    const char *(*act_expr)(const Op *op, const char *v);
+    bool fold_norm, pre_norm;
+    bool (*pool_tiles)(const Op *pool);
+    /* The PyTorch twin (emit_torch.c prints it; emit_torch.h has the helpers):
+     * torch_module: the constructor of the submodule holding the op's parameters, e.g.
+     *   "nn.Linear(84, 10)", registered under op->pname; NULL for ops without parameters.
+     * torch_call: the Python expression computing the op's output from its inputs (torch_in);
+     *   it may register constant buffers with torch_buffer. Every forward op has one. */
+    const char *(*torch_module)(const struct TorchCtx *t, const Op *op);
+    const char *(*torch_call)(struct TorchCtx *t, const Op *op);
 } OpInfo;
 
-/* The C expression of activation op `act` applied to the float expression v (act.c). */
-const char *act_expr(const Op *act, const char *v);
+/* Whether the code of op (forward, or backward of its forward op) may write its output over
+ * its in-place candidate input (the forward op's first input, the backward op's dy), and that
+ * input's index in op->in. */
+bool op_may_run_inplace(const Graph *g, const Op *op);
+int op_inplace_input(const Op *op);
+/* The OpInfo whose emitters produce op's code: the forward op's for a backward op. */
+const OpInfo *op_code_info(const Graph *g, const Op *op);
+bool op_is_backward(const Op *op);
 
 enum { BWD_X = 1, BWD_Y = 2 };
 
@@ -78,6 +115,12 @@ const OpInfo *op_info(OpKind k);
 const OpInfo *op_find_layer(const char *name);   /* NULL when no layer has that name */
 /* Every layer name, for "did you mean"; returns the count. */
 int op_layer_names(const char **names, int max);
+
+/* The default of argument i of info as a value (its ArgSpec text read as a number, true/false
+ * or a bare word), at span; V_NONE when the argument is required or its default is another
+ * argument (`stride = kernel`), which set_attrs resolves. The binder gives set_attrs this
+ * value for every argument not written, so each default is written once, in the table. */
+Val arg_default(const OpInfo *info, int i, Span span);
 
 /* Argument conversion, reporting "LAYER: argument 'ARG' must be ..." at the value. */
 bool arg_int(const Op *op, const Val *v, const char *arg, long long min, long long max, int *out);

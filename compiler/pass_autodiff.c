@@ -5,7 +5,7 @@
  * backward op reads the forward tensors its op's bwd_needs names and the gradient of the
  * op's output; it writes the gradient of one input and adds into parameter gradients. Where a
  * value feeds several ops (a residual's input), the contributions are summed by ordinary add
- * ops. The final softmax of a model that ends in one is not part of training (spec section 5):
+ * ops. The final softmax of a model that ends in one is not part of training (docs/language.md, Layers):
  * the loss reads the logits before it. Invalidates: nothing earlier; ops are only appended. */
 #include "arena.h"
 #include "diag.h"
@@ -38,7 +38,7 @@ static void contribute(Graph *g, int *grad, int v, int dv, Span span) {
     grad[v] = g->ops[id].out;
 }
 
-void pass_autodiff(Graph *g) {
+bool pass_autodiff(Graph *g) {
     g->nforward = g->nops;
     g->training = true;
     bool *need = needs_grad(g);
@@ -79,9 +79,9 @@ void pass_autodiff(Graph *g) {
             bool want_dx = need[f->in[k]];
             if (!want_dx && !(k == 0 && has_trained))
                 continue;
-            int in[8], nin = 0;
+            int *in = arena_alloc(sizeof(int) * (size_t)(f->nin + 2)), nin = 0; /* x..., y, dy */
             if (info->bwd_needs & BWD_X)
-                for (int j = 0; j < f->nin && nin < 6; j++)
+                for (int j = 0; j < f->nin; j++)
                     in[nin++] = f->in[j];
             if (info->bwd_needs & BWD_Y)
                 in[nin++] = f->out;
@@ -96,4 +96,5 @@ void pass_autodiff(Graph *g) {
                 contribute(g, grad, f->in[k], g->ops[b].out, f->span);
         }
     }
+    return true;
 }

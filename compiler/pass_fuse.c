@@ -3,7 +3,7 @@
  * loop nest, so that the intermediate tensors are never written to memory:
  *   - a batchnorm at inference folded into the conv, linear or add before it (applied as a
  *     per-channel scale and shift where the head stores its output);
- *   - an activation (relu, leaky_relu, elu, tanh, sigmoid, identity) applied in the same store,
+ *   - an activation (an op with act_expr: relu, gelu, silu, ...) applied in the same store,
  *     after the head (conv, linear, add, batchnorm) or after the folded batchnorm, in inference
  *     and in training (the activation's backward reads the activation's output, which the head
  *     writes; a batchnorm's backward reads the batchnorm's input, which stays in memory);
@@ -19,11 +19,7 @@
 #include "ops.h"
 #include "passes.h"
 
-static bool is_activation(OpKind k) {
-    return k == OP_RELU || k == OP_TANH || k == OP_SIGMOID || k == OP_LEAKY_RELU || k == OP_ELU || k == OP_IDENTITY;
-}
-
-void pass_fuse(Graph *g) {
+bool pass_fuse(Graph *g) {
     int *readers = arena_alloc(sizeof(int) * (size_t)(g->nvalues + 1));
     int *reader = arena_alloc(sizeof(int) * (size_t)(g->nvalues + 1));
     for (int i = 0; i < g->nops; i++)
@@ -41,7 +37,7 @@ void pass_fuse(Graph *g) {
         if (info->prologue && op->pro_norm < 0) {
             int x = op->in[0], p = g->values[x].producer;
             bool pads = op->a.ph || op->a.pw || op->a.ph_end || op->a.pw_end;
-            if (pads && g->ops[p].kind == OP_NORMALIZE && readers[x] == 1 && g->ops[p].fused_into < 0) {
+            if (pads && op_info(g->ops[p].kind)->pre_norm && readers[x] == 1 && g->ops[p].fused_into < 0) {
                 op->pro_norm = p;
                 g->ops[p].fused_into = i;
                 op->in[0] = g->ops[p].in[0];
@@ -50,30 +46,29 @@ void pass_fuse(Graph *g) {
         if (!info->epilogue)
             continue;
         int v = op->out;
-        if (!g->training && op->kind != OP_BATCHNORM && readers[v] == 1 && reader[v] < nfwd &&
-            g->ops[reader[v]].kind == OP_BATCHNORM) {
+        /* the single forward reader of v, or NULL */
+#define NEXT(v) (readers[v] == 1 && reader[v] < nfwd ? &g->ops[reader[v]] : NULL)
+        const Op *next = NEXT(v);
+        if (!g->training && !info->fold_norm && next && op_info(next->kind)->fold_norm) {
             op->epi_bn = reader[v];
             g->ops[reader[v]].fused_into = i;
-            v = g->ops[reader[v]].out;
+            v = next->out;
+            next = NEXT(v);
         }
-        if (readers[v] == 1 && reader[v] < nfwd && is_activation(g->ops[reader[v]].kind)) {
+        if (next && op_info(next->kind)->act_expr) {
             op->epi_act = reader[v];
             g->ops[reader[v]].fused_into = i;
-            v = g->ops[reader[v]].out;
+            v = next->out;
+            next = NEXT(v);
         }
-        if (op->kind == OP_CONV && !g->training && readers[v] == 1 && reader[v] < nfwd) {
-            Op *pool = &g->ops[reader[v]];
-            Shape o = g->values[op->out].shape;
-            const Attrs *pa = &pool->a;
-            bool tiles = (pool->kind == OP_MAXPOOL || pool->kind == OP_AVGPOOL) && pa->kh == pa->sh && pa->kw == pa->sw &&
-                         !pa->ph && !pa->pw && !pa->ceil_mode;
-            /* the column kernel only (8 or more columns), with a window row of at most 64 KiB */
-            if (tiles && o.d[3] >= 8 && (int64_t)8 * pa->kh * o.d[3] <= 16384) {
-                op->epi_pool = reader[v];
-                pool->fused_into = i;
-                v = pool->out;
-            }
+        if (info->close_pool && !g->training && next && op_info(next->kind)->pool_tiles &&
+            op_info(next->kind)->pool_tiles(next) && info->close_pool(g, op, next)) {
+            op->epi_pool = reader[v];
+            g->ops[reader[v]].fused_into = i;
+            v = next->out;
         }
+#undef NEXT
         op->writes = v;
     }
+    return true;
 }

@@ -3,12 +3,13 @@
  * Liveness: a value lives from the step that defines it to the last step that reads it (the
  * model output to the end). Placement: values sorted by a heuristic key, each put at the
  * lowest offset where it overlaps no already-placed value whose live range it meets (first
- * fit over the gaps). Several orders are tried and the smallest arena is kept, as Glow and
+ * fit over the gaps). Five orders are tried and the smallest arena is kept, as Glow and
  * XLA do; peak-live (the most bytes live at one step) is the lower bound any order can reach. */
 #include "plan.h"
 
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "arena.h"
 #include "ops.h"
@@ -31,36 +32,46 @@ static int cmp_order(const void *a, const void *b) {
     case 0: ku = p->value_floats[u], kv = p->value_floats[v]; break;             /* bigger first */
     case 1: ku = duration(p, u), kv = duration(p, v); break;                     /* longer first */
     case 2: ku = p->value_floats[u] * duration(p, u), kv = p->value_floats[v] * duration(p, v); break;
-    default: ku = -p->first[u], kv = -p->first[v]; break;                        /* definition order */
+    case 3: ku = -p->first[u], kv = -p->first[v]; break;                         /* definition order */
+    default: ku = p->last[u], kv = p->last[v]; break;                            /* freed last first */
     }
     if (ku != kv)
         return ku > kv ? -1 : 1;
     return u - v;
 }
 
-/* First fit: the lowest offset where v fits among placed values whose lifetimes meet its own. */
-static int64_t place(const Plan *p, const int *placed, int nplaced, const int64_t *off, int v) {
+/* First fit: the lowest offset where v fits among placed values whose lifetimes meet its own.
+ * byoff holds the placed values sorted by offset, so one sweep finds the gap (climbing past
+ * them one at a time made long training graphs cubic); v is then inserted in order. */
+static int64_t place(const Plan *p, int *byoff, int nplaced, const int64_t *off, int v) {
     int64_t at = 0;
-    for (;;) {
-        int64_t next = at;
-        for (int k = 0; k < nplaced; k++) {
-            int u = placed[k];
-            if (p->last[u] < p->first[v] || p->last[v] < p->first[u])
-                continue;
-            if (off[u] < at + p->value_floats[v] && at < off[u] + p->value_floats[u] && off[u] + p->value_floats[u] > next)
-                next = off[u] + p->value_floats[u];
-        }
-        if (next == at)
-            return at;
-        at = next;
+    for (int k = 0; k < nplaced; k++) {
+        int u = byoff[k];
+        if (p->last[u] < p->first[v] || p->last[v] < p->first[u])
+            continue;
+        if (off[u] >= at + p->value_floats[v])
+            break; /* the gap below this one holds v */
+        if (off[u] + p->value_floats[u] > at)
+            at = off[u] + p->value_floats[u];
     }
+    int lo = 0, hi = nplaced;
+    while (lo < hi) {
+        int mid = (lo + hi) / 2;
+        if (off[byoff[mid]] <= at)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    memmove(byoff + lo + 1, byoff + lo, sizeof(int) * (size_t)(nplaced - lo));
+    byoff[lo] = v;
+    return at;
 }
 
 /* Floats of parameter gradients that backward op i computes (its forward op's trained
- * weight and bias, each rounded up), or 0. */
+ * weight and bias, each rounded up), or 0. The order and rounding agree with grad_at. */
 int64_t grad_floats(const Graph *g, int i) {
     const Op *op = &g->ops[i];
-    if (op->kind != OP_BACKWARD || op->wrt != 0)
+    if (!op_is_backward(op) || op->wrt != 0)
         return 0;
     int64_t n = 0;
     for (int r = 0; r < 2; r++) {
@@ -79,6 +90,9 @@ Plan *pass_plan(const Graph *g, bool inplace_allowed) {
         p->param_offset[i] = p->param_floats;
         p->param_floats += round_up(g->params[i].numel);
     }
+    p->grad_at = arena_alloc(sizeof(int64_t) * (size_t)(g->nparams + 1));
+    for (int i = 0; i < g->nparams; i++)
+        p->grad_at[i] = -1;
     p->scratch_of = arena_alloc(sizeof(int) * (size_t)(g->nops + 1));
     p->grad_scratch_of = arena_alloc(sizeof(int) * (size_t)(g->nops + 1));
     int nb = nv;
@@ -86,6 +100,14 @@ Plan *pass_plan(const Graph *g, bool inplace_allowed) {
         const OpInfo *info = op_info(g->ops[i].kind);
         p->scratch_of[i] = info->scratch && info->scratch(g, &g->ops[i]) > 0 ? nb++ : -1;
         p->grad_scratch_of[i] = grad_floats(g, i) > 0 ? nb++ : -1;
+        if (p->grad_scratch_of[i] >= 0) /* the trained weight, then the trained bias */
+            for (int r = 0, at = 0; r < 2; r++) {
+                int pi = g->ops[g->ops[i].fwd].param[r];
+                if (pi >= 0 && g->params[pi].trained) {
+                    p->grad_at[pi] = at;
+                    at += (int)round_up(g->params[pi].numel);
+                }
+            }
     }
     p->grad_block_floats = g->training ? p->param_floats : 0;
     p->nbuffers = nb;
@@ -137,16 +159,15 @@ Plan *pass_plan(const Graph *g, bool inplace_allowed) {
         const Op *op = &g->ops[i];
         if (op->writes < 0 || op->fused_into >= 0)
             continue;
-        bool ok = op->kind == OP_BACKWARD ? op_info(g->ops[op->fwd].kind)->bwd_inplace : op_info(op->kind)->inplace;
-        if (!ok || !inplace_allowed)
+        if (!inplace_allowed || !op_may_run_inplace(g, op))
             continue;
         /* the candidate: the forward op's first input, or the backward op's dy (its last input) */
-        int v = op->kind == OP_BACKWARD ? op->in[op->nin - 1] : op->in[0];
+        int cand = op_inplace_input(op), v = op->in[cand];
         if (v == g->input || p->last[v] != i || p->value_floats[v] != p->value_floats[op->writes])
             continue;
         bool read_twice = false; /* the same value twice among the inputs: keep it apart */
         for (int k = 0; k < op->nin; k++)
-            read_twice |= op->in[k] == v && k != (op->kind == OP_BACKWARD ? op->nin - 1 : 0);
+            read_twice |= op->in[k] == v && k != cand;
         if (read_twice)
             continue;
         int root = v;
@@ -166,23 +187,33 @@ Plan *pass_plan(const Graph *g, bool inplace_allowed) {
         if (v != g->input && p->alias_of[v] < 0 && p->value_floats[v] > 0)
             order[n++] = v;
     }
-    for (int step = 0; step <= g->nops; step++) {
-        int64_t live = 0;
-        for (int k = 0; k < n; k++)
-            if (p->first[order[k]] <= step && step <= p->last[order[k]])
-                live += p->value_floats[order[k]];
+    /* peak-live: bytes live at each step, by adding at first and removing after last */
+    int64_t *delta = arena_alloc(sizeof(int64_t) * (size_t)(g->nops + 2));
+    for (int k = 0; k < n; k++) {
+        delta[p->first[order[k]]] += p->value_floats[order[k]];
+        delta[p->last[order[k]] + 1] -= p->value_floats[order[k]];
+    }
+    for (int64_t step = 0, live = 0; step <= g->nops; step++) {
+        live += delta[step];
         if (live > p->peak_floats)
             p->peak_floats = live;
     }
-    static const char *const names[] = {"largest first", "longest-lived first", "largest area first", "definition order"};
+    static const char *const names[] = {"largest first", "longest-lived first", "largest area first", "definition order",
+                                        "freed last first"};
     int64_t *off = arena_alloc(sizeof(int64_t) * (size_t)nb);
+    int *tmp = malloc(sizeof(int) * (size_t)(n + 1));
+    if (!tmp) {
+        fprintf(stderr, "cnnc: out of memory\n");
+        exit(1);
+    }
     p->arena_floats = -1;
-    for (int key = 0; key < 4; key++) {
+    for (int key = 0; key < 5; key++) {
         sort_ctx = (SortCtx){p, key};
         qsort(order, (size_t)n, sizeof(int), cmp_order);
         int64_t top = 0;
         for (int k = 0; k < n; k++) {
-            off[order[k]] = place(p, order, k, off, order[k]);
+            int64_t at = place(p, tmp, k, off, order[k]);
+            off[order[k]] = at;
             if (off[order[k]] + p->value_floats[order[k]] > top)
                 top = off[order[k]] + p->value_floats[order[k]];
         }
@@ -193,6 +224,7 @@ Plan *pass_plan(const Graph *g, bool inplace_allowed) {
                 p->value_offset[v] = off[v];
         }
     }
+    free(tmp);
     for (int v = 0; v < nb; v++) /* aliases share their root's place */
         if (p->alias_of[v] >= 0) {
             int root = v;
@@ -268,14 +300,12 @@ bool plan_verify(const Graph *g, const Plan *p) {
             if (!share || rstep[u] < wstep[v] || rstep[v] < wstep[u])
                 continue;
             /* u's last read and v's write are the same step: legal only in place */
-            if (rstep[u] == wstep[v] && wstep[v] < nb && v < g->nvalues) {
+            if (rstep[u] == wstep[v] && wstep[v] >= 0 && wstep[v] < g->nops && v < g->nvalues) {
                 const Op *op = &g->ops[wstep[v]];
-                const OpInfo *info = op_info(op->kind == OP_BACKWARD ? g->ops[op->fwd].kind : op->kind);
                 bool reads_u = false;
                 for (int k = 0; k < op->nin; k++)
                     reads_u |= op->in[k] == u;
-                bool may = op->kind == OP_BACKWARD ? info->bwd_inplace : info->inplace;
-                if (reads_u && may && op->writes == v && p->value_offset[u] == p->value_offset[v] &&
+                if (reads_u && op_may_run_inplace(g, op) && op->writes == v && p->value_offset[u] == p->value_offset[v] &&
                     p->value_floats[u] == p->value_floats[v])
                     continue;
             }

@@ -1,11 +1,12 @@
-/* passes.h: the passes, called in a straight line by main.c. Each file says what it requires,
- * provides and invalidates. */
+/* passes.h: the passes over the graph, run in a straight line by main.c (its pass table names
+ * them for --dump-after). Each takes the graph and returns false after reporting an error in
+ * the input; each file says what it requires, provides and invalidates. */
 #ifndef CNNC_PASSES_H
 #define CNNC_PASSES_H
 #include "ir.h"
 
 bool pass_shape(Graph *g);
-void pass_autodiff(Graph *g);
-void pass_fuse(Graph *g);
+bool pass_autodiff(Graph *g);
+bool pass_fuse(Graph *g);
 
 #endif

@@ -23,6 +23,7 @@ typedef struct Plan {
      * a transient arena buffer instead of the gradient block, when the step updates each
      * parameter right after its gradient is complete (NAME_train_step_update). */
     int *grad_scratch_of;    /* per op: that buffer's id, or -1 */
+    int64_t *grad_at;        /* per parameter: where its gradient starts in that buffer, or -1 */
     int64_t grad_block_floats; /* the gradient block NAME_train_step needs (= param_floats) */
     int ninplace;            /* ops that run in place */
     int64_t arena_floats;    /* the arena this plan needs */

@@ -1,4 +1,4 @@
-/* train_config.c: evaluates and checks one `train { key = value ... }` item (spec section 7)
+/* train_config.c: evaluates and checks one `train { key = value ... }` item (docs/language.md, Training settings)
  * into a TrainConfig. Requires: a parsed ITEM_TRAIN. Provides: plain values with their spans.
  *
  * Every callable value (a loss, an optimizer, a schedule, an augmentation, early_stop, an init)
@@ -11,7 +11,7 @@
  * Values are compile-time expressions of the language (ints, floats, booleans, + - * / %,
  * comparisons, and/or/not, lists) and may use the model's parameters through lookup.
  *
- * Choices the spec leaves open: `augment` and `freeze` also accept a single item without
+ * Choices docs/language.md makes where the language was open: `augment` and `freeze` also accept a single item without
  * brackets; `freeze` items are names, dotted or not (`conv0`, `stage1.basic0`), or strings
  * (`"stage1.basic0"`); they are taken as written, never looked up as model parameters. */
 #include "train_config.h"
@@ -58,6 +58,9 @@ typedef struct TrainArg {
 #define UNIT_HALF {0, 1, false, true}    /* [0, 1) */
 #define UNIT_OPEN {0, 1, true, true}     /* (0, 1) */
 #define DEGREES {0, 180, true, false}    /* (0, 180] */
+#define HUE {0, 0.5, false, false}       /* [0, 0.5] */
+#define DEGREES0 {0, 180, false, false}  /* [0, 180] */
+#define SHEAR {0, 90, false, true}       /* [0, 90) */
 #define ARG(S, field, type, def, range) {#field, def, type, range, offsetof(S, field)}
 #define END_ARGS {NULL, NULL, TA_INT, ANY, 0}
 
@@ -114,14 +117,26 @@ static const TrainArg exponential_args[] = {ARG(TrainSchedule, gamma, TA_NUM, NU
 static const TrainArg cosine_args[] = {ARG(TrainSchedule, min_lr, TA_NUM, "0", GE0),
                                        ARG(TrainSchedule, t_max, TA_INT, "0", GE0), END_ARGS};
 static const TrainArg onecycle_args[] = {ARG(TrainSchedule, max_lr, TA_NUM, NULL, GT0),
-                                         ARG(TrainSchedule, pct_start, TA_NUM, "0.3", UNIT_OPEN), END_ARGS};
+                                         ARG(TrainSchedule, pct_start, TA_NUM, "0.3", UNIT_OPEN),
+                                         ARG(TrainSchedule, cycle_momentum, TA_BOOL, "false", ANY), END_ARGS};
 static const TrainArg plateau_args[] = {
     ARG(TrainSchedule, factor, TA_NUM, "0.5", UNIT_OPEN),
     ARG(TrainSchedule, patience, TA_INT, "5", GE0),
     END_ARGS,
 };
 
-static const TrainArg random_crop_args[] = {ARG(TrainAugment, pad, TA_INT, "4", GE0), END_ARGS};
+/* random_crop(size, pad): pad defaults to 4 without a size, to 0 (torchvision's) with one. */
+static const TrainArg random_crop_args[] = {ARG(TrainAugment, size, TA_INT, "none", GE1),
+                                            ARG(TrainAugment, pad, TA_INT, "4", GE0), END_ARGS};
+static const TrainArg color_jitter_args[] = {
+    ARG(TrainAugment, brightness, TA_NUM, "0", GE0), ARG(TrainAugment, contrast, TA_NUM, "0", GE0),
+    ARG(TrainAugment, saturation, TA_NUM, "0", GE0), ARG(TrainAugment, hue, TA_NUM, "0", HUE), END_ARGS};
+static const TrainArg grayscale_args[] = {ARG(TrainAugment, p, TA_NUM, "0.1", UNIT), END_ARGS};
+static const TrainArg affine_args[] = {
+    ARG(TrainAugment, degrees, TA_NUM, "0", DEGREES0), ARG(TrainAugment, translate, TA_NUM, "0", UNIT),
+    ARG(TrainAugment, scale, TA_NUMS, "none", GT0), ARG(TrainAugment, shear, TA_NUM, "0", SHEAR), END_ARGS};
+static const TrainArg random_resized_crop_args[] = {ARG(TrainAugment, scale, TA_NUMS, "none", GT0),
+                                                    ARG(TrainAugment, ratio, TA_NUMS, "none", GT0), END_ARGS};
 static const TrainArg hflip_args[] = {ARG(TrainAugment, p, TA_NUM, "0.5", UNIT), END_ARGS};
 static const TrainArg vflip_args[] = {ARG(TrainAugment, p, TA_NUM, "0.5", UNIT), END_ARGS};
 static const TrainArg rotate_args[] = {ARG(TrainAugment, degrees, TA_NUM, NULL, DEGREES), END_ARGS};
@@ -134,9 +149,15 @@ static const TrainArg early_stop_args[] = {
     END_ARGS,
 };
 
-static const TrainArg default_args[] = {END_ARGS};
-static const TrainArg kaiming_normal_args[] = {END_ARGS};
-static const TrainArg xavier_uniform_args[] = {END_ARGS};
+static const TrainArg init_default_args[] = {END_ARGS};
+/* kaiming_normal's mode and nonlinearity are names; eval_init takes them out of the call. */
+static const TrainArg init_kaiming_normal_args[] = {ARG(TrainInitArgs, a, TA_NUM, "0", ANY), END_ARGS};
+static const TrainArg init_xavier_uniform_args[] = {ARG(TrainInitArgs, gain, TA_NUM, "1", GT0), END_ARGS};
+static const TrainArg init_normal_args[] = {ARG(TrainInitArgs, mean, TA_NUM, "0", ANY),
+                                       ARG(TrainInitArgs, std, TA_NUM, "1", GT0), END_ARGS};
+static const TrainArg init_uniform_args[] = {ARG(TrainInitArgs, a, TA_NUM, "0", ANY), ARG(TrainInitArgs, b, TA_NUM, "1", ANY),
+                                        END_ARGS};
+static const TrainArg init_constant_args[] = {ARG(TrainInitArgs, val, TA_NUM, NULL, ANY), END_ARGS};
 
 /* A family of callables: the members, in their enum's order. */
 typedef struct Callee {
@@ -156,7 +177,8 @@ static const Callee loss_members[] = {TRAIN_LOSSES(CALLEE)};
 static const Callee optimizer_members[] = {TRAIN_OPTIMIZERS(CALLEE)};
 static const Callee schedule_members[] = {TRAIN_SCHEDULES(CALLEE)};
 static const Callee augment_members[] = {TRAIN_AUGMENTS(CALLEE)};
-static const Callee init_members[] = {TRAIN_INITS(CALLEE)};
+#define INIT_CALLEE(e, name) {#name, init_##name##_args},
+static const Callee init_members[] = {TRAIN_INITS(INIT_CALLEE)};
 static const Callee early_stop_members[] = {{"early_stop", early_stop_args}};
 #undef CALLEE
 
@@ -620,12 +642,58 @@ static bool eval_early_stop(const Env *env, const Expr *e, TrainConfig *t) {
     return true;
 }
 
+static const char *const nonlinearities[] = {"linear", "sigmoid", "tanh", "relu", "leaky_relu"};
+
 static bool eval_init(const Env *env, const Expr *e, TrainConfig *t) {
-    char unused;
-    int m = eval_member(env, &inits, "train setting 'init'", e, &unused, 0, NULL);
+    TrainInitArgs args;
+    int fan_out = 0, nonlinearity = 4;   /* set after eval_member, which fills args afresh */
+    const Expr *call = e;
+    if (e->kind == EX_CALL && !strcmp(e->name, "kaiming_normal")) {
+        /* mode and nonlinearity (keyword, or positional 2 and 3) are names, not values */
+        Expr *copy = arena_alloc(sizeof *copy);
+        *copy = *e;
+        copy->args.items = arena_alloc(sizeof(Arg) * (size_t)(e->args.n ? e->args.n : 1));
+        copy->args.n = 0;
+        for (int i = 0; i < e->args.n; i++) {
+            const Arg *a = &e->args.items[i];
+            const char *key = a->name ? a->name : i == 1 ? "mode" : i == 2 ? "nonlinearity" : NULL;
+            if (!key || (strcmp(key, "mode") && strcmp(key, "nonlinearity"))) {
+                copy->args.items[copy->args.n++] = *a;
+                continue;
+            }
+            const char *w = a->value->kind == EX_NAME ? a->value->name : a->value->kind == EX_STRING ? a->value->str : "";
+            bool ok = false;
+            if (!strcmp(key, "mode")) {
+                ok = !strcmp(w, "fan_in") || !strcmp(w, "fan_out");
+                fan_out = !strcmp(w, "fan_out");
+            } else {
+                for (int k = 0; k < 5; k++)
+                    if (!strcmp(w, nonlinearities[k])) {
+                        nonlinearity = k;
+                        ok = true;
+                    }
+            }
+            if (!ok) {
+                diag_error(a->value->span, "init: kaiming_normal: %s must be %s", key,
+                           !strcmp(key, "mode") ? "fan_in or fan_out"
+                                                : "linear, sigmoid, tanh, relu or leaky_relu");
+                return false;
+            }
+        }
+        call = copy;
+    }
+    int m = eval_member(env, &inits, "train setting 'init'", call, &args, sizeof args, NULL);
     if (m < 0)
         return false;
+    if (m == INIT_UNIFORM && !(args.a < args.b)) {
+        diag_error(e->span, "init: uniform needs a < b, got a = %g, b = %g", args.a, args.b);
+        return false;
+    }
+    args.has_args = e->kind == EX_CALL && e->args.n > 0;
+    args.fan_out = fan_out;
+    args.nonlinearity = nonlinearity;
     t->init = (InitKind)m;
+    t->init_args = args;
     return true;
 }
 
@@ -656,6 +724,28 @@ static bool eval_augment(const Env *env, Expr *e, TrainConfig *t) {
         }
         out[i].kind = (AugmentKind)m;
         out[i].span = items[i]->span;
+        const Expr *it = items[i];
+        if (m == AUG_RANDOM_CROP && out[i].size > 0 && it->kind == EX_CALL) {   /* a size, no pad: pad 0 */
+            bool pad_given = it->args.n >= 2;
+            for (int k = 0; k < it->args.n; k++)
+                pad_given |= it->args.items[k].name && !strcmp(it->args.items[k].name, "pad");
+            if (!pad_given)
+                out[i].pad = 0;
+        }
+        if (m == AUG_AFFINE && out[i].scale.n &&
+            (out[i].scale.n != 2 || out[i].scale.items[0] > out[i].scale.items[1])) {
+            diag_error(out[i].scale.span, "%s: affine's scale must be [lo, hi] with 0 < lo <= hi", subject);
+            ok = false;
+        }
+        if (m == AUG_RANDOM_RESIZED_CROP) {
+            const TrainNumList *l[2] = {&out[i].scale, &out[i].ratio};
+            for (int k = 0; k < 2; k++)
+                if (l[k]->n && (l[k]->n != 2 || l[k]->items[0] > l[k]->items[1] || (k == 0 && l[k]->items[1] > 1))) {
+                    diag_error(l[k]->span, "%s: random_resized_crop's %s must be [lo, hi] with 0 < lo <= hi%s", subject,
+                               k ? "ratio" : "scale", k ? "" : " <= 1");
+                    ok = false;
+                }
+        }
         if (first[m] >= 0) {
             diag_error(items[i]->span, "augment: %s is listed twice", augment_members[m].name);
             diag_note(items[first[m]]->span, "first listed here");
@@ -865,7 +955,12 @@ static void print_field(FILE *f, const TrainArg *a, const void *base) {
     const void *p = (const char *)base + a->offset;
     bool unset_allowed = a->def && !strcmp(a->def, "none");
     switch (a->type) {
-    case TA_INT: fprintf(f, "%d", *(const int *)p); return;
+    case TA_INT:
+        if (unset_allowed && *(const int *)p == 0)
+            fputs("none", f);
+        else
+            fprintf(f, "%d", *(const int *)p);
+        return;
     case TA_I64: fprintf(f, "%lld", *(const long long *)p); return;
     case TA_NUM: {
         double x = *(const double *)p;
@@ -938,7 +1033,15 @@ void train_config_print(const TrainConfig *t, FILE *f) {
         fputs("none", f);
     for (int i = 0; i < t->nfreeze; i++)
         fprintf(f, "%s%s", i ? ", " : "", t->freeze[i].prefix);
-    fprintf(f, "\n  init: %s", init_members[t->init].name);
+    fprintf(f, "\n  init: ");
+    if (t->init_args.has_args) {
+        print_call(f, &init_members[t->init], &t->init_args);
+        if (t->init == INIT_KAIMING_NORMAL)
+            fprintf(f, " mode=%s nonlinearity=%s", t->init_args.fan_out ? "fan_out" : "fan_in",
+                    nonlinearities[t->init_args.nonlinearity]);
+    } else {
+        fputs(init_members[t->init].name, f);
+    }
     if (t->nlr_for) {   /* printed only when given, so that existing listings stay as they were */
         fputs("\n  lr_for: ", f);
         for (int i = 0; i < t->nlr_for; i++)

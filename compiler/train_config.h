@@ -1,4 +1,4 @@
-/* train_config.h: a model's training recipe (spec section 7) as plain values, evaluated and
+/* train_config.h: a model's training recipe (docs/language.md, Training settings) as plain values, evaluated and
  * checked from the syntax tree of one `train { ... }` item. Later stages (the C emitter, the
  * runtime training driver) read only this struct, never the syntax tree.
  *
@@ -27,8 +27,11 @@
     X(SCHED_PLATEAU, plateau)
 #define TRAIN_AUGMENTS(X)                                                                       \
     X(AUG_RANDOM_CROP, random_crop) X(AUG_HFLIP, hflip) X(AUG_VFLIP, vflip)                    \
-    X(AUG_ROTATE, rotate) X(AUG_TRANSLATE, translate) X(AUG_ERASE, erase)
-#define TRAIN_INITS(X) X(INIT_DEFAULT, default) X(INIT_KAIMING_NORMAL, kaiming_normal) X(INIT_XAVIER_UNIFORM, xavier_uniform)
+    X(AUG_ROTATE, rotate) X(AUG_TRANSLATE, translate) X(AUG_ERASE, erase)                      \
+    X(AUG_COLOR_JITTER, color_jitter) X(AUG_GRAYSCALE, grayscale)                              \
+    X(AUG_RANDOM_RESIZED_CROP, random_resized_crop) X(AUG_AFFINE, affine)
+#define TRAIN_INITS(X) X(INIT_DEFAULT, default) X(INIT_KAIMING_NORMAL, kaiming_normal) X(INIT_XAVIER_UNIFORM, xavier_uniform) \
+    X(INIT_NORMAL, normal) X(INIT_UNIFORM, uniform) X(INIT_CONSTANT, constant)
 
 #define TRAIN_ENUM_(e, name) e,
 typedef enum { TRAIN_KEYS(TRAIN_ENUM_) TK_COUNT } TrainKey;
@@ -86,6 +89,7 @@ typedef struct TrainSchedule {
     int t_max;                /* cosine: T_max in epochs, >= 0; 0: the run's epochs */
     double max_lr;            /* onecycle: > 0 */
     double pct_start;         /* onecycle: the rising part's fraction of the steps, in (0, 1) */
+    bool cycle_momentum;      /* onecycle: momentum / beta1 from 0.95 to 0.85 and back */
     double factor;            /* plateau: in (0, 1) */
     int patience;             /* plateau: epochs without improvement, >= 0 */
 } TrainSchedule;
@@ -96,6 +100,11 @@ typedef struct TrainAugment {
     double p;                 /* hflip, vflip, erase: probability, in [0, 1] */
     double degrees;           /* rotate: uniform in [-degrees, degrees], in (0, 180] */
     double fraction;          /* translate: of the width/height, in (0, 1) */
+    int size;                 /* random_crop: the crop's size (0: not given, the input's); it
+                                 must equal the input's height and width (checked when training) */
+    double brightness, contrast, saturation, hue;   /* color_jitter: >= 0, hue <= 0.5 */
+    TrainNumList scale, ratio;                      /* random_resized_crop, affine (scale): [lo, hi] or not given */
+    double translate, shear;                        /* affine: in [0, 1], in [0, 90) degrees */
     Span span;                /* the item as written */
 } TrainAugment;
 
@@ -105,7 +114,7 @@ typedef struct TrainEarlyStop {
     double min_delta;         /* >= 0 */
 } TrainEarlyStop;
 
-/* A parameter name prefix (spec section 6): written as a name, dotted or not (`conv0`,
+/* A parameter name prefix (docs/language.md, Naming): written as a name, dotted or not (`conv0`,
  * `stage1.basic0`), or as a string (`"stage1.basic0"`). It is meant to match a parameter whose name equals it or
  * continues with '.'; whether it matches anything is checked by elaborate.c at span. */
 typedef struct TrainFreeze {
@@ -120,6 +129,16 @@ typedef struct TrainLrFor {
     double lr;                /* > 0 */
     Span span;
 } TrainLrFor;
+
+/* init's arguments, as torch.nn.init names them (init.h of the runtime has the formulas):
+ * kaiming_normal(a=0, mode=fan_in, nonlinearity=leaky_relu), xavier_uniform(gain=1),
+ * normal(mean=0, std=1), uniform(a=0, b=1), constant(val). has_args: any was written. */
+typedef struct TrainInitArgs {
+    bool has_args;
+    double a, b, mean, std, val, gain;
+    int fan_out;              /* mode = fan_out */
+    int nonlinearity;         /* linear, sigmoid, tanh, relu, leaky_relu: 0..4 */
+} TrainInitArgs;
 
 typedef struct TrainConfig {
     int epochs;               /* >= 1 */
@@ -136,6 +155,7 @@ typedef struct TrainConfig {
     TrainFreeze *freeze;
     int nfreeze;
     InitKind init;
+    TrainInitArgs init_args;
     TrainLrFor *lr_for;
     int nlr_for;
     Span spans[TK_COUNT];     /* the value of each setting as written (e.g. spans[TK_LOSS] covers

@@ -18,10 +18,12 @@ _cnnc() {
     case $cur in
         --emit=*)
             COMPREPLY=($(compgen -W "ir params c plan dot torch" -- "${cur#--emit=}")); return ;;
+        --dump-after=*)
+            COMPREPLY=($(compgen -W "elaborate shape autodiff fuse plan" -- "${cur#--dump-after=}")); return ;;
         -*)
             COMPREPLY=($(compgen -W "-o --emit= --model -D --batch -O0 -O1 -O2 --train --no-train
-                                     --embed-weights --svg -h --help --version" -- "$cur"))
-            [ "${COMPREPLY[0]}" = --emit= ] && compopt -o nospace 2>/dev/null
+                                     --embed-weights --svg --dump-after= -h --help --version" -- "$cur"))
+            case ${COMPREPLY[0]} in --emit=|--dump-after=) compopt -o nospace 2>/dev/null ;; esac
             return ;;
     esac
     compopt -o filenames 2>/dev/null

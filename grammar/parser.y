@@ -1,4 +1,4 @@
-/* parser.y: the .cnn grammar (spec sections 2-4 and 7). Actions only build the syntax tree
+/* parser.y: the .cnn grammar (docs/language.md). Actions only build the syntax tree
  * (compiler/ast.c); all meaning is decided by the elaborator. Syntax errors name what was
  * expected ("expected \")\" or \",\", found newline"); recovery resynchronizes at the end of
  * a statement (newline, ";" or "}"), so one run reports several independent errors.

@@ -280,11 +280,17 @@ static ParamRole role_of(const CnnTensorInfo *t) {
 }
 
 void cli_init_params(const CnnModel *m, float *params, InitKind kind, unsigned long long seed) {
+    InitSpec s;
+    init_spec_default(kind, &s);
+    cli_init_params_spec(m, params, &s, seed);
+}
+
+void cli_init_params_spec(const CnnModel *m, float *params, const InitSpec *s, unsigned long long seed) {
     Rng r;
     rng_seed(&r, seed);
     for (int i = 0; i < m->ntensors; i++) {
         const CnnTensorInfo *t = &m->tensors[i];
-        init_tensor(&r, kind, role_of(t), t->fan_in, t->fan_out, params + t->offset, (long)t->numel);
+        init_tensor_spec(&r, s, role_of(t), t->fan_in, t->fan_out, params + t->offset, (long)t->numel);
     }
 }
 

@@ -56,6 +56,7 @@ float *cli_alloc_floats(size_t n, const char *what, char *err);
 
 /* Fills every tensor of the parameter block as a fresh PyTorch model would (init.h). */
 void cli_init_params(const CnnModel *m, float *params, InitKind kind, unsigned long long seed);
+void cli_init_params_spec(const CnnModel *m, float *params, const InitSpec *s, unsigned long long seed);
 /* Reads every tensor of the model from a safetensors file into params, checking names, dtypes
  * and shapes; tensors of the file the model does not have are ignored. */
 bool cli_load_weights(const CnnModel *m, const char *path, float *params, char *err);

@@ -17,7 +17,10 @@ static const char help[] =
     "  --save FILE    the checkpoint to write (replaced atomically)\n"
     "  --seed S       random seed, 0 to 2^63-1 (default 1)\n"
     "  --init KIND    default (PyTorch's U(-1/sqrt(fan_in), 1/sqrt(fan_in)) for weights and\n"
-    "                 biases), kaiming_normal or xavier_uniform (weights; biases start at 0)\n";
+    "                 biases), kaiming_normal or xavier_uniform (weights; biases start at 0),\n"
+    "                 with torch.nn.init's arguments: 'kaiming_normal(a=0, mode=fan_in,\n"
+    "                 nonlinearity=leaky_relu)', 'xavier_uniform(gain=1)', 'normal(mean=0, std=1)',\n"
+    "                 'uniform(a=0, b=1)', 'constant(val)'\n";
 
 int cmd_init(const CnnModel *m, int argc, char **argv) {
     const char *save = NULL, *seed_text = "1", *init_text = "default";
@@ -27,18 +30,18 @@ int cmd_init(const CnnModel *m, int argc, char **argv) {
     if (rc >= 0)
         return rc;
     long long seed;
-    InitKind kind;
+    InitSpec spec;
+    char perr[RT_ERR_LEN];
     if (!cli_require("init", "--save FILE", save) || !cli_int("--seed", seed_text, 0, INT64_MAX, &seed))
         return EXIT_USAGE;
-    if (!init_kind_from_name(init_text, &kind))
-        return cli_error(EXIT_USAGE, "--init takes default, kaiming_normal or xavier_uniform, not '%s'",
-                         init_text);
+    if (!init_spec_parse(init_text, &spec, perr, sizeof perr))
+        return cli_error(EXIT_USAGE, "%s", perr);
 
     char err[RT_ERR_LEN];
     float *params = cli_alloc_floats(m->param_floats, "the parameters", err);
     if (!params)
         return cli_error(EXIT_BAD_INPUT, "%s", err);
-    cli_init_params(m, params, kind, (unsigned long long)seed);
+    cli_init_params_spec(m, params, &spec, (unsigned long long)seed);
     CkptWriter *w = ckpt_writer_new();
     if (!w) {
         free(params);
@@ -47,7 +50,7 @@ int cmd_init(const CnnModel *m, int argc, char **argv) {
     char seed_buf[32];
     snprintf(seed_buf, sizeof seed_buf, "%lld", seed);
     ckpt_add_meta(w, "model", m->name);
-    ckpt_add_meta(w, "init", init_kind_name(kind));
+    ckpt_add_meta(w, "init", init_text);
     ckpt_add_meta(w, "seed", seed_buf);
     for (int i = 0; i < m->ntensors; i++) {
         const CnnTensorInfo *t = &m->tensors[i];
@@ -62,6 +65,6 @@ int cmd_init(const CnnModel *m, int argc, char **argv) {
         return cli_error(EXIT_BAD_INPUT, "%s", err);
     char count[48];
     printf("wrote %s: %d tensors, %s trained parameters (init %s, seed %lld)\n", save, m->ntensors,
-           cli_group(m->trained_params, count, sizeof count), init_kind_name(kind), seed);
+           cli_group(m->trained_params, count, sizeof count), init_text, seed);
     return 0;
 }

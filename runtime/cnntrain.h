@@ -8,7 +8,8 @@
 enum { CNN_LOSS_CROSS_ENTROPY, CNN_LOSS_FOCAL };
 enum { CNN_SCHED_CONSTANT, CNN_SCHED_STEP, CNN_SCHED_MULTISTEP, CNN_SCHED_EXPONENTIAL, CNN_SCHED_COSINE,
        CNN_SCHED_ONECYCLE, CNN_SCHED_PLATEAU };
-enum { CNN_AUG_RANDOM_CROP, CNN_AUG_HFLIP, CNN_AUG_VFLIP, CNN_AUG_ROTATE, CNN_AUG_TRANSLATE, CNN_AUG_ERASE };
+enum { CNN_AUG_RANDOM_CROP, CNN_AUG_HFLIP, CNN_AUG_VFLIP, CNN_AUG_ROTATE, CNN_AUG_TRANSLATE, CNN_AUG_ERASE,
+       CNN_AUG_COLOR_JITTER, CNN_AUG_GRAYSCALE, CNN_AUG_RANDOM_RESIZED_CROP, CNN_AUG_AFFINE };
 enum { CNN_INIT_DEFAULT, CNN_INIT_KAIMING_NORMAL, CNN_INIT_XAVIER_UNIFORM };
 
 typedef struct CnnAugment {
@@ -17,6 +18,10 @@ typedef struct CnnAugment {
     float p;           /* hflip, vflip, erase */
     float degrees;     /* rotate */
     float fraction;    /* translate */
+    int size;          /* random_crop: the crop's size, 0 for the image's (must equal it) */
+    float brightness, contrast, saturation, hue;   /* color_jitter */
+    float scale[2], ratio[2];                      /* random_resized_crop; affine: scale */
+    float shear;                                   /* affine (degrees, translate: fraction) */
 } CnnAugment;
 
 typedef struct CnnTrainDefaults {
@@ -54,7 +59,15 @@ typedef struct CnnTrainDefaults {
     const double *lr_for_value;
     int t_max;                     /* cosine: 0 for the run's epochs */
     float pct_start;               /* onecycle: 0 for 0.3 */
+    int cycle_momentum;            /* onecycle: cycle momentum / beta1 between 0.95 and 0.85 */
     int plateau_max;               /* plateau mode max (on the validation accuracy) */
+    /* init's arguments (init.h's InitSpec): kaiming mode fan_out, nonlinearity (linear,
+     * sigmoid, tanh, relu, leaky_relu = 0..4), a, b, mean, std, val, gain; has_args 0: the
+     * kind's defaults */
+    int warmup;                    /* epochs of linear warm-up (0: none) */
+    float warmup_factor;           /* its start factor (0: 1/3, LinearLR's default) */
+    int init_has_args, init_fan_out, init_nonlinearity;
+    double init_a, init_b, init_mean, init_std, init_val, init_gain;
 } CnnTrainDefaults;
 
 #endif

@@ -26,8 +26,30 @@ static const char *gz_message(gzFile gz, const char *path, int *code) {
     return msg;
 }
 
-/* Reads a whole file, inflating it when it is gzip (gzread passes plain files through). */
-static bool read_maybe_gz(const char *path, unsigned char **data, size_t *len, char *err) {
+static uint32_t be32(const unsigned char *p) {
+    return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3];
+}
+
+/* The bytes an IDX file of this magic declares in its first hdr bytes (header included), or
+ * 0 when those bytes are not a valid header (idx_header says why, later). */
+static uint64_t idx_declared(const unsigned char *buf, size_t n, uint32_t magic, int ndims) {
+    size_t hdr = 4 + 4 * (size_t)ndims;
+    if (n < hdr || be32(buf) != magic)
+        return 0;
+    uint64_t total = 1;
+    for (int i = 0; i < ndims; i++) {
+        total *= be32(buf + 4 + 4 * i);
+        if (total > IDX_MAX_BYTES)
+            return 0;
+    }
+    return hdr + total;
+}
+
+/* Reads a whole file, inflating it when it is gzip (gzread passes plain files through). The
+ * IDX header is read first: no more than the bytes it declares (plus one, to notice extra
+ * bytes) are ever inflated, so a gzip bomb behind a small header costs nothing. */
+static bool read_maybe_gz(const char *path, uint32_t magic, int ndims, unsigned char **data, size_t *len,
+                          char *err) {
     *data = NULL;
     *len = 0;
     if (rt_is_dir(path))
@@ -36,29 +58,29 @@ static bool read_maybe_gz(const char *path, unsigned char **data, size_t *len, c
     gzFile gz = gzopen(path, "rb");
     if (!gz)
         return rt_fail(err, "%s: cannot open: %s", path, errno ? strerror(errno) : "out of memory");
-    size_t cap = 1 << 20, n = 0;
+    size_t cap = 4 + 4 * (size_t)ndims, n = 0, limit = 0; /* first the header alone */
     unsigned char *buf = malloc(cap);
     if (!buf) {
         gzclose(gz);
         return rt_fail(err, "%s: out of memory", path);
     }
     for (;;) {
-        if (n == cap) {
-            if (cap >= IDX_MAX_BYTES) {
-                free(buf);
-                gzclose(gz);
-                return rt_fail(err, "%s: larger than %d MiB, not an IDX dataset file", path,
-                               IDX_MAX_BYTES >> 20);
-            }
-            unsigned char *nb = realloc(buf, cap * 2);
+        if (n == cap && limit == 0) {   /* the header is in: size the rest by it */
+            uint64_t want = idx_declared(buf, n, magic, ndims);
+            if (want == 0)
+                break;  /* idx_header explains */
+            limit = (size_t)want + 1;
+            unsigned char *nb = realloc(buf, limit);
             if (!nb) {
                 free(buf);
                 gzclose(gz);
                 return rt_fail(err, "%s: out of memory", path);
             }
             buf = nb;
-            cap *= 2;
+            cap = limit;
         }
+        if (n == cap)
+            break;  /* one byte more than declared: idx_header reports the extra bytes */
         int got = gzread(gz, buf + n, (unsigned)(cap - n));
         if (got < 0) {
             int code;
@@ -89,10 +111,6 @@ static bool read_maybe_gz(const char *path, unsigned char **data, size_t *len, c
     return true;
 }
 
-static uint32_t be32(const unsigned char *p) {
-    return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3];
-}
-
 /* Checks the magic and dims of an IDX buffer; returns the dims through dims[]. */
 static bool idx_header(const char *path, const unsigned char *buf, size_t len, uint32_t magic,
                        int ndims, uint32_t *dims, char *err) {
@@ -119,8 +137,7 @@ static bool idx_header(const char *path, const unsigned char *buf, size_t len, u
         return rt_fail(err, "%s: truncated: the header says %u %s (%llu bytes), the file has "
                        "%zu", path, dims[0], kind, (unsigned long long)total, len - hdr);
     if (len - hdr > total)
-        return rt_fail(err, "%s: %zu bytes after the %u %s the header describes", path,
-                       len - hdr - (size_t)total, dims[0], kind);
+        return rt_fail(err, "%s: extra bytes after the %u %s the header describes", path, dims[0], kind);
     return true;
 }
 
@@ -130,9 +147,9 @@ bool dataset_load_idx_files(const char *images_path, const char *labels_path, in
     unsigned char *img = NULL, *lab = NULL;
     size_t img_len = 0, lab_len = 0;
     uint32_t idims[3] = {0}, ldims[1] = {0};
-    bool ok = read_maybe_gz(images_path, &img, &img_len, err) &&
+    bool ok = read_maybe_gz(images_path, IDX_IMAGES, 3, &img, &img_len, err) &&
               idx_header(images_path, img, img_len, IDX_IMAGES, 3, idims, err) &&
-              read_maybe_gz(labels_path, &lab, &lab_len, err) &&
+              read_maybe_gz(labels_path, IDX_LABELS, 1, &lab, &lab_len, err) &&
               idx_header(labels_path, lab, lab_len, IDX_LABELS, 1, ldims, err);
     if (ok && idims[0] != ldims[0])
         ok = rt_fail(err, "%s: %u labels for the %u images of %s", labels_path, ldims[0],

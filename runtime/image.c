@@ -23,16 +23,31 @@
 #include <stb/stb_image.h>
 #pragma GCC diagnostic pop
 
-/* stb_image 2.27 does not notice a binary PGM/PPM cut short (it leaves the missing pixels
- * uninitialised), so those are checked here: header fields, then enough bytes for the pixels. */
-static bool pnm_truncated(const unsigned char *b, size_t len) {
+/* The largest image decoded, in pixels (each side at most IMAGE_MAX_SIDE): checked from the
+ * header before any pixel is decoded, so a small file declaring a huge image costs nothing. */
+enum { IMAGE_MAX_SIDE = 1 << 15, IMAGE_MAX_PIXELS = 1 << 25 };
+
+/* Binary PGM/PPM (P5/P6) are parsed here rather than by stb_image 2.27, which accepts maxval 0
+ * or above 65535, does not scale pixels by maxval, overflows on huge widths and leaves the
+ * pixels of a truncated file uninitialised. Header: "P5" or "P6", width, height, maxval
+ * (1..65535), each after whitespace or # comments, then one whitespace byte and the pixels
+ * (one byte per sample, two big-endian bytes when maxval > 255). */
+typedef struct {
+    int c, w, h;
+    unsigned maxval;
+    size_t data;   /* offset of the first pixel byte */
+} Pnm;
+
+/* 1: a PNM header parsed into *pnm; 0: not a binary PNM; -1: a bad PNM, reason in err. */
+static int pnm_header(const char *path, const unsigned char *b, size_t len, Pnm *pnm, char *err) {
     if (len < 2 || b[0] != 'P' || (b[1] != '5' && b[1] != '6'))
-        return false;
+        return 0;
+    static const char *const what[3] = {"width", "height", "maxval"};
     size_t p = 2;
-    unsigned long field[3];
+    unsigned long long field[3];
     for (int f = 0; f < 3; f++) {
         for (;;) {   /* whitespace and # comments */
-            while (p < len && strchr(" \t\r\n\v\f", b[p]) && b[p])
+            while (p < len && b[p] && strchr(" \t\r\n\v\f", b[p]))
                 p++;
             if (p < len && b[p] == '#')
                 while (p < len && b[p] != '\n')
@@ -40,21 +55,82 @@ static bool pnm_truncated(const unsigned char *b, size_t len) {
             else
                 break;
         }
-        if (p >= len || b[p] < '0' || b[p] > '9')
-            return false;   /* malformed: stb reports it */
+        if (p >= len || b[p] < '0' || b[p] > '9') {
+            rt_fail(err, "%s: not an image (PGM/PPM header: no %s)", path, what[f]);
+            return -1;
+        }
         field[f] = 0;
-        while (p < len && b[p] >= '0' && b[p] <= '9' && field[f] < 1000000000UL)
-            field[f] = field[f] * 10 + (unsigned long)(b[p++] - '0');
+        while (p < len && b[p] >= '0' && b[p] <= '9') {
+            if (field[f] < 100000000000ULL)
+                field[f] = field[f] * 10 + (unsigned)(b[p] - '0');
+            p++;
+        }
     }
-    p++;   /* the single whitespace byte before the pixels */
-    unsigned long long need = (unsigned long long)field[0] * field[1] * (b[1] == '6' ? 3 : 1) *
-                              (field[2] > 255 ? 2 : 1);
-    return p > len || len - p < need;
+    if (field[2] < 1 || field[2] > 65535) {
+        rt_fail(err, "%s: not an image (PGM/PPM maxval %llu, must be 1 to 65535)", path, field[2]);
+        return -1;
+    }
+    if (field[0] < 1 || field[1] < 1 || field[0] > IMAGE_MAX_SIDE || field[1] > IMAGE_MAX_SIDE ||
+        field[0] * field[1] > IMAGE_MAX_PIXELS) {
+        rt_fail(err, "%s: image is %llux%llu, larger than the limit of %d pixels (%d on a side) or empty",
+                path, field[0], field[1], IMAGE_MAX_PIXELS, IMAGE_MAX_SIDE);
+        return -1;
+    }
+    if (p >= len || !strchr(" \t\r\n\v\f", b[p]) || !b[p]) {
+        rt_fail(err, "%s: not an image (PGM/PPM header: no whitespace before the pixels)", path);
+        return -1;
+    }
+    p++;
+    *pnm = (Pnm){b[1] == '6' ? 3 : 1, (int)field[0], (int)field[1], (unsigned)field[2], p};
+    size_t need = (size_t)pnm->w * (size_t)pnm->h * (size_t)pnm->c * (pnm->maxval > 255 ? 2 : 1);
+    if (len - p < need) {
+        rt_fail(err, "%s: not an image (truncated PGM/PPM pixel data: %zu of %zu bytes)", path, len - p, need);
+        return -1;
+    }
+    return 1;
+}
+
+/* PNM pixels as want_c-channel 8-bit HWC, each sample scaled to 0..255 by maxval (rounded);
+ * grey<->RGB as stb_image converts (replicated grey; luma (77R + 150G + 29B) / 256). */
+static unsigned char *pnm_decode(const char *path, const unsigned char *b, const Pnm *pnm, int want_c, char *err) {
+    size_t npx = (size_t)pnm->w * (size_t)pnm->h;
+    unsigned char *out = malloc(npx * (size_t)want_c);
+    if (!out) {
+        rt_fail(err, "%s: out of memory for a %dx%d image", path, pnm->w, pnm->h);
+        return NULL;
+    }
+    const unsigned char *d = b + pnm->data;
+    bool wide = pnm->maxval > 255;
+    for (size_t i = 0; i < npx; i++) {
+        unsigned v[4] = {0, 0, 0, 255};
+        for (int k = 0; k < pnm->c; k++) {
+            size_t at = i * (size_t)pnm->c + (size_t)k;
+            unsigned raw = wide ? (unsigned)d[2 * at] << 8 | d[2 * at + 1] : d[at];
+            if (raw > pnm->maxval)
+                raw = pnm->maxval;   /* out of range samples saturate */
+            v[k] = (raw * 255u + pnm->maxval / 2) / pnm->maxval;
+        }
+        if (pnm->c == 1)
+            v[1] = v[2] = v[0];
+        unsigned grey = pnm->c == 1 ? v[0] : (v[0] * 77 + v[1] * 150 + v[2] * 29) >> 8;
+        unsigned char *o = out + i * (size_t)want_c;
+        switch (want_c) {
+        case 1: o[0] = (unsigned char)grey; break;
+        case 2: o[0] = (unsigned char)grey, o[1] = 255; break;
+        default:
+            for (int k = 0; k < want_c; k++)
+                o[k] = (unsigned char)v[k];
+        }
+    }
+    return out;
 }
 
 /* Decodes into interleaved HWC bytes with want_c channels (stb converts grey<->RGB itself,
- * with the luma weights 77/150/29 of 256). */
-static unsigned char *decode(const char *path, int want_c, int *h, int *w, char *err) {
+ * with the luma weights 77/150/29 of 256). The size is read from the header first: an image
+ * over the limit, or (when want_h > 0 and it may not be resized) of another size than the
+ * model's, is refused before decoding. */
+static unsigned char *decode(const char *path, int want_c, int want_h, int want_w, bool resize, int *h, int *w,
+                             char *err) {
     if (want_c < 1 || want_c > 4) {
         rt_fail(err, "%s: cannot load as %d channels (1 to 4)", path, want_c);
         return NULL;
@@ -68,16 +144,40 @@ static unsigned char *decode(const char *path, int want_c, int *h, int *w, char 
         rt_fail(err, "%s: image file too large", path);
         return NULL;
     }
-    if (pnm_truncated(file, len)) {
+    Pnm pnm;
+    int is_pnm = pnm_header(path, file, len, &pnm, err);
+    int stored_c;
+    if (is_pnm < 0 || (is_pnm == 0 && !stbi_info_from_memory(file, (int)len, w, h, &stored_c))) {
+        if (is_pnm == 0)
+            rt_fail(err, "%s: not an image (%s)", path, stbi_failure_reason());
         free(file);
-        rt_fail(err, "%s: not an image (truncated PGM/PPM pixel data)", path);
         return NULL;
     }
-    int stored_c;
-    unsigned char *px = stbi_load_from_memory(file, (int)len, w, h, &stored_c, want_c);
+    if (is_pnm)
+        *w = pnm.w, *h = pnm.h;
+    if (*w < 1 || *h < 1 || *w > IMAGE_MAX_SIDE || *h > IMAGE_MAX_SIDE ||
+        (long long)*w * *h > IMAGE_MAX_PIXELS) {
+        rt_fail(err, "%s: image is %dx%d, larger than the limit of %d pixels (%d on a side) or empty", path, *w, *h,
+                IMAGE_MAX_PIXELS, IMAGE_MAX_SIDE);
+        free(file);
+        return NULL;
+    }
+    if (want_h > 0 && !resize && (*h != want_h || *w != want_w)) {
+        rt_fail(err, "%s: image is %dx%d, the model takes %dx%d", path, *w, *h, want_w, want_h);
+        free(file);
+        return NULL;
+    }
+    int dw = 0, dh = 0;
+    unsigned char *px = is_pnm ? pnm_decode(path, file, &pnm, want_c, err)
+                               : stbi_load_from_memory(file, (int)len, &dw, &dh, &stored_c, want_c);
     free(file);
-    if (!px)
+    if (!px && !is_pnm)
         rt_fail(err, "%s: not an image (%s)", path, stbi_failure_reason());
+    else if (px && !is_pnm && (dw != *w || dh != *h)) {   /* the header lied */
+        rt_fail(err, "%s: not an image (decoded %dx%d, the header says %dx%d)", path, dw, dh, *w, *h);
+        stbi_image_free(px);
+        return NULL;
+    }
     return px;
 }
 
@@ -86,12 +186,16 @@ bool image_info(const char *path, int *c, int *h, int *w, char *err) {
     size_t len;
     if (!rt_read_file(path, &file, &len, err))
         return false;
-    bool ok = len <= 0x7fffffff && stbi_info_from_memory(file, (int)len, w, h, c);
+    Pnm pnm;
+    int is_pnm = len <= 0x7fffffff ? pnm_header(path, file, len, &pnm, err) : 0;
+    if (is_pnm > 0)
+        *c = pnm.c, *h = pnm.h, *w = pnm.w;
+    bool ok = is_pnm > 0 || (is_pnm == 0 && len <= 0x7fffffff && stbi_info_from_memory(file, (int)len, w, h, c));
     free(file);
-    if (!ok)
+    if (!ok && is_pnm == 0)
         return rt_fail(err, "%s: not an image (%s)", path,
                        len > 0x7fffffff ? "file too large" : stbi_failure_reason());
-    return true;
+    return ok;
 }
 
 /* Bilinear sample of channel ch of an HWC image at output pixel (oy, ox); the source
@@ -119,7 +223,7 @@ static bool load(const char *path, int want_c, int want_h, int want_w, bool resi
     if (want_h < 1 || want_w < 1)
         return rt_fail(err, "%s: cannot load at size %dx%d", path, want_h, want_w);
     int h, w;
-    unsigned char *px = decode(path, want_c, &h, &w, err);
+    unsigned char *px = decode(path, want_c, want_h, want_w, resize, &h, &w, err);
     if (!px)
         return false;
     size_t plane = (size_t)want_h * (size_t)want_w;
@@ -134,10 +238,6 @@ static bool load(const char *path, int want_c, int want_h, int want_w, bool resi
             }
         stbi_image_free(px);
         return true;
-    }
-    if (!resize) {
-        stbi_image_free(px);
-        return rt_fail(err, "%s: image is %dx%d, the model takes %dx%d", path, w, h, want_w, want_h);
     }
     float scale_y = (float)h / (float)want_h, scale_x = (float)w / (float)want_w;
     for (int ch = 0; ch < want_c; ch++)

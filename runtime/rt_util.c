@@ -105,7 +105,7 @@ bool rt_read_file(const char *path, unsigned char **data, size_t *len, char *err
 
 struct RtAtomicFile {
     FILE *f;
-    char *path, *tmp;
+    char *path, *tmp;   /* tmp NULL: the path is written in place (not a regular file) */
 };
 
 static void atomic_free(RtAtomicFile *a) {
@@ -126,6 +126,19 @@ RtAtomicFile *rt_atomic_open(const char *path, char *err) {
         return NULL;
     }
     snprintf(a->tmp, tlen, "%s.tmp.%ld", path, (long)getpid());
+    /* An existing path that is not a regular file (/dev/null, a pipe) is written in place:
+     * a rename over it would replace it (as root, /dev/null would become a file). */
+    struct stat st;
+    if (stat(path, &st) == 0 && !S_ISREG(st.st_mode) && !S_ISDIR(st.st_mode)) {
+        free(a->tmp);
+        a->tmp = NULL;
+        if (!(a->f = fopen(path, "wb"))) {
+            rt_fail(err, "%s: cannot write: %s", path, strerror(errno));
+            atomic_free(a);
+            return NULL;
+        }
+        return a;
+    }
     int fd = open(a->tmp, O_WRONLY | O_CREAT | O_TRUNC, 0666);
     if (fd < 0) {
         rt_fail(err, "%s: cannot write: %s", path, strerror(errno));
@@ -153,12 +166,19 @@ void rt_atomic_abort(RtAtomicFile *a) {
     if (!a)
         return;
     fclose(a->f);
-    unlink(a->tmp);
+    if (a->tmp)
+        unlink(a->tmp);
     atomic_free(a);
 }
 
 bool rt_atomic_commit(RtAtomicFile *a, char *err) {
     bool ok = true;
+    if (!a->tmp) {   /* written in place */
+        if (fclose(a->f) != 0)
+            ok = rt_fail(err, "%s: write error: %s", a->path, strerror(errno));
+        atomic_free(a);
+        return ok;
+    }
     if (fflush(a->f) != 0 || fsync(fileno(a->f)) != 0)
         ok = rt_fail(err, "%s: write error: %s", a->path, strerror(errno));
     if (fclose(a->f) != 0 && ok)

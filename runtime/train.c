@@ -57,7 +57,10 @@ static const char help[] =
     "                         (the others keep their fresh values and are listed); a file that\n"
     "                         initializes no tensor is an error unless --allow-empty\n"
     "  --allow-empty          let --init-from initialize nothing\n"
-    "  --init KIND            default, kaiming_normal or xavier_uniform\n"
+    "  --init KIND            default, kaiming_normal, xavier_uniform, normal, uniform or constant,\n"
+    "                         with torch.nn.init's arguments: 'kaiming_normal(mode=fan_out,\n"
+    "                         nonlinearity=relu)', 'normal(std=0.01)', 'uniform(-0.1, 0.1)',\n"
+    "                         'constant(0.5)' (weights; biases start at 0 but with default)\n"
     "  --quiet                print only the final line\n"
     "  --threads T            OpenMP threads\n"
     "Recipe:\n"
@@ -69,17 +72,21 @@ static const char help[] =
     "                         spec's defaults for it (adamw: weight decay 0.01); lr is kept\n"
     "  --schedule S           constant, 'step(every, gamma=0.1)', 'multistep([3, 6], gamma=0.1)',\n"
     "                         'exponential(gamma)', 'cosine(min_lr=0, t_max=epochs)',\n"
-    "                         'onecycle(max_lr, pct_start=0.3)',\n"
+    "                         'onecycle(max_lr, pct_start=0.3, cycle_momentum=false)',\n"
     "                         'plateau(factor=0.5, patience=5, mode=min)' (mode max: on the\n"
     "                         validation accuracy) (as torch.optim.lr_scheduler,\n"
-    "                         stepped per epoch; onecycle per optimizer step, lr only, without\n"
-    "                         momentum cycling)\n"
+    "                         stepped per epoch; onecycle per optimizer step)\n"
+    "  --warmup N             N epochs of linear warm-up before the schedule, from F x lr\n"
+    "  --warmup-factor F      (default 1/3), as SequentialLR([LinearLR, schedule], [N])\n"
     "  --loss cross_entropy|focal   --label-smoothing X --focal-gamma X --focal-alpha X\n"
     "  --class-weights W,W,...      cross-entropy weight per class, or none\n"
     "  --clip-grad-norm X     clip the global L2 norm of the gradients (0: off)\n"
     "  --accumulate N         add the gradients of N batches (each scaled 1/N) per update\n"
     "  --augment LIST         'hflip, random_crop(pad=4), rotate(15), translate(0.1), erase',\n"
-    "                         or none\n"
+    "                         'random_crop(32, pad=4)' (the size must be the input's),\n"
+    "                         'color_jitter(brightness, contrast, saturation, hue)', 'grayscale(p)',\n"
+    "                         'random_resized_crop(scale=[0.08, 1], ratio=[0.75, 1.333])',\n"
+    "                         'affine(degrees, translate, scale=[lo, hi], shear)', or none\n"
     "  --early-stop P         stop after P epochs without a better validation loss (0: off)\n"
     "  --min-delta X          the improvement that counts for --early-stop\n"
     "  --freeze PREFIX        do not update tensors named PREFIX or PREFIX.* (repeatable)\n"
@@ -134,7 +141,8 @@ typedef struct Run {
     bool shuffle, quiet, tty;
     bool fused;                    /* NAME_train_step_update: no accumulation, no clipping */
     const char *data, *save;
-    InitKind init;
+    InitSpec init;
+    char init_text[160];
 
     Dataset train, test;
     int *train_idx, ntrain;        /* the images trained on (file order) */
@@ -201,7 +209,8 @@ static const CnnTrainDefaults fallback = {
 typedef struct Flags {
     const char *data, *epochs, *batch, *lr, *seed, *optimizer, *momentum, *weight_decay, *beta1, *beta2,
         *eps, *schedule, *clip, *accumulate, *loss, *smoothing, *focal_gamma, *focal_alpha, *val_split,
-        *augment, *early_stop, *min_delta, *init, *init_from, *resume, *save, *threads, *class_weights, *save_every;
+        *augment, *early_stop, *min_delta, *init, *init_from, *resume, *save, *threads, *class_weights, *save_every,
+        *warmup, *warmup_factor;
     bool nesterov, no_shuffle, quiet, allow_empty;
 } Flags;
 
@@ -302,8 +311,11 @@ static bool apply_flags(Run *run, const Flags *f) {
         d->early_stop = p > 0;
         d->early_patience = p;
     }
-    if (f->init && !init_kind_from_name(f->init, &run->init))
-        return cli_error(EXIT_USAGE, "--init takes default, kaiming_normal or xavier_uniform, not '%s'", f->init), false;
+    if (f->init) {
+        if (!init_spec_parse(f->init, &run->init, err, sizeof err))
+            return cli_error(EXIT_USAGE, "%s", err), false;
+        init_spec_text(&run->init, run->init_text, sizeof run->init_text);
+    }
     run->val_split = 0;
     if (f->val_split && !parse_num("--val-split", f->val_split, 0, 0.99, &run->val_split))
         return false;
@@ -326,12 +338,28 @@ static bool apply_flags(Run *run, const Flags *f) {
                false;
     if (f->save_every && !parse_int("--save-every", f->save_every, 0, 1000000, &run->save_every))
         return false;
+    if ((f->warmup && !parse_int("--warmup", f->warmup, 0, 1000000, &d->warmup)) ||
+        !set_float("--warmup-factor", f->warmup_factor, 1e-9, 1, &d->warmup_factor))
+        return false;
+    if (d->warmup > 0 && d->schedule == CNN_SCHED_ONECYCLE)
+        return cli_error(EXIT_USAGE, "--warmup does not combine with onecycle, which has its own warm-up "
+                                     "(pct_start)"),
+               false;
     if (f->allow_empty && !f->init_from)
         return cli_error(EXIT_USAGE, "--allow-empty goes with --init-from"), false;
     if (f->init_from && f->resume)
         return cli_error(EXIT_USAGE, "--init-from and --resume exclude each other (a checkpoint to resume "
                                      "holds every tensor)"),
                false;
+    for (int i = 0; i < d->naugment; i++) {   /* the flag's list or the train section's */
+        const CnnAugment *a = &d->augment[i];
+        if (a->kind == CNN_AUG_RANDOM_CROP && a->size && m->in_rank == 3 &&
+            (a->size != m->in_shape[1] || a->size != m->in_shape[2]))
+            return cli_error(EXIT_USAGE, "augment: random_crop's size %d is not the model's input %dx%d (the crop "
+                             "keeps the input's size; random_resized_crop crops and resizes)",
+                             a->size, m->in_shape[1], m->in_shape[2]),
+                   false;
+    }
     if (d->schedule == CNN_SCHED_PLATEAU && d->patience < 0)
         d->patience = 0;
     return true;
@@ -830,6 +858,17 @@ static void *prepare_batch_thread(void *arg) {
     return NULL;
 }
 
+/* onecycle's momentum cycling: SGD's momentum or Adam's beta1 for step opt->step. */
+static void cycle_momentum(const Run *run, cnn_optim *opt) {
+    if (!run->sched.cycle_momentum)
+        return;
+    float m = (float)schedule_momentum(&run->sched, opt->step);
+    if (opt->kind == CNN_SGD)
+        opt->momentum = m;
+    else
+        opt->beta1 = m;
+}
+
 /* One epoch of training; false (and err) when the loss stops being finite. */
 static bool train_epoch(Run *run, int epoch, double *loss_out, double *acc_out, char *err) {
     const CnnModel *m = run->m;
@@ -881,6 +920,7 @@ static bool train_epoch(Run *run, int epoch, double *loss_out, double *acc_out, 
         if (run->fused) {   /* the same result as train_step on zeroed gradients, then update */
             opt.step = run->opt_step + 1;
             opt.lr = (float)schedule_lr(&run->sched, opt.step);
+            cycle_momentum(run, &opt);
             loss = m->train_step_update(run->params, run->state, run->work, cur->x, cur->labels, count, &so, &opt);
             run->opt_step++;
         } else {
@@ -904,6 +944,7 @@ static bool train_epoch(Run *run, int epoch, double *loss_out, double *acc_out, 
                 clip_gradients(run, d->clip_grad_norm);
             run->opt_step++;
             opt.step = run->opt_step;
+            cycle_momentum(run, &opt);
             update_groups(run, &opt, schedule_lr(&run->sched, run->opt_step));
         }
         if (run->tty && !run->quiet) {
@@ -986,7 +1027,7 @@ static bool write_report(const Run *run, const Confusion *cm, double test_acc, d
         SET("frozen", "%s", fr);
     }
     SET("seed", "%lld", d->seed);
-    SET("init", "%s", init_kind_name(run->init));
+    SET("init", "%s", run->init_text);
     SET("shuffle", "%s", run->shuffle ? "every epoch" : "off");
     if (run->best_epoch)
         SET("best", "%s accuracy %.2f%% at epoch %d", run->val_name, run->best_val_acc, run->best_epoch);
@@ -1018,7 +1059,9 @@ static int run_training(Run *run, const char *init_path, const char *resume_path
         .kind = d->schedule, .base_lr = d->lr, .step_every = d->step_every > 0 ? d->step_every : 1,
         .gamma = d->gamma, .nmilestones = d->nmilestones, .milestones = d->milestones, .min_lr = d->min_lr,
         .max_lr = d->max_lr, .factor = d->factor, .patience = d->patience, .epochs = d->epochs,
-        .t_max = d->t_max, .pct_start = d->pct_start, .maximize = d->plateau_max != 0,
+        .t_max = d->t_max, .pct_start = d->pct_start, .maximize = d->plateau_max != 0, .warmup = d->warmup,
+        .warmup_factor = d->warmup_factor > 0 ? d->warmup_factor : 1.0 / 3.0,
+        .cycle_momentum = d->schedule == CNN_SCHED_ONECYCLE && d->cycle_momentum,
         .total_steps = (long long)d->epochs * steps_per_epoch,
     };
     schedule_start(&run->sched);
@@ -1031,7 +1074,7 @@ static int run_training(Run *run, const char *init_path, const char *resume_path
         run->history = rt_alloc_array((size_t)d->epochs + 1, sizeof(EpochRow), "the history", err);
         if (!run->history)
             return cli_error(EXIT_BAD_INPUT, "%s", err);
-        cli_init_params(m, run->params, run->init, (unsigned long long)d->seed);
+        cli_init_params_spec(m, run->params, &run->init, (unsigned long long)d->seed);
         if (init_path && !init_from(run, init_path, err))
             return cli_error(EXIT_BAD_INPUT, "%s", err);
     }
@@ -1189,7 +1232,8 @@ int cmd_train(const CnnModel *m, int argc, char **argv) {
         {"--threads", &f.threads, NULL}, {"--quiet", NULL, &f.quiet},
         {"--class-weights", &f.class_weights, NULL}, {"--freeze", &freeze_missing, NULL},
         {"--lr-for", &lr_for_missing, NULL}, {"--allow-empty", NULL, &f.allow_empty},
-        {"--save-every", &f.save_every, NULL}, {0}};
+        {"--save-every", &f.save_every, NULL}, {"--warmup", &f.warmup, NULL},
+        {"--warmup-factor", &f.warmup_factor, NULL}, {0}};
     int rc = cli_parse("train", help, opts, nrest, rest, NULL, NULL);
     if (rc >= 0 || !cli_require("train", "--data DIR", f.data)) {
         free(rest), free(freeze), free(lr_for), free(lr_value), free(lr_text);
@@ -1197,7 +1241,14 @@ int cmd_train(const CnnModel *m, int argc, char **argv) {
     }
     Run run = {.m = m, .cfg = m->defaults ? *m->defaults : fallback, .data = f.data, .shuffle = !f.no_shuffle,
                .quiet = f.quiet, .tty = isatty(STDOUT_FILENO) != 0};
-    run.init = (InitKind)run.cfg.init;
+    init_spec_default((InitKind)run.cfg.init, &run.init);
+    if (run.cfg.init_has_args) {
+        run.init.fan_out = run.cfg.init_fan_out;
+        run.init.nonlinearity = (Nonlinearity)run.cfg.init_nonlinearity;
+        run.init.a = run.cfg.init_a, run.init.b = run.cfg.init_b, run.init.mean = run.cfg.init_mean;
+        run.init.std = run.cfg.init_std, run.init.val = run.cfg.init_val, run.init.gain = run.cfg.init_gain;
+    }
+    init_spec_text(&run.init, run.init_text, sizeof run.init_text);
     if (run.cfg.nmilestones > CALL_MAX_LIST)
         run.cfg.nmilestones = CALL_MAX_LIST;
     /* --freeze adds to the train section's list. */

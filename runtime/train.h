@@ -36,12 +36,12 @@ typedef struct Call {
  * *n calls on success. WHAT names the flag in messages. */
 bool call_parse_list(const char *what, const char *text, Call *calls, int max, int *n, char *err);
 
-/* --schedule TEXT into the schedule fields of d (spec section 7's names and defaults):
+/* --schedule TEXT into the schedule fields of d (the names and defaults of docs/language.md, Training settings):
  * constant, step(every, gamma=0.1), multistep([e, ...], gamma=0.1), exponential(gamma),
  * cosine(min_lr=0), onecycle(max_lr), plateau(factor=0.5, patience=5). milestones receives
  * the multistep list (room for CALL_MAX_LIST). */
 bool schedule_parse(const char *text, CnnTrainDefaults *d, int *milestones, char *err);
-/* --augment TEXT ("none" or a list of spec section 7's augmentations) into out[0..*n). */
+/* --augment TEXT ("none" or a list of the augmentations of docs/language.md) into out[0..*n). */
 bool augment_parse(const char *text, CnnAugment *out, int max, int *n, char *err);
 const char *schedule_name(int kind);
 const char *augment_name(int kind);
@@ -64,6 +64,9 @@ typedef struct Schedule {
     int t_max;                     /* cosine: T_max in epochs; 0: epochs */
     double pct_start;              /* onecycle: the warm-up's fraction of the steps; 0: 0.3 */
     bool maximize;                 /* plateau mode max: the metric passed in is to grow */
+    bool cycle_momentum;           /* onecycle: momentum (sgd) or beta1 (adam) from 0.95 to 0.85 and back */
+    int warmup;                    /* epochs of linear warm-up before the schedule (0: none) */
+    double warmup_factor;          /* the first warm-up epoch's share of the lr */
     long long total_steps;         /* onecycle: epochs x optimizer steps per epoch */
     /* state */
     double lr;                     /* the epoch's learning rate (all but onecycle) */
@@ -79,13 +82,26 @@ void schedule_start(Schedule *s);  /* state for epoch 0 */
 void schedule_epoch_end(Schedule *s, int epoch, double metric);
 /* The learning rate of optimizer step `step` (1-based) in epoch `epoch`. */
 double schedule_lr(const Schedule *s, long long step);
+/* onecycle with cycle_momentum: the momentum (or Adam's beta1) of step `step` (1-based), as
+ * OneCycleLR(base_momentum=0.85, max_momentum=0.95) sets it. */
+double schedule_momentum(const Schedule *s, long long step);
 
-/* ---- augment.c: spec section 7's augmentations on a float batch ------------------------- */
+/* ---- augment.c: the augmentations of docs/language.md on a float batch ------------------------- */
 
 /* Applies the list in order to each of the n images (c x h x w, values in [0, 1] before the
  * model's own normalize), drawing from r. scratch holds c*h*w floats. */
 void augment_batch(const CnnAugment *aug, int naug, Rng *r, float *x, int n, int c, int h, int w,
                    float *scratch);
+/* The deterministic parts, given the random draws (for tests against torchvision):
+ * color_jitter applies on[fn] of brightness (0), contrast (1), saturation (2) and hue (3) in
+ * the given order with the given factors; grayscale; the crop [top, top+ch) x [left, left+cw)
+ * resized bilinearly (align_corners False, no antialias) back to h x w. */
+void augment_color_jitter_apply(float *img, int c, int h, int w, const int order[4], const float factor[4],
+                                const bool on[4]);
+void augment_grayscale_apply(float *img, int c, int h, int w);
+void augment_affine_apply(float *img, float *scratch, int c, int h, int w, double angle, double tx, double ty,
+                          double scale, double shear_x, double shear_y);
+void augment_resized_crop_apply(float *img, float *scratch, int c, int h, int w, int top, int left, int ch, int cw);
 
 /* ---- metrics.c: evaluation, confusion matrix --------------------------------------------- */
 

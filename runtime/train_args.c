@@ -1,6 +1,6 @@
 /* train_args.c: the spec's call syntax for the flags that take one (--schedule 'step(3,
  * gamma = 0.5)', --augment 'hflip, random_crop(pad = 2)'): a tiny parser and the tables of
- * argument names, defaults and ranges, which mirror spec section 7 (the compiler checks the
+ * argument names, defaults and ranges, which mirror docs/language.md, Training settings (the compiler checks the
  * same for the train section in compiler/train_config.c). */
 #include "rt.h"
 #include "train.h"
@@ -226,25 +226,34 @@ static bool bind(const char *what, Call *c, const Param *params, double *out, do
     X(CNN_SCHED_EXPONENTIAL, "exponential", ({{"gamma", REQ, 1e-30, BIG, false, false}, END}))            \
     X(CNN_SCHED_COSINE, "cosine", ({{"min_lr", 0, 0, BIG, false, false}, {"t_max", 0, 1, 1e9, true, false}, END})) \
     X(CNN_SCHED_ONECYCLE, "onecycle",                                                                     \
-      ({{"max_lr", REQ, 1e-30, BIG, false, false}, {"pct_start", 0.3, 1e-9, 1 - 1e-9, false, false}, END})) \
+      ({{"max_lr", REQ, 1e-30, BIG, false, false}, {"pct_start", 0.3, 1e-9, 1 - 1e-9, false, false},        \
+        {"cycle_momentum", 0, 0, 1, true, false}, END}))                                                 \
     X(CNN_SCHED_PLATEAU, "plateau",                                                                       \
       ({{"factor", 0.5, 1e-9, 1 - 1e-9, false, false}, {"patience", 5, 0, 1e9, true, false},              \
         {"mode", 0, 0, 1, true, false}, END}))
 
 #define AUGMENTS(X)                                                                              \
-    X(CNN_AUG_RANDOM_CROP, "random_crop", ({{"pad", 4, 0, 1e6, true, false}, END}))              \
+    X(CNN_AUG_RANDOM_CROP, "random_crop", ({{"size", 0, 1, 1e6, true, false}, {"pad", 0, 0, 1e6, true, false}, END})) \
     X(CNN_AUG_HFLIP, "hflip", ({{"p", 0.5, 0, 1, false, false}, END}))                           \
     X(CNN_AUG_VFLIP, "vflip", ({{"p", 0.5, 0, 1, false, false}, END}))                           \
     X(CNN_AUG_ROTATE, "rotate", ({{"degrees", REQ, 1e-9, 180, false, false}, END}))              \
     X(CNN_AUG_TRANSLATE, "translate", ({{"fraction", REQ, 1e-9, 1 - 1e-9, false, false}, END}))  \
-    X(CNN_AUG_ERASE, "erase", ({{"p", 0.5, 0, 1, false, false}, END}))
+    X(CNN_AUG_ERASE, "erase", ({{"p", 0.5, 0, 1, false, false}, END}))                          \
+    X(CNN_AUG_COLOR_JITTER, "color_jitter", ({{"brightness", 0, 0, 1e6, false, false},           \
+      {"contrast", 0, 0, 1e6, false, false}, {"saturation", 0, 0, 1e6, false, false},             \
+      {"hue", 0, 0, 0.5, false, false}, END}))                                                   \
+    X(CNN_AUG_GRAYSCALE, "grayscale", ({{"p", 0.1, 0, 1, false, false}, END}))                   \
+    X(CNN_AUG_RANDOM_RESIZED_CROP, "random_resized_crop", ({{"scale", NAN, 0, 1, false, true},   \
+      {"ratio", NAN, 1e-6, 1e6, false, true}, END}))                                              \
+    X(CNN_AUG_AFFINE, "affine", ({{"degrees", 0, 0, 180, false, false}, {"translate", 0, 0, 1, false, false}, \
+      {"scale", NAN, 0, 1e6, false, true}, {"shear", 0, 0, 89, false, false}, END}))
 
 #define UNPAREN(...) __VA_ARGS__
 #define TABLE_ROW(kind, name, params) {kind, name, UNPAREN params},
 typedef struct Kind {
     int kind;
     const char *name;
-    Param params[4];
+    Param params[5];
 } Kind;
 static const Kind schedules[] = {SCHEDULES(TABLE_ROW)};
 static const Kind augments[] = {AUGMENTS(TABLE_ROW)};
@@ -302,7 +311,7 @@ bool schedule_parse(const char *text, CnnTrainDefaults *d, int *milestones, char
         break;
     case CNN_SCHED_EXPONENTIAL: d->gamma = (float)v[0]; break;
     case CNN_SCHED_COSINE: d->min_lr = (float)v[0]; d->t_max = (int)v[1]; break;
-    case CNN_SCHED_ONECYCLE: d->max_lr = (float)v[0]; d->pct_start = (float)v[1]; break;
+    case CNN_SCHED_ONECYCLE: d->max_lr = (float)v[0]; d->pct_start = (float)v[1]; d->cycle_momentum = (int)v[2]; break;
     case CNN_SCHED_PLATEAU: d->factor = (float)v[0]; d->patience = (int)v[1]; d->plateau_max = (int)v[2]; break;
     default: break;
     }
@@ -323,13 +332,67 @@ bool augment_parse(const char *text, CnnAugment *out, int max, int *n, char *err
         if (!k)
             return rt_fail(err, "--augment: unknown augmentation '%s' (one of %s, or none)", calls[i].name,
                            kind_names(augments, NAUGMENTS, names, sizeof names));
-        double v[4] = {0}, list[1];
+        double v[5] = {0}, list[CALL_MAX_LIST];
         int nlist = 0;
+        CnnAugment a = {.kind = k->kind, .scale = {0.08f, 1.0f}, .ratio = {3.0f / 4.0f, 4.0f / 3.0f}};
+        if (k->kind == CNN_AUG_AFFINE) {   /* numbers and an optional scale = [lo, hi] */
+            a.scale[0] = a.scale[1] = 1;
+            for (int j = 0; j < calls[i].nargs; j++) {
+                CallArg *ca = &calls[i].args[j];
+                static const char *const names[] = {"degrees", "translate", "scale", "shear"};
+                const char *key = ca->key[0] ? ca->key : j < 4 ? names[j] : "";
+                double v = ca->values[0];
+                bool ok;
+                if (!strcmp(key, "scale")) {
+                    ok = ca->is_list && ca->nvalues == 2 && ca->values[0] > 0 && ca->values[0] <= ca->values[1];
+                    if (ok)
+                        a.scale[0] = (float)ca->values[0], a.scale[1] = (float)ca->values[1];
+                } else {
+                    ok = !ca->is_list && ca->nvalues == 1;
+                    if (!strcmp(key, "degrees"))
+                        ok = ok && v >= 0 && v <= 180, a.degrees = (float)v;
+                    else if (!strcmp(key, "translate"))
+                        ok = ok && v >= 0 && v <= 1, a.fraction = (float)v;
+                    else if (!strcmp(key, "shear"))
+                        ok = ok && v >= 0 && v < 90, a.shear = (float)v;
+                    else
+                        ok = false;
+                }
+                if (!ok)
+                    return rt_fail(err, "--augment: affine takes degrees in [0, 180], translate in [0, 1], "
+                                   "scale = [lo, hi] with 0 < lo <= hi and shear in [0, 90)");
+            }
+            out[(*n)++] = a;
+            continue;
+        }
+        if (k->kind == CNN_AUG_RANDOM_RESIZED_CROP) {   /* two [lo, hi] lists, both optional */
+            for (int j = 0; j < calls[i].nargs; j++) {
+                CallArg *ca = &calls[i].args[j];
+                const char *key = ca->key[0] ? ca->key : j == 0 ? "scale" : j == 1 ? "ratio" : "";
+                float *dst = !strcmp(key, "scale") ? a.scale : !strcmp(key, "ratio") ? a.ratio : NULL;
+                bool ok = dst && ca->is_list && ca->nvalues == 2 && ca->values[0] > 0 && ca->values[0] <= ca->values[1] &&
+                          (dst == a.ratio || ca->values[1] <= 1);
+                if (!ok)
+                    return rt_fail(err, "--augment: random_resized_crop takes scale = [lo, hi] with 0 < lo <= hi <= 1 "
+                                   "and ratio = [lo, hi] with 0 < lo <= hi");
+                dst[0] = (float)ca->values[0];
+                dst[1] = (float)ca->values[1];
+            }
+            out[(*n)++] = a;
+            continue;
+        }
         if (!bind("--augment", &calls[i], k->params, v, list, &nlist, err))
             return false;
-        CnnAugment a = {.kind = k->kind};
         switch (k->kind) {
-        case CNN_AUG_RANDOM_CROP: a.pad = (int)v[0]; break;
+        case CNN_AUG_RANDOM_CROP:
+            a.size = (int)v[0];
+            a.pad = (int)v[1];
+            if (a.size == 0 && a.pad == 0 && calls[i].nargs == 0)
+                a.pad = 4;   /* random_crop alone: the spec's pad 4 */
+            break;
+        case CNN_AUG_COLOR_JITTER:
+            a.brightness = (float)v[0], a.contrast = (float)v[1], a.saturation = (float)v[2], a.hue = (float)v[3];
+            break;
         case CNN_AUG_ROTATE: a.degrees = (float)v[0]; break;
         case CNN_AUG_TRANSLATE: a.fraction = (float)v[0]; break;
         default: a.p = (float)v[0]; break;

@@ -152,6 +152,15 @@ if cmp -s "$tmp/want_names" "$tmp/names"; then ok; else bad "init flat: tensor n
 if $fx names "$wf" | grep -q '^bn0\.num_batches_tracked$'; then ok; else bad "init flat: no bn0.num_batches_tracked"; fi
 wt="$tmp/wt.safetensors"
 check "init tiny" "$tiny" init --save "$wt"
+# An output that is not a regular file (a FIFO here, /dev/null alike) is written in place,
+# never replaced by the rename of an atomic write.
+mkfifo "$tmp/fifo"
+timeout 20 cat "$tmp/fifo" >"$tmp/from_fifo" &
+reader=$!
+check "init into a FIFO" "$tiny" init --save "$tmp/fifo"
+wait $reader
+[ -p "$tmp/fifo" ] && [ "$(wc -c <"$tmp/from_fifo")" -gt 8 ] && cmp -s "$tmp/from_fifo" "$wt" && ok ||
+    bad "init --save FIFO: the FIFO was replaced or got other bytes"
 
 # ---- forward -------------------------------------------------------------------------------
 

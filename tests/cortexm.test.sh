@@ -15,12 +15,19 @@ ok() { pass=$((pass + 1)); }
 bad() { fail=$((fail + 1)); echo "FAIL: $*"; }
 if ! command -v arm-none-eabi-gcc >/dev/null || ! command -v qemu-arm >/dev/null ||
    ! [ -e /usr/lib/arm-none-eabi/newlib/libc.a ]; then
+    if [ "${CI:-}" = true ]; then # .ci/install-deps installed them: missing is a failure
+        echo "FAIL: gcc-arm-none-eabi, libnewlib-arm-none-eabi or qemu-user is not installed (CI=true)"
+        echo "cortexm: 0 passed, 1 failed, 0 skipped"
+        exit 1
+    fi
     echo "SKIP: gcc-arm-none-eabi, libnewlib-arm-none-eabi or qemu-user is not installed"
     echo "cortexm: 0 passed, 0 failed, 1 skipped"
     exit 0
 fi
-if [ "${SANITIZE:-0}" = 1 ]; then
-    export CNNC_CFLAGS="-fsanitize=address,undefined -fno-sanitize-recover=all" CNNC_OPENMP=0
+if [ "${SANITIZE:-0}" = 1 ]; then # the firmware does not use the (sanitized) runtime: once is enough
+    echo "SKIP: not repeated under the sanitizers"
+    echo "cortexm: 0 passed, 0 failed, 1 skipped"
+    exit 0
 fi
 
 "$B/cnnc" "$top/models/lenet5.cnn" -o "$tmp/lenet5" --batch 1 2>"$tmp/err" || bad "build lenet5: $(head -3 "$tmp/err")"

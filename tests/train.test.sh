@@ -18,6 +18,8 @@ pass=0
 fail=0
 skipped=0
 ok() { pass=$((pass + 1)); }
+# expect_line NAME PATTERN FILE: FILE has a line matching PATTERN.
+expect_line() { if grep -q -- "$2" "$3"; then ok; else bad "$1: no line matching '$2' in $(cat "$3")"; fi; }
 # part NAME: true when the part runs. TRAIN_ONLY="optim sched" runs only those parts (for
 # quick runs, e.g. by tests/mutants); the others print SKIP and are counted as skipped.
 # Parts: optim reference resume output bad sched.
@@ -138,8 +140,8 @@ EOF
 # tinyconv with a parameter group in its train section (checked against --lr-for below).
 sed 's/optimizer = sgd(lr = 0.1)/optimizer = sgd(lr = 0.2, momentum = 0.9)\n    lr_for = group(conv0, lr = 0.01)/' \
     "$tmp/tinyconv.cnn" >"$tmp/tinylr.cnn"
-# and with cosine's t_max in its train section.
-sed 's/optimizer = sgd(lr = 0.1)/optimizer = sgd(lr = 0.1)\n    schedule = cosine(min_lr = 0.001, t_max = 3)/' \
+# and with cosine's t_max and the torchvision augmentations in its train section.
+sed 's/optimizer = sgd(lr = 0.1)/optimizer = sgd(lr = 0.1)\n    schedule = cosine(min_lr = 0.001, t_max = 3)\n    augment = [random_crop(6, pad = 1), color_jitter(0.4, 0.4), grayscale, random_resized_crop(scale = [0.5, 1]), affine(10, 0.1, [0.9, 1.1], 5)]/' \
     "$tmp/tinyconv.cnn" >"$tmp/tinycos.cnn"
 # Batchnorm's running statistics after training steps against torch.nn.BatchNorm2d.
 cat >"$tmp/bnnet.cnn" <<'EOF'
@@ -224,6 +226,11 @@ check "lr_for in the train section" "$tmp/tinylr" train --data "$tmp/d12" --epoc
 pyc "lr_for section equals --lr-for" same "$lrflag/last.safetensors" "$tmp/lrsec/last.safetensors"
 optim "lr-for adam, longest prefix" "--optimizer adam --lr 0.01 --lr-for linear0=0.05 --lr-for linear0.bias=0.001" \
     "--optimizer adam --lr 0.01 --lr-for linear0=0.05 --lr-for linear0.bias=0.001"
+# onecycle with momentum cycling (SGD's momentum, Adam's beta1) against OneCycleLR(cycle_momentum=True).
+optim "onecycle cycle_momentum sgd" "--optimizer sgd --lr 0.1 --momentum 0.9 --schedule onecycle(0.5,cycle_momentum=true)" \
+    "--optimizer sgd --lr 0.1 --momentum 0.9 --onecycle 0.5"
+optim "onecycle cycle_momentum adam" "--optimizer adam --schedule onecycle(0.05,cycle_momentum=true)" \
+    "--optimizer adam --lr 0.01 --onecycle 0.05"
 
 fi
 if part reference; then
@@ -291,6 +298,8 @@ expect_line "epoch line" '^epoch 2/3  train loss [0-9.]* acc [0-9.]*%  val loss 
     "$tmp/stdout"
 if tail -1 "$tmp/stdout" | grep -q '^test accuracy: [0-9]*\.[0-9][0-9]%$'; then ok; else
     bad "last line: $(tail -1 "$tmp/stdout")"; fi
+expect_line "validation split" "^training tinyconv (119 parameters) on .*: 90 images, validation 30 images, batch 8, 3 epochs" \
+    "$tmp/stdout"
 acc=$(tail -1 "$tmp/stdout" | sed 's/test accuracy: \([0-9]*\).*/\1/')
 if [ "$acc" -ge 60 ]; then ok; else bad "tinyconv learned only $acc% on an easy dataset"; fi
 for f in last.safetensors best.safetensors log.csv curves.svg; do
@@ -315,6 +324,12 @@ expect_line "eval confusion" "confusion matrix" "$tmp/stdout"
 expect_line "eval per class" "precision  *recall  *f1  *images" "$tmp/stdout"
 cp "$tmp/stdout" "$tmp/eval.out"
 pyc "eval metrics vs an independent count" evalcheck "$tmp/eval.out" "$tmp/fmt/best.safetensors" "$tmp/d"
+# The trained model may be right on every image, where precision equals recall and the matrix is
+# diagonal: the untrained weights make mistakes, and unequal ones.
+check "eval untrained" "$tiny" eval --weights "$tmp/w0.safetensors" --data "$tmp/d"
+cp "$tmp/stdout" "$tmp/eval0.out"
+pyc "eval metrics of a poor model vs an independent count" evalcheck "$tmp/eval0.out" "$tmp/w0.safetensors" "$tmp/d" \
+    --asymmetric
 pyc "confusion svg" svg "$tmp/cm.svg" --cells 3 40
 printf 'red\ngreen\nblue\n' >"$tmp/labels.txt"
 check "eval labels train split" "$tiny" eval --weights "$tmp/fmt/last.safetensors" --data "$tmp/d" --split train \
@@ -331,6 +346,8 @@ check "augment, schedule, early stop" "$tiny" train --data "$tmp/d" --epochs 4 -
     --augment 'hflip, vflip(p=0.3), random_crop(pad=2), rotate(30), translate(0.2), erase(p=1)' --early-stop 1 \
     --min-delta 0.5
 expect_line "early stop message" "^early stop" "$tmp/stdout"
+check "the new augmentations train" "$tiny" train --data "$tmp/d" --epochs 2 --save "$tmp/aug2" --quiet \
+    --augment 'random_crop(6, pad=1), color_jitter(0.4, 0.4, 0.4, 0.1), grayscale(0.5), random_resized_crop(scale=[0.5, 1]), affine(15, 0.1, [0.8, 1.2], 10)'
 
 fi
 if part bad; then
@@ -358,6 +375,12 @@ check_fail "bad optimizer" 2 "sgd, adam or adamw" "$tiny" train --data "$tmp/d" 
 check_fail "bad schedule" 2 "unknown schedule" "$tiny" train --data "$tmp/d" --schedule 'linear(3)'
 check_fail "schedule argument" 2 "needs its argument 'every'" "$tiny" train --data "$tmp/d" --schedule step
 check_fail "bad augment" 2 "unknown augmentation" "$tiny" train --data "$tmp/d" --augment 'hflip, mixup'
+check_fail "random_crop size" 2 "random_crop's size 24 is not the model's input 6x6" "$tiny" train --data "$tmp/d" \
+    --augment 'random_crop(24)'
+check_fail "affine shear range" 2 "affine takes" "$tiny" train --data "$tmp/d" --augment 'affine(shear=95)'
+check_fail "color_jitter range" 2 "hue" "$tiny" train --data "$tmp/d" --augment 'color_jitter(hue=0.7)'
+check_fail "random_resized_crop scale" 2 "scale = \[lo, hi\]" "$tiny" train --data "$tmp/d" \
+    --augment 'random_resized_crop(scale=[0.5, 2])'
 check_fail "bad freeze" 2 "matches no tensor" "$tiny" train --data "$tmp/d" --freeze conv9 --save "$tmp/o"
 check_fail "freeze without value" 2 "needs a value" "$tiny" train --data "$tmp/d" --freeze
 check_fail "lr-for no match" 2 "matches no tensor" "$tiny" train --data "$tmp/d" --lr-for conv9=0.1 --save "$tmp/o"
@@ -409,6 +432,12 @@ sched "plateau max" 'plateau(factor=0.5, patience=1, mode=max)' "plateau 0.5 1 -
 if "$tmp/tinycos" train --data "$tmp/d" --save "$tmp/s-cos-section" --quiet --epochs 7 >"$tmp/stdout" 2>"$tmp/stderr"
 then pyc "schedule cosine t_max from the train section" sched "$tmp/s-cos-section/log.csv" cosine 0.001 --lr 0.1 --t-max 3
 else bad "schedule cosine t_max section: $(cat "$tmp/stderr")"; fi
+# Linear warm-up before a schedule, as SequentialLR([LinearLR, S], milestones=[N]).
+sched "warmup then step" 'step(2, gamma=0.5)' "step 2 0.5 --lr 0.1 --warmup 3 --warmup-factor 0.1" \
+    "--lr 0.1 --epochs 8 --warmup 3 --warmup-factor 0.1"
+sched "warmup then cosine" 'cosine(min_lr=0.001)' "cosine 0.001 --lr 0.1 --warmup 2" "--lr 0.1 --epochs 7 --warmup 2"
+check_fail "warmup with onecycle" 2 "onecycle" "$tiny" train --data "$tmp/d" --schedule 'onecycle(0.5)' --warmup 2
+check_fail "warmup factor range" 2 "--warmup-factor" "$tiny" train --data "$tmp/d" --warmup 2 --warmup-factor 2
 check_fail "plateau mode word" 2 "min or max" "$tiny" train --data "$tmp/d" --schedule 'plateau(mode=3)'
 check_fail "min as a number" 2 "not min or max" "$tiny" train --data "$tmp/d" --schedule 'step(max)'
 check_fail "t_max range" 2 "t_max" "$tiny" train --data "$tmp/d" --schedule 'cosine(t_max=0)'

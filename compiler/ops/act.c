@@ -1,59 +1,165 @@
-/* act.c: elementwise activations with torch.nn semantics: relu, tanh, sigmoid,
- * leaky_relu (x >= 0 ? x : slope * x), elu (x > 0 ? x : alpha * (exp(x) - 1)), identity.
- * Attributes: slope (leaky_relu), alpha (elu). No parameters. */
+/* act.c: elementwise activations with torch.nn semantics. Each activation is one block below:
+ * its arguments, its forward expression (y_expr, also what a fused head applies in its store),
+ * its gradient expression (dx_expr, from x[k], y[k] and dy[k]), its PyTorch twin, then one
+ * ACT(...) line that makes its OpInfo. Adding an activation: a line in ops.def and a block here.
+ *   relu, tanh, sigmoid, identity;
+ *   leaky_relu(slope = 0.01):   x >= 0 ? x : slope * x
+ *   elu(alpha = 1.0):           x > 0 ? x : alpha * (exp(x) - 1)
+ *   gelu(approximate = none):   x * Phi(x) = 0.5 x (1 + erf(x / sqrt 2)) (PyTorch's exact form);
+ *                               approximate = tanh: 0.5 x (1 + tanh(sqrt(2 / pi) (x + 0.044715 x^3)))
+ *   silu:                       x * sigmoid(x)
+ *   relu6:                      min(max(x, 0), 6)
+ *   hardswish:                  x * relu6(x + 3) / 6
+ *   hardsigmoid:                relu6(x + 3) / 6
+ * Gradients follow PyTorch's backward kernels, including at the kinks (relu'(0) = 0, relu6's
+ * and hardsigmoid's gradient is 0 at the ends of their linear piece, hardswish takes the middle
+ * piece at x = -3 and 3). An activation whose gradient needs only y (BWD_Y) also fuses into a
+ * head in training; the others (BWD_X) need the head's output in memory, so pass_fuse leaves
+ * them apart in training (their input has a second reader, the backward op).
+ * Attributes: slope (leaky_relu), alpha (elu), mode (gelu: 1 = tanh approximation). No
+ * parameters. erf, exp and tanh come from the generated file's cnn_erf, cnn_exp, cnn_tanh,
+ * which vectorize (libm's are scalar calls). */
+#include <string.h>
+
 #include "../arena.h"
 #include "../cbuf.h"
 #include "../emit_c.h"
+#include "../emit_torch.h"
 #include "../ops.h"
 
 static const ArgSpec no_args[] = {{NULL, NULL}};
-static const ArgSpec leaky_args[] = {{"slope", "0.01"}, {NULL, NULL}};
-static const ArgSpec elu_args[] = {{"alpha", "1.0"}, {NULL, NULL}};
 
 static bool plain_set_attrs(Graph *g, Op *op, const Val *v) { return true; }
+static void no_attrs(const Op *op, char *buf, size_t size) {}
 
+/* ---- relu */
+static const char *relu_y(const Op *op, const char *v) { return arena_printf("(%s > 0.0f ? %s : 0.0f)", v, v); }
+static const char *relu_dx(const Op *op) { return "y[k] > 0.0f ? dy[k] : 0.0f"; }
+static const char *relu_torch(TorchCtx *t, const Op *op) { return arena_printf("F.relu(%s)", torch_in(t, op, 0)); }
+
+/* ---- tanh */
+static const char *tanh_y(const Op *op, const char *v) { return arena_printf("cnn_tanh(%s)", v); }
+static const char *tanh_dx(const Op *op) { return "dy[k] * (1.0f - y[k] * y[k])"; }
+static const char *tanh_torch(TorchCtx *t, const Op *op) { return arena_printf("torch.tanh(%s)", torch_in(t, op, 0)); }
+
+/* ---- sigmoid */
+static const char *sigmoid_y(const Op *op, const char *v) { return arena_printf("(1.0f / (1.0f + cnn_exp(-%s)))", v); }
+static const char *sigmoid_dx(const Op *op) { return "dy[k] * y[k] * (1.0f - y[k])"; }
+static const char *sigmoid_torch(TorchCtx *t, const Op *op) { return arena_printf("torch.sigmoid(%s)", torch_in(t, op, 0)); }
+
+/* ---- identity */
+static const char *identity_y(const Op *op, const char *v) { return v; }
+static const char *identity_dx(const Op *op) { return "dy[k]"; }
+static const char *identity_torch(TorchCtx *t, const Op *op) { return torch_in(t, op, 0); }
+
+/* ---- leaky_relu */
+static const ArgSpec leaky_args[] = {{"slope", "0.01"}, {NULL, NULL}};
 static bool leaky_set_attrs(Graph *g, Op *op, const Val *v) {
-    op->a.slope = 0.01;
-    return v[0].kind == V_NONE || arg_float(op, &v[0], "slope", -1e30, 1e30, &op->a.slope);
+    return arg_float(op, &v[0], "slope", -1e30, 1e30, &op->a.slope);
+}
+static void leaky_print_attrs(const Op *op, char *buf, size_t size) { attr_append(buf, size, "slope=%g", op->a.slope); }
+static const char *leaky_y(const Op *op, const char *v) {
+    return arena_printf("(%s > 0.0f ? %s : %s * %s)", v, v, v, emit_float(op->a.slope));
+}
+static const char *leaky_dx(const Op *op) { return arena_printf("x[k] > 0.0f ? dy[k] : dy[k] * %s", emit_float(op->a.slope)); }
+static const char *leaky_torch(TorchCtx *t, const Op *op) {
+    return arena_printf("F.leaky_relu(%s, negative_slope=%s)", torch_in(t, op, 0), torch_float(op->a.slope));
 }
 
+/* ---- elu */
+static const ArgSpec elu_args[] = {{"alpha", "1.0"}, {NULL, NULL}};
 static bool elu_set_attrs(Graph *g, Op *op, const Val *v) {
-    op->a.alpha = 1.0;
-    return v[0].kind == V_NONE || arg_float(op, &v[0], "alpha", -1e30, 1e30, &op->a.alpha);
+    return arg_float(op, &v[0], "alpha", -1e30, 1e30, &op->a.alpha);
+}
+static void elu_print_attrs(const Op *op, char *buf, size_t size) { attr_append(buf, size, "alpha=%g", op->a.alpha); }
+static const char *elu_y(const Op *op, const char *v) {
+    return arena_printf("(%s > 0.0f ? %s : %s * (cnn_exp(%s) - 1.0f))", v, v, emit_float(op->a.alpha), v);
+}
+static const char *elu_dx(const Op *op) {
+    return arena_printf("x[k] > 0.0f ? dy[k] : dy[k] * %s * cnn_exp(x[k])", emit_float(op->a.alpha));
+}
+static const char *elu_torch(TorchCtx *t, const Op *op) {
+    return arena_printf("F.elu(%s, alpha=%s)", torch_in(t, op, 0), torch_float(op->a.alpha));
 }
 
+/* ---- gelu: mode 0 exact (erf), 1 tanh approximation */
+static const ArgSpec gelu_args[] = {{"approximate", "none"}, {NULL, NULL}};
+static bool gelu_set_attrs(Graph *g, Op *op, const Val *v) {
+    if (v[0].kind == V_WORD && (!strcmp(v[0].word, "none") || !strcmp(v[0].word, "tanh"))) {
+        op->a.mode = !strcmp(v[0].word, "tanh");
+        return true;
+    }
+    diag_error(v[0].span, "gelu: argument 'approximate' must be none or tanh, got %s", val_str(&v[0]));
+    return false;
+}
+static void gelu_print_attrs(const Op *op, char *buf, size_t size) {
+    if (op->a.mode)
+        attr_append(buf, size, "approximate=tanh");
+}
+#define GELU_K "0.797884561f" /* sqrt(2 / pi) */
+static const char *gelu_y(const Op *op, const char *v) {
+    if (op->a.mode)
+        return arena_printf("(0.5f * %s * (1.0f + cnn_tanh(" GELU_K " * (%s + 0.044715f * %s * %s * %s))))", v, v, v, v, v);
+    return arena_printf("(0.5f * %s * (1.0f + cnn_erf(%s * 0.707106781f)))", v, v);
+}
+static const char *gelu_dx(const Op *op) {
+    if (op->a.mode) /* t = tanh(u), u = k (x + c x^3): 0.5 (1 + t) + 0.5 x (1 - t^2) k (1 + 3 c x^2) */
+        return "dy[k] * (0.5f * (1.0f + cnn_tanh(" GELU_K " * (x[k] + 0.044715f * x[k] * x[k] * x[k]))) + 0.5f * x[k] * "
+               "(1.0f - cnn_tanh(" GELU_K " * (x[k] + 0.044715f * x[k] * x[k] * x[k])) * cnn_tanh(" GELU_K
+               " * (x[k] + 0.044715f * x[k] * x[k] * x[k]))) * " GELU_K " * (1.0f + 0.134145f * x[k] * x[k]))";
+    /* Phi(x) + x phi(x) */
+    return "dy[k] * (0.5f * (1.0f + cnn_erf(x[k] * 0.707106781f)) + x[k] * 0.398942280f * cnn_exp(-0.5f * x[k] * x[k]))";
+}
+static const char *gelu_torch(TorchCtx *t, const Op *op) {
+    return arena_printf("F.gelu(%s%s)", torch_in(t, op, 0), op->a.mode ? ", approximate=\"tanh\"" : "");
+}
+
+/* ---- silu */
+static const char *silu_y(const Op *op, const char *v) { return arena_printf("(%s / (1.0f + cnn_exp(-%s)))", v, v); }
+static const char *silu_dx(const Op *op) { /* s (1 + x (1 - s)), s = sigmoid(x) */
+    return "dy[k] / (1.0f + cnn_exp(-x[k])) * (1.0f + x[k] * (1.0f - 1.0f / (1.0f + cnn_exp(-x[k]))))";
+}
+static const char *silu_torch(TorchCtx *t, const Op *op) { return arena_printf("F.silu(%s)", torch_in(t, op, 0)); }
+
+/* ---- relu6: the gradient from y (0 < y < 6 exactly when 0 < x < 6) */
+static const char *relu6_y(const Op *op, const char *v) {
+    return arena_printf("(%s > 0.0f ? (%s < 6.0f ? %s : 6.0f) : 0.0f)", v, v, v);
+}
+static const char *relu6_dx(const Op *op) { return "y[k] > 0.0f && y[k] < 6.0f ? dy[k] : 0.0f"; }
+static const char *relu6_torch(TorchCtx *t, const Op *op) { return arena_printf("F.relu6(%s)", torch_in(t, op, 0)); }
+
+/* ---- hardswish */
+static const char *hardswish_y(const Op *op, const char *v) {
+    return arena_printf("(%s > -3.0f ? (%s < 3.0f ? %s * (%s + 3.0f) * (1.0f / 6.0f) : %s) : 0.0f)", v, v, v, v, v);
+}
+static const char *hardswish_dx(const Op *op) {
+    return "x[k] < -3.0f ? 0.0f : x[k] <= 3.0f ? dy[k] * (x[k] * (1.0f / 3.0f) + 0.5f) : dy[k]";
+}
+static const char *hardswish_torch(TorchCtx *t, const Op *op) { return arena_printf("F.hardswish(%s)", torch_in(t, op, 0)); }
+
+/* ---- hardsigmoid: the gradient from y (0 < y < 1 exactly when -3 < x < 3) */
+static const char *hardsigmoid_y(const Op *op, const char *v) {
+    return arena_printf("(%s > -3.0f ? (%s < 3.0f ? (%s + 3.0f) * (1.0f / 6.0f) : 1.0f) : 0.0f)", v, v, v);
+}
+static const char *hardsigmoid_dx(const Op *op) { return "y[k] > 0.0f && y[k] < 1.0f ? dy[k] * (1.0f / 6.0f) : 0.0f"; }
+static const char *hardsigmoid_torch(TorchCtx *t, const Op *op) {
+    return arena_printf("F.hardsigmoid(%s)", torch_in(t, op, 0));
+}
+
+/* ---- what every activation shares */
 static bool act_infer(Graph *g, Op *op) {
     *out_shape(g, op) = *in_shape(g, op, 0);
     return true;
 }
 
-static double act_flops(const Graph *g, const Op *op) {
-    return op->kind == OP_IDENTITY ? 0 : same_shape_flops(g, op, 1);
-}
-
-static void act_print_attrs(const Op *op, char *buf, size_t size) {
-    if (op->kind == OP_LEAKY_RELU)
-        attr_append(buf, size, "slope=%g", op->a.slope);
-    if (op->kind == OP_ELU)
-        attr_append(buf, size, "alpha=%g", op->a.alpha);
-}
-
-const char *act_expr(const Op *op, const char *v) {
-    switch (op->kind) {
-    case OP_RELU: return arena_printf("(%s > 0.0f ? %s : 0.0f)", v, v);
-    case OP_TANH: return arena_printf("cnn_tanh(%s)", v);
-    case OP_SIGMOID: return arena_printf("(1.0f / (1.0f + cnn_exp(-%s)))", v);
-    case OP_LEAKY_RELU: return arena_printf("(%s > 0.0f ? %s : %s * %s)", v, v, v, emit_float(op->a.slope));
-    case OP_ELU: return arena_printf("(%s > 0.0f ? %s : %s * (cnn_exp(%s) - 1.0f))", v, v, emit_float(op->a.alpha), v);
-    default: return v;
-    }
-}
+static double act_flops(const Graph *g, const Op *op) { return same_shape_flops(g, op, 1); }
+static double no_flops(const Graph *g, const Op *op) { return 0; }
 
 /* One expression per element; the loop vectorizes. */
 static void act_emit_forward(Emit *e, const Op *op) {
     Cbuf *c = e->c;
     Shape s = emit_in_shape(e, op, 0);
-    const char *f = act_expr(op, "v");
+    const char *f = op_info(op->kind)->act_expr(op, "v");
     cb_line(c, "const size_t total = (size_t)n * %lld;", (long long)(shape_numel(s) / s.d[0]));
     cb_line(c, "for (size_t k = 0; k < total; k++) {");
     cb_line(c, "const float v = x[k];");
@@ -61,33 +167,30 @@ static void act_emit_forward(Emit *e, const Op *op) {
     cb_line(c, "}");
 }
 
-/* dx = dy * f'(x): relu, tanh and sigmoid from their output (relu's gradient at 0 is 0, as
- * PyTorch's); leaky_relu and elu from their input, as PyTorch's backward kernels do. */
-static void act_emit_backward(Emit *e, const Op *bwd, const Op *fwd) {
+/* dx = dy * f'(x), from x or y as the activation's bwd_needs says. */
+static void act_emit_backward(Emit *e, const Op *fwd, const char *f) {
     Cbuf *c = e->c;
     Shape s = emit_in_shape(e, fwd, 0);
-    const char *f = "dy[k]";
-    switch (fwd->kind) {
-    case OP_RELU: f = "y[k] > 0.0f ? dy[k] : 0.0f"; break;
-    case OP_TANH: f = "dy[k] * (1.0f - y[k] * y[k])"; break;
-    case OP_SIGMOID: f = "dy[k] * y[k] * (1.0f - y[k])"; break;
-    case OP_LEAKY_RELU: f = arena_printf("x[k] > 0.0f ? dy[k] : dy[k] * %s", emit_float(fwd->a.slope)); break;
-    case OP_ELU: f = arena_printf("x[k] > 0.0f ? dy[k] : dy[k] * %s * cnn_exp(x[k])", emit_float(fwd->a.alpha)); break;
-    default: break;
-    }
     cb_line(c, "const size_t total = (size_t)n * %lld;", (long long)(shape_numel(s) / s.d[0]));
     cb_line(c, "for (size_t k = 0; k < total; k++)");
     cb_line(c, "    dx[k] = %s;", f);
 }
 
-#define ACT(E, NAME, ARGS, SET, NEEDS)                                                                   \
-    const OpInfo E##_info = {.name = NAME, .is_layer = true, .args = ARGS, .set_attrs = SET,      \
-                             .infer = act_infer, .flops = act_flops, .print_attrs = act_print_attrs,  \
-                             .emit_forward = act_emit_forward, .emit_backward = act_emit_backward,  \
-                             .bwd_needs = NEEDS, .inplace = true, .bwd_inplace = true};
-ACT(OP_RELU, "relu", no_args, plain_set_attrs, BWD_Y)
-ACT(OP_TANH, "tanh", no_args, plain_set_attrs, BWD_Y)
-ACT(OP_SIGMOID, "sigmoid", no_args, plain_set_attrs, BWD_Y)
-ACT(OP_IDENTITY, "identity", no_args, plain_set_attrs, 0)
-ACT(OP_LEAKY_RELU, "leaky_relu", leaky_args, leaky_set_attrs, BWD_X)
-ACT(OP_ELU, "elu", elu_args, elu_set_attrs, BWD_X)
+#define ACT(E, P, NAME, ARGS, WORDS, SET, PRINT, FLOPS, NEEDS)                                                     \
+    static void P##_emit_backward(Emit *e, const Op *bwd, const Op *fwd) { act_emit_backward(e, fwd, P##_dx(fwd)); } \
+    const OpInfo E##_info = {.name = NAME, .is_layer = true, .args = ARGS, .set_attrs = SET, .words = WORDS, \
+                             .infer = act_infer, .flops = FLOPS, .print_attrs = PRINT,                        \
+                             .emit_forward = act_emit_forward, .emit_backward = P##_emit_backward,            \
+                             .bwd_needs = NEEDS, .inplace = true, .bwd_inplace = true, .act_expr = P##_y,    \
+                             .torch_call = P##_torch};
+ACT(OP_RELU, relu, "relu", no_args, NULL, plain_set_attrs, no_attrs, act_flops, BWD_Y)
+ACT(OP_TANH, tanh, "tanh", no_args, NULL, plain_set_attrs, no_attrs, act_flops, BWD_Y)
+ACT(OP_SIGMOID, sigmoid, "sigmoid", no_args, NULL, plain_set_attrs, no_attrs, act_flops, BWD_Y)
+ACT(OP_IDENTITY, identity, "identity", no_args, NULL, plain_set_attrs, no_attrs, no_flops, 0)
+ACT(OP_LEAKY_RELU, leaky, "leaky_relu", leaky_args, NULL, leaky_set_attrs, leaky_print_attrs, act_flops, BWD_X)
+ACT(OP_ELU, elu, "elu", elu_args, NULL, elu_set_attrs, elu_print_attrs, act_flops, BWD_X)
+ACT(OP_GELU, gelu, "gelu", gelu_args, "none|tanh", gelu_set_attrs, gelu_print_attrs, act_flops, BWD_X)
+ACT(OP_SILU, silu, "silu", no_args, NULL, plain_set_attrs, no_attrs, act_flops, BWD_X)
+ACT(OP_RELU6, relu6, "relu6", no_args, NULL, plain_set_attrs, no_attrs, act_flops, BWD_Y)
+ACT(OP_HARDSWISH, hardswish, "hardswish", no_args, NULL, plain_set_attrs, no_attrs, act_flops, BWD_X)
+ACT(OP_HARDSIGMOID, hardsigmoid, "hardsigmoid", no_args, NULL, plain_set_attrs, no_attrs, act_flops, BWD_Y)

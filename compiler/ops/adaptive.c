@@ -1,8 +1,10 @@
 /* adaptive.c: adaptive average pooling (torch.nn.AdaptiveAvgPool2d) and the global poolings.
  * Output cell i of o covers input rows floor(i*H/o) .. ceil((i+1)*H/o) - 1.
  * Attributes: oh, ow (1 and 1 for the global ones). No parameters. */
+#include "../arena.h"
 #include "../cbuf.h"
 #include "../emit_c.h"
+#include "../emit_torch.h"
 #include "../ops.h"
 
 static const ArgSpec adaptive_args[] = {{"h", NULL}, {"w", "h"}, {NULL, NULL}};
@@ -97,18 +99,32 @@ static void adaptive_emit_backward(Emit *e, const Op *bwd, const Op *fwd) {
     cb_line(c, "}");
 }
 
+/* The PyTorch twin. */
+static const char *adaptive_torch(TorchCtx *t, const Op *op) {
+    return arena_printf("F.adaptive_avg_pool2d(%s, (%d, %d))", torch_in(t, op, 0), op->a.oh, op->a.ow);
+}
+static const char *global_avg_torch(TorchCtx *t, const Op *op) {
+    return arena_printf("F.adaptive_avg_pool2d(%s, 1)", torch_in(t, op, 0));
+}
+static const char *global_max_torch(TorchCtx *t, const Op *op) {
+    return arena_printf("F.adaptive_max_pool2d(%s, 1)", torch_in(t, op, 0));
+}
+
 const OpInfo OP_ADAPTIVE_AVGPOOL_info = {
     .name = "adaptive_avgpool", .is_layer = true, .args = adaptive_args, .set_attrs = adaptive_set_attrs,
     .infer = adaptive_infer, .flops = adaptive_flops, .print_attrs = adaptive_print_attrs,
     .emit_forward = adaptive_emit_forward, .emit_backward = adaptive_emit_backward, .bwd_needs = 0,
+    .torch_call = adaptive_torch,
 };
 const OpInfo OP_GLOBAL_AVGPOOL_info = {
     .name = "global_avgpool", .is_layer = true, .args = no_args, .set_attrs = global_set_attrs,
     .infer = adaptive_infer, .flops = adaptive_flops, .print_attrs = adaptive_print_attrs,
     .emit_forward = adaptive_emit_forward, .emit_backward = adaptive_emit_backward, .bwd_needs = 0,
+    .torch_call = global_avg_torch,
 };
 const OpInfo OP_GLOBAL_MAXPOOL_info = {
     .name = "global_maxpool", .is_layer = true, .args = no_args, .set_attrs = global_set_attrs,
     .infer = adaptive_infer, .flops = adaptive_flops, .print_attrs = adaptive_print_attrs,
     .emit_forward = adaptive_emit_forward, .emit_backward = adaptive_emit_backward, .bwd_needs = BWD_X,
+    .torch_call = global_max_torch,
 };

@@ -4,18 +4,14 @@
 #include "../arena.h"
 #include "../cbuf.h"
 #include "../emit_c.h"
+#include "../emit_torch.h"
 #include "../ops.h"
 
 static const ArgSpec batchnorm_args[] = {{"eps", "1e-5"}, {"momentum", "0.1"}, {NULL, NULL}};
 
 static bool batchnorm_set_attrs(Graph *g, Op *op, const Val *v) {
-    op->a.eps = 1e-5, op->a.momentum = 0.1;
-    bool ok = true;
-    if (v[0].kind != V_NONE)
-        ok &= arg_float(op, &v[0], "eps", 1e-30, 1, &op->a.eps);
-    if (v[1].kind != V_NONE)
-        ok &= arg_float(op, &v[1], "momentum", 0, 1, &op->a.momentum);
-    return ok;
+    bool ok = arg_float(op, &v[0], "eps", 1e-30, 1, &op->a.eps);
+    return arg_float(op, &v[1], "momentum", 0, 1, &op->a.momentum) && ok;
 }
 
 static bool batchnorm_infer(Graph *g, Op *op) {
@@ -144,6 +140,16 @@ static void batchnorm_emit_backward(Emit *e, const Op *bwd, const Op *fwd) {
     cb_line(c, "}");
 }
 
+/* The PyTorch twin: BatchNorm1d on features, BatchNorm2d on images. */
+static const char *batchnorm_torch_module(const TorchCtx *t, const Op *op) {
+    Shape in = torch_in_shape(t, op, 0);
+    return arena_printf("nn.BatchNorm%dd(%d, eps=%s, momentum=%s)", in.rank == 4 ? 2 : 1, in.d[1], torch_float(op->a.eps),
+                        torch_float(op->a.momentum));
+}
+static const char *batchnorm_torch(TorchCtx *t, const Op *op) {
+    return arena_printf("%s(%s)", torch_module_ref(op), torch_in(t, op, 0));
+}
+
 const OpInfo OP_BATCHNORM_info = {
     .name = "batchnorm", .is_layer = true, .args = batchnorm_args, .set_attrs = batchnorm_set_attrs,
     .infer = batchnorm_infer, .add_params = batchnorm_add_params, .flops = batchnorm_flops,
@@ -151,4 +157,7 @@ const OpInfo OP_BATCHNORM_info = {
     .emit_forward = batchnorm_emit_forward, .emit_forward_train = batchnorm_emit_forward_train,
     .emit_backward = batchnorm_emit_backward, .bwd_needs = BWD_X,
     .epilogue = true, /* an activation after it, in inference and training */
+    .fold_norm = true, /* into a conv, linear or add before it, at inference */
+    .param_init = {"ones", "zeros", "zeros", "ones"}, /* as nn.BatchNorm2d */
+    .torch_module = batchnorm_torch_module, .torch_call = batchnorm_torch,
 };

@@ -8,9 +8,12 @@
 #include "../arena.h"
 #include "../cbuf.h"
 #include "../emit_c.h"
+#include "../emit_torch.h"
 #include "../ops.h"
 
-bool conv_small_emit_dw(Emit *e, const Op *fwd);   /* conv_small.c: few channels */
+/* conv_small.c: kernels for few channels; false when the layer does not qualify */
+bool conv_small_emit_dw(Emit *e, const Op *fwd);
+bool conv_small_emit_forward(Emit *e, const Op *op, const Attrs *a, Shape in, Shape out, const char *src);
 
 static const ArgSpec conv_args[] = {
     {"out", NULL}, {"kernel", NULL}, {"stride", "1"}, {"pad", "0"},
@@ -424,6 +427,8 @@ static void conv_emit_kernel(Emit *e, const Op *op, const Attrs *a, Shape in, Sh
         cb_line(c, "}");
         src = scr;
     }
+    if (conv_small_emit_forward(e, op, a, in, out, src))
+        return;
     const Op *pool = op->epi_pool >= 0 ? &e->g->ops[op->epi_pool] : NULL;
     if (pool)
         cb_line(c, "enum { PKH = %d, PKW = %d, PH_OUT = OH / PKH, PW_OUT = OW / PKW }; /* the fused %s */", pool->a.kh,
@@ -751,10 +756,43 @@ static void conv_emit_backward(Emit *e, const Op *bwd, const Op *fwd) {
     cb_line(c, "}");
 }
 
+/* Fusion: a tiling pooling closes the conv through the column kernel only (8 or more
+ * columns), with a window row of at most 64 KiB. */
+static bool conv_close_pool(const Graph *g, const Op *op, const Op *pool) {
+    Shape o = g->values[op->out].shape;
+    return o.d[3] >= 8 && (int64_t)8 * pool->a.kh * o.d[3] <= 16384;
+}
+
+/* The PyTorch twin; uneven padding (pad = same) is an explicit F.pad. */
+static bool conv_pads_evenly(const Attrs *a) { return a->ph == a->ph_end && a->pw == a->pw_end; }
+static const char *conv_torch_module(const TorchCtx *t, const Op *op) {
+    const Attrs *a = &op->a;
+    const char *s = arena_printf("nn.Conv2d(%d, %d, %s", torch_in_shape(t, op, 0).d[1], a->out, torch_pair(a->kh, a->kw));
+    if (a->sh != 1 || a->sw != 1)
+        s = arena_printf("%s, stride=%s", s, torch_pair(a->sh, a->sw));
+    if (conv_pads_evenly(a) && (a->ph || a->pw))
+        s = arena_printf("%s, padding=%s", s, torch_pair(a->ph, a->pw));
+    if (a->dh != 1 || a->dw != 1)
+        s = arena_printf("%s, dilation=%s", s, torch_pair(a->dh, a->dw));
+    if (a->groups != 1)
+        s = arena_printf("%s, groups=%d", s, a->groups);
+    if (!a->bias)
+        s = arena_printf("%s, bias=False", s);
+    return arena_printf("%s)", s);
+}
+static const char *conv_torch(TorchCtx *t, const Op *op) {
+    const Attrs *a = &op->a;
+    if (!conv_pads_evenly(a))
+        return arena_printf("%s(F.pad(%s, (%d, %d, %d, %d)))", torch_module_ref(op), torch_in(t, op, 0), a->pw, a->pw_end,
+                            a->ph, a->ph_end);
+    return arena_printf("%s(%s)", torch_module_ref(op), torch_in(t, op, 0));
+}
+
 const OpInfo OP_CONV_info = {
     .name = "conv", .is_layer = true, .args = conv_args, .set_attrs = conv_set_attrs,
     .infer = conv_infer, .add_params = conv_add_params, .flops = conv_flops,
     .print_attrs = conv_print_attrs, .param_kind = "conv",
     .emit_forward = conv_emit_forward, .scratch = conv_scratch, .emit_backward = conv_emit_backward, .bwd_needs = BWD_X, .bwd_scratch = conv_bwd_scratch,
-    .epilogue = true, .prologue = true,
+    .epilogue = true, .prologue = true, .close_pool = conv_close_pool,
+    .torch_module = conv_torch_module, .torch_call = conv_torch,
 };

@@ -25,7 +25,11 @@
 
 bool conv_small_emit_dw(Emit *e, const Op *fwd);
 
-enum { LANES = 16, STACK_FLOATS = 6144 };   /* 16: the widest vector (AVX-512); 24 KB of stack */
+/* LANES: the widest vector (AVX-512); STACK_FLOATS: 24 KB of stack at most. ACC_VECTORS: the
+ * accumulators of a register tile, in cnn_vec: 12 leaves room for the loads in 32 registers,
+ * also where compilers split a 16-float vector into two 8-float registers (they do on x86 CPUs
+ * that prefer 256-bit vectors, even with AVX-512). */
+enum { LANES = 16, STACK_FLOATS = 6144, ACC_VECTORS = 12 };
 
 bool conv_small_emit_dw(Emit *e, const Op *fwd) {
     const Attrs *a = &fwd->a;
@@ -40,11 +44,11 @@ bool conv_small_emit_dw(Emit *e, const Op *fwd) {
     if (xpl < ihp * iwp)
         xpl = ihp * iwp;
     xpl = (xpl + LANES - 1) / LANES * LANES;
-    /* OCB: the largest divisor of OC with at most 24 accumulators (OCB * KW), and two blocks at
-     * least when OC allows (two threads). */
+    /* OCB: the largest divisor of OC with at most ACC_VECTORS accumulators (OCB * KW), and two
+     * blocks at least when OC allows (two threads). */
     int ocb = 1;
     for (int d = 1; d <= oc && d <= 8; d++)
-        if (oc % d == 0 && d * a->kw <= 24 && (oc / d >= 2 || oc == 1))
+        if (oc % d == 0 && d * a->kw <= ACC_VECTORS && (oc / d >= 2 || oc == 1))
             ocb = d;
     long long stack = xpl + (long long)ocb * len + (long long)a->kh * ocb * a->kw * LANES;
     if (stack > STACK_FLOATS || ow < 1)
@@ -114,6 +118,118 @@ bool conv_small_emit_dw(Emit *e, const Op *fwd) {
     cb_line(c, "            dw[(((size_t)(oc0 + o) * IC + ic) * KH + kh) * KW + kw] += s;");
     cb_line(c, "        }");
     cb_line(c, "}");
+    cb_line(c, "}");
+    cb_line(c, "}");
+    return true;
+}
+
+/* Forward (and the data gradient, which conv.c computes as a forward convolution of dy): the
+ * same flattening. The padded input plane (conv.c's copy, or x itself when the layer does not
+ * pad) has pitch WP; output pixel (oh, ow) is flat position q = oh * WP + ow, and tap (kh, kw)
+ * reads xp[q + kh * WP + kw], so one contiguous vector load serves every output channel. The
+ * positions with ow >= OW are computed and dropped. A job is one image, a block of OBS output
+ * channels and a run of QB vectors along q: OBS x QB accumulators, each input vector feeding
+ * OBS fused multiply-adds with broadcast weights. The last vector of a plane overlaps the ones
+ * before it in the same job so as to end exactly at its last pixel (recomputing a few with the
+ * same result), and no load reads past the plane. The results go out row segment by row
+ * segment, through the fused epilogue (activation, batchnorm). */
+bool conv_small_emit_forward(Emit *e, const Op *op, const Attrs *a, Shape in, Shape out, const char *src);
+
+bool conv_small_emit_forward(Emit *e, const Op *op, const Attrs *a, Shape in, Shape out, const char *src) {
+    int ic = in.d[1], oc = out.d[1], oh = out.d[2], ow = out.d[3];
+    bool pads = a->ph || a->pw || a->ph_end || a->pw_end;
+    if (a->sh != 1 || a->sw != 1 || a->dh != 1 || a->dw != 1 || a->groups != 1 || op->epi_pool >= 0 ||
+        (op->pro_norm >= 0 && !pads) || oc > 32 || (long long)ic * a->kh * a->kw > 1024 || ow > 32)
+        return false;
+    int wp = in.d[3] + a->pw + a->pw_end;
+    int qn = (oh - 1) * wp + ow;
+    if (qn < LANES)   /* planes smaller than one vector: conv.c's kernel */
+        return false;
+    int obs = 1;
+    for (int d = 1; d <= oc && d <= 6; d++)
+        if (oc % d == 0)
+            obs = d;
+    int qb = ACC_VECTORS / obs > 4 ? 4 : ACC_VECTORS / obs;
+    Cbuf *c = e->c;
+    const char *epi = emit_has_epilogue(op) ? emit_epilogue(e, op, "v", "oc0 + o") : "v";
+    cb_line(c, "{ /* lanes along the flattened output plane of pitch WP (conv_small.c) */");
+    cb_line(c, "enum { QN = %d, OBS = %d, NOB = OC / OBS, QB = %d }; /* flat positions, channels per job, vectors per job */",
+            qn, obs, qb);
+    cb_line(c, "#if CNN_VECTORS");
+    cb_line(c, "/* QT runs of QB vectors; the last run also takes the rest of the plane (at least one vector) */");
+    cb_line(c, "enum { QT = QN / (QB * CNN_VW) > 0 ? QN / (QB * CNN_VW) : 1 };");
+    cb_line(c, "#else");
+    cb_line(c, "enum { QT = 1 };");
+    cb_line(c, "#endif");
+    cb_line(c, "PARALLEL_FOR");
+    cb_line(c, "for (int job = 0; job < n * NOB * QT; job++) {");
+    cb_line(c, "const int qt = job %% QT, ob = job / QT %% NOB, i = job / QT / NOB, oc0 = ob * OBS;");
+    cb_line(c, "const float *xg = %s + (size_t)i * IC * HP * WP;", src);
+    cb_line(c, "float *yg = y + ((size_t)i * OC + oc0) * OH * OW;");
+    cb_line(c, "#if CNN_VECTORS");
+    cb_line(c, "int q0 = qt * QB * CNN_VW;");
+    cb_line(c, "const int qe = qt == QT - 1 ? QN : q0 + QB * CNN_VW;");
+    for (int pass = 0; pass < 2; pass++) {
+        int nv = pass == 0 ? qb : 1;
+        if (pass == 0)
+            cb_line(c, "for (; q0 + %d * CNN_VW <= qe; q0 += %d * CNN_VW) {", nv, nv);
+        else
+            cb_line(c, "for (; q0 < qe; q0 += CNN_VW) {");
+        if (pass == 1)
+            cb_line(c, "const int qs = q0 + CNN_VW <= qe ? q0 : qe - CNN_VW; /* the last overlaps, within the job */");
+        else
+            cb_line(c, "const int qs = q0;");
+        cb_line(c, "cnn_vec acc[OBS][%d];", nv);
+        cb_line(c, "for (int o = 0; o < OBS; o++)");
+        cb_line(c, "    for (int u = 0; u < %d; u++)", nv);
+        cb_line(c, "        acc[o][u] = %s + (cnn_vec){0};", a->bias ? "b[oc0 + o]" : "0.0f");
+        cb_line(c, "for (int ic = 0; ic < IC; ic++)");
+        cb_line(c, "for (int kh = 0; kh < KH; kh++)");
+        cb_line(c, "for (int kw = 0; kw < KW; kw++) {");
+        cb_line(c, "const float *xr = xg + ((size_t)ic * HP + kh) * WP + kw + qs;");
+        cb_line(c, "const float *wk = w + ((size_t)oc0 * IC + ic) * KH * KW + kh * KW + kw;");
+        cb_line(c, "cnn_vec xv[%d];", nv);
+        cb_line(c, "memcpy(xv, xr, sizeof xv);");
+        cb_line(c, "for (int o = 0; o < OBS; o++) {");
+        cb_line(c, "const float wv = wk[(size_t)o * IC * KH * KW];");
+        cb_line(c, "for (int u = 0; u < %d; u++)", nv);
+        cb_line(c, "    acc[o][u] += wv * xv[u];");
+        cb_line(c, "}");
+        cb_line(c, "}");
+        cb_line(c, "/* out, row segment by row segment (the columns ow >= OW dropped) */");
+        cb_line(c, "float t[OBS][%d * CNN_VW];", nv);
+        cb_line(c, "memcpy(t, acc, sizeof t);");
+        cb_line(c, "for (int q = qs; q < qs + %d * CNN_VW;) {", nv);
+        cb_line(c, "const int r = q / WP, col = q %% WP;");
+        cb_line(c, "const int len = WP - col < qs + %d * CNN_VW - q ? WP - col : qs + %d * CNN_VW - q;", nv, nv);
+        cb_line(c, "const int cols = col >= OW ? 0 : col + len <= OW ? len : OW - col;");
+        cb_line(c, "for (int o = 0; o < OBS; o++) {");
+        cb_line(c, "const float *tr = t[o] + (q - qs);");
+        cb_line(c, "float *yr = yg + (size_t)o * OH * OW + r * OW + col;");
+        cb_line(c, "for (int k = 0; k < cols; k++) {");
+        cb_line(c, "const float v = tr[k];");
+        cb_line(c, "yr[k] = %s;", epi);
+        cb_line(c, "}");
+        cb_line(c, "}");
+        cb_line(c, "q += len;");
+        cb_line(c, "}");
+        cb_line(c, "}");
+    }
+    cb_line(c, "#else");
+    cb_line(c, "for (int q = 0; q < QN; q++) {");
+    cb_line(c, "const int r = q / WP, col = q %% WP;");
+    cb_line(c, "if (col >= OW)");
+    cb_line(c, "    continue;");
+    cb_line(c, "for (int o = 0; o < OBS; o++) {");
+    cb_line(c, "float v = %s;", a->bias ? "b[oc0 + o]" : "0.0f");
+    cb_line(c, "for (int ic = 0; ic < IC; ic++)");
+    cb_line(c, "    for (int kh = 0; kh < KH; kh++)");
+    cb_line(c, "        for (int kw = 0; kw < KW; kw++)");
+    cb_line(c, "            v += w[(((size_t)(oc0 + o) * IC + ic) * KH + kh) * KW + kw] * xg[((size_t)ic * HP + kh) * WP + kw + q];");
+    cb_line(c, "yg[(size_t)o * OH * OW + r * OW + col] = %s;", epi);
+    cb_line(c, "}");
+    cb_line(c, "}");
+    cb_line(c, "#endif");
     cb_line(c, "}");
     cb_line(c, "}");
     return true;

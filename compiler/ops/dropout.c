@@ -1,15 +1,14 @@
 /* dropout.c: torch.nn.Dropout: identity at inference; in training, zeroes each element with
  * probability p and scales the rest by 1 / (1 - p). Attribute: p. */
+#include "../arena.h"
 #include "../cbuf.h"
 #include "../emit_c.h"
+#include "../emit_torch.h"
 #include "../ops.h"
 
 static const ArgSpec dropout_args[] = {{"p", "0.5"}, {NULL, NULL}};
 
 static bool dropout_set_attrs(Graph *g, Op *op, const Val *v) {
-    op->a.p = 0.5;
-    if (v[0].kind == V_NONE)
-        return true;
     if (!arg_float(op, &v[0], "p", 0, 1, &op->a.p))
         return false;
     if (op->a.p >= 1) {
@@ -94,9 +93,15 @@ static void dropout_emit_backward(Emit *e, const Op *bwd, const Op *fwd) {
     cb_line(c, "}");
 }
 
+/* The PyTorch twin. */
+static const char *dropout_torch(TorchCtx *t, const Op *op) {
+    return arena_printf("F.dropout(%s, p=%s, training=self.training)", torch_in(t, op, 0), torch_float(op->a.p));
+}
+
 const OpInfo OP_DROPOUT_info = {
     .name = "dropout", .is_layer = true, .args = dropout_args, .set_attrs = dropout_set_attrs,
     .infer = same_infer, .flops = dropout_flops, .print_attrs = dropout_print_attrs,
     .emit_forward = dropout_emit_forward, .emit_forward_train = dropout_emit_forward_train,
     .emit_backward = dropout_emit_backward, .bwd_needs = 0,
+    .torch_call = dropout_torch,
 };

@@ -3,6 +3,7 @@
 #include "../arena.h"
 #include "../cbuf.h"
 #include "../emit_c.h"
+#include "../emit_torch.h"
 #include "../ops.h"
 
 static const ArgSpec linear_args[] = {{"out", NULL}, {"bias", "true"}, {NULL, NULL}};
@@ -45,65 +46,180 @@ static void linear_print_attrs(const Op *op, char *buf, size_t size) {
         attr_append(buf, size, "bias=false");
 }
 
-/* y[i][o] = b[o] + sum_k x[i][k] w[o][k]; eight partial sums let the compiler vectorize the
- * dot product without reassociating floating-point additions on its own. */
+/* Register-blocked kernels with constant trip counts. Vectors (cnn_vec) run along the
+ * input features k, where x, W, dx and dW are all contiguous; a register tile holds TI x TO
+ * (forward), TI x KV (dx) or TO x KV (dW) vector accumulators, so that every vector loaded
+ * feeds several fused multiply-adds. The features left over after the last whole vector, and
+ * compilers without vector types, take scalar loops. Every output element has one writer and
+ * one summation order, whatever the thread count. */
+enum { LIN_TI = 4, LIN_TO = 3, LIN_KV = 3 };
+
+/* y[i][o] = b[o] + sum_k x[i][k] w[o][k]: jobs of TI images x TO outputs; the images and
+ * outputs past the end of a ragged last block repeat the block's first and are not stored. */
 static void linear_emit_forward(Emit *e, const Op *op) {
     Cbuf *c = e->c;
-    cb_line(c, "enum { IF = %d, OF = %d };", emit_in_shape(e, op, 0).d[1], op->a.out);
+    cb_line(c, "enum { IF = %d, OF = %d, TI = %d, TO = %d, OB = (OF + TO - 1) / TO };", emit_in_shape(e, op, 0).d[1],
+            op->a.out, LIN_TI, LIN_TO);
     emit_epilogue_setup(e, op, op->a.out);
+    cb_line(c, "const int IB = (n + TI - 1) / TI;");
     cb_line(c, "PARALLEL_FOR");
-    cb_line(c, "for (int io = 0; io < n * OF; io++) {");
-    cb_line(c, "const int i = io / OF, oc = io %% OF;");
-    cb_line(c, "const float *xr = x + (size_t)i * IF, *wr = w + (size_t)oc * IF;");
-    cb_line(c, "float acc[8] = {0};");
+    cb_line(c, "for (int job = 0; job < IB * OB; job++) {");
+    cb_line(c, "const int i0 = job / OB * TI, o0 = job %% OB * TO;");
+    cb_line(c, "const float *xr[TI], *wr[TO];");
+    cb_line(c, "for (int t = 0; t < TI; t++)");
+    cb_line(c, "    xr[t] = x + (size_t)(i0 + t < n ? i0 + t : i0) * IF;");
+    cb_line(c, "for (int u = 0; u < TO; u++)");
+    cb_line(c, "    wr[u] = w + (size_t)(o0 + u < OF ? o0 + u : o0) * IF;");
+    cb_line(c, "float s[TI][TO];");
     cb_line(c, "int k = 0;");
-    cb_line(c, "for (; k + 8 <= IF; k += 8)");
-    cb_line(c, "    for (int j = 0; j < 8; j++)");
-    cb_line(c, "        acc[j] += xr[k + j] * wr[k + j];");
+    cb_line(c, "#if CNN_VECTORS");
+    cb_line(c, "cnn_vec acc[TI][TO];");
+    cb_line(c, "for (int t = 0; t < TI; t++)");
+    cb_line(c, "    for (int u = 0; u < TO; u++)");
+    cb_line(c, "        acc[t][u] = (cnn_vec){0};");
+    cb_line(c, "for (; k + CNN_VW <= IF; k += CNN_VW) {");
+    cb_line(c, "cnn_vec xv[TI], wv[TO];");
+    cb_line(c, "for (int t = 0; t < TI; t++)");
+    cb_line(c, "    memcpy(&xv[t], xr[t] + k, sizeof xv[t]);");
+    cb_line(c, "for (int u = 0; u < TO; u++)");
+    cb_line(c, "    memcpy(&wv[u], wr[u] + k, sizeof wv[u]);");
+    cb_line(c, "for (int t = 0; t < TI; t++)");
+    cb_line(c, "    for (int u = 0; u < TO; u++)");
+    cb_line(c, "        acc[t][u] += xv[t] * wv[u];");
+    cb_line(c, "}");
+    cb_line(c, "for (int t = 0; t < TI; t++)");
+    cb_line(c, "    for (int u = 0; u < TO; u++) {");
+    cb_line(c, "        float v = 0.0f;");
+    cb_line(c, "        for (int j = 0; j < CNN_VW; j++)");
+    cb_line(c, "            v += acc[t][u][j];");
+    cb_line(c, "        s[t][u] = v;");
+    cb_line(c, "    }");
+    cb_line(c, "#else");
+    cb_line(c, "for (int t = 0; t < TI; t++)");
+    cb_line(c, "    for (int u = 0; u < TO; u++)");
+    cb_line(c, "        s[t][u] = 0.0f;");
+    cb_line(c, "#endif");
     cb_line(c, "for (; k < IF; k++)");
-    cb_line(c, "    acc[0] += xr[k] * wr[k];");
-    cb_line(c, "const float v = %s((acc[0] + acc[1]) + (acc[2] + acc[3])) + ((acc[4] + acc[5]) + (acc[6] + acc[7]));",
-            op->a.bias ? "b[oc] + " : "");
-    cb_line(c, "y[io] = %s;", emit_epilogue(e, op, "v", "oc"));
+    cb_line(c, "    for (int t = 0; t < TI; t++)");
+    cb_line(c, "        for (int u = 0; u < TO; u++)");
+    cb_line(c, "            s[t][u] += xr[t][k] * wr[u][k];");
+    cb_line(c, "for (int t = 0; t < TI && i0 + t < n; t++)");
+    cb_line(c, "    for (int u = 0; u < TO && o0 + u < OF; u++) {");
+    cb_line(c, "        const int oc = o0 + u;");
+    cb_line(c, "        const float v = %ss[t][u];", op->a.bias ? "b[oc] + " : "");
+    cb_line(c, "        y[(size_t)(i0 + t) * OF + oc] = %s;", emit_epilogue(e, op, "v", "oc"));
+    cb_line(c, "    }");
     cb_line(c, "}");
 }
 
-/* dx = dy W; dW += dy^T x; db += sum over the batch of dy. */
+/* The k loop of a backward tile: R rows (images or outputs) of accumulators, each a sum over m
+ * < mcount of coef(r, m) * src(m)[k]; LIN_KV vectors of k at a time, then one, then scalars.
+ * vstore and sstore write one accumulator (%1$s: it, %2$s: its offset from k). */
+static void lin_k_loop(Cbuf *c, const char *mcount, const char *src_row, const char *coef, const char *vstore,
+                       const char *sstore) {
+    for (int pass = 0; pass < 3; pass++) {
+        if (pass == 0) {
+            cb_line(c, "#if CNN_VECTORS");
+            cb_line(c, "for (; k + LIN_KV * CNN_VW <= IF; k += LIN_KV * CNN_VW) {");
+        } else if (pass == 1) {
+            cb_line(c, "for (; k + CNN_VW <= IF; k += CNN_VW) {");
+        } else {
+            cb_line(c, "#endif");
+            cb_line(c, "for (; k < IF; k++) {");
+        }
+        if (pass < 2) {
+            int nv = pass == 0 ? LIN_KV : 1;
+            cb_line(c, "cnn_vec acc[RB][%d];", nv);
+            cb_line(c, "for (int r = 0; r < RB; r++)");
+            cb_line(c, "    for (int v = 0; v < %d; v++)", nv);
+            cb_line(c, "        acc[r][v] = (cnn_vec){0};");
+            cb_line(c, "for (int m = 0; m < %s; m++) {", mcount);
+            cb_line(c, "cnn_vec sv[%d];", nv);
+            cb_line(c, "memcpy(sv, %s + k, sizeof sv);", src_row);
+            cb_line(c, "for (int r = 0; r < RB; r++) {");
+            cb_line(c, "const float g = %s;", coef);
+            cb_line(c, "for (int v = 0; v < %d; v++)", nv);
+            cb_line(c, "    acc[r][v] += g * sv[v];");
+            cb_line(c, "}");
+            cb_line(c, "}");
+            cb_line(c, "for (int r = 0; r < R; r++)");
+            cb_line(c, "    for (int v = 0; v < %d; v++) {", nv);
+            cb_line(c, "        %s;", arena_printf(vstore, "acc[r][v]", "CNN_VW * v"));
+            cb_line(c, "    }");
+        } else {
+            cb_line(c, "float acc[RB];");
+            cb_line(c, "for (int r = 0; r < RB; r++)");
+            cb_line(c, "    acc[r] = 0.0f;");
+            cb_line(c, "for (int m = 0; m < %s; m++) {", mcount);
+            cb_line(c, "const float sv = %s[k];", src_row);
+            cb_line(c, "for (int r = 0; r < RB; r++) {");
+            cb_line(c, "const float g = %s;", coef);
+            cb_line(c, "acc[r] += g * sv;");
+            cb_line(c, "}");
+            cb_line(c, "}");
+            cb_line(c, "for (int r = 0; r < R; r++) {");
+            cb_line(c, "    %s;", arena_printf(sstore, "acc[r]", "0"));
+            cb_line(c, "}");
+        }
+        cb_line(c, "}");
+    }
+}
+
+/* dx[i][k] = sum_o dy[i][o] w[o][k] (jobs of TI images); dW[o][k] += sum_i dy[i][o] x[i][k]
+ * (jobs of TO outputs, each the only writer of its rows); db[o] += sum_i dy[i][o]. Rows past
+ * the end of a ragged last block repeat the block's first and are not stored. */
 static void linear_emit_backward(Emit *e, const Op *bwd, const Op *fwd) {
     Cbuf *c = e->c;
-    cb_line(c, "enum { IF = %d, OF = %d };", emit_in_shape(e, fwd, 0).d[1], fwd->a.out);
+    cb_line(c, "enum { IF = %d, OF = %d, LIN_KV = %d };", emit_in_shape(e, fwd, 0).d[1], fwd->a.out, LIN_KV);
     if (bwd->out >= 0) {
+        cb_line(c, "/* dx */ {");
+        cb_line(c, "enum { RB = %d };", LIN_TI);
         cb_line(c, "PARALLEL_FOR");
-        cb_line(c, "for (int i = 0; i < n; i++) {");
-        cb_line(c, "float *dxi = dx + (size_t)i * IF;");
-        cb_line(c, "for (int k = 0; k < IF; k++)");
-        cb_line(c, "    dxi[k] = 0.0f;");
-        cb_line(c, "for (int j = 0; j < OF; j++) {");
-        cb_line(c, "const float g = dy[(size_t)i * OF + j];");
-        cb_line(c, "const float *wr = w + (size_t)j * IF;");
-        cb_line(c, "for (int k = 0; k < IF; k++)");
-        cb_line(c, "    dxi[k] += g * wr[k];");
+        cb_line(c, "for (int ib = 0; ib < (n + RB - 1) / RB; ib++) {");
+        cb_line(c, "const int i0 = ib * RB, R = n - i0 < RB ? n - i0 : RB;");
+        cb_line(c, "const float *dyr[RB];");
+        cb_line(c, "for (int r = 0; r < RB; r++)");
+        cb_line(c, "    dyr[r] = dy + (size_t)(i0 + r < n ? i0 + r : i0) * OF;");
+        cb_line(c, "int k = 0;");
+        lin_k_loop(c, "OF", "(w + (size_t)m * IF)", "dyr[r][m]",
+                   "memcpy(dx + (size_t)(i0 + r) * IF + k + %2$s, &%1$s, sizeof %1$s)",
+                   "dx[(size_t)(i0 + r) * IF + k] = %1$s");
         cb_line(c, "}");
         cb_line(c, "}");
     }
     if (bwd->wrt == 0) {
+        cb_line(c, "/* dW, db */ {");
+        cb_line(c, "enum { RB = %d };", LIN_TO);
         cb_line(c, "PARALLEL_FOR");
-        cb_line(c, "for (int j = 0; j < OF; j++) {");
-        cb_line(c, "float *dwr = dw + (size_t)j * IF;");
-        if (fwd->a.bias)
+        cb_line(c, "for (int ob = 0; ob < (OF + RB - 1) / RB; ob++) {");
+        cb_line(c, "const int o0 = ob * RB, R = OF - o0 < RB ? OF - o0 : RB;");
+        cb_line(c, "int oi[RB];");
+        cb_line(c, "for (int r = 0; r < RB; r++)");
+        cb_line(c, "    oi[r] = o0 + r < OF ? o0 + r : o0;");
+        cb_line(c, "int k = 0;");
+        lin_k_loop(c, "n", "(x + (size_t)m * IF)", "dy[(size_t)m * OF + oi[r]]",
+                   "float *d = dw + (size_t)(o0 + r) * IF + k + %2$s; cnn_vec t; memcpy(&t, d, sizeof t); t += %1$s; "
+                   "memcpy(d, &t, sizeof t)",
+                   "dw[(size_t)(o0 + r) * IF + k] += %1$s");
+        if (fwd->a.bias) {
+            cb_line(c, "for (int r = 0; r < R; r++) {");
             cb_line(c, "float gb = 0.0f;");
-        cb_line(c, "for (int i = 0; i < n; i++) {");
-        cb_line(c, "const float g = dy[(size_t)i * OF + j];");
-        cb_line(c, "const float *xi = x + (size_t)i * IF;");
-        cb_line(c, "for (int k = 0; k < IF; k++)");
-        cb_line(c, "    dwr[k] += g * xi[k];");
-        if (fwd->a.bias)
-            cb_line(c, "gb += g;");
+            cb_line(c, "for (int i = 0; i < n; i++)");
+            cb_line(c, "    gb += dy[(size_t)i * OF + o0 + r];");
+            cb_line(c, "db[o0 + r] += gb;");
+            cb_line(c, "}");
+        }
         cb_line(c, "}");
-        if (fwd->a.bias)
-            cb_line(c, "db[j] += gb;");
         cb_line(c, "}");
     }
+}
+
+/* The PyTorch twin. */
+static const char *linear_torch_module(const TorchCtx *t, const Op *op) {
+    return arena_printf("nn.Linear(%d, %d%s)", torch_in_shape(t, op, 0).d[1], op->a.out, op->a.bias ? "" : ", bias=False");
+}
+static const char *linear_torch(TorchCtx *t, const Op *op) {
+    return arena_printf("%s(%s)", torch_module_ref(op), torch_in(t, op, 0));
 }
 
 const OpInfo OP_LINEAR_info = {
@@ -112,4 +228,5 @@ const OpInfo OP_LINEAR_info = {
     .print_attrs = linear_print_attrs, .param_kind = "linear",
     .emit_forward = linear_emit_forward, .emit_backward = linear_emit_backward, .bwd_needs = BWD_X,
     .epilogue = true,
+    .torch_module = linear_torch_module, .torch_call = linear_torch,
 };

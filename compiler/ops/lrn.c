@@ -1,8 +1,10 @@
 /* lrn.c: local response normalization across channels, torch.nn.LocalResponseNorm:
  * y_c = x_c / (k + alpha / size * sum_{c' = c - size/2}^{c + (size-1)/2} x_{c'}^2) ^ beta,
  * channels outside [0, C) contribute zero. Attributes: size, alpha, beta, k. */
+#include "../arena.h"
 #include "../cbuf.h"
 #include "../emit_c.h"
+#include "../emit_torch.h"
 #include "../ops.h"
 
 static const ArgSpec lrn_args[] = {
@@ -11,17 +13,10 @@ static const ArgSpec lrn_args[] = {
 
 static bool lrn_set_attrs(Graph *g, Op *op, const Val *v) {
     Attrs *a = &op->a;
-    a->size = 5, a->alpha = 1e-4, a->beta = 0.75, a->k = 2.0;
-    bool ok = true;
-    if (v[0].kind != V_NONE)
-        ok &= arg_int(op, &v[0], "size", 1, 1 << 20, &a->size);
-    if (v[1].kind != V_NONE)
-        ok &= arg_float(op, &v[1], "alpha", -1e30, 1e30, &a->alpha);
-    if (v[2].kind != V_NONE)
-        ok &= arg_float(op, &v[2], "beta", -1e30, 1e30, &a->beta);
-    if (v[3].kind != V_NONE)
-        ok &= arg_float(op, &v[3], "k", -1e30, 1e30, &a->k);
-    return ok;
+    bool ok = arg_int(op, &v[0], "size", 1, 1 << 20, &a->size);
+    ok &= arg_float(op, &v[1], "alpha", -1e30, 1e30, &a->alpha);
+    ok &= arg_float(op, &v[2], "beta", -1e30, 1e30, &a->beta);
+    return arg_float(op, &v[3], "k", -1e30, 1e30, &a->k) && ok;
 }
 
 static bool lrn_infer(Graph *g, Op *op) {
@@ -108,8 +103,16 @@ static void lrn_emit_backward(Emit *e, const Op *bwd, const Op *fwd) {
     cb_line(c, "}");
 }
 
+/* The PyTorch twin. */
+static const char *lrn_torch(TorchCtx *t, const Op *op) {
+    const Attrs *a = &op->a;
+    return arena_printf("F.local_response_norm(%s, %d, alpha=%s, beta=%s, k=%s)", torch_in(t, op, 0), a->size,
+                        torch_float(a->alpha), torch_float(a->beta), torch_float(a->k));
+}
+
 const OpInfo OP_LRN_info = {
     .name = "lrn", .is_layer = true, .args = lrn_args, .set_attrs = lrn_set_attrs,
     .infer = lrn_infer, .flops = lrn_flops, .print_attrs = lrn_print_attrs,
     .emit_forward = lrn_emit_forward, .emit_backward = lrn_emit_backward, .bwd_needs = BWD_X,
+    .torch_call = lrn_torch,
 };

@@ -4,6 +4,7 @@
 #include "../arena.h"
 #include "../cbuf.h"
 #include "../emit_c.h"
+#include "../emit_torch.h"
 #include "../ops.h"
 
 static const ArgSpec normalize_args[] = {{"mean", NULL}, {"std", NULL}, {NULL, NULL}};
@@ -94,9 +95,29 @@ static void normalize_emit_backward(Emit *e, const Op *bwd, const Op *fwd) {
     cb_line(c, "        dx[(size_t)ic * HW + p] = dy[(size_t)ic * HW + p] / std[ic %% C];");
 }
 
+/* The PyTorch twin: constants inline when every channel has the same, else two buffers. */
+static bool all_same(const double *v, int n) {
+    for (int i = 1; i < n; i++)
+        if (v[i] != v[0])
+            return false;
+    return true;
+}
+static const char *normalize_torch(TorchCtx *t, const Op *op) {
+    const Attrs *a = &op->a;
+    const char *x = torch_in(t, op, 0);
+    if (all_same(a->mean, a->nmean) && all_same(a->std, a->nmean))
+        return arena_printf("(%s - %s) / %s", x, torch_float(a->mean[0]), torch_float(a->std[0]));
+    const char *view = torch_in_shape(t, op, 0).rank == 4 ? ".view(1, -1, 1, 1)" : ".view(1, -1)";
+    const char *m = torch_buffer(t, op, "mean", a->mean, a->nmean, view);
+    const char *s = torch_buffer(t, op, "std", a->std, a->nmean, view);
+    return arena_printf("(%s - %s) / %s", x, m, s);
+}
+
 const OpInfo OP_NORMALIZE_info = {
     .name = "normalize", .is_layer = true, .args = normalize_args, .set_attrs = normalize_set_attrs,
     .infer = normalize_infer, .flops = normalize_flops, .print_attrs = normalize_print_attrs,
     .emit_forward = normalize_emit_forward, .emit_backward = normalize_emit_backward, .bwd_needs = 0,
     .bwd_inplace = true,
+    .pre_norm = true, /* into a conv's padded copy of its input */
+    .torch_call = normalize_torch,
 };

@@ -7,6 +7,7 @@
 #include "../arena.h"
 #include "../cbuf.h"
 #include "../emit_c.h"
+#include "../emit_torch.h"
 #include "../ops.h"
 
 static const ArgSpec maxpool_args[] = {
@@ -159,13 +160,35 @@ static void pool_emit_backward(Emit *e, const Op *bwd, const Op *fwd) {
     cb_line(c, "}");
 }
 
+/* Fusion: windows that tile the image, so that a conv before it can store pooled values. */
+static bool pool_tiles(const Op *pool) {
+    const Attrs *a = &pool->a;
+    return a->kh == a->sh && a->kw == a->sw && !a->ph && !a->pw && !a->ceil_mode;
+}
+
+/* The PyTorch twin. */
+static const char *maxpool_torch(TorchCtx *t, const Op *op) {
+    const Attrs *a = &op->a;
+    return arena_printf("F.max_pool2d(%s, %s, stride=%s, padding=%s, ceil_mode=%s)", torch_in(t, op, 0),
+                        torch_pair(a->kh, a->kw), torch_pair(a->sh, a->sw), torch_pair(a->ph, a->pw),
+                        torch_bool(a->ceil_mode));
+}
+static const char *avgpool_torch(TorchCtx *t, const Op *op) {
+    const Attrs *a = &op->a;
+    return arena_printf("F.avg_pool2d(%s, %s, stride=%s, padding=%s, ceil_mode=%s, count_include_pad=%s)",
+                        torch_in(t, op, 0), torch_pair(a->kh, a->kw), torch_pair(a->sh, a->sw), torch_pair(a->ph, a->pw),
+                        torch_bool(a->ceil_mode), torch_bool(a->count_include_pad));
+}
+
 const OpInfo OP_MAXPOOL_info = {
     .name = "maxpool", .is_layer = true, .args = maxpool_args, .set_attrs = pool_set_attrs,
     .infer = pool_infer, .flops = pool_flops, .print_attrs = pool_print_attrs,
     .emit_forward = pool_emit_forward, .emit_backward = pool_emit_backward, .bwd_needs = BWD_X,
+    .pool_tiles = pool_tiles, .torch_call = maxpool_torch,
 };
 const OpInfo OP_AVGPOOL_info = {
     .name = "avgpool", .is_layer = true, .args = avgpool_args, .set_attrs = pool_set_attrs,
     .infer = pool_infer, .flops = pool_flops, .print_attrs = pool_print_attrs,
     .emit_forward = pool_emit_forward, .emit_backward = pool_emit_backward, .bwd_needs = 0,
+    .pool_tiles = pool_tiles, .torch_call = avgpool_torch,
 };

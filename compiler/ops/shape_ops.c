@@ -5,6 +5,7 @@
 #include "../cbuf.h"
 #include "../emit_c.h"
 #include "../arena.h"
+#include "../emit_torch.h"
 #include "../ops.h"
 
 static const ArgSpec no_args[] = {{NULL, NULL}};
@@ -134,28 +135,46 @@ static void concat_emit_backward(Emit *e, const Op *bwd, const Op *fwd) {
     cb_line(e->c, "    memcpy(dx + (size_t)i * %zu, dy + (size_t)i * %zu + %zu, sizeof(float) * %zu);", size, out, at, size);
 }
 
+/* The PyTorch twins. */
+static const char *input_torch(TorchCtx *t, const Op *op) { return "x"; }
+static const char *flatten_torch(TorchCtx *t, const Op *op) { return arena_printf("torch.flatten(%s, 1)", torch_in(t, op, 0)); }
+static const char *softmax_torch(TorchCtx *t, const Op *op) { return arena_printf("F.softmax(%s, dim=1)", torch_in(t, op, 0)); }
+static const char *add_torch(TorchCtx *t, const Op *op) {
+    const char *s = torch_in(t, op, 0);
+    for (int i = 1; i < op->nin; i++)
+        s = arena_printf("%s + %s", s, torch_in(t, op, i));
+    return s;
+}
+static const char *concat_torch(TorchCtx *t, const Op *op) {
+    const char *s = arena_printf("torch.cat([%s", torch_in(t, op, 0));
+    for (int i = 1; i < op->nin; i++)
+        s = arena_printf("%s, %s", s, torch_in(t, op, i));
+    return arena_printf("%s], 1)", s);
+}
+
 const OpInfo OP_INPUT_info = {
     .name = "input", .args = no_args, .set_attrs = plain_set_attrs, .infer = input_infer,
     .flops = no_flops, .print_attrs = no_attrs,
-    .emit_forward = input_emit_forward,
+    .emit_forward = input_emit_forward, .torch_call = input_torch,
 };
 const OpInfo OP_FLATTEN_info = {
     .name = "flatten", .is_layer = true, .args = no_args, .set_attrs = plain_set_attrs,
     .infer = flatten_infer, .flops = no_flops, .print_attrs = no_attrs,
-    .emit_forward = flatten_emit_forward, .emit_backward = flatten_emit_backward,
+    .emit_forward = flatten_emit_forward, .emit_backward = flatten_emit_backward, .torch_call = flatten_torch,
 };
 const OpInfo OP_SOFTMAX_info = {
     .name = "softmax", .is_layer = true, .args = no_args, .set_attrs = plain_set_attrs,
     .infer = softmax_infer, .flops = softmax_flops, .print_attrs = no_attrs,
-    .emit_forward = softmax_emit_forward,
+    .emit_forward = softmax_emit_forward, .torch_call = softmax_torch,
 };
 const OpInfo OP_ADD_info = {
     .name = "add", .args = no_args, .set_attrs = plain_set_attrs, .infer = add_infer,
     .flops = add_flops, .print_attrs = no_attrs,
-    .emit_forward = add_emit_forward, .inplace = true, .epilogue = true,
+    .emit_forward = add_emit_forward, .inplace = true, .epilogue = true, .torch_call = add_torch,
 };
 const OpInfo OP_CONCAT_info = {
     .name = "concat", .args = no_args, .set_attrs = plain_set_attrs, .infer = concat_infer,
     .flops = no_flops, .print_attrs = no_attrs,
     .emit_forward = concat_emit_forward, .emit_backward = concat_emit_backward, .bwd_needs = 0,
+    .torch_call = concat_torch,
 };

@@ -1,9 +1,9 @@
 """Hand-written PyTorch twins of the layer-coverage models in tests/models/*.cnn.
 
 Each twin is written by hand from torch.nn / torch.nn.functional (the reference semantics of
-the language, spec section 5) with modules registered in the textual order of the .cnn file,
+the language, docs/language.md, Layers) with modules registered in the textual order of the .cnn file,
 so that state_dict() keys (less BatchNorm's num_batches_tracked) are exactly the checkpoint
-names of spec section 6, in order. Every model's name equals its key here and its `model` name
+names of docs/language.md (Naming), in order. Every model's name equals its key here and its `model` name
 in the file (multi.cnn holds two models: compile it with --model multi_a / multi_b).
 
     build(name) -> nn.Module        FILES[name] -> path of the .cnn file (relative to the repo)
@@ -134,6 +134,52 @@ def expected_cov_norm_act(classes=4):
             + _linear("linear1", 12, 16) + _linear("linear2", classes, 12))
 
 
+# ---------------------------------------------------------------- cov_act
+class CovAct(nn.Module):
+    """The activation modules of torch.nn (the emitted module uses torch.nn.functional)."""
+
+    def __init__(self, classes=5):
+        super().__init__()
+        self.norm = Normalize(0.5, 0.08, 3)
+        self.conv0 = nn.Conv2d(3, 8, 3, padding=1)
+        self.conv1 = nn.Conv2d(8, 8, 3, padding=1)
+        self.bn0 = nn.BatchNorm2d(8)
+        self.conv2 = nn.Conv2d(8, 8, 3, padding=1)
+        self.conv3 = nn.Conv2d(8, 8, 3, padding=1)
+        self.conv4 = nn.Conv2d(8, 6, 3)
+        self.linear0 = nn.Linear(96, 24)
+        self.linear1 = nn.Linear(24, 16)
+        self.linear2 = nn.Linear(16, 12)
+        self.linear3 = nn.Linear(12, 10)
+        self.linear4 = nn.Linear(10, 8)
+        self.linear5 = nn.Linear(8, classes)
+        self.gelu, self.gelu_tanh = nn.GELU(), nn.GELU(approximate="tanh")
+        self.silu, self.relu6 = nn.SiLU(), nn.ReLU6()
+        self.hardswish, self.hardsigmoid = nn.Hardswish(), nn.Hardsigmoid()
+
+    def forward(self, x):
+        x = self.relu6(self.conv0(self.norm(x)))
+        x = self.hardswish(self.bn0(self.conv1(x)))
+        x = nn.MaxPool2d(2)(self.gelu(self.conv2(x)))
+        x = self.silu(x)
+        x = self.hardsigmoid(self.conv3(x))
+        x = self.gelu_tanh(self.conv4(x))
+        x = torch.flatten(x, 1)
+        x = self.gelu_tanh(self.linear0(x))
+        x = self.silu(self.linear1(x))
+        x = self.relu6(self.linear2(x))
+        x = self.hardsigmoid(self.linear3(x))
+        x = self.gelu(self.hardswish(self.linear4(x)))
+        return self.linear5(x)
+
+
+def expected_cov_act(classes=5):
+    return (_conv("conv0", 8, 3, 3) + _conv("conv1", 8, 8, 3) + _bn("bn0", 8) + _conv("conv2", 8, 8, 3)
+            + _conv("conv3", 8, 8, 3) + _conv("conv4", 6, 8, 3) + _linear("linear0", 24, 96)
+            + _linear("linear1", 16, 24) + _linear("linear2", 12, 16) + _linear("linear3", 10, 12)
+            + _linear("linear4", 8, 10) + _linear("linear5", classes, 8))
+
+
 # ---------------------------------------------------------------- cov_residual
 class CovResidual(nn.Module):
     def __init__(self, classes=3):
@@ -173,7 +219,7 @@ def expected_cov_residual(classes=3):
 
 # ---------------------------------------------------------------- cov_concat
 class SpecInception(nn.Module):
-    # spec section 8's block inception: conv0 | conv1 conv2 | conv3 conv4 | pool conv5, all with relu
+    # GoogLeNet's block inception (models/googlenet.cnn): conv0 | conv1 conv2 | conv3 conv4 | pool conv5, all with relu
     def __init__(self, inp, c1, c3r, c3, c5r, c5, proj):
         super().__init__()
         self.conv0 = nn.Conv2d(inp, c1, 1)
@@ -496,11 +542,11 @@ def expected_conv_issue11(classes=2):
 
 
 # ---------------------------------------------------------------- registry
-TWINS = {"cov_conv": CovConv, "cov_pool": CovPool, "cov_norm_act": CovNormAct, "cov_residual": CovResidual,
+TWINS = {"cov_act": CovAct, "cov_conv": CovConv, "cov_pool": CovPool, "cov_norm_act": CovNormAct, "cov_residual": CovResidual,
          "cov_concat": CovConcat, "cov_blocks": CovBlocks, "cov_cond": CovCond, "naming": Naming,
          "multi_a": MultiA, "multi_b": MultiB, "conv_odd": ConvOdd, "conv_wide": ConvWide,
          "conv_issue11": ConvIssue11}
-EXPECTED = {"cov_conv": expected_cov_conv, "cov_pool": expected_cov_pool, "cov_norm_act": expected_cov_norm_act,
+EXPECTED = {"cov_act": expected_cov_act, "cov_conv": expected_cov_conv, "cov_pool": expected_cov_pool, "cov_norm_act": expected_cov_norm_act,
             "cov_residual": expected_cov_residual, "cov_concat": expected_cov_concat,
             "cov_blocks": expected_cov_blocks, "cov_cond": expected_cov_cond, "naming": expected_naming,
             "multi_a": expected_multi_a, "multi_b": expected_multi_b, "conv_odd": expected_conv_odd,
@@ -508,11 +554,11 @@ EXPECTED = {"cov_conv": expected_cov_conv, "cov_pool": expected_cov_pool, "cov_n
 FILES = {n: os.path.join(MODELS, n + ".cnn") for n in TWINS}
 FILES["multi_a"] = FILES["multi_b"] = os.path.join(MODELS, "multi.cnn")
 FILES["conv_odd"] = FILES["conv_wide"] = FILES["conv_issue11"] = os.path.join(MODELS, "conv_held.cnn")
-INPUT_SHAPE = {"cov_conv": [3, 16, 16], "cov_pool": [3, 16, 15], "cov_norm_act": [3, 10, 10],
+INPUT_SHAPE = {"cov_act": [3, 12, 12], "cov_conv": [3, 16, 16], "cov_pool": [3, 16, 15], "cov_norm_act": [3, 10, 10],
                "cov_residual": [4, 12, 12], "cov_concat": [3, 12, 12], "cov_blocks": [3, 14, 14],
                "cov_cond": [3, 12, 10], "naming": [4, 8, 8], "multi_a": [2, 12, 12], "multi_b": [2, 12, 12],
                "conv_odd": [5, 13, 11], "conv_wide": [2, 2, 30000], "conv_issue11": [1, 1, 200000]}
-OUTPUT_SHAPE = {"cov_conv": [5], "cov_pool": [3], "cov_norm_act": [4], "cov_residual": [3], "cov_concat": [6],
+OUTPUT_SHAPE = {"cov_act": [5], "cov_conv": [5], "cov_pool": [3], "cov_norm_act": [4], "cov_residual": [3], "cov_concat": [6],
                 "cov_blocks": [7], "cov_cond": [5], "naming": [5], "multi_a": [3], "multi_b": [4],
                 "conv_odd": [3], "conv_wide": [2], "conv_issue11": [2]}
 

@@ -104,12 +104,11 @@ def main():
     ap.add_argument("--build", required=True)
     a = ap.parse_args()
     tmp = tempfile.mkdtemp(prefix="cnnc-evalm-")
-    fails = []
+    fails, passes = [], []
 
     def check(ok, what):
         print(("ok   " if ok else "FAIL ") + what)
-        if not ok:
-            fails.append(what)
+        (passes if ok else fails).append(what)
     try:
         src = os.path.join(tmp, "tenway.cnn")
         open(src, "w").write(MODEL)
@@ -135,7 +134,7 @@ def main():
             compare(tag, text, ref, n, check)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
-    print("eval_metrics: %d failed" % len(fails))
+    print("eval_metrics: %d passed, %d failed" % (len(passes), len(fails)))
     sys.exit(1 if fails else 0)
 
 

@@ -38,12 +38,12 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 TOP = os.path.normpath(os.path.join(HERE, "..", ".."))
 TOL = 1e-4
 failures = []
+passes = []
 
 
 def check(ok, what):
     print(("ok   " if ok else "FAIL ") + what)
-    if not ok:
-        failures.append(what)
+    (passes if ok else failures).append(what)
 
 
 def run(args, **kw):
@@ -373,7 +373,7 @@ def main():
     finally:
         if not a.keep:
             shutil.rmtree(tmp, ignore_errors=True)
-    print("import: %d failed" % len(failures))
+    print("import: %d passed, %d failed" % (len(passes), len(failures)))
     sys.exit(1 if failures else 0)
 
 

@@ -191,6 +191,10 @@ def cmd_optim(a):
     x, y = read_idx(a.data, "train")
     n, B = len(y), a.batch
     batches = [(s, min(s + B, n)) for s in range(0, n, B)]
+    sched = None
+    if a.onecycle:   # stepped after every update, momentum (or beta1) cycled
+        sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=a.onecycle, total_steps=len(batches),
+                                                    cycle_momentum=True)
     for i, (s, e) in enumerate(batches):
         if i % a.accumulate == 0:
             opt.zero_grad()
@@ -202,6 +206,8 @@ def cmd_optim(a):
             if a.clip > 0:
                 torch.nn.utils.clip_grad_norm_(params, a.clip)
             opt.step()
+            if sched:
+                sched.step()
     got, _ = read_st(a.run + "/last.safetensors")
     worst, where = 0.0, ""
     for k, v in model.state_dict().items():   # with bn: running statistics and step counter too
@@ -358,6 +364,9 @@ def cmd_evalcheck(a):
                 raise Mismatch(f"evalcheck: no {key} column in {lines[hi]!r}")
     if len(set(pred)) < 2:
         raise Mismatch("evalcheck: every image predicted the same class; the check proves little")
+    if a.asymmetric and (np.array_equal(cm, cm.T) or all(cm[:, c].sum() == cm[c].sum() for c in range(k))):
+        raise Mismatch("evalcheck: the confusion matrix is symmetric or precision equals recall; the check "
+                       "could not tell rows from columns")
 
 
 # ---- schedules ----------------------------------------------------------------------------
@@ -384,12 +393,15 @@ def cmd_sched(a):
     elif a.kind == "exponential":
         s = S.ExponentialLR(opt, gamma=a.args[0])
     elif a.kind == "cosine":
-        s = S.CosineAnnealingLR(opt, T_max=a.t_max or epochs, eta_min=a.args[0])
+        s = S.CosineAnnealingLR(opt, T_max=a.t_max or epochs - a.warmup, eta_min=a.args[0])
     elif a.kind == "plateau":
         s = S.ReduceLROnPlateau(opt, mode=a.mode, factor=a.args[0], patience=int(a.args[1]))
     elif a.kind == "onecycle":
         s = S.OneCycleLR(opt, max_lr=a.args[0], total_steps=epochs * a.steps, cycle_momentum=False,
                          pct_start=a.pct_start)
+    if a.warmup:   # SequentialLR resets the lr and makes the first scheduler's initial step
+        s = S.SequentialLR(opt, [S.LinearLR(opt, start_factor=a.warmup_factor, total_iters=a.warmup), s],
+                           milestones=[a.warmup])
     want = []
     for e in range(epochs):
         if a.kind == "onecycle":
@@ -489,6 +501,7 @@ def parser():
     p.add_argument("out")
     p.add_argument("weights")
     p.add_argument("data")
+    p.add_argument("--asymmetric", action="store_true", help="the matrix must tell rows from columns")
     p = sub.add_parser("optim")
     p.add_argument("run")
     p.add_argument("data")
@@ -507,6 +520,7 @@ def parser():
     p.add_argument("--freeze", default="")
     p.add_argument("--class-weights", default="")
     p.add_argument("--lr-for", action="append", default=[])
+    p.add_argument("--onecycle", type=float, default=0.0)
     p = sub.add_parser("sched")
     p.add_argument("log")
     p.add_argument("kind")
@@ -516,6 +530,8 @@ def parser():
     p.add_argument("--t-max", type=int, default=0)
     p.add_argument("--pct-start", type=float, default=0.3)
     p.add_argument("--mode", default="min")
+    p.add_argument("--warmup", type=int, default=0)
+    p.add_argument("--warmup-factor", type=float, default=1 / 3)
     p = sub.add_parser("same")
     p.add_argument("a")
     p.add_argument("b")

@@ -2,7 +2,7 @@
 googlenet.cnn: the independent reference that compiled models are compared against.
 
 Each twin is written by hand from torch.nn (not generated from the .cnn file, not torchvision)
-so that its state_dict() keys are exactly the checkpoint names that spec section 6 gives for the
+so that its state_dict() keys are exactly the checkpoint names that docs/language.md (Naming) gives for the
 .cnn file, in the order the file defines them (PyTorch's state_dict order is registration order,
 so modules are registered in textual order). BatchNorm's `num_batches_tracked` buffer is not a
 cnnc checkpoint tensor: use checkpoint_tensors() to get the comparable list.

@@ -539,7 +539,7 @@ static void test_residual_add_concat_shapes(void) {
     EXPECT_STR(pshape(g, "conv4.weight"), "[5, 9, 1, 1]");
 }
 
-/* ================= parameter names (spec section 6) ================= */
+/* ================= parameter names (docs/language.md, Naming) ================= */
 
 /* Per-kind numbering in textual order within the model. */
 static void test_names_per_kind(void) {
@@ -680,7 +680,7 @@ static void test_names_repeat(void) {
     CU_ASSERT_EQUAL(count_ops(g, OP_MAXPOOL), 2);
 }
 
-/* LeNet-5 (spec section 1) has 61,706 parameters:
+/* LeNet-5 (models/lenet5.cnn) has 61,706 parameters:
  * conv 6*1*25+6 = 156, conv 16*6*25+16 = 2416, linear 120*400+120 = 48120,
  * linear 84*120+84 = 10164, linear 10*84+10 = 850. */
 static void test_param_count_lenet(void) {
@@ -803,7 +803,7 @@ static void test_error_expression_values(void) {
                  "3:8: error: an `if` condition must be true or false, got an integer");
     /* "    repeat 0 - 1 { relu }": the count at column 12. */
     expect_error("model m {\n    input [4]\n    repeat 0 - 1 { relu }\n}\n",
-                 "3:12: error: repeat count must be an integer from 0 to 100000, got -1");
+                 "3:12: error: repeat count must be an integer from 0 to 10000, got -1");
     expect_error("model m {\n    input [4]\n    adaptive_avgpool(2)\n}\n",
                  "3:5: error: adaptive_avgpool needs an image tensor [C, H, W], got [4]");
     expect_error("model m {\n    input [4]\n    lrn\n}\n", "3:5: error: lrn needs an image tensor [C, H, W], got [4]");
@@ -992,7 +992,27 @@ static void test_error_softmax_not_last(void) {
 
 static void test_error_recursion_depth(void) {
     expect_error("block loop { relu; loop }\nmodel m {\n    input [4]\n    loop\n}\n",
-                 "1:20: error: blocks nested more than 64 deep: does block loop call itself without end?");
+                 "1:20: error: blocks nested more than 64 deep: block loop calls itself (64 instances open); does its "
+                 "recursion end?");
+    /* A block calling itself twice: 2^64 call paths that add no op; the statement budget stops it
+     * (it used to run for ever with unbounded memory). */
+    expect_error("block b(n) { if n > 0 { b(n - 1); b(n - 1) } }\nmodel m {\n    input [4]\n    b(60)\n}\n",
+                 "1:35: error: elaboration stopped after 1000000 statements (the limit): blocks calling blocks expand "
+                 "too much; does a block call itself more than once?");
+    /* Nested repeats of empty bodies count too. */
+    expect_error("model m {\n    input [4]\n    repeat 10000 { repeat 10000 { } }\n}\n",
+                 "3:20: error: elaboration stopped after 1000000 statements (the limit): nested repeats expand too much");
+    /* A chain of 70 different blocks, none recursive: the message must not blame recursion. */
+    {
+        const char *src = "";
+        for (int i = 0; i < 70; i++)
+            src = arena_printf("%sblock b%d { relu; %s }\n", src, i, i < 69 ? arena_printf("b%d", i + 1) : "");
+        src = arena_printf("%smodel m {\n    input [4]\n    b0\n}\n", src);
+        Graph *gc = run_opts(src, &batch2);
+        CU_ASSERT_PTR_NULL(gc);
+        CU_ASSERT_PTR_NOT_NULL(strstr(last_output, "a chain of blocks calling blocks reaches block b64 at depth 65"));
+        CU_ASSERT_PTR_NULL(strstr(last_output, "itself"));
+    }
     /* Recursion that ends through `if` is fine: 5 levels. */
     Graph *g = ok("block down(n) { if n > 0 { linear(in.features + 1); down(n - 1) } }\n"
                   "model m {\n    input [4]\n    down(5)\n}\n");

@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <unistd.h>
 #include <zlib.h>
@@ -283,6 +284,9 @@ static void test_ckpt_malformed(void) {
                       "tensor 't' has data_offsets [0, 16] beyond the end of the data (12 bytes"));
     CU_ASSERT(err_has(read_error("{\"t\":{\"dtype\":\"F32\",\"shape\":[2,2],\"data_offsets\":[0,12]}}", four, 16),
                       "tensor 't' has data_offsets [0, 12] spanning 12 bytes, but F32 [2, 2] needs 16"));
+    float five[5] = {1, 2, 3, 4, 5};
+    CU_ASSERT(err_has(read_error("{\"t\":{\"dtype\":\"F32\",\"shape\":[2,2],\"data_offsets\":[0,20]}}", five, 20),
+                      "tensor 't' has data_offsets [0, 20] spanning 20 bytes, but F32 [2, 2] needs 16"));
     CU_ASSERT(err_has(read_error("{\"t\":{\"dtype\":\"F32\",\"shape\":[2,2],\"data_offsets\":[16,0]}}", four, 16),
                       "end before they begin"));
     CU_ASSERT(err_has(read_error("{\"t\":{\"dtype\":\"F32\",\"shape\":[99999999999,99999999999],\"data_offsets\":[0,16]}}", four, 16),
@@ -469,6 +473,12 @@ static void test_idx(void) {
     write_bytes(tp("trunc-images"), img, ilen - 5);
     CU_ASSERT(!dataset_load_idx_files(tp("trunc-images"), p2, 10, &ds, err));
     CU_ASSERT(err_has(err, "trunc-images: truncated: the header says 3 images (24 bytes), the file has 19"));
+    unsigned char longer[sizeof img + 1];
+    memcpy(longer, img, ilen);
+    longer[ilen] = 7;
+    write_bytes(tp("long-images"), longer, ilen + 1);
+    CU_ASSERT(!dataset_load_idx_files(tp("long-images"), p2, 10, &ds, err));
+    CU_ASSERT(err_has(err, "long-images: extra bytes after the 3 images the header describes"));
     write_bytes(tp("tiny-images"), img, 10);
     CU_ASSERT(!dataset_load_idx_files(tp("tiny-images"), p2, 10, &ds, err));
     CU_ASSERT(err_has(err, "tiny-images: truncated: 10 bytes, too short for the IDX header"));
@@ -586,6 +596,95 @@ static void test_image(void) {
     write_bytes(tp("cut.pgm"), "P5\n4 3\n255\nab", 13);
     CU_ASSERT(!image_load(tp("cut.pgm"), 1, 3, 4, false, px, err));
     CU_ASSERT(err_has(err, "cut.pgm: not an image ("));
+}
+
+static long peak_rss_kb(void) {
+    struct rusage ru;
+    getrusage(RUSAGE_SELF, &ru);
+    return ru.ru_maxrss;
+}
+
+/* A PNG of only a signature and an IHDR chunk declaring w x h (no pixels): enough for the
+ * header check, which must refuse it before any decoding is tried. */
+static void write_png_header(const char *path, uint32_t w, uint32_t h) {
+    unsigned char b[8 + 25] = {0x89, 'P', 'N', 'G', 0x0d, 0x0a, 0x1a, 0x0a, 0, 0, 0, 13, 'I', 'H', 'D', 'R'};
+    unsigned char *d = b + 16;
+    for (int i = 0; i < 4; i++)
+        d[i] = (unsigned char)(w >> (24 - 8 * i)), d[4 + i] = (unsigned char)(h >> (24 - 8 * i));
+    d[8] = 8, d[9] = 0, d[10] = d[11] = d[12] = 0; /* 8-bit grey */
+    uint32_t crc = (uint32_t)crc32(0, b + 12, 17);
+    for (int i = 0; i < 4; i++)
+        b[29 + i] = (unsigned char)(crc >> (24 - 8 * i));
+    write_bytes(path, b, sizeof b);
+}
+
+/* Inputs built to hurt: each must fail at once with one message, reading little. */
+static void test_hostile_inputs(void) {
+    char err[RT_ERR_LEN] = "", want[RT_ERR_LEN];
+    float px[4 * 28 * 28];
+    /* A PNG declaring 32000x32000 (once decoded to 2 GB before being refused). */
+    write_png_header(tp("huge.png"), 32000, 32000);
+    long rss0 = peak_rss_kb();
+    CU_ASSERT(!image_load(tp("huge.png"), 1, 28, 28, true, px, err));
+    CU_ASSERT(err_has(err, "huge.png: image is 32000x32000, larger than the limit of 33554432 pixels"));
+    CU_ASSERT(peak_rss_kb() - rss0 < 64 * 1024);
+    /* The model's size is checked from the header too: this file has no pixels at all. */
+    write_png_header(tp("wrong.png"), 40, 30);
+    CU_ASSERT(!image_load(tp("wrong.png"), 1, 28, 28, false, px, err));
+    snprintf(want, sizeof want, "%s: image is 40x30, the model takes 28x28", tp("wrong.png"));
+    CU_ASSERT_STRING_EQUAL(err, want);
+    /* PGM maxval: 1..65535, pixels scaled by it. */
+    write_bytes(tp("max0.pgm"), "P5\n2 1\n0\n\0\0", 11);
+    CU_ASSERT(!image_load(tp("max0.pgm"), 1, 1, 2, false, px, err));
+    CU_ASSERT(err_has(err, "max0.pgm: not an image (PGM/PPM maxval 0, must be 1 to 65535)"));
+    write_bytes(tp("maxneg.pgm"), "P5\n2 1\n-5\n\0\0", 12);
+    CU_ASSERT(!image_load(tp("maxneg.pgm"), 1, 1, 2, false, px, err));
+    CU_ASSERT(err_has(err, "maxneg.pgm: not an image (PGM/PPM header: no maxval)"));
+    write_bytes(tp("max70000.pgm"), "P5\n2 1\n70000\n\0\0\0\0", 17);
+    CU_ASSERT(!image_load(tp("max70000.pgm"), 1, 1, 2, false, px, err));
+    CU_ASSERT(err_has(err, "maxval 70000, must be 1 to 65535"));
+    write_bytes(tp("max1.pgm"), "P5\n2 1\n1\n\0\1", 11);
+    CU_ASSERT_FATAL(image_load(tp("max1.pgm"), 1, 1, 2, false, px, err));
+    CU_ASSERT(px[0] == 0.0f && px[1] == 1.0f);
+    write_bytes(tp("max15.pgm"), "P5\n2 1\n15\n\5\17", 12);
+    CU_ASSERT_FATAL(image_load(tp("max15.pgm"), 1, 1, 2, false, px, err));
+    CU_ASSERT(fabsf(px[0] - 85 / 255.0f) < 1e-6f && px[1] == 1.0f);
+    /* 16-bit samples (maxval > 255), big-endian: 500 of 1000 is 127.5, rounded to 128. */
+    write_bytes(tp("wide.pgm"), "P5\n2 1\n1000\n\x01\xf4\x03\xe8", 16);
+    CU_ASSERT_FATAL(image_load(tp("wide.pgm"), 1, 1, 2, false, px, err));
+    CU_ASSERT(fabsf(px[0] - 128 / 255.0f) < 1e-6f && px[1] == 1.0f);
+    /* A width of 2^32 (once a signed overflow inside stb_image, reported as "image is 0x0"). */
+    write_bytes(tp("wide32.pgm"), "P5\n4294967296 1\n255\n\0", 21);
+    CU_ASSERT(!image_load(tp("wide32.pgm"), 1, 28, 28, true, px, err));
+    CU_ASSERT(err_has(err, "wide32.pgm: image is 4294967296x1, larger than the limit"));
+    int c, h, w;
+    CU_ASSERT(!image_info(tp("wide32.pgm"), &c, &h, &w, err));
+
+    /* A gzip bomb behind a small IDX header: 3 images of 2x4 declared, then 256 MiB of zeros.
+     * Only the declared bytes (and one more) may be inflated. */
+    unsigned char img[16 + 24], lab[8 + 3];
+    const unsigned char labels[3] = {1, 2, 3};
+    size_t ilen = idx_images(img, 0x803, 3, 2, 4, 1);
+    write_bytes(tp("bomb-labels"), lab, idx_labels(lab, 3, labels));
+    gzFile g = gzopen(tp("bomb.gz"), "wb1");
+    CU_ASSERT_FATAL(g != NULL);
+    gzwrite(g, img, (unsigned)ilen);
+    unsigned char *zeros = calloc(1, 1 << 20);
+    for (int i = 0; i < 256; i++)
+        gzwrite(g, zeros, 1 << 20);
+    free(zeros);
+    gzclose(g);
+    Dataset ds;
+    rss0 = peak_rss_kb();
+    CU_ASSERT(!dataset_load_idx_files(tp("bomb.gz"), tp("bomb-labels"), 10, &ds, err));
+    CU_ASSERT(err_has(err, "bomb.gz: extra bytes after the 3 images the header describes"));
+    CU_ASSERT(peak_rss_kb() - rss0 < 64 * 1024);
+    /* A header declaring more than the limit is refused before inflating anything. */
+    idx_images(img, 0x803, 3, 2, 4, 1);
+    img[4] = 0x7f; /* 0x7f000003 images */
+    write_gz(tp("toobig.gz"), img, 16);
+    CU_ASSERT(!dataset_load_idx_files(tp("toobig.gz"), tp("bomb-labels"), 10, &ds, err));
+    CU_ASSERT(err_has(err, "toobig.gz: IDX header describes more than 1024 MiB"));
 }
 
 static void test_folder(void) {
@@ -770,6 +869,7 @@ void suite_runtime(void) {
     CU_add_test(s, "CIFAR-10 records", test_cifar);
     CU_add_test(s, "image loading", test_image);
     CU_add_test(s, "image folder dataset", test_folder);
+    CU_add_test(s, "hostile images and IDX files", test_hostile_inputs);
     CU_add_test(s, "Fashion-MNIST t10k", test_fashion_mnist);
     CU_add_test(s, "rng", test_rng);
     CU_add_test(s, "init distributions", test_init);

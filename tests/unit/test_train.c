@@ -125,6 +125,32 @@ static void test_augment(void) {
     for (int i = 0; i < C * H * W; i++)
         CU_ASSERT_DOUBLE_EQUAL(y[i], x[i], 1e-5);
 
+    /* rotate turns counter-clockwise by the angle it draws (torchvision's RandomRotation): a
+     * bright pixel 3 to the right of the centre of a 9x9 image lands next to (4 - 3 sin a,
+     * 4 + 3 cos a) (row, column; rows grow downwards). The angle is read from a copy of the stream; seeds
+     * whose angle is too small to show the direction are passed over. */
+    int turned = 0;
+    for (uint64_t seed = 1; seed < 40 && turned < 3; seed++) {
+        enum { S = 9 };
+        float img[S * S] = {0}, scr[S * S];
+        img[4 * S + 7] = 1.0f;
+        Rng rr, copy;
+        rng_seed(&rr, seed);
+        copy = rr;
+        double deg = -90.0 + 180.0 * rng_uniform(&copy), a = deg * 3.14159265358979323846 / 180.0;
+        if (fabs(deg) < 30 || fabs(deg) > 80)
+            continue;
+        CnnAugment rot = {.kind = CNN_AUG_ROTATE, .degrees = 90};
+        augment_batch(&rot, 1, &rr, img, 1, 1, S, S, scr);
+        int best = 0;
+        for (int i = 1; i < S * S; i++)
+            best = img[i] > img[best] ? i : best;
+        CU_ASSERT(fabs(best / S - (4 - 3 * sin(a))) < 1.0);   /* the brightest pixel is a neighbour */
+        CU_ASSERT(fabs(best % S - (4 + 3 * cos(a))) < 1.0);   /* of the point (bilinear weights) */
+        turned++;
+    }
+    CU_ASSERT_EQUAL(turned, 3);
+
     /* erase with p = 1: one rectangle of zeros, 2% to 33% of the image, in every channel. */
     for (int t = 0; t < 20; t++) {
         memcpy(y, x, sizeof x);

@@ -194,7 +194,7 @@ static void test_every_key(void) {
         "  loss: cross_entropy(label_smoothing=0.1, weight=[1, 2.5, 0])\n"
         "  optimizer: sgd(lr=0.05, momentum=0.9, nesterov=true, weight_decay=0.0005)\n"
         "  schedule: multistep(milestones=[30, 60], gamma=0.2)\n"
-        "  augment: random_crop(pad=4), hflip(p=0.25), vflip(p=0.5), rotate(degrees=15), translate(fraction=0.1), "
+        "  augment: random_crop(size=none, pad=4), hflip(p=0.25), vflip(p=0.5), rotate(degrees=15), translate(fraction=0.1), "
         "erase(p=1)\n"
         "  early_stop: early_stop(patience=3, min_delta=0.001)\n"
         "  freeze: conv0, linear0\n"
@@ -264,8 +264,9 @@ static void test_callables(void) {
         {"cosine", "cosine(min_lr=0, t_max=0)"},
         {"cosine(min_lr = 1e-5)", "cosine(min_lr=1e-05, t_max=0)"},
         {"cosine(t_max = 4)", "cosine(min_lr=0, t_max=4)"},
-        {"onecycle(0.1)", "onecycle(max_lr=0.1, pct_start=0.3)"},
-        {"onecycle(0.1, pct_start = 0.25)", "onecycle(max_lr=0.1, pct_start=0.25)"},
+        {"onecycle(0.1)", "onecycle(max_lr=0.1, pct_start=0.3, cycle_momentum=false)"},
+        {"onecycle(0.1, pct_start = 0.25)", "onecycle(max_lr=0.1, pct_start=0.25, cycle_momentum=false)"},
+        {"onecycle(0.1, cycle_momentum = true)", "onecycle(max_lr=0.1, pct_start=0.3, cycle_momentum=true)"},
         {"plateau", "plateau(factor=0.5, patience=5)"},
         {"plateau(factor = 0.1, patience = 0)", "plateau(factor=0.1, patience=0)"},
     };
@@ -401,14 +402,29 @@ static void test_call_errors(void) {
     expect_errors("    schedule = cosine(0, 1, 2)",
                   "t.cnn:2:29: error: schedule: cosine takes at most 2 arguments; cosine takes (min_lr=0, t_max=0)\n");
     expect_errors("    schedule = constant(1)", "t.cnn:2:25: error: schedule: constant takes no arguments\n");
-    expect_errors("    init = kaiming_normal(mode = 1)", "t.cnn:2:27: error: init: kaiming_normal takes no arguments\n");
+    expect_errors("    init = kaiming_normal(mode = 1)",
+                  "t.cnn:2:34: error: init: kaiming_normal: mode must be fan_in or fan_out\n");
+    expect_errors("    init = kaiming_normal(nonlinearity = relu6)",
+                  "t.cnn:2:42: error: init: kaiming_normal: nonlinearity must be linear, sigmoid, tanh, relu or "
+                  "leaky_relu\n");
+    expect_errors("    init = uniform(1, 0)", "t.cnn:2:12: error: init: uniform needs a < b, got a = 1, b = 0\n");
+    expect_errors("    init = constant", "t.cnn:2:12: error: init: constant needs argument 'val'; constant takes (val)\n");
+    {
+        Run r = run("    init = kaiming_normal(mode = fan_out, nonlinearity = relu)");
+        CU_ASSERT_TRUE(r.ok && r.t.init == INIT_KAIMING_NORMAL && r.t.init_args.fan_out == 1 &&
+                       r.t.init_args.nonlinearity == 3);
+        CU_ASSERT_PTR_NOT_NULL(strstr(r.printed, "  init: kaiming_normal(a=0) mode=fan_out nonlinearity=relu\n"));
+        r = run("    init = normal(std = 0.01)");
+        CU_ASSERT_TRUE(r.ok && r.t.init == INIT_NORMAL && r.t.init_args.std == 0.01 && r.t.init_args.mean == 0);
+        CU_ASSERT_PTR_NOT_NULL(strstr(r.printed, "  init: normal(mean=0, std=0.01)\n"));
+    }
     expect_errors("    optimizer = adm(lr = 1)",
                   "t.cnn:2:17: error: unknown optimizer 'adm'; expected one of sgd, adam, adamw\n"
                   "note: did you mean 'adam'?\n");
     expect_errors("    loss = mse", "t.cnn:2:12: error: unknown loss 'mse'; expected one of cross_entropy, focal\n");
     expect_errors("    init = kaiming_norml",
                   "t.cnn:2:12: error: unknown init 'kaiming_norml'; expected one of default, kaiming_normal, "
-                  "xavier_uniform\n"
+                  "xavier_uniform, normal, uniform, constant\n"
                   "note: did you mean 'kaiming_normal'?\n");
     expect_errors("    schedule = cosin",
                   "t.cnn:2:16: error: unknown schedule 'cosin'; expected one of constant, step, multistep, "
@@ -519,13 +535,13 @@ static void test_list_errors(void) {
                   "t.cnn:2:16: note: first listed here\n");
     expect_errors("    augment = [hflp, 3]",
                   "t.cnn:2:16: error: unknown augmentation 'hflp'; expected one of random_crop, hflip, vflip, rotate, "
-                  "translate, erase\n"
+                  "translate, erase, color_jitter, grayscale, random_resized_crop, affine\n"
                   "note: did you mean 'hflip'?\n"
                   "t.cnn:2:22: error: augment: item 2 must be one of random_crop, hflip, vflip, rotate, translate, "
-                  "erase\n");
+                  "erase, color_jitter, grayscale, random_resized_crop, affine\n");
     expect_errors("    augment = 3",
                   "t.cnn:2:15: error: train setting 'augment' must be one of random_crop, hflip, vflip, rotate, "
-                  "translate, erase\n");
+                  "translate, erase, color_jitter, grayscale, random_resized_crop, affine\n");
     expect_errors("    freeze = [conv0, 3, conv0]",
                   "t.cnn:2:22: error: freeze: item 2 must be a parameter name prefix such as conv0, or a string such "
                   "as \"stage1.basic0\" for a dotted one\n"
@@ -572,7 +588,7 @@ static void test_many_errors(void) {
         "t.cnn:5:24: error: schedule: step has no argument 'gama'; step takes (every, gamma=0.1)\n"
         "note: did you mean 'gamma'?\n"
         "t.cnn:6:24: error: loss: focal takes at most 2 arguments; focal takes (gamma=2, alpha=1)\n"
-        "t.cnn:7:12: error: unknown init 'he'; expected one of default, kaiming_normal, xavier_uniform\n"));
+        "t.cnn:7:12: error: unknown init 'he'; expected one of default, kaiming_normal, xavier_uniform, normal, uniform, constant\n"));
 }
 
 /* The model files' own train sections evaluate cleanly. */
@@ -585,14 +601,35 @@ static void test_model_sections(void) {
                   "train: epochs=30 batch=128 seed=1 accumulate=1 clip_grad_norm=none\n"
                   "  loss: cross_entropy(label_smoothing=0.1, weight=none)\n"
                   "  optimizer: sgd(lr=0.1, momentum=0.9, nesterov=true, weight_decay=0.0005)\n"
-                  "  schedule: onecycle(max_lr=0.1, pct_start=0.3)\n"
-                  "  augment: random_crop(pad=4), hflip(p=0.5)\n"
+                  "  schedule: onecycle(max_lr=0.1, pct_start=0.3, cycle_momentum=false)\n"
+                  "  augment: random_crop(size=none, pad=4), hflip(p=0.5)\n"
                   "  early_stop: none\n"
                   "  freeze: none\n"
                   "  init: default\n");
 }
 
 /* lr_for: parameter groups, their printed form and their errors. */
+/* The torchvision augmentations and random_crop's size. */
+static void test_new_augments(void) {
+    Run r = run("    augment = random_crop(32, pad = 4)");
+    CU_ASSERT_PTR_NOT_NULL(strstr(r.printed, "augment: random_crop(size=32, pad=4)\n"));
+    r = run("    augment = [random_crop(32), color_jitter(0.4, hue = 0.1), grayscale, "
+            "random_resized_crop(scale = [0.5, 1])]");
+    CU_ASSERT_TRUE(r.ok);
+    CU_ASSERT_PTR_NOT_NULL(strstr(r.printed, "augment: random_crop(size=32, pad=0), "
+                                             "color_jitter(brightness=0.4, contrast=0, saturation=0, hue=0.1), "
+                                             "grayscale(p=0.1), random_resized_crop(scale=[0.5, 1], ratio=none)\n"));
+    r = run("    augment = affine(10, translate = 0.1, scale = [0.9, 1.1], shear = 5)");
+    CU_ASSERT_PTR_NOT_NULL(strstr(r.printed, "augment: affine(degrees=10, translate=0.1, scale=[0.9, 1.1], shear=5)\n"));
+    expect_errors("    augment = affine(shear = 90)",
+                  "t.cnn:2:30: error: augment: affine: argument 'shear' must be a number >= 0 and < 90, got 90\n");
+    expect_errors("    augment = color_jitter(hue = 0.6)",
+                  "t.cnn:2:34: error: augment: color_jitter: argument 'hue' must be a number between 0 and 0.5, got 0.6\n");
+    expect_errors("    augment = random_resized_crop(scale = [0.5, 2])",
+                  "t.cnn:2:43: error: train setting 'augment': random_resized_crop's scale must be [lo, hi] with "
+                  "0 < lo <= hi <= 1\n");
+}
+
 static void test_lr_for(void) {
     Run r = run("    lr_for = [group(fc, lr = 0.01), group(\"layer4.basic1\", 2 * rate / 1000)]");
     CU_ASSERT_TRUE(r.ok);
@@ -630,6 +667,7 @@ void suite_train_config(void) {
     CU_add_test(s, "layering", test_layering);
     CU_add_test(s, "key errors", test_key_errors);
     CU_add_test(s, "lr_for", test_lr_for);
+    CU_add_test(s, "new augments", test_new_augments);
     CU_add_test(s, "scalar errors", test_scalar_errors);
     CU_add_test(s, "expression errors", test_expression_errors);
     CU_add_test(s, "call errors", test_call_errors);
