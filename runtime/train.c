@@ -20,7 +20,10 @@
 #include "rt.h"
 #include "train.h"
 
+#include <dirent.h>
 #include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
 #include <math.h>
 #include <pthread.h>
 #include <stdint.h>
@@ -140,6 +143,7 @@ typedef struct Run {
     double val_split;
     bool shuffle, quiet, tty;
     bool fused;                    /* NAME_train_step_update: no accumulation, no clipping */
+    char nonfinite_start[200];     /* the first non-finite weight at the start (--allow-nonfinite), or "" */
     const char *data, *save;
     InitSpec init;
     char init_text[160];
@@ -387,6 +391,8 @@ static bool load_data(Run *run, char *err) {
         return false;
     if (run->train.n == 0)
         return rt_fail(err, "%s: no training images", run->data);
+    if (run->test.n == 0)
+        return rt_fail(err, "%s: the test split has no images", run->data);
     int n = run->train.n;
     int nval = run->val_split > 0 ? (int)llround(run->val_split * n) : 0;
     if (run->val_split > 0 && nval < 1)
@@ -829,6 +835,43 @@ static void progress(const Run *run, int epoch, int b, int nb, double images, do
     fflush(stdout);
 }
 
+/* The first NaN or infinity in a parameter-shaped block (weights or gradients): its tensor
+ * and element, written into buf ("conv0.weight element 12 is NaN"); false when all are finite. */
+static bool find_nonfinite(const CnnModel *m, const float *block, char *buf, size_t size) {
+    for (int t = 0; t < m->ntensors; t++) {
+        const CnnTensorInfo *ti = &m->tensors[t];
+        for (size_t i = 0; i < ti->numel; i++) {
+            float v = block[ti->offset + i];
+            if (!isfinite(v)) {
+                snprintf(buf, size, "%s element %zu is %s", ti->name, i, isnan(v) ? "NaN" : v > 0 ? "inf" : "-inf");
+                return true;
+            }
+        }
+    }
+    return false;
+}
+
+/* Why the loss stopped being finite, looked at in order: the input batch, the weights the
+ * step used, else the activations (the forward pass overflowed with finite weights and input). */
+static void diagnose_loss(const Run *run, const float *x, int count, bool weights_known, char *buf, size_t size) {
+    const CnnModel *m = run->m;
+    size_t per = (size_t)m->in_shape[0] * (size_t)m->in_shape[1] * (size_t)m->in_shape[2];
+    for (size_t i = 0; i < per * (size_t)count; i++)
+        if (!isfinite(x[i])) {
+            snprintf(buf, size, "the input batch is non-finite (image %zu of the batch, element %zu)", i / per, i % per);
+            return;
+        }
+    /* Fused steps have already updated the weights; they were checked after every update,
+     * so only the starting weights can be to blame there. */
+    char what[200];
+    if (weights_known ? find_nonfinite(m, run->params, what, sizeof what)
+                      : snprintf(what, sizeof what, "%s", run->nonfinite_start) > 0) {
+        snprintf(buf, size, "the weights are non-finite (%s)", what);
+        return;
+    }
+    snprintf(buf, size, "the activations overflowed: the weights and the input are finite");
+}
+
 /* Gathers, converts and augments one batch: the images idx[0..count), the k-th batch of the
  * run (its augmentation stream). Reads only the dataset and the settings. */
 typedef struct BatchJob {
@@ -931,10 +974,28 @@ static bool train_epoch(Run *run, int epoch, double *loss_out, double *acc_out, 
         if (!isfinite(loss)) {
             if (run->tty && !run->quiet)
                 printf("\r\033[K");
-            return rt_fail(err, "the loss is %s at epoch %d, step %d of %d: training diverged (learning rate %g; "
-                                "try a smaller --lr)",
-                           isnan(loss) ? "NaN" : "infinite", epoch + 1, b + 1, nb,
+            char why[300];
+            diagnose_loss(run, cur->x, count, !run->fused, why, sizeof why);
+            return rt_fail(err, "the loss is %s at epoch %d, step %d of %d: %s (learning rate %g)",
+                           isnan(loss) ? "NaN" : "infinite", epoch + 1, b + 1, nb, why,
                            run->fused ? (double)opt.lr : schedule_lr(&run->sched, run->opt_step + 1));
+        }
+        /* Gradients and updated weights are checked as they are made, so a NaN is reported
+         * where it first appears rather than as a NaN loss one step later. */
+        char what[200];
+        if (run->fused && find_nonfinite(m, run->params, what, sizeof what)) {
+            if (run->tty && !run->quiet)
+                printf("\r\033[K");
+            return rt_fail(err, "the weights became non-finite in the update at epoch %d, step %d of %d (%s; the "
+                           "loss was %g): the gradients or the optimizer state overflowed (learning rate %g)",
+                           epoch + 1, b + 1, nb, what, (double)loss, (double)opt.lr);
+        }
+        if (!run->fused && group_end && find_nonfinite(m, run->grads, what, sizeof what)) {
+            if (run->tty && !run->quiet)
+                printf("\r\033[K");
+            return rt_fail(err, "the gradients are non-finite at epoch %d, step %d of %d (gradient of %s; the loss "
+                           "was %g): the backward pass overflowed (learning rate %g)",
+                           epoch + 1, b + 1, nb, what, (double)loss, schedule_lr(&run->sched, run->opt_step + 1));
         }
         loss_sum += (double)loss * count;
         seen += count;
@@ -979,6 +1040,47 @@ static bool make_dir(const char *path, char *err) {
         if (!(*p = c))
             return true;
     }
+}
+
+/* Temporary files a killed run left in the save directory ("last.safetensors.tmp.PID", written
+ * by rt_atomic_open) are removed, unless process PID still runs (another run writing there). */
+static void remove_stale_temporaries(const char *dir) {
+    DIR *d = opendir(dir);
+    if (!d)
+        return;
+    struct dirent *e;
+    while ((e = readdir(d)) != NULL) {
+        const char *t = strstr(e->d_name, ".tmp.");
+        if (!t || !t[5])
+            continue;
+        char *end;
+        long pid = strtol(t + 5, &end, 10);
+        if (*end || pid <= 0 || (pid != (long)getpid() && (kill((pid_t)pid, 0) == 0 || errno != ESRCH)))
+            continue;
+        char err[RT_ERR_LEN];
+        char *path = rt_path_join(dir, e->d_name, err);
+        if (path)
+            unlink(path);
+        free(path);
+    }
+    closedir(d);
+}
+
+/* Fails now, before any epoch, when the save directory does not take new files. */
+static bool check_writable(const char *dir, char *err) {
+    char name[64];
+    snprintf(name, sizeof name, ".write-test.tmp.%ld", (long)getpid());
+    char *path = rt_path_join(dir, name, err);
+    if (!path)
+        return false;
+    int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0666);
+    bool ok = fd >= 0 && write(fd, "x", 1) == 1;
+    int e = errno;
+    if (fd >= 0)
+        close(fd);
+    unlink(path);
+    free(path);
+    return ok || rt_fail(err, "%s: cannot write checkpoints there: %s", dir, strerror(e ? e : EIO));
 }
 
 /* report.html in the save directory: the run's settings, curves, epochs and the test split's
@@ -1078,8 +1180,11 @@ static int run_training(Run *run, const char *init_path, const char *resume_path
         if (init_path && !init_from(run, init_path, err))
             return cli_error(EXIT_BAD_INPUT, "%s", err);
     }
-    if (!make_dir(run->save, err))
+    if (!find_nonfinite(m, run->params, run->nonfinite_start, sizeof run->nonfinite_start))
+        run->nonfinite_start[0] = 0;
+    if (!make_dir(run->save, err) || !check_writable(run->save, err))
         return cli_error(EXIT_BAD_INPUT, "%s", err);
+    remove_stale_temporaries(run->save);
     char *last_path = rt_path_join(run->save, "last.safetensors", err);
     char *best_path = last_path ? rt_path_join(run->save, "best.safetensors", err) : NULL;
     if (!best_path) {
