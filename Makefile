@@ -13,7 +13,7 @@ BISON   ?= bison
 FLEX    ?= flex
 
 COMPILER_SRC := $(filter-out compiler/main.c compiler/ops/TEMPLATE.c,$(wildcard compiler/*.c compiler/ops/*.c))
-RUNTIME_SRC  := $(wildcard runtime/*.c)
+RUNTIME_SRC  := $(filter-out runtime/mpi.c,$(wildcard runtime/*.c))
 UNIT_SRC     := $(wildcard tests/unit/*.c)
 
 GEN_OBJ      := $(B)/gen/parser.o $(B)/gen/lexer.o
@@ -23,8 +23,15 @@ UNIT_OBJ     := $(UNIT_SRC:%.c=$(B)/%.o)
 
 INC := -Icompiler -I$(B)/gen -Iruntime
 
-.PHONY: all deps test unit-test demo bench clean sanitize mutate install uninstall docs fuzz fuzz-build
-all: $(B)/cnnc $(B)/libcnnrt.a $(B)/template.ok
+# The MPI runtime (cnnc --mpi): libcnnrt_mpi.a is libcnnrt.a with runtime/mpi.c in place of
+# runtime/dist.c. Built by `all` only where mpicc exists, so nothing else depends on MPI.
+MPICC   ?= mpicc
+HAVE_MPI := $(shell command -v $(MPICC) >/dev/null 2>&1 && echo yes)
+MPI_LIB := $(if $(HAVE_MPI),$(B)/libcnnrt_mpi.a)
+
+.PHONY: all deps test unit-test demo bench clean sanitize mutate install uninstall docs fuzz fuzz-build mpi
+all: $(B)/cnnc $(B)/libcnnrt.a $(B)/template.ok $(MPI_LIB)
+mpi: $(B)/libcnnrt_mpi.a
 
 deps:   # the test set: everything `make test` uses
 	@sh .ci/install-deps test
@@ -64,6 +71,15 @@ $(B)/template.ok: compiler/ops/TEMPLATE.c compiler/ops.h compiler/emit_c.h compi
 	@touch $@
 
 $(B)/libcnnrt.a: $(RUNTIME_OBJ)
+	@rm -f $@
+	ar rcs $@ $^
+
+# mpicc wraps $(CC) when OMPI_CC is unset there, so the flags and warnings are the same.
+$(B)/mpi/mpi.o: runtime/mpi.c runtime/dist.h runtime/cli.h
+	@mkdir -p $(dir $@)
+	OMPI_CC=$(CC) $(MPICC) $(ALLCFLAGS) $(INC) -c $< -o $@
+
+$(B)/libcnnrt_mpi.a: $(filter-out $(B)/runtime/dist.o,$(RUNTIME_OBJ)) $(B)/mpi/mpi.o
 	@rm -f $@
 	ar rcs $@ $^
 
@@ -154,7 +170,7 @@ RT_HEADERS := runtime/cnnrt.h runtime/cnn_train_types.h runtime/cnntrain.h
 DOC_FILES  := README.md $(wildcard docs/*.md)
 DOC_IMG    := $(wildcard docs/img/lenet5.svg docs/img/basic_block.svg docs/img/lenet5_plan.svg)
 EMBED_FILES := examples/embed/Makefile examples/embed/main.c
-INSTALLED  := $(BINDIR)/cnnc $(LIBDIR)/libcnnrt.a $(addprefix $(INCDIR)/,$(notdir $(RT_HEADERS))) \
+INSTALLED  := $(BINDIR)/cnnc $(LIBDIR)/libcnnrt.a $(if $(MPI_LIB),$(LIBDIR)/libcnnrt_mpi.a) $(addprefix $(INCDIR)/,$(notdir $(RT_HEADERS))) \
               $(PCDIR)/cnnrt.pc $(MANDIR)/cnnc.1 $(MANDIR)/cnnc-program.1 $(COMPDIR)/cnnc \
               $(addprefix $(DOCDIR)/,$(notdir $(DOC_FILES))) $(addprefix $(DOCDIR)/img/,$(notdir $(DOC_IMG))) \
               $(addprefix $(DOCDIR)/examples/embed/,$(notdir $(EMBED_FILES)))
@@ -164,6 +180,7 @@ install: all
 	    $(DESTDIR)$(MANDIR) $(DESTDIR)$(DOCDIR) $(DESTDIR)$(DOCDIR)/examples/embed $(DESTDIR)$(COMPDIR)
 	install -m 755 $(B)/cnnc $(DESTDIR)$(BINDIR)/cnnc
 	install -m 644 $(B)/libcnnrt.a $(DESTDIR)$(LIBDIR)/libcnnrt.a
+	$(if $(MPI_LIB),install -m 644 $(MPI_LIB) $(DESTDIR)$(LIBDIR)/libcnnrt_mpi.a)
 	install -m 644 $(RT_HEADERS) $(DESTDIR)$(INCDIR)/
 	sed -e 's|@PREFIX@|$(PREFIX)|g' -e 's|@LIBDIR@|$(LIBDIR)|g' -e 's|@INCDIR@|$(INCDIR)|g' \
 	    dist/cnnrt.pc.in > $(DESTDIR)$(PCDIR)/cnnrt.pc

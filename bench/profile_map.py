@@ -1,34 +1,53 @@
 """profile_map.py: charge perf's per-source-line samples to the generated op functions.
 
-    python3 bench/profile_map.py MODEL.i MODEL.c SRCLINES.txt
+    python3 bench/profile_map.py MODEL.i|MODEL.c MODEL.c SRCLINES.txt [STEP_MS BATCH PEAK]
 
-MODEL.i is the preprocessed generated C (kept by -save-temps); its line markers give back the
-line numbers of MODEL.c, and each line belongs to the function defined above it (opN_<layer>,
-MODEL_forward, ...). SRCLINES.txt is `perf report --sort srcline --stdio`. Prints the share of
-samples per function and the ten hottest lines with their text.
+The first file is the generated C, either preprocessed with comments kept (-save-temps -C: its
+line markers give back the line numbers of MODEL.c) or MODEL.c itself. Each line belongs to the
+function defined above it (opN_<layer>, MODEL_forward, ...) and, below a comment
+`/* profile: PART FLOPS */` (conv kernels mark their forward, dy packing, dx and dw parts with
+their FLOPs per image), to that part of it. SRCLINES.txt is `perf report --sort srcline --stdio`.
+Prints the share of samples per function or part and the ten hottest lines with their text.
+With STEP_MS (the time per step or call), BATCH (images per step) and PEAK (GFLOP/s), the
+parts also get ms per step (their share of STEP_MS), GFLOP/s and % of PEAK.
 """
 import re
 import sys
 from collections import defaultdict
 
+MARK = re.compile(r"/\* profile: (\w+) ([\d.e+]+) \*/")
 
-def main():
-    ipath, cname, spath = sys.argv[1:4]
-    src, owner = {}, {}
-    cur_file, line, func = None, 0, "?"
+
+def read_source(ipath, cname):
+    """Maps line numbers of cname to (text, owner) and owners to FLOPs per image."""
+    src, owner, flops = {}, {}, {}
+    cur_file, line, func, part = (cname if ipath.endswith(".c") else None), 1, "?", None
     with open(ipath) as f:
         for text in f:
             m = re.match(r'# (\d+) "([^"]*)"', text)
-            if m:
+            if m and not ipath.endswith(".c"):
                 line, cur_file = int(m.group(1)), m.group(2)
                 continue
-            if cur_file and cur_file.endswith("/" + cname):
-                d = re.match(r"(?:static\s+)?(?:void|int)\s+(\w+)\s*\(", text)
+            if cur_file and (cur_file == cname or cur_file.endswith("/" + cname)):
+                d = re.match(r"(?:static\s+)?(?:void|int|float)\s+(\w+)\s*\(", text)
                 if d:
-                    func = d.group(1)
+                    func, part = d.group(1), None
+                mk = MARK.search(text)
+                if mk:
+                    part = mk.group(1)
+                    flops[func + " " + part] = float(mk.group(2))
                 src[line] = text.rstrip()
-                owner[line] = func
+                owner[line] = func + (" " + part if part else "")
             line += 1
+    return src, owner, flops
+
+
+def main():
+    ipath, cname, spath = sys.argv[1:4]
+    step_ms = float(sys.argv[4]) if len(sys.argv) > 6 else None
+    batch = int(sys.argv[5]) if step_ms else 0
+    peak = float(sys.argv[6]) if step_ms else 0
+    src, owner, flops = read_source(ipath, cname)
     per_func, lines, other = defaultdict(float), [], 0.0
     with open(spath) as f:
         for text in f:
@@ -39,19 +58,31 @@ def main():
                     other += float(m2.group(1))
                 continue
             pct, fname, ln = float(m.group(1)), m.group(2), int(m.group(3))
-            if fname.endswith(cname) and ln in owner:
+            if fname.endswith(cname) and ln == 0:
+                per_func["(" + cname + " line 0: code the compiler attributes to no line)"] += pct
+            elif fname.endswith(cname) and ln in owner:
                 per_func[owner[ln]] += pct
                 lines.append((pct, ln))
             else:
                 per_func["(runtime, libraries: " + fname.split("/")[-1] + ")"] += pct
     per_func["(no line information)"] += other
-    print("share of samples per function:")
+    print("share of samples per function (and part):")
+    if step_ms:
+        print(f"  {'share':>7s}  {'ms':>8s}  {'GFLOP/s':>8s}  {'% peak':>6s}  function part")
     for name, pct in sorted(per_func.items(), key=lambda kv: -kv[1]):
-        if pct >= 0.5:
+        if pct < 0.5:
+            continue
+        if not step_ms:
             print(f"  {pct:6.2f}%  {name}")
+            continue
+        ms = pct / 100 * step_ms
+        fl = flops.get(name, 0) * batch
+        gf = fl / (ms * 1e6) if fl and ms > 0 else None
+        print(f"  {pct:6.2f}%  {ms:8.2f}  " + (f"{gf:8.1f}  {100 * gf / peak:5.1f}%" if gf else f"{'':8s}  {'':6s}")
+              + f"  {name}")
     print("hottest lines of the generated C:")
     for pct, ln in sorted(lines, reverse=True)[:10]:
-        print(f"  {pct:6.2f}%  {cname}:{ln:<6d} {owner[ln]:<24s} {src[ln].strip()[:80]}")
+        print(f"  {pct:6.2f}%  {cname}:{ln:<6d} {owner[ln]:<32s} {src[ln].strip()[:72]}")
 
 
 if __name__ == "__main__":

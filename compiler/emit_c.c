@@ -767,6 +767,19 @@ static void emit_source(Cbuf *c, const Graph *g, const Plan *plan, const EmitOpt
     cb_blank(c);
     cb_line(c, "#include \"%s\"", h_name);
     cb_blank(c);
+    if (g->training) {
+        cb_line(c, "/* Data-parallel training (cnnc --mpi compiles with -DCNN_MPI): each rank trains on a slice");
+        cb_line(c, " * of the batch starting at image cnn_mpi_first, and batchnorm sums its statistics over the");
+        cb_line(c, " * ranks with cnn_mpi_sum (n doubles, summed in place), as torch.nn.SyncBatchNorm. */");
+        cb_line(c, "#ifdef CNN_MPI");
+        cb_line(c, "extern int cnn_mpi_first;");
+        cb_line(c, "void cnn_mpi_sum(double *v, int n);");
+        cb_line(c, "#define CNN_FIRST_IMAGE ((unsigned long long)cnn_mpi_first)");
+        cb_line(c, "#else");
+        cb_line(c, "#define CNN_FIRST_IMAGE 0ull");
+        cb_line(c, "#endif");
+        cb_blank(c);
+    }
     cb_line(c, "/* Vector types of gcc and clang for register tiles: 16 floats with AVX-512, else 8 (which");
     cb_line(c, " * any target supports, split into narrower registers if need be). Other compilers take");
     cb_line(c, " * the scalar loops. */");
@@ -1014,6 +1027,10 @@ static void emit_main(Cbuf *c, const Graph *g, const Graph *gt, const EmitOption
             emit_float(sc->factor), sc->patience);
     if (sc->milestones.n)
         cb_line(c, ".nmilestones = %d, .milestones = milestones,", sc->milestones.n);
+    if (sc->kind == SCHED_PLATEAU && sc->mode_max)
+        cb_line(c, ".plateau_max = 1,");
+    if (t->warmup)
+        cb_line(c, ".warmup = %d, .warmup_factor = %s,", t->warmup, emit_float(t->warmup_factor));
     if (sc->kind == SCHED_COSINE && sc->t_max)
         cb_line(c, ".t_max = %d,", sc->t_max);
     if (sc->kind == SCHED_ONECYCLE)

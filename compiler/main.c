@@ -58,6 +58,9 @@ static const char usage_text[] =
     "                     programs always have them)\n"
     "  --no-train         build a program for inference only (no train, eval or grad):\n"
     "                     smaller, and faster to compile\n"
+    "  --mpi              build a program whose train runs data-parallel under mpirun\n"
+    "                     (docs/distributed.md): compiled with $MPICC (default mpicc) and\n"
+    "                     linked with libcnnrt_mpi.a\n"
     "  --embed-weights W  with --emit=c: put the weights of W.safetensors into NAME.c as a\n"
     "                     const array (for firmware without a file system)\n"
     "  --dump-after=PASS  print the IR after a pass (elaborate, shape, autodiff, fuse; after\n"
@@ -74,7 +77,7 @@ typedef enum { EMIT_PROGRAM, EMIT_IR, EMIT_PARAMS, EMIT_C, EMIT_TORCH, EMIT_PLAN
 typedef struct Options {
     const char *file, *out, *embed, *svg;
     EmitKind emit;
-    bool train, no_train;
+    bool train, no_train, mpi;
     int opt;            /* -O level: 0 no fusion and no in-place ops; 1 and 2 both (default 2) */
     const char *dump_after; /* --dump-after=PASS, or NULL */
     ElabOptions elab;
@@ -104,6 +107,8 @@ static int parse_options(int argc, char **argv, Options *o, Define *defines) {
             o->train = true;
         } else if (!strcmp(a, "--no-train")) {
             o->no_train = true;
+        } else if (!strcmp(a, "--mpi")) {
+            o->mpi = true;
         } else if (!strcmp(a, "--version")) {
             puts("cnnc 0.1");
             return 0;
@@ -169,6 +174,10 @@ static int parse_options(int argc, char **argv, Options *o, Define *defines) {
         return usage_error("%s", "--emit=c needs -o DIR, the directory for NAME.c and NAME.h");
     if (o->embed && o->emit != EMIT_C)
         return usage_error("%s", "--embed-weights goes with --emit=c");
+    if (o->mpi && o->emit != EMIT_PROGRAM)
+        return usage_error("%s", "--mpi builds a program: give -o PROGRAM without --emit");
+    if (o->mpi && o->no_train)
+        return usage_error("%s", "--mpi is for data-parallel training; it excludes --no-train");
     if (o->svg && o->emit != EMIT_PLAN)
         return usage_error("%s", "--svg goes with --emit=plan");
     return -1;
@@ -256,6 +265,21 @@ static const char *self_dir(void) {
     return arena_strdup(buf);
 }
 
+/* True when PROG names an executable, directly or on $PATH. */
+static bool in_path(const char *prog) {
+    if (strchr(prog, '/'))
+        return access(prog, X_OK) == 0;
+    const char *path = getenv("PATH");
+    for (const char *p = path ? path : "/usr/bin:/bin"; *p;) {
+        const char *colon = strchr(p, ':');
+        size_t len = colon ? (size_t)(colon - p) : strlen(p);
+        if (len && access(arena_printf("%.*s/%s", (int)len, p, prog), X_OK) == 0)
+            return true;
+        p += len + (colon != NULL);
+    }
+    return false;
+}
+
 /* Starts argv[0] with argv; returns its pid, or -1. */
 static pid_t start(char *const argv[]) {
     pid_t pid = fork();
@@ -318,6 +342,25 @@ static int build_program(const Options *o, const Graph *gi, const Plan *pi, Grap
     }
     if (!find_runtime(&lib, &inc))
         return 1;
+    const char *cc = getenv(o->mpi ? "MPICC" : "CC");
+    if (!cc || !*cc)
+        cc = o->mpi ? "mpicc" : "clang";
+    if (o->mpi) { /* libcnnrt_mpi.a sits next to libcnnrt.a */
+        if (!in_path(cc)) {
+            fprintf(stderr, "cnnc: error: --mpi needs the MPI compiler '%s', which is not installed (Open MPI: "
+                            "apt-get install libopenmpi-dev openmpi-bin; or set MPICC)\n", cc);
+            return 1;
+        }
+        lib = arena_printf("%.*slibcnnrt_mpi.a", (int)(strlen(lib) - strlen("libcnnrt.a")), lib);
+        if (!readable(lib)) {
+            fprintf(stderr, "cnnc: error: cannot find the MPI runtime library '%s' ('make mpi' builds it where "
+                            "MPI is installed)\n", lib);
+            return 1;
+        }
+        /* mpicc compiles with $OMPI_CC: the C compiler of the other programs, when CC is set. */
+        if (getenv("CC") && *getenv("CC") && !getenv("OMPI_CC"))
+            setenv("OMPI_CC", getenv("CC"), 1);
+    }
     char tmpl[] = "/tmp/cnnc.XXXXXX";
     if (!mkdtemp(tmpl)) {
         fprintf(stderr, "cnnc: error: cannot make a temporary directory: %s\n", strerror(errno));
@@ -331,9 +374,6 @@ static int build_program(const Options *o, const Graph *gi, const Plan *pi, Grap
     EmitOptions eo = {.source = o->file};
     int rc = 1;
     if (emit_program_files(gi, pi, gt, pt, &eo, tmpl)) {
-        const char *cc = getenv("CC");
-        if (!cc || !*cc)
-            cc = "clang";
         const char *tmp_out = arena_printf("%s.tmp%d", o->out, (int)getpid());
         /* $CNNC_CFLAGS (space-separated) is added, e.g. sanitizers for tests; CNNC_OPENMP=0
          * builds a single-threaded program. */
@@ -342,6 +382,8 @@ static int build_program(const Options *o, const Graph *gi, const Plan *pi, Grap
         const char *fixed[] = {cc, "-O3", "-march=native", "-std=c99", "-w", "-I", inc, "-I", tmpl};
         for (size_t k = 0; k < sizeof fixed / sizeof *fixed; k++)
             args[na++] = fixed[k];
+        if (o->mpi)
+            args[na++] = "-DCNN_MPI";   /* the generated training code's MPI hooks */
         const char *omp = getenv("CNNC_OPENMP");
         if (!omp || strcmp(omp, "0") != 0)
             args[na++] = "-fopenmp";

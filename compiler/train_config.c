@@ -625,10 +625,32 @@ static bool eval_optimizer(const Env *env, const Expr *e, TrainConfig *t) {
 
 static bool eval_schedule(const Env *env, const Expr *e, TrainConfig *t) {
     TrainSchedule s;
+    bool mode_max = false;
+    if (e->kind == EX_CALL && !strcmp(e->name, "plateau")) {   /* mode = min | max is a name */
+        Expr *copy = arena_alloc(sizeof *copy);
+        *copy = *e;
+        copy->args.items = arena_alloc(sizeof(Arg) * (size_t)(e->args.n ? e->args.n : 1));
+        copy->args.n = 0;
+        for (int i = 0; i < e->args.n; i++) {
+            const Arg *a = &e->args.items[i];
+            if (!(a->name ? !strcmp(a->name, "mode") : i == 2)) {
+                copy->args.items[copy->args.n++] = *a;
+                continue;
+            }
+            const char *w = a->value->kind == EX_NAME ? a->value->name : "";
+            if (strcmp(w, "min") && strcmp(w, "max")) {
+                diag_error(a->value->span, "schedule: plateau: mode must be min or max");
+                return false;
+            }
+            mode_max = !strcmp(w, "max");
+        }
+        e = copy;
+    }
     int m = eval_member(env, &schedules, "train setting 'schedule'", e, &s, sizeof s, NULL);
     if (m < 0)
         return false;
     s.kind = (ScheduleKind)m;
+    s.mode_max = mode_max;
     t->schedule = s;
     return true;
 }
@@ -877,6 +899,53 @@ static bool eval_lr_for(const Env *env, Expr *e, TrainConfig *t) {
     return true;
 }
 
+/* warmup = N, or warmup = linear(N, start_factor = F). */
+static bool eval_warmup(const Env *env, Expr *e, TrainConfig *t) {
+    const Expr *ne = e, *fe = NULL;
+    if (e->kind == EX_CALL) {
+        ne = NULL;
+        if (strcmp(e->name, "linear")) {
+            diag_error(e->span, "warmup must be a number of epochs or linear(epochs, start_factor = F)");
+            return false;
+        }
+        for (int i = 0; i < e->args.n; i++) {
+            const Arg *a = &e->args.items[i];
+            const char *key = a->name ? a->name : i == 0 ? "epochs" : i == 1 ? "start_factor" : "";
+            const Expr **slot = !strcmp(key, "epochs") ? &ne : !strcmp(key, "start_factor") ? &fe : NULL;
+            if (!slot || *slot) {
+                diag_error(a->span, "warmup: linear takes epochs and start_factor, once each");
+                return false;
+            }
+            *slot = a->value;
+        }
+        if (!ne) {
+            diag_error(e->span, "warmup: linear needs its epochs");
+            return false;
+        }
+    }
+    Val n = eval(env, ne);
+    if (n.kind == V_NONE)
+        return false;
+    if (n.kind != V_INT || n.i < 0 || n.i > 1000000) {
+        diag_error(n.span, "warmup: epochs must be an integer >= 0, got %s", value_text(&n));
+        return false;
+    }
+    double f = 1.0 / 3.0;
+    if (fe) {
+        Val v = eval(env, fe);
+        if (v.kind == V_NONE)
+            return false;
+        if (!value_is_num(&v) || !(value_num(&v) > 0) || value_num(&v) > 1) {
+            diag_error(v.span, "warmup: start_factor must be a number in (0, 1], got %s", value_text(&v));
+            return false;
+        }
+        f = value_num(&v);
+    }
+    t->warmup = (int)n.i;
+    t->warmup_factor = f;
+    return true;
+}
+
 static bool eval_setting(const Env *env, TrainKey k, Expr *e, TrainConfig *t) {
     switch (k) {
     case TK_EPOCHS:
@@ -892,6 +961,7 @@ static bool eval_setting(const Env *env, TrainKey k, Expr *e, TrainConfig *t) {
     case TK_FREEZE: return eval_freeze(e, t);
     case TK_INIT: return eval_init(env, e, t);
     case TK_LR_FOR: return eval_lr_for(env, e, t);
+    case TK_WARMUP: return eval_warmup(env, e, t);
     case TK_COUNT: break;
     }
     return false;
@@ -1016,6 +1086,8 @@ void train_config_print(const TrainConfig *t, FILE *f) {
     print_call(f, &optimizer_members[t->optimizer.kind], &t->optimizer);
     fputs("\n  schedule: ", f);
     print_call(f, &schedule_members[t->schedule.kind], &t->schedule);
+    if (t->schedule.kind == SCHED_PLATEAU && t->schedule.mode_max)
+        fputs(" mode=max", f);
     fputs("\n  augment: ", f);
     if (t->naugment == 0)
         fputs("none", f);
@@ -1042,6 +1114,8 @@ void train_config_print(const TrainConfig *t, FILE *f) {
     } else {
         fputs(init_members[t->init].name, f);
     }
+    if (t->warmup)
+        fprintf(f, "\n  warmup: linear(epochs=%d, start_factor=%.17g)", t->warmup, t->warmup_factor);
     if (t->nlr_for) {   /* printed only when given, so that existing listings stay as they were */
         fputs("\n  lr_for: ", f);
         for (int i = 0; i < t->nlr_for; i++)

@@ -18,7 +18,7 @@
     X(TK_EPOCHS, epochs) X(TK_BATCH, batch) X(TK_SEED, seed) X(TK_ACCUMULATE, accumulate)      \
     X(TK_CLIP_GRAD_NORM, clip_grad_norm) X(TK_LOSS, loss) X(TK_OPTIMIZER, optimizer)           \
     X(TK_SCHEDULE, schedule) X(TK_AUGMENT, augment) X(TK_EARLY_STOP, early_stop)               \
-    X(TK_FREEZE, freeze) X(TK_INIT, init) X(TK_LR_FOR, lr_for)
+    X(TK_FREEZE, freeze) X(TK_INIT, init) X(TK_LR_FOR, lr_for) X(TK_WARMUP, warmup)
 #define TRAIN_LOSSES(X) X(LOSS_CROSS_ENTROPY, cross_entropy) X(LOSS_FOCAL, focal)
 #define TRAIN_OPTIMIZERS(X) X(OPT_SGD, sgd) X(OPT_ADAM, adam) X(OPT_ADAMW, adamw)
 #define TRAIN_SCHEDULES(X)                                                                      \
@@ -90,6 +90,7 @@ typedef struct TrainSchedule {
     double max_lr;            /* onecycle: > 0 */
     double pct_start;         /* onecycle: the rising part's fraction of the steps, in (0, 1) */
     bool cycle_momentum;      /* onecycle: momentum / beta1 from 0.95 to 0.85 and back */
+    bool mode_max;            /* plateau: mode = max, on the validation accuracy */
     double factor;            /* plateau: in (0, 1) */
     int patience;             /* plateau: epochs without improvement, >= 0 */
 } TrainSchedule;
@@ -158,6 +159,9 @@ typedef struct TrainConfig {
     TrainInitArgs init_args;
     TrainLrFor *lr_for;
     int nlr_for;
+    int warmup;               /* epochs of linear warm-up (0: none): `warmup = N` or
+                                 `warmup = linear(N, start_factor = F)` */
+    double warmup_factor;     /* F, in (0, 1]; 1/3 when not given (LinearLR's default) */
     Span spans[TK_COUNT];     /* the value of each setting as written (e.g. spans[TK_LOSS] covers
                                  `cross_entropy(label_smoothing = 0.1)`); file < 0 when absent */
 } TrainConfig;

@@ -39,5 +39,8 @@ step "lenet5 init + predict (fresh weights: about 10% each)"
 "$out/lenet5" init --seed 1 --save "$out/init.safetensors"
 "$out/lenet5" predict --weights "$out/init.safetensors" --labels "$out/labels.txt" "$out/test0.pgm"
 
-step "lenet5 train --data $data"
-"$out/lenet5" train --data "$data" --save "$out/run"
+# The train section's recipe (8 epochs, lr 2e-3) shortened for the demo: 6 epochs at lr 3e-3
+# (cosine schedule) still pass 89% test accuracy (89.3% measured), in three quarters of the
+# steps.
+step "lenet5 train --data $data --epochs 6 --lr 3e-3"
+"$out/lenet5" train --data "$data" --save "$out/run" --epochs 6 --lr 3e-3

@@ -7,6 +7,7 @@
 #include "rt.h"
 
 #include <inttypes.h>
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -683,6 +684,30 @@ static const CkptTensor *find_checked(const Ckpt *c, const char *name, const int
     return t;
 }
 
+bool ckpt_allow_nonfinite;
+
+/* The first NaN or infinity of a float tensor read into dst, reported with its index. */
+static bool check_finite(const Ckpt *c, const CkptTensor *t, const float *dst, char *err) {
+    if (ckpt_allow_nonfinite)
+        return true;
+    for (int64_t i = 0; i < t->numel; i++) {
+        if (isfinite(dst[i]))
+            continue;
+        char at[160] = "";
+        int64_t rest = i;
+        int64_t idx[CKPT_MAX_RANK];
+        for (int k = t->rank - 1; k >= 0; k--) {
+            idx[k] = t->shape[k] ? rest % t->shape[k] : 0;
+            rest = t->shape[k] ? rest / t->shape[k] : 0;
+        }
+        ckpt_format_shape(idx, t->rank, at, sizeof at);
+        return rt_fail(err, "%s: tensor '%s' holds %s at index %s (element %lld); non-finite values are refused "
+                       "(--allow-nonfinite accepts them)", c->path, t->name, isnan(dst[i]) ? "NaN" : dst[i] > 0 ? "inf" : "-inf",
+                       at, (long long)i);
+    }
+    return true;
+}
+
 bool ckpt_get_f32(const Ckpt *c, const char *name, const int *shape, int rank, float *dst,
                   char *err) {
     const CkptTensor *t = find_checked(c, name, shape, rank, err);
@@ -697,7 +722,7 @@ bool ckpt_get_f32(const Ckpt *c, const char *name, const int *shape, int rank, f
                 memcpy(&dst[i], &u, 4);
             }
         }
-        return true;
+        return check_finite(c, t, dst, err);
     }
     if (t->dtype == CKPT_F64) {
         for (int64_t i = 0; i < t->numel; i++) {
@@ -706,7 +731,7 @@ bool ckpt_get_f32(const Ckpt *c, const char *name, const int *shape, int rank, f
             memcpy(&d, &u, 8);
             dst[i] = (float)d;
         }
-        return true;
+        return check_finite(c, t, dst, err);
     }
     return rt_fail(err, "%s: tensor '%s' has dtype %s, model expects F32", c->path, name,
                    ckpt_dtype_name(t->dtype));

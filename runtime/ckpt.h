@@ -65,6 +65,10 @@ const char *ckpt_meta(const Ckpt *c, const char *key);   /* NULL when absent */
  *   w.safetensors: tensor 'conv0.weight' has shape [6, 1, 5, 5], model expects [6, 3, 5, 5] */
 bool ckpt_get_f32(const Ckpt *c, const char *name, const int *shape, int rank, float *dst,
                   char *err);
+/* ckpt_get_f32 refuses a NaN or an infinity with the tensor's name and the element's index
+ *   w.safetensors: tensor 'conv0.weight' holds NaN at index [0, 0, 1, 2] (element 7); ...
+ * unless this is true (the programs' --allow-nonfinite). */
+extern bool ckpt_allow_nonfinite;
 /* The same for integer tensors (labels): I64 or I32, converted; a value outside int32 is an
  * error for ckpt_get_i32. */
 bool ckpt_get_i64(const Ckpt *c, const char *name, const int *shape, int rank, int64_t *dst,

@@ -52,6 +52,8 @@ static void print_help(const CnnModel *m) {
     for (int i = 0; i < NCOMMANDS; i++)
         printf("  %-9s %s\n", commands[i].name, commands[i].summary);
     printf("\n'%s COMMAND --help' describes one command.\n", cli_prog);
+    printf("\nEvery command refuses a NaN or an infinity in weights or input tensors, naming the tensor\n"
+           "and the index; --allow-nonfinite (with any command) accepts them.\n");
     printf("Exit status: 0 success, 1 bad input (files), 2 bad usage.\n");
 }
 
@@ -124,6 +126,19 @@ int cnnrt_main(const CnnModel *m, int argc, char **argv) {
         print_help(m);
         return fflush(stdout) == 0 ? 0 : cli_error(EXIT_BAD_INPUT, "cannot write standard output");
     }
+    /* --allow-nonfinite is accepted by every command: taken out here (before any "--"). */
+    int kept = 2;
+    for (int i = 2, opts = 1; i < argc; i++) {
+        if (opts && strcmp(argv[i], "--") == 0)
+            opts = 0;
+        if (opts && strcmp(argv[i], "--allow-nonfinite") == 0)
+            ckpt_allow_nonfinite = true;
+        else
+            argv[kept++] = argv[i];
+    }
+    if (kept < argc)
+        argv[kept] = NULL;
+    argc = kept;
     for (int i = 0; i < NCOMMANDS; i++)
         if (strcmp(name, commands[i].name) == 0) {
             if (generic_threads(name)) {

@@ -125,6 +125,50 @@ static unsigned char *pnm_decode(const char *path, const unsigned char *b, const
     return out;
 }
 
+/* stb_image 2.27 builds a JPEG Huffman table from a DHT segment without checking that its 16
+ * code counts add up to at most 256 symbols, and then writes past its 257-entry arrays (found
+ * by tests/fuzz/fuzz_image.c). The JPEG's markers are walked here first, and a DHT table of
+ * more than 256 symbols is refused. False with err for such a file; true for anything else
+ * (stb reports other faults itself). */
+static bool jpeg_tables_ok(const char *path, const unsigned char *b, size_t len, char *err) {
+    if (len < 2 || b[0] != 0xff || b[1] != 0xd8)
+        return true;
+    size_t p = 2;
+    while (p + 1 < len) {
+        if (b[p] != 0xff) {   /* entropy-coded data: on to the next marker */
+            p++;
+            continue;
+        }
+        unsigned m = b[p + 1];
+        if (m == 0xff) {
+            p++;
+            continue;
+        }
+        p += 2;
+        if (m == 0x00 || m == 0x01 || (m >= 0xd0 && m <= 0xd8))
+            continue;   /* stuffed byte, TEM, RSTn, SOI: no length */
+        if (m == 0xd9 || p + 2 > len)
+            break;
+        size_t seg = (size_t)b[p] << 8 | b[p + 1];
+        if (seg < 2)
+            break;
+        size_t end = p + seg < len ? p + seg : len;
+        if (m == 0xc4) {
+            size_t q = p + 2;
+            while (q < end) {   /* as stb reads: a table that starts in the segment is read whole */
+                size_t n = 0;
+                for (size_t i = 1; i <= 16 && q + i < len; i++)
+                    n += b[q + i];
+                if (n > 256)
+                    return rt_fail(err, "%s: not an image (corrupt JPEG: a Huffman table of %zu symbols)", path, n);
+                q += 17 + n;
+            }
+        }
+        p = end;
+    }
+    return true;
+}
+
 /* Decodes into interleaved HWC bytes with want_c channels (stb converts grey<->RGB itself,
  * with the luma weights 77/150/29 of 256). The size is read from the header first: an image
  * over the limit, or (when want_h > 0 and it may not be resized) of another size than the
@@ -147,6 +191,10 @@ static unsigned char *decode(const char *path, int want_c, int want_h, int want_
     Pnm pnm;
     int is_pnm = pnm_header(path, file, len, &pnm, err);
     int stored_c;
+    if (is_pnm == 0 && !jpeg_tables_ok(path, file, len, err)) {
+        free(file);
+        return NULL;
+    }
     if (is_pnm < 0 || (is_pnm == 0 && !stbi_info_from_memory(file, (int)len, w, h, &stored_c))) {
         if (is_pnm == 0)
             rt_fail(err, "%s: not an image (%s)", path, stbi_failure_reason());
@@ -188,6 +236,10 @@ bool image_info(const char *path, int *c, int *h, int *w, char *err) {
         return false;
     Pnm pnm;
     int is_pnm = len <= 0x7fffffff ? pnm_header(path, file, len, &pnm, err) : 0;
+    if (is_pnm == 0 && !jpeg_tables_ok(path, file, len, err)) {
+        free(file);
+        return false;
+    }
     if (is_pnm > 0)
         *c = pnm.c, *h = pnm.h, *w = pnm.w;
     bool ok = is_pnm > 0 || (is_pnm == 0 && len <= 0x7fffffff && stbi_info_from_memory(file, (int)len, w, h, c));
@@ -195,6 +247,8 @@ bool image_info(const char *path, int *c, int *h, int *w, char *err) {
     if (!ok && is_pnm == 0)
         return rt_fail(err, "%s: not an image (%s)", path,
                        len > 0x7fffffff ? "file too large" : stbi_failure_reason());
+    if (ok && (*w < 1 || *h < 1 || *c < 1))   /* stb_image passes a GIF of height 0 (found by fuzz_image) */
+        return rt_fail(err, "%s: not an image (it is %dx%d)", path, *w, *h);
     return ok;
 }
 

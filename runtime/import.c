@@ -533,7 +533,7 @@ static bool memo_put(Pickle *p, uint64_t idx) {
     PVal *v = top(p);
     if (!v)
         return false;
-    if (idx > p->n)   /* each memo entry costs at least 2 bytes of pickle */
+    if (idx > p->pos)   /* each memo entry costs at least 2 bytes of pickle before it */
         return pk_fail(p, "a memo index beyond the pickle's size", NULL);
     if (idx >= p->nmemo) {
         size_t nn = (size_t)idx + 1 > 2 * p->nmemo ? (size_t)idx + 1 : 2 * p->nmemo;
@@ -838,10 +838,9 @@ static const PVal *find_state_dict(const PVal *v) {
     return NULL;
 }
 
-/* Copies tensor t (strided view of a storage) into dst as floats, after checking every
- * element it touches lies in the storage and the storage in the entry. */
-static bool gather(const char *path, const char *name, const PtTensor *t, const unsigned char *bytes,
-                   uint64_t nbytes, float *dst, char *err) {
+/* Checks that every element of tensor t (a strided view of a storage) lies in the storage and
+ * the storage in its entry of nbytes bytes. */
+static bool check_view(const char *path, const char *name, const PtTensor *t, uint64_t nbytes, char *err) {
     int es = ckpt_dtype_size(t->storage->dtype);
     uint64_t storage_n = (uint64_t)t->storage->i;
     if (storage_n > nbytes / (uint64_t)es)
@@ -867,6 +866,15 @@ static bool gather(const char *path, const char *name, const PtTensor *t, const 
             return rt_fail(err, "%s: damaged PyTorch checkpoint: tensor '%.60s' reaches past its storage "
                            "(%" PRIu64 " elements)", path, name, storage_n);
     }
+    return true;
+}
+
+/* Copies tensor t, checked by check_view, into dst as floats. */
+static void gather(const PtTensor *t, const unsigned char *bytes, float *dst) {
+    int es = ckpt_dtype_size(t->storage->dtype);
+    uint64_t numel = 1;
+    for (int d = 0; d < t->rank; d++)
+        numel *= (uint64_t)t->shape[d];
     int64_t idx[CKPT_MAX_RANK] = {0};
     for (uint64_t k = 0; k < numel; k++) {
         uint64_t off = (uint64_t)t->offset;
@@ -879,14 +887,13 @@ static bool gather(const char *path, const char *name, const PtTensor *t, const 
             idx[d] = 0;
         }
     }
-    return true;
 }
 
 static bool shape_numel(const char *path, const char *name, const int64_t *shape, int rank, int64_t *numel,
                         char *err) {
     int64_t n = 1;
     for (int d = 0; d < rank; d++) {
-        if (shape[d] < 0 || (shape[d] > 0 && n > ((int64_t)1 << 40) / shape[d]))
+        if (shape[d] < 0 || (shape[d] > 0 && n > ((int64_t)1 << 32) / shape[d]))
             return rt_fail(err, "%s: tensor '%.60s' has an impossible shape", path, name);
         n *= shape[d];
     }
@@ -973,9 +980,10 @@ static bool read_torch_zip(const char *path, const unsigned char *buf, size_t le
                          "not in the archive", path, k->s, ename);
             break;
         }
-        ok = zip_data(&z, e, &bytes, err) &&
-             (it->data = rt_alloc_array((size_t)(it->numel ? it->numel : 1), sizeof(float), "a tensor", err)) &&
-             gather(path, k->s, t, bytes, e->usize, it->data, err);
+        ok = zip_data(&z, e, &bytes, err) && check_view(path, k->s, t, e->usize, err) &&
+             (it->data = rt_alloc_array((size_t)(it->numel ? it->numel : 1), sizeof(float), "a tensor", err));
+        if (ok)
+            gather(t, bytes, it->data);
     }
     zip_free(&z);
     pickle_free(&p);

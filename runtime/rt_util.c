@@ -6,6 +6,7 @@
 #include <fcntl.h>
 #include <stdarg.h>
 #include <stdint.h>
+#include <signal.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -184,6 +185,13 @@ bool rt_atomic_commit(RtAtomicFile *a, char *err) {
     if (fclose(a->f) != 0 && ok)
         ok = rt_fail(err, "%s: write error: %s", a->path, strerror(errno));
     a->f = NULL;
+    /* Test hook (tests/faults.test.sh): CNNC_TEST_STOP_IN_WRITE=N stops the process (SIGSTOP)
+     * in its Nth atomic write, with the temporary file complete but not yet renamed, so that a
+     * test can kill it at exactly that moment. */
+    static int commits;
+    const char *stop_at = getenv("CNNC_TEST_STOP_IN_WRITE");
+    if (ok && stop_at && atoi(stop_at) == ++commits)
+        raise(SIGSTOP);
     if (ok && rename(a->tmp, a->path) != 0)
         ok = rt_fail(err, "%s: cannot replace the file: %s", a->path, strerror(errno));
     if (!ok) {

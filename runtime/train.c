@@ -17,10 +17,14 @@
  * (cnn_step_opts.correct), with no extra pass. */
 #include "ckpt.h"
 #include "cli.h"
+#include "dist.h"
 #include "rt.h"
 #include "train.h"
 
+#include <dirent.h>
 #include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
 #include <math.h>
 #include <pthread.h>
 #include <stdint.h>
@@ -49,6 +53,7 @@ static const char help[] =
     "  --val-split F          hold out the fraction F of the training images (a seeded random\n"
     "                         choice) for validation; default 0: validate on the test split\n"
     "  --no-shuffle           keep the file order (default: a fresh seeded shuffle every epoch)\n"
+    "  --limit N              train on the first N training images only (quick experiments)\n"
     "  --save DIR             where checkpoints and logs go (default ./NAME-run)\n"
     "  --save-every N         also keep epoch-N.safetensors every N epochs (0: off, the default)\n"
     "  --resume CKPT          continue from a last.safetensors (or best.safetensors); pass the\n"
@@ -138,8 +143,10 @@ typedef struct Run {
     bool allow_empty;
     int save_every;                /* --save-every: epoch-N.safetensors every N epochs; 0: off */
     double val_split;
+    int limit;                     /* --limit: the first N training images (0: all) */
     bool shuffle, quiet, tty;
     bool fused;                    /* NAME_train_step_update: no accumulation, no clipping */
+    char nonfinite_start[200];     /* the first non-finite weight at the start (--allow-nonfinite), or "" */
     const char *data, *save;
     InitSpec init;
     char init_text[160];
@@ -210,7 +217,7 @@ typedef struct Flags {
     const char *data, *epochs, *batch, *lr, *seed, *optimizer, *momentum, *weight_decay, *beta1, *beta2,
         *eps, *schedule, *clip, *accumulate, *loss, *smoothing, *focal_gamma, *focal_alpha, *val_split,
         *augment, *early_stop, *min_delta, *init, *init_from, *resume, *save, *threads, *class_weights, *save_every,
-        *warmup, *warmup_factor;
+        *warmup, *warmup_factor, *limit;
     bool nesterov, no_shuffle, quiet, allow_empty;
 } Flags;
 
@@ -316,6 +323,8 @@ static bool apply_flags(Run *run, const Flags *f) {
             return cli_error(EXIT_USAGE, "%s", err), false;
         init_spec_text(&run->init, run->init_text, sizeof run->init_text);
     }
+    if (f->limit && !parse_int("--limit", f->limit, 1, 2000000000, &run->limit))
+        return false;
     run->val_split = 0;
     if (f->val_split && !parse_num("--val-split", f->val_split, 0, 0.99, &run->val_split))
         return false;
@@ -387,7 +396,9 @@ static bool load_data(Run *run, char *err) {
         return false;
     if (run->train.n == 0)
         return rt_fail(err, "%s: no training images", run->data);
-    int n = run->train.n;
+    if (run->test.n == 0)
+        return rt_fail(err, "%s: the test split has no images", run->data);
+    int n = run->limit && run->limit < run->train.n ? run->limit : run->train.n;
     int nval = run->val_split > 0 ? (int)llround(run->val_split * n) : 0;
     if (run->val_split > 0 && nval < 1)
         nval = 1;
@@ -829,6 +840,43 @@ static void progress(const Run *run, int epoch, int b, int nb, double images, do
     fflush(stdout);
 }
 
+/* The first NaN or infinity in a parameter-shaped block (weights or gradients): its tensor
+ * and element, written into buf ("conv0.weight element 12 is NaN"); false when all are finite. */
+static bool find_nonfinite(const CnnModel *m, const float *block, char *buf, size_t size) {
+    for (int t = 0; t < m->ntensors; t++) {
+        const CnnTensorInfo *ti = &m->tensors[t];
+        for (size_t i = 0; i < ti->numel; i++) {
+            float v = block[ti->offset + i];
+            if (!isfinite(v)) {
+                snprintf(buf, size, "%s element %zu is %s", ti->name, i, isnan(v) ? "NaN" : v > 0 ? "inf" : "-inf");
+                return true;
+            }
+        }
+    }
+    return false;
+}
+
+/* Why the loss stopped being finite, looked at in order: the input batch, the weights the
+ * step used, else the activations (the forward pass overflowed with finite weights and input). */
+static void diagnose_loss(const Run *run, const float *x, int count, bool weights_known, char *buf, size_t size) {
+    const CnnModel *m = run->m;
+    size_t per = (size_t)m->in_shape[0] * (size_t)m->in_shape[1] * (size_t)m->in_shape[2];
+    for (size_t i = 0; i < per * (size_t)count; i++)
+        if (!isfinite(x[i])) {
+            snprintf(buf, size, "the input batch is non-finite (image %zu of the batch, element %zu)", i / per, i % per);
+            return;
+        }
+    /* Fused steps have already updated the weights; they were checked after every update,
+     * so only the starting weights can be to blame there. */
+    char what[200];
+    if (weights_known ? find_nonfinite(m, run->params, what, sizeof what)
+                      : snprintf(what, sizeof what, "%s", run->nonfinite_start) > 0) {
+        snprintf(buf, size, "the weights are non-finite (%s)", what);
+        return;
+    }
+    snprintf(buf, size, "the activations overflowed: the weights and the input are finite");
+}
+
 /* Gathers, converts and augments one batch: the images idx[0..count), the k-th batch of the
  * run (its augmentation stream). Reads only the dataset and the settings. */
 typedef struct BatchJob {
@@ -867,6 +915,70 @@ static void cycle_momentum(const Run *run, cnn_optim *opt) {
         opt->momentum = m;
     else
         opt->beta1 = m;
+}
+
+/* ---- data parallelism (dist.h: MPI with cnnc --mpi, else one rank) ------------------------ */
+
+/* The weight the loss gives images labels[0..n): the mean loss divides by it. */
+static double loss_weight(const cnn_step_opts *so, const int *labels, int n) {
+    double w = 0;
+    for (int i = 0; i < n; i++)
+        w += so->loss == CNN_LOSS_CROSS_ENTROPY && so->class_weight ? so->class_weight[labels[i]] : 1.0;
+    return w;
+}
+
+/* One rank's part of a training step on a batch of count images (labels all the batch's):
+ * its slice xs, ls of local images (maybe none). Its gradients are scaled by its share of the
+ * batch's loss weight, so the sum over ranks (dist_sum_floats before the update) is the
+ * batch's gradient. Returns the batch's loss, the same on every rank. */
+static float dist_train_step(Run *run, cnn_step_opts *so, const float *xs, const int *ls, int local,
+                             const int *labels, int count) {
+    float scale = so->grad_scale;
+    double wl = loss_weight(so, ls, local), wb = loss_weight(so, labels, count);
+    so->grad_scale = (float)(wb > 0 ? scale * (wl / wb) : 0.0);
+    double part = local ? (double)run->m->train_step(run->params, run->grads, run->work, xs, ls, local, so) * wl : 0.0;
+    so->grad_scale = scale;
+    dist_sum_doubles(&part, 1);
+    return (float)(wb > 0 ? part / wb : 0.0);
+}
+
+/* The epoch's correct predictions over every rank. */
+static void dist_share_train_acc(const Run *run, int *correct) {
+    if (dist_size() < 2)
+        return;
+    double v = *correct;
+    dist_sum_doubles(&v, 1);
+    *correct = (int)v;
+    /* Ranks without images in a short batch skipped batchnorm's running statistics: every
+     * rank continues from rank 0's tensors. */
+    dist_bcast_floats(run->params, run->m->param_floats);
+}
+
+/* Rank 0's evaluation, for every rank's schedule and early stop. */
+static void dist_share_eval(EvalResult *r) {
+    double v[3] = {r->loss, (double)r->correct, (double)r->n};
+    dist_bcast_doubles(v, 3);
+    r->loss = v[0], r->correct = (long long)v[1], r->n = (long long)v[2];
+}
+
+/* After rank 0 initialized or resumed: every rank starts from its tensors, optimizer state
+ * and counters. */
+static bool dist_share_start(Run *run, char *err) {
+    if (dist_size() < 2)
+        return true;
+    const CnnModel *m = run->m;
+    double v[10] = {run->epochs_done, (double)run->opt_step, (double)run->batches_done, run->sched.lr,
+                    run->sched.plateau_best, run->sched.plateau_bad, run->best_val_acc, run->best_epoch,
+                    run->early_best, run->early_bad};
+    dist_bcast_doubles(v, 10);
+    run->epochs_done = (int)v[0], run->opt_step = (long long)v[1], run->batches_done = (long long)v[2];
+    run->sched.lr = v[3], run->sched.plateau_best = v[4], run->sched.plateau_bad = (int)v[5];
+    run->best_val_acc = v[6], run->best_epoch = (int)v[7], run->early_best = v[8], run->early_bad = (int)v[9];
+    dist_bcast_floats(run->params, m->param_floats);
+    dist_bcast_floats(run->state, m->state_floats);
+    if (!run->history)   /* rank 0 keeps the history; the others need room for the rows */
+        run->history = rt_alloc_array((size_t)run->cfg.epochs + 1, sizeof(EpochRow), "the history", err);
+    return dist_all(run->history != NULL);
 }
 
 /* One epoch of training; false (and err) when the loss stops being finite. */
@@ -912,6 +1024,8 @@ static bool train_epoch(Run *run, int epoch, double *loss_out, double *acc_out, 
             if (!threaded)
                 prepare_batch(&job);
         }
+        int first, local;   /* this rank's images of the batch (all of them in one process) */
+        dist_slice(count, &first, &local);
         if (!run->fused && b % accum == 0)
             memset(run->grads, 0, sizeof(float) * m->param_floats);
         so.seed = stream_seed(seed, STREAM_DROPOUT, k);
@@ -923,6 +1037,9 @@ static bool train_epoch(Run *run, int epoch, double *loss_out, double *acc_out, 
             cycle_momentum(run, &opt);
             loss = m->train_step_update(run->params, run->state, run->work, cur->x, cur->labels, count, &so, &opt);
             run->opt_step++;
+        } else if (dist_size() > 1) {
+            loss = dist_train_step(run, &so, cur->x + (size_t)first * m->in_size, cur->labels + first, local,
+                                   cur->labels, count);
         } else {
             loss = m->train_step(run->params, run->grads, run->work, cur->x, cur->labels, count, &so);
         }
@@ -931,15 +1048,34 @@ static bool train_epoch(Run *run, int epoch, double *loss_out, double *acc_out, 
         if (!isfinite(loss)) {
             if (run->tty && !run->quiet)
                 printf("\r\033[K");
-            return rt_fail(err, "the loss is %s at epoch %d, step %d of %d: training diverged (learning rate %g; "
-                                "try a smaller --lr)",
-                           isnan(loss) ? "NaN" : "infinite", epoch + 1, b + 1, nb,
+            char why[300];
+            diagnose_loss(run, cur->x, count, !run->fused, why, sizeof why);
+            return rt_fail(err, "the loss is %s at epoch %d, step %d of %d: %s (learning rate %g)",
+                           isnan(loss) ? "NaN" : "infinite", epoch + 1, b + 1, nb, why,
                            run->fused ? (double)opt.lr : schedule_lr(&run->sched, run->opt_step + 1));
+        }
+        /* Gradients and updated weights are checked as they are made, so a NaN is reported
+         * where it first appears rather than as a NaN loss one step later. */
+        char what[200];
+        if (run->fused && find_nonfinite(m, run->params, what, sizeof what)) {
+            if (run->tty && !run->quiet)
+                printf("\r\033[K");
+            return rt_fail(err, "the weights became non-finite in the update at epoch %d, step %d of %d (%s; the "
+                           "loss was %g): the gradients or the optimizer state overflowed (learning rate %g)",
+                           epoch + 1, b + 1, nb, what, (double)loss, (double)opt.lr);
+        }
+        if (!run->fused && group_end && find_nonfinite(m, run->grads, what, sizeof what)) {
+            if (run->tty && !run->quiet)
+                printf("\r\033[K");
+            return rt_fail(err, "the gradients are non-finite at epoch %d, step %d of %d (gradient of %s; the loss "
+                           "was %g): the backward pass overflowed (learning rate %g)",
+                           epoch + 1, b + 1, nb, what, (double)loss, schedule_lr(&run->sched, run->opt_step + 1));
         }
         loss_sum += (double)loss * count;
         seen += count;
         run->batches_done++;
         if (!run->fused && group_end) {
+            dist_sum_floats(run->grads, m->param_floats);
             if (d->clip_grad_norm > 0)
                 clip_gradients(run, d->clip_grad_norm);
             run->opt_step++;
@@ -959,6 +1095,7 @@ static bool train_epoch(Run *run, int epoch, double *loss_out, double *acc_out, 
         printf("\r\033[Kepoch %d/%d  evaluating on %d %s images...", epoch + 1, d->epochs, run->nval, run->val_name);
         fflush(stdout);
     }
+    dist_share_train_acc(run, &correct);
     *loss_out = loss_sum / seen;
     *acc_out = 100.0 * correct / seen;
     return true;
@@ -979,6 +1116,47 @@ static bool make_dir(const char *path, char *err) {
         if (!(*p = c))
             return true;
     }
+}
+
+/* Temporary files a killed run left in the save directory ("last.safetensors.tmp.PID", written
+ * by rt_atomic_open) are removed, unless process PID still runs (another run writing there). */
+static void remove_stale_temporaries(const char *dir) {
+    DIR *d = opendir(dir);
+    if (!d)
+        return;
+    struct dirent *e;
+    while ((e = readdir(d)) != NULL) {
+        const char *t = strstr(e->d_name, ".tmp.");
+        if (!t || !t[5])
+            continue;
+        char *end;
+        long pid = strtol(t + 5, &end, 10);
+        if (*end || pid <= 0 || (pid != (long)getpid() && (kill((pid_t)pid, 0) == 0 || errno != ESRCH)))
+            continue;
+        char err[RT_ERR_LEN];
+        char *path = rt_path_join(dir, e->d_name, err);
+        if (path)
+            unlink(path);
+        free(path);
+    }
+    closedir(d);
+}
+
+/* Fails now, before any epoch, when the save directory does not take new files. */
+static bool check_writable(const char *dir, char *err) {
+    char name[64];
+    snprintf(name, sizeof name, ".write-test.tmp.%ld", (long)getpid());
+    char *path = rt_path_join(dir, name, err);
+    if (!path)
+        return false;
+    int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0666);
+    bool ok = fd >= 0 && write(fd, "x", 1) == 1;
+    int e = errno;
+    if (fd >= 0)
+        close(fd);
+    unlink(path);
+    free(path);
+    return ok || rt_fail(err, "%s: cannot write checkpoints there: %s", dir, strerror(e ? e : EIO));
 }
 
 /* report.html in the save directory: the run's settings, curves, epochs and the test split's
@@ -1046,10 +1224,16 @@ static int run_training(Run *run, const char *init_path, const char *resume_path
     const CnnModel *m = run->m;
     const CnnTrainDefaults *d = &run->cfg;
     char err[RT_ERR_LEN];
-    run->fused = m->train_step_update && d->accumulate == 1 && !(d->clip_grad_norm > 0) && run->nlr_for == 0 &&
-                 !getenv("CNNC_TRAIN_UNFUSED");
-    if (!load_data(run, err) || !alloc_memory(run, err))
+    if (!dist_start(NULL, NULL, err))
         return cli_error(EXIT_BAD_INPUT, "%s", err);
+    if (!dist_is_root())   /* rank 0 prints */
+        run->quiet = true, run->tty = false;
+    /* Several ranks sum their gradients before the update: train_step, then update. */
+    run->fused = m->train_step_update && d->accumulate == 1 && !(d->clip_grad_norm > 0) && run->nlr_for == 0 &&
+                 !getenv("CNNC_TRAIN_UNFUSED") && dist_size() == 1;
+    bool ok = load_data(run, err) && alloc_memory(run, err);
+    if (!dist_all(ok))
+        return ok ? EXIT_BAD_INPUT : cli_error(EXIT_BAD_INPUT, "%s", err);
     if (!set_frozen(run) || !set_lr_groups(run))
         return EXIT_USAGE;
 
@@ -1067,19 +1251,26 @@ static int run_training(Run *run, const char *init_path, const char *resume_path
     schedule_start(&run->sched);
     run->best_val_acc = -1;
     run->early_best = INFINITY;
+    /* Rank 0 reads the checkpoints and makes the save directory; every rank starts from its state. */
     if (resume_path) {
-        if (!resume(run, resume_path, err))
-            return cli_error(EXIT_BAD_INPUT, "%s", err);
+        ok = !dist_is_root() || resume(run, resume_path, err);
     } else {
         run->history = rt_alloc_array((size_t)d->epochs + 1, sizeof(EpochRow), "the history", err);
-        if (!run->history)
-            return cli_error(EXIT_BAD_INPUT, "%s", err);
-        cli_init_params_spec(m, run->params, &run->init, (unsigned long long)d->seed);
-        if (init_path && !init_from(run, init_path, err))
-            return cli_error(EXIT_BAD_INPUT, "%s", err);
+        ok = run->history != NULL;
+        if (ok)
+            cli_init_params_spec(m, run->params, &run->init, (unsigned long long)d->seed);
+        if (ok && init_path && dist_is_root())
+            ok = init_from(run, init_path, err);
     }
-    if (!make_dir(run->save, err))
+    ok = ok && (!dist_is_root() || (make_dir(run->save, err) && check_writable(run->save, err)));
+    if (!dist_all(ok))
+        return ok ? EXIT_BAD_INPUT : cli_error(EXIT_BAD_INPUT, "%s", err);
+    if (!dist_share_start(run, err))
         return cli_error(EXIT_BAD_INPUT, "%s", err);
+    if (!find_nonfinite(m, run->params, run->nonfinite_start, sizeof run->nonfinite_start))
+        run->nonfinite_start[0] = 0;
+    if (dist_is_root())
+        remove_stale_temporaries(run->save);
     char *last_path = rt_path_join(run->save, "last.safetensors", err);
     char *best_path = last_path ? rt_path_join(run->save, "best.safetensors", err) : NULL;
     if (!best_path) {
@@ -1103,14 +1294,16 @@ static int run_training(Run *run, const char *init_path, const char *resume_path
     for (int e = run->epochs_done; e < d->epochs; e++) {
         double t0 = now_seconds(), train_loss = 0, train_acc = 0;
         double lr_epoch = schedule_lr(&run->sched, run->opt_step + 1);
-        if (!train_epoch(run, e, &train_loss, &train_acc, err)) {
-            rc = cli_error(EXIT_BAD_INPUT, "%s", err);
+        if (!train_epoch(run, e, &train_loss, &train_acc, err)) {   /* the same on every rank */
+            rc = dist_is_root() ? cli_error(EXIT_BAD_INPUT, "%s", err) : EXIT_BAD_INPUT;
             break;
         }
         double train_seconds = now_seconds() - t0;
         if (d->schedule == CNN_SCHED_ONECYCLE)
             lr_epoch = schedule_lr(&run->sched, run->opt_step);   /* the epoch's last */
-        evaluate(m, run->params, run->work, run->val, run->val_idx, run->nval, run->x, run->out, &val, NULL);
+        if (dist_is_root())
+            evaluate(m, run->params, run->work, run->val, run->val_idx, run->nval, run->x, run->out, &val, NULL);
+        dist_share_eval(&val);
         val_current = !run->val_idx;
         double val_loss = val.loss, val_acc = val.n ? 100.0 * val.correct / val.n : 0;
         double seconds = now_seconds() - t0;
@@ -1135,21 +1328,26 @@ static int run_training(Run *run, const char *init_path, const char *resume_path
             run->best_val_acc = val_acc;
             run->best_epoch = e + 1;
         }
-        if ((better && !write_checkpoint(run, best_path, err)) || !write_checkpoint(run, last_path, err) ||
-            !write_logs(run, err)) {
-            rc = cli_error(EXIT_BAD_INPUT, "%s", err);
-            break;
-        }
-        if (run->save_every && (e + 1) % run->save_every == 0) {
+        dist_protect(true);   /* a stop request waits for complete files */
+        ok = !dist_is_root() || (!(better && !write_checkpoint(run, best_path, err)) &&
+                                 write_checkpoint(run, last_path, err) && write_logs(run, err));
+        if (ok && dist_is_root() && run->save_every && (e + 1) % run->save_every == 0) {
             char name[48];
             snprintf(name, sizeof name, "epoch-%d.safetensors", e + 1);
             char *path = rt_path_join(run->save, name, err);
-            bool saved = path && write_checkpoint(run, path, err);
+            ok = path && write_checkpoint(run, path, err);
             free(path);
-            if (!saved) {
-                rc = cli_error(EXIT_BAD_INPUT, "%s", err);
-                break;
-            }
+        }
+        if (ok) {
+            char note[4200];
+            snprintf(note, sizeof note, "the last complete checkpoint is %s (epoch %d); --resume %s continues", last_path,
+                     e + 1, last_path);
+            dist_set_stop_note(note);
+        }
+        dist_protect(false);
+        if (!dist_all(ok)) {
+            rc = ok ? EXIT_BAD_INPUT : cli_error(EXIT_BAD_INPUT, "%s", err);
+            break;
         }
         fflush(stdout);
         if (stop) {
@@ -1159,7 +1357,7 @@ static int run_training(Run *run, const char *init_path, const char *resume_path
             break;
         }
     }
-    if (rc == 0) {
+    if (rc == 0 && dist_is_root()) {
         /* The final weights on the test split, with the confusion matrix for report.html. */
         Confusion cm = {0};
         bool have_cm = confusion_init(&cm, (int)m->out_size, err);
@@ -1232,7 +1430,7 @@ int cmd_train(const CnnModel *m, int argc, char **argv) {
         {"--threads", &f.threads, NULL}, {"--quiet", NULL, &f.quiet},
         {"--class-weights", &f.class_weights, NULL}, {"--freeze", &freeze_missing, NULL},
         {"--lr-for", &lr_for_missing, NULL}, {"--allow-empty", NULL, &f.allow_empty},
-        {"--save-every", &f.save_every, NULL}, {"--warmup", &f.warmup, NULL},
+        {"--save-every", &f.save_every, NULL}, {"--limit", &f.limit, NULL}, {"--warmup", &f.warmup, NULL},
         {"--warmup-factor", &f.warmup_factor, NULL}, {0}};
     int rc = cli_parse("train", help, opts, nrest, rest, NULL, NULL);
     if (rc >= 0 || !cli_require("train", "--data DIR", f.data)) {
@@ -1289,6 +1487,7 @@ int cmd_train(const CnnModel *m, int argc, char **argv) {
     }
     rc = run_training(&run, f.init_from, f.resume);
     free_run(&run);
+    dist_stop();
     free(rest), free(freeze), free(lr_for), free(lr_value), free(lr_text);
     return rc;
 }

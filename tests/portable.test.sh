@@ -12,7 +12,7 @@ fi
 pass=0; fail=0
 check() { # label, env assignments..., then models
     label=$1; shift
-    if env "$@" /usr/bin/python3 "$top/tests/torch/parity.py" --build "$B" --only lenet5 cov_conv cov_pool cov_norm_act \
+    if env "$@" /usr/bin/python3 "$top/tests/torch/parity.py" --build "$B" --only lenet5 cov_conv cov_pool cov_norm_act conv_odd \
         >"$B/portable.log" 2>&1; then
         pass=$((pass+1)); echo "$label: ok"
     else

@@ -160,7 +160,12 @@ model dropnet {
     linear(3)
 }
 EOF
-for m in tinyconv drop bnnet dropnet tinylr tinycos; do
+# and with a warm-up, and plateau in mode max, in the train section.
+sed 's/optimizer = sgd(lr = 0.1)/optimizer = sgd(lr = 0.1)\n    schedule = step(2, gamma = 0.5)\n    warmup = linear(3, start_factor = 0.1)/' \
+    "$tmp/tinyconv.cnn" >"$tmp/tinywarm.cnn"
+sed 's/optimizer = sgd(lr = 0.1)/optimizer = sgd(lr = 0.01)\n    schedule = plateau(0.5, 1, mode = max)/' \
+    "$tmp/tinyconv.cnn" >"$tmp/tinyplat.cnn"
+for m in tinyconv drop bnnet dropnet tinylr tinycos tinywarm tinyplat; do
     bflag=""
     [ "$m" = dropnet ] && bflag="--batch 1"
     [ "$m" = bnnet ] && bflag="--batch 8"
@@ -367,7 +372,7 @@ done
 check_fail "image size" 1 "8x8.*6x6" "$tiny" train --data "$tmp/d8x8" --epochs 1 --save "$tmp/o"
 check_fail "eval image size" 1 "8x8.*6x6" "$tiny" eval --weights "$tmp/w0.safetensors" --data "$tmp/d8x8"
 check_fail "no dataset" 1 "" "$tiny" train --data "$tmp/none" --epochs 1 --save "$tmp/o"
-check_fail "diverging loss" 1 "loss is \(NaN\|infinite\) at epoch 1, step" "$tiny" train --data "$tmp/d" --epochs 2 \
+check_fail "diverging loss" 1 "\(loss is \(NaN\|infinite\)\|weights became non-finite in the update\|gradients are non-finite\) at epoch 1, step" "$tiny" train --data "$tmp/d" --epochs 2 \
     --lr 1e38 --optimizer sgd --save "$tmp/o"
 check_fail "batch above the compiled one" 2 "cnnc --batch" "$tiny" train --data "$tmp/d" --batch 9
 check_fail "no --data" 2 "--data" "$tiny" train --epochs 1
@@ -396,6 +401,12 @@ check_fail "allow-empty alone" 2 "--init-from" "$tiny" train --data "$tmp/d" --a
 check_fail "class weights count" 2 "2 numbers, the model 3 classes" "$tiny" train --data "$tmp/d" \
     --class-weights 1,2
 check_fail "bad lr" 2 "--lr" "$tiny" train --data "$tmp/d" --lr -1
+check_fail "bad limit" 2 "--limit" "$tiny" train --data "$tmp/d" --limit 0
+# --limit N: the first N training images (the data set has 120), before --val-split's share.
+if "$tiny" train --data "$tmp/d" --limit 50 --val-split 0.2 --epochs 1 --save "$tmp/lim" >"$tmp/stdout" 2>&1 &&
+    grep -q ": 40 images, validation 10 images" "$tmp/stdout"; then ok; else
+    bad "--limit 50 --val-split 0.2: want 40 + 10 images: $(head -2 "$tmp/stdout")"
+fi
 check_fail "resume missing" 1 "cannot open" "$tiny" train --data "$tmp/d" --resume "$tmp/none.safetensors" \
     --save "$tmp/o"
 check_fail "resume plain weights" 1 "optim.m.conv0.weight" "$tiny" train --data "$tmp/d" \
@@ -438,6 +449,14 @@ sched "warmup then step" 'step(2, gamma=0.5)' "step 2 0.5 --lr 0.1 --warmup 3 --
 sched "warmup then cosine" 'cosine(min_lr=0.001)' "cosine 0.001 --lr 0.1 --warmup 2" "--lr 0.1 --epochs 7 --warmup 2"
 check_fail "warmup with onecycle" 2 "onecycle" "$tiny" train --data "$tmp/d" --schedule 'onecycle(0.5)' --warmup 2
 check_fail "warmup factor range" 2 "--warmup-factor" "$tiny" train --data "$tmp/d" --warmup 2 --warmup-factor 2
+for v in warm plat; do
+    if "$tmp/tiny$v" train --data "$tmp/d" --save "$tmp/s-$v-section" --quiet --epochs 8 >"$tmp/stdout" 2>"$tmp/stderr"
+    then :; else bad "schedule $v section: $(cat "$tmp/stderr")"; fi
+done
+pyc "schedule warm-up from the train section" sched "$tmp/s-warm-section/log.csv" step 2 0.5 --lr 0.1 --warmup 3 \
+    --warmup-factor 0.1
+pyc "schedule plateau mode max from the train section" sched "$tmp/s-plat-section/log.csv" plateau 0.5 1 --lr 0.01 \
+    --mode max
 check_fail "plateau mode word" 2 "min or max" "$tiny" train --data "$tmp/d" --schedule 'plateau(mode=3)'
 check_fail "min as a number" 2 "not min or max" "$tiny" train --data "$tmp/d" --schedule 'step(max)'
 check_fail "t_max range" 2 "t_max" "$tiny" train --data "$tmp/d" --schedule 'cosine(t_max=0)'

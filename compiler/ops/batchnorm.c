@@ -56,11 +56,51 @@ static void batchnorm_emit_forward(Emit *e, const Op *op) {
 
 /* Opens the per-channel loop (in parallel over channels) and computes, in double over the
  * N*H*W values of channel ch of x, mu (the mean) and sq (the sum of squared deviations);
- * count is N*H*W. The forward in training mode and the backward share it. */
-static void batch_stats(Cbuf *c) {
-    cb_line(c, "const double count = (double)n * HW;");
+ * count is N*H*W. The forward in training mode and the backward share it.
+ *
+ * Data-parallel training (CNN_MPI, synchronized batchnorm as torch.nn.SyncBatchNorm): the
+ * batch is split over ranks, so the per-channel sums and the image count are summed over them
+ * first (cnn_mpi_sum), then mu comes from the global sum and the squared deviations from it
+ * are summed the same way: every rank normalizes with the statistics of the whole batch. The
+ * backward also declares bn_d, for the two sums its dx needs. */
+static void batch_stats(Cbuf *c, bool backward) {
+    cb_line(c, "#ifdef CNN_MPI");
+    cb_line(c, "double bn_sum[C + 1], bn_sq[C];");
+    if (backward)
+        cb_line(c, "double bn_d[2 * C];");
     cb_line(c, "PARALLEL_FOR");
     cb_line(c, "for (int ch = 0; ch < C; ch++) {");
+    cb_line(c, "double sum = 0.0;");
+    cb_line(c, "for (int i = 0; i < n; i++) {");
+    cb_line(c, "const float *xi = x + ((size_t)i * C + ch) * HW;");
+    cb_line(c, "for (int p = 0; p < HW; p++)");
+    cb_line(c, "    sum += xi[p];");
+    cb_line(c, "}");
+    cb_line(c, "bn_sum[ch] = sum;");
+    cb_line(c, "}");
+    cb_line(c, "bn_sum[C] = (double)n;");
+    cb_line(c, "cnn_mpi_sum(bn_sum, C + 1);");
+    cb_line(c, "const double count = bn_sum[C] * HW;");
+    cb_line(c, "PARALLEL_FOR");
+    cb_line(c, "for (int ch = 0; ch < C; ch++) {");
+    cb_line(c, "const double mu = bn_sum[ch] / count;");
+    cb_line(c, "double sq = 0.0;");
+    cb_line(c, "for (int i = 0; i < n; i++) {");
+    cb_line(c, "const float *xi = x + ((size_t)i * C + ch) * HW;");
+    cb_line(c, "for (int p = 0; p < HW; p++)");
+    cb_line(c, "    sq += (xi[p] - mu) * (xi[p] - mu);");
+    cb_line(c, "}");
+    cb_line(c, "bn_sq[ch] = sq;");
+    cb_line(c, "}");
+    cb_line(c, "cnn_mpi_sum(bn_sq, C);");
+    cb_line(c, "#else");
+    cb_line(c, "const double count = (double)n * HW;");
+    cb_line(c, "#endif");
+    cb_line(c, "PARALLEL_FOR");
+    cb_line(c, "for (int ch = 0; ch < C; ch++) {");
+    cb_line(c, "#ifdef CNN_MPI");
+    cb_line(c, "const double mu = bn_sum[ch] / count, sq = bn_sq[ch];");
+    cb_line(c, "#else");
     cb_line(c, "double sum = 0.0, sq = 0.0;");
     cb_line(c, "for (int i = 0; i < n; i++) {");
     cb_line(c, "const float *xi = x + ((size_t)i * C + ch) * HW;");
@@ -73,6 +113,7 @@ static void batch_stats(Cbuf *c) {
     cb_line(c, "for (int p = 0; p < HW; p++)");
     cb_line(c, "    sq += (xi[p] - mu) * (xi[p] - mu);");
     cb_line(c, "}");
+    cb_line(c, "#endif");
 }
 
 /* Training: each channel is normalized with the statistics of this batch, over N*H*W
@@ -83,7 +124,7 @@ static void batchnorm_emit_forward_train(Emit *e, const Op *op) {
     Cbuf *c = e->c;
     Shape s = emit_in_shape(e, op, 0);
     cb_line(c, "enum { C = %d, HW = %d };", s.d[1], s.rank == 4 ? s.d[2] * s.d[3] : 1);
-    batch_stats(c);
+    batch_stats(c, false);
     cb_line(c, "const double biased = sq / count;");
     cb_line(c, "const float scale = (float)(w[ch] / sqrt(biased + %s));", emit_float(op->a.eps));
     cb_line(c, "const float shift = (float)(b[ch] - mu * scale);");
@@ -114,7 +155,7 @@ static void batchnorm_emit_backward(Emit *e, const Op *bwd, const Op *fwd) {
     bool dw = fwd->param[PARAM_WEIGHT] >= 0 && g->params[fwd->param[PARAM_WEIGHT]].trained;
     bool db = fwd->param[PARAM_BIAS] >= 0 && g->params[fwd->param[PARAM_BIAS]].trained;
     cb_line(c, "enum { C = %d, HW = %d };", s.d[1], s.rank == 4 ? s.d[2] * s.d[3] : 1);
-    batch_stats(c);
+    batch_stats(c, bwd->out >= 0);
     cb_line(c, "const double invstd = 1.0 / sqrt(sq / count + %s);", emit_float(fwd->a.eps));
     cb_line(c, "double sdy = 0.0, sdyx = 0.0;");
     cb_line(c, "for (int i = 0; i < n; i++) {");
@@ -124,11 +165,24 @@ static void batchnorm_emit_backward(Emit *e, const Op *bwd, const Op *fwd) {
     cb_line(c, "sdyx += gi[p] * ((xi[p] - mu) * invstd);");
     cb_line(c, "}");
     cb_line(c, "}");
+    /* dw and db take this rank's sums (the gradients are summed over ranks later); dx needs
+     * the sums over the whole batch. */
     if (dw)
         cb_line(c, "dw[ch] += (float)sdyx;");
     if (db)
         cb_line(c, "db[ch] += (float)sdy;");
     if (bwd->out >= 0) {
+        cb_line(c, "#ifdef CNN_MPI");
+        cb_line(c, "bn_d[ch] = sdy;");
+        cb_line(c, "bn_d[C + ch] = sdyx;");
+        cb_line(c, "}");
+        cb_line(c, "cnn_mpi_sum(bn_d, 2 * C);");
+        cb_line(c, "PARALLEL_FOR");
+        cb_line(c, "for (int ch = 0; ch < C; ch++) {");
+        cb_line(c, "const double mu = bn_sum[ch] / count, invstd = 1.0 / sqrt(bn_sq[ch] / count + %s);",
+                emit_float(fwd->a.eps));
+        cb_line(c, "const double sdy = bn_d[ch], sdyx = bn_d[C + ch];");
+        cb_line(c, "#endif");
         cb_line(c, "const double k = w[ch] * invstd / count;");
         cb_line(c, "for (int i = 0; i < n; i++) {");
         cb_line(c, "const float *xi = x + ((size_t)i * C + ch) * HW, *gi = dy + ((size_t)i * C + ch) * HW;");

@@ -121,26 +121,221 @@ enum { CONV_OB = 8 };
 
 static bool conv_pads(const Attrs *a) { return a->ph || a->pw || a->ph_end || a->pw_end; }
 
-/* Narrow outputs (fewer columns than half a vector) vectorize over output channels instead,
- * reading the weights transposed to [group][ic][kh][kw][oc] in scratch. */
-enum { CONV_NARROW = 8 };
-static bool conv_narrow(Shape out) { return out.d[3] < CONV_NARROW; }
-
 static int64_t round16(int64_t n) { return (n + 15) / 16 * 16; }
 
-/* Floats of the kernel's scratch for input in, output out: the padded input copy (when it
- * pads), then, for narrow outputs, the transposed weights. */
-static int64_t conv_kernel_scratch(const Attrs *a, Shape in, Shape out, int64_t *wt_at) {
-    int64_t pad = conv_pads(a) ? round16((int64_t)in.d[0] * in.d[1] * (in.d[2] + a->ph + a->ph_end) *
-                                         (in.d[3] + a->pw + a->pw_end))
-                               : 0;
-    *wt_at = pad;
-    return conv_narrow(out) ? pad + (int64_t)a->out * (in.d[1] / a->groups) * a->kh * a->kw : pad;
+/* The weight gradient, and the data gradient of the convs the forward kernel cannot take, are
+ * matrix products over "positions" (image, output row, output column), done in pieces of PL
+ * positions so that their buffers stay a few MB whatever the batch and image size:
+ *   dyp [OC + MR][PL]        dy of the piece, one row per output channel (rows past OC zero)
+ *   col [G][PL][ICKP]        dx's columns, or [G][ICKP / 16][PL][16]: the piece's input under
+ *                            every tap (im2col) in blocks of 16 taps
+ *   wp  [G][ICKP / 16][OCG][16]  the weights in blocks of 16 taps, zero past ICK (data gradient)
+ * (ICK = ICG * KH * KW, padded to ICKP, a multiple of 16.) For each piece:
+ *   dx:  col = dyp^T wp per group (tiles of MR positions x two vectors of taps, the reduction
+ *        over the group's output channels in registers), then col is added into dx (col2im);
+ *   dw:  col = im2col(x); dw += dyp col per group (tiles of MR output channels x two vectors of
+ *        taps, the reduction over the piece's positions in registers).
+ * Every dw, db and dx element has one writer per piece and pieces run in order, so the result
+ * does not depend on the number of threads. Without vector types, plain loops do the same. */
+enum { CONV_MR = 12, CONV_COLS = 16, CONV_COL_CAP = 1 << 20 };
+
+typedef struct {
+    int ick, ickp, pl;
+    int64_t col_at, wp_at, total;
+} ConvGeo;
+
+static int64_t round_to(int64_t n, int64_t m) { return (n + m - 1) / m * m; }
+
+static ConvGeo conv_bwd_geo(const Attrs *a, Shape in, Shape out, bool dx_gemm);
+static ConvGeo conv_geo(const Attrs *a, Shape in, Shape out) { return conv_bwd_geo(a, in, out, false); }
+
+/* The pieces of the products for input in, output out; the backward's buffers (dx_gemm: with
+ * wp) start at 0: dyp, then col_at, wp_at; total floats. */
+static ConvGeo conv_bwd_geo(const Attrs *a, Shape in, Shape out, bool dx_gemm) {
+    ConvGeo q;
+    q.ick = in.d[1] / a->groups * a->kh * a->kw;
+    q.ickp = (int)round_to(q.ick, CONV_COLS);
+    int64_t nq = (int64_t)in.d[0] * out.d[2] * out.d[3], pl = CONV_COL_CAP / ((int64_t)a->groups * q.ickp);
+    pl = pl < 4 * CONV_MR ? 4 * CONV_MR : pl;
+    pl = round_to(pl < nq ? pl : nq, CONV_MR);
+    q.pl = (int)pl;
+    q.col_at = round16((int64_t)(a->out + CONV_MR) * pl);
+    q.wp_at = q.col_at + round16((int64_t)a->groups * pl * q.ickp);
+    q.total = q.wp_at + (dx_gemm ? round16((int64_t)a->out * q.ickp) : 0);
+    return q;
+}
+
+/* One register tile: acc[MR][2] vectors of 8 floats (what clang's -march=native keeps in ymm
+ * registers, AVX-512 targets included), then the reduction loop `loop`, where each step loads
+ * two vectors at vexpr and broadcasts MR scalars at bexpr (with t); then res[MR][16] holds
+ * the tile as floats, so that acc is only ever indexed by constants and stays in registers. */
+static void conv_emit_tile(Cbuf *c, const char *loop, const char *vexpr, const char *bexpr) {
+    cb_line(c, "conv_v8 acc[MR][2];");
+    cb_line(c, "for (int t = 0; t < MR; t++)");
+    cb_line(c, "    acc[t][0] = acc[t][1] = (conv_v8){0};");
+    cb_line(c, "%s {", loop);
+    cb_line(c, "conv_v8 v0, v1;");
+    cb_line(c, "memcpy(&v0, %s, sizeof v0);", vexpr);
+    cb_line(c, "memcpy(&v1, %s + 8, sizeof v1);", vexpr);
+    cb_line(c, "for (int t = 0; t < MR; t++) {");
+    cb_line(c, "const float s = %s;", bexpr);
+    cb_line(c, "acc[t][0] += s * v0;");
+    cb_line(c, "acc[t][1] += s * v1;");
+    cb_line(c, "}");
+    cb_line(c, "}");
+    cb_line(c, "float res[MR][16];");
+    cb_line(c, "for (int t = 0; t < MR; t++) {");
+    cb_line(c, "memcpy(res[t], &acc[t][0], sizeof acc[t][0]);");
+    cb_line(c, "memcpy(res[t] + 8, &acc[t][1], sizeof acc[t][1]);");
+    cb_line(c, "}");
+}
+
+/* The forward by product: narrow outputs (fewer than 8 columns: a row fills no vector) and
+ * strided convs (whose input columns a vector would gather) are computed as
+ * y[oc][p] = sum over k of wt[k][oc] col[p][k] per group, in pieces of PL positions: im2col
+ * (normalizing on the way in when a normalize is fused), then tiles of MR positions x 16 output
+ * channels with the reduction over ICK taps in registers, stored with the fused epilogue.
+ * wt [G][OCGP / 16][ICK][16] holds the weights transposed in blocks of 16 output channels
+ * (zero past OCG), each block contiguous; the jobs run the positions of one block in turn, so
+ * that it stays in cache. */
+static bool conv_by_product(const Attrs *a, Shape out, bool pooled) {
+    return !pooled && (out.d[3] < 8 || a->sh != 1 || a->sw != 1);
+}
+
+static int64_t conv_product_wt_at(const Attrs *a, Shape in, Shape out) {
+    ConvGeo q = conv_geo(a, in, out);
+    return round16((int64_t)a->groups * q.pl * q.ickp);
+}
+
+/* Floats of the kernel's scratch for input in, output out: for the product path, col and
+ * wt; else the padded input copy (when it pads). */
+static int64_t conv_kernel_scratch(const Attrs *a, Shape in, Shape out, bool pooled) {
+    if (conv_by_product(a, out, pooled)) {
+        int ocg = a->out / a->groups;
+        return conv_product_wt_at(a, in, out) + (int64_t)a->groups * conv_geo(a, in, out).ick * ((ocg + 15) / 16 * 16);
+    }
+    return conv_pads(a) ? round16((int64_t)in.d[0] * in.d[1] * (in.d[2] + a->ph + a->ph_end) * (in.d[3] + a->pw + a->pw_end))
+                        : 0;
 }
 
 static int64_t conv_scratch(const Graph *g, const Op *op) {
-    int64_t at;
-    return conv_kernel_scratch(&op->a, g->values[op->in[0]].shape, g->values[op->out].shape, &at);
+    return conv_kernel_scratch(&op->a, g->values[op->in[0]].shape, g->values[op->out].shape, op->epi_pool >= 0);
+}
+
+/* im2col of the piece [q0, q0 + len) into col[g][p][icl * K + k] from src (enums of the
+ * conv in scope), zero where a tap reads padding and in the padding columns; rows from len up
+ * to a multiple of 12 are zeroed too. norm: (x - mean[ic]) / std[ic] on the way in. */
+static void conv_emit_im2col(Cbuf *c, const Attrs *a, const char *src, bool norm, bool blocked) {
+    /* blocked: col[g][k / 16][p][k %% 16] instead, each block of 16 taps contiguous */
+    const char *at = blocked ? "col[(((size_t)g * (ICKP / 16) + (k) / 16) * PL + p) * 16 + (k) % 16]"
+                             : "col[((size_t)g * PL + p) * ICKP + (k)]";
+    cb_line(c, "#define CONV_COL(k) %s", at);
+    cb_line(c, "PARALLEL_FOR");
+    cb_line(c, "for (int p = 0; p < (len + 11) / 12 * 12; p++) {");
+    cb_line(c, "if (p >= len) {");
+    cb_line(c, "for (int g = 0; g < G; g++)");
+    cb_line(c, "    for (int k = 0; k < ICKP; k++)");
+    cb_line(c, "        CONV_COL(k) = 0.0f;");
+    cb_line(c, "continue;");
+    cb_line(c, "}");
+    cb_line(c, "const long long q = q0 + p, i = q / OHW;");
+    cb_line(c, "const int r = (int)(q - i * OHW), oh = r / OW, ow = r %% OW;");
+    cb_line(c, "for (int g = 0; g < G; g++) {");
+    cb_line(c, "for (int icl = 0; icl < ICG; icl++) {");
+    cb_line(c, "const int ic = g * ICG + icl;");
+    cb_line(c, "const float *xc = %s + ((size_t)i * IC + ic) * IH * IW;", src);
+    cb_line(c, "for (int kh = 0; kh < KH; kh++) {");
+    cb_line(c, "const int h = oh * SH - %d + kh * DH;", a->ph);
+    cb_line(c, "for (int kw = 0; kw < KW; kw++) {");
+    cb_line(c, "const int wc = ow * SW - %d + kw * DW;", a->pw);
+    cb_line(c, "CONV_COL(icl * K + kh * KW + kw) = h >= 0 && h < IH && wc >= 0 && wc < IW ? %s : 0.0f;",
+            norm ? "(xc[h * IW + wc] - mean[ic]) / std[ic]" : "xc[h * IW + wc]");
+    cb_line(c, "}");
+    cb_line(c, "}");
+    cb_line(c, "}");
+    cb_line(c, "for (int k = ICK; k < ICKP; k++)");
+    cb_line(c, "    CONV_COL(k) = 0.0f;");
+    cb_line(c, "}");
+    cb_line(c, "}");
+    cb_line(c, "#undef CONV_COL");
+}
+
+/* The product's register tile: 12 x 16 with AVX-512 (32 vector registers), else 6 x 16. */
+static void conv_emit_tile_size(Cbuf *c) {
+    cb_line(c, "typedef float conv_v8 __attribute__((vector_size(32)));");
+    cb_line(c, "#if defined(__AVX512F__)");
+    cb_line(c, "enum { MR = 12 };");
+    cb_line(c, "#else");
+    cb_line(c, "enum { MR = 6 };");
+    cb_line(c, "#endif");
+}
+
+static void conv_emit_product(Emit *e, const Op *op, const Attrs *a, Shape in, Shape out, const char *scr) {
+    Cbuf *c = e->c;
+    ConvGeo q = conv_geo(a, in, out);
+    cb_line(c, "{ /* the forward by product (see conv.c) */");
+    cb_line(c, "enum { K = KH * KW, ICK = %d, ICKP = %d, PL = %d, OHW = OH * OW, OCGP = (OCG + 15) / 16 * 16, NOB = OCGP / 16 };",
+            q.ick, q.ickp, q.pl);
+    cb_line(c, "float *col = %s, *wt = %s + %lld;", scr, scr, (long long)conv_product_wt_at(a, in, out));
+    cb_line(c, "PARALLEL_FOR");
+    cb_line(c, "for (int gb = 0; gb < G * NOB; gb++) {");
+    cb_line(c, "const int g = gb / NOB, ob = gb %% NOB;");
+    cb_line(c, "float *wb = wt + (size_t)gb * ICK * 16;");
+    cb_line(c, "for (int k = 0; k < ICK; k++)");
+    cb_line(c, "    for (int j = 0; j < 16; j++)");
+    cb_line(c, "        wb[k * 16 + j] = ob * 16 + j < OCG ? w[((size_t)g * OCG + ob * 16 + j) * ICK + k] : 0.0f;");
+    cb_line(c, "}");
+    if (op->pro_norm >= 0) { /* the fused normalize: (x - mean) / std on the way in */
+        const Attrs *na = &e->g->ops[op->pro_norm].a;
+        const char *m = "", *d = "";
+        for (int k = 0; k < na->nmean; k++) {
+            m = arena_printf("%s%s%s", m, k ? ", " : "", emit_float(na->mean[k]));
+            d = arena_printf("%s%s%s", d, k ? ", " : "", emit_float(na->std[k]));
+        }
+        cb_line(c, "static const float mean[IC] = {%s}, std[IC] = {%s};", m, d);
+    }
+    cb_line(c, "const long long NQ = (long long)n * OHW;");
+    cb_line(c, "for (long long q0 = 0; q0 < NQ; q0 += PL) {");
+    cb_line(c, "const int len = NQ - q0 < PL ? (int)(NQ - q0) : PL;");
+    conv_emit_im2col(c, a, "x", op->pro_norm >= 0, false);
+    cb_line(c, "#if CNN_VECTORS");
+    conv_emit_tile_size(c);
+    cb_line(c, "const int npb = (len + MR - 1) / MR;");
+    cb_line(c, "PARALLEL_FOR");
+    cb_line(c, "for (int job = 0; job < G * npb * NOB; job++) {");
+    cb_line(c, "const int pb = job %% npb, ob = job / npb %% NOB, g = job / npb / NOB;");
+    cb_line(c, "const float *wq = wt + ((size_t)g * NOB + ob) * ICK * 16;");
+    cb_line(c, "const float *cq = col + ((size_t)g * PL + pb * MR) * ICKP;");
+    conv_emit_tile(c, "for (int k = 0; k < ICK; k++)", "wq + (size_t)k * 16", "cq[(size_t)t * ICKP + k]");
+    cb_line(c, "const int ocn = OCG - ob * 16 < 16 ? OCG - ob * 16 : 16;");
+    cb_line(c, "for (int t = 0; t < MR && pb * MR + t < len; t++) {");
+    cb_line(c, "const long long qq = q0 + pb * MR + t, i = qq / OHW;");
+    cb_line(c, "float *yq = y + (size_t)i * OC * OHW + (size_t)(qq - i * OHW);");
+    cb_line(c, "for (int j = 0; j < ocn; j++) {");
+    cb_line(c, "const int oc = g * OCG + ob * 16 + j;");
+    cb_line(c, "const float v = res[t][j]%s;", a->bias ? " + b[oc]" : "");
+    cb_line(c, "yq[(size_t)oc * OHW] = %s;", emit_has_epilogue(op) ? emit_epilogue(e, op, "v", "oc") : "v");
+    cb_line(c, "}");
+    cb_line(c, "}");
+    cb_line(c, "}");
+    cb_line(c, "#else");
+    cb_line(c, "PARALLEL_FOR");
+    cb_line(c, "for (int p = 0; p < len; p++) {");
+    cb_line(c, "const long long qq = q0 + p, i = qq / OHW;");
+    cb_line(c, "float *yq = y + (size_t)i * OC * OHW + (size_t)(qq - i * OHW);");
+    cb_line(c, "for (int oc = 0; oc < OC; oc++) {");
+    cb_line(c, "const int g = oc / OCG;");
+    cb_line(c, "const float *cq = col + ((size_t)g * PL + p) * ICKP;");
+    cb_line(c, "const float *wq = wt + ((size_t)g * NOB + oc %% OCG / 16) * ICK * 16 + oc %% OCG %% 16;");
+    cb_line(c, "float v = %s;", a->bias ? "b[oc]" : "0.0f");
+    cb_line(c, "for (int k = 0; k < ICK; k++)");
+    cb_line(c, "    v += cq[k] * wq[(size_t)k * 16];");
+    cb_line(c, "yq[(size_t)oc * OHW] = %s;", emit_has_epilogue(op) ? emit_epilogue(e, op, "v", "oc") : "v");
+    cb_line(c, "}");
+    cb_line(c, "}");
+    cb_line(c, "#endif");
+    cb_line(c, "}");
+    cb_line(c, "}");
 }
 
 /* once: a last tile that ends at the row's end and overlaps the one before, recomputing a
@@ -187,77 +382,6 @@ static void conv_tile(Cbuf *c, const Attrs *a, int nb, const char *vtype, const 
     cb_line(c, "}");
 }
 
-/* The narrow path: one output pixel at a time, a vector of output channels per accumulator. */
-static void conv_emit_narrow(Emit *e, const Op *op, const Attrs *a, const char *src, const char *scr, int64_t wt_at) {
-    Cbuf *c = e->c;
-    cb_line(c, "float *wt = %s + %lld; /* weights as [g][ic][kh][kw][oc] */", scr, (long long)wt_at);
-    cb_line(c, "PARALLEL_FOR");
-    cb_line(c, "for (int oc = 0; oc < OC; oc++)");
-    cb_line(c, "    for (int k = 0; k < ICG * KH * KW; k++)");
-    cb_line(c, "        wt[((size_t)(oc / OCG) * ICG * KH * KW + k) * OCG + oc %% OCG] = w[(size_t)oc * ICG * KH * KW + k];");
-    cb_line(c, "/* PX output pixels at a time share every weight vector loaded */");
-    cb_line(c, "enum { PX = 4, NPIX = OH * OW, PBLOCKS = (NPIX + PX - 1) / PX };");
-    cb_line(c, "PARALLEL_FOR");
-    cb_line(c, "for (int job = 0; job < n * G * PBLOCKS; job++) {");
-    cb_line(c, "const int pb = job %% PBLOCKS, g = job / PBLOCKS %% G, i = job / PBLOCKS / G;");
-    cb_line(c, "const int p0 = pb * PX, np = NPIX - p0 < PX ? NPIX - p0 : PX;");
-    cb_line(c, "const float *xq[PX];");
-    cb_line(c, "float *yq[PX];");
-    cb_line(c, "for (int q = 0; q < PX; q++) { /* a block's missing pixels repeat its first; never stored */");
-    cb_line(c, "const int p = p0 + (q < np ? q : 0), oh = p / OW, ow = p %% OW;");
-    cb_line(c, "xq[q] = %s + ((size_t)i * IC + (size_t)g * ICG) * HP * WP + (size_t)oh * SH * WP + (size_t)ow * SW;", src);
-    cb_line(c, "yq[q] = y + ((size_t)i * OC + (size_t)g * OCG) * OH * OW + p;");
-    cb_line(c, "}");
-    cb_line(c, "const float *wg = wt + (size_t)g * ICG * KH * KW * OCG;");
-    cb_line(c, "int oc0 = 0;");
-    cb_line(c, "#if CNN_VECTORS");
-    cb_line(c, "for (; oc0 + 4 * CNN_VW <= OCG; oc0 += 4 * CNN_VW) {");
-    cb_line(c, "cnn_vec acc[PX][4];");
-    cb_line(c, "for (int t = 0; t < 4; t++) {");
-    cb_line(c, "cnn_vec init = (cnn_vec){0};");
-    if (a->bias)
-        cb_line(c, "memcpy(&init, b + (size_t)g * OCG + oc0 + t * CNN_VW, sizeof init);");
-    cb_line(c, "for (int q = 0; q < PX; q++)");
-    cb_line(c, "    acc[q][t] = init;");
-    cb_line(c, "}");
-    cb_line(c, "for (int ic = 0; ic < ICG; ic++)");
-    cb_line(c, "for (int kh = 0; kh < KH; kh++)");
-    cb_line(c, "for (int kw = 0; kw < KW; kw++) {");
-    cb_line(c, "const size_t xo = ((size_t)ic * HP + kh * DH) * WP + kw * DW;");
-    cb_line(c, "const float *wr = wg + (((size_t)ic * KH + kh) * KW + kw) * OCG + oc0;");
-    cb_line(c, "cnn_vec wv[4];");
-    cb_line(c, "memcpy(wv, wr, sizeof wv);");
-    cb_line(c, "for (int q = 0; q < PX; q++) {");
-    cb_line(c, "const float xv = xq[q][xo];");
-    cb_line(c, "for (int t = 0; t < 4; t++)");
-    cb_line(c, "    acc[q][t] += xv * wv[t];");
-    cb_line(c, "}");
-    cb_line(c, "}");
-    cb_line(c, "for (int q = 0; q < np; q++)");
-    cb_line(c, "    for (int t = 0; t < 4; t++)");
-    cb_line(c, "        for (int j = 0; j < CNN_VW; j++)");
-    cb_line(c, "            yq[q][(size_t)(oc0 + t * CNN_VW + j) * OH * OW] = acc[q][t][j];");
-    cb_line(c, "}");
-    cb_line(c, "#endif");
-    cb_line(c, "for (; oc0 < OCG; oc0++)");
-    cb_line(c, "for (int q = 0; q < np; q++) {");
-    cb_line(c, "float acc = %s;", a->bias ? "b[(size_t)g * OCG + oc0]" : "0.0f");
-    cb_line(c, "for (int ic = 0; ic < ICG; ic++)");
-    cb_line(c, "    for (int kh = 0; kh < KH; kh++)");
-    cb_line(c, "        for (int kw = 0; kw < KW; kw++)");
-    cb_line(c, "            acc += xq[q][((size_t)ic * HP + kh * DH) * WP + kw * DW] * wg[(((size_t)ic * KH + kh) * KW + kw) * OCG + oc0];");
-    cb_line(c, "yq[q][(size_t)oc0 * OH * OW] = acc;");
-    cb_line(c, "}");
-    if (emit_has_epilogue(op)) {
-        cb_line(c, "for (int q = 0; q < np; q++)");
-        cb_line(c, "for (int oc = 0; oc < OCG; oc++) {");
-        cb_line(c, "const float v = yq[q][(size_t)oc * OH * OW];");
-        cb_line(c, "yq[q][(size_t)oc * OH * OW] = %s;", emit_epilogue(e, op, "v", "g * OCG + oc"));
-        cb_line(c, "}");
-    }
-    cb_line(c, "}");
-}
-
 /* The forward kernel for attributes a from input x (shape in) to y (shape out), with weights
  * w and bias b; scr names the scratch space (conv_kernel_scratch floats). op supplies the
  * fused prologue and epilogue, if any. */
@@ -272,6 +396,10 @@ static void conv_emit_kernel(Emit *e, const Op *op, const Attrs *a, Shape in, Sh
     cb_line(c, "enum { HP = %d, WP = %d }; /* the padded input */", in.d[2] + a->ph + a->ph_end, in.d[3] + a->pw + a->pw_end);
     cb_line(c, "enum { OB = %d, BLOCKS = (OCG + OB - 1) / OB }; /* output channels per tile */", ob);
     emit_epilogue_setup(e, op, a->out);
+    if (conv_by_product(a, out, op->epi_pool >= 0)) {
+        conv_emit_product(e, op, a, in, out, scr);
+        return;
+    }
     const char *src = "x";
     if (conv_pads(a)) {
         cb_line(c, "PARALLEL_FOR");
@@ -301,12 +429,6 @@ static void conv_emit_kernel(Emit *e, const Op *op, const Attrs *a, Shape in, Sh
     }
     if (conv_small_emit_forward(e, op, a, in, out, src))
         return;
-    if (conv_narrow(out)) {
-        int64_t wt_at;
-        conv_kernel_scratch(a, in, out, &wt_at);
-        conv_emit_narrow(e, op, a, src, scr, wt_at);
-        return;
-    }
     const Op *pool = op->epi_pool >= 0 ? &e->g->ops[op->epi_pool] : NULL;
     if (pool)
         cb_line(c, "enum { PKH = %d, PKW = %d, PH_OUT = OH / PKH, PW_OUT = OW / PKW }; /* the fused %s */", pool->a.kh,
@@ -380,7 +502,17 @@ static void conv_emit_kernel(Emit *e, const Op *op, const Attrs *a, Shape in, Sh
     cb_line(c, "}");
 }
 
+/* Marks the lines that follow, up to the next mark, as one part of the op for
+ * bench/profile.sh, with the part's FLOPs per image. */
+static void conv_profile_mark(Cbuf *c, const char *part, const Graph *g, const Op *fwd) {
+    const Attrs *a = &fwd->a;
+    Shape o = g->values[fwd->out].shape, in = g->values[fwd->in[0]].shape;
+    double flops = 2.0 * o.d[1] * o.d[2] * o.d[3] * (in.d[1] / a->groups) * a->kh * a->kw;
+    cb_line(c, "/* profile: %s %.0f */", part, flops);
+}
+
 static void conv_emit_forward(Emit *e, const Op *op) {
+    conv_profile_mark(e->c, "forward", e->g, op);
     conv_emit_kernel(e, op, &op->a, emit_in_shape(e, op, 0), emit_out_shape(e, op), "scratch");
 }
 
@@ -405,171 +537,222 @@ static bool conv_dx_by_kernel(const Attrs *a, Attrs *d) {
 }
 
 static int64_t conv_bwd_scratch(const Graph *g, const Op *bwd, const Op *fwd) {
+    Shape in = g->values[fwd->in[0]].shape, out = g->values[fwd->out].shape;
     Attrs d;
-    if (bwd->out < 0 || !conv_dx_by_kernel(&fwd->a, &d))
-        return 0;
-    Shape in = g->values[fwd->in[0]].shape, out = g->values[fwd->out].shape, at;
+    bool by_kernel = bwd->out >= 0 && conv_dx_by_kernel(&fwd->a, &d);
+    int64_t need = 0;
+    if (by_kernel) {
+        d.out = in.d[1];
+        need = round16((int64_t)out.d[1] * in.d[1] * d.kh * d.kw) + conv_kernel_scratch(&d, out, in, false);
+    }
+    int64_t geo = bwd->wrt == 0 || (bwd->out >= 0 && !by_kernel)
+                      ? conv_bwd_geo(&fwd->a, in, out, bwd->out >= 0 && !by_kernel).total
+                      : 0;
+    return need > geo ? need : geo;
+}
+
+/* dx by the forward kernel: the stride-1 case. */
+static void conv_emit_dx_by_kernel(Emit *e, const Op *fwd, Attrs d) {
+    Cbuf *c = e->c;
+    Shape in = emit_in_shape(e, fwd, 0), out = emit_out_shape(e, fwd);
     d.out = in.d[1];
-    int64_t wt_at;
-    (void)at;
-    return round16((int64_t)out.d[1] * in.d[1] * d.kh * d.kw) + conv_kernel_scratch(&d, out, in, &wt_at);
+    int64_t wf = round16((int64_t)out.d[1] * in.d[1] * d.kh * d.kw);
+    Op plain = {.fused_into = -1, .epi_bn = -1, .epi_act = -1, .pro_norm = -1, .epi_pool = -1};
+    cb_line(c, "{ /* dx: the forward kernel over dy, with the kernel flipped and its channels swapped */");
+    cb_line(c, "float *wf = scratch;");
+    cb_line(c, "PARALLEL_FOR");
+    cb_line(c, "for (int icc = 0; icc < IC; icc++)");
+    cb_line(c, "    for (int oc = 0; oc < OC; oc++)");
+    cb_line(c, "        for (int k = 0; k < KH * KW; k++)");
+    cb_line(c, "            wf[((size_t)icc * OC + oc) * KH * KW + k] = w[((size_t)oc * IC + icc) * KH * KW + KH * KW - 1 - k];");
+    cb_line(c, "{");
+    cb_line(c, "const float *x = dy, *w = wf;");
+    cb_line(c, "float *y = dx;");
+    conv_emit_kernel(e, &plain, &d, out, in, arena_printf("(scratch + %lld)", (long long)wf));
+    cb_line(c, "}");
+    cb_line(c, "}");
 }
 
 static void conv_emit_backward(Emit *e, const Op *bwd, const Op *fwd) {
     Cbuf *c = e->c;
     const Attrs *a = &fwd->a;
-    emit_image_dims(c, "I", emit_in_shape(e, fwd, 0));
-    emit_image_dims(c, "O", emit_out_shape(e, fwd));
+    Shape in = emit_in_shape(e, fwd, 0), out = emit_out_shape(e, fwd);
+    emit_image_dims(c, "I", in);
+    emit_image_dims(c, "O", out);
     cb_line(c, "enum { KH = %d, KW = %d, SH = %d, SW = %d, PH = %d, PW = %d, DH = %d, DW = %d, G = %d };", a->kh, a->kw,
             a->sh, a->sw, a->ph, a->pw, a->dh, a->dw, a->groups);
     cb_line(c, "enum { ICG = IC / G, OCG = OC / G };");
     Attrs d;
-    if (bwd->out >= 0 && conv_dx_by_kernel(a, &d)) {
-        Shape in = emit_in_shape(e, fwd, 0), out = emit_out_shape(e, fwd);
-        d.out = in.d[1];
-        int64_t wf = round16((int64_t)out.d[1] * in.d[1] * d.kh * d.kw);
-        Op plain = {.fused_into = -1, .epi_bn = -1, .epi_act = -1, .pro_norm = -1, .epi_pool = -1};
-        cb_line(c, "{ /* dx: the forward kernel over dy, with the kernel flipped and its channels swapped */");
-        cb_line(c, "float *wf = scratch;");
-        cb_line(c, "PARALLEL_FOR");
-        cb_line(c, "for (int icc = 0; icc < IC; icc++)");
-        cb_line(c, "    for (int oc = 0; oc < OC; oc++)");
-        cb_line(c, "        for (int k = 0; k < KH * KW; k++)");
-        cb_line(c, "            wf[((size_t)icc * OC + oc) * KH * KW + k] = w[((size_t)oc * IC + icc) * KH * KW + KH * KW - 1 - k];");
-        cb_line(c, "{");
-        cb_line(c, "const float *x = dy, *w = wf;");
-        cb_line(c, "float *y = dx;");
-        conv_emit_kernel(e, &plain, &d, out, in, arena_printf("(scratch + %lld)", (long long)wf));
-        cb_line(c, "}");
-        cb_line(c, "}");
-    } else if (bwd->out >= 0) {
-        cb_line(c, "PARALLEL_FOR");
-        cb_line(c, "for (int ii = 0; ii < n * IC; ii++) {");
-        cb_line(c, "const int i = ii / IC, ic = ii %% IC, g = ic / ICG, icl = ic %% ICG;");
-        cb_line(c, "float *restrict dxi = dx + (size_t)ii * IH * IW;");
-        cb_line(c, "for (int p = 0; p < IH * IW; p++)");
-        cb_line(c, "    dxi[p] = 0.0f;");
-        cb_line(c, "for (int oc = g * OCG; oc < (g + 1) * OCG; oc++) {");
-        cb_line(c, "const float *dyo = dy + ((size_t)i * OC + oc) * OH * OW;");
-        cb_line(c, "const float *wk = w + ((size_t)oc * ICG + icl) * KH * KW;");
-        cb_line(c, "for (int kh = 0; kh < KH; kh++) {");
-        cb_line(c, "const int oh0 = kh * DH >= PH ? 0 : (PH - kh * DH + SH - 1) / SH;");
-        cb_line(c, "const int ohe = IH - 1 + PH - kh * DH;");
-        cb_line(c, "const int oh1 = ohe < 0 ? 0 : (ohe / SH + 1 < OH ? ohe / SH + 1 : OH);");
-        cb_line(c, "for (int kw = 0; kw < KW; kw++) {");
-        cb_line(c, "const int ow0 = kw * DW >= PW ? 0 : (PW - kw * DW + SW - 1) / SW;");
-        cb_line(c, "const int owe = IW - 1 + PW - kw * DW;");
-        cb_line(c, "const int ow1 = owe < 0 ? 0 : (owe / SW + 1 < OW ? owe / SW + 1 : OW);");
-        cb_line(c, "const float wv = wk[kh * KW + kw];");
-        cb_line(c, "for (int oh = oh0; oh < oh1; oh++) {");
-        cb_line(c, "float *xr = dxi + (oh * SH - PH + kh * DH) * IW + kw * DW - PW;");
-        cb_line(c, "const float *yr = dyo + oh * OW;");
-        cb_line(c, "for (int ow = ow0; ow < ow1; ow++)");
-        cb_line(c, "    xr[ow * SW] += wv * yr[ow];");
-        cb_line(c, "}");
-        cb_line(c, "}");
-        cb_line(c, "}");
-        cb_line(c, "}");
-        cb_line(c, "}");
+    bool want_dx = bwd->out >= 0, by_kernel = want_dx && conv_dx_by_kernel(a, &d);
+    bool dx_gemm = want_dx && !by_kernel, want_dw = bwd->wrt == 0;
+    if (by_kernel) {
+        conv_profile_mark(c, "dx", e->g, fwd);
+        conv_emit_dx_by_kernel(e, fwd, d);
     }
-    if (bwd->wrt != 0)
+    if (want_dw && conv_small_emit_dw(e, fwd)) { /* few channels: conv_small.c's dw; db here */
+        want_dw = false;
+        if (a->bias) {
+            cb_line(c, "PARALLEL_FOR");
+            cb_line(c, "for (int oc = 0; oc < OC; oc++) {");
+            cb_line(c, "float part[16] = {0};");
+            cb_line(c, "for (int i = 0; i < n; i++) {");
+            cb_line(c, "const float *d = dy + ((size_t)i * OC + oc) * OH * OW;");
+            cb_line(c, "int p = 0;");
+            cb_line(c, "for (; p + 16 <= OH * OW; p += 16)");
+            cb_line(c, "    for (int j = 0; j < 16; j++)");
+            cb_line(c, "        part[j] += d[p + j];");
+            cb_line(c, "for (int j = 0; p + j < OH * OW; j++)");
+            cb_line(c, "    part[j] += d[p + j];");
+            cb_line(c, "}");
+            cb_line(c, "float s = 0.0f;");
+            cb_line(c, "for (int j = 0; j < 16; j++)");
+            cb_line(c, "    s += part[j];");
+            cb_line(c, "db[oc] += s;");
+            cb_line(c, "}");
+        }
+    }
+    if (!dx_gemm && !want_dw)
         return;
-    if (a->bias) {
+    ConvGeo q = conv_bwd_geo(a, in, out, dx_gemm);
+    cb_line(c, "{ /* %s by pieces of PL positions (see conv.c) */", dx_gemm && want_dw ? "dx, dw" : dx_gemm ? "dx" : "dw");
+    cb_line(c, "enum { K = KH * KW, ICK = %d, ICKP = %d, PL = %d, OHW = OH * OW };", q.ick, q.ickp, q.pl);
+    cb_line(c, "#if CNN_VECTORS");
+    cb_line(c, "typedef float conv_v8 __attribute__((vector_size(32)));");
+    cb_line(c, "#if defined(__AVX512F__) /* 32 vector registers: a tile of 12 x 16, else 6 x 16 */");
+    cb_line(c, "enum { MR = 12, NKB = ICKP / 16 };");
+    cb_line(c, "#else");
+    cb_line(c, "enum { MR = 6, NKB = ICKP / 16 };");
+    cb_line(c, "#endif");
+    cb_line(c, "#endif");
+    cb_line(c, "float *dyp = scratch, *col = scratch + %lld;", (long long)q.col_at);
+    if (dx_gemm) {
+        cb_line(c, "float *wp = scratch + %lld;", (long long)q.wp_at);
         cb_line(c, "PARALLEL_FOR");
-        cb_line(c, "for (int oc = 0; oc < OC; oc++) {");
-        cb_line(c, "float lane[OW] = {0};");
-        cb_line(c, "for (int i = 0; i < n; i++)");
-        cb_line(c, "    for (int oh = 0; oh < OH; oh++)");
-        cb_line(c, "        for (int ow = 0; ow < OW; ow++)");
-        cb_line(c, "            lane[ow] += dy[(((size_t)i * OC + oc) * OH + oh) * OW + ow];");
+        cb_line(c, "for (int oc = 0; oc < OC; oc++) { /* wp[g][k / 16][oc of g][k %% 16] */");
+        cb_line(c, "const int g = oc / OCG, ocl = oc %% OCG;");
+        cb_line(c, "for (int k = 0; k < ICKP; k++)");
+        cb_line(c, "    wp[(((size_t)g * (ICKP / 16) + k / 16) * OCG + ocl) * 16 + k %% 16] = k < ICK ? w[(size_t)oc * ICK + k] : 0.0f;");
+        cb_line(c, "}");
+        cb_line(c, "PARALLEL_FOR");
+        cb_line(c, "for (int p = 0; p < n * IC; p++)");
+        cb_line(c, "    memset(dx + (size_t)p * IH * IW, 0, sizeof(float) * IH * IW);");
+    }
+    cb_line(c, "const long long NQ = (long long)n * OHW;");
+    cb_line(c, "/* profile: dy 0 */");
+    cb_line(c, "for (long long q0 = 0; q0 < NQ; q0 += PL) {");
+    cb_line(c, "const int len = NQ - q0 < PL ? (int)(NQ - q0) : PL;");
+    /* dy of the piece, and db */
+    cb_line(c, "PARALLEL_FOR");
+    cb_line(c, "for (int oc = 0; oc < OC + %d; oc++) {", CONV_MR);
+    cb_line(c, "float *dr = dyp + (size_t)oc * PL;");
+    cb_line(c, "int p = 0;");
+    cb_line(c, "if (oc < OC)");
+    cb_line(c, "for (long long q = q0; p < len;) {");
+    cb_line(c, "const long long i = q / OHW;");
+    cb_line(c, "const int r = (int)(q - i * OHW), m = OHW - r < len - p ? OHW - r : len - p;");
+    cb_line(c, "memcpy(dr + p, dy + ((size_t)i * OC + oc) * OHW + r, sizeof(float) * (size_t)m);");
+    cb_line(c, "p += m, q += m;");
+    cb_line(c, "}");
+    cb_line(c, "for (; p < PL; p++)");
+    cb_line(c, "    dr[p] = 0.0f;");
+    if (want_dw && a->bias) {
+        cb_line(c, "if (oc < OC) {");
+        cb_line(c, "float part[16] = {0};");
+        cb_line(c, "for (p = 0; p + 16 <= len; p += 16)");
+        cb_line(c, "    for (int j = 0; j < 16; j++)");
+        cb_line(c, "        part[j] += dr[p + j];");
+        cb_line(c, "for (int j = 0; p + j < len; j++)");
+        cb_line(c, "    part[j] += dr[p + j];");
         cb_line(c, "float s = 0.0f;");
-        cb_line(c, "for (int ow = 0; ow < OW; ow++)");
-        cb_line(c, "    s += lane[ow];");
+        cb_line(c, "for (int j = 0; j < 16; j++)");
+        cb_line(c, "    s += part[j];");
         cb_line(c, "db[oc] += s;");
         cb_line(c, "}");
     }
-    if (conv_small_emit_dw(e, fwd))
-        return;
-    /* dw: the work is split into (input channel, block of OCB output channels of its group)
-     * items, each the only writer of its dw entries; blocks of 4 channels at least, so that
-     * the gathering below is shared by several dot products.
-     * For each image and block of RB output rows, the input values under every tap are gathered
-     * once into col (zero where the tap reads padding), then every output channel of the item
-     * takes its dot products with them. With KH * KW >= 4 taps, col is [position][tap] and the
-     * sums run across the taps (a vector of KH * KW accumulators per output channel, one
-     * broadcast dy value per position); with fewer, col is [tap][position] and each dot
-     * product keeps 16 partial sums along the positions. Both forms vectorize under clang and
-     * gcc without reassociating additions. */
-    Shape o = emit_out_shape(e, fwd);
-    int ic = emit_in_shape(e, fwd, 0).d[1], ocg = a->out / a->groups, k = a->kh * a->kw;
-    bool by_tap = k >= 4;
-    int nob = (ocg + 7) / 8; /* more blocks for more threads, each of 4 channels at least */
-    while (ic * nob < 8 && (ocg + nob) / (nob + 1) >= 4)
-        nob++;
-    int ocb = (ocg + nob - 1) / nob;
-    int rb = 4096 / (k * o.d[3]);
-    rb = rb < 1 ? 1 : rb > o.d[2] ? o.d[2] : rb;
-    const char *at = by_tap ? "col[r * OW + ow][k]" : "col[k][r * OW + ow]";
-    cb_line(c, "enum { K = KH * KW, RB = %d, OCB = %d, NOB = (OCG + OCB - 1) / OCB };", rb, ocb);
-    cb_line(c, "PARALLEL_FOR");
-    cb_line(c, "for (int item = 0; item < IC * NOB; item++) {");
-    cb_line(c, "const int ic = item / NOB, g = ic / ICG, oc0 = g * OCG + item %% NOB * OCB;");
-    cb_line(c, "const int ocn = (g + 1) * OCG - oc0 < OCB ? (g + 1) * OCG - oc0 : OCB;");
-    cb_line(c, by_tap ? "float acc[OCB][K], col[RB * OW][K];" : "float acc[OCB][K][16], col[K][RB * OW];");
-    cb_line(c, "memset(acc, 0, sizeof acc);");
-    cb_line(c, "for (int i = 0; i < n; i++) {");
-    cb_line(c, "const float *xi = x + ((size_t)i * IC + ic) * IH * IW;");
-    cb_line(c, "for (int r0 = 0; r0 < OH; r0 += RB) {");
-    cb_line(c, "const int rn = OH - r0 < RB ? OH - r0 : RB, len = rn * OW;");
-    cb_line(c, "for (int kh = 0; kh < KH; kh++)");
-    cb_line(c, "for (int kw = 0; kw < KW; kw++) {");
-    cb_line(c, "const int k = kh * KW + kw;");
-    cb_line(c, "const int ow0 = kw * DW >= PW ? 0 : (PW - kw * DW + SW - 1) / SW;");
-    cb_line(c, "const int owe = IW - 1 + PW - kw * DW;");
-    cb_line(c, "const int ow1 = owe < 0 ? 0 : (owe / SW + 1 < OW ? owe / SW + 1 : OW);");
-    cb_line(c, "for (int r = 0; r < rn; r++) {");
-    cb_line(c, "const int h = (r0 + r) * SH - PH + kh * DH;");
-    cb_line(c, "const float *xr = xi + h * IW + kw * DW - PW;");
-    cb_line(c, "const int in = h >= 0 && h < IH;");
-    cb_line(c, "for (int ow = 0; ow < OW; ow++)");
-    cb_line(c, "    %s = in && ow >= ow0 && ow < ow1 ? xr[ow * SW] : 0.0f;", at);
     cb_line(c, "}");
-    cb_line(c, "}");
-    cb_line(c, "for (int oi = 0; oi < ocn; oi++) {");
-    cb_line(c, "const float *yr = dy + (((size_t)i * OC + oc0 + oi) * OH + r0) * OW;");
-    if (by_tap) {
-        cb_line(c, "float *as = acc[oi];");
-        cb_line(c, "for (int p = 0; p < len; p++) {");
-        cb_line(c, "const float yv = yr[p];");
-        cb_line(c, "for (int k = 0; k < K; k++)");
-        cb_line(c, "    as[k] += yv * col[p][k];");
+    if (dx_gemm) {
+        conv_profile_mark(c, "dx", e->g, fwd);
+        cb_line(c, "/* dx's columns: col[g][p][k] = sum over the group's oc of dyp[oc][p] wp[oc][k] */");
+        cb_line(c, "#if CNN_VECTORS");
+        cb_line(c, "const int npb = (len + MR - 1) / MR;");
+        cb_line(c, "PARALLEL_FOR");
+        cb_line(c, "for (int job = 0; job < G * npb * NKB; job++) {");
+        cb_line(c, "const int pb = job %% npb, kb = job / npb %% NKB, g = job / npb / NKB;");
+        cb_line(c, "const float *wq = wp + ((size_t)g * NKB + kb) * OCG * 16;");
+        cb_line(c, "const float *dq = dyp + (size_t)g * OCG * PL + pb * MR;");
+        conv_emit_tile(c, "for (int oc = 0; oc < OCG; oc++)", "wq + (size_t)oc * 16", "dq[(size_t)oc * PL + t]");
+        cb_line(c, "float *cq = col + ((size_t)g * PL + pb * MR) * ICKP + kb * 16;");
+        cb_line(c, "for (int t = 0; t < MR; t++)");
+        cb_line(c, "    memcpy(cq + (size_t)t * ICKP, res[t], sizeof res[t]);");
         cb_line(c, "}");
-    } else {
-        cb_line(c, "for (int k = 0; k < K; k++) {");
-        cb_line(c, "const float *cr = col[k];");
-        cb_line(c, "float *part = acc[oi][k];");
-        cb_line(c, "int p = 0;");
-        cb_line(c, "for (; p + 16 <= len; p += 16)");
-        cb_line(c, "    for (int j = 0; j < 16; j++)");
-        cb_line(c, "        part[j] += yr[p + j] * cr[p + j];");
-        cb_line(c, "for (int j = 0; p + j < len; j++)");
-        cb_line(c, "    part[j] += yr[p + j] * cr[p + j];");
+        cb_line(c, "#else");
+        cb_line(c, "PARALLEL_FOR");
+        cb_line(c, "for (int p = 0; p < len; p++)");
+        cb_line(c, "for (int g = 0; g < G; g++)");
+        cb_line(c, "for (int k = 0; k < ICK; k++) {");
+        cb_line(c, "float s = 0.0f;");
+        cb_line(c, "for (int oc = g * OCG; oc < (g + 1) * OCG; oc++)");
+        cb_line(c, "    s += dyp[(size_t)oc * PL + p] * wp[(((size_t)g * (ICKP / 16) + k / 16) * OCG + oc %% OCG) * 16 + k %% 16];");
+        cb_line(c, "col[((size_t)g * PL + p) * ICKP + k] = s;");
+        cb_line(c, "}");
+        cb_line(c, "#endif");
+        cb_line(c, "/* col2im: each (image, input channel) plane of the piece has one writer */");
+        cb_line(c, "const long long i0 = q0 / OHW, ni = (q0 + len - 1) / OHW - i0 + 1;");
+        cb_line(c, "PARALLEL_FOR");
+        cb_line(c, "for (int job = 0; job < ni * IC; job++) {");
+        cb_line(c, "const long long i = i0 + job / IC;");
+        cb_line(c, "const int ic = job %% IC, g = ic / ICG, icl = ic %% ICG;");
+        cb_line(c, "float *dxc = dx + ((size_t)i * IC + ic) * IH * IW;");
+        cb_line(c, "const long long qa = i * OHW > q0 ? i * OHW : q0, qb = (i + 1) * OHW < q0 + len ? (i + 1) * OHW : q0 + len;");
+        cb_line(c, "for (long long q = qa; q < qb; q++) {");
+        cb_line(c, "const int r = (int)(q - i * OHW), oh = r / OW, ow = r %% OW;");
+        cb_line(c, "const float *cq = col + ((size_t)g * PL + (size_t)(q - q0)) * ICKP + icl * K;");
+        cb_line(c, "for (int kh = 0; kh < KH; kh++) {");
+        cb_line(c, "const int h = oh * SH - PH + kh * DH;");
+        cb_line(c, "if (h < 0 || h >= IH)");
+        cb_line(c, "    continue;");
+        cb_line(c, "for (int kw = 0; kw < KW; kw++) {");
+        cb_line(c, "const int wc = ow * SW - PW + kw * DW;");
+        cb_line(c, "if (wc >= 0 && wc < IW)");
+        cb_line(c, "    dxc[h * IW + wc] += cq[kh * KW + kw];");
+        cb_line(c, "}");
+        cb_line(c, "}");
+        cb_line(c, "}");
         cb_line(c, "}");
     }
-    cb_line(c, "}");
-    cb_line(c, "}");
-    cb_line(c, "}");
-    cb_line(c, "for (int oi = 0; oi < ocn; oi++)");
-    cb_line(c, "    for (int k = 0; k < K; k++) {");
-    if (by_tap)
-        cb_line(c, "        const float s = acc[oi][k];");
-    else {
-        cb_line(c, "        float s = 0.0f;");
-        cb_line(c, "        for (int j = 0; j < 16; j++)");
-        cb_line(c, "            s += acc[oi][k][j];");
+    if (want_dw) {
+        conv_profile_mark(c, "dw", e->g, fwd);
+        conv_emit_im2col(c, a, "x", false, true);
+        cb_line(c, "/* dw[oc][k] += sum over the piece's positions of dyp[oc][p] col[g][p][k] */");
+        cb_line(c, "#if CNN_VECTORS");
+        cb_line(c, "enum { NOB = (OCG + MR - 1) / MR };");
+        cb_line(c, "PARALLEL_FOR");
+        cb_line(c, "for (int job = 0; job < G * NKB * NOB; job++) {");
+        cb_line(c, "const int ob = job %% NOB, kb = job / NOB %% NKB, g = job / NOB / NKB;");
+        cb_line(c, "const float *cq = col + ((size_t)g * NKB + kb) * PL * 16;");
+        cb_line(c, "const float *dq = dyp + ((size_t)g * OCG + ob * MR) * PL;");
+        conv_emit_tile(c, "for (int p = 0; p < len; p++)", "cq + (size_t)p * 16", "dq[(size_t)t * PL + p]");
+        cb_line(c, "const int ocn = OCG - ob * MR < MR ? OCG - ob * MR : MR;");
+        cb_line(c, "const int kn = ICK - kb * 16 < 16 ? ICK - kb * 16 : 16;");
+        cb_line(c, "for (int t = 0; t < ocn; t++) {");
+        cb_line(c, "float *dr = dw + ((size_t)g * OCG + ob * MR + t) * ICK + kb * 16;");
+        cb_line(c, "for (int j = 0; j < kn; j++)");
+        cb_line(c, "    dr[j] += res[t][j];");
+        cb_line(c, "}");
+        cb_line(c, "}");
+        cb_line(c, "#else");
+        cb_line(c, "PARALLEL_FOR");
+        cb_line(c, "for (int oc = 0; oc < OC; oc++)");
+        cb_line(c, "for (int k = 0; k < ICK; k++) {");
+        cb_line(c, "const float *cq = col + ((size_t)(oc / OCG) * (ICKP / 16) + k / 16) * PL * 16 + k %% 16;");
+        cb_line(c, "float s = 0.0f;");
+        cb_line(c, "for (int p = 0; p < len; p++)");
+        cb_line(c, "    s += dyp[(size_t)oc * PL + p] * cq[(size_t)p * 16];");
+        cb_line(c, "dw[(size_t)oc * ICK + k] += s;");
+        cb_line(c, "}");
+        cb_line(c, "#endif");
     }
-    cb_line(c, "        dw[((size_t)(oc0 + oi) * ICG + ic %% ICG) * K + k] += s;");
-    cb_line(c, "    }");
+    cb_line(c, "}");
     cb_line(c, "}");
 }
 

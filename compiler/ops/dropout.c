@@ -38,9 +38,12 @@ static void dropout_emit_forward(Emit *e, const Op *op) {
  * splitmix64 mix of the seed and the op's value id, element k takes the k-th splitmix64 output,
  * and its top 24 bits below round((1 - p) 2^24) keep the element. Emits, inside a loop over k,
  * `const int keep = ...;`. */
-static void emit_keep(Cbuf *c, const Op *fwd) {
+static void emit_keep(Cbuf *c, const Op *fwd, long long image_floats) {
     long long threshold = (long long)((1.0 - fwd->a.p) * 16777216.0 + 0.5);
-    cb_line(c, "unsigned long long z = base + (unsigned long long)(k + 1) * 0x9E3779B97F4A7C15ull;");
+    /* k counts from the batch's first image: a rank of data-parallel training (CNN_MPI) holding
+     * the images from CNN_FIRST_IMAGE on draws the masks one process draws for them. */
+    cb_line(c, "unsigned long long z = base + ((unsigned long long)k + CNN_FIRST_IMAGE * %lldull + 1) * 0x9E3779B97F4A7C15ull;",
+            image_floats);
     cb_line(c, "z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;");
     cb_line(c, "z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;");
     cb_line(c, "z ^= z >> 31;");
@@ -71,7 +74,7 @@ static void dropout_emit_forward_train(Emit *e, const Op *op) {
     emit_stream(c, op);
     cb_line(c, "const float scale = %s;", emit_float(1.0 / (1.0 - op->a.p)));
     cb_line(c, "for (size_t k = 0; k < total; k++) {");
-    emit_keep(c, op);
+    emit_keep(c, op, per_image(e, op));
     cb_line(c, "y[k] = keep ? x[k] * scale : 0.0f;");
     cb_line(c, "}");
 }
@@ -88,7 +91,7 @@ static void dropout_emit_backward(Emit *e, const Op *bwd, const Op *fwd) {
     emit_stream(c, fwd);
     cb_line(c, "const float scale = %s;", emit_float(1.0 / (1.0 - fwd->a.p)));
     cb_line(c, "for (size_t k = 0; k < total; k++) {");
-    emit_keep(c, fwd);
+    emit_keep(c, fwd, per_image(e, fwd));
     cb_line(c, "dx[k] = keep ? dy[k] * scale : 0.0f;");
     cb_line(c, "}");
 }

@@ -1,6 +1,7 @@
 /* ckpt_tool.c: the C side of the safetensors cross-check with PyTorch
  * (tests/runtime_torch.test.sh). Commands:
- *   copy IN OUT          read IN, write every tensor (F64 as F32) and the metadata to OUT
+ *   copy IN OUT          read IN, write every tensor (F64 as F32) and the metadata to OUT;
+ *                        non-finite values are copied too (as the programs' --allow-nonfinite)
  *   make OUT             write tensors whose values follow value(i) (see below)
  *   check IN             read tensors written by Python with value(i) and compare them
  *   get IN NAME D0 D1..  ckpt_get_f32 with the given shape; prints the error line on failure
@@ -19,6 +20,7 @@ static int64_t ivalue(long i) { return (int64_t)i * 1000003 - 77; }
 
 static int copy(const char *in, const char *out) {
     char err[RT_ERR_LEN];
+    ckpt_allow_nonfinite = true; /* the round trip checks infinities and NaN bit for bit */
     Ckpt *c = ckpt_read(in, err);
     if (!c)
         return rt_report(err);

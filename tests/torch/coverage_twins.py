@@ -491,21 +491,76 @@ def expected_multi_b(classes=4):
     return _conv("conv0", 3, 2, 5) + _linear("linear0", 8, 12) + _linear("linear1", classes, 8)
 
 
+# ---------------------------------------------------------------- conv_held.cnn
+class ConvOdd(nn.Module):
+    def __init__(self, classes=3):
+        super().__init__()
+        self.conv0 = nn.Conv2d(5, 20, 3, stride=2, padding=1)
+        self.conv1 = nn.Conv2d(20, 24, (3, 5), stride=2, padding=(1, 2), groups=4)
+        self.conv2 = nn.Conv2d(24, 17, 1, stride=2, bias=False)
+        self.conv3 = nn.Conv2d(17, 19, 3, padding=2, dilation=2)
+        self.linear0 = nn.Linear(19, classes)
+
+    def forward(self, x):
+        x = self.conv3(self.conv2(self.conv1(F.relu(self.conv0(x)))))
+        return self.linear0(x.mean(dim=(2, 3)))
+
+
+class ConvWide(nn.Module):
+    def __init__(self, classes=2):
+        super().__init__()
+        self.conv0 = nn.Conv2d(2, 4, (1, 64))
+        self.conv1 = nn.Conv2d(4, 3, (1, 5), stride=(1, 2))
+        self.linear0 = nn.Linear(3, classes)
+
+    def forward(self, x):
+        x = self.conv1(F.max_pool2d(F.relu(self.conv0(x)), 2))
+        return self.linear0(x.mean(dim=(2, 3)))
+
+
+class ConvIssue11(nn.Module):
+    def __init__(self, classes=2):
+        super().__init__()
+        self.conv0 = nn.Conv2d(1, 1, (1, 64))
+        self.linear0 = nn.Linear(1, classes)
+
+    def forward(self, x):
+        return self.linear0(self.conv0(x).mean(dim=(2, 3)))
+
+
+def expected_conv_odd(classes=3):
+    return (_conv("conv0", 20, 5, 3) + _conv("conv1", 24, 5, 3, 5) + _conv("conv2", 17, 24, 1, bias=False)
+            + _conv("conv3", 19, 17, 3) + _linear("linear0", classes, 19))
+
+
+def expected_conv_wide(classes=2):
+    return _conv("conv0", 4, 2, 1, 64) + _conv("conv1", 3, 4, 1, 5) + _linear("linear0", classes, 3)
+
+
+def expected_conv_issue11(classes=2):
+    return _conv("conv0", 1, 1, 1, 64) + _linear("linear0", classes, 1)
+
+
 # ---------------------------------------------------------------- registry
 TWINS = {"cov_act": CovAct, "cov_conv": CovConv, "cov_pool": CovPool, "cov_norm_act": CovNormAct, "cov_residual": CovResidual,
          "cov_concat": CovConcat, "cov_blocks": CovBlocks, "cov_cond": CovCond, "naming": Naming,
-         "multi_a": MultiA, "multi_b": MultiB}
+         "multi_a": MultiA, "multi_b": MultiB, "conv_odd": ConvOdd, "conv_wide": ConvWide,
+         "conv_issue11": ConvIssue11}
 EXPECTED = {"cov_act": expected_cov_act, "cov_conv": expected_cov_conv, "cov_pool": expected_cov_pool, "cov_norm_act": expected_cov_norm_act,
             "cov_residual": expected_cov_residual, "cov_concat": expected_cov_concat,
             "cov_blocks": expected_cov_blocks, "cov_cond": expected_cov_cond, "naming": expected_naming,
-            "multi_a": expected_multi_a, "multi_b": expected_multi_b}
+            "multi_a": expected_multi_a, "multi_b": expected_multi_b, "conv_odd": expected_conv_odd,
+            "conv_wide": expected_conv_wide, "conv_issue11": expected_conv_issue11}
 FILES = {n: os.path.join(MODELS, n + ".cnn") for n in TWINS}
 FILES["multi_a"] = FILES["multi_b"] = os.path.join(MODELS, "multi.cnn")
+FILES["conv_odd"] = FILES["conv_wide"] = FILES["conv_issue11"] = os.path.join(MODELS, "conv_held.cnn")
 INPUT_SHAPE = {"cov_act": [3, 12, 12], "cov_conv": [3, 16, 16], "cov_pool": [3, 16, 15], "cov_norm_act": [3, 10, 10],
                "cov_residual": [4, 12, 12], "cov_concat": [3, 12, 12], "cov_blocks": [3, 14, 14],
-               "cov_cond": [3, 12, 10], "naming": [4, 8, 8], "multi_a": [2, 12, 12], "multi_b": [2, 12, 12]}
+               "cov_cond": [3, 12, 10], "naming": [4, 8, 8], "multi_a": [2, 12, 12], "multi_b": [2, 12, 12],
+               "conv_odd": [5, 13, 11], "conv_wide": [2, 2, 30000], "conv_issue11": [1, 1, 200000]}
 OUTPUT_SHAPE = {"cov_act": [5], "cov_conv": [5], "cov_pool": [3], "cov_norm_act": [4], "cov_residual": [3], "cov_concat": [6],
-                "cov_blocks": [7], "cov_cond": [5], "naming": [5], "multi_a": [3], "multi_b": [4]}
+                "cov_blocks": [7], "cov_cond": [5], "naming": [5], "multi_a": [3], "multi_b": [4],
+                "conv_odd": [3], "conv_wide": [2], "conv_issue11": [2]}
 
 
 def build(name, **kwargs):

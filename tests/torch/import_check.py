@@ -245,6 +245,7 @@ def hostile(prog, tmp, lenet):
         ("a storage shorter than it says", [(name0, Tensor(Storage("0", 10 ** 6), 0, [6, 1, 5, 5], [25, 25, 5, 1]))], "bytes"),
         ("a storage key not in the archive", [(name0, Tensor(Storage("99", 150), 0, [6, 1, 5, 5], [25, 25, 5, 1]))], "not in the archive"),
         ("a negative size", [(name0, Tensor(s0, 0, [6, -1, 5, 5], [25, 25, 5, 1]))], None),
+        ("a huge shape over one element", [(name0, Tensor(s0, 0, [1 << 20, 1 << 20], [0, 0]))], "impossible shape"),
         ("an unknown storage type", [(name0, Tensor(Storage("0", 150, "ComplexFloatStorage"), 0, [6, 1, 5, 5], [25, 25, 5, 1]))], "storage type"),
     ]
     for what, ents, needle in cases:

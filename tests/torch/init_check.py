@@ -121,7 +121,7 @@ def main():
                   "relu): std %.5g (want %.5g)" % (x.std(), std))
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
-    print("init: %d passed, %d failed" % (len(passes), len(fails)))
+    print("init_kinds: %d passed, %d failed" % (len(passes), len(fails)))
     sys.exit(1 if fails else 0)
 
 

@@ -326,7 +326,7 @@ static void test_key_errors(void) {
     expect_errors("    learning_rate = 5",
                   "t.cnn:2:5: error: unknown train setting 'learning_rate'\n"
                   "note: the train settings are epochs, batch, seed, accumulate, clip_grad_norm, loss, optimizer, "
-                  "schedule, augment, early_stop, freeze, init, lr_for\n");
+                  "schedule, augment, early_stop, freeze, init, lr_for, warmup\n");
     expect_errors("    epochs = 5\n    batch = 4\n    epochs = 6",
                   "t.cnn:4:5: error: train setting 'epochs' is given twice\n"
                   "t.cnn:2:5: note: first given here\n");
@@ -609,6 +609,20 @@ static void test_model_sections(void) {
 }
 
 /* lr_for: parameter groups, their printed form and their errors. */
+/* plateau's mode and the warm-up. */
+static void test_mode_warmup(void) {
+    Run r = run("    schedule = plateau(0.5, 2, max)\n    warmup = linear(3, start_factor = 0.1)");
+    CU_ASSERT_TRUE(r.ok && r.t.schedule.mode_max && r.t.warmup == 3 && r.t.warmup_factor == 0.1);
+    CU_ASSERT_PTR_NOT_NULL(strstr(r.printed, "schedule: plateau(factor=0.5, patience=2) mode=max\n"));
+    CU_ASSERT_PTR_NOT_NULL(strstr(r.printed, "  warmup: linear(epochs=3, start_factor=0.10000000000000001)\n"));
+    r = run("    warmup = 2");
+    CU_ASSERT_TRUE(r.ok && r.t.warmup == 2);
+    expect_errors("    schedule = plateau(mode = up)", "t.cnn:2:31: error: schedule: plateau: mode must be min or max\n");
+    expect_errors("    warmup = linear(2, start_factor = 2)",
+                  "t.cnn:2:39: error: warmup: start_factor must be a number in (0, 1], got 2\n");
+    expect_errors("    warmup = -1", "t.cnn:2:14: error: warmup: epochs must be an integer >= 0, got -1\n");
+}
+
 /* The torchvision augmentations and random_crop's size. */
 static void test_new_augments(void) {
     Run r = run("    augment = random_crop(32, pad = 4)");
@@ -668,6 +682,7 @@ void suite_train_config(void) {
     CU_add_test(s, "key errors", test_key_errors);
     CU_add_test(s, "lr_for", test_lr_for);
     CU_add_test(s, "new augments", test_new_augments);
+    CU_add_test(s, "plateau mode and warmup", test_mode_warmup);
     CU_add_test(s, "scalar errors", test_scalar_errors);
     CU_add_test(s, "expression errors", test_expression_errors);
     CU_add_test(s, "call errors", test_call_errors);
