@@ -34,5 +34,5 @@ for h in "$top"/tests/fuzz/fuzz_*.c; do
         fail=$((fail + 1))
     fi
 done
-echo "fuzz replay: $pass passed, $fail failed"
+echo "fuzz: $pass passed, $fail failed"
 [ "$fail" = 0 ]
