@@ -88,6 +88,11 @@ int cmd_eval(const CnnModel *m, int argc, char **argv) {
          dataset_load(data, split, m->in_shape[0], m->in_shape[1], m->in_shape[2], true, &ds, err);
     if (ok && ds.n == 0)
         ok = rt_fail(err, "%s: the %s split has no images", data, split_text);
+    if (ok) {
+        char what[64 + 4096];
+        snprintf(what, sizeof what, "%s (%s)", data, split_text);
+        dataset_report_resize(&ds, what, stderr);
+    }
     for (int i = 0; ok && i < ds.n; i++)
         if (ds.labels[i] < 0 || ds.labels[i] >= k)
             ok = rt_fail(err, "%s: %s label %d (image %d) is out of range: the model has %d classes", data, split_text,

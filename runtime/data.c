@@ -153,3 +153,10 @@ bool dataset_load(const char *dir, DataSplit split, int c, int h, int w, bool re
     }
     return ok;
 }
+
+void dataset_report_resize(const Dataset *ds, const char *what, FILE *f) {
+    if (ds->nresized == 0)
+        return;
+    fprintf(f, "%s: resizing %d of %d images from %dx%d%s to the model's %dx%d (bilinear)\n", what, ds->nresized, ds->n,
+            ds->resized_w, ds->resized_h, ds->resized_mixed ? " and other sizes" : "", ds->w, ds->h);
+}

@@ -6,6 +6,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 
 typedef struct Dataset {
     int n, c, h, w;
@@ -13,11 +14,17 @@ typedef struct Dataset {
     int32_t *labels;        /* n labels, each in [0, nclasses) */
     int nclasses;
     char **class_names;     /* nclasses strings */
+    int nresized;           /* image folders: images of another size than h x w, resized */
+    int resized_h, resized_w;   /* the size of the first of them */
+    bool resized_mixed;     /* they do not all have that size */
 } Dataset;
 
 typedef enum { SPLIT_TRAIN, SPLIT_TEST } DataSplit;
 
-const char *data_split_name(DataSplit s);   /* "train", "test" */
+const char *data_split_name(DataSplit s);
+/* One line on f when images of an image folder were resized to the model's input, e.g.
+ * "data/train: resizing 40 of 40 images from 64x48 to the model's 32x32 (bilinear)". */
+void dataset_report_resize(const Dataset *ds, const char *what, FILE *f);   /* "train", "test" */
 
 /* Finds the format in DIR and loads one split:
  *   IDX      DIR/{train,t10k}-{images-idx3,labels-idx1}-ubyte[.gz]

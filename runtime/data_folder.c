@@ -104,7 +104,14 @@ bool dataset_load_folder(const char *dir, int c, int h, int w, bool resize, Data
     for (int k = 0; ok && k < classes.n; k++)
         for (int f = 0; ok && f < files[k].n; f++, i++) {
             char *path = rt_path_join(class_dirs[k], files[k].items[f], err);
-            ok = path && image_load_u8(path, c, h, w, resize, out->pixels + (size_t)i * image, err);
+            int sh = h, sw = w;
+            ok = path && image_load_u8_sized(path, c, h, w, resize, out->pixels + (size_t)i * image, &sh, &sw, err);
+            if (ok && (sh != h || sw != w)) {
+                if (out->nresized++ == 0)
+                    out->resized_h = sh, out->resized_w = sw;
+                else if (sh != out->resized_h || sw != out->resized_w)
+                    out->resized_mixed = true;
+            }
             out->labels[i] = k;
             free(path);
         }

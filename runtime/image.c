@@ -273,13 +273,15 @@ static float bilinear(const unsigned char *px, int c, int h, int w, int ch, floa
 
 /* Loads and converts to CHW floats in 0..255 or copies bytes; one of dst_f, dst_u8 is set. */
 static bool load(const char *path, int want_c, int want_h, int want_w, bool resize, float *dst_f,
-                 uint8_t *dst_u8, char *err) {
+                 uint8_t *dst_u8, int *src_h, int *src_w, char *err) {
     if (want_h < 1 || want_w < 1)
         return rt_fail(err, "%s: cannot load at size %dx%d", path, want_h, want_w);
     int h, w;
     unsigned char *px = decode(path, want_c, want_h, want_w, resize, &h, &w, err);
     if (!px)
         return false;
+    if (src_h)
+        *src_h = h, *src_w = w;
     size_t plane = (size_t)want_h * (size_t)want_w;
     if (h == want_h && w == want_w) {
         for (int ch = 0; ch < want_c; ch++)
@@ -311,10 +313,15 @@ static bool load(const char *path, int want_c, int want_h, int want_w, bool resi
 
 bool image_load(const char *path, int want_c, int want_h, int want_w, bool resize,
                 float *dst_chw, char *err) {
-    return load(path, want_c, want_h, want_w, resize, dst_chw, NULL, err);
+    return load(path, want_c, want_h, want_w, resize, dst_chw, NULL, NULL, NULL, err);
 }
 
 bool image_load_u8(const char *path, int want_c, int want_h, int want_w, bool resize,
                    uint8_t *dst_chw, char *err) {
-    return load(path, want_c, want_h, want_w, resize, NULL, dst_chw, err);
+    return load(path, want_c, want_h, want_w, resize, NULL, dst_chw, NULL, NULL, err);
+}
+
+bool image_load_u8_sized(const char *path, int want_c, int want_h, int want_w, bool resize,
+                         uint8_t *dst_chw, int *src_h, int *src_w, char *err) {
+    return load(path, want_c, want_h, want_w, resize, NULL, dst_chw, src_h, src_w, err);
 }

@@ -16,6 +16,9 @@ bool image_load(const char *path, int want_c, int want_h, int want_w, bool resiz
 /* The same, keeping 8-bit pixels (0..255) for datasets held as bytes. */
 bool image_load_u8(const char *path, int want_c, int want_h, int want_w, bool resize,
                    uint8_t *dst_chw, char *err);
+/* image_load_u8 that also reports the file's own size (before any resize). */
+bool image_load_u8_sized(const char *path, int want_c, int want_h, int want_w, bool resize,
+                         uint8_t *dst_chw, int *src_h, int *src_w, char *err);
 /* The size and channel count stored in the file, without decoding the pixels. */
 bool image_info(const char *path, int *c, int *h, int *w, char *err);
 

@@ -394,6 +394,13 @@ static bool load_data(Run *run, char *err) {
         !dataset_load(run->data, SPLIT_TEST, c, h, w, true, &run->test, err) ||
         !check_labels(&run->test, run->data, "test", m->out_size, err))
         return false;
+    if (!run->quiet) {   /* the one visible step between the files and the model's input */
+        char what[64 + 4096];
+        snprintf(what, sizeof what, "%s (train)", run->data);
+        dataset_report_resize(&run->train, what, stdout);
+        snprintf(what, sizeof what, "%s (test)", run->data);
+        dataset_report_resize(&run->test, what, stdout);
+    }
     if (run->train.n == 0)
         return rt_fail(err, "%s: no training images", run->data);
     if (run->test.n == 0)
@@ -1213,10 +1220,26 @@ static bool write_report(const Run *run, const Confusion *cm, double test_acc, d
 #undef SET
     char title[300];
     snprintf(title, sizeof title, "%s: training report", m->name);
-    char *path = rt_path_join(run->save, "report.html", err);
-    bool ok = path && report_write(path, title, set, k, run->history, run->nhistory, run->val_name, cm,
-                                   run->test.class_names, test_acc, err);
+    /* An image folder may have fewer class folders than the model has classes: those are
+     * named by number. */
+    int nk = cm ? cm->k : 0;
+    char **names = nk ? calloc((size_t)nk, sizeof *names) : NULL;
+    char *numbers = nk ? calloc((size_t)nk, 16) : NULL;
+    bool ok = !nk || (names && numbers) || rt_fail(err, "out of memory");
+    for (int i = 0; ok && i < nk; i++) {
+        if (run->test.class_names && i < run->test.nclasses) {
+            names[i] = run->test.class_names[i];
+        } else {
+            names[i] = numbers + (size_t)i * 16;
+            snprintf(names[i], 16, "%d", i);
+        }
+    }
+    char *path = ok ? rt_path_join(run->save, "report.html", err) : NULL;
+    ok = path && report_write(path, title, set, k, run->history, run->nhistory, run->val_name, cm,
+                              nk ? names : run->test.class_names, test_acc, err);
     free(path);
+    free(names);
+    free(numbers);
     return ok;
 }
 

@@ -353,6 +353,19 @@ check "augment, schedule, early stop" "$tiny" train --data "$tmp/d" --epochs 4 -
 expect_line "early stop message" "^early stop" "$tmp/stdout"
 check "the new augmentations train" "$tiny" train --data "$tmp/d" --epochs 2 --save "$tmp/aug2" --quiet \
     --augment 'random_crop(6, pad=1), color_jitter(0.4, 0.4, 0.4, 0.1), grayscale(0.5), random_resized_crop(scale=[0.5, 1]), affine(15, 0.1, [0.8, 1.2], 10)'
+# An image folder of other sizes is resized to the model's 6x6 and says so, once per split.
+pgm() { { printf 'P5\n%d %d\n255\n' "$2" "$3"; head -c $(($2 * $3)) /dev/urandom; } >"$1"; }
+mkdir -p "$tmp/imgf/a" "$tmp/imgf/b"
+pgm "$tmp/imgf/a/1.pgm" 6 6; pgm "$tmp/imgf/a/2.pgm" 8 8; pgm "$tmp/imgf/b/1.pgm" 8 8; pgm "$tmp/imgf/b/2.pgm" 6 6
+check "image folder resized" "$tiny" train --data "$tmp/imgf" --epochs 1 --batch 2 --save "$tmp/imgfo"
+expect_line "resize line" "^$tmp/imgf (train): resizing 2 of 4 images from 8x8 to the model's 6x6 (bilinear)\$" "$tmp/stdout"
+check "eval on the resized folder" "$tiny" eval --weights "$tmp/imgfo/last.safetensors" --data "$tmp/imgf"
+expect_line "eval resize line" "^$tmp/imgf (test): resizing 2 of 4 images from 8x8 to the model's 6x6" "$tmp/stderr"
+pgm "$tmp/imgf/b/3.pgm" 5 9
+check "mixed sizes" "$tiny" train --data "$tmp/imgf" --epochs 1 --batch 2 --save "$tmp/imgfo"
+expect_line "mixed resize line" "resizing 3 of 5 images from 8x8 and other sizes to the model's 6x6" "$tmp/stdout"
+check "quiet: no resize line" "$tiny" train --data "$tmp/imgf" --epochs 1 --batch 2 --save "$tmp/imgfo" --quiet
+if grep -q resizing "$tmp/stdout"; then bad "--quiet printed the resize line"; else ok; fi
 
 fi
 if part bad; then
