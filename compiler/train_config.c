@@ -137,6 +137,10 @@ static const TrainArg affine_args[] = {
     ARG(TrainAugment, scale, TA_NUMS, "none", GT0), ARG(TrainAugment, shear, TA_NUM, "0", SHEAR), END_ARGS};
 static const TrainArg random_resized_crop_args[] = {ARG(TrainAugment, scale, TA_NUMS, "none", GT0),
                                                     ARG(TrainAugment, ratio, TA_NUMS, "none", GT0), END_ARGS};
+/* resize(size): the shorter side's new length; center_crop(size): the input's by default
+ * (the runtime checks both against the model's input). */
+static const TrainArg resize_args[] = {ARG(TrainAugment, size, TA_INT, NULL, GE1), END_ARGS};
+static const TrainArg center_crop_args[] = {ARG(TrainAugment, size, TA_INT, "none", GE1), END_ARGS};
 static const TrainArg hflip_args[] = {ARG(TrainAugment, p, TA_NUM, "0.5", UNIT), END_ARGS};
 static const TrainArg vflip_args[] = {ARG(TrainAugment, p, TA_NUM, "0.5", UNIT), END_ARGS};
 static const TrainArg rotate_args[] = {ARG(TrainAugment, degrees, TA_NUM, NULL, DEGREES), END_ARGS};

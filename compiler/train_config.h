@@ -29,7 +29,8 @@
     X(AUG_RANDOM_CROP, random_crop) X(AUG_HFLIP, hflip) X(AUG_VFLIP, vflip)                    \
     X(AUG_ROTATE, rotate) X(AUG_TRANSLATE, translate) X(AUG_ERASE, erase)                      \
     X(AUG_COLOR_JITTER, color_jitter) X(AUG_GRAYSCALE, grayscale)                              \
-    X(AUG_RANDOM_RESIZED_CROP, random_resized_crop) X(AUG_AFFINE, affine)
+    X(AUG_RANDOM_RESIZED_CROP, random_resized_crop) X(AUG_AFFINE, affine)     \
+    X(AUG_RESIZE, resize) X(AUG_CENTER_CROP, center_crop)
 #define TRAIN_INITS(X) X(INIT_DEFAULT, default) X(INIT_KAIMING_NORMAL, kaiming_normal) X(INIT_XAVIER_UNIFORM, xavier_uniform) \
     X(INIT_NORMAL, normal) X(INIT_UNIFORM, uniform) X(INIT_CONSTANT, constant)
 

@@ -21,7 +21,12 @@
  *                      scale U(lo, hi), x shear U(-s, s); the grid as torchvision builds it
  *   random_resized_crop(scale, ratio)
  *                      RandomResizedCrop(size = the image's, scale, ratio, bilinear,
- *                      antialias off): torchvision's 10 tries then its central fallback */
+ *                      antialias off): torchvision's 10 tries then its central fallback
+ *   resize(size), center_crop(size)
+ *                      Resize(size, bilinear, antialias=False) (the shorter side becomes size)
+ *                      then CenterCrop back to the input's size (zero padding when smaller):
+ *                      the batch keeps its shape, so a resize to another size must be followed
+ *                      by center_crop (train.c checks it) and the two are done in one pass */
 #include "train.h"
 
 #include <math.h>
@@ -274,6 +279,54 @@ static void random_resized_crop(float *img, float *scratch, Rng *r, int c, int h
     augment_resized_crop_apply(img, scratch, c, h, w, (h - ch) / 2, (w - cw) / 2, ch, cw);
 }
 
+/* ---- resize, center crop ------------------------------------------------------------------ */
+
+void augment_resize_size(int h, int w, int size, int *rh, int *rw) {
+    /* torchvision's _compute_resized_output_size for an int: the shorter side becomes size,
+     * the longer int(size * long / short) */
+    int shorter = h < w ? h : w, longer = h < w ? w : h;
+    int new_long = (int)((double)size * longer / shorter);
+    *rh = w <= h ? new_long : size;
+    *rw = w <= h ? size : new_long;
+}
+
+void augment_resize_center_crop_apply(float *img, float *scratch, int c, int h, int w, int rh, int rw) {
+    size_t plane = (size_t)h * w;
+    memcpy(scratch, img, sizeof(float) * plane * (size_t)c);
+    /* center_crop of the rh x rw image to h x w: zero padding ((h - rh) // 2 before) when it
+     * is smaller, else the offset int(round((rh - h) / 2.0)) (Python's round: half to even) */
+    int oy = rh < h ? -((h - rh) / 2) : (int)nearbyint((rh - h) / 2.0);
+    int ox = rw < w ? -((w - rw) / 2) : (int)nearbyint((rw - w) / 2.0);
+    float sy = (float)h / (float)rh, sx = (float)w / (float)rw;   /* interpolate's in / out */
+    for (int y = 0; y < h; y++) {
+        int ry = y + oy;
+        float fy = sy * ((float)ry + 0.5f) - 0.5f;
+        if (fy < 0)
+            fy = 0;
+        int y0 = (int)fy, y1 = y0 + 1 < h ? y0 + 1 : h - 1;
+        float ly = fy - (float)y0;
+        for (int x = 0; x < w; x++) {
+            int rx = x + ox;
+            bool in = ry >= 0 && ry < rh && rx >= 0 && rx < rw;
+            float fx = sx * ((float)rx + 0.5f) - 0.5f;
+            if (fx < 0)
+                fx = 0;
+            int x0 = (int)fx, x1 = x0 + 1 < w ? x0 + 1 : w - 1;
+            float lx = fx - (float)x0;
+            for (int k = 0; k < c; k++) {
+                const float *p = scratch + k * plane;
+                float v = 0.0f;
+                if (in) {
+                    float a00 = p[(size_t)y0 * w + x0], a01 = p[(size_t)y0 * w + x1];
+                    float a10 = p[(size_t)y1 * w + x0], a11 = p[(size_t)y1 * w + x1];
+                    v = (1 - ly) * ((1 - lx) * a00 + lx * a01) + ly * ((1 - lx) * a10 + lx * a11);
+                }
+                img[k * plane + (size_t)y * w + x] = v;
+            }
+        }
+    }
+}
+
 /* ---- affine -------------------------------------------------------------------------------- */
 
 /* torchvision.transforms.functional.affine on a tensor (center None, nearest, fill 0): the
@@ -366,6 +419,15 @@ void augment_batch(const CnnAugment *aug, int naug, Rng *r, float *x, int n, int
                 break;
             case CNN_AUG_AFFINE:
                 affine(img, scratch, r, c, h, w, a);
+                break;
+            case CNN_AUG_RESIZE: {   /* with the center_crop after it, or to the image's own size */
+                int rh, rw;
+                augment_resize_size(h, w, a->size, &rh, &rw);
+                if (rh != h || rw != w)
+                    augment_resize_center_crop_apply(img, scratch, c, h, w, rh, rw);
+                break;
+            }
+            case CNN_AUG_CENTER_CROP:   /* done with the resize before it; alone, at the input's size */
                 break;
             default:
                 break;

@@ -9,7 +9,8 @@ enum { CNN_LOSS_CROSS_ENTROPY, CNN_LOSS_FOCAL };
 enum { CNN_SCHED_CONSTANT, CNN_SCHED_STEP, CNN_SCHED_MULTISTEP, CNN_SCHED_EXPONENTIAL, CNN_SCHED_COSINE,
        CNN_SCHED_ONECYCLE, CNN_SCHED_PLATEAU };
 enum { CNN_AUG_RANDOM_CROP, CNN_AUG_HFLIP, CNN_AUG_VFLIP, CNN_AUG_ROTATE, CNN_AUG_TRANSLATE, CNN_AUG_ERASE,
-       CNN_AUG_COLOR_JITTER, CNN_AUG_GRAYSCALE, CNN_AUG_RANDOM_RESIZED_CROP, CNN_AUG_AFFINE };
+       CNN_AUG_COLOR_JITTER, CNN_AUG_GRAYSCALE, CNN_AUG_RANDOM_RESIZED_CROP, CNN_AUG_AFFINE,
+       CNN_AUG_RESIZE, CNN_AUG_CENTER_CROP };
 enum { CNN_INIT_DEFAULT, CNN_INIT_KAIMING_NORMAL, CNN_INIT_XAVIER_UNIFORM };
 
 typedef struct CnnAugment {
@@ -18,7 +19,8 @@ typedef struct CnnAugment {
     float p;           /* hflip, vflip, erase */
     float degrees;     /* rotate */
     float fraction;    /* translate */
-    int size;          /* random_crop: the crop's size, 0 for the image's (must equal it) */
+    int size;          /* random_crop, center_crop: the crop's size, 0 for the image's (must equal it);
+                          resize: the shorter side's new length */
     float brightness, contrast, saturation, hue;   /* color_jitter */
     float scale[2], ratio[2];                      /* random_resized_crop; affine: scale */
     float shear;                                   /* affine (degrees, translate: fraction) */

@@ -91,7 +91,8 @@ static const char help[] =
     "                         'random_crop(32, pad=4)' (the size must be the input's),\n"
     "                         'color_jitter(brightness, contrast, saturation, hue)', 'grayscale(p)',\n"
     "                         'random_resized_crop(scale=[0.08, 1], ratio=[0.75, 1.333])',\n"
-    "                         'affine(degrees, translate, scale=[lo, hi], shear)', or none\n"
+    "                         'affine(degrees, translate, scale=[lo, hi], shear)',\n"
+    "                         'resize(S), center_crop' (shorter side to S, back to the input's size), or none\n"
     "  --early-stop P         stop after P epochs without a better validation loss (0: off)\n"
     "  --min-delta X          the improvement that counts for --early-stop\n"
     "  --freeze PREFIX        do not update tensors named PREFIX or PREFIX.* (repeatable)\n"
@@ -368,6 +369,22 @@ static bool apply_flags(Run *run, const Flags *f) {
                              "keeps the input's size; random_resized_crop crops and resizes)",
                              a->size, m->in_shape[1], m->in_shape[2]),
                    false;
+        if (a->kind == CNN_AUG_CENTER_CROP && a->size && m->in_rank == 3 &&
+            (a->size != m->in_shape[1] || a->size != m->in_shape[2]))
+            return cli_error(EXIT_USAGE, "augment: center_crop's size %d is not the model's input %dx%d (the batch "
+                             "keeps the input's size)",
+                             a->size, m->in_shape[1], m->in_shape[2]),
+                   false;
+        if (a->kind == CNN_AUG_RESIZE && m->in_rank == 3) {
+            int rh, rw;
+            augment_resize_size(m->in_shape[1], m->in_shape[2], a->size, &rh, &rw);
+            bool cropped = i + 1 < d->naugment && d->augment[i + 1].kind == CNN_AUG_CENTER_CROP;
+            if (!cropped && (rh != m->in_shape[1] || rw != m->in_shape[2]))
+                return cli_error(EXIT_USAGE, "augment: resize(%d) makes the %dx%d input %dx%d; follow it with "
+                                 "center_crop to keep the model's input size",
+                                 a->size, m->in_shape[2], m->in_shape[1], rw, rh),
+                       false;
+        }
     }
     if (d->schedule == CNN_SCHED_PLATEAU && d->patience < 0)
         d->patience = 0;

@@ -102,6 +102,11 @@ void augment_grayscale_apply(float *img, int c, int h, int w);
 void augment_affine_apply(float *img, float *scratch, int c, int h, int w, double angle, double tx, double ty,
                           double scale, double shear_x, double shear_y);
 void augment_resized_crop_apply(float *img, float *scratch, int c, int h, int w, int top, int left, int ch, int cw);
+/* resize(size)'s output size for an h x w image (the shorter side becomes size); the h x w
+ * image resized bilinearly (align_corners False, no antialias) to rh x rw, then center-cropped
+ * (or zero-padded) back to h x w as torchvision's center_crop does. */
+void augment_resize_size(int h, int w, int size, int *rh, int *rw);
+void augment_resize_center_crop_apply(float *img, float *scratch, int c, int h, int w, int rh, int rw);
 
 /* ---- metrics.c: evaluation, confusion matrix --------------------------------------------- */
 

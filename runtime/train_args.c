@@ -246,7 +246,9 @@ static bool bind(const char *what, Call *c, const Param *params, double *out, do
     X(CNN_AUG_RANDOM_RESIZED_CROP, "random_resized_crop", ({{"scale", NAN, 0, 1, false, true},   \
       {"ratio", NAN, 1e-6, 1e6, false, true}, END}))                                              \
     X(CNN_AUG_AFFINE, "affine", ({{"degrees", 0, 0, 180, false, false}, {"translate", 0, 0, 1, false, false}, \
-      {"scale", NAN, 0, 1e6, false, true}, {"shear", 0, 0, 89, false, false}, END}))
+      {"scale", NAN, 0, 1e6, false, true}, {"shear", 0, 0, 89, false, false}, END}))                      \
+    X(CNN_AUG_RESIZE, "resize", ({{"size", REQ, 1, 4096, true, false}, END}))                      \
+    X(CNN_AUG_CENTER_CROP, "center_crop", ({{"size", 0, 1, 4096, true, false}, END}))
 
 #define UNPAREN(...) __VA_ARGS__
 #define TABLE_ROW(kind, name, params) {kind, name, UNPAREN params},
@@ -393,6 +395,8 @@ bool augment_parse(const char *text, CnnAugment *out, int max, int *n, char *err
         case CNN_AUG_COLOR_JITTER:
             a.brightness = (float)v[0], a.contrast = (float)v[1], a.saturation = (float)v[2], a.hue = (float)v[3];
             break;
+        case CNN_AUG_RESIZE:
+        case CNN_AUG_CENTER_CROP: a.size = (int)v[0]; break;
         case CNN_AUG_ROTATE: a.degrees = (float)v[0]; break;
         case CNN_AUG_TRANSLATE: a.fraction = (float)v[0]; break;
         default: a.p = (float)v[0]; break;

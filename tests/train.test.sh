@@ -353,6 +353,18 @@ check "augment, schedule, early stop" "$tiny" train --data "$tmp/d" --epochs 4 -
 expect_line "early stop message" "^early stop" "$tmp/stdout"
 check "the new augmentations train" "$tiny" train --data "$tmp/d" --epochs 2 --save "$tmp/aug2" --quiet \
     --augment 'random_crop(6, pad=1), color_jitter(0.4, 0.4, 0.4, 0.1), grayscale(0.5), random_resized_crop(scale=[0.5, 1]), affine(15, 0.1, [0.8, 1.2], 10)'
+# resize + center_crop: the train section's list equals the flag; it changes the run.
+sed 's/optimizer = sgd(lr = 0.1)/optimizer = sgd(lr = 0.1)\n    augment = [resize(9), center_crop(6)]/' \
+    "$tmp/tinyconv.cnn" >"$tmp/tinyrs.cnn"
+if "$B/cnnc" "$tmp/tinyrs.cnn" -o "$tmp/tinyrs" >"$tmp/cc.log" 2>&1; then ok; else bad "cannot build tinyrs: $(tail -3 "$tmp/cc.log")"; fi
+check "resize in the section" "$tmp/tinyrs" train --data "$tmp/d12" --epochs 1 --batch 4 --save "$tmp/rs1" --quiet \
+    --init-from "$tmp/w0.safetensors"
+check "resize as a flag" "$tiny" train --data "$tmp/d12" --epochs 1 --batch 4 --save "$tmp/rs2" --quiet \
+    --init-from "$tmp/w0.safetensors" --augment 'resize(9), center_crop'
+check "no augmentation" "$tiny" train --data "$tmp/d12" --epochs 1 --batch 4 --save "$tmp/rs3" --quiet \
+    --init-from "$tmp/w0.safetensors" --augment none
+pyc "resize: section equals flag" same "$tmp/rs1/last.safetensors" "$tmp/rs2/last.safetensors"
+pyc "resize(9) changes the run" differ "$tmp/rs2/last.safetensors" "$tmp/rs3/last.safetensors"
 # An image folder of other sizes is resized to the model's 6x6 and says so, once per split.
 pgm() { { printf 'P5\n%d %d\n255\n' "$2" "$3"; head -c $(($2 * $3)) /dev/urandom; } >"$1"; }
 mkdir -p "$tmp/imgf/a" "$tmp/imgf/b"
@@ -385,6 +397,14 @@ done
 check_fail "image size" 1 "8x8.*6x6" "$tiny" train --data "$tmp/d8x8" --epochs 1 --save "$tmp/o"
 check_fail "eval image size" 1 "8x8.*6x6" "$tiny" eval --weights "$tmp/w0.safetensors" --data "$tmp/d8x8"
 check_fail "no dataset" 1 "" "$tiny" train --data "$tmp/none" --epochs 1 --save "$tmp/o"
+check_fail "resize without center_crop" 2 "resize(8) makes the 6x6 input 8x8; follow it with center_crop" \
+    "$tiny" train --data "$tmp/d" --epochs 1 --save "$tmp/o" --augment 'resize(8)'
+check_fail "center_crop size" 2 "center_crop's size 5 is not the model's input 6x6" \
+    "$tiny" train --data "$tmp/d" --epochs 1 --save "$tmp/o" --augment 'resize(8), center_crop(5)'
+check_fail "resize size" 2 "resize's 'size' needs integers from 1 to 4096, not 0" \
+    "$tiny" train --data "$tmp/d" --epochs 1 --save "$tmp/o" --augment 'resize(0), center_crop'
+check_fail "resize needs a size" 2 "resize needs its argument 'size'" \
+    "$tiny" train --data "$tmp/d" --epochs 1 --save "$tmp/o" --augment 'resize, center_crop'
 check_fail "diverging loss" 1 "\(loss is \(NaN\|infinite\)\|weights became non-finite in the update\|gradients are non-finite\) at epoch 1, step" "$tiny" train --data "$tmp/d" --epochs 2 \
     --lr 1e38 --optimizer sgd --save "$tmp/o"
 check_fail "batch above the compiled one" 2 "cnnc --batch" "$tiny" train --data "$tmp/d" --batch 9

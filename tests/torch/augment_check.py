@@ -6,6 +6,8 @@ draws fixed on both sides (tests/torch/augment_tool.c applies cnnc's runtime cod
   grayscale: rgb_to_grayscale(img, 3);
   random_resized_crop: resized_crop(img, top, left, h, w, size, BILINEAR, antialias=False),
       crops smaller and larger than the output, square and not;
+  resize(S) then center_crop back: center_crop(resize(img, S, BILINEAR, antialias=False), [H, W]),
+      S above and below the input's shorter side (zero padding) and equal to it;
   affine: affine(img, angle, translate, scale, shear, NEAREST, fill 0) (99% of the pixels equal:
       grid coordinates within float rounding of a pixel boundary may pick the neighbour).
 Images are random float32 [3, H, W] in [0, 1] (plus grey pixels and saturated ones, which hit
@@ -83,6 +85,10 @@ def main():
     for top, left, h, w in [(0, 0, 11, 14), (2, 3, 5, 7), (1, 0, 10, 4), (0, 5, 3, 9), (4, 6, 7, 8)]:
         ref = TF.resized_crop(img, top, left, h, w, [11, 14], InterpolationMode.BILINEAR, antialias=False)
         compare("resized crop %s" % ((top, left, h, w),), ["crop", top, left, h, w], ref)
+    # resize(S) + center_crop: larger (odd and even margins), smaller (zero padding), the same.
+    for size in [11, 12, 13, 16, 23, 40, 9, 8, 5, 1]:
+        ref = TF.center_crop(TF.resize(img, size, InterpolationMode.BILINEAR, antialias=False), [11, 14])
+        compare("resize(%d), center_crop" % size, ["resize", size], ref)
     # affine, nearest: torch rounds grid coordinates computed in float32; a coordinate within
     # float rounding of a pixel boundary may land on the neighbour, so 99% of the pixels must
     # agree exactly (in practice all but a handful).

@@ -6,6 +6,7 @@
  *   gray IN OUT
  *   crop IN OUT TOP LEFT HEIGHT WIDTH   resized back to H x W
  *   affine IN OUT ANGLE TX TY SCALE SHEARX SHEARY
+ *   resize IN OUT SIZE                  resize (shorter side SIZE), center crop back to H x W
  * Exit status 0, or 1 with one error line. */
 #include <stdio.h>
 #include <stdlib.h>
@@ -44,6 +45,10 @@ int main(int argc, char **argv) {
     } else if (strcmp(argv[1], "affine") == 0 && argc == 10) {
         augment_affine_apply(img, scratch, ch, h, w, atof(argv[4]), atof(argv[5]), atof(argv[6]), atof(argv[7]),
                              atof(argv[8]), atof(argv[9]));
+    } else if (strcmp(argv[1], "resize") == 0 && argc == 5) {   /* resize(SIZE) then center_crop back */
+        int rh, rw;
+        augment_resize_size(h, w, atoi(argv[4]), &rh, &rw);
+        augment_resize_center_crop_apply(img, scratch, ch, h, w, rh, rw);
     } else if (strcmp(argv[1], "gray") == 0) {
         augment_grayscale_apply(img, ch, h, w);
     } else if (strcmp(argv[1], "crop") == 0 && argc == 8) {
