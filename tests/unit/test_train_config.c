@@ -535,13 +535,13 @@ static void test_list_errors(void) {
                   "t.cnn:2:16: note: first listed here\n");
     expect_errors("    augment = [hflp, 3]",
                   "t.cnn:2:16: error: unknown augmentation 'hflp'; expected one of random_crop, hflip, vflip, rotate, "
-                  "translate, erase, color_jitter, grayscale, random_resized_crop, affine\n"
+                  "translate, erase, color_jitter, grayscale, random_resized_crop, affine, resize, center_crop\n"
                   "note: did you mean 'hflip'?\n"
                   "t.cnn:2:22: error: augment: item 2 must be one of random_crop, hflip, vflip, rotate, translate, "
-                  "erase, color_jitter, grayscale, random_resized_crop, affine\n");
+                  "erase, color_jitter, grayscale, random_resized_crop, affine, resize, center_crop\n");
     expect_errors("    augment = 3",
                   "t.cnn:2:15: error: train setting 'augment' must be one of random_crop, hflip, vflip, rotate, "
-                  "translate, erase, color_jitter, grayscale, random_resized_crop, affine\n");
+                  "translate, erase, color_jitter, grayscale, random_resized_crop, affine, resize, center_crop\n");
     expect_errors("    freeze = [conv0, 3, conv0]",
                   "t.cnn:2:22: error: freeze: item 2 must be a parameter name prefix such as conv0, or a string such "
                   "as \"stage1.basic0\" for a dotted one\n"
