@@ -64,6 +64,7 @@ typedef enum {
     ST_RESIDUAL, /* body, shortcut (NULL when no shortcut clause: identity) */
     ST_ADD,      /* branches */
     ST_CONCAT,   /* branches */
+    ST_MUL,      /* branches */
 } StmtKind;
 
 struct Stmt {
@@ -81,7 +82,7 @@ struct Stmt {
     Body body;
     Body *else_body;
     Body *shortcut;   /* ST_RESIDUAL */
-    Body *branches;   /* ST_ADD, ST_CONCAT: nbranches bodies */
+    Body *branches;   /* ST_ADD, ST_CONCAT, ST_MUL: nbranches bodies */
     Span *branch_spans;
     int nbranches;
 };

@@ -460,7 +460,17 @@ static int apply(Elab *E, const Stmt *st, Env *env, Scope *sc, int x, bool tail)
     return POISON;
 }
 
-/* Joins branch results: add (and residual) need equal shapes; concat equal H and W. */
+/* mul: equal shapes, or one of them [C, 1, 1] against [C, H, W] (broadcast over H and W). */
+static bool mul_shapes_ok(Shape a, Shape b) {
+    if (shape_eq(a, b))
+        return true;
+    if (a.rank != 4 || b.rank != 4 || a.d[0] != b.d[0] || a.d[1] != b.d[1])
+        return false;
+    return (a.d[2] == 1 && a.d[3] == 1) || (b.d[2] == 1 && b.d[3] == 1);
+}
+
+/* Joins branch results: add (and residual) need equal shapes; concat equal H and W; mul
+ * equal shapes or a [C, 1, 1] branch against a [C, H, W] one. */
 static int merge(Elab *E, const Stmt *st, OpKind kind, const char *what, const int *ys, const char *const *labels,
                  int n) {
     for (int i = 0; i < n; i++)
@@ -471,7 +481,8 @@ static int merge(Elab *E, const Stmt *st, OpKind kind, const char *what, const i
     for (int i = 1; i < n; i++) {
         Shape si = value_shape(E, ys[i]);
         bool bad = kind == OP_ADD ? !shape_eq(si, s0)
-                                  : si.rank != s0.rank || (s0.rank == 4 && (si.d[2] != s0.d[2] || si.d[3] != s0.d[3]));
+                   : kind == OP_MUL ? !mul_shapes_ok(s0, si)
+                                    : si.rank != s0.rank || (s0.rank == 4 && (si.d[2] != s0.d[2] || si.d[3] != s0.d[3]));
         if (bad) {
             diag_error(kw, "%s: %s gives %s, %s gives %s", what, labels[i], shape_str(si, true), labels[0],
                        shape_str(s0, true));
@@ -541,8 +552,13 @@ static int elab_stmt(Elab *E, const Stmt *st, Env *env, Scope *sc, int x, bool t
         return merge(E, st, OP_ADD, "residual", ys, labels, 2);
     }
     case ST_ADD:
-    case ST_CONCAT: {
-        const char *what = st->kind == ST_ADD ? "add" : "concat";
+    case ST_CONCAT:
+    case ST_MUL: {
+        const char *what = st->kind == ST_ADD ? "add" : st->kind == ST_MUL ? "mul" : "concat";
+        if (st->kind == ST_MUL && st->nbranches != 2) {
+            diag_error(span_prefix(st->span, 3), "mul needs exactly 2 branches, got %d", st->nbranches);
+            return POISON;
+        }
         if (st->nbranches < 2) {
             diag_error(span_prefix(st->span, (int)strlen(what)), "%s needs at least 2 branches, got %d", what,
                        st->nbranches);
@@ -554,7 +570,8 @@ static int elab_stmt(Elab *E, const Stmt *st, Env *env, Scope *sc, int x, bool t
             ys[i] = elab_body(E, &st->branches[i], env, sc, x, false);
             labels[i] = arena_printf("branch %d", i + 1);
         }
-        return merge(E, st, st->kind == ST_ADD ? OP_ADD : OP_CONCAT, what, ys, labels, st->nbranches);
+        return merge(E, st, st->kind == ST_ADD ? OP_ADD : st->kind == ST_MUL ? OP_MUL : OP_CONCAT, what, ys, labels,
+                     st->nbranches);
     }
     }
     return POISON;

@@ -119,6 +119,16 @@ model fd_dropout <<'M'
     tanh
     dropout(0.25)
 M
+# Stochastic depth in training: one draw per image of the batch (3 images, p = 0.5), on a
+# residual branch so that a dropped image still passes a gradient.
+model fd_drop_path <<'M'
+    input [2, 6, 5]
+    conv(3, 3, pad = 1)
+    residual { conv(3, 3, pad = 1); tanh; drop_path(0.5) }
+    conv(4, 1)
+    tanh
+    drop_path(p = 0.3)
+M
 # Linear layers only, with batchnorm on features and dropout between them.
 model fd_linear <<'M'
     input [13]
@@ -148,7 +158,7 @@ for f in "$tmp"/*.cnn; do
         continue
     fi
     extra=""
-    case $name in fd_dropout | fd_linear) extra=-DCHECK_DROPOUT ;; esac
+    case $name in fd_dropout | fd_linear | fd_drop_path) extra=-DCHECK_DROPOUT ;; esac
     if ! $cc $cflags $extra -I"$dir" -DNAME="$name" -DUNAME="$upper" -DHEADER="\"$name.h\"" \
         "$top/tests/fd/fd_check.c" "$dir/$name.c" -o "$dir/check" -lm >"$dir/log" 2>&1; then
         echo "FAIL: $name: compiling the generated C: $(head -5 "$dir/log")"

@@ -1,5 +1,7 @@
 /* dropout.c: torch.nn.Dropout: identity at inference; in training, zeroes each element with
- * probability p and scales the rest by 1 / (1 - p). Attribute: p. */
+ * probability p and scales the rest by 1 / (1 - p). Attribute: p.
+ * drop_path: stochastic depth as torchvision.ops.StochasticDepth(p, mode="row"): the same with
+ * one draw per image (the whole image kept or zeroed), from the same mask generator. */
 #include "../arena.h"
 #include "../cbuf.h"
 #include "../emit_c.h"
@@ -96,10 +98,78 @@ static void dropout_emit_backward(Emit *e, const Op *bwd, const Op *fwd) {
     cb_line(c, "}");
 }
 
+/* drop_path in training: image i is kept when draw i of the op's stream (the dropout generator
+ * with one element per image) says so, and scaled by 1 / (1 - p); without o->dropout, or with
+ * p = 0, the identity. */
+static void drop_path_emit_forward_train(Emit *e, const Op *op) {
+    Cbuf *c = e->c;
+    long long per = per_image(e, op);
+    cb_line(c, "const size_t total = (size_t)n * %lld;", per);
+    cb_line(c, "if (!o->dropout || %d) {", op->a.p == 0 ? 1 : 0);
+    cb_line(c, "memcpy(y, x, sizeof(float) * total);");
+    cb_line(c, "return;");
+    cb_line(c, "}");
+    emit_stream(c, op);
+    cb_line(c, "const float scale = %s;", emit_float(1.0 / (1.0 - op->a.p)));
+    cb_line(c, "for (int k = 0; k < n; k++) {");
+    emit_keep(c, op, 1);
+    cb_line(c, "const float f = keep ? scale : 0.0f;");
+    cb_line(c, "for (size_t j = 0; j < %lld; j++)", per);
+    cb_line(c, "    y[(size_t)k * %lld + j] = x[(size_t)k * %lld + j] * f;", per, per);
+    cb_line(c, "}");
+}
+
+static void drop_path_emit_backward(Emit *e, const Op *bwd, const Op *fwd) {
+    Cbuf *c = e->c;
+    long long per = per_image(e, fwd);
+    cb_line(c, "const size_t total = (size_t)n * %lld;", per);
+    cb_line(c, "if (!o->dropout || %d) {", fwd->a.p == 0 ? 1 : 0);
+    cb_line(c, "for (size_t k = 0; k < total; k++)");
+    cb_line(c, "    dx[k] = dy[k];");
+    cb_line(c, "return;");
+    cb_line(c, "}");
+    emit_stream(c, fwd);
+    cb_line(c, "const float scale = %s;", emit_float(1.0 / (1.0 - fwd->a.p)));
+    cb_line(c, "for (int k = 0; k < n; k++) {");
+    emit_keep(c, fwd, 1);
+    cb_line(c, "const float f = keep ? scale : 0.0f;");
+    cb_line(c, "for (size_t j = 0; j < %lld; j++)", per);
+    cb_line(c, "    dx[(size_t)k * %lld + j] = dy[(size_t)k * %lld + j] * f;", per, per);
+    cb_line(c, "}");
+}
+
+static const ArgSpec drop_path_args[] = {{"p", NULL}, {NULL, NULL}};
+
+static bool drop_path_set_attrs(Graph *g, Op *op, const Val *v) {
+    if (!arg_float(op, &v[0], "p", 0, 1, &op->a.p))
+        return false;
+    if (op->a.p >= 1) {
+        diag_error(v[0].span, "drop_path: argument 'p' must be below 1 (p = 1 drops every image), got %g", op->a.p);
+        return false;
+    }
+    return true;
+}
+
 /* The PyTorch twin. */
 static const char *dropout_torch(TorchCtx *t, const Op *op) {
     return arena_printf("F.dropout(%s, p=%s, training=self.training)", torch_in(t, op, 0), torch_float(op->a.p));
 }
+
+/* torchvision.ops.stochastic_depth(x, p, "row", training), written out so the module needs
+ * only torch: x times a dropout of ones with one element per image. */
+static const char *drop_path_torch(TorchCtx *t, const Op *op) {
+    const char *x = torch_in(t, op, 0);
+    return arena_printf("%s * F.dropout(%s.new_ones([%s.shape[0]] + [1] * (%s.dim() - 1)), p=%s, training=self.training)",
+                        x, x, x, x, torch_float(op->a.p));
+}
+
+const OpInfo OP_DROP_PATH_info = {
+    .name = "drop_path", .is_layer = true, .args = drop_path_args, .set_attrs = drop_path_set_attrs,
+    .infer = same_infer, .flops = dropout_flops, .print_attrs = dropout_print_attrs,
+    .emit_forward = dropout_emit_forward, .emit_forward_train = drop_path_emit_forward_train,
+    .emit_backward = drop_path_emit_backward, .bwd_needs = 0,
+    .torch_call = drop_path_torch,
+};
 
 const OpInfo OP_DROPOUT_info = {
     .name = "dropout", .is_layer = true, .args = dropout_args, .set_attrs = dropout_set_attrs,

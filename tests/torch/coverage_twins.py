@@ -541,26 +541,106 @@ def expected_conv_issue11(classes=2):
     return _conv("conv0", 1, 1, 1, 64) + _linear("linear0", classes, 1)
 
 
+# ---------------------------------------------------------------- cov_mul
+class SqueezeExcite(nn.Module):
+    # block se(c, r = 4): x * hardsigmoid(conv1(relu(conv0(mean over H, W of x))))
+    def __init__(self, c, r=4):
+        super().__init__()
+        self.conv0 = nn.Conv2d(c, c // r, 1)
+        self.conv1 = nn.Conv2d(c // r, c, 1)
+
+    def forward(self, x):
+        s = x.mean(dim=(2, 3), keepdim=True)
+        return x * F.hardsigmoid(self.conv1(F.relu(self.conv0(s))))
+
+
+class CovMul(nn.Module):
+    def __init__(self, classes=4):
+        super().__init__()
+        self.conv0 = nn.Conv2d(3, 8, 3, padding=1)
+        self.se0 = SqueezeExcite(8)
+        self.conv1 = nn.Conv2d(8, 8, 3, padding=1)
+        self.conv2 = nn.Conv2d(8, 8, 1)
+        self.se1 = SqueezeExcite(8, 2)
+        self.linear0 = nn.Linear(8, classes)
+
+    def forward(self, x):
+        x = self.se0(F.relu(self.conv0(x)))
+        x = torch.sigmoid(x.mean(dim=(2, 3), keepdim=True)) * self.conv1(x)
+        x = x * torch.tanh(self.conv2(x))
+        x = self.se1(F.max_pool2d(x, 2))
+        return self.linear0(x.mean(dim=(2, 3)))
+
+
+def expected_cov_mul(classes=4):
+    return (_conv("conv0", 8, 3, 3) + _conv("se0.conv0", 2, 8, 1) + _conv("se0.conv1", 8, 2, 1)
+            + _conv("conv1", 8, 8, 3) + _conv("conv2", 8, 8, 1)
+            + _conv("se1.conv0", 4, 8, 1) + _conv("se1.conv1", 8, 4, 1) + _linear("linear0", classes, 8))
+
+
+# ---------------------------------------------------------------- cov_drop_path
+def row_drop(x, p, training):
+    # stochastic depth, mode "row": each image kept with probability 1 - p, scaled by 1 / (1 - p)
+    if not training or p == 0:
+        return x
+    keep = F.dropout(torch.ones(x.shape[0], 1, 1, 1, dtype=x.dtype), p, True)
+    return x * keep
+
+
+class ResDrop(nn.Module):
+    def __init__(self, c, p):
+        super().__init__()
+        self.p = p
+        self.conv0 = nn.Conv2d(c, c, 3, padding=1)
+        self.conv1 = nn.Conv2d(c, c, 3, padding=1)
+
+    def forward(self, x):
+        return F.relu(x + row_drop(self.conv1(F.relu(self.conv0(x))), self.p, self.training))
+
+
+class CovDropPath(nn.Module):
+    def __init__(self, classes=3):
+        super().__init__()
+        self.conv0 = nn.Conv2d(3, 6, 3, padding=1)
+        self.res0 = ResDrop(6, 0.2)
+        self.res1 = ResDrop(6, 0.0)
+        self.conv1 = nn.Conv2d(6, 6, 1)
+        self.linear0 = nn.Linear(6, classes)
+
+    def forward(self, x):
+        x = self.res1(self.res0(F.relu(self.conv0(x))))
+        x = x + row_drop(self.conv1(x), 0.5, self.training)
+        return self.linear0(x.mean(dim=(2, 3)))
+
+
+def expected_cov_drop_path(classes=3):
+    return (_conv("conv0", 6, 3, 3) + _conv("res0.conv0", 6, 6, 3) + _conv("res0.conv1", 6, 6, 3)
+            + _conv("res1.conv0", 6, 6, 3) + _conv("res1.conv1", 6, 6, 3) + _conv("conv1", 6, 6, 1)
+            + _linear("linear0", classes, 6))
+
+
 # ---------------------------------------------------------------- registry
 TWINS = {"cov_act": CovAct, "cov_conv": CovConv, "cov_pool": CovPool, "cov_norm_act": CovNormAct, "cov_residual": CovResidual,
          "cov_concat": CovConcat, "cov_blocks": CovBlocks, "cov_cond": CovCond, "naming": Naming,
          "multi_a": MultiA, "multi_b": MultiB, "conv_odd": ConvOdd, "conv_wide": ConvWide,
-         "conv_issue11": ConvIssue11}
+         "conv_issue11": ConvIssue11, "cov_mul": CovMul, "cov_drop_path": CovDropPath}
 EXPECTED = {"cov_act": expected_cov_act, "cov_conv": expected_cov_conv, "cov_pool": expected_cov_pool, "cov_norm_act": expected_cov_norm_act,
             "cov_residual": expected_cov_residual, "cov_concat": expected_cov_concat,
             "cov_blocks": expected_cov_blocks, "cov_cond": expected_cov_cond, "naming": expected_naming,
             "multi_a": expected_multi_a, "multi_b": expected_multi_b, "conv_odd": expected_conv_odd,
-            "conv_wide": expected_conv_wide, "conv_issue11": expected_conv_issue11}
+            "conv_wide": expected_conv_wide, "conv_issue11": expected_conv_issue11,
+            "cov_mul": expected_cov_mul, "cov_drop_path": expected_cov_drop_path}
 FILES = {n: os.path.join(MODELS, n + ".cnn") for n in TWINS}
 FILES["multi_a"] = FILES["multi_b"] = os.path.join(MODELS, "multi.cnn")
 FILES["conv_odd"] = FILES["conv_wide"] = FILES["conv_issue11"] = os.path.join(MODELS, "conv_held.cnn")
 INPUT_SHAPE = {"cov_act": [3, 12, 12], "cov_conv": [3, 16, 16], "cov_pool": [3, 16, 15], "cov_norm_act": [3, 10, 10],
                "cov_residual": [4, 12, 12], "cov_concat": [3, 12, 12], "cov_blocks": [3, 14, 14],
                "cov_cond": [3, 12, 10], "naming": [4, 8, 8], "multi_a": [2, 12, 12], "multi_b": [2, 12, 12],
-               "conv_odd": [5, 13, 11], "conv_wide": [2, 2, 30000], "conv_issue11": [1, 1, 200000]}
+               "conv_odd": [5, 13, 11], "conv_wide": [2, 2, 30000], "conv_issue11": [1, 1, 200000],
+               "cov_mul": [3, 10, 10], "cov_drop_path": [3, 8, 8]}
 OUTPUT_SHAPE = {"cov_act": [5], "cov_conv": [5], "cov_pool": [3], "cov_norm_act": [4], "cov_residual": [3], "cov_concat": [6],
                 "cov_blocks": [7], "cov_cond": [5], "naming": [5], "multi_a": [3], "multi_b": [4],
-                "conv_odd": [3], "conv_wide": [2], "conv_issue11": [2]}
+                "conv_odd": [3], "conv_wide": [2], "conv_issue11": [2], "cov_mul": [4], "cov_drop_path": [3]}
 
 
 def build(name, **kwargs):

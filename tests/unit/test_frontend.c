@@ -162,7 +162,8 @@ static void dump_stmt(FILE *f, const Stmt *s) {
         break;
     case ST_ADD:
     case ST_CONCAT:
-        fputs(s->kind == ST_ADD ? "add {" : "concat {", f);
+    case ST_MUL:
+        fputs(s->kind == ST_ADD ? "add {" : s->kind == ST_MUL ? "mul {" : "concat {", f);
         for (int i = 0; i < s->nbranches; i++) {
             fputs(i ? " branch " : "branch ", f);
             dump_body(f, &s->branches[i]);
