@@ -64,79 +64,48 @@ static long long per_image(const Emit *e, const Op *fwd) {
     return (long long)(shape_numel(s) / s.d[0]);
 }
 
-/* Training: with o->dropout each element is kept with probability 1 - p and scaled by
- * 1 / (1 - p), as torch.nn.Dropout in train mode; without, the identity (eval mode). */
-static void dropout_emit_forward_train(Emit *e, const Op *op) {
+/* The training forward (y = x * mask * scale) and the backward (dx = dy * mask * scale, the
+ * mask regenerated from the same seed) of both ops: each element kept with probability 1 - p
+ * and scaled by 1 / (1 - p), as torch.nn.Dropout in train mode, or for drop_path (per_image)
+ * one draw per image keeping or zeroing the whole image. Without o->dropout (eval mode), or
+ * for drop_path with p = 0, the identity. */
+static void emit_masked(Emit *e, const Op *fwd, bool backward, bool per_image_mask) {
     Cbuf *c = e->c;
-    cb_line(c, "const size_t total = (size_t)n * %lld;", per_image(e, op));
-    cb_line(c, "if (!o->dropout) {");
-    cb_line(c, "memcpy(y, x, sizeof(float) * total);");
-    cb_line(c, "return;");
-    cb_line(c, "}");
-    emit_stream(c, op);
-    cb_line(c, "const float scale = %s;", emit_float(1.0 / (1.0 - op->a.p)));
-    cb_line(c, "for (size_t k = 0; k < total; k++) {");
-    emit_keep(c, op, per_image(e, op));
-    cb_line(c, "y[k] = keep ? x[k] * scale : 0.0f;");
-    cb_line(c, "}");
-}
-
-/* dx = dy * mask / (1 - p), the mask regenerated from the same seed. */
-static void dropout_emit_backward(Emit *e, const Op *bwd, const Op *fwd) {
-    Cbuf *c = e->c;
-    cb_line(c, "const size_t total = (size_t)n * %lld;", per_image(e, fwd));
-    cb_line(c, "if (!o->dropout) {");
-    cb_line(c, "for (size_t k = 0; k < total; k++)");
-    cb_line(c, "    dx[k] = dy[k];");
-    cb_line(c, "return;");
-    cb_line(c, "}");
-    emit_stream(c, fwd);
-    cb_line(c, "const float scale = %s;", emit_float(1.0 / (1.0 - fwd->a.p)));
-    cb_line(c, "for (size_t k = 0; k < total; k++) {");
-    emit_keep(c, fwd, per_image(e, fwd));
-    cb_line(c, "dx[k] = keep ? dy[k] * scale : 0.0f;");
-    cb_line(c, "}");
-}
-
-/* drop_path in training: image i is kept when draw i of the op's stream (the dropout generator
- * with one element per image) says so, and scaled by 1 / (1 - p); without o->dropout, or with
- * p = 0, the identity. */
-static void drop_path_emit_forward_train(Emit *e, const Op *op) {
-    Cbuf *c = e->c;
-    long long per = per_image(e, op);
-    cb_line(c, "const size_t total = (size_t)n * %lld;", per);
-    cb_line(c, "if (!o->dropout || %d) {", op->a.p == 0 ? 1 : 0);
-    cb_line(c, "memcpy(y, x, sizeof(float) * total);");
-    cb_line(c, "return;");
-    cb_line(c, "}");
-    emit_stream(c, op);
-    cb_line(c, "const float scale = %s;", emit_float(1.0 / (1.0 - op->a.p)));
-    cb_line(c, "for (int k = 0; k < n; k++) {");
-    emit_keep(c, op, 1);
-    cb_line(c, "const float f = keep ? scale : 0.0f;");
-    cb_line(c, "for (size_t j = 0; j < %lld; j++)", per);
-    cb_line(c, "    y[(size_t)k * %lld + j] = x[(size_t)k * %lld + j] * f;", per, per);
-    cb_line(c, "}");
-}
-
-static void drop_path_emit_backward(Emit *e, const Op *bwd, const Op *fwd) {
-    Cbuf *c = e->c;
+    const char *out = backward ? "dx" : "y", *in = backward ? "dy" : "x";
     long long per = per_image(e, fwd);
     cb_line(c, "const size_t total = (size_t)n * %lld;", per);
-    cb_line(c, "if (!o->dropout || %d) {", fwd->a.p == 0 ? 1 : 0);
-    cb_line(c, "for (size_t k = 0; k < total; k++)");
-    cb_line(c, "    dx[k] = dy[k];");
+    if (per_image_mask)
+        cb_line(c, "if (!o->dropout || %d) {", fwd->a.p == 0 ? 1 : 0);
+    else
+        cb_line(c, "if (!o->dropout) {");
+    if (backward) {
+        cb_line(c, "for (size_t k = 0; k < total; k++)");
+        cb_line(c, "    dx[k] = dy[k];");
+    } else {
+        cb_line(c, "memcpy(y, x, sizeof(float) * total);");
+    }
     cb_line(c, "return;");
     cb_line(c, "}");
     emit_stream(c, fwd);
     cb_line(c, "const float scale = %s;", emit_float(1.0 / (1.0 - fwd->a.p)));
-    cb_line(c, "for (int k = 0; k < n; k++) {");
-    emit_keep(c, fwd, 1);
-    cb_line(c, "const float f = keep ? scale : 0.0f;");
-    cb_line(c, "for (size_t j = 0; j < %lld; j++)", per);
-    cb_line(c, "    dx[(size_t)k * %lld + j] = dy[(size_t)k * %lld + j] * f;", per, per);
+    if (per_image_mask) {
+        cb_line(c, "for (int k = 0; k < n; k++) {");
+        emit_keep(c, fwd, 1);
+        cb_line(c, "const float f = keep ? scale : 0.0f;");
+        cb_line(c, "for (size_t j = 0; j < %lld; j++)", per);
+        cb_line(c, "    %s[(size_t)k * %lld + j] = %s[(size_t)k * %lld + j] * f;", out, per, in, per);
+    } else {
+        cb_line(c, "for (size_t k = 0; k < total; k++) {");
+        emit_keep(c, fwd, per);
+        cb_line(c, "%s[k] = keep ? %s[k] * scale : 0.0f;", out, in);
+    }
     cb_line(c, "}");
 }
+
+static void dropout_emit_forward_train(Emit *e, const Op *op) { emit_masked(e, op, false, false); }
+static void dropout_emit_backward(Emit *e, const Op *bwd, const Op *fwd) { emit_masked(e, fwd, true, false); }
+static void drop_path_emit_forward_train(Emit *e, const Op *op) { emit_masked(e, op, false, true); }
+static void drop_path_emit_backward(Emit *e, const Op *bwd, const Op *fwd) { emit_masked(e, fwd, true, true); }
 
 static const ArgSpec drop_path_args[] = {{"p", NULL}, {NULL, NULL}};
 
