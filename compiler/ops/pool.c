@@ -81,12 +81,83 @@ static void pool_print_attrs(const Op *op, char *buf, size_t size) {
         attr_append(buf, size, "count_include_pad=false");
 }
 
+/* Fusion: windows that tile the image, so that a conv before it can store pooled values. */
+static bool pool_tiles(const Op *pool) {
+    const Attrs *a = &pool->a;
+    return a->kh == a->sh && a->kw == a->sw && !a->ph && !a->pw && !a->ceil_mode;
+}
+
+/* Max pooling whose windows tile the image (no padding, stride = kernel, floor mode): every
+ * window lies inside the image, so there is no clipping, and the scan of a window is unrolled
+ * (KH and KW are constants) with selects instead of branches. The scan is the general path's
+ * (emit_window_reduce): the first maximum in row-major order, a NaN replacing it (the last
+ * NaN wins, as in PyTorch). Forward (bwd NULL): y = that maximum. Backward: each window's
+ * dx is written whole, dy at the chosen element and 0 elsewhere (windows do not overlap, so
+ * nothing adds up and dx needs no zeroing pass first); rows and columns past the last
+ * window get 0. */
+static void maxpool_emit_tiled(Emit *e, const Op *fwd, const Op *bwd) {
+    Cbuf *c = e->c;
+    const Attrs *a = &fwd->a;
+    Shape in = emit_in_shape(e, fwd, 0), out = emit_out_shape(e, fwd);
+    emit_image_dims(c, "I", in);
+    emit_image_dims(c, "O", out);
+    cb_line(c, "enum { KH = %d, KW = %d };", a->kh, a->kw);
+    cb_line(c, "PARALLEL_FOR");
+    cb_line(c, "for (int ic = 0; ic < n * IC; ic++) {");
+    cb_line(c, "const float *xi = x + (size_t)ic * IH * IW;");
+    if (bwd) {
+        cb_line(c, "const float *dyo = dy + (size_t)ic * OH * OW;");
+        cb_line(c, "float *dxi = dx + (size_t)ic * IH * IW;");
+    } else {
+        cb_line(c, "float *yo = y + (size_t)ic * OH * OW;");
+    }
+    cb_line(c, "for (int oh = 0; oh < OH; oh++) {");
+    cb_line(c, "for (int ow = 0; ow < OW; ow++) {");
+    cb_line(c, "const float *xw = xi + oh * KH * IW + ow * KW;");
+    cb_line(c, "float m = xw[0];");
+    if (bwd)
+        cb_line(c, "int at = 0;");
+    cb_line(c, "for (int kh = 0; kh < KH; kh++)");
+    cb_line(c, "    for (int kw = 0; kw < KW; kw++) {");
+    cb_line(c, "        const float v = xw[kh * IW + kw];");
+    cb_line(c, "        const int take = v > m || isnan(v);");
+    cb_line(c, "        m = take ? v : m;");
+    if (bwd)
+        cb_line(c, "        at = take ? kh * KW + kw : at;");
+    cb_line(c, "    }");
+    if (bwd) {
+        cb_line(c, "const float g = dyo[oh * OW + ow];");
+        cb_line(c, "float *dw0 = dxi + oh * KH * IW + ow * KW;");
+        cb_line(c, "for (int kh = 0; kh < KH; kh++)");
+        cb_line(c, "    for (int kw = 0; kw < KW; kw++)");
+        cb_line(c, "        dw0[kh * IW + kw] = kh * KW + kw == at ? g : 0.0f;");
+    } else {
+        cb_line(c, "yo[oh * OW + ow] = m;");
+    }
+    cb_line(c, "}");
+    if (bwd && in.d[3] > out.d[3] * a->kw) {
+        cb_line(c, "for (int h = oh * KH; h < oh * KH + KH; h++)");
+        cb_line(c, "    for (int w = OW * KW; w < IW; w++)");
+        cb_line(c, "        dxi[h * IW + w] = 0.0f;");
+    }
+    cb_line(c, "}");
+    if (bwd && in.d[2] > out.d[2] * a->kh) {
+        cb_line(c, "for (int p = OH * KH * IW; p < IH * IW; p++)");
+        cb_line(c, "    dxi[p] = 0.0f;");
+    }
+    cb_line(c, "}");
+}
+
 /* One output at a time over its window clipped to the image. Max: NaN propagates as in
  * PyTorch. Average: the divisor counts padding (count_include_pad) but never the part of a
  * ceil-mode window that hangs past the padding, exactly as torch.nn.AvgPool2d. */
 static void pool_emit_forward(Emit *e, const Op *op) {
     Cbuf *c = e->c;
     const Attrs *a = &op->a;
+    if (op->kind == OP_MAXPOOL && pool_tiles(op)) {
+        maxpool_emit_tiled(e, op, NULL);
+        return;
+    }
     emit_image_dims(c, "I", emit_in_shape(e, op, 0));
     emit_image_dims(c, "O", emit_out_shape(e, op));
     cb_line(c, "enum { KH = %d, KW = %d, SH = %d, SW = %d, PH = %d, PW = %d };", a->kh, a->kw, a->sh, a->sw, a->ph, a->pw);
@@ -124,6 +195,10 @@ static void pool_emit_forward(Emit *e, const Op *op) {
 static void pool_emit_backward(Emit *e, const Op *bwd, const Op *fwd) {
     Cbuf *c = e->c;
     const Attrs *a = &fwd->a;
+    if (fwd->kind == OP_MAXPOOL && pool_tiles(fwd)) {
+        maxpool_emit_tiled(e, fwd, bwd);
+        return;
+    }
     emit_image_dims(c, "I", emit_in_shape(e, fwd, 0));
     emit_image_dims(c, "O", emit_out_shape(e, fwd));
     cb_line(c, "enum { KH = %d, KW = %d, SH = %d, SW = %d, PH = %d, PW = %d };", a->kh, a->kw, a->sh, a->sw, a->ph, a->pw);
@@ -160,11 +235,6 @@ static void pool_emit_backward(Emit *e, const Op *bwd, const Op *fwd) {
     cb_line(c, "}");
 }
 
-/* Fusion: windows that tile the image, so that a conv before it can store pooled values. */
-static bool pool_tiles(const Op *pool) {
-    const Attrs *a = &pool->a;
-    return a->kh == a->sh && a->kw == a->sw && !a->ph && !a->pw && !a->ceil_mode;
-}
 
 /* The PyTorch twin. */
 static const char *maxpool_torch(TorchCtx *t, const Op *op) {
