@@ -120,55 +120,111 @@ static void op1_linear0(const float *restrict x, float *restrict y, const float 
     (void)x, (void)w, (void)b, (void)n;
     const int cnn_threads = (long long)n * 119LL >= 1048576LL; /* work per image: 119 */
     (void)cnn_threads;
-    enum { IF = 6, OF = 8, TI = 4, TO = 3, OB = (OF + TO - 1) / TO };
-    const int IB = (n + TI - 1) / TI;
-    PARALLEL_FOR
-    for (int job = 0; job < IB * OB; job++) {
-        const int i0 = job / OB * TI, o0 = job % OB * TO;
-        const float *xr[TI], *wr[TO];
-        for (int t = 0; t < TI; t++)
-            xr[t] = x + (size_t)(i0 + t < n ? i0 + t : i0) * IF;
-        for (int u = 0; u < TO; u++)
-            wr[u] = w + (size_t)(o0 + u < OF ? o0 + u : o0) * IF;
-        float s[TI][TO];
-        int k = 0;
-        #if CNN_VECTORS
-        cnn_vec acc[TI][TO];
-        for (int t = 0; t < TI; t++)
-            for (int u = 0; u < TO; u++)
-                acc[t][u] = (cnn_vec){0};
-        for (; k + CNN_VW <= IF; k += CNN_VW) {
-            cnn_vec xv[TI], wv[TO];
+    enum { IF = 6, OF = 8 };
+    {
+        enum { TI = 4, TO = 3, OB = (OF + TO - 1) / TO };
+        const int IB = n / TI, I0 = 0;
+        PARALLEL_FOR
+        for (int job = 0; job < IB * OB; job++) {
+            const int i0 = I0 + job / OB * TI, o0 = job % OB * TO;
+            const float *xr[TI], *wr[TO];
             for (int t = 0; t < TI; t++)
-                memcpy(&xv[t], xr[t] + k, sizeof xv[t]);
+                xr[t] = x + (size_t)(i0 + t < n ? i0 + t : i0) * IF;
             for (int u = 0; u < TO; u++)
-                memcpy(&wv[u], wr[u] + k, sizeof wv[u]);
+                wr[u] = w + (size_t)(o0 + u < OF ? o0 + u : o0) * IF;
+            float s[TI][TO];
+            int k = 0;
+            #if CNN_VECTORS
+            cnn_vec acc[TI][TO];
             for (int t = 0; t < TI; t++)
                 for (int u = 0; u < TO; u++)
-                    acc[t][u] += xv[t] * wv[u];
+                    acc[t][u] = (cnn_vec){0};
+            for (; k + CNN_VW <= IF; k += CNN_VW) {
+                cnn_vec xv[TI], wv[TO];
+                for (int t = 0; t < TI; t++)
+                    memcpy(&xv[t], xr[t] + k, sizeof xv[t]);
+                for (int u = 0; u < TO; u++)
+                    memcpy(&wv[u], wr[u] + k, sizeof wv[u]);
+                for (int t = 0; t < TI; t++)
+                    for (int u = 0; u < TO; u++)
+                        acc[t][u] += xv[t] * wv[u];
+            }
+            for (int t = 0; t < TI; t++)
+                for (int u = 0; u < TO; u++) {
+                        float v = 0.0f;
+                        for (int j = 0; j < CNN_VW; j++)
+                            v += acc[t][u][j];
+                        s[t][u] = v;
+                }
+            #else
+            for (int t = 0; t < TI; t++)
+                for (int u = 0; u < TO; u++)
+                    s[t][u] = 0.0f;
+            #endif
+            for (; k < IF; k++)
+                for (int t = 0; t < TI; t++)
+                    for (int u = 0; u < TO; u++)
+                        s[t][u] += xr[t][k] * wr[u][k];
+            for (int t = 0; t < TI && i0 + t < n; t++)
+                for (int u = 0; u < TO && o0 + u < OF; u++) {
+                        const int oc = o0 + u;
+                        const float v = b[oc] + s[t][u];
+                        y[(size_t)(i0 + t) * OF + oc] = (0.5f * v * (1.0f + cnn_erf(v * 0.707106781f)));
+                }
         }
-        for (int t = 0; t < TI; t++)
-            for (int u = 0; u < TO; u++) {
-                    float v = 0.0f;
-                    for (int j = 0; j < CNN_VW; j++)
-                        v += acc[t][u][j];
-                    s[t][u] = v;
-            }
-        #else
-        for (int t = 0; t < TI; t++)
+    }
+    if (n % 4)
+    {
+        enum { TI = 1, TO = 8, OB = (OF + TO - 1) / TO };
+        const int IB = n % 4, I0 = n / 4 * 4;
+        PARALLEL_FOR
+        for (int job = 0; job < IB * OB; job++) {
+            const int i0 = I0 + job / OB * TI, o0 = job % OB * TO;
+            const float *xr[TI], *wr[TO];
+            for (int t = 0; t < TI; t++)
+                xr[t] = x + (size_t)(i0 + t < n ? i0 + t : i0) * IF;
             for (int u = 0; u < TO; u++)
-                s[t][u] = 0.0f;
-        #endif
-        for (; k < IF; k++)
+                wr[u] = w + (size_t)(o0 + u < OF ? o0 + u : o0) * IF;
+            float s[TI][TO];
+            int k = 0;
+            #if CNN_VECTORS
+            cnn_vec acc[TI][TO];
             for (int t = 0; t < TI; t++)
                 for (int u = 0; u < TO; u++)
-                    s[t][u] += xr[t][k] * wr[u][k];
-        for (int t = 0; t < TI && i0 + t < n; t++)
-            for (int u = 0; u < TO && o0 + u < OF; u++) {
-                    const int oc = o0 + u;
-                    const float v = b[oc] + s[t][u];
-                    y[(size_t)(i0 + t) * OF + oc] = (0.5f * v * (1.0f + cnn_erf(v * 0.707106781f)));
+                    acc[t][u] = (cnn_vec){0};
+            for (; k + CNN_VW <= IF; k += CNN_VW) {
+                cnn_vec xv[TI], wv[TO];
+                for (int t = 0; t < TI; t++)
+                    memcpy(&xv[t], xr[t] + k, sizeof xv[t]);
+                for (int u = 0; u < TO; u++)
+                    memcpy(&wv[u], wr[u] + k, sizeof wv[u]);
+                for (int t = 0; t < TI; t++)
+                    for (int u = 0; u < TO; u++)
+                        acc[t][u] += xv[t] * wv[u];
             }
+            for (int t = 0; t < TI; t++)
+                for (int u = 0; u < TO; u++) {
+                        float v = 0.0f;
+                        for (int j = 0; j < CNN_VW; j++)
+                            v += acc[t][u][j];
+                        s[t][u] = v;
+                }
+            #else
+            for (int t = 0; t < TI; t++)
+                for (int u = 0; u < TO; u++)
+                    s[t][u] = 0.0f;
+            #endif
+            for (; k < IF; k++)
+                for (int t = 0; t < TI; t++)
+                    for (int u = 0; u < TO; u++)
+                        s[t][u] += xr[t][k] * wr[u][k];
+            for (int t = 0; t < TI && i0 + t < n; t++)
+                for (int u = 0; u < TO && o0 + u < OF; u++) {
+                        const int oc = o0 + u;
+                        const float v = b[oc] + s[t][u];
+                        y[(size_t)(i0 + t) * OF + oc] = (0.5f * v * (1.0f + cnn_erf(v * 0.707106781f)));
+                }
+        }
     }
 }
 
@@ -178,60 +234,116 @@ static void op3_linear1(const float *restrict x, float *restrict y, const float 
     (void)x, (void)w, (void)b, (void)bnw, (void)bnb, (void)bnm, (void)bnv, (void)n;
     const int cnn_threads = (long long)n * 153LL >= 1048576LL; /* work per image: 153 */
     (void)cnn_threads;
-    enum { IF = 8, OF = 8, TI = 4, TO = 3, OB = (OF + TO - 1) / TO };
+    enum { IF = 8, OF = 8 };
     float bn_scale[8], bn_shift[8]; /* the fused batchnorm as y * scale + shift */
     for (int ch = 0; ch < 8; ch++) {
         bn_scale[ch] = bnw[ch] / sqrtf(bnv[ch] + 9.99999975e-06f);
         bn_shift[ch] = bnb[ch] - bnm[ch] * bn_scale[ch];
     }
-    const int IB = (n + TI - 1) / TI;
-    PARALLEL_FOR
-    for (int job = 0; job < IB * OB; job++) {
-        const int i0 = job / OB * TI, o0 = job % OB * TO;
-        const float *xr[TI], *wr[TO];
-        for (int t = 0; t < TI; t++)
-            xr[t] = x + (size_t)(i0 + t < n ? i0 + t : i0) * IF;
-        for (int u = 0; u < TO; u++)
-            wr[u] = w + (size_t)(o0 + u < OF ? o0 + u : o0) * IF;
-        float s[TI][TO];
-        int k = 0;
-        #if CNN_VECTORS
-        cnn_vec acc[TI][TO];
-        for (int t = 0; t < TI; t++)
-            for (int u = 0; u < TO; u++)
-                acc[t][u] = (cnn_vec){0};
-        for (; k + CNN_VW <= IF; k += CNN_VW) {
-            cnn_vec xv[TI], wv[TO];
+    {
+        enum { TI = 4, TO = 3, OB = (OF + TO - 1) / TO };
+        const int IB = n / TI, I0 = 0;
+        PARALLEL_FOR
+        for (int job = 0; job < IB * OB; job++) {
+            const int i0 = I0 + job / OB * TI, o0 = job % OB * TO;
+            const float *xr[TI], *wr[TO];
             for (int t = 0; t < TI; t++)
-                memcpy(&xv[t], xr[t] + k, sizeof xv[t]);
+                xr[t] = x + (size_t)(i0 + t < n ? i0 + t : i0) * IF;
             for (int u = 0; u < TO; u++)
-                memcpy(&wv[u], wr[u] + k, sizeof wv[u]);
+                wr[u] = w + (size_t)(o0 + u < OF ? o0 + u : o0) * IF;
+            float s[TI][TO];
+            int k = 0;
+            #if CNN_VECTORS
+            cnn_vec acc[TI][TO];
             for (int t = 0; t < TI; t++)
                 for (int u = 0; u < TO; u++)
-                    acc[t][u] += xv[t] * wv[u];
+                    acc[t][u] = (cnn_vec){0};
+            for (; k + CNN_VW <= IF; k += CNN_VW) {
+                cnn_vec xv[TI], wv[TO];
+                for (int t = 0; t < TI; t++)
+                    memcpy(&xv[t], xr[t] + k, sizeof xv[t]);
+                for (int u = 0; u < TO; u++)
+                    memcpy(&wv[u], wr[u] + k, sizeof wv[u]);
+                for (int t = 0; t < TI; t++)
+                    for (int u = 0; u < TO; u++)
+                        acc[t][u] += xv[t] * wv[u];
+            }
+            for (int t = 0; t < TI; t++)
+                for (int u = 0; u < TO; u++) {
+                        float v = 0.0f;
+                        for (int j = 0; j < CNN_VW; j++)
+                            v += acc[t][u][j];
+                        s[t][u] = v;
+                }
+            #else
+            for (int t = 0; t < TI; t++)
+                for (int u = 0; u < TO; u++)
+                    s[t][u] = 0.0f;
+            #endif
+            for (; k < IF; k++)
+                for (int t = 0; t < TI; t++)
+                    for (int u = 0; u < TO; u++)
+                        s[t][u] += xr[t][k] * wr[u][k];
+            for (int t = 0; t < TI && i0 + t < n; t++)
+                for (int u = 0; u < TO && o0 + u < OF; u++) {
+                        const int oc = o0 + u;
+                        const float v = b[oc] + s[t][u];
+                        y[(size_t)(i0 + t) * OF + oc] = ((v * bn_scale[oc] + bn_shift[oc]) > 0.0f ? ((v * bn_scale[oc] + bn_shift[oc]) < 6.0f ? (v * bn_scale[oc] + bn_shift[oc]) : 6.0f) : 0.0f);
+                }
         }
-        for (int t = 0; t < TI; t++)
-            for (int u = 0; u < TO; u++) {
-                    float v = 0.0f;
-                    for (int j = 0; j < CNN_VW; j++)
-                        v += acc[t][u][j];
-                    s[t][u] = v;
-            }
-        #else
-        for (int t = 0; t < TI; t++)
+    }
+    if (n % 4)
+    {
+        enum { TI = 1, TO = 8, OB = (OF + TO - 1) / TO };
+        const int IB = n % 4, I0 = n / 4 * 4;
+        PARALLEL_FOR
+        for (int job = 0; job < IB * OB; job++) {
+            const int i0 = I0 + job / OB * TI, o0 = job % OB * TO;
+            const float *xr[TI], *wr[TO];
+            for (int t = 0; t < TI; t++)
+                xr[t] = x + (size_t)(i0 + t < n ? i0 + t : i0) * IF;
             for (int u = 0; u < TO; u++)
-                s[t][u] = 0.0f;
-        #endif
-        for (; k < IF; k++)
+                wr[u] = w + (size_t)(o0 + u < OF ? o0 + u : o0) * IF;
+            float s[TI][TO];
+            int k = 0;
+            #if CNN_VECTORS
+            cnn_vec acc[TI][TO];
             for (int t = 0; t < TI; t++)
                 for (int u = 0; u < TO; u++)
-                    s[t][u] += xr[t][k] * wr[u][k];
-        for (int t = 0; t < TI && i0 + t < n; t++)
-            for (int u = 0; u < TO && o0 + u < OF; u++) {
-                    const int oc = o0 + u;
-                    const float v = b[oc] + s[t][u];
-                    y[(size_t)(i0 + t) * OF + oc] = ((v * bn_scale[oc] + bn_shift[oc]) > 0.0f ? ((v * bn_scale[oc] + bn_shift[oc]) < 6.0f ? (v * bn_scale[oc] + bn_shift[oc]) : 6.0f) : 0.0f);
+                    acc[t][u] = (cnn_vec){0};
+            for (; k + CNN_VW <= IF; k += CNN_VW) {
+                cnn_vec xv[TI], wv[TO];
+                for (int t = 0; t < TI; t++)
+                    memcpy(&xv[t], xr[t] + k, sizeof xv[t]);
+                for (int u = 0; u < TO; u++)
+                    memcpy(&wv[u], wr[u] + k, sizeof wv[u]);
+                for (int t = 0; t < TI; t++)
+                    for (int u = 0; u < TO; u++)
+                        acc[t][u] += xv[t] * wv[u];
             }
+            for (int t = 0; t < TI; t++)
+                for (int u = 0; u < TO; u++) {
+                        float v = 0.0f;
+                        for (int j = 0; j < CNN_VW; j++)
+                            v += acc[t][u][j];
+                        s[t][u] = v;
+                }
+            #else
+            for (int t = 0; t < TI; t++)
+                for (int u = 0; u < TO; u++)
+                    s[t][u] = 0.0f;
+            #endif
+            for (; k < IF; k++)
+                for (int t = 0; t < TI; t++)
+                    for (int u = 0; u < TO; u++)
+                        s[t][u] += xr[t][k] * wr[u][k];
+            for (int t = 0; t < TI && i0 + t < n; t++)
+                for (int u = 0; u < TO && o0 + u < OF; u++) {
+                        const int oc = o0 + u;
+                        const float v = b[oc] + s[t][u];
+                        y[(size_t)(i0 + t) * OF + oc] = ((v * bn_scale[oc] + bn_shift[oc]) > 0.0f ? ((v * bn_scale[oc] + bn_shift[oc]) < 6.0f ? (v * bn_scale[oc] + bn_shift[oc]) : 6.0f) : 0.0f);
+                }
+        }
     }
 }
 
@@ -241,55 +353,111 @@ static void op6_linear2(const float *restrict x, float *restrict y, const float 
     (void)x, (void)w, (void)b, (void)n;
     const int cnn_threads = (long long)n * 117LL >= 1048576LL; /* work per image: 117 */
     (void)cnn_threads;
-    enum { IF = 8, OF = 6, TI = 4, TO = 3, OB = (OF + TO - 1) / TO };
-    const int IB = (n + TI - 1) / TI;
-    PARALLEL_FOR
-    for (int job = 0; job < IB * OB; job++) {
-        const int i0 = job / OB * TI, o0 = job % OB * TO;
-        const float *xr[TI], *wr[TO];
-        for (int t = 0; t < TI; t++)
-            xr[t] = x + (size_t)(i0 + t < n ? i0 + t : i0) * IF;
-        for (int u = 0; u < TO; u++)
-            wr[u] = w + (size_t)(o0 + u < OF ? o0 + u : o0) * IF;
-        float s[TI][TO];
-        int k = 0;
-        #if CNN_VECTORS
-        cnn_vec acc[TI][TO];
-        for (int t = 0; t < TI; t++)
-            for (int u = 0; u < TO; u++)
-                acc[t][u] = (cnn_vec){0};
-        for (; k + CNN_VW <= IF; k += CNN_VW) {
-            cnn_vec xv[TI], wv[TO];
+    enum { IF = 8, OF = 6 };
+    {
+        enum { TI = 4, TO = 3, OB = (OF + TO - 1) / TO };
+        const int IB = n / TI, I0 = 0;
+        PARALLEL_FOR
+        for (int job = 0; job < IB * OB; job++) {
+            const int i0 = I0 + job / OB * TI, o0 = job % OB * TO;
+            const float *xr[TI], *wr[TO];
             for (int t = 0; t < TI; t++)
-                memcpy(&xv[t], xr[t] + k, sizeof xv[t]);
+                xr[t] = x + (size_t)(i0 + t < n ? i0 + t : i0) * IF;
             for (int u = 0; u < TO; u++)
-                memcpy(&wv[u], wr[u] + k, sizeof wv[u]);
+                wr[u] = w + (size_t)(o0 + u < OF ? o0 + u : o0) * IF;
+            float s[TI][TO];
+            int k = 0;
+            #if CNN_VECTORS
+            cnn_vec acc[TI][TO];
             for (int t = 0; t < TI; t++)
                 for (int u = 0; u < TO; u++)
-                    acc[t][u] += xv[t] * wv[u];
+                    acc[t][u] = (cnn_vec){0};
+            for (; k + CNN_VW <= IF; k += CNN_VW) {
+                cnn_vec xv[TI], wv[TO];
+                for (int t = 0; t < TI; t++)
+                    memcpy(&xv[t], xr[t] + k, sizeof xv[t]);
+                for (int u = 0; u < TO; u++)
+                    memcpy(&wv[u], wr[u] + k, sizeof wv[u]);
+                for (int t = 0; t < TI; t++)
+                    for (int u = 0; u < TO; u++)
+                        acc[t][u] += xv[t] * wv[u];
+            }
+            for (int t = 0; t < TI; t++)
+                for (int u = 0; u < TO; u++) {
+                        float v = 0.0f;
+                        for (int j = 0; j < CNN_VW; j++)
+                            v += acc[t][u][j];
+                        s[t][u] = v;
+                }
+            #else
+            for (int t = 0; t < TI; t++)
+                for (int u = 0; u < TO; u++)
+                    s[t][u] = 0.0f;
+            #endif
+            for (; k < IF; k++)
+                for (int t = 0; t < TI; t++)
+                    for (int u = 0; u < TO; u++)
+                        s[t][u] += xr[t][k] * wr[u][k];
+            for (int t = 0; t < TI && i0 + t < n; t++)
+                for (int u = 0; u < TO && o0 + u < OF; u++) {
+                        const int oc = o0 + u;
+                        const float v = b[oc] + s[t][u];
+                        y[(size_t)(i0 + t) * OF + oc] = (v > -3.0f ? (v < 3.0f ? (v + 3.0f) * (1.0f / 6.0f) : 1.0f) : 0.0f);
+                }
         }
-        for (int t = 0; t < TI; t++)
-            for (int u = 0; u < TO; u++) {
-                    float v = 0.0f;
-                    for (int j = 0; j < CNN_VW; j++)
-                        v += acc[t][u][j];
-                    s[t][u] = v;
-            }
-        #else
-        for (int t = 0; t < TI; t++)
+    }
+    if (n % 4)
+    {
+        enum { TI = 1, TO = 8, OB = (OF + TO - 1) / TO };
+        const int IB = n % 4, I0 = n / 4 * 4;
+        PARALLEL_FOR
+        for (int job = 0; job < IB * OB; job++) {
+            const int i0 = I0 + job / OB * TI, o0 = job % OB * TO;
+            const float *xr[TI], *wr[TO];
+            for (int t = 0; t < TI; t++)
+                xr[t] = x + (size_t)(i0 + t < n ? i0 + t : i0) * IF;
             for (int u = 0; u < TO; u++)
-                s[t][u] = 0.0f;
-        #endif
-        for (; k < IF; k++)
+                wr[u] = w + (size_t)(o0 + u < OF ? o0 + u : o0) * IF;
+            float s[TI][TO];
+            int k = 0;
+            #if CNN_VECTORS
+            cnn_vec acc[TI][TO];
             for (int t = 0; t < TI; t++)
                 for (int u = 0; u < TO; u++)
-                    s[t][u] += xr[t][k] * wr[u][k];
-        for (int t = 0; t < TI && i0 + t < n; t++)
-            for (int u = 0; u < TO && o0 + u < OF; u++) {
-                    const int oc = o0 + u;
-                    const float v = b[oc] + s[t][u];
-                    y[(size_t)(i0 + t) * OF + oc] = (v > -3.0f ? (v < 3.0f ? (v + 3.0f) * (1.0f / 6.0f) : 1.0f) : 0.0f);
+                    acc[t][u] = (cnn_vec){0};
+            for (; k + CNN_VW <= IF; k += CNN_VW) {
+                cnn_vec xv[TI], wv[TO];
+                for (int t = 0; t < TI; t++)
+                    memcpy(&xv[t], xr[t] + k, sizeof xv[t]);
+                for (int u = 0; u < TO; u++)
+                    memcpy(&wv[u], wr[u] + k, sizeof wv[u]);
+                for (int t = 0; t < TI; t++)
+                    for (int u = 0; u < TO; u++)
+                        acc[t][u] += xv[t] * wv[u];
             }
+            for (int t = 0; t < TI; t++)
+                for (int u = 0; u < TO; u++) {
+                        float v = 0.0f;
+                        for (int j = 0; j < CNN_VW; j++)
+                            v += acc[t][u][j];
+                        s[t][u] = v;
+                }
+            #else
+            for (int t = 0; t < TI; t++)
+                for (int u = 0; u < TO; u++)
+                    s[t][u] = 0.0f;
+            #endif
+            for (; k < IF; k++)
+                for (int t = 0; t < TI; t++)
+                    for (int u = 0; u < TO; u++)
+                        s[t][u] += xr[t][k] * wr[u][k];
+            for (int t = 0; t < TI && i0 + t < n; t++)
+                for (int u = 0; u < TO && o0 + u < OF; u++) {
+                        const int oc = o0 + u;
+                        const float v = b[oc] + s[t][u];
+                        y[(size_t)(i0 + t) * OF + oc] = (v > -3.0f ? (v < 3.0f ? (v + 3.0f) * (1.0f / 6.0f) : 1.0f) : 0.0f);
+                }
+        }
     }
 }
 
@@ -298,55 +466,111 @@ static void op8_linear3(const float *restrict x, float *restrict y, const float 
     (void)x, (void)w, (void)b, (void)n;
     const int cnn_threads = (long long)n * 49LL >= 1048576LL; /* work per image: 49 */
     (void)cnn_threads;
-    enum { IF = 6, OF = 3, TI = 4, TO = 3, OB = (OF + TO - 1) / TO };
-    const int IB = (n + TI - 1) / TI;
-    PARALLEL_FOR
-    for (int job = 0; job < IB * OB; job++) {
-        const int i0 = job / OB * TI, o0 = job % OB * TO;
-        const float *xr[TI], *wr[TO];
-        for (int t = 0; t < TI; t++)
-            xr[t] = x + (size_t)(i0 + t < n ? i0 + t : i0) * IF;
-        for (int u = 0; u < TO; u++)
-            wr[u] = w + (size_t)(o0 + u < OF ? o0 + u : o0) * IF;
-        float s[TI][TO];
-        int k = 0;
-        #if CNN_VECTORS
-        cnn_vec acc[TI][TO];
-        for (int t = 0; t < TI; t++)
-            for (int u = 0; u < TO; u++)
-                acc[t][u] = (cnn_vec){0};
-        for (; k + CNN_VW <= IF; k += CNN_VW) {
-            cnn_vec xv[TI], wv[TO];
+    enum { IF = 6, OF = 3 };
+    {
+        enum { TI = 4, TO = 3, OB = (OF + TO - 1) / TO };
+        const int IB = n / TI, I0 = 0;
+        PARALLEL_FOR
+        for (int job = 0; job < IB * OB; job++) {
+            const int i0 = I0 + job / OB * TI, o0 = job % OB * TO;
+            const float *xr[TI], *wr[TO];
             for (int t = 0; t < TI; t++)
-                memcpy(&xv[t], xr[t] + k, sizeof xv[t]);
+                xr[t] = x + (size_t)(i0 + t < n ? i0 + t : i0) * IF;
             for (int u = 0; u < TO; u++)
-                memcpy(&wv[u], wr[u] + k, sizeof wv[u]);
+                wr[u] = w + (size_t)(o0 + u < OF ? o0 + u : o0) * IF;
+            float s[TI][TO];
+            int k = 0;
+            #if CNN_VECTORS
+            cnn_vec acc[TI][TO];
             for (int t = 0; t < TI; t++)
                 for (int u = 0; u < TO; u++)
-                    acc[t][u] += xv[t] * wv[u];
+                    acc[t][u] = (cnn_vec){0};
+            for (; k + CNN_VW <= IF; k += CNN_VW) {
+                cnn_vec xv[TI], wv[TO];
+                for (int t = 0; t < TI; t++)
+                    memcpy(&xv[t], xr[t] + k, sizeof xv[t]);
+                for (int u = 0; u < TO; u++)
+                    memcpy(&wv[u], wr[u] + k, sizeof wv[u]);
+                for (int t = 0; t < TI; t++)
+                    for (int u = 0; u < TO; u++)
+                        acc[t][u] += xv[t] * wv[u];
+            }
+            for (int t = 0; t < TI; t++)
+                for (int u = 0; u < TO; u++) {
+                        float v = 0.0f;
+                        for (int j = 0; j < CNN_VW; j++)
+                            v += acc[t][u][j];
+                        s[t][u] = v;
+                }
+            #else
+            for (int t = 0; t < TI; t++)
+                for (int u = 0; u < TO; u++)
+                    s[t][u] = 0.0f;
+            #endif
+            for (; k < IF; k++)
+                for (int t = 0; t < TI; t++)
+                    for (int u = 0; u < TO; u++)
+                        s[t][u] += xr[t][k] * wr[u][k];
+            for (int t = 0; t < TI && i0 + t < n; t++)
+                for (int u = 0; u < TO && o0 + u < OF; u++) {
+                        const int oc = o0 + u;
+                        const float v = b[oc] + s[t][u];
+                        y[(size_t)(i0 + t) * OF + oc] = v;
+                }
         }
-        for (int t = 0; t < TI; t++)
-            for (int u = 0; u < TO; u++) {
-                    float v = 0.0f;
-                    for (int j = 0; j < CNN_VW; j++)
-                        v += acc[t][u][j];
-                    s[t][u] = v;
-            }
-        #else
-        for (int t = 0; t < TI; t++)
+    }
+    if (n % 4)
+    {
+        enum { TI = 1, TO = 8, OB = (OF + TO - 1) / TO };
+        const int IB = n % 4, I0 = n / 4 * 4;
+        PARALLEL_FOR
+        for (int job = 0; job < IB * OB; job++) {
+            const int i0 = I0 + job / OB * TI, o0 = job % OB * TO;
+            const float *xr[TI], *wr[TO];
+            for (int t = 0; t < TI; t++)
+                xr[t] = x + (size_t)(i0 + t < n ? i0 + t : i0) * IF;
             for (int u = 0; u < TO; u++)
-                s[t][u] = 0.0f;
-        #endif
-        for (; k < IF; k++)
+                wr[u] = w + (size_t)(o0 + u < OF ? o0 + u : o0) * IF;
+            float s[TI][TO];
+            int k = 0;
+            #if CNN_VECTORS
+            cnn_vec acc[TI][TO];
             for (int t = 0; t < TI; t++)
                 for (int u = 0; u < TO; u++)
-                    s[t][u] += xr[t][k] * wr[u][k];
-        for (int t = 0; t < TI && i0 + t < n; t++)
-            for (int u = 0; u < TO && o0 + u < OF; u++) {
-                    const int oc = o0 + u;
-                    const float v = b[oc] + s[t][u];
-                    y[(size_t)(i0 + t) * OF + oc] = v;
+                    acc[t][u] = (cnn_vec){0};
+            for (; k + CNN_VW <= IF; k += CNN_VW) {
+                cnn_vec xv[TI], wv[TO];
+                for (int t = 0; t < TI; t++)
+                    memcpy(&xv[t], xr[t] + k, sizeof xv[t]);
+                for (int u = 0; u < TO; u++)
+                    memcpy(&wv[u], wr[u] + k, sizeof wv[u]);
+                for (int t = 0; t < TI; t++)
+                    for (int u = 0; u < TO; u++)
+                        acc[t][u] += xv[t] * wv[u];
             }
+            for (int t = 0; t < TI; t++)
+                for (int u = 0; u < TO; u++) {
+                        float v = 0.0f;
+                        for (int j = 0; j < CNN_VW; j++)
+                            v += acc[t][u][j];
+                        s[t][u] = v;
+                }
+            #else
+            for (int t = 0; t < TI; t++)
+                for (int u = 0; u < TO; u++)
+                    s[t][u] = 0.0f;
+            #endif
+            for (; k < IF; k++)
+                for (int t = 0; t < TI; t++)
+                    for (int u = 0; u < TO; u++)
+                        s[t][u] += xr[t][k] * wr[u][k];
+            for (int t = 0; t < TI && i0 + t < n; t++)
+                for (int u = 0; u < TO && o0 + u < OF; u++) {
+                        const int oc = o0 + u;
+                        const float v = b[oc] + s[t][u];
+                        y[(size_t)(i0 + t) * OF + oc] = v;
+                }
+        }
     }
 }
 
