@@ -66,8 +66,14 @@ static StreamGeo stream_geo(const Graph *g, const Op *q) {
 }
 
 /* Whether q can read p's output rows as p makes them: both plain convs (one group, p with no
- * folded batchnorm, whose names q's own would hide), small enough for int indices. */
+ * folded batchnorm, whose names q's own would hide), small enough for int indices, and together
+ * less work per image than the generated code starts threads for (emit_c.c: 2^20), since the
+ * streamed pair runs on one thread: a big pair keeps its threaded kernels. */
+enum { STREAM_WORK = 1 << 20 };
+
 bool conv_stream_from(const Graph *g, const Op *q, const Op *p) {
+    if (op_info(p->kind)->flops(g, p) + op_info(q->kind)->flops(g, q) >= STREAM_WORK)
+        return false;
     if (p->kind != OP_CONV || q->kind != OP_CONV || p->a.groups != 1 || q->a.groups != 1 || p->epi_bn >= 0 ||
         q->pro_norm >= 0 || p->pro_conv >= 0 || g->values[p->writes].shape.rank != 4)
         return false;
