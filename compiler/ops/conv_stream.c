@@ -152,7 +152,7 @@ static void stream_emit_rows(Emit *e, const Op *op, Shape in, Shape out, int pkh
     cb_line(c, "for (int blk = 0; blk < BLOCKS; blk++) {");
     cb_line(c, "const int oc0 = blk * OB;");
     cb_line(c, "for (int q = 0; q < PKH; q++) {");
-    cb_line(c, "float *yo = %s;", pool ? arena_printf("%s + q * OW", rb) : dst);
+    cb_line(c, "float *yo = %s;", pool ? arena_printf("%s + q * OW", rb) : arena_printf("%s + oc0 * YS", dst));
     cb_line(c, "const float *xg = %s + q * SH * WP;", src);
     cb_line(c, "int ow0 = 0;");
     for (int bi = 0; bi < (ob_last != ob ? 2 : 1); bi++) {
