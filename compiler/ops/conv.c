@@ -91,8 +91,14 @@ static void conv_add_params(Graph *g, int id) {
         ir_add_param(g, id, PARAM_BIAS, arena_printf("%s.bias", op->pname), (Shape){1, {op->a.out}}, true);
 }
 
+/* The conv's input: a streamed conv reads the rows of its producer's output (pro_conv), and
+ * its in[0] is the producer's input. */
+static Shape conv_in(const Graph *g, const Op *op) {
+    return g->values[op->pro_conv >= 0 ? g->ops[op->pro_conv].writes : op->in[0]].shape;
+}
+
 static double conv_flops(const Graph *g, const Op *op) {
-    Shape o = g->values[op->out].shape, in = g->values[op->in[0]].shape;
+    Shape o = g->values[op->out].shape, in = conv_in(g, op);
     double macs = (double)o.d[1] * o.d[2] * o.d[3] * (in.d[1] / op->a.groups) * op->a.kh * op->a.kw;
     return 2 * macs + (op->a.bias ? (double)o.d[1] * o.d[2] * o.d[3] : 0);
 }
@@ -512,7 +518,7 @@ static void conv_emit_kernel(Emit *e, const Op *op, const Attrs *a, Shape in, Sh
  * bench/profile.sh, with the part's FLOPs per image. */
 static void conv_profile_mark(Cbuf *c, const char *part, const Graph *g, const Op *fwd) {
     const Attrs *a = &fwd->a;
-    Shape o = g->values[fwd->out].shape, in = g->values[fwd->in[0]].shape;
+    Shape o = g->values[fwd->out].shape, in = conv_in(g, fwd);
     double flops = 2.0 * o.d[1] * o.d[2] * o.d[3] * (in.d[1] / a->groups) * a->kh * a->kw;
     cb_line(c, "/* profile: %s %.0f */", part, flops);
 }
