@@ -131,9 +131,14 @@ static unsigned char *pnm_decode(const char *path, const unsigned char *b, const
  * more than 256 symbols is refused. False with err for such a file; true for anything else
  * (stb reports other faults itself). */
 static bool jpeg_tables_ok(const char *path, const unsigned char *b, size_t len, char *err) {
-    if (len < 2 || b[0] != 0xff || b[1] != 0xd8)
+    /* stb finds the start-of-image marker as it finds every marker: after any number of 0xff
+     * fill bytes, so a file may start ff ff ... ff d8 and still be read as a JPEG. */
+    size_t p = 0;
+    while (p < len && b[p] == 0xff)
+        p++;
+    if (p == 0 || p >= len || b[p] != 0xd8)
         return true;
-    size_t p = 2;
+    p++;
     while (p + 1 < len) {
         if (b[p] != 0xff) {   /* entropy-coded data: on to the next marker */
             p++;
