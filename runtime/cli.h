@@ -37,6 +37,11 @@ typedef struct CliOption {
 int cli_parse(const char *command, const char *help, const CliOption *opts, int argc,
               char **argv, const char **positional, int *npositional);
 
+/* cli_parse for a command with one repeatable option `name` ("--weights"): every value of it,
+ * in order, goes to list (room for argc entries), their count to *nlist; *value holds the last. */
+int cli_parse_repeated(const char *command, const char *help, const CliOption *opts, int argc, char **argv,
+                       const char **positional, int *npositional, const char *name, const char **list, int *nlist);
+
 /* "--name" is required: returns false after printing the usage error. */
 bool cli_require(const char *command, const char *name, const char *value);
 /* Integer option values in [lo, hi]; false after printing the usage error. */
