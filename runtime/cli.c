@@ -22,7 +22,8 @@
     X(forward, "run the model on a tensor file (for testing against a reference)")    \
     X(train, "train on a dataset: checkpoints, log.csv, curves.svg")                  \
     X(eval, "loss, accuracy, per-class metrics and confusion matrix on a dataset")   \
-    X(grad, "loss and gradients of one training step (for testing against a reference)")
+    X(grad, "loss and gradients of one training step (for testing against a reference)") \
+    X(visualize, "draw the first conv layer's filters or a layer's feature maps as a PNG")
 
 static const struct {
     const char *name, *summary;

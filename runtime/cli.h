@@ -76,6 +76,7 @@ int cmd_train(const CnnModel *m, int argc, char **argv);   /* train.c */
 int cmd_eval(const CnnModel *m, int argc, char **argv);
 int cmd_grad(const CnnModel *m, int argc, char **argv);
 int cmd_import(const CnnModel *m, int argc, char **argv);   /* import.c */
+int cmd_visualize(const CnnModel *m, int argc, char **argv);
 
 /* Checks tensor 'input' of c against the model's input shape ([N, C, H, W] or [N, F], N >= 1)
  * and reads N into *n; on failure, one line in err naming the file and the shapes. */
