@@ -72,7 +72,7 @@ bool conv_dw_emit_forward(Emit *e, const Op *op);
 bool conv_dw_emit_backward(Emit *e, const Op *bwd, const Op *fwd);
 
 static bool dw_forward_takes(const Op *op, const Attrs *a, Shape in, Shape out) {
-    return op->pro_norm < 0 && op->epi_pool < 0 && dw_qualifies(a, in, out);
+    return op->pro_norm < 0 && op->epi_pool < 0 && op->pro_conv < 0 && dw_qualifies(a, in, out);
 }
 
 int64_t conv_dw_scratch(const Graph *g, const Op *op) {
