@@ -28,27 +28,16 @@
 
 /* ---------- argument tables ---------- */
 
-typedef enum {
-    TA_INT,   /* int field */
-    TA_I64,   /* long long field */
-    TA_NUM,   /* double field; an integer value is accepted */
-    TA_BOOL,  /* bool field */
-    TA_NUMS,  /* TrainNumList: a non-empty list of numbers */
-    TA_INTS,  /* TrainIntList: a non-empty, strictly increasing list of integers */
-} ArgType;
-
-typedef struct Range {
-    double lo, hi;
-    bool lo_open, hi_open;
-} Range;
-
-typedef struct TrainArg {
-    const char *name;
-    const char *def;  /* the default as messages show it; NULL: required; "none": not set */
-    ArgType type;
-    Range range;      /* of a number, or of each item of a list */
-    size_t offset;    /* of the field in the struct the call fills */
-} TrainArg;
+/* The tables are args.h's typed ArgSpec, read by the binder layers use too (args_bind,
+ * args_check); offset is the field each argument fills. */
+typedef ArgSpec TrainArg;
+typedef ArgRange Range;
+#define TA_INT AK_INT
+#define TA_I64 AK_I64
+#define TA_NUM AK_NUM
+#define TA_BOOL AK_BOOL
+#define TA_NUMS AK_NUMS
+#define TA_INTS AK_INTS
 
 #define ANY {-INFINITY, INFINITY, false, false}
 #define GE0 {0, INFINITY, false, false}
@@ -61,8 +50,8 @@ typedef struct TrainArg {
 #define HUE {0, 0.5, false, false}       /* [0, 0.5] */
 #define DEGREES0 {0, 180, false, false}  /* [0, 180] */
 #define SHEAR {0, 90, false, true}       /* [0, 90) */
-#define ARG(S, field, type, def, range) {#field, def, type, range, offsetof(S, field)}
-#define END_ARGS {NULL, NULL, TA_INT, ANY, 0}
+#define ARG(S, field, type, def, range) {#field, def, type, range, NULL, offsetof(S, field)}
+#define END_ARGS ARG_END
 
 /* The scalar settings, filling TrainConfig itself. */
 static const TrainArg scalar_args[] = {
@@ -207,48 +196,20 @@ const char *train_init_name(InitKind k) { return init_members[k].name; }
 
 enum { MAX_ARGS = 8 };
 
+void train_vocab_walk(void (*fn)(void *ctx, const char *family, const char *name, const ArgSpec *args), void *ctx) {
+    const Family *fams[] = {&losses, &optimizers, &schedules, &augments, &inits, &early_stops};
+    for (int f = 0; f < (int)(sizeof fams / sizeof fams[0]); f++)
+        for (int i = 0; i < fams[f]->n; i++)
+            fn(ctx, fams[f]->key, fams[f]->members[i].name, fams[f]->members[i].args);
+    fn(ctx, "settings", "train", scalar_args);
+}
+
 /* ---------- text ---------- */
 
-/* The shortest text that reads back as the same double: 0.001, 1e-08, 0.1. */
-static const char *num_text(double x) {
-    char buf[40];
-    if (x == floor(x) && fabs(x) < 1e15) /* %g would give 1e+02 for 100 */
-        return arena_printf("%.0f", x);
-    for (int prec = 1; prec <= 17; prec++) {
-        snprintf(buf, sizeof buf, "%.*g", prec, x);
-        if (strtod(buf, NULL) == x)
-            break;
-    }
-    return arena_strdup(buf);
-}
-
-static const char *value_text(const Val *v) {
-    switch (v->kind) {
-    case V_INT: return arena_printf("%lld", v->i);
-    case V_FLOAT: return num_text(v->f);
-    case V_BOOL: return v->i ? "true" : "false";
-    case V_WORD: return v->word;
-    case V_LIST: {
-        const char *s = "[";
-        for (int i = 0; i < v->n; i++)
-            s = arena_printf("%s%s%s", s, i ? ", " : "", value_text(&v->items[i]));
-        return arena_printf("%s]", s);
-    }
-    case V_NONE: break;
-    }
-    return "nothing";
-}
-
-/* "(lr, momentum=0, nesterov=false, weight_decay=0)", or "no arguments". */
-static const char *signature(const TrainArg *args) {
-    if (!args[0].name)
-        return "no arguments";
-    const char *s = "(";
-    for (int i = 0; args[i].name; i++)
-        s = arena_printf("%s%s%s%s%s", s, i ? ", " : "", args[i].name, args[i].def ? "=" : "",
-                         args[i].def ? args[i].def : "");
-    return arena_printf("%s)", s);
-}
+#define num_text args_num_text
+#define value_text args_value_text
+#define signature args_signature
+#define range_text args_range_text
 
 /* "one of sgd, adam, adamw", or for a one-member family its call: "early_stop(patience, ...)". */
 static const char *expected_text(const Family *fam) {
@@ -257,20 +218,6 @@ static const char *expected_text(const Family *fam) {
     const char *s = "one of ";
     for (int i = 0; i < fam->n; i++)
         s = arena_printf("%s%s%s", s, i ? ", " : "", fam->members[i].name);
-    return s;
-}
-
-/* "an integer >= 1", "a number >= 0 and < 1", "numbers between 0 and 1" (plural for lists). */
-static const char *range_text(bool integer, bool plural, Range r) {
-    const char *what = integer ? (plural ? "integers" : "an integer") : (plural ? "numbers" : "a number");
-    bool has_lo = isfinite(r.lo), has_hi = isfinite(r.hi);
-    if (has_lo && has_hi && !r.lo_open && !r.hi_open)
-        return arena_printf("%s between %s and %s", what, num_text(r.lo), num_text(r.hi));
-    const char *s = what;
-    if (has_lo)
-        s = arena_printf("%s %s %s", s, r.lo_open ? ">" : ">=", num_text(r.lo));
-    if (has_hi)
-        s = arena_printf("%s%s %s %s", s, has_lo ? " and" : "", r.hi_open ? "<" : "<=", num_text(r.hi));
     return s;
 }
 
@@ -290,6 +237,8 @@ static Span callee_span(const Expr *e) {
 typedef struct Env {
     bool (*lookup)(void *ctx, const char *name, Val *out);
     void *ctx;
+    Val (*eval)(void *ectx, const Expr *e);   /* when set, evaluates every value (a layer's init) */
+    void *ectx;
 } Env;
 
 static Val none_val(Span s) { return value_none(s); }
@@ -298,6 +247,8 @@ static Val eval(const Env *env, const Expr *e);
 
 /* A value of the language; V_NONE after an error has been reported. */
 static Val eval(const Env *env, const Expr *e) {
+    if (env->eval)
+        return env->eval(env->ectx, e);
     Val r = {.span = e->span};
     switch (e->kind) {
     case EX_INT: r.kind = V_INT; r.i = e->ival; return r;
@@ -344,122 +295,40 @@ static Val eval(const Env *env, const Expr *e) {
 
 static void *field_at(void *base, const TrainArg *a) { return (char *)base + a->offset; }
 
-static bool in_range(double x, Range r) {
-    return (r.lo_open ? x > r.lo : x >= r.lo) && (r.hi_open ? x < r.hi : x <= r.hi);
-}
-
-/* An integer in a's range (and in the field's C type); reports "SUBJECT must be ..., got ...". */
-static bool check_int(const TrainArg *a, const Val *v, const char *subject, long long *out) {
-    double type_max = a->type == TA_I64 ? (double)LLONG_MAX : (double)INT_MAX;
-    if (v->kind == V_INT && in_range((double)v->i, a->range) && (double)v->i <= type_max) {
-        *out = v->i;
-        return true;
-    }
-    Range shown = a->range;
-    if (v->kind == V_INT && (double)v->i > type_max && !isfinite(shown.hi))
-        shown.hi = type_max;
-    diag_error(v->span, "%s must be %s, got %s", subject, range_text(true, false, shown), value_text(v));
-    return false;
-}
-
-static bool check_num(const TrainArg *a, const Val *v, const char *subject, double *out) {
-    if (!value_is_num(v) || !in_range(value_num(v), a->range)) {
-        diag_error(v->span, "%s must be %s, got %s", subject, range_text(false, false, a->range), value_text(v));
-        return false;
-    }
-    *out = value_num(v);
-    return true;
-}
-
-/* Checks v against a and stores it in base's field; v of kind V_NONE was already reported. */
+/* Checks v against a (args_check reports) and stores it in base's field; v of kind V_NONE was
+ * already reported. */
 static bool store_arg(const TrainArg *a, const Val *v, const char *subject, void *base) {
     void *f = field_at(base, a);
-    if (v->kind == V_NONE)
+    if (!args_check(a, v, subject, true))
         return false;
-    switch (a->type) {
-    case TA_INT:
-    case TA_I64: {
-        long long x;
-        if (!check_int(a, v, subject, &x))
-            return false;
-        if (a->type == TA_INT)
-            *(int *)f = (int)x;
-        else
-            *(long long *)f = x;
-        return true;
-    }
-    case TA_NUM: return check_num(a, v, subject, (double *)f);
-    case TA_BOOL:
-        if (v->kind != V_BOOL) {
-            diag_error(v->span, "%s must be true or false, got %s", subject, value_text(v));
-            return false;
-        }
-        *(bool *)f = v->i != 0;
-        return true;
-    case TA_NUMS:
-    case TA_INTS: {
-        bool ints = a->type == TA_INTS;
-        if (v->kind != V_LIST || v->n == 0) {
-            diag_error(v->span, "%s must be a non-empty list of %s%s, got %s", subject,
-                       range_text(ints, true, a->range), ints ? " in increasing order" : "", value_text(v));
-            return false;
-        }
-        bool ok = true;
+    switch (a->kind) {
+    case AK_INT: *(int *)f = (int)v->i; return true;
+    case AK_I64: *(long long *)f = v->i; return true;
+    case AK_NUM: *(double *)f = value_num(v); return true;
+    case AK_BOOL: *(bool *)f = v->i != 0; return true;
+    case AK_NUMS: {
         double *nums = arena_alloc(sizeof(double) * (size_t)v->n);
-        int *is = arena_alloc(sizeof(int) * (size_t)v->n);
-        for (int i = 0; i < v->n; i++) {
-            const char *item = arena_printf("%s: item %d", subject, i + 1);
-            long long x;
-            if (ints) {
-                TrainArg item_arg = *a;
-                item_arg.type = TA_INT;
-                if (!check_int(&item_arg, &v->items[i], item, &x)) {
-                    ok = false;
-                    continue;
-                }
-                is[i] = (int)x;
-                if (ok && i > 0 && is[i] <= is[i - 1]) {
-                    diag_error(v->items[i].span, "%s must be strictly increasing, got %d after %d", subject, is[i],
-                               is[i - 1]);
-                    ok = false;
-                }
-            } else if (!check_num(a, &v->items[i], item, &nums[i])) {
-                ok = false;
-            }
-        }
-        if (!ok)
-            return false;
-        if (ints)
-            *(TrainIntList *)f = (TrainIntList){is, v->n, v->span};
-        else
-            *(TrainNumList *)f = (TrainNumList){nums, v->n, v->span};
+        for (int i = 0; i < v->n; i++)
+            nums[i] = value_num(&v->items[i]);
+        *(TrainNumList *)f = (TrainNumList){nums, v->n, v->span};
         return true;
     }
+    case AK_INTS: {
+        int *is = arena_alloc(sizeof(int) * (size_t)v->n);
+        for (int i = 0; i < v->n; i++)
+            is[i] = (int)v->items[i].i;
+        *(TrainIntList *)f = (TrainIntList){is, v->n, v->span};
+        return true;
     }
-    return false;
-}
-
-/* The default of a (not NULL, not "none") as a value. */
-static Val default_val(const TrainArg *a, Span at) {
-    Val v = {.span = at};
-    if (!strcmp(a->def, "true") || !strcmp(a->def, "false")) {
-        v.kind = V_BOOL;
-        v.i = a->def[0] == 't';
-    } else if (strpbrk(a->def, ".eE")) {
-        v.kind = V_FLOAT;
-        v.f = strtod(a->def, NULL);
-    } else {
-        v.kind = V_INT;
-        v.i = strtoll(a->def, NULL, 10);
+    default: return false;
     }
-    return v;
 }
 
 /* Fills base (the struct the args describe) with every default; required fields stay 0. */
 static void apply_defaults(const TrainArg *args, void *base) {
     for (int i = 0; args[i].name; i++)
         if (args[i].def && strcmp(args[i].def, "none") != 0) {
-            Val v = default_val(&args[i], span_none());
+            Val v = args_default(args, i, span_none(), true);
             store_arg(&args[i], &v, args[i].name, base);
         }
 }
@@ -473,79 +342,19 @@ static bool bind_call(const Env *env, const char *key, const Callee *c, const Ex
                       Val *vals) {
     const char *what = arena_printf("%s: %s", key, c->name);
     const TrainArg *args = c->args;
-    int n = 0;
-    while (args[n].name)
-        n++;
+    int n = args_count(args);
     assert(n <= MAX_ARGS);
     const Arg *slots[MAX_ARGS] = {0};
-    const char *names[MAX_ARGS];
-    for (int i = 0; i < n; i++)
-        names[i] = args[i].name;
     Span name_span = callee_span(call);
-    bool ok = true, too_many = false;
-    const Arg *first_keyword = NULL;
-    int npos = 0;
-    int nargs = call->kind == EX_CALL ? call->args.n : 0;
-    for (int k = 0; k < nargs; k++) {
-        const Arg *a = &call->args.items[k];
-        if (!a->name) {
-            if (first_keyword) {
-                diag_error(a->span, "%s: a positional argument cannot follow keyword arguments", what);
-                diag_note(first_keyword->span, "the first keyword argument is here");
-                ok = false;
-            } else if (npos >= n) {
-                if (!too_many) {
-                    if (n == 0)
-                        diag_error(a->span, "%s takes no arguments", what);
-                    else
-                        diag_error(a->span, "%s takes at most %d argument%s; %s takes %s", what, n, n == 1 ? "" : "s",
-                                   c->name, signature(args));
-                }
-                too_many = true;
-                ok = false;
-            } else {
-                slots[npos++] = a;
-            }
-            continue;
-        }
-        if (!first_keyword)
-            first_keyword = a;
-        int i = 0;
-        while (i < n && strcmp(names[i], a->name) != 0)
-            i++;
-        if (i == n) {
-            if (n == 0)
-                diag_error(a->name_span, "%s takes no arguments", what);
-            else
-                diag_error(a->name_span, "%s has no argument '%s'; %s takes %s", what, a->name, c->name,
-                           signature(args));
-            const char *near = diag_closest(a->name, names, n);
-            if (near)
-                diag_note(span_none(), "did you mean '%s'?", near);
-            ok = false;
-        } else if (slots[i]) {
-            diag_error(a->name_span, "%s: argument '%s' is given twice", what, a->name);
-            diag_note(slots[i]->span, "first given here");
-            ok = false;
-        } else {
-            slots[i] = a;
-        }
-    }
-    for (int i = 0; i < n; i++)
-        if (!slots[i] && !args[i].def) {
-            diag_error(name_span, "%s needs argument '%s'; %s takes %s", what, args[i].name, c->name, signature(args));
-            ok = false;
-        }
+    bool ok = args_bind(what, c->name, name_span, args, call->kind == EX_CALL ? &call->args : NULL, slots);
     /* The given values are checked even after a binding error: their mistakes are independent. */
     memset(base, 0, size);
     for (int i = 0; i < n; i++) {
         Val v;
         if (slots[i])
             v = eval(env, slots[i]->value);
-        else if (args[i].def && strcmp(args[i].def, "none") != 0)
-            v = default_val(&args[i], call->span);
         else
-            v = none_val(call->span);
+            v = args_default(args, i, call->span, true);
         if (vals)
             vals[i] = v;
         if (!slots[i] && v.kind == V_NONE)
@@ -670,7 +479,10 @@ static bool eval_early_stop(const Env *env, const Expr *e, TrainConfig *t) {
 
 static const char *const nonlinearities[] = {"linear", "sigmoid", "tanh", "relu", "leaky_relu"};
 
-static bool eval_init(const Env *env, const Expr *e, TrainConfig *t) {
+/* An init (the train setting, or a layer's init argument): key prefixes the messages ("init",
+ * "conv: argument 'init'"), subject names the whole value. */
+static bool bind_init(const Env *env, const Expr *e, const char *fam_key, const char *subject, InitKind *kind,
+                      TrainInitArgs *out) {
     TrainInitArgs args;
     int fan_out = 0, nonlinearity = 4;   /* set after eval_member, which fills args afresh */
     const Expr *call = e;
@@ -700,7 +512,7 @@ static bool eval_init(const Env *env, const Expr *e, TrainConfig *t) {
                     }
             }
             if (!ok) {
-                diag_error(a->value->span, "init: kaiming_normal: %s must be %s", key,
+                diag_error(a->value->span, "%s: kaiming_normal: %s must be %s", fam_key, key,
                            !strcmp(key, "mode") ? "fan_in or fan_out"
                                                 : "linear, sigmoid, tanh, relu or leaky_relu");
                 return false;
@@ -708,19 +520,47 @@ static bool eval_init(const Env *env, const Expr *e, TrainConfig *t) {
         }
         call = copy;
     }
-    int m = eval_member(env, &inits, "train setting 'init'", call, &args, sizeof args, NULL);
+    Family fam = inits;
+    fam.key = fam_key;
+    int m = eval_member(env, &fam, subject, call, &args, sizeof args, NULL);
     if (m < 0)
         return false;
     if (m == INIT_UNIFORM && !(args.a < args.b)) {
-        diag_error(e->span, "init: uniform needs a < b, got a = %g, b = %g", args.a, args.b);
+        diag_error(e->span, "%s: uniform needs a < b, got a = %g, b = %g", fam_key, args.a, args.b);
         return false;
     }
     args.has_args = e->kind == EX_CALL && e->args.n > 0;
     args.fan_out = fan_out;
     args.nonlinearity = nonlinearity;
-    t->init = (InitKind)m;
-    t->init_args = args;
+    *kind = (InitKind)m;
+    *out = args;
     return true;
+}
+
+static bool eval_init(const Env *env, const Expr *e, TrainConfig *t) {
+    return bind_init(env, e, "init", "train setting 'init'", &t->init, &t->init_args);
+}
+
+const char *train_init_text(InitKind kind, const TrainInitArgs *a) {
+    switch (kind) {
+    case INIT_KAIMING_NORMAL:
+        return arena_printf("kaiming_normal(a=%s, mode=%s, nonlinearity=%s)", num_text(a->a), a->fan_out ? "fan_out" : "fan_in",
+                            nonlinearities[a->nonlinearity]);
+    case INIT_XAVIER_UNIFORM: return arena_printf("xavier_uniform(gain=%s)", num_text(a->gain));
+    case INIT_NORMAL: return arena_printf("normal(mean=%s, std=%s)", num_text(a->mean), num_text(a->std));
+    case INIT_UNIFORM: return arena_printf("uniform(a=%s, b=%s)", num_text(a->a), num_text(a->b));
+    case INIT_CONSTANT: return arena_printf("constant(val=%s)", num_text(a->val));
+    default: return "default";
+    }
+}
+
+const char *train_init_bind(const Expr *e, const char *what, Val (*eval_value)(void *ctx, const Expr *e), void *ctx) {
+    Env env = {NULL, NULL, eval_value, ctx};
+    InitKind kind;
+    TrainInitArgs args;
+    if (!bind_init(&env, e, what, what, &kind, &args))
+        return NULL;
+    return train_init_text(kind, &args);
 }
 
 /* The items of a list setting *ep; a single item may be written without brackets. */
@@ -986,7 +826,7 @@ void train_config_defaults(TrainConfig *t) {
 
 bool train_config_eval(const Item *item, TrainConfig *t, bool (*lookup)(void *ctx, const char *name, Val *out),
                        void *ctx) {
-    Env env = {lookup, ctx};
+    Env env = {lookup, ctx, NULL, NULL};
     const Setting *first[TK_COUNT] = {0};
     bool ok = true;
     for (int i = 0; i < item->nsettings; i++) {
@@ -1028,7 +868,7 @@ bool train_config_eval(const Item *item, TrainConfig *t, bool (*lookup)(void *ct
 static void print_field(FILE *f, const TrainArg *a, const void *base) {
     const void *p = (const char *)base + a->offset;
     bool unset_allowed = a->def && !strcmp(a->def, "none");
-    switch (a->type) {
+    switch (a->kind) {
     case TA_INT:
         if (unset_allowed && *(const int *)p == 0)
             fputs("none", f);
@@ -1064,6 +904,7 @@ static void print_field(FILE *f, const TrainArg *a, const void *base) {
         fputs("]", f);
         return;
     }
+    default: return;
     }
 }
 

@@ -142,6 +142,19 @@ typedef struct TrainInitArgs {
     int nonlinearity;         /* linear, sigmoid, tanh, relu, leaky_relu: 0..4 */
 } TrainInitArgs;
 
+/* An init as the runtime reads it (runtime/init.h, init_spec_parse), every argument written:
+ * "kaiming_normal(a=0, mode=fan_out, nonlinearity=relu)", "normal(mean=0, std=0.01)", "default". */
+const char *train_init_text(InitKind kind, const TrainInitArgs *args);
+/* Binds e, an init written as a layer's argument (`conv(64, 3, init = normal(std = 0.01))`),
+ * with the train section's init table and checks; values are evaluated by eval_value(ctx, expr).
+ * Returns its train_init_text, or NULL after reporting at e, each message prefixed with what
+ * ("conv: argument 'init'"). */
+const char *train_init_bind(const Expr *e, const char *what, Val (*eval_value)(void *ctx, const Expr *e), void *ctx);
+
+/* Calls fn for each callable of the training vocabulary with its typed argument table (args.h):
+ * family "loss", "optimizer", "schedule", "augment", "init", "early_stop", "settings". */
+void train_vocab_walk(void (*fn)(void *ctx, const char *family, const char *name, const ArgSpec *args), void *ctx);
+
 typedef struct TrainConfig {
     int epochs;               /* >= 1 */
     int batch;                /* >= 1; also the largest batch the compiled code accepts */

@@ -948,10 +948,10 @@ static void test_error_unknown_layer(void) {
 
 static void test_error_missing_argument(void) {
     expect_error("model m {\n    input [3, 4, 4]\n    conv(4)\n}\n",
-                 "3:5: error: conv: missing argument 'kernel'; conv takes "
-                 "(out, kernel, stride=1, pad=0, dilation=1, groups=1, bias=true)");
+                 "3:5: error: conv needs argument 'kernel'; conv takes "
+                 "(out, kernel, stride=1, pad=0, dilation=1, groups=1, bias=true, init=default)");
     expect_error("block b(c, k = 3) { conv(c, k) }\nmodel m {\n    input [3, 4, 4]\n    b(k = 1)\n}\n",
-                 "4:5: error: block b: missing argument 'c'; block b takes (c, k=3)");
+                 "4:5: error: block b needs argument 'c'; block b takes (c, k=3)");
 }
 
 static void test_error_repeated_argument(void) {
@@ -966,7 +966,8 @@ static void test_error_repeated_argument(void) {
 static void test_error_unknown_argument(void) {
     /* "    conv(4, 3, strde = 2)": `strde` at column 16. */
     expect_error("model m {\n    input [3, 4, 4]\n    conv(4, 3, strde = 2)\n}\n",
-                 "3:16: error: conv has no argument 'strde'");
+                 "3:16: error: conv has no argument 'strde'; conv takes "
+                 "(out, kernel, stride=1, pad=0, dilation=1, groups=1, bias=true, init=default)");
     CU_ASSERT_PTR_NOT_NULL(strstr(last_output, "did you mean 'stride'?"));
 }
 
