@@ -110,7 +110,11 @@ static const char *const role_names[4] = {"w", "b", "mean", "var"};
 static const char *tensor_init(const ParamT *p, const Graph *g) {
     static const char *const fallback[4] = {"weight", "bias", "zeros", "ones"};
     const char *init = op_info(g->ops[p->op].kind)->param_init[p->role];
-    return init ? init : fallback[p->role];
+    init = init ? init : fallback[p->role];
+    const char *own = g->ops[p->op].a.init; /* the layer's own init: "weight:SPEC" */
+    if (own && (!strcmp(init, "weight") || !strcmp(init, "bias")))
+        return arena_printf("%s:%s", init, own);
+    return init;
 }
 
 static void fans(const ParamT *p, const Graph *g, int *fan_in, int *fan_out) {
@@ -210,7 +214,8 @@ static void emit_header(Cbuf *c, const Graph *g, const Plan *plan, const EmitOpt
     cb_line(c, "/* One checkpoint tensor: its name (as in PyTorch's state_dict), where it starts in the");
     cb_line(c, " * parameter block, its size and shape; trained is 0 for batchnorm running statistics.");
     cb_line(c, " * init says how a fresh model fills it: \"weight\" or \"bias\" (PyTorch's default uniform");
-    cb_line(c, " * bounds from fan_in), \"ones\" or \"zeros\". */");
+    cb_line(c, " * bounds from fan_in), \"ones\" or \"zeros\"; \"weight:SPEC\" and \"bias:SPEC\" for a layer with its");
+    cb_line(c, " * own init (SPEC as the program's --init takes it). */");
     cb_line(c, "typedef struct %s_tensor {", N);
     cb_line(c, "const char *name;");
     cb_line(c, "size_t offset, numel;");
