@@ -1032,7 +1032,7 @@ static void emit_main(Cbuf *c, const Graph *g, const Graph *gt, const EmitOption
             emit_float(sc->factor), sc->patience);
     if (sc->milestones.n)
         cb_line(c, ".nmilestones = %d, .milestones = milestones,", sc->milestones.n);
-    if (sc->kind == SCHED_PLATEAU && sc->mode_max)
+    if (sc->kind == SCHED_PLATEAU && sc->mode)
         cb_line(c, ".plateau_max = 1,");
     if (t->warmup)
         cb_line(c, ".warmup = %d, .warmup_factor = %s,", t->warmup, emit_float(t->warmup_factor));
@@ -1049,7 +1049,7 @@ static void emit_main(Cbuf *c, const Graph *g, const Graph *gt, const EmitOption
     cb_line(c, ".init = %d,", (int)t->init);
     if (t->init_args.has_args) {
         const TrainInitArgs *ia = &t->init_args;
-        cb_line(c, ".init_has_args = 1, .init_fan_out = %d, .init_nonlinearity = %d,", ia->fan_out, ia->nonlinearity);
+        cb_line(c, ".init_has_args = 1, .init_fan_out = %d, .init_nonlinearity = %d,", ia->mode, ia->nonlinearity);
         cb_line(c, ".init_a = %.17g, .init_b = %.17g, .init_mean = %.17g, .init_std = %.17g, .init_val = %.17g, "
                    ".init_gain = %.17g,", ia->a, ia->b, ia->mean, ia->std, ia->val, ia->gain);
     }

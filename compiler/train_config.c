@@ -39,118 +39,35 @@ typedef ArgRange Range;
 #define TA_NUMS AK_NUMS
 #define TA_INTS AK_INTS
 
-#define ANY {-INFINITY, INFINITY, false, false}
-#define GE0 {0, INFINITY, false, false}
-#define GT0 {0, INFINITY, true, false}
-#define GE1 {1, INFINITY, false, false}
-#define UNIT {0, 1, false, false}        /* [0, 1] */
-#define UNIT_HALF {0, 1, false, true}    /* [0, 1) */
-#define UNIT_OPEN {0, 1, true, true}     /* (0, 1) */
-#define DEGREES {0, 180, true, false}    /* (0, 180] */
-#define HUE {0, 0.5, false, false}       /* [0, 0.5] */
-#define DEGREES0 {0, 180, false, false}  /* [0, 180] */
-#define SHEAR {0, 90, false, true}       /* [0, 90) */
-#define ARG(S, field, type, def, range) {#field, def, type, range, NULL, offsetof(S, field)}
+/* The tables, from runtime/train_vocab.def: A(arg, KIND, default, RANGE) fills the field arg
+ * of the family's struct; W(arg, default, words) a word argument, stored as the word's index. */
+#define TV_A(S, arg, kind, def, range) {#arg, def, AK_##kind, {TV_##range}, NULL, offsetof(S, arg)},
+#define TV_W(S, arg, def, words) {#arg, def, AK_WORD, RANGE_ANY, words, offsetof(S, arg)},
 #define END_ARGS ARG_END
+#define TV_TABLE(prefix, e, name, ...) static const TrainArg prefix##name##_args[] = {__VA_ARGS__ END_ARGS};
 
-/* The scalar settings, filling TrainConfig itself. */
-static const TrainArg scalar_args[] = {
-    ARG(TrainConfig, epochs, TA_INT, "10", GE1),
-    ARG(TrainConfig, batch, TA_INT, "64", GE1),
-    ARG(TrainConfig, seed, TA_I64, "0", GE0),
-    ARG(TrainConfig, accumulate, TA_INT, "1", GE1),
-    ARG(TrainConfig, clip_grad_norm, TA_NUM, "none", GT0),
-    END_ARGS,
-};
+#define SETTING_A(arg, kind, def, range) TV_A(TrainConfig, arg, kind, def, range)
+static const TrainArg scalar_args[] = {TRAIN_VOCAB_SETTINGS(SETTING_A) END_ARGS};
 
-static const TrainArg cross_entropy_args[] = {
-    ARG(TrainLoss, label_smoothing, TA_NUM, "0", UNIT_HALF),
-    ARG(TrainLoss, weight, TA_NUMS, "none", GE0),
-    END_ARGS,
-};
-static const TrainArg focal_args[] = {
-    ARG(TrainLoss, gamma, TA_NUM, "2", GE0),
-    ARG(TrainLoss, alpha, TA_NUM, "1", GT0),
-    END_ARGS,
-};
-
-static const TrainArg sgd_args[] = {
-    ARG(TrainOptimizer, lr, TA_NUM, NULL, GT0),
-    ARG(TrainOptimizer, momentum, TA_NUM, "0", UNIT_HALF),
-    ARG(TrainOptimizer, nesterov, TA_BOOL, "false", ANY),
-    ARG(TrainOptimizer, weight_decay, TA_NUM, "0", GE0),
-    END_ARGS,
-};
-#define ADAM_ARGS(weight_decay_default)                                                          \
-    {                                                                                            \
-        ARG(TrainOptimizer, lr, TA_NUM, "1e-3", GT0), ARG(TrainOptimizer, beta1, TA_NUM, "0.9", UNIT_HALF), \
-            ARG(TrainOptimizer, beta2, TA_NUM, "0.999", UNIT_HALF), ARG(TrainOptimizer, eps, TA_NUM, "1e-8", GT0), \
-            ARG(TrainOptimizer, weight_decay, TA_NUM, weight_decay_default, GE0), END_ARGS,     \
-    }
-static const TrainArg adam_args[] = ADAM_ARGS("0");
-static const TrainArg adamw_args[] = ADAM_ARGS("0.01");
-
-static const TrainArg constant_args[] = {END_ARGS};
-static const TrainArg step_args[] = {
-    ARG(TrainSchedule, every, TA_INT, NULL, GE1),
-    ARG(TrainSchedule, gamma, TA_NUM, "0.1", GT0),
-    END_ARGS,
-};
-static const TrainArg multistep_args[] = {
-    ARG(TrainSchedule, milestones, TA_INTS, NULL, GE1),
-    ARG(TrainSchedule, gamma, TA_NUM, "0.1", GT0),
-    END_ARGS,
-};
-static const TrainArg exponential_args[] = {ARG(TrainSchedule, gamma, TA_NUM, NULL, GT0), END_ARGS};
-/* cosine's t_max = 0: the run's epochs. */
-static const TrainArg cosine_args[] = {ARG(TrainSchedule, min_lr, TA_NUM, "0", GE0),
-                                       ARG(TrainSchedule, t_max, TA_INT, "0", GE0), END_ARGS};
-static const TrainArg onecycle_args[] = {ARG(TrainSchedule, max_lr, TA_NUM, NULL, GT0),
-                                         ARG(TrainSchedule, pct_start, TA_NUM, "0.3", UNIT_OPEN),
-                                         ARG(TrainSchedule, cycle_momentum, TA_BOOL, "false", ANY), END_ARGS};
-static const TrainArg plateau_args[] = {
-    ARG(TrainSchedule, factor, TA_NUM, "0.5", UNIT_OPEN),
-    ARG(TrainSchedule, patience, TA_INT, "5", GE0),
-    END_ARGS,
-};
-
-/* random_crop(size, pad): pad defaults to 4 without a size, to 0 (torchvision's) with one. */
-static const TrainArg random_crop_args[] = {ARG(TrainAugment, size, TA_INT, "none", GE1),
-                                            ARG(TrainAugment, pad, TA_INT, "4", GE0), END_ARGS};
-static const TrainArg color_jitter_args[] = {
-    ARG(TrainAugment, brightness, TA_NUM, "0", GE0), ARG(TrainAugment, contrast, TA_NUM, "0", GE0),
-    ARG(TrainAugment, saturation, TA_NUM, "0", GE0), ARG(TrainAugment, hue, TA_NUM, "0", HUE), END_ARGS};
-static const TrainArg grayscale_args[] = {ARG(TrainAugment, p, TA_NUM, "0.1", UNIT), END_ARGS};
-static const TrainArg affine_args[] = {
-    ARG(TrainAugment, degrees, TA_NUM, "0", DEGREES0), ARG(TrainAugment, translate, TA_NUM, "0", UNIT),
-    ARG(TrainAugment, scale, TA_NUMS, "none", GT0), ARG(TrainAugment, shear, TA_NUM, "0", SHEAR), END_ARGS};
-static const TrainArg random_resized_crop_args[] = {ARG(TrainAugment, scale, TA_NUMS, "none", GT0),
-                                                    ARG(TrainAugment, ratio, TA_NUMS, "none", GT0), END_ARGS};
-/* resize(size): the shorter side's new length; center_crop(size): the input's by default
- * (the runtime checks both against the model's input). */
-static const TrainArg resize_args[] = {ARG(TrainAugment, size, TA_INT, NULL, GE1), END_ARGS};
-static const TrainArg center_crop_args[] = {ARG(TrainAugment, size, TA_INT, "none", GE1), END_ARGS};
-static const TrainArg hflip_args[] = {ARG(TrainAugment, p, TA_NUM, "0.5", UNIT), END_ARGS};
-static const TrainArg vflip_args[] = {ARG(TrainAugment, p, TA_NUM, "0.5", UNIT), END_ARGS};
-static const TrainArg rotate_args[] = {ARG(TrainAugment, degrees, TA_NUM, NULL, DEGREES), END_ARGS};
-static const TrainArg translate_args[] = {ARG(TrainAugment, fraction, TA_NUM, NULL, UNIT_OPEN), END_ARGS};
-static const TrainArg erase_args[] = {ARG(TrainAugment, p, TA_NUM, "0.5", UNIT), END_ARGS};
-
-static const TrainArg early_stop_args[] = {
-    ARG(TrainEarlyStop, patience, TA_INT, NULL, GE1),
-    ARG(TrainEarlyStop, min_delta, TA_NUM, "0", GE0),
-    END_ARGS,
-};
-
-static const TrainArg init_default_args[] = {END_ARGS};
-/* kaiming_normal's mode and nonlinearity are names; eval_init takes them out of the call. */
-static const TrainArg init_kaiming_normal_args[] = {ARG(TrainInitArgs, a, TA_NUM, "0", ANY), END_ARGS};
-static const TrainArg init_xavier_uniform_args[] = {ARG(TrainInitArgs, gain, TA_NUM, "1", GT0), END_ARGS};
-static const TrainArg init_normal_args[] = {ARG(TrainInitArgs, mean, TA_NUM, "0", ANY),
-                                       ARG(TrainInitArgs, std, TA_NUM, "1", GT0), END_ARGS};
-static const TrainArg init_uniform_args[] = {ARG(TrainInitArgs, a, TA_NUM, "0", ANY), ARG(TrainInitArgs, b, TA_NUM, "1", ANY),
-                                        END_ARGS};
-static const TrainArg init_constant_args[] = {ARG(TrainInitArgs, val, TA_NUM, NULL, ANY), END_ARGS};
+#define LOSS_A(arg, kind, def, range) TV_A(TrainLoss, arg, kind, def, range)
+#define LOSS_TABLE(e, name, ...) TV_TABLE(, e, name, __VA_ARGS__)
+TRAIN_VOCAB_LOSSES(LOSS_TABLE, LOSS_A, TRAIN_VOCAB_NONE_)
+#define OPT_A(arg, kind, def, range) TV_A(TrainOptimizer, arg, kind, def, range)
+#define OPT_TABLE(e, name, ...) TV_TABLE(, e, name, __VA_ARGS__)
+TRAIN_VOCAB_OPTIMIZERS(OPT_TABLE, OPT_A, TRAIN_VOCAB_NONE_)
+#define SCHED_A(arg, kind, def, range) TV_A(TrainSchedule, arg, kind, def, range)
+#define SCHED_W(arg, def, words) TV_W(TrainSchedule, arg, def, words)
+#define SCHED_TABLE(e, name, ...) TV_TABLE(, e, name, __VA_ARGS__)
+TRAIN_VOCAB_SCHEDULES(SCHED_TABLE, SCHED_A, SCHED_W)
+#define AUG_A(arg, kind, def, range) TV_A(TrainAugment, arg, kind, def, range)
+#define AUG_TABLE(e, name, ...) TV_TABLE(, e, name, __VA_ARGS__)
+TRAIN_VOCAB_AUGMENTS(AUG_TABLE, AUG_A, TRAIN_VOCAB_NONE_)
+#define INIT_A(arg, kind, def, range) TV_A(TrainInitArgs, arg, kind, def, range)
+#define INIT_W(arg, def, words) TV_W(TrainInitArgs, arg, def, words)
+#define INIT_TABLE(e, name, ...) TV_TABLE(init_, e, name, __VA_ARGS__)
+TRAIN_VOCAB_INITS(INIT_TABLE, INIT_A, INIT_W)
+#define EARLY_A(arg, kind, def, range) TV_A(TrainEarlyStop, arg, kind, def, range)
+static const TrainArg early_stop_args[] = {TRAIN_VOCAB_EARLY_STOP(EARLY_A) END_ARGS};
 
 /* A family of callables: the members, in their enum's order. */
 typedef struct Callee {
@@ -165,12 +82,12 @@ typedef struct Family {
     int n;
 } Family;
 
-#define CALLEE(e, name) {#name, name##_args},
+#define CALLEE(e, name, ...) {#name, name##_args},
 static const Callee loss_members[] = {TRAIN_LOSSES(CALLEE)};
 static const Callee optimizer_members[] = {TRAIN_OPTIMIZERS(CALLEE)};
 static const Callee schedule_members[] = {TRAIN_SCHEDULES(CALLEE)};
 static const Callee augment_members[] = {TRAIN_AUGMENTS(CALLEE)};
-#define INIT_CALLEE(e, name) {#name, init_##name##_args},
+#define INIT_CALLEE(e, name, ...) {#name, init_##name##_args},
 static const Callee init_members[] = {TRAIN_INITS(INIT_CALLEE)};
 static const Callee early_stop_members[] = {{"early_stop", early_stop_args}};
 #undef CALLEE
@@ -306,6 +223,15 @@ static bool store_arg(const TrainArg *a, const Val *v, const char *subject, void
     case AK_I64: *(long long *)f = v->i; return true;
     case AK_NUM: *(double *)f = value_num(v); return true;
     case AK_BOOL: *(bool *)f = v->i != 0; return true;
+    case AK_WORD: { /* the word's index in the list */
+        int k = 0;
+        size_t n = strlen(v->word);
+        for (const char *p = a->words; p; p = strchr(p, '|') ? strchr(p, '|') + 1 : NULL, k++)
+            if (!strncmp(p, v->word, n) && (p[n] == '|' || !p[n]))
+                break;
+        *(int *)f = k;
+        return true;
+    }
     case AK_NUMS: {
         double *nums = arena_alloc(sizeof(double) * (size_t)v->n);
         for (int i = 0; i < v->n; i++)
@@ -351,8 +277,12 @@ static bool bind_call(const Env *env, const char *key, const Callee *c, const Ex
     memset(base, 0, size);
     for (int i = 0; i < n; i++) {
         Val v;
-        if (slots[i])
-            v = eval(env, slots[i]->value);
+        const Expr *ex = slots[i] ? slots[i]->value : NULL;
+        if (ex && args[i].words && ex->kind == EX_NAME &&
+            (args[i].kind == AK_WORD || args_word_listed(args[i].words, ex->name)))
+            v = (Val){.kind = V_WORD, .word = ex->name, .span = ex->span};   /* checked by store_arg */
+        else if (ex)
+            v = eval(env, ex);
         else
             v = args_default(args, i, call->span, true);
         if (vals)
@@ -438,32 +368,10 @@ static bool eval_optimizer(const Env *env, const Expr *e, TrainConfig *t) {
 
 static bool eval_schedule(const Env *env, const Expr *e, TrainConfig *t) {
     TrainSchedule s;
-    bool mode_max = false;
-    if (e->kind == EX_CALL && !strcmp(e->name, "plateau")) {   /* mode = min | max is a name */
-        Expr *copy = arena_alloc(sizeof *copy);
-        *copy = *e;
-        copy->args.items = arena_alloc(sizeof(Arg) * (size_t)(e->args.n ? e->args.n : 1));
-        copy->args.n = 0;
-        for (int i = 0; i < e->args.n; i++) {
-            const Arg *a = &e->args.items[i];
-            if (!(a->name ? !strcmp(a->name, "mode") : i == 2)) {
-                copy->args.items[copy->args.n++] = *a;
-                continue;
-            }
-            const char *w = a->value->kind == EX_NAME ? a->value->name : "";
-            if (strcmp(w, "min") && strcmp(w, "max")) {
-                diag_error(a->value->span, "schedule: plateau: mode must be min or max");
-                return false;
-            }
-            mode_max = !strcmp(w, "max");
-        }
-        e = copy;
-    }
     int m = eval_member(env, &schedules, "train setting 'schedule'", e, &s, sizeof s, NULL);
     if (m < 0)
         return false;
     s.kind = (ScheduleKind)m;
-    s.mode_max = mode_max;
     t->schedule = s;
     return true;
 }
@@ -484,42 +392,7 @@ static const char *const nonlinearities[] = {"linear", "sigmoid", "tanh", "relu"
 static bool bind_init(const Env *env, const Expr *e, const char *fam_key, const char *subject, InitKind *kind,
                       TrainInitArgs *out) {
     TrainInitArgs args;
-    int fan_out = 0, nonlinearity = 4;   /* set after eval_member, which fills args afresh */
     const Expr *call = e;
-    if (e->kind == EX_CALL && !strcmp(e->name, "kaiming_normal")) {
-        /* mode and nonlinearity (keyword, or positional 2 and 3) are names, not values */
-        Expr *copy = arena_alloc(sizeof *copy);
-        *copy = *e;
-        copy->args.items = arena_alloc(sizeof(Arg) * (size_t)(e->args.n ? e->args.n : 1));
-        copy->args.n = 0;
-        for (int i = 0; i < e->args.n; i++) {
-            const Arg *a = &e->args.items[i];
-            const char *key = a->name ? a->name : i == 1 ? "mode" : i == 2 ? "nonlinearity" : NULL;
-            if (!key || (strcmp(key, "mode") && strcmp(key, "nonlinearity"))) {
-                copy->args.items[copy->args.n++] = *a;
-                continue;
-            }
-            const char *w = a->value->kind == EX_NAME ? a->value->name : a->value->kind == EX_STRING ? a->value->str : "";
-            bool ok = false;
-            if (!strcmp(key, "mode")) {
-                ok = !strcmp(w, "fan_in") || !strcmp(w, "fan_out");
-                fan_out = !strcmp(w, "fan_out");
-            } else {
-                for (int k = 0; k < 5; k++)
-                    if (!strcmp(w, nonlinearities[k])) {
-                        nonlinearity = k;
-                        ok = true;
-                    }
-            }
-            if (!ok) {
-                diag_error(a->value->span, "%s: kaiming_normal: %s must be %s", fam_key, key,
-                           !strcmp(key, "mode") ? "fan_in or fan_out"
-                                                : "linear, sigmoid, tanh, relu or leaky_relu");
-                return false;
-            }
-        }
-        call = copy;
-    }
     Family fam = inits;
     fam.key = fam_key;
     int m = eval_member(env, &fam, subject, call, &args, sizeof args, NULL);
@@ -530,8 +403,6 @@ static bool bind_init(const Env *env, const Expr *e, const char *fam_key, const 
         return false;
     }
     args.has_args = e->kind == EX_CALL && e->args.n > 0;
-    args.fan_out = fan_out;
-    args.nonlinearity = nonlinearity;
     *kind = (InitKind)m;
     *out = args;
     return true;
@@ -544,7 +415,7 @@ static bool eval_init(const Env *env, const Expr *e, TrainConfig *t) {
 const char *train_init_text(InitKind kind, const TrainInitArgs *a) {
     switch (kind) {
     case INIT_KAIMING_NORMAL:
-        return arena_printf("kaiming_normal(a=%s, mode=%s, nonlinearity=%s)", num_text(a->a), a->fan_out ? "fan_out" : "fan_in",
+        return arena_printf("kaiming_normal(a=%s, mode=%s, nonlinearity=%s)", num_text(a->a), a->mode ? "fan_out" : "fan_in",
                             nonlinearities[a->nonlinearity]);
     case INIT_XAVIER_UNIFORM: return arena_printf("xavier_uniform(gain=%s)", num_text(a->gain));
     case INIT_NORMAL: return arena_printf("normal(mean=%s, std=%s)", num_text(a->mean), num_text(a->std));
@@ -882,6 +753,13 @@ static void print_field(FILE *f, const TrainArg *a, const void *base) {
         return;
     }
     case TA_BOOL: fputs(*(const bool *)p ? "true" : "false", f); return;
+    case AK_WORD: {
+        const char *w = a->words;
+        for (int k = *(const int *)p; k > 0 && strchr(w, '|'); k--)
+            w = strchr(w, '|') + 1;
+        fprintf(f, "%.*s", (int)(strchr(w, '|') ? (size_t)(strchr(w, '|') - w) : strlen(w)), w);
+        return;
+    }
     case TA_NUMS: {
         const TrainNumList *l = p;
         if (l->n == 0) {
@@ -931,8 +809,6 @@ void train_config_print(const TrainConfig *t, FILE *f) {
     print_call(f, &optimizer_members[t->optimizer.kind], &t->optimizer);
     fputs("\n  schedule: ", f);
     print_call(f, &schedule_members[t->schedule.kind], &t->schedule);
-    if (t->schedule.kind == SCHED_PLATEAU && t->schedule.mode_max)
-        fputs(" mode=max", f);
     fputs("\n  augment: ", f);
     if (t->naugment == 0)
         fputs("none", f);
@@ -953,9 +829,6 @@ void train_config_print(const TrainConfig *t, FILE *f) {
     fprintf(f, "\n  init: ");
     if (t->init_args.has_args) {
         print_call(f, &init_members[t->init], &t->init_args);
-        if (t->init == INIT_KAIMING_NORMAL)
-            fprintf(f, " mode=%s nonlinearity=%s", t->init_args.fan_out ? "fan_out" : "fan_in",
-                    nonlinearities[t->init_args.nonlinearity]);
     } else {
         fputs(init_members[t->init].name, f);
     }

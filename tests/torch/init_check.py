@@ -96,7 +96,7 @@ def check_layer_inits(build, tmp, check):
           "a layer without its own init keeps --init constant(0.5)")
     # a bad init value: one clear error naming file:line:col, exit 1, no output
     for bad, needle in [("conv(8, 3, init = kaiming_normal(mode = fan_up))",
-                         "layers.cnn:3:45: error: conv: argument 'init': kaiming_normal: mode must be fan_in or fan_out"),
+                         "layers.cnn:3:45: error: conv: argument 'init': kaiming_normal: argument 'mode' must be fan_in or fan_out, got fan_up"),
                         ("conv(8, 3, init = normal(std = -1))",
                          "layers.cnn:3:36: error: conv: argument 'init': normal: argument 'std' must be a number > 0, got -1"),
                         ("conv(8, 3, init = he)", "layers.cnn:3:23: error: unknown init 'he'"),

@@ -267,8 +267,8 @@ static void test_callables(void) {
         {"onecycle(0.1)", "onecycle(max_lr=0.1, pct_start=0.3, cycle_momentum=false)"},
         {"onecycle(0.1, pct_start = 0.25)", "onecycle(max_lr=0.1, pct_start=0.25, cycle_momentum=false)"},
         {"onecycle(0.1, cycle_momentum = true)", "onecycle(max_lr=0.1, pct_start=0.3, cycle_momentum=true)"},
-        {"plateau", "plateau(factor=0.5, patience=5)"},
-        {"plateau(factor = 0.1, patience = 0)", "plateau(factor=0.1, patience=0)"},
+        {"plateau", "plateau(factor=0.5, patience=5, mode=min)"},
+        {"plateau(factor = 0.1, patience = 0)", "plateau(factor=0.1, patience=0, mode=min)"},
     };
     for (size_t i = 0; i < sizeof schedules / sizeof schedules[0]; i++)
         expect_config(arena_printf("schedule = %s", schedules[i].in),
@@ -403,17 +403,17 @@ static void test_call_errors(void) {
                   "t.cnn:2:29: error: schedule: cosine takes at most 2 arguments; cosine takes (min_lr=0, t_max=0)\n");
     expect_errors("    schedule = constant(1)", "t.cnn:2:25: error: schedule: constant takes no arguments\n");
     expect_errors("    init = kaiming_normal(mode = 1)",
-                  "t.cnn:2:34: error: init: kaiming_normal: mode must be fan_in or fan_out\n");
+                  "t.cnn:2:34: error: init: kaiming_normal: argument 'mode' must be fan_in or fan_out, got 1\n");
     expect_errors("    init = kaiming_normal(nonlinearity = relu6)",
-                  "t.cnn:2:42: error: init: kaiming_normal: nonlinearity must be linear, sigmoid, tanh, relu or "
-                  "leaky_relu\n");
+                  "t.cnn:2:42: error: init: kaiming_normal: argument 'nonlinearity' must be linear, sigmoid, tanh, relu "
+                  "or leaky_relu, got relu6\n");
     expect_errors("    init = uniform(1, 0)", "t.cnn:2:12: error: init: uniform needs a < b, got a = 1, b = 0\n");
     expect_errors("    init = constant", "t.cnn:2:12: error: init: constant needs argument 'val'; constant takes (val)\n");
     {
         Run r = run("    init = kaiming_normal(mode = fan_out, nonlinearity = relu)");
-        CU_ASSERT_TRUE(r.ok && r.t.init == INIT_KAIMING_NORMAL && r.t.init_args.fan_out == 1 &&
+        CU_ASSERT_TRUE(r.ok && r.t.init == INIT_KAIMING_NORMAL && r.t.init_args.mode == 1 &&
                        r.t.init_args.nonlinearity == 3);
-        CU_ASSERT_PTR_NOT_NULL(strstr(r.printed, "  init: kaiming_normal(a=0) mode=fan_out nonlinearity=relu\n"));
+        CU_ASSERT_PTR_NOT_NULL(strstr(r.printed, "  init: kaiming_normal(a=0, mode=fan_out, nonlinearity=relu)\n"));
         r = run("    init = normal(std = 0.01)");
         CU_ASSERT_TRUE(r.ok && r.t.init == INIT_NORMAL && r.t.init_args.std == 0.01 && r.t.init_args.mean == 0);
         CU_ASSERT_PTR_NOT_NULL(strstr(r.printed, "  init: normal(mean=0, std=0.01)\n"));
@@ -612,12 +612,12 @@ static void test_model_sections(void) {
 /* plateau's mode and the warm-up. */
 static void test_mode_warmup(void) {
     Run r = run("    schedule = plateau(0.5, 2, max)\n    warmup = linear(3, start_factor = 0.1)");
-    CU_ASSERT_TRUE(r.ok && r.t.schedule.mode_max && r.t.warmup == 3 && r.t.warmup_factor == 0.1);
-    CU_ASSERT_PTR_NOT_NULL(strstr(r.printed, "schedule: plateau(factor=0.5, patience=2) mode=max\n"));
+    CU_ASSERT_TRUE(r.ok && r.t.schedule.mode == 1 && r.t.warmup == 3 && r.t.warmup_factor == 0.1);
+    CU_ASSERT_PTR_NOT_NULL(strstr(r.printed, "schedule: plateau(factor=0.5, patience=2, mode=max)\n"));
     CU_ASSERT_PTR_NOT_NULL(strstr(r.printed, "  warmup: linear(epochs=3, start_factor=0.10000000000000001)\n"));
     r = run("    warmup = 2");
     CU_ASSERT_TRUE(r.ok && r.t.warmup == 2);
-    expect_errors("    schedule = plateau(mode = up)", "t.cnn:2:31: error: schedule: plateau: mode must be min or max\n");
+    expect_errors("    schedule = plateau(mode = up)", "t.cnn:2:31: error: schedule: plateau: argument 'mode' must be min or max, got up\n");
     expect_errors("    warmup = linear(2, start_factor = 2)",
                   "t.cnn:2:39: error: warmup: start_factor must be a number in (0, 1], got 2\n");
     expect_errors("    warmup = -1", "t.cnn:2:14: error: warmup: epochs must be an integer >= 0, got -1\n");
