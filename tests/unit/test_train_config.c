@@ -672,6 +672,120 @@ static void test_lr_for(void) {
                   "t.cnn:2:15: note: first listed here\n");
 }
 
+
+/* docs/language.md's table of train settings against the vocabulary (runtime/train_vocab.def):
+ * in its family's row, every callable is listed, `name(...)` names every argument in order
+ * with its default as the table writes it (arg=def; an argument without a default or unset by
+ * default is named alone), and the row lists no callable the table lacks. */
+typedef struct DocCheck {
+    char *doc;
+    int checked, bad;
+} DocCheck;
+
+static const char *doc_row(const char *doc, const char *family) {
+    char head[64];
+    snprintf(head, sizeof head, "\n| `%s` |", family);
+    const char *r = strstr(doc, head);
+    return r ? r + 1 : NULL;
+}
+
+static void doc_fail(DocCheck *c, const char *what) {
+    c->bad++;
+    fprintf(stderr, "\n  docs/language.md: %s\n", what);
+    CU_FAIL(what);
+}
+
+static void check_doc_callable(void *ctx, const char *family, const char *name, const ArgSpec *args) {
+    DocCheck *c = ctx;
+    if (!strcmp(family, "settings"))
+        return;
+    const char *row = doc_row(c->doc, family);
+    char msg[256];
+    if (!row) {
+        snprintf(msg, sizeof msg, "no row for `%s`", family);
+        doc_fail(c, msg);
+        return;
+    }
+    const char *end = strchr(row, '\n');
+    size_t len = end ? (size_t)(end - row) : strlen(row);
+    char *line = arena_strndup(row, len);
+    c->checked++;
+    char call[64];
+    snprintf(call, sizeof call, "`%s(", name);
+    const char *sig = strstr(line, call);
+    if (!args[0].name) {
+        snprintf(call, sizeof call, "`%s`", name);
+        if (!strstr(line, call)) {
+            snprintf(msg, sizeof msg, "%s: `%s` is not listed", family, name);
+            doc_fail(c, msg);
+        }
+        return;
+    }
+    if (!sig) {
+        snprintf(msg, sizeof msg, "%s: `%s(...)` is not listed", family, name);
+        doc_fail(c, msg);
+        return;
+    }
+    const char *close = strchr(sig, ')');
+    char *text = arena_strndup(sig, close ? (size_t)(close - sig) + 1 : strlen(sig));
+    const char *at = text;
+    for (int i = 0; args[i].name; i++) {
+        char want[96];
+        bool plain = !args[i].def || !strcmp(args[i].def, "none");
+        snprintf(want, sizeof want, plain ? "%s" : "%s=%s", args[i].name, args[i].def);
+        const char *hit = strstr(at, want);
+        if (!hit) {
+            snprintf(msg, sizeof msg, "%s: %s: %s does not say `%s` (in this order)", family, name, text, want);
+            doc_fail(c, msg);
+            return;
+        }
+        at = hit + strlen(want);
+    }
+}
+
+static void test_docs_vocab(void) {
+    FILE *f = fopen("../docs/language.md", "rb");
+    CU_ASSERT_PTR_NOT_NULL_FATAL(f);
+    static char buf[1 << 20];
+    size_t n = fread(buf, 1, sizeof buf - 1, f);
+    fclose(f);
+    buf[n] = 0;
+    DocCheck c = {buf, 0, 0};
+    train_vocab_walk(check_doc_callable, &c);
+    CU_ASSERT(c.checked >= 30 && c.bad == 0);
+    /* and the other way: every `word(` in a family's row is a callable of that family */
+    const char *families[] = {"loss", "optimizer", "schedule", "augment", "init"};
+    for (int k = 0; k < 5; k++) {
+        const char *row = doc_row(buf, families[k]);
+        if (!row)
+            continue;
+        const char *end = strchr(row, '\n');
+        for (const char *p = strchr(row, '`'); p && p < end; p = strchr(p + 1, '`')) {
+            const char *q = p + 1;
+            while ((*q >= 'a' && *q <= 'z') || *q == '_')
+                q++;
+            if (*q != '(' || q == p + 1)
+                continue;
+            const char *name = arena_strndup(p + 1, (size_t)(q - p - 1));
+            bool known = false;
+            for (int m = 0; m < 16 && !known; m++) {
+                const char *nm = k == 0 ? (m < LOSS_COUNT ? train_loss_name((LossKind)m) : NULL)
+                                 : k == 1 ? (m < OPT_COUNT ? train_optimizer_name((OptimizerKind)m) : NULL)
+                                 : k == 2 ? (m < SCHED_COUNT ? train_schedule_name((ScheduleKind)m) : NULL)
+                                 : k == 3 ? (m < AUG_COUNT ? train_augment_name((AugmentKind)m) : NULL)
+                                          : (m < INIT_COUNT ? train_init_name((InitKind)m) : NULL);
+                known = nm && !strcmp(nm, name);
+            }
+            if (!known) {
+                char msg[128];
+                snprintf(msg, sizeof msg, "%s: `%s(` is not in train_vocab.def", families[k], name);
+                doc_fail(&c, msg);
+            }
+            p = q;
+        }
+    }
+}
+
 void suite_train_config(void) {
     CU_pSuite s = CU_add_suite("train_config", NULL, NULL);
     CU_add_test(s, "defaults", test_defaults);
@@ -690,4 +804,5 @@ void suite_train_config(void) {
     CU_add_test(s, "list errors", test_list_errors);
     CU_add_test(s, "many errors", test_many_errors);
     CU_add_test(s, "model sections", test_model_sections);
+    CU_add_test(s, "docs/language.md agrees with train_vocab.def", test_docs_vocab);
 }
