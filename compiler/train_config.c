@@ -417,7 +417,11 @@ const char *train_init_text(InitKind kind, const TrainInitArgs *a) {
     case INIT_KAIMING_NORMAL:
         return arena_printf("kaiming_normal(a=%s, mode=%s, nonlinearity=%s)", num_text(a->a), a->mode ? "fan_out" : "fan_in",
                             nonlinearities[a->nonlinearity]);
+    case INIT_KAIMING_UNIFORM:
+        return arena_printf("kaiming_uniform(a=%s, mode=%s, nonlinearity=%s)", num_text(a->a), a->mode ? "fan_out" : "fan_in",
+                            nonlinearities[a->nonlinearity]);
     case INIT_XAVIER_UNIFORM: return arena_printf("xavier_uniform(gain=%s)", num_text(a->gain));
+    case INIT_XAVIER_NORMAL: return arena_printf("xavier_normal(gain=%s)", num_text(a->gain));
     case INIT_NORMAL: return arena_printf("normal(mean=%s, std=%s)", num_text(a->mean), num_text(a->std));
     case INIT_UNIFORM: return arena_printf("uniform(a=%s, b=%s)", num_text(a->a), num_text(a->b));
     case INIT_CONSTANT: return arena_printf("constant(val=%s)", num_text(a->val));

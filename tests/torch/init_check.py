@@ -135,9 +135,12 @@ def main():
             ("kaiming_normal(0, fan_out, linear)", 0, 1 / math.sqrt(FAN_OUT)),
             ("normal(0.5, 0.01)", 0.5, 0.01),
             ("normal(std=2)", 0, 2),
+            ("xavier_normal(gain=2)", 0, 2 * math.sqrt(2 / (FAN_IN + FAN_OUT))),
         ]
         xb = 2 * math.sqrt(6 / (FAN_IN + FAN_OUT))
-        uniform_cases = [("xavier_uniform(gain=2)", -xb, xb), ("uniform(-0.2, 0.3)", -0.2, 0.3), ("uniform", 0, 1)]
+        kb, kb_out = math.sqrt(2) * math.sqrt(3 / FAN_IN), gain_relu * math.sqrt(3 / FAN_OUT)
+        uniform_cases = [("xavier_uniform(gain=2)", -xb, xb), ("uniform(-0.2, 0.3)", -0.2, 0.3), ("uniform", 0, 1),
+                         ("kaiming_uniform", -kb, kb), ("kaiming_uniform(mode=fan_out, nonlinearity=relu)", -kb_out, kb_out)]
         w_path = os.path.join(tmp, "w.safetensors")
 
         def weights(spec):

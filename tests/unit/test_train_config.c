@@ -424,7 +424,7 @@ static void test_call_errors(void) {
     expect_errors("    loss = mse", "t.cnn:2:12: error: unknown loss 'mse'; expected one of cross_entropy, focal\n");
     expect_errors("    init = kaiming_norml",
                   "t.cnn:2:12: error: unknown init 'kaiming_norml'; expected one of default, kaiming_normal, "
-                  "xavier_uniform, normal, uniform, constant\n"
+                  "xavier_uniform, normal, uniform, constant, kaiming_uniform, xavier_normal\n"
                   "note: did you mean 'kaiming_normal'?\n");
     expect_errors("    schedule = cosin",
                   "t.cnn:2:16: error: unknown schedule 'cosin'; expected one of constant, step, multistep, "
@@ -588,7 +588,8 @@ static void test_many_errors(void) {
         "t.cnn:5:24: error: schedule: step has no argument 'gama'; step takes (every, gamma=0.1)\n"
         "note: did you mean 'gamma'?\n"
         "t.cnn:6:24: error: loss: focal takes at most 2 arguments; focal takes (gamma=2, alpha=1)\n"
-        "t.cnn:7:12: error: unknown init 'he'; expected one of default, kaiming_normal, xavier_uniform, normal, uniform, constant\n"));
+        "t.cnn:7:12: error: unknown init 'he'; expected one of default, kaiming_normal, xavier_uniform, normal, uniform, constant, kaiming_uniform, "
+        "xavier_normal\n"));
 }
 
 /* The model files' own train sections evaluate cleanly. */
