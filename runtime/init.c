@@ -81,7 +81,7 @@ void init_tensor_spec(Rng *r, const InitSpec *s, ParamRole role, int fan_in, int
         return;
     }
     case INIT_KAIMING_UNIFORM: {
-        int fan = s->fan_out ? fan_out : fan_in;
+        int fan = s->fan_out == 0 ? fan_in : fan_out; /* mode */
         fill_uniform(r, dst, n, fan > 0 ? gain_of(s) * sqrt(3.0 / fan) : 0.0);
         return;
     }
