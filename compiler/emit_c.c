@@ -110,7 +110,11 @@ static const char *const role_names[4] = {"w", "b", "mean", "var"};
 static const char *tensor_init(const ParamT *p, const Graph *g) {
     static const char *const fallback[4] = {"weight", "bias", "zeros", "ones"};
     const char *init = op_info(g->ops[p->op].kind)->param_init[p->role];
-    return init ? init : fallback[p->role];
+    init = init ? init : fallback[p->role];
+    const char *own = g->ops[p->op].a.init; /* the layer's own init: "weight:SPEC" */
+    if (own && (!strcmp(init, "weight") || !strcmp(init, "bias")))
+        return arena_printf("%s:%s", init, own);
+    return init;
 }
 
 static void fans(const ParamT *p, const Graph *g, int *fan_in, int *fan_out) {
@@ -210,7 +214,8 @@ static void emit_header(Cbuf *c, const Graph *g, const Plan *plan, const EmitOpt
     cb_line(c, "/* One checkpoint tensor: its name (as in PyTorch's state_dict), where it starts in the");
     cb_line(c, " * parameter block, its size and shape; trained is 0 for batchnorm running statistics.");
     cb_line(c, " * init says how a fresh model fills it: \"weight\" or \"bias\" (PyTorch's default uniform");
-    cb_line(c, " * bounds from fan_in), \"ones\" or \"zeros\". */");
+    cb_line(c, " * bounds from fan_in), \"ones\" or \"zeros\"; \"weight:SPEC\" and \"bias:SPEC\" for a layer with its");
+    cb_line(c, " * own init (SPEC as the program's --init takes it). */");
     cb_line(c, "typedef struct %s_tensor {", N);
     cb_line(c, "const char *name;");
     cb_line(c, "size_t offset, numel;");
@@ -1108,7 +1113,7 @@ static void emit_main(Cbuf *c, const Graph *g, const Graph *gt, const EmitOption
             emit_float(sc->factor), sc->patience);
     if (sc->milestones.n)
         cb_line(c, ".nmilestones = %d, .milestones = milestones,", sc->milestones.n);
-    if (sc->kind == SCHED_PLATEAU && sc->mode_max)
+    if (sc->kind == SCHED_PLATEAU && sc->mode)
         cb_line(c, ".plateau_max = 1,");
     if (t->warmup)
         cb_line(c, ".warmup = %d, .warmup_factor = %s,", t->warmup, emit_float(t->warmup_factor));
@@ -1125,7 +1130,7 @@ static void emit_main(Cbuf *c, const Graph *g, const Graph *gt, const EmitOption
     cb_line(c, ".init = %d,", (int)t->init);
     if (t->init_args.has_args) {
         const TrainInitArgs *ia = &t->init_args;
-        cb_line(c, ".init_has_args = 1, .init_fan_out = %d, .init_nonlinearity = %d,", ia->fan_out, ia->nonlinearity);
+        cb_line(c, ".init_has_args = 1, .init_fan_out = %d, .init_nonlinearity = %d,", ia->mode, ia->nonlinearity);
         cb_line(c, ".init_a = %.17g, .init_b = %.17g, .init_mean = %.17g, .init_std = %.17g, .init_val = %.17g, "
                    ".init_gain = %.17g,", ia->a, ia->b, ia->mean, ia->std, ia->val, ia->gain);
     }

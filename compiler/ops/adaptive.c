@@ -7,15 +7,13 @@
 #include "../emit_torch.h"
 #include "../ops.h"
 
-static const ArgSpec adaptive_args[] = {{"h", NULL}, {"w", "h"}, {NULL, NULL}};
-static const ArgSpec no_args[] = {{NULL, NULL}};
+static const ArgSpec adaptive_args[] = {ARG_INT("h", NULL, 1, 1 << 24), ARG_INT("w", "h", 1, 1 << 24), ARG_END};
+static const ArgSpec no_args[] = {ARG_END};
 
 static bool adaptive_set_attrs(Graph *g, Op *op, const Val *v) {
-    bool ok = arg_int(op, &v[0], "h", 1, 1 << 24, &op->a.oh);
-    op->a.ow = op->a.oh;
-    if (v[1].kind != V_NONE)
-        ok &= arg_int(op, &v[1], "w", 1, 1 << 24, &op->a.ow);
-    return ok;
+    op->a.oh = val_int(&v[0]);
+    op->a.ow = v[1].kind != V_NONE ? val_int(&v[1]) : op->a.oh; /* w = h */
+    return true;
 }
 
 static bool global_set_attrs(Graph *g, Op *op, const Val *v) {

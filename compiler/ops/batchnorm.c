@@ -7,11 +7,13 @@
 #include "../emit_torch.h"
 #include "../ops.h"
 
-static const ArgSpec batchnorm_args[] = {{"eps", "1e-5"}, {"momentum", "0.1"}, {NULL, NULL}};
+static const ArgSpec batchnorm_args[] = {ARG_NUM("eps", "1e-5", RANGE(1e-30, 1)), ARG_NUM("momentum", "0.1", RANGE(0, 1)),
+                                         ARG_END};
 
 static bool batchnorm_set_attrs(Graph *g, Op *op, const Val *v) {
-    bool ok = arg_float(op, &v[0], "eps", 1e-30, 1, &op->a.eps);
-    return arg_float(op, &v[1], "momentum", 0, 1, &op->a.momentum) && ok;
+    op->a.eps = val_num(&v[0]);
+    op->a.momentum = val_num(&v[1]);
+    return true;
 }
 
 static bool batchnorm_infer(Graph *g, Op *op) {

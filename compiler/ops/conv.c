@@ -25,40 +25,33 @@ int64_t conv_stream_scratch(const Graph *g, const Op *q);
 void conv_stream_emit(Emit *e, const Op *q);
 
 static const ArgSpec conv_args[] = {
-    {"out", NULL}, {"kernel", NULL}, {"stride", "1"}, {"pad", "0"},
-    {"dilation", "1"}, {"groups", "1"}, {"bias", "true"}, {NULL, NULL},
+    ARG_INT("out", NULL, 1, 1 << 24), ARG_PAIR("kernel", NULL, 1), ARG_PAIR("stride", "1", 1),
+    {"pad", "0", AK_PAIR, RANGE(0, 1 << 30), "same", 0}, ARG_PAIR("dilation", "1", 1),
+    ARG_INT("groups", "1", 1, 1 << 24), ARG_BOOL("bias", "true"), ARG_INIT("init"), ARG_END,
 };
-enum { A_OUT, A_KERNEL, A_STRIDE, A_PAD, A_DILATION, A_GROUPS, A_BIAS };
+enum { A_OUT, A_KERNEL, A_STRIDE, A_PAD, A_DILATION, A_GROUPS, A_BIAS, A_INIT };
 
 static bool conv_set_attrs(Graph *g, Op *op, const Val *v) {
     Attrs *a = &op->a;
-    bool ok = arg_int(op, &v[A_OUT], "out", 1, 1 << 24, &a->out);
-    ok &= arg_pair(op, &v[A_KERNEL], "kernel", 1, &a->kh, &a->kw);
-    a->sh = a->sw = a->dh = a->dw = a->groups = 1;
-    a->bias = true;
-    if (v[A_STRIDE].kind != V_NONE)
-        ok &= arg_pair(op, &v[A_STRIDE], "stride", 1, &a->sh, &a->sw);
-    if (v[A_DILATION].kind != V_NONE)
-        ok &= arg_pair(op, &v[A_DILATION], "dilation", 1, &a->dh, &a->dw);
-    if (v[A_GROUPS].kind != V_NONE)
-        ok &= arg_int(op, &v[A_GROUPS], "groups", 1, 1 << 24, &a->groups);
-    if (v[A_BIAS].kind != V_NONE)
-        ok &= arg_bool(op, &v[A_BIAS], "bias", &a->bias);
+    bool ok = true;
+    a->out = val_int(&v[A_OUT]);
+    val_pair(&v[A_KERNEL], &a->kh, &a->kw);
+    val_pair(&v[A_STRIDE], &a->sh, &a->sw);
+    val_pair(&v[A_DILATION], &a->dh, &a->dw);
+    a->groups = val_int(&v[A_GROUPS]);
+    a->bias = val_bool(&v[A_BIAS]);
+    a->init = op_init_text(&v[A_INIT]);
     const Val *pad = &v[A_PAD];
-    if (pad->kind == V_WORD) {
-        if (strcmp(pad->word, "same") != 0) {
-            diag_error(pad->span, "conv: argument 'pad' takes an integer, a list [h, w] or `same`, got '%s'", pad->word);
-            return false;
-        }
-        if (ok && (a->sh != 1 || a->sw != 1)) {
+    if (pad->kind == V_WORD) { /* same */
+        if (a->sh != 1 || a->sw != 1) {
             diag_error(pad->span, "conv: pad = same needs stride 1, got stride %s", pair_str(a->sh, a->sw));
             return false;
         }
         int th = a->dh * (a->kh - 1), tw = a->dw * (a->kw - 1);
         a->ph = th / 2, a->ph_end = th - th / 2;
         a->pw = tw / 2, a->pw_end = tw - tw / 2;
-    } else if (pad->kind != V_NONE) {
-        ok &= arg_pair(op, pad, "pad", 0, &a->ph, &a->pw);
+    } else {
+        val_pair(pad, &a->ph, &a->pw);
         a->ph_end = a->ph, a->pw_end = a->pw;
     }
     return ok;
@@ -123,6 +116,8 @@ static void conv_print_attrs(const Op *op, char *buf, size_t size) {
         attr_append(buf, size, "groups=%d", a->groups);
     if (!a->bias)
         attr_append(buf, size, "bias=false");
+    if (a->init)
+        attr_append(buf, size, "init=%s", a->init);
 }
 
 /* Register-blocked direct convolution. The input is first copied into a zero-padded

@@ -6,14 +6,14 @@
 #include "../emit_torch.h"
 #include "../ops.h"
 
-static const ArgSpec linear_args[] = {{"out", NULL}, {"bias", "true"}, {NULL, NULL}};
+static const ArgSpec linear_args[] = {ARG_INT("out", NULL, 1, 1 << 24), ARG_BOOL("bias", "true"), ARG_INIT("init"),
+                                      ARG_END};
 
 static bool linear_set_attrs(Graph *g, Op *op, const Val *v) {
-    op->a.bias = true;
-    bool ok = arg_int(op, &v[0], "out", 1, 1 << 24, &op->a.out);
-    if (v[1].kind != V_NONE)
-        ok &= arg_bool(op, &v[1], "bias", &op->a.bias);
-    return ok;
+    op->a.out = val_int(&v[0]);
+    op->a.bias = val_bool(&v[1]);
+    op->a.init = op_init_text(&v[2]);
+    return true;
 }
 
 static bool linear_infer(Graph *g, Op *op) {
@@ -44,6 +44,8 @@ static void linear_print_attrs(const Op *op, char *buf, size_t size) {
     attr_append(buf, size, "out=%d", op->a.out);
     if (!op->a.bias)
         attr_append(buf, size, "bias=false");
+    if (op->a.init)
+        attr_append(buf, size, "init=%s", op->a.init);
 }
 
 /* Register-blocked kernels with constant trip counts. Vectors (cnn_vec) run along the

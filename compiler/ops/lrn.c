@@ -8,15 +8,17 @@
 #include "../ops.h"
 
 static const ArgSpec lrn_args[] = {
-    {"size", "5"}, {"alpha", "1e-4"}, {"beta", "0.75"}, {"k", "2.0"}, {NULL, NULL},
+    ARG_INT("size", "5", 1, 1 << 20), ARG_NUM("alpha", "1e-4", RANGE_ANY), ARG_NUM("beta", "0.75", RANGE_ANY),
+    ARG_NUM("k", "2.0", RANGE_ANY), ARG_END,
 };
 
 static bool lrn_set_attrs(Graph *g, Op *op, const Val *v) {
     Attrs *a = &op->a;
-    bool ok = arg_int(op, &v[0], "size", 1, 1 << 20, &a->size);
-    ok &= arg_float(op, &v[1], "alpha", -1e30, 1e30, &a->alpha);
-    ok &= arg_float(op, &v[2], "beta", -1e30, 1e30, &a->beta);
-    return arg_float(op, &v[3], "k", -1e30, 1e30, &a->k) && ok;
+    a->size = val_int(&v[0]);
+    a->alpha = val_num(&v[1]);
+    a->beta = val_num(&v[2]);
+    a->k = val_num(&v[3]);
+    return true;
 }
 
 static bool lrn_infer(Graph *g, Op *op) {

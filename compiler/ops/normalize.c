@@ -7,7 +7,8 @@
 #include "../emit_torch.h"
 #include "../ops.h"
 
-static const ArgSpec normalize_args[] = {{"mean", NULL}, {"std", NULL}, {NULL, NULL}};
+static const ArgSpec normalize_args[] = {{"mean", NULL, AK_NUM_LIST, RANGE(-1e30, 1e30), NULL, 0},
+                                         {"std", NULL, AK_NUM_LIST, RANGE(-1e30, 1e30), NULL, 0}, ARG_END};
 
 static bool expand(Graph *g, Op *op, const Val *v, const char *arg, double **out, bool nonzero) {
     int c = in_shape(g, op, 0)->d[1];
@@ -20,8 +21,7 @@ static bool expand(Graph *g, Op *op, const Val *v, const char *arg, double **out
     double *x = arena_alloc(sizeof(double) * (size_t)c);
     for (int i = 0; i < n; i++) {
         const Val *item = v->kind == V_LIST ? &v->items[i] : v;
-        if (!arg_float(op, item, arg, -1e30, 1e30, &x[i]))
-            return false;
+        x[i] = val_num(item);
         if (nonzero && x[i] == 0) {
             diag_error(item->span, "normalize: 'std' must not be zero");
             return false;

@@ -11,25 +11,24 @@
 #include "../ops.h"
 
 static const ArgSpec maxpool_args[] = {
-    {"kernel", NULL}, {"stride", "kernel"}, {"pad", "0"}, {"ceil", "false"}, {NULL, NULL},
+    ARG_PAIR("kernel", NULL, 1), ARG_PAIR("stride", "kernel", 1), ARG_PAIR("pad", "0", 0), ARG_BOOL("ceil", "false"),
+    ARG_END,
 };
 static const ArgSpec avgpool_args[] = {
-    {"kernel", NULL}, {"stride", "kernel"}, {"pad", "0"}, {"ceil", "false"}, {"count_include_pad", "true"}, {NULL, NULL},
+    ARG_PAIR("kernel", NULL, 1), ARG_PAIR("stride", "kernel", 1), ARG_PAIR("pad", "0", 0), ARG_BOOL("ceil", "false"),
+    ARG_BOOL("count_include_pad", "true"), ARG_END,
 };
 
 static bool pool_set_attrs(Graph *g, Op *op, const Val *v) {
     Attrs *a = &op->a;
-    bool ok = arg_pair(op, &v[0], "kernel", 1, &a->kh, &a->kw);
-    a->sh = a->kh, a->sw = a->kw;
-    a->count_include_pad = true;
+    bool ok = true;
+    val_pair(&v[0], &a->kh, &a->kw);
+    a->sh = a->kh, a->sw = a->kw; /* stride = kernel */
     if (v[1].kind != V_NONE)
-        ok &= arg_pair(op, &v[1], "stride", 1, &a->sh, &a->sw);
-    if (v[2].kind != V_NONE)
-        ok &= arg_pair(op, &v[2], "pad", 0, &a->ph, &a->pw);
-    if (v[3].kind != V_NONE)
-        ok &= arg_bool(op, &v[3], "ceil", &a->ceil_mode);
-    if (op->kind == OP_AVGPOOL && v[4].kind != V_NONE)
-        ok &= arg_bool(op, &v[4], "count_include_pad", &a->count_include_pad);
+        val_pair(&v[1], &a->sh, &a->sw);
+    val_pair(&v[2], &a->ph, &a->pw);
+    a->ceil_mode = val_bool(&v[3]);
+    a->count_include_pad = op->kind != OP_AVGPOOL || val_bool(&v[4]);
     if (ok && (a->ph > a->kh / 2 || a->pw > a->kw / 2)) {
         diag_error(v[2].span, "%s: pad %s must be at most half the kernel %s", op_name(op->kind),
                    pair_str(a->ph, a->pw), pair_str(a->kh, a->kw));
