@@ -478,6 +478,14 @@ static Fn build_fn(const Graph *g, const Plan *plan, int i, FnKind kind, const c
         cb_free(&body);
         body = pre;
         text = body.data;
+    } else if (word_in(text, "PARALLEL_FOR")) { /* no n: one thread (a local name: no shadowing) */
+        Cbuf pre = {0};
+        pre.indent = 1;
+        cb_line(&pre, "enum { cnn_threads = 1 };");
+        cb_raw(&pre, "%s", text);
+        cb_free(&body);
+        body = pre;
+        text = body.data;
     }
 
     char attrs[512] = "";
@@ -597,7 +605,7 @@ static void fn_print(Cbuf *out, const Fn *fn) {
             line = arena_printf("%s%s%.*s", line, count ? ", " : "", (int)len, p);
             p += len + (end ? 2 : 0);
             if (++count == 4 && *p) {
-                cb_line(out, "%s,", line);
+                cb_line(out, "%s, */", line);
                 line = "/*            ";
                 count = 0;
             }
@@ -833,7 +841,6 @@ static void emit_source(Cbuf *c, const Graph *g, const Plan *plan, const EmitOpt
     cb_line(c, "/* Loops over independent images or channels run on several threads with -fopenmp, when");
     cb_line(c, " * the op has work enough to pay for waking them: each op function sets cnn_threads from");
     cb_line(c, " * its estimated work (FLOPs and elements) for the call's n. */");
-    cb_line(c, "enum { cnn_threads = 1 };");
     cb_line(c, "#ifdef _OPENMP");
     cb_line(c, "#define PARALLEL_FOR _Pragma(\"omp parallel for if(cnn_threads)\")");
     cb_line(c, "#else");
