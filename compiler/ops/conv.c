@@ -14,6 +14,11 @@
 /* conv_small.c: kernels for few channels; false when the layer does not qualify */
 bool conv_small_emit_dw(Emit *e, const Op *fwd);
 bool conv_small_emit_forward(Emit *e, const Op *op, const Attrs *a, Shape in, Shape out, const char *src);
+/* conv_depthwise.c: kernels for groups = input channels; false (-1) when the layer does not qualify */
+int64_t conv_dw_scratch(const Graph *g, const Op *op);
+int64_t conv_dw_bwd_scratch(const Graph *g, const Op *bwd, const Op *fwd);
+bool conv_dw_emit_forward(Emit *e, const Op *op);
+bool conv_dw_emit_backward(Emit *e, const Op *bwd, const Op *fwd);
 /* conv_stream.c: a conv that reads another conv's output rows as they are made */
 bool conv_stream_from(const Graph *g, const Op *q, const Op *p);
 int64_t conv_stream_scratch(const Graph *g, const Op *q);
@@ -231,6 +236,9 @@ static int64_t conv_kernel_scratch(const Attrs *a, Shape in, Shape out, bool poo
 static int64_t conv_scratch(const Graph *g, const Op *op) {
     if (op->pro_conv >= 0)
         return conv_stream_scratch(g, op);
+    int64_t dws = conv_dw_scratch(g, op);
+    if (dws >= 0)
+        return dws;
     return conv_kernel_scratch(&op->a, g->values[op->in[0]].shape, g->values[op->out].shape, op->epi_pool >= 0);
 }
 
@@ -524,6 +532,8 @@ static void conv_profile_mark(Cbuf *c, const char *part, const Graph *g, const O
 }
 
 static void conv_emit_forward(Emit *e, const Op *op) {
+    if (conv_dw_emit_forward(e, op))
+        return;
     conv_profile_mark(e->c, "forward", e->g, op);
     if (op->pro_conv >= 0) {
         conv_stream_emit(e, op);
@@ -553,6 +563,9 @@ static bool conv_dx_by_kernel(const Attrs *a, Attrs *d) {
 }
 
 static int64_t conv_bwd_scratch(const Graph *g, const Op *bwd, const Op *fwd) {
+    int64_t dws = conv_dw_bwd_scratch(g, bwd, fwd);
+    if (dws >= 0)
+        return dws;
     Shape in = g->values[fwd->in[0]].shape, out = g->values[fwd->out].shape;
     Attrs d;
     bool by_kernel = bwd->out >= 0 && conv_dx_by_kernel(&fwd->a, &d);
@@ -640,6 +653,8 @@ static void conv_emit_dx_by_kernel(Emit *e, const Op *fwd, Attrs d) {
 }
 
 static void conv_emit_backward(Emit *e, const Op *bwd, const Op *fwd) {
+    if (conv_dw_emit_backward(e, bwd, fwd))
+        return;
     Cbuf *c = e->c;
     const Attrs *a = &fwd->a;
     Shape in = emit_in_shape(e, fwd, 0), out = emit_out_shape(e, fwd);
