@@ -64,7 +64,7 @@ check() {
     done
 }
 
-BIG="alexnet googlenet resnet18 resnet50 vgg16 vgg16_bn"
+BIG="alexnet efficientnet_b0 googlenet mobilenet_v2 mobilenet_v3_small resnet18 resnet50 vgg16 vgg16_bn"
 models=0
 for src in "$top"/models/*.cnn "$top"/tests/models/*.cnn; do
     for n in $(sed -n 's/^model \([A-Za-z_][A-Za-z0-9_]*\).*/\1/p' "$src"); do
