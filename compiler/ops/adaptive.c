@@ -46,8 +46,8 @@ static void adaptive_emit_forward(Emit *e, const Op *op) {
     emit_image_dims(c, "O", emit_out_shape(e, op));
     cb_line(c, "PARALLEL_FOR");
     cb_line(c, "for (int ic = 0; ic < n * IC; ic++) {");
-    cb_line(c, "const float *xi = x + (size_t)ic * IH * IW;");
-    cb_line(c, "float *yo = y + (size_t)ic * OH * OW;");
+    cb_line(c, "const float *xi = x + (ptrdiff_t)ic * IH * IW;");
+    cb_line(c, "float *yo = y + (ptrdiff_t)ic * OH * OW;");
     cb_line(c, "for (int oh = 0; oh < OH; oh++) {");
     cb_line(c, "const int h0 = oh * IH / OH, h1 = ((oh + 1) * IH + OH - 1) / OH;");
     cb_line(c, "for (int ow = 0; ow < OW; ow++) {");
@@ -74,9 +74,9 @@ static void adaptive_emit_backward(Emit *e, const Op *bwd, const Op *fwd) {
     cb_line(c, "PARALLEL_FOR");
     cb_line(c, "for (int ic = 0; ic < n * IC; ic++) {");
     if (fwd->kind == OP_GLOBAL_MAXPOOL)
-        cb_line(c, "const float *xi = x + (size_t)ic * IH * IW;");
-    cb_line(c, "const float *dyo = dy + (size_t)ic * OH * OW;");
-    cb_line(c, "float *dxi = dx + (size_t)ic * IH * IW;");
+        cb_line(c, "const float *xi = x + (ptrdiff_t)ic * IH * IW;");
+    cb_line(c, "const float *dyo = dy + (ptrdiff_t)ic * OH * OW;");
+    cb_line(c, "float *dxi = dx + (ptrdiff_t)ic * IH * IW;");
     cb_line(c, "for (int p = 0; p < IH * IW; p++)");
     cb_line(c, "    dxi[p] = 0.0f;");
     cb_line(c, "for (int oh = 0; oh < OH; oh++) {");

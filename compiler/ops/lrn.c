@@ -45,12 +45,12 @@ static void lrn_emit_forward(Emit *e, const Op *op) {
     cb_line(c, "const int i = ic / C, ch = ic %% C;");
     cb_line(c, "const int c0 = ch - SIZE / 2 < 0 ? 0 : ch - SIZE / 2;");
     cb_line(c, "const int c1 = ch + (SIZE - 1) / 2 >= C ? C - 1 : ch + (SIZE - 1) / 2;");
-    cb_line(c, "const float *xi = x + (size_t)i * C * HW;");
+    cb_line(c, "const float *xi = x + (ptrdiff_t)i * C * HW;");
     cb_line(c, "for (int p = 0; p < HW; p++) {");
     cb_line(c, "float s = 0.0f;");
     cb_line(c, "for (int cc = c0; cc <= c1; cc++)");
     cb_line(c, "    s += xi[cc * HW + p] * xi[cc * HW + p];");
-    cb_line(c, "y[(size_t)ic * HW + p] = xi[ch * HW + p] / powf(%s + %s * s / SIZE, %s);", emit_float(a->k),
+    cb_line(c, "y[(ptrdiff_t)ic * HW + p] = xi[ch * HW + p] / powf(%s + %s * s / SIZE, %s);", emit_float(a->k),
             emit_float(a->alpha), emit_float(a->beta));
     cb_line(c, "}");
     cb_line(c, "}");
@@ -75,8 +75,8 @@ static void lrn_emit_backward(Emit *e, const Op *bwd, const Op *fwd) {
     cb_line(c, "PARALLEL_FOR");
     cb_line(c, "for (int ib = 0; ib < n * NB; ib++) {");
     cb_line(c, "const int i = ib / NB, p0 = ib %% NB * PB, np = HW - p0 < PB ? HW - p0 : PB;");
-    cb_line(c, "const float *xi = x + (size_t)i * C * HW + p0, *dyi = dy + (size_t)i * C * HW + p0;");
-    cb_line(c, "float *dxi = dx + (size_t)i * C * HW + p0;");
+    cb_line(c, "const float *xi = x + (ptrdiff_t)i * C * HW + p0, *dyi = dy + (ptrdiff_t)i * C * HW + p0;");
+    cb_line(c, "float *dxi = dx + (ptrdiff_t)i * C * HW + p0;");
     cb_line(c, "float t[C][PB];");
     cb_line(c, "for (int ch = 0; ch < C; ch++) {");
     cb_line(c, "const int c0 = ch - SIZE / 2 < 0 ? 0 : ch - SIZE / 2;");

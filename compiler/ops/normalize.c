@@ -78,7 +78,7 @@ static void normalize_emit_forward(Emit *e, const Op *op) {
     cb_line(c, "static const float std[C] = {%s};", d);
     cb_line(c, "for (int ic = 0; ic < n * C; ic++)");
     cb_line(c, "    for (int p = 0; p < HW; p++)");
-    cb_line(c, "        y[(size_t)ic * HW + p] = (x[(size_t)ic * HW + p] - mean[ic %% C]) / std[ic %% C];");
+    cb_line(c, "        y[(ptrdiff_t)ic * HW + p] = (x[(ptrdiff_t)ic * HW + p] - mean[ic %% C]) / std[ic %% C];");
 }
 
 /* dx = dy / std_c (mean only shifts). */
@@ -92,7 +92,7 @@ static void normalize_emit_backward(Emit *e, const Op *bwd, const Op *fwd) {
     cb_line(c, "static const float std[C] = {%s};", d);
     cb_line(c, "for (int ic = 0; ic < n * C; ic++)");
     cb_line(c, "    for (int p = 0; p < HW; p++)");
-    cb_line(c, "        dx[(size_t)ic * HW + p] = dy[(size_t)ic * HW + p] / std[ic %% C];");
+    cb_line(c, "        dx[(ptrdiff_t)ic * HW + p] = dy[(ptrdiff_t)ic * HW + p] / std[ic %% C];");
 }
 
 /* The PyTorch twin: constants inline when every channel has the same, else two buffers. */

@@ -91,8 +91,8 @@ static void pool_emit_forward(Emit *e, const Op *op) {
     cb_line(c, "enum { KH = %d, KW = %d, SH = %d, SW = %d, PH = %d, PW = %d };", a->kh, a->kw, a->sh, a->sw, a->ph, a->pw);
     cb_line(c, "PARALLEL_FOR");
     cb_line(c, "for (int ic = 0; ic < n * IC; ic++) {");
-    cb_line(c, "const float *xi = x + (size_t)ic * IH * IW;");
-    cb_line(c, "float *yo = y + (size_t)ic * OH * OW;");
+    cb_line(c, "const float *xi = x + (ptrdiff_t)ic * IH * IW;");
+    cb_line(c, "float *yo = y + (ptrdiff_t)ic * OH * OW;");
     cb_line(c, "for (int oh = 0; oh < OH; oh++) {");
     cb_line(c, "for (int ow = 0; ow < OW; ow++) {");
     cb_line(c, "int h0 = oh * SH - PH, w0 = ow * SW - PW;");
@@ -129,9 +129,9 @@ static void pool_emit_backward(Emit *e, const Op *bwd, const Op *fwd) {
     cb_line(c, "PARALLEL_FOR");
     cb_line(c, "for (int ic = 0; ic < n * IC; ic++) {");
     if (fwd->kind == OP_MAXPOOL)
-        cb_line(c, "const float *xi = x + (size_t)ic * IH * IW;");
-    cb_line(c, "const float *dyo = dy + (size_t)ic * OH * OW;");
-    cb_line(c, "float *dxi = dx + (size_t)ic * IH * IW;");
+        cb_line(c, "const float *xi = x + (ptrdiff_t)ic * IH * IW;");
+    cb_line(c, "const float *dyo = dy + (ptrdiff_t)ic * OH * OW;");
+    cb_line(c, "float *dxi = dx + (ptrdiff_t)ic * IH * IW;");
     cb_line(c, "for (int p = 0; p < IH * IW; p++)");
     cb_line(c, "    dxi[p] = 0.0f;");
     cb_line(c, "for (int oh = 0; oh < OH; oh++) {");
