@@ -58,7 +58,6 @@ static inline float cnn_erf(float x) {
 /* Loops over independent images or channels run on several threads with -fopenmp, when
  * the op has work enough to pay for waking them: each op function sets cnn_threads from
  * its estimated work (FLOPs and elements) for the call's n. */
-enum { cnn_threads = 1 };
 #ifdef _OPENMP
 #define PARALLEL_FOR _Pragma("omp parallel for if(cnn_threads)")
 #else
@@ -129,9 +128,9 @@ static void op1_linear0(const float *restrict x, float *restrict y, const float 
             const int i0 = I0 + job / OB * TI, o0 = job % OB * TO;
             const float *xr[TI], *wr[TO];
             for (int t = 0; t < TI; t++)
-                xr[t] = x + (size_t)(i0 + t < n ? i0 + t : i0) * IF;
+                xr[t] = x + (ptrdiff_t)(i0 + t < n ? i0 + t : i0) * IF;
             for (int u = 0; u < TO; u++)
-                wr[u] = w + (size_t)(o0 + u < OF ? o0 + u : o0) * IF;
+                wr[u] = w + (ptrdiff_t)(o0 + u < OF ? o0 + u : o0) * IF;
             float s[TI][TO];
             int k = 0;
             #if CNN_VECTORS
@@ -169,7 +168,7 @@ static void op1_linear0(const float *restrict x, float *restrict y, const float 
                 for (int u = 0; u < TO && o0 + u < OF; u++) {
                         const int oc = o0 + u;
                         const float v = b[oc] + s[t][u];
-                        y[(size_t)(i0 + t) * OF + oc] = (0.5f * v * (1.0f + cnn_erf(v * 0.707106781f)));
+                        y[(ptrdiff_t)(i0 + t) * OF + oc] = (0.5f * v * (1.0f + cnn_erf(v * 0.707106781f)));
                 }
         }
     }
@@ -182,9 +181,9 @@ static void op1_linear0(const float *restrict x, float *restrict y, const float 
             const int i0 = I0 + job / OB * TI, o0 = job % OB * TO;
             const float *xr[TI], *wr[TO];
             for (int t = 0; t < TI; t++)
-                xr[t] = x + (size_t)(i0 + t < n ? i0 + t : i0) * IF;
+                xr[t] = x + (ptrdiff_t)(i0 + t < n ? i0 + t : i0) * IF;
             for (int u = 0; u < TO; u++)
-                wr[u] = w + (size_t)(o0 + u < OF ? o0 + u : o0) * IF;
+                wr[u] = w + (ptrdiff_t)(o0 + u < OF ? o0 + u : o0) * IF;
             float s[TI][TO];
             int k = 0;
             #if CNN_VECTORS
@@ -222,7 +221,7 @@ static void op1_linear0(const float *restrict x, float *restrict y, const float 
                 for (int u = 0; u < TO && o0 + u < OF; u++) {
                         const int oc = o0 + u;
                         const float v = b[oc] + s[t][u];
-                        y[(size_t)(i0 + t) * OF + oc] = (0.5f * v * (1.0f + cnn_erf(v * 0.707106781f)));
+                        y[(ptrdiff_t)(i0 + t) * OF + oc] = (0.5f * v * (1.0f + cnn_erf(v * 0.707106781f)));
                 }
         }
     }
@@ -248,9 +247,9 @@ static void op3_linear1(const float *restrict x, float *restrict y, const float 
             const int i0 = I0 + job / OB * TI, o0 = job % OB * TO;
             const float *xr[TI], *wr[TO];
             for (int t = 0; t < TI; t++)
-                xr[t] = x + (size_t)(i0 + t < n ? i0 + t : i0) * IF;
+                xr[t] = x + (ptrdiff_t)(i0 + t < n ? i0 + t : i0) * IF;
             for (int u = 0; u < TO; u++)
-                wr[u] = w + (size_t)(o0 + u < OF ? o0 + u : o0) * IF;
+                wr[u] = w + (ptrdiff_t)(o0 + u < OF ? o0 + u : o0) * IF;
             float s[TI][TO];
             int k = 0;
             #if CNN_VECTORS
@@ -288,7 +287,7 @@ static void op3_linear1(const float *restrict x, float *restrict y, const float 
                 for (int u = 0; u < TO && o0 + u < OF; u++) {
                         const int oc = o0 + u;
                         const float v = b[oc] + s[t][u];
-                        y[(size_t)(i0 + t) * OF + oc] = ((v * bn_scale[oc] + bn_shift[oc]) > 0.0f ? ((v * bn_scale[oc] + bn_shift[oc]) < 6.0f ? (v * bn_scale[oc] + bn_shift[oc]) : 6.0f) : 0.0f);
+                        y[(ptrdiff_t)(i0 + t) * OF + oc] = ((v * bn_scale[oc] + bn_shift[oc]) > 0.0f ? ((v * bn_scale[oc] + bn_shift[oc]) < 6.0f ? (v * bn_scale[oc] + bn_shift[oc]) : 6.0f) : 0.0f);
                 }
         }
     }
@@ -301,9 +300,9 @@ static void op3_linear1(const float *restrict x, float *restrict y, const float 
             const int i0 = I0 + job / OB * TI, o0 = job % OB * TO;
             const float *xr[TI], *wr[TO];
             for (int t = 0; t < TI; t++)
-                xr[t] = x + (size_t)(i0 + t < n ? i0 + t : i0) * IF;
+                xr[t] = x + (ptrdiff_t)(i0 + t < n ? i0 + t : i0) * IF;
             for (int u = 0; u < TO; u++)
-                wr[u] = w + (size_t)(o0 + u < OF ? o0 + u : o0) * IF;
+                wr[u] = w + (ptrdiff_t)(o0 + u < OF ? o0 + u : o0) * IF;
             float s[TI][TO];
             int k = 0;
             #if CNN_VECTORS
@@ -341,7 +340,7 @@ static void op3_linear1(const float *restrict x, float *restrict y, const float 
                 for (int u = 0; u < TO && o0 + u < OF; u++) {
                         const int oc = o0 + u;
                         const float v = b[oc] + s[t][u];
-                        y[(size_t)(i0 + t) * OF + oc] = ((v * bn_scale[oc] + bn_shift[oc]) > 0.0f ? ((v * bn_scale[oc] + bn_shift[oc]) < 6.0f ? (v * bn_scale[oc] + bn_shift[oc]) : 6.0f) : 0.0f);
+                        y[(ptrdiff_t)(i0 + t) * OF + oc] = ((v * bn_scale[oc] + bn_shift[oc]) > 0.0f ? ((v * bn_scale[oc] + bn_shift[oc]) < 6.0f ? (v * bn_scale[oc] + bn_shift[oc]) : 6.0f) : 0.0f);
                 }
         }
     }
@@ -362,9 +361,9 @@ static void op6_linear2(const float *restrict x, float *restrict y, const float 
             const int i0 = I0 + job / OB * TI, o0 = job % OB * TO;
             const float *xr[TI], *wr[TO];
             for (int t = 0; t < TI; t++)
-                xr[t] = x + (size_t)(i0 + t < n ? i0 + t : i0) * IF;
+                xr[t] = x + (ptrdiff_t)(i0 + t < n ? i0 + t : i0) * IF;
             for (int u = 0; u < TO; u++)
-                wr[u] = w + (size_t)(o0 + u < OF ? o0 + u : o0) * IF;
+                wr[u] = w + (ptrdiff_t)(o0 + u < OF ? o0 + u : o0) * IF;
             float s[TI][TO];
             int k = 0;
             #if CNN_VECTORS
@@ -402,7 +401,7 @@ static void op6_linear2(const float *restrict x, float *restrict y, const float 
                 for (int u = 0; u < TO && o0 + u < OF; u++) {
                         const int oc = o0 + u;
                         const float v = b[oc] + s[t][u];
-                        y[(size_t)(i0 + t) * OF + oc] = (v > -3.0f ? (v < 3.0f ? (v + 3.0f) * (1.0f / 6.0f) : 1.0f) : 0.0f);
+                        y[(ptrdiff_t)(i0 + t) * OF + oc] = (v > -3.0f ? (v < 3.0f ? (v + 3.0f) * (1.0f / 6.0f) : 1.0f) : 0.0f);
                 }
         }
     }
@@ -415,9 +414,9 @@ static void op6_linear2(const float *restrict x, float *restrict y, const float 
             const int i0 = I0 + job / OB * TI, o0 = job % OB * TO;
             const float *xr[TI], *wr[TO];
             for (int t = 0; t < TI; t++)
-                xr[t] = x + (size_t)(i0 + t < n ? i0 + t : i0) * IF;
+                xr[t] = x + (ptrdiff_t)(i0 + t < n ? i0 + t : i0) * IF;
             for (int u = 0; u < TO; u++)
-                wr[u] = w + (size_t)(o0 + u < OF ? o0 + u : o0) * IF;
+                wr[u] = w + (ptrdiff_t)(o0 + u < OF ? o0 + u : o0) * IF;
             float s[TI][TO];
             int k = 0;
             #if CNN_VECTORS
@@ -455,7 +454,7 @@ static void op6_linear2(const float *restrict x, float *restrict y, const float 
                 for (int u = 0; u < TO && o0 + u < OF; u++) {
                         const int oc = o0 + u;
                         const float v = b[oc] + s[t][u];
-                        y[(size_t)(i0 + t) * OF + oc] = (v > -3.0f ? (v < 3.0f ? (v + 3.0f) * (1.0f / 6.0f) : 1.0f) : 0.0f);
+                        y[(ptrdiff_t)(i0 + t) * OF + oc] = (v > -3.0f ? (v < 3.0f ? (v + 3.0f) * (1.0f / 6.0f) : 1.0f) : 0.0f);
                 }
         }
     }
@@ -475,9 +474,9 @@ static void op8_linear3(const float *restrict x, float *restrict y, const float 
             const int i0 = I0 + job / OB * TI, o0 = job % OB * TO;
             const float *xr[TI], *wr[TO];
             for (int t = 0; t < TI; t++)
-                xr[t] = x + (size_t)(i0 + t < n ? i0 + t : i0) * IF;
+                xr[t] = x + (ptrdiff_t)(i0 + t < n ? i0 + t : i0) * IF;
             for (int u = 0; u < TO; u++)
-                wr[u] = w + (size_t)(o0 + u < OF ? o0 + u : o0) * IF;
+                wr[u] = w + (ptrdiff_t)(o0 + u < OF ? o0 + u : o0) * IF;
             float s[TI][TO];
             int k = 0;
             #if CNN_VECTORS
@@ -515,7 +514,7 @@ static void op8_linear3(const float *restrict x, float *restrict y, const float 
                 for (int u = 0; u < TO && o0 + u < OF; u++) {
                         const int oc = o0 + u;
                         const float v = b[oc] + s[t][u];
-                        y[(size_t)(i0 + t) * OF + oc] = v;
+                        y[(ptrdiff_t)(i0 + t) * OF + oc] = v;
                 }
         }
     }
@@ -528,9 +527,9 @@ static void op8_linear3(const float *restrict x, float *restrict y, const float 
             const int i0 = I0 + job / OB * TI, o0 = job % OB * TO;
             const float *xr[TI], *wr[TO];
             for (int t = 0; t < TI; t++)
-                xr[t] = x + (size_t)(i0 + t < n ? i0 + t : i0) * IF;
+                xr[t] = x + (ptrdiff_t)(i0 + t < n ? i0 + t : i0) * IF;
             for (int u = 0; u < TO; u++)
-                wr[u] = w + (size_t)(o0 + u < OF ? o0 + u : o0) * IF;
+                wr[u] = w + (ptrdiff_t)(o0 + u < OF ? o0 + u : o0) * IF;
             float s[TI][TO];
             int k = 0;
             #if CNN_VECTORS
@@ -568,7 +567,7 @@ static void op8_linear3(const float *restrict x, float *restrict y, const float 
                 for (int u = 0; u < TO && o0 + u < OF; u++) {
                         const int oc = o0 + u;
                         const float v = b[oc] + s[t][u];
-                        y[(size_t)(i0 + t) * OF + oc] = v;
+                        y[(ptrdiff_t)(i0 + t) * OF + oc] = v;
                 }
         }
     }
