@@ -758,6 +758,12 @@ static bool uses_erf(const Graph *g) {
 /* About this much function text (bytes) per part: a few seconds of the C compiler at -O3. */
 enum { PART_TEXT = 150000 };
 
+/* Distinct op functions in one generated file (docs/language.md, Limits): the C compiler
+ * spends about 0.1 to 0.2 s of CPU on each at -O3, and identical layers share one, so this
+ * bounds a program's build to about a minute on 2 cores whatever the number of ops. */
+enum { MAX_OP_FNS = 300 };
+
+
 /* With max_parts > 0 (a training graph of a standalone program), the training op functions go
  * to parts[0..K-1] instead, K <= max_parts chosen by their amount of text, so that the C
  * compiler can work on them in parallel; returns K (0 without a split). */
@@ -916,6 +922,16 @@ static int emit_source(Cbuf *c, const Graph *g, const Plan *plan, const EmitOpti
         if (op->fused_into >= 0 || (i < nfwd && !train_variant(op)))
             continue; /* the inference function serves training too */
         fn_of[i] = fn_add(&fns, build_fn(g, plan, i, i < nfwd ? FN_TRAIN : op_is_backward(op) ? FN_BACKWARD : FN_INFER, src));
+    }
+    int distinct = 0;
+    for (int k = 0; k < fns.n; k++)
+        distinct += fns.fns[k].same_as < 0;
+    if (distinct > MAX_OP_FNS) {
+        fprintf(stderr,
+                "cnnc: error: %s: the %s code needs %d distinct op functions (layers of different shapes), more "
+                "than the limit of %d: the C compiler would take minutes on them (docs/language.md, Limits)\n",
+                o->source ? o->source : N, g->training ? "training" : "inference", distinct, MAX_OP_FNS);
+        return -1;
     }
     size_t names_start = c->len;
     emit_buffer_names(c, g, plan);
@@ -1172,7 +1188,11 @@ static bool write_atomic(const Cbuf *c, const char *path) {
 bool emit_c_files(const Graph *g, const Plan *plan, const EmitOptions *o, const char *c_path, const char *h_path) {
     Cbuf h = {0}, c = {0};
     emit_header(&h, g, plan, o);
-    emit_source(&c, g, plan, o, basename_of(h_path), NULL, 0);
+    if (emit_source(&c, g, plan, o, basename_of(h_path), NULL, 0) < 0) {
+        cb_free(&h);
+        cb_free(&c);
+        return false;
+    }
     bool ok = write_atomic(&h, h_path) && write_atomic(&c, c_path);
     if (!ok) {
         remove(h_path);
@@ -1192,7 +1212,9 @@ static bool emit_c_files_split(const Graph *g, const Plan *plan, const EmitOptio
     Cbuf *parts = arena_alloc(sizeof(Cbuf) * (size_t)(max_parts > 0 ? max_parts : 1));
     emit_header(&h, g, plan, o);
     *nparts = emit_source(&c, g, plan, o, basename_of(h_path), parts, max_parts);
-    bool ok = write_atomic(&h, h_path) && write_atomic(&c, c_path);
+    bool ok = *nparts >= 0 && write_atomic(&h, h_path) && write_atomic(&c, c_path);
+    if (*nparts < 0)
+        *nparts = 0;
     for (int k = 0; k < *nparts; k++) {
         if (ok)
             ok = write_atomic(&parts[k], arena_printf("%s/%s_part%d.c", dir, g->name, k + 1));
