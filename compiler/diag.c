@@ -16,6 +16,7 @@
 #include "diag.h"
 
 #include <stdarg.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -283,6 +284,16 @@ void diag_reset(void) {
     last_error_printed = false;
     while (ncontexts > 0)
         diag_pop_context();
+}
+
+void diag_free_sources(void) {
+    diag_flush();
+    for (int i = 0; i < nsources; i++) {
+        free(sources[i].path);
+        free((void *)(uintptr_t)sources[i].text);
+        free(sources[i].line_starts);
+    }
+    nsources = 0;
 }
 
 void diag_push_context(Span at, const char *what) {

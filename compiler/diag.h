@@ -43,6 +43,10 @@ void diag_note(Span at, const char *fmt, ...) __attribute__((format(printf, 2, 3
 void diag_remark(Span at, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 int diag_error_count(void);
 void diag_reset(void);  /* forget errors and contexts; sources stay registered */
+/* Frees every registered source (diag owns the text given to diag_add_source, which must be
+ * malloc'd) and forgets them: spans into them are dead after this. For processes that load
+ * many programs, such as the fuzzing harnesses. */
+void diag_free_sources(void);
 /* Prints what is still pending (the context notes of the last error come after its
  * diag_note notes, so they wait until the next diag call) and flushes diag_stream. Every
  * diag function, diag_error_count included, flushes first; so does exit(). */

@@ -443,6 +443,8 @@ static int apply_block(Elab *E, const Stmt *st, const Item *blk, Env *env, Scope
 }
 
 static int apply(Elab *E, const Stmt *st, Env *env, Scope *sc, int x, bool tail) {
+    if (diag_error_count() > DIAG_MAX_ERRORS)
+        return POISON;   /* "too many errors, stopping" was printed: stop expanding too */
     const Item *blk = find_block(E->prog, st->name);
     if (blk)
         return apply_block(E, st, blk, env, sc, x, tail);

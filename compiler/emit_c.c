@@ -419,6 +419,11 @@ static Fn build_fn(const Graph *g, const Plan *plan, int i, FnKind kind, const c
             ARG(arena_printf("%sfloat *%s", writable ? "" : "const ", role_names[r]), role_names[r],
                 arena_printf("params + %s", param_name(g, f->param[r])));
         }
+    if (op->pro_conv >= 0) /* the streamed producer's weight and bias (conv_stream.c) */
+        for (int r = 0; r < 2; r++)
+            if (g->ops[op->pro_conv].param[r] >= 0)
+                ARG(arena_printf("const float *%s0", role_names[r]), arena_printf("%s0", role_names[r]),
+                    arena_printf("params + %s", param_name(g, g->ops[op->pro_conv].param[r])));
     if (op->epi_bn >= 0) {
         static const char *const bn_names[4] = {"bnw", "bnb", "bnm", "bnv"};
         for (int r = 0; r < 4; r++)
@@ -492,8 +497,10 @@ static Fn build_fn(const Graph *g, const Plan *plan, int i, FnKind kind, const c
             f->out >= 0 ? shape_str(g->values[f->out].shape, true) : "[]", src, f->span.line, f->pname ? " " : "",
             f->pname ? f->pname : "", kind == FN_TRAIN ? ", training mode" : "");
     const char *fused = "";
+    if (op->pro_conv >= 0)
+        fused = arena_printf("conv %%%d streamed before", g->ops[op->pro_conv].out);
     if (op->pro_norm >= 0)
-        fused = arena_printf("normalize %%%d before", g->ops[op->pro_norm].out);
+        fused = arena_printf("%s%snormalize %%%d before", fused, *fused ? ", " : "", g->ops[op->pro_norm].out);
     const int after[3] = {op->epi_bn, op->epi_act, op->epi_pool};
     for (int k = 0; k < 3; k++)
         if (after[k] >= 0)

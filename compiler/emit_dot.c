@@ -44,12 +44,15 @@ void emit_dot(const Graph *g, FILE *f) {
         bool group = false;
         for (int j = 0; j < g->nops && !group; j++)
             group = g->ops[j].fused_into == i;
+        /* the head of m's loop nest: a streamed conv's own fused ops belong to its reader's */
+#define DOT_HEAD(m) ((m)->fused_into >= 0 && g->ops[(m)->fused_into].fused_into >= 0 ? g->ops[(m)->fused_into].fused_into \
+                                                                                      : (m)->fused_into)
         if (group)
             fprintf(f, "  subgraph cluster_op%d {\n    label=\"fused into one loop nest\"; style=\"dashed,rounded\"; "
                        "color=\"#c0392b\"; fontcolor=\"#c0392b\"; fontsize=9;\n", i);
         for (int j = 0; j < g->nops; j++) {
             const Op *m = &g->ops[j];
-            if (j != i && !(group && m->fused_into == i))
+            if (j != i && !(group && DOT_HEAD(m) == i))
                 continue;
             char attrs[256] = "";
             const OpInfo *info = op_info(m->kind);
@@ -65,6 +68,7 @@ void emit_dot(const Graph *g, FILE *f) {
         }
         if (group)
             fprintf(f, "  }\n");
+#undef DOT_HEAD
     }
     for (int i = 1; i < g->nops; i++) {
         const Op *op = &g->ops[i];
@@ -72,6 +76,8 @@ void emit_dot(const Graph *g, FILE *f) {
             int from = g->values[op->in[k]].producer;
             if (k == 0 && op->pro_norm >= 0)
                 from = op->pro_norm; /* the fused normalize reads the input for the conv */
+            if (k == 0 && op->pro_conv >= 0) /* a streamed conv: its rows come from the conv before */
+                from = g->values[g->ops[op->pro_conv].writes].producer;
             if (op->kind == OP_ADD)
                 fprintf(f, "  op%d -> op%d [%s];\n", from, i,
                         k == 0 ? "color=\"#2c5aa0\"" : "color=\"#2c5aa0\", style=bold, label=\" +\", fontcolor=\"#2c5aa0\"");

@@ -159,6 +159,8 @@ static const char *py_list(const double *v, int n) {
 /* Input k of op as the unfused graph has it: pass_fuse makes a conv that absorbed a normalize
  * read the normalize's input; the module computes the normalize on its own line. */
 static int input_value(const Graph *g, const Op *op, int k) {
+    if (k == 0 && op->pro_conv >= 0)
+        return g->ops[op->pro_conv].writes;
     return k == 0 && op->pro_norm >= 0 ? g->ops[op->pro_norm].out : op->in[k];
 }
 

@@ -80,6 +80,8 @@ typedef struct Op {
     int epi_act;        /* head: an activation applied last, or -1 */
     int pro_norm;       /* head (conv): a normalize applied to its input, or -1 */
     int epi_pool;       /* head (conv): a non-overlapping pooling applied last, or -1 */
+    int pro_conv;       /* head (conv, batch-1 inference): the conv whose output rows it reads
+                           as they are made (conv_stream.c); its input is that conv's input */
     int writes;         /* the value the op's code writes: out, or the last absorbed op's out */
 } Op;
 

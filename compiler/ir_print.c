@@ -87,9 +87,11 @@ void ir_print(const Graph *g, FILE *f) {
         fprintf(f, " -> %s", shape_str(g->values[op->out].shape, false));
         if (op->fused_into >= 0)
             fprintf(f, "  (fused into %%%d)", g->ops[op->fused_into].out);
-        if (op->pro_norm >= 0 || op->epi_bn >= 0 || op->epi_act >= 0 || op->epi_pool >= 0) {
+        if (op->pro_norm >= 0 || op->epi_bn >= 0 || op->epi_act >= 0 || op->epi_pool >= 0 || op->pro_conv >= 0) {
             fprintf(f, "  fused[");
             const char *sep = "";
+            if (op->pro_conv >= 0)
+                fprintf(f, "conv %%%d streamed before", g->ops[op->pro_conv].out), sep = ", ";
             if (op->pro_norm >= 0)
                 fprintf(f, "normalize %%%d before", g->ops[op->pro_norm].out), sep = ", ";
             if (op->epi_bn >= 0)

@@ -77,6 +77,11 @@ typedef struct OpInfo {
      * (op->epi_pool) in its store, at inference; it says whether it takes this one. */
     bool epilogue, prologue;
     bool (*close_pool)(const Graph *g, const Op *head, const Op *pool);
+    /* stream_from, when set: at batch-1 inference, the head can read the output of producer
+     * (a head whose fused ops are settled) row by row through a window of a few rows while
+     * producer makes them, so that the tensor between them is never whole (op->pro_conv).
+     * pass_fuse takes it only where the planned arena gets smaller. */
+    bool (*stream_from)(const Graph *g, const Op *head, const Op *producer);
     /* Fusion, as the absorbed neighbour (pass_fuse.c reads these and names no op kind):
      * act_expr: an elementwise activation; the C expression of the op applied to the float
      *   expression v, which a head with `epilogue` puts in its store. Only C99 <math.h> and the

@@ -18,6 +18,7 @@
 #include "arena.h"
 #include "ops.h"
 #include "passes.h"
+#include "plan.h"
 
 bool pass_fuse(Graph *g) {
     int *readers = arena_alloc(sizeof(int) * (size_t)(g->nvalues + 1));
@@ -69,6 +70,35 @@ bool pass_fuse(Graph *g) {
         }
 #undef NEXT
         op->writes = v;
+    }
+    /* Streaming (batch-1 inference): a head that can read its input's rows while the head
+     * that writes it makes them (OpInfo.stream_from) takes that head, when nothing else reads
+     * the tensor between them and every op between the two heads is fused into one of them.
+     * It is kept only where the planned arena gets smaller. */
+    if (g->training || g->batch != 1)
+        return true;
+    for (int i = 1; i < g->nops; i++) {
+        Op *op = &g->ops[i];
+        const OpInfo *info = op_info(op->kind);
+        int x = op->in[0], pv = g->values[x].producer;
+        if (op->fused_into >= 0 || !info->stream_from || op->pro_conv >= 0 || pv < 0 || readers[x] != 1)
+            continue;
+        int p = g->ops[pv].fused_into >= 0 ? g->ops[pv].fused_into : pv;
+        Op *prod = &g->ops[p];
+        bool between = prod->writes == x && prod->fused_into < 0;
+        for (int k = p + 1; k < i && between; k++)
+            between = g->ops[k].fused_into == p || g->ops[k].fused_into == i;
+        if (!between || !info->stream_from(g, op, prod))
+            continue;
+        int64_t before = pass_plan(g, true)->arena_floats;
+        op->pro_conv = p;
+        op->in[0] = prod->in[0];
+        prod->fused_into = i;
+        if (pass_plan(g, true)->arena_floats >= before) { /* no smaller: undone */
+            op->pro_conv = -1;
+            op->in[0] = x;
+            prod->fused_into = -1;
+        }
     }
     return true;
 }

@@ -98,7 +98,7 @@ Plan *pass_plan(const Graph *g, bool inplace_allowed) {
     int nb = nv;
     for (int i = 0; i < g->nops; i++) {
         const OpInfo *info = op_info(g->ops[i].kind);
-        p->scratch_of[i] = info->scratch && info->scratch(g, &g->ops[i]) > 0 ? nb++ : -1;
+        p->scratch_of[i] = g->ops[i].fused_into < 0 && info->scratch && info->scratch(g, &g->ops[i]) > 0 ? nb++ : -1;
         p->grad_scratch_of[i] = grad_floats(g, i) > 0 ? nb++ : -1;
         if (p->grad_scratch_of[i] >= 0) /* the trained weight, then the trained bias */
             for (int r = 0, at = 0; r < 2; r++) {

@@ -131,9 +131,14 @@ static unsigned char *pnm_decode(const char *path, const unsigned char *b, const
  * more than 256 symbols is refused. False with err for such a file; true for anything else
  * (stb reports other faults itself). */
 static bool jpeg_tables_ok(const char *path, const unsigned char *b, size_t len, char *err) {
-    if (len < 2 || b[0] != 0xff || b[1] != 0xd8)
+    /* stb finds the start-of-image marker as it finds every marker: after any number of 0xff
+     * fill bytes, so a file may start ff ff ... ff d8 and still be read as a JPEG. */
+    size_t p = 0;
+    while (p < len && b[p] == 0xff)
+        p++;
+    if (p == 0 || p >= len || b[p] != 0xd8)
         return true;
-    size_t p = 2;
+    p++;
     while (p + 1 < len) {
         if (b[p] != 0xff) {   /* entropy-coded data: on to the next marker */
             p++;
@@ -169,6 +174,29 @@ static bool jpeg_tables_ok(const char *path, const unsigned char *b, size_t len,
     return true;
 }
 
+/* stb_image 2.27 copies an IDAT chunk's data to its buffer's start plus the offset so far; for
+ * an empty first IDAT that buffer is still a null pointer (undefined behaviour, found by
+ * fuzz_image). An empty IDAT carries no data, so such chunks are dropped from the file before
+ * decoding. Returns the new length. */
+static size_t png_drop_empty_idat(unsigned char *b, size_t len) {
+    static const unsigned char sig[8] = {137, 80, 78, 71, 13, 10, 26, 10};
+    if (len < 8 || memcmp(b, sig, 8) != 0)
+        return len;
+    size_t p = 8;
+    while (len - p >= 12) {
+        size_t n = (size_t)b[p] << 24 | (size_t)b[p + 1] << 16 | (size_t)b[p + 2] << 8 | b[p + 3];
+        if (n == 0 && memcmp(b + p + 4, "IDAT", 4) == 0) {
+            memmove(b + p, b + p + 12, len - p - 12);
+            len -= 12;
+            continue;
+        }
+        if (n > len - p - 12)
+            break;
+        p += 12 + n;
+    }
+    return len;
+}
+
 /* Decodes into interleaved HWC bytes with want_c channels (stb converts grey<->RGB itself,
  * with the luma weights 77/150/29 of 256). The size is read from the header first: an image
  * over the limit, or (when want_h > 0 and it may not be resized) of another size than the
@@ -195,6 +223,8 @@ static unsigned char *decode(const char *path, int want_c, int want_h, int want_
         free(file);
         return NULL;
     }
+    if (is_pnm == 0)
+        len = png_drop_empty_idat(file, len);
     if (is_pnm < 0 || (is_pnm == 0 && !stbi_info_from_memory(file, (int)len, w, h, &stored_c))) {
         if (is_pnm == 0)
             rt_fail(err, "%s: not an image (%s)", path, stbi_failure_reason());

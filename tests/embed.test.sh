@@ -54,6 +54,58 @@ work=$(sed -n 's/^#define LENET5_WORK_FLOATS \([0-9]*\)/\1/p' "$tmp/b1/lenet5.h"
 arena=$("$cnnc" --emit=plan --batch 1 "$top/models/lenet5.cnn" | sed -n 's/^arena //p')
 [ -n "$work" ] && [ $((work * 4)) = "$arena" ] && ok || bad "batch-1 workspace $work floats, plan says $arena bytes"
 echo "embed: LeNet-5 batch-1 workspace $((work * 4)) bytes"
+# The batch-1 plan streams conv1 over conv0's rows (conv_stream.c): at most 6,144 bytes.
+[ -n "$work" ] && [ $((work * 4)) -le 6144 ] && ok || bad "LeNet-5 batch-1 workspace $((work * 4)) bytes > 6144"
+"$cnnc" --emit=ir "$top/models/lenet5.cnn" | grep -q 'streamed' && bad "the batch-64 plan streams" || ok
+
+# Round trip: the small-arena pair (batch 1, streamed, embedded weights) against the standalone
+# program compiled for the train batch (64: the plain kernels, the whole tensors), on the same
+# weights and random images, every logit.
+/usr/bin/python3 -c "
+import json, struct, sys, random
+random.seed(5); n = 6
+v = [random.random() for _ in range(n * 28 * 28)]
+open(sys.argv[1], 'wb').write(struct.pack('<%df' % len(v), *v))
+h = json.dumps({'input': {'dtype': 'F32', 'shape': [n, 1, 28, 28], 'data_offsets': [0, 4 * len(v)]}}).encode()
+h += b' ' * (-len(h) % 8)
+open(sys.argv[2], 'wb').write(struct.pack('<Q', len(h)) + h + struct.pack('<%df' % len(v), *v))" "$tmp/x.raw" "$tmp/x.safetensors"
+cat >"$tmp/rt.c" <<'C'
+#include <stdio.h>
+#include "lenet5.h"
+static float work[LENET5_WORK_FLOATS], img[28 * 28], out[10];
+int main(int argc, char **argv) {
+    FILE *f = fopen(argv[1], "rb");
+    int i, k;
+    if (!f || argc < 2)
+        return 2;
+    for (i = 0; fread(img, sizeof img, 1, f) == 1; i++) {
+        if (lenet5_forward(lenet5_weights, work, img, out, 1) != 0)
+            return 3;
+        for (k = 0; k < 10; k++)
+            printf("%.9g%c", (double)out[k], k == 9 ? '\n' : ' ');
+    }
+    fclose(f);
+    return i == 6 ? 0 : 4;
+}
+C
+"$cnnc" "$top/models/lenet5.cnn" -o "$tmp/lenet5_64" --no-train || bad "build lenet5 at the train batch"
+if gcc -std=c99 -Wall -Wextra -pedantic -Werror -O2 -I"$tmp/gen" "$tmp/rt.c" "$tmp/gen/lenet5.c" -o "$tmp/rt" -lm 2>"$tmp/log" &&
+   "$tmp/rt" "$tmp/x.raw" >"$tmp/rt.txt" &&
+   "$tmp/lenet5_64" forward --weights "$tmp/w.safetensors" --input "$tmp/x.safetensors" --output "$tmp/y.safetensors" >/dev/null &&
+   /usr/bin/python3 -c "
+import json, struct, sys
+raw = open(sys.argv[2], 'rb').read(); n = struct.unpack('<Q', raw[:8])[0]
+t = json.loads(raw[8:8 + n])['output']; a, b = t['data_offsets']
+want = struct.unpack('<%df' % ((b - a) // 4), raw[8 + n + a:8 + n + b])
+got = [float(v) for line in open(sys.argv[1]) for v in line.split()]
+assert t['shape'] == [6, 10] and len(got) == 60, (t['shape'], len(got))
+err = max(abs(g - w) for g, w in zip(got, want)) / max(abs(w) for w in want)
+print('embed: small-arena pair vs batch-64 program: rel %.1e over 6 images' % err)
+sys.exit(0 if err <= 1e-5 else 1)" "$tmp/rt.txt" "$tmp/y.safetensors"; then
+    ok
+else
+    bad "the small-arena pair and the batch-64 program disagree: $(head -3 "$tmp/log")"
+fi
 "$cnnc" --emit=c --batch 4 -o "$tmp/b4" "$top/models/lenet5.cnn" && grep -q '^#define LENET5_BATCH 4 ' "$tmp/b4/lenet5.h" && ok ||
     bad "--emit=c --batch 4"
 "$cnnc" --emit=c --train -o "$tmp/bt" "$top/models/lenet5.cnn" && grep -q '^#define LENET5_BATCH 64 ' "$tmp/bt/lenet5.h" && ok ||

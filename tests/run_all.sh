@@ -17,7 +17,9 @@ pass=0; fail=0; skip=0; failed=""
 run() {
     name=$1; shift
     echo "== $name ($B)"
+    t0=$(date +%s)
     { "$@" 2>&1; echo $? >"$logs/status"; } | tee "$logs/out"
+    echo "== $name took $(($(date +%s) - t0)) s"
     st=$(cat "$logs/status")
     line=$(grep -E '^[A-Za-z0-9_]+: [0-9]+ passed, [0-9]+ failed(, [0-9]+ skipped)?' "$logs/out" | tail -1)
     if [ -z "$line" ]; then

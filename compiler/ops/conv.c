@@ -14,6 +14,10 @@
 /* conv_small.c: kernels for few channels; false when the layer does not qualify */
 bool conv_small_emit_dw(Emit *e, const Op *fwd);
 bool conv_small_emit_forward(Emit *e, const Op *op, const Attrs *a, Shape in, Shape out, const char *src);
+/* conv_stream.c: a conv that reads another conv's output rows as they are made */
+bool conv_stream_from(const Graph *g, const Op *q, const Op *p);
+int64_t conv_stream_scratch(const Graph *g, const Op *q);
+void conv_stream_emit(Emit *e, const Op *q);
 
 static const ArgSpec conv_args[] = {
     {"out", NULL}, {"kernel", NULL}, {"stride", "1"}, {"pad", "0"},
@@ -87,8 +91,14 @@ static void conv_add_params(Graph *g, int id) {
         ir_add_param(g, id, PARAM_BIAS, arena_printf("%s.bias", op->pname), (Shape){1, {op->a.out}}, true);
 }
 
+/* The conv's input: a streamed conv reads the rows of its producer's output (pro_conv), and
+ * its in[0] is the producer's input. */
+static Shape conv_in(const Graph *g, const Op *op) {
+    return g->values[op->pro_conv >= 0 ? g->ops[op->pro_conv].writes : op->in[0]].shape;
+}
+
 static double conv_flops(const Graph *g, const Op *op) {
-    Shape o = g->values[op->out].shape, in = g->values[op->in[0]].shape;
+    Shape o = g->values[op->out].shape, in = conv_in(g, op);
     double macs = (double)o.d[1] * o.d[2] * o.d[3] * (in.d[1] / op->a.groups) * op->a.kh * op->a.kw;
     return 2 * macs + (op->a.bias ? (double)o.d[1] * o.d[2] * o.d[3] : 0);
 }
@@ -219,6 +229,8 @@ static int64_t conv_kernel_scratch(const Attrs *a, Shape in, Shape out, bool poo
 }
 
 static int64_t conv_scratch(const Graph *g, const Op *op) {
+    if (op->pro_conv >= 0)
+        return conv_stream_scratch(g, op);
     return conv_kernel_scratch(&op->a, g->values[op->in[0]].shape, g->values[op->out].shape, op->epi_pool >= 0);
 }
 
@@ -506,13 +518,17 @@ static void conv_emit_kernel(Emit *e, const Op *op, const Attrs *a, Shape in, Sh
  * bench/profile.sh, with the part's FLOPs per image. */
 static void conv_profile_mark(Cbuf *c, const char *part, const Graph *g, const Op *fwd) {
     const Attrs *a = &fwd->a;
-    Shape o = g->values[fwd->out].shape, in = g->values[fwd->in[0]].shape;
+    Shape o = g->values[fwd->out].shape, in = conv_in(g, fwd);
     double flops = 2.0 * o.d[1] * o.d[2] * o.d[3] * (in.d[1] / a->groups) * a->kh * a->kw;
     cb_line(c, "/* profile: %s %.0f */", part, flops);
 }
 
 static void conv_emit_forward(Emit *e, const Op *op) {
     conv_profile_mark(e->c, "forward", e->g, op);
+    if (op->pro_conv >= 0) {
+        conv_stream_emit(e, op);
+        return;
+    }
     conv_emit_kernel(e, op, &op->a, emit_in_shape(e, op, 0), emit_out_shape(e, op), "scratch");
 }
 
@@ -557,7 +573,7 @@ static void conv_emit_dx_by_kernel(Emit *e, const Op *fwd, Attrs d) {
     Shape in = emit_in_shape(e, fwd, 0), out = emit_out_shape(e, fwd);
     d.out = in.d[1];
     int64_t wf = round16((int64_t)out.d[1] * in.d[1] * d.kh * d.kw);
-    Op plain = {.fused_into = -1, .epi_bn = -1, .epi_act = -1, .pro_norm = -1, .epi_pool = -1};
+    Op plain = {.fused_into = -1, .epi_bn = -1, .epi_act = -1, .pro_norm = -1, .epi_pool = -1, .pro_conv = -1};
     cb_line(c, "{ /* dx: the forward kernel over dy, with the kernel flipped and its channels swapped */");
     cb_line(c, "float *wf = scratch;");
     cb_line(c, "PARALLEL_FOR");
@@ -793,6 +809,6 @@ const OpInfo OP_CONV_info = {
     .infer = conv_infer, .add_params = conv_add_params, .flops = conv_flops,
     .print_attrs = conv_print_attrs, .param_kind = "conv",
     .emit_forward = conv_emit_forward, .scratch = conv_scratch, .emit_backward = conv_emit_backward, .bwd_needs = BWD_X, .bwd_scratch = conv_bwd_scratch,
-    .epilogue = true, .prologue = true, .close_pool = conv_close_pool,
+    .epilogue = true, .prologue = true, .close_pool = conv_close_pool, .stream_from = conv_stream_from,
     .torch_module = conv_torch_module, .torch_call = conv_torch,
 };

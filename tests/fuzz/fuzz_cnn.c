@@ -70,5 +70,6 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t len) {
     diag_flush();
     diag_stream = NULL;
     arena_free_all();
+    diag_free_sources();
     return 0;
 }

@@ -106,17 +106,17 @@ class Case:
         return self.rel.startswith("tests/models/") or self.model in twins.TWINS
 
     def batches(self):
-        return [1] if self.model in BIG else [1, COMPILED_BATCH]
+        return [1] if self.model in BIG or COMPILED_BATCH == 1 else [1, COMPILED_BATCH]
 
 
-def find_cases():
-    """Every model of models/*.cnn and tests/models/*.cnn, then those of EDGE_FILE."""
+def find_cases(files=None):
+    """Every model of models/*.cnn and tests/models/*.cnn, then those of EDGE_FILE; or those of files."""
     paths = []
     for d in ("models", os.path.join("tests", "models")):
         full = os.path.join(TOP, d)
         paths += [os.path.join(full, fn) for fn in sorted(os.listdir(full)) if fn.endswith(".cnn")]
     cases = []
-    for path in paths + [EDGE_FILE]:
+    for path in files or paths + [EDGE_FILE]:
         with open(path) as f:
             names = re.findall(r"^\s*model\s+([A-Za-z_][A-Za-z0-9_]*)", f.read(), re.M)
         for m in names:
@@ -305,10 +305,14 @@ def main():
     ap.add_argument("--small", action="store_true", help="skip the ImageNet models (%s)" % ", ".join(sorted(SLOW_BUILDS)))
     ap.add_argument("--keep", help="keep programs and tensors in this directory")
     ap.add_argument("--jobs", type=int, default=2, help="programs compiled at once")
+    ap.add_argument("--compiled-batch", type=int, default=8,
+                    help="the batch the programs are compiled for (1: batch 1 only, the embedded plans)")
+    ap.add_argument("--file", nargs="*", default=[], help="check the models of these files instead")
     args = ap.parse_args()
+    globals()["COMPILED_BATCH"] = args.compiled_batch
     torch.set_num_threads(1)
     cnnc = os.path.join(os.path.abspath(args.build), "cnnc")
-    cases = find_cases()
+    cases = find_cases([os.path.abspath(f) for f in args.file])
     if args.only:
         unknown = set(args.only) - {c.model for c in cases}
         if unknown:
@@ -328,8 +332,8 @@ def main():
     def build(i, case):
         t = time.time()
         prog = os.path.join(work, "%02d_%s" % (i, case.model))
-        run([cnnc] + case.cnnc_args() + ["-o", prog, "--batch", str(COMPILED_BATCH), "--no-train"], "cnnc -o")
-        run([cnnc] + case.cnnc_args() + ["-o", prog + "_O0", "--batch", str(COMPILED_BATCH), "--no-train", "-O0"],
+        run([cnnc] + case.cnnc_args() + ["-o", prog, "--batch", str(args.compiled_batch), "--no-train"], "cnnc -o")
+        run([cnnc] + case.cnnc_args() + ["-o", prog + "_O0", "--batch", str(args.compiled_batch), "--no-train", "-O0"],
             "cnnc -O0 -o")
         return prog, time.time() - t
 

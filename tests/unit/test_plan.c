@@ -82,7 +82,7 @@ static Graph *random_graph(int nops) {
 }
 
 static void test_random_plans(void) {
-    int checked = 0;
+    int checked = 0, streamed = 0;
     for (int seed = 1; seed <= 400; seed++) {
         rng_state = (unsigned long long)seed;
         int mode = seed % 4; /* forward or training, with or without fusion */
@@ -97,9 +97,12 @@ static void test_random_plans(void) {
         CU_ASSERT(plan_verify(g, p));
         CU_ASSERT(p->arena_floats >= p->peak_floats);
         CU_ASSERT(p->arena_floats <= p->naive_floats);
+        for (int i = 0; i < g->nops; i++)
+            streamed += g->ops[i].pro_conv >= 0; /* batch-1 inference: a conv streamed into the next */
         checked++;
     }
     CU_ASSERT_EQUAL(checked, 400);
+    CU_ASSERT(streamed > 0);
 }
 
 /* Moving one buffer onto another that is live at the same time must be caught. */
