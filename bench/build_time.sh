@@ -10,7 +10,7 @@ B=$(cd "${1:-build}" && pwd); [ $# -gt 0 ] && shift
 top=$(cd "$(dirname "$0")/.." && pwd)
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
-[ $# -gt 0 ] || set -- resnet50 repeat:1000 repeat:10000 linear:100 conv:25 conv:100
+[ $# -gt 0 ] || set -- resnet50 repeat:1000 repeat:4999 linear:100 conv:25 conv:100
 printf '%-16s %-10s %7s %10s %8s %8s\n' model program ops functions wall_s cpu_s
 for case in "$@"; do
     case "$case" in
