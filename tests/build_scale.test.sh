@@ -69,10 +69,10 @@ cmp -s "$tmp/declared" "$tmp/defined" || fail "functions declared in conv40_trai
 echo "ok: conv40 training code in $nparts parts, $(wc -l < "$tmp/defined") functions declared once and defined once"
 
 # 4. the limit on distinct op functions
-gen conv 150 > "$tmp/conv150.cnn"
-if "$B/cnnc" "$tmp/conv150.cnn" -o "$tmp/big" 2> "$tmp/err"; then fail "conv150 built past the limit"; fi
+gen conv 250 > "$tmp/conv250.cnn"
+if "$B/cnnc" "$tmp/conv250.cnn" -o "$tmp/big" 2> "$tmp/err"; then fail "conv250 built past the limit"; fi
 [ "$(wc -l < "$tmp/err")" = 1 ] && grep -q "distinct op functions.*more than the limit of" "$tmp/err" ||
-    fail "conv150: expected one line naming the limit, got: $(cat "$tmp/err")"
-[ ! -e "$tmp/big" ] || fail "conv150: a program was written"
+    fail "conv250: expected one line naming the limit, got: $(cat "$tmp/err")"
+[ ! -e "$tmp/big" ] || fail "conv250: a program was written"
 echo "ok: $(cat "$tmp/err")"
 echo "build_scale: 4 passed, 0 failed"
