@@ -65,6 +65,7 @@ typedef enum {
     ST_ADD,      /* branches */
     ST_CONCAT,   /* branches */
     ST_MUL,      /* branches */
+    ST_AVERAGE,  /* branches */
 } StmtKind;
 
 struct Stmt {
@@ -82,7 +83,7 @@ struct Stmt {
     Body body;
     Body *else_body;
     Body *shortcut;   /* ST_RESIDUAL */
-    Body *branches;   /* ST_ADD, ST_CONCAT, ST_MUL: nbranches bodies */
+    Body *branches;   /* ST_ADD, ST_CONCAT, ST_MUL, ST_AVERAGE: nbranches bodies */
     Span *branch_spans;
     int nbranches;
 };

@@ -471,7 +471,7 @@ static bool mul_shapes_ok(Shape a, Shape b) {
     return (a.d[2] == 1 && a.d[3] == 1) || (b.d[2] == 1 && b.d[3] == 1);
 }
 
-/* Joins branch results: add (and residual) need equal shapes; concat equal H and W; mul
+/* Joins branch results: add (and residual) and average need equal shapes; concat equal H and W; mul
  * equal shapes or a [C, 1, 1] branch against a [C, H, W] one. */
 static int merge(Elab *E, const Stmt *st, OpKind kind, const char *what, const int *ys, const char *const *labels,
                  int n) {
@@ -482,7 +482,7 @@ static int merge(Elab *E, const Stmt *st, OpKind kind, const char *what, const i
     Shape s0 = value_shape(E, ys[0]);
     for (int i = 1; i < n; i++) {
         Shape si = value_shape(E, ys[i]);
-        bool bad = kind == OP_ADD ? !shape_eq(si, s0)
+        bool bad = kind == OP_ADD || kind == OP_AVERAGE ? !shape_eq(si, s0)
                    : kind == OP_MUL ? !mul_shapes_ok(s0, si)
                                     : si.rank != s0.rank || (s0.rank == 4 && (si.d[2] != s0.d[2] || si.d[3] != s0.d[3]));
         if (bad) {
@@ -555,8 +555,12 @@ static int elab_stmt(Elab *E, const Stmt *st, Env *env, Scope *sc, int x, bool t
     }
     case ST_ADD:
     case ST_CONCAT:
-    case ST_MUL: {
-        const char *what = st->kind == ST_ADD ? "add" : st->kind == ST_MUL ? "mul" : "concat";
+    case ST_MUL:
+    case ST_AVERAGE: {
+        const char *what = st->kind == ST_ADD       ? "add"
+                           : st->kind == ST_MUL     ? "mul"
+                           : st->kind == ST_AVERAGE ? "average"
+                                                    : "concat";
         if (st->kind == ST_MUL && st->nbranches != 2) {
             diag_error(span_prefix(st->span, 3), "mul needs exactly 2 branches, got %d", st->nbranches);
             return POISON;
@@ -572,8 +576,11 @@ static int elab_stmt(Elab *E, const Stmt *st, Env *env, Scope *sc, int x, bool t
             ys[i] = elab_body(E, &st->branches[i], env, sc, x, false);
             labels[i] = arena_printf("branch %d", i + 1);
         }
-        return merge(E, st, st->kind == ST_ADD ? OP_ADD : st->kind == ST_MUL ? OP_MUL : OP_CONCAT, what, ys, labels,
-                     st->nbranches);
+        OpKind kind = st->kind == ST_ADD       ? OP_ADD
+                      : st->kind == ST_MUL     ? OP_MUL
+                      : st->kind == ST_AVERAGE ? OP_AVERAGE
+                                               : OP_CONCAT;
+        return merge(E, st, kind, what, ys, labels, st->nbranches);
     }
     }
     return POISON;

@@ -762,6 +762,72 @@ static bool uses_erf(const Graph *g) {
     return false;
 }
 
+/* For `PROGRAM visualize` (runtime/cmd_visualize.c): every [C, H, W] value the inference
+ * forward pass writes, named after the op that writes it (its parameter prefix, else
+ * KIND#ID), with the ops fused into it ("conv0 + bn0 + relu"), and NAME_forward_tap, which runs
+ * the forward pass up to that op and copies the value out before anything overwrites it. */
+static void emit_taps(Cbuf *c, const Graph *g, const Plan *plan, const char **calls, int nfwd) {
+    const char *N = g->name, *U = upper(g->name);
+    int *taps = arena_alloc(sizeof(int) * (size_t)(nfwd + 1)), ntaps = 0;
+    for (int i = 1; i < nfwd; i++)
+        if (calls[i] && g->ops[i].fused_into < 0 && g->ops[i].writes >= 0 &&
+            g->values[g->ops[i].writes].shape.rank == 4)
+            taps[ntaps++] = i;
+    cb_blank(c);
+    cb_line(c, "/* visualize: the [C, H, W] values of the forward pass, by the op that writes them. */");
+    cb_line(c, "const int %s_ntaps = %d;", N, ntaps);
+    const char *names = "", *whats = "", *shapes = "";
+    for (int t = 0; t < ntaps; t++) {
+        const Op *op = &g->ops[taps[t]];
+        const char *name = op->pname ? op->pname : arena_printf("%s#%d", op_info(op->kind)->name, taps[t]);
+        const char *what = name;
+        for (int j = 1; j < nfwd; j++)
+            if (g->ops[j].fused_into == taps[t])
+                what = arena_printf("%s + %s", what, g->ops[j].pname ? g->ops[j].pname : op_info(g->ops[j].kind)->name);
+        Shape s = g->values[op->writes].shape;
+        names = arena_printf("%s\"%s\", ", names, name);
+        whats = arena_printf("%s\"%s\", ", whats, what);
+        shapes = arena_printf("%s{%d, %d, %d}, ", shapes, s.d[1], s.d[2], s.d[3]);
+    }
+    if (!ntaps) {
+        names = whats = "\"\"";
+        shapes = "{0, 0, 0}";
+    }
+    cb_line(c, "const char *const %s_tap_name[] = {%s};", N, names);
+    cb_line(c, "const char *const %s_tap_what[] = {%s};", N, whats);
+    cb_line(c, "const int %s_tap_shape[][3] = {%s};", N, shapes);
+    cb_line(c, "int %s_forward_tap(const float *params, float *work, const float *input, float *dst, int n, int tap) {", N);
+    cb_line(c, "if (n < 1 || n > %s_BATCH || tap < 0 || tap >= %d)", U, ntaps);
+    cb_line(c, "    return -1;");
+    if (!ntaps) {
+        cb_line(c, "(void)params;");
+        cb_line(c, "(void)work;");
+        cb_line(c, "(void)input;");
+        cb_line(c, "(void)dst;");
+        cb_line(c, "return -1;");
+        cb_line(c, "}");
+        return;
+    }
+    if (!g->nparams)
+        cb_line(c, "(void)params;");
+    for (int i = 1, t = 0; i < nfwd && t < ntaps; i++) {
+        if (!calls[i])
+            continue;
+        cb_line(c, "%s", calls[i]);
+        if (i == taps[t]) {
+            Shape s = g->values[g->ops[i].writes].shape;
+            cb_line(c, "if (tap == %d) {", t);
+            cb_line(c, "memcpy(dst, %s, sizeof(float) * (size_t)n * %lld);", value_ptr(g, plan, g->ops[i].writes),
+                    (long long)(shape_numel(s) / s.d[0]));
+            cb_line(c, "return 0;");
+            cb_line(c, "}");
+            t++;
+        }
+    }
+    cb_line(c, "return -1;");
+    cb_line(c, "}");
+}
+
 /* About this much function text (bytes) per part: a few seconds of the C compiler at -O3. */
 enum { PART_TEXT = 150000 };
 
@@ -976,6 +1042,8 @@ static int emit_source(Cbuf *c, const Graph *g, const Plan *plan, const EmitOpti
     cb_line(c, "memcpy(output, %s, sizeof(float) * (size_t)n * %s_OUT_SIZE);", value_ptr(g, plan, g->output), U);
     cb_line(c, "return 0;");
     cb_line(c, "}");
+    if (o->taps)
+        emit_taps(c, g, plan, calls, nfwd);
     if (g->training) {
         cb_blank(c);
         cb_line(c, "/* ---------------- training ---------------- */");
@@ -1046,6 +1114,12 @@ static void emit_main(Cbuf *c, const Graph *g, const Graph *gt, const EmitOption
     cb_line(c, "#include \"%s\"", h_name);
     if (gt)
         cb_line(c, "#include \"%s\"", ht_name);
+    cb_blank(c);
+    cb_line(c, "/* visualize: defined in %s.c (not part of the embeddable API). */", N);
+    cb_line(c, "extern const int %s_ntaps;", N);
+    cb_line(c, "extern const char *const %s_tap_name[], *const %s_tap_what[];", N, N);
+    cb_line(c, "extern const int %s_tap_shape[][3];", N);
+    cb_line(c, "int %s_forward_tap(const float *params, float *work, const float *input, float *dst, int n, int tap);", N);
     cb_blank(c);
     const TrainConfig *t = g->train;
     cb_line(c, "/* The train section of %s. */", basename_of(o->source));
@@ -1160,6 +1234,11 @@ static void emit_main(Cbuf *c, const Graph *g, const Graph *gt, const EmitOption
     cb_line(c, ".trained_params = %lld,", (long long)ir_param_count(g, true));
     cb_line(c, ".flops = %.0f,", ir_total_flops(g));
     cb_line(c, ".forward = %s_forward,", N);
+    cb_line(c, ".ntaps = %s_ntaps,", N);
+    cb_line(c, ".tap_name = %s_tap_name,", N);
+    cb_line(c, ".tap_what = %s_tap_what,", N);
+    cb_line(c, ".tap_shape = %s_tap_shape,", N);
+    cb_line(c, ".forward_tap = %s_forward_tap,", N);
     if (gt) {
         cb_line(c, ".state_floats = %s_STATE_FLOATS,", TU);
         cb_line(c, ".train_step = %s_train_step,", T);
@@ -1244,8 +1323,10 @@ bool emit_program_files(const Graph *gi, const Plan *pi, const Graph *gt, const 
     const char *c1 = arena_printf("%s/%s.c", dir, gi->name), *h1 = arena_printf("%s/%s.h", dir, gi->name);
     const char *h2 = gt ? arena_printf("%s/%s.h", dir, gt->name) : NULL;
     const char *mp = arena_printf("%s/%s_main.c", dir, gi->name);
+    EmitOptions oi = *o;
+    oi.taps = true;
     *nparts = 0;
-    bool ok = emit_c_files(gi, pi, o, c1, h1) && (!gt || emit_c_files_split(gt, pt, o, dir, max_parts, nparts));
+    bool ok = emit_c_files(gi, pi, &oi, c1, h1) && (!gt || emit_c_files_split(gt, pt, o, dir, max_parts, nparts));
     if (ok) {
         Cbuf m = {0};
         emit_main(&m, gi, gt, o, basename_of(h1), gt ? basename_of(h2) : NULL);

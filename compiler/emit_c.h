@@ -13,6 +13,7 @@ typedef struct EmitOptions {
     const char *source;      /* the .cnn path, for comments */
     const float *weights;    /* --embed-weights: the parameter block, or NULL */
     bool train;              /* also emit the training step */
+    bool taps;               /* also emit NAME_forward_tap and its table (standalone programs) */
 } EmitOptions;
 
 /* What an op's emitter sees. Inside the op's function these names are defined:

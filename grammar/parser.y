@@ -100,7 +100,7 @@ static void yyerror(Span *loc, void *scanner, ParseState *ps, const char *msg);
 %token ASSIGN "=" LPAREN "(" LBRACKET "[" LBRACE "{" DOT "."
 %token KW_MODEL "model" KW_BLOCK "block" KW_TRAIN "train" KW_IMPORT "import"
 %token KW_INPUT "input" KW_REPEAT "repeat" KW_IF "if" KW_ELSE "else"
-%token KW_RESIDUAL "residual" KW_SHORTCUT "shortcut" KW_ADD "add" KW_CONCAT "concat" KW_MUL "mul"
+%token KW_RESIDUAL "residual" KW_SHORTCUT "shortcut" KW_ADD "add" KW_CONCAT "concat" KW_MUL "mul" KW_AVERAGE "average"
 %token KW_BRANCH "branch" KW_AND "and" KW_OR "or" KW_NOT "not" KW_TRUE "true"
 %token KW_FALSE "false" KW_IN "in"
 %token <str> IDENT "name"
@@ -250,6 +250,8 @@ stmt
         { $$ = $2; $$->kind = ST_CONCAT; $$->span = @$; }
     | KW_MUL branch_block
         { $$ = $2; $$->kind = ST_MUL; $$->span = @$; }
+    | KW_AVERAGE branch_block
+        { $$ = $2; $$->kind = ST_AVERAGE; $$->span = @$; }
     ;
 
 apply
@@ -317,7 +319,7 @@ item_keyword : KW_MODEL | KW_BLOCK | KW_TRAIN | KW_IMPORT ;
 base_token
     : RPAREN | RBRACKET | COMMA | COLON | ASSIGN | LPAREN | LBRACKET | DOT
     | KW_INPUT | KW_REPEAT | KW_IF | KW_ELSE
-    | KW_RESIDUAL | KW_SHORTCUT | KW_ADD | KW_CONCAT | KW_MUL | KW_AND | KW_OR | KW_NOT
+    | KW_RESIDUAL | KW_SHORTCUT | KW_ADD | KW_CONCAT | KW_MUL | KW_AVERAGE | KW_AND | KW_OR | KW_NOT
     | KW_TRUE | KW_FALSE | KW_IN | IDENT | INT | FLOAT | STRING
     | EQ | NE | LE | GE | LT | GT | PLUS | MINUS | STAR | SLASH | PERCENT
     ;
@@ -490,7 +492,7 @@ static int yyreport_syntax_error(const yypcontext_t *ctx, void *scanner, ParseSt
         YYSYMBOL_STRING};
     static const yysymbol_kind_t stmt_start[] = {
         YYSYMBOL_IDENT, YYSYMBOL_KW_INPUT, YYSYMBOL_KW_REPEAT, YYSYMBOL_KW_IF,
-        YYSYMBOL_KW_RESIDUAL, YYSYMBOL_KW_ADD, YYSYMBOL_KW_CONCAT, YYSYMBOL_KW_MUL};
+        YYSYMBOL_KW_RESIDUAL, YYSYMBOL_KW_ADD, YYSYMBOL_KW_CONCAT, YYSYMBOL_KW_MUL, YYSYMBOL_KW_AVERAGE};
     static const yysymbol_kind_t item_start[] = {
         YYSYMBOL_KW_MODEL, YYSYMBOL_KW_BLOCK, YYSYMBOL_KW_TRAIN, YYSYMBOL_KW_IMPORT};
     static const yysymbol_kind_t separators[] = {YYSYMBOL_NEWLINE, YYSYMBOL_SEMI, YYSYMBOL_YYEOF};

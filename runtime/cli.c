@@ -22,7 +22,8 @@
     X(forward, "run the model on a tensor file (for testing against a reference)")    \
     X(train, "train on a dataset: checkpoints, log.csv, curves.svg")                  \
     X(eval, "loss, accuracy, per-class metrics and confusion matrix on a dataset")   \
-    X(grad, "loss and gradients of one training step (for testing against a reference)")
+    X(grad, "loss and gradients of one training step (for testing against a reference)") \
+    X(visualize, "draw the first conv layer's filters or a layer's feature maps as a PNG")
 
 static const struct {
     const char *name, *summary;
@@ -159,8 +160,9 @@ int cnnrt_main(const CnnModel *m, int argc, char **argv) {
 
 /* ---- options ---------------------------------------------------------------------------- */
 
-int cli_parse(const char *command, const char *help, const CliOption *opts, int argc,
-              char **argv, const char **positional, int *npositional) {
+/* cli_parse, also gathering every value of option `collect` (when non-NULL) into list. */
+static int parse(const char *command, const char *help, const CliOption *opts, int argc, char **argv,
+                 const char **positional, int *npositional, const char *collect, const char **list, int *nlist) {
     if (npositional)
         *npositional = 0;
     bool only_positional = false;
@@ -207,8 +209,21 @@ int cli_parse(const char *command, const char *help, const CliOption *opts, int 
         }
         if (!**o->value)
             return cli_error(EXIT_USAGE, "option %s needs a non-empty value", o->name);
+        if (collect && strcmp(o->name, collect) == 0)
+            list[(*nlist)++] = *o->value;
     }
     return -1;
+}
+
+int cli_parse(const char *command, const char *help, const CliOption *opts, int argc,
+              char **argv, const char **positional, int *npositional) {
+    return parse(command, help, opts, argc, argv, positional, npositional, NULL, NULL, NULL);
+}
+
+int cli_parse_repeated(const char *command, const char *help, const CliOption *opts, int argc, char **argv,
+                       const char **positional, int *npositional, const char *name, const char **list, int *nlist) {
+    *nlist = 0;
+    return parse(command, help, opts, argc, argv, positional, npositional, name, list, nlist);
 }
 
 bool cli_require(const char *command, const char *name, const char *value) {

@@ -37,6 +37,11 @@ typedef struct CliOption {
 int cli_parse(const char *command, const char *help, const CliOption *opts, int argc,
               char **argv, const char **positional, int *npositional);
 
+/* cli_parse for a command with one repeatable option `name` ("--weights"): every value of it,
+ * in order, goes to list (room for argc entries), their count to *nlist; *value holds the last. */
+int cli_parse_repeated(const char *command, const char *help, const CliOption *opts, int argc, char **argv,
+                       const char **positional, int *npositional, const char *name, const char **list, int *nlist);
+
 /* "--name" is required: returns false after printing the usage error. */
 bool cli_require(const char *command, const char *name, const char *value);
 /* Integer option values in [lo, hi]; false after printing the usage error. */
@@ -71,6 +76,7 @@ int cmd_train(const CnnModel *m, int argc, char **argv);   /* train.c */
 int cmd_eval(const CnnModel *m, int argc, char **argv);
 int cmd_grad(const CnnModel *m, int argc, char **argv);
 int cmd_import(const CnnModel *m, int argc, char **argv);   /* import.c */
+int cmd_visualize(const CnnModel *m, int argc, char **argv);
 
 /* Checks tensor 'input' of c against the model's input shape ([N, C, H, W] or [N, F], N >= 1)
  * and reads N into *n; on failure, one line in err naming the file and the shapes. */

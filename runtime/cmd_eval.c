@@ -11,14 +11,18 @@
 #include <string.h>
 
 static const char help[] =
-    "eval --weights W.safetensors --data DIR [--split test|train] [--plot FILE.svg] [--labels FILE]\n"
+    "eval --weights W.safetensors [--weights W2 ...] --data DIR [--split test|train] [--plot FILE.svg]\n"
+    "     [--labels FILE]\n"
     "\n"
     "Runs the model in eval mode on every image of one split of DIR and prints the mean\n"
     "cross-entropy, the accuracy and top-5 accuracy, precision, recall and F1 per class with\n"
     "their macro and weighted averages (as sklearn's classification_report, zero_division=0),\n"
-    "and the confusion matrix (rows: true class, columns: predicted class).\n"
+    "and the confusion matrix (rows: true class, columns: predicted class). Several --weights\n"
+    "make an ensemble: each image's probabilities are the mean of each weight file's (softmax of\n"
+    "the logits, or the outputs of a model ending in softmax); the loss is -log of that mean.\n"
     "\n"
-    "  --weights W      the checkpoint (e.g. a train run's best.safetensors)\n"
+    "  --weights W      the checkpoint (e.g. a train run's best.safetensors); repeat it for an\n"
+    "                   ensemble\n"
     "  --data DIR       IDX, CIFAR-10 binary or a folder of class folders (as train)\n"
     "  --split S        test (default) or train\n"
     "  --plot FILE      also draw the confusion matrix as an SVG heat map\n"
@@ -54,16 +58,35 @@ static bool read_labels(const char *path, int k, char **names, char *err) {
     return ok;
 }
 
+static int eval_run(const CnnModel *m, const char **weights, int nweights, const char *data, const char *split_text,
+                    const char *plot, const char *labels, Ensemble *ens);
+
 int cmd_eval(const CnnModel *m, int argc, char **argv) {
-    const char *weights = NULL, *data = NULL, *split_text = "test", *plot = NULL, *labels = NULL;
-    const CliOption opts[] = {{"--weights", &weights, NULL}, {"--data", &data, NULL},
+    const char *data = NULL, *split_text = "test", *plot = NULL, *labels = NULL;
+    const char **weights = malloc(((size_t)argc + 1) * sizeof *weights);
+    if (!weights)
+        return cli_error(EXIT_BAD_INPUT, "out of memory");
+    int nweights = 0;
+    const char *last_weights = NULL;
+    const CliOption opts[] = {{"--weights", &last_weights, NULL}, {"--data", &data, NULL},
                               {"--split", &split_text, NULL}, {"--plot", &plot, NULL},
                               {"--labels", &labels, NULL}, {0}};
-    int rc = cli_parse("eval", help, opts, argc, argv, NULL, NULL);
-    if (rc >= 0)
-        return rc;
-    if (!cli_require("eval", "--weights W.safetensors", weights) || !cli_require("eval", "--data DIR", data))
-        return EXIT_USAGE;
+    int rc = cli_parse_repeated("eval", help, opts, argc, argv, NULL, NULL, "--weights", weights, &nweights);
+    if (rc < 0 && (!cli_require("eval", "--weights W.safetensors", nweights ? weights[0] : NULL) ||
+                   !cli_require("eval", "--data DIR", data)))
+        rc = EXIT_USAGE;
+    Ensemble ens = {0};
+    if (rc < 0)
+        rc = eval_run(m, weights, nweights, data, split_text, plot, labels, &ens);
+    ensemble_free(&ens);
+    free(weights);
+    return rc;
+}
+
+/* The rest of eval, once the options are read; ens holds the weight sets of an ensemble. */
+static int eval_run(const CnnModel *m, const char **weights, int nweights, const char *data, const char *split_text,
+                    const char *plot, const char *labels, Ensemble *ens) {
+    int rc;
     DataSplit split;
     if (strcmp(split_text, "test") == 0)
         split = SPLIT_TEST;
@@ -83,7 +106,9 @@ int cmd_eval(const CnnModel *m, int argc, char **argv) {
     float *x = NULL, *out = NULL;
     char **names = calloc((size_t)k, sizeof *names);
     bool ok = names != NULL || rt_fail(err, "out of memory");
-    ok = ok && cli_memory_alloc(m, &mem, err) && cli_load_weights(m, weights, mem.params, err) &&
+    ok = ok && cli_memory_alloc(m, &mem, err) &&
+         (nweights == 1 ? cli_load_weights(m, weights[0], mem.params, err)
+                        : ensemble_load(m, weights, nweights, ens, err)) &&
          (!labels || read_labels(labels, k, names, err)) &&
          dataset_load(data, split, m->in_shape[0], m->in_shape[1], m->in_shape[2], true, &ds, err);
     if (ok && ds.n == 0)
@@ -109,7 +134,14 @@ int cmd_eval(const CnnModel *m, int argc, char **argv) {
     }
     if (ok) {
         EvalResult r;
-        evaluate(m, mem.params, mem.work, &ds, NULL, ds.n, x, out, &r, &cm);
+        if (nweights == 1)
+            evaluate(m, mem.params, mem.work, &ds, NULL, ds.n, x, out, &r, &cm);
+        else if (!evaluate_ensemble(m, ens, mem.work, &ds, x, out, &r, &cm, err)) {
+            ok = false;
+            goto done;
+        }
+        if (nweights > 1)
+            printf("ensemble of %d weight files (mean probabilities)\n", nweights);
         printf("%s on %s (%s split, %d images): loss %.4f  accuracy %.2f%%  top-5 accuracy %.2f%%\n\n", m->name,
                data, split_text, ds.n, r.loss, r.n ? 100.0 * r.correct / r.n : 0.0,
                r.n ? 100.0 * r.correct5 / r.n : 0.0);

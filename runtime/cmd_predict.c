@@ -3,6 +3,7 @@
 #include "cli.h"
 #include "image.h"
 #include "rt.h"
+#include "train.h"
 
 #include <math.h>
 #include <stdio.h>
@@ -10,15 +11,16 @@
 #include <string.h>
 
 static const char help[] =
-    "predict --weights W.safetensors [--labels FILE] [--top K] [--resize] IMAGE...\n"
+    "predict --weights W.safetensors [--weights W2 ...] [--labels FILE] [--top K] [--resize] IMAGE...\n"
     "\n"
     "Classifies each image (PNG, JPEG, BMP, GIF, TGA, PGM/PPM) and prints one line per image:\n"
     "    IMAGE: CLASS [NAME] PROBABILITY, CLASS [NAME] PROBABILITY, ...\n"
     "the K most probable classes first. Pixels are scaled to [0, 1]; colour becomes grey (or grey\n"
     "colour) to match the model's channels. Probabilities are the softmax of the logits, or the\n"
-    "outputs themselves when the model ends in softmax.\n"
+    "outputs themselves when the model ends in softmax. Several --weights make an ensemble: the\n"
+    "probabilities are the mean of each weight file's probabilities.\n"
     "\n"
-    "  --weights FILE   the model's weights (safetensors)\n"
+    "  --weights FILE   the model's weights (safetensors); repeat it for an ensemble\n"
     "  --labels FILE    class names, one per line, as many as the model has outputs\n"
     "  --top K          how many classes to print (default 5, at most the number of outputs)\n"
     "  --resize         resize images of another size (bilinear) instead of refusing them\n";
@@ -63,23 +65,6 @@ static bool labels_read(const char *path, size_t want, Labels *l, char *err) {
     return true;
 }
 
-/* Probabilities from one output row: the row itself, or its softmax. */
-static void probabilities(const CnnModel *m, const float *row, double *p) {
-    if (m->outputs_probabilities) {
-        for (size_t j = 0; j < m->out_size; j++)
-            p[j] = row[j];
-        return;
-    }
-    double max = row[0], sum = 0;
-    for (size_t j = 1; j < m->out_size; j++)
-        if (row[j] > max)
-            max = row[j];
-    for (size_t j = 0; j < m->out_size; j++)
-        sum += p[j] = exp(row[j] - max);
-    for (size_t j = 0; j < m->out_size; j++)
-        p[j] /= sum;
-}
-
 /* The top k classes of p, most probable first (ties: the lower class first); p is clobbered. */
 static void print_top(const char *image, double *p, size_t nclasses, size_t k, const Labels *labels) {
     printf("%s:", image);
@@ -96,18 +81,23 @@ static void print_top(const char *image, double *p, size_t nclasses, size_t k, c
 }
 
 int cmd_predict(const CnnModel *m, int argc, char **argv) {
-    const char *weights = NULL, *labels_path = NULL, *top_text = "5";
+    const char *labels_path = NULL, *top_text = "5";
     bool resize = false;
-    const CliOption opts[] = {{"--weights", &weights, NULL}, {"--labels", &labels_path, NULL},
+    const char **images = malloc(((size_t)argc + 1) * sizeof *images);
+    const char **weights = malloc(((size_t)argc + 1) * sizeof *weights);
+    if (!images || !weights) {
+        free(images);
+        free(weights);
+        return cli_error(EXIT_BAD_INPUT, "out of memory");
+    }
+    int nimages = 0, nweights = 0;
+    const char *last_weights = NULL;
+    const CliOption opts[] = {{"--weights", &last_weights, NULL}, {"--labels", &labels_path, NULL},
                               {"--top", &top_text, NULL},    {"--resize", NULL, &resize},
                               {0}};
-    const char **images = malloc(((size_t)argc + 1) * sizeof *images);
-    if (!images)
-        return cli_error(EXIT_BAD_INPUT, "out of memory");
-    int nimages = 0;
     long long top;
-    int rc = cli_parse("predict", help, opts, argc, argv, images, &nimages);
-    if (rc < 0 && (!cli_require("predict", "--weights FILE", weights) ||
+    int rc = cli_parse_repeated("predict", help, opts, argc, argv, images, &nimages, "--weights", weights, &nweights);
+    if (rc < 0 && (!cli_require("predict", "--weights FILE", nweights ? weights[0] : NULL) ||
                    !cli_int("--top", top_text, 1, 1000000000, &top)))
         rc = EXIT_USAGE;
     if (rc < 0 && nimages == 0)
@@ -117,6 +107,7 @@ int cmd_predict(const CnnModel *m, int argc, char **argv) {
                        m->name, m->in_shape[0]);
     if (rc >= 0) {
         free(images);
+        free(weights);
         return rc;
     }
     size_t k = (size_t)top < m->out_size ? (size_t)top : m->out_size;
@@ -126,28 +117,28 @@ int cmd_predict(const CnnModel *m, int argc, char **argv) {
     Labels labels = {0};
     float *in = NULL, *out = NULL;
     double *p = NULL;
-    bool ok = cli_memory_alloc(m, &mem, err) && cli_load_weights(m, weights, mem.params, err) &&
+    Ensemble ens = {0};
+    bool ok = (mem.work = cli_alloc_floats(m->work_floats, "the workspace", err)) && ensemble_load(m, weights, nweights, &ens, err) &&
               (!labels_path || labels_read(labels_path, m->out_size, &labels, err)) &&
               (in = cli_alloc_floats((size_t)m->batch * m->in_size, "the input", err)) &&
               (out = cli_alloc_floats((size_t)m->batch * m->out_size, "the output", err)) &&
-              (p = rt_alloc_array(m->out_size, sizeof *p, "the probabilities", err));
+              (p = rt_alloc_array(((size_t)m->batch + 1) * m->out_size, sizeof *p, "the probabilities", err));
     for (int done = 0; ok && done < nimages; done += m->batch) {
         int n = nimages - done < m->batch ? nimages - done : m->batch;
         for (int i = 0; ok && i < n; i++)
             ok = image_load(images[done + i], m->in_shape[0], m->in_shape[1], m->in_shape[2], resize,
                             in + (size_t)i * m->in_size, err);
-        if (ok && m->forward(mem.params, mem.work, in, out, n) != 0)
-            ok = rt_fail(err, "the model refused a batch of %d images (compiled batch %d)", n, m->batch);
-        for (int i = 0; ok && i < n; i++) {
-            probabilities(m, out + (size_t)i * m->out_size, p);
-            print_top(images[done + i], p, m->out_size, k, &labels);
-        }
+        ok = ok && ensemble_forward(m, &ens, mem.work, in, out, n, p, err);
+        for (int i = 0; ok && i < n; i++)
+            print_top(images[done + i], p + (size_t)i * m->out_size, m->out_size, k, &labels);
     }
+    ensemble_free(&ens);
     free(p);
     free(in);
     free(out);
     labels_free(&labels);
     cli_memory_free(&mem);
     free(images);
+    free(weights);
     return ok ? 0 : cli_error(EXIT_BAD_INPUT, "%s", err);
 }

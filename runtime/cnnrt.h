@@ -44,6 +44,12 @@ typedef struct CnnModel {
     /* Threads for the generated loops (OpenMP); NULL when the program was built without it. */
     void (*set_threads)(int n);
     int (*max_threads)(void);
+    /* visualize: the [C, H, W] values of the forward pass (emit_c.c, emit_taps) */
+    int ntaps;
+    const char *const *tap_name;   /* "conv0", or KIND#ID for an op without parameters */
+    const char *const *tap_what;   /* the ops fused into it: "conv0 + relu" */
+    const int (*tap_shape)[3];
+    int (*forward_tap)(const float *params, float *work, const float *input, float *dst, int n, int tap);
 } CnnModel;
 
 int cnnrt_main(const CnnModel *m, int argc, char **argv);

@@ -143,6 +143,25 @@ void class_scores(const Confusion *cm, ClassScores *per_class, ScoreAverages *av
  * cm when it is non-NULL. Loss from logits, or -log p when the model ends in softmax. */
 void evaluate(const CnnModel *m, const float *params, float *work, const Dataset *ds,
               const int *idx, int n, float *x, float *out, EvalResult *r, Confusion *cm);
+/* ensemble.c: several weight files of one model, their probabilities averaged. */
+typedef struct Ensemble {
+    int n;                         /* weight files loaded */
+    float **params;                /* n parameter blocks */
+} Ensemble;
+/* Loads paths[0..n) (each checked against the model as cli_load_weights does); on failure, e
+ * holds what was loaded so far (free it with ensemble_free). */
+bool ensemble_load(const CnnModel *m, const char *const *paths, int n, Ensemble *e, char *err);
+void ensemble_free(Ensemble *e);
+/* The class probabilities of one output row: its softmax, or the row when the model ends in softmax. */
+void row_probabilities(const CnnModel *m, const float *row, double *p);
+/* b inputs x through every member: prob[0 .. b * out_size) gets the mean of the members'
+ * probabilities; prob has room for b + 1 rows; out for b output rows. */
+bool ensemble_forward(const CnnModel *m, const Ensemble *e, float *work, const float *x, float *out, int b,
+                      double *prob, char *err);
+/* evaluate() on every image of ds for an ensemble: loss -log(mean p), accuracy and top-5 of
+ * the mean probabilities. */
+bool evaluate_ensemble(const CnnModel *m, const Ensemble *e, float *work, const Dataset *ds, float *x, float *out,
+                       EvalResult *r, Confusion *cm, char *err);
 /* Correct predictions among n rows of outputs. */
 int count_correct(const float *out, const int *labels, int n, size_t k);
 /* Mean of the row's cross-entropy (logits) or -log p (probabilities). */

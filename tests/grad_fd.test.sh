@@ -100,6 +100,16 @@ model fd_concat <<'M'
     }
     conv(3, 3, stride = 2)
 M
+model fd_average <<'M'
+    input [2, 6, 6]
+    conv(3, 3, pad = 1)
+    average {
+        branch { conv(3, 1) }
+        branch { tanh; conv(3, 3, pad = 1) }
+        branch { }
+    }
+    conv(3, 3, stride = 2)
+M
 # Batchnorm on batch statistics (training mode), on images and on features.
 model fd_batchnorm <<'M'
     input [2, 5, 6]

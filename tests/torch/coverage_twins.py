@@ -619,17 +619,57 @@ def expected_cov_drop_path(classes=3):
             + _linear("linear0", classes, 6))
 
 
+# ---------------------------------------------------------------- cov_average
+class Mean2(nn.Module):
+    # block mean2(c): the mean of tanh(conv 3x3) and conv 1x1 of the same input
+    def __init__(self, c):
+        super().__init__()
+        self.conv0 = nn.Conv2d(c, c, 3, padding=1)
+        self.conv1 = nn.Conv2d(c, c, 1)
+
+    def forward(self, x):
+        return torch.stack([torch.tanh(self.conv0(x)), self.conv1(x)]).mean(dim=0)
+
+
+class CovAverage(nn.Module):
+    def __init__(self, classes=4):
+        super().__init__()
+        self.conv0 = nn.Conv2d(3, 6, 3, padding=1)
+        self.conv1 = nn.Conv2d(6, 6, 3, padding=1)
+        self.mean20 = Mean2(6)
+        self.linear0 = nn.Linear(96, classes)
+        self.linear1 = nn.Linear(96, 10)
+        self.linear2 = nn.Linear(10, classes)
+        self.linear3 = nn.Linear(96, 7)
+        self.linear4 = nn.Linear(7, classes)
+
+    def forward(self, x):
+        x = F.relu(self.conv0(x))
+        x = torch.stack([x, torch.sigmoid(self.conv1(x))]).mean(dim=0)
+        x = torch.flatten(F.max_pool2d(self.mean20(x), 2), 1)
+        heads = [self.linear0(x), self.linear2(F.relu(self.linear1(x))), self.linear4(torch.tanh(self.linear3(x)))]
+        return torch.stack(heads).mean(dim=0)
+
+
+def expected_cov_average(classes=4):
+    return (_conv("conv0", 6, 3, 3) + _conv("conv1", 6, 6, 3) + _conv("mean20.conv0", 6, 6, 3)
+            + _conv("mean20.conv1", 6, 6, 1) + _linear("linear0", classes, 96) + _linear("linear1", 10, 96)
+            + _linear("linear2", classes, 10) + _linear("linear3", 7, 96) + _linear("linear4", classes, 7))
+
+
 # ---------------------------------------------------------------- registry
 TWINS = {"cov_act": CovAct, "cov_conv": CovConv, "cov_pool": CovPool, "cov_norm_act": CovNormAct, "cov_residual": CovResidual,
          "cov_concat": CovConcat, "cov_blocks": CovBlocks, "cov_cond": CovCond, "naming": Naming,
          "multi_a": MultiA, "multi_b": MultiB, "conv_odd": ConvOdd, "conv_wide": ConvWide,
-         "conv_issue11": ConvIssue11, "cov_mul": CovMul, "cov_drop_path": CovDropPath}
+         "conv_issue11": ConvIssue11, "cov_mul": CovMul, "cov_drop_path": CovDropPath,
+         "cov_average": CovAverage}
 EXPECTED = {"cov_act": expected_cov_act, "cov_conv": expected_cov_conv, "cov_pool": expected_cov_pool, "cov_norm_act": expected_cov_norm_act,
             "cov_residual": expected_cov_residual, "cov_concat": expected_cov_concat,
             "cov_blocks": expected_cov_blocks, "cov_cond": expected_cov_cond, "naming": expected_naming,
             "multi_a": expected_multi_a, "multi_b": expected_multi_b, "conv_odd": expected_conv_odd,
             "conv_wide": expected_conv_wide, "conv_issue11": expected_conv_issue11,
-            "cov_mul": expected_cov_mul, "cov_drop_path": expected_cov_drop_path}
+            "cov_mul": expected_cov_mul, "cov_drop_path": expected_cov_drop_path,
+            "cov_average": expected_cov_average}
 FILES = {n: os.path.join(MODELS, n + ".cnn") for n in TWINS}
 FILES["multi_a"] = FILES["multi_b"] = os.path.join(MODELS, "multi.cnn")
 FILES["conv_odd"] = FILES["conv_wide"] = FILES["conv_issue11"] = os.path.join(MODELS, "conv_held.cnn")
@@ -637,10 +677,10 @@ INPUT_SHAPE = {"cov_act": [3, 12, 12], "cov_conv": [3, 16, 16], "cov_pool": [3, 
                "cov_residual": [4, 12, 12], "cov_concat": [3, 12, 12], "cov_blocks": [3, 14, 14],
                "cov_cond": [3, 12, 10], "naming": [4, 8, 8], "multi_a": [2, 12, 12], "multi_b": [2, 12, 12],
                "conv_odd": [5, 13, 11], "conv_wide": [2, 2, 30000], "conv_issue11": [1, 1, 200000],
-               "cov_mul": [3, 10, 10], "cov_drop_path": [3, 8, 8]}
+               "cov_mul": [3, 10, 10], "cov_drop_path": [3, 8, 8], "cov_average": [3, 9, 9]}
 OUTPUT_SHAPE = {"cov_act": [5], "cov_conv": [5], "cov_pool": [3], "cov_norm_act": [4], "cov_residual": [3], "cov_concat": [6],
                 "cov_blocks": [7], "cov_cond": [5], "naming": [5], "multi_a": [3], "multi_b": [4],
-                "conv_odd": [3], "conv_wide": [2], "conv_issue11": [2], "cov_mul": [4], "cov_drop_path": [3]}
+                "conv_odd": [3], "conv_wide": [2], "conv_issue11": [2], "cov_mul": [4], "cov_drop_path": [3], "cov_average": [4]}
 
 
 def build(name, **kwargs):

@@ -163,7 +163,12 @@ static void dump_stmt(FILE *f, const Stmt *s) {
     case ST_ADD:
     case ST_CONCAT:
     case ST_MUL:
-        fputs(s->kind == ST_ADD ? "add {" : s->kind == ST_MUL ? "mul {" : "concat {", f);
+    case ST_AVERAGE:
+        fputs(s->kind == ST_ADD       ? "add {"
+              : s->kind == ST_MUL     ? "mul {"
+              : s->kind == ST_AVERAGE ? "average {"
+                                      : "concat {",
+              f);
         for (int i = 0; i < s->nbranches; i++) {
             fputs(i ? " branch " : "branch ", f);
             dump_body(f, &s->branches[i]);
