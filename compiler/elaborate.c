@@ -212,56 +212,17 @@ static Val eval(Elab *E, const Expr *e, const Env *env, int x) {
 
 /* ---------- argument binding ---------- */
 
-/* "(out, kernel, stride=1, ...)" */
-static const char *signature(const char *const *names, const char *const *defs, int n) {
-    const char *s = "(";
-    for (int i = 0; i < n; i++)
-        s = arena_printf("%s%s%s%s%s", s, i ? ", " : "", names[i], defs[i] ? "=" : "", defs[i] ? defs[i] : "");
-    return arena_printf("%s)", s);
-}
+/* Layers, blocks and train settings share one binder (args.h); an init argument is bound by
+ * the train section's init table (train_config.h), with values evaluated here. */
+typedef struct EvalCtx {
+    Elab *E;
+    const Env *env;
+    int x;
+} EvalCtx;
 
-/* Binds args to slots by position, then by keyword. slots[i] is the Arg for parameter i or
- * NULL. what: "conv" or "block basic". Reports every problem; returns false if any. */
-static bool bind_args(const char *what, Span call, const char *const *names, const char *const *defs, int n,
-                      const ArgList *args, const Arg **slots) {
-    bool ok = true;
-    for (int i = 0; i < n; i++)
-        slots[i] = NULL;
-    int npos = 0;
-    for (int k = 0; k < args->n; k++) {
-        const Arg *a = &args->items[k];
-        if (!a->name) {
-            if (npos >= n) {
-                diag_error(a->span, "%s takes %s%d argument%s, got more", what, n ? "at most " : "", n, n == 1 ? "" : "s");
-                diag_note(call, "%s takes %s", what, signature(names, defs, n));
-                return false;
-            }
-            slots[npos++] = a;
-            continue;
-        }
-        int i = 0;
-        while (i < n && strcmp(names[i], a->name) != 0)
-            i++;
-        if (i == n) {
-            diag_error(a->name_span, "%s has no argument '%s'", what, a->name);
-            const char *near = diag_closest(a->name, names, n);
-            if (near)
-                diag_note(a->name_span, "did you mean '%s'?", near);
-            diag_note(call, "%s takes %s", what, signature(names, defs, n));
-            ok = false;
-        } else if (slots[i]) {
-            diag_error(a->name_span, "%s: argument '%s' is given twice", what, a->name);
-            ok = false;
-        } else {
-            slots[i] = a;
-        }
-    }
-    for (int i = 0; ok && i < n; i++)
-        if (!slots[i] && !defs[i]) {
-            diag_error(call, "%s: missing argument '%s'; %s takes %s", what, names[i], what, signature(names, defs, n));
-            ok = false;
-        }
-    return ok;
+static Val eval_thunk(void *ctx, const Expr *e) {
+    EvalCtx *c = ctx;
+    return eval(c->E, e, c->env, c->x);
 }
 
 /* ---------- statements ---------- */
@@ -290,60 +251,52 @@ static bool check_size(Elab *E, int x, Span span) {
     return true;
 }
 
-/* Whether name is one of the words of list ("none|tanh"). */
-static bool word_listed(const char *list, const char *name) {
-    size_t n = strlen(name);
-    for (const char *p = list; p; p = strchr(p, '|') ? strchr(p, '|') + 1 : NULL)
-        if (!strncmp(p, name, n) && (p[n] == '|' || !p[n]))
-            return true;
-    return false;
-}
-
 static int apply_layer(Elab *E, const Stmt *st, const OpInfo *info, Env *env, Scope *sc, int x, bool tail) {
-    int nargs = 0;
-    while (info->args[nargs].name)
-        nargs++;
-    if (nargs > 16) { /* an op file's table, not the user's input */
-        fprintf(stderr, "cnnc: internal error: layer %s has %d arguments, at most 16 are supported\n", info->name, nargs);
-        exit(3);
-    }
-    const char *names[16] = {0}, *defs[16] = {0};
-    for (int i = 0; i < nargs; i++)
-        names[i] = info->args[i].name, defs[i] = info->args[i].def;
-    const Arg *slots[16];
-    bool ok = bind_args(info->name, st->name_span, names, defs, nargs, &st->args, slots);
-    Val vals[16];
+    int nargs = args_count(info->args);
+    const Arg **slots = arena_alloc(sizeof(Arg *) * (size_t)(nargs ? nargs : 1));
+    bool ok = args_bind(info->name, info->name, st->name_span, info->args, &st->args, slots);
+    Val *vals = arena_alloc(sizeof(Val) * (size_t)(nargs ? nargs : 1));
     for (int i = 0; i < nargs; i++) {
+        const ArgSpec *a = &info->args[i];
         vals[i] = arg_default(info, i, st->name_span);
-        if (ok && slots[i]) {
-            const Expr *ex = slots[i]->value;
-            Val bound;
-            if (ex->kind == EX_NAME && info->words && !env_lookup(env, ex->name, &bound)) {
-                if (word_listed(info->words, ex->name))
-                    vals[i] = (Val){.kind = V_WORD, .word = ex->name, .span = ex->span};
-                else {
-                    char *list = arena_strdup(info->words);
-                    const char *w[16];
-                    int nw = 0;
-                    for (char *p = list; p && nw < 16; p = strchr(p, '|') ? strchr(p, '|') + 1 : NULL)
-                        w[nw++] = p;
-                    for (char *p = list; *p; p++)
-                        if (*p == '|')
-                            *p = 0;
-                    const char *shown = w[0];
-                    for (int k = 1; k < nw; k++)
-                        shown = arena_printf("%s%s%s", shown, k == nw - 1 ? " or " : ", ", w[k]);
-                    diag_error(ex->span, "%s: argument '%s' takes %s, got unknown name '%s'", info->name, names[i], shown,
-                               ex->name);
-                    const char *near = diag_closest(ex->name, w, nw);
-                    if (near)
-                        diag_note(ex->span, "did you mean '%s'?", near);
-                    vals[i] = none_val(ex->span);
-                }
-            } else
-                vals[i] = eval(E, ex, env, x);
-            ok &= vals[i].kind != V_NONE;
+        if (!ok || !slots[i])
+            continue;
+        const Expr *ex = slots[i]->value;
+        const char *subject = arena_printf("%s: argument '%s'", info->name, a->name);
+        Val bound;
+        if (a->kind == AK_INIT) {
+            EvalCtx c = {E, env, x};
+            const char *text = train_init_bind(ex, subject, eval_thunk, &c);
+            vals[i] = text ? (Val){.kind = V_WORD, .word = text, .span = ex->span} : none_val(ex->span);
+        } else if (ex->kind == EX_NAME && a->words && !env_lookup(env, ex->name, &bound) &&
+                   (a->kind == AK_WORD || args_word_listed(a->words, ex->name))) {
+            if (args_word_listed(a->words, ex->name))
+                vals[i] = (Val){.kind = V_WORD, .word = ex->name, .span = ex->span};
+            else {
+                char *list = arena_strdup(a->words);
+                const char *w[16];
+                int nw = 0;
+                for (char *p = list; p && nw < 16; p = strchr(p, '|') ? strchr(p, '|') + 1 : NULL)
+                    w[nw++] = p;
+                for (char *p = list; *p; p++)
+                    if (*p == '|')
+                        *p = 0;
+                const char *shown = w[0];
+                for (int k = 1; k < nw; k++)
+                    shown = arena_printf("%s%s%s", shown, k == nw - 1 ? " or " : ", ", w[k]);
+                diag_error(ex->span, "%s: argument '%s' takes %s, got unknown name '%s'", info->name, a->name, shown,
+                           ex->name);
+                const char *near = diag_closest(ex->name, w, nw);
+                if (near)
+                    diag_note(ex->span, "did you mean '%s'?", near);
+                vals[i] = none_val(ex->span);
+            }
+        } else {
+            vals[i] = eval(E, ex, env, x);
+            if (vals[i].kind != V_NONE && !args_check(a, &vals[i], subject, true))
+                vals[i] = none_val(ex->span);
         }
+        ok &= vals[i].kind != V_NONE;
     }
     if (!strcmp(info->name, "softmax") && !tail) {
         diag_error(st->name_span, "softmax may only be the last statement of a model");
@@ -384,14 +337,16 @@ static const Item *find_block(Program *p, const char *name) {
 static int apply_block(Elab *E, const Stmt *st, const Item *blk, Env *env, Scope *sc, int x, bool tail) {
     int n = blk->params.n;
     const char **names = arena_alloc(sizeof(char *) * (size_t)(n + 1));
-    const char **defs = arena_alloc(sizeof(char *) * (size_t)(n + 1));
+    ArgSpec *spec = arena_alloc(sizeof(ArgSpec) * (size_t)(n + 1));
     for (int i = 0; i < n; i++) {
         names[i] = blk->params.items[i].name;
-        defs[i] = blk->params.items[i].def ? span_text(blk->params.items[i].def->span) : NULL;
+        spec[i] = (ArgSpec){names[i], blk->params.items[i].def ? span_text(blk->params.items[i].def->span) : NULL,
+                            AK_ANY, RANGE_ANY, NULL, 0};
     }
+    spec[n] = (ArgSpec)ARG_END;
     const char *what = arena_printf("block %s", blk->name);
     const Arg **slots = arena_alloc(sizeof(Arg *) * (size_t)(n + 1));
-    if (!bind_args(what, st->name_span, names, defs, n, &st->args, slots))
+    if (!args_bind(what, what, st->name_span, spec, &st->args, slots))
         return POISON;
     /* Arguments are evaluated in the caller's environment; defaults in the block's own,
      * where earlier parameters are visible. */

@@ -48,6 +48,9 @@ typedef struct Attrs {
     int size;                    /* lrn */
     double *mean, *std;          /* normalize: one per channel (C values, expanded) */
     int nmean;
+    const char *init;            /* conv, linear: the layer's own init of its weight and bias, as
+                                    the runtime reads it ("kaiming_normal(a=0, mode=fan_out,
+                                    nonlinearity=relu)"); NULL: the train section's or --init */
 } Attrs;
 
 typedef enum { PARAM_WEIGHT, PARAM_BIAS, PARAM_RUNNING_MEAN, PARAM_RUNNING_VAR } ParamRole;

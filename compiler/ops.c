@@ -64,105 +64,25 @@ const char *val_str(const Val *v) {
     }
 }
 
-Val arg_default(const OpInfo *info, int i, Span span) {
-    Val v = {.kind = V_NONE, .span = span};
-    const char *d = info->args[i].def;
-    if (!d)
-        return v;
-    for (int k = 0; info->args[k].name; k++)
-        if (!strcmp(info->args[k].name, d))
-            return v; /* another argument's value: set_attrs applies the rule */
-    char *end;
-    if (!strcmp(d, "true") || !strcmp(d, "false")) {
-        v.kind = V_BOOL;
-        v.i = d[0] == 't';
-        return v;
-    }
-    long long n = strtoll(d, &end, 10);
-    if (*d && !*end) {
-        v.kind = V_INT;
-        v.i = n;
-        return v;
-    }
-    double x = strtod(d, &end);
-    if (*d && !*end) {
-        v.kind = V_FLOAT;
-        v.f = x;
-        return v;
-    }
-    v.kind = V_WORD;
-    v.word = d;
-    return v;
-}
+Val arg_default(const OpInfo *info, int i, Span span) { return args_default(info->args, i, span, false); }
 
-bool arg_int(const Op *op, const Val *v, const char *arg, long long min, long long max, int *out) {
-    if (v->kind != V_INT) {
-        diag_error(v->span, "%s: argument '%s' must be an integer, got %s", op_name(op->kind), arg,
-                   val_kind_name(v->kind));
-        return false;
-    }
-    if (v->i < min || v->i > max) {
-        if (max == (1LL << 30) || max == 0x7fffffff)
-            diag_error(v->span, "%s: argument '%s' must be >= %lld, got %lld", op_name(op->kind), arg, min, v->i);
-        else
-            diag_error(v->span, "%s: argument '%s' must be between %lld and %lld, got %lld", op_name(op->kind), arg,
-                       min, max, v->i);
-        return false;
-    }
-    *out = (int)v->i;
-    return true;
-}
+int val_int(const Val *v) { return (int)v->i; }
 
-bool arg_pair(const Op *op, const Val *v, const char *arg, int min, int *h, int *w) {
+void val_pair(const Val *v, int *h, int *w) {
     if (v->kind == V_LIST) {
-        if (v->n != 2) {
-            diag_error(v->span, "%s: argument '%s' takes an integer or a list [h, w], got a list of %d", op_name(op->kind),
-                       arg, v->n);
-            return false;
-        }
-        return arg_int(op, &v->items[0], arg, min, 1 << 30, h) && arg_int(op, &v->items[1], arg, min, 1 << 30, w);
+        *h = (int)v->items[0].i;
+        *w = (int)v->items[1].i;
+    } else {
+        *h = *w = (int)v->i;
     }
-    if (v->kind != V_INT) {
-        diag_error(v->span, "%s: argument '%s' takes an integer or a list [h, w], got %s", op_name(op->kind), arg,
-                   val_kind_name(v->kind));
-        return false;
-    }
-    if (!arg_int(op, v, arg, min, 1 << 30, h))
-        return false;
-    *w = *h;
-    return true;
 }
 
-bool arg_float(const Op *op, const Val *v, const char *arg, double min, double max, double *out) {
-    double x;
-    if (v->kind == V_INT)
-        x = (double)v->i;
-    else if (v->kind == V_FLOAT)
-        x = v->f;
-    else {
-        diag_error(v->span, "%s: argument '%s' must be a number, got %s", op_name(op->kind), arg, val_kind_name(v->kind));
-        return false;
-    }
-    if (!(x >= min && x <= max) || !isfinite(x)) {
-        if (isinf(max))
-            diag_error(v->span, "%s: argument '%s' must be >= %g, got %s", op_name(op->kind), arg, min, val_str(v));
-        else
-            diag_error(v->span, "%s: argument '%s' must be between %g and %g, got %s", op_name(op->kind), arg, min, max,
-                       val_str(v));
-        return false;
-    }
-    *out = x;
-    return true;
-}
+double val_num(const Val *v) { return v->kind == V_INT ? (double)v->i : v->f; }
 
-bool arg_bool(const Op *op, const Val *v, const char *arg, bool *out) {
-    if (v->kind != V_BOOL) {
-        diag_error(v->span, "%s: argument '%s' must be true or false, got %s", op_name(op->kind), arg,
-                   val_kind_name(v->kind));
-        return false;
-    }
-    *out = v->i != 0;
-    return true;
+bool val_bool(const Val *v) { return v->i != 0; }
+
+const char *op_init_text(const Val *v) {
+    return v->kind == V_WORD && strcmp(v->word, "default") != 0 ? v->word : NULL;
 }
 
 Shape *in_shape(Graph *g, const Op *op, int i) { return &g->values[op->in[i]].shape; }

@@ -6,37 +6,23 @@
 #define CNNC_OPS_H
 #include <stddef.h>
 
+#include "args.h"
 #include "ir.h"
 
 struct Emit;
 struct TorchCtx;
 
-/* A compile-time value of the language. */
-typedef enum { V_NONE, V_INT, V_FLOAT, V_BOOL, V_LIST, V_WORD } ValKind;
-typedef struct Val {
-    ValKind kind;   /* V_NONE: an argument not given, or an expression that failed */
-    long long i;    /* V_INT, V_BOOL */
-    double f;       /* V_FLOAT */
-    const char *word; /* V_WORD: a bare name such as `same` */
-    struct Val *items; /* V_LIST */
-    int n;
-    Span span;      /* where the value was written */
-} Val;
-
-typedef struct ArgSpec {
-    const char *name;
-    const char *def;  /* the default as the docs show it; NULL: required */
-} ArgSpec;
-
 typedef struct OpInfo {
     const char *name;
     bool is_layer;           /* callable as a statement of the language */
-    const ArgSpec *args;     /* terminated by {NULL, NULL} */
-    /* Bare words its arguments accept besides numbers, separated by '|' ("none|tanh"), or NULL;
-     * a word arrives in set_attrs as V_WORD unless a model parameter of that name exists. */
-    const char *words;
+    /* The typed argument table (args.h), terminated by ARG_END: name, kind, default, range and
+     * accepted bare words of each argument. The binder (args_bind, args_check) matches a call
+     * against it and checks every value's kind and range before set_attrs runs; a word arrives
+     * as V_WORD unless a model parameter of that name exists. */
+    const ArgSpec *args;
     /* Converts bound arguments (args[i] for args entry i; its default, arg_default, when not
-     * given) into op->a. The op's input values are set and have shapes. Reports errors. */
+     * given) into op->a with the val_* helpers: kinds and ranges are already checked, so only
+     * rules between arguments remain (pad = same needs stride 1). Reports errors. */
     bool (*set_attrs)(Graph *g, Op *op, const Val *args);
     /* Computes the output shape from the input shapes; reports errors at op->span. */
     bool (*infer)(Graph *g, Op *op);
@@ -127,11 +113,20 @@ int op_layer_names(const char **names, int max);
  * value for every argument not written, so each default is written once, in the table. */
 Val arg_default(const OpInfo *info, int i, Span span);
 
-/* Argument conversion, reporting "LAYER: argument 'ARG' must be ..." at the value. */
-bool arg_int(const Op *op, const Val *v, const char *arg, long long min, long long max, int *out);
-bool arg_pair(const Op *op, const Val *v, const char *arg, int min, int *h, int *w);
-bool arg_float(const Op *op, const Val *v, const char *arg, double min, double max, double *out);
-bool arg_bool(const Op *op, const Val *v, const char *arg, bool *out);
+/* Conversion of a value the binder has checked against its table entry (args_check). */
+int val_int(const Val *v);
+/* An AK_INIT argument as Attrs.init: NULL for `default` (or not given), else its text. */
+const char *op_init_text(const Val *v);
+void val_pair(const Val *v, int *h, int *w);   /* 3 -> 3, 3; [3, 5] -> 3, 5 */
+double val_num(const Val *v);
+bool val_bool(const Val *v);
+/* Argument shorthands for op tables: name, default (NULL: required), range. */
+#define ARG_INT(name, def, lo, hi) {name, def, AK_INT, RANGE(lo, hi), NULL, 0}
+#define ARG_PAIR(name, def, lo) {name, def, AK_PAIR, RANGE(lo, 1 << 30), NULL, 0}
+#define ARG_NUM(name, def, range) {name, def, AK_NUM, range, NULL, 0}
+#define ARG_BOOL(name, def) {name, def, AK_BOOL, RANGE_ANY, NULL, 0}
+#define ARG_WORD(name, def, words) {name, def, AK_WORD, RANGE_ANY, words, 0}
+#define ARG_INIT(name) {name, "default", AK_INIT, RANGE_ANY, NULL, 0}
 const char *val_str(const Val *v);      /* as written: 3, 0.5, [3, 5], true, same */
 const char *val_kind_name(ValKind k);
 

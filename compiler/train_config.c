@@ -28,140 +28,46 @@
 
 /* ---------- argument tables ---------- */
 
-typedef enum {
-    TA_INT,   /* int field */
-    TA_I64,   /* long long field */
-    TA_NUM,   /* double field; an integer value is accepted */
-    TA_BOOL,  /* bool field */
-    TA_NUMS,  /* TrainNumList: a non-empty list of numbers */
-    TA_INTS,  /* TrainIntList: a non-empty, strictly increasing list of integers */
-} ArgType;
+/* The tables are args.h's typed ArgSpec, read by the binder layers use too (args_bind,
+ * args_check); offset is the field each argument fills. */
+typedef ArgSpec TrainArg;
+typedef ArgRange Range;
+#define TA_INT AK_INT
+#define TA_I64 AK_I64
+#define TA_NUM AK_NUM
+#define TA_BOOL AK_BOOL
+#define TA_NUMS AK_NUMS
+#define TA_INTS AK_INTS
 
-typedef struct Range {
-    double lo, hi;
-    bool lo_open, hi_open;
-} Range;
+/* The tables, from runtime/train_vocab.def: A(arg, KIND, default, RANGE) fills the field arg
+ * of the family's struct; W(arg, default, words) a word argument, stored as the word's index. */
+#define TV_A(S, arg, kind, def, range) {#arg, def, AK_##kind, {TV_##range}, NULL, offsetof(S, arg)},
+#define TV_W(S, arg, def, words) {#arg, def, AK_WORD, RANGE_ANY, words, offsetof(S, arg)},
+#define END_ARGS ARG_END
+#define TV_TABLE(prefix, e, name, ...) static const TrainArg prefix##name##_args[] = {__VA_ARGS__ END_ARGS};
 
-typedef struct TrainArg {
-    const char *name;
-    const char *def;  /* the default as messages show it; NULL: required; "none": not set */
-    ArgType type;
-    Range range;      /* of a number, or of each item of a list */
-    size_t offset;    /* of the field in the struct the call fills */
-} TrainArg;
+#define SETTING_A(arg, kind, def, range) TV_A(TrainConfig, arg, kind, def, range)
+static const TrainArg scalar_args[] = {TRAIN_VOCAB_SETTINGS(SETTING_A) END_ARGS};
 
-#define ANY {-INFINITY, INFINITY, false, false}
-#define GE0 {0, INFINITY, false, false}
-#define GT0 {0, INFINITY, true, false}
-#define GE1 {1, INFINITY, false, false}
-#define UNIT {0, 1, false, false}        /* [0, 1] */
-#define UNIT_HALF {0, 1, false, true}    /* [0, 1) */
-#define UNIT_OPEN {0, 1, true, true}     /* (0, 1) */
-#define DEGREES {0, 180, true, false}    /* (0, 180] */
-#define HUE {0, 0.5, false, false}       /* [0, 0.5] */
-#define DEGREES0 {0, 180, false, false}  /* [0, 180] */
-#define SHEAR {0, 90, false, true}       /* [0, 90) */
-#define ARG(S, field, type, def, range) {#field, def, type, range, offsetof(S, field)}
-#define END_ARGS {NULL, NULL, TA_INT, ANY, 0}
-
-/* The scalar settings, filling TrainConfig itself. */
-static const TrainArg scalar_args[] = {
-    ARG(TrainConfig, epochs, TA_INT, "10", GE1),
-    ARG(TrainConfig, batch, TA_INT, "64", GE1),
-    ARG(TrainConfig, seed, TA_I64, "0", GE0),
-    ARG(TrainConfig, accumulate, TA_INT, "1", GE1),
-    ARG(TrainConfig, clip_grad_norm, TA_NUM, "none", GT0),
-    END_ARGS,
-};
-
-static const TrainArg cross_entropy_args[] = {
-    ARG(TrainLoss, label_smoothing, TA_NUM, "0", UNIT_HALF),
-    ARG(TrainLoss, weight, TA_NUMS, "none", GE0),
-    END_ARGS,
-};
-static const TrainArg focal_args[] = {
-    ARG(TrainLoss, gamma, TA_NUM, "2", GE0),
-    ARG(TrainLoss, alpha, TA_NUM, "1", GT0),
-    END_ARGS,
-};
-
-static const TrainArg sgd_args[] = {
-    ARG(TrainOptimizer, lr, TA_NUM, NULL, GT0),
-    ARG(TrainOptimizer, momentum, TA_NUM, "0", UNIT_HALF),
-    ARG(TrainOptimizer, nesterov, TA_BOOL, "false", ANY),
-    ARG(TrainOptimizer, weight_decay, TA_NUM, "0", GE0),
-    END_ARGS,
-};
-#define ADAM_ARGS(weight_decay_default)                                                          \
-    {                                                                                            \
-        ARG(TrainOptimizer, lr, TA_NUM, "1e-3", GT0), ARG(TrainOptimizer, beta1, TA_NUM, "0.9", UNIT_HALF), \
-            ARG(TrainOptimizer, beta2, TA_NUM, "0.999", UNIT_HALF), ARG(TrainOptimizer, eps, TA_NUM, "1e-8", GT0), \
-            ARG(TrainOptimizer, weight_decay, TA_NUM, weight_decay_default, GE0), END_ARGS,     \
-    }
-static const TrainArg adam_args[] = ADAM_ARGS("0");
-static const TrainArg adamw_args[] = ADAM_ARGS("0.01");
-
-static const TrainArg constant_args[] = {END_ARGS};
-static const TrainArg step_args[] = {
-    ARG(TrainSchedule, every, TA_INT, NULL, GE1),
-    ARG(TrainSchedule, gamma, TA_NUM, "0.1", GT0),
-    END_ARGS,
-};
-static const TrainArg multistep_args[] = {
-    ARG(TrainSchedule, milestones, TA_INTS, NULL, GE1),
-    ARG(TrainSchedule, gamma, TA_NUM, "0.1", GT0),
-    END_ARGS,
-};
-static const TrainArg exponential_args[] = {ARG(TrainSchedule, gamma, TA_NUM, NULL, GT0), END_ARGS};
-/* cosine's t_max = 0: the run's epochs. */
-static const TrainArg cosine_args[] = {ARG(TrainSchedule, min_lr, TA_NUM, "0", GE0),
-                                       ARG(TrainSchedule, t_max, TA_INT, "0", GE0), END_ARGS};
-static const TrainArg onecycle_args[] = {ARG(TrainSchedule, max_lr, TA_NUM, NULL, GT0),
-                                         ARG(TrainSchedule, pct_start, TA_NUM, "0.3", UNIT_OPEN),
-                                         ARG(TrainSchedule, cycle_momentum, TA_BOOL, "false", ANY), END_ARGS};
-static const TrainArg plateau_args[] = {
-    ARG(TrainSchedule, factor, TA_NUM, "0.5", UNIT_OPEN),
-    ARG(TrainSchedule, patience, TA_INT, "5", GE0),
-    END_ARGS,
-};
-
-/* random_crop(size, pad): pad defaults to 4 without a size, to 0 (torchvision's) with one. */
-static const TrainArg random_crop_args[] = {ARG(TrainAugment, size, TA_INT, "none", GE1),
-                                            ARG(TrainAugment, pad, TA_INT, "4", GE0), END_ARGS};
-static const TrainArg color_jitter_args[] = {
-    ARG(TrainAugment, brightness, TA_NUM, "0", GE0), ARG(TrainAugment, contrast, TA_NUM, "0", GE0),
-    ARG(TrainAugment, saturation, TA_NUM, "0", GE0), ARG(TrainAugment, hue, TA_NUM, "0", HUE), END_ARGS};
-static const TrainArg grayscale_args[] = {ARG(TrainAugment, p, TA_NUM, "0.1", UNIT), END_ARGS};
-static const TrainArg affine_args[] = {
-    ARG(TrainAugment, degrees, TA_NUM, "0", DEGREES0), ARG(TrainAugment, translate, TA_NUM, "0", UNIT),
-    ARG(TrainAugment, scale, TA_NUMS, "none", GT0), ARG(TrainAugment, shear, TA_NUM, "0", SHEAR), END_ARGS};
-static const TrainArg random_resized_crop_args[] = {ARG(TrainAugment, scale, TA_NUMS, "none", GT0),
-                                                    ARG(TrainAugment, ratio, TA_NUMS, "none", GT0), END_ARGS};
-/* resize(size): the shorter side's new length; center_crop(size): the input's by default
- * (the runtime checks both against the model's input). */
-static const TrainArg resize_args[] = {ARG(TrainAugment, size, TA_INT, NULL, GE1), END_ARGS};
-static const TrainArg center_crop_args[] = {ARG(TrainAugment, size, TA_INT, "none", GE1), END_ARGS};
-static const TrainArg hflip_args[] = {ARG(TrainAugment, p, TA_NUM, "0.5", UNIT), END_ARGS};
-static const TrainArg vflip_args[] = {ARG(TrainAugment, p, TA_NUM, "0.5", UNIT), END_ARGS};
-static const TrainArg rotate_args[] = {ARG(TrainAugment, degrees, TA_NUM, NULL, DEGREES), END_ARGS};
-static const TrainArg translate_args[] = {ARG(TrainAugment, fraction, TA_NUM, NULL, UNIT_OPEN), END_ARGS};
-static const TrainArg erase_args[] = {ARG(TrainAugment, p, TA_NUM, "0.5", UNIT), END_ARGS};
-
-static const TrainArg early_stop_args[] = {
-    ARG(TrainEarlyStop, patience, TA_INT, NULL, GE1),
-    ARG(TrainEarlyStop, min_delta, TA_NUM, "0", GE0),
-    END_ARGS,
-};
-
-static const TrainArg init_default_args[] = {END_ARGS};
-/* kaiming_normal's mode and nonlinearity are names; eval_init takes them out of the call. */
-static const TrainArg init_kaiming_normal_args[] = {ARG(TrainInitArgs, a, TA_NUM, "0", ANY), END_ARGS};
-static const TrainArg init_xavier_uniform_args[] = {ARG(TrainInitArgs, gain, TA_NUM, "1", GT0), END_ARGS};
-static const TrainArg init_normal_args[] = {ARG(TrainInitArgs, mean, TA_NUM, "0", ANY),
-                                       ARG(TrainInitArgs, std, TA_NUM, "1", GT0), END_ARGS};
-static const TrainArg init_uniform_args[] = {ARG(TrainInitArgs, a, TA_NUM, "0", ANY), ARG(TrainInitArgs, b, TA_NUM, "1", ANY),
-                                        END_ARGS};
-static const TrainArg init_constant_args[] = {ARG(TrainInitArgs, val, TA_NUM, NULL, ANY), END_ARGS};
+#define LOSS_A(arg, kind, def, range) TV_A(TrainLoss, arg, kind, def, range)
+#define LOSS_TABLE(e, name, ...) TV_TABLE(, e, name, __VA_ARGS__)
+TRAIN_VOCAB_LOSSES(LOSS_TABLE, LOSS_A, TRAIN_VOCAB_NONE_)
+#define OPT_A(arg, kind, def, range) TV_A(TrainOptimizer, arg, kind, def, range)
+#define OPT_TABLE(e, name, ...) TV_TABLE(, e, name, __VA_ARGS__)
+TRAIN_VOCAB_OPTIMIZERS(OPT_TABLE, OPT_A, TRAIN_VOCAB_NONE_)
+#define SCHED_A(arg, kind, def, range) TV_A(TrainSchedule, arg, kind, def, range)
+#define SCHED_W(arg, def, words) TV_W(TrainSchedule, arg, def, words)
+#define SCHED_TABLE(e, name, ...) TV_TABLE(, e, name, __VA_ARGS__)
+TRAIN_VOCAB_SCHEDULES(SCHED_TABLE, SCHED_A, SCHED_W)
+#define AUG_A(arg, kind, def, range) TV_A(TrainAugment, arg, kind, def, range)
+#define AUG_TABLE(e, name, ...) TV_TABLE(, e, name, __VA_ARGS__)
+TRAIN_VOCAB_AUGMENTS(AUG_TABLE, AUG_A, TRAIN_VOCAB_NONE_)
+#define INIT_A(arg, kind, def, range) TV_A(TrainInitArgs, arg, kind, def, range)
+#define INIT_W(arg, def, words) TV_W(TrainInitArgs, arg, def, words)
+#define INIT_TABLE(e, name, ...) TV_TABLE(init_, e, name, __VA_ARGS__)
+TRAIN_VOCAB_INITS(INIT_TABLE, INIT_A, INIT_W)
+#define EARLY_A(arg, kind, def, range) TV_A(TrainEarlyStop, arg, kind, def, range)
+static const TrainArg early_stop_args[] = {TRAIN_VOCAB_EARLY_STOP(EARLY_A) END_ARGS};
 
 /* A family of callables: the members, in their enum's order. */
 typedef struct Callee {
@@ -176,12 +82,12 @@ typedef struct Family {
     int n;
 } Family;
 
-#define CALLEE(e, name) {#name, name##_args},
+#define CALLEE(e, name, ...) {#name, name##_args},
 static const Callee loss_members[] = {TRAIN_LOSSES(CALLEE)};
 static const Callee optimizer_members[] = {TRAIN_OPTIMIZERS(CALLEE)};
 static const Callee schedule_members[] = {TRAIN_SCHEDULES(CALLEE)};
 static const Callee augment_members[] = {TRAIN_AUGMENTS(CALLEE)};
-#define INIT_CALLEE(e, name) {#name, init_##name##_args},
+#define INIT_CALLEE(e, name, ...) {#name, init_##name##_args},
 static const Callee init_members[] = {TRAIN_INITS(INIT_CALLEE)};
 static const Callee early_stop_members[] = {{"early_stop", early_stop_args}};
 #undef CALLEE
@@ -207,48 +113,20 @@ const char *train_init_name(InitKind k) { return init_members[k].name; }
 
 enum { MAX_ARGS = 8 };
 
+void train_vocab_walk(void (*fn)(void *ctx, const char *family, const char *name, const ArgSpec *args), void *ctx) {
+    const Family *fams[] = {&losses, &optimizers, &schedules, &augments, &inits, &early_stops};
+    for (int f = 0; f < (int)(sizeof fams / sizeof fams[0]); f++)
+        for (int i = 0; i < fams[f]->n; i++)
+            fn(ctx, fams[f]->key, fams[f]->members[i].name, fams[f]->members[i].args);
+    fn(ctx, "settings", "train", scalar_args);
+}
+
 /* ---------- text ---------- */
 
-/* The shortest text that reads back as the same double: 0.001, 1e-08, 0.1. */
-static const char *num_text(double x) {
-    char buf[40];
-    if (x == floor(x) && fabs(x) < 1e15) /* %g would give 1e+02 for 100 */
-        return arena_printf("%.0f", x);
-    for (int prec = 1; prec <= 17; prec++) {
-        snprintf(buf, sizeof buf, "%.*g", prec, x);
-        if (strtod(buf, NULL) == x)
-            break;
-    }
-    return arena_strdup(buf);
-}
-
-static const char *value_text(const Val *v) {
-    switch (v->kind) {
-    case V_INT: return arena_printf("%lld", v->i);
-    case V_FLOAT: return num_text(v->f);
-    case V_BOOL: return v->i ? "true" : "false";
-    case V_WORD: return v->word;
-    case V_LIST: {
-        const char *s = "[";
-        for (int i = 0; i < v->n; i++)
-            s = arena_printf("%s%s%s", s, i ? ", " : "", value_text(&v->items[i]));
-        return arena_printf("%s]", s);
-    }
-    case V_NONE: break;
-    }
-    return "nothing";
-}
-
-/* "(lr, momentum=0, nesterov=false, weight_decay=0)", or "no arguments". */
-static const char *signature(const TrainArg *args) {
-    if (!args[0].name)
-        return "no arguments";
-    const char *s = "(";
-    for (int i = 0; args[i].name; i++)
-        s = arena_printf("%s%s%s%s%s", s, i ? ", " : "", args[i].name, args[i].def ? "=" : "",
-                         args[i].def ? args[i].def : "");
-    return arena_printf("%s)", s);
-}
+#define num_text args_num_text
+#define value_text args_value_text
+#define signature args_signature
+#define range_text args_range_text
 
 /* "one of sgd, adam, adamw", or for a one-member family its call: "early_stop(patience, ...)". */
 static const char *expected_text(const Family *fam) {
@@ -257,20 +135,6 @@ static const char *expected_text(const Family *fam) {
     const char *s = "one of ";
     for (int i = 0; i < fam->n; i++)
         s = arena_printf("%s%s%s", s, i ? ", " : "", fam->members[i].name);
-    return s;
-}
-
-/* "an integer >= 1", "a number >= 0 and < 1", "numbers between 0 and 1" (plural for lists). */
-static const char *range_text(bool integer, bool plural, Range r) {
-    const char *what = integer ? (plural ? "integers" : "an integer") : (plural ? "numbers" : "a number");
-    bool has_lo = isfinite(r.lo), has_hi = isfinite(r.hi);
-    if (has_lo && has_hi && !r.lo_open && !r.hi_open)
-        return arena_printf("%s between %s and %s", what, num_text(r.lo), num_text(r.hi));
-    const char *s = what;
-    if (has_lo)
-        s = arena_printf("%s %s %s", s, r.lo_open ? ">" : ">=", num_text(r.lo));
-    if (has_hi)
-        s = arena_printf("%s%s %s %s", s, has_lo ? " and" : "", r.hi_open ? "<" : "<=", num_text(r.hi));
     return s;
 }
 
@@ -290,6 +154,8 @@ static Span callee_span(const Expr *e) {
 typedef struct Env {
     bool (*lookup)(void *ctx, const char *name, Val *out);
     void *ctx;
+    Val (*eval)(void *ectx, const Expr *e);   /* when set, evaluates every value (a layer's init) */
+    void *ectx;
 } Env;
 
 static Val none_val(Span s) { return value_none(s); }
@@ -298,6 +164,8 @@ static Val eval(const Env *env, const Expr *e);
 
 /* A value of the language; V_NONE after an error has been reported. */
 static Val eval(const Env *env, const Expr *e) {
+    if (env->eval)
+        return env->eval(env->ectx, e);
     Val r = {.span = e->span};
     switch (e->kind) {
     case EX_INT: r.kind = V_INT; r.i = e->ival; return r;
@@ -344,122 +212,49 @@ static Val eval(const Env *env, const Expr *e) {
 
 static void *field_at(void *base, const TrainArg *a) { return (char *)base + a->offset; }
 
-static bool in_range(double x, Range r) {
-    return (r.lo_open ? x > r.lo : x >= r.lo) && (r.hi_open ? x < r.hi : x <= r.hi);
-}
-
-/* An integer in a's range (and in the field's C type); reports "SUBJECT must be ..., got ...". */
-static bool check_int(const TrainArg *a, const Val *v, const char *subject, long long *out) {
-    double type_max = a->type == TA_I64 ? (double)LLONG_MAX : (double)INT_MAX;
-    if (v->kind == V_INT && in_range((double)v->i, a->range) && (double)v->i <= type_max) {
-        *out = v->i;
-        return true;
-    }
-    Range shown = a->range;
-    if (v->kind == V_INT && (double)v->i > type_max && !isfinite(shown.hi))
-        shown.hi = type_max;
-    diag_error(v->span, "%s must be %s, got %s", subject, range_text(true, false, shown), value_text(v));
-    return false;
-}
-
-static bool check_num(const TrainArg *a, const Val *v, const char *subject, double *out) {
-    if (!value_is_num(v) || !in_range(value_num(v), a->range)) {
-        diag_error(v->span, "%s must be %s, got %s", subject, range_text(false, false, a->range), value_text(v));
-        return false;
-    }
-    *out = value_num(v);
-    return true;
-}
-
-/* Checks v against a and stores it in base's field; v of kind V_NONE was already reported. */
+/* Checks v against a (args_check reports) and stores it in base's field; v of kind V_NONE was
+ * already reported. */
 static bool store_arg(const TrainArg *a, const Val *v, const char *subject, void *base) {
     void *f = field_at(base, a);
-    if (v->kind == V_NONE)
+    if (!args_check(a, v, subject, true))
         return false;
-    switch (a->type) {
-    case TA_INT:
-    case TA_I64: {
-        long long x;
-        if (!check_int(a, v, subject, &x))
-            return false;
-        if (a->type == TA_INT)
-            *(int *)f = (int)x;
-        else
-            *(long long *)f = x;
+    switch (a->kind) {
+    case AK_INT: *(int *)f = (int)v->i; return true;
+    case AK_I64: *(long long *)f = v->i; return true;
+    case AK_NUM: *(double *)f = value_num(v); return true;
+    case AK_BOOL: *(bool *)f = v->i != 0; return true;
+    case AK_WORD: { /* the word's index in the list */
+        int k = 0;
+        size_t n = strlen(v->word);
+        for (const char *p = a->words; p; p = strchr(p, '|') ? strchr(p, '|') + 1 : NULL, k++)
+            if (!strncmp(p, v->word, n) && (p[n] == '|' || !p[n]))
+                break;
+        *(int *)f = k;
         return true;
     }
-    case TA_NUM: return check_num(a, v, subject, (double *)f);
-    case TA_BOOL:
-        if (v->kind != V_BOOL) {
-            diag_error(v->span, "%s must be true or false, got %s", subject, value_text(v));
-            return false;
-        }
-        *(bool *)f = v->i != 0;
-        return true;
-    case TA_NUMS:
-    case TA_INTS: {
-        bool ints = a->type == TA_INTS;
-        if (v->kind != V_LIST || v->n == 0) {
-            diag_error(v->span, "%s must be a non-empty list of %s%s, got %s", subject,
-                       range_text(ints, true, a->range), ints ? " in increasing order" : "", value_text(v));
-            return false;
-        }
-        bool ok = true;
+    case AK_NUMS: {
         double *nums = arena_alloc(sizeof(double) * (size_t)v->n);
-        int *is = arena_alloc(sizeof(int) * (size_t)v->n);
-        for (int i = 0; i < v->n; i++) {
-            const char *item = arena_printf("%s: item %d", subject, i + 1);
-            long long x;
-            if (ints) {
-                TrainArg item_arg = *a;
-                item_arg.type = TA_INT;
-                if (!check_int(&item_arg, &v->items[i], item, &x)) {
-                    ok = false;
-                    continue;
-                }
-                is[i] = (int)x;
-                if (ok && i > 0 && is[i] <= is[i - 1]) {
-                    diag_error(v->items[i].span, "%s must be strictly increasing, got %d after %d", subject, is[i],
-                               is[i - 1]);
-                    ok = false;
-                }
-            } else if (!check_num(a, &v->items[i], item, &nums[i])) {
-                ok = false;
-            }
-        }
-        if (!ok)
-            return false;
-        if (ints)
-            *(TrainIntList *)f = (TrainIntList){is, v->n, v->span};
-        else
-            *(TrainNumList *)f = (TrainNumList){nums, v->n, v->span};
+        for (int i = 0; i < v->n; i++)
+            nums[i] = value_num(&v->items[i]);
+        *(TrainNumList *)f = (TrainNumList){nums, v->n, v->span};
         return true;
     }
+    case AK_INTS: {
+        int *is = arena_alloc(sizeof(int) * (size_t)v->n);
+        for (int i = 0; i < v->n; i++)
+            is[i] = (int)v->items[i].i;
+        *(TrainIntList *)f = (TrainIntList){is, v->n, v->span};
+        return true;
     }
-    return false;
-}
-
-/* The default of a (not NULL, not "none") as a value. */
-static Val default_val(const TrainArg *a, Span at) {
-    Val v = {.span = at};
-    if (!strcmp(a->def, "true") || !strcmp(a->def, "false")) {
-        v.kind = V_BOOL;
-        v.i = a->def[0] == 't';
-    } else if (strpbrk(a->def, ".eE")) {
-        v.kind = V_FLOAT;
-        v.f = strtod(a->def, NULL);
-    } else {
-        v.kind = V_INT;
-        v.i = strtoll(a->def, NULL, 10);
+    default: return false;
     }
-    return v;
 }
 
 /* Fills base (the struct the args describe) with every default; required fields stay 0. */
 static void apply_defaults(const TrainArg *args, void *base) {
     for (int i = 0; args[i].name; i++)
         if (args[i].def && strcmp(args[i].def, "none") != 0) {
-            Val v = default_val(&args[i], span_none());
+            Val v = args_default(args, i, span_none(), true);
             store_arg(&args[i], &v, args[i].name, base);
         }
 }
@@ -473,79 +268,23 @@ static bool bind_call(const Env *env, const char *key, const Callee *c, const Ex
                       Val *vals) {
     const char *what = arena_printf("%s: %s", key, c->name);
     const TrainArg *args = c->args;
-    int n = 0;
-    while (args[n].name)
-        n++;
+    int n = args_count(args);
     assert(n <= MAX_ARGS);
     const Arg *slots[MAX_ARGS] = {0};
-    const char *names[MAX_ARGS];
-    for (int i = 0; i < n; i++)
-        names[i] = args[i].name;
     Span name_span = callee_span(call);
-    bool ok = true, too_many = false;
-    const Arg *first_keyword = NULL;
-    int npos = 0;
-    int nargs = call->kind == EX_CALL ? call->args.n : 0;
-    for (int k = 0; k < nargs; k++) {
-        const Arg *a = &call->args.items[k];
-        if (!a->name) {
-            if (first_keyword) {
-                diag_error(a->span, "%s: a positional argument cannot follow keyword arguments", what);
-                diag_note(first_keyword->span, "the first keyword argument is here");
-                ok = false;
-            } else if (npos >= n) {
-                if (!too_many) {
-                    if (n == 0)
-                        diag_error(a->span, "%s takes no arguments", what);
-                    else
-                        diag_error(a->span, "%s takes at most %d argument%s; %s takes %s", what, n, n == 1 ? "" : "s",
-                                   c->name, signature(args));
-                }
-                too_many = true;
-                ok = false;
-            } else {
-                slots[npos++] = a;
-            }
-            continue;
-        }
-        if (!first_keyword)
-            first_keyword = a;
-        int i = 0;
-        while (i < n && strcmp(names[i], a->name) != 0)
-            i++;
-        if (i == n) {
-            if (n == 0)
-                diag_error(a->name_span, "%s takes no arguments", what);
-            else
-                diag_error(a->name_span, "%s has no argument '%s'; %s takes %s", what, a->name, c->name,
-                           signature(args));
-            const char *near = diag_closest(a->name, names, n);
-            if (near)
-                diag_note(span_none(), "did you mean '%s'?", near);
-            ok = false;
-        } else if (slots[i]) {
-            diag_error(a->name_span, "%s: argument '%s' is given twice", what, a->name);
-            diag_note(slots[i]->span, "first given here");
-            ok = false;
-        } else {
-            slots[i] = a;
-        }
-    }
-    for (int i = 0; i < n; i++)
-        if (!slots[i] && !args[i].def) {
-            diag_error(name_span, "%s needs argument '%s'; %s takes %s", what, args[i].name, c->name, signature(args));
-            ok = false;
-        }
+    bool ok = args_bind(what, c->name, name_span, args, call->kind == EX_CALL ? &call->args : NULL, slots);
     /* The given values are checked even after a binding error: their mistakes are independent. */
     memset(base, 0, size);
     for (int i = 0; i < n; i++) {
         Val v;
-        if (slots[i])
-            v = eval(env, slots[i]->value);
-        else if (args[i].def && strcmp(args[i].def, "none") != 0)
-            v = default_val(&args[i], call->span);
+        const Expr *ex = slots[i] ? slots[i]->value : NULL;
+        if (ex && args[i].words && ex->kind == EX_NAME &&
+            (args[i].kind == AK_WORD || args_word_listed(args[i].words, ex->name)))
+            v = (Val){.kind = V_WORD, .word = ex->name, .span = ex->span};   /* checked by store_arg */
+        else if (ex)
+            v = eval(env, ex);
         else
-            v = none_val(call->span);
+            v = args_default(args, i, call->span, true);
         if (vals)
             vals[i] = v;
         if (!slots[i] && v.kind == V_NONE)
@@ -629,32 +368,10 @@ static bool eval_optimizer(const Env *env, const Expr *e, TrainConfig *t) {
 
 static bool eval_schedule(const Env *env, const Expr *e, TrainConfig *t) {
     TrainSchedule s;
-    bool mode_max = false;
-    if (e->kind == EX_CALL && !strcmp(e->name, "plateau")) {   /* mode = min | max is a name */
-        Expr *copy = arena_alloc(sizeof *copy);
-        *copy = *e;
-        copy->args.items = arena_alloc(sizeof(Arg) * (size_t)(e->args.n ? e->args.n : 1));
-        copy->args.n = 0;
-        for (int i = 0; i < e->args.n; i++) {
-            const Arg *a = &e->args.items[i];
-            if (!(a->name ? !strcmp(a->name, "mode") : i == 2)) {
-                copy->args.items[copy->args.n++] = *a;
-                continue;
-            }
-            const char *w = a->value->kind == EX_NAME ? a->value->name : "";
-            if (strcmp(w, "min") && strcmp(w, "max")) {
-                diag_error(a->value->span, "schedule: plateau: mode must be min or max");
-                return false;
-            }
-            mode_max = !strcmp(w, "max");
-        }
-        e = copy;
-    }
     int m = eval_member(env, &schedules, "train setting 'schedule'", e, &s, sizeof s, NULL);
     if (m < 0)
         return false;
     s.kind = (ScheduleKind)m;
-    s.mode_max = mode_max;
     t->schedule = s;
     return true;
 }
@@ -670,57 +387,55 @@ static bool eval_early_stop(const Env *env, const Expr *e, TrainConfig *t) {
 
 static const char *const nonlinearities[] = {"linear", "sigmoid", "tanh", "relu", "leaky_relu"};
 
-static bool eval_init(const Env *env, const Expr *e, TrainConfig *t) {
+/* An init (the train setting, or a layer's init argument): key prefixes the messages ("init",
+ * "conv: argument 'init'"), subject names the whole value. */
+static bool bind_init(const Env *env, const Expr *e, const char *fam_key, const char *subject, InitKind *kind,
+                      TrainInitArgs *out) {
     TrainInitArgs args;
-    int fan_out = 0, nonlinearity = 4;   /* set after eval_member, which fills args afresh */
     const Expr *call = e;
-    if (e->kind == EX_CALL && !strcmp(e->name, "kaiming_normal")) {
-        /* mode and nonlinearity (keyword, or positional 2 and 3) are names, not values */
-        Expr *copy = arena_alloc(sizeof *copy);
-        *copy = *e;
-        copy->args.items = arena_alloc(sizeof(Arg) * (size_t)(e->args.n ? e->args.n : 1));
-        copy->args.n = 0;
-        for (int i = 0; i < e->args.n; i++) {
-            const Arg *a = &e->args.items[i];
-            const char *key = a->name ? a->name : i == 1 ? "mode" : i == 2 ? "nonlinearity" : NULL;
-            if (!key || (strcmp(key, "mode") && strcmp(key, "nonlinearity"))) {
-                copy->args.items[copy->args.n++] = *a;
-                continue;
-            }
-            const char *w = a->value->kind == EX_NAME ? a->value->name : a->value->kind == EX_STRING ? a->value->str : "";
-            bool ok = false;
-            if (!strcmp(key, "mode")) {
-                ok = !strcmp(w, "fan_in") || !strcmp(w, "fan_out");
-                fan_out = !strcmp(w, "fan_out");
-            } else {
-                for (int k = 0; k < 5; k++)
-                    if (!strcmp(w, nonlinearities[k])) {
-                        nonlinearity = k;
-                        ok = true;
-                    }
-            }
-            if (!ok) {
-                diag_error(a->value->span, "init: kaiming_normal: %s must be %s", key,
-                           !strcmp(key, "mode") ? "fan_in or fan_out"
-                                                : "linear, sigmoid, tanh, relu or leaky_relu");
-                return false;
-            }
-        }
-        call = copy;
-    }
-    int m = eval_member(env, &inits, "train setting 'init'", call, &args, sizeof args, NULL);
+    Family fam = inits;
+    fam.key = fam_key;
+    int m = eval_member(env, &fam, subject, call, &args, sizeof args, NULL);
     if (m < 0)
         return false;
     if (m == INIT_UNIFORM && !(args.a < args.b)) {
-        diag_error(e->span, "init: uniform needs a < b, got a = %g, b = %g", args.a, args.b);
+        diag_error(e->span, "%s: uniform needs a < b, got a = %g, b = %g", fam_key, args.a, args.b);
         return false;
     }
     args.has_args = e->kind == EX_CALL && e->args.n > 0;
-    args.fan_out = fan_out;
-    args.nonlinearity = nonlinearity;
-    t->init = (InitKind)m;
-    t->init_args = args;
+    *kind = (InitKind)m;
+    *out = args;
     return true;
+}
+
+static bool eval_init(const Env *env, const Expr *e, TrainConfig *t) {
+    return bind_init(env, e, "init", "train setting 'init'", &t->init, &t->init_args);
+}
+
+const char *train_init_text(InitKind kind, const TrainInitArgs *a) {
+    switch (kind) {
+    case INIT_KAIMING_NORMAL:
+        return arena_printf("kaiming_normal(a=%s, mode=%s, nonlinearity=%s)", num_text(a->a), a->mode ? "fan_out" : "fan_in",
+                            nonlinearities[a->nonlinearity]);
+    case INIT_KAIMING_UNIFORM:
+        return arena_printf("kaiming_uniform(a=%s, mode=%s, nonlinearity=%s)", num_text(a->a), a->mode ? "fan_out" : "fan_in",
+                            nonlinearities[a->nonlinearity]);
+    case INIT_XAVIER_UNIFORM: return arena_printf("xavier_uniform(gain=%s)", num_text(a->gain));
+    case INIT_XAVIER_NORMAL: return arena_printf("xavier_normal(gain=%s)", num_text(a->gain));
+    case INIT_NORMAL: return arena_printf("normal(mean=%s, std=%s)", num_text(a->mean), num_text(a->std));
+    case INIT_UNIFORM: return arena_printf("uniform(a=%s, b=%s)", num_text(a->a), num_text(a->b));
+    case INIT_CONSTANT: return arena_printf("constant(val=%s)", num_text(a->val));
+    default: return "default";
+    }
+}
+
+const char *train_init_bind(const Expr *e, const char *what, Val (*eval_value)(void *ctx, const Expr *e), void *ctx) {
+    Env env = {NULL, NULL, eval_value, ctx};
+    InitKind kind;
+    TrainInitArgs args;
+    if (!bind_init(&env, e, what, what, &kind, &args))
+        return NULL;
+    return train_init_text(kind, &args);
 }
 
 /* The items of a list setting *ep; a single item may be written without brackets. */
@@ -986,7 +701,7 @@ void train_config_defaults(TrainConfig *t) {
 
 bool train_config_eval(const Item *item, TrainConfig *t, bool (*lookup)(void *ctx, const char *name, Val *out),
                        void *ctx) {
-    Env env = {lookup, ctx};
+    Env env = {lookup, ctx, NULL, NULL};
     const Setting *first[TK_COUNT] = {0};
     bool ok = true;
     for (int i = 0; i < item->nsettings; i++) {
@@ -1028,7 +743,7 @@ bool train_config_eval(const Item *item, TrainConfig *t, bool (*lookup)(void *ct
 static void print_field(FILE *f, const TrainArg *a, const void *base) {
     const void *p = (const char *)base + a->offset;
     bool unset_allowed = a->def && !strcmp(a->def, "none");
-    switch (a->type) {
+    switch (a->kind) {
     case TA_INT:
         if (unset_allowed && *(const int *)p == 0)
             fputs("none", f);
@@ -1042,6 +757,13 @@ static void print_field(FILE *f, const TrainArg *a, const void *base) {
         return;
     }
     case TA_BOOL: fputs(*(const bool *)p ? "true" : "false", f); return;
+    case AK_WORD: {
+        const char *w = a->words;
+        for (int k = *(const int *)p; k > 0 && strchr(w, '|'); k--)
+            w = strchr(w, '|') + 1;
+        fprintf(f, "%.*s", (int)(strchr(w, '|') ? (size_t)(strchr(w, '|') - w) : strlen(w)), w);
+        return;
+    }
     case TA_NUMS: {
         const TrainNumList *l = p;
         if (l->n == 0) {
@@ -1064,6 +786,7 @@ static void print_field(FILE *f, const TrainArg *a, const void *base) {
         fputs("]", f);
         return;
     }
+    default: return;
     }
 }
 
@@ -1090,8 +813,6 @@ void train_config_print(const TrainConfig *t, FILE *f) {
     print_call(f, &optimizer_members[t->optimizer.kind], &t->optimizer);
     fputs("\n  schedule: ", f);
     print_call(f, &schedule_members[t->schedule.kind], &t->schedule);
-    if (t->schedule.kind == SCHED_PLATEAU && t->schedule.mode_max)
-        fputs(" mode=max", f);
     fputs("\n  augment: ", f);
     if (t->naugment == 0)
         fputs("none", f);
@@ -1112,9 +833,6 @@ void train_config_print(const TrainConfig *t, FILE *f) {
     fprintf(f, "\n  init: ");
     if (t->init_args.has_args) {
         print_call(f, &init_members[t->init], &t->init_args);
-        if (t->init == INIT_KAIMING_NORMAL)
-            fprintf(f, " mode=%s nonlinearity=%s", t->init_args.fan_out ? "fan_out" : "fan_in",
-                    nonlinearities[t->init_args.nonlinearity]);
     } else {
         fputs(init_members[t->init].name, f);
     }

@@ -19,29 +19,25 @@
     X(TK_CLIP_GRAD_NORM, clip_grad_norm) X(TK_LOSS, loss) X(TK_OPTIMIZER, optimizer)           \
     X(TK_SCHEDULE, schedule) X(TK_AUGMENT, augment) X(TK_EARLY_STOP, early_stop)               \
     X(TK_FREEZE, freeze) X(TK_INIT, init) X(TK_LR_FOR, lr_for) X(TK_WARMUP, warmup)
-#define TRAIN_LOSSES(X) X(LOSS_CROSS_ENTROPY, cross_entropy) X(LOSS_FOCAL, focal)
-#define TRAIN_OPTIMIZERS(X) X(OPT_SGD, sgd) X(OPT_ADAM, adam) X(OPT_ADAMW, adamw)
-#define TRAIN_SCHEDULES(X)                                                                      \
-    X(SCHED_CONSTANT, constant) X(SCHED_STEP, step) X(SCHED_MULTISTEP, multistep)              \
-    X(SCHED_EXPONENTIAL, exponential) X(SCHED_COSINE, cosine) X(SCHED_ONECYCLE, onecycle)      \
-    X(SCHED_PLATEAU, plateau)
-#define TRAIN_AUGMENTS(X)                                                                       \
-    X(AUG_RANDOM_CROP, random_crop) X(AUG_HFLIP, hflip) X(AUG_VFLIP, vflip)                    \
-    X(AUG_ROTATE, rotate) X(AUG_TRANSLATE, translate) X(AUG_ERASE, erase)                      \
-    X(AUG_COLOR_JITTER, color_jitter) X(AUG_GRAYSCALE, grayscale)                              \
-    X(AUG_RANDOM_RESIZED_CROP, random_resized_crop) X(AUG_AFFINE, affine)     \
-    X(AUG_RESIZE, resize) X(AUG_CENTER_CROP, center_crop)
-#define TRAIN_INITS(X) X(INIT_DEFAULT, default) X(INIT_KAIMING_NORMAL, kaiming_normal) X(INIT_XAVIER_UNIFORM, xavier_uniform) \
-    X(INIT_NORMAL, normal) X(INIT_UNIFORM, uniform) X(INIT_CONSTANT, constant)
+/* The vocabulary (losses, optimizers, schedules, augmentations, inits, their arguments and
+ * defaults) is runtime/train_vocab.def, shared with the runtime. */
+#include "train_vocab.def"
+#define TRAIN_VOCAB_ENUM_(e, name, ...) e,
+#define TRAIN_VOCAB_NONE_(...)
+#define TRAIN_LOSSES(X) TRAIN_VOCAB_LOSSES(X, TRAIN_VOCAB_NONE_, TRAIN_VOCAB_NONE_)
+#define TRAIN_OPTIMIZERS(X) TRAIN_VOCAB_OPTIMIZERS(X, TRAIN_VOCAB_NONE_, TRAIN_VOCAB_NONE_)
+#define TRAIN_SCHEDULES(X) TRAIN_VOCAB_SCHEDULES(X, TRAIN_VOCAB_NONE_, TRAIN_VOCAB_NONE_)
+#define TRAIN_AUGMENTS(X) TRAIN_VOCAB_AUGMENTS(X, TRAIN_VOCAB_NONE_, TRAIN_VOCAB_NONE_)
+#define TRAIN_INITS(X) TRAIN_VOCAB_INITS(X, TRAIN_VOCAB_NONE_, TRAIN_VOCAB_NONE_)
 
 #define TRAIN_ENUM_(e, name) e,
 typedef enum { TRAIN_KEYS(TRAIN_ENUM_) TK_COUNT } TrainKey;
-typedef enum { TRAIN_LOSSES(TRAIN_ENUM_) LOSS_COUNT } LossKind;
-typedef enum { TRAIN_OPTIMIZERS(TRAIN_ENUM_) OPT_COUNT } OptimizerKind;
-typedef enum { TRAIN_SCHEDULES(TRAIN_ENUM_) SCHED_COUNT } ScheduleKind;
-typedef enum { TRAIN_AUGMENTS(TRAIN_ENUM_) AUG_COUNT } AugmentKind;
-typedef enum { TRAIN_INITS(TRAIN_ENUM_) INIT_COUNT } InitKind;
 #undef TRAIN_ENUM_
+typedef enum { TRAIN_LOSSES(TRAIN_VOCAB_ENUM_) LOSS_COUNT } LossKind;
+typedef enum { TRAIN_OPTIMIZERS(TRAIN_VOCAB_ENUM_) OPT_COUNT } OptimizerKind;
+typedef enum { TRAIN_SCHEDULES(TRAIN_VOCAB_ENUM_) SCHED_COUNT } ScheduleKind;
+typedef enum { TRAIN_AUGMENTS(TRAIN_VOCAB_ENUM_) AUG_COUNT } AugmentKind;
+typedef enum { TRAIN_INITS(TRAIN_VOCAB_ENUM_) INIT_COUNT } InitKind;
 
 /* The names as written in .cnn files ("epochs", "cross_entropy", "kaiming_normal", ...). */
 const char *train_key_name(TrainKey k);
@@ -91,7 +87,7 @@ typedef struct TrainSchedule {
     double max_lr;            /* onecycle: > 0 */
     double pct_start;         /* onecycle: the rising part's fraction of the steps, in (0, 1) */
     bool cycle_momentum;      /* onecycle: momentum / beta1 from 0.95 to 0.85 and back */
-    bool mode_max;            /* plateau: mode = max, on the validation accuracy */
+    int mode;                 /* plateau: 0 min (on the validation loss), 1 max (on the accuracy) */
     double factor;            /* plateau: in (0, 1) */
     int patience;             /* plateau: epochs without improvement, >= 0 */
 } TrainSchedule;
@@ -138,9 +134,22 @@ typedef struct TrainLrFor {
 typedef struct TrainInitArgs {
     bool has_args;
     double a, b, mean, std, val, gain;
-    int fan_out;              /* mode = fan_out */
+    int mode;                 /* 0 fan_in, 1 fan_out */
     int nonlinearity;         /* linear, sigmoid, tanh, relu, leaky_relu: 0..4 */
 } TrainInitArgs;
+
+/* An init as the runtime reads it (runtime/init.h, init_spec_parse), every argument written:
+ * "kaiming_normal(a=0, mode=fan_out, nonlinearity=relu)", "normal(mean=0, std=0.01)", "default". */
+const char *train_init_text(InitKind kind, const TrainInitArgs *args);
+/* Binds e, an init written as a layer's argument (`conv(64, 3, init = normal(std = 0.01))`),
+ * with the train section's init table and checks; values are evaluated by eval_value(ctx, expr).
+ * Returns its train_init_text, or NULL after reporting at e, each message prefixed with what
+ * ("conv: argument 'init'"). */
+const char *train_init_bind(const Expr *e, const char *what, Val (*eval_value)(void *ctx, const Expr *e), void *ctx);
+
+/* Calls fn for each callable of the training vocabulary with its typed argument table (args.h):
+ * family "loss", "optimizer", "schedule", "augment", "init", "early_stop", "settings". */
+void train_vocab_walk(void (*fn)(void *ctx, const char *family, const char *name, const ArgSpec *args), void *ctx);
 
 typedef struct TrainConfig {
     int epochs;               /* >= 1 */

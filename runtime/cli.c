@@ -298,11 +298,13 @@ void cli_memory_free(CliMemory *mem) {
     mem->params = mem->work = NULL;
 }
 
-/* CnnTensorInfo.init names what a fresh tensor holds; the batchnorm roles give the constants. */
+/* CnnTensorInfo.init names what a fresh tensor holds; the batchnorm roles give the constants.
+ * "weight:SPEC" and "bias:SPEC" belong to a layer with its own init (`conv(64, 3, init = ...)`),
+ * SPEC as --init takes it; it replaces the model-wide one for that layer. */
 static ParamRole role_of(const CnnTensorInfo *t) {
-    if (strcmp(t->init, "weight") == 0)
+    if (strncmp(t->init, "weight", 6) == 0 && (t->init[6] == 0 || t->init[6] == ':'))
         return ROLE_WEIGHT;
-    if (strcmp(t->init, "bias") == 0)
+    if (strncmp(t->init, "bias", 4) == 0 && (t->init[4] == 0 || t->init[4] == ':'))
         return ROLE_BIAS;
     if (strcmp(t->init, "ones") == 0)
         return ROLE_BN_WEIGHT;
@@ -320,7 +322,15 @@ void cli_init_params_spec(const CnnModel *m, float *params, const InitSpec *s, u
     rng_seed(&r, seed);
     for (int i = 0; i < m->ntensors; i++) {
         const CnnTensorInfo *t = &m->tensors[i];
-        init_tensor_spec(&r, s, role_of(t), t->fan_in, t->fan_out, params + t->offset, (long)t->numel);
+        const char *own = strchr(t->init, ':');
+        InitSpec layer;
+        char err[256];
+        if (own && !init_spec_parse(own + 1, &layer, err, sizeof err)) {
+            /* the compiler writes these; a hand-edited model file could still get here */
+            fprintf(stderr, "%s: tensor %s: its init '%s' is malformed: %s\n", m->name, t->name, own + 1, err);
+            exit(EXIT_BAD_INPUT);
+        }
+        init_tensor_spec(&r, own ? &layer : s, role_of(t), t->fan_in, t->fan_out, params + t->offset, (long)t->numel);
     }
 }
 

@@ -17,7 +17,8 @@ static const char help[] =
     "  --save FILE    the checkpoint to write (replaced atomically)\n"
     "  --seed S       random seed, 0 to 2^63-1 (default 1)\n"
     "  --init KIND    default (PyTorch's U(-1/sqrt(fan_in), 1/sqrt(fan_in)) for weights and\n"
-    "                 biases), kaiming_normal or xavier_uniform (weights; biases start at 0),\n"
+    "                 biases), kaiming_normal, kaiming_uniform, xavier_uniform or xavier_normal\n"
+    "                 (weights; biases start at 0),\n"
     "                 with torch.nn.init's arguments: 'kaiming_normal(a=0, mode=fan_in,\n"
     "                 nonlinearity=leaky_relu)', 'xavier_uniform(gain=1)', 'normal(mean=0, std=1)',\n"
     "                 'uniform(a=0, b=1)', 'constant(val)'\n";

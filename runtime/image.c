@@ -197,6 +197,28 @@ static size_t png_drop_empty_idat(unsigned char *b, size_t len) {
     return len;
 }
 
+/* TGA has no magic number: stb_image tries it last and reads past the end of a truncated file as
+ * zeros, so 18 bytes can declare 12534 x 2088 pixels and cost their decoding (found by
+ * fuzz_image). A file none of the other formats claims, whose TGA header is plausible, must
+ * hold at least the bytes its pixels need: width x height x bytes per pixel uncompressed, one
+ * packet of 1 + bytes per pixel per 128 pixels run-length encoded. False with err if not. */
+static bool tga_size_ok(const char *path, const unsigned char *b, size_t len, int w, int h, char *err) {
+    static const unsigned char png[4] = {137, 80, 78, 71}, pic[4] = {0x53, 0x80, 0xf6, 0x34};
+    if (len < 18 || b[0] == 0xff || memcmp(b, png, 4) == 0 || memcmp(b, pic, 4) == 0 || memcmp(b, "BM", 2) == 0 ||
+        memcmp(b, "GIF8", 4) == 0 || memcmp(b, "8BPS", 4) == 0)
+        return true;
+    int type = b[2];
+    if (type != 1 && type != 2 && type != 3 && type != 9 && type != 10 && type != 11)
+        return true;
+    size_t bpp = ((size_t)b[16] + 7) / 8, px = (size_t)w * (size_t)h;
+    size_t cmap = b[1] ? ((size_t)b[5] | (size_t)b[6] << 8) * (((size_t)b[7] + 7) / 8) : 0;
+    size_t need = 18 + b[0] + cmap + (type >= 9 ? (px + 127) / 128 * (1 + bpp) : px * bpp);
+    if (bpp == 0 || len >= need)
+        return true;
+    return rt_fail(err, "%s: not an image (a TGA of %dx%d needs at least %zu bytes, the file has %zu)", path, w, h,
+                   need, len);
+}
+
 /* Decodes into interleaved HWC bytes with want_c channels (stb converts grey<->RGB itself,
  * with the luma weights 77/150/29 of 256). The size is read from the header first: an image
  * over the limit, or (when want_h > 0 and it may not be resized) of another size than the
@@ -237,6 +259,10 @@ static unsigned char *decode(const char *path, int want_c, int want_h, int want_
         (long long)*w * *h > IMAGE_MAX_PIXELS) {
         rt_fail(err, "%s: image is %dx%d, larger than the limit of %d pixels (%d on a side) or empty", path, *w, *h,
                 IMAGE_MAX_PIXELS, IMAGE_MAX_SIDE);
+        free(file);
+        return NULL;
+    }
+    if (!is_pnm && !tga_size_ok(path, file, len, *w, *h, err)) {
         free(file);
         return NULL;
     }

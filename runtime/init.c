@@ -6,11 +6,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-static const char *const kind_names[] = {
-#define X(kind, name) name,
-    INIT_KINDS(X)
-#undef X
-};
+#define INIT_NAME_(e, name, ...) #name,
+static const char *const kind_names[] = {TRAIN_VOCAB_INITS(INIT_NAME_, INIT_NONE_, INIT_NONE_)};
 
 const char *init_kind_name(InitKind k) { return kind_names[k]; }
 
@@ -83,8 +80,21 @@ void init_tensor_spec(Rng *r, const InitSpec *s, ParamRole role, int fan_in, int
             dst[i] = std * rng_normal(r);
         return;
     }
+    case INIT_KAIMING_UNIFORM: {
+        int fan = s->fan_out == 0 ? fan_in : fan_out; /* mode */
+        fill_uniform(r, dst, n, fan > 0 ? gain_of(s) * sqrt(3.0 / fan) : 0.0);
+        return;
+    }
     case INIT_XAVIER_UNIFORM:
         fill_uniform(r, dst, n, fan_in + fan_out > 0 ? s->gain * sqrt(6.0 / (fan_in + fan_out)) : 0.0);
+        return;
+    case INIT_XAVIER_NORMAL: {
+        float std = fan_in + fan_out > 0 ? (float)(s->gain * sqrt(2.0 / (fan_in + fan_out))) : 0.0f;
+        for (long i = 0; i < n; i++)
+            dst[i] = std * rng_normal(r);
+        return;
+    }
+    case INIT_KIND_COUNT:
         return;
     case INIT_NORMAL:
         for (long i = 0; i < n; i++)
@@ -128,10 +138,11 @@ static const char *ident(const char *p, char *out, size_t size) {
     return p;
 }
 
-/* The argument names of each kind, in torch.nn.init's positional order. */
-static const char *const kind_args[][3] = {
-    {NULL}, {"a", "mode", "nonlinearity"}, {"gain", NULL}, {"mean", "std", NULL}, {"a", "b", NULL}, {"val", NULL},
-};
+/* The argument names of each kind, in torch.nn.init's positional order (train_vocab.def). */
+#define INIT_ARG_(arg, kind, def, range) #arg,
+#define INIT_WORD_(arg, def, words) #arg,
+#define INIT_ARGS_(e, name, ...) {__VA_ARGS__ NULL},
+static const char *const kind_args[][4] = {TRAIN_VOCAB_INITS(INIT_ARGS_, INIT_ARG_, INIT_WORD_)};
 
 static bool set_arg(InitSpec *s, const char *key, const char *word, double v, bool is_word, char *err, size_t n,
                     const char *text) {
@@ -176,9 +187,15 @@ bool init_spec_parse(const char *text, InitSpec *s, char *err, size_t errlen) {
     char name[32], key[32], word[32];
     const char *p = ident(skip_ws(text), name, sizeof name);
     InitKind kind;
-    if (!p || !init_kind_from_name(name, &kind))
-        return snprintf(err, errlen, "--init takes default, kaiming_normal, xavier_uniform, normal, uniform or "
-                        "constant, not '%s'", text), false;
+    if (!p || !init_kind_from_name(name, &kind)) {
+        char kinds[200];
+        size_t k = 0;
+        kinds[0] = 0;
+        for (int i = 0; i < INIT_KIND_COUNT && k < sizeof kinds; i++)
+            k += (size_t)snprintf(kinds + k, sizeof kinds - k, "%s%s", i == 0 ? "" : i == INIT_KIND_COUNT - 1 ? " or " : ", ",
+                                  kind_names[i]);
+        return snprintf(err, errlen, "--init takes %s, not '%s'", kinds, text), false;
+    }
     init_spec_default(kind, s);
     p = skip_ws(p);
     bool seen[3] = {false, false, false}, need_val = kind == INIT_CONSTANT;
@@ -243,7 +260,12 @@ const char *init_spec_text(const InitSpec *s, char *buf, size_t size) {
         snprintf(buf, size, "kaiming_normal(a=%g, mode=%s, nonlinearity=%s)", s->a, s->fan_out ? "fan_out" : "fan_in",
                  nonlin_names[s->nonlinearity]);
         break;
+    case INIT_KAIMING_UNIFORM:
+        snprintf(buf, size, "kaiming_uniform(a=%g, mode=%s, nonlinearity=%s)", s->a, s->fan_out ? "fan_out" : "fan_in",
+                 nonlin_names[s->nonlinearity]);
+        break;
     case INIT_XAVIER_UNIFORM: snprintf(buf, size, "xavier_uniform(gain=%g)", s->gain); break;
+    case INIT_XAVIER_NORMAL: snprintf(buf, size, "xavier_normal(gain=%g)", s->gain); break;
     case INIT_NORMAL: snprintf(buf, size, "normal(mean=%g, std=%g)", s->mean, s->std); break;
     case INIT_UNIFORM: snprintf(buf, size, "uniform(a=%g, b=%g)", s->a, s->b); break;
     case INIT_CONSTANT: snprintf(buf, size, "constant(val=%g)", s->val); break;

@@ -18,19 +18,12 @@
  *   kaiming_normal  N(0, std), std = sqrt(2/fan_in) (kaiming_normal_ defaults: fan_in mode,
  *                   leaky_relu with a=0, gain sqrt(2))
  *   xavier_uniform  U(-b, b), b = sqrt(6/(fan_in+fan_out)) (gain 1) */
-#define INIT_KINDS(X)                      \
-    X(INIT_DEFAULT, "default")             \
-    X(INIT_KAIMING_NORMAL, "kaiming_normal") \
-    X(INIT_XAVIER_UNIFORM, "xavier_uniform") \
-    X(INIT_NORMAL, "normal")               \
-    X(INIT_UNIFORM, "uniform")             \
-    X(INIT_CONSTANT, "constant")
-
-typedef enum {
-#define X(kind, name) kind,
-    INIT_KINDS(X)
-#undef X
-} InitKind;
+/* The kinds, their names and arguments are train_vocab.def's (shared with the compiler, which
+ * writes a program's init as this enum's number). */
+#include "train_vocab.def"
+#define INIT_NONE_(...)
+#define INIT_ENUM_(e, name, ...) e,
+typedef enum { TRAIN_VOCAB_INITS(INIT_ENUM_, INIT_NONE_, INIT_NONE_) INIT_KIND_COUNT } InitKind;
 
 /* What a tensor is to its layer. Only weights depend on InitKind:
  *   ROLE_BIAS          default: U(-1/sqrt(fan_in), 1/sqrt(fan_in)) as PyTorch (0 when fan_in
@@ -60,7 +53,10 @@ void init_tensor(Rng *r, InitKind kind, ParamRole role, int fan_in, int fan_out,
  *                   N(0, gain / sqrt(fan)), fan = fan_in or fan_out, gain as
  *                   torch.nn.init.calculate_gain: linear and sigmoid 1, tanh 5/3, relu sqrt(2),
  *                   leaky_relu sqrt(2 / (1 + a^2))
+ *   kaiming_uniform(a=0, mode=fan_in, nonlinearity=leaky_relu)
+ *                   U(-b, b), b = gain * sqrt(3 / fan)
  *   xavier_uniform(gain=1)   U(-b, b), b = gain * sqrt(6 / (fan_in + fan_out))
+ *   xavier_normal(gain=1)    N(0, std), std = gain * sqrt(2 / (fan_in + fan_out))
  *   normal(mean=0, std=1), uniform(a=0, b=1), constant(val) */
 typedef enum { NONLIN_LINEAR, NONLIN_SIGMOID, NONLIN_TANH, NONLIN_RELU, NONLIN_LEAKY_RELU } Nonlinearity;
 typedef struct InitSpec {

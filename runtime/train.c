@@ -62,7 +62,8 @@ static const char help[] =
     "                         (the others keep their fresh values and are listed); a file that\n"
     "                         initializes no tensor is an error unless --allow-empty\n"
     "  --allow-empty          let --init-from initialize nothing\n"
-    "  --init KIND            default, kaiming_normal, xavier_uniform, normal, uniform or constant,\n"
+    "  --init KIND            default, kaiming_normal, kaiming_uniform, xavier_uniform, xavier_normal,\n"
+    "                         normal, uniform or constant,\n"
     "                         with torch.nn.init's arguments: 'kaiming_normal(mode=fan_out,\n"
     "                         nonlinearity=relu)', 'normal(std=0.01)', 'uniform(-0.1, 0.1)',\n"
     "                         'constant(0.5)' (weights; biases start at 0 but with default)\n"
@@ -238,16 +239,19 @@ static bool apply_flags(Run *run, const Flags *f) {
         d->seed = s;
     }
     if (f->optimizer) {
-        int kind = strcmp(f->optimizer, "sgd") == 0     ? CNN_SGD
-                   : strcmp(f->optimizer, "adam") == 0  ? CNN_ADAM
-                   : strcmp(f->optimizer, "adamw") == 0 ? CNN_ADAMW
-                                                        : -1;
+        int kind = train_vocab_find("optimizer", f->optimizer);
+        char names[64];
         if (kind < 0)
-            return cli_error(EXIT_USAGE, "--optimizer takes sgd, adam or adamw, not '%s'", f->optimizer), false;
-        if (kind != d->optimizer) {   /* the spec's defaults of the new optimizer */
+            return cli_error(EXIT_USAGE, "--optimizer takes %s, not '%s'", train_vocab_names("optimizer", names, sizeof names),
+                             f->optimizer), false;
+        if (kind != d->optimizer) {   /* the new optimizer's defaults (train_vocab.def) */
             d->optimizer = kind;
-            d->momentum = 0, d->nesterov = 0, d->beta1 = 0.9f, d->beta2 = 0.999f, d->eps = 1e-8f;
-            d->weight_decay = kind == CNN_ADAMW ? 0.01f : 0.0f;
+            d->momentum = (float)train_vocab_optimizer_default(kind, "momentum");
+            d->nesterov = (int)train_vocab_optimizer_default(kind, "nesterov");
+            d->beta1 = (float)train_vocab_optimizer_default(CNN_ADAM, "beta1");
+            d->beta2 = (float)train_vocab_optimizer_default(CNN_ADAM, "beta2");
+            d->eps = (float)train_vocab_optimizer_default(CNN_ADAM, "eps");
+            d->weight_decay = (float)train_vocab_optimizer_default(kind, "weight_decay");
         }
     }
     if (!set_float("--lr", f->lr, 1e-30, 3e38, &d->lr) || !set_float("--momentum", f->momentum, 0, 0.999999, &d->momentum) ||
@@ -264,12 +268,11 @@ static bool apply_flags(Run *run, const Flags *f) {
     if (d->nesterov && d->optimizer == CNN_SGD && d->momentum <= 0)
         return cli_error(EXIT_USAGE, "--nesterov needs a momentum above 0 (as torch.optim.SGD)"), false;
     if (f->loss) {
-        if (strcmp(f->loss, "cross_entropy") == 0)
-            d->loss = CNN_LOSS_CROSS_ENTROPY;
-        else if (strcmp(f->loss, "focal") == 0)
-            d->loss = CNN_LOSS_FOCAL;
-        else
-            return cli_error(EXIT_USAGE, "--loss takes cross_entropy or focal, not '%s'", f->loss), false;
+        char names[64];
+        d->loss = train_vocab_find("loss", f->loss);
+        if (d->loss < 0)
+            return cli_error(EXIT_USAGE, "--loss takes %s, not '%s'", train_vocab_names("loss", names, sizeof names),
+                             f->loss), false;
     }
     if (f->class_weights && strcmp(f->class_weights, "none") == 0) {
         d->nclass_weight = 0;

@@ -43,6 +43,12 @@ bool call_parse_list(const char *what, const char *text, Call *calls, int max, i
 bool schedule_parse(const char *text, CnnTrainDefaults *d, int *milestones, char *err);
 /* --augment TEXT ("none" or a list of the augmentations of docs/language.md) into out[0..*n). */
 bool augment_parse(const char *text, CnnAugment *out, int max, int *n, char *err);
+/* From train_vocab.def (shared with the compiler): the index of a loss or optimizer by name
+ * (family "loss" or "optimizer"; CNN_LOSS_* / CNN_SGD...), -1 if none; the names as "a, b or c";
+ * an optimizer's default for one argument ("weight_decay": adamw 0.01, the others 0). */
+int train_vocab_find(const char *family, const char *name);
+const char *train_vocab_names(const char *family, char *buf, size_t size);
+double train_vocab_optimizer_default(int kind, const char *arg);
 const char *schedule_name(int kind);
 const char *augment_name(int kind);
 

@@ -147,22 +147,74 @@ bool call_parse_list(const char *what, const char *text, Call *calls, int max, i
 
 /* ---- binding ------------------------------------------------------------------------------ */
 
-/* One parameter of a call: name, default (NAN: required), range, integer or list. */
+/* The vocabulary's tables come from train_vocab.def, which the compiler reads too: names,
+ * argument order, defaults and ranges are said there once. */
+#include "train_vocab.def"
+
+enum { RK_INT, RK_I64, RK_NUM, RK_BOOL, RK_NUMS, RK_INTS, RK_WORD };
+
+/* One parameter of a call: name, default (NULL: required, "none": unset), kind, range (open
+ * ends flagged), and for a word parameter its words. */
 typedef struct Param {
-    const char *name;
-    double def, lo, hi;
-    bool integer, list;
+    const char *name, *def;
+    int kind;
+    double lo, hi;
+    int lo_open, hi_open;
+    const char *words;
 } Param;
 
+static bool param_list(const Param *q) { return q->kind == RK_NUMS || q->kind == RK_INTS; }
+static bool param_integer(const Param *q) { return q->kind == RK_INT || q->kind == RK_I64 || q->kind == RK_INTS; }
+
+/* The value of q's default: 0 when unset ("none"), a word's index, true 1, false 0. */
+static double param_default(const Param *q) {
+    if (!strcmp(q->def, "none") || !strcmp(q->def, "false"))
+        return 0;
+    if (!strcmp(q->def, "true"))
+        return 1;
+    if (q->words) {
+        int k = 0;
+        size_t n = strlen(q->def);
+        for (const char *p = q->words; p; p = strchr(p, '|') ? strchr(p, '|') + 1 : NULL, k++)
+            if (!strncmp(p, q->def, n) && (p[n] == '|' || !p[n]))
+                return k;
+    }
+    return strtod(q->def, NULL);
+}
+
+/* "an integer >= 1", "a number > 0 and < 1", "a number from 0 to 1" */
+static const char *range_text(const Param *q, char *buf, size_t size) {
+    const char *what = param_integer(q) ? "an integer" : "a number";
+    bool lo = isfinite(q->lo), hi = isfinite(q->hi);
+    if (lo && hi && !q->lo_open && !q->hi_open)
+        snprintf(buf, size, "%s from %g to %g", what, q->lo, q->hi);
+    else if (lo && hi)
+        snprintf(buf, size, "%s %s %g and %s %g", what, q->lo_open ? ">" : ">=", q->lo, q->hi_open ? "<" : "<=", q->hi);
+    else if (lo)
+        snprintf(buf, size, "%s %s %g", what, q->lo_open ? ">" : ">=", q->lo);
+    else
+        snprintf(buf, size, "%s", what);
+    return buf;
+}
+
+static bool in_range(const Param *q, double v) {
+    if (q->lo_open ? !(v > q->lo) : !(v >= q->lo))
+        return false;
+    if (q->hi_open ? !(v < q->hi) : !(v <= q->hi))
+        return false;
+    return !param_integer(q) || (v == floor(v) && fabs(v) <= 2147483647.0);
+}
+
 /* Binds positional then keyword arguments to params; out[i] receives each value (a list's
- * values go to list[] and *nlist). */
-static bool bind(const char *what, Call *c, const Param *params, double *out, double *list, int *nlist,
-                 char *err) {
+ * values go to lists[i] and nlist[i]); given[i] says whether argument i was written. */
+static bool bind(const char *what, Call *c, const Param *params, double *out, double (*lists)[CALL_MAX_LIST],
+                 int *nlist, bool *given, char *err) {
     int np = 0;
     while (params[np].name)
         np++;
     bool set[CALL_MAX_ARGS] = {false};
     int positional = 0;
+    char range[96];
     for (int i = 0; i < c->nargs; i++) {
         CallArg *a = &c->args[i];
         int p = -1;
@@ -181,85 +233,110 @@ static bool bind(const char *what, Call *c, const Param *params, double *out, do
             return rt_fail(err, "%s: %s's argument '%s' given twice", what, c->name, params[p].name);
         set[p] = true;
         const Param *q = &params[p];
-        if (q->list != a->is_list)
+        if (param_list(q) != a->is_list)
             return rt_fail(err, "%s: %s's '%s' takes %s", what, c->name, q->name,
-                           q->list ? "a [list] of numbers" : "one number");
-        bool word_param = strcmp(q->name, "mode") == 0;
+                           param_list(q) ? "a [list] of numbers" : "one value");
+        bool word_param = q->kind == RK_WORD;
         for (int k = 0; k < a->nvalues; k++) {
             double v = a->values[k];
             bool word = v == CALL_WORD_MIN || v == CALL_WORD_MAX;
             if (word != word_param)
                 return rt_fail(err, "%s: %s's '%s' takes %s", what, c->name, q->name,
                                word_param ? "min or max" : "a number, not min or max");
-            if (word)
+            if (word) {
                 v = a->values[k] = v == CALL_WORD_MAX ? 1 : 0;
-            if (v < q->lo || v > q->hi || (q->integer && v != floor(v)))
-                return rt_fail(err, "%s: %s's '%s' needs %s from %g to %g, not %g", what, c->name, q->name,
-                               q->integer ? "integers" : "a number", q->lo, q->hi, v);
+                continue;
+            }
+            if (q->kind == RK_BOOL ? v != 0 && v != 1 : !in_range(q, v))
+                return rt_fail(err, "%s: %s's '%s' must be %s, not %g", what, c->name, q->name,
+                               q->kind == RK_BOOL ? "true or false" : range_text(q, range, sizeof range), v);
+            if (q->kind == RK_INTS && k > 0 && v <= a->values[k - 1])
+                return rt_fail(err, "%s: %s's '%s' must increase", what, c->name, q->name);
         }
-        if (q->list) {
-            memcpy(list, a->values, sizeof(double) * (size_t)a->nvalues);
-            *nlist = a->nvalues;
+        if (param_list(q)) {
+            memcpy(lists[p], a->values, sizeof(double) * (size_t)a->nvalues);
+            nlist[p] = a->nvalues;
         } else {
             out[p] = a->values[0];
         }
     }
-    for (int p = 0; p < np; p++)
+    for (int p = 0; p < np; p++) {
+        given[p] = set[p];
         if (!set[p]) {
-            if (isnan(params[p].def))
+            if (!params[p].def)
                 return rt_fail(err, "%s: %s needs its argument '%s'", what, c->name, params[p].name);
-            out[p] = params[p].def;
+            out[p] = param_default(&params[p]);
+            nlist[p] = 0;
         }
+    }
     return true;
 }
 
-#define REQ NAN
-#define BIG 1e30
-#define END {NULL, 0, 0, 0, false, false}
-
-/* X(kind, name, params) in the order of cnntrain.h's CNN_SCHED_*. */
-#define SCHEDULES(X)                                                                                      \
-    X(CNN_SCHED_CONSTANT, "constant", ({END}))                                                          \
-    X(CNN_SCHED_STEP, "step", ({{"every", REQ, 1, 1e9, true, false}, {"gamma", 0.1, 1e-30, BIG, false, false}, END})) \
-    X(CNN_SCHED_MULTISTEP, "multistep",                                                                   \
-      ({{"milestones", REQ, 1, 1e9, true, true}, {"gamma", 0.1, 1e-30, BIG, false, false}, END}))          \
-    X(CNN_SCHED_EXPONENTIAL, "exponential", ({{"gamma", REQ, 1e-30, BIG, false, false}, END}))            \
-    X(CNN_SCHED_COSINE, "cosine", ({{"min_lr", 0, 0, BIG, false, false}, {"t_max", 0, 1, 1e9, true, false}, END})) \
-    X(CNN_SCHED_ONECYCLE, "onecycle",                                                                     \
-      ({{"max_lr", REQ, 1e-30, BIG, false, false}, {"pct_start", 0.3, 1e-9, 1 - 1e-9, false, false},        \
-        {"cycle_momentum", 0, 0, 1, true, false}, END}))                                                 \
-    X(CNN_SCHED_PLATEAU, "plateau",                                                                       \
-      ({{"factor", 0.5, 1e-9, 1 - 1e-9, false, false}, {"patience", 5, 0, 1e9, true, false},              \
-        {"mode", 0, 0, 1, true, false}, END}))
-
-#define AUGMENTS(X)                                                                              \
-    X(CNN_AUG_RANDOM_CROP, "random_crop", ({{"size", 0, 1, 1e6, true, false}, {"pad", 0, 0, 1e6, true, false}, END})) \
-    X(CNN_AUG_HFLIP, "hflip", ({{"p", 0.5, 0, 1, false, false}, END}))                           \
-    X(CNN_AUG_VFLIP, "vflip", ({{"p", 0.5, 0, 1, false, false}, END}))                           \
-    X(CNN_AUG_ROTATE, "rotate", ({{"degrees", REQ, 1e-9, 180, false, false}, END}))              \
-    X(CNN_AUG_TRANSLATE, "translate", ({{"fraction", REQ, 1e-9, 1 - 1e-9, false, false}, END}))  \
-    X(CNN_AUG_ERASE, "erase", ({{"p", 0.5, 0, 1, false, false}, END}))                          \
-    X(CNN_AUG_COLOR_JITTER, "color_jitter", ({{"brightness", 0, 0, 1e6, false, false},           \
-      {"contrast", 0, 0, 1e6, false, false}, {"saturation", 0, 0, 1e6, false, false},             \
-      {"hue", 0, 0, 0.5, false, false}, END}))                                                   \
-    X(CNN_AUG_GRAYSCALE, "grayscale", ({{"p", 0.1, 0, 1, false, false}, END}))                   \
-    X(CNN_AUG_RANDOM_RESIZED_CROP, "random_resized_crop", ({{"scale", NAN, 0, 1, false, true},   \
-      {"ratio", NAN, 1e-6, 1e6, false, true}, END}))                                              \
-    X(CNN_AUG_AFFINE, "affine", ({{"degrees", 0, 0, 180, false, false}, {"translate", 0, 0, 1, false, false}, \
-      {"scale", NAN, 0, 1e6, false, true}, {"shear", 0, 0, 89, false, false}, END}))                      \
-    X(CNN_AUG_RESIZE, "resize", ({{"size", REQ, 1, 4096, true, false}, END}))                      \
-    X(CNN_AUG_CENTER_CROP, "center_crop", ({{"size", 0, 1, 4096, true, false}, END}))
-
-#define UNPAREN(...) __VA_ARGS__
-#define TABLE_ROW(kind, name, params) {kind, name, UNPAREN params},
+#define RT_A(arg, kind, def, range) {#arg, def, RK_##kind, TV_##range, NULL},
+#define RT_W(arg, def, words) {#arg, def, RK_WORD, TV_ANY, words},
+#define RT_ROW(e, name, ...) {CNN_##e, #name, {__VA_ARGS__{NULL, NULL, 0, 0, 0, 0, 0, NULL}}},
+enum { MAX_PARAMS = 8 };
 typedef struct Kind {
     int kind;
     const char *name;
-    Param params[5];
+    Param params[MAX_PARAMS];
 } Kind;
-static const Kind schedules[] = {SCHEDULES(TABLE_ROW)};
-static const Kind augments[] = {AUGMENTS(TABLE_ROW)};
+static const Kind schedules[] = {TRAIN_VOCAB_SCHEDULES(RT_ROW, RT_A, RT_W)};
+static const Kind augments[] = {TRAIN_VOCAB_AUGMENTS(RT_ROW, RT_A, RT_W)};
 enum { NSCHEDULES = sizeof schedules / sizeof *schedules, NAUGMENTS = sizeof augments / sizeof *augments };
+
+/* The runtime's kinds (cnntrain.h) are the vocabulary's, in the same order: the compiler
+ * writes them into every program as numbers. */
+#define RT_NONE(...)
+#define RT_ORDER(e, name, ...) TV_ORDER_##e,
+enum { TRAIN_VOCAB_SCHEDULES(RT_ORDER, RT_NONE, RT_NONE) };
+enum { TRAIN_VOCAB_AUGMENTS(RT_ORDER, RT_NONE, RT_NONE) };
+enum { TRAIN_VOCAB_LOSSES(RT_ORDER, RT_NONE, RT_NONE) };
+#define RT_SAME(e, name, ...) _Static_assert(TV_ORDER_##e == CNN_##e, "cnntrain.h's CNN_" #e " is not train_vocab.def's");
+TRAIN_VOCAB_SCHEDULES(RT_SAME, RT_NONE, RT_NONE)
+TRAIN_VOCAB_AUGMENTS(RT_SAME, RT_NONE, RT_NONE)
+TRAIN_VOCAB_LOSSES(RT_SAME, RT_NONE, RT_NONE)
+
+#define RT_NAME(e, name, ...) #name,
+static const char *const loss_names[] = {TRAIN_VOCAB_LOSSES(RT_NAME, RT_NONE, RT_NONE)};
+static const char *const optimizer_names[] = {TRAIN_VOCAB_OPTIMIZERS(RT_NAME, RT_NONE, RT_NONE)};
+_Static_assert(CNN_SGD == 0 && CNN_ADAM == 1 && CNN_ADAMW == 2, "cnn_train_types.h's optimizers are not train_vocab.def's");
+
+int train_vocab_find(const char *family, const char *name) {
+    const char *const *names = !strcmp(family, "loss") ? loss_names : !strcmp(family, "optimizer") ? optimizer_names : NULL;
+    int n = !strcmp(family, "loss") ? (int)(sizeof loss_names / sizeof *loss_names)
+                                    : (int)(sizeof optimizer_names / sizeof *optimizer_names);
+    for (int i = 0; names && i < n; i++)
+        if (!strcmp(names[i], name))
+            return i;
+    return -1;
+}
+
+const char *train_vocab_names(const char *family, char *buf, size_t size) {
+    const char *const *names = !strcmp(family, "loss") ? loss_names : optimizer_names;
+    int n = !strcmp(family, "loss") ? (int)(sizeof loss_names / sizeof *loss_names)
+                                    : (int)(sizeof optimizer_names / sizeof *optimizer_names);
+    size_t k = 0;
+    buf[0] = 0;
+    for (int i = 0; i < n && k < size; i++)
+        k += (size_t)snprintf(buf + k, size - k, "%s%s", i == 0 ? "" : i == n - 1 ? " or " : ", ", names[i]);
+    return buf;
+}
+
+/* The optimizers' defaults, from the vocabulary (torch.optim's). */
+#define RT_OPT_ROW(e, name, ...) {CNN_##e, #name, {__VA_ARGS__{NULL, NULL, 0, 0, 0, 0, 0, NULL}}},
+#define CNN_OPT_SGD CNN_SGD
+#define CNN_OPT_ADAM CNN_ADAM
+#define CNN_OPT_ADAMW CNN_ADAMW
+static const Kind optimizers[] = {TRAIN_VOCAB_OPTIMIZERS(RT_OPT_ROW, RT_A, RT_W)};
+
+double train_vocab_optimizer_default(int kind, const char *arg) {
+    for (int i = 0; i < (int)(sizeof optimizers / sizeof *optimizers); i++)
+        for (const Param *q = optimizers[i].params; optimizers[i].kind == kind && q->name; q++)
+            if (!strcmp(q->name, arg))
+                return q->def ? param_default(q) : 0;
+    return 0;
+}
 
 static const Kind *find_kind(const Kind *table, int n, const char *name) {
     for (int i = 0; i < n; i++)
@@ -294,20 +371,18 @@ bool schedule_parse(const char *text, CnnTrainDefaults *d, int *milestones, char
     if (!k)
         return rt_fail(err, "--schedule: unknown schedule '%s' (one of %s)", c.name,
                        kind_names(schedules, NSCHEDULES, names, sizeof names));
-    double v[4] = {0}, list[CALL_MAX_LIST];
-    int nlist = 0;
-    if (!bind("--schedule", &c, k->params, v, list, &nlist, err))
+    double v[MAX_PARAMS] = {0}, lists[MAX_PARAMS][CALL_MAX_LIST];
+    int nlist[MAX_PARAMS] = {0};
+    bool given[MAX_PARAMS];
+    if (!bind("--schedule", &c, k->params, v, lists, nlist, given, err))
         return false;
     d->schedule = k->kind;
     switch (k->kind) {
     case CNN_SCHED_STEP: d->step_every = (int)v[0]; d->gamma = (float)v[1]; break;
     case CNN_SCHED_MULTISTEP:
-        for (int i = 0; i < nlist; i++) {
-            milestones[i] = (int)list[i];
-            if (i && milestones[i] <= milestones[i - 1])
-                return rt_fail(err, "--schedule: multistep's milestones must increase");
-        }
-        d->nmilestones = nlist;
+        for (int i = 0; i < nlist[0]; i++)
+            milestones[i] = (int)lists[0][i];
+        d->nmilestones = nlist[0];
         d->milestones = milestones;
         d->gamma = (float)v[1];
         break;
@@ -320,13 +395,16 @@ bool schedule_parse(const char *text, CnnTrainDefaults *d, int *milestones, char
     return true;
 }
 
+/* A [lo, hi] pair list (random_resized_crop's scale and ratio, affine's scale): 0 < lo <= hi. */
+static bool pair_ok(const double *l, int n, double max) { return n == 2 && l[0] > 0 && l[0] <= l[1] && l[1] <= max; }
+
 bool augment_parse(const char *text, CnnAugment *out, int max, int *n, char *err) {
     *n = 0;
     if (strcmp(text, "none") == 0)
         return true;
     Call calls[16];
     int ncalls;
-    char names[160];
+    char names[200];
     if (!call_parse_list("--augment", text, calls, max < 16 ? max : 16, &ncalls, err))
         return false;
     for (int i = 0; i < ncalls; i++) {
@@ -334,66 +412,35 @@ bool augment_parse(const char *text, CnnAugment *out, int max, int *n, char *err
         if (!k)
             return rt_fail(err, "--augment: unknown augmentation '%s' (one of %s, or none)", calls[i].name,
                            kind_names(augments, NAUGMENTS, names, sizeof names));
-        double v[5] = {0}, list[CALL_MAX_LIST];
-        int nlist = 0;
-        CnnAugment a = {.kind = k->kind, .scale = {0.08f, 1.0f}, .ratio = {3.0f / 4.0f, 4.0f / 3.0f}};
-        if (k->kind == CNN_AUG_AFFINE) {   /* numbers and an optional scale = [lo, hi] */
-            a.scale[0] = a.scale[1] = 1;
-            for (int j = 0; j < calls[i].nargs; j++) {
-                CallArg *ca = &calls[i].args[j];
-                static const char *const names[] = {"degrees", "translate", "scale", "shear"};
-                const char *key = ca->key[0] ? ca->key : j < 4 ? names[j] : "";
-                double v = ca->values[0];
-                bool ok;
-                if (!strcmp(key, "scale")) {
-                    ok = ca->is_list && ca->nvalues == 2 && ca->values[0] > 0 && ca->values[0] <= ca->values[1];
-                    if (ok)
-                        a.scale[0] = (float)ca->values[0], a.scale[1] = (float)ca->values[1];
-                } else {
-                    ok = !ca->is_list && ca->nvalues == 1;
-                    if (!strcmp(key, "degrees"))
-                        ok = ok && v >= 0 && v <= 180, a.degrees = (float)v;
-                    else if (!strcmp(key, "translate"))
-                        ok = ok && v >= 0 && v <= 1, a.fraction = (float)v;
-                    else if (!strcmp(key, "shear"))
-                        ok = ok && v >= 0 && v < 90, a.shear = (float)v;
-                    else
-                        ok = false;
-                }
-                if (!ok)
-                    return rt_fail(err, "--augment: affine takes degrees in [0, 180], translate in [0, 1], "
-                                   "scale = [lo, hi] with 0 < lo <= hi and shear in [0, 90)");
-            }
-            out[(*n)++] = a;
-            continue;
-        }
-        if (k->kind == CNN_AUG_RANDOM_RESIZED_CROP) {   /* two [lo, hi] lists, both optional */
-            for (int j = 0; j < calls[i].nargs; j++) {
-                CallArg *ca = &calls[i].args[j];
-                const char *key = ca->key[0] ? ca->key : j == 0 ? "scale" : j == 1 ? "ratio" : "";
-                float *dst = !strcmp(key, "scale") ? a.scale : !strcmp(key, "ratio") ? a.ratio : NULL;
-                bool ok = dst && ca->is_list && ca->nvalues == 2 && ca->values[0] > 0 && ca->values[0] <= ca->values[1] &&
-                          (dst == a.ratio || ca->values[1] <= 1);
-                if (!ok)
-                    return rt_fail(err, "--augment: random_resized_crop takes scale = [lo, hi] with 0 < lo <= hi <= 1 "
-                                   "and ratio = [lo, hi] with 0 < lo <= hi");
-                dst[0] = (float)ca->values[0];
-                dst[1] = (float)ca->values[1];
-            }
-            out[(*n)++] = a;
-            continue;
-        }
-        if (!bind("--augment", &calls[i], k->params, v, list, &nlist, err))
+        double v[MAX_PARAMS] = {0}, lists[MAX_PARAMS][CALL_MAX_LIST];
+        int nlist[MAX_PARAMS] = {0};
+        bool given[MAX_PARAMS];
+        if (!bind("--augment", &calls[i], k->params, v, lists, nlist, given, err))
             return false;
+        CnnAugment a = {.kind = k->kind, .scale = {0.08f, 1.0f}, .ratio = {3.0f / 4.0f, 4.0f / 3.0f}};
         switch (k->kind) {
         case CNN_AUG_RANDOM_CROP:
             a.size = (int)v[0];
-            a.pad = (int)v[1];
-            if (a.size == 0 && a.pad == 0 && calls[i].nargs == 0)
-                a.pad = 4;   /* random_crop alone: the spec's pad 4 */
+            a.pad = given[0] && !given[1] ? 0 : (int)v[1];   /* a size without pad: torchvision's pad 0 */
             break;
         case CNN_AUG_COLOR_JITTER:
             a.brightness = (float)v[0], a.contrast = (float)v[1], a.saturation = (float)v[2], a.hue = (float)v[3];
+            break;
+        case CNN_AUG_RANDOM_RESIZED_CROP:
+            if ((nlist[0] && !pair_ok(lists[0], nlist[0], 1)) || (nlist[1] && !pair_ok(lists[1], nlist[1], INFINITY)))
+                return rt_fail(err, "--augment: random_resized_crop takes scale = [lo, hi] with 0 < lo <= hi <= 1 "
+                               "and ratio = [lo, hi] with 0 < lo <= hi");
+            if (nlist[0])
+                a.scale[0] = (float)lists[0][0], a.scale[1] = (float)lists[0][1];
+            if (nlist[1])
+                a.ratio[0] = (float)lists[1][0], a.ratio[1] = (float)lists[1][1];
+            break;
+        case CNN_AUG_AFFINE:
+            if (nlist[2] && !pair_ok(lists[2], nlist[2], INFINITY))
+                return rt_fail(err, "--augment: affine's scale must be [lo, hi] with 0 < lo <= hi");
+            a.degrees = (float)v[0], a.fraction = (float)v[1], a.shear = (float)v[3];
+            a.scale[0] = nlist[2] ? (float)lists[2][0] : 1.0f;
+            a.scale[1] = nlist[2] ? (float)lists[2][1] : 1.0f;
             break;
         case CNN_AUG_RESIZE:
         case CNN_AUG_CENTER_CROP: a.size = (int)v[0]; break;

@@ -19,7 +19,7 @@ if [ "${SANITIZE:-0}" = 1 ]; then
     CNNC_CFLAGS="-fsanitize=address,undefined -fno-sanitize-recover=all -g"
     CNNC_OPENMP=0
     export CNNC_CFLAGS CNNC_OPENMP
-    only="--only lenet5 simplecnn cov_norm_act multi_b grad_focal grad_weighted"
+    only="--only lenet5 simplecnn cov_norm_act multi_b grad_focal grad_weighted se_dw_wide"
 fi
 export OMP_NUM_THREADS=${OMP_NUM_THREADS:-2} OMP_WAIT_POLICY=passive
 # shellcheck disable=SC2086

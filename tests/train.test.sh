@@ -401,7 +401,7 @@ check_fail "resize without center_crop" 2 "resize(8) makes the 6x6 input 8x8; fo
     "$tiny" train --data "$tmp/d" --epochs 1 --save "$tmp/o" --augment 'resize(8)'
 check_fail "center_crop size" 2 "center_crop's size 5 is not the model's input 6x6" \
     "$tiny" train --data "$tmp/d" --epochs 1 --save "$tmp/o" --augment 'resize(8), center_crop(5)'
-check_fail "resize size" 2 "resize's 'size' needs integers from 1 to 4096, not 0" \
+check_fail "resize size" 2 "resize's 'size' must be an integer from 1 to 4096, not 0" \
     "$tiny" train --data "$tmp/d" --epochs 1 --save "$tmp/o" --augment 'resize(0), center_crop'
 check_fail "resize needs a size" 2 "resize needs its argument 'size'" \
     "$tiny" train --data "$tmp/d" --epochs 1 --save "$tmp/o" --augment 'resize, center_crop'
@@ -415,7 +415,7 @@ check_fail "schedule argument" 2 "needs its argument 'every'" "$tiny" train --da
 check_fail "bad augment" 2 "unknown augmentation" "$tiny" train --data "$tmp/d" --augment 'hflip, mixup'
 check_fail "random_crop size" 2 "random_crop's size 24 is not the model's input 6x6" "$tiny" train --data "$tmp/d" \
     --augment 'random_crop(24)'
-check_fail "affine shear range" 2 "affine takes" "$tiny" train --data "$tmp/d" --augment 'affine(shear=95)'
+check_fail "affine shear range" 2 "affine's 'shear' must be a number >= 0 and < 90, not 95" "$tiny" train --data "$tmp/d" --augment 'affine(shear=95)'
 check_fail "color_jitter range" 2 "hue" "$tiny" train --data "$tmp/d" --augment 'color_jitter(hue=0.7)'
 check_fail "random_resized_crop scale" 2 "scale = \[lo, hi\]" "$tiny" train --data "$tmp/d" \
     --augment 'random_resized_crop(scale=[0.5, 2])'
@@ -492,7 +492,7 @@ pyc "schedule plateau mode max from the train section" sched "$tmp/s-plat-sectio
     --mode max
 check_fail "plateau mode word" 2 "min or max" "$tiny" train --data "$tmp/d" --schedule 'plateau(mode=3)'
 check_fail "min as a number" 2 "not min or max" "$tiny" train --data "$tmp/d" --schedule 'step(max)'
-check_fail "t_max range" 2 "t_max" "$tiny" train --data "$tmp/d" --schedule 'cosine(t_max=0)'
+check_fail "t_max range" 2 "t_max" "$tiny" train --data "$tmp/d" --schedule 'cosine(t_max=-1)'
 
 fi
 run_checks

@@ -15,16 +15,18 @@
 #include "../emit_torch.h"
 #include "../ops.h"
 
-/* Arguments of the layer, in positional order, with their defaults as the docs show them
- * (NULL: required). The binder in elaborate.c matches a call's arguments against this table
- * and reports unknown or repeated names. */
-static const ArgSpec scale_args[] = {{"factor", "1.0"}, {NULL, NULL}};
+/* Arguments of the layer, in positional order: name, default as the docs show it (NULL:
+ * required), kind and range (ops.h's ARG_* shorthands, args.h's kinds). The binder matches a
+ * call's arguments against this table, reports unknown or repeated names, and checks each
+ * value's kind and range before set_attrs runs. */
+static const ArgSpec scale_args[] = {ARG_NUM("factor", "1.0", RANGE(-1e30, 1e30)), ARG_END};
 
-/* Bound arguments -> op->a. An argument not written arrives as its default from the table
- * above (arg_default), so the default is written nowhere else; check types and ranges with
- * the arg_* helpers, which report precise errors. */
+/* Bound, checked arguments -> op->a. An argument not written arrives as its default from the
+ * table above (arg_default), so the default and the range are written nowhere else; convert
+ * with the val_* helpers and check only rules that join several arguments. */
 static bool scale_set_attrs(Graph *g, Op *op, const Val *v) {
-    return arg_float(op, &v[0], "factor", -1e30, 1e30, &op->a.alpha);
+    op->a.alpha = val_num(&v[0]);
+    return true;
 }
 
 /* The shape rule: the output shape from the input shapes (report errors at op->span). */

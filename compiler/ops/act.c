@@ -27,7 +27,7 @@
 #include "../emit_torch.h"
 #include "../ops.h"
 
-static const ArgSpec no_args[] = {{NULL, NULL}};
+static const ArgSpec no_args[] = {ARG_END};
 
 static bool plain_set_attrs(Graph *g, Op *op, const Val *v) { return true; }
 static void no_attrs(const Op *op, char *buf, size_t size) {}
@@ -53,9 +53,10 @@ static const char *identity_dx(const Op *op) { return "dy[k]"; }
 static const char *identity_torch(TorchCtx *t, const Op *op) { return torch_in(t, op, 0); }
 
 /* ---- leaky_relu */
-static const ArgSpec leaky_args[] = {{"slope", "0.01"}, {NULL, NULL}};
+static const ArgSpec leaky_args[] = {ARG_NUM("slope", "0.01", RANGE(-1e30, 1e30)), ARG_END};
 static bool leaky_set_attrs(Graph *g, Op *op, const Val *v) {
-    return arg_float(op, &v[0], "slope", -1e30, 1e30, &op->a.slope);
+    op->a.slope = val_num(&v[0]);
+    return true;
 }
 static void leaky_print_attrs(const Op *op, char *buf, size_t size) { attr_append(buf, size, "slope=%g", op->a.slope); }
 static const char *leaky_y(const Op *op, const char *v) {
@@ -67,9 +68,10 @@ static const char *leaky_torch(TorchCtx *t, const Op *op) {
 }
 
 /* ---- elu */
-static const ArgSpec elu_args[] = {{"alpha", "1.0"}, {NULL, NULL}};
+static const ArgSpec elu_args[] = {ARG_NUM("alpha", "1.0", RANGE(-1e30, 1e30)), ARG_END};
 static bool elu_set_attrs(Graph *g, Op *op, const Val *v) {
-    return arg_float(op, &v[0], "alpha", -1e30, 1e30, &op->a.alpha);
+    op->a.alpha = val_num(&v[0]);
+    return true;
 }
 static void elu_print_attrs(const Op *op, char *buf, size_t size) { attr_append(buf, size, "alpha=%g", op->a.alpha); }
 static const char *elu_y(const Op *op, const char *v) {
@@ -83,14 +85,10 @@ static const char *elu_torch(TorchCtx *t, const Op *op) {
 }
 
 /* ---- gelu: mode 0 exact (erf), 1 tanh approximation */
-static const ArgSpec gelu_args[] = {{"approximate", "none"}, {NULL, NULL}};
+static const ArgSpec gelu_args[] = {ARG_WORD("approximate", "none", "none|tanh"), ARG_END};
 static bool gelu_set_attrs(Graph *g, Op *op, const Val *v) {
-    if (v[0].kind == V_WORD && (!strcmp(v[0].word, "none") || !strcmp(v[0].word, "tanh"))) {
-        op->a.mode = !strcmp(v[0].word, "tanh");
-        return true;
-    }
-    diag_error(v[0].span, "gelu: argument 'approximate' must be none or tanh, got %s", val_str(&v[0]));
-    return false;
+    op->a.mode = !strcmp(v[0].word, "tanh");
+    return true;
 }
 static void gelu_print_attrs(const Op *op, char *buf, size_t size) {
     if (op->a.mode)
@@ -176,21 +174,21 @@ static void act_emit_backward(Emit *e, const Op *fwd, const char *f) {
     cb_line(c, "    dx[k] = %s;", f);
 }
 
-#define ACT(E, P, NAME, ARGS, WORDS, SET, PRINT, FLOPS, NEEDS)                                                     \
+#define ACT(E, P, NAME, ARGS, SET, PRINT, FLOPS, NEEDS)                                                     \
     static void P##_emit_backward(Emit *e, const Op *bwd, const Op *fwd) { act_emit_backward(e, fwd, P##_dx(fwd)); } \
-    const OpInfo E##_info = {.name = NAME, .is_layer = true, .args = ARGS, .set_attrs = SET, .words = WORDS, \
+    const OpInfo E##_info = {.name = NAME, .is_layer = true, .args = ARGS, .set_attrs = SET,                \
                              .infer = act_infer, .flops = FLOPS, .print_attrs = PRINT,                        \
                              .emit_forward = act_emit_forward, .emit_backward = P##_emit_backward,            \
                              .bwd_needs = NEEDS, .inplace = true, .bwd_inplace = true, .act_expr = P##_y,    \
                              .torch_call = P##_torch};
-ACT(OP_RELU, relu, "relu", no_args, NULL, plain_set_attrs, no_attrs, act_flops, BWD_Y)
-ACT(OP_TANH, tanh, "tanh", no_args, NULL, plain_set_attrs, no_attrs, act_flops, BWD_Y)
-ACT(OP_SIGMOID, sigmoid, "sigmoid", no_args, NULL, plain_set_attrs, no_attrs, act_flops, BWD_Y)
-ACT(OP_IDENTITY, identity, "identity", no_args, NULL, plain_set_attrs, no_attrs, no_flops, 0)
-ACT(OP_LEAKY_RELU, leaky, "leaky_relu", leaky_args, NULL, leaky_set_attrs, leaky_print_attrs, act_flops, BWD_X)
-ACT(OP_ELU, elu, "elu", elu_args, NULL, elu_set_attrs, elu_print_attrs, act_flops, BWD_X)
-ACT(OP_GELU, gelu, "gelu", gelu_args, "none|tanh", gelu_set_attrs, gelu_print_attrs, act_flops, BWD_X)
-ACT(OP_SILU, silu, "silu", no_args, NULL, plain_set_attrs, no_attrs, act_flops, BWD_X)
-ACT(OP_RELU6, relu6, "relu6", no_args, NULL, plain_set_attrs, no_attrs, act_flops, BWD_Y)
-ACT(OP_HARDSWISH, hardswish, "hardswish", no_args, NULL, plain_set_attrs, no_attrs, act_flops, BWD_X)
-ACT(OP_HARDSIGMOID, hardsigmoid, "hardsigmoid", no_args, NULL, plain_set_attrs, no_attrs, act_flops, BWD_Y)
+ACT(OP_RELU, relu, "relu", no_args, plain_set_attrs, no_attrs, act_flops, BWD_Y)
+ACT(OP_TANH, tanh, "tanh", no_args, plain_set_attrs, no_attrs, act_flops, BWD_Y)
+ACT(OP_SIGMOID, sigmoid, "sigmoid", no_args, plain_set_attrs, no_attrs, act_flops, BWD_Y)
+ACT(OP_IDENTITY, identity, "identity", no_args, plain_set_attrs, no_attrs, no_flops, 0)
+ACT(OP_LEAKY_RELU, leaky, "leaky_relu", leaky_args, leaky_set_attrs, leaky_print_attrs, act_flops, BWD_X)
+ACT(OP_ELU, elu, "elu", elu_args, elu_set_attrs, elu_print_attrs, act_flops, BWD_X)
+ACT(OP_GELU, gelu, "gelu", gelu_args, gelu_set_attrs, gelu_print_attrs, act_flops, BWD_X)
+ACT(OP_SILU, silu, "silu", no_args, plain_set_attrs, no_attrs, act_flops, BWD_X)
+ACT(OP_RELU6, relu6, "relu6", no_args, plain_set_attrs, no_attrs, act_flops, BWD_Y)
+ACT(OP_HARDSWISH, hardswish, "hardswish", no_args, plain_set_attrs, no_attrs, act_flops, BWD_X)
+ACT(OP_HARDSIGMOID, hardsigmoid, "hardsigmoid", no_args, plain_set_attrs, no_attrs, act_flops, BWD_Y)

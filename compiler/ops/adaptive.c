@@ -7,15 +7,13 @@
 #include "../emit_torch.h"
 #include "../ops.h"
 
-static const ArgSpec adaptive_args[] = {{"h", NULL}, {"w", "h"}, {NULL, NULL}};
-static const ArgSpec no_args[] = {{NULL, NULL}};
+static const ArgSpec adaptive_args[] = {ARG_INT("h", NULL, 1, 1 << 24), ARG_INT("w", "h", 1, 1 << 24), ARG_END};
+static const ArgSpec no_args[] = {ARG_END};
 
 static bool adaptive_set_attrs(Graph *g, Op *op, const Val *v) {
-    bool ok = arg_int(op, &v[0], "h", 1, 1 << 24, &op->a.oh);
-    op->a.ow = op->a.oh;
-    if (v[1].kind != V_NONE)
-        ok &= arg_int(op, &v[1], "w", 1, 1 << 24, &op->a.ow);
-    return ok;
+    op->a.oh = val_int(&v[0]);
+    op->a.ow = v[1].kind != V_NONE ? val_int(&v[1]) : op->a.oh; /* w = h */
+    return true;
 }
 
 static bool global_set_attrs(Graph *g, Op *op, const Val *v) {
@@ -48,8 +46,8 @@ static void adaptive_emit_forward(Emit *e, const Op *op) {
     emit_image_dims(c, "O", emit_out_shape(e, op));
     cb_line(c, "PARALLEL_FOR");
     cb_line(c, "for (int ic = 0; ic < n * IC; ic++) {");
-    cb_line(c, "const float *xi = x + (size_t)ic * IH * IW;");
-    cb_line(c, "float *yo = y + (size_t)ic * OH * OW;");
+    cb_line(c, "const float *xi = x + (ptrdiff_t)ic * IH * IW;");
+    cb_line(c, "float *yo = y + (ptrdiff_t)ic * OH * OW;");
     cb_line(c, "for (int oh = 0; oh < OH; oh++) {");
     cb_line(c, "const int h0 = oh * IH / OH, h1 = ((oh + 1) * IH + OH - 1) / OH;");
     cb_line(c, "for (int ow = 0; ow < OW; ow++) {");
@@ -76,9 +74,9 @@ static void adaptive_emit_backward(Emit *e, const Op *bwd, const Op *fwd) {
     cb_line(c, "PARALLEL_FOR");
     cb_line(c, "for (int ic = 0; ic < n * IC; ic++) {");
     if (fwd->kind == OP_GLOBAL_MAXPOOL)
-        cb_line(c, "const float *xi = x + (size_t)ic * IH * IW;");
-    cb_line(c, "const float *dyo = dy + (size_t)ic * OH * OW;");
-    cb_line(c, "float *dxi = dx + (size_t)ic * IH * IW;");
+        cb_line(c, "const float *xi = x + (ptrdiff_t)ic * IH * IW;");
+    cb_line(c, "const float *dyo = dy + (ptrdiff_t)ic * OH * OW;");
+    cb_line(c, "float *dxi = dx + (ptrdiff_t)ic * IH * IW;");
     cb_line(c, "for (int p = 0; p < IH * IW; p++)");
     cb_line(c, "    dxi[p] = 0.0f;");
     cb_line(c, "for (int oh = 0; oh < OH; oh++) {");

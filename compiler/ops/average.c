@@ -8,7 +8,7 @@
 #include "../emit_torch.h"
 #include "../ops.h"
 
-static const ArgSpec no_args[] = {{NULL, NULL}};
+static const ArgSpec no_args[] = {ARG_END};
 
 static bool average_set_attrs(Graph *g, Op *op, const Val *v) { return true; }
 static void average_print_attrs(const Op *op, char *buf, size_t size) {}

@@ -7,11 +7,13 @@
 #include "../emit_torch.h"
 #include "../ops.h"
 
-static const ArgSpec batchnorm_args[] = {{"eps", "1e-5"}, {"momentum", "0.1"}, {NULL, NULL}};
+static const ArgSpec batchnorm_args[] = {ARG_NUM("eps", "1e-5", RANGE(1e-30, 1)), ARG_NUM("momentum", "0.1", RANGE(0, 1)),
+                                         ARG_END};
 
 static bool batchnorm_set_attrs(Graph *g, Op *op, const Val *v) {
-    bool ok = arg_float(op, &v[0], "eps", 1e-30, 1, &op->a.eps);
-    return arg_float(op, &v[1], "momentum", 0, 1, &op->a.momentum) && ok;
+    op->a.eps = val_num(&v[0]);
+    op->a.momentum = val_num(&v[1]);
+    return true;
 }
 
 static bool batchnorm_infer(Graph *g, Op *op) {
@@ -47,8 +49,8 @@ static void batchnorm_emit_forward(Emit *e, const Op *op) {
     cb_line(c, "const int ch = ic %% C;");
     cb_line(c, "const float scale = w[ch] / sqrtf(var[ch] + %s);", emit_float(op->a.eps));
     cb_line(c, "const float shift = b[ch] - mean[ch] * scale;");
-    cb_line(c, "const float *xi = x + (size_t)ic * HW;");
-    cb_line(c, "float *yo = y + (size_t)ic * HW;");
+    cb_line(c, "const float *xi = x + (ptrdiff_t)ic * HW;");
+    cb_line(c, "float *yo = y + (ptrdiff_t)ic * HW;");
     cb_line(c, "for (int p = 0; p < HW; p++)");
     cb_line(c, "    yo[p] = %s;", emit_epilogue(e, op, "(xi[p] * scale + shift)", "ch"));
     cb_line(c, "}");
@@ -72,7 +74,7 @@ static void batch_stats(Cbuf *c, bool backward) {
     cb_line(c, "for (int ch = 0; ch < C; ch++) {");
     cb_line(c, "double sum = 0.0;");
     cb_line(c, "for (int i = 0; i < n; i++) {");
-    cb_line(c, "const float *xi = x + ((size_t)i * C + ch) * HW;");
+    cb_line(c, "const float *xi = x + ((ptrdiff_t)i * C + ch) * HW;");
     cb_line(c, "for (int p = 0; p < HW; p++)");
     cb_line(c, "    sum += xi[p];");
     cb_line(c, "}");
@@ -86,7 +88,7 @@ static void batch_stats(Cbuf *c, bool backward) {
     cb_line(c, "const double mu = bn_sum[ch] / count;");
     cb_line(c, "double sq = 0.0;");
     cb_line(c, "for (int i = 0; i < n; i++) {");
-    cb_line(c, "const float *xi = x + ((size_t)i * C + ch) * HW;");
+    cb_line(c, "const float *xi = x + ((ptrdiff_t)i * C + ch) * HW;");
     cb_line(c, "for (int p = 0; p < HW; p++)");
     cb_line(c, "    sq += (xi[p] - mu) * (xi[p] - mu);");
     cb_line(c, "}");
@@ -103,13 +105,13 @@ static void batch_stats(Cbuf *c, bool backward) {
     cb_line(c, "#else");
     cb_line(c, "double sum = 0.0, sq = 0.0;");
     cb_line(c, "for (int i = 0; i < n; i++) {");
-    cb_line(c, "const float *xi = x + ((size_t)i * C + ch) * HW;");
+    cb_line(c, "const float *xi = x + ((ptrdiff_t)i * C + ch) * HW;");
     cb_line(c, "for (int p = 0; p < HW; p++)");
     cb_line(c, "    sum += xi[p];");
     cb_line(c, "}");
     cb_line(c, "const double mu = sum / count;");
     cb_line(c, "for (int i = 0; i < n; i++) {");
-    cb_line(c, "const float *xi = x + ((size_t)i * C + ch) * HW;");
+    cb_line(c, "const float *xi = x + ((ptrdiff_t)i * C + ch) * HW;");
     cb_line(c, "for (int p = 0; p < HW; p++)");
     cb_line(c, "    sq += (xi[p] - mu) * (xi[p] - mu);");
     cb_line(c, "}");
@@ -129,8 +131,8 @@ static void batchnorm_emit_forward_train(Emit *e, const Op *op) {
     cb_line(c, "const float scale = (float)(w[ch] / sqrt(biased + %s));", emit_float(op->a.eps));
     cb_line(c, "const float shift = (float)(b[ch] - mu * scale);");
     cb_line(c, "for (int i = 0; i < n; i++) {");
-    cb_line(c, "const float *xi = x + ((size_t)i * C + ch) * HW;");
-    cb_line(c, "float *yo = y + ((size_t)i * C + ch) * HW;");
+    cb_line(c, "const float *xi = x + ((ptrdiff_t)i * C + ch) * HW;");
+    cb_line(c, "float *yo = y + ((ptrdiff_t)i * C + ch) * HW;");
     cb_line(c, "for (int p = 0; p < HW; p++)");
     cb_line(c, "    yo[p] = %s;", emit_epilogue(e, op, "(xi[p] * scale + shift)", "ch"));
     cb_line(c, "}");
@@ -159,7 +161,7 @@ static void batchnorm_emit_backward(Emit *e, const Op *bwd, const Op *fwd) {
     cb_line(c, "const double invstd = 1.0 / sqrt(sq / count + %s);", emit_float(fwd->a.eps));
     cb_line(c, "double sdy = 0.0, sdyx = 0.0;");
     cb_line(c, "for (int i = 0; i < n; i++) {");
-    cb_line(c, "const float *xi = x + ((size_t)i * C + ch) * HW, *gi = dy + ((size_t)i * C + ch) * HW;");
+    cb_line(c, "const float *xi = x + ((ptrdiff_t)i * C + ch) * HW, *gi = dy + ((ptrdiff_t)i * C + ch) * HW;");
     cb_line(c, "for (int p = 0; p < HW; p++) {");
     cb_line(c, "sdy += gi[p];");
     cb_line(c, "sdyx += gi[p] * ((xi[p] - mu) * invstd);");
@@ -185,8 +187,8 @@ static void batchnorm_emit_backward(Emit *e, const Op *bwd, const Op *fwd) {
         cb_line(c, "#endif");
         cb_line(c, "const double k = w[ch] * invstd / count;");
         cb_line(c, "for (int i = 0; i < n; i++) {");
-        cb_line(c, "const float *xi = x + ((size_t)i * C + ch) * HW, *gi = dy + ((size_t)i * C + ch) * HW;");
-        cb_line(c, "float *go = dx + ((size_t)i * C + ch) * HW;");
+        cb_line(c, "const float *xi = x + ((ptrdiff_t)i * C + ch) * HW, *gi = dy + ((ptrdiff_t)i * C + ch) * HW;");
+        cb_line(c, "float *go = dx + ((ptrdiff_t)i * C + ch) * HW;");
         cb_line(c, "for (int p = 0; p < HW; p++)");
         cb_line(c, "    go[p] = (float)(k * (count * gi[p] - sdy - (xi[p] - mu) * invstd * sdyx));");
         cb_line(c, "}");

@@ -14,46 +14,44 @@
 /* conv_small.c: kernels for few channels; false when the layer does not qualify */
 bool conv_small_emit_dw(Emit *e, const Op *fwd);
 bool conv_small_emit_forward(Emit *e, const Op *op, const Attrs *a, Shape in, Shape out, const char *src);
+/* conv_depthwise.c: kernels for groups = input channels; false (-1) when the layer does not qualify */
+int64_t conv_dw_scratch(const Graph *g, const Op *op);
+int64_t conv_dw_bwd_scratch(const Graph *g, const Op *bwd, const Op *fwd);
+bool conv_dw_emit_forward(Emit *e, const Op *op);
+bool conv_dw_emit_backward(Emit *e, const Op *bwd, const Op *fwd);
 /* conv_stream.c: a conv that reads another conv's output rows as they are made */
 bool conv_stream_from(const Graph *g, const Op *q, const Op *p);
 int64_t conv_stream_scratch(const Graph *g, const Op *q);
 void conv_stream_emit(Emit *e, const Op *q);
 
 static const ArgSpec conv_args[] = {
-    {"out", NULL}, {"kernel", NULL}, {"stride", "1"}, {"pad", "0"},
-    {"dilation", "1"}, {"groups", "1"}, {"bias", "true"}, {NULL, NULL},
+    ARG_INT("out", NULL, 1, 1 << 24), ARG_PAIR("kernel", NULL, 1), ARG_PAIR("stride", "1", 1),
+    {"pad", "0", AK_PAIR, RANGE(0, 1 << 30), "same", 0}, ARG_PAIR("dilation", "1", 1),
+    ARG_INT("groups", "1", 1, 1 << 24), ARG_BOOL("bias", "true"), ARG_INIT("init"), ARG_END,
 };
-enum { A_OUT, A_KERNEL, A_STRIDE, A_PAD, A_DILATION, A_GROUPS, A_BIAS };
+enum { A_OUT, A_KERNEL, A_STRIDE, A_PAD, A_DILATION, A_GROUPS, A_BIAS, A_INIT };
 
 static bool conv_set_attrs(Graph *g, Op *op, const Val *v) {
     Attrs *a = &op->a;
-    bool ok = arg_int(op, &v[A_OUT], "out", 1, 1 << 24, &a->out);
-    ok &= arg_pair(op, &v[A_KERNEL], "kernel", 1, &a->kh, &a->kw);
-    a->sh = a->sw = a->dh = a->dw = a->groups = 1;
-    a->bias = true;
-    if (v[A_STRIDE].kind != V_NONE)
-        ok &= arg_pair(op, &v[A_STRIDE], "stride", 1, &a->sh, &a->sw);
-    if (v[A_DILATION].kind != V_NONE)
-        ok &= arg_pair(op, &v[A_DILATION], "dilation", 1, &a->dh, &a->dw);
-    if (v[A_GROUPS].kind != V_NONE)
-        ok &= arg_int(op, &v[A_GROUPS], "groups", 1, 1 << 24, &a->groups);
-    if (v[A_BIAS].kind != V_NONE)
-        ok &= arg_bool(op, &v[A_BIAS], "bias", &a->bias);
+    bool ok = true;
+    a->out = val_int(&v[A_OUT]);
+    val_pair(&v[A_KERNEL], &a->kh, &a->kw);
+    val_pair(&v[A_STRIDE], &a->sh, &a->sw);
+    val_pair(&v[A_DILATION], &a->dh, &a->dw);
+    a->groups = val_int(&v[A_GROUPS]);
+    a->bias = val_bool(&v[A_BIAS]);
+    a->init = op_init_text(&v[A_INIT]);
     const Val *pad = &v[A_PAD];
-    if (pad->kind == V_WORD) {
-        if (strcmp(pad->word, "same") != 0) {
-            diag_error(pad->span, "conv: argument 'pad' takes an integer, a list [h, w] or `same`, got '%s'", pad->word);
-            return false;
-        }
-        if (ok && (a->sh != 1 || a->sw != 1)) {
+    if (pad->kind == V_WORD) { /* same */
+        if (a->sh != 1 || a->sw != 1) {
             diag_error(pad->span, "conv: pad = same needs stride 1, got stride %s", pair_str(a->sh, a->sw));
             return false;
         }
         int th = a->dh * (a->kh - 1), tw = a->dw * (a->kw - 1);
         a->ph = th / 2, a->ph_end = th - th / 2;
         a->pw = tw / 2, a->pw_end = tw - tw / 2;
-    } else if (pad->kind != V_NONE) {
-        ok &= arg_pair(op, pad, "pad", 0, &a->ph, &a->pw);
+    } else {
+        val_pair(pad, &a->ph, &a->pw);
         a->ph_end = a->ph, a->pw_end = a->pw;
     }
     return ok;
@@ -118,6 +116,8 @@ static void conv_print_attrs(const Op *op, char *buf, size_t size) {
         attr_append(buf, size, "groups=%d", a->groups);
     if (!a->bias)
         attr_append(buf, size, "bias=false");
+    if (a->init)
+        attr_append(buf, size, "init=%s", a->init);
 }
 
 /* Register-blocked direct convolution. The input is first copied into a zero-padded
@@ -231,6 +231,9 @@ static int64_t conv_kernel_scratch(const Attrs *a, Shape in, Shape out, bool poo
 static int64_t conv_scratch(const Graph *g, const Op *op) {
     if (op->pro_conv >= 0)
         return conv_stream_scratch(g, op);
+    int64_t dws = conv_dw_scratch(g, op);
+    if (dws >= 0)
+        return dws;
     return conv_kernel_scratch(&op->a, g->values[op->in[0]].shape, g->values[op->out].shape, op->epi_pool >= 0);
 }
 
@@ -239,8 +242,8 @@ static int64_t conv_scratch(const Graph *g, const Op *op) {
  * to a multiple of 12 are zeroed too. norm: (x - mean[ic]) / std[ic] on the way in. */
 static void conv_emit_im2col(Cbuf *c, const Attrs *a, const char *src, bool norm, bool blocked) {
     /* blocked: col[g][k / 16][p][k %% 16] instead, each block of 16 taps contiguous */
-    const char *at = blocked ? "col[(((size_t)g * (ICKP / 16) + (k) / 16) * PL + p) * 16 + (k) % 16]"
-                             : "col[((size_t)g * PL + p) * ICKP + (k)]";
+    const char *at = blocked ? "col[(((ptrdiff_t)g * (ICKP / 16) + (k) / 16) * PL + p) * 16 + (k) % 16]"
+                             : "col[((ptrdiff_t)g * PL + p) * ICKP + (k)]";
     cb_line(c, "#define CONV_COL(k) %s", at);
     cb_line(c, "PARALLEL_FOR");
     cb_line(c, "for (int p = 0; p < (len + 11) / 12 * 12; p++) {");
@@ -255,7 +258,7 @@ static void conv_emit_im2col(Cbuf *c, const Attrs *a, const char *src, bool norm
     cb_line(c, "for (int g = 0; g < G; g++) {");
     cb_line(c, "for (int icl = 0; icl < ICG; icl++) {");
     cb_line(c, "const int ic = g * ICG + icl;");
-    cb_line(c, "const float *xc = %s + ((size_t)i * IC + ic) * IH * IW;", src);
+    cb_line(c, "const float *xc = %s + ((ptrdiff_t)i * IC + ic) * IH * IW;", src);
     cb_line(c, "for (int kh = 0; kh < KH; kh++) {");
     cb_line(c, "const int h = oh * SH - %d + kh * DH;", a->ph);
     cb_line(c, "for (int kw = 0; kw < KW; kw++) {");
@@ -292,10 +295,10 @@ static void conv_emit_product(Emit *e, const Op *op, const Attrs *a, Shape in, S
     cb_line(c, "PARALLEL_FOR");
     cb_line(c, "for (int gb = 0; gb < G * NOB; gb++) {");
     cb_line(c, "const int g = gb / NOB, ob = gb %% NOB;");
-    cb_line(c, "float *wb = wt + (size_t)gb * ICK * 16;");
+    cb_line(c, "float *wb = wt + (ptrdiff_t)gb * ICK * 16;");
     cb_line(c, "for (int k = 0; k < ICK; k++)");
     cb_line(c, "    for (int j = 0; j < 16; j++)");
-    cb_line(c, "        wb[k * 16 + j] = ob * 16 + j < OCG ? w[((size_t)g * OCG + ob * 16 + j) * ICK + k] : 0.0f;");
+    cb_line(c, "        wb[k * 16 + j] = ob * 16 + j < OCG ? w[((ptrdiff_t)g * OCG + ob * 16 + j) * ICK + k] : 0.0f;");
     cb_line(c, "}");
     if (op->pro_norm >= 0) { /* the fused normalize: (x - mean) / std on the way in */
         const Attrs *na = &e->g->ops[op->pro_norm].a;
@@ -316,17 +319,17 @@ static void conv_emit_product(Emit *e, const Op *op, const Attrs *a, Shape in, S
     cb_line(c, "PARALLEL_FOR");
     cb_line(c, "for (int job = 0; job < G * npb * NOB; job++) {");
     cb_line(c, "const int pb = job %% npb, ob = job / npb %% NOB, g = job / npb / NOB;");
-    cb_line(c, "const float *wq = wt + ((size_t)g * NOB + ob) * ICK * 16;");
-    cb_line(c, "const float *cq = col + ((size_t)g * PL + pb * MR) * ICKP;");
-    conv_emit_tile(c, "for (int k = 0; k < ICK; k++)", "wq + (size_t)k * 16", "cq[(size_t)t * ICKP + k]");
+    cb_line(c, "const float *wq = wt + ((ptrdiff_t)g * NOB + ob) * ICK * 16;");
+    cb_line(c, "const float *cq = col + ((ptrdiff_t)g * PL + pb * MR) * ICKP;");
+    conv_emit_tile(c, "for (int k = 0; k < ICK; k++)", "wq + (ptrdiff_t)k * 16", "cq[(ptrdiff_t)t * ICKP + k]");
     cb_line(c, "const int ocn = OCG - ob * 16 < 16 ? OCG - ob * 16 : 16;");
     cb_line(c, "for (int t = 0; t < MR && pb * MR + t < len; t++) {");
     cb_line(c, "const long long qq = q0 + pb * MR + t, i = qq / OHW;");
-    cb_line(c, "float *yq = y + (size_t)i * OC * OHW + (size_t)(qq - i * OHW);");
+    cb_line(c, "float *yq = y + (ptrdiff_t)i * OC * OHW + (ptrdiff_t)(qq - i * OHW);");
     cb_line(c, "for (int j = 0; j < ocn; j++) {");
     cb_line(c, "const int oc = g * OCG + ob * 16 + j;");
     cb_line(c, "const float v = res[t][j]%s;", a->bias ? " + b[oc]" : "");
-    cb_line(c, "yq[(size_t)oc * OHW] = %s;", emit_has_epilogue(op) ? emit_epilogue(e, op, "v", "oc") : "v");
+    cb_line(c, "yq[(ptrdiff_t)oc * OHW] = %s;", emit_has_epilogue(op) ? emit_epilogue(e, op, "v", "oc") : "v");
     cb_line(c, "}");
     cb_line(c, "}");
     cb_line(c, "}");
@@ -334,15 +337,15 @@ static void conv_emit_product(Emit *e, const Op *op, const Attrs *a, Shape in, S
     cb_line(c, "PARALLEL_FOR");
     cb_line(c, "for (int p = 0; p < len; p++) {");
     cb_line(c, "const long long qq = q0 + p, i = qq / OHW;");
-    cb_line(c, "float *yq = y + (size_t)i * OC * OHW + (size_t)(qq - i * OHW);");
+    cb_line(c, "float *yq = y + (ptrdiff_t)i * OC * OHW + (ptrdiff_t)(qq - i * OHW);");
     cb_line(c, "for (int oc = 0; oc < OC; oc++) {");
     cb_line(c, "const int g = oc / OCG;");
-    cb_line(c, "const float *cq = col + ((size_t)g * PL + p) * ICKP;");
-    cb_line(c, "const float *wq = wt + ((size_t)g * NOB + oc %% OCG / 16) * ICK * 16 + oc %% OCG %% 16;");
+    cb_line(c, "const float *cq = col + ((ptrdiff_t)g * PL + p) * ICKP;");
+    cb_line(c, "const float *wq = wt + ((ptrdiff_t)g * NOB + oc %% OCG / 16) * ICK * 16 + oc %% OCG %% 16;");
     cb_line(c, "float v = %s;", a->bias ? "b[oc]" : "0.0f");
     cb_line(c, "for (int k = 0; k < ICK; k++)");
-    cb_line(c, "    v += cq[k] * wq[(size_t)k * 16];");
-    cb_line(c, "yq[(size_t)oc * OHW] = %s;", emit_has_epilogue(op) ? emit_epilogue(e, op, "v", "oc") : "v");
+    cb_line(c, "    v += cq[k] * wq[(ptrdiff_t)k * 16];");
+    cb_line(c, "yq[(ptrdiff_t)oc * OHW] = %s;", emit_has_epilogue(op) ? emit_epilogue(e, op, "v", "oc") : "v");
     cb_line(c, "}");
     cb_line(c, "}");
     cb_line(c, "#endif");
@@ -366,8 +369,8 @@ static void conv_tile(Cbuf *c, const Attrs *a, int nb, const char *vtype, const 
     cb_line(c, "for (int ic = 0; ic < ICG; ic++)");
     cb_line(c, "for (int kh = 0; kh < KH; kh++)");
     cb_line(c, "for (int kw = 0; kw < KW; kw++) {");
-    cb_line(c, "const float *xr = xg + ((size_t)ic * HP + kh * DH) * WP + ow0 * SW + kw * DW;");
-    cb_line(c, "const float *wk = w + ((size_t)oc0 * ICG + ic) * KH * KW + kh * KW + kw;");
+    cb_line(c, "const float *xr = xg + ((ptrdiff_t)ic * HP + kh * DH) * WP + ow0 * SW + kw * DW;");
+    cb_line(c, "const float *wk = w + ((ptrdiff_t)oc0 * ICG + ic) * KH * KW + kh * KW + kw;");
     if (scalar) {
         cb_line(c, "const float xv = xr[0];");
     } else if (a->sw == 1) {
@@ -416,7 +419,7 @@ static void conv_emit_kernel(Emit *e, const Op *op, const Attrs *a, Shape in, Sh
     if (conv_pads(a)) {
         cb_line(c, "PARALLEL_FOR");
         cb_line(c, "for (int ic = 0; ic < n * IC; ic++) {");
-        cb_line(c, "float *pad = %s + (size_t)ic * HP * WP;", scr);
+        cb_line(c, "float *pad = %s + (ptrdiff_t)ic * HP * WP;", scr);
         cb_line(c, "for (int p = 0; p < HP * WP; p++)");
         cb_line(c, "    pad[p] = 0.0f;");
         if (op->pro_norm >= 0) { /* the fused normalize: (x - mean) / std on the way in */
@@ -429,12 +432,12 @@ static void conv_emit_kernel(Emit *e, const Op *op, const Attrs *a, Shape in, Sh
             cb_line(c, "static const float mean[IC] = {%s}, std[IC] = {%s};", m, d);
             cb_line(c, "for (int h = 0; h < IH; h++)");
             cb_line(c, "    for (int col = 0; col < IW; col++)");
-            cb_line(c, "        pad[(h + %d) * WP + col + %d] = (x[((size_t)ic * IH + h) * IW + col] - mean[ic %% IC]) / std[ic %% IC];",
+            cb_line(c, "        pad[(h + %d) * WP + col + %d] = (x[((ptrdiff_t)ic * IH + h) * IW + col] - mean[ic %% IC]) / std[ic %% IC];",
                     a->ph, a->pw);
         } else {
             cb_line(c, "for (int h = 0; h < IH; h++)");
             cb_line(c, "    for (int col = 0; col < IW; col++)");
-            cb_line(c, "        pad[(h + %d) * WP + col + %d] = x[((size_t)ic * IH + h) * IW + col];", a->ph, a->pw);
+            cb_line(c, "        pad[(h + %d) * WP + col + %d] = x[((ptrdiff_t)ic * IH + h) * IW + col];", a->ph, a->pw);
         }
         cb_line(c, "}");
         src = scr;
@@ -449,20 +452,20 @@ static void conv_emit_kernel(Emit *e, const Op *op, const Attrs *a, Shape in, Sh
     if (!pool) {
         cb_line(c, "for (int job = 0; job < n * G * BLOCKS * OH; job++) {");
         cb_line(c, "const int oh = job %% OH, blk = job / OH %% BLOCKS, g = job / OH / BLOCKS %% G, i = job / OH / BLOCKS / G;");
-        cb_line(c, "const size_t YS = (size_t)OH * OW; /* from one output channel to the next */");
+        cb_line(c, "const ptrdiff_t YS = (ptrdiff_t)OH * OW; /* from one output channel to the next */");
         cb_line(c, "const int oc0 = g * OCG + blk * OB;");
-        cb_line(c, "float *yo = y + ((size_t)i * OC + oc0) * OH * OW + (size_t)oh * OW;");
+        cb_line(c, "float *yo = y + ((ptrdiff_t)i * OC + oc0) * OH * OW + (ptrdiff_t)oh * OW;");
     } else { /* the fused pooling: the conv rows of one window row go to a buffer, then pooled */
         cb_line(c, "for (int job = 0; job < n * G * BLOCKS * PH_OUT; job++) {");
         cb_line(c, "const int r = job %% PH_OUT, blk = job / PH_OUT %% BLOCKS, g = job / PH_OUT / BLOCKS %% G, i = job / PH_OUT / BLOCKS / G;");
-        cb_line(c, "const size_t YS = (size_t)PKH * OW;");
+        cb_line(c, "const ptrdiff_t YS = (ptrdiff_t)PKH * OW;");
         cb_line(c, "const int oc0 = g * OCG + blk * OB;");
         cb_line(c, "float rows[OB * PKH * OW];");
         cb_line(c, "for (int q = 0; q < PKH; q++) {");
         cb_line(c, "const int oh = r * PKH + q;");
-        cb_line(c, "float *yo = rows + (size_t)q * OW;");
+        cb_line(c, "float *yo = rows + (ptrdiff_t)q * OW;");
     }
-    cb_line(c, "const float *xg = %s + ((size_t)i * IC + (size_t)g * ICG) * HP * WP + (size_t)oh * SH * WP;", src);
+    cb_line(c, "const float *xg = %s + ((ptrdiff_t)i * IC + (ptrdiff_t)g * ICG) * HP * WP + (ptrdiff_t)oh * SH * WP;", src);
     cb_line(c, "int ow0 = 0;");
     for (int bi = 0; bi < (ob_last != ob ? 2 : 1); bi++) {
         int nb = bi == 0 ? ob : ob_last;
@@ -484,8 +487,8 @@ static void conv_emit_kernel(Emit *e, const Op *op, const Attrs *a, Shape in, Sh
         cb_line(c, "const int nb = blk < BLOCKS - 1 ? OB : OCG - (BLOCKS - 1) * OB;");
         cb_line(c, "for (int t = 0; t < nb; t++)");
         cb_line(c, "    for (int j = 0; j < OW; j++) {");
-        cb_line(c, "        const float v = yo[(size_t)t * YS + j];");
-        cb_line(c, "        yo[(size_t)t * YS + j] = %s;", emit_epilogue(e, op, "v", "oc0 + t"));
+        cb_line(c, "        const float v = yo[(ptrdiff_t)t * YS + j];");
+        cb_line(c, "        yo[(ptrdiff_t)t * YS + j] = %s;", emit_epilogue(e, op, "v", "oc0 + t"));
         cb_line(c, "    }");
     }
     if (pool) {
@@ -497,7 +500,7 @@ static void conv_emit_kernel(Emit *e, const Op *op, const Attrs *a, Shape in, Sh
             cb_line(c, "float m = -INFINITY;");
             cb_line(c, "for (int q = 0; q < PKH; q++)");
             cb_line(c, "    for (int k = 0; k < PKW; k++) {");
-            cb_line(c, "        const float v = rows[(size_t)t * YS + (size_t)q * OW + pc * PKW + k];");
+            cb_line(c, "        const float v = rows[(ptrdiff_t)t * YS + (ptrdiff_t)q * OW + pc * PKW + k];");
             cb_line(c, "        if (v > m || isnan(v))");
             cb_line(c, "            m = v;");
             cb_line(c, "    }");
@@ -505,10 +508,10 @@ static void conv_emit_kernel(Emit *e, const Op *op, const Attrs *a, Shape in, Sh
             cb_line(c, "float s = 0.0f;");
             cb_line(c, "for (int q = 0; q < PKH; q++)");
             cb_line(c, "    for (int k = 0; k < PKW; k++)");
-            cb_line(c, "        s += rows[(size_t)t * YS + (size_t)q * OW + pc * PKW + k];");
+            cb_line(c, "        s += rows[(ptrdiff_t)t * YS + (ptrdiff_t)q * OW + pc * PKW + k];");
             cb_line(c, "const float m = s / (float)(PKH * PKW);");
         }
-        cb_line(c, "y[(((size_t)i * OC + oc0 + t) * PH_OUT + r) * PW_OUT + pc] = m;");
+        cb_line(c, "y[(((ptrdiff_t)i * OC + oc0 + t) * PH_OUT + r) * PW_OUT + pc] = m;");
         cb_line(c, "}");
     }
     cb_line(c, "}");
@@ -524,6 +527,8 @@ static void conv_profile_mark(Cbuf *c, const char *part, const Graph *g, const O
 }
 
 static void conv_emit_forward(Emit *e, const Op *op) {
+    if (conv_dw_emit_forward(e, op))
+        return;
     conv_profile_mark(e->c, "forward", e->g, op);
     if (op->pro_conv >= 0) {
         conv_stream_emit(e, op);
@@ -553,6 +558,9 @@ static bool conv_dx_by_kernel(const Attrs *a, Attrs *d) {
 }
 
 static int64_t conv_bwd_scratch(const Graph *g, const Op *bwd, const Op *fwd) {
+    int64_t dws = conv_dw_bwd_scratch(g, bwd, fwd);
+    if (dws >= 0)
+        return dws;
     Shape in = g->values[fwd->in[0]].shape, out = g->values[fwd->out].shape;
     Attrs d;
     bool by_kernel = bwd->out >= 0 && conv_dx_by_kernel(&fwd->a, &d);
@@ -565,6 +573,50 @@ static int64_t conv_bwd_scratch(const Graph *g, const Op *bwd, const Op *fwd) {
                       ? conv_bwd_geo(&fwd->a, in, out, bwd->out >= 0 && !by_kernel).total
                       : 0;
     return need > geo ? need : geo;
+}
+
+static bool conv_ident_char(char ch) {
+    return (ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') || (ch >= '0' && ch <= '9') || ch == '_';
+}
+
+/* text with the identifiers x, w, y and every enum constant it declares renamed NAME_f: the
+ * forward kernel nested in the data gradient then shadows none of the enclosing names
+ * (generated code is -Wshadow clean). Only whole identifiers change. */
+static const char *conv_rename_inner(const char *text) {
+    const char *names[64] = {"x", "w", "y"};
+    int nn = 3;
+    for (const char *p = strstr(text, "enum {"); p; p = strstr(p, "enum {")) {
+        p += 6;
+        const char *end = strchr(p, '}');
+        while (p && p < end && nn < 64) { /* "A = ..., B = ..." : the names before each '=' */
+            while (*p == ' ')
+                p++;
+            const char *q = p;
+            while (conv_ident_char(*q))
+                q++;
+            if (q > p)
+                names[nn++] = arena_printf("%.*s", (int)(q - p), p);
+            p = strchr(q, ',');
+            if (p && p < end)
+                p++;
+        }
+        p = end;
+    }
+    Cbuf out = {0};
+    for (const char *p = text; *p;) {
+        const char *q = p;
+        bool ident = conv_ident_char(*p);
+        while (*q && conv_ident_char(*q) == ident)
+            q++;
+        bool hit = false;
+        for (int k = 0; ident && k < nn && !hit; k++)
+            hit = strlen(names[k]) == (size_t)(q - p) && !strncmp(names[k], p, (size_t)(q - p));
+        cb_raw(&out, "%.*s%s", (int)(q - p), p, hit ? "_f" : "");
+        p = q;
+    }
+    const char *r = arena_strdup(out.data ? out.data : "");
+    cb_free(&out);
+    return r;
 }
 
 /* dx by the forward kernel: the stride-1 case. */
@@ -580,16 +632,24 @@ static void conv_emit_dx_by_kernel(Emit *e, const Op *fwd, Attrs d) {
     cb_line(c, "for (int icc = 0; icc < IC; icc++)");
     cb_line(c, "    for (int oc = 0; oc < OC; oc++)");
     cb_line(c, "        for (int k = 0; k < KH * KW; k++)");
-    cb_line(c, "            wf[((size_t)icc * OC + oc) * KH * KW + k] = w[((size_t)oc * IC + icc) * KH * KW + KH * KW - 1 - k];");
+    cb_line(c, "            wf[((ptrdiff_t)icc * OC + oc) * KH * KW + k] = w[((ptrdiff_t)oc * IC + icc) * KH * KW + KH * KW - 1 - k];");
     cb_line(c, "{");
-    cb_line(c, "const float *x = dy, *w = wf;");
-    cb_line(c, "float *y = dx;");
+    Cbuf inner = {0};
+    inner.indent = c->indent;
+    e->c = &inner;
+    cb_line(&inner, "const float *x = dy, *w = wf;");
+    cb_line(&inner, "float *y = dx;");
     conv_emit_kernel(e, &plain, &d, out, in, arena_printf("(scratch + %lld)", (long long)wf));
+    e->c = c;
+    cb_raw(c, "%s", conv_rename_inner(inner.data));
+    cb_free(&inner);
     cb_line(c, "}");
     cb_line(c, "}");
 }
 
 static void conv_emit_backward(Emit *e, const Op *bwd, const Op *fwd) {
+    if (conv_dw_emit_backward(e, bwd, fwd))
+        return;
     Cbuf *c = e->c;
     const Attrs *a = &fwd->a;
     Shape in = emit_in_shape(e, fwd, 0), out = emit_out_shape(e, fwd);
@@ -612,7 +672,7 @@ static void conv_emit_backward(Emit *e, const Op *bwd, const Op *fwd) {
             cb_line(c, "for (int oc = 0; oc < OC; oc++) {");
             cb_line(c, "float part[16] = {0};");
             cb_line(c, "for (int i = 0; i < n; i++) {");
-            cb_line(c, "const float *d = dy + ((size_t)i * OC + oc) * OH * OW;");
+            cb_line(c, "const float *d = dy + ((ptrdiff_t)i * OC + oc) * OH * OW;");
             cb_line(c, "int p = 0;");
             cb_line(c, "for (; p + 16 <= OH * OW; p += 16)");
             cb_line(c, "    for (int j = 0; j < 16; j++)");
@@ -647,11 +707,11 @@ static void conv_emit_backward(Emit *e, const Op *bwd, const Op *fwd) {
         cb_line(c, "for (int oc = 0; oc < OC; oc++) { /* wp[g][k / 16][oc of g][k %% 16] */");
         cb_line(c, "const int g = oc / OCG, ocl = oc %% OCG;");
         cb_line(c, "for (int k = 0; k < ICKP; k++)");
-        cb_line(c, "    wp[(((size_t)g * (ICKP / 16) + k / 16) * OCG + ocl) * 16 + k %% 16] = k < ICK ? w[(size_t)oc * ICK + k] : 0.0f;");
+        cb_line(c, "    wp[(((ptrdiff_t)g * (ICKP / 16) + k / 16) * OCG + ocl) * 16 + k %% 16] = k < ICK ? w[(ptrdiff_t)oc * ICK + k] : 0.0f;");
         cb_line(c, "}");
         cb_line(c, "PARALLEL_FOR");
         cb_line(c, "for (int p = 0; p < n * IC; p++)");
-        cb_line(c, "    memset(dx + (size_t)p * IH * IW, 0, sizeof(float) * IH * IW);");
+        cb_line(c, "    memset(dx + (ptrdiff_t)p * IH * IW, 0, sizeof(float) * IH * IW);");
     }
     cb_line(c, "const long long NQ = (long long)n * OHW;");
     cb_line(c, "/* profile: dy 0 */");
@@ -660,13 +720,13 @@ static void conv_emit_backward(Emit *e, const Op *bwd, const Op *fwd) {
     /* dy of the piece, and db */
     cb_line(c, "PARALLEL_FOR");
     cb_line(c, "for (int oc = 0; oc < OC + %d; oc++) {", CONV_MR);
-    cb_line(c, "float *dr = dyp + (size_t)oc * PL;");
+    cb_line(c, "float *dr = dyp + (ptrdiff_t)oc * PL;");
     cb_line(c, "int p = 0;");
     cb_line(c, "if (oc < OC)");
     cb_line(c, "for (long long q = q0; p < len;) {");
     cb_line(c, "const long long i = q / OHW;");
     cb_line(c, "const int r = (int)(q - i * OHW), m = OHW - r < len - p ? OHW - r : len - p;");
-    cb_line(c, "memcpy(dr + p, dy + ((size_t)i * OC + oc) * OHW + r, sizeof(float) * (size_t)m);");
+    cb_line(c, "memcpy(dr + p, dy + ((ptrdiff_t)i * OC + oc) * OHW + r, sizeof(float) * (size_t)m);");
     cb_line(c, "p += m, q += m;");
     cb_line(c, "}");
     cb_line(c, "for (; p < PL; p++)");
@@ -694,12 +754,12 @@ static void conv_emit_backward(Emit *e, const Op *bwd, const Op *fwd) {
         cb_line(c, "PARALLEL_FOR");
         cb_line(c, "for (int job = 0; job < G * npb * NKB; job++) {");
         cb_line(c, "const int pb = job %% npb, kb = job / npb %% NKB, g = job / npb / NKB;");
-        cb_line(c, "const float *wq = wp + ((size_t)g * NKB + kb) * OCG * 16;");
-        cb_line(c, "const float *dq = dyp + (size_t)g * OCG * PL + pb * MR;");
-        conv_emit_tile(c, "for (int oc = 0; oc < OCG; oc++)", "wq + (size_t)oc * 16", "dq[(size_t)oc * PL + t]");
-        cb_line(c, "float *cq = col + ((size_t)g * PL + pb * MR) * ICKP + kb * 16;");
+        cb_line(c, "const float *wq = wp + ((ptrdiff_t)g * NKB + kb) * OCG * 16;");
+        cb_line(c, "const float *dq = dyp + (ptrdiff_t)g * OCG * PL + pb * MR;");
+        conv_emit_tile(c, "for (int oc = 0; oc < OCG; oc++)", "wq + (ptrdiff_t)oc * 16", "dq[(ptrdiff_t)oc * PL + t]");
+        cb_line(c, "float *cq = col + ((ptrdiff_t)g * PL + pb * MR) * ICKP + kb * 16;");
         cb_line(c, "for (int t = 0; t < MR; t++)");
-        cb_line(c, "    memcpy(cq + (size_t)t * ICKP, res[t], sizeof res[t]);");
+        cb_line(c, "    memcpy(cq + (ptrdiff_t)t * ICKP, res[t], sizeof res[t]);");
         cb_line(c, "}");
         cb_line(c, "#else");
         cb_line(c, "PARALLEL_FOR");
@@ -708,21 +768,21 @@ static void conv_emit_backward(Emit *e, const Op *bwd, const Op *fwd) {
         cb_line(c, "for (int k = 0; k < ICK; k++) {");
         cb_line(c, "float s = 0.0f;");
         cb_line(c, "for (int oc = g * OCG; oc < (g + 1) * OCG; oc++)");
-        cb_line(c, "    s += dyp[(size_t)oc * PL + p] * wp[(((size_t)g * (ICKP / 16) + k / 16) * OCG + oc %% OCG) * 16 + k %% 16];");
-        cb_line(c, "col[((size_t)g * PL + p) * ICKP + k] = s;");
+        cb_line(c, "    s += dyp[(ptrdiff_t)oc * PL + p] * wp[(((ptrdiff_t)g * (ICKP / 16) + k / 16) * OCG + oc %% OCG) * 16 + k %% 16];");
+        cb_line(c, "col[((ptrdiff_t)g * PL + p) * ICKP + k] = s;");
         cb_line(c, "}");
         cb_line(c, "#endif");
         cb_line(c, "/* col2im: each (image, input channel) plane of the piece has one writer */");
         cb_line(c, "const long long i0 = q0 / OHW, ni = (q0 + len - 1) / OHW - i0 + 1;");
         cb_line(c, "PARALLEL_FOR");
-        cb_line(c, "for (int job = 0; job < ni * IC; job++) {");
+        cb_line(c, "for (int job = 0; job < (int)(ni * IC); job++) {");
         cb_line(c, "const long long i = i0 + job / IC;");
         cb_line(c, "const int ic = job %% IC, g = ic / ICG, icl = ic %% ICG;");
-        cb_line(c, "float *dxc = dx + ((size_t)i * IC + ic) * IH * IW;");
+        cb_line(c, "float *dxc = dx + ((ptrdiff_t)i * IC + ic) * IH * IW;");
         cb_line(c, "const long long qa = i * OHW > q0 ? i * OHW : q0, qb = (i + 1) * OHW < q0 + len ? (i + 1) * OHW : q0 + len;");
         cb_line(c, "for (long long q = qa; q < qb; q++) {");
         cb_line(c, "const int r = (int)(q - i * OHW), oh = r / OW, ow = r %% OW;");
-        cb_line(c, "const float *cq = col + ((size_t)g * PL + (size_t)(q - q0)) * ICKP + icl * K;");
+        cb_line(c, "const float *cq = col + ((ptrdiff_t)g * PL + (ptrdiff_t)(q - q0)) * ICKP + icl * K;");
         cb_line(c, "for (int kh = 0; kh < KH; kh++) {");
         cb_line(c, "const int h = oh * SH - PH + kh * DH;");
         cb_line(c, "if (h < 0 || h >= IH)");
@@ -745,13 +805,13 @@ static void conv_emit_backward(Emit *e, const Op *bwd, const Op *fwd) {
         cb_line(c, "PARALLEL_FOR");
         cb_line(c, "for (int job = 0; job < G * NKB * NOB; job++) {");
         cb_line(c, "const int ob = job %% NOB, kb = job / NOB %% NKB, g = job / NOB / NKB;");
-        cb_line(c, "const float *cq = col + ((size_t)g * NKB + kb) * PL * 16;");
-        cb_line(c, "const float *dq = dyp + ((size_t)g * OCG + ob * MR) * PL;");
-        conv_emit_tile(c, "for (int p = 0; p < len; p++)", "cq + (size_t)p * 16", "dq[(size_t)t * PL + p]");
+        cb_line(c, "const float *cq = col + ((ptrdiff_t)g * NKB + kb) * PL * 16;");
+        cb_line(c, "const float *dq = dyp + ((ptrdiff_t)g * OCG + ob * MR) * PL;");
+        conv_emit_tile(c, "for (int p = 0; p < len; p++)", "cq + (ptrdiff_t)p * 16", "dq[(ptrdiff_t)t * PL + p]");
         cb_line(c, "const int ocn = OCG - ob * MR < MR ? OCG - ob * MR : MR;");
         cb_line(c, "const int kn = ICK - kb * 16 < 16 ? ICK - kb * 16 : 16;");
         cb_line(c, "for (int t = 0; t < ocn; t++) {");
-        cb_line(c, "float *dr = dw + ((size_t)g * OCG + ob * MR + t) * ICK + kb * 16;");
+        cb_line(c, "float *dr = dw + ((ptrdiff_t)g * OCG + ob * MR + t) * ICK + kb * 16;");
         cb_line(c, "for (int j = 0; j < kn; j++)");
         cb_line(c, "    dr[j] += res[t][j];");
         cb_line(c, "}");
@@ -760,11 +820,11 @@ static void conv_emit_backward(Emit *e, const Op *bwd, const Op *fwd) {
         cb_line(c, "PARALLEL_FOR");
         cb_line(c, "for (int oc = 0; oc < OC; oc++)");
         cb_line(c, "for (int k = 0; k < ICK; k++) {");
-        cb_line(c, "const float *cq = col + ((size_t)(oc / OCG) * (ICKP / 16) + k / 16) * PL * 16 + k %% 16;");
+        cb_line(c, "const float *cq = col + ((ptrdiff_t)(oc / OCG) * (ICKP / 16) + k / 16) * PL * 16 + k %% 16;");
         cb_line(c, "float s = 0.0f;");
         cb_line(c, "for (int p = 0; p < len; p++)");
-        cb_line(c, "    s += dyp[(size_t)oc * PL + p] * cq[(size_t)p * 16];");
-        cb_line(c, "dw[(size_t)oc * ICK + k] += s;");
+        cb_line(c, "    s += dyp[(ptrdiff_t)oc * PL + p] * cq[(ptrdiff_t)p * 16];");
+        cb_line(c, "dw[(ptrdiff_t)oc * ICK + k] += s;");
         cb_line(c, "}");
         cb_line(c, "#endif");
     }

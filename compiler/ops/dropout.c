@@ -8,11 +8,10 @@
 #include "../emit_torch.h"
 #include "../ops.h"
 
-static const ArgSpec dropout_args[] = {{"p", "0.5"}, {NULL, NULL}};
+static const ArgSpec dropout_args[] = {ARG_NUM("p", "0.5", RANGE(0, 1)), ARG_END};
 
 static bool dropout_set_attrs(Graph *g, Op *op, const Val *v) {
-    if (!arg_float(op, &v[0], "p", 0, 1, &op->a.p))
-        return false;
+    op->a.p = val_num(&v[0]);
     if (op->a.p >= 1) {
         diag_error(v[0].span, "dropout: argument 'p' must be below 1 (p = 1 drops everything), got %g", op->a.p);
         return false;
@@ -107,11 +106,10 @@ static void dropout_emit_backward(Emit *e, const Op *bwd, const Op *fwd) { emit_
 static void drop_path_emit_forward_train(Emit *e, const Op *op) { emit_masked(e, op, false, true); }
 static void drop_path_emit_backward(Emit *e, const Op *bwd, const Op *fwd) { emit_masked(e, fwd, true, true); }
 
-static const ArgSpec drop_path_args[] = {{"p", NULL}, {NULL, NULL}};
+static const ArgSpec drop_path_args[] = {ARG_NUM("p", NULL, RANGE(0, 1)), ARG_END};
 
 static bool drop_path_set_attrs(Graph *g, Op *op, const Val *v) {
-    if (!arg_float(op, &v[0], "p", 0, 1, &op->a.p))
-        return false;
+    op->a.p = val_num(&v[0]);
     if (op->a.p >= 1) {
         diag_error(v[0].span, "drop_path: argument 'p' must be below 1 (p = 1 drops every image), got %g", op->a.p);
         return false;

@@ -6,14 +6,14 @@
 #include "../emit_torch.h"
 #include "../ops.h"
 
-static const ArgSpec linear_args[] = {{"out", NULL}, {"bias", "true"}, {NULL, NULL}};
+static const ArgSpec linear_args[] = {ARG_INT("out", NULL, 1, 1 << 24), ARG_BOOL("bias", "true"), ARG_INIT("init"),
+                                      ARG_END};
 
 static bool linear_set_attrs(Graph *g, Op *op, const Val *v) {
-    op->a.bias = true;
-    bool ok = arg_int(op, &v[0], "out", 1, 1 << 24, &op->a.out);
-    if (v[1].kind != V_NONE)
-        ok &= arg_bool(op, &v[1], "bias", &op->a.bias);
-    return ok;
+    op->a.out = val_int(&v[0]);
+    op->a.bias = val_bool(&v[1]);
+    op->a.init = op_init_text(&v[2]);
+    return true;
 }
 
 static bool linear_infer(Graph *g, Op *op) {
@@ -44,6 +44,8 @@ static void linear_print_attrs(const Op *op, char *buf, size_t size) {
     attr_append(buf, size, "out=%d", op->a.out);
     if (!op->a.bias)
         attr_append(buf, size, "bias=false");
+    if (op->a.init)
+        attr_append(buf, size, "init=%s", op->a.init);
 }
 
 /* Register-blocked kernels with constant trip counts. Vectors (cnn_vec) run along the
@@ -67,9 +69,9 @@ static void linear_emit_forward(Emit *e, const Op *op) {
     cb_line(c, "const int i0 = job / OB * TI, o0 = job %% OB * TO;");
     cb_line(c, "const float *xr[TI], *wr[TO];");
     cb_line(c, "for (int t = 0; t < TI; t++)");
-    cb_line(c, "    xr[t] = x + (size_t)(i0 + t < n ? i0 + t : i0) * IF;");
+    cb_line(c, "    xr[t] = x + (ptrdiff_t)(i0 + t < n ? i0 + t : i0) * IF;");
     cb_line(c, "for (int u = 0; u < TO; u++)");
-    cb_line(c, "    wr[u] = w + (size_t)(o0 + u < OF ? o0 + u : o0) * IF;");
+    cb_line(c, "    wr[u] = w + (ptrdiff_t)(o0 + u < OF ? o0 + u : o0) * IF;");
     cb_line(c, "float s[TI][TO];");
     cb_line(c, "int k = 0;");
     cb_line(c, "#if CNN_VECTORS");
@@ -107,7 +109,7 @@ static void linear_emit_forward(Emit *e, const Op *op) {
     cb_line(c, "    for (int u = 0; u < TO && o0 + u < OF; u++) {");
     cb_line(c, "        const int oc = o0 + u;");
     cb_line(c, "        const float v = %ss[t][u];", op->a.bias ? "b[oc] + " : "");
-    cb_line(c, "        y[(size_t)(i0 + t) * OF + oc] = %s;", emit_epilogue(e, op, "v", "oc"));
+    cb_line(c, "        y[(ptrdiff_t)(i0 + t) * OF + oc] = %s;", emit_epilogue(e, op, "v", "oc"));
     cb_line(c, "    }");
     cb_line(c, "}");
 }
@@ -179,11 +181,11 @@ static void linear_emit_backward(Emit *e, const Op *bwd, const Op *fwd) {
         cb_line(c, "const int i0 = ib * RB, R = n - i0 < RB ? n - i0 : RB;");
         cb_line(c, "const float *dyr[RB];");
         cb_line(c, "for (int r = 0; r < RB; r++)");
-        cb_line(c, "    dyr[r] = dy + (size_t)(i0 + r < n ? i0 + r : i0) * OF;");
+        cb_line(c, "    dyr[r] = dy + (ptrdiff_t)(i0 + r < n ? i0 + r : i0) * OF;");
         cb_line(c, "int k = 0;");
-        lin_k_loop(c, "OF", "(w + (size_t)m * IF)", "dyr[r][m]",
-                   "memcpy(dx + (size_t)(i0 + r) * IF + k + %2$s, &%1$s, sizeof %1$s)",
-                   "dx[(size_t)(i0 + r) * IF + k] = %1$s");
+        lin_k_loop(c, "OF", "(w + (ptrdiff_t)m * IF)", "dyr[r][m]",
+                   "memcpy(dx + (ptrdiff_t)(i0 + r) * IF + k + %2$s, &%1$s, sizeof %1$s)",
+                   "dx[(ptrdiff_t)(i0 + r) * IF + k] = %1$s");
         cb_line(c, "}");
         cb_line(c, "}");
     }
@@ -197,15 +199,15 @@ static void linear_emit_backward(Emit *e, const Op *bwd, const Op *fwd) {
         cb_line(c, "for (int r = 0; r < RB; r++)");
         cb_line(c, "    oi[r] = o0 + r < OF ? o0 + r : o0;");
         cb_line(c, "int k = 0;");
-        lin_k_loop(c, "n", "(x + (size_t)m * IF)", "dy[(size_t)m * OF + oi[r]]",
-                   "float *d = dw + (size_t)(o0 + r) * IF + k + %2$s; cnn_vec t; memcpy(&t, d, sizeof t); t += %1$s; "
+        lin_k_loop(c, "n", "(x + (ptrdiff_t)m * IF)", "dy[(ptrdiff_t)m * OF + oi[r]]",
+                   "float *d = dw + (ptrdiff_t)(o0 + r) * IF + k + %2$s; cnn_vec t; memcpy(&t, d, sizeof t); t += %1$s; "
                    "memcpy(d, &t, sizeof t)",
-                   "dw[(size_t)(o0 + r) * IF + k] += %1$s");
+                   "dw[(ptrdiff_t)(o0 + r) * IF + k] += %1$s");
         if (fwd->a.bias) {
             cb_line(c, "for (int r = 0; r < R; r++) {");
             cb_line(c, "float gb = 0.0f;");
             cb_line(c, "for (int i = 0; i < n; i++)");
-            cb_line(c, "    gb += dy[(size_t)i * OF + o0 + r];");
+            cb_line(c, "    gb += dy[(ptrdiff_t)i * OF + o0 + r];");
             cb_line(c, "db[o0 + r] += gb;");
             cb_line(c, "}");
         }

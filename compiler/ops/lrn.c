@@ -8,15 +8,17 @@
 #include "../ops.h"
 
 static const ArgSpec lrn_args[] = {
-    {"size", "5"}, {"alpha", "1e-4"}, {"beta", "0.75"}, {"k", "2.0"}, {NULL, NULL},
+    ARG_INT("size", "5", 1, 1 << 20), ARG_NUM("alpha", "1e-4", RANGE_ANY), ARG_NUM("beta", "0.75", RANGE_ANY),
+    ARG_NUM("k", "2.0", RANGE_ANY), ARG_END,
 };
 
 static bool lrn_set_attrs(Graph *g, Op *op, const Val *v) {
     Attrs *a = &op->a;
-    bool ok = arg_int(op, &v[0], "size", 1, 1 << 20, &a->size);
-    ok &= arg_float(op, &v[1], "alpha", -1e30, 1e30, &a->alpha);
-    ok &= arg_float(op, &v[2], "beta", -1e30, 1e30, &a->beta);
-    return arg_float(op, &v[3], "k", -1e30, 1e30, &a->k) && ok;
+    a->size = val_int(&v[0]);
+    a->alpha = val_num(&v[1]);
+    a->beta = val_num(&v[2]);
+    a->k = val_num(&v[3]);
+    return true;
 }
 
 static bool lrn_infer(Graph *g, Op *op) {
@@ -43,12 +45,12 @@ static void lrn_emit_forward(Emit *e, const Op *op) {
     cb_line(c, "const int i = ic / C, ch = ic %% C;");
     cb_line(c, "const int c0 = ch - SIZE / 2 < 0 ? 0 : ch - SIZE / 2;");
     cb_line(c, "const int c1 = ch + (SIZE - 1) / 2 >= C ? C - 1 : ch + (SIZE - 1) / 2;");
-    cb_line(c, "const float *xi = x + (size_t)i * C * HW;");
+    cb_line(c, "const float *xi = x + (ptrdiff_t)i * C * HW;");
     cb_line(c, "for (int p = 0; p < HW; p++) {");
     cb_line(c, "float s = 0.0f;");
     cb_line(c, "for (int cc = c0; cc <= c1; cc++)");
     cb_line(c, "    s += xi[cc * HW + p] * xi[cc * HW + p];");
-    cb_line(c, "y[(size_t)ic * HW + p] = xi[ch * HW + p] / powf(%s + %s * s / SIZE, %s);", emit_float(a->k),
+    cb_line(c, "y[(ptrdiff_t)ic * HW + p] = xi[ch * HW + p] / powf(%s + %s * s / SIZE, %s);", emit_float(a->k),
             emit_float(a->alpha), emit_float(a->beta));
     cb_line(c, "}");
     cb_line(c, "}");
@@ -73,8 +75,8 @@ static void lrn_emit_backward(Emit *e, const Op *bwd, const Op *fwd) {
     cb_line(c, "PARALLEL_FOR");
     cb_line(c, "for (int ib = 0; ib < n * NB; ib++) {");
     cb_line(c, "const int i = ib / NB, p0 = ib %% NB * PB, np = HW - p0 < PB ? HW - p0 : PB;");
-    cb_line(c, "const float *xi = x + (size_t)i * C * HW + p0, *dyi = dy + (size_t)i * C * HW + p0;");
-    cb_line(c, "float *dxi = dx + (size_t)i * C * HW + p0;");
+    cb_line(c, "const float *xi = x + (ptrdiff_t)i * C * HW + p0, *dyi = dy + (ptrdiff_t)i * C * HW + p0;");
+    cb_line(c, "float *dxi = dx + (ptrdiff_t)i * C * HW + p0;");
     cb_line(c, "float t[C][PB];");
     cb_line(c, "for (int ch = 0; ch < C; ch++) {");
     cb_line(c, "const int c0 = ch - SIZE / 2 < 0 ? 0 : ch - SIZE / 2;");

@@ -7,7 +7,8 @@
 #include "../emit_torch.h"
 #include "../ops.h"
 
-static const ArgSpec normalize_args[] = {{"mean", NULL}, {"std", NULL}, {NULL, NULL}};
+static const ArgSpec normalize_args[] = {{"mean", NULL, AK_NUM_LIST, RANGE(-1e30, 1e30), NULL, 0},
+                                         {"std", NULL, AK_NUM_LIST, RANGE(-1e30, 1e30), NULL, 0}, ARG_END};
 
 static bool expand(Graph *g, Op *op, const Val *v, const char *arg, double **out, bool nonzero) {
     int c = in_shape(g, op, 0)->d[1];
@@ -20,8 +21,7 @@ static bool expand(Graph *g, Op *op, const Val *v, const char *arg, double **out
     double *x = arena_alloc(sizeof(double) * (size_t)c);
     for (int i = 0; i < n; i++) {
         const Val *item = v->kind == V_LIST ? &v->items[i] : v;
-        if (!arg_float(op, item, arg, -1e30, 1e30, &x[i]))
-            return false;
+        x[i] = val_num(item);
         if (nonzero && x[i] == 0) {
             diag_error(item->span, "normalize: 'std' must not be zero");
             return false;
@@ -78,7 +78,7 @@ static void normalize_emit_forward(Emit *e, const Op *op) {
     cb_line(c, "static const float std[C] = {%s};", d);
     cb_line(c, "for (int ic = 0; ic < n * C; ic++)");
     cb_line(c, "    for (int p = 0; p < HW; p++)");
-    cb_line(c, "        y[(size_t)ic * HW + p] = (x[(size_t)ic * HW + p] - mean[ic %% C]) / std[ic %% C];");
+    cb_line(c, "        y[(ptrdiff_t)ic * HW + p] = (x[(ptrdiff_t)ic * HW + p] - mean[ic %% C]) / std[ic %% C];");
 }
 
 /* dx = dy / std_c (mean only shifts). */
@@ -92,7 +92,7 @@ static void normalize_emit_backward(Emit *e, const Op *bwd, const Op *fwd) {
     cb_line(c, "static const float std[C] = {%s};", d);
     cb_line(c, "for (int ic = 0; ic < n * C; ic++)");
     cb_line(c, "    for (int p = 0; p < HW; p++)");
-    cb_line(c, "        dx[(size_t)ic * HW + p] = dy[(size_t)ic * HW + p] / std[ic %% C];");
+    cb_line(c, "        dx[(ptrdiff_t)ic * HW + p] = dy[(ptrdiff_t)ic * HW + p] / std[ic %% C];");
 }
 
 /* The PyTorch twin: constants inline when every channel has the same, else two buffers. */

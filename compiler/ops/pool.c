@@ -11,25 +11,24 @@
 #include "../ops.h"
 
 static const ArgSpec maxpool_args[] = {
-    {"kernel", NULL}, {"stride", "kernel"}, {"pad", "0"}, {"ceil", "false"}, {NULL, NULL},
+    ARG_PAIR("kernel", NULL, 1), ARG_PAIR("stride", "kernel", 1), ARG_PAIR("pad", "0", 0), ARG_BOOL("ceil", "false"),
+    ARG_END,
 };
 static const ArgSpec avgpool_args[] = {
-    {"kernel", NULL}, {"stride", "kernel"}, {"pad", "0"}, {"ceil", "false"}, {"count_include_pad", "true"}, {NULL, NULL},
+    ARG_PAIR("kernel", NULL, 1), ARG_PAIR("stride", "kernel", 1), ARG_PAIR("pad", "0", 0), ARG_BOOL("ceil", "false"),
+    ARG_BOOL("count_include_pad", "true"), ARG_END,
 };
 
 static bool pool_set_attrs(Graph *g, Op *op, const Val *v) {
     Attrs *a = &op->a;
-    bool ok = arg_pair(op, &v[0], "kernel", 1, &a->kh, &a->kw);
-    a->sh = a->kh, a->sw = a->kw;
-    a->count_include_pad = true;
+    bool ok = true;
+    val_pair(&v[0], &a->kh, &a->kw);
+    a->sh = a->kh, a->sw = a->kw; /* stride = kernel */
     if (v[1].kind != V_NONE)
-        ok &= arg_pair(op, &v[1], "stride", 1, &a->sh, &a->sw);
-    if (v[2].kind != V_NONE)
-        ok &= arg_pair(op, &v[2], "pad", 0, &a->ph, &a->pw);
-    if (v[3].kind != V_NONE)
-        ok &= arg_bool(op, &v[3], "ceil", &a->ceil_mode);
-    if (op->kind == OP_AVGPOOL && v[4].kind != V_NONE)
-        ok &= arg_bool(op, &v[4], "count_include_pad", &a->count_include_pad);
+        val_pair(&v[1], &a->sh, &a->sw);
+    val_pair(&v[2], &a->ph, &a->pw);
+    a->ceil_mode = val_bool(&v[3]);
+    a->count_include_pad = op->kind != OP_AVGPOOL || val_bool(&v[4]);
     if (ok && (a->ph > a->kh / 2 || a->pw > a->kw / 2)) {
         diag_error(v[2].span, "%s: pad %s must be at most half the kernel %s", op_name(op->kind),
                    pair_str(a->ph, a->pw), pair_str(a->kh, a->kw));
@@ -92,8 +91,8 @@ static void pool_emit_forward(Emit *e, const Op *op) {
     cb_line(c, "enum { KH = %d, KW = %d, SH = %d, SW = %d, PH = %d, PW = %d };", a->kh, a->kw, a->sh, a->sw, a->ph, a->pw);
     cb_line(c, "PARALLEL_FOR");
     cb_line(c, "for (int ic = 0; ic < n * IC; ic++) {");
-    cb_line(c, "const float *xi = x + (size_t)ic * IH * IW;");
-    cb_line(c, "float *yo = y + (size_t)ic * OH * OW;");
+    cb_line(c, "const float *xi = x + (ptrdiff_t)ic * IH * IW;");
+    cb_line(c, "float *yo = y + (ptrdiff_t)ic * OH * OW;");
     cb_line(c, "for (int oh = 0; oh < OH; oh++) {");
     cb_line(c, "for (int ow = 0; ow < OW; ow++) {");
     cb_line(c, "int h0 = oh * SH - PH, w0 = ow * SW - PW;");
@@ -130,9 +129,9 @@ static void pool_emit_backward(Emit *e, const Op *bwd, const Op *fwd) {
     cb_line(c, "PARALLEL_FOR");
     cb_line(c, "for (int ic = 0; ic < n * IC; ic++) {");
     if (fwd->kind == OP_MAXPOOL)
-        cb_line(c, "const float *xi = x + (size_t)ic * IH * IW;");
-    cb_line(c, "const float *dyo = dy + (size_t)ic * OH * OW;");
-    cb_line(c, "float *dxi = dx + (size_t)ic * IH * IW;");
+        cb_line(c, "const float *xi = x + (ptrdiff_t)ic * IH * IW;");
+    cb_line(c, "const float *dyo = dy + (ptrdiff_t)ic * OH * OW;");
+    cb_line(c, "float *dxi = dx + (ptrdiff_t)ic * IH * IW;");
     cb_line(c, "for (int p = 0; p < IH * IW; p++)");
     cb_line(c, "    dxi[p] = 0.0f;");
     cb_line(c, "for (int oh = 0; oh < OH; oh++) {");

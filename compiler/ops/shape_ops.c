@@ -8,7 +8,7 @@
 #include "../emit_torch.h"
 #include "../ops.h"
 
-static const ArgSpec no_args[] = {{NULL, NULL}};
+static const ArgSpec no_args[] = {ARG_END};
 
 static bool plain_set_attrs(Graph *g, Op *op, const Val *v) { return true; }
 static void no_attrs(const Op *op, char *buf, size_t size) {}
@@ -71,8 +71,8 @@ static void softmax_emit_forward(Emit *e, const Op *op) {
     Shape s = emit_in_shape(e, op, 0);
     cb_line(c, "enum { C = %d, HW = %d };", s.d[1], s.rank == 4 ? s.d[2] * s.d[3] : 1);
     cb_line(c, "for (int ip = 0; ip < n * HW; ip++) {");
-    cb_line(c, "const float *xi = x + (size_t)(ip / HW) * C * HW + ip %% HW;");
-    cb_line(c, "float *yo = y + (size_t)(ip / HW) * C * HW + ip %% HW;");
+    cb_line(c, "const float *xi = x + (ptrdiff_t)(ip / HW) * C * HW + ip %% HW;");
+    cb_line(c, "float *yo = y + (ptrdiff_t)(ip / HW) * C * HW + ip %% HW;");
     cb_line(c, "float m = -INFINITY, s = 0.0f;");
     cb_line(c, "for (int ch = 0; ch < C; ch++)");
     cb_line(c, "    m = xi[ch * HW] > m ? xi[ch * HW] : m;");
@@ -111,7 +111,7 @@ static void concat_emit_forward(Emit *e, const Op *op) {
     for (int k = 0; k < op->nin; k++) {
         Shape s = emit_in_shape(e, op, k);
         size_t size = (size_t)(shape_numel(s) / s.d[0]);
-        cb_line(c, "memcpy(y + (size_t)i * %zu + %zu, x%d + (size_t)i * %zu, sizeof(float) * %zu);", out, at, k, size, size);
+        cb_line(c, "memcpy(y + (ptrdiff_t)i * %zu + %zu, x%d + (ptrdiff_t)i * %zu, sizeof(float) * %zu);", out, at, k, size, size);
         at += size;
     }
     cb_line(c, "}");
@@ -132,7 +132,7 @@ static void concat_emit_backward(Emit *e, const Op *bwd, const Op *fwd) {
     Shape s = emit_in_shape(e, fwd, bwd->wrt);
     size_t size = (size_t)(shape_numel(s) / s.d[0]);
     cb_line(e->c, "for (int i = 0; i < n; i++)");
-    cb_line(e->c, "    memcpy(dx + (size_t)i * %zu, dy + (size_t)i * %zu + %zu, sizeof(float) * %zu);", size, out, at, size);
+    cb_line(e->c, "    memcpy(dx + (ptrdiff_t)i * %zu, dy + (ptrdiff_t)i * %zu + %zu, sizeof(float) * %zu);", size, out, at, size);
 }
 
 /* The PyTorch twins. */

@@ -14,7 +14,7 @@
 #include "../emit_c.h"
 #include "../ops.h"
 
-static const ArgSpec no_args[] = {{NULL, NULL}};
+static const ArgSpec no_args[] = {ARG_END};
 static bool no_set_attrs(Graph *g, Op *op, const Val *v) { return true; }
 static void no_attrs(const Op *op, char *buf, size_t size) {}
 
@@ -32,7 +32,7 @@ static void loss_emit_forward(Emit *e, const Op *op) {
     cb_line(c, "double total = 0.0, denom = 0.0;");
     cb_line(c, "int hits = 0;");
     cb_line(c, "for (int i = 0; i < n; i++) {");
-    cb_line(c, "const float *row = x + (size_t)i * K;");
+    cb_line(c, "const float *row = x + (ptrdiff_t)i * K;");
     cb_line(c, "const int t = labels[i];");
     cb_line(c, "float m = row[0];");
     cb_line(c, "int best = 0;");
@@ -77,8 +77,8 @@ static void loss_emit_backward(Emit *e, const Op *bwd, const Op *fwd) {
     cb_line(c, "    wsum += o->class_weight ? o->class_weight[k] : 1.0;");
     cb_line(c, "const double scale = denom > 0.0 ? o->grad_scale / denom : 0.0;");
     cb_line(c, "for (int i = 0; i < n; i++) {");
-    cb_line(c, "const float *row = x + (size_t)i * K;");
-    cb_line(c, "float *g = dx + (size_t)i * K;");
+    cb_line(c, "const float *row = x + (ptrdiff_t)i * K;");
+    cb_line(c, "float *g = dx + (ptrdiff_t)i * K;");
     cb_line(c, "const int t = labels[i];");
     cb_line(c, "float m = row[0];");
     cb_line(c, "for (int k = 1; k < K; k++)");

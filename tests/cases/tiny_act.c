@@ -65,7 +65,6 @@ static inline float cnn_erf(float x) {
 /* Loops over independent images or channels run on several threads with -fopenmp, when
  * the op has work enough to pay for waking them: each op function sets cnn_threads from
  * its estimated work (FLOPs and elements) for the call's n. */
-enum { cnn_threads = 1 };
 #ifdef _OPENMP
 #define PARALLEL_FOR _Pragma("omp parallel for if(cnn_threads)")
 #else
@@ -134,9 +133,9 @@ static CNN_NOINLINE void op1_linear0(const float *restrict x, float *restrict y,
         const int i0 = job / OB * TI, o0 = job % OB * TO;
         const float *xr[TI], *wr[TO];
         for (int t = 0; t < TI; t++)
-            xr[t] = x + (size_t)(i0 + t < n ? i0 + t : i0) * IF;
+            xr[t] = x + (ptrdiff_t)(i0 + t < n ? i0 + t : i0) * IF;
         for (int u = 0; u < TO; u++)
-            wr[u] = w + (size_t)(o0 + u < OF ? o0 + u : o0) * IF;
+            wr[u] = w + (ptrdiff_t)(o0 + u < OF ? o0 + u : o0) * IF;
         float s[TI][TO];
         int k = 0;
         #if CNN_VECTORS
@@ -174,7 +173,7 @@ static CNN_NOINLINE void op1_linear0(const float *restrict x, float *restrict y,
             for (int u = 0; u < TO && o0 + u < OF; u++) {
                     const int oc = o0 + u;
                     const float v = b[oc] + s[t][u];
-                    y[(size_t)(i0 + t) * OF + oc] = (0.5f * v * (1.0f + cnn_erf(v * 0.707106781f)));
+                    y[(ptrdiff_t)(i0 + t) * OF + oc] = (0.5f * v * (1.0f + cnn_erf(v * 0.707106781f)));
             }
     }
 }
@@ -197,9 +196,9 @@ static CNN_NOINLINE void op3_linear1(const float *restrict x, float *restrict y,
         const int i0 = job / OB * TI, o0 = job % OB * TO;
         const float *xr[TI], *wr[TO];
         for (int t = 0; t < TI; t++)
-            xr[t] = x + (size_t)(i0 + t < n ? i0 + t : i0) * IF;
+            xr[t] = x + (ptrdiff_t)(i0 + t < n ? i0 + t : i0) * IF;
         for (int u = 0; u < TO; u++)
-            wr[u] = w + (size_t)(o0 + u < OF ? o0 + u : o0) * IF;
+            wr[u] = w + (ptrdiff_t)(o0 + u < OF ? o0 + u : o0) * IF;
         float s[TI][TO];
         int k = 0;
         #if CNN_VECTORS
@@ -237,7 +236,7 @@ static CNN_NOINLINE void op3_linear1(const float *restrict x, float *restrict y,
             for (int u = 0; u < TO && o0 + u < OF; u++) {
                     const int oc = o0 + u;
                     const float v = b[oc] + s[t][u];
-                    y[(size_t)(i0 + t) * OF + oc] = ((v * bn_scale[oc] + bn_shift[oc]) > 0.0f ? ((v * bn_scale[oc] + bn_shift[oc]) < 6.0f ? (v * bn_scale[oc] + bn_shift[oc]) : 6.0f) : 0.0f);
+                    y[(ptrdiff_t)(i0 + t) * OF + oc] = ((v * bn_scale[oc] + bn_shift[oc]) > 0.0f ? ((v * bn_scale[oc] + bn_shift[oc]) < 6.0f ? (v * bn_scale[oc] + bn_shift[oc]) : 6.0f) : 0.0f);
             }
     }
 }
@@ -255,9 +254,9 @@ static CNN_NOINLINE void op6_linear2(const float *restrict x, float *restrict y,
         const int i0 = job / OB * TI, o0 = job % OB * TO;
         const float *xr[TI], *wr[TO];
         for (int t = 0; t < TI; t++)
-            xr[t] = x + (size_t)(i0 + t < n ? i0 + t : i0) * IF;
+            xr[t] = x + (ptrdiff_t)(i0 + t < n ? i0 + t : i0) * IF;
         for (int u = 0; u < TO; u++)
-            wr[u] = w + (size_t)(o0 + u < OF ? o0 + u : o0) * IF;
+            wr[u] = w + (ptrdiff_t)(o0 + u < OF ? o0 + u : o0) * IF;
         float s[TI][TO];
         int k = 0;
         #if CNN_VECTORS
@@ -295,7 +294,7 @@ static CNN_NOINLINE void op6_linear2(const float *restrict x, float *restrict y,
             for (int u = 0; u < TO && o0 + u < OF; u++) {
                     const int oc = o0 + u;
                     const float v = b[oc] + s[t][u];
-                    y[(size_t)(i0 + t) * OF + oc] = (v > -3.0f ? (v < 3.0f ? (v + 3.0f) * (1.0f / 6.0f) : 1.0f) : 0.0f);
+                    y[(ptrdiff_t)(i0 + t) * OF + oc] = (v > -3.0f ? (v < 3.0f ? (v + 3.0f) * (1.0f / 6.0f) : 1.0f) : 0.0f);
             }
     }
 }
@@ -312,9 +311,9 @@ static CNN_NOINLINE void op8_linear3(const float *restrict x, float *restrict y,
         const int i0 = job / OB * TI, o0 = job % OB * TO;
         const float *xr[TI], *wr[TO];
         for (int t = 0; t < TI; t++)
-            xr[t] = x + (size_t)(i0 + t < n ? i0 + t : i0) * IF;
+            xr[t] = x + (ptrdiff_t)(i0 + t < n ? i0 + t : i0) * IF;
         for (int u = 0; u < TO; u++)
-            wr[u] = w + (size_t)(o0 + u < OF ? o0 + u : o0) * IF;
+            wr[u] = w + (ptrdiff_t)(o0 + u < OF ? o0 + u : o0) * IF;
         float s[TI][TO];
         int k = 0;
         #if CNN_VECTORS
@@ -352,7 +351,7 @@ static CNN_NOINLINE void op8_linear3(const float *restrict x, float *restrict y,
             for (int u = 0; u < TO && o0 + u < OF; u++) {
                     const int oc = o0 + u;
                     const float v = b[oc] + s[t][u];
-                    y[(size_t)(i0 + t) * OF + oc] = v;
+                    y[(ptrdiff_t)(i0 + t) * OF + oc] = v;
             }
     }
 }

@@ -619,6 +619,74 @@ def expected_cov_drop_path(classes=3):
             + _linear("linear0", classes, 6))
 
 
+# ---------------------------------------------------------------- se_dw.cnn
+class SE(nn.Module):
+    # block se(c, sq): x * hardsigmoid(conv1(relu(conv0(mean over H, W of x))))
+    def __init__(self, c, sq):
+        super().__init__()
+        self.conv0 = nn.Conv2d(c, sq, 1)
+        self.conv1 = nn.Conv2d(sq, c, 1)
+
+    def forward(self, x):
+        return x * F.hardsigmoid(self.conv1(F.relu(self.conv0(x.mean(dim=(2, 3), keepdim=True)))))
+
+
+class SeDw(nn.Module):
+    def __init__(self, classes=5):
+        super().__init__()
+        self.conv0 = nn.Conv2d(6, 12, 1)
+        self.bn0 = nn.BatchNorm2d(12)
+        self.conv1 = nn.Conv2d(12, 12, 3, padding=1, groups=12, bias=False)
+        self.bn1 = nn.BatchNorm2d(12)
+        self.se0 = SE(12, 4)
+        self.conv2 = nn.Conv2d(12, 24, 5, stride=2, padding=2, groups=12)
+        self.conv3 = nn.Conv2d(24, 24, 3, padding=1, groups=24)
+        self.bn2 = nn.BatchNorm2d(24)
+        self.conv4 = nn.Conv2d(24, 24, 1)
+        self.conv5 = nn.Conv2d(24, 48, (3, 5), stride=2, padding=(1, 2), groups=24, bias=False)
+        self.conv6 = nn.Conv2d(48, 12, 1)
+        self.conv7 = nn.Conv2d(12, 48, 1)
+        self.linear0 = nn.Linear(48, classes)
+
+    def forward(self, x):
+        x = F.relu6(self.bn0(self.conv0(x)))
+        x = self.se0(F.hardswish(self.bn1(self.conv1(x))))
+        x = F.relu(self.conv2(x))
+        x = x + self.conv4(F.relu6(self.bn2(self.conv3(x))))
+        x = self.conv5(x)
+        x = x * torch.sigmoid(self.conv7(F.silu(self.conv6(x.mean(dim=(2, 3), keepdim=True)))))
+        return self.linear0(x.mean(dim=(2, 3)))
+
+
+class SeDwWide(nn.Module):
+    def __init__(self, classes=3):
+        super().__init__()
+        self.conv0 = nn.Conv2d(4, 4, 3, padding=1, groups=4)
+        self.conv1 = nn.Conv2d(4, 4, 7, stride=2, padding=3, groups=4, bias=False)
+        self.bn0 = nn.BatchNorm2d(4)
+        self.conv2 = nn.Conv2d(4, 12, 3, groups=4)
+        self.se0 = SE(12, 3)
+        self.linear0 = nn.Linear(12, classes)
+
+    def forward(self, x):
+        x = self.bn0(self.conv1(F.relu(self.conv0(x))))
+        x = self.se0(self.conv2(x))
+        return self.linear0(x.mean(dim=(2, 3)))
+
+
+def expected_se_dw(classes=5):
+    return (_conv("conv0", 12, 6, 1) + _bn("bn0", 12) + _conv("conv1", 12, 1, 3, bias=False) + _bn("bn1", 12)
+            + _conv("se0.conv0", 4, 12, 1) + _conv("se0.conv1", 12, 4, 1) + _conv("conv2", 24, 1, 5)
+            + _conv("conv3", 24, 1, 3) + _bn("bn2", 24) + _conv("conv4", 24, 24, 1)
+            + _conv("conv5", 48, 1, 3, 5, bias=False) + _conv("conv6", 12, 48, 1) + _conv("conv7", 48, 12, 1)
+            + _linear("linear0", classes, 48))
+
+
+def expected_se_dw_wide(classes=3):
+    return (_conv("conv0", 4, 1, 3) + _conv("conv1", 4, 1, 7, bias=False) + _bn("bn0", 4) + _conv("conv2", 12, 1, 3)
+            + _conv("se0.conv0", 3, 12, 1) + _conv("se0.conv1", 12, 3, 1) + _linear("linear0", classes, 12))
+
+
 # ---------------------------------------------------------------- cov_average
 class Mean2(nn.Module):
     # block mean2(c): the mean of tanh(conv 3x3) and conv 1x1 of the same input
@@ -662,25 +730,28 @@ TWINS = {"cov_act": CovAct, "cov_conv": CovConv, "cov_pool": CovPool, "cov_norm_
          "cov_concat": CovConcat, "cov_blocks": CovBlocks, "cov_cond": CovCond, "naming": Naming,
          "multi_a": MultiA, "multi_b": MultiB, "conv_odd": ConvOdd, "conv_wide": ConvWide,
          "conv_issue11": ConvIssue11, "cov_mul": CovMul, "cov_drop_path": CovDropPath,
-         "cov_average": CovAverage}
+         "se_dw": SeDw, "se_dw_wide": SeDwWide, "cov_average": CovAverage}
 EXPECTED = {"cov_act": expected_cov_act, "cov_conv": expected_cov_conv, "cov_pool": expected_cov_pool, "cov_norm_act": expected_cov_norm_act,
             "cov_residual": expected_cov_residual, "cov_concat": expected_cov_concat,
             "cov_blocks": expected_cov_blocks, "cov_cond": expected_cov_cond, "naming": expected_naming,
             "multi_a": expected_multi_a, "multi_b": expected_multi_b, "conv_odd": expected_conv_odd,
             "conv_wide": expected_conv_wide, "conv_issue11": expected_conv_issue11,
             "cov_mul": expected_cov_mul, "cov_drop_path": expected_cov_drop_path,
-            "cov_average": expected_cov_average}
+            "se_dw": expected_se_dw, "se_dw_wide": expected_se_dw_wide, "cov_average": expected_cov_average}
 FILES = {n: os.path.join(MODELS, n + ".cnn") for n in TWINS}
 FILES["multi_a"] = FILES["multi_b"] = os.path.join(MODELS, "multi.cnn")
 FILES["conv_odd"] = FILES["conv_wide"] = FILES["conv_issue11"] = os.path.join(MODELS, "conv_held.cnn")
+FILES["se_dw"] = FILES["se_dw_wide"] = os.path.join(MODELS, "se_dw.cnn")
 INPUT_SHAPE = {"cov_act": [3, 12, 12], "cov_conv": [3, 16, 16], "cov_pool": [3, 16, 15], "cov_norm_act": [3, 10, 10],
                "cov_residual": [4, 12, 12], "cov_concat": [3, 12, 12], "cov_blocks": [3, 14, 14],
                "cov_cond": [3, 12, 10], "naming": [4, 8, 8], "multi_a": [2, 12, 12], "multi_b": [2, 12, 12],
                "conv_odd": [5, 13, 11], "conv_wide": [2, 2, 30000], "conv_issue11": [1, 1, 200000],
-               "cov_mul": [3, 10, 10], "cov_drop_path": [3, 8, 8], "cov_average": [3, 9, 9]}
+               "cov_mul": [3, 10, 10], "cov_drop_path": [3, 8, 8],
+               "se_dw": [6, 19, 17], "se_dw_wide": [4, 9, 40], "cov_average": [3, 9, 9]}
 OUTPUT_SHAPE = {"cov_act": [5], "cov_conv": [5], "cov_pool": [3], "cov_norm_act": [4], "cov_residual": [3], "cov_concat": [6],
                 "cov_blocks": [7], "cov_cond": [5], "naming": [5], "multi_a": [3], "multi_b": [4],
-                "conv_odd": [3], "conv_wide": [2], "conv_issue11": [2], "cov_mul": [4], "cov_drop_path": [3], "cov_average": [4]}
+                "conv_odd": [3], "conv_wide": [2], "conv_issue11": [2], "cov_mul": [4], "cov_drop_path": [3],
+                "se_dw": [5], "se_dw_wide": [3], "cov_average": [4]}
 
 
 def build(name, **kwargs):

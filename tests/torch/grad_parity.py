@@ -73,7 +73,8 @@ BATCH = 4
 # Their gradients at random weights are not smooth at float32 resolution: perturbing the input by
 # 1e-5 (relative) changes resnet18's float64 gradient by ~10% (a ReLU or max-pool choice flips),
 # so a float32 result can be off by percents however it is computed; resnet18 may fail on that.
-SLOW = {"alexnet", "vgg16", "vgg16_bn", "resnet50", "resnet18", "googlenet"}
+SLOW = {"alexnet", "vgg16", "vgg16_bn", "resnet50", "resnet18", "googlenet", "mobilenet_v2", "mobilenet_v3_small",
+        "efficientnet_b0"}
 LOSS_FILE = os.path.join(HERE, "grad_losses.cnn")      # loss variants, checked against --emit=torch only
 
 

@@ -45,6 +45,9 @@ import twins  # noqa: E402
 TOL = 1e-4
 BIG = {"alexnet", "vgg16", "vgg16_bn", "resnet50"}      # batch 1 only
 SLOW_BUILDS = {"googlenet", "resnet50", "resnet18", "vgg16_bn", "vgg16", "alexnet"}  # started first
+# Checked against torchvision's own models (import, forward) by tests/mobile.test.sh at a reduced
+# input size; here only when --only names them.
+MOBILE = {"mobilenet_v2", "mobilenet_v3_small", "efficientnet_b0"}
 COMPILED_BATCH = 8
 EDGE_FILE = os.path.join(HERE, "parity_edge.cnn")      # what tests/models leaves to --emit=torch; no twins
 
@@ -321,6 +324,9 @@ def main():
     if args.only:
         skipped = [(c, "not in --only") for c in cases if c.model not in args.only]
         cases = [c for c in cases if c.model in args.only]
+    else:
+        skipped = [(c, "tests/mobile.test.sh checks it against torchvision") for c in cases if c.model in MOBILE]
+        cases = [c for c in cases if c.model not in MOBILE]
     if args.small:
         skipped += [(c, "--small leaves out the ImageNet models") for c in cases if c.model in SLOW_BUILDS]
         cases = [c for c in cases if c.model not in SLOW_BUILDS]

@@ -948,10 +948,10 @@ static void test_error_unknown_layer(void) {
 
 static void test_error_missing_argument(void) {
     expect_error("model m {\n    input [3, 4, 4]\n    conv(4)\n}\n",
-                 "3:5: error: conv: missing argument 'kernel'; conv takes "
-                 "(out, kernel, stride=1, pad=0, dilation=1, groups=1, bias=true)");
+                 "3:5: error: conv needs argument 'kernel'; conv takes "
+                 "(out, kernel, stride=1, pad=0, dilation=1, groups=1, bias=true, init=default)");
     expect_error("block b(c, k = 3) { conv(c, k) }\nmodel m {\n    input [3, 4, 4]\n    b(k = 1)\n}\n",
-                 "4:5: error: block b: missing argument 'c'; block b takes (c, k=3)");
+                 "4:5: error: block b needs argument 'c'; block b takes (c, k=3)");
 }
 
 static void test_error_repeated_argument(void) {
@@ -963,10 +963,46 @@ static void test_error_repeated_argument(void) {
                  "3:16: error: conv: argument 'out' is given twice");
 }
 
+/* Kinds and ranges come from the op's table: the binder reports them before set_attrs, naming
+ * the argument and the allowed range at the value. */
+static void test_error_argument_range(void) {
+    expect_error("model m {\n    input [3, 4, 4]\n    conv(0, 3)\n}\n",
+                 "3:10: error: conv: argument 'out' must be an integer between 1 and 16777216, got 0");
+    expect_error("model m {\n    input [3, 4, 4]\n    conv(4, [3, 0])\n}\n",
+                 "3:13: error: conv: argument 'kernel' must be an integer between 1 and 1073741824, or a list [h, w] "
+                 "of two, got [3, 0]");
+    expect_error("model m {\n    input [3, 4, 4]\n    conv(4, 3, pad = -1)\n}\n",
+                 "3:22: error: conv: argument 'pad' must be an integer between 0 and 1073741824, or a list [h, w] of "
+                 "two, or same, got -1");
+    expect_error("model m {\n    input [3, 4, 4]\n    batchnorm(eps = 2)\n}\n",
+                 "3:21: error: batchnorm: argument 'eps' must be a number between 1e-30 and 1, got 2");
+    expect_error("model m {\n    input [3, 4, 4]\n    conv(4, 3, bias = 1)\n}\n",
+                 "3:23: error: conv: argument 'bias' must be true or false, got 1");
+    expect_error("model m {\n    input [3, 4, 4]\n    dropout(p = 1.5)\n}\n",
+                 "3:17: error: dropout: argument 'p' must be a number between 0 and 1, got 1.5");
+    expect_error("model m {\n    input [3, 4, 4]\n    conv(4, 3, stride = 1, 2)\n}\n",
+                 "3:28: error: positional argument after keyword argument 'stride'");
+}
+
+/* A layer's own init: bound by the train section's init table, kept as the runtime reads it. */
+static void test_layer_init(void) {
+    Graph *g = ok("model m {\n    input [3, 4, 4]\n    conv(4, 3, init = kaiming_normal(mode = fan_out, nonlinearity = "
+                   "relu))\n    flatten\n    linear(2, init = normal(std = 0.5 / 2))\n    linear(2)\n}\n");
+    CU_ASSERT_PTR_NOT_NULL_FATAL(g);
+    CU_ASSERT_STRING_EQUAL(nth_op(g, OP_CONV, 0)->a.init, "kaiming_normal(a=0, mode=fan_out, nonlinearity=relu)");
+    CU_ASSERT_STRING_EQUAL(nth_op(g, OP_LINEAR, 0)->a.init, "normal(mean=0, std=0.25)");
+    CU_ASSERT_PTR_NULL(nth_op(g, OP_LINEAR, 1)->a.init);
+    expect_error("model m {\n    input [3, 4, 4]\n    conv(4, 3, init = uniform(1, 0))\n}\n",
+                 "3:23: error: conv: argument 'init': uniform needs a < b, got a = 1, b = 0");
+    expect_error("model m {\n    input [3, 4, 4]\n    linear(4, init = constant)\n}\n",
+                 "3:22: error: linear: argument 'init': constant needs argument 'val'; constant takes (val)");
+}
+
 static void test_error_unknown_argument(void) {
     /* "    conv(4, 3, strde = 2)": `strde` at column 16. */
     expect_error("model m {\n    input [3, 4, 4]\n    conv(4, 3, strde = 2)\n}\n",
-                 "3:16: error: conv has no argument 'strde'");
+                 "3:16: error: conv has no argument 'strde'; conv takes "
+                 "(out, kernel, stride=1, pad=0, dilation=1, groups=1, bias=true, init=default)");
     CU_ASSERT_PTR_NOT_NULL(strstr(last_output, "did you mean 'stride'?"));
 }
 
@@ -1126,6 +1162,8 @@ void suite_elaborate(void) {
     CU_add_test(s, "error: missing argument", test_error_missing_argument);
     CU_add_test(s, "error: repeated argument", test_error_repeated_argument);
     CU_add_test(s, "error: unknown argument", test_error_unknown_argument);
+    CU_add_test(s, "error: argument kinds and ranges from the table", test_error_argument_range);
+    CU_add_test(s, "a layer's own init", test_layer_init);
     CU_add_test(s, "error: in field of the wrong kind", test_error_in_field_wrong_kind);
     CU_add_test(s, "error: softmax not last", test_error_softmax_not_last);
     CU_add_test(s, "error: recursion depth", test_error_recursion_depth);

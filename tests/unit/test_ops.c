@@ -12,6 +12,7 @@
 #include "emit_torch.h"
 #include "ops.h"
 #include "passes.h"
+#include "train_config.h"
 
 /* Training ops are appended by pass_autodiff and are not part of a forward graph. */
 static bool training_op(int k) { return k == OP_LOSS || k == OP_BACKWARD; }
@@ -30,6 +31,78 @@ static void report(int k, const char *what) {
         CU_PASS("");              \
     } while (0)
 
+/* What is wrong with an argument table, or NULL: every entry has a kind (layers: never AK_ANY),
+ * a sane range, words where its kind needs them, and a default that is itself a valid value
+ * (checked by the binder's own args_check), the name of an earlier argument (`stride = kernel`),
+ * or in train tables "none". train: the table is a train callable's (offset fields). */
+static const char *table_problem(const ArgSpec *args, bool train) {
+    if (!args)
+        return "no argument table";
+    for (int a = 0; args[a].name; a++) {
+        const ArgSpec *x = &args[a];
+        if (!*x->name)
+            return "an argument without a name";
+        for (int b = a + 1; args[b].name; b++)
+            if (!strcmp(x->name, args[b].name))
+                return "an argument is listed twice";
+        if (x->kind == AK_ANY)
+            return "an argument without a kind";
+        if (!(x->range.lo <= x->range.hi))
+            return "an argument whose range is empty";
+        if (x->kind == AK_WORD && (!x->words || !*x->words))
+            return "a word argument without its words";
+        if (x->kind == AK_INIT && train)
+            return "an init inside a train callable";
+        if (!x->def)
+            continue;
+        bool other = false;
+        for (int b = 0; b < a; b++)
+            other |= !strcmp(args[b].name, x->def);
+        if (other || (train && !strcmp(x->def, "none")))
+            continue;
+        Val v = args_default(args, a, span_none(), train);
+        if (v.kind == V_NONE)
+            return "a default that is not a value";
+        if (x->kind == AK_INIT ? v.kind != V_WORD || strcmp(v.word, "default") : !args_check(x, &v, x->name, false))
+            return arena_printf("the default of '%s' (%s) is outside its own range or kind", x->name, x->def);
+    }
+    return NULL;
+}
+
+static void check_train_table(void *ctx, const char *family, const char *name, const ArgSpec *args) {
+    (*(int *)ctx)++;
+    const char *why = table_problem(args, true);
+    if (why) {
+        char msg[200];
+        snprintf(msg, sizeof msg, "train %s %s: %s", family, name, why);
+        CU_FAIL(msg);
+        fprintf(stderr, "\n  train vocabulary: %s\n", msg);
+    }
+    CU_PASS("");
+}
+
+/* The train section's callables (losses, optimizers, schedules, augmentations, inits) use the
+ * same typed tables and binder as layers; each table passes the same checks. */
+static void test_train_tables(void) {
+    int n = 0;
+    train_vocab_walk(check_train_table, &n);
+    CU_ASSERT(n >= 20);
+}
+
+/* The checker itself catches a default outside its range, an unknown kind, a word missing. */
+static void test_table_checker(void) {
+    const ArgSpec bad_default[] = {ARG_INT("n", "0", 1, 10), ARG_END};
+    const ArgSpec no_kind[] = {{"n", "1", AK_ANY, RANGE_ANY, NULL, 0}, ARG_END};
+    const ArgSpec bad_word[] = {ARG_WORD("mode", "max", "min|mid"), ARG_END};
+    const ArgSpec bad_num[] = {ARG_NUM("p", "1.5", RANGE(0, 1)), ARG_END};
+    const ArgSpec good[] = {ARG_INT("n", NULL, 1, 10), ARG_PAIR("k", "n", 1), ARG_WORD("mode", "min", "min|max"), ARG_END};
+    CU_ASSERT_PTR_NOT_NULL(table_problem(bad_default, false));
+    CU_ASSERT_PTR_NOT_NULL(table_problem(no_kind, false));
+    CU_ASSERT_PTR_NOT_NULL(table_problem(bad_word, false));
+    CU_ASSERT_PTR_NOT_NULL(table_problem(bad_num, false));
+    CU_ASSERT_PTR_NULL(table_problem(good, false));
+}
+
 static void test_every_op_complete(void) {
     for (int k = 0; k < OP_COUNT; k++) {
         const OpInfo *info = op_info((OpKind)k);
@@ -46,17 +119,10 @@ static void test_every_op_complete(void) {
                 NEED(strcmp(a->name, b->name) != 0, "an argument is listed twice");
         if (info->is_layer)
             NEED(op_find_layer(info->name) == info, "layer not found by its name");
-        /* every default is a value (or another argument's name), written once, in the table */
-        for (int a = 0; info->args && info->args[a].name; a++) {
-            const char *d = info->args[a].def;
-            bool other = false;
-            for (int b = 0; d && info->args[b].name; b++)
-                other |= !strcmp(info->args[b].name, d);
-            if (d && !other)
-                NEED(arg_default(info, a, span_none()).kind != V_NONE, "a default that is not a value");
-            if (d && info->args[a].def && !other && arg_default(info, a, span_none()).kind == V_WORD)
-                NEED(info->words && strstr(info->words, d), "a default word the layer does not accept");
-        }
+        /* the typed table is complete and consistent (see check_table) */
+        const char *why = table_problem(info->args, false);
+        if (why)
+            report(k, why);
         if (training_op(k))
             continue;
         NEED(info->torch_call != NULL, "no PyTorch twin (torch_call)");
@@ -185,6 +251,8 @@ static void test_fusion_rules(void) {
 void suite_ops(void) {
     CU_pSuite s = CU_add_suite("ops", NULL, NULL);
     CU_add_test(s, "every op kind has a complete OpInfo", test_every_op_complete);
+    CU_add_test(s, "the argument-table checker catches bad tables", test_table_checker);
+    CU_add_test(s, "every train callable has a consistent typed table", test_train_tables);
     CU_add_test(s, "every activation emits C and a twin", test_activations_emit);
     CU_add_test(s, "fusion absorbs only what it may", test_fusion_rules);
 }

@@ -596,6 +596,21 @@ static void test_image(void) {
     write_bytes(tp("cut.pgm"), "P5\n4 3\n255\nab", 13);
     CU_ASSERT(!image_load(tp("cut.pgm"), 1, 3, 4, false, px, err));
     CU_ASSERT(err_has(err, "cut.pgm: not an image ("));
+    /* TGA, which has no magic number: a 2x2 run-length file (one packet of 4 pixels) loads; its
+     * header with 12534 x 2088 pixels and no data is refused before decoding (fuzz_image): 18 +
+     * ceil(12534 * 2088 / 128) packets of 1 + 3 bytes = 817862. */
+    static const unsigned char tga[22] = {0, 0, 10, 0, 0, 0, 0, 0, 0, 0, 0, 0, 2, 0, 2, 0, 24, 0, 0x83, 10, 200, 30};
+    write_bytes(tp("ok.tga"), (const char *)tga, sizeof tga);
+    float rgb[3 * 2 * 2];
+    CU_ASSERT(image_load(tp("ok.tga"), 3, 2, 2, false, rgb, err));
+    CU_ASSERT(fabsf(rgb[0] - 30 / 255.0f) < 1e-6f && fabsf(rgb[4] - 200 / 255.0f) < 1e-6f &&
+              fabsf(rgb[11] - 10 / 255.0f) < 1e-6f);   /* TGA stores blue, green, red */
+    unsigned char huge[18];
+    memcpy(huge, tga, 18);
+    huge[12] = 0xf6, huge[13] = 0x30, huge[14] = 0x28, huge[15] = 0x08;
+    write_bytes(tp("huge.tga"), (const char *)huge, sizeof huge);
+    CU_ASSERT(!image_load(tp("huge.tga"), 3, 2, 2, true, rgb, err));
+    CU_ASSERT(err_has(err, "huge.tga: not an image (a TGA of 12534x2088 needs at least 817862 bytes, the file has 18)"));
 }
 
 static long peak_rss_kb(void) {

@@ -267,8 +267,8 @@ static void test_callables(void) {
         {"onecycle(0.1)", "onecycle(max_lr=0.1, pct_start=0.3, cycle_momentum=false)"},
         {"onecycle(0.1, pct_start = 0.25)", "onecycle(max_lr=0.1, pct_start=0.25, cycle_momentum=false)"},
         {"onecycle(0.1, cycle_momentum = true)", "onecycle(max_lr=0.1, pct_start=0.3, cycle_momentum=true)"},
-        {"plateau", "plateau(factor=0.5, patience=5)"},
-        {"plateau(factor = 0.1, patience = 0)", "plateau(factor=0.1, patience=0)"},
+        {"plateau", "plateau(factor=0.5, patience=5, mode=min)"},
+        {"plateau(factor = 0.1, patience = 0)", "plateau(factor=0.1, patience=0, mode=min)"},
     };
     for (size_t i = 0; i < sizeof schedules / sizeof schedules[0]; i++)
         expect_config(arena_printf("schedule = %s", schedules[i].in),
@@ -403,17 +403,17 @@ static void test_call_errors(void) {
                   "t.cnn:2:29: error: schedule: cosine takes at most 2 arguments; cosine takes (min_lr=0, t_max=0)\n");
     expect_errors("    schedule = constant(1)", "t.cnn:2:25: error: schedule: constant takes no arguments\n");
     expect_errors("    init = kaiming_normal(mode = 1)",
-                  "t.cnn:2:34: error: init: kaiming_normal: mode must be fan_in or fan_out\n");
+                  "t.cnn:2:34: error: init: kaiming_normal: argument 'mode' must be fan_in or fan_out, got 1\n");
     expect_errors("    init = kaiming_normal(nonlinearity = relu6)",
-                  "t.cnn:2:42: error: init: kaiming_normal: nonlinearity must be linear, sigmoid, tanh, relu or "
-                  "leaky_relu\n");
+                  "t.cnn:2:42: error: init: kaiming_normal: argument 'nonlinearity' must be linear, sigmoid, tanh, relu "
+                  "or leaky_relu, got relu6\n");
     expect_errors("    init = uniform(1, 0)", "t.cnn:2:12: error: init: uniform needs a < b, got a = 1, b = 0\n");
     expect_errors("    init = constant", "t.cnn:2:12: error: init: constant needs argument 'val'; constant takes (val)\n");
     {
         Run r = run("    init = kaiming_normal(mode = fan_out, nonlinearity = relu)");
-        CU_ASSERT_TRUE(r.ok && r.t.init == INIT_KAIMING_NORMAL && r.t.init_args.fan_out == 1 &&
+        CU_ASSERT_TRUE(r.ok && r.t.init == INIT_KAIMING_NORMAL && r.t.init_args.mode == 1 &&
                        r.t.init_args.nonlinearity == 3);
-        CU_ASSERT_PTR_NOT_NULL(strstr(r.printed, "  init: kaiming_normal(a=0) mode=fan_out nonlinearity=relu\n"));
+        CU_ASSERT_PTR_NOT_NULL(strstr(r.printed, "  init: kaiming_normal(a=0, mode=fan_out, nonlinearity=relu)\n"));
         r = run("    init = normal(std = 0.01)");
         CU_ASSERT_TRUE(r.ok && r.t.init == INIT_NORMAL && r.t.init_args.std == 0.01 && r.t.init_args.mean == 0);
         CU_ASSERT_PTR_NOT_NULL(strstr(r.printed, "  init: normal(mean=0, std=0.01)\n"));
@@ -424,7 +424,7 @@ static void test_call_errors(void) {
     expect_errors("    loss = mse", "t.cnn:2:12: error: unknown loss 'mse'; expected one of cross_entropy, focal\n");
     expect_errors("    init = kaiming_norml",
                   "t.cnn:2:12: error: unknown init 'kaiming_norml'; expected one of default, kaiming_normal, "
-                  "xavier_uniform, normal, uniform, constant\n"
+                  "xavier_uniform, normal, uniform, constant, kaiming_uniform, xavier_normal\n"
                   "note: did you mean 'kaiming_normal'?\n");
     expect_errors("    schedule = cosin",
                   "t.cnn:2:16: error: unknown schedule 'cosin'; expected one of constant, step, multistep, "
@@ -588,7 +588,8 @@ static void test_many_errors(void) {
         "t.cnn:5:24: error: schedule: step has no argument 'gama'; step takes (every, gamma=0.1)\n"
         "note: did you mean 'gamma'?\n"
         "t.cnn:6:24: error: loss: focal takes at most 2 arguments; focal takes (gamma=2, alpha=1)\n"
-        "t.cnn:7:12: error: unknown init 'he'; expected one of default, kaiming_normal, xavier_uniform, normal, uniform, constant\n"));
+        "t.cnn:7:12: error: unknown init 'he'; expected one of default, kaiming_normal, xavier_uniform, normal, uniform, constant, kaiming_uniform, "
+        "xavier_normal\n"));
 }
 
 /* The model files' own train sections evaluate cleanly. */
@@ -612,12 +613,12 @@ static void test_model_sections(void) {
 /* plateau's mode and the warm-up. */
 static void test_mode_warmup(void) {
     Run r = run("    schedule = plateau(0.5, 2, max)\n    warmup = linear(3, start_factor = 0.1)");
-    CU_ASSERT_TRUE(r.ok && r.t.schedule.mode_max && r.t.warmup == 3 && r.t.warmup_factor == 0.1);
-    CU_ASSERT_PTR_NOT_NULL(strstr(r.printed, "schedule: plateau(factor=0.5, patience=2) mode=max\n"));
+    CU_ASSERT_TRUE(r.ok && r.t.schedule.mode == 1 && r.t.warmup == 3 && r.t.warmup_factor == 0.1);
+    CU_ASSERT_PTR_NOT_NULL(strstr(r.printed, "schedule: plateau(factor=0.5, patience=2, mode=max)\n"));
     CU_ASSERT_PTR_NOT_NULL(strstr(r.printed, "  warmup: linear(epochs=3, start_factor=0.10000000000000001)\n"));
     r = run("    warmup = 2");
     CU_ASSERT_TRUE(r.ok && r.t.warmup == 2);
-    expect_errors("    schedule = plateau(mode = up)", "t.cnn:2:31: error: schedule: plateau: mode must be min or max\n");
+    expect_errors("    schedule = plateau(mode = up)", "t.cnn:2:31: error: schedule: plateau: argument 'mode' must be min or max, got up\n");
     expect_errors("    warmup = linear(2, start_factor = 2)",
                   "t.cnn:2:39: error: warmup: start_factor must be a number in (0, 1], got 2\n");
     expect_errors("    warmup = -1", "t.cnn:2:14: error: warmup: epochs must be an integer >= 0, got -1\n");
@@ -672,6 +673,120 @@ static void test_lr_for(void) {
                   "t.cnn:2:15: note: first listed here\n");
 }
 
+
+/* docs/language.md's table of train settings against the vocabulary (runtime/train_vocab.def):
+ * in its family's row, every callable is listed, `name(...)` names every argument in order
+ * with its default as the table writes it (arg=def; an argument without a default or unset by
+ * default is named alone), and the row lists no callable the table lacks. */
+typedef struct DocCheck {
+    char *doc;
+    int checked, bad;
+} DocCheck;
+
+static const char *doc_row(const char *doc, const char *family) {
+    char head[64];
+    snprintf(head, sizeof head, "\n| `%s` |", family);
+    const char *r = strstr(doc, head);
+    return r ? r + 1 : NULL;
+}
+
+static void doc_fail(DocCheck *c, const char *what) {
+    c->bad++;
+    fprintf(stderr, "\n  docs/language.md: %s\n", what);
+    CU_FAIL(what);
+}
+
+static void check_doc_callable(void *ctx, const char *family, const char *name, const ArgSpec *args) {
+    DocCheck *c = ctx;
+    if (!strcmp(family, "settings"))
+        return;
+    const char *row = doc_row(c->doc, family);
+    char msg[256];
+    if (!row) {
+        snprintf(msg, sizeof msg, "no row for `%s`", family);
+        doc_fail(c, msg);
+        return;
+    }
+    const char *end = strchr(row, '\n');
+    size_t len = end ? (size_t)(end - row) : strlen(row);
+    char *line = arena_strndup(row, len);
+    c->checked++;
+    char call[64];
+    snprintf(call, sizeof call, "`%s(", name);
+    const char *sig = strstr(line, call);
+    if (!args[0].name) {
+        snprintf(call, sizeof call, "`%s`", name);
+        if (!strstr(line, call)) {
+            snprintf(msg, sizeof msg, "%s: `%s` is not listed", family, name);
+            doc_fail(c, msg);
+        }
+        return;
+    }
+    if (!sig) {
+        snprintf(msg, sizeof msg, "%s: `%s(...)` is not listed", family, name);
+        doc_fail(c, msg);
+        return;
+    }
+    const char *close = strchr(sig, ')');
+    char *text = arena_strndup(sig, close ? (size_t)(close - sig) + 1 : strlen(sig));
+    const char *at = text;
+    for (int i = 0; args[i].name; i++) {
+        char want[96];
+        bool plain = !args[i].def || !strcmp(args[i].def, "none");
+        snprintf(want, sizeof want, plain ? "%s" : "%s=%s", args[i].name, args[i].def);
+        const char *hit = strstr(at, want);
+        if (!hit) {
+            snprintf(msg, sizeof msg, "%s: %s: %s does not say `%s` (in this order)", family, name, text, want);
+            doc_fail(c, msg);
+            return;
+        }
+        at = hit + strlen(want);
+    }
+}
+
+static void test_docs_vocab(void) {
+    FILE *f = fopen("../docs/language.md", "rb");
+    CU_ASSERT_PTR_NOT_NULL_FATAL(f);
+    static char buf[1 << 20];
+    size_t n = fread(buf, 1, sizeof buf - 1, f);
+    fclose(f);
+    buf[n] = 0;
+    DocCheck c = {buf, 0, 0};
+    train_vocab_walk(check_doc_callable, &c);
+    CU_ASSERT(c.checked >= 30 && c.bad == 0);
+    /* and the other way: every `word(` in a family's row is a callable of that family */
+    const char *families[] = {"loss", "optimizer", "schedule", "augment", "init"};
+    for (int k = 0; k < 5; k++) {
+        const char *row = doc_row(buf, families[k]);
+        if (!row)
+            continue;
+        const char *end = strchr(row, '\n');
+        for (const char *p = strchr(row, '`'); p && p < end; p = strchr(p + 1, '`')) {
+            const char *q = p + 1;
+            while ((*q >= 'a' && *q <= 'z') || *q == '_')
+                q++;
+            if (*q != '(' || q == p + 1)
+                continue;
+            const char *name = arena_strndup(p + 1, (size_t)(q - p - 1));
+            bool known = false;
+            for (int m = 0; m < 16 && !known; m++) {
+                const char *nm = k == 0 ? (m < LOSS_COUNT ? train_loss_name((LossKind)m) : NULL)
+                                 : k == 1 ? (m < OPT_COUNT ? train_optimizer_name((OptimizerKind)m) : NULL)
+                                 : k == 2 ? (m < SCHED_COUNT ? train_schedule_name((ScheduleKind)m) : NULL)
+                                 : k == 3 ? (m < AUG_COUNT ? train_augment_name((AugmentKind)m) : NULL)
+                                          : (m < INIT_COUNT ? train_init_name((InitKind)m) : NULL);
+                known = nm && !strcmp(nm, name);
+            }
+            if (!known) {
+                char msg[128];
+                snprintf(msg, sizeof msg, "%s: `%s(` is not in train_vocab.def", families[k], name);
+                doc_fail(&c, msg);
+            }
+            p = q;
+        }
+    }
+}
+
 void suite_train_config(void) {
     CU_pSuite s = CU_add_suite("train_config", NULL, NULL);
     CU_add_test(s, "defaults", test_defaults);
@@ -690,4 +805,5 @@ void suite_train_config(void) {
     CU_add_test(s, "list errors", test_list_errors);
     CU_add_test(s, "many errors", test_many_errors);
     CU_add_test(s, "model sections", test_model_sections);
+    CU_add_test(s, "docs/language.md agrees with train_vocab.def", test_docs_vocab);
 }

@@ -1,0 +1,124 @@
+#!/bin/sh
+# strict_c.test.sh: the generated C is clean for an embedded engineer's compiler settings, and
+# its header's NAME_STACK_BYTES holds.
+# 1. Every model of models/ and tests/models/ (each model of a file): the standalone program's
+#    model C (NAME.c and NAME_train.c, with -fopenmp as cnnc builds them) and the --emit=c pair
+#    (batch 1, the default; and --batch 4 but for the ImageNet-size models) compile with
+#      -std=c99 -Wall -Wextra -pedantic -Wconversion -Wshadow -Wcast-qual -Wvla -Werror
+#    under gcc and clang (-fsyntax-only: the same diagnostics, without code generation).
+# 2. clang --analyze reports nothing on a few small models (inference and training C).
+# 3. Stack: the --emit=c pair of every model compiled with -O2 -fstack-usage (gcc adds
+#    -fcallgraph-info=su): no dynamic frame (VLA, alloca), and the deepest call chain is at
+#    most the header's NAME_STACK_BYTES (tests/strict/stack_check.py).
+# The generated code is the same under the sanitizers: the sanitizer half skips this script.
+# STRICT_MODELS="lenet5 cov_conv" limits the run to those models (while working on an emitter).
+B=${1:-build}
+case "$B" in /*) ;; *) B="$PWD/$B" ;; esac
+top=$(cd "$(dirname "$0")/.." && pwd)
+cnnc="$B/cnnc"
+if [ "${SANITIZE:-0}" = 1 ]; then
+    echo "SKIP strict_c: the generated C does not depend on the sanitizers (the normal build checks it)"
+    echo "strict_c: 0 passed, 0 failed, 1 skipped"
+    exit 0
+fi
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
+pass=0; fail=0; skip=0
+ok() { pass=$((pass+1)); }
+bad() { echo "FAIL $*"; fail=$((fail+1)); }
+FLAGS="-std=c99 -Wall -Wextra -pedantic -Wconversion -Wshadow -Wcast-qual -Wvla -Werror"
+compilers=""
+for cc in gcc clang; do
+    if command -v $cc >/dev/null 2>&1; then compilers="$compilers $cc"; else echo "SKIP $cc: not installed"; skip=$((skip+1)); fi
+done
+
+# A stand-in C compiler for cnnc's program build: keeps the sources it is given (in
+# $STRICT_OUT) and writes empty objects and program, so the program's model C is checked here.
+cat >"$tmp/keep-cc" <<'CC'
+#!/bin/sh
+out=""
+while [ $# -gt 0 ]; do
+    case "$1" in
+        -o) out=$2; shift ;;
+        *.c) cp "$1" "${1%.c}.h" "$STRICT_OUT/" 2>/dev/null || cp "$1" "$STRICT_OUT/" ;;
+    esac
+    shift
+done
+[ -z "$out" ] || : >"$out"
+CC
+chmod +x "$tmp/keep-cc"
+
+# check NAME LABEL EXTRA FILE: the strict flags under every compiler (both at once: 2 cores)
+check() {
+    n=$1 label=$2 extra=$3 f=$4
+    for cc in $compilers; do
+        $cc $FLAGS $extra -fsyntax-only -I"$(dirname "$f")" "$f" >"$f.$cc.log" 2>&1 &
+    done
+    wait
+    for cc in $compilers; do
+        if [ -s "$f.$cc.log" ]; then
+            bad "$n $label: $cc -Werror $(grep -c 'warning\|error' "$f.$cc.log") diagnostics:"; head -6 "$f.$cc.log"
+        else
+            ok
+        fi
+    done
+}
+
+BIG="alexnet efficientnet_b0 googlenet mobilenet_v2 mobilenet_v3_small resnet18 resnet50 vgg16 vgg16_bn"
+models=0
+for src in "$top"/models/*.cnn "$top"/tests/models/*.cnn; do
+    for n in $(sed -n 's/^model \([A-Za-z_][A-Za-z0-9_]*\).*/\1/p' "$src"); do
+        case " ${STRICT_MODELS:-$n} " in *" $n "*) ;; *) continue ;; esac
+        models=$((models+1))
+        d="$tmp/$n"; mkdir -p "$d/prog" "$d/e1" "$d/e4"
+        if STRICT_OUT="$d/prog" CC="$tmp/keep-cc" "$cnnc" "$src" --model "$n" -o "$d/prog/p" 2>"$d/log" &&
+           "$cnnc" --emit=c --model "$n" -o "$d/e1" "$src" 2>>"$d/log" &&
+           "$cnnc" --emit=c --model "$n" --batch 4 -o "$d/e4" "$src" 2>>"$d/log"; then
+            ok
+        else
+            bad "$n: cnnc failed: $(head -3 "$d/log")"; continue
+        fi
+        check "$n" "program C" "-fopenmp" "$d/prog/$n.c"
+        [ -f "$d/prog/${n}_train.c" ] && check "$n" "program training C" "-fopenmp" "$d/prog/${n}_train.c"
+        for part in "$d/prog/${n}"_train_part*.c; do # the training op functions, split (docs/language.md)
+            [ -f "$part" ] && check "$n" "program training C, $(basename "$part")" "-fopenmp" "$part"
+        done
+        check "$n" "--emit=c" "" "$d/e1/$n.c"
+        case " $BIG " in # the batch changes loop bounds only: the small models cover it
+            *" $n "*) ;;
+            *) check "$n" "--emit=c --batch 4" "" "$d/e4/$n.c" ;;
+        esac
+        # the stack: gcc with its call graph, every model; clang with its frames, all but the
+        # ImageNet-size models (a minute of CPU between them; gcc covers them)
+        (cd "$d/e1" && gcc -std=c99 -O2 -fstack-usage -fcallgraph-info=su -c "$n.c" -o gcc.o 2>gcc.err) &
+        case " $BIG " in
+            *" $n "*) echo "SKIP $n: stack under clang (an ImageNet-size model: gcc checks it)"; skip=$((skip+1)) ;;
+            *) (cd "$d/e1" && clang -std=c99 -O2 -fstack-usage -c "$n.c" -o clang.o 2>clang.err) ;;
+        esac
+        wait
+        for cc in gcc clang; do
+            [ -f "$d/e1/$cc.o" ] || continue
+            ci=""; [ $cc = gcc ] && ci="$d/e1/gcc.ci"
+            if out=$(/usr/bin/python3 "$top/tests/strict/stack_check.py" "$d/e1/$n.h" "$d/e1/$cc.su" $ci); then
+                ok; echo "$cc $out"
+            else
+                bad "$n: stack ($cc): $out $(head -3 "$d/e1/$cc.err")"
+            fi
+        done
+        [ -f "$d/e1/gcc.o" ] || bad "$n: gcc -O2 failed: $(head -3 "$d/e1/gcc.err")"
+    done
+done
+[ -n "${STRICT_MODELS:-}" ] || { [ "$models" -ge 20 ] && ok || bad "only $models models found"; }
+
+# clang's static analyzer: nothing to report on small models, inference and training
+for f in "$tmp/lenet5/e1/lenet5.c" "$tmp/simplecnn/e1/simplecnn.c" "$tmp/cov_residual/e1/cov_residual.c" \
+         "$tmp/lenet5/prog/lenet5_train.c"; do
+    [ -f "$f" ] || continue # not among STRICT_MODELS
+    if clang --analyze -std=c99 -I"$(dirname "$f")" "$f" -o "$f.plist" >"$f.an" 2>&1 && [ ! -s "$f.an" ]; then
+        ok
+    else
+        bad "clang --analyze $(basename "$f"):"; head -8 "$f.an"
+    fi
+done
+echo "strict_c: $pass passed, $fail failed, $skip skipped"
+[ "$fail" = 0 ]
