@@ -34,6 +34,13 @@ typedef float cnn_half __attribute__((vector_size(CNN_VW * 2)));
 #else
 #define CNN_MAYBE_UNUSED
 #endif
+/* Op functions stay calls (noinline): inlined, they would make the step functions so large
+ * that the C compiler's time grows faster than the number of ops. */
+#if defined(__GNUC__)
+#define CNN_NOINLINE __attribute__((noinline))
+#else
+#define CNN_NOINLINE
+#endif
 static inline CNN_MAYBE_UNUSED float cnn_exp(float x) {
     const float xc = x > -87.0f ? (x < 88.0f ? x : 88.0f) : -87.0f;
     const float n = floorf(xc * 1.44269504f + 0.5f);
@@ -115,7 +122,7 @@ int tiny_act_check_params(const float *params, unsigned long crc) {
 
 /* %1 = linear out=8: [6] -> [8]   (tiny_act.cnn:5) linear0 */
 /*   fused: gelu %2 */
-static void op1_linear0(const float *restrict x, float *restrict y, const float *restrict w, const float *restrict b, int n) {
+static CNN_NOINLINE void op1_linear0(const float *restrict x, float *restrict y, const float *restrict w, const float *restrict b, int n) {
     (void)x, (void)w, (void)b, (void)n;
     const int cnn_threads = (long long)n * 119LL >= 1048576LL; /* work per image: 119 */
     (void)cnn_threads;
@@ -229,7 +236,7 @@ static void op1_linear0(const float *restrict x, float *restrict y, const float 
 
 /* %3 = linear out=8: [8] -> [8]   (tiny_act.cnn:7) linear1 */
 /*   fused: batchnorm %4, relu6 %5 */
-static void op3_linear1(const float *restrict x, float *restrict y, const float *restrict w, const float *restrict b, const float *restrict bnw, const float *restrict bnb, const float *restrict bnm, const float *restrict bnv, int n) {
+static CNN_NOINLINE void op3_linear1(const float *restrict x, float *restrict y, const float *restrict w, const float *restrict b, const float *restrict bnw, const float *restrict bnb, const float *restrict bnm, const float *restrict bnv, int n) {
     (void)x, (void)w, (void)b, (void)bnw, (void)bnb, (void)bnm, (void)bnv, (void)n;
     const int cnn_threads = (long long)n * 153LL >= 1048576LL; /* work per image: 153 */
     (void)cnn_threads;
@@ -348,7 +355,7 @@ static void op3_linear1(const float *restrict x, float *restrict y, const float 
 
 /* %6 = linear out=6: [8] -> [6]   (tiny_act.cnn:10) linear2 */
 /*   fused: hardsigmoid %7 */
-static void op6_linear2(const float *restrict x, float *restrict y, const float *restrict w, const float *restrict b, int n) {
+static CNN_NOINLINE void op6_linear2(const float *restrict x, float *restrict y, const float *restrict w, const float *restrict b, int n) {
     (void)x, (void)w, (void)b, (void)n;
     const int cnn_threads = (long long)n * 117LL >= 1048576LL; /* work per image: 117 */
     (void)cnn_threads;
@@ -461,7 +468,7 @@ static void op6_linear2(const float *restrict x, float *restrict y, const float 
 }
 
 /* %8 = linear out=3: [6] -> [3]   (tiny_act.cnn:12) linear3 */
-static void op8_linear3(const float *restrict x, float *restrict y, const float *restrict w, const float *restrict b, int n) {
+static CNN_NOINLINE void op8_linear3(const float *restrict x, float *restrict y, const float *restrict w, const float *restrict b, int n) {
     (void)x, (void)w, (void)b, (void)n;
     const int cnn_threads = (long long)n * 49LL >= 1048576LL; /* work per image: 49 */
     (void)cnn_threads;
