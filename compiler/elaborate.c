@@ -24,7 +24,7 @@
 
 enum {
     MAX_DEPTH = 64,          /* nested block instances */
-    MAX_OPS = 10000,         /* ops in one graph (docs/language.md, Limits) */
+    MAX_OPS = 2000,          /* ops in one graph (docs/language.md, Limits) */
     MAX_REPEAT = 10000,
     MAX_STEPS = 1000000,     /* statements elaborated, over all call paths and repeats */
     POISON = -1,             /* the tensor after a failed statement */

@@ -851,7 +851,7 @@ enum { PART_TEXT = 150000 };
  * spends about 0.1 to 0.2 s of CPU on each at -O3, and identical layers share one, so this
  * bounds a program's build to about a minute on 2 cores whatever the number of ops
  * (GoogLeNet's training code needs 302). */
-enum { MAX_OP_FNS = 500 };
+enum { MAX_OP_FNS = 320 };
 
 
 /* With max_parts > 0 (a training graph of a standalone program), the training op functions go

@@ -1,7 +1,7 @@
 #!/bin/sh
 # build_scale.test.sh: what keeps a program's build time linear in the number of ops
 # (docs/language.md, Limits), checked by counting, never by timing:
-#  1. the generated C grows linearly: `repeat N { linear(16); relu }` for N = 250 and 1000,
+#  1. the generated C grows linearly: `repeat N { linear(16); relu }` for N = 200 and 800,
 #     training, gives 4x the bytes (within 10%) and the same distinct functions (identical
 #     layers share one);
 #  2. every op function is a call (CNN_NOINLINE) so the step functions stay small;
@@ -18,21 +18,21 @@ fail() { echo "build_scale: FAIL: $*"; exit 1; }
 gen() { /usr/bin/python3 "$top/bench/build_time_model.py" "$@"; }
 
 # 1. linear growth of the emitted C
-for n in 250 1000; do
+for n in 200 800; do
     gen repeat $n > "$tmp/r$n.cnn"
     mkdir -p "$tmp/r$n"
     "$B/cnnc" --emit=c --train "$tmp/r$n.cnn" -o "$tmp/r$n" || fail "--emit=c --train repeat $n"
 done
-b1=$(wc -c < "$tmp/r250/repeat250.c"); b4=$(wc -c < "$tmp/r1000/repeat1000.c")
-f1=$(grep -cE '^static [A-Z_ ]*void ' "$tmp/r250/repeat250.c")
-f4=$(grep -cE '^static [A-Z_ ]*void ' "$tmp/r1000/repeat1000.c")
+b1=$(wc -c < "$tmp/r200/repeat200.c"); b4=$(wc -c < "$tmp/r800/repeat800.c")
+f1=$(grep -cE '^static [A-Z_ ]*void ' "$tmp/r200/repeat200.c")
+f4=$(grep -cE '^static [A-Z_ ]*void ' "$tmp/r800/repeat800.c")
 awk -v a="$b1" -v b="$b4" 'BEGIN { r = b / a; exit !(r > 3.6 && r < 4.4) }' ||
-    fail "repeat 250 -> 1000: $b1 -> $b4 bytes of C, not about 4x"
-[ "$f1" = "$f4" ] || fail "repeat 250 -> 1000: $f1 -> $f4 distinct op functions (identical layers should share)"
-echo "ok: repeat 250 -> 1000 layers: $b1 -> $b4 bytes of C, $f1 = $f4 distinct op functions"
+    fail "repeat 200 -> 800: $b1 -> $b4 bytes of C, not about 4x"
+[ "$f1" = "$f4" ] || fail "repeat 200 -> 800: $f1 -> $f4 distinct op functions (identical layers should share)"
+echo "ok: repeat 200 -> 800 layers: $b1 -> $b4 bytes of C, $f1 = $f4 distinct op functions"
 
 # 2. op functions are never inlined into the step functions
-for f in "$tmp/r250/repeat250.c"; do
+for f in "$tmp/r200/repeat200.c"; do
     bad=$(grep -E '^static (inline )?void (op|update_tensor)' "$f" | head -1)
     [ -z "$bad" ] || fail "an op function without CNN_NOINLINE: $bad"
 done
