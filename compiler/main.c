@@ -368,16 +368,30 @@ static int build_program(const Options *o, const Graph *gi, const Plan *pi, Grap
     }
     if (gt)
         gt->name = arena_printf("%s_train", gi->name);
-    const char *files[5] = {arena_printf("%s/%s.c", tmpl, gi->name), arena_printf("%s/%s_main.c", tmpl, gi->name),
-                            gt ? arena_printf("%s/%s.c", tmpl, gt->name) : NULL, arena_printf("%s/%s.h", tmpl, gi->name),
-                            gt ? arena_printf("%s/%s.h", tmpl, gt->name) : NULL};
+    /* The translation units, then the headers: files[0..nc-1] are compiled. The training
+     * graph's op functions come in up to MAX_PARTS parts (emit_program_files). */
+    enum { MAX_PARTS = 8 };
+    const char *files[5 + MAX_PARTS] = {NULL};
+    int nparts = 0;
     EmitOptions eo = {.source = o->file};
     int rc = 1;
-    if (emit_program_files(gi, pi, gt, pt, &eo, tmpl)) {
+    bool emitted = emit_program_files(gi, pi, gt, pt, &eo, tmpl, MAX_PARTS, &nparts);
+    int nc = 0, nf;
+    if (gt)
+        files[nc++] = arena_printf("%s/%s.c", tmpl, gt->name);
+    for (int k = 0; k < nparts; k++)
+        files[nc++] = arena_printf("%s/%s_part%d.c", tmpl, gt->name, k + 1);
+    files[nc++] = arena_printf("%s/%s.c", tmpl, gi->name);
+    files[nc++] = arena_printf("%s/%s_main.c", tmpl, gi->name);
+    nf = nc;
+    files[nf++] = arena_printf("%s/%s.h", tmpl, gi->name);
+    if (gt)
+        files[nf++] = arena_printf("%s/%s.h", tmpl, gt->name);
+    if (emitted) {
         const char *tmp_out = arena_printf("%s.tmp%d", o->out, (int)getpid());
         /* $CNNC_CFLAGS (space-separated) is added, e.g. sanitizers for tests; CNNC_OPENMP=0
          * builds a single-threaded program. */
-        const char *args[64];
+        const char *args[80];
         int na = 0;
         const char *fixed[] = {cc, "-O3", "-march=native", "-std=c99", "-w", "-I", inc, "-I", tmpl};
         for (size_t k = 0; k < sizeof fixed / sizeof *fixed; k++)
@@ -393,40 +407,49 @@ static int build_program(const Options *o, const Graph *gi, const Plan *pi, Grap
             for (char *tok = strtok(copy, " "); tok && na < 48; tok = strtok(NULL, " "))
                 args[na++] = tok;
         }
-        /* The translation units compile at once (the training one takes most of the time),
-         * then link. */
-        const char *objs[3] = {NULL, NULL, NULL};
-        pid_t pids[3] = {-1, -1, -1};
+        /* The translation units compile as many at a time as there are processors (the
+         * largest, the training ones, first), then link. */
+        const char *objs[5 + MAX_PARTS] = {NULL};
+        long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
+        int jobs = ncpu < 1 ? 1 : ncpu > nc ? nc : (int)ncpu, running = 0, next = 0;
         int st = 0;
-        for (int k = 0; k < 3; k++)
-            if (files[k]) {
-                const char *one[64];
+        while (next < nc || running > 0) {
+            if (next < nc && running < jobs && st == 0) {
+                const char *one[80];
                 memcpy(one, args, sizeof(char *) * (size_t)na);
-                objs[k] = arena_printf("%.*so", (int)strlen(files[k]) - 1, files[k]);
+                objs[next] = arena_printf("%.*so", (int)strlen(files[next]) - 1, files[next]);
                 int m = na;
-                const char *c_args[] = {"-c", files[k], "-o", objs[k], NULL};
+                const char *c_args[] = {"-c", files[next], "-o", objs[next], NULL};
                 for (size_t j = 0; j < sizeof c_args / sizeof *c_args; j++)
                     one[m++] = c_args[j];
-                pids[k] = start((char *const *)one);
-                if (pids[k] < 0)
+                if (start((char *const *)one) < 0)
                     st = -1;
+                else
+                    running++;
+                next++;
+                continue;
             }
-        for (int k = 0; k < 3; k++)
-            if (files[k] && pids[k] >= 0) {
-                int s = finish(pids[k]);
-                if (s != 0 && st == 0)
-                    st = s;
+            if (running == 0)
+                break;
+            int status;
+            if (wait(&status) < 0) {
+                st = -1;
+                break;
             }
+            running--;
+            int s = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+            if (s != 0 && st == 0)
+                st = s;
+        }
         if (st == 0) {
-            for (int k = 0; k < 3; k++)
-                if (objs[k])
-                    args[na++] = objs[k];
+            for (int k = 0; k < nc; k++)
+                args[na++] = objs[k];
             const char *tail[] = {lib, "-lz", "-lm", "-o", tmp_out, NULL};
             for (size_t k = 0; k < sizeof tail / sizeof *tail; k++)
                 args[na++] = tail[k];
             st = finish(start((char *const *)args));
         }
-        for (int k = 0; k < 3; k++)
+        for (int k = 0; k < nc; k++)
             if (objs[k])
                 remove(objs[k]);
         if (st == 0 && rename(tmp_out, o->out) == 0) {
@@ -436,9 +459,8 @@ static int build_program(const Options *o, const Graph *gi, const Plan *pi, Grap
             fprintf(stderr, "cnnc: error: compiling the generated C with '%s' failed (status %d)\n", cc, st);
         }
     }
-    for (int k = 0; k < 5; k++)
-        if (files[k])
-            remove(files[k]);
+    for (int k = 0; k < nf; k++)
+        remove(files[k]);
     rmdir(tmpl);
     return rc;
 }

@@ -49,6 +49,14 @@ model fd_maxpool <<'M'
     maxpool(2, stride = 1)                              # [3, 5, 5]: overlapping windows
     maxpool([2, 3], stride = [2, 1], pad = [1, 0], ceil = true)   # [3, 3, 3]: a last window dropped
 M
+# Windows that tile the image (stride = kernel, no padding): pool.c's unrolled kernels, which
+# write every window of dx whole and zero the rows and columns past the last window.
+model fd_maxpool_tiles <<'M'
+    input [3, 9, 7]
+    conv(3, 1, groups = 3)
+    maxpool(2)                                          # [3, 4, 3]: the last row and column in no window
+    maxpool([2, 3])                                     # [3, 2, 1]: a window wider than tall
+M
 model fd_avgpool <<'M'
     input [2, 10, 10]
     conv(3, 3, pad = 1)

@@ -83,6 +83,17 @@ for opt in $("$B/cnnc" --help | grep -o -- '^  -[-a-zA-Z0-9=]*' | sed 's/^  //')
     MANWIDTH=200 man -l "$root/share/man/man1/cnnc.1" 2>/dev/null | grep -q -- "${opt%%=*}" && ok || bad "cnnc.1 lacks $opt"
 done
 
+# cnnc-program.1 documents every command the program lists and every option of each command's
+# --help.
+prog="$tmp/elsewhere/lenet5"
+man_prog=$(MANWIDTH=200 man -l "$root/share/man/man1/cnnc-program.1" 2>/dev/null)
+for cmd in $("$prog" help 2>&1 | sed -n '/^Commands:/,/^$/p' | awk 'NR > 1 && NF { print $1 }'); do
+    echo "$man_prog" | grep -q "^   $cmd\( \|\$\)" && ok || bad "cnnc-program.1 lacks the command $cmd"
+    for opt in $("$prog" "$cmd" --help 2>&1 | grep -o -- '--[a-z][a-z0-9-]*' | sort -u); do
+        echo "$man_prog" | grep -q -- "$opt" && ok || bad "cnnc-program.1 lacks $cmd's option $opt"
+    done
+done
+
 # bash completion: cnnc's --emit kinds and options, and a program's commands and options.
 if command -v bash >/dev/null; then
     # comp FUNCTION WORD...: the completions FUNCTION offers for the last WORD.

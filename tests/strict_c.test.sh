@@ -80,6 +80,9 @@ for src in "$top"/models/*.cnn "$top"/tests/models/*.cnn; do
         fi
         check "$n" "program C" "-fopenmp" "$d/prog/$n.c"
         [ -f "$d/prog/${n}_train.c" ] && check "$n" "program training C" "-fopenmp" "$d/prog/${n}_train.c"
+        for part in "$d/prog/${n}"_train_part*.c; do # the training op functions, split (docs/language.md)
+            [ -f "$part" ] && check "$n" "program training C, $(basename "$part")" "-fopenmp" "$part"
+        done
         check "$n" "--emit=c" "" "$d/e1/$n.c"
         case " $BIG " in # the batch changes loop bounds only: the small models cover it
             *" $n "*) ;;

@@ -56,20 +56,43 @@ static void batchnorm_emit_forward(Emit *e, const Op *op) {
     cb_line(c, "}");
 }
 
-/* Opens the per-channel loop (in parallel over channels) and computes, in double over the
- * N*H*W values of channel ch of x, mu (the mean) and sq (the sum of squared deviations);
- * count is N*H*W. The forward in training mode and the backward share it.
- *
- * Data-parallel training (CNN_MPI, synchronized batchnorm as torch.nn.SyncBatchNorm): the
+/* Lanes of the per-plane partial sums: independent float accumulators that the C compiler
+ * keeps in vector registers (a plane of H*W values is summed in LANES columns, then the
+ * columns are added), instead of one serial chain of double additions per element. */
+enum { LANES = 16 };
+
+/* Emits, for the plane xi (and gi) of HW values, the float sums named names[k] of the terms
+ * terms[k] (expressions of the index q), in one pass over the plane, in LANES partial sums. */
+static void plane_sums(Cbuf *c, int k, const char *const *names, const char *const *terms) {
+    for (int j = 0; j < k; j++)
+        cb_line(c, "float %s_l[%d] = {0.0f};", names[j], LANES);
+    cb_line(c, "for (int p = 0; p + %d <= HW; p += %d) {", LANES, LANES);
+    cb_line(c, "for (int j = 0; j < %d; j++) {", LANES);
+    cb_line(c, "const int q = p + j;");
+    for (int j = 0; j < k; j++)
+        cb_line(c, "%s_l[j] += %s;", names[j], terms[j]);
+    cb_line(c, "}");
+    cb_line(c, "}");
+    for (int j = 0; j < k; j++)
+        cb_line(c, "float %s = 0.0f;", names[j]);
+    cb_line(c, "for (int j = 0; j < %d; j++) {", LANES);
+    for (int j = 0; j < k; j++)
+        cb_line(c, "%s += %s_l[j];", names[j], names[j]);
+    cb_line(c, "}");
+    cb_line(c, "for (int q = HW / %d * %d; q < HW; q++) {", LANES, LANES);
+    for (int j = 0; j < k; j++)
+        cb_line(c, "%s += %s;", names[j], terms[j]);
+    cb_line(c, "}");
+}
+
+/* Data-parallel training (CNN_MPI, synchronized batchnorm as torch.nn.SyncBatchNorm): the
  * batch is split over ranks, so the per-channel sums and the image count are summed over them
  * first (cnn_mpi_sum), then mu comes from the global sum and the squared deviations from it
- * are summed the same way: every rank normalizes with the statistics of the whole batch. The
- * backward also declares bn_d, for the two sums its dx needs. */
-static void batch_stats(Cbuf *c, bool backward) {
-    cb_line(c, "#ifdef CNN_MPI");
+ * are summed the same way: every rank normalizes with the statistics of the whole batch.
+ * Emits those sums and opens the per-channel loop with mu (the mean) and sq (the sum of
+ * squared deviations) over count = N*H*W values of all ranks. */
+static void batch_stats_mpi(Cbuf *c) {
     cb_line(c, "double bn_sum[C + 1], bn_sq[C];");
-    if (backward)
-        cb_line(c, "double bn_d[2 * C];");
     cb_line(c, "PARALLEL_FOR");
     cb_line(c, "for (int ch = 0; ch < C; ch++) {");
     cb_line(c, "double sum = 0.0;");
@@ -95,27 +118,48 @@ static void batch_stats(Cbuf *c, bool backward) {
     cb_line(c, "bn_sq[ch] = sq;");
     cb_line(c, "}");
     cb_line(c, "cnn_mpi_sum(bn_sq, C);");
-    cb_line(c, "#else");
-    cb_line(c, "const double count = (double)n * HW;");
-    cb_line(c, "#endif");
     cb_line(c, "PARALLEL_FOR");
     cb_line(c, "for (int ch = 0; ch < C; ch++) {");
-    cb_line(c, "#ifdef CNN_MPI");
     cb_line(c, "const double mu = bn_sum[ch] / count, sq = bn_sq[ch];");
-    cb_line(c, "#else");
-    cb_line(c, "double sum = 0.0, sq = 0.0;");
+}
+
+/* One process: opens the per-channel loop (in parallel over channels) and computes mu and sq
+ * over the count = N*H*W values of channel ch in one streaming pass: each (image, channel)
+ * plane is summed twice while it sits in the L1 cache, for its sum s and the squared
+ * deviations m2 from its own float mean m, in LANES float partial sums; the planes are
+ * combined in double (sum of x^2 over a plane = m2 + m * (2 s - HW m)), so that sq never
+ * subtracts two large float sums. The backward (backward = true) sums in the same second
+ * pass dy (sd) and dy * (x - m) (sdx), and combines them into sdy and sdxm = the sum of
+ * dy * (x - mu). */
+static void batch_stats_local(Cbuf *c, bool backward) {
+    static const char *const s_name[] = {"s"}, *const s_term[] = {"xi[q]"};
+    static const char *const m_name[] = {"m2", "sd", "sdx"};
+    static const char *const m_term[] = {"(xi[q] - m) * (xi[q] - m)", "gi[q]", "gi[q] * (xi[q] - m)"};
+    cb_line(c, "const double count = (double)n * HW;");
+    cb_line(c, "PARALLEL_FOR");
+    cb_line(c, "for (int ch = 0; ch < C; ch++) {");
+    cb_line(c, "double sum = 0.0, sum2 = 0.0;");
+    if (backward)
+        cb_line(c, "double sdy = 0.0, sdxp = 0.0, smd = 0.0;");
     cb_line(c, "for (int i = 0; i < n; i++) {");
     cb_line(c, "const float *xi = x + ((ptrdiff_t)i * C + ch) * HW;");
-    cb_line(c, "for (int p = 0; p < HW; p++)");
-    cb_line(c, "    sum += xi[p];");
+    if (backward)
+        cb_line(c, "const float *gi = dy + ((ptrdiff_t)i * C + ch) * HW;");
+    plane_sums(c, 1, s_name, s_term);
+    cb_line(c, "const float m = s * (1.0f / HW);");
+    plane_sums(c, backward ? 3 : 1, m_name, m_term);
+    cb_line(c, "sum += (double)s;");
+    cb_line(c, "sum2 += (double)m2 + (double)m * (2.0 * (double)s - (double)HW * (double)m);");
+    if (backward) {
+        cb_line(c, "sdy += (double)sd;");
+        cb_line(c, "sdxp += (double)sdx;");
+        cb_line(c, "smd += (double)m * (double)sd;");
+    }
     cb_line(c, "}");
     cb_line(c, "const double mu = sum / count;");
-    cb_line(c, "for (int i = 0; i < n; i++) {");
-    cb_line(c, "const float *xi = x + ((ptrdiff_t)i * C + ch) * HW;");
-    cb_line(c, "for (int p = 0; p < HW; p++)");
-    cb_line(c, "    sq += (xi[p] - mu) * (xi[p] - mu);");
-    cb_line(c, "}");
-    cb_line(c, "#endif");
+    cb_line(c, "const double sq = sum2 - sum * mu > 0.0 ? sum2 - sum * mu : 0.0;");
+    if (backward)
+        cb_line(c, "const double sdxm = sdxp + smd - mu * sdy;");
 }
 
 /* Training: each channel is normalized with the statistics of this batch, over N*H*W
@@ -126,7 +170,11 @@ static void batchnorm_emit_forward_train(Emit *e, const Op *op) {
     Cbuf *c = e->c;
     Shape s = emit_in_shape(e, op, 0);
     cb_line(c, "enum { C = %d, HW = %d };", s.d[1], s.rank == 4 ? s.d[2] * s.d[3] : 1);
-    batch_stats(c, false);
+    cb_line(c, "#ifdef CNN_MPI");
+    batch_stats_mpi(c);
+    cb_line(c, "#else");
+    batch_stats_local(c, false);
+    cb_line(c, "#endif");
     cb_line(c, "const double biased = sq / count;");
     cb_line(c, "const float scale = (float)(w[ch] / sqrt(biased + %s));", emit_float(op->a.eps));
     cb_line(c, "const float shift = (float)(b[ch] - mu * scale);");
@@ -149,7 +197,9 @@ static void batchnorm_emit_forward_train(Emit *e, const Op *op) {
 /* Backward, from the saved input (the batch statistics are recomputed rather than stored):
  * with xhat = (x - mu) * invstd over the M = N*H*W values of a channel,
  *   dx = w * invstd / M * (M * dy - sum(dy) - xhat * sum(dy * xhat)),
- *   dw += sum(dy * xhat), db += sum(dy). */
+ *   dw += sum(dy * xhat), db += sum(dy).
+ * One process: the statistics and both sums in one pass (batch_stats_local), then dx in
+ * float as gk * dy - gmean - gslope * (x - mu). */
 static void batchnorm_emit_backward(Emit *e, const Op *bwd, const Op *fwd) {
     Cbuf *c = e->c;
     Shape s = emit_in_shape(e, fwd, 0);
@@ -157,7 +207,10 @@ static void batchnorm_emit_backward(Emit *e, const Op *bwd, const Op *fwd) {
     bool dw = fwd->param[PARAM_WEIGHT] >= 0 && g->params[fwd->param[PARAM_WEIGHT]].trained;
     bool db = fwd->param[PARAM_BIAS] >= 0 && g->params[fwd->param[PARAM_BIAS]].trained;
     cb_line(c, "enum { C = %d, HW = %d };", s.d[1], s.rank == 4 ? s.d[2] * s.d[3] : 1);
-    batch_stats(c, bwd->out >= 0);
+    cb_line(c, "#ifdef CNN_MPI");
+    if (bwd->out >= 0)
+        cb_line(c, "double bn_d[2 * C];");
+    batch_stats_mpi(c);
     cb_line(c, "const double invstd = 1.0 / sqrt(sq / count + %s);", emit_float(fwd->a.eps));
     cb_line(c, "double sdy = 0.0, sdyx = 0.0;");
     cb_line(c, "for (int i = 0; i < n; i++) {");
@@ -167,6 +220,11 @@ static void batchnorm_emit_backward(Emit *e, const Op *bwd, const Op *fwd) {
     cb_line(c, "sdyx += gi[p] * ((xi[p] - mu) * invstd);");
     cb_line(c, "}");
     cb_line(c, "}");
+    cb_line(c, "#else");
+    batch_stats_local(c, true);
+    cb_line(c, "const double invstd = 1.0 / sqrt(sq / count + %s);", emit_float(fwd->a.eps));
+    cb_line(c, "const double sdyx = sdxm * invstd;");
+    cb_line(c, "#endif");
     /* dw and db take this rank's sums (the gradients are summed over ranks later); dx needs
      * the sums over the whole batch. */
     if (dw)
@@ -186,11 +244,13 @@ static void batchnorm_emit_backward(Emit *e, const Op *bwd, const Op *fwd) {
         cb_line(c, "const double sdy = bn_d[ch], sdyx = bn_d[C + ch];");
         cb_line(c, "#endif");
         cb_line(c, "const double k = w[ch] * invstd / count;");
+        cb_line(c, "const float gk = (float)(w[ch] * invstd), gmean = (float)(k * sdy);");
+        cb_line(c, "const float gslope = (float)(k * invstd * sdyx), muf = (float)mu;");
         cb_line(c, "for (int i = 0; i < n; i++) {");
         cb_line(c, "const float *xi = x + ((ptrdiff_t)i * C + ch) * HW, *gi = dy + ((ptrdiff_t)i * C + ch) * HW;");
         cb_line(c, "float *go = dx + ((ptrdiff_t)i * C + ch) * HW;");
         cb_line(c, "for (int p = 0; p < HW; p++)");
-        cb_line(c, "    go[p] = (float)(k * (count * gi[p] - sdy - (xi[p] - mu) * invstd * sdyx));");
+        cb_line(c, "    go[p] = gk * gi[p] - gmean - gslope * (xi[p] - muf);");
         cb_line(c, "}");
     }
     cb_line(c, "}");

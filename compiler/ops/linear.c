@@ -54,19 +54,21 @@ static void linear_print_attrs(const Op *op, char *buf, size_t size) {
  * feeds several fused multiply-adds. The features left over after the last whole vector, and
  * compilers without vector types, take scalar loops. Every output element has one writer and
  * one summation order, whatever the thread count. */
-enum { LIN_TI = 4, LIN_TO = 3, LIN_KV = 3 };
+enum { LIN_TI = 4, LIN_TO = 3, LIN_KV = 3, LIN_TO1 = 8 };
+#define LIN_TI_STR "4" /* LIN_TI, spelled for the generated C */
 
-/* y[i][o] = b[o] + sum_k x[i][k] w[o][k]: jobs of TI images x TO outputs; the images and
- * outputs past the end of a ragged last block repeat the block's first and are not stored. */
-static void linear_emit_forward(Emit *e, const Op *op) {
+/* One forward tile loop: jobs of ti images x to outputs over the images from first (a C
+ * expression) on, in blocks of ti (njobs_img blocks, a C expression); the outputs past the end
+ * of a ragged last block repeat the block's first and are not stored, and so do the images
+ * (which a caller only has in the ti = 1 loop, where there are none). */
+static void linear_emit_tiles(Emit *e, const Op *op, int ti, int to, const char *first, const char *blocks) {
     Cbuf *c = e->c;
-    cb_line(c, "enum { IF = %d, OF = %d, TI = %d, TO = %d, OB = (OF + TO - 1) / TO };", emit_in_shape(e, op, 0).d[1],
-            op->a.out, LIN_TI, LIN_TO);
-    emit_epilogue_setup(e, op, op->a.out);
-    cb_line(c, "const int IB = (n + TI - 1) / TI;");
+    cb_line(c, "{");
+    cb_line(c, "enum { TI = %d, TO = %d, OB = (OF + TO - 1) / TO };", ti, to);
+    cb_line(c, "const int IB = %s, I0 = %s;", blocks, first);
     cb_line(c, "PARALLEL_FOR");
     cb_line(c, "for (int job = 0; job < IB * OB; job++) {");
-    cb_line(c, "const int i0 = job / OB * TI, o0 = job %% OB * TO;");
+    cb_line(c, "const int i0 = I0 + job / OB * TI, o0 = job %% OB * TO;");
     cb_line(c, "const float *xr[TI], *wr[TO];");
     cb_line(c, "for (int t = 0; t < TI; t++)");
     cb_line(c, "    xr[t] = x + (ptrdiff_t)(i0 + t < n ? i0 + t : i0) * IF;");
@@ -112,6 +114,19 @@ static void linear_emit_forward(Emit *e, const Op *op) {
     cb_line(c, "        y[(ptrdiff_t)(i0 + t) * OF + oc] = %s;", emit_epilogue(e, op, "v", "oc"));
     cb_line(c, "    }");
     cb_line(c, "}");
+    cb_line(c, "}");
+}
+
+/* y[i][o] = b[o] + sum_k x[i][k] w[o][k]: the whole blocks of LIN_TI images in jobs of
+ * LIN_TI images x LIN_TO outputs, then the images left over (all of them at batch 1) one at a
+ * time in jobs of LIN_TO1 outputs, so that no image is computed twice. */
+static void linear_emit_forward(Emit *e, const Op *op) {
+    Cbuf *c = e->c;
+    cb_line(c, "enum { IF = %d, OF = %d };", emit_in_shape(e, op, 0).d[1], op->a.out);
+    emit_epilogue_setup(e, op, op->a.out);
+    linear_emit_tiles(e, op, LIN_TI, LIN_TO, "0", "n / TI");
+    cb_line(c, "if (n %% %d)", LIN_TI);
+    linear_emit_tiles(e, op, 1, LIN_TO1, "n / " LIN_TI_STR " * " LIN_TI_STR, "n % " LIN_TI_STR);
 }
 
 /* The k loop of a backward tile: R rows (images or outputs) of accumulators, each a sum over m

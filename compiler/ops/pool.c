@@ -80,12 +80,92 @@ static void pool_print_attrs(const Op *op, char *buf, size_t size) {
         attr_append(buf, size, "count_include_pad=false");
 }
 
+/* Fusion: windows that tile the image, so that a conv before it can store pooled values. */
+static bool pool_tiles(const Op *pool) {
+    const Attrs *a = &pool->a;
+    return a->kh == a->sh && a->kw == a->sw && !a->ph && !a->pw && !a->ceil_mode;
+}
+
+/* Max pooling whose windows tile the image (no padding, stride = kernel, floor mode) and hold
+ * at most TILE_MAX elements: every window lies inside the image, so there is no clipping, and
+ * the scan of a window is unrolled into selects, which lets the C compiler vectorize along a
+ * row of windows. The scan is the general path's (emit_window_reduce): the first maximum in
+ * row-major order, a NaN replacing it (the last NaN wins, as in PyTorch); t_k says that
+ * element k replaced the running maximum, and the one chosen is the last k with t_k (k = 0
+ * when none did). Forward (bwd NULL): y = that maximum. Backward: each window's dx is written
+ * whole, dy at the chosen element and 0 elsewhere (windows do not overlap, so nothing adds up
+ * and dx needs no zeroing pass first); rows and columns past the last window get 0. */
+enum { TILE_MAX = 16 };
+
+static bool maxpool_tiled(const Op *pool) {
+    return pool->kind == OP_MAXPOOL && pool_tiles(pool) && pool->a.kh * pool->a.kw <= TILE_MAX;
+}
+
+static void maxpool_emit_tiled(Emit *e, const Op *fwd, const Op *bwd) {
+    Cbuf *c = e->c;
+    const Attrs *a = &fwd->a;
+    const int k = a->kh * a->kw;
+    Shape in = emit_in_shape(e, fwd, 0), out = emit_out_shape(e, fwd);
+    emit_image_dims(c, "I", in);
+    emit_image_dims(c, "O", out);
+    cb_line(c, "enum { KH = %d, KW = %d };", a->kh, a->kw);
+    cb_line(c, "PARALLEL_FOR");
+    cb_line(c, "for (int ic = 0; ic < n * IC; ic++) {");
+    cb_line(c, "const float *xi = x + (ptrdiff_t)ic * IH * IW;");
+    if (bwd) {
+        cb_line(c, "const float *dyo = dy + (ptrdiff_t)ic * OH * OW;");
+        cb_line(c, "float *dxi = dx + (ptrdiff_t)ic * IH * IW;");
+    } else {
+        cb_line(c, "float *yo = y + (ptrdiff_t)ic * OH * OW;");
+    }
+    cb_line(c, "for (int oh = 0; oh < OH; oh++) {");
+    cb_line(c, "const float *xr = xi + oh * KH * IW;");
+    if (bwd)
+        cb_line(c, "float *dr = dxi + oh * KH * IW;");
+    cb_line(c, "for (int ow = 0; ow < OW; ow++) {");
+    for (int j = 0; j < k; j++)
+        cb_line(c, "const float v%d = xr[%d * IW + KW * ow + %d];", j, j / a->kw, j % a->kw);
+    cb_line(c, "float m = v0;");
+    for (int j = 1; j < k; j++) {
+        cb_line(c, "const int t%d = v%d > m || isnan(v%d);", j, j, j);
+        if (!bwd || j < k - 1)
+            cb_line(c, "m = t%d ? v%d : m;", j, j);
+    }
+    if (bwd) {
+        cb_line(c, "const float g = dyo[oh * OW + ow];");
+        cb_line(c, "int later = 0;");
+        for (int j = k - 1; j >= 1; j--) {
+            cb_line(c, "dr[%d * IW + KW * ow + %d] = t%d && !later ? g : 0.0f;", j / a->kw, j % a->kw, j);
+            cb_line(c, "later |= t%d;", j);
+        }
+        cb_line(c, "dr[KW * ow] = later ? 0.0f : g;");
+    } else {
+        cb_line(c, "yo[oh * OW + ow] = m;");
+    }
+    cb_line(c, "}");
+    if (bwd && in.d[3] > out.d[3] * a->kw) {
+        cb_line(c, "for (int h = 0; h < KH; h++)");
+        cb_line(c, "    for (int w = OW * KW; w < IW; w++)");
+        cb_line(c, "        dr[h * IW + w] = 0.0f;");
+    }
+    cb_line(c, "}");
+    if (bwd && in.d[2] > out.d[2] * a->kh) {
+        cb_line(c, "for (int p = OH * KH * IW; p < IH * IW; p++)");
+        cb_line(c, "    dxi[p] = 0.0f;");
+    }
+    cb_line(c, "}");
+}
+
 /* One output at a time over its window clipped to the image. Max: NaN propagates as in
  * PyTorch. Average: the divisor counts padding (count_include_pad) but never the part of a
  * ceil-mode window that hangs past the padding, exactly as torch.nn.AvgPool2d. */
 static void pool_emit_forward(Emit *e, const Op *op) {
     Cbuf *c = e->c;
     const Attrs *a = &op->a;
+    if (maxpool_tiled(op)) {
+        maxpool_emit_tiled(e, op, NULL);
+        return;
+    }
     emit_image_dims(c, "I", emit_in_shape(e, op, 0));
     emit_image_dims(c, "O", emit_out_shape(e, op));
     cb_line(c, "enum { KH = %d, KW = %d, SH = %d, SW = %d, PH = %d, PW = %d };", a->kh, a->kw, a->sh, a->sw, a->ph, a->pw);
@@ -123,6 +203,10 @@ static void pool_emit_forward(Emit *e, const Op *op) {
 static void pool_emit_backward(Emit *e, const Op *bwd, const Op *fwd) {
     Cbuf *c = e->c;
     const Attrs *a = &fwd->a;
+    if (maxpool_tiled(fwd)) {
+        maxpool_emit_tiled(e, fwd, bwd);
+        return;
+    }
     emit_image_dims(c, "I", emit_in_shape(e, fwd, 0));
     emit_image_dims(c, "O", emit_out_shape(e, fwd));
     cb_line(c, "enum { KH = %d, KW = %d, SH = %d, SW = %d, PH = %d, PW = %d };", a->kh, a->kw, a->sh, a->sw, a->ph, a->pw);
@@ -159,11 +243,6 @@ static void pool_emit_backward(Emit *e, const Op *bwd, const Op *fwd) {
     cb_line(c, "}");
 }
 
-/* Fusion: windows that tile the image, so that a conv before it can store pooled values. */
-static bool pool_tiles(const Op *pool) {
-    const Attrs *a = &pool->a;
-    return a->kh == a->sh && a->kw == a->sw && !a->ph && !a->pw && !a->ceil_mode;
-}
 
 /* The PyTorch twin. */
 static const char *maxpool_torch(TorchCtx *t, const Op *op) {

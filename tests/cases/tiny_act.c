@@ -34,6 +34,13 @@ typedef float cnn_half __attribute__((vector_size(CNN_VW * 2)));
 #else
 #define CNN_MAYBE_UNUSED
 #endif
+/* Op functions stay calls (noinline): inlined, they would make the step functions so large
+ * that the C compiler's time grows faster than the number of ops. */
+#if defined(__GNUC__)
+#define CNN_NOINLINE __attribute__((noinline))
+#else
+#define CNN_NOINLINE
+#endif
 static inline CNN_MAYBE_UNUSED float cnn_exp(float x) {
     const float xc = x > -87.0f ? (x < 88.0f ? x : 88.0f) : -87.0f;
     const float n = floorf(xc * 1.44269504f + 0.5f);
@@ -116,237 +123,461 @@ int tiny_act_check_params(const float *params, unsigned long crc) {
 
 /* %1 = linear out=8: [6] -> [8]   (tiny_act.cnn:5) linear0 */
 /*   fused: gelu %2 */
-static void op1_linear0(const float *restrict x, float *restrict y, const float *restrict w, const float *restrict b, int n) {
+static CNN_NOINLINE void op1_linear0(const float *restrict x, float *restrict y, const float *restrict w, const float *restrict b, int n) {
     (void)x, (void)w, (void)b, (void)n;
     const int cnn_threads = (long long)n * 119LL >= 1048576LL; /* work per image: 119 */
     (void)cnn_threads;
-    enum { IF = 6, OF = 8, TI = 4, TO = 3, OB = (OF + TO - 1) / TO };
-    const int IB = (n + TI - 1) / TI;
-    PARALLEL_FOR
-    for (int job = 0; job < IB * OB; job++) {
-        const int i0 = job / OB * TI, o0 = job % OB * TO;
-        const float *xr[TI], *wr[TO];
-        for (int t = 0; t < TI; t++)
-            xr[t] = x + (ptrdiff_t)(i0 + t < n ? i0 + t : i0) * IF;
-        for (int u = 0; u < TO; u++)
-            wr[u] = w + (ptrdiff_t)(o0 + u < OF ? o0 + u : o0) * IF;
-        float s[TI][TO];
-        int k = 0;
-        #if CNN_VECTORS
-        cnn_vec acc[TI][TO];
-        for (int t = 0; t < TI; t++)
-            for (int u = 0; u < TO; u++)
-                acc[t][u] = (cnn_vec){0};
-        for (; k + CNN_VW <= IF; k += CNN_VW) {
-            cnn_vec xv[TI], wv[TO];
+    enum { IF = 6, OF = 8 };
+    {
+        enum { TI = 4, TO = 3, OB = (OF + TO - 1) / TO };
+        const int IB = n / TI, I0 = 0;
+        PARALLEL_FOR
+        for (int job = 0; job < IB * OB; job++) {
+            const int i0 = I0 + job / OB * TI, o0 = job % OB * TO;
+            const float *xr[TI], *wr[TO];
             for (int t = 0; t < TI; t++)
-                memcpy(&xv[t], xr[t] + k, sizeof xv[t]);
+                xr[t] = x + (ptrdiff_t)(i0 + t < n ? i0 + t : i0) * IF;
             for (int u = 0; u < TO; u++)
-                memcpy(&wv[u], wr[u] + k, sizeof wv[u]);
+                wr[u] = w + (ptrdiff_t)(o0 + u < OF ? o0 + u : o0) * IF;
+            float s[TI][TO];
+            int k = 0;
+            #if CNN_VECTORS
+            cnn_vec acc[TI][TO];
             for (int t = 0; t < TI; t++)
                 for (int u = 0; u < TO; u++)
-                    acc[t][u] += xv[t] * wv[u];
+                    acc[t][u] = (cnn_vec){0};
+            for (; k + CNN_VW <= IF; k += CNN_VW) {
+                cnn_vec xv[TI], wv[TO];
+                for (int t = 0; t < TI; t++)
+                    memcpy(&xv[t], xr[t] + k, sizeof xv[t]);
+                for (int u = 0; u < TO; u++)
+                    memcpy(&wv[u], wr[u] + k, sizeof wv[u]);
+                for (int t = 0; t < TI; t++)
+                    for (int u = 0; u < TO; u++)
+                        acc[t][u] += xv[t] * wv[u];
+            }
+            for (int t = 0; t < TI; t++)
+                for (int u = 0; u < TO; u++) {
+                        float v = 0.0f;
+                        for (int j = 0; j < CNN_VW; j++)
+                            v += acc[t][u][j];
+                        s[t][u] = v;
+                }
+            #else
+            for (int t = 0; t < TI; t++)
+                for (int u = 0; u < TO; u++)
+                    s[t][u] = 0.0f;
+            #endif
+            for (; k < IF; k++)
+                for (int t = 0; t < TI; t++)
+                    for (int u = 0; u < TO; u++)
+                        s[t][u] += xr[t][k] * wr[u][k];
+            for (int t = 0; t < TI && i0 + t < n; t++)
+                for (int u = 0; u < TO && o0 + u < OF; u++) {
+                        const int oc = o0 + u;
+                        const float v = b[oc] + s[t][u];
+                        y[(ptrdiff_t)(i0 + t) * OF + oc] = (0.5f * v * (1.0f + cnn_erf(v * 0.707106781f)));
+                }
         }
-        for (int t = 0; t < TI; t++)
-            for (int u = 0; u < TO; u++) {
-                    float v = 0.0f;
-                    for (int j = 0; j < CNN_VW; j++)
-                        v += acc[t][u][j];
-                    s[t][u] = v;
-            }
-        #else
-        for (int t = 0; t < TI; t++)
+    }
+    if (n % 4)
+    {
+        enum { TI = 1, TO = 8, OB = (OF + TO - 1) / TO };
+        const int IB = n % 4, I0 = n / 4 * 4;
+        PARALLEL_FOR
+        for (int job = 0; job < IB * OB; job++) {
+            const int i0 = I0 + job / OB * TI, o0 = job % OB * TO;
+            const float *xr[TI], *wr[TO];
+            for (int t = 0; t < TI; t++)
+                xr[t] = x + (ptrdiff_t)(i0 + t < n ? i0 + t : i0) * IF;
             for (int u = 0; u < TO; u++)
-                s[t][u] = 0.0f;
-        #endif
-        for (; k < IF; k++)
+                wr[u] = w + (ptrdiff_t)(o0 + u < OF ? o0 + u : o0) * IF;
+            float s[TI][TO];
+            int k = 0;
+            #if CNN_VECTORS
+            cnn_vec acc[TI][TO];
             for (int t = 0; t < TI; t++)
                 for (int u = 0; u < TO; u++)
-                    s[t][u] += xr[t][k] * wr[u][k];
-        for (int t = 0; t < TI && i0 + t < n; t++)
-            for (int u = 0; u < TO && o0 + u < OF; u++) {
-                    const int oc = o0 + u;
-                    const float v = b[oc] + s[t][u];
-                    y[(ptrdiff_t)(i0 + t) * OF + oc] = (0.5f * v * (1.0f + cnn_erf(v * 0.707106781f)));
+                    acc[t][u] = (cnn_vec){0};
+            for (; k + CNN_VW <= IF; k += CNN_VW) {
+                cnn_vec xv[TI], wv[TO];
+                for (int t = 0; t < TI; t++)
+                    memcpy(&xv[t], xr[t] + k, sizeof xv[t]);
+                for (int u = 0; u < TO; u++)
+                    memcpy(&wv[u], wr[u] + k, sizeof wv[u]);
+                for (int t = 0; t < TI; t++)
+                    for (int u = 0; u < TO; u++)
+                        acc[t][u] += xv[t] * wv[u];
             }
+            for (int t = 0; t < TI; t++)
+                for (int u = 0; u < TO; u++) {
+                        float v = 0.0f;
+                        for (int j = 0; j < CNN_VW; j++)
+                            v += acc[t][u][j];
+                        s[t][u] = v;
+                }
+            #else
+            for (int t = 0; t < TI; t++)
+                for (int u = 0; u < TO; u++)
+                    s[t][u] = 0.0f;
+            #endif
+            for (; k < IF; k++)
+                for (int t = 0; t < TI; t++)
+                    for (int u = 0; u < TO; u++)
+                        s[t][u] += xr[t][k] * wr[u][k];
+            for (int t = 0; t < TI && i0 + t < n; t++)
+                for (int u = 0; u < TO && o0 + u < OF; u++) {
+                        const int oc = o0 + u;
+                        const float v = b[oc] + s[t][u];
+                        y[(ptrdiff_t)(i0 + t) * OF + oc] = (0.5f * v * (1.0f + cnn_erf(v * 0.707106781f)));
+                }
+        }
     }
 }
 
 /* %3 = linear out=8: [8] -> [8]   (tiny_act.cnn:7) linear1 */
 /*   fused: batchnorm %4, relu6 %5 */
-static void op3_linear1(const float *restrict x, float *restrict y, const float *restrict w, const float *restrict b, const float *restrict bnw, const float *restrict bnb, const float *restrict bnm, const float *restrict bnv, float *restrict scratch, int n) {
+static CNN_NOINLINE void op3_linear1(const float *restrict x, float *restrict y, const float *restrict w, const float *restrict b, const float *restrict bnw, const float *restrict bnb, const float *restrict bnm, const float *restrict bnv, float *restrict scratch, int n) {
     (void)x, (void)w, (void)b, (void)bnw, (void)bnb, (void)bnm, (void)bnv, (void)scratch, (void)n;
     const int cnn_threads = (long long)n * 153LL >= 1048576LL; /* work per image: 153 */
     (void)cnn_threads;
-    enum { IF = 8, OF = 8, TI = 4, TO = 3, OB = (OF + TO - 1) / TO };
+    enum { IF = 8, OF = 8 };
     float *const bn_scale = scratch + 0, *const bn_shift = scratch + 16;
     for (int ch = 0; ch < 8; ch++) {
         bn_scale[ch] = bnw[ch] / sqrtf(bnv[ch] + 9.99999975e-06f);
         bn_shift[ch] = bnb[ch] - bnm[ch] * bn_scale[ch];
     }
-    const int IB = (n + TI - 1) / TI;
-    PARALLEL_FOR
-    for (int job = 0; job < IB * OB; job++) {
-        const int i0 = job / OB * TI, o0 = job % OB * TO;
-        const float *xr[TI], *wr[TO];
-        for (int t = 0; t < TI; t++)
-            xr[t] = x + (ptrdiff_t)(i0 + t < n ? i0 + t : i0) * IF;
-        for (int u = 0; u < TO; u++)
-            wr[u] = w + (ptrdiff_t)(o0 + u < OF ? o0 + u : o0) * IF;
-        float s[TI][TO];
-        int k = 0;
-        #if CNN_VECTORS
-        cnn_vec acc[TI][TO];
-        for (int t = 0; t < TI; t++)
-            for (int u = 0; u < TO; u++)
-                acc[t][u] = (cnn_vec){0};
-        for (; k + CNN_VW <= IF; k += CNN_VW) {
-            cnn_vec xv[TI], wv[TO];
+    {
+        enum { TI = 4, TO = 3, OB = (OF + TO - 1) / TO };
+        const int IB = n / TI, I0 = 0;
+        PARALLEL_FOR
+        for (int job = 0; job < IB * OB; job++) {
+            const int i0 = I0 + job / OB * TI, o0 = job % OB * TO;
+            const float *xr[TI], *wr[TO];
             for (int t = 0; t < TI; t++)
-                memcpy(&xv[t], xr[t] + k, sizeof xv[t]);
+                xr[t] = x + (ptrdiff_t)(i0 + t < n ? i0 + t : i0) * IF;
             for (int u = 0; u < TO; u++)
-                memcpy(&wv[u], wr[u] + k, sizeof wv[u]);
+                wr[u] = w + (ptrdiff_t)(o0 + u < OF ? o0 + u : o0) * IF;
+            float s[TI][TO];
+            int k = 0;
+            #if CNN_VECTORS
+            cnn_vec acc[TI][TO];
             for (int t = 0; t < TI; t++)
                 for (int u = 0; u < TO; u++)
-                    acc[t][u] += xv[t] * wv[u];
+                    acc[t][u] = (cnn_vec){0};
+            for (; k + CNN_VW <= IF; k += CNN_VW) {
+                cnn_vec xv[TI], wv[TO];
+                for (int t = 0; t < TI; t++)
+                    memcpy(&xv[t], xr[t] + k, sizeof xv[t]);
+                for (int u = 0; u < TO; u++)
+                    memcpy(&wv[u], wr[u] + k, sizeof wv[u]);
+                for (int t = 0; t < TI; t++)
+                    for (int u = 0; u < TO; u++)
+                        acc[t][u] += xv[t] * wv[u];
+            }
+            for (int t = 0; t < TI; t++)
+                for (int u = 0; u < TO; u++) {
+                        float v = 0.0f;
+                        for (int j = 0; j < CNN_VW; j++)
+                            v += acc[t][u][j];
+                        s[t][u] = v;
+                }
+            #else
+            for (int t = 0; t < TI; t++)
+                for (int u = 0; u < TO; u++)
+                    s[t][u] = 0.0f;
+            #endif
+            for (; k < IF; k++)
+                for (int t = 0; t < TI; t++)
+                    for (int u = 0; u < TO; u++)
+                        s[t][u] += xr[t][k] * wr[u][k];
+            for (int t = 0; t < TI && i0 + t < n; t++)
+                for (int u = 0; u < TO && o0 + u < OF; u++) {
+                        const int oc = o0 + u;
+                        const float v = b[oc] + s[t][u];
+                        y[(ptrdiff_t)(i0 + t) * OF + oc] = ((v * bn_scale[oc] + bn_shift[oc]) > 0.0f ? ((v * bn_scale[oc] + bn_shift[oc]) < 6.0f ? (v * bn_scale[oc] + bn_shift[oc]) : 6.0f) : 0.0f);
+                }
         }
-        for (int t = 0; t < TI; t++)
-            for (int u = 0; u < TO; u++) {
-                    float v = 0.0f;
-                    for (int j = 0; j < CNN_VW; j++)
-                        v += acc[t][u][j];
-                    s[t][u] = v;
-            }
-        #else
-        for (int t = 0; t < TI; t++)
+    }
+    if (n % 4)
+    {
+        enum { TI = 1, TO = 8, OB = (OF + TO - 1) / TO };
+        const int IB = n % 4, I0 = n / 4 * 4;
+        PARALLEL_FOR
+        for (int job = 0; job < IB * OB; job++) {
+            const int i0 = I0 + job / OB * TI, o0 = job % OB * TO;
+            const float *xr[TI], *wr[TO];
+            for (int t = 0; t < TI; t++)
+                xr[t] = x + (ptrdiff_t)(i0 + t < n ? i0 + t : i0) * IF;
             for (int u = 0; u < TO; u++)
-                s[t][u] = 0.0f;
-        #endif
-        for (; k < IF; k++)
+                wr[u] = w + (ptrdiff_t)(o0 + u < OF ? o0 + u : o0) * IF;
+            float s[TI][TO];
+            int k = 0;
+            #if CNN_VECTORS
+            cnn_vec acc[TI][TO];
             for (int t = 0; t < TI; t++)
                 for (int u = 0; u < TO; u++)
-                    s[t][u] += xr[t][k] * wr[u][k];
-        for (int t = 0; t < TI && i0 + t < n; t++)
-            for (int u = 0; u < TO && o0 + u < OF; u++) {
-                    const int oc = o0 + u;
-                    const float v = b[oc] + s[t][u];
-                    y[(ptrdiff_t)(i0 + t) * OF + oc] = ((v * bn_scale[oc] + bn_shift[oc]) > 0.0f ? ((v * bn_scale[oc] + bn_shift[oc]) < 6.0f ? (v * bn_scale[oc] + bn_shift[oc]) : 6.0f) : 0.0f);
+                    acc[t][u] = (cnn_vec){0};
+            for (; k + CNN_VW <= IF; k += CNN_VW) {
+                cnn_vec xv[TI], wv[TO];
+                for (int t = 0; t < TI; t++)
+                    memcpy(&xv[t], xr[t] + k, sizeof xv[t]);
+                for (int u = 0; u < TO; u++)
+                    memcpy(&wv[u], wr[u] + k, sizeof wv[u]);
+                for (int t = 0; t < TI; t++)
+                    for (int u = 0; u < TO; u++)
+                        acc[t][u] += xv[t] * wv[u];
             }
+            for (int t = 0; t < TI; t++)
+                for (int u = 0; u < TO; u++) {
+                        float v = 0.0f;
+                        for (int j = 0; j < CNN_VW; j++)
+                            v += acc[t][u][j];
+                        s[t][u] = v;
+                }
+            #else
+            for (int t = 0; t < TI; t++)
+                for (int u = 0; u < TO; u++)
+                    s[t][u] = 0.0f;
+            #endif
+            for (; k < IF; k++)
+                for (int t = 0; t < TI; t++)
+                    for (int u = 0; u < TO; u++)
+                        s[t][u] += xr[t][k] * wr[u][k];
+            for (int t = 0; t < TI && i0 + t < n; t++)
+                for (int u = 0; u < TO && o0 + u < OF; u++) {
+                        const int oc = o0 + u;
+                        const float v = b[oc] + s[t][u];
+                        y[(ptrdiff_t)(i0 + t) * OF + oc] = ((v * bn_scale[oc] + bn_shift[oc]) > 0.0f ? ((v * bn_scale[oc] + bn_shift[oc]) < 6.0f ? (v * bn_scale[oc] + bn_shift[oc]) : 6.0f) : 0.0f);
+                }
+        }
     }
 }
 
 /* %6 = linear out=6: [8] -> [6]   (tiny_act.cnn:10) linear2 */
 /*   fused: hardsigmoid %7 */
-static void op6_linear2(const float *restrict x, float *restrict y, const float *restrict w, const float *restrict b, int n) {
+static CNN_NOINLINE void op6_linear2(const float *restrict x, float *restrict y, const float *restrict w, const float *restrict b, int n) {
     (void)x, (void)w, (void)b, (void)n;
     const int cnn_threads = (long long)n * 117LL >= 1048576LL; /* work per image: 117 */
     (void)cnn_threads;
-    enum { IF = 8, OF = 6, TI = 4, TO = 3, OB = (OF + TO - 1) / TO };
-    const int IB = (n + TI - 1) / TI;
-    PARALLEL_FOR
-    for (int job = 0; job < IB * OB; job++) {
-        const int i0 = job / OB * TI, o0 = job % OB * TO;
-        const float *xr[TI], *wr[TO];
-        for (int t = 0; t < TI; t++)
-            xr[t] = x + (ptrdiff_t)(i0 + t < n ? i0 + t : i0) * IF;
-        for (int u = 0; u < TO; u++)
-            wr[u] = w + (ptrdiff_t)(o0 + u < OF ? o0 + u : o0) * IF;
-        float s[TI][TO];
-        int k = 0;
-        #if CNN_VECTORS
-        cnn_vec acc[TI][TO];
-        for (int t = 0; t < TI; t++)
-            for (int u = 0; u < TO; u++)
-                acc[t][u] = (cnn_vec){0};
-        for (; k + CNN_VW <= IF; k += CNN_VW) {
-            cnn_vec xv[TI], wv[TO];
+    enum { IF = 8, OF = 6 };
+    {
+        enum { TI = 4, TO = 3, OB = (OF + TO - 1) / TO };
+        const int IB = n / TI, I0 = 0;
+        PARALLEL_FOR
+        for (int job = 0; job < IB * OB; job++) {
+            const int i0 = I0 + job / OB * TI, o0 = job % OB * TO;
+            const float *xr[TI], *wr[TO];
             for (int t = 0; t < TI; t++)
-                memcpy(&xv[t], xr[t] + k, sizeof xv[t]);
+                xr[t] = x + (ptrdiff_t)(i0 + t < n ? i0 + t : i0) * IF;
             for (int u = 0; u < TO; u++)
-                memcpy(&wv[u], wr[u] + k, sizeof wv[u]);
+                wr[u] = w + (ptrdiff_t)(o0 + u < OF ? o0 + u : o0) * IF;
+            float s[TI][TO];
+            int k = 0;
+            #if CNN_VECTORS
+            cnn_vec acc[TI][TO];
             for (int t = 0; t < TI; t++)
                 for (int u = 0; u < TO; u++)
-                    acc[t][u] += xv[t] * wv[u];
+                    acc[t][u] = (cnn_vec){0};
+            for (; k + CNN_VW <= IF; k += CNN_VW) {
+                cnn_vec xv[TI], wv[TO];
+                for (int t = 0; t < TI; t++)
+                    memcpy(&xv[t], xr[t] + k, sizeof xv[t]);
+                for (int u = 0; u < TO; u++)
+                    memcpy(&wv[u], wr[u] + k, sizeof wv[u]);
+                for (int t = 0; t < TI; t++)
+                    for (int u = 0; u < TO; u++)
+                        acc[t][u] += xv[t] * wv[u];
+            }
+            for (int t = 0; t < TI; t++)
+                for (int u = 0; u < TO; u++) {
+                        float v = 0.0f;
+                        for (int j = 0; j < CNN_VW; j++)
+                            v += acc[t][u][j];
+                        s[t][u] = v;
+                }
+            #else
+            for (int t = 0; t < TI; t++)
+                for (int u = 0; u < TO; u++)
+                    s[t][u] = 0.0f;
+            #endif
+            for (; k < IF; k++)
+                for (int t = 0; t < TI; t++)
+                    for (int u = 0; u < TO; u++)
+                        s[t][u] += xr[t][k] * wr[u][k];
+            for (int t = 0; t < TI && i0 + t < n; t++)
+                for (int u = 0; u < TO && o0 + u < OF; u++) {
+                        const int oc = o0 + u;
+                        const float v = b[oc] + s[t][u];
+                        y[(ptrdiff_t)(i0 + t) * OF + oc] = (v > -3.0f ? (v < 3.0f ? (v + 3.0f) * (1.0f / 6.0f) : 1.0f) : 0.0f);
+                }
         }
-        for (int t = 0; t < TI; t++)
-            for (int u = 0; u < TO; u++) {
-                    float v = 0.0f;
-                    for (int j = 0; j < CNN_VW; j++)
-                        v += acc[t][u][j];
-                    s[t][u] = v;
-            }
-        #else
-        for (int t = 0; t < TI; t++)
+    }
+    if (n % 4)
+    {
+        enum { TI = 1, TO = 8, OB = (OF + TO - 1) / TO };
+        const int IB = n % 4, I0 = n / 4 * 4;
+        PARALLEL_FOR
+        for (int job = 0; job < IB * OB; job++) {
+            const int i0 = I0 + job / OB * TI, o0 = job % OB * TO;
+            const float *xr[TI], *wr[TO];
+            for (int t = 0; t < TI; t++)
+                xr[t] = x + (ptrdiff_t)(i0 + t < n ? i0 + t : i0) * IF;
             for (int u = 0; u < TO; u++)
-                s[t][u] = 0.0f;
-        #endif
-        for (; k < IF; k++)
+                wr[u] = w + (ptrdiff_t)(o0 + u < OF ? o0 + u : o0) * IF;
+            float s[TI][TO];
+            int k = 0;
+            #if CNN_VECTORS
+            cnn_vec acc[TI][TO];
             for (int t = 0; t < TI; t++)
                 for (int u = 0; u < TO; u++)
-                    s[t][u] += xr[t][k] * wr[u][k];
-        for (int t = 0; t < TI && i0 + t < n; t++)
-            for (int u = 0; u < TO && o0 + u < OF; u++) {
-                    const int oc = o0 + u;
-                    const float v = b[oc] + s[t][u];
-                    y[(ptrdiff_t)(i0 + t) * OF + oc] = (v > -3.0f ? (v < 3.0f ? (v + 3.0f) * (1.0f / 6.0f) : 1.0f) : 0.0f);
+                    acc[t][u] = (cnn_vec){0};
+            for (; k + CNN_VW <= IF; k += CNN_VW) {
+                cnn_vec xv[TI], wv[TO];
+                for (int t = 0; t < TI; t++)
+                    memcpy(&xv[t], xr[t] + k, sizeof xv[t]);
+                for (int u = 0; u < TO; u++)
+                    memcpy(&wv[u], wr[u] + k, sizeof wv[u]);
+                for (int t = 0; t < TI; t++)
+                    for (int u = 0; u < TO; u++)
+                        acc[t][u] += xv[t] * wv[u];
             }
+            for (int t = 0; t < TI; t++)
+                for (int u = 0; u < TO; u++) {
+                        float v = 0.0f;
+                        for (int j = 0; j < CNN_VW; j++)
+                            v += acc[t][u][j];
+                        s[t][u] = v;
+                }
+            #else
+            for (int t = 0; t < TI; t++)
+                for (int u = 0; u < TO; u++)
+                    s[t][u] = 0.0f;
+            #endif
+            for (; k < IF; k++)
+                for (int t = 0; t < TI; t++)
+                    for (int u = 0; u < TO; u++)
+                        s[t][u] += xr[t][k] * wr[u][k];
+            for (int t = 0; t < TI && i0 + t < n; t++)
+                for (int u = 0; u < TO && o0 + u < OF; u++) {
+                        const int oc = o0 + u;
+                        const float v = b[oc] + s[t][u];
+                        y[(ptrdiff_t)(i0 + t) * OF + oc] = (v > -3.0f ? (v < 3.0f ? (v + 3.0f) * (1.0f / 6.0f) : 1.0f) : 0.0f);
+                }
+        }
     }
 }
 
 /* %8 = linear out=3: [6] -> [3]   (tiny_act.cnn:12) linear3 */
-static void op8_linear3(const float *restrict x, float *restrict y, const float *restrict w, const float *restrict b, int n) {
+static CNN_NOINLINE void op8_linear3(const float *restrict x, float *restrict y, const float *restrict w, const float *restrict b, int n) {
     (void)x, (void)w, (void)b, (void)n;
     const int cnn_threads = (long long)n * 49LL >= 1048576LL; /* work per image: 49 */
     (void)cnn_threads;
-    enum { IF = 6, OF = 3, TI = 4, TO = 3, OB = (OF + TO - 1) / TO };
-    const int IB = (n + TI - 1) / TI;
-    PARALLEL_FOR
-    for (int job = 0; job < IB * OB; job++) {
-        const int i0 = job / OB * TI, o0 = job % OB * TO;
-        const float *xr[TI], *wr[TO];
-        for (int t = 0; t < TI; t++)
-            xr[t] = x + (ptrdiff_t)(i0 + t < n ? i0 + t : i0) * IF;
-        for (int u = 0; u < TO; u++)
-            wr[u] = w + (ptrdiff_t)(o0 + u < OF ? o0 + u : o0) * IF;
-        float s[TI][TO];
-        int k = 0;
-        #if CNN_VECTORS
-        cnn_vec acc[TI][TO];
-        for (int t = 0; t < TI; t++)
-            for (int u = 0; u < TO; u++)
-                acc[t][u] = (cnn_vec){0};
-        for (; k + CNN_VW <= IF; k += CNN_VW) {
-            cnn_vec xv[TI], wv[TO];
+    enum { IF = 6, OF = 3 };
+    {
+        enum { TI = 4, TO = 3, OB = (OF + TO - 1) / TO };
+        const int IB = n / TI, I0 = 0;
+        PARALLEL_FOR
+        for (int job = 0; job < IB * OB; job++) {
+            const int i0 = I0 + job / OB * TI, o0 = job % OB * TO;
+            const float *xr[TI], *wr[TO];
             for (int t = 0; t < TI; t++)
-                memcpy(&xv[t], xr[t] + k, sizeof xv[t]);
+                xr[t] = x + (ptrdiff_t)(i0 + t < n ? i0 + t : i0) * IF;
             for (int u = 0; u < TO; u++)
-                memcpy(&wv[u], wr[u] + k, sizeof wv[u]);
+                wr[u] = w + (ptrdiff_t)(o0 + u < OF ? o0 + u : o0) * IF;
+            float s[TI][TO];
+            int k = 0;
+            #if CNN_VECTORS
+            cnn_vec acc[TI][TO];
             for (int t = 0; t < TI; t++)
                 for (int u = 0; u < TO; u++)
-                    acc[t][u] += xv[t] * wv[u];
+                    acc[t][u] = (cnn_vec){0};
+            for (; k + CNN_VW <= IF; k += CNN_VW) {
+                cnn_vec xv[TI], wv[TO];
+                for (int t = 0; t < TI; t++)
+                    memcpy(&xv[t], xr[t] + k, sizeof xv[t]);
+                for (int u = 0; u < TO; u++)
+                    memcpy(&wv[u], wr[u] + k, sizeof wv[u]);
+                for (int t = 0; t < TI; t++)
+                    for (int u = 0; u < TO; u++)
+                        acc[t][u] += xv[t] * wv[u];
+            }
+            for (int t = 0; t < TI; t++)
+                for (int u = 0; u < TO; u++) {
+                        float v = 0.0f;
+                        for (int j = 0; j < CNN_VW; j++)
+                            v += acc[t][u][j];
+                        s[t][u] = v;
+                }
+            #else
+            for (int t = 0; t < TI; t++)
+                for (int u = 0; u < TO; u++)
+                    s[t][u] = 0.0f;
+            #endif
+            for (; k < IF; k++)
+                for (int t = 0; t < TI; t++)
+                    for (int u = 0; u < TO; u++)
+                        s[t][u] += xr[t][k] * wr[u][k];
+            for (int t = 0; t < TI && i0 + t < n; t++)
+                for (int u = 0; u < TO && o0 + u < OF; u++) {
+                        const int oc = o0 + u;
+                        const float v = b[oc] + s[t][u];
+                        y[(ptrdiff_t)(i0 + t) * OF + oc] = v;
+                }
         }
-        for (int t = 0; t < TI; t++)
-            for (int u = 0; u < TO; u++) {
-                    float v = 0.0f;
-                    for (int j = 0; j < CNN_VW; j++)
-                        v += acc[t][u][j];
-                    s[t][u] = v;
-            }
-        #else
-        for (int t = 0; t < TI; t++)
+    }
+    if (n % 4)
+    {
+        enum { TI = 1, TO = 8, OB = (OF + TO - 1) / TO };
+        const int IB = n % 4, I0 = n / 4 * 4;
+        PARALLEL_FOR
+        for (int job = 0; job < IB * OB; job++) {
+            const int i0 = I0 + job / OB * TI, o0 = job % OB * TO;
+            const float *xr[TI], *wr[TO];
+            for (int t = 0; t < TI; t++)
+                xr[t] = x + (ptrdiff_t)(i0 + t < n ? i0 + t : i0) * IF;
             for (int u = 0; u < TO; u++)
-                s[t][u] = 0.0f;
-        #endif
-        for (; k < IF; k++)
+                wr[u] = w + (ptrdiff_t)(o0 + u < OF ? o0 + u : o0) * IF;
+            float s[TI][TO];
+            int k = 0;
+            #if CNN_VECTORS
+            cnn_vec acc[TI][TO];
             for (int t = 0; t < TI; t++)
                 for (int u = 0; u < TO; u++)
-                    s[t][u] += xr[t][k] * wr[u][k];
-        for (int t = 0; t < TI && i0 + t < n; t++)
-            for (int u = 0; u < TO && o0 + u < OF; u++) {
-                    const int oc = o0 + u;
-                    const float v = b[oc] + s[t][u];
-                    y[(ptrdiff_t)(i0 + t) * OF + oc] = v;
+                    acc[t][u] = (cnn_vec){0};
+            for (; k + CNN_VW <= IF; k += CNN_VW) {
+                cnn_vec xv[TI], wv[TO];
+                for (int t = 0; t < TI; t++)
+                    memcpy(&xv[t], xr[t] + k, sizeof xv[t]);
+                for (int u = 0; u < TO; u++)
+                    memcpy(&wv[u], wr[u] + k, sizeof wv[u]);
+                for (int t = 0; t < TI; t++)
+                    for (int u = 0; u < TO; u++)
+                        acc[t][u] += xv[t] * wv[u];
             }
+            for (int t = 0; t < TI; t++)
+                for (int u = 0; u < TO; u++) {
+                        float v = 0.0f;
+                        for (int j = 0; j < CNN_VW; j++)
+                            v += acc[t][u][j];
+                        s[t][u] = v;
+                }
+            #else
+            for (int t = 0; t < TI; t++)
+                for (int u = 0; u < TO; u++)
+                    s[t][u] = 0.0f;
+            #endif
+            for (; k < IF; k++)
+                for (int t = 0; t < TI; t++)
+                    for (int u = 0; u < TO; u++)
+                        s[t][u] += xr[t][k] * wr[u][k];
+            for (int t = 0; t < TI && i0 + t < n; t++)
+                for (int u = 0; u < TO && o0 + u < OF; u++) {
+                        const int oc = o0 + u;
+                        const float v = b[oc] + s[t][u];
+                        y[(ptrdiff_t)(i0 + t) * OF + oc] = v;
+                }
+        }
     }
 }
 

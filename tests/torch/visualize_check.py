@@ -126,7 +126,9 @@ def main():
         open(src, "w").write(MODEL)
         prog, grey = os.path.join(tmp, "vis"), os.path.join(tmp, "vis_grey")
         for name, p in (("vis", prog), ("vis_grey", grey)):
-            r = run([os.path.join(a.build, "cnnc"), "--model", name, src, "-o", p])
+            # Batch 2: at batch 1 conv0 would be streamed into conv1 (conv_stream.c) and its
+            # output never written, so --list would show it inside conv1's group.
+            r = run([os.path.join(a.build, "cnnc"), "--model", name, src, "-o", p, "--batch", "2"])
             if r.returncode:
                 sys.exit("visualize: FAIL: cnnc: " + r.stderr)
         rng = np.random.default_rng(7)
