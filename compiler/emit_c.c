@@ -20,7 +20,9 @@ void emit_epilogue_setup(const Emit *e, const Op *op, int channels) {
     if (op->epi_bn < 0)
         return;
     Cbuf *c = e->c;
-    cb_line(c, "float bn_scale[%d], bn_shift[%d]; /* the fused batchnorm as y * scale + shift */", channels, channels);
+    int64_t at = op_bn_scratch_at(e->g, op), cr = (channels + 15) / 16 * 16;
+    /* the fused batchnorm as y * scale + shift; in the op's scratch, not on the stack */
+    cb_line(c, "float *const bn_scale = scratch + %lld, *const bn_shift = scratch + %lld;", (long long)at, (long long)(at + cr));
     cb_line(c, "for (int ch = 0; ch < %d; ch++) {", channels);
     cb_line(c, "bn_scale[ch] = bnw[ch] / sqrtf(bnv[ch] + %s);", emit_float(e->g->ops[op->epi_bn].a.eps));
     cb_line(c, "bn_shift[ch] = bnb[ch] - bnm[ch] * bn_scale[ch];");

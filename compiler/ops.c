@@ -22,6 +22,21 @@ const OpInfo *const op_infos[OP_COUNT] = {
 
 const OpInfo *op_info(OpKind k) { return op_infos[k]; }
 
+int64_t op_bn_scratch_at(const Graph *g, const Op *op) {
+    const OpInfo *info = op_info(op->kind);
+    int64_t k = info->scratch ? info->scratch(g, op) : 0;
+    return (k + 15) / 16 * 16;
+}
+
+int64_t op_scratch_floats(const Graph *g, const Op *op) {
+    if (op->epi_bn < 0) {
+        const OpInfo *info = op_info(op->kind);
+        return info->scratch ? info->scratch(g, op) : 0;
+    }
+    int64_t ch = g->values[g->ops[op->epi_bn].out].shape.d[1];
+    return op_bn_scratch_at(g, op) + 2 * ((ch + 15) / 16 * 16);
+}
+
 const OpInfo *op_find_layer(const char *name) {
     for (int k = 0; k < OP_COUNT; k++)
         if (op_infos[k]->is_layer && strcmp(op_infos[k]->name, name) == 0)

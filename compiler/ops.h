@@ -103,6 +103,10 @@ enum { BWD_X = 1, BWD_Y = 2 };
 
 extern const OpInfo *const op_infos[OP_COUNT];
 const OpInfo *op_info(OpKind k);
+/* The forward scratch of op: its kernel's (OpInfo.scratch), then, for a folded batchnorm, the
+ * per-channel scale and shift at op_bn_scratch_at (so no kernel keeps them on the stack). */
+int64_t op_scratch_floats(const Graph *g, const Op *op);
+int64_t op_bn_scratch_at(const Graph *g, const Op *op);
 const OpInfo *op_find_layer(const char *name);   /* NULL when no layer has that name */
 /* Every layer name, for "did you mean"; returns the count. */
 int op_layer_names(const char **names, int max);

@@ -97,8 +97,7 @@ Plan *pass_plan(const Graph *g, bool inplace_allowed) {
     p->grad_scratch_of = arena_alloc(sizeof(int) * (size_t)(g->nops + 1));
     int nb = nv;
     for (int i = 0; i < g->nops; i++) {
-        const OpInfo *info = op_info(g->ops[i].kind);
-        p->scratch_of[i] = g->ops[i].fused_into < 0 && info->scratch && info->scratch(g, &g->ops[i]) > 0 ? nb++ : -1;
+        p->scratch_of[i] = g->ops[i].fused_into < 0 && op_scratch_floats(g, &g->ops[i]) > 0 ? nb++ : -1;
         p->grad_scratch_of[i] = grad_floats(g, i) > 0 ? nb++ : -1;
         if (p->grad_scratch_of[i] >= 0) /* the trained weight, then the trained bias */
             for (int r = 0, at = 0; r < 2; r++) {
@@ -132,7 +131,7 @@ Plan *pass_plan(const Graph *g, bool inplace_allowed) {
     for (int i = 0; i < g->nops; i++) {
         int b = p->scratch_of[i];
         if (b >= 0) {
-            p->value_floats[b] = round_up(op_info(g->ops[i].kind)->scratch(g, &g->ops[i]));
+            p->value_floats[b] = round_up(op_scratch_floats(g, &g->ops[i]));
             p->first[b] = p->last[b] = i;
         }
         b = p->grad_scratch_of[i];

@@ -228,13 +228,29 @@ static int64_t conv_kernel_scratch(const Attrs *a, Shape in, Shape out, bool poo
                         : 0;
 }
 
+/* The fused pooling's row buffers: CONV_SLOTS of them, each OB * PKH * OW floats, after the
+ * kernel's scratch (at conv_rows_at). The jobs are cut into CONV_SLOTS contiguous ranges, each
+ * run in order by one thread with its own buffer, so any thread count is safe. */
+enum { CONV_SLOTS = 64 };
+
+static int64_t conv_rows_at(const Attrs *a, Shape in, Shape out) { return round16(conv_kernel_scratch(a, in, out, true)); }
+
+static int64_t conv_rows_floats(const Graph *g, const Op *op) {
+    const Attrs *a = &op->a;
+    int ocg = a->out / a->groups, ob = ocg < CONV_OB ? ocg : CONV_OB;
+    return (int64_t)CONV_SLOTS * ob * g->ops[op->epi_pool].a.kh * g->values[op->out].shape.d[3];
+}
+
 static int64_t conv_scratch(const Graph *g, const Op *op) {
     if (op->pro_conv >= 0)
         return conv_stream_scratch(g, op);
     int64_t dws = conv_dw_scratch(g, op);
     if (dws >= 0)
         return dws;
-    return conv_kernel_scratch(&op->a, g->values[op->in[0]].shape, g->values[op->out].shape, op->epi_pool >= 0);
+    Shape in = g->values[op->in[0]].shape, out = g->values[op->out].shape;
+    if (op->epi_pool >= 0 && !conv_by_product(&op->a, out, true))
+        return conv_rows_at(&op->a, in, out) + conv_rows_floats(g, op);
+    return conv_kernel_scratch(&op->a, in, out, op->epi_pool >= 0);
 }
 
 /* im2col of the piece [q0, q0 + len) into col[g][p][icl * K + k] from src (enums of the
@@ -448,6 +464,8 @@ static void conv_emit_kernel(Emit *e, const Op *op, const Attrs *a, Shape in, Sh
     if (pool)
         cb_line(c, "enum { PKH = %d, PKW = %d, PH_OUT = OH / PKH, PW_OUT = OW / PKW }; /* the fused %s */", pool->a.kh,
                 pool->a.kw, op_name(pool->kind));
+    if (pool)
+        cb_line(c, "enum { SLOTS = %d }; /* row buffers in the scratch: each slot's jobs run in order on one thread */", CONV_SLOTS);
     cb_line(c, "PARALLEL_FOR");
     if (!pool) {
         cb_line(c, "for (int job = 0; job < n * G * BLOCKS * OH; job++) {");
@@ -456,11 +474,13 @@ static void conv_emit_kernel(Emit *e, const Op *op, const Attrs *a, Shape in, Sh
         cb_line(c, "const int oc0 = g * OCG + blk * OB;");
         cb_line(c, "float *yo = y + ((ptrdiff_t)i * OC + oc0) * OH * OW + (ptrdiff_t)oh * OW;");
     } else { /* the fused pooling: the conv rows of one window row go to a buffer, then pooled */
-        cb_line(c, "for (int job = 0; job < n * G * BLOCKS * PH_OUT; job++) {");
+        cb_line(c, "for (int slot = 0; slot < SLOTS; slot++) {");
+        cb_line(c, "float *const rows = %s + %lld + (ptrdiff_t)slot * OB * PKH * OW;", scr, (long long)conv_rows_at(a, in, out));
+        cb_line(c, "const int job_end = (int)((long long)n * G * BLOCKS * PH_OUT * (slot + 1) / SLOTS);");
+        cb_line(c, "for (int job = (int)((long long)n * G * BLOCKS * PH_OUT * slot / SLOTS); job < job_end; job++) {");
         cb_line(c, "const int r = job %% PH_OUT, blk = job / PH_OUT %% BLOCKS, g = job / PH_OUT / BLOCKS %% G, i = job / PH_OUT / BLOCKS / G;");
         cb_line(c, "const ptrdiff_t YS = (ptrdiff_t)PKH * OW;");
         cb_line(c, "const int oc0 = g * OCG + blk * OB;");
-        cb_line(c, "float rows[OB * PKH * OW];");
         cb_line(c, "for (int q = 0; q < PKH; q++) {");
         cb_line(c, "const int oh = r * PKH + q;");
         cb_line(c, "float *yo = rows + (ptrdiff_t)q * OW;");
@@ -513,6 +533,7 @@ static void conv_emit_kernel(Emit *e, const Op *op, const Attrs *a, Shape in, Sh
         }
         cb_line(c, "y[(((ptrdiff_t)i * OC + oc0 + t) * PH_OUT + r) * PW_OUT + pc] = m;");
         cb_line(c, "}");
+        cb_line(c, "}"); /* the slot */
     }
     cb_line(c, "}");
 }
