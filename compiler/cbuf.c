@@ -57,7 +57,18 @@ void cb_line(Cbuf *c, const char *fmt, ...) {
     va_start(ap, fmt);
     vappend(c, fmt, ap);
     va_end(ap);
-    if (c->len > start && c->data[c->len - 1] == '{')
+    /* the code's last character before a trailing comment: "{" then a comment opens a level too */
+    size_t end = c->len;
+    if (end >= start + 2 && c->data[end - 1] == '/' && c->data[end - 2] == '*') {
+        size_t k = end - 2;
+        while (k > start + 1 && !(c->data[k - 2] == '/' && c->data[k - 1] == '*'))
+            k--;
+        if (k > start + 1)
+            end = k - 2;
+        while (end > start && c->data[end - 1] == ' ')
+            end--;
+    }
+    if (end > start && c->data[end - 1] == '{')
         c->indent++;
     append(c, "\n");
 }

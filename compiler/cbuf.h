@@ -10,8 +10,8 @@ typedef struct Cbuf {
     int indent;
 } Cbuf;
 
-/* Appends one line at the current indent. A line ending in '{' indents what follows; a line
- * starting with '}' is written one level out. */
+/* Appends one line at the current indent. A line ending in '{' (before a trailing comment)
+ * indents what follows; a line starting with '}' is written one level out. */
 void cb_line(Cbuf *c, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 void cb_raw(Cbuf *c, const char *fmt, ...) __attribute__((format(printf, 2, 3)));   /* no indent, no newline */
 void cb_blank(Cbuf *c);

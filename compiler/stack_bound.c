@@ -414,10 +414,21 @@ long long stack_bound(const char *src) {
         const char *eol = strchr(line, '\n');
         if (!eol)
             break;
-        if (!ident_char(*line) || eol == line || eol[-1] != '{' || !strncmp(line, "typedef", 7) ||
-            !strncmp(line, "enum", 4) || !strncmp(line, "struct", 6))
+        if (!ident_char(*line) || eol == line || !strncmp(line, "typedef", 7) || !strncmp(line, "enum", 4) ||
+            !strncmp(line, "struct", 6))
             continue;
         const char *paren = memchr(line, '(', (size_t)(eol - line));
+        /* a signature may go on over a few lines (long parameter lists): to the line that ends
+         * in "{"; one that ends in ";" first is a declaration */
+        const char *sig_end = eol;
+        for (int more = 0; paren && sig_end[-1] != '{' && sig_end[-1] != ';' && more < 8; more++) {
+            const char *next = strchr(sig_end + 1, '\n');
+            if (!next)
+                break;
+            sig_end = next;
+        }
+        if (sig_end[-1] != '{')
+            continue;
         const char *eq = memchr(line, '=', (size_t)(eol - line));
         if (!paren || (eq && eq < paren))
             continue;
@@ -427,8 +438,12 @@ long long stack_bound(const char *src) {
         n0 = n1;
         while (n0 > line && ident_char(n0[-1]))
             n0--;
-        const char *end = strstr(eol, "\n}\n");
-        if (!end || n0 == n1)
+        const char *end = strstr(sig_end, "\n}\n");
+        static const char *const keywords[] = {"for", "if", "while", "switch", "do", "else", "return"};
+        bool keyword = false;
+        for (size_t k = 0; k < sizeof keywords / sizeof *keywords; k++)
+            keyword |= (size_t)(n1 - n0) == strlen(keywords[k]) && !strncmp(n0, keywords[k], (size_t)(n1 - n0));
+        if (!end || n0 == n1 || keyword)
             continue;
         if (x.nf == x.capf) {
             x.capf = x.capf ? 2 * x.capf : 64;
@@ -437,7 +452,7 @@ long long stack_bound(const char *src) {
                 memcpy(f, x.f, sizeof(Func) * (size_t)x.nf);
             x.f = f;
         }
-        x.f[x.nf++] = (Func){arena_printf("%.*s", (int)(n1 - n0), n0), eol, end, strncmp(line, "static", 6) != 0, 0, -1};
+        x.f[x.nf++] = (Func){arena_printf("%.*s", (int)(n1 - n0), n0), sig_end, end, strncmp(line, "static", 6) != 0, 0, -1};
         line = end;
     }
     /* file-scope constants first (the text outside every function), then each function's */

@@ -110,6 +110,21 @@ for src in "$top"/models/*.cnn "$top"/tests/models/*.cnn; do
 done
 [ -n "${STRICT_MODELS:-}" ] || { [ "$models" -ge 20 ] && ok || bad "only $models models found"; }
 
+# The stack of the training pair (--emit=c --train): its header's bound covers the backward
+# kernels too (their scratch rows are the largest frames: about 13 to 24 KB).
+for n in lenet5 simplecnn resnet18_cifar; do
+    case " ${STRICT_MODELS:-$n} " in *" $n "*) ;; *) continue ;; esac
+    d=$tmp/train_$n
+    mkdir -p "$d"
+    if "$cnnc" --emit=c --train -o "$d" "$top/models/$n.cnn" 2>"$d/log" &&
+       (cd "$d" && gcc -std=c99 -O2 -fstack-usage -fcallgraph-info=su -c "$n.c" -o gcc.o 2>gcc.err) &&
+       out=$(/usr/bin/python3 "$top/tests/strict/stack_check.py" "$d/$n.h" "$d/gcc.su" "$d/gcc.ci"); then
+        ok; echo "gcc training $out"
+    else
+        bad "$n: training stack: $out $(head -3 "$d/log" "$d/gcc.err" 2>/dev/null)"
+    fi
+done
+
 # clang's static analyzer: nothing to report on small models, inference and training
 for f in "$tmp/lenet5/e1/lenet5.c" "$tmp/simplecnn/e1/simplecnn.c" "$tmp/cov_residual/e1/cov_residual.c" \
          "$tmp/lenet5/prog/lenet5_train.c"; do
