@@ -21,7 +21,7 @@ measured against the scale of the model's gradients rather than against itself. 
 also runs in float32; its error on a tensor says how well conditioned that gradient is (column
 "torch f32" shows the worst). No tolerance grows with it on its own: a tensor that needs more
 than 1e-3 is named in WIDEN below with its tolerance and the reason, and no tolerance exceeds
-CEILING = 1e-2. (Today every model of the suite passes at 1e-3, WIDEN is empty; the slow ImageNet
+CEILING = 1e-2. (Today one tensor is widened, a bias whose exact gradient is 0; the slow ImageNet
 models that --all adds, deep with batchnorm on 4 images, may not: their float32 gradients are
 off by percents in PyTorch too.) Models left out (the slow ones, or those not in --only) are
 printed as SKIP and counted.
@@ -58,6 +58,11 @@ CEILING = 1e-2  # no tensor's tolerance goes beyond this
 # The tensors whose tolerance is wider than TOL, each with its reason (PyTorch's own float32
 # gradient, column "torch f32", is off by about as much: the gradient is ill-conditioned there).
 WIDEN = {
+    # linear0 feeds a batchnorm, which subtracts the batch mean: the exact gradient of its bias
+    # is 0, and what float32 computes is rounding noise measured against the floor. PyTorch's
+    # own float32 gradient is off by 6.1e-3 there; cnnc's by 2.1e-3 since the batchnorm
+    # backward computes dx in float rather than double (2026-11-30).
+    ("grad_focal", "linear0.bias"): (5e-3, "bias before batchnorm: exact gradient 0"),
 }
 assert all(tol <= CEILING for tol, _ in WIDEN.values()), "a widened tolerance above the ceiling"
 
