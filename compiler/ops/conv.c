@@ -24,6 +24,23 @@ bool conv_stream_from(const Graph *g, const Op *q, const Op *p);
 int64_t conv_stream_scratch(const Graph *g, const Op *q);
 void conv_stream_emit(Emit *e, const Op *q);
 
+/* The input vector xv of the direct kernels (conv.c, conv_stream.c): xr[0] alone when scalar,
+ * a vector load at stride 1, else a gather of every SW-th float. */
+void conv_emit_xv(Cbuf *c, bool scalar, int sw, const char *vtype, const char *width) {
+    if (scalar) {
+        cb_line(c, "const float xv = xr[0];");
+    } else if (sw == 1) {
+        cb_line(c, "%s xv;", vtype);
+        cb_line(c, "memcpy(&xv, xr, sizeof xv);");
+    } else {
+        cb_line(c, "float gather[%s];", width);
+        cb_line(c, "for (int j = 0; j < %s; j++)", width);
+        cb_line(c, "    gather[j] = xr[j * SW];");
+        cb_line(c, "%s xv;", vtype);
+        cb_line(c, "memcpy(&xv, gather, sizeof xv);");
+    }
+}
+
 static const ArgSpec conv_args[] = {
     ARG_INT("out", NULL, 1, 1 << 24), ARG_PAIR("kernel", NULL, 1), ARG_PAIR("stride", "1", 1),
     {"pad", "0", AK_PAIR, RANGE(0, 1 << 30), "same", 0}, ARG_PAIR("dilation", "1", 1),
@@ -387,18 +404,7 @@ static void conv_tile(Cbuf *c, const Attrs *a, int nb, const char *vtype, const 
     cb_line(c, "for (int kw = 0; kw < KW; kw++) {");
     cb_line(c, "const float *xr = xg + ((ptrdiff_t)ic * HP + kh * DH) * WP + ow0 * SW + kw * DW;");
     cb_line(c, "const float *wk = w + ((ptrdiff_t)oc0 * ICG + ic) * KH * KW + kh * KW + kw;");
-    if (scalar) {
-        cb_line(c, "const float xv = xr[0];");
-    } else if (a->sw == 1) {
-        cb_line(c, "%s xv;", vtype);
-        cb_line(c, "memcpy(&xv, xr, sizeof xv);");
-    } else {
-        cb_line(c, "float gather[%s];", width);
-        cb_line(c, "for (int j = 0; j < %s; j++)", width);
-        cb_line(c, "    gather[j] = xr[j * SW];");
-        cb_line(c, "%s xv;", vtype);
-        cb_line(c, "memcpy(&xv, gather, sizeof xv);");
-    }
+    conv_emit_xv(c, scalar, a->sw, vtype, width);
     for (int t = 0; t < nb; t++)
         cb_line(c, "acc[%d] += wk[%d * ICG * KH * KW] * xv;", t, t);
     cb_line(c, "}");

@@ -29,6 +29,7 @@
 bool conv_stream_from(const Graph *g, const Op *q, const Op *p);
 int64_t conv_stream_scratch(const Graph *g, const Op *q);
 void conv_stream_emit(Emit *e, const Op *q);
+void conv_emit_xv(Cbuf *c, bool scalar, int sw, const char *vtype, const char *width);
 
 enum { STREAM_OB = 8 };
 
@@ -110,18 +111,7 @@ static void stream_tile(Cbuf *c, const Attrs *a, int nb, const char *vtype, cons
     cb_line(c, "for (int kw = 0; kw < KW; kw++) {");
     cb_line(c, "const float *xr = xg + (ic * HP + kh * DH) * WP + ow0 * SW + kw * DW;");
     cb_line(c, "const float *wk = %s + ((oc0 * ICG + ic) * KH + kh) * KW + kw;", wn);
-    if (scalar) {
-        cb_line(c, "const float xv = xr[0];");
-    } else if (a->sw == 1) {
-        cb_line(c, "%s xv;", vtype);
-        cb_line(c, "memcpy(&xv, xr, sizeof xv);");
-    } else {
-        cb_line(c, "float gather[%s];", width);
-        cb_line(c, "for (int j = 0; j < %s; j++)", width);
-        cb_line(c, "    gather[j] = xr[j * SW];");
-        cb_line(c, "%s xv;", vtype);
-        cb_line(c, "memcpy(&xv, gather, sizeof xv);");
-    }
+    conv_emit_xv(c, scalar, a->sw, vtype, width);
     cb_line(c, "for (int t = 0; t < %d; t++)", nb);
     cb_line(c, "    acc[t] += wk[t * ICG * KH * KW] * xv;");
     cb_line(c, "}");
