@@ -33,10 +33,13 @@ CNNC=$(cd "$B" && pwd)/cnnc
 CC=${CC:-clang}
 command -v perf >/dev/null 2>&1 || { echo "profile: perf is missing (apt-get install linux-perf)" >&2; exit 1; }
 if [ $train = 0 ]; then
+    # keep the comments in MODEL.i: clang takes -C only through -Xclang alongside -save-temps
+    keep=-C
+    case $CC in *clang*) keep="-Xclang -C" ;; esac
     W=$(cd "$B" && pwd)/bench/profile-$m.b$b
     mkdir -p "$W"
     (cd "$W" && rm -f ./*.i ./*.s ./*.bc ./*.o &&
-        CNNC_CFLAGS="-g -save-temps -C" "$CNNC" "$ROOT/models/$m.cnn" -o "$W/$m" --batch "$b" 2>/dev/null)
+        CC=$CC CNNC_CFLAGS="-g -save-temps $keep" "$CNNC" "$ROOT/models/$m.cnn" -o "$W/$m" --batch "$b" 2>/dev/null)
     perf record -q -o "$W/perf.data" -F 999 "$W/$m" bench --threads "$t" --repeat "$r"
     perf report -i "$W/perf.data" --no-children --sort srcline --stdio 2>/dev/null >"$W/srclines.txt"
     python3 "$HERE/profile_map.py" "$W/$m.i" "$m.c" "$W/srclines.txt"

@@ -23,6 +23,9 @@ bool conv_dw_emit_backward(Emit *e, const Op *bwd, const Op *fwd);
 bool conv_stream_from(const Graph *g, const Op *q, const Op *p);
 int64_t conv_stream_scratch(const Graph *g, const Op *q);
 void conv_stream_emit(Emit *e, const Op *q);
+/* conv_oc.c: output channels in the lanes for short rows; -1 / false when the layer does not qualify */
+int64_t conv_oc_scratch(const Graph *g, const Op *op);
+bool conv_oc_emit_forward(Emit *e, const Op *op);
 
 /* The input vector xv of the direct kernels (conv.c, conv_stream.c): xr[0] alone when scalar,
  * a vector load at stride 1, else a gather of every SW-th float. */
@@ -264,6 +267,9 @@ static int64_t conv_scratch(const Graph *g, const Op *op) {
     int64_t dws = conv_dw_scratch(g, op);
     if (dws >= 0)
         return dws;
+    int64_t ocs = conv_oc_scratch(g, op);
+    if (ocs >= 0)
+        return ocs;
     Shape in = g->values[op->in[0]].shape, out = g->values[op->out].shape;
     if (op->epi_pool >= 0 && !conv_by_product(&op->a, out, true))
         return conv_rows_at(&op->a, in, out) + conv_rows_floats(g, op);
@@ -561,6 +567,8 @@ static void conv_emit_forward(Emit *e, const Op *op) {
         conv_stream_emit(e, op);
         return;
     }
+    if (conv_oc_emit_forward(e, op))
+        return;
     conv_emit_kernel(e, op, &op->a, emit_in_shape(e, op, 0), emit_out_shape(e, op), "scratch");
 }
 

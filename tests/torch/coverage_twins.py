@@ -541,6 +541,46 @@ def expected_conv_issue11(classes=2):
     return _conv("conv0", 1, 1, 1, 64) + _linear("linear0", classes, 1)
 
 
+# ---------------------------------------------------------------- conv_oc (conv_oc.cnn)
+class ConvOcA(nn.Module):
+    def __init__(self, classes=3):
+        super().__init__()
+        self.norm = Normalize([0.1, -0.2, 0.3, 0.0, 0.5], [0.9, 1.1, 0.7, 1.3, 2.0], 5)
+        self.conv0 = nn.Conv2d(5, 24, 3, padding=1)
+        self.bn0 = nn.BatchNorm2d(24)
+        self.conv1 = nn.Conv2d(24, 20, 3)
+        self.linear0 = nn.Linear(20 * 3 * 4, classes)
+
+    def forward(self, x):
+        x = F.relu(self.bn0(self.conv0(self.norm(x))))
+        x = F.max_pool2d(self.conv1(x), 2)
+        return self.linear0(torch.flatten(x, 1))
+
+
+class ConvOcB(nn.Module):
+    def __init__(self, classes=2):
+        super().__init__()
+        self.conv0 = nn.Conv2d(7, 33, (5, 3), padding=(4, 1), dilation=(2, 1), bias=False)
+        self.conv1 = nn.Conv2d(33, 40, 2)
+        self.conv2 = nn.Conv2d(40, 16, 1)
+        self.linear0 = nn.Linear(16, classes)
+
+    def forward(self, x):
+        x = F.relu(self.conv0(x))
+        x = F.avg_pool2d(self.conv1(F.pad(x, (0, 1, 0, 1))), 3)   # pad = same, kernel 2
+        return self.linear0(self.conv2(x).mean(dim=(2, 3)))
+
+
+def expected_conv_oc_a(classes=3):
+    return (_conv("conv0", 24, 5, 3) + _bn("bn0", 24) + _conv("conv1", 20, 24, 3)
+            + _linear("linear0", classes, 240))
+
+
+def expected_conv_oc_b(classes=2):
+    return (_conv("conv0", 33, 7, 5, 3, bias=False) + _conv("conv1", 40, 33, 2) + _conv("conv2", 16, 40, 1)
+            + _linear("linear0", classes, 16))
+
+
 # ---------------------------------------------------------------- cov_mul
 class SqueezeExcite(nn.Module):
     # block se(c, r = 4): x * hardsigmoid(conv1(relu(conv0(mean over H, W of x))))
@@ -730,28 +770,32 @@ TWINS = {"cov_act": CovAct, "cov_conv": CovConv, "cov_pool": CovPool, "cov_norm_
          "cov_concat": CovConcat, "cov_blocks": CovBlocks, "cov_cond": CovCond, "naming": Naming,
          "multi_a": MultiA, "multi_b": MultiB, "conv_odd": ConvOdd, "conv_wide": ConvWide,
          "conv_issue11": ConvIssue11, "cov_mul": CovMul, "cov_drop_path": CovDropPath,
-         "se_dw": SeDw, "se_dw_wide": SeDwWide, "cov_average": CovAverage}
+         "se_dw": SeDw, "se_dw_wide": SeDwWide, "cov_average": CovAverage, "conv_oc_a": ConvOcA,
+         "conv_oc_b": ConvOcB}
 EXPECTED = {"cov_act": expected_cov_act, "cov_conv": expected_cov_conv, "cov_pool": expected_cov_pool, "cov_norm_act": expected_cov_norm_act,
             "cov_residual": expected_cov_residual, "cov_concat": expected_cov_concat,
             "cov_blocks": expected_cov_blocks, "cov_cond": expected_cov_cond, "naming": expected_naming,
             "multi_a": expected_multi_a, "multi_b": expected_multi_b, "conv_odd": expected_conv_odd,
             "conv_wide": expected_conv_wide, "conv_issue11": expected_conv_issue11,
             "cov_mul": expected_cov_mul, "cov_drop_path": expected_cov_drop_path,
-            "se_dw": expected_se_dw, "se_dw_wide": expected_se_dw_wide, "cov_average": expected_cov_average}
+            "se_dw": expected_se_dw, "se_dw_wide": expected_se_dw_wide, "cov_average": expected_cov_average,
+            "conv_oc_a": expected_conv_oc_a, "conv_oc_b": expected_conv_oc_b}
 FILES = {n: os.path.join(MODELS, n + ".cnn") for n in TWINS}
 FILES["multi_a"] = FILES["multi_b"] = os.path.join(MODELS, "multi.cnn")
 FILES["conv_odd"] = FILES["conv_wide"] = FILES["conv_issue11"] = os.path.join(MODELS, "conv_held.cnn")
 FILES["se_dw"] = FILES["se_dw_wide"] = os.path.join(MODELS, "se_dw.cnn")
+FILES["conv_oc_a"] = FILES["conv_oc_b"] = os.path.join(MODELS, "conv_oc.cnn")
 INPUT_SHAPE = {"cov_act": [3, 12, 12], "cov_conv": [3, 16, 16], "cov_pool": [3, 16, 15], "cov_norm_act": [3, 10, 10],
                "cov_residual": [4, 12, 12], "cov_concat": [3, 12, 12], "cov_blocks": [3, 14, 14],
                "cov_cond": [3, 12, 10], "naming": [4, 8, 8], "multi_a": [2, 12, 12], "multi_b": [2, 12, 12],
                "conv_odd": [5, 13, 11], "conv_wide": [2, 2, 30000], "conv_issue11": [1, 1, 200000],
                "cov_mul": [3, 10, 10], "cov_drop_path": [3, 8, 8],
-               "se_dw": [6, 19, 17], "se_dw_wide": [4, 9, 40], "cov_average": [3, 9, 9]}
+               "se_dw": [6, 19, 17], "se_dw_wide": [4, 9, 40], "cov_average": [3, 9, 9],
+               "conv_oc_a": [5, 9, 11], "conv_oc_b": [7, 12, 13]}
 OUTPUT_SHAPE = {"cov_act": [5], "cov_conv": [5], "cov_pool": [3], "cov_norm_act": [4], "cov_residual": [3], "cov_concat": [6],
                 "cov_blocks": [7], "cov_cond": [5], "naming": [5], "multi_a": [3], "multi_b": [4],
                 "conv_odd": [3], "conv_wide": [2], "conv_issue11": [2], "cov_mul": [4], "cov_drop_path": [3],
-                "se_dw": [5], "se_dw_wide": [3], "cov_average": [4]}
+                "se_dw": [5], "se_dw_wide": [3], "cov_average": [4], "conv_oc_a": [3], "conv_oc_b": [2]}
 
 
 def build(name, **kwargs):

@@ -1,0 +1,263 @@
+/* conv_oc.c: the forward (inference and training forward) kernel for stride-1 convolutions
+ * whose output rows are short (14, 8, 7, 4 columns: the later stages of small CNNs and of
+ * CIFAR ResNets), where conv.c's kernels, with their vectors along an output row, leave most
+ * lanes idle. Here the vector lanes run over OUTPUT CHANNELS and the register tile is
+ * P output pixels x 2 vectors of 8 channels (12 x 2 with AVX-512's 32 registers, 6 x 2 with
+ * AVX2's 16; 8-float vectors, which compilers keep in registers whatever the target): per
+ * (input channel, kernel tap), 2 weight vectors are loaded and each of the P input floats is
+ * broadcast into NV fused multiply-adds, so the whole reduction over IC x KH x KW stays in
+ * registers. conv.c asks here first (conv_oc_emit_forward, conv_oc_scratch) and keeps its own
+ * kernels when the layer does not qualify.
+ *
+ * The pixels of an image are flattened with pitch OW: output pixel (oh, ow) is flat position
+ * q = oh * OW + ow. So that every tap reads its P inputs as P consecutive floats (no gather,
+ * no per-row tail, no wasted positions), the input is first copied into KW column-shifted,
+ * zero-padded planes of pitch OW per channel: xs[i][ic][kw][h][ow] = xpad[i][ic][h][ow + kw * DW]
+ * (xpad: the input padded, and normalized when a normalize is fused); tap (kh, kw) of pixel q
+ * then reads xs[i][ic][kw][q + kh * DH * OW], and a tile may span rows. The last tile of a
+ * range overlaps the one before it, so as to end exactly at the range's last pixel (same
+ * results), and no read leaves the plane.
+ *
+ * Layouts, all in the planned scratch (NCHW stays the layout at the op's edges):
+ *   xs   [n][IC][KW][HP][OW]      the shifted copies of the padded input
+ *   wpk  [NOCB][IC][KH][KW][OCB]  the weights repacked once per call, OCB = 16 output channels
+ *                                 per block, zero past OC
+ *   buf  [SLOTS][RQ][OCB]         per slot, the conv outputs of one job, pixel-major
+ * A job is (image, block of OCB channels, chunk of rows); the jobs are cut into SLOTS
+ * contiguous ranges, each run by one thread in order with its own buf, so any thread count is
+ * safe and the result does not depend on it. After its tiles, a job writes its chunk out in
+ * NCHW through the fused epilogue (bias, folded batchnorm, activation) and the fused pooling,
+ * if any. At small batches the rows are cut into chunks (whole pooling-window rows) so that
+ * both threads have work. Without vector types, plain loops fill buf the same way. */
+#include <stdbool.h>
+
+#include "../arena.h"
+#include "../cbuf.h"
+#include "../emit_c.h"
+#include "../ops.h"
+
+int64_t conv_oc_scratch(const Graph *g, const Op *op);
+bool conv_oc_emit_forward(Emit *e, const Op *op);
+
+/* OCB: output channels per block (two vectors of 8); P_MAX: the largest pixel tile;
+ * SLOTS_MAX: the most row buffers. */
+enum { OCB = 16, P_MAX = 12, SLOTS_MAX = 64 };
+
+typedef struct {
+    int hp;          /* rows of the padded input */
+    int chunks;      /* row chunks per image */
+    int rows;        /* output rows per chunk (the last may have fewer), a multiple of PKH */
+    int rq;          /* flat positions of the longest chunk */
+    int slots;
+    int64_t wp_at, buf_at, total;
+} OcGeo;
+
+static int64_t round16(int64_t n) { return (n + 15) / 16 * 16; }
+
+/* Whether the kernel takes op, and its geometry. */
+static bool conv_oc_geo(const Graph *g, const Op *op, OcGeo *q) {
+    const Attrs *a = &op->a;
+    if (op->kind != OP_CONV || op->pro_conv >= 0)
+        return false;
+    Shape in = g->values[op->in[0]].shape, out = g->values[op->out].shape;
+    int ic = in.d[1], oc = out.d[1], oh = out.d[2], ow = out.d[3];
+    if (a->sh != 1 || a->sw != 1 || a->groups != 1)
+        return false;
+    /* Where it measured faster: short rows, enough output channels to fill the lanes and
+     * enough reduction per output to pay for the write-out. */
+    if (ow > 16 || oc < 16 || (long long)ic * a->kh * a->kw < 32)
+        return false;
+    q->hp = in.d[2] + a->ph + a->ph_end;
+    int pkh = op->epi_pool >= 0 ? g->ops[op->epi_pool].a.kh : 1;
+    int units = op->epi_pool >= 0 ? oh / pkh : oh;   /* rows are chunked in whole window rows */
+    int nocb = (oc + OCB - 1) / OCB;
+    int used = units * pkh;   /* the output rows computed (a pooling drops the rest) */
+    if (used * ow < P_MAX)
+        return false;
+    /* Calls with few images (n * NOCB < 4, decided at run time) cut the rows into chunks so
+     * that both threads have work: as many as make 4 jobs of one image, each holding a tile. */
+    int chunks = nocb >= 4 ? 1 : units >= 4 / nocb ? 4 / nocb : units;
+    for (; chunks > 1; chunks--) {
+        int rows = (units + chunks - 1) / chunks * pkh;
+        int last = used - (chunks - 1) * rows;
+        if (last > 0 && last * ow >= P_MAX)
+            break;
+    }
+    q->chunks = chunks;
+    q->rows = (units + chunks - 1) / chunks * pkh;
+    q->rq = used * ow;   /* the longest chunk: all rows, when one image is one job */
+    int64_t alljobs = (int64_t)in.d[0] * nocb;
+    if (alljobs < (int64_t)nocb * chunks)
+        alljobs = (int64_t)nocb * chunks;
+    q->slots = alljobs < SLOTS_MAX ? (int)alljobs : SLOTS_MAX;
+    q->wp_at = round16((int64_t)in.d[0] * ic * a->kw * q->hp * ow);
+    q->buf_at = q->wp_at + round16((int64_t)nocb * OCB * ic * a->kh * a->kw);
+    q->total = q->buf_at + (int64_t)q->slots * q->rq * OCB;
+    return true;
+}
+
+/* Floats of scratch for op, or -1 when the kernel does not take it. */
+int64_t conv_oc_scratch(const Graph *g, const Op *op) {
+    OcGeo q;
+    return conv_oc_geo(g, op, &q) ? q.total : -1;
+}
+
+bool conv_oc_emit_forward(Emit *e, const Op *op) {
+    OcGeo q;
+    if (!conv_oc_geo(e->g, op, &q))
+        return false;
+    const Attrs *a = &op->a;
+    Shape in = emit_in_shape(e, op, 0), out = emit_out_shape(e, op);
+    const Op *pool = op->epi_pool >= 0 ? &e->g->ops[op->epi_pool] : NULL;
+    Cbuf *c = e->c;
+    emit_image_dims(c, "I", in);
+    emit_image_dims(c, "O", out);
+    cb_line(c, "/* output channels in the vector lanes, pixels flattened with pitch OW (conv_oc.c) */");
+    cb_line(c, "enum { KH = %d, KW = %d, DH = %d, DW = %d, PH = %d, PW = %d, HP = %d, KK = IC * KH * KW };", a->kh, a->kw,
+            a->dh, a->dw, a->ph, a->pw, q.hp);
+    cb_line(c, "enum { CHUNKS = %d, CROWS = %d, RQ = %d, SLOTS = %d }; /* row chunks per image at small n, their rows */",
+            q.chunks, q.rows, q.rq, q.slots);
+    cb_line(c, "enum { OCB = %d, NOCB = (OC + OCB - 1) / OCB }; /* output channels per block */", OCB);
+    emit_epilogue_setup(e, op, a->out);
+    /* the shifted copies: xs[i][ic][kw][h][ow] = xpad[i][ic][h][ow + kw * DW] */
+    const char *xv = "x[((ptrdiff_t)ic * IH + hi) * IW + wi]";
+    if (op->pro_norm >= 0) { /* the fused normalize: (x - mean) / std on the way in */
+        const Attrs *na = &e->g->ops[op->pro_norm].a;
+        const char *m = "", *d = "";
+        for (int k = 0; k < na->nmean; k++) {
+            m = arena_printf("%s%s%s", m, k ? ", " : "", emit_float(na->mean[k]));
+            d = arena_printf("%s%s%s", d, k ? ", " : "", emit_float(na->std[k]));
+        }
+        cb_line(c, "static const float mean[IC] = {%s}, std[IC] = {%s};", m, d);
+        xv = "(x[((ptrdiff_t)ic * IH + hi) * IW + wi] - mean[ic % IC]) / std[ic % IC]";
+    }
+    cb_line(c, "PARALLEL_FOR");
+    cb_line(c, "for (int ic = 0; ic < n * IC; ic++)");
+    cb_line(c, "for (int kw = 0; kw < KW; kw++) {");
+    cb_line(c, "float *xs = scratch + ((ptrdiff_t)ic * KW + kw) * HP * OW;");
+    cb_line(c, "for (int h = 0; h < HP; h++) {");
+    cb_line(c, "const int hi = h - PH;");
+    cb_line(c, "for (int col = 0; col < OW; col++) {");
+    cb_line(c, "const int wi = col + kw * DW - PW;");
+    cb_line(c, "xs[h * OW + col] = hi >= 0 && hi < IH && wi >= 0 && wi < IW ? %s : 0.0f;", xv);
+    cb_line(c, "}");
+    cb_line(c, "}");
+    cb_line(c, "}");
+    cb_line(c, "float *const wpk = scratch + %lld, *const bufs = scratch + %lld;", (long long)q.wp_at, (long long)q.buf_at);
+    cb_line(c, "PARALLEL_FOR");
+    cb_line(c, "for (int bk = 0; bk < NOCB * IC; bk++) { /* wpk[cb][ic][kh][kw][OCB] */");
+    cb_line(c, "const int cb = bk / IC, ic = bk %% IC;");
+    cb_line(c, "for (int k = 0; k < KH * KW; k++)");
+    cb_line(c, "    for (int j = 0; j < OCB; j++) {");
+    cb_line(c, "        const int oc = cb * OCB + j;");
+    cb_line(c, "        wpk[(((ptrdiff_t)cb * IC + ic) * KH * KW + k) * OCB + j] = oc < OC ? w[((ptrdiff_t)oc * IC + ic) * KH * KW + k] : 0.0f;");
+    cb_line(c, "    }");
+    cb_line(c, "}");
+    if (pool)
+        cb_line(c, "enum { PKH = %d, PKW = %d, PH_OUT = OH / PKH, PW_OUT = OW / PKW }; /* the fused %s */", pool->a.kh,
+                pool->a.kw, op_name(pool->kind));
+    cb_line(c, "PARALLEL_FOR");
+    cb_line(c, "for (int slot = 0; slot < SLOTS; slot++) {");
+    cb_line(c, "float *const buf = bufs + (ptrdiff_t)slot * RQ * OCB;");
+    cb_line(c, "const int chunks = n * NOCB < 4 ? CHUNKS : 1, crows = chunks > 1 ? CROWS : %s;", pool ? "PH_OUT * PKH" : "OH");
+    cb_line(c, "const long long jobs = (long long)n * NOCB * chunks;");
+    cb_line(c, "const int job_end = (int)(jobs * (slot + 1) / SLOTS);");
+    cb_line(c, "for (int job = (int)(jobs * slot / SLOTS); job < job_end; job++) {");
+    cb_line(c, "const int ch = job %% chunks, cb = job / chunks %% NOCB, i = job / chunks / NOCB;");
+    cb_line(c, "const int r0 = ch * crows, r1 = r0 + crows < %s ? r0 + crows : %s;", pool ? "PH_OUT * PKH" : "OH",
+            pool ? "PH_OUT * PKH" : "OH");
+    cb_line(c, "const int qa = r0 * OW, qb = r1 * OW; /* the chunk's flat positions */");
+    cb_line(c, "const float *const xg = scratch + (ptrdiff_t)i * IC * KW * HP * OW;");
+    cb_line(c, "const float *const wb = wpk + (ptrdiff_t)cb * KK * OCB;");
+    cb_line(c, "#if CNN_VECTORS");
+    cb_line(c, "/* vectors of 8 floats: compilers keep them in ymm registers, also with AVX-512 (32 of them) */");
+    cb_line(c, "typedef float oc_v8 __attribute__((vector_size(32)));");
+    cb_line(c, "enum { NV = OCB / 8 };");
+    cb_line(c, "#if defined(__AVX512F__)");
+    cb_line(c, "enum { P = 12 }; /* pixels per register tile: P x NV accumulators */");
+    cb_line(c, "#elif defined(__AVX__)");
+    cb_line(c, "enum { P = 6 };");
+    cb_line(c, "#else");
+    cb_line(c, "enum { P = 3 };");
+    cb_line(c, "#endif");
+    cb_line(c, "for (int q0 = qa; q0 < qb; q0 += P) {");
+    cb_line(c, "const int qs = q0 + P <= qb ? q0 : qb - P; /* the last tile overlaps, within the chunk */");
+    cb_line(c, "oc_v8 acc[P][NV];");
+    cb_line(c, "for (int p = 0; p < P; p++)");
+    cb_line(c, "    for (int v = 0; v < NV; v++)");
+    cb_line(c, "        acc[p][v] = (oc_v8){0};");
+    cb_line(c, "const float *wq = wb;");
+    cb_line(c, "for (int ic = 0; ic < IC; ic++)");
+    cb_line(c, "for (int kh = 0; kh < KH; kh++)");
+    cb_line(c, "for (int kw = 0; kw < KW; kw++, wq += OCB) {");
+    cb_line(c, "const float *xr = xg + ((ptrdiff_t)(ic * KW + kw) * HP + kh * DH) * OW + qs;");
+    cb_line(c, "oc_v8 wv[NV];");
+    cb_line(c, "for (int v = 0; v < NV; v++)");
+    cb_line(c, "    memcpy(&wv[v], wq + v * 8, sizeof wv[v]);");
+    cb_line(c, "for (int p = 0; p < P; p++) {");
+    cb_line(c, "const float s = xr[p];");
+    cb_line(c, "for (int v = 0; v < NV; v++)");
+    cb_line(c, "    acc[p][v] += s * wv[v];");
+    cb_line(c, "}");
+    cb_line(c, "}");
+    cb_line(c, "for (int p = 0; p < P; p++)");
+    cb_line(c, "    for (int v = 0; v < NV; v++)");
+    cb_line(c, "        memcpy(buf + (ptrdiff_t)(qs - qa + p) * OCB + v * 8, &acc[p][v], sizeof acc[p][v]);");
+    cb_line(c, "}");
+    cb_line(c, "#else");
+    cb_line(c, "for (int qq = qa; qq < qb; qq++) {");
+    cb_line(c, "float *bq = buf + (ptrdiff_t)(qq - qa) * OCB;");
+    cb_line(c, "for (int j = 0; j < OCB; j++)");
+    cb_line(c, "    bq[j] = 0.0f;");
+    cb_line(c, "const float *wq = wb;");
+    cb_line(c, "for (int ic = 0; ic < IC; ic++)");
+    cb_line(c, "for (int kh = 0; kh < KH; kh++)");
+    cb_line(c, "for (int kw = 0; kw < KW; kw++, wq += OCB) {");
+    cb_line(c, "const float s = xg[((ptrdiff_t)(ic * KW + kw) * HP + kh * DH) * OW + qq];");
+    cb_line(c, "for (int j = 0; j < OCB; j++)");
+    cb_line(c, "    bq[j] += s * wq[j];");
+    cb_line(c, "}");
+    cb_line(c, "}");
+    cb_line(c, "#endif");
+    /* the write-out: bias, epilogue, pooling, to NCHW */
+    const char *val = a->bias ? "buf[(ptrdiff_t)(QQ) * OCB + j] + b[oc]" : "buf[(ptrdiff_t)(QQ) * OCB + j]";
+    const char *epi = emit_has_epilogue(op) ? emit_epilogue(e, op, "v", "oc") : "v";
+    cb_line(c, "const int ocn = OC - cb * OCB < OCB ? OC - cb * OCB : OCB;");
+    cb_line(c, "for (int j = 0; j < ocn; j++) {");
+    cb_line(c, "const int oc = cb * OCB + j;");
+    cb_line(c, "#define QQ (r * OW + col - qa)");
+    if (!pool) {
+        cb_line(c, "float *yo = y + ((ptrdiff_t)i * OC + oc) * OH * OW;");
+        cb_line(c, "for (int r = r0; r < r1; r++)");
+        cb_line(c, "    for (int col = 0; col < OW; col++) {");
+        cb_line(c, "        const float v = %s;", val);
+        cb_line(c, "        yo[r * OW + col] = %s;", epi);
+        cb_line(c, "    }");
+    } else {
+        cb_line(c, "float *yo = y + ((ptrdiff_t)i * OC + oc) * PH_OUT * PW_OUT;");
+        cb_line(c, "for (int pr = r0 / PKH; pr < r1 / PKH; pr++)");
+        cb_line(c, "for (int pc = 0; pc < PW_OUT; pc++) {");
+        if (pool->kind == OP_MAXPOOL)
+            cb_line(c, "float m = -INFINITY;");
+        else
+            cb_line(c, "float s = 0.0f;");
+        cb_line(c, "for (int r = pr * PKH; r < pr * PKH + PKH; r++)");
+        cb_line(c, "    for (int col = pc * PKW; col < pc * PKW + PKW; col++) {");
+        cb_line(c, "        const float v = %s;", val);
+        cb_line(c, "        const float t = %s;", epi);
+        if (pool->kind == OP_MAXPOOL) {
+            cb_line(c, "        if (t > m || isnan(t))");
+            cb_line(c, "            m = t;");
+        } else {
+            cb_line(c, "        s += t;");
+        }
+        cb_line(c, "    }");
+        cb_line(c, "yo[pr * PW_OUT + pc] = %s;", pool->kind == OP_MAXPOOL ? "m" : "s / (float)(PKH * PKW)");
+        cb_line(c, "}");
+    }
+    cb_line(c, "#undef QQ");
+    cb_line(c, "}");
+    cb_line(c, "}"); /* job */
+    cb_line(c, "}"); /* slot */
+    return true;
+}
