@@ -562,13 +562,14 @@ class ConvOcB(nn.Module):
         super().__init__()
         self.conv0 = nn.Conv2d(7, 33, (5, 3), padding=(4, 1), dilation=(2, 1), bias=False)
         self.conv1 = nn.Conv2d(33, 40, 2)
-        self.conv2 = nn.Conv2d(40, 16, 1)
+        self.conv2 = nn.Conv2d(40, 24, 1)
+        self.conv3 = nn.Conv2d(24, 16, 1)
         self.linear0 = nn.Linear(16, classes)
 
     def forward(self, x):
         x = F.relu(self.conv0(x))
-        x = F.avg_pool2d(self.conv1(F.pad(x, (0, 1, 0, 1))), 3)   # pad = same, kernel 2
-        return self.linear0(self.conv2(x).mean(dim=(2, 3)))
+        x = self.conv2(self.conv1(F.pad(x, (0, 1, 0, 1))))          # pad = same, kernel 2
+        return self.linear0(self.conv3(F.avg_pool2d(x, 3)).mean(dim=(2, 3)))
 
 
 def expected_conv_oc_a(classes=3):
@@ -577,7 +578,8 @@ def expected_conv_oc_a(classes=3):
 
 
 def expected_conv_oc_b(classes=2):
-    return (_conv("conv0", 33, 7, 5, 3, bias=False) + _conv("conv1", 40, 33, 2) + _conv("conv2", 16, 40, 1)
+    return (_conv("conv0", 33, 7, 5, 3, bias=False) + _conv("conv1", 40, 33, 2) + _conv("conv2", 24, 40, 1)
+            + _conv("conv3", 16, 24, 1)
             + _linear("linear0", classes, 16))
 
 
