@@ -222,44 +222,51 @@ bool conv_oc_emit_forward(Emit *e, const Op *op) {
     cb_line(c, "}");
     cb_line(c, "}");
     cb_line(c, "#endif");
-    /* the write-out: bias, epilogue, pooling, to NCHW */
-    const char *val = a->bias ? "buf[(ptrdiff_t)(QQ) * OCB + j] + b[oc]" : "buf[(ptrdiff_t)(QQ) * OCB + j]";
+    /* The write-out, pixel by pixel: the block's 16 channels (contiguous in buf) through the
+     * bias, the epilogue and the pooling in a loop over the lanes that compilers vectorize,
+     * then stored to their 16 planes. The channels past OC of the last block read the
+     * parameters of channel OC - 1 and are not stored. */
+    const char *val = a->bias ? "bq[j] + b[oc]" : "bq[j]";
     const char *epi = emit_has_epilogue(op) ? emit_epilogue(e, op, "v", "oc") : "v";
+    bool max = pool && pool->kind == OP_MAXPOOL;
     cb_line(c, "const int ocn = OC - cb * OCB < OCB ? OC - cb * OCB : OCB;");
-    cb_line(c, "for (int j = 0; j < ocn; j++) {");
-    cb_line(c, "const int oc = cb * OCB + j;");
-    cb_line(c, "#define QQ (r * OW + col - qa)");
+    cb_line(c, "float *const yb = y + ((ptrdiff_t)i * OC + cb * OCB) * %s;", pool ? "PH_OUT * PW_OUT" : "OH * OW");
     if (!pool) {
-        cb_line(c, "float *yo = y + ((ptrdiff_t)i * OC + oc) * OH * OW;");
         cb_line(c, "for (int r = r0; r < r1; r++)");
-        cb_line(c, "    for (int col = 0; col < OW; col++) {");
-        cb_line(c, "        const float v = %s;", val);
-        cb_line(c, "        yo[r * OW + col] = %s;", epi);
-        cb_line(c, "    }");
+        cb_line(c, "for (int col = 0; col < OW; col++) {");
+        cb_line(c, "const float *bq = buf + (ptrdiff_t)(r * OW + col - qa) * OCB;");
+        cb_line(c, "float t[OCB];");
+        cb_line(c, "for (int j = 0; j < OCB; j++) {");
+        cb_line(c, "const int oc = cb * OCB + j < OC ? cb * OCB + j : OC - 1;");
+        cb_line(c, "const float v = %s;", val);
+        cb_line(c, "t[j] = %s;", epi);
+        cb_line(c, "}");
+        cb_line(c, "for (int j = 0; j < ocn; j++)");
+        cb_line(c, "    yb[(ptrdiff_t)j * OH * OW + r * OW + col] = t[j];");
+        cb_line(c, "}");
     } else {
-        cb_line(c, "float *yo = y + ((ptrdiff_t)i * OC + oc) * PH_OUT * PW_OUT;");
         cb_line(c, "for (int pr = r0 / PKH; pr < r1 / PKH; pr++)");
         cb_line(c, "for (int pc = 0; pc < PW_OUT; pc++) {");
-        if (pool->kind == OP_MAXPOOL)
-            cb_line(c, "float m = -INFINITY;");
-        else
-            cb_line(c, "float s = 0.0f;");
+        cb_line(c, "float m[OCB];");
+        cb_line(c, "for (int j = 0; j < OCB; j++)");
+        cb_line(c, "    m[j] = %s;", max ? "-INFINITY" : "0.0f");
         cb_line(c, "for (int r = pr * PKH; r < pr * PKH + PKH; r++)");
-        cb_line(c, "    for (int col = pc * PKW; col < pc * PKW + PKW; col++) {");
-        cb_line(c, "        const float v = %s;", val);
-        cb_line(c, "        const float t = %s;", epi);
-        if (pool->kind == OP_MAXPOOL) {
-            cb_line(c, "        if (t > m || isnan(t))");
-            cb_line(c, "            m = t;");
-        } else {
-            cb_line(c, "        s += t;");
-        }
-        cb_line(c, "    }");
-        cb_line(c, "yo[pr * PW_OUT + pc] = %s;", pool->kind == OP_MAXPOOL ? "m" : "s / (float)(PKH * PKW)");
+        cb_line(c, "for (int col = pc * PKW; col < pc * PKW + PKW; col++) {");
+        cb_line(c, "const float *bq = buf + (ptrdiff_t)(r * OW + col - qa) * OCB;");
+        cb_line(c, "for (int j = 0; j < OCB; j++) {");
+        cb_line(c, "const int oc = cb * OCB + j < OC ? cb * OCB + j : OC - 1;");
+        cb_line(c, "const float v = %s;", val);
+        cb_line(c, "const float t = %s;", epi);
+        if (max)
+            cb_line(c, "m[j] = t > m[j] || isnan(t) ? t : m[j];");
+        else
+            cb_line(c, "m[j] += t;");
+        cb_line(c, "}");
+        cb_line(c, "}");
+        cb_line(c, "for (int j = 0; j < ocn; j++)");
+        cb_line(c, "    yb[(ptrdiff_t)j * PH_OUT * PW_OUT + pr * PW_OUT + pc] = %s;", max ? "m[j]" : "m[j] / (float)(PKH * PKW)");
         cb_line(c, "}");
     }
-    cb_line(c, "#undef QQ");
-    cb_line(c, "}");
     cb_line(c, "}"); /* job */
     cb_line(c, "}"); /* slot */
     return true;
