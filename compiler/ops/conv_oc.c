@@ -63,19 +63,22 @@ static bool conv_oc_geo(const Graph *g, const Op *op, OcGeo *q) {
     int ic = in.d[1], oc = out.d[1], oh = out.d[2], ow = out.d[3];
     if (a->sh != 1 || a->sw != 1 || a->groups != 1)
         return false;
-    /* Where it measured faster than conv.c's kernels (simplecnn's 32 -> 64 at 14x14): short
-     * rows, enough output channels to fill the lanes, enough reduction per output to pay for
-     * the write-out, but a block's weights (IC * KH * KW * 16 floats) within 32 KiB so that
-     * they stay in L1 across the tiles (ResNet's 128 to 512 channels ran slower). */
+    /* Where it measured faster than conv.c's kernels (simplecnn's 32 -> 64 at 14x14, LeNet's
+     * 6 -> 16 at 10x10, most 1x1 convs of MobileNet-v2 and GoogLeNet at 14x14): short rows,
+     * enough output channels to fill the lanes, enough reduction per output to pay for the
+     * write-out, but a block's weights (IC * KH * KW * 16 floats) within 32 KiB so that they
+     * stay in L1 across the tiles (ResNet's 3x3 convs of 128 to 512 channels ran slower), and
+     * for long reductions 48 output channels at least (GoogLeNet's 480 -> 16, 24, 32 ran
+     * slower). */
     long long ick = (long long)ic * a->kh * a->kw;
-    if (ow > 16 || oc < 16 || ick < 32 || ick > 512)
+    if (ow > 16 || oc < 16 || ick < 32 || ick > 512 || (ick > 256 && oc < 48))
         return false;
     q->hp = in.d[2] + a->ph + a->ph_end;
     int pkh = op->epi_pool >= 0 ? g->ops[op->epi_pool].a.kh : 1;
     int units = op->epi_pool >= 0 ? oh / pkh : oh;   /* rows are chunked in whole window rows */
     int nocb = (oc + OCB - 1) / OCB;
     int used = units * pkh;   /* the output rows computed (a pooling drops the rest) */
-    if (used * ow < 2 * P_MAX)   /* two tiles at least (4x4 planes ran slower) */
+    if (used * ow < 64)   /* 7x7 and 4x4 planes ran slower (MobileNet-v2, ResNet) */
         return false;
     /* Calls with few images (n * NOCB < 4, decided at run time) cut the rows into chunks so
      * that both threads have work: as many as make 4 jobs of one image, each holding a tile. */

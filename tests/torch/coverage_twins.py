@@ -549,7 +549,7 @@ class ConvOcA(nn.Module):
         self.conv0 = nn.Conv2d(5, 24, 3, padding=1)
         self.bn0 = nn.BatchNorm2d(24)
         self.conv1 = nn.Conv2d(24, 20, 3)
-        self.linear0 = nn.Linear(20 * 3 * 4, classes)
+        self.linear0 = nn.Linear(20 * 4 * 5, classes)
 
     def forward(self, x):
         x = F.relu(self.bn0(self.conv0(self.norm(x))))
@@ -574,7 +574,7 @@ class ConvOcB(nn.Module):
 
 def expected_conv_oc_a(classes=3):
     return (_conv("conv0", 24, 5, 3) + _bn("bn0", 24) + _conv("conv1", 20, 24, 3)
-            + _linear("linear0", classes, 240))
+            + _linear("linear0", classes, 400))
 
 
 def expected_conv_oc_b(classes=2):
@@ -793,7 +793,7 @@ INPUT_SHAPE = {"cov_act": [3, 12, 12], "cov_conv": [3, 16, 16], "cov_pool": [3, 
                "conv_odd": [5, 13, 11], "conv_wide": [2, 2, 30000], "conv_issue11": [1, 1, 200000],
                "cov_mul": [3, 10, 10], "cov_drop_path": [3, 8, 8],
                "se_dw": [6, 19, 17], "se_dw_wide": [4, 9, 40], "cov_average": [3, 9, 9],
-               "conv_oc_a": [5, 9, 11], "conv_oc_b": [7, 12, 13]}
+               "conv_oc_a": [5, 11, 13], "conv_oc_b": [7, 12, 13]}
 OUTPUT_SHAPE = {"cov_act": [5], "cov_conv": [5], "cov_pool": [3], "cov_norm_act": [4], "cov_residual": [3], "cov_concat": [6],
                 "cov_blocks": [7], "cov_cond": [5], "naming": [5], "multi_a": [3], "multi_b": [4],
                 "conv_odd": [3], "conv_wide": [2], "conv_issue11": [2], "cov_mul": [4], "cov_drop_path": [3],
