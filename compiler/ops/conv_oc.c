@@ -240,7 +240,8 @@ bool conv_oc_emit_forward(Emit *e, const Op *op) {
         cb_line(c, "const float *bq = buf + (ptrdiff_t)(r * OW + col - qa) * OCB;");
         cb_line(c, "float t[OCB];");
         cb_line(c, "for (int j = 0; j < OCB; j++) {");
-        cb_line(c, "const int oc = cb * OCB + j < OC ? cb * OCB + j : OC - 1;");
+        cb_line(c, "const int oc = cb * OCB + j < OC ? cb * OCB + j : OC - 1; /* for the bias and epilogue */");
+        cb_line(c, "(void)oc;");
         cb_line(c, "const float v = %s;", val);
         cb_line(c, "t[j] = %s;", epi);
         cb_line(c, "}");
@@ -257,7 +258,8 @@ bool conv_oc_emit_forward(Emit *e, const Op *op) {
         cb_line(c, "for (int col = pc * PKW; col < pc * PKW + PKW; col++) {");
         cb_line(c, "const float *bq = buf + (ptrdiff_t)(r * OW + col - qa) * OCB;");
         cb_line(c, "for (int j = 0; j < OCB; j++) {");
-        cb_line(c, "const int oc = cb * OCB + j < OC ? cb * OCB + j : OC - 1;");
+        cb_line(c, "const int oc = cb * OCB + j < OC ? cb * OCB + j : OC - 1; /* for the bias and epilogue */");
+        cb_line(c, "(void)oc;");
         cb_line(c, "const float v = %s;", val);
         cb_line(c, "const float t = %s;", epi);
         if (max)
