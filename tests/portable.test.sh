@@ -1,7 +1,8 @@
 #!/bin/sh
 # Generated code must build and compute the same numbers without AVX-512 and with gcc: the
 # parity check (against PyTorch) for a few models whose programs are built with
-# -march=x86-64-v2 (SSE4.2 only) and -march=x86-64-v3 (AVX2), and with CC=gcc.
+# -march=x86-64-v2 (SSE4.2 only) and -march=x86-64-v3 (AVX2), and with CC=gcc (conv_oc_a and
+# conv_oc_b run conv_oc.c's kernel, whose tile size depends on the target).
 B=${1:-build}
 top=$(cd "$(dirname "$0")/.." && pwd)
 if [ "${SANITIZE:-0}" = 1 ]; then # counted as skipped, not passed: the normal build runs them
@@ -12,7 +13,7 @@ fi
 pass=0; fail=0
 check() { # label, env assignments..., then models
     label=$1; shift
-    if env "$@" /usr/bin/python3 "$top/tests/torch/parity.py" --build "$B" --only lenet5 cov_conv cov_pool cov_norm_act conv_odd \
+    if env "$@" /usr/bin/python3 "$top/tests/torch/parity.py" --build "$B" --only lenet5 cov_conv cov_pool cov_norm_act conv_odd conv_oc_a conv_oc_b \
         >"$B/portable.log" 2>&1; then
         pass=$((pass+1)); echo "$label: ok"
     else
