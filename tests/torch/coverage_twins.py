@@ -561,9 +561,9 @@ class ConvOcB(nn.Module):
     def __init__(self, classes=2):
         super().__init__()
         self.conv0 = nn.Conv2d(7, 33, (5, 3), padding=(4, 1), dilation=(2, 1), bias=False)
-        self.conv1 = nn.Conv2d(33, 40, 2)
-        self.conv2 = nn.Conv2d(40, 24, 1)
-        self.conv3 = nn.Conv2d(24, 16, 1)
+        self.conv1 = nn.Conv2d(33, 72, 2)
+        self.conv2 = nn.Conv2d(72, 64, 1)
+        self.conv3 = nn.Conv2d(64, 16, 1)
         self.linear0 = nn.Linear(16, classes)
 
     def forward(self, x):
@@ -578,8 +578,8 @@ def expected_conv_oc_a(classes=3):
 
 
 def expected_conv_oc_b(classes=2):
-    return (_conv("conv0", 33, 7, 5, 3, bias=False) + _conv("conv1", 40, 33, 2) + _conv("conv2", 24, 40, 1)
-            + _conv("conv3", 16, 24, 1)
+    return (_conv("conv0", 33, 7, 5, 3, bias=False) + _conv("conv1", 72, 33, 2) + _conv("conv2", 64, 72, 1)
+            + _conv("conv3", 16, 64, 1)
             + _linear("linear0", classes, 16))
 
 
