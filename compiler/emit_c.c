@@ -916,8 +916,12 @@ static int emit_source(Cbuf *c, const Graph *g, const Plan *plan, const EmitOpti
      * step functions, hundreds of them made one function whose code generation grows faster
      * than linearly (a 200-layer training program: 11 s of compiler time against 2 s). */
     cb_line(c, "/* Op functions stay calls (noinline): inlined, they would make the step functions so large");
-    cb_line(c, " * that the C compiler's time grows faster than the number of ops. */");
-    cb_line(c, "#if defined(__GNUC__)");
+    cb_line(c, " * that the C compiler's time grows faster than the number of ops.");
+    cb_line(c, " * With AVX-512, clang keeps 64-byte vectors in pairs of 256-bit registers on the CPUs it");
+    cb_line(c, " * tunes for 256-bit vectors (most of them) unless a function asks for 512-bit ones. */");
+    cb_line(c, "#if defined(__clang__) && defined(__AVX512F__)");
+    cb_line(c, "#define CNN_NOINLINE __attribute__((noinline, min_vector_width(512)))");
+    cb_line(c, "#elif defined(__GNUC__)");
     cb_line(c, "#define CNN_NOINLINE __attribute__((noinline))");
     cb_line(c, "#else");
     cb_line(c, "#define CNN_NOINLINE");

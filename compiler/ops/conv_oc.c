@@ -2,9 +2,9 @@
  * whose output rows are short (14, 8, 7, 4 columns: the later stages of small CNNs and of
  * CIFAR ResNets), where conv.c's kernels, with their vectors along an output row, leave most
  * lanes idle. Here the vector lanes run over OUTPUT CHANNELS and the register tile is
- * P output pixels x 2 vectors of 8 channels (12 x 2 with AVX-512's 32 registers, 6 x 2 with
- * AVX2's 16; 8-float vectors, which compilers keep in registers whatever the target): per
- * (input channel, kernel tap), 2 weight vectors are loaded and each of the P input floats is
+ * P output pixels x 16 channels (12 pixels x one 16-float vector with AVX-512, 6 x two 8-float
+ * vectors with AVX2, 3 x two with SSE): per (input channel, kernel tap), the block's weight
+ * vectors are loaded and each of the P input floats is
  * broadcast into NV fused multiply-adds, so the whole reduction over IC x KH x KW stays in
  * registers. conv.c asks here first (conv_oc_emit_forward, conv_oc_scratch) and keeps its own
  * kernels when the layer does not qualify.
@@ -179,30 +179,30 @@ bool conv_oc_emit_forward(Emit *e, const Op *op) {
     cb_line(c, "const float *const xg = scratch + (ptrdiff_t)i * IC * KW * HP * OW;");
     cb_line(c, "const float *const wb = wpk + (ptrdiff_t)cb * KK * OCB;");
     cb_line(c, "#if CNN_VECTORS");
-    cb_line(c, "/* vectors of 8 floats: compilers keep them in ymm registers, also with AVX-512 (32 of them) */");
-    cb_line(c, "typedef float oc_v8 __attribute__((vector_size(32)));");
-    cb_line(c, "enum { NV = OCB / 8 };");
+    cb_line(c, "/* the block's channels in NV vectors of VL floats; P pixels per register tile */");
     cb_line(c, "#if defined(__AVX512F__)");
-    cb_line(c, "enum { P = 12 }; /* pixels per register tile: P x NV accumulators */");
+    cb_line(c, "enum { VL = 16, P = 12 };");
     cb_line(c, "#elif defined(__AVX__)");
-    cb_line(c, "enum { P = 6 };");
+    cb_line(c, "enum { VL = 8, P = 6 };");
     cb_line(c, "#else");
-    cb_line(c, "enum { P = 3 };");
+    cb_line(c, "enum { VL = 8, P = 3 };");
     cb_line(c, "#endif");
+    cb_line(c, "typedef float oc_v __attribute__((vector_size(VL * 4)));");
+    cb_line(c, "enum { NV = OCB / VL };");
     cb_line(c, "for (int q0 = qa; q0 < qb; q0 += P) {");
     cb_line(c, "const int qs = q0 + P <= qb ? q0 : qb - P; /* the last tile overlaps, within the chunk */");
-    cb_line(c, "oc_v8 acc[P][NV];");
+    cb_line(c, "oc_v acc[P][NV];");
     cb_line(c, "for (int p = 0; p < P; p++)");
     cb_line(c, "    for (int v = 0; v < NV; v++)");
-    cb_line(c, "        acc[p][v] = (oc_v8){0};");
+    cb_line(c, "        acc[p][v] = (oc_v){0};");
     cb_line(c, "const float *wq = wb;");
     cb_line(c, "for (int ic = 0; ic < IC; ic++)");
     cb_line(c, "for (int kh = 0; kh < KH; kh++)");
     cb_line(c, "for (int kw = 0; kw < KW; kw++, wq += OCB) {");
     cb_line(c, "const float *xr = xg + ((ptrdiff_t)(ic * KW + kw) * HP + kh * DH) * OW + qs;");
-    cb_line(c, "oc_v8 wv[NV];");
+    cb_line(c, "oc_v wv[NV];");
     cb_line(c, "for (int v = 0; v < NV; v++)");
-    cb_line(c, "    memcpy(&wv[v], wq + v * 8, sizeof wv[v]);");
+    cb_line(c, "    memcpy(&wv[v], wq + v * VL, sizeof wv[v]);");
     cb_line(c, "for (int p = 0; p < P; p++) {");
     cb_line(c, "const float s = xr[p];");
     cb_line(c, "for (int v = 0; v < NV; v++)");
@@ -211,7 +211,7 @@ bool conv_oc_emit_forward(Emit *e, const Op *op) {
     cb_line(c, "}");
     cb_line(c, "for (int p = 0; p < P; p++)");
     cb_line(c, "    for (int v = 0; v < NV; v++)");
-    cb_line(c, "        memcpy(buf + (ptrdiff_t)(qs - qa + p) * OCB + v * 8, &acc[p][v], sizeof acc[p][v]);");
+    cb_line(c, "        memcpy(buf + (ptrdiff_t)(qs - qa + p) * OCB + v * VL, &acc[p][v], sizeof acc[p][v]);");
     cb_line(c, "}");
     cb_line(c, "#else");
     cb_line(c, "for (int qq = qa; qq < qb; qq++) {");

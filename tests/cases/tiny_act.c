@@ -35,8 +35,12 @@ typedef float cnn_half __attribute__((vector_size(CNN_VW * 2)));
 #define CNN_MAYBE_UNUSED
 #endif
 /* Op functions stay calls (noinline): inlined, they would make the step functions so large
- * that the C compiler's time grows faster than the number of ops. */
-#if defined(__GNUC__)
+ * that the C compiler's time grows faster than the number of ops.
+ * With AVX-512, clang keeps 64-byte vectors in pairs of 256-bit registers on the CPUs it
+ * tunes for 256-bit vectors (most of them) unless a function asks for 512-bit ones. */
+#if defined(__clang__) && defined(__AVX512F__)
+#define CNN_NOINLINE __attribute__((noinline, min_vector_width(512)))
+#elif defined(__GNUC__)
 #define CNN_NOINLINE __attribute__((noinline))
 #else
 #define CNN_NOINLINE
