@@ -29,8 +29,17 @@ static double clock_seconds(clockid_t id) {
 
 static double now_seconds(void) { return clock_seconds(CLOCK_MONOTONIC); }
 
+/* With AVX-512, clang keeps 64-byte vectors in pairs of 256-bit registers on the CPUs it tunes
+ * for 256-bit vectors unless the function asks for 512-bit ones (the generated op functions
+ * do the same, see emit_c.c's CNN_NOINLINE). */
+#if defined(__clang__) && defined(__AVX512F__)
+#define PEAK_WIDE __attribute__((min_vector_width(512)))
+#else
+#define PEAK_WIDE
+#endif
+
 /* rounds * INNER * CHAINS vector FMAs on one thread; the result keeps them alive. */
-static float fma_chains(long rounds, float seed) {
+static PEAK_WIDE float fma_chains(long rounds, float seed) {
     volatile float vb = 0.999999f, vc = 1e-7f;
     v16 b, c, acc[CHAINS];
     for (int l = 0; l < 16; l++) {
