@@ -18,6 +18,8 @@ bool conv_small_emit_forward(Emit *e, const Op *op, const Attrs *a, Shape in, Sh
  * when the layer does not qualify */
 int64_t conv_bwd_dw_scratch(const Attrs *a, Shape in, Shape out);
 bool conv_bwd_emit_dw(Emit *e, const Op *fwd);
+int64_t conv_bwd_dx_scratch(const Attrs *a, Shape in, Shape out);
+bool conv_bwd_emit_dx(Emit *e, const Op *fwd);
 /* conv_depthwise.c: kernels for groups = input channels; false (-1) when the layer does not qualify */
 int64_t conv_dw_scratch(const Graph *g, const Op *op);
 int64_t conv_dw_bwd_scratch(const Graph *g, const Op *bwd, const Op *fwd);
@@ -598,7 +600,9 @@ static int64_t conv_bwd_scratch(const Graph *g, const Op *bwd, const Op *fwd) {
     int64_t need = 0;
     if (by_kernel) {
         d.out = in.d[1];
-        need = round16((int64_t)out.d[1] * in.d[1] * d.kh * d.kw) + conv_kernel_scratch(&d, out, in, false);
+        need = conv_bwd_dx_scratch(&fwd->a, in, out); /* conv_bwd.c's dx, else the forward kernel's */
+        if (need < 0)
+            need = round16((int64_t)out.d[1] * in.d[1] * d.kh * d.kw) + conv_kernel_scratch(&d, out, in, false);
     }
     int64_t dwk = bwd->wrt == 0 ? conv_bwd_dw_scratch(&fwd->a, in, out) : -1; /* conv_bwd.c's dw */
     need = dwk > need ? dwk : need;
@@ -696,7 +700,8 @@ static void conv_emit_backward(Emit *e, const Op *bwd, const Op *fwd) {
     bool dx_gemm = want_dx && !by_kernel, want_dw = bwd->wrt == 0;
     if (by_kernel) {
         conv_profile_mark(c, "dx", e->g, fwd);
-        conv_emit_dx_by_kernel(e, fwd, d);
+        if (!conv_bwd_emit_dx(e, fwd))
+            conv_emit_dx_by_kernel(e, fwd, d);
     }
     if (want_dw)
         conv_profile_mark(c, "dw", e->g, fwd);

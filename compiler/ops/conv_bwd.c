@@ -24,6 +24,7 @@
  * chunk's planes and the partial sums. */
 #include <stdbool.h>
 
+#include "../arena.h"
 #include "../cbuf.h"
 #include "../emit_c.h"
 #include "../ops.h"
@@ -100,6 +101,43 @@ int64_t conv_bwd_dw_scratch(const Attrs *a, Shape in, Shape out) {
            (int64_t)8 * out.d[1] * in.d[1] * a->kh * a->kw;
 }
 
+/* Emits the copy of plane src (srows x scols) into dst (rows x dcols, then zeros up to
+ * total floats), shifted: dst[r][j] = src[r - roff][j + shift], zero outside src. The shift is
+ * a constant, so every row is a copy of a constant length that compilers inline. */
+static void emit_shifted_copy(Cbuf *c, const char *dst, const char *src, const char *rows, const char *roff,
+                              const char *srows, int scols, int dcols, int shift, const char *total) {
+    int lo = shift < 0 ? -shift : 0, hi = scols - shift < dcols ? scols - shift : dcols;
+    cb_line(c, "{ /* shifted by %d */", shift);
+    cb_line(c, "float *d = %s;", dst);
+    cb_line(c, "for (int r = 0; r < %s; r++) {", rows);
+    cb_line(c, "float *row = d + r * %d;", dcols);
+    cb_line(c, "const int h = r - %s;", roff);
+    if (hi > lo) {
+        cb_line(c, "if (h < 0 || h >= %s) {", srows);
+        cb_line(c, "for (int j = 0; j < %d; j++)", dcols);
+        cb_line(c, "    row[j] = 0.0f;");
+        cb_line(c, "continue;");
+        cb_line(c, "}");
+        if (lo > 0) {
+            cb_line(c, "for (int j = 0; j < %d; j++)", lo);
+            cb_line(c, "    row[j] = 0.0f;");
+        }
+        cb_line(c, "memcpy(row + %d, %s + h * %d + %d, sizeof(float) * %d);", lo, src, scols, lo + shift, hi - lo);
+        if (hi < dcols) {
+            cb_line(c, "for (int j = %d; j < %d; j++)", hi, dcols);
+            cb_line(c, "    row[j] = 0.0f;");
+        }
+    } else {
+        cb_line(c, "(void)h;");
+        cb_line(c, "for (int j = 0; j < %d; j++)", dcols);
+        cb_line(c, "    row[j] = 0.0f;");
+    }
+    cb_line(c, "}");
+    cb_line(c, "for (int k = %s * %d; k < %s; k++)", rows, dcols, total);
+    cb_line(c, "    d[k] = 0.0f;");
+    cb_line(c, "}");
+}
+
 static void dw_emit_tile(Cbuf *c) {
     cb_line(c, "const int tb = job %% NTB, ob = job / NTB %% NOB, ic = job / NTB / NOB;");
     cb_line(c, "const int oc0 = ob * OCB, kh0 = tb * R;");
@@ -161,25 +199,9 @@ bool conv_bwd_emit_dw(Emit *e, const Op *fwd) {
     cb_line(c, "const int i = job / (IC + OC), ch = job %% (IC + OC);");
     cb_line(c, "if (ch < IC) {");
     cb_line(c, "const float *xi = x + ((ptrdiff_t)(i0 + i) * IC + ch) * IH * IW;");
-    cb_line(c, "for (int kw = 0; kw < KW; kw++) { /* xs[kw][r][ow]: the padded input at (r, ow + kw) */");
-    cb_line(c, "float *xp = xpk + (((ptrdiff_t)i * IC + ch) * KW + kw) * XS;");
-    cb_line(c, "const int lo = PW - kw > 0 ? PW - kw : 0, hi = IW + PW - kw < OW ? IW + PW - kw : OW; /* the columns inside */");
-    cb_line(c, "for (int r = 0; r < IHP; r++) {");
-    cb_line(c, "float *row = xp + r * OW;");
-    cb_line(c, "const int h = r - PH;");
-    cb_line(c, "if (h < 0 || h >= IH) {");
-    cb_line(c, "memset(row, 0, sizeof(float) * OW);");
-    cb_line(c, "continue;");
-    cb_line(c, "}");
-    cb_line(c, "for (int ow = 0; ow < lo; ow++)");
-    cb_line(c, "    row[ow] = 0.0f;");
-    cb_line(c, "memcpy(row + lo, xi + h * IW + lo + kw - PW, sizeof(float) * (size_t)(hi - lo));");
-    cb_line(c, "for (int ow = hi; ow < OW; ow++)");
-    cb_line(c, "    row[ow] = 0.0f;");
-    cb_line(c, "}");
-    cb_line(c, "for (int k = IHP * OW; k < XS; k++)");
-    cb_line(c, "    xp[k] = 0.0f;");
-    cb_line(c, "}");
+    for (int kw = 0; kw < a->kw; kw++) /* xs[kw][r][ow]: the padded input at (r, ow + kw) */
+        emit_shifted_copy(c, arena_printf("xpk + (((ptrdiff_t)i * IC + ch) * KW + %d) * XS", kw), "xi", "IHP", "PH", "IH", in.d[3],
+                          out.d[3], kw - a->pw, "XS");
     cb_line(c, "} else {");
     cb_line(c, "float *dp = dyk + ((ptrdiff_t)i * OC + ch - IC) * L;");
     cb_line(c, "const float *yi = dy + ((ptrdiff_t)(i0 + i) * OC + ch - IC) * OH * OW;");
@@ -220,6 +242,161 @@ bool conv_bwd_emit_dw(Emit *e, const Op *fwd) {
     cb_line(c, "dw[k] += s;");
     cb_line(c, "}");
     cb_line(c, "#endif");
+    cb_line(c, "}");
+    return true;
+}
+
+/* The data gradient, for the same class of convolutions when their kernel is large next to
+ * the image (LeNet's 6->16 5x5 at 14x14), where the forward kernel over dy padded by
+ * kernel - 1 would spend most of its work on the padding:
+ *     dx[ic][h][w] = sum over oc, kh, kw of w[oc][ic][kh][kw] * dy[oc][h + PH - kh][w + PW - kw].
+ * The lanes run along dx's plane flattened with its own pitch IW (p = h * IW + w: no lane is
+ * wasted on columns), and dy is copied once per kernel column, shifted and padded with rows of
+ * zeros: ds[oc][kw][r * IW + w] = dy[oc][r - TP][w + PW - kw] (zero outside dy), TP = KH - 1 -
+ * PH, so that the tap (kh, kw) reads ds[oc][kw][p + (KH - 1 - kh) * IW], contiguous. A job is
+ * one image, a block of ICB input channels and a run of PB vectors: ICB x PB accumulators,
+ * each vector of ds feeding ICB fused multiply-adds with broadcast weights, over the kernel
+ * rows that reach dy from the run's rows (the others read only zeros and are skipped). Chunks
+ * of NI images as for dw; every dx element has one writer. */
+int64_t conv_bwd_dx_scratch(const Attrs *a, Shape in, Shape out);
+bool conv_bwd_emit_dx(Emit *e, const Op *fwd);
+
+typedef struct {
+    int p, ds, ni, nv;
+    int icb[3], pb[3]; /* the tile with AVX-512, AVX, else */
+} DxGeo;
+
+static void dx_tile(int ic, int nv, int budget, int room, int *icb_out, int *pb_out) {
+    int best_c = 1, best_p = 1;
+    double best = -1;
+    for (int c = 1; c <= ic && c <= 16; c++) {
+        if (ic % c)
+            continue;
+        for (int pb = 1; pb <= 4 && pb <= nv; pb++) {
+            int acc = c * pb;
+            if (acc > budget || acc + pb + 1 > room) /* acc, the PB dy vectors, one weight */
+                continue;
+            int runs = (nv + pb - 1) / pb;
+            double score = (double)acc / (c + pb) * nv / (runs * pb) + acc * 1e-4;
+            if (score > best)
+                best = score, best_c = c, best_p = pb;
+        }
+    }
+    *icb_out = best_c, *pb_out = best_p;
+}
+
+static bool dx_geo(const Attrs *a, Shape in, Shape out, DxGeo *q) {
+    int ic = in.d[1], oc = out.d[1], ih = in.d[2], iw = in.d[3];
+    if (a->sh != 1 || a->sw != 1 || a->dh != 1 || a->dw != 1 || a->groups != 1 || a->ph > a->kh - 1 ||
+        a->pw > a->kw - 1 || a->ph_end > a->kh - 1 || a->pw_end > a->kw - 1 || (long long)ic * oc > 2048 ||
+        (long long)ih * iw > 4096)
+        return false;
+    /* where measured faster: kernels of 5 and more over images of at most 16 columns, whose
+     * padded dy is mostly zeros */
+    if (a->kh < 5 || a->kw < 5 || iw > 16)
+        return false;
+    q->nv = (ih * iw + LANES - 1) / LANES;
+    q->p = q->nv * LANES;
+    dx_tile(ic, q->nv, 24, 31, &q->icb[0], &q->pb[0]);
+    dx_tile(ic, q->nv, 12, 15, &q->icb[1], &q->pb[1]);
+    dx_tile(ic, q->nv, 6, 7, &q->icb[2], &q->pb[2]);
+    int runs = q->nv; /* the vectors the runs cover, whichever tile */
+    for (int k = 0; k < 3; k++)
+        if ((q->nv + q->pb[k] - 1) / q->pb[k] * q->pb[k] > runs)
+            runs = (q->nv + q->pb[k] - 1) / q->pb[k] * q->pb[k];
+    int reach = runs * LANES + (a->kh - 1) * iw; /* what the runs read */
+    int rows = (ih + a->kh - 1) * iw;
+    q->ds = ((reach > rows ? reach : rows) + LANES - 1) / LANES * LANES;
+    int64_t per_image = (int64_t)oc * a->kw * q->ds;
+    q->ni = (int)(262144 / per_image); /* a chunk's copies within 1 MB */
+    q->ni = q->ni < 1 ? 1 : q->ni > MAX_NI ? MAX_NI : q->ni;
+    if (q->ni > in.d[0])
+        q->ni = in.d[0];
+    return true;
+}
+
+int64_t conv_bwd_dx_scratch(const Attrs *a, Shape in, Shape out) {
+    DxGeo q;
+    if (!dx_geo(a, in, out, &q))
+        return -1;
+    return (int64_t)q.ni * out.d[1] * a->kw * q.ds;
+}
+
+bool conv_bwd_emit_dx(Emit *e, const Op *fwd) {
+    const Attrs *a = &fwd->a;
+    Shape in = emit_in_shape(e, fwd, 0), out = emit_out_shape(e, fwd);
+    DxGeo q;
+    if (!dx_geo(a, in, out, &q))
+        return false;
+    Cbuf *c = e->c;
+    cb_line(c, "{ /* dx: lanes along dx's plane of pitch IW, dy copied once per kernel column (conv_bwd.c) */");
+    cb_line(c, "enum { TP = KH - 1 - PH, DR = IH + KH - 1, NV = %d, DS = %d, NI = %d };", q.nv, q.ds, q.ni);
+    cb_line(c, "#if defined(__AVX512F__)");
+    cb_line(c, "enum { ICB = %d, PB = %d };", q.icb[0], q.pb[0]);
+    cb_line(c, "#elif defined(__AVX__)");
+    cb_line(c, "enum { ICB = %d, PB = %d };", q.icb[1], q.pb[1]);
+    cb_line(c, "#else");
+    cb_line(c, "enum { ICB = %d, PB = %d };", q.icb[2], q.pb[2]);
+    cb_line(c, "#endif");
+    cb_line(c, "enum { NIB = IC / ICB, NPB = (NV + PB - 1) / PB };");
+    cb_line(c, "float *dsk = scratch; /* [NI][OC][KW][DS] */");
+    cb_line(c, "for (int i0 = 0; i0 < n; i0 += NI) {");
+    cb_line(c, "const int ni = n - i0 < NI ? n - i0 : NI;");
+    cb_line(c, "PARALLEL_FOR");
+    cb_line(c, "for (int job = 0; job < ni * OC; job++) { /* ds[i][oc][kw][r][w] = dy[i][oc][r - TP][w + PW - kw] */");
+    cb_line(c, "const int oc = job %% OC, i = job / OC;");
+    cb_line(c, "const float *yi = dy + ((ptrdiff_t)(i0 + i) * OC + oc) * OH * OW;");
+    for (int kw = 0; kw < a->kw; kw++)
+        emit_shifted_copy(c, arena_printf("dsk + ((ptrdiff_t)job * KW + %d) * DS", kw), "yi", "DR", "TP", "OH", out.d[3], in.d[3],
+                          a->pw - kw, "DS");
+    cb_line(c, "}");
+    cb_line(c, "#if CNN_VECTORS");
+    cb_line(c, "typedef float cnn_v8 __attribute__((vector_size(32)));");
+    cb_line(c, "PARALLEL_FOR");
+    cb_line(c, "for (int job = 0; job < ni * NPB * NIB; job++) {");
+    cb_line(c, "const int ib = job %% NIB, pb = job / NIB %% NPB, i = job / NIB / NPB;");
+    cb_line(c, "const int ic0 = ib * ICB, p0 = pb * PB * 8;");
+    cb_line(c, "/* the kernel rows that reach dy from rows h_lo..h_hi of the run */");
+    cb_line(c, "const int h_lo = p0 / IW, h_hi = (p0 + PB * 8 - 1) / IW < IH - 1 ? (p0 + PB * 8 - 1) / IW : IH - 1;");
+    cb_line(c, "const int kh_lo = h_lo + PH - OH + 1 > 0 ? h_lo + PH - OH + 1 : 0, kh_hi = h_hi + PH < KH - 1 ? h_hi + PH : KH - 1;");
+    cb_line(c, "cnn_v8 acc[ICB][PB];");
+    cb_line(c, "for (int t = 0; t < ICB; t++)");
+    cb_line(c, "    for (int u = 0; u < PB; u++)");
+    cb_line(c, "        acc[t][u] = (cnn_v8){0};");
+    cb_line(c, "for (int oc = 0; oc < OC; oc++)");
+    cb_line(c, "for (int kh = kh_lo; kh <= kh_hi; kh++)");
+    cb_line(c, "for (int kw = 0; kw < KW; kw++) {");
+    cb_line(c, "const float *dq = dsk + (((ptrdiff_t)i * OC + oc) * KW + kw) * DS + (KH - 1 - kh) * IW + p0;");
+    cb_line(c, "const float *wk = w + (((ptrdiff_t)oc * IC + ic0) * KH + kh) * KW + kw;");
+    cb_line(c, "cnn_v8 dv[PB];");
+    cb_line(c, "memcpy(dv, dq, sizeof dv);");
+    cb_line(c, "for (int t = 0; t < ICB; t++) {");
+    cb_line(c, "const float wv = wk[(ptrdiff_t)t * KH * KW];");
+    cb_line(c, "for (int u = 0; u < PB; u++)");
+    cb_line(c, "    acc[t][u] += wv * dv[u];");
+    cb_line(c, "}");
+    cb_line(c, "}");
+    cb_line(c, "float res[ICB][PB * 8];");
+    cb_line(c, "memcpy(res, acc, sizeof res);");
+    cb_line(c, "const int np = IH * IW - p0 < PB * 8 ? IH * IW - p0 : PB * 8; /* the run's lanes inside the plane */");
+    cb_line(c, "for (int t = 0; t < ICB; t++)");
+    cb_line(c, "    memcpy(dx + ((ptrdiff_t)(i0 + i) * IC + ic0 + t) * IH * IW + p0, res[t], sizeof(float) * (size_t)np);");
+    cb_line(c, "}");
+    cb_line(c, "#else");
+    cb_line(c, "PARALLEL_FOR");
+    cb_line(c, "for (int job = 0; job < ni * IC; job++) {");
+    cb_line(c, "const int ic = job %% IC, i = job / IC;");
+    cb_line(c, "for (int p = 0; p < IH * IW; p++) {");
+    cb_line(c, "float s = 0.0f;");
+    cb_line(c, "for (int oc = 0; oc < OC; oc++)");
+    cb_line(c, "    for (int kh = 0; kh < KH; kh++)");
+    cb_line(c, "        for (int kw = 0; kw < KW; kw++)");
+    cb_line(c, "            s += w[(((ptrdiff_t)oc * IC + ic) * KH + kh) * KW + kw] * dsk[(((ptrdiff_t)i * OC + oc) * KW + kw) * DS + (KH - 1 - kh) * IW + p];");
+    cb_line(c, "dx[((ptrdiff_t)(i0 + i) * IC + ic) * IH * IW + p] = s;");
+    cb_line(c, "}");
+    cb_line(c, "}");
+    cb_line(c, "#endif");
+    cb_line(c, "}");
     cb_line(c, "}");
     return true;
 }

@@ -535,17 +535,18 @@ class ConvBwdOdd(nn.Module):
         self.conv0 = nn.Conv2d(5, 24, 3, padding=1)
         self.conv1 = nn.Conv2d(24, 7, (3, 2))
         self.conv2 = nn.Conv2d(7, 6, (2, 3), padding=1, bias=False)
-        self.conv3 = nn.Conv2d(6, 3, 3, stride=2, padding=1)
+        self.conv3 = nn.Conv2d(6, 5, 5, padding=(1, 3))
+        self.conv4 = nn.Conv2d(5, 3, 3, stride=2, padding=1)
         self.linear0 = nn.Linear(3, classes)
 
     def forward(self, x):
-        x = self.conv3(self.conv2(torch.tanh(self.conv1(F.relu(self.conv0(x))))))
+        x = self.conv4(self.conv3(self.conv2(torch.tanh(self.conv1(F.relu(self.conv0(x)))))))
         return self.linear0(x.mean(dim=(2, 3)))
 
 
 def expected_conv_bwd_odd(classes=3):
     return (_conv("conv0", 24, 5, 3) + _conv("conv1", 7, 24, 3, 2) + _conv("conv2", 6, 7, 2, 3, bias=False)
-            + _conv("conv3", 3, 6, 3) + _linear("linear0", classes, 3))
+            + _conv("conv3", 5, 6, 5) + _conv("conv4", 3, 5, 3) + _linear("linear0", classes, 3))
 
 
 def expected_conv_odd(classes=3):
