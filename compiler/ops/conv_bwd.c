@@ -1,6 +1,8 @@
 /* conv_bwd.c: the weight gradient of stride-1, undilated, ungrouped convolutions with small to
- * medium channel counts (simplecnn's 32->64 3x3 at 14x14, LeNet's 6->16 5x5), asked by conv.c
- * before its other dw kernels.
+ * medium channel counts (simplecnn's 32->64 3x3 at 14x14, LeNet's 6->16 5x5), and the data
+ * gradient of those whose kernel is large next to the image (below), asked by conv.c before
+ * its other kernels (conv_bwd_emit_dw, conv_bwd_emit_dx: false when the layer does not
+ * qualify, and the scratch functions say so with -1).
  *
  *   dw[oc][ic][kh][kw] = sum over images i and output pixels (oh, ow) of
  *                        dy[i][oc][oh][ow] * x[i][ic][oh + kh - PH][ow + kw - PW]
@@ -80,8 +82,6 @@ static bool dw_geo(const Attrs *a, Shape in, Shape out, DwGeo *q) {
     if (xs < q->ihp * ow)
         xs = q->ihp * ow;
     q->xs = (xs + LANES - 1) / LANES * LANES;
-    if (a->kw > 8 && oc == 1)
-        return false;
     dw_tile(oc, a->kh, a->kw, 24, 31, &q->ocb[0], &q->r[0]);
     dw_tile(oc, a->kh, a->kw, 12, 15, &q->ocb[1], &q->r[1]);
     dw_tile(oc, a->kh, a->kw, 6, 7, &q->ocb[2], &q->r[2]);
