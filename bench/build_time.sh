@@ -5,7 +5,7 @@
 # training graph, distinct op functions (inference + training), wall and user+sys seconds.
 # Timings only: nothing is asserted. Run on a quiet machine; say how many cores.
 # Usage: sh bench/build_time.sh [BUILD_DIR] [CASE ...]
-#   CASE: resnet50 | repeat:N | linear:N | conv:N   (default: the table of docs/language.md)
+#   CASE: resnet50 | repeat:N | linear:N | conv:N | limit:0  (default: the table of docs/language.md)
 B=$(cd "${1:-build}" && pwd); [ $# -gt 0 ] && shift
 top=$(cd "$(dirname "$0")/.." && pwd)
 tmp=$(mktemp -d)
@@ -23,8 +23,8 @@ for case in "$@"; do
     mkdir -p "$tmp/c/t"
     "$B/cnnc" --emit=c "$f" -o "$tmp/c" 2>/dev/null
     "$B/cnnc" --emit=c --train "$f" -o "$tmp/c/t" 2>/dev/null
-    fns=$(( $(cat "$tmp/c/$name.c" 2>/dev/null | grep -cE '^static [A-Z_ ]*void ') + \
-            $(cat "$tmp/c/t/$name.c" 2>/dev/null | grep -cE '^static [A-Z_ ]*void ') ))
+    fns=$(( $(cat "$tmp/c/$name.c" 2>/dev/null | grep -E '^static [A-Z_ ]*void ' | grep -vc '_chunk[0-9]*(') + \
+            $(cat "$tmp/c/t/$name.c" 2>/dev/null | grep -E '^static [A-Z_ ]*void ' | grep -vc '_chunk[0-9]*(') ))
     ops=$("$B/cnnc" --emit=ir --train "$f" 2>/dev/null | grep -c '^ *%')
     for kind in train no-train; do
         flag=""; [ $kind = no-train ] && flag=--no-train

@@ -3,6 +3,10 @@
 KIND: repeat  - `repeat N { linear(16); relu }` (identical layers: one function each kind)
       linear  - N linear layers of pseudo-random widths 8..72 (mostly distinct functions)
       conv    - N 3x3 or 1x1 convs of pseudo-random channels 4..67 on 8x8 (mostly distinct)
+      limit   - the worst case within docs/language.md's limits: `conv` with N = 128 (320
+                distinct op functions in the training code, the limit), then
+                `repeat 870 { linear(16); relu }` (1999 ops in all, the limit is 2000); N is
+                ignored
 The widths come from a fixed linear congruential sequence, so a model is the same every run."""
 import sys
 
@@ -21,12 +25,16 @@ elif kind == "linear":
     print("    input [16]")
     for _ in range(n):
         print("    linear(%d); relu" % (8 + rnd(65)))
-elif kind == "conv":
+elif kind in ("conv", "limit"):
+    if kind == "limit":
+        n = 128
     print("    input [3, 8, 8]")
     for _ in range(n):
         k = 3 if rnd(2) else 1
         print("    conv(%d, %d, pad = %d); relu" % (4 + rnd(64), k, k // 2))
     print("    flatten")
+    if kind == "limit":
+        print("    repeat 870 { linear(16); relu }")
 else:
     sys.exit("unknown kind " + kind)
 print("    linear(10)")

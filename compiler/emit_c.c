@@ -635,18 +635,109 @@ static void fn_print(Cbuf *out, const Fn *fn, const char *linkage) {
     cb_blank(out);
 }
 
+/* The body of an entry point (NAME_forward, NAME_train_step, ...), written one unit at a time:
+ * a unit is a statement or a few that belong together (a call and its parameters' updates).
+ * With many ops, one function of thousands of calls makes the C compiler's code generation
+ * grow faster than linearly (register allocation over the whole function): a body of more
+ * than CHUNK_MIN units is cut into static functions of CHUNK units each, which the entry point
+ * calls in order (docs/language.md, Limits). Smaller bodies are written as they are. */
+enum { CHUNK_MIN = 192, CHUNK = 96 };
+
+typedef struct FnBody {
+    Cbuf text;      /* the units, at the indent of a function body */
+    size_t *start;  /* where each unit starts in text */
+    int n, cap;
+} FnBody;
+
+static void body_init(FnBody *b) {
+    memset(b, 0, sizeof *b);
+    b->text.indent = 1;
+}
+
+/* Starts a unit: the lines written to b->text until the next body_unit belong to it. */
+static Cbuf *body_unit(FnBody *b) {
+    if (b->n == b->cap) {
+        b->cap = b->cap ? 2 * b->cap : 64;
+        size_t *grown = arena_alloc(sizeof(size_t) * (size_t)b->cap);
+        if (b->n)
+            memcpy(grown, b->start, sizeof(size_t) * (size_t)b->n);
+        b->start = grown;
+    }
+    b->start[b->n++] = b->text.len;
+    return &b->text;
+}
+
+/* With more than CHUNK_MIN units, writes the chunk functions NAME_chunkK(decl) to c (before
+ * the entry point that calls them) and replaces the body by their calls. names: the
+ * parameters of decl, comma-separated, cast to void in each chunk (not every chunk uses all
+ * of them). ret: the units may `return 0;` from the entry point (the taps): a chunk then
+ * returns int, 1 when it ran to its end, and the call returns 0 from the entry point when it
+ * did not. */
+static void body_chunk(Cbuf *c, FnBody *b, const char *name, const char *decl, const char *names, bool ret) {
+    /* CNNC_CHUNK=K (a test hook, docs/testing.md): chunks of K units from K + 1 units on, so
+     * that the parity tests can run small models through chunked entry points. */
+    int chunk_min = CHUNK_MIN, chunk = CHUNK;
+    const char *env = getenv("CNNC_CHUNK");
+    if (env && atoi(env) > 0)
+        chunk_min = chunk = atoi(env);
+    if (b->n <= chunk_min)
+        return;
+    FnBody calls;
+    body_init(&calls);
+    int nchunks = (b->n + chunk - 1) / chunk;
+    cb_line(c, "/* %s in %d parts of at most %d calls: one function of %d would take the C compiler", name,
+            nchunks, chunk, b->n);
+    cb_line(c, " * much longer to compile. */");
+    for (int k = 0; k < nchunks; k++) {
+        int first = k * chunk, last = first + chunk < b->n ? first + chunk : b->n;
+        size_t from = b->start[first], to = last < b->n ? b->start[last] : b->text.len;
+        cb_line(c, "static CNN_NOINLINE %s %s_chunk%d(%s) {", ret ? "int" : "void", name, k + 1, decl);
+        char *copy = arena_strdup(names);
+        for (char *tok = strtok(copy, ", "); tok; tok = strtok(NULL, ", "))
+            cb_line(c, "(void)%s;", tok);
+        cb_raw(c, "%.*s", (int)(to - from), b->text.data + from);
+        if (ret)
+            cb_line(c, "return 1;");
+        cb_line(c, "}");
+        cb_blank(c);
+        Cbuf *u = body_unit(&calls);
+        if (ret) {
+            cb_line(u, "if (!%s_chunk%d(%s))", name, k + 1, names);
+            cb_line(u, "    return 0;");
+        } else {
+            cb_line(u, "%s_chunk%d(%s);", name, k + 1, names);
+        }
+    }
+    cb_free(&b->text);
+    *b = calls;
+}
+
+/* Appends the body to c (at the function's indent) and frees it. */
+static void body_print(Cbuf *c, FnBody *b) {
+    if (b->text.data)
+        cb_raw(c, "%s", b->text.data);
+    cb_free(&b->text);
+}
+
 /* The training step: forward in training mode, the loss, then the backward ops in order.
  * Only the ops a training step needs are called: the model's final softmax is not. */
 static void emit_train_step(Cbuf *c, const Graph *g, const Plan *plan, const char **calls) {
     const char *N = g->name, *U = upper(g->name);
     int softmax = g->ends_in_softmax ? g->values[g->output].producer : -1;
+    FnBody b;
+    body_init(&b);
+    for (int i = 1; i < g->nops; i++)
+        if (i != softmax && calls[i])
+            cb_line(body_unit(&b), "%s", calls[i]);
+    body_chunk(c, &b, arena_printf("%s_train_step", N),
+               "float *params, float *grads, float *work, const float *input, const int *labels, int n, "
+               "const cnn_step_opts *o",
+               "params, grads, work, input, labels, n, o", false);
     cb_line(c, "float %s_train_step(float *params, float *grads, float *work, const float *input, const int *labels,", N);
     cb_line(c, "                    int n, const cnn_step_opts *o) {");
     cb_line(c, "if (n < 1 || n > %s_BATCH)", U);
     cb_line(c, "    return NAN;");
-    for (int i = 1; i < g->nops; i++)
-        if (i != softmax && calls[i])
-            cb_line(c, "%s", calls[i]);
+    body_print(c, &b);
     cb_line(c, "return work[%s];", buffer_name(g, plan, g->loss));
     cb_line(c, "}");
     cb_blank(c);
@@ -695,18 +786,25 @@ static void emit_update(Cbuf *c, const Graph *g, const Plan *plan) {
     cb_line(c, "}");
     cb_line(c, "}");
     cb_blank(c);
-    cb_line(c, "void %s_update(float *params, const float *grads, float *state, const cnn_optim *o) {", N);
-    cb_line(c, "float *m = state, *v = state + %s_PARAM_FLOATS;", U);
-    emit_bias_corrections(c, "o");
+    FnBody b;
+    body_init(&b);
     for (int i = 0; i < g->nparams; i++) {
         const ParamT *p = &g->params[i];
         if (!p->trained)
             continue;
         long long off = (long long)plan->param_offset[i];
-        cb_line(c, "if (!o->frozen || !o->frozen[%d]) /* %s */", i, p->name);
-        cb_line(c, "    update_tensor(params + %lld, grads + %lld, m + %lld, v + %lld, %lld, o, bc1, bc2);", off, off, off,
+        Cbuf *u = body_unit(&b);
+        cb_line(u, "if (!o->frozen || !o->frozen[%d]) /* %s */", i, p->name);
+        cb_line(u, "    update_tensor(params + %lld, grads + %lld, m + %lld, v + %lld, %lld, o, bc1, bc2);", off, off, off,
                 off, (long long)p->numel);
     }
+    body_chunk(c, &b, arena_printf("%s_update", N),
+               "float *params, const float *grads, float *m, float *v, const cnn_optim *o, float bc1, float bc2",
+               "params, grads, m, v, o, bc1, bc2", false);
+    cb_line(c, "void %s_update(float *params, const float *grads, float *state, const cnn_optim *o) {", N);
+    cb_line(c, "float *m = state, *v = state + %s_PARAM_FLOATS;", U);
+    emit_bias_corrections(c, "o");
+    body_print(c, &b);
     cb_line(c, "}");
 }
 
@@ -718,33 +816,41 @@ static void emit_train_step_update(Cbuf *c, const Graph *g, const Plan *plan, co
                                    const char **calls_tte) {
     const char *N = g->name, *U = upper(g->name);
     int softmax = g->ends_in_softmax ? g->values[g->output].producer : -1;
-    cb_line(c, "float %s_train_step_update(float *params, float *state, float *work, const float *input,", N);
-    cb_line(c, "                           const int *labels, int n, const cnn_step_opts *o, const cnn_optim *opt) {");
-    cb_line(c, "if (n < 1 || n > %s_BATCH)", U);
-    cb_line(c, "    return NAN;");
-    cb_line(c, "float *m = state, *v = state + %s_PARAM_FLOATS;", U);
-    emit_bias_corrections(c, "opt");
+    FnBody b;
+    body_init(&b);
     for (int i = 1; i < g->nops; i++) {
         if (i == softmax || !calls[i])
             continue;
         int gb = plan->grad_scratch_of[i];
+        Cbuf *u = body_unit(&b);
         if (gb < 0) {
-            cb_line(c, "%s", calls[i]);
+            cb_line(u, "%s", calls[i]);
             continue;
         }
-        cb_line(c, "memset(work + %s, 0, sizeof(float) * %lld);", buffer_name(g, plan, gb), (long long)plan->value_floats[gb]);
-        cb_line(c, "%s", calls_tte[i]);
+        cb_line(u, "memset(work + %s, 0, sizeof(float) * %lld);", buffer_name(g, plan, gb), (long long)plan->value_floats[gb]);
+        cb_line(u, "%s", calls_tte[i]);
         const Op *f = &g->ops[g->ops[i].fwd];
         for (int r = 0; r < 2; r++) {
             int pi = f->param[r];
             if (pi < 0 || !g->params[pi].trained)
                 continue;
             long long off = (long long)plan->param_offset[pi];
-            cb_line(c, "if (!opt->frozen || !opt->frozen[%d])", pi);
-            cb_line(c, "    update_tensor(params + %lld, %s, m + %lld, v + %lld, %lld, opt, bc1, bc2);", off,
+            cb_line(u, "if (!opt->frozen || !opt->frozen[%d])", pi);
+            cb_line(u, "    update_tensor(params + %lld, %s, m + %lld, v + %lld, %lld, opt, bc1, bc2);", off,
                     grad_slot(g, plan, gb, pi), off, off, (long long)g->params[pi].numel);
         }
     }
+    body_chunk(c, &b, arena_printf("%s_train_step_update", N),
+               "float *params, float *m, float *v, float *work, const float *input, const int *labels, int n, "
+               "const cnn_step_opts *o, const cnn_optim *opt, float bc1, float bc2",
+               "params, m, v, work, input, labels, n, o, opt, bc1, bc2", false);
+    cb_line(c, "float %s_train_step_update(float *params, float *state, float *work, const float *input,", N);
+    cb_line(c, "                           const int *labels, int n, const cnn_step_opts *o, const cnn_optim *opt) {");
+    cb_line(c, "if (n < 1 || n > %s_BATCH)", U);
+    cb_line(c, "    return NAN;");
+    cb_line(c, "float *m = state, *v = state + %s_PARAM_FLOATS;", U);
+    emit_bias_corrections(c, "opt");
+    body_print(c, &b);
     cb_line(c, "return work[%s];", buffer_name(g, plan, g->loss));
     cb_line(c, "}");
 }
@@ -814,10 +920,10 @@ static void emit_taps(Cbuf *c, const Graph *g, const Plan *plan, const char **ca
     cb_line(c, "const char *const %s_tap_name[] = {%s};", N, names);
     cb_line(c, "const char *const %s_tap_what[] = {%s};", N, whats);
     cb_line(c, "const int %s_tap_shape[][3] = {%s};", N, shapes);
-    cb_line(c, "int %s_forward_tap(const float *params, float *work, const float *input, float *dst, int n, int tap) {", N);
-    cb_line(c, "if (n < 1 || n > %s_BATCH || tap < 0 || tap >= %d)", U, ntaps);
-    cb_line(c, "    return -1;");
     if (!ntaps) {
+        cb_line(c, "int %s_forward_tap(const float *params, float *work, const float *input, float *dst, int n, int tap) {", N);
+        cb_line(c, "if (n < 1 || n > %s_BATCH || tap < 0 || tap >= %d)", U, ntaps);
+        cb_line(c, "    return -1;");
         cb_line(c, "(void)params;");
         cb_line(c, "(void)work;");
         cb_line(c, "(void)input;");
@@ -826,22 +932,32 @@ static void emit_taps(Cbuf *c, const Graph *g, const Plan *plan, const char **ca
         cb_line(c, "}");
         return;
     }
-    if (!g->nparams)
-        cb_line(c, "(void)params;");
+    FnBody b;
+    body_init(&b);
     for (int i = 1, t = 0; i < nfwd && t < ntaps; i++) {
         if (!calls[i])
             continue;
-        cb_line(c, "%s", calls[i]);
+        Cbuf *u = body_unit(&b);
+        cb_line(u, "%s", calls[i]);
         if (i == taps[t]) {
             Shape s = g->values[g->ops[i].writes].shape;
-            cb_line(c, "if (tap == %d) {", t);
-            cb_line(c, "memcpy(dst, %s, sizeof(float) * (size_t)n * %lld);", value_ptr(g, plan, g->ops[i].writes),
+            cb_line(u, "if (tap == %d) {", t);
+            cb_line(u, "memcpy(dst, %s, sizeof(float) * (size_t)n * %lld);", value_ptr(g, plan, g->ops[i].writes),
                     (long long)(shape_numel(s) / s.d[0]));
-            cb_line(c, "return 0;");
-            cb_line(c, "}");
+            cb_line(u, "return 0;");
+            cb_line(u, "}");
             t++;
         }
     }
+    body_chunk(c, &b, arena_printf("%s_forward_tap", N),
+               "const float *params, float *work, const float *input, float *dst, int n, int tap",
+               "params, work, input, dst, n, tap", true);
+    cb_line(c, "int %s_forward_tap(const float *params, float *work, const float *input, float *dst, int n, int tap) {", N);
+    cb_line(c, "if (n < 1 || n > %s_BATCH || tap < 0 || tap >= %d)", U, ntaps);
+    cb_line(c, "    return -1;");
+    if (!g->nparams)
+        cb_line(c, "(void)params;");
+    body_print(c, &b);
     cb_line(c, "return -1;");
     cb_line(c, "}");
 }
@@ -936,7 +1052,7 @@ static int emit_source(Cbuf *c, const Graph *g, const Plan *plan, const EmitOpti
     cb_line(c, "static inline CNN_MAYBE_UNUSED float cnn_tanh(float x) { return 1.0f - 2.0f / (cnn_exp(2.0f * x) + 1.0f); }");
     if (uses_erf(g)) {
         cb_line(c, "/* erf(x) for gelu, vectorizable: Abramowitz and Stegun 7.1.26, absolute error below 1.5e-7. */");
-        cb_line(c, "static inline float cnn_erf(float x) {");
+        cb_line(c, "static inline CNN_MAYBE_UNUSED float cnn_erf(float x) {");
         cb_line(c, "const float a = fabsf(x), t = 1.0f / (1.0f + 0.3275911f * a);");
         cb_line(c, "const float p = t * (0.254829592f + t * (-0.284496736f + t * (1.421413741f + t * (-1.453152027f +");
         cb_line(c, "                t * 1.061405429f))));");
@@ -1026,36 +1142,68 @@ static int emit_source(Cbuf *c, const Graph *g, const Plan *plan, const EmitOpti
     }
     size_t names_start = c->len;
     emit_buffer_names(c, g, plan);
-    size_t train_text = 0;
+    /* A standalone program's files (max_parts > 0) put the op functions in parts: always for
+     * the training graph, and for the inference graph once its functions make more than one
+     * part's text; this file keeps the entry points. */
+    size_t fn_text = 0;
     for (int k = 0; k < fns.n; k++)
-        if (fns.fns[k].same_as < 0 && fns.fns[k].op >= 0 && fn_of[fns.fns[k].op] == k)
-            train_text += strlen(fns.fns[k].body);
+        if (fns.fns[k].same_as < 0)
+            fn_text += strlen(fns.fns[k].body);
     int nparts = 0;
-    if (g->training && max_parts > 0) {
-        nparts = 1 + (int)(train_text / PART_TEXT);
+    if (max_parts > 0) {
+        nparts = (g->training ? 1 : 0) + (int)(fn_text / PART_TEXT);
         if (nparts > max_parts)
             nparts = max_parts;
     }
     for (int k = 0; k < nparts; k++) {
         cb_raw(&parts[k], "%.*s", (int)shared_end, c->data);
-        cb_line(&parts[k], "/* Part %d of %d of the training op functions of %s.c, compiled on their own. */", k + 1,
-                nparts, N);
+        cb_line(&parts[k], "/* Part %d of %d of the op functions of %s.c, compiled on their own. */", k + 1, nparts, N);
         cb_raw(&parts[k], "%.*s", (int)(c->len - names_start), c->data + names_start);
+    }
+    /* Split: each function goes to the part with the least text so far, under an external
+     * name NAME_opI_...; this file declares it before its first call. */
+    if (nparts) {
+        size_t *part_len = arena_alloc(sizeof(size_t) * (size_t)nparts);
+        for (int k = 0; k < fns.n; k++) {
+            Fn *fn = &fns.fns[k];
+            if (fn->same_as >= 0)
+                continue;
+            fn->name = arena_printf("%s_%s", N, fn->name);
+            int p = 0;
+            for (int j = 1; j < nparts; j++)
+                if (part_len[j] < part_len[p])
+                    p = j;
+            part_len[p] += strlen(fn->body);
+            fn_print(&parts[p], fn, "");
+        }
+        for (int k = 0; k < fns.n; k++)
+            if (fns.fns[k].same_as >= 0)
+                fns.fns[k].name = fns.fns[fns.fns[k].same_as].name;
     }
     for (int i = 1; i < nfwd; i++)
         if (infer_of[i] >= 0) {
             const Fn *fn = &fns.fns[infer_of[i]];
-            fn_print(c, fn, "static CNN_NOINLINE");
+            if (!nparts)
+                fn_print(c, fn, "static CNN_NOINLINE");
+            else if (fn->same_as < 0)
+                cb_line(c, "void %s(%s);", fn->name, *fn->decl ? fn->decl : "void");
             calls[i] = calls_tte[i] = arena_printf("%s(%s);", fn->name, fn->call);
         }
+    if (nparts)
+        cb_blank(c);
+    FnBody fb;
+    body_init(&fb);
+    for (int i = 1; i < nfwd; i++)
+        if (calls[i])
+            cb_line(body_unit(&fb), "%s", calls[i]);
+    body_chunk(c, &fb, arena_printf("%s_forward", N), "const float *params, float *work, const float *input, int n",
+               "params, work, input, n", false);
     cb_line(c, "int %s_forward(const float *params, float *work, const float *input, float *output, int n) {", N);
     cb_line(c, "if (n < 1 || n > %s_BATCH)", U);
     cb_line(c, "    return -1;");
     if (!g->nparams)
         cb_line(c, "(void)params; /* the model has no parameters */");
-    for (int i = 1; i < nfwd; i++)
-        if (calls[i])
-            cb_line(c, "%s", calls[i]);
+    body_print(c, &fb);
     cb_line(c, "memcpy(output, %s, sizeof(float) * (size_t)n * %s_OUT_SIZE);", value_ptr(g, plan, g->output), U);
     cb_line(c, "return 0;");
     cb_line(c, "}");
@@ -1065,25 +1213,11 @@ static int emit_source(Cbuf *c, const Graph *g, const Plan *plan, const EmitOpti
         cb_blank(c);
         cb_line(c, "/* ---------------- training ---------------- */");
         cb_blank(c);
-        /* Split: each training function met first goes to the part with the least text so far,
-         * under an external name NAME_opI_...; this file declares it. */
-        size_t *part_len = nparts ? arena_alloc(sizeof(size_t) * (size_t)nparts) : NULL;
         for (int i = 1; i < g->nops && nparts; i++) {
-            Fn *fn = fn_of[i] >= 0 ? &fns.fns[fn_of[i]] : NULL;
-            if (!fn || fn->same_as >= 0)
-                continue;
-            fn->name = arena_printf("%s_%s", N, fn->name);
-            int k = 0;
-            for (int j = 1; j < nparts; j++)
-                if (part_len[j] < part_len[k])
-                    k = j;
-            part_len[k] += strlen(fn->body);
-            fn_print(&parts[k], fn, "");
-            cb_line(c, "void %s(%s);", fn->name, *fn->decl ? fn->decl : "void");
+            const Fn *fn = fn_of[i] >= 0 ? &fns.fns[fn_of[i]] : NULL;
+            if (fn && fn->same_as < 0)
+                cb_line(c, "void %s(%s);", fn->name, *fn->decl ? fn->decl : "void");
         }
-        for (int k = 0; k < fns.n && nparts; k++)
-            if (fns.fns[k].same_as >= 0)
-                fns.fns[k].name = fns.fns[fns.fns[k].same_as].name;
         if (nparts)
             cb_blank(c);
         for (int i = 1; i < g->nops; i++) {
@@ -1339,14 +1473,15 @@ static bool emit_c_files_split(const Graph *g, const Plan *plan, const EmitOptio
 }
 
 bool emit_program_files(const Graph *gi, const Plan *pi, const Graph *gt, const Plan *pt, const EmitOptions *o,
-                        const char *dir, int max_parts, int *nparts) {
-    const char *c1 = arena_printf("%s/%s.c", dir, gi->name), *h1 = arena_printf("%s/%s.h", dir, gi->name);
+                        const char *dir, int max_parts, int *nparts, int *nparts_infer) {
+    const char *h1 = arena_printf("%s/%s.h", dir, gi->name);
     const char *h2 = gt ? arena_printf("%s/%s.h", dir, gt->name) : NULL;
     const char *mp = arena_printf("%s/%s_main.c", dir, gi->name);
     EmitOptions oi = *o;
     oi.taps = true;
-    *nparts = 0;
-    bool ok = emit_c_files(gi, pi, &oi, c1, h1) && (!gt || emit_c_files_split(gt, pt, o, dir, max_parts, nparts));
+    *nparts = *nparts_infer = 0;
+    bool ok = emit_c_files_split(gi, pi, &oi, dir, max_parts, nparts_infer) &&
+              (!gt || emit_c_files_split(gt, pt, o, dir, max_parts, nparts));
     if (ok) {
         Cbuf m = {0};
         emit_main(&m, gi, gt, o, basename_of(h1), gt ? basename_of(h2) : NULL);

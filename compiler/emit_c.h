@@ -33,10 +33,11 @@ bool emit_c_files(const Graph *g, const Plan *plan, const EmitOptions *o, const 
  * inference), NAME_train.c/.h from the training graph gt (named so; NULL when the model has
  * nothing to train), and NAME_main.c, the glue for the runtime. The parameter layouts agree
  * because both graphs hold the same parameters in the same order. With max_parts > 0 the
- * training op functions go to NAME_train_part1.c ... NAME_train_partK.c, K <= max_parts by
- * their amount of text (*nparts = K), so that they compile in parallel. */
+ * op functions go to parts compiled in parallel: the training graph's always, to
+ * NAME_train_part1.c ... NAME_train_partK.c (*nparts = K <= max_parts, by their amount of
+ * text), the inference graph's when they are many, to NAME_part1.c ... (*nparts_infer). */
 bool emit_program_files(const Graph *gi, const Plan *pi, const Graph *gt, const Plan *pt, const EmitOptions *o,
-                        const char *dir, int max_parts, int *nparts);
+                        const char *dir, int max_parts, int *nparts, int *nparts_infer);
 
 /* Helpers for op emitters. */
 Shape emit_in_shape(const Emit *e, const Op *op, int i);

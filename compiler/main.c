@@ -368,19 +368,21 @@ static int build_program(const Options *o, const Graph *gi, const Plan *pi, Grap
     }
     if (gt)
         gt->name = arena_printf("%s_train", gi->name);
-    /* The translation units, then the headers: files[0..nc-1] are compiled. The training
-     * graph's op functions come in up to MAX_PARTS parts (emit_program_files). */
+    /* The translation units, then the headers: files[0..nc-1] are compiled. Each graph's op
+     * functions come in up to MAX_PARTS parts (emit_program_files). */
     enum { MAX_PARTS = 8 };
-    const char *files[5 + MAX_PARTS] = {NULL};
-    int nparts = 0;
+    const char *files[5 + 2 * MAX_PARTS] = {NULL};
+    int nparts = 0, nparts_infer = 0;
     EmitOptions eo = {.source = o->file};
     int rc = 1;
-    bool emitted = emit_program_files(gi, pi, gt, pt, &eo, tmpl, MAX_PARTS, &nparts);
+    bool emitted = emit_program_files(gi, pi, gt, pt, &eo, tmpl, MAX_PARTS, &nparts, &nparts_infer);
     int nc = 0, nf;
     if (gt)
         files[nc++] = arena_printf("%s/%s.c", tmpl, gt->name);
     for (int k = 0; k < nparts; k++)
         files[nc++] = arena_printf("%s/%s_part%d.c", tmpl, gt->name, k + 1);
+    for (int k = 0; k < nparts_infer; k++)
+        files[nc++] = arena_printf("%s/%s_part%d.c", tmpl, gi->name, k + 1);
     files[nc++] = arena_printf("%s/%s.c", tmpl, gi->name);
     files[nc++] = arena_printf("%s/%s_main.c", tmpl, gi->name);
     nf = nc;
@@ -408,8 +410,22 @@ static int build_program(const Options *o, const Graph *gi, const Plan *pi, Grap
                 args[na++] = tok;
         }
         /* The translation units compile as many at a time as there are processors (the
-         * largest, the training ones, first), then link. */
-        const char *objs[5 + MAX_PARTS] = {NULL};
+         * largest first, so that no long one starts last), then link. */
+        off_t size[5 + 2 * MAX_PARTS];
+        for (int k = 0; k < nc; k++) {
+            struct stat sb;
+            size[k] = stat(files[k], &sb) == 0 ? sb.st_size : 0;
+        }
+        for (int k = 1; k < nc; k++) /* insertion sort, largest first */
+            for (int j = k; j > 0 && size[j] > size[j - 1]; j--) {
+                off_t ts = size[j];
+                size[j] = size[j - 1];
+                size[j - 1] = ts;
+                const char *tf = files[j];
+                files[j] = files[j - 1];
+                files[j - 1] = tf;
+            }
+        const char *objs[5 + 2 * MAX_PARTS] = {NULL};
         long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
         int jobs = ncpu < 1 ? 1 : ncpu > nc ? nc : (int)ncpu, running = 0, next = 0;
         int st = 0;

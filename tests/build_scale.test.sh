@@ -5,6 +5,8 @@
 #     training, gives 4x the bytes (within 10%) and the same distinct functions (identical
 #     layers share one);
 #  2. every op function is a call (CNN_NOINLINE) so the step functions stay small;
+#     and the entry points (NAME_forward, NAME_train_step, ...) are cut into chunk functions, so
+#     that no function grows with the number of ops;
 #  3. a program build splits the training op functions into NAME_train_partK.c: with a stand-in
 #     C compiler that only keeps the sources, each part and the main file pass clang
 #     -fsyntax-only, and every function the main file declares is defined in exactly one part;
@@ -24,12 +26,20 @@ for n in 200 800; do
     "$B/cnnc" --emit=c --train "$tmp/r$n.cnn" -o "$tmp/r$n" || fail "--emit=c --train repeat $n"
 done
 b1=$(wc -c < "$tmp/r200/repeat200.c"); b4=$(wc -c < "$tmp/r800/repeat800.c")
-f1=$(grep -cE '^static [A-Z_ ]*void ' "$tmp/r200/repeat200.c")
-f4=$(grep -cE '^static [A-Z_ ]*void ' "$tmp/r800/repeat800.c")
+f1=$(grep -E '^static [A-Z_ ]*void ' "$tmp/r200/repeat200.c" | grep -vc '_chunk[0-9]*(')
+f4=$(grep -E '^static [A-Z_ ]*void ' "$tmp/r800/repeat800.c" | grep -vc '_chunk[0-9]*(')
 awk -v a="$b1" -v b="$b4" 'BEGIN { r = b / a; exit !(r > 3.6 && r < 4.4) }' ||
     fail "repeat 200 -> 800: $b1 -> $b4 bytes of C, not about 4x"
 [ "$f1" = "$f4" ] || fail "repeat 200 -> 800: $f1 -> $f4 distinct op functions (identical layers should share)"
 echo "ok: repeat 200 -> 800 layers: $b1 -> $b4 bytes of C, $f1 = $f4 distinct op functions"
+# ... and no function grows with the model: the entry points of repeat 800 (thousands of calls)
+# are cut into chunk functions, so the longest function is as long at 800 layers as at 200.
+longest() { awk '/^[a-z].*\) \{$/ { start = NR } /^\}$/ && start { if (NR - start > m) m = NR - start; start = 0 } END { print m }' "$1"; }
+l1=$(longest "$tmp/r200/repeat200.c"); l4=$(longest "$tmp/r800/repeat800.c")
+[ "$l4" -le 400 ] || fail "repeat 800: a function of $l4 lines (the entry points should be cut into chunks)"
+grep -q '^static CNN_NOINLINE void repeat800_train_step_update_chunk2(' "$tmp/r800/repeat800.c" ||
+    fail "repeat 800: no chunk functions for NAME_train_step_update"
+echo "ok: longest function $l1 lines at 200 layers, $l4 at 800 (entry points in chunks)"
 
 # 2. op functions are never inlined into the step functions
 for f in "$tmp/r200/repeat200.c"; do

@@ -54,7 +54,7 @@ static inline CNN_MAYBE_UNUSED float cnn_exp(float x) {
 }
 static inline CNN_MAYBE_UNUSED float cnn_tanh(float x) { return 1.0f - 2.0f / (cnn_exp(2.0f * x) + 1.0f); }
 /* erf(x) for gelu, vectorizable: Abramowitz and Stegun 7.1.26, absolute error below 1.5e-7. */
-static inline float cnn_erf(float x) {
+static inline CNN_MAYBE_UNUSED float cnn_erf(float x) {
     const float a = fabsf(x), t = 1.0f / (1.0f + 0.3275911f * a);
     const float p = t * (0.254829592f + t * (-0.284496736f + t * (1.421413741f + t * (-1.453152027f +
                     t * 1.061405429f))));
