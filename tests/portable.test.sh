@@ -1,20 +1,23 @@
 #!/bin/sh
 # Generated code must build and compute the same numbers without AVX-512 and with gcc: the
-# parity check (against PyTorch) for a few models whose programs are built with
-# -march=x86-64-v2 (SSE4.2 only) and -march=x86-64-v3 (AVX2), and with CC=gcc (conv_oc_a and
-# conv_oc_b run conv_oc.c's kernel, whose tile size depends on the target).
+# parity check (against PyTorch) for a few models, and the gradient check of conv_bwd_odd (the
+# weight-gradient tiles differ per instruction set), whose programs are built with
+# -march=x86-64-v2 (SSE4.2 only) and -march=x86-64-v3 (AVX2), and with CC=gcc; and gradients
+# with no vector types at all (-U__GNUC__: the scalar loops). conv_oc_a and conv_oc_b run
+# conv_oc.c's forward kernel, whose tile size depends on the target.
 B=${1:-build}
 top=$(cd "$(dirname "$0")/.." && pwd)
 if [ "${SANITIZE:-0}" = 1 ]; then # counted as skipped, not passed: the normal build runs them
-    for label in "SSE4.2 only" "AVX2" "gcc"; do echo "SKIP portable $label: not under the sanitizers (the normal build runs it)"; done
-    echo "portable: 0 passed, 0 failed, 3 skipped"
+    for label in "SSE4.2 only" "AVX2" "gcc" "scalar loops"; do echo "SKIP portable $label: not under the sanitizers (the normal build runs it)"; done
+    echo "portable: 0 passed, 0 failed, 4 skipped"
     exit 0
 fi
 pass=0; fail=0
 check() { # label, env assignments..., then models
     label=$1; shift
     if env "$@" /usr/bin/python3 "$top/tests/torch/parity.py" --build "$B" --only lenet5 cov_conv cov_pool cov_norm_act conv_odd conv_oc_a conv_oc_b \
-        >"$B/portable.log" 2>&1; then
+        >"$B/portable.log" 2>&1 &&
+        env "$@" /usr/bin/python3 "$top/tests/torch/grad_parity.py" --build "$B" --only conv_bwd_odd >>"$B/portable.log" 2>&1; then
         pass=$((pass+1)); echo "$label: ok"
     else
         fail=$((fail+1)); echo "FAIL $label"; tail -20 "$B/portable.log"
@@ -23,5 +26,16 @@ check() { # label, env assignments..., then models
 check "SSE4.2 only (-march=x86-64-v2)" CNNC_CFLAGS=-march=x86-64-v2
 check "AVX2 (-march=x86-64-v3)" CNNC_CFLAGS=-march=x86-64-v3
 check "gcc" CC=gcc
+# No vector types (what a compiler other than gcc and clang gets): the scalar loops, gradients
+# included. The parity models are few-channel ones, whose scalar paths run quickly.
+scalar() {
+    if env CNNC_CFLAGS=-U__GNUC__ /usr/bin/python3 "$top/tests/torch/grad_parity.py" --build "$B" --only conv_bwd_odd lenet5 conv_oc_a \
+        >"$B/portable.log" 2>&1; then
+        pass=$((pass+1)); echo "scalar loops (-U__GNUC__): ok"
+    else
+        fail=$((fail+1)); echo "FAIL scalar loops (-U__GNUC__)"; tail -20 "$B/portable.log"
+    fi
+}
+scalar
 echo "portable: $pass passed, $fail failed"
 [ "$fail" = 0 ]

@@ -153,25 +153,38 @@ static bool act_infer(Graph *g, Op *op) {
 static double act_flops(const Graph *g, const Op *op) { return same_shape_flops(g, op, 1); }
 static double no_flops(const Graph *g, const Op *op) { return 0; }
 
-/* One expression per element; the loop vectorizes. */
-static void act_emit_forward(Emit *e, const Op *op) {
-    Cbuf *c = e->c;
-    Shape s = emit_in_shape(e, op, 0);
-    const char *f = op_info(op->kind)->act_expr(op, "v");
+/* out[k] = expr for every element k, in blocks of 64 through a local buffer, then the rest one
+ * by one. The op may run in place (out is its input), and its pointers are not restrict: a
+ * plain loop would then fail the compilers' run-time overlap check and run scalar, while the
+ * block loop writes only the local buffer and vectorizes either way. */
+static void act_emit_loop(Cbuf *c, Shape s, const char *out, const char *pre, const char *expr) {
     cb_line(c, "const size_t total = (size_t)n * %lld;", (long long)(shape_numel(s) / s.d[0]));
-    cb_line(c, "for (size_t k = 0; k < total; k++) {");
-    cb_line(c, "const float v = x[k];");
-    cb_line(c, "y[k] = %s;", f);
+    cb_line(c, "size_t k0 = 0;");
+    cb_line(c, "for (; k0 + 64 <= total; k0 += 64) {");
+    cb_line(c, "float t[64];");
+    cb_line(c, "for (int j = 0; j < 64; j++) {");
+    cb_line(c, "const size_t k = k0 + (size_t)j;");
+    if (pre)
+        cb_line(c, "%s", pre);
+    cb_line(c, "t[j] = %s;", expr);
     cb_line(c, "}");
+    cb_line(c, "memcpy(%s + k0, t, sizeof t);", out);
+    cb_line(c, "}");
+    cb_line(c, "for (size_t k = k0; k < total; k++) {");
+    if (pre)
+        cb_line(c, "%s", pre);
+    cb_line(c, "%s[k] = %s;", out, expr);
+    cb_line(c, "}");
+}
+
+/* One expression per element. */
+static void act_emit_forward(Emit *e, const Op *op) {
+    act_emit_loop(e->c, emit_in_shape(e, op, 0), "y", "const float v = x[k];", op_info(op->kind)->act_expr(op, "v"));
 }
 
 /* dx = dy * f'(x), from x or y as the activation's bwd_needs says. */
 static void act_emit_backward(Emit *e, const Op *fwd, const char *f) {
-    Cbuf *c = e->c;
-    Shape s = emit_in_shape(e, fwd, 0);
-    cb_line(c, "const size_t total = (size_t)n * %lld;", (long long)(shape_numel(s) / s.d[0]));
-    cb_line(c, "for (size_t k = 0; k < total; k++)");
-    cb_line(c, "    dx[k] = %s;", f);
+    act_emit_loop(e->c, emit_in_shape(e, fwd, 0), "dx", NULL, f);
 }
 
 #define ACT(E, P, NAME, ARGS, SET, PRINT, FLOPS, NEEDS)                                                     \

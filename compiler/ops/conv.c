@@ -14,6 +14,12 @@
 /* conv_small.c: kernels for few channels; false when the layer does not qualify */
 bool conv_small_emit_dw(Emit *e, const Op *fwd);
 bool conv_small_emit_forward(Emit *e, const Op *op, const Attrs *a, Shape in, Shape out, const char *src);
+/* conv_bwd.c: the weight gradient of stride-1 convs with few to medium channels; -1 / false
+ * when the layer does not qualify */
+int64_t conv_bwd_dw_scratch(const Attrs *a, Shape in, Shape out);
+bool conv_bwd_emit_dw(Emit *e, const Op *fwd);
+int64_t conv_bwd_dx_scratch(const Attrs *a, Shape in, Shape out);
+bool conv_bwd_emit_dx(Emit *e, const Op *fwd);
 /* conv_depthwise.c: kernels for groups = input channels; false (-1) when the layer does not qualify */
 int64_t conv_dw_scratch(const Graph *g, const Op *op);
 int64_t conv_dw_bwd_scratch(const Graph *g, const Op *bwd, const Op *fwd);
@@ -602,9 +608,13 @@ static int64_t conv_bwd_scratch(const Graph *g, const Op *bwd, const Op *fwd) {
     int64_t need = 0;
     if (by_kernel) {
         d.out = in.d[1];
-        need = round16((int64_t)out.d[1] * in.d[1] * d.kh * d.kw) + conv_kernel_scratch(&d, out, in, false);
+        need = conv_bwd_dx_scratch(&fwd->a, in, out); /* conv_bwd.c's dx, else the forward kernel's */
+        if (need < 0)
+            need = round16((int64_t)out.d[1] * in.d[1] * d.kh * d.kw) + conv_kernel_scratch(&d, out, in, false);
     }
-    int64_t geo = bwd->wrt == 0 || (bwd->out >= 0 && !by_kernel)
+    int64_t dwk = bwd->wrt == 0 ? conv_bwd_dw_scratch(&fwd->a, in, out) : -1; /* conv_bwd.c's dw */
+    need = dwk > need ? dwk : need;
+    int64_t geo = (bwd->wrt == 0 && dwk < 0) || (bwd->out >= 0 && !by_kernel)
                       ? conv_bwd_geo(&fwd->a, in, out, bwd->out >= 0 && !by_kernel).total
                       : 0;
     return need > geo ? need : geo;
@@ -698,9 +708,12 @@ static void conv_emit_backward(Emit *e, const Op *bwd, const Op *fwd) {
     bool dx_gemm = want_dx && !by_kernel, want_dw = bwd->wrt == 0;
     if (by_kernel) {
         conv_profile_mark(c, "dx", e->g, fwd);
-        conv_emit_dx_by_kernel(e, fwd, d);
+        if (!conv_bwd_emit_dx(e, fwd))
+            conv_emit_dx_by_kernel(e, fwd, d);
     }
-    if (want_dw && conv_small_emit_dw(e, fwd)) { /* few channels: conv_small.c's dw; db here */
+    if (want_dw)
+        conv_profile_mark(c, "dw", e->g, fwd);
+    if (want_dw && (conv_bwd_emit_dw(e, fwd) || conv_small_emit_dw(e, fwd))) { /* conv_bwd.c's or conv_small.c's dw; db here */
         want_dw = false;
         if (a->bias) {
             cb_line(c, "PARALLEL_FOR");

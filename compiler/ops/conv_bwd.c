@@ -1,0 +1,405 @@
+/* conv_bwd.c: the weight gradient of stride-1, undilated, ungrouped convolutions with small to
+ * medium channel counts (simplecnn's 32->64 3x3 at 14x14, LeNet's 6->16 5x5), and the data
+ * gradient of those whose kernel is large next to the image (below), asked by conv.c before
+ * its other kernels (conv_bwd_emit_dw, conv_bwd_emit_dx: false when the layer does not
+ * qualify, and the scratch functions say so with -1).
+ *
+ *   dw[oc][ic][kh][kw] = sum over images i and output pixels (oh, ow) of
+ *                        dy[i][oc][oh][ow] * x[i][ic][oh + kh - PH][ow + kw - PW]
+ *
+ * Every plane is laid out flat with the output's row pitch OW, so that no lane is spent on
+ * padding columns: dyp[i][oc][q] is dy's plane itself (q = oh * OW + ow, zero from OH * OW up to
+ * L), and the input is copied once per kernel column kw, shifted: xs[i][ic][kw][r * OW + ow] =
+ * the zero-padded input at row r, column ow + kw. Then every tap is a dot product of contiguous
+ * vectors, with no gather and no tail:
+ *     dw[oc][ic][kh][kw] = sum over i, q of dyp[i][oc][q] * xs[i][ic][kw][q + kh * OW].
+ * The images are taken in chunks of NI, so that a chunk's packed planes stay in the L2 cache
+ * and one block of output channels of it in L1. For each chunk, the planes are packed once
+ * (one parallel loop), then the jobs (input channel, block of OCB output channels, block of
+ * R kernel rows) each hold a tile of OCB x (R * KW) vector accumulators over the chunk's
+ * images and positions: per vector step, OCB dy loads and R * KW x loads feed OCB * R * KW
+ * fused multiply-adds, on vectors of 8 floats (one ymm register, what compilers use also on
+ * AVX-512 machines that prefer 256-bit vectors, with 32 of them). The tile is added into
+ * vector partial sums (8 lanes per dw entry, in the scratch) once per chunk, and the lanes are
+ * summed into dw at the end. Every partial sum has one writer per chunk and the chunks run in
+ * order, so the result does not depend on the number of threads. The scratch holds one
+ * chunk's planes and the partial sums. */
+#include <stdbool.h>
+
+#include "../arena.h"
+#include "../cbuf.h"
+#include "../emit_c.h"
+#include "../ops.h"
+
+int64_t conv_bwd_dw_scratch(const Attrs *a, Shape in, Shape out);
+bool conv_bwd_emit_dw(Emit *e, const Op *fwd);
+
+/* LANES: the vector width L and XS are rounded to. L1_BYTES: the share of the L1 data cache
+ * one chunk's block of output channels may fill. */
+enum { LANES = 8, L1_BYTES = 24576, MAX_NI = 16 };
+
+typedef struct {
+    int ihp, l, xs, ni; /* padded input rows, dy plane, one shifted input copy, images per chunk */
+    int ocb[3], r[3]; /* the tile with AVX-512 (32 vector registers), AVX (16), else (16 halves) */
+} DwGeo;
+
+/* The tile for an accumulator budget: OCB a divisor of OC (at most 16), R a divisor of KH,
+ * OCB * R * KW accumulators within budget and the loaded vectors beside them within room;
+ * the largest FMAs-per-load ratio, then the most accumulators. */
+static void dw_tile(int oc, int kh, int kw, int budget, int room, int *ocb_out, int *r_out) {
+    int best_o = 1, best_r = 1;
+    double best = -1;
+    for (int o = 1; o <= oc && o <= 16; o++) {
+        if (oc % o)
+            continue;
+        for (int r = 1; r <= kh; r++) {
+            int t = r * kw, acc = o * t;
+            if (kh % r || acc > budget || acc + o + 1 > room) /* acc, the OCB dy vectors, one x vector */
+                continue;
+            double ratio = (double)acc / (o + t) + acc * 1e-4;
+            if (ratio > best)
+                best = ratio, best_o = o, best_r = r;
+        }
+    }
+    *ocb_out = best_o, *r_out = best_r;
+}
+
+static bool dw_geo(const Attrs *a, Shape in, Shape out, DwGeo *q) {
+    int ic = in.d[1], oc = out.d[1], oh = out.d[2], ow = out.d[3];
+    /* where measured faster: the few-channel convs conv_small.c's dw took (LeNet's 6->16,
+     * simplecnn's 32->64), and not with one input channel, where conv_small.c's is faster;
+     * bigger convs keep conv.c's product (not measured against this kernel) */
+    if (a->sh != 1 || a->sw != 1 || a->dh != 1 || a->dw != 1 || a->groups != 1 || a->kw > 8 || a->kh > 8 ||
+        a->kh * a->kw < 4 || (long long)ic * oc > 2048 || ow < 1 || ic < 2)
+        return false;
+    q->ihp = in.d[2] + a->ph + a->ph_end;
+    if ((long long)q->ihp * ow * a->kw > 16384)
+        return false;
+    q->l = (oh * ow + LANES - 1) / LANES * LANES;
+    if (q->l < 8 * LANES) /* small planes: the other kernels */
+        return false;
+    int xs = q->l + (a->kh - 1) * ow;
+    if (xs < q->ihp * ow)
+        xs = q->ihp * ow;
+    q->xs = (xs + LANES - 1) / LANES * LANES;
+    dw_tile(oc, a->kh, a->kw, 24, 31, &q->ocb[0], &q->r[0]);
+    dw_tile(oc, a->kh, a->kw, 12, 15, &q->ocb[1], &q->r[1]);
+    dw_tile(oc, a->kh, a->kw, 6, 7, &q->ocb[2], &q->r[2]);
+    if (q->ocb[0] * q->r[0] * a->kw < 4) /* too small a tile to pay */
+        return false;
+    int ocb = q->ocb[0];
+    q->ni = L1_BYTES / (4 * (ocb * q->l + a->kw * q->xs));
+    q->ni = q->ni < 1 ? 1 : q->ni > MAX_NI ? MAX_NI : q->ni;
+    if (q->ni > in.d[0])
+        q->ni = in.d[0];
+    return true;
+}
+
+/* Floats of scratch the kernel needs, or -1 when the layer does not qualify. */
+int64_t conv_bwd_dw_scratch(const Attrs *a, Shape in, Shape out) {
+    DwGeo q;
+    if (!dw_geo(a, in, out, &q))
+        return -1;
+    return (int64_t)q.ni * ((int64_t)in.d[1] * a->kw * q.xs + (int64_t)out.d[1] * q.l) +
+           (int64_t)8 * out.d[1] * in.d[1] * a->kh * a->kw;
+}
+
+/* Emits the copy of plane src (srows x scols) into dst (rows x dcols, then zeros up to
+ * total floats), shifted: dst[r][j] = src[r - roff][j + shift], zero outside src. The shift is
+ * a constant, so every row is a copy of a constant length that compilers inline. */
+static void emit_shifted_copy(Cbuf *c, const char *dst, const char *src, const char *rows, const char *roff,
+                              const char *srows, int scols, int dcols, int shift, const char *total) {
+    int lo = shift < 0 ? -shift : 0, hi = scols - shift < dcols ? scols - shift : dcols;
+    cb_line(c, "{ /* shifted by %d */", shift);
+    cb_line(c, "float *d = %s;", dst);
+    cb_line(c, "for (int r = 0; r < %s; r++) {", rows);
+    cb_line(c, "float *row = d + r * %d;", dcols);
+    cb_line(c, "const int h = r - %s;", roff);
+    if (hi > lo) {
+        cb_line(c, "if (h < 0 || h >= %s) {", srows);
+        cb_line(c, "for (int j = 0; j < %d; j++)", dcols);
+        cb_line(c, "    row[j] = 0.0f;");
+        cb_line(c, "continue;");
+        cb_line(c, "}");
+        if (lo > 0) {
+            cb_line(c, "for (int j = 0; j < %d; j++)", lo);
+            cb_line(c, "    row[j] = 0.0f;");
+        }
+        cb_line(c, "memcpy(row + %d, %s + h * %d + %d, sizeof(float) * %d);", lo, src, scols, lo + shift, hi - lo);
+        if (hi < dcols) {
+            cb_line(c, "for (int j = %d; j < %d; j++)", hi, dcols);
+            cb_line(c, "    row[j] = 0.0f;");
+        }
+    } else {
+        cb_line(c, "(void)h;");
+        cb_line(c, "for (int j = 0; j < %d; j++)", dcols);
+        cb_line(c, "    row[j] = 0.0f;");
+    }
+    cb_line(c, "}");
+    cb_line(c, "for (int k = %s * %d; k < %s; k++)", rows, dcols, total);
+    cb_line(c, "    d[k] = 0.0f;");
+    cb_line(c, "}");
+}
+
+static void dw_emit_tile(Cbuf *c) {
+    cb_line(c, "const int tb = job %% NTB, ob = job / NTB %% NOB, ic = job / NTB / NOB;");
+    cb_line(c, "const int oc0 = ob * OCB, kh0 = tb * R;");
+    cb_line(c, "cnn_v8 acc[OCB][R * KW];");
+    cb_line(c, "for (int o = 0; o < OCB; o++)");
+    cb_line(c, "    for (int t = 0; t < R * KW; t++)");
+    cb_line(c, "        acc[o][t] = (cnn_v8){0};");
+    cb_line(c, "for (int i = 0; i < ni; i++) {");
+    cb_line(c, "const float *xq = xpk + ((ptrdiff_t)i * IC + ic) * KW * XS + kh0 * OW;");
+    cb_line(c, "const float *dq = dyk + ((ptrdiff_t)i * OC + oc0) * L;");
+    cb_line(c, "for (int q = 0; q < L; q += 8) {");
+    cb_line(c, "cnn_v8 yv[OCB];");
+    cb_line(c, "for (int o = 0; o < OCB; o++)");
+    cb_line(c, "    memcpy(&yv[o], dq + (ptrdiff_t)o * L + q, sizeof yv[o]);");
+    cb_line(c, "for (int t = 0; t < R * KW; t++) {");
+    cb_line(c, "cnn_v8 xv;");
+    cb_line(c, "memcpy(&xv, xq + (ptrdiff_t)(t %% KW) * XS + t / KW * OW + q, sizeof xv);");
+    cb_line(c, "for (int o = 0; o < OCB; o++)");
+    cb_line(c, "    acc[o][t] += yv[o] * xv;");
+    cb_line(c, "}");
+    cb_line(c, "}");
+    cb_line(c, "}");
+    cb_line(c, "for (int o = 0; o < OCB; o++)");
+    cb_line(c, "    for (int t = 0; t < R * KW; t++) {");
+    cb_line(c, "        float *pp = pdw + ((((ptrdiff_t)(oc0 + o) * IC + ic) * KH + kh0) * KW + t) * 8;");
+    cb_line(c, "        cnn_v8 v;");
+    cb_line(c, "        memcpy(&v, pp, sizeof v);");
+    cb_line(c, "        v += acc[o][t];");
+    cb_line(c, "        memcpy(pp, &v, sizeof v);");
+    cb_line(c, "    }");
+}
+
+bool conv_bwd_emit_dw(Emit *e, const Op *fwd) {
+    const Attrs *a = &fwd->a;
+    Shape in = emit_in_shape(e, fwd, 0), out = emit_out_shape(e, fwd);
+    DwGeo q;
+    if (!dw_geo(a, in, out, &q))
+        return false;
+    Cbuf *c = e->c;
+    cb_line(c, "{ /* dw: chunks of NI images, planes of pitch OW, OCB channels x R * KW taps per tile (conv_bwd.c) */");
+    cb_line(c, "enum { IHP = %d, L = %d, XS = %d, NI = %d };", q.ihp, q.l, q.xs, q.ni);
+    cb_line(c, "#if defined(__AVX512F__)");
+    cb_line(c, "enum { OCB = %d, R = %d };", q.ocb[0], q.r[0]);
+    cb_line(c, "#elif defined(__AVX__)");
+    cb_line(c, "enum { OCB = %d, R = %d };", q.ocb[1], q.r[1]);
+    cb_line(c, "#else");
+    cb_line(c, "enum { OCB = %d, R = %d };", q.ocb[2], q.r[2]);
+    cb_line(c, "#endif");
+    cb_line(c, "enum { NOB = OC / OCB, NTB = KH / R };");
+    cb_line(c, "float *xpk = scratch, *dyk = scratch + (ptrdiff_t)NI * IC * KW * XS;");
+    cb_line(c, "#if CNN_VECTORS");
+    cb_line(c, "float *pdw = dyk + (ptrdiff_t)NI * OC * L; /* [OC][IC][KH][KW][8]: the lanes' partial sums */");
+    cb_line(c, "memset(pdw, 0, sizeof(float) * 8 * OC * IC * KH * KW);");
+    cb_line(c, "#endif");
+    cb_line(c, "for (int i0 = 0; i0 < n; i0 += NI) {");
+    cb_line(c, "const int ni = n - i0 < NI ? n - i0 : NI;");
+    cb_line(c, "PARALLEL_FOR");
+    cb_line(c, "for (int job = 0; job < ni * (IC + OC); job++) { /* pack the chunk's planes */");
+    cb_line(c, "const int i = job / (IC + OC), ch = job %% (IC + OC);");
+    cb_line(c, "if (ch < IC) {");
+    cb_line(c, "const float *xi = x + ((ptrdiff_t)(i0 + i) * IC + ch) * IH * IW;");
+    for (int kw = 0; kw < a->kw; kw++) /* xs[kw][r][ow]: the padded input at (r, ow + kw) */
+        emit_shifted_copy(c, arena_printf("xpk + (((ptrdiff_t)i * IC + ch) * KW + %d) * XS", kw), "xi", "IHP", "PH", "IH", in.d[3],
+                          out.d[3], kw - a->pw, "XS");
+    cb_line(c, "} else {");
+    cb_line(c, "float *dp = dyk + ((ptrdiff_t)i * OC + ch - IC) * L;");
+    cb_line(c, "const float *yi = dy + ((ptrdiff_t)(i0 + i) * OC + ch - IC) * OH * OW;");
+    cb_line(c, "memcpy(dp, yi, sizeof(float) * OH * OW);");
+    cb_line(c, "for (int k = OH * OW; k < L; k++)");
+    cb_line(c, "    dp[k] = 0.0f;");
+    cb_line(c, "}");
+    cb_line(c, "}");
+    cb_line(c, "#if CNN_VECTORS");
+    cb_line(c, "typedef float cnn_v8 __attribute__((vector_size(32))); /* 8 floats: one ymm register, also with AVX-512 */");
+    cb_line(c, "PARALLEL_FOR");
+    cb_line(c, "for (int job = 0; job < IC * NOB * NTB; job++) {");
+    dw_emit_tile(c);
+    cb_line(c, "}");
+    cb_line(c, "#else");
+    cb_line(c, "PARALLEL_FOR");
+    cb_line(c, "for (int job = 0; job < OC * IC; job++) {");
+    cb_line(c, "const int oc = job / IC, ic = job %% IC;");
+    cb_line(c, "for (int k = 0; k < KH * KW; k++) {");
+    cb_line(c, "float s = 0.0f;");
+    cb_line(c, "for (int i = 0; i < ni; i++) {");
+    cb_line(c, "const float *xq = xpk + (((ptrdiff_t)i * IC + ic) * KW + k %% KW) * XS + k / KW * OW;");
+    cb_line(c, "const float *dq = dyk + ((ptrdiff_t)i * OC + oc) * L;");
+    cb_line(c, "for (int q = 0; q < L; q++)");
+    cb_line(c, "    s += dq[q] * xq[q];");
+    cb_line(c, "}");
+    cb_line(c, "dw[((ptrdiff_t)oc * IC + ic) * KH * KW + k] += s;");
+    cb_line(c, "}");
+    cb_line(c, "}");
+    cb_line(c, "#endif");
+    cb_line(c, "}");
+    cb_line(c, "#if CNN_VECTORS");
+    cb_line(c, "PARALLEL_FOR");
+    cb_line(c, "for (int k = 0; k < OC * IC * KH * KW; k++) { /* the lanes, summed once */");
+    cb_line(c, "float s = 0.0f;");
+    cb_line(c, "for (int j = 0; j < 8; j++)");
+    cb_line(c, "    s += pdw[(ptrdiff_t)k * 8 + j];");
+    cb_line(c, "dw[k] += s;");
+    cb_line(c, "}");
+    cb_line(c, "#endif");
+    cb_line(c, "}");
+    return true;
+}
+
+/* The data gradient, for the same class of convolutions when their kernel is large next to
+ * the image (LeNet's 6->16 5x5 at 14x14), where the forward kernel over dy padded by
+ * kernel - 1 would spend most of its work on the padding:
+ *     dx[ic][h][w] = sum over oc, kh, kw of w[oc][ic][kh][kw] * dy[oc][h + PH - kh][w + PW - kw].
+ * The lanes run along dx's plane flattened with its own pitch IW (p = h * IW + w: no lane is
+ * wasted on columns), and dy is copied once per kernel column, shifted and padded with rows of
+ * zeros: ds[oc][kw][r * IW + w] = dy[oc][r - TP][w + PW - kw] (zero outside dy), TP = KH - 1 -
+ * PH, so that the tap (kh, kw) reads ds[oc][kw][p + (KH - 1 - kh) * IW], contiguous. A job is
+ * one image, a block of ICB input channels and a run of PB vectors: ICB x PB accumulators,
+ * each vector of ds feeding ICB fused multiply-adds with broadcast weights, over the kernel
+ * rows that reach dy from the run's rows (the others read only zeros and are skipped). Chunks
+ * of NI images as for dw; every dx element has one writer. */
+int64_t conv_bwd_dx_scratch(const Attrs *a, Shape in, Shape out);
+bool conv_bwd_emit_dx(Emit *e, const Op *fwd);
+
+typedef struct {
+    int p, ds, ni, nv;
+    int icb[3], pb[3]; /* the tile with AVX-512, AVX, else */
+} DxGeo;
+
+static void dx_tile(int ic, int nv, int budget, int room, int *icb_out, int *pb_out) {
+    int best_c = 1, best_p = 1;
+    double best = -1;
+    for (int c = 1; c <= ic && c <= 16; c++) {
+        if (ic % c)
+            continue;
+        for (int pb = 1; pb <= 4 && pb <= nv; pb++) {
+            int acc = c * pb;
+            if (acc > budget || acc + pb + 1 > room) /* acc, the PB dy vectors, one weight */
+                continue;
+            int runs = (nv + pb - 1) / pb;
+            double score = (double)acc / (c + pb) * nv / (runs * pb) + acc * 1e-4;
+            if (score > best)
+                best = score, best_c = c, best_p = pb;
+        }
+    }
+    *icb_out = best_c, *pb_out = best_p;
+}
+
+static bool dx_geo(const Attrs *a, Shape in, Shape out, DxGeo *q) {
+    int ic = in.d[1], oc = out.d[1], ih = in.d[2], iw = in.d[3];
+    if (a->sh != 1 || a->sw != 1 || a->dh != 1 || a->dw != 1 || a->groups != 1 || a->ph > a->kh - 1 ||
+        a->pw > a->kw - 1 || a->ph_end > a->kh - 1 || a->pw_end > a->kw - 1 || (long long)ic * oc > 2048 ||
+        (long long)ih * iw > 4096)
+        return false;
+    /* where measured faster: kernels of 5 and more over images of at most 16 columns, whose
+     * padded dy is mostly zeros */
+    if (a->kh < 5 || a->kw < 5 || iw > 16)
+        return false;
+    q->nv = (ih * iw + LANES - 1) / LANES;
+    q->p = q->nv * LANES;
+    dx_tile(ic, q->nv, 24, 31, &q->icb[0], &q->pb[0]);
+    dx_tile(ic, q->nv, 12, 15, &q->icb[1], &q->pb[1]);
+    dx_tile(ic, q->nv, 6, 7, &q->icb[2], &q->pb[2]);
+    int runs = q->nv; /* the vectors the runs cover, whichever tile */
+    for (int k = 0; k < 3; k++)
+        if ((q->nv + q->pb[k] - 1) / q->pb[k] * q->pb[k] > runs)
+            runs = (q->nv + q->pb[k] - 1) / q->pb[k] * q->pb[k];
+    int reach = runs * LANES + (a->kh - 1) * iw; /* what the runs read */
+    int rows = (ih + a->kh - 1) * iw;
+    q->ds = ((reach > rows ? reach : rows) + LANES - 1) / LANES * LANES;
+    int64_t per_image = (int64_t)oc * a->kw * q->ds;
+    q->ni = (int)(262144 / per_image); /* a chunk's copies within 1 MB */
+    q->ni = q->ni < 1 ? 1 : q->ni > MAX_NI ? MAX_NI : q->ni;
+    if (q->ni > in.d[0])
+        q->ni = in.d[0];
+    return true;
+}
+
+int64_t conv_bwd_dx_scratch(const Attrs *a, Shape in, Shape out) {
+    DxGeo q;
+    if (!dx_geo(a, in, out, &q))
+        return -1;
+    return (int64_t)q.ni * out.d[1] * a->kw * q.ds;
+}
+
+bool conv_bwd_emit_dx(Emit *e, const Op *fwd) {
+    const Attrs *a = &fwd->a;
+    Shape in = emit_in_shape(e, fwd, 0), out = emit_out_shape(e, fwd);
+    DxGeo q;
+    if (!dx_geo(a, in, out, &q))
+        return false;
+    Cbuf *c = e->c;
+    cb_line(c, "{ /* dx: lanes along dx's plane of pitch IW, dy copied once per kernel column (conv_bwd.c) */");
+    cb_line(c, "enum { TP = KH - 1 - PH, DR = IH + KH - 1, NV = %d, DS = %d, NI = %d };", q.nv, q.ds, q.ni);
+    cb_line(c, "#if defined(__AVX512F__)");
+    cb_line(c, "enum { ICB = %d, PB = %d };", q.icb[0], q.pb[0]);
+    cb_line(c, "#elif defined(__AVX__)");
+    cb_line(c, "enum { ICB = %d, PB = %d };", q.icb[1], q.pb[1]);
+    cb_line(c, "#else");
+    cb_line(c, "enum { ICB = %d, PB = %d };", q.icb[2], q.pb[2]);
+    cb_line(c, "#endif");
+    cb_line(c, "enum { NIB = IC / ICB, NPB = (NV + PB - 1) / PB };");
+    cb_line(c, "float *dsk = scratch; /* [NI][OC][KW][DS] */");
+    cb_line(c, "for (int i0 = 0; i0 < n; i0 += NI) {");
+    cb_line(c, "const int ni = n - i0 < NI ? n - i0 : NI;");
+    cb_line(c, "PARALLEL_FOR");
+    cb_line(c, "for (int job = 0; job < ni * OC; job++) { /* ds[i][oc][kw][r][w] = dy[i][oc][r - TP][w + PW - kw] */");
+    cb_line(c, "const int oc = job %% OC, i = job / OC;");
+    cb_line(c, "const float *yi = dy + ((ptrdiff_t)(i0 + i) * OC + oc) * OH * OW;");
+    for (int kw = 0; kw < a->kw; kw++)
+        emit_shifted_copy(c, arena_printf("dsk + ((ptrdiff_t)job * KW + %d) * DS", kw), "yi", "DR", "TP", "OH", out.d[3], in.d[3],
+                          a->pw - kw, "DS");
+    cb_line(c, "}");
+    cb_line(c, "#if CNN_VECTORS");
+    cb_line(c, "typedef float cnn_v8 __attribute__((vector_size(32)));");
+    cb_line(c, "PARALLEL_FOR");
+    cb_line(c, "for (int job = 0; job < ni * NPB * NIB; job++) {");
+    cb_line(c, "const int ib = job %% NIB, pb = job / NIB %% NPB, i = job / NIB / NPB;");
+    cb_line(c, "const int ic0 = ib * ICB, p0 = pb * PB * 8;");
+    cb_line(c, "/* the kernel rows that reach dy from rows h_lo..h_hi of the run */");
+    cb_line(c, "const int h_lo = p0 / IW, h_hi = (p0 + PB * 8 - 1) / IW < IH - 1 ? (p0 + PB * 8 - 1) / IW : IH - 1;");
+    cb_line(c, "const int kh_lo = h_lo + PH - OH + 1 > 0 ? h_lo + PH - OH + 1 : 0, kh_hi = h_hi + PH < KH - 1 ? h_hi + PH : KH - 1;");
+    cb_line(c, "cnn_v8 acc[ICB][PB];");
+    cb_line(c, "for (int t = 0; t < ICB; t++)");
+    cb_line(c, "    for (int u = 0; u < PB; u++)");
+    cb_line(c, "        acc[t][u] = (cnn_v8){0};");
+    cb_line(c, "for (int oc = 0; oc < OC; oc++)");
+    cb_line(c, "for (int kh = kh_lo; kh <= kh_hi; kh++)");
+    cb_line(c, "for (int kw = 0; kw < KW; kw++) {");
+    cb_line(c, "const float *dq = dsk + (((ptrdiff_t)i * OC + oc) * KW + kw) * DS + (KH - 1 - kh) * IW + p0;");
+    cb_line(c, "const float *wk = w + (((ptrdiff_t)oc * IC + ic0) * KH + kh) * KW + kw;");
+    cb_line(c, "cnn_v8 dv[PB];");
+    cb_line(c, "memcpy(dv, dq, sizeof dv);");
+    cb_line(c, "for (int t = 0; t < ICB; t++) {");
+    cb_line(c, "const float wv = wk[(ptrdiff_t)t * KH * KW];");
+    cb_line(c, "for (int u = 0; u < PB; u++)");
+    cb_line(c, "    acc[t][u] += wv * dv[u];");
+    cb_line(c, "}");
+    cb_line(c, "}");
+    cb_line(c, "float res[ICB][PB * 8];");
+    cb_line(c, "memcpy(res, acc, sizeof res);");
+    cb_line(c, "const int np = IH * IW - p0 < PB * 8 ? IH * IW - p0 : PB * 8; /* the run's lanes inside the plane */");
+    cb_line(c, "for (int t = 0; t < ICB; t++)");
+    cb_line(c, "    memcpy(dx + ((ptrdiff_t)(i0 + i) * IC + ic0 + t) * IH * IW + p0, res[t], sizeof(float) * (size_t)np);");
+    cb_line(c, "}");
+    cb_line(c, "#else");
+    cb_line(c, "PARALLEL_FOR");
+    cb_line(c, "for (int job = 0; job < ni * IC; job++) {");
+    cb_line(c, "const int ic = job %% IC, i = job / IC;");
+    cb_line(c, "for (int p = 0; p < IH * IW; p++) {");
+    cb_line(c, "float s = 0.0f;");
+    cb_line(c, "for (int oc = 0; oc < OC; oc++)");
+    cb_line(c, "    for (int kh = 0; kh < KH; kh++)");
+    cb_line(c, "        for (int kw = 0; kw < KW; kw++)");
+    cb_line(c, "            s += w[(((ptrdiff_t)oc * IC + ic) * KH + kh) * KW + kw] * dsk[(((ptrdiff_t)i * OC + oc) * KW + kw) * DS + (KH - 1 - kh) * IW + p];");
+    cb_line(c, "dx[((ptrdiff_t)(i0 + i) * IC + ic) * IH * IW + p] = s;");
+    cb_line(c, "}");
+    cb_line(c, "}");
+    cb_line(c, "#endif");
+    cb_line(c, "}");
+    cb_line(c, "}");
+    return true;
+}
