@@ -13,6 +13,7 @@
 
 /* conv_small.c: kernels for few channels; false when the layer does not qualify */
 bool conv_small_emit_dw(Emit *e, const Op *fwd);
+int64_t conv_small_dw_scratch(const Attrs *a, Shape in, Shape out); /* -1: not taken */
 bool conv_small_emit_forward(Emit *e, const Op *op, const Attrs *a, Shape in, Shape out, const char *src);
 /* conv_bwd.c: the weight gradient of stride-1 convs with few to medium channels; -1 / false
  * when the layer does not qualify */
@@ -613,6 +614,8 @@ static int64_t conv_bwd_scratch(const Graph *g, const Op *bwd, const Op *fwd) {
             need = round16((int64_t)out.d[1] * in.d[1] * d.kh * d.kw) + conv_kernel_scratch(&d, out, in, false);
     }
     int64_t dwk = bwd->wrt == 0 ? conv_bwd_dw_scratch(&fwd->a, in, out) : -1; /* conv_bwd.c's dw */
+    if (bwd->wrt == 0 && dwk < 0)
+        dwk = conv_small_dw_scratch(&fwd->a, in, out); /* else conv_small.c's, if it takes the layer */
     need = dwk > need ? dwk : need;
     int64_t geo = (bwd->wrt == 0 && dwk < 0) || (bwd->out >= 0 && !by_kernel)
                       ? conv_bwd_geo(&fwd->a, in, out, bwd->out >= 0 && !by_kernel).total

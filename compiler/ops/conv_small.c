@@ -24,16 +24,23 @@
 #include "../ops.h"
 
 bool conv_small_emit_dw(Emit *e, const Op *fwd);
+int64_t conv_small_dw_scratch(const Attrs *a, Shape in, Shape out);
 
-/* LANES: the widest vector (AVX-512); STACK_FLOATS: 24 KB of stack at most. ACC_VECTORS: the
+/* LANES: the widest vector (AVX-512); TILE_FLOATS: the padded planes of one block of output
+ * channels at most (24 KB; each block's are in the op's scratch). ACC_VECTORS: the
  * accumulators of a register tile, in cnn_vec: 12 leaves room for the loads in 32 registers,
  * also where compilers split a 16-float vector into two 8-float registers (they do on x86 CPUs
  * that prefer 256-bit vectors, even with AVX-512). */
-enum { LANES = 16, STACK_FLOATS = 6144, ACC_VECTORS = 12 };
+enum { LANES = 16, TILE_FLOATS = 6144, ACC_VECTORS = 12 };
 
-bool conv_small_emit_dw(Emit *e, const Op *fwd) {
-    const Attrs *a = &fwd->a;
-    Shape in = emit_in_shape(e, fwd, 0), out = emit_out_shape(e, fwd);
+/* The weight gradient's geometry: the padded input plane (pitch IWP, XPL floats), the output
+ * gradient at the same pitch (L floats per channel), OCB output channels per block. */
+typedef struct SmallDw {
+    int iwp, len, xpl, ocb;
+    int64_t scratch;   /* floats: each of the OC / OCB blocks has its xp and dyp planes */
+} SmallDw;
+
+static bool small_dw_geo(const Attrs *a, Shape in, Shape out, SmallDw *d) {
     int ic = in.d[1], oc = out.d[1], oh = out.d[2], ow = out.d[3];
     if (a->sh != 1 || a->sw != 1 || a->dh != 1 || a->dw != 1 || a->groups != 1 || a->kw > 8 || a->kh > 8 ||
         (long long)ic * oc > 2048)
@@ -47,21 +54,38 @@ bool conv_small_emit_dw(Emit *e, const Op *fwd) {
     /* OCB: the largest divisor of OC with at most ACC_VECTORS accumulators (OCB * KW), and two
      * blocks at least when OC allows (two threads). */
     int ocb = 1;
-    for (int d = 1; d <= oc && d <= 8; d++)
-        if (oc % d == 0 && d * a->kw <= ACC_VECTORS && (oc / d >= 2 || oc == 1))
-            ocb = d;
-    long long stack = xpl + (long long)ocb * len + (long long)a->kh * ocb * a->kw * LANES;
-    if (stack > STACK_FLOATS || ow < 1)
+    for (int k = 1; k <= oc && k <= 8; k++)
+        if (oc % k == 0 && k * a->kw <= ACC_VECTORS && (oc / k >= 2 || oc == 1))
+            ocb = k;
+    long long tile = xpl + (long long)ocb * len + (long long)a->kh * ocb * a->kw * LANES;
+    if (tile > TILE_FLOATS || ow < 1)
         return false;
+    *d = (SmallDw){.iwp = iwp, .len = len, .xpl = xpl, .ocb = ocb,
+                   .scratch = (int64_t)(oc / ocb) * (xpl + (int64_t)ocb * len)};
+    return true;
+}
+
+/* Floats of scratch conv_small_emit_dw needs for the layer, or -1 when it does not take it. */
+int64_t conv_small_dw_scratch(const Attrs *a, Shape in, Shape out) {
+    SmallDw d;
+    return small_dw_geo(a, in, out, &d) ? d.scratch : -1;
+}
+
+bool conv_small_emit_dw(Emit *e, const Op *fwd) {
+    Shape in = emit_in_shape(e, fwd, 0), out = emit_out_shape(e, fwd);
+    SmallDw d;
+    if (!small_dw_geo(&fwd->a, in, out, &d))
+        return false;
+    int iwp = d.iwp, len = d.len, xpl = d.xpl, ocb = d.ocb;
     Cbuf *c = e->c;
     cb_line(c, "{ /* dw: lanes along the flattened output plane, OCB channels x KW taps per tile (conv_small.c) */");
     cb_line(c, "enum { IWP = %d, L = %d, XPL = %d, OCB = %d, NOB = OC / OCB };", iwp, len, xpl, ocb);
     cb_line(c, "PARALLEL_FOR");
     cb_line(c, "for (int ob = 0; ob < NOB; ob++) {");
     cb_line(c, "const int oc0 = ob * OCB;");
-    cb_line(c, "float xp[XPL], dyp[OCB][L];");
-    cb_line(c, "memset(xp, 0, sizeof xp); /* the padding stays zero: only the interior is written below */");
-    cb_line(c, "memset(dyp, 0, sizeof dyp);");
+    cb_line(c, "float *const xp = scratch + (ptrdiff_t)ob * (XPL + OCB * L); /* this block's planes */");
+    cb_line(c, "float (*const dyp)[L] = (float (*)[L])(xp + XPL);");
+    cb_line(c, "memset(xp, 0, sizeof(float) * (XPL + OCB * L)); /* the padding stays zero: only the interior is written below */");
     cb_line(c, "for (int ic = 0; ic < IC; ic++) {");
     cb_line(c, "#if CNN_VECTORS");
     cb_line(c, "cnn_vec acc[KH][OCB][KW];");
