@@ -92,7 +92,7 @@ static void plane_sums(Cbuf *c, int k, const char *const *names, const char *con
  * Emits those sums and opens the per-channel loop with mu (the mean) and sq (the sum of
  * squared deviations) over count = N*H*W values of all ranks. */
 static void batch_stats_mpi(Cbuf *c) {
-    cb_line(c, "double bn_sum[C + 1], bn_sq[C];");
+    cb_line(c, "double *const bn_sum = (double *)(void *)scratch, *const bn_sq = bn_sum + C + 1; /* in the scratch */");
     cb_line(c, "PARALLEL_FOR");
     cb_line(c, "for (int ch = 0; ch < C; ch++) {");
     cb_line(c, "double sum = 0.0;");
@@ -208,8 +208,8 @@ static void batchnorm_emit_backward(Emit *e, const Op *bwd, const Op *fwd) {
     bool db = fwd->param[PARAM_BIAS] >= 0 && g->params[fwd->param[PARAM_BIAS]].trained;
     cb_line(c, "enum { C = %d, HW = %d };", s.d[1], s.rank == 4 ? s.d[2] * s.d[3] : 1);
     cb_line(c, "#ifdef CNN_MPI");
-    if (bwd->out >= 0)
-        cb_line(c, "double bn_d[2 * C];");
+    if (bwd->out >= 0) /* after bn_sum and bn_sq in the scratch */
+        cb_line(c, "double *const bn_d = (double *)(void *)scratch + 2 * C + 1;");
     batch_stats_mpi(c);
     cb_line(c, "const double invstd = 1.0 / sqrt(sq / count + %s);", emit_float(fwd->a.eps));
     cb_line(c, "double sdy = 0.0, sdyx = 0.0;");
@@ -266,12 +266,27 @@ static const char *batchnorm_torch(TorchCtx *t, const Op *op) {
     return arena_printf("%s(%s)", torch_module_ref(op), torch_in(t, op, 0));
 }
 
+/* The data-parallel (CNN_MPI) code's per-channel sums, in doubles, live in the op's scratch
+ * rather than on the stack: bn_sum (C + 1) and bn_sq (C) in the forward, and bn_d (2C) after
+ * them in the backward. Training graphs only; the plan keeps scratch 16-float aligned, so the
+ * doubles are aligned. (A build without CNN_MPI leaves this scratch unused.) */
+static int64_t batchnorm_channels(const Graph *g, const Op *op) {
+    return g->values[op->in[0]].shape.d[1];
+}
+static int64_t batchnorm_scratch(const Graph *g, const Op *op) {
+    return g->training ? 2 * (2 * batchnorm_channels(g, op) + 1) : 0;
+}
+static int64_t batchnorm_bwd_scratch(const Graph *g, const Op *bwd, const Op *fwd) {
+    return 2 * (4 * batchnorm_channels(g, fwd) + 1);
+}
+
 const OpInfo OP_BATCHNORM_info = {
     .name = "batchnorm", .is_layer = true, .args = batchnorm_args, .set_attrs = batchnorm_set_attrs,
     .infer = batchnorm_infer, .add_params = batchnorm_add_params, .flops = batchnorm_flops,
     .print_attrs = batchnorm_print_attrs, .param_kind = "bn",
     .emit_forward = batchnorm_emit_forward, .emit_forward_train = batchnorm_emit_forward_train,
     .emit_backward = batchnorm_emit_backward, .bwd_needs = BWD_X,
+    .scratch = batchnorm_scratch, .bwd_scratch = batchnorm_bwd_scratch,
     .epilogue = true, /* an activation after it, in inference and training */
     .fold_norm = true, /* into a conv, linear or add before it, at inference */
     .param_init = {"ones", "zeros", "zeros", "ones"}, /* as nn.BatchNorm2d */
