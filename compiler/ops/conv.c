@@ -11,6 +11,19 @@
 #include "../emit_torch.h"
 #include "../ops.h"
 
+/* The fused normalize's per-channel tables, `mean[IC]` and `std[IC]` (static const), for the
+ * kernels that apply (x - mean) / std on the way in; also used by conv_oc.c. */
+void conv_emit_norm_tables(Cbuf *c, const Graph *g, const Op *op);
+void conv_emit_norm_tables(Cbuf *c, const Graph *g, const Op *op) {
+    const Attrs *na = &g->ops[op->pro_norm].a;
+    const char *m = "", *d = "";
+    for (int k = 0; k < na->nmean; k++) {
+        m = arena_printf("%s%s%s", m, k ? ", " : "", emit_float(na->mean[k]));
+        d = arena_printf("%s%s%s", d, k ? ", " : "", emit_float(na->std[k]));
+    }
+    cb_line(c, "static const float mean[IC] = {%s}, std[IC] = {%s};", m, d);
+}
+
 /* conv_small.c: kernels for few channels; false when the layer does not qualify */
 bool conv_small_emit_dw(Emit *e, const Op *fwd);
 int64_t conv_small_dw_scratch(const Attrs *a, Shape in, Shape out); /* -1: not taken */
@@ -347,13 +360,7 @@ static void conv_emit_product(Emit *e, const Op *op, const Attrs *a, Shape in, S
     cb_line(c, "        wb[k * 16 + j] = ob * 16 + j < OCG ? w[((ptrdiff_t)g * OCG + ob * 16 + j) * ICK + k] : 0.0f;");
     cb_line(c, "}");
     if (op->pro_norm >= 0) { /* the fused normalize: (x - mean) / std on the way in */
-        const Attrs *na = &e->g->ops[op->pro_norm].a;
-        const char *m = "", *d = "";
-        for (int k = 0; k < na->nmean; k++) {
-            m = arena_printf("%s%s%s", m, k ? ", " : "", emit_float(na->mean[k]));
-            d = arena_printf("%s%s%s", d, k ? ", " : "", emit_float(na->std[k]));
-        }
-        cb_line(c, "static const float mean[IC] = {%s}, std[IC] = {%s};", m, d);
+        conv_emit_norm_tables(c, e->g, op);
     }
     cb_line(c, "const long long NQ = (long long)n * OHW;");
     cb_line(c, "for (long long q0 = 0; q0 < NQ; q0 += PL) {");

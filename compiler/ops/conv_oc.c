@@ -111,6 +111,8 @@ int64_t conv_oc_scratch(const Graph *g, const Op *op) {
     return conv_oc_geo(g, op, &q) ? q.total : -1;
 }
 
+void conv_emit_norm_tables(Cbuf *c, const Graph *g, const Op *op); /* conv.c */
+
 bool conv_oc_emit_forward(Emit *e, const Op *op) {
     OcGeo q;
     if (!conv_oc_geo(e->g, op, &q))
@@ -131,13 +133,7 @@ bool conv_oc_emit_forward(Emit *e, const Op *op) {
     /* the shifted copies: xs[i][ic][kw][h][ow] = xpad[i][ic][h][ow + kw * DW] */
     const char *xv = "x[((ptrdiff_t)ic * IH + hi) * IW + wi]";
     if (op->pro_norm >= 0) { /* the fused normalize: (x - mean) / std on the way in */
-        const Attrs *na = &e->g->ops[op->pro_norm].a;
-        const char *m = "", *d = "";
-        for (int k = 0; k < na->nmean; k++) {
-            m = arena_printf("%s%s%s", m, k ? ", " : "", emit_float(na->mean[k]));
-            d = arena_printf("%s%s%s", d, k ? ", " : "", emit_float(na->std[k]));
-        }
-        cb_line(c, "static const float mean[IC] = {%s}, std[IC] = {%s};", m, d);
+        conv_emit_norm_tables(c, e->g, op);
         xv = "(x[((ptrdiff_t)ic * IH + hi) * IW + wi] - mean[ic % IC]) / std[ic % IC]";
     }
     cb_line(c, "PARALLEL_FOR");
