@@ -1,7 +1,8 @@
 #!/bin/sh
 # Generated code must build and compute the same numbers without AVX-512 and with gcc: the
-# parity check (against PyTorch) for a few models, and the gradient check of conv_bwd_odd (the
-# weight-gradient tiles differ per instruction set), whose programs are built with
+# parity check (against PyTorch) for a few models, and the gradient check of conv_bwd_odd and
+# conv_dw_wide (the weight-gradient tiles and vector widths differ per instruction set), whose
+# programs are built with
 # -march=x86-64-v2 (SSE4.2 only) and -march=x86-64-v3 (AVX2), and with CC=gcc; and gradients
 # with no vector types at all (-U__GNUC__: the scalar loops). conv_oc_a and conv_oc_b run
 # conv_oc.c's forward kernel, whose tile size depends on the target.
@@ -17,7 +18,7 @@ check() { # label, env assignments..., then models
     label=$1; shift
     if env "$@" /usr/bin/python3 "$top/tests/torch/parity.py" --build "$B" --only lenet5 cov_conv cov_pool cov_norm_act conv_odd conv_oc_a conv_oc_b \
         >"$B/portable.log" 2>&1 &&
-        env "$@" /usr/bin/python3 "$top/tests/torch/grad_parity.py" --build "$B" --only conv_bwd_odd >>"$B/portable.log" 2>&1; then
+        env "$@" /usr/bin/python3 "$top/tests/torch/grad_parity.py" --build "$B" --only conv_bwd_odd conv_dw_wide >>"$B/portable.log" 2>&1; then
         pass=$((pass+1)); echo "$label: ok"
     else
         fail=$((fail+1)); echo "FAIL $label"; tail -20 "$B/portable.log"
@@ -29,7 +30,7 @@ check "gcc" CC=gcc
 # No vector types (what a compiler other than gcc and clang gets): the scalar loops, gradients
 # included. The parity models are few-channel ones, whose scalar paths run quickly.
 scalar() {
-    if env CNNC_CFLAGS=-U__GNUC__ /usr/bin/python3 "$top/tests/torch/grad_parity.py" --build "$B" --only conv_bwd_odd lenet5 conv_oc_a \
+    if env CNNC_CFLAGS=-U__GNUC__ /usr/bin/python3 "$top/tests/torch/grad_parity.py" --build "$B" --only conv_bwd_odd conv_dw_wide lenet5 conv_oc_a \
         >"$B/portable.log" 2>&1; then
         pass=$((pass+1)); echo "scalar loops (-U__GNUC__): ok"
     else

@@ -34,13 +34,17 @@
 int64_t conv_bwd_dw_scratch(const Attrs *a, Shape in, Shape out);
 bool conv_bwd_emit_dw(Emit *e, const Op *fwd);
 
-/* LANES: the vector width L and XS are rounded to. L1_BYTES: the share of the L1 data cache
- * one chunk's block of output channels may fill. */
-enum { LANES = 8, L1_BYTES = 24576, MAX_NI = 16 };
+/* LANES: the widest vector (16 floats, AVX-512) that L and XS are rounded to; the 8-float
+ * vectors of other targets divide it. DY_BYTES: the share of the L2 cache a chunk's dy planes
+ * may fill (every job of the chunk reads them; a job's input planes are read by the OC / OCB
+ * jobs that follow it, from L1). MIN_VEC: the vector steps per image and chunk below which
+ * chunks grow (the tile's lanes are summed once per chunk and job). */
+enum { DW_LANES = 16, L1_BYTES = 24576, PDW_FLOATS = 1 << 19, HSUM_FLOATS = 2048, DW_MAX_NI = 64, LANES = 8, MAX_NI = 16 };
 
 typedef struct {
     int ihp, l, xs, ni; /* padded input rows, dy plane, one shifted input copy, images per chunk */
-    int ocb[3], r[3]; /* the tile with AVX-512 (32 vector registers), AVX (16), else (16 halves) */
+    bool hsum; /* the lanes summed into dw per chunk and job (else partial sums in the scratch) */
+    int ocb[3], r[3]; /* the tile with AVX-512 (32 registers of 16), AVX (16 of 8), else (16 halves) */
 } DwGeo;
 
 /* The tile for an accumulator budget: OCB a divisor of OC (at most 16), R a divisor of KH,
@@ -66,30 +70,32 @@ static void dw_tile(int oc, int kh, int kw, int budget, int room, int *ocb_out, 
 
 static bool dw_geo(const Attrs *a, Shape in, Shape out, DwGeo *q) {
     int ic = in.d[1], oc = out.d[1], oh = out.d[2], ow = out.d[3];
-    /* where measured faster: the few-channel convs conv_small.c's dw took (LeNet's 6->16,
-     * simplecnn's 32->64), and not with one input channel, where conv_small.c's is faster;
-     * bigger convs keep conv.c's product (not measured against this kernel) */
+    /* where measured faster: stride-1 convs of two or more input channels (one input channel:
+     * conv_small.c's), kernels of 4 taps and more, from LeNet's 6->16 to ResNet's 512->512 */
     if (a->sh != 1 || a->sw != 1 || a->dh != 1 || a->dw != 1 || a->groups != 1 || a->kw > 8 || a->kh > 8 ||
-        a->kh * a->kw < 4 || (long long)ic * oc > 2048 || ow < 1 || ic < 2)
+        a->kh * a->kw < 4 || ow < 1 || ic < 2)
         return false;
     q->ihp = in.d[2] + a->ph + a->ph_end;
     if ((long long)q->ihp * ow * a->kw > 16384)
         return false;
-    q->l = (oh * ow + LANES - 1) / LANES * LANES;
-    if (q->l < 8 * LANES) /* small planes: the other kernels */
-        return false;
+    q->l = (oh * ow + DW_LANES - 1) / DW_LANES * DW_LANES;
     int xs = q->l + (a->kh - 1) * ow;
     if (xs < q->ihp * ow)
         xs = q->ihp * ow;
-    q->xs = (xs + LANES - 1) / LANES * LANES;
+    q->xs = (xs + DW_LANES - 1) / DW_LANES * DW_LANES;
     dw_tile(oc, a->kh, a->kw, 24, 31, &q->ocb[0], &q->r[0]);
     dw_tile(oc, a->kh, a->kw, 12, 15, &q->ocb[1], &q->r[1]);
     dw_tile(oc, a->kh, a->kw, 6, 7, &q->ocb[2], &q->r[2]);
     if (q->ocb[0] * q->r[0] * a->kw < 4) /* too small a tile to pay */
         return false;
     int ocb = q->ocb[0];
+    q->hsum = (long long)16 * oc * ic * a->kh * a->kw > PDW_FLOATS;
+    if (q->hsum ? oh * ow < 256 : oh * ow < 64) /* smaller planes: the other kernels (measured faster) */
+        return false;
     q->ni = L1_BYTES / (4 * (ocb * q->l + a->kw * q->xs));
-    q->ni = q->ni < 1 ? 1 : q->ni > MAX_NI ? MAX_NI : q->ni;
+    if (q->hsum && q->ni * q->l < HSUM_FLOATS) /* enough vector steps to pay the lane sums */
+        q->ni = (HSUM_FLOATS + q->l - 1) / q->l;
+    q->ni = q->ni < 1 ? 1 : q->ni > DW_MAX_NI ? DW_MAX_NI : q->ni;
     if (q->ni > in.d[0])
         q->ni = in.d[0];
     return true;
@@ -101,7 +107,7 @@ int64_t conv_bwd_dw_scratch(const Attrs *a, Shape in, Shape out) {
     if (!dw_geo(a, in, out, &q))
         return -1;
     return (int64_t)q.ni * ((int64_t)in.d[1] * a->kw * q.xs + (int64_t)out.d[1] * q.l) +
-           (int64_t)8 * out.d[1] * in.d[1] * a->kh * a->kw;
+           (q.hsum ? 0 : (int64_t)16 * out.d[1] * in.d[1] * a->kh * a->kw);
 }
 
 /* Emits the copy of plane src (srows x scols) into dst (rows x dcols, then zeros up to
@@ -141,22 +147,22 @@ static void emit_shifted_copy(Cbuf *c, const char *dst, const char *src, const c
     cb_line(c, "}");
 }
 
-static void dw_emit_tile(Cbuf *c) {
+static void dw_emit_tile(Cbuf *c, bool hsum) {
     cb_line(c, "const int tb = job %% NTB, ob = job / NTB %% NOB, ic = job / NTB / NOB;");
     cb_line(c, "const int oc0 = ob * OCB, kh0 = tb * R;");
-    cb_line(c, "cnn_v8 acc[OCB][R * KW];");
+    cb_line(c, "cnn_vec acc[OCB][R * KW];");
     cb_line(c, "for (int o = 0; o < OCB; o++)");
     cb_line(c, "    for (int t = 0; t < R * KW; t++)");
-    cb_line(c, "        acc[o][t] = (cnn_v8){0};");
+    cb_line(c, "        acc[o][t] = (cnn_vec){0};");
     cb_line(c, "for (int i = 0; i < ni; i++) {");
     cb_line(c, "const float *xq = xpk + ((ptrdiff_t)i * IC + ic) * KW * XS + kh0 * OW;");
     cb_line(c, "const float *dq = dyk + ((ptrdiff_t)i * OC + oc0) * L;");
-    cb_line(c, "for (int q = 0; q < L; q += 8) {");
-    cb_line(c, "cnn_v8 yv[OCB];");
+    cb_line(c, "for (int q = 0; q < L; q += CNN_VW) {");
+    cb_line(c, "cnn_vec yv[OCB];");
     cb_line(c, "for (int o = 0; o < OCB; o++)");
     cb_line(c, "    memcpy(&yv[o], dq + (ptrdiff_t)o * L + q, sizeof yv[o]);");
     cb_line(c, "for (int t = 0; t < R * KW; t++) {");
-    cb_line(c, "cnn_v8 xv;");
+    cb_line(c, "cnn_vec xv;");
     cb_line(c, "memcpy(&xv, xq + (ptrdiff_t)(t %% KW) * XS + t / KW * OW + q, sizeof xv);");
     cb_line(c, "for (int o = 0; o < OCB; o++)");
     cb_line(c, "    acc[o][t] += yv[o] * xv;");
@@ -165,11 +171,18 @@ static void dw_emit_tile(Cbuf *c) {
     cb_line(c, "}");
     cb_line(c, "for (int o = 0; o < OCB; o++)");
     cb_line(c, "    for (int t = 0; t < R * KW; t++) {");
-    cb_line(c, "        float *pp = pdw + ((((ptrdiff_t)(oc0 + o) * IC + ic) * KH + kh0) * KW + t) * 8;");
-    cb_line(c, "        cnn_v8 v;");
-    cb_line(c, "        memcpy(&v, pp, sizeof v);");
-    cb_line(c, "        v += acc[o][t];");
-    cb_line(c, "        memcpy(pp, &v, sizeof v);");
+    if (hsum) { /* the lanes, summed in a fixed order */
+        cb_line(c, "        float s = 0.0f;");
+        cb_line(c, "        for (int j = 0; j < CNN_VW; j++)");
+        cb_line(c, "            s += acc[o][t][j];");
+        cb_line(c, "        dw[(((ptrdiff_t)(oc0 + o) * IC + ic) * KH + kh0) * KW + t] += s;");
+    } else {
+        cb_line(c, "        float *pp = pdw + ((((ptrdiff_t)(oc0 + o) * IC + ic) * KH + kh0) * KW + t) * CNN_VW;");
+        cb_line(c, "        cnn_vec v;");
+        cb_line(c, "        memcpy(&v, pp, sizeof v);");
+        cb_line(c, "        v += acc[o][t];");
+        cb_line(c, "        memcpy(pp, &v, sizeof v);");
+    }
     cb_line(c, "    }");
 }
 
@@ -191,10 +204,12 @@ bool conv_bwd_emit_dw(Emit *e, const Op *fwd) {
     cb_line(c, "#endif");
     cb_line(c, "enum { NOB = OC / OCB, NTB = KH / R };");
     cb_line(c, "float *xpk = scratch, *dyk = scratch + (ptrdiff_t)NI * IC * KW * XS;");
-    cb_line(c, "#if CNN_VECTORS");
-    cb_line(c, "float *pdw = dyk + (ptrdiff_t)NI * OC * L; /* [OC][IC][KH][KW][8]: the lanes' partial sums */");
-    cb_line(c, "memset(pdw, 0, sizeof(float) * 8 * OC * IC * KH * KW);");
-    cb_line(c, "#endif");
+    if (!q.hsum) {
+        cb_line(c, "#if CNN_VECTORS");
+        cb_line(c, "float *pdw = dyk + (ptrdiff_t)NI * OC * L; /* [OC][IC][KH][KW][CNN_VW]: the lanes' partial sums */");
+        cb_line(c, "memset(pdw, 0, sizeof(float) * CNN_VW * OC * IC * KH * KW);");
+        cb_line(c, "#endif");
+    }
     cb_line(c, "for (int i0 = 0; i0 < n; i0 += NI) {");
     cb_line(c, "const int ni = n - i0 < NI ? n - i0 : NI;");
     cb_line(c, "PARALLEL_FOR");
@@ -214,10 +229,9 @@ bool conv_bwd_emit_dw(Emit *e, const Op *fwd) {
     cb_line(c, "}");
     cb_line(c, "}");
     cb_line(c, "#if CNN_VECTORS");
-    cb_line(c, "typedef float cnn_v8 __attribute__((vector_size(32))); /* 8 floats: one ymm register, also with AVX-512 */");
     cb_line(c, "PARALLEL_FOR");
     cb_line(c, "for (int job = 0; job < IC * NOB * NTB; job++) {");
-    dw_emit_tile(c);
+    dw_emit_tile(c, q.hsum);
     cb_line(c, "}");
     cb_line(c, "#else");
     cb_line(c, "PARALLEL_FOR");
@@ -236,15 +250,17 @@ bool conv_bwd_emit_dw(Emit *e, const Op *fwd) {
     cb_line(c, "}");
     cb_line(c, "#endif");
     cb_line(c, "}");
-    cb_line(c, "#if CNN_VECTORS");
-    cb_line(c, "PARALLEL_FOR");
-    cb_line(c, "for (int k = 0; k < OC * IC * KH * KW; k++) { /* the lanes, summed once */");
-    cb_line(c, "float s = 0.0f;");
-    cb_line(c, "for (int j = 0; j < 8; j++)");
-    cb_line(c, "    s += pdw[(ptrdiff_t)k * 8 + j];");
-    cb_line(c, "dw[k] += s;");
-    cb_line(c, "}");
-    cb_line(c, "#endif");
+    if (!q.hsum) {
+        cb_line(c, "#if CNN_VECTORS");
+        cb_line(c, "PARALLEL_FOR");
+        cb_line(c, "for (int k = 0; k < OC * IC * KH * KW; k++) { /* the lanes, summed once */");
+        cb_line(c, "float s = 0.0f;");
+        cb_line(c, "for (int j = 0; j < CNN_VW; j++)");
+        cb_line(c, "    s += pdw[(ptrdiff_t)k * CNN_VW + j];");
+        cb_line(c, "dw[k] += s;");
+        cb_line(c, "}");
+        cb_line(c, "#endif");
+    }
     cb_line(c, "}");
     return true;
 }

@@ -544,6 +544,25 @@ class ConvBwdOdd(nn.Module):
         return self.linear0(x.mean(dim=(2, 3)))
 
 
+class ConvDwWide(nn.Module):
+    # tests/models/conv_dw_wide.cnn
+    def __init__(self, classes=3):
+        super().__init__()
+        self.conv0 = nn.Conv2d(3, 40, 3, padding=1)
+        self.conv1 = nn.Conv2d(40, 100, 3, padding=1, bias=False)
+        self.conv2 = nn.Conv2d(100, 60, (2, 3), padding=1)
+        self.linear0 = nn.Linear(60, classes)
+
+    def forward(self, x):
+        x = self.conv2(torch.tanh(self.conv1(F.relu(self.conv0(x)))))
+        return self.linear0(x.mean(dim=(2, 3)))
+
+
+def expected_conv_dw_wide(classes=3):
+    return (_conv("conv0", 40, 3, 3) + _conv("conv1", 100, 40, 3, bias=False) + _conv("conv2", 60, 100, 2, 3)
+            + _linear("linear0", classes, 60))
+
+
 def expected_conv_bwd_odd(classes=3):
     return (_conv("conv0", 24, 5, 3) + _conv("conv1", 7, 24, 3, 2) + _conv("conv2", 6, 7, 2, 3, bias=False)
             + _conv("conv3", 5, 6, 5) + _conv("conv4", 3, 5, 3) + _linear("linear0", classes, 3))
@@ -792,7 +811,7 @@ def expected_cov_average(classes=4):
 TWINS = {"cov_act": CovAct, "cov_conv": CovConv, "cov_pool": CovPool, "cov_norm_act": CovNormAct, "cov_residual": CovResidual,
          "cov_concat": CovConcat, "cov_blocks": CovBlocks, "cov_cond": CovCond, "naming": Naming,
          "multi_a": MultiA, "multi_b": MultiB, "conv_odd": ConvOdd, "conv_wide": ConvWide,
-         "conv_issue11": ConvIssue11, "conv_bwd_odd": ConvBwdOdd, "cov_mul": CovMul, "cov_drop_path": CovDropPath,
+         "conv_issue11": ConvIssue11, "conv_bwd_odd": ConvBwdOdd, "conv_dw_wide": ConvDwWide, "cov_mul": CovMul, "cov_drop_path": CovDropPath,
          "se_dw": SeDw, "se_dw_wide": SeDwWide, "cov_average": CovAverage, "conv_oc_a": ConvOcA,
          "conv_oc_b": ConvOcB}
 EXPECTED = {"cov_act": expected_cov_act, "cov_conv": expected_cov_conv, "cov_pool": expected_cov_pool, "cov_norm_act": expected_cov_norm_act,
@@ -800,6 +819,7 @@ EXPECTED = {"cov_act": expected_cov_act, "cov_conv": expected_cov_conv, "cov_poo
             "cov_blocks": expected_cov_blocks, "cov_cond": expected_cov_cond, "naming": expected_naming,
             "multi_a": expected_multi_a, "multi_b": expected_multi_b, "conv_odd": expected_conv_odd,
             "conv_wide": expected_conv_wide, "conv_issue11": expected_conv_issue11, "conv_bwd_odd": expected_conv_bwd_odd,
+            "conv_dw_wide": expected_conv_dw_wide,
             "cov_mul": expected_cov_mul, "cov_drop_path": expected_cov_drop_path,
             "se_dw": expected_se_dw, "se_dw_wide": expected_se_dw_wide, "cov_average": expected_cov_average,
             "conv_oc_a": expected_conv_oc_a, "conv_oc_b": expected_conv_oc_b}
@@ -812,14 +832,14 @@ FILES["conv_oc_a"] = FILES["conv_oc_b"] = os.path.join(MODELS, "conv_oc.cnn")
 INPUT_SHAPE = {"cov_act": [3, 12, 12], "cov_conv": [3, 16, 16], "cov_pool": [3, 16, 15], "cov_norm_act": [3, 10, 10],
                "cov_residual": [4, 12, 12], "cov_concat": [3, 12, 12], "cov_blocks": [3, 14, 14],
                "cov_cond": [3, 12, 10], "naming": [4, 8, 8], "multi_a": [2, 12, 12], "multi_b": [2, 12, 12],
-               "conv_odd": [5, 13, 11], "conv_wide": [2, 2, 30000], "conv_issue11": [1, 1, 200000], "conv_bwd_odd": [5, 13, 17],
+               "conv_odd": [5, 13, 11], "conv_wide": [2, 2, 30000], "conv_issue11": [1, 1, 200000], "conv_bwd_odd": [5, 13, 17], "conv_dw_wide": [3, 26, 27],
                "cov_mul": [3, 10, 10], "cov_drop_path": [3, 8, 8],
                "se_dw": [6, 19, 17], "se_dw_wide": [4, 9, 40], "cov_average": [3, 9, 9],
                "conv_oc_a": [5, 11, 13], "conv_oc_b": [7, 12, 13]}
 OUTPUT_SHAPE = {"cov_act": [5], "cov_conv": [5], "cov_pool": [3], "cov_norm_act": [4], "cov_residual": [3], "cov_concat": [6],
                 "cov_blocks": [7], "cov_cond": [5], "naming": [5], "multi_a": [3], "multi_b": [4],
-                "conv_odd": [3], "conv_wide": [2], "conv_issue11": [2], "conv_bwd_odd": [3], "cov_mul": [4], "cov_drop_path": [3],
-                "se_dw": [5], "se_dw_wide": [3], "cov_average": [4], "conv_oc_a": [3], "conv_oc_b": [2]}
+                "conv_odd": [3], "conv_wide": [2], "conv_issue11": [2], "conv_bwd_odd": [3], "conv_dw_wide": [3], "cov_mul": [4],
+                "cov_drop_path": [3], "se_dw": [5], "se_dw_wide": [3], "cov_average": [4], "conv_oc_a": [3], "conv_oc_b": [2]}
 
 
 def build(name, **kwargs):
