@@ -1,29 +1,40 @@
-/* conv_bwd.c: the weight gradient of stride-1, undilated, ungrouped convolutions with small to
- * medium channel counts (simplecnn's 32->64 3x3 at 14x14, LeNet's 6->16 5x5), and the data
- * gradient of those whose kernel is large next to the image (below), asked by conv.c before
- * its other kernels (conv_bwd_emit_dw, conv_bwd_emit_dx: false when the layer does not
- * qualify, and the scratch functions say so with -1).
+/* conv_bwd.c: the weight gradient of stride-1, undilated, ungrouped convolutions of 2 or more
+ * input channels and kernels of 4 taps or more (simplecnn's 32->64 3x3 at 14x14, LeNet's 6->16
+ * 5x5, ResNet's 64->64 3x3 at 32x32 and 128->128 at 16x16), and the data gradient of those
+ * whose kernel is large next to the image (below), asked by conv.c before its other kernels
+ * (conv_bwd_emit_dw, conv_bwd_emit_dx: false when the layer does not qualify, and the scratch
+ * functions say so with -1).
  *
  *   dw[oc][ic][kh][kw] = sum over images i and output pixels (oh, ow) of
  *                        dy[i][oc][oh][ow] * x[i][ic][oh + kh - PH][ow + kw - PW]
  *
  * Every plane is laid out flat with the output's row pitch OW, so that no lane is spent on
  * padding columns: dyp[i][oc][q] is dy's plane itself (q = oh * OW + ow, zero from OH * OW up to
- * L), and the input is copied once per kernel column kw, shifted: xs[i][ic][kw][r * OW + ow] =
- * the zero-padded input at row r, column ow + kw. Then every tap is a dot product of contiguous
- * vectors, with no gather and no tail:
+ * L, a multiple of 16), and the input is copied once per kernel column kw, shifted:
+ * xs[i][ic][kw][r * OW + ow] = the zero-padded input at row r, column ow + kw. Then every tap
+ * is a dot product of contiguous vectors, with no gather and no tail:
  *     dw[oc][ic][kh][kw] = sum over i, q of dyp[i][oc][q] * xs[i][ic][kw][q + kh * OW].
- * The images are taken in chunks of NI, so that a chunk's packed planes stay in the L2 cache
- * and one block of output channels of it in L1. For each chunk, the planes are packed once
- * (one parallel loop), then the jobs (input channel, block of OCB output channels, block of
- * R kernel rows) each hold a tile of OCB x (R * KW) vector accumulators over the chunk's
- * images and positions: per vector step, OCB dy loads and R * KW x loads feed OCB * R * KW
- * fused multiply-adds, on vectors of 8 floats (one ymm register, what compilers use also on
- * AVX-512 machines that prefer 256-bit vectors, with 32 of them). The tile is added into
- * vector partial sums (8 lanes per dw entry, in the scratch) once per chunk, and the lanes are
- * summed into dw at the end. Every partial sum has one writer per chunk and the chunks run in
- * order, so the result does not depend on the number of threads. The scratch holds one
- * chunk's planes and the partial sums. */
+ * The images are taken in chunks of NI, so that one block of output channels of a chunk stays
+ * in L1. For each chunk, the planes are packed once (one parallel loop), then the jobs (input
+ * channel, block of OCB output channels, block of R kernel rows) each hold a tile of
+ * OCB x (R * KW) vector accumulators over the chunk's images and positions: per vector step,
+ * OCB dy loads and R * KW x loads feed OCB * R * KW fused multiply-adds, on vectors of
+ * CNN_VW floats: 16 with AVX-512 (a tile within its 32 registers, 12 accumulators for a 3x3
+ * kernel: 4 channels x 3 taps), 8 elsewhere (16 registers), plain loops without GNU vectors.
+ * The lanes reach dw one of two ways:
+ *   - few weights (16 x OC x IC x KH x KW floats within PDW_FLOATS): the tile is added into
+ *     vector partial sums in the scratch (CNN_VW lanes per dw entry) once per chunk, and the
+ *     lanes are summed into dw at the end;
+ *   - many weights (ResNet's): each job sums its tile's lanes (in a fixed order) into dw once
+ *     per chunk, and a chunk holds at least HSUM_FLOATS positions so that the sums cost a few
+ *     % of the multiply-adds; planes under 256 positions (8x8, 4x4) are left to conv.c, where
+ *     those sums would be too frequent.
+ * Every dw entry and partial sum has one writer per chunk and the chunks run in order, so the
+ * result does not depend on the number of threads (the jobs of a chunk are split among them).
+ * The scratch holds one chunk's planes (and the partial sums). Measured on a 2-core AVX-512
+ * Xeon, 1 thread (bench/profile.sh and a harness timing the op alone): simplecnn's 32->64 at
+ * 14x14, batch 64, 6.2 ms with 8-float vectors -> 4.1 ms (64% of peak); 64->64 at 32x32,
+ * batch 32, 66 ms in conv.c -> 25-34 ms; 128->128 at 16x16, 47 -> 27 ms. */
 #include <stdbool.h>
 
 #include "../arena.h"
@@ -34,11 +45,11 @@
 int64_t conv_bwd_dw_scratch(const Attrs *a, Shape in, Shape out);
 bool conv_bwd_emit_dw(Emit *e, const Op *fwd);
 
-/* LANES: the widest vector (16 floats, AVX-512) that L and XS are rounded to; the 8-float
- * vectors of other targets divide it. DY_BYTES: the share of the L2 cache a chunk's dy planes
- * may fill (every job of the chunk reads them; a job's input planes are read by the OC / OCB
- * jobs that follow it, from L1). MIN_VEC: the vector steps per image and chunk below which
- * chunks grow (the tile's lanes are summed once per chunk and job). */
+/* DW_LANES: the widest vector (16 floats, AVX-512) that L and XS are rounded to; the 8-float
+ * vectors of other targets divide it. L1_BYTES: the share of the L1 data cache one chunk's
+ * block of output channels and input planes may fill. PDW_FLOATS: the most partial sums kept
+ * in the scratch; beyond, the lanes are summed per chunk over at least HSUM_FLOATS positions.
+ * LANES and MAX_NI: the data gradient's vectors (8 floats) and chunks. */
 enum { DW_LANES = 16, L1_BYTES = 24576, PDW_FLOATS = 1 << 19, HSUM_FLOATS = 2048, DW_MAX_NI = 64, LANES = 8, MAX_NI = 16 };
 
 typedef struct {
