@@ -1,6 +1,6 @@
 /* conv_bwd.c: the weight gradient of stride-1, undilated, ungrouped convolutions of 2 or more
- * input channels and kernels of 4 taps or more (simplecnn's 32->64 3x3 at 14x14, LeNet's 6->16
- * 5x5, ResNet's 64->64 3x3 at 32x32 and 128->128 at 16x16), and the data gradient of those
+ * input channels and kernels of 4 taps or more (LeNet's 6->16 5x5, simplecnn's 32->64 3x3,
+ * ResNet's 3x3 convs from 64 channels at 32x32 to 512 at 4x4), and the data gradient of those
  * whose kernel is large next to the image (below), asked by conv.c before its other kernels
  * (conv_bwd_emit_dw, conv_bwd_emit_dx: false when the layer does not qualify, and the scratch
  * functions say so with -1).
@@ -8,33 +8,41 @@
  *   dw[oc][ic][kh][kw] = sum over images i and output pixels (oh, ow) of
  *                        dy[i][oc][oh][ow] * x[i][ic][oh + kh - PH][ow + kw - PW]
  *
- * Every plane is laid out flat with the output's row pitch OW, so that no lane is spent on
- * padding columns: dyp[i][oc][q] is dy's plane itself (q = oh * OW + ow, zero from OH * OW up to
- * L, a multiple of 16), and the input is copied once per kernel column kw, shifted:
- * xs[i][ic][kw][r * OW + ow] = the zero-padded input at row r, column ow + kw. Then every tap
- * is a dot product of contiguous vectors, with no gather and no tail:
+ * Two kernels, both in chunks of NI images whose input is packed once per chunk (one parallel
+ * loop), then jobs that each own a tile of dw entries (one writer per entry per chunk, chunks
+ * in order: the result does not depend on the number of threads, which split a chunk's jobs).
+ * Vectors are CNN_VW floats: 16 with AVX-512 (tiles within 32 registers), 8 elsewhere (16
+ * registers); plain loops without GNU vectors.
+ *
+ * Input channels a multiple of 16 (dwc_*, taken first): the chunk's input is copied
+ * channels-last and zero-padded, xp[i][r][c][ic], so that a tap's input at an output pixel is a
+ * contiguous vector of CNN_VW input channels. A job (block of CNN_VW input channels, block of
+ * OCB output channels, block of R kernel rows) holds OCB x (R * KW) accumulators whose lanes
+ * are dw entries: per output pixel, R * KW vector loads and OCB broadcast dy values feed
+ * OCB * R * KW fused multiply-adds (with AVX-512 and a 3x3 kernel: 8 x 3 = 24), and the tile is
+ * added into dw once per chunk. No sums of lanes, no partial sums: 80-90% of peak for every
+ * ResNet stage when measured alone.
+ *
+ * Otherwise, planes of pitch OW (dw_*): every plane is laid out flat with the output's row
+ * pitch OW, so that no lane is spent on padding columns: dyp[i][oc][q] is dy's plane itself
+ * (q = oh * OW + ow, zero from OH * OW up to L, a multiple of 16), and the input is copied
+ * once per kernel column kw, shifted: xs[i][ic][kw][r * OW + ow] = the zero-padded input at
+ * row r, column ow + kw. Then every tap is a dot product of contiguous vectors:
  *     dw[oc][ic][kh][kw] = sum over i, q of dyp[i][oc][q] * xs[i][ic][kw][q + kh * OW].
- * The images are taken in chunks of NI, so that one block of output channels of a chunk stays
- * in L1. For each chunk, the planes are packed once (one parallel loop), then the jobs (input
- * channel, block of OCB output channels, block of R kernel rows) each hold a tile of
- * OCB x (R * KW) vector accumulators over the chunk's images and positions: per vector step,
- * OCB dy loads and R * KW x loads feed OCB * R * KW fused multiply-adds, on vectors of
- * CNN_VW floats: 16 with AVX-512 (a tile within its 32 registers, 12 accumulators for a 3x3
- * kernel: 4 channels x 3 taps), 8 elsewhere (16 registers), plain loops without GNU vectors.
- * The lanes reach dw one of two ways:
+ * A job (input channel, block of OCB output channels, block of R kernel rows) holds OCB x
+ * (R * KW) vector accumulators over the chunk: per vector step, OCB dy loads and R * KW x
+ * loads feed OCB * R * KW fused multiply-adds. The lanes reach dw one of two ways:
  *   - few weights (16 x OC x IC x KH x KW floats within PDW_FLOATS): the tile is added into
  *     vector partial sums in the scratch (CNN_VW lanes per dw entry) once per chunk, and the
- *     lanes are summed into dw at the end;
- *   - many weights (ResNet's): each job sums its tile's lanes (in a fixed order) into dw once
- *     per chunk, and a chunk holds at least HSUM_FLOATS positions so that the sums cost a few
- *     % of the multiply-adds; planes under 256 positions (8x8, 4x4) are left to conv.c, where
- *     those sums would be too frequent.
- * Every dw entry and partial sum has one writer per chunk and the chunks run in order, so the
- * result does not depend on the number of threads (the jobs of a chunk are split among them).
- * The scratch holds one chunk's planes (and the partial sums). Measured on a 2-core AVX-512
- * Xeon, 1 thread (bench/profile.sh and a harness timing the op alone): simplecnn's 32->64 at
- * 14x14, batch 64, 6.2 ms with 8-float vectors -> 4.1 ms (64% of peak); 64->64 at 32x32,
- * batch 32, 66 ms in conv.c -> 25-34 ms; 128->128 at 16x16, 47 -> 27 ms. */
+ *     lanes are summed into dw at the end; chunks sized so that a job's planes stay in L1;
+ *   - many weights: each job sums its tile's lanes (in a fixed order) into dw once per chunk,
+ *     and a chunk holds at least HSUM_FLOATS positions so that the sums cost a few % of the
+ *     multiply-adds; planes under 256 positions are left to conv.c.
+ * The scratch holds one chunk's packed input (and dy planes, partial sums). Measured on a
+ * 2-core AVX-512 Xeon, 1 thread, the op alone (best of 20, loaded machine), GFLOP/s against a
+ * peak of 176: simplecnn's 32->64 at 14x14, batch 64: 74 (this file's planes with 8-float
+ * vectors) -> 155; ResNet at batch 32, 64->64 at 32x32: 37 (conv.c) -> 146; 128 at 16x16:
+ * 52 -> 144; 256 at 8x8: 70 -> 150; 512 at 4x4: 59 -> 137. */
 #include <stdbool.h>
 
 #include "../arena.h"
@@ -112,15 +120,9 @@ static bool dw_geo(const Attrs *a, Shape in, Shape out, DwGeo *q) {
     return true;
 }
 
-/* The weight gradient with the input channels in the lanes, for planes too small for the
- * above (ResNet's 256 channels at 8x8 and 512 at 4x4, where a sum of lanes per chunk would
- * cost as much as the products): a chunk's input is packed channels-last and zero-padded,
- * xp[i][r][c][ic], so that a tap's input at an output pixel is a contiguous vector of CNN_VW
- * input channels, and a job (block of CNN_VW input channels, block of OCB output channels,
- * block of R kernel rows) holds OCB x (R * KW) accumulators, each lane a dw entry of its own:
- * per output pixel, R * KW vector loads and OCB broadcast dy values feed OCB * R * KW fused
- * multiply-adds, and the tile is added into dw once per chunk (no partial sums, no sums of
- * lanes). Every dw entry has one writer per chunk, the chunks run in order. */
+/* The weight gradient with the input channels in the lanes (see the top of the file): taken
+ * before the planes of pitch OW whenever the input channels are a multiple of 16, where it was
+ * measured faster on every shape tried (simplecnn's 32->64, ResNet's 64 to 512 channels). */
 enum { XP_FLOATS = 262144 }; /* a chunk's packed input: 1 MB */
 
 typedef struct {
@@ -195,13 +197,13 @@ static bool dwc_emit(Emit *e, const Op *fwd) {
     cb_line(c, "const int i = job / IHP, r = job %% IHP, h = r - PH;");
     cb_line(c, "float *row = xp + (ptrdiff_t)job * IWP * IC;");
     cb_line(c, "for (int col = 0; col < IWP; col++) {");
-    cb_line(c, "const int w = col - PW;");
+    cb_line(c, "const int wc = col - PW;");
     cb_line(c, "float *px = row + (ptrdiff_t)col * IC;");
-    cb_line(c, "if (h < 0 || h >= IH || w < 0 || w >= IW) {");
+    cb_line(c, "if (h < 0 || h >= IH || wc < 0 || wc >= IW) {");
     cb_line(c, "for (int ic = 0; ic < IC; ic++)");
     cb_line(c, "    px[ic] = 0.0f;");
     cb_line(c, "} else {");
-    cb_line(c, "const float *xs = x + ((ptrdiff_t)(i0 + i) * IC * IH + h) * IW + w;");
+    cb_line(c, "const float *xs = x + ((ptrdiff_t)(i0 + i) * IC * IH + h) * IW + wc;");
     cb_line(c, "for (int ic = 0; ic < IC; ic++)");
     cb_line(c, "    px[ic] = xs[(ptrdiff_t)ic * IH * IW];");
     cb_line(c, "}");
