@@ -416,9 +416,9 @@ static Fn build_fn(const Graph *g, const Plan *plan, int i, FnKind kind, const c
         }
         ARG("const float *dy", "dy", value_ptr(g, plan, op->in[k]));
         if (op->out >= 0) {
-            ARG("float *dx", "dx", value_ptr(g, plan, op->out));
+            ARG("float *dx", "dx", value_ptr(g, plan, op->writes));
             for (int j = 0; j < op->nin; j++)
-                inplace |= plan->value_offset[op->in[j]] == plan->value_offset[op->out];
+                inplace |= plan->value_offset[op->in[j]] == plan->value_offset[op->writes];
         }
     } else {
         for (int k = 0; k < op->nin; k++) {
