@@ -17,6 +17,7 @@
  * Threads take blocks of output channels, so every dw entry has one writer and one summation
  * order: the result does not depend on the thread count. */
 #include <stdbool.h>
+#include <string.h>
 
 #include "../arena.h"
 #include "../cbuf.h"
@@ -155,8 +156,9 @@ bool conv_small_emit_dw(Emit *e, const Op *fwd) {
  * channels and a run of QB vectors along q: OBS x QB accumulators, each input vector feeding
  * OBS fused multiply-adds with broadcast weights. The last vector of a plane overlaps the ones
  * before it in the same job so as to end exactly at its last pixel (recomputing a few with the
- * same result), and no load reads past the plane. The results go out row segment by row
- * segment, through the fused epilogue (activation, batchnorm). */
+ * same result), and no load reads past the plane. The fused epilogue (activation, batchnorm)
+ * is applied to the job's whole vectors (a loop of constant length, which vectorizes, even on
+ * the positions then dropped), and the results go out row segment by row segment. */
 bool conv_small_emit_forward(Emit *e, const Op *op, const Attrs *a, Shape in, Shape out, const char *src);
 
 bool conv_small_emit_forward(Emit *e, const Op *op, const Attrs *a, Shape in, Shape out, const char *src) {
@@ -223,6 +225,13 @@ bool conv_small_emit_forward(Emit *e, const Op *op, const Attrs *a, Shape in, Sh
         cb_line(c, "/* out, row segment by row segment (the columns ow >= OW dropped) */");
         cb_line(c, "float t[OBS][%d * CNN_VW];", nv);
         cb_line(c, "memcpy(t, acc, sizeof t);");
+        if (strcmp(epi, "v") != 0) { /* the epilogue on whole vectors: a loop of constant length vectorizes */
+            cb_line(c, "for (int o = 0; o < OBS; o++)");
+            cb_line(c, "    for (int k = 0; k < %d * CNN_VW; k++) {", nv);
+            cb_line(c, "        const float v = t[o][k];");
+            cb_line(c, "        t[o][k] = %s;", epi);
+            cb_line(c, "    }");
+        }
         cb_line(c, "for (int q = qs; q < qs + %d * CNN_VW;) {", nv);
         cb_line(c, "const int r = q / WP, col = q %% WP;");
         cb_line(c, "const int len = WP - col < qs + %d * CNN_VW - q ? WP - col : qs + %d * CNN_VW - q;", nv, nv);
@@ -230,10 +239,8 @@ bool conv_small_emit_forward(Emit *e, const Op *op, const Attrs *a, Shape in, Sh
         cb_line(c, "for (int o = 0; o < OBS; o++) {");
         cb_line(c, "const float *tr = t[o] + (q - qs);");
         cb_line(c, "float *yr = yg + (ptrdiff_t)o * OH * OW + r * OW + col;");
-        cb_line(c, "for (int k = 0; k < cols; k++) {");
-        cb_line(c, "const float v = tr[k];");
-        cb_line(c, "yr[k] = %s;", epi);
-        cb_line(c, "}");
+        cb_line(c, "for (int k = 0; k < cols; k++)");
+        cb_line(c, "    yr[k] = tr[k];");
         cb_line(c, "}");
         cb_line(c, "q += len;");
         cb_line(c, "}");
