@@ -1,6 +1,7 @@
 /* conv_bwd.c: the weight gradient of stride-1, undilated, ungrouped convolutions of 2 or more
  * input channels and kernels of 4 taps or more (LeNet's 6->16 5x5, simplecnn's 32->64 3x3,
- * ResNet's 3x3 convs from 64 channels at 32x32 to 512 at 4x4), and the data gradient of those
+ * ResNet's 3x3 convs from 64 channels at 32x32 to 512 at 4x4, and with 16k input channels,
+ * strided ones: ResNet's stride-2 3x3 convs), and the data gradient of those
  * whose kernel is large next to the image (below), asked by conv.c before its other kernels
  * (conv_bwd_emit_dw, conv_bwd_emit_dx: false when the layer does not qualify, and the scratch
  * functions say so with -1).
@@ -14,7 +15,7 @@
  * Vectors are CNN_VW floats: 16 with AVX-512 (tiles within 32 registers), 8 elsewhere (16
  * registers); plain loops without GNU vectors.
  *
- * Input channels a multiple of 16 (dwc_*, taken first): the chunk's input is copied
+ * Input channels a multiple of 16 (dwc_*, taken first, any stride): the chunk's input is copied
  * channels-last and zero-padded, xp[i][r][c][ic], so that a tap's input at an output pixel is a
  * contiguous vector of CNN_VW input channels. A job (block of CNN_VW input channels, block of
  * OCB output channels, block of R kernel rows) holds OCB x (R * KW) accumulators whose lanes
@@ -122,7 +123,9 @@ static bool dw_geo(const Attrs *a, Shape in, Shape out, DwGeo *q) {
 
 /* The weight gradient with the input channels in the lanes (see the top of the file): taken
  * before the planes of pitch OW whenever the input channels are a multiple of 16, where it was
- * measured faster on every shape tried (simplecnn's 32->64, ResNet's 64 to 512 channels). */
+ * measured faster on every shape tried (simplecnn's 32->64, ResNet's 64 to 512 channels, its
+ * stride-2 3x3 convs too: the output pixel (oh, ow) reads the packed input at (oh * SH + kh,
+ * ow * SW + kw)). */
 enum { XP_FLOATS = 262144 }; /* a chunk's packed input: 1 MB */
 
 typedef struct {
@@ -153,8 +156,8 @@ static void dwc_tile(int oc, int kh, int kw, int budget, int regs, int *ocb_out,
 static bool dwc_geo(const Attrs *a, Shape in, Shape out, DwcGeo *q) {
     int ic = in.d[1], oc = out.d[1];
     /* where measured faster than conv.c's and the kernel above: input channels a multiple of 16 */
-    if (a->sh != 1 || a->sw != 1 || a->dh != 1 || a->dw != 1 || a->groups != 1 || a->kw > 8 || a->kh > 8 ||
-        a->kh * a->kw < 4 || ic % 16 || ic < 16 || oc < 16)
+    if (a->dh != 1 || a->dw != 1 || a->groups != 1 || a->kw > 8 || a->kh > 8 || a->kh * a->kw < 4 || ic % 16 ||
+        ic < 16 || oc < 16) /* any stride: ResNet's stride-2 3x3 convs (its 1x1 ones were slower than conv.c's) */
         return false;
     q->ihp = in.d[2] + a->ph + a->ph_end;
     q->iwp = in.d[3] + a->pw + a->pw_end;
@@ -221,7 +224,7 @@ static bool dwc_emit(Emit *e, const Op *fwd) {
     cb_line(c, "for (int i = 0; i < ni; i++)");
     cb_line(c, "for (int oh = 0; oh < OH; oh++)");
     cb_line(c, "for (int ow = 0; ow < OW; ow++) {");
-    cb_line(c, "const float *xq = xp + (((ptrdiff_t)i * IHP + oh + kh0) * IWP + ow) * IC + c0;");
+    cb_line(c, "const float *xq = xp + (((ptrdiff_t)i * IHP + oh * SH + kh0) * IWP + ow * SW) * IC + c0;");
     cb_line(c, "const float *dq = dy + ((ptrdiff_t)(i0 + i) * OC + oc0) * OH * OW + oh * OW + ow;");
     cb_line(c, "cnn_vec xv[R * KW];");
     cb_line(c, "for (int t = 0; t < R * KW; t++)");
@@ -248,7 +251,7 @@ static bool dwc_emit(Emit *e, const Op *fwd) {
     cb_line(c, "for (int i = 0; i < ni; i++)");
     cb_line(c, "    for (int p = 0; p < OH * OW; p++)");
     cb_line(c, "        s += dy[((ptrdiff_t)(i0 + i) * OC + oc) * OH * OW + p] *");
-    cb_line(c, "             xp[(((ptrdiff_t)i * IHP + p / OW + k / KW) * IWP + p %% OW + k %% KW) * IC + ic];");
+    cb_line(c, "             xp[(((ptrdiff_t)i * IHP + p / OW * SH + k / KW) * IWP + p %% OW * SW + k %% KW) * IC + ic];");
     cb_line(c, "dw[((ptrdiff_t)oc * IC + ic) * KH * KW + k] += s;");
     cb_line(c, "}");
     cb_line(c, "}");

@@ -552,16 +552,19 @@ class ConvDwWide(nn.Module):
         self.conv1 = nn.Conv2d(40, 100, 3, padding=1, bias=False)
         self.conv2 = nn.Conv2d(100, 96, (2, 3), padding=1)
         self.conv3 = nn.Conv2d(96, 20, (3, 2), padding=(1, 0))
-        self.linear0 = nn.Linear(20, classes)
+        self.conv4 = nn.Conv2d(20, 32, 3, padding=1)
+        self.conv5 = nn.Conv2d(32, 18, 3, stride=2, padding=1)
+        self.linear0 = nn.Linear(18, classes)
 
     def forward(self, x):
         x = F.relu(self.conv2(torch.tanh(self.conv1(F.relu(self.conv0(x))))))
-        return self.linear0(self.conv3(x).mean(dim=(2, 3)))
+        return self.linear0(self.conv5(self.conv4(self.conv3(x))).mean(dim=(2, 3)))
 
 
 def expected_conv_dw_wide(classes=3):
     return (_conv("conv0", 40, 3, 3) + _conv("conv1", 100, 40, 3, bias=False) + _conv("conv2", 96, 100, 2, 3)
-            + _conv("conv3", 20, 96, 3, 2) + _linear("linear0", classes, 20))
+            + _conv("conv3", 20, 96, 3, 2) + _conv("conv4", 32, 20, 3) + _conv("conv5", 18, 32, 3)
+            + _linear("linear0", classes, 18))
 
 
 def expected_conv_bwd_odd(classes=3):
