@@ -1,0 +1,287 @@
+/* conv_blk.c: the forward and the data gradient (dx) of stride-1, undilated, ungrouped
+ * convolutions with many channels and short rows (ResNet's 3x3 convs of 64 to 512 channels at
+ * 32x32 down to 4x4), where the whole reduction of conv_oc.c's register tile (IC x KH x KW
+ * taps) walks through more weights than the L1 cache holds.
+ *
+ * Like conv_oc.c, the vector lanes run over OUTPUT CHANNELS (blocks of OCB = 32, two vectors
+ * of 16 with AVX-512) and the pixels of an image are flattened with pitch OW: the input is
+ * first copied into KW column-shifted, zero-padded planes per channel,
+ *     xs[i][ic][kw][h][ow] = xpad[i][ic][h][ow + kw],
+ * so that tap (kh, kw) of the P consecutive output pixels q .. q + P - 1 reads P consecutive
+ * floats xs[i][ic][kw][q + kh * OW ...]. The register tile is P pixels x OCB channels
+ * (P <= 12 chosen per layer so that few positions are wasted: P * 2 accumulators with
+ * AVX-512), fed per tap by two weight vectors and P broadcasts.
+ *
+ * The difference is the blocking: the reduction is cut into blocks of ICB input channels whose
+ * weights (ICB x KH x KW x OCB floats, at most 24 KiB) stay in L1 while every tile of a chunk
+ * of NI images passes over them; the tiles' partial sums go to a buffer between blocks
+ * (pixel-major, [NI][RQ][OCB], sized for the L2 cache). A job is (chunk of NI images, block of
+ * OCB output channels); the jobs are cut into SLOTS contiguous ranges run in order by one
+ * thread each with its own buffer (so with a large batch the threads split the images, with
+ * a small one the channel blocks), and every output has one writer whose sums run in a fixed
+ * order: the result does not depend on the number of threads. After the last block, a job
+ * writes its chunk out in NCHW through the bias and the fused epilogue.
+ *
+ * Positions past the image's last pixel up to a multiple of P (RQ) are computed and dropped;
+ * their reads stay within the scratch (a zeroed tail follows the copies).
+ *
+ * The data gradient of such a conv is the same kernel over dy padded by KH - 1 - PH, with the
+ * kernel flipped and its channel axes swapped (taken at packing time): conv_blk_emit_dx.
+ *
+ * Layouts, all in the planned scratch:
+ *   xs   [n][IC][KW][HP][OW] + tail   the shifted copies
+ *   wpk  [NOCB][IC][KH][KW][OCB]       the weights repacked at each call, zero past OC
+ *   buf  [SLOTS][NI][RQ][OCB]          per slot, the partial sums of one job
+ * Without vector types, plain loops fill buf the same way. */
+#include <stdbool.h>
+
+#include "../arena.h"
+#include "../cbuf.h"
+#include "../emit_c.h"
+#include "../ops.h"
+
+int64_t conv_blk_scratch(const Graph *g, const Op *op);
+bool conv_blk_emit_forward(Emit *e, const Op *op);
+int64_t conv_blk_dx_scratch(const Attrs *a, Shape in, Shape out);
+bool conv_blk_emit_dx(Emit *e, const Op *fwd);
+
+/* OCB: output channels per block; P_MAX: the largest pixel tile; SLOTS_MAX: the most buffers;
+ * W_BYTES: a block of weights; BUF_FLOATS: one slot's buffer (at least one image). */
+enum { OCB = 32, P_MAX = 12, SLOTS_MAX = 8, W_BYTES = 24576, BUF_FLOATS = 65536 };
+
+typedef struct {
+    int ic, oc, ih, iw, oh, ow, kh, kw, ph, pw; /* of the convolution computed */
+    int n, hp, p, rq, icb, ni, slots;
+    int64_t wp_at, buf_at, total;
+} BlkGeo;
+
+static int64_t round16(int64_t n) { return (n + 15) / 16 * 16; }
+
+/* The geometry of the convolution of input in (n, ic, ih, iw) to output (oc, oh, ow) with a
+ * kh x kw kernel padded by ph, pw (top, left; the bottom and right follow from the shapes). */
+static void blk_geo(BlkGeo *q, Shape in, int oc, int oh, int ow, int kh, int kw, int ph, int pw) {
+    q->n = in.d[0], q->ic = in.d[1], q->ih = in.d[2], q->iw = in.d[3];
+    q->oc = oc, q->oh = oh, q->ow = ow, q->kh = kh, q->kw = kw, q->ph = ph, q->pw = pw;
+    q->hp = oh + kh - 1;
+    int qn = oh * ow;
+    /* the tile: the fewest cycles, ceil(Q / P) tiles of P * 2 FMAs and about 2 cycles of loads
+     * and loop per tap; on a tie, the fewer positions wasted */
+    int best = 1;
+    long long cost = -1;
+    for (int p = 1; p <= P_MAX; p++) {
+        long long t = (qn + p - 1) / p, c = t * (2 * p + 2);
+        if (cost < 0 || c < cost || (c == cost && t * p <= (long long)(qn + best - 1) / best * best))
+            cost = c, best = p;
+    }
+    q->p = best;
+    q->rq = (qn + best - 1) / best * best;
+    q->icb = W_BYTES / (kh * kw * OCB * 4);
+    q->icb = q->icb < 1 ? 1 : q->icb > q->ic ? q->ic : q->icb;
+    q->icb = (q->ic + (q->ic + q->icb - 1) / q->icb - 1) / ((q->ic + q->icb - 1) / q->icb); /* blocks of even size */
+    q->ni = BUF_FLOATS / (q->rq * OCB);
+    q->ni = q->ni < 1 ? 1 : q->ni > q->n ? q->n : q->ni;
+    q->ni = (q->n + (q->n + q->ni - 1) / q->ni - 1) / ((q->n + q->ni - 1) / q->ni); /* chunks of even size */
+    int nocb = (oc + OCB - 1) / OCB;
+    int64_t jobs = (int64_t)(q->n + q->ni - 1) / q->ni * nocb;
+    q->slots = jobs < SLOTS_MAX ? (int)jobs : SLOTS_MAX;
+    q->wp_at = round16((int64_t)q->n * q->ic * kw * q->hp * ow + P_MAX);
+    q->buf_at = q->wp_at + round16((int64_t)nocb * OCB * q->ic * kh * kw);
+    q->total = q->buf_at + (int64_t)q->slots * q->ni * q->rq * OCB;
+}
+
+/* Where the kernel measured faster than conv.c's: KH x KW of 3x3 and more, rows of at most
+ * 32 columns, and channels enough for the lanes and the blocking (conv_oc.c keeps the convs
+ * whose reduction fits L1, asked first). */
+static bool blk_takes(int ic, int oc, int ow, int kh, int kw) {
+    return kh * kw >= 9 && ow <= 32 && ic >= 32 && oc >= 32 && (long long)ic * kh * kw > 256;
+}
+
+static bool blk_fwd_geo(const Graph *g, const Op *op, BlkGeo *q) {
+    const Attrs *a = &op->a;
+    if (op->kind != OP_CONV || op->pro_conv >= 0 || op->pro_norm >= 0 || op->epi_pool >= 0)
+        return false;
+    if (a->sh != 1 || a->sw != 1 || a->dh != 1 || a->dw != 1 || a->groups != 1)
+        return false;
+    Shape in = g->values[op->in[0]].shape, out = g->values[op->out].shape;
+    if (!blk_takes(in.d[1], out.d[1], out.d[3], a->kh, a->kw))
+        return false;
+    blk_geo(q, in, out.d[1], out.d[2], out.d[3], a->kh, a->kw, a->ph, a->pw);
+    return true;
+}
+
+/* dx of a stride-1 conv: dy (n, OC, OH, OW) to dx (IC, IH, IW), padded by KH - 1 - PH. */
+static bool blk_dx_geo(const Attrs *a, Shape in, Shape out, BlkGeo *q) {
+    if (a->sh != 1 || a->sw != 1 || a->dh != 1 || a->dw != 1 || a->groups != 1 || a->ph > a->kh - 1 ||
+        a->ph_end > a->kh - 1 || a->pw > a->kw - 1 || a->pw_end > a->kw - 1)
+        return false;
+    if (!blk_takes(out.d[1], in.d[1], in.d[3], a->kh, a->kw))
+        return false;
+    blk_geo(q, out, in.d[1], in.d[2], in.d[3], a->kh, a->kw, a->kh - 1 - a->ph, a->kw - 1 - a->pw);
+    return true;
+}
+
+int64_t conv_blk_scratch(const Graph *g, const Op *op) {
+    BlkGeo q;
+    return blk_fwd_geo(g, op, &q) ? q.total : -1;
+}
+
+int64_t conv_blk_dx_scratch(const Attrs *a, Shape in, Shape out) {
+    BlkGeo q;
+    return blk_dx_geo(a, in, out, &q) ? q.total : -1;
+}
+
+/* The kernel: src (the input, NCHW), the weight of kernel output channel o, input channel c,
+ * tap k as the C expression wexpr (of o, c, k), into dst (NCHW); op (forward only) supplies
+ * the bias and the epilogue. */
+static void blk_emit(Emit *e, const BlkGeo *q, const char *src, const char *wexpr, const char *dst, const Op *op) {
+    Cbuf *c = e->c;
+    cb_line(c, "{ /* output channels in the lanes, blocked over input channels (conv_blk.c) */");
+    cb_line(c, "enum { BIC = %d, BIH = %d, BIW = %d, BOC = %d, BOH = %d, BOW = %d, BKH = %d, BKW = %d, BPH = %d, BPW = %d };",
+            q->ic, q->ih, q->iw, q->oc, q->oh, q->ow, q->kh, q->kw, q->ph, q->pw);
+    cb_line(c, "enum { BHP = %d, BQ = BOH * BOW, BP = %d, BRQ = %d, BICB = %d, BNI = %d, BSLOTS = %d };", q->hp, q->p, q->rq,
+            q->icb, q->ni, q->slots);
+    cb_line(c, "enum { BOCB = %d, BNOCB = (BOC + BOCB - 1) / BOCB, BKK = BKH * BKW };", OCB);
+    cb_line(c, "float *const xsb = scratch, *const wpk = scratch + %lld, *const bufs = scratch + %lld;", (long long)q->wp_at,
+            (long long)q->buf_at);
+    cb_line(c, "PARALLEL_FOR");
+    cb_line(c, "for (int ic = 0; ic < n * BIC; ic++) /* xs[i][ic][kw][h][ow] = xpad[i][ic][h][ow + kw] */");
+    cb_line(c, "for (int kw = 0; kw < BKW; kw++) {");
+    cb_line(c, "float *xs = xsb + ((ptrdiff_t)ic * BKW + kw) * BHP * BOW;");
+    cb_line(c, "const float *xc = %s + (ptrdiff_t)ic * BIH * BIW;", src);
+    cb_line(c, "const int c0 = BPW - kw > 0 ? BPW - kw : 0, c1 = BIW + BPW - kw < BOW ? BIW + BPW - kw : BOW;");
+    cb_line(c, "for (int h = 0; h < BHP; h++) {");
+    cb_line(c, "const int hi = h - BPH;");
+    cb_line(c, "float *const xr = xs + h * BOW;");
+    cb_line(c, "int col = 0;");
+    cb_line(c, "if (hi >= 0 && hi < BIH) /* the columns in the input, between zeros */");
+    cb_line(c, "    for (; col < c0; col++)");
+    cb_line(c, "        xr[col] = 0.0f;");
+    cb_line(c, "if (hi >= 0 && hi < BIH)");
+    cb_line(c, "    for (; col < c1; col++)");
+    cb_line(c, "        xr[col] = xc[hi * BIW + col + kw - BPW];");
+    cb_line(c, "for (; col < BOW; col++)");
+    cb_line(c, "    xr[col] = 0.0f;");
+    cb_line(c, "}");
+    cb_line(c, "}");
+    cb_line(c, "for (int t = 0; t < %d; t++) /* the tail the last tiles read into */", P_MAX);
+    cb_line(c, "    xsb[(ptrdiff_t)n * BIC * BKW * BHP * BOW + t] = 0.0f;");
+    cb_line(c, "PARALLEL_FOR");
+    cb_line(c, "for (int bk = 0; bk < BNOCB * BIC; bk++) { /* wpk[cb][ic][k][BOCB] */");
+    cb_line(c, "const int cb = bk / BIC, cc = bk %% BIC;");
+    cb_line(c, "for (int k = 0; k < BKK; k++)");
+    cb_line(c, "    for (int j = 0; j < BOCB; j++) {");
+    cb_line(c, "        const int o = cb * BOCB + j;");
+    cb_line(c, "        wpk[(((ptrdiff_t)cb * BIC + cc) * BKK + k) * BOCB + j] = o < BOC ? %s : 0.0f;", wexpr);
+    cb_line(c, "    }");
+    cb_line(c, "}");
+    cb_line(c, "const int nch = (n + BNI - 1) / BNI, jobs = nch * BNOCB;");
+    cb_line(c, "PARALLEL_FOR");
+    cb_line(c, "for (int slot = 0; slot < BSLOTS; slot++) {");
+    cb_line(c, "float *const buf = bufs + (ptrdiff_t)slot * BNI * BRQ * BOCB;");
+    cb_line(c, "const int job_end = (int)((long long)jobs * (slot + 1) / BSLOTS);");
+    cb_line(c, "for (int job = (int)((long long)jobs * slot / BSLOTS); job < job_end; job++) {");
+    cb_line(c, "const int cb = job %% BNOCB, i0 = job / BNOCB * BNI, ni = n - i0 < BNI ? n - i0 : BNI;");
+    cb_line(c, "for (int ic0 = 0; ic0 < BIC; ic0 += BICB) {");
+    cb_line(c, "const int icn = BIC - ic0 < BICB ? BIC - ic0 : BICB;");
+    cb_line(c, "const float *const wb = wpk + ((ptrdiff_t)cb * BIC + ic0) * BKK * BOCB;");
+    cb_line(c, "for (int ii = 0; ii < ni; ii++) {");
+    cb_line(c, "const float *const xg = xsb + ((ptrdiff_t)(i0 + ii) * BIC + ic0) * BKW * BHP * BOW;");
+    cb_line(c, "float *const bi = buf + (ptrdiff_t)ii * BRQ * BOCB;");
+    cb_line(c, "#if CNN_VECTORS");
+    cb_line(c, "#if defined(__AVX512F__)");
+    cb_line(c, "enum { VL = 16, PS = BP };");
+    cb_line(c, "#elif defined(__AVX__)");
+    cb_line(c, "enum { VL = 8, PS = BP %% 2 ? 1 : 2 };");
+    cb_line(c, "#else");
+    cb_line(c, "enum { VL = 8, PS = 1 };");
+    cb_line(c, "#endif");
+    cb_line(c, "typedef float blk_v __attribute__((vector_size(VL * 4)));");
+    cb_line(c, "enum { NV = BOCB / VL };");
+    cb_line(c, "for (int q0 = 0; q0 < BRQ; q0 += PS) {");
+    cb_line(c, "float *const bq = bi + (ptrdiff_t)q0 * BOCB;");
+    cb_line(c, "blk_v acc[PS][NV];");
+    cb_line(c, "if (ic0 == 0) {");
+    cb_line(c, "for (int p = 0; p < PS; p++)");
+    cb_line(c, "    for (int v = 0; v < NV; v++)");
+    cb_line(c, "        acc[p][v] = (blk_v){0};");
+    cb_line(c, "} else {");
+    cb_line(c, "for (int p = 0; p < PS; p++)");
+    cb_line(c, "    for (int v = 0; v < NV; v++)");
+    cb_line(c, "        memcpy(&acc[p][v], bq + p * BOCB + v * VL, sizeof acc[p][v]);");
+    cb_line(c, "}");
+    cb_line(c, "const float *wq = wb;");
+    cb_line(c, "for (int ic = 0; ic < icn; ic++)");
+    cb_line(c, "for (int kh = 0; kh < BKH; kh++)");
+    cb_line(c, "for (int kw = 0; kw < BKW; kw++, wq += BOCB) {");
+    cb_line(c, "const float *xr = xg + ((ptrdiff_t)(ic * BKW + kw) * BHP + kh) * BOW + q0;");
+    cb_line(c, "blk_v wv[NV];");
+    cb_line(c, "for (int v = 0; v < NV; v++)");
+    cb_line(c, "    memcpy(&wv[v], wq + v * VL, sizeof wv[v]);");
+    cb_line(c, "for (int p = 0; p < PS; p++) {");
+    cb_line(c, "const float s = xr[p];");
+    cb_line(c, "for (int v = 0; v < NV; v++)");
+    cb_line(c, "    acc[p][v] += s * wv[v];");
+    cb_line(c, "}");
+    cb_line(c, "}");
+    cb_line(c, "for (int p = 0; p < PS; p++)");
+    cb_line(c, "    for (int v = 0; v < NV; v++)");
+    cb_line(c, "        memcpy(bq + p * BOCB + v * VL, &acc[p][v], sizeof acc[p][v]);");
+    cb_line(c, "}");
+    cb_line(c, "#else");
+    cb_line(c, "for (int qq = 0; qq < BRQ; qq++) {");
+    cb_line(c, "float *bq = bi + (ptrdiff_t)qq * BOCB;");
+    cb_line(c, "if (ic0 == 0)");
+    cb_line(c, "    for (int j = 0; j < BOCB; j++)");
+    cb_line(c, "        bq[j] = 0.0f;");
+    cb_line(c, "const float *wq = wb;");
+    cb_line(c, "for (int ic = 0; ic < icn; ic++)");
+    cb_line(c, "for (int kh = 0; kh < BKH; kh++)");
+    cb_line(c, "for (int kw = 0; kw < BKW; kw++, wq += BOCB) {");
+    cb_line(c, "const float s = xg[((ptrdiff_t)(ic * BKW + kw) * BHP + kh) * BOW + qq];");
+    cb_line(c, "for (int j = 0; j < BOCB; j++)");
+    cb_line(c, "    bq[j] += s * wq[j];");
+    cb_line(c, "}");
+    cb_line(c, "}");
+    cb_line(c, "#endif");
+    cb_line(c, "}"); /* image */
+    cb_line(c, "}"); /* block of input channels */
+    /* The write-out: per channel of the block, its Q positions (strided in buf) through the
+     * bias and the epilogue to its plane. */
+    const char *val = op && op->a.bias ? "bi[(ptrdiff_t)qq * BOCB + j] + b[oc]" : "bi[(ptrdiff_t)qq * BOCB + j]";
+    const char *epi = op && emit_has_epilogue(op) ? emit_epilogue(e, op, "v", "oc") : "v";
+    cb_line(c, "const int ocn = BOC - cb * BOCB < BOCB ? BOC - cb * BOCB : BOCB;");
+    cb_line(c, "for (int ii = 0; ii < ni; ii++) {");
+    cb_line(c, "const float *const bi = buf + (ptrdiff_t)ii * BRQ * BOCB;");
+    cb_line(c, "for (int j = 0; j < ocn; j++) {");
+    cb_line(c, "const int oc = cb * BOCB + j;");
+    cb_line(c, "(void)oc;");
+    cb_line(c, "float *const yc = %s + ((ptrdiff_t)(i0 + ii) * BOC + oc) * BQ;", dst);
+    cb_line(c, "for (int qq = 0; qq < BQ; qq++) {");
+    cb_line(c, "const float v = %s;", val);
+    cb_line(c, "yc[qq] = %s;", epi);
+    cb_line(c, "}");
+    cb_line(c, "}");
+    cb_line(c, "}");
+    cb_line(c, "}"); /* job */
+    cb_line(c, "}"); /* slot */
+    cb_line(c, "}");
+}
+
+bool conv_blk_emit_forward(Emit *e, const Op *op) {
+    BlkGeo q;
+    if (!blk_fwd_geo(e->g, op, &q))
+        return false;
+    emit_epilogue_setup(e, op, op->a.out);
+    blk_emit(e, &q, "x", "w[((ptrdiff_t)o * BIC + cc) * BKK + k]", "y", op);
+    return true;
+}
+
+bool conv_blk_emit_dx(Emit *e, const Op *fwd) {
+    BlkGeo q;
+    if (!blk_dx_geo(&fwd->a, emit_in_shape(e, fwd, 0), emit_out_shape(e, fwd), &q))
+        return false;
+    /* the kernel's output channel o is the forward's input channel; its input channel cc the
+     * forward's output channel; the taps reversed */
+    blk_emit(e, &q, "dy", "w[((ptrdiff_t)cc * BOC + o) * BKK + BKK - 1 - k]", "dx", NULL);
+    return true;
+}
