@@ -46,12 +46,15 @@ int64_t conv_blk_dx_scratch(const Attrs *a, Shape in, Shape out);
 bool conv_blk_emit_dx(Emit *e, const Op *fwd);
 
 /* OCB: output channels per block; P_MAX: the largest pixel tile; SLOTS_MAX: the most buffers;
- * W_BYTES: a block of weights; BUF_FLOATS: one slot's buffer (at least one image). */
-enum { OCB = 32, P_MAX = 12, SLOTS_MAX = 8, W_BYTES = 24576, BUF_FLOATS = 65536 };
+ * W_BYTES: a block of weights; BUF_FLOATS: one slot's buffer (at least one image); LOCAL_BYTES:
+ * the most weights, and copies of one slot's images, for the copies per slot. */
+enum { OCB = 32, P_MAX = 12, SLOTS_MAX = 8, W_BYTES = 12288, BUF_FLOATS = 65536, LOCAL_BYTES = 1 << 20 };
 
 typedef struct {
     int ic, oc, ih, iw, oh, ow, kh, kw, ph, pw; /* of the convolution computed */
     int n, hp, p, rq, icb, ni, slots;
+    bool local;       /* each slot copies its chunk's images itself (else one copy of all first) */
+    int64_t xs_area;  /* floats of one slot's copies (local), of all the copies (else) */
     int64_t wp_at, buf_at, total;
 } BlkGeo;
 
@@ -79,12 +82,19 @@ static void blk_geo(BlkGeo *q, Shape in, int oc, int oh, int ow, int kh, int kw,
     q->icb = q->icb < 1 ? 1 : q->icb > q->ic ? q->ic : q->icb;
     q->icb = (q->ic + (q->ic + q->icb - 1) / q->icb - 1) / ((q->ic + q->icb - 1) / q->icb); /* blocks of even size */
     q->ni = BUF_FLOATS / (q->rq * OCB);
+    /* Big planes with few channels (weights within L2) copy per slot: one chunk's copies stay
+     * in L2 across the blocks of output channels, instead of a round trip through memory. */
+    int64_t per_img = (int64_t)q->ic * kw * q->hp * ow;
+    q->local = (int64_t)q->ic * oc * kh * kw * 4 <= LOCAL_BYTES && per_img * 4 <= LOCAL_BYTES;
+    if (q->local && q->ni > LOCAL_BYTES / (per_img * 4))
+        q->ni = (int)(LOCAL_BYTES / (per_img * 4));
     q->ni = q->ni < 1 ? 1 : q->ni > q->n ? q->n : q->ni;
     q->ni = (q->n + (q->n + q->ni - 1) / q->ni - 1) / ((q->n + q->ni - 1) / q->ni); /* chunks of even size */
     int nocb = (oc + OCB - 1) / OCB;
     int64_t jobs = (int64_t)(q->n + q->ni - 1) / q->ni * nocb;
     q->slots = jobs < SLOTS_MAX ? (int)jobs : SLOTS_MAX;
-    q->wp_at = round16((int64_t)q->n * q->ic * kw * q->hp * ow + P_MAX);
+    q->xs_area = round16((q->local ? q->ni : q->n) * per_img + P_MAX);
+    q->wp_at = q->xs_area * (q->local ? q->slots : 1);
     q->buf_at = q->wp_at + round16((int64_t)nocb * OCB * q->ic * kh * kw);
     q->total = q->buf_at + (int64_t)q->slots * q->ni * q->rq * OCB;
 }
@@ -130,6 +140,33 @@ int64_t conv_blk_dx_scratch(const Attrs *a, Shape in, Shape out) {
     return blk_dx_geo(a, in, out, &q) ? q.total : -1;
 }
 
+/* The body of a loop over planes pl (image and channel) of src: the KW shifted, zero-padded
+ * copies of plane pl at dst + pl * KW * HP * OW, then the zero tail after nimg images. */
+static void blk_emit_copy(Cbuf *c, const char *src, const char *dst, const char *pl, const char *nimg) {
+    cb_line(c, "for (int kw = 0; kw < BKW; kw++) { /* xs[i][ic][kw][h][ow] = xpad[i][ic][h][ow + kw] */");
+    cb_line(c, "float *xs = %s + ((ptrdiff_t)%s * BKW + kw) * BHP * BOW;", dst, pl);
+    cb_line(c, "const float *xc = %s + (ptrdiff_t)%s * BIH * BIW;", src, pl);
+    cb_line(c, "const int c0 = BPW - kw > 0 ? BPW - kw : 0, c1 = BIW + BPW - kw < BOW ? BIW + BPW - kw : BOW;");
+    cb_line(c, "for (int h = 0; h < BHP; h++) {");
+    cb_line(c, "const int hi = h - BPH;");
+    cb_line(c, "float *const xr = xs + h * BOW;");
+    cb_line(c, "if (hi < 0 || hi >= BIH) {");
+    cb_line(c, "for (int col = 0; col < BOW; col++)");
+    cb_line(c, "    xr[col] = 0.0f;");
+    cb_line(c, "continue;");
+    cb_line(c, "}");
+    cb_line(c, "for (int col = 0; col < c0; col++) /* the columns in the input, between zeros */");
+    cb_line(c, "    xr[col] = 0.0f;");
+    cb_line(c, "if (c1 > c0)");
+    cb_line(c, "    memcpy(xr + c0, xc + hi * BIW + c0 + kw - BPW, sizeof(float) * (size_t)(c1 - c0));");
+    cb_line(c, "for (int col = c1 > c0 ? c1 : c0; col < BOW; col++)");
+    cb_line(c, "    xr[col] = 0.0f;");
+    cb_line(c, "}");
+    cb_line(c, "}");
+    cb_line(c, "for (int t = 0; t < %d; t++) /* the tail the last tiles read into */", P_MAX);
+    cb_line(c, "    %s[(ptrdiff_t)%s * BIC * BKW * BHP * BOW + t] = 0.0f;", dst, nimg);
+}
+
 /* The kernel: src (the input, NCHW), the weight of kernel output channel o, input channel c,
  * tap k as the C expression wexpr (of o, c, k), into dst (NCHW); op (forward only) supplies
  * the bias and the epilogue. */
@@ -141,30 +178,14 @@ static void blk_emit(Emit *e, const BlkGeo *q, const char *src, const char *wexp
     cb_line(c, "enum { BHP = %d, BQ = BOH * BOW, BP = %d, BRQ = %d, BICB = %d, BNI = %d, BSLOTS = %d };", q->hp, q->p, q->rq,
             q->icb, q->ni, q->slots);
     cb_line(c, "enum { BOCB = %d, BNOCB = (BOC + BOCB - 1) / BOCB, BKK = BKH * BKW };", OCB);
+    cb_line(c, "enum { BXS = %lld }; /* floats of a slot's copies (or of all) */", (long long)q->xs_area);
     cb_line(c, "float *const xsb = scratch, *const wpk = scratch + %lld, *const bufs = scratch + %lld;", (long long)q->wp_at,
             (long long)q->buf_at);
-    cb_line(c, "PARALLEL_FOR");
-    cb_line(c, "for (int ic = 0; ic < n * BIC; ic++) /* xs[i][ic][kw][h][ow] = xpad[i][ic][h][ow + kw] */");
-    cb_line(c, "for (int kw = 0; kw < BKW; kw++) {");
-    cb_line(c, "float *xs = xsb + ((ptrdiff_t)ic * BKW + kw) * BHP * BOW;");
-    cb_line(c, "const float *xc = %s + (ptrdiff_t)ic * BIH * BIW;", src);
-    cb_line(c, "const int c0 = BPW - kw > 0 ? BPW - kw : 0, c1 = BIW + BPW - kw < BOW ? BIW + BPW - kw : BOW;");
-    cb_line(c, "for (int h = 0; h < BHP; h++) {");
-    cb_line(c, "const int hi = h - BPH;");
-    cb_line(c, "float *const xr = xs + h * BOW;");
-    cb_line(c, "int col = 0;");
-    cb_line(c, "if (hi >= 0 && hi < BIH) /* the columns in the input, between zeros */");
-    cb_line(c, "    for (; col < c0; col++)");
-    cb_line(c, "        xr[col] = 0.0f;");
-    cb_line(c, "if (hi >= 0 && hi < BIH)");
-    cb_line(c, "    for (; col < c1; col++)");
-    cb_line(c, "        xr[col] = xc[hi * BIW + col + kw - BPW];");
-    cb_line(c, "for (; col < BOW; col++)");
-    cb_line(c, "    xr[col] = 0.0f;");
-    cb_line(c, "}");
-    cb_line(c, "}");
-    cb_line(c, "for (int t = 0; t < %d; t++) /* the tail the last tiles read into */", P_MAX);
-    cb_line(c, "    xsb[(ptrdiff_t)n * BIC * BKW * BHP * BOW + t] = 0.0f;");
+    if (!q->local) {
+        cb_line(c, "PARALLEL_FOR");
+        cb_line(c, "for (int pl = 0; pl < n * BIC; pl++)");
+        blk_emit_copy(c, src, "xsb", "pl", "n");
+    }
     cb_line(c, "PARALLEL_FOR");
     cb_line(c, "for (int bk = 0; bk < BNOCB * BIC; bk++) { /* wpk[cb][ic][k][BOCB] */");
     cb_line(c, "const int cb = bk / BIC, cc = bk %% BIC;");
@@ -181,11 +202,19 @@ static void blk_emit(Emit *e, const BlkGeo *q, const char *src, const char *wexp
     cb_line(c, "const int job_end = (int)((long long)jobs * (slot + 1) / BSLOTS);");
     cb_line(c, "for (int job = (int)((long long)jobs * slot / BSLOTS); job < job_end; job++) {");
     cb_line(c, "const int cb = job %% BNOCB, i0 = job / BNOCB * BNI, ni = n - i0 < BNI ? n - i0 : BNI;");
+    if (q->local) {
+        cb_line(c, "float *const xsl = xsb + (ptrdiff_t)slot * BXS;");
+        cb_line(c, "if (job == (int)((long long)jobs * slot / BSLOTS) || cb == 0) { /* a new chunk: its copies */");
+        cb_line(c, "for (int pl = 0; pl < ni * BIC; pl++)");
+        blk_emit_copy(c, arena_printf("%s + (ptrdiff_t)i0 * BIC * BIH * BIW", src), "xsl", "pl", "ni");
+        cb_line(c, "}");
+    }
     cb_line(c, "for (int ic0 = 0; ic0 < BIC; ic0 += BICB) {");
     cb_line(c, "const int icn = BIC - ic0 < BICB ? BIC - ic0 : BICB;");
     cb_line(c, "const float *const wb = wpk + ((ptrdiff_t)cb * BIC + ic0) * BKK * BOCB;");
     cb_line(c, "for (int ii = 0; ii < ni; ii++) {");
-    cb_line(c, "const float *const xg = xsb + ((ptrdiff_t)(i0 + ii) * BIC + ic0) * BKW * BHP * BOW;");
+    cb_line(c, "const float *const xg = %s + ((ptrdiff_t)(%s) * BIC + ic0) * BKW * BHP * BOW;", q->local ? "xsl" : "xsb",
+            q->local ? "ii" : "i0 + ii");
     cb_line(c, "float *const bi = buf + (ptrdiff_t)ii * BRQ * BOCB;");
     cb_line(c, "#if CNN_VECTORS");
     cb_line(c, "#if defined(__AVX512F__)");
@@ -252,13 +281,16 @@ static void blk_emit(Emit *e, const BlkGeo *q, const char *src, const char *wexp
     cb_line(c, "const int ocn = BOC - cb * BOCB < BOCB ? BOC - cb * BOCB : BOCB;");
     cb_line(c, "for (int ii = 0; ii < ni; ii++) {");
     cb_line(c, "const float *const bi = buf + (ptrdiff_t)ii * BRQ * BOCB;");
+    cb_line(c, "for (int qa = 0; qa < BQ; qa += 64) { /* 64 positions of buf (8 KiB) at a time, in L1 */");
+    cb_line(c, "const int qb = BQ - qa < 64 ? BQ : qa + 64;");
     cb_line(c, "for (int j = 0; j < ocn; j++) {");
     cb_line(c, "const int oc = cb * BOCB + j;");
     cb_line(c, "(void)oc;");
     cb_line(c, "float *const yc = %s + ((ptrdiff_t)(i0 + ii) * BOC + oc) * BQ;", dst);
-    cb_line(c, "for (int qq = 0; qq < BQ; qq++) {");
+    cb_line(c, "for (int qq = qa; qq < qb; qq++) {");
     cb_line(c, "const float v = %s;", val);
     cb_line(c, "yc[qq] = %s;", epi);
+    cb_line(c, "}");
     cb_line(c, "}");
     cb_line(c, "}");
     cb_line(c, "}");
