@@ -200,11 +200,14 @@ static void blk_emit(Emit *e, const BlkGeo *q, const char *src, const char *wexp
     cb_line(c, "for (int slot = 0; slot < BSLOTS; slot++) {");
     cb_line(c, "float *const buf = bufs + (ptrdiff_t)slot * BNI * BRQ * BOCB;");
     cb_line(c, "const int job_end = (int)((long long)jobs * (slot + 1) / BSLOTS);");
+    cb_line(c, "int copied = -1; /* the first image of the chunk in the slot's copies */");
+    cb_line(c, "(void)copied;");
     cb_line(c, "for (int job = (int)((long long)jobs * slot / BSLOTS); job < job_end; job++) {");
     cb_line(c, "const int cb = job %% BNOCB, i0 = job / BNOCB * BNI, ni = n - i0 < BNI ? n - i0 : BNI;");
     if (q->local) {
         cb_line(c, "float *const xsl = xsb + (ptrdiff_t)slot * BXS;");
-        cb_line(c, "if (job == (int)((long long)jobs * slot / BSLOTS) || cb == 0) { /* a new chunk: its copies */");
+        cb_line(c, "if (i0 != copied) { /* a new chunk: its copies */");
+        cb_line(c, "copied = i0;");
         cb_line(c, "for (int pl = 0; pl < ni * BIC; pl++)");
         blk_emit_copy(c, arena_printf("%s + (ptrdiff_t)i0 * BIC * BIH * BIW", src), "xsl", "pl", "ni");
         cb_line(c, "}");
