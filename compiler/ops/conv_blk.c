@@ -1,7 +1,8 @@
 /* conv_blk.c: the forward and the data gradient (dx) of stride-1, undilated, ungrouped
  * convolutions with many channels and short rows (ResNet's 3x3 convs of 64 to 512 channels at
  * 32x32 down to 4x4), where the whole reduction of conv_oc.c's register tile (IC x KH x KW
- * taps) walks through more weights than the L1 cache holds.
+ * taps) walks through more weights than the L1 cache holds; also the forward of such convs
+ * with stride 2 (ResNet's stage entries).
  *
  * Like conv_oc.c, the vector lanes run over OUTPUT CHANNELS (blocks of OCB = 32, two vectors
  * of 16 with AVX-512) and the pixels of an image are flattened with pitch OW: the input is
@@ -35,6 +36,12 @@
  * 128 at 16x16 138, 256 at 8x8 140, 512 at 4x4 133; conv.c's kernel 68 to 90. The data
  * gradient of the same layers runs at the same speed (the same kernel).
  *
+ * Strided convs (forward only) copy the input once per TAP instead, KH x KW planes of the
+ * output's size, xs[i][ic][kh * KW + kw][oh][ow] = xpad[i][ic][oh * SH + kh][ow * SW + kw]
+ * (2.25 times the input at stride 2 for 3x3), and tap (kh, kw) reads its plane at q: the same
+ * tiles. Measured: 64 -> 128 ch from 32x32 82 GFLOP/s, 128 -> 256 from 16x16 111, 256 -> 512
+ * from 8x8 113; conv.c's product path 45, 72, 58.
+ *
  * Positions past the image's last pixel up to a multiple of P (RQ) are computed and dropped;
  * their reads stay within the scratch (a zeroed tail follows the copies).
  *
@@ -64,8 +71,10 @@ bool conv_blk_emit_dx(Emit *e, const Op *fwd);
 enum { OCB = 32, P_MAX = 12, SLOTS_MAX = 8, W_BYTES = 12288, BUF_FLOATS = 65536, LOCAL_BYTES = 1 << 20 };
 
 typedef struct {
-    int ic, oc, ih, iw, oh, ow, kh, kw, ph, pw; /* of the convolution computed */
+    int ic, oc, ih, iw, oh, ow, kh, kw, ph, pw, sh, sw; /* of the convolution computed */
     int n, hp, p, rq, icb, ni, slots;
+    bool tap;         /* strided: one copy per tap (KH x KW planes of OH x OW), else per kernel column */
+    int npl, pln;     /* copies per input channel, floats of one */
     int gi;           /* images per group: the one copy holds a group */
     bool local;       /* each slot copies its chunk's images itself (else one copy of all first) */
     int64_t xs_area;  /* floats of one slot's copies (local), of all the copies (else) */
@@ -76,10 +85,13 @@ static int64_t round16(int64_t n) { return (n + 15) / 16 * 16; }
 
 /* The geometry of the convolution of input in (n, ic, ih, iw) to output (oc, oh, ow) with a
  * kh x kw kernel padded by ph, pw (top, left; the bottom and right follow from the shapes). */
-static void blk_geo(BlkGeo *q, Shape in, int oc, int oh, int ow, int kh, int kw, int ph, int pw) {
+static void blk_geo(BlkGeo *q, Shape in, int oc, int oh, int ow, int kh, int kw, int ph, int pw, int sh, int sw) {
     q->n = in.d[0], q->ic = in.d[1], q->ih = in.d[2], q->iw = in.d[3];
-    q->oc = oc, q->oh = oh, q->ow = ow, q->kh = kh, q->kw = kw, q->ph = ph, q->pw = pw;
-    q->hp = oh + kh - 1;
+    q->oc = oc, q->oh = oh, q->ow = ow, q->kh = kh, q->kw = kw, q->ph = ph, q->pw = pw, q->sh = sh, q->sw = sw;
+    q->hp = (oh - 1) * sh + kh; /* the padded input rows the taps reach */
+    q->tap = sh != 1 || sw != 1;
+    q->npl = q->tap ? kh * kw : kw;
+    q->pln = q->tap ? oh * ow : q->hp * ow;
     int qn = oh * ow;
     /* the tile: the fewest cycles, ceil(Q / P) tiles of P * 2 FMAs and about 2 cycles of loads
      * and loop per tap; on a tie, the fewer positions wasted */
@@ -100,8 +112,8 @@ static void blk_geo(BlkGeo *q, Shape in, int oc, int oh, int ow, int kh, int kw,
      * in L2 across the blocks of output channels, instead of a round trip through memory.
      * Else one copy takes the images in groups of GI (a multiple of NI, groups of even size),
      * so that it needs no more floats than the padded copy of conv.c's kernel (cap images). */
-    int64_t per_img = (int64_t)q->ic * kw * q->hp * ow;
-    int64_t cap = (int64_t)q->n * q->ic * q->hp * (ow + kw - 1) / per_img;
+    int64_t per_img = (int64_t)q->ic * q->npl * q->pln;
+    int64_t cap = (int64_t)q->n * q->ic * q->hp * ((ow - 1) * sw + kw) / per_img;
     q->local = (int64_t)q->ic * oc * kh * kw * 4 <= LOCAL_BYTES && per_img * 4 <= LOCAL_BYTES;
     if (q->local && q->ni > LOCAL_BYTES / (per_img * 4))
         q->ni = (int)(LOCAL_BYTES / (per_img * 4));
@@ -136,12 +148,12 @@ static bool blk_fwd_geo(const Graph *g, const Op *op, BlkGeo *q) {
     const Attrs *a = &op->a;
     if (op->kind != OP_CONV || op->pro_conv >= 0 || op->pro_norm >= 0 || op->epi_pool >= 0)
         return false;
-    if (a->sh != 1 || a->sw != 1 || a->dh != 1 || a->dw != 1 || a->groups != 1)
+    if (a->sh > 2 || a->sw > 2 || a->dh != 1 || a->dw != 1 || a->groups != 1)
         return false;
     Shape in = g->values[op->in[0]].shape, out = g->values[op->out].shape;
     if (!blk_takes(in.d[1], out.d[1], out.d[3], a->kh, a->kw))
         return false;
-    blk_geo(q, in, out.d[1], out.d[2], out.d[3], a->kh, a->kw, a->ph, a->pw);
+    blk_geo(q, in, out.d[1], out.d[2], out.d[3], a->kh, a->kw, a->ph, a->pw, a->sh, a->sw);
     return true;
 }
 
@@ -152,7 +164,7 @@ static bool blk_dx_geo(const Attrs *a, Shape in, Shape out, BlkGeo *q) {
         return false;
     if (!blk_takes(out.d[1], in.d[1], in.d[3], a->kh, a->kw))
         return false;
-    blk_geo(q, out, in.d[1], in.d[2], in.d[3], a->kh, a->kw, a->kh - 1 - a->ph, a->kw - 1 - a->pw);
+    blk_geo(q, out, in.d[1], in.d[2], in.d[3], a->kh, a->kw, a->kh - 1 - a->ph, a->kw - 1 - a->pw, 1, 1);
     return true;
 }
 
@@ -168,29 +180,44 @@ int64_t conv_blk_dx_scratch(const Attrs *a, Shape in, Shape out) {
 
 /* The body of a loop over planes pl (image and channel) of src: the KW shifted, zero-padded
  * copies of plane pl at dst + pl * KW * HP * OW, then the zero tail after nimg images. */
-static void blk_emit_copy(Cbuf *c, const char *src, const char *dst, const char *pl, const char *nimg) {
-    cb_line(c, "for (int kw = 0; kw < BKW; kw++) { /* xs[i][ic][kw][h][ow] = xpad[i][ic][h][ow + kw] */");
-    cb_line(c, "float *xs = %s + ((ptrdiff_t)%s * BKW + kw) * BHP * BOW;", dst, pl);
-    cb_line(c, "const float *xc = %s + (ptrdiff_t)%s * BIH * BIW;", src, pl);
-    cb_line(c, "const int c0 = BPW - kw > 0 ? BPW - kw : 0, c1 = BIW + BPW - kw < BOW ? BIW + BPW - kw : BOW;");
-    cb_line(c, "for (int h = 0; h < BHP; h++) {");
-    cb_line(c, "const int hi = h - BPH;");
-    cb_line(c, "float *const xr = xs + h * BOW;");
-    cb_line(c, "if (hi < 0 || hi >= BIH) {");
-    cb_line(c, "for (int col = 0; col < BOW; col++)");
-    cb_line(c, "    xr[col] = 0.0f;");
-    cb_line(c, "continue;");
-    cb_line(c, "}");
-    cb_line(c, "for (int col = 0; col < c0; col++) /* the columns in the input, between zeros */");
-    cb_line(c, "    xr[col] = 0.0f;");
-    cb_line(c, "if (c1 > c0)");
-    cb_line(c, "    memcpy(xr + c0, xc + hi * BIW + c0 + kw - BPW, sizeof(float) * (size_t)(c1 - c0));");
-    cb_line(c, "for (int col = c1 > c0 ? c1 : c0; col < BOW; col++)");
-    cb_line(c, "    xr[col] = 0.0f;");
-    cb_line(c, "}");
-    cb_line(c, "}");
+static void blk_emit_copy(Cbuf *c, const BlkGeo *q, const char *src, const char *dst, const char *pl, const char *nimg) {
+    if (q->tap) {
+        cb_line(c, "for (int k = 0; k < BKK; k++) { /* xs[i][ic][k][oh][ow] = xpad[i][ic][oh * SH + kh][ow * SW + kw] */");
+        cb_line(c, "const int kh = k / BKW, kw = k %% BKW;");
+        cb_line(c, "float *xs = %s + ((ptrdiff_t)%s * BNPL + k) * BPLN;", dst, pl);
+        cb_line(c, "const float *xc = %s + (ptrdiff_t)%s * BIH * BIW;", src, pl);
+        cb_line(c, "for (int oh = 0; oh < BOH; oh++) {");
+        cb_line(c, "const int hi = oh * BSH + kh - BPH;");
+        cb_line(c, "for (int ow = 0; ow < BOW; ow++) {");
+        cb_line(c, "const int wi = ow * BSW + kw - BPW;");
+        cb_line(c, "xs[oh * BOW + ow] = hi >= 0 && hi < BIH && wi >= 0 && wi < BIW ? xc[hi * BIW + wi] : 0.0f;");
+        cb_line(c, "}");
+        cb_line(c, "}");
+        cb_line(c, "}");
+    } else {
+        cb_line(c, "for (int kw = 0; kw < BKW; kw++) { /* xs[i][ic][kw][h][ow] = xpad[i][ic][h][ow + kw] */");
+        cb_line(c, "float *xs = %s + ((ptrdiff_t)%s * BNPL + kw) * BPLN;", dst, pl);
+        cb_line(c, "const float *xc = %s + (ptrdiff_t)%s * BIH * BIW;", src, pl);
+        cb_line(c, "const int c0 = BPW - kw > 0 ? BPW - kw : 0, c1 = BIW + BPW - kw < BOW ? BIW + BPW - kw : BOW;");
+        cb_line(c, "for (int h = 0; h < BHP; h++) {");
+        cb_line(c, "const int hi = h - BPH;");
+        cb_line(c, "float *const xr = xs + h * BOW;");
+        cb_line(c, "if (hi < 0 || hi >= BIH) {");
+        cb_line(c, "for (int col = 0; col < BOW; col++)");
+        cb_line(c, "    xr[col] = 0.0f;");
+        cb_line(c, "continue;");
+        cb_line(c, "}");
+        cb_line(c, "for (int col = 0; col < c0; col++) /* the columns in the input, between zeros */");
+        cb_line(c, "    xr[col] = 0.0f;");
+        cb_line(c, "if (c1 > c0)");
+        cb_line(c, "    memcpy(xr + c0, xc + hi * BIW + c0 + kw - BPW, sizeof(float) * (size_t)(c1 - c0));");
+        cb_line(c, "for (int col = c1 > c0 ? c1 : c0; col < BOW; col++)");
+        cb_line(c, "    xr[col] = 0.0f;");
+        cb_line(c, "}");
+        cb_line(c, "}");
+    }
     cb_line(c, "for (int t = 0; t < %d; t++) /* the tail the last tiles read into */", P_MAX);
-    cb_line(c, "    %s[(ptrdiff_t)%s * BIC * BKW * BHP * BOW + t] = 0.0f;", dst, nimg);
+    cb_line(c, "    %s[(ptrdiff_t)%s * BIC * BNPL * BPLN + t] = 0.0f;", dst, nimg);
 }
 
 /* The kernel: src (the input, NCHW), the weight of kernel output channel o, input channel c,
@@ -204,6 +231,8 @@ static void blk_emit(Emit *e, const BlkGeo *q, const char *src, const char *wexp
     cb_line(c, "enum { BHP = %d, BQ = BOH * BOW, BP = %d, BRQ = %d, BICB = %d, BNI = %d, BSLOTS = %d };", q->hp, q->p, q->rq,
             q->icb, q->ni, q->slots);
     cb_line(c, "enum { BOCB = %d, BNOCB = (BOC + BOCB - 1) / BOCB, BKK = BKH * BKW };", OCB);
+    cb_line(c, "enum { BSH = %d, BSW = %d, BTAP = %d, BNPL = %d, BPLN = %d }; /* copies per channel (per tap if BTAP), their floats */",
+            q->sh, q->sw, q->tap, q->npl, q->pln);
     cb_line(c, "enum { BXS = %lld, BGI = %d }; /* floats of a slot's copies (or of a group's), images per group */",
             (long long)q->xs_area, q->gi);
     cb_line(c, "float *const xsb = scratch, *const wpk = scratch + %lld, *const bufs = scratch + %lld;", (long long)q->wp_at,
@@ -222,7 +251,7 @@ static void blk_emit(Emit *e, const BlkGeo *q, const char *src, const char *wexp
     if (!q->local) {
         cb_line(c, "PARALLEL_FOR");
         cb_line(c, "for (int pl = 0; pl < gn * BIC; pl++)");
-        blk_emit_copy(c, arena_printf("%s + (ptrdiff_t)g0 * BIC * BIH * BIW", src), "xsb", "pl", "gn");
+        blk_emit_copy(c, q, arena_printf("%s + (ptrdiff_t)g0 * BIC * BIH * BIW", src), "xsb", "pl", "gn");
     }
     cb_line(c, "const int nch = (gn + BNI - 1) / BNI, jobs = nch * BNOCB;");
     cb_line(c, "PARALLEL_FOR");
@@ -238,14 +267,14 @@ static void blk_emit(Emit *e, const BlkGeo *q, const char *src, const char *wexp
         cb_line(c, "if (i0 != copied) { /* a new chunk: its copies */");
         cb_line(c, "copied = i0;");
         cb_line(c, "for (int pl = 0; pl < ni * BIC; pl++)");
-        blk_emit_copy(c, arena_printf("%s + (ptrdiff_t)(g0 + i0) * BIC * BIH * BIW", src), "xsl", "pl", "ni");
+        blk_emit_copy(c, q, arena_printf("%s + (ptrdiff_t)(g0 + i0) * BIC * BIH * BIW", src), "xsl", "pl", "ni");
         cb_line(c, "}");
     }
     cb_line(c, "for (int ic0 = 0; ic0 < BIC; ic0 += BICB) {");
     cb_line(c, "const int icn = BIC - ic0 < BICB ? BIC - ic0 : BICB;");
     cb_line(c, "const float *const wb = wpk + ((ptrdiff_t)cb * BIC + ic0) * BKK * BOCB;");
     cb_line(c, "for (int ii = 0; ii < ni; ii++) {");
-    cb_line(c, "const float *const xg = %s + ((ptrdiff_t)(%s) * BIC + ic0) * BKW * BHP * BOW;", q->local ? "xsl" : "xsb",
+    cb_line(c, "const float *const xg = %s + ((ptrdiff_t)(%s) * BIC + ic0) * BNPL * BPLN;", q->local ? "xsl" : "xsb",
             q->local ? "ii" : "i0 + ii");
     cb_line(c, "float *const bi = buf + (ptrdiff_t)ii * BRQ * BOCB;");
     cb_line(c, "#if CNN_VECTORS");
@@ -274,7 +303,7 @@ static void blk_emit(Emit *e, const BlkGeo *q, const char *src, const char *wexp
     cb_line(c, "for (int ic = 0; ic < icn; ic++)");
     cb_line(c, "for (int kh = 0; kh < BKH; kh++)");
     cb_line(c, "for (int kw = 0; kw < BKW; kw++, wq += BOCB) {");
-    cb_line(c, "const float *xr = xg + ((ptrdiff_t)(ic * BKW + kw) * BHP + kh) * BOW + q0;");
+    cb_line(c, "const float *xr = xg + (ptrdiff_t)(ic * BNPL + (BTAP ? kh * BKW + kw : kw)) * BPLN + (BTAP ? 0 : kh * BOW) + q0;");
     cb_line(c, "blk_v wv[NV];");
     cb_line(c, "for (int v = 0; v < NV; v++)");
     cb_line(c, "    memcpy(&wv[v], wq + v * VL, sizeof wv[v]);");
@@ -298,7 +327,7 @@ static void blk_emit(Emit *e, const BlkGeo *q, const char *src, const char *wexp
     cb_line(c, "for (int ic = 0; ic < icn; ic++)");
     cb_line(c, "for (int kh = 0; kh < BKH; kh++)");
     cb_line(c, "for (int kw = 0; kw < BKW; kw++, wq += BOCB) {");
-    cb_line(c, "const float s = xg[((ptrdiff_t)(ic * BKW + kw) * BHP + kh) * BOW + qq];");
+    cb_line(c, "const float s = xg[(ptrdiff_t)(ic * BNPL + (BTAP ? kh * BKW + kw : kw)) * BPLN + (BTAP ? 0 : kh * BOW) + qq];");
     cb_line(c, "for (int j = 0; j < BOCB; j++)");
     cb_line(c, "    bq[j] += s * wq[j];");
     cb_line(c, "}");
