@@ -354,8 +354,13 @@ static const char *fn_name(const Graph *g, int i, FnKind kind) {
     return kind == FN_TRAIN ? arena_printf("%s_train", s) : s;
 }
 
-/* The work (FLOPs plus elements, see emit_fn) below which an op runs on one thread. */
-enum { CNN_THREAD_WORK = 1 << 20 };
+/* The work (FLOPs plus elements, see emit_fn) below which an op runs on one thread; on one
+ * image, CNN_THREAD_WORK_ONE: there the op can only split the image's rows or channel blocks,
+ * in short parallel loops (its input copies, its weight packing, then the tiles), each a fork
+ * and a join, and a second thread that the system has parked or moved costs more than such
+ * an op saves (simplecnn's 32->64 conv, 7.2M per image, took its batch-1 forward from 0.12 to
+ * 0.29-0.40 ms on 2 threads; docs/hacking.md, "Threads"). */
+enum { CNN_THREAD_WORK = 1 << 20, CNN_THREAD_WORK_ONE = 1 << 24 };
 
 static double per_image_elements(Shape s) {
     if (s.rank < 1)
@@ -411,9 +416,9 @@ static Fn build_fn(const Graph *g, const Plan *plan, int i, FnKind kind, const c
         }
         ARG("const float *dy", "dy", value_ptr(g, plan, op->in[k]));
         if (op->out >= 0) {
-            ARG("float *dx", "dx", value_ptr(g, plan, op->out));
+            ARG("float *dx", "dx", value_ptr(g, plan, op->writes));
             for (int j = 0; j < op->nin; j++)
-                inplace |= plan->value_offset[op->in[j]] == plan->value_offset[op->out];
+                inplace |= plan->value_offset[op->in[j]] == plan->value_offset[op->writes];
         }
     } else {
         for (int k = 0; k < op->nin; k++) {
@@ -486,8 +491,8 @@ static Fn build_fn(const Graph *g, const Plan *plan, int i, FnKind kind, const c
         long long per_image = work > 1e15 ? (long long)1e15 : (long long)work + 1;
         Cbuf pre = {0};
         pre.indent = 1;
-        cb_line(&pre, "const int cnn_threads = (long long)n * %lldLL >= %lldLL; /* work per image: %lld */", per_image,
-                (long long)CNN_THREAD_WORK, per_image);
+        cb_line(&pre, "const int cnn_threads = (long long)n * %lldLL >= %lldLL && (n > 1 || %d); /* work per image: %lld */",
+                per_image, (long long)CNN_THREAD_WORK, per_image >= CNN_THREAD_WORK_ONE, per_image);
         cb_line(&pre, "(void)cnn_threads;");
         cb_raw(&pre, "%s", text);
         cb_free(&body);

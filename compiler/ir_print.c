@@ -64,6 +64,10 @@ void ir_print(const Graph *g, FILE *f) {
                 fprintf(f, " wrt input %d", op->wrt);
             if (op->out >= 0)
                 fprintf(f, " -> %s", shape_str(g->values[op->out].shape, false));
+            if (op->fused_into >= 0)
+                fprintf(f, "  (fused into %%%d)", g->ops[op->fused_into].out);
+            if (op->bwd_relu > 0)
+                fprintf(f, "  fused[relu.backward %%%d] writes %%%d", g->ops[op->bwd_relu].out, op->writes);
             const char *sep = "  grads ";
             for (int r = 0; r < 2; r++)
                 if (fw->param[r] >= 0 && g->params[fw->param[r]].trained) {

@@ -11,6 +11,11 @@
  *   - at inference, a max or average pooling whose windows tile the image (kernel = stride, no
  *     padding, floor mode) folded into the conv before it: the conv computes the rows of one
  *     window row into a small buffer and stores only the pooled values.
+ *   - in training, a relu's backward into the backward of the max pool after the relu: the
+ *     pool's backward already reads the relu's output (its own input) to find each window's
+ *     maximum, and the relu's gradient mask at the element it picks is that maximum > 0, so
+ *     the masked gradient is written in the same store (one pass over the relu-sized tensor
+ *     instead of three).
  * A neighbour is absorbed only when its input has no other reader, forward or backward, so
  * every tensor that a backward op reads stays in memory. Absorbed ops stay in the IR, marked
  * (fused_into), so the printed IR shows what each fused op replaced; they emit no code.
@@ -70,6 +75,24 @@ bool pass_fuse(Graph *g) {
         }
 #undef NEXT
         op->writes = v;
+    }
+    /* Training: relu.backward into the max pool's backward that makes its dy. The pool's input
+     * must be the relu's output itself (what the relu's backward reads as y), and the pool's
+     * gradient must have no other reader. */
+    for (int i = g->training ? g->nforward : g->nops; i < g->nops; i++) {
+        Op *r = &g->ops[i];
+        if (r->kind != OP_BACKWARD || g->ops[r->fwd].kind != OP_RELU || r->out < 0 || r->nin != 2)
+            continue;
+        int dy = r->in[1], pb = g->values[dy].producer;
+        if (pb < 0 || readers[dy] != 1)
+            continue;
+        Op *p = &g->ops[pb];
+        if (p->kind != OP_BACKWARD || g->ops[p->fwd].kind != OP_MAXPOOL || p->fused_into >= 0 || p->bwd_relu > 0 ||
+            g->ops[p->fwd].in[0] != r->in[0] || p->in[0] != r->in[0])
+            continue;
+        p->bwd_relu = i;
+        p->writes = r->out;
+        r->fused_into = pb;
     }
     /* Streaming (batch-1 inference): a head that can read its input's rows while the head
      * that writes it makes them (OpInfo.stream_from) takes that head, when nothing else reads

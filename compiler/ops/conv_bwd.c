@@ -257,7 +257,8 @@ bool conv_bwd_emit_dw(Emit *e, const Op *fwd) {
  * wasted on columns), and dy is copied once per kernel column, shifted and padded with rows of
  * zeros: ds[oc][kw][r * IW + w] = dy[oc][r - TP][w + PW - kw] (zero outside dy), TP = KH - 1 -
  * PH, so that the tap (kh, kw) reads ds[oc][kw][p + (KH - 1 - kh) * IW], contiguous. A job is
- * one image, a block of ICB input channels and a run of PB vectors: ICB x PB accumulators,
+ * one image, a block of ICB input channels and a run of PB vectors (16 floats with AVX-512, 8
+ * otherwise): ICB x PB accumulators,
  * each vector of ds feeding ICB fused multiply-adds with broadcast weights, over the kernel
  * rows that reach dy from the run's rows (the others read only zeros and are skipped). Chunks
  * of NI images as for dw; every dx element has one writer. */
@@ -266,6 +267,7 @@ bool conv_bwd_emit_dx(Emit *e, const Op *fwd);
 
 typedef struct {
     int p, ds, ni, nv;
+    int nv16;          /* with AVX-512 the runs are of 16-float vectors: NV16 of them cover the plane */
     int icb[3], pb[3]; /* the tile with AVX-512, AVX, else */
 } DxGeo;
 
@@ -299,12 +301,13 @@ static bool dx_geo(const Attrs *a, Shape in, Shape out, DxGeo *q) {
     if (a->kh < 5 || a->kw < 5 || iw > 16)
         return false;
     q->nv = (ih * iw + LANES - 1) / LANES;
+    q->nv16 = (ih * iw + 15) / 16;
     q->p = q->nv * LANES;
-    dx_tile(ic, q->nv, 24, 31, &q->icb[0], &q->pb[0]);
+    dx_tile(ic, q->nv16, 24, 31, &q->icb[0], &q->pb[0]);
     dx_tile(ic, q->nv, 12, 15, &q->icb[1], &q->pb[1]);
     dx_tile(ic, q->nv, 6, 7, &q->icb[2], &q->pb[2]);
-    int runs = q->nv; /* the vectors the runs cover, whichever tile */
-    for (int k = 0; k < 3; k++)
+    int runs = (q->nv16 + q->pb[0] - 1) / q->pb[0] * q->pb[0] * 2; /* the 8-float vectors the runs cover, whichever tile */
+    for (int k = 1; k < 3; k++)
         if ((q->nv + q->pb[k] - 1) / q->pb[k] * q->pb[k] > runs)
             runs = (q->nv + q->pb[k] - 1) / q->pb[k] * q->pb[k];
     int reach = runs * LANES + (a->kh - 1) * iw; /* what the runs read */
@@ -333,13 +336,14 @@ bool conv_bwd_emit_dx(Emit *e, const Op *fwd) {
         return false;
     Cbuf *c = e->c;
     cb_line(c, "{ /* dx: lanes along dx's plane of pitch IW, dy copied once per kernel column (conv_bwd.c) */");
-    cb_line(c, "enum { TP = KH - 1 - PH, DR = IH + KH - 1, NV = %d, DS = %d, NI = %d };", q.nv, q.ds, q.ni);
+    cb_line(c, "enum { TP = KH - 1 - PH, DR = IH + KH - 1, DS = %d, NI = %d };", q.ds, q.ni);
     cb_line(c, "#if defined(__AVX512F__)");
-    cb_line(c, "enum { ICB = %d, PB = %d };", q.icb[0], q.pb[0]);
+    cb_line(c, "enum { ICB = %d, PB = %d, VL = 16, NV = %d }; /* NV vectors of VL floats cover the plane */", q.icb[0],
+            q.pb[0], q.nv16);
     cb_line(c, "#elif defined(__AVX__)");
-    cb_line(c, "enum { ICB = %d, PB = %d };", q.icb[1], q.pb[1]);
+    cb_line(c, "enum { ICB = %d, PB = %d, VL = 8, NV = %d };", q.icb[1], q.pb[1], q.nv);
     cb_line(c, "#else");
-    cb_line(c, "enum { ICB = %d, PB = %d };", q.icb[2], q.pb[2]);
+    cb_line(c, "enum { ICB = %d, PB = %d, VL = 8, NV = %d };", q.icb[2], q.pb[2], q.nv);
     cb_line(c, "#endif");
     cb_line(c, "enum { NIB = IC / ICB, NPB = (NV + PB - 1) / PB };");
     cb_line(c, "float *dsk = scratch; /* [NI][OC][KW][DS] */");
@@ -354,24 +358,24 @@ bool conv_bwd_emit_dx(Emit *e, const Op *fwd) {
                           a->pw - kw, "DS");
     cb_line(c, "}");
     cb_line(c, "#if CNN_VECTORS");
-    cb_line(c, "typedef float cnn_v8 __attribute__((vector_size(32)));");
+    cb_line(c, "typedef float cnn_vdx __attribute__((vector_size(VL * 4)));");
     cb_line(c, "PARALLEL_FOR");
     cb_line(c, "for (int job = 0; job < ni * NPB * NIB; job++) {");
     cb_line(c, "const int ib = job %% NIB, pb = job / NIB %% NPB, i = job / NIB / NPB;");
-    cb_line(c, "const int ic0 = ib * ICB, p0 = pb * PB * 8;");
+    cb_line(c, "const int ic0 = ib * ICB, p0 = pb * PB * VL;");
     cb_line(c, "/* the kernel rows that reach dy from rows h_lo..h_hi of the run */");
-    cb_line(c, "const int h_lo = p0 / IW, h_hi = (p0 + PB * 8 - 1) / IW < IH - 1 ? (p0 + PB * 8 - 1) / IW : IH - 1;");
+    cb_line(c, "const int h_lo = p0 / IW, h_hi = (p0 + PB * VL - 1) / IW < IH - 1 ? (p0 + PB * VL - 1) / IW : IH - 1;");
     cb_line(c, "const int kh_lo = h_lo + PH - OH + 1 > 0 ? h_lo + PH - OH + 1 : 0, kh_hi = h_hi + PH < KH - 1 ? h_hi + PH : KH - 1;");
-    cb_line(c, "cnn_v8 acc[ICB][PB];");
+    cb_line(c, "cnn_vdx acc[ICB][PB];");
     cb_line(c, "for (int t = 0; t < ICB; t++)");
     cb_line(c, "    for (int u = 0; u < PB; u++)");
-    cb_line(c, "        acc[t][u] = (cnn_v8){0};");
+    cb_line(c, "        acc[t][u] = (cnn_vdx){0};");
     cb_line(c, "for (int oc = 0; oc < OC; oc++)");
     cb_line(c, "for (int kh = kh_lo; kh <= kh_hi; kh++)");
     cb_line(c, "for (int kw = 0; kw < KW; kw++) {");
     cb_line(c, "const float *dq = dsk + (((ptrdiff_t)i * OC + oc) * KW + kw) * DS + (KH - 1 - kh) * IW + p0;");
     cb_line(c, "const float *wk = w + (((ptrdiff_t)oc * IC + ic0) * KH + kh) * KW + kw;");
-    cb_line(c, "cnn_v8 dv[PB];");
+    cb_line(c, "cnn_vdx dv[PB];");
     cb_line(c, "memcpy(dv, dq, sizeof dv);");
     cb_line(c, "for (int t = 0; t < ICB; t++) {");
     cb_line(c, "const float wv = wk[(ptrdiff_t)t * KH * KW];");
@@ -379,9 +383,9 @@ bool conv_bwd_emit_dx(Emit *e, const Op *fwd) {
     cb_line(c, "    acc[t][u] += wv * dv[u];");
     cb_line(c, "}");
     cb_line(c, "}");
-    cb_line(c, "float res[ICB][PB * 8];");
+    cb_line(c, "float res[ICB][PB * VL];");
     cb_line(c, "memcpy(res, acc, sizeof res);");
-    cb_line(c, "const int np = IH * IW - p0 < PB * 8 ? IH * IW - p0 : PB * 8; /* the run's lanes inside the plane */");
+    cb_line(c, "const int np = IH * IW - p0 < PB * VL ? IH * IW - p0 : PB * VL; /* the run's lanes inside the plane */");
     cb_line(c, "for (int t = 0; t < ICB; t++)");
     cb_line(c, "    memcpy(dx + ((ptrdiff_t)(i0 + i) * IC + ic0 + t) * IH * IW + p0, res[t], sizeof(float) * (size_t)np);");
     cb_line(c, "}");

@@ -17,6 +17,7 @@
  * Threads take blocks of output channels, so every dw entry has one writer and one summation
  * order: the result does not depend on the thread count. */
 #include <stdbool.h>
+#include <string.h>
 
 #include "../arena.h"
 #include "../cbuf.h"
@@ -28,15 +29,16 @@ int64_t conv_small_dw_scratch(const Attrs *a, Shape in, Shape out);
 
 /* LANES: the widest vector (AVX-512); TILE_FLOATS: the padded planes of one block of output
  * channels at most (24 KB; each block's are in the op's scratch). ACC_VECTORS: the
- * accumulators of a register tile, in cnn_vec: 12 leaves room for the loads in 32 registers,
- * also where compilers split a 16-float vector into two 8-float registers (they do on x86 CPUs
- * that prefer 256-bit vectors, even with AVX-512). */
-enum { LANES = 16, TILE_FLOATS = 6144, ACC_VECTORS = 12 };
+ * accumulators of a register tile, in cnn_vec: 12 leave room for the loads in 16 registers
+ * (AVX2, SSE: cnn_vec is one register), 24 in the 32 of AVX-512 (ACC_VECTORS_512: the weight
+ * gradient's tile with AVX-512 is chosen by the generated code's #if). */
+enum { LANES = 16, TILE_FLOATS = 6144, ACC_VECTORS = 12, ACC_VECTORS_512 = 24 };
 
 /* The weight gradient's geometry: the padded input plane (pitch IWP, XPL floats), the output
  * gradient at the same pitch (L floats per channel), OCB output channels per block. */
 typedef struct SmallDw {
     int iwp, len, xpl, ocb;
+    int ocb512;        /* OCB with AVX-512 (32 vector registers) */
     int64_t scratch;   /* floats: each of the OC / OCB blocks has its xp and dyp planes */
 } SmallDw;
 
@@ -53,14 +55,19 @@ static bool small_dw_geo(const Attrs *a, Shape in, Shape out, SmallDw *d) {
     xpl = (xpl + LANES - 1) / LANES * LANES;
     /* OCB: the largest divisor of OC with at most ACC_VECTORS accumulators (OCB * KW), and two
      * blocks at least when OC allows (two threads). */
-    int ocb = 1;
+    int ocb = 1, ocb512 = 1;
     for (int k = 1; k <= oc && k <= 8; k++)
-        if (oc % k == 0 && k * a->kw <= ACC_VECTORS && (oc / k >= 2 || oc == 1))
-            ocb = k;
-    long long tile = xpl + (long long)ocb * len + (long long)a->kh * ocb * a->kw * LANES;
+        if (oc % k == 0 && (oc / k >= 2 || oc == 1)) {
+            if (k * a->kw <= ACC_VECTORS)
+                ocb = k;
+            if (k * a->kw <= ACC_VECTORS_512)
+                ocb512 = k;
+        }
+    long long tile = xpl + (long long)ocb512 * len + (long long)a->kh * ocb512 * a->kw * LANES;
     if (tile > TILE_FLOATS || ow < 1)
         return false;
-    *d = (SmallDw){.iwp = iwp, .len = len, .xpl = xpl, .ocb = ocb,
+    /* the scratch for the smaller block (more blocks: one padded input plane each) */
+    *d = (SmallDw){.iwp = iwp, .len = len, .xpl = xpl, .ocb = ocb, .ocb512 = ocb512,
                    .scratch = (int64_t)(oc / ocb) * (xpl + (int64_t)ocb * len)};
     return true;
 }
@@ -79,7 +86,12 @@ bool conv_small_emit_dw(Emit *e, const Op *fwd) {
     int iwp = d.iwp, len = d.len, xpl = d.xpl, ocb = d.ocb;
     Cbuf *c = e->c;
     cb_line(c, "{ /* dw: lanes along the flattened output plane, OCB channels x KW taps per tile (conv_small.c) */");
-    cb_line(c, "enum { IWP = %d, L = %d, XPL = %d, OCB = %d, NOB = OC / OCB };", iwp, len, xpl, ocb);
+    cb_line(c, "#if defined(__AVX512F__)");
+    cb_line(c, "enum { OCB = %d };", d.ocb512);
+    cb_line(c, "#else");
+    cb_line(c, "enum { OCB = %d };", ocb);
+    cb_line(c, "#endif");
+    cb_line(c, "enum { IWP = %d, L = %d, XPL = %d, NOB = OC / OCB };", iwp, len, xpl);
     cb_line(c, "PARALLEL_FOR");
     cb_line(c, "for (int ob = 0; ob < NOB; ob++) {");
     cb_line(c, "const int oc0 = ob * OCB;");
@@ -155,8 +167,9 @@ bool conv_small_emit_dw(Emit *e, const Op *fwd) {
  * channels and a run of QB vectors along q: OBS x QB accumulators, each input vector feeding
  * OBS fused multiply-adds with broadcast weights. The last vector of a plane overlaps the ones
  * before it in the same job so as to end exactly at its last pixel (recomputing a few with the
- * same result), and no load reads past the plane. The results go out row segment by row
- * segment, through the fused epilogue (activation, batchnorm). */
+ * same result), and no load reads past the plane. The fused epilogue (activation, batchnorm)
+ * is applied to the job's whole vectors (a loop of constant length, which vectorizes, even on
+ * the positions then dropped), and the results go out row segment by row segment. */
 bool conv_small_emit_forward(Emit *e, const Op *op, const Attrs *a, Shape in, Shape out, const char *src);
 
 bool conv_small_emit_forward(Emit *e, const Op *op, const Attrs *a, Shape in, Shape out, const char *src) {
@@ -223,6 +236,13 @@ bool conv_small_emit_forward(Emit *e, const Op *op, const Attrs *a, Shape in, Sh
         cb_line(c, "/* out, row segment by row segment (the columns ow >= OW dropped) */");
         cb_line(c, "float t[OBS][%d * CNN_VW];", nv);
         cb_line(c, "memcpy(t, acc, sizeof t);");
+        if (strcmp(epi, "v") != 0) { /* the epilogue on whole vectors: a loop of constant length vectorizes */
+            cb_line(c, "for (int o = 0; o < OBS; o++)");
+            cb_line(c, "    for (int k = 0; k < %d * CNN_VW; k++) {", nv);
+            cb_line(c, "        const float v = t[o][k];");
+            cb_line(c, "        t[o][k] = %s;", epi);
+            cb_line(c, "    }");
+        }
         cb_line(c, "for (int q = qs; q < qs + %d * CNN_VW;) {", nv);
         cb_line(c, "const int r = q / WP, col = q %% WP;");
         cb_line(c, "const int len = WP - col < qs + %d * CNN_VW - q ? WP - col : qs + %d * CNN_VW - q;", nv, nv);
@@ -230,10 +250,8 @@ bool conv_small_emit_forward(Emit *e, const Op *op, const Attrs *a, Shape in, Sh
         cb_line(c, "for (int o = 0; o < OBS; o++) {");
         cb_line(c, "const float *tr = t[o] + (q - qs);");
         cb_line(c, "float *yr = yg + (ptrdiff_t)o * OH * OW + r * OW + col;");
-        cb_line(c, "for (int k = 0; k < cols; k++) {");
-        cb_line(c, "const float v = tr[k];");
-        cb_line(c, "yr[k] = %s;", epi);
-        cb_line(c, "}");
+        cb_line(c, "for (int k = 0; k < cols; k++)");
+        cb_line(c, "    yr[k] = tr[k];");
         cb_line(c, "}");
         cb_line(c, "q += len;");
         cb_line(c, "}");

@@ -94,7 +94,10 @@ static bool pool_tiles(const Op *pool) {
  * element k replaced the running maximum, and the one chosen is the last k with t_k (k = 0
  * when none did). Forward (bwd NULL): y = that maximum. Backward: each window's dx is written
  * whole, dy at the chosen element and 0 elsewhere (windows do not overlap, so nothing adds up
- * and dx needs no zeroing pass first); rows and columns past the last window get 0. */
+ * and dx needs no zeroing pass first); rows and columns past the last window get 0. With the
+ * relu's backward fused in (bwd->bwd_relu, pass_fuse.c), dy goes only where the chosen element,
+ * the maximum, is > 0 (a NaN is not): the relu's gradient mask at the one element that gets
+ * any gradient. */
 enum { TILE_MAX = 16 };
 
 static bool maxpool_tiled(const Op *pool) {
@@ -128,11 +131,14 @@ static void maxpool_emit_tiled(Emit *e, const Op *fwd, const Op *bwd) {
     cb_line(c, "float m = v0;");
     for (int j = 1; j < k; j++) {
         cb_line(c, "const int t%d = v%d > m || isnan(v%d);", j, j, j);
-        if (!bwd || j < k - 1)
+        if (!bwd || j < k - 1 || bwd->bwd_relu > 0)
             cb_line(c, "m = t%d ? v%d : m;", j, j);
     }
     if (bwd) {
-        cb_line(c, "const float g = dyo[oh * OW + ow];");
+        if (bwd->bwd_relu > 0)
+            cb_line(c, "const float g = m > 0.0f ? dyo[oh * OW + ow] : 0.0f; /* the fused relu's mask */");
+        else
+            cb_line(c, "const float g = dyo[oh * OW + ow];");
         cb_line(c, "int later = 0;");
         for (int j = k - 1; j >= 1; j--) {
             cb_line(c, "dr[%d * IW + KW * ow + %d] = t%d && !later ? g : 0.0f;", j / a->kw, j % a->kw, j);
@@ -198,7 +204,8 @@ static void pool_emit_forward(Emit *e, const Op *op) {
 /* Per (image, channel) plane, in parallel: the dx plane is zeroed, then each output's window
  * is found again as in the forward. Max: dy goes to the element the forward's scan picked,
  * the first maximum in row-major order (a NaN replaces it, as in PyTorch), or the window's
- * first element when nothing beats -inf. Average: dy / count goes to every element of the
+ * first element when nothing beats -inf (with the relu's backward fused in, only where that
+ * element is > 0, as in the tiled case). Average: dy / count goes to every element of the
  * clipped window, with the forward's divisor. Overlapping windows add up. */
 static void pool_emit_backward(Emit *e, const Op *bwd, const Op *fwd) {
     Cbuf *c = e->c;
@@ -230,7 +237,10 @@ static void pool_emit_backward(Emit *e, const Op *bwd, const Op *fwd) {
     cb_line(c, "if (w1 > IW) w1 = IW;");
     if (fwd->kind == OP_MAXPOOL) {
         emit_window_reduce(c, true, true);
-        cb_line(c, "dxi[at] += dyo[oh * OW + ow];");
+        if (bwd->bwd_relu > 0)
+            cb_line(c, "dxi[at] += xi[at] > 0.0f ? dyo[oh * OW + ow] : 0.0f; /* the fused relu's mask */");
+        else
+            cb_line(c, "dxi[at] += dyo[oh * OW + ow];");
     } else {
         cb_line(c, "const int count = %s;", a->count_include_pad ? "padded" : "(h1 - h0) * (w1 - w0)");
         cb_line(c, "const float gv = count > 0 ? dyo[oh * OW + ow] / (float)count : 0.0f;");
