@@ -414,6 +414,10 @@ static Fn build_fn(const Graph *g, const Plan *plan, int i, FnKind kind, const c
             ARG("const float *y", "y", value_ptr(g, plan, op->in[k]));
             k++;
         }
+        if (op->bwd_act > 0 && !(finfo->bwd_needs & BWD_X)) { /* a fused activation's output, the op's input */
+            ARG("const float *x", "x", value_ptr(g, plan, op->in[k]));
+            k++;
+        }
         ARG("const float *dy", "dy", value_ptr(g, plan, op->in[k]));
         if (op->out >= 0) {
             ARG("float *dx", "dx", value_ptr(g, plan, op->writes));

@@ -86,8 +86,8 @@ typedef struct Op {
     int pro_conv;       /* head (conv, batch-1 inference): the conv whose output rows it reads
                            as they are made (conv_stream.c); its input is that conv's input */
     int writes;         /* the value the op's code writes: out, or the last absorbed op's out */
-    int bwd_relu;       /* head (a max pool's backward): the relu.backward it does too (the
-                           gradient it writes is masked where the relu's output is not > 0),
+    int bwd_act;        /* head (a pooling's backward): the backward of the activation before
+                           the pooling that it does too (OpInfo.act_dy applied in its store),
                            or 0 (op 0 is the input, never a backward op) */
 } Op;
 

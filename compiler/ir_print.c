@@ -66,8 +66,9 @@ void ir_print(const Graph *g, FILE *f) {
                 fprintf(f, " -> %s", shape_str(g->values[op->out].shape, false));
             if (op->fused_into >= 0)
                 fprintf(f, "  (fused into %%%d)", g->ops[op->fused_into].out);
-            if (op->bwd_relu > 0)
-                fprintf(f, "  fused[relu.backward %%%d] writes %%%d", g->ops[op->bwd_relu].out, op->writes);
+            if (op->bwd_act > 0)
+                fprintf(f, "  fused[%s.backward %%%d] writes %%%d", op_name(g->ops[g->ops[op->bwd_act].fwd].kind),
+                        g->ops[op->bwd_act].out, op->writes);
             const char *sep = "  grads ";
             for (int r = 0; r < 2; r++)
                 if (fw->param[r] >= 0 && g->params[fw->param[r]].trained) {

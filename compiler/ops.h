@@ -77,8 +77,13 @@ typedef struct OpInfo {
      * pre_norm: a per-channel normalization that a head with `prologue` folds into its padded
      *   copy of the input.
      * pool_tiles: a pooling; true when this op's windows tile the image (kernel = stride, no
-     *   padding, floor mode), so that a head with close_pool may take it. */
+     *   padding, floor mode), so that a head with close_pool may take it.
+     * act_dy: for an activation whose gradient needs only its output (BWD_Y), the C expression
+     *   of its input's gradient from the expressions y (its output) and g (its output's
+     *   gradient), linear in g; NULL for the others. A pooling's backward after the activation
+     *   puts it in its own store (pass_fuse.c, in training). */
     const char *(*act_expr)(const Op *op, const char *v);
+    const char *(*act_dy)(const Op *op, const char *y, const char *g);
     bool fold_norm, pre_norm;
     bool (*pool_tiles)(const Op *pool);
     /* The PyTorch twin (emit_torch.c prints it; emit_torch.h has the helpers):

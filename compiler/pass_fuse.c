@@ -76,21 +76,36 @@ bool pass_fuse(Graph *g) {
 #undef NEXT
         op->writes = v;
     }
-    /* Training: relu.backward into the max pool's backward that makes its dy. The pool's input
-     * must be the relu's output itself (what the relu's backward reads as y), and the pool's
-     * gradient must have no other reader. */
+    /* Training: an activation's backward (one whose gradient needs only its output: act_dy)
+     * into the backward of the max or average pool after it, which makes its dy. The pool's
+     * input must be the activation's output itself (what its backward reads as y), and the
+     * pool's gradient must have no other reader. A max pool's backward already reads that
+     * tensor; an average pool's backward gets it as a first input. */
     for (int i = g->training ? g->nforward : g->nops; i < g->nops; i++) {
         Op *r = &g->ops[i];
-        if (r->kind != OP_BACKWARD || g->ops[r->fwd].kind != OP_RELU || r->out < 0 || r->nin != 2)
+        if (r->kind != OP_BACKWARD || r->out < 0 || r->nin != 2)
             continue;
-        int dy = r->in[1], pb = g->values[dy].producer;
-        if (pb < 0 || readers[dy] != 1)
+        const Op *act = &g->ops[r->fwd];
+        if (!op_info(act->kind)->act_dy || !op_info(act->kind)->act_dy(act, "y", "g"))
+            continue;
+        int y = r->in[0], dy = r->in[1], pb = g->values[dy].producer;
+        if (pb < 0 || readers[dy] != 1 || y != act->out)
             continue;
         Op *p = &g->ops[pb];
-        if (p->kind != OP_BACKWARD || g->ops[p->fwd].kind != OP_MAXPOOL || p->fused_into >= 0 || p->bwd_relu > 0 ||
-            g->ops[p->fwd].in[0] != r->in[0] || p->in[0] != r->in[0])
+        if (p->kind != OP_BACKWARD || p->fused_into >= 0 || p->bwd_act > 0 || g->ops[p->fwd].in[0] != y)
             continue;
-        p->bwd_relu = i;
+        OpKind pk = g->ops[p->fwd].kind;
+        if (pk == OP_MAXPOOL && p->in[0] == y) {
+            /* reads y already */
+        } else if (pk == OP_AVGPOOL && p->nin == 1) {
+            int *in = arena_alloc(sizeof(int) * 2);
+            in[0] = y, in[1] = p->in[0];
+            p->in = in;
+            p->nin = 2;
+        } else {
+            continue;
+        }
+        p->bwd_act = i;
         p->writes = r->out;
         r->fused_into = pb;
     }

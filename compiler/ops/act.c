@@ -177,6 +177,27 @@ static void act_emit_loop(Cbuf *c, Shape s, const char *out, const char *pre, co
     cb_line(c, "}");
 }
 
+/* The gradient expression dx_expr with y[k] and dy[k] replaced by the expressions y and g (each
+ * in parentheses), for a fused pooling's backward; NULL when it also reads x[k]. */
+static const char *act_dy_of(const char *dx, const char *y, const char *g) {
+    const char *out = "";
+    for (const char *p = dx; *p;) {
+        if (!strncmp(p, "dy[k]", 5)) {
+            out = arena_printf("%s(%s)", out, g);
+            p += 5;
+        } else if (!strncmp(p, "y[k]", 4) && (p == dx || (p[-1] != 'd' && p[-1] != '_'))) {
+            out = arena_printf("%s(%s)", out, y);
+            p += 4;
+        } else if (!strncmp(p, "x[k]", 4) && (p == dx || (p[-1] != 'd' && p[-1] != '_'))) {
+            return NULL;
+        } else {
+            out = arena_printf("%s%c", out, *p);
+            p++;
+        }
+    }
+    return out;
+}
+
 /* One expression per element. */
 static void act_emit_forward(Emit *e, const Op *op) {
     act_emit_loop(e->c, emit_in_shape(e, op, 0), "y", "const float v = x[k];", op_info(op->kind)->act_expr(op, "v"));
@@ -189,10 +210,14 @@ static void act_emit_backward(Emit *e, const Op *fwd, const char *f) {
 
 #define ACT(E, P, NAME, ARGS, SET, PRINT, FLOPS, NEEDS)                                                     \
     static void P##_emit_backward(Emit *e, const Op *bwd, const Op *fwd) { act_emit_backward(e, fwd, P##_dx(fwd)); } \
+    static const char *P##_act_dy(const Op *op, const char *y, const char *g) {                              \
+        return (NEEDS) == BWD_Y ? act_dy_of(P##_dx(op), y, g) : NULL;                                        \
+    }                                                                                                         \
     const OpInfo E##_info = {.name = NAME, .is_layer = true, .args = ARGS, .set_attrs = SET,                \
                              .infer = act_infer, .flops = FLOPS, .print_attrs = PRINT,                        \
                              .emit_forward = act_emit_forward, .emit_backward = P##_emit_backward,            \
                              .bwd_needs = NEEDS, .inplace = true, .bwd_inplace = true, .act_expr = P##_y,    \
+                             .act_dy = P##_act_dy,                                                            \
                              .torch_call = P##_torch};
 ACT(OP_RELU, relu, "relu", no_args, plain_set_attrs, no_attrs, act_flops, BWD_Y)
 ACT(OP_TANH, tanh, "tanh", no_args, plain_set_attrs, no_attrs, act_flops, BWD_Y)

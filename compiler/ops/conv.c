@@ -46,6 +46,12 @@ void conv_stream_emit(Emit *e, const Op *q);
 /* conv_oc.c: output channels in the lanes for short rows; -1 / false when the layer does not qualify */
 int64_t conv_oc_scratch(const Graph *g, const Op *op);
 bool conv_oc_emit_forward(Emit *e, const Op *op);
+/* conv_blk.c: output channels in the lanes, blocked over input channels, for many channels;
+ * forward and dx; -1 / false when the layer does not qualify */
+int64_t conv_blk_scratch(const Graph *g, const Op *op);
+bool conv_blk_emit_forward(Emit *e, const Op *op);
+int64_t conv_blk_dx_scratch(const Attrs *a, Shape in, Shape out);
+bool conv_blk_emit_dx(Emit *e, const Op *fwd);
 
 /* The input vector xv of the direct kernels (conv.c, conv_stream.c): xr[0] alone when scalar,
  * a vector load at stride 1, else a gather of every SW-th float. */
@@ -290,6 +296,9 @@ static int64_t conv_scratch(const Graph *g, const Op *op) {
     int64_t ocs = conv_oc_scratch(g, op);
     if (ocs >= 0)
         return ocs;
+    int64_t bls = conv_blk_scratch(g, op);
+    if (bls >= 0)
+        return bls;
     Shape in = g->values[op->in[0]].shape, out = g->values[op->out].shape;
     if (op->epi_pool >= 0 && !conv_by_product(&op->a, out, true))
         return conv_rows_at(&op->a, in, out) + conv_rows_floats(g, op);
@@ -581,7 +590,7 @@ static void conv_emit_forward(Emit *e, const Op *op) {
         conv_stream_emit(e, op);
         return;
     }
-    if (conv_oc_emit_forward(e, op))
+    if (conv_oc_emit_forward(e, op) || conv_blk_emit_forward(e, op))
         return;
     conv_emit_kernel(e, op, &op->a, emit_in_shape(e, op, 0), emit_out_shape(e, op), "scratch");
 }
@@ -616,7 +625,9 @@ static int64_t conv_bwd_scratch(const Graph *g, const Op *bwd, const Op *fwd) {
     int64_t need = 0;
     if (by_kernel) {
         d.out = in.d[1];
-        need = conv_bwd_dx_scratch(&fwd->a, in, out); /* conv_bwd.c's dx, else the forward kernel's */
+        need = conv_bwd_dx_scratch(&fwd->a, in, out); /* conv_bwd.c's dx, conv_blk.c's, else the forward kernel's */
+        if (need < 0)
+            need = conv_blk_dx_scratch(&fwd->a, in, out);
         if (need < 0)
             need = round16((int64_t)out.d[1] * in.d[1] * d.kh * d.kw) + conv_kernel_scratch(&d, out, in, false);
     }
@@ -718,7 +729,7 @@ static void conv_emit_backward(Emit *e, const Op *bwd, const Op *fwd) {
     bool dx_gemm = want_dx && !by_kernel, want_dw = bwd->wrt == 0;
     if (by_kernel) {
         conv_profile_mark(c, "dx", e->g, fwd);
-        if (!conv_bwd_emit_dx(e, fwd))
+        if (!conv_bwd_emit_dx(e, fwd) && !conv_blk_emit_dx(e, fwd))
             conv_emit_dx_by_kernel(e, fwd, d);
     }
     if (want_dw)

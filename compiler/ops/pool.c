@@ -95,10 +95,17 @@ static bool pool_tiles(const Op *pool) {
  * when none did). Forward (bwd NULL): y = that maximum. Backward: each window's dx is written
  * whole, dy at the chosen element and 0 elsewhere (windows do not overlap, so nothing adds up
  * and dx needs no zeroing pass first); rows and columns past the last window get 0. With the
- * relu's backward fused in (bwd->bwd_relu, pass_fuse.c), dy goes only where the chosen element,
- * the maximum, is > 0 (a NaN is not): the relu's gradient mask at the one element that gets
- * any gradient. */
+ * backward of the activation before the pool fused in (bwd->bwd_act, pass_fuse.c), the chosen
+ * element gets the activation's gradient at the maximum, its output there (a relu: dy where the
+ * maximum is > 0, a NaN is not); the other elements get 0, as the activation's gradient of 0. */
 enum { TILE_MAX = 16 };
+
+/* The gradient of the activation fused into a pooling's backward (bwd->bwd_act, pass_fuse.c),
+ * from its output y and its output's gradient g (C expressions). */
+static const char *bwd_act_dy(const Emit *e, const Op *bwd, const char *y, const char *g) {
+    const Op *act = &e->g->ops[e->g->ops[bwd->bwd_act].fwd];
+    return op_info(act->kind)->act_dy(act, y, g);
+}
 
 static bool maxpool_tiled(const Op *pool) {
     return pool->kind == OP_MAXPOOL && pool_tiles(pool) && pool->a.kh * pool->a.kw <= TILE_MAX;
@@ -131,12 +138,12 @@ static void maxpool_emit_tiled(Emit *e, const Op *fwd, const Op *bwd) {
     cb_line(c, "float m = v0;");
     for (int j = 1; j < k; j++) {
         cb_line(c, "const int t%d = v%d > m || isnan(v%d);", j, j, j);
-        if (!bwd || j < k - 1 || bwd->bwd_relu > 0)
+        if (!bwd || j < k - 1 || bwd->bwd_act > 0)
             cb_line(c, "m = t%d ? v%d : m;", j, j);
     }
     if (bwd) {
-        if (bwd->bwd_relu > 0)
-            cb_line(c, "const float g = m > 0.0f ? dyo[oh * OW + ow] : 0.0f; /* the fused relu's mask */");
+        if (bwd->bwd_act > 0)
+            cb_line(c, "const float g = %s; /* the fused activation's gradient */", bwd_act_dy(e, bwd, "m", "dyo[oh * OW + ow]"));
         else
             cb_line(c, "const float g = dyo[oh * OW + ow];");
         cb_line(c, "int later = 0;");
@@ -204,8 +211,8 @@ static void pool_emit_forward(Emit *e, const Op *op) {
 /* Per (image, channel) plane, in parallel: the dx plane is zeroed, then each output's window
  * is found again as in the forward. Max: dy goes to the element the forward's scan picked,
  * the first maximum in row-major order (a NaN replaces it, as in PyTorch), or the window's
- * first element when nothing beats -inf (with the relu's backward fused in, only where that
- * element is > 0, as in the tiled case). Average: dy / count goes to every element of the
+ * first element when nothing beats -inf (with an activation's backward fused in, through its
+ * gradient at that element, as in the tiled case). Average: dy / count goes to every element of the
  * clipped window, with the forward's divisor. Overlapping windows add up. */
 static void pool_emit_backward(Emit *e, const Op *bwd, const Op *fwd) {
     Cbuf *c = e->c;
@@ -219,7 +226,7 @@ static void pool_emit_backward(Emit *e, const Op *bwd, const Op *fwd) {
     cb_line(c, "enum { KH = %d, KW = %d, SH = %d, SW = %d, PH = %d, PW = %d };", a->kh, a->kw, a->sh, a->sw, a->ph, a->pw);
     cb_line(c, "PARALLEL_FOR");
     cb_line(c, "for (int ic = 0; ic < n * IC; ic++) {");
-    if (fwd->kind == OP_MAXPOOL)
+    if (fwd->kind == OP_MAXPOOL || bwd->bwd_act > 0)
         cb_line(c, "const float *xi = x + (ptrdiff_t)ic * IH * IW;");
     cb_line(c, "const float *dyo = dy + (ptrdiff_t)ic * OH * OW;");
     cb_line(c, "float *dxi = dx + (ptrdiff_t)ic * IH * IW;");
@@ -237,8 +244,8 @@ static void pool_emit_backward(Emit *e, const Op *bwd, const Op *fwd) {
     cb_line(c, "if (w1 > IW) w1 = IW;");
     if (fwd->kind == OP_MAXPOOL) {
         emit_window_reduce(c, true, true);
-        if (bwd->bwd_relu > 0)
-            cb_line(c, "dxi[at] += xi[at] > 0.0f ? dyo[oh * OW + ow] : 0.0f; /* the fused relu's mask */");
+        if (bwd->bwd_act > 0)
+            cb_line(c, "dxi[at] += %s; /* the fused activation's gradient */", bwd_act_dy(e, bwd, "xi[at]", "dyo[oh * OW + ow]"));
         else
             cb_line(c, "dxi[at] += dyo[oh * OW + ow];");
     } else {
@@ -246,7 +253,10 @@ static void pool_emit_backward(Emit *e, const Op *bwd, const Op *fwd) {
         cb_line(c, "const float gv = count > 0 ? dyo[oh * OW + ow] / (float)count : 0.0f;");
         cb_line(c, "for (int h = h0; h < h1; h++)");
         cb_line(c, "    for (int w = w0; w < w1; w++)");
-        cb_line(c, "        dxi[h * IW + w] += gv;");
+        if (bwd->bwd_act > 0) /* the activation's gradient is linear in dy: per window as on the sum */
+            cb_line(c, "        dxi[h * IW + w] += %s;", bwd_act_dy(e, bwd, "xi[h * IW + w]", "gv"));
+        else
+            cb_line(c, "        dxi[h * IW + w] += gv;");
     }
     cb_line(c, "}");
     cb_line(c, "}");
