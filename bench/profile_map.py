@@ -32,7 +32,8 @@ def read_source(ipath, cname):
                 line, cur_file = int(m.group(1)), m.group(2)
                 continue
             if cur_file and (cur_file == cname or cur_file.endswith("/" + cname)):
-                d = re.match(r"(?:static\s+)?(?:inline\s+)?(?:CNN_\w+\s+)*(?:void|int|float)\s+(\w+)\s*\(", text)
+                d = re.match(r"(?:static\s+)?(?:inline\s+)?(?:(?:CNN_\w+|__attribute__\s*\(\(.*?\)\))\s+)*"
+                             r"(?:void|int|float)\s+(\w+)\s*\(", text)
                 if d and not text.rstrip().endswith(";"):  # a definition, not a prototype
                     func, part = d.group(1), None
                 mk = MARK.search(text)
