@@ -31,6 +31,10 @@ HERE=$(cd "$(dirname "$0")" && pwd)
 ROOT=$(dirname "$HERE")
 CNNC=$(cd "$B" && pwd)/cnnc
 CC=${CC:-clang}
+# clang marks code merged from several lines (the kernels' unrolled inner loops) with line 0,
+# which no function owns; told not to, it keeps the line before (the same loop).
+lines=""
+case $CC in *clang*) lines="-mllvm -use-unknown-locations=Disable" ;; esac
 command -v perf >/dev/null 2>&1 || { echo "profile: perf is missing (apt-get install linux-perf)" >&2; exit 1; }
 if [ $train = 0 ]; then
     # keep the comments in MODEL.i: clang takes -C only through -Xclang alongside -save-temps
@@ -39,7 +43,7 @@ if [ $train = 0 ]; then
     W=$(cd "$B" && pwd)/bench/profile-$m.b$b
     mkdir -p "$W"
     (cd "$W" && rm -f ./*.i ./*.s ./*.bc ./*.o &&
-        CC=$CC CNNC_CFLAGS="-g -save-temps $keep" "$CNNC" "$ROOT/models/$m.cnn" -o "$W/$m" --batch "$b" 2>/dev/null)
+        CC=$CC CNNC_CFLAGS="-g $lines -save-temps $keep" "$CNNC" "$ROOT/models/$m.cnn" -o "$W/$m" --batch "$b" 2>/dev/null)
     perf record -q -o "$W/perf.data" -F 999 "$W/$m" bench --threads "$t" --repeat "$r"
     perf report -i "$W/perf.data" --no-children --sort srcline --stdio 2>/dev/null >"$W/srclines.txt"
     python3 "$HERE/profile_map.py" "$W/$m.i" "$m.c" "$W/srclines.txt"
@@ -54,7 +58,7 @@ mkdir -p "$W/c"
 h=$(cd "$W/c" && ls ./*.h | head -n 1)
 name=$(basename "$h" .h)
 uname=$(echo "$name" | tr '[:lower:]' '[:upper:]')
-"$CC" -std=c99 -O3 -march=native -fopenmp -g -DNAME="$name" -DUNAME="$uname" -DHEADER="\"$name.h\"" -I"$W/c" \
+"$CC" -std=c99 -O3 -march=native -fopenmp -g $lines -DNAME="$name" -DUNAME="$uname" -DHEADER="\"$name.h\"" -I"$W/c" \
     "$HERE/train_step.c" "$W/c/$name.c" -lm -o "$W/step"
 "$CC" -O3 -march=native -fopenmp -o "$W/peak" "$HERE/peak.c"
 peak=$("$W/peak" "$t" | awk -v t="$t" '$1 == "peak" && $2 == t { print $4 }')

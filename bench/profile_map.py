@@ -9,7 +9,10 @@ function defined above it (opN_<layer>, MODEL_forward, ...) and, below a comment
 their FLOPs per image), to that part of it. SRCLINES.txt is `perf report --sort srcline --stdio`.
 Prints the share of samples per function or part and the ten hottest lines with their text.
 With STEP_MS (the time per step or call), BATCH (images per step) and PEAK (GFLOP/s), the
-parts also get ms per step (their share of STEP_MS), GFLOP/s and % of PEAK.
+parts also get ms per step (their share of STEP_MS), GFLOP/s and % of PEAK. A function that
+serves several layers of one shape (the emitter writes it once) is called once per layer: its
+FLOPs count every call that the step's entry point (NAME_train_step_update, else NAME_forward,
+with the chunk functions it calls) makes, and its name is shown with "xN".
 """
 import re
 import sys
@@ -29,7 +32,8 @@ def read_source(ipath, cname):
                 line, cur_file = int(m.group(1)), m.group(2)
                 continue
             if cur_file and (cur_file == cname or cur_file.endswith("/" + cname)):
-                d = re.match(r"(?:static\s+)?(?:inline\s+)?(?:CNN_\w+\s+)*(?:void|int|float)\s+(\w+)\s*\(", text)
+                d = re.match(r"(?:static\s+)?(?:inline\s+)?(?:(?:CNN_\w+|__attribute__\s*\(\(.*?\)\))\s+)*"
+                             r"(?:void|int|float)\s+(\w+)\s*\(", text)
                 if d and not text.rstrip().endswith(";"):  # a definition, not a prototype
                     func, part = d.group(1), None
                 mk = MARK.search(text)
@@ -42,12 +46,35 @@ def read_source(ipath, cname):
     return src, owner, flops
 
 
+def calls_per_step(cpath):
+    """{function: calls in one step}, read off the entry point's body in the generated C."""
+    with open(cpath) as f:
+        text = f.read()
+    bodies = {}
+    for m in re.finditer(r"^(?:static\s+)?(?:CNN_\w+\s+)*(?:void|int|float)\s+(\w+)\s*\([^;{]*\)\s*\{", text, re.M):
+        end = text.find("\n}", m.end())
+        bodies[m.group(1)] = text[m.end():end if end >= 0 else len(text)]
+    entry = next((f for f in bodies if f.endswith("_train_step_update")), None) or \
+        next((f for f in bodies if f.endswith("_forward")), None)
+    counts = defaultdict(int)
+    todo = [entry] if entry else []
+    while todo:
+        for callee in re.findall(r"\b(\w+)\s*\(", bodies.get(todo.pop(), "")):
+            if callee in bodies:
+                if "_chunk" in callee:
+                    todo.append(callee)
+                else:
+                    counts[callee] += 1
+    return counts
+
+
 def main():
     ipath, cname, spath = sys.argv[1:4]
     step_ms = float(sys.argv[4]) if len(sys.argv) > 6 else None
     batch = int(sys.argv[5]) if step_ms else 0
     peak = float(sys.argv[6]) if step_ms else 0
     src, owner, flops = read_source(ipath, cname)
+    calls = calls_per_step(ipath if ipath.endswith(".c") else ipath[:-2] + ".c") if step_ms else {}
     per_func, lines, other = defaultdict(float), [], 0.0
     with open(spath) as f:
         for text in f:
@@ -76,10 +103,16 @@ def main():
             print(f"  {pct:6.2f}%  {name}")
             continue
         ms = pct / 100 * step_ms
-        fl = flops.get(name, 0) * batch
+        ncalls = max(calls.get(name.split(" ")[0], 1), 1)
+        fl = flops.get(name, 0) * batch * ncalls
         gf = fl / (ms * 1e6) if fl and ms > 0 else None
+        shown = name if ncalls == 1 else name.replace(" ", " x%d " % ncalls, 1) if " " in name else name + " x%d" % ncalls
         print(f"  {pct:6.2f}%  {ms:8.2f}  " + (f"{gf:8.1f}  {100 * gf / peak:5.1f}%" if gf else f"{'':8s}  {'':6s}")
-              + f"  {name}")
+              + f"  {shown}")
+    line0 = per_func.get("(" + cname + " line 0: code the compiler attributes to no line)", 0.0)
+    if step_ms and line0 >= 5:
+        print(f"  note: {line0:.1f}% of the samples are at line 0 (code the compiler merged from several lines, in the"
+              " kernels' inner loops): the parts whose code went there get too few ms and too many GFLOP/s")
     print("hottest lines of the generated C:")
     for pct, ln in sorted(lines, reverse=True)[:10]:
         print(f"  {pct:6.2f}%  {cname}:{ln:<6d} {owner[ln]:<32s} {src[ln].strip()[:72]}")
