@@ -129,7 +129,7 @@ int tiny_act_check_params(const float *params, unsigned long crc) {
 /*   fused: gelu %2 */
 static CNN_NOINLINE void op1_linear0(const float *restrict x, float *restrict y, const float *restrict w, const float *restrict b, int n) {
     (void)x, (void)w, (void)b, (void)n;
-    const int cnn_threads = (long long)n * 119LL >= 1048576LL && (n > 1 || 0); /* work per image: 119 */
+    const int cnn_threads = (long long)n * 217LL >= 1048576LL && (n > 1 || 0); /* work per image: 217 */
     (void)cnn_threads;
     enum { IF = 6, OF = 8 };
     {
@@ -243,7 +243,7 @@ static CNN_NOINLINE void op1_linear0(const float *restrict x, float *restrict y,
 /*   fused: batchnorm %4, relu6 %5 */
 static CNN_NOINLINE void op3_linear1(const float *restrict x, float *restrict y, const float *restrict w, const float *restrict b, const float *restrict bnw, const float *restrict bnb, const float *restrict bnm, const float *restrict bnv, float *restrict scratch, int n) {
     (void)x, (void)w, (void)b, (void)bnw, (void)bnb, (void)bnm, (void)bnv, (void)scratch, (void)n;
-    const int cnn_threads = (long long)n * 153LL >= 1048576LL && (n > 1 || 0); /* work per image: 153 */
+    const int cnn_threads = (long long)n * 265LL >= 1048576LL && (n > 1 || 0); /* work per image: 265 */
     (void)cnn_threads;
     enum { IF = 8, OF = 8 };
     float *const bn_scale = scratch + 0, *const bn_shift = scratch + 16;
@@ -362,7 +362,7 @@ static CNN_NOINLINE void op3_linear1(const float *restrict x, float *restrict y,
 /*   fused: hardsigmoid %7 */
 static CNN_NOINLINE void op6_linear2(const float *restrict x, float *restrict y, const float *restrict w, const float *restrict b, int n) {
     (void)x, (void)w, (void)b, (void)n;
-    const int cnn_threads = (long long)n * 117LL >= 1048576LL && (n > 1 || 0); /* work per image: 117 */
+    const int cnn_threads = (long long)n * 215LL >= 1048576LL && (n > 1 || 0); /* work per image: 215 */
     (void)cnn_threads;
     enum { IF = 8, OF = 6 };
     {
@@ -475,7 +475,7 @@ static CNN_NOINLINE void op6_linear2(const float *restrict x, float *restrict y,
 /* %8 = linear out=3: [6] -> [3]   (tiny_act.cnn:12) linear3 */
 static CNN_NOINLINE void op8_linear3(const float *restrict x, float *restrict y, const float *restrict w, const float *restrict b, int n) {
     (void)x, (void)w, (void)b, (void)n;
-    const int cnn_threads = (long long)n * 49LL >= 1048576LL && (n > 1 || 0); /* work per image: 49 */
+    const int cnn_threads = (long long)n * 112LL >= 1048576LL && (n > 1 || 0); /* work per image: 112 */
     (void)cnn_threads;
     enum { IF = 6, OF = 3 };
     {
