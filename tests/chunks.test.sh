@@ -26,21 +26,6 @@ mkdir -p "$tmp/c"
     n=$(grep -c '^static CNN_NOINLINE [a-z]* cov_residual_[a-z_]*_chunk[0-9]*(' "$tmp/c/cov_residual.c") &&
     [ "$n" -ge 10 ] && { echo "ok   CNNC_CHUNK=3: cov_residual's training C has $n chunk functions"; pass=$((pass+1)); } ||
     { echo "FAIL CNNC_CHUNK=3 did not cut cov_residual's entry points"; fail=$((fail+1)); }
-# A program's op functions go to part files compiled on their own (NAME_partK.c); each keeps
-# CNN_NOINLINE, whose min_vector_width(512) lets clang keep 16-float vectors whole (without it
-# the training step of simplecnn ran 27% slower). A C compiler wrapper keeps the parts.
-mkdir -p "$tmp/parts"
-printf '#!/bin/sh\nfor a in "$@"; do case "$a" in *_part[0-9]*.c) cp "$a" "%s/parts/" ;; esac; done\nexec %s "$@"\n' \
-    "$tmp" "${CC:-clang}" >"$tmp/cc"
-chmod +x "$tmp/cc"
-if CC="$tmp/cc" "$B/cnnc" "$top/models/simplecnn.cnn" -o "$tmp/simplecnn" >"$tmp/out" 2>&1 &&
-    defs=$(cat "$tmp/parts"/*_part*.c | grep -c '^[A-Za-z_].*simplecnn[a-z_]*_op[0-9a-z_]*(.*) {$') &&
-    bare=$(cat "$tmp/parts"/*_part*.c | grep '^[A-Za-z_].*simplecnn[a-z_]*_op[0-9a-z_]*(.*) {$' | grep -vc '^CNN_NOINLINE ');
-    [ "${defs:-0}" -ge 10 ] && [ "$bare" = 0 ]; then
-    echo "ok   simplecnn's part files: $defs op functions, each with CNN_NOINLINE"; pass=$((pass+1))
-else
-    cat "$tmp/out"; echo "FAIL simplecnn's part files: ${defs:-no} op functions, ${bare:-?} without CNN_NOINLINE"; fail=$((fail+1))
-fi
 run() {
     what=$1; shift
     if "$@" > "$tmp/out" 2>&1; then
