@@ -538,7 +538,7 @@ static void conv_emit_kernel(Emit *e, const Op *op, const Attrs *a, Shape in, Sh
     }
     if (ob_last != ob)
         cb_line(c, "}");
-    if (emit_has_epilogue(op)) { /* the fused batchnorm and activation, on the row still in cache */
+    if (emit_has_epilogue(op) && !pool) { /* the fused batchnorm and activation, on the row still in cache */
         cb_line(c, "const int nb = blk < BLOCKS - 1 ? OB : OCG - (BLOCKS - 1) * OB;");
         cb_line(c, "for (int t = 0; t < nb; t++)");
         cb_line(c, "    for (int j = 0; j < OW; j++) {");
@@ -549,6 +549,13 @@ static void conv_emit_kernel(Emit *e, const Op *op, const Attrs *a, Shape in, Sh
     if (pool) {
         cb_line(c, "}");
         cb_line(c, "const int nbp = blk < BLOCKS - 1 ? OB : OCG - (BLOCKS - 1) * OB;");
+        if (emit_has_epilogue(op)) { /* on a channel's PKH rows at once: PKH * OW floats in a row, fewer loop tails */
+            cb_line(c, "for (int t = 0; t < nbp; t++)");
+            cb_line(c, "    for (int j = 0; j < PKH * OW; j++) {");
+            cb_line(c, "        const float v = rows[(ptrdiff_t)t * YS + j];");
+            cb_line(c, "        rows[(ptrdiff_t)t * YS + j] = %s;", emit_epilogue(e, op, "v", "oc0 + t"));
+            cb_line(c, "    }");
+        }
         cb_line(c, "for (int t = 0; t < nbp; t++)");
         cb_line(c, "for (int pc = 0; pc < PW_OUT; pc++) {");
         if (pool->kind == OP_MAXPOOL) {
