@@ -68,9 +68,11 @@ typedef struct {
 } DwGeo;
 
 /* The tile for an accumulator budget: OCB a divisor of OC (at most 16), R a divisor of KH,
- * OCB * R * KW accumulators within budget and the loaded vectors beside them within room;
- * the largest FMAs-per-load ratio, then the most accumulators. */
-static void dw_tile(int oc, int kh, int kw, int budget, int room, int *ocb_out, int *r_out) {
+ * OCB * R * KW accumulators within budget and the vectors loaded per step beside them within
+ * room (the OCB dy vectors and one x vector, or with tap_loads the R * KW input vectors and one
+ * broadcast: the channels-in-lanes kernel below); the largest FMAs-per-load ratio, then the
+ * most accumulators. */
+static void dw_tile(int oc, int kh, int kw, int budget, int room, bool tap_loads, int *ocb_out, int *r_out) {
     int best_o = 1, best_r = 1;
     double best = -1;
     for (int o = 1; o <= oc && o <= 16; o++) {
@@ -78,7 +80,7 @@ static void dw_tile(int oc, int kh, int kw, int budget, int room, int *ocb_out, 
             continue;
         for (int r = 1; r <= kh; r++) {
             int t = r * kw, acc = o * t;
-            if (kh % r || acc > budget || acc + o + 1 > room) /* acc, the OCB dy vectors, one x vector */
+            if (kh % r || acc > budget || acc + (tap_loads ? t : o) + 1 > room)
                 continue;
             double ratio = (double)acc / (o + t) + acc * 1e-4;
             if (ratio > best)
@@ -103,9 +105,9 @@ static bool dw_geo(const Attrs *a, Shape in, Shape out, DwGeo *q) {
     if (xs < q->ihp * ow)
         xs = q->ihp * ow;
     q->xs = (xs + DW_LANES - 1) / DW_LANES * DW_LANES;
-    dw_tile(oc, a->kh, a->kw, 24, 31, &q->ocb[0], &q->r[0]);
-    dw_tile(oc, a->kh, a->kw, 12, 15, &q->ocb[1], &q->r[1]);
-    dw_tile(oc, a->kh, a->kw, 6, 7, &q->ocb[2], &q->r[2]);
+    dw_tile(oc, a->kh, a->kw, 24, 31, false, &q->ocb[0], &q->r[0]);
+    dw_tile(oc, a->kh, a->kw, 12, 15, false, &q->ocb[1], &q->r[1]);
+    dw_tile(oc, a->kh, a->kw, 6, 7, false, &q->ocb[2], &q->r[2]);
     if (q->ocb[0] * q->r[0] * a->kw < 4) /* too small a tile to pay */
         return false;
     int ocb = q->ocb[0];
@@ -133,26 +135,6 @@ typedef struct {
     int ocb[3], r[3]; /* the tile with AVX-512 (32 registers), AVX (16), else (16 halves) */
 } DwcGeo;
 
-/* OCB a divisor of OC (at most 16), R a divisor of KH; OCB * R * KW accumulators within
- * budget, the R * KW input vectors and one broadcast beside them within regs. */
-static void dwc_tile(int oc, int kh, int kw, int budget, int regs, int *ocb_out, int *r_out) {
-    int best_o = 1, best_r = 1;
-    double best = -1;
-    for (int o = 1; o <= oc && o <= 16; o++) {
-        if (oc % o)
-            continue;
-        for (int r = 1; r <= kh; r++) {
-            int t = r * kw, acc = o * t;
-            if (kh % r || acc > budget || acc + t + 1 > regs)
-                continue;
-            double ratio = (double)acc / (o + t) + acc * 1e-4;
-            if (ratio > best)
-                best = ratio, best_o = o, best_r = r;
-        }
-    }
-    *ocb_out = best_o, *r_out = best_r;
-}
-
 static bool dwc_geo(const Attrs *a, Shape in, Shape out, DwcGeo *q) {
     int ic = in.d[1], oc = out.d[1];
     /* where measured faster than conv.c's and the kernel above: input channels a multiple of 16 */
@@ -167,9 +149,9 @@ static bool dwc_geo(const Attrs *a, Shape in, Shape out, DwcGeo *q) {
     q->ni = (int)(XP_FLOATS / image);
     if (q->ni > in.d[0])
         q->ni = in.d[0];
-    dwc_tile(oc, a->kh, a->kw, 24, 32, &q->ocb[0], &q->r[0]);
-    dwc_tile(oc, a->kh, a->kw, 12, 16, &q->ocb[1], &q->r[1]);
-    dwc_tile(oc, a->kh, a->kw, 6, 8, &q->ocb[2], &q->r[2]);
+    dw_tile(oc, a->kh, a->kw, 24, 32, true, &q->ocb[0], &q->r[0]);
+    dw_tile(oc, a->kh, a->kw, 12, 16, true, &q->ocb[1], &q->r[1]);
+    dw_tile(oc, a->kh, a->kw, 6, 8, true, &q->ocb[2], &q->r[2]);
     return true;
 }
 
