@@ -58,7 +58,7 @@ bool conv_bwd_emit_dw(Emit *e, const Op *fwd);
  * vectors of other targets divide it. L1_BYTES: the share of the L1 data cache one chunk's
  * block of output channels and input planes may fill. PDW_FLOATS: the most partial sums kept
  * in the scratch; beyond, the lanes are summed per chunk over at least HSUM_FLOATS positions.
- * LANES and MAX_NI: the data gradient's vectors (8 floats) and chunks. */
+ * LANES and MAX_NI: the data gradient's geometry unit (8 floats; its runs take 16 with AVX-512) and chunks. */
 enum { DW_LANES = 16, L1_BYTES = 24576, PDW_FLOATS = 1 << 19, HSUM_FLOATS = 2048, DW_MAX_NI = 64, LANES = 8, MAX_NI = 16 };
 
 typedef struct {
