@@ -52,6 +52,13 @@ int64_t conv_blk_scratch(const Graph *g, const Op *op);
 bool conv_blk_emit_forward(Emit *e, const Op *op);
 int64_t conv_blk_dx_scratch(const Attrs *a, Shape in, Shape out);
 bool conv_blk_emit_dx(Emit *e, const Op *fwd);
+/* conv_1x1.c: 1x1 convs as register-blocked products (forward, dx, dw), asked first */
+int64_t conv_1x1_scratch(const Graph *g, const Op *op);
+bool conv_1x1_emit_forward(Emit *e, const Op *op);
+int64_t conv_1x1_dx_scratch(const Attrs *a, Shape in, Shape out);
+bool conv_1x1_emit_dx(Emit *e, const Op *fwd);
+int64_t conv_1x1_dw_scratch(const Attrs *a, Shape in, Shape out);
+bool conv_1x1_emit_dw(Emit *e, const Op *fwd);
 
 /* The input vector xv of the direct kernels (conv.c, conv_stream.c): xr[0] alone when scalar,
  * a vector load at stride 1, else a gather of every SW-th float. */
@@ -293,7 +300,9 @@ static int64_t conv_scratch(const Graph *g, const Op *op) {
     int64_t dws = conv_dw_scratch(g, op);
     if (dws >= 0)
         return dws;
-    int64_t ocs = conv_oc_scratch(g, op);
+    int64_t ocs = conv_1x1_scratch(g, op);
+    if (ocs < 0)
+        ocs = conv_oc_scratch(g, op);
     if (ocs >= 0)
         return ocs;
     int64_t bls = conv_blk_scratch(g, op);
@@ -597,7 +606,7 @@ static void conv_emit_forward(Emit *e, const Op *op) {
         conv_stream_emit(e, op);
         return;
     }
-    if (conv_oc_emit_forward(e, op) || conv_blk_emit_forward(e, op))
+    if (conv_1x1_emit_forward(e, op) || conv_oc_emit_forward(e, op) || conv_blk_emit_forward(e, op))
         return;
     conv_emit_kernel(e, op, &op->a, emit_in_shape(e, op, 0), emit_out_shape(e, op), "scratch");
 }
@@ -628,8 +637,9 @@ static int64_t conv_bwd_scratch(const Graph *g, const Op *bwd, const Op *fwd) {
         return dws;
     Shape in = g->values[fwd->in[0]].shape, out = g->values[fwd->out].shape;
     Attrs d;
-    bool by_kernel = bwd->out >= 0 && conv_dx_by_kernel(&fwd->a, &d);
-    int64_t need = 0;
+    int64_t need = bwd->out >= 0 ? conv_1x1_dx_scratch(&fwd->a, in, out) : -1; /* conv_1x1.c's dx */
+    bool by_kernel = bwd->out >= 0 && need < 0 && conv_dx_by_kernel(&fwd->a, &d), dx1 = need >= 0;
+    need = need < 0 ? 0 : need;
     if (by_kernel) {
         d.out = in.d[1];
         need = conv_bwd_dx_scratch(&fwd->a, in, out); /* conv_bwd.c's dx, conv_blk.c's, else the forward kernel's */
@@ -638,12 +648,14 @@ static int64_t conv_bwd_scratch(const Graph *g, const Op *bwd, const Op *fwd) {
         if (need < 0)
             need = round16((int64_t)out.d[1] * in.d[1] * d.kh * d.kw) + conv_kernel_scratch(&d, out, in, false);
     }
-    int64_t dwk = bwd->wrt == 0 ? conv_bwd_dw_scratch(&fwd->a, in, out) : -1; /* conv_bwd.c's dw */
+    int64_t dwk = bwd->wrt == 0 ? conv_1x1_dw_scratch(&fwd->a, in, out) : -1; /* conv_1x1.c's dw */
+    if (bwd->wrt == 0 && dwk < 0)
+        dwk = conv_bwd_dw_scratch(&fwd->a, in, out); /* else conv_bwd.c's */
     if (bwd->wrt == 0 && dwk < 0)
         dwk = conv_small_dw_scratch(&fwd->a, in, out); /* else conv_small.c's, if it takes the layer */
     need = dwk > need ? dwk : need;
-    int64_t geo = (bwd->wrt == 0 && dwk < 0) || (bwd->out >= 0 && !by_kernel)
-                      ? conv_bwd_geo(&fwd->a, in, out, bwd->out >= 0 && !by_kernel).total
+    int64_t geo = (bwd->wrt == 0 && dwk < 0) || (bwd->out >= 0 && !by_kernel && !dx1)
+                      ? conv_bwd_geo(&fwd->a, in, out, bwd->out >= 0 && !by_kernel && !dx1).total
                       : 0;
     return need > geo ? need : geo;
 }
@@ -732,8 +744,13 @@ static void conv_emit_backward(Emit *e, const Op *bwd, const Op *fwd) {
             a->sh, a->sw, a->ph, a->pw, a->dh, a->dw, a->groups);
     cb_line(c, "enum { ICG = IC / G, OCG = OC / G };");
     Attrs d;
-    bool want_dx = bwd->out >= 0, by_kernel = want_dx && conv_dx_by_kernel(a, &d);
-    bool dx_gemm = want_dx && !by_kernel, want_dw = bwd->wrt == 0;
+    bool want_dx = bwd->out >= 0, dx1 = want_dx && conv_1x1_dx_scratch(a, in, out) >= 0;
+    bool by_kernel = want_dx && !dx1 && conv_dx_by_kernel(a, &d);
+    bool dx_gemm = want_dx && !by_kernel && !dx1, want_dw = bwd->wrt == 0;
+    if (dx1) {
+        conv_profile_mark(c, "dx", e->g, fwd);
+        conv_1x1_emit_dx(e, fwd);
+    }
     if (by_kernel) {
         conv_profile_mark(c, "dx", e->g, fwd);
         if (!conv_bwd_emit_dx(e, fwd) && !conv_blk_emit_dx(e, fwd))
@@ -741,7 +758,7 @@ static void conv_emit_backward(Emit *e, const Op *bwd, const Op *fwd) {
     }
     if (want_dw)
         conv_profile_mark(c, "dw", e->g, fwd);
-    if (want_dw && (conv_bwd_emit_dw(e, fwd) || conv_small_emit_dw(e, fwd))) { /* conv_bwd.c's or conv_small.c's dw; db here */
+    if (want_dw && (conv_1x1_emit_dw(e, fwd) || conv_bwd_emit_dw(e, fwd) || conv_small_emit_dw(e, fwd))) { /* conv_bwd.c's or conv_small.c's dw; db here */
         want_dw = false;
         if (a->bias) {
             cb_line(c, "PARALLEL_FOR");

@@ -1,0 +1,324 @@
+/* conv_1x1.c: 1x1 convolutions (one group, no padding, any stride: ResNet's shortcut and
+ * bottleneck convs, MobileNet's pointwise convs) as register-blocked matrix products, for the
+ * forward (with the fused bias, batchnorm and activation), the data gradient (dx) and the
+ * weight gradient (dw). conv.c asks here first (conv_1x1_emit_forward, _dx, _dw; the scratch
+ * functions answer -1 for the layers this file does not take).
+ *
+ * The columns of every product are the output pixels of all the images, flattened: column
+ * j = i * Q + q (image i, output pixel q = oh * OW + ow, Q = OH * OW). Column j reads the input
+ * at xo(j) + ic * IH * IW, xo(j) = i * IC * IH * IW + oh * SH * IW + ow * SW (the strided
+ * pixels), and the output at yo(j) + oc * Q, yo(j) = i * OC * Q + q. So
+ *   forward  Y[oc][j]  = sum over ic of W[oc][ic] X[ic][j]
+ *   dx       DX[ic][j] = sum over oc of W[oc][ic] DY[oc][j]  (the other input pixels of a
+ *                        strided conv are zeroed: each dx element is written once)
+ *   dw       DW[oc][ic] += sum over j of DY[oc][j] X[ic][j]
+ * are one product C[m][nn] (+)= sum over k of A[m][k] B[k][nn] each, computed by one register
+ * tile: MR = 6 rows of C x one panel of 64 columns, as 6 x 4 vectors of 16 floats with
+ * AVX-512 (24 accumulators, 4 loads and a broadcast: 29 of the 32 registers), 6 x 2 vectors
+ * of 8 with AVX (14 of 16, the panel in 4 passes), 6 x 1 otherwise; per step k, the panel row's
+ * vectors and MR broadcast floats of A feed MR x NR fused multiply-adds. The operands are
+ * packed so that both reads are contiguous:
+ *   A  ap[MB][K][MR]   MR rows of A side by side (zero past M): the weights (forward: W,
+ *                      dx: W transposed) packed at each call, or a chunk of dy's columns (dw)
+ *   B  bp[K][64]       one panel of 64 columns (zero past the last column): the strided
+ *                      input gathered (forward), dy (dx), or for dw the input transposed,
+ *                      one panel per 64 input channels
+ * Forward and dx: a job is (panel of 64 columns, range of row blocks); the jobs are cut into
+ * SLOTS contiguous ranges run in order by one thread each, with their own B panel (packed when
+ * the job's panel changes) and C buffer cb[MB * MR][64]; the reduction runs in blocks of KC
+ * rows of B (16 KiB of B stay in L1 while every row block passes over them), the partial sums
+ * in cb; after the last block the job writes its rows out through the bias and the epilogue.
+ * At small batches (fewer than 8 panels) the row blocks are split between jobs, so that both
+ * threads have work. dw: the columns are taken in chunks of CK; per chunk one parallel loop
+ * packs dy (A) and the input (B), and one runs the jobs (64 input channels, MR output
+ * channels), each adding its tile into a sum buffer it alone writes; the buffer is added into
+ * dw once at the end. Every C element has one writer whose sums run in a fixed order: the
+ * result does not depend on the number of threads. Without vector types, plain loops do the
+ * same products. */
+#include <stdbool.h>
+
+#include "../arena.h"
+#include "../cbuf.h"
+#include "../emit_c.h"
+#include "../ops.h"
+
+int64_t conv_1x1_scratch(const Graph *g, const Op *op);
+bool conv_1x1_emit_forward(Emit *e, const Op *op);
+int64_t conv_1x1_dx_scratch(const Attrs *a, Shape in, Shape out);
+bool conv_1x1_emit_dx(Emit *e, const Op *fwd);
+int64_t conv_1x1_dw_scratch(const Attrs *a, Shape in, Shape out);
+bool conv_1x1_emit_dw(Emit *e, const Op *fwd);
+
+/* MR: rows of the tile; NW: columns of a panel; KC: rows of B per block; SLOTS: buffers of
+ * the forward and dx jobs; DW_CHUNK: floats of one dw chunk's packed A and B together. */
+enum { MR = 6, NW = 64, KC = 64, SLOTS = 8, DW_CHUNK = 1 << 18 };
+
+static int64_t round16(int64_t n) { return (n + 15) / 16 * 16; }
+
+/* Whether the layer is a 1x1 conv this file takes: one group, no padding, channels enough
+ * for the tile. */
+static bool c1_takes(const Attrs *a, Shape in, Shape out) {
+    if (a->kh != 1 || a->kw != 1 || a->groups != 1 || a->ph || a->pw || a->ph_end || a->pw_end)
+        return false;
+    int ic = in.d[1], oc = out.d[1];
+    return ic >= 16 && oc >= 16;
+}
+
+/* Floats of the forward's or dx's scratch: the packed A (M rows, K deep), then per slot a B
+ * panel and a C buffer. */
+static int64_t c1_mm_scratch(int m, int k) {
+    int mb = (m + MR - 1) / MR;
+    return round16((int64_t)mb * k * MR) + SLOTS * (round16((int64_t)k * NW) + round16((int64_t)mb * MR * NW));
+}
+
+/* dw's chunk of columns: A (OC rows) and B (IC rounded to panels) within DW_CHUNK floats. */
+static int c1_dw_chunk(int ic, int oc) {
+    int npb = (ic + NW - 1) / NW, mb = (oc + MR - 1) / MR;
+    int ck = DW_CHUNK / (npb * NW + mb * MR);
+    return ck < 16 ? 16 : ck / 16 * 16;
+}
+
+static int64_t c1_dw_floats(int ic, int oc) {
+    int npb = (ic + NW - 1) / NW, mb = (oc + MR - 1) / MR, ck = c1_dw_chunk(ic, oc);
+    return round16((int64_t)mb * ck * MR) + round16((int64_t)npb * ck * NW) + round16((int64_t)mb * MR * npb * NW);
+}
+
+int64_t conv_1x1_scratch(const Graph *g, const Op *op) {
+    if (op->kind != OP_CONV || op->pro_conv >= 0 || op->pro_norm >= 0 || op->epi_pool >= 0)
+        return -1;
+    Shape in = g->values[op->in[0]].shape, out = g->values[op->out].shape;
+    return c1_takes(&op->a, in, out) ? c1_mm_scratch(out.d[1], in.d[1]) : -1;
+}
+
+int64_t conv_1x1_dx_scratch(const Attrs *a, Shape in, Shape out) {
+    return c1_takes(a, in, out) ? c1_mm_scratch(in.d[1], out.d[1]) : -1;
+}
+
+int64_t conv_1x1_dw_scratch(const Attrs *a, Shape in, Shape out) {
+    return c1_takes(a, in, out) ? c1_dw_floats(in.d[1], out.d[1]) : -1;
+}
+
+/* The enums every kernel uses: the conv's sizes and strides. */
+static void c1_emit_dims(Cbuf *c, const Attrs *a, Shape in, Shape out) {
+    cb_line(c, "enum { UIC = %d, UIH = %d, UIW = %d, UOC = %d, UOH = %d, UOW = %d, USH = %d, USW = %d };", in.d[1], in.d[2],
+            in.d[3], out.d[1], out.d[2], out.d[3], a->sh, a->sw);
+    cb_line(c, "enum { UQ = UOH * UOW, UIHW = UIH * UIW, UMR = %d, UNW = %d, UKC = %d };", MR, NW, KC);
+}
+
+/* The column offsets of panel pan (columns pan * UNW + j) into uxo (input) and uyo (output),
+ * -1 past the last column ncol. */
+static void c1_emit_offsets(Cbuf *c) {
+    cb_line(c, "long long uxo[UNW], uyo[UNW];");
+    cb_line(c, "for (int j = 0; j < UNW; j++) {");
+    cb_line(c, "const long long col = (long long)pan * UNW + j;");
+    cb_line(c, "if (col >= ncol) {");
+    cb_line(c, "uxo[j] = uyo[j] = -1;");
+    cb_line(c, "continue;");
+    cb_line(c, "}");
+    cb_line(c, "const long long im = col / UQ;");
+    cb_line(c, "const int qq = (int)(col - im * UQ), oh = qq / UOW, ow = qq %% UOW;");
+    cb_line(c, "uxo[j] = im * UIC * UIHW + (long long)oh * USH * UIW + (long long)ow * USW;");
+    cb_line(c, "uyo[j] = im * UOC * UQ + qq;");
+    cb_line(c, "}");
+}
+
+/* The tile: rows t < UMR of C at cq (row pitch ldc, 64 columns) += sum over k < kn of
+ * aq[k * UMR + t] * bq[k * UNW + j]; zeroed first when `first` (a C expression) holds. */
+static void c1_emit_tile(Cbuf *c, const char *ldc, const char *first) {
+    cb_line(c, "#if CNN_VECTORS");
+    cb_line(c, "#if defined(__AVX512F__)");
+    cb_line(c, "enum { UNR = 4 };");
+    cb_line(c, "#elif defined(__AVX__)");
+    cb_line(c, "enum { UNR = 2 };");
+    cb_line(c, "#else");
+    cb_line(c, "enum { UNR = 1 };");
+    cb_line(c, "#endif");
+    cb_line(c, "for (int s0 = 0; s0 < UNW; s0 += UNR * CNN_VW) {");
+    cb_line(c, "cnn_vec acc[UMR][UNR];");
+    cb_line(c, "for (int t = 0; t < UMR; t++)");
+    cb_line(c, "    for (int v = 0; v < UNR; v++) {");
+    cb_line(c, "        if (%s)", first);
+    cb_line(c, "            acc[t][v] = (cnn_vec){0};");
+    cb_line(c, "        else");
+    cb_line(c, "            memcpy(&acc[t][v], cq + (ptrdiff_t)t * %s + s0 + v * CNN_VW, sizeof acc[t][v]);", ldc);
+    cb_line(c, "    }");
+    cb_line(c, "for (int k = 0; k < kn; k++) {");
+    cb_line(c, "cnn_vec bv[UNR];");
+    cb_line(c, "for (int v = 0; v < UNR; v++)");
+    cb_line(c, "    memcpy(&bv[v], bq + (ptrdiff_t)k * UNW + s0 + v * CNN_VW, sizeof bv[v]);");
+    cb_line(c, "for (int t = 0; t < UMR; t++) {");
+    cb_line(c, "const float s = aq[k * UMR + t];");
+    cb_line(c, "for (int v = 0; v < UNR; v++)");
+    cb_line(c, "    acc[t][v] += s * bv[v];");
+    cb_line(c, "}");
+    cb_line(c, "}");
+    cb_line(c, "for (int t = 0; t < UMR; t++)");
+    cb_line(c, "    for (int v = 0; v < UNR; v++)");
+    cb_line(c, "        memcpy(cq + (ptrdiff_t)t * %s + s0 + v * CNN_VW, &acc[t][v], sizeof acc[t][v]);", ldc);
+    cb_line(c, "}");
+    cb_line(c, "#else");
+    cb_line(c, "for (int t = 0; t < UMR; t++)");
+    cb_line(c, "for (int j = 0; j < UNW; j++) {");
+    cb_line(c, "float s = %s ? 0.0f : cq[(ptrdiff_t)t * %s + j];", first, ldc);
+    cb_line(c, "for (int k = 0; k < kn; k++)");
+    cb_line(c, "    s += aq[k * UMR + t] * bq[(ptrdiff_t)k * UNW + j];");
+    cb_line(c, "cq[(ptrdiff_t)t * %s + j] = s;", ldc);
+    cb_line(c, "}");
+    cb_line(c, "#endif");
+}
+
+/* The forward or dx product: M rows (the output's channels), K deep; aexpr: A[m][k] (of m, k),
+ * src / dst the arrays read and written; boff / doff: the column offset arrays into them
+ * ("uxo" / "uyo"); bpl / dpl: their channel planes' floats. op: the forward (bias, epilogue),
+ * else NULL. */
+static void c1_emit_mm(Emit *e, int m, int k, const char *aexpr, const char *src, const char *boff, const char *bpl,
+                       const char *dst, const char *doff, const char *dpl, const Op *op) {
+    Cbuf *c = e->c;
+    cb_line(c, "enum { UM = %d, UK = %d, UMB = (UM + UMR - 1) / UMR };", m, k);
+    cb_line(c, "float *const uap = scratch, *const uslots = scratch + %lld;", (long long)round16((int64_t)((m + MR - 1) / MR) * k * MR));
+    cb_line(c, "enum { UBS = %lld, USS = %lld }; /* a slot's B panel, the slot's floats */", (long long)round16((int64_t)k * NW),
+            (long long)(round16((int64_t)k * NW) + round16((int64_t)((m + MR - 1) / MR) * MR * NW)));
+    cb_line(c, "PARALLEL_FOR");
+    cb_line(c, "for (int mb = 0; mb < UMB; mb++) /* uap[mb][k][t] = A[mb * UMR + t][k] */");
+    cb_line(c, "    for (int kk = 0; kk < UK; kk++)");
+    cb_line(c, "        for (int t = 0; t < UMR; t++) {");
+    cb_line(c, "            const int mm = mb * UMR + t;");
+    cb_line(c, "            uap[((ptrdiff_t)mb * UK + kk) * UMR + t] = mm < UM ? %s : 0.0f;", aexpr);
+    cb_line(c, "        }");
+    cb_line(c, "const long long ncol = (long long)n * UQ;");
+    cb_line(c, "const int npan = (int)((ncol + UNW - 1) / UNW);");
+    cb_line(c, "const int ms = npan >= 8 ? 1 : (8 + npan - 1) / npan < UMB ? (8 + npan - 1) / npan : UMB; /* row ranges per panel */");
+    cb_line(c, "const int jobs = npan * ms;");
+    cb_line(c, "PARALLEL_FOR");
+    cb_line(c, "for (int slot = 0; slot < SLOTS_U; slot++) {");
+    cb_line(c, "float *const ubp = uslots + (ptrdiff_t)slot * USS, *const ucb = ubp + UBS;");
+    cb_line(c, "int packed = -1; /* the panel in ubp */");
+    cb_line(c, "const int job_end = (int)((long long)jobs * (slot + 1) / SLOTS_U);");
+    cb_line(c, "for (int job = (int)((long long)jobs * slot / SLOTS_U); job < job_end; job++) {");
+    cb_line(c, "const int pan = job / ms, part = job %% ms;");
+    cb_line(c, "const int mb0 = (int)((long long)UMB * part / ms), mb1 = (int)((long long)UMB * (part + 1) / ms);");
+    c1_emit_offsets(c);
+    cb_line(c, "if (pan != packed) { /* ubp[k][j] = B[k][column j of the panel] */");
+    cb_line(c, "packed = pan;");
+    cb_line(c, "for (int kk = 0; kk < UK; kk++) {");
+    cb_line(c, "const float *const sk = %s + (ptrdiff_t)kk * %s;", src, bpl);
+    cb_line(c, "float *const bk = ubp + (ptrdiff_t)kk * UNW;");
+    cb_line(c, "for (int j = 0; j < UNW; j++)");
+    cb_line(c, "    bk[j] = %s[j] >= 0 ? sk[%s[j]] : 0.0f;", boff, boff);
+    cb_line(c, "}");
+    cb_line(c, "}");
+    cb_line(c, "for (int k0 = 0; k0 < UK; k0 += UKC) {");
+    cb_line(c, "const int kn = UK - k0 < UKC ? UK - k0 : UKC;");
+    cb_line(c, "const float *const bq = ubp + (ptrdiff_t)k0 * UNW;");
+    cb_line(c, "for (int mb = mb0; mb < mb1; mb++) {");
+    cb_line(c, "const float *const aq = uap + ((ptrdiff_t)mb * UK + k0) * UMR;");
+    cb_line(c, "float *const cq = ucb + (ptrdiff_t)mb * UMR * UNW;");
+    c1_emit_tile(c, "UNW", "k0 == 0");
+    cb_line(c, "}");
+    cb_line(c, "}");
+    /* the write-out through the bias and the epilogue */
+    const char *val = op && op->a.bias ? "cr[j] + b[mm]" : "cr[j]";
+    const char *epi = op && emit_has_epilogue(op) ? emit_epilogue(e, op, "v", "mm") : "v";
+    cb_line(c, "for (int mm = mb0 * UMR; mm < mb1 * UMR && mm < UM; mm++) {");
+    cb_line(c, "const float *const cr = ucb + (ptrdiff_t)mm * UNW;");
+    cb_line(c, "float *const dm = %s + (ptrdiff_t)mm * %s;", dst, dpl);
+    cb_line(c, "for (int j = 0; j < UNW && %s[j] >= 0; j++) {", doff);
+    cb_line(c, "const float v = %s;", val);
+    cb_line(c, "dm[%s[j]] = %s;", doff, epi);
+    cb_line(c, "}");
+    cb_line(c, "}");
+    cb_line(c, "}"); /* job */
+    cb_line(c, "}"); /* slot */
+}
+
+bool conv_1x1_emit_forward(Emit *e, const Op *op) {
+    if (conv_1x1_scratch(e->g, op) < 0)
+        return false;
+    Shape in = emit_in_shape(e, op, 0), out = emit_out_shape(e, op);
+    Cbuf *c = e->c;
+    emit_epilogue_setup(e, op, op->a.out);
+    cb_line(c, "{ /* a 1x1 conv as a product of the weights and the (strided) input pixels (conv_1x1.c) */");
+    c1_emit_dims(c, &op->a, in, out);
+    cb_line(c, "enum { SLOTS_U = %d };", SLOTS);
+    c1_emit_mm(e, out.d[1], in.d[1], "w[(ptrdiff_t)mm * UIC + kk]", "x", "uxo", "UIHW", "y", "uyo", "UQ", op);
+    cb_line(c, "}");
+    return true;
+}
+
+bool conv_1x1_emit_dx(Emit *e, const Op *fwd) {
+    Shape in = emit_in_shape(e, fwd, 0), out = emit_out_shape(e, fwd);
+    if (conv_1x1_dx_scratch(&fwd->a, in, out) < 0)
+        return false;
+    Cbuf *c = e->c;
+    cb_line(c, "{ /* dx of a 1x1 conv: the transposed weights times dy, at the strided pixels (conv_1x1.c) */");
+    c1_emit_dims(c, &fwd->a, in, out);
+    cb_line(c, "enum { SLOTS_U = %d };", SLOTS);
+    if (fwd->a.sh != 1 || fwd->a.sw != 1 || (in.d[2] - 1) / fwd->a.sh + 1 > out.d[2] || (in.d[3] - 1) / fwd->a.sw + 1 > out.d[3]) {
+        cb_line(c, "PARALLEL_FOR");
+        cb_line(c, "for (int pl = 0; pl < n * UIC; pl++) { /* the pixels no output reads: zero */");
+        cb_line(c, "float *const dp = dx + (ptrdiff_t)pl * UIHW;");
+        cb_line(c, "for (int h = 0; h < UIH; h++)");
+        cb_line(c, "    for (int wc = 0; wc < UIW; wc++)");
+        cb_line(c, "        if (h %% USH || wc %% USW || h / USH >= UOH || wc / USW >= UOW)");
+        cb_line(c, "            dp[h * UIW + wc] = 0.0f;");
+        cb_line(c, "}");
+    }
+    c1_emit_mm(e, in.d[1], out.d[1], "w[(ptrdiff_t)kk * UIC + mm]", "dy", "uyo", "UQ", "dx", "uxo", "UIHW", NULL);
+    cb_line(c, "}");
+    return true;
+}
+
+bool conv_1x1_emit_dw(Emit *e, const Op *fwd) {
+    Shape in = emit_in_shape(e, fwd, 0), out = emit_out_shape(e, fwd);
+    if (conv_1x1_dw_scratch(&fwd->a, in, out) < 0)
+        return false;
+    Cbuf *c = e->c;
+    int ic = in.d[1], oc = out.d[1], ck = c1_dw_chunk(ic, oc);
+    int npb = (ic + NW - 1) / NW, mb = (oc + MR - 1) / MR;
+    cb_line(c, "{ /* dw of a 1x1 conv: dy times the transposed (strided) input, by chunks of columns (conv_1x1.c) */");
+    c1_emit_dims(c, &fwd->a, in, out);
+    cb_line(c, "enum { UCK = %d, UNPB = %d, UMB = %d, ULD = UNPB * UNW };", ck, npb, mb);
+    cb_line(c, "float *const uap = scratch, *const ubp = scratch + %lld, *const usum = scratch + %lld;",
+            (long long)round16((int64_t)mb * ck * MR), (long long)(round16((int64_t)mb * ck * MR) + round16((int64_t)npb * ck * NW)));
+    cb_line(c, "const long long ncol = (long long)n * UQ;");
+    cb_line(c, "for (long long c0 = 0; c0 < ncol; c0 += UCK) {");
+    cb_line(c, "const int kn = ncol - c0 < UCK ? (int)(ncol - c0) : UCK;");
+    cb_line(c, "PARALLEL_FOR");
+    cb_line(c, "for (int pj = 0; pj < UMB + UNPB; pj++) { /* uap[mb][k][t] = dy[mb * UMR + t][c0 + k], ubp[pb][k][j] = x[pb * UNW + j][c0 + k] */");
+    cb_line(c, "long long col = c0;");
+    cb_line(c, "long long im = col / UQ;");
+    cb_line(c, "int qq = (int)(col - im * UQ);");
+    cb_line(c, "for (int kk = 0; kk < kn; kk++) {");
+    cb_line(c, "if (pj < UMB) {");
+    cb_line(c, "const float *const dq = dy + im * UOC * UQ + qq;");
+    cb_line(c, "float *const aq = uap + ((ptrdiff_t)pj * UCK + kk) * UMR;");
+    cb_line(c, "for (int t = 0; t < UMR; t++)");
+    cb_line(c, "    aq[t] = pj * UMR + t < UOC ? dq[(ptrdiff_t)(pj * UMR + t) * UQ] : 0.0f;");
+    cb_line(c, "} else {");
+    cb_line(c, "const int pb = pj - UMB, oh = qq / UOW, ow = qq %% UOW;");
+    cb_line(c, "const float *const xq = x + im * UIC * UIHW + (ptrdiff_t)oh * USH * UIW + (ptrdiff_t)ow * USW;");
+    cb_line(c, "float *const bq = ubp + ((ptrdiff_t)pb * UCK + kk) * UNW;");
+    cb_line(c, "for (int j = 0; j < UNW; j++)");
+    cb_line(c, "    bq[j] = pb * UNW + j < UIC ? xq[(ptrdiff_t)(pb * UNW + j) * UIHW] : 0.0f;");
+    cb_line(c, "}");
+    cb_line(c, "if (++qq == UQ)");
+    cb_line(c, "    qq = 0, im++;");
+    cb_line(c, "}");
+    cb_line(c, "}");
+    cb_line(c, "PARALLEL_FOR");
+    cb_line(c, "for (int job = 0; job < UNPB * UMB; job++) { /* usum[mb * UMR + t][pb * UNW + j] */");
+    cb_line(c, "const int pb = job / UMB, mb = job %% UMB;");
+    cb_line(c, "const float *const aq = uap + (ptrdiff_t)mb * UCK * UMR, *const bq = ubp + (ptrdiff_t)pb * UCK * UNW;");
+    cb_line(c, "float *const cq = usum + (ptrdiff_t)mb * UMR * ULD + pb * UNW;");
+    c1_emit_tile(c, "ULD", "c0 == 0");
+    cb_line(c, "}");
+    cb_line(c, "}");
+    cb_line(c, "if (ncol > 0) {");
+    cb_line(c, "PARALLEL_FOR");
+    cb_line(c, "for (int oc = 0; oc < UOC; oc++)");
+    cb_line(c, "    for (int ic = 0; ic < UIC; ic++)");
+    cb_line(c, "        dw[(ptrdiff_t)oc * UIC + ic] += usum[(ptrdiff_t)oc * ULD + ic];");
+    cb_line(c, "}");
+    cb_line(c, "}");
+    return true;
+}
