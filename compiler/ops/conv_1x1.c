@@ -105,20 +105,23 @@ static void c1_emit_dims(Cbuf *c, const Attrs *a, Shape in, Shape out) {
     cb_line(c, "enum { UQ = UOH * UOW, UIHW = UIH * UIW, UMR = %d, UNW = %d, UKC = %d };", MR, NW, KC);
 }
 
-/* The column offsets of panel pan (columns pan * UNW + j) into uxo (input) and uyo (output),
- * -1 past the last column ncol. */
-static void c1_emit_offsets(Cbuf *c) {
-    cb_line(c, "long long uxo[UNW], uyo[UNW];");
-    cb_line(c, "for (int j = 0; j < UNW; j++) {");
-    cb_line(c, "const long long col = (long long)pan * UNW + j;");
-    cb_line(c, "if (col >= ncol) {");
-    cb_line(c, "uxo[j] = uyo[j] = -1;");
-    cb_line(c, "continue;");
-    cb_line(c, "}");
-    cb_line(c, "const long long im = col / UQ;");
+/* The runs of panel pan (columns pan * UNW + j for j < ucols): run r holds columns
+ * ruj[r] .. ruj[r] + rul[r] - 1 of the panel, consecutive pixels of one image and (when
+ * strided) of one output row, whose input starts at rux[r] (pixels USW apart) and output at
+ * ruy[r] (consecutive). */
+static void c1_emit_runs(Cbuf *c) {
+    cb_line(c, "long long rux[UNW], ruy[UNW];");
+    cb_line(c, "int ruj[UNW], rul[UNW], nrun = 0;");
+    cb_line(c, "const int ucols = ncol - (long long)pan * UNW < UNW ? (int)(ncol - (long long)pan * UNW) : UNW;");
+    cb_line(c, "for (int j = 0; j < ucols;) {");
+    cb_line(c, "const long long col = (long long)pan * UNW + j, im = col / UQ;");
     cb_line(c, "const int qq = (int)(col - im * UQ), oh = qq / UOW, ow = qq %% UOW;");
-    cb_line(c, "uxo[j] = im * UIC * UIHW + (long long)oh * USH * UIW + (long long)ow * USW;");
-    cb_line(c, "uyo[j] = im * UOC * UQ + qq;");
+    cb_line(c, "const int left = USH == 1 && USW == 1 ? UQ - qq : UOW - ow; /* consecutive pixels from here */");
+    cb_line(c, "const int len = left < ucols - j ? left : ucols - j;");
+    cb_line(c, "rux[nrun] = im * UIC * UIHW + (long long)oh * USH * UIW + (long long)ow * USW;");
+    cb_line(c, "ruy[nrun] = im * UOC * UQ + qq;");
+    cb_line(c, "ruj[nrun] = j, rul[nrun] = len, nrun++;");
+    cb_line(c, "j += len;");
     cb_line(c, "}");
 }
 
@@ -168,11 +171,11 @@ static void c1_emit_tile(Cbuf *c, const char *ldc, const char *first) {
 }
 
 /* The forward or dx product: M rows (the output's channels), K deep; aexpr: A[m][k] (of m, k),
- * src / dst the arrays read and written; boff / doff: the column offset arrays into them
- * ("uxo" / "uyo"); bpl / dpl: their channel planes' floats. op: the forward (bias, epilogue),
- * else NULL. */
-static void c1_emit_mm(Emit *e, int m, int k, const char *aexpr, const char *src, const char *boff, const char *bpl,
-                       const char *dst, const char *doff, const char *dpl, const Op *op) {
+ * src / dst the arrays read and written; boff / doff: the runs' offsets into them ("rux" /
+ * "ruy"), bst / dst_st: the pixel strides there; bpl / dpl: their channel planes' floats.
+ * op: the forward (bias, epilogue), else NULL. */
+static void c1_emit_mm(Emit *e, int m, int k, const char *aexpr, const char *src, const char *boff, const char *bst,
+                       const char *bpl, const char *dst, const char *doff, const char *dst_st, const char *dpl, const Op *op) {
     Cbuf *c = e->c;
     cb_line(c, "enum { UM = %d, UK = %d, UMB = (UM + UMR - 1) / UMR };", m, k);
     cb_line(c, "float *const uap = scratch, *const uslots = scratch + %lld;", (long long)round16((int64_t)((m + MR - 1) / MR) * k * MR));
@@ -197,14 +200,20 @@ static void c1_emit_mm(Emit *e, int m, int k, const char *aexpr, const char *src
     cb_line(c, "for (int job = (int)((long long)jobs * slot / SLOTS_U); job < job_end; job++) {");
     cb_line(c, "const int pan = job / ms, part = job %% ms;");
     cb_line(c, "const int mb0 = (int)((long long)UMB * part / ms), mb1 = (int)((long long)UMB * (part + 1) / ms);");
-    c1_emit_offsets(c);
-    cb_line(c, "if (pan != packed) { /* ubp[k][j] = B[k][column j of the panel] */");
+    c1_emit_runs(c);
+    cb_line(c, "if (pan != packed) { /* ubp[k][j] = B[k][column j of the panel], zero past the last column */");
     cb_line(c, "packed = pan;");
     cb_line(c, "for (int kk = 0; kk < UK; kk++) {");
     cb_line(c, "const float *const sk = %s + (ptrdiff_t)kk * %s;", src, bpl);
     cb_line(c, "float *const bk = ubp + (ptrdiff_t)kk * UNW;");
-    cb_line(c, "for (int j = 0; j < UNW; j++)");
-    cb_line(c, "    bk[j] = %s[j] >= 0 ? sk[%s[j]] : 0.0f;", boff, boff);
+    cb_line(c, "for (int r = 0; r < nrun; r++) {");
+    cb_line(c, "const float *const sr = sk + %s[r];", boff);
+    cb_line(c, "float *const br = bk + ruj[r];");
+    cb_line(c, "for (int j = 0; j < rul[r]; j++)");
+    cb_line(c, "    br[j] = sr[(ptrdiff_t)j * %s];", bst);
+    cb_line(c, "}");
+    cb_line(c, "for (int j = ucols; j < UNW; j++)");
+    cb_line(c, "    bk[j] = 0.0f;");
     cb_line(c, "}");
     cb_line(c, "}");
     cb_line(c, "for (int k0 = 0; k0 < UK; k0 += UKC) {");
@@ -220,11 +229,14 @@ static void c1_emit_mm(Emit *e, int m, int k, const char *aexpr, const char *src
     const char *val = op && op->a.bias ? "cr[j] + b[mm]" : "cr[j]";
     const char *epi = op && emit_has_epilogue(op) ? emit_epilogue(e, op, "v", "mm") : "v";
     cb_line(c, "for (int mm = mb0 * UMR; mm < mb1 * UMR && mm < UM; mm++) {");
-    cb_line(c, "const float *const cr = ucb + (ptrdiff_t)mm * UNW;");
     cb_line(c, "float *const dm = %s + (ptrdiff_t)mm * %s;", dst, dpl);
-    cb_line(c, "for (int j = 0; j < UNW && %s[j] >= 0; j++) {", doff);
+    cb_line(c, "for (int r = 0; r < nrun; r++) {");
+    cb_line(c, "float *const dr = dm + %s[r];", doff);
+    cb_line(c, "const float *const cr = ucb + (ptrdiff_t)mm * UNW + ruj[r];");
+    cb_line(c, "for (int j = 0; j < rul[r]; j++) {");
     cb_line(c, "const float v = %s;", val);
-    cb_line(c, "dm[%s[j]] = %s;", doff, epi);
+    cb_line(c, "dr[(ptrdiff_t)j * %s] = %s;", dst_st, epi);
+    cb_line(c, "}");
     cb_line(c, "}");
     cb_line(c, "}");
     cb_line(c, "}"); /* job */
@@ -240,7 +252,7 @@ bool conv_1x1_emit_forward(Emit *e, const Op *op) {
     cb_line(c, "{ /* a 1x1 conv as a product of the weights and the (strided) input pixels (conv_1x1.c) */");
     c1_emit_dims(c, &op->a, in, out);
     cb_line(c, "enum { SLOTS_U = %d };", SLOTS);
-    c1_emit_mm(e, out.d[1], in.d[1], "w[(ptrdiff_t)mm * UIC + kk]", "x", "uxo", "UIHW", "y", "uyo", "UQ", op);
+    c1_emit_mm(e, out.d[1], in.d[1], "w[(ptrdiff_t)mm * UIC + kk]", "x", "rux", "USW", "UIHW", "y", "ruy", "1", "UQ", op);
     cb_line(c, "}");
     return true;
 }
@@ -263,7 +275,7 @@ bool conv_1x1_emit_dx(Emit *e, const Op *fwd) {
         cb_line(c, "            dp[h * UIW + wc] = 0.0f;");
         cb_line(c, "}");
     }
-    c1_emit_mm(e, in.d[1], out.d[1], "w[(ptrdiff_t)kk * UIC + mm]", "dy", "uyo", "UQ", "dx", "uxo", "UIHW", NULL);
+    c1_emit_mm(e, in.d[1], out.d[1], "w[(ptrdiff_t)kk * UIC + mm]", "dy", "ruy", "1", "UQ", "dx", "rux", "USW", "UIHW", NULL);
     cb_line(c, "}");
     return true;
 }
