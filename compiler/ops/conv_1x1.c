@@ -51,17 +51,19 @@ bool conv_1x1_emit_dw(Emit *e, const Op *fwd);
 
 /* MR: rows of the tile; NW: columns of a panel; KC: rows of B per block; SLOTS: buffers of
  * the forward and dx jobs; DW_CHUNK: floats of one dw chunk's packed A and B together. */
-enum { MR = 6, NW = 64, KC = 64, SLOTS = 8, DW_CHUNK = 1 << 18 };
+enum { MR = 6, NW = 64, KC = 64, SLOTS = 8, DW_CHUNK = 1 << 18, RED_MIN = 128 };
 
 static int64_t round16(int64_t n) { return (n + 15) / 16 * 16; }
 
 /* Whether the layer is a 1x1 conv this file takes: one group, no padding, channels enough
- * for the tile. */
-static bool c1_takes(const Attrs *a, Shape in, Shape out) {
+ * for the tile; red: the product's reduction (forward: IC, dx: OC, dw: 0, any). A reduction of
+ * 64 measured slower than conv.c's kernels in the forward and dx (the packing and the write-out
+ * weigh against 64 multiply-adds per output), 128 and more faster. */
+static bool c1_takes(const Attrs *a, Shape in, Shape out, int red) {
     if (a->kh != 1 || a->kw != 1 || a->groups != 1 || a->ph || a->pw || a->ph_end || a->pw_end)
         return false;
     int ic = in.d[1], oc = out.d[1];
-    return ic >= 16 && oc >= 16;
+    return ic >= 16 && oc >= 16 && (red == 0 || red >= RED_MIN);
 }
 
 /* Floats of the forward's or dx's scratch: the packed A (M rows, K deep), then per slot a B
@@ -87,15 +89,15 @@ int64_t conv_1x1_scratch(const Graph *g, const Op *op) {
     if (op->kind != OP_CONV || op->pro_conv >= 0 || op->pro_norm >= 0 || op->epi_pool >= 0)
         return -1;
     Shape in = g->values[op->in[0]].shape, out = g->values[op->out].shape;
-    return c1_takes(&op->a, in, out) ? c1_mm_scratch(out.d[1], in.d[1]) : -1;
+    return c1_takes(&op->a, in, out, in.d[1]) ? c1_mm_scratch(out.d[1], in.d[1]) : -1;
 }
 
 int64_t conv_1x1_dx_scratch(const Attrs *a, Shape in, Shape out) {
-    return c1_takes(a, in, out) ? c1_mm_scratch(in.d[1], out.d[1]) : -1;
+    return c1_takes(a, in, out, out.d[1]) ? c1_mm_scratch(in.d[1], out.d[1]) : -1;
 }
 
 int64_t conv_1x1_dw_scratch(const Attrs *a, Shape in, Shape out) {
-    return c1_takes(a, in, out) ? c1_dw_floats(in.d[1], out.d[1]) : -1;
+    return c1_takes(a, in, out, 0) ? c1_dw_floats(in.d[1], out.d[1]) : -1;
 }
 
 /* The enums every kernel uses: the conv's sizes and strides. */

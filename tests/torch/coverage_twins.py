@@ -713,7 +713,7 @@ def expected_conv_blk_d(classes=2):
 class Conv1x1A(nn.Module):
     def __init__(self, classes=3):
         super().__init__()
-        self.conv0 = nn.Conv2d(20, 36, 1, stride=2)
+        self.conv0 = nn.Conv2d(130, 36, 1, stride=2)
         self.bn0 = nn.BatchNorm2d(36)
         self.conv1 = nn.Conv2d(36, 50, 1, bias=False)
         self.linear0 = nn.Linear(50 * 4 * 4, classes)
@@ -726,43 +726,46 @@ class Conv1x1A(nn.Module):
 class Conv1x1B(nn.Module):
     def __init__(self, classes=2):
         super().__init__()
-        self.conv0 = nn.Conv2d(24, 40, 3, stride=2, padding=1, bias=False)
-        self.bn0 = nn.BatchNorm2d(40)
-        self.conv1 = nn.Conv2d(40, 40, 3, padding=1, bias=False)
-        self.bn1 = nn.BatchNorm2d(40)
-        self.conv2 = nn.Conv2d(24, 40, 1, stride=2, bias=False)
-        self.bn2 = nn.BatchNorm2d(40)
-        self.linear0 = nn.Linear(40, classes)
+        self.bn0 = nn.BatchNorm2d(24)
+        self.conv0 = nn.Conv2d(24, 130, 3, stride=2, padding=1, bias=False)
+        self.bn1 = nn.BatchNorm2d(130)
+        self.conv1 = nn.Conv2d(130, 130, 3, padding=1, bias=False)
+        self.bn2 = nn.BatchNorm2d(130)
+        self.conv2 = nn.Conv2d(24, 130, 1, stride=2, bias=False)
+        self.bn3 = nn.BatchNorm2d(130)
+        self.linear0 = nn.Linear(130, classes)
 
     def forward(self, x):
-        y = self.bn1(self.conv1(F.relu(self.bn0(self.conv0(x)))))
-        x = F.relu(y + self.bn2(self.conv2(x)))
+        x = self.bn0(x)
+        y = self.bn2(self.conv1(F.relu(self.bn1(self.conv0(x)))))
+        x = F.relu(y + self.bn3(self.conv2(x)))
         return self.linear0(x.mean(dim=(2, 3)))
 
 
 class Conv1x1C(nn.Module):
     def __init__(self, classes=2):
         super().__init__()
+        self.bn0 = nn.BatchNorm2d(200)
         self.conv0 = nn.Conv2d(200, 190, 1)
         self.conv1 = nn.Conv2d(190, 70, 1, stride=3)
         self.linear0 = nn.Linear(70, classes)
 
     def forward(self, x):
-        x = self.conv1(F.relu(self.conv0(x)))
+        x = self.conv1(F.relu(self.conv0(self.bn0(x))))
         return self.linear0(x.mean(dim=(2, 3)))
 
 
 def expected_conv_1x1_a(classes=3):
-    return _conv("conv0", 36, 20, 1) + _bn("bn0", 36) + _conv("conv1", 50, 36, 1, bias=False) + _linear("linear0", classes, 800)
+    return _conv("conv0", 36, 130, 1) + _bn("bn0", 36) + _conv("conv1", 50, 36, 1, bias=False) + _linear("linear0", classes, 800)
 
 
 def expected_conv_1x1_b(classes=2):
-    return (_conv("conv0", 40, 24, 3, bias=False) + _bn("bn0", 40) + _conv("conv1", 40, 40, 3, bias=False) + _bn("bn1", 40)
-            + _conv("conv2", 40, 24, 1, bias=False) + _bn("bn2", 40) + _linear("linear0", classes, 40))
+    return (_bn("bn0", 24) + _conv("conv0", 130, 24, 3, bias=False) + _bn("bn1", 130) + _conv("conv1", 130, 130, 3, bias=False)
+            + _bn("bn2", 130) + _conv("conv2", 130, 24, 1, bias=False) + _bn("bn3", 130) + _linear("linear0", classes, 130))
 
 
 def expected_conv_1x1_c(classes=2):
-    return _conv("conv0", 190, 200, 1) + _conv("conv1", 70, 190, 1) + _linear("linear0", classes, 70)
+    return _bn("bn0", 200) + _conv("conv0", 190, 200, 1) + _conv("conv1", 70, 190, 1) + _linear("linear0", classes, 70)
 
 
 # ---------------------------------------------------------------- cov_mul
@@ -984,7 +987,7 @@ INPUT_SHAPE = {"cov_act": [3, 12, 12], "cov_conv": [3, 16, 16], "cov_pool": [3, 
                "se_dw": [6, 19, 17], "se_dw_wide": [4, 9, 40], "cov_average": [3, 9, 9],
                "conv_oc_a": [5, 11, 13], "conv_oc_b": [7, 12, 13],
                "conv_blk_a": [33, 5, 7], "conv_blk_b": [34, 9, 9], "conv_blk_c": [32, 24, 24], "conv_blk_d": [130, 4, 3], "conv_blk_e": [34, 11, 9],
-               "conv_1x1_a": [20, 7, 7], "conv_1x1_b": [24, 9, 11], "conv_1x1_c": [200, 16, 16]}
+               "conv_1x1_a": [130, 7, 7], "conv_1x1_b": [24, 9, 11], "conv_1x1_c": [200, 16, 16]}
 OUTPUT_SHAPE = {"cov_act": [5], "cov_conv": [5], "cov_pool": [3], "cov_norm_act": [4], "cov_residual": [3], "cov_concat": [6],
                 "cov_blocks": [7], "cov_cond": [5], "naming": [5], "multi_a": [3], "multi_b": [4],
                 "conv_odd": [3], "conv_wide": [2], "conv_issue11": [2], "conv_bwd_odd": [3], "conv_dw_wide": [3], "cov_mul": [4],
