@@ -56,14 +56,15 @@ enum { MR = 6, NW = 64, KC = 64, SLOTS = 8, DW_CHUNK = 1 << 18, RED_MIN = 128 };
 static int64_t round16(int64_t n) { return (n + 15) / 16 * 16; }
 
 /* Whether the layer is a 1x1 conv this file takes: one group, no padding, channels enough
- * for the tile; red: the product's reduction (forward: IC, dx: OC, dw: 0, any). A reduction of
- * 64 measured slower than conv.c's kernels in the forward and dx (the packing and the write-out
- * weigh against 64 multiply-adds per output), 128 and more faster. */
+ * for the tile; red: the product's reduction (forward: IC, dx: OC, dw: 0). A reduction of 64
+ * measured slower than conv.c's kernels in the forward and dx (the packing and the write-out
+ * weigh against 64 multiply-adds per output), 128 and more faster. The weight gradient wants
+ * a full panel of 64 input channels (fewer leave lanes idle). */
 static bool c1_takes(const Attrs *a, Shape in, Shape out, int red) {
     if (a->kh != 1 || a->kw != 1 || a->groups != 1 || a->ph || a->pw || a->ph_end || a->pw_end)
         return false;
     int ic = in.d[1], oc = out.d[1];
-    return ic >= 16 && oc >= 16 && (red == 0 || red >= RED_MIN);
+    return ic >= 16 && oc >= 16 && (red == 0 ? ic >= NW : red >= RED_MIN);
 }
 
 /* Floats of the forward's or dx's scratch: the packed A (M rows, K deep), then per slot a B
