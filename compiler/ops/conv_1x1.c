@@ -61,8 +61,10 @@ int64_t conv_1x1_dw_scratch(const Attrs *a, Shape in, Shape out);
 bool conv_1x1_emit_dw(Emit *e, const Op *fwd);
 
 /* MR: rows of the tile; NW: columns of a panel; KC: rows of B per block; SLOTS: buffers of
- * the forward and dx jobs; DW_CHUNK: floats of one dw chunk's packed A and B together. */
-enum { MR = 6, NW = 64, KC = 64, SLOTS = 8, DW_CHUNK = 1 << 18, RED_MIN = 128 };
+ * the forward and dx jobs; DW_CHUNK: floats of one dw chunk's packed A and B together;
+ * SP_FLOATS, NP_MAX: the floats of a slot's packed panels and their most (a job packs up to
+ * NP_MAX panels at once, so that it reads each channel plane of the input in long runs). */
+enum { MR = 6, NW = 64, KC = 64, SLOTS = 8, DW_CHUNK = 1 << 18, RED_MIN = 128, SP_FLOATS = 1 << 16, NP_MAX = 8 };
 
 static int64_t round16(int64_t n) { return (n + 15) / 16 * 16; }
 
@@ -80,9 +82,14 @@ static bool c1_takes(const Attrs *a, Shape in, Shape out, int red) {
 
 /* Floats of the forward's or dx's scratch: the packed A (M rows, K deep), then per slot a B
  * panel and a C buffer. */
+static int c1_np(int k) {
+    int np = SP_FLOATS / (k * NW);
+    return np < 1 ? 1 : np > NP_MAX ? NP_MAX : np;
+}
+
 static int64_t c1_mm_scratch(int m, int k) {
     int mb = (m + MR - 1) / MR;
-    return round16((int64_t)mb * k * MR) + SLOTS * (round16((int64_t)k * NW) + round16((int64_t)mb * MR * NW));
+    return round16((int64_t)mb * k * MR) + SLOTS * (round16((int64_t)c1_np(k) * k * NW) + round16((int64_t)mb * MR * NW));
 }
 
 /* dw's chunk of columns: A (OC rows) and B (IC rounded to panels) within DW_CHUNK floats. */
@@ -123,6 +130,9 @@ static void c1_emit_dims(Cbuf *c, const Attrs *a, Shape in, Shape out) {
  * ruj[r] .. ruj[r] + rul[r] - 1 of the panel, consecutive pixels of one image and (when
  * strided) of one output row, whose input starts at rux[r] (pixels USW apart) and output at
  * ruy[r] (consecutive). */
+#define C1_XOFF "im * UIC * UIHW + (long long)oh * USH * UIW + (long long)ow * USW"
+#define C1_YOFF "im * UOC * UQ + qq"
+
 static void c1_emit_runs(Cbuf *c) {
     cb_line(c, "long long rux[UNW], ruy[UNW];");
     cb_line(c, "int ruj[UNW], rul[UNW], nrun = 0;");
@@ -132,8 +142,8 @@ static void c1_emit_runs(Cbuf *c) {
     cb_line(c, "const int qq = (int)(col - im * UQ), oh = qq / UOW, ow = qq %% UOW;");
     cb_line(c, "const int left = USH == 1 && USW == 1 ? UQ - qq : UOW - ow; /* consecutive pixels from here */");
     cb_line(c, "const int len = left < ucols - j ? left : ucols - j;");
-    cb_line(c, "rux[nrun] = im * UIC * UIHW + (long long)oh * USH * UIW + (long long)ow * USW;");
-    cb_line(c, "ruy[nrun] = im * UOC * UQ + qq;");
+    cb_line(c, "rux[nrun] = %s;", C1_XOFF);
+    cb_line(c, "ruy[nrun] = %s;", C1_YOFF);
     cb_line(c, "ruj[nrun] = j, rul[nrun] = len, nrun++;");
     cb_line(c, "j += len;");
     cb_line(c, "}");
@@ -193,8 +203,10 @@ static void c1_emit_mm(Emit *e, int m, int k, const char *aexpr, const char *src
     Cbuf *c = e->c;
     cb_line(c, "enum { UM = %d, UK = %d, UMB = (UM + UMR - 1) / UMR };", m, k);
     cb_line(c, "float *const uap = scratch, *const uslots = scratch + %lld;", (long long)round16((int64_t)((m + MR - 1) / MR) * k * MR));
-    cb_line(c, "enum { UBS = %lld, USS = %lld }; /* a slot's B panel, the slot's floats */", (long long)round16((int64_t)k * NW),
-            (long long)(round16((int64_t)k * NW) + round16((int64_t)((m + MR - 1) / MR) * MR * NW)));
+    int np = c1_np(k);
+    cb_line(c, "enum { UNP = %d, UBS = %lld, USS = %lld }; /* panels per group, a slot's B panels, the slot's floats */", np,
+            (long long)round16((int64_t)np * k * NW),
+            (long long)(round16((int64_t)np * k * NW) + round16((int64_t)((m + MR - 1) / MR) * MR * NW)));
     cb_line(c, "PARALLEL_FOR");
     cb_line(c, "for (int mb = 0; mb < UMB; mb++) /* uap[mb][k][t] = A[mb * UMR + t][k] */");
     cb_line(c, "    for (int kk = 0; kk < UK; kk++)");
@@ -203,36 +215,44 @@ static void c1_emit_mm(Emit *e, int m, int k, const char *aexpr, const char *src
     cb_line(c, "            uap[((ptrdiff_t)mb * UK + kk) * UMR + t] = mm < UM ? %s : 0.0f;", aexpr);
     cb_line(c, "        }");
     cb_line(c, "const long long ncol = (long long)n * UQ;");
-    cb_line(c, "const int npan = (int)((ncol + UNW - 1) / UNW);");
-    cb_line(c, "const int ms = npan >= 8 ? 1 : (8 + npan - 1) / npan < UMB ? (8 + npan - 1) / npan : UMB; /* row ranges per panel */");
-    cb_line(c, "const int jobs = npan * ms;");
+    cb_line(c, "const int npan = (int)((ncol + UNW - 1) / UNW), nsp = (npan + UNP - 1) / UNP; /* panels, groups of UNP */");
+    cb_line(c, "const int ms = nsp >= 8 || nsp < 1 ? 1 : (8 + nsp - 1) / nsp < UMB ? (8 + nsp - 1) / nsp : UMB; /* row ranges per group */");
+    cb_line(c, "const int jobs = nsp * ms;");
     cb_line(c, "PARALLEL_FOR");
     cb_line(c, "for (int slot = 0; slot < SLOTS_U; slot++) {");
     cb_line(c, "float *const ubp = uslots + (ptrdiff_t)slot * USS, *const ucb = ubp + UBS;");
-    cb_line(c, "int packed = -1; /* the panel in ubp */");
+    cb_line(c, "int packed = -1; /* the group of panels in ubp */");
     cb_line(c, "const int job_end = (int)((long long)jobs * (slot + 1) / SLOTS_U);");
     cb_line(c, "for (int job = (int)((long long)jobs * slot / SLOTS_U); job < job_end; job++) {");
-    cb_line(c, "const int pan = job / ms, part = job %% ms;");
+    cb_line(c, "const int sp = job / ms, part = job %% ms;");
     cb_line(c, "const int mb0 = (int)((long long)UMB * part / ms), mb1 = (int)((long long)UMB * (part + 1) / ms);");
-    c1_emit_runs(c);
-    cb_line(c, "if (pan != packed) { /* ubp[k][j] = B[k][column j of the panel], zero past the last column */");
-    cb_line(c, "packed = pan;");
+    cb_line(c, "const long long c0 = (long long)sp * UNP * UNW;");
+    cb_line(c, "const int scols = ncol - c0 < UNP * UNW ? (int)(ncol - c0) : UNP * UNW, nsub = (scols + UNW - 1) / UNW;");
+    cb_line(c, "if (sp != packed) { /* ubp[sub][k][j] = B[k][column sub * UNW + j of the group], zero past the last column */");
+    cb_line(c, "packed = sp;");
     cb_line(c, "for (int kk = 0; kk < UK; kk++) {");
     cb_line(c, "const float *const sk = %s + (ptrdiff_t)kk * %s;", src, bpl);
-    cb_line(c, "float *const bk = ubp + (ptrdiff_t)kk * UNW;");
-    cb_line(c, "for (int r = 0; r < nrun; r++) {");
-    cb_line(c, "const float *const sr = sk + %s[r];", boff);
-    cb_line(c, "float *const br = bk + ruj[r];");
-    cb_line(c, "for (int j = 0; j < rul[r]; j++)");
-    cb_line(c, "    br[j] = sr[(ptrdiff_t)j * %s];", bst);
+    cb_line(c, "for (int j = 0; j < scols;) { /* runs of consecutive pixels within a panel */");
+    cb_line(c, "const long long col = c0 + j, im = col / UQ;");
+    cb_line(c, "const int qq = (int)(col - im * UQ), oh = qq / UOW, ow = qq %% UOW;");
+    cb_line(c, "const int left = USH == 1 && USW == 1 ? UQ - qq : UOW - ow, to_end = UNW - j %% UNW;");
+    cb_line(c, "const int len0 = left < scols - j ? left : scols - j, len = len0 < to_end ? len0 : to_end;");
+    cb_line(c, "const float *const sr = sk + (%s);", boff);
+    cb_line(c, "float *const br = ubp + ((ptrdiff_t)(j / UNW) * UK + kk) * UNW + j %% UNW;");
+    cb_line(c, "for (int jj = 0; jj < len; jj++)");
+    cb_line(c, "    br[jj] = sr[(ptrdiff_t)jj * %s];", bst);
+    cb_line(c, "j += len;");
     cb_line(c, "}");
-    cb_line(c, "for (int j = ucols; j < UNW; j++)");
-    cb_line(c, "    bk[j] = 0.0f;");
+    cb_line(c, "for (int j = scols; j < nsub * UNW; j++)");
+    cb_line(c, "    ubp[((ptrdiff_t)(j / UNW) * UK + kk) * UNW + j %% UNW] = 0.0f;");
     cb_line(c, "}");
     cb_line(c, "}");
+    cb_line(c, "for (int sub = 0; sub < nsub; sub++) {");
+    cb_line(c, "const int pan = sp * UNP + sub;");
+    c1_emit_runs(c);
     cb_line(c, "for (int k0 = 0; k0 < UK; k0 += UKC) {");
     cb_line(c, "const int kn = UK - k0 < UKC ? UK - k0 : UKC;");
-    cb_line(c, "const float *const bq = ubp + (ptrdiff_t)k0 * UNW;");
+    cb_line(c, "const float *const bq = ubp + ((ptrdiff_t)sub * UK + k0) * UNW;");
     cb_line(c, "for (int mb = mb0; mb < mb1; mb++) {");
     cb_line(c, "const float *const aq = uap + ((ptrdiff_t)mb * UK + k0) * UMR;");
     cb_line(c, "float *const cq = ucb + (ptrdiff_t)mb * UMR * UNW;");
@@ -253,6 +273,7 @@ static void c1_emit_mm(Emit *e, int m, int k, const char *aexpr, const char *src
     cb_line(c, "}");
     cb_line(c, "}");
     cb_line(c, "}");
+    cb_line(c, "}"); /* panel */
     cb_line(c, "}"); /* job */
     cb_line(c, "}"); /* slot */
 }
@@ -266,7 +287,7 @@ bool conv_1x1_emit_forward(Emit *e, const Op *op) {
     cb_line(c, "{ /* a 1x1 conv as a product of the weights and the (strided) input pixels (conv_1x1.c) */");
     c1_emit_dims(c, &op->a, in, out);
     cb_line(c, "enum { SLOTS_U = %d };", SLOTS);
-    c1_emit_mm(e, out.d[1], in.d[1], "w[(ptrdiff_t)mm * UIC + kk]", "x", "rux", "USW", "UIHW", "y", "ruy", "1", "UQ", op);
+    c1_emit_mm(e, out.d[1], in.d[1], "w[(ptrdiff_t)mm * UIC + kk]", "x", C1_XOFF, "USW", "UIHW", "y", "ruy", "1", "UQ", op);
     cb_line(c, "}");
     return true;
 }
@@ -289,7 +310,7 @@ bool conv_1x1_emit_dx(Emit *e, const Op *fwd) {
         cb_line(c, "            dp[h * UIW + wc] = 0.0f;");
         cb_line(c, "}");
     }
-    c1_emit_mm(e, in.d[1], out.d[1], "w[(ptrdiff_t)kk * UIC + mm]", "dy", "ruy", "1", "UQ", "dx", "rux", "USW", "UIHW", NULL);
+    c1_emit_mm(e, in.d[1], out.d[1], "w[(ptrdiff_t)kk * UIC + mm]", "dy", C1_YOFF, "1", "UQ", "dx", "rux", "USW", "UIHW", NULL);
     cb_line(c, "}");
     return true;
 }
