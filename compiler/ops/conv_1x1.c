@@ -38,14 +38,15 @@
  *
  * Measured (bench/profile.sh --train on a model of a batchnorm and one such conv, 1 thread,
  * ms per step of conv.c's kernels (conv_oc.c's forward where noted) -> this file's, forward /
- * dx / dw, on the 2-core AVX-512 machine loaded by other jobs): ResNet's 128 -> 256 stride 2
- * from 16x16, batch 32: 1.72 -> 1.05, 2.36 -> 1.05, 1.72 -> 1.05 (73% of peak); 256 -> 512
- * from 8x8: 1.63 -> 1.08, 1.63 -> 1.08, 2.06 -> 0.97; at batch 8, 1024 -> 256 at 14x14:
- * 20.9 -> 6.7, 14.7 -> 7.7, 15.6 -> 6.6; 256 -> 1024 at 14x14 (conv_oc.c's forward):
- * 9.3 -> 6.9, 19.9 -> 6.3, 12.7 -> 6.8; 1024 -> 2048 stride 2 from 14x14: 21.5 -> 14.3,
- * 31.8 -> 16.2, 28.9 -> 12.1. A reduction of 64 ran slower (64 -> 256 at 56x56 forward
- * 8.3 -> 13.6, 256 -> 64 dx 8.0 -> 10.6: the packing and the write-out against 64
- * multiply-adds per output), hence the limit of 128 for the forward and dx. */
+ * dx / dw, on the 2-core AVX-512 machine loaded by other jobs): ResNet's 64 -> 128 stride 2
+ * from 32x32, batch 32: 2.87 -> 1.67, 4.14 -> 2.00, 2.02 -> 1.58; 128 -> 256 from 16x16:
+ * 1.72 -> 1.05, 2.36 -> 1.05, 1.72 -> 1.05 (73% of peak); 256 -> 512 from 8x8: 1.63 -> 1.08,
+ * 1.63 -> 1.08, 2.06 -> 0.97; at batch 8, 128 -> 512 at 28x28: 11.2 -> 7.7, 18.7 -> 6.7,
+ * 11.7 -> 6.4; 1024 -> 256 at 14x14: 20.9 -> 6.7, 14.7 -> 7.7, 15.6 -> 6.6; 256 -> 1024 at
+ * 14x14 (conv_oc.c's forward): 9.3 -> 6.9, 19.9 -> 6.3, 12.7 -> 6.8; 1024 -> 2048 stride 2
+ * from 14x14: 21.5 -> 14.3, 31.8 -> 16.2, 28.9 -> 12.1. At stride 1 a reduction of 64 ran
+ * slower (64 -> 256 at 56x56 forward 6.9 -> 12.4, 256 -> 64 dx 7.5 -> 11.8: conv.c's direct
+ * kernel does well on wide rows), hence the limit of 128 there. */
 #include <stdbool.h>
 
 #include "../arena.h"
@@ -64,20 +65,21 @@ bool conv_1x1_emit_dw(Emit *e, const Op *fwd);
  * the forward and dx jobs; DW_CHUNK: floats of one dw chunk's packed A and B together;
  * SP_FLOATS, NP_MAX: the floats of a slot's packed panels and their most (a job packs up to
  * NP_MAX panels at once, so that it reads each channel plane of the input in long runs). */
-enum { MR = 6, NW = 64, KC = 64, SLOTS = 8, DW_CHUNK = 1 << 18, RED_MIN = 128, SP_FLOATS = 1 << 16, NP_MAX = 8 };
+enum { MR = 6, NW = 64, KC = 64, SLOTS = 8, DW_CHUNK = 1 << 18, RED_MIN = 128, RED_MIN_STRIDED = 64, SP_FLOATS = 1 << 16, NP_MAX = 8 };
 
 static int64_t round16(int64_t n) { return (n + 15) / 16 * 16; }
 
 /* Whether the layer is a 1x1 conv this file takes: one group, no padding, channels enough
- * for the tile; red: the product's reduction (forward: IC, dx: OC, dw: 0). A reduction of 64
- * measured slower than conv.c's kernels in the forward and dx (the packing and the write-out
- * weigh against 64 multiply-adds per output), 128 and more faster. The weight gradient wants
- * a full panel of 64 input channels (fewer leave lanes idle). */
+ * for the tile; red: the product's reduction (forward: IC, dx: OC, dw: 0). At stride 1, a
+ * reduction of 64 measured slower than conv.c's direct kernel in the forward and dx (the
+ * packing and the write-out weigh against 64 multiply-adds per output), 128 and more faster;
+ * strided, 64 is faster than conv.c's product path already. The weight gradient wants a full
+ * panel of 64 input channels (fewer leave lanes idle). */
 static bool c1_takes(const Attrs *a, Shape in, Shape out, int red) {
     if (a->kh != 1 || a->kw != 1 || a->groups != 1 || a->ph || a->pw || a->ph_end || a->pw_end)
         return false;
     int ic = in.d[1], oc = out.d[1];
-    return ic >= 16 && oc >= 16 && (red == 0 ? ic >= NW : red >= RED_MIN);
+    return ic >= 16 && oc >= 16 && (red == 0 ? ic >= NW : red >= (a->sh > 1 || a->sw > 1 ? RED_MIN_STRIDED : RED_MIN));
 }
 
 /* Floats of the forward's or dx's scratch: the packed A (M rows, K deep), then per slot a B
