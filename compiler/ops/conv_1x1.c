@@ -20,21 +20,23 @@
  * packed so that both reads are contiguous:
  *   A  ap[MB][K][MR]   MR rows of A side by side (zero past M): the weights (forward: W,
  *                      dx: W transposed) packed at each call, or a chunk of dy's columns (dw)
- *   B  bp[K][64]       one panel of 64 columns (zero past the last column): the strided
- *                      input gathered (forward), dy (dx), or for dw the input transposed,
- *                      one panel per 64 input channels
- * Forward and dx: a job is (panel of 64 columns, range of row blocks); the jobs are cut into
- * SLOTS contiguous ranges run in order by one thread each, with their own B panel (packed when
- * the job's panel changes) and C buffer cb[MB * MR][64]; the reduction runs in blocks of KC
- * rows of B (16 KiB of B stay in L1 while every row block passes over them), the partial sums
- * in cb; after the last block the job writes its rows out through the bias and the epilogue.
- * At small batches (fewer than 8 panels) the row blocks are split between jobs, so that both
- * threads have work. dw: the columns are taken in chunks of CK; per chunk one parallel loop
- * packs dy (A) and the input (B), and one runs the jobs (64 input channels, MR output
- * channels), each adding its tile into a sum buffer it alone writes; the buffer is added into
- * dw once at the end. Every C element has one writer whose sums run in a fixed order: the
- * result does not depend on the number of threads. Without vector types, plain loops do the
- * same products.
+ *   B  bp[NP][K][64]   panels of 64 columns (zero past the last column): the strided input
+ *                      gathered (forward), dy (dx), or for dw the input transposed, one
+ *                      panel per 64 input channels
+ * Forward and dx: a job is (group of NP consecutive panels, NP <= 8 so that the group holds at
+ * most SP_FLOATS, fewer when that leaves fewer than 8 groups to threads; range of row blocks); the jobs are cut into SLOTS contiguous ranges run in
+ * order by one thread each, with their own B panels (packed when the job's group changes:
+ * each channel plane is read in runs of up to NP * 64 pixels) and C buffer cb[MB * MR][64];
+ * per panel, the reduction runs in blocks of KC rows of B (16 KiB of B stay in L1 while every
+ * row block passes over them), the partial sums in cb; after the last block the job writes
+ * the panel's rows out through the bias and the epilogue.
+ * At small batches (fewer than 8 groups of panels) the row blocks are split between jobs, so
+ * that both threads have work (when the call runs threaded: each part packs the group again).
+ * dw: the columns are taken in chunks of CK; per chunk one parallel loop packs dy (A) and the
+ * input (B), and one runs the jobs (64 input channels, MR output channels), each adding its
+ * tile into a sum buffer it alone writes; the buffer is added into dw once at the end. Every C
+ * element has one writer whose sums run in a fixed order: the result does not depend on the
+ * number of threads. Without vector types, plain loops do the same products.
  *
  * Measured (bench/profile.sh --train on a model of a batchnorm and one such conv, 1 thread,
  * ms per step of conv.c's kernels (conv_oc.c's forward where noted) -> this file's, forward /
@@ -217,8 +219,10 @@ static void c1_emit_mm(Emit *e, int m, int k, const char *aexpr, const char *src
     cb_line(c, "            uap[((ptrdiff_t)mb * UK + kk) * UMR + t] = mm < UM ? %s : 0.0f;", aexpr);
     cb_line(c, "        }");
     cb_line(c, "const long long ncol = (long long)n * UQ;");
-    cb_line(c, "const int npan = (int)((ncol + UNW - 1) / UNW), nsp = (npan + UNP - 1) / UNP; /* panels, groups of UNP */");
-    cb_line(c, "const int ms = nsp >= 8 || nsp < 1 ? 1 : (8 + nsp - 1) / nsp < UMB ? (8 + nsp - 1) / nsp : UMB; /* row ranges per group */");
+    cb_line(c, "const int npan = (int)((ncol + UNW - 1) / UNW);");
+    cb_line(c, "const int gp = !cnn_threads || npan >= 8 * UNP ? UNP : npan / 8 > 1 ? npan / 8 : 1; /* panels per group: 8 groups if threaded */");
+    cb_line(c, "const int nsp = (npan + gp - 1) / gp;");
+    cb_line(c, "const int ms = !cnn_threads || nsp >= 8 || nsp < 1 ? 1 : (8 + nsp - 1) / nsp < UMB ? (8 + nsp - 1) / nsp : UMB; /* row ranges per group (to share few groups between threads) */");
     cb_line(c, "const int jobs = nsp * ms;");
     cb_line(c, "PARALLEL_FOR");
     cb_line(c, "for (int slot = 0; slot < SLOTS_U; slot++) {");
@@ -228,8 +232,8 @@ static void c1_emit_mm(Emit *e, int m, int k, const char *aexpr, const char *src
     cb_line(c, "for (int job = (int)((long long)jobs * slot / SLOTS_U); job < job_end; job++) {");
     cb_line(c, "const int sp = job / ms, part = job %% ms;");
     cb_line(c, "const int mb0 = (int)((long long)UMB * part / ms), mb1 = (int)((long long)UMB * (part + 1) / ms);");
-    cb_line(c, "const long long c0 = (long long)sp * UNP * UNW;");
-    cb_line(c, "const int scols = ncol - c0 < UNP * UNW ? (int)(ncol - c0) : UNP * UNW, nsub = (scols + UNW - 1) / UNW;");
+    cb_line(c, "const long long c0 = (long long)sp * gp * UNW;");
+    cb_line(c, "const int scols = ncol - c0 < gp * UNW ? (int)(ncol - c0) : gp * UNW, nsub = (scols + UNW - 1) / UNW;");
     cb_line(c, "if (sp != packed) { /* ubp[sub][k][j] = B[k][column sub * UNW + j of the group], zero past the last column */");
     cb_line(c, "packed = sp;");
     cb_line(c, "for (int kk = 0; kk < UK; kk++) {");
@@ -250,7 +254,7 @@ static void c1_emit_mm(Emit *e, int m, int k, const char *aexpr, const char *src
     cb_line(c, "}");
     cb_line(c, "}");
     cb_line(c, "for (int sub = 0; sub < nsub; sub++) {");
-    cb_line(c, "const int pan = sp * UNP + sub;");
+    cb_line(c, "const int pan = sp * gp + sub;");
     c1_emit_runs(c);
     cb_line(c, "for (int k0 = 0; k0 < UK; k0 += UKC) {");
     cb_line(c, "const int kn = UK - k0 < UKC ? UK - k0 : UKC;");
