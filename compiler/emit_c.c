@@ -269,9 +269,9 @@ static void emit_header(Cbuf *c, const Graph *g, const Plan *plan, const EmitOpt
     cb_line(c, "/* Some kernels repack their weights into a layout of their own at every call (at batch 1 that");
     cb_line(c, " * can be a fifth of the time). %s_pack does it once into packs (%s_PACK_FLOATS floats,", N, U);
     cb_line(c, " * work as for a forward call); %s_forward_packed then runs as %s_forward with those packs.", N, N);
-    cb_line(c, " * Call %s_pack again whenever params change. Returns 0. */", N);
+    cb_line(c, " * (which only reads packs). Call %s_pack again whenever params change. Returns 0. */", N);
     cb_line(c, "int %s_pack(const float *params, float *work, float *packs);", N);
-    cb_line(c, "int %s_forward_packed(const float *params, const float *packs, float *work, const float *input, float *output,", N);
+    cb_line(c, "int %s_forward_packed(const float *params, float *packs, float *work, const float *input, float *output,", N);
     cb_line(c, "                   int n);");
     if (g->training) {
         cb_blank(c);
@@ -1427,7 +1427,7 @@ static int emit_source(Cbuf *c, const Graph *g, const Plan *plan, const EmitOpti
             calls[i] = calls_tte[i] = calls_fwd[i] = arena_printf("%s(%s);", fn->name, fn->call);
             calls_pack[i] = NULL;
             if (fn->pack_floats > 0) {
-                calls_fwd[i] = arena_printf("%s(%s, packs ? (float *)packs + %lld : NULL, 0);", fn->name, fn->call_base,
+                calls_fwd[i] = arena_printf("%s(%s, packs ? packs + %lld : NULL, 0);", fn->name, fn->call_base,
                                             (long long)pack_total);
                 calls_pack[i] = arena_printf("%s(%s, packs + %lld, 1);", fn->name, fn->call_base, (long long)pack_total);
                 pack_total += (fn->pack_floats + 15) / 16 * 16;
@@ -1442,7 +1442,7 @@ static int emit_source(Cbuf *c, const Graph *g, const Plan *plan, const EmitOpti
         if (calls[i])
             cb_line(body_unit(&fb), "%s", calls_fwd[i]);
     body_chunk(c, &fb, arena_printf("%s_forward", N),
-               "const float *params, const float *packs, float *work, const float *input, int n",
+               "const float *params, float *packs, float *work, const float *input, int n",
                "params, packs, work, input, n", false);
     if (g->slices > 1) {
         cb_line(c, "/* Batch slices: a call of n images runs as at most SLICES slices of at most SLICE_BATCH");
@@ -1453,7 +1453,7 @@ static int emit_source(Cbuf *c, const Graph *g, const Plan *plan, const EmitOpti
     }
     cb_line(c, "/* The forward pass, with the weights packed by %s_pack (packs) or repacked in each call", N);
     cb_line(c, " * (packs NULL). */");
-    cb_line(c, "static int %s_forward_run(const float *params, const float *packs, float *work, const float *input,", N);
+    cb_line(c, "static int %s_forward_run(const float *params, float *packs, float *work, const float *input,", N);
     cb_line(c, "                       float *output, int n) {");
     cb_line(c, "if (n < 1 || n > %s)", batch_limit(g));
     cb_line(c, "    return -1;");
@@ -1475,7 +1475,7 @@ static int emit_source(Cbuf *c, const Graph *g, const Plan *plan, const EmitOpti
         cb_line(c, "#define SLICE_FOR");
         cb_line(c, "#endif");
         cb_line(c, "#define SLICE_FIRST(s) (int)((long long)n * (s) / ns)");
-        cb_line(c, "static int %s(const float *params, const float *packs, float *work, const float *input, float *output,", run);
+        cb_line(c, "static int %s(const float *params, float *packs, float *work, const float *input, float *output,", run);
         cb_line(c, "              int n) {");
         cb_line(c, "if (n < 1 || n > %s_BATCH)", U);
         cb_line(c, "    return -1;");
@@ -1504,7 +1504,7 @@ static int emit_source(Cbuf *c, const Graph *g, const Plan *plan, const EmitOpti
     cb_line(c, "return 0;");
     cb_line(c, "}");
     cb_blank(c);
-    cb_line(c, "int %s_forward_packed(const float *params, const float *packs, float *work, const float *input, float *output,", N);
+    cb_line(c, "int %s_forward_packed(const float *params, float *packs, float *work, const float *input, float *output,", N);
     cb_line(c, "                   int n) {");
     cb_line(c, "return %s(params, packs, work, input, output, n);", run);
     cb_line(c, "}");

@@ -302,7 +302,7 @@ float *cli_pack(const CnnModel *m, const float *params, float *work) {
     return packs;
 }
 
-int cli_forward(const CnnModel *m, const float *params, const float *packs, float *work, const float *x, float *y,
+int cli_forward(const CnnModel *m, const float *params, float *packs, float *work, const float *x, float *y,
                 int n) {
     return packs ? m->forward_packed(params, packs, work, x, y, n) : m->forward(params, work, x, y, n);
 }

@@ -60,7 +60,7 @@ bool cli_memory_alloc(const CnnModel *m, CliMemory *mem, char *err);
  * Pack again after params change. */
 float *cli_pack(const CnnModel *m, const float *params, float *work);
 /* m->forward_packed with packs from cli_pack, or m->forward when packs is NULL. */
-int cli_forward(const CnnModel *m, const float *params, const float *packs, float *work, const float *x, float *y,
+int cli_forward(const CnnModel *m, const float *params, float *packs, float *work, const float *x, float *y,
                 int n);
 void cli_memory_free(CliMemory *mem);
 /* n floats, 64-byte aligned, zeroed; NULL and err when out of memory. */

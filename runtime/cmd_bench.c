@@ -56,7 +56,7 @@ static int cmp_double(const void *a, const void *b) {
 
 /* The median seconds of one forward call on n images over `repeat` timed calls; false if the
  * model refuses n. Warm-up: two calls, or more until 0.05 s has passed (at most `repeat`). */
-static bool time_forward(const CnnModel *m, const CliMemory *mem, const float *packs, const float *in, float *out,
+static bool time_forward(const CnnModel *m, const CliMemory *mem, float *packs, const float *in, float *out,
                          int n, int repeat, double *times, double *median) {
     double start = now_seconds();
     for (int i = 0; i < 2 || (i < repeat && now_seconds() - start < 0.05); i++)

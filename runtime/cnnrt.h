@@ -35,7 +35,7 @@ typedef struct CnnModel {
      * 0: nothing to pack), and the forward pass that takes them (cli_pack, cli_forward). */
     size_t pack_floats;
     int (*pack)(const float *params, float *work, float *packs);
-    int (*forward_packed)(const float *params, const float *packs, float *work, const float *input, float *output,
+    int (*forward_packed)(const float *params, float *packs, float *work, const float *input, float *output,
                           int n);
     /* Training (standalone programs always have it); see the generated header for the contract. */
     size_t state_floats;         /* optimizer state: 2 * param_floats */
