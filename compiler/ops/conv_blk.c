@@ -77,6 +77,8 @@ typedef struct {
     int npl, pln;     /* copies per input channel, floats of one */
     int gi;           /* images per group: the one copy holds a group */
     bool local;       /* each slot copies its chunk's images itself (else one copy of all first) */
+    int os, orh, orw; /* output pixel (oh, ow) goes to dst's (oh * OS + ORH, ow * OS + ORW): a phase */
+    int dsh, dsw;     /* rows and columns of dst's planes (OH, OW unless a phase) */
     int64_t xs_area;  /* floats of one slot's copies (local), of all the copies (else) */
     int64_t wp_at, buf_at, total;
 } BlkGeo;
@@ -88,6 +90,7 @@ static int64_t round16(int64_t n) { return (n + 15) / 16 * 16; }
 static void blk_geo(BlkGeo *q, Shape in, int oc, int oh, int ow, int kh, int kw, int ph, int pw, int sh, int sw) {
     q->n = in.d[0], q->ic = in.d[1], q->ih = in.d[2], q->iw = in.d[3];
     q->oc = oc, q->oh = oh, q->ow = ow, q->kh = kh, q->kw = kw, q->ph = ph, q->pw = pw, q->sh = sh, q->sw = sw;
+    q->os = 1, q->orh = q->orw = 0, q->dsh = oh, q->dsw = ow;
     q->hp = (oh - 1) * sh + kh; /* the padded input rows the taps reach */
     q->tap = sh != 1 || sw != 1;
     q->npl = q->tap ? kh * kw : kw;
@@ -168,6 +171,34 @@ static bool blk_dx_geo(const Attrs *a, Shape in, Shape out, BlkGeo *q) {
     return true;
 }
 
+/* dx of a strided conv (stride S <= kernel, both axes) by phases: the dx rows ih = S * a + rh
+ * (rh < S) receive only the kernel rows kh = kh0 + S * t congruent to rh + PH (kh0 = (rh + PH)
+ * mod S, t < TH = ceil((KH - kh0) / S)), from dy row oh = (ih + PH - kh) / S = a + CH - t
+ * (CH = (rh + PH - kh0) / S); likewise the columns. So phase (rh, rw) is a stride-1
+ * correlation of dy, padded by TH - 1 - CH (negative: rows cut), with the TH x TW sub-kernel
+ * (t reversed), into the A x B dx elements (a, b) of that phase, A = ceil((IH - rh) / S):
+ * every dx element is in exactly one phase and gets every tap that reaches it (zero where
+ * none of dy does). A phase without elements (images narrower than S) is skipped. */
+static bool blk_s_takes(const Attrs *a, Shape in, Shape out) {
+    if (a->sh < 2 || a->sw < 2 || a->sh > a->kh || a->sw > a->kw || a->sh > 4 || a->sw > 4 || a->dh != 1 || a->dw != 1 ||
+        a->groups != 1 || a->ph > a->kh - 1 || a->pw > a->kw - 1)
+        return false;
+    return blk_takes(out.d[1], in.d[1], (in.d[3] + a->sw - 1) / a->sw, a->kh, a->kw);
+}
+
+static bool blk_phase_geo(const Attrs *a, Shape in, Shape out, int rh, int rw, BlkGeo *q, int *kh0, int *kw0) {
+    int ih = in.d[2], iw = in.d[3];
+    if (rh >= ih || rw >= iw)
+        return false;
+    *kh0 = (rh + a->ph) % a->sh, *kw0 = (rw + a->pw) % a->sw;
+    int th = (a->kh - *kh0 + a->sh - 1) / a->sh, tw = (a->kw - *kw0 + a->sw - 1) / a->sw;
+    int ch = (rh + a->ph - *kh0) / a->sh, cw = (rw + a->pw - *kw0) / a->sw;
+    blk_geo(q, out, in.d[1], (ih - rh + a->sh - 1) / a->sh, (iw - rw + a->sw - 1) / a->sw, th, tw, th - 1 - ch, tw - 1 - cw,
+            1, 1);
+    q->os = a->sh, q->orh = rh, q->orw = rw, q->dsh = ih, q->dsw = iw;
+    return true;
+}
+
 int64_t conv_blk_scratch(const Graph *g, const Op *op) {
     BlkGeo q;
     return blk_fwd_geo(g, op, &q) ? q.total : -1;
@@ -175,7 +206,17 @@ int64_t conv_blk_scratch(const Graph *g, const Op *op) {
 
 int64_t conv_blk_dx_scratch(const Attrs *a, Shape in, Shape out) {
     BlkGeo q;
-    return blk_dx_geo(a, in, out, &q) ? q.total : -1;
+    if (blk_dx_geo(a, in, out, &q))
+        return q.total;
+    if (!blk_s_takes(a, in, out))
+        return -1;
+    int64_t most = 0; /* the phases run one after the other in the same scratch */
+    int kh0, kw0;
+    for (int rh = 0; rh < a->sh; rh++)
+        for (int rw = 0; rw < a->sw; rw++)
+            if (blk_phase_geo(a, in, out, rh, rw, &q, &kh0, &kw0) && q.total > most)
+                most = q.total;
+    return most;
 }
 
 /* The body of a loop over planes pl (image and channel) of src: the KW shifted, zero-padded
@@ -347,11 +388,20 @@ static void blk_emit(Emit *e, const BlkGeo *q, const char *src, const char *wexp
     cb_line(c, "for (int j = 0; j < ocn; j++) {");
     cb_line(c, "const int oc = cb * BOCB + j;");
     cb_line(c, "(void)oc;");
-    cb_line(c, "float *const yc = %s + ((ptrdiff_t)(g0 + i0 + ii) * BOC + oc) * BQ;", dst);
-    cb_line(c, "for (int qq = qa; qq < qb; qq++) {");
-    cb_line(c, "const float v = %s;", val);
-    cb_line(c, "yc[qq] = %s;", epi);
-    cb_line(c, "}");
+    if (q->os == 1) {
+        cb_line(c, "float *const yc = %s + ((ptrdiff_t)(g0 + i0 + ii) * BOC + oc) * BQ;", dst);
+        cb_line(c, "for (int qq = qa; qq < qb; qq++) {");
+        cb_line(c, "const float v = %s;", val);
+        cb_line(c, "yc[qq] = %s;", epi);
+        cb_line(c, "}");
+    } else { /* a phase: every OS-th element of rows and columns from (ORH, ORW) */
+        cb_line(c, "float *const yc = %s + ((ptrdiff_t)(g0 + i0 + ii) * BOC + oc) * %d * %d + %d * %d + %d;", dst, q->dsh,
+                q->dsw, q->orh, q->dsw, q->orw);
+        cb_line(c, "for (int qq = qa; qq < qb; qq++) {");
+        cb_line(c, "const float v = %s;", val);
+        cb_line(c, "yc[(ptrdiff_t)(qq / BOW) * %d + qq %% BOW * %d] = %s;", q->os * q->dsw, q->os, epi);
+        cb_line(c, "}");
+    }
     cb_line(c, "}");
     cb_line(c, "}");
     cb_line(c, "}");
@@ -372,10 +422,28 @@ bool conv_blk_emit_forward(Emit *e, const Op *op) {
 
 bool conv_blk_emit_dx(Emit *e, const Op *fwd) {
     BlkGeo q;
-    if (!blk_dx_geo(&fwd->a, emit_in_shape(e, fwd, 0), emit_out_shape(e, fwd), &q))
+    const Attrs *a = &fwd->a;
+    Shape in = emit_in_shape(e, fwd, 0), out = emit_out_shape(e, fwd);
+    if (blk_dx_geo(a, in, out, &q)) {
+        /* the kernel's output channel o is the forward's input channel; its input channel cc the
+         * forward's output channel; the taps reversed */
+        blk_emit(e, &q, "dy", "w[((ptrdiff_t)cc * BOC + o) * BKK + BKK - 1 - k]", "dx", NULL);
+        return true;
+    }
+    if (!blk_s_takes(a, in, out))
         return false;
-    /* the kernel's output channel o is the forward's input channel; its input channel cc the
-     * forward's output channel; the taps reversed */
-    blk_emit(e, &q, "dy", "w[((ptrdiff_t)cc * BOC + o) * BKK + BKK - 1 - k]", "dx", NULL);
+    /* strided: one kernel per phase (see blk_s_takes), its tap k = (t', u') being the forward's
+     * (kh0 + S * (TH - 1 - t'), kw0 + S * (TW - 1 - u')) */
+    int kh0, kw0;
+    for (int rh = 0; rh < a->sh; rh++)
+        for (int rw = 0; rw < a->sw; rw++) {
+            if (!blk_phase_geo(a, in, out, rh, rw, &q, &kh0, &kw0))
+                continue;
+            cb_line(e->c, "/* dx phase (%d, %d): rows %d + %d a, columns %d + %d b */", rh, rw, rh, a->sh, rw, a->sw);
+            blk_emit(e, &q, "dy",
+                     arena_printf("w[(((ptrdiff_t)cc * BOC + o) * %d + %d + %d * (BKH - 1 - k / BKW)) * %d + %d + %d * (BKW - 1 - k %% BKW)]",
+                                  a->kh, kh0, a->sh, a->kw, kw0, a->sw),
+                     "dx", NULL);
+        }
     return true;
 }
