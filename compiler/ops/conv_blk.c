@@ -70,6 +70,19 @@ bool conv_blk_emit_dx(Emit *e, const Op *fwd);
  * the most weights, and copies of one slot's images, for the copies per slot. */
 enum { OCB = 32, P_MAX = 12, SLOTS_MAX = 8, W_BYTES = 12288, BUF_FLOATS = 65536, LOCAL_BYTES = 1 << 20 };
 
+/* One phase of a strided conv's data gradient (see blk_s_geo). */
+typedef struct {
+    int kh, kw;     /* the sub-kernel */
+    int kh0, kw0;   /* the forward's kernel row and column of its first tap, before reversal */
+    int oh, ow;     /* the phase's dx rows and columns */
+    int r0, s0;     /* where its taps start in the shared copies: row and plane */
+    int orh, orw;   /* its first dx row and column */
+    int p, rq, icb; /* its tile, positions computed (OH * the copies' pitch, up to a multiple of P), input channels per block */
+    int64_t wp_at;  /* its packed weights, from wpk */
+} BlkPhase;
+
+enum { PHASES_MAX = 16 };
+
 typedef struct {
     int ic, oc, ih, iw, oh, ow, kh, kw, ph, pw, sh, sw; /* of the convolution computed */
     int n, hp, p, rq, icb, ni, slots;
@@ -77,27 +90,18 @@ typedef struct {
     int npl, pln;     /* copies per input channel, floats of one */
     int gi;           /* images per group: the one copy holds a group */
     bool local;       /* each slot copies its chunk's images itself (else one copy of all first) */
-    int os, orh, orw; /* output pixel (oh, ow) goes to dst's (oh * OS + ORH, ow * OS + ORW): a phase */
-    int dsh, dsw;     /* rows and columns of dst's planes (OH, OW unless a phase) */
+    int nph;          /* phases (a strided conv's dx), else 0 */
+    BlkPhase f[PHASES_MAX];
+    int os, dsh, dsw; /* the phases' stride, dst's rows and columns */
     int64_t xs_area;  /* floats of one slot's copies (local), of all the copies (else) */
     int64_t wp_at, buf_at, total;
 } BlkGeo;
 
 static int64_t round16(int64_t n) { return (n + 15) / 16 * 16; }
 
-/* The geometry of the convolution of input in (n, ic, ih, iw) to output (oc, oh, ow) with a
- * kh x kw kernel padded by ph, pw (top, left; the bottom and right follow from the shapes). */
-static void blk_geo(BlkGeo *q, Shape in, int oc, int oh, int ow, int kh, int kw, int ph, int pw, int sh, int sw) {
-    q->n = in.d[0], q->ic = in.d[1], q->ih = in.d[2], q->iw = in.d[3];
-    q->oc = oc, q->oh = oh, q->ow = ow, q->kh = kh, q->kw = kw, q->ph = ph, q->pw = pw, q->sh = sh, q->sw = sw;
-    q->os = 1, q->orh = q->orw = 0, q->dsh = oh, q->dsw = ow;
-    q->hp = (oh - 1) * sh + kh; /* the padded input rows the taps reach */
-    q->tap = sh != 1 || sw != 1;
-    q->npl = q->tap ? kh * kw : kw;
-    q->pln = q->tap ? oh * ow : q->hp * ow;
-    int qn = oh * ow;
-    /* the tile: the fewest cycles, ceil(Q / P) tiles of P * 2 FMAs and about 2 cycles of loads
-     * and loop per tap; on a tie, the fewer positions wasted */
+/* the tile for qn positions: the fewest cycles, ceil(Q / P) tiles of P * 2 FMAs and about 2
+ * cycles of loads and loop per tap; on a tie, the fewer positions wasted */
+static int blk_tile(int qn) {
     int best = 1;
     long long cost = -1;
     for (int p = 1; p <= P_MAX; p++) {
@@ -105,19 +109,26 @@ static void blk_geo(BlkGeo *q, Shape in, int oc, int oh, int ow, int kh, int kw,
         if (cost < 0 || c < cost || (c == cost && t * p <= (long long)(qn + best - 1) / best * best))
             cost = c, best = p;
     }
-    q->p = best;
-    q->rq = (qn + best - 1) / best * best;
-    q->icb = W_BYTES / (kh * kw * OCB * 4);
-    q->icb = q->icb < 1 ? 1 : q->icb > q->ic ? q->ic : q->icb;
-    q->icb = (q->ic + (q->ic + q->icb - 1) / q->icb - 1) / ((q->ic + q->icb - 1) / q->icb); /* blocks of even size */
+    return best;
+}
+
+/* input channels per block of weights (blocks of even size) */
+static int blk_icb(int ic, int taps) {
+    int icb = W_BYTES / (taps * OCB * 4);
+    icb = icb < 1 ? 1 : icb > ic ? ic : icb;
+    return (ic + (ic + icb - 1) / icb - 1) / ((ic + icb - 1) / icb);
+}
+
+/* The chunks, groups and slots, once q's copies (npl, pln), rq, n, ic and oc are known; wbytes:
+ * the weights' bytes; cap: the most images a group's copy may hold (unless local). */
+static void blk_chunks(BlkGeo *q, int64_t wbytes, int64_t cap) {
     q->ni = BUF_FLOATS / (q->rq * OCB);
     /* Big planes with few channels (weights within L2) copy per slot: one chunk's copies stay
      * in L2 across the blocks of output channels, instead of a round trip through memory.
      * Else one copy takes the images in groups of GI (a multiple of NI, groups of even size),
      * so that it needs no more floats than the padded copy of conv.c's kernel (cap images). */
     int64_t per_img = (int64_t)q->ic * q->npl * q->pln;
-    int64_t cap = (int64_t)q->n * q->ic * q->hp * ((ow - 1) * sw + kw) / per_img;
-    q->local = (int64_t)q->ic * oc * kh * kw * 4 <= LOCAL_BYTES && per_img * 4 <= LOCAL_BYTES;
+    q->local = wbytes <= LOCAL_BYTES && per_img * 4 <= LOCAL_BYTES;
     if (q->local && q->ni > LOCAL_BYTES / (per_img * 4))
         q->ni = (int)(LOCAL_BYTES / (per_img * 4));
     if (!q->local && q->ni > cap)
@@ -131,11 +142,29 @@ static void blk_geo(BlkGeo *q, Shape in, int oc, int oh, int ow, int kh, int kw,
         gi = (q->n + groups - 1) / groups;
         q->gi = (gi + q->ni - 1) / q->ni * q->ni;
     }
-    int nocb = (oc + OCB - 1) / OCB;
+    int nocb = (q->oc + OCB - 1) / OCB;
     int64_t jobs = (int64_t)(q->gi + q->ni - 1) / q->ni * nocb;
     q->slots = jobs < SLOTS_MAX ? (int)jobs : SLOTS_MAX;
     q->xs_area = round16((int64_t)(q->local ? q->ni : q->gi) * per_img + P_MAX);
     q->wp_at = q->xs_area * (q->local ? q->slots : 1);
+}
+
+/* The geometry of the convolution of input in (n, ic, ih, iw) to output (oc, oh, ow) with a
+ * kh x kw kernel padded by ph, pw (top, left; the bottom and right follow from the shapes). */
+static void blk_geo(BlkGeo *q, Shape in, int oc, int oh, int ow, int kh, int kw, int ph, int pw, int sh, int sw) {
+    q->n = in.d[0], q->ic = in.d[1], q->ih = in.d[2], q->iw = in.d[3];
+    q->oc = oc, q->oh = oh, q->ow = ow, q->kh = kh, q->kw = kw, q->ph = ph, q->pw = pw, q->sh = sh, q->sw = sw;
+    q->nph = 0, q->os = 1, q->dsh = oh, q->dsw = ow;
+    q->hp = (oh - 1) * sh + kh; /* the padded input rows the taps reach */
+    q->tap = sh != 1 || sw != 1;
+    q->npl = q->tap ? kh * kw : kw;
+    q->pln = q->tap ? oh * ow : q->hp * ow;
+    q->p = blk_tile(oh * ow);
+    q->rq = (oh * ow + q->p - 1) / q->p * q->p;
+    q->icb = blk_icb(q->ic, kh * kw);
+    int64_t per_img = (int64_t)q->ic * q->npl * q->pln;
+    blk_chunks(q, (int64_t)q->ic * oc * kh * kw * 4, (int64_t)q->n * q->ic * q->hp * ((ow - 1) * sw + kw) / per_img);
+    int nocb = (oc + OCB - 1) / OCB;
     q->buf_at = q->wp_at + round16((int64_t)nocb * OCB * q->ic * kh * kw);
     q->total = q->buf_at + (int64_t)q->slots * q->ni * q->rq * OCB;
 }
@@ -186,16 +215,56 @@ static bool blk_s_takes(const Attrs *a, Shape in, Shape out) {
     return blk_takes(out.d[1], in.d[1], (in.d[3] + a->sw - 1) / a->sw, a->kh, a->kw);
 }
 
-static bool blk_phase_geo(const Attrs *a, Shape in, Shape out, int rh, int rw, BlkGeo *q, int *kh0, int *kw0) {
-    int ih = in.d[2], iw = in.d[3];
-    if (rh >= ih || rw >= iw)
+static bool blk_s_geo(const Attrs *a, Shape in, Shape out, BlkGeo *q) {
+    if (!blk_s_takes(a, in, out))
         return false;
-    *kh0 = (rh + a->ph) % a->sh, *kw0 = (rw + a->pw) % a->sw;
-    int th = (a->kh - *kh0 + a->sh - 1) / a->sh, tw = (a->kw - *kw0 + a->sw - 1) / a->sw;
-    int ch = (rh + a->ph - *kh0) / a->sh, cw = (rw + a->pw - *kw0) / a->sw;
-    blk_geo(q, out, in.d[1], (ih - rh + a->sh - 1) / a->sh, (iw - rw + a->sw - 1) / a->sw, th, tw, th - 1 - ch, tw - 1 - cw,
-            1, 1);
-    q->os = a->sh, q->orh = rh, q->orw = rw, q->dsh = ih, q->dsw = iw;
+    int ih = in.d[2], iw = in.d[3], nph = 0, pht = 0, pwl = 0, amax = 0, bmax = 0;
+    int php[PHASES_MAX], pwp[PHASES_MAX]; /* each phase's padding of dy: top, left */
+    for (int rh = 0; rh < a->sh && rh < ih; rh++)
+        for (int rw = 0; rw < a->sw && rw < iw; rw++) {
+            BlkPhase *f = &q->f[nph];
+            f->kh0 = (rh + a->ph) % a->sh, f->kw0 = (rw + a->pw) % a->sw;
+            f->kh = (a->kh - f->kh0 + a->sh - 1) / a->sh, f->kw = (a->kw - f->kw0 + a->sw - 1) / a->sw;
+            php[nph] = f->kh - 1 - (rh + a->ph - f->kh0) / a->sh;
+            pwp[nph] = f->kw - 1 - (rw + a->pw - f->kw0) / a->sw;
+            f->oh = (ih - rh + a->sh - 1) / a->sh, f->ow = (iw - rw + a->sw - 1) / a->sw;
+            f->orh = rh, f->orw = rw;
+            pht = nph == 0 || php[nph] > pht ? php[nph] : pht;
+            pwl = nph == 0 || pwp[nph] > pwl ? pwp[nph] : pwl;
+            amax = f->oh > amax ? f->oh : amax;
+            bmax = f->ow > bmax ? f->ow : bmax;
+            nph++;
+        }
+    /* the shared copies: dy padded by PHT rows on top and PWL columns on the left, NPL column
+     * shifts of HP rows of BMAX columns, enough for every phase's taps */
+    q->n = out.d[0], q->ic = out.d[1], q->ih = out.d[2], q->iw = out.d[3];
+    q->oc = in.d[1], q->oh = amax, q->ow = bmax, q->kh = a->kh, q->kw = a->kw, q->ph = pht, q->pw = pwl, q->sh = q->sw = 1;
+    q->nph = nph, q->os = a->sh, q->dsh = ih, q->dsw = iw;
+    q->tap = false;
+    q->hp = q->npl = q->rq = 0;
+    for (int k = 0; k < nph; k++) {
+        BlkPhase *f = &q->f[k];
+        f->r0 = pht - php[k], f->s0 = pwl - pwp[k];
+        q->hp = f->oh + f->kh - 1 + f->r0 > q->hp ? f->oh + f->kh - 1 + f->r0 : q->hp;
+        q->npl = f->s0 + f->kw > q->npl ? f->s0 + f->kw : q->npl;
+        f->p = blk_tile(f->oh * bmax);
+        f->rq = (f->oh * bmax + f->p - 1) / f->p * f->p;
+        f->icb = blk_icb(q->ic, f->kh * f->kw);
+        q->rq = f->rq > q->rq ? f->rq : q->rq;
+    }
+    q->pln = q->hp * bmax;
+    q->p = q->f[0].p, q->icb = q->f[0].icb;
+    int64_t per_img = (int64_t)q->ic * q->npl * q->pln;
+    blk_chunks(q, (int64_t)q->ic * q->oc * a->kh * a->kw * 4,
+               (int64_t)q->n * q->ic * (q->ih + a->kh) * (q->iw + a->kw) * 2 / per_img);
+    int nocb = (q->oc + OCB - 1) / OCB;
+    int64_t at = q->wp_at;
+    for (int k = 0; k < nph; k++) {
+        q->f[k].wp_at = at - q->wp_at;
+        at += round16((int64_t)nocb * OCB * q->ic * q->f[k].kh * q->f[k].kw);
+    }
+    q->buf_at = at;
+    q->total = q->buf_at + (int64_t)q->slots * q->ni * q->rq * OCB;
     return true;
 }
 
@@ -206,17 +275,7 @@ int64_t conv_blk_scratch(const Graph *g, const Op *op) {
 
 int64_t conv_blk_dx_scratch(const Attrs *a, Shape in, Shape out) {
     BlkGeo q;
-    if (blk_dx_geo(a, in, out, &q))
-        return q.total;
-    if (!blk_s_takes(a, in, out))
-        return -1;
-    int64_t most = 0; /* the phases run one after the other in the same scratch */
-    int kh0, kw0;
-    for (int rh = 0; rh < a->sh; rh++)
-        for (int rw = 0; rw < a->sw; rw++)
-            if (blk_phase_geo(a, in, out, rh, rw, &q, &kh0, &kw0) && q.total > most)
-                most = q.total;
-    return most;
+    return blk_dx_geo(a, in, out, &q) || blk_s_geo(a, in, out, &q) ? q.total : -1;
 }
 
 /* The body of a loop over planes pl (image and channel) of src: the KW shifted, zero-padded
@@ -236,7 +295,7 @@ static void blk_emit_copy(Cbuf *c, const BlkGeo *q, const char *src, const char 
         cb_line(c, "}");
         cb_line(c, "}");
     } else {
-        cb_line(c, "for (int kw = 0; kw < BKW; kw++) { /* xs[i][ic][kw][h][ow] = xpad[i][ic][h][ow + kw] */");
+        cb_line(c, "for (int kw = 0; kw < BNPL; kw++) { /* xs[i][ic][kw][h][ow] = xpad[i][ic][h][ow + kw] */");
         cb_line(c, "float *xs = %s + ((ptrdiff_t)%s * BNPL + kw) * BPLN;", dst, pl);
         cb_line(c, "const float *xc = %s + (ptrdiff_t)%s * BIH * BIW;", src, pl);
         cb_line(c, "const int c0 = BPW - kw > 0 ? BPW - kw : 0, c1 = BIW + BPW - kw < BOW ? BIW + BPW - kw : BOW;");
@@ -261,59 +320,16 @@ static void blk_emit_copy(Cbuf *c, const BlkGeo *q, const char *src, const char 
     cb_line(c, "    %s[(ptrdiff_t)%s * BIC * BNPL * BPLN + t] = 0.0f;", dst, nimg);
 }
 
-/* The kernel: src (the input, NCHW), the weight of kernel output channel o, input channel c,
- * tap k as the C expression wexpr (of o, c, k), into dst (NCHW); op (forward only) supplies
- * the bias and the epilogue. */
-static void blk_emit(Emit *e, const BlkGeo *q, const char *src, const char *wexpr, const char *dst, const Op *op) {
-    Cbuf *c = e->c;
-    cb_line(c, "{ /* output channels in the lanes, blocked over input channels (conv_blk.c) */");
-    cb_line(c, "enum { BIC = %d, BIH = %d, BIW = %d, BOC = %d, BOH = %d, BOW = %d, BKH = %d, BKW = %d, BPH = %d, BPW = %d };",
-            q->ic, q->ih, q->iw, q->oc, q->oh, q->ow, q->kh, q->kw, q->ph, q->pw);
-    cb_line(c, "enum { BHP = %d, BQ = BOH * BOW, BP = %d, BRQ = %d, BICB = %d, BNI = %d, BSLOTS = %d };", q->hp, q->p, q->rq,
-            q->icb, q->ni, q->slots);
-    cb_line(c, "enum { BOCB = %d, BNOCB = (BOC + BOCB - 1) / BOCB, BKK = BKH * BKW };", OCB);
-    cb_line(c, "enum { BSH = %d, BSW = %d, BTAP = %d, BNPL = %d, BPLN = %d }; /* copies per channel (per tap if BTAP), their floats */",
-            q->sh, q->sw, q->tap, q->npl, q->pln);
-    cb_line(c, "enum { BXS = %lld, BGI = %d }; /* floats of a slot's copies (or of a group's), images per group */",
-            (long long)q->xs_area, q->gi);
-    cb_line(c, "float *const xsb = scratch, *const wpk = scratch + %lld, *const bufs = scratch + %lld;", (long long)q->wp_at,
-            (long long)q->buf_at);
-    cb_line(c, "PARALLEL_FOR");
-    cb_line(c, "for (int bk = 0; bk < BNOCB * BIC; bk++) { /* wpk[cb][ic][k][BOCB] */");
-    cb_line(c, "const int cb = bk / BIC, cc = bk %% BIC;");
-    cb_line(c, "for (int k = 0; k < BKK; k++)");
-    cb_line(c, "    for (int j = 0; j < BOCB; j++) {");
-    cb_line(c, "        const int o = cb * BOCB + j;");
-    cb_line(c, "        wpk[(((ptrdiff_t)cb * BIC + cc) * BKK + k) * BOCB + j] = o < BOC ? %s : 0.0f;", wexpr);
-    cb_line(c, "    }");
-    cb_line(c, "}");
-    cb_line(c, "for (int g0 = 0; g0 < n; g0 += BGI) {");
-    cb_line(c, "const int gn = n - g0 < BGI ? n - g0 : BGI; /* the group's images */");
-    if (!q->local) {
-        cb_line(c, "PARALLEL_FOR");
-        cb_line(c, "for (int pl = 0; pl < gn * BIC; pl++)");
-        blk_emit_copy(c, q, arena_printf("%s + (ptrdiff_t)g0 * BIC * BIH * BIW", src), "xsb", "pl", "gn");
-    }
-    cb_line(c, "const int nch = (gn + BNI - 1) / BNI, jobs = nch * BNOCB;");
-    cb_line(c, "PARALLEL_FOR");
-    cb_line(c, "for (int slot = 0; slot < BSLOTS; slot++) {");
-    cb_line(c, "float *const buf = bufs + (ptrdiff_t)slot * BNI * BRQ * BOCB;");
-    cb_line(c, "const int job_end = (int)((long long)jobs * (slot + 1) / BSLOTS);");
-    cb_line(c, "int copied = -1; /* the first image of the chunk in the slot's copies */");
-    cb_line(c, "(void)copied;");
-    cb_line(c, "for (int job = (int)((long long)jobs * slot / BSLOTS); job < job_end; job++) {");
-    cb_line(c, "const int cb = job %% BNOCB, i0 = job / BNOCB * BNI, ni = gn - i0 < BNI ? gn - i0 : BNI;");
-    if (q->local) {
-        cb_line(c, "float *const xsl = xsb + (ptrdiff_t)slot * BXS;");
-        cb_line(c, "if (i0 != copied) { /* a new chunk: its copies */");
-        cb_line(c, "copied = i0;");
-        cb_line(c, "for (int pl = 0; pl < ni * BIC; pl++)");
-        blk_emit_copy(c, q, arena_printf("%s + (ptrdiff_t)(g0 + i0) * BIC * BIH * BIW", src), "xsl", "pl", "ni");
-        cb_line(c, "}");
-    }
+/* The reduction of one job over the input channels, block by block, into buf: weights from
+ * wbase (packed [cb][ic][k][BOCB]), tap (kh, kw) read at row kh + r0 of plane kw + s0 of the
+ * copies (the taps of a phase in the shared copies; 0, 0 otherwise). Uses BKH, BKW, BKK, BP,
+ * BRQ and BICB. */
+static void blk_emit_blocks(Cbuf *c, const BlkGeo *q, const char *wbase, int r0, int s0) {
+    const char *rd = r0 || s0 ? arena_printf("(ptrdiff_t)(ic * BNPL + kw + %d) * BPLN + (kh + %d) * BOW", s0, r0)
+                              : "(ptrdiff_t)(ic * BNPL + (BTAP ? kh * BKW + kw : kw)) * BPLN + (BTAP ? 0 : kh * BOW)";
     cb_line(c, "for (int ic0 = 0; ic0 < BIC; ic0 += BICB) {");
     cb_line(c, "const int icn = BIC - ic0 < BICB ? BIC - ic0 : BICB;");
-    cb_line(c, "const float *const wb = wpk + ((ptrdiff_t)cb * BIC + ic0) * BKK * BOCB;");
+    cb_line(c, "const float *const wb = %s + ((ptrdiff_t)cb * BIC + ic0) * BKK * BOCB;", wbase);
     cb_line(c, "for (int ii = 0; ii < ni; ii++) {");
     cb_line(c, "const float *const xg = %s + ((ptrdiff_t)(%s) * BIC + ic0) * BNPL * BPLN;", q->local ? "xsl" : "xsb",
             q->local ? "ii" : "i0 + ii");
@@ -344,7 +360,7 @@ static void blk_emit(Emit *e, const BlkGeo *q, const char *src, const char *wexp
     cb_line(c, "for (int ic = 0; ic < icn; ic++)");
     cb_line(c, "for (int kh = 0; kh < BKH; kh++)");
     cb_line(c, "for (int kw = 0; kw < BKW; kw++, wq += BOCB) {");
-    cb_line(c, "const float *xr = xg + (ptrdiff_t)(ic * BNPL + (BTAP ? kh * BKW + kw : kw)) * BPLN + (BTAP ? 0 : kh * BOW) + q0;");
+    cb_line(c, "const float *xr = xg + %s + q0;", rd);
     cb_line(c, "blk_v wv[NV];");
     cb_line(c, "for (int v = 0; v < NV; v++)");
     cb_line(c, "    memcpy(&wv[v], wq + v * VL, sizeof wv[v]);");
@@ -368,7 +384,7 @@ static void blk_emit(Emit *e, const BlkGeo *q, const char *src, const char *wexp
     cb_line(c, "for (int ic = 0; ic < icn; ic++)");
     cb_line(c, "for (int kh = 0; kh < BKH; kh++)");
     cb_line(c, "for (int kw = 0; kw < BKW; kw++, wq += BOCB) {");
-    cb_line(c, "const float s = xg[(ptrdiff_t)(ic * BNPL + (BTAP ? kh * BKW + kw : kw)) * BPLN + (BTAP ? 0 : kh * BOW) + qq];");
+    cb_line(c, "const float s = xg[%s + qq];", rd);
     cb_line(c, "for (int j = 0; j < BOCB; j++)");
     cb_line(c, "    bq[j] += s * wq[j];");
     cb_line(c, "}");
@@ -376,8 +392,13 @@ static void blk_emit(Emit *e, const BlkGeo *q, const char *src, const char *wexp
     cb_line(c, "#endif");
     cb_line(c, "}"); /* image */
     cb_line(c, "}"); /* block of input channels */
-    /* The write-out: per channel of the block, its Q positions (strided in buf) through the
-     * bias and the epilogue to its plane. */
+}
+
+/* The write-out of a job: per channel of the block, its BQ positions (strided in buf) through
+ * the bias and the epilogue (op: forward only) to its plane; for phase f, to every OS-th dx
+ * element from (ORH, ORW), the columns past the phase's own dropped. */
+static void blk_emit_out(Emit *e, const BlkGeo *q, const BlkPhase *f, const char *dst, const Op *op) {
+    Cbuf *c = e->c;
     const char *val = op && op->a.bias ? "bi[(ptrdiff_t)qq * BOCB + j] + b[oc]" : "bi[(ptrdiff_t)qq * BOCB + j]";
     const char *epi = op && emit_has_epilogue(op) ? emit_epilogue(e, op, "v", "oc") : "v";
     cb_line(c, "const int ocn = BOC - cb * BOCB < BOCB ? BOC - cb * BOCB : BOCB;");
@@ -388,23 +409,114 @@ static void blk_emit(Emit *e, const BlkGeo *q, const char *src, const char *wexp
     cb_line(c, "for (int j = 0; j < ocn; j++) {");
     cb_line(c, "const int oc = cb * BOCB + j;");
     cb_line(c, "(void)oc;");
-    if (q->os == 1) {
+    if (!f) {
         cb_line(c, "float *const yc = %s + ((ptrdiff_t)(g0 + i0 + ii) * BOC + oc) * BQ;", dst);
         cb_line(c, "for (int qq = qa; qq < qb; qq++) {");
         cb_line(c, "const float v = %s;", val);
         cb_line(c, "yc[qq] = %s;", epi);
         cb_line(c, "}");
-    } else { /* a phase: every OS-th element of rows and columns from (ORH, ORW) */
-        cb_line(c, "float *const yc = %s + ((ptrdiff_t)(g0 + i0 + ii) * BOC + oc) * %d * %d + %d * %d + %d;", dst, q->dsh,
-                q->dsw, q->orh, q->dsw, q->orw);
+    } else {
+        cb_line(c, "float *const yc = %s + ((ptrdiff_t)(g0 + i0 + ii) * BOC + oc) * %d + %d;", dst, q->dsh * q->dsw,
+                f->orh * q->dsw + f->orw);
         cb_line(c, "for (int qq = qa; qq < qb; qq++) {");
-        cb_line(c, "const float v = %s;", val);
-        cb_line(c, "yc[(ptrdiff_t)(qq / BOW) * %d + qq %% BOW * %d] = %s;", q->os * q->dsw, q->os, epi);
+        if (f->ow < q->ow)
+            cb_line(c, "if (qq %% BOW >= %d) continue; /* past this phase's columns */", f->ow);
+        cb_line(c, "yc[(ptrdiff_t)(qq / BOW) * %d + qq %% BOW * %d] = %s;", q->os * q->dsw, q->os, val);
         cb_line(c, "}");
     }
     cb_line(c, "}");
     cb_line(c, "}");
     cb_line(c, "}");
+}
+
+/* The kernel: src (the input, NCHW), the weight of kernel output channel o, input channel c,
+ * tap k as the C expression wexpr (of o, c, k), into dst (NCHW); op (forward only) supplies
+ * the bias and the epilogue. With phases (q->nph), wexprs[f] gives phase f's weights (of its
+ * sub-kernel's tap k) and each job runs every phase over its one copy. */
+static void blk_emit(Emit *e, const BlkGeo *q, const char *src, const char *const *wexprs, const char *dst, const Op *op) {
+    Cbuf *c = e->c;
+    cb_line(c, "{ /* output channels in the lanes, blocked over input channels (conv_blk.c) */");
+    if (!q->nph) {
+        cb_line(c, "enum { BIC = %d, BIH = %d, BIW = %d, BOC = %d, BOH = %d, BOW = %d, BKH = %d, BKW = %d, BPH = %d, BPW = %d };",
+                q->ic, q->ih, q->iw, q->oc, q->oh, q->ow, q->kh, q->kw, q->ph, q->pw);
+        cb_line(c, "enum { BHP = %d, BQ = BOH * BOW, BP = %d, BRQ = %d, BICB = %d, BNI = %d, BSLOTS = %d };", q->hp, q->p,
+                q->rq, q->icb, q->ni, q->slots);
+        cb_line(c, "enum { BOCB = %d, BNOCB = (BOC + BOCB - 1) / BOCB, BKK = BKH * BKW };", OCB);
+        cb_line(c, "enum { BSH = %d, BSW = %d, BTAP = %d, BNPL = %d, BPLN = %d }; /* copies per channel (per tap if BTAP), their floats */",
+                q->sh, q->sw, q->tap, q->npl, q->pln);
+    } else {
+        /* the phases' kernels declare BKH, BKW, BKK, BQ, BP, BRQ and BICB in their own blocks */
+        cb_line(c, "enum { BIC = %d, BIH = %d, BIW = %d, BOC = %d, BOW = %d, BPH = %d, BPW = %d };", q->ic, q->ih, q->iw,
+                q->oc, q->ow, q->ph, q->pw);
+        cb_line(c, "enum { BHP = %d, BNI = %d, BSLOTS = %d, BRQM = %d };", q->hp, q->ni, q->slots, q->rq);
+        cb_line(c, "enum { BOCB = %d, BNOCB = (BOC + BOCB - 1) / BOCB };", OCB);
+        cb_line(c, "enum { BTAP = 0, BNPL = %d, BPLN = %d }; /* column shifts of dy per channel (all phases), their floats */",
+                q->npl, q->pln);
+    }
+    cb_line(c, "enum { BXS = %lld, BGI = %d }; /* floats of a slot's copies (or of a group's), images per group */",
+            (long long)q->xs_area, q->gi);
+    cb_line(c, "float *const xsb = scratch, *const wpk = scratch + %lld, *const bufs = scratch + %lld;", (long long)q->wp_at,
+            (long long)q->buf_at);
+    for (int k = 0; k < (q->nph ? q->nph : 1); k++) {
+        const BlkPhase *f = q->nph ? &q->f[k] : NULL;
+        if (f) {
+            cb_line(c, "{ /* phase (%d, %d)'s weights: its %dx%d taps */", f->orh, f->orw, f->kh, f->kw);
+            cb_line(c, "enum { BKH = %d, BKW = %d, BKK = BKH * BKW };", f->kh, f->kw);
+        }
+        cb_line(c, "PARALLEL_FOR");
+        cb_line(c, "for (int bk = 0; bk < BNOCB * BIC; bk++) { /* wpk[cb][ic][k][BOCB] */");
+        cb_line(c, "const int cb = bk / BIC, cc = bk %% BIC;");
+        cb_line(c, "for (int k = 0; k < BKK; k++)");
+        cb_line(c, "    for (int j = 0; j < BOCB; j++) {");
+        cb_line(c, "        const int o = cb * BOCB + j;");
+        if (f)
+            cb_line(c, "        wpk[%lld + (((ptrdiff_t)cb * BIC + cc) * BKK + k) * BOCB + j] = o < BOC ? %s : 0.0f;",
+                    (long long)f->wp_at, wexprs[k]);
+        else
+            cb_line(c, "        wpk[(((ptrdiff_t)cb * BIC + cc) * BKK + k) * BOCB + j] = o < BOC ? %s : 0.0f;", wexprs[0]);
+        cb_line(c, "    }");
+        cb_line(c, "}");
+        if (f)
+            cb_line(c, "}");
+    }
+    cb_line(c, "for (int g0 = 0; g0 < n; g0 += BGI) {");
+    cb_line(c, "const int gn = n - g0 < BGI ? n - g0 : BGI; /* the group's images */");
+    if (!q->local) {
+        cb_line(c, "PARALLEL_FOR");
+        cb_line(c, "for (int pl = 0; pl < gn * BIC; pl++)");
+        blk_emit_copy(c, q, arena_printf("%s + (ptrdiff_t)g0 * BIC * BIH * BIW", src), "xsb", "pl", "gn");
+    }
+    cb_line(c, "const int nch = (gn + BNI - 1) / BNI, jobs = nch * BNOCB;");
+    cb_line(c, "PARALLEL_FOR");
+    cb_line(c, "for (int slot = 0; slot < BSLOTS; slot++) {");
+    cb_line(c, "float *const buf = bufs + (ptrdiff_t)slot * BNI * %s * BOCB;", q->nph ? "BRQM" : "BRQ");
+    cb_line(c, "const int job_end = (int)((long long)jobs * (slot + 1) / BSLOTS);");
+    cb_line(c, "int copied = -1; /* the first image of the chunk in the slot's copies */");
+    cb_line(c, "(void)copied;");
+    cb_line(c, "for (int job = (int)((long long)jobs * slot / BSLOTS); job < job_end; job++) {");
+    cb_line(c, "const int cb = job %% BNOCB, i0 = job / BNOCB * BNI, ni = gn - i0 < BNI ? gn - i0 : BNI;");
+    if (q->local) {
+        cb_line(c, "float *const xsl = xsb + (ptrdiff_t)slot * BXS;");
+        cb_line(c, "if (i0 != copied) { /* a new chunk: its copies */");
+        cb_line(c, "copied = i0;");
+        cb_line(c, "for (int pl = 0; pl < ni * BIC; pl++)");
+        blk_emit_copy(c, q, arena_printf("%s + (ptrdiff_t)(g0 + i0) * BIC * BIH * BIW", src), "xsl", "pl", "ni");
+        cb_line(c, "}");
+    }
+    if (!q->nph) {
+        blk_emit_blocks(c, q, "wpk", 0, 0);
+        blk_emit_out(e, q, NULL, dst, op);
+    }
+    for (int k = 0; k < q->nph; k++) {
+        const BlkPhase *f = &q->f[k];
+        cb_line(c, "{ /* phase (%d, %d): dx rows %d + %d a, columns %d + %d b, from its %dx%d taps */", f->orh, f->orw, f->orh,
+                q->os, f->orw, q->os, f->kh, f->kw);
+        cb_line(c, "enum { BKH = %d, BKW = %d, BKK = BKH * BKW, BQ = %d * BOW, BP = %d, BRQ = %d, BICB = %d };", f->kh, f->kw,
+                f->oh, f->p, f->rq, f->icb);
+        blk_emit_blocks(c, q, arena_printf("wpk + %lld", (long long)f->wp_at), f->r0, f->s0);
+        blk_emit_out(e, q, f, dst, NULL);
+        cb_line(c, "}");
+    }
     cb_line(c, "}"); /* job */
     cb_line(c, "}"); /* slot */
     cb_line(c, "}"); /* group */
@@ -416,7 +528,8 @@ bool conv_blk_emit_forward(Emit *e, const Op *op) {
     if (!blk_fwd_geo(e->g, op, &q))
         return false;
     emit_epilogue_setup(e, op, op->a.out);
-    blk_emit(e, &q, "x", "w[((ptrdiff_t)o * BIC + cc) * BKK + k]", "y", op);
+    const char *wexpr = "w[((ptrdiff_t)o * BIC + cc) * BKK + k]";
+    blk_emit(e, &q, "x", &wexpr, "y", op);
     return true;
 }
 
@@ -427,23 +540,18 @@ bool conv_blk_emit_dx(Emit *e, const Op *fwd) {
     if (blk_dx_geo(a, in, out, &q)) {
         /* the kernel's output channel o is the forward's input channel; its input channel cc the
          * forward's output channel; the taps reversed */
-        blk_emit(e, &q, "dy", "w[((ptrdiff_t)cc * BOC + o) * BKK + BKK - 1 - k]", "dx", NULL);
+        const char *wexpr = "w[((ptrdiff_t)cc * BOC + o) * BKK + BKK - 1 - k]";
+        blk_emit(e, &q, "dy", &wexpr, "dx", NULL);
         return true;
     }
-    if (!blk_s_takes(a, in, out))
+    if (!blk_s_geo(a, in, out, &q))
         return false;
-    /* strided: one kernel per phase (see blk_s_takes), its tap k = (t', u') being the forward's
-     * (kh0 + S * (TH - 1 - t'), kw0 + S * (TW - 1 - u')) */
-    int kh0, kw0;
-    for (int rh = 0; rh < a->sh; rh++)
-        for (int rw = 0; rw < a->sw; rw++) {
-            if (!blk_phase_geo(a, in, out, rh, rw, &q, &kh0, &kw0))
-                continue;
-            cb_line(e->c, "/* dx phase (%d, %d): rows %d + %d a, columns %d + %d b */", rh, rw, rh, a->sh, rw, a->sw);
-            blk_emit(e, &q, "dy",
-                     arena_printf("w[(((ptrdiff_t)cc * BOC + o) * %d + %d + %d * (BKH - 1 - k / BKW)) * %d + %d + %d * (BKW - 1 - k %% BKW)]",
-                                  a->kh, kh0, a->sh, a->kw, kw0, a->sw),
-                     "dx", NULL);
-        }
+    /* strided: phase f's tap k = (t, u) of its sub-kernel is the forward's (kh0 + S * (TH - 1 - t),
+     * kw0 + S * (TW - 1 - u)) */
+    const char *wexprs[PHASES_MAX];
+    for (int k = 0; k < q.nph; k++)
+        wexprs[k] = arena_printf("w[(((ptrdiff_t)cc * BOC + o) * %d + %d + %d * (BKH - 1 - k / BKW)) * %d + %d + %d * (BKW - 1 - k %% BKW)]",
+                                 a->kh, q.f[k].kh0, a->sh, a->kw, q.f[k].kw0, a->sw);
+    blk_emit(e, &q, "dy", wexprs, "dx", NULL);
     return true;
 }
