@@ -309,8 +309,13 @@ static void blk_emit_copy(Cbuf *c, const BlkGeo *q, const char *src, const char 
         cb_line(c, "}");
         cb_line(c, "for (int col = 0; col < c0; col++) /* the columns in the input, between zeros */");
         cb_line(c, "    xr[col] = 0.0f;");
-        cb_line(c, "if (c1 > c0)");
-        cb_line(c, "    memcpy(xr + c0, xc + hi * BIW + c0 + kw - BPW, sizeof(float) * (size_t)(c1 - c0));");
+        if (q->nph) { /* short rows: a loop the compiler vectorizes, cheaper than a call to memcpy */
+            cb_line(c, "for (int col = c0; col < c1; col++)");
+            cb_line(c, "    xr[col] = xc[hi * BIW + col + kw - BPW];");
+        } else {
+            cb_line(c, "if (c1 > c0)");
+            cb_line(c, "    memcpy(xr + c0, xc + hi * BIW + c0 + kw - BPW, sizeof(float) * (size_t)(c1 - c0));");
+        }
         cb_line(c, "for (int col = c1 > c0 ? c1 : c0; col < BOW; col++)");
         cb_line(c, "    xr[col] = 0.0f;");
         cb_line(c, "}");
@@ -457,15 +462,15 @@ static void blk_emit(Emit *e, const BlkGeo *q, const char *src, const char *cons
             (long long)q->xs_area, q->gi);
     cb_line(c, "float *const xsb = scratch, *const wpk = scratch + %lld, *const bufs = scratch + %lld;", (long long)q->wp_at,
             (long long)q->buf_at);
-    for (int k = 0; k < (q->nph ? q->nph : 1); k++) {
+    cb_line(c, "PARALLEL_FOR");
+    cb_line(c, "for (int bk = 0; bk < BNOCB * BIC; bk++) { /* wpk[cb][ic][k][BOCB] (of each phase) */");
+    cb_line(c, "const int cb = bk / BIC, cc = bk %% BIC;");
+    for (int k = 0; k < (q->nph ? q->nph : 1); k++) { /* the phases read the same weights, in L1 */
         const BlkPhase *f = q->nph ? &q->f[k] : NULL;
         if (f) {
             cb_line(c, "{ /* phase (%d, %d)'s weights: its %dx%d taps */", f->orh, f->orw, f->kh, f->kw);
             cb_line(c, "enum { BKH = %d, BKW = %d, BKK = BKH * BKW };", f->kh, f->kw);
         }
-        cb_line(c, "PARALLEL_FOR");
-        cb_line(c, "for (int bk = 0; bk < BNOCB * BIC; bk++) { /* wpk[cb][ic][k][BOCB] */");
-        cb_line(c, "const int cb = bk / BIC, cc = bk %% BIC;");
         cb_line(c, "for (int k = 0; k < BKK; k++)");
         cb_line(c, "    for (int j = 0; j < BOCB; j++) {");
         cb_line(c, "        const int o = cb * BOCB + j;");
@@ -475,10 +480,10 @@ static void blk_emit(Emit *e, const BlkGeo *q, const char *src, const char *cons
         else
             cb_line(c, "        wpk[(((ptrdiff_t)cb * BIC + cc) * BKK + k) * BOCB + j] = o < BOC ? %s : 0.0f;", wexprs[0]);
         cb_line(c, "    }");
-        cb_line(c, "}");
         if (f)
             cb_line(c, "}");
     }
+    cb_line(c, "}");
     cb_line(c, "for (int g0 = 0; g0 < n; g0 += BGI) {");
     cb_line(c, "const int gn = n - g0 < BGI ? n - g0 : BGI; /* the group's images */");
     if (!q->local) {
