@@ -255,8 +255,11 @@ static bool blk_s_geo(const Attrs *a, Shape in, Shape out, BlkGeo *q) {
     q->pln = q->hp * bmax;
     q->p = q->f[0].p, q->icb = q->f[0].icb;
     int64_t per_img = (int64_t)q->ic * q->npl * q->pln;
+    int rqm = q->rq;
+    q->rq = rqm * nph; /* a job's buffer holds every phase: [phase][NI][RQM][OCB] */
     blk_chunks(q, (int64_t)q->ic * q->oc * a->kh * a->kw * 4,
                (int64_t)q->n * q->ic * (q->ih + a->kh) * (q->iw + a->kw) * 2 / per_img);
+    q->rq = rqm;
     int nocb = (q->oc + OCB - 1) / OCB;
     int64_t at = q->wp_at;
     for (int k = 0; k < nph; k++) {
@@ -264,7 +267,7 @@ static bool blk_s_geo(const Attrs *a, Shape in, Shape out, BlkGeo *q) {
         at += round16((int64_t)nocb * OCB * q->ic * q->f[k].kh * q->f[k].kw);
     }
     q->buf_at = at;
-    q->total = q->buf_at + (int64_t)q->slots * q->ni * q->rq * OCB;
+    q->total = q->buf_at + (int64_t)q->slots * nph * q->ni * q->rq * OCB;
     return true;
 }
 
@@ -329,7 +332,7 @@ static void blk_emit_copy(Cbuf *c, const BlkGeo *q, const char *src, const char 
  * wbase (packed [cb][ic][k][BOCB]), tap (kh, kw) read at row kh + r0 of plane kw + s0 of the
  * copies (the taps of a phase in the shared copies; 0, 0 otherwise). Uses BKH, BKW, BKK, BP,
  * BRQ and BICB. */
-static void blk_emit_blocks(Cbuf *c, const BlkGeo *q, const char *wbase, int r0, int s0) {
+static void blk_emit_blocks(Cbuf *c, const BlkGeo *q, const char *wbase, const char *bibase, int r0, int s0) {
     const char *rd = r0 || s0 ? arena_printf("(ptrdiff_t)(ic * BNPL + kw + %d) * BPLN + (kh + %d) * BOW", s0, r0)
                               : "(ptrdiff_t)(ic * BNPL + (BTAP ? kh * BKW + kw : kw)) * BPLN + (BTAP ? 0 : kh * BOW)";
     cb_line(c, "for (int ic0 = 0; ic0 < BIC; ic0 += BICB) {");
@@ -338,7 +341,7 @@ static void blk_emit_blocks(Cbuf *c, const BlkGeo *q, const char *wbase, int r0,
     cb_line(c, "for (int ii = 0; ii < ni; ii++) {");
     cb_line(c, "const float *const xg = %s + ((ptrdiff_t)(%s) * BIC + ic0) * BNPL * BPLN;", q->local ? "xsl" : "xsb",
             q->local ? "ii" : "i0 + ii");
-    cb_line(c, "float *const bi = buf + (ptrdiff_t)ii * BRQ * BOCB;");
+    cb_line(c, "float *const bi = %s;", bibase);
     cb_line(c, "#if CNN_VECTORS");
     cb_line(c, "#if defined(__AVX512F__)");
     cb_line(c, "enum { VL = 16, PS = BP };");
@@ -400,9 +403,8 @@ static void blk_emit_blocks(Cbuf *c, const BlkGeo *q, const char *wbase, int r0,
 }
 
 /* The write-out of a job: per channel of the block, its BQ positions (strided in buf) through
- * the bias and the epilogue (op: forward only) to its plane; for phase f, to every OS-th dx
- * element from (ORH, ORW), the columns past the phase's own dropped. */
-static void blk_emit_out(Emit *e, const BlkGeo *q, const BlkPhase *f, const char *dst, const Op *op) {
+ * the bias and the epilogue (op: forward only) to its plane. */
+static void blk_emit_out(Emit *e, const char *dst, const Op *op) {
     Cbuf *c = e->c;
     const char *val = op && op->a.bias ? "bi[(ptrdiff_t)qq * BOCB + j] + b[oc]" : "bi[(ptrdiff_t)qq * BOCB + j]";
     const char *epi = op && emit_has_epilogue(op) ? emit_epilogue(e, op, "v", "oc") : "v";
@@ -414,21 +416,35 @@ static void blk_emit_out(Emit *e, const BlkGeo *q, const BlkPhase *f, const char
     cb_line(c, "for (int j = 0; j < ocn; j++) {");
     cb_line(c, "const int oc = cb * BOCB + j;");
     cb_line(c, "(void)oc;");
-    if (!f) {
-        cb_line(c, "float *const yc = %s + ((ptrdiff_t)(g0 + i0 + ii) * BOC + oc) * BQ;", dst);
-        cb_line(c, "for (int qq = qa; qq < qb; qq++) {");
-        cb_line(c, "const float v = %s;", val);
-        cb_line(c, "yc[qq] = %s;", epi);
-        cb_line(c, "}");
-    } else {
-        cb_line(c, "float *const yc = %s + ((ptrdiff_t)(g0 + i0 + ii) * BOC + oc) * %d + %d;", dst, q->dsh * q->dsw,
-                f->orh * q->dsw + f->orw);
-        cb_line(c, "for (int qq = qa; qq < qb; qq++) {");
-        if (f->ow < q->ow)
-            cb_line(c, "if (qq %% BOW >= %d) continue; /* past this phase's columns */", f->ow);
-        cb_line(c, "yc[(ptrdiff_t)(qq / BOW) * %d + qq %% BOW * %d] = %s;", q->os * q->dsw, q->os, val);
-        cb_line(c, "}");
-    }
+    cb_line(c, "float *const yc = %s + ((ptrdiff_t)(g0 + i0 + ii) * BOC + oc) * BQ;", dst);
+    cb_line(c, "for (int qq = qa; qq < qb; qq++) {");
+    cb_line(c, "const float v = %s;", val);
+    cb_line(c, "yc[qq] = %s;", epi);
+    cb_line(c, "}");
+    cb_line(c, "}");
+    cb_line(c, "}");
+    cb_line(c, "}");
+}
+
+/* The write-out of a job's phases (all in buf): dx row by row, element (h, w) from phase
+ * (h mod OS, w mod OS) at position (h / OS, w / OS), a few rows of every phase (at most 64
+ * positions, 8 KiB) at a time. Every element of the job's planes is written once. */
+static void blk_emit_out_phases(Cbuf *c, const BlkGeo *q, const char *dst) {
+    int nrw = q->dsw < q->os ? q->dsw : q->os; /* phases per row of phases */
+    int ra = 64 / (q->nph * q->ow);
+    ra = ra < 1 ? 1 : ra;
+    cb_line(c, "enum { DSH = %d, DSW = %d, DOS = %d, DNRW = %d, DRA = %d }; /* dx rows, columns, stride, phases a row, phase rows at a time */",
+            q->dsh, q->dsw, q->os, nrw, ra);
+    cb_line(c, "const int ocn = BOC - cb * BOCB < BOCB ? BOC - cb * BOCB : BOCB;");
+    cb_line(c, "for (int ii = 0; ii < ni; ii++)");
+    cb_line(c, "for (int a0 = 0; a0 * DOS < DSH; a0 += DRA) {");
+    cb_line(c, "const int h1 = (a0 + DRA) * DOS < DSH ? (a0 + DRA) * DOS : DSH;");
+    cb_line(c, "for (int j = 0; j < ocn; j++) {");
+    cb_line(c, "float *const yc = %s + ((ptrdiff_t)(g0 + i0 + ii) * BOC + cb * BOCB + j) * DSH * DSW;", dst);
+    cb_line(c, "for (int h = a0 * DOS; h < h1; h++) {");
+    cb_line(c, "const float *const br = buf + (((ptrdiff_t)(h %% DOS) * DNRW * BNI + ii) * BRQM + (ptrdiff_t)(h / DOS) * BOW) * BOCB + j;");
+    cb_line(c, "for (int w = 0; w < DSW; w++)");
+    cb_line(c, "    yc[h * DSW + w] = br[((ptrdiff_t)(w %% DOS) * BNI * BRQM + w / DOS) * BOCB];");
     cb_line(c, "}");
     cb_line(c, "}");
     cb_line(c, "}");
@@ -453,7 +469,7 @@ static void blk_emit(Emit *e, const BlkGeo *q, const char *src, const char *cons
         /* the phases' kernels declare BKH, BKW, BKK, BQ, BP, BRQ and BICB in their own blocks */
         cb_line(c, "enum { BIC = %d, BIH = %d, BIW = %d, BOC = %d, BOW = %d, BPH = %d, BPW = %d };", q->ic, q->ih, q->iw,
                 q->oc, q->ow, q->ph, q->pw);
-        cb_line(c, "enum { BHP = %d, BNI = %d, BSLOTS = %d, BRQM = %d };", q->hp, q->ni, q->slots, q->rq);
+        cb_line(c, "enum { BHP = %d, BNI = %d, BSLOTS = %d, BRQM = %d, BNPH = %d };", q->hp, q->ni, q->slots, q->rq, q->nph);
         cb_line(c, "enum { BOCB = %d, BNOCB = (BOC + BOCB - 1) / BOCB };", OCB);
         cb_line(c, "enum { BTAP = 0, BNPL = %d, BPLN = %d }; /* column shifts of dy per channel (all phases), their floats */",
                 q->npl, q->pln);
@@ -494,7 +510,7 @@ static void blk_emit(Emit *e, const BlkGeo *q, const char *src, const char *cons
     cb_line(c, "const int nch = (gn + BNI - 1) / BNI, jobs = nch * BNOCB;");
     cb_line(c, "PARALLEL_FOR");
     cb_line(c, "for (int slot = 0; slot < BSLOTS; slot++) {");
-    cb_line(c, "float *const buf = bufs + (ptrdiff_t)slot * BNI * %s * BOCB;", q->nph ? "BRQM" : "BRQ");
+    cb_line(c, "float *const buf = bufs + (ptrdiff_t)slot * BNI * %s * BOCB;", q->nph ? "BNPH * BRQM" : "BRQ");
     cb_line(c, "const int job_end = (int)((long long)jobs * (slot + 1) / BSLOTS);");
     cb_line(c, "int copied = -1; /* the first image of the chunk in the slot's copies */");
     cb_line(c, "(void)copied;");
@@ -509,8 +525,8 @@ static void blk_emit(Emit *e, const BlkGeo *q, const char *src, const char *cons
         cb_line(c, "}");
     }
     if (!q->nph) {
-        blk_emit_blocks(c, q, "wpk", 0, 0);
-        blk_emit_out(e, q, NULL, dst, op);
+        blk_emit_blocks(c, q, "wpk", "buf + (ptrdiff_t)ii * BRQ * BOCB", 0, 0);
+        blk_emit_out(e, dst, op);
     }
     for (int k = 0; k < q->nph; k++) {
         const BlkPhase *f = &q->f[k];
@@ -518,10 +534,12 @@ static void blk_emit(Emit *e, const BlkGeo *q, const char *src, const char *cons
                 q->os, f->orw, q->os, f->kh, f->kw);
         cb_line(c, "enum { BKH = %d, BKW = %d, BKK = BKH * BKW, BQ = %d * BOW, BP = %d, BRQ = %d, BICB = %d };", f->kh, f->kw,
                 f->oh, f->p, f->rq, f->icb);
-        blk_emit_blocks(c, q, arena_printf("wpk + %lld", (long long)f->wp_at), f->r0, f->s0);
-        blk_emit_out(e, q, f, dst, NULL);
+        blk_emit_blocks(c, q, arena_printf("wpk + %lld", (long long)f->wp_at),
+                        arena_printf("buf + ((ptrdiff_t)%d * BNI + ii) * BRQM * BOCB", k), f->r0, f->s0);
         cb_line(c, "}");
     }
+    if (q->nph)
+        blk_emit_out_phases(c, q, dst);
     cb_line(c, "}"); /* job */
     cb_line(c, "}"); /* slot */
     cb_line(c, "}"); /* group */
