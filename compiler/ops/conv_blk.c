@@ -443,8 +443,8 @@ static void blk_emit_out_phases(Cbuf *c, const BlkGeo *q, const char *dst) {
     cb_line(c, "float *const yc = %s + ((ptrdiff_t)(g0 + i0 + ii) * BOC + cb * BOCB + j) * DSH * DSW;", dst);
     cb_line(c, "for (int h = a0 * DOS; h < h1; h++) {");
     cb_line(c, "const float *const br = buf + (((ptrdiff_t)(h %% DOS) * DNRW * BNI + ii) * BRQM + (ptrdiff_t)(h / DOS) * BOW) * BOCB + j;");
-    cb_line(c, "for (int w = 0; w < DSW; w++)");
-    cb_line(c, "    yc[h * DSW + w] = br[((ptrdiff_t)(w %% DOS) * BNI * BRQM + w / DOS) * BOCB];");
+    cb_line(c, "for (int col = 0; col < DSW; col++)");
+    cb_line(c, "    yc[h * DSW + col] = br[((ptrdiff_t)(col %% DOS) * BNI * BRQM + col / DOS) * BOCB];");
     cb_line(c, "}");
     cb_line(c, "}");
     cb_line(c, "}");
