@@ -56,10 +56,11 @@
  * copies of dy (padded for the phase that needs most), each reading it from its own row and
  * plane; each job (chunk of images, block of dx channels) runs every phase into its buffer
  * ([phase][NI][RQ][OCB]), then writes its dx planes row by row, each element once (zero where
- * no tap reaches dy). Measured (one thread, batch 32, the same loaded 2-core machine, the % of
- * peak.c's peak in bench/profile.sh --train): ResNet-18's 64 -> 128 (32x32 -> 16x16),
- * 128 -> 256 and 256 -> 512 data gradients 32%, 35%, 42% by conv.c's general path, 60 to 72%
- * by phases (the stride-1 data gradients: 78 to 88% in the same run).
+ * no tap reaches dy). Measured (one thread, batch 32, the 2-core AVX-512 machine loaded by
+ * other jobs, % of peak.c's peak in bench/profile.sh --train resnet18_cifar): the data
+ * gradients of 64 -> 128 (32x32 -> 16x16), 128 -> 256 and 256 -> 512 at 23-31%, 27-34% and
+ * 32-42% by conv.c's general path, 72-81%, 67-78% and 62-71% by phases (the stride-1 data
+ * gradients of the same stages: 78-98% in the same runs).
  *
  * Layouts, all in the planned scratch:
  *   xs   [n][IC][KW][HP][OW] + tail   the shifted copies (per slot: [SLOTS][NI][IC]...)
