@@ -459,8 +459,14 @@ static void blk_emit_out_phases(Cbuf *c, const BlkGeo *q, const char *dst) {
     cb_line(c, "float *const yc = %s + ((ptrdiff_t)(g0 + i0 + ii) * BOC + cb * BOCB + j) * DSH * DSW;", dst);
     cb_line(c, "for (int h = a0 * DOS; h < h1; h++) {");
     cb_line(c, "const float *const br = buf + (((ptrdiff_t)(h %% DOS) * DNRW * BNI + ii) * BRQM + (ptrdiff_t)(h / DOS) * BOW) * BOCB + j;");
-    cb_line(c, "for (int col = 0; col < DSW; col++)");
-    cb_line(c, "    yc[h * DSW + col] = br[((ptrdiff_t)(col %% DOS) * BNI * BRQM + col / DOS) * BOCB];");
+    if (q->dsw % q->os == 0) { /* every phase of the row has BOW columns */
+        cb_line(c, "for (int pc = 0; pc < BOW; pc++) /* the phases' column pc */");
+        cb_line(c, "    for (int pr = 0; pr < DOS; pr++)");
+        cb_line(c, "        yc[h * DSW + pc * DOS + pr] = br[((ptrdiff_t)pr * BNI * BRQM + pc) * BOCB];");
+    } else {
+        cb_line(c, "for (int col = 0; col < DSW; col++)");
+        cb_line(c, "    yc[h * DSW + col] = br[((ptrdiff_t)(col %% DOS) * BNI * BRQM + col / DOS) * BOCB];");
+    }
     cb_line(c, "}");
     cb_line(c, "}");
     cb_line(c, "}");
