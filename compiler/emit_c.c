@@ -40,6 +40,29 @@ const char *emit_epilogue(const Emit *e, const Op *op, const char *v, const char
 
 bool emit_has_epilogue(const Op *op) { return op->epi_bn >= 0 || op->epi_act >= 0; }
 
+void emit_pack_begin(Emit *e, const char *var, const char *scratch_expr, int64_t floats) {
+    if (!e->packable) {
+        cb_line(e->c, "float *const %s = %s;", var, scratch_expr);
+        cb_line(e->c, "{");
+        return;
+    }
+    e->pack_floats = floats;
+    cb_line(e->c, "float *const %s = pk ? pk : %s; /* %lld floats: packed by NAME_pack, else here */", var,
+            scratch_expr, (long long)floats);
+    cb_line(e->c, "if (!pk || pack_now) {");
+}
+
+void emit_pack_end(Emit *e) {
+    cb_line(e->c, "}");
+    if (e->packable) {
+        cb_line(e->c, "if (pack_now)");
+        cb_line(e->c, "    return;");
+    }
+}
+
+/* NAME_PACK_FLOATS of the source emit_source wrote last, for its header. */
+static int64_t last_pack_floats;
+
 void emit_window_reduce(Cbuf *c, bool max, bool argmax) {
     if (max) {
         cb_line(c, "float m = -INFINITY;");
@@ -203,6 +226,8 @@ static void emit_header(Cbuf *c, const Graph *g, const Plan *plan, const EmitOpt
                    " * its n images into slices run on threads of their own. */",
                 g->slices, g->batch, (long long)plan->arena_floats, g->training ? " and a gradient block" : "");
     cb_line(c, "#define %s_WORK_FLOATS %lld", U, (long long)plan_work_floats(g, plan));
+    cb_line(c, "#define %s_PACK_FLOATS %lld /* the weights %s_pack packs (0: none to pack) */", U,
+            (long long)last_pack_floats, N);
     cb_line(c, "#define %s_PARAM_BYTES (%s_PARAM_FLOATS * 4)", U, U);
     cb_line(c, "#define %s_WORK_BYTES (%s_WORK_FLOATS * 4)", U, U);
     cb_line(c, "#define %s_NUM_TENSORS %d", U, g->nparams);
@@ -241,6 +266,13 @@ static void emit_header(Cbuf *c, const Graph *g, const Plan *plan, const EmitOpt
     cb_line(c, "/* Runs the model on n images (1 <= n <= %s_BATCH): input holds n * %s_IN_SIZE floats,", U, U);
     cb_line(c, " * output receives n * %s_OUT_SIZE. Returns 0, or -1 (doing nothing) when n is out of range. */", U);
     cb_line(c, "int %s_forward(const float *params, float *work, const float *input, float *output, int n);", N);
+    cb_line(c, "/* Some kernels repack their weights into a layout of their own at every call (at batch 1 that");
+    cb_line(c, " * can be a fifth of the time). %s_pack does it once into packs (%s_PACK_FLOATS floats,", N, U);
+    cb_line(c, " * work as for a forward call); %s_forward_packed then runs as %s_forward with those packs.", N, N);
+    cb_line(c, " * Call %s_pack again whenever params change. Returns 0. */", N);
+    cb_line(c, "int %s_pack(const float *params, float *work, float *packs);", N);
+    cb_line(c, "int %s_forward_packed(const float *params, const float *packs, float *work, const float *input, float *output,", N);
+    cb_line(c, "                   int n);");
     if (g->training) {
         cb_blank(c);
         cb_raw(c, "%s", train_types);
@@ -386,6 +418,8 @@ typedef struct Fn {
     const char *head;         /* its comment */
     const char *decl, *body;  /* "const float *restrict x, ..." and the body */
     const char *call, *call_tte;
+    const char *call_base;    /* call without the packs' two arguments (pack_floats > 0) */
+    int64_t pack_floats;      /* its packed weights (emit_pack_begin), or 0 */
     int same_as;              /* index of an earlier Fn with the same decl and body, or -1 */
     const char *label;        /* "%12 (line 30)" or "gradient of %12 (line 30)" */
     const char *users;        /* the other ops it serves, for the comment: "%7 (line 12), ..." */
@@ -479,7 +513,7 @@ static Fn build_fn(const Graph *g, const Plan *plan, int i, FnKind kind, const c
 #undef ARG
     Cbuf body = {0};
     body.indent = 1;
-    Emit e = {&body, g, plan};
+    Emit e = {&body, g, plan, kind == FN_INFER && !op_is_backward(op), 0};
     if (op_is_backward(op))
         finfo->emit_backward(&e, op, f);
     else if (kind == FN_TRAIN)
@@ -548,8 +582,19 @@ static Fn build_fn(const Graph *g, const Plan *plan, int i, FnKind kind, const c
             fused = arena_printf("%s%s%s %%%d", fused, *fused ? ", " : "", op_name(g->ops[after[k]].kind), g->ops[after[k]].out);
     if (*fused)
         cb_line(&head, "/*   fused: %s */", fused);
+    const char *call_base = NULL;
+    if (e.pack_floats > 0) { /* the packs (NULL: repack here) and whether to pack and return */
+        if (na + 2 > MAX_FN_ARGS) {
+            fprintf(stderr, "cnnc: internal error: op %d needs more than %d function arguments\n", i, MAX_FN_ARGS);
+            exit(3);
+        }
+        args[na++] = (FnArg){"float *pk", "pk", "NULL", NULL};
+        args[na++] = (FnArg){"int pack_now", "pack_now", "0", NULL};
+    }
     const char *decl = "", *call = "", *call2 = "", *casts = "";
     for (int k = 0; k < na; k++) {
+        if (e.pack_floats > 0 && k == na - 2)
+            call_base = call;
         bool ptr = strchr(args[k].decl, '*') != NULL && strcmp(args[k].name, "o") && strcmp(args[k].name, "labels");
         const char *d = args[k].decl;
         if (ptr && !inplace) { /* "const float *x" -> "const float *restrict x" */
@@ -569,6 +614,8 @@ static Fn build_fn(const Graph *g, const Plan *plan, int i, FnKind kind, const c
     fn.body = arena_printf("    %s;\n%s", casts, body.data ? body.data : "");
     fn.call = call;
     fn.call_tte = call2;
+    fn.call_base = call_base;
+    fn.pack_floats = e.pack_floats;
     cb_free(&body);
     cb_free(&head);
     return fn;
@@ -766,25 +813,6 @@ static void emit_slice_entries(Cbuf *c, const Graph *g, const Plan *plan, bool t
     const char *N = g->name, *U = upper(g->name);
     cb_blank(c);
     cb_line(c, "/* ---------------- batch slices ---------------- */");
-    cb_line(c, "#ifdef _OPENMP");
-    cb_line(c, "#define SLICE_FOR _Pragma(\"omp parallel for schedule(static)\")");
-    cb_line(c, "#else");
-    cb_line(c, "#define SLICE_FOR");
-    cb_line(c, "#endif");
-    cb_line(c, "#define SLICE_FIRST(s) (int)((long long)n * (s) / ns)");
-    cb_blank(c);
-    cb_line(c, "int %s_forward(const float *params, float *work, const float *input, float *output, int n) {", N);
-    cb_line(c, "if (n < 1 || n > %s_BATCH)", U);
-    cb_line(c, "    return -1;");
-    cb_line(c, "const int ns = (n + SLICE_BATCH - 1) / SLICE_BATCH;");
-    cb_line(c, "SLICE_FOR");
-    cb_line(c, "for (int s = 0; s < ns; s++) {");
-    cb_line(c, "const int i0 = SLICE_FIRST(s);");
-    cb_line(c, "(void)%s_forward_slice(params, work + s * SLICE_WORK, input + (ptrdiff_t)i0 * %s_IN_SIZE,", N, U);
-    cb_line(c, "                      output + (ptrdiff_t)i0 * %s_OUT_SIZE, SLICE_FIRST(s + 1) - i0);", U);
-    cb_line(c, "}");
-    cb_line(c, "return 0;");
-    cb_line(c, "}");
     if (taps) {
         cb_blank(c);
         cb_line(c, "int %s_forward_tap(const float *params, float *work, const float *input, float *dst, int n, int tap) {", N);
@@ -1385,6 +1413,10 @@ static int emit_source(Cbuf *c, const Graph *g, const Plan *plan, const EmitOpti
             if (fns.fns[k].same_as >= 0)
                 fns.fns[k].name = fns.fns[fns.fns[k].same_as].name;
     }
+    /* The packed weights: each op whose function packs them gets its place in the packs. */
+    const char **calls_fwd = arena_alloc(sizeof(char *) * (size_t)(g->nops + 1)); /* in NAME_forward_run */
+    const char **calls_pack = arena_alloc(sizeof(char *) * (size_t)(g->nops + 1)); /* in NAME_pack */
+    int64_t pack_total = 0;
     for (int i = 1; i < nfwd; i++)
         if (infer_of[i] >= 0) {
             const Fn *fn = &fns.fns[infer_of[i]];
@@ -1392,17 +1424,26 @@ static int emit_source(Cbuf *c, const Graph *g, const Plan *plan, const EmitOpti
                 fn_print(c, fn, "static CNN_NOINLINE");
             else if (fn->same_as < 0)
                 cb_line(c, "void %s(%s);", fn->name, *fn->decl ? fn->decl : "void");
-            calls[i] = calls_tte[i] = arena_printf("%s(%s);", fn->name, fn->call);
+            calls[i] = calls_tte[i] = calls_fwd[i] = arena_printf("%s(%s);", fn->name, fn->call);
+            calls_pack[i] = NULL;
+            if (fn->pack_floats > 0) {
+                calls_fwd[i] = arena_printf("%s(%s, packs ? (float *)packs + %lld : NULL, 0);", fn->name, fn->call_base,
+                                            (long long)pack_total);
+                calls_pack[i] = arena_printf("%s(%s, packs + %lld, 1);", fn->name, fn->call_base, (long long)pack_total);
+                pack_total += (fn->pack_floats + 15) / 16 * 16;
+            }
         }
+    last_pack_floats = pack_total;
     if (nparts)
         cb_blank(c);
     FnBody fb;
     body_init(&fb);
     for (int i = 1; i < nfwd; i++)
         if (calls[i])
-            cb_line(body_unit(&fb), "%s", calls[i]);
-    body_chunk(c, &fb, arena_printf("%s_forward", N), "const float *params, float *work, const float *input, int n",
-               "params, work, input, n", false);
+            cb_line(body_unit(&fb), "%s", calls_fwd[i]);
+    body_chunk(c, &fb, arena_printf("%s_forward", N),
+               "const float *params, const float *packs, float *work, const float *input, int n",
+               "params, packs, work, input, n", false);
     if (g->slices > 1) {
         cb_line(c, "/* Batch slices: a call of n images runs as at most SLICES slices of at most SLICE_BATCH");
         cb_line(c, " * images, each in its own SLICE_WORK floats of work (the plan is one slice's). */");
@@ -1410,14 +1451,62 @@ static int emit_source(Cbuf *c, const Graph *g, const Plan *plan, const EmitOpti
         cb_line(c, "#define SLICE_WORK %lldLL", (long long)((plan->arena_floats + 15) / 16 * 16));
         cb_blank(c);
     }
-    cb_line(c, "%s(const float *params, float *work, const float *input, float *output, int n) {", entry(g, "int", "forward"));
+    cb_line(c, "/* The forward pass, with the weights packed by %s_pack (packs) or repacked in each call", N);
+    cb_line(c, " * (packs NULL). */");
+    cb_line(c, "static int %s_forward_run(const float *params, const float *packs, float *work, const float *input,", N);
+    cb_line(c, "                       float *output, int n) {");
     cb_line(c, "if (n < 1 || n > %s)", batch_limit(g));
     cb_line(c, "    return -1;");
+    cb_line(c, "(void)packs;");
     if (!g->nparams)
         cb_line(c, "(void)params; /* the model has no parameters */");
     body_print(c, &fb);
     cb_line(c, "memcpy(output, %s, sizeof(float) * (size_t)n * %s_OUT_SIZE);", value_ptr(g, plan, g->output), U);
     cb_line(c, "return 0;");
+    cb_line(c, "}");
+    cb_blank(c);
+    const char *run = arena_printf("%s_forward_run", N);
+    if (g->slices > 1) {
+        run = arena_printf("%s_forward_slices", N);
+        cb_line(c, "/* n images in slices run at once, each in its own arena (batch slices). */");
+        cb_line(c, "#ifdef _OPENMP");
+        cb_line(c, "#define SLICE_FOR _Pragma(\"omp parallel for schedule(static)\")");
+        cb_line(c, "#else");
+        cb_line(c, "#define SLICE_FOR");
+        cb_line(c, "#endif");
+        cb_line(c, "#define SLICE_FIRST(s) (int)((long long)n * (s) / ns)");
+        cb_line(c, "static int %s(const float *params, const float *packs, float *work, const float *input, float *output,", run);
+        cb_line(c, "              int n) {");
+        cb_line(c, "if (n < 1 || n > %s_BATCH)", U);
+        cb_line(c, "    return -1;");
+        cb_line(c, "const int ns = (n + SLICE_BATCH - 1) / SLICE_BATCH;");
+        cb_line(c, "SLICE_FOR");
+        cb_line(c, "for (int s = 0; s < ns; s++) {");
+        cb_line(c, "const int i0 = SLICE_FIRST(s);");
+        cb_line(c, "(void)%s_forward_run(params, packs, work + s * SLICE_WORK, input + (ptrdiff_t)i0 * %s_IN_SIZE,", N, U);
+        cb_line(c, "                      output + (ptrdiff_t)i0 * %s_OUT_SIZE, SLICE_FIRST(s + 1) - i0);", U);
+        cb_line(c, "}");
+        cb_line(c, "return 0;");
+        cb_line(c, "}");
+        cb_blank(c);
+    }
+    cb_line(c, "int %s_forward(const float *params, float *work, const float *input, float *output, int n) {", N);
+    cb_line(c, "return %s(params, NULL, work, input, output, n);", run);
+    cb_line(c, "}");
+    cb_blank(c);
+    cb_line(c, "int %s_pack(const float *params, float *work, float *packs) {", N);
+    cb_line(c, "const float *const input = work; /* not read: each call below packs its weights and returns */");
+    cb_line(c, "const int n = 1;");
+    cb_line(c, "(void)params, (void)input, (void)n, (void)packs;");
+    for (int i = 1; i < nfwd; i++)
+        if (calls_pack[i])
+            cb_line(c, "%s", calls_pack[i]);
+    cb_line(c, "return 0;");
+    cb_line(c, "}");
+    cb_blank(c);
+    cb_line(c, "int %s_forward_packed(const float *params, const float *packs, float *work, const float *input, float *output,", N);
+    cb_line(c, "                   int n) {");
+    cb_line(c, "return %s(params, packs, work, input, output, n);", run);
     cb_line(c, "}");
     int ntaps = o->taps ? emit_taps(c, g, plan, calls, nfwd) : 0;
     if (g->training) {
@@ -1598,6 +1687,9 @@ static void emit_main(Cbuf *c, const Graph *g, const Graph *gt, const EmitOption
     cb_line(c, ".trained_params = %lld,", (long long)ir_param_count(g, true));
     cb_line(c, ".flops = %.0f,", ir_total_flops(g));
     cb_line(c, ".forward = %s_forward,", N);
+    cb_line(c, ".pack_floats = %s_PACK_FLOATS,", U);
+    cb_line(c, ".pack = %s_pack,", N);
+    cb_line(c, ".forward_packed = %s_forward_packed,", N);
     cb_line(c, ".ntaps = %s_ntaps,", N);
     cb_line(c, ".tap_name = %s_tap_name,", N);
     cb_line(c, ".tap_what = %s_tap_what,", N);

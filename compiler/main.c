@@ -53,8 +53,9 @@ static const char usage_text[] =
     "                     may pass any n <= N\n"
     "  --slices K         split a call's batch into at most K slices, each run on its own\n"
     "                     thread in its own arena (docs/hacking.md, \"Batch slices\"): 1 turns\n"
-    "                     it off; default: 2 for small networks whose ops do not couple the\n"
-    "                     images (no batchnorm or dropout in training), with a batch of 16 or more\n"
+    "                     it off; default: one per processor (at least 2) for small networks\n"
+    "                     whose ops do not couple the images (no batchnorm or dropout in\n"
+    "                     training), with at least 8 images per slice\n"
     "  -O0, -O1, -O2      optimization: -O0 keeps every op as written (no fusion, no in-place\n"
     "                     ops); -O1 and up fuse (docs/ir.md) and run ops in place (default -O2)\n"
     "  --train            with --emit=ir, plan or dot: append the loss and the backward graph; with\n"
@@ -525,7 +526,7 @@ static Plan *compile_graph(const Options *o, Graph *g, bool train) {
     /* Batch slices (pass_plan.c) for the code and its plan; the other views show the model. */
     g->batch_all = g->batch;
     if (o->emit == EMIT_PROGRAM || o->emit == EMIT_C || o->emit == EMIT_PLAN) {
-        int k = plan_slices(g, train, o->slices);
+        int k = plan_slices(g, train, o->slices, (int)sysconf(_SC_NPROCESSORS_ONLN));
         if (k > 1) {
             g->slices = k;
             ir_rebatch(g, (g->batch + k - 1) / k);

@@ -92,13 +92,14 @@ int64_t grad_floats(const Graph *g, int i) {
  * training are the ones with a training variant of their forward (batchnorm's batch
  * statistics, dropout's masks drawn by image index) and the loss, whose mean the entry point
  * takes over the slices itself (each slice's gradient scale weighted by its share of the
- * batch's denominator). Inference couples nothing. Taken by default for 2 slices when every
- * slice keeps at least SLICE_MIN images and the forward costs at most SLICE_FLOPS per image:
- * above that, the ops' own threads pay for themselves (docs/hacking.md, "Threads"). */
-enum { SLICE_DEFAULT = 2, SLICE_MIN = 8 };
+ * batch's denominator). Inference couples nothing. Taken by default, one slice per processor
+ * of the compiling machine (the programs are built for it: -march=native) and at least 2, when
+ * every slice keeps at least SLICE_MIN images and the forward costs at most SLICE_FLOPS per
+ * image: above that, the ops' own threads pay for themselves (docs/hacking.md, "Threads"). */
+enum { SLICE_MIN = 8, SLICE_MAX = 64 };
 static const double SLICE_FLOPS = 16777216.0; /* 2^24 forward FLOPs per image */
 
-int plan_slices(const Graph *g, bool train, int requested) {
+int plan_slices(const Graph *g, bool train, int requested, int cpus) {
     if (requested == 1 || g->batch < 2 * SLICE_MIN)
         return 1;
     for (int i = 0; i < g->nops && train; i++)
@@ -106,7 +107,7 @@ int plan_slices(const Graph *g, bool train, int requested) {
             return 1;
     if (!requested && ir_total_flops(g) > SLICE_FLOPS)
         return 1;
-    int k = requested ? requested : SLICE_DEFAULT;
+    int k = requested ? requested : cpus < 2 ? 2 : cpus > SLICE_MAX ? SLICE_MAX : cpus;
     if (k > g->batch / SLICE_MIN)
         k = g->batch / SLICE_MIN;
     return k > 1 ? k : 1;

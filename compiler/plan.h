@@ -38,9 +38,9 @@ enum { PLAN_ALIGN = 16 };
 Plan *pass_plan(const Graph *g, bool inplace);
 int64_t grad_floats(const Graph *g, int op);
 /* Batch slices: how many independent slices a call of g->batch images is split into (1: none),
- * decided on the forward graph before autodiff. requested: --slices (0: the compiler's choice;
- * 1: none; K: at most K). See pass_plan.c. */
-int plan_slices(const Graph *g, bool train, int requested);
+ * decided on the forward graph before autodiff. requested: --slices (0: the compiler's choice,
+ * up to cpus slices, at least 2; 1: none; K: at most K). See pass_plan.c. */
+int plan_slices(const Graph *g, bool train, int requested, int cpus);
 /* The floats of a call's workspace: the plan's arena, or with slices each slice's arena and,
  * for a training graph, one gradient block per slice. */
 int64_t plan_work_floats(const Graph *g, const Plan *p);

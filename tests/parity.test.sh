@@ -39,7 +39,7 @@ run() {
 # shellcheck disable=SC2086
 run $small
 # Batch slices (docs/hacking.md): at a compiled batch of 20 these forwards run as 2 slices of 10
-# images (n = 20) or call one slice (n = 1).
+# images (n = 20; at most 20 / 8 slices) or call one slice (n = 1).
 "$B/cnnc" --emit=plan --batch 20 "$top/models/lenet5.cnn" | grep -q "runs as 2 slices of up to 10 images" ||
     fail "lenet5 at batch 20 is not planned in 2 batch slices"
 run --compiled-batch 20 --only lenet5 simplecnn cov_pool
