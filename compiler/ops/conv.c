@@ -628,7 +628,7 @@ static int64_t conv_bwd_scratch(const Graph *g, const Op *bwd, const Op *fwd) {
         return dws;
     Shape in = g->values[fwd->in[0]].shape, out = g->values[fwd->out].shape;
     Attrs d;
-    bool by_kernel = bwd->out >= 0 && conv_dx_by_kernel(&fwd->a, &d);
+    bool by_kernel = bwd->out >= 0 && (conv_dx_by_kernel(&fwd->a, &d) || conv_blk_dx_scratch(&fwd->a, in, out) >= 0); /* conv_blk.c: strided too */
     int64_t need = 0;
     if (by_kernel) {
         d.out = in.d[1];
@@ -732,7 +732,7 @@ static void conv_emit_backward(Emit *e, const Op *bwd, const Op *fwd) {
             a->sh, a->sw, a->ph, a->pw, a->dh, a->dw, a->groups);
     cb_line(c, "enum { ICG = IC / G, OCG = OC / G };");
     Attrs d;
-    bool want_dx = bwd->out >= 0, by_kernel = want_dx && conv_dx_by_kernel(a, &d);
+    bool want_dx = bwd->out >= 0, by_kernel = want_dx && (conv_dx_by_kernel(a, &d) || conv_blk_dx_scratch(a, in, out) >= 0);
     bool dx_gemm = want_dx && !by_kernel, want_dw = bwd->wrt == 0;
     if (by_kernel) {
         conv_profile_mark(c, "dx", e->g, fwd);
