@@ -498,8 +498,9 @@ static void blk_emit(Emit *e, const BlkGeo *q, const char *src, const char *cons
     }
     cb_line(c, "enum { BXS = %lld, BGI = %d }; /* floats of a slot's copies (or of a group's), images per group */",
             (long long)q->xs_area, q->gi);
-    cb_line(c, "float *const xsb = scratch, *const wpk = scratch + %lld, *const bufs = scratch + %lld;", (long long)q->wp_at,
-            (long long)q->buf_at);
+    cb_line(c, "float *const xsb = scratch, *const bufs = scratch + %lld;", (long long)q->buf_at);
+    /* the weights: packed once by NAME_pack for inference (emit_pack_begin), else at each call */
+    emit_pack_begin(e, "wpk", arena_printf("scratch + %lld", (long long)q->wp_at), q->buf_at - q->wp_at);
     cb_line(c, "PARALLEL_FOR");
     cb_line(c, "for (int bk = 0; bk < BNOCB * BIC; bk++) { /* wpk[cb][ic][k][BOCB] (of each phase) */");
     cb_line(c, "const int cb = bk / BIC, cc = bk %% BIC;");
@@ -522,6 +523,7 @@ static void blk_emit(Emit *e, const BlkGeo *q, const char *src, const char *cons
             cb_line(c, "}");
     }
     cb_line(c, "}");
+    emit_pack_end(e);
     cb_line(c, "for (int g0 = 0; g0 < n; g0 += BGI) {");
     cb_line(c, "const int gn = n - g0 < BGI ? n - g0 : BGI; /* the group's images */");
     if (!q->local) {
