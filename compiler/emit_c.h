@@ -23,6 +23,8 @@ typedef struct Emit {
     Cbuf *c;
     const Graph *g;
     const Plan *plan;
+    bool packable;           /* an inference function: its weights may come packed (emit_pack_begin) */
+    int64_t pack_floats;     /* set by emit_pack_begin: the floats of the packed weights */
 } Emit;
 
 /* Writes NAME.c and NAME.h (the embeddable pair). Returns false after a
@@ -55,6 +57,15 @@ bool emit_has_epilogue(const Op *op);
  * xi[h * IW + w] over h0 <= h < h1, w0 <= w < w1; with argmax, also at, the index of the
  * first maximum in row-major order (the window's first element when nothing beats -inf). */
 void emit_window_reduce(Cbuf *c, bool max, bool argmax);
+/* Weights packed once (NAME_pack, docs/embedding.md): a kernel that repacks its weights at
+ * every call declares the packed block with emit_pack_begin (float *const VAR, floats of it,
+ * its place in the scratch otherwise) and writes the repacking loop, then calls emit_pack_end.
+ * In an inference function the block then comes from the caller's packs when NAME_pack has
+ * filled them (the loop is skipped), and NAME_pack runs only the loop; elsewhere (training,
+ * gradients) the code is the plain repacking into the scratch. The repacking must depend on
+ * the weights alone (not on x or n), and nothing before it may have effects beyond the scratch. */
+void emit_pack_begin(Emit *e, const char *var, const char *scratch_expr, int64_t floats);
+void emit_pack_end(Emit *e);
 /* A float literal that round-trips: 0.286000013f */
 const char *emit_float(double v);
 

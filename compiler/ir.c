@@ -10,7 +10,8 @@
 Graph *ir_new(const char *name, int batch) {
     Graph *g = arena_alloc(sizeof *g);
     g->name = name;
-    g->batch = batch;
+    g->batch = g->batch_all = batch;
+    g->slices = 1;
     g->input = g->output = g->loss = -1;
     return g;
 }
@@ -24,6 +25,13 @@ Graph *ir_new(const char *name, int batch) {
             (cap) = nc;                                                                    \
         }                                                                                  \
     } while (0)
+
+void ir_rebatch(Graph *g, int b) {
+    for (int v = 0; v < g->nvalues; v++)
+        if (g->values[v].shape.rank > 0)
+            g->values[v].shape.d[0] = b;
+    g->batch = b;
+}
 
 Graph *ir_clone(const Graph *g) {
     Graph *c = arena_alloc(sizeof *c);

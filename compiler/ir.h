@@ -108,12 +108,19 @@ typedef struct Graph {
     bool training;       /* pass_autodiff ran: loss and backward ops follow the forward ops */
     int nforward;        /* ops [0, nforward) are the forward (inference) graph */
     int loss;            /* value id of the loss (a scalar), or -1 */
+    /* Batch slices (pass_plan.c, plan_slices): with slices > 1 the shapes and the plan are for
+     * one slice of `batch` images, and the entry points split a call of up to batch_all images
+     * into at most `slices` slices, each run in its own arena (on its own thread). */
+    int slices;          /* 1: no slicing */
+    int batch_all;       /* the most images one call takes (= batch without slices) */
 } Graph;
 
 Graph *ir_new(const char *name, int batch);
 /* A deep copy of g (values, ops, parameters); attribute arrays and the train settings are
  * shared, as no pass changes them. */
 Graph *ir_clone(const Graph *g);
+/* Sets the batch dimension of every value to b (the graph's shapes before autodiff). */
+void ir_rebatch(Graph *g, int b);
 int ir_add_value(Graph *g, Shape s);
 /* Appends an op reading in[0..nin) (copied) with a fresh output value of shape out. */
 int ir_add_op(Graph *g, OpKind kind, const int *in, int nin, Shape out, Span span);

@@ -51,6 +51,11 @@ static const char usage_text[] =
     "  --batch N          the largest batch the compiled code accepts (default: 1 for --emit=c\n"
     "                     without --train, else the train section's batch, else 1); calls\n"
     "                     may pass any n <= N\n"
+    "  --slices K         split a call's batch into at most K slices, each run on its own\n"
+    "                     thread in its own arena (docs/hacking.md, \"Batch slices\"): 1 turns\n"
+    "                     it off; default: one per processor (at least 2) for small networks\n"
+    "                     whose ops do not couple the images (no batchnorm or dropout in\n"
+    "                     training), with at least 8 images per slice\n"
     "  -O0, -O1, -O2      optimization: -O0 keeps every op as written (no fusion, no in-place\n"
     "                     ops); -O1 and up fuse (docs/ir.md) and run ops in place (default -O2)\n"
     "  --train            with --emit=ir, plan or dot: append the loss and the backward graph; with\n"
@@ -78,6 +83,7 @@ typedef struct Options {
     const char *file, *out, *embed, *svg;
     EmitKind emit;
     bool train, no_train, mpi;
+    int slices;         /* --slices K: 0 the compiler's choice */
     int opt;            /* -O level: 0 no fusion and no in-place ops; 1 and 2 both (default 2) */
     const char *dump_after; /* --dump-after=PASS, or NULL */
     ElabOptions elab;
@@ -129,6 +135,7 @@ static int parse_options(int argc, char **argv, Options *o, Define *defines) {
                 return usage_error("unknown --emit kind '%s' (ir, params, c, plan, dot, torch)", a + 7);
             o->emit = ek[k];
         } else if (!strcmp(a, "--model") || !strcmp(a, "-o") || !strcmp(a, "--batch") || !strcmp(a, "-D") ||
+                   !strcmp(a, "--slices") ||
                    !strcmp(a, "--embed-weights") || !strcmp(a, "--svg")) {
             if (i + 1 >= argc)
                 return usage_error("option '%s' needs a value", a);
@@ -147,6 +154,12 @@ static int parse_options(int argc, char **argv, Options *o, Define *defines) {
                 if (*v == 0 || *end || n < 1 || n > 65536)
                     return usage_error("--batch takes an integer from 1 to 65536, got '%s'", v);
                 o->elab.batch = (int)n;
+            } else if (!strcmp(a, "--slices")) {
+                char *end;
+                long n = strtol(v, &end, 10);
+                if (*v == 0 || *end || n < 1 || n > 64)
+                    return usage_error("--slices takes an integer from 1 to 64, got '%s'", v);
+                o->slices = (int)n;
             } else {
                 const char *eq = strchr(v, '=');
                 if (!eq || eq == v)
@@ -510,6 +523,17 @@ static void dump_after(const Options *o, const char *pass, const Graph *g, const
  * up, except for the PyTorch view, which mirrors the network as written), plan. Returns the
  * plan, or NULL after a message. */
 static Plan *compile_graph(const Options *o, Graph *g, bool train) {
+    /* Batch slices (pass_plan.c) for the code and its plan; the other views show the model. */
+    g->batch_all = g->batch;
+    if (o->emit == EMIT_PROGRAM || o->emit == EMIT_C || o->emit == EMIT_PLAN) {
+        int k = plan_slices(g, train, o->slices, (int)sysconf(_SC_NPROCESSORS_ONLN));
+        if (k > 1) {
+            g->slices = k;
+            ir_rebatch(g, (g->batch + k - 1) / k);
+            if (!pass_shape(g))
+                return NULL;
+        }
+    }
     if (train) {
         if (!pass_autodiff(g))
             return NULL;

@@ -13,6 +13,7 @@
 
 #include "arena.h"
 #include "ops.h"
+#include "ir_print.h"
 
 static int64_t round_up(int64_t n) { return (n + PLAN_ALIGN - 1) / PLAN_ALIGN * PLAN_ALIGN; }
 
@@ -80,6 +81,44 @@ int64_t grad_floats(const Graph *g, int i) {
             n += round_up(g->params[pi].numel);
     }
     return n;
+}
+
+/* Batch slices. A small network's step is a chain of short ops (LeNet-5's training step: 25
+ * ops, 3 ms of work at batch 64): threads that fork and join inside every op spend much of the
+ * step waiting at the op's end. When no op couples the images of a batch, the step can instead
+ * be cut into slices of images, each running every op on its own images in its own arena:
+ * one parallel region per call, no barrier until the slices' weight gradients are summed
+ * (in a fixed order, so results do not depend on the thread count). Ops that couple images in
+ * training are the ones with a training variant of their forward (batchnorm's batch
+ * statistics, dropout's masks drawn by image index) and the loss, whose mean the entry point
+ * takes over the slices itself (each slice's gradient scale weighted by its share of the
+ * batch's denominator). Inference couples nothing. Taken by default, one slice per processor
+ * of the compiling machine (the programs are built for it: -march=native) and at least 2, when
+ * every slice keeps at least SLICE_MIN images and the forward costs at most SLICE_FLOPS per
+ * image: above that, the ops' own threads pay for themselves (docs/hacking.md, "Threads"). */
+enum { SLICE_MIN = 8, SLICE_MAX = 64 };
+static const double SLICE_FLOPS = 16777216.0; /* 2^24 forward FLOPs per image */
+
+int plan_slices(const Graph *g, bool train, int requested, int cpus) {
+    if (requested == 1 || g->batch < 2 * SLICE_MIN)
+        return 1;
+    for (int i = 0; i < g->nops && train; i++)
+        if (op_info(g->ops[i].kind)->emit_forward_train)
+            return 1;
+    if (!requested && ir_total_flops(g) > SLICE_FLOPS)
+        return 1;
+    int k = requested ? requested : cpus < 2 ? 2 : cpus > SLICE_MAX ? SLICE_MAX : cpus;
+    if (k > g->batch / SLICE_MIN)
+        k = g->batch / SLICE_MIN;
+    return k > 1 ? k : 1;
+}
+
+int64_t plan_grad_block(const Plan *p) { return round_up(p->param_floats); }
+
+int64_t plan_work_floats(const Graph *g, const Plan *p) {
+    if (g->slices <= 1)
+        return p->arena_floats;
+    return g->slices * (round_up(p->arena_floats) + (g->training ? plan_grad_block(p) : 0));
 }
 
 Plan *pass_plan(const Graph *g, bool inplace_allowed) {

@@ -37,6 +37,14 @@ enum { PLAN_ALIGN = 16 };
 /* Liveness, then offsets by several placement heuristics; keeps the smallest arena. */
 Plan *pass_plan(const Graph *g, bool inplace);
 int64_t grad_floats(const Graph *g, int op);
+/* Batch slices: how many independent slices a call of g->batch images is split into (1: none),
+ * decided on the forward graph before autodiff. requested: --slices (0: the compiler's choice,
+ * up to cpus slices, at least 2; 1: none; K: at most K). See pass_plan.c. */
+int plan_slices(const Graph *g, bool train, int requested, int cpus);
+/* The floats of a call's workspace: the plan's arena, or with slices each slice's arena and,
+ * for a training graph, one gradient block per slice. */
+int64_t plan_work_floats(const Graph *g, const Plan *p);
+int64_t plan_grad_block(const Plan *p);
 /* Checks that no two values whose live ranges overlap share a float; false (with a message
  * on stderr) on a violation. */
 bool plan_verify(const Graph *g, const Plan *p);

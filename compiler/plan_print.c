@@ -75,10 +75,16 @@ void plan_print(const Graph *g, const Plan *p, FILE *f) {
     } else {
         fprintf(f, "\n");
     }
+    if (g->slices > 1)
+        fprintf(f, "# batch slices: a call of up to %d images runs as %d slices of up to %d images, each in its own\n"
+                   "#   arena (this plan)%s: the workspace is %lld bytes\n",
+                g->batch_all, g->slices, g->batch, g->training ? " with its own gradient block" : "",
+                (long long)plan_work_floats(g, p) * 4);
     fprintf(f, "# arena / peak-live = %.3f, naive / arena = %.2f\n",
             p->peak_floats ? (double)p->arena_floats / (double)p->peak_floats : 1.0,
             p->arena_floats ? (double)p->naive_floats / (double)p->arena_floats : 1.0);
     fprintf(f, "arena %lld\n", (long long)p->arena_floats * 4);
     fprintf(f, "naive %lld\n", (long long)p->naive_floats * 4);
     fprintf(f, "peak-live %lld\n", (long long)p->peak_floats * 4);
+    fprintf(f, "workspace %lld\n", (long long)plan_work_floats(g, p) * 4);
 }

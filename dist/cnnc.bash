@@ -13,7 +13,7 @@ _cnnc() {
         --embed-weights) compopt -o filenames 2>/dev/null
             COMPREPLY=($(compgen -f -X '!*.safetensors' -- "$cur") $(compgen -d -- "$cur")); return ;;
         --svg) compopt -o filenames 2>/dev/null; COMPREPLY=($(compgen -f -- "$cur")); return ;;
-        --batch|--model|-D) return ;;
+        --batch|--slices|--model|-D) return ;;
     esac
     case $cur in
         --emit=*)
@@ -21,7 +21,7 @@ _cnnc() {
         --dump-after=*)
             COMPREPLY=($(compgen -W "elaborate shape autodiff fuse plan" -- "${cur#--dump-after=}")); return ;;
         -*)
-            COMPREPLY=($(compgen -W "-o --emit= --model -D --batch -O0 -O1 -O2 --train --no-train --mpi
+            COMPREPLY=($(compgen -W "-o --emit= --model -D --batch --slices -O0 -O1 -O2 --train --no-train --mpi
                                      --embed-weights --svg --dump-after= -h --help --version" -- "$cur"))
             case ${COMPREPLY[0]} in --emit=|--dump-after=) compopt -o nospace 2>/dev/null ;; esac
             return ;;

@@ -9,14 +9,15 @@ top=$(cd "$(dirname "$0")/.." && pwd)
 cnnc="$B/cnnc"
 [ -x "$cnnc" ] || { echo "memory_results: $cnnc not built (run make)" >&2; exit 1; }
 table() {
-    echo "| model | step | arena | peak-live | naive | arena / peak-live | naive / arena |"
-    echo "|---|---|---:|---:|---:|---:|---:|"
+    echo "| model | step | arena | peak-live | naive | arena / peak-live | naive / arena | workspace |"
+    echo "|---|---|---:|---:|---:|---:|---:|---:|"
     for m in lenet5 simplecnn resnet18_cifar alexnet googlenet vgg16 vgg16_bn resnet18 resnet50; do
         for step in inference training; do
             t=; [ $step = training ] && t=--train
-            "$cnnc" --emit=plan $t "$top/models/$m.cnn" | awk -v m=$m -v s=$step '
+            "$cnnc" --emit=plan --slices 2 $t "$top/models/$m.cnn" | awk -v m=$m -v s=$step '
                 $1 == "arena" { a = $2 } $1 == "naive" { n = $2 } $1 == "peak-live" { p = $2 }
-                END { M = 1048576; printf "| %s | %s | %.1f | %.1f | %.1f | %.3f | %.1fx |\n", m, s, a / M, p / M, n / M, a / p, n / a }'
+                $1 == "workspace" { w = $2 } $2 == "batch" && $3 == "slices:" { k = " (" $13 " slices)" }
+                END { M = 1048576; printf "| %s | %s | %.1f | %.1f | %.1f | %.3f | %.1fx | %.1f%s |\n", m, s, a / M, p / M, n / M, a / p, n / a, w / M, k }'
         done
     done
 }

@@ -292,6 +292,21 @@ bool cli_memory_alloc(const CnnModel *m, CliMemory *mem, char *err) {
     return true;
 }
 
+float *cli_pack(const CnnModel *m, const float *params, float *work) {
+    if (!m->pack_floats || !m->pack)
+        return NULL;
+    char err[256];
+    float *packs = cli_alloc_floats(m->pack_floats, "the packed weights", err);
+    if (packs)
+        m->pack(params, work, packs);
+    return packs;
+}
+
+int cli_forward(const CnnModel *m, const float *params, float *packs, float *work, const float *x, float *y,
+                int n) {
+    return packs ? m->forward_packed(params, packs, work, x, y, n) : m->forward(params, work, x, y, n);
+}
+
 void cli_memory_free(CliMemory *mem) {
     free(mem->params);
     free(mem->work);

@@ -55,6 +55,13 @@ typedef struct CliMemory {
     float *params, *work;
 } CliMemory;
 bool cli_memory_alloc(const CnnModel *m, CliMemory *mem, char *err);
+/* params' weights packed for m->forward_packed (free() them), or NULL when the model packs
+ * nothing or the memory is short: cli_forward then runs m->forward, which packs at each call.
+ * Pack again after params change. */
+float *cli_pack(const CnnModel *m, const float *params, float *work);
+/* m->forward_packed with packs from cli_pack, or m->forward when packs is NULL. */
+int cli_forward(const CnnModel *m, const float *params, float *packs, float *work, const float *x, float *y,
+                int n);
 void cli_memory_free(CliMemory *mem);
 /* n floats, 64-byte aligned, zeroed; NULL and err when out of memory. */
 float *cli_alloc_floats(size_t n, const char *what, char *err);

@@ -50,12 +50,14 @@ int cmd_forward(const CnnModel *m, int argc, char **argv) {
              ckpt_get_f32(x, "input", shape, m->in_rank + 1, in, err);
     }
     ckpt_free(x);
+    float *packs = ok ? cli_pack(m, mem.params, mem.work) : NULL;
     for (int done = 0; ok && done < n; done += m->batch) {
         int k = n - done < m->batch ? n - done : m->batch;
-        if (m->forward(mem.params, mem.work, in + (size_t)done * m->in_size,
-                       out + (size_t)done * m->out_size, k) != 0)
+        if (cli_forward(m, mem.params, packs, mem.work, in + (size_t)done * m->in_size,
+                        out + (size_t)done * m->out_size, k) != 0)
             ok = rt_fail(err, "the model refused a batch of %d images (compiled batch %d)", k, m->batch);
     }
+    free(packs);
     if (ok) {
         int oshape[2] = {n, (int)m->out_size};
         if (!(w = ckpt_writer_new())) {

@@ -31,6 +31,12 @@ typedef struct CnnModel {
     long long trained_params;
     double flops;                /* forward FLOPs per image */
     int (*forward)(const float *params, float *work, const float *input, float *output, int n);
+    /* The weights some kernels repack at every forward call, packed once (pack_floats floats;
+     * 0: nothing to pack), and the forward pass that takes them (cli_pack, cli_forward). */
+    size_t pack_floats;
+    int (*pack)(const float *params, float *work, float *packs);
+    int (*forward_packed)(const float *params, float *packs, float *work, const float *input, float *output,
+                          int n);
     /* Training (standalone programs always have it); see the generated header for the contract. */
     size_t state_floats;         /* optimizer state: 2 * param_floats */
     float (*train_step)(float *params, float *grads, float *work, const float *input, const int *labels, int n,

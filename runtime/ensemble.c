@@ -29,7 +29,9 @@ void row_probabilities(const CnnModel *m, const float *row, double *p) {
 bool ensemble_load(const CnnModel *m, const char *const *paths, int n, Ensemble *e, char *err) {
     e->n = 0;
     e->params = calloc((size_t)(n > 0 ? n : 1), sizeof *e->params);
-    if (!e->params)
+    e->packs = calloc((size_t)(n > 0 ? n : 1), sizeof *e->packs);
+    e->packed = calloc((size_t)(n > 0 ? n : 1), sizeof *e->packed);
+    if (!e->params || !e->packs || !e->packed)
         return rt_fail(err, "out of memory");
     for (int i = 0; i < n; i++) {
         if (!(e->params[i] = cli_alloc_floats(m->param_floats, "the parameters", err)))
@@ -42,10 +44,16 @@ bool ensemble_load(const CnnModel *m, const char *const *paths, int n, Ensemble 
 }
 
 void ensemble_free(Ensemble *e) {
-    for (int i = 0; i < e->n; i++)
+    for (int i = 0; i < e->n; i++) {
         free(e->params[i]);
+        if (e->packs)
+            free(e->packs[i]);
+    }
     free(e->params);
-    e->params = NULL;
+    free(e->packs);
+    free(e->packed);
+    e->params = e->packs = NULL;
+    e->packed = NULL;
     e->n = 0;
 }
 
@@ -56,7 +64,11 @@ bool ensemble_forward(const CnnModel *m, const Ensemble *e, float *work, const f
     for (size_t i = 0; i < (size_t)b * k; i++)
         prob[i] = 0;
     for (int w = 0; w < e->n; w++) {
-        if (m->forward(e->params[w], work, x, out, b) != 0)
+        if (!e->packed[w]) { /* the weights packed once, at the first batch */
+            e->packs[w] = cli_pack(m, e->params[w], work);
+            e->packed[w] = true;
+        }
+        if (cli_forward(m, e->params[w], e->packs[w], work, x, out, b) != 0)
             return rt_fail(err, "the model refused a batch of %d images (compiled batch %d)", b, m->batch);
         for (int i = 0; i < b; i++) {
             row_probabilities(m, out + (size_t)i * k, p);

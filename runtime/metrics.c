@@ -2,6 +2,7 @@
  * confusion matrix that `eval` prints and plots. The loss is plain cross-entropy whatever the
  * training loss (no label smoothing, no class weights, not focal), so that validation losses
  * of different recipes compare; a model that ends in softmax is scored by -log p. */
+#include "cli.h"
 #include "rt.h"
 #include "train.h"
 
@@ -51,6 +52,7 @@ double row_loss(const float *row, int label, size_t k, bool probabilities) {
 
 void evaluate(const CnnModel *m, const float *params, float *work, const Dataset *ds,
               const int *idx, int n, float *x, float *out, EvalResult *r, Confusion *cm) {
+    float *packs = cli_pack(m, params, work); /* the weights packed once for every batch */
     int total = idx ? n : ds->n;
     int indices[4096];
     int labels[4096];
@@ -66,7 +68,7 @@ void evaluate(const CnnModel *m, const float *params, float *work, const Dataset
             labels[i] = ds->labels[indices[i]];
         }
         dataset_batch_f32(ds, indices, b, x);
-        m->forward(params, work, x, out, b);
+        cli_forward(m, params, packs, work, x, out, b);
         for (int i = 0; i < b; i++) {
             const float *row = out + (size_t)i * m->out_size;
             loss += row_loss(row, labels[i], m->out_size, m->outputs_probabilities);
@@ -81,6 +83,7 @@ void evaluate(const CnnModel *m, const float *params, float *work, const Dataset
         }
     }
     r->loss = total ? loss / total : 0.0;
+    free(packs);
 }
 
 void class_scores(const Confusion *cm, ClassScores *pc, ScoreAverages *avg) {

@@ -153,6 +153,8 @@ void evaluate(const CnnModel *m, const float *params, float *work, const Dataset
 typedef struct Ensemble {
     int n;                         /* weight files loaded */
     float **params;                /* n parameter blocks */
+    float **packs;                 /* their packed weights (cli_pack), made at the first forward; NULL: unpacked */
+    bool *packed;                  /* whether cli_pack ran for block i */
 } Ensemble;
 /* Loads paths[0..n) (each checked against the model as cli_load_weights does); on failure, e
  * holds what was loaded so far (free it with ensemble_free). */

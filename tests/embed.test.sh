@@ -108,6 +108,33 @@ else
 fi
 "$cnnc" --emit=c --batch 4 -o "$tmp/b4" "$top/models/lenet5.cnn" && grep -q '^#define LENET5_BATCH 4 ' "$tmp/b4/lenet5.h" && ok ||
     bad "--emit=c --batch 4"
+# Weights packed once: at batch 4 conv1 repacks its weights at every call (conv_oc.c);
+# lenet5_pack packs them once and lenet5_forward_packed must give lenet5_forward's logits, bit
+# for bit (the programs' forward, eval and bench run packed: parity checks those against PyTorch).
+cat >"$tmp/pk.c" <<'C'
+#include <stdio.h>
+#include <string.h>
+#include "lenet5.h"
+static float params[LENET5_PARAM_FLOATS], work[LENET5_WORK_FLOATS], packs[LENET5_PACK_FLOATS + 1];
+static float img[4 * 28 * 28], a[40], b[40];
+int main(void) {
+    unsigned s = 1;
+    int i;
+    for (i = 0; i < LENET5_PARAM_FLOATS; i++)
+        params[i] = (float)((s = s * 1103515245u + 12345u) >> 8) / 16777216.0f * 0.2f - 0.1f;
+    for (i = 0; i < 4 * 28 * 28; i++)
+        img[i] = (float)((s = s * 1103515245u + 12345u) >> 8) / 16777216.0f;
+    if (LENET5_PACK_FLOATS < 2400 || lenet5_forward(params, work, img, a, 4) || lenet5_pack(params, work, packs) ||
+        lenet5_forward_packed(params, packs, work, img, b, 4))
+        return 2;
+    for (i = 0; i < LENET5_PARAM_FLOATS; i++) /* the packs, not params, hold conv1's weights now */
+        params[i] += i >= LENET5_OFFSET_CONV1_WEIGHT && i < LENET5_OFFSET_CONV1_WEIGHT + LENET5_NUMEL_CONV1_WEIGHT;
+    lenet5_forward_packed(params, packs, work, img, b + 0, 4);
+    return memcmp(a, b, sizeof a) ? 1 : 0;
+}
+C
+gcc -std=c99 -Wall -Wextra -pedantic -Werror -O2 -I"$tmp/b4" "$tmp/pk.c" "$tmp/b4/lenet5.c" -o "$tmp/pk" -lm 2>"$tmp/log" &&
+    "$tmp/pk" && ok || bad "lenet5_forward_packed differs from lenet5_forward (status $?): $(head -3 "$tmp/log")"
 "$cnnc" --emit=c --train -o "$tmp/bt" "$top/models/lenet5.cnn" && grep -q '^#define LENET5_BATCH 64 ' "$tmp/bt/lenet5.h" && ok ||
     bad "--emit=c --train does not keep the train section's batch"
 

@@ -22,4 +22,26 @@ if [ "${SANITIZE:-0}" = 1 ]; then
     small="--small"
 fi
 export OMP_NUM_THREADS=${OMP_NUM_THREADS:-2} OMP_WAIT_POLICY=passive
-$PY "$top/tests/torch/parity.py" --build "$B" $small
+# run ARGS...: one run of the check; its counts go into the total printed at the end (skipped
+# models from the first run only: the later ones pick a few models with --only).
+P=0 F=0 S=0 rc=0 rest=0
+run() {
+    $PY "$top/tests/torch/parity.py" --build "$B" "$@" >"$B/parity.run.log" 2>&1 || rc=1
+    sed 's/^\(parity: [0-9]* passed\)/  run: \1/' "$B/parity.run.log"
+    line=$(grep -E '^parity: [0-9]+ passed, [0-9]+ failed' "$B/parity.run.log" | tail -1)
+    [ -n "$line" ] || { rc=1; F=$((F + 1)); return; }
+    P=$((P + $(echo "$line" | sed 's/^[^:]*: \([0-9]*\) passed.*/\1/')))
+    F=$((F + $(echo "$line" | sed 's/^[^:]*: [0-9]* passed, \([0-9]*\) failed.*/\1/')))
+    s=$(echo "$line" | sed -n 's/.* \([0-9]*\) skipped.*/\1/p')
+    [ "$rest" = 1 ] || S=$((S + ${s:-0}))
+    rest=1
+}
+# shellcheck disable=SC2086
+run $small
+# Batch slices (docs/hacking.md): at a compiled batch of 20 these forwards run as 2 slices of 10
+# images (n = 20; at most 20 / 8 slices) or call one slice (n = 1).
+"$B/cnnc" --emit=plan --batch 20 "$top/models/lenet5.cnn" | grep -q "runs as 2 slices of up to 10 images" ||
+    fail "lenet5 at batch 20 is not planned in 2 batch slices"
+run --compiled-batch 20 --only lenet5 simplecnn cov_pool
+echo "parity: $P passed, $F failed, $S skipped"
+exit $rc

@@ -177,12 +177,21 @@ for m in tinyconv drop bnnet dropnet tinylr tinycos tinywarm tinyplat; do
 done
 tiny="$tmp/tinyconv"
 drop="$tmp/drop"
+# tinyconv at batch 16 runs in batch slices (2 of up to 8 images: no op couples the images).
+tinys="$tmp/tinys"
+if ! "$B/cnnc" "$tmp/tinyconv.cnn" -o "$tinys" --batch 16 >"$tmp/cc.log" 2>&1 ||
+    ! "$B/cnnc" --emit=plan --train "$tmp/tinyconv.cnn" --batch 16 | grep -q "runs as 2 slices of up to 8 images"; then
+    echo "FAIL: tinyconv at batch 16 does not build in 2 batch slices: $(tail -5 "$tmp/cc.log")"
+    echo "train: 0 passed, 1 failed"
+    exit 1
+fi
 # A checkpoint without one tensor of tinyconv's (for --init-from's empty-match error).
 $PY -c "import sys; sys.path.insert(0, sys.argv[1]); import numpy as np, train_ref
 train_ref.write_st(sys.argv[2], {'other.weight': np.zeros((2, 2), 'f4')})" "$top/tests/torch" "$tmp/none-w.safetensors"
 
-mkdir -p "$tmp/d12" "$tmp/d" "$tmp/d8x8"
+mkdir -p "$tmp/d12" "$tmp/d24" "$tmp/d" "$tmp/d8x8"
 $ref data "$tmp/d12" 12 8 6 6 3 1        # 12 images: 3 steps of batch 4
+$ref data "$tmp/d24" 24 8 6 6 3 6        # 24 images: 2 steps of batch 12 (2 slices of 6 each)
 $ref data "$tmp/d" 120 40 6 6 3 2
 $ref data "$tmp/d8x8" 40 10 8 8 3 3
 $ref weights "$tmp/w0.safetensors" 7
@@ -231,6 +240,24 @@ check "lr_for in the train section" "$tmp/tinylr" train --data "$tmp/d12" --epoc
 pyc "lr_for section equals --lr-for" same "$lrflag/last.safetensors" "$tmp/lrsec/last.safetensors"
 optim "lr-for adam, longest prefix" "--optimizer adam --lr 0.01 --lr-for linear0=0.05 --lr-for linear0.bias=0.001" \
     "--optimizer adam --lr 0.01 --lr-for linear0=0.05 --lr-for linear0.bias=0.001"
+# Batch slices: steps of 12 images in 2 slices of 6 (tinys), against the same torch.optim steps.
+# The fused step (adam), the gradient block with accumulation over steps (slice 0 adds into it),
+# and the loss's mean over slices with class weights and label smoothing.
+optim_s() {
+    nrun=$((nrun + 1))
+    run="$tmp/run$nrun"
+    if "$tinys" train --data "$tmp/d24" --epochs 1 --no-shuffle --batch 12 --init-from "$tmp/w0.safetensors" \
+        --save "$run" --quiet $2 >"$tmp/stdout" 2>"$tmp/stderr"; then
+        pyc "sliced optim $1" optim "$run" "$tmp/d24" "$tmp/w0.safetensors" --label "sliced $1" --batch 12 $3
+    else
+        bad "sliced optim $1: train failed: $(cat "$tmp/stderr")"
+    fi
+}
+optim_s "adam" "--optimizer adam --lr 0.01" "--optimizer adam --lr 0.01"
+optim_s "accumulate" "--optimizer sgd --lr 0.3 --momentum 0.5 --accumulate 2" \
+    "--optimizer sgd --lr 0.3 --momentum 0.5 --accumulate 2"
+optim_s "class weights, smoothing" "--optimizer sgd --lr 0.2 --class-weights 1,2.5,0.5 --label-smoothing 0.1" \
+    "--optimizer sgd --lr 0.2 --class-weights 1,2.5,0.5 --smoothing 0.1"
 # onecycle with momentum cycling (SGD's momentum, Adam's beta1) against OneCycleLR(cycle_momentum=True).
 optim "onecycle cycle_momentum sgd" "--optimizer sgd --lr 0.1 --momentum 0.9 --schedule onecycle(0.5,cycle_momentum=true)" \
     "--optimizer sgd --lr 0.1 --momentum 0.9 --onecycle 0.5"
@@ -289,6 +316,17 @@ check "train accuracy run" "$tiny" train --data "$tmp/same" --epochs 1 --batch 8
     --save "$tmp/sameacc" --quiet
 awk -F, 'NR == 2 { if ($3 == $5 && $3 > 0) ok = 1 } END { exit !ok }' "$tmp/sameacc/log.csv" && ok ||
     bad "train accuracy != test accuracy on the same images and weights: $(cat "$tmp/sameacc/log.csv")"
+# The same with batch slices (16, 16 and 8 images: each slice counts its own hits), and slices
+# give the same weights on 1 and 2 threads.
+check "train accuracy run, batch slices" "$tinys" train --data "$tmp/same" --epochs 1 --batch 16 --optimizer sgd \
+    --lr 1e-30 --save "$tmp/sameacc_s" --quiet
+awk -F, 'NR == 2 { if ($3 == $5 && $3 > 0) ok = 1 } END { exit !ok }' "$tmp/sameacc_s/log.csv" && ok ||
+    bad "sliced train accuracy != test accuracy on the same images and weights: $(cat "$tmp/sameacc_s/log.csv")"
+for t in 1 2; do
+    check "batch slices, $t threads" "$tinys" train --data "$tmp/d" --epochs 1 --batch 16 --seed 5 --quiet \
+        --save "$tmp/slices$t" --threads $t
+done
+pyc "batch slices: threads 1 and 2 bit-identical" same "$tmp/slices1/last.safetensors" "$tmp/slices2/last.safetensors"
 # A different seed must give different weights (the streams do depend on it).
 check "other seed" "$drop" train --data "$tmp/d" --epochs 2 --val-split 0.2 --schedule 'plateau(patience=0)' \
     --save "$tmp/other" --seed 6 --quiet

@@ -134,6 +134,16 @@ usage "unknown --emit kind" --emit=png "$m"
 usage "no input" --emit=ir
 usage "two inputs" --emit=ir "$m" "$m"
 usage "--batch 0" --emit=ir --batch 0 "$m"
+usage "--slices 0" --emit=plan --slices 0 "$m"
+usage "--slices 65" --emit=plan --slices 65 "$m"
+usage "--slices x" --emit=plan --slices x "$m"
+usage "--slices without value" --emit=plan "$m" --slices
+# --slices: the plan says how a call is sliced; 1 turns slicing off, a model with batchnorm in
+# training keeps whole batches, and an explicit K is taken (the default is one per processor).
+"$cnnc" --emit=plan --train "$m" | grep -q "runs as [0-9]* slices of up to" && ok || bad "lenet5 training is not sliced by default"
+"$cnnc" --emit=plan --train --slices 1 "$m" | grep -q "batch slices" && bad "--slices 1 still slices" || ok
+"$cnnc" --emit=plan --slices 4 "$m" | grep -q "runs as 4 slices of up to 16 images" && ok || bad "--slices 4: not 4 slices"
+"$cnnc" --emit=plan --train --slices 4 "$top/models/simplecnn.cnn" | grep -q "batch slices" && bad "simplecnn's training step (batchnorm) is sliced" || ok
 usage "-o without value" "$m" -o
 usage "nothing to do" "$m"
 usage "--svg without --emit=plan" --emit=ir --svg "$tmp/x.svg" "$m"

@@ -638,7 +638,8 @@ static int64_t conv_bwd_scratch(const Graph *g, const Op *bwd, const Op *fwd) {
     Shape in = g->values[fwd->in[0]].shape, out = g->values[fwd->out].shape;
     Attrs d;
     int64_t need = bwd->out >= 0 ? conv_1x1_dx_scratch(&fwd->a, in, out) : -1; /* conv_1x1.c's dx */
-    bool by_kernel = bwd->out >= 0 && need < 0 && conv_dx_by_kernel(&fwd->a, &d), dx1 = need >= 0;
+    bool dx1 = need >= 0;
+    bool by_kernel = bwd->out >= 0 && !dx1 && (conv_dx_by_kernel(&fwd->a, &d) || conv_blk_dx_scratch(&fwd->a, in, out) >= 0); /* conv_blk.c: strided too */
     need = need < 0 ? 0 : need;
     if (by_kernel) {
         d.out = in.d[1];
@@ -745,7 +746,7 @@ static void conv_emit_backward(Emit *e, const Op *bwd, const Op *fwd) {
     cb_line(c, "enum { ICG = IC / G, OCG = OC / G };");
     Attrs d;
     bool want_dx = bwd->out >= 0, dx1 = want_dx && conv_1x1_dx_scratch(a, in, out) >= 0;
-    bool by_kernel = want_dx && !dx1 && conv_dx_by_kernel(a, &d);
+    bool by_kernel = want_dx && !dx1 && (conv_dx_by_kernel(a, &d) || conv_blk_dx_scratch(a, in, out) >= 0);
     bool dx_gemm = want_dx && !by_kernel && !dx1, want_dw = bwd->wrt == 0;
     if (dx1) {
         conv_profile_mark(c, "dx", e->g, fwd);

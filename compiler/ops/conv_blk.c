@@ -1,8 +1,9 @@
 /* conv_blk.c: the forward and the data gradient (dx) of stride-1, undilated, ungrouped
  * convolutions with many channels and short rows (ResNet's 3x3 convs of 64 to 512 channels at
  * 32x32 down to 4x4), where the whole reduction of conv_oc.c's register tile (IC x KH x KW
- * taps) walks through more weights than the L1 cache holds; also the forward of such convs
- * with stride 2 (ResNet's stage entries).
+ * taps) walks through more weights than the L1 cache holds; also the forward and the data
+ * gradient of such convs with stride 2 (ResNet's stage entries), and the data gradient of
+ * strides up to 4.
  *
  * Like conv_oc.c, the vector lanes run over OUTPUT CHANNELS (blocks of OCB = 32, two vectors
  * of 16 with AVX-512) and the pixels of an image are flattened with pitch OW: the input is
@@ -48,10 +49,25 @@
  * The data gradient of such a conv is the same kernel over dy padded by KH - 1 - PH, with the
  * kernel flipped and its channel axes swapped (taken at packing time): conv_blk_emit_dx.
  *
+ * The data gradient of a strided conv (stride S) is cut into S x S phases (see blk_s_geo):
+ * the dx elements (S a + rh, S b + rw) of phase (rh, rw) receive only the taps congruent to
+ * it, a stride-1 correlation of dy with a sub-kernel (3x3 at stride 2: 1x1, 1x2, 2x1 and 2x2
+ * taps), i.e. the same tiles over A x B positions. The phases share one set of column-shifted
+ * copies of dy (padded for the phase that needs most), each reading it from its own row and
+ * plane; each job (chunk of images, block of dx channels) runs every phase into its buffer
+ * ([phase][NI][RQ][OCB]), then writes its dx planes row by row, each element once (zero where
+ * no tap reaches dy). Measured (one thread, batch 32, the 2-core AVX-512 machine loaded by
+ * other jobs, % of peak.c's peak in bench/profile.sh --train resnet18_cifar): the data
+ * gradients of 64 -> 128 (32x32 -> 16x16), 128 -> 256 and 256 -> 512 at 23-31%, 27-34% and
+ * 32-42% by conv.c's general path, 72-81%, 67-78% and 62-71% by phases (the stride-1 data
+ * gradients of the same stages: 78-98% in the same runs).
+ *
  * Layouts, all in the planned scratch:
  *   xs   [n][IC][KW][HP][OW] + tail   the shifted copies (per slot: [SLOTS][NI][IC]...)
  *   wpk  [NOCB][IC][KH][KW][OCB]       the weights repacked at each call, zero past OC
  *   buf  [SLOTS][NI][RQ][OCB]          per slot, the partial sums of one job
+ * Strided dx: xs [n][OC][NPL][HP][BMAX] (one copy for all phases), wpk one block per phase
+ * ([phase][NOCB][OC][TH][TW][OCB]), buf [SLOTS][phase][NI][RQ][OCB].
  * Without vector types, plain loops fill buf the same way. */
 #include <stdbool.h>
 
@@ -70,6 +86,19 @@ bool conv_blk_emit_dx(Emit *e, const Op *fwd);
  * the most weights, and copies of one slot's images, for the copies per slot. */
 enum { OCB = 32, P_MAX = 12, SLOTS_MAX = 8, W_BYTES = 12288, BUF_FLOATS = 65536, LOCAL_BYTES = 1 << 20 };
 
+/* One phase of a strided conv's data gradient (see blk_s_geo). */
+typedef struct {
+    int kh, kw;     /* the sub-kernel */
+    int kh0, kw0;   /* the forward's kernel row and column of its first tap, before reversal */
+    int oh, ow;     /* the phase's dx rows and columns */
+    int r0, s0;     /* where its taps start in the shared copies: row and plane */
+    int orh, orw;   /* its first dx row and column */
+    int p, rq, icb; /* its tile, positions computed (OH * the copies' pitch, up to a multiple of P), input channels per block */
+    int64_t wp_at;  /* its packed weights, from wpk */
+} BlkPhase;
+
+enum { PHASES_MAX = 16 };
+
 typedef struct {
     int ic, oc, ih, iw, oh, ow, kh, kw, ph, pw, sh, sw; /* of the convolution computed */
     int n, hp, p, rq, icb, ni, slots;
@@ -77,24 +106,18 @@ typedef struct {
     int npl, pln;     /* copies per input channel, floats of one */
     int gi;           /* images per group: the one copy holds a group */
     bool local;       /* each slot copies its chunk's images itself (else one copy of all first) */
+    int nph;          /* phases (a strided conv's dx), else 0 */
+    BlkPhase f[PHASES_MAX];
+    int os, dsh, dsw; /* the phases' stride, dst's rows and columns */
     int64_t xs_area;  /* floats of one slot's copies (local), of all the copies (else) */
     int64_t wp_at, buf_at, total;
 } BlkGeo;
 
 static int64_t round16(int64_t n) { return (n + 15) / 16 * 16; }
 
-/* The geometry of the convolution of input in (n, ic, ih, iw) to output (oc, oh, ow) with a
- * kh x kw kernel padded by ph, pw (top, left; the bottom and right follow from the shapes). */
-static void blk_geo(BlkGeo *q, Shape in, int oc, int oh, int ow, int kh, int kw, int ph, int pw, int sh, int sw) {
-    q->n = in.d[0], q->ic = in.d[1], q->ih = in.d[2], q->iw = in.d[3];
-    q->oc = oc, q->oh = oh, q->ow = ow, q->kh = kh, q->kw = kw, q->ph = ph, q->pw = pw, q->sh = sh, q->sw = sw;
-    q->hp = (oh - 1) * sh + kh; /* the padded input rows the taps reach */
-    q->tap = sh != 1 || sw != 1;
-    q->npl = q->tap ? kh * kw : kw;
-    q->pln = q->tap ? oh * ow : q->hp * ow;
-    int qn = oh * ow;
-    /* the tile: the fewest cycles, ceil(Q / P) tiles of P * 2 FMAs and about 2 cycles of loads
-     * and loop per tap; on a tie, the fewer positions wasted */
+/* the tile for qn positions: the fewest cycles, ceil(Q / P) tiles of P * 2 FMAs and about 2
+ * cycles of loads and loop per tap; on a tie, the fewer positions wasted */
+static int blk_tile(int qn) {
     int best = 1;
     long long cost = -1;
     for (int p = 1; p <= P_MAX; p++) {
@@ -102,19 +125,26 @@ static void blk_geo(BlkGeo *q, Shape in, int oc, int oh, int ow, int kh, int kw,
         if (cost < 0 || c < cost || (c == cost && t * p <= (long long)(qn + best - 1) / best * best))
             cost = c, best = p;
     }
-    q->p = best;
-    q->rq = (qn + best - 1) / best * best;
-    q->icb = W_BYTES / (kh * kw * OCB * 4);
-    q->icb = q->icb < 1 ? 1 : q->icb > q->ic ? q->ic : q->icb;
-    q->icb = (q->ic + (q->ic + q->icb - 1) / q->icb - 1) / ((q->ic + q->icb - 1) / q->icb); /* blocks of even size */
+    return best;
+}
+
+/* input channels per block of weights (blocks of even size) */
+static int blk_icb(int ic, int taps) {
+    int icb = W_BYTES / (taps * OCB * 4);
+    icb = icb < 1 ? 1 : icb > ic ? ic : icb;
+    return (ic + (ic + icb - 1) / icb - 1) / ((ic + icb - 1) / icb);
+}
+
+/* The chunks, groups and slots, once q's copies (npl, pln), rq, n, ic and oc are known; wbytes:
+ * the weights' bytes; cap: the most images a group's copy may hold (unless local). */
+static void blk_chunks(BlkGeo *q, int64_t wbytes, int64_t cap) {
     q->ni = BUF_FLOATS / (q->rq * OCB);
     /* Big planes with few channels (weights within L2) copy per slot: one chunk's copies stay
      * in L2 across the blocks of output channels, instead of a round trip through memory.
      * Else one copy takes the images in groups of GI (a multiple of NI, groups of even size),
      * so that it needs no more floats than the padded copy of conv.c's kernel (cap images). */
     int64_t per_img = (int64_t)q->ic * q->npl * q->pln;
-    int64_t cap = (int64_t)q->n * q->ic * q->hp * ((ow - 1) * sw + kw) / per_img;
-    q->local = (int64_t)q->ic * oc * kh * kw * 4 <= LOCAL_BYTES && per_img * 4 <= LOCAL_BYTES;
+    q->local = wbytes <= LOCAL_BYTES && per_img * 4 <= LOCAL_BYTES;
     if (q->local && q->ni > LOCAL_BYTES / (per_img * 4))
         q->ni = (int)(LOCAL_BYTES / (per_img * 4));
     if (!q->local && q->ni > cap)
@@ -128,11 +158,29 @@ static void blk_geo(BlkGeo *q, Shape in, int oc, int oh, int ow, int kh, int kw,
         gi = (q->n + groups - 1) / groups;
         q->gi = (gi + q->ni - 1) / q->ni * q->ni;
     }
-    int nocb = (oc + OCB - 1) / OCB;
+    int nocb = (q->oc + OCB - 1) / OCB;
     int64_t jobs = (int64_t)(q->gi + q->ni - 1) / q->ni * nocb;
     q->slots = jobs < SLOTS_MAX ? (int)jobs : SLOTS_MAX;
     q->xs_area = round16((int64_t)(q->local ? q->ni : q->gi) * per_img + P_MAX);
     q->wp_at = q->xs_area * (q->local ? q->slots : 1);
+}
+
+/* The geometry of the convolution of input in (n, ic, ih, iw) to output (oc, oh, ow) with a
+ * kh x kw kernel padded by ph, pw (top, left; the bottom and right follow from the shapes). */
+static void blk_geo(BlkGeo *q, Shape in, int oc, int oh, int ow, int kh, int kw, int ph, int pw, int sh, int sw) {
+    q->n = in.d[0], q->ic = in.d[1], q->ih = in.d[2], q->iw = in.d[3];
+    q->oc = oc, q->oh = oh, q->ow = ow, q->kh = kh, q->kw = kw, q->ph = ph, q->pw = pw, q->sh = sh, q->sw = sw;
+    q->nph = 0, q->os = 1, q->dsh = oh, q->dsw = ow;
+    q->hp = (oh - 1) * sh + kh; /* the padded input rows the taps reach */
+    q->tap = sh != 1 || sw != 1;
+    q->npl = q->tap ? kh * kw : kw;
+    q->pln = q->tap ? oh * ow : q->hp * ow;
+    q->p = blk_tile(oh * ow);
+    q->rq = (oh * ow + q->p - 1) / q->p * q->p;
+    q->icb = blk_icb(q->ic, kh * kw);
+    int64_t per_img = (int64_t)q->ic * q->npl * q->pln;
+    blk_chunks(q, (int64_t)q->ic * oc * kh * kw * 4, (int64_t)q->n * q->ic * q->hp * ((ow - 1) * sw + kw) / per_img);
+    int nocb = (oc + OCB - 1) / OCB;
     q->buf_at = q->wp_at + round16((int64_t)nocb * OCB * q->ic * kh * kw);
     q->total = q->buf_at + (int64_t)q->slots * q->ni * q->rq * OCB;
 }
@@ -168,6 +216,77 @@ static bool blk_dx_geo(const Attrs *a, Shape in, Shape out, BlkGeo *q) {
     return true;
 }
 
+/* dx of a strided conv (stride S <= kernel, both axes) by phases: the dx rows ih = S * a + rh
+ * (rh < S) receive only the kernel rows kh = kh0 + S * t congruent to rh + PH (kh0 = (rh + PH)
+ * mod S, t < TH = ceil((KH - kh0) / S)), from dy row oh = (ih + PH - kh) / S = a + CH - t
+ * (CH = (rh + PH - kh0) / S); likewise the columns. So phase (rh, rw) is a stride-1
+ * correlation of dy, padded by TH - 1 - CH (negative: rows cut), with the TH x TW sub-kernel
+ * (t reversed), into the A x B dx elements (a, b) of that phase, A = ceil((IH - rh) / S):
+ * every dx element is in exactly one phase and gets every tap that reaches it (zero where
+ * none of dy does). A phase without elements (images narrower than S) is skipped. */
+static bool blk_s_takes(const Attrs *a, Shape in, Shape out) {
+    if (a->sh < 2 || a->sw < 2 || a->sh > a->kh || a->sw > a->kw || a->sh > 4 || a->sw > 4 || a->dh != 1 || a->dw != 1 ||
+        a->groups != 1 || a->ph > a->kh - 1 || a->pw > a->kw - 1)
+        return false;
+    return blk_takes(out.d[1], in.d[1], (in.d[3] + a->sw - 1) / a->sw, a->kh, a->kw);
+}
+
+static bool blk_s_geo(const Attrs *a, Shape in, Shape out, BlkGeo *q) {
+    if (!blk_s_takes(a, in, out))
+        return false;
+    int ih = in.d[2], iw = in.d[3], nph = 0, pht = 0, pwl = 0, amax = 0, bmax = 0;
+    int php[PHASES_MAX], pwp[PHASES_MAX]; /* each phase's padding of dy: top, left */
+    for (int rh = 0; rh < a->sh && rh < ih; rh++)
+        for (int rw = 0; rw < a->sw && rw < iw; rw++) {
+            BlkPhase *f = &q->f[nph];
+            f->kh0 = (rh + a->ph) % a->sh, f->kw0 = (rw + a->pw) % a->sw;
+            f->kh = (a->kh - f->kh0 + a->sh - 1) / a->sh, f->kw = (a->kw - f->kw0 + a->sw - 1) / a->sw;
+            php[nph] = f->kh - 1 - (rh + a->ph - f->kh0) / a->sh;
+            pwp[nph] = f->kw - 1 - (rw + a->pw - f->kw0) / a->sw;
+            f->oh = (ih - rh + a->sh - 1) / a->sh, f->ow = (iw - rw + a->sw - 1) / a->sw;
+            f->orh = rh, f->orw = rw;
+            pht = nph == 0 || php[nph] > pht ? php[nph] : pht;
+            pwl = nph == 0 || pwp[nph] > pwl ? pwp[nph] : pwl;
+            amax = f->oh > amax ? f->oh : amax;
+            bmax = f->ow > bmax ? f->ow : bmax;
+            nph++;
+        }
+    /* the shared copies: dy padded by PHT rows on top and PWL columns on the left, NPL column
+     * shifts of HP rows of BMAX columns, enough for every phase's taps */
+    q->n = out.d[0], q->ic = out.d[1], q->ih = out.d[2], q->iw = out.d[3];
+    q->oc = in.d[1], q->oh = amax, q->ow = bmax, q->kh = a->kh, q->kw = a->kw, q->ph = pht, q->pw = pwl, q->sh = q->sw = 1;
+    q->nph = nph, q->os = a->sh, q->dsh = ih, q->dsw = iw;
+    q->tap = false;
+    q->hp = q->npl = q->rq = 0;
+    for (int k = 0; k < nph; k++) {
+        BlkPhase *f = &q->f[k];
+        f->r0 = pht - php[k], f->s0 = pwl - pwp[k];
+        q->hp = f->oh + f->kh - 1 + f->r0 > q->hp ? f->oh + f->kh - 1 + f->r0 : q->hp;
+        q->npl = f->s0 + f->kw > q->npl ? f->s0 + f->kw : q->npl;
+        f->p = blk_tile(f->oh * bmax);
+        f->rq = (f->oh * bmax + f->p - 1) / f->p * f->p;
+        f->icb = blk_icb(q->ic, f->kh * f->kw);
+        q->rq = f->rq > q->rq ? f->rq : q->rq;
+    }
+    q->pln = q->hp * bmax;
+    q->p = q->f[0].p, q->icb = q->f[0].icb;
+    int64_t per_img = (int64_t)q->ic * q->npl * q->pln;
+    int rqm = q->rq;
+    q->rq = rqm * nph; /* a job's buffer holds every phase: [phase][NI][RQM][OCB] */
+    blk_chunks(q, (int64_t)q->ic * q->oc * a->kh * a->kw * 4,
+               (int64_t)q->n * q->ic * (q->ih + a->kh) * (q->iw + a->kw) * 2 / per_img);
+    q->rq = rqm;
+    int nocb = (q->oc + OCB - 1) / OCB;
+    int64_t at = q->wp_at;
+    for (int k = 0; k < nph; k++) {
+        q->f[k].wp_at = at - q->wp_at;
+        at += round16((int64_t)nocb * OCB * q->ic * q->f[k].kh * q->f[k].kw);
+    }
+    q->buf_at = at;
+    q->total = q->buf_at + (int64_t)q->slots * nph * q->ni * q->rq * OCB;
+    return true;
+}
+
 int64_t conv_blk_scratch(const Graph *g, const Op *op) {
     BlkGeo q;
     return blk_fwd_geo(g, op, &q) ? q.total : -1;
@@ -175,7 +294,7 @@ int64_t conv_blk_scratch(const Graph *g, const Op *op) {
 
 int64_t conv_blk_dx_scratch(const Attrs *a, Shape in, Shape out) {
     BlkGeo q;
-    return blk_dx_geo(a, in, out, &q) ? q.total : -1;
+    return blk_dx_geo(a, in, out, &q) || blk_s_geo(a, in, out, &q) ? q.total : -1;
 }
 
 /* The body of a loop over planes pl (image and channel) of src: the KW shifted, zero-padded
@@ -195,7 +314,7 @@ static void blk_emit_copy(Cbuf *c, const BlkGeo *q, const char *src, const char 
         cb_line(c, "}");
         cb_line(c, "}");
     } else {
-        cb_line(c, "for (int kw = 0; kw < BKW; kw++) { /* xs[i][ic][kw][h][ow] = xpad[i][ic][h][ow + kw] */");
+        cb_line(c, "for (int kw = 0; kw < BNPL; kw++) { /* xs[i][ic][kw][h][ow] = xpad[i][ic][h][ow + kw] */");
         cb_line(c, "float *xs = %s + ((ptrdiff_t)%s * BNPL + kw) * BPLN;", dst, pl);
         cb_line(c, "const float *xc = %s + (ptrdiff_t)%s * BIH * BIW;", src, pl);
         cb_line(c, "const int c0 = BPW - kw > 0 ? BPW - kw : 0, c1 = BIW + BPW - kw < BOW ? BIW + BPW - kw : BOW;");
@@ -209,8 +328,13 @@ static void blk_emit_copy(Cbuf *c, const BlkGeo *q, const char *src, const char 
         cb_line(c, "}");
         cb_line(c, "for (int col = 0; col < c0; col++) /* the columns in the input, between zeros */");
         cb_line(c, "    xr[col] = 0.0f;");
-        cb_line(c, "if (c1 > c0)");
-        cb_line(c, "    memcpy(xr + c0, xc + hi * BIW + c0 + kw - BPW, sizeof(float) * (size_t)(c1 - c0));");
+        if (q->nph) { /* short rows: a loop the compiler vectorizes, cheaper than a call to memcpy */
+            cb_line(c, "for (int col = c0; col < c1; col++)");
+            cb_line(c, "    xr[col] = xc[hi * BIW + col + kw - BPW];");
+        } else {
+            cb_line(c, "if (c1 > c0)");
+            cb_line(c, "    memcpy(xr + c0, xc + hi * BIW + c0 + kw - BPW, sizeof(float) * (size_t)(c1 - c0));");
+        }
         cb_line(c, "for (int col = c1 > c0 ? c1 : c0; col < BOW; col++)");
         cb_line(c, "    xr[col] = 0.0f;");
         cb_line(c, "}");
@@ -220,63 +344,20 @@ static void blk_emit_copy(Cbuf *c, const BlkGeo *q, const char *src, const char 
     cb_line(c, "    %s[(ptrdiff_t)%s * BIC * BNPL * BPLN + t] = 0.0f;", dst, nimg);
 }
 
-/* The kernel: src (the input, NCHW), the weight of kernel output channel o, input channel c,
- * tap k as the C expression wexpr (of o, c, k), into dst (NCHW); op (forward only) supplies
- * the bias and the epilogue. */
-static void blk_emit(Emit *e, const BlkGeo *q, const char *src, const char *wexpr, const char *dst, const Op *op) {
-    Cbuf *c = e->c;
-    cb_line(c, "{ /* output channels in the lanes, blocked over input channels (conv_blk.c) */");
-    cb_line(c, "enum { BIC = %d, BIH = %d, BIW = %d, BOC = %d, BOH = %d, BOW = %d, BKH = %d, BKW = %d, BPH = %d, BPW = %d };",
-            q->ic, q->ih, q->iw, q->oc, q->oh, q->ow, q->kh, q->kw, q->ph, q->pw);
-    cb_line(c, "enum { BHP = %d, BQ = BOH * BOW, BP = %d, BRQ = %d, BICB = %d, BNI = %d, BSLOTS = %d };", q->hp, q->p, q->rq,
-            q->icb, q->ni, q->slots);
-    cb_line(c, "enum { BOCB = %d, BNOCB = (BOC + BOCB - 1) / BOCB, BKK = BKH * BKW };", OCB);
-    cb_line(c, "enum { BSH = %d, BSW = %d, BTAP = %d, BNPL = %d, BPLN = %d }; /* copies per channel (per tap if BTAP), their floats */",
-            q->sh, q->sw, q->tap, q->npl, q->pln);
-    cb_line(c, "enum { BXS = %lld, BGI = %d }; /* floats of a slot's copies (or of a group's), images per group */",
-            (long long)q->xs_area, q->gi);
-    cb_line(c, "float *const xsb = scratch, *const wpk = scratch + %lld, *const bufs = scratch + %lld;", (long long)q->wp_at,
-            (long long)q->buf_at);
-    cb_line(c, "PARALLEL_FOR");
-    cb_line(c, "for (int bk = 0; bk < BNOCB * BIC; bk++) { /* wpk[cb][ic][k][BOCB] */");
-    cb_line(c, "const int cb = bk / BIC, cc = bk %% BIC;");
-    cb_line(c, "for (int k = 0; k < BKK; k++)");
-    cb_line(c, "    for (int j = 0; j < BOCB; j++) {");
-    cb_line(c, "        const int o = cb * BOCB + j;");
-    cb_line(c, "        wpk[(((ptrdiff_t)cb * BIC + cc) * BKK + k) * BOCB + j] = o < BOC ? %s : 0.0f;", wexpr);
-    cb_line(c, "    }");
-    cb_line(c, "}");
-    cb_line(c, "for (int g0 = 0; g0 < n; g0 += BGI) {");
-    cb_line(c, "const int gn = n - g0 < BGI ? n - g0 : BGI; /* the group's images */");
-    if (!q->local) {
-        cb_line(c, "PARALLEL_FOR");
-        cb_line(c, "for (int pl = 0; pl < gn * BIC; pl++)");
-        blk_emit_copy(c, q, arena_printf("%s + (ptrdiff_t)g0 * BIC * BIH * BIW", src), "xsb", "pl", "gn");
-    }
-    cb_line(c, "const int nch = (gn + BNI - 1) / BNI, jobs = nch * BNOCB;");
-    cb_line(c, "PARALLEL_FOR");
-    cb_line(c, "for (int slot = 0; slot < BSLOTS; slot++) {");
-    cb_line(c, "float *const buf = bufs + (ptrdiff_t)slot * BNI * BRQ * BOCB;");
-    cb_line(c, "const int job_end = (int)((long long)jobs * (slot + 1) / BSLOTS);");
-    cb_line(c, "int copied = -1; /* the first image of the chunk in the slot's copies */");
-    cb_line(c, "(void)copied;");
-    cb_line(c, "for (int job = (int)((long long)jobs * slot / BSLOTS); job < job_end; job++) {");
-    cb_line(c, "const int cb = job %% BNOCB, i0 = job / BNOCB * BNI, ni = gn - i0 < BNI ? gn - i0 : BNI;");
-    if (q->local) {
-        cb_line(c, "float *const xsl = xsb + (ptrdiff_t)slot * BXS;");
-        cb_line(c, "if (i0 != copied) { /* a new chunk: its copies */");
-        cb_line(c, "copied = i0;");
-        cb_line(c, "for (int pl = 0; pl < ni * BIC; pl++)");
-        blk_emit_copy(c, q, arena_printf("%s + (ptrdiff_t)(g0 + i0) * BIC * BIH * BIW", src), "xsl", "pl", "ni");
-        cb_line(c, "}");
-    }
+/* The reduction of one job over the input channels, block by block, into buf: weights from
+ * wbase (packed [cb][ic][k][BOCB]), tap (kh, kw) read at row kh + r0 of plane kw + s0 of the
+ * copies (the taps of a phase in the shared copies; 0, 0 otherwise). Uses BKH, BKW, BKK, BP,
+ * BRQ and BICB. */
+static void blk_emit_blocks(Cbuf *c, const BlkGeo *q, const char *wbase, const char *bibase, int r0, int s0) {
+    const char *rd = r0 || s0 ? arena_printf("(ptrdiff_t)(ic * BNPL + kw + %d) * BPLN + (kh + %d) * BOW", s0, r0)
+                              : "(ptrdiff_t)(ic * BNPL + (BTAP ? kh * BKW + kw : kw)) * BPLN + (BTAP ? 0 : kh * BOW)";
     cb_line(c, "for (int ic0 = 0; ic0 < BIC; ic0 += BICB) {");
     cb_line(c, "const int icn = BIC - ic0 < BICB ? BIC - ic0 : BICB;");
-    cb_line(c, "const float *const wb = wpk + ((ptrdiff_t)cb * BIC + ic0) * BKK * BOCB;");
+    cb_line(c, "const float *const wb = %s + ((ptrdiff_t)cb * BIC + ic0) * BKK * BOCB;", wbase);
     cb_line(c, "for (int ii = 0; ii < ni; ii++) {");
     cb_line(c, "const float *const xg = %s + ((ptrdiff_t)(%s) * BIC + ic0) * BNPL * BPLN;", q->local ? "xsl" : "xsb",
             q->local ? "ii" : "i0 + ii");
-    cb_line(c, "float *const bi = buf + (ptrdiff_t)ii * BRQ * BOCB;");
+    cb_line(c, "float *const bi = %s;", bibase);
     cb_line(c, "#if CNN_VECTORS");
     cb_line(c, "#if defined(__AVX512F__)");
     cb_line(c, "enum { VL = 16, PS = BP };");
@@ -303,7 +384,7 @@ static void blk_emit(Emit *e, const BlkGeo *q, const char *src, const char *wexp
     cb_line(c, "for (int ic = 0; ic < icn; ic++)");
     cb_line(c, "for (int kh = 0; kh < BKH; kh++)");
     cb_line(c, "for (int kw = 0; kw < BKW; kw++, wq += BOCB) {");
-    cb_line(c, "const float *xr = xg + (ptrdiff_t)(ic * BNPL + (BTAP ? kh * BKW + kw : kw)) * BPLN + (BTAP ? 0 : kh * BOW) + q0;");
+    cb_line(c, "const float *xr = xg + %s + q0;", rd);
     cb_line(c, "blk_v wv[NV];");
     cb_line(c, "for (int v = 0; v < NV; v++)");
     cb_line(c, "    memcpy(&wv[v], wq + v * VL, sizeof wv[v]);");
@@ -327,7 +408,7 @@ static void blk_emit(Emit *e, const BlkGeo *q, const char *src, const char *wexp
     cb_line(c, "for (int ic = 0; ic < icn; ic++)");
     cb_line(c, "for (int kh = 0; kh < BKH; kh++)");
     cb_line(c, "for (int kw = 0; kw < BKW; kw++, wq += BOCB) {");
-    cb_line(c, "const float s = xg[(ptrdiff_t)(ic * BNPL + (BTAP ? kh * BKW + kw : kw)) * BPLN + (BTAP ? 0 : kh * BOW) + qq];");
+    cb_line(c, "const float s = xg[%s + qq];", rd);
     cb_line(c, "for (int j = 0; j < BOCB; j++)");
     cb_line(c, "    bq[j] += s * wq[j];");
     cb_line(c, "}");
@@ -335,8 +416,12 @@ static void blk_emit(Emit *e, const BlkGeo *q, const char *src, const char *wexp
     cb_line(c, "#endif");
     cb_line(c, "}"); /* image */
     cb_line(c, "}"); /* block of input channels */
-    /* The write-out: per channel of the block, its Q positions (strided in buf) through the
-     * bias and the epilogue to its plane. */
+}
+
+/* The write-out of a job: per channel of the block, its BQ positions (strided in buf) through
+ * the bias and the epilogue (op: forward only) to its plane. */
+static void blk_emit_out(Emit *e, const char *dst, const Op *op) {
+    Cbuf *c = e->c;
     const char *val = op && op->a.bias ? "bi[(ptrdiff_t)qq * BOCB + j] + b[oc]" : "bi[(ptrdiff_t)qq * BOCB + j]";
     const char *epi = op && emit_has_epilogue(op) ? emit_epilogue(e, op, "v", "oc") : "v";
     cb_line(c, "const int ocn = BOC - cb * BOCB < BOCB ? BOC - cb * BOCB : BOCB;");
@@ -355,6 +440,130 @@ static void blk_emit(Emit *e, const BlkGeo *q, const char *src, const char *wexp
     cb_line(c, "}");
     cb_line(c, "}");
     cb_line(c, "}");
+}
+
+/* The write-out of a job's phases (all in buf): dx row by row, element (h, w) from phase
+ * (h mod OS, w mod OS) at position (h / OS, w / OS), a few rows of every phase (at most 64
+ * positions, 8 KiB) at a time. Every element of the job's planes is written once. */
+static void blk_emit_out_phases(Cbuf *c, const BlkGeo *q, const char *dst) {
+    int nrw = q->dsw < q->os ? q->dsw : q->os; /* phases per row of phases */
+    int ra = 64 / (q->nph * q->ow);
+    ra = ra < 1 ? 1 : ra;
+    cb_line(c, "enum { DSH = %d, DSW = %d, DOS = %d, DNRW = %d, DRA = %d }; /* dx rows, columns, stride, phases a row, phase rows at a time */",
+            q->dsh, q->dsw, q->os, nrw, ra);
+    cb_line(c, "const int ocn = BOC - cb * BOCB < BOCB ? BOC - cb * BOCB : BOCB;");
+    cb_line(c, "for (int ii = 0; ii < ni; ii++)");
+    cb_line(c, "for (int a0 = 0; a0 * DOS < DSH; a0 += DRA) {");
+    cb_line(c, "const int h1 = (a0 + DRA) * DOS < DSH ? (a0 + DRA) * DOS : DSH;");
+    cb_line(c, "for (int j = 0; j < ocn; j++) {");
+    cb_line(c, "float *const yc = %s + ((ptrdiff_t)(g0 + i0 + ii) * BOC + cb * BOCB + j) * DSH * DSW;", dst);
+    cb_line(c, "for (int h = a0 * DOS; h < h1; h++) {");
+    cb_line(c, "const float *const br = buf + (((ptrdiff_t)(h %% DOS) * DNRW * BNI + ii) * BRQM + (ptrdiff_t)(h / DOS) * BOW) * BOCB + j;");
+    if (q->dsw % q->os == 0) { /* every phase of the row has BOW columns */
+        cb_line(c, "for (int pc = 0; pc < BOW; pc++) /* the phases' column pc */");
+        cb_line(c, "    for (int pr = 0; pr < DOS; pr++)");
+        cb_line(c, "        yc[h * DSW + pc * DOS + pr] = br[((ptrdiff_t)pr * BNI * BRQM + pc) * BOCB];");
+    } else {
+        cb_line(c, "for (int col = 0; col < DSW; col++)");
+        cb_line(c, "    yc[h * DSW + col] = br[((ptrdiff_t)(col %% DOS) * BNI * BRQM + col / DOS) * BOCB];");
+    }
+    cb_line(c, "}");
+    cb_line(c, "}");
+    cb_line(c, "}");
+}
+
+/* The kernel: src (the input, NCHW), the weight of kernel output channel o, input channel c,
+ * tap k as the C expression wexpr (of o, c, k), into dst (NCHW); op (forward only) supplies
+ * the bias and the epilogue. With phases (q->nph), wexprs[f] gives phase f's weights (of its
+ * sub-kernel's tap k) and each job runs every phase over its one copy. */
+static void blk_emit(Emit *e, const BlkGeo *q, const char *src, const char *const *wexprs, const char *dst, const Op *op) {
+    Cbuf *c = e->c;
+    cb_line(c, "{ /* output channels in the lanes, blocked over input channels (conv_blk.c) */");
+    if (!q->nph) {
+        cb_line(c, "enum { BIC = %d, BIH = %d, BIW = %d, BOC = %d, BOH = %d, BOW = %d, BKH = %d, BKW = %d, BPH = %d, BPW = %d };",
+                q->ic, q->ih, q->iw, q->oc, q->oh, q->ow, q->kh, q->kw, q->ph, q->pw);
+        cb_line(c, "enum { BHP = %d, BQ = BOH * BOW, BP = %d, BRQ = %d, BICB = %d, BNI = %d, BSLOTS = %d };", q->hp, q->p,
+                q->rq, q->icb, q->ni, q->slots);
+        cb_line(c, "enum { BOCB = %d, BNOCB = (BOC + BOCB - 1) / BOCB, BKK = BKH * BKW };", OCB);
+        cb_line(c, "enum { BSH = %d, BSW = %d, BTAP = %d, BNPL = %d, BPLN = %d }; /* copies per channel (per tap if BTAP), their floats */",
+                q->sh, q->sw, q->tap, q->npl, q->pln);
+    } else {
+        /* the phases' kernels declare BKH, BKW, BKK, BQ, BP, BRQ and BICB in their own blocks */
+        cb_line(c, "enum { BIC = %d, BIH = %d, BIW = %d, BOC = %d, BOW = %d, BPH = %d, BPW = %d };", q->ic, q->ih, q->iw,
+                q->oc, q->ow, q->ph, q->pw);
+        cb_line(c, "enum { BHP = %d, BNI = %d, BSLOTS = %d, BRQM = %d, BNPH = %d };", q->hp, q->ni, q->slots, q->rq, q->nph);
+        cb_line(c, "enum { BOCB = %d, BNOCB = (BOC + BOCB - 1) / BOCB };", OCB);
+        cb_line(c, "enum { BTAP = 0, BNPL = %d, BPLN = %d }; /* column shifts of dy per channel (all phases), their floats */",
+                q->npl, q->pln);
+    }
+    cb_line(c, "enum { BXS = %lld, BGI = %d }; /* floats of a slot's copies (or of a group's), images per group */",
+            (long long)q->xs_area, q->gi);
+    cb_line(c, "float *const xsb = scratch, *const bufs = scratch + %lld;", (long long)q->buf_at);
+    /* the weights: packed once by NAME_pack for inference (emit_pack_begin), else at each call */
+    emit_pack_begin(e, "wpk", arena_printf("scratch + %lld", (long long)q->wp_at), q->buf_at - q->wp_at);
+    cb_line(c, "PARALLEL_FOR");
+    cb_line(c, "for (int bk = 0; bk < BNOCB * BIC; bk++) { /* wpk[cb][ic][k][BOCB] (of each phase) */");
+    cb_line(c, "const int cb = bk / BIC, cc = bk %% BIC;");
+    for (int k = 0; k < (q->nph ? q->nph : 1); k++) { /* the phases read the same weights, in L1 */
+        const BlkPhase *f = q->nph ? &q->f[k] : NULL;
+        if (f) {
+            cb_line(c, "{ /* phase (%d, %d)'s weights: its %dx%d taps */", f->orh, f->orw, f->kh, f->kw);
+            cb_line(c, "enum { BKH = %d, BKW = %d, BKK = BKH * BKW };", f->kh, f->kw);
+        }
+        cb_line(c, "for (int k = 0; k < BKK; k++)");
+        cb_line(c, "    for (int j = 0; j < BOCB; j++) {");
+        cb_line(c, "        const int o = cb * BOCB + j;");
+        if (f)
+            cb_line(c, "        wpk[%lld + (((ptrdiff_t)cb * BIC + cc) * BKK + k) * BOCB + j] = o < BOC ? %s : 0.0f;",
+                    (long long)f->wp_at, wexprs[k]);
+        else
+            cb_line(c, "        wpk[(((ptrdiff_t)cb * BIC + cc) * BKK + k) * BOCB + j] = o < BOC ? %s : 0.0f;", wexprs[0]);
+        cb_line(c, "    }");
+        if (f)
+            cb_line(c, "}");
+    }
+    cb_line(c, "}");
+    emit_pack_end(e);
+    cb_line(c, "for (int g0 = 0; g0 < n; g0 += BGI) {");
+    cb_line(c, "const int gn = n - g0 < BGI ? n - g0 : BGI; /* the group's images */");
+    if (!q->local) {
+        cb_line(c, "PARALLEL_FOR");
+        cb_line(c, "for (int pl = 0; pl < gn * BIC; pl++)");
+        blk_emit_copy(c, q, arena_printf("%s + (ptrdiff_t)g0 * BIC * BIH * BIW", src), "xsb", "pl", "gn");
+    }
+    cb_line(c, "const int nch = (gn + BNI - 1) / BNI, jobs = nch * BNOCB;");
+    cb_line(c, "PARALLEL_FOR");
+    cb_line(c, "for (int slot = 0; slot < BSLOTS; slot++) {");
+    cb_line(c, "float *const buf = bufs + (ptrdiff_t)slot * BNI * %s * BOCB;", q->nph ? "BNPH * BRQM" : "BRQ");
+    cb_line(c, "const int job_end = (int)((long long)jobs * (slot + 1) / BSLOTS);");
+    cb_line(c, "int copied = -1; /* the first image of the chunk in the slot's copies */");
+    cb_line(c, "(void)copied;");
+    cb_line(c, "for (int job = (int)((long long)jobs * slot / BSLOTS); job < job_end; job++) {");
+    cb_line(c, "const int cb = job %% BNOCB, i0 = job / BNOCB * BNI, ni = gn - i0 < BNI ? gn - i0 : BNI;");
+    if (q->local) {
+        cb_line(c, "float *const xsl = xsb + (ptrdiff_t)slot * BXS;");
+        cb_line(c, "if (i0 != copied) { /* a new chunk: its copies */");
+        cb_line(c, "copied = i0;");
+        cb_line(c, "for (int pl = 0; pl < ni * BIC; pl++)");
+        blk_emit_copy(c, q, arena_printf("%s + (ptrdiff_t)(g0 + i0) * BIC * BIH * BIW", src), "xsl", "pl", "ni");
+        cb_line(c, "}");
+    }
+    if (!q->nph) {
+        blk_emit_blocks(c, q, "wpk", "buf + (ptrdiff_t)ii * BRQ * BOCB", 0, 0);
+        blk_emit_out(e, dst, op);
+    }
+    for (int k = 0; k < q->nph; k++) {
+        const BlkPhase *f = &q->f[k];
+        cb_line(c, "{ /* phase (%d, %d): dx rows %d + %d a, columns %d + %d b, from its %dx%d taps */", f->orh, f->orw, f->orh,
+                q->os, f->orw, q->os, f->kh, f->kw);
+        cb_line(c, "enum { BKH = %d, BKW = %d, BKK = BKH * BKW, BQ = %d * BOW, BP = %d, BRQ = %d, BICB = %d };", f->kh, f->kw,
+                f->oh, f->p, f->rq, f->icb);
+        blk_emit_blocks(c, q, arena_printf("wpk + %lld", (long long)f->wp_at),
+                        arena_printf("buf + ((ptrdiff_t)%d * BNI + ii) * BRQM * BOCB", k), f->r0, f->s0);
+        cb_line(c, "}");
+    }
+    if (q->nph)
+        blk_emit_out_phases(c, q, dst);
     cb_line(c, "}"); /* job */
     cb_line(c, "}"); /* slot */
     cb_line(c, "}"); /* group */
@@ -366,16 +575,30 @@ bool conv_blk_emit_forward(Emit *e, const Op *op) {
     if (!blk_fwd_geo(e->g, op, &q))
         return false;
     emit_epilogue_setup(e, op, op->a.out);
-    blk_emit(e, &q, "x", "w[((ptrdiff_t)o * BIC + cc) * BKK + k]", "y", op);
+    const char *wexpr = "w[((ptrdiff_t)o * BIC + cc) * BKK + k]";
+    blk_emit(e, &q, "x", &wexpr, "y", op);
     return true;
 }
 
 bool conv_blk_emit_dx(Emit *e, const Op *fwd) {
     BlkGeo q;
-    if (!blk_dx_geo(&fwd->a, emit_in_shape(e, fwd, 0), emit_out_shape(e, fwd), &q))
+    const Attrs *a = &fwd->a;
+    Shape in = emit_in_shape(e, fwd, 0), out = emit_out_shape(e, fwd);
+    if (blk_dx_geo(a, in, out, &q)) {
+        /* the kernel's output channel o is the forward's input channel; its input channel cc the
+         * forward's output channel; the taps reversed */
+        const char *wexpr = "w[((ptrdiff_t)cc * BOC + o) * BKK + BKK - 1 - k]";
+        blk_emit(e, &q, "dy", &wexpr, "dx", NULL);
+        return true;
+    }
+    if (!blk_s_geo(a, in, out, &q))
         return false;
-    /* the kernel's output channel o is the forward's input channel; its input channel cc the
-     * forward's output channel; the taps reversed */
-    blk_emit(e, &q, "dy", "w[((ptrdiff_t)cc * BOC + o) * BKK + BKK - 1 - k]", "dx", NULL);
+    /* strided: phase f's tap k = (t, u) of its sub-kernel is the forward's (kh0 + S * (TH - 1 - t),
+     * kw0 + S * (TW - 1 - u)) */
+    const char *wexprs[PHASES_MAX];
+    for (int k = 0; k < q.nph; k++)
+        wexprs[k] = arena_printf("w[(((ptrdiff_t)cc * BOC + o) * %d + %d + %d * (BKH - 1 - k / BKW)) * %d + %d + %d * (BKW - 1 - k %% BKW)]",
+                                 a->kh, q.f[k].kh0, a->sh, a->kw, q.f[k].kw0, a->sw);
+    blk_emit(e, &q, "dy", wexprs, "dx", NULL);
     return true;
 }

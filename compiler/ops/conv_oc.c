@@ -129,6 +129,18 @@ bool conv_oc_emit_forward(Emit *e, const Op *op) {
     cb_line(c, "enum { CHUNKS = %d, CROWS = %d, RQ = %d, SLOTS = %d }; /* row chunks per image at small n, their rows */",
             q.chunks, q.rows, q.rq, q.slots);
     cb_line(c, "enum { OCB = %d, NOCB = (OC + OCB - 1) / OCB }; /* output channels per block */", OCB);
+    /* the weights, packed once by NAME_pack for inference (emit_pack_begin), else here */
+    emit_pack_begin(e, "wpk", arena_printf("scratch + %lld", (long long)q.wp_at), q.buf_at - q.wp_at);
+    cb_line(c, "PARALLEL_FOR");
+    cb_line(c, "for (int bk = 0; bk < NOCB * IC; bk++) { /* wpk[cb][ic][kh][kw][OCB] */");
+    cb_line(c, "const int cb = bk / IC, ic = bk %% IC;");
+    cb_line(c, "for (int k = 0; k < KH * KW; k++)");
+    cb_line(c, "    for (int j = 0; j < OCB; j++) {");
+    cb_line(c, "        const int oc = cb * OCB + j;");
+    cb_line(c, "        wpk[(((ptrdiff_t)cb * IC + ic) * KH * KW + k) * OCB + j] = oc < OC ? w[((ptrdiff_t)oc * IC + ic) * KH * KW + k] : 0.0f;");
+    cb_line(c, "    }");
+    cb_line(c, "}");
+    emit_pack_end(e);
     emit_epilogue_setup(e, op, a->out);
     /* the shifted copies: xs[i][ic][kw][h][ow] = xpad[i][ic][h][ow + kw * DW] */
     const char *xv = "x[((ptrdiff_t)ic * IH + hi) * IW + wi]";
@@ -148,16 +160,7 @@ bool conv_oc_emit_forward(Emit *e, const Op *op) {
     cb_line(c, "}");
     cb_line(c, "}");
     cb_line(c, "}");
-    cb_line(c, "float *const wpk = scratch + %lld, *const bufs = scratch + %lld;", (long long)q.wp_at, (long long)q.buf_at);
-    cb_line(c, "PARALLEL_FOR");
-    cb_line(c, "for (int bk = 0; bk < NOCB * IC; bk++) { /* wpk[cb][ic][kh][kw][OCB] */");
-    cb_line(c, "const int cb = bk / IC, ic = bk %% IC;");
-    cb_line(c, "for (int k = 0; k < KH * KW; k++)");
-    cb_line(c, "    for (int j = 0; j < OCB; j++) {");
-    cb_line(c, "        const int oc = cb * OCB + j;");
-    cb_line(c, "        wpk[(((ptrdiff_t)cb * IC + ic) * KH * KW + k) * OCB + j] = oc < OC ? w[((ptrdiff_t)oc * IC + ic) * KH * KW + k] : 0.0f;");
-    cb_line(c, "    }");
-    cb_line(c, "}");
+    cb_line(c, "float *const bufs = scratch + %lld;", (long long)q.buf_at);
     if (pool)
         cb_line(c, "enum { PKH = %d, PKW = %d, PH_OUT = OH / PKH, PW_OUT = OW / PKW }; /* the fused %s */", pool->a.kh,
                 pool->a.kw, op_name(pool->kind));

@@ -585,13 +585,33 @@ static CNN_NOINLINE void op8_linear3(const float *restrict x, float *restrict y,
     }
 }
 
-int tiny_act_forward(const float *params, float *work, const float *input, float *output, int n) {
+/* The forward pass, with the weights packed by tiny_act_pack (packs) or repacked in each call
+ * (packs NULL). */
+static int tiny_act_forward_run(const float *params, float *packs, float *work, const float *input,
+                       float *output, int n) {
     if (n < 1 || n > TINY_ACT_BATCH)
         return -1;
+    (void)packs;
     op1_linear0(input, work + V2, params + TINY_ACT_OFFSET_LINEAR0_WEIGHT, params + TINY_ACT_OFFSET_LINEAR0_BIAS, n);
     op3_linear1(work + V2, work + V5, params + TINY_ACT_OFFSET_LINEAR1_WEIGHT, params + TINY_ACT_OFFSET_LINEAR1_BIAS, params + TINY_ACT_OFFSET_BN0_WEIGHT, params + TINY_ACT_OFFSET_BN0_BIAS, params + TINY_ACT_OFFSET_BN0_RUNNING_MEAN, params + TINY_ACT_OFFSET_BN0_RUNNING_VAR, work + S3, n);
     op6_linear2(work + V5, work + V7, params + TINY_ACT_OFFSET_LINEAR2_WEIGHT, params + TINY_ACT_OFFSET_LINEAR2_BIAS, n);
     op8_linear3(work + V7, work + V8, params + TINY_ACT_OFFSET_LINEAR3_WEIGHT, params + TINY_ACT_OFFSET_LINEAR3_BIAS, n);
     memcpy(output, work + V8, sizeof(float) * (size_t)n * TINY_ACT_OUT_SIZE);
     return 0;
+}
+
+int tiny_act_forward(const float *params, float *work, const float *input, float *output, int n) {
+    return tiny_act_forward_run(params, NULL, work, input, output, n);
+}
+
+int tiny_act_pack(const float *params, float *work, float *packs) {
+    const float *const input = work; /* not read: each call below packs its weights and returns */
+    const int n = 1;
+    (void)params, (void)input, (void)n, (void)packs;
+    return 0;
+}
+
+int tiny_act_forward_packed(const float *params, float *packs, float *work, const float *input, float *output,
+                   int n) {
+    return tiny_act_forward_run(params, packs, work, input, output, n);
 }

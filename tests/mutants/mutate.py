@@ -68,6 +68,8 @@ def slice_command(spec, top, build):
         return script("grad_fd"), {"FD_ONLY": " ".join(args)}
     if name == "gp":
         return [PY, os.path.join(top, "tests/torch/grad_parity.py"), "--build", b, "--only"] + args, {}
+    if name == "gpb":   # gpb:BATCH,MODEL,...: grad_parity at another batch (batch slices from 16 on)
+        return [PY, os.path.join(top, "tests/torch/grad_parity.py"), "--build", b, "--batch", args[0], "--only"] + args[1:], {}
     if name == "parity":
         return [PY, os.path.join(top, "tests/torch/parity.py"), "--build", b, "--only"] + args, {}
     if name == "train":

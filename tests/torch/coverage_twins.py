@@ -768,6 +768,62 @@ def expected_conv_1x1_c(classes=2):
     return _bn("bn0", 200) + _conv("conv0", 190, 200, 1) + _conv("conv1", 70, 190, 1) + _linear("linear0", classes, 70)
 
 
+# ---------------------------------------------------------------- conv_blk_s2 (conv_blk_s2.cnn)
+class ConvBlkS2A(nn.Module):
+    def __init__(self, classes=3):
+        super().__init__()
+        self.conv0 = nn.Conv2d(33, 40, 3, padding=1)
+        self.conv1 = nn.Conv2d(40, 48, 5, stride=2, padding=2)
+        self.conv2 = nn.Conv2d(48, 36, 3, stride=2, padding=2)
+        self.linear0 = nn.Linear(36, classes)
+
+    def forward(self, x):
+        x = F.relu(self.conv1(F.relu(self.conv0(x))))
+        return self.linear0(F.relu(self.conv2(x)).mean(dim=(2, 3)))
+
+
+class ConvBlkS2B(nn.Module):
+    def __init__(self, classes=2):
+        super().__init__()
+        self.conv0 = nn.Conv2d(34, 35, 3, padding=1)
+        self.bn0 = nn.BatchNorm2d(35)
+        self.conv1 = nn.Conv2d(35, 64, 3, stride=2, bias=False)
+        self.conv2 = nn.Conv2d(64, 40, 3, stride=2, padding=1)
+        self.linear0 = nn.Linear(40 * 2 * 2, classes)
+
+    def forward(self, x):
+        x = F.relu(self.conv1(F.relu(self.bn0(self.conv0(x)))))
+        return self.linear0(torch.flatten(self.conv2(x), 1))
+
+
+class ConvBlkS2C(nn.Module):
+    def __init__(self, classes=2):
+        super().__init__()
+        self.conv0 = nn.Conv2d(32, 33, 3, padding=1)
+        self.conv1 = nn.Conv2d(33, 256, 3, stride=2, padding=1)
+        self.conv2 = nn.Conv2d(256, 270, 3, stride=2, padding=1)
+        self.conv3 = nn.Conv2d(270, 40, 3, stride=3, padding=1)
+        self.linear0 = nn.Linear(40, classes)
+
+    def forward(self, x):
+        x = F.relu(self.conv2(F.relu(self.conv1(F.relu(self.conv0(x))))))
+        return self.linear0(F.relu(self.conv3(x)).mean(dim=(2, 3)))
+
+
+def expected_conv_blk_s2_a(classes=3):
+    return _conv("conv0", 40, 33, 3) + _conv("conv1", 48, 40, 5) + _conv("conv2", 36, 48, 3) + _linear("linear0", classes, 36)
+
+
+def expected_conv_blk_s2_b(classes=2):
+    return (_conv("conv0", 35, 34, 3) + _bn("bn0", 35) + _conv("conv1", 64, 35, 3, bias=False) + _conv("conv2", 40, 64, 3)
+            + _linear("linear0", classes, 160))
+
+
+def expected_conv_blk_s2_c(classes=2):
+    return (_conv("conv0", 33, 32, 3) + _conv("conv1", 256, 33, 3) + _conv("conv2", 270, 256, 3) + _conv("conv3", 40, 270, 3)
+            + _linear("linear0", classes, 40))
+
+
 # ---------------------------------------------------------------- cov_mul
 class SqueezeExcite(nn.Module):
     # block se(c, r = 4): x * hardsigmoid(conv1(relu(conv0(mean over H, W of x))))
@@ -959,7 +1015,8 @@ TWINS = {"cov_act": CovAct, "cov_conv": CovConv, "cov_pool": CovPool, "cov_norm_
          "conv_issue11": ConvIssue11, "conv_bwd_odd": ConvBwdOdd, "conv_dw_wide": ConvDwWide, "cov_mul": CovMul, "cov_drop_path": CovDropPath,
          "se_dw": SeDw, "se_dw_wide": SeDwWide, "cov_average": CovAverage, "conv_oc_a": ConvOcA,
          "conv_oc_b": ConvOcB, "conv_blk_a": ConvBlkA, "conv_blk_b": ConvBlkB, "conv_blk_c": ConvBlkC, "conv_blk_d": ConvBlkD, "conv_blk_e": ConvBlkE,
-         "conv_1x1_a": Conv1x1A, "conv_1x1_b": Conv1x1B, "conv_1x1_c": Conv1x1C}
+         "conv_1x1_a": Conv1x1A, "conv_1x1_b": Conv1x1B, "conv_1x1_c": Conv1x1C,
+         "conv_blk_s2_a": ConvBlkS2A, "conv_blk_s2_b": ConvBlkS2B, "conv_blk_s2_c": ConvBlkS2C}
 EXPECTED = {"cov_act": expected_cov_act, "cov_conv": expected_cov_conv, "cov_pool": expected_cov_pool, "cov_norm_act": expected_cov_norm_act,
             "cov_residual": expected_cov_residual, "cov_concat": expected_cov_concat,
             "cov_blocks": expected_cov_blocks, "cov_cond": expected_cov_cond, "naming": expected_naming,
@@ -970,7 +1027,8 @@ EXPECTED = {"cov_act": expected_cov_act, "cov_conv": expected_cov_conv, "cov_poo
             "se_dw": expected_se_dw, "se_dw_wide": expected_se_dw_wide, "cov_average": expected_cov_average,
             "conv_oc_a": expected_conv_oc_a, "conv_oc_b": expected_conv_oc_b,
             "conv_blk_a": expected_conv_blk_a, "conv_blk_b": expected_conv_blk_b, "conv_blk_c": expected_conv_blk_c, "conv_blk_d": expected_conv_blk_d, "conv_blk_e": expected_conv_blk_e,
-            "conv_1x1_a": expected_conv_1x1_a, "conv_1x1_b": expected_conv_1x1_b, "conv_1x1_c": expected_conv_1x1_c}
+            "conv_1x1_a": expected_conv_1x1_a, "conv_1x1_b": expected_conv_1x1_b, "conv_1x1_c": expected_conv_1x1_c,
+            "conv_blk_s2_a": expected_conv_blk_s2_a, "conv_blk_s2_b": expected_conv_blk_s2_b, "conv_blk_s2_c": expected_conv_blk_s2_c}
 FILES = {n: os.path.join(MODELS, n + ".cnn") for n in TWINS}
 FILES["multi_a"] = FILES["multi_b"] = os.path.join(MODELS, "multi.cnn")
 FILES["conv_odd"] = FILES["conv_wide"] = FILES["conv_issue11"] = os.path.join(MODELS, "conv_held.cnn")
@@ -979,6 +1037,7 @@ FILES["se_dw"] = FILES["se_dw_wide"] = os.path.join(MODELS, "se_dw.cnn")
 FILES["conv_oc_a"] = FILES["conv_oc_b"] = os.path.join(MODELS, "conv_oc.cnn")
 FILES["conv_blk_a"] = FILES["conv_blk_b"] = FILES["conv_blk_c"] = FILES["conv_blk_d"] = FILES["conv_blk_e"] = os.path.join(MODELS, "conv_blk.cnn")
 FILES["conv_1x1_a"] = FILES["conv_1x1_b"] = FILES["conv_1x1_c"] = os.path.join(MODELS, "conv_1x1.cnn")
+FILES["conv_blk_s2_a"] = FILES["conv_blk_s2_b"] = FILES["conv_blk_s2_c"] = os.path.join(MODELS, "conv_blk_s2.cnn")
 INPUT_SHAPE = {"cov_act": [3, 12, 12], "cov_conv": [3, 16, 16], "cov_pool": [3, 16, 15], "cov_norm_act": [3, 10, 10],
                "cov_residual": [4, 12, 12], "cov_concat": [3, 12, 12], "cov_blocks": [3, 14, 14],
                "cov_cond": [3, 12, 10], "naming": [4, 8, 8], "multi_a": [2, 12, 12], "multi_b": [2, 12, 12],
@@ -987,13 +1046,15 @@ INPUT_SHAPE = {"cov_act": [3, 12, 12], "cov_conv": [3, 16, 16], "cov_pool": [3, 
                "se_dw": [6, 19, 17], "se_dw_wide": [4, 9, 40], "cov_average": [3, 9, 9],
                "conv_oc_a": [5, 11, 13], "conv_oc_b": [7, 12, 13],
                "conv_blk_a": [33, 5, 7], "conv_blk_b": [34, 9, 9], "conv_blk_c": [32, 24, 24], "conv_blk_d": [130, 4, 3], "conv_blk_e": [34, 11, 9],
-               "conv_1x1_a": [130, 7, 7], "conv_1x1_b": [24, 9, 11], "conv_1x1_c": [200, 16, 16]}
+               "conv_1x1_a": [130, 7, 7], "conv_1x1_b": [24, 9, 11], "conv_1x1_c": [200, 16, 16],
+               "conv_blk_s2_a": [33, 9, 9], "conv_blk_s2_b": [34, 8, 7], "conv_blk_s2_c": [32, 7, 7]}
 OUTPUT_SHAPE = {"cov_act": [5], "cov_conv": [5], "cov_pool": [3], "cov_norm_act": [4], "cov_residual": [3], "cov_concat": [6],
                 "cov_blocks": [7], "cov_cond": [5], "naming": [5], "multi_a": [3], "multi_b": [4],
                 "conv_odd": [3], "conv_wide": [2], "conv_issue11": [2], "conv_bwd_odd": [3], "conv_dw_wide": [3], "cov_mul": [4],
                 "cov_drop_path": [3], "se_dw": [5], "se_dw_wide": [3], "cov_average": [4], "conv_oc_a": [3], "conv_oc_b": [2],
                 "conv_blk_a": [3], "conv_blk_b": [2], "conv_blk_c": [2], "conv_blk_d": [2], "conv_blk_e": [2],
-                "conv_1x1_a": [3], "conv_1x1_b": [2], "conv_1x1_c": [2]}
+                "conv_1x1_a": [3], "conv_1x1_b": [2], "conv_1x1_c": [2],
+                "conv_blk_s2_a": [3], "conv_blk_s2_b": [2], "conv_blk_s2_c": [2]}
 
 
 def build(name, **kwargs):

@@ -26,7 +26,7 @@ models that --all adds, deep with batchnorm on 4 images, may not: their float32 
 off by percents in PyTorch too.) Models left out (the slow ones, or those not in --only) are
 printed as SKIP and counted.
 
-    /usr/bin/python3 tests/torch/grad_parity.py --build BUILD [--only NAME ...] [--all] [--keep DIR]
+    /usr/bin/python3 tests/torch/grad_parity.py --build BUILD [--only NAME ...] [--all] [--keep DIR] [--batch N]
 
 Prints one line per model (the worst tensor and its error against each reference), then
 `grad_parity: N passed, M failed, K skipped`; exits 1 on a failure.
@@ -309,7 +309,11 @@ def main():
     ap.add_argument("--all", action="store_true", help="also the slow ImageNet models (%s)" % ", ".join(sorted(SLOW)))
     ap.add_argument("--keep", help="keep programs and tensors in this directory")
     ap.add_argument("--jobs", type=int, default=2, help="programs compiled at once")
+    ap.add_argument("--batch", type=int, default=BATCH,
+                    help="images per step, the programs' compiled batch too (default %d; from 16 on, models "
+                         "whose ops do not couple images run in batch slices)" % BATCH)
     args = ap.parse_args()
+    globals()["BATCH"] = args.batch
     torch.set_num_threads(1)
     cnnc = os.path.join(os.path.abspath(args.build), "cnnc")
     cases = find_cases()
