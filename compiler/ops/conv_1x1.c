@@ -19,7 +19,8 @@
  * vectors and MR broadcast floats of A feed MR x NR fused multiply-adds. The operands are
  * packed so that both reads are contiguous:
  *   A  ap[MB][K][MR]   MR rows of A side by side (zero past M): the weights (forward: W,
- *                      dx: W transposed) packed at each call, or a chunk of dy's columns (dw)
+ *                      packed once by NAME_pack for inference, else at each call; dx: W
+ *                      transposed, at each call), or a chunk of dy's columns (dw)
  *   B  bp[NP][K][64]   panels of 64 columns (zero past the last column): the strided input
  *                      gathered (forward), dy (dx), or for dw the input transposed, one
  *                      panel per 64 input channels
@@ -206,11 +207,14 @@ static void c1_emit_mm(Emit *e, int m, int k, const char *aexpr, const char *src
                        const char *bpl, const char *dst, const char *doff, const char *dst_st, const char *dpl, const Op *op) {
     Cbuf *c = e->c;
     cb_line(c, "enum { UM = %d, UK = %d, UMB = (UM + UMR - 1) / UMR };", m, k);
-    cb_line(c, "float *const uap = scratch, *const uslots = scratch + %lld;", (long long)round16((int64_t)((m + MR - 1) / MR) * k * MR));
+    int64_t a_floats = round16((int64_t)((m + MR - 1) / MR) * k * MR);
+    cb_line(c, "float *const uslots = scratch + %lld;", (long long)a_floats);
     int np = c1_np(k);
     cb_line(c, "enum { UNP = %d, UBS = %lld, USS = %lld }; /* panels per group, a slot's B panels, the slot's floats */", np,
             (long long)round16((int64_t)np * k * NW),
             (long long)(round16((int64_t)np * k * NW) + round16((int64_t)((m + MR - 1) / MR) * MR * NW)));
+    /* the weights: packed once by NAME_pack for inference (emit_pack_begin), else at each call */
+    emit_pack_begin(e, "uap", "scratch", a_floats);
     cb_line(c, "PARALLEL_FOR");
     cb_line(c, "for (int mb = 0; mb < UMB; mb++) /* uap[mb][k][t] = A[mb * UMR + t][k] */");
     cb_line(c, "    for (int kk = 0; kk < UK; kk++)");
@@ -218,6 +222,7 @@ static void c1_emit_mm(Emit *e, int m, int k, const char *aexpr, const char *src
     cb_line(c, "            const int mm = mb * UMR + t;");
     cb_line(c, "            uap[((ptrdiff_t)mb * UK + kk) * UMR + t] = mm < UM ? %s : 0.0f;", aexpr);
     cb_line(c, "        }");
+    emit_pack_end(e);
     cb_line(c, "const long long ncol = (long long)n * UQ;");
     cb_line(c, "const int npan = (int)((ncol + UNW - 1) / UNW);");
     cb_line(c, "const int gp = !cnn_threads || npan >= 8 * UNP ? UNP : npan / 8 > 1 ? npan / 8 : 1; /* panels per group: 8 groups if threaded */");
