@@ -133,22 +133,22 @@ static void c1_emit_dims(Cbuf *c, const Attrs *a, Shape in, Shape out) {
 
 /* The runs of panel pan (columns pan * UNW + j for j < ucols): run r holds columns
  * ruj[r] .. ruj[r] + rul[r] - 1 of the panel, consecutive pixels of one image and (when
- * strided) of one output row, whose input starts at rux[r] (pixels USW apart) and output at
- * ruy[r] (consecutive). */
+ * strided) of one output row, which the product writes from ruo[r] on (off: the offset
+ * expression of a run's first pixel, C1_XOFF or C1_YOFF). */
 #define C1_XOFF "im * UIC * UIHW + (long long)oh * USH * UIW + (long long)ow * USW"
 #define C1_YOFF "im * UOC * UQ + qq"
 
-static void c1_emit_runs(Cbuf *c) {
-    cb_line(c, "long long rux[UNW], ruy[UNW];");
+static void c1_emit_runs(Cbuf *c, const char *off) {
+    cb_line(c, "long long ruo[UNW];");
     cb_line(c, "int ruj[UNW], rul[UNW], nrun = 0;");
     cb_line(c, "const int ucols = ncol - (long long)pan * UNW < UNW ? (int)(ncol - (long long)pan * UNW) : UNW;");
     cb_line(c, "for (int j = 0; j < ucols;) {");
     cb_line(c, "const long long col = (long long)pan * UNW + j, im = col / UQ;");
     cb_line(c, "const int qq = (int)(col - im * UQ), oh = qq / UOW, ow = qq %% UOW;");
+    cb_line(c, "(void)oh; /* in C1_XOFF only */");
     cb_line(c, "const int left = USH == 1 && USW == 1 ? UQ - qq : UOW - ow; /* consecutive pixels from here */");
     cb_line(c, "const int len = left < ucols - j ? left : ucols - j;");
-    cb_line(c, "rux[nrun] = %s;", C1_XOFF);
-    cb_line(c, "ruy[nrun] = %s;", C1_YOFF);
+    cb_line(c, "ruo[nrun] = %s;", off);
     cb_line(c, "ruj[nrun] = j, rul[nrun] = len, nrun++;");
     cb_line(c, "j += len;");
     cb_line(c, "}");
@@ -200,8 +200,8 @@ static void c1_emit_tile(Cbuf *c, const char *ldc, const char *first) {
 }
 
 /* The forward or dx product: M rows (the output's channels), K deep; aexpr: A[m][k] (of m, k),
- * src / dst the arrays read and written; boff / doff: the runs' offsets into them ("rux" /
- * "ruy"), bst / dst_st: the pixel strides there; bpl / dpl: their channel planes' floats.
+ * src / dst the arrays read and written; boff / doff: the offset expressions of a run's first
+ * pixel there (C1_XOFF, C1_YOFF), bst / dst_st: the pixel strides; bpl / dpl: their channel planes' floats.
  * op: the forward (bias, epilogue), else NULL. */
 static void c1_emit_mm(Emit *e, int m, int k, const char *aexpr, const char *src, const char *boff, const char *bst,
                        const char *bpl, const char *dst, const char *doff, const char *dst_st, const char *dpl, const Op *op) {
@@ -246,6 +246,7 @@ static void c1_emit_mm(Emit *e, int m, int k, const char *aexpr, const char *src
     cb_line(c, "for (int j = 0; j < scols;) { /* runs of consecutive pixels within a panel */");
     cb_line(c, "const long long col = c0 + j, im = col / UQ;");
     cb_line(c, "const int qq = (int)(col - im * UQ), oh = qq / UOW, ow = qq %% UOW;");
+    cb_line(c, "(void)oh; /* in C1_XOFF only */");
     cb_line(c, "const int left = USH == 1 && USW == 1 ? UQ - qq : UOW - ow, to_end = UNW - j %% UNW;");
     cb_line(c, "const int len0 = left < scols - j ? left : scols - j, len = len0 < to_end ? len0 : to_end;");
     cb_line(c, "const float *const sr = sk + (%s);", boff);
@@ -260,7 +261,7 @@ static void c1_emit_mm(Emit *e, int m, int k, const char *aexpr, const char *src
     cb_line(c, "}");
     cb_line(c, "for (int sub = 0; sub < nsub; sub++) {");
     cb_line(c, "const int pan = sp * gp + sub;");
-    c1_emit_runs(c);
+    c1_emit_runs(c, doff);
     cb_line(c, "for (int k0 = 0; k0 < UK; k0 += UKC) {");
     cb_line(c, "const int kn = UK - k0 < UKC ? UK - k0 : UKC;");
     cb_line(c, "const float *const bq = ubp + ((ptrdiff_t)sub * UK + k0) * UNW;");
@@ -276,7 +277,7 @@ static void c1_emit_mm(Emit *e, int m, int k, const char *aexpr, const char *src
     cb_line(c, "for (int mm = mb0 * UMR; mm < mb1 * UMR && mm < UM; mm++) {");
     cb_line(c, "float *const dm = %s + (ptrdiff_t)mm * %s;", dst, dpl);
     cb_line(c, "for (int r = 0; r < nrun; r++) {");
-    cb_line(c, "float *const dr = dm + %s[r];", doff);
+    cb_line(c, "float *const dr = dm + ruo[r];");
     cb_line(c, "const float *const cr = ucb + (ptrdiff_t)mm * UNW + ruj[r];");
     cb_line(c, "for (int j = 0; j < rul[r]; j++) {");
     cb_line(c, "const float v = %s;", val);
@@ -298,7 +299,7 @@ bool conv_1x1_emit_forward(Emit *e, const Op *op) {
     cb_line(c, "{ /* a 1x1 conv as a product of the weights and the (strided) input pixels (conv_1x1.c) */");
     c1_emit_dims(c, &op->a, in, out);
     cb_line(c, "enum { SLOTS_U = %d };", SLOTS);
-    c1_emit_mm(e, out.d[1], in.d[1], "w[(ptrdiff_t)mm * UIC + kk]", "x", C1_XOFF, "USW", "UIHW", "y", "ruy", "1", "UQ", op);
+    c1_emit_mm(e, out.d[1], in.d[1], "w[(ptrdiff_t)mm * UIC + kk]", "x", C1_XOFF, "USW", "UIHW", "y", C1_YOFF, "1", "UQ", op);
     cb_line(c, "}");
     return true;
 }
@@ -321,7 +322,7 @@ bool conv_1x1_emit_dx(Emit *e, const Op *fwd) {
         cb_line(c, "            dp[h * UIW + wc] = 0.0f;");
         cb_line(c, "}");
     }
-    c1_emit_mm(e, in.d[1], out.d[1], "w[(ptrdiff_t)kk * UIC + mm]", "dy", C1_YOFF, "1", "UQ", "dx", "rux", "USW", "UIHW", NULL);
+    c1_emit_mm(e, in.d[1], out.d[1], "w[(ptrdiff_t)kk * UIC + mm]", "dy", C1_YOFF, "1", "UQ", "dx", C1_XOFF, "USW", "UIHW", NULL);
     cb_line(c, "}");
     return true;
 }
