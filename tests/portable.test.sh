@@ -8,7 +8,8 @@
 # conv_oc.c's forward kernel, whose tile size depends on the target; conv_blk_a, conv_blk_d and
 # conv_blk_e conv_blk.c's forward and data gradient (tile per target too), conv_blk_s2_a its
 # strided data gradient by phases; conv_1x1_a conv_1x1.c's forward, data and weight gradients
-# (a strided 1x1 conv; tile per target).
+# (a strided 1x1 conv; tile per target); grad_slice_conv at batch 37 the batch slices and
+# conv_bwd.c's data gradient with the images in the lanes (tile per target).
 B=${1:-build}
 top=$(cd "$(dirname "$0")/.." && pwd)
 if [ "${SANITIZE:-0}" = 1 ]; then # counted as skipped, not passed: the normal build runs them
@@ -21,7 +22,8 @@ check() { # label, env assignments..., then models
     label=$1; shift
     if env "$@" /usr/bin/python3 "$top/tests/torch/parity.py" --build "$B" --only lenet5 cov_conv cov_pool cov_norm_act conv_odd conv_oc_a conv_oc_b conv_blk_a conv_blk_d conv_blk_e conv_1x1_a \
         >"$B/portable.log" 2>&1 &&
-        env "$@" /usr/bin/python3 "$top/tests/torch/grad_parity.py" --build "$B" --only conv_bwd_odd conv_dw_wide conv_blk_a conv_blk_s2_a conv_1x1_a >>"$B/portable.log" 2>&1; then
+        env "$@" /usr/bin/python3 "$top/tests/torch/grad_parity.py" --build "$B" --only conv_bwd_odd conv_dw_wide conv_blk_a conv_blk_s2_a conv_1x1_a >>"$B/portable.log" 2>&1 &&
+        env "$@" /usr/bin/python3 "$top/tests/torch/grad_parity.py" --build "$B" --batch 37 --only grad_slice_conv >>"$B/portable.log" 2>&1; then
         pass=$((pass+1)); echo "$label: ok"
     else
         fail=$((fail+1)); echo "FAIL $label"; tail -20 "$B/portable.log"
@@ -34,7 +36,9 @@ check "gcc" CC=gcc
 # included. The parity models are few-channel ones, whose scalar paths run quickly.
 scalar() {
     if env CNNC_CFLAGS=-U__GNUC__ /usr/bin/python3 "$top/tests/torch/grad_parity.py" --build "$B" --only conv_bwd_odd conv_dw_wide lenet5 conv_oc_a conv_blk_a conv_blk_s2_a conv_1x1_a \
-        >"$B/portable.log" 2>&1; then
+        >"$B/portable.log" 2>&1 &&
+        env CNNC_CFLAGS=-U__GNUC__ /usr/bin/python3 "$top/tests/torch/grad_parity.py" --build "$B" --batch 37 --only grad_slice_conv \
+        >>"$B/portable.log" 2>&1; then
         pass=$((pass+1)); echo "scalar loops (-U__GNUC__): ok"
     else
         fail=$((fail+1)); echo "FAIL scalar loops (-U__GNUC__)"; tail -20 "$B/portable.log"

@@ -1,8 +1,9 @@
 /* conv_bwd.c: the weight gradient of stride-1, undilated, ungrouped convolutions of 2 or more
  * input channels and kernels of 4 taps or more (LeNet's 6->16 5x5, simplecnn's 32->64 3x3,
  * ResNet's 3x3 convs from 64 channels at 32x32 to 512 at 4x4, and with 16k input channels,
- * strided ones: ResNet's stride-2 3x3 convs), and the data gradient of those
- * whose kernel is large next to the image (below), asked by conv.c before its other kernels
+ * strided ones: ResNet's stride-2 3x3 convs), and the data gradient of those with few channels
+ * trained in batches (the images in the lanes) or whose kernel is large next to the image
+ * (below), asked by conv.c before its other kernels
  * (conv_bwd_emit_dw, conv_bwd_emit_dx: false when the layer does not qualify, and the scratch
  * functions say so with -1).
  *
@@ -488,7 +489,142 @@ static bool dx_geo(const Attrs *a, Shape in, Shape out, DxGeo *q) {
     return true;
 }
 
+/* The data gradient with the IMAGES in the vector lanes, for small convolutions trained in
+ * batches (LeNet-5's 6->16 5x5 at 14x14, in slices of 32 images), taken before the kernel
+ * below: there the lanes run along dx's plane and a tap near the plane's edges reads the zeros
+ * of dy's padding (half the multiply-adds of LeNet's conv2), whereas here a row of dx only
+ * visits the kernel rows that reach dy, and no lane is idle whatever the plane's size. For VL
+ * images at a time (16 with AVX-512, else 8), dy is transposed once into dyt[oc][oh][c][VL],
+ * its columns padded with zeros on both sides (c = ow + KW - 1); a job (block of ICB input
+ * channels, dx row ih, PX consecutive columns) holds PX x ICB accumulators whose lanes are
+ * images: per kernel tap, PX vector loads and ICB broadcast weights feed PX * ICB fused
+ * multiply-adds; the tile is written to dx transposed back, every element once. Without GNU
+ * vectors, plain loops over the taps that reach dy. */
+typedef struct {
+    int wp;                 /* dyt's padded columns */
+    int icb[3], px[3];      /* the tile with AVX-512, AVX, else */
+} DxbGeo;
+
+static void dxb_tile(int ic, int budget, int room, int *icb_out, int *px_out) {
+    int best_c = 1, best_p = 1;
+    double best = -1;
+    for (int c = 1; c <= ic; c++) {
+        if (ic % c)
+            continue;
+        for (int p = 1; p <= 8; p++) {
+            int acc = c * p;
+            if (acc > budget || acc + c + 1 > room) /* acc, the broadcast weights, one dy vector */
+                continue;
+            double score = (double)acc / (c + p) + acc * 1e-3;
+            if (score > best)
+                best = score, best_c = c, best_p = p;
+        }
+    }
+    *icb_out = best_c, *px_out = best_p;
+}
+
+static bool dxb_geo(const Attrs *a, Shape in, Shape out, DxbGeo *q) {
+    int ic = in.d[1], oc = out.d[1], iw = in.d[3];
+    if (a->sh != 1 || a->sw != 1 || a->dh != 1 || a->dw != 1 || a->groups != 1 || a->ph > a->kh - 1 ||
+        a->pw > a->kw - 1 || a->ph_end > a->kh - 1 || a->pw_end > a->kw - 1)
+        return false;
+    /* small channel counts and planes, trained at 16 images or more per call */
+    if (in.d[0] < 16 || ic > 16 || oc > 64 || a->kh < 3 || a->kw < 3 || iw > 32)
+        return false;
+    dxb_tile(ic, 24, 31, &q->icb[0], &q->px[0]);
+    dxb_tile(ic, 12, 15, &q->icb[1], &q->px[1]);
+    dxb_tile(ic, 4, 7, &q->icb[2], &q->px[2]);
+    int px = q->px[0] > q->px[1] ? q->px[0] : q->px[1];
+    px = px > q->px[2] ? px : q->px[2];
+    q->wp = iw + px + a->kw - 1 + a->pw; /* the columns a tile reads, past the plane too */
+    return (long long)oc * out.d[2] * q->wp * 16 <= (1 << 20);
+}
+
+static void emit_dxb(Emit *e, const DxbGeo *q) {
+    Cbuf *c = e->c;
+    cb_line(c, "{ /* dx: the images in the vector lanes, dy transposed VL images at a time (conv_bwd.c) */");
+    cb_line(c, "#if CNN_VECTORS");
+    cb_line(c, "#if defined(__AVX512F__)");
+    cb_line(c, "enum { ICB = %d, PX = %d };", q->icb[0], q->px[0]);
+    cb_line(c, "#elif defined(__AVX__)");
+    cb_line(c, "enum { ICB = %d, PX = %d };", q->icb[1], q->px[1]);
+    cb_line(c, "#else");
+    cb_line(c, "enum { ICB = %d, PX = %d };", q->icb[2], q->px[2]);
+    cb_line(c, "#endif");
+    cb_line(c, "enum { VL = CNN_VW, WP = %d, NXB = (IW + PX - 1) / PX, NIB = IC / ICB };", q->wp);
+    cb_line(c, "float *const dyt = scratch; /* [OC][OH][WP][VL]: column c holds dy's column c - (KW - 1) */");
+    cb_line(c, "for (int z = 0; z < OC * OH * WP * VL; z++)");
+    cb_line(c, "    dyt[z] = 0.0f; /* the padding columns stay zero */");
+    cb_line(c, "for (int i0 = 0; i0 < n; i0 += VL) {");
+    cb_line(c, "const int ni = n - i0 < VL ? n - i0 : VL;");
+    cb_line(c, "PARALLEL_FOR");
+    cb_line(c, "for (int r = 0; r < OC * OH; r++) { /* dy's row (oc, oh) of each image into the lanes */");
+    cb_line(c, "float *const t = dyt + ((ptrdiff_t)r * WP + KW - 1) * VL;");
+    cb_line(c, "for (int l = 0; l < VL; l++) {");
+    cb_line(c, "const float *const s = dy + ((ptrdiff_t)(i0 + l) * OC * OH + r) * OW;");
+    cb_line(c, "for (int col = 0; col < OW; col++)");
+    cb_line(c, "    t[col * VL + l] = l < ni ? s[col] : 0.0f;");
+    cb_line(c, "}");
+    cb_line(c, "}");
+    cb_line(c, "PARALLEL_FOR");
+    cb_line(c, "for (int job = 0; job < NIB * IH * NXB; job++) {");
+    cb_line(c, "const int xb = job %% NXB, ih = job / NXB %% IH, ic0 = job / NXB / IH * ICB, iw0 = xb * PX;");
+    cb_line(c, "/* the kernel rows that reach dy from row ih */");
+    cb_line(c, "const int kh_lo = ih + PH - OH + 1 > 0 ? ih + PH - OH + 1 : 0, kh_hi = ih + PH < KH - 1 ? ih + PH : KH - 1;");
+    cb_line(c, "cnn_vec acc[PX][ICB];");
+    cb_line(c, "for (int u = 0; u < PX; u++)");
+    cb_line(c, "    for (int t = 0; t < ICB; t++)");
+    cb_line(c, "        acc[u][t] = (cnn_vec){0};");
+    cb_line(c, "for (int oc = 0; oc < OC; oc++)");
+    cb_line(c, "for (int kh = kh_lo; kh <= kh_hi; kh++) {");
+    cb_line(c, "const float *const row = dyt + ((ptrdiff_t)oc * OH + ih + PH - kh) * WP * VL;");
+    cb_line(c, "const float *const wk = w + (((ptrdiff_t)oc * IC + ic0) * KH + kh) * KW;");
+    cb_line(c, "for (int kw = 0; kw < KW; kw++) {");
+    cb_line(c, "float wv[ICB];");
+    cb_line(c, "for (int t = 0; t < ICB; t++)");
+    cb_line(c, "    wv[t] = wk[(ptrdiff_t)t * KH * KW + kw];");
+    cb_line(c, "for (int u = 0; u < PX; u++) { /* dx column iw0 + u, tap kw: dy column iw0 + u + PW - kw */");
+    cb_line(c, "cnn_vec dv;");
+    cb_line(c, "memcpy(&dv, row + (ptrdiff_t)(iw0 + u + PW - kw + KW - 1) * VL, sizeof dv);");
+    cb_line(c, "for (int t = 0; t < ICB; t++)");
+    cb_line(c, "    acc[u][t] += wv[t] * dv;");
+    cb_line(c, "}");
+    cb_line(c, "}");
+    cb_line(c, "}");
+    cb_line(c, "float res[PX][ICB][VL];");
+    cb_line(c, "memcpy(res, acc, sizeof res);");
+    cb_line(c, "for (int u = 0; u < PX && iw0 + u < IW; u++)");
+    cb_line(c, "    for (int t = 0; t < ICB; t++)");
+    cb_line(c, "        for (int l = 0; l < ni; l++)");
+    cb_line(c, "            dx[(((ptrdiff_t)(i0 + l) * IC + ic0 + t) * IH + ih) * IW + iw0 + u] = res[u][t][l];");
+    cb_line(c, "}");
+    cb_line(c, "}");
+    cb_line(c, "#else");
+    cb_line(c, "(void)scratch;");
+    cb_line(c, "PARALLEL_FOR");
+    cb_line(c, "for (int job = 0; job < n * IC; job++) {");
+    cb_line(c, "const int ic = job %% IC, i = job / IC;");
+    cb_line(c, "for (int ih = 0; ih < IH; ih++)");
+    cb_line(c, "for (int iw = 0; iw < IW; iw++) {");
+    cb_line(c, "float s = 0.0f;");
+    cb_line(c, "for (int oc = 0; oc < OC; oc++)");
+    cb_line(c, "for (int kh = 0; kh < KH; kh++)");
+    cb_line(c, "for (int kw = 0; kw < KW; kw++) {");
+    cb_line(c, "const int oh = ih + PH - kh, ow = iw + PW - kw;");
+    cb_line(c, "if (oh >= 0 && oh < OH && ow >= 0 && ow < OW)");
+    cb_line(c, "    s += w[(((ptrdiff_t)oc * IC + ic) * KH + kh) * KW + kw] * dy[(((ptrdiff_t)i * OC + oc) * OH + oh) * OW + ow];");
+    cb_line(c, "}");
+    cb_line(c, "dx[(((ptrdiff_t)i * IC + ic) * IH + ih) * IW + iw] = s;");
+    cb_line(c, "}");
+    cb_line(c, "}");
+    cb_line(c, "#endif");
+    cb_line(c, "}");
+}
+
 int64_t conv_bwd_dx_scratch(const Attrs *a, Shape in, Shape out) {
+    DxbGeo qb;
+    if (dxb_geo(a, in, out, &qb))
+        return (int64_t)out.d[1] * out.d[2] * qb.wp * 16;
     DxGeo q;
     if (!dx_geo(a, in, out, &q))
         return -1;
@@ -498,6 +634,11 @@ int64_t conv_bwd_dx_scratch(const Attrs *a, Shape in, Shape out) {
 bool conv_bwd_emit_dx(Emit *e, const Op *fwd) {
     const Attrs *a = &fwd->a;
     Shape in = emit_in_shape(e, fwd, 0), out = emit_out_shape(e, fwd);
+    DxbGeo qb;
+    if (dxb_geo(a, in, out, &qb)) {
+        emit_dxb(e, &qb);
+        return true;
+    }
     DxGeo q;
     if (!dx_geo(a, in, out, &q))
         return false;
