@@ -1480,6 +1480,8 @@ static int emit_source(Cbuf *c, const Graph *g, const Plan *plan, const EmitOpti
         cb_line(c, "if (n < 1 || n > %s_BATCH)", U);
         cb_line(c, "    return -1;");
         cb_line(c, "const int ns = (n + SLICE_BATCH - 1) / SLICE_BATCH;");
+        cb_line(c, "if (ns == 1) /* no parallel region: the ops' own threads, if they pay (batch 1) */");
+        cb_line(c, "    return %s_forward_run(params, packs, work, input, output, n);", N);
         cb_line(c, "SLICE_FOR");
         cb_line(c, "for (int s = 0; s < ns; s++) {");
         cb_line(c, "const int i0 = SLICE_FIRST(s);");
