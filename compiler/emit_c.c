@@ -809,6 +809,8 @@ static const char *batch_limit(const Graph *g) {
  * mean over the batch (cross-entropy's weighted by class_weight), so a slice's gradient scale
  * is its share of the batch's denominator and the loss the slices' weighted sum; correct
  * counts go to per-slice counters. */
+static void emit_bias_corrections(Cbuf *c, const char *o);
+
 static void emit_slice_entries(Cbuf *c, const Graph *g, const Plan *plan, bool taps) {
     const char *N = g->name, *U = upper(g->name);
     cb_blank(c);
@@ -861,7 +863,8 @@ static void emit_slice_entries(Cbuf *c, const Graph *g, const Plan *plan, bool t
     cb_line(c, " * is given), slice s > 0 into block s - 1; then target += the blocks, piece by piece, and");
     cb_line(c, " * with opt the optimizer step of each piece. One parallel region. Returns the mean loss. */");
     cb_line(c, "static float %s_slices(float *params, float *target, float *state, float *work, const float *input,", N);
-    cb_line(c, "                   const int *labels, int n, int ns, const cnn_step_opts *o, const cnn_optim *opt) {");
+    cb_line(c, "                   const int *labels, int n, int ns, const cnn_step_opts *o, const cnn_optim *opt, float bc1,");
+    cb_line(c, "                   float bc2) {");
     cb_line(c, "float *blocks = work + SLICES * SLICE_WORK;");
     cb_line(c, "double den[SLICES], total = 0.0; /* the loss's denominator: images, or their class weights */");
     cb_line(c, "float loss[SLICES];");
@@ -871,11 +874,6 @@ static void emit_slice_entries(Cbuf *c, const Graph *g, const Plan *plan, bool t
     cb_line(c, "for (int i = SLICE_FIRST(s); i < SLICE_FIRST(s + 1); i++)");
     cb_line(c, "    den[s] += o->loss == 1 || !o->class_weight ? 1.0 : o->class_weight[labels[i]];");
     cb_line(c, "total += den[s];");
-    cb_line(c, "}");
-    cb_line(c, "float bc1 = 1.0f, bc2 = 1.0f;");
-    cb_line(c, "if (opt) {");
-    cb_line(c, "bc1 = 1.0f - powf(opt->beta1, (float)opt->step);");
-    cb_line(c, "bc2 = 1.0f - powf(opt->beta2, (float)opt->step);");
     cb_line(c, "}");
     cb_line(c, "float *m = state, *v = state ? state + %s_PARAM_FLOATS : NULL;", U);
     cb_line(c, "SLICE_REGION");
@@ -907,7 +905,7 @@ static void emit_slice_entries(Cbuf *c, const Graph *g, const Plan *plan, bool t
     cb_line(c, "    sum += blocks[(ptrdiff_t)(s - 1) * %lldLL + k];", gblock);
     cb_line(c, "target[k] = sum;");
     cb_line(c, "}");
-    cb_line(c, "if (opt && (!opt->frozen || !opt->frozen[trained_tensors[t].tensor]))");
+    cb_line(c, "if (opt && state && (!opt->frozen || !opt->frozen[trained_tensors[t].tensor]))");
     cb_line(c, "    update_tensor(params + first, target + first, m + first, v + first, (size_t)(last - first), opt, bc1, bc2);");
     cb_line(c, "}");
     cb_line(c, "}");
@@ -927,7 +925,7 @@ static void emit_slice_entries(Cbuf *c, const Graph *g, const Plan *plan, bool t
     cb_line(c, "const int ns = (n + SLICE_BATCH - 1) / SLICE_BATCH;");
     cb_line(c, "if (ns == 1)");
     cb_line(c, "    return %s_train_step_slice(params, grads, work, input, labels, n, o);", N);
-    cb_line(c, "return %s_slices(params, grads, NULL, work, input, labels, n, ns, o, NULL);", N);
+    cb_line(c, "return %s_slices(params, grads, NULL, work, input, labels, n, ns, o, NULL, 1.0f, 1.0f);", N);
     cb_line(c, "}");
     cb_blank(c);
     cb_line(c, "float %s_train_step_update(float *params, float *state, float *work, const float *input,", N);
@@ -937,9 +935,10 @@ static void emit_slice_entries(Cbuf *c, const Graph *g, const Plan *plan, bool t
     cb_line(c, "const int ns = (n + SLICE_BATCH - 1) / SLICE_BATCH;");
     cb_line(c, "if (ns == 1)");
     cb_line(c, "    return %s_train_step_update_slice(params, state, work, input, labels, n, o, opt);", N);
+    emit_bias_corrections(c, "opt");
     cb_line(c, "/* the gradients in the last block, summed and applied piece by piece */");
     cb_line(c, "return %s_slices(params, work + SLICES * SLICE_WORK + (SLICES - 1) * %lldLL, state, work, input, labels, n, ns, o,", N, gblock);
-    cb_line(c, "                 opt);");
+    cb_line(c, "                 opt, bc1, bc2);");
     cb_line(c, "}");
 }
 
