@@ -94,6 +94,7 @@ typedef struct {
     int r0, s0;     /* where its taps start in the shared copies: row and plane */
     int orh, orw;   /* its first dx row and column */
     int p, rq, icb; /* its tile, positions computed (OH * the copies' pitch, up to a multiple of P), input channels per block */
+    int tr, tc;     /* its tiles skipping the padding: TR whole rows or TC columns of a row (tr 0: P flattened pixels) */
     int64_t wp_at;  /* its packed weights, from wpk */
 } BlkPhase;
 
@@ -102,6 +103,7 @@ enum { PHASES_MAX = 16 };
 typedef struct {
     int ic, oc, ih, iw, oh, ow, kh, kw, ph, pw, sh, sw; /* of the convolution computed */
     int n, hp, p, rq, icb, ni, slots;
+    int tr, tc;       /* the tiles skipping the padding (see blk_tiling), tr 0: P flattened pixels, every tap */
     bool tap;         /* strided: one copy per tap (KH x KW planes of OH x OW), else per kernel column */
     int npl, pln;     /* copies per input channel, floats of one */
     int gi;           /* images per group: the one copy holds a group */
@@ -126,6 +128,118 @@ static int blk_tile(int qn) {
             cost = c, best = p;
     }
     return best;
+}
+
+/* The tiles that skip the taps reading zero padding (AVX-512): a tile is TR whole rows of the
+ * pitch W (TR * W <= P_MAX) or TC columns of one row (W a multiple of TC), so that whether tap
+ * (kh, kw) reads the input at tile pixel (r, c) depends on the tile's row group g and column
+ * piece j only, known to the generator: row g * TR + r and kernel row kh reach an input row,
+ * column j * TC + c and kernel column kw an input column, and the pixel is an output (rows past
+ * HV and columns past WV are computed and dropped). r0, s0: a phase's row and plane in the
+ * shared copies (0, 0 else). */
+typedef struct { const BlkGeo *q; int r0, s0, hv, wv, w, kh, kw, tr, tc; } BlkTiles;
+
+static unsigned blk_rowbits(const BlkTiles *t, int g, int kh) {
+    const BlkGeo *q = t->q;
+    unsigned m = 0;
+    for (int r = 0; r < t->tr; r++) {
+        int oh = g * t->tr + r, hi = q->tap ? oh * q->sh + kh - q->ph : oh + kh + t->r0 - q->ph;
+        if (oh < t->hv && hi >= 0 && hi < q->ih)
+            m |= 1u << r;
+    }
+    return m;
+}
+
+static unsigned blk_colbits(const BlkTiles *t, int j, int kw) {
+    const BlkGeo *q = t->q;
+    unsigned m = 0;
+    for (int cc = 0; cc < t->tc; cc++) {
+        int ow = j * t->tc + cc, wi = q->tap ? ow * q->sw + kw - q->pw : ow + kw + t->s0 - q->pw;
+        if (ow < t->wv && wi >= 0 && wi < q->iw)
+            m |= 1u << cc;
+    }
+    return m;
+}
+
+/* the pixels of tile (g, j) that tap (kh, kw) reads input for: bit r * TC + c */
+static unsigned blk_mask(const BlkTiles *t, int g, int j, int kh, int kw) {
+    unsigned rm = blk_rowbits(t, g, kh), cm = blk_colbits(t, j, kw), m = 0;
+    for (int r = 0; r < t->tr; r++)
+        if (rm >> r & 1u)
+            m |= cm << (r * t->tc);
+    return m;
+}
+
+static int blk_bits(unsigned m) {
+    int n = 0;
+    for (; m; m &= m - 1)
+        n++;
+    return n;
+}
+
+static int blk_groups(const BlkTiles *t) { return (t->hv + t->tr - 1) / t->tr; }
+
+/* the end of the run of row groups from g (or of column pieces from j: col) whose taps read
+ * the same pixels */
+static int blk_run_end(const BlkTiles *t, int at, bool col) {
+    int end = col ? t->w / t->tc : blk_groups(t), e = at + 1;
+    for (; e < end; e++) {
+        bool same = true;
+        for (int k = 0; k < (col ? t->kw : t->kh) && same; k++)
+            same = col ? blk_colbits(t, e, k) == blk_colbits(t, at, k) : blk_rowbits(t, e, k) == blk_rowbits(t, at, k);
+        if (!same)
+            break;
+    }
+    return e;
+}
+
+enum { BLOCKS_MAX = 16 }; /* the most blocks of code (runs of row groups x runs of column pieces) */
+
+/* the cost of tiles (tr, tc) as blk_tile counts it, taps reading only padding left out; -1
+ * beyond BLOCKS_MAX blocks */
+static long long blk_tiles_cost(BlkTiles *t) {
+    int runs_g = 0, runs_j = 0;
+    for (int g = 0; g < blk_groups(t); g = blk_run_end(t, g, false))
+        runs_g++;
+    for (int j = 0; j < t->w / t->tc; j = blk_run_end(t, j, true))
+        runs_j++;
+    if (runs_g * runs_j > BLOCKS_MAX)
+        return -1;
+    long long cost = 0;
+    for (int g = 0; g < blk_groups(t); g++)
+        for (int j = 0; j < t->w / t->tc; j++)
+            for (int kh = 0; kh < t->kh; kh++)
+                for (int kw = 0; kw < t->kw; kw++) {
+                    unsigned m = blk_mask(t, g, j, kh, kw);
+                    if (m)
+                        cost += 2 + 2 * blk_bits(m);
+                }
+    return cost;
+}
+
+/* Chooses the tiles of an HV x WV output of pitch W (taps kh x kw): skipping tiles (t->tr > 0)
+ * when they cost less than blk_tile's P flattened pixels over every tap; sets *p and *rq. */
+static void blk_tiling(BlkTiles *t, int *p, int *rq) {
+    int taps = t->kh * t->kw, q = t->hv * t->w;
+    *p = blk_tile(q);
+    *rq = (q + *p - 1) / *p * *p;
+    long long best = (long long)(*rq / *p) * (2 * *p + 2) * taps;
+    int btr = 0, btc = 0;
+    if (t->kh <= 16 && t->kw <= 16)
+        for (int tr = 1; tr <= P_MAX; tr++)
+            for (int tc = 1; tc <= t->w && tr * tc <= P_MAX; tc++) {
+                if (t->w % tc || (tr > 1 && tc != t->w))
+                    continue;
+                t->tr = tr, t->tc = tc;
+                long long cost = blk_tiles_cost(t);
+                if (cost >= 0 && cost < best)
+                    best = cost, btr = tr, btc = tc;
+            }
+    t->tr = btr, t->tc = btc;
+    if (btr) {
+        *p = btr * btc;
+        *rq = blk_groups(t) * btr * t->w;
+    }
 }
 
 /* input channels per block of weights (blocks of even size) */
@@ -175,8 +289,9 @@ static void blk_geo(BlkGeo *q, Shape in, int oc, int oh, int ow, int kh, int kw,
     q->tap = sh != 1 || sw != 1;
     q->npl = q->tap ? kh * kw : kw;
     q->pln = q->tap ? oh * ow : q->hp * ow;
-    q->p = blk_tile(oh * ow);
-    q->rq = (oh * ow + q->p - 1) / q->p * q->p;
+    BlkTiles t = {q, 0, 0, oh, ow, ow, kh, kw, 0, 0};
+    blk_tiling(&t, &q->p, &q->rq);
+    q->tr = t.tr, q->tc = t.tc;
     q->icb = blk_icb(q->ic, kh * kw);
     int64_t per_img = (int64_t)q->ic * q->npl * q->pln;
     blk_chunks(q, (int64_t)q->ic * oc * kh * kw * 4, (int64_t)q->n * q->ic * q->hp * ((ow - 1) * sw + kw) / per_img);
@@ -263,13 +378,14 @@ static bool blk_s_geo(const Attrs *a, Shape in, Shape out, BlkGeo *q) {
         f->r0 = pht - php[k], f->s0 = pwl - pwp[k];
         q->hp = f->oh + f->kh - 1 + f->r0 > q->hp ? f->oh + f->kh - 1 + f->r0 : q->hp;
         q->npl = f->s0 + f->kw > q->npl ? f->s0 + f->kw : q->npl;
-        f->p = blk_tile(f->oh * bmax);
-        f->rq = (f->oh * bmax + f->p - 1) / f->p * f->p;
+        BlkTiles t = {q, f->r0, f->s0, f->oh, f->ow, bmax, f->kh, f->kw, 0, 0};
+        blk_tiling(&t, &f->p, &f->rq);
+        f->tr = t.tr, f->tc = t.tc;
         f->icb = blk_icb(q->ic, f->kh * f->kw);
         q->rq = f->rq > q->rq ? f->rq : q->rq;
     }
     q->pln = q->hp * bmax;
-    q->p = q->f[0].p, q->icb = q->f[0].icb;
+    q->p = q->f[0].p, q->icb = q->f[0].icb, q->tr = q->tc = 0;
     int64_t per_img = (int64_t)q->ic * q->npl * q->pln;
     int rqm = q->rq;
     q->rq = rqm * nph; /* a job's buffer holds every phase: [phase][NI][RQM][OCB] */
@@ -344,11 +460,73 @@ static void blk_emit_copy(Cbuf *c, const BlkGeo *q, const char *src, const char 
     cb_line(c, "    %s[(ptrdiff_t)%s * BIC * BNPL * BPLN + t] = 0.0f;", dst, nimg);
 }
 
+/* The AVX-512 tiles of t (t->tr > 0): per run of row groups and run of column pieces, a loop
+ * over its tiles whose taps the generator unrolls, each with the constant mask of the pixels it
+ * reads input for (none: the tap is left out), so that the multiply-adds of the pixels reading
+ * zero padding are skipped (adding them changed nothing: the sums are the same). Opens an
+ * #if that the caller's #else (the P flattened pixels, other targets) closes. */
+static void blk_emit_skipping(Cbuf *c, const BlkGeo *q, const BlkTiles *t) {
+    cb_line(c, "#if defined(__AVX512F__) /* tiles of %d row(s) x %d column(s): the taps reading only zero padding skipped */",
+            t->tr, t->tc);
+    cb_line(c, "typedef float blk_v __attribute__((vector_size(64)));");
+    cb_line(c, "#define BLK_TAP(k, off, m) { /* tap k at offset off, for the pixels of mask m */ \\");
+    cb_line(c, "    blk_v w0, w1; \\");
+    cb_line(c, "    memcpy(&w0, wq + (k) * BOCB, sizeof w0); \\");
+    cb_line(c, "    memcpy(&w1, wq + (k) * BOCB + 16, sizeof w1); \\");
+    cb_line(c, "    const float *const xr = xq + (off); \\");
+    cb_line(c, "    for (int p = 0; p < BP; p++) \\");
+    cb_line(c, "        if ((m) >> p & 1u) { \\");
+    cb_line(c, "            acc[p][0] += xr[p] * w0; \\");
+    cb_line(c, "            acc[p][1] += xr[p] * w1; \\");
+    cb_line(c, "        } \\");
+    cb_line(c, "}");
+    int ng = blk_groups(t), nj = t->w / t->tc;
+    for (int g0 = 0; g0 < ng;) {
+        int g1 = blk_run_end(t, g0, false);
+        for (int j0 = 0; j0 < nj;) {
+            int j1 = blk_run_end(t, j0, true);
+            { /* a tile no tap reads input for still writes its zeros (dx elements no tap of dy reaches) */
+                cb_line(c, "for (int g = %d; g < %d; g++) /* rows %d to %d */", g0, g1, g0 * t->tr, g1 * t->tr - 1);
+                cb_line(c, "for (int j = %d; j < %d; j++) { /* columns %d to %d */", j0, j1, j0 * t->tc, j1 * t->tc - 1);
+                cb_line(c, "const int q0 = g * %d + j * %d;", t->tr * t->w, t->tc);
+                cb_line(c, "float *const bq = bi + (ptrdiff_t)q0 * BOCB;");
+                cb_line(c, "blk_v acc[BP][2];");
+                cb_line(c, "for (int p = 0; p < BP; p++)");
+                cb_line(c, "    for (int v = 0; v < 2; v++)");
+                cb_line(c, "        if (ic0 == 0)");
+                cb_line(c, "            acc[p][v] = (blk_v){0};");
+                cb_line(c, "        else");
+                cb_line(c, "            memcpy(&acc[p][v], bq + p * BOCB + v * 16, sizeof acc[p][v]);");
+                cb_line(c, "const float *wq = wb, *xq = xg + q0;");
+                cb_line(c, "for (int ic = 0; ic < icn; ic++, wq += BKK * BOCB, xq += BNPL * BPLN) {");
+                for (int kh = 0; kh < t->kh; kh++)
+                    for (int kw = 0; kw < t->kw; kw++) {
+                        unsigned m = blk_mask(t, g0, j0, kh, kw);
+                        if (!m)
+                            continue;
+                        long long off = q->tap ? (long long)(kh * t->kw + kw) * q->pln
+                                               : (long long)(kw + t->s0) * q->pln + (long long)(kh + t->r0) * q->ow;
+                        cb_line(c, "BLK_TAP(%d, %lld, 0x%xu);", kh * t->kw + kw, off, m);
+                    }
+                cb_line(c, "}");
+                cb_line(c, "for (int p = 0; p < BP; p++)");
+                cb_line(c, "    for (int v = 0; v < 2; v++)");
+                cb_line(c, "        memcpy(bq + p * BOCB + v * 16, &acc[p][v], sizeof acc[p][v]);");
+                cb_line(c, "}");
+            }
+            j0 = j1;
+        }
+        g0 = g1;
+    }
+    cb_line(c, "#undef BLK_TAP");
+    cb_line(c, "#else");
+}
+
 /* The reduction of one job over the input channels, block by block, into buf: weights from
  * wbase (packed [cb][ic][k][BOCB]), tap (kh, kw) read at row kh + r0 of plane kw + s0 of the
  * copies (the taps of a phase in the shared copies; 0, 0 otherwise). Uses BKH, BKW, BKK, BP,
  * BRQ and BICB. */
-static void blk_emit_blocks(Cbuf *c, const BlkGeo *q, const char *wbase, const char *bibase, int r0, int s0) {
+static void blk_emit_blocks(Cbuf *c, const BlkGeo *q, const BlkTiles *t, const char *wbase, const char *bibase, int r0, int s0) {
     const char *rd = r0 || s0 ? arena_printf("(ptrdiff_t)(ic * BNPL + kw + %d) * BPLN + (kh + %d) * BOW", s0, r0)
                               : "(ptrdiff_t)(ic * BNPL + (BTAP ? kh * BKW + kw : kw)) * BPLN + (BTAP ? 0 : kh * BOW)";
     cb_line(c, "for (int ic0 = 0; ic0 < BIC; ic0 += BICB) {");
@@ -359,6 +537,8 @@ static void blk_emit_blocks(Cbuf *c, const BlkGeo *q, const char *wbase, const c
             q->local ? "ii" : "i0 + ii");
     cb_line(c, "float *const bi = %s;", bibase);
     cb_line(c, "#if CNN_VECTORS");
+    if (t->tr)
+        blk_emit_skipping(c, q, t);
     cb_line(c, "#if defined(__AVX512F__)");
     cb_line(c, "enum { VL = 16, PS = BP };");
     cb_line(c, "#elif defined(__AVX__)");
@@ -398,6 +578,8 @@ static void blk_emit_blocks(Cbuf *c, const BlkGeo *q, const char *wbase, const c
     cb_line(c, "    for (int v = 0; v < NV; v++)");
     cb_line(c, "        memcpy(bq + p * BOCB + v * VL, &acc[p][v], sizeof acc[p][v]);");
     cb_line(c, "}");
+    if (t->tr)
+        cb_line(c, "#endif");
     cb_line(c, "#else");
     cb_line(c, "for (int qq = 0; qq < BRQ; qq++) {");
     cb_line(c, "float *bq = bi + (ptrdiff_t)qq * BOCB;");
@@ -549,7 +731,8 @@ static void blk_emit(Emit *e, const BlkGeo *q, const char *src, const char *cons
         cb_line(c, "}");
     }
     if (!q->nph) {
-        blk_emit_blocks(c, q, "wpk", "buf + (ptrdiff_t)ii * BRQ * BOCB", 0, 0);
+        BlkTiles t = {q, 0, 0, q->oh, q->ow, q->ow, q->kh, q->kw, q->tr, q->tc};
+        blk_emit_blocks(c, q, &t, "wpk", "buf + (ptrdiff_t)ii * BRQ * BOCB", 0, 0);
         blk_emit_out(e, dst, op);
     }
     for (int k = 0; k < q->nph; k++) {
@@ -558,7 +741,8 @@ static void blk_emit(Emit *e, const BlkGeo *q, const char *src, const char *cons
                 q->os, f->orw, q->os, f->kh, f->kw);
         cb_line(c, "enum { BKH = %d, BKW = %d, BKK = BKH * BKW, BQ = %d * BOW, BP = %d, BRQ = %d, BICB = %d };", f->kh, f->kw,
                 f->oh, f->p, f->rq, f->icb);
-        blk_emit_blocks(c, q, arena_printf("wpk + %lld", (long long)f->wp_at),
+        BlkTiles t = {q, f->r0, f->s0, f->oh, f->ow, q->ow, f->kh, f->kw, f->tr, f->tc};
+        blk_emit_blocks(c, q, &t, arena_printf("wpk + %lld", (long long)f->wp_at),
                         arena_printf("buf + ((ptrdiff_t)%d * BNI + ii) * BRQM * BOCB", k), f->r0, f->s0);
         cb_line(c, "}");
     }
