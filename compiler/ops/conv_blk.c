@@ -70,6 +70,9 @@
  * ([phase][NOCB][OC][TH][TW][OCB]), buf [SLOTS][phase][NI][RQ][OCB].
  * Without vector types, plain loops fill buf the same way. */
 #include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
 
 #include "../arena.h"
 #include "../cbuf.h"
@@ -235,6 +238,9 @@ static void blk_tiling(BlkTiles *t, int *p, int *rq) {
                 if (cost >= 0 && cost < best)
                     best = cost, btr = tr, btc = tc;
             }
+    if (getenv("BLKT")) { /* TEMP experiment */
+        char *e = getenv("BLKT"); btr = atoi(e); btc = atoi(strchr(e, ',') + 1); if (btc > t->w) btc = t->w;
+    }
     t->tr = btr, t->tc = btc;
     if (btr) {
         *p = btr * btc;
@@ -469,17 +475,15 @@ static void blk_emit_skipping(Cbuf *c, const BlkGeo *q, const BlkTiles *t) {
     cb_line(c, "#if defined(__AVX512F__) /* tiles of %d row(s) x %d column(s): the taps reading only zero padding skipped */",
             t->tr, t->tc);
     cb_line(c, "typedef float blk_v __attribute__((vector_size(64)));");
-    cb_line(c, "#define BLK_TAP(k, off, m) { /* tap k at offset off, for the pixels of mask m */ \\");
-    cb_line(c, "    blk_v w0, w1; \\");
-    cb_line(c, "    memcpy(&w0, wq + (k) * BOCB, sizeof w0); \\");
-    cb_line(c, "    memcpy(&w1, wq + (k) * BOCB + 16, sizeof w1); \\");
-    cb_line(c, "    const float *const xr = xq + (off); \\");
-    cb_line(c, "    for (int p = 0; p < BP; p++) \\");
-    cb_line(c, "        if ((m) >> p & 1u) { \\");
-    cb_line(c, "            acc[p][0] += xr[p] * w0; \\");
-    cb_line(c, "            acc[p][1] += xr[p] * w1; \\");
-    cb_line(c, "        } \\");
-    cb_line(c, "}");
+    cb_line(c, "#define BLK_TAP(k, off, px) /* tap k at offset off over the block's input channels, px: its pixels */ \\");
+    cb_line(c, "    for (int ic = 0; ic < icn; ic++) { \\");
+    cb_line(c, "        const float *const wq = wb + ((ptrdiff_t)ic * BKK + (k)) * BOCB, *const xr = xq + (ptrdiff_t)ic * BNPL * BPLN + (off); \\");
+    cb_line(c, "        blk_v w0, w1; \\");
+    cb_line(c, "        memcpy(&w0, wq, sizeof w0); \\");
+    cb_line(c, "        memcpy(&w1, wq + 16, sizeof w1); \\");
+    cb_line(c, "        px \\");
+    cb_line(c, "    }");
+    cb_line(c, "#define BLK_PX(p) acc[p][0] += xr[p] * w0; acc[p][1] += xr[p] * w1; /* pixel p */");
     int ng = blk_groups(t), nj = t->w / t->tc;
     for (int g0 = 0; g0 < ng;) {
         int g1 = blk_run_end(t, g0, false);
@@ -497,8 +501,7 @@ static void blk_emit_skipping(Cbuf *c, const BlkGeo *q, const BlkTiles *t) {
                 cb_line(c, "            acc[p][v] = (blk_v){0};");
                 cb_line(c, "        else");
                 cb_line(c, "            memcpy(&acc[p][v], bq + p * BOCB + v * 16, sizeof acc[p][v]);");
-                cb_line(c, "const float *wq = wb, *xq = xg + q0;");
-                cb_line(c, "for (int ic = 0; ic < icn; ic++, wq += BKK * BOCB, xq += BNPL * BPLN) {");
+                cb_line(c, "const float *const xq = xg + q0;");
                 for (int kh = 0; kh < t->kh; kh++)
                     for (int kw = 0; kw < t->kw; kw++) {
                         unsigned m = blk_mask(t, g0, j0, kh, kw);
@@ -506,9 +509,12 @@ static void blk_emit_skipping(Cbuf *c, const BlkGeo *q, const BlkTiles *t) {
                             continue;
                         long long off = q->tap ? (long long)(kh * t->kw + kw) * q->pln
                                                : (long long)(kw + t->s0) * q->pln + (long long)(kh + t->r0) * q->ow;
-                        cb_line(c, "BLK_TAP(%d, %lld, 0x%xu);", kh * t->kw + kw, off, m);
+                        char px[16 * P_MAX] = "";
+                        for (int p = 0, at = 0; p < t->tr * t->tc; p++)
+                            if (m >> p & 1u)
+                                at += snprintf(px + at, sizeof px - (size_t)at, " BLK_PX(%d)", p);
+                        cb_line(c, "BLK_TAP(%d, %lld,%s)", kh * t->kw + kw, off, px);
                     }
-                cb_line(c, "}");
                 cb_line(c, "for (int p = 0; p < BP; p++)");
                 cb_line(c, "    for (int v = 0; v < 2; v++)");
                 cb_line(c, "        memcpy(bq + p * BOCB + v * 16, &acc[p][v], sizeof acc[p][v]);");
@@ -519,6 +525,7 @@ static void blk_emit_skipping(Cbuf *c, const BlkGeo *q, const BlkTiles *t) {
         g0 = g1;
     }
     cb_line(c, "#undef BLK_TAP");
+    cb_line(c, "#undef BLK_PX");
     cb_line(c, "#else");
 }
 
@@ -548,7 +555,7 @@ static void blk_emit_blocks(Cbuf *c, const BlkGeo *q, const BlkTiles *t, const c
     cb_line(c, "#endif");
     cb_line(c, "typedef float blk_v __attribute__((vector_size(VL * 4)));");
     cb_line(c, "enum { NV = BOCB / VL };");
-    cb_line(c, "for (int q0 = 0; q0 < BRQ; q0 += PS) {");
+    cb_line(c, "for (int q0 = 0; q0 < (BQ + PS - 1) / PS * PS; q0 += PS) { /* the positions past BQ (up to BRQ) are not needed */");
     cb_line(c, "float *const bq = bi + (ptrdiff_t)q0 * BOCB;");
     cb_line(c, "blk_v acc[PS][NV];");
     cb_line(c, "if (ic0 == 0) {");
@@ -581,7 +588,7 @@ static void blk_emit_blocks(Cbuf *c, const BlkGeo *q, const BlkTiles *t, const c
     if (t->tr)
         cb_line(c, "#endif");
     cb_line(c, "#else");
-    cb_line(c, "for (int qq = 0; qq < BRQ; qq++) {");
+    cb_line(c, "for (int qq = 0; qq < BQ; qq++) {");
     cb_line(c, "float *bq = bi + (ptrdiff_t)qq * BOCB;");
     cb_line(c, "if (ic0 == 0)");
     cb_line(c, "    for (int j = 0; j < BOCB; j++)");
