@@ -71,8 +71,6 @@
  * Without vector types, plain loops fill buf the same way. */
 #include <stdbool.h>
 #include <stdio.h>
-#include <stdlib.h>
-#include <string.h>
 
 #include "../arena.h"
 #include "../cbuf.h"
@@ -98,6 +96,7 @@ typedef struct {
     int orh, orw;   /* its first dx row and column */
     int p, rq, icb; /* its tile, positions computed (OH * the copies' pitch, up to a multiple of P), input channels per block */
     int tr, tc;     /* its tiles skipping the padding: TR whole rows or TC columns of a row (tr 0: P flattened pixels) */
+    bool mr, mc;    /* their rows, columns merged (BlkTiles) */
     int64_t wp_at;  /* its packed weights, from wpk */
 } BlkPhase;
 
@@ -107,6 +106,7 @@ typedef struct {
     int ic, oc, ih, iw, oh, ow, kh, kw, ph, pw, sh, sw; /* of the convolution computed */
     int n, hp, p, rq, icb, ni, slots;
     int tr, tc;       /* the tiles skipping the padding (see blk_tiling), tr 0: P flattened pixels, every tap */
+    bool mr, mc;      /* their rows, columns merged (BlkTiles) */
     bool tap;         /* strided: one copy per tap (KH x KW planes of OH x OW), else per kernel column */
     int npl, pln;     /* copies per input channel, floats of one */
     int gi;           /* images per group: the one copy holds a group */
@@ -140,11 +140,24 @@ static int blk_tile(int qn) {
  * column j * TC + c and kernel column kw an input column, and the pixel is an output (rows past
  * HV and columns past WV are computed and dropped). r0, s0: a phase's row and plane in the
  * shared copies (0, 0 else). */
-typedef struct { const BlkGeo *q; int r0, s0, hv, wv, w, kh, kw, tr, tc; } BlkTiles;
+typedef struct {
+    const BlkGeo *q;
+    int r0, s0, hv, wv, w, kh, kw, tr, tc;
+    bool mr, mc; /* every row group (column piece) takes the taps of all: one block of code for them */
+} BlkTiles;
+
+static int blk_groups(const BlkTiles *t) { return (t->hv + t->tr - 1) / t->tr; }
 
 static unsigned blk_rowbits(const BlkTiles *t, int g, int kh) {
     const BlkGeo *q = t->q;
     unsigned m = 0;
+    if (t->mr) {
+        BlkTiles u = *t;
+        u.mr = false;
+        for (int h = 0; h < blk_groups(t); h++)
+            m |= blk_rowbits(&u, h, kh);
+        return m;
+    }
     for (int r = 0; r < t->tr; r++) {
         int oh = g * t->tr + r, hi = q->tap ? oh * q->sh + kh - q->ph : oh + kh + t->r0 - q->ph;
         if (oh < t->hv && hi >= 0 && hi < q->ih)
@@ -156,6 +169,13 @@ static unsigned blk_rowbits(const BlkTiles *t, int g, int kh) {
 static unsigned blk_colbits(const BlkTiles *t, int j, int kw) {
     const BlkGeo *q = t->q;
     unsigned m = 0;
+    if (t->mc) {
+        BlkTiles u = *t;
+        u.mc = false;
+        for (int i = 0; i < t->w / t->tc; i++)
+            m |= blk_colbits(&u, i, kw);
+        return m;
+    }
     for (int cc = 0; cc < t->tc; cc++) {
         int ow = j * t->tc + cc, wi = q->tap ? ow * q->sw + kw - q->pw : ow + kw + t->s0 - q->pw;
         if (ow < t->wv && wi >= 0 && wi < q->iw)
@@ -180,12 +200,12 @@ static int blk_bits(unsigned m) {
     return n;
 }
 
-static int blk_groups(const BlkTiles *t) { return (t->hv + t->tr - 1) / t->tr; }
-
 /* the end of the run of row groups from g (or of column pieces from j: col) whose taps read
  * the same pixels */
 static int blk_run_end(const BlkTiles *t, int at, bool col) {
     int end = col ? t->w / t->tc : blk_groups(t), e = at + 1;
+    if (col ? t->mc : t->mr)
+        return end;
     for (; e < end; e++) {
         bool same = true;
         for (int k = 0; k < (col ? t->kw : t->kh) && same; k++)
@@ -198,8 +218,9 @@ static int blk_run_end(const BlkTiles *t, int at, bool col) {
 
 enum { BLOCKS_MAX = 16 }; /* the most blocks of code (runs of row groups x runs of column pieces) */
 
-/* the cost of tiles (tr, tc) as blk_tile counts it, taps reading only padding left out; -1
- * beyond BLOCKS_MAX blocks */
+/* the cost of tiles (tr, tc) as blk_tile counts it, taps reading only padding left out, plus
+ * 0.5% a block of code (the build time: a small saving is not worth a block); -1 beyond
+ * BLOCKS_MAX blocks */
 static long long blk_tiles_cost(BlkTiles *t) {
     int runs_g = 0, runs_j = 0;
     for (int g = 0; g < blk_groups(t); g = blk_run_end(t, g, false))
@@ -217,7 +238,7 @@ static long long blk_tiles_cost(BlkTiles *t) {
                     if (m)
                         cost += 2 + 2 * blk_bits(m);
                 }
-    return cost;
+    return cost * (200 + runs_g * runs_j) / 200;
 }
 
 /* Chooses the tiles of an HV x WV output of pitch W (taps kh x kw): skipping tiles (t->tr > 0)
@@ -226,25 +247,24 @@ static void blk_tiling(BlkTiles *t, int *p, int *rq) {
     int taps = t->kh * t->kw, q = t->hv * t->w;
     *p = blk_tile(q);
     *rq = (q + *p - 1) / *p * *p;
-    long long best = (long long)(*rq / *p) * (2 * *p + 2) * taps;
-    int btr = 0, btc = 0;
+    long long best = (long long)(*rq / *p) * (2 * *p + 2) * taps * 201 / 200;
+    BlkTiles b = *t;
+    b.tr = 0;
     if (t->kh <= 16 && t->kw <= 16)
         for (int tr = 1; tr <= P_MAX; tr++)
-            for (int tc = 1; tc <= t->w && tr * tc <= P_MAX; tc++) {
-                if (t->w % tc || (tr > 1 && tc != t->w))
-                    continue;
-                t->tr = tr, t->tc = tc;
-                long long cost = blk_tiles_cost(t);
-                if (cost >= 0 && cost < best)
-                    best = cost, btr = tr, btc = tc;
-            }
-    if (getenv("BLKT")) { /* TEMP experiment */
-        char *e = getenv("BLKT"); btr = atoi(e); btc = atoi(strchr(e, ',') + 1); if (btc > t->w) btc = t->w;
-    }
-    t->tr = btr, t->tc = btc;
-    if (btr) {
-        *p = btr * btc;
-        *rq = blk_groups(t) * btr * t->w;
+            for (int tc = 1; tc <= t->w && tr * tc <= P_MAX; tc++)
+                for (int mg = 0; mg < 4; mg++) {
+                    if (t->w % tc || (tr > 1 && tc != t->w))
+                        continue;
+                    t->tr = tr, t->tc = tc, t->mr = mg & 1, t->mc = mg >> 1;
+                    long long cost = blk_tiles_cost(t);
+                    if (cost >= 0 && cost < best)
+                        best = cost, b = *t;
+                }
+    *t = b;
+    if (t->tr) {
+        *p = t->tr * t->tc;
+        *rq = blk_groups(t) * t->tr * t->w;
     }
 }
 
@@ -295,9 +315,9 @@ static void blk_geo(BlkGeo *q, Shape in, int oc, int oh, int ow, int kh, int kw,
     q->tap = sh != 1 || sw != 1;
     q->npl = q->tap ? kh * kw : kw;
     q->pln = q->tap ? oh * ow : q->hp * ow;
-    BlkTiles t = {q, 0, 0, oh, ow, ow, kh, kw, 0, 0};
+    BlkTiles t = {q, 0, 0, oh, ow, ow, kh, kw, 0, 0, false, false};
     blk_tiling(&t, &q->p, &q->rq);
-    q->tr = t.tr, q->tc = t.tc;
+    q->tr = t.tr, q->tc = t.tc, q->mr = t.mr, q->mc = t.mc;
     q->icb = blk_icb(q->ic, kh * kw);
     int64_t per_img = (int64_t)q->ic * q->npl * q->pln;
     blk_chunks(q, (int64_t)q->ic * oc * kh * kw * 4, (int64_t)q->n * q->ic * q->hp * ((ow - 1) * sw + kw) / per_img);
@@ -384,14 +404,14 @@ static bool blk_s_geo(const Attrs *a, Shape in, Shape out, BlkGeo *q) {
         f->r0 = pht - php[k], f->s0 = pwl - pwp[k];
         q->hp = f->oh + f->kh - 1 + f->r0 > q->hp ? f->oh + f->kh - 1 + f->r0 : q->hp;
         q->npl = f->s0 + f->kw > q->npl ? f->s0 + f->kw : q->npl;
-        BlkTiles t = {q, f->r0, f->s0, f->oh, f->ow, bmax, f->kh, f->kw, 0, 0};
+        BlkTiles t = {q, f->r0, f->s0, f->oh, f->ow, bmax, f->kh, f->kw, 0, 0, false, false};
         blk_tiling(&t, &f->p, &f->rq);
-        f->tr = t.tr, f->tc = t.tc;
+        f->tr = t.tr, f->tc = t.tc, f->mr = t.mr, f->mc = t.mc;
         f->icb = blk_icb(q->ic, f->kh * f->kw);
         q->rq = f->rq > q->rq ? f->rq : q->rq;
     }
     q->pln = q->hp * bmax;
-    q->p = q->f[0].p, q->icb = q->f[0].icb, q->tr = q->tc = 0;
+    q->p = q->f[0].p, q->icb = q->f[0].icb, q->tr = q->tc = 0, q->mr = q->mc = false;
     int64_t per_img = (int64_t)q->ic * q->npl * q->pln;
     int rqm = q->rq;
     q->rq = rqm * nph; /* a job's buffer holds every phase: [phase][NI][RQM][OCB] */
@@ -475,8 +495,13 @@ static void blk_emit_skipping(Cbuf *c, const BlkGeo *q, const BlkTiles *t) {
     cb_line(c, "#if defined(__AVX512F__) /* tiles of %d row(s) x %d column(s): the taps reading only zero padding skipped */",
             t->tr, t->tc);
     cb_line(c, "typedef float blk_v __attribute__((vector_size(64)));");
+    cb_line(c, "#if defined(__clang__) /* the loops over input channels not unrolled: a third of the build time, no speed */");
+    cb_line(c, "#define BLK_ONCE _Pragma(\"clang loop unroll(disable)\")");
+    cb_line(c, "#else");
+    cb_line(c, "#define BLK_ONCE");
+    cb_line(c, "#endif");
     cb_line(c, "#define BLK_TAP(k, off, px) /* tap k at offset off over the block's input channels, px: its pixels */ \\");
-    cb_line(c, "    for (int ic = 0; ic < icn; ic++) { \\");
+    cb_line(c, "    BLK_ONCE for (int ic = 0; ic < icn; ic++) { \\");
     cb_line(c, "        const float *const wq = wb + ((ptrdiff_t)ic * BKK + (k)) * BOCB, *const xr = xq + (ptrdiff_t)ic * BNPL * BPLN + (off); \\");
     cb_line(c, "        blk_v w0, w1; \\");
     cb_line(c, "        memcpy(&w0, wq, sizeof w0); \\");
@@ -526,6 +551,7 @@ static void blk_emit_skipping(Cbuf *c, const BlkGeo *q, const BlkTiles *t) {
     }
     cb_line(c, "#undef BLK_TAP");
     cb_line(c, "#undef BLK_PX");
+    cb_line(c, "#undef BLK_ONCE");
     cb_line(c, "#else");
 }
 
@@ -738,7 +764,7 @@ static void blk_emit(Emit *e, const BlkGeo *q, const char *src, const char *cons
         cb_line(c, "}");
     }
     if (!q->nph) {
-        BlkTiles t = {q, 0, 0, q->oh, q->ow, q->ow, q->kh, q->kw, q->tr, q->tc};
+        BlkTiles t = {q, 0, 0, q->oh, q->ow, q->ow, q->kh, q->kw, q->tr, q->tc, q->mr, q->mc};
         blk_emit_blocks(c, q, &t, "wpk", "buf + (ptrdiff_t)ii * BRQ * BOCB", 0, 0);
         blk_emit_out(e, dst, op);
     }
@@ -748,7 +774,7 @@ static void blk_emit(Emit *e, const BlkGeo *q, const char *src, const char *cons
                 q->os, f->orw, q->os, f->kh, f->kw);
         cb_line(c, "enum { BKH = %d, BKW = %d, BKK = BKH * BKW, BQ = %d * BOW, BP = %d, BRQ = %d, BICB = %d };", f->kh, f->kw,
                 f->oh, f->p, f->rq, f->icb);
-        BlkTiles t = {q, f->r0, f->s0, f->oh, f->ow, q->ow, f->kh, f->kw, f->tr, f->tc};
+        BlkTiles t = {q, f->r0, f->s0, f->oh, f->ow, q->ow, f->kh, f->kw, f->tr, f->tc, f->mr, f->mc};
         blk_emit_blocks(c, q, &t, arena_printf("wpk + %lld", (long long)f->wp_at),
                         arena_printf("buf + ((ptrdiff_t)%d * BNI + ii) * BRQM * BOCB", k), f->r0, f->s0);
         cb_line(c, "}");
