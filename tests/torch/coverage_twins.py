@@ -844,41 +844,19 @@ class ConvBlkPadA(nn.Module):
 class ConvBlkPadB(nn.Module):
     def __init__(self, classes=2):
         super().__init__()
-        self.conv0 = nn.Conv2d(32, 40, 3, padding=1)
-        self.conv1 = nn.Conv2d(40, 36, (3, 5), padding=(2, 1))
-        self.conv2 = nn.Conv2d(36, 33, 4, padding="same")
-        self.linear0 = nn.Linear(33 * 5 * 3, classes)
+        self.conv0 = nn.Conv2d(33, 40, 5, padding=2)
+        self.conv1 = nn.Conv2d(40, 36, 3, padding=2)
+        self.conv2 = nn.Conv2d(36, 34, (9, 3), padding=(0, 1))
+        self.conv3 = nn.Conv2d(34, 40, 3, padding=(2, 1))
+        self.conv4 = nn.Conv2d(40, 36, (3, 5), padding=(1, 2))
+        self.conv5 = nn.Conv2d(36, 33, 4, padding="same")
+        self.conv6 = nn.Conv2d(33, 35, 3, stride=2, padding=1)
+        self.linear0 = nn.Linear(35 * 2 * 5, classes)
 
     def forward(self, x):
-        x = F.relu(self.conv1(F.relu(self.conv0(x))))
-        return self.linear0(torch.flatten(F.relu(self.conv2(x)), 1))
-
-
-class ConvBlkPadC(nn.Module):
-    def __init__(self, classes=2):
-        super().__init__()
-        self.conv0 = nn.Conv2d(32, 36, 3, padding=1)
-        self.conv1 = nn.Conv2d(36, 40, 5, padding=2)
-        self.conv2 = nn.Conv2d(40, 36, 3, padding=2)
-        self.conv3 = nn.Conv2d(36, 34, 3, stride=2, padding=2)
-        self.linear0 = nn.Linear(34, classes)
-
-    def forward(self, x):
-        x = F.relu(self.conv2(F.relu(self.conv1(F.relu(self.conv0(x))))))
-        return self.linear0(F.relu(self.conv3(x)).mean(dim=(2, 3)))
-
-
-class ConvBlkPadD(nn.Module):
-    def __init__(self, classes=2):
-        super().__init__()
-        self.conv0 = nn.Conv2d(33, 40, 3, padding=1)
-        self.conv1 = nn.Conv2d(40, 36, 3, padding=(2, 1))
-        self.conv2 = nn.Conv2d(36, 34, (3, 5), padding=(1, 2))
-        self.linear0 = nn.Linear(34, classes)
-
-    def forward(self, x):
-        x = F.relu(self.conv1(F.relu(self.conv0(x))))
-        return self.linear0(F.relu(self.conv2(x)).mean(dim=(2, 3)))
+        for conv in (self.conv0, self.conv1, self.conv2, self.conv3, self.conv4, self.conv5):
+            x = F.relu(conv(x))
+        return self.linear0(torch.flatten(F.relu(self.conv6(x)), 1))
 
 
 def expected_conv_blk_pad_a(classes=3):
@@ -887,17 +865,8 @@ def expected_conv_blk_pad_a(classes=3):
 
 
 def expected_conv_blk_pad_b(classes=2):
-    return _conv("conv0", 40, 32, 3) + _conv("conv1", 36, 40, 3, 5) + _conv("conv2", 33, 36, 4) + _linear("linear0", classes, 495)
-
-
-def expected_conv_blk_pad_c(classes=2):
-    return (_conv("conv0", 36, 32, 3) + _conv("conv1", 40, 36, 5) + _conv("conv2", 36, 40, 3) + _conv("conv3", 34, 36, 3)
-            + _linear("linear0", classes, 34))
-
-
-def expected_conv_blk_pad_d(classes=2):
-    return _conv("conv0", 40, 33, 3) + _conv("conv1", 36, 40, 3) + _conv("conv2", 34, 36, 3, 5) + _linear("linear0", classes, 34)
-
+    return (_conv("conv0", 40, 33, 5) + _conv("conv1", 36, 40, 3) + _conv("conv2", 34, 36, 9, 3) + _conv("conv3", 40, 34, 3)
+            + _conv("conv4", 36, 40, 3, 5) + _conv("conv5", 33, 36, 4) + _conv("conv6", 35, 33, 3) + _linear("linear0", classes, 350))
 
 # ---------------------------------------------------------------- cov_mul
 class SqueezeExcite(nn.Module):
@@ -1092,7 +1061,7 @@ TWINS = {"cov_act": CovAct, "cov_conv": CovConv, "cov_pool": CovPool, "cov_norm_
          "conv_oc_b": ConvOcB, "conv_blk_a": ConvBlkA, "conv_blk_b": ConvBlkB, "conv_blk_c": ConvBlkC, "conv_blk_d": ConvBlkD, "conv_blk_e": ConvBlkE,
          "conv_1x1_a": Conv1x1A, "conv_1x1_b": Conv1x1B, "conv_1x1_c": Conv1x1C,
          "conv_blk_s2_a": ConvBlkS2A, "conv_blk_s2_b": ConvBlkS2B, "conv_blk_s2_c": ConvBlkS2C,
-         "conv_blk_pad_a": ConvBlkPadA, "conv_blk_pad_b": ConvBlkPadB, "conv_blk_pad_c": ConvBlkPadC, "conv_blk_pad_d": ConvBlkPadD}
+         "conv_blk_pad_a": ConvBlkPadA, "conv_blk_pad_b": ConvBlkPadB}
 EXPECTED = {"cov_act": expected_cov_act, "cov_conv": expected_cov_conv, "cov_pool": expected_cov_pool, "cov_norm_act": expected_cov_norm_act,
             "cov_residual": expected_cov_residual, "cov_concat": expected_cov_concat,
             "cov_blocks": expected_cov_blocks, "cov_cond": expected_cov_cond, "naming": expected_naming,
@@ -1105,8 +1074,7 @@ EXPECTED = {"cov_act": expected_cov_act, "cov_conv": expected_cov_conv, "cov_poo
             "conv_blk_a": expected_conv_blk_a, "conv_blk_b": expected_conv_blk_b, "conv_blk_c": expected_conv_blk_c, "conv_blk_d": expected_conv_blk_d, "conv_blk_e": expected_conv_blk_e,
             "conv_1x1_a": expected_conv_1x1_a, "conv_1x1_b": expected_conv_1x1_b, "conv_1x1_c": expected_conv_1x1_c,
             "conv_blk_s2_a": expected_conv_blk_s2_a, "conv_blk_s2_b": expected_conv_blk_s2_b, "conv_blk_s2_c": expected_conv_blk_s2_c,
-            "conv_blk_pad_a": expected_conv_blk_pad_a, "conv_blk_pad_b": expected_conv_blk_pad_b, "conv_blk_pad_c": expected_conv_blk_pad_c,
-            "conv_blk_pad_d": expected_conv_blk_pad_d}
+            "conv_blk_pad_a": expected_conv_blk_pad_a, "conv_blk_pad_b": expected_conv_blk_pad_b}
 FILES = {n: os.path.join(MODELS, n + ".cnn") for n in TWINS}
 FILES["multi_a"] = FILES["multi_b"] = os.path.join(MODELS, "multi.cnn")
 FILES["conv_odd"] = FILES["conv_wide"] = FILES["conv_issue11"] = os.path.join(MODELS, "conv_held.cnn")
@@ -1116,7 +1084,7 @@ FILES["conv_oc_a"] = FILES["conv_oc_b"] = os.path.join(MODELS, "conv_oc.cnn")
 FILES["conv_blk_a"] = FILES["conv_blk_b"] = FILES["conv_blk_c"] = FILES["conv_blk_d"] = FILES["conv_blk_e"] = os.path.join(MODELS, "conv_blk.cnn")
 FILES["conv_1x1_a"] = FILES["conv_1x1_b"] = FILES["conv_1x1_c"] = os.path.join(MODELS, "conv_1x1.cnn")
 FILES["conv_blk_s2_a"] = FILES["conv_blk_s2_b"] = FILES["conv_blk_s2_c"] = os.path.join(MODELS, "conv_blk_s2.cnn")
-FILES["conv_blk_pad_a"] = FILES["conv_blk_pad_b"] = FILES["conv_blk_pad_c"] = FILES["conv_blk_pad_d"] = os.path.join(MODELS, "conv_blk_pad.cnn")
+FILES["conv_blk_pad_a"] = FILES["conv_blk_pad_b"] = os.path.join(MODELS, "conv_blk_pad.cnn")
 INPUT_SHAPE = {"cov_act": [3, 12, 12], "cov_conv": [3, 16, 16], "cov_pool": [3, 16, 15], "cov_norm_act": [3, 10, 10],
                "cov_residual": [4, 12, 12], "cov_concat": [3, 12, 12], "cov_blocks": [3, 14, 14],
                "cov_cond": [3, 12, 10], "naming": [4, 8, 8], "multi_a": [2, 12, 12], "multi_b": [2, 12, 12],
@@ -1127,7 +1095,7 @@ INPUT_SHAPE = {"cov_act": [3, 12, 12], "cov_conv": [3, 16, 16], "cov_pool": [3, 
                "conv_blk_a": [33, 5, 7], "conv_blk_b": [34, 9, 9], "conv_blk_c": [32, 24, 24], "conv_blk_d": [130, 4, 3], "conv_blk_e": [34, 11, 9],
                "conv_1x1_a": [130, 7, 7], "conv_1x1_b": [24, 9, 11], "conv_1x1_c": [200, 16, 16],
                "conv_blk_s2_a": [33, 9, 9], "conv_blk_s2_b": [34, 8, 7], "conv_blk_s2_c": [32, 7, 7],
-               "conv_blk_pad_a": [34, 4, 4], "conv_blk_pad_b": [32, 3, 5], "conv_blk_pad_c": [32, 7, 7], "conv_blk_pad_d": [33, 1, 20]}
+               "conv_blk_pad_a": [34, 4, 4], "conv_blk_pad_b": [33, 7, 7]}
 OUTPUT_SHAPE = {"cov_act": [5], "cov_conv": [5], "cov_pool": [3], "cov_norm_act": [4], "cov_residual": [3], "cov_concat": [6],
                 "cov_blocks": [7], "cov_cond": [5], "naming": [5], "multi_a": [3], "multi_b": [4],
                 "conv_odd": [3], "conv_wide": [2], "conv_issue11": [2], "conv_bwd_odd": [3], "conv_dw_wide": [3], "cov_mul": [4],
@@ -1135,7 +1103,7 @@ OUTPUT_SHAPE = {"cov_act": [5], "cov_conv": [5], "cov_pool": [3], "cov_norm_act"
                 "conv_blk_a": [3], "conv_blk_b": [2], "conv_blk_c": [2], "conv_blk_d": [2], "conv_blk_e": [2],
                 "conv_1x1_a": [3], "conv_1x1_b": [2], "conv_1x1_c": [2],
                 "conv_blk_s2_a": [3], "conv_blk_s2_b": [2], "conv_blk_s2_c": [2],
-                "conv_blk_pad_a": [3], "conv_blk_pad_b": [2], "conv_blk_pad_c": [2], "conv_blk_pad_d": [2]}
+                "conv_blk_pad_a": [3], "conv_blk_pad_b": [2]}
 
 
 def build(name, **kwargs):
