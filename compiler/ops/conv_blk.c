@@ -500,14 +500,13 @@ static void blk_emit_skipping(Cbuf *c, const BlkGeo *q, const BlkTiles *t) {
     cb_line(c, "#else");
     cb_line(c, "#define BLK_ONCE");
     cb_line(c, "#endif");
-    cb_line(c, "#define BLK_TAP(k, off, px) /* tap k at offset off over the block's input channels, px: its pixels */ \\");
-    cb_line(c, "    BLK_ONCE for (int ic = 0; ic < icn; ic++) { \\");
-    cb_line(c, "        const float *const wq = wb + ((ptrdiff_t)ic * BKK + (k)) * BOCB, *const xr = xq + (ptrdiff_t)ic * BNPL * BPLN + (off); \\");
-    cb_line(c, "        blk_v w0, w1; \\");
-    cb_line(c, "        memcpy(&w0, wq, sizeof w0); \\");
-    cb_line(c, "        memcpy(&w1, wq + 16, sizeof w1); \\");
-    cb_line(c, "        px \\");
-    cb_line(c, "    }");
+    cb_line(c, "#define BLK_TAP(k, off, px) { /* tap k at offset off, px: its pixels */ \\");
+    cb_line(c, "    const float *const xr = xi + (off); \\");
+    cb_line(c, "    blk_v w0, w1; \\");
+    cb_line(c, "    memcpy(&w0, wq + (k) * BOCB, sizeof w0); \\");
+    cb_line(c, "    memcpy(&w1, wq + (k) * BOCB + 16, sizeof w1); \\");
+    cb_line(c, "    px \\");
+    cb_line(c, "}");
     cb_line(c, "#define BLK_PX(p) acc[p][0] += xr[p] * w0; acc[p][1] += xr[p] * w1; /* pixel p */");
     int ng = blk_groups(t), nj = t->w / t->tc;
     for (int g0 = 0; g0 < ng;) {
@@ -527,7 +526,21 @@ static void blk_emit_skipping(Cbuf *c, const BlkGeo *q, const BlkTiles *t) {
                 cb_line(c, "        else");
                 cb_line(c, "            memcpy(&acc[p][v], bq + p * BOCB + v * 16, sizeof acc[p][v]);");
                 cb_line(c, "const float *const xq = xg + q0;");
-                for (int kh = 0; kh < t->kh; kh++)
+                /* One loop over the input channels for taps that read distinct floats (no
+                 * broadcast shared between taps, which the compiler would keep in registers and
+                 * spill): the taps of a kernel row (distinct copies), all taps with tiles of one
+                 * row (distinct rows). */
+                int kstep = t->tr == 1 ? t->kh : 1;
+                for (int k0 = 0; k0 < t->kh; k0 += kstep) {
+                    bool any = false;
+                    for (int kh = k0; kh < k0 + kstep; kh++)
+                        for (int kw = 0; kw < t->kw; kw++)
+                            any = any || blk_mask(t, g0, j0, kh, kw);
+                    if (!any)
+                        continue;
+                    cb_line(c, "BLK_ONCE for (int ic = 0; ic < icn; ic++) { /* kernel rows %d to %d */", k0, k0 + kstep - 1);
+                    cb_line(c, "const float *const wq = wb + (ptrdiff_t)ic * BKK * BOCB, *const xi = xq + (ptrdiff_t)ic * BNPL * BPLN;");
+                    for (int kh = k0; kh < k0 + kstep; kh++)
                     for (int kw = 0; kw < t->kw; kw++) {
                         unsigned m = blk_mask(t, g0, j0, kh, kw);
                         if (!m)
@@ -540,6 +553,8 @@ static void blk_emit_skipping(Cbuf *c, const BlkGeo *q, const BlkTiles *t) {
                                 at += snprintf(px + at, sizeof px - (size_t)at, " BLK_PX(%d)", p);
                         cb_line(c, "BLK_TAP(%d, %lld,%s)", kh * t->kw + kw, off, px);
                     }
+                    cb_line(c, "}");
+                }
                 cb_line(c, "for (int p = 0; p < BP; p++)");
                 cb_line(c, "    for (int v = 0; v < 2; v++)");
                 cb_line(c, "        memcpy(bq + p * BOCB + v * 16, &acc[p][v], sizeof acc[p][v]);");
