@@ -32,10 +32,39 @@
  * stay in L2 across the chunk's blocks of output channels instead of a round trip through
  * memory (at 32x32 the one copy of all images took a sixth of the time).
  *
+ * Skipping the zero padding (AVX-512). A tap (kh, kw) of an output pixel near the border reads
+ * the zero padding: at 4x4 with padding 1 only 100 of a 3x3 conv's 144 taps a plane read input
+ * (69%), at 8x8 84%, at 16x16 92%, at 32x32 96%. The tiles are then chosen so that which taps
+ * read input is known to the generator (blk_tiling): a tile is TR whole rows (TR * OW <= 12)
+ * or TC columns of one row (OW a multiple of TC), and whether tap (kh, kw) reads input for
+ * tile pixel (r, c) depends only on the tile's row group and column piece. The tiles are
+ * grouped into runs of row groups and of column pieces whose taps read the same pixels; each
+ * run pair is one block of code, a loop over its tiles in which the generator writes out
+ * every tap that reads input for some pixel of the tile with exactly those pixels' multiply-
+ * adds (a constant mask per tap, the other pixels' and the taps reading only padding left out).
+ * Leaving out a product with zero changes no sum, so the result is the same as with every
+ * tap. The cost model (blk_tile's, the taps left out, 0.5% a block of code for the build
+ * time) picks the tiles, and may merge the row groups or the column pieces into one block
+ * (their taps united); when no such tiling beats P flattened pixels over every tap (large
+ * planes: 64 channels at 32x32, whose 4% were not worth 9 blocks of code) the kernel keeps
+ * those. Inside a tile the taps are looped over the block's input channels, one loop per
+ * kernel row for tiles of several rows, one loop for all taps for tiles of one row: the taps
+ * of a loop read distinct floats (a tap's broadcast shared with another tap, as with one loop
+ * for all taps of a multi-row tile, made clang keep all broadcasts in registers and spill
+ * them: slower than no skipping), and the loops are not unrolled by clang (a third of the
+ * build time, no speed). ResNet's 4x4 planes take 3-row tiles (12 + 4 pixels), its 8x8 and
+ * 16x16 planes 8-column tiles. With AVX2, SSE and the scalar loops every tap is computed over
+ * the same tiles (the positions past the plane no longer computed).
+ *
  * Measured (forward, one thread, batch 32, clang -O3 -march=native, the 2-core AVX-512 Xeon
- * whose peak.c peak is 176 GFLOP/s, loaded by other jobs): 64 ch at 32x32 132 GFLOP/s,
- * 128 at 16x16 138, 256 at 8x8 140, 512 at 4x4 133; conv.c's kernel 68 to 90. The data
- * gradient of the same layers runs at the same speed (the same kernel).
+ * whose peak.c peak is 176 GFLOP/s, loaded by other jobs; nominal GFLOP/s, 2 * N * C * C * 9
+ * * H * W, padding taps counted as PyTorch's figures count them; a two-conv model per layer,
+ * `PROGRAM bench --csv --threads 1 --repeat 10`, 3 interleaved runs): 64 ch at 32x32 128-131
+ * GFLOP/s (no skipping), 128 at 16x16 143-150 (135-139 with every tap), 256 at 8x8 160-169
+ * (143-148), 512 at 4x4 169-172 (143-144); oneDNN's direct conv (PyTorch, mkldnn tensors,
+ * one thread) 127, 168, 184 and 172; conv.c's kernel 68 to 90. The data gradient of the same
+ * layers runs at about the same speed (the same kernel). ResNet-18 (CIFAR) inference at batch
+ * 32 on one thread: 281 -> 260 ms a call (medians of 4 interleaved runs of 30 calls).
  *
  * Strided convs (forward only) copy the input once per TAP instead, KH x KW planes of the
  * output's size, xs[i][ic][kh * KW + kw][oh][ow] = xpad[i][ic][oh * SH + kh][ow * SW + kw]
@@ -43,8 +72,9 @@
  * tiles. Measured: 64 -> 128 ch from 32x32 82 GFLOP/s, 128 -> 256 from 16x16 111, 256 -> 512
  * from 8x8 113; conv.c's product path 45, 72, 58.
  *
- * Positions past the image's last pixel up to a multiple of P (RQ) are computed and dropped;
- * their reads stay within the scratch (a zeroed tail follows the copies).
+ * Positions past the image's last pixel up to a multiple of P (RQ) are computed and dropped
+ * (the skipping tiles leave them out); their reads stay within the scratch (a zeroed tail
+ * follows the copies).
  *
  * The data gradient of such a conv is the same kernel over dy padded by KH - 1 - PH, with the
  * kernel flipped and its channel axes swapped (taken at packing time): conv_blk_emit_dx.
