@@ -65,14 +65,16 @@ static bool conv_oc_geo(const Graph *g, const Op *op, OcGeo *q) {
         return false;
     /* Where it measured faster than conv.c's kernels (simplecnn's 32 -> 64 at 14x14, LeNet's
      * 6 -> 16 at 10x10, most 1x1 convs of MobileNet-v2 and GoogLeNet at 14x14, and stems with
-     * a reduction of at most 32, e.g. simplecnn's 1 -> 32 at 28x28, up to 32 columns): short rows,
+     * a reduction of 10 to 32, up to 32 columns): short rows,
      * enough output channels to fill the lanes, enough reduction per output to pay for the
      * write-out, but a block's weights (IC * KH * KW * 16 floats) within 32 KiB so that they
      * stay in L1 across the tiles (ResNet's 3x3 convs of 128 to 512 channels ran slower), and
      * for long reductions 48 output channels at least (GoogLeNet's 480 -> 16, 24, 32 ran
-     * slower). */
+     * slower). A reduction of 9 or less (simplecnn's 1 -> 32 3x3 at 28x28) is left to
+     * conv_small.c, whose lanes run along the plane: there the write-out of this tile dominated
+     * (1.30 ms per training step at batch 64, 13% of peak, against 0.17 to 0.31 ms). */
     long long ick = (long long)ic * a->kh * a->kw;
-    if (ow > 32 || (ow > 16 && ick > 32) || oc < 16 || ick < 9 || ick > 512 || (ick > 256 && oc < 48))
+    if (ow > 32 || (ow > 16 && ick > 32) || oc < 16 || ick < 10 || ick > 512 || (ick > 256 && oc < 48))
         return false;
     if (a->kh * a->kw == 1 && (ick < 64 || oc < 64))   /* MobileNet-v3's 1x1 convs ran slower */
         return false;
