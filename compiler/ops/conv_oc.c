@@ -38,6 +38,7 @@
 
 int64_t conv_oc_scratch(const Graph *g, const Op *op);
 bool conv_oc_emit_forward(Emit *e, const Op *op);
+bool conv_small_takes_forward(const Op *op, const Attrs *a, Shape in, Shape out); /* conv_small.c */
 
 /* OCB: output channels per block (two vectors of 8); P_MAX: the largest pixel tile;
  * SLOTS_MAX: the most row buffers. */
@@ -71,10 +72,15 @@ static bool conv_oc_geo(const Graph *g, const Op *op, OcGeo *q) {
      * stay in L1 across the tiles (ResNet's 3x3 convs of 128 to 512 channels ran slower), and
      * for long reductions 48 output channels at least (GoogLeNet's 480 -> 16, 24, 32 ran
      * slower). A reduction of 9 or less (simplecnn's 1 -> 32 3x3 at 28x28) is left to
-     * conv_small.c, whose lanes run along the plane: there the write-out of this tile dominated
-     * (1.30 ms per training step at batch 64, 13% of peak, against 0.17 to 0.31 ms). */
+     * conv_small.c when it takes the layer, whose lanes run along the plane: there the
+     * write-out of this tile dominated (simplecnn's training forward at batch 64: 1.30 ms, 13%
+     * of peak, against 0.17 to 0.31 ms); with a pooling fused (simplecnn's inference)
+     * conv_small.c does not take it, and conv.c's kernel ran slower than this one (batch 64:
+     * 10,100 against 12,050 img/s). */
     long long ick = (long long)ic * a->kh * a->kw;
-    if (ow > 32 || (ow > 16 && ick > 32) || oc < 16 || ick < 10 || ick > 512 || (ick > 256 && oc < 48))
+    if (ow > 32 || (ow > 16 && ick > 32) || oc < 16 || ick < 9 || ick > 512 || (ick > 256 && oc < 48))
+        return false;
+    if (ick == 9 && conv_small_takes_forward(op, a, in, out))
         return false;
     if (a->kh * a->kw == 1 && (ick < 64 || oc < 64))   /* MobileNet-v3's 1x1 convs ran slower */
         return false;

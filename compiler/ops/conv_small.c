@@ -172,17 +172,26 @@ bool conv_small_emit_dw(Emit *e, const Op *fwd) {
  * is applied to the job's whole vectors (a loop of constant length, which vectorizes, even on
  * the positions then dropped), and the results go out row segment by row segment. */
 bool conv_small_emit_forward(Emit *e, const Op *op, const Attrs *a, Shape in, Shape out, const char *src);
+bool conv_small_takes_forward(const Op *op, const Attrs *a, Shape in, Shape out);
 
-bool conv_small_emit_forward(Emit *e, const Op *op, const Attrs *a, Shape in, Shape out, const char *src) {
+/* Whether conv_small_emit_forward takes the layer (conv_oc.c leaves it the reductions of 9
+ * taps or fewer that it takes). */
+bool conv_small_takes_forward(const Op *op, const Attrs *a, Shape in, Shape out) {
     int ic = in.d[1], oc = out.d[1], oh = out.d[2], ow = out.d[3];
     bool pads = a->ph || a->pw || a->ph_end || a->pw_end;
     if (a->sh != 1 || a->sw != 1 || a->dh != 1 || a->dw != 1 || a->groups != 1 || op->epi_pool >= 0 ||
         (op->pro_norm >= 0 && !pads) || oc > 32 || (long long)ic * a->kh * a->kw > 1024 || ow > 32)
         return false;
     int wp = in.d[3] + a->pw + a->pw_end;
-    int qn = (oh - 1) * wp + ow;
-    if (qn < LANES)   /* planes smaller than one vector: conv.c's kernel */
+    return (oh - 1) * wp + ow >= LANES; /* planes smaller than one vector: conv.c's kernel */
+}
+
+bool conv_small_emit_forward(Emit *e, const Op *op, const Attrs *a, Shape in, Shape out, const char *src) {
+    if (!conv_small_takes_forward(op, a, in, out))
         return false;
+    int oc = out.d[1], ow = out.d[3];
+    int wp = in.d[3] + a->pw + a->pw_end;
+    int qn = (out.d[2] - 1) * wp + ow;
     int obs = 1;
     for (int d = 1; d <= oc && d <= 6; d++)
         if (oc % d == 0)
