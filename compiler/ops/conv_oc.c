@@ -160,12 +160,27 @@ bool conv_oc_emit_forward(Emit *e, const Op *op) {
     cb_line(c, "for (int ic = 0; ic < n * IC; ic++)");
     cb_line(c, "for (int kw = 0; kw < KW; kw++) {");
     cb_line(c, "float *xs = scratch + ((ptrdiff_t)ic * KW + kw) * HP * OW;");
+    /* zeros, then the columns inside the input (a loop with no test, vectorized: the test per
+     * element ran scalar in the OpenMP region, 6% of simplecnn's inference at batch 64) */
+    cb_line(c, "const int c0 = PW - kw * DW > 0 ? PW - kw * DW : 0;");
+    cb_line(c, "const int c1 = IW + PW - kw * DW < OW ? IW + PW - kw * DW : OW;");
     cb_line(c, "for (int h = 0; h < HP; h++) {");
     cb_line(c, "const int hi = h - PH;");
-    cb_line(c, "for (int col = 0; col < OW; col++) {");
-    cb_line(c, "const int wi = col + kw * DW - PW;");
-    cb_line(c, "xs[h * OW + col] = hi >= 0 && hi < IH && wi >= 0 && wi < IW ? %s : 0.0f;", xv);
+    cb_line(c, "float *const xr = xs + h * OW;");
+    cb_line(c, "if (hi < 0 || hi >= IH || c1 <= c0) {");
+    cb_line(c, "for (int col = 0; col < OW; col++)");
+    cb_line(c, "    xr[col] = 0.0f;");
+    cb_line(c, "continue;");
     cb_line(c, "}");
+    cb_line(c, "for (int col = 0; col < c0; col++)");
+    cb_line(c, "    xr[col] = 0.0f;");
+    emit_simd(c, e->g->values[op->out].shape.d[3]);
+    cb_line(c, "for (int col = c0; col < c1; col++) {");
+    cb_line(c, "const int wi = col + kw * DW - PW;");
+    cb_line(c, "xr[col] = %s;", xv);
+    cb_line(c, "}");
+    cb_line(c, "for (int col = c1; col < OW; col++)");
+    cb_line(c, "    xr[col] = 0.0f;");
     cb_line(c, "}");
     cb_line(c, "}");
     cb_line(c, "float *const bufs = scratch + %lld;", (long long)q.buf_at);
