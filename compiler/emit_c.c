@@ -92,6 +92,20 @@ void emit_window_reduce(Cbuf *c, bool max, bool argmax) {
 Shape emit_in_shape(const Emit *e, const Op *op, int i) { return e->g->values[op->in[i]].shape; }
 Shape emit_out_shape(const Emit *e, const Op *op) { return e->g->values[op->out].shape; }
 
+/* Measured on simplecnn's max pools, backward, batch 64, one thread (their loops run in an
+ * OpenMP region): 14 windows a row 2.27 ms without the vectors, 1.19 with 8 lanes, 0.86 with 4;
+ * 7 windows 0.93 ms without, 1.06 with 2 lanes, 0.86 with 4. */
+void emit_simd(Cbuf *c, int n) {
+    int vl = n >= 4 ? 4 : n >= 2 ? 2 : 1;
+    for (int k = 16; k >= 4; k /= 2)
+        if (k <= n && (n % k) * 4 <= n) {
+            vl = k;
+            break;
+        }
+    if (vl > 1)
+        cb_line(c, "CNN_SIMD(%d)", vl);
+}
+
 const char *emit_float(double v) {
     char buf[64];
     snprintf(buf, sizeof buf, "%.9g", (double)(float)v);
@@ -1298,6 +1312,16 @@ static int emit_source(Cbuf *c, const Graph *g, const Plan *plan, const EmitOpti
     cb_line(c, "#define PARALLEL_FOR _Pragma(\"omp parallel for if(cnn_threads)\")");
     cb_line(c, "#else");
     cb_line(c, "#define PARALLEL_FOR");
+    cb_line(c, "#endif");
+    cb_line(c, "/* In the function OpenMP outlines for a parallel loop, the op's pointers are no longer");
+    cb_line(c, " * restrict, and the compiler does not vectorize a short inner loop that it would have to");
+    cb_line(c, " * guard with overlap checks: CNN_SIMD(VL) before such a loop says that its iterations are");
+    cb_line(c, " * independent (vectors of VL lanes). */");
+    cb_line(c, "#ifdef _OPENMP");
+    cb_line(c, "#define CNN_PRAGMA(x) _Pragma(#x)");
+    cb_line(c, "#define CNN_SIMD(vl) CNN_PRAGMA(omp simd simdlen(vl))");
+    cb_line(c, "#else");
+    cb_line(c, "#define CNN_SIMD(vl)");
     cb_line(c, "#endif");
     cb_blank(c);
     size_t shared_end = c->len; /* the parts repeat what comes before (no definition with linkage) */

@@ -66,6 +66,10 @@ void emit_window_reduce(Cbuf *c, bool max, bool argmax);
  * the weights alone (not on x or n), and nothing before it may have effects beyond the scratch. */
 void emit_pack_begin(Emit *e, const char *var, const char *scratch_expr, int64_t floats);
 void emit_pack_end(Emit *e);
+/* Before a loop of n independent iterations inside an op's parallel loop: CNN_SIMD(VL) (see
+ * the generated prelude), VL the longest of 16, 8 and 4 lanes that leaves at most a quarter of
+ * the iterations to the scalar remainder, else 4 (2 below 4; nothing for one iteration). */
+void emit_simd(Cbuf *c, int n);
 /* A float literal that round-trips: 0.286000013f */
 const char *emit_float(double v);
 

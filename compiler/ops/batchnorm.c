@@ -62,8 +62,36 @@ static void batchnorm_emit_forward(Emit *e, const Op *op) {
 enum { LANES = 16 };
 
 /* Emits, for the plane xi (and gi) of HW values, the float sums named names[k] of the terms
- * terms[k] (expressions of the index q), in one pass over the plane, in LANES partial sums. */
-static void plane_sums(Cbuf *c, int k, const char *const *names, const char *const *terms) {
+ * terms[k] (expressions of the index q), in one pass over the plane, in LANES partial sums.
+ * With vector types the partial sums are vectors and vterms[k] the same terms of the vectors
+ * xq (and gq, when grad) loaded at q: the same additions in the same order (lane j sums the
+ * elements q = j mod LANES), which the C compiler did not vectorize from the scalar loop
+ * inside the OpenMP region (simplecnn's batchnorm backward at 28x28: 4.5 cycles an element). */
+static void plane_sums(Cbuf *c, int k, const char *const *names, const char *const *terms, const char *const *vterms,
+                       bool grad) {
+    cb_line(c, "#if CNN_VECTORS");
+    for (int j = 0; j < k; j++)
+        cb_line(c, "cnn_vec %s_v[%d / CNN_VW];", names[j], LANES);
+    cb_line(c, "for (int u = 0; u < %d / CNN_VW; u++)", LANES);
+    cb_line(c, "    %s_v[u] = (cnn_vec){0}%s", names[0], k == 1 ? ";" : ",");
+    for (int j = 1; j < k; j++)
+        cb_line(c, "    %s_v[u] = (cnn_vec){0}%s", names[j], j == k - 1 ? ";" : ",");
+    cb_line(c, "for (int p = 0; p + %d <= HW; p += %d)", LANES, LANES);
+    cb_line(c, "for (int u = 0; u < %d / CNN_VW; u++) {", LANES);
+    cb_line(c, "cnn_vec xq;");
+    cb_line(c, "memcpy(&xq, xi + p + u * CNN_VW, sizeof xq);");
+    if (grad) {
+        cb_line(c, "cnn_vec gq;");
+        cb_line(c, "memcpy(&gq, gi + p + u * CNN_VW, sizeof gq);");
+    }
+    for (int j = 0; j < k; j++)
+        cb_line(c, "%s_v[u] += %s;", names[j], vterms[j]);
+    cb_line(c, "}");
+    for (int j = 0; j < k; j++) {
+        cb_line(c, "float %s_l[%d];", names[j], LANES);
+        cb_line(c, "memcpy(%s_l, %s_v, sizeof %s_l);", names[j], names[j], names[j]);
+    }
+    cb_line(c, "#else");
     for (int j = 0; j < k; j++)
         cb_line(c, "float %s_l[%d] = {0.0f};", names[j], LANES);
     cb_line(c, "for (int p = 0; p + %d <= HW; p += %d) {", LANES, LANES);
@@ -73,6 +101,7 @@ static void plane_sums(Cbuf *c, int k, const char *const *names, const char *con
         cb_line(c, "%s_l[j] += %s;", names[j], terms[j]);
     cb_line(c, "}");
     cb_line(c, "}");
+    cb_line(c, "#endif");
     for (int j = 0; j < k; j++)
         cb_line(c, "float %s = 0.0f;", names[j]);
     cb_line(c, "for (int j = 0; j < %d; j++) {", LANES);
@@ -132,9 +161,10 @@ static void batch_stats_mpi(Cbuf *c) {
  * pass dy (sd) and dy * (x - m) (sdx), and combines them into sdy and sdxm = the sum of
  * dy * (x - mu). */
 static void batch_stats_local(Cbuf *c, bool backward) {
-    static const char *const s_name[] = {"s"}, *const s_term[] = {"xi[q]"};
+    static const char *const s_name[] = {"s"}, *const s_term[] = {"xi[q]"}, *const s_vterm[] = {"xq"};
     static const char *const m_name[] = {"m2", "sd", "sdx"};
     static const char *const m_term[] = {"(xi[q] - m) * (xi[q] - m)", "gi[q]", "gi[q] * (xi[q] - m)"};
+    static const char *const m_vterm[] = {"(xq - m) * (xq - m)", "gq", "gq * (xq - m)"};
     cb_line(c, "const double count = (double)n * HW;");
     cb_line(c, "PARALLEL_FOR");
     cb_line(c, "for (int ch = 0; ch < C; ch++) {");
@@ -145,9 +175,9 @@ static void batch_stats_local(Cbuf *c, bool backward) {
     cb_line(c, "const float *xi = x + ((ptrdiff_t)i * C + ch) * HW;");
     if (backward)
         cb_line(c, "const float *gi = dy + ((ptrdiff_t)i * C + ch) * HW;");
-    plane_sums(c, 1, s_name, s_term);
+    plane_sums(c, 1, s_name, s_term, s_vterm, false);
     cb_line(c, "const float m = s * (1.0f / HW);");
-    plane_sums(c, backward ? 3 : 1, m_name, m_term);
+    plane_sums(c, backward ? 3 : 1, m_name, m_term, m_vterm, backward);
     cb_line(c, "sum += (double)s;");
     cb_line(c, "sum2 += (double)m2 + (double)m * (2.0 * (double)s - (double)HW * (double)m);");
     if (backward) {
@@ -181,6 +211,7 @@ static void batchnorm_emit_forward_train(Emit *e, const Op *op) {
     cb_line(c, "for (int i = 0; i < n; i++) {");
     cb_line(c, "const float *xi = x + ((ptrdiff_t)i * C + ch) * HW;");
     cb_line(c, "float *yo = y + ((ptrdiff_t)i * C + ch) * HW;");
+    emit_simd(c, s.rank == 4 ? s.d[2] * s.d[3] : 1);
     cb_line(c, "for (int p = 0; p < HW; p++)");
     cb_line(c, "    yo[p] = %s;", emit_epilogue(e, op, "(xi[p] * scale + shift)", "ch"));
     cb_line(c, "}");
@@ -249,6 +280,7 @@ static void batchnorm_emit_backward(Emit *e, const Op *bwd, const Op *fwd) {
         cb_line(c, "for (int i = 0; i < n; i++) {");
         cb_line(c, "const float *xi = x + ((ptrdiff_t)i * C + ch) * HW, *gi = dy + ((ptrdiff_t)i * C + ch) * HW;");
         cb_line(c, "float *go = dx + ((ptrdiff_t)i * C + ch) * HW;");
+        emit_simd(c, s.rank == 4 ? s.d[2] * s.d[3] : 1);
         cb_line(c, "for (int p = 0; p < HW; p++)");
         cb_line(c, "    go[p] = gk * gi[p] - gmean - gslope * (xi[p] - muf);");
         cb_line(c, "}");

@@ -23,7 +23,9 @@
  * are dw entries: per output pixel, R * KW vector loads and OCB broadcast dy values feed
  * OCB * R * KW fused multiply-adds (with AVX-512 and a 3x3 kernel: 8 x 3 = 24), and the tile is
  * added into dw once per chunk. No sums of lanes, no partial sums: 80-90% of peak for every
- * ResNet stage when measured alone.
+ * ResNet stage when measured alone. A job skips the output rows whose input rows under its R
+ * kernel rows are all zero padding (at 4x4 with a 3x3 kernel, pad 1: 2 of 12 row-taps;
+ * resnet18_cifar's 512-channel dw at batch 32, one thread, in the step: 55.8 -> 49.9 ms).
  *
  * Otherwise, planes of pitch OW (dw_*): every plane is laid out flat with the output's row
  * pitch OW, so that no lane is spent on padding columns: dyp[i][oc][q] is dy's plane itself
@@ -204,8 +206,12 @@ static bool dwc_emit(Emit *e, const Op *fwd) {
     cb_line(c, "for (int o = 0; o < OCB; o++)");
     cb_line(c, "    for (int t = 0; t < R * KW; t++)");
     cb_line(c, "        acc[o][t] = (cnn_vec){0};");
+    cb_line(c, "/* the output rows whose input rows under kernel rows kh0 .. kh0 + R - 1 are not all padding */");
+    cb_line(c, "const int top = PH - kh0 - (R - 1), bottom = IH - 1 + PH - kh0;");
+    cb_line(c, "const int oh0 = top > 0 ? (top + SH - 1) / SH : 0;");
+    cb_line(c, "const int oh1 = bottom < 0 ? 0 : bottom / SH + 1 < OH ? bottom / SH + 1 : OH;");
     cb_line(c, "for (int i = 0; i < ni; i++)");
-    cb_line(c, "for (int oh = 0; oh < OH; oh++)");
+    cb_line(c, "for (int oh = oh0; oh < oh1; oh++)");
     cb_line(c, "for (int ow = 0; ow < OW; ow++) {");
     cb_line(c, "const float *xq = xp + (((ptrdiff_t)i * IHP + oh * SH + kh0) * IWP + ow * SW) * IC + c0;");
     cb_line(c, "const float *dq = dy + ((ptrdiff_t)(i0 + i) * OC + oc0) * OH * OW + oh * OW + ow;");

@@ -38,6 +38,7 @@
 
 int64_t conv_oc_scratch(const Graph *g, const Op *op);
 bool conv_oc_emit_forward(Emit *e, const Op *op);
+bool conv_small_takes_forward(const Op *op, const Attrs *a, Shape in, Shape out); /* conv_small.c */
 
 /* OCB: output channels per block (two vectors of 8); P_MAX: the largest pixel tile;
  * SLOTS_MAX: the most row buffers. */
@@ -65,14 +66,21 @@ static bool conv_oc_geo(const Graph *g, const Op *op, OcGeo *q) {
         return false;
     /* Where it measured faster than conv.c's kernels (simplecnn's 32 -> 64 at 14x14, LeNet's
      * 6 -> 16 at 10x10, most 1x1 convs of MobileNet-v2 and GoogLeNet at 14x14, and stems with
-     * a reduction of at most 32, e.g. simplecnn's 1 -> 32 at 28x28, up to 32 columns): short rows,
+     * a reduction of 10 to 32, up to 32 columns): short rows,
      * enough output channels to fill the lanes, enough reduction per output to pay for the
      * write-out, but a block's weights (IC * KH * KW * 16 floats) within 32 KiB so that they
      * stay in L1 across the tiles (ResNet's 3x3 convs of 128 to 512 channels ran slower), and
      * for long reductions 48 output channels at least (GoogLeNet's 480 -> 16, 24, 32 ran
-     * slower). */
+     * slower). A reduction of 9 or less (simplecnn's 1 -> 32 3x3 at 28x28) is left to
+     * conv_small.c when it takes the layer, whose lanes run along the plane: there the
+     * write-out of this tile dominated (simplecnn's training forward at batch 64: 1.30 ms, 13%
+     * of peak, against 0.17 to 0.31 ms); with a pooling fused (simplecnn's inference)
+     * conv_small.c does not take it, and conv.c's kernel ran slower than this one (batch 64:
+     * 10,100 against 12,050 img/s). */
     long long ick = (long long)ic * a->kh * a->kw;
     if (ow > 32 || (ow > 16 && ick > 32) || oc < 16 || ick < 9 || ick > 512 || (ick > 256 && oc < 48))
+        return false;
+    if (ick == 9 && conv_small_takes_forward(op, a, in, out))
         return false;
     if (a->kh * a->kw == 1 && (ick < 64 || oc < 64))   /* MobileNet-v3's 1x1 convs ran slower */
         return false;
@@ -152,12 +160,27 @@ bool conv_oc_emit_forward(Emit *e, const Op *op) {
     cb_line(c, "for (int ic = 0; ic < n * IC; ic++)");
     cb_line(c, "for (int kw = 0; kw < KW; kw++) {");
     cb_line(c, "float *xs = scratch + ((ptrdiff_t)ic * KW + kw) * HP * OW;");
+    /* zeros, then the columns inside the input (a loop with no test, vectorized: the test per
+     * element ran scalar in the OpenMP region, 6% of simplecnn's inference at batch 64) */
+    cb_line(c, "const int c0 = PW - kw * DW > 0 ? PW - kw * DW : 0;");
+    cb_line(c, "const int c1 = IW + PW - kw * DW < OW ? IW + PW - kw * DW : OW;");
     cb_line(c, "for (int h = 0; h < HP; h++) {");
     cb_line(c, "const int hi = h - PH;");
-    cb_line(c, "for (int col = 0; col < OW; col++) {");
-    cb_line(c, "const int wi = col + kw * DW - PW;");
-    cb_line(c, "xs[h * OW + col] = hi >= 0 && hi < IH && wi >= 0 && wi < IW ? %s : 0.0f;", xv);
+    cb_line(c, "float *const xr = xs + h * OW;");
+    cb_line(c, "if (hi < 0 || hi >= IH || c1 <= c0) {");
+    cb_line(c, "for (int col = 0; col < OW; col++)");
+    cb_line(c, "    xr[col] = 0.0f;");
+    cb_line(c, "continue;");
     cb_line(c, "}");
+    cb_line(c, "for (int col = 0; col < c0; col++)");
+    cb_line(c, "    xr[col] = 0.0f;");
+    emit_simd(c, e->g->values[op->out].shape.d[3]);
+    cb_line(c, "for (int col = c0; col < c1; col++) {");
+    cb_line(c, "const int wi = col + kw * DW - PW;");
+    cb_line(c, "xr[col] = %s;", xv);
+    cb_line(c, "}");
+    cb_line(c, "for (int col = c1; col < OW; col++)");
+    cb_line(c, "    xr[col] = 0.0f;");
     cb_line(c, "}");
     cb_line(c, "}");
     cb_line(c, "float *const bufs = scratch + %lld;", (long long)q.buf_at);

@@ -53,18 +53,21 @@ static bool small_dw_geo(const Attrs *a, Shape in, Shape out, SmallDw *d) {
     if (xpl < ihp * iwp)
         xpl = ihp * iwp;
     xpl = (xpl + LANES - 1) / LANES * LANES;
-    /* OCB: the largest divisor of OC with at most ACC_VECTORS accumulators (OCB * KW), and two
-     * blocks at least when OC allows (two threads). */
-    int ocb = 1, ocb512 = 1;
+    /* OCB: the largest divisor of OC with at most ACC_VECTORS accumulators (OCB * KW) whose
+     * block's planes fit TILE_FLOATS, and two blocks at least when OC allows (two threads).
+     * (The tile of AVX-512 once took the most accumulators whatever the planes, and a plane of
+     * 28 x 30 with 8 channels did not fit: simplecnn's 1->32 conv fell back to conv.c's
+     * products, 12% of peak.) */
+    int ocb = 0, ocb512 = 0;
     for (int k = 1; k <= oc && k <= 8; k++)
-        if (oc % k == 0 && (oc / k >= 2 || oc == 1)) {
+        if (oc % k == 0 && (oc / k >= 2 || oc == 1) &&
+            xpl + (long long)k * len + (long long)a->kh * k * a->kw * LANES <= TILE_FLOATS) {
             if (k * a->kw <= ACC_VECTORS)
                 ocb = k;
             if (k * a->kw <= ACC_VECTORS_512)
                 ocb512 = k;
         }
-    long long tile = xpl + (long long)ocb512 * len + (long long)a->kh * ocb512 * a->kw * LANES;
-    if (tile > TILE_FLOATS || ow < 1)
+    if (!ocb || ow < 1)
         return false;
     /* the scratch for the smaller block (more blocks: one padded input plane each) */
     *d = (SmallDw){.iwp = iwp, .len = len, .xpl = xpl, .ocb = ocb, .ocb512 = ocb512,
@@ -107,14 +110,12 @@ bool conv_small_emit_dw(Emit *e, const Op *fwd) {
     cb_line(c, "memset(acc, 0, sizeof acc);");
     cb_line(c, "for (int i = 0; i < n; i++) {");
     cb_line(c, "const float *xi = x + ((ptrdiff_t)i * IC + ic) * IH * IW;");
-    cb_line(c, "for (int r = 0; r < IH; r++)");
-    cb_line(c, "    for (int col = 0; col < IW; col++)");
-    cb_line(c, "        xp[(r + PH) * IWP + col + PW] = xi[r * IW + col];");
+    cb_line(c, "for (int r = 0; r < IH; r++) /* rows by memcpy: in the OpenMP region a loop of them runs scalar */");
+    cb_line(c, "    memcpy(xp + (r + PH) * IWP + PW, xi + r * IW, sizeof(float) * IW);");
     cb_line(c, "for (int o = 0; o < OCB; o++) {");
     cb_line(c, "const float *yo = dy + ((ptrdiff_t)i * OC + oc0 + o) * OH * OW;");
     cb_line(c, "for (int r = 0; r < OH; r++)");
-    cb_line(c, "    for (int col = 0; col < OW; col++)");
-    cb_line(c, "        dyp[o][r * IWP + col] = yo[r * OW + col];");
+    cb_line(c, "    memcpy(&dyp[o][r * IWP], yo + r * OW, sizeof(float) * OW);");
     cb_line(c, "}");
     cb_line(c, "for (int kh = 0; kh < KH; kh++) {");
     cb_line(c, "const float *xk = xp + kh * IWP;");
@@ -171,17 +172,26 @@ bool conv_small_emit_dw(Emit *e, const Op *fwd) {
  * is applied to the job's whole vectors (a loop of constant length, which vectorizes, even on
  * the positions then dropped), and the results go out row segment by row segment. */
 bool conv_small_emit_forward(Emit *e, const Op *op, const Attrs *a, Shape in, Shape out, const char *src);
+bool conv_small_takes_forward(const Op *op, const Attrs *a, Shape in, Shape out);
 
-bool conv_small_emit_forward(Emit *e, const Op *op, const Attrs *a, Shape in, Shape out, const char *src) {
+/* Whether conv_small_emit_forward takes the layer (conv_oc.c leaves it the reductions of 9
+ * taps or fewer that it takes). */
+bool conv_small_takes_forward(const Op *op, const Attrs *a, Shape in, Shape out) {
     int ic = in.d[1], oc = out.d[1], oh = out.d[2], ow = out.d[3];
     bool pads = a->ph || a->pw || a->ph_end || a->pw_end;
     if (a->sh != 1 || a->sw != 1 || a->dh != 1 || a->dw != 1 || a->groups != 1 || op->epi_pool >= 0 ||
         (op->pro_norm >= 0 && !pads) || oc > 32 || (long long)ic * a->kh * a->kw > 1024 || ow > 32)
         return false;
     int wp = in.d[3] + a->pw + a->pw_end;
-    int qn = (oh - 1) * wp + ow;
-    if (qn < LANES)   /* planes smaller than one vector: conv.c's kernel */
+    return (oh - 1) * wp + ow >= LANES; /* planes smaller than one vector: conv.c's kernel */
+}
+
+bool conv_small_emit_forward(Emit *e, const Op *op, const Attrs *a, Shape in, Shape out, const char *src) {
+    if (!conv_small_takes_forward(op, a, in, out))
         return false;
+    int oc = out.d[1], ow = out.d[3];
+    int wp = in.d[3] + a->pw + a->pw_end;
+    int qn = (out.d[2] - 1) * wp + ow;
     int obs = 1;
     for (int d = 1; d <= oc && d <= 6; d++)
         if (oc % d == 0)

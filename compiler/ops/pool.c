@@ -132,6 +132,7 @@ static void maxpool_emit_tiled(Emit *e, const Op *fwd, const Op *bwd) {
     cb_line(c, "const float *xr = xi + oh * KH * IW;");
     if (bwd)
         cb_line(c, "float *dr = dxi + oh * KH * IW;");
+    emit_simd(c, out.d[3]); /* vectors along the row of windows (runs scalar without) */
     cb_line(c, "for (int ow = 0; ow < OW; ow++) {");
     for (int j = 0; j < k; j++)
         cb_line(c, "const float v%d = xr[%d * IW + KW * ow + %d];", j, j / a->kw, j % a->kw);

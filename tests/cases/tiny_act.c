@@ -74,6 +74,16 @@ static inline CNN_MAYBE_UNUSED float cnn_erf(float x) {
 #else
 #define PARALLEL_FOR
 #endif
+/* In the function OpenMP outlines for a parallel loop, the op's pointers are no longer
+ * restrict, and the compiler does not vectorize a short inner loop that it would have to
+ * guard with overlap checks: CNN_SIMD(VL) before such a loop says that its iterations are
+ * independent (vectors of VL lanes). */
+#ifdef _OPENMP
+#define CNN_PRAGMA(x) _Pragma(#x)
+#define CNN_SIMD(vl) CNN_PRAGMA(omp simd simdlen(vl))
+#else
+#define CNN_SIMD(vl)
+#endif
 
 const tiny_act_tensor tiny_act_tensors[TINY_ACT_NUM_TENSORS] = {
     {"linear0.weight", 0, 48, 2, {8, 6, 0, 0}, 1, "weight", 6, 8},
