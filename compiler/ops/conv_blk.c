@@ -46,8 +46,9 @@
  * tap. The cost model (blk_tile's, the taps left out, 0.5% a block of code for the build
  * time) picks the tiles, and may merge the row groups or the column pieces into one block
  * (their taps united); when no such tiling beats P flattened pixels over every tap (large
- * planes: 64 channels at 32x32, whose 4% were not worth 9 blocks of code) the kernel keeps
- * those. Inside a tile the taps are looped over the block's input channels, one loop per
+ * planes: 64 channels at 32x32, whose 4% were not worth 9 blocks of code), or the choice
+ * would take the generator long (positions x taps beyond 2^18, kernels beyond 16), the kernel
+ * keeps those. Inside a tile the taps are looped over the block's input channels, one loop per
  * kernel row for tiles of several rows, one loop for all taps for tiles of one row: the taps
  * of a loop read distinct floats (a tap's broadcast shared with another tap, as with one loop
  * for all taps of a multi-row tile, made clang keep all broadcasts in registers and spill
@@ -174,6 +175,7 @@ typedef struct {
     const BlkGeo *q;
     int r0, s0, hv, wv, w, kh, kw, tr, tc;
     bool mr, mc; /* every row group (column piece) takes the taps of all: one block of code for them */
+    unsigned mrow[16], mcol[16]; /* with mr (mc): the rows (columns) of each kernel row (column) */
 } BlkTiles;
 
 static int blk_groups(const BlkTiles *t) { return (t->hv + t->tr - 1) / t->tr; }
@@ -181,13 +183,8 @@ static int blk_groups(const BlkTiles *t) { return (t->hv + t->tr - 1) / t->tr; }
 static unsigned blk_rowbits(const BlkTiles *t, int g, int kh) {
     const BlkGeo *q = t->q;
     unsigned m = 0;
-    if (t->mr) {
-        BlkTiles u = *t;
-        u.mr = false;
-        for (int h = 0; h < blk_groups(t); h++)
-            m |= blk_rowbits(&u, h, kh);
-        return m;
-    }
+    if (t->mr)
+        return t->mrow[kh];
     for (int r = 0; r < t->tr; r++) {
         int oh = g * t->tr + r, hi = q->tap ? oh * q->sh + kh - q->ph : oh + kh + t->r0 - q->ph;
         if (oh < t->hv && hi >= 0 && hi < q->ih)
@@ -199,13 +196,8 @@ static unsigned blk_rowbits(const BlkTiles *t, int g, int kh) {
 static unsigned blk_colbits(const BlkTiles *t, int j, int kw) {
     const BlkGeo *q = t->q;
     unsigned m = 0;
-    if (t->mc) {
-        BlkTiles u = *t;
-        u.mc = false;
-        for (int i = 0; i < t->w / t->tc; i++)
-            m |= blk_colbits(&u, i, kw);
-        return m;
-    }
+    if (t->mc)
+        return t->mcol[kw];
     for (int cc = 0; cc < t->tc; cc++) {
         int ow = j * t->tc + cc, wi = q->tap ? ow * q->sw + kw - q->pw : ow + kw + t->s0 - q->pw;
         if (ow < t->wv && wi >= 0 && wi < q->iw)
@@ -246,6 +238,23 @@ static int blk_run_end(const BlkTiles *t, int at, bool col) {
     return e;
 }
 
+/* t->mrow and t->mcol for t's tiles: the union over the row groups and column pieces */
+static void blk_unite(BlkTiles *t) {
+    bool mr = t->mr, mc = t->mc;
+    t->mr = t->mc = false;
+    for (int k = 0; k < t->kh; k++) {
+        t->mrow[k] = 0;
+        for (int g = 0; g < blk_groups(t); g++)
+            t->mrow[k] |= blk_rowbits(t, g, k);
+    }
+    for (int k = 0; k < t->kw; k++) {
+        t->mcol[k] = 0;
+        for (int j = 0; j < t->w / t->tc; j++)
+            t->mcol[k] |= blk_colbits(t, j, k);
+    }
+    t->mr = mr, t->mc = mc;
+}
+
 enum { BLOCKS_MAX = 16 }; /* the most blocks of code (runs of row groups x runs of column pieces) */
 
 /* the cost of tiles (tr, tc) as blk_tile counts it, taps reading only padding left out, plus
@@ -280,13 +289,15 @@ static void blk_tiling(BlkTiles *t, int *p, int *rq) {
     long long best = (long long)(*rq / *p) * (2 * *p + 2) * taps * 201 / 200;
     BlkTiles b = *t;
     b.tr = 0;
-    if (t->kh <= 16 && t->kw <= 16)
+    /* (each candidate costs the generator positions x taps steps) */
+    if (t->kh <= 16 && t->kw <= 16 && (long long)q * taps <= 1 << 18)
         for (int tr = 1; tr <= P_MAX; tr++)
             for (int tc = 1; tc <= t->w && tr * tc <= P_MAX; tc++)
                 for (int mg = 0; mg < 4; mg++) {
                     if (t->w % tc || (tr > 1 && tc != t->w))
                         continue;
                     t->tr = tr, t->tc = tc, t->mr = mg & 1, t->mc = mg >> 1;
+                    blk_unite(t);
                     long long cost = blk_tiles_cost(t);
                     if (cost >= 0 && cost < best)
                         best = cost, b = *t;
@@ -345,7 +356,7 @@ static void blk_geo(BlkGeo *q, Shape in, int oc, int oh, int ow, int kh, int kw,
     q->tap = sh != 1 || sw != 1;
     q->npl = q->tap ? kh * kw : kw;
     q->pln = q->tap ? oh * ow : q->hp * ow;
-    BlkTiles t = {q, 0, 0, oh, ow, ow, kh, kw, 0, 0, false, false};
+    BlkTiles t = {q, 0, 0, oh, ow, ow, kh, kw, 0, 0, false, false, {0}, {0}};
     blk_tiling(&t, &q->p, &q->rq);
     q->tr = t.tr, q->tc = t.tc, q->mr = t.mr, q->mc = t.mc;
     q->icb = blk_icb(q->ic, kh * kw);
@@ -434,7 +445,7 @@ static bool blk_s_geo(const Attrs *a, Shape in, Shape out, BlkGeo *q) {
         f->r0 = pht - php[k], f->s0 = pwl - pwp[k];
         q->hp = f->oh + f->kh - 1 + f->r0 > q->hp ? f->oh + f->kh - 1 + f->r0 : q->hp;
         q->npl = f->s0 + f->kw > q->npl ? f->s0 + f->kw : q->npl;
-        BlkTiles t = {q, f->r0, f->s0, f->oh, f->ow, bmax, f->kh, f->kw, 0, 0, false, false};
+        BlkTiles t = {q, f->r0, f->s0, f->oh, f->ow, bmax, f->kh, f->kw, 0, 0, false, false, {0}, {0}};
         blk_tiling(&t, &f->p, &f->rq);
         f->tr = t.tr, f->tc = t.tc, f->mr = t.mr, f->mc = t.mc;
         f->icb = blk_icb(q->ic, f->kh * f->kw);
@@ -809,7 +820,9 @@ static void blk_emit(Emit *e, const BlkGeo *q, const char *src, const char *cons
         cb_line(c, "}");
     }
     if (!q->nph) {
-        BlkTiles t = {q, 0, 0, q->oh, q->ow, q->ow, q->kh, q->kw, q->tr, q->tc, q->mr, q->mc};
+        BlkTiles t = {q, 0, 0, q->oh, q->ow, q->ow, q->kh, q->kw, q->tr, q->tc, q->mr, q->mc, {0}, {0}};
+        if (t.tr)
+            blk_unite(&t);
         blk_emit_blocks(c, q, &t, "wpk", "buf + (ptrdiff_t)ii * BRQ * BOCB", 0, 0);
         blk_emit_out(e, dst, op);
     }
@@ -819,7 +832,9 @@ static void blk_emit(Emit *e, const BlkGeo *q, const char *src, const char *cons
                 q->os, f->orw, q->os, f->kh, f->kw);
         cb_line(c, "enum { BKH = %d, BKW = %d, BKK = BKH * BKW, BQ = %d * BOW, BP = %d, BRQ = %d, BICB = %d };", f->kh, f->kw,
                 f->oh, f->p, f->rq, f->icb);
-        BlkTiles t = {q, f->r0, f->s0, f->oh, f->ow, q->ow, f->kh, f->kw, f->tr, f->tc, f->mr, f->mc};
+        BlkTiles t = {q, f->r0, f->s0, f->oh, f->ow, q->ow, f->kh, f->kw, f->tr, f->tc, f->mr, f->mc, {0}, {0}};
+        if (t.tr)
+            blk_unite(&t);
         blk_emit_blocks(c, q, &t, arena_printf("wpk + %lld", (long long)f->wp_at),
                         arena_printf("buf + ((ptrdiff_t)%d * BNI + ii) * BRQM * BOCB", k), f->r0, f->s0);
         cb_line(c, "}");
