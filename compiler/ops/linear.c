@@ -57,6 +57,15 @@ static void linear_print_attrs(const Op *op, char *buf, size_t size) {
 enum { LIN_TI = 4, LIN_TO = 3, LIN_KV = 3, LIN_TO1 = 8 };
 #define LIN_TI_STR "4" /* LIN_TI, spelled for the generated C */
 
+/* The store of one forward output: sum (a C expression) for output o0 + u of image row, through
+ * the bias and the fused epilogue. */
+static void lin_emit_store(Emit *e, const Op *op, const char *sum, const char *row) {
+    Cbuf *c = e->c;
+    cb_line(c, "        const int oc = o0 + u;");
+    cb_line(c, "        const float v = %s%s;", op->a.bias ? "b[oc] + " : "", sum);
+    cb_line(c, "        y[(ptrdiff_t)(%s) * OF + oc] = %s;", row, emit_epilogue(e, op, "v", "oc"));
+}
+
 /* One forward tile loop: jobs of ti images x to outputs over the images from first (a C
  * expression) on, in blocks of ti (njobs_img blocks, a C expression); the outputs past the end
  * of a ragged last block repeat the block's first and are not stored, and so do the images
@@ -109,9 +118,7 @@ static void linear_emit_tiles(Emit *e, const Op *op, int ti, int to, const char 
     cb_line(c, "            s[t][u] += xr[t][k] * wr[u][k];");
     cb_line(c, "for (int t = 0; t < TI && i0 + t < n; t++)");
     cb_line(c, "    for (int u = 0; u < TO && o0 + u < OF; u++) {");
-    cb_line(c, "        const int oc = o0 + u;");
-    cb_line(c, "        const float v = %ss[t][u];", op->a.bias ? "b[oc] + " : "");
-    cb_line(c, "        y[(ptrdiff_t)(i0 + t) * OF + oc] = %s;", emit_epilogue(e, op, "v", "oc"));
+    lin_emit_store(e, op, "s[t][u]", "i0 + t");
     cb_line(c, "    }");
     cb_line(c, "}");
     cb_line(c, "}");
@@ -191,9 +198,7 @@ static void linear_emit_lanes(Emit *e, const Op *op) {
     cb_line(c, "memcpy(r, acc, sizeof r);");
     cb_line(c, "for (int u = 0; u < TOB && o0 + u < OF; u++)");
     cb_line(c, "    for (int j = 0; j < IBW && bb * IBW + j < n; j++) {");
-    cb_line(c, "        const int oc = o0 + u;");
-    cb_line(c, "        const float v = %sr[u][j];", op->a.bias ? "b[oc] + " : "");
-    cb_line(c, "        y[(ptrdiff_t)(bb * IBW + j) * OF + oc] = %s;", emit_epilogue(e, op, "v", "oc"));
+    lin_emit_store(e, op, "r[u][j]", "bb * IBW + j");
     cb_line(c, "    }");
     cb_line(c, "}");
     cb_line(c, "return;");
