@@ -47,5 +47,8 @@ sliced="lenet5 grad_slice_weighted grad_slice_focal grad_slice_conv"
 [ "${SANITIZE:-0}" = 1 ] && sliced="grad_slice_weighted grad_slice_focal grad_slice_conv" # lenet5: 30 s there
 # shellcheck disable=SC2086
 run --batch 37 --only $sliced
+# Linear layers with the images in the lanes (linear.c): a training forward of 37 images (a
+# batchnorm couples them: one slice) takes them in a block of 32 and a ragged one of 5.
+run --batch 37 --only lin_lanes_a
 echo "grad_parity: $P passed, $F failed, $S skipped"
 exit $rc

@@ -46,5 +46,11 @@ sliced="lenet5 simplecnn cov_pool"
 [ "${SANITIZE:-0}" = 1 ] && sliced="lenet5" # the others take 10 s there
 # shellcheck disable=SC2086
 run --compiled-batch 20 --only $sliced
+# Linear layers with the images in the lanes (linear.c): at a compiled batch of 70 the forward
+# runs as 2 slices of 35 images, each a block of 32 and a ragged one of 3.
+lanes="lin_lanes_a lin_lanes_b simplecnn"
+[ "${SANITIZE:-0}" = 1 ] && lanes="lin_lanes_a lin_lanes_b"
+# shellcheck disable=SC2086
+run --compiled-batch 70 --only $lanes
 echo "parity: $P passed, $F failed, $S skipped"
 exit $rc

@@ -10,8 +10,10 @@
 # strided data gradient by phases; conv_blk_pad_a's forward (gcc, AVX2) its tiles that skip
 # the taps reading zero padding (AVX-512, built by gcc here; the data gradient runs the same
 # code; AVX2 computes the same tiles' positions with all their taps); conv_1x1_a
-# conv_1x1.c's forward, data and weight gradients (a strided 1x1 conv; tile per target); grad_slice_conv at batch 37 the batch slices and
-# conv_bwd.c's data gradient with the images in the lanes (tile per target).
+# conv_1x1.c's forward, data and weight gradients (a strided 1x1 conv; tile per target);
+# grad_slice_conv at batch 37 the batch slices and conv_bwd.c's data gradient with the images
+# in the lanes (tile per target), lin_lanes_a at batch 37 linear.c's forward with the images
+# in the lanes (a block of 32 or 16 per target).
 B=${1:-build}
 top=$(cd "$(dirname "$0")/.." && pwd)
 if [ "${SANITIZE:-0}" = 1 ]; then # counted as skipped, not passed: the normal build runs them
@@ -26,7 +28,7 @@ check() { # label, env assignments..., then models
         >"$B/portable.log" 2>&1 &&
         env "$@" /usr/bin/python3 "$top/tests/torch/grad_parity.py" --build "$B" --only conv_bwd_odd conv_dw_wide conv_blk_a conv_1x1_a $more \
             >>"$B/portable.log" 2>&1 &&
-        env "$@" /usr/bin/python3 "$top/tests/torch/grad_parity.py" --build "$B" --batch 37 --only grad_slice_conv >>"$B/portable.log" 2>&1; then
+        env "$@" /usr/bin/python3 "$top/tests/torch/grad_parity.py" --build "$B" --batch 37 --only grad_slice_conv lin_lanes_a >>"$B/portable.log" 2>&1; then
         pass=$((pass+1)); echo "$label: ok"
     else
         fail=$((fail+1)); echo "FAIL $label"; tail -20 "$B/portable.log"

@@ -170,7 +170,11 @@ static void act_emit_loop(Cbuf *c, Shape s, const char *out, const char *pre, co
     cb_line(c, "}");
     cb_line(c, "memcpy(%s + k0, t, sizeof t);", out);
     cb_line(c, "}");
-    cb_line(c, "for (size_t k = k0; k < total; k++) {");
+    /* the rest, fewer than 64: counted in an int, which gcc -O3 needs to see that the loop
+     * ends (with k itself it warned "iteration 4611686018427387903 invokes undefined behavior"
+     * in a clone for a fixed buffer) */
+    cb_line(c, "for (int j = 0; j < (int)(total - k0); j++) {");
+    cb_line(c, "const size_t k = k0 + (size_t)j;");
     if (pre)
         cb_line(c, "%s", pre);
     cb_line(c, "%s[k] = %s;", out, expr);

@@ -490,14 +490,15 @@ static void conv_emit_kernel(Emit *e, const Op *op, const Attrs *a, Shape in, Sh
                 d = arena_printf("%s%s%s", d, k ? ", " : "", emit_float(na->std[k]));
             }
             cb_line(c, "static const float mean[IC] = {%s}, std[IC] = {%s};", m, d);
-            cb_line(c, "for (int h = 0; h < IH; h++)");
-            cb_line(c, "    for (int col = 0; col < IW; col++)");
-            cb_line(c, "        pad[(h + %d) * WP + col + %d] = (x[((ptrdiff_t)ic * IH + h) * IW + col] - mean[ic %% IC]) / std[ic %% IC];",
+            cb_line(c, "for (int h = 0; h < IH; h++) {");
+            emit_simd(c, in.d[3]); /* in the OpenMP region the row loop runs scalar without */
+            cb_line(c, "for (int col = 0; col < IW; col++)");
+            cb_line(c, "    pad[(h + %d) * WP + col + %d] = (x[((ptrdiff_t)ic * IH + h) * IW + col] - mean[ic %% IC]) / std[ic %% IC];",
                     a->ph, a->pw);
+            cb_line(c, "}");
         } else {
-            cb_line(c, "for (int h = 0; h < IH; h++)");
-            cb_line(c, "    for (int col = 0; col < IW; col++)");
-            cb_line(c, "        pad[(h + %d) * WP + col + %d] = x[((ptrdiff_t)ic * IH + h) * IW + col];", a->ph, a->pw);
+            cb_line(c, "for (int h = 0; h < IH; h++) /* rows by memcpy: in the OpenMP region a loop of them runs scalar */");
+            cb_line(c, "    memcpy(pad + (h + %d) * WP + %d, x + ((ptrdiff_t)ic * IH + h) * IW, sizeof(float) * IW);", a->ph, a->pw);
         }
         cb_line(c, "}");
         src = scr;

@@ -1106,6 +1106,47 @@ OUTPUT_SHAPE = {"cov_act": [5], "cov_conv": [5], "cov_pool": [3], "cov_norm_act"
                 "conv_blk_pad_a": [3], "conv_blk_pad_b": [2]}
 
 
+# ---------------------------------------------------------------- lin_lanes (lin_lanes.cnn)
+class LinLanesA(nn.Module):
+    def __init__(self, classes=3):
+        super().__init__()
+        self.linear0 = nn.Linear(210, 20, bias=False)
+        self.linear1 = nn.Linear(20, 17)
+        self.bn0 = nn.BatchNorm1d(17)
+        self.linear2 = nn.Linear(17, classes)
+
+    def forward(self, x):
+        x = F.relu(self.linear0(torch.flatten(x, 1)))
+        return self.linear2(F.relu(self.bn0(self.linear1(x))))
+
+
+class LinLanesB(nn.Module):
+    def __init__(self, classes=4):
+        super().__init__()
+        self.conv0 = nn.Conv2d(3, 4, 3, padding=1)
+        self.linear0 = nn.Linear(256, 64)
+        self.linear1 = nn.Linear(64, classes)
+
+    def forward(self, x):
+        x = torch.flatten(F.relu(self.conv0(x)), 1)
+        return self.linear1(torch.sigmoid(self.linear0(x)))
+
+
+def expected_lin_lanes_a(classes=3):
+    return (_linear("linear0", 20, 210, bias=False) + _linear("linear1", 17, 20) + _bn("bn0", 17)
+            + _linear("linear2", classes, 17))
+
+
+def expected_lin_lanes_b(classes=4):
+    return _conv("conv0", 4, 3, 3) + _linear("linear0", 64, 256) + _linear("linear1", classes, 64)
+
+
+TWINS["lin_lanes_a"], TWINS["lin_lanes_b"] = LinLanesA, LinLanesB
+EXPECTED["lin_lanes_a"], EXPECTED["lin_lanes_b"] = expected_lin_lanes_a, expected_lin_lanes_b
+FILES["lin_lanes_a"] = FILES["lin_lanes_b"] = os.path.join(MODELS, "lin_lanes.cnn")
+INPUT_SHAPE["lin_lanes_a"], INPUT_SHAPE["lin_lanes_b"] = [5, 6, 7], [3, 8, 8]
+OUTPUT_SHAPE["lin_lanes_a"], OUTPUT_SHAPE["lin_lanes_b"] = [3], [4]
+
 def build(name, **kwargs):
     return TWINS[name](**kwargs)
 
