@@ -311,6 +311,7 @@ def main():
     ap.add_argument("--compiled-batch", type=int, default=8,
                     help="the batch the programs are compiled for (1: batch 1 only, the embedded plans)")
     ap.add_argument("--file", nargs="*", default=[], help="check the models of these files instead")
+    ap.add_argument("--skip", nargs="*", default=[], help="leave these models out (counted as skipped)")
     args = ap.parse_args()
     globals()["COMPILED_BATCH"] = args.compiled_batch
     torch.set_num_threads(1)
@@ -330,6 +331,9 @@ def main():
     if args.small:
         skipped += [(c, "--small leaves out the ImageNet models") for c in cases if c.model in SLOW_BUILDS]
         cases = [c for c in cases if c.model not in SLOW_BUILDS]
+    if args.skip:
+        skipped += [(c, "--skip (the test script's choice)") for c in cases if c.model in args.skip]
+        cases = [c for c in cases if c.model not in args.skip]
     for c, why in skipped:
         print("SKIP parity %s: %s" % (c.model, why))
     work = args.keep or tempfile.mkdtemp(prefix="cnnc-parity-")
