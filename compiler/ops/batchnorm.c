@@ -301,16 +301,18 @@ static void batchnorm_emit_forward_train(Emit *e, const Op *op) {
  * scale and shift; then per plane, window by window, act(x * scale + shift) and the window's
  * maximum as the forward's scan picked it; the chosen element gets the activation's gradient
  * there (from the maximum and dy), the others 0 (as pool.c's tiled backward): that is the
- * batchnorm's output gradient, written to dx; it and its products with x - mu are summed
- * while the plane is in the cache (LANES float partial sums a plane, double across planes);
- * once the channel's sums are complete, dx is rewritten in place as
+ * batchnorm's output gradient, written to dx; it and its products with x - m (m the plane's
+ * float mean) are summed while the plane is in the cache, with the same partial sums in the
+ * same order as the unfused backward (batch_stats_local), so that the sums, and dx, are the
+ * unfused code's to the bit; once the channel's sums are complete, dx is rewritten in place as
  * gk * dx - gmean - gslope * (x - mu). The plane of x is read three or four times from the
  * caches, instead of the activation's output, its gradient and the batchnorm's input each
  * being read from memory by three ops. */
 static void batchnorm_emit_backward_pooled(Emit *e, const Op *bwd, const Op *fwd, bool dw, bool db) {
+    static const char *const s_name[] = {"s"}, *const s_term[] = {"xi[q]"}, *const s_vterm[] = {"xq"};
     static const char *const names[] = {"sd", "sdx"};
-    static const char *const terms[] = {"gi[q]", "gi[q] * (xi[q] - muf)"};
-    static const char *const vterms[] = {"gq", "gq * (xq - muf)"};
+    static const char *const terms[] = {"gi[q]", "gi[q] * (xi[q] - m)"};
+    static const char *const vterms[] = {"gq", "gq * (xq - m)"};
     Cbuf *c = e->c;
     const Graph *g = e->g;
     Shape s = emit_in_shape(e, fwd, 0);
@@ -326,8 +328,7 @@ static void batchnorm_emit_backward_pooled(Emit *e, const Op *bwd, const Op *fwd
     cb_line(c, "#endif");
     bn_train_scale(c, fwd);
     cb_line(c, "const double invstd = 1.0 / sqrt(sq / count + %s);", emit_float(fwd->a.eps));
-    cb_line(c, "const float muf = (float)mu;");
-    cb_line(c, "double sdy = 0.0, sdxm = 0.0;");
+    cb_line(c, "double sdy = 0.0, sdxp = 0.0, smd = 0.0;");
     cb_line(c, "for (int i = 0; i < n; i++) {");
     cb_line(c, "const float *xi = x + ((ptrdiff_t)i * C + ch) * HW;");
     cb_line(c, "const float *dyo = dy + ((ptrdiff_t)i * C + ch) * OH * OW;");
@@ -361,10 +362,16 @@ static void batchnorm_emit_backward_pooled(Emit *e, const Op *bwd, const Op *fwd
         cb_line(c, "for (int p = OH * KH * IW; p < HW; p++)");
         cb_line(c, "    gi[p] = 0.0f;");
     }
+    cb_line(c, "{");
+    plane_sums(c, 1, s_name, s_term, s_vterm, false);
+    cb_line(c, "const float m = s * (1.0f / HW);");
     plane_sums(c, 2, names, terms, vterms, true);
     cb_line(c, "sdy += (double)sd;");
-    cb_line(c, "sdxm += (double)sdx;");
+    cb_line(c, "sdxp += (double)sdx;");
+    cb_line(c, "smd += (double)m * (double)sd;");
     cb_line(c, "}");
+    cb_line(c, "}");
+    cb_line(c, "const double sdxm = sdxp + smd - mu * sdy;");
     cb_line(c, "const double sdyx = sdxm * invstd;");
     if (dw)
         cb_line(c, "dw[ch] += (float)sdyx;");
@@ -382,13 +389,13 @@ static void batchnorm_emit_backward_pooled(Emit *e, const Op *bwd, const Op *fwd
     cb_line(c, "#endif");
     cb_line(c, "const double k = w[ch] * invstd / count;");
     cb_line(c, "const float gk = (float)(w[ch] * invstd), gmean = (float)(k * sdy);");
-    cb_line(c, "const float gslope = (float)(k * invstd * sdyx), mub = (float)mu;");
+    cb_line(c, "const float gslope = (float)(k * invstd * sdyx), muf = (float)mu;");
     cb_line(c, "for (int i = 0; i < n; i++) {");
     cb_line(c, "const float *xi = x + ((ptrdiff_t)i * C + ch) * HW;");
     cb_line(c, "float *go = dx + ((ptrdiff_t)i * C + ch) * HW;");
     emit_simd(c, s.d[2] * s.d[3]);
     cb_line(c, "for (int p = 0; p < HW; p++)");
-    cb_line(c, "    go[p] = gk * go[p] - gmean - gslope * (xi[p] - mub);");
+    cb_line(c, "    go[p] = gk * go[p] - gmean - gslope * (xi[p] - muf);");
     cb_line(c, "}");
     cb_line(c, "}");
 }
