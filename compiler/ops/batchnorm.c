@@ -354,8 +354,8 @@ static void batchnorm_emit_backward_pooled(Emit *e, const Op *bwd, const Op *fwd
     cb_line(c, "}");
     if (s.d[3] > emit_out_shape(e, pool).d[3] * pool->a.kw) {
         cb_line(c, "for (int h = 0; h < KH; h++)");
-        cb_line(c, "    for (int w = OW * KW; w < IW; w++)");
-        cb_line(c, "        dr[h * IW + w] = 0.0f;");
+        cb_line(c, "    for (int col = OW * KW; col < IW; col++)");
+        cb_line(c, "        dr[h * IW + col] = 0.0f;");
     }
     cb_line(c, "}");
     if (s.d[2] > emit_out_shape(e, pool).d[2] * pool->a.kh) {
