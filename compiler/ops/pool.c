@@ -166,13 +166,13 @@ static void avgpool_emit_tiled(Emit *e, const Op *fwd, const Op *bwd) {
     cb_line(c, "}");
     if (bwd && in.d[3] > out.d[3] * a->kw) {
         cb_line(c, "for (int h = 0; h < KH; h++)");
-        cb_line(c, "    for (int w = OW * KW; w < IW; w++)");
-        cb_line(c, "        dr[h * IW + w] = 0.0f;");
+        cb_line(c, "    for (int col = OW * KW; col < IW; col++)");
+        cb_line(c, "        dr[h * IW + col] = 0.0f;");
     }
     cb_line(c, "}");
     if (bwd && in.d[2] > out.d[2] * a->kh) {
-        cb_line(c, "for (int p = OH * KH * IW; p < IH * IW; p++)");
-        cb_line(c, "    dxi[p] = 0.0f;");
+        cb_line(c, "for (int q = OH * KH * IW; q < IH * IW; q++)");
+        cb_line(c, "    dxi[q] = 0.0f; /* the rows past the last window */");
     }
     cb_line(c, "}");
 }
