@@ -1241,17 +1241,17 @@ class FuseTrainC(nn.Module):
         self.conv0 = nn.Conv2d(3, 5, 3, padding=1)
         self.conv1 = nn.Conv2d(5, 6, 3, padding=1)
         self.conv2 = nn.Conv2d(6, 4, 1)
-        self.linear0 = nn.Linear(4, classes)
+        self.linear0 = nn.Linear(8, classes)
 
     def forward(self, x):
         x = F.avg_pool2d(torch.tanh(self.conv0(x)), (2, 3))     # [5, 7, 4]
         x = F.max_pool2d(F.relu(self.conv1(x)), 2)              # [6, 3, 2]
-        x = F.avg_pool2d(torch.sigmoid(self.conv2(x)), 2)       # [4, 1, 1]
+        x = F.avg_pool2d(torch.sigmoid(self.conv2(x)), 2, stride=1)   # [4, 2, 1]
         return self.linear0(torch.flatten(x, 1))
 
 
 def expected_fuse_train_c(classes=3):
-    return _conv("conv0", 5, 3, 3) + _conv("conv1", 6, 5, 3) + _conv("conv2", 4, 6, 1) + _linear("linear0", classes, 4)
+    return _conv("conv0", 5, 3, 3) + _conv("conv1", 6, 5, 3) + _conv("conv2", 4, 6, 1) + _linear("linear0", classes, 8)
 
 
 TWINS["fuse_train_c"], EXPECTED["fuse_train_c"] = FuseTrainC, expected_fuse_train_c
