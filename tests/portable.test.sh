@@ -47,7 +47,7 @@ check "gcc" CC=gcc
 # No vector types (what a compiler other than gcc and clang gets): the scalar loops, gradients
 # included. The parity models are few-channel ones, whose scalar paths run quickly.
 scalar() {
-    if env CNNC_CFLAGS="-U__GNUC__ -O1" /usr/bin/python3 "$top/tests/torch/grad_parity.py" --build "$B" --only conv_bwd_odd conv_dw_wide lenet5 conv_oc_a conv_blk_a conv_blk_s2_a conv_1x1_a \
+    if env CNNC_CFLAGS="-U__GNUC__ -O1" /usr/bin/python3 "$top/tests/torch/grad_parity.py" --build "$B" --only conv_bwd_odd conv_dw_wide lenet5 conv_oc_a conv_blk_a conv_blk_s2_a conv_1x1_a fuse_train_a \
         >"$B/portable.log" 2>&1 &&
         env CNNC_CFLAGS="-U__GNUC__ -O1" /usr/bin/python3 "$top/tests/torch/grad_parity.py" --build "$B" --batch 37 --only grad_slice_conv \
         >>"$B/portable.log" 2>&1; then
