@@ -89,13 +89,12 @@ $(B)/test_unit: $(UNIT_OBJ) $(COMPILER_OBJ) $(B)/libcnnrt.a
 unit-test: $(B)/test_unit $(B)/cnnc $(B)/libcnnrt.a
 	cd tests && ../$(B)/test_unit
 
-# The whole suite: unit tests and command-line tests with the normal build, then again with
-# the sanitizers (build-san/).
+# The whole suite: unit tests and command-line tests with the normal build, and again with the
+# sanitizers (build-san/), the two halves at the same time (tests/run_halves.sh).
 test: deps
-	$(MAKE) --no-print-directory all $(B)/test_unit
-	sh tests/run_all.sh $(B)
-	$(MAKE) --no-print-directory B=build-san CFLAGS="-O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all" all build-san/test_unit
-	SANITIZE=1 sh tests/run_all.sh build-san
+	$(MAKE) -j2 --no-print-directory all $(B)/test_unit
+	$(MAKE) -j2 --no-print-directory B=build-san CFLAGS="-O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all" all build-san/test_unit
+	sh tests/run_halves.sh $(B) build-san
 
 # Mutation testing: every mutant of tests/mutants/mutants.txt applied to a scratch copy, which
 # the tests that should catch it must fail (docs/testing.md). Long: not part of `make test`

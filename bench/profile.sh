@@ -46,7 +46,9 @@ if [ $train = 0 ]; then
         CC=$CC CNNC_CFLAGS="-g $lines -save-temps $keep" "$CNNC" "$ROOT/models/$m.cnn" -o "$W/$m" --batch "$b" 2>/dev/null)
     perf record -q -o "$W/perf.data" -F 999 "$W/$m" bench --threads "$t" --repeat "$r"
     perf report -i "$W/perf.data" --no-children --sort srcline --stdio 2>/dev/null >"$W/srclines.txt"
-    python3 "$HERE/profile_map.py" "$W/$m.i" "$m.c" "$W/srclines.txt"
+    # a program emitted in parts: every part's functions
+    ifiles=$(cd "$W" && ls "$m"_part*.i 2>/dev/null | tr '\n' ',')
+    python3 "$HERE/profile_map.py" "$W/$(echo "$ifiles" | sed "s|,|,$W/|g")$m.i" "$(echo "$ifiles" | sed 's/\.i,/.c,/g')$m.c" "$W/srclines.txt"
     exit 0
 fi
 src=$ROOT/models/$m.cnn

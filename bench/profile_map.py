@@ -2,6 +2,9 @@
 
     python3 bench/profile_map.py MODEL.i|MODEL.c MODEL.c SRCLINES.txt [STEP_MS BATCH PEAK]
 
+A program emitted in parts (MODEL_part1.c ...) gives comma-separated lists for the first two
+arguments (MODEL_part1.i,MODEL.i and MODEL_part1.c,MODEL.c).
+
 The first file is the generated C, either preprocessed with comments kept (-save-temps -C: its
 line markers give back the line numbers of MODEL.c) or MODEL.c itself. Each line belongs to the
 function defined above it (opN_<layer>, MODEL_forward, ...) and, below a comment
@@ -73,7 +76,14 @@ def main():
     step_ms = float(sys.argv[4]) if len(sys.argv) > 6 else None
     batch = int(sys.argv[5]) if step_ms else 0
     peak = float(sys.argv[6]) if step_ms else 0
-    src, owner, flops = read_source(ipath, cname)
+    src, owner, flops = {}, {}, {}
+    for ip, cn in zip(ipath.split(","), cname.split(",")):
+        s, o, fl = read_source(ip, cn)
+        src.update({(cn, k): v for k, v in s.items()})
+        owner.update({(cn, k): v for k, v in o.items()})
+        flops.update(fl)
+    cnames = cname.split(",")
+    ipath = ipath.split(",")[-1]
     calls = calls_per_step(ipath if ipath.endswith(".c") else ipath[:-2] + ".c") if step_ms else {}
     per_func, lines, other = defaultdict(float), [], 0.0
     with open(spath) as f:
@@ -85,11 +95,12 @@ def main():
                     other += float(m2.group(1))
                 continue
             pct, fname, ln = float(m.group(1)), m.group(2), int(m.group(3))
-            if fname.endswith(cname) and ln == 0:
-                per_func["(" + cname + " line 0: code the compiler attributes to no line)"] += pct
-            elif fname.endswith(cname) and ln in owner:
-                per_func[owner[ln]] += pct
-                lines.append((pct, ln))
+            cn = next((c for c in cnames if fname == c or fname.endswith("/" + c)), None)
+            if cn and ln == 0:
+                per_func["(" + cn + " line 0: code the compiler attributes to no line)"] += pct
+            elif cn and (cn, ln) in owner:
+                per_func[owner[(cn, ln)]] += pct
+                lines.append((pct, (cn, ln)))
             else:
                 per_func["(runtime, libraries: " + fname.split("/")[-1] + ")"] += pct
     per_func["(no line information)"] += other
@@ -109,13 +120,13 @@ def main():
         shown = name if ncalls == 1 else name.replace(" ", " x%d " % ncalls, 1) if " " in name else name + " x%d" % ncalls
         print(f"  {pct:6.2f}%  {ms:8.2f}  " + (f"{gf:8.1f}  {100 * gf / peak:5.1f}%" if gf else f"{'':8s}  {'':6s}")
               + f"  {shown}")
-    line0 = per_func.get("(" + cname + " line 0: code the compiler attributes to no line)", 0.0)
+    line0 = sum(per_func.get("(" + c + " line 0: code the compiler attributes to no line)", 0.0) for c in cnames)
     if step_ms and line0 >= 5:
         print(f"  note: {line0:.1f}% of the samples are at line 0 (code the compiler merged from several lines, in the"
               " kernels' inner loops): the parts whose code went there get too few ms and too many GFLOP/s")
     print("hottest lines of the generated C:")
-    for pct, ln in sorted(lines, reverse=True)[:10]:
-        print(f"  {pct:6.2f}%  {cname}:{ln:<6d} {owner[ln]:<32s} {src[ln].strip()[:72]}")
+    for pct, key in sorted(lines, reverse=True)[:10]:
+        print(f"  {pct:6.2f}%  {key[0]}:{key[1]:<6d} {owner[key]:<32s} {src[key].strip()[:72]}")
 
 
 if __name__ == "__main__":

@@ -82,13 +82,18 @@ typedef struct Op {
     int epi_bn;         /* head: a batchnorm (inference) applied to its output, or -1 */
     int epi_act;        /* head: an activation applied last, or -1 */
     int pro_norm;       /* head (conv): a normalize applied to its input, or -1 */
-    int epi_pool;       /* head (conv): a non-overlapping pooling applied last, or -1 */
+    int epi_pool;       /* head (conv; batchnorm in a training graph): a non-overlapping pooling
+                           applied last, or -1 */
     int pro_conv;       /* head (conv, batch-1 inference): the conv whose output rows it reads
                            as they are made (conv_stream.c); its input is that conv's input */
     int writes;         /* the value the op's code writes: out, or the last absorbed op's out */
     int bwd_act;        /* head (a pooling's backward): the backward of the activation before
                            the pooling that it does too (OpInfo.act_dy applied in its store),
                            or 0 (op 0 is the input, never a backward op) */
+    int bwd_pool;       /* head (a batchnorm's backward, training): the backward of the max pool
+                           fused after the batchnorm (its epi_pool), with the activation's
+                           backward fused into that (bwd_act), that it does too; its dy is then
+                           the pool's output gradient; or 0 */
 } Op;
 
 typedef struct Graph {

@@ -69,6 +69,13 @@ void ir_print(const Graph *g, FILE *f) {
             if (op->bwd_act > 0)
                 fprintf(f, "  fused[%s.backward %%%d] writes %%%d", op_name(g->ops[g->ops[op->bwd_act].fwd].kind),
                         g->ops[op->bwd_act].out, op->writes);
+            if (op->bwd_pool > 0) {
+                const Op *pb = &g->ops[op->bwd_pool];
+                fprintf(f, "  fused[%s.backward %%%d", op_name(g->ops[pb->fwd].kind), pb->out);
+                if (pb->bwd_act > 0)
+                    fprintf(f, ", %s.backward %%%d", op_name(g->ops[g->ops[pb->bwd_act].fwd].kind), g->ops[pb->bwd_act].out);
+                fputc(']', f);
+            }
             const char *sep = "  grads ";
             for (int r = 0; r < 2; r++)
                 if (fw->param[r] >= 0 && g->params[fw->param[r]].trained) {

@@ -16,6 +16,10 @@
  *     maximum, and the relu's gradient mask at the element it picks is that maximum > 0, so
  *     the masked gradient is written in the same store (one pass over the relu-sized tensor
  *     instead of three).
+ *   - in training, a max pool whose windows tile the image after a batchnorm (and its fused
+ *     activation) into the batchnorm, forward (the pooled values are its only store) and
+ *     backward (the pool's and the activation's backward done inside the batchnorm's, from
+ *     its saved input: act(bn(x)) is never stored; batchnorm.c).
  * A neighbour is absorbed only when its input has no other reader, forward or backward, so
  * every tensor that a backward op reads stays in memory. Absorbed ops stay in the IR, marked
  * (fused_into), so the printed IR shows what each fused op replaced; they emit no code.
@@ -108,6 +112,56 @@ bool pass_fuse(Graph *g) {
         p->bwd_act = i;
         p->writes = r->out;
         r->fused_into = pb;
+    }
+    /* Training: a max pool whose windows tile the image, after a batchnorm (and the activation
+     * fused into it), into the batchnorm, forward and backward together. The forward stores
+     * only the pooled values (act(bn(x)) is never written); the batchnorm's backward, which
+     * recomputes the batch statistics from its saved input x anyway, recomputes act(bn(x))
+     * window by window with the same scale and shift, picks each window's maximum as the
+     * pool's backward does, writes the activation's gradient there (its dy), sums it for the
+     * batchnorm's reductions while the plane is in the cache, and turns it into dx in place.
+     * Both halves or neither: the pool's input, act(bn(x)), must have no reader but the pool,
+     * the pool's backward and the activation's backward fused into it, and the pool's
+     * backward must write the batchnorm's dy, read by the batchnorm's backward alone. */
+    for (int i = g->training ? g->nforward : g->nops; i < g->nops; i++) {
+        Op *bb = &g->ops[i];
+        if (bb->kind != OP_BACKWARD || bb->fused_into >= 0 || bb->out < 0 || bb->nin != 2)
+            continue;
+        int fb = bb->fwd;
+        Op *bn = &g->ops[fb];
+        if (bn->kind != OP_BATCHNORM || bn->fused_into >= 0 || bn->epi_pool >= 0 ||
+            g->values[bn->in[0]].shape.rank != 4 || bb->in[0] != bn->in[0])
+            continue;
+        int y = bn->writes, dv = bb->in[1], pr = g->values[dv].producer;
+        if (pr < 0 || readers[dv] != 1 || y == g->output)
+            continue;
+        int h = g->ops[pr].fused_into >= 0 ? g->ops[pr].fused_into : pr;
+        Op *pb = &g->ops[h];
+        if (pb->kind != OP_BACKWARD || pb->fused_into >= 0 || pb->writes != dv || pb->nin != 2 || pb->in[0] != y)
+            continue;
+        int pf = pb->fwd;
+        Op *pool = &g->ops[pf];
+        /* at most 16 elements a window: the scan is unrolled (as pool.c's tiled max pool) */
+        if (pool->kind != OP_MAXPOOL || pool->fused_into >= 0 || pool->in[0] != y || !op_info(pool->kind)->pool_tiles(pool) ||
+            pool->a.kh * pool->a.kw > 16)
+            continue;
+        if (bn->epi_act >= 0 ? pb->bwd_act <= 0 || g->ops[pb->bwd_act].fwd != bn->epi_act : pb->bwd_act > 0)
+            continue;
+        bool alone = true;
+        for (int j = 0; j < g->nops && alone; j++)
+            for (int k = 0; k < g->ops[j].nin; k++)
+                if (g->ops[j].in[k] == y && j != pf && j != h && j != pb->bwd_act)
+                    alone = false;
+        if (!alone)
+            continue;
+        bn->epi_pool = pf;
+        pool->fused_into = fb;
+        bn->writes = pool->out;
+        bb->bwd_pool = h;
+        pb->fused_into = i;
+        if (pb->bwd_act > 0)
+            g->ops[pb->bwd_act].fused_into = i;
+        bb->in[1] = pb->in[1]; /* the pool's output gradient */
     }
     /* Streaming (batch-1 inference): a head that can read its input's rows while the head
      * that writes it makes them (OpInfo.stream_from) takes that head, when nothing else reads

@@ -31,7 +31,7 @@ bad() {
     echo "FAIL: $*"
 }
 if [ "${SANITIZE:-0}" = 1 ]; then # the runtime library is sanitized: so must the program be
-    export CNNC_CFLAGS="-fsanitize=address,undefined -fno-sanitize-recover=all" CNNC_OPENMP=0
+    export CNNC_CFLAGS="-fsanitize=address,undefined -fno-sanitize-recover=all -O0" CNNC_OPENMP=0
 fi
 export OMP_NUM_THREADS=1
 

@@ -15,7 +15,7 @@ fail=0
 
 cflags="-std=c99 -O2 -Wall -Wextra -pedantic -Werror"
 if [ "${SANITIZE:-0}" = 1 ]; then
-    cflags="$cflags -O1 -g -fsanitize=address,undefined -fno-sanitize-recover=all"
+    cflags="$cflags -O0 -g -fsanitize=address,undefined -fno-sanitize-recover=all"
 elif echo 'int main(void) { return 0; }' >"$tmp/omp.c" && $cc -fopenmp "$tmp/omp.c" -o "$tmp/omp" 2>/dev/null; then
     cflags="$cflags -fopenmp" # the PARALLEL_FOR loops, on two threads
     export OMP_NUM_THREADS=2 OMP_WAIT_POLICY=passive

@@ -18,7 +18,7 @@ model tiny {
     linear(5)
 }
 CNN
-for m in "$tmp/tiny.cnn:tiny" "$top/models/lenet5.cnn:lenet5"; do
+for m in "$tmp/tiny.cnn:tiny" "$top/models/lenet5.cnn:lenet5" "$top/models/simplecnn.cnn:simplecnn"; do
     file=${m%:*}; name=${m##*:}
     upper=$(echo "$name" | tr a-z A-Z)
     mkdir -p "$tmp/$name"

@@ -39,20 +39,70 @@ static void batchnorm_print_attrs(const Op *op, char *buf, size_t size) {
         attr_append(buf, size, "momentum=%g", op->a.momentum);
 }
 
-/* Inference: y = (x - running_mean) / sqrt(running_var + eps) * weight + bias, per channel. */
+/* A max pool fused after the batchnorm (op->epi_pool, training graphs, pass_fuse.c): its
+ * windows tile the image (kernel = stride, no padding, floor mode) and hold at most 16
+ * elements. Declares the sizes of the plane (IH, IW), of the pooled plane (OH, OW) and of the
+ * window (KH, KW). */
+static const Op *bn_pool(const Emit *e, const Op *op, Shape in) {
+    const Op *pool = &e->g->ops[op->epi_pool];
+    Shape out = emit_out_shape(e, pool);
+    cb_line(e->c, "enum { IH = %d, IW = %d, OH = %d, OW = %d, KH = %d, KW = %d };", in.d[2], in.d[3], out.d[2], out.d[3],
+            pool->a.kh, pool->a.kw);
+    return pool;
+}
+
+/* The scan of one pooling window of v_j = act(x_j * scale + shift), the window's elements x_j
+ * at xr[(j / KW) * IW + KW * ow + j % KW]: as pool.c's tiled max pool, m is the first maximum
+ * in row-major order, a NaN replacing it (the last NaN wins, as in PyTorch), and t_j says
+ * that element j replaced the running maximum (the one chosen is the last j with t_j; j = 0
+ * when none did). */
+static void bn_pool_scan(const Emit *e, const Op *op, const Op *pool) {
+    Cbuf *c = e->c;
+    int k = pool->a.kh * pool->a.kw;
+    for (int j = 0; j < k; j++)
+        cb_line(c, "const float v%d = %s;", j,
+                emit_epilogue(e, op, arena_printf("(xr[%d * IW + KW * ow + %d] * scale + shift)", j / pool->a.kw, j % pool->a.kw), "ch"));
+    cb_line(c, "float m = v0;");
+    for (int j = 1; j < k; j++) {
+        cb_line(c, "const int t%d = v%d > m || isnan(v%d);", j, j, j);
+        cb_line(c, "m = t%d ? v%d : m;", j, j);
+    }
+}
+
+/* Stores the pooled values of the plane xi (scale and shift in scope) to the pooled plane yo. */
+static void bn_pool_store(const Emit *e, const Op *op, const Op *pool) {
+    Cbuf *c = e->c;
+    cb_line(c, "for (int oh = 0; oh < OH; oh++) {");
+    cb_line(c, "const float *xr = xi + oh * KH * IW;");
+    emit_simd(c, emit_out_shape(e, pool).d[3]);
+    cb_line(c, "for (int ow = 0; ow < OW; ow++) {");
+    bn_pool_scan(e, op, pool);
+    cb_line(c, "yo[oh * OW + ow] = m;");
+    cb_line(c, "}");
+    cb_line(c, "}");
+}
+
+/* Inference: y = (x - running_mean) / sqrt(running_var + eps) * weight + bias, per channel;
+ * with a max pool fused after it (a training graph's inference code), the pooled values. */
 static void batchnorm_emit_forward(Emit *e, const Op *op) {
     Cbuf *c = e->c;
     Shape s = emit_in_shape(e, op, 0);
     cb_line(c, "enum { C = %d, HW = %d };", s.d[1], s.rank == 4 ? s.d[2] * s.d[3] : 1);
+    const Op *pool = op->epi_pool >= 0 ? bn_pool(e, op, s) : NULL;
     cb_line(c, "PARALLEL_FOR");
     cb_line(c, "for (int ic = 0; ic < n * C; ic++) {");
     cb_line(c, "const int ch = ic %% C;");
     cb_line(c, "const float scale = w[ch] / sqrtf(var[ch] + %s);", emit_float(op->a.eps));
     cb_line(c, "const float shift = b[ch] - mean[ch] * scale;");
     cb_line(c, "const float *xi = x + (ptrdiff_t)ic * HW;");
-    cb_line(c, "float *yo = y + (ptrdiff_t)ic * HW;");
-    cb_line(c, "for (int p = 0; p < HW; p++)");
-    cb_line(c, "    yo[p] = %s;", emit_epilogue(e, op, "(xi[p] * scale + shift)", "ch"));
+    if (pool) {
+        cb_line(c, "float *yo = y + (ptrdiff_t)ic * OH * OW;");
+        bn_pool_store(e, op, pool);
+    } else {
+        cb_line(c, "float *yo = y + (ptrdiff_t)ic * HW;");
+        cb_line(c, "for (int p = 0; p < HW; p++)");
+        cb_line(c, "    yo[p] = %s;", emit_epilogue(e, op, "(xi[p] * scale + shift)", "ch"));
+    }
     cb_line(c, "}");
 }
 
@@ -192,28 +242,42 @@ static void batch_stats_local(Cbuf *c, bool backward) {
         cb_line(c, "const double sdxm = sdxp + smd - mu * sdy;");
 }
 
+/* The training scale and shift of channel ch from mu and sq (the forward's, and the same
+ * expressions in a backward that recomputes the forward's output: the same floats). */
+static void bn_train_scale(Cbuf *c, const Op *op) {
+    cb_line(c, "const double biased = sq / count;");
+    cb_line(c, "const float scale = (float)(w[ch] / sqrt(biased + %s));", emit_float(op->a.eps));
+    cb_line(c, "const float shift = (float)(b[ch] - mu * scale);");
+}
+
 /* Training: each channel is normalized with the statistics of this batch, over N*H*W
  * values (the biased variance, as PyTorch normalizes), accumulated in double. With
  * o->update_stats the running statistics move as torch.nn.BatchNorm does:
- * r = (1 - momentum) * r + momentum * s, where the variance s is the unbiased one. */
+ * r = (1 - momentum) * r + momentum * s, where the variance s is the unbiased one. With a
+ * max pool fused after it (op->epi_pool), each plane's windows are scanned as they are
+ * normalized and only the pooled values are stored. */
 static void batchnorm_emit_forward_train(Emit *e, const Op *op) {
     Cbuf *c = e->c;
     Shape s = emit_in_shape(e, op, 0);
     cb_line(c, "enum { C = %d, HW = %d };", s.d[1], s.rank == 4 ? s.d[2] * s.d[3] : 1);
+    const Op *pool = op->epi_pool >= 0 ? bn_pool(e, op, s) : NULL;
     cb_line(c, "#ifdef CNN_MPI");
     batch_stats_mpi(c);
     cb_line(c, "#else");
     batch_stats_local(c, false);
     cb_line(c, "#endif");
-    cb_line(c, "const double biased = sq / count;");
-    cb_line(c, "const float scale = (float)(w[ch] / sqrt(biased + %s));", emit_float(op->a.eps));
-    cb_line(c, "const float shift = (float)(b[ch] - mu * scale);");
+    bn_train_scale(c, op);
     cb_line(c, "for (int i = 0; i < n; i++) {");
     cb_line(c, "const float *xi = x + ((ptrdiff_t)i * C + ch) * HW;");
-    cb_line(c, "float *yo = y + ((ptrdiff_t)i * C + ch) * HW;");
-    emit_simd(c, s.rank == 4 ? s.d[2] * s.d[3] : 1);
-    cb_line(c, "for (int p = 0; p < HW; p++)");
-    cb_line(c, "    yo[p] = %s;", emit_epilogue(e, op, "(xi[p] * scale + shift)", "ch"));
+    if (pool) {
+        cb_line(c, "float *yo = y + ((ptrdiff_t)i * C + ch) * OH * OW;");
+        bn_pool_store(e, op, pool);
+    } else {
+        cb_line(c, "float *yo = y + ((ptrdiff_t)i * C + ch) * HW;");
+        emit_simd(c, s.rank == 4 ? s.d[2] * s.d[3] : 1);
+        cb_line(c, "for (int p = 0; p < HW; p++)");
+        cb_line(c, "    yo[p] = %s;", emit_epilogue(e, op, "(xi[p] * scale + shift)", "ch"));
+    }
     cb_line(c, "}");
     cb_line(c, "if (o->update_stats) {");
     cb_line(c, "const double unbiased = count > 1.0 ? sq / (count - 1.0) : biased;");
@@ -231,12 +295,121 @@ static void batchnorm_emit_forward_train(Emit *e, const Op *op) {
  *   dw += sum(dy * xhat), db += sum(dy).
  * One process: the statistics and both sums in one pass (batch_stats_local), then dx in
  * float as gk * dy - gmean - gslope * (x - mu). */
+/* The backward with the max pool after it (and the activation between) fused in
+ * (bwd->bwd_pool, pass_fuse.c), from the saved input x and the pool's output gradient dy.
+ * Per channel: the batch statistics as the forward computed them (the same code), the same
+ * scale and shift; then per plane, window by window, act(x * scale + shift) and the window's
+ * maximum as the forward's scan picked it; the chosen element gets the activation's gradient
+ * there (from the maximum and dy), the others 0 (as pool.c's tiled backward): that is the
+ * batchnorm's output gradient, written to dx; it and its products with x - m (m the plane's
+ * float mean) are summed while the plane is in the cache, with the same partial sums in the
+ * same order as the unfused backward (batch_stats_local), so that the sums, and dx, are the
+ * unfused code's to the bit; once the channel's sums are complete, dx is rewritten in place as
+ * gk * dx - gmean - gslope * (x - mu). The plane of x is read three or four times from the
+ * caches, instead of the activation's output, its gradient and the batchnorm's input each
+ * being read from memory by three ops. */
+static void batchnorm_emit_backward_pooled(Emit *e, const Op *bwd, const Op *fwd, bool dw, bool db) {
+    static const char *const s_name[] = {"s"}, *const s_term[] = {"xi[q]"}, *const s_vterm[] = {"xq"};
+    static const char *const names[] = {"sd", "sdx"};
+    static const char *const terms[] = {"gi[q]", "gi[q] * (xi[q] - m)"};
+    static const char *const vterms[] = {"gq", "gq * (xq - m)"};
+    Cbuf *c = e->c;
+    const Graph *g = e->g;
+    Shape s = emit_in_shape(e, fwd, 0);
+    cb_line(c, "enum { C = %d, HW = %d };", s.d[1], s.d[2] * s.d[3]);
+    const Op *pool = bn_pool(e, fwd, s);
+    const Op *pb = &g->ops[bwd->bwd_pool];
+    const int k = pool->a.kh * pool->a.kw;
+    cb_line(c, "#ifdef CNN_MPI");
+    cb_line(c, "double *const bn_d = (double *)(void *)scratch + 2 * C + 1; /* after bn_sum and bn_sq */");
+    batch_stats_mpi(c);
+    cb_line(c, "#else");
+    batch_stats_local(c, false);
+    cb_line(c, "#endif");
+    bn_train_scale(c, fwd);
+    cb_line(c, "const double invstd = 1.0 / sqrt(sq / count + %s);", emit_float(fwd->a.eps));
+    cb_line(c, "double sdy = 0.0, sdxp = 0.0, smd = 0.0;");
+    cb_line(c, "for (int i = 0; i < n; i++) {");
+    cb_line(c, "const float *xi = x + ((ptrdiff_t)i * C + ch) * HW;");
+    cb_line(c, "const float *dyo = dy + ((ptrdiff_t)i * C + ch) * OH * OW;");
+    cb_line(c, "float *gi = dx + ((ptrdiff_t)i * C + ch) * HW;");
+    cb_line(c, "for (int oh = 0; oh < OH; oh++) {");
+    cb_line(c, "const float *xr = xi + oh * KH * IW;");
+    cb_line(c, "float *dr = gi + oh * KH * IW;");
+    emit_simd(c, emit_out_shape(e, pool).d[3]);
+    cb_line(c, "for (int ow = 0; ow < OW; ow++) {");
+    bn_pool_scan(e, fwd, pool);
+    if (pb->bwd_act > 0) {
+        const Op *act = &g->ops[g->ops[pb->bwd_act].fwd];
+        cb_line(c, "const float gm = %s; /* the activation's gradient */", op_info(act->kind)->act_dy(act, "m", "dyo[oh * OW + ow]"));
+    } else {
+        cb_line(c, "const float gm = dyo[oh * OW + ow];");
+    }
+    cb_line(c, "int later = 0;");
+    for (int j = k - 1; j >= 1; j--) {
+        cb_line(c, "dr[%d * IW + KW * ow + %d] = t%d && !later ? gm : 0.0f;", j / pool->a.kw, j % pool->a.kw, j);
+        cb_line(c, "later |= t%d;", j);
+    }
+    cb_line(c, "dr[KW * ow] = later ? 0.0f : gm;");
+    cb_line(c, "}");
+    if (s.d[3] > emit_out_shape(e, pool).d[3] * pool->a.kw) {
+        cb_line(c, "for (int h = 0; h < KH; h++)");
+        cb_line(c, "    for (int col = OW * KW; col < IW; col++)");
+        cb_line(c, "        dr[h * IW + col] = 0.0f;");
+    }
+    cb_line(c, "}");
+    if (s.d[2] > emit_out_shape(e, pool).d[2] * pool->a.kh) {
+        cb_line(c, "for (int p = OH * KH * IW; p < HW; p++)");
+        cb_line(c, "    gi[p] = 0.0f;");
+    }
+    cb_line(c, "{");
+    plane_sums(c, 1, s_name, s_term, s_vterm, false);
+    cb_line(c, "const float m = s * (1.0f / HW);");
+    plane_sums(c, 2, names, terms, vterms, true);
+    cb_line(c, "sdy += (double)sd;");
+    cb_line(c, "sdxp += (double)sdx;");
+    cb_line(c, "smd += (double)m * (double)sd;");
+    cb_line(c, "}");
+    cb_line(c, "}");
+    cb_line(c, "const double sdxm = sdxp + smd - mu * sdy;");
+    cb_line(c, "const double sdyx = sdxm * invstd;");
+    if (dw)
+        cb_line(c, "dw[ch] += (float)sdyx;");
+    if (db)
+        cb_line(c, "db[ch] += (float)sdy;");
+    cb_line(c, "#ifdef CNN_MPI");
+    cb_line(c, "bn_d[ch] = sdy;");
+    cb_line(c, "bn_d[C + ch] = sdyx;");
+    cb_line(c, "}");
+    cb_line(c, "cnn_mpi_sum(bn_d, 2 * C);");
+    cb_line(c, "PARALLEL_FOR");
+    cb_line(c, "for (int ch = 0; ch < C; ch++) {");
+    cb_line(c, "const double mu = bn_sum[ch] / count, invstd = 1.0 / sqrt(bn_sq[ch] / count + %s);", emit_float(fwd->a.eps));
+    cb_line(c, "const double sdy = bn_d[ch], sdyx = bn_d[C + ch];");
+    cb_line(c, "#endif");
+    cb_line(c, "const double k = w[ch] * invstd / count;");
+    cb_line(c, "const float gk = (float)(w[ch] * invstd), gmean = (float)(k * sdy);");
+    cb_line(c, "const float gslope = (float)(k * invstd * sdyx), muf = (float)mu;");
+    cb_line(c, "for (int i = 0; i < n; i++) {");
+    cb_line(c, "const float *xi = x + ((ptrdiff_t)i * C + ch) * HW;");
+    cb_line(c, "float *go = dx + ((ptrdiff_t)i * C + ch) * HW;");
+    emit_simd(c, s.d[2] * s.d[3]);
+    cb_line(c, "for (int p = 0; p < HW; p++)");
+    cb_line(c, "    go[p] = gk * go[p] - gmean - gslope * (xi[p] - muf);");
+    cb_line(c, "}");
+    cb_line(c, "}");
+}
+
 static void batchnorm_emit_backward(Emit *e, const Op *bwd, const Op *fwd) {
     Cbuf *c = e->c;
     Shape s = emit_in_shape(e, fwd, 0);
     const Graph *g = e->g;
     bool dw = fwd->param[PARAM_WEIGHT] >= 0 && g->params[fwd->param[PARAM_WEIGHT]].trained;
     bool db = fwd->param[PARAM_BIAS] >= 0 && g->params[fwd->param[PARAM_BIAS]].trained;
+    if (bwd->bwd_pool > 0) {
+        batchnorm_emit_backward_pooled(e, bwd, fwd, dw, db);
+        return;
+    }
     cb_line(c, "enum { C = %d, HW = %d };", s.d[1], s.rank == 4 ? s.d[2] * s.d[3] : 1);
     cb_line(c, "#ifdef CNN_MPI");
     if (bwd->out >= 0) /* after bn_sum and bn_sq in the scratch */

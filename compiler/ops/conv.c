@@ -228,11 +228,30 @@ static ConvGeo conv_bwd_geo(const Attrs *a, Shape in, Shape out, bool dx_gemm) {
     return q;
 }
 
-/* One register tile: acc[MR][2] vectors of 8 floats (what clang's -march=native keeps in ymm
- * registers, AVX-512 targets included), then the reduction loop `loop`, where each step loads
- * two vectors at vexpr and broadcasts MR scalars at bexpr (with t); then res[MR][16] holds
- * the tile as floats, so that acc is only ever indexed by constants and stays in registers. */
+/* One register tile of MR x 16 floats: with AVX-512, acc[MR] vectors of 16 floats (zmm
+ * registers: one multiply-add per row and tap); else acc[MR][2] vectors of 8 (what clang and
+ * gcc keep in ymm registers). Then the reduction loop `loop`, where each step loads the 16
+ * floats at vexpr and broadcasts MR scalars at bexpr (with t); then res[MR][16] holds the tile
+ * as floats, so that acc is only ever indexed by constants and stays in registers. Each lane
+ * adds the same products in the same order either way: the results are the same, bit for bit. */
 static void conv_emit_tile(Cbuf *c, const char *loop, const char *vexpr, const char *bexpr) {
+    cb_line(c, "#if defined(__AVX512F__)");
+    cb_line(c, "typedef float conv_v16 __attribute__((vector_size(64)));");
+    cb_line(c, "conv_v16 acc[MR];");
+    cb_line(c, "for (int t = 0; t < MR; t++)");
+    cb_line(c, "    acc[t] = (conv_v16){0};");
+    cb_line(c, "%s {", loop);
+    cb_line(c, "conv_v16 v;");
+    cb_line(c, "memcpy(&v, %s, sizeof v);", vexpr);
+    cb_line(c, "for (int t = 0; t < MR; t++) {");
+    cb_line(c, "const float s = %s;", bexpr);
+    cb_line(c, "acc[t] += s * v;");
+    cb_line(c, "}");
+    cb_line(c, "}");
+    cb_line(c, "float res[MR][16];");
+    cb_line(c, "for (int t = 0; t < MR; t++)");
+    cb_line(c, "    memcpy(res[t], &acc[t], sizeof acc[t]);");
+    cb_line(c, "#else");
     cb_line(c, "conv_v8 acc[MR][2];");
     cb_line(c, "for (int t = 0; t < MR; t++)");
     cb_line(c, "    acc[t][0] = acc[t][1] = (conv_v8){0};");
@@ -251,6 +270,7 @@ static void conv_emit_tile(Cbuf *c, const char *loop, const char *vexpr, const c
     cb_line(c, "memcpy(res[t], &acc[t][0], sizeof acc[t][0]);");
     cb_line(c, "memcpy(res[t] + 8, &acc[t][1], sizeof acc[t][1]);");
     cb_line(c, "}");
+    cb_line(c, "#endif");
 }
 
 /* The forward by product: narrow outputs (fewer than 8 columns: a row fills no vector) and
@@ -259,8 +279,8 @@ static void conv_emit_tile(Cbuf *c, const char *loop, const char *vexpr, const c
  * (normalizing on the way in when a normalize is fused), then tiles of MR positions x 16 output
  * channels with the reduction over ICK taps in registers, stored with the fused epilogue.
  * wt [G][OCGP / 16][ICK][16] holds the weights transposed in blocks of 16 output channels
- * (zero past OCG), each block contiguous; the jobs run the positions of one block in turn, so
- * that it stays in cache. */
+ * (zero past OCG), each block contiguous (all of them stay in cache); the jobs run every block
+ * of a tile of positions in turn, so that the tile's columns stay in L1. */
 static bool conv_by_product(const Attrs *a, Shape out, bool pooled) {
     return !pooled && (out.d[3] < 8 || a->sh != 1 || a->sw != 1);
 }
@@ -316,7 +336,9 @@ static int64_t conv_scratch(const Graph *g, const Op *op) {
 
 /* im2col of the piece [q0, q0 + len) into col[g][p][icl * K + k] from src (enums of the
  * conv in scope), zero where a tap reads padding and in the padding columns; rows from len up
- * to a multiple of 12 are zeroed too. norm: (x - mean[ic]) / std[ic] on the way in. */
+ * to a multiple of 12 are zeroed too. norm: (x - mean[ic]) * inv_std[ic] on the way in (a
+ * multiplication by the reciprocal, not 147 divisions a position: within a rounding of the
+ * separate normalize op's (x - mean) / std). */
 static void conv_emit_im2col(Cbuf *c, const Attrs *a, const char *src, bool norm, bool blocked) {
     /* blocked: col[g][k / 16][p][k %% 16] instead, each block of 16 taps contiguous */
     const char *at = blocked ? "col[(((ptrdiff_t)g * (ICKP / 16) + (k) / 16) * PL + p) * 16 + (k) % 16]"
@@ -341,7 +363,7 @@ static void conv_emit_im2col(Cbuf *c, const Attrs *a, const char *src, bool norm
     cb_line(c, "for (int kw = 0; kw < KW; kw++) {");
     cb_line(c, "const int wc = ow * SW - %d + kw * DW;", a->pw);
     cb_line(c, "CONV_COL(icl * K + kh * KW + kw) = h >= 0 && h < IH && wc >= 0 && wc < IW ? %s : 0.0f;",
-            norm ? "(xc[h * IW + wc] - mean[ic]) / std[ic]" : "xc[h * IW + wc]");
+            norm ? "(xc[h * IW + wc] - mean[ic]) * inv_std[ic]" : "xc[h * IW + wc]");
     cb_line(c, "}");
     cb_line(c, "}");
     cb_line(c, "}");
@@ -377,8 +399,14 @@ static void conv_emit_product(Emit *e, const Op *op, const Attrs *a, Shape in, S
     cb_line(c, "    for (int j = 0; j < 16; j++)");
     cb_line(c, "        wb[k * 16 + j] = ob * 16 + j < OCG ? w[((ptrdiff_t)g * OCG + ob * 16 + j) * ICK + k] : 0.0f;");
     cb_line(c, "}");
-    if (op->pro_norm >= 0) { /* the fused normalize: (x - mean) / std on the way in */
-        conv_emit_norm_tables(c, e->g, op);
+    if (op->pro_norm >= 0) { /* the fused normalize: (x - mean) * (1 / std) on the way in */
+        const Attrs *na = &e->g->ops[op->pro_norm].a;
+        const char *m = "", *r = "";
+        for (int k = 0; k < na->nmean; k++) {
+            m = arena_printf("%s%s%s", m, k ? ", " : "", emit_float(na->mean[k]));
+            r = arena_printf("%s%s%s", r, k ? ", " : "", emit_float(1.0f / na->std[k]));
+        }
+        cb_line(c, "static const float mean[IC] = {%s}, inv_std[IC] = {%s};", m, r);
     }
     cb_line(c, "const long long NQ = (long long)n * OHW;");
     cb_line(c, "for (long long q0 = 0; q0 < NQ; q0 += PL) {");
@@ -389,18 +417,24 @@ static void conv_emit_product(Emit *e, const Op *op, const Attrs *a, Shape in, S
     cb_line(c, "const int npb = (len + MR - 1) / MR;");
     cb_line(c, "PARALLEL_FOR");
     cb_line(c, "for (int job = 0; job < G * npb * NOB; job++) {");
-    cb_line(c, "const int pb = job %% npb, ob = job / npb %% NOB, g = job / npb / NOB;");
+    /* the blocks of output channels innermost: a tile's rows of col (MR x ICKP floats) stay
+     * in L1 for all of them, and col (up to 4 MB) is read once, not once per block */
+    cb_line(c, "const int ob = job %% NOB, pb = job / NOB %% npb, g = job / NOB / npb;");
     cb_line(c, "const float *wq = wt + ((ptrdiff_t)g * NOB + ob) * ICK * 16;");
     cb_line(c, "const float *cq = col + ((ptrdiff_t)g * PL + pb * MR) * ICKP;");
     conv_emit_tile(c, "for (int k = 0; k < ICK; k++)", "wq + (ptrdiff_t)k * 16", "cq[(ptrdiff_t)t * ICKP + k]");
-    cb_line(c, "const int ocn = OCG - ob * 16 < 16 ? OCG - ob * 16 : 16;");
-    cb_line(c, "for (int t = 0; t < MR && pb * MR + t < len; t++) {");
+    /* stored a channel at a time: the tile's positions (mostly consecutive in a plane) */
+    cb_line(c, "const int ocn = OCG - ob * 16 < 16 ? OCG - ob * 16 : 16, tn = len - pb * MR < MR ? len - pb * MR : MR;");
+    cb_line(c, "ptrdiff_t yat[MR];");
+    cb_line(c, "for (int t = 0; t < tn; t++) {");
     cb_line(c, "const long long qq = q0 + pb * MR + t, i = qq / OHW;");
-    cb_line(c, "float *yq = y + (ptrdiff_t)i * OC * OHW + (ptrdiff_t)(qq - i * OHW);");
+    cb_line(c, "yat[t] = (ptrdiff_t)i * OC * OHW + (ptrdiff_t)(qq - i * OHW);");
+    cb_line(c, "}");
     cb_line(c, "for (int j = 0; j < ocn; j++) {");
     cb_line(c, "const int oc = g * OCG + ob * 16 + j;");
+    cb_line(c, "for (int t = 0; t < tn; t++) {");
     cb_line(c, "const float v = res[t][j]%s;", a->bias ? " + b[oc]" : "");
-    cb_line(c, "yq[(ptrdiff_t)oc * OHW] = %s;", emit_has_epilogue(op) ? emit_epilogue(e, op, "v", "oc") : "v");
+    cb_line(c, "y[yat[t] + (ptrdiff_t)oc * OHW] = %s;", emit_has_epilogue(op) ? emit_epilogue(e, op, "v", "oc") : "v");
     cb_line(c, "}");
     cb_line(c, "}");
     cb_line(c, "}");

@@ -111,6 +111,72 @@ static bool maxpool_tiled(const Op *pool) {
     return pool->kind == OP_MAXPOOL && pool_tiles(pool) && pool->a.kh * pool->a.kw <= TILE_MAX;
 }
 
+/* Average pooling whose windows tile the image, at most TILE_MAX elements a window: the
+ * window's sum is unrolled in the general path's order (row-major, from 0), divided by the
+ * window's size (no padding, no clipping: count_include_pad does not matter), so the results
+ * are the general path's to the bit. Backward: each element of a window gets dy / size (with
+ * the fused activation's gradient at that element: bwd->bwd_act, from its output, the pool's
+ * input x), rows and columns past the last window 0. LeNet-5's two 2x2 pools ran the clipped
+ * scan for every window, forward and backward (with tanh's gradient), 10% of its training
+ * step. */
+static bool avgpool_tiled(const Op *pool) {
+    return pool->kind == OP_AVGPOOL && pool_tiles(pool) && pool->a.kh * pool->a.kw <= TILE_MAX;
+}
+
+static void avgpool_emit_tiled(Emit *e, const Op *fwd, const Op *bwd) {
+    Cbuf *c = e->c;
+    const Attrs *a = &fwd->a;
+    const int k = a->kh * a->kw;
+    Shape in = emit_in_shape(e, fwd, 0), out = emit_out_shape(e, fwd);
+    emit_image_dims(c, "I", in);
+    emit_image_dims(c, "O", out);
+    cb_line(c, "enum { KH = %d, KW = %d };", a->kh, a->kw);
+    cb_line(c, "PARALLEL_FOR");
+    cb_line(c, "for (int ic = 0; ic < n * IC; ic++) {");
+    if (!bwd || bwd->bwd_act > 0)
+        cb_line(c, "const float *xi = x + (ptrdiff_t)ic * IH * IW;");
+    if (bwd) {
+        cb_line(c, "const float *dyo = dy + (ptrdiff_t)ic * OH * OW;");
+        cb_line(c, "float *dxi = dx + (ptrdiff_t)ic * IH * IW;");
+    } else {
+        cb_line(c, "float *yo = y + (ptrdiff_t)ic * OH * OW;");
+    }
+    cb_line(c, "for (int oh = 0; oh < OH; oh++) {");
+    if (!bwd || bwd->bwd_act > 0)
+        cb_line(c, "const float *xr = xi + oh * KH * IW;");
+    if (bwd)
+        cb_line(c, "float *dr = dxi + oh * KH * IW;");
+    emit_simd(c, out.d[3]);
+    cb_line(c, "for (int ow = 0; ow < OW; ow++) {");
+    if (bwd) {
+        cb_line(c, "const float gv = dyo[oh * OW + ow] / (float)%d;", k);
+        for (int j = 0; j < k; j++) {
+            const char *at = arena_printf("%d * IW + KW * ow + %d", j / a->kw, j % a->kw);
+            if (bwd->bwd_act > 0)
+                cb_line(c, "dr[%s] = %s;", at, bwd_act_dy(e, bwd, arena_printf("xr[%s]", at), "gv"));
+            else
+                cb_line(c, "dr[%s] = gv;", at);
+        }
+    } else {
+        cb_line(c, "float s = 0.0f;");
+        for (int j = 0; j < k; j++)
+            cb_line(c, "s += xr[%d * IW + KW * ow + %d];", j / a->kw, j % a->kw);
+        cb_line(c, "yo[oh * OW + ow] = s / (float)%d;", k);
+    }
+    cb_line(c, "}");
+    if (bwd && in.d[3] > out.d[3] * a->kw) {
+        cb_line(c, "for (int h = 0; h < KH; h++)");
+        cb_line(c, "    for (int col = OW * KW; col < IW; col++)");
+        cb_line(c, "        dr[h * IW + col] = 0.0f;");
+    }
+    cb_line(c, "}");
+    if (bwd && in.d[2] > out.d[2] * a->kh) {
+        cb_line(c, "for (int q = OH * KH * IW; q < IH * IW; q++)");
+        cb_line(c, "    dxi[q] = 0.0f; /* the rows past the last window */");
+    }
+    cb_line(c, "}");
+}
+
 static void maxpool_emit_tiled(Emit *e, const Op *fwd, const Op *bwd) {
     Cbuf *c = e->c;
     const Attrs *a = &fwd->a;
@@ -210,6 +276,10 @@ static void pool_emit_forward(Emit *e, const Op *op) {
         maxpool_emit_tiled(e, op, NULL);
         return;
     }
+    if (avgpool_tiled(op)) {
+        avgpool_emit_tiled(e, op, NULL);
+        return;
+    }
     Shape in = emit_in_shape(e, op, 0), out = emit_out_shape(e, op);
     emit_image_dims(c, "I", in);
     emit_image_dims(c, "O", out);
@@ -253,6 +323,10 @@ static void pool_emit_backward(Emit *e, const Op *bwd, const Op *fwd) {
     const Attrs *a = &fwd->a;
     if (maxpool_tiled(fwd)) {
         maxpool_emit_tiled(e, fwd, bwd);
+        return;
+    }
+    if (avgpool_tiled(fwd)) {
+        avgpool_emit_tiled(e, fwd, bwd);
         return;
     }
     emit_image_dims(c, "I", emit_in_shape(e, fwd, 0));

@@ -1176,3 +1176,84 @@ if __name__ == "__main__":
     names = [a for a in sys.argv[1:] if not a.startswith("-")]
     for n in (names or TWINS):
         check(n, verbose="-v" in sys.argv)
+
+
+# ---------------------------------------------------------------- fuse_train (fuse_train.cnn)
+class FuseTrainA(nn.Module):
+    def __init__(self, classes=3):
+        super().__init__()
+        self.conv0 = nn.Conv2d(3, 8, 3, padding=1)
+        self.bn0 = nn.BatchNorm2d(8)
+        self.conv1 = nn.Conv2d(8, 6, 3, padding=1, bias=False)
+        self.bn1 = nn.BatchNorm2d(6)
+        self.conv2 = nn.Conv2d(6, 5, 3, padding=1)
+        self.bn2 = nn.BatchNorm2d(5)
+        self.linear0 = nn.Linear(10, classes)
+
+    def forward(self, x):
+        x = F.max_pool2d(F.relu(self.bn0(self.conv0(x))), 2)           # [8, 11, 9]
+        x = F.max_pool2d(torch.tanh(self.bn1(self.conv1(x))), (2, 3))  # [6, 5, 3]
+        x = F.max_pool2d(self.bn2(self.conv2(x)), 2)                   # [5, 2, 1]
+        return self.linear0(torch.flatten(x, 1))
+
+
+class FuseTrainB(nn.Module):
+    def __init__(self, classes=4):
+        super().__init__()
+        self.conv0 = nn.Conv2d(2, 4, 3, padding=1)
+        self.bn0 = nn.BatchNorm2d(4)
+        self.conv1 = nn.Conv2d(4, 6, 3, padding=1)
+        self.bn1 = nn.BatchNorm2d(6)
+        self.conv2 = nn.Conv2d(6, 6, 3, padding=1)
+        self.bn2 = nn.BatchNorm2d(6)
+        self.conv3 = nn.Conv2d(12, 5, 1)
+        self.linear0 = nn.Linear(5, classes)
+
+    def forward(self, x):
+        x = F.max_pool2d(F.relu(self.bn0(self.conv0(x))), 3, stride=2, padding=1)   # [4, 9, 8]
+        x = F.max_pool2d(F.leaky_relu(self.bn1(self.conv1(x)), 0.1), 2)             # [6, 4, 4]
+        x = F.relu(self.bn2(self.conv2(x)))
+        x = torch.cat([F.max_pool2d(x, 2), F.avg_pool2d(x, 2)], 1)                   # [12, 2, 2]
+        x = F.max_pool2d(F.relu(self.conv3(x)), 2)                                   # [5, 1, 1]
+        return self.linear0(torch.flatten(x, 1))
+
+
+def expected_fuse_train_a(classes=3):
+    return (_conv("conv0", 8, 3, 3) + _bn("bn0", 8) + _conv("conv1", 6, 8, 3, bias=False) + _bn("bn1", 6)
+            + _conv("conv2", 5, 6, 3) + _bn("bn2", 5) + _linear("linear0", classes, 10))
+
+
+def expected_fuse_train_b(classes=4):
+    return (_conv("conv0", 4, 2, 3) + _bn("bn0", 4) + _conv("conv1", 6, 4, 3) + _bn("bn1", 6)
+            + _conv("conv2", 6, 6, 3) + _bn("bn2", 6) + _conv("conv3", 5, 12, 1) + _linear("linear0", classes, 5))
+
+
+TWINS["fuse_train_a"], TWINS["fuse_train_b"] = FuseTrainA, FuseTrainB
+EXPECTED["fuse_train_a"], EXPECTED["fuse_train_b"] = expected_fuse_train_a, expected_fuse_train_b
+FILES["fuse_train_a"] = FILES["fuse_train_b"] = os.path.join(MODELS, "fuse_train.cnn")
+INPUT_SHAPE["fuse_train_a"], INPUT_SHAPE["fuse_train_b"] = [3, 23, 19], [2, 17, 16]
+OUTPUT_SHAPE["fuse_train_a"], OUTPUT_SHAPE["fuse_train_b"] = [3], [4]
+
+
+class FuseTrainC(nn.Module):
+    def __init__(self, classes=3):
+        super().__init__()
+        self.conv0 = nn.Conv2d(3, 5, 3, padding=1)
+        self.conv1 = nn.Conv2d(5, 6, 3, padding=1)
+        self.conv2 = nn.Conv2d(6, 4, 1)
+        self.linear0 = nn.Linear(8, classes)
+
+    def forward(self, x):
+        x = F.avg_pool2d(torch.tanh(self.conv0(x)), (2, 3))     # [5, 7, 4]
+        x = F.max_pool2d(F.relu(self.conv1(x)), 2)              # [6, 3, 2]
+        x = F.avg_pool2d(torch.sigmoid(self.conv2(x)), 2, stride=1)   # [4, 2, 1]
+        return self.linear0(torch.flatten(x, 1))
+
+
+def expected_fuse_train_c(classes=3):
+    return _conv("conv0", 5, 3, 3) + _conv("conv1", 6, 5, 3) + _conv("conv2", 4, 6, 1) + _linear("linear0", classes, 8)
+
+
+TWINS["fuse_train_c"], EXPECTED["fuse_train_c"] = FuseTrainC, expected_fuse_train_c
+FILES["fuse_train_c"] = os.path.join(MODELS, "fuse_train.cnn")
+INPUT_SHAPE["fuse_train_c"], OUTPUT_SHAPE["fuse_train_c"] = [3, 15, 13], [3]

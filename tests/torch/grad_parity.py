@@ -26,7 +26,7 @@ models that --all adds, deep with batchnorm on 4 images, may not: their float32 
 off by percents in PyTorch too.) Models left out (the slow ones, or those not in --only) are
 printed as SKIP and counted.
 
-    /usr/bin/python3 tests/torch/grad_parity.py --build BUILD [--only NAME ...] [--all] [--keep DIR] [--batch N]
+    /usr/bin/python3 tests/torch/grad_parity.py --build BUILD [--only NAME ...] [--skip NAME ...] [--all] [--keep DIR] [--batch N]
 
 Prints one line per model (the worst tensor and its error against each reference), then
 `grad_parity: N passed, M failed, K skipped`; exits 1 on a failure.
@@ -312,6 +312,7 @@ def main():
     ap.add_argument("--batch", type=int, default=BATCH,
                     help="images per step, the programs' compiled batch too (default %d; from 16 on, models "
                          "whose ops do not couple images run in batch slices)" % BATCH)
+    ap.add_argument("--skip", nargs="*", default=[], help="leave these models out (counted as skipped)")
     args = ap.parse_args()
     globals()["BATCH"] = args.batch
     torch.set_num_threads(1)
@@ -328,6 +329,12 @@ def main():
     elif not args.all:
         skipped = [(c, "too slow for the suite (--all runs it)") for c in cases if c.model in SLOW]
         cases = [c for c in cases if c.model not in SLOW]
+    if args.skip:
+        unknown = set(args.skip) - {c.model for c in find_cases()}
+        if unknown:
+            sys.exit("grad_parity: no model named %s" % ", ".join(sorted(unknown)))
+        skipped += [(c, "--skip (the test script's choice)") for c in cases if c.model in args.skip]
+        cases = [c for c in cases if c.model not in args.skip]
     for c, why in skipped:
         print("SKIP grad_parity %s: %s" % (c.model, why))
     work = args.keep or tempfile.mkdtemp(prefix="cnnc-grad-")
@@ -336,7 +343,8 @@ def main():
     def build(case):
         prog = os.path.join(work, case.model)
         parity.run([cnnc] + case.cnnc_args() + ["-o", prog, "--batch", str(BATCH)], "cnnc -o")
-        parity.run([cnnc] + case.cnnc_args() + ["-o", prog + "_O0", "--batch", str(BATCH), "-O0"], "cnnc -O0 -o")
+        parity.run([cnnc] + case.cnnc_args() + ["-o", prog + "_O0", "--batch", str(BATCH), "-O0"], "cnnc -O0 -o",
+                   parity.o0_env())
         return prog
 
     passed = failed = 0

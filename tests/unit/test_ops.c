@@ -248,6 +248,53 @@ static void test_fusion_rules(void) {
     CU_ASSERT(find_op(g, "linear")->epi_act >= 0);
 }
 
+/* In training, a tiled max pool after a batchnorm (and a relu) fuses into the batchnorm, forward
+ * and backward together; an overlapping pool, an activation whose gradient reads its input, or
+ * an activation output that another op reads keeps them apart. */
+static bool bn_pool_fused(const char *layers) {
+    const char *text = arena_printf("model m {\n input [2, 9, 8]\n conv(3, 3, pad = 1)\n %s\n flatten\n linear(2)\n}\n", layers);
+    Graph *g = graph_of(text, true);
+    CU_ASSERT_PTR_NOT_NULL(g); /* a model that does not compile must not pass as unfused */
+    if (!g || !pass_fuse(g))
+        return false;
+    const Op *bn = find_op(g, "batchnorm");
+    int fb = (int)(bn - g->ops);
+    if (bn->epi_pool < 0)
+        return false;
+    /* the pool is absorbed, the batchnorm writes its output, and the batchnorm's backward
+     * absorbs the pool's and reads the pool's output gradient */
+    const Op *pool = &g->ops[bn->epi_pool];
+    CU_ASSERT(pool->kind == OP_MAXPOOL && pool->fused_into == fb && bn->writes == pool->out);
+    int heads = 0;
+    for (int i = g->nforward; i < g->nops; i++) {
+        const Op *b = &g->ops[i];
+        if (b->kind != OP_BACKWARD || b->fwd != fb)
+            continue;
+        heads++;
+        CU_ASSERT(b->bwd_pool > 0 && g->ops[b->bwd_pool].fwd == bn->epi_pool && g->ops[b->bwd_pool].fused_into == i);
+        CU_ASSERT(g->values[b->in[1]].shape.d[2] == g->values[pool->out].shape.d[2]);
+    }
+    CU_ASSERT(heads == 1);
+    return true;
+}
+
+static void test_fusion_bn_pool(void) {
+    CU_ASSERT(bn_pool_fused("batchnorm\n relu\n maxpool(2)"));
+    CU_ASSERT(bn_pool_fused("batchnorm\n tanh\n maxpool([2, 4])"));
+    CU_ASSERT(bn_pool_fused("batchnorm\n maxpool(2)"));
+    CU_ASSERT(!bn_pool_fused("batchnorm\n relu\n maxpool(3, stride = 2)"));           /* windows overlap */
+    CU_ASSERT(!bn_pool_fused("batchnorm\n relu\n maxpool(2, pad = 1)"));              /* padding */
+    CU_ASSERT(!bn_pool_fused("batchnorm\n relu\n maxpool(5)"));                       /* 25 elements */
+    CU_ASSERT(!bn_pool_fused("batchnorm\n leaky_relu\n maxpool(2)"));                 /* gradient reads x */
+    CU_ASSERT(!bn_pool_fused("batchnorm\n relu\n avgpool(2)"));
+    CU_ASSERT(!bn_pool_fused("batchnorm\n relu\n concat { branch { maxpool(2) } branch { avgpool(2) } }"));
+    /* never at inference (the batchnorm folds into the conv there) */
+    Graph *g = graph_of("model m {\n input [2, 9, 8]\n conv(3, 3, pad = 1)\n batchnorm\n relu\n maxpool(2)\n flatten\n linear(2)\n}\n", false);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(g);
+    pass_fuse(g);
+    CU_ASSERT(find_op(g, "batchnorm")->epi_pool < 0);
+}
+
 void suite_ops(void) {
     CU_pSuite s = CU_add_suite("ops", NULL, NULL);
     CU_add_test(s, "every op kind has a complete OpInfo", test_every_op_complete);
@@ -255,4 +302,5 @@ void suite_ops(void) {
     CU_add_test(s, "every train callable has a consistent typed table", test_train_tables);
     CU_add_test(s, "every activation emits C and a twin", test_activations_emit);
     CU_add_test(s, "fusion absorbs only what it may", test_fusion_rules);
+    CU_add_test(s, "a training batchnorm takes a tiled max pool, forward and backward", test_fusion_bn_pool);
 }

@@ -1,0 +1,23 @@
+#!/bin/sh
+# run_halves.sh BUILD SANITIZER_BUILD: `make test`'s two halves at the same time, one on each
+# core: tests/run_all.sh on the normal build (its output shown as it runs) and, with
+# SANITIZE=1, on the sanitizer build (its output kept in a log and shown when the normal half
+# is done, so that the two do not interleave). The output is that of the two runs one after
+# the other, each ending with its own closing line "N passed, N failed, N skipped"; the exit
+# status is non-zero if either half failed. Most checks are single-threaded (a compiler, one
+# program), so the halves together take little more than the longer of the two.
+B=${1:?usage: sh tests/run_halves.sh BUILD SANITIZER_BUILD}
+S=${2:?usage: sh tests/run_halves.sh BUILD SANITIZER_BUILD}
+here=$(cd "$(dirname "$0")" && pwd)
+log=$(mktemp /tmp/cnnc-run_halves.XXXXXX) || exit 1
+SANITIZE=1 sh "$here/run_all.sh" "$S" >"$log" 2>&1 &
+san=$!
+trap 'kill "$san" 2>/dev/null; rm -f "$log"; exit 130' INT TERM
+trap 'rm -f "$log"' EXIT
+sh "$here/run_all.sh" "$B"
+st=$?
+echo "== the sanitizer half ($S), run at the same time:"
+wait "$san"
+st_san=$?
+cat "$log"
+[ "$st" = 0 ] && [ "$st_san" = 0 ]
