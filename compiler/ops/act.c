@@ -156,11 +156,15 @@ static double no_flops(const Graph *g, const Op *op) { return 0; }
 /* out[k] = expr for every element k, in blocks of 64 through a local buffer, then the rest one
  * by one. The op may run in place (out is its input), and its pointers are not restrict: a
  * plain loop would then fail the compilers' run-time overlap check and run scalar, while the
- * block loop writes only the local buffer and vectorizes either way. */
+ * block loop writes only the local buffer and vectorizes either way. The blocks are shared out
+ * over the threads (each block read and written by one: in place too); on one thread,
+ * resnet18_cifar's relu gradients took 23 ms of its training step at batch 64, as long on 2. */
 static void act_emit_loop(Cbuf *c, Shape s, const char *out, const char *pre, const char *expr) {
     cb_line(c, "const size_t total = (size_t)n * %lld;", (long long)(shape_numel(s) / s.d[0]));
-    cb_line(c, "size_t k0 = 0;");
-    cb_line(c, "for (; k0 + 64 <= total; k0 += 64) {");
+    cb_line(c, "const long long blocks = (long long)(total / 64);");
+    cb_line(c, "PARALLEL_FOR");
+    cb_line(c, "for (long long b = 0; b < blocks; b++) {");
+    cb_line(c, "const size_t k0 = (size_t)b * 64;");
     cb_line(c, "float t[64];");
     cb_line(c, "for (int j = 0; j < 64; j++) {");
     cb_line(c, "const size_t k = k0 + (size_t)j;");
@@ -170,6 +174,7 @@ static void act_emit_loop(Cbuf *c, Shape s, const char *out, const char *pre, co
     cb_line(c, "}");
     cb_line(c, "memcpy(%s + k0, t, sizeof t);", out);
     cb_line(c, "}");
+    cb_line(c, "const size_t k0 = (size_t)blocks * 64;");
     /* the rest, fewer than 64: counted in an int, which gcc -O3 needs to see that the loop
      * ends (with k itself it warned "iteration 4611686018427387903 invokes undefined behavior"
      * in a clone for a fixed buffer) */

@@ -88,8 +88,11 @@ static void add_emit_forward(Emit *e, const Op *op) {
     const char *sum = "x0[k]";
     for (int i = 1; i < op->nin; i++)
         sum = arena_printf("%s + x%d[k]", sum, i);
+    /* on the threads (elementwise: the same floats); on one thread, resnet18_cifar's residual
+     * adds and their gradients' sums took 32 ms of its training step at batch 64, as long on 2 */
     cb_line(c, "const size_t total = (size_t)n * %zu;", per_image(e, op));
     if (!emit_has_epilogue(op)) {
+        cb_line(c, "PARALLEL_FOR");
         cb_line(c, "for (size_t k = 0; k < total; k++)");
         cb_line(c, "    y[k] = %s;", sum);
         return;
@@ -97,6 +100,7 @@ static void add_emit_forward(Emit *e, const Op *op) {
     Shape s = emit_out_shape(e, op); /* a fused batchnorm needs each element's channel */
     cb_line(c, "enum { C = %d, HW = %d };", s.d[1], s.rank == 4 ? s.d[2] * s.d[3] : 1);
     emit_epilogue_setup(e, op, s.d[1]);
+    cb_line(c, "PARALLEL_FOR");
     cb_line(c, "for (size_t k = 0; k < total; k++) {");
     cb_line(c, "const float v = %s;", sum);
     cb_line(c, "y[k] = %s;", emit_epilogue(e, op, "v", "k / HW % C"));
