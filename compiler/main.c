@@ -31,7 +31,8 @@ static const char usage_text[] =
     "\n"
     "Output:\n"
     "  -o PATH            with no --emit: the program to build (the C is compiled with $CC,\n"
-    "                     default clang, -O3 -march=native, and linked with the runtime);\n"
+    "                     default clang, -O3 -march=native -mprefer-vector-width=512, and\n"
+    "                     linked with the runtime);\n"
     "                     with --emit=c: the directory for NAME.c and NAME.h;\n"
     "                     otherwise: the file to write instead of standard output\n"
     "  --emit=ir          the elaborated, shape-checked graph (docs/ir.md)\n"
@@ -408,7 +409,10 @@ static int build_program(const Options *o, const Graph *gi, const Plan *pi, Grap
          * builds a single-threaded program. */
         const char *args[80];
         int na = 0;
-        const char *fixed[] = {cc, "-O3", "-march=native", "-std=c99", "-w", "-I", inc, "-I", tmpl};
+        /* -mprefer-vector-width=512: with AVX-512 the loops the C compiler vectorizes itself
+         * (activations, batchnorm, pools) use 16-float vectors too, not 8 (LeNet-5's training
+         * step 4% faster); without AVX-512 it changes nothing. */
+        const char *fixed[] = {cc, "-O3", "-march=native", "-mprefer-vector-width=512", "-std=c99", "-w", "-I", inc, "-I", tmpl};
         for (size_t k = 0; k < sizeof fixed / sizeof *fixed; k++)
             args[na++] = fixed[k];
         if (o->mpi)
