@@ -252,6 +252,7 @@ static void conv_emit_tile(Cbuf *c, const char *loop, const char *vexpr, const c
     cb_line(c, "for (int t = 0; t < MR; t++)");
     cb_line(c, "    memcpy(res[t], &acc[t], sizeof acc[t]);");
     cb_line(c, "#else");
+    cb_line(c, "typedef float conv_v8 __attribute__((vector_size(32)));");
     cb_line(c, "conv_v8 acc[MR][2];");
     cb_line(c, "for (int t = 0; t < MR; t++)");
     cb_line(c, "    acc[t][0] = acc[t][1] = (conv_v8){0};");
@@ -376,7 +377,6 @@ static void conv_emit_im2col(Cbuf *c, const Attrs *a, const char *src, bool norm
 
 /* The product's register tile: 12 x 16 with AVX-512 (32 vector registers), else 6 x 16. */
 static void conv_emit_tile_size(Cbuf *c) {
-    cb_line(c, "typedef float conv_v8 __attribute__((vector_size(32)));");
     cb_line(c, "#if defined(__AVX512F__)");
     cb_line(c, "enum { MR = 12 };");
     cb_line(c, "#else");
@@ -822,7 +822,6 @@ static void conv_emit_backward(Emit *e, const Op *bwd, const Op *fwd) {
     cb_line(c, "{ /* %s by pieces of PL positions (see conv.c) */", dx_gemm && want_dw ? "dx, dw" : dx_gemm ? "dx" : "dw");
     cb_line(c, "enum { K = KH * KW, ICK = %d, ICKP = %d, PL = %d, OHW = OH * OW };", q.ick, q.ickp, q.pl);
     cb_line(c, "#if CNN_VECTORS");
-    cb_line(c, "typedef float conv_v8 __attribute__((vector_size(32)));");
     cb_line(c, "#if defined(__AVX512F__) /* 32 vector registers: a tile of 12 x 16, else 6 x 16 */");
     cb_line(c, "enum { MR = 12, NKB = ICKP / 16 };");
     cb_line(c, "#else");

@@ -566,7 +566,12 @@ static void blk_emit_skipping(Cbuf *c, const BlkGeo *q, const BlkTiles *t) {
                 cb_line(c, "            acc[p][v] = (blk_v){0};");
                 cb_line(c, "        else");
                 cb_line(c, "            memcpy(&acc[p][v], bq + p * BOCB + v * 16, sizeof acc[p][v]);");
-                cb_line(c, "const float *const xq = xg + q0;");
+                bool reads = false; /* the tile's first input float, if any tap reads input */
+                for (int kh = 0; kh < t->kh; kh++)
+                    for (int kw = 0; kw < t->kw; kw++)
+                        reads = reads || blk_mask(t, g0, j0, kh, kw);
+                if (reads)
+                    cb_line(c, "const float *const xq = xg + q0;");
                 /* One loop over the input channels for taps that read distinct floats (no
                  * broadcast shared between taps, which the compiler would keep in registers and
                  * spill): the taps of a kernel row (distinct copies), all taps with tiles of one
