@@ -504,8 +504,10 @@ static bool dx_geo(const Attrs *a, Shape in, Shape out, DxGeo *q) {
  * its columns padded with zeros on both sides (c = ow + KW - 1); a job (block of ICB input
  * channels, dx row ih, PX consecutive columns) holds PX x ICB accumulators whose lanes are
  * images: per kernel tap, PX vector loads and ICB broadcast weights feed PX * ICB fused
- * multiply-adds; the tile is written to dx transposed back, every element once. Without GNU
- * vectors, plain loops over the taps that reach dy. */
+ * multiply-adds; the tile is written to dx transposed back, every element once. Each block of
+ * PX columns is emitted apart with only the (column, tap) pairs that reach dy (emit_dxb_jobs):
+ * LeNet-5's conv2 at batch 64, one thread, in the step (loaded 2-core AVX-512 machine): 0.40 ->
+ * 0.25 ms. Without GNU vectors, plain loops over the taps that reach dy. */
 typedef struct {
     int wp;                 /* dyt's padded columns */
     int icb[3], px[3];      /* the tile with AVX-512, AVX, else */
@@ -596,9 +598,13 @@ static void emit_dxb_loop(Cbuf *c) {
     cb_line(c, "}");
 }
 
+/* Whether target k's tile takes the unrolled column blocks (which read only dy's columns, never
+ * the padding columns around them). */
+static bool dxb_unrolled(const DxbGeo *q, int k) { return (q->iw + q->px[k] - 1) / q->px[k] * q->kw <= DXB_UNROLL; }
+
 static void emit_dxb_jobs(Cbuf *c, const DxbGeo *q, int k) {
     int px = q->px[k], nxb = (q->iw + px - 1) / px;
-    if (nxb * q->kw > DXB_UNROLL) {
+    if (!dxb_unrolled(q, k)) {
         emit_dxb_loop(c);
         return;
     }
@@ -661,16 +667,17 @@ static void emit_dxb(Emit *e, const DxbGeo *q) {
     cb_line(c, "{ /* dx: the images in the vector lanes, dy transposed VL images at a time (conv_bwd.c) */");
     cb_line(c, "#if CNN_VECTORS");
     cb_line(c, "#if defined(__AVX512F__)");
-    cb_line(c, "enum { ICB = %d, PX = %d };", q->icb[0], q->px[0]);
+    cb_line(c, "enum { ICB = %d, PX = %d, ZERO = %d };", q->icb[0], q->px[0], dxb_unrolled(q, 0) ? 0 : 1);
     cb_line(c, "#elif defined(__AVX__)");
-    cb_line(c, "enum { ICB = %d, PX = %d };", q->icb[1], q->px[1]);
+    cb_line(c, "enum { ICB = %d, PX = %d, ZERO = %d };", q->icb[1], q->px[1], dxb_unrolled(q, 1) ? 0 : 1);
     cb_line(c, "#else");
-    cb_line(c, "enum { ICB = %d, PX = %d };", q->icb[2], q->px[2]);
+    cb_line(c, "enum { ICB = %d, PX = %d, ZERO = %d };", q->icb[2], q->px[2], dxb_unrolled(q, 2) ? 0 : 1);
     cb_line(c, "#endif");
     cb_line(c, "enum { VL = CNN_VW, WP = %d, NXB = (IW + PX - 1) / PX, NIB = IC / ICB };", q->wp);
     cb_line(c, "float *const dyt = scratch; /* [OC][OH][WP][VL]: column c holds dy's column c - (KW - 1) */");
-    cb_line(c, "for (int z = 0; z < OC * OH * WP * VL; z++)");
-    cb_line(c, "    dyt[z] = 0.0f; /* the padding columns stay zero */");
+    cb_line(c, "if (ZERO) /* the loop over every tap reads the padding columns, which stay zero */");
+    cb_line(c, "    for (int z = 0; z < OC * OH * WP * VL; z++)");
+    cb_line(c, "        dyt[z] = 0.0f;");
     cb_line(c, "for (int i0 = 0; i0 < n; i0 += VL) {");
     cb_line(c, "const int ni = n - i0 < VL ? n - i0 : VL;");
     cb_line(c, "PARALLEL_FOR");
