@@ -30,7 +30,7 @@ check() { # label, env assignments..., then models
         >"$B/portable.log" 2>&1 &&
         env "$@" /usr/bin/python3 "$top/tests/torch/grad_parity.py" --build "$B" --only conv_bwd_odd conv_dw_wide conv_blk_a conv_1x1_a $more \
             >>"$B/portable.log" 2>&1 &&
-        env "$@" /usr/bin/python3 "$top/tests/torch/grad_parity.py" --build "$B" --batch 37 --only grad_slice_conv conv_tiny_a lin_lanes_a >>"$B/portable.log" 2>&1; then
+        env "$@" /usr/bin/python3 "$top/tests/torch/grad_parity.py" --build "$B" --batch 37 --only grad_slice_conv conv_tiny_a conv_tiny_b lin_lanes_a >>"$B/portable.log" 2>&1; then
         pass=$((pass+1)); echo "$label: ok"
     else
         fail=$((fail+1)); echo "FAIL $label"; tail -20 "$B/portable.log"
@@ -49,7 +49,7 @@ check "gcc" CC=gcc
 scalar() {
     if env CNNC_CFLAGS="-U__GNUC__ -O1" /usr/bin/python3 "$top/tests/torch/grad_parity.py" --build "$B" --only conv_bwd_odd conv_dw_wide lenet5 conv_oc_a conv_blk_a conv_blk_s2_a conv_1x1_a fuse_train_a \
         >"$B/portable.log" 2>&1 &&
-        env CNNC_CFLAGS="-U__GNUC__ -O1" /usr/bin/python3 "$top/tests/torch/grad_parity.py" --build "$B" --batch 37 --only grad_slice_conv conv_tiny_a \
+        env CNNC_CFLAGS="-U__GNUC__ -O1" /usr/bin/python3 "$top/tests/torch/grad_parity.py" --build "$B" --batch 37 --only grad_slice_conv conv_tiny_a conv_tiny_b \
         >>"$B/portable.log" 2>&1; then
         pass=$((pass+1)); echo "scalar loops (-U__GNUC__, -O1): ok"
     else

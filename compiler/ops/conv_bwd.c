@@ -250,12 +250,163 @@ static bool dwc_emit(Emit *e, const Op *fwd) {
     return true;
 }
 
+/* The weight gradient with the images in the vector lanes (dwb_*), for the layers whose data
+ * gradient takes the images in the lanes too (few channels, rows of 32 or fewer, 16+ images per
+ * call: LeNet-5's 1->6 at 28x28 pad 2 and 6->16 at 14x14): per chunk of CNN_VW images, the
+ * input is copied zero-padded and dy as is, each element a vector of the chunk's images,
+ * xt[ic][r][c][l] and yt[oc][oh][ow][l] (images past n zero). A job (input channel, block of OCB
+ * output channels, block of R kernel rows) holds OCB x (R * KW) accumulators over the output
+ * pixels: per pixel, OCB dy loads and R * KW input loads, all aligned, feed OCB * R * KW fused
+ * multiply-adds, and no lane is spent on padding (the planes of pitch OW above round LeNet's
+ * 100 positions to 112, conv_small.c's 28 columns to 32, with unaligned input loads). The tile
+ * is added into vector partial sums (one writer per entry, chunks in order) and the lanes
+ * summed into dw at the end. */
+typedef struct {
+    int ihp, iwp;
+    int ocb[3], r[3];
+} DwbGeo;
+
+static bool dwb_geo(const Attrs *a, Shape in, Shape out, DwbGeo *q) {
+    int ic = in.d[1], oc = out.d[1];
+    if (a->sh != 1 || a->sw != 1 || a->dh != 1 || a->dw != 1 || a->groups != 1 || in.d[0] < 16 || ic < 2 || ic > 16 ||
+        ic % 16 == 0 || oc > 64 || a->kh < 3 || a->kw < 3 || a->kh > 8 || a->kw > 8 || in.d[3] > 32)
+        return false;
+    q->ihp = in.d[2] + a->ph + a->ph_end;
+    q->iwp = in.d[3] + a->pw + a->pw_end;
+    dw_tile(oc, a->kh, a->kw, 24, 31, false, &q->ocb[0], &q->r[0]);
+    dw_tile(oc, a->kh, a->kw, 12, 15, false, &q->ocb[1], &q->r[1]);
+    dw_tile(oc, a->kh, a->kw, 6, 7, false, &q->ocb[2], &q->r[2]);
+    long long fl = 16LL * ((long long)ic * q->ihp * q->iwp + (long long)oc * out.d[2] * out.d[3] +
+                           (long long)oc * ic * a->kh * a->kw);
+    return fl <= (1 << 20);
+}
+
+static int64_t dwb_scratch(const Attrs *a, Shape in, Shape out, const DwbGeo *q) {
+    return 16 * ((int64_t)in.d[1] * q->ihp * q->iwp + (int64_t)out.d[1] * out.d[2] * out.d[3] +
+                 (int64_t)out.d[1] * in.d[1] * a->kh * a->kw);
+}
+
+static bool dwb_emit(Emit *e, const Op *fwd) {
+    const Attrs *a = &fwd->a;
+    Shape in = emit_in_shape(e, fwd, 0), out = emit_out_shape(e, fwd);
+    DwbGeo q;
+    if (!dwb_geo(a, in, out, &q))
+        return false;
+    Cbuf *c = e->c;
+    cb_line(c, "{ /* dw: the images in the vector lanes, OCB channels x R * KW taps per tile (conv_bwd.c) */");
+    cb_line(c, "#if CNN_VECTORS");
+    cb_line(c, "#if defined(__AVX512F__)");
+    cb_line(c, "enum { OCB = %d, R = %d };", q.ocb[0], q.r[0]);
+    cb_line(c, "#elif defined(__AVX__)");
+    cb_line(c, "enum { OCB = %d, R = %d };", q.ocb[1], q.r[1]);
+    cb_line(c, "#else");
+    cb_line(c, "enum { OCB = %d, R = %d };", q.ocb[2], q.r[2]);
+    cb_line(c, "#endif");
+    cb_line(c, "enum { VL = CNN_VW, IHP = %d, IWP = %d, NOB = OC / OCB, NTB = KH / R };", q.ihp, q.iwp);
+    cb_line(c, "float *const xt = scratch; /* [IC][IHP][IWP][VL] */");
+    cb_line(c, "float *const yt = xt + (ptrdiff_t)IC * IHP * IWP * VL; /* [OC][OH][OW][VL] */");
+    cb_line(c, "float *const pdw = yt + (ptrdiff_t)OC * OH * OW * VL; /* [OC][IC][KH][KW][VL]: the lanes' partial sums */");
+    cb_line(c, "memset(xt, 0, sizeof(float) * IC * IHP * IWP * VL); /* the padding stays zero */");
+    cb_line(c, "memset(pdw, 0, sizeof(float) * OC * IC * KH * KW * VL);");
+    cb_line(c, "for (int i0 = 0; i0 < n; i0 += VL) {");
+    cb_line(c, "const int ni = n - i0 < VL ? n - i0 : VL;");
+    cb_line(c, "PARALLEL_FOR");
+    cb_line(c, "for (int r = 0; r < IC * IH + OC * OH; r++) { /* a row of x or dy, each image into its lane */");
+    cb_line(c, "float *t;");
+    cb_line(c, "const float *src;");
+    cb_line(c, "int cols, pitch;");
+    cb_line(c, "if (r < IC * IH) {");
+    cb_line(c, "t = xt + (((ptrdiff_t)(r / IH) * IHP + r %% IH + PH) * IWP + PW) * VL;");
+    cb_line(c, "src = x + r * IW, cols = IW, pitch = IC * IH * IW;");
+    cb_line(c, "} else {");
+    cb_line(c, "t = yt + (ptrdiff_t)(r - IC * IH) * OW * VL;");
+    cb_line(c, "src = dy + (r - IC * IH) * OW, cols = OW, pitch = OC * OH * OW;");
+    cb_line(c, "}");
+    cb_line(c, "const float *const s = src + (ptrdiff_t)i0 * pitch;");
+    cb_line(c, "if (ni == VL) /* a full chunk: one column of the chunk's images per vector (a gather) */");
+    cb_line(c, "    for (int col = 0; col < cols; col++)");
+    cb_line(c, "        for (int l = 0; l < VL; l++)");
+    cb_line(c, "            t[col * VL + l] = s[(ptrdiff_t)l * pitch + col];");
+    cb_line(c, "else");
+    cb_line(c, "    for (int col = 0; col < cols; col++)");
+    cb_line(c, "        for (int l = 0; l < VL; l++)");
+    cb_line(c, "            t[col * VL + l] = l < ni ? s[(ptrdiff_t)l * pitch + col] : 0.0f;");
+    cb_line(c, "}");
+    cb_line(c, "PARALLEL_FOR");
+    cb_line(c, "for (int job = 0; job < IC * NOB * NTB; job++) {");
+    cb_line(c, "const int tb = job %% NTB, ob = job / NTB %% NOB, ic = job / NTB / NOB;");
+    cb_line(c, "const int oc0 = ob * OCB, kh0 = tb * R;");
+    cb_line(c, "cnn_vec acc[OCB][R * KW];");
+    cb_line(c, "for (int o = 0; o < OCB; o++)");
+    cb_line(c, "    for (int t = 0; t < R * KW; t++)");
+    cb_line(c, "        acc[o][t] = (cnn_vec){0};");
+    cb_line(c, "for (int oh = 0; oh < OH; oh++) {");
+    cb_line(c, "const float *const xr = xt + ((ptrdiff_t)ic * IHP + oh + kh0) * IWP * VL;");
+    cb_line(c, "const float *const yr = yt + ((ptrdiff_t)oc0 * OH + oh) * OW * VL;");
+    cb_line(c, "for (int ow = 0; ow < OW; ow++) {");
+    cb_line(c, "cnn_vec yv[OCB];");
+    cb_line(c, "for (int o = 0; o < OCB; o++)");
+    cb_line(c, "    memcpy(&yv[o], yr + ((ptrdiff_t)o * OH * OW + ow) * VL, sizeof yv[o]);");
+    cb_line(c, "for (int t = 0; t < R * KW; t++) {");
+    cb_line(c, "cnn_vec xv;");
+    cb_line(c, "memcpy(&xv, xr + ((ptrdiff_t)(t / KW) * IWP + ow + t %% KW) * VL, sizeof xv);");
+    cb_line(c, "for (int o = 0; o < OCB; o++)");
+    cb_line(c, "    acc[o][t] += yv[o] * xv;");
+    cb_line(c, "}");
+    cb_line(c, "}");
+    cb_line(c, "}");
+    cb_line(c, "for (int o = 0; o < OCB; o++)");
+    cb_line(c, "    for (int t = 0; t < R * KW; t++) {");
+    cb_line(c, "        float *pp = pdw + ((((ptrdiff_t)(oc0 + o) * IC + ic) * KH + kh0) * KW + t) * VL;");
+    cb_line(c, "        cnn_vec v;");
+    cb_line(c, "        memcpy(&v, pp, sizeof v);");
+    cb_line(c, "        v += acc[o][t];");
+    cb_line(c, "        memcpy(pp, &v, sizeof v);");
+    cb_line(c, "    }");
+    cb_line(c, "}");
+    cb_line(c, "}");
+    cb_line(c, "PARALLEL_FOR");
+    cb_line(c, "for (int k = 0; k < OC * IC * KH * KW; k++) { /* the lanes, summed once */");
+    cb_line(c, "float s = 0.0f;");
+    cb_line(c, "for (int j = 0; j < VL; j++)");
+    cb_line(c, "    s += pdw[(ptrdiff_t)k * VL + j];");
+    cb_line(c, "dw[k] += s;");
+    cb_line(c, "}");
+    cb_line(c, "#else");
+    cb_line(c, "PARALLEL_FOR");
+    cb_line(c, "for (int job = 0; job < OC * IC; job++) {");
+    cb_line(c, "const int oc = job / IC, ic = job %% IC;");
+    cb_line(c, "for (int k = 0; k < KH * KW; k++) {");
+    cb_line(c, "const int kh = k / KW, kw = k %% KW;");
+    cb_line(c, "float s = 0.0f;");
+    cb_line(c, "for (int i = 0; i < n; i++)");
+    cb_line(c, "    for (int oh = 0; oh < OH; oh++) {");
+    cb_line(c, "        const int ih = oh + kh - PH;");
+    cb_line(c, "        if (ih < 0 || ih >= IH)");
+    cb_line(c, "            continue;");
+    cb_line(c, "        for (int ow = 0; ow < OW; ow++) {");
+    cb_line(c, "            const int iw = ow + kw - PW;");
+    cb_line(c, "            if (iw >= 0 && iw < IW)");
+    cb_line(c, "                s += dy[(((ptrdiff_t)i * OC + oc) * OH + oh) * OW + ow] * x[(((ptrdiff_t)i * IC + ic) * IH + ih) * IW + iw];");
+    cb_line(c, "        }");
+    cb_line(c, "    }");
+    cb_line(c, "dw[((ptrdiff_t)oc * IC + ic) * KH * KW + k] += s;");
+    cb_line(c, "}");
+    cb_line(c, "}");
+    cb_line(c, "#endif");
+    cb_line(c, "}");
+    return true;
+}
+
 /* Floats of scratch the kernel needs, or -1 when the layer does not qualify. */
 int64_t conv_bwd_dw_scratch(const Attrs *a, Shape in, Shape out) {
     DwGeo q;
     DwcGeo qc;
+    DwbGeo qb;
     if (dwc_geo(a, in, out, &qc))
         return (int64_t)qc.ni * qc.ihp * qc.iwp * in.d[1];
+    if (dwb_geo(a, in, out, &qb))
+        return dwb_scratch(a, in, out, &qb);
     if (!dw_geo(a, in, out, &q))
         return -1;
     return (int64_t)q.ni * ((int64_t)in.d[1] * a->kw * q.xs + (int64_t)out.d[1] * q.l) +
@@ -346,7 +497,7 @@ bool conv_bwd_emit_dw(Emit *e, const Op *fwd) {
     const Attrs *a = &fwd->a;
     Shape in = emit_in_shape(e, fwd, 0), out = emit_out_shape(e, fwd);
     DwGeo q;
-    if (dwc_emit(e, fwd))
+    if (dwc_emit(e, fwd) || dwb_emit(e, fwd))
         return true;
     if (!dw_geo(a, in, out, &q))
         return false;

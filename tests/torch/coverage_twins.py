@@ -1284,3 +1284,26 @@ def expected_conv_tiny_a(classes=3):
 TWINS["conv_tiny_a"], EXPECTED["conv_tiny_a"] = ConvTinyA, expected_conv_tiny_a
 FILES["conv_tiny_a"] = os.path.join(MODELS, "conv_tiny.cnn")
 INPUT_SHAPE["conv_tiny_a"], OUTPUT_SHAPE["conv_tiny_a"] = [1, 9, 31], [3]
+
+
+class ConvTinyB(nn.Module):
+    def __init__(self, classes=3):
+        super().__init__()
+        self.conv0 = nn.Conv2d(2, 5, 3, padding=1)
+        self.conv1 = nn.Conv2d(5, 4, (4, 6), padding=(3, 1))
+        self.conv2 = nn.Conv2d(4, 1, 3, padding=2)
+        self.linear0 = nn.Linear(216, classes)
+
+    def forward(self, x):
+        x = F.relu(self.conv1(torch.tanh(self.conv0(x))))       # [4, 10, 16]
+        x = torch.sigmoid(self.conv2(x))                        # [1, 12, 18]
+        return self.linear0(torch.flatten(x, 1))
+
+
+def expected_conv_tiny_b(classes=3):
+    return _conv("conv0", 5, 2, 3) + _conv("conv1", 4, 5, 4, 6) + _conv("conv2", 1, 4, 3) + _linear("linear0", classes, 216)
+
+
+TWINS["conv_tiny_b"], EXPECTED["conv_tiny_b"] = ConvTinyB, expected_conv_tiny_b
+FILES["conv_tiny_b"] = os.path.join(MODELS, "conv_tiny.cnn")
+INPUT_SHAPE["conv_tiny_b"], OUTPUT_SHAPE["conv_tiny_b"] = [2, 7, 19], [3]
