@@ -142,6 +142,7 @@ typedef struct {
     int npl, pln;     /* copies per input channel, floats of one */
     int gi;           /* images per group: the one copy holds a group */
     bool local;       /* each slot copies its chunk's images itself (else one copy of all first) */
+    bool fetch;       /* the weights beyond L2: the tiles prefetch the next block's (see blk_chunks) */
     int nph;          /* phases (a strided conv's dx), else 0 */
     BlkPhase f[PHASES_MAX];
     int os, dsh, dsw; /* the phases' stride, dst's rows and columns */
@@ -326,6 +327,7 @@ static void blk_chunks(BlkGeo *q, int64_t wbytes, int64_t cap) {
      * so that it needs no more floats than the padded copy of conv.c's kernel (cap images). */
     int64_t per_img = (int64_t)q->ic * q->npl * q->pln;
     q->local = wbytes <= LOCAL_BYTES && per_img * 4 <= LOCAL_BYTES;
+    q->fetch = wbytes > LOCAL_BYTES;
     if (q->local && q->ni > LOCAL_BYTES / (per_img * 4))
         q->ni = (int)(LOCAL_BYTES / (per_img * 4));
     if (!q->local && q->ni > cap)
@@ -577,6 +579,7 @@ static void blk_emit_skipping(Cbuf *c, const BlkGeo *q, const BlkTiles *t) {
                  * spill): the taps of a kernel row (distinct copies), all taps with tiles of one
                  * row (distinct rows). */
                 int kstep = t->tr == 1 ? t->kh : 1;
+                bool fetch = q->fetch && g0 == 0 && j0 == 0; /* the next block's weights, in the first loop of the first tiles */
                 for (int k0 = 0; k0 < t->kh; k0 += kstep) {
                     bool any = false;
                     for (int kh = k0; kh < k0 + kstep; kh++)
@@ -586,6 +589,12 @@ static void blk_emit_skipping(Cbuf *c, const BlkGeo *q, const BlkTiles *t) {
                         continue;
                     cb_line(c, "BLK_ONCE for (int ic = 0; ic < icn; ic++) { /* kernel rows %d to %d */", k0, k0 + kstep - 1);
                     cb_line(c, "const float *const wq = wb + (ptrdiff_t)ic * BKK * BOCB, *const xi = xq + (ptrdiff_t)ic * BNPL * BPLN;");
+                    if (fetch) {
+                        cb_line(c, "if (ii == 0) /* the same channel's weights in the next block (the next job's first block after the last) */");
+                        cb_line(c, "    for (int f = 0; f < BKK * BOCB; f += 16)");
+                        cb_line(c, "        __builtin_prefetch(wq + BICB * BKK * BOCB + f, 0, 3);");
+                        fetch = false;
+                    }
                     for (int kh = k0; kh < k0 + kstep; kh++)
                     for (int kw = 0; kw < t->kw; kw++) {
                         unsigned m = blk_mask(t, g0, j0, kh, kw);
@@ -658,6 +667,11 @@ static void blk_emit_blocks(Cbuf *c, const BlkGeo *q, const BlkTiles *t, const c
     cb_line(c, "for (int ic = 0; ic < icn; ic++)");
     cb_line(c, "for (int kh = 0; kh < BKH; kh++)");
     cb_line(c, "for (int kw = 0; kw < BKW; kw++, wq += BOCB) {");
+    if (q->fetch) {
+        cb_line(c, "if (q0 == 0 && ii == 0) /* the tap's weights in the next block */");
+        cb_line(c, "    for (int f = 0; f < BOCB; f += 16)");
+        cb_line(c, "        __builtin_prefetch(wq + BICB * BKK * BOCB + f, 0, 3);");
+    }
     cb_line(c, "const float *xr = xg + %s + q0;", rd);
     cb_line(c, "blk_v wv[NV];");
     cb_line(c, "for (int v = 0; v < NV; v++)");
@@ -808,6 +822,14 @@ static void blk_emit(Emit *e, const BlkGeo *q, const char *src, const char *cons
         blk_emit_copy(c, q, arena_printf("%s + (ptrdiff_t)g0 * BIC * BIH * BIW", src), "xsb", "pl", "gn");
     }
     cb_line(c, "const int nch = (gn + BNI - 1) / BNI, jobs = nch * BNOCB;");
+    if (q->local) { /* one chunk (a batch of one): every slot would copy the same images */
+        cb_line(c, "const int one = nch == 1 && BSLOTS > 1; /* then one copy, shared by the slots and made by all threads */");
+        cb_line(c, "if (one) {");
+        cb_line(c, "PARALLEL_FOR");
+        cb_line(c, "for (int pl = 0; pl < gn * BIC; pl++)");
+        blk_emit_copy(c, q, arena_printf("%s + (ptrdiff_t)g0 * BIC * BIH * BIW", src), "xsb", "pl", "gn");
+        cb_line(c, "}");
+    }
     cb_line(c, "PARALLEL_FOR");
     cb_line(c, "for (int slot = 0; slot < BSLOTS; slot++) {");
     cb_line(c, "float *const buf = bufs + (ptrdiff_t)slot * BNI * %s * BOCB;", q->nph ? "BNPH * BRQM" : "BRQ");
@@ -817,8 +839,8 @@ static void blk_emit(Emit *e, const BlkGeo *q, const char *src, const char *cons
     cb_line(c, "for (int job = (int)((long long)jobs * slot / BSLOTS); job < job_end; job++) {");
     cb_line(c, "const int cb = job %% BNOCB, i0 = job / BNOCB * BNI, ni = gn - i0 < BNI ? gn - i0 : BNI;");
     if (q->local) {
-        cb_line(c, "float *const xsl = xsb + (ptrdiff_t)slot * BXS;");
-        cb_line(c, "if (i0 != copied) { /* a new chunk: its copies */");
+        cb_line(c, "float *const xsl = xsb + (one ? 0 : (ptrdiff_t)slot * BXS);");
+        cb_line(c, "if (!one && i0 != copied) { /* a new chunk: its copies */");
         cb_line(c, "copied = i0;");
         cb_line(c, "for (int pl = 0; pl < ni * BIC; pl++)");
         blk_emit_copy(c, q, arena_printf("%s + (ptrdiff_t)(g0 + i0) * BIC * BIH * BIW", src), "xsl", "pl", "ni");
