@@ -4,6 +4,7 @@
 #include "rt.h"
 
 #include <stdlib.h>
+#include <ctype.h>
 #include <string.h>
 
 #define STB_IMAGE_IMPLEMENTATION
@@ -174,27 +175,41 @@ static bool jpeg_tables_ok(const char *path, const unsigned char *b, size_t len,
     return true;
 }
 
-/* stb_image 2.27 copies an IDAT chunk's data to its buffer's start plus the offset so far; for
- * an empty first IDAT that buffer is still a null pointer (undefined behaviour, found by
- * fuzz_image). An empty IDAT carries no data, so such chunks are dropped from the file before
- * decoding. Returns the new length. */
-static size_t png_drop_empty_idat(unsigned char *b, size_t len) {
+/* Two PNG checks before stb_image sees the file, both found by fuzz_image. stb_image 2.27 copies
+ * an IDAT chunk's data to its buffer's start plus the offset so far; for an empty first IDAT
+ * that buffer is still a null pointer (undefined behaviour): an empty IDAT carries no data, so
+ * such chunks are dropped from the file. And it grows its buffer to an IDAT chunk's declared
+ * length before reading the data, so 112 bytes declaring a chunk of a gigabyte cost a 2 GB
+ * allocation: a chunk (before IEND) that claims more bytes than the file has left is refused.
+ * *plen: the new length. False with err if refused. */
+static bool png_check_chunks(const char *path, unsigned char *b, size_t *plen, char *err) {
     static const unsigned char sig[8] = {137, 80, 78, 71, 13, 10, 26, 10};
+    size_t len = *plen;
     if (len < 8 || memcmp(b, sig, 8) != 0)
-        return len;
+        return true;
     size_t p = 8;
     while (len - p >= 12) {
         size_t n = (size_t)b[p] << 24 | (size_t)b[p + 1] << 16 | (size_t)b[p + 2] << 8 | b[p + 3];
         if (n == 0 && memcmp(b + p + 4, "IDAT", 4) == 0) {
             memmove(b + p, b + p + 12, len - p - 12);
             len -= 12;
+            *plen = len;
             continue;
         }
-        if (n > len - p - 12)
+        if (n > len - p - 12) {
+            char type[5] = "????";
+            for (int i = 0; i < 4; i++)
+                if (isalpha(b[p + 4 + i]))
+                    type[i] = (char)b[p + 4 + i];
+            rt_fail(err, "%s: not an image (PNG chunk %s at byte %zu claims %zu bytes, the file has %zu left)", path,
+                    type, p, n, len - p - 12);
+            return false;
+        }
+        if (memcmp(b + p + 4, "IEND", 4) == 0)
             break;
         p += 12 + n;
     }
-    return len;
+    return true;
 }
 
 /* TGA has no magic number: stb_image tries it last and reads past the end of a truncated file as
@@ -245,8 +260,10 @@ static unsigned char *decode(const char *path, int want_c, int want_h, int want_
         free(file);
         return NULL;
     }
-    if (is_pnm == 0)
-        len = png_drop_empty_idat(file, len);
+    if (is_pnm == 0 && !png_check_chunks(path, file, &len, err)) {
+        free(file);
+        return NULL;
+    }
     if (is_pnm < 0 || (is_pnm == 0 && !stbi_info_from_memory(file, (int)len, w, h, &stored_c))) {
         if (is_pnm == 0)
             rt_fail(err, "%s: not an image (%s)", path, stbi_failure_reason());

@@ -48,7 +48,7 @@ run $only
 # weights, one of them 0; label smoothing; focal).
 "$B/cnnc" --emit=plan --train --batch 37 "$top/models/lenet5.cnn" | grep -q "runs as [234] slices of up to" ||
     fail "lenet5 at batch 37 is not planned in batch slices"
-sliced="lenet5 grad_slice_weighted grad_slice_focal grad_slice_conv"
+sliced="lenet5 grad_slice_weighted grad_slice_focal grad_slice_conv conv_tiny_a"
 # shellcheck disable=SC2086
 run --batch 37 --only $sliced
 # Linear layers with the images in the lanes (linear.c): a training forward of 37 images (a

@@ -12,7 +12,7 @@
 # code; AVX2 computes the same tiles' positions with all their taps); conv_1x1_a
 # conv_1x1.c's forward, data and weight gradients (a strided 1x1 conv; tile per target);
 # grad_slice_conv at batch 37 the batch slices and conv_bwd.c's data gradient with the images
-# in the lanes (tile per target), lin_lanes_a at batch 37 linear.c's forward with the images
+# in the lanes (tile per target; conv_tiny_a its unrolled column blocks and loop), lin_lanes_a at batch 37 linear.c's forward with the images
 # in the lanes (a block of 32 or 16 per target). The SSE and scalar builds are compiled at -O1
 # (half the compile time of -O3; the code paths are chosen by the preprocessor, not by the
 # optimization level), AVX2 and gcc at cnnc's -O3.
@@ -30,7 +30,7 @@ check() { # label, env assignments..., then models
         >"$B/portable.log" 2>&1 &&
         env "$@" /usr/bin/python3 "$top/tests/torch/grad_parity.py" --build "$B" --only conv_bwd_odd conv_dw_wide conv_blk_a conv_1x1_a $more \
             >>"$B/portable.log" 2>&1 &&
-        env "$@" /usr/bin/python3 "$top/tests/torch/grad_parity.py" --build "$B" --batch 37 --only grad_slice_conv lin_lanes_a >>"$B/portable.log" 2>&1; then
+        env "$@" /usr/bin/python3 "$top/tests/torch/grad_parity.py" --build "$B" --batch 37 --only grad_slice_conv conv_tiny_a lin_lanes_a >>"$B/portable.log" 2>&1; then
         pass=$((pass+1)); echo "$label: ok"
     else
         fail=$((fail+1)); echo "FAIL $label"; tail -20 "$B/portable.log"
@@ -49,7 +49,7 @@ check "gcc" CC=gcc
 scalar() {
     if env CNNC_CFLAGS="-U__GNUC__ -O1" /usr/bin/python3 "$top/tests/torch/grad_parity.py" --build "$B" --only conv_bwd_odd conv_dw_wide lenet5 conv_oc_a conv_blk_a conv_blk_s2_a conv_1x1_a fuse_train_a \
         >"$B/portable.log" 2>&1 &&
-        env CNNC_CFLAGS="-U__GNUC__ -O1" /usr/bin/python3 "$top/tests/torch/grad_parity.py" --build "$B" --batch 37 --only grad_slice_conv \
+        env CNNC_CFLAGS="-U__GNUC__ -O1" /usr/bin/python3 "$top/tests/torch/grad_parity.py" --build "$B" --batch 37 --only grad_slice_conv conv_tiny_a \
         >>"$B/portable.log" 2>&1; then
         pass=$((pass+1)); echo "scalar loops (-U__GNUC__, -O1): ok"
     else

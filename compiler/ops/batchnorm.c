@@ -289,6 +289,46 @@ static void batchnorm_emit_forward_train(Emit *e, const Op *op) {
     cb_line(c, "}");
 }
 
+/* The end of a channel's backward, once its sums sdy and sdyx (and mu, invstd) are known: dw and
+ * db take this rank's sums (the gradients are summed over ranks later); dx needs the sums over
+ * the whole batch: with CNN_MPI, the channel loop closes, the sums are added over the ranks and
+ * a second channel loop starts. Then dx = gk * g - gmean - gslope * (x - mu), g being the output
+ * gradient dy, or (in_place) the gradient the fused backward already wrote to dx. Closes the
+ * channel loop. */
+static void bn_backward_tail(Cbuf *c, const Op *fwd, bool dw, bool db, bool dx, bool in_place, int hw) {
+    if (dw)
+        cb_line(c, "dw[ch] += (float)sdyx;");
+    if (db)
+        cb_line(c, "db[ch] += (float)sdy;");
+    if (dx) {
+        cb_line(c, "#ifdef CNN_MPI");
+        cb_line(c, "bn_d[ch] = sdy;");
+        cb_line(c, "bn_d[C + ch] = sdyx;");
+        cb_line(c, "}");
+        cb_line(c, "cnn_mpi_sum(bn_d, 2 * C);");
+        cb_line(c, "PARALLEL_FOR");
+        cb_line(c, "for (int ch = 0; ch < C; ch++) {");
+        cb_line(c, "const double mu = bn_sum[ch] / count, invstd = 1.0 / sqrt(bn_sq[ch] / count + %s);",
+                emit_float(fwd->a.eps));
+        cb_line(c, "const double sdy = bn_d[ch], sdyx = bn_d[C + ch];");
+        cb_line(c, "#endif");
+        cb_line(c, "const double k = w[ch] * invstd / count;");
+        cb_line(c, "const float gk = (float)(w[ch] * invstd), gmean = (float)(k * sdy);");
+        cb_line(c, "const float gslope = (float)(k * invstd * sdyx), muf = (float)mu;");
+        cb_line(c, "for (int i = 0; i < n; i++) {");
+        if (in_place)
+            cb_line(c, "const float *xi = x + ((ptrdiff_t)i * C + ch) * HW;");
+        else
+            cb_line(c, "const float *xi = x + ((ptrdiff_t)i * C + ch) * HW, *gi = dy + ((ptrdiff_t)i * C + ch) * HW;");
+        cb_line(c, "float *go = dx + ((ptrdiff_t)i * C + ch) * HW;");
+        emit_simd(c, hw);
+        cb_line(c, "for (int p = 0; p < HW; p++)");
+        cb_line(c, "    go[p] = gk * %s - gmean - gslope * (xi[p] - muf);", in_place ? "go[p]" : "gi[p]");
+        cb_line(c, "}");
+    }
+    cb_line(c, "}");
+}
+
 /* Backward, from the saved input (the batch statistics are recomputed rather than stored):
  * with xhat = (x - mu) * invstd over the M = N*H*W values of a channel,
  *   dx = w * invstd / M * (M * dy - sum(dy) - xhat * sum(dy * xhat)),
@@ -373,31 +413,7 @@ static void batchnorm_emit_backward_pooled(Emit *e, const Op *bwd, const Op *fwd
     cb_line(c, "}");
     cb_line(c, "const double sdxm = sdxp + smd - mu * sdy;");
     cb_line(c, "const double sdyx = sdxm * invstd;");
-    if (dw)
-        cb_line(c, "dw[ch] += (float)sdyx;");
-    if (db)
-        cb_line(c, "db[ch] += (float)sdy;");
-    cb_line(c, "#ifdef CNN_MPI");
-    cb_line(c, "bn_d[ch] = sdy;");
-    cb_line(c, "bn_d[C + ch] = sdyx;");
-    cb_line(c, "}");
-    cb_line(c, "cnn_mpi_sum(bn_d, 2 * C);");
-    cb_line(c, "PARALLEL_FOR");
-    cb_line(c, "for (int ch = 0; ch < C; ch++) {");
-    cb_line(c, "const double mu = bn_sum[ch] / count, invstd = 1.0 / sqrt(bn_sq[ch] / count + %s);", emit_float(fwd->a.eps));
-    cb_line(c, "const double sdy = bn_d[ch], sdyx = bn_d[C + ch];");
-    cb_line(c, "#endif");
-    cb_line(c, "const double k = w[ch] * invstd / count;");
-    cb_line(c, "const float gk = (float)(w[ch] * invstd), gmean = (float)(k * sdy);");
-    cb_line(c, "const float gslope = (float)(k * invstd * sdyx), muf = (float)mu;");
-    cb_line(c, "for (int i = 0; i < n; i++) {");
-    cb_line(c, "const float *xi = x + ((ptrdiff_t)i * C + ch) * HW;");
-    cb_line(c, "float *go = dx + ((ptrdiff_t)i * C + ch) * HW;");
-    emit_simd(c, s.d[2] * s.d[3]);
-    cb_line(c, "for (int p = 0; p < HW; p++)");
-    cb_line(c, "    go[p] = gk * go[p] - gmean - gslope * (xi[p] - muf);");
-    cb_line(c, "}");
-    cb_line(c, "}");
+    bn_backward_tail(c, fwd, dw, db, true, true, s.d[2] * s.d[3]);
 }
 
 static void batchnorm_emit_backward(Emit *e, const Op *bwd, const Op *fwd) {
@@ -429,36 +445,7 @@ static void batchnorm_emit_backward(Emit *e, const Op *bwd, const Op *fwd) {
     cb_line(c, "const double invstd = 1.0 / sqrt(sq / count + %s);", emit_float(fwd->a.eps));
     cb_line(c, "const double sdyx = sdxm * invstd;");
     cb_line(c, "#endif");
-    /* dw and db take this rank's sums (the gradients are summed over ranks later); dx needs
-     * the sums over the whole batch. */
-    if (dw)
-        cb_line(c, "dw[ch] += (float)sdyx;");
-    if (db)
-        cb_line(c, "db[ch] += (float)sdy;");
-    if (bwd->out >= 0) {
-        cb_line(c, "#ifdef CNN_MPI");
-        cb_line(c, "bn_d[ch] = sdy;");
-        cb_line(c, "bn_d[C + ch] = sdyx;");
-        cb_line(c, "}");
-        cb_line(c, "cnn_mpi_sum(bn_d, 2 * C);");
-        cb_line(c, "PARALLEL_FOR");
-        cb_line(c, "for (int ch = 0; ch < C; ch++) {");
-        cb_line(c, "const double mu = bn_sum[ch] / count, invstd = 1.0 / sqrt(bn_sq[ch] / count + %s);",
-                emit_float(fwd->a.eps));
-        cb_line(c, "const double sdy = bn_d[ch], sdyx = bn_d[C + ch];");
-        cb_line(c, "#endif");
-        cb_line(c, "const double k = w[ch] * invstd / count;");
-        cb_line(c, "const float gk = (float)(w[ch] * invstd), gmean = (float)(k * sdy);");
-        cb_line(c, "const float gslope = (float)(k * invstd * sdyx), muf = (float)mu;");
-        cb_line(c, "for (int i = 0; i < n; i++) {");
-        cb_line(c, "const float *xi = x + ((ptrdiff_t)i * C + ch) * HW, *gi = dy + ((ptrdiff_t)i * C + ch) * HW;");
-        cb_line(c, "float *go = dx + ((ptrdiff_t)i * C + ch) * HW;");
-        emit_simd(c, s.rank == 4 ? s.d[2] * s.d[3] : 1);
-        cb_line(c, "for (int p = 0; p < HW; p++)");
-        cb_line(c, "    go[p] = gk * gi[p] - gmean - gslope * (xi[p] - muf);");
-        cb_line(c, "}");
-    }
-    cb_line(c, "}");
+    bn_backward_tail(c, fwd, dw, db, bwd->out >= 0, false, s.rank == 4 ? s.d[2] * s.d[3] : 1);
 }
 
 /* The PyTorch twin: BatchNorm1d on features, BatchNorm2d on images. */

@@ -123,31 +123,13 @@ static bool avgpool_tiled(const Op *pool) {
     return pool->kind == OP_AVGPOOL && pool_tiles(pool) && pool->a.kh * pool->a.kw <= TILE_MAX;
 }
 
-static void avgpool_emit_tiled(Emit *e, const Op *fwd, const Op *bwd) {
+/* One window of a tiled average pool, inside pool_emit_tiled's loops: forward, its sum in
+ * row-major order and the division; backward, dy / size to each element (times the fused
+ * activation's gradient there). */
+static void avgpool_window(Emit *e, const Op *fwd, const Op *bwd) {
     Cbuf *c = e->c;
     const Attrs *a = &fwd->a;
     const int k = a->kh * a->kw;
-    Shape in = emit_in_shape(e, fwd, 0), out = emit_out_shape(e, fwd);
-    emit_image_dims(c, "I", in);
-    emit_image_dims(c, "O", out);
-    cb_line(c, "enum { KH = %d, KW = %d };", a->kh, a->kw);
-    cb_line(c, "PARALLEL_FOR");
-    cb_line(c, "for (int ic = 0; ic < n * IC; ic++) {");
-    if (!bwd || bwd->bwd_act > 0)
-        cb_line(c, "const float *xi = x + (ptrdiff_t)ic * IH * IW;");
-    if (bwd) {
-        cb_line(c, "const float *dyo = dy + (ptrdiff_t)ic * OH * OW;");
-        cb_line(c, "float *dxi = dx + (ptrdiff_t)ic * IH * IW;");
-    } else {
-        cb_line(c, "float *yo = y + (ptrdiff_t)ic * OH * OW;");
-    }
-    cb_line(c, "for (int oh = 0; oh < OH; oh++) {");
-    if (!bwd || bwd->bwd_act > 0)
-        cb_line(c, "const float *xr = xi + oh * KH * IW;");
-    if (bwd)
-        cb_line(c, "float *dr = dxi + oh * KH * IW;");
-    emit_simd(c, out.d[3]);
-    cb_line(c, "for (int ow = 0; ow < OW; ow++) {");
     if (bwd) {
         cb_line(c, "const float gv = dyo[oh * OW + ow] / (float)%d;", k);
         for (int j = 0; j < k; j++) {
@@ -163,43 +145,15 @@ static void avgpool_emit_tiled(Emit *e, const Op *fwd, const Op *bwd) {
             cb_line(c, "s += xr[%d * IW + KW * ow + %d];", j / a->kw, j % a->kw);
         cb_line(c, "yo[oh * OW + ow] = s / (float)%d;", k);
     }
-    cb_line(c, "}");
-    if (bwd && in.d[3] > out.d[3] * a->kw) {
-        cb_line(c, "for (int h = 0; h < KH; h++)");
-        cb_line(c, "    for (int col = OW * KW; col < IW; col++)");
-        cb_line(c, "        dr[h * IW + col] = 0.0f;");
-    }
-    cb_line(c, "}");
-    if (bwd && in.d[2] > out.d[2] * a->kh) {
-        cb_line(c, "for (int q = OH * KH * IW; q < IH * IW; q++)");
-        cb_line(c, "    dxi[q] = 0.0f; /* the rows past the last window */");
-    }
-    cb_line(c, "}");
 }
 
-static void maxpool_emit_tiled(Emit *e, const Op *fwd, const Op *bwd) {
+/* One window of a tiled max pool: its maximum m in the general path's order (NaN propagates);
+ * backward, the first element that holds it gets dy (times the fused activation's gradient at
+ * m), the others 0. */
+static void maxpool_window(Emit *e, const Op *fwd, const Op *bwd) {
     Cbuf *c = e->c;
     const Attrs *a = &fwd->a;
     const int k = a->kh * a->kw;
-    Shape in = emit_in_shape(e, fwd, 0), out = emit_out_shape(e, fwd);
-    emit_image_dims(c, "I", in);
-    emit_image_dims(c, "O", out);
-    cb_line(c, "enum { KH = %d, KW = %d };", a->kh, a->kw);
-    cb_line(c, "PARALLEL_FOR");
-    cb_line(c, "for (int ic = 0; ic < n * IC; ic++) {");
-    cb_line(c, "const float *xi = x + (ptrdiff_t)ic * IH * IW;");
-    if (bwd) {
-        cb_line(c, "const float *dyo = dy + (ptrdiff_t)ic * OH * OW;");
-        cb_line(c, "float *dxi = dx + (ptrdiff_t)ic * IH * IW;");
-    } else {
-        cb_line(c, "float *yo = y + (ptrdiff_t)ic * OH * OW;");
-    }
-    cb_line(c, "for (int oh = 0; oh < OH; oh++) {");
-    cb_line(c, "const float *xr = xi + oh * KH * IW;");
-    if (bwd)
-        cb_line(c, "float *dr = dxi + oh * KH * IW;");
-    emit_simd(c, out.d[3]); /* vectors along the row of windows (runs scalar without) */
-    cb_line(c, "for (int ow = 0; ow < OW; ow++) {");
     for (int j = 0; j < k; j++)
         cb_line(c, "const float v%d = xr[%d * IW + KW * ow + %d];", j, j / a->kw, j % a->kw);
     cb_line(c, "float m = v0;");
@@ -222,16 +176,50 @@ static void maxpool_emit_tiled(Emit *e, const Op *fwd, const Op *bwd) {
     } else {
         cb_line(c, "yo[oh * OW + ow] = m;");
     }
+}
+
+/* A pooling whose windows tile the image (maxpool_tiled, avgpool_tiled), forward (bwd NULL)
+ * or backward: planes on the threads, rows of windows, vectors along a row of windows (scalar
+ * without); the backward zeroes dx's columns and rows past the last window. */
+static void pool_emit_tiled(Emit *e, const Op *fwd, const Op *bwd) {
+    Cbuf *c = e->c;
+    const Attrs *a = &fwd->a;
+    const bool max = fwd->kind == OP_MAXPOOL, reads_x = max || !bwd || bwd->bwd_act > 0;
+    Shape in = emit_in_shape(e, fwd, 0), out = emit_out_shape(e, fwd);
+    emit_image_dims(c, "I", in);
+    emit_image_dims(c, "O", out);
+    cb_line(c, "enum { KH = %d, KW = %d };", a->kh, a->kw);
+    cb_line(c, "PARALLEL_FOR");
+    cb_line(c, "for (int ic = 0; ic < n * IC; ic++) {");
+    if (reads_x)
+        cb_line(c, "const float *xi = x + (ptrdiff_t)ic * IH * IW;");
+    if (bwd) {
+        cb_line(c, "const float *dyo = dy + (ptrdiff_t)ic * OH * OW;");
+        cb_line(c, "float *dxi = dx + (ptrdiff_t)ic * IH * IW;");
+    } else {
+        cb_line(c, "float *yo = y + (ptrdiff_t)ic * OH * OW;");
+    }
+    cb_line(c, "for (int oh = 0; oh < OH; oh++) {");
+    if (reads_x)
+        cb_line(c, "const float *xr = xi + oh * KH * IW;");
+    if (bwd)
+        cb_line(c, "float *dr = dxi + oh * KH * IW;");
+    emit_simd(c, out.d[3]);
+    cb_line(c, "for (int ow = 0; ow < OW; ow++) {");
+    if (max)
+        maxpool_window(e, fwd, bwd);
+    else
+        avgpool_window(e, fwd, bwd);
     cb_line(c, "}");
     if (bwd && in.d[3] > out.d[3] * a->kw) {
         cb_line(c, "for (int h = 0; h < KH; h++)");
-        cb_line(c, "    for (int w = OW * KW; w < IW; w++)");
-        cb_line(c, "        dr[h * IW + w] = 0.0f;");
+        cb_line(c, "    for (int col = OW * KW; col < IW; col++)");
+        cb_line(c, "        dr[h * IW + col] = 0.0f;");
     }
     cb_line(c, "}");
     if (bwd && in.d[2] > out.d[2] * a->kh) {
-        cb_line(c, "for (int p = OH * KH * IW; p < IH * IW; p++)");
-        cb_line(c, "    dxi[p] = 0.0f;");
+        cb_line(c, "for (int q = OH * KH * IW; q < IH * IW; q++)");
+        cb_line(c, "    dxi[q] = 0.0f; /* the rows past the last window */");
     }
     cb_line(c, "}");
 }
@@ -272,12 +260,8 @@ static void pool_emit_window(Emit *e, const Op *op, const char *ow0, const char 
 static void pool_emit_forward(Emit *e, const Op *op) {
     Cbuf *c = e->c;
     const Attrs *a = &op->a;
-    if (maxpool_tiled(op)) {
-        maxpool_emit_tiled(e, op, NULL);
-        return;
-    }
-    if (avgpool_tiled(op)) {
-        avgpool_emit_tiled(e, op, NULL);
+    if (maxpool_tiled(op) || avgpool_tiled(op)) {
+        pool_emit_tiled(e, op, NULL);
         return;
     }
     Shape in = emit_in_shape(e, op, 0), out = emit_out_shape(e, op);
@@ -321,12 +305,8 @@ static void pool_emit_forward(Emit *e, const Op *op) {
 static void pool_emit_backward(Emit *e, const Op *bwd, const Op *fwd) {
     Cbuf *c = e->c;
     const Attrs *a = &fwd->a;
-    if (maxpool_tiled(fwd)) {
-        maxpool_emit_tiled(e, fwd, bwd);
-        return;
-    }
-    if (avgpool_tiled(fwd)) {
-        avgpool_emit_tiled(e, fwd, bwd);
+    if (maxpool_tiled(fwd) || avgpool_tiled(fwd)) {
+        pool_emit_tiled(e, fwd, bwd);
         return;
     }
     emit_image_dims(c, "I", emit_in_shape(e, fwd, 0));

@@ -1257,3 +1257,30 @@ def expected_fuse_train_c(classes=3):
 TWINS["fuse_train_c"], EXPECTED["fuse_train_c"] = FuseTrainC, expected_fuse_train_c
 FILES["fuse_train_c"] = os.path.join(MODELS, "fuse_train.cnn")
 INPUT_SHAPE["fuse_train_c"], OUTPUT_SHAPE["fuse_train_c"] = [3, 15, 13], [3]
+
+
+# ---------------------------------------------------------------- conv_tiny (conv_tiny.cnn)
+class ConvTinyA(nn.Module):
+    def __init__(self, classes=3):
+        super().__init__()
+        self.conv0 = nn.Conv2d(1, 3, 3, padding=1)
+        self.conv1 = nn.Conv2d(3, 6, (3, 5), padding=(1, 2))
+        self.conv2 = nn.Conv2d(6, 16, 5)
+        self.conv3 = nn.Conv2d(16, 1, (3, 11), padding=(1, 5))
+        self.conv4 = nn.Conv2d(1, 3, 3, padding=1)
+        self.linear0 = nn.Linear(405, classes)
+
+    def forward(self, x):
+        x = F.relu(self.conv1(torch.sigmoid(self.conv0(x))))    # [6, 9, 31]
+        x = F.relu(self.conv3(torch.tanh(self.conv2(x))))       # [1, 5, 27]
+        return self.linear0(torch.flatten(self.conv4(x), 1))
+
+
+def expected_conv_tiny_a(classes=3):
+    return (_conv("conv0", 3, 1, 3) + _conv("conv1", 6, 3, 3, 5) + _conv("conv2", 16, 6, 5) + _conv("conv3", 1, 16, 3, 11)
+            + _conv("conv4", 3, 1, 3) + _linear("linear0", classes, 405))
+
+
+TWINS["conv_tiny_a"], EXPECTED["conv_tiny_a"] = ConvTinyA, expected_conv_tiny_a
+FILES["conv_tiny_a"] = os.path.join(MODELS, "conv_tiny.cnn")
+INPUT_SHAPE["conv_tiny_a"], OUTPUT_SHAPE["conv_tiny_a"] = [1, 9, 31], [3]

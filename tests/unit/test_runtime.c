@@ -648,6 +648,20 @@ static void test_hostile_inputs(void) {
     CU_ASSERT(!image_load(tp("wrong.png"), 1, 28, 28, false, px, err));
     snprintf(want, sizeof want, "%s: image is 40x30, the model takes 28x28", tp("wrong.png"));
     CU_ASSERT_STRING_EQUAL(err, want);
+    /* An IDAT chunk declaring a gigabyte in a file of 53 bytes: refused before stb_image grows
+     * its buffer to the declared length (a 2 GB allocation, found by fuzz_image). */
+    {
+        unsigned char b[33 + 20];
+        write_png_header(tp("claim.png"), 7, 5);
+        FILE *f = fopen(tp("claim.png"), "rb");
+        CU_ASSERT_FATAL(f != NULL && fread(b, 1, 33, f) == 33);
+        fclose(f);
+        static const unsigned char idat[20] = {0x40, 0, 0, 0, 'I', 'D', 'A', 'T', 0x78, 0x9c};
+        memcpy(b + 33, idat, sizeof idat);
+        write_bytes(tp("claim.png"), b, sizeof b);
+        CU_ASSERT(!image_load(tp("claim.png"), 1, 5, 7, false, px, err));
+        CU_ASSERT(err_has(err, "claim.png: not an image (PNG chunk IDAT at byte 33 claims 1073741824 bytes, the file has 8 left)"));
+    }
     /* PGM maxval: 1..65535, pixels scaled by it. */
     write_bytes(tp("max0.pgm"), "P5\n2 1\n0\n\0\0", 11);
     CU_ASSERT(!image_load(tp("max0.pgm"), 1, 1, 2, false, px, err));
