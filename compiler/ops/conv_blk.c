@@ -30,7 +30,20 @@
  * weights and one image's copies are within 1 MiB (big planes with few channels: ResNet's
  * 64 channels at 32x32 and 128 at 16x16), by each slot for its current chunk, so that they
  * stay in L2 across the chunk's blocks of output channels instead of a round trip through
- * memory (at 32x32 the one copy of all images took a sixth of the time).
+ * memory (at 32x32 the one copy of all images took a sixth of the time). When the call's
+ * images make one chunk (a batch of one), every slot would copy the same images: then one
+ * copy is made by all threads before the jobs and shared by the slots (resnet18_cifar at
+ * batch 1, one thread: its 64-channel convs 0.60 -> 0.54 ms, the 64 -> 128 stride-2 conv
+ * 0.47 -> 0.31, the 128-channel convs 0.64 -> 0.53).
+ *
+ * Weights beyond 1 MiB (256 and 512 channels: 2.4 and 9.4 MB a conv) are no longer in L2 at
+ * the next call and, at batch 1, every block of them serves one image's few tiles: the
+ * hardware prefetcher does not run far enough ahead. The first loop of the first tiles of a
+ * block (of its first image) then prefetches the same channel's weights in the next block
+ * (the next job's first block after the last; a prefetch past the end faults nowhere).
+ * resnet18_cifar at batch 1, one thread: its 512-channel 4x4 convs 1.3 -> 0.9-1.0 ms, the
+ * 256 -> 512 stride-2 conv 0.72 -> 0.55, the 256-channel 8x8 convs 0.64 -> 0.59 (two blocks
+ * ahead, or also three ahead into L2, measured no better).
  *
  * Skipping the zero padding (AVX-512). A tap (kh, kw) of an output pixel near the border reads
  * the zero padding: at 4x4 with padding 1 only 100 of a 3x3 conv's 144 taps a plane read input
