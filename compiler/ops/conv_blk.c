@@ -30,7 +30,20 @@
  * weights and one image's copies are within 1 MiB (big planes with few channels: ResNet's
  * 64 channels at 32x32 and 128 at 16x16), by each slot for its current chunk, so that they
  * stay in L2 across the chunk's blocks of output channels instead of a round trip through
- * memory (at 32x32 the one copy of all images took a sixth of the time).
+ * memory (at 32x32 the one copy of all images took a sixth of the time). When the call's
+ * images make one chunk (a batch of one), every slot would copy the same images: then one
+ * copy is made by all threads before the jobs and shared by the slots (resnet18_cifar at
+ * batch 1, one thread: its 64-channel convs 0.60 -> 0.54 ms, the 64 -> 128 stride-2 conv
+ * 0.47 -> 0.31, the 128-channel convs 0.64 -> 0.53).
+ *
+ * Weights beyond 1 MiB (256 and 512 channels: 2.4 and 9.4 MB a conv) are no longer in L2 at
+ * the next call and, at batch 1, every block of them serves one image's few tiles: the
+ * hardware prefetcher does not run far enough ahead. The first loop of the first tiles of a
+ * block (of its first image) then prefetches the same channel's weights in the next block
+ * (the next job's first block after the last; a prefetch past the end faults nowhere).
+ * resnet18_cifar at batch 1, one thread: its 512-channel 4x4 convs 1.3 -> 0.9-1.0 ms, the
+ * 256 -> 512 stride-2 conv 0.72 -> 0.55, the 256-channel 8x8 convs 0.64 -> 0.59 (two blocks
+ * ahead, or also three ahead into L2, measured no better).
  *
  * Skipping the zero padding (AVX-512). A tap (kh, kw) of an output pixel near the border reads
  * the zero padding: at 4x4 with padding 1 only 100 of a 3x3 conv's 144 taps a plane read input
@@ -142,6 +155,7 @@ typedef struct {
     int npl, pln;     /* copies per input channel, floats of one */
     int gi;           /* images per group: the one copy holds a group */
     bool local;       /* each slot copies its chunk's images itself (else one copy of all first) */
+    bool fetch;       /* the weights beyond L2: the tiles prefetch the next block's (see blk_chunks) */
     int nph;          /* phases (a strided conv's dx), else 0 */
     BlkPhase f[PHASES_MAX];
     int os, dsh, dsw; /* the phases' stride, dst's rows and columns */
@@ -326,6 +340,7 @@ static void blk_chunks(BlkGeo *q, int64_t wbytes, int64_t cap) {
      * so that it needs no more floats than the padded copy of conv.c's kernel (cap images). */
     int64_t per_img = (int64_t)q->ic * q->npl * q->pln;
     q->local = wbytes <= LOCAL_BYTES && per_img * 4 <= LOCAL_BYTES;
+    q->fetch = wbytes > LOCAL_BYTES;
     if (q->local && q->ni > LOCAL_BYTES / (per_img * 4))
         q->ni = (int)(LOCAL_BYTES / (per_img * 4));
     if (!q->local && q->ni > cap)
@@ -577,6 +592,7 @@ static void blk_emit_skipping(Cbuf *c, const BlkGeo *q, const BlkTiles *t) {
                  * spill): the taps of a kernel row (distinct copies), all taps with tiles of one
                  * row (distinct rows). */
                 int kstep = t->tr == 1 ? t->kh : 1;
+                bool fetch = q->fetch && g0 == 0 && j0 == 0; /* the next block's weights, in the first loop of the first tiles */
                 for (int k0 = 0; k0 < t->kh; k0 += kstep) {
                     bool any = false;
                     for (int kh = k0; kh < k0 + kstep; kh++)
@@ -586,6 +602,12 @@ static void blk_emit_skipping(Cbuf *c, const BlkGeo *q, const BlkTiles *t) {
                         continue;
                     cb_line(c, "BLK_ONCE for (int ic = 0; ic < icn; ic++) { /* kernel rows %d to %d */", k0, k0 + kstep - 1);
                     cb_line(c, "const float *const wq = wb + (ptrdiff_t)ic * BKK * BOCB, *const xi = xq + (ptrdiff_t)ic * BNPL * BPLN;");
+                    if (fetch) {
+                        cb_line(c, "if (ii == 0) /* the same channel's weights in the next block (the next job's first block after the last) */");
+                        cb_line(c, "    for (int f = 0; f < BKK * BOCB; f += 16)");
+                        cb_line(c, "        __builtin_prefetch(wq + BICB * BKK * BOCB + f, 0, 3);");
+                        fetch = false;
+                    }
                     for (int kh = k0; kh < k0 + kstep; kh++)
                     for (int kw = 0; kw < t->kw; kw++) {
                         unsigned m = blk_mask(t, g0, j0, kh, kw);
@@ -658,6 +680,11 @@ static void blk_emit_blocks(Cbuf *c, const BlkGeo *q, const BlkTiles *t, const c
     cb_line(c, "for (int ic = 0; ic < icn; ic++)");
     cb_line(c, "for (int kh = 0; kh < BKH; kh++)");
     cb_line(c, "for (int kw = 0; kw < BKW; kw++, wq += BOCB) {");
+    if (q->fetch) {
+        cb_line(c, "if (q0 == 0 && ii == 0) /* the tap's weights in the next block */");
+        cb_line(c, "    for (int f = 0; f < BOCB; f += 16)");
+        cb_line(c, "        __builtin_prefetch(wq + BICB * BKK * BOCB + f, 0, 3);");
+    }
     cb_line(c, "const float *xr = xg + %s + q0;", rd);
     cb_line(c, "blk_v wv[NV];");
     cb_line(c, "for (int v = 0; v < NV; v++)");
@@ -808,6 +835,14 @@ static void blk_emit(Emit *e, const BlkGeo *q, const char *src, const char *cons
         blk_emit_copy(c, q, arena_printf("%s + (ptrdiff_t)g0 * BIC * BIH * BIW", src), "xsb", "pl", "gn");
     }
     cb_line(c, "const int nch = (gn + BNI - 1) / BNI, jobs = nch * BNOCB;");
+    if (q->local) { /* one chunk (a batch of one): every slot would copy the same images */
+        cb_line(c, "const int one = nch == 1 && BSLOTS > 1; /* then one copy, shared by the slots and made by all threads */");
+        cb_line(c, "if (one) {");
+        cb_line(c, "PARALLEL_FOR");
+        cb_line(c, "for (int pl = 0; pl < gn * BIC; pl++)");
+        blk_emit_copy(c, q, arena_printf("%s + (ptrdiff_t)g0 * BIC * BIH * BIW", src), "xsb", "pl", "gn");
+        cb_line(c, "}");
+    }
     cb_line(c, "PARALLEL_FOR");
     cb_line(c, "for (int slot = 0; slot < BSLOTS; slot++) {");
     cb_line(c, "float *const buf = bufs + (ptrdiff_t)slot * BNI * %s * BOCB;", q->nph ? "BNPH * BRQM" : "BRQ");
@@ -817,8 +852,8 @@ static void blk_emit(Emit *e, const BlkGeo *q, const char *src, const char *cons
     cb_line(c, "for (int job = (int)((long long)jobs * slot / BSLOTS); job < job_end; job++) {");
     cb_line(c, "const int cb = job %% BNOCB, i0 = job / BNOCB * BNI, ni = gn - i0 < BNI ? gn - i0 : BNI;");
     if (q->local) {
-        cb_line(c, "float *const xsl = xsb + (ptrdiff_t)slot * BXS;");
-        cb_line(c, "if (i0 != copied) { /* a new chunk: its copies */");
+        cb_line(c, "float *const xsl = xsb + (one ? 0 : (ptrdiff_t)slot * BXS);");
+        cb_line(c, "if (!one && i0 != copied) { /* a new chunk: its copies */");
         cb_line(c, "copied = i0;");
         cb_line(c, "for (int pl = 0; pl < ni * BIC; pl++)");
         blk_emit_copy(c, q, arena_printf("%s + (ptrdiff_t)(g0 + i0) * BIC * BIH * BIW", src), "xsl", "pl", "ni");
