@@ -10,7 +10,8 @@
  *   dw[oc][ic][kh][kw] = sum over images i and output pixels (oh, ow) of
  *                        dy[i][oc][oh][ow] * x[i][ic][oh + kh - PH][ow + kw - PW]
  *
- * Two kernels, both in chunks of NI images whose input is packed once per chunk (one parallel
+ * Two kernels (and a third with the images in the lanes for few channels, dwb_* below), both
+ * in chunks of NI images whose input is packed once per chunk (one parallel
  * loop), then jobs that each own a tile of dw entries (one writer per entry per chunk, chunks
  * in order: the result does not depend on the number of threads, which split a chunk's jobs).
  * Vectors are CNN_VW floats: 16 with AVX-512 (tiles within 32 registers), 8 elsewhere (16
