@@ -233,44 +233,47 @@ static ConvGeo conv_bwd_geo(const Attrs *a, Shape in, Shape out, bool dx_gemm) {
  * gcc keep in ymm registers). Then the reduction loop `loop`, where each step loads the 16
  * floats at vexpr and broadcasts MR scalars at bexpr (with t); then res[MR][16] holds the tile
  * as floats, so that acc is only ever indexed by constants and stays in registers. Each lane
- * adds the same products in the same order either way: the results are the same, bit for bit. */
+ * adds the same products in the same order either way: the results are the same, bit for bit.
+ * conv_emit_tile_form writes one form: nv vectors of 16 / nv floats a row (nv = 1: acc[t]
+ * and v; nv = 2: acc[t][0], acc[t][1] and v0, v1). */
+static void conv_emit_tile_form(Cbuf *c, int nv, const char *loop, const char *vexpr, const char *bexpr) {
+    const int width = 16 / nv;
+    const char *vt = arena_printf("conv_v%d", width);
+    const char *acc[2], *v[2], *vs = "", *zero = "";
+    for (int i = 0; i < nv; i++) {
+        acc[i] = nv == 1 ? "acc[t]" : arena_printf("acc[t][%d]", i);
+        v[i] = nv == 1 ? "v" : arena_printf("v%d", i);
+        vs = arena_printf("%s%s%s", vs, i ? ", " : "", v[i]);
+        zero = arena_printf("%s%s = ", zero, acc[i]);
+    }
+    cb_line(c, "typedef float %s __attribute__((vector_size(%d)));", vt, width * 4);
+    cb_line(c, "%s acc[MR]%s;", vt, nv == 1 ? "" : arena_printf("[%d]", nv));
+    cb_line(c, "for (int t = 0; t < MR; t++)");
+    cb_line(c, "    %s(%s){0};", zero, vt);
+    cb_line(c, "%s {", loop);
+    cb_line(c, "%s %s;", vt, vs);
+    for (int i = 0; i < nv; i++)
+        cb_line(c, "memcpy(&%s, %s%s, sizeof %s);", v[i], vexpr, i ? arena_printf(" + %d", i * width) : "", v[i]);
+    cb_line(c, "for (int t = 0; t < MR; t++) {");
+    cb_line(c, "const float s = %s;", bexpr);
+    for (int i = 0; i < nv; i++)
+        cb_line(c, "%s += s * %s;", acc[i], v[i]);
+    cb_line(c, "}");
+    cb_line(c, "}");
+    cb_line(c, "float res[MR][16];");
+    cb_line(c, nv == 1 ? "for (int t = 0; t < MR; t++)" : "for (int t = 0; t < MR; t++) {");
+    for (int i = 0; i < nv; i++)
+        cb_line(c, "%smemcpy(res[t]%s, &%s, sizeof %s);", nv == 1 ? "    " : "", i ? arena_printf(" + %d", i * width) : "",
+                acc[i], acc[i]);
+    if (nv > 1)
+        cb_line(c, "}");
+}
+
 static void conv_emit_tile(Cbuf *c, const char *loop, const char *vexpr, const char *bexpr) {
     cb_line(c, "#if defined(__AVX512F__)");
-    cb_line(c, "typedef float conv_v16 __attribute__((vector_size(64)));");
-    cb_line(c, "conv_v16 acc[MR];");
-    cb_line(c, "for (int t = 0; t < MR; t++)");
-    cb_line(c, "    acc[t] = (conv_v16){0};");
-    cb_line(c, "%s {", loop);
-    cb_line(c, "conv_v16 v;");
-    cb_line(c, "memcpy(&v, %s, sizeof v);", vexpr);
-    cb_line(c, "for (int t = 0; t < MR; t++) {");
-    cb_line(c, "const float s = %s;", bexpr);
-    cb_line(c, "acc[t] += s * v;");
-    cb_line(c, "}");
-    cb_line(c, "}");
-    cb_line(c, "float res[MR][16];");
-    cb_line(c, "for (int t = 0; t < MR; t++)");
-    cb_line(c, "    memcpy(res[t], &acc[t], sizeof acc[t]);");
+    conv_emit_tile_form(c, 1, loop, vexpr, bexpr);
     cb_line(c, "#else");
-    cb_line(c, "typedef float conv_v8 __attribute__((vector_size(32)));");
-    cb_line(c, "conv_v8 acc[MR][2];");
-    cb_line(c, "for (int t = 0; t < MR; t++)");
-    cb_line(c, "    acc[t][0] = acc[t][1] = (conv_v8){0};");
-    cb_line(c, "%s {", loop);
-    cb_line(c, "conv_v8 v0, v1;");
-    cb_line(c, "memcpy(&v0, %s, sizeof v0);", vexpr);
-    cb_line(c, "memcpy(&v1, %s + 8, sizeof v1);", vexpr);
-    cb_line(c, "for (int t = 0; t < MR; t++) {");
-    cb_line(c, "const float s = %s;", bexpr);
-    cb_line(c, "acc[t][0] += s * v0;");
-    cb_line(c, "acc[t][1] += s * v1;");
-    cb_line(c, "}");
-    cb_line(c, "}");
-    cb_line(c, "float res[MR][16];");
-    cb_line(c, "for (int t = 0; t < MR; t++) {");
-    cb_line(c, "memcpy(res[t], &acc[t][0], sizeof acc[t][0]);");
-    cb_line(c, "memcpy(res[t] + 8, &acc[t][1], sizeof acc[t][1]);");
-    cb_line(c, "}");
+    conv_emit_tile_form(c, 2, loop, vexpr, bexpr);
     cb_line(c, "#endif");
 }
 
