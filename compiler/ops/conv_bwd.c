@@ -94,6 +94,17 @@ static void dw_tile(int oc, int kh, int kw, int budget, int room, bool tap_loads
     *ocb_out = best_o, *r_out = best_r;
 }
 
+/* The tile dw_tile chose for each target (AVX-512, AVX, else), as the generated C's OCB and R. */
+static void emit_tile_enums(Cbuf *c, const int ocb[3], const int r[3]) {
+    cb_line(c, "#if defined(__AVX512F__)");
+    cb_line(c, "enum { OCB = %d, R = %d };", ocb[0], r[0]);
+    cb_line(c, "#elif defined(__AVX__)");
+    cb_line(c, "enum { OCB = %d, R = %d };", ocb[1], r[1]);
+    cb_line(c, "#else");
+    cb_line(c, "enum { OCB = %d, R = %d };", ocb[2], r[2]);
+    cb_line(c, "#endif");
+}
+
 static bool dw_geo(const Attrs *a, Shape in, Shape out, DwGeo *q) {
     int ic = in.d[1], oc = out.d[1], oh = out.d[2], ow = out.d[3];
     /* where measured faster: stride-1 convs of two or more input channels (one input channel:
@@ -169,13 +180,7 @@ static bool dwc_emit(Emit *e, const Op *fwd) {
     cb_line(c, "{ /* dw: input channels in the lanes, over a channels-last padded copy of the input (conv_bwd.c) */");
     cb_line(c, "enum { IHP = %d, IWP = %d, NI = %d };", q.ihp, q.iwp, q.ni);
     cb_line(c, "#if CNN_VECTORS");
-    cb_line(c, "#if defined(__AVX512F__)");
-    cb_line(c, "enum { OCB = %d, R = %d };", q.ocb[0], q.r[0]);
-    cb_line(c, "#elif defined(__AVX__)");
-    cb_line(c, "enum { OCB = %d, R = %d };", q.ocb[1], q.r[1]);
-    cb_line(c, "#else");
-    cb_line(c, "enum { OCB = %d, R = %d };", q.ocb[2], q.r[2]);
-    cb_line(c, "#endif");
+    emit_tile_enums(c, q.ocb, q.r);
     cb_line(c, "enum { NOB = OC / OCB, NTB = KH / R, NCB = IC / CNN_VW };");
     cb_line(c, "#endif");
     cb_line(c, "float *xp = scratch; /* [NI][IHP][IWP][IC] */");
@@ -267,6 +272,13 @@ typedef struct {
     int ocb[3], r[3];
 } DwbGeo;
 
+/* The scratch floats: a chunk's input and dy with 16 lanes (the widest vectors) and the lanes'
+ * partial sums of dw. */
+static int64_t dwb_scratch(const Attrs *a, Shape in, Shape out, const DwbGeo *q) {
+    return 16 * ((int64_t)in.d[1] * q->ihp * q->iwp + (int64_t)out.d[1] * out.d[2] * out.d[3] +
+                 (int64_t)out.d[1] * in.d[1] * a->kh * a->kw);
+}
+
 static bool dwb_geo(const Attrs *a, Shape in, Shape out, DwbGeo *q) {
     int ic = in.d[1], oc = out.d[1];
     if (a->sh != 1 || a->sw != 1 || a->dh != 1 || a->dw != 1 || a->groups != 1 || in.d[0] < 16 || ic < 2 || ic > 16 ||
@@ -277,14 +289,7 @@ static bool dwb_geo(const Attrs *a, Shape in, Shape out, DwbGeo *q) {
     dw_tile(oc, a->kh, a->kw, 24, 31, false, &q->ocb[0], &q->r[0]);
     dw_tile(oc, a->kh, a->kw, 12, 15, false, &q->ocb[1], &q->r[1]);
     dw_tile(oc, a->kh, a->kw, 6, 7, false, &q->ocb[2], &q->r[2]);
-    long long fl = 16LL * ((long long)ic * q->ihp * q->iwp + (long long)oc * out.d[2] * out.d[3] +
-                           (long long)oc * ic * a->kh * a->kw);
-    return fl <= (1 << 20);
-}
-
-static int64_t dwb_scratch(const Attrs *a, Shape in, Shape out, const DwbGeo *q) {
-    return 16 * ((int64_t)in.d[1] * q->ihp * q->iwp + (int64_t)out.d[1] * out.d[2] * out.d[3] +
-                 (int64_t)out.d[1] * in.d[1] * a->kh * a->kw);
+    return dwb_scratch(a, in, out, q) <= (1 << 20);
 }
 
 static bool dwb_emit(Emit *e, const Op *fwd) {
@@ -296,13 +301,7 @@ static bool dwb_emit(Emit *e, const Op *fwd) {
     Cbuf *c = e->c;
     cb_line(c, "{ /* dw: the images in the vector lanes, OCB channels x R * KW taps per tile (conv_bwd.c) */");
     cb_line(c, "#if CNN_VECTORS");
-    cb_line(c, "#if defined(__AVX512F__)");
-    cb_line(c, "enum { OCB = %d, R = %d };", q.ocb[0], q.r[0]);
-    cb_line(c, "#elif defined(__AVX__)");
-    cb_line(c, "enum { OCB = %d, R = %d };", q.ocb[1], q.r[1]);
-    cb_line(c, "#else");
-    cb_line(c, "enum { OCB = %d, R = %d };", q.ocb[2], q.r[2]);
-    cb_line(c, "#endif");
+    emit_tile_enums(c, q.ocb, q.r);
     cb_line(c, "enum { VL = CNN_VW, IHP = %d, IWP = %d, NOB = OC / OCB, NTB = KH / R };", q.ihp, q.iwp);
     cb_line(c, "float *const xt = scratch; /* [IC][IHP][IWP][VL] */");
     cb_line(c, "float *const yt = xt + (ptrdiff_t)IC * IHP * IWP * VL; /* [OC][OH][OW][VL] */");
@@ -505,13 +504,7 @@ bool conv_bwd_emit_dw(Emit *e, const Op *fwd) {
     Cbuf *c = e->c;
     cb_line(c, "{ /* dw: chunks of NI images, planes of pitch OW, OCB channels x R * KW taps per tile (conv_bwd.c) */");
     cb_line(c, "enum { IHP = %d, L = %d, XS = %d, NI = %d };", q.ihp, q.l, q.xs, q.ni);
-    cb_line(c, "#if defined(__AVX512F__)");
-    cb_line(c, "enum { OCB = %d, R = %d };", q.ocb[0], q.r[0]);
-    cb_line(c, "#elif defined(__AVX__)");
-    cb_line(c, "enum { OCB = %d, R = %d };", q.ocb[1], q.r[1]);
-    cb_line(c, "#else");
-    cb_line(c, "enum { OCB = %d, R = %d };", q.ocb[2], q.r[2]);
-    cb_line(c, "#endif");
+    emit_tile_enums(c, q.ocb, q.r);
     cb_line(c, "enum { NOB = OC / OCB, NTB = KH / R };");
     cb_line(c, "float *xpk = scratch, *dyk = scratch + (ptrdiff_t)NI * IC * KW * XS;");
     if (!q.hsum) {
