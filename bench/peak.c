@@ -1,8 +1,10 @@
 /* peak.c: the machine's single-precision FMA peak, the yardstick for `make bench`.
  *
- * Each thread runs CHAINS independent chains of fused multiply-adds on 64-byte vectors
- * (16 floats; one AVX-512 register, or two AVX2 registers where AVX-512 is missing), so the
- * FMA units never wait on a result. A multiply-add counts 2 FLOPs, as in the IR's `flops=`.
+ * Each thread runs CHAINS independent chains of fused multiply-adds on full-width vectors, so
+ * the FMA units never wait on a result: with AVX-512, 16 chains of 16-float vectors (16 of the
+ * 32 zmm registers); else 12 chains of 8-float vectors, which with the two operands fit the 16
+ * ymm registers (16 chains of 16 floats would need 32 of them: spilled to the stack, the loop
+ * then measures stores and loads, about a third of an AVX2 machine's FMA peak). A multiply-add counts 2 FLOPs, as in the IR's `flops=`.
  * Built by bench/run.sh with -O3 -march=native -fopenmp.
  *
  *   peak [T ...]    measure with T threads (default: 1 and one per core)
@@ -16,9 +18,15 @@
 #include <string.h>
 #include <time.h>
 
-typedef float v16 __attribute__((vector_size(64)));
-
+#ifdef __AVX512F__
+#define VW 16 /* floats per vector */
 #define CHAINS 16
+#else
+#define VW 8
+#define CHAINS 12
+#endif
+typedef float vec __attribute__((vector_size(VW * 4)));
+
 #define INNER 1000 /* FMA rounds per timed inner loop; each round is CHAINS vector FMAs */
 
 static double clock_seconds(clockid_t id) {
@@ -41,14 +49,14 @@ static double now_seconds(void) { return clock_seconds(CLOCK_MONOTONIC); }
 /* rounds * INNER * CHAINS vector FMAs on one thread; the result keeps them alive. */
 static PEAK_WIDE float fma_chains(long rounds, float seed) {
     volatile float vb = 0.999999f, vc = 1e-7f;
-    v16 b, c, acc[CHAINS];
-    for (int l = 0; l < 16; l++) {
+    vec b, c, acc[CHAINS];
+    for (int l = 0; l < VW; l++) {
         b[l] = vb;
         c[l] = vc;
     }
     for (int k = 0; k < CHAINS; k++)
-        for (int l = 0; l < 16; l++)
-            acc[k][l] = seed + (float)(k * 16 + l) * 1e-3f;
+        for (int l = 0; l < VW; l++)
+            acc[k][l] = seed + (float)(k * VW + l) * 1e-3f;
     for (long r = 0; r < rounds; r++) {
         for (int i = 0; i < INNER; i++) {
 #pragma GCC unroll 16
@@ -57,11 +65,11 @@ static PEAK_WIDE float fma_chains(long rounds, float seed) {
         }
         __asm__ volatile("" : : : "memory"); /* keep the rounds from being fused away */
     }
-    v16 s = acc[0];
+    vec s = acc[0];
     for (int k = 1; k < CHAINS; k++)
         s += acc[k];
     float t = 0;
-    for (int l = 0; l < 16; l++)
+    for (int l = 0; l < VW; l++)
         t += s[l];
     return t;
 }
@@ -73,7 +81,7 @@ static PEAK_WIDE float fma_chains(long rounds, float seed) {
 static void measure(int threads, long rounds, double *wall, double *cpu) {
     volatile float sink = 0;
     double t0 = 0, t1 = 0, rate = 0;
-    double flops = 2.0 * 16 * CHAINS * (double)INNER * (double)rounds;
+    double flops = 2.0 * VW * CHAINS * (double)INNER * (double)rounds;
 #pragma omp parallel num_threads(threads) reduction(+ : rate)
     {
 #pragma omp barrier
@@ -170,9 +178,9 @@ int main(int argc, char **argv) {
         printf("cpu      %s (%d logical cores)\n", model, cores);
         printf("avx512   %s\n", avx512 ? "yes (avx512f)" : "no");
 #ifdef __AVX512F__
-        printf("peak.c   built with AVX-512, %d independent chains of 16-float FMAs\n", CHAINS);
+        printf("peak.c   built with AVX-512, %d independent chains of %d-float FMAs\n", CHAINS, VW);
 #else
-        printf("peak.c   built without AVX-512, %d independent chains of 16-float FMAs\n", CHAINS);
+        printf("peak.c   built without AVX-512, %d independent chains of %d-float FMAs\n", CHAINS, VW);
 #endif
     }
     for (int i = 0; i < ncounts; i++) {
