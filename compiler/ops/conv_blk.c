@@ -638,6 +638,51 @@ static void blk_emit_skipping(Cbuf *c, const BlkGeo *q, const BlkTiles *t) {
     cb_line(c, "#else");
 }
 
+/* One loop of register tiles of blk_emit_blocks: NG groups of the block's channels in turn, PS
+ * positions from q0 = lo to hi at a time; NV vectors of VL channels each (blk_v, VL declared by
+ * the caller). */
+static void blk_emit_ptile(Cbuf *c, const BlkGeo *q, const char *rd, const char *ps, const char *ng, const char *lo, const char *hi) {
+    cb_line(c, "{");
+    cb_line(c, "enum { PS = %s, NG = %s, NV = BOCB / VL / NG };", ps, ng);
+    cb_line(c, "for (int g = 0; g < NG; g++)");
+    cb_line(c, "for (int q0 = %s; q0 < %s; q0 += PS) {", lo, hi);
+    cb_line(c, "float *const bq = bi + (ptrdiff_t)q0 * BOCB + g * NV * VL;");
+    cb_line(c, "blk_v acc[PS][NV];");
+    cb_line(c, "if (ic0 == 0) {");
+    cb_line(c, "for (int p = 0; p < PS; p++)");
+    cb_line(c, "    for (int v = 0; v < NV; v++)");
+    cb_line(c, "        acc[p][v] = (blk_v){0};");
+    cb_line(c, "} else {");
+    cb_line(c, "for (int p = 0; p < PS; p++)");
+    cb_line(c, "    for (int v = 0; v < NV; v++)");
+    cb_line(c, "        memcpy(&acc[p][v], bq + p * BOCB + v * VL, sizeof acc[p][v]);");
+    cb_line(c, "}");
+    cb_line(c, "const float *wq = wb + g * NV * VL;");
+    cb_line(c, "for (int ic = 0; ic < icn; ic++)");
+    cb_line(c, "for (int kh = 0; kh < BKH; kh++)");
+    cb_line(c, "for (int kw = 0; kw < BKW; kw++, wq += BOCB) {");
+    if (q->fetch) {
+        cb_line(c, "if (q0 == %s && g == 0 && ii == 0) /* the tap's weights in the next block */", lo);
+        cb_line(c, "    for (int f = 0; f < BOCB; f += 16)");
+        cb_line(c, "        __builtin_prefetch(wq + BICB * BKK * BOCB + f, 0, 3);");
+    }
+    cb_line(c, "const float *xr = xg + %s + q0;", rd);
+    cb_line(c, "blk_v wv[NV];");
+    cb_line(c, "for (int v = 0; v < NV; v++)");
+    cb_line(c, "    memcpy(&wv[v], wq + v * VL, sizeof wv[v]);");
+    cb_line(c, "for (int p = 0; p < PS; p++) {");
+    cb_line(c, "const float s = xr[p];");
+    cb_line(c, "for (int v = 0; v < NV; v++)");
+    cb_line(c, "    acc[p][v] += s * wv[v];");
+    cb_line(c, "}");
+    cb_line(c, "}");
+    cb_line(c, "for (int p = 0; p < PS; p++)");
+    cb_line(c, "    for (int v = 0; v < NV; v++)");
+    cb_line(c, "        memcpy(bq + p * BOCB + v * VL, &acc[p][v], sizeof acc[p][v]);");
+    cb_line(c, "}");
+    cb_line(c, "}");
+}
+
 /* The reduction of one job over the input channels, block by block, into buf: weights from
  * wbase (packed [cb][ic][k][BOCB]), tap (kh, kw) read at row kh + r0 of plane kw + s0 of the
  * copies (the taps of a phase in the shared copies; 0, 0 otherwise). Uses BKH, BKW, BKK, BP,
@@ -656,49 +701,19 @@ static void blk_emit_blocks(Cbuf *c, const BlkGeo *q, const BlkTiles *t, const c
     if (t->tr)
         blk_emit_skipping(c, q, t);
     cb_line(c, "#if defined(__AVX512F__)");
-    cb_line(c, "enum { VL = 16, PS = BP };");
-    cb_line(c, "#elif defined(__AVX__)");
-    cb_line(c, "enum { VL = 8, PS = BP %% 2 ? 1 : 2 };");
+    cb_line(c, "enum { VL = 16, PSM = BP, NGM = 1 };");
+    cb_line(c, "#elif defined(__AVX__) /* 4 positions x 2 vectors of 8 channels (half the block): 8 accumulators */");
+    cb_line(c, "enum { VL = 8, PSM = 4, NGM = BOCB / 16 };");
     cb_line(c, "#else");
-    cb_line(c, "enum { VL = 8, PS = 1 };");
+    cb_line(c, "enum { VL = 8, PSM = 1, NGM = 1 };");
     cb_line(c, "#endif");
     cb_line(c, "typedef float blk_v __attribute__((vector_size(VL * 4)));");
-    cb_line(c, "enum { NV = BOCB / VL };");
-    cb_line(c, "for (int q0 = 0; q0 < (BQ + PS - 1) / PS * PS; q0 += PS) { /* the positions past BQ (up to BRQ) are not needed */");
-    cb_line(c, "float *const bq = bi + (ptrdiff_t)q0 * BOCB;");
-    cb_line(c, "blk_v acc[PS][NV];");
-    cb_line(c, "if (ic0 == 0) {");
-    cb_line(c, "for (int p = 0; p < PS; p++)");
-    cb_line(c, "    for (int v = 0; v < NV; v++)");
-    cb_line(c, "        acc[p][v] = (blk_v){0};");
-    cb_line(c, "} else {");
-    cb_line(c, "for (int p = 0; p < PS; p++)");
-    cb_line(c, "    for (int v = 0; v < NV; v++)");
-    cb_line(c, "        memcpy(&acc[p][v], bq + p * BOCB + v * VL, sizeof acc[p][v]);");
-    cb_line(c, "}");
-    cb_line(c, "const float *wq = wb;");
-    cb_line(c, "for (int ic = 0; ic < icn; ic++)");
-    cb_line(c, "for (int kh = 0; kh < BKH; kh++)");
-    cb_line(c, "for (int kw = 0; kw < BKW; kw++, wq += BOCB) {");
-    if (q->fetch) {
-        cb_line(c, "if (q0 == 0 && ii == 0) /* the tap's weights in the next block */");
-        cb_line(c, "    for (int f = 0; f < BOCB; f += 16)");
-        cb_line(c, "        __builtin_prefetch(wq + BICB * BKK * BOCB + f, 0, 3);");
-    }
-    cb_line(c, "const float *xr = xg + %s + q0;", rd);
-    cb_line(c, "blk_v wv[NV];");
-    cb_line(c, "for (int v = 0; v < NV; v++)");
-    cb_line(c, "    memcpy(&wv[v], wq + v * VL, sizeof wv[v]);");
-    cb_line(c, "for (int p = 0; p < PS; p++) {");
-    cb_line(c, "const float s = xr[p];");
-    cb_line(c, "for (int v = 0; v < NV; v++)");
-    cb_line(c, "    acc[p][v] += s * wv[v];");
-    cb_line(c, "}");
-    cb_line(c, "}");
-    cb_line(c, "for (int p = 0; p < PS; p++)");
-    cb_line(c, "    for (int v = 0; v < NV; v++)");
-    cb_line(c, "        memcpy(bq + p * BOCB + v * VL, &acc[p][v], sizeof acc[p][v]);");
-    cb_line(c, "}");
+    cb_line(c, "/* the positions past BQ up to BRQ are not needed: rounded up to PSM when BRQ allows, else");
+    cb_line(c, " * the last ones one at a time */");
+    cb_line(c, "enum { QM = (BQ + PSM - 1) / PSM * PSM <= BRQ ? (BQ + PSM - 1) / PSM * PSM : BQ / PSM * PSM };");
+    blk_emit_ptile(c, q, rd, "PSM", "NGM", "0", "QM");
+    cb_line(c, "if (QM < BQ)");
+    blk_emit_ptile(c, q, rd, "1", "1", "QM", "BQ");
     if (t->tr)
         cb_line(c, "#endif");
     cb_line(c, "#else");
