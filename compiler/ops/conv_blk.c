@@ -644,8 +644,8 @@ static void blk_emit_skipping(Cbuf *c, const BlkGeo *q, const BlkTiles *t) {
 static void blk_emit_ptile(Cbuf *c, const BlkGeo *q, const char *rd, const char *ps, const char *ng, const char *lo, const char *hi) {
     cb_line(c, "{");
     cb_line(c, "enum { PS = %s, NG = %s, NV = BOCB / VL / NG };", ps, ng);
-    cb_line(c, "for (int g = 0; g < NG; g++)");
-    cb_line(c, "for (int q0 = %s; q0 < %s; q0 += PS) {", lo, hi);
+    cb_line(c, "for (int q0 = %s; q0 < %s; q0 += PS)", lo, hi);
+    cb_line(c, "for (int g = 0; g < NG; g++) { /* the groups of a tile's positions in turn: its inputs stay in L1 */");
     cb_line(c, "float *const bq = bi + (ptrdiff_t)q0 * BOCB + g * NV * VL;");
     cb_line(c, "blk_v acc[PS][NV];");
     cb_line(c, "if (ic0 == 0) {");
