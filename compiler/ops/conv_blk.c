@@ -712,7 +712,7 @@ static void blk_emit_blocks(Cbuf *c, const BlkGeo *q, const BlkTiles *t, const c
     cb_line(c, " * the last ones one at a time */");
     cb_line(c, "enum { QM = (BQ + PSM - 1) / PSM * PSM <= BRQ ? (BQ + PSM - 1) / PSM * PSM : BQ / PSM * PSM };");
     blk_emit_ptile(c, q, rd, "PSM", "NGM", "0", "QM");
-    cb_line(c, "if (QM < BQ)");
+    cb_line(c, "if ((int)QM < (int)BQ)");
     blk_emit_ptile(c, q, rd, "1", "1", "QM", "BQ");
     if (t->tr)
         cb_line(c, "#endif");

@@ -218,6 +218,9 @@ static bool dwc_emit(Emit *e, const Op *fwd) {
     cb_line(c, "const int oh1 = bottom < 0 ? 0 : bottom / SH + 1 < OH ? bottom / SH + 1 : OH;");
     cb_line(c, "for (int i = 0; i < ni; i++)");
     cb_line(c, "for (int oh = oh0; oh < oh1; oh++)");
+    cb_line(c, "#if !defined(__AVX512F__) /* 16 vector registers: the tile fills them, and unrolled it spills */");
+    cb_line(c, "#pragma GCC unroll 1");
+    cb_line(c, "#endif");
     cb_line(c, "for (int ow = 0; ow < OW; ow++) {");
     cb_line(c, "const float *xq = xp + (((ptrdiff_t)i * IHP + oh * SH + kh0) * IWP + ow * SW) * IC + c0;");
     cb_line(c, "const float *dq = dy + ((ptrdiff_t)(i0 + i) * OC + oc0) * OH * OW + oh * OW + ow;");
