@@ -6,7 +6,8 @@
 # -march=x86-64-v2 (SSE4.2 only) and -march=x86-64-v3 (AVX2), and with CC=gcc; and gradients
 # with no vector types at all (-U__GNUC__: the scalar loops). conv_oc_a and conv_oc_b run
 # conv_oc.c's forward kernel, whose tile size depends on the target; conv_blk_a, conv_blk_d and
-# conv_blk_e conv_blk.c's forward and data gradient (tile per target too), conv_blk_s2_a its
+# conv_blk_e conv_blk.c's forward and data gradient (tile per target too; conv_blk_f's rows of
+# 33 to 64 columns take it without AVX-512, conv.c's kernel with), conv_blk_s2_a its
 # strided data gradient by phases; conv_blk_pad_a's forward (gcc, AVX2) its tiles that skip
 # the taps reading zero padding (AVX-512, built by gcc here; the data gradient runs the same
 # code; AVX2 computes the same tiles' positions with all their taps); conv_1x1_a
@@ -26,7 +27,7 @@ fi
 pass=0; fail=0
 check() { # label, env assignments..., then models
     label=$1; shift
-    if env "$@" /usr/bin/python3 "$top/tests/torch/parity.py" --build "$B" --only lenet5 cov_conv cov_pool cov_norm_act conv_odd conv_oc_a conv_oc_b conv_blk_a conv_blk_d conv_blk_e conv_1x1_a $pmore \
+    if env "$@" /usr/bin/python3 "$top/tests/torch/parity.py" --build "$B" --only lenet5 cov_conv cov_pool cov_norm_act conv_odd conv_oc_a conv_oc_b conv_blk_a conv_blk_d conv_blk_e conv_blk_f conv_1x1_a $pmore \
         >"$B/portable.log" 2>&1 &&
         env "$@" /usr/bin/python3 "$top/tests/torch/grad_parity.py" --build "$B" --only conv_bwd_odd conv_dw_wide conv_blk_a conv_1x1_a $more \
             >>"$B/portable.log" 2>&1 &&

@@ -49,7 +49,8 @@ bool conv_oc_emit_forward(Emit *e, const Op *op);
 /* conv_blk.c: output channels in the lanes, blocked over input channels, for many channels;
  * forward and dx; -1 / false when the layer does not qualify */
 int64_t conv_blk_scratch(const Graph *g, const Op *op);
-bool conv_blk_emit_forward(Emit *e, const Op *op);
+bool conv_blk_emit_forward(Emit *e, const Op *op, bool wide);
+int64_t conv_blk_wide_scratch(const Graph *g, const Op *op);
 int64_t conv_blk_dx_scratch(const Attrs *a, Shape in, Shape out);
 bool conv_blk_emit_dx(Emit *e, const Op *fwd);
 /* conv_1x1.c: 1x1 convs as register-blocked products (forward, dx, dw), asked first */
@@ -335,7 +336,9 @@ static int64_t conv_scratch(const Graph *g, const Op *op) {
     Shape in = g->values[op->in[0]].shape, out = g->values[op->out].shape;
     if (op->epi_pool >= 0 && !conv_by_product(&op->a, out, true))
         return conv_rows_at(&op->a, in, out) + conv_rows_floats(g, op);
-    return conv_kernel_scratch(&op->a, in, out, op->epi_pool >= 0);
+    int64_t ks = conv_kernel_scratch(&op->a, in, out, op->epi_pool >= 0);
+    int64_t wide = conv_blk_wide_scratch(g, op); /* conv_blk.c's kernel too, for the targets without AVX-512 */
+    return wide > ks ? wide : ks;
 }
 
 /* im2col of the piece [q0, q0 + len) into col[g][p][icl * K + k] from src (enums of the
@@ -644,9 +647,23 @@ static void conv_emit_forward(Emit *e, const Op *op) {
         conv_stream_emit(e, op);
         return;
     }
-    if (conv_1x1_emit_forward(e, op) || conv_oc_emit_forward(e, op) || conv_blk_emit_forward(e, op))
+    if (conv_1x1_emit_forward(e, op) || conv_oc_emit_forward(e, op) || conv_blk_emit_forward(e, op, false))
         return;
+    bool wide = conv_blk_wide_scratch(e->g, op) >= 0;
+    if (wide) {
+        cb_line(e->c, "#if defined(__AVX512F__) /* rows of 33 to 64 columns: this kernel with AVX-512, else conv_blk.c's */");
+        if (e->packable) { /* conv_blk.c's branch packs the weights; this one has nothing to pack */
+            cb_line(e->c, "(void)pk;");
+            cb_line(e->c, "if (pack_now)");
+            cb_line(e->c, "    return;");
+        }
+    }
     conv_emit_kernel(e, op, &op->a, emit_in_shape(e, op, 0), emit_out_shape(e, op), "scratch");
+    if (wide) {
+        cb_line(e->c, "#else");
+        conv_blk_emit_forward(e, op, true);
+        cb_line(e->c, "#endif");
+    }
 }
 
 /* The gradients, each in its own parallel loop over memory no other iteration writes.

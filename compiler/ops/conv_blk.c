@@ -122,7 +122,8 @@
 #include "../ops.h"
 
 int64_t conv_blk_scratch(const Graph *g, const Op *op);
-bool conv_blk_emit_forward(Emit *e, const Op *op);
+bool conv_blk_emit_forward(Emit *e, const Op *op, bool wide);
+int64_t conv_blk_wide_scratch(const Graph *g, const Op *op);
 int64_t conv_blk_dx_scratch(const Attrs *a, Shape in, Shape out);
 bool conv_blk_emit_dx(Emit *e, const Op *fwd);
 
@@ -383,23 +384,42 @@ static void blk_geo(BlkGeo *q, Shape in, int oc, int oh, int ow, int kh, int kw,
 }
 
 /* Where the kernel measured faster than conv.c's: KH x KW of 3x3 and more, rows of at most
- * 32 columns, and channels enough for the lanes and the blocking (conv_oc.c keeps the convs
- * whose reduction fits L1, asked first). */
-static bool blk_takes(int ic, int oc, int ow, int kh, int kw) {
-    return kh * kw >= 9 && ow <= 32 && ic >= 32 && oc >= 32 && (long long)ic * kh * kw > 256;
+ * 32 columns (WIDE_MAX: see conv_blk_wide_scratch), and channels enough for the lanes and the
+ * blocking (conv_oc.c keeps the convs whose reduction fits L1, asked first). */
+enum { NARROW_MAX = 32, WIDE_MAX = 64 };
+static bool blk_takes_upto(int ic, int oc, int ow, int kh, int kw, int wmax) {
+    return kh * kw >= 9 && ow <= wmax && ic >= 32 && oc >= 32 && (long long)ic * kh * kw > 256;
 }
 
-static bool blk_fwd_geo(const Graph *g, const Op *op, BlkGeo *q) {
+static bool blk_takes(int ic, int oc, int ow, int kh, int kw) { return blk_takes_upto(ic, oc, ow, kh, kw, NARROW_MAX); }
+
+static bool blk_fwd_geo_upto(const Graph *g, const Op *op, BlkGeo *q, int wmax) {
     const Attrs *a = &op->a;
     if (op->kind != OP_CONV || op->pro_conv >= 0 || op->pro_norm >= 0 || op->epi_pool >= 0)
         return false;
     if (a->sh > 2 || a->sw > 2 || a->dh != 1 || a->dw != 1 || a->groups != 1)
         return false;
     Shape in = g->values[op->in[0]].shape, out = g->values[op->out].shape;
-    if (!blk_takes(in.d[1], out.d[1], out.d[3], a->kh, a->kw))
+    if (!blk_takes_upto(in.d[1], out.d[1], out.d[3], a->kh, a->kw, wmax))
         return false;
     blk_geo(q, in, out.d[1], out.d[2], out.d[3], a->kh, a->kw, a->ph, a->pw, a->sh, a->sw);
     return true;
+}
+
+static bool blk_fwd_geo(const Graph *g, const Op *op, BlkGeo *q) { return blk_fwd_geo_upto(g, op, q, NARROW_MAX); }
+
+/* The forwards of rows of 33 to 64 columns (ResNet's and VGG's 56-column stage at 224x224):
+ * conv.c's kernel with AVX-512 (where conv_blk.c was first measured and kept to 32 columns),
+ * this file's without (on a Zen 3 with AVX2, resnet18 at batch 8 on 1 thread took 390-440 ms
+ * a call this way against 455-645 through conv.c's kernel). conv.c emits both under
+ * #if defined(__AVX512F__); this kernel's scratch, or -1 when the op is not one of them. */
+static bool blk_wide_geo(const Graph *g, const Op *op, BlkGeo *q) {
+    return !blk_fwd_geo(g, op, q) && blk_fwd_geo_upto(g, op, q, WIDE_MAX);
+}
+
+int64_t conv_blk_wide_scratch(const Graph *g, const Op *op) {
+    BlkGeo q;
+    return blk_wide_geo(g, op, &q) ? q.total : -1;
 }
 
 /* dx of a stride-1 conv: dy (n, OC, OH, OW) to dx (IC, IH, IW), padded by KH - 1 - PH. */
@@ -902,9 +922,10 @@ static void blk_emit(Emit *e, const BlkGeo *q, const char *src, const char *cons
     cb_line(c, "}");
 }
 
-bool conv_blk_emit_forward(Emit *e, const Op *op) {
+/* The forward of the ops blk_fwd_geo takes, or with wide of those blk_wide_geo takes. */
+bool conv_blk_emit_forward(Emit *e, const Op *op, bool wide) {
     BlkGeo q;
-    if (!blk_fwd_geo(e->g, op, &q))
+    if (!(wide ? blk_wide_geo(e->g, op, &q) : blk_fwd_geo(e->g, op, &q)))
         return false;
     emit_epilogue_setup(e, op, op->a.out);
     const char *wexpr = "w[((ptrdiff_t)o * BIC + cc) * BKK + k]";
