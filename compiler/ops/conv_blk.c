@@ -414,7 +414,7 @@ static bool blk_fwd_geo(const Graph *g, const Op *op, BlkGeo *q) { return blk_fw
  * a call this way against 455-645 through conv.c's kernel). conv.c emits both under
  * #if defined(__AVX512F__); this kernel's scratch, or -1 when the op is not one of them. */
 static bool blk_wide_geo(const Graph *g, const Op *op, BlkGeo *q) {
-    return !blk_fwd_geo(g, op, q) && blk_fwd_geo_upto(g, op, q, WIDE_MAX);
+    return g->values[op->out].shape.d[3] > NARROW_MAX && blk_fwd_geo_upto(g, op, q, WIDE_MAX);
 }
 
 int64_t conv_blk_wide_scratch(const Graph *g, const Op *op) {

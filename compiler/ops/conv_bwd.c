@@ -94,6 +94,17 @@ static void dw_tile(int oc, int kh, int kw, int budget, int room, bool tap_loads
     *ocb_out = best_o, *r_out = best_r;
 }
 
+/* Keeps the loop that follows rolled on targets without AVX-512 (16 vector registers), whose
+ * tiles fill the registers: unrolled, clang spilled them; why: a comment, or NULL. */
+static void emit_rolled_without_avx512(Cbuf *c, const char *why) {
+    if (why)
+        cb_line(c, "#if !defined(__AVX512F__) /* %s */", why);
+    else
+        cb_line(c, "#if !defined(__AVX512F__)");
+    cb_line(c, "#pragma GCC unroll 1");
+    cb_line(c, "#endif");
+}
+
 /* The tile dw_tile chose for each target (AVX-512, AVX, else), as the generated C's OCB and R. */
 static void emit_tile_enums(Cbuf *c, const int ocb[3], const int r[3]) {
     cb_line(c, "#if defined(__AVX512F__)");
@@ -218,9 +229,7 @@ static bool dwc_emit(Emit *e, const Op *fwd) {
     cb_line(c, "const int oh1 = bottom < 0 ? 0 : bottom / SH + 1 < OH ? bottom / SH + 1 : OH;");
     cb_line(c, "for (int i = 0; i < ni; i++)");
     cb_line(c, "for (int oh = oh0; oh < oh1; oh++)");
-    cb_line(c, "#if !defined(__AVX512F__) /* 16 vector registers: the tile fills them, and unrolled it spills */");
-    cb_line(c, "#pragma GCC unroll 1");
-    cb_line(c, "#endif");
+    emit_rolled_without_avx512(c, "16 vector registers: the tile fills them, and unrolled it spills");
     cb_line(c, "for (int ow = 0; ow < OW; ow++) {");
     cb_line(c, "const float *xq = xp + (((ptrdiff_t)i * IHP + oh * SH + kh0) * IWP + ow * SW) * IC + c0;");
     cb_line(c, "const float *dq = dy + ((ptrdiff_t)(i0 + i) * OC + oc0) * OH * OW + oh * OW + ow;");
@@ -349,9 +358,7 @@ static bool dwb_emit(Emit *e, const Op *fwd) {
     /* Kept rolled without AVX-512: unrolled, clang kept the columns of x that neighbouring ow
      * share in registers beside the tile, and LeNet-5's 2 x 5 tile spilled 92 times per 200
      * multiply-adds (none rolled). */
-    cb_line(c, "#if !defined(__AVX512F__)");
-    cb_line(c, "#pragma GCC unroll 1");
-    cb_line(c, "#endif");
+    emit_rolled_without_avx512(c, NULL);
     cb_line(c, "for (int ow = 0; ow < OW; ow++) {");
     cb_line(c, "cnn_vec yv[OCB];");
     cb_line(c, "for (int o = 0; o < OCB; o++)");
