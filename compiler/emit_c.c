@@ -488,6 +488,8 @@ static Fn build_fn(const Graph *g, const Plan *plan, int i, FnKind kind, const c
             inplace |= plan->value_offset[op->in[k]] == plan->value_offset[op->writes];
         }
         ARG("float *y", "y", value_ptr(g, plan, op->writes));
+        if (op->keeps >= 0) /* the pooling's input, stored in full beside the pooled y */
+            ARG("float *yk", "yk", value_ptr(g, plan, op->keeps));
     }
     for (int r = 0; r < 4; r++)
         if (f->param[r] >= 0) {

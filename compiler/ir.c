@@ -75,7 +75,7 @@ int ir_add_op(Graph *g, OpKind kind, const int *in, int nin, Shape out, Span spa
     for (int i = 0; i < 4; i++)
         op->param[i] = -1;
     op->fwd = -1;
-    op->fused_into = op->epi_bn = op->epi_act = op->pro_norm = op->epi_pool = op->pro_conv = -1;
+    op->fused_into = op->epi_bn = op->epi_act = op->pro_norm = op->epi_pool = op->pro_conv = op->keeps = -1;
     if (out.rank < 0) { /* no output value */
         op->out = op->writes = -1;
         return id;

@@ -87,6 +87,10 @@ typedef struct Op {
     int pro_conv;       /* head (conv, batch-1 inference): the conv whose output rows it reads
                            as they are made (conv_stream.c); its input is that conv's input */
     int writes;         /* the value the op's code writes: out, or the last absorbed op's out */
+    int keeps;          /* head (conv with a fused pooling, training): the pooling's input (its
+                           fused activation's output, else its own), which it also stores in
+                           full beside the pooled values (writes) because backward ops read
+                           it; or -1 */
     int bwd_act;        /* head (a pooling's backward): the backward of the activation before
                            the pooling that it does too (OpInfo.act_dy applied in its store),
                            or 0 (op 0 is the input, never a backward op) */

@@ -113,6 +113,8 @@ void ir_print(const Graph *g, FILE *f) {
             if (op->epi_pool >= 0)
                 fprintf(f, "%s%s %%%d", sep, op_name(g->ops[op->epi_pool].kind), g->ops[op->epi_pool].out);
             fprintf(f, "] writes %%%d", op->writes);
+            if (op->keeps >= 0)
+                fprintf(f, " and keeps %%%d", op->keeps);
         }
         int64_t np = 0;
         const char *sep = "  ";

@@ -11,6 +11,9 @@
  *   - at inference, a max or average pooling whose windows tile the image (kernel = stride, no
  *     padding, floor mode) folded into the conv before it: the conv computes the rows of one
  *     window row into a small buffer and stores only the pooled values.
+ *   - in training, the same pooling into the conv when the pooling is the only forward reader
+ *     of the conv's (activated) output: the conv stores that output in full (op->keeps: the
+ *     activation's and the pool's backward read it) and the pooled values in the same pass.
  *   - in training, a relu's backward into the backward of the max pool after the relu: the
  *     pool's backward already reads the relu's output (its own input) to find each window's
  *     maximum, and the relu's gradient mask at the element it picks is that maximum > 0, so
@@ -39,6 +42,15 @@ bool pass_fuse(Graph *g) {
         }
     readers[g->output]++; /* the caller reads the model's output */
     int nfwd = g->training ? g->nforward : g->nops;
+    /* the same, counting the forward ops only (a training graph's backward ops read the
+     * forward's values too) */
+    int *freaders = arena_alloc(sizeof(int) * (size_t)(g->nvalues + 1));
+    int *freader = arena_alloc(sizeof(int) * (size_t)(g->nvalues + 1));
+    for (int i = 0; i < nfwd; i++)
+        for (int k = 0; k < g->ops[i].nin; k++) {
+            freaders[g->ops[i].in[k]]++;
+            freader[g->ops[i].in[k]] = i;
+        }
     for (int i = 1; i < nfwd; i++) {
         Op *op = &g->ops[i];
         const OpInfo *info = op_info(op->kind);
@@ -76,6 +88,19 @@ bool pass_fuse(Graph *g) {
             op->epi_pool = reader[v];
             g->ops[reader[v]].fused_into = i;
             v = next->out;
+        } else if (info->close_pool && g->training && v != g->output && freaders[v] == 1) {
+            /* Training: the same pooling when it is v's only forward reader. v is still
+             * stored (op->keeps) when backward ops read it (the activation's, a max pool's),
+             * but in the same pass as the pooled values, while its rows are in registers,
+             * instead of being read back by a pooling op. */
+            const Op *pool = &g->ops[freader[v]];
+            if (pool->fused_into < 0 && op_info(pool->kind)->pool_tiles && op_info(pool->kind)->pool_tiles(pool) &&
+                info->close_pool(g, op, pool)) {
+                op->epi_pool = freader[v];
+                g->ops[freader[v]].fused_into = i;
+                op->keeps = readers[v] > freaders[v] ? v : -1;
+                v = pool->out;
+            }
         }
 #undef NEXT
         op->writes = v;

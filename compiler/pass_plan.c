@@ -159,14 +159,19 @@ Plan *pass_plan(const Graph *g, bool inplace_allowed) {
     for (int i = 0; i < g->nops; i++)
         if (g->ops[i].fused_into < 0 && g->ops[i].writes >= 0) {
             written[g->ops[i].writes] = true;
+            if (g->ops[i].keeps >= 0)
+                written[g->ops[i].keeps] = true;
         }
     for (int v = 0; v < nv; v++) {
         p->value_floats[v] = written[v] ? round_up(shape_numel(g->values[v].shape)) : 0;
         p->first[v] = p->last[v] = g->values[v].producer;
     }
     for (int i = 0; i < g->nops; i++)
-        if (g->ops[i].fused_into < 0 && g->ops[i].writes >= 0)
+        if (g->ops[i].fused_into < 0 && g->ops[i].writes >= 0) {
             p->first[g->ops[i].writes] = p->last[g->ops[i].writes] = i;
+            if (g->ops[i].keeps >= 0)
+                p->first[g->ops[i].keeps] = p->last[g->ops[i].keeps] = i;
+        }
     for (int i = 0; i < g->nops; i++) {
         int b = p->scratch_of[i];
         if (b >= 0) {
@@ -289,6 +294,8 @@ bool plan_verify(const Graph *g, const Plan *p) {
             continue;
         if (op->writes >= 0)
             wstep[op->writes] = i;
+        if (op->keeps >= 0)
+            wstep[op->keeps] = i;
         if (p->scratch_of[i] >= 0)
             wstep[p->scratch_of[i]] = rstep[p->scratch_of[i]] = i;
         if (p->grad_scratch_of[i] >= 0)

@@ -766,7 +766,7 @@ static void conv_emit_dx_by_kernel(Emit *e, const Op *fwd, Attrs d) {
     Shape in = emit_in_shape(e, fwd, 0), out = emit_out_shape(e, fwd);
     d.out = in.d[1];
     int64_t wf = round16((int64_t)out.d[1] * in.d[1] * d.kh * d.kw);
-    Op plain = {.fused_into = -1, .epi_bn = -1, .epi_act = -1, .pro_norm = -1, .epi_pool = -1, .pro_conv = -1};
+    Op plain = {.fused_into = -1, .epi_bn = -1, .epi_act = -1, .pro_norm = -1, .epi_pool = -1, .pro_conv = -1, .keeps = -1};
     cb_line(c, "{ /* dx: the forward kernel over dy, with the kernel flipped and its channels swapped */");
     cb_line(c, "float *wf = scratch;");
     cb_line(c, "PARALLEL_FOR");
@@ -981,9 +981,18 @@ static void conv_emit_backward(Emit *e, const Op *bwd, const Op *fwd) {
 }
 
 /* Fusion: a tiling pooling closes the conv through the column kernel only (8 or more
- * columns), with a window row of at most 64 KiB. */
+ * columns), with a window row of at most 64 KiB. In training the conv also stores the
+ * pooling's input in full (op->keeps), which only conv_oc.c's kernel does, and the windows
+ * must cover it (the activation's backward reads all of it). */
 static bool conv_close_pool(const Graph *g, const Op *op, const Op *pool) {
     Shape o = g->values[op->out].shape;
+    if (g->training) {
+        if (o.d[2] % pool->a.kh || o.d[3] % pool->a.kw)
+            return false;
+        Op t = *op;
+        t.epi_pool = (int)(pool - g->ops);
+        return conv_oc_scratch(g, &t) >= 0;
+    }
     return o.d[3] >= 8 && (int64_t)8 * pool->a.kh * o.d[3] <= 16384;
 }
 

@@ -274,6 +274,8 @@ bool conv_oc_emit_forward(Emit *e, const Op *op) {
         cb_line(c, "    yb[(ptrdiff_t)j * OH * OW + r * OW + col] = t[j];");
         cb_line(c, "}");
     } else {
+        if (op->keeps >= 0) /* training: the pooling's input too, in full (backward ops read it) */
+            cb_line(c, "float *const ykb = yk + ((ptrdiff_t)i * OC + cb * OCB) * OH * OW;");
         cb_line(c, "for (int pr = r0 / PKH; pr < r1 / PKH; pr++)");
         cb_line(c, "for (int pc = 0; pc < PW_OUT; pc++) {");
         cb_line(c, "float m[OCB];");
@@ -282,16 +284,24 @@ bool conv_oc_emit_forward(Emit *e, const Op *op) {
         cb_line(c, "for (int r = pr * PKH; r < pr * PKH + PKH; r++)");
         cb_line(c, "for (int col = pc * PKW; col < pc * PKW + PKW; col++) {");
         cb_line(c, "const float *bq = buf + (ptrdiff_t)(r * OW + col - qa) * OCB;");
+        if (op->keeps >= 0)
+            cb_line(c, "float tk[OCB];");
         cb_line(c, "for (int j = 0; j < OCB; j++) {");
         cb_line(c, "const int oc = cb * OCB + j < OC ? cb * OCB + j : OC - 1; /* for the bias and epilogue */");
         cb_line(c, "(void)oc;");
         cb_line(c, "const float v = %s;", val);
         cb_line(c, "const float t = %s;", epi);
+        if (op->keeps >= 0)
+            cb_line(c, "tk[j] = t;");
         if (max)
             cb_line(c, "m[j] = t > m[j] || isnan(t) ? t : m[j];");
         else
             cb_line(c, "m[j] += t;");
         cb_line(c, "}");
+        if (op->keeps >= 0) {
+            cb_line(c, "for (int j = 0; j < ocn; j++)");
+            cb_line(c, "    ykb[(ptrdiff_t)j * OH * OW + r * OW + col] = tk[j];");
+        }
         cb_line(c, "}");
         cb_line(c, "for (int j = 0; j < ocn; j++)");
         cb_line(c, "    yb[(ptrdiff_t)j * PH_OUT * PW_OUT + pr * PW_OUT + pc] = %s;", max ? "m[j]" : "m[j] / (float)(PKH * PKW)");
