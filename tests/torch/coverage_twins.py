@@ -625,7 +625,21 @@ class ConvOcC(nn.Module):
 
     def forward(self, x):
         x = F.max_pool2d(F.relu(self.conv0(x)), 2)
-        return self.linear0(torch.flatten(F.avg_pool2d(self.conv1(x), 2), 1))
+        return self.linear0(torch.flatten(F.max_pool2d(self.conv1(x), 2), 1))
+
+
+class ConvOcD(nn.Module):
+    def __init__(self, classes=2):
+        super().__init__()
+        self.conv0 = nn.Conv2d(3, 20, 3, padding=1)
+        self.linear0 = nn.Linear(20 * 6 * 4, classes)
+
+    def forward(self, x):
+        return self.linear0(torch.flatten(torch.sigmoid(F.avg_pool2d(self.conv0(x), (2, 4))), 1))
+
+
+def expected_conv_oc_d(classes=2):
+    return _conv("conv0", 20, 3, 3) + _linear("linear0", classes, 480)
 
 
 def expected_conv_oc_c(classes=3):
@@ -1090,7 +1104,7 @@ TWINS = {"cov_act": CovAct, "cov_conv": CovConv, "cov_pool": CovPool, "cov_norm_
          "multi_a": MultiA, "multi_b": MultiB, "conv_odd": ConvOdd, "conv_wide": ConvWide,
          "conv_issue11": ConvIssue11, "conv_bwd_odd": ConvBwdOdd, "conv_dw_wide": ConvDwWide, "cov_mul": CovMul, "cov_drop_path": CovDropPath,
          "se_dw": SeDw, "se_dw_wide": SeDwWide, "cov_average": CovAverage, "conv_oc_a": ConvOcA,
-         "conv_oc_b": ConvOcB, "conv_oc_c": ConvOcC, "conv_blk_a": ConvBlkA, "conv_blk_b": ConvBlkB, "conv_blk_c": ConvBlkC, "conv_blk_d": ConvBlkD, "conv_blk_e": ConvBlkE, "conv_blk_f": ConvBlkF,
+         "conv_oc_b": ConvOcB, "conv_oc_c": ConvOcC, "conv_oc_d": ConvOcD, "conv_blk_a": ConvBlkA, "conv_blk_b": ConvBlkB, "conv_blk_c": ConvBlkC, "conv_blk_d": ConvBlkD, "conv_blk_e": ConvBlkE, "conv_blk_f": ConvBlkF,
          "conv_1x1_a": Conv1x1A, "conv_1x1_b": Conv1x1B, "conv_1x1_c": Conv1x1C,
          "conv_blk_s2_a": ConvBlkS2A, "conv_blk_s2_b": ConvBlkS2B, "conv_blk_s2_c": ConvBlkS2C,
          "conv_blk_pad_a": ConvBlkPadA, "conv_blk_pad_b": ConvBlkPadB}
@@ -1102,7 +1116,7 @@ EXPECTED = {"cov_act": expected_cov_act, "cov_conv": expected_cov_conv, "cov_poo
             "conv_dw_wide": expected_conv_dw_wide,
             "cov_mul": expected_cov_mul, "cov_drop_path": expected_cov_drop_path,
             "se_dw": expected_se_dw, "se_dw_wide": expected_se_dw_wide, "cov_average": expected_cov_average,
-            "conv_oc_a": expected_conv_oc_a, "conv_oc_b": expected_conv_oc_b, "conv_oc_c": expected_conv_oc_c,
+            "conv_oc_a": expected_conv_oc_a, "conv_oc_b": expected_conv_oc_b, "conv_oc_c": expected_conv_oc_c, "conv_oc_d": expected_conv_oc_d,
             "conv_blk_a": expected_conv_blk_a, "conv_blk_b": expected_conv_blk_b, "conv_blk_c": expected_conv_blk_c, "conv_blk_d": expected_conv_blk_d, "conv_blk_e": expected_conv_blk_e, "conv_blk_f": expected_conv_blk_f,
             "conv_1x1_a": expected_conv_1x1_a, "conv_1x1_b": expected_conv_1x1_b, "conv_1x1_c": expected_conv_1x1_c,
             "conv_blk_s2_a": expected_conv_blk_s2_a, "conv_blk_s2_b": expected_conv_blk_s2_b, "conv_blk_s2_c": expected_conv_blk_s2_c,
@@ -1112,7 +1126,7 @@ FILES["multi_a"] = FILES["multi_b"] = os.path.join(MODELS, "multi.cnn")
 FILES["conv_odd"] = FILES["conv_wide"] = FILES["conv_issue11"] = os.path.join(MODELS, "conv_held.cnn")
 FILES["conv_bwd_odd"] = os.path.join(MODELS, "conv_bwd.cnn")
 FILES["se_dw"] = FILES["se_dw_wide"] = os.path.join(MODELS, "se_dw.cnn")
-FILES["conv_oc_a"] = FILES["conv_oc_b"] = FILES["conv_oc_c"] = os.path.join(MODELS, "conv_oc.cnn")
+FILES["conv_oc_a"] = FILES["conv_oc_b"] = FILES["conv_oc_c"] = FILES["conv_oc_d"] = os.path.join(MODELS, "conv_oc.cnn")
 FILES["conv_blk_a"] = FILES["conv_blk_b"] = FILES["conv_blk_c"] = FILES["conv_blk_d"] = FILES["conv_blk_e"] = FILES["conv_blk_f"] = os.path.join(MODELS, "conv_blk.cnn")
 FILES["conv_1x1_a"] = FILES["conv_1x1_b"] = FILES["conv_1x1_c"] = os.path.join(MODELS, "conv_1x1.cnn")
 FILES["conv_blk_s2_a"] = FILES["conv_blk_s2_b"] = FILES["conv_blk_s2_c"] = os.path.join(MODELS, "conv_blk_s2.cnn")
@@ -1123,7 +1137,7 @@ INPUT_SHAPE = {"cov_act": [3, 12, 12], "cov_conv": [3, 16, 16], "cov_pool": [3, 
                "conv_odd": [5, 13, 11], "conv_wide": [2, 2, 30000], "conv_issue11": [1, 1, 200000], "conv_bwd_odd": [5, 13, 17], "conv_dw_wide": [3, 26, 27],
                "cov_mul": [3, 10, 10], "cov_drop_path": [3, 8, 8],
                "se_dw": [6, 19, 17], "se_dw_wide": [4, 9, 40], "cov_average": [3, 9, 9],
-               "conv_oc_a": [5, 11, 13], "conv_oc_b": [7, 12, 13], "conv_oc_c": [5, 16, 16],
+               "conv_oc_a": [5, 11, 13], "conv_oc_b": [7, 12, 13], "conv_oc_c": [5, 16, 16], "conv_oc_d": [3, 12, 16],
                "conv_blk_a": [33, 5, 7], "conv_blk_b": [34, 9, 9], "conv_blk_c": [32, 24, 24], "conv_blk_d": [130, 4, 3], "conv_blk_e": [34, 11, 9], "conv_blk_f": [32, 6, 40],
                "conv_1x1_a": [130, 7, 7], "conv_1x1_b": [24, 9, 11], "conv_1x1_c": [200, 16, 16],
                "conv_blk_s2_a": [33, 9, 9], "conv_blk_s2_b": [34, 8, 7], "conv_blk_s2_c": [32, 7, 7],
@@ -1131,7 +1145,7 @@ INPUT_SHAPE = {"cov_act": [3, 12, 12], "cov_conv": [3, 16, 16], "cov_pool": [3, 
 OUTPUT_SHAPE = {"cov_act": [5], "cov_conv": [5], "cov_pool": [3], "cov_norm_act": [4], "cov_residual": [3], "cov_concat": [6],
                 "cov_blocks": [7], "cov_cond": [5], "naming": [5], "multi_a": [3], "multi_b": [4],
                 "conv_odd": [3], "conv_wide": [2], "conv_issue11": [2], "conv_bwd_odd": [3], "conv_dw_wide": [3], "cov_mul": [4],
-                "cov_drop_path": [3], "se_dw": [5], "se_dw_wide": [3], "cov_average": [4], "conv_oc_a": [3], "conv_oc_b": [2], "conv_oc_c": [3],
+                "cov_drop_path": [3], "se_dw": [5], "se_dw_wide": [3], "cov_average": [4], "conv_oc_a": [3], "conv_oc_b": [2], "conv_oc_c": [3], "conv_oc_d": [2],
                 "conv_blk_a": [3], "conv_blk_b": [2], "conv_blk_c": [2], "conv_blk_d": [2], "conv_blk_e": [2], "conv_blk_f": [2],
                 "conv_1x1_a": [3], "conv_1x1_b": [2], "conv_1x1_c": [2],
                 "conv_blk_s2_a": [3], "conv_blk_s2_b": [2], "conv_blk_s2_c": [2],
