@@ -6,6 +6,8 @@
 # of those lines make the closing line "N passed, N failed, N skipped", alone on a line (CI
 # reads it). A group that exits non-zero without counting a failure, or prints no summary
 # line, counts as one failure more.
+# TEST_ONLY="NAME ..." runs only those groups, TEST_SKIP="NAME ..." all but those (names as the
+# "== NAME" lines print them; tests/run_halves.sh uses both to share the groups between cores).
 B=${1:-build}
 top=$(cd "$(dirname "$0")/.." && pwd)
 export CNNC_TOP="$top" CNNC_BUILD="$top/$B"
@@ -16,6 +18,10 @@ pass=0; fail=0; skip=0; failed=""
 # run NAME COMMAND...: runs a group, shows its output, adds its counts.
 run() {
     name=$1; shift
+    case " ${TEST_SKIP:-} " in *" $name "*) return ;; esac
+    if [ -n "${TEST_ONLY:-}" ]; then
+        case " $TEST_ONLY " in *" $name "*) ;; *) return ;; esac
+    fi
     echo "== $name ($B)"
     t0=$(date +%s)
     { "$@" 2>&1; echo $? >"$logs/status"; } | tee "$logs/out"
