@@ -19,14 +19,17 @@
  *
  * Input channels a multiple of 16 (dwc_*, taken first, any stride): the chunk's input is copied
  * channels-last and zero-padded, xp[i][r][c][ic], so that a tap's input at an output pixel is a
- * contiguous vector of CNN_VW input channels. A job (block of CNN_VW input channels, block of
+ * contiguous vector of CNN_VW input channels. A tile (block of CNN_VW input channels, block of
  * OCB output channels, block of R kernel rows) holds OCB x (R * KW) accumulators whose lanes
  * are dw entries: per output pixel, R * KW vector loads and OCB broadcast dy values feed
  * OCB * R * KW fused multiply-adds (with AVX-512 and a 3x3 kernel: 8 x 3 = 24), and the tile is
- * added into dw once per chunk. No sums of lanes, no partial sums: 80-90% of peak for every
- * ResNet stage when measured alone. A job skips the output rows whose input rows under its R
- * kernel rows are all zero padding (at 4x4 with a 3x3 kernel, pad 1: 2 of 12 row-taps;
- * resnet18_cifar's 512-channel dw at batch 32, one thread, in the step: 55.8 -> 49.9 ms).
+ * added into dw once per chunk. A job runs the tiles of 16 output channels (OBG of them) in
+ * turn over each output row, so that the packed input row stays in L1 between them. No sums
+ * of lanes, no partial sums: 80-90% of peak for every ResNet stage when measured alone on an
+ * AVX-512 machine (71% for the 64-channel stage with AVX2). A job skips the output rows whose
+ * input rows under its R kernel rows are all zero padding (at 4x4 with a 3x3 kernel, pad 1: 2
+ * of 12 row-taps; resnet18_cifar's 512-channel dw at batch 32, one thread, in the step: 55.8
+ * -> 49.9 ms).
  *
  * Otherwise, planes of pitch OW (dw_*): every plane is laid out flat with the output's row
  * pitch OW, so that no lane is spent on padding columns: dyp[i][oc][q] is dy's plane itself
