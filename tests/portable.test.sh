@@ -5,7 +5,8 @@
 # programs are built with
 # -march=x86-64-v2 (SSE4.2 only) and -march=x86-64-v3 (AVX2), and with CC=gcc; and gradients
 # with no vector types at all (-U__GNUC__: the scalar loops). conv_oc_a and conv_oc_b run
-# conv_oc.c's forward kernel, whose tile size depends on the target; conv_blk_a, conv_blk_d and
+# conv_oc.c's forward kernel, whose tile size depends on the target (conv_oc_e its row form,
+# the scalar loops included); conv_blk_a, conv_blk_d and
 # conv_blk_e conv_blk.c's forward and data gradient (tile per target too; conv_blk_f's rows of
 # 33 to 64 columns take it without AVX-512, conv.c's kernel with), conv_blk_s2_a its
 # strided data gradient by phases; conv_blk_pad_a's forward (gcc, AVX2) its tiles that skip
@@ -27,7 +28,7 @@ fi
 pass=0; fail=0
 check() { # label, env assignments..., then models
     label=$1; shift
-    if env "$@" /usr/bin/python3 "$top/tests/torch/parity.py" --build "$B" --only lenet5 cov_conv cov_pool cov_norm_act conv_odd conv_oc_a conv_oc_b conv_blk_a conv_blk_d conv_blk_e conv_blk_f conv_1x1_a $pmore \
+    if env "$@" /usr/bin/python3 "$top/tests/torch/parity.py" --build "$B" --only lenet5 cov_conv cov_pool cov_norm_act conv_odd conv_oc_a conv_oc_b conv_oc_e conv_blk_a conv_blk_d conv_blk_e conv_blk_f conv_1x1_a $pmore \
         >"$B/portable.log" 2>&1 &&
         env "$@" /usr/bin/python3 "$top/tests/torch/grad_parity.py" --build "$B" --only conv_bwd_odd conv_dw_wide conv_blk_a conv_1x1_a $more \
             >>"$B/portable.log" 2>&1 &&
@@ -48,7 +49,7 @@ check "gcc" CC=gcc
 # No vector types (what a compiler other than gcc and clang gets): the scalar loops, gradients
 # included. The parity models are few-channel ones, whose scalar paths run quickly.
 scalar() {
-    if env CNNC_CFLAGS="-U__GNUC__ -O1" /usr/bin/python3 "$top/tests/torch/grad_parity.py" --build "$B" --only conv_bwd_odd conv_dw_wide lenet5 conv_oc_a conv_blk_a conv_blk_s2_a conv_1x1_a fuse_train_a \
+    if env CNNC_CFLAGS="-U__GNUC__ -O1" /usr/bin/python3 "$top/tests/torch/grad_parity.py" --build "$B" --only conv_bwd_odd conv_dw_wide lenet5 conv_oc_a conv_oc_e conv_blk_a conv_blk_s2_a conv_1x1_a fuse_train_a \
         >"$B/portable.log" 2>&1 &&
         env CNNC_CFLAGS="-U__GNUC__ -O1" /usr/bin/python3 "$top/tests/torch/grad_parity.py" --build "$B" --batch 37 --only grad_slice_conv conv_tiny_a conv_tiny_b \
         >>"$B/portable.log" 2>&1; then

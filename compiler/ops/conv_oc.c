@@ -1,7 +1,7 @@
 /* conv_oc.c: the forward (inference and training forward) kernel for stride-1 convolutions
  * whose output rows are short (14, 8, 7, 4 columns: the later stages of small CNNs and of
  * CIFAR ResNets), where conv.c's kernels, with their vectors along an output row, leave most
- * lanes idle. Here the vector lanes run over OUTPUT CHANNELS and the register tile is
+ * lanes idle; and, in its row form (conv_oc_row_geo), for the stems of image networks. Here the vector lanes run over OUTPUT CHANNELS and the register tile is
  * P output pixels x 16 channels (12 pixels x one 16-float vector with AVX-512, 6 x two 8-float
  * vectors with AVX2, 3 x two with SSE): per (input channel, kernel tap), the block's weight
  * vectors are loaded and each of the P input floats is
@@ -51,15 +51,60 @@ typedef struct {
     int rq;          /* flat positions of the longest chunk */
     int slots;
     int64_t wp_at, buf_at, total;
+    bool by_row;     /* the row form (below): tiles along one output row, any stride */
+    int wpad;        /* its padded input's columns */
 } OcGeo;
 
 static int64_t round16(int64_t n) { return (n + 15) / 16 * 16; }
+
+/* The row form, for the stems of image networks (ResNet's and GoogLeNet's 3 -> 64 7x7 of
+ * stride 2 at 224, AlexNet's 11x11 of stride 4): few input channels, long output rows, any
+ * stride. The tiles run along one output row (P consecutive output columns), so a tap's P
+ * inputs are P floats SW apart in the padded input, each broadcast (no shifted copies, no
+ * im2col); the last tile of a row overlaps the one before it. Layouts in the scratch:
+ *   band [SLOTS][IC][KH][WP]      per slot, the KH input rows one output row reads, padded
+ *                                 (and normalized when a normalize is fused)
+ *   wpk  [NOCB][IC][KH][KW][OCB]  as above
+ *   buf  [SLOTS][OW][OCB]         per slot, one output row of one block, pixel-major
+ * A job is one output row of one image: its band filled (KH rows per input channel: a few
+ * thousand floats against the row's 64 x 147 FMAs a pixel for ResNet's stem), then every block
+ * of channels in turn (the block's weights and the band stay in L1), each block's row written
+ * out through the fused epilogue right after its tiles. conv.c's product path (im2col, then a product with 16
+ * channels in the lanes) ran ResNet-18's stem at about 40% of peak, a third of its time in the
+ * scalar im2col. */
+static bool conv_oc_row_geo(const Graph *g, const Op *op, OcGeo *q) {
+    const Attrs *a = &op->a;
+    Shape in = g->values[op->in[0]].shape, out = g->values[op->out].shape;
+    int ic = in.d[1], oc = out.d[1], ow = out.d[3];
+    long long ick = (long long)ic * a->kh * a->kw;
+    if (a->groups != 1 || op->epi_pool >= 0 || ic > 4 || oc < 16 || ow < 16 || ick < 27 || ick > 512)
+        return false;
+    if (a->sh == 1 && a->sw == 1 && ow <= 32)   /* the flat form's */
+        return false;
+    int nocb = (oc + OCB - 1) / OCB;
+    q->by_row = true;
+    q->hp = in.d[2] + a->ph + a->ph_end;
+    q->wpad = in.d[3] + a->pw + a->pw_end;
+    q->chunks = 1;
+    q->rows = 1;
+    q->rq = ow;
+    int64_t rows = (int64_t)in.d[0] * out.d[2];
+    q->slots = rows < SLOTS_MAX ? (int)rows : SLOTS_MAX;
+    q->wp_at = round16((int64_t)q->slots * ic * a->kh * q->wpad);
+    q->buf_at = q->wp_at + round16((int64_t)nocb * OCB * ick);
+    q->total = q->buf_at + (int64_t)q->slots * q->rq * OCB;
+    return true;
+}
 
 /* Whether the kernel takes op, and its geometry. */
 static bool conv_oc_geo(const Graph *g, const Op *op, OcGeo *q) {
     const Attrs *a = &op->a;
     if (op->kind != OP_CONV || op->pro_conv >= 0)
         return false;
+    q->by_row = false;
+    q->wpad = 0;
+    if (conv_oc_row_geo(g, op, q))
+        return true;
     Shape in = g->values[op->in[0]].shape, out = g->values[op->out].shape;
     int ic = in.d[1], oc = out.d[1], oh = out.d[2], ow = out.d[3];
     if (a->sh != 1 || a->sw != 1 || a->groups != 1)
@@ -121,6 +166,147 @@ int64_t conv_oc_scratch(const Graph *g, const Op *op) {
 
 void conv_emit_norm_tables(Cbuf *c, const Graph *g, const Op *op); /* conv.c */
 
+/* The weights repacked into wpk [NOCB][IC][KH][KW][OCB], once by NAME_pack for inference
+ * (emit_pack_begin), else at every call. */
+static void oc_emit_pack(Emit *e, const OcGeo *q) {
+    Cbuf *c = e->c;
+    emit_pack_begin(e, "wpk", arena_printf("scratch + %lld", (long long)q->wp_at), q->buf_at - q->wp_at);
+    cb_line(c, "PARALLEL_FOR");
+    cb_line(c, "for (int bk = 0; bk < NOCB * IC; bk++) { /* wpk[cb][ic][kh][kw][OCB] */");
+    cb_line(c, "const int cb = bk / IC, ic = bk %% IC;");
+    cb_line(c, "for (int k = 0; k < KH * KW; k++)");
+    cb_line(c, "    for (int j = 0; j < OCB; j++) {");
+    cb_line(c, "        const int oc = cb * OCB + j;");
+    cb_line(c, "        wpk[(((ptrdiff_t)cb * IC + ic) * KH * KW + k) * OCB + j] = oc < OC ? w[((ptrdiff_t)oc * IC + ic) * KH * KW + k] : 0.0f;");
+    cb_line(c, "    }");
+    cb_line(c, "}");
+    emit_pack_end(e);
+}
+
+/* The write-out of output rows [r0, r1) of image i, block cb, from buf (flat position qa
+ * first), pixel by pixel: the block's 16 channels (contiguous in buf) through the bias and the
+ * epilogue in a loop over the lanes that compilers vectorize, then stored to their 16 planes.
+ * The channels past OC of the last block read the parameters of channel OC - 1 and are not
+ * stored. */
+static void oc_emit_store(Emit *e, const Op *op) {
+    Cbuf *c = e->c;
+    const char *val = op->a.bias ? "bq[j] + b[oc]" : "bq[j]";
+    const char *epi = emit_has_epilogue(op) ? emit_epilogue(e, op, "v", "oc") : "v";
+    cb_line(c, "const int ocn = OC - cb * OCB < OCB ? OC - cb * OCB : OCB;");
+    cb_line(c, "float *const yb = y + ((ptrdiff_t)i * OC + cb * OCB) * OH * OW;");
+    cb_line(c, "for (int r = r0; r < r1; r++)");
+    cb_line(c, "for (int col = 0; col < OW; col++) {");
+    cb_line(c, "const float *bq = buf + (ptrdiff_t)(r * OW + col - qa) * OCB;");
+    cb_line(c, "float t[OCB];");
+    cb_line(c, "for (int j = 0; j < OCB; j++) {");
+    cb_line(c, "const int oc = cb * OCB + j < OC ? cb * OCB + j : OC - 1; /* for the bias and epilogue */");
+    cb_line(c, "(void)oc;");
+    cb_line(c, "const float v = %s;", val);
+    cb_line(c, "t[j] = %s;", epi);
+    cb_line(c, "}");
+    cb_line(c, "for (int j = 0; j < ocn; j++)");
+    cb_line(c, "    yb[(ptrdiff_t)j * OH * OW + r * OW + col] = t[j];");
+    cb_line(c, "}");
+}
+
+/* The register tile's target enums: VL floats per vector, NV = OCB / VL vectors, P pixels. */
+static void oc_emit_tile_enums(Cbuf *c, int p512) {
+    cb_line(c, "/* the block's channels in NV vectors of VL floats; P pixels per register tile */");
+    cb_line(c, "#if defined(__AVX512F__)");
+    cb_line(c, "enum { VL = 16, P = %d };", p512);
+    cb_line(c, "#elif defined(__AVX__)");
+    cb_line(c, "enum { VL = 8, P = 6 };");
+    cb_line(c, "#else");
+    cb_line(c, "enum { VL = 8, P = 3 };");
+    cb_line(c, "#endif");
+    cb_line(c, "typedef float oc_v __attribute__((vector_size(VL * 4)));");
+    cb_line(c, "enum { NV = OCB / VL };");
+}
+
+/* The row form's body (see conv_oc_row_geo), after the weights' packing. */
+static void oc_emit_rows(Emit *e, const Op *op, const OcGeo *q) {
+    Cbuf *c = e->c;
+    const char *xv = "xi[(ptrdiff_t)hi * IW + wi]";
+    if (op->pro_norm >= 0) { /* the fused normalize: (x - mean) / std on the way in */
+        conv_emit_norm_tables(c, e->g, op);
+        xv = "(xi[(ptrdiff_t)hi * IW + wi] - mean[ic]) / std[ic]";
+    }
+    cb_line(c, "float *const bufs = scratch + %lld;", (long long)q->buf_at);
+    cb_line(c, "PARALLEL_FOR");
+    cb_line(c, "for (int slot = 0; slot < SLOTS; slot++) {");
+    cb_line(c, "float *const buf = bufs + (ptrdiff_t)slot * OW * OCB;");
+    cb_line(c, "float *const xg = scratch + (ptrdiff_t)slot * IC * KH * WP; /* the row's band */");
+    cb_line(c, "const long long jobs = (long long)n * OH;");
+    cb_line(c, "const int job_end = (int)(jobs * (slot + 1) / SLOTS);");
+    cb_line(c, "for (int job = (int)(jobs * slot / SLOTS); job < job_end; job++) { /* output row oh of image i */");
+    cb_line(c, "const int i = job / OH, oh = job %% OH, r0 = oh, r1 = oh + 1, qa = oh * OW;");
+    cb_line(c, "for (int ic = 0; ic < IC; ic++)");
+    cb_line(c, "for (int kh = 0; kh < KH; kh++) { /* band[ic][kh]: input row oh * SH - PH + kh * DH, padded */");
+    cb_line(c, "const int hi = oh * SH - PH + kh * DH;");
+    cb_line(c, "const float *const xi = x + ((ptrdiff_t)i * IC + ic) * IH * IW;");
+    cb_line(c, "float *const xr = xg + ((ptrdiff_t)ic * KH + kh) * WP;");
+    cb_line(c, "if (hi < 0 || hi >= IH) {");
+    cb_line(c, "for (int col = 0; col < WP; col++)");
+    cb_line(c, "    xr[col] = 0.0f;");
+    cb_line(c, "continue;");
+    cb_line(c, "}");
+    cb_line(c, "for (int col = 0; col < PW; col++)");
+    cb_line(c, "    xr[col] = 0.0f;");
+    emit_simd(c, e->g->values[op->in[0]].shape.d[3]);
+    cb_line(c, "for (int wi = 0; wi < IW; wi++)");
+    cb_line(c, "    xr[PW + wi] = %s;", xv);
+    cb_line(c, "for (int col = PW + IW; col < WP; col++)");
+    cb_line(c, "    xr[col] = 0.0f;");
+    cb_line(c, "}");
+    cb_line(c, "for (int cb = 0; cb < NOCB; cb++) {");
+    cb_line(c, "const float *const wb = wpk + (ptrdiff_t)cb * KK * OCB;");
+    cb_line(c, "#if CNN_VECTORS");
+    oc_emit_tile_enums(c, 12);
+    cb_line(c, "for (int c0 = 0; c0 < OW; c0 += P) {");
+    cb_line(c, "const int cs = c0 + P <= OW ? c0 : OW - P; /* the last tile overlaps */");
+    cb_line(c, "oc_v acc[P][NV];");
+    cb_line(c, "for (int p = 0; p < P; p++)");
+    cb_line(c, "    for (int v = 0; v < NV; v++)");
+    cb_line(c, "        acc[p][v] = (oc_v){0};");
+    cb_line(c, "const float *wq = wb;");
+    cb_line(c, "for (int ic = 0; ic < IC; ic++)");
+    cb_line(c, "for (int kh = 0; kh < KH; kh++)");
+    cb_line(c, "for (int kw = 0; kw < KW; kw++, wq += OCB) {");
+    cb_line(c, "const float *xr = xg + ((ptrdiff_t)ic * KH + kh) * WP + cs * SW + kw * DW;");
+    cb_line(c, "oc_v wv[NV];");
+    cb_line(c, "for (int v = 0; v < NV; v++)");
+    cb_line(c, "    memcpy(&wv[v], wq + v * VL, sizeof wv[v]);");
+    cb_line(c, "for (int p = 0; p < P; p++) {");
+    cb_line(c, "const float s = xr[p * SW];");
+    cb_line(c, "for (int v = 0; v < NV; v++)");
+    cb_line(c, "    acc[p][v] += s * wv[v];");
+    cb_line(c, "}");
+    cb_line(c, "}");
+    cb_line(c, "for (int p = 0; p < P; p++)");
+    cb_line(c, "    for (int v = 0; v < NV; v++)");
+    cb_line(c, "        memcpy(buf + (ptrdiff_t)(cs + p) * OCB + v * VL, &acc[p][v], sizeof acc[p][v]);");
+    cb_line(c, "}");
+    cb_line(c, "#else");
+    cb_line(c, "for (int col = 0; col < OW; col++) {");
+    cb_line(c, "float *bq = buf + (ptrdiff_t)col * OCB;");
+    cb_line(c, "for (int j = 0; j < OCB; j++)");
+    cb_line(c, "    bq[j] = 0.0f;");
+    cb_line(c, "const float *wq = wb;");
+    cb_line(c, "for (int ic = 0; ic < IC; ic++)");
+    cb_line(c, "for (int kh = 0; kh < KH; kh++)");
+    cb_line(c, "for (int kw = 0; kw < KW; kw++, wq += OCB) {");
+    cb_line(c, "const float s = xg[((ptrdiff_t)ic * KH + kh) * WP + col * SW + kw * DW];");
+    cb_line(c, "for (int j = 0; j < OCB; j++)");
+    cb_line(c, "    bq[j] += s * wq[j];");
+    cb_line(c, "}");
+    cb_line(c, "}");
+    cb_line(c, "#endif");
+    oc_emit_store(e, op);
+    cb_line(c, "}"); /* cb */
+    cb_line(c, "}"); /* job */
+    cb_line(c, "}"); /* slot */
+}
+
 bool conv_oc_emit_forward(Emit *e, const Op *op) {
     OcGeo q;
     if (!conv_oc_geo(e->g, op, &q))
@@ -134,22 +320,21 @@ bool conv_oc_emit_forward(Emit *e, const Op *op) {
     cb_line(c, "/* output channels in the vector lanes, pixels flattened with pitch OW (conv_oc.c) */");
     cb_line(c, "enum { KH = %d, KW = %d, DH = %d, DW = %d, PH = %d, PW = %d, HP = %d, KK = IC * KH * KW };", a->kh, a->kw,
             a->dh, a->dw, a->ph, a->pw, q.hp);
-    cb_line(c, "enum { CHUNKS = %d, CROWS = %d, RQ = %d, SLOTS = %d }; /* row chunks per image at small n, their rows */",
-            q.chunks, q.rows, q.rq, q.slots);
+    if (q.by_row)
+        cb_line(c, "enum { SH = %d, SW = %d, WP = %d }; /* tiles along one output row, any stride */", a->sh, a->sw,
+                q.wpad);
+    if (q.by_row)
+        cb_line(c, "enum { SLOTS = %d }; /* row buffers */", q.slots);
+    else
+        cb_line(c, "enum { CHUNKS = %d, CROWS = %d, RQ = %d, SLOTS = %d }; /* row chunks per image at small n, their rows */",
+                q.chunks, q.rows, q.rq, q.slots);
     cb_line(c, "enum { OCB = %d, NOCB = (OC + OCB - 1) / OCB }; /* output channels per block */", OCB);
-    /* the weights, packed once by NAME_pack for inference (emit_pack_begin), else here */
-    emit_pack_begin(e, "wpk", arena_printf("scratch + %lld", (long long)q.wp_at), q.buf_at - q.wp_at);
-    cb_line(c, "PARALLEL_FOR");
-    cb_line(c, "for (int bk = 0; bk < NOCB * IC; bk++) { /* wpk[cb][ic][kh][kw][OCB] */");
-    cb_line(c, "const int cb = bk / IC, ic = bk %% IC;");
-    cb_line(c, "for (int k = 0; k < KH * KW; k++)");
-    cb_line(c, "    for (int j = 0; j < OCB; j++) {");
-    cb_line(c, "        const int oc = cb * OCB + j;");
-    cb_line(c, "        wpk[(((ptrdiff_t)cb * IC + ic) * KH * KW + k) * OCB + j] = oc < OC ? w[((ptrdiff_t)oc * IC + ic) * KH * KW + k] : 0.0f;");
-    cb_line(c, "    }");
-    cb_line(c, "}");
-    emit_pack_end(e);
+    oc_emit_pack(e, &q);
     emit_epilogue_setup(e, op, a->out);
+    if (q.by_row) {
+        oc_emit_rows(e, op, &q);
+        return true;
+    }
     /* the shifted copies: xs[i][ic][kw][h][ow] = xpad[i][ic][h][ow + kw * DW] */
     const char *xv = "x[((ptrdiff_t)ic * IH + hi) * IW + wi]";
     if (op->pro_norm >= 0) { /* the fused normalize: (x - mean) / std on the way in */
@@ -201,16 +386,7 @@ bool conv_oc_emit_forward(Emit *e, const Op *op) {
     cb_line(c, "const float *const xg = scratch + (ptrdiff_t)i * IC * KW * HP * OW;");
     cb_line(c, "const float *const wb = wpk + (ptrdiff_t)cb * KK * OCB;");
     cb_line(c, "#if CNN_VECTORS");
-    cb_line(c, "/* the block's channels in NV vectors of VL floats; P pixels per register tile */");
-    cb_line(c, "#if defined(__AVX512F__)");
-    cb_line(c, "enum { VL = 16, P = 12 };");
-    cb_line(c, "#elif defined(__AVX__)");
-    cb_line(c, "enum { VL = 8, P = 6 };");
-    cb_line(c, "#else");
-    cb_line(c, "enum { VL = 8, P = 3 };");
-    cb_line(c, "#endif");
-    cb_line(c, "typedef float oc_v __attribute__((vector_size(VL * 4)));");
-    cb_line(c, "enum { NV = OCB / VL };");
+    oc_emit_tile_enums(c, 12);
     cb_line(c, "for (int q0 = qa; q0 < qb; q0 += P) {");
     cb_line(c, "const int qs = q0 + P <= qb ? q0 : qb - P; /* the last tile overlaps, within the chunk */");
     cb_line(c, "oc_v acc[P][NV];");
@@ -257,23 +433,11 @@ bool conv_oc_emit_forward(Emit *e, const Op *op) {
     const char *val = a->bias ? "bq[j] + b[oc]" : "bq[j]";
     const char *epi = emit_has_epilogue(op) ? emit_epilogue(e, op, "v", "oc") : "v";
     bool max = pool && pool->kind == OP_MAXPOOL;
-    cb_line(c, "const int ocn = OC - cb * OCB < OCB ? OC - cb * OCB : OCB;");
-    cb_line(c, "float *const yb = y + ((ptrdiff_t)i * OC + cb * OCB) * %s;", pool ? "PH_OUT * PW_OUT" : "OH * OW");
     if (!pool) {
-        cb_line(c, "for (int r = r0; r < r1; r++)");
-        cb_line(c, "for (int col = 0; col < OW; col++) {");
-        cb_line(c, "const float *bq = buf + (ptrdiff_t)(r * OW + col - qa) * OCB;");
-        cb_line(c, "float t[OCB];");
-        cb_line(c, "for (int j = 0; j < OCB; j++) {");
-        cb_line(c, "const int oc = cb * OCB + j < OC ? cb * OCB + j : OC - 1; /* for the bias and epilogue */");
-        cb_line(c, "(void)oc;");
-        cb_line(c, "const float v = %s;", val);
-        cb_line(c, "t[j] = %s;", epi);
-        cb_line(c, "}");
-        cb_line(c, "for (int j = 0; j < ocn; j++)");
-        cb_line(c, "    yb[(ptrdiff_t)j * OH * OW + r * OW + col] = t[j];");
-        cb_line(c, "}");
+        oc_emit_store(e, op);
     } else {
+        cb_line(c, "const int ocn = OC - cb * OCB < OCB ? OC - cb * OCB : OCB;");
+        cb_line(c, "float *const yb = y + ((ptrdiff_t)i * OC + cb * OCB) * PH_OUT * PW_OUT;");
         if (op->keeps >= 0) /* training: the pooling's input too, in full (backward ops read it) */
             cb_line(c, "float *const ykb = yk + ((ptrdiff_t)i * OC + cb * OCB) * OH * OW;");
         cb_line(c, "for (int pr = r0 / PKH; pr < r1 / PKH; pr++)");
