@@ -302,6 +302,68 @@ static void pool_emit_forward(Emit *e, const Op *op) {
     cb_line(c, "}");
 }
 
+/* The backward of a max pool whose windows overlap or are clipped (ResNet's 3x3 of stride 2,
+ * pad 1), inside pool_emit_backward's plane loop after dx's zeroing: per row of windows, the
+ * columns whose windows lie inside the image in width (ow in [OWA, OWB)) scan their windows
+ * together, one tap at a time along the row (h, then kw: each window's own row-major order),
+ * into per-column running maxima and positions, in selects that compilers vectorize along the
+ * row; the other columns scan as the general path does. Then dy goes to each window's chosen
+ * element in column order (windows that share an element add up in the general path's order).
+ * The same first maximum, and NaN rule, as emit_window_reduce. The general path's scan, a
+ * branch per element on random data, ran ResNet-18's stem pool backward at about 60 cycles a
+ * window (4.7% of its training step at batch 8). False (nothing emitted) when no column is
+ * inside. */
+static bool maxpool_rows(Emit *e, const Op *fwd, const Op *bwd) {
+    Cbuf *c = e->c;
+    const Attrs *a = &fwd->a;
+    Shape in = emit_in_shape(e, fwd, 0), out = emit_out_shape(e, fwd);
+    int iw = in.d[3], ow = out.d[3];
+    int owa = (a->pw + a->sw - 1) / a->sw, owb = iw + a->pw - a->kw < 0 ? 0 : (iw + a->pw - a->kw) / a->sw + 1;
+    if (owb > ow)
+        owb = ow;
+    if (owb - owa < 4)
+        return false;
+    cb_line(c, "enum { OWA = %d, OWB = %d }; /* the columns whose windows lie inside in width */", owa, owb);
+    cb_line(c, "for (int oh = 0; oh < OH; oh++) {");
+    cb_line(c, "int h0 = oh * SH - PH, h1 = h0 + KH < IH + PH ? h0 + KH : IH + PH;");
+    cb_line(c, "if (h0 < 0) h0 = 0;");
+    cb_line(c, "if (h1 > IH) h1 = IH;");
+    cb_line(c, "float mr[OW];");
+    cb_line(c, "int ats[OW];");
+    cb_line(c, "for (int ow = OWA; ow < OWB; ow++) {");
+    cb_line(c, "mr[ow] = -INFINITY;");
+    cb_line(c, "ats[ow] = h0 * IW + ow * SW - PW;");
+    cb_line(c, "}");
+    cb_line(c, "for (int h = h0; h < h1; h++)");
+    cb_line(c, "for (int kw = 0; kw < KW; kw++) {");
+    cb_line(c, "const float *const xr = xi + h * IW + kw - PW;");
+    emit_simd(c, owb - owa);
+    cb_line(c, "for (int ow = OWA; ow < OWB; ow++) {");
+    cb_line(c, "const float v = xr[ow * SW];");
+    cb_line(c, "const int t = v > mr[ow] || isnan(v);");
+    cb_line(c, "mr[ow] = t ? v : mr[ow];");
+    cb_line(c, "ats[ow] = t ? h * IW + ow * SW + kw - PW : ats[ow];");
+    cb_line(c, "}");
+    cb_line(c, "}");
+    cb_line(c, "for (int ow = 0; ow < OW; ow++) {");
+    cb_line(c, "if (ow < OWA || ow >= OWB) { /* a window clipped in width: the general scan */");
+    cb_line(c, "int w0 = ow * SW - PW, w1 = w0 + KW < IW + PW ? w0 + KW : IW + PW;");
+    cb_line(c, "if (w0 < 0) w0 = 0;");
+    cb_line(c, "if (w1 > IW) w1 = IW;");
+    emit_window_reduce(c, true, true);
+    cb_line(c, "ats[ow] = at;");
+    cb_line(c, "}");
+    if (bwd->bwd_act > 0)
+        cb_line(c, "dxi[ats[ow]] += %s; /* the fused activation's gradient */",
+                bwd_act_dy(e, bwd, "xi[ats[ow]]", "dyo[oh * OW + ow]"));
+    else
+        cb_line(c, "dxi[ats[ow]] += dyo[oh * OW + ow];");
+    cb_line(c, "}");
+    cb_line(c, "}");
+    cb_line(c, "}");
+    return true;
+}
+
 static void pool_emit_backward(Emit *e, const Op *bwd, const Op *fwd) {
     Cbuf *c = e->c;
     const Attrs *a = &fwd->a;
@@ -320,6 +382,8 @@ static void pool_emit_backward(Emit *e, const Op *bwd, const Op *fwd) {
     cb_line(c, "float *dxi = dx + (ptrdiff_t)ic * IH * IW;");
     cb_line(c, "for (int p = 0; p < IH * IW; p++)");
     cb_line(c, "    dxi[p] = 0.0f;");
+    if (fwd->kind == OP_MAXPOOL && maxpool_rows(e, fwd, bwd))
+        return;
     cb_line(c, "for (int oh = 0; oh < OH; oh++) {");
     cb_line(c, "for (int ow = 0; ow < OW; ow++) {");
     cb_line(c, "int h0 = oh * SH - PH, w0 = ow * SW - PW;");

@@ -1351,6 +1351,28 @@ FILES["fuse_train_c"] = os.path.join(MODELS, "fuse_train.cnn")
 INPUT_SHAPE["fuse_train_c"], OUTPUT_SHAPE["fuse_train_c"] = [3, 15, 13], [3]
 
 
+class FuseTrainD(nn.Module):
+    def __init__(self, classes=2):
+        super().__init__()
+        self.conv0 = nn.Conv2d(2, 4, 3, padding=1)
+        self.conv1 = nn.Conv2d(4, 5, 3, padding=1)
+        self.linear0 = nn.Linear(45, classes)
+
+    def forward(self, x):
+        x = F.max_pool2d(F.relu(self.conv0(x)), 3, stride=2, padding=1)                  # [4, 6, 10]
+        x = F.max_pool2d(F.relu(self.conv1(x)), (3, 5), stride=(2, 4), padding=(1, 2))  # [5, 3, 3]
+        return self.linear0(torch.flatten(x, 1))
+
+
+def expected_fuse_train_d(classes=2):
+    return _conv("conv0", 4, 2, 3) + _conv("conv1", 5, 4, 3) + _linear("linear0", classes, 45)
+
+
+TWINS["fuse_train_d"], EXPECTED["fuse_train_d"] = FuseTrainD, expected_fuse_train_d
+FILES["fuse_train_d"] = os.path.join(MODELS, "fuse_train.cnn")
+INPUT_SHAPE["fuse_train_d"], OUTPUT_SHAPE["fuse_train_d"] = [2, 11, 20], [2]
+
+
 # ---------------------------------------------------------------- conv_tiny (conv_tiny.cnn)
 class ConvTinyA(nn.Module):
     def __init__(self, classes=3):
