@@ -59,9 +59,28 @@ bool dataset_check_shape(const Dataset *ds, const char *what, int c, int h, int 
                    ds->w, c, h, w);
 }
 
+/* The images of a shuffled batch lie anywhere in a dataset larger than the caches (Fashion-
+ * MNIST's 47 MB): each is fetched from memory a few images ahead of its conversion, so that
+ * the misses overlap (LeNet-5's batches of 64: about 47 us a batch without). */
+enum { PREFETCH_AHEAD = 4 };
+
+static void prefetch_image(const uint8_t *p, size_t bytes) {
+#if defined(__GNUC__)
+    for (size_t b = 0; b < bytes; b += 64)
+        __builtin_prefetch(p + b);
+    __builtin_prefetch(p + bytes - 1);
+#else
+    (void)p, (void)bytes;
+#endif
+}
+
 void dataset_batch_f32(const Dataset *ds, const int *indices, int n, float *dst) {
     size_t image = (size_t)ds->c * (size_t)ds->h * (size_t)ds->w;
+    for (int k = 0; k < n && k < PREFETCH_AHEAD; k++)
+        prefetch_image(ds->pixels + (size_t)indices[k] * image, image);
     for (int k = 0; k < n; k++) {
+        if (k + PREFETCH_AHEAD < n)
+            prefetch_image(ds->pixels + (size_t)indices[k + PREFETCH_AHEAD] * image, image);
         const uint8_t *src = ds->pixels + (size_t)indices[k] * image;
         float *out = dst + (size_t)k * image;
         for (size_t i = 0; i < image; i++)
