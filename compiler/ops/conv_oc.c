@@ -1,9 +1,10 @@
 /* conv_oc.c: the forward (inference and training forward) kernel for stride-1 convolutions
  * whose output rows are short (14, 8, 7, 4 columns: the later stages of small CNNs and of
  * CIFAR ResNets), where conv.c's kernels, with their vectors along an output row, leave most
- * lanes idle; and, in its row form (conv_oc_row_geo), for the stems of image networks. Here the vector lanes run over OUTPUT CHANNELS and the register tile is
- * P output pixels x 16 channels (12 pixels x one 16-float vector with AVX-512, 6 x two 8-float
- * vectors with AVX2, 3 x two with SSE): per (input channel, kernel tap), the block's weight
+ * lanes idle; and, in its row form (conv_oc_row_geo), for the stems of image networks. Here
+ * the vector lanes run over OUTPUT CHANNELS and the register tile is P output pixels x OCB
+ * channels (12 pixels x two 16-float vectors with AVX-512, 6 x two 8-float vectors with AVX2,
+ * 3 x two with SSE): per (input channel, kernel tap), the block's weight
  * vectors are loaded and each of the P input floats is
  * broadcast into NV fused multiply-adds, so the whole reduction over IC x KH x KW stays in
  * registers. conv.c asks here first (conv_oc_emit_forward, conv_oc_scratch) and keeps its own
@@ -21,6 +22,7 @@
  * Layouts, all in the planned scratch (NCHW stays the layout at the op's edges):
  *   xs   [n][IC][KW][HP][OW]      the shifted copies of the padded input
  *   wpk  [NOCB][IC][KH][KW][OCB]  the weights repacked once per call, OCB = 16 output channels
+ *                                 (32 with AVX-512)
  *                                 per block, zero past OC
  *   buf  [SLOTS][RQ][OCB]         per slot, the conv outputs of one job, pixel-major
  * A job is (image, block of OCB channels, chunk of rows); the jobs are cut into SLOTS
@@ -40,9 +42,13 @@ int64_t conv_oc_scratch(const Graph *g, const Op *op);
 bool conv_oc_emit_forward(Emit *e, const Op *op);
 bool conv_small_takes_forward(const Op *op, const Attrs *a, Shape in, Shape out); /* conv_small.c */
 
-/* OCB: output channels per block (two vectors of 8); P_MAX: the largest pixel tile;
- * SLOTS_MAX: the most row buffers. */
-enum { OCB = 16, P_MAX = 12, SLOTS_MAX = 64 };
+/* OCB: output channels per block (two vectors of 8; with AVX-512 OCB_512, two vectors of 16,
+ * emitted under #if: a tile of 12 pixels x 32 channels, 24 accumulators, two weight vectors
+ * and 12 broadcasts per tap against one vector and 12 broadcasts for 16 channels: simplecnn's
+ * 32 -> 64 at 14x14 alone, batch 64, 1 thread on a Zen 5, 123-129 -> 145-147 GFLOP/s); the
+ * scratch is sized for the larger block. P_MAX: the largest pixel tile; SLOTS_MAX: the most
+ * row buffers. */
+enum { OCB = 16, OCB_512 = 32, P_MAX = 12, SLOTS_MAX = 64 };
 
 typedef struct {
     int hp;          /* rows of the padded input */
@@ -56,6 +62,17 @@ typedef struct {
 } OcGeo;
 
 static int64_t round16(int64_t n) { return (n + 15) / 16 * 16; }
+
+/* Whether op's blocks take OCB_512 channels with AVX-512: reductions of 64 and more (shorter
+ * ones are bound by the write-out, which the wider block slows: simplecnn's 1 -> 32 at 28x28)
+ * and output channels in whole blocks of 32 (LeNet-5's 16 would fill half of one). */
+static bool oc_wide_block(const Graph *g, const Op *op) {
+    int oc = g->values[op->out].shape.d[1];
+    return (long long)g->values[op->in[0]].shape.d[1] * op->a.kh * op->a.kw >= 64 && oc % OCB_512 == 0;
+}
+
+/* The block size the scratch is sized for: the larger of the targets' */
+static int oc_block_max(const Graph *g, const Op *op) { return oc_wide_block(g, op) ? OCB_512 : OCB; }
 
 /* The row form, for the stems of image networks (ResNet's and GoogLeNet's 3 -> 64 7x7 of
  * stride 2 at 224, AlexNet's 11x11 of stride 4): few input channels, long output rows, any
@@ -81,7 +98,6 @@ static bool conv_oc_row_geo(const Graph *g, const Op *op, OcGeo *q) {
         return false;
     if (a->sh == 1 && a->sw == 1 && ow <= 32)   /* the flat form's */
         return false;
-    int nocb = (oc + OCB - 1) / OCB;
     q->by_row = true;
     q->hp = in.d[2] + a->ph + a->ph_end;
     q->wpad = in.d[3] + a->pw + a->pw_end;
@@ -91,8 +107,9 @@ static bool conv_oc_row_geo(const Graph *g, const Op *op, OcGeo *q) {
     int64_t rows = (int64_t)in.d[0] * out.d[2];
     q->slots = rows < SLOTS_MAX ? (int)rows : SLOTS_MAX;
     q->wp_at = round16((int64_t)q->slots * ic * a->kh * q->wpad);
-    q->buf_at = q->wp_at + round16((int64_t)nocb * OCB * ick);
-    q->total = q->buf_at + (int64_t)q->slots * q->rq * OCB;
+    int ob = oc_block_max(g, op);
+    q->buf_at = q->wp_at + round16((int64_t)(oc + ob - 1) / ob * ob * ick);
+    q->total = q->buf_at + (int64_t)q->slots * q->rq * ob;
     return true;
 }
 
@@ -153,8 +170,9 @@ static bool conv_oc_geo(const Graph *g, const Op *op, OcGeo *q) {
         alljobs = (int64_t)nocb * chunks;
     q->slots = alljobs < SLOTS_MAX ? (int)alljobs : SLOTS_MAX;
     q->wp_at = round16((int64_t)in.d[0] * ic * a->kw * q->hp * ow);
-    q->buf_at = q->wp_at + round16((int64_t)nocb * OCB * ic * a->kh * a->kw);
-    q->total = q->buf_at + (int64_t)q->slots * q->rq * OCB;
+    int ob = oc_block_max(g, op);
+    q->buf_at = q->wp_at + round16((int64_t)(oc + ob - 1) / ob * ob * ic * a->kh * a->kw);
+    q->total = q->buf_at + (int64_t)q->slots * q->rq * ob;
     return true;
 }
 
@@ -328,7 +346,16 @@ bool conv_oc_emit_forward(Emit *e, const Op *op) {
     else
         cb_line(c, "enum { CHUNKS = %d, CROWS = %d, RQ = %d, SLOTS = %d }; /* row chunks per image at small n, their rows */",
                 q.chunks, q.rows, q.rq, q.slots);
-    cb_line(c, "enum { OCB = %d, NOCB = (OC + OCB - 1) / OCB }; /* output channels per block */", OCB);
+    if (oc_wide_block(e->g, op)) {
+        cb_line(c, "#if defined(__AVX512F__)");
+        cb_line(c, "enum { OCB = %d }; /* output channels per block */", OCB_512);
+        cb_line(c, "#else");
+        cb_line(c, "enum { OCB = %d };", OCB);
+        cb_line(c, "#endif");
+    } else {
+        cb_line(c, "enum { OCB = %d }; /* output channels per block */", OCB);
+    }
+    cb_line(c, "enum { NOCB = (OC + OCB - 1) / OCB };");
     oc_emit_pack(e, &q);
     emit_epilogue_setup(e, op, a->out);
     if (q.by_row) {

@@ -672,6 +672,20 @@ class ConvOcG(nn.Module):
         return self.linear0(torch.flatten(F.avg_pool2d(torch.tanh(self.conv0(x)), 2), 1))
 
 
+class ConvOcH(nn.Module):
+    def __init__(self, classes=3):
+        super().__init__()
+        self.conv0 = nn.Conv2d(8, 64, 3, padding=1)
+        self.linear0 = nn.Linear(64 * 5 * 6, classes)
+
+    def forward(self, x):
+        return self.linear0(torch.flatten(F.max_pool2d(F.relu(self.conv0(x)), 2), 1))
+
+
+def expected_conv_oc_h(classes=3):
+    return _conv("conv0", 64, 8, 3) + _linear("linear0", classes, 1920)
+
+
 def expected_conv_oc_e(classes=3):
     return _conv("conv0", 20, 3, 7, bias=False) + _bn("bn0", 20) + _linear("linear0", classes, 2200)
 
@@ -1150,7 +1164,7 @@ TWINS = {"cov_act": CovAct, "cov_conv": CovConv, "cov_pool": CovPool, "cov_norm_
          "multi_a": MultiA, "multi_b": MultiB, "conv_odd": ConvOdd, "conv_wide": ConvWide,
          "conv_issue11": ConvIssue11, "conv_bwd_odd": ConvBwdOdd, "conv_dw_wide": ConvDwWide, "cov_mul": CovMul, "cov_drop_path": CovDropPath,
          "se_dw": SeDw, "se_dw_wide": SeDwWide, "cov_average": CovAverage, "conv_oc_a": ConvOcA,
-         "conv_oc_b": ConvOcB, "conv_oc_c": ConvOcC, "conv_oc_d": ConvOcD, "conv_oc_e": ConvOcE, "conv_oc_f": ConvOcF, "conv_oc_g": ConvOcG, "conv_blk_a": ConvBlkA, "conv_blk_b": ConvBlkB, "conv_blk_c": ConvBlkC, "conv_blk_d": ConvBlkD, "conv_blk_e": ConvBlkE, "conv_blk_f": ConvBlkF,
+         "conv_oc_b": ConvOcB, "conv_oc_c": ConvOcC, "conv_oc_d": ConvOcD, "conv_oc_e": ConvOcE, "conv_oc_f": ConvOcF, "conv_oc_g": ConvOcG, "conv_oc_h": ConvOcH, "conv_blk_a": ConvBlkA, "conv_blk_b": ConvBlkB, "conv_blk_c": ConvBlkC, "conv_blk_d": ConvBlkD, "conv_blk_e": ConvBlkE, "conv_blk_f": ConvBlkF,
          "conv_1x1_a": Conv1x1A, "conv_1x1_b": Conv1x1B, "conv_1x1_c": Conv1x1C,
          "conv_blk_s2_a": ConvBlkS2A, "conv_blk_s2_b": ConvBlkS2B, "conv_blk_s2_c": ConvBlkS2C,
          "conv_blk_pad_a": ConvBlkPadA, "conv_blk_pad_b": ConvBlkPadB}
@@ -1162,7 +1176,7 @@ EXPECTED = {"cov_act": expected_cov_act, "cov_conv": expected_cov_conv, "cov_poo
             "conv_dw_wide": expected_conv_dw_wide,
             "cov_mul": expected_cov_mul, "cov_drop_path": expected_cov_drop_path,
             "se_dw": expected_se_dw, "se_dw_wide": expected_se_dw_wide, "cov_average": expected_cov_average,
-            "conv_oc_a": expected_conv_oc_a, "conv_oc_b": expected_conv_oc_b, "conv_oc_c": expected_conv_oc_c, "conv_oc_d": expected_conv_oc_d, "conv_oc_e": expected_conv_oc_e, "conv_oc_f": expected_conv_oc_f, "conv_oc_g": expected_conv_oc_g,
+            "conv_oc_a": expected_conv_oc_a, "conv_oc_b": expected_conv_oc_b, "conv_oc_c": expected_conv_oc_c, "conv_oc_d": expected_conv_oc_d, "conv_oc_e": expected_conv_oc_e, "conv_oc_f": expected_conv_oc_f, "conv_oc_g": expected_conv_oc_g, "conv_oc_h": expected_conv_oc_h,
             "conv_blk_a": expected_conv_blk_a, "conv_blk_b": expected_conv_blk_b, "conv_blk_c": expected_conv_blk_c, "conv_blk_d": expected_conv_blk_d, "conv_blk_e": expected_conv_blk_e, "conv_blk_f": expected_conv_blk_f,
             "conv_1x1_a": expected_conv_1x1_a, "conv_1x1_b": expected_conv_1x1_b, "conv_1x1_c": expected_conv_1x1_c,
             "conv_blk_s2_a": expected_conv_blk_s2_a, "conv_blk_s2_b": expected_conv_blk_s2_b, "conv_blk_s2_c": expected_conv_blk_s2_c,
@@ -1172,7 +1186,7 @@ FILES["multi_a"] = FILES["multi_b"] = os.path.join(MODELS, "multi.cnn")
 FILES["conv_odd"] = FILES["conv_wide"] = FILES["conv_issue11"] = os.path.join(MODELS, "conv_held.cnn")
 FILES["conv_bwd_odd"] = os.path.join(MODELS, "conv_bwd.cnn")
 FILES["se_dw"] = FILES["se_dw_wide"] = os.path.join(MODELS, "se_dw.cnn")
-FILES["conv_oc_a"] = FILES["conv_oc_b"] = FILES["conv_oc_c"] = FILES["conv_oc_d"] = FILES["conv_oc_e"] = FILES["conv_oc_f"] = FILES["conv_oc_g"] = os.path.join(MODELS, "conv_oc.cnn")
+FILES["conv_oc_a"] = FILES["conv_oc_b"] = FILES["conv_oc_c"] = FILES["conv_oc_d"] = FILES["conv_oc_e"] = FILES["conv_oc_f"] = FILES["conv_oc_g"] = FILES["conv_oc_h"] = os.path.join(MODELS, "conv_oc.cnn")
 FILES["conv_blk_a"] = FILES["conv_blk_b"] = FILES["conv_blk_c"] = FILES["conv_blk_d"] = FILES["conv_blk_e"] = FILES["conv_blk_f"] = os.path.join(MODELS, "conv_blk.cnn")
 FILES["conv_1x1_a"] = FILES["conv_1x1_b"] = FILES["conv_1x1_c"] = os.path.join(MODELS, "conv_1x1.cnn")
 FILES["conv_blk_s2_a"] = FILES["conv_blk_s2_b"] = FILES["conv_blk_s2_c"] = os.path.join(MODELS, "conv_blk_s2.cnn")
