@@ -241,6 +241,33 @@ static void oc_emit_tile_enums(Cbuf *c, int p512) {
     cb_line(c, "enum { NV = OCB / VL };");
 }
 
+/* One register tile (inside the loop over a block's tiles): P pixels x OCB channels summed
+ * over every input channel and tap, pixel p's input at tap (ic, kh, kw) being `s` (a C
+ * expression of p) from the row pointer `xr`, the sums stored to buf at pixel position `at`. */
+static void oc_emit_tile(Cbuf *c, const char *xr, const char *s, const char *at) {
+    cb_line(c, "oc_v acc[P][NV];");
+    cb_line(c, "for (int p = 0; p < P; p++)");
+    cb_line(c, "    for (int v = 0; v < NV; v++)");
+    cb_line(c, "        acc[p][v] = (oc_v){0};");
+    cb_line(c, "const float *wq = wb;");
+    cb_line(c, "for (int ic = 0; ic < IC; ic++)");
+    cb_line(c, "for (int kh = 0; kh < KH; kh++)");
+    cb_line(c, "for (int kw = 0; kw < KW; kw++, wq += OCB) {");
+    cb_line(c, "const float *xr = %s;", xr);
+    cb_line(c, "oc_v wv[NV];");
+    cb_line(c, "for (int v = 0; v < NV; v++)");
+    cb_line(c, "    memcpy(&wv[v], wq + v * VL, sizeof wv[v]);");
+    cb_line(c, "for (int p = 0; p < P; p++) {");
+    cb_line(c, "const float s = %s;", s);
+    cb_line(c, "for (int v = 0; v < NV; v++)");
+    cb_line(c, "    acc[p][v] += s * wv[v];");
+    cb_line(c, "}");
+    cb_line(c, "}");
+    cb_line(c, "for (int p = 0; p < P; p++)");
+    cb_line(c, "    for (int v = 0; v < NV; v++)");
+    cb_line(c, "        memcpy(buf + (ptrdiff_t)(%s) * OCB + v * VL, &acc[p][v], sizeof acc[p][v]);", at);
+}
+
 /* The row form's body (see conv_oc_row_geo), after the weights' packing. */
 static void oc_emit_rows(Emit *e, const Op *op, const OcGeo *q) {
     Cbuf *c = e->c;
@@ -282,27 +309,7 @@ static void oc_emit_rows(Emit *e, const Op *op, const OcGeo *q) {
     oc_emit_tile_enums(c, 12);
     cb_line(c, "for (int c0 = 0; c0 < OW; c0 += P) {");
     cb_line(c, "const int cs = c0 + P <= OW ? c0 : OW - P; /* the last tile overlaps */");
-    cb_line(c, "oc_v acc[P][NV];");
-    cb_line(c, "for (int p = 0; p < P; p++)");
-    cb_line(c, "    for (int v = 0; v < NV; v++)");
-    cb_line(c, "        acc[p][v] = (oc_v){0};");
-    cb_line(c, "const float *wq = wb;");
-    cb_line(c, "for (int ic = 0; ic < IC; ic++)");
-    cb_line(c, "for (int kh = 0; kh < KH; kh++)");
-    cb_line(c, "for (int kw = 0; kw < KW; kw++, wq += OCB) {");
-    cb_line(c, "const float *xr = xg + ((ptrdiff_t)ic * KH + kh) * WP + cs * SW + kw * DW;");
-    cb_line(c, "oc_v wv[NV];");
-    cb_line(c, "for (int v = 0; v < NV; v++)");
-    cb_line(c, "    memcpy(&wv[v], wq + v * VL, sizeof wv[v]);");
-    cb_line(c, "for (int p = 0; p < P; p++) {");
-    cb_line(c, "const float s = xr[p * SW];");
-    cb_line(c, "for (int v = 0; v < NV; v++)");
-    cb_line(c, "    acc[p][v] += s * wv[v];");
-    cb_line(c, "}");
-    cb_line(c, "}");
-    cb_line(c, "for (int p = 0; p < P; p++)");
-    cb_line(c, "    for (int v = 0; v < NV; v++)");
-    cb_line(c, "        memcpy(buf + (ptrdiff_t)(cs + p) * OCB + v * VL, &acc[p][v], sizeof acc[p][v]);");
+    oc_emit_tile(c, "xg + ((ptrdiff_t)ic * KH + kh) * WP + cs * SW + kw * DW", "xr[p * SW]", "cs + p");
     cb_line(c, "}");
     cb_line(c, "#else");
     cb_line(c, "for (int col = 0; col < OW; col++) {");
@@ -416,27 +423,7 @@ bool conv_oc_emit_forward(Emit *e, const Op *op) {
     oc_emit_tile_enums(c, 12);
     cb_line(c, "for (int q0 = qa; q0 < qb; q0 += P) {");
     cb_line(c, "const int qs = q0 + P <= qb ? q0 : qb - P; /* the last tile overlaps, within the chunk */");
-    cb_line(c, "oc_v acc[P][NV];");
-    cb_line(c, "for (int p = 0; p < P; p++)");
-    cb_line(c, "    for (int v = 0; v < NV; v++)");
-    cb_line(c, "        acc[p][v] = (oc_v){0};");
-    cb_line(c, "const float *wq = wb;");
-    cb_line(c, "for (int ic = 0; ic < IC; ic++)");
-    cb_line(c, "for (int kh = 0; kh < KH; kh++)");
-    cb_line(c, "for (int kw = 0; kw < KW; kw++, wq += OCB) {");
-    cb_line(c, "const float *xr = xg + ((ptrdiff_t)(ic * KW + kw) * HP + kh * DH) * OW + qs;");
-    cb_line(c, "oc_v wv[NV];");
-    cb_line(c, "for (int v = 0; v < NV; v++)");
-    cb_line(c, "    memcpy(&wv[v], wq + v * VL, sizeof wv[v]);");
-    cb_line(c, "for (int p = 0; p < P; p++) {");
-    cb_line(c, "const float s = xr[p];");
-    cb_line(c, "for (int v = 0; v < NV; v++)");
-    cb_line(c, "    acc[p][v] += s * wv[v];");
-    cb_line(c, "}");
-    cb_line(c, "}");
-    cb_line(c, "for (int p = 0; p < P; p++)");
-    cb_line(c, "    for (int v = 0; v < NV; v++)");
-    cb_line(c, "        memcpy(buf + (ptrdiff_t)(qs - qa + p) * OCB + v * VL, &acc[p][v], sizeof acc[p][v]);");
+    oc_emit_tile(c, "xg + ((ptrdiff_t)(ic * KW + kw) * HP + kh * DH) * OW + qs", "xr[p]", "qs - qa + p");
     cb_line(c, "}");
     cb_line(c, "#else");
     cb_line(c, "for (int qq = qa; qq < qb; qq++) {");
