@@ -915,11 +915,10 @@ static void emit_slice_entries(Cbuf *c, const Graph *g, const Plan *plan, bool t
     cb_line(c, "const long long first = trained_tensors[t].at + (long long)(p - trained_tensors[t].piece) * PIECE;");
     cb_line(c, "const long long end = trained_tensors[t].at + trained_tensors[t].count;");
     cb_line(c, "const long long last = first + PIECE < end ? first + PIECE : end;");
-    cb_line(c, "for (long long k = first; k < last; k++) {");
-    cb_line(c, "float sum = target[k];");
-    cb_line(c, "for (int s = 1; s < ns; s++)");
-    cb_line(c, "    sum += blocks[(ptrdiff_t)(s - 1) * %lldLL + k];", gblock);
-    cb_line(c, "target[k] = sum;");
+    cb_line(c, "for (int s = 1; s < ns; s++) { /* slice by slice: the inner loop runs over the vectors */");
+    cb_line(c, "const float *b = blocks + (ptrdiff_t)(s - 1) * %lldLL;", gblock);
+    cb_line(c, "for (long long k = first; k < last; k++)");
+    cb_line(c, "    target[k] += b[k];");
     cb_line(c, "}");
     cb_line(c, "if (opt && state && (!opt->frozen || !opt->frozen[trained_tensors[t].tensor]))");
     cb_line(c, "    update_tensor(params + first, target + first, m + first, v + first, (size_t)(last - first), opt, bc1, bc2);");
