@@ -68,6 +68,18 @@ bool rt_read_file(const char *path, unsigned char **data, size_t *len, char *err
     size_t n = 0;
     while (buf) {
         if (n + 1 >= cap) {
+            /* Full: grow only if the file goes on (a regular file read in one go ends here
+             * without doubling a buffer of its size). */
+            int ch = getc(f);
+            if (ch == EOF) {
+                if (ferror(f)) {
+                    rt_fail(err, "%s: read error: %s", path, strerror(errno));
+                    free(buf);
+                    buf = NULL;
+                }
+                break;
+            }
+            ungetc(ch, f);
             if (cap > SIZE_MAX / 2) {
                 free(buf);
                 buf = NULL;
