@@ -404,8 +404,9 @@ static const char *fn_name(const Graph *g, int i, FnKind kind) {
     return kind == FN_TRAIN ? arena_printf("%s_train", s) : s;
 }
 
-/* The work (FLOPs plus elements, see emit_fn) below which an op runs on one thread; on one
- * image, CNN_THREAD_WORK_ONE: there the op can only split the image's rows or channel blocks,
+/* The work (FLOPs plus elements, op_thread_work) below which an op runs on one thread; on one
+ * image in a small graph (one_image_work), CNN_THREAD_WORK_ONE: there the op can only split
+ * the image's rows or channel blocks,
  * in short parallel loops (its input copies, its weight packing, then the tiles), each a fork
  * and a join, and a second thread that the system has parked or moved costs more than such
  * an op saves (simplecnn's 32->64 conv, 7.2M per image, took its batch-1 forward from 0.12 to
@@ -440,6 +441,42 @@ typedef struct Fn {
 } Fn;
 
 enum { MAX_FN_ARGS = 32 };
+
+/* Threads pay when the call's work is large against a fork and join (a few microseconds,
+ * tens when a thread must be woken): the work per image of op (a forward op or a backward
+ * one) is its FLOPs (twice the forward's for a gradient: data and weights) plus the elements
+ * it reads and writes, CNN_ELEMENT_WORK each, and the FLOPs of the activation a pooling's
+ * backward does too. */
+static long long op_thread_work(const Graph *g, const Op *op) {
+    const Op *f = op_is_backward(op) ? &g->ops[op->fwd] : op;
+    const OpInfo *oi = op_info(f->kind);
+    double work = oi->flops ? oi->flops(g, f) : 0;
+    if (op_is_backward(op))
+        work *= 2;
+    for (int k = 0; k < f->nin; k++)
+        work += CNN_ELEMENT_WORK * per_image_elements(g->values[f->in[k]].shape);
+    if (f->out >= 0)
+        work += CNN_ELEMENT_WORK * per_image_elements(g->values[f->out].shape);
+    if (op->bwd_act > 0) {
+        const Op *act = &g->ops[g->ops[op->bwd_act].fwd];
+        work += op_info(act->kind)->flops ? 2 * op_info(act->kind)->flops(g, act) : 0;
+    }
+    return work > 1e15 ? (long long)1e15 : (long long)work + 1;
+}
+
+/* The work per image from which an op splits a call of one image over threads: where some op
+ * of the graph does CNN_THREAD_WORK_ONE or more (it runs threaded, so the threads are awake
+ * and the tensors around it are spread over their caches), CNN_THREAD_WORK, as for larger
+ * calls; in the smaller graphs CNN_THREAD_WORK_ONE. (ResNet-18 at batch 1 on 2 threads: its
+ * max pool, adds, 1x1 shortcuts and classifier on one thread took longer than on 1 thread in
+ * all, reading what the threaded convs left in the other core's cache: 12.7 -> 12.3 ms with
+ * them threaded; docs/hacking.md, "Threads".) */
+static long long one_image_work(const Graph *g) {
+    for (int i = 0; i < g->nops; i++)
+        if (g->ops[i].fused_into < 0 && op_thread_work(g, &g->ops[i]) >= CNN_THREAD_WORK_ONE)
+            return CNN_THREAD_WORK;
+    return CNN_THREAD_WORK_ONE;
+}
 
 /* Builds the function for op i (kind says which variant). The signature follows from the op,
  * its fused neighbours and the plan alone: the tensors it reads and writes, its parameters,
@@ -539,28 +576,11 @@ static Fn build_fn(const Graph *g, const Plan *plan, int i, FnKind kind, const c
     cb_raw(&body, "%s", "");
     const char *text = body.data ? body.data : "";
     if (word_in(text, "PARALLEL_FOR") && word_in(text, "n")) {
-        /* Threads pay when the call's work is large against a fork and join (a few
-         * microseconds, tens when a thread must be woken): the work per image is the op's
-         * FLOPs (twice the forward's for a gradient: data and weights) plus the elements it
-         * reads and writes, CNN_ELEMENT_WORK each, and the FLOPs of the activation a pooling's
-         * backward does too. */
-        const OpInfo *oi = op_info(f->kind);
-        double work = oi->flops ? oi->flops(g, f) : 0;
-        if (op_is_backward(op))
-            work *= 2;
-        for (int k = 0; k < f->nin; k++)
-            work += CNN_ELEMENT_WORK * per_image_elements(g->values[f->in[k]].shape);
-        if (f->out >= 0)
-            work += CNN_ELEMENT_WORK * per_image_elements(g->values[f->out].shape);
-        if (op->bwd_act > 0) {
-            const Op *act = &g->ops[g->ops[op->bwd_act].fwd];
-            work += op_info(act->kind)->flops ? 2 * op_info(act->kind)->flops(g, act) : 0;
-        }
-        long long per_image = work > 1e15 ? (long long)1e15 : (long long)work + 1;
+        long long per_image = op_thread_work(g, op);
         Cbuf pre = {0};
         pre.indent = 1;
         cb_line(&pre, "const int cnn_threads = (long long)n * %lldLL >= %lldLL && (n > 1 || %d); /* work per image: %lld */",
-                per_image, (long long)CNN_THREAD_WORK, per_image >= CNN_THREAD_WORK_ONE, per_image);
+                per_image, (long long)CNN_THREAD_WORK, per_image >= one_image_work(g), per_image);
         cb_line(&pre, "(void)cnn_threads;");
         cb_raw(&pre, "%s", text);
         cb_free(&body);
