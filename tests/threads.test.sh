@@ -18,7 +18,6 @@ bad() { echo "FAIL $*"; fail=$((fail+1)); }
 
 # flags MODEL: "FUNCTION WORK F" for each op function of MODEL's batch-1 C that splits a loop
 flags() {
-    "$B/cnnc" --emit=c --batch 1 "$top/models/$1.cnn" -o "$tmp/$1" || { bad "$1: cnnc failed"; return; }
     awk '/^static .*void [a-z0-9_]*\(/ { match($0, /void [a-z0-9_]*\(/); fn = substr($0, RSTART + 5, RLENGTH - 6) }
          /const int cnn_threads = \(long long\)n \* [0-9]+LL/ {
              match($0, /n \* [0-9]+LL/); w = substr($0, RSTART + 4, RLENGTH - 6)
@@ -27,6 +26,8 @@ flags() {
 }
 
 for m in lenet5 simplecnn resnet18_cifar; do
+    : >"$tmp/$m.flags"
+    "$B/cnnc" --emit=c --batch 1 "$top/models/$m.cnn" -o "$tmp/$m" || { bad "$m: cnnc --emit=c failed"; continue; }
     flags $m >"$tmp/$m.flags"
     [ -s "$tmp/$m.flags" ] || { bad "$m: no op function sets cnn_threads"; continue; }
     # the rule, line by line
