@@ -8,6 +8,7 @@
 
 #include <stdarg.h>
 #include <limits.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -290,6 +291,11 @@ bool cli_memory_alloc(const CnnModel *m, CliMemory *mem, char *err) {
         return false;
     }
     return true;
+}
+
+void cli_poison_work(const CnnModel *m, CliMemory *mem) {
+    for (size_t k = 0; k < m->work_floats; k++)
+        mem->work[k] = NAN;
 }
 
 float *cli_pack(const CnnModel *m, const float *params, float *work) {

@@ -55,6 +55,10 @@ typedef struct CliMemory {
     float *params, *work;
 } CliMemory;
 bool cli_memory_alloc(const CnnModel *m, CliMemory *mem, char *err);
+/* The test interfaces (forward, grad) fill the workspace with NaN before the call: a kernel that
+ * reads scratch no earlier step of the call wrote (a fresh allocation's zeros would hide it)
+ * then yields NaN, which the parity and gradient checks catch (docs/testing.md). */
+void cli_poison_work(const CnnModel *m, CliMemory *mem);
 /* params' weights packed for m->forward_packed (free() them), or NULL when the model packs
  * nothing or the memory is short: cli_forward then runs m->forward, which packs at each call.
  * Pack again after params change. */

@@ -51,12 +51,8 @@ int cmd_forward(const CnnModel *m, int argc, char **argv) {
              ckpt_get_f32(x, "input", shape, m->in_rank + 1, in, err);
     }
     ckpt_free(x);
-    /* The test interface fills the workspace with NaN first: a kernel that reads scratch no
-     * earlier step of the call wrote (a fresh allocation's zeros would hide it) then yields
-     * NaN outputs, which the parity checks catch. */
     if (ok)
-        for (size_t k = 0; k < m->work_floats; k++)
-            mem.work[k] = NAN;
+        cli_poison_work(m, &mem);
     float *packs = ok ? cli_pack(m, mem.params, mem.work) : NULL;
     for (int done = 0; ok && done < n; done += m->batch) {
         int k = n - done < m->batch ? n - done : m->batch;

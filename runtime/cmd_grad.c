@@ -122,10 +122,7 @@ int cmd_grad(const CnnModel *m, int argc, char **argv) {
     float loss = NAN;
     if (ok) {
         cnn_step_opts o = grad_opts(m);
-        /* The workspace filled with NaN first, as `forward` does: a kernel that reads scratch
-         * the step did not write yields NaN gradients, which the gradient checks catch. */
-        for (size_t k = 0; k < m->work_floats; k++)
-            mem.work[k] = NAN;
+        cli_poison_work(m, &mem);
         if (dropout_seed) {
             o.dropout = 1;
             o.seed = (unsigned long long)seed;

@@ -51,9 +51,9 @@ bool conv_small_takes_forward(const Op *op, const Attrs *a, Shape in, Shape out)
 enum { OCB = 16, OCB_512 = 32, P_MAX = 12, SLOTS_MAX = 64 };
 
 typedef struct {
-    int hp;          /* rows of the padded input */
-    int chunks;      /* row chunks per image */
-    int rows;        /* output rows per chunk (the last may have fewer), a multiple of PKH */
+    int hp;          /* rows of the padded input (the flat form) */
+    int chunks;      /* row chunks per image (the flat form) */
+    int rows;        /* output rows per chunk (the last may have fewer), a multiple of PKH (the flat form) */
     int rq;          /* flat positions of the longest chunk */
     int slots;
     int64_t wp_at, buf_at, total;
@@ -98,11 +98,8 @@ static bool conv_oc_row_geo(const Graph *g, const Op *op, OcGeo *q) {
         return false;
     if (a->sh == 1 && a->sw == 1 && ow <= 32)   /* the flat form's */
         return false;
-    q->by_row = true;
-    q->hp = in.d[2] + a->ph + a->ph_end;
+    q->by_row = true;   /* hp, chunks and rows: the flat form's only */
     q->wpad = in.d[3] + a->pw + a->pw_end;
-    q->chunks = 1;
-    q->rows = 1;
     q->rq = ow;
     int64_t rows = (int64_t)in.d[0] * out.d[2];
     q->slots = rows < SLOTS_MAX ? (int)rows : SLOTS_MAX;
@@ -206,9 +203,17 @@ static void oc_emit_pack(Emit *e, const OcGeo *q) {
  * epilogue in a loop over the lanes that compilers vectorize, then stored to their 16 planes.
  * The channels past OC of the last block read the parameters of channel OC - 1 and are not
  * stored. */
+/* The head of the write-out's loop over a pixel's OCB lanes (bq: the pixel's sums in buf): v,
+ * the sum and the bias of channel oc (OC - 1 past OC in the last block). Block ends with "}". */
+static void oc_emit_lanes(Cbuf *c, const Op *op) {
+    cb_line(c, "for (int j = 0; j < OCB; j++) {");
+    cb_line(c, "const int oc = cb * OCB + j < OC ? cb * OCB + j : OC - 1; /* for the bias and epilogue */");
+    cb_line(c, "(void)oc;");
+    cb_line(c, "const float v = %s;", op->a.bias ? "bq[j] + b[oc]" : "bq[j]");
+}
+
 static void oc_emit_store(Emit *e, const Op *op) {
     Cbuf *c = e->c;
-    const char *val = op->a.bias ? "bq[j] + b[oc]" : "bq[j]";
     const char *epi = emit_has_epilogue(op) ? emit_epilogue(e, op, "v", "oc") : "v";
     cb_line(c, "const int ocn = OC - cb * OCB < OCB ? OC - cb * OCB : OCB;");
     cb_line(c, "float *const yb = y + ((ptrdiff_t)i * OC + cb * OCB) * OH * OW;");
@@ -216,10 +221,7 @@ static void oc_emit_store(Emit *e, const Op *op) {
     cb_line(c, "for (int col = 0; col < OW; col++) {");
     cb_line(c, "const float *bq = buf + (ptrdiff_t)(r * OW + col - qa) * OCB;");
     cb_line(c, "float t[OCB];");
-    cb_line(c, "for (int j = 0; j < OCB; j++) {");
-    cb_line(c, "const int oc = cb * OCB + j < OC ? cb * OCB + j : OC - 1; /* for the bias and epilogue */");
-    cb_line(c, "(void)oc;");
-    cb_line(c, "const float v = %s;", val);
+    oc_emit_lanes(c, op);
     cb_line(c, "t[j] = %s;", epi);
     cb_line(c, "}");
     cb_line(c, "for (int j = 0; j < ocn; j++)");
@@ -343,16 +345,17 @@ bool conv_oc_emit_forward(Emit *e, const Op *op) {
     emit_image_dims(c, "I", in);
     emit_image_dims(c, "O", out);
     cb_line(c, "/* output channels in the vector lanes, pixels flattened with pitch OW (conv_oc.c) */");
-    cb_line(c, "enum { KH = %d, KW = %d, DH = %d, DW = %d, PH = %d, PW = %d, HP = %d, KK = IC * KH * KW };", a->kh, a->kw,
-            a->dh, a->dw, a->ph, a->pw, q.hp);
-    if (q.by_row)
+    cb_line(c, "enum { KH = %d, KW = %d, DH = %d, DW = %d, PH = %d, PW = %d, KK = IC * KH * KW };", a->kh, a->kw,
+            a->dh, a->dw, a->ph, a->pw);
+    if (q.by_row) {
         cb_line(c, "enum { SH = %d, SW = %d, WP = %d }; /* tiles along one output row, any stride */", a->sh, a->sw,
                 q.wpad);
-    if (q.by_row)
         cb_line(c, "enum { SLOTS = %d }; /* row buffers */", q.slots);
-    else
+    } else {
+        cb_line(c, "enum { HP = %d }; /* rows of the padded input */", q.hp);
         cb_line(c, "enum { CHUNKS = %d, CROWS = %d, RQ = %d, SLOTS = %d }; /* row chunks per image at small n, their rows */",
                 q.chunks, q.rows, q.rq, q.slots);
+    }
     if (oc_wide_block(e->g, op)) {
         cb_line(c, "#if defined(__AVX512F__)");
         cb_line(c, "enum { OCB = %d }; /* output channels per block */", OCB_512);
@@ -444,7 +447,6 @@ bool conv_oc_emit_forward(Emit *e, const Op *op) {
      * bias, the epilogue and the pooling in a loop over the lanes that compilers vectorize,
      * then stored to their 16 planes. The channels past OC of the last block read the
      * parameters of channel OC - 1 and are not stored. */
-    const char *val = a->bias ? "bq[j] + b[oc]" : "bq[j]";
     const char *epi = emit_has_epilogue(op) ? emit_epilogue(e, op, "v", "oc") : "v";
     bool max = pool && pool->kind == OP_MAXPOOL;
     if (!pool) {
@@ -464,10 +466,7 @@ bool conv_oc_emit_forward(Emit *e, const Op *op) {
         cb_line(c, "const float *bq = buf + (ptrdiff_t)(r * OW + col - qa) * OCB;");
         if (op->keeps >= 0)
             cb_line(c, "float tk[OCB];");
-        cb_line(c, "for (int j = 0; j < OCB; j++) {");
-        cb_line(c, "const int oc = cb * OCB + j < OC ? cb * OCB + j : OC - 1; /* for the bias and epilogue */");
-        cb_line(c, "(void)oc;");
-        cb_line(c, "const float v = %s;", val);
+        oc_emit_lanes(c, op);
         cb_line(c, "const float t = %s;", epi);
         if (op->keeps >= 0)
             cb_line(c, "tk[j] = t;");
