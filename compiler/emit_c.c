@@ -1367,6 +1367,13 @@ static int emit_source(Cbuf *c, const Graph *g, const Plan *plan, const EmitOpti
     cb_line(c, "#else");
     cb_line(c, "#define PARALLEL_FOR");
     cb_line(c, "#endif");
+    cb_line(c, "/* CNN_THREADS(): the threads such a loop runs on when it splits (1 without OpenMP). */");
+    cb_line(c, "#ifdef _OPENMP");
+    cb_line(c, "int omp_get_max_threads(void);");
+    cb_line(c, "#define CNN_THREADS() omp_get_max_threads()");
+    cb_line(c, "#else");
+    cb_line(c, "#define CNN_THREADS() 1");
+    cb_line(c, "#endif");
     cb_line(c, "/* In the function OpenMP outlines for a parallel loop, the op's pointers are no longer");
     cb_line(c, " * restrict, and the compiler does not vectorize a short inner loop that it would have to");
     cb_line(c, " * guard with overlap checks: CNN_SIMD(VL) before such a loop says that its iterations are");

@@ -74,6 +74,13 @@ static inline CNN_MAYBE_UNUSED float cnn_erf(float x) {
 #else
 #define PARALLEL_FOR
 #endif
+/* CNN_THREADS(): the threads such a loop runs on when it splits (1 without OpenMP). */
+#ifdef _OPENMP
+int omp_get_max_threads(void);
+#define CNN_THREADS() omp_get_max_threads()
+#else
+#define CNN_THREADS() 1
+#endif
 /* In the function OpenMP outlines for a parallel loop, the op's pointers are no longer
  * restrict, and the compiler does not vectorize a short inner loop that it would have to
  * guard with overlap checks: CNN_SIMD(VL) before such a loop says that its iterations are
