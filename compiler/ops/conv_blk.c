@@ -872,15 +872,19 @@ static void blk_emit(Emit *e, const BlkGeo *q, const char *src, const char *cons
     if (q->local) {
         cb_line(c, "const int cni = BNI; /* images per chunk */");
     } else {
-        /* A group of at most two images per thread: chunks of one image. The copy loop above
-         * shares the group out by image as the slots share out the jobs, so each thread's jobs
-         * read the copies it made; in one chunk of BNI images every thread reads every copy,
-         * which the next group's copy then takes back from the other core's cache. ResNet-18
-         * at batch 8 (groups of 2 to 4 images, one chunk each) on 2 threads: its 3x3 convs
-         * 5-20% faster, the model 89.7-90.5 -> 84.4-85.2 ms a call. In larger groups a chunk's
-         * weights, reused over its BNI images, weigh more: VGG-16-BN (CIFAR) at batch 32,
-         * groups of 11 and 16 images, ran 3-8% slower with chunks of one image. */
-        cb_line(c, "const int cni = cnn_threads && CNN_THREADS() > 1 && gn <= 2 * CNN_THREADS() ? 1 : BNI; /* images per chunk */");
+        /* On several threads, a group that makes fewer chunks than threads runs in one chunk
+         * per thread at least: the copy loop above shares the group out by image as the slots
+         * share out the jobs, so each thread's jobs then read the copies it made; in one chunk
+         * every thread reads every copy, which the next group's copy then takes back from the
+         * other core's cache. At most two images per thread: chunks of one image (a chunk of 2
+         * and one of 1 would leave a thread idle). On 2 threads, ResNet-18 at batch 8 (groups
+         * of 2 to 4 images, one chunk each): its 3x3 convs 5-20% faster, the model 89.7-90.5
+         * -> 84.4-85.2 ms a call; resnet18_cifar at batch 32 (its 8x8 stage in groups of 11,
+         * one chunk): 97.5 -> 95.8 ms (medians of 5); VGG-16-BN (CIFAR) the same within 1%.
+         * Chunks of one image in every group instead: VGG 3-8% slower (a chunk's weights are
+         * reused over its images). */
+        cb_line(c, "const int cnt = cnn_threads ? CNN_THREADS() : 1;");
+        cb_line(c, "const int cni = cnt > 1 && gn <= 2 * cnt ? 1 : cnt > 1 && (gn + BNI - 1) / BNI < cnt ? (gn + cnt - 1) / cnt : BNI; /* images per chunk */");
     }
     cb_line(c, "const int nch = (gn + cni - 1) / cni, jobs = nch * BNOCB;");
     if (q->local) { /* one chunk (a batch of one): every slot would copy the same images */
