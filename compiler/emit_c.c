@@ -406,11 +406,10 @@ static const char *fn_name(const Graph *g, int i, FnKind kind) {
 
 /* The work (FLOPs plus elements, op_thread_work) below which an op runs on one thread; on one
  * image in a small graph (one_image_work), CNN_THREAD_WORK_ONE: there the op can only split
- * the image's rows or channel blocks,
- * in short parallel loops (its input copies, its weight packing, then the tiles), each a fork
- * and a join, and a second thread that the system has parked or moved costs more than such
- * an op saves (simplecnn's 32->64 conv, 7.2M per image, took its batch-1 forward from 0.12 to
- * 0.29-0.40 ms on 2 threads; docs/hacking.md, "Threads"). */
+ * the image's rows or channel blocks, in short parallel loops (its input copies, its weight
+ * packing, then the tiles), each a fork and a join, and a second thread that the system has
+ * parked or moved costs more than such an op saves (simplecnn's 32->64 conv, 7.2M per image,
+ * took its batch-1 forward from 0.12 to 0.29-0.40 ms on 2 threads; docs/hacking.md, "Threads"). */
 enum { CNN_THREAD_WORK = 1 << 20, CNN_THREAD_WORK_ONE = 1 << 24 };
 /* The work of one element read or written, in FLOPs: what the memory-bound ops (pooling,
  * batchnorm, activations and their gradients) take per element against a conv's FLOP (LeNet's

@@ -198,11 +198,6 @@ static void oc_emit_pack(Emit *e, const OcGeo *q) {
     emit_pack_end(e);
 }
 
-/* The write-out of output rows [r0, r1) of image i, block cb, from buf (flat position qa
- * first), pixel by pixel: the block's 16 channels (contiguous in buf) through the bias and the
- * epilogue in a loop over the lanes that compilers vectorize, then stored to their 16 planes.
- * The channels past OC of the last block read the parameters of channel OC - 1 and are not
- * stored. */
 /* The head of the write-out's loop over a pixel's OCB lanes (bq: the pixel's sums in buf): v,
  * the sum and the bias of channel oc (OC - 1 past OC in the last block). Block ends with "}". */
 static void oc_emit_lanes(Cbuf *c, const Op *op) {
@@ -212,6 +207,11 @@ static void oc_emit_lanes(Cbuf *c, const Op *op) {
     cb_line(c, "const float v = %s;", op->a.bias ? "bq[j] + b[oc]" : "bq[j]");
 }
 
+/* The write-out of output rows [r0, r1) of image i, block cb, from buf (flat position qa
+ * first), pixel by pixel: the block's 16 channels (contiguous in buf) through the bias and the
+ * epilogue in a loop over the lanes that compilers vectorize, then stored to their 16 planes.
+ * The channels past OC of the last block read the parameters of channel OC - 1 and are not
+ * stored. */
 static void oc_emit_store(Emit *e, const Op *op) {
     Cbuf *c = e->c;
     const char *epi = emit_has_epilogue(op) ? emit_epilogue(e, op, "v", "oc") : "v";
