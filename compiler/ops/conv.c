@@ -28,6 +28,7 @@ void conv_emit_norm_tables(Cbuf *c, const Graph *g, const Op *op) {
 bool conv_small_emit_dw(Emit *e, const Op *fwd);
 int64_t conv_small_dw_scratch(const Attrs *a, Shape in, Shape out); /* -1: not taken */
 bool conv_small_emit_forward(Emit *e, const Op *op, const Attrs *a, Shape in, Shape out, const char *src);
+bool conv_small_takes_forward(const Graph *g, const Op *op, const Attrs *a, Shape in, Shape out);
 /* conv_bwd.c: the weight gradient of stride-1 convs with few to medium channels; -1 / false
  * when the layer does not qualify */
 int64_t conv_bwd_dw_scratch(const Attrs *a, Shape in, Shape out);
@@ -982,8 +983,13 @@ static void conv_emit_backward(Emit *e, const Op *bwd, const Op *fwd) {
 
 /* Fusion: a tiling pooling closes the conv through the column kernel only (8 or more
  * columns), with a window row of at most 64 KiB. In training the conv also stores the
- * pooling's input in full (op->keeps), which only conv_oc.c's kernel does, and the windows
- * must cover it (the activation's backward reads all of it). */
+ * pooling's input in full (op->keeps, when a backward op reads it), which conv_oc.c's and
+ * conv_small.c's kernels do, and the windows must cover it (the activation's backward reads
+ * all of it). conv_small.c takes the op only when it keeps that input (pass_fuse sets keeps
+ * after this answer): otherwise the column kernel, which stores the pooled values only. */
+static bool conv_column_pool(Shape o, const Op *pool) {
+    return o.d[3] >= 8 && (int64_t)8 * pool->a.kh * o.d[3] <= 16384;
+}
 static bool conv_close_pool(const Graph *g, const Op *op, const Op *pool) {
     Shape o = g->values[op->out].shape;
     if (g->training) {
@@ -991,9 +997,12 @@ static bool conv_close_pool(const Graph *g, const Op *op, const Op *pool) {
             return false;
         Op t = *op;
         t.epi_pool = (int)(pool - g->ops);
-        return conv_oc_scratch(g, &t) >= 0;
+        if (conv_oc_scratch(g, &t) >= 0)
+            return true;
+        t.keeps = op->out; /* as if kept; if not, the column kernel */
+        return conv_small_takes_forward(g, &t, &t.a, g->values[op->in[0]].shape, o) && conv_column_pool(o, pool);
     }
-    return o.d[3] >= 8 && (int64_t)8 * pool->a.kh * o.d[3] <= 16384;
+    return conv_column_pool(o, pool);
 }
 
 /* The PyTorch twin; uneven padding (pad = same) is an explicit F.pad. */

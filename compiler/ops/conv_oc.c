@@ -40,7 +40,7 @@
 
 int64_t conv_oc_scratch(const Graph *g, const Op *op);
 bool conv_oc_emit_forward(Emit *e, const Op *op);
-bool conv_small_takes_forward(const Op *op, const Attrs *a, Shape in, Shape out); /* conv_small.c */
+bool conv_small_takes_forward(const Graph *g, const Op *op, const Attrs *a, Shape in, Shape out); /* conv_small.c */
 
 /* OCB: output channels per block (two vectors of 8; with AVX-512 OCB_512, two vectors of 16,
  * emitted under #if: a tile of 12 pixels x 32 channels, 24 accumulators, two weight vectors
@@ -139,7 +139,7 @@ static bool conv_oc_geo(const Graph *g, const Op *op, OcGeo *q) {
     long long ick = (long long)ic * a->kh * a->kw;
     if (ow > 32 || (ow > 16 && ick > 32) || oc < 16 || ick < 9 || ick > 512 || (ick > 256 && oc < 48))
         return false;
-    if (ick == 9 && conv_small_takes_forward(op, a, in, out))
+    if (ick == 9 && conv_small_takes_forward(g, op, a, in, out))
         return false;
     if (a->kh * a->kw == 1 && (ick < 64 || oc < 64))   /* MobileNet-v3's 1x1 convs ran slower */
         return false;

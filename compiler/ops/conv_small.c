@@ -170,24 +170,32 @@ bool conv_small_emit_dw(Emit *e, const Op *fwd) {
  * before it in the same job so as to end exactly at its last pixel (recomputing a few with the
  * same result), and no load reads past the plane. The fused epilogue (activation, batchnorm)
  * is applied to the job's whole vectors (a loop of constant length, which vectorizes, even on
- * the positions then dropped), and the results go out row segment by row segment. */
+ * the positions then dropped), and the results go out row segment by row segment.
+ * In training, a pooling whose windows tile the plane may close the conv when its input is
+ * kept (op->keeps: the backward of the activation or of a max pool reads it): then a job is
+ * one row of windows (PKH output rows, flat positions [r0 * WP, (r0 + PKH - 1) * WP + OW)),
+ * its outputs go to the kept tensor yk, and the job pools them into y right after, from L1
+ * (LeNet-5's first conv and 2x2 average pool, instead of a pooling op reading 1.2 MB back at
+ * batch 64). */
 bool conv_small_emit_forward(Emit *e, const Op *op, const Attrs *a, Shape in, Shape out, const char *src);
-bool conv_small_takes_forward(const Op *op, const Attrs *a, Shape in, Shape out);
+bool conv_small_takes_forward(const Graph *g, const Op *op, const Attrs *a, Shape in, Shape out);
 
 /* Whether conv_small_emit_forward takes the layer (conv_oc.c leaves it the reductions of 9
  * taps or fewer that it takes). */
-bool conv_small_takes_forward(const Op *op, const Attrs *a, Shape in, Shape out) {
+bool conv_small_takes_forward(const Graph *g, const Op *op, const Attrs *a, Shape in, Shape out) {
     int ic = in.d[1], oc = out.d[1], oh = out.d[2], ow = out.d[3];
     bool pads = a->ph || a->pw || a->ph_end || a->pw_end;
-    if (a->sh != 1 || a->sw != 1 || a->dh != 1 || a->dw != 1 || a->groups != 1 || op->epi_pool >= 0 ||
+    if (a->sh != 1 || a->sw != 1 || a->dh != 1 || a->dw != 1 || a->groups != 1 || (op->epi_pool >= 0 && op->keeps < 0) ||
         (op->pro_norm >= 0 && !pads) || oc > 32 || (long long)ic * a->kh * a->kw > 1024 || ow > 32)
         return false;
     int wp = in.d[3] + a->pw + a->pw_end;
-    return (oh - 1) * wp + ow >= LANES; /* planes smaller than one vector: conv.c's kernel */
+    /* a job's positions: the plane's, or a row of pooling windows' */
+    int rows = op->epi_pool >= 0 ? g->ops[op->epi_pool].a.kh : oh;
+    return (rows - 1) * wp + ow >= LANES; /* fewer than one vector: conv.c's kernel */
 }
 
 bool conv_small_emit_forward(Emit *e, const Op *op, const Attrs *a, Shape in, Shape out, const char *src) {
-    if (!conv_small_takes_forward(op, a, in, out))
+    if (!conv_small_takes_forward(e->g, op, a, in, out))
         return false;
     int oc = out.d[1], ow = out.d[3];
     int wp = in.d[3] + a->pw + a->pw_end;
@@ -199,23 +207,40 @@ bool conv_small_emit_forward(Emit *e, const Op *op, const Attrs *a, Shape in, Sh
     int qb = ACC_VECTORS / obs > 4 ? 4 : ACC_VECTORS / obs;
     Cbuf *c = e->c;
     const char *epi = emit_has_epilogue(op) ? emit_epilogue(e, op, "v", "oc0 + o") : "v";
+    const Op *pool = op->epi_pool >= 0 ? &e->g->ops[op->epi_pool] : NULL;
     cb_line(c, "{ /* lanes along the flattened output plane of pitch WP (conv_small.c) */");
     cb_line(c, "enum { QN = %d, OBS = %d, NOB = OC / OBS, QB = %d }; /* flat positions, channels per job, vectors per job */",
             qn, obs, qb);
-    cb_line(c, "#if CNN_VECTORS");
-    cb_line(c, "/* QT runs of QB vectors; the last run also takes the rest of the plane (at least one vector) */");
-    cb_line(c, "enum { QT = QN / (QB * CNN_VW) > 0 ? QN / (QB * CNN_VW) : 1 };");
-    cb_line(c, "#else");
-    cb_line(c, "enum { QT = 1 };");
-    cb_line(c, "#endif");
+    if (pool) {
+        cb_line(c, "enum { PKH = %d, PKW = %d, PH_OUT = OH / PKH, PW_OUT = OW / PKW }; /* the fused %s */", pool->a.kh,
+                pool->a.kw, op_name(pool->kind));
+        cb_line(c, "enum { QT = PH_OUT }; /* a job: one row of windows, PKH output rows */");
+    } else {
+        cb_line(c, "#if CNN_VECTORS");
+        cb_line(c, "/* QT runs of QB vectors; the last run also takes the rest of the plane (at least one vector) */");
+        cb_line(c, "enum { QT = QN / (QB * CNN_VW) > 0 ? QN / (QB * CNN_VW) : 1 };");
+        cb_line(c, "#else");
+        cb_line(c, "enum { QT = 1 };");
+        cb_line(c, "#endif");
+    }
     cb_line(c, "PARALLEL_FOR");
     cb_line(c, "for (int job = 0; job < n * NOB * QT; job++) {");
     cb_line(c, "const int qt = job %% QT, ob = job / QT %% NOB, i = job / QT / NOB, oc0 = ob * OBS;");
     cb_line(c, "const float *xg = %s + (ptrdiff_t)i * IC * HP * WP;", src);
-    cb_line(c, "float *yg = y + ((ptrdiff_t)i * OC + oc0) * OH * OW;");
+    cb_line(c, "float *yg = %s + ((ptrdiff_t)i * OC + oc0) * OH * OW;", pool ? "yk" : "y");
+    if (pool)
+        cb_line(c, "const int qa = qt * PKH * WP, qz = (qt * PKH + PKH - 1) * WP + OW; /* the job's positions */");
+    else
+        cb_line(c, "const int qa = 0, qz = QN; /* the plane's positions (the vector jobs take a run of them) */");
+    cb_line(c, "(void)qa, (void)qz;");
     cb_line(c, "#if CNN_VECTORS");
-    cb_line(c, "int q0 = qt * QB * CNN_VW;");
-    cb_line(c, "const int qe = qt == QT - 1 ? QN : q0 + QB * CNN_VW;");
+    if (pool) {
+        cb_line(c, "int q0 = qa;");
+        cb_line(c, "const int qe = qz;");
+    } else {
+        cb_line(c, "int q0 = qt * QB * CNN_VW;");
+        cb_line(c, "const int qe = qt == QT - 1 ? QN : q0 + QB * CNN_VW;");
+    }
     for (int pass = 0; pass < 2; pass++) {
         int nv = pass == 0 ? qb : 1;
         if (pass == 0)
@@ -268,7 +293,7 @@ bool conv_small_emit_forward(Emit *e, const Op *op, const Attrs *a, Shape in, Sh
         cb_line(c, "}");
     }
     cb_line(c, "#else");
-    cb_line(c, "for (int q = 0; q < QN; q++) {");
+    cb_line(c, "for (int q = qa; q < qz; q++) {");
     cb_line(c, "const int r = q / WP, col = q %% WP;");
     cb_line(c, "if (col >= OW)");
     cb_line(c, "    continue;");
@@ -282,6 +307,20 @@ bool conv_small_emit_forward(Emit *e, const Op *op, const Attrs *a, Shape in, Sh
     cb_line(c, "}");
     cb_line(c, "}");
     cb_line(c, "#endif");
+    if (pool) { /* the job's row of windows, from the rows it just stored (same order and NaN rule as conv_oc.c) */
+        bool max = pool->kind == OP_MAXPOOL;
+        cb_line(c, "float *const pg = y + (((ptrdiff_t)i * OC + oc0) * PH_OUT + qt) * PW_OUT;");
+        cb_line(c, "for (int o = 0; o < OBS; o++)");
+        cb_line(c, "for (int pc = 0; pc < PW_OUT; pc++) {");
+        cb_line(c, "float m = %s;", max ? "-INFINITY" : "0.0f");
+        cb_line(c, "for (int r = qt * PKH; r < qt * PKH + PKH; r++)");
+        cb_line(c, "for (int col = pc * PKW; col < pc * PKW + PKW; col++) {");
+        cb_line(c, "const float t = yg[(ptrdiff_t)o * OH * OW + r * OW + col];");
+        cb_line(c, max ? "m = t > m || isnan(t) ? t : m;" : "m += t;");
+        cb_line(c, "}");
+        cb_line(c, "pg[(ptrdiff_t)o * PH_OUT * PW_OUT + pc] = %s;", max ? "m" : "m / (float)(PKH * PKW)");
+        cb_line(c, "}");
+    }
     cb_line(c, "}");
     cb_line(c, "}");
     return true;

@@ -1387,6 +1387,28 @@ FILES["fuse_train_d"] = os.path.join(MODELS, "fuse_train.cnn")
 INPUT_SHAPE["fuse_train_d"], OUTPUT_SHAPE["fuse_train_d"] = [2, 11, 20], [2]
 
 
+class FuseTrainE(nn.Module):
+    def __init__(self, classes=3):
+        super().__init__()
+        self.conv0 = nn.Conv2d(2, 6, 3, padding=1)
+        self.conv1 = nn.Conv2d(6, 8, 3, padding=1)
+        self.linear0 = nn.Linear(352, classes)
+
+    def forward(self, x):
+        x = F.max_pool2d(F.relu(self.conv0(x)), 2)               # [6, 8, 11]
+        x = F.avg_pool2d(torch.tanh(self.conv1(x)), (2, 1))      # [8, 4, 11]
+        return self.linear0(torch.flatten(x, 1))
+
+
+def expected_fuse_train_e(classes=3):
+    return _conv("conv0", 6, 2, 3) + _conv("conv1", 8, 6, 3) + _linear("linear0", classes, 352)
+
+
+TWINS["fuse_train_e"], EXPECTED["fuse_train_e"] = FuseTrainE, expected_fuse_train_e
+FILES["fuse_train_e"] = os.path.join(MODELS, "fuse_train.cnn")
+INPUT_SHAPE["fuse_train_e"], OUTPUT_SHAPE["fuse_train_e"] = [2, 16, 22], [3]
+
+
 # ---------------------------------------------------------------- conv_tiny (conv_tiny.cnn)
 class ConvTinyA(nn.Module):
     def __init__(self, classes=3):
