@@ -15,7 +15,8 @@
 # conv_1x1.c's forward, data and weight gradients (a strided 1x1 conv; tile per target);
 # grad_slice_conv at batch 37 the batch slices and conv_bwd.c's data gradient with the images
 # in the lanes (tile per target; conv_tiny_a its unrolled column blocks and loop), lin_lanes_a at batch 37 linear.c's forward with the images
-# in the lanes (a block of 32 or 16 per target). The SSE and scalar builds are compiled at -O1
+# in the lanes (a block of 32 or 16 per target), fuse_train_e's gradients conv_small.c's
+# forward closed by a pooling in training (a job's runs of vectors per target). The SSE and scalar builds are compiled at -O1
 # (half the compile time of -O3; the code paths are chosen by the preprocessor, not by the
 # optimization level), AVX2 and gcc at cnnc's -O3.
 B=${1:-build}
@@ -30,7 +31,7 @@ check() { # label, env assignments..., then models
     label=$1; shift
     if env "$@" /usr/bin/python3 "$top/tests/torch/parity.py" --build "$B" --only lenet5 cov_conv cov_pool cov_norm_act conv_odd conv_oc_a conv_oc_b conv_oc_e conv_blk_a conv_blk_d conv_blk_e conv_blk_f conv_1x1_a $pmore \
         >"$B/portable.log" 2>&1 &&
-        env "$@" /usr/bin/python3 "$top/tests/torch/grad_parity.py" --build "$B" --only conv_bwd_odd conv_dw_wide conv_blk_a conv_1x1_a $more \
+        env "$@" /usr/bin/python3 "$top/tests/torch/grad_parity.py" --build "$B" --only conv_bwd_odd conv_dw_wide conv_blk_a conv_1x1_a fuse_train_e $more \
             >>"$B/portable.log" 2>&1 &&
         env "$@" /usr/bin/python3 "$top/tests/torch/grad_parity.py" --build "$B" --batch 37 --only grad_slice_conv conv_tiny_a conv_tiny_b lin_lanes_a >>"$B/portable.log" 2>&1; then
         pass=$((pass+1)); echo "$label: ok"

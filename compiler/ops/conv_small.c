@@ -243,14 +243,16 @@ bool conv_small_emit_forward(Emit *e, const Op *op, const Attrs *a, Shape in, Sh
     }
     for (int pass = 0; pass < 2; pass++) {
         int nv = pass == 0 ? qb : 1;
-        if (pass == 0)
+        if (pass == 0 && pool) { /* a row of windows: runs of QB vectors, the last overlapping (within the job) */
+            cb_line(c, "for (; q0 < qe && qe - qa >= %d * CNN_VW; q0 += %d * CNN_VW) {", nv, nv);
+            cb_line(c, "const int qs = q0 + %d * CNN_VW <= qe ? q0 : qe - %d * CNN_VW;", nv, nv);
+        } else if (pass == 0) {
             cb_line(c, "for (; q0 + %d * CNN_VW <= qe; q0 += %d * CNN_VW) {", nv, nv);
-        else
-            cb_line(c, "for (; q0 < qe; q0 += CNN_VW) {");
-        if (pass == 1)
-            cb_line(c, "const int qs = q0 + CNN_VW <= qe ? q0 : qe - CNN_VW; /* the last overlaps, within the job */");
-        else
             cb_line(c, "const int qs = q0;");
+        } else {
+            cb_line(c, "for (; q0 < qe; q0 += CNN_VW) {");
+            cb_line(c, "const int qs = q0 + CNN_VW <= qe ? q0 : qe - CNN_VW; /* the last overlaps, within the job */");
+        }
         cb_line(c, "cnn_vec acc[OBS][%d];", nv);
         cb_line(c, "for (int o = 0; o < OBS; o++)");
         cb_line(c, "    for (int u = 0; u < %d; u++)", nv);
@@ -309,8 +311,10 @@ bool conv_small_emit_forward(Emit *e, const Op *op, const Attrs *a, Shape in, Sh
     cb_line(c, "#endif");
     if (pool) { /* the job's row of windows, from the rows it just stored (same order and NaN rule as conv_oc.c) */
         bool max = pool->kind == OP_MAXPOOL;
+        int pool_out_w = ow / pool->a.kw;
         cb_line(c, "float *const pg = y + (((ptrdiff_t)i * OC + oc0) * PH_OUT + qt) * PW_OUT;");
-        cb_line(c, "for (int o = 0; o < OBS; o++)");
+        cb_line(c, "for (int o = 0; o < OBS; o++) {");
+        emit_simd(c, pool_out_w);
         cb_line(c, "for (int pc = 0; pc < PW_OUT; pc++) {");
         cb_line(c, "float m = %s;", max ? "-INFINITY" : "0.0f");
         cb_line(c, "for (int r = qt * PKH; r < qt * PKH + PKH; r++)");
@@ -319,6 +323,7 @@ bool conv_small_emit_forward(Emit *e, const Op *op, const Attrs *a, Shape in, Sh
         cb_line(c, max ? "m = t > m || isnan(t) ? t : m;" : "m += t;");
         cb_line(c, "}");
         cb_line(c, "pg[(ptrdiff_t)o * PH_OUT * PW_OUT + pc] = %s;", max ? "m" : "m / (float)(PKH * PKW)");
+        cb_line(c, "}");
         cb_line(c, "}");
     }
     cb_line(c, "}");
