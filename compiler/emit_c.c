@@ -63,18 +63,20 @@ void emit_pack_end(Emit *e) {
 /* NAME_PACK_FLOATS of the source emit_source wrote last, for its header. */
 static int64_t last_pack_floats;
 
-void emit_window_reduce(Cbuf *c, bool max, bool argmax) {
+/* The window's rows and columns are hv and wv (names free in the caller's function). */
+static void window_reduce(Cbuf *c, bool max, bool argmax, const char *src, const char *pitch, const char *hv,
+                          const char *wv) {
     if (max) {
         cb_line(c, "float m = -INFINITY;");
         if (argmax)
-            cb_line(c, "int at = h0 * IW + w0;");
-        cb_line(c, "for (int h = h0; h < h1; h++)");
-        cb_line(c, "    for (int w = w0; w < w1; w++) {");
-        cb_line(c, "        const float v = xi[h * IW + w];");
+            cb_line(c, "int at = h0 * %s + w0;", pitch);
+        cb_line(c, "for (int %s = h0; %s < h1; %s++)", hv, hv, hv);
+        cb_line(c, "    for (int %s = w0; %s < w1; %s++) {", wv, wv, wv);
+        cb_line(c, "        const float v = %s[%s * %s + %s];", src, hv, pitch, wv);
         if (argmax) {
             cb_line(c, "        if (v > m || isnan(v)) {");
             cb_line(c, "            m = v;");
-            cb_line(c, "            at = h * IW + w;");
+            cb_line(c, "            at = %s * %s + %s;", hv, pitch, wv);
             cb_line(c, "        }");
         } else {
             cb_line(c, "        if (v > m || isnan(v))");
@@ -83,10 +85,16 @@ void emit_window_reduce(Cbuf *c, bool max, bool argmax) {
         cb_line(c, "    }");
     } else {
         cb_line(c, "float s = 0.0f;");
-        cb_line(c, "for (int h = h0; h < h1; h++)");
-        cb_line(c, "    for (int w = w0; w < w1; w++)");
-        cb_line(c, "        s += xi[h * IW + w];");
+        cb_line(c, "for (int %s = h0; %s < h1; %s++)", hv, hv, hv);
+        cb_line(c, "    for (int %s = w0; %s < w1; %s++)", wv, wv, wv);
+        cb_line(c, "        s += %s[%s * %s + %s];", src, hv, pitch, wv);
     }
+}
+
+void emit_window_reduce(Cbuf *c, bool max, bool argmax) { window_reduce(c, max, argmax, "xi", "IW", "h", "w"); }
+
+void emit_window_reduce_in(Cbuf *c, bool max, bool argmax, const char *src, const char *pitch) {
+    window_reduce(c, max, argmax, src, pitch, "wr", "wc");
 }
 
 Shape emit_in_shape(const Emit *e, const Op *op, int i) { return e->g->values[op->in[i]].shape; }

@@ -57,6 +57,8 @@ bool emit_has_epilogue(const Op *op);
  * xi[h * IW + w] over h0 <= h < h1, w0 <= w < w1; with argmax, also at, the index of the
  * first maximum in row-major order (the window's first element when nothing beats -inf). */
 void emit_window_reduce(Cbuf *c, bool max, bool argmax);
+/* The same over src[wr * pitch + wc] (C expressions; the loops' wr and wc: a conv's w stays free). */
+void emit_window_reduce_in(Cbuf *c, bool max, bool argmax, const char *src, const char *pitch);
 /* Weights packed once (NAME_pack, docs/embedding.md): a kernel that repacks its weights at
  * every call declares the packed block with emit_pack_begin (float *const VAR, floats of it,
  * its place in the scratch otherwise) and writes the repacking loop, then calls emit_pack_end.

@@ -22,8 +22,7 @@
  * Layouts, all in the planned scratch (NCHW stays the layout at the op's edges):
  *   xs   [n][IC][KW][HP][OW]      the shifted copies of the padded input
  *   wpk  [NOCB][IC][KH][KW][OCB]  the weights repacked once per call, OCB = 16 output channels
- *                                 (32 with AVX-512)
- *                                 per block, zero past OC
+ *                                 per block (32 with AVX-512), zero past OC
  *   buf  [SLOTS][RQ][OCB]         per slot, the conv outputs of one job, pixel-major
  * A job is (image, block of OCB channels, chunk of rows); the jobs are cut into SLOTS
  * contiguous ranges, each run by one thread in order with its own buf, so any thread count is

@@ -309,20 +309,16 @@ bool conv_small_emit_forward(Emit *e, const Op *op, const Attrs *a, Shape in, Sh
     cb_line(c, "}");
     cb_line(c, "}");
     cb_line(c, "#endif");
-    if (pool) { /* the job's row of windows, from the rows it just stored (same order and NaN rule as conv_oc.c) */
+    if (pool) { /* the job's row of windows, from the rows it just stored */
         bool max = pool->kind == OP_MAXPOOL;
-        int pool_out_w = ow / pool->a.kw;
         cb_line(c, "float *const pg = y + (((ptrdiff_t)i * OC + oc0) * PH_OUT + qt) * PW_OUT;");
         cb_line(c, "for (int o = 0; o < OBS; o++) {");
-        emit_simd(c, pool_out_w);
+        cb_line(c, "const float *const yo = yg + (ptrdiff_t)o * OH * OW;");
+        emit_simd(c, ow / pool->a.kw);
         cb_line(c, "for (int pc = 0; pc < PW_OUT; pc++) {");
-        cb_line(c, "float m = %s;", max ? "-INFINITY" : "0.0f");
-        cb_line(c, "for (int r = qt * PKH; r < qt * PKH + PKH; r++)");
-        cb_line(c, "for (int col = pc * PKW; col < pc * PKW + PKW; col++) {");
-        cb_line(c, "const float t = yg[(ptrdiff_t)o * OH * OW + r * OW + col];");
-        cb_line(c, max ? "m = t > m || isnan(t) ? t : m;" : "m += t;");
-        cb_line(c, "}");
-        cb_line(c, "pg[(ptrdiff_t)o * PH_OUT * PW_OUT + pc] = %s;", max ? "m" : "m / (float)(PKH * PKW)");
+        cb_line(c, "const int h0 = qt * PKH, h1 = h0 + PKH, w0 = pc * PKW, w1 = w0 + PKW;");
+        emit_window_reduce_in(c, max, false, "yo", "OW");
+        cb_line(c, "pg[(ptrdiff_t)o * PH_OUT * PW_OUT + pc] = %s;", max ? "m" : "s / (float)(PKH * PKW)");
         cb_line(c, "}");
         cb_line(c, "}");
     }
