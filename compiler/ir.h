@@ -122,6 +122,7 @@ typedef struct Graph {
      * into at most `slices` slices, each run in its own arena (on its own thread). */
     int slices;          /* 1: no slicing */
     int batch_all;       /* the most images one call takes (= batch without slices) */
+    bool no_winograd;    /* cnnc --no-winograd: no conv by conv_wino.c */
 } Graph;
 
 Graph *ir_new(const char *name, int batch);

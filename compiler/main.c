@@ -62,6 +62,9 @@ static const char usage_text[] =
     "  --train            with --emit=ir, plan or dot: append the loss and the backward graph; with\n"
     "                     --emit=c: also emit NAME_train_step and NAME_update (standalone\n"
     "                     programs always have them)\n"
+    "  --no-winograd      compute every convolution directly: no Winograd F(2x2, 3x3) for the\n"
+    "                     3x3 stride-1 convs of 12x12 planes and more (docs/hacking.md,\n"
+    "                     \"Winograd\"), whose sums round differently (within 1e-6 relative)\n"
     "  --no-train         build a program for inference only (no train, eval or grad):\n"
     "                     smaller, and faster to compile\n"
     "  --mpi              build a program whose train runs data-parallel under mpirun\n"
@@ -84,6 +87,7 @@ typedef struct Options {
     const char *file, *out, *embed, *svg;
     EmitKind emit;
     bool train, no_train, mpi;
+    bool no_winograd;   /* --no-winograd */
     int slices;         /* --slices K: 0 the compiler's choice */
     int opt;            /* -O level: 0 no fusion and no in-place ops; 1 and 2 both (default 2) */
     const char *dump_after; /* --dump-after=PASS, or NULL */
@@ -116,6 +120,8 @@ static int parse_options(int argc, char **argv, Options *o, Define *defines) {
             o->no_train = true;
         } else if (!strcmp(a, "--mpi")) {
             o->mpi = true;
+        } else if (!strcmp(a, "--no-winograd")) {
+            o->no_winograd = true;
         } else if (!strcmp(a, "--version")) {
             puts("cnnc 0.1");
             return 0;
@@ -532,6 +538,7 @@ static void dump_after(const Options *o, const char *pass, const Graph *g, const
 static Plan *compile_graph(const Options *o, Graph *g, bool train) {
     /* Batch slices (pass_plan.c) for the code and its plan; the other views show the model. */
     g->batch_all = g->batch;
+    g->no_winograd = o->no_winograd;
     if (o->emit == EMIT_PROGRAM || o->emit == EMIT_C || o->emit == EMIT_PLAN) {
         int k = plan_slices(g, train, o->slices, (int)sysconf(_SC_NPROCESSORS_ONLN));
         if (k > 1) {

@@ -55,6 +55,11 @@ int64_t conv_blk_wide_scratch(const Graph *g, const Op *op);
 int64_t conv_blk_dx_scratch(const Attrs *a, Shape in, Shape out);
 bool conv_blk_emit_dx(Emit *e, const Op *fwd);
 /* conv_1x1.c: 1x1 convs as register-blocked products (forward, dx, dw), asked first */
+int64_t conv_wino_scratch(const Graph *g, const Op *op);
+bool conv_wino_emit_forward(Emit *e, const Op *op);
+int64_t conv_wino_dx_scratch(const Graph *g, const Attrs *a, Shape in, Shape out);
+bool conv_wino_emit_dx(Emit *e, const Op *fwd);
+
 int64_t conv_1x1_scratch(const Graph *g, const Op *op);
 bool conv_1x1_emit_forward(Emit *e, const Op *op);
 int64_t conv_1x1_dx_scratch(const Attrs *a, Shape in, Shape out);
@@ -327,6 +332,8 @@ static int64_t conv_scratch(const Graph *g, const Op *op) {
     if (dws >= 0)
         return dws;
     int64_t ocs = conv_1x1_scratch(g, op);
+    if (ocs < 0)
+        ocs = conv_wino_scratch(g, op);
     if (ocs < 0)
         ocs = conv_oc_scratch(g, op);
     if (ocs >= 0)
@@ -648,7 +655,8 @@ static void conv_emit_forward(Emit *e, const Op *op) {
         conv_stream_emit(e, op);
         return;
     }
-    if (conv_1x1_emit_forward(e, op) || conv_oc_emit_forward(e, op) || conv_blk_emit_forward(e, op, false))
+    if (conv_1x1_emit_forward(e, op) || conv_wino_emit_forward(e, op) || conv_oc_emit_forward(e, op) ||
+        conv_blk_emit_forward(e, op, false))
         return;
     bool wide = conv_blk_wide_scratch(e->g, op) >= 0;
     if (wide) {
@@ -699,7 +707,9 @@ static int64_t conv_bwd_scratch(const Graph *g, const Op *bwd, const Op *fwd) {
     need = need < 0 ? 0 : need;
     if (by_kernel) {
         d.out = in.d[1];
-        need = conv_bwd_dx_scratch(&fwd->a, in, out); /* conv_bwd.c's dx, conv_blk.c's, else the forward kernel's */
+        need = conv_wino_dx_scratch(g, &fwd->a, in, out); /* conv_wino.c's dx, conv_bwd.c's, conv_blk.c's, else the forward kernel's */
+        if (need < 0)
+            need = conv_bwd_dx_scratch(&fwd->a, in, out);
         if (need < 0)
             need = conv_blk_dx_scratch(&fwd->a, in, out);
         if (need < 0)
@@ -810,7 +820,7 @@ static void conv_emit_backward(Emit *e, const Op *bwd, const Op *fwd) {
     }
     if (by_kernel) {
         conv_profile_mark(c, "dx", e->g, fwd);
-        if (!conv_bwd_emit_dx(e, fwd) && !conv_blk_emit_dx(e, fwd))
+        if (!conv_wino_emit_dx(e, fwd) && !conv_bwd_emit_dx(e, fwd) && !conv_blk_emit_dx(e, fwd))
             conv_emit_dx_by_kernel(e, fwd, d);
     }
     if (want_dw)

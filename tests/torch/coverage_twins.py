@@ -1457,3 +1457,71 @@ def expected_conv_tiny_b(classes=3):
 TWINS["conv_tiny_b"], EXPECTED["conv_tiny_b"] = ConvTinyB, expected_conv_tiny_b
 FILES["conv_tiny_b"] = os.path.join(MODELS, "conv_tiny.cnn")
 INPUT_SHAPE["conv_tiny_b"], OUTPUT_SHAPE["conv_tiny_b"] = [2, 7, 19], [3]
+
+
+# ---------------------------------------------------------------- conv_wino (conv_wino.cnn)
+# Models whose 3x3 stride-1 convs of 12x12 planes and more check the direct kernels (conv_blk.c's
+# copies per slot and its rows of 33 to 64 columns, conv.c's kernel, conv_bwd.c's data
+# gradient): compiled with --no-winograd, as conv_wino.c would take those convs.
+NO_WINOGRAD = {"conv_blk_c", "conv_blk_f", "conv_dw_wide"}
+
+class ConvWinoA(nn.Module):
+    def __init__(self, classes=3):
+        super().__init__()
+        self.conv0 = nn.Conv2d(17, 20, 3, padding=1)
+        self.bn0 = nn.BatchNorm2d(20)
+        self.conv1 = nn.Conv2d(20, 40, 3, padding=2, bias=False)
+        self.conv2 = nn.Conv2d(40, 45, 3)
+        self.linear0 = nn.Linear(45, classes)
+
+    def forward(self, x):
+        x = F.relu(self.bn0(self.conv0(x)))
+        x = F.relu(self.conv2(F.relu(self.conv1(x))))
+        return self.linear0(x.mean(dim=(2, 3)))
+
+
+class ConvWinoB(nn.Module):
+    def __init__(self, classes=2):
+        super().__init__()
+        self.conv0 = nn.Conv2d(16, 30, 3, padding=1)
+        self.conv1 = nn.Conv2d(30, 17, 3, padding=1)
+        self.bn0 = nn.BatchNorm2d(17)
+        self.conv2 = nn.Conv2d(17, 24, 3, padding=1)
+        self.linear0 = nn.Linear(24 * 15 * 11, classes)
+
+    def forward(self, x):
+        x = F.relu(self.bn0(self.conv1(F.relu(self.conv0(x)))))
+        return self.linear0(torch.flatten(self.conv2(x), 1))
+
+
+class ConvWinoC(nn.Module):
+    def __init__(self, classes=2):
+        super().__init__()
+        self.conv0 = nn.Conv2d(32, 32, 3)
+        self.conv1 = nn.Conv2d(32, 64, 3, padding=1)
+        self.linear0 = nn.Linear(64, classes)
+
+    def forward(self, x):
+        x = F.relu(self.conv1(F.relu(self.conv0(x))))
+        return self.linear0(x.mean(dim=(2, 3)))
+
+
+def expected_conv_wino_a(classes=3):
+    return (_conv("conv0", 20, 17, 3) + _bn("bn0", 20) + _conv("conv1", 40, 20, 3, bias=False) + _conv("conv2", 45, 40, 3)
+            + _linear("linear0", classes, 45))
+
+
+def expected_conv_wino_b(classes=2):
+    return (_conv("conv0", 30, 16, 3) + _conv("conv1", 17, 30, 3) + _bn("bn0", 17) + _conv("conv2", 24, 17, 3)
+            + _linear("linear0", classes, 24 * 15 * 11))
+
+
+def expected_conv_wino_c(classes=2):
+    return _conv("conv0", 32, 32, 3) + _conv("conv1", 64, 32, 3) + _linear("linear0", classes, 64)
+
+
+for _n, _t, _e, _i, _o in (("conv_wino_a", ConvWinoA, expected_conv_wino_a, [17, 13, 13], [3]),
+                           ("conv_wino_b", ConvWinoB, expected_conv_wino_b, [16, 15, 11], [2]),
+                           ("conv_wino_c", ConvWinoC, expected_conv_wino_c, [32, 14, 14], [2])):
+    TWINS[_n], EXPECTED[_n], FILES[_n] = _t, _e, os.path.join(MODELS, "conv_wino.cnn")
+    INPUT_SHAPE[_n], OUTPUT_SHAPE[_n] = _i, _o

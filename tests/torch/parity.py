@@ -98,7 +98,10 @@ class Case:
         self.rel = os.path.relpath(path, TOP)
 
     def cnnc_args(self):
-        return [self.path] + (["--model", self.model] if self.several else [])
+        """cnnc's arguments naming the model (and --no-winograd for the models that check the
+        direct kernels of the convs conv_wino.c would otherwise take: coverage_twins.py)."""
+        return ([self.path] + (["--model", self.model] if self.several else [])
+                + (["--no-winograd"] if self.model in coverage_twins.NO_WINOGRAD else []))
 
     def twin(self):
         """The hand-written twin module's builder, or None when this model has none."""
