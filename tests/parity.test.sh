@@ -56,5 +56,8 @@ lanes="lin_lanes_a lin_lanes_b simplecnn"
 [ "${SANITIZE:-0}" = 1 ] && lanes="lin_lanes_a lin_lanes_b"
 # shellcheck disable=SC2086
 run --compiled-batch 70 --only $lanes
+# Winograd F(4x4, 3x3) (conv_wino.c) on the odd planes, paddings and channel counts of
+# conv_wino_a to c, which take F(2x2, 3x3) by the compiler's choice: CNNC_WINO_M=4 forces it.
+CNNC_WINO_M=4 run --only conv_wino_a conv_wino_b conv_wino_c
 echo "parity: $P passed, $F failed, $S skipped"
 exit $rc

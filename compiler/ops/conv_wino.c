@@ -1,46 +1,61 @@
-/* conv_wino.c: 3x3, stride-1 convolutions by Winograd's minimal filtering F(2x2, 3x3) (Lavin
- * and Gray, "Fast Algorithms for Convolutional Neural Networks", 2016): each 2x2 block of
- * outputs of a channel comes from a 4x4 block of inputs with 16 multiplications per input
- * channel instead of 36, so the products of the convolution drop 2.25-fold. The forward
- * (inference and training forward) of ResNet's and VGG's 3x3 convs on planes of 12x12 and
- * more, and the data gradient of such a conv (the same convolution over dy with the kernel
- * flipped and its channel axes swapped).
+/* conv_wino.c: 3x3, stride-1 convolutions by Winograd's minimal filtering F(m x m, 3x3) (Lavin
+ * and Gray, "Fast Algorithms for Convolutional Neural Networks", 2016), m = 2 or 4: each m x m
+ * block of outputs of a channel comes from an A x A block of inputs (A = m + 2) with A^2
+ * multiplications per input channel instead of 9 m^2, so the products of the convolution drop
+ * 2.25-fold (F(2x2): 16 for 4 outputs) or 4-fold (F(4x4): 36 for 16). The forward (inference
+ * and training forward) of ResNet's and VGG's 3x3 convs on planes of 12x12 and more, and the
+ * data gradient of such a conv (the same convolution over dy with the kernel flipped and its
+ * channel axes swapped).
  *
- * With output tile (ty, tx) covering outputs (2 ty + a, 2 tx + b), a, b < 2, and d its 4x4
- * input block (rows 2 ty - PH + i, columns 2 tx - PW + j, zero outside the image), g a 3x3
+ * With output tile (ty, tx) covering outputs (m ty + a, m tx + b), a, b < m, and d its A x A
+ * input block (rows m ty - PH + i, columns m tx - PW + j, zero outside the image), g a 3x3
  * kernel of output channel k and input channel c:
- *     U = G g G^T (4x4, per (k, c): the weights, transformed once per pack or call)
- *     V = B^T d B (4x4, per (tile, c): the input transform)
- *     M[xi] = sum over c of U[xi] V[xi], for each of the 16 positions xi: 16 matrix products
+ *     U = G g G^T (A x A, per (k, c): the weights, transformed once per pack or call, in double)
+ *     V = B^T d B (A x A, per (tile, c): the input transform)
+ *     M[xi] = sum over c of U[xi] V[xi], for each of the A^2 positions xi: A^2 matrix products
  *             (tiles x IC) x (IC x OC)
- *     Y = A^T M A (2x2: the output transform), then bias, folded batchnorm and activation
- * with B^T = [1 0 -1 0; 0 1 1 0; 0 -1 1 0; 0 1 0 -1], G = [1 0 0; 1/2 1/2 1/2;
- * 1/2 -1/2 1/2; 0 0 1], A^T = [1 1 1 0; 0 1 -1 -1]. The transforms only add and subtract
- * (G halves), so the sums differ from the direct convolution's by a few roundings: within
- * 1e-6 relative on ResNet's layers, well inside the parity tests' 1e-4.
+ *     Y = A^T M A (m x m: the output transform), then bias, folded batchnorm and activation
+ * with the matrices B^T, G and A^T below (BT2 ... AT4). F(2x2)'s transforms only add and
+ * subtract (G halves); F(4x4)'s multiply by up to 8 and G by 1/6, 1/12 and 1/24, so its sums
+ * round further from the direct convolution's: measured 0.5-2e-6 relative to a float64
+ * reference on the tests' models (F(2x2) and PyTorch's direct conv 0.1-1e-6), well inside the
+ * parity tests' 1e-4; a relu right after such a conv can flip an output within that distance
+ * of zero (tests/models/conv_wino.cnn says how its models avoid it). cnnc --no-winograd keeps
+ * every conv direct; CNNC_WINO_M=2 or 4 in the compiler's environment forces the tile (tests).
  *
  * Work is cut into jobs of WR consecutive rows of tiles (global tile rows: image-major, so a
  * job of a small plane may span images) and the jobs into SLOTS contiguous ranges, one thread
  * each with its own V and M buffers; every output has one writer and its sums run in a fixed
  * order, so the result does not depend on the number of threads. A job:
- *   1. transforms its tiles of every input channel into V [16][IC][TBP] (tiles contiguous;
- *      TBP: the job's WR * TX tiles rounded up to 16, the tail zeroed);
- *   2. per block of WP output channels (the register tile's channels): the 16 products
- *      M[xi] [WP][TBP] = U[xi] (block) x V[xi], register tiles of WNV vectors of tiles x WP
+ *   1. transforms its tiles of every input channel into V [A^2][IC][TBP] (tiles contiguous;
+ *      TBP: the job's tiles rounded up, see below);
+ *   2. for each position xi, per block of WP output channels (the register tile's channels):
+ *      M[xi] [OC][TBP] = U[xi] (block) x V[xi], register tiles of WNV vectors of tiles x WP
  *      channels (2 x 16 tiles x 12 channels, 24 accumulators, with AVX-512; 2 x 8 x 6 with
  *      AVX2), the whole reduction over IC in registers: per input channel, WNV vector loads of
- *      V and WP broadcasts of U;
- *   3. the output transform of those channels, through the epilogue, into the output planes.
- * WR is chosen so that V stays within about half a MiB (in L2 while its 16 products read it)
- * and few tiles are wasted by the rounding. The vectors run over tiles, so both transforms
- * read and write rows of tiles (a tile row's inputs are first copied into four zero-padded
- * rows). Without vector types, plain loops compute the same products.
+ *      V and WP broadcasts of U; V[xi] stays in L1 or L2 across the blocks, U is read once;
+ *   3. the output transform of every channel, through the epilogue, into the output planes.
+ * The vectors run over tiles, so both transforms read and write rows of tiles: a tile row's
+ * input rows go through B^T into A zero-padded rows of columns, then B over the columns. The
+ * loops over a row of tiles run to TXV (TX rounded up to 8 or 16: whole vectors, which made
+ * the transforms 10-30% of a conv instead of 30-50%); the input transform's extra tiles land
+ * on the next row's tiles, which that row then writes, or past the job's last (TBP leaves room);
+ * the output transform's (F(4x4) only: with F(2x2) the guarded stores measured slower) write
+ * nothing. The register tiles compute whole vectors of tiles: the lanes past the job's tiles
+ * read whatever V holds there and their sums are never read (a lane's sum involves only that
+ * lane), so that tail is not zeroed. WR is chosen so that V and M stay within 2 MiB and few
+ * tiles are wasted (the rounding, the jobs' balance over two threads, U read once a job); the
+ * planes of V and M are one cache line longer than IC x TBP, as a multiple of 4 KiB put all
+ * A^2 planes' rows in the same L1 sets. Without vector types, plain loops compute the same
+ * products.
  *
  * Layouts, all in the planned scratch:
- *   wu   [16][NKB][IC][WP or the last block's width]   U, packed once by NAME_pack for inference
- *   V    [SLOTS][16][IC][TBP]
- *   M    [SLOTS][16][WP_MAX][TBP] */
+ *   wu   [A^2][NKB][IC][WP or the last block's width]   U, packed once by NAME_pack for inference
+ *   V    [SLOTS][A^2][IC x TBP + 16]
+ *   M    [SLOTS][A^2][OC x TBP + 16] */
 #include <stdbool.h>
+#include <stdlib.h>
+#include <string.h>
 
 #include "../arena.h"
 #include "../cbuf.h"
@@ -53,53 +68,126 @@ int64_t conv_wino_dx_scratch(const Graph *g, const Attrs *a, Shape in, Shape out
 bool conv_wino_emit_dx(Emit *e, const Op *fwd);
 
 /* SLOTS_MAX: the most buffers; V_BYTES: the most bytes of a job's V and of its M;
- * MIN_PLANE: the smallest output plane taken. */
-enum { SLOTS_MAX = 8, V_BYTES = 1 << 19, MIN_PLANE = 144 };
+ * MIN_PLANE, MIN_TILES: the smallest output plane taken, the fewest tiles (see wino_takes). */
+enum { SLOTS_MAX = 8, V_BYTES = 1 << 21, MIN_PLANE = 144, MIN_TILES = 64 };
 
 typedef struct {
     int n, ic, ih, iw, oc, oh, ow, ph, pw;
+    int m, al;    /* outputs per tile side (2 or 4); inputs per tile side (m + 2) */
     int ty, tx;   /* tile rows and columns of an image */
+    int txv;      /* tx rounded up to 8 or 16: the transforms' loops over a row of tiles */
     int un;       /* the input columns a tile row reads from the image */
     int wr;       /* tile rows per job */
     int tbp;      /* a job's tiles, rounded up to 16 */
     int slots;
+    int64_t vp, mp;  /* floats from one position's plane of V (of M) to the next */
     int64_t u_floats, v_floats, m_floats, total;
 } WinoGeo;
 
 static int64_t round16(int64_t n) { return (n + 15) / 16 * 16; }
 
+/* The transforms' matrices (Lavin and Gray), F(2x2, 3x3) and F(4x4, 3x3), row-major, at most
+ * 6 columns: B^T (al x al), G (al x 3), A^T (m x al). */
+static const double BT2[4][6] = {{1, 0, -1, 0}, {0, 1, 1, 0}, {0, -1, 1, 0}, {0, 1, 0, -1}};
+static const double G2[4][6] = {{1, 0, 0}, {0.5, 0.5, 0.5}, {0.5, -0.5, 0.5}, {0, 0, 1}};
+static const double AT2[2][6] = {{1, 1, 1, 0}, {0, 1, -1, -1}};
+static const double BT4[6][6] = {{4, 0, -5, 0, 1, 0},  {0, -4, -4, 1, 1, 0}, {0, 4, -4, -1, 1, 0},
+                                 {0, -2, -1, 2, 1, 0}, {0, 2, -1, -2, 1, 0}, {0, 4, 0, -5, 0, 1}};
+static const double G4[6][6] = {{1.0 / 4, 0, 0},
+                                {-1.0 / 6, -1.0 / 6, -1.0 / 6},
+                                {-1.0 / 6, 1.0 / 6, -1.0 / 6},
+                                {1.0 / 24, 1.0 / 12, 1.0 / 6},
+                                {1.0 / 24, -1.0 / 12, 1.0 / 6},
+                                {0, 0, 1}};
+static const double AT4[4][6] = {{1, 1, 1, 1, 1, 0}, {0, 1, -1, 2, -2, 0}, {0, 1, 1, 4, 4, 0}, {0, 1, -1, 8, -8, 1}};
+
+/* The C expression sum_k coef[k] * term(k), k < n, the zero coefficients left out (a product
+ * with 0 is not folded by the compiler: NaN and infinities), 1 and -1 as additions; term(k) is
+ * fmt with k substituted (printf with one int, e.g. "a%d"), cast (NULL: none) written before
+ * each other coefficient, e.g. "(double)". */
+static const char *wino_lin(const double *coef, int n, const char *fmt, bool dbl) {
+    char buf[512];
+    size_t at = 0;
+    buf[0] = 0;
+    for (int k = 0; k < n; k++) {
+        double v = coef[k];
+        if (v == 0)
+            continue;
+        char term[64];
+        snprintf(term, sizeof term, fmt, k);
+        const char *sign = v < 0 ? (at ? " - " : "-") : (at ? " + " : "");
+        double mag = v < 0 ? -v : v;
+        if (mag == 1)
+            at += (size_t)snprintf(buf + at, sizeof buf - at, "%s%s", sign, term);
+        else if (dbl)
+            at += (size_t)snprintf(buf + at, sizeof buf - at, "%s%.17g * %s", sign, mag, term);
+        else
+            at += (size_t)snprintf(buf + at, sizeof buf - at, "%s%s * %s", sign, emit_float(mag), term);
+    }
+    return arena_printf("%s", at ? buf : "0");
+}
+
 /* Which convs: 3x3, stride 1, undilated, ungrouped, channels enough for the vectors, planes
- * of MIN_PLANE outputs or more (at 8x8 and below a tile's 16 products of the weights outweigh
- * its 36 saved: at batch 1, 16 / 9 of the weights through memory for few tiles). */
-static bool wino_takes(const Graph *g, int ic, int oc, int oh, int ow, int kh, int kw) {
-    return !g->no_winograd && kh == 3 && kw == 3 && ic >= 16 && oc >= 16 && (long long)oh * ow >= MIN_PLANE;
+ * of MIN_PLANE outputs or more, and MIN_TILES tiles or more in the compiled batch's images.
+ * Below that a tile's 16 products of transformed weights (16 / 9 of the weights through memory
+ * at each call) serve too few tiles, and the rounding of a job's tiles to 16 wastes more: at
+ * 8x8 and below (16 tiles an image) the direct kernels are faster; ResNet-18's 14x14 convs of
+ * 256 channels at batch 1 (49 tiles) took 1.14 ms either way on one thread and 0.65 -> 0.75 ms
+ * on two (per-op times in the whole network, Zen 5), against 1.22 -> 0.85 ms and 0.73 -> 0.50
+ * for its 56x56 convs of 64 channels. */
+static bool wino_takes(const Graph *g, int n, int ic, int oc, int oh, int ow, int kh, int kw) {
+    return !g->no_winograd && kh == 3 && kw == 3 && ic >= 16 && oc >= 16 && (long long)oh * ow >= MIN_PLANE &&
+           (long long)n * ((oh + 1) / 2) * ((ow + 1) / 2) >= MIN_TILES;
+}
+
+/* The tile: F(4x4, 3x3) (36 products for 16 outputs: 4 times fewer multiply-adds than the
+ * direct conv, against 2.25 times with F(2x2, 3x3)) where it measured faster: 128 channels
+ * and more each way (the products outweigh the transforms, which are larger per tile) on rows
+ * of 7 tiles or more (few columns computed past the row). Two 3x3 convs alone, one thread,
+ * Zen 5, ms a call at batch 1 and 8 (direct, F(2x2), F(4x4)): 128 channels at 28x28 2.44, 1.39,
+ * 1.17 and 19.5, 12.9, 11.6; 64 at 56x56 2.66, 1.46, 1.54 and 23.1, 13.4, 18.9; 256 at 14x14
+ * (batch 8) 17.2, 13.0, 14.1. */
+static int wino_tile(int ic, int oc, int ow) {
+    const char *force = getenv("CNNC_WINO_M");
+    if (force)
+        return atoi(force) == 4 ? 4 : 2;
+    return ic >= 128 && oc >= 128 && (ow + 3) / 4 >= 7 ? 4 : 2;
 }
 
 static void wino_geo(WinoGeo *q, Shape in, int oc, int oh, int ow, int ph, int pw) {
     q->n = in.d[0], q->ic = in.d[1], q->ih = in.d[2], q->iw = in.d[3];
     q->oc = oc, q->oh = oh, q->ow = ow, q->ph = ph, q->pw = pw;
-    q->ty = (oh + 1) / 2, q->tx = (ow + 1) / 2;
-    q->un = 2 * q->tx + 2 - pw < q->iw ? 2 * q->tx + 2 - pw : q->iw;
+    q->m = wino_tile(q->ic, oc, ow);
+    q->al = q->m + 2;
+    int np = q->al * q->al;
+    q->ty = (oh + q->m - 1) / q->m, q->tx = (ow + q->m - 1) / q->m;
+    q->txv = q->tx <= 8 ? 8 : (q->tx + 15) / 16 * 16;
+    q->un = q->m * q->tx + 2 - pw < q->iw ? q->m * q->tx + 2 - pw : q->iw;
     int rows = q->n * q->ty; /* the compiled batch's tile rows */
-    /* WR: V within V_BYTES; then the fewest tiles computed on one thread plus on two (the
-     * rounding to 16 and the jobs' balance), ties to the larger WR (fewer passes over U) */
+    /* WR: V and M within V_BYTES; then the fewest tiles computed on one thread plus on two (the
+     * rounding to 16 and the jobs' balance) plus 16 tiles a job (each reads all of U), ties to
+     * the larger WR */
     long long best = -1;
     q->wr = 1;
     for (int r = 1; r <= rows; r++) {
-        long long tbp = round16((int64_t)r * q->tx);
-        if (r > 1 && 16LL * (q->ic > q->oc ? q->ic : q->oc) * tbp * 4 > V_BYTES)
+        long long tbp = round16((int64_t)(r - 1) * q->tx + q->txv);
+        if (r > 1 && (long long)np * (q->ic > q->oc ? q->ic : q->oc) * tbp * 4 > V_BYTES)
             break;
         long long jobs = (rows + r - 1) / r;
-        long long cost = jobs * tbp + (jobs + 1) / 2 * 2 * tbp;
+        long long cost = jobs * tbp + (jobs + 1) / 2 * 2 * tbp + 32 * jobs; /* a job reads all of U: 16 tiles' worth */
         if (best < 0 || cost <= best)
             best = cost, q->wr = r;
     }
-    q->tbp = (int)round16((int64_t)q->wr * q->tx);
+    q->tbp = (int)round16((int64_t)(q->wr - 1) * q->tx + q->txv);
     int jobs = (rows + q->wr - 1) / q->wr;
     q->slots = jobs < SLOTS_MAX ? jobs : SLOTS_MAX;
-    q->u_floats = round16(16LL * q->ic * q->oc);
-    q->v_floats = 16LL * q->ic * q->tbp;
-    q->m_floats = 16LL * q->oc * q->tbp;
+    q->u_floats = round16((int64_t)np * q->ic * q->oc);
+    /* planes of V and M one cache line longer than their channels' tiles: at a multiple of 4 KiB
+     * (128 channels x 32 tiles) the 36 planes' rows fell in the same L1 sets (F(4x4, 3x3) at
+     * 28x28: 2.4 ms a conv against 1.5 with F(2x2, 3x3)) */
+    q->vp = (int64_t)q->ic * q->tbp + 16, q->mp = (int64_t)q->oc * q->tbp + 16;
+    q->v_floats = (int64_t)np * q->vp;
+    q->m_floats = (int64_t)np * q->mp;
     q->total = q->u_floats + q->slots * (q->v_floats + q->m_floats);
 }
 
@@ -110,7 +198,7 @@ static bool wino_fwd_geo(const Graph *g, const Op *op, WinoGeo *q) {
     if (a->sh != 1 || a->sw != 1 || a->dh != 1 || a->dw != 1 || a->groups != 1 || a->ph > 2 || a->pw > 2)
         return false;
     Shape in = g->values[op->in[0]].shape, out = g->values[op->out].shape;
-    if (!wino_takes(g, in.d[1], out.d[1], out.d[2], out.d[3], a->kh, a->kw))
+    if (!wino_takes(g, in.d[0], in.d[1], out.d[1], out.d[2], out.d[3], a->kh, a->kw))
         return false;
     wino_geo(q, in, out.d[1], out.d[2], out.d[3], a->ph, a->pw);
     return true;
@@ -121,7 +209,7 @@ static bool wino_dx_geo(const Graph *g, const Attrs *a, Shape in, Shape out, Win
     if (a->sh != 1 || a->sw != 1 || a->dh != 1 || a->dw != 1 || a->groups != 1 || a->ph > 2 || a->ph_end > 2 ||
         a->pw > 2 || a->pw_end > 2)
         return false;
-    if (!wino_takes(g, out.d[1], in.d[1], in.d[2], in.d[3], a->kh, a->kw))
+    if (!wino_takes(g, out.d[0], out.d[1], in.d[1], in.d[2], in.d[3], a->kh, a->kw))
         return false;
     wino_geo(q, out, in.d[1], in.d[2], in.d[3], 2 - a->ph, 2 - a->pw);
     return true;
@@ -172,7 +260,7 @@ static void wino_emit_tile(Cbuf *c, const char *ps, const char *nvs, const char 
 /* The products of one block of PS channels (a C constant) at position xi. */
 static void wino_emit_products(Cbuf *c, const char *ps) {
     cb_line(c, "const float *const ux = wu + (ptrdiff_t)xi * WIC * WOC + (ptrdiff_t)kb * WP * WIC;");
-    cb_line(c, "float *const mx = mb + ((ptrdiff_t)xi * WOC + kb * WP) * WTBP;");
+    cb_line(c, "float *const mx = mb + (ptrdiff_t)xi * WMP + (ptrdiff_t)kb * WP * WTBP;");
     cb_line(c, "#if CNN_VECTORS");
     cb_line(c, "int t0;");
     wino_emit_tile(c, ps, "WNV", "0");
@@ -194,14 +282,19 @@ static void wino_emit_products(Cbuf *c, const char *ps) {
  * supplies the bias and the epilogue. */
 static void wino_emit(Emit *e, const WinoGeo *q, const char *src, const char *wexpr, const char *dst, const Op *op) {
     Cbuf *c = e->c;
-    cb_line(c, "{ /* Winograd F(2x2, 3x3): 16 products of transformed tiles and weights (conv_wino.c) */");
+    const int m = q->m, al = q->al;
+    const double(*bt)[6] = m == 4 ? BT4 : BT2;
+    const double(*gm)[6] = m == 4 ? G4 : G2;
+    const double(*at)[6] = m == 4 ? AT4 : AT2;
+    cb_line(c, "{ /* Winograd F(%dx%d, 3x3): %d products of transformed tiles and weights (conv_wino.c) */", m, m, al * al);
     cb_line(c, "enum { WIC = %d, WIH = %d, WIW = %d, WOC = %d, WOH = %d, WOW = %d, WPH = %d, WPW = %d };", q->ic, q->ih,
             q->iw, q->oc, q->oh, q->ow, q->ph, q->pw);
-    cb_line(c, "enum { WTY = %d, WTX = %d, WR = %d, WTBP = %d, WSLOTS = %d, WXP = 2 * WTX + 2, WUN = %d };",
-            q->ty, q->tx, q->wr, q->tbp, q->slots, q->un);
+    cb_line(c, "enum { WT = %d, WA = %d, WNP = WA * WA }; /* outputs and inputs of a tile side, its products */", m, al);
+    cb_line(c, "enum { WTY = %d, WTX = %d, WTXV = %d, WR = %d, WTBP = %d, WSLOTS = %d, WXP = WT * WTXV + 2, WUN = %d };",
+            q->ty, q->tx, q->txv, q->wr, q->tbp, q->slots, q->un);
     cb_line(c, "/* tiles of an image: rows, columns; tile rows a job, its tiles rounded up; a tile row's input columns (padded), those from the image */");
-    cb_line(c, "enum { WV = %lld, WM = %lld }; /* floats of a slot's V and M */", (long long)q->v_floats,
-            (long long)q->m_floats);
+    cb_line(c, "enum { WVP = %lld, WMP = %lld, WVF = WNP * WVP, WMF = WNP * WMP }; /* a position's plane of V, of M; a slot's V, M */",
+            (long long)q->vp, (long long)q->mp);
     cb_line(c, "#if CNN_VECTORS && defined(__AVX512F__)");
     cb_line(c, "enum { VL = 16, WNV = 2, WP = 12 }; /* 2 vectors of tiles x 12 channels: 24 accumulators */");
     cb_line(c, "#elif CNN_VECTORS && defined(__AVX__)");
@@ -213,36 +306,38 @@ static void wino_emit(Emit *e, const WinoGeo *q, const char *src, const char *we
     cb_line(c, "typedef float wino_v __attribute__((vector_size(VL * 4)));");
     cb_line(c, "#endif");
     cb_line(c, "enum { WNKB = (WOC + WP - 1) / WP, WPT = WOC %% WP }; /* blocks of channels; the last one's, if partial */");
-    /* U: packed once by NAME_pack for inference, else at each call */
+    /* U = G g G^T, in double: packed once by NAME_pack for inference, else at each call */
     emit_pack_begin(e, "wu", "scratch", q->u_floats);
     cb_line(c, "PARALLEL_FOR");
     cb_line(c, "for (int oc2 = 0; oc2 < WOC * WIC; oc2++) { /* U = G g G^T of output channel o, input channel cc */");
     cb_line(c, "const int o = oc2 / WIC, cc = oc2 %% WIC;");
-    cb_line(c, "float gk[9], t[4][3];");
+    cb_line(c, "double g[9], t[WA][3];");
     cb_line(c, "for (int k = 0; k < 9; k++)");
-    cb_line(c, "    gk[k] = %s;", wexpr);
-    cb_line(c, "for (int j = 0; j < 3; j++) {");
-    cb_line(c, "t[0][j] = gk[j];");
-    cb_line(c, "t[1][j] = 0.5f * (gk[j] + gk[3 + j] + gk[6 + j]);");
-    cb_line(c, "t[2][j] = 0.5f * (gk[j] - gk[3 + j] + gk[6 + j]);");
-    cb_line(c, "t[3][j] = gk[6 + j];");
+    cb_line(c, "    g[k] = %s;", wexpr);
+    cb_line(c, "for (int j = 0; j < 3; j++) { /* G g: the kernel's columns */");
+    for (int i = 0; i < al; i++) {
+        const char *ex = wino_lin(gm[i], 3, "g[3 * %d + j]", true);
+        cb_line(c, "t[%d][j] = %s;", i, ex);
+    }
     cb_line(c, "}");
     cb_line(c, "const int kb = o / WP, p = o %% WP, pw = WOC - kb * WP < WP ? WOC - kb * WP : WP;");
     cb_line(c, "float *const uo = wu + (ptrdiff_t)kb * WP * WIC + (ptrdiff_t)cc * pw + p;");
-    cb_line(c, "for (int i = 0; i < 4; i++) {");
-    cb_line(c, "const float u[4] = {t[i][0], 0.5f * (t[i][0] + t[i][1] + t[i][2]), 0.5f * (t[i][0] - t[i][1] + t[i][2]), t[i][2]};");
-    cb_line(c, "for (int j = 0; j < 4; j++)");
-    cb_line(c, "    uo[(ptrdiff_t)(i * 4 + j) * WIC * WOC] = u[j];");
+    cb_line(c, "for (int i = 0; i < WA; i++) { /* (G g) G^T */");
+    for (int j = 0; j < al; j++)
+        cb_line(c, "uo[(ptrdiff_t)(i * WA + %d) * WIC * WOC] = (float)(%s);", j, wino_lin(gm[j], 3, "t[i][%d]", true));
     cb_line(c, "}");
     cb_line(c, "}");
     emit_pack_end(e);
     cb_line(c, "const int rows = n * WTY, jobs = (rows + WR - 1) / WR;");
     cb_line(c, "PARALLEL_FOR");
     cb_line(c, "for (int slot = 0; slot < WSLOTS; slot++) {");
-    cb_line(c, "float *const vb = scratch + %lld + (ptrdiff_t)slot * (WV + WM), *const mb = vb + WV;", (long long)q->u_floats);
-    cb_line(c, "float zr[WXP], e[4][WXP]; /* a row of zeros; a tile row's inputs by B^T */");
-    cb_line(c, "for (int u = 0; u < WXP; u++)");
-    cb_line(c, "    zr[u] = e[0][u] = e[1][u] = e[2][u] = e[3][u] = 0.0f;");
+    cb_line(c, "float *const vb = scratch + %lld + (ptrdiff_t)slot * (WVF + WMF), *const mb = vb + WVF;", (long long)q->u_floats);
+    cb_line(c, "float zr[WXP], e[WA][WXP]; /* a row of zeros; a tile row's inputs by B^T */");
+    cb_line(c, "for (int u = 0; u < WXP; u++) {");
+    cb_line(c, "zr[u] = 0.0f;");
+    cb_line(c, "for (int i = 0; i < WA; i++)");
+    cb_line(c, "    e[i][u] = 0.0f;");
+    cb_line(c, "}");
     cb_line(c, "const int job_end = (int)((long long)jobs * (slot + 1) / WSLOTS);");
     cb_line(c, "for (int job = (int)((long long)jobs * slot / WSLOTS); job < job_end; job++) {");
     cb_line(c, "const int gr0 = job * WR, nr = rows - gr0 < WR ? rows - gr0 : WR, tb = nr * WTX;");
@@ -252,39 +347,33 @@ static void wino_emit(Emit *e, const WinoGeo *q, const char *src, const char *we
     cb_line(c, "for (int cc = 0; cc < WIC; cc++) {");
     cb_line(c, "for (int r = 0; r < nr; r++) {");
     cb_line(c, "const int gr = gr0 + r, img = gr / WTY, ty = gr %% WTY;");
-    cb_line(c, "const float *xr[4]; /* the tile row's input rows, or zeros */");
-    cb_line(c, "for (int i = 0; i < 4; i++) {");
-    cb_line(c, "const int iy = 2 * ty - WPH + i;");
+    cb_line(c, "const float *xr[WA]; /* the tile row's input rows, or zeros */");
+    cb_line(c, "for (int i = 0; i < WA; i++) {");
+    cb_line(c, "const int iy = WT * ty - WPH + i;");
     cb_line(c, "xr[i] = iy >= 0 && iy < WIH ? %s + (((ptrdiff_t)img * WIC + cc) * WIH + iy) * WIW : zr;", src);
     cb_line(c, "}");
     emit_simd(c, q->un);
     cb_line(c, "for (int u = 0; u < WUN; u++) { /* B^T d: the rows (the padding columns of e stay zero) */");
-    cb_line(c, "const float a0 = xr[0][u], a1 = xr[1][u], a2 = xr[2][u], a3 = xr[3][u];");
-    cb_line(c, "e[0][WPW + u] = a0 - a2;");
-    cb_line(c, "e[1][WPW + u] = a1 + a2;");
-    cb_line(c, "e[2][WPW + u] = a2 - a1;");
-    cb_line(c, "e[3][WPW + u] = a1 - a3;");
+    for (int i = 0; i < al; i++)
+        cb_line(c, "const float a%d = xr[%d][u];", i, i);
+    for (int i = 0; i < al; i++)
+        cb_line(c, "e[%d][WPW + u] = %s;", i, wino_lin(bt[i], al, "a%d", false));
     cb_line(c, "}");
     cb_line(c, "float *const vt = vb + (ptrdiff_t)cc * WTBP + r * WTX;");
-    cb_line(c, "for (int i = 0; i < 4; i++) {");
+    cb_line(c, "for (int i = 0; i < WA; i++) {");
     cb_line(c, "const float *const er = e[i];");
-    cb_line(c, "float *const v0 = vt + (ptrdiff_t)(i * 4) * WIC * WTBP;");
-    emit_simd(c, q->tx);
-    cb_line(c, "for (int tx = 0; tx < WTX; tx++) { /* (B^T d) B: the columns */");
-    cb_line(c, "v0[tx] = er[2 * tx] - er[2 * tx + 2];");
-    cb_line(c, "v0[(ptrdiff_t)WIC * WTBP + tx] = er[2 * tx + 1] + er[2 * tx + 2];");
-    cb_line(c, "v0[(ptrdiff_t)2 * WIC * WTBP + tx] = er[2 * tx + 2] - er[2 * tx + 1];");
-    cb_line(c, "v0[(ptrdiff_t)3 * WIC * WTBP + tx] = er[2 * tx + 1] - er[2 * tx + 3];");
+    cb_line(c, "float *const v0 = vt + (ptrdiff_t)(i * WA) * WVP;");
+    cb_line(c, "CNN_SIMD(%d)", q->txv < 16 ? q->txv : 16);
+    cb_line(c, "for (int tx = 0; tx < WTXV; tx++) { /* (B^T d) B: the columns (past WTX: into the next row's tiles, written after, or the tail) */");
+    for (int j = 0; j < al; j++)
+        cb_line(c, "v0[(ptrdiff_t)%d * WVP + tx] = %s;", j, wino_lin(bt[j], al, "er[WT * tx + %d]", false));
     cb_line(c, "}");
     cb_line(c, "}");
     cb_line(c, "}");
-    cb_line(c, "for (int xi = 0; xi < 16; xi++) /* the tiles past the job's: zero */");
-    cb_line(c, "    for (int t = tb; t < WTBP; t++)");
-    cb_line(c, "        vb[((ptrdiff_t)xi * WIC + cc) * WTBP + t] = 0.0f;");
     cb_line(c, "}");
-    /* 2. and 3., per block of channels */
-    cb_line(c, "for (int xi = 0; xi < 16; xi++) { /* the products: V[xi] (in L1) by the blocks of U[xi] in turn */");
-    cb_line(c, "const float *const vx = vb + (ptrdiff_t)xi * WIC * WTBP;");
+    /* 2. the products */
+    cb_line(c, "for (int xi = 0; xi < WNP; xi++) { /* the products: V[xi] (in L1) by the blocks of U[xi] in turn */");
+    cb_line(c, "const float *const vx = vb + (ptrdiff_t)xi * WVP;");
     cb_line(c, "for (int kb = 0; kb < WNKB; kb++) {");
     cb_line(c, "if (kb < WOC / WP) {");
     wino_emit_products(c, "WP");
@@ -293,36 +382,42 @@ static void wino_emit(Emit *e, const WinoGeo *q, const char *src, const char *we
     cb_line(c, "}");
     cb_line(c, "}");
     cb_line(c, "}");
-    /* the output transform */
+    /* 3. the output transform */
     const char *val = op && op->a.bias ? " + b[oc]" : "";
-    const char *epi0 = op && emit_has_epilogue(op) ? emit_epilogue(e, op, "v0", "oc") : "v0";
-    const char *epi1 = op && emit_has_epilogue(op) ? emit_epilogue(e, op, "v1", "oc") : "v1";
+    const char *epi = op && emit_has_epilogue(op) ? emit_epilogue(e, op, "v", "oc") : "v";
     cb_line(c, "for (int oc = 0; oc < WOC; oc++) { /* the output transform */");
     cb_line(c, "for (int r = 0; r < nr; r++) {");
-    cb_line(c, "const int gr = gr0 + r, img = gr / WTY, ty = gr %% WTY, two = 2 * ty + 1 < WOH;");
+    cb_line(c, "const int gr = gr0 + r, img = gr / WTY, ty = gr %% WTY, ra = WOH - WT * ty; /* the tile's rows in the plane */");
+    cb_line(c, "(void)ra;");
     cb_line(c, "const float *const m0 = mb + (ptrdiff_t)oc * WTBP + r * WTX;");
-    cb_line(c, "float *const y0 = %s + (((ptrdiff_t)img * WOC + oc) * WOH + 2 * ty) * WOW;", dst);
-    emit_simd(c, q->tx);
-    cb_line(c, "for (int tx = 0; tx < WTX; tx++) {");
-    cb_line(c, "float m[16];");
-    cb_line(c, "for (int xi = 0; xi < 16; xi++)");
-    cb_line(c, "    m[xi] = m0[(ptrdiff_t)xi * WOC * WTBP + tx];");
-    cb_line(c, "const float s00 = m[0] + m[4] + m[8], s01 = m[1] + m[5] + m[9], s02 = m[2] + m[6] + m[10], s03 = m[3] + m[7] + m[11];");
-    cb_line(c, "const float s10 = m[4] - m[8] - m[12], s11 = m[5] - m[9] - m[13], s12 = m[6] - m[10] - m[14], s13 = m[7] - m[11] - m[15];");
-    cb_line(c, "{ /* (A^T M) A: output row 2 ty */");
-    cb_line(c, "const float v0 = s00 + s01 + s02%s, v1 = s01 - s02 - s03%s;", val, val);
-    cb_line(c, "y0[2 * tx] = %s;", epi0);
-    if (q->ow % 2)
-        cb_line(c, "if (2 * tx + 1 < WOW)");
-    cb_line(c, "y0[2 * tx + 1] = %s;", epi1);
-    cb_line(c, "}");
-    cb_line(c, "if (two) { /* row 2 ty + 1 */");
-    cb_line(c, "const float v0 = s10 + s11 + s12%s, v1 = s11 - s12 - s13%s;", val, val);
-    cb_line(c, "y0[WOW + 2 * tx] = %s;", epi0);
-    if (q->ow % 2)
-        cb_line(c, "if (2 * tx + 1 < WOW)");
-    cb_line(c, "y0[WOW + 2 * tx + 1] = %s;", epi1);
-    cb_line(c, "}");
+    cb_line(c, "float *const y0 = %s + (((ptrdiff_t)img * WOC + oc) * WOH + WT * ty) * WOW;", dst);
+    if (m == 4) {
+        cb_line(c, "CNN_SIMD(%d)", q->txv < 16 ? q->txv : 16);
+        cb_line(c, "for (int tx = 0; tx < WTXV; tx++) { /* past WTX: nothing written */");
+    } else {
+        emit_simd(c, q->tx);
+        cb_line(c, "for (int tx = 0; tx < WTX; tx++) {");
+    }
+    cb_line(c, "float mm[WNP];");
+    cb_line(c, "for (int xi = 0; xi < WNP; xi++)");
+    cb_line(c, "    mm[xi] = m0[(ptrdiff_t)xi * WMP + tx];");
+    for (int a = 0; a < m; a++) /* A^T M: row a, column j */
+        for (int j = 0; j < al; j++)
+            cb_line(c, "const float s%d%d = %s;", a, j, wino_lin(at[a], al, arena_printf("mm[%%d * WA + %d]", j), false));
+    for (int a = 0; a < m; a++) {
+        if (a > 0)
+            cb_line(c, "if (%d < ra) { /* row WT * ty + %d */", a, a);
+        else
+            cb_line(c, "{ /* (A^T M) A: row WT * ty */");
+        for (int b = 0; b < m; b++) {
+            bool guard = (m == 4 && q->txv > q->tx) || (q->ow % m != 0 && b >= q->ow % m);
+            cb_line(c, "%s{", guard ? arena_printf("if (WT * tx + %d < WOW) ", b) : "");
+            cb_line(c, "const float v = %s%s;", wino_lin(at[b], al, arena_printf("s%d%%d", a), false), val);
+            cb_line(c, "y0[%d * WOW + WT * tx + %d] = %s;", a, b, epi);
+            cb_line(c, "}");
+        }
+        cb_line(c, "}");
+    }
     cb_line(c, "}");
     cb_line(c, "}"); /* r */
     cb_line(c, "}"); /* oc */

@@ -1506,6 +1506,22 @@ class ConvWinoC(nn.Module):
         return self.linear0(x.mean(dim=(2, 3)))
 
 
+class ConvWinoD(nn.Module):
+    def __init__(self, classes=2):
+        super().__init__()
+        self.conv0 = nn.Conv2d(128, 128, 3, padding=1)
+        self.conv1 = nn.Conv2d(128, 130, 3, padding=1)
+        self.linear0 = nn.Linear(130, classes)
+
+    def forward(self, x):
+        x = self.conv1(F.relu(self.conv0(x)))
+        return self.linear0(x.mean(dim=(2, 3)))
+
+
+def expected_conv_wino_d(classes=2):
+    return _conv("conv0", 128, 128, 3) + _conv("conv1", 130, 128, 3) + _linear("linear0", classes, 130)
+
+
 def expected_conv_wino_a(classes=3):
     return (_conv("conv0", 20, 17, 3) + _bn("bn0", 20) + _conv("conv1", 40, 20, 3, bias=False) + _conv("conv2", 45, 40, 3)
             + _linear("linear0", classes, 45))
@@ -1522,6 +1538,7 @@ def expected_conv_wino_c(classes=2):
 
 for _n, _t, _e, _i, _o in (("conv_wino_a", ConvWinoA, expected_conv_wino_a, [17, 13, 13], [3]),
                            ("conv_wino_b", ConvWinoB, expected_conv_wino_b, [16, 15, 11], [2]),
-                           ("conv_wino_c", ConvWinoC, expected_conv_wino_c, [32, 14, 14], [2])):
+                           ("conv_wino_c", ConvWinoC, expected_conv_wino_c, [32, 14, 14], [2]),
+                           ("conv_wino_d", ConvWinoD, expected_conv_wino_d, [128, 27, 26], [2])):
     TWINS[_n], EXPECTED[_n], FILES[_n] = _t, _e, os.path.join(MODELS, "conv_wino.cnn")
     INPUT_SHAPE[_n], OUTPUT_SHAPE[_n] = _i, _o
