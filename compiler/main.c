@@ -63,7 +63,7 @@ static const char usage_text[] =
     "                     --emit=c: also emit NAME_train_step and NAME_update (standalone\n"
     "                     programs always have them)\n"
     "  --no-winograd      compute every convolution directly: no Winograd F(2x2, 3x3) or\n"
-    "                     F(4x4, 3x3) for the 3x3 stride-1 convs of 12x12 planes and more\n"
+    "                     F(4x4, 3x3) for the 3x3 stride-1 convs of 8x8 planes and more\n"
     "                     (docs/hacking.md, \"Winograd\"), whose sums round differently from\n"
     "                     the direct conv's (about 1e-6 relative)\n"
     "  --no-train         build a program for inference only (no train, eval or grad):\n"

@@ -3,7 +3,7 @@
  * block of outputs of a channel comes from an A x A block of inputs (A = m + 2) with A^2
  * multiplications per input channel instead of 9 m^2, so the products of the convolution drop
  * 2.25-fold (F(2x2): 16 for 4 outputs) or 4-fold (F(4x4): 36 for 16). The forward (inference
- * and training forward) of ResNet's and VGG's 3x3 convs on planes of 12x12 and more, and the
+ * and training forward) of ResNet's and VGG's 3x3 convs on planes of 8x8 and more, and the
  * data gradient of such a conv (the same convolution over dy with the kernel flipped and its
  * channel axes swapped).
  *
@@ -69,7 +69,7 @@ bool conv_wino_emit_dx(Emit *e, const Op *fwd);
 
 /* SLOTS_MAX: the most buffers; V_BYTES: the most bytes of a job's V and of its M;
  * MIN_PLANE, MIN_TILES: the smallest output plane taken, the fewest tiles (see wino_takes). */
-enum { SLOTS_MAX = 8, V_BYTES = 1 << 21, MIN_PLANE = 144, MIN_TILES = 64 };
+enum { SLOTS_MAX = 8, V_BYTES = 1 << 21, MIN_PLANE = 64, MIN_TILES = 64 };
 
 typedef struct {
     int n, ic, ih, iw, oc, oh, ow, ph, pw;
@@ -128,13 +128,13 @@ static const char *wino_lin(const double *coef, int n, const char *fmt, bool dbl
 }
 
 /* Which convs: 3x3, stride 1, undilated, ungrouped, channels enough for the vectors, planes
- * of MIN_PLANE outputs or more, and MIN_TILES tiles or more in the compiled batch's images.
- * Below that a tile's 16 products of transformed weights (16 / 9 of the weights through memory
- * at each call) serve too few tiles, and the rounding of a job's tiles to 16 wastes more: at
- * 8x8 and below (16 tiles an image) the direct kernels are faster; ResNet-18's 14x14 convs of
- * 256 channels at batch 1 (49 tiles) took 1.14 ms either way on one thread and 0.65 -> 0.75 ms
- * on two (per-op times in the whole network, Zen 5), against 1.22 -> 0.85 ms and 0.73 -> 0.50
- * for its 56x56 convs of 64 channels. */
+ * of MIN_PLANE outputs or more (8x8), and MIN_TILES 2x2 tiles or more in the compiled batch's
+ * images. Below that a tile's products of transformed weights (16 / 9 or 36 / 9 of the weights
+ * through memory at each call) serve too few tiles: ResNet-18's 14x14 convs of 256 channels at
+ * batch 1 (49 tiles) took 1.14 ms either way on one thread and 0.65 -> 0.75 ms on two (per-op
+ * times in the whole network, Zen 5), against 1.22 -> 0.85 ms and 0.73 -> 0.50 for its 56x56
+ * convs of 64 channels; VGG-16-BN (CIFAR) at batch 32, one thread: its 8x8 convs of 256
+ * channels 10.2 -> 8.7 ms a call, its 4x4 ones not tried (4 tiles an image). */
 static bool wino_takes(const Graph *g, int n, int ic, int oc, int oh, int ow, int kh, int kw) {
     return !g->no_winograd && kh == 3 && kw == 3 && ic >= 16 && oc >= 16 && (long long)oh * ow >= MIN_PLANE &&
            (long long)n * ((oh + 1) / 2) * ((ow + 1) / 2) >= MIN_TILES;

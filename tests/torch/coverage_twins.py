@@ -1460,10 +1460,12 @@ INPUT_SHAPE["conv_tiny_b"], OUTPUT_SHAPE["conv_tiny_b"] = [2, 7, 19], [3]
 
 
 # ---------------------------------------------------------------- conv_wino (conv_wino.cnn)
-# Models whose 3x3 stride-1 convs of 12x12 planes and more check the direct kernels (conv_blk.c's
-# copies per slot and its rows of 33 to 64 columns, conv.c's kernel, conv_bwd.c's data
-# gradient): compiled with --no-winograd, as conv_wino.c would take those convs.
-NO_WINOGRAD = {"conv_blk_c", "conv_blk_f", "conv_dw_wide"}
+# Models whose 3x3 stride-1 convs of 8x8 planes and more check the direct kernels (conv_blk.c's
+# copies per slot, its rows of 33 to 64 columns, its tiles that skip the padding and its strided
+# data gradient's phases, conv_oc.c's tiles, conv.c's kernel, conv_bwd.c's data gradient):
+# compiled with --no-winograd, as conv_wino.c would take those convs.
+NO_WINOGRAD = {"conv_blk_b", "conv_blk_c", "conv_blk_f", "conv_blk_pad_b", "conv_blk_s2_a", "conv_dw_wide", "conv_oc_a",
+               "conv_oc_c"}
 
 class ConvWinoA(nn.Module):
     def __init__(self, classes=3):
