@@ -43,7 +43,7 @@
  * the output transform's (F(4x4) only: with F(2x2) the guarded stores measured slower) write
  * nothing. The register tiles compute whole vectors of tiles: the lanes past the job's tiles
  * read whatever V holds there and their sums are never read (a lane's sum involves only that
- * lane), so that tail is not zeroed. WR is chosen so that V and M stay within 2 MiB and few
+ * lane), so that tail is not zeroed. WR is chosen so that V and M stay within 512 KiB each and few
  * tiles are wasted (the rounding, the jobs' balance over two threads, U read once a job); the
  * planes of V and M are one cache line longer than IC x TBP, as a multiple of 4 KiB put all
  * A^2 planes' rows in the same L1 sets. Without vector types, plain loops compute the same
@@ -69,7 +69,7 @@ bool conv_wino_emit_dx(Emit *e, const Op *fwd);
 
 /* SLOTS_MAX: the most buffers; V_BYTES: the most bytes of a job's V and of its M;
  * MIN_PLANE, MIN_TILES: the smallest output plane taken, the fewest tiles (see wino_takes). */
-enum { SLOTS_MAX = 8, V_BYTES = 1 << 21, MIN_PLANE = 64, MIN_TILES = 64 };
+enum { SLOTS_MAX = 8, V_BYTES = 1 << 19, MIN_PLANE = 64, MIN_TILES = 64 };
 
 typedef struct {
     int n, ic, ih, iw, oc, oh, ow, ph, pw;
