@@ -163,8 +163,9 @@ done
 # The kernels' code for this machine's vectors (-march=native: AVX-512 here, where the checks
 # above see the portable paths): the padding-skipping tiles of conv_blk.c once left a pointer
 # unused in tiles no tap reads, and conv.c's product tile a typedef, which only these builds
-# show. The --emit=c --train C of models running those kernels, under gcc and clang.
-for n in conv_blk_e conv_blk_s2_b cov_pool fuse_train_a; do
+# show. The --emit=c --train C of models running those kernels (conv_wino.c's F(2x2) and F(4x4)
+# too), under gcc and clang.
+for n in conv_blk_e conv_blk_s2_b cov_pool fuse_train_a conv_wino_a conv_wino_d; do
     case " ${STRICT_MODELS:-$n} " in *" $n "*) ;; *) continue ;; esac
     src=$(grep -l "^model $n\b" "$top"/models/*.cnn "$top"/tests/models/*.cnn | head -n 1)
     d=$tmp/native_$n

@@ -388,37 +388,26 @@ static void wino_emit(Emit *e, const WinoGeo *q, const char *src, const char *we
     cb_line(c, "for (int oc = 0; oc < WOC; oc++) { /* the output transform */");
     cb_line(c, "for (int r = 0; r < nr; r++) {");
     cb_line(c, "const int gr = gr0 + r, img = gr / WTY, ty = gr %% WTY, ra = WOH - WT * ty; /* the tile's rows in the plane */");
-    cb_line(c, "(void)ra;");
     cb_line(c, "const float *const m0 = mb + (ptrdiff_t)oc * WTBP + r * WTX;");
     cb_line(c, "float *const y0 = %s + (((ptrdiff_t)img * WOC + oc) * WOH + WT * ty) * WOW;", dst);
-    if (m == 4) {
-        cb_line(c, "CNN_SIMD(%d)", q->txv < 16 ? q->txv : 16);
-        cb_line(c, "for (int tx = 0; tx < WTXV; tx++) { /* past WTX: nothing written */");
-    } else {
-        emit_simd(c, q->tx);
-        cb_line(c, "for (int tx = 0; tx < WTX; tx++) {");
-    }
-    cb_line(c, "float mm[WNP];");
-    cb_line(c, "for (int xi = 0; xi < WNP; xi++)");
-    cb_line(c, "    mm[xi] = m0[(ptrdiff_t)xi * WMP + tx];");
+    cb_line(c, "float yt[WT][WT * WTXV]; /* the tile row's outputs, whole vectors of tiles (the extra ones dropped) */");
+    cb_line(c, "CNN_SIMD(%d)", q->txv < 16 ? q->txv : 16);
+    cb_line(c, "for (int tx = 0; tx < WTXV; tx++) {");
+    for (int xi = 0; xi < al * al; xi++) /* written out: a loop of 36 inside stopped clang's vectorizing at -O2 */
+        cb_line(c, "const float m%d_%d = m0[(ptrdiff_t)%d * WMP + tx];", xi / al, xi % al, xi);
     for (int a = 0; a < m; a++) /* A^T M: row a, column j */
         for (int j = 0; j < al; j++)
-            cb_line(c, "const float s%d%d = %s;", a, j, wino_lin(at[a], al, arena_printf("mm[%%d * WA + %d]", j), false));
-    for (int a = 0; a < m; a++) {
-        if (a > 0)
-            cb_line(c, "if (%d < ra) { /* row WT * ty + %d */", a, a);
-        else
-            cb_line(c, "{ /* (A^T M) A: row WT * ty */");
+            cb_line(c, "const float s%d%d = %s;", a, j, wino_lin(at[a], al, arena_printf("m%%d_%d", j), false));
+    for (int a = 0; a < m; a++) /* (A^T M) A */
         for (int b = 0; b < m; b++) {
-            bool guard = (m == 4 && q->txv > q->tx) || (q->ow % m != 0 && b >= q->ow % m);
-            cb_line(c, "%s{", guard ? arena_printf("if (WT * tx + %d < WOW) ", b) : "");
+            cb_line(c, "{");
             cb_line(c, "const float v = %s%s;", wino_lin(at[b], al, arena_printf("s%d%%d", a), false), val);
-            cb_line(c, "y0[%d * WOW + WT * tx + %d] = %s;", a, b, epi);
+            cb_line(c, "yt[%d][WT * tx + %d] = %s;", a, b, epi);
             cb_line(c, "}");
         }
-        cb_line(c, "}");
-    }
     cb_line(c, "}");
+    cb_line(c, "for (int a = 0; a < WT && a < ra; a++) /* the rows in the plane */");
+    cb_line(c, "    memcpy(y0 + (ptrdiff_t)a * WOW, yt[a], sizeof(float) * WOW);");
     cb_line(c, "}"); /* r */
     cb_line(c, "}"); /* oc */
     cb_line(c, "}"); /* job */

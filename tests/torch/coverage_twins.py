@@ -1516,7 +1516,7 @@ class ConvWinoD(nn.Module):
         self.linear0 = nn.Linear(130, classes)
 
     def forward(self, x):
-        x = self.conv1(F.relu(self.conv0(x)))
+        x = self.conv1(self.conv0(x))
         return self.linear0(x.mean(dim=(2, 3)))
 
 
@@ -1541,6 +1541,6 @@ def expected_conv_wino_c(classes=2):
 for _n, _t, _e, _i, _o in (("conv_wino_a", ConvWinoA, expected_conv_wino_a, [17, 13, 13], [3]),
                            ("conv_wino_b", ConvWinoB, expected_conv_wino_b, [16, 15, 11], [2]),
                            ("conv_wino_c", ConvWinoC, expected_conv_wino_c, [32, 14, 14], [2]),
-                           ("conv_wino_d", ConvWinoD, expected_conv_wino_d, [128, 27, 26], [2])):
+                           ("conv_wino_d", ConvWinoD, expected_conv_wino_d, [128, 11, 26], [2])):
     TWINS[_n], EXPECTED[_n], FILES[_n] = _t, _e, os.path.join(MODELS, "conv_wino.cnn")
     INPUT_SHAPE[_n], OUTPUT_SHAPE[_n] = _i, _o
