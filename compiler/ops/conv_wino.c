@@ -69,7 +69,7 @@ bool conv_wino_emit_dx(Emit *e, const Op *fwd);
 
 /* SLOTS_MAX: the most buffers; V_BYTES: the most bytes of a job's V and of its M;
  * MIN_PLANE, MIN_TILES: the smallest output plane taken, the fewest tiles (see wino_takes). */
-enum { SLOTS_MAX = 8, V_BYTES = 1 << 19, MIN_PLANE = 64, MIN_TILES = 64 };
+enum { SLOTS_MAX = 8, V_BYTES = 1 << 19, MIN_PLANE = 64, MIN_TILES = 48 };
 
 typedef struct {
     int n, ic, ih, iw, oc, oh, ow, ph, pw;
@@ -129,12 +129,14 @@ static const char *wino_lin(const double *coef, int n, const char *fmt, bool dbl
 
 /* Which convs: 3x3, stride 1, undilated, ungrouped, channels enough for the vectors, planes
  * of MIN_PLANE outputs or more (8x8), and MIN_TILES 2x2 tiles or more in the compiled batch's
- * images. Below that a tile's products of transformed weights (16 / 9 or 36 / 9 of the weights
- * through memory at each call) serve too few tiles: ResNet-18's 14x14 convs of 256 channels at
- * batch 1 (49 tiles) took 1.14 ms either way on one thread and 0.65 -> 0.75 ms on two (per-op
- * times in the whole network, Zen 5), against 1.22 -> 0.85 ms and 0.73 -> 0.50 for its 56x56
- * convs of 64 channels; VGG-16-BN (CIFAR) at batch 32, one thread: its 8x8 convs of 256
- * channels 10.2 -> 8.7 ms a call, its 4x4 ones not tried (4 tiles an image). */
+ * images (14x14 at batch 1, 8x8 from batch 3). Below that a tile's products of transformed
+ * weights (16 / 9 or 36 / 9 of the weights through memory at each call) serve too few tiles.
+ * Measured per op in the whole network (Zen 5, ms a call, direct -> Winograd): ResNet-18 at
+ * batch 1, its 14x14 convs of 256 channels (49 tiles) 1.15 -> 0.92-0.96 on one thread, 0.62 ->
+ * 0.46-0.47 on two (the first version of this kernel, before the transforms ran over whole
+ * vectors, was no faster there); its 56x56 convs of 64 channels 1.22 -> 0.72-0.80 and 0.73 ->
+ * 0.41-0.47; VGG-16-BN (CIFAR) at batch 32, one thread, its 8x8 convs of 256 channels 10.2 ->
+ * 8.7; 4x4 planes (4 tiles an image) not tried. */
 static bool wino_takes(const Graph *g, int n, int ic, int oc, int oh, int ow, int kh, int kw) {
     return !g->no_winograd && kh == 3 && kw == 3 && ic >= 16 && oc >= 16 && (long long)oh * ow >= MIN_PLANE &&
            (long long)n * ((oh + 1) / 2) * ((ow + 1) / 2) >= MIN_TILES;
