@@ -67,9 +67,10 @@ bool conv_wino_emit_forward(Emit *e, const Op *op);
 int64_t conv_wino_dx_scratch(const Graph *g, const Attrs *a, Shape in, Shape out);
 bool conv_wino_emit_dx(Emit *e, const Op *fwd);
 
-/* SLOTS_MAX: the most buffers; V_BYTES: the most bytes of a job's V and of its M;
+/* SLOTS_MAX: the most buffers; V_BYTES: the most bytes of a job's V and of its M (V_FEW with
+ * at most FEW_TILES tiles in the compiled batch);
  * MIN_PLANE, MIN_TILES: the smallest output plane taken, the fewest tiles (see wino_takes). */
-enum { SLOTS_MAX = 8, V_BYTES = 1 << 19, MIN_PLANE = 64, MIN_TILES = 48 };
+enum { SLOTS_MAX = 8, V_BYTES = 1 << 19, V_FEW = 1 << 21, FEW_TILES = 128, MIN_PLANE = 64, MIN_TILES = 48 };
 
 typedef struct {
     int n, ic, ih, iw, oc, oh, ow, ph, pw;
@@ -138,8 +139,14 @@ static const char *wino_lin(const double *coef, int n, const char *fmt, bool dbl
  * 0.41-0.47; VGG-16-BN (CIFAR) at batch 32, one thread, its 8x8 convs of 256 channels 10.2 ->
  * 8.7; 4x4 planes (4 tiles an image) not tried. */
 static bool wino_takes(const Graph *g, int n, int ic, int oc, int oh, int ow, int kh, int kw) {
-    return !g->no_winograd && kh == 3 && kw == 3 && ic >= 16 && oc >= 16 && (long long)oh * ow >= MIN_PLANE &&
-           (long long)n * ((oh + 1) / 2) * ((ow + 1) / 2) >= MIN_TILES;
+    long long tiles = (long long)((oh + 1) / 2) * ((ow + 1) / 2); /* 2x2 tiles of an image */
+    if (g->no_winograd || kh != 3 || kw != 3 || ic < 16 || oc < 16 || (long long)oh * ow < MIN_PLANE ||
+        n * tiles < MIN_TILES)
+        return false;
+    /* few tiles (batch 1): not when the tiles reach far past the plane (odd sizes): AlexNet's
+     * 13x13 convs at batch 1 (7x7 tiles cover 14x14) ran slower than conv_blk.c in the whole
+     * network (0.95 -> 1.0-1.1 ms, 1.35 -> 1.37, 1.67 -> 1.95-2.1 on one thread) */
+    return n * tiles > FEW_TILES || (long long)oh * ow * 10 >= 9 * 4 * tiles;
 }
 
 /* The tile: F(4x4, 3x3) (36 products for 16 outputs: 4 times fewer multiply-adds than the
@@ -166,14 +173,18 @@ static void wino_geo(WinoGeo *q, Shape in, int oc, int oh, int ow, int ph, int p
     q->txv = q->tx <= 8 ? 8 : (q->tx + 15) / 16 * 16;
     q->un = q->m * q->tx + 2 - pw < q->iw ? q->m * q->tx + 2 - pw : q->iw;
     int rows = q->n * q->ty; /* the compiled batch's tile rows */
-    /* WR: V and M within V_BYTES; then the fewest tiles computed on one thread plus on two (the
+    /* Few tiles in the compiled batch (batch 1): a job reads all of U from memory, so fewer,
+     * larger jobs: V and M up to V_FEW bytes (AlexNet's 13x13 convs of 384 channels at batch 1
+     * made 4 jobs of 2 tile rows within V_BYTES: 4 passes over 6.3 MB of U). */
+    long long vmax = (long long)q->n * q->ty * q->tx <= FEW_TILES ? V_FEW : V_BYTES;
+    /* WR: V and M within vmax; then the fewest tiles computed on one thread plus on two (the
      * rounding to 16 and the jobs' balance) plus 16 tiles a job (each reads all of U), ties to
      * the larger WR */
     long long best = -1;
     q->wr = 1;
     for (int r = 1; r <= rows; r++) {
         long long tbp = round16((int64_t)(r - 1) * q->tx + q->txv);
-        if (r > 1 && (long long)np * (q->ic > q->oc ? q->ic : q->oc) * tbp * 4 > V_BYTES)
+        if (r > 1 && (long long)np * (q->ic > q->oc ? q->ic : q->oc) * tbp * 4 > vmax)
             break;
         long long jobs = (rows + r - 1) / r;
         long long cost = jobs * tbp + (jobs + 1) / 2 * 2 * tbp + 32 * jobs; /* a job reads all of U: 16 tiles' worth */
