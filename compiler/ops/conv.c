@@ -1000,19 +1000,24 @@ static void conv_emit_backward(Emit *e, const Op *bwd, const Op *fwd) {
 static bool conv_column_pool(Shape o, const Op *pool) {
     return o.d[3] >= 8 && (int64_t)8 * pool->a.kh * o.d[3] <= 16384;
 }
-/* A conv that conv_wino.c or conv_blk.c would take unpooled is not closed by the pooling
- * (unless conv_oc.c takes it pooled): they do not pool, and conv.c's column kernel ran far
- * slower than either plus the separate pool op (VGG-16-BN for CIFAR at batch 32, one thread:
- * its 8x8 256-channel conv closed by a max pool 27.8 ms a call at 87 GFLOP/s). */
+/* A conv that conv_wino.c takes unpooled is not closed by the pooling, nor one that conv_blk.c
+ * takes unless conv_oc.c takes it pooled: they do not pool, and the pooled kernels ran slower
+ * than either plus the separate pool op. VGG-16-BN for CIFAR at batch 32, one thread: its 8x8
+ * 256-channel conv closed by a max pool in conv.c's column kernel 27.8 ms a call at 87 GFLOP/s,
+ * the model 113.6 -> 85.9 ms; simplecnn's 32 -> 64 conv by Winograd rather than conv_oc.c's
+ * pooled tiles: the model at batch 64 17.7 -> 20.0K img/s on one thread, 35.9 -> 44.5K on two,
+ * at batch 1 0.066 -> 0.060 ms. */
 static bool conv_close_pool(const Graph *g, const Op *op, const Op *pool) {
     Shape o = g->values[op->out].shape;
     Op t = *op, u = *op;
     t.epi_pool = (int)(pool - g->ops);
     u.epi_pool = -1;
+    if (conv_wino_scratch(g, &u) >= 0)
+        return false;
     bool oc = (!g->training || (o.d[2] % pool->a.kh == 0 && o.d[3] % pool->a.kw == 0)) && conv_oc_scratch(g, &t) >= 0;
     if (oc)
         return true;
-    if (conv_wino_scratch(g, &u) >= 0 || conv_blk_scratch(g, &u) >= 0)
+    if (conv_blk_scratch(g, &u) >= 0)
         return false;
     if (g->training) {
         if (o.d[2] % pool->a.kh || o.d[3] % pool->a.kw)
