@@ -129,38 +129,24 @@ run_torch() { # threads, then torch_bench.py arguments
 # A program is rebuilt when cnnc, the runtime or the model is newer than it.
 echo "compiling: $MODELS"
 jobs=$(nproc 2>/dev/null || echo 2)
+# fresh PROGRAM MODEL: PROGRAM is newer than cnnc, the runtime and the model
+fresh() { [ -x "$1" ] && [ "$1" -nt "$CNNC" ] && [ "$1" -nt "$B/libcnnrt.a" ] && [ "$1" -nt "$(src_of "$2")" ]; }
 for m in $MODELS; do
     b=$(batch_of "$m")
-    prog="$W/$m.b$b"
     "$CNNC" --emit=torch "$(src_of "$m")" -o "$W/$m.py"
     "$CNNC" --emit=ir "$(src_of "$m")" | tail -n 1 >"$W/$m.ir-total"
-    if [ -x "$prog" ] && [ "$prog" -nt "$CNNC" ] && [ "$prog" -nt "$B/libcnnrt.a" ] &&
-        [ "$prog" -nt "$(src_of "$m")" ]; then
-        continue
-    fi
-    echo "$(src_of "$m") $m $b b --no-train"
+    fresh "$W/$m.b$b" "$m" || echo "$(src_of "$m") $m $b b --no-train"
 done >"$W/compile.txt"
 # The batch-1 figure (cnnc ms) is the faster of a program compiled for batch 1 (as a latency
 # deployment compiles it, --emit=c's default batch: its kernels are chosen for one image) and
 # the batch-B program called with one image (LeNet-5's batch-1 build streams its two convs to
 # keep the workspace small, and is the slower).
 for m in $MODELS; do
-    [ "$(batch_of "$m")" = 1 ] && continue
-    prog="$W/$m.b1"
-    if [ -x "$prog" ] && [ "$prog" -nt "$CNNC" ] && [ "$prog" -nt "$B/libcnnrt.a" ] &&
-        [ "$prog" -nt "$(src_of "$m")" ]; then
-        continue
-    fi
-    echo "$(src_of "$m") $m 1 b --no-train"
+    [ "$(batch_of "$m")" = 1 ] || fresh "$W/$m.b1" "$m" || echo "$(src_of "$m") $m 1 b --no-train"
 done >>"$W/compile.txt"
 for m in $train_models; do
     b=$(train_batch_of "$m")
-    prog="$W/$m.t$b"
-    if [ -x "$prog" ] && [ "$prog" -nt "$CNNC" ] && [ "$prog" -nt "$B/libcnnrt.a" ] &&
-        [ "$prog" -nt "$(src_of "$m")" ]; then
-        continue
-    fi
-    echo "$(src_of "$m") $m $b t --train"
+    fresh "$W/$m.t$b" "$m" || echo "$(src_of "$m") $m $b t --train"
 done >>"$W/compile.txt"
 # Each line: source model batch kind(b: inference, t: training) flag
 xargs -r -n 5 -P "$jobs" sh -c '
