@@ -54,8 +54,8 @@
  *   V    [SLOTS][A^2][IC x TBP + 16]
  *   M    [SLOTS][A^2][OC x TBP + 16] */
 #include <stdbool.h>
+#include <stdio.h>
 #include <stdlib.h>
-#include <string.h>
 
 #include "../arena.h"
 #include "../cbuf.h"
@@ -178,8 +178,8 @@ static void wino_geo(WinoGeo *q, Shape in, int oc, int oh, int ow, int ph, int p
      * made 4 jobs of 2 tile rows within V_BYTES: 4 passes over 6.3 MB of U). */
     long long vmax = (long long)q->n * q->ty * q->tx <= FEW_TILES ? V_FEW : V_BYTES;
     /* WR: V and M within vmax; then the fewest tiles computed on one thread plus on two (the
-     * rounding to 16 and the jobs' balance) plus 16 tiles a job (each reads all of U), ties to
-     * the larger WR */
+     * rounding to 16 and the jobs' balance), plus 32 tiles a job (it reads all of U: 16 tiles'
+     * worth on each count), ties to the larger WR */
     long long best = -1;
     q->wr = 1;
     for (int r = 1; r <= rows; r++) {
@@ -187,7 +187,7 @@ static void wino_geo(WinoGeo *q, Shape in, int oc, int oh, int ow, int ph, int p
         if (r > 1 && (long long)np * (q->ic > q->oc ? q->ic : q->oc) * tbp * 4 > vmax)
             break;
         long long jobs = (rows + r - 1) / r;
-        long long cost = jobs * tbp + (jobs + 1) / 2 * 2 * tbp + 32 * jobs; /* a job reads all of U: 16 tiles' worth */
+        long long cost = jobs * tbp + (jobs + 1) / 2 * 2 * tbp + 32 * jobs;
         if (best < 0 || cost <= best)
             best = cost, q->wr = r;
     }
