@@ -271,15 +271,9 @@ float *cli_alloc_floats(size_t n, const char *what, char *err) {
         rt_fail(err, "out of memory (%zu floats for %s)", n, what);
         return NULL;
     }
-    bytes = (bytes + 63) / 64 * 64;
-    if (bytes == 0)
-        bytes = 64;
-    float *p = aligned_alloc(64, bytes);
-    if (!p) {
+    float *p = rt_big_alloc(bytes);
+    if (!p)
         rt_fail(err, "out of memory (%zu bytes for %s)", bytes, what);
-        return NULL;
-    }
-    memset(p, 0, bytes);
     return p;
 }
 

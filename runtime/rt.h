@@ -27,6 +27,14 @@ int rt_report(const char *err);
  * rt_alloc_array checks count * size for overflow; both return zeroed memory, and a request of
  * zero bytes still returns a unique pointer. */
 void *rt_alloc(size_t size, const char *what, char *err);
+/* Zeroed memory for free(), aligned to 64 bytes, or NULL. From RT_HUGE_BYTES up it is aligned to
+ * and rounded up to RT_HUGE_BYTES, and Linux is asked to back it with transparent huge pages
+ * (madvise MADV_HUGEPAGE): a model's parameters, workspace and checkpoint file of hundreds of MB
+ * then take one page fault per 2 MiB instead of per 4 KiB: `forward` of VGG-16-BN at batch 1
+ * (553 MB of weights) took 6.4 s, mostly the kernel's page faults (zeroing, reading the file,
+ * copying the tensors), and takes 0.44 s. rt_alloc uses it from that size up. */
+enum { RT_HUGE_BYTES = 2 << 20 };
+void *rt_big_alloc(size_t bytes);
 void *rt_alloc_array(size_t count, size_t size, const char *what, char *err);
 char *rt_strdup(const char *s, char *err);
 

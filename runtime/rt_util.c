@@ -1,5 +1,6 @@
 /* rt_util.c: the shared helpers of rt.h: error buffer, clean allocation failure, whole-file
  * reads, atomic writes (temporary file, fsync, rename). */
+#define _DEFAULT_SOURCE /* madvise's MADV_HUGEPAGE (Linux) */
 #include "rt.h"
 
 #include <errno.h>
@@ -9,6 +10,7 @@
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -27,8 +29,27 @@ int rt_report(const char *err) {
     return 1;
 }
 
+void *rt_big_alloc(size_t bytes) {
+    if (bytes < RT_HUGE_BYTES) {
+        size_t b = bytes ? (bytes + 63) / 64 * 64 : 64;
+        void *p = b >= bytes ? aligned_alloc(64, b) : NULL;
+        if (p)
+            memset(p, 0, b);
+        return p;
+    }
+    size_t b = (bytes + RT_HUGE_BYTES - 1) / RT_HUGE_BYTES * RT_HUGE_BYTES;
+    void *p = b >= bytes ? aligned_alloc(RT_HUGE_BYTES, b) : NULL;
+    if (!p)
+        return NULL;
+#if defined(__linux__) && defined(MADV_HUGEPAGE)
+    madvise(p, b, MADV_HUGEPAGE); /* advice only: without transparent huge pages, 4 KiB pages */
+#endif
+    memset(p, 0, b);
+    return p;
+}
+
 void *rt_alloc(size_t size, const char *what, char *err) {
-    void *p = calloc(1, size ? size : 1);
+    void *p = size >= RT_HUGE_BYTES ? rt_big_alloc(size) : calloc(1, size ? size : 1);
     if (!p)
         rt_fail(err, "out of memory (%zu bytes for %s)", size, what);
     return p;
