@@ -17,7 +17,9 @@
 # in the lanes (tile per target; conv_tiny_a its unrolled column blocks and loop), lin_lanes_a at batch 37 linear.c's forward with the images
 # in the lanes (a block of 32 or 16 per target), fuse_train_e's gradients conv_small.c's
 # forward closed by a pooling in training (a job's runs of vectors per target), conv_wino_a and
-# conv_wino_b conv_wino.c's forward and data gradient (the register tile per target; conv_wino_d F(4x4)). The SSE and scalar builds are compiled at -O1
+# conv_wino_b conv_wino.c's forward and data gradient (the register tile per target; conv_wino_d F(4x4)),
+# conv_dws_a's gradients conv_small.c's weight gradient on a strided conv's phases (channel
+# blocks per target). The SSE and scalar builds are compiled at -O1
 # (half the compile time of -O3; the code paths are chosen by the preprocessor, not by the
 # optimization level), AVX2 and gcc at cnnc's -O3.
 B=${1:-build}
@@ -32,7 +34,7 @@ check() { # label, env assignments..., then models
     label=$1; shift
     if env "$@" /usr/bin/python3 "$top/tests/torch/parity.py" --build "$B" --only lenet5 cov_conv cov_pool cov_norm_act conv_odd conv_oc_a conv_oc_b conv_oc_e conv_blk_a conv_blk_d conv_blk_e conv_blk_f conv_1x1_a conv_wino_a conv_wino_b conv_wino_d $pmore \
         >"$B/portable.log" 2>&1 &&
-        env "$@" /usr/bin/python3 "$top/tests/torch/grad_parity.py" --build "$B" --only conv_bwd_odd conv_dw_wide conv_blk_a conv_1x1_a fuse_train_e conv_wino_a $more \
+        env "$@" /usr/bin/python3 "$top/tests/torch/grad_parity.py" --build "$B" --only conv_bwd_odd conv_dw_wide conv_blk_a conv_1x1_a fuse_train_e conv_wino_a conv_dws_a $more \
             >>"$B/portable.log" 2>&1 &&
         env "$@" /usr/bin/python3 "$top/tests/torch/grad_parity.py" --build "$B" --batch 37 --only grad_slice_conv conv_tiny_a conv_tiny_b lin_lanes_a >>"$B/portable.log" 2>&1; then
         pass=$((pass+1)); echo "$label: ok"
@@ -51,7 +53,7 @@ check "gcc" CC=gcc
 # No vector types (what a compiler other than gcc and clang gets): the scalar loops, gradients
 # included. The parity models are few-channel ones, whose scalar paths run quickly.
 scalar() {
-    if env CNNC_CFLAGS="-U__GNUC__ -O1" /usr/bin/python3 "$top/tests/torch/grad_parity.py" --build "$B" --only conv_bwd_odd conv_dw_wide lenet5 conv_oc_a conv_oc_e conv_blk_a conv_blk_s2_a conv_1x1_a fuse_train_a conv_wino_a \
+    if env CNNC_CFLAGS="-U__GNUC__ -O1" /usr/bin/python3 "$top/tests/torch/grad_parity.py" --build "$B" --only conv_bwd_odd conv_dw_wide lenet5 conv_oc_a conv_oc_e conv_blk_a conv_blk_s2_a conv_1x1_a fuse_train_a conv_wino_a conv_dws_a \
         >"$B/portable.log" 2>&1 &&
         env CNNC_CFLAGS="-U__GNUC__ -O1" /usr/bin/python3 "$top/tests/torch/grad_parity.py" --build "$B" --batch 37 --only grad_slice_conv conv_tiny_a conv_tiny_b \
         >>"$B/portable.log" 2>&1; then

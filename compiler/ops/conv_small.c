@@ -75,17 +75,168 @@ static bool small_dw_geo(const Attrs *a, Shape in, Shape out, SmallDw *d) {
     return true;
 }
 
+/* The weight gradient of a strided conv with few input channels (the 7x7 stride-2 stems of
+ * ResNet and GoogLeNet, the 3x3 stride-2 stems of MobileNet and EfficientNet), by the same
+ * flattening on the input's S x S phases: with xpad the zero-padded input and the phase
+ * planes P[a][b][r][c] = xpad[S r + a][S c + b] (row pitch WPH, at least OW + (KW - 1) / S),
+ * output pixel (oh, ow) at q = oh * WPH + ow and dy laid out at that pitch (zero in the
+ * columns ow >= OW),
+ *     dw[oc][ic][kh][kw] = sum_q dyq[oc][q] * P[kh % S][kw % S][q + (kh / S) * WPH + kw / S],
+ * contiguous loads again. The phases of every image are built once (one parallel loop) into
+ * the scratch; a job is a block of OCB output channels over every image and input channel,
+ * its dy rows copied to the pitch per image, the positions taken in chunks of QC (the chunk's
+ * dy and phase rows stay in L1 while the KH kernel rows pass over them). The im2col product of
+ * conv.c that took these convs ran at 42% of peak on ResNet-18's stem (bench/profile.sh
+ * --train resnet18 8 1). */
+typedef struct SmallDwS {
+    int s, wph, len, xpl, ocb, ocb512;
+    int64_t scratch;
+} SmallDwS;
+
+enum { DWS_QC = 1024, DWS_MAX_IC = 4, DWS_MAX_FLOATS = 1 << 26 };
+
+static bool small_dws_geo(const Attrs *a, Shape in, Shape out, SmallDwS *d) {
+    int n = in.d[0], ic = in.d[1], oc = out.d[1], oh = out.d[2], ow = out.d[3], s = a->sh;
+    if (s < 2 || s > 4 || a->sw != s || a->dh != 1 || a->dw != 1 || a->groups != 1 || a->kh > 8 || a->kw > 8 ||
+        ic > DWS_MAX_IC || ow < LANES || oc < 2)
+        return false;
+    int iwp = in.d[3] + a->pw + a->pw_end;
+    int wph = (iwp + s - 1) / s;
+    if (wph < ow + (a->kw - 1) / s)
+        wph = ow + (a->kw - 1) / s;
+    int len = (oh * wph + LANES - 1) / LANES * LANES;
+    int xpl = len + (a->kh - 1) / s * wph + (a->kw - 1) / s;
+    if (xpl < (oh + (a->kh - 1) / s) * wph)
+        xpl = (oh + (a->kh - 1) / s) * wph;
+    xpl = (xpl + LANES - 1) / LANES * LANES;
+    /* OCB: the largest divisor of OC (at most 8, half of OC at most: two threads) with at most
+     * ACC_VECTORS accumulators (OCB * KW), ACC_VECTORS_512 with AVX-512 */
+    int ocb = 0, ocb512 = 0;
+    for (int k = 1; k <= oc / 2 && k <= 8; k++)
+        if (oc % k == 0) {
+            if (k * a->kw <= ACC_VECTORS)
+                ocb = k;
+            if (k * a->kw <= ACC_VECTORS_512)
+                ocb512 = k;
+        }
+    int64_t scratch = (int64_t)n * ic * s * s * xpl + (int64_t)oc * len;
+    if (!ocb || scratch > DWS_MAX_FLOATS)
+        return false;
+    *d = (SmallDwS){.s = s, .wph = wph, .len = len, .xpl = xpl, .ocb = ocb, .ocb512 = ocb512, .scratch = scratch};
+    return true;
+}
+
+static void small_emit_dws(Cbuf *c, const SmallDwS *d) {
+    cb_line(c, "{ /* dw: the input's S x S phases, lanes along the flattened output plane, OCB channels x KW taps per tile (conv_small.c) */");
+    cb_line(c, "#if defined(__AVX512F__)");
+    cb_line(c, "enum { OCB = %d };", d->ocb512);
+    cb_line(c, "#else");
+    cb_line(c, "enum { OCB = %d };", d->ocb);
+    cb_line(c, "#endif");
+    cb_line(c, "enum { S = %d, WPH = %d, L = %d, XPL = %d, NOB = OC / OCB, QC = %d };", d->s, d->wph, d->len, d->xpl, DWS_QC);
+    cb_line(c, "float *const xph = scratch; /* [n][IC][S][S][XPL]: P[a][b][r][c] = xpad[S r + a][S c + b] */");
+    cb_line(c, "float *const dyq = scratch + (ptrdiff_t)n * IC * S * S * XPL; /* [OC][L]: dy at pitch WPH */");
+    cb_line(c, "PARALLEL_FOR");
+    cb_line(c, "for (int pl = 0; pl < n * IC * S * S; pl++) {");
+    cb_line(c, "const int b = pl %% S, a = pl / S %% S, ic = pl / (S * S) %% IC, i = pl / (S * S * IC);");
+    cb_line(c, "const float *const xc = x + ((ptrdiff_t)i * IC + ic) * IH * IW;");
+    cb_line(c, "float *const pp = xph + (ptrdiff_t)pl * XPL;");
+    cb_line(c, "for (int r = 0; r * WPH < XPL; r++) {");
+    cb_line(c, "const int ih = S * r + a - PH, cn = XPL - r * WPH < WPH ? XPL - r * WPH : WPH;");
+    cb_line(c, "float *const pr = pp + (ptrdiff_t)r * WPH;");
+    cb_line(c, "for (int col = 0; col < cn; col++) {");
+    cb_line(c, "const int iw = S * col + b - PW;");
+    cb_line(c, "pr[col] = ih >= 0 && ih < IH && iw >= 0 && iw < IW ? xc[(ptrdiff_t)ih * IW + iw] : 0.0f;");
+    cb_line(c, "}");
+    cb_line(c, "}");
+    cb_line(c, "}");
+    cb_line(c, "PARALLEL_FOR");
+    cb_line(c, "for (int ob = 0; ob < NOB; ob++) {");
+    cb_line(c, "const int oc0 = ob * OCB;");
+    cb_line(c, "float *const dyb = dyq + (ptrdiff_t)oc0 * L; /* this block's rows */");
+    cb_line(c, "#if CNN_VECTORS");
+    cb_line(c, "cnn_vec acc[IC][KH][OCB][KW];");
+    cb_line(c, "#else");
+    cb_line(c, "float acc[IC][KH][OCB][KW];");
+    cb_line(c, "#endif");
+    cb_line(c, "memset(acc, 0, sizeof acc);");
+    cb_line(c, "for (int i = 0; i < n; i++) {");
+    cb_line(c, "for (int o = 0; o < OCB; o++) { /* dy at pitch WPH, zero past OW and past the plane */");
+    cb_line(c, "const float *const yo = dy + ((ptrdiff_t)i * OC + oc0 + o) * OH * OW;");
+    cb_line(c, "float *const dr = dyb + (ptrdiff_t)o * L;");
+    cb_line(c, "for (int r = 0; r < OH; r++) {");
+    cb_line(c, "memcpy(dr + r * WPH, yo + r * OW, sizeof(float) * OW);");
+    cb_line(c, "for (int col = OW; col < WPH; col++)");
+    cb_line(c, "    dr[r * WPH + col] = 0.0f;");
+    cb_line(c, "}");
+    cb_line(c, "for (int q = OH * WPH; q < L; q++)");
+    cb_line(c, "    dr[q] = 0.0f;");
+    cb_line(c, "}");
+    cb_line(c, "for (int q0 = 0; q0 < L; q0 += QC) {");
+    cb_line(c, "const int q1 = q0 + QC < L ? q0 + QC : L;");
+    cb_line(c, "for (int ic = 0; ic < IC; ic++) {");
+    cb_line(c, "const float *const xi = xph + ((ptrdiff_t)i * IC + ic) * S * S * XPL;");
+    cb_line(c, "for (int kh = 0; kh < KH; kh++) {");
+    cb_line(c, "const float *const xr = xi + (ptrdiff_t)(kh %% S) * S * XPL + (kh / S) * WPH; /* phase row kh %% S, shifted */");
+    cb_line(c, "#if CNN_VECTORS");
+    cb_line(c, "cnn_vec t[OCB][KW];");
+    cb_line(c, "memcpy(t, acc[ic][kh], sizeof t);");
+    cb_line(c, "for (int q = q0; q < q1; q += CNN_VW) {");
+    cb_line(c, "cnn_vec yv[OCB];");
+    cb_line(c, "for (int o = 0; o < OCB; o++)");
+    cb_line(c, "    memcpy(&yv[o], dyb + (ptrdiff_t)o * L + q, sizeof yv[o]);");
+    cb_line(c, "for (int kw = 0; kw < KW; kw++) {");
+    cb_line(c, "cnn_vec xv;");
+    cb_line(c, "memcpy(&xv, xr + (ptrdiff_t)(kw %% S) * XPL + kw / S + q, sizeof xv);");
+    cb_line(c, "for (int o = 0; o < OCB; o++)");
+    cb_line(c, "    t[o][kw] += yv[o] * xv;");
+    cb_line(c, "}");
+    cb_line(c, "}");
+    cb_line(c, "memcpy(acc[ic][kh], t, sizeof t);");
+    cb_line(c, "#else");
+    cb_line(c, "for (int q = q0; q < q1; q++)");
+    cb_line(c, "    for (int kw = 0; kw < KW; kw++)");
+    cb_line(c, "        for (int o = 0; o < OCB; o++)");
+    cb_line(c, "            acc[ic][kh][o][kw] += dyb[(ptrdiff_t)o * L + q] * xr[(ptrdiff_t)(kw %% S) * XPL + kw / S + q];");
+    cb_line(c, "#endif");
+    cb_line(c, "}");
+    cb_line(c, "}");
+    cb_line(c, "}");
+    cb_line(c, "}");
+    cb_line(c, "for (int ic = 0; ic < IC; ic++)");
+    cb_line(c, "    for (int kh = 0; kh < KH; kh++)");
+    cb_line(c, "        for (int o = 0; o < OCB; o++)");
+    cb_line(c, "            for (int kw = 0; kw < KW; kw++) {");
+    cb_line(c, "#if CNN_VECTORS");
+    cb_line(c, "                float s = 0.0f;");
+    cb_line(c, "                for (int j = 0; j < CNN_VW; j++)");
+    cb_line(c, "                    s += acc[ic][kh][o][kw][j];");
+    cb_line(c, "#else");
+    cb_line(c, "                const float s = acc[ic][kh][o][kw];");
+    cb_line(c, "#endif");
+    cb_line(c, "                dw[(((ptrdiff_t)(oc0 + o) * IC + ic) * KH + kh) * KW + kw] += s;");
+    cb_line(c, "            }");
+    cb_line(c, "}");
+    cb_line(c, "}");
+}
+
 /* Floats of scratch conv_small_emit_dw needs for the layer, or -1 when it does not take it. */
 int64_t conv_small_dw_scratch(const Attrs *a, Shape in, Shape out) {
     SmallDw d;
-    return small_dw_geo(a, in, out, &d) ? d.scratch : -1;
+    SmallDwS ds;
+    return small_dw_geo(a, in, out, &d) ? d.scratch : small_dws_geo(a, in, out, &ds) ? ds.scratch : -1;
 }
 
 bool conv_small_emit_dw(Emit *e, const Op *fwd) {
     Shape in = emit_in_shape(e, fwd, 0), out = emit_out_shape(e, fwd);
     SmallDw d;
-    if (!small_dw_geo(&fwd->a, in, out, &d))
-        return false;
+    SmallDwS ds;
+    if (!small_dw_geo(&fwd->a, in, out, &d)) {
+        if (!small_dws_geo(&fwd->a, in, out, &ds))
+            return false;
+        small_emit_dws(e->c, &ds);
+        return true;
+    }
     int iwp = d.iwp, len = d.len, xpl = d.xpl, ocb = d.ocb;
     Cbuf *c = e->c;
     cb_line(c, "{ /* dw: lanes along the flattened output plane, OCB channels x KW taps per tile (conv_small.c) */");

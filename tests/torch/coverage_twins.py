@@ -1544,3 +1544,57 @@ for _n, _t, _e, _i, _o in (("conv_wino_a", ConvWinoA, expected_conv_wino_a, [17,
                            ("conv_wino_d", ConvWinoD, expected_conv_wino_d, [128, 11, 26], [2])):
     TWINS[_n], EXPECTED[_n], FILES[_n] = _t, _e, os.path.join(MODELS, "conv_wino.cnn")
     INPUT_SHAPE[_n], OUTPUT_SHAPE[_n] = _i, _o
+
+
+# ---------------------------------------------------------------- conv_dws (conv_dws.cnn)
+# Strided convs with few input channels, whose weight gradient conv_small.c computes on the
+# input's phases.
+class ConvDwsA(nn.Module):
+    def __init__(self, classes=3):
+        super().__init__()
+        self.conv0 = nn.Conv2d(2, 12, (4, 5), stride=3, padding=(1, 2))
+        self.linear0 = nn.Linear(12 * 13 * 18, classes)
+
+    def forward(self, x):
+        return self.linear0(torch.flatten(F.relu(self.conv0(x)), 1))
+
+
+class ConvDwsB(nn.Module):
+    def __init__(self, classes=2):
+        super().__init__()
+        self.conv0 = nn.Conv2d(1, 6, 3, stride=2, padding=1, bias=False)
+        self.bn0 = nn.BatchNorm2d(6)
+        self.linear0 = nn.Linear(6 * 8 * 17, classes)
+
+    def forward(self, x):
+        x = F.max_pool2d(F.relu(self.bn0(self.conv0(x))), 2)
+        return self.linear0(torch.flatten(x, 1))
+
+
+class ConvDwsC(nn.Module):
+    def __init__(self, classes=2):
+        super().__init__()
+        self.conv0 = nn.Conv2d(4, 16, 8, stride=4, padding=2)
+        self.linear0 = nn.Linear(16, classes)
+
+    def forward(self, x):
+        return self.linear0(F.relu(self.conv0(x)).mean(dim=(2, 3)))
+
+
+def expected_conv_dws_a(classes=3):
+    return _conv("conv0", 12, 2, 4, 5) + _linear("linear0", classes, 12 * 13 * 18)
+
+
+def expected_conv_dws_b(classes=2):
+    return _conv("conv0", 6, 1, 3, bias=False) + _bn("bn0", 6) + _linear("linear0", classes, 6 * 8 * 17)
+
+
+def expected_conv_dws_c(classes=2):
+    return _conv("conv0", 16, 4, 8) + _linear("linear0", classes, 16)
+
+
+for _n, _t, _e, _i, _o in (("conv_dws_a", ConvDwsA, expected_conv_dws_a, [2, 40, 53], [3]),
+                           ("conv_dws_b", ConvDwsB, expected_conv_dws_b, [1, 33, 70], [2]),
+                           ("conv_dws_c", ConvDwsC, expected_conv_dws_c, [4, 45, 90], [2])):
+    TWINS[_n], EXPECTED[_n], FILES[_n] = _t, _e, os.path.join(MODELS, "conv_dws.cnn")
+    INPUT_SHAPE[_n], OUTPUT_SHAPE[_n] = _i, _o
