@@ -85,7 +85,8 @@ static bool small_dw_geo(const Attrs *a, Shape in, Shape out, SmallDw *d) {
  * contiguous loads again. The phases of every image are built once (one parallel loop) into
  * the scratch; a job is a block of OCB output channels over every image and input channel,
  * its dy rows copied to the pitch per image, the positions taken in chunks of QC (the chunk's
- * dy and phase rows stay in L1 while the KH kernel rows pass over them). The im2col product of
+ * dy and phase rows stay in L1 while the KH kernel rows pass over them); each image's sums
+ * (vectors of lanes) are summed across the lanes and added to dw in image order. The im2col product of
  * conv.c that took these convs ran at 42% of peak on ResNet-18's stem (bench/profile.sh
  * --train resnet18 8 1). */
 typedef struct SmallDwS {
@@ -154,12 +155,6 @@ static void small_emit_dws(Cbuf *c, const SmallDwS *d) {
     cb_line(c, "for (int ob = 0; ob < NOB; ob++) {");
     cb_line(c, "const int oc0 = ob * OCB;");
     cb_line(c, "float *const dyb = dyq + (ptrdiff_t)oc0 * L; /* this block's rows */");
-    cb_line(c, "#if CNN_VECTORS");
-    cb_line(c, "cnn_vec acc[IC][KH][OCB][KW];");
-    cb_line(c, "#else");
-    cb_line(c, "float acc[IC][KH][OCB][KW];");
-    cb_line(c, "#endif");
-    cb_line(c, "memset(acc, 0, sizeof acc);");
     cb_line(c, "for (int i = 0; i < n; i++) {");
     cb_line(c, "for (int o = 0; o < OCB; o++) { /* dy at pitch WPH, zero past OW and past the plane */");
     cb_line(c, "const float *const yo = dy + ((ptrdiff_t)i * OC + oc0 + o) * OH * OW;");
@@ -172,15 +167,21 @@ static void small_emit_dws(Cbuf *c, const SmallDwS *d) {
     cb_line(c, "for (int q = OH * WPH; q < L; q++)");
     cb_line(c, "    dr[q] = 0.0f;");
     cb_line(c, "}");
-    cb_line(c, "for (int q0 = 0; q0 < L; q0 += QC) {");
-    cb_line(c, "const int q1 = q0 + QC < L ? q0 + QC : L;");
     cb_line(c, "for (int ic = 0; ic < IC; ic++) {");
     cb_line(c, "const float *const xi = xph + ((ptrdiff_t)i * IC + ic) * S * S * XPL;");
+    cb_line(c, "#if CNN_VECTORS");
+    cb_line(c, "cnn_vec acc[KH][OCB][KW];");
+    cb_line(c, "#else");
+    cb_line(c, "float acc[KH][OCB][KW];");
+    cb_line(c, "#endif");
+    cb_line(c, "memset(acc, 0, sizeof acc);");
+    cb_line(c, "for (int q0 = 0; q0 < L; q0 += QC) {");
+    cb_line(c, "const int q1 = q0 + QC < L ? q0 + QC : L;");
     cb_line(c, "for (int kh = 0; kh < KH; kh++) {");
     cb_line(c, "const float *const xr = xi + (ptrdiff_t)(kh %% S) * S * XPL + (kh / S) * WPH; /* phase row kh %% S, shifted */");
     cb_line(c, "#if CNN_VECTORS");
     cb_line(c, "cnn_vec t[OCB][KW];");
-    cb_line(c, "memcpy(t, acc[ic][kh], sizeof t);");
+    cb_line(c, "memcpy(t, acc[kh], sizeof t);");
     cb_line(c, "for (int q = q0; q < q1; q += CNN_VW) {");
     cb_line(c, "cnn_vec yv[OCB];");
     cb_line(c, "for (int o = 0; o < OCB; o++)");
@@ -192,30 +193,29 @@ static void small_emit_dws(Cbuf *c, const SmallDwS *d) {
     cb_line(c, "    t[o][kw] += yv[o] * xv;");
     cb_line(c, "}");
     cb_line(c, "}");
-    cb_line(c, "memcpy(acc[ic][kh], t, sizeof t);");
+    cb_line(c, "memcpy(acc[kh], t, sizeof t);");
     cb_line(c, "#else");
     cb_line(c, "for (int q = q0; q < q1; q++)");
     cb_line(c, "    for (int kw = 0; kw < KW; kw++)");
     cb_line(c, "        for (int o = 0; o < OCB; o++)");
-    cb_line(c, "            acc[ic][kh][o][kw] += dyb[(ptrdiff_t)o * L + q] * xr[(ptrdiff_t)(kw %% S) * XPL + kw / S + q];");
+    cb_line(c, "            acc[kh][o][kw] += dyb[(ptrdiff_t)o * L + q] * xr[(ptrdiff_t)(kw %% S) * XPL + kw / S + q];");
     cb_line(c, "#endif");
     cb_line(c, "}");
     cb_line(c, "}");
-    cb_line(c, "}");
-    cb_line(c, "}");
-    cb_line(c, "for (int ic = 0; ic < IC; ic++)");
-    cb_line(c, "    for (int kh = 0; kh < KH; kh++)");
-    cb_line(c, "        for (int o = 0; o < OCB; o++)");
-    cb_line(c, "            for (int kw = 0; kw < KW; kw++) {");
+    cb_line(c, "for (int kh = 0; kh < KH; kh++) /* this image's sums, added in image order */");
+    cb_line(c, "    for (int o = 0; o < OCB; o++)");
+    cb_line(c, "        for (int kw = 0; kw < KW; kw++) {");
     cb_line(c, "#if CNN_VECTORS");
-    cb_line(c, "                float s = 0.0f;");
-    cb_line(c, "                for (int j = 0; j < CNN_VW; j++)");
-    cb_line(c, "                    s += acc[ic][kh][o][kw][j];");
+    cb_line(c, "            float s = 0.0f;");
+    cb_line(c, "            for (int j = 0; j < CNN_VW; j++)");
+    cb_line(c, "                s += acc[kh][o][kw][j];");
     cb_line(c, "#else");
-    cb_line(c, "                const float s = acc[ic][kh][o][kw];");
+    cb_line(c, "            const float s = acc[kh][o][kw];");
     cb_line(c, "#endif");
-    cb_line(c, "                dw[(((ptrdiff_t)(oc0 + o) * IC + ic) * KH + kh) * KW + kw] += s;");
-    cb_line(c, "            }");
+    cb_line(c, "            dw[(((ptrdiff_t)(oc0 + o) * IC + ic) * KH + kh) * KW + kw] += s;");
+    cb_line(c, "        }");
+    cb_line(c, "}");
+    cb_line(c, "}");
     cb_line(c, "}");
     cb_line(c, "}");
 }
