@@ -11,12 +11,14 @@ function defined above it (opN_<layer>, MODEL_forward, ...) and, below a comment
 `/* profile: PART FLOPS */` (conv kernels mark their forward, dy packing, dx and dw parts with
 their FLOPs per image), to that part of it. SRCLINES.txt is `perf report --sort srcline --stdio`.
 Prints the share of samples per function or part and the ten hottest lines with their text.
-With STEP_MS (the time per step or call), BATCH (images per step) and PEAK (GFLOP/s), the
-parts also get ms per step (their share of STEP_MS), GFLOP/s and % of PEAK. A function that
+Parts below 0.5% of the samples are left out (PROFILE_MIN_SHARE=0 in the environment shows
+every part). With STEP_MS (the time per step or call), BATCH (images per step) and PEAK
+(GFLOP/s), the parts also get ms per step (their share of STEP_MS), GFLOP/s and % of PEAK. A function that
 serves several layers of one shape (the emitter writes it once) is called once per layer: its
 FLOPs count every call that the step's entry point (NAME_train_step_update, else NAME_forward,
 with the chunk functions it calls) makes, and its name is shown with "xN".
 """
+import os
 import re
 import sys
 from collections import defaultdict
@@ -108,7 +110,7 @@ def main():
     if step_ms:
         print(f"  {'share':>7s}  {'ms':>8s}  {'GFLOP/s':>8s}  {'% peak':>6s}  function part")
     for name, pct in sorted(per_func.items(), key=lambda kv: -kv[1]):
-        if pct < 0.5:
+        if pct < float(os.environ.get("PROFILE_MIN_SHARE", "0.5")) or pct <= 0:
             continue
         if not step_ms:
             print(f"  {pct:6.2f}%  {name}")
