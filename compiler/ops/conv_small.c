@@ -75,6 +75,49 @@ static bool small_dw_geo(const Attrs *a, Shape in, Shape out, SmallDw *d) {
     return true;
 }
 
+/* The weight gradient's register tile of OCB channels x KW taps over positions [qa, qb) (C
+ * expressions) of kernel row kh, into acc[kh]: dyrow the address of channel o's dy at q, xtap
+ * that of tap kw's input at q (both C expressions of o, kw and q). */
+static void small_emit_dw_tile(Cbuf *c, const char *qa, const char *qb, const char *dyrow, const char *xtap) {
+    cb_line(c, "#if CNN_VECTORS");
+    cb_line(c, "cnn_vec t[OCB][KW];");
+    cb_line(c, "memcpy(t, acc[kh], sizeof t);");
+    cb_line(c, "for (int q = %s; q < %s; q += CNN_VW) {", qa, qb);
+    cb_line(c, "cnn_vec yv[OCB];");
+    cb_line(c, "for (int o = 0; o < OCB; o++)");
+    cb_line(c, "    memcpy(&yv[o], %s, sizeof yv[o]);", dyrow);
+    cb_line(c, "for (int kw = 0; kw < KW; kw++) {");
+    cb_line(c, "cnn_vec xv;");
+    cb_line(c, "memcpy(&xv, %s, sizeof xv);", xtap);
+    cb_line(c, "for (int o = 0; o < OCB; o++)");
+    cb_line(c, "    t[o][kw] += yv[o] * xv;");
+    cb_line(c, "}");
+    cb_line(c, "}");
+    cb_line(c, "memcpy(acc[kh], t, sizeof t);");
+    cb_line(c, "#else");
+    cb_line(c, "for (int q = %s; q < %s; q++)", qa, qb);
+    cb_line(c, "    for (int kw = 0; kw < KW; kw++)");
+    cb_line(c, "        for (int o = 0; o < OCB; o++)");
+    cb_line(c, "            acc[kh][o][kw] += *(%s) * *(%s);", dyrow, xtap);
+    cb_line(c, "#endif");
+}
+
+/* acc[KH][OCB][KW] summed across its lanes into dw (channels oc0 + o, input channel ic). */
+static void small_emit_dw_sums(Cbuf *c, const char *comment) {
+    cb_line(c, "for (int kh = 0; kh < KH; kh++)%s%s%s", comment ? " /* " : "", comment ? comment : "", comment ? " */" : "");
+    cb_line(c, "    for (int o = 0; o < OCB; o++)");
+    cb_line(c, "        for (int kw = 0; kw < KW; kw++) {");
+    cb_line(c, "#if CNN_VECTORS");
+    cb_line(c, "            float s = 0.0f;");
+    cb_line(c, "            for (int j = 0; j < CNN_VW; j++)");
+    cb_line(c, "                s += acc[kh][o][kw][j];");
+    cb_line(c, "#else");
+    cb_line(c, "            const float s = acc[kh][o][kw];");
+    cb_line(c, "#endif");
+    cb_line(c, "            dw[(((ptrdiff_t)(oc0 + o) * IC + ic) * KH + kh) * KW + kw] += s;");
+    cb_line(c, "        }");
+}
+
 /* The weight gradient of a strided conv with few input channels (the 7x7 stride-2 stems of
  * ResNet and GoogLeNet, the 3x3 stride-2 stems of MobileNet and EfficientNet), by the same
  * flattening on the input's S x S phases: with xpad the zero-padded input and the phase
@@ -179,41 +222,10 @@ static void small_emit_dws(Cbuf *c, const SmallDwS *d) {
     cb_line(c, "const int q1 = q0 + QC < L ? q0 + QC : L;");
     cb_line(c, "for (int kh = 0; kh < KH; kh++) {");
     cb_line(c, "const float *const xr = xi + (ptrdiff_t)(kh %% S) * S * XPL + (kh / S) * WPH; /* phase row kh %% S, shifted */");
-    cb_line(c, "#if CNN_VECTORS");
-    cb_line(c, "cnn_vec t[OCB][KW];");
-    cb_line(c, "memcpy(t, acc[kh], sizeof t);");
-    cb_line(c, "for (int q = q0; q < q1; q += CNN_VW) {");
-    cb_line(c, "cnn_vec yv[OCB];");
-    cb_line(c, "for (int o = 0; o < OCB; o++)");
-    cb_line(c, "    memcpy(&yv[o], dyb + (ptrdiff_t)o * L + q, sizeof yv[o]);");
-    cb_line(c, "for (int kw = 0; kw < KW; kw++) {");
-    cb_line(c, "cnn_vec xv;");
-    cb_line(c, "memcpy(&xv, xr + (ptrdiff_t)(kw %% S) * XPL + kw / S + q, sizeof xv);");
-    cb_line(c, "for (int o = 0; o < OCB; o++)");
-    cb_line(c, "    t[o][kw] += yv[o] * xv;");
+    small_emit_dw_tile(c, "q0", "q1", "dyb + (ptrdiff_t)o * L + q", "xr + (ptrdiff_t)(kw % S) * XPL + kw / S + q");
     cb_line(c, "}");
     cb_line(c, "}");
-    cb_line(c, "memcpy(acc[kh], t, sizeof t);");
-    cb_line(c, "#else");
-    cb_line(c, "for (int q = q0; q < q1; q++)");
-    cb_line(c, "    for (int kw = 0; kw < KW; kw++)");
-    cb_line(c, "        for (int o = 0; o < OCB; o++)");
-    cb_line(c, "            acc[kh][o][kw] += dyb[(ptrdiff_t)o * L + q] * xr[(ptrdiff_t)(kw %% S) * XPL + kw / S + q];");
-    cb_line(c, "#endif");
-    cb_line(c, "}");
-    cb_line(c, "}");
-    cb_line(c, "for (int kh = 0; kh < KH; kh++) /* this image's sums, added in image order */");
-    cb_line(c, "    for (int o = 0; o < OCB; o++)");
-    cb_line(c, "        for (int kw = 0; kw < KW; kw++) {");
-    cb_line(c, "#if CNN_VECTORS");
-    cb_line(c, "            float s = 0.0f;");
-    cb_line(c, "            for (int j = 0; j < CNN_VW; j++)");
-    cb_line(c, "                s += acc[kh][o][kw][j];");
-    cb_line(c, "#else");
-    cb_line(c, "            const float s = acc[kh][o][kw];");
-    cb_line(c, "#endif");
-    cb_line(c, "            dw[(((ptrdiff_t)(oc0 + o) * IC + ic) * KH + kh) * KW + kw] += s;");
-    cb_line(c, "        }");
+    small_emit_dw_sums(c, "this image's sums, added in image order");
     cb_line(c, "}");
     cb_line(c, "}");
     cb_line(c, "}");
@@ -270,41 +282,10 @@ bool conv_small_emit_dw(Emit *e, const Op *fwd) {
     cb_line(c, "}");
     cb_line(c, "for (int kh = 0; kh < KH; kh++) {");
     cb_line(c, "const float *xk = xp + kh * IWP;");
-    cb_line(c, "#if CNN_VECTORS");
-    cb_line(c, "cnn_vec t[OCB][KW];");
-    cb_line(c, "memcpy(t, acc[kh], sizeof t);");
-    cb_line(c, "for (int q = 0; q < L; q += CNN_VW) {");
-    cb_line(c, "cnn_vec yv[OCB];");
-    cb_line(c, "for (int o = 0; o < OCB; o++)");
-    cb_line(c, "    memcpy(&yv[o], &dyp[o][q], sizeof yv[o]);");
-    cb_line(c, "for (int kw = 0; kw < KW; kw++) {");
-    cb_line(c, "cnn_vec xv;");
-    cb_line(c, "memcpy(&xv, xk + q + kw, sizeof xv);");
-    cb_line(c, "for (int o = 0; o < OCB; o++)");
-    cb_line(c, "    t[o][kw] += yv[o] * xv;");
+    small_emit_dw_tile(c, "0", "L", "&dyp[o][q]", "xk + q + kw");
     cb_line(c, "}");
     cb_line(c, "}");
-    cb_line(c, "memcpy(acc[kh], t, sizeof t);");
-    cb_line(c, "#else");
-    cb_line(c, "for (int q = 0; q < L; q++)");
-    cb_line(c, "    for (int kw = 0; kw < KW; kw++)");
-    cb_line(c, "        for (int o = 0; o < OCB; o++)");
-    cb_line(c, "            acc[kh][o][kw] += dyp[o][q] * xk[q + kw];");
-    cb_line(c, "#endif");
-    cb_line(c, "}");
-    cb_line(c, "}");
-    cb_line(c, "for (int kh = 0; kh < KH; kh++)");
-    cb_line(c, "    for (int o = 0; o < OCB; o++)");
-    cb_line(c, "        for (int kw = 0; kw < KW; kw++) {");
-    cb_line(c, "#if CNN_VECTORS");
-    cb_line(c, "            float s = 0.0f;");
-    cb_line(c, "            for (int j = 0; j < CNN_VW; j++)");
-    cb_line(c, "                s += acc[kh][o][kw][j];");
-    cb_line(c, "#else");
-    cb_line(c, "            const float s = acc[kh][o][kw];");
-    cb_line(c, "#endif");
-    cb_line(c, "            dw[(((ptrdiff_t)(oc0 + o) * IC + ic) * KH + kh) * KW + kw] += s;");
-    cb_line(c, "        }");
+    small_emit_dw_sums(c, NULL);
     cb_line(c, "}");
     cb_line(c, "}");
     cb_line(c, "}");
