@@ -75,6 +75,17 @@ static bool small_dw_geo(const Attrs *a, Shape in, Shape out, SmallDw *d) {
     return true;
 }
 
+/* The weight gradient's accumulators of one input channel: acc[KH][OCB][KW] (vectors of
+ * partial sums), zeroed. */
+static void small_emit_dw_acc(Cbuf *c) {
+    cb_line(c, "#if CNN_VECTORS");
+    cb_line(c, "cnn_vec acc[KH][OCB][KW];");
+    cb_line(c, "#else");
+    cb_line(c, "float acc[KH][OCB][KW];");
+    cb_line(c, "#endif");
+    cb_line(c, "memset(acc, 0, sizeof acc);");
+}
+
 /* The weight gradient's register tile of OCB channels x KW taps over positions [qa, qb) (C
  * expressions) of kernel row kh, into acc[kh]: dyrow the address of channel o's dy at q, xtap
  * that of tap kw's input at q (both C expressions of o, kw and q). */
@@ -212,12 +223,7 @@ static void small_emit_dws(Cbuf *c, const SmallDwS *d) {
     cb_line(c, "}");
     cb_line(c, "for (int ic = 0; ic < IC; ic++) {");
     cb_line(c, "const float *const xi = xph + ((ptrdiff_t)i * IC + ic) * S * S * XPL;");
-    cb_line(c, "#if CNN_VECTORS");
-    cb_line(c, "cnn_vec acc[KH][OCB][KW];");
-    cb_line(c, "#else");
-    cb_line(c, "float acc[KH][OCB][KW];");
-    cb_line(c, "#endif");
-    cb_line(c, "memset(acc, 0, sizeof acc);");
+    small_emit_dw_acc(c);
     cb_line(c, "for (int q0 = 0; q0 < L; q0 += QC) {");
     cb_line(c, "const int q1 = q0 + QC < L ? q0 + QC : L;");
     cb_line(c, "for (int kh = 0; kh < KH; kh++) {");
@@ -265,12 +271,7 @@ bool conv_small_emit_dw(Emit *e, const Op *fwd) {
     cb_line(c, "float (*const dyp)[L] = (float (*)[L])(xp + XPL);");
     cb_line(c, "memset(xp, 0, sizeof(float) * (XPL + OCB * L)); /* the padding stays zero: only the interior is written below */");
     cb_line(c, "for (int ic = 0; ic < IC; ic++) {");
-    cb_line(c, "#if CNN_VECTORS");
-    cb_line(c, "cnn_vec acc[KH][OCB][KW];");
-    cb_line(c, "#else");
-    cb_line(c, "float acc[KH][OCB][KW];");
-    cb_line(c, "#endif");
-    cb_line(c, "memset(acc, 0, sizeof acc);");
+    small_emit_dw_acc(c);
     cb_line(c, "for (int i = 0; i < n; i++) {");
     cb_line(c, "const float *xi = x + ((ptrdiff_t)i * IC + ic) * IH * IW;");
     cb_line(c, "for (int r = 0; r < IH; r++) /* rows by memcpy: in the OpenMP region a loop of them runs scalar */");
