@@ -13,12 +13,16 @@ fail() { echo "grad_parity: FAIL: $*"; exit 1; }
 $PY -c 'import torch, numpy' 2>/dev/null || fail "$PY cannot import torch and numpy (install python3-torch)"
 
 only=""
+fused=""
 if [ "${SANITIZE:-0}" = 1 ]; then
     # libcnnrt.a is instrumented: programs link with the sanitizers (cnnc adds $CNNC_CFLAGS),
     # single-threaded so that the OpenMP runtime stays out of the sanitizers' way.
     CNNC_CFLAGS="-fsanitize=address,undefined -fno-sanitize-recover=all -O0 -g"
     CNNC_OPENMP=0
     export CNNC_CFLAGS CNNC_OPENMP
+    # The fused programs only: the normal half compares them with the -O0 (unfused) ones, and
+    # the two builds and runs of each model were half of this half's time.
+    fused="--fused-only"
     # At -O0 (after cnnc's -O3; parity.test.sh says why). The slowest sanitized models are left
     # to the normal half (250 s here): resnet18_cifar; conv_blk_pad_b, conv_blk_b, conv_blk_c,
     # conv_blk_s2_a, conv_1x1_b, cov_concat, conv_dw_wide, conv_issue11 and conv_wide, whose
@@ -31,7 +35,8 @@ export OMP_NUM_THREADS=${OMP_NUM_THREADS:-2} OMP_WAIT_POLICY=passive
 # skipped models of the first run only: the later runs pick a few models with --only).
 P=0 F=0 S=0 rc=0 rest=0
 run() {
-    $PY "$top/tests/torch/grad_parity.py" --build "$B" "$@" >"$B/grad_parity.run.log" 2>&1 || rc=1
+    # shellcheck disable=SC2086
+    $PY "$top/tests/torch/grad_parity.py" --build "$B" $fused "$@" >"$B/grad_parity.run.log" 2>&1 || rc=1
     sed 's/^\(grad_parity: [0-9]* passed\)/  run: \1/' "$B/grad_parity.run.log"
     line=$(grep -E '^grad_parity: [0-9]+ passed, [0-9]+ failed' "$B/grad_parity.run.log" | tail -1)
     [ -n "$line" ] || { rc=1; F=$((F + 1)); return; }
@@ -43,6 +48,13 @@ run() {
 }
 # shellcheck disable=SC2086
 run $only
+# Under the sanitizers, the -O0 (unfused) training programs of two models with standalone
+# batchnorms, activations, pooling and adds.
+if [ "${SANITIZE:-0}" = 1 ]; then
+    fused=""
+    run --only cov_act cov_blocks
+    fused="--fused-only"
+fi
 # Batch slices (docs/hacking.md): at batch 37 these train as uneven slices (18 and 19 images on
 # 2 processors; up to 4 slices, 37 / 8, on more), the loss's mean taken over the slices (class
 # weights, one of them 0; label smoothing; focal).

@@ -15,12 +15,16 @@ $PY -c 'import torch, numpy' 2>/dev/null || fail "$PY cannot import torch and nu
 # vgg16 is vgg16_bn without its batchnorms (the same convs, pools and classifier, which
 # vgg16_bn checks): a minute of the test time for loading and running 553 MB of weights twice.
 small="--skip vgg16"
+fused=""
 if [ "${SANITIZE:-0}" = 1 ]; then
     # libcnnrt.a is instrumented: programs link with the sanitizers (cnnc adds $CNNC_CFLAGS),
     # single-threaded so that the OpenMP runtime stays out of the sanitizers' way.
     CNNC_CFLAGS="-fsanitize=address,undefined -fno-sanitize-recover=all -O0 -g"
     CNNC_OPENMP=0
     export CNNC_CFLAGS CNNC_OPENMP
+    # The fused programs only: the normal half compares them with the -O0 (unfused) ones, and
+    # the two builds and runs of each model were half of this half's time.
+    fused="--fused-only"
     # At -O0 (after cnnc's -O3): the sanitizers check the same generated C, and clang
     # instruments the long straight-line tiles of conv_blk.c ten times faster than at -O1 or
     # -O3 (conv_blk_pad_b's C: 169 s at -O3); the normal half checks the optimized builds.
@@ -34,7 +38,8 @@ export OMP_NUM_THREADS=${OMP_NUM_THREADS:-2} OMP_WAIT_POLICY=passive
 # models from the first run only: the later ones pick a few models with --only).
 P=0 F=0 S=0 rc=0 rest=0
 run() {
-    $PY "$top/tests/torch/parity.py" --build "$B" "$@" >"$B/parity.run.log" 2>&1 || rc=1
+    # shellcheck disable=SC2086
+    $PY "$top/tests/torch/parity.py" --build "$B" $fused "$@" >"$B/parity.run.log" 2>&1 || rc=1
     sed 's/^\(parity: [0-9]* passed\)/  run: \1/' "$B/parity.run.log"
     line=$(grep -E '^parity: [0-9]+ passed, [0-9]+ failed' "$B/parity.run.log" | tail -1)
     [ -n "$line" ] || { rc=1; F=$((F + 1)); return; }
@@ -46,6 +51,13 @@ run() {
 }
 # shellcheck disable=SC2086
 run $small
+# Under the sanitizers, the -O0 (unfused) programs of a few models whose standalone ops
+# (batchnorm, activations, pooling, add, concat) run nowhere else unfused.
+if [ "${SANITIZE:-0}" = 1 ]; then
+    fused=""
+    run --only cov_act cov_norm_act cov_blocks
+    fused="--fused-only"
+fi
 # Batch slices (docs/hacking.md): at a compiled batch of 20 these forwards run as 2 slices of 10
 # images (n = 20; at most 20 / 8 slices) or call one slice (n = 1).
 "$B/cnnc" --emit=plan --batch 20 "$top/models/lenet5.cnn" | grep -q "runs as 2 slices of up to 10 images" ||

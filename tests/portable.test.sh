@@ -34,9 +34,9 @@ check() { # label, env assignments..., then models
     label=$1; shift
     if env "$@" /usr/bin/python3 "$top/tests/torch/parity.py" --build "$B" --only lenet5 cov_conv cov_pool cov_norm_act conv_odd conv_oc_a conv_oc_b conv_oc_e conv_blk_a conv_blk_d conv_blk_e conv_blk_f conv_1x1_a conv_wino_a conv_wino_b conv_wino_d $pmore \
         >"$B/portable.log" 2>&1 &&
-        env "$@" /usr/bin/python3 "$top/tests/torch/grad_parity.py" --build "$B" --only conv_bwd_odd conv_dw_wide conv_blk_a conv_1x1_a fuse_train_e conv_wino_a conv_dws_a $more \
+        env "$@" /usr/bin/python3 "$top/tests/torch/grad_parity.py" --build "$B" --only $grads $more \
             >>"$B/portable.log" 2>&1 &&
-        env "$@" /usr/bin/python3 "$top/tests/torch/grad_parity.py" --build "$B" --batch 37 --only grad_slice_conv conv_tiny_a conv_tiny_b lin_lanes_a >>"$B/portable.log" 2>&1; then
+        env "$@" /usr/bin/python3 "$top/tests/torch/grad_parity.py" --build "$B" --batch 37 --only $grads37 >>"$B/portable.log" 2>&1; then
         pass=$((pass+1)); echo "$label: ok"
     else
         fail=$((fail+1)); echo "FAIL $label"; tail -20 "$B/portable.log"
@@ -44,8 +44,13 @@ check() { # label, env assignments..., then models
 }
 # conv_blk_s2_a's gradients (a slow build) on AVX2 and the scalar loops only: its phases run
 # conv_blk.c's tiles, which conv_blk_a's gradients check on every target.
+# SSE4.2's gradients: the kernels whose tiles differ from AVX2's there (#if __AVX__ in
+# conv_bwd.c and conv_1x1.c; the others compile AVX2's 8-float vectors into pairs of registers)
+grads="conv_bwd_odd conv_1x1_a" grads37="grad_slice_conv"
 more=""; pmore=""
 check "SSE4.2 only (-march=x86-64-v2, -O1)" CNNC_CFLAGS="-march=x86-64-v2 -O1"
+grads="conv_bwd_odd conv_dw_wide conv_blk_a conv_1x1_a fuse_train_e conv_wino_a conv_dws_a"
+grads37="grad_slice_conv conv_tiny_a conv_tiny_b lin_lanes_a"
 more="conv_blk_s2_a"; pmore="conv_blk_pad_a"
 check "AVX2 (-march=x86-64-v3)" CNNC_CFLAGS=-march=x86-64-v3
 more=""; pmore="conv_blk_pad_a"
