@@ -30,19 +30,14 @@ int rt_report(const char *err) {
 }
 
 void *rt_big_alloc(size_t bytes) {
-    if (bytes < RT_HUGE_BYTES) {
-        size_t b = bytes ? (bytes + 63) / 64 * 64 : 64;
-        void *p = b >= bytes ? aligned_alloc(64, b) : NULL;
-        if (p)
-            memset(p, 0, b);
-        return p;
-    }
-    size_t b = (bytes + RT_HUGE_BYTES - 1) / RT_HUGE_BYTES * RT_HUGE_BYTES;
-    void *p = b >= bytes ? aligned_alloc(RT_HUGE_BYTES, b) : NULL;
+    const size_t align = bytes < RT_HUGE_BYTES ? 64 : RT_HUGE_BYTES;
+    size_t b = bytes ? (bytes + align - 1) / align * align : align;
+    void *p = b >= bytes ? aligned_alloc(align, b) : NULL;
     if (!p)
         return NULL;
 #if defined(__linux__) && defined(MADV_HUGEPAGE)
-    madvise(p, b, MADV_HUGEPAGE); /* advice only: without transparent huge pages, 4 KiB pages */
+    if (align == RT_HUGE_BYTES)
+        madvise(p, b, MADV_HUGEPAGE); /* advice only: without transparent huge pages, 4 KiB pages */
 #endif
     memset(p, 0, b);
     return p;
