@@ -51,6 +51,7 @@
  * slower (64 -> 256 at 56x56 forward 6.9 -> 12.4, 256 -> 64 dx 7.5 -> 11.8: conv.c's direct
  * kernel does well on wide rows), hence the limit of 128 there. */
 #include <stdbool.h>
+#include <string.h>
 
 #include "../arena.h"
 #include "../cbuf.h"
@@ -138,6 +139,14 @@ static void c1_emit_dims(Cbuf *c, const Attrs *a, Shape in, Shape out) {
 #define C1_XOFF "im * UIC * UIHW + (long long)oh * USH * UIW + (long long)ow * USW"
 #define C1_YOFF "im * UOC * UQ + qq"
 
+/* How many pixels from column j on (image im, output pixel qq, row oh, column ow) are
+ * consecutive in memory on the side whose run offsets are off: every pixel to the image's end
+ * where that side is the output's geometry (C1_YOFF: a plane holds the image's output pixels
+ * in order) or the conv is not strided, else the pixels to the output row's end. */
+static const char *c1_left(const char *off) {
+    return strcmp(off, C1_YOFF) == 0 ? "UQ - qq" : "USH == 1 && USW == 1 ? UQ - qq : UOW - ow";
+}
+
 static void c1_emit_runs(Cbuf *c, const char *off) {
     cb_line(c, "long long ruo[UNW];");
     cb_line(c, "int ruj[UNW], rul[UNW], nrun = 0;");
@@ -145,8 +154,8 @@ static void c1_emit_runs(Cbuf *c, const char *off) {
     cb_line(c, "for (int j = 0; j < ucols;) {");
     cb_line(c, "const long long col = (long long)pan * UNW + j, im = col / UQ;");
     cb_line(c, "const int qq = (int)(col - im * UQ), oh = qq / UOW, ow = qq %% UOW;");
-    cb_line(c, "(void)oh; /* in C1_XOFF only */");
-    cb_line(c, "const int left = USH == 1 && USW == 1 ? UQ - qq : UOW - ow; /* consecutive pixels from here */");
+    cb_line(c, "(void)oh, (void)ow; /* in C1_XOFF and the strided runs only */");
+    cb_line(c, "const int left = %s; /* consecutive pixels from here */", c1_left(off));
     cb_line(c, "const int len = left < ucols - j ? left : ucols - j;");
     cb_line(c, "ruo[nrun] = %s;", off);
     cb_line(c, "ruj[nrun] = j, rul[nrun] = len, nrun++;");
@@ -244,8 +253,8 @@ static void c1_emit_mm(Emit *e, int m, int k, const char *aexpr, const char *src
     cb_line(c, "for (int j = 0; j < scols;) { /* runs of consecutive pixels within a panel, each through every channel */");
     cb_line(c, "const long long col = c0 + j, im = col / UQ;");
     cb_line(c, "const int qq = (int)(col - im * UQ), oh = qq / UOW, ow = qq %% UOW;");
-    cb_line(c, "(void)oh; /* in C1_XOFF only */");
-    cb_line(c, "const int left = USH == 1 && USW == 1 ? UQ - qq : UOW - ow, to_end = UNW - j %% UNW;");
+    cb_line(c, "(void)oh, (void)ow; /* in C1_XOFF and the strided runs only */");
+    cb_line(c, "const int left = %s, to_end = UNW - j %% UNW;", c1_left(boff));
     cb_line(c, "const int len0 = left < scols - j ? left : scols - j, len = len0 < to_end ? len0 : to_end;");
     cb_line(c, "const float *const sr0 = %s + (%s);", src, boff);
     cb_line(c, "float *const br0 = ubp + (ptrdiff_t)(j / UNW) * UK * UNW + j %% UNW;");
