@@ -61,7 +61,7 @@ h=$(cd "$W/c" && ls ./*.h | head -n 1)
 name=$(basename "$h" .h)
 uname=$(echo "$name" | tr '[:lower:]' '[:upper:]')
 "$CC" -std=c99 -O3 -march=native -mprefer-vector-width=512 -fno-math-errno -fopenmp -g $lines -DNAME="$name" -DUNAME="$uname" -DHEADER="\"$name.h\"" -I"$W/c" \
-    "$HERE/train_step.c" "$W/c/$name.c" -lm -o "$W/step"
+    "$HERE/train_step.c" "$W/c/$name.c" "$(dirname "$CNNC")/libcnnrt.a" -lm -o "$W/step"
 "$CC" -O3 -march=native -fopenmp -o "$W/peak" "$HERE/peak.c"
 peak=$("$W/peak" "$t" | awk -v t="$t" '$1 == "peak" && $2 == t { print $4 }')
 export OMP_NUM_THREADS="$t"
