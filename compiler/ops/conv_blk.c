@@ -523,12 +523,25 @@ static void blk_emit_copy(Cbuf *c, const BlkGeo *q, const char *src, const char 
         cb_line(c, "const int kh = k / BKW, kw = k %% BKW;");
         cb_line(c, "float *xs = %s + ((ptrdiff_t)%s * BNPL + k) * BPLN;", dst, pl);
         cb_line(c, "const float *xc = %s + (ptrdiff_t)%s * BIH * BIW;", src, pl);
+        /* the columns whose input is inside the image, ow in [c0, c1): zeros around a strided
+         * copy with no test per element, which compilers vectorize (the test per element made
+         * the copies a quarter of ResNet-18's layer2 stride-2 conv at batch 8) */
+        cb_line(c, "const int c0 = kw < BPW ? (BPW - kw + BSW - 1) / BSW : 0, e = BIW - 1 + BPW - kw;");
+        cb_line(c, "const int c1 = e < 0 ? 0 : e / BSW + 1 < BOW ? e / BSW + 1 : BOW;");
         cb_line(c, "for (int oh = 0; oh < BOH; oh++) {");
         cb_line(c, "const int hi = oh * BSH + kh - BPH;");
-        cb_line(c, "for (int ow = 0; ow < BOW; ow++) {");
-        cb_line(c, "const int wi = ow * BSW + kw - BPW;");
-        cb_line(c, "xs[oh * BOW + ow] = hi >= 0 && hi < BIH && wi >= 0 && wi < BIW ? xc[hi * BIW + wi] : 0.0f;");
+        cb_line(c, "float *const xr = xs + oh * BOW;");
+        cb_line(c, "if (hi < 0 || hi >= BIH || c1 <= c0) {");
+        cb_line(c, "for (int ow = 0; ow < BOW; ow++)");
+        cb_line(c, "    xr[ow] = 0.0f;");
+        cb_line(c, "continue;");
         cb_line(c, "}");
+        cb_line(c, "for (int ow = 0; ow < c0; ow++)");
+        cb_line(c, "    xr[ow] = 0.0f;");
+        cb_line(c, "for (int ow = c0; ow < c1; ow++)");
+        cb_line(c, "    xr[ow] = xc[hi * BIW + ow * BSW + kw - BPW];");
+        cb_line(c, "for (int ow = c1; ow < BOW; ow++)");
+        cb_line(c, "    xr[ow] = 0.0f;");
         cb_line(c, "}");
         cb_line(c, "}");
     } else {
