@@ -157,7 +157,7 @@ static bool dw_geo(const Attrs *a, Shape in, Shape out, DwGeo *q) {
  * measured faster on every shape tried (simplecnn's 32->64, ResNet's 64 to 512 channels, its
  * stride-2 3x3 convs too: the output pixel (oh, ow) reads the packed input at (oh * SH + kh,
  * ow * SW + kw)). */
-enum { XP_FLOATS = 262144 }; /* a chunk's packed input: 1 MB */
+enum { XP_FLOATS = 262144, DWC_PASS = 32 }; /* a chunk's packed input: 1 MB; pixels per tile pass */
 
 typedef struct {
     int ihp, iwp, ni;
@@ -220,11 +220,17 @@ static bool dwc_emit(Emit *e, const Op *fwd) {
     cb_line(c, "        row[(ptrdiff_t)(wc + PW) * IC + ic] = xs[(ptrdiff_t)ic * IH * IW + wc];");
     cb_line(c, "}");
     /* A job: a block of CNN_VW input channels, R kernel rows and OBG blocks of OCB output
-     * channels (16 output channels in all where they divide). Output row by output row, each
-     * of its OBG tiles is loaded from the job's accumulators, run along the row and stored
-     * back, so that the row of packed input stays in L1 for the OBG tiles (one tile per job
-     * read it from L2: 42-48% of peak for resnet18_cifar's 64-channel weight gradient alone on
-     * an AVX2 machine, 71% this way, with the row-wise pack above). */
+     * channels (16 output channels in all where they divide). By groups of RG output rows,
+     * each of its OBG tiles is loaded from the job's accumulators, run along the rows and
+     * stored back, so that the rows of packed input stay in L1 for the OBG tiles (one tile per
+     * job read them from L2: 42-48% of peak for resnet18_cifar's 64-channel weight gradient
+     * alone on an AVX2 machine, 71% this way, with the row-wise pack above); RG rows make
+     * DWC_PASS pixels at least per pass, so that short rows (ResNet's 7 and 14 columns) do not
+     * spend a tile's loads and stores on a few pixels. The sums run in the same order as row
+     * by row (per tile: image, row, column): the same results. */
+    int rg = (DWC_PASS + out.d[3] - 1) / out.d[3];
+    if (rg > out.d[2])
+        rg = out.d[2];
     int obg[3];
     for (int k = 0; k < 3; k++) {
         int nob = out.d[1] / q.ocb[k];
@@ -254,13 +260,17 @@ static bool dwc_emit(Emit *e, const Op *fwd) {
     cb_line(c, "const int top = PH - kh0 - (R - 1), bottom = IH - 1 + PH - kh0;");
     cb_line(c, "const int oh0 = top > 0 ? (top + SH - 1) / SH : 0;");
     cb_line(c, "const int oh1 = bottom < 0 ? 0 : bottom / SH + 1 < OH ? bottom / SH + 1 : OH;");
+    cb_line(c, "enum { RG = %d }; /* output rows per pass of a tile (%d pixels at least between its load and store) */", rg,
+            DWC_PASS);
     cb_line(c, "for (int i = 0; i < ni; i++)");
-    cb_line(c, "for (int oh = oh0; oh < oh1; oh++) {");
-    cb_line(c, "const float *xr = xp + (((ptrdiff_t)i * IHP + oh * SH + kh0) * IWP) * IC + c0;");
+    cb_line(c, "for (int ohb = oh0; ohb < oh1; ohb += RG) {");
+    cb_line(c, "const int ohe = ohb + RG < oh1 ? ohb + RG : oh1;");
     cb_line(c, "for (int g = 0; g < OBG; g++) {");
     cb_line(c, "const int oc0 = (og * OBG + g) * OCB;");
     cb_line(c, "cnn_vec acc[OCB][R * KW];");
     cb_line(c, "memcpy(acc, accs[g], sizeof acc);");
+    cb_line(c, "for (int oh = ohb; oh < ohe; oh++) {");
+    cb_line(c, "const float *xr = xp + (((ptrdiff_t)i * IHP + oh * SH + kh0) * IWP) * IC + c0;");
     cb_line(c, "const float *dr = dy + ((ptrdiff_t)(i0 + i) * OC + oc0) * OH * OW + oh * OW;");
     emit_rolled_without_avx512(c, "16 vector registers: the tile fills them, and unrolled it spills");
     cb_line(c, "for (int ow = 0; ow < OW; ow++) {");
@@ -272,6 +282,7 @@ static bool dwc_emit(Emit *e, const Op *fwd) {
     cb_line(c, "const float d = dr[(ptrdiff_t)o * OH * OW + ow];");
     cb_line(c, "for (int t = 0; t < R * KW; t++)");
     cb_line(c, "    acc[o][t] += d * xv[t];");
+    cb_line(c, "}");
     cb_line(c, "}");
     cb_line(c, "}");
     cb_line(c, "memcpy(accs[g], acc, sizeof acc);");

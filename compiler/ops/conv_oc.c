@@ -92,8 +92,8 @@ static int oc_block_max(const Graph *g, const Op *op) { return oc_wide_block(g, 
  * right after its tiles. The tile takes 10 to 14 pixels with AVX-512, as few computed past the
  * row's end as may be. conv.c's product path (im2col, then a product with 16 channels in the
  * lanes) ran ResNet-18's stem at about 40% of peak, a third of its time in the scalar im2col;
- * this form at 55% (batch 8, training, one thread on a Zen 5), 72% since the transposing
- * write-out, the tile of 14 and the ring. */
+ * this form at about 50% (batch 8, training, one thread on a Zen 5), 85% since the transposing
+ * write-out, the tile of 14 and the ring (bench/README.md). */
 static int oc_ring(const Attrs *a) { return (a->kh - 1) * a->dh + 1; }
 
 static bool conv_oc_row_geo(const Graph *g, const Op *op, OcGeo *q) {
@@ -223,7 +223,7 @@ static void oc_emit_lanes(Cbuf *c, const Op *op) {
  * registers, log2(VL) rounds in which rows r and r + h (r & h == 0) exchange their lanes l with
  * l & h set and unset respectively, so that each channel's VL pixels leave as one vector store
  * (the last block of the rows overlaps the one before it). The plain loop, a store per float
- * across OCB planes, took a sixth of ResNet-18's stem at batch 8 (14.4 -> 12.7 ms on a Zen 5).
+ * across OCB planes, took a sixth of ResNet-18's stem at batch 8 (14.2-14.4 -> 12.3 ms on a Zen 5).
  * Elsewhere, and for rows shorter than a vector, one loop per channel. */
 static void oc_emit_store(Emit *e, const Op *op) {
     Cbuf *c = e->c;
