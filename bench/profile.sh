@@ -60,7 +60,7 @@ mkdir -p "$W/c"
 h=$(cd "$W/c" && ls ./*.h | head -n 1)
 name=$(basename "$h" .h)
 uname=$(echo "$name" | tr '[:lower:]' '[:upper:]')
-"$CC" -std=c99 -O3 -march=native -mprefer-vector-width=512 -fno-math-errno -fopenmp -g $lines -DNAME="$name" -DUNAME="$uname" -DHEADER="\"$name.h\"" -I"$W/c" \
+"$CC" -std=c99 -O3 -march=native -mprefer-vector-width=512 -fno-math-errno -fopenmp -g $lines -DNAME="$name" -DUNAME="$uname" -DHEADER="\"$name.h\"" -I"$W/c" -I"$ROOT/runtime" \
     "$HERE/train_step.c" "$W/c/$name.c" "$(dirname "$CNNC")/libcnnrt.a" -lm -o "$W/step"
 "$CC" -O3 -march=native -fopenmp -o "$W/peak" "$HERE/peak.c"
 peak=$("$W/peak" "$t" | awk -v t="$t" '$1 == "peak" && $2 == t { print $4 }')

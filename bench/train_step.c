@@ -1,6 +1,6 @@
 /* bench/train_step.c: times the training step of a model emitted with `cnnc --emit=c --train`,
  * for bench/profile.sh --train. Build with -DNAME=model -DUNAME=MODEL -DHEADER='"model.h"'
- * and the generated model.c:
+ * -Iruntime, the generated model.c and libcnnrt.a:
  *
  *   PROGRAM BATCH REPEAT     prints "step ms MEDIAN cpu ms CPU" (the median wall-clock time
  *                            of REPEAT timed steps of BATCH random images after 2 warm-up
@@ -17,8 +17,7 @@
 #include <time.h>
 
 #include HEADER
-
-void *rt_big_alloc(size_t bytes); /* runtime/rt_util.c (libcnnrt.a): as the program allocates */
+#include "rt.h" /* rt_big_alloc (libcnnrt.a): as the program allocates */
 
 #define CAT2(a, b) a##b
 #define CAT(a, b) CAT2(a, b)

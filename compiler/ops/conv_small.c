@@ -183,9 +183,12 @@ static bool small_dws_geo(const Attrs *a, Shape in, Shape out, SmallDwS *d) {
         if (k * a->kw <= ACC_VECTORS_512)
             ocb512 = k;
     }
-    int64_t rows = (int64_t)(oc + ocb - 1) / (ocb ? ocb : 1) * ocb, rows512 = (int64_t)(oc + ocb512 - 1) / (ocb512 ? ocb512 : 1) * ocb512;
+    if (!ocb) /* ocb512 >= ocb */
+        return false;
+    /* dy's rows: whole blocks of either target's, ragged or not */
+    int64_t rows = (int64_t)(oc + ocb - 1) / ocb * ocb, rows512 = (int64_t)(oc + ocb512 - 1) / ocb512 * ocb512;
     int64_t scratch = (int64_t)n * ic * s * s * xpl + (rows > rows512 ? rows : rows512) * len;
-    if (!ocb || !ocb512 || scratch > DWS_MAX_FLOATS)
+    if (scratch > DWS_MAX_FLOATS)
         return false;
     *d = (SmallDwS){.s = s, .wph = wph, .len = len, .xpl = xpl, .ocb = ocb, .ocb512 = ocb512, .scratch = scratch};
     return true;
