@@ -10,8 +10,7 @@
  * pixels), and the output at yo(j) + oc * Q, yo(j) = i * OC * Q + q. So
  *   forward  Y[oc][j]  = sum over ic of W[oc][ic] X[ic][j]
  *   dx       DX[ic][j] = sum over oc of W[oc][ic] DY[oc][j]  (the other input pixels of a
- *                        strided conv are zeroed by the same write-out: a run zeroes the rows
- *                        and columns of dx its pixels start, then writes its strided ones)
+ *                        strided conv are zeroed: each dx element is written once)
  *   dw       DW[oc][ic] += sum over j of DY[oc][j] X[ic][j]
  * are one product C[m][nn] (+)= sum over k of A[m][k] B[k][nn] each, computed by one register
  * tile: MR = 6 rows of C x one panel of 64 columns, as 6 x 4 vectors of 16 floats with
@@ -148,11 +147,9 @@ static const char *c1_left(const char *off) {
     return strcmp(off, C1_YOFF) == 0 ? "UQ - qq" : "USH == 1 && USW == 1 ? UQ - qq : UOW - ow";
 }
 
-static void c1_emit_runs(Cbuf *c, const char *off, bool gaps) {
+static void c1_emit_runs(Cbuf *c, const char *off) {
     cb_line(c, "long long ruo[UNW];");
     cb_line(c, "int ruj[UNW], rul[UNW], nrun = 0;");
-    if (gaps)
-        cb_line(c, "int ruh[UNW], ruw[UNW]; /* the run's output row and column */");
     cb_line(c, "const int ucols = ncol - (long long)pan * UNW < UNW ? (int)(ncol - (long long)pan * UNW) : UNW;");
     cb_line(c, "for (int j = 0; j < ucols;) {");
     cb_line(c, "const long long col = (long long)pan * UNW + j, im = col / UQ;");
@@ -161,8 +158,6 @@ static void c1_emit_runs(Cbuf *c, const char *off, bool gaps) {
     cb_line(c, "const int left = %s; /* consecutive pixels from here */", c1_left(off));
     cb_line(c, "const int len = left < ucols - j ? left : ucols - j;");
     cb_line(c, "ruo[nrun] = %s;", off);
-    if (gaps)
-        cb_line(c, "ruh[nrun] = oh, ruw[nrun] = ow;");
     cb_line(c, "ruj[nrun] = j, rul[nrun] = len, nrun++;");
     cb_line(c, "j += len;");
     cb_line(c, "}");
@@ -216,13 +211,9 @@ static void c1_emit_tile(Cbuf *c, const char *ldc, const char *first) {
 /* The forward or dx product: M rows (the output's channels), K deep; aexpr: A[m][k] (of m, k),
  * src / dst the arrays read and written; boff / doff: the offset expressions of a run's first
  * pixel there (C1_XOFF, C1_YOFF), bst / dst_st: the pixel strides; bpl / dpl: their channel planes' floats.
- * op: the forward (bias, epilogue), else NULL. gaps (a strided conv's dx): each run also
- * zeroes the elements of dst between and below its strided ones (rows oh * USH .. + USH - 1,
- * columns ow * USW .. (ow + len) * USW - 1, within the plane), a row segment at a time, just
- * before it writes the strided ones. */
+ * op: the forward (bias, epilogue), else NULL. */
 static void c1_emit_mm(Emit *e, int m, int k, const char *aexpr, const char *src, const char *boff, const char *bst,
-                       const char *bpl, const char *dst, const char *doff, const char *dst_st, const char *dpl, const Op *op,
-                       bool gaps) {
+                       const char *bpl, const char *dst, const char *doff, const char *dst_st, const char *dpl, const Op *op) {
     Cbuf *c = e->c;
     cb_line(c, "enum { UM = %d, UK = %d, UMB = (UM + UMR - 1) / UMR };", m, k);
     int64_t a_floats = round16((int64_t)((m + MR - 1) / MR) * k * MR);
@@ -281,7 +272,7 @@ static void c1_emit_mm(Emit *e, int m, int k, const char *aexpr, const char *src
     cb_line(c, "}");
     cb_line(c, "for (int sub = 0; sub < nsub; sub++) {");
     cb_line(c, "const int pan = sp * gp + sub;");
-    c1_emit_runs(c, doff, gaps);
+    c1_emit_runs(c, doff);
     cb_line(c, "for (int k0 = 0; k0 < UK; k0 += UKC) {");
     cb_line(c, "const int kn = UK - k0 < UKC ? UK - k0 : UKC;");
     cb_line(c, "const float *const bq = ubp + ((ptrdiff_t)sub * UK + k0) * UNW;");
@@ -299,14 +290,6 @@ static void c1_emit_mm(Emit *e, int m, int k, const char *aexpr, const char *src
     cb_line(c, "for (int r = 0; r < nrun; r++) {");
     cb_line(c, "float *const dr = dm + ruo[r];");
     cb_line(c, "const float *const cr = ucb + (ptrdiff_t)mm * UNW + ruj[r];");
-    if (gaps) {
-        cb_line(c, "{ /* the run's rows and columns of dst, clipped to the plane: zero */");
-        cb_line(c, "const int cw = rul[r] * USW < UIW - ruw[r] * USW ? rul[r] * USW : UIW - ruw[r] * USW;");
-        cb_line(c, "const int rh = USH < UIH - ruh[r] * USH ? USH : UIH - ruh[r] * USH;");
-        cb_line(c, "for (int t = 0; t < rh; t++)");
-        cb_line(c, "    memset(dr + (ptrdiff_t)t * UIW, 0, sizeof(float) * (size_t)cw);");
-        cb_line(c, "}");
-    }
     cb_line(c, "for (int j = 0; j < rul[r]; j++) {");
     cb_line(c, "const float v = %s;", val);
     cb_line(c, "dr[(ptrdiff_t)j * %s] = %s;", dst_st, epi);
@@ -327,8 +310,7 @@ bool conv_1x1_emit_forward(Emit *e, const Op *op) {
     cb_line(c, "{ /* a 1x1 conv as a product of the weights and the (strided) input pixels (conv_1x1.c) */");
     c1_emit_dims(c, &op->a, in, out);
     cb_line(c, "enum { SLOTS_U = %d };", SLOTS);
-    c1_emit_mm(e, out.d[1], in.d[1], "w[(ptrdiff_t)mm * UIC + kk]", "x", C1_XOFF, "USW", "UIHW", "y", C1_YOFF, "1", "UQ", op,
-               false);
+    c1_emit_mm(e, out.d[1], in.d[1], "w[(ptrdiff_t)mm * UIC + kk]", "x", C1_XOFF, "USW", "UIHW", "y", C1_YOFF, "1", "UQ", op);
     cb_line(c, "}");
     return true;
 }
@@ -341,13 +323,17 @@ bool conv_1x1_emit_dx(Emit *e, const Op *fwd) {
     cb_line(c, "{ /* dx of a 1x1 conv: the transposed weights times dy, at the strided pixels (conv_1x1.c) */");
     c1_emit_dims(c, &fwd->a, in, out);
     cb_line(c, "enum { SLOTS_U = %d };", SLOTS);
-    /* Strided, the dx elements no output reads are zero: the write-out of each run zeroes
-     * the rows and columns its strided pixels start (gaps), clipped to the plane. With no
-     * padding OH = (IH - 1) / SH + 1, so OH * SH >= IH (and OW * SW >= IW): the runs cover the
-     * whole plane. */
-    bool gaps = fwd->a.sh != 1 || fwd->a.sw != 1;
-    c1_emit_mm(e, in.d[1], out.d[1], "w[(ptrdiff_t)kk * UIC + mm]", "dy", C1_YOFF, "1", "UQ", "dx", C1_XOFF, "USW", "UIHW", NULL,
-               gaps);
+    if (fwd->a.sh != 1 || fwd->a.sw != 1 || (in.d[2] - 1) / fwd->a.sh + 1 > out.d[2] || (in.d[3] - 1) / fwd->a.sw + 1 > out.d[3]) {
+        cb_line(c, "PARALLEL_FOR");
+        cb_line(c, "for (int pl = 0; pl < n * UIC; pl++) { /* the pixels no output reads: zero */");
+        cb_line(c, "float *const dp = dx + (ptrdiff_t)pl * UIHW;");
+        cb_line(c, "for (int h = 0; h < UIH; h++)");
+        cb_line(c, "    for (int wc = 0; wc < UIW; wc++)");
+        cb_line(c, "        if (h %% USH || wc %% USW || h / USH >= UOH || wc / USW >= UOW)");
+        cb_line(c, "            dp[h * UIW + wc] = 0.0f;");
+        cb_line(c, "}");
+    }
+    c1_emit_mm(e, in.d[1], out.d[1], "w[(ptrdiff_t)kk * UIC + mm]", "dy", C1_YOFF, "1", "UQ", "dx", C1_XOFF, "USW", "UIHW", NULL);
     cb_line(c, "}");
     return true;
 }
