@@ -23,6 +23,7 @@ by --only or --small are printed as SKIP and counted); exits 1 on a failure.
 """
 import argparse
 import concurrent.futures
+import contextlib
 import copy
 import json
 import os
@@ -168,6 +169,25 @@ def emitted_text(cnnc, case, opt=None):
     return run([cnnc, "--emit=torch"] + ([opt] if opt else []) + case.cnnc_args(), "cnnc --emit=torch")
 
 
+@contextlib.contextmanager
+def no_default_init():
+    """Modules built inside skip torch.nn.init's fills (their default initialization): check_case
+    loads every parameter and buffer next, name_mismatch having checked that the names are the
+    same both ways (an unloaded tensor would hold whatever the memory held, and fail the check).
+    VGG-16-BN's 138M parameters took 2.7 s to fill."""
+    names = [n for n in ("uniform_", "normal_", "kaiming_uniform_", "kaiming_normal_", "xavier_uniform_",
+                         "xavier_normal_", "trunc_normal_", "constant_", "ones_", "zeros_")
+             if hasattr(torch.nn.init, n)]
+    saved = {n: getattr(torch.nn.init, n) for n in names}
+    try:
+        for n in names:
+            setattr(torch.nn.init, n, lambda t, *args, **kwargs: t)
+        yield
+    finally:
+        for n, f in saved.items():
+            setattr(torch.nn.init, n, f)
+
+
 def emitted_module(cnnc, case, text=None):
     """A fresh instance of the module `cnnc --emit=torch` prints (text: that output, if at hand)."""
     text = text or emitted_text(cnnc, case)
@@ -242,7 +262,8 @@ def check_case(case, cnnc, prog, prefix):
     seed = zlib.crc32(case.model.encode())
     params = cnnc_params(cnnc, case)
     text = emitted_text(cnnc, case)
-    emitted = emitted_module(cnnc, case, text).eval()
+    with no_default_init():
+        emitted = emitted_module(cnnc, case, text).eval()
     problems = []
     if emitted_text(cnnc, case, "-O0") != text:   # the reference must not depend on fusion
         problems.append("cnnc --emit=torch prints a different module at -O0 than at the default -O2")
@@ -259,7 +280,8 @@ def check_case(case, cnnc, prog, prefix):
     if twin_build is None and case.needs_twin():
         problems.append("no hand-written twin for %s (twins.py / coverage_twins.py)" % case.model)
     elif twin_build is not None:
-        twin = twin_build().eval()
+        with no_default_init():
+            twin = twin_build().eval()
         msg = name_mismatch(params, twin, "the twin")
         if msg:
             problems.append(msg)
@@ -296,7 +318,7 @@ def check_case(case, cnnc, prog, prefix):
             row_problems.append(str(e))
         # The same model without fusion or in-place ops (-O0) must agree with the default -O2.
         try:
-            if FUSED_ONLY:
+            if FUSED_ONLY or case.model in BIG:
                 raise StopIteration
             y0path = prefix + "out%d_O0.safetensors" % n
             run([prog + "_O0", "forward", "--weights", wpath, "--input", xpath, "--output", y0path], "forward -O0")
@@ -377,7 +399,7 @@ def main():
         t = time.time()
         prog = os.path.join(work, "%02d_%s" % (i, case.model))
         run([cnnc] + case.cnnc_args() + ["-o", prog, "--batch", str(args.compiled_batch), "--no-train"], "cnnc -o")
-        if not FUSED_ONLY:
+        if not FUSED_ONLY and case.model not in BIG:   # the big models' ops unfused: the smaller models'
             run([cnnc] + case.cnnc_args() + ["-o", prog + "_O0", "--batch", str(args.compiled_batch), "--no-train", "-O0"],
                 "cnnc -O0 -o", o0_env())
         return prog, time.time() - t
