@@ -12,7 +12,10 @@ fail() { echo "grad_parity: FAIL: $*"; exit 1; }
 [ -x "$B/cnnc" ] && [ -f "$B/libcnnrt.a" ] || fail "$B/cnnc or $B/libcnnrt.a not built (run make)"
 $PY -c 'import torch, numpy' 2>/dev/null || fail "$PY cannot import torch and numpy (install python3-torch)"
 
-only=""
+# conv_issue11 (one channel 200,000 wide) is checked by parity.test.sh's forward only: its
+# reference gradients took PyTorch 30 s of the normal half (a 1 x 64 kernel unfolded over the
+# whole row, in float64); conv_wide's wide 1-D convs keep the gradients of such rows checked.
+only="--skip conv_issue11"
 fused=""
 if [ "${SANITIZE:-0}" = 1 ]; then
     # libcnnrt.a is instrumented: programs link with the sanitizers (cnnc adds $CNNC_CFLAGS),
