@@ -1315,8 +1315,14 @@ static int emit_source(Cbuf *c, const Graph *g, const Plan *plan, const EmitOpti
     cb_line(c, "typedef float cnn_vec __attribute__((vector_size(CNN_VW * 4)));");
     cb_line(c, "typedef float cnn_vec2 __attribute__((vector_size(CNN_VW * 8))); /* two registers */");
     cb_line(c, "typedef float cnn_half __attribute__((vector_size(CNN_VW * 2)));");
+    cb_line(c, "#if defined(__clang__) || __GNUC__ >= 12");
+    cb_line(c, "#define CNN_SHUFFLE 1 /* __builtin_shufflevector: lanes of two vectors picked by constants */");
+    cb_line(c, "#else");
+    cb_line(c, "#define CNN_SHUFFLE 0");
+    cb_line(c, "#endif");
     cb_line(c, "#else");
     cb_line(c, "#define CNN_VECTORS 0");
+    cb_line(c, "#define CNN_SHUFFLE 0");
     cb_line(c, "#endif");
     cb_blank(c);
     cb_line(c, "/* e^x for activations, written so that loops over it vectorize (libm's expf and tanhf are");

@@ -74,11 +74,12 @@ for src in "$top"/models/*.cnn "$top"/tests/models/*.cnn; do
         case " ${STRICT_MODELS:-$n} " in *" $n "*) ;; *) continue ;; esac
         models=$((models+1))
         d="$tmp/$n"; mkdir -p "$d/prog" "$d/e1" "$d/e4"
+        # small: a model of models/ but for the ImageNet-size ones (the --batch 4 C and clang's stack)
+        small=0
+        case "$src" in "$top"/models/*) case " $BIG " in *" $n "*) ;; *) small=1 ;; esac ;; esac
         if STRICT_OUT="$d/prog" CC="$tmp/keep-cc" "$cnnc" "$src" --model "$n" -o "$d/prog/p" 2>"$d/log" &&
            "$cnnc" --emit=c --model "$n" -o "$d/e1" "$src" 2>>"$d/log" &&
-           case "$src" in # --batch 4: the models of models/ (below)
-               "$top"/models/*) "$cnnc" --emit=c --model "$n" --batch 4 -o "$d/e4" "$src" 2>>"$d/log" ;;
-           esac; then
+           { [ $small = 0 ] || "$cnnc" --emit=c --model "$n" --batch 4 -o "$d/e4" "$src" 2>>"$d/log"; }; then
             ok
         else
             bad "$n: cnnc failed: $(head -3 "$d/log")"; continue
@@ -90,19 +91,16 @@ for src in "$top"/models/*.cnn "$top"/tests/models/*.cnn; do
         done
         check "$n" "--emit=c" "" "$d/e1/$n.c"
         # the batch changes loop bounds only: the small models of models/ cover it
-        case "$src" in
-            "$top"/models/*) case " $BIG " in *" $n "*) ;; *) check "$n" "--emit=c --batch 4" "" "$d/e4/$n.c" ;; esac ;;
-        esac
+        [ $small = 0 ] || check "$n" "--emit=c --batch 4" "" "$d/e4/$n.c"
         # the stack: gcc with its call graph, every model; clang with its frames, the small
         # models of models/ (the ImageNet-size ones are a minute of CPU; the test models' kernels
         # are the same emitters' at other sizes, and gcc checks them all)
         (cd "$d/e1" && gcc -std=c99 -O2 -fstack-usage -fcallgraph-info=su -c "$n.c" -o gcc.o 2>gcc.err) &
-        case " $BIG " in
-            *" $n "*) echo "SKIP $n: stack under clang (an ImageNet-size model: gcc checks it)"; skip=$((skip+1)) ;;
-            *) case "$src" in
-                   "$top"/models/*) (cd "$d/e1" && clang -std=c99 -O2 -fstack-usage -c "$n.c" -o clang.o 2>clang.err) ;;
-               esac ;;
-        esac
+        if [ $small = 1 ]; then
+            (cd "$d/e1" && clang -std=c99 -O2 -fstack-usage -c "$n.c" -o clang.o 2>clang.err)
+        else
+            case " $BIG " in *" $n "*) echo "SKIP $n: stack under clang (an ImageNet-size model: gcc checks it)"; skip=$((skip+1)) ;; esac
+        fi
         wait
         for cc in gcc clang; do
             [ -f "$d/e1/$cc.o" ] || continue

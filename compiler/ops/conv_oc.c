@@ -240,7 +240,7 @@ static void oc_emit_store(Emit *e, const Op *op) {
         cb_line(c, "}");
     }
     cb_line(c, "int stored = 0; /* positions written by the vector path */");
-    cb_line(c, "#if CNN_VECTORS && (defined(__clang__) || __GNUC__ >= 12)");
+    cb_line(c, "#if CNN_SHUFFLE");
     cb_line(c, "if (len >= VL) {");
     cb_line(c, "for (int q0 = 0; q0 < len; q0 += VL) {");
     cb_line(c, "const int qs = q0 + VL <= len ? q0 : len - VL;");

@@ -289,7 +289,7 @@ static void small_emit_dws(Cbuf *c, const Attrs *a, const SmallDwS *d) {
     small_emit_dw_acc(c);
     cb_line(c, "for (int q0 = 0; q0 < L; q0 += QC) {");
     cb_line(c, "const int q1 = q0 + QC < L ? q0 + QC : L;");
-    cb_line(c, "#if CNN_VECTORS && CNN_VW == 16 && (defined(__clang__) || __GNUC__ >= 12)");
+    cb_line(c, "#if CNN_SHUFFLE && CNN_VW == 16");
     small_emit_dws_rows(c, a, d);
     cb_line(c, "#else");
     cb_line(c, "for (int kh = 0; kh < KH; kh++) {");

@@ -20,8 +20,14 @@
 typedef float cnn_vec __attribute__((vector_size(CNN_VW * 4)));
 typedef float cnn_vec2 __attribute__((vector_size(CNN_VW * 8))); /* two registers */
 typedef float cnn_half __attribute__((vector_size(CNN_VW * 2)));
+#if defined(__clang__) || __GNUC__ >= 12
+#define CNN_SHUFFLE 1 /* __builtin_shufflevector: lanes of two vectors picked by constants */
+#else
+#define CNN_SHUFFLE 0
+#endif
 #else
 #define CNN_VECTORS 0
+#define CNN_SHUFFLE 0
 #endif
 
 /* e^x for activations, written so that loops over it vectorize (libm's expf and tanhf are
