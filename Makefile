@@ -29,7 +29,7 @@ MPICC   ?= mpicc
 HAVE_MPI := $(shell command -v $(MPICC) >/dev/null 2>&1 && echo yes)
 MPI_LIB := $(if $(HAVE_MPI),$(B)/libcnnrt_mpi.a)
 
-.PHONY: all deps test unit-test demo bench clean sanitize mutate install uninstall docs fuzz fuzz-build mpi
+.PHONY: all deps test unit-test demo bench clean sanitize mutate install uninstall docs fuzz fuzz-build fuzz-models mpi
 all: $(B)/cnnc $(B)/libcnnrt.a $(B)/template.ok $(MPI_LIB)
 mpi: $(B)/libcnnrt_mpi.a
 
@@ -147,6 +147,13 @@ fuzz: deps fuzz-build
 	        grep -E "^#[0-9]+ +(DONE|INITED)|ERROR|SUMMARY|Test unit written|Done [0-9]+ runs" || true; \
 	    if ls build-fuzz/artifacts/$$n/* >/dev/null 2>&1; then echo "fuzz $$n: findings in build-fuzz/artifacts/$$n"; fi; \
 	done
+
+# Random models (docs/testing.md, Random models): `make fuzz-models [MODEL_SEEDS=1-40]` draws ten
+# random conv networks per seed (tests/torch/random_models.py) and checks each one's forward
+# and training step against PyTorch (parity.py, grad_parity.py). `make test` runs one seed.
+MODEL_SEEDS ?= 1-40
+fuzz-models: deps all
+	nice /usr/bin/python3 tests/torch/random_models.py --build $(B) --seeds $(MODEL_SEEDS)
 
 clean:
 	rm -rf build build-san build-fuzz

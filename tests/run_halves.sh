@@ -12,10 +12,10 @@
 # instead (about 400 s; each writes only its own files in BUILD), and their output and closing
 # line follow the sanitizer half's. Since the -O0 programs of parity.py and grad_parity.py
 # compile at -O0 (2026-12-02: grad_parity 546 -> 403 s of CPU), hostile and mpi (about 55 s)
-# are back in the normal half.
+# are back in the normal half. random_models (about 30 s, 2026-12-02) is a late group too.
 B=${1:?usage: sh tests/run_halves.sh BUILD SANITIZER_BUILD}
 S=${2:?usage: sh tests/run_halves.sh BUILD SANITIZER_BUILD}
-LATE="portable mobile import"
+LATE="portable mobile import random_models"
 here=$(cd "$(dirname "$0")" && pwd)
 log=$(mktemp /tmp/cnnc-run_halves.XXXXXX) || exit 1
 {

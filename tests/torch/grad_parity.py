@@ -26,7 +26,7 @@ models that --all adds, deep with batchnorm on 4 images, may not: their float32 
 off by percents in PyTorch too.) Models left out (the slow ones, or those not in --only) are
 printed as SKIP and counted.
 
-    /usr/bin/python3 tests/torch/grad_parity.py --build BUILD [--only NAME ...] [--skip NAME ...] [--all] [--keep DIR] [--batch N]
+    /usr/bin/python3 tests/torch/grad_parity.py --build BUILD [--only NAME ...] [--skip NAME ...] [--all] [--keep DIR] [--batch N] [--file FILE ...]
 
 Prints one line per model (the worst tensor and its error against each reference), then
 `grad_parity: N passed, M failed, K skipped`; exits 1 on a failure.
@@ -291,8 +291,11 @@ def check_case(case, cnnc, prog_future, work, index):
     return results.get("twin"), results.get("emitted"), noise and worst_of(noise), problems
 
 
-def find_cases():
-    """parity.py's models (those with twins and its edge cases), then the loss variants."""
+def find_cases(files=None):
+    """parity.py's models (those with twins and its edge cases), then the loss variants; or
+    the models of files."""
+    if files:
+        return parity.find_cases(files)
     cases = parity.find_cases()
     with open(LOSS_FILE) as f:
         names = re.findall(r"^\s*model\s+([A-Za-z_][A-Za-z0-9_]*)", f.read(), re.M)
@@ -314,6 +317,7 @@ def main():
                     help="images per step, the programs' compiled batch too (default %d; from 16 on, models "
                          "whose ops do not couple images run in batch slices)" % BATCH)
     ap.add_argument("--skip", nargs="*", default=[], help="leave these models out (counted as skipped)")
+    ap.add_argument("--file", nargs="*", default=[], help="check the models of these files instead")
     ap.add_argument("--fused-only", action="store_true",
                     help="no -O0 (unfused) programs to compare with (the sanitizer half of the tests)")
     args = ap.parse_args()
@@ -321,7 +325,7 @@ def main():
     parity.FUSED_ONLY = args.fused_only
     torch.set_num_threads(1)
     cnnc = os.path.join(os.path.abspath(args.build), "cnnc")
-    cases = find_cases()
+    cases = find_cases([os.path.abspath(f) for f in args.file])
     if args.only:
         unknown = set(args.only) - {c.model for c in cases}
         if unknown:
@@ -334,7 +338,7 @@ def main():
         skipped = [(c, "too slow for the suite (--all runs it)") for c in cases if c.model in SLOW]
         cases = [c for c in cases if c.model not in SLOW]
     if args.skip:
-        unknown = set(args.skip) - {c.model for c in find_cases()}
+        unknown = set(args.skip) - {c.model for c in cases + [c for c, _ in skipped]}
         if unknown:
             sys.exit("grad_parity: no model named %s" % ", ".join(sorted(unknown)))
         skipped += [(c, "--skip (the test script's choice)") for c in cases if c.model in args.skip]
