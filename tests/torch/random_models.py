@@ -4,7 +4,8 @@
 Writes N models drawn from a seed into one .cnn file: convs of random channel counts (from 1 to
 a few hundred, vector multiples and not), kernels (square or not, 1 to 7 taps), strides (1 to
 4), padding (none, some, `same`), dilation and groups (depthwise included), batchnorm and
-activations, pooling, residual blocks with projection shortcuts, concatenated branches, and a
+activations, pooling, residual blocks with projection shortcuts, concatenated, summed and
+averaged branches, squeeze-and-excitation products, adaptive pooling, lrn and dropout, and a
 linear head, each layer's shape worked out here so that every model is valid. The spatial
 sizes and channel counts are what decides which of cnnc's conv kernels takes a layer
 (compiler/ops/conv*.c), so a few hundred such models pass through all of them at shapes no
@@ -16,7 +17,8 @@ hand-written test names. parity.py and grad_parity.py check them (`--file`) agai
     /usr/bin/python3 tests/torch/grad_parity.py --build build --file FILE.cnn
 
 The same seed always writes the same file. With --build, it does all of that for each seed of
---seeds and sorts the failures: a gradient that fails can be a draw's bad luck rather than a
+--seeds, at batch sizes that vary with the seed (parity.py compiled for 8, 3, 16, 1 or 5
+images, grad_parity.py's step on 4, 3, 8, 16, 2 or 5), and sorts the failures: a gradient that fails can be a draw's bad luck rather than a
 wrong kernel (a relu's input within float32 rounding of 0 takes the other side of the relu than
 in float64, and a whole channel's batchnorm gradients move with it; PyTorch's own float32
 gradient may happen to agree), so each failing model is checked again under three other draws
@@ -36,6 +38,8 @@ import sys
 import tempfile
 
 HERE = os.path.dirname(os.path.abspath(__file__))
+PARITY_BATCHES = [8, 3, 16, 1, 5]   # parity.py's compiled batch, by seed
+GRAD_BATCHES = [4, 3, 8, 16, 2, 5]  # grad_parity.py's batch, by seed (not 1: batchnorm over one image)
 
 ACTS = ["relu", "relu", "relu", "leaky_relu", "gelu", "silu", "tanh", "sigmoid", "hardswish", "relu6", "elu"]
 
@@ -157,6 +161,8 @@ class Gen:
                 args.append("ceil = true")
             self.emit("%s(%s)" % (kind, ", ".join(args)), depth)
             return (c, oh, ow)
+        if pick < 0.2:
+            return self.other(shape, depth)
         if pick < 0.27 and h >= 3 and w >= 3:
             return self.residual(shape, depth)
         if pick < 0.35 and h >= 2 and w >= 2:
@@ -172,6 +178,39 @@ class Gen:
             text = text[:-1] + ", bias = false)"
         self.emit("; ".join([text] + parts), depth)
         return out
+
+    def other(self, shape, depth):
+        """One of the layers and combinations besides convs and pools: adaptive average
+        pooling, lrn, dropout, a squeeze-and-excitation product (mul), the sum or the mean of
+        branches (add, average)."""
+        r = self.r
+        c, h, w = shape
+        kind = r.choice(["adaptive", "lrn", "dropout", "se", "add", "average"])
+        if kind == "adaptive":
+            oh, ow = r.randint(1, h), r.randint(1, w)
+            self.emit("adaptive_avgpool(%d, %d)" % (oh, ow), depth)
+            return (c, oh, ow)
+        if kind == "lrn":
+            self.emit("lrn(size = %d)" % r.choice([2, 3, 5]), depth)
+            return shape
+        if kind == "dropout":
+            self.emit("dropout(%s)" % r.choice(["0.1", "0.5"]), depth)
+            return shape
+        if kind == "se":
+            self.emit("mul {", depth)
+            self.emit("branch { identity }", depth + 1)
+            self.emit("branch { global_avgpool; conv(%d, 1); relu; conv(%d, 1); %s }"
+                      % (max(1, c // 4), c, r.choice(["sigmoid", "hardsigmoid"])), depth + 1)
+            self.emit("}", depth)
+            return shape
+        oc = self.channels(c) if r.random() < 0.6 else c
+        self.emit("%s {" % kind, depth)
+        for i in range(r.randint(2, 3)):
+            k = r.choice([1, 3, 5])
+            st = "" if i == 0 and oc == c and r.random() < 0.3 else "conv(%d, %d, pad = %d)" % (oc, k, k // 2)
+            self.emit("branch { %s }" % (st or "identity"), depth + 1)
+        self.emit("}", depth)
+        return (oc, h, w)
 
     def residual(self, shape, depth):
         r = self.r
@@ -286,10 +325,17 @@ def campaign(args):
             path = os.path.join(work, "r%d.cnn" % seed)
             text = write_file(path, seed, args.count)
             models += args.count
+            # the batch sizes vary with the seed: the jobs are cut between threads by images,
+            # channel blocks or rows depending on the batch (parity.py runs batch 1 and the
+            # compiled one; grad_parity.py's batch is the compiled one, and from 16 on runs
+            # in batch slices)
+            batches = {"parity.py": ["--compiled-batch", str(PARITY_BATCHES[seed % len(PARITY_BATCHES)])],
+                       "grad_parity.py": ["--batch", str(GRAD_BATCHES[seed % len(GRAD_BATCHES)])]}
             for script in ("parity.py", "grad_parity.py"):
-                failed, out = run_check(script, build, path, args.check_args)
+                extra = args.check_args + batches[script]
+                failed, out = run_check(script, build, path, extra)
                 last_line = out.strip().splitlines()[-1] if out.strip() else "(no output)"
-                print("seed %d %s: %s" % (seed, script, last_line))
+                print("seed %d %s %s: %s" % (seed, script, " ".join(batches[script]), last_line))
                 for name in failed:
                     if not name.startswith("rand"):
                         findings.append((seed, script, name, out))
@@ -300,7 +346,7 @@ def campaign(args):
                     with open(again, "w") as f:
                         for s in "abc":
                             f.write(body.replace("model %s(" % name, "model %s_%s(" % (name, s), 1))
-                    refailed, out2 = run_check(script, build, again, args.check_args)
+                    refailed, out2 = run_check(script, build, again, extra)
                     verdict = "a finding" if len(refailed) == 3 else "passes under %d of 3 other draws" % (3 - len(refailed))
                     print("    %s failed; %s" % (name, verdict))
                     if len(refailed) == 3:
