@@ -18,7 +18,8 @@ hand-written test names. parity.py and grad_parity.py check them (`--file`) agai
 
 The same seed always writes the same file. With --build, it does all of that for each seed of
 --seeds, at batch sizes that vary with the seed (parity.py compiled for 8, 3, 16, 1 or 5
-images, grad_parity.py's step on 4, 3, 8, 16, 2 or 5), and sorts the failures: a gradient that fails can be a draw's bad luck rather than a
+images, grad_parity.py's step on 4, 3, 8, 16, 2 or 5; every third seed's programs compiled by
+gcc, the others by clang, unless $CC is set), and sorts the failures: a gradient that fails can be a draw's bad luck rather than a
 wrong kernel (a relu's input within float32 rounding of 0 takes the other side of the relu than
 in float64, and a whole channel's batchnorm gradients move with it; PyTorch's own float32
 gradient may happen to agree), so each failing model is checked again under three other draws
@@ -303,10 +304,14 @@ def model_text(text, name):
     return m.group(0)
 
 
-def run_check(script, build, path, extra=()):
-    """(the failing models' names, the output) of parity.py or grad_parity.py on the file."""
+def run_check(script, build, path, extra=(), cc=None):
+    """(the failing models' names, the output) of parity.py or grad_parity.py on the file,
+    the programs compiled by cc (cnnc's $CC) if given."""
+    env = dict(os.environ)
+    if cc:
+        env["CC"] = cc
     p = subprocess.run([sys.executable, os.path.join(HERE, script), "--build", build, "--file", path] + list(extra),
-                       stdout=subprocess.PIPE, stderr=subprocess.STDOUT, universal_newlines=True)
+                       stdout=subprocess.PIPE, stderr=subprocess.STDOUT, universal_newlines=True, env=env)
     failed = re.findall(r"^(rand[0-9_a-z]+)\s.*\bFAIL\b", p.stdout, re.M)
     if p.returncode != 0 and not failed:
         failed = ["(the run: status %d)" % p.returncode]
@@ -331,11 +336,13 @@ def campaign(args):
             # in batch slices)
             batches = {"parity.py": ["--compiled-batch", str(PARITY_BATCHES[seed % len(PARITY_BATCHES)])],
                        "grad_parity.py": ["--batch", str(GRAD_BATCHES[seed % len(GRAD_BATCHES)])]}
+            # every third seed's programs are compiled by gcc (clang is cnnc's default)
+            cc = "gcc" if seed % 3 == 2 and not os.environ.get("CC") else None
             for script in ("parity.py", "grad_parity.py"):
                 extra = args.check_args + batches[script]
-                failed, out = run_check(script, build, path, extra)
+                failed, out = run_check(script, build, path, extra, cc)
                 last_line = out.strip().splitlines()[-1] if out.strip() else "(no output)"
-                print("seed %d %s %s: %s" % (seed, script, " ".join(batches[script]), last_line))
+                print("seed %d %s %s%s: %s" % (seed, script, " ".join(batches[script]), " (gcc)" if cc else "", last_line))
                 for name in failed:
                     if not name.startswith("rand"):
                         findings.append((seed, script, name, out))
@@ -346,7 +353,7 @@ def campaign(args):
                     with open(again, "w") as f:
                         for s in "abc":
                             f.write(body.replace("model %s(" % name, "model %s_%s(" % (name, s), 1))
-                    refailed, out2 = run_check(script, build, again, extra)
+                    refailed, out2 = run_check(script, build, again, extra, cc)
                     verdict = "a finding" if len(refailed) == 3 else "passes under %d of 3 other draws" % (3 - len(refailed))
                     print("    %s failed; %s" % (name, verdict))
                     if len(refailed) == 3:
