@@ -19,13 +19,14 @@ hand-written test names. parity.py and grad_parity.py check them (`--file`) agai
 The same seed always writes the same file. With --build, it does all of that for each seed of
 --seeds, at batch sizes that vary with the seed (parity.py compiled for 8, 3, 16, 1 or 5
 images, grad_parity.py's step on 4, 3, 8, 16, 2 or 5; every third seed's programs compiled by
-gcc, the others by clang, unless $CC is set), and sorts the failures: a gradient that fails can be a draw's bad luck rather than a
-wrong kernel (a relu's input within float32 rounding of 0 takes the other side of the relu than
-in float64, and a whole channel's batchnorm gradients move with it; PyTorch's own float32
-gradient may happen to agree), so each failing model is checked again under three other draws
-(renamed copies: the weights and the input are drawn from the model's name) and counted as a
-finding only when it fails in all of them. Exits 1 on a finding; `make fuzz-models` runs it
-(docs/testing.md, Random models), and tests/random_models.test.sh a short fixed slice.
+gcc, the others by clang, unless $CC is set), and sorts the failures. A gradient that fails can
+be a draw's bad luck rather than a wrong kernel: a relu's input within float32 rounding of 0
+takes the other side of the relu than in float64, and that element's gradient and its
+channel's batchnorm gradients move by percents (PyTorch's own float32 may happen to agree). So
+each failing model is checked again under three other draws (renamed copies: the weights and
+the input are drawn from the model's name) and counted as a finding only when it fails in all
+of them. Exits 1 on a finding; `make fuzz-models` runs it (docs/testing.md, Random models),
+and tests/random_models.test.sh a short fixed slice.
 
     /usr/bin/python3 tests/torch/random_models.py --build build --seeds 1-40 [--count 10] [--keep DIR]
 """
@@ -312,7 +313,10 @@ def run_check(script, build, path, extra=(), cc=None):
         env["CC"] = cc
     p = subprocess.run([sys.executable, os.path.join(HERE, script), "--build", build, "--file", path] + list(extra),
                        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, universal_newlines=True, env=env)
-    failed = re.findall(r"^(rand[0-9_a-z]+)\s.*\bFAIL\b", p.stdout, re.M)
+    failed = []     # each model once (parity.py prints a row per batch size)
+    for name in re.findall(r"^(rand[0-9_a-z]+)\s.*\bFAIL\b", p.stdout, re.M):
+        if name not in failed:
+            failed.append(name)
     if p.returncode != 0 and not failed:
         failed = ["(the run: status %d)" % p.returncode]
     return failed, p.stdout
@@ -354,9 +358,11 @@ def campaign(args):
                         for s in "abc":
                             f.write(body.replace("model %s(" % name, "model %s_%s(" % (name, s), 1))
                     refailed, out2 = run_check(script, build, again, extra, cc)
-                    verdict = "a finding" if len(refailed) == 3 else "passes under %d of 3 other draws" % (3 - len(refailed))
+                    # a run that failed without naming a model (a crash) counts as all three
+                    bad = 3 if any(not f.startswith("rand") for f in refailed) else len(refailed)
+                    verdict = "a finding" if bad == 3 else "passes under %d of 3 other draws" % (3 - bad)
                     print("    %s failed; %s" % (name, verdict))
-                    if len(refailed) == 3:
+                    if bad == 3:
                         findings.append((seed, script, name, out + out2))
                 sys.stdout.flush()
     finally:
