@@ -159,7 +159,7 @@ typedef struct {
     bool fetch;       /* the weights beyond L2: the tiles prefetch the next block's (see blk_chunks) */
     int nph;          /* phases (a strided conv's dx), else 0 */
     BlkPhase f[PHASES_MAX];
-    int os, dsh, dsw; /* the phases' stride, dst's rows and columns */
+    int osh, osw, dsh, dsw; /* the phases' strides (rows, columns), dst's rows and columns */
     int64_t xs_area;  /* floats of one slot's copies (local), of all the copies (else) */
     int64_t wp_at, buf_at, total;
 } BlkGeo;
@@ -367,7 +367,7 @@ static void blk_chunks(BlkGeo *q, int64_t wbytes, int64_t cap) {
 static void blk_geo(BlkGeo *q, Shape in, int oc, int oh, int ow, int kh, int kw, int ph, int pw, int sh, int sw) {
     q->n = in.d[0], q->ic = in.d[1], q->ih = in.d[2], q->iw = in.d[3];
     q->oc = oc, q->oh = oh, q->ow = ow, q->kh = kh, q->kw = kw, q->ph = ph, q->pw = pw, q->sh = sh, q->sw = sw;
-    q->nph = 0, q->os = 1, q->dsh = oh, q->dsw = ow;
+    q->nph = 0, q->osh = q->osw = 1, q->dsh = oh, q->dsw = ow;
     q->hp = (oh - 1) * sh + kh; /* the padded input rows the taps reach */
     q->tap = sh != 1 || sw != 1;
     q->npl = q->tap ? kh * kw : kw;
@@ -472,7 +472,7 @@ static bool blk_s_geo(const Attrs *a, Shape in, Shape out, BlkGeo *q) {
      * shifts of HP rows of BMAX columns, enough for every phase's taps */
     q->n = out.d[0], q->ic = out.d[1], q->ih = out.d[2], q->iw = out.d[3];
     q->oc = in.d[1], q->oh = amax, q->ow = bmax, q->kh = a->kh, q->kw = a->kw, q->ph = pht, q->pw = pwl, q->sh = q->sw = 1;
-    q->nph = nph, q->os = a->sh, q->dsh = ih, q->dsw = iw;
+    q->nph = nph, q->osh = a->sh, q->osw = a->sw, q->dsh = ih, q->dsw = iw;
     q->tap = false;
     q->hp = q->npl = q->rq = 0;
     for (int k = 0; k < nph; k++) {
@@ -794,29 +794,30 @@ static void blk_emit_out(Emit *e, const char *dst, const Op *op) {
 }
 
 /* The write-out of a job's phases (all in buf): dx row by row, element (h, w) from phase
- * (h mod OS, w mod OS) at position (h / OS, w / OS), a few rows of every phase (at most 64
- * positions, 8 KiB) at a time. Every element of the job's planes is written once. */
+ * (h mod OSH, w mod OSW) at position (h / OSH, w / OSW) (the strides of rows and columns may
+ * differ), a few rows of every phase (at most 64 positions, 8 KiB) at a time. Every element
+ * of the job's planes is written once. */
 static void blk_emit_out_phases(Cbuf *c, const BlkGeo *q, const char *dst) {
-    int nrw = q->dsw < q->os ? q->dsw : q->os; /* phases per row of phases */
+    int nrw = q->dsw < q->osw ? q->dsw : q->osw; /* phases per row of phases */
     int ra = 64 / (q->nph * q->ow);
     ra = ra < 1 ? 1 : ra;
-    cb_line(c, "enum { DSH = %d, DSW = %d, DOS = %d, DNRW = %d, DRA = %d }; /* dx rows, columns, stride, phases a row, phase rows at a time */",
-            q->dsh, q->dsw, q->os, nrw, ra);
+    cb_line(c, "enum { DSH = %d, DSW = %d, DOSH = %d, DOSW = %d, DNRW = %d, DRA = %d }; /* dx rows, columns, strides, phases a row, phase rows at a time */",
+            q->dsh, q->dsw, q->osh, q->osw, nrw, ra);
     cb_line(c, "const int ocn = BOC - cb * BOCB < BOCB ? BOC - cb * BOCB : BOCB;");
     cb_line(c, "for (int ii = 0; ii < ni; ii++)");
-    cb_line(c, "for (int a0 = 0; a0 * DOS < DSH; a0 += DRA) {");
-    cb_line(c, "const int h1 = (a0 + DRA) * DOS < DSH ? (a0 + DRA) * DOS : DSH;");
+    cb_line(c, "for (int a0 = 0; a0 * DOSH < DSH; a0 += DRA) {");
+    cb_line(c, "const int h1 = (a0 + DRA) * DOSH < DSH ? (a0 + DRA) * DOSH : DSH;");
     cb_line(c, "for (int j = 0; j < ocn; j++) {");
     cb_line(c, "float *const yc = %s + ((ptrdiff_t)(g0 + i0 + ii) * BOC + cb * BOCB + j) * DSH * DSW;", dst);
-    cb_line(c, "for (int h = a0 * DOS; h < h1; h++) {");
-    cb_line(c, "const float *const br = buf + (((ptrdiff_t)(h %% DOS) * DNRW * BNI + ii) * BRQM + (ptrdiff_t)(h / DOS) * BOW) * BOCB + j;");
-    if (q->dsw % q->os == 0) { /* every phase of the row has BOW columns */
+    cb_line(c, "for (int h = a0 * DOSH; h < h1; h++) {");
+    cb_line(c, "const float *const br = buf + (((ptrdiff_t)(h %% DOSH) * DNRW * BNI + ii) * BRQM + (ptrdiff_t)(h / DOSH) * BOW) * BOCB + j;");
+    if (q->dsw % q->osw == 0) { /* every phase of the row has BOW columns */
         cb_line(c, "for (int pc = 0; pc < BOW; pc++) /* the phases' column pc */");
-        cb_line(c, "    for (int pr = 0; pr < DOS; pr++)");
-        cb_line(c, "        yc[h * DSW + pc * DOS + pr] = br[((ptrdiff_t)pr * BNI * BRQM + pc) * BOCB];");
+        cb_line(c, "    for (int pr = 0; pr < DOSW; pr++)");
+        cb_line(c, "        yc[h * DSW + pc * DOSW + pr] = br[((ptrdiff_t)pr * BNI * BRQM + pc) * BOCB];");
     } else {
         cb_line(c, "for (int col = 0; col < DSW; col++)");
-        cb_line(c, "    yc[h * DSW + col] = br[((ptrdiff_t)(col %% DOS) * BNI * BRQM + col / DOS) * BOCB];");
+        cb_line(c, "    yc[h * DSW + col] = br[((ptrdiff_t)(col %% DOSW) * BNI * BRQM + col / DOSW) * BOCB];");
     }
     cb_line(c, "}");
     cb_line(c, "}");
@@ -934,7 +935,7 @@ static void blk_emit(Emit *e, const BlkGeo *q, const char *src, const char *cons
     for (int k = 0; k < q->nph; k++) {
         const BlkPhase *f = &q->f[k];
         cb_line(c, "{ /* phase (%d, %d): dx rows %d + %d a, columns %d + %d b, from its %dx%d taps */", f->orh, f->orw, f->orh,
-                q->os, f->orw, q->os, f->kh, f->kw);
+                q->osh, f->orw, q->osw, f->kh, f->kw);
         cb_line(c, "enum { BKH = %d, BKW = %d, BKK = BKH * BKW, BQ = %d * BOW, BP = %d, BRQ = %d, BICB = %d };", f->kh, f->kw,
                 f->oh, f->p, f->rq, f->icb);
         BlkTiles t = {q, f->r0, f->s0, f->oh, f->ow, q->ow, f->kh, f->kw, f->tr, f->tc, f->mr, f->mc, {0}, {0}};

@@ -916,6 +916,19 @@ class ConvBlkS2C(nn.Module):
         return self.linear0(F.relu(self.conv3(x)).mean(dim=(2, 3)))
 
 
+class ConvBlkS2D(nn.Module):
+    def __init__(self, classes=3):
+        super().__init__()
+        self.conv0 = nn.Conv2d(34, 40, 3, padding=1)
+        self.conv1 = nn.Conv2d(40, 48, 3, stride=(3, 2), padding=1)
+        self.conv2 = nn.Conv2d(48, 36, 3, stride=(2, 3), padding=(1, 0))
+        self.linear0 = nn.Linear(36 * 2 * 1, classes)
+
+    def forward(self, x):
+        x = F.relu(self.conv1(F.relu(self.conv0(x))))
+        return self.linear0(torch.flatten(self.conv2(x), 1))
+
+
 def expected_conv_blk_s2_a(classes=3):
     return _conv("conv0", 40, 33, 3) + _conv("conv1", 48, 40, 5) + _conv("conv2", 36, 48, 3) + _linear("linear0", classes, 36)
 
@@ -928,6 +941,10 @@ def expected_conv_blk_s2_b(classes=2):
 def expected_conv_blk_s2_c(classes=2):
     return (_conv("conv0", 33, 32, 3) + _conv("conv1", 256, 33, 3) + _conv("conv2", 270, 256, 3) + _conv("conv3", 40, 270, 3)
             + _linear("linear0", classes, 40))
+
+
+def expected_conv_blk_s2_d(classes=3):
+    return _conv("conv0", 40, 34, 3) + _conv("conv1", 48, 40, 3) + _conv("conv2", 36, 48, 3) + _linear("linear0", classes, 72)
 
 
 # ---------------------------------------------------------------- conv_blk_pad (conv_blk_pad.cnn)
@@ -1166,7 +1183,7 @@ TWINS = {"cov_act": CovAct, "cov_conv": CovConv, "cov_pool": CovPool, "cov_norm_
          "se_dw": SeDw, "se_dw_wide": SeDwWide, "cov_average": CovAverage, "conv_oc_a": ConvOcA,
          "conv_oc_b": ConvOcB, "conv_oc_c": ConvOcC, "conv_oc_d": ConvOcD, "conv_oc_e": ConvOcE, "conv_oc_f": ConvOcF, "conv_oc_g": ConvOcG, "conv_oc_h": ConvOcH, "conv_blk_a": ConvBlkA, "conv_blk_b": ConvBlkB, "conv_blk_c": ConvBlkC, "conv_blk_d": ConvBlkD, "conv_blk_e": ConvBlkE, "conv_blk_f": ConvBlkF,
          "conv_1x1_a": Conv1x1A, "conv_1x1_b": Conv1x1B, "conv_1x1_c": Conv1x1C,
-         "conv_blk_s2_a": ConvBlkS2A, "conv_blk_s2_b": ConvBlkS2B, "conv_blk_s2_c": ConvBlkS2C,
+         "conv_blk_s2_a": ConvBlkS2A, "conv_blk_s2_b": ConvBlkS2B, "conv_blk_s2_c": ConvBlkS2C, "conv_blk_s2_d": ConvBlkS2D,
          "conv_blk_pad_a": ConvBlkPadA, "conv_blk_pad_b": ConvBlkPadB}
 EXPECTED = {"cov_act": expected_cov_act, "cov_conv": expected_cov_conv, "cov_pool": expected_cov_pool, "cov_norm_act": expected_cov_norm_act,
             "cov_residual": expected_cov_residual, "cov_concat": expected_cov_concat,
@@ -1179,7 +1196,7 @@ EXPECTED = {"cov_act": expected_cov_act, "cov_conv": expected_cov_conv, "cov_poo
             "conv_oc_a": expected_conv_oc_a, "conv_oc_b": expected_conv_oc_b, "conv_oc_c": expected_conv_oc_c, "conv_oc_d": expected_conv_oc_d, "conv_oc_e": expected_conv_oc_e, "conv_oc_f": expected_conv_oc_f, "conv_oc_g": expected_conv_oc_g, "conv_oc_h": expected_conv_oc_h,
             "conv_blk_a": expected_conv_blk_a, "conv_blk_b": expected_conv_blk_b, "conv_blk_c": expected_conv_blk_c, "conv_blk_d": expected_conv_blk_d, "conv_blk_e": expected_conv_blk_e, "conv_blk_f": expected_conv_blk_f,
             "conv_1x1_a": expected_conv_1x1_a, "conv_1x1_b": expected_conv_1x1_b, "conv_1x1_c": expected_conv_1x1_c,
-            "conv_blk_s2_a": expected_conv_blk_s2_a, "conv_blk_s2_b": expected_conv_blk_s2_b, "conv_blk_s2_c": expected_conv_blk_s2_c,
+            "conv_blk_s2_a": expected_conv_blk_s2_a, "conv_blk_s2_b": expected_conv_blk_s2_b, "conv_blk_s2_c": expected_conv_blk_s2_c, "conv_blk_s2_d": expected_conv_blk_s2_d,
             "conv_blk_pad_a": expected_conv_blk_pad_a, "conv_blk_pad_b": expected_conv_blk_pad_b}
 FILES = {n: os.path.join(MODELS, n + ".cnn") for n in TWINS}
 FILES["multi_a"] = FILES["multi_b"] = os.path.join(MODELS, "multi.cnn")
@@ -1189,7 +1206,7 @@ FILES["se_dw"] = FILES["se_dw_wide"] = os.path.join(MODELS, "se_dw.cnn")
 FILES["conv_oc_a"] = FILES["conv_oc_b"] = FILES["conv_oc_c"] = FILES["conv_oc_d"] = FILES["conv_oc_e"] = FILES["conv_oc_f"] = FILES["conv_oc_g"] = FILES["conv_oc_h"] = os.path.join(MODELS, "conv_oc.cnn")
 FILES["conv_blk_a"] = FILES["conv_blk_b"] = FILES["conv_blk_c"] = FILES["conv_blk_d"] = FILES["conv_blk_e"] = FILES["conv_blk_f"] = os.path.join(MODELS, "conv_blk.cnn")
 FILES["conv_1x1_a"] = FILES["conv_1x1_b"] = FILES["conv_1x1_c"] = os.path.join(MODELS, "conv_1x1.cnn")
-FILES["conv_blk_s2_a"] = FILES["conv_blk_s2_b"] = FILES["conv_blk_s2_c"] = os.path.join(MODELS, "conv_blk_s2.cnn")
+FILES["conv_blk_s2_a"] = FILES["conv_blk_s2_b"] = FILES["conv_blk_s2_c"] = FILES["conv_blk_s2_d"] = os.path.join(MODELS, "conv_blk_s2.cnn")
 FILES["conv_blk_pad_a"] = FILES["conv_blk_pad_b"] = os.path.join(MODELS, "conv_blk_pad.cnn")
 INPUT_SHAPE = {"cov_act": [3, 12, 12], "cov_conv": [3, 16, 16], "cov_pool": [3, 16, 15], "cov_norm_act": [3, 10, 10],
                "cov_residual": [4, 12, 12], "cov_concat": [3, 12, 12], "cov_blocks": [3, 14, 14],
@@ -1200,7 +1217,7 @@ INPUT_SHAPE = {"cov_act": [3, 12, 12], "cov_conv": [3, 16, 16], "cov_pool": [3, 
                "conv_oc_a": [5, 11, 13], "conv_oc_b": [7, 12, 13], "conv_oc_c": [5, 16, 16], "conv_oc_d": [3, 12, 16],
                "conv_blk_a": [33, 5, 7], "conv_blk_b": [34, 9, 9], "conv_blk_c": [32, 24, 24], "conv_blk_d": [130, 4, 3], "conv_blk_e": [34, 11, 9], "conv_blk_f": [32, 6, 40],
                "conv_1x1_a": [130, 7, 7], "conv_1x1_b": [24, 9, 11], "conv_1x1_c": [200, 16, 16],
-               "conv_blk_s2_a": [33, 9, 9], "conv_blk_s2_b": [34, 8, 7], "conv_blk_s2_c": [32, 7, 7],
+               "conv_blk_s2_a": [33, 9, 9], "conv_blk_s2_b": [34, 8, 7], "conv_blk_s2_c": [32, 7, 7], "conv_blk_s2_d": [34, 9, 10],
                "conv_blk_pad_a": [34, 4, 4], "conv_blk_pad_b": [33, 7, 7]}
 OUTPUT_SHAPE = {"cov_act": [5], "cov_conv": [5], "cov_pool": [3], "cov_norm_act": [4], "cov_residual": [3], "cov_concat": [6],
                 "cov_blocks": [7], "cov_cond": [5], "naming": [5], "multi_a": [3], "multi_b": [4],
@@ -1208,7 +1225,7 @@ OUTPUT_SHAPE = {"cov_act": [5], "cov_conv": [5], "cov_pool": [3], "cov_norm_act"
                 "cov_drop_path": [3], "se_dw": [5], "se_dw_wide": [3], "cov_average": [4], "conv_oc_a": [3], "conv_oc_b": [2], "conv_oc_c": [3], "conv_oc_d": [2],
                 "conv_blk_a": [3], "conv_blk_b": [2], "conv_blk_c": [2], "conv_blk_d": [2], "conv_blk_e": [2], "conv_blk_f": [2],
                 "conv_1x1_a": [3], "conv_1x1_b": [2], "conv_1x1_c": [2],
-                "conv_blk_s2_a": [3], "conv_blk_s2_b": [2], "conv_blk_s2_c": [2],
+                "conv_blk_s2_a": [3], "conv_blk_s2_b": [2], "conv_blk_s2_c": [2], "conv_blk_s2_d": [3],
                 "conv_blk_pad_a": [3], "conv_blk_pad_b": [2]}
 
 
