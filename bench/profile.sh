@@ -17,6 +17,11 @@
 # the median step's CPU time at 1 thread (robust on a shared machine), of its wall-clock time
 # with more threads; they assume the samples are spread like the steps' time (warm-up and
 # set-up are a few % of the run). MODEL is a name under models/ or a path to a .cnn file.
+# PROFILE_FREQ (default 999) is perf's sampling rate. A layer's samples are its share times
+# the seconds of the REPEAT steps times the rate: ResNet-18's shortcut convs (0.2% of a step
+# each) get about 30 from 30 steps at batch 8, so their figures move by a fifth between runs;
+# raise the rate (PROFILE_FREQ=9999) or REPEAT for such layers. PROFILE_TORCH=1 (--train) also prints PyTorch's
+# time per conv layer in its own step (bench/torch_layers.py), with the same peak.
 # Needs perf.
 set -eu
 B=build
@@ -44,7 +49,7 @@ if [ $train = 0 ]; then
     mkdir -p "$W"
     (cd "$W" && rm -f ./*.i ./*.s ./*.bc ./*.o &&
         CC=$CC CNNC_CFLAGS="-g $lines -save-temps $keep" "$CNNC" "$ROOT/models/$m.cnn" -o "$W/$m" --batch "$b" 2>/dev/null)
-    perf record -q -o "$W/perf.data" -F 999 "$W/$m" bench --threads "$t" --repeat "$r"
+    perf record -q -o "$W/perf.data" -F "${PROFILE_FREQ:-999}" "$W/$m" bench --threads "$t" --repeat "$r"
     perf report -i "$W/perf.data" --no-children --sort srcline --stdio 2>/dev/null >"$W/srclines.txt"
     # a program emitted in parts: every part's functions
     ifiles=$(cd "$W" && ls "$m"_part*.i 2>/dev/null | tr '\n' ',')
@@ -83,6 +88,13 @@ pt=$(env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE OMP_NUM_THREADS="$t" OPENBLAS_
 ptwall=$(echo "$pt" | awk '{ print $3 }')
 ptcpu=$(echo "$pt" | awk '{ print $6 }')
 echo "pytorch  training step: $ptwall ms wall clock, $ptcpu ms CPU; cnnc / pytorch: $(echo "$wall $ptwall $cpu $ptcpu" | awk '{ printf "%.2f wall clock, %.2f CPU", $1 / $2, $3 / $4 }') (< 1: cnnc faster)"
-perf record -q -o "$W/perf.data" -F 999 "$W/step" "$b" "$r" >/dev/null
+if [ "${PROFILE_TORCH:-0}" = 1 ]; then
+    env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE OMP_NUM_THREADS="$t" OPENBLAS_NUM_THREADS="$t" \
+        GLIBC_TUNABLES=glibc.malloc.hugetlb=1:glibc.malloc.mmap_max=0:glibc.malloc.trim_threshold=17179869184 \
+        LD_LIBRARY_PATH="$blas${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}" \
+        /usr/bin/python3 "$HERE/torch_layers.py" "$W/$m.py" --shape "$shape" --batch "$b" --threads "$t" --repeat "$r" --peak "$peak" ||
+        echo "profile: PyTorch's per-layer times failed" >&2
+fi
+perf record -q -o "$W/perf.data" -F "${PROFILE_FREQ:-999}" "$W/step" "$b" "$r" >/dev/null
 perf report -i "$W/perf.data" --no-children --sort srcline --stdio 2>/dev/null >"$W/srclines.txt"
 python3 "$HERE/profile_map.py" "$W/c/$name.c" "$name.c" "$W/srclines.txt" "$ms" "$b" "$peak"

@@ -114,6 +114,27 @@ void emit_simd(Cbuf *c, int n) {
         cb_line(c, "CNN_SIMD(%d)", vl);
 }
 
+void emit_transpose(Cbuf *c, const char *m, const char *type) {
+    for (int vl = 16; vl >= 8; vl /= 2) {
+        cb_line(c, vl == 16 ? "#if defined(__AVX512F__)" : "#else");
+        for (int h = vl / 2; h >= 1; h /= 2) {
+            char lo[160] = "", hi[160] = "";
+            for (int l = 0; l < vl; l++) {
+                size_t nl = strlen(lo), nh = strlen(hi);
+                snprintf(lo + nl, sizeof lo - nl, ", %d", l & h ? vl + l - h : l);
+                snprintf(hi + nh, sizeof hi - nh, ", %d", l & h ? vl + l : l + h);
+            }
+            cb_line(c, "for (int r = 0; r < %d; r += %d)", vl, 2 * h);
+            cb_line(c, "for (int s = r; s < r + %d; s++) {", h);
+            cb_line(c, "const %s lo = %s[s], hi = %s[s + %d];", type, m, m, h);
+            cb_line(c, "%s[s] = __builtin_shufflevector(lo, hi%s);", m, lo);
+            cb_line(c, "%s[s + %d] = __builtin_shufflevector(lo, hi%s);", m, h, hi);
+            cb_line(c, "}");
+        }
+    }
+    cb_line(c, "#endif");
+}
+
 const char *emit_float(double v) {
     char buf[64];
     snprintf(buf, sizeof buf, "%.9g", (double)(float)v);

@@ -72,6 +72,11 @@ void emit_pack_end(Emit *e);
  * the generated prelude), VL the longest of 16, 8 and 4 lanes that leaves at most a quarter of
  * the iterations to the scalar remainder, else 4 (2 below 4; nothing for one iteration). */
 void emit_simd(Cbuf *c, int n);
+/* The VL x VL transpose in registers of the vectors M[0..VL) of TYPE (VL floats: 16 with
+ * AVX-512, else 8; needs CNN_SHUFFLE): log2(VL) rounds in which rows r and r + h (r & h == 0)
+ * exchange their lanes l with l & h set and unset respectively; after them lane l of M[j] is
+ * what lane j of M[l] was. */
+void emit_transpose(Cbuf *c, const char *m, const char *type);
 /* A float literal that round-trips: 0.286000013f */
 const char *emit_float(double v);
 

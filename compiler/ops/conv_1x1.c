@@ -38,6 +38,21 @@
  * tile into a sum buffer it alone writes; the buffer is added into dw once at the end. Every C
  * element has one writer whose sums run in a fixed order: the result does not depend on the
  * number of threads. Without vector types, plain loops do the same products.
+ * A last panel of at most one vector's columns (ResNet-18's 256 -> 512 shortcut at batch 8:
+ * 392 columns, 6 panels and 8 columns) runs a tile of one vector across instead of four.
+ *
+ * Stride 2 across (ResNet's shortcuts): the packing reads each row's even pixels as vectors of
+ * CNN_VW taken from two (a shuffle of the even lanes; rows shorter than a vector in half
+ * vectors; the last vector overlapping the one before, and a pixel whose pair of floats would
+ * end past the row packed alone); dx's write-out interleaves its vectors with zeros and also
+ * zeroes the rows below that no output reads, so that each dx element is written once and
+ * there is no separate pass over dx (on output rows shorter than 8 pixels the pass and scalar
+ * stores stay: measured faster). dw packs the input in strips of KS columns: each channel's
+ * pixels copied row by row (the same even-pixel vectors) to a strip buffer, which is then
+ * transposed to the panel layout in blocks of CNN_VW x CNN_VW in registers (emit_transpose)
+ * instead of a read per float across 64 channel planes. The packings prefetch the same run
+ * PF channels on (software prefetch keeps more lines in flight than the hardware prefetcher
+ * does across many planes).
  *
  * Measured (bench/profile.sh --train on a model of a batchnorm and one such conv, 1 thread,
  * ms per step of conv.c's kernels (conv_oc.c's forward where noted) -> this file's, forward /
@@ -51,6 +66,7 @@
  * slower (64 -> 256 at 56x56 forward 6.9 -> 12.4, 256 -> 64 dx 7.5 -> 11.8: conv.c's direct
  * kernel does well on wide rows), hence the limit of 128 there. */
 #include <stdbool.h>
+#include <stdio.h>
 #include <string.h>
 
 #include "../arena.h"
@@ -69,7 +85,7 @@ bool conv_1x1_emit_dw(Emit *e, const Op *fwd);
  * the forward and dx jobs; DW_CHUNK: floats of one dw chunk's packed A and B together;
  * SP_FLOATS, NP_MAX: the floats of a slot's packed panels and their most (a job packs up to
  * NP_MAX panels at once, so that it reads each channel plane of the input in long runs). */
-enum { MR = 6, NW = 64, KC = 64, SLOTS = 8, DW_CHUNK = 1 << 18, RED_MIN = 128, RED_MIN_STRIDED = 64, SP_FLOATS = 1 << 16, NP_MAX = 8 };
+enum { MR = 6, NW = 64, KC = 64, SLOTS = 8, DW_CHUNK = 1 << 18, RED_MIN = 128, RED_MIN_STRIDED = 64, SP_FLOATS = 1 << 16, NP_MAX = 8, KS = 64, PF = 4 };
 
 static int64_t round16(int64_t n) { return (n + 15) / 16 * 16; }
 
@@ -107,7 +123,8 @@ static int c1_dw_chunk(int ic, int oc) {
 
 static int64_t c1_dw_floats(int ic, int oc) {
     int npb = (ic + NW - 1) / NW, mb = (oc + MR - 1) / MR, ck = c1_dw_chunk(ic, oc);
-    return round16((int64_t)mb * ck * MR) + round16((int64_t)npb * ck * NW) + round16((int64_t)mb * MR * npb * NW);
+    return round16((int64_t)mb * ck * MR) + round16((int64_t)npb * ck * NW) + round16((int64_t)mb * MR * npb * NW) +
+           (int64_t)npb * NW * KS;
 }
 
 int64_t conv_1x1_scratch(const Graph *g, const Op *op) {
@@ -129,7 +146,7 @@ int64_t conv_1x1_dw_scratch(const Attrs *a, Shape in, Shape out) {
 static void c1_emit_dims(Cbuf *c, const Attrs *a, Shape in, Shape out) {
     cb_line(c, "enum { UIC = %d, UIH = %d, UIW = %d, UOC = %d, UOH = %d, UOW = %d, USH = %d, USW = %d };", in.d[1], in.d[2],
             in.d[3], out.d[1], out.d[2], out.d[3], a->sh, a->sw);
-    cb_line(c, "enum { UQ = UOH * UOW, UIHW = UIH * UIW, UMR = %d, UNW = %d, UKC = %d };", MR, NW, KC);
+    cb_line(c, "enum { UQ = UOH * UOW, UIHW = UIH * UIW, UMR = %d, UNW = %d, UKC = %d, UPF = %d };", MR, NW, KC, PF);
 }
 
 /* The runs of panel pan (columns pan * UNW + j for j < ucols): run r holds columns
@@ -147,9 +164,13 @@ static const char *c1_left(const char *off) {
     return strcmp(off, C1_YOFF) == 0 ? "UQ - qq" : "USH == 1 && USW == 1 ? UQ - qq : UOW - ow";
 }
 
-static void c1_emit_runs(Cbuf *c, const char *off) {
+static void c1_emit_runs(Cbuf *c, const char *off, bool gaps) {
     cb_line(c, "long long ruo[UNW];");
     cb_line(c, "int ruj[UNW], rul[UNW], nrun = 0;");
+    if (gaps) {
+        cb_line(c, "int rus[UNW], rur[UNW]; /* the run's floats of its input row, its rows below that no output reads */");
+        cb_line(c, "(void)rul; /* the write-out takes rus */");
+    }
     cb_line(c, "const int ucols = ncol - (long long)pan * UNW < UNW ? (int)(ncol - (long long)pan * UNW) : UNW;");
     cb_line(c, "for (int j = 0; j < ucols;) {");
     cb_line(c, "const long long col = (long long)pan * UNW + j, im = col / UQ;");
@@ -158,6 +179,10 @@ static void c1_emit_runs(Cbuf *c, const char *off) {
     cb_line(c, "const int left = %s; /* consecutive pixels from here */", c1_left(off));
     cb_line(c, "const int len = left < ucols - j ? left : ucols - j;");
     cb_line(c, "ruo[nrun] = %s;", off);
+    if (gaps) {
+        cb_line(c, "rus[nrun] = USW * len < UIW - USW * ow ? USW * len : UIW - USW * ow;");
+        cb_line(c, "rur[nrun] = (oh + 1) * USH < UIH ? USH - 1 : UIH - oh * USH - 1;");
+    }
     cb_line(c, "ruj[nrun] = j, rul[nrun] = len, nrun++;");
     cb_line(c, "j += len;");
     cb_line(c, "}");
@@ -165,16 +190,21 @@ static void c1_emit_runs(Cbuf *c, const char *off) {
 
 /* The tile: rows t < UMR of C at cq (row pitch ldc, 64 columns) += sum over k < kn of
  * aq[k * UMR + t] * bq[k * UNW + j]; zeroed first when `first` (a C expression) holds. */
-static void c1_emit_tile(Cbuf *c, const char *ldc, const char *first) {
-    cb_line(c, "#if CNN_VECTORS");
-    cb_line(c, "#if defined(__AVX512F__)");
-    cb_line(c, "enum { UNR = 4 };");
-    cb_line(c, "#elif defined(__AVX__)");
-    cb_line(c, "enum { UNR = 2 };");
-    cb_line(c, "#else");
-    cb_line(c, "enum { UNR = 1 };");
-    cb_line(c, "#endif");
-    cb_line(c, "for (int s0 = 0; s0 < UNW; s0 += UNR * CNN_VW) {");
+static void c1_emit_tile(Cbuf *c, const char *ldc, const char *first, bool narrow) {
+    if (narrow) { /* inside #if CNN_VECTORS */
+        cb_line(c, "enum { UNR = 1 };");
+        cb_line(c, "for (int s0 = 0; s0 < CNN_VW; s0 += CNN_VW) {");
+    } else {
+        cb_line(c, "#if CNN_VECTORS");
+        cb_line(c, "#if defined(__AVX512F__)");
+        cb_line(c, "enum { UNR = 4 };");
+        cb_line(c, "#elif defined(__AVX__)");
+        cb_line(c, "enum { UNR = 2 };");
+        cb_line(c, "#else");
+        cb_line(c, "enum { UNR = 1 };");
+        cb_line(c, "#endif");
+        cb_line(c, "for (int s0 = 0; s0 < UNW; s0 += UNR * CNN_VW) {");
+    }
     cb_line(c, "cnn_vec acc[UMR][UNR];");
     cb_line(c, "for (int t = 0; t < UMR; t++)");
     cb_line(c, "    for (int v = 0; v < UNR; v++) {");
@@ -197,6 +227,8 @@ static void c1_emit_tile(Cbuf *c, const char *ldc, const char *first) {
     cb_line(c, "    for (int v = 0; v < UNR; v++)");
     cb_line(c, "        memcpy(cq + (ptrdiff_t)t * %s + s0 + v * CNN_VW, &acc[t][v], sizeof acc[t][v]);", ldc);
     cb_line(c, "}");
+    if (narrow)
+        return;
     cb_line(c, "#else");
     cb_line(c, "for (int t = 0; t < UMR; t++)");
     cb_line(c, "for (int j = 0; j < UNW; j++) {");
@@ -208,12 +240,72 @@ static void c1_emit_tile(Cbuf *c, const char *ldc, const char *first) {
     cb_line(c, "#endif");
 }
 
+/* The lanes of __builtin_shufflevector(a, b, ...) for vectors of vw floats: the even lanes of
+ * a then of b (a strided row's pixels), or a's lanes interleaved with b's first (lo) or last
+ * (hi) half (a row of dx with the gaps of a stride 2 between its pixels). */
+static void c1_lanes(char *buf, size_t size, int vw, int kind) {
+    buf[0] = 0;
+    for (int l = 0; l < vw; l++) {
+        size_t n = strlen(buf);
+        int idx = kind == 0 ? 2 * l : l % 2 ? vw + l / 2 + (kind == 2 ? vw / 2 : 0) : l / 2 + (kind == 2 ? vw / 2 : 0);
+        snprintf(buf + n, size - n, ", %d", idx);
+    }
+}
+
+/* The even pixels of a row (sr, stride 2) to br: len pixels, of which the first vl have
+ * both floats of their pair in the row (the last pixel's pair may end past it), in vectors of
+ * CNN_VW floats (the last overlapping the one before) or half that for shorter rows. */
+static void c1_emit_even_copy(Cbuf *c) {
+    char l16[160], l8[160], l4[160];
+    c1_lanes(l16, sizeof l16, 16, 0);
+    c1_lanes(l8, sizeof l8, 8, 0);
+    c1_lanes(l4, sizeof l4, 4, 0);
+    cb_line(c, "int jj = 0;");
+    cb_line(c, "#if CNN_SHUFFLE");
+    cb_line(c, "if (vl >= CNN_VW) {");
+    cb_line(c, "for (int s = 0;; s += CNN_VW) {");
+    cb_line(c, "if (s + CNN_VW > vl)");
+    cb_line(c, "    s = vl - CNN_VW;");
+    cb_line(c, "cnn_vec lo, hi;");
+    cb_line(c, "memcpy(&lo, sr + 2 * s, sizeof lo);");
+    cb_line(c, "memcpy(&hi, sr + 2 * s + CNN_VW, sizeof hi);");
+    cb_line(c, "#if CNN_VW == 16");
+    cb_line(c, "const cnn_vec ev = __builtin_shufflevector(lo, hi%s);", l16);
+    cb_line(c, "#else");
+    cb_line(c, "const cnn_vec ev = __builtin_shufflevector(lo, hi%s);", l8);
+    cb_line(c, "#endif");
+    cb_line(c, "memcpy(br + s, &ev, sizeof ev);");
+    cb_line(c, "if (s + CNN_VW >= vl)");
+    cb_line(c, "    break;");
+    cb_line(c, "}");
+    cb_line(c, "jj = vl;");
+    cb_line(c, "} else if (vl >= CNN_VW / 2) {");
+    cb_line(c, "for (int h = 0; h < 2; h++) {");
+    cb_line(c, "const int s = h ? vl - CNN_VW / 2 : 0;");
+    cb_line(c, "cnn_half lo, hi;");
+    cb_line(c, "memcpy(&lo, sr + 2 * s, sizeof lo);");
+    cb_line(c, "memcpy(&hi, sr + 2 * s + CNN_VW / 2, sizeof hi);");
+    cb_line(c, "#if CNN_VW == 16");
+    cb_line(c, "const cnn_half ev = __builtin_shufflevector(lo, hi%s);", l8);
+    cb_line(c, "#else");
+    cb_line(c, "const cnn_half ev = __builtin_shufflevector(lo, hi%s);", l4);
+    cb_line(c, "#endif");
+    cb_line(c, "memcpy(br + s, &ev, sizeof ev);");
+    cb_line(c, "}");
+    cb_line(c, "jj = vl;");
+    cb_line(c, "}");
+    cb_line(c, "#endif");
+    cb_line(c, "for (; jj < len; jj++)");
+    cb_line(c, "    br[jj] = sr[2 * jj];");
+}
+
 /* The forward or dx product: M rows (the output's channels), K deep; aexpr: A[m][k] (of m, k),
  * src / dst the arrays read and written; boff / doff: the offset expressions of a run's first
  * pixel there (C1_XOFF, C1_YOFF), bst / dst_st: the pixel strides; bpl / dpl: their channel planes' floats.
  * op: the forward (bias, epilogue), else NULL. */
 static void c1_emit_mm(Emit *e, int m, int k, const char *aexpr, const char *src, const char *boff, const char *bst,
-                       const char *bpl, const char *dst, const char *doff, const char *dst_st, const char *dpl, const Op *op) {
+                       const char *bpl, const char *dst, const char *doff, const char *dst_st, const char *dpl, const Op *op,
+                       bool even, bool gaps) {
     Cbuf *c = e->c;
     cb_line(c, "enum { UM = %d, UK = %d, UMB = (UM + UMR - 1) / UMR };", m, k);
     int64_t a_floats = round16((int64_t)((m + MR - 1) / MR) * k * MR);
@@ -258,11 +350,22 @@ static void c1_emit_mm(Emit *e, int m, int k, const char *aexpr, const char *src
     cb_line(c, "const int len0 = left < scols - j ? left : scols - j, len = len0 < to_end ? len0 : to_end;");
     cb_line(c, "const float *const sr0 = %s + (%s);", src, boff);
     cb_line(c, "float *const br0 = ubp + (ptrdiff_t)(j / UNW) * UK * UNW + j %% UNW;");
+    if (even)
+        cb_line(c, "const int vl = 2 * (ow + len) <= UIW ? len : len - 1; /* pixels whose pair of floats lies in the row */");
     cb_line(c, "for (int kk = 0; kk < UK; kk++) {");
     cb_line(c, "const float *const sr = sr0 + (ptrdiff_t)kk * %s;", bpl);
     cb_line(c, "float *const br = br0 + (ptrdiff_t)kk * UNW;");
-    cb_line(c, "for (int jj = 0; jj < len; jj++)");
-    cb_line(c, "    br[jj] = sr[(ptrdiff_t)jj * %s];", bst);
+    cb_line(c, "#if CNN_VECTORS");
+    cb_line(c, "if (kk + UPF < UK) /* the run UPF channels on: more lines in flight than the hardware prefetcher keeps */");
+    cb_line(c, "    for (int f = 0; f < len * %s; f += 16)", bst);
+    cb_line(c, "        __builtin_prefetch(sr + UPF * %s + f);", bpl);
+    cb_line(c, "#endif");
+    if (even) {
+        c1_emit_even_copy(c);
+    } else {
+        cb_line(c, "for (int jj = 0; jj < len; jj++)");
+        cb_line(c, "    br[jj] = sr[(ptrdiff_t)jj * %s];", bst);
+    }
     cb_line(c, "}");
     cb_line(c, "j += len;");
     cb_line(c, "}");
@@ -270,16 +373,50 @@ static void c1_emit_mm(Emit *e, int m, int k, const char *aexpr, const char *src
     cb_line(c, "    for (int j = scols; j < nsub * UNW; j++)");
     cb_line(c, "        ubp[((ptrdiff_t)(j / UNW) * UK + kk) * UNW + j %% UNW] = 0.0f;");
     cb_line(c, "}");
+    cb_line(c, "const int spn = job + 1 < job_end && (job + 1) / ms != sp ? (job + 1) / ms : -1; /* the group packed next */");
     cb_line(c, "for (int sub = 0; sub < nsub; sub++) {");
     cb_line(c, "const int pan = sp * gp + sub;");
-    c1_emit_runs(c, doff);
+    c1_emit_runs(c, doff, gaps);
+    cb_line(c, "long long pfo[UNW];");
+    cb_line(c, "int pfl[UNW], npf = 0;");
+    cb_line(c, "#if CNN_VECTORS");
+    cb_line(c, "if (spn >= 0) { /* the runs of the next group's panel sub, prefetched during this panel's tiles */");
+    cb_line(c, "const long long cn = (long long)spn * gp * UNW + (long long)sub * UNW;");
+    cb_line(c, "for (int j = 0; j < UNW && cn + j < ncol;) {");
+    cb_line(c, "const long long col = cn + j, im = col / UQ;");
+    cb_line(c, "const int qq = (int)(col - im * UQ), oh = qq / UOW, ow = qq %% UOW;");
+    cb_line(c, "(void)oh, (void)ow; /* in C1_XOFF and the strided runs only */");
+    cb_line(c, "const int left = %s;", c1_left(boff));
+    cb_line(c, "const int len0 = left < UNW - j ? left : UNW - j, len = len0 < ncol - col ? len0 : (int)(ncol - col);");
+    cb_line(c, "pfo[npf] = %s;", boff);
+    cb_line(c, "pfl[npf++] = len;");
+    cb_line(c, "j += len;");
+    cb_line(c, "}");
+    cb_line(c, "}");
+    cb_line(c, "#endif");
     cb_line(c, "for (int k0 = 0; k0 < UK; k0 += UKC) {");
     cb_line(c, "const int kn = UK - k0 < UKC ? UK - k0 : UKC;");
     cb_line(c, "const float *const bq = ubp + ((ptrdiff_t)sub * UK + k0) * UNW;");
     cb_line(c, "for (int mb = mb0; mb < mb1; mb++) {");
     cb_line(c, "const float *const aq = uap + ((ptrdiff_t)mb * UK + k0) * UMR;");
     cb_line(c, "float *const cq = ucb + (ptrdiff_t)mb * UMR * UNW;");
-    c1_emit_tile(c, "UNW", "k0 == 0");
+    cb_line(c, "#if CNN_VECTORS");
+    cb_line(c, "if (k0 == 0 && npf) { /* this row block's share of the channels of those runs */");
+    cb_line(c, "const int ka = (int)((long long)UK * (mb - mb0) / (mb1 - mb0)), kb = (int)((long long)UK * (mb - mb0 + 1) / (mb1 - mb0));");
+    cb_line(c, "for (int kk = ka; kk < kb; kk++)");
+    cb_line(c, "    for (int r = 0; r < npf; r++)");
+    cb_line(c, "        for (int f = 0; f < pfl[r] * %s; f += 16)", bst);
+    cb_line(c, "            __builtin_prefetch(%s + pfo[r] + (ptrdiff_t)kk * %s + f);", src, bpl);
+    cb_line(c, "}");
+    cb_line(c, "#endif");
+    cb_line(c, "#if CNN_VECTORS");
+    cb_line(c, "if (ucols <= CNN_VW) { /* a last panel of one vector's columns or fewer: the tile of those alone */");
+    c1_emit_tile(c, "UNW", "k0 == 0", true);
+    cb_line(c, "} else");
+    cb_line(c, "#endif");
+    cb_line(c, "{");
+    c1_emit_tile(c, "UNW", "k0 == 0", false);
+    cb_line(c, "}");
     cb_line(c, "}");
     cb_line(c, "}");
     /* the write-out through the bias and the epilogue */
@@ -290,10 +427,65 @@ static void c1_emit_mm(Emit *e, int m, int k, const char *aexpr, const char *src
     cb_line(c, "for (int r = 0; r < nrun; r++) {");
     cb_line(c, "float *const dr = dm + ruo[r];");
     cb_line(c, "const float *const cr = ucb + (ptrdiff_t)mm * UNW + ruj[r];");
-    cb_line(c, "for (int j = 0; j < rul[r]; j++) {");
-    cb_line(c, "const float v = %s;", val);
-    cb_line(c, "dr[(ptrdiff_t)j * %s] = %s;", dst_st, epi);
-    cb_line(c, "}");
+    if (gaps) {
+        /* stride 2 across: the run's row of dx with zeros between its pixels, in vectors of
+         * pixels interleaved with zeros (whole pairs: vn of them); then the rows below it that
+         * no output reads, zero */
+        char lo16[160], hi16[160], lo8[160], hi8[160], lo4[80], hi4[80];
+        c1_lanes(lo16, sizeof lo16, 16, 1);
+        c1_lanes(hi16, sizeof hi16, 16, 2);
+        c1_lanes(lo8, sizeof lo8, 8, 1);
+        c1_lanes(hi8, sizeof hi8, 8, 2);
+        c1_lanes(lo4, sizeof lo4, 4, 1);
+        c1_lanes(hi4, sizeof hi4, 4, 2);
+        cb_line(c, "const int ns = rus[r], vn = ns / 2, nb = rur[r];");
+        cb_line(c, "int j = 0;");
+        cb_line(c, "#if CNN_SHUFFLE");
+        for (int half = 0; half < 2; half++) {
+            const char *ty = half ? "cnn_half" : "cnn_vec", *w = half ? "CNN_VW / 2" : "CNN_VW";
+            const char *lo_a = half ? lo8 : lo16, *hi_a = half ? hi8 : hi16, *lo_b = half ? lo4 : lo8, *hi_b = half ? hi4 : hi8;
+            cb_line(c, half ? "} else if (vn >= CNN_VW / 2) { /* half vectors */" : "if (vn >= CNN_VW) {");
+            cb_line(c, "for (int s = 0;; s += %s) {", w);
+            cb_line(c, "if (s + %s > vn)", w);
+            cb_line(c, "    s = vn - %s;", w);
+            cb_line(c, "%s v;", ty);
+            cb_line(c, "memcpy(&v, cr + s, sizeof v);");
+            cb_line(c, "const %s z = {0};", ty);
+            cb_line(c, "#if CNN_VW == 16");
+            cb_line(c, "const %s lo = __builtin_shufflevector(v, z%s), hi = __builtin_shufflevector(v, z%s);", ty, lo_a, hi_a);
+            cb_line(c, "#else");
+            cb_line(c, "const %s lo = __builtin_shufflevector(v, z%s), hi = __builtin_shufflevector(v, z%s);", ty, lo_b, hi_b);
+            cb_line(c, "#endif");
+            cb_line(c, "memcpy(dr + 2 * s, &lo, sizeof lo);");
+            cb_line(c, "memcpy(dr + 2 * s + %s, &hi, sizeof hi);", w);
+            cb_line(c, "for (int h = 1; h <= nb; h++) {");
+            cb_line(c, "memcpy(dr + (ptrdiff_t)h * UIW + 2 * s, &z, sizeof z);");
+            cb_line(c, "memcpy(dr + (ptrdiff_t)h * UIW + 2 * s + %s, &z, sizeof z);", w);
+            cb_line(c, "}");
+            cb_line(c, "if (s + %s >= vn)", w);
+            cb_line(c, "    break;");
+            cb_line(c, "}");
+            cb_line(c, "j = vn;");
+        }
+        cb_line(c, "}");
+        cb_line(c, "#endif");
+        cb_line(c, "for (; 2 * j < ns; j++) { /* the rest (and every pixel without vectors) */");
+        cb_line(c, "const int two = 2 * j + 1 < ns; /* the gap after the pixel lies in the row */");
+        cb_line(c, "dr[2 * j] = cr[j];");
+        cb_line(c, "if (two)");
+        cb_line(c, "    dr[2 * j + 1] = 0.0f;");
+        cb_line(c, "for (int h = 1; h <= nb; h++) {");
+        cb_line(c, "dr[(ptrdiff_t)h * UIW + 2 * j] = 0.0f;");
+        cb_line(c, "if (two)");
+        cb_line(c, "    dr[(ptrdiff_t)h * UIW + 2 * j + 1] = 0.0f;");
+        cb_line(c, "}");
+        cb_line(c, "}");
+    } else {
+        cb_line(c, "for (int j = 0; j < rul[r]; j++) {");
+        cb_line(c, "const float v = %s;", val);
+        cb_line(c, "dr[(ptrdiff_t)j * %s] = %s;", dst_st, epi);
+        cb_line(c, "}");
+    }
     cb_line(c, "}");
     cb_line(c, "}");
     cb_line(c, "}"); /* panel */
@@ -310,7 +502,8 @@ bool conv_1x1_emit_forward(Emit *e, const Op *op) {
     cb_line(c, "{ /* a 1x1 conv as a product of the weights and the (strided) input pixels (conv_1x1.c) */");
     c1_emit_dims(c, &op->a, in, out);
     cb_line(c, "enum { SLOTS_U = %d };", SLOTS);
-    c1_emit_mm(e, out.d[1], in.d[1], "w[(ptrdiff_t)mm * UIC + kk]", "x", C1_XOFF, "USW", "UIHW", "y", C1_YOFF, "1", "UQ", op);
+    c1_emit_mm(e, out.d[1], in.d[1], "w[(ptrdiff_t)mm * UIC + kk]", "x", C1_XOFF, "USW", "UIHW", "y", C1_YOFF, "1", "UQ", op,
+               op->a.sw == 2, false);
     cb_line(c, "}");
     return true;
 }
@@ -323,7 +516,10 @@ bool conv_1x1_emit_dx(Emit *e, const Op *fwd) {
     cb_line(c, "{ /* dx of a 1x1 conv: the transposed weights times dy, at the strided pixels (conv_1x1.c) */");
     c1_emit_dims(c, &fwd->a, in, out);
     cb_line(c, "enum { SLOTS_U = %d };", SLOTS);
-    if (fwd->a.sh != 1 || fwd->a.sw != 1 || (in.d[2] - 1) / fwd->a.sh + 1 > out.d[2] || (in.d[3] - 1) / fwd->a.sw + 1 > out.d[3]) {
+    /* the write-out zeroes the pixels between and below its own (in vectors: rows of 8 pixels
+     * and more; on shorter rows a pass over dx and scalar stores measured faster) */
+    bool gaps = fwd->a.sw == 2 && out.d[3] >= 8;
+    if (!gaps && (fwd->a.sh != 1 || fwd->a.sw != 1)) {
         cb_line(c, "PARALLEL_FOR");
         cb_line(c, "for (int pl = 0; pl < n * UIC; pl++) { /* the pixels no output reads: zero */");
         cb_line(c, "float *const dp = dx + (ptrdiff_t)pl * UIHW;");
@@ -333,7 +529,8 @@ bool conv_1x1_emit_dx(Emit *e, const Op *fwd) {
         cb_line(c, "            dp[h * UIW + wc] = 0.0f;");
         cb_line(c, "}");
     }
-    c1_emit_mm(e, in.d[1], out.d[1], "w[(ptrdiff_t)kk * UIC + mm]", "dy", C1_YOFF, "1", "UQ", "dx", C1_XOFF, "USW", "UIHW", NULL);
+    c1_emit_mm(e, in.d[1], out.d[1], "w[(ptrdiff_t)kk * UIC + mm]", "dy", C1_YOFF, "1", "UQ", "dx", C1_XOFF, "USW", "UIHW", NULL,
+               false, gaps);
     cb_line(c, "}");
     return true;
 }
@@ -348,31 +545,86 @@ bool conv_1x1_emit_dw(Emit *e, const Op *fwd) {
     cb_line(c, "{ /* dw of a 1x1 conv: dy times the transposed (strided) input, by chunks of columns (conv_1x1.c) */");
     c1_emit_dims(c, &fwd->a, in, out);
     cb_line(c, "enum { UCK = %d, UNPB = %d, UMB = %d, ULD = UNPB * UNW };", ck, npb, mb);
-    cb_line(c, "float *const uap = scratch, *const ubp = scratch + %lld, *const usum = scratch + %lld;",
-            (long long)round16((int64_t)mb * ck * MR), (long long)(round16((int64_t)mb * ck * MR) + round16((int64_t)npb * ck * NW)));
+    int64_t at_b = round16((int64_t)mb * ck * MR), at_sum = at_b + round16((int64_t)npb * ck * NW);
+    cb_line(c, "enum { UKS = %d }; /* the columns of a strip of the input's transposition */", KS);
+    cb_line(c, "float *const uap = scratch, *const ubp = scratch + %lld, *const usum = scratch + %lld, *const utr = scratch + %lld;",
+            (long long)at_b, (long long)at_sum, (long long)(at_sum + round16((int64_t)mb * MR * npb * NW)));
     cb_line(c, "const long long ncol = (long long)n * UQ;");
     cb_line(c, "for (long long c0 = 0; c0 < ncol; c0 += UCK) {");
     cb_line(c, "const int kn = ncol - c0 < UCK ? (int)(ncol - c0) : UCK;");
     cb_line(c, "PARALLEL_FOR");
-    cb_line(c, "for (int pj = 0; pj < UMB + UNPB; pj++) { /* uap[mb][k][t] = dy[mb * UMR + t][c0 + k], ubp[pb][k][j] = x[pb * UNW + j][c0 + k] */");
-    cb_line(c, "long long col = c0;");
-    cb_line(c, "long long im = col / UQ;");
-    cb_line(c, "int qq = (int)(col - im * UQ);");
+    cb_line(c, "for (int pj = 0; pj < UMB + UNPB; pj++) {");
+    cb_line(c, "long long im = c0 / UQ;");
+    cb_line(c, "int qq = (int)(c0 - im * UQ);");
+    cb_line(c, "if (pj < UMB) { /* uap[pj][k][t] = dy[pj * UMR + t][c0 + k] */");
     cb_line(c, "for (int kk = 0; kk < kn; kk++) {");
-    cb_line(c, "if (pj < UMB) {");
     cb_line(c, "const float *const dq = dy + im * UOC * UQ + qq;");
     cb_line(c, "float *const aq = uap + ((ptrdiff_t)pj * UCK + kk) * UMR;");
     cb_line(c, "for (int t = 0; t < UMR; t++)");
     cb_line(c, "    aq[t] = pj * UMR + t < UOC ? dq[(ptrdiff_t)(pj * UMR + t) * UQ] : 0.0f;");
-    cb_line(c, "} else {");
-    cb_line(c, "const int pb = pj - UMB, oh = qq / UOW, ow = qq %% UOW;");
-    cb_line(c, "const float *const xq = x + im * UIC * UIHW + (ptrdiff_t)oh * USH * UIW + (ptrdiff_t)ow * USW;");
-    cb_line(c, "float *const bq = ubp + ((ptrdiff_t)pb * UCK + kk) * UNW;");
-    cb_line(c, "for (int j = 0; j < UNW; j++)");
-    cb_line(c, "    bq[j] = pb * UNW + j < UIC ? xq[(ptrdiff_t)(pb * UNW + j) * UIHW] : 0.0f;");
-    cb_line(c, "}");
     cb_line(c, "if (++qq == UQ)");
     cb_line(c, "    qq = 0, im++;");
+    cb_line(c, "}");
+    cb_line(c, "} else { /* ubp[pb][k][j] = x[pb * UNW + j][c0 + k]: strips of UKS columns, each channel's pixels");
+    cb_line(c, "          * copied row by row to ut[j][u], then transposed in blocks of vectors */");
+    cb_line(c, "const int pb = pj - UMB;");
+    cb_line(c, "float *const bq0 = ubp + (ptrdiff_t)pb * UCK * UNW, *const ut = utr + (ptrdiff_t)pb * UNW * UKS;");
+    cb_line(c, "for (int k0 = 0; k0 < kn; k0 += UKS) {");
+    cb_line(c, "const int ku = kn - k0 < UKS ? kn - k0 : UKS;");
+    cb_line(c, "long long ruo[UKS];");
+    cb_line(c, "int ruj[UKS], rul[UKS], nrun = 0;");
+    if (fwd->a.sw == 2)
+        cb_line(c, "int ruv[UKS];");
+    cb_line(c, "for (int j = 0; j < ku;) { /* runs of pixels consecutive in the input (one output row when strided) */");
+    cb_line(c, "const int oh = qq / UOW, ow = qq %% UOW;");
+    cb_line(c, "const int left = %s, len = left < ku - j ? left : ku - j;", c1_left(C1_XOFF));
+    cb_line(c, "ruo[nrun] = %s;", C1_XOFF);
+    if (fwd->a.sw == 2)
+        cb_line(c, "ruv[nrun] = 2 * (ow + len) <= UIW ? len : len - 1; /* pixels whose pair of floats lies in the row */");
+    cb_line(c, "ruj[nrun] = j, rul[nrun] = len, nrun++;");
+    cb_line(c, "j += len, qq += len;");
+    cb_line(c, "if (qq == UQ)");
+    cb_line(c, "    qq = 0, im++;");
+    cb_line(c, "}");
+    cb_line(c, "for (int jc = 0; jc < UNW; jc++) {");
+    cb_line(c, "float *const tr = ut + (ptrdiff_t)jc * UKS;");
+    cb_line(c, "if (pb * UNW + jc < UIC)");
+    cb_line(c, "for (int r = 0; r < nrun; r++) {");
+    cb_line(c, "const float *const sr = x + ruo[r] + (ptrdiff_t)(pb * UNW + jc) * UIHW;");
+    cb_line(c, "float *const br = tr + ruj[r];");
+    cb_line(c, "const int len = rul[r];");
+    cb_line(c, "#if CNN_VECTORS");
+    cb_line(c, "if (jc + UPF < UNW && pb * UNW + jc + UPF < UIC) /* the run UPF channels on (as in the forward's packing) */");
+    cb_line(c, "    for (int f = 0; f < len * USW; f += 16)");
+    cb_line(c, "        __builtin_prefetch(sr + UPF * UIHW + f);");
+    cb_line(c, "#endif");
+    if (fwd->a.sw == 2) {
+        cb_line(c, "const int vl = ruv[r];");
+        c1_emit_even_copy(c);
+    } else {
+        cb_line(c, "for (int jj = 0; jj < len; jj++)");
+        cb_line(c, "    br[jj] = sr[(ptrdiff_t)jj * USW];");
+    }
+    cb_line(c, "}");
+    cb_line(c, "for (int u = pb * UNW + jc < UIC ? ku : 0; u < UKS; u++)");
+    cb_line(c, "    tr[u] = 0.0f;");
+    cb_line(c, "}");
+    cb_line(c, "#if CNN_SHUFFLE");
+    cb_line(c, "for (int u0 = 0; u0 < ku; u0 += CNN_VW)");
+    cb_line(c, "for (int jb = 0; jb < UNW; jb += CNN_VW) {");
+    cb_line(c, "cnn_vec m[CNN_VW];");
+    cb_line(c, "for (int p = 0; p < CNN_VW; p++)");
+    cb_line(c, "    memcpy(&m[p], ut + (ptrdiff_t)(jb + p) * UKS + u0, sizeof m[p]);");
+    emit_transpose(c, "m", "cnn_vec");
+    cb_line(c, "for (int p = 0; p < CNN_VW; p++)");
+    cb_line(c, "    memcpy(bq0 + (ptrdiff_t)(k0 + u0 + p) * UNW + jb, &m[p], sizeof m[p]);");
+    cb_line(c, "}");
+    cb_line(c, "#else");
+    cb_line(c, "for (int u = 0; u < ku; u++)");
+    cb_line(c, "    for (int jc = 0; jc < UNW; jc++)");
+    cb_line(c, "        bq0[(ptrdiff_t)(k0 + u) * UNW + jc] = ut[(ptrdiff_t)jc * UKS + u];");
+    cb_line(c, "#endif");
+    cb_line(c, "}");
     cb_line(c, "}");
     cb_line(c, "}");
     cb_line(c, "PARALLEL_FOR");
@@ -380,7 +632,7 @@ bool conv_1x1_emit_dw(Emit *e, const Op *fwd) {
     cb_line(c, "const int pb = job / UMB, mb = job %% UMB;");
     cb_line(c, "const float *const aq = uap + (ptrdiff_t)mb * UCK * UMR, *const bq = ubp + (ptrdiff_t)pb * UCK * UNW;");
     cb_line(c, "float *const cq = usum + (ptrdiff_t)mb * UMR * ULD + pb * UNW;");
-    c1_emit_tile(c, "ULD", "c0 == 0");
+    c1_emit_tile(c, "ULD", "c0 == 0", false);
     cb_line(c, "}");
     cb_line(c, "}");
     cb_line(c, "if (ncol > 0) {");

@@ -248,24 +248,7 @@ static void oc_emit_store(Emit *e, const Op *op) {
     cb_line(c, "oc_v m[VL];");
     cb_line(c, "for (int p = 0; p < VL; p++)");
     cb_line(c, "    memcpy(&m[p], buf + (ptrdiff_t)(qs + p) * OCB + jb, sizeof m[p]);");
-    for (int vl = 16; vl >= 8; vl /= 2) {
-        cb_line(c, vl == 16 ? "#if defined(__AVX512F__)" : "#else");
-        for (int h = vl / 2; h >= 1; h /= 2) {
-            char lo[160] = "", hi[160] = "";
-            for (int l = 0; l < vl; l++) {
-                size_t nl = strlen(lo), nh = strlen(hi);
-                snprintf(lo + nl, sizeof lo - nl, ", %d", l & h ? vl + l - h : l);
-                snprintf(hi + nh, sizeof hi - nh, ", %d", l & h ? vl + l : l + h);
-            }
-            cb_line(c, "for (int r = 0; r < VL; r += %d)", 2 * h);
-            cb_line(c, "for (int s = r; s < r + %d; s++) {", h);
-            cb_line(c, "const oc_v lo = m[s], hi = m[s + %d];", h);
-            cb_line(c, "m[s] = __builtin_shufflevector(lo, hi%s);", lo);
-            cb_line(c, "m[s + %d] = __builtin_shufflevector(lo, hi%s);", h, hi);
-            cb_line(c, "}");
-        }
-    }
-    cb_line(c, "#endif");
+    emit_transpose(c, "m", "oc_v");
     cb_line(c, "for (int j = 0; j < VL && jb + j < ocn; j++)");
     cb_line(c, "    memcpy(yb + (ptrdiff_t)(jb + j) * OH * OW + qs, &m[j], sizeof m[j]);");
     cb_line(c, "}");
