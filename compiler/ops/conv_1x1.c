@@ -20,7 +20,9 @@
  * packed so that both reads are contiguous:
  *   A  ap[MB][K][MR]   MR rows of A side by side (zero past M): the weights (forward: W,
  *                      packed once by NAME_pack for inference, else at each call; dx: W
- *                      transposed, at each call), or a chunk of dy's columns (dw)
+ *                      transposed, at each call); for dw a chunk of dy's columns transposed,
+ *                      ap[K][LDA] (LDA = MB * MR rounded up to 16, zero past M), the tile
+ *                      reading its MR floats of a row at mb * MR
  *   B  bp[NP][K][64]   panels of 64 columns (zero past the last column): the strided input
  *                      gathered (forward), dy (dx), or for dw the input transposed, one
  *                      panel per 64 input channels
@@ -34,8 +36,10 @@
  * At small batches (fewer than 8 groups of panels) the row blocks are split between jobs, so
  * that both threads have work (when the call runs threaded: each part packs the group again).
  * dw: the columns are taken in chunks of CK; per chunk one parallel loop packs dy (A) and the
- * input (B), and one runs the jobs (64 input channels, MR output channels), each adding its
- * tile into a sum buffer it alone writes; the buffer is added into dw once at the end. Every C
+ * input (B) (its jobs: a group of 64 channels of either, by a strip of KS columns; cut into
+ * SLOTS ranges, each with its own strip buffer), and one runs the jobs (64 input channels, MR
+ * output channels), each adding its tile into a sum buffer it alone writes; the buffer is
+ * added into dw once at the end. Every C
  * element has one writer whose sums run in a fixed order: the result does not depend on the
  * number of threads. Without vector types, plain loops do the same products.
  * A last panel of at most one vector's columns (ResNet-18's 256 -> 512 shortcut at batch 8:
@@ -47,10 +51,14 @@
  * end past the row packed alone); dx's write-out interleaves its vectors with zeros and also
  * zeroes the rows below that no output reads, so that each dx element is written once and
  * there is no separate pass over dx (on output rows shorter than 8 pixels the pass and scalar
- * stores stay: measured faster). dw packs the input in strips of KS columns: each channel's
- * pixels copied row by row (the same even-pixel vectors) to a strip buffer, which is then
- * transposed to the panel layout in blocks of CNN_VW x CNN_VW in registers (emit_transpose)
- * instead of a read per float across 64 channel planes. The packings prefetch the same run
+ * stores stay: measured faster). dw packs dy and the input in strips of KS columns: each
+ * channel's pixels copied run by run (the same even-pixel vectors) to a strip buffer, which is
+ * then transposed to the packed layout in blocks of CNN_VW x CNN_VW in registers
+ * (emit_transpose) instead of a read per float across 64 channel planes (the input) or MR
+ * planes (dy): ResNet-18's shortcut 64 -> 128 from 56x56, batch 8, one thread, in a model of
+ * the three shortcuts (bench/profile.sh --train, alternated with the code before): dw 1.15
+ * -> 1.02-1.05 ms, and with the rest of this paragraph dw 1.4-1.6 -> 1.0-1.1 ms and dx 1.2-1.8
+ * -> 1.0-1.5 ms (noisy minutes; the forward unchanged at 0.9-1.1 ms). The packings prefetch the same run
  * PF channels on (software prefetch keeps more lines in flight than the hardware prefetcher
  * does across many planes).
  *
@@ -117,14 +125,14 @@ static int64_t c1_mm_scratch(int m, int k) {
 /* dw's chunk of columns: A (OC rows) and B (IC rounded to panels) within DW_CHUNK floats. */
 static int c1_dw_chunk(int ic, int oc) {
     int npb = (ic + NW - 1) / NW, mb = (oc + MR - 1) / MR;
-    int ck = DW_CHUNK / (npb * NW + mb * MR);
+    int ck = DW_CHUNK / (npb * NW + (int)round16((int64_t)mb * MR));
     return ck < 16 ? 16 : ck / 16 * 16;
 }
 
 static int64_t c1_dw_floats(int ic, int oc) {
     int npb = (ic + NW - 1) / NW, mb = (oc + MR - 1) / MR, ck = c1_dw_chunk(ic, oc);
-    return round16((int64_t)mb * ck * MR) + round16((int64_t)npb * ck * NW) + round16((int64_t)mb * MR * npb * NW) +
-           (int64_t)npb * NW * KS;
+    return round16((int64_t)ck * round16((int64_t)mb * MR)) + round16((int64_t)npb * ck * NW) + round16((int64_t)mb * MR * npb * NW) +
+           (int64_t)SLOTS * NW * KS;
 }
 
 int64_t conv_1x1_scratch(const Graph *g, const Op *op) {
@@ -190,7 +198,7 @@ static void c1_emit_runs(Cbuf *c, const char *off, bool gaps) {
 
 /* The tile: rows t < UMR of C at cq (row pitch ldc, 64 columns) += sum over k < kn of
  * aq[k * UMR + t] * bq[k * UNW + j]; zeroed first when `first` (a C expression) holds. */
-static void c1_emit_tile(Cbuf *c, const char *ldc, const char *first, bool narrow) {
+static void c1_emit_tile(Cbuf *c, const char *ldc, const char *first, bool narrow, const char *lda) {
     if (narrow) { /* inside #if CNN_VECTORS */
         cb_line(c, "enum { UNR = 1 };");
         cb_line(c, "for (int s0 = 0; s0 < CNN_VW; s0 += CNN_VW) {");
@@ -218,7 +226,7 @@ static void c1_emit_tile(Cbuf *c, const char *ldc, const char *first, bool narro
     cb_line(c, "for (int v = 0; v < UNR; v++)");
     cb_line(c, "    memcpy(&bv[v], bq + (ptrdiff_t)k * UNW + s0 + v * CNN_VW, sizeof bv[v]);");
     cb_line(c, "for (int t = 0; t < UMR; t++) {");
-    cb_line(c, "const float s = aq[k * UMR + t];");
+    cb_line(c, "const float s = aq[k * %s + t];", lda);
     cb_line(c, "for (int v = 0; v < UNR; v++)");
     cb_line(c, "    acc[t][v] += s * bv[v];");
     cb_line(c, "}");
@@ -234,7 +242,7 @@ static void c1_emit_tile(Cbuf *c, const char *ldc, const char *first, bool narro
     cb_line(c, "for (int j = 0; j < UNW; j++) {");
     cb_line(c, "float s = %s ? 0.0f : cq[(ptrdiff_t)t * %s + j];", first, ldc);
     cb_line(c, "for (int k = 0; k < kn; k++)");
-    cb_line(c, "    s += aq[k * UMR + t] * bq[(ptrdiff_t)k * UNW + j];");
+    cb_line(c, "    s += aq[k * %s + t] * bq[(ptrdiff_t)k * UNW + j];", lda);
     cb_line(c, "cq[(ptrdiff_t)t * %s + j] = s;", ldc);
     cb_line(c, "}");
     cb_line(c, "#endif");
@@ -411,11 +419,11 @@ static void c1_emit_mm(Emit *e, int m, int k, const char *aexpr, const char *src
     cb_line(c, "#endif");
     cb_line(c, "#if CNN_VECTORS");
     cb_line(c, "if (ucols <= CNN_VW) { /* a last panel of one vector's columns or fewer: the tile of those alone */");
-    c1_emit_tile(c, "UNW", "k0 == 0", true);
+    c1_emit_tile(c, "UNW", "k0 == 0", true, "UMR");
     cb_line(c, "} else");
     cb_line(c, "#endif");
     cb_line(c, "{");
-    c1_emit_tile(c, "UNW", "k0 == 0", false);
+    c1_emit_tile(c, "UNW", "k0 == 0", false, "UMR");
     cb_line(c, "}");
     cb_line(c, "}");
     cb_line(c, "}");
@@ -535,6 +543,77 @@ bool conv_1x1_emit_dx(Emit *e, const Op *fwd) {
     return true;
 }
 
+/* One job of dw's packing: strip st (columns c0 + st * UKS on, ku of them) of the channel
+ * group g (UNW channels) of dy (A: uap[k][ULDA], the group's columns g * UNW on) or of the
+ * input (B: ubp[g][k][UNW]). Each channel's pixels of the strip are copied run by run (runs
+ * of pixels consecutive in the source: to the image's end in dy, one output row in a strided
+ * input; the even-pixel vectors at stride 2 across) to ut[j][u], channels past the tensor's
+ * zero, then ut is transposed to the destination in blocks of CNN_VW x CNN_VW in registers. */
+static void c1_emit_dw_strip(Cbuf *c, bool is_a, bool even) {
+    const char *src = is_a ? "dy" : "x", *off = is_a ? C1_YOFF : C1_XOFF, *st = is_a ? "1" : "USW";
+    const char *plane = is_a ? "UQ" : "UIHW", *nch = is_a ? "UOC" : "UIC", *ldd = is_a ? "ULDA" : "UNW";
+    if (is_a)
+        cb_line(c, "const int gw = ULDA - g * UNW < UNW ? ULDA - g * UNW : UNW; /* the group's columns of uap */");
+    else
+        cb_line(c, "const int gw = UNW;");
+    cb_line(c, "float *const dst = %s;", is_a ? "uap + (ptrdiff_t)g * UNW" : "ubp + (ptrdiff_t)(g - UNPA) * UCK * UNW");
+    cb_line(c, "const int ch0 = %s;", is_a ? "g * UNW" : "(g - UNPA) * UNW");
+    cb_line(c, "long long ruo[UKS];");
+    cb_line(c, "int ruj[UKS], rul[UKS], nrun = 0;");
+    if (even)
+        cb_line(c, "int ruv[UKS];");
+    cb_line(c, "for (int j = 0; j < ku;) {");
+    cb_line(c, "const int oh = qq / UOW, ow = qq %% UOW;");
+    cb_line(c, "(void)oh, (void)ow; /* in C1_XOFF and the strided runs only */");
+    cb_line(c, "const int left = %s, len = left < ku - j ? left : ku - j;", c1_left(off));
+    cb_line(c, "ruo[nrun] = %s;", off);
+    if (even)
+        cb_line(c, "ruv[nrun] = 2 * (ow + len) <= UIW ? len : len - 1; /* pixels whose pair of floats lies in the row */");
+    cb_line(c, "ruj[nrun] = j, rul[nrun] = len, nrun++;");
+    cb_line(c, "j += len, qq += len;");
+    cb_line(c, "if (qq == UQ)");
+    cb_line(c, "    qq = 0, im++;");
+    cb_line(c, "}");
+    cb_line(c, "for (int jc = 0; jc < gw; jc++) {");
+    cb_line(c, "float *const tr = ut + (ptrdiff_t)jc * UKS;");
+    cb_line(c, "if (ch0 + jc < %s)", nch);
+    cb_line(c, "for (int r = 0; r < nrun; r++) {");
+    cb_line(c, "const float *const sr = %s + ruo[r] + (ptrdiff_t)(ch0 + jc) * %s;", src, plane);
+    cb_line(c, "float *const br = tr + ruj[r];");
+    cb_line(c, "const int len = rul[r];");
+    cb_line(c, "#if CNN_VECTORS");
+    cb_line(c, "if (ch0 + jc + UPF < %s) /* the run UPF channels on (as in the forward's packing) */", nch);
+    cb_line(c, "    for (int f = 0; f < len * %s; f += 16)", st);
+    cb_line(c, "        __builtin_prefetch(sr + UPF * %s + f);", plane);
+    cb_line(c, "#endif");
+    if (even) {
+        cb_line(c, "const int vl = ruv[r];");
+        c1_emit_even_copy(c);
+    } else {
+        cb_line(c, "for (int jj = 0; jj < len; jj++)");
+        cb_line(c, "    br[jj] = sr[(ptrdiff_t)jj * %s];", st);
+    }
+    cb_line(c, "}");
+    cb_line(c, "for (int u = ch0 + jc < %s ? ku : 0; u < UKS; u++)", nch);
+    cb_line(c, "    tr[u] = 0.0f;");
+    cb_line(c, "}");
+    cb_line(c, "#if CNN_SHUFFLE");
+    cb_line(c, "for (int u0 = 0; u0 < ku; u0 += CNN_VW)");
+    cb_line(c, "for (int jb = 0; jb < gw; jb += CNN_VW) {");
+    cb_line(c, "cnn_vec m[CNN_VW];");
+    cb_line(c, "for (int p = 0; p < CNN_VW; p++)");
+    cb_line(c, "    memcpy(&m[p], ut + (ptrdiff_t)(jb + p) * UKS + u0, sizeof m[p]);");
+    emit_transpose(c, "m", "cnn_vec");
+    cb_line(c, "for (int p = 0; p < CNN_VW; p++)");
+    cb_line(c, "    memcpy(dst + (ptrdiff_t)(k0 + u0 + p) * %s + jb, &m[p], sizeof m[p]);", ldd);
+    cb_line(c, "}");
+    cb_line(c, "#else");
+    cb_line(c, "for (int u = 0; u < ku; u++)");
+    cb_line(c, "    for (int jc = 0; jc < gw; jc++)");
+    cb_line(c, "        dst[(ptrdiff_t)(k0 + u) * %s + jc] = ut[(ptrdiff_t)jc * UKS + u];", ldd);
+    cb_line(c, "#endif");
+}
+
 bool conv_1x1_emit_dw(Emit *e, const Op *fwd) {
     Shape in = emit_in_shape(e, fwd, 0), out = emit_out_shape(e, fwd);
     if (conv_1x1_dw_scratch(&fwd->a, in, out) < 0)
@@ -542,97 +621,40 @@ bool conv_1x1_emit_dw(Emit *e, const Op *fwd) {
     Cbuf *c = e->c;
     int ic = in.d[1], oc = out.d[1], ck = c1_dw_chunk(ic, oc);
     int npb = (ic + NW - 1) / NW, mb = (oc + MR - 1) / MR;
+    int64_t lda = round16((int64_t)mb * MR);
     cb_line(c, "{ /* dw of a 1x1 conv: dy times the transposed (strided) input, by chunks of columns (conv_1x1.c) */");
     c1_emit_dims(c, &fwd->a, in, out);
-    cb_line(c, "enum { UCK = %d, UNPB = %d, UMB = %d, ULD = UNPB * UNW };", ck, npb, mb);
-    int64_t at_b = round16((int64_t)mb * ck * MR), at_sum = at_b + round16((int64_t)npb * ck * NW);
-    cb_line(c, "enum { UKS = %d }; /* the columns of a strip of the input's transposition */", KS);
+    cb_line(c, "enum { UCK = %d, UNPB = %d, UMB = %d, ULD = UNPB * UNW, ULDA = %lld, UNPA = (ULDA + UNW - 1) / UNW };", ck, npb, mb,
+            (long long)lda);
+    cb_line(c, "enum { UKS = %d, SLOTS_U = %d }; /* the columns of a strip of the packing's transpositions; its buffers */", KS, SLOTS);
+    int64_t at_b = round16((int64_t)ck * lda), at_sum = at_b + round16((int64_t)npb * ck * NW);
     cb_line(c, "float *const uap = scratch, *const ubp = scratch + %lld, *const usum = scratch + %lld, *const utr = scratch + %lld;",
             (long long)at_b, (long long)at_sum, (long long)(at_sum + round16((int64_t)mb * MR * npb * NW)));
     cb_line(c, "const long long ncol = (long long)n * UQ;");
     cb_line(c, "for (long long c0 = 0; c0 < ncol; c0 += UCK) {");
-    cb_line(c, "const int kn = ncol - c0 < UCK ? (int)(ncol - c0) : UCK;");
+    cb_line(c, "const int kn = ncol - c0 < UCK ? (int)(ncol - c0) : UCK, nst = (kn + UKS - 1) / UKS;");
+    cb_line(c, "const int jobs = (UNPA + UNPB) * nst;");
     cb_line(c, "PARALLEL_FOR");
-    cb_line(c, "for (int pj = 0; pj < UMB + UNPB; pj++) {");
-    cb_line(c, "long long im = c0 / UQ;");
-    cb_line(c, "int qq = (int)(c0 - im * UQ);");
-    cb_line(c, "if (pj < UMB) { /* uap[pj][k][t] = dy[pj * UMR + t][c0 + k] */");
-    cb_line(c, "for (int kk = 0; kk < kn; kk++) {");
-    cb_line(c, "const float *const dq = dy + im * UOC * UQ + qq;");
-    cb_line(c, "float *const aq = uap + ((ptrdiff_t)pj * UCK + kk) * UMR;");
-    cb_line(c, "for (int t = 0; t < UMR; t++)");
-    cb_line(c, "    aq[t] = pj * UMR + t < UOC ? dq[(ptrdiff_t)(pj * UMR + t) * UQ] : 0.0f;");
-    cb_line(c, "if (++qq == UQ)");
-    cb_line(c, "    qq = 0, im++;");
-    cb_line(c, "}");
-    cb_line(c, "} else { /* ubp[pb][k][j] = x[pb * UNW + j][c0 + k]: strips of UKS columns, each channel's pixels");
-    cb_line(c, "          * copied row by row to ut[j][u], then transposed in blocks of vectors */");
-    cb_line(c, "const int pb = pj - UMB;");
-    cb_line(c, "float *const bq0 = ubp + (ptrdiff_t)pb * UCK * UNW, *const ut = utr + (ptrdiff_t)pb * UNW * UKS;");
-    cb_line(c, "for (int k0 = 0; k0 < kn; k0 += UKS) {");
-    cb_line(c, "const int ku = kn - k0 < UKS ? kn - k0 : UKS;");
-    cb_line(c, "long long ruo[UKS];");
-    cb_line(c, "int ruj[UKS], rul[UKS], nrun = 0;");
-    if (fwd->a.sw == 2)
-        cb_line(c, "int ruv[UKS];");
-    cb_line(c, "for (int j = 0; j < ku;) { /* runs of pixels consecutive in the input (one output row when strided) */");
-    cb_line(c, "const int oh = qq / UOW, ow = qq %% UOW;");
-    cb_line(c, "const int left = %s, len = left < ku - j ? left : ku - j;", c1_left(C1_XOFF));
-    cb_line(c, "ruo[nrun] = %s;", C1_XOFF);
-    if (fwd->a.sw == 2)
-        cb_line(c, "ruv[nrun] = 2 * (ow + len) <= UIW ? len : len - 1; /* pixels whose pair of floats lies in the row */");
-    cb_line(c, "ruj[nrun] = j, rul[nrun] = len, nrun++;");
-    cb_line(c, "j += len, qq += len;");
-    cb_line(c, "if (qq == UQ)");
-    cb_line(c, "    qq = 0, im++;");
-    cb_line(c, "}");
-    cb_line(c, "for (int jc = 0; jc < UNW; jc++) {");
-    cb_line(c, "float *const tr = ut + (ptrdiff_t)jc * UKS;");
-    cb_line(c, "if (pb * UNW + jc < UIC)");
-    cb_line(c, "for (int r = 0; r < nrun; r++) {");
-    cb_line(c, "const float *const sr = x + ruo[r] + (ptrdiff_t)(pb * UNW + jc) * UIHW;");
-    cb_line(c, "float *const br = tr + ruj[r];");
-    cb_line(c, "const int len = rul[r];");
-    cb_line(c, "#if CNN_VECTORS");
-    cb_line(c, "if (jc + UPF < UNW && pb * UNW + jc + UPF < UIC) /* the run UPF channels on (as in the forward's packing) */");
-    cb_line(c, "    for (int f = 0; f < len * USW; f += 16)");
-    cb_line(c, "        __builtin_prefetch(sr + UPF * UIHW + f);");
-    cb_line(c, "#endif");
-    if (fwd->a.sw == 2) {
-        cb_line(c, "const int vl = ruv[r];");
-        c1_emit_even_copy(c);
-    } else {
-        cb_line(c, "for (int jj = 0; jj < len; jj++)");
-        cb_line(c, "    br[jj] = sr[(ptrdiff_t)jj * USW];");
-    }
-    cb_line(c, "}");
-    cb_line(c, "for (int u = pb * UNW + jc < UIC ? ku : 0; u < UKS; u++)");
-    cb_line(c, "    tr[u] = 0.0f;");
-    cb_line(c, "}");
-    cb_line(c, "#if CNN_SHUFFLE");
-    cb_line(c, "for (int u0 = 0; u0 < ku; u0 += CNN_VW)");
-    cb_line(c, "for (int jb = 0; jb < UNW; jb += CNN_VW) {");
-    cb_line(c, "cnn_vec m[CNN_VW];");
-    cb_line(c, "for (int p = 0; p < CNN_VW; p++)");
-    cb_line(c, "    memcpy(&m[p], ut + (ptrdiff_t)(jb + p) * UKS + u0, sizeof m[p]);");
-    emit_transpose(c, "m", "cnn_vec");
-    cb_line(c, "for (int p = 0; p < CNN_VW; p++)");
-    cb_line(c, "    memcpy(bq0 + (ptrdiff_t)(k0 + u0 + p) * UNW + jb, &m[p], sizeof m[p]);");
-    cb_line(c, "}");
-    cb_line(c, "#else");
-    cb_line(c, "for (int u = 0; u < ku; u++)");
-    cb_line(c, "    for (int jc = 0; jc < UNW; jc++)");
-    cb_line(c, "        bq0[(ptrdiff_t)(k0 + u) * UNW + jc] = ut[(ptrdiff_t)jc * UKS + u];");
-    cb_line(c, "#endif");
+    cb_line(c, "for (int slot = 0; slot < SLOTS_U; slot++) { /* uap[k][oc] = dy[oc][c0 + k] (zero from UOC on), ubp[pb][k][j] = x[pb * UNW + j][c0 + k] */");
+    cb_line(c, "float *const ut = utr + (ptrdiff_t)slot * UNW * UKS;");
+    cb_line(c, "const int job_end = (int)((long long)jobs * (slot + 1) / SLOTS_U);");
+    cb_line(c, "for (int job = (int)((long long)jobs * slot / SLOTS_U); job < job_end; job++) {");
+    cb_line(c, "const int g = job / nst, k0 = job %% nst * UKS, ku = kn - k0 < UKS ? kn - k0 : UKS;");
+    cb_line(c, "long long im = (c0 + k0) / UQ;");
+    cb_line(c, "int qq = (int)(c0 + k0 - im * UQ);");
+    cb_line(c, "if (g < UNPA) { /* dy's channels g * UNW on */");
+    c1_emit_dw_strip(c, true, false);
+    cb_line(c, "} else { /* the input's channels (g - UNPA) * UNW on */");
+    c1_emit_dw_strip(c, false, fwd->a.sw == 2);
     cb_line(c, "}");
     cb_line(c, "}");
     cb_line(c, "}");
     cb_line(c, "PARALLEL_FOR");
     cb_line(c, "for (int job = 0; job < UNPB * UMB; job++) { /* usum[mb * UMR + t][pb * UNW + j] */");
     cb_line(c, "const int pb = job / UMB, mb = job %% UMB;");
-    cb_line(c, "const float *const aq = uap + (ptrdiff_t)mb * UCK * UMR, *const bq = ubp + (ptrdiff_t)pb * UCK * UNW;");
+    cb_line(c, "const float *const aq = uap + (ptrdiff_t)mb * UMR, *const bq = ubp + (ptrdiff_t)pb * UCK * UNW;");
     cb_line(c, "float *const cq = usum + (ptrdiff_t)mb * UMR * ULD + pb * UNW;");
-    c1_emit_tile(c, "ULD", "c0 == 0", false);
+    c1_emit_tile(c, "ULD", "c0 == 0", false, "ULDA");
     cb_line(c, "}");
     cb_line(c, "}");
     cb_line(c, "if (ncol > 0) {");
