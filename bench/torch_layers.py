@@ -14,33 +14,23 @@ OH * OW a pass; the backward counts two) and, with --peak, their % of that peak.
 keeps the 1x1 strided convs (ResNet's shortcuts). Only the thread count is set here; run it in
 the environment bench/README.md gives PyTorch.
 """
-import argparse
 import collections
+import os
+import sys
 
 import torch
 from torch.profiler import ProfilerActivity, profile
 
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from torch_train_step import arguments, setup  # noqa: E402  (the same model, data and step)
+
 
 def main():
-    ap = argparse.ArgumentParser()
-    ap.add_argument("model")
-    ap.add_argument("--shape", required=True)
-    ap.add_argument("--batch", type=int, required=True)
-    ap.add_argument("--threads", type=int, default=1)
-    ap.add_argument("--repeat", type=int, default=10)
+    ap = arguments(10)
     ap.add_argument("--peak", type=float, default=0.0)
     ap.add_argument("--only", choices=["k1s2"], default=None)
     a = ap.parse_args()
-    torch.set_num_threads(a.threads)
-    scope = {"__name__": "cnnc_torch_model"}
-    with open(a.model) as f:
-        exec(compile(f.read(), a.model, "exec"), scope)
-    model = scope["Model"]().train()
-    torch.manual_seed(1)
-    x = torch.rand([a.batch] + [int(d) for d in a.shape.split(",")])
-    with torch.no_grad():
-        classes = model(x[:2]).shape[1]
-    y = torch.arange(a.batch) % classes
+    model, x, y, opt, loss_fn = setup(a)
     # each conv's input and output shapes at this batch, from a forward with hooks
     convs = []
 
@@ -53,8 +43,6 @@ def main():
     for h in hs:
         h.remove()
     names = {m: n for n, m in model.named_modules()}
-    opt = torch.optim.SGD(model.parameters(), lr=0.001, momentum=0.9)
-    loss_fn = torch.nn.CrossEntropyLoss()
 
     def step():
         opt.zero_grad(set_to_none=True)

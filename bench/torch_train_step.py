@@ -16,14 +16,19 @@ import time
 import torch
 
 
-def main():
+def arguments(repeat):
+    """The command line both scripts take (bench/torch_layers.py adds its own options)."""
     ap = argparse.ArgumentParser()
     ap.add_argument("model")
     ap.add_argument("--shape", required=True)
     ap.add_argument("--batch", type=int, required=True)
     ap.add_argument("--threads", type=int, default=1)
-    ap.add_argument("--repeat", type=int, default=5)
-    a = ap.parse_args()
+    ap.add_argument("--repeat", type=int, default=repeat)
+    return ap
+
+
+def setup(a):
+    """The model of a.model in train mode, its input x and labels y, the optimizer and the loss."""
     torch.set_num_threads(a.threads)
     scope = {"__name__": "cnnc_torch_model"}
     with open(a.model) as f:
@@ -35,7 +40,12 @@ def main():
         classes = model(x[:2]).shape[1]
     y = torch.arange(a.batch) % classes
     opt = torch.optim.SGD(model.parameters(), lr=0.001, momentum=0.9)
-    loss_fn = torch.nn.CrossEntropyLoss()
+    return model, x, y, opt, torch.nn.CrossEntropyLoss()
+
+
+def main():
+    a = arguments(5).parse_args()
+    model, x, y, opt, loss_fn = setup(a)
     wall, cpu = [], []
     for r in range(a.repeat + 3):
         t0, c0 = time.perf_counter(), time.process_time()
