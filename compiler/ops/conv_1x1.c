@@ -58,9 +58,11 @@
  * planes (dy): ResNet-18's shortcut 64 -> 128 from 56x56, batch 8, one thread, in a model of
  * the three shortcuts (bench/profile.sh --train, alternated with the code before): dw 1.15
  * -> 1.02-1.05 ms, and with the rest of this paragraph dw 1.4-1.6 -> 1.0-1.1 ms and dx 1.2-1.8
- * -> 1.0-1.5 ms (noisy minutes; the forward unchanged at 0.9-1.1 ms). The packings prefetch the same run
- * PF channels on (software prefetch keeps more lines in flight than the hardware prefetcher
- * does across many planes).
+ * -> 1.0-1.5 ms (noisy minutes; the forward unchanged at 0.9-1.1 ms). The packings prefetch
+ * the same run PF channels on (more lines in flight than the hardware prefetcher keeps across
+ * many planes: dw 1.25 -> 1.00-1.06 ms there; without it the forward took 0.90 -> 1.08 ms);
+ * prefetching the next group's panels during a group's tiles measured no gain on top of it
+ * and was left out.
  *
  * Measured (bench/profile.sh --train on a model of a batchnorm and one such conv, 1 thread,
  * ms per step of conv.c's kernels (conv_oc.c's forward where noted) -> this file's, forward /
@@ -370,42 +372,15 @@ static void c1_emit_mm(Emit *e, int m, int k, const char *aexpr, const char *src
     cb_line(c, "    for (int j = scols; j < nsub * UNW; j++)");
     cb_line(c, "        ubp[((ptrdiff_t)(j / UNW) * UK + kk) * UNW + j %% UNW] = 0.0f;");
     cb_line(c, "}");
-    cb_line(c, "const int spn = job + 1 < job_end && (job + 1) / ms != sp ? (job + 1) / ms : -1; /* the group packed next */");
     cb_line(c, "for (int sub = 0; sub < nsub; sub++) {");
     cb_line(c, "const int pan = sp * gp + sub;");
     c1_emit_runs(c, doff, gaps);
-    cb_line(c, "long long pfo[UNW];");
-    cb_line(c, "int pfl[UNW], npf = 0;");
-    cb_line(c, "#if CNN_VECTORS");
-    cb_line(c, "if (spn >= 0) { /* the runs of the next group's panel sub, prefetched during this panel's tiles */");
-    cb_line(c, "const long long cn = (long long)spn * gp * UNW + (long long)sub * UNW;");
-    cb_line(c, "for (int j = 0; j < UNW && cn + j < ncol;) {");
-    cb_line(c, "const long long col = cn + j, im = col / UQ;");
-    cb_line(c, "const int qq = (int)(col - im * UQ), oh = qq / UOW, ow = qq %% UOW;");
-    cb_line(c, "(void)oh, (void)ow; /* in C1_XOFF and the strided runs only */");
-    cb_line(c, "const int left = %s;", c1_left(boff));
-    cb_line(c, "const int len0 = left < UNW - j ? left : UNW - j, len = len0 < ncol - col ? len0 : (int)(ncol - col);");
-    cb_line(c, "pfo[npf] = %s;", boff);
-    cb_line(c, "pfl[npf++] = len;");
-    cb_line(c, "j += len;");
-    cb_line(c, "}");
-    cb_line(c, "}");
-    cb_line(c, "#endif");
     cb_line(c, "for (int k0 = 0; k0 < UK; k0 += UKC) {");
     cb_line(c, "const int kn = UK - k0 < UKC ? UK - k0 : UKC;");
     cb_line(c, "const float *const bq = ubp + ((ptrdiff_t)sub * UK + k0) * UNW;");
     cb_line(c, "for (int mb = mb0; mb < mb1; mb++) {");
     cb_line(c, "const float *const aq = uap + ((ptrdiff_t)mb * UK + k0) * UMR;");
     cb_line(c, "float *const cq = ucb + (ptrdiff_t)mb * UMR * UNW;");
-    cb_line(c, "#if CNN_VECTORS");
-    cb_line(c, "if (k0 == 0 && npf) { /* this row block's share of the channels of those runs */");
-    cb_line(c, "const int ka = (int)((long long)UK * (mb - mb0) / (mb1 - mb0)), kb = (int)((long long)UK * (mb - mb0 + 1) / (mb1 - mb0));");
-    cb_line(c, "for (int kk = ka; kk < kb; kk++)");
-    cb_line(c, "    for (int r = 0; r < npf; r++)");
-    cb_line(c, "        for (int f = 0; f < pfl[r] * %s; f += 16)", bst);
-    cb_line(c, "            __builtin_prefetch(%s + pfo[r] + (ptrdiff_t)kk * %s + f);", src, bpl);
-    cb_line(c, "}");
-    cb_line(c, "#endif");
     cb_line(c, "#if CNN_VECTORS");
     cb_line(c, "if (ucols <= CNN_VW) { /* a last panel of one vector's columns or fewer: the tile of those alone */");
     c1_emit_tile(c, "UNW", "k0 == 0", true, "UMR");
