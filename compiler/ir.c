@@ -100,6 +100,48 @@ int ir_add_param(Graph *g, int op, ParamRole role, const char *name, Shape shape
     return g->nparams++;
 }
 
+bool ir_move_tail_before(Graph *g, int a, int b, int *v, int nv) {
+    int n = g->nops - a, m = g->nops - b; /* ops moved: [a, nops); of them [b, nops) go first */
+    if (a < 0 || a > b || b > g->nops || n == 0 || m == 0 || b == a)
+        return false;
+    int va = g->ops[a].out;
+    if (va < 0 || g->nvalues != va + n)
+        return false;
+    for (int i = a; i < g->nops; i++) {
+        if (g->ops[i].out != va + (i - a))
+            return false;
+        for (int k = 0; k < g->ops[i].nin; k++)
+            if (g->ops[i].in[k] >= va + (i - a))
+                return false;
+    }
+    Op *ops = arena_alloc(sizeof(Op) * (size_t)n);
+    Value *vals = arena_alloc(sizeof(Value) * (size_t)n);
+    memcpy(ops, g->ops + a, sizeof(Op) * (size_t)n);
+    memcpy(vals, g->values + va, sizeof(Value) * (size_t)n);
+    /* the op at old index a + j goes to a + pos(j); its value va + j becomes va + pos(j) */
+#define POS(j) ((j) < b - a ? (j) + m : (j) - (b - a))
+#define NEWV(x) ((x) >= va ? va + POS((x) - va) : (x))
+    for (int j = 0; j < n; j++) {
+        Op o = ops[j];
+        for (int k = 0; k < o.nin; k++)
+            o.in[k] = NEWV(o.in[k]);
+        o.out = o.writes = va + POS(j);
+        g->ops[a + POS(j)] = o;
+        g->values[va + POS(j)] = vals[j];
+        g->values[va + POS(j)].producer = a + POS(j);
+    }
+    for (int p = 0; p < g->nparams; p++)
+        if (g->params[p].op >= a)
+            g->params[p].op = a + POS(g->params[p].op - a);
+    for (int i = 0; i < nv; i++)
+        v[i] = NEWV(v[i]);
+    if (g->input >= va)
+        g->input = NEWV(g->input);
+#undef NEWV
+#undef POS
+    return true;
+}
+
 Shape shape4(int n, int c, int h, int w) { return (Shape){4, {n, c, h, w}}; }
 Shape shape2(int n, int f) { return (Shape){2, {n, f, 0, 0}}; }
 

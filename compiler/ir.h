@@ -98,6 +98,11 @@ typedef struct Op {
                            fused after the batchnorm (its epi_pool), with the activation's
                            backward fused into that (bwd_act), that it does too; its dy is then
                            the pool's output gradient; or 0 */
+    int bwd_acc;        /* head (a conv's backward whose dx conv_1x1.c computes): the other
+                           gradient of the add of two gradients fused into it (the add's
+                           other input, made earlier, read by the add alone); its dx is added
+                           into that gradient's buffer, where the add's output (writes) is
+                           planned; or 0 */
 } Op;
 
 typedef struct Graph {
@@ -135,6 +140,13 @@ int ir_add_value(Graph *g, Shape s);
 /* Appends an op reading in[0..nin) (copied) with a fresh output value of shape out. */
 int ir_add_op(Graph *g, OpKind kind, const int *in, int nin, Shape out, Span span);
 int ir_add_param(Graph *g, int op, ParamRole role, const char *name, Shape shape, bool trained);
+/* For a graph being built (before fusion and autodiff): moves the ops [b, nops) before the ops
+ * [a, b), renumbering the values they define so that the values stay numbered in the order of
+ * the ops that define them; the nv value ids in v[] are renumbered too. The parameter table
+ * keeps its order (the checkpoint's). Needs each op of [a, nops) to define one value, in op
+ * order, and no op to read a value defined by a later one; returns false, changing nothing,
+ * when that does not hold. */
+bool ir_move_tail_before(Graph *g, int a, int b, int *v, int nv);
 Shape shape4(int n, int c, int h, int w);
 Shape shape2(int n, int f);
 int64_t shape_numel(Shape s);

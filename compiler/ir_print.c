@@ -76,6 +76,8 @@ void ir_print(const Graph *g, FILE *f) {
                     fprintf(f, ", %s.backward %%%d", op_name(g->ops[g->ops[pb->bwd_act].fwd].kind), g->ops[pb->bwd_act].out);
                 fputc(']', f);
             }
+            if (op->bwd_acc > 0)
+                fprintf(f, "  fused[add %%%d] adds into %%%d", op->writes, op->bwd_acc);
             const char *sep = "  grads ";
             for (int r = 0; r < 2; r++)
                 if (fw->param[r] >= 0 && g->params[fw->param[r]].trained) {

@@ -106,6 +106,10 @@ bool op_is_backward(const Op *op);
 
 enum { BWD_X = 1, BWD_Y = 2 };
 
+/* Whether the data gradient of conv fwd is computed by conv_1x1.c, whose write-out can add
+ * it into a gradient already in dx's buffer (Op.bwd_acc). */
+bool conv_1x1_dx_accumulates(const Graph *g, const Op *fwd);
+
 extern const OpInfo *const op_infos[OP_COUNT];
 const OpInfo *op_info(OpKind k);
 /* The forward scratch of op: its kernel's (OpInfo.scratch), then, for a folded batchnorm, the

@@ -23,6 +23,8 @@
  *     activation) into the batchnorm, forward (the pooled values are its only store) and
  *     backward (the pool's and the activation's backward done inside the batchnorm's, from
  *     its saved input: act(bn(x)) is never stored; batchnorm.c).
+ *   - in training, the add of two gradients of one tensor into the later one's backward when
+ *     that is a 1x1 conv's data gradient (conv_1x1.c adds its dx into the other's buffer).
  * A neighbour is absorbed only when its input has no other reader, forward or backward, so
  * every tensor that a backward op reads stays in memory. Absorbed ops stay in the IR, marked
  * (fused_into), so the printed IR shows what each fused op replaced; they emit no code.
@@ -187,6 +189,30 @@ bool pass_fuse(Graph *g) {
         if (pb->bwd_act > 0)
             g->ops[pb->bwd_act].fused_into = i;
         bb->in[1] = pb->in[1]; /* the pool's output gradient */
+    }
+    /* Training: the add of two gradients of one tensor (a residual block's input: the body's
+     * dx and the shortcut's) into the backward op that makes the later of the two, when that
+     * is a conv whose dx conv_1x1.c computes: its write-out adds its dx into the other
+     * gradient's buffer (bwd_acc), where the add's output is planned. Each gradient must have
+     * no reader but the add. A strided 1x1 conv then writes only the pixels its dx reaches
+     * (the zeros between them, and the pass of the add over both tensors, are gone). */
+    for (int i = g->training ? g->nforward : g->nops; i < g->nops; i++) {
+        Op *ad = &g->ops[i];
+        if (ad->kind != OP_ADD || ad->nin != 2 || ad->fused_into >= 0 || ad->in[0] == ad->in[1])
+            continue;
+        for (int k = 0; k < 2; k++) {
+            int dv = ad->in[k], ov = ad->in[1 - k], pc = g->values[dv].producer, po = g->values[ov].producer;
+            if (pc <= po || readers[dv] != 1 || readers[ov] != 1 || ov == g->input)
+                continue;
+            Op *cb = &g->ops[pc];
+            if (cb->kind != OP_BACKWARD || cb->fused_into >= 0 || cb->writes != dv || cb->bwd_acc > 0 ||
+                g->ops[po].fused_into >= 0 || g->ops[po].writes != ov || !conv_1x1_dx_accumulates(g, &g->ops[cb->fwd]))
+                continue;
+            cb->bwd_acc = ov;
+            cb->writes = ad->out;
+            ad->fused_into = pc;
+            break;
+        }
     }
     /* Streaming (batch-1 inference): a head that can read its input's rows while the head
      * that writes it makes them (OpInfo.stream_from) takes that head, when nothing else reads

@@ -202,6 +202,16 @@ Plan *pass_plan(const Graph *g, bool inplace_allowed) {
         const Op *op = &g->ops[i];
         if (op->writes < 0 || op->fused_into >= 0)
             continue;
+        if (op->bwd_acc > 0) { /* an add of gradients fused in: its output is the other gradient's
+                                  buffer (which then lives until the output's last read) */
+            int root = op->bwd_acc;
+            while (p->alias_of[root] >= 0)
+                root = p->alias_of[root];
+            p->alias_of[op->writes] = root;
+            if (p->last[op->writes] > p->last[root])
+                p->last[root] = p->last[op->writes];
+            continue;
+        }
         if (!inplace_allowed || !op_may_run_inplace(g, op))
             continue;
         /* the candidate: the forward op's first input, or the backward op's dy (its last input) */
@@ -305,8 +315,8 @@ bool plan_verify(const Graph *g, const Plan *p) {
         const Op *op = &g->ops[i];
         if (op->fused_into >= 0)
             continue;
-        for (int k = 0; k < op->nin; k++) {
-            int v = op->in[k];
+        for (int k = 0; k <= op->nin; k++) { /* and a fused add's other gradient (bwd_acc) */
+            int v = k < op->nin ? op->in[k] : op->bwd_acc > 0 ? op->bwd_acc : g->input;
             if (v == g->input)
                 continue;
             if (wstep[v] < 0 || wstep[v] >= i) {
@@ -350,8 +360,8 @@ bool plan_verify(const Graph *g, const Plan *p) {
                 bool reads_u = false;
                 for (int k = 0; k < op->nin; k++)
                     reads_u |= op->in[k] == u;
-                if (reads_u && op_may_run_inplace(g, op) && op->writes == v && p->value_offset[u] == p->value_offset[v] &&
-                    p->value_floats[u] == p->value_floats[v])
+                if ((op->bwd_acc == u || (reads_u && op_may_run_inplace(g, op))) && op->writes == v &&
+                    p->value_offset[u] == p->value_offset[v] && p->value_floats[u] == p->value_floats[v])
                     continue;
             }
             if (rstep[v] == wstep[u])

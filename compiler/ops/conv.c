@@ -63,7 +63,7 @@ bool conv_wino_emit_dx(Emit *e, const Op *fwd);
 int64_t conv_1x1_scratch(const Graph *g, const Op *op);
 bool conv_1x1_emit_forward(Emit *e, const Op *op);
 int64_t conv_1x1_dx_scratch(const Attrs *a, Shape in, Shape out);
-bool conv_1x1_emit_dx(Emit *e, const Op *fwd);
+bool conv_1x1_emit_dx(Emit *e, const Op *fwd, bool acc);
 int64_t conv_1x1_dw_scratch(const Attrs *a, Shape in, Shape out);
 bool conv_1x1_emit_dw(Emit *e, const Op *fwd);
 
@@ -816,7 +816,7 @@ static void conv_emit_backward(Emit *e, const Op *bwd, const Op *fwd) {
     bool dx_gemm = want_dx && !by_kernel && !dx1, want_dw = bwd->wrt == 0;
     if (dx1) {
         conv_profile_mark(c, "dx", e->g, fwd);
-        conv_1x1_emit_dx(e, fwd);
+        conv_1x1_emit_dx(e, fwd, bwd->bwd_acc > 0);
     }
     if (by_kernel) {
         conv_profile_mark(c, "dx", e->g, fwd);

@@ -64,6 +64,17 @@
  * prefetching the next group's panels during a group's tiles measured no gain on top of it
  * and was left out.
  *
+ * dx adding into another gradient (Op.bwd_acc: the add of a residual block's two input
+ * gradients fused in, pass_fuse.c): dx's buffer already holds the body's gradient; the
+ * write-out adds the product at its own pixels (vectors loaded, added and stored, without the
+ * overlapping last vector, which would add twice) and leaves the pixels between and below
+ * alone (no zeroing); it prefetches the lines it adds into PF channels ahead (they are read
+ * now, and a load that misses, every few lines across the channel planes, stalls where a
+ * store did not). ResNet-18 at batch 8, one thread (bench/profile.sh --train resnet18 8 1
+ * 30, the shortcuts run first): the three shortcuts' dx 1.09 / 0.84 / 0.79 ms -> 0.95 / 0.85 /
+ * 0.71 (1.40 / 1.04 / 0.88 without the prefetch), and the add it replaces (0.54, 0.27 and
+ * 0.13 ms) gone.
+ *
  * Measured (bench/profile.sh --train on a model of a batchnorm and one such conv, 1 thread,
  * ms per step of conv.c's kernels (conv_oc.c's forward where noted) -> this file's, forward /
  * dx / dw, on the 2-core AVX-512 machine loaded by other jobs): ResNet's 64 -> 128 stride 2
@@ -87,7 +98,7 @@
 int64_t conv_1x1_scratch(const Graph *g, const Op *op);
 bool conv_1x1_emit_forward(Emit *e, const Op *op);
 int64_t conv_1x1_dx_scratch(const Attrs *a, Shape in, Shape out);
-bool conv_1x1_emit_dx(Emit *e, const Op *fwd);
+bool conv_1x1_emit_dx(Emit *e, const Op *fwd, bool acc);
 int64_t conv_1x1_dw_scratch(const Attrs *a, Shape in, Shape out);
 bool conv_1x1_emit_dw(Emit *e, const Op *fwd);
 
@@ -146,6 +157,10 @@ int64_t conv_1x1_scratch(const Graph *g, const Op *op) {
 
 int64_t conv_1x1_dx_scratch(const Attrs *a, Shape in, Shape out) {
     return c1_takes(a, in, out, out.d[1]) ? c1_mm_scratch(in.d[1], out.d[1]) : -1;
+}
+
+bool conv_1x1_dx_accumulates(const Graph *g, const Op *fwd) {
+    return fwd->kind == OP_CONV && conv_1x1_dx_scratch(&fwd->a, g->values[fwd->in[0]].shape, g->values[fwd->out].shape) >= 0;
 }
 
 int64_t conv_1x1_dw_scratch(const Attrs *a, Shape in, Shape out) {
@@ -301,10 +316,12 @@ static void c1_emit_even_copy(Cbuf *c) {
 /* The forward or dx product: M rows (the output's channels), K deep; aexpr: A[m][k] (of m, k),
  * src / dst the arrays read and written; boff / doff: the offset expressions of a run's first
  * pixel there (C1_XOFF, C1_YOFF), bst / dst_st: the pixel strides; bpl / dpl: their channel planes' floats.
- * op: the forward (bias, epilogue), else NULL. */
+ * op: the forward (bias, epilogue), else NULL. acc (dx): the write-out adds into dst (a
+ * gradient already there, Op.bwd_acc) and leaves the pixels between and below its own as they
+ * are. */
 static void c1_emit_mm(Emit *e, int m, int k, const char *aexpr, const char *src, const char *boff, const char *bst,
                        const char *bpl, const char *dst, const char *doff, const char *dst_st, const char *dpl, const Op *op,
-                       bool even, bool gaps) {
+                       bool even, bool gaps, bool acc) {
     Cbuf *c = e->c;
     cb_line(c, "enum { UM = %d, UK = %d, UMB = (UM + UMR - 1) / UMR };", m, k);
     int64_t a_floats = round16((int64_t)((m + MR - 1) / MR) * k * MR);
@@ -396,6 +413,14 @@ static void c1_emit_mm(Emit *e, int m, int k, const char *aexpr, const char *src
     const char *epi = op && emit_has_epilogue(op) ? emit_epilogue(e, op, "v", "mm") : "v";
     cb_line(c, "for (int mm = mb0 * UMR; mm < mb1 * UMR && mm < UM; mm++) {");
     cb_line(c, "float *const dm = %s + (ptrdiff_t)mm * %s;", dst, dpl);
+    if (acc) { /* the lines it adds into, UPF channels on: read, not only written */
+        cb_line(c, "#if CNN_VECTORS");
+        cb_line(c, "if (mm + UPF < mb1 * UMR && mm + UPF < UM)");
+        cb_line(c, "    for (int r = 0; r < nrun; r++)");
+        cb_line(c, "        for (int f = 0; f < %s; f += 16)", gaps ? "rus[r]" : arena_printf("rul[r] * %s", dst_st));
+        cb_line(c, "            __builtin_prefetch(dm + UPF * %s + ruo[r] + f, 1);", dpl);
+        cb_line(c, "#endif");
+    }
     cb_line(c, "for (int r = 0; r < nrun; r++) {");
     cb_line(c, "float *const dr = dm + ruo[r];");
     cb_line(c, "const float *const cr = ucb + (ptrdiff_t)mm * UNW + ruj[r];");
@@ -412,14 +437,21 @@ static void c1_emit_mm(Emit *e, int m, int k, const char *aexpr, const char *src
         c1_lanes(hi4, sizeof hi4, 4, 2);
         cb_line(c, "const int ns = rus[r], vn = ns / 2, nb = rur[r];");
         cb_line(c, "int j = 0;");
+        if (acc)
+            cb_line(c, "(void)nb; /* added into dx: the rows below keep the other gradient */");
         cb_line(c, "#if CNN_SHUFFLE");
         for (int half = 0; half < 2; half++) {
             const char *ty = half ? "cnn_half" : "cnn_vec", *w = half ? "CNN_VW / 2" : "CNN_VW";
             const char *lo_a = half ? lo8 : lo16, *hi_a = half ? hi8 : hi16, *lo_b = half ? lo4 : lo8, *hi_b = half ? hi4 : hi8;
             cb_line(c, half ? "} else if (vn >= CNN_VW / 2) { /* half vectors */" : "if (vn >= CNN_VW) {");
-            cb_line(c, "for (int s = 0;; s += %s) {", w);
-            cb_line(c, "if (s + %s > vn)", w);
-            cb_line(c, "    s = vn - %s;", w);
+            if (acc) { /* no overlapping last vector: it would add twice */
+                cb_line(c, "int s = 0;");
+                cb_line(c, "for (; s + %s <= vn; s += %s) {", w, w);
+            } else {
+                cb_line(c, "for (int s = 0;; s += %s) {", w);
+                cb_line(c, "if (s + %s > vn)", w);
+                cb_line(c, "    s = vn - %s;", w);
+            }
             cb_line(c, "%s v;", ty);
             cb_line(c, "memcpy(&v, cr + s, sizeof v);");
             cb_line(c, "const %s z = {0};", ty);
@@ -428,6 +460,17 @@ static void c1_emit_mm(Emit *e, int m, int k, const char *aexpr, const char *src
             cb_line(c, "#else");
             cb_line(c, "const %s lo = __builtin_shufflevector(v, z%s), hi = __builtin_shufflevector(v, z%s);", ty, lo_b, hi_b);
             cb_line(c, "#endif");
+            if (acc) {
+                cb_line(c, "%s dlo, dhi;", ty);
+                cb_line(c, "memcpy(&dlo, dr + 2 * s, sizeof dlo);");
+                cb_line(c, "memcpy(&dhi, dr + 2 * s + %s, sizeof dhi);", w);
+                cb_line(c, "dlo += lo, dhi += hi;");
+                cb_line(c, "memcpy(dr + 2 * s, &dlo, sizeof dlo);");
+                cb_line(c, "memcpy(dr + 2 * s + %s, &dhi, sizeof dhi);", w);
+                cb_line(c, "}");
+                cb_line(c, "j = s;");
+                continue;
+            }
             cb_line(c, "memcpy(dr + 2 * s, &lo, sizeof lo);");
             cb_line(c, "memcpy(dr + 2 * s + %s, &hi, sizeof hi);", w);
             cb_line(c, "for (int h = 1; h <= nb; h++) {");
@@ -441,6 +484,10 @@ static void c1_emit_mm(Emit *e, int m, int k, const char *aexpr, const char *src
         }
         cb_line(c, "}");
         cb_line(c, "#endif");
+        if (acc) {
+            cb_line(c, "for (; 2 * j < ns; j++) /* the rest (and every pixel without vectors) */");
+            cb_line(c, "    dr[2 * j] += cr[j];");
+        } else {
         cb_line(c, "for (; 2 * j < ns; j++) { /* the rest (and every pixel without vectors) */");
         cb_line(c, "const int two = 2 * j + 1 < ns; /* the gap after the pixel lies in the row */");
         cb_line(c, "dr[2 * j] = cr[j];");
@@ -452,10 +499,11 @@ static void c1_emit_mm(Emit *e, int m, int k, const char *aexpr, const char *src
         cb_line(c, "    dr[(ptrdiff_t)h * UIW + 2 * j + 1] = 0.0f;");
         cb_line(c, "}");
         cb_line(c, "}");
+        }
     } else {
         cb_line(c, "for (int j = 0; j < rul[r]; j++) {");
         cb_line(c, "const float v = %s;", val);
-        cb_line(c, "dr[(ptrdiff_t)j * %s] = %s;", dst_st, epi);
+        cb_line(c, "dr[(ptrdiff_t)j * %s] %s= %s;", dst_st, acc ? "+" : "", epi);
         cb_line(c, "}");
     }
     cb_line(c, "}");
@@ -475,23 +523,24 @@ bool conv_1x1_emit_forward(Emit *e, const Op *op) {
     c1_emit_dims(c, &op->a, in, out);
     cb_line(c, "enum { SLOTS_U = %d };", SLOTS);
     c1_emit_mm(e, out.d[1], in.d[1], "w[(ptrdiff_t)mm * UIC + kk]", "x", C1_XOFF, "USW", "UIHW", "y", C1_YOFF, "1", "UQ", op,
-               op->a.sw == 2, false);
+               op->a.sw == 2, false, false);
     cb_line(c, "}");
     return true;
 }
 
-bool conv_1x1_emit_dx(Emit *e, const Op *fwd) {
+bool conv_1x1_emit_dx(Emit *e, const Op *fwd, bool acc) {
     Shape in = emit_in_shape(e, fwd, 0), out = emit_out_shape(e, fwd);
     if (conv_1x1_dx_scratch(&fwd->a, in, out) < 0)
         return false;
     Cbuf *c = e->c;
-    cb_line(c, "{ /* dx of a 1x1 conv: the transposed weights times dy, at the strided pixels (conv_1x1.c) */");
+    cb_line(c, "{ /* dx of a 1x1 conv: the transposed weights times dy, at the strided pixels (conv_1x1.c)%s */",
+            acc ? ", added into the other gradient in dx (a fused add)" : "");
     c1_emit_dims(c, &fwd->a, in, out);
     cb_line(c, "enum { SLOTS_U = %d };", SLOTS);
     /* the write-out zeroes the pixels between and below its own (in vectors: rows of 8 pixels
      * and more; on shorter rows a pass over dx and scalar stores measured faster) */
     bool gaps = fwd->a.sw == 2 && out.d[3] >= 8;
-    if (!gaps && (fwd->a.sh != 1 || fwd->a.sw != 1)) {
+    if (!gaps && !acc && (fwd->a.sh != 1 || fwd->a.sw != 1)) {
         cb_line(c, "PARALLEL_FOR");
         cb_line(c, "for (int pl = 0; pl < n * UIC; pl++) { /* the pixels no output reads: zero */");
         cb_line(c, "float *const dp = dx + (ptrdiff_t)pl * UIHW;");
@@ -502,7 +551,7 @@ bool conv_1x1_emit_dx(Emit *e, const Op *fwd) {
         cb_line(c, "}");
     }
     c1_emit_mm(e, in.d[1], out.d[1], "w[(ptrdiff_t)kk * UIC + mm]", "dy", C1_YOFF, "1", "UQ", "dx", C1_XOFF, "USW", "UIHW", NULL,
-               false, gaps);
+               false, gaps, acc);
     cb_line(c, "}");
     return true;
 }

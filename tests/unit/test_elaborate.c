@@ -639,6 +639,30 @@ static void test_names_shortcut_after_body(void) {
     CU_ASSERT_EQUAL(ir_param_count(g, true), 304 + 944);
     /* running statistics: basic0 2 bns * 8, basic1 3 bns * 16 */
     CU_ASSERT_EQUAL(ir_param_count(g, false), 304 + 944 + 16 + 48);
+    /* basic1's shortcut ([8, 4, 4] from [4, 8, 8]: no larger) runs before its body, the
+     * parameter table (the checkpoint's order) and the names as written: conv ops 2..4 are
+     * conv2 (1x1), conv0, conv1; each value is defined before it is read, in op order */
+    const Op *c2 = nth_op(g, OP_CONV, 2), *c3 = nth_op(g, OP_CONV, 3), *c4 = nth_op(g, OP_CONV, 4);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(c4);
+    EXPECT_STR(c2->pname, "basic1.conv2");
+    EXPECT_STR(c3->pname, "basic1.conv0");
+    EXPECT_STR(c4->pname, "basic1.conv1");
+    CU_ASSERT_EQUAL(c2->in[0], c3->in[0]);
+    CU_ASSERT_EQUAL(g->params[c2->param[PARAM_WEIGHT]].op, (int)(c2 - g->ops));
+    CU_ASSERT_STRING_EQUAL(g->params[c2->param[PARAM_WEIGHT]].name, "basic1.conv2.weight");
+    CU_ASSERT(c2->param[PARAM_WEIGHT] > c4->param[PARAM_WEIGHT]);
+    for (int i = 0; i < g->nops; i++) {
+        CU_ASSERT_EQUAL(g->values[g->ops[i].out].producer, i);
+        CU_ASSERT(i == 0 || g->ops[i].out > g->ops[i - 1].out);
+        for (int k = 0; k < g->ops[i].nin; k++)
+            CU_ASSERT(g->ops[i].in[k] < g->ops[i].out);
+    }
+    /* the last add reads the body's output (bn1's) and the shortcut's (bn2's) */
+    const Op *ad = nth_op(g, OP_ADD, 1);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(ad);
+    EXPECT_STR(g->ops[g->values[ad->in[0]].producer].pname, "basic1.bn1");
+    EXPECT_STR(g->ops[g->values[ad->in[1]].producer].pname, "basic1.bn2");
+    CU_ASSERT(ir_verify(g));
 }
 
 /* A label replaces the generated component and takes no number. */
