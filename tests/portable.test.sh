@@ -14,8 +14,8 @@
 # code; AVX2 computes the same tiles' positions with all their taps); conv_1x1_a
 # conv_1x1.c's forward, data and weight gradients (a strided 1x1 conv; tile per target;
 # conv_1x1_d its stride-2 packing and write-out in whole and half vectors, whose shuffles'
-# lanes differ per target; conv_1x1_f and conv_1x1_g its data gradient adding into the other
-# gradient of a residual block's input, in vectors and pixel by pixel);
+# lanes differ per target; conv_1x1_f (AVX2, gcc, scalar) its data gradient adding into the
+# other gradient of a residual block's input, in vectors and pixel by pixel);
 # grad_slice_conv at batch 37 the batch slices and conv_bwd.c's data gradient with the images
 # in the lanes (tile per target; conv_tiny_a its unrolled column blocks and loop), lin_lanes_a at batch 37 linear.c's forward with the images
 # in the lanes (a block of 32 or 16 per target), fuse_train_e's gradients conv_small.c's
@@ -50,10 +50,10 @@ check() { # label, env assignments..., then models
 # conv_blk.c's tiles, which conv_blk_a's gradients check on every target.
 # SSE4.2's gradients: the kernels whose tiles differ from AVX2's there (#if __AVX__ in
 # conv_bwd.c and conv_1x1.c; the others compile AVX2's 8-float vectors into pairs of registers)
-grads="conv_bwd_odd conv_1x1_a conv_1x1_d conv_1x1_f" grads37="grad_slice_conv"
+grads="conv_bwd_odd conv_1x1_a conv_1x1_d" grads37="grad_slice_conv"
 more=""; pmore=""
 check "SSE4.2 only (-march=x86-64-v2, -O0)" CNNC_CFLAGS="-march=x86-64-v2 -O0"
-grads="conv_bwd_odd conv_dw_wide conv_blk_a conv_1x1_a conv_1x1_d conv_1x1_f conv_1x1_g fuse_train_e conv_wino_a conv_dws_a"
+grads="conv_bwd_odd conv_dw_wide conv_blk_a conv_1x1_a conv_1x1_d conv_1x1_f fuse_train_e conv_wino_a conv_dws_a"
 grads37="grad_slice_conv conv_tiny_a conv_tiny_b lin_lanes_a"
 more="conv_blk_s2_a"; pmore="conv_blk_pad_a"
 check "AVX2 (-march=x86-64-v3)" CNNC_CFLAGS=-march=x86-64-v3

@@ -66,8 +66,9 @@
  *
  * dx adding into another gradient (Op.bwd_acc: the add of a residual block's two input
  * gradients fused in, pass_fuse.c): dx's buffer already holds the body's gradient; the
- * write-out adds the product at its own pixels (vectors loaded, added and stored, without the
- * overlapping last vector, which would add twice) and leaves the pixels between and below
+ * write-out adds the product at its own pixels (in whole vectors, then one half vector, then
+ * pixel by pixel: no vector overlaps the one before, which would add twice) and leaves the
+ * pixels between and below
  * alone (no zeroing); it prefetches the lines it adds into PF channels ahead (they are read
  * now, and a load that misses, every few lines across the channel planes, stalls where a
  * store did not). ResNet-18 at batch 8, one thread (bench/profile.sh --train resnet18 8 1
@@ -413,7 +414,8 @@ static void c1_emit_mm(Emit *e, int m, int k, const char *aexpr, const char *src
     const char *epi = op && emit_has_epilogue(op) ? emit_epilogue(e, op, "v", "mm") : "v";
     cb_line(c, "for (int mm = mb0 * UMR; mm < mb1 * UMR && mm < UM; mm++) {");
     cb_line(c, "float *const dm = %s + (ptrdiff_t)mm * %s;", dst, dpl);
-    if (acc) { /* the lines it adds into, UPF channels on: read, not only written */
+    if (acc) { /* the lines it adds into, UPF channels on: read, not only written (the same for
+                * the forward's stores measured no gain) */
         cb_line(c, "#if CNN_VECTORS");
         cb_line(c, "if (mm + UPF < mb1 * UMR && mm + UPF < UM)");
         cb_line(c, "    for (int r = 0; r < nrun; r++)");
@@ -440,18 +442,38 @@ static void c1_emit_mm(Emit *e, int m, int k, const char *aexpr, const char *src
         if (acc)
             cb_line(c, "(void)nb; /* added into dx: the rows below keep the other gradient */");
         cb_line(c, "#if CNN_SHUFFLE");
+        if (acc) {
+            /* whole vectors, then a half vector, then pixel by pixel: no vector overlaps the one
+             * before (a load of lines just stored in part stalls: an overlapping last vector
+             * with its first lanes masked to zero measured slower than this) */
+            cb_line(c, "{");
+            for (int half = 0; half < 2; half++) {
+                const char *ty = half ? "cnn_half" : "cnn_vec", *w = half ? "CNN_VW / 2" : "CNN_VW";
+                const char *lo_a = half ? lo8 : lo16, *hi_a = half ? hi8 : hi16, *lo_b = half ? lo4 : lo8, *hi_b = half ? hi4 : hi8;
+                cb_line(c, "for (; j + %s <= vn; j += %s) {", w, w);
+                cb_line(c, "%s v, dlo, dhi;", ty);
+                cb_line(c, "memcpy(&v, cr + j, sizeof v);");
+                cb_line(c, "const %s z = {0};", ty);
+                cb_line(c, "#if CNN_VW == 16");
+                cb_line(c, "const %s lo = __builtin_shufflevector(v, z%s), hi = __builtin_shufflevector(v, z%s);", ty, lo_a, hi_a);
+                cb_line(c, "#else");
+                cb_line(c, "const %s lo = __builtin_shufflevector(v, z%s), hi = __builtin_shufflevector(v, z%s);", ty, lo_b, hi_b);
+                cb_line(c, "#endif");
+                cb_line(c, "memcpy(&dlo, dr + 2 * j, sizeof dlo);");
+                cb_line(c, "memcpy(&dhi, dr + 2 * j + %s, sizeof dhi);", w);
+                cb_line(c, "dlo += lo, dhi += hi;");
+                cb_line(c, "memcpy(dr + 2 * j, &dlo, sizeof dlo);");
+                cb_line(c, "memcpy(dr + 2 * j + %s, &dhi, sizeof dhi);", w);
+                cb_line(c, "}");
+            }
+        } else
         for (int half = 0; half < 2; half++) {
             const char *ty = half ? "cnn_half" : "cnn_vec", *w = half ? "CNN_VW / 2" : "CNN_VW";
             const char *lo_a = half ? lo8 : lo16, *hi_a = half ? hi8 : hi16, *lo_b = half ? lo4 : lo8, *hi_b = half ? hi4 : hi8;
             cb_line(c, half ? "} else if (vn >= CNN_VW / 2) { /* half vectors */" : "if (vn >= CNN_VW) {");
-            if (acc) { /* no overlapping last vector: it would add twice */
-                cb_line(c, "int s = 0;");
-                cb_line(c, "for (; s + %s <= vn; s += %s) {", w, w);
-            } else {
-                cb_line(c, "for (int s = 0;; s += %s) {", w);
-                cb_line(c, "if (s + %s > vn)", w);
-                cb_line(c, "    s = vn - %s;", w);
-            }
+            cb_line(c, "for (int s = 0;; s += %s) {", w);
+            cb_line(c, "if (s + %s > vn)", w);
+            cb_line(c, "    s = vn - %s;", w);
             cb_line(c, "%s v;", ty);
             cb_line(c, "memcpy(&v, cr + s, sizeof v);");
             cb_line(c, "const %s z = {0};", ty);
@@ -460,17 +482,6 @@ static void c1_emit_mm(Emit *e, int m, int k, const char *aexpr, const char *src
             cb_line(c, "#else");
             cb_line(c, "const %s lo = __builtin_shufflevector(v, z%s), hi = __builtin_shufflevector(v, z%s);", ty, lo_b, hi_b);
             cb_line(c, "#endif");
-            if (acc) {
-                cb_line(c, "%s dlo, dhi;", ty);
-                cb_line(c, "memcpy(&dlo, dr + 2 * s, sizeof dlo);");
-                cb_line(c, "memcpy(&dhi, dr + 2 * s + %s, sizeof dhi);", w);
-                cb_line(c, "dlo += lo, dhi += hi;");
-                cb_line(c, "memcpy(dr + 2 * s, &dlo, sizeof dlo);");
-                cb_line(c, "memcpy(dr + 2 * s + %s, &dhi, sizeof dhi);", w);
-                cb_line(c, "}");
-                cb_line(c, "j = s;");
-                continue;
-            }
             cb_line(c, "memcpy(dr + 2 * s, &lo, sizeof lo);");
             cb_line(c, "memcpy(dr + 2 * s + %s, &hi, sizeof hi);", w);
             cb_line(c, "for (int h = 1; h <= nb; h++) {");
