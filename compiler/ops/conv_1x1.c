@@ -442,46 +442,41 @@ static void c1_emit_mm(Emit *e, int m, int k, const char *aexpr, const char *src
         if (acc)
             cb_line(c, "(void)nb; /* added into dx: the rows below keep the other gradient */");
         cb_line(c, "#if CNN_SHUFFLE");
-        if (acc) {
-            /* whole vectors, then a half vector, then pixel by pixel: no vector overlaps the one
-             * before (a load of lines just stored in part stalls: an overlapping last vector
-             * with its first lanes masked to zero measured slower than this) */
+        /* with acc: whole vectors, then a half vector, then pixel by pixel: no vector overlaps
+         * the one before (a load of lines just stored in part stalls: an overlapping last
+         * vector with its first lanes masked to zero measured slower than this) */
+        if (acc)
             cb_line(c, "{");
-            for (int half = 0; half < 2; half++) {
-                const char *ty = half ? "cnn_half" : "cnn_vec", *w = half ? "CNN_VW / 2" : "CNN_VW";
-                const char *lo_a = half ? lo8 : lo16, *hi_a = half ? hi8 : hi16, *lo_b = half ? lo4 : lo8, *hi_b = half ? hi4 : hi8;
-                cb_line(c, "for (; j + %s <= vn; j += %s) {", w, w);
-                cb_line(c, "%s v, dlo, dhi;", ty);
-                cb_line(c, "memcpy(&v, cr + j, sizeof v);");
-                cb_line(c, "const %s z = {0};", ty);
-                cb_line(c, "#if CNN_VW == 16");
-                cb_line(c, "const %s lo = __builtin_shufflevector(v, z%s), hi = __builtin_shufflevector(v, z%s);", ty, lo_a, hi_a);
-                cb_line(c, "#else");
-                cb_line(c, "const %s lo = __builtin_shufflevector(v, z%s), hi = __builtin_shufflevector(v, z%s);", ty, lo_b, hi_b);
-                cb_line(c, "#endif");
-                cb_line(c, "memcpy(&dlo, dr + 2 * j, sizeof dlo);");
-                cb_line(c, "memcpy(&dhi, dr + 2 * j + %s, sizeof dhi);", w);
-                cb_line(c, "dlo += lo, dhi += hi;");
-                cb_line(c, "memcpy(dr + 2 * j, &dlo, sizeof dlo);");
-                cb_line(c, "memcpy(dr + 2 * j + %s, &dhi, sizeof dhi);", w);
-                cb_line(c, "}");
-            }
-        } else
         for (int half = 0; half < 2; half++) {
             const char *ty = half ? "cnn_half" : "cnn_vec", *w = half ? "CNN_VW / 2" : "CNN_VW";
             const char *lo_a = half ? lo8 : lo16, *hi_a = half ? hi8 : hi16, *lo_b = half ? lo4 : lo8, *hi_b = half ? hi4 : hi8;
-            cb_line(c, half ? "} else if (vn >= CNN_VW / 2) { /* half vectors */" : "if (vn >= CNN_VW) {");
-            cb_line(c, "for (int s = 0;; s += %s) {", w);
-            cb_line(c, "if (s + %s > vn)", w);
-            cb_line(c, "    s = vn - %s;", w);
+            if (acc) {
+                cb_line(c, "for (; j + %s <= vn; j += %s) {", w, w);
+            } else {
+                cb_line(c, half ? "} else if (vn >= CNN_VW / 2) { /* half vectors */" : "if (vn >= CNN_VW) {");
+                cb_line(c, "for (int s = 0;; s += %s) {", w);
+                cb_line(c, "if (s + %s > vn)", w);
+                cb_line(c, "    s = vn - %s;", w);
+            }
+            const char *at = acc ? "j" : "s";
             cb_line(c, "%s v;", ty);
-            cb_line(c, "memcpy(&v, cr + s, sizeof v);");
+            cb_line(c, "memcpy(&v, cr + %s, sizeof v);", at);
             cb_line(c, "const %s z = {0};", ty);
             cb_line(c, "#if CNN_VW == 16");
             cb_line(c, "const %s lo = __builtin_shufflevector(v, z%s), hi = __builtin_shufflevector(v, z%s);", ty, lo_a, hi_a);
             cb_line(c, "#else");
             cb_line(c, "const %s lo = __builtin_shufflevector(v, z%s), hi = __builtin_shufflevector(v, z%s);", ty, lo_b, hi_b);
             cb_line(c, "#endif");
+            if (acc) {
+                cb_line(c, "%s dlo, dhi;", ty);
+                cb_line(c, "memcpy(&dlo, dr + 2 * j, sizeof dlo);");
+                cb_line(c, "memcpy(&dhi, dr + 2 * j + %s, sizeof dhi);", w);
+                cb_line(c, "dlo += lo, dhi += hi;");
+                cb_line(c, "memcpy(dr + 2 * j, &dlo, sizeof dlo);");
+                cb_line(c, "memcpy(dr + 2 * j + %s, &dhi, sizeof dhi);", w);
+                cb_line(c, "}");
+                continue;
+            }
             cb_line(c, "memcpy(dr + 2 * s, &lo, sizeof lo);");
             cb_line(c, "memcpy(dr + 2 * s + %s, &hi, sizeof hi);", w);
             cb_line(c, "for (int h = 1; h <= nb; h++) {");
