@@ -195,18 +195,22 @@ bool pass_fuse(Graph *g) {
      * is a conv whose dx conv_1x1.c computes: its write-out adds its dx into the other
      * gradient's buffer (bwd_acc), where the add's output is planned. Each gradient must have
      * no reader but the add. A strided 1x1 conv then writes only the pixels its dx reaches
-     * (the zeros between them, and the pass of the add over both tensors, are gone). */
+     * (the zeros between them, and the pass of the add over both tensors, are gone). The
+     * other gradient may itself be the output of such a fused add (a tensor with three or
+     * more readers: an inception block's input), written by the head it is fused into. */
     for (int i = g->training ? g->nforward : g->nops; i < g->nops; i++) {
         Op *ad = &g->ops[i];
         if (ad->kind != OP_ADD || ad->nin != 2 || ad->fused_into >= 0 || ad->in[0] == ad->in[1])
             continue;
         for (int k = 0; k < 2; k++) {
             int dv = ad->in[k], ov = ad->in[1 - k], pc = g->values[dv].producer, po = g->values[ov].producer;
+            if (po >= 0 && g->ops[po].fused_into >= 0)
+                po = g->ops[po].fused_into; /* the head that writes ov */
             if (pc <= po || readers[dv] != 1 || readers[ov] != 1 || ov == g->input)
                 continue;
             Op *cb = &g->ops[pc];
             if (cb->kind != OP_BACKWARD || cb->fused_into >= 0 || cb->writes != dv || cb->bwd_acc > 0 ||
-                g->ops[po].fused_into >= 0 || g->ops[po].writes != ov || !conv_1x1_dx_accumulates(g, &g->ops[cb->fwd]))
+                g->ops[po].writes != ov || !conv_1x1_dx_accumulates(g, &g->ops[cb->fwd]))
                 continue;
             cb->bwd_acc = ov;
             cb->writes = ad->out;

@@ -936,6 +936,21 @@ class Conv1x1G(nn.Module):
         return self.linear0(x.mean(dim=(2, 3)))
 
 
+class Conv1x1H(nn.Module):
+    def __init__(self, classes=2):
+        super().__init__()
+        self.bn0 = nn.BatchNorm2d(64)
+        self.conv0 = nn.Conv2d(64, 128, 1)
+        self.conv1 = nn.Conv2d(64, 128, 1, bias=False)
+        self.conv2 = nn.Conv2d(64, 128, 1)
+        self.linear0 = nn.Linear(128, classes)
+
+    def forward(self, x):
+        x = self.bn0(x)
+        x = self.conv0(x) + F.relu(self.conv1(x)) + torch.tanh(self.conv2(x))
+        return self.linear0(x.mean(dim=(2, 3)))
+
+
 def expected_conv_1x1_a(classes=3):
     return _conv("conv0", 36, 130, 1) + _bn("bn0", 36) + _conv("conv1", 50, 36, 1, bias=False) + _linear("linear0", classes, 800)
 
@@ -968,6 +983,11 @@ def expected_conv_1x1_g(classes=2):
     return (_bn("bn0", 128) + _conv("conv0", 96, 128, 3, bias=False) + _bn("bn1", 96) + _conv("conv1", 96, 128, 1, bias=False)
             + _conv("conv2", 160, 96, 1) + _conv("conv3", 160, 96, 1, bias=False) + _conv("conv4", 160, 160, 3)
             + _conv("conv5", 160, 160, 1) + _linear("linear0", classes, 160))
+
+
+def expected_conv_1x1_h(classes=2):
+    return (_bn("bn0", 64) + _conv("conv0", 128, 64, 1) + _conv("conv1", 128, 64, 1, bias=False) + _conv("conv2", 128, 64, 1)
+            + _linear("linear0", classes, 128))
 
 
 # ---------------------------------------------------------------- conv_blk_s2 (conv_blk_s2.cnn)
@@ -1278,7 +1298,7 @@ TWINS = {"cov_act": CovAct, "cov_conv": CovConv, "cov_pool": CovPool, "cov_norm_
          "conv_issue11": ConvIssue11, "conv_bwd_odd": ConvBwdOdd, "conv_dw_wide": ConvDwWide, "cov_mul": CovMul, "cov_drop_path": CovDropPath,
          "se_dw": SeDw, "se_dw_wide": SeDwWide, "cov_average": CovAverage, "conv_oc_a": ConvOcA,
          "conv_oc_b": ConvOcB, "conv_oc_c": ConvOcC, "conv_oc_d": ConvOcD, "conv_oc_e": ConvOcE, "conv_oc_f": ConvOcF, "conv_oc_g": ConvOcG, "conv_oc_h": ConvOcH, "conv_blk_a": ConvBlkA, "conv_blk_b": ConvBlkB, "conv_blk_c": ConvBlkC, "conv_blk_d": ConvBlkD, "conv_blk_e": ConvBlkE, "conv_blk_f": ConvBlkF,
-         "conv_1x1_a": Conv1x1A, "conv_1x1_b": Conv1x1B, "conv_1x1_c": Conv1x1C, "conv_1x1_d": Conv1x1D, "conv_1x1_e": Conv1x1E, "conv_1x1_f": Conv1x1F, "conv_1x1_g": Conv1x1G,
+         "conv_1x1_a": Conv1x1A, "conv_1x1_b": Conv1x1B, "conv_1x1_c": Conv1x1C, "conv_1x1_d": Conv1x1D, "conv_1x1_e": Conv1x1E, "conv_1x1_f": Conv1x1F, "conv_1x1_g": Conv1x1G, "conv_1x1_h": Conv1x1H,
          "conv_blk_s2_a": ConvBlkS2A, "conv_blk_s2_b": ConvBlkS2B, "conv_blk_s2_c": ConvBlkS2C, "conv_blk_s2_d": ConvBlkS2D,
          "conv_blk_pad_a": ConvBlkPadA, "conv_blk_pad_b": ConvBlkPadB}
 EXPECTED = {"cov_act": expected_cov_act, "cov_conv": expected_cov_conv, "cov_pool": expected_cov_pool, "cov_norm_act": expected_cov_norm_act,
@@ -1291,7 +1311,7 @@ EXPECTED = {"cov_act": expected_cov_act, "cov_conv": expected_cov_conv, "cov_poo
             "se_dw": expected_se_dw, "se_dw_wide": expected_se_dw_wide, "cov_average": expected_cov_average,
             "conv_oc_a": expected_conv_oc_a, "conv_oc_b": expected_conv_oc_b, "conv_oc_c": expected_conv_oc_c, "conv_oc_d": expected_conv_oc_d, "conv_oc_e": expected_conv_oc_e, "conv_oc_f": expected_conv_oc_f, "conv_oc_g": expected_conv_oc_g, "conv_oc_h": expected_conv_oc_h,
             "conv_blk_a": expected_conv_blk_a, "conv_blk_b": expected_conv_blk_b, "conv_blk_c": expected_conv_blk_c, "conv_blk_d": expected_conv_blk_d, "conv_blk_e": expected_conv_blk_e, "conv_blk_f": expected_conv_blk_f,
-            "conv_1x1_a": expected_conv_1x1_a, "conv_1x1_b": expected_conv_1x1_b, "conv_1x1_c": expected_conv_1x1_c, "conv_1x1_d": expected_conv_1x1_d, "conv_1x1_e": expected_conv_1x1_e, "conv_1x1_f": expected_conv_1x1_f, "conv_1x1_g": expected_conv_1x1_g,
+            "conv_1x1_a": expected_conv_1x1_a, "conv_1x1_b": expected_conv_1x1_b, "conv_1x1_c": expected_conv_1x1_c, "conv_1x1_d": expected_conv_1x1_d, "conv_1x1_e": expected_conv_1x1_e, "conv_1x1_f": expected_conv_1x1_f, "conv_1x1_g": expected_conv_1x1_g, "conv_1x1_h": expected_conv_1x1_h,
             "conv_blk_s2_a": expected_conv_blk_s2_a, "conv_blk_s2_b": expected_conv_blk_s2_b, "conv_blk_s2_c": expected_conv_blk_s2_c, "conv_blk_s2_d": expected_conv_blk_s2_d,
             "conv_blk_pad_a": expected_conv_blk_pad_a, "conv_blk_pad_b": expected_conv_blk_pad_b}
 FILES = {n: os.path.join(MODELS, n + ".cnn") for n in TWINS}
@@ -1301,7 +1321,7 @@ FILES["conv_bwd_odd"] = os.path.join(MODELS, "conv_bwd.cnn")
 FILES["se_dw"] = FILES["se_dw_wide"] = os.path.join(MODELS, "se_dw.cnn")
 FILES["conv_oc_a"] = FILES["conv_oc_b"] = FILES["conv_oc_c"] = FILES["conv_oc_d"] = FILES["conv_oc_e"] = FILES["conv_oc_f"] = FILES["conv_oc_g"] = FILES["conv_oc_h"] = os.path.join(MODELS, "conv_oc.cnn")
 FILES["conv_blk_a"] = FILES["conv_blk_b"] = FILES["conv_blk_c"] = FILES["conv_blk_d"] = FILES["conv_blk_e"] = FILES["conv_blk_f"] = os.path.join(MODELS, "conv_blk.cnn")
-FILES["conv_1x1_a"] = FILES["conv_1x1_b"] = FILES["conv_1x1_c"] = FILES["conv_1x1_d"] = FILES["conv_1x1_e"] = FILES["conv_1x1_f"] = FILES["conv_1x1_g"] = os.path.join(MODELS, "conv_1x1.cnn")
+FILES["conv_1x1_a"] = FILES["conv_1x1_b"] = FILES["conv_1x1_c"] = FILES["conv_1x1_d"] = FILES["conv_1x1_e"] = FILES["conv_1x1_f"] = FILES["conv_1x1_g"] = FILES["conv_1x1_h"] = os.path.join(MODELS, "conv_1x1.cnn")
 FILES["conv_blk_s2_a"] = FILES["conv_blk_s2_b"] = FILES["conv_blk_s2_c"] = FILES["conv_blk_s2_d"] = os.path.join(MODELS, "conv_blk_s2.cnn")
 FILES["conv_blk_pad_a"] = FILES["conv_blk_pad_b"] = os.path.join(MODELS, "conv_blk_pad.cnn")
 INPUT_SHAPE = {"cov_act": [3, 12, 12], "cov_conv": [3, 16, 16], "cov_pool": [3, 16, 15], "cov_norm_act": [3, 10, 10],
@@ -1312,7 +1332,7 @@ INPUT_SHAPE = {"cov_act": [3, 12, 12], "cov_conv": [3, 16, 16], "cov_pool": [3, 
                "se_dw": [6, 19, 17], "se_dw_wide": [4, 9, 40], "cov_average": [3, 9, 9],
                "conv_oc_a": [5, 11, 13], "conv_oc_b": [7, 12, 13], "conv_oc_c": [5, 16, 16], "conv_oc_d": [3, 12, 16],
                "conv_blk_a": [33, 5, 7], "conv_blk_b": [34, 9, 9], "conv_blk_c": [32, 24, 24], "conv_blk_d": [130, 4, 3], "conv_blk_e": [34, 11, 9], "conv_blk_f": [32, 6, 40],
-               "conv_1x1_a": [130, 7, 7], "conv_1x1_b": [24, 9, 11], "conv_1x1_c": [200, 16, 16], "conv_1x1_d": [64, 33, 40], "conv_1x1_e": [96, 64, 31], "conv_1x1_f": [64, 14, 41], "conv_1x1_g": [128, 9, 9],
+               "conv_1x1_a": [130, 7, 7], "conv_1x1_b": [24, 9, 11], "conv_1x1_c": [200, 16, 16], "conv_1x1_d": [64, 33, 40], "conv_1x1_e": [96, 64, 31], "conv_1x1_f": [64, 14, 41], "conv_1x1_g": [128, 9, 9], "conv_1x1_h": [64, 6, 7],
                "conv_blk_s2_a": [33, 9, 9], "conv_blk_s2_b": [34, 8, 7], "conv_blk_s2_c": [32, 7, 7], "conv_blk_s2_d": [34, 9, 10],
                "conv_blk_pad_a": [34, 4, 4], "conv_blk_pad_b": [33, 7, 7]}
 OUTPUT_SHAPE = {"cov_act": [5], "cov_conv": [5], "cov_pool": [3], "cov_norm_act": [4], "cov_residual": [3], "cov_concat": [6],
@@ -1320,7 +1340,7 @@ OUTPUT_SHAPE = {"cov_act": [5], "cov_conv": [5], "cov_pool": [3], "cov_norm_act"
                 "conv_odd": [3], "conv_wide": [2], "conv_issue11": [2], "conv_bwd_odd": [3], "conv_dw_wide": [3], "cov_mul": [4],
                 "cov_drop_path": [3], "se_dw": [5], "se_dw_wide": [3], "cov_average": [4], "conv_oc_a": [3], "conv_oc_b": [2], "conv_oc_c": [3], "conv_oc_d": [2],
                 "conv_blk_a": [3], "conv_blk_b": [2], "conv_blk_c": [2], "conv_blk_d": [2], "conv_blk_e": [2], "conv_blk_f": [2],
-                "conv_1x1_a": [3], "conv_1x1_b": [2], "conv_1x1_c": [2], "conv_1x1_d": [3], "conv_1x1_e": [2], "conv_1x1_f": [2], "conv_1x1_g": [2],
+                "conv_1x1_a": [3], "conv_1x1_b": [2], "conv_1x1_c": [2], "conv_1x1_d": [3], "conv_1x1_e": [2], "conv_1x1_f": [2], "conv_1x1_g": [2], "conv_1x1_h": [2],
                 "conv_blk_s2_a": [3], "conv_blk_s2_b": [2], "conv_blk_s2_c": [2], "conv_blk_s2_d": [3],
                 "conv_blk_pad_a": [3], "conv_blk_pad_b": [2]}
 

@@ -19,6 +19,8 @@
 #include "diag.h"
 #include "elaborate.h"
 #include "ir.h"
+#include "passes.h"
+#include "plan.h"
 #include "train_config.h"
 
 /* ---- running the front end on a text ---- */
@@ -665,6 +667,38 @@ static void test_names_shortcut_after_body(void) {
     CU_ASSERT(ir_verify(g));
 }
 
+/* Three 1x1 convs read one tensor: both adds of its gradient fuse into convs' dx (the second
+ * into the conv that adds into the first's sum), and the plan keeps the three gradients in one
+ * buffer that lives until the final sum's last read. */
+static void test_fused_gradient_adds_chain(void) {
+    Graph *g = ok("model m {\n    input [64, 6, 7]\n    batchnorm\n    add {\n"
+                  "        branch { conv(128, 1) }\n        branch { conv(128, 1, bias = false); relu }\n"
+                  "        branch { conv(128, 1); tanh }\n    }\n    global_avgpool\n    flatten\n    linear(2)\n}\n");
+    CU_ASSERT_PTR_NOT_NULL_FATAL(g);
+    CU_ASSERT_FATAL(pass_autodiff(g) && pass_shape(g) && pass_fuse(g) && ir_verify(g));
+    int heads[2], nh = 0;
+    for (int i = 0; i < g->nops; i++)
+        if (g->ops[i].bwd_acc > 0 && nh < 2)
+            heads[nh++] = i;
+    CU_ASSERT_EQUAL_FATAL(nh, 2);
+    const Op *h1 = &g->ops[heads[0]], *h2 = &g->ops[heads[1]];
+    CU_ASSERT_EQUAL(h2->bwd_acc, h1->writes);
+    CU_ASSERT_EQUAL(g->ops[g->values[h1->writes].producer].fused_into, heads[0]);
+    Plan *p = pass_plan(g, true);
+    CU_ASSERT_FATAL(plan_verify(g, p));
+    CU_ASSERT_EQUAL(p->value_offset[h1->bwd_acc], p->value_offset[h1->writes]);
+    CU_ASSERT_EQUAL(p->value_offset[h1->bwd_acc], p->value_offset[h2->writes]);
+    int root = h1->bwd_acc, last_read = -1;
+    while (p->alias_of[root] >= 0)
+        root = p->alias_of[root];
+    for (int i = 0; i < g->nops; i++)
+        for (int k = 0; k < g->ops[i].nin; k++)
+            if (g->ops[i].fused_into < 0 && g->ops[i].in[k] == h2->writes)
+                last_read = i;
+    CU_ASSERT(last_read > heads[1]);
+    CU_ASSERT(p->last[root] >= last_read);
+}
+
 /* A label replaces the generated component and takes no number. */
 static void test_names_labels(void) {
     Graph *g = ok("block blk { conv(2, 1) }\n"
@@ -1162,6 +1196,7 @@ void suite_elaborate(void) {
     CU_add_test(s, "names: block instances", test_names_block_instances);
     CU_add_test(s, "names: nested blocks", test_names_nested_blocks);
     CU_add_test(s, "names: shortcut after body", test_names_shortcut_after_body);
+    CU_add_test(s, "fused gradient adds in a chain", test_fused_gradient_adds_chain);
     CU_add_test(s, "names: labels", test_names_labels);
     CU_add_test(s, "names: duplicate label", test_names_duplicate_label);
     CU_add_test(s, "names: label collides with a generated name", test_names_label_collides_with_generated);
