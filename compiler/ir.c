@@ -102,7 +102,7 @@ int ir_add_param(Graph *g, int op, ParamRole role, const char *name, Shape shape
 
 bool ir_move_tail_before(Graph *g, int a, int b, int *v, int nv) {
     int n = g->nops - a, m = g->nops - b; /* ops moved: [a, nops); of them [b, nops) go first */
-    if (a < 0 || a > b || b > g->nops || n == 0 || m == 0 || b == a)
+    if (a <= 0 || a >= b || b >= g->nops) /* op 0 is the input */
         return false;
     int va = g->ops[a].out;
     if (va < 0 || g->nvalues != va + n)
@@ -135,8 +135,6 @@ bool ir_move_tail_before(Graph *g, int a, int b, int *v, int nv) {
             g->params[p].op = a + POS(g->params[p].op - a);
     for (int i = 0; i < nv; i++)
         v[i] = NEWV(v[i]);
-    if (g->input >= va)
-        g->input = NEWV(g->input);
 #undef NEWV
 #undef POS
     return true;

@@ -143,9 +143,9 @@ int ir_add_param(Graph *g, int op, ParamRole role, const char *name, Shape shape
 /* For a graph being built (before fusion and autodiff): moves the ops [b, nops) before the ops
  * [a, b), renumbering the values they define so that the values stay numbered in the order of
  * the ops that define them; the nv value ids in v[] are renumbered too. The parameter table
- * keeps its order (the checkpoint's). Needs each op of [a, nops) to define one value, in op
- * order, and no op to read a value defined by a later one; returns false, changing nothing,
- * when that does not hold. */
+ * keeps its order (the checkpoint's). Needs 0 < a < b < nops, each op of [a, nops) to define
+ * one value, in op order, and no op to read a value defined by a later one; returns false,
+ * changing nothing, when that does not hold. */
 bool ir_move_tail_before(Graph *g, int a, int b, int *v, int nv);
 Shape shape4(int n, int c, int h, int w);
 Shape shape2(int n, int f);

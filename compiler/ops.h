@@ -68,6 +68,10 @@ typedef struct OpInfo {
      * producer makes them, so that the tensor between them is never whole (op->pro_conv).
      * pass_fuse takes it only where the planned arena gets smaller. */
     bool (*stream_from)(const Graph *g, const Op *head, const Op *producer);
+    /* dx_adds, when set: in training, the backward code of forward op fwd can add its data
+     * gradient into a gradient already in dx's buffer (op->bwd_acc: the add of two gradients
+     * of one tensor fused into it). */
+    bool (*dx_adds)(const Graph *g, const Op *fwd);
     /* Fusion, as the absorbed neighbour (pass_fuse.c reads these and names no op kind):
      * act_expr: an elementwise activation; the C expression of the op applied to the float
      *   expression v, which a head with `epilogue` puts in its store. Only C99 <math.h> and the
@@ -105,10 +109,6 @@ const OpInfo *op_code_info(const Graph *g, const Op *op);
 bool op_is_backward(const Op *op);
 
 enum { BWD_X = 1, BWD_Y = 2 };
-
-/* Whether the data gradient of conv fwd is computed by conv_1x1.c, whose write-out can add
- * it into a gradient already in dx's buffer (Op.bwd_acc). */
-bool conv_1x1_dx_accumulates(const Graph *g, const Op *fwd);
 
 extern const OpInfo *const op_infos[OP_COUNT];
 const OpInfo *op_info(OpKind k);

@@ -192,7 +192,8 @@ bool pass_fuse(Graph *g) {
     }
     /* Training: the add of two gradients of one tensor (a residual block's input: the body's
      * dx and the shortcut's) into the backward op that makes the later of the two, when that
-     * is a conv whose dx conv_1x1.c computes: its write-out adds its dx into the other
+     * op's code can add its dx into another gradient (OpInfo.dx_adds: a conv whose dx
+     * conv_1x1.c computes): its write-out adds its dx into the other
      * gradient's buffer (bwd_acc), where the add's output is planned. Each gradient must have
      * no reader but the add. A strided 1x1 conv then writes only the pixels its dx reaches
      * (the zeros between them, and the pass of the add over both tensors, are gone). The
@@ -204,13 +205,14 @@ bool pass_fuse(Graph *g) {
             continue;
         for (int k = 0; k < 2; k++) {
             int dv = ad->in[k], ov = ad->in[1 - k], pc = g->values[dv].producer, po = g->values[ov].producer;
-            if (po >= 0 && g->ops[po].fused_into >= 0)
+            if (g->ops[po].fused_into >= 0)
                 po = g->ops[po].fused_into; /* the head that writes ov */
             if (pc <= po || readers[dv] != 1 || readers[ov] != 1 || ov == g->input)
                 continue;
             Op *cb = &g->ops[pc];
             if (cb->kind != OP_BACKWARD || cb->fused_into >= 0 || cb->writes != dv || cb->bwd_acc > 0 ||
-                g->ops[po].writes != ov || !conv_1x1_dx_accumulates(g, &g->ops[cb->fwd]))
+                g->ops[po].writes != ov || !op_info(g->ops[cb->fwd].kind)->dx_adds ||
+                !op_info(g->ops[cb->fwd].kind)->dx_adds(g, &g->ops[cb->fwd]))
                 continue;
             cb->bwd_acc = ov;
             cb->writes = ad->out;

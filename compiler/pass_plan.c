@@ -202,34 +202,30 @@ Plan *pass_plan(const Graph *g, bool inplace_allowed) {
         const Op *op = &g->ops[i];
         if (op->writes < 0 || op->fused_into >= 0)
             continue;
-        if (op->bwd_acc > 0) { /* an add of gradients fused in: its output is the other gradient's
-                                  buffer (which then lives until the output's last read) */
-            int root = op->bwd_acc;
-            while (p->alias_of[root] >= 0)
-                root = p->alias_of[root];
-            p->alias_of[op->writes] = root;
-            if (p->last[op->writes] > p->last[root])
-                p->last[root] = p->last[op->writes];
-            continue;
+        /* an add of gradients fused in (bwd_acc): its output must be the other gradient's
+         * buffer, which then lives until the output's last read */
+        int v = op->bwd_acc;
+        if (v <= 0) {
+            if (!inplace_allowed || !op_may_run_inplace(g, op))
+                continue;
+            /* the candidate: the forward op's first input, or the backward op's dy (its last input) */
+            int cand = op_inplace_input(op);
+            v = op->in[cand];
+            if (v == g->input || p->last[v] != i || p->value_floats[v] != p->value_floats[op->writes])
+                continue;
+            bool read_twice = false; /* the same value twice among the inputs: keep it apart */
+            for (int k = 0; k < op->nin; k++)
+                read_twice |= op->in[k] == v && k != cand;
+            if (read_twice)
+                continue;
+            p->ninplace++;
         }
-        if (!inplace_allowed || !op_may_run_inplace(g, op))
-            continue;
-        /* the candidate: the forward op's first input, or the backward op's dy (its last input) */
-        int cand = op_inplace_input(op), v = op->in[cand];
-        if (v == g->input || p->last[v] != i || p->value_floats[v] != p->value_floats[op->writes])
-            continue;
-        bool read_twice = false; /* the same value twice among the inputs: keep it apart */
-        for (int k = 0; k < op->nin; k++)
-            read_twice |= op->in[k] == v && k != cand;
-        if (read_twice)
-            continue;
         int root = v;
         while (p->alias_of[root] >= 0)
             root = p->alias_of[root];
         p->alias_of[op->writes] = root;
         if (p->last[op->writes] > p->last[root])
             p->last[root] = p->last[op->writes];
-        p->ninplace++;
     }
 
     int *order = arena_alloc(sizeof(int) * (size_t)nb);

@@ -3,6 +3,8 @@
  * after; they differ only for pad = same with an even effective kernel, where PyTorch puts the
  * extra row and column at the bottom and right), dh dw (dilation), groups, bias.
  * Parameters: weight [out, C/groups, kh, kw], bias [out]. */
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "../arena.h"
@@ -799,6 +801,11 @@ static void conv_emit_dx_by_kernel(Emit *e, const Op *fwd, Attrs d) {
     cb_line(c, "}");
 }
 
+/* OpInfo.dx_adds: conv_1x1.c's dx write-out can add into a gradient in dx's buffer. */
+static bool conv_dx_adds(const Graph *g, const Op *fwd) {
+    return conv_1x1_dx_scratch(&fwd->a, g->values[fwd->in[0]].shape, g->values[fwd->out].shape) >= 0;
+}
+
 static void conv_emit_backward(Emit *e, const Op *bwd, const Op *fwd) {
     if (conv_dw_emit_backward(e, bwd, fwd))
         return;
@@ -814,6 +821,10 @@ static void conv_emit_backward(Emit *e, const Op *bwd, const Op *fwd) {
     bool want_dx = bwd->out >= 0, dx1 = want_dx && conv_1x1_dx_scratch(a, in, out) >= 0;
     bool by_kernel = want_dx && !dx1 && (conv_dx_by_kernel(a, &d) || conv_blk_dx_scratch(a, in, out) >= 0);
     bool dx_gemm = want_dx && !by_kernel && !dx1, want_dw = bwd->wrt == 0;
+    if (bwd->bwd_acc > 0 && !dx1) { /* conv_dx_adds said conv_1x1.c takes this dx */
+        fprintf(stderr, "cnnc: internal error: op %%%d adds its dx into a gradient but conv_1x1.c does not take it\n", bwd->out);
+        exit(3);
+    }
     if (dx1) {
         conv_profile_mark(c, "dx", e->g, fwd);
         conv_1x1_emit_dx(e, fwd, bwd->bwd_acc > 0);
@@ -1058,6 +1069,6 @@ const OpInfo OP_CONV_info = {
     .infer = conv_infer, .add_params = conv_add_params, .flops = conv_flops,
     .print_attrs = conv_print_attrs, .param_kind = "conv",
     .emit_forward = conv_emit_forward, .scratch = conv_scratch, .emit_backward = conv_emit_backward, .bwd_needs = BWD_X, .bwd_scratch = conv_bwd_scratch,
-    .epilogue = true, .prologue = true, .close_pool = conv_close_pool, .stream_from = conv_stream_from,
+    .epilogue = true, .prologue = true, .close_pool = conv_close_pool, .stream_from = conv_stream_from, .dx_adds = conv_dx_adds,
     .torch_module = conv_torch_module, .torch_call = conv_torch,
 };

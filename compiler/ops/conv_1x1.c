@@ -68,8 +68,7 @@
  * gradients fused in, pass_fuse.c): dx's buffer already holds the body's gradient; the
  * write-out adds the product at its own pixels (in whole vectors, then one half vector, then
  * pixel by pixel: no vector overlaps the one before, which would add twice) and leaves the
- * pixels between and below
- * alone (no zeroing); it prefetches the lines it adds into PF channels ahead (they are read
+ * pixels between and below alone (no zeroing); it prefetches the lines it adds into PF channels ahead (they are read
  * now, and a load that misses, every few lines across the channel planes, stalls where a
  * store did not). ResNet-18 at batch 8, one thread (bench/profile.sh --train resnet18 8 1
  * 30, the shortcuts run first): the three shortcuts' dx 1.09 / 0.84 / 0.79 ms -> 0.95 / 0.85 /
@@ -160,10 +159,6 @@ int64_t conv_1x1_dx_scratch(const Attrs *a, Shape in, Shape out) {
     return c1_takes(a, in, out, out.d[1]) ? c1_mm_scratch(in.d[1], out.d[1]) : -1;
 }
 
-bool conv_1x1_dx_accumulates(const Graph *g, const Op *fwd) {
-    return fwd->kind == OP_CONV && conv_1x1_dx_scratch(&fwd->a, g->values[fwd->in[0]].shape, g->values[fwd->out].shape) >= 0;
-}
-
 int64_t conv_1x1_dw_scratch(const Attrs *a, Shape in, Shape out) {
     return c1_takes(a, in, out, 0) ? c1_dw_floats(in.d[1], out.d[1]) : -1;
 }
@@ -190,13 +185,15 @@ static const char *c1_left(const char *off) {
     return strcmp(off, C1_YOFF) == 0 ? "UQ - qq" : "USH == 1 && USW == 1 ? UQ - qq : UOW - ow";
 }
 
-static void c1_emit_runs(Cbuf *c, const char *off, bool gaps) {
+static void c1_emit_runs(Cbuf *c, const char *off, bool gaps, bool below) {
     cb_line(c, "long long ruo[UNW];");
     cb_line(c, "int ruj[UNW], rul[UNW], nrun = 0;");
     if (gaps) {
-        cb_line(c, "int rus[UNW], rur[UNW]; /* the run's floats of its input row, its rows below that no output reads */");
+        cb_line(c, "int rus[UNW]; /* the run's floats of its input row */");
         cb_line(c, "(void)rul; /* the write-out takes rus */");
     }
+    if (below)
+        cb_line(c, "int rur[UNW]; /* the run's rows below that no output reads */");
     cb_line(c, "const int ucols = ncol - (long long)pan * UNW < UNW ? (int)(ncol - (long long)pan * UNW) : UNW;");
     cb_line(c, "for (int j = 0; j < ucols;) {");
     cb_line(c, "const long long col = (long long)pan * UNW + j, im = col / UQ;");
@@ -205,10 +202,10 @@ static void c1_emit_runs(Cbuf *c, const char *off, bool gaps) {
     cb_line(c, "const int left = %s; /* consecutive pixels from here */", c1_left(off));
     cb_line(c, "const int len = left < ucols - j ? left : ucols - j;");
     cb_line(c, "ruo[nrun] = %s;", off);
-    if (gaps) {
+    if (gaps)
         cb_line(c, "rus[nrun] = USW * len < UIW - USW * ow ? USW * len : UIW - USW * ow;");
+    if (below)
         cb_line(c, "rur[nrun] = (oh + 1) * USH < UIH ? USH - 1 : UIH - oh * USH - 1;");
-    }
     cb_line(c, "ruj[nrun] = j, rul[nrun] = len, nrun++;");
     cb_line(c, "j += len;");
     cb_line(c, "}");
@@ -392,7 +389,7 @@ static void c1_emit_mm(Emit *e, int m, int k, const char *aexpr, const char *src
     cb_line(c, "}");
     cb_line(c, "for (int sub = 0; sub < nsub; sub++) {");
     cb_line(c, "const int pan = sp * gp + sub;");
-    c1_emit_runs(c, doff, gaps);
+    c1_emit_runs(c, doff, gaps, gaps && !acc); /* added into dx: the rows below keep the other gradient */
     cb_line(c, "for (int k0 = 0; k0 < UK; k0 += UKC) {");
     cb_line(c, "const int kn = UK - k0 < UKC ? UK - k0 : UKC;");
     cb_line(c, "const float *const bq = ubp + ((ptrdiff_t)sub * UK + k0) * UNW;");
@@ -437,10 +434,8 @@ static void c1_emit_mm(Emit *e, int m, int k, const char *aexpr, const char *src
         c1_lanes(hi8, sizeof hi8, 8, 2);
         c1_lanes(lo4, sizeof lo4, 4, 1);
         c1_lanes(hi4, sizeof hi4, 4, 2);
-        cb_line(c, "const int ns = rus[r], vn = ns / 2, nb = rur[r];");
+        cb_line(c, "const int ns = rus[r], vn = ns / 2%s;", acc ? "" : ", nb = rur[r]");
         cb_line(c, "int j = 0;");
-        if (acc)
-            cb_line(c, "(void)nb; /* added into dx: the rows below keep the other gradient */");
         cb_line(c, "#if CNN_SHUFFLE");
         /* with acc: whole vectors, then a half vector, then pixel by pixel: no vector overlaps
          * the one before (a load of lines just stored in part stalls: an overlapping last
@@ -494,17 +489,17 @@ static void c1_emit_mm(Emit *e, int m, int k, const char *aexpr, const char *src
             cb_line(c, "for (; 2 * j < ns; j++) /* the rest (and every pixel without vectors) */");
             cb_line(c, "    dr[2 * j] += cr[j];");
         } else {
-        cb_line(c, "for (; 2 * j < ns; j++) { /* the rest (and every pixel without vectors) */");
-        cb_line(c, "const int two = 2 * j + 1 < ns; /* the gap after the pixel lies in the row */");
-        cb_line(c, "dr[2 * j] = cr[j];");
-        cb_line(c, "if (two)");
-        cb_line(c, "    dr[2 * j + 1] = 0.0f;");
-        cb_line(c, "for (int h = 1; h <= nb; h++) {");
-        cb_line(c, "dr[(ptrdiff_t)h * UIW + 2 * j] = 0.0f;");
-        cb_line(c, "if (two)");
-        cb_line(c, "    dr[(ptrdiff_t)h * UIW + 2 * j + 1] = 0.0f;");
-        cb_line(c, "}");
-        cb_line(c, "}");
+            cb_line(c, "for (; 2 * j < ns; j++) { /* the rest (and every pixel without vectors) */");
+            cb_line(c, "const int two = 2 * j + 1 < ns; /* the gap after the pixel lies in the row */");
+            cb_line(c, "dr[2 * j] = cr[j];");
+            cb_line(c, "if (two)");
+            cb_line(c, "    dr[2 * j + 1] = 0.0f;");
+            cb_line(c, "for (int h = 1; h <= nb; h++) {");
+            cb_line(c, "dr[(ptrdiff_t)h * UIW + 2 * j] = 0.0f;");
+            cb_line(c, "if (two)");
+            cb_line(c, "    dr[(ptrdiff_t)h * UIW + 2 * j + 1] = 0.0f;");
+            cb_line(c, "}");
+            cb_line(c, "}");
         }
     } else {
         cb_line(c, "for (int j = 0; j < rul[r]; j++) {");
