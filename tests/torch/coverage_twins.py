@@ -1332,7 +1332,7 @@ INPUT_SHAPE = {"cov_act": [3, 12, 12], "cov_conv": [3, 16, 16], "cov_pool": [3, 
                "se_dw": [6, 19, 17], "se_dw_wide": [4, 9, 40], "cov_average": [3, 9, 9],
                "conv_oc_a": [5, 11, 13], "conv_oc_b": [7, 12, 13], "conv_oc_c": [5, 16, 16], "conv_oc_d": [3, 12, 16],
                "conv_blk_a": [33, 5, 7], "conv_blk_b": [34, 9, 9], "conv_blk_c": [32, 24, 24], "conv_blk_d": [130, 4, 3], "conv_blk_e": [34, 11, 9], "conv_blk_f": [32, 6, 40],
-               "conv_1x1_a": [130, 7, 7], "conv_1x1_b": [24, 9, 11], "conv_1x1_c": [200, 16, 16], "conv_1x1_d": [64, 33, 40], "conv_1x1_e": [96, 64, 31], "conv_1x1_f": [64, 14, 41], "conv_1x1_g": [128, 9, 9], "conv_1x1_h": [64, 6, 7],
+               "conv_1x1_a": [130, 7, 7], "conv_1x1_b": [24, 9, 11], "conv_1x1_c": [200, 16, 16], "conv_1x1_d": [64, 33, 40], "conv_1x1_e": [96, 64, 31], "conv_1x1_f": [64, 14, 41], "conv_1x1_g": [128, 9, 9], "conv_1x1_h": [64, 10, 13],
                "conv_blk_s2_a": [33, 9, 9], "conv_blk_s2_b": [34, 8, 7], "conv_blk_s2_c": [32, 7, 7], "conv_blk_s2_d": [34, 9, 10],
                "conv_blk_pad_a": [34, 4, 4], "conv_blk_pad_b": [33, 7, 7]}
 OUTPUT_SHAPE = {"cov_act": [5], "cov_conv": [5], "cov_pool": [3], "cov_norm_act": [4], "cov_residual": [3], "cov_concat": [6],
