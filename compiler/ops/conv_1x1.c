@@ -25,7 +25,13 @@
  *                      reading its MR floats of a row at mb * MR
  *   B  bp[NP][K][64]   panels of 64 columns (zero past the last column): the strided input
  *                      gathered (forward), dy (dx), or for dw the input transposed, one
- *                      panel per 64 input channels
+ *                      panel per 64 input channels. A panel of 64 consecutive pixels of one
+ *                      image (dy; the input at stride 1) is not packed: the tile reads it
+ *                      where it lies, at the channel planes' pitch (ldb), 64 rows of 256
+ *                      bytes that stay in L1 as well (ResNet-18's 64 -> 128 stride-2
+ *                      shortcut, batch 8, one thread, dx alone called 300 times, median,
+ *                      alternated 3 times: 1.11-1.15 -> 0.95-1.02 ms; its dy packing had
+ *                      been a quarter of the dx)
  * Forward and dx: a job is (group of NP consecutive panels, NP <= 8 so that the group holds at
  * most SP_FLOATS, fewer when that leaves fewer than 8 groups to threads; range of row blocks); the jobs are cut into SLOTS contiguous ranges run in
  * order by one thread each, with their own B panels (packed when the job's group changes:
@@ -223,14 +229,15 @@ static void c1_emit_runs(Cbuf *c, const char *off, bool gaps, bool below) {
  * direct (or NULL): a C expression under which the tile stores its rows in the destination
  * itself (row mm = mb * UMR + t < UM at ud + mm * dpl, 64 consecutive floats: through val, a
  * vector expression of v and mm, and added into what is there when acc) instead of in cq. */
-static void c1_emit_tile_to(Cbuf *c, const char *ldc, const char *first, bool narrow, const char *lda, const char *direct,
-                            const char *dpl, const char *val, bool acc);
+static void c1_emit_tile_to(Cbuf *c, const char *ldc, const char *first, bool narrow, const char *lda, const char *ldb,
+                            const char *direct, const char *dpl, const char *val, bool acc);
 static void c1_emit_tile(Cbuf *c, const char *ldc, const char *first, bool narrow, const char *lda) {
-    c1_emit_tile_to(c, ldc, first, narrow, lda, NULL, NULL, NULL, false);
+    c1_emit_tile_to(c, ldc, first, narrow, lda, "UNW", NULL, NULL, NULL, false);
 }
 
-static void c1_emit_tile_to(Cbuf *c, const char *ldc, const char *first, bool narrow, const char *lda, const char *direct,
-                            const char *dpl, const char *val, bool acc) {
+/* ldb: the row pitch of B at bq (UNW when packed). */
+static void c1_emit_tile_to(Cbuf *c, const char *ldc, const char *first, bool narrow, const char *lda, const char *ldb,
+                            const char *direct, const char *dpl, const char *val, bool acc) {
     if (narrow) { /* inside #if CNN_VECTORS */
         cb_line(c, "enum { UNR = 1 };");
         cb_line(c, "for (int s0 = 0; s0 < CNN_VW; s0 += CNN_VW) {");
@@ -256,7 +263,7 @@ static void c1_emit_tile_to(Cbuf *c, const char *ldc, const char *first, bool na
     cb_line(c, "for (int k = 0; k < kn; k++) {");
     cb_line(c, "cnn_vec bv[UNR];");
     cb_line(c, "for (int v = 0; v < UNR; v++)");
-    cb_line(c, "    memcpy(&bv[v], bq + (ptrdiff_t)k * UNW + s0 + v * CNN_VW, sizeof bv[v]);");
+    cb_line(c, "    memcpy(&bv[v], bq + (ptrdiff_t)k * %s + s0 + v * CNN_VW, sizeof bv[v]);", ldb);
     cb_line(c, "for (int t = 0; t < UMR; t++) {");
     cb_line(c, "const float s = aq[k * %s + t];", lda);
     cb_line(c, "for (int v = 0; v < UNR; v++)");
@@ -292,7 +299,7 @@ static void c1_emit_tile_to(Cbuf *c, const char *ldc, const char *first, bool na
     cb_line(c, "for (int j = 0; j < UNW; j++) {");
     cb_line(c, "float s = %s ? 0.0f : cq[(ptrdiff_t)t * %s + j];", first, ldc);
     cb_line(c, "for (int k = 0; k < kn; k++)");
-    cb_line(c, "    s += aq[k * %s + t] * bq[(ptrdiff_t)k * UNW + j];", lda);
+    cb_line(c, "    s += aq[k * %s + t] * bq[(ptrdiff_t)k * %s + j];", lda, ldb);
     cb_line(c, "cq[(ptrdiff_t)t * %s + j] = s;", ldc);
     cb_line(c, "}");
     cb_line(c, "#endif");
@@ -373,6 +380,12 @@ static void c1_emit_mm(Emit *e, int m, int k, const char *aexpr, const char *src
     cb_line(c, "            uap[((ptrdiff_t)mb * UK + kk) * UMR + t] = mm < UM ? %s : 0.0f;", aexpr);
     cb_line(c, "        }");
     emit_pack_end(e);
+    /* B read in place: a panel of 64 consecutive pixels of one image (at stride 1, or dy) is
+     * read by the tile where it lies, at the channel planes' pitch, not packed first */
+    const bool inplace = !even && (strcmp(boff, C1_YOFF) == 0 || strcmp(boff, C1_XOFF) == 0);
+    if (inplace)
+        cb_line(c, "enum { UBIN = %s }; /* B's panels within one image read in place */",
+                strcmp(boff, C1_YOFF) == 0 ? "1" : "USH == 1 && USW == 1");
     cb_line(c, "const long long ncol = (long long)n * UQ;");
     cb_line(c, "const int npan = (int)((ncol + UNW - 1) / UNW);");
     cb_line(c, "const int gp = !cnn_threads || npan >= 8 * UNP ? UNP : npan / 8 > 1 ? npan / 8 : 1; /* panels per group: 8 groups if threaded */");
@@ -392,6 +405,12 @@ static void c1_emit_mm(Emit *e, int m, int k, const char *aexpr, const char *src
     cb_line(c, "if (sp != packed) { /* ubp[sub][k][j] = B[k][column sub * UNW + j of the group], zero past the last column */");
     cb_line(c, "packed = sp;");
     cb_line(c, "for (int j = 0; j < scols;) { /* runs of consecutive pixels within a panel, each through every channel */");
+    if (inplace) {
+        cb_line(c, "if (UBIN && j %% UNW == 0 && (c0 + j) %% UQ + UNW <= UQ) { /* read in place by the tile */");
+        cb_line(c, "j += UNW;");
+        cb_line(c, "continue;");
+        cb_line(c, "}");
+    }
     cb_line(c, "const long long col = c0 + j, im = col / UQ;");
     cb_line(c, "const int qq = (int)(col - im * UQ), oh = qq / UOW, ow = qq %% UOW;");
     cb_line(c, "(void)oh, (void)ow; /* in C1_XOFF and the strided runs only */");
@@ -440,9 +459,23 @@ static void c1_emit_mm(Emit *e, int m, int k, const char *aexpr, const char *src
         cb_line(c, "const int udirect = 0;");
         cb_line(c, "#endif");
     }
+    if (inplace) {
+        cb_line(c, "const float *ubin = NULL; /* the panel's first pixel in the source, when read in place */");
+        cb_line(c, "{");
+        cb_line(c, "const long long im = (long long)pan * UNW / UQ;");
+        cb_line(c, "const int qq = (int)((long long)pan * UNW - im * UQ), oh = qq / UOW, ow = qq %% UOW;");
+        cb_line(c, "(void)oh, (void)ow; /* in C1_XOFF only */");
+        cb_line(c, "if (UBIN && qq + UNW <= UQ)");
+        cb_line(c, "    ubin = %s + (%s);", src, boff);
+        cb_line(c, "}");
+        cb_line(c, "const ptrdiff_t ldb = ubin ? %s : UNW;", bpl);
+    }
     cb_line(c, "for (int k0 = 0; k0 < UK; k0 += UKC) {");
     cb_line(c, "const int kn = UK - k0 < UKC ? UK - k0 : UKC;");
-    cb_line(c, "const float *const bq = ubp + ((ptrdiff_t)sub * UK + k0) * UNW;");
+    if (inplace)
+        cb_line(c, "const float *const bq = ubin ? ubin + (ptrdiff_t)k0 * %s : ubp + ((ptrdiff_t)sub * UK + k0) * UNW;", bpl);
+    else
+        cb_line(c, "const float *const bq = ubp + ((ptrdiff_t)sub * UK + k0) * UNW;");
     cb_line(c, "for (int mb = mb0; mb < mb1; mb++) {");
     cb_line(c, "const float *const aq = uap + ((ptrdiff_t)mb * UK + k0) * UMR;");
     cb_line(c, "float *const cq = ucb + (ptrdiff_t)mb * UMR * UNW;");
@@ -452,12 +485,14 @@ static void c1_emit_mm(Emit *e, int m, int k, const char *aexpr, const char *src
     cb_line(c, "} else");
     cb_line(c, "#endif");
     cb_line(c, "{");
-    c1_emit_tile_to(c, "UNW", "k0 == 0", false, "UMR", direct ? "udirect && k0 + kn == UK" : NULL, dpl,
+    c1_emit_tile_to(c, "UNW", "k0 == 0", false, "UMR", inplace ? "ldb" : "UNW", direct ? "udirect && k0 + kn == UK" : NULL, dpl,
                     op && op->a.bias ? "acc[t][v] + b[mm]" : "acc[t][v]", acc);
     cb_line(c, "}");
     cb_line(c, "}");
     cb_line(c, "}");
-    /* the write-out through the bias and the epilogue */
+    /* the write-out through the bias and the epilogue (after all the row blocks: each row
+     * block's rows written out once done measured slower, 0.93 -> 1.03 ms for the 64 -> 128
+     * shortcut's dx) */
     const char *val = op && op->a.bias ? "cr[j] + b[mm]" : "cr[j]";
     const char *epi = op && emit_has_epilogue(op) ? emit_epilogue(e, op, "v", "mm") : "v";
     if (direct)
