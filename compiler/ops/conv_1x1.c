@@ -20,9 +20,12 @@
  * packed so that both reads are contiguous:
  *   A  ap[MB][K][MR]   MR rows of A side by side (zero past M): the weights (forward: W,
  *                      packed once by NAME_pack for inference, else at each call; dx: W
- *                      transposed, at each call); for dw a chunk of dy's columns transposed,
- *                      ap[K][LDA] (LDA = MB * MR rounded up to 16, zero past M), the tile
- *                      reading its MR floats of a row at mb * MR
+ *                      transposed, at each call); for dw dy itself, not packed: the tile
+ *                      broadcasts from MR rows of dy (one image's consecutive pixels: the
+ *                      chunk's columns in one segment per image; past M the last row again,
+ *                      whose sums are not used). dy had been packed transposed, ap[K][LDA]:
+ *                      the 64 -> 128 stride-2 shortcut's dw at batch 8, one thread, alone
+ *                      300 times, median, alternated 3 times: 1.12-1.17 -> 0.84-0.89 ms
  *   B  bp[NP][K][64]   panels of 64 columns (zero past the last column): the strided input
  *                      gathered (forward), dy (dx), or for dw the input transposed, one
  *                      panel per 64 input channels. A panel of 64 consecutive pixels of one
@@ -48,10 +51,10 @@
  * computes).
  * At small batches (fewer than 8 groups of panels) the row blocks are split between jobs, so
  * that both threads have work (when the call runs threaded: each part packs the group again).
- * dw: the columns are taken in chunks of CK; per chunk one parallel loop packs dy (A) and the
- * input (B) (its jobs: a group of 64 channels of either, by a strip of KS columns; cut into
- * SLOTS ranges, each with its own strip buffer), and one runs the jobs (64 input channels, MR
- * output channels), each adding its tile into a sum buffer it alone writes; the buffer is
+ * dw: the columns are taken in chunks of CK; per chunk one parallel loop packs the input (B)
+ * (its jobs: a group of 64 channels by a strip of KS columns; cut into SLOTS ranges, each
+ * with its own strip buffer), and one runs the jobs (64 input channels, MR output channels),
+ * each adding its tile into a sum buffer it alone writes; the buffer is
  * added into dw once at the end. Every C
  * element has one writer whose sums run in a fixed order: the result does not depend on the
  * number of threads. Without vector types, plain loops do the same products.
@@ -64,7 +67,7 @@
  * end past the row packed alone); dx's write-out interleaves its vectors with zeros and also
  * zeroes the rows below that no output reads, so that each dx element is written once and
  * there is no separate pass over dx (on output rows shorter than 8 pixels the pass and scalar
- * stores stay: measured faster). dw packs dy and the input in strips of KS columns: each
+ * stores stay: measured faster). dw packs the input (and had packed dy) in strips of KS columns: each
  * channel's pixels copied run by run (the same even-pixel vectors) to a strip buffer, which is
  * then transposed to the packed layout in blocks of CNN_VW x CNN_VW in registers
  * (emit_transpose) instead of a read per float across 64 channel planes (the input) or MR
@@ -116,7 +119,8 @@ int64_t conv_1x1_dw_scratch(const Attrs *a, Shape in, Shape out);
 bool conv_1x1_emit_dw(Emit *e, const Op *fwd);
 
 /* MR: rows of the tile; NW: columns of a panel; KC: rows of B per block; SLOTS: buffers of
- * the forward and dx jobs; DW_CHUNK: floats of one dw chunk's packed A and B together;
+ * the forward and dx jobs; DW_CHUNK: sets dw's chunk of columns (as many floats as its
+ * packed B and a packed dy would take: dy is no longer packed, the chunk was kept);
  * SP_FLOATS, NP_MAX: the floats of a slot's packed panels and their most (a job packs up to
  * NP_MAX panels at once, so that it reads each channel plane of the input in long runs). */
 enum { MR = 6, NW = 64, KC = 64, SLOTS = 8, DW_CHUNK = 1 << 18, RED_MIN = 128, RED_MIN_STRIDED = 64, SP_FLOATS = 1 << 16, NP_MAX = 8, KS = 64, PF = 4 };
@@ -157,7 +161,7 @@ static int c1_dw_chunk(int ic, int oc) {
 
 static int64_t c1_dw_floats(int ic, int oc) {
     int npb = (ic + NW - 1) / NW, mb = (oc + MR - 1) / MR, ck = c1_dw_chunk(ic, oc);
-    return round16((int64_t)ck * round16((int64_t)mb * MR)) + round16((int64_t)npb * ck * NW) + round16((int64_t)mb * MR * npb * NW) +
+    return round16((int64_t)npb * ck * NW) + round16((int64_t)mb * MR * npb * NW) +
            (int64_t)SLOTS * NW * KS;
 }
 
@@ -229,15 +233,16 @@ static void c1_emit_runs(Cbuf *c, const char *off, bool gaps, bool below) {
  * direct (or NULL): a C expression under which the tile stores its rows in the destination
  * itself (row mm = mb * UMR + t < UM at ud + mm * dpl, 64 consecutive floats: through val, a
  * vector expression of v and mm, and added into what is there when acc) instead of in cq. */
-static void c1_emit_tile_to(Cbuf *c, const char *ldc, const char *first, bool narrow, const char *lda, const char *ldb,
-                            const char *direct, const char *dpl, const char *val, bool acc);
-static void c1_emit_tile(Cbuf *c, const char *ldc, const char *first, bool narrow, const char *lda) {
-    c1_emit_tile_to(c, ldc, first, narrow, lda, "UNW", NULL, NULL, NULL, false);
+static void c1_emit_tile_to(Cbuf *c, const char *ldc, const char *first, bool narrow, const char *aat, const char *kcount,
+                            const char *ldb, const char *direct, const char *dpl, const char *val, bool acc);
+static void c1_emit_tile(Cbuf *c, const char *ldc, const char *first, bool narrow, const char *aat) {
+    c1_emit_tile_to(c, ldc, first, narrow, aat, "kn", "UNW", NULL, NULL, NULL, false);
 }
 
-/* ldb: the row pitch of B at bq (UNW when packed). */
-static void c1_emit_tile_to(Cbuf *c, const char *ldc, const char *first, bool narrow, const char *lda, const char *ldb,
-                            const char *direct, const char *dpl, const char *val, bool acc) {
+/* aat: A's element of row t and step k (packed: aq[k * UMR + t]); kcount: the steps; ldb: the
+ * row pitch of B at bq (UNW when packed). */
+static void c1_emit_tile_to(Cbuf *c, const char *ldc, const char *first, bool narrow, const char *aat, const char *kcount,
+                            const char *ldb, const char *direct, const char *dpl, const char *val, bool acc) {
     if (narrow) { /* inside #if CNN_VECTORS */
         cb_line(c, "enum { UNR = 1 };");
         cb_line(c, "for (int s0 = 0; s0 < CNN_VW; s0 += CNN_VW) {");
@@ -260,12 +265,12 @@ static void c1_emit_tile_to(Cbuf *c, const char *ldc, const char *first, bool na
     cb_line(c, "        else");
     cb_line(c, "            memcpy(&acc[t][v], cq + (ptrdiff_t)t * %s + s0 + v * CNN_VW, sizeof acc[t][v]);", ldc);
     cb_line(c, "    }");
-    cb_line(c, "for (int k = 0; k < kn; k++) {");
+    cb_line(c, "for (int k = 0; k < %s; k++) {", kcount);
     cb_line(c, "cnn_vec bv[UNR];");
     cb_line(c, "for (int v = 0; v < UNR; v++)");
     cb_line(c, "    memcpy(&bv[v], bq + (ptrdiff_t)k * %s + s0 + v * CNN_VW, sizeof bv[v]);", ldb);
     cb_line(c, "for (int t = 0; t < UMR; t++) {");
-    cb_line(c, "const float s = aq[k * %s + t];", lda);
+    cb_line(c, "const float s = %s;", aat);
     cb_line(c, "for (int v = 0; v < UNR; v++)");
     cb_line(c, "    acc[t][v] += s * bv[v];");
     cb_line(c, "}");
@@ -298,8 +303,8 @@ static void c1_emit_tile_to(Cbuf *c, const char *ldc, const char *first, bool na
     cb_line(c, "for (int t = 0; t < UMR; t++)");
     cb_line(c, "for (int j = 0; j < UNW; j++) {");
     cb_line(c, "float s = %s ? 0.0f : cq[(ptrdiff_t)t * %s + j];", first, ldc);
-    cb_line(c, "for (int k = 0; k < kn; k++)");
-    cb_line(c, "    s += aq[k * %s + t] * bq[(ptrdiff_t)k * %s + j];", lda, ldb);
+    cb_line(c, "for (int k = 0; k < %s; k++)", kcount);
+    cb_line(c, "    s += %s * bq[(ptrdiff_t)k * %s + j];", aat, ldb);
     cb_line(c, "cq[(ptrdiff_t)t * %s + j] = s;", ldc);
     cb_line(c, "}");
     cb_line(c, "#endif");
@@ -481,11 +486,11 @@ static void c1_emit_mm(Emit *e, int m, int k, const char *aexpr, const char *src
     cb_line(c, "float *const cq = ucb + (ptrdiff_t)mb * UMR * UNW;");
     cb_line(c, "#if CNN_VECTORS");
     cb_line(c, "if (ucols <= CNN_VW) { /* a last panel of one vector's columns or fewer: the tile of those alone */");
-    c1_emit_tile(c, "UNW", "k0 == 0", true, "UMR");
+    c1_emit_tile(c, "UNW", "k0 == 0", true, "aq[k * UMR + t]");
     cb_line(c, "} else");
     cb_line(c, "#endif");
     cb_line(c, "{");
-    c1_emit_tile_to(c, "UNW", "k0 == 0", false, "UMR", inplace ? "ldb" : "UNW", direct ? "udirect && k0 + kn == UK" : NULL, dpl,
+    c1_emit_tile_to(c, "UNW", "k0 == 0", false, "aq[k * UMR + t]", "kn", inplace ? "ldb" : "UNW", direct ? "udirect && k0 + kn == UK" : NULL, dpl,
                     op && op->a.bias ? "acc[t][v] + b[mm]" : "acc[t][v]", acc);
     cb_line(c, "}");
     cb_line(c, "}");
@@ -651,15 +656,12 @@ bool conv_1x1_emit_dx(Emit *e, const Op *fwd, bool acc) {
  * of pixels consecutive in the source: to the image's end in dy, one output row in a strided
  * input; the even-pixel vectors at stride 2 across) to ut[j][u], channels past the tensor's
  * zero, then ut is transposed to the destination in blocks of CNN_VW x CNN_VW in registers. */
-static void c1_emit_dw_strip(Cbuf *c, bool is_a, bool even) {
-    const char *src = is_a ? "dy" : "x", *off = is_a ? C1_YOFF : C1_XOFF, *st = is_a ? "1" : "USW";
-    const char *plane = is_a ? "UQ" : "UIHW", *nch = is_a ? "UOC" : "UIC", *ldd = is_a ? "ULDA" : "UNW";
-    if (is_a)
-        cb_line(c, "const int gw = ULDA - g * UNW < UNW ? ULDA - g * UNW : UNW; /* the group's columns of uap */");
-    else
-        cb_line(c, "const int gw = UNW;");
-    cb_line(c, "float *const dst = %s;", is_a ? "uap + (ptrdiff_t)g * UNW" : "ubp + (ptrdiff_t)(g - UNPA) * UCK * UNW");
-    cb_line(c, "const int ch0 = %s;", is_a ? "g * UNW" : "(g - UNPA) * UNW");
+static void c1_emit_dw_strip(Cbuf *c, bool even) {
+    const char *src = "x", *off = C1_XOFF, *st = "USW";
+    const char *plane = "UIHW", *nch = "UIC", *ldd = "UNW";
+    cb_line(c, "const int gw = UNW;");
+    cb_line(c, "float *const dst = ubp + (ptrdiff_t)g * UCK * UNW;");
+    cb_line(c, "const int ch0 = g * UNW;");
     cb_line(c, "long long ruo[UKS];");
     cb_line(c, "int ruj[UKS], rul[UKS], nrun = 0;");
     if (even)
@@ -723,40 +725,44 @@ bool conv_1x1_emit_dw(Emit *e, const Op *fwd) {
     Cbuf *c = e->c;
     int ic = in.d[1], oc = out.d[1], ck = c1_dw_chunk(ic, oc);
     int npb = (ic + NW - 1) / NW, mb = (oc + MR - 1) / MR;
-    int64_t lda = round16((int64_t)mb * MR);
     cb_line(c, "{ /* dw of a 1x1 conv: dy times the transposed (strided) input, by chunks of columns (conv_1x1.c) */");
     c1_emit_dims(c, &fwd->a, in, out);
-    cb_line(c, "enum { UCK = %d, UNPB = %d, UMB = %d, ULD = UNPB * UNW, ULDA = %lld, UNPA = (ULDA + UNW - 1) / UNW };", ck, npb, mb,
-            (long long)lda);
+    cb_line(c, "enum { UCK = %d, UNPB = %d, UMB = %d, ULD = UNPB * UNW };", ck, npb, mb);
     cb_line(c, "enum { UKS = %d, SLOTS_U = %d }; /* the columns of a strip of the packing's transpositions; its buffers */", KS, SLOTS);
-    int64_t at_b = round16((int64_t)ck * lda), at_sum = at_b + round16((int64_t)npb * ck * NW);
-    cb_line(c, "float *const uap = scratch, *const ubp = scratch + %lld, *const usum = scratch + %lld, *const utr = scratch + %lld;",
-            (long long)at_b, (long long)at_sum, (long long)(at_sum + round16((int64_t)mb * MR * npb * NW)));
+    int64_t at_sum = round16((int64_t)npb * ck * NW);
+    cb_line(c, "float *const ubp = scratch, *const usum = scratch + %lld, *const utr = scratch + %lld;", (long long)at_sum,
+            (long long)(at_sum + round16((int64_t)mb * MR * npb * NW)));
     cb_line(c, "const long long ncol = (long long)n * UQ;");
     cb_line(c, "for (long long c0 = 0; c0 < ncol; c0 += UCK) {");
     cb_line(c, "const int kn = ncol - c0 < UCK ? (int)(ncol - c0) : UCK, nst = (kn + UKS - 1) / UKS;");
-    cb_line(c, "const int jobs = (UNPA + UNPB) * nst;");
+    cb_line(c, "const int jobs = UNPB * nst;");
     cb_line(c, "PARALLEL_FOR");
-    cb_line(c, "for (int slot = 0; slot < SLOTS_U; slot++) { /* uap[k][oc] = dy[oc][c0 + k] (zero from UOC on), ubp[pb][k][j] = x[pb * UNW + j][c0 + k] */");
+    cb_line(c, "for (int slot = 0; slot < SLOTS_U; slot++) { /* ubp[pb][k][j] = x[pb * UNW + j][c0 + k] */");
     cb_line(c, "float *const ut = utr + (ptrdiff_t)slot * UNW * UKS;");
     cb_line(c, "const int job_end = (int)((long long)jobs * (slot + 1) / SLOTS_U);");
     cb_line(c, "for (int job = (int)((long long)jobs * slot / SLOTS_U); job < job_end; job++) {");
     cb_line(c, "const int g = job / nst, k0 = job %% nst * UKS, ku = kn - k0 < UKS ? kn - k0 : UKS;");
     cb_line(c, "long long im = (c0 + k0) / UQ;");
     cb_line(c, "int qq = (int)(c0 + k0 - im * UQ);");
-    cb_line(c, "if (g < UNPA) { /* dy's channels g * UNW on */");
-    c1_emit_dw_strip(c, true, false);
-    cb_line(c, "} else { /* the input's channels (g - UNPA) * UNW on */");
-    c1_emit_dw_strip(c, false, fwd->a.sw == 2);
+    c1_emit_dw_strip(c, fwd->a.sw == 2);
     cb_line(c, "}");
     cb_line(c, "}");
-    cb_line(c, "}");
+    /* A, dy's rows of the block's output channels, is read in place: MR rows of consecutive
+     * pixels of one image, one segment of the chunk per image it spans */
     cb_line(c, "PARALLEL_FOR");
     cb_line(c, "for (int job = 0; job < UNPB * UMB; job++) { /* usum[mb * UMR + t][pb * UNW + j] */");
     cb_line(c, "const int pb = job / UMB, mb = job %% UMB;");
-    cb_line(c, "const float *const aq = uap + (ptrdiff_t)mb * UMR, *const bq = ubp + (ptrdiff_t)pb * UCK * UNW;");
     cb_line(c, "float *const cq = usum + (ptrdiff_t)mb * UMR * ULD + pb * UNW;");
-    c1_emit_tile(c, "ULD", "c0 == 0", false, "ULDA");
+    cb_line(c, "for (int ka = 0; ka < kn;) { /* the chunk's columns of one image */");
+    cb_line(c, "const long long im = (c0 + ka) / UQ;");
+    cb_line(c, "const int qq = (int)(c0 + ka - im * UQ), kseg = UQ - qq < kn - ka ? UQ - qq : kn - ka;");
+    cb_line(c, "const float *ar[UMR]; /* dy's rows (past UOC the last one again: those sums are not used) */");
+    cb_line(c, "for (int t = 0; t < UMR; t++)");
+    cb_line(c, "    ar[t] = dy + (im * UOC + (mb * UMR + t < UOC ? mb * UMR + t : UOC - 1)) * UQ + qq;");
+    cb_line(c, "const float *const bq = ubp + ((ptrdiff_t)pb * UCK + ka) * UNW;");
+    c1_emit_tile_to(c, "ULD", "c0 == 0 && ka == 0", false, "ar[t][k]", "kseg", "UNW", NULL, NULL, NULL, false);
+    cb_line(c, "ka += kseg;");
+    cb_line(c, "}");
     cb_line(c, "}");
     cb_line(c, "}");
     cb_line(c, "if (ncol > 0) {");
