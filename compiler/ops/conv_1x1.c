@@ -454,7 +454,11 @@ static void c1_emit_mm(Emit *e, int m, int k, const char *aexpr, const char *src
      * tile's last reduction block stores it there from the registers, without cb and the
      * write-out pass (whose stores to 128+ channel planes came in one burst after the tiles
      * and stalled; now each tile's 24 lines go out while the next computes). With vectors
-     * only, without a fused epilogue (scalar expressions: the write-out applies them). */
+     * only, without a fused epilogue (scalar expressions: the write-out applies them). Each
+     * vector within one run stored so, the rest through cb, measured slower on panels across
+     * images (ResNet-18's 256 -> 512 shortcut, 49 pixels an image, forward alone: 0.71-0.78 ->
+     * 2.4x with a branch per vector on the registers, which spilled the accumulators; 0.78-0.80
+     * ms with those vectors copied from cb after the tile): whole panels only. */
     const bool direct = !gaps && strcmp(dst_st, "1") == 0 && !(op && emit_has_epilogue(op));
     if (direct) {
         cb_line(c, "#if CNN_VECTORS");
