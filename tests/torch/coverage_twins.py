@@ -1697,7 +1697,7 @@ class ConvDwsB(nn.Module):
         super().__init__()
         self.conv0 = nn.Conv2d(1, 6, 3, stride=2, padding=1, bias=False)
         self.bn0 = nn.BatchNorm2d(6)
-        self.linear0 = nn.Linear(6 * 17 * 32, classes)
+        self.linear0 = nn.Linear(6 * 17 * 33, classes)
 
     def forward(self, x):
         x = F.max_pool2d(F.relu(self.bn0(self.conv0(x))), 2)
@@ -1719,7 +1719,7 @@ def expected_conv_dws_a(classes=3):
 
 
 def expected_conv_dws_b(classes=2):
-    return _conv("conv0", 6, 1, 3, bias=False) + _bn("bn0", 6) + _linear("linear0", classes, 6 * 17 * 32)
+    return _conv("conv0", 6, 1, 3, bias=False) + _bn("bn0", 6) + _linear("linear0", classes, 6 * 17 * 33)
 
 
 def expected_conv_dws_c(classes=2):
@@ -1727,7 +1727,7 @@ def expected_conv_dws_c(classes=2):
 
 
 for _n, _t, _e, _i, _o in (("conv_dws_a", ConvDwsA, expected_conv_dws_a, [2, 40, 53], [3]),
-                           ("conv_dws_b", ConvDwsB, expected_conv_dws_b, [1, 70, 130], [2]),
+                           ("conv_dws_b", ConvDwsB, expected_conv_dws_b, [1, 70, 131], [2]),
                            ("conv_dws_c", ConvDwsC, expected_conv_dws_c, [4, 45, 90], [2])):
     TWINS[_n], EXPECTED[_n], FILES[_n] = _t, _e, os.path.join(MODELS, "conv_dws.cnn")
     INPUT_SHAPE[_n], OUTPUT_SHAPE[_n] = _i, _o
