@@ -352,6 +352,22 @@ static void c1_emit_even_copy(Cbuf *c) {
         cb_line(c, "}");
         cb_line(c, "jj = vl;");
     }
+    /* rows of 4 to 7 pixels with 16-float vectors (ResNet-18's 256 -> 512 shortcut: 7), in
+     * vectors of 4 (the last overlapping the one before) */
+    cb_line(c, "} else if (CNN_VW == 16 && vl >= 4) { /* quarter vectors */");
+    cb_line(c, "typedef float cnn_q4 __attribute__((vector_size(16)));");
+    cb_line(c, "for (int s = 0;; s += 4) {");
+    cb_line(c, "if (s + 4 > vl)");
+    cb_line(c, "    s = vl - 4;");
+    cb_line(c, "cnn_q4 lo, hi;");
+    cb_line(c, "memcpy(&lo, sr + 2 * s, sizeof lo);");
+    cb_line(c, "memcpy(&hi, sr + 2 * s + 4, sizeof hi);");
+    cb_line(c, "const cnn_q4 ev = __builtin_shufflevector(lo, hi, 0, 2, 4, 6);");
+    cb_line(c, "memcpy(br + s, &ev, sizeof ev);");
+    cb_line(c, "if (s + 4 >= vl)");
+    cb_line(c, "    break;");
+    cb_line(c, "}");
+    cb_line(c, "jj = vl;");
     cb_line(c, "}");
     cb_line(c, "#endif");
     cb_line(c, "for (; jj < len; jj++)");
