@@ -157,7 +157,17 @@ static bool dw_geo(const Attrs *a, Shape in, Shape out, DwGeo *q) {
  * measured faster on every shape tried (simplecnn's 32->64, ResNet's 64 to 512 channels, its
  * stride-2 3x3 convs too: the output pixel (oh, ow) reads the packed input at (oh * SH + kh,
  * ow * SW + kw)). */
-enum { XP_FLOATS = 262144, DWC_PASS = 32 }; /* a chunk's packed input: 1 MB; pixels per tile pass */
+/* XP_FLOATS: a chunk's packed input, 1 MB; twice that when dw has more than DWC_BIG floats
+ * (2 MB): each chunk's jobs add their tiles into dw, whose entries then miss the caches, so
+ * fewer chunks pay (ResNet-18 at batch 8, one thread, a conv's dw alone called 20-40 times,
+ * median, alternated 3 times: layer4's 512 -> 512 at 7x7, 6 -> 8 images a chunk, 12.5-13.9
+ * -> 11.2-12.7 ms; its 256 -> 512 stride 2, 4 -> 8, 7.5-7.8 -> 7.2-7.4; layer3's 256 -> 256
+ * at 14x14, 4 -> 8, 11.2-12.5 -> 10.9-11.0; smaller dw no gain: layer3's 128 -> 256 stride 2
+ * (295K floats) 6.5-7.1 either way, layer1's 64 -> 64 at 56x56 10.8-11.1 -> 11.1-11.3;
+ * ResNet-18's whole step at batch 8, one thread, alternated 6 times: 511-530 -> 501-516 ms;
+ * resnet18_cifar's at batch 64, 3 times: no difference, 1166-1208 against 1169-1177 ms).
+ * DWC_PASS: pixels per tile pass. */
+enum { XP_FLOATS = 262144, DWC_BIG = 1 << 19, DWC_PASS = 32 };
 
 typedef struct {
     int ihp, iwp, ni;
@@ -175,7 +185,8 @@ static bool dwc_geo(const Attrs *a, Shape in, Shape out, DwcGeo *q) {
     long long image = (long long)q->ihp * q->iwp * ic;
     if (image > XP_FLOATS)
         return false;
-    q->ni = (int)(XP_FLOATS / image);
+    long long xpf = (long long)oc * ic * a->kh * a->kw > DWC_BIG ? 2LL * XP_FLOATS : XP_FLOATS;
+    q->ni = (int)(xpf / image);
     if (q->ni > in.d[0])
         q->ni = in.d[0];
     dw_tile(oc, a->kh, a->kw, 24, 32, true, &q->ocb[0], &q->r[0]);
