@@ -198,6 +198,10 @@ static void c1_emit_dims(Cbuf *c, const Attrs *a, Shape in, Shape out) {
  * consecutive in memory on the side whose run offsets are off: every pixel to the image's end
  * where that side is the output's geometry (C1_YOFF: a plane holds the image's output pixels
  * in order) or the conv is not strided, else the pixels to the output row's end. */
+/* The C condition that the 64 columns from column col (an expression) are pixels of one image:
+ * a panel B's tile reads in place (and the packing skips). */
+static const char *c1_in_one_image(const char *col) { return arena_printf("(%s) %% UQ + UNW <= UQ", col); }
+
 static const char *c1_left(const char *off) {
     return strcmp(off, C1_YOFF) == 0 ? "UQ - qq" : "USH == 1 && USW == 1 ? UQ - qq : UOW - ow";
 }
@@ -427,7 +431,7 @@ static void c1_emit_mm(Emit *e, int m, int k, const char *aexpr, const char *src
     cb_line(c, "packed = sp;");
     cb_line(c, "for (int j = 0; j < scols;) { /* runs of consecutive pixels within a panel, each through every channel */");
     if (inplace) {
-        cb_line(c, "if (UBIN && j %% UNW == 0 && (c0 + j) %% UQ + UNW <= UQ) { /* read in place by the tile */");
+        cb_line(c, "if (UBIN && j %% UNW == 0 && %s) { /* read in place by the tile */", c1_in_one_image("c0 + j"));
         cb_line(c, "j += UNW;");
         cb_line(c, "continue;");
         cb_line(c, "}");
@@ -490,7 +494,7 @@ static void c1_emit_mm(Emit *e, int m, int k, const char *aexpr, const char *src
         cb_line(c, "const long long im = (long long)pan * UNW / UQ;");
         cb_line(c, "const int qq = (int)((long long)pan * UNW - im * UQ), oh = qq / UOW, ow = qq %% UOW;");
         cb_line(c, "(void)oh, (void)ow; /* in C1_XOFF only */");
-        cb_line(c, "if (UBIN && qq + UNW <= UQ)");
+        cb_line(c, "if (UBIN && %s)", c1_in_one_image("(long long)pan * UNW"));
         cb_line(c, "    ubin = %s + (%s);", src, boff);
         cb_line(c, "}");
         cb_line(c, "const ptrdiff_t ldb = ubin ? %s : UNW;", bpl);
@@ -671,15 +675,11 @@ bool conv_1x1_emit_dx(Emit *e, const Op *fwd, bool acc) {
 }
 
 /* One job of dw's packing: strip st (columns c0 + st * UKS on, ku of them) of the channel
- * group g (UNW channels) of dy (A: uap[k][ULDA], the group's columns g * UNW on) or of the
- * input (B: ubp[g][k][UNW]). Each channel's pixels of the strip are copied run by run (runs
+ * group g (UNW channels) of the input (B: ubp[g][k][UNW]). Each channel's pixels of the strip are copied run by run (runs
  * of pixels consecutive in the source: to the image's end in dy, one output row in a strided
  * input; the even-pixel vectors at stride 2 across) to ut[j][u], channels past the tensor's
  * zero, then ut is transposed to the destination in blocks of CNN_VW x CNN_VW in registers. */
 static void c1_emit_dw_strip(Cbuf *c, bool even) {
-    const char *src = "x", *off = C1_XOFF, *st = "USW";
-    const char *plane = "UIHW", *nch = "UIC", *ldd = "UNW";
-    cb_line(c, "const int gw = UNW;");
     cb_line(c, "float *const dst = ubp + (ptrdiff_t)g * UCK * UNW;");
     cb_line(c, "const int ch0 = g * UNW;");
     cb_line(c, "long long ruo[UKS];");
@@ -689,8 +689,8 @@ static void c1_emit_dw_strip(Cbuf *c, bool even) {
     cb_line(c, "for (int j = 0; j < ku;) {");
     cb_line(c, "const int oh = qq / UOW, ow = qq %% UOW;");
     cb_line(c, "(void)oh, (void)ow; /* in C1_XOFF and the strided runs only */");
-    cb_line(c, "const int left = %s, len = left < ku - j ? left : ku - j;", c1_left(off));
-    cb_line(c, "ruo[nrun] = %s;", off);
+    cb_line(c, "const int left = %s, len = left < ku - j ? left : ku - j;", c1_left(C1_XOFF));
+    cb_line(c, "ruo[nrun] = %s;", C1_XOFF);
     if (even)
         cb_line(c, "ruv[nrun] = 2 * (ow + len) <= UIW ? len : len - 1; /* pixels whose pair of floats lies in the row */");
     cb_line(c, "ruj[nrun] = j, rul[nrun] = len, nrun++;");
@@ -698,43 +698,43 @@ static void c1_emit_dw_strip(Cbuf *c, bool even) {
     cb_line(c, "if (qq == UQ)");
     cb_line(c, "    qq = 0, im++;");
     cb_line(c, "}");
-    cb_line(c, "for (int jc = 0; jc < gw; jc++) {");
+    cb_line(c, "for (int jc = 0; jc < UNW; jc++) {");
     cb_line(c, "float *const tr = ut + (ptrdiff_t)jc * UKS;");
-    cb_line(c, "if (ch0 + jc < %s)", nch);
+    cb_line(c, "if (ch0 + jc < UIC)");
     cb_line(c, "for (int r = 0; r < nrun; r++) {");
-    cb_line(c, "const float *const sr = %s + ruo[r] + (ptrdiff_t)(ch0 + jc) * %s;", src, plane);
+    cb_line(c, "const float *const sr = x + ruo[r] + (ptrdiff_t)(ch0 + jc) * UIHW;");
     cb_line(c, "float *const br = tr + ruj[r];");
     cb_line(c, "const int len = rul[r];");
     cb_line(c, "#if CNN_VECTORS");
-    cb_line(c, "if (ch0 + jc + UPF < %s) /* the run UPF channels on (as in the forward's packing) */", nch);
-    cb_line(c, "    for (int f = 0; f < len * %s; f += 16)", st);
-    cb_line(c, "        __builtin_prefetch(sr + UPF * %s + f);", plane);
+    cb_line(c, "if (ch0 + jc + UPF < UIC) /* the run UPF channels on (as in the forward's packing) */");
+    cb_line(c, "    for (int f = 0; f < len * USW; f += 16)");
+    cb_line(c, "        __builtin_prefetch(sr + UPF * UIHW + f);");
     cb_line(c, "#endif");
     if (even) {
         cb_line(c, "const int vl = ruv[r];");
         c1_emit_even_copy(c);
     } else {
         cb_line(c, "for (int jj = 0; jj < len; jj++)");
-        cb_line(c, "    br[jj] = sr[(ptrdiff_t)jj * %s];", st);
+        cb_line(c, "    br[jj] = sr[(ptrdiff_t)jj * USW];");
     }
     cb_line(c, "}");
-    cb_line(c, "for (int u = ch0 + jc < %s ? ku : 0; u < UKS; u++)", nch);
+    cb_line(c, "for (int u = ch0 + jc < UIC ? ku : 0; u < UKS; u++)");
     cb_line(c, "    tr[u] = 0.0f;");
     cb_line(c, "}");
     cb_line(c, "#if CNN_SHUFFLE");
     cb_line(c, "for (int u0 = 0; u0 < ku; u0 += CNN_VW)");
-    cb_line(c, "for (int jb = 0; jb < gw; jb += CNN_VW) {");
+    cb_line(c, "for (int jb = 0; jb < UNW; jb += CNN_VW) {");
     cb_line(c, "cnn_vec m[CNN_VW];");
     cb_line(c, "for (int p = 0; p < CNN_VW; p++)");
     cb_line(c, "    memcpy(&m[p], ut + (ptrdiff_t)(jb + p) * UKS + u0, sizeof m[p]);");
     emit_transpose(c, "m", "cnn_vec");
     cb_line(c, "for (int p = 0; p < CNN_VW; p++)");
-    cb_line(c, "    memcpy(dst + (ptrdiff_t)(k0 + u0 + p) * %s + jb, &m[p], sizeof m[p]);", ldd);
+    cb_line(c, "    memcpy(dst + (ptrdiff_t)(k0 + u0 + p) * UNW + jb, &m[p], sizeof m[p]);");
     cb_line(c, "}");
     cb_line(c, "#else");
     cb_line(c, "for (int u = 0; u < ku; u++)");
-    cb_line(c, "    for (int jc = 0; jc < gw; jc++)");
-    cb_line(c, "        dst[(ptrdiff_t)(k0 + u) * %s + jc] = ut[(ptrdiff_t)jc * UKS + u];", ldd);
+    cb_line(c, "    for (int jc = 0; jc < UNW; jc++)");
+    cb_line(c, "        dst[(ptrdiff_t)(k0 + u) * UNW + jc] = ut[(ptrdiff_t)jc * UKS + u];");
     cb_line(c, "#endif");
 }
 
