@@ -71,7 +71,7 @@ expect() {
 # Under the sanitizer build, libcnnrt.a is instrumented, so the programs link with the
 # sanitizers too (cnnc adds $CNNC_CFLAGS), single-threaded to keep OpenMP out of their way.
 if [ "${SANITIZE:-0}" = 1 ]; then
-    CNNC_CFLAGS="-fsanitize=address,undefined -fno-sanitize-recover=all -O0 -g"
+    CNNC_CFLAGS="-fsanitize=address,undefined -fno-sanitize=pointer-overflow -fno-sanitize-recover=all -O0 -g"
     CNNC_OPENMP=0
     export CNNC_CFLAGS CNNC_OPENMP
 fi

@@ -10,7 +10,7 @@ tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 pass=0; fail=0
 if [ "${SANITIZE:-0}" = 1 ]; then # the runtime library is sanitized: so must the program be
-    export CNNC_CFLAGS="-fsanitize=address,undefined -fno-sanitize-recover=all -O0" CNNC_OPENMP=0
+    export CNNC_CFLAGS="-fsanitize=address,undefined -fno-sanitize=pointer-overflow -fno-sanitize-recover=all -O0" CNNC_OPENMP=0
 fi
 ok() { pass=$((pass+1)); }
 bad() { echo "FAIL $*"; fail=$((fail+1)); }

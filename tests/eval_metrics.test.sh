@@ -7,7 +7,7 @@ top=$(cd "$(dirname "$0")/.." && pwd)
 PY=/usr/bin/python3
 [ -x "$B/cnnc" ] && [ -f "$B/libcnnrt.a" ] || { echo "eval_metrics: FAIL: $B not built (run make)"; exit 1; }
 if [ "${SANITIZE:-0}" = 1 ]; then
-    CNNC_CFLAGS="-fsanitize=address,undefined -fno-sanitize-recover=all -O0 -g"
+    CNNC_CFLAGS="-fsanitize=address,undefined -fno-sanitize=pointer-overflow -fno-sanitize-recover=all -O0 -g"
     CNNC_OPENMP=0
     export CNNC_CFLAGS CNNC_OPENMP
 fi

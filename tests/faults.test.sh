@@ -32,7 +32,7 @@ bad() {
 }
 kills="1 2 3 5 6 9" delays="0.3 0.9 1.7 2.6"
 if [ "${SANITIZE:-0}" = 1 ]; then # the runtime library is sanitized: so must the program be
-    export CNNC_CFLAGS="-fsanitize=address,undefined -fno-sanitize-recover=all -O0" CNNC_OPENMP=0
+    export CNNC_CFLAGS="-fsanitize=address,undefined -fno-sanitize=pointer-overflow -fno-sanitize-recover=all -O0" CNNC_OPENMP=0
     # the resume paths under the sanitizers: a kill in epoch 1's and in epoch 2's writes, one
     # timed kill (the normal half makes them all)
     kills="2 6" delays="0.9"

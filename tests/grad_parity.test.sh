@@ -20,7 +20,7 @@ fused=""
 if [ "${SANITIZE:-0}" = 1 ]; then
     # libcnnrt.a is instrumented: programs link with the sanitizers (cnnc adds $CNNC_CFLAGS),
     # single-threaded so that the OpenMP runtime stays out of the sanitizers' way.
-    CNNC_CFLAGS="-fsanitize=address,undefined -fno-sanitize-recover=all -O0 -g"
+    CNNC_CFLAGS="-fsanitize=address,undefined -fno-sanitize=pointer-overflow -fno-sanitize-recover=all -O0 -g"
     CNNC_OPENMP=0
     export CNNC_CFLAGS CNNC_OPENMP
     # The fused programs only: the normal half compares them with the -O0 (unfused) ones, and

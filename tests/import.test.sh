@@ -14,7 +14,7 @@ $PY -c 'import torch, torchvision, numpy' 2>/dev/null || fail "$PY cannot import
 big="--big"
 if [ "${SANITIZE:-0}" = 1 ]; then
     # The instrumented runtime: programs link with the sanitizers; the big models stay out.
-    CNNC_CFLAGS="-fsanitize=address,undefined -fno-sanitize-recover=all -O0 -g"
+    CNNC_CFLAGS="-fsanitize=address,undefined -fno-sanitize=pointer-overflow -fno-sanitize-recover=all -O0 -g"
     CNNC_OPENMP=0
     export CNNC_CFLAGS CNNC_OPENMP
     big=""

@@ -6,7 +6,7 @@ B=${1:?usage: sh tests/init_kinds.test.sh BUILD_DIR}
 top=$(cd "$(dirname "$0")/.." && pwd)
 [ -x "$B/cnnc" ] && [ -f "$B/libcnnrt.a" ] || { echo "init_kinds: FAIL: $B not built (run make)"; exit 1; }
 if [ "${SANITIZE:-0}" = 1 ]; then
-    CNNC_CFLAGS="-fsanitize=address,undefined -fno-sanitize-recover=all -O0 -g"
+    CNNC_CFLAGS="-fsanitize=address,undefined -fno-sanitize=pointer-overflow -fno-sanitize-recover=all -O0 -g"
     CNNC_OPENMP=0
     export CNNC_CFLAGS CNNC_OPENMP
 fi

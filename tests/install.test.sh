@@ -15,7 +15,7 @@ ok() { pass=$((pass + 1)); }
 bad() { fail=$((fail + 1)); echo "FAIL: $*"; }
 unset CNNC_RUNTIME
 if [ "${SANITIZE:-0}" = 1 ]; then # a sanitized runtime library: programs must be sanitized too
-    export CNNC_CFLAGS="-fsanitize=address,undefined -fno-sanitize-recover=all -O0" CNNC_OPENMP=0
+    export CNNC_CFLAGS="-fsanitize=address,undefined -fno-sanitize=pointer-overflow -fno-sanitize-recover=all -O0" CNNC_OPENMP=0
 fi
 stage=$tmp/stage
 root=$stage/opt/cnnc

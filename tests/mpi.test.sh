@@ -42,7 +42,7 @@ export CNNC_OPENMP=0
 # mpicc compiles with gcc: so does the one-process reference, so only the ranks differ.
 export CC=gcc
 if [ "${SANITIZE:-0}" = 1 ]; then # the runtime library is sanitized: so must the programs be
-    export CNNC_CFLAGS="-fsanitize=address,undefined -fno-sanitize-recover=all -O0"
+    export CNNC_CFLAGS="-fsanitize=address,undefined -fno-sanitize=pointer-overflow -fno-sanitize-recover=all -O0"
     export ASAN_OPTIONS=detect_leaks=0   # Open MPI's own allocations at exit
 fi
 mpirun_n() {

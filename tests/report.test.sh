@@ -17,7 +17,7 @@ pass=0; fail=0; skip=0
 ok() { pass=$((pass + 1)); }
 bad() { fail=$((fail + 1)); echo "FAIL: $*"; }
 if [ "${SANITIZE:-0}" = 1 ]; then
-    export CNNC_CFLAGS="-fsanitize=address,undefined -fno-sanitize-recover=all -O0" CNNC_OPENMP=0
+    export CNNC_CFLAGS="-fsanitize=address,undefined -fno-sanitize=pointer-overflow -fno-sanitize-recover=all -O0" CNNC_OPENMP=0
 fi
 
 cat >"$tmp/tiny.cnn" <<'M'

@@ -13,6 +13,9 @@ top=$(cd "$(dirname "$0")/.." && pwd)
 export CNNC_TOP="$top" CNNC_BUILD="$top/$B"
 logs=$(mktemp -d /tmp/cnnc-run_all.XXXXXX) || exit 1
 trap 'rm -rf "$logs"' EXIT
+# Programs kept for reuse within this run (tests/torch/parity.py's build_program: parity reuses
+# the programs grad_parity built from the same model, cnnc and environment).
+mkdir "$logs/programs" && export CNNC_PROGRAM_CACHE="$logs/programs"
 pass=0; fail=0; skip=0; failed=""
 
 # run NAME COMMAND...: runs a group, shows its output, adds its counts.

@@ -26,7 +26,7 @@ echo "stream: LeNet-5 --emit=c workspace $((work * 4)) bytes (limit 6144)"
 
 export OMP_NUM_THREADS=${OMP_NUM_THREADS:-2} OMP_WAIT_POLICY=passive
 if [ "${SANITIZE:-0}" = 1 ]; then
-    export CNNC_CFLAGS="-fsanitize=address,undefined -fno-sanitize-recover=all -O0 -g" CNNC_OPENMP=0
+    export CNNC_CFLAGS="-fsanitize=address,undefined -fno-sanitize=pointer-overflow -fno-sanitize-recover=all -O0 -g" CNNC_OPENMP=0
 fi
 /usr/bin/python3 "$top/tests/torch/parity.py" --build "$B" --compiled-batch 1 --file "$top/models/lenet5.cnn" \
     "$top/tests/models/cov_cond.cnn" "$top/tests/torch/stream_held.cnn" \

@@ -100,7 +100,7 @@ $PY -c 'import torch, numpy' 2>/dev/null || { echo "train: $PY cannot import tor
 if [ "${SANITIZE:-0}" = 1 ]; then
     cat >"$tmp/cc-san" <<EOF
 #!/bin/sh
-exec ${CC:-clang} "\$@" -fsanitize=address,undefined -fno-sanitize-recover=all -O0
+exec ${CC:-clang} "\$@" -fsanitize=address,undefined -fno-sanitize=pointer-overflow -fno-sanitize-recover=all -O0
 EOF
     chmod +x "$tmp/cc-san"
     CC="$tmp/cc-san"

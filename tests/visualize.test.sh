@@ -9,7 +9,7 @@ PY=/usr/bin/python3
 [ -x "$B/cnnc" ] && [ -f "$B/libcnnrt.a" ] || { echo "visualize: FAIL: $B not built (run make)"; exit 1; }
 $PY -c 'import torch, numpy, PIL' 2>/dev/null || { echo "visualize: FAIL: $PY cannot import torch, numpy and PIL (python3-torch, python3-pil)"; exit 1; }
 if [ "${SANITIZE:-0}" = 1 ]; then
-    CNNC_CFLAGS="-fsanitize=address,undefined -fno-sanitize-recover=all -O0 -g"
+    CNNC_CFLAGS="-fsanitize=address,undefined -fno-sanitize=pointer-overflow -fno-sanitize-recover=all -O0 -g"
     CNNC_OPENMP=0
     export CNNC_CFLAGS CNNC_OPENMP
 fi

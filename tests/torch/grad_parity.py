@@ -3,7 +3,7 @@
 
 For every model that parity.py checks (models/*.cnn less the big ImageNet ones, see SLOW;
 tests/models/*.cnn; tests/torch/parity_edge.cnn) and the loss variants of
-tests/torch/grad_losses.cnn: compile it with `cnnc FILE -o PROG --batch 4`, write random weights
+tests/torch/grad_losses.cnn: compile it with `cnnc FILE -o PROG --batch 8` (the step takes 4 images), write random weights
 (batchnorm running statistics included) and a random input with random labels (I64 for some
 models, I32 for others) as safetensors, run `PROG grad`, and compare the loss and the gradient
 of every trained tensor with two references:
@@ -314,14 +314,18 @@ def main():
     ap.add_argument("--keep", help="keep programs and tensors in this directory")
     ap.add_argument("--jobs", type=int, default=2, help="programs compiled at once")
     ap.add_argument("--batch", type=int, default=BATCH,
-                    help="images per step, the programs' compiled batch too (default %d; from 16 on, models "
+                    help="images per step (default %d; from 16 on, models "
                          "whose ops do not couple images run in batch slices)" % BATCH)
+    ap.add_argument("--compiled-batch", type=int, default=8,
+                    help="the programs' compiled batch when larger than --batch (default 8, parity.py's: the "
+                         "step runs fewer images than the program takes, and parity.py reuses the programs)")
     ap.add_argument("--skip", nargs="*", default=[], help="leave these models out (counted as skipped)")
     ap.add_argument("--file", nargs="*", default=[], help="check the models of these files instead")
     ap.add_argument("--fused-only", action="store_true",
                     help="no -O0 (unfused) programs to compare with (the sanitizer half of the tests)")
     args = ap.parse_args()
     globals()["BATCH"] = args.batch
+    compiled = str(max(args.batch, args.compiled_batch))
     parity.FUSED_ONLY = args.fused_only
     torch.set_num_threads(1)
     cnnc = os.path.join(os.path.abspath(args.build), "cnnc")
@@ -350,10 +354,10 @@ def main():
 
     def build(case):
         prog = os.path.join(work, case.model)
-        parity.run([cnnc] + case.cnnc_args() + ["-o", prog, "--batch", str(BATCH)], "cnnc -o")
+        parity.build_program([cnnc] + case.cnnc_args() + ["-o", prog, "--batch", compiled], "cnnc -o")
         if not parity.FUSED_ONLY:
-            parity.run([cnnc] + case.cnnc_args() + ["-o", prog + "_O0", "--batch", str(BATCH), "-O0"], "cnnc -O0 -o",
-                       parity.o0_env())
+            parity.build_program([cnnc] + case.cnnc_args() + ["-o", prog + "_O0", "--batch", compiled, "-O0"],
+                                 "cnnc -O0 -o", parity.o0_env())
         return prog
 
     passed = failed = 0

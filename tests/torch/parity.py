@@ -142,6 +142,57 @@ def run(args, what, env=None):
     return p.stdout
 
 
+def _program_key(args, env):
+    """What decides a program's build: cnnc and the runtime (their files' identity), the model
+    file's text, cnnc's arguments but -o and --no-train, and the build's environment (CC and
+    every CNNC_* variable)."""
+    import hashlib
+    env = os.environ if env is None else env
+    h = hashlib.sha256()
+    cnnc = os.path.realpath(args[0])
+    for f in (cnnc, os.path.join(os.path.dirname(cnnc), "libcnnrt.a")):
+        st = os.stat(f) if os.path.exists(f) else None
+        h.update(repr((f, st and st.st_mtime_ns, st and st.st_size)).encode())
+    rest, i = [], 1
+    while i < len(args):
+        if args[i] == "-o":
+            i += 2
+            continue
+        if args[i] != "--no-train":
+            rest.append(args[i])
+            if args[i].endswith(".cnn") and os.path.exists(args[i]):
+                with open(args[i], "rb") as f:
+                    h.update(f.read())
+        i += 1
+    h.update(json.dumps([rest, sorted((k, v) for k, v in env.items() if k == "CC" or k.startswith("CNNC_"))]).encode())
+    return h.hexdigest()[:32]
+
+
+def build_program(args, what, env=None, reuse=False):
+    """Runs `cnnc ARGS` (ARGS holding -o PROG). With $CNNC_PROGRAM_CACHE (a directory
+    tests/run_all.sh makes for one half of the tests), each built program is kept there under the
+    key of its build (_program_key), and reuse=True (an inference-only build: --no-train) takes
+    the program of the same build with training code if one is kept: the same model C, the
+    same commands, plus train, eval and grad. grad_parity.py runs before parity.py and builds
+    its models' programs with training at parity's batch, so most models are compiled once a
+    half (of the four parity and gradient runs' builds, about 2,900 s of CPU, a third)."""
+    cache = os.environ.get("CNNC_PROGRAM_CACHE")
+    prog = args[args.index("-o") + 1]
+    if cache and os.path.isdir(cache):
+        kept = os.path.join(cache, _program_key(args, env))
+        if reuse and os.path.exists(kept):
+            shutil.copy2(kept, prog)
+            return
+        run(args, what, env)
+        try:
+            os.link(prog, kept + ".tmp%d" % os.getpid())
+            os.replace(kept + ".tmp%d" % os.getpid(), kept)
+        except OSError:
+            shutil.copy2(prog, kept)
+        return
+    run(args, what, env)
+
+
 def o0_env():
     """The environment of the -O0 programs' builds (no fusion, no in-place ops: the reference for
     the fused program). Their C is compiled at clang/gcc -O0 (added after cnnc's -O3), unless
@@ -398,10 +449,11 @@ def main():
     def build(i, case):
         t = time.time()
         prog = os.path.join(work, "%02d_%s" % (i, case.model))
-        run([cnnc] + case.cnnc_args() + ["-o", prog, "--batch", str(args.compiled_batch), "--no-train"], "cnnc -o")
+        build_program([cnnc] + case.cnnc_args() + ["-o", prog, "--batch", str(args.compiled_batch), "--no-train"],
+                      "cnnc -o", reuse=True)
         if not FUSED_ONLY and case.model not in BIG:   # the big models' ops unfused: the smaller models'
-            run([cnnc] + case.cnnc_args() + ["-o", prog + "_O0", "--batch", str(args.compiled_batch), "--no-train", "-O0"],
-                "cnnc -O0 -o", o0_env())
+            build_program([cnnc] + case.cnnc_args() + ["-o", prog + "_O0", "--batch", str(args.compiled_batch), "--no-train",
+                                                       "-O0"], "cnnc -O0 -o", o0_env(), reuse=True)
         return prog, time.time() - t
 
     passed = failed = 0
