@@ -143,14 +143,16 @@ def run(args, what, env=None):
 
 
 def _program_key(args, env):
-    """What decides a program's build: cnnc and the runtime (their files' identity), the model
-    file's text, cnnc's arguments but -o and --no-train, and the build's environment (CC and
-    every CNNC_* variable)."""
+    """What decides a program's build: cnnc and the runtime (the identity of cnnc, libcnnrt.a
+    and the runtime's headers beside them), the model file's text, cnnc's arguments but -o and
+    --no-train, and the build's environment (CC and every CNNC_* variable)."""
+    import glob
     import hashlib
     env = os.environ if env is None else env
     h = hashlib.sha256()
     cnnc = os.path.realpath(args[0])
-    for f in (cnnc, os.path.join(os.path.dirname(cnnc), "libcnnrt.a")):
+    here = os.path.dirname(cnnc)
+    for f in [cnnc, os.path.join(here, "libcnnrt.a")] + sorted(glob.glob(os.path.join(here, "..", "runtime", "*.h"))):
         st = os.stat(f) if os.path.exists(f) else None
         h.update(repr((f, st and st.st_mtime_ns, st and st.st_size)).encode())
     rest, i = [], 1
