@@ -876,7 +876,7 @@ static void blk_emit(Emit *e, const BlkGeo *q, const char *src, const char *cons
             cb_line(c, "#if defined(__clang__)");
             cb_line(c, "#pragma clang loop vectorize(disable)");
             cb_line(c, "#endif");
-            cb_line(c, "for (int j = 0; j < BOCB; j++)");
+            cb_line(c, "for (int j = 0; j < BOCB; j++) /* lane j: output channel o, its taps in order */");
             cb_line(c, "    for (int k = 0; k < BKK; k++) {");
         }
         cb_line(c, "        const int o = cb * BOCB + j;");
