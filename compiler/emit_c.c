@@ -541,7 +541,9 @@ static Fn build_fn(const Graph *g, const Plan *plan, int i, FnKind kind, const c
             k++;
         }
         ARG("const float *dy", "dy", value_ptr(g, plan, op->in[k]));
-        if (op->out >= 0) {
+        if (op->bwd_pair > 0) /* the paired conv's dy, and its weight below */
+            ARG("const float *dy2", "dy2", value_ptr(g, plan, ir_pair_dy(g, op)));
+        if (op->out >= 0 && op->writes >= 0) { /* writes -1: the paired head computes this dx */
             ARG("float *dx", "dx", value_ptr(g, plan, op->writes));
             for (int j = 0; j < op->nin; j++)
                 inplace |= plan->value_offset[op->in[j]] == plan->value_offset[op->writes];
@@ -562,6 +564,8 @@ static Fn build_fn(const Graph *g, const Plan *plan, int i, FnKind kind, const c
             ARG(arena_printf("%sfloat *%s", writable ? "" : "const ", role_names[r]), role_names[r],
                 arena_printf("params + %s", param_name(g, f->param[r])));
         }
+    if (op->bwd_pair > 0)
+        ARG("const float *w2", "w2", arena_printf("params + %s", param_name(g, g->ops[g->ops[op->bwd_pair].fwd].param[PARAM_WEIGHT])));
     if (op->pro_conv >= 0) /* the streamed producer's weight and bias (conv_stream.c) */
         for (int r = 0; r < 2; r++)
             if (g->ops[op->pro_conv].param[r] >= 0)

@@ -85,6 +85,13 @@ int ir_add_op(Graph *g, OpKind kind, const int *in, int nin, Shape out, Span spa
     return id;
 }
 
+int ir_pair_dy(const Graph *g, const Op *op) {
+    if (op->bwd_pair <= 0)
+        return -1;
+    const Op *o = &g->ops[op->bwd_pair];
+    return o->in[o->nin - 1];
+}
+
 int ir_add_param(Graph *g, int op, ParamRole role, const char *name, Shape shape, bool trained) {
     GROW(g->params, g->nparams, g->cap_params);
     ParamT *p = &g->params[g->nparams];

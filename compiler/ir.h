@@ -103,6 +103,12 @@ typedef struct Op {
                            other input, made earlier, read by the add alone); its dx is added
                            into that gradient's buffer, where the add's output (writes) is
                            planned; or 0 */
+    int bwd_pair;       /* head (a strided 1x1 conv's backward, training): the backward op of the
+                           strided conv that reads the same input (a residual block's body
+                           conv beside its shortcut) whose data gradient this op computes with
+                           its own in one kernel (OpInfo.dx_pair), the add of the two fused in
+                           (writes is its output); that op then computes its weight gradient
+                           alone (its writes is -1); or 0 */
 } Op;
 
 typedef struct Graph {
@@ -155,6 +161,9 @@ bool shape_eq(Shape a, Shape b);
 const char *shape_str(Shape s, bool skip_batch);
 const char *op_name(OpKind k);
 
+/* The other gradient a head with bwd_pair reads (the dy of the backward op whose data gradient
+ * it computes too, that op's last input), or -1. */
+int ir_pair_dy(const Graph *g, const Op *op);
 int64_t ir_param_count(const Graph *g, bool trained_only);
 /* Checks the invariants above; on a violation prints "internal error: ..." and returns false. */
 bool ir_verify(const Graph *g);

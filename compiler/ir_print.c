@@ -78,6 +78,12 @@ void ir_print(const Graph *g, FILE *f) {
             }
             if (op->bwd_acc > 0)
                 fprintf(f, "  fused[add %%%d] adds into %%%d", op->writes, op->bwd_acc);
+            if (op->bwd_pair > 0)
+                fprintf(f, "  fused[add %%%d] with the dx of %%%d (reads %%%d)", op->writes, g->ops[op->bwd_pair].out,
+                        ir_pair_dy(g, op));
+            for (int j = i + 1; j < g->nops && op->out >= 0 && op->writes < 0; j++)
+                if (g->ops[j].bwd_pair == i)
+                    fprintf(f, "  (dx computed by %%%d)", g->ops[j].out);
             const char *sep = "  grads ";
             for (int r = 0; r < 2; r++)
                 if (fw->param[r] >= 0 && g->params[fw->param[r]].trained) {

@@ -72,6 +72,10 @@ typedef struct OpInfo {
      * gradient into a gradient already in dx's buffer (op->bwd_acc: the add of two gradients
      * of one tensor fused into it). */
     bool (*dx_adds)(const Graph *g, const Op *fwd);
+    /* dx_pair, when set: in training, the backward code of forward op fwd can also compute the
+     * data gradient of forward op other (which reads the same input) and write the sum of the
+     * two (op->bwd_pair: the add of the two gradients fused into it). */
+    bool (*dx_pair)(const Graph *g, const Op *fwd, const Op *other);
     /* Fusion, as the absorbed neighbour (pass_fuse.c reads these and names no op kind):
      * act_expr: an elementwise activation; the C expression of the op applied to the float
      *   expression v, which a head with `epilogue` puts in its store. Only C99 <math.h> and the

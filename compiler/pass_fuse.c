@@ -190,6 +190,37 @@ bool pass_fuse(Graph *g) {
             g->ops[pb->bwd_act].fused_into = i;
         bb->in[1] = pb->in[1]; /* the pool's output gradient */
     }
+    /* Training: the add of the data gradients of two convs that read the same tensor (a
+     * residual block's input: the body's strided 3x3 conv and the 1x1 stride-2 shortcut) into
+     * the backward op of the later one, when its code can compute the other's data gradient
+     * with its own (OpInfo.dx_pair: conv_blk.c's phases, the shortcut's products added to
+     * the reduction of the phase its pixels are in): it reads the other's dy and weights,
+     * writes the add's output (bwd_pair), and the other op computes its weight gradient alone
+     * (writes -1). The shortcut's dx then costs no pass of its own over the block input's
+     * gradient. Each gradient must have no reader but the add. */
+    for (int i = g->training ? g->nforward : g->nops; i < g->nops; i++) {
+        Op *ad = &g->ops[i];
+        if (ad->kind != OP_ADD || ad->nin != 2 || ad->fused_into >= 0 || ad->in[0] == ad->in[1])
+            continue;
+        int pa = g->values[ad->in[0]].producer, pb = g->values[ad->in[1]].producer;
+        if (pa < pb) {
+            int t = pa;
+            pa = pb, pb = t;
+        }
+        Op *ba = &g->ops[pa], *bb = &g->ops[pb];
+        if (ba->kind != OP_BACKWARD || bb->kind != OP_BACKWARD || ba->fused_into >= 0 || bb->fused_into >= 0 ||
+            ba->writes != ba->out || bb->writes != bb->out || ba->out < 0 || bb->out < 0 || readers[ba->out] != 1 ||
+            readers[bb->out] != 1 || ba->bwd_acc > 0 || bb->bwd_acc > 0 || ba->bwd_pair > 0 || bb->bwd_pair > 0)
+            continue;
+        const Op *fa = &g->ops[ba->fwd], *fb = &g->ops[bb->fwd];
+        if (fa->nin != 1 || fb->nin != 1 || fa->in[0] != fb->in[0] || !op_info(fa->kind)->dx_pair ||
+            !op_info(fa->kind)->dx_pair(g, fa, fb))
+            continue;
+        ba->bwd_pair = pb;
+        ba->writes = ad->out;
+        ad->fused_into = pa;
+        bb->writes = -1;
+    }
     /* Training: the add of two gradients of one tensor (a residual block's input: the body's
      * dx and the shortcut's) into the backward op that makes the later of the two, when that
      * op's code can add its dx into another gradient (OpInfo.dx_adds: a conv whose dx

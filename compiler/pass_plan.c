@@ -188,6 +188,9 @@ Plan *pass_plan(const Graph *g, bool inplace_allowed) {
         for (int k = 0; k < g->ops[i].nin; k++)
             if (p->last[g->ops[i].in[k]] < i)
                 p->last[g->ops[i].in[k]] = i;
+        int dy2 = ir_pair_dy(g, &g->ops[i]); /* a paired data gradient's other dy (bwd_pair) */
+        if (dy2 >= 0 && p->last[dy2] < i)
+            p->last[dy2] = i;
     }
     p->last[g->output] = g->nops;
     if (g->loss >= 0)
@@ -311,8 +314,10 @@ bool plan_verify(const Graph *g, const Plan *p) {
         const Op *op = &g->ops[i];
         if (op->fused_into >= 0)
             continue;
-        for (int k = 0; k <= op->nin; k++) { /* and a fused add's other gradient (bwd_acc) */
-            int v = k < op->nin ? op->in[k] : op->bwd_acc > 0 ? op->bwd_acc : g->input;
+        for (int k = 0; k <= op->nin + 1; k++) { /* and a fused add's other gradient (bwd_acc), a pair's other dy */
+            int v = k < op->nin ? op->in[k] : k == op->nin && op->bwd_acc > 0 ? op->bwd_acc : g->input;
+            if (k == op->nin + 1 && op->bwd_pair > 0)
+                v = ir_pair_dy(g, op);
             if (v == g->input)
                 continue;
             if (wstep[v] < 0 || wstep[v] >= i) {

@@ -55,6 +55,8 @@ int64_t conv_blk_scratch(const Graph *g, const Op *op);
 bool conv_blk_emit_forward(Emit *e, const Op *op, bool wide);
 int64_t conv_blk_wide_scratch(const Graph *g, const Op *op);
 int64_t conv_blk_dx_scratch(const Attrs *a, Shape in, Shape out);
+int64_t conv_blk_dx_pair_scratch(const Graph *g, const Op *body, const Op *sc);
+bool conv_blk_emit_dx_pair(Emit *e, const Op *body, const Op *sc, bool head_is_sc);
 bool conv_blk_emit_dx(Emit *e, const Op *fwd);
 /* conv_1x1.c: 1x1 convs as register-blocked products (forward, dx, dw), asked first */
 int64_t conv_wino_scratch(const Graph *g, const Op *op);
@@ -697,16 +699,46 @@ static bool conv_dx_by_kernel(const Attrs *a, Attrs *d) {
     return true;
 }
 
+/* A paired data gradient (Op.bwd_pair): the other op's forward, and the body and shortcut of the
+ * pair (body: the strided conv, sc: the 1x1 one). */
+static void conv_pair_roles(const Graph *g, const Op *bwd, const Op *fwd, const Op **body, const Op **sc) {
+    const Op *other = &g->ops[g->ops[bwd->bwd_pair].fwd];
+    bool head_is_sc = conv_blk_dx_pair_scratch(g, other, fwd) >= 0;
+    *body = head_is_sc ? other : fwd;
+    *sc = head_is_sc ? fwd : other;
+}
+
+/* OpInfo.dx_pair: conv_blk.c computes a strided conv's dx by phases with a 1x1 shortcut's of the
+ * same stride (either may be fwd), when conv_emit_backward would take conv_blk.c for the strided
+ * conv's dx alone (neither conv_wino.c nor conv_bwd.c ahead of it takes it). */
+static bool conv_dx_pair(const Graph *g, const Op *fwd, const Op *other) {
+    for (int r = 0; r < 2; r++) {
+        const Op *body = r ? other : fwd, *sc = r ? fwd : other;
+        Shape in = g->values[body->in[0]].shape, out = g->values[body->out].shape;
+        if (body->pro_conv < 0 && sc->pro_conv < 0 && conv_blk_dx_pair_scratch(g, body, sc) >= 0 &&
+            conv_wino_dx_scratch(g, &body->a, in, out) < 0 && conv_bwd_dx_scratch(&body->a, in, out) < 0 &&
+            conv_1x1_dx_scratch(&body->a, in, out) < 0)
+            return true;
+    }
+    return false;
+}
+
 static int64_t conv_bwd_scratch(const Graph *g, const Op *bwd, const Op *fwd) {
     int64_t dws = conv_dw_bwd_scratch(g, bwd, fwd);
     if (dws >= 0)
         return dws;
     Shape in = g->values[fwd->in[0]].shape, out = g->values[fwd->out].shape;
     Attrs d;
-    int64_t need = bwd->out >= 0 ? conv_1x1_dx_scratch(&fwd->a, in, out) : -1; /* conv_1x1.c's dx */
+    bool want_dx = bwd->out >= 0 && bwd->writes >= 0 && bwd->bwd_pair <= 0; /* writes -1: a paired head computes it */
+    int64_t need = want_dx ? conv_1x1_dx_scratch(&fwd->a, in, out) : -1; /* conv_1x1.c's dx */
     bool dx1 = need >= 0;
-    bool by_kernel = bwd->out >= 0 && !dx1 && (conv_dx_by_kernel(&fwd->a, &d) || conv_blk_dx_scratch(&fwd->a, in, out) >= 0); /* conv_blk.c: strided too */
+    bool by_kernel = want_dx && !dx1 && (conv_dx_by_kernel(&fwd->a, &d) || conv_blk_dx_scratch(&fwd->a, in, out) >= 0); /* conv_blk.c: strided too */
     need = need < 0 ? 0 : need;
+    if (bwd->bwd_pair > 0) {
+        const Op *body, *sc;
+        conv_pair_roles(g, bwd, fwd, &body, &sc);
+        need = conv_blk_dx_pair_scratch(g, body, sc);
+    }
     if (by_kernel) {
         d.out = in.d[1];
         need = conv_wino_dx_scratch(g, &fwd->a, in, out); /* conv_wino.c's dx, conv_bwd.c's, conv_blk.c's, else the forward kernel's */
@@ -723,8 +755,8 @@ static int64_t conv_bwd_scratch(const Graph *g, const Op *bwd, const Op *fwd) {
     if (bwd->wrt == 0 && dwk < 0)
         dwk = conv_small_dw_scratch(&fwd->a, in, out); /* else conv_small.c's, if it takes the layer */
     need = dwk > need ? dwk : need;
-    int64_t geo = (bwd->wrt == 0 && dwk < 0) || (bwd->out >= 0 && !by_kernel && !dx1)
-                      ? conv_bwd_geo(&fwd->a, in, out, bwd->out >= 0 && !by_kernel && !dx1).total
+    int64_t geo = (bwd->wrt == 0 && dwk < 0) || (want_dx && !by_kernel && !dx1)
+                      ? conv_bwd_geo(&fwd->a, in, out, want_dx && !by_kernel && !dx1).total
                       : 0;
     return need > geo ? need : geo;
 }
@@ -818,12 +850,27 @@ static void conv_emit_backward(Emit *e, const Op *bwd, const Op *fwd) {
             a->sh, a->sw, a->ph, a->pw, a->dh, a->dw, a->groups);
     cb_line(c, "enum { ICG = IC / G, OCG = OC / G };");
     Attrs d;
-    bool want_dx = bwd->out >= 0, dx1 = want_dx && conv_1x1_dx_scratch(a, in, out) >= 0;
+    bool pair = bwd->bwd_pair > 0; /* this op computes the paired conv's dx with its own */
+    bool want_dx = bwd->out >= 0 && bwd->writes >= 0 && !pair, dx1 = want_dx && conv_1x1_dx_scratch(a, in, out) >= 0;
     bool by_kernel = want_dx && !dx1 && (conv_dx_by_kernel(a, &d) || conv_blk_dx_scratch(a, in, out) >= 0);
     bool dx_gemm = want_dx && !by_kernel && !dx1, want_dw = bwd->wrt == 0;
     if (bwd->bwd_acc > 0 && !dx1) { /* conv_dx_adds said conv_1x1.c takes this dx */
         fprintf(stderr, "cnnc: internal error: op %%%d adds its dx into a gradient but conv_1x1.c does not take it\n", bwd->out);
         exit(3);
+    }
+    if (pair) {
+        const Op *body, *sc;
+        conv_pair_roles(e->g, bwd, fwd, &body, &sc);
+        Shape bo = e->g->values[body->out].shape, so = e->g->values[sc->out].shape;
+        double flops = 2.0 * bo.d[1] * bo.d[2] * bo.d[3] * body->a.kh * body->a.kw * e->g->values[body->in[0]].shape.d[1] +
+                       2.0 * so.d[1] * so.d[2] * so.d[3] * e->g->values[sc->in[0]].shape.d[1];
+        cb_line(c, "/* dx: this conv's and %s's (%s) together, the add of the two fused in */", body == fwd ? sc->pname : body->pname,
+                body == fwd ? "its shortcut" : "its block's strided conv");
+        cb_line(c, "/* profile: dx_pair %.0f */", flops);
+        if (!conv_blk_emit_dx_pair(e, body, sc, sc == fwd)) {
+            fprintf(stderr, "cnnc: internal error: op %%%d pairs its dx but conv_blk.c does not take the pair\n", bwd->out);
+            exit(3);
+        }
     }
     if (dx1) {
         conv_profile_mark(c, "dx", e->g, fwd);
@@ -1069,6 +1116,6 @@ const OpInfo OP_CONV_info = {
     .infer = conv_infer, .add_params = conv_add_params, .flops = conv_flops,
     .print_attrs = conv_print_attrs, .param_kind = "conv",
     .emit_forward = conv_emit_forward, .scratch = conv_scratch, .emit_backward = conv_emit_backward, .bwd_needs = BWD_X, .bwd_scratch = conv_bwd_scratch,
-    .epilogue = true, .prologue = true, .close_pool = conv_close_pool, .stream_from = conv_stream_from, .dx_adds = conv_dx_adds,
+    .epilogue = true, .prologue = true, .close_pool = conv_close_pool, .stream_from = conv_stream_from, .dx_adds = conv_dx_adds, .dx_pair = conv_dx_pair,
     .torch_module = conv_torch_module, .torch_call = conv_torch,
 };

@@ -126,6 +126,8 @@ bool conv_blk_emit_forward(Emit *e, const Op *op, bool wide);
 int64_t conv_blk_wide_scratch(const Graph *g, const Op *op);
 int64_t conv_blk_dx_scratch(const Attrs *a, Shape in, Shape out);
 bool conv_blk_emit_dx(Emit *e, const Op *fwd);
+int64_t conv_blk_dx_pair_scratch(const Graph *g, const Op *body, const Op *sc);
+bool conv_blk_emit_dx_pair(Emit *e, const Op *body, const Op *sc, bool head_is_sc);
 
 /* OCB: output channels per block; P_MAX: the largest pixel tile; SLOTS_MAX: the most buffers;
  * W_BYTES: a block of weights; BUF_FLOATS: one slot's buffer (at least one image); LOCAL_BYTES:
@@ -149,6 +151,9 @@ enum { PHASES_MAX = 16 };
 
 typedef struct {
     int ic, oc, ih, iw, oh, ow, kh, kw, ph, pw, sh, sw; /* of the convolution computed */
+    int ic2, icb2;    /* a paired dx (conv_blk_emit_dx_pair): the shortcut's dy channels, which phase 0
+                         also reduces over (read in place), ICB2 at a time; else 0 */
+    int64_t wp2_at;   /* the shortcut's packed weights, from wpk */
     int n, hp, p, rq, icb, ni, slots;
     int tr, tc;       /* the tiles skipping the padding (see blk_tiling), tr 0: P flattened pixels, every tap */
     bool mr, mc;      /* their rows, columns merged (BlkTiles) */
@@ -367,6 +372,7 @@ static void blk_chunks(BlkGeo *q, int64_t wbytes, int64_t cap) {
 static void blk_geo(BlkGeo *q, Shape in, int oc, int oh, int ow, int kh, int kw, int ph, int pw, int sh, int sw) {
     q->n = in.d[0], q->ic = in.d[1], q->ih = in.d[2], q->iw = in.d[3];
     q->oc = oc, q->oh = oh, q->ow = ow, q->kh = kh, q->kw = kw, q->ph = ph, q->pw = pw, q->sh = sh, q->sw = sw;
+    q->ic2 = q->icb2 = 0, q->wp2_at = 0;
     q->nph = 0, q->osh = q->osw = 1, q->dsh = oh, q->dsw = ow;
     q->hp = (oh - 1) * sh + kh; /* the padded input rows the taps reach */
     q->tap = sh != 1 || sw != 1;
@@ -448,7 +454,7 @@ static bool blk_s_takes(const Attrs *a, Shape in, Shape out) {
     return blk_takes(out.d[1], in.d[1], (in.d[3] + a->sw - 1) / a->sw, a->kh, a->kw);
 }
 
-static bool blk_s_geo(const Attrs *a, Shape in, Shape out, BlkGeo *q) {
+static bool blk_s_geo2(const Attrs *a, Shape in, Shape out, int ic2, BlkGeo *q) {
     if (!blk_s_takes(a, in, out))
         return false;
     int ih = in.d[2], iw = in.d[3], nph = 0, pht = 0, pwl = 0, amax = 0, bmax = 0;
@@ -471,6 +477,7 @@ static bool blk_s_geo(const Attrs *a, Shape in, Shape out, BlkGeo *q) {
     /* the shared copies: dy padded by PHT rows on top and PWL columns on the left, NPL column
      * shifts of HP rows of BMAX columns, enough for every phase's taps */
     q->n = out.d[0], q->ic = out.d[1], q->ih = out.d[2], q->iw = out.d[3];
+    q->ic2 = ic2, q->icb2 = ic2 ? blk_icb(ic2, 1) : 0, q->wp2_at = 0;
     q->oc = in.d[1], q->oh = amax, q->ow = bmax, q->kh = a->kh, q->kw = a->kw, q->ph = pht, q->pw = pwl, q->sh = q->sw = 1;
     q->nph = nph, q->osh = a->sh, q->osw = a->sw, q->dsh = ih, q->dsw = iw;
     q->tap = false;
@@ -491,7 +498,7 @@ static bool blk_s_geo(const Attrs *a, Shape in, Shape out, BlkGeo *q) {
     int64_t per_img = (int64_t)q->ic * q->npl * q->pln;
     int rqm = q->rq;
     q->rq = rqm * nph; /* a job's buffer holds every phase: [phase][NI][RQM][OCB] */
-    blk_chunks(q, (int64_t)q->ic * q->oc * a->kh * a->kw * 4,
+    blk_chunks(q, ((int64_t)q->ic * a->kh * a->kw + ic2) * q->oc * 4,
                (int64_t)q->n * q->ic * (q->ih + a->kh) * (q->iw + a->kw) * 2 / per_img);
     q->rq = rqm;
     int nocb = (q->oc + OCB - 1) / OCB;
@@ -500,10 +507,14 @@ static bool blk_s_geo(const Attrs *a, Shape in, Shape out, BlkGeo *q) {
         q->f[k].wp_at = at - q->wp_at;
         at += round16((int64_t)nocb * OCB * q->ic * q->f[k].kh * q->f[k].kw);
     }
+    q->wp2_at = at - q->wp_at; /* the paired shortcut's weights: [NOCB][IC2][OCB] */
+    at += round16((int64_t)nocb * OCB * ic2);
     q->buf_at = at;
     q->total = q->buf_at + (int64_t)q->slots * nph * q->ni * q->rq * OCB;
     return true;
 }
+
+static bool blk_s_geo(const Attrs *a, Shape in, Shape out, BlkGeo *q) { return blk_s_geo2(a, in, out, 0, q); }
 
 int64_t conv_blk_scratch(const Graph *g, const Op *op) {
     BlkGeo q;
@@ -671,25 +682,40 @@ static void blk_emit_skipping(Cbuf *c, const BlkGeo *q, const BlkTiles *t) {
     cb_line(c, "#else");
 }
 
+/* What a job's reduction reads: rd, the offset of tap (kh, kw) of channel ic from xg (its block's
+ * first channel of its image); nc, ncb: the channels and the channels a block (C names); acc:
+ * the sums add to what buf holds (else the first block starts them at zero). */
+typedef struct {
+    const char *rd, *xg, *nc, *ncb;
+    bool acc;
+    int pf;       /* > 0: each channel's reads prefetched pf floats ahead */
+} BlkSrc;
+
 /* One loop of register tiles of blk_emit_blocks: NG groups of the block's channels in turn, PS
  * positions from q0 = lo to hi at a time; NV vectors of VL channels each (blk_v, VL declared by
  * the caller). */
-static void blk_emit_ptile(Cbuf *c, const BlkGeo *q, const char *rd, const char *ps, const char *ng, const char *lo, const char *hi) {
+
+static void blk_emit_ptile(Cbuf *c, const BlkGeo *q, const BlkSrc *sr, const char *ps, const char *ng, const char *lo,
+                           const char *hi) {
+    const char *rd = sr->rd;
     cb_line(c, "{");
     cb_line(c, "enum { PS = %s, NG = %s, NV = BOCB / VL / NG };", ps, ng);
     cb_line(c, "for (int q0 = %s; q0 < %s; q0 += PS)", lo, hi);
     cb_line(c, "for (int g = 0; g < NG; g++) { /* the groups of a tile's positions in turn: its inputs stay in L1 */");
     cb_line(c, "float *const bq = bi + (ptrdiff_t)q0 * BOCB + g * NV * VL;");
     cb_line(c, "blk_v acc[PS][NV];");
-    cb_line(c, "if (ic0 == 0) {");
-    cb_line(c, "for (int p = 0; p < PS; p++)");
-    cb_line(c, "    for (int v = 0; v < NV; v++)");
-    cb_line(c, "        acc[p][v] = (blk_v){0};");
-    cb_line(c, "} else {");
+    if (!sr->acc) {
+        cb_line(c, "if (ic0 == 0) {");
+        cb_line(c, "for (int p = 0; p < PS; p++)");
+        cb_line(c, "    for (int v = 0; v < NV; v++)");
+        cb_line(c, "        acc[p][v] = (blk_v){0};");
+        cb_line(c, "} else {");
+    }
     cb_line(c, "for (int p = 0; p < PS; p++)");
     cb_line(c, "    for (int v = 0; v < NV; v++)");
     cb_line(c, "        memcpy(&acc[p][v], bq + p * BOCB + v * VL, sizeof acc[p][v]);");
-    cb_line(c, "}");
+    if (!sr->acc)
+        cb_line(c, "}");
     cb_line(c, "const float *wq = wb + g * NV * VL;");
     cb_line(c, "for (int ic = 0; ic < icn; ic++)");
     cb_line(c, "for (int kh = 0; kh < BKH; kh++)");
@@ -697,9 +723,11 @@ static void blk_emit_ptile(Cbuf *c, const BlkGeo *q, const char *rd, const char 
     if (q->fetch) {
         cb_line(c, "if (q0 == %s && g == 0 && ii == 0) /* the tap's weights in the next block */", lo);
         cb_line(c, "    for (int f = 0; f < BOCB; f += 16)");
-        cb_line(c, "        __builtin_prefetch(wq + BICB * BKK * BOCB + f, 0, 3);");
+        cb_line(c, "        __builtin_prefetch(wq + %s * BKK * BOCB + f, 0, 3);", sr->ncb);
     }
     cb_line(c, "const float *xr = xg + %s + q0;", rd);
+    if (sr->pf)
+        cb_line(c, "__builtin_prefetch(xr + %d, 0, 3); /* the channel's line a few tiles on */", sr->pf);
     cb_line(c, "blk_v wv[NV];");
     cb_line(c, "for (int v = 0; v < NV; v++)");
     cb_line(c, "    memcpy(&wv[v], wq + v * VL, sizeof wv[v]);");
@@ -719,16 +747,22 @@ static void blk_emit_ptile(Cbuf *c, const BlkGeo *q, const char *rd, const char 
 /* The reduction of one job over the input channels, block by block, into buf: weights from
  * wbase (packed [cb][ic][k][BOCB]), tap (kh, kw) read at row kh + r0 of plane kw + s0 of the
  * copies (the taps of a phase in the shared copies; 0, 0 otherwise). Uses BKH, BKW, BKK, BP,
- * BRQ and BICB. */
-static void blk_emit_blocks(Cbuf *c, const BlkGeo *q, const BlkTiles *t, const char *wbase, const char *bibase, int r0, int s0) {
-    const char *rd = r0 || s0 ? arena_printf("(ptrdiff_t)(ic * BNPL + kw + %d) * BPLN + (kh + %d) * BOW", s0, r0)
-                              : "(ptrdiff_t)(ic * BNPL + (BTAP ? kh * BKW + kw : kw)) * BPLN + (BTAP ? 0 : kh * BOW)";
-    cb_line(c, "for (int ic0 = 0; ic0 < BIC; ic0 += BICB) {");
-    cb_line(c, "const int icn = BIC - ic0 < BICB ? BIC - ic0 : BICB;");
-    cb_line(c, "const float *const wb = %s + ((ptrdiff_t)cb * BIC + ic0) * BKK * BOCB;", wbase);
+ * BRQ and BICB. src2, when given, says what it reads instead (a paired shortcut's dy in place:
+ * then P flattened positions, none past BQ, added to buf). */
+static void blk_emit_blocks(Cbuf *c, const BlkGeo *q, const BlkTiles *t, const char *wbase, const char *bibase, int r0, int s0,
+                            const BlkSrc *src2) {
+    BlkSrc own = {r0 || s0 ? arena_printf("(ptrdiff_t)(ic * BNPL + kw + %d) * BPLN + (kh + %d) * BOW", s0, r0)
+                           : "(ptrdiff_t)(ic * BNPL + (BTAP ? kh * BKW + kw : kw)) * BPLN + (BTAP ? 0 : kh * BOW)",
+                  arena_printf("%s + ((ptrdiff_t)(%s) * BIC + ic0) * BNPL * BPLN", q->local ? "xsl" : "xsb",
+                               q->local ? "ii" : "i0 + ii"),
+                  "BIC", "BICB", false, 0};
+    const BlkSrc *sr = src2 ? src2 : &own;
+    const char *rd = sr->rd;
+    cb_line(c, "for (int ic0 = 0; ic0 < %s; ic0 += %s) {", sr->nc, sr->ncb);
+    cb_line(c, "const int icn = %s - ic0 < %s ? %s - ic0 : %s;", sr->nc, sr->ncb, sr->nc, sr->ncb);
+    cb_line(c, "const float *const wb = %s + ((ptrdiff_t)cb * %s + ic0) * BKK * BOCB;", wbase, sr->nc);
     cb_line(c, "for (int ii = 0; ii < ni; ii++) {");
-    cb_line(c, "const float *const xg = %s + ((ptrdiff_t)(%s) * BIC + ic0) * BNPL * BPLN;", q->local ? "xsl" : "xsb",
-            q->local ? "ii" : "i0 + ii");
+    cb_line(c, "const float *const xg = %s;", sr->xg);
     cb_line(c, "float *const bi = %s;", bibase);
     cb_line(c, "#if CNN_VECTORS");
     if (t->tr)
@@ -741,20 +775,26 @@ static void blk_emit_blocks(Cbuf *c, const BlkGeo *q, const BlkTiles *t, const c
     cb_line(c, "enum { VL = 8, PSM = 1, NGM = 1 };");
     cb_line(c, "#endif");
     cb_line(c, "typedef float blk_v __attribute__((vector_size(VL * 4)));");
-    cb_line(c, "/* the positions past BQ up to BRQ are not needed: rounded up to PSM when BRQ allows, else");
-    cb_line(c, " * the last ones one at a time */");
-    cb_line(c, "enum { QM = (BQ + PSM - 1) / PSM * PSM <= BRQ ? (BQ + PSM - 1) / PSM * PSM : BQ / PSM * PSM };");
-    blk_emit_ptile(c, q, rd, "PSM", "NGM", "0", "QM");
+    if (src2) { /* read in place: no position past BQ */
+        cb_line(c, "enum { QM = BQ / PSM * PSM }; /* the last positions one at a time */");
+    } else {
+        cb_line(c, "/* the positions past BQ up to BRQ are not needed: rounded up to PSM when BRQ allows, else");
+        cb_line(c, " * the last ones one at a time */");
+        cb_line(c, "enum { QM = (BQ + PSM - 1) / PSM * PSM <= BRQ ? (BQ + PSM - 1) / PSM * PSM : BQ / PSM * PSM };");
+    }
+    blk_emit_ptile(c, q, sr, "PSM", "NGM", "0", "QM");
     cb_line(c, "if ((int)QM < (int)BQ)");
-    blk_emit_ptile(c, q, rd, "1", "1", "QM", "BQ");
+    blk_emit_ptile(c, q, sr, "1", "1", "QM", "BQ");
     if (t->tr)
         cb_line(c, "#endif");
     cb_line(c, "#else");
     cb_line(c, "for (int qq = 0; qq < BQ; qq++) {");
     cb_line(c, "float *bq = bi + (ptrdiff_t)qq * BOCB;");
-    cb_line(c, "if (ic0 == 0)");
-    cb_line(c, "    for (int j = 0; j < BOCB; j++)");
-    cb_line(c, "        bq[j] = 0.0f;");
+    if (!sr->acc) {
+        cb_line(c, "if (ic0 == 0)");
+        cb_line(c, "    for (int j = 0; j < BOCB; j++)");
+        cb_line(c, "        bq[j] = 0.0f;");
+    }
     cb_line(c, "const float *wq = wb;");
     cb_line(c, "for (int ic = 0; ic < icn; ic++)");
     cb_line(c, "for (int kh = 0; kh < BKH; kh++)");
@@ -828,7 +868,8 @@ static void blk_emit_out_phases(Cbuf *c, const BlkGeo *q, const char *dst) {
  * tap k as the C expression wexpr (of o, c, k), into dst (NCHW); op (forward only) supplies
  * the bias and the epilogue. With phases (q->nph), wexprs[f] gives phase f's weights (of its
  * sub-kernel's tap k) and each job runs every phase over its one copy. */
-static void blk_emit(Emit *e, const BlkGeo *q, const char *src, const char *const *wexprs, const char *dst, const Op *op) {
+static void blk_emit(Emit *e, const BlkGeo *q, const char *src, const char *const *wexprs, const char *dst, const Op *op,
+                     const char *src2, const char *w2expr) {
     Cbuf *c = e->c;
     cb_line(c, "{ /* output channels in the lanes, blocked over input channels (conv_blk.c) */");
     if (!q->nph) {
@@ -847,6 +888,9 @@ static void blk_emit(Emit *e, const BlkGeo *q, const char *src, const char *cons
         cb_line(c, "enum { BOCB = %d, BNOCB = (BOC + BOCB - 1) / BOCB };", OCB);
         cb_line(c, "enum { BTAP = 0, BNPL = %d, BPLN = %d }; /* column shifts of dy per channel (all phases), their floats */",
                 q->npl, q->pln);
+        if (q->ic2)
+            cb_line(c, "enum { BIC2 = %d, BICB2 = %d }; /* the paired shortcut's dy channels (phase 0 reads them in place), a block */",
+                    q->ic2, q->icb2);
     }
     cb_line(c, "enum { BXS = %lld, BGI = %d }; /* floats of a slot's copies (or of a group's), images per group */",
             (long long)q->xs_area, q->gi);
@@ -890,6 +934,16 @@ static void blk_emit(Emit *e, const BlkGeo *q, const char *src, const char *cons
             cb_line(c, "}");
     }
     cb_line(c, "}");
+    if (q->ic2) {
+        cb_line(c, "PARALLEL_FOR");
+        cb_line(c, "for (int bk = 0; bk < BNOCB * BIC2; bk++) { /* the shortcut's, wpk2[cb][ic][BOCB] */");
+        cb_line(c, "const int cb = bk / BIC2, cc = bk %% BIC2;");
+        cb_line(c, "for (int j = 0; j < BOCB; j++) {");
+        cb_line(c, "    const int o = cb * BOCB + j;");
+        cb_line(c, "    wpk[%lld + ((ptrdiff_t)cb * BIC2 + cc) * BOCB + j] = o < BOC ? %s : 0.0f;", (long long)q->wp2_at, w2expr);
+        cb_line(c, "}");
+        cb_line(c, "}");
+    }
     emit_pack_end(e);
     cb_line(c, "for (int g0 = 0; g0 < n; g0 += BGI) {");
     cb_line(c, "const int gn = n - g0 < BGI ? n - g0 : BGI; /* the group's images */");
@@ -944,7 +998,7 @@ static void blk_emit(Emit *e, const BlkGeo *q, const char *src, const char *cons
         BlkTiles t = {q, 0, 0, q->oh, q->ow, q->ow, q->kh, q->kw, q->tr, q->tc, q->mr, q->mc, {0}, {0}};
         if (t.tr)
             blk_unite(&t);
-        blk_emit_blocks(c, q, &t, "wpk", "buf + (ptrdiff_t)ii * BRQ * BOCB", 0, 0);
+        blk_emit_blocks(c, q, &t, "wpk", "buf + (ptrdiff_t)ii * BRQ * BOCB", 0, 0, NULL);
         blk_emit_out(e, dst, op);
     }
     for (int k = 0; k < q->nph; k++) {
@@ -957,7 +1011,15 @@ static void blk_emit(Emit *e, const BlkGeo *q, const char *src, const char *cons
         if (t.tr)
             blk_unite(&t);
         blk_emit_blocks(c, q, &t, arena_printf("wpk + %lld", (long long)f->wp_at),
-                        arena_printf("buf + ((ptrdiff_t)%d * BNI + ii) * BRQM * BOCB", k), f->r0, f->s0);
+                        arena_printf("buf + ((ptrdiff_t)%d * BNI + ii) * BRQM * BOCB", k), f->r0, f->s0, NULL);
+        if (k == 0 && q->ic2) { /* the paired shortcut's dx: its dy read in place, added to the phase's sums */
+            cb_line(c, "/* and the shortcut's dx at these pixels: its dy (a, b) x its weights, added to the sums */");
+            BlkTiles t2 = {q, 0, 0, f->oh, f->ow, q->ow, 1, 1, 0, 0, false, false, {0}, {0}};
+            BlkSrc s2 = {"(ptrdiff_t)ic * BQ", arena_printf("%s + ((ptrdiff_t)(g0 + i0 + ii) * BIC2 + ic0) * BQ", src2), "BIC2",
+                         "BICB2", true, 32};
+            blk_emit_blocks(c, q, &t2, arena_printf("wpk + %lld", (long long)q->wp2_at),
+                            arena_printf("buf + ((ptrdiff_t)%d * BNI + ii) * BRQM * BOCB", k), 0, 0, &s2);
+        }
         cb_line(c, "}");
     }
     if (q->nph)
@@ -975,8 +1037,16 @@ bool conv_blk_emit_forward(Emit *e, const Op *op, bool wide) {
         return false;
     emit_epilogue_setup(e, op, op->a.out);
     const char *wexpr = "w[((ptrdiff_t)o * BIC + cc) * BKK + k]";
-    blk_emit(e, &q, "x", &wexpr, "y", op);
+    blk_emit(e, &q, "x", &wexpr, "y", op, NULL, NULL);
     return true;
+}
+
+/* A strided conv's data gradient: phase f's tap k = (t, u) of its sub-kernel is the forward's
+ * (kh0 + S * (TH - 1 - t), kw0 + S * (TW - 1 - u)), of the weight named w. */
+static void blk_phase_wexprs(const Attrs *a, const BlkGeo *q, const char *w, const char **wexprs) {
+    for (int k = 0; k < q->nph; k++)
+        wexprs[k] = arena_printf("%s[(((ptrdiff_t)cc * BOC + o) * %d + %d + %d * (BKH - 1 - k / BKW)) * %d + %d + %d * (BKW - 1 - k %% BKW)]",
+                                 w, a->kh, q->f[k].kh0, a->sh, a->kw, q->f[k].kw0, a->sw);
 }
 
 bool conv_blk_emit_dx(Emit *e, const Op *fwd) {
@@ -987,17 +1057,64 @@ bool conv_blk_emit_dx(Emit *e, const Op *fwd) {
         /* the kernel's output channel o is the forward's input channel; its input channel cc the
          * forward's output channel; the taps reversed */
         const char *wexpr = "w[((ptrdiff_t)cc * BOC + o) * BKK + BKK - 1 - k]";
-        blk_emit(e, &q, "dy", &wexpr, "dx", NULL);
+        blk_emit(e, &q, "dy", &wexpr, "dx", NULL, NULL, NULL);
         return true;
     }
     if (!blk_s_geo(a, in, out, &q))
         return false;
-    /* strided: phase f's tap k = (t, u) of its sub-kernel is the forward's (kh0 + S * (TH - 1 - t),
-     * kw0 + S * (TW - 1 - u)) */
     const char *wexprs[PHASES_MAX];
-    for (int k = 0; k < q.nph; k++)
-        wexprs[k] = arena_printf("w[(((ptrdiff_t)cc * BOC + o) * %d + %d + %d * (BKH - 1 - k / BKW)) * %d + %d + %d * (BKW - 1 - k %% BKW)]",
-                                 a->kh, q.f[k].kh0, a->sh, a->kw, q.f[k].kw0, a->sw);
-    blk_emit(e, &q, "dy", wexprs, "dx", NULL);
+    blk_phase_wexprs(a, &q, "w", wexprs);
+    blk_emit(e, &q, "dy", wexprs, "dx", NULL, NULL, NULL);
+    return true;
+}
+
+/* A paired data gradient (OpInfo.dx_pair, Op.bwd_pair): body, a strided conv whose dx this
+ * file computes by phases, and sc, a 1x1 conv of the same stride, unpadded, reading the same
+ * input with an output of the same size (ResNet's stage entry: the 3x3 stride-2 conv, pad 1,
+ * and the 1x1 stride-2 shortcut). sc's dx reaches exactly the pixels (S a, S b) of phase
+ * (0, 0), from dy_sc at (a, b); when that phase is one tap reading dy at (a, b) too (a padding
+ * below the stride), the shortcut's dx is that phase's reduction extended by sc's output
+ * channels: after its own blocks, the phase's job runs the same tiles over dy_sc read in place
+ * (its planes have the phase's pitch; no tile reads past a plane's last position) with the
+ * shortcut's weights packed beside the phases' (wpk2 [cb][BIC2][BOCB]), adding to the sums in
+ * buf. The sum of the two gradients is then written once, as the phases write dx: no pass of
+ * the shortcut's own over dx and no add. (A first version copied dy_sc into the shared copies
+ * as further channels: the copies outgrew L2 at ResNet-18's layer2, whose dx then took 8.0 ms
+ * a step at batch 8 against 6.4 for the two apart.) */
+static bool blk_pair_geo(const Graph *g, const Op *body, const Op *sc, BlkGeo *q) {
+    const Attrs *a = &body->a, *s = &sc->a;
+    if (body->kind != OP_CONV || sc->kind != OP_CONV || body->nin != 1 || sc->nin != 1 || body->in[0] != sc->in[0])
+        return false;
+    if (s->kh != 1 || s->kw != 1 || s->ph || s->pw || s->ph_end || s->pw_end || s->dh != 1 || s->dw != 1 ||
+        s->groups != 1 || s->sh != a->sh || s->sw != a->sw)
+        return false;
+    Shape in = g->values[body->in[0]].shape, out = g->values[body->out].shape, so = g->values[sc->out].shape;
+    if (so.rank != 4 || out.rank != 4 || so.d[2] != out.d[2] || so.d[3] != out.d[3])
+        return false;
+    if (!blk_s_geo2(a, in, out, so.d[1], q))
+        return false;
+    const BlkPhase *f = &q->f[0]; /* phase (0, 0): one tap, reading dy at its own (a, b) */
+    return f->orh == 0 && f->orw == 0 && f->kh == 1 && f->kw == 1 && a->ph < a->sh && a->pw < a->sw &&
+           f->oh == so.d[2] && f->ow == so.d[3] && q->ow == f->ow;
+}
+
+int64_t conv_blk_dx_pair_scratch(const Graph *g, const Op *body, const Op *sc) {
+    BlkGeo q;
+    return blk_pair_geo(g, body, sc, &q) ? q.total : -1;
+}
+
+/* The pair's dx into dx; the head's own weight and dy are w and dy, the other's w2 and dy2
+ * (head_is_sc: the head is the shortcut's backward). */
+bool conv_blk_emit_dx_pair(Emit *e, const Op *body, const Op *sc, bool head_is_sc) {
+    BlkGeo q;
+    if (!blk_pair_geo(e->g, body, sc, &q))
+        return false;
+    const Attrs *a = &body->a;
+    const char *wb = head_is_sc ? "w2" : "w", *ws = head_is_sc ? "w" : "w2";
+    const char *wexprs[PHASES_MAX];
+    blk_phase_wexprs(a, &q, wb, wexprs);
+    /* the shortcut's weight [BIC2][BOC]: its output channel cc, lane o */
+    const char *w2expr = arena_printf("%s[(ptrdiff_t)cc * BOC + o]", ws);
+    blk_emit(e, &q, head_is_sc ? "dy2" : "dy", wexprs, "dx", NULL, head_is_sc ? "dy" : "dy2", w2expr);
     return true;
 }

@@ -699,6 +699,56 @@ static void test_fused_gradient_adds_chain(void) {
     CU_ASSERT(p->last[root] >= last_read);
 }
 
+/* The pair: a residual block's 3x3 stride-2 conv (pad 1) and its 1x1 stride-2 shortcut read
+ * one tensor; the later of their backward ops computes both data gradients and writes their
+ * sum (bwd_pair), the other computes its weight gradient alone (writes -1, no buffer for its
+ * dx), and the plan keeps the other op's dy alive until the pair's step. A 5x5 body (its
+ * phase (0, 0) has several taps), a grouped body and a shortcut of stride 1 do not pair. */
+static int pair_heads(const char *body, const char *sc, Graph **out) {
+    const char *src = arena_printf("model m {\n    input [3, 9, 11]\n    conv(40, 3, pad = 1); relu\n    residual {\n        %s\n    } shortcut {\n"
+                                   "        %s\n    }\n    relu\n    global_avgpool\n    flatten\n    linear(2)\n}\n",
+                                   body, sc);
+    Graph *g = ok(src);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(g);
+    CU_ASSERT_FATAL(pass_autodiff(g) && pass_shape(g) && pass_fuse(g) && ir_verify(g));
+    int n = 0;
+    for (int i = 0; i < g->nops; i++)
+        n += g->ops[i].bwd_pair > 0;
+    *out = g;
+    return n;
+}
+
+static void test_fused_gradient_pair(void) {
+    Graph *g;
+    CU_ASSERT_EQUAL_FATAL(pair_heads("conv(64, 3, stride = 2, pad = 1); batchnorm; relu; conv(64, 3, pad = 1); batchnorm",
+                                     "conv(64, 1, stride = 2, bias = false); batchnorm", &g), 1);
+    int h = -1;
+    for (int i = 0; i < g->nops; i++)
+        if (g->ops[i].bwd_pair > 0)
+            h = i;
+    const Op *head = &g->ops[h], *other = &g->ops[head->bwd_pair];
+    CU_ASSERT(head->bwd_pair < h);
+    CU_ASSERT_EQUAL(other->writes, -1);
+    CU_ASSERT(other->out >= 0);
+    const Op *ad = &g->ops[g->values[head->writes].producer];
+    CU_ASSERT_EQUAL(ad->kind, OP_ADD);
+    CU_ASSERT_EQUAL(ad->fused_into, h);
+    CU_ASSERT(ad->in[0] == other->out || ad->in[1] == other->out);
+    /* the 1x1 conv's and the 3x3 conv's forward ops, one of each */
+    int k1 = g->ops[head->fwd].a.kh, k2 = g->ops[other->fwd].a.kh;
+    CU_ASSERT(k1 * k2 == 3 && k1 + k2 == 4);
+    Plan *p = pass_plan(g, true);
+    CU_ASSERT_FATAL(plan_verify(g, p));
+    CU_ASSERT_EQUAL(p->value_floats[other->out], 0);
+    CU_ASSERT_EQUAL(p->value_floats[head->out], 0);
+    CU_ASSERT(p->value_floats[head->writes] > 0);
+    CU_ASSERT_EQUAL(ir_pair_dy(g, head), other->in[other->nin - 1]);
+    CU_ASSERT(p->last[ir_pair_dy(g, head)] >= h);
+    CU_ASSERT_EQUAL(pair_heads("conv(64, 5, stride = 2, pad = 2); relu", "conv(64, 1, stride = 2)", &g), 0);
+    CU_ASSERT_EQUAL(pair_heads("conv(64, 3, stride = 2, pad = 1, groups = 2); relu", "conv(64, 1, stride = 2)", &g), 0);
+    CU_ASSERT_EQUAL(pair_heads("conv(64, 3, pad = 1); relu", "conv(64, 1)", &g), 0);
+}
+
 /* A label replaces the generated component and takes no number. */
 static void test_names_labels(void) {
     Graph *g = ok("block blk { conv(2, 1) }\n"
@@ -1197,6 +1247,7 @@ void suite_elaborate(void) {
     CU_add_test(s, "names: nested blocks", test_names_nested_blocks);
     CU_add_test(s, "names: shortcut after body", test_names_shortcut_after_body);
     CU_add_test(s, "fused gradient adds in a chain", test_fused_gradient_adds_chain);
+    CU_add_test(s, "paired data gradients of a strided conv and its shortcut", test_fused_gradient_pair);
     CU_add_test(s, "names: labels", test_names_labels);
     CU_add_test(s, "names: duplicate label", test_names_duplicate_label);
     CU_add_test(s, "names: label collides with a generated name", test_names_label_collides_with_generated);
