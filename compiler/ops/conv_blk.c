@@ -111,8 +111,17 @@
  *   wpk  [NOCB][IC][KH][KW][OCB]       the weights repacked at each call, zero past OC
  *   buf  [SLOTS][NI][RQ][OCB]          per slot, the partial sums of one job
  * Strided dx: xs [n][OC][NPL][HP][BMAX] (one copy for all phases), wpk one block per phase
- * ([phase][NOCB][OC][TH][TW][OCB]), buf [SLOTS][phase][NI][RQ][OCB].
- * Without vector types, plain loops fill buf the same way. */
+ * ([phase][NOCB][OC][TH][TW][OCB]), buf [SLOTS][phase][NI][RQ][OCB]; a paired 1x1 shortcut's
+ * weights after them (wpk2 [NOCB][IC2][OCB]; conv_blk_emit_dx_pair at the end of this file).
+ * Without vector types, plain loops fill buf the same way.
+ *
+ * Tried and left out: the shortcut's FORWARD paired the same way (training; its jobs after the
+ * strided conv's over the copies of the tap that reads its pixels, so that the input is read
+ * once). ResNet-18's layer2 at batch 8, one thread (bench/op_time.py, the two convs alone
+ * against the pair): 6.8-7.0 against 6.7-6.8 ms with the input from memory, 6.5-6.6 against
+ * 6.7-7.1 ms with it in cache, as in the step. The write-out through buf (the lanes hold output
+ * channels) costs a 1x1 conv as much as a 3x3 one, for a ninth of the products; conv_1x1.c's
+ * tile stores its rows of pixels straight from its registers. */
 #include <stdbool.h>
 #include <stdio.h>
 
