@@ -1045,6 +1045,37 @@ class ConvBlkS2D(nn.Module):
         return self.linear0(torch.flatten(self.conv2(x), 1))
 
 
+class ConvBlkS2E(nn.Module):
+    def __init__(self, classes=3):
+        super().__init__()
+        self.conv0 = nn.Conv2d(34, 40, 3, stride=2, padding=1)
+        self.conv1 = nn.Conv2d(40, 48, 3, padding=1)
+        self.conv2 = nn.Conv2d(48, 36, 3, stride=2, padding=1)
+        self.linear0 = nn.Linear(36, classes)
+
+    def forward(self, x):
+        x = F.relu(self.conv1(F.relu(self.conv0(x))))
+        return self.linear0(F.relu(self.conv2(x)).mean(dim=(2, 3)))
+
+
+class ConvBlkS2F(nn.Module):
+    def __init__(self, classes=2):
+        super().__init__()
+        self.conv0 = nn.Conv2d(33, 40, 3, stride=2, padding=1)
+        self.linear0 = nn.Linear(40 * 3 * 16, classes)
+
+    def forward(self, x):
+        return self.linear0(torch.flatten(F.relu(self.conv0(x)), 1))
+
+
+def expected_conv_blk_s2_e(classes=3):
+    return _conv("conv0", 40, 34, 3) + _conv("conv1", 48, 40, 3) + _conv("conv2", 36, 48, 3) + _linear("linear0", classes, 36)
+
+
+def expected_conv_blk_s2_f(classes=2):
+    return _conv("conv0", 40, 33, 3) + _linear("linear0", classes, 1920)
+
+
 def expected_conv_blk_s2_a(classes=3):
     return _conv("conv0", 40, 33, 3) + _conv("conv1", 48, 40, 5) + _conv("conv2", 36, 48, 3) + _linear("linear0", classes, 36)
 
@@ -1354,6 +1385,7 @@ TWINS = {"cov_act": CovAct, "cov_conv": CovConv, "cov_pool": CovPool, "cov_norm_
          "conv_oc_b": ConvOcB, "conv_oc_c": ConvOcC, "conv_oc_d": ConvOcD, "conv_oc_e": ConvOcE, "conv_oc_f": ConvOcF, "conv_oc_g": ConvOcG, "conv_oc_h": ConvOcH, "conv_blk_a": ConvBlkA, "conv_blk_b": ConvBlkB, "conv_blk_c": ConvBlkC, "conv_blk_d": ConvBlkD, "conv_blk_e": ConvBlkE, "conv_blk_f": ConvBlkF,
          "conv_1x1_a": Conv1x1A, "conv_1x1_b": Conv1x1B, "conv_1x1_c": Conv1x1C, "conv_1x1_d": Conv1x1D, "conv_1x1_e": Conv1x1E, "conv_1x1_f": Conv1x1F, "conv_1x1_g": Conv1x1G, "conv_1x1_h": Conv1x1H,
          "conv_blk_s2_a": ConvBlkS2A, "conv_blk_s2_b": ConvBlkS2B, "conv_blk_s2_c": ConvBlkS2C, "conv_blk_s2_d": ConvBlkS2D,
+         "conv_blk_s2_e": ConvBlkS2E, "conv_blk_s2_f": ConvBlkS2F,
          "conv_blk_pad_a": ConvBlkPadA, "conv_blk_pad_b": ConvBlkPadB,
          "conv_pair_a": ConvPairA, "conv_pair_b": ConvPairB, "conv_pair_c": ConvPairC}
 EXPECTED = {"cov_act": expected_cov_act, "cov_conv": expected_cov_conv, "cov_pool": expected_cov_pool, "cov_norm_act": expected_cov_norm_act,
@@ -1368,6 +1400,7 @@ EXPECTED = {"cov_act": expected_cov_act, "cov_conv": expected_cov_conv, "cov_poo
             "conv_blk_a": expected_conv_blk_a, "conv_blk_b": expected_conv_blk_b, "conv_blk_c": expected_conv_blk_c, "conv_blk_d": expected_conv_blk_d, "conv_blk_e": expected_conv_blk_e, "conv_blk_f": expected_conv_blk_f,
             "conv_1x1_a": expected_conv_1x1_a, "conv_1x1_b": expected_conv_1x1_b, "conv_1x1_c": expected_conv_1x1_c, "conv_1x1_d": expected_conv_1x1_d, "conv_1x1_e": expected_conv_1x1_e, "conv_1x1_f": expected_conv_1x1_f, "conv_1x1_g": expected_conv_1x1_g, "conv_1x1_h": expected_conv_1x1_h,
             "conv_blk_s2_a": expected_conv_blk_s2_a, "conv_blk_s2_b": expected_conv_blk_s2_b, "conv_blk_s2_c": expected_conv_blk_s2_c, "conv_blk_s2_d": expected_conv_blk_s2_d,
+            "conv_blk_s2_e": expected_conv_blk_s2_e, "conv_blk_s2_f": expected_conv_blk_s2_f,
             "conv_blk_pad_a": expected_conv_blk_pad_a, "conv_blk_pad_b": expected_conv_blk_pad_b,
             "conv_pair_a": expected_conv_pair_a, "conv_pair_b": expected_conv_pair_b, "conv_pair_c": expected_conv_pair_c}
 FILES = {n: os.path.join(MODELS, n + ".cnn") for n in TWINS}
@@ -1379,6 +1412,7 @@ FILES["conv_oc_a"] = FILES["conv_oc_b"] = FILES["conv_oc_c"] = FILES["conv_oc_d"
 FILES["conv_blk_a"] = FILES["conv_blk_b"] = FILES["conv_blk_c"] = FILES["conv_blk_d"] = FILES["conv_blk_e"] = FILES["conv_blk_f"] = os.path.join(MODELS, "conv_blk.cnn")
 FILES["conv_1x1_a"] = FILES["conv_1x1_b"] = FILES["conv_1x1_c"] = FILES["conv_1x1_d"] = FILES["conv_1x1_e"] = FILES["conv_1x1_f"] = FILES["conv_1x1_g"] = FILES["conv_1x1_h"] = os.path.join(MODELS, "conv_1x1.cnn")
 FILES["conv_blk_s2_a"] = FILES["conv_blk_s2_b"] = FILES["conv_blk_s2_c"] = FILES["conv_blk_s2_d"] = os.path.join(MODELS, "conv_blk_s2.cnn")
+FILES["conv_blk_s2_e"] = FILES["conv_blk_s2_f"] = os.path.join(MODELS, "conv_blk_s2.cnn")
 FILES["conv_blk_pad_a"] = FILES["conv_blk_pad_b"] = os.path.join(MODELS, "conv_blk_pad.cnn")
 FILES["conv_pair_a"] = FILES["conv_pair_b"] = FILES["conv_pair_c"] = os.path.join(MODELS, "conv_pair.cnn")
 INPUT_SHAPE = {"cov_act": [3, 12, 12], "cov_conv": [3, 16, 16], "cov_pool": [3, 16, 15], "cov_norm_act": [3, 10, 10],
@@ -1391,6 +1425,7 @@ INPUT_SHAPE = {"cov_act": [3, 12, 12], "cov_conv": [3, 16, 16], "cov_pool": [3, 
                "conv_blk_a": [33, 5, 7], "conv_blk_b": [34, 9, 9], "conv_blk_c": [32, 24, 24], "conv_blk_d": [130, 4, 3], "conv_blk_e": [34, 11, 9], "conv_blk_f": [32, 6, 40],
                "conv_1x1_a": [130, 7, 7], "conv_1x1_b": [24, 9, 11], "conv_1x1_c": [200, 16, 16], "conv_1x1_d": [64, 33, 40], "conv_1x1_e": [96, 64, 31], "conv_1x1_f": [64, 14, 41], "conv_1x1_g": [128, 9, 9], "conv_1x1_h": [64, 10, 13],
                "conv_blk_s2_a": [33, 9, 9], "conv_blk_s2_b": [34, 8, 7], "conv_blk_s2_c": [32, 7, 7], "conv_blk_s2_d": [34, 9, 10],
+               "conv_blk_s2_e": [34, 9, 35], "conv_blk_s2_f": [33, 6, 31],
                "conv_blk_pad_a": [34, 4, 4], "conv_blk_pad_b": [33, 7, 7],
                "conv_pair_a": [3, 15, 13], "conv_pair_b": [3, 12, 12], "conv_pair_c": [3, 10, 10]}
 OUTPUT_SHAPE = {"cov_act": [5], "cov_conv": [5], "cov_pool": [3], "cov_norm_act": [4], "cov_residual": [3], "cov_concat": [6],
@@ -1400,6 +1435,7 @@ OUTPUT_SHAPE = {"cov_act": [5], "cov_conv": [5], "cov_pool": [3], "cov_norm_act"
                 "conv_blk_a": [3], "conv_blk_b": [2], "conv_blk_c": [2], "conv_blk_d": [2], "conv_blk_e": [2], "conv_blk_f": [2],
                 "conv_1x1_a": [3], "conv_1x1_b": [2], "conv_1x1_c": [2], "conv_1x1_d": [3], "conv_1x1_e": [2], "conv_1x1_f": [2], "conv_1x1_g": [2], "conv_1x1_h": [2],
                 "conv_blk_s2_a": [3], "conv_blk_s2_b": [2], "conv_blk_s2_c": [2], "conv_blk_s2_d": [3],
+                "conv_blk_s2_e": [3], "conv_blk_s2_f": [2],
                 "conv_blk_pad_a": [3], "conv_blk_pad_b": [2],
                 "conv_pair_a": [3], "conv_pair_b": [2], "conv_pair_c": [4]}
 
