@@ -7,7 +7,7 @@
 Emits MODEL's training C (BUILD/cnnc --emit=c --train --batch B; MODEL a name under models/ or
 a path to a .cnn file), takes the static function FUNCTION of it (the names bench/profile.sh
 prints: op3_layer2_conv2, op63_layer2_conv2_backward, op_conv0_param_grads, ...), keeps of a
-backward function only PART's block (dx or dw: the blocks the generated C marks
+backward function only PART's block (dx, dw or dx_pair: the blocks the generated C marks
 `/* profile: PART FLOPS */`; the other parts' blocks are left out; default: all), and builds a
 program that calls it REPEAT times (default 50) on buffers of random floats, one per pointer
 parameter (`int n` the batch B; packed weights `pk` NULL: packed at each call, as in training),
@@ -87,7 +87,7 @@ def main():
     ap.add_argument('build')
     ap.add_argument('model')
     ap.add_argument('function')
-    ap.add_argument('part', nargs='?', default='all', choices=['all', 'forward', 'dx', 'dw'])
+    ap.add_argument('part', nargs='?', default='all', choices=['all', 'forward', 'dx', 'dw', 'dx_pair'])
     ap.add_argument('--batch', type=int, default=8)
     ap.add_argument('--repeat', type=int, default=50)
     ap.add_argument('--flush', type=int, default=0, help='MB read and written before each call')

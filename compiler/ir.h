@@ -103,12 +103,12 @@ typedef struct Op {
                            other input, made earlier, read by the add alone); its dx is added
                            into that gradient's buffer, where the add's output (writes) is
                            planned; or 0 */
-    int bwd_pair;       /* head (a strided 1x1 conv's backward, training): the backward op of the
-                           strided conv that reads the same input (a residual block's body
-                           conv beside its shortcut) whose data gradient this op computes with
-                           its own in one kernel (OpInfo.dx_pair), the add of the two fused in
-                           (writes is its output); that op then computes its weight gradient
-                           alone (its writes is -1); or 0 */
+    int bwd_pair;       /* head (a conv's backward, training): the earlier backward op of a conv
+                           that reads the same input (a residual block's strided body conv and
+                           its 1x1 shortcut, either way round) whose data gradient this op
+                           computes with its own in one kernel (OpInfo.dx_pair), the add of the
+                           two fused in (writes is its output); that op then computes its weight
+                           gradient alone (its writes is -1); or 0 */
 } Op;
 
 typedef struct Graph {

@@ -159,10 +159,15 @@ static Shape conv_in(const Graph *g, const Op *op) {
     return g->values[op->pro_conv >= 0 ? g->ops[op->pro_conv].writes : op->in[0]].shape;
 }
 
-static double conv_flops(const Graph *g, const Op *op) {
+/* The multiply-adds of one image of conv op, 2 FLOPs each (also a part's figure for the profile). */
+static double conv_part_flops(const Graph *g, const Op *op) {
     Shape o = g->values[op->out].shape, in = conv_in(g, op);
-    double macs = (double)o.d[1] * o.d[2] * o.d[3] * (in.d[1] / op->a.groups) * op->a.kh * op->a.kw;
-    return 2 * macs + (op->a.bias ? (double)o.d[1] * o.d[2] * o.d[3] : 0);
+    return 2.0 * o.d[1] * o.d[2] * o.d[3] * (in.d[1] / op->a.groups) * op->a.kh * op->a.kw;
+}
+
+static double conv_flops(const Graph *g, const Op *op) {
+    Shape o = g->values[op->out].shape;
+    return conv_part_flops(g, op) + (op->a.bias ? (double)o.d[1] * o.d[2] * o.d[3] : 0);
 }
 
 static void conv_print_attrs(const Op *op, char *buf, size_t size) {
@@ -645,10 +650,7 @@ static void conv_emit_kernel(Emit *e, const Op *op, const Attrs *a, Shape in, Sh
 /* Marks the lines that follow, up to the next mark, as one part of the op for
  * bench/profile.sh, with the part's FLOPs per image. */
 static void conv_profile_mark(Cbuf *c, const char *part, const Graph *g, const Op *fwd) {
-    const Attrs *a = &fwd->a;
-    Shape o = g->values[fwd->out].shape, in = conv_in(g, fwd);
-    double flops = 2.0 * o.d[1] * o.d[2] * o.d[3] * (in.d[1] / a->groups) * a->kh * a->kw;
-    cb_line(c, "/* profile: %s %.0f */", part, flops);
+    cb_line(c, "/* profile: %s %.0f */", part, conv_part_flops(g, fwd));
 }
 
 static void conv_emit_forward(Emit *e, const Op *op) {
@@ -699,28 +701,24 @@ static bool conv_dx_by_kernel(const Attrs *a, Attrs *d) {
     return true;
 }
 
-/* A paired data gradient (Op.bwd_pair): the other op's forward, and the body and shortcut of the
- * pair (body: the strided conv, sc: the 1x1 one). */
-static void conv_pair_roles(const Graph *g, const Op *bwd, const Op *fwd, const Op **body, const Op **sc) {
-    const Op *other = &g->ops[g->ops[bwd->bwd_pair].fwd];
-    bool head_is_sc = conv_blk_dx_pair_scratch(g, other, fwd) >= 0;
-    *body = head_is_sc ? other : fwd;
-    *sc = head_is_sc ? fwd : other;
+/* The two convs of a paired data gradient (Op.bwd_pair), either of them a: the shortcut sc is
+ * the 1x1 one (conv_blk.c's phases take kernels of 3x3 and more only), the body the other. */
+static void conv_pair_roles(const Op *a, const Op *b, const Op **body, const Op **sc) {
+    bool a_is_sc = a->a.kh * a->a.kw == 1;
+    *body = a_is_sc ? b : a;
+    *sc = a_is_sc ? a : b;
 }
 
 /* OpInfo.dx_pair: conv_blk.c computes a strided conv's dx by phases with a 1x1 shortcut's of the
  * same stride (either may be fwd), when conv_emit_backward would take conv_blk.c for the strided
  * conv's dx alone (neither conv_wino.c nor conv_bwd.c ahead of it takes it). */
 static bool conv_dx_pair(const Graph *g, const Op *fwd, const Op *other) {
-    for (int r = 0; r < 2; r++) {
-        const Op *body = r ? other : fwd, *sc = r ? fwd : other;
-        Shape in = g->values[body->in[0]].shape, out = g->values[body->out].shape;
-        if (body->pro_conv < 0 && sc->pro_conv < 0 && conv_blk_dx_pair_scratch(g, body, sc) >= 0 &&
-            conv_wino_dx_scratch(g, &body->a, in, out) < 0 && conv_bwd_dx_scratch(&body->a, in, out) < 0 &&
-            conv_1x1_dx_scratch(&body->a, in, out) < 0)
-            return true;
-    }
-    return false;
+    const Op *body, *sc;
+    conv_pair_roles(fwd, other, &body, &sc);
+    Shape in = g->values[body->in[0]].shape, out = g->values[body->out].shape;
+    return body->pro_conv < 0 && sc->pro_conv < 0 && conv_blk_dx_pair_scratch(g, body, sc) >= 0 &&
+           conv_wino_dx_scratch(g, &body->a, in, out) < 0 && conv_bwd_dx_scratch(&body->a, in, out) < 0 &&
+           conv_1x1_dx_scratch(&body->a, in, out) < 0;
 }
 
 static int64_t conv_bwd_scratch(const Graph *g, const Op *bwd, const Op *fwd) {
@@ -736,7 +734,7 @@ static int64_t conv_bwd_scratch(const Graph *g, const Op *bwd, const Op *fwd) {
     need = need < 0 ? 0 : need;
     if (bwd->bwd_pair > 0) {
         const Op *body, *sc;
-        conv_pair_roles(g, bwd, fwd, &body, &sc);
+        conv_pair_roles(fwd, &g->ops[g->ops[bwd->bwd_pair].fwd], &body, &sc);
         need = conv_blk_dx_pair_scratch(g, body, sc);
     }
     if (by_kernel) {
@@ -860,13 +858,10 @@ static void conv_emit_backward(Emit *e, const Op *bwd, const Op *fwd) {
     }
     if (pair) {
         const Op *body, *sc;
-        conv_pair_roles(e->g, bwd, fwd, &body, &sc);
-        Shape bo = e->g->values[body->out].shape, so = e->g->values[sc->out].shape;
-        double flops = 2.0 * bo.d[1] * bo.d[2] * bo.d[3] * body->a.kh * body->a.kw * e->g->values[body->in[0]].shape.d[1] +
-                       2.0 * so.d[1] * so.d[2] * so.d[3] * e->g->values[sc->in[0]].shape.d[1];
+        conv_pair_roles(fwd, &e->g->ops[e->g->ops[bwd->bwd_pair].fwd], &body, &sc);
         cb_line(c, "/* dx: this conv's and %s's (%s) together, the add of the two fused in */", body == fwd ? sc->pname : body->pname,
                 body == fwd ? "its shortcut" : "its block's strided conv");
-        cb_line(c, "/* profile: dx_pair %.0f */", flops);
+        cb_line(c, "/* profile: dx_pair %.0f */", conv_part_flops(e->g, body) + conv_part_flops(e->g, sc));
         if (!conv_blk_emit_dx_pair(e, body, sc, sc == fwd)) {
             fprintf(stderr, "cnnc: internal error: op %%%d pairs its dx but conv_blk.c does not take the pair\n", bwd->out);
             exit(3);

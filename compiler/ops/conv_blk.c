@@ -712,8 +712,10 @@ static void blk_emit_skipping(Cbuf *c, const BlkGeo *q, const BlkTiles *t) {
 }
 
 /* What a job's reduction reads: rd, the offset of tap (kh, kw) of channel ic from xg (its block's
- * first channel of its image); nc, ncb: the channels and the channels a block (C names); acc:
- * the sums add to what buf holds (else the first block starts them at zero). */
+ * first channel of its image); nc, ncb: the channels and the channels a block (C names); acc: a
+ * tensor read in place (a paired shortcut's dy), whose sums add to what buf holds and whose tiles
+ * read no position past BQ (else the first block starts the sums at zero, and the copies' tails
+ * allow the positions up to BRQ). */
 typedef struct {
     const char *rd, *xg, *nc, *ncb;
     bool acc;
@@ -723,7 +725,6 @@ typedef struct {
 /* One loop of register tiles of blk_emit_blocks: NG groups of the block's channels in turn, PS
  * positions from q0 = lo to hi at a time; NV vectors of VL channels each (blk_v, VL declared by
  * the caller). */
-
 static void blk_emit_ptile(Cbuf *c, const BlkGeo *q, const BlkSrc *sr, const char *ps, const char *ng, const char *lo,
                            const char *hi) {
     const char *rd = sr->rd;
@@ -804,7 +805,7 @@ static void blk_emit_blocks(Cbuf *c, const BlkGeo *q, const BlkTiles *t, const c
     cb_line(c, "enum { VL = 8, PSM = 1, NGM = 1 };");
     cb_line(c, "#endif");
     cb_line(c, "typedef float blk_v __attribute__((vector_size(VL * 4)));");
-    if (src2) { /* read in place: no position past BQ */
+    if (sr->acc) { /* read in place: no position past BQ */
         cb_line(c, "enum { QM = BQ / PSM * PSM }; /* the last positions one at a time */");
     } else {
         cb_line(c, "/* the positions past BQ up to BRQ are not needed: rounded up to PSM when BRQ allows, else");
@@ -1044,6 +1045,8 @@ static void blk_emit(Emit *e, const BlkGeo *q, const char *src, const char *cons
         if (k == 0 && q->ic2) { /* the paired shortcut's dx: its dy read in place, added to the phase's sums */
             cb_line(c, "/* and the shortcut's dx at these pixels: its dy (a, b) x its weights, added to the sums */");
             BlkTiles t2 = {q, 0, 0, f->oh, f->ow, q->ow, 1, 1, 0, 0, false, false, {0}, {0}};
+            /* each channel's line prefetched two tiles ahead: layer2's pair 5.70-5.90 against 5.96-6.05 ms
+             * with its inputs from memory (bench/op_time.py --flush 32), the same in cache */
             BlkSrc s2 = {"(ptrdiff_t)ic * BQ", arena_printf("%s + ((ptrdiff_t)(g0 + i0 + ii) * BIC2 + ic0) * BQ", src2), "BIC2",
                          "BICB2", true, 32};
             blk_emit_blocks(c, q, &t2, arena_printf("wpk + %lld", (long long)q->wp2_at),
