@@ -121,7 +121,13 @@
  * against the pair): 6.8-7.0 against 6.7-6.8 ms with the input from memory, 6.5-6.6 against
  * 6.7-7.1 ms with it in cache, as in the step. The write-out through buf (the lanes hold output
  * channels) costs a 1x1 conv as much as a 3x3 one, for a ninth of the products; conv_1x1.c's
- * tile stores its rows of pixels straight from its registers. */
+ * tile stores its rows of pixels straight from its registers.
+ * Also tried and left out (bench/README.md, 2026-12-03 04:19 UTC): a strided forward's copies
+ * made per job a block of input channels at a time, in L2 (a job every output-channel block of
+ * a chunk of images, their sums in the slot's buffer), instead of one copy of a group that goes
+ * to memory and is read back once per output-channel block: layer2 and layer3 at batch 8 the
+ * same within noise (the tiles bound them); and the copies' row tails in overlapping vectors
+ * (conv_1x1.c's even-pixel copy): layer4's rows of 7 slower. */
 #include <stdbool.h>
 #include <stdio.h>
 
