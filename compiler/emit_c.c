@@ -135,6 +135,45 @@ void emit_transpose(Cbuf *c, const char *m, const char *type) {
     cb_line(c, "#endif");
 }
 
+void emit_lanes_head(Cbuf *c, const Op *op, const EmitPlanes *w) {
+    cb_line(c, "for (int j = 0; j < %s; j++) {", w->pitch);
+    cb_line(c, "const int oc = %s + j < %s ? %s + j : %s - 1; /* for the bias and the epilogue */", w->ch0, w->nc, w->ch0, w->nc);
+    cb_line(c, "(void)oc;");
+    cb_line(c, "const float v = %s;", op->a.bias ? "bq[j] + b[oc]" : "bq[j]");
+}
+
+void emit_planes_out(Emit *e, const Op *op, const EmitPlanes *w) {
+    Cbuf *c = e->c;
+    if (op && (op->a.bias || emit_has_epilogue(op))) {
+        cb_line(c, "for (int qq = %s; qq < %s; qq++) {", w->lo, w->hi);
+        cb_line(c, "float *const bq = %s + (ptrdiff_t)qq * %s;", w->buf, w->pitch);
+        emit_lanes_head(c, op, w);
+        cb_line(c, "bq[j] = %s;", emit_has_epilogue(op) ? emit_epilogue(e, op, "v", "oc") : "v");
+        cb_line(c, "}");
+        cb_line(c, "}");
+    }
+    cb_line(c, "int stored = %s; /* positions written by the vector path */", w->lo);
+    cb_line(c, "#if CNN_SHUFFLE");
+    cb_line(c, "if (%s >= CNN_VW) {", w->hi);
+    cb_line(c, "for (int q0 = %s; q0 < %s; q0 += CNN_VW) {", w->lo, w->hi);
+    cb_line(c, "const int qs = q0 + CNN_VW <= %s ? q0 : %s - CNN_VW; /* the last block overlaps */", w->hi, w->hi);
+    cb_line(c, "for (int jb = 0; jb < %s; jb += CNN_VW) {", w->nch);
+    cb_line(c, "cnn_vec m[CNN_VW];");
+    cb_line(c, "for (int p = 0; p < CNN_VW; p++)");
+    cb_line(c, "    memcpy(&m[p], %s + (ptrdiff_t)(qs + p) * %s + jb, sizeof m[p]);", w->buf, w->pitch);
+    emit_transpose(c, "m", "cnn_vec");
+    cb_line(c, "for (int j = 0; j < CNN_VW && jb + j < %s; j++)", w->nch);
+    cb_line(c, "    memcpy(%s + (ptrdiff_t)(jb + j) * %s + qs, &m[j], sizeof m[j]);", w->dst, w->plane);
+    cb_line(c, "}");
+    cb_line(c, "}");
+    cb_line(c, "stored = %s;", w->hi);
+    cb_line(c, "}");
+    cb_line(c, "#endif");
+    cb_line(c, "for (int j = 0; j < %s; j++)", w->nch);
+    cb_line(c, "    for (int qq = stored; qq < %s; qq++)", w->hi);
+    cb_line(c, "        %s[(ptrdiff_t)j * %s + qq] = %s[(ptrdiff_t)qq * %s + j];", w->dst, w->plane, w->buf, w->pitch);
+}
+
 const char *emit_float(double v) {
     char buf[64];
     snprintf(buf, sizeof buf, "%.9g", (double)(float)v);

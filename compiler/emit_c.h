@@ -77,6 +77,27 @@ void emit_simd(Cbuf *c, int n);
  * exchange their lanes l with l & h set and unset respectively; after them lane l of M[j] is
  * what lane j of M[l] was. */
 void emit_transpose(Cbuf *c, const char *m, const char *type);
+/* A conv's write-out from a pixel-major buffer to its output's channel planes (C expressions):
+ * position q's sums of the block's channels at buf + q * pitch, channel j's plane at
+ * dst + j * plane (position q at q), the positions [lo, hi) of nch channels written; the
+ * channels of the block are ch0 + j of the tensor's nc. Positions before lo are final in buf
+ * already (the last vector block may overlap them), so hi >= CNN_VW is the vector path's only
+ * condition. */
+typedef struct {
+    const char *buf, *pitch, *dst, *plane, *lo, *hi, *nch, *ch0, *nc;
+} EmitPlanes;
+/* The head of a loop over the lanes of one position's sums bq (j < W.pitch): oc (the tensor's
+ * channel; nc - 1 past nc) and v, the sum plus op's bias. The block ends with "}". */
+void emit_lanes_head(Cbuf *c, const Op *op, const EmitPlanes *w);
+/* The write-out: op's bias and fused epilogue (op may be NULL: none) applied in place, pixel by
+ * pixel in a loop over the block's lanes that compilers vectorize (the lanes past nc read
+ * channel nc - 1's parameters and are not stored); then, with vector shuffles (CNN_SHUFFLE),
+ * blocks of CNN_VW positions x CNN_VW channels transposed in registers (emit_transpose) and each
+ * channel's CNN_VW positions stored as one vector (the last block overlapping the one before),
+ * else, and for runs shorter than a vector, a float at a time. The loop that read buf a float
+ * at a time across the lanes took a sixth of ResNet-18's stem at batch 8 (conv_oc.c) and 5% of
+ * layer2's stride-2 forward (conv_blk.c). */
+void emit_planes_out(Emit *e, const Op *op, const EmitPlanes *w);
 /* A float literal that round-trips: 0.286000013f */
 const char *emit_float(double v);
 

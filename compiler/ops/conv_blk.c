@@ -846,54 +846,17 @@ static void blk_emit_blocks(Cbuf *c, const BlkGeo *q, const BlkTiles *t, const c
 }
 
 /* The write-out of a job: its BQ positions of each channel of the block through the bias and
- * the epilogue (op: forward only) to the channel's plane, 64 positions (8 KiB of buf, in L1) at
- * a time: first the bias and the epilogue in place, position by position in a loop over the
- * block's channels (contiguous in buf) that compilers vectorize (the lanes past BOC read channel
- * BOC - 1's parameters and are not stored); then with vector shuffles (CNN_SHUFFLE) blocks of VL
- * positions x VL channels transposed in registers (emit_transpose) and stored a channel's VL
- * positions at a time (the last block of a run overlapping the one before), else a float at a
- * time. Reading buf a float at a time across the lanes (gathers of BOCB-float stride) had taken
- * 5% of ResNet-18's layer2 stride-2 forward at batch 8. */
+ * the epilogue (op: forward only) to the channel's plane (emit_planes_out), 64 positions (8 KiB
+ * of buf, in L1) at a time. */
 static void blk_emit_out(Emit *e, const char *dst, const Op *op) {
     Cbuf *c = e->c;
-    bool lanes = op && (op->a.bias || emit_has_epilogue(op));
     cb_line(c, "const int ocn = BOC - cb * BOCB < BOCB ? BOC - cb * BOCB : BOCB;");
     cb_line(c, "for (int ii = 0; ii < ni; ii++) {");
     cb_line(c, "float *const bi = buf + (ptrdiff_t)ii * BRQ * BOCB;");
     cb_line(c, "float *const yb = %s + ((ptrdiff_t)(g0 + i0 + ii) * BOC + cb * BOCB) * BQ;", dst);
     cb_line(c, "for (int qa = 0; qa < BQ; qa += 64) { /* 64 positions of buf (8 KiB) at a time, in L1 */");
     cb_line(c, "const int qb = BQ - qa < 64 ? BQ : qa + 64;");
-    if (lanes) {
-        cb_line(c, "for (int qq = qa; qq < qb; qq++) {");
-        cb_line(c, "float *const bq = bi + (ptrdiff_t)qq * BOCB;");
-        cb_line(c, "for (int j = 0; j < BOCB; j++) {");
-        cb_line(c, "const int oc = cb * BOCB + j < BOC ? cb * BOCB + j : BOC - 1; /* for the bias and the epilogue */");
-        cb_line(c, "(void)oc;");
-        cb_line(c, "const float v = %s;", op->a.bias ? "bq[j] + b[oc]" : "bq[j]");
-        cb_line(c, "bq[j] = %s;", emit_has_epilogue(op) ? emit_epilogue(e, op, "v", "oc") : "v");
-        cb_line(c, "}");
-        cb_line(c, "}");
-    }
-    cb_line(c, "int stored = qa; /* positions written by the vector path */");
-    cb_line(c, "#if CNN_SHUFFLE");
-    cb_line(c, "if (BQ >= CNN_VW) {");
-    cb_line(c, "for (int q0 = qa; q0 < qb; q0 += CNN_VW) {");
-    cb_line(c, "const int qs = q0 + CNN_VW <= qb ? q0 : qb - CNN_VW; /* (positions before qa are final already) */");
-    cb_line(c, "for (int jb = 0; jb < ocn; jb += CNN_VW) {");
-    cb_line(c, "cnn_vec m[CNN_VW];");
-    cb_line(c, "for (int p = 0; p < CNN_VW; p++)");
-    cb_line(c, "    memcpy(&m[p], bi + (ptrdiff_t)(qs + p) * BOCB + jb, sizeof m[p]);");
-    emit_transpose(c, "m", "cnn_vec");
-    cb_line(c, "for (int j = 0; j < CNN_VW && jb + j < ocn; j++)");
-    cb_line(c, "    memcpy(yb + (ptrdiff_t)(jb + j) * BQ + qs, &m[j], sizeof m[j]);");
-    cb_line(c, "}");
-    cb_line(c, "}");
-    cb_line(c, "stored = qb;");
-    cb_line(c, "}");
-    cb_line(c, "#endif");
-    cb_line(c, "for (int j = 0; j < ocn; j++)");
-    cb_line(c, "    for (int qq = stored; qq < qb; qq++)");
-    cb_line(c, "        yb[(ptrdiff_t)j * BQ + qq] = bi[(ptrdiff_t)qq * BOCB + j];");
+    emit_planes_out(e, op, &(EmitPlanes){"bi", "BOCB", "yb", "BQ", "qa", "qb", "ocn", "cb * BOCB", "BOC"});
     cb_line(c, "}");
     cb_line(c, "}");
 }

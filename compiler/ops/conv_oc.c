@@ -205,60 +205,17 @@ static void oc_emit_pack(Emit *e, const OcGeo *q) {
     emit_pack_end(e);
 }
 
-/* The head of the write-out's loop over a pixel's OCB lanes (bq: the pixel's sums in buf): v,
- * the sum and the bias of channel oc (OC - 1 past OC in the last block). Block ends with "}". */
-static void oc_emit_lanes(Cbuf *c, const Op *op) {
-    cb_line(c, "for (int j = 0; j < OCB; j++) {");
-    cb_line(c, "const int oc = cb * OCB + j < OC ? cb * OCB + j : OC - 1; /* for the bias and epilogue */");
-    cb_line(c, "(void)oc;");
-    cb_line(c, "const float v = %s;", op->a.bias ? "bq[j] + b[oc]" : "bq[j]");
-}
-
 /* The write-out of output rows [r0, r1) of image i, block cb, from buf (flat position qa
- * first: the rows' positions are contiguous in buf and in each output plane). First the bias
- * and the epilogue in place, pixel by pixel in a loop over the block's channels (contiguous in
- * buf) that compilers vectorize; the channels past OC of the last block read the parameters of
- * channel OC - 1 and are not stored. Then buf, pixel-major, goes to the NCHW planes: with
- * vector shuffles (clang, gcc 12 and later), blocks of VL pixels x VL channels transposed in
- * registers, log2(VL) rounds in which rows r and r + h (r & h == 0) exchange their lanes l with
- * l & h set and unset respectively, so that each channel's VL pixels leave as one vector store
- * (the last block of the rows overlaps the one before it). The plain loop, a store per float
- * across OCB planes, took a sixth of ResNet-18's stem at batch 8 (14.2-14.4 -> 12.3 ms on a Zen 5).
- * Elsewhere, and for rows shorter than a vector, one loop per channel. */
+ * first: the rows' positions are contiguous in buf and in each output plane) through the bias
+ * and the epilogue to the block's NCHW planes (emit_planes_out). */
+static const EmitPlanes oc_planes = {"buf", "OCB", "yb", "OH * OW", "0", "len", "ocn", "cb * OCB", "OC"};
+
 static void oc_emit_store(Emit *e, const Op *op) {
     Cbuf *c = e->c;
-    const char *epi = emit_has_epilogue(op) ? emit_epilogue(e, op, "v", "oc") : "v";
     cb_line(c, "const int ocn = OC - cb * OCB < OCB ? OC - cb * OCB : OCB;");
     cb_line(c, "float *const yb = y + ((ptrdiff_t)i * OC + cb * OCB) * OH * OW + qa;");
     cb_line(c, "const int len = (r1 - r0) * OW; /* the rows' positions from qa */");
-    if (emit_has_epilogue(op) || op->a.bias) {
-        cb_line(c, "for (int qq = 0; qq < len; qq++) {");
-        cb_line(c, "float *const bq = buf + (ptrdiff_t)qq * OCB;");
-        oc_emit_lanes(c, op);
-        cb_line(c, "bq[j] = %s;", epi);
-        cb_line(c, "}");
-        cb_line(c, "}");
-    }
-    cb_line(c, "int stored = 0; /* positions written by the vector path */");
-    cb_line(c, "#if CNN_SHUFFLE");
-    cb_line(c, "if (len >= VL) {");
-    cb_line(c, "for (int q0 = 0; q0 < len; q0 += VL) {");
-    cb_line(c, "const int qs = q0 + VL <= len ? q0 : len - VL;");
-    cb_line(c, "for (int jb = 0; jb < ocn; jb += VL) {");
-    cb_line(c, "oc_v m[VL];");
-    cb_line(c, "for (int p = 0; p < VL; p++)");
-    cb_line(c, "    memcpy(&m[p], buf + (ptrdiff_t)(qs + p) * OCB + jb, sizeof m[p]);");
-    emit_transpose(c, "m", "oc_v");
-    cb_line(c, "for (int j = 0; j < VL && jb + j < ocn; j++)");
-    cb_line(c, "    memcpy(yb + (ptrdiff_t)(jb + j) * OH * OW + qs, &m[j], sizeof m[j]);");
-    cb_line(c, "}");
-    cb_line(c, "}");
-    cb_line(c, "stored = len;");
-    cb_line(c, "}");
-    cb_line(c, "#endif");
-    cb_line(c, "for (int j = 0; j < ocn; j++)");
-    cb_line(c, "    for (int qq = stored; qq < len; qq++)");
-    cb_line(c, "        yb[(ptrdiff_t)j * OH * OW + qq] = buf[(ptrdiff_t)qq * OCB + j];");
+    emit_planes_out(e, op, &oc_planes);
 }
 
 /* The register tile's target enums: VL floats per vector, NV = OCB / VL vectors, P pixels. */
@@ -516,7 +473,7 @@ bool conv_oc_emit_forward(Emit *e, const Op *op) {
         cb_line(c, "const float *bq = buf + (ptrdiff_t)(r * OW + col - qa) * OCB;");
         if (op->keeps >= 0)
             cb_line(c, "float tk[OCB];");
-        oc_emit_lanes(c, op);
+        emit_lanes_head(c, op, &oc_planes);
         cb_line(c, "const float t = %s;", epi);
         if (op->keeps >= 0)
             cb_line(c, "tk[j] = t;");
