@@ -168,8 +168,9 @@ done
 # above see the portable paths): the padding-skipping tiles of conv_blk.c once left a pointer
 # unused in tiles no tap reads, and conv.c's product tile a typedef, which only these builds
 # show. The --emit=c --train C of models running those kernels (conv_wino.c's F(2x2) and F(4x4)
-# too; conv_small.c's weight gradient on phases), under gcc and clang.
-for n in conv_blk_e conv_blk_s2_b cov_pool fuse_train_a conv_wino_a conv_wino_d conv_dws_a; do
+# too; conv_small.c's weight gradient on phases; resnet18_cifar, whose conv_1x1.c panels once
+# gave gcc -O2 a -Wmaybe-uninitialized), under gcc and clang.
+for n in conv_blk_e conv_blk_s2_b cov_pool fuse_train_a conv_wino_a conv_wino_d conv_dws_a resnet18_cifar; do
     case " ${STRICT_MODELS:-$n} " in *" $n "*) ;; *) continue ;; esac
     src=$(grep -l "^model $n\b" "$top"/models/*.cnn "$top"/tests/models/*.cnn | head -n 1)
     d=$tmp/native_$n

@@ -207,7 +207,7 @@ static const char *c1_left(const char *off) {
 }
 
 static void c1_emit_runs(Cbuf *c, const char *off, bool gaps, bool below) {
-    cb_line(c, "long long ruo[UNW];");
+    cb_line(c, "long long ruo[UNW] = {0}; /* (every panel has a run; gcc -O2 cannot tell) */");
     cb_line(c, "int ruj[UNW], rul[UNW], nrun = 0;");
     if (gaps) {
         cb_line(c, "int rus[UNW]; /* the run's floats of its input row */");
