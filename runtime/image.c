@@ -128,9 +128,15 @@ static unsigned char *pnm_decode(const char *path, const unsigned char *b, const
 
 /* stb_image 2.27 builds a JPEG Huffman table from a DHT segment without checking that its 16
  * code counts add up to at most 256 symbols, and then writes past its 257-entry arrays (found
- * by tests/fuzz/fuzz_image.c). The JPEG's markers are walked here first, and a DHT table of
- * more than 256 symbols is refused. False with err for such a file; true for anything else
- * (stb reports other faults itself). */
+ * by tests/fuzz/fuzz_image.c). And it decodes a scan with whatever its Huffman and quantization
+ * tables hold, defined or not: its decoder state is not zeroed, so a scan whose table no DHT
+ * segment defined read uninitialized memory and indexed an array at -1 (found by fuzz_image
+ * when the heap held other data: a nondeterministic crash). The JPEG's markers are walked here
+ * first, and a DHT table of more than 256 symbols is refused, as is a scan (SOS) that uses a
+ * Huffman table no DHT before it defined (a baseline scan its components' DC and AC tables, a
+ * progressive one the DC tables in a first DC scan, the AC tables in an AC scan) or a component
+ * whose quantization table no DQT before it defined. False with err for such a file; true for
+ * anything else (stb reports other faults itself). */
 static bool jpeg_tables_ok(const char *path, const unsigned char *b, size_t len, char *err) {
     /* stb finds the start-of-image marker as it finds every marker: after any number of 0xff
      * fill bytes, so a file may start ff ff ... ff d8 and still be read as a JPEG. */
@@ -140,6 +146,8 @@ static bool jpeg_tables_ok(const char *path, const unsigned char *b, size_t len,
     if (p == 0 || p >= len || b[p] != 0xd8)
         return true;
     p++;
+    bool huff[2][4] = {{false}}, quant[4] = {false}, progressive = false;   /* tables defined so far: [DC, AC][id] */
+    int comp_id[4], comp_tq[4], ncomp = 0;                                   /* the frame's components */
     while (p + 1 < len) {
         if (b[p] != 0xff) {   /* entropy-coded data: on to the next marker */
             p++;
@@ -167,7 +175,44 @@ static bool jpeg_tables_ok(const char *path, const unsigned char *b, size_t len,
                     n += b[q + i];
                 if (n > 256)
                     return rt_fail(err, "%s: not an image (corrupt JPEG: a Huffman table of %zu symbols)", path, n);
+                if (b[q] >> 4 <= 1 && (b[q] & 15) <= 3 && q + 17 + n <= len)
+                    huff[b[q] >> 4][b[q] & 15] = true;
                 q += 17 + n;
+            }
+        } else if (m == 0xdb) {
+            size_t q = p + 2;
+            while (q < end) {   /* tables of 64 entries of 8 or 16 bits */
+                size_t n = b[q] >> 4 ? 128 : 64;
+                if ((b[q] & 15) <= 3 && q + 1 + n <= len)
+                    quant[b[q] & 15] = true;
+                q += 1 + n;
+            }
+        } else if (m >= 0xc0 && m <= 0xc2 && p + 8 <= end) {   /* the frame: its components' quantization tables */
+            progressive = m == 0xc2;
+            ncomp = 0;
+            for (size_t i = 0; i < b[p + 7] && ncomp < 4 && p + 10 + 3 * i < end; i++, ncomp++)
+                comp_id[ncomp] = b[p + 8 + 3 * i], comp_tq[ncomp] = b[p + 10 + 3 * i];
+        } else if (m == 0xda && p + 3 <= end) {   /* a scan: the tables it decodes with */
+            size_t ns = b[p + 2], at = p + 3 + 2 * ns;
+            if (at + 3 > end)
+                break;   /* stb refuses a short scan header itself */
+            int ss = b[at], ah = b[at + 2] >> 4;
+            for (size_t i = 0; i < ns; i++) {
+                int id = b[p + 3 + 2 * i], td = b[p + 4 + 2 * i] >> 4, ta = b[p + 4 + 2 * i] & 15, k = 0;
+                while (k < ncomp && comp_id[k] != id)
+                    k++;
+                if (k == ncomp || td > 3 || ta > 3)
+                    continue;   /* stb refuses these itself */
+                const char *miss = (!progressive || (ss == 0 && ah == 0)) && !huff[0][td] ? "DC"
+                                   : (!progressive || ss > 0) && !huff[1][ta]       ? "AC"
+                                                                                    : NULL;
+                if (miss)
+                    return rt_fail(err, "%s: not an image (corrupt JPEG: a scan at byte %zu uses %s Huffman table %d, "
+                                   "which no DHT segment before it defines)", path, p - 2, miss,
+                                   miss[0] == 'D' ? td : ta);
+                if (comp_tq[k] > 3 || !quant[comp_tq[k]])
+                    return rt_fail(err, "%s: not an image (corrupt JPEG: a scan at byte %zu uses quantization table "
+                                   "%d, which no DQT segment before it defines)", path, p - 2, comp_tq[k]);
             }
         }
         p = end;

@@ -678,6 +678,40 @@ static void test_hostile_inputs(void) {
     write_bytes(tp("max15.pgm"), "P5\n2 1\n15\n\5\17", 12);
     CU_ASSERT_FATAL(image_load(tp("max15.pgm"), 1, 1, 2, false, px, err));
     CU_ASSERT(fabsf(px[0] - 85 / 255.0f) < 1e-6f && px[1] == 1.0f);
+    /* A JPEG of 8x8 grey pixels built by hand: SOI, DQT (table 0), SOF0 (one component, table
+     * 0), DHT DC 0 and DHT AC 0 (one code each: symbol 0, of one bit), SOS (DC 0, AC 0), the
+     * block's bits 0 (DC difference 0) and 0 (end of block) padded with ones, EOI. Whole, it
+     * decodes to 128 everywhere; without its AC table or its quantization table, the scan would
+     * decode with stb_image's uninitialized tables (an index of -1 once the heap held other
+     * data, found by fuzz_image) and is refused. */
+    {
+        static const unsigned char soi[] = {0xff, 0xd8}, eoi[] = {0x3f, 0xff, 0xd9};
+        static const unsigned char sof[] = {0xff, 0xc0, 0, 11, 8, 0, 8, 0, 8, 1, 1, 0x11, 0};
+        static const unsigned char dc[] = {0xff, 0xc4, 0, 20, 0x00, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0};
+        static const unsigned char ac[] = {0xff, 0xc4, 0, 20, 0x10, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0};
+        static const unsigned char sos[] = {0xff, 0xda, 0, 8, 1, 1, 0x00, 0, 63, 0};
+        unsigned char dqt[4 + 65] = {0xff, 0xdb, 0, 67, 0x00};
+        memset(dqt + 5, 1, 64);
+        const struct { const unsigned char *b; size_t n; } seg[] = {
+            {soi, sizeof soi}, {dqt, sizeof dqt}, {sof, sizeof sof}, {dc, sizeof dc}, {ac, sizeof ac}, {sos, sizeof sos}, {eoi, sizeof eoi}};
+        for (int drop = -1; drop <= 1; drop++) { /* whole, without DQT, without the AC table */
+            unsigned char jpg[256];
+            size_t n = 0;
+            for (int k = 0; k < 7; k++)
+                if (!(drop == 0 && k == 1) && !(drop == 1 && k == 4))
+                    memcpy(jpg + n, seg[k].b, seg[k].n), n += seg[k].n;
+            write_bytes(tp("t.jpg"), jpg, n);
+            bool ok = image_load(tp("t.jpg"), 1, 8, 8, false, px, err);
+            if (drop < 0) {
+                CU_ASSERT_FATAL(ok);
+                CU_ASSERT(fabsf(px[0] - 128 / 255.0f) < 1e-6f && fabsf(px[63] - 128 / 255.0f) < 1e-6f);
+            } else {
+                CU_ASSERT(!ok);
+                CU_ASSERT(err_has(err, drop == 0 ? "t.jpg: not an image (corrupt JPEG: a scan at byte 59 uses quantization table 0, which no DQT segment before it defines)"
+                                                 : "t.jpg: not an image (corrupt JPEG: a scan at byte 106 uses AC Huffman table 0, which no DHT segment before it defines)"));
+            }
+        }
+    }
     /* 16-bit samples (maxval > 255), big-endian: 500 of 1000 is 127.5, rounded to 128. */
     write_bytes(tp("wide.pgm"), "P5\n2 1\n1000\n\x01\xf4\x03\xe8", 16);
     CU_ASSERT_FATAL(image_load(tp("wide.pgm"), 1, 1, 2, false, px, err));
