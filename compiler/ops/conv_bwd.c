@@ -213,7 +213,7 @@ static bool dwc_emit(Emit *e, const Op *fwd) {
     cb_line(c, "const int ni = n - i0 < NI ? n - i0 : NI;");
     cb_line(c, "PARALLEL_FOR");
     cb_line(c, "for (int job = 0; job < ni * IHP; job++) { /* pack a row: channels last, zero-padded */");
-    cb_line(c, "const int i = job / IHP, r = job %% IHP, h = r - PH;");
+    cb_line(c, "const int i = job / IHP, h = job %% IHP - PH; /* image, input row */");
     cb_line(c, "float *row = xp + (ptrdiff_t)job * IWP * IC;");
     cb_line(c, "if (h < 0 || h >= IH) {");
     cb_line(c, "memset(row, 0, sizeof(float) * IWP * IC);");
