@@ -135,6 +135,17 @@ void emit_transpose(Cbuf *c, const char *m, const char *type) {
     cb_line(c, "#endif");
 }
 
+void emit_transposed_block(Cbuf *c, const char *src, const char *dst, const char *cond) {
+    cb_line(c, "{");
+    cb_line(c, "cnn_vec m[CNN_VW];");
+    cb_line(c, "for (int p = 0; p < CNN_VW; p++)");
+    cb_line(c, "    memcpy(&m[p], %s, sizeof m[p]);", src);
+    emit_transpose(c, "m", "cnn_vec");
+    cb_line(c, "for (int j = 0; j < CNN_VW%s%s; j++)", cond ? " && " : "", cond ? cond : "");
+    cb_line(c, "    memcpy(%s, &m[j], sizeof m[j]);", dst);
+    cb_line(c, "}");
+}
+
 void emit_lanes_head(Cbuf *c, const Op *op, const EmitPlanes *w) {
     cb_line(c, "for (int j = 0; j < %s; j++) {", w->pitch);
     cb_line(c, "const int oc = %s + j < %s ? %s + j : %s - 1; /* for the bias and the epilogue */", w->ch0, w->nc, w->ch0, w->nc);
@@ -157,14 +168,9 @@ void emit_planes_out(Emit *e, const Op *op, const EmitPlanes *w) {
     cb_line(c, "if (%s >= CNN_VW) {", w->hi);
     cb_line(c, "for (int q0 = %s; q0 < %s; q0 += CNN_VW) {", w->lo, w->hi);
     cb_line(c, "const int qs = q0 + CNN_VW <= %s ? q0 : %s - CNN_VW; /* the last block overlaps */", w->hi, w->hi);
-    cb_line(c, "for (int jb = 0; jb < %s; jb += CNN_VW) {", w->nch);
-    cb_line(c, "cnn_vec m[CNN_VW];");
-    cb_line(c, "for (int p = 0; p < CNN_VW; p++)");
-    cb_line(c, "    memcpy(&m[p], %s + (ptrdiff_t)(qs + p) * %s + jb, sizeof m[p]);", w->buf, w->pitch);
-    emit_transpose(c, "m", "cnn_vec");
-    cb_line(c, "for (int j = 0; j < CNN_VW && jb + j < %s; j++)", w->nch);
-    cb_line(c, "    memcpy(%s + (ptrdiff_t)(jb + j) * %s + qs, &m[j], sizeof m[j]);", w->dst, w->plane);
-    cb_line(c, "}");
+    cb_line(c, "for (int jb = 0; jb < %s; jb += CNN_VW)", w->nch);
+    emit_transposed_block(c, arena_printf("%s + (ptrdiff_t)(qs + p) * %s + jb", w->buf, w->pitch),
+                          arena_printf("%s + (ptrdiff_t)(jb + j) * %s + qs", w->dst, w->plane), arena_printf("jb + j < %s", w->nch));
     cb_line(c, "}");
     cb_line(c, "stored = %s;", w->hi);
     cb_line(c, "}");

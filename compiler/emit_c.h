@@ -77,6 +77,11 @@ void emit_simd(Cbuf *c, int n);
  * exchange their lanes l with l & h set and unset respectively; after them lane l of M[j] is
  * what lane j of M[l] was. */
 void emit_transpose(Cbuf *c, const char *m, const char *type);
+/* One block copied transposed through registers (inside #if CNN_SHUFFLE): CNN_VW vectors
+ * loaded, vector p from src (a C expression of p), transposed (emit_transpose), and vector j
+ * stored to dst (a C expression of j) for the j < CNN_VW for which cond holds (NULL: every j).
+ * Lane l of the vector stored for j is lane j of the vector loaded for p = l. */
+void emit_transposed_block(Cbuf *c, const char *src, const char *dst, const char *cond);
 /* A conv's write-out from a pixel-major buffer to its output's channel planes (C expressions):
  * position q's sums of the block's channels at buf + q * pitch, channel j's plane at
  * dst + j * plane (position q at q), the positions [lo, hi) of nch channels written; the

@@ -207,7 +207,8 @@ static const char *c1_left(const char *off) {
 }
 
 static void c1_emit_runs(Cbuf *c, const char *off, bool gaps, bool below) {
-    cb_line(c, "long long ruo[UNW] = {0}; /* (every panel has a run; gcc -O2 cannot tell) */");
+    cb_line(c, "long long ruo[UNW];");
+    cb_line(c, "ruo[0] = 0; /* (every panel has a run; gcc -O2 cannot tell) */");
     cb_line(c, "int ruj[UNW], rul[UNW], nrun = 0;");
     if (gaps) {
         cb_line(c, "int rus[UNW]; /* the run's floats of its input row */");
@@ -723,14 +724,8 @@ static void c1_emit_dw_strip(Cbuf *c, bool even) {
     cb_line(c, "}");
     cb_line(c, "#if CNN_SHUFFLE");
     cb_line(c, "for (int u0 = 0; u0 < ku; u0 += CNN_VW)");
-    cb_line(c, "for (int jb = 0; jb < UNW; jb += CNN_VW) {");
-    cb_line(c, "cnn_vec m[CNN_VW];");
-    cb_line(c, "for (int p = 0; p < CNN_VW; p++)");
-    cb_line(c, "    memcpy(&m[p], ut + (ptrdiff_t)(jb + p) * UKS + u0, sizeof m[p]);");
-    emit_transpose(c, "m", "cnn_vec");
-    cb_line(c, "for (int p = 0; p < CNN_VW; p++)");
-    cb_line(c, "    memcpy(dst + (ptrdiff_t)(k0 + u0 + p) * UNW + jb, &m[p], sizeof m[p]);");
-    cb_line(c, "}");
+    cb_line(c, "for (int jb = 0; jb < UNW; jb += CNN_VW)");
+    emit_transposed_block(c, "ut + (ptrdiff_t)(jb + p) * UKS + u0", "dst + (ptrdiff_t)(k0 + u0 + j) * UNW + jb", NULL);
     cb_line(c, "#else");
     cb_line(c, "for (int u = 0; u < ku; u++)");
     cb_line(c, "    for (int jc = 0; jc < UNW; jc++)");

@@ -235,12 +235,7 @@ static bool dwc_emit(Emit *e, const Op *fwd) {
     cb_line(c, "for (int c0 = 0; c0 < IC; c0 += CNN_VW)");
     cb_line(c, "for (int w0 = 0; w0 < IW; w0 += CNN_VW) {");
     cb_line(c, "const int ws = w0 + CNN_VW <= IW ? w0 : IW - CNN_VW; /* the last block overlaps */");
-    cb_line(c, "cnn_vec m[CNN_VW];");
-    cb_line(c, "for (int p = 0; p < CNN_VW; p++)");
-    cb_line(c, "    memcpy(&m[p], xs + (ptrdiff_t)(c0 + p) * IH * IW + ws, sizeof m[p]);");
-    emit_transpose(c, "m", "cnn_vec");
-    cb_line(c, "for (int j = 0; j < CNN_VW; j++)");
-    cb_line(c, "    memcpy(row + (ptrdiff_t)(ws + j + PW) * IC + c0, &m[j], sizeof m[j]);");
+    emit_transposed_block(c, "xs + (ptrdiff_t)(c0 + p) * IH * IW + ws", "row + (ptrdiff_t)(ws + j + PW) * IC + c0", NULL);
     cb_line(c, "}");
     cb_line(c, "continue;");
     cb_line(c, "}");
