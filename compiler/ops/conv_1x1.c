@@ -15,7 +15,10 @@
  * are one product C[m][nn] (+)= sum over k of A[m][k] B[k][nn] each, computed by one register
  * tile: MR = 6 rows of C x one panel of 64 columns, as 6 x 4 vectors of 16 floats with
  * AVX-512 (24 accumulators, 4 loads and a broadcast: 29 of the 32 registers), 6 x 2 vectors
- * of 8 with AVX (14 of 16, the panel in 4 passes), 6 x 1 otherwise; per step k, the panel row's
+ * of 8 with AVX (14 of 16, the panel in 4 passes), 6 x 1 otherwise (a last row block of
+ * M % 6 rows runs a tile of those rows: 128 channels are 21 blocks and 2 rows, whose tile of
+ * 6 had spent 3% of the products on nothing; the 64 -> 128 shortcut's forward at batch 8,
+ * one thread, in cache, 5 alternations: 0.623-0.633 -> 0.613-0.629 ms); per step k, the panel row's
  * vectors and MR broadcast floats of A feed MR x NR fused multiply-adds. The operands are
  * packed so that both reads are contiguous:
  *   A  ap[MB][K][MR]   MR rows of A side by side (zero past M): the weights (forward: W,
@@ -78,7 +81,11 @@
  * the same run PF channels on (more lines in flight than the hardware prefetcher keeps across
  * many planes: dw 1.25 -> 1.00-1.06 ms there; without it the forward took 0.90 -> 1.08 ms);
  * prefetching the next group's panels during a group's tiles measured no gain on top of it
- * and was left out.
+ * and was left out; so did (2026-12-03, the 64 -> 128 shortcut's forward at batch 8, one
+ * thread, bench/op_time.py alternated with the code before) prefetching the next group's
+ * input rows a share per tile (0.59-0.60 -> 0.63-0.64 ms with the input in cache, its 258 KB
+ * a group passing through L1 past the tile's panel; 0.80-0.82 -> 0.80-0.85 from memory) and
+ * prefetching the next row block's output lines for writing (unchanged either way).
  *
  * dx adding into another gradient (Op.bwd_acc: the add of a residual block's two input
  * gradients fused in, pass_fuse.c): dx's buffer already holds the body's gradient; the
@@ -238,32 +245,19 @@ static void c1_emit_runs(Cbuf *c, const char *off, bool gaps, bool below) {
  * direct (or NULL): a C expression under which the tile stores its rows in the destination
  * itself (row mm = mb * UMR + t < UM at ud + mm * dpl, 64 consecutive floats: through val, a
  * vector expression of v and mm, and added into what is there when acc) instead of in cq. */
-static void c1_emit_tile_to(Cbuf *c, const char *ldc, const char *first, bool narrow, const char *aat, const char *kcount,
-                            const char *ldb, const char *direct, const char *dpl, const char *val, bool acc);
-static void c1_emit_tile(Cbuf *c, const char *ldc, const char *first, bool narrow, const char *aat) {
-    c1_emit_tile_to(c, ldc, first, narrow, aat, "kn", "UNW", NULL, NULL, NULL, false);
+static void c1_emit_tile_to(Cbuf *c, int mrem, const char *ldc, const char *first, bool narrow, const char *aat,
+                            const char *kcount, const char *ldb, const char *direct, const char *dpl, const char *val, bool acc);
+static void c1_emit_tile(Cbuf *c, int mrem, const char *ldc, const char *first, bool narrow, const char *aat) {
+    c1_emit_tile_to(c, mrem, ldc, first, narrow, aat, "kn", "UNW", NULL, NULL, NULL, false);
 }
 
-/* aat: A's element of row t and step k (packed: aq[k * UMR + t]); kcount: the steps; ldb: the
- * row pitch of B at bq (UNW when packed). */
-static void c1_emit_tile_to(Cbuf *c, const char *ldc, const char *first, bool narrow, const char *aat, const char *kcount,
-                            const char *ldb, const char *direct, const char *dpl, const char *val, bool acc) {
-    if (narrow) { /* inside #if CNN_VECTORS */
-        cb_line(c, "enum { UNR = 1 };");
-        cb_line(c, "for (int s0 = 0; s0 < CNN_VW; s0 += CNN_VW) {");
-    } else {
-        cb_line(c, "#if CNN_VECTORS");
-        cb_line(c, "#if defined(__AVX512F__)");
-        cb_line(c, "enum { UNR = 4 };");
-        cb_line(c, "#elif defined(__AVX__)");
-        cb_line(c, "enum { UNR = 2 };");
-        cb_line(c, "#else");
-        cb_line(c, "enum { UNR = 1 };");
-        cb_line(c, "#endif");
-        cb_line(c, "for (int s0 = 0; s0 < UNW; s0 += UNR * CNN_VW) {");
-    }
-    cb_line(c, "cnn_vec acc[UMR][UNR];");
-    cb_line(c, "for (int t = 0; t < UMR; t++)");
+/* The vector tile's loop over the panel's vectors, for UTR rows (an enum of the block around
+ * it: UMR, or the rows of a last, partial row block). */
+static void c1_emit_tile_vec(Cbuf *c, const char *ldc, const char *first, bool narrow, const char *aat, const char *kcount,
+                             const char *ldb, const char *direct, const char *dpl, const char *val, bool acc) {
+    cb_line(c, "for (int s0 = 0; s0 < %s; s0 += UNR * CNN_VW) {", narrow ? "CNN_VW" : "UNW");
+    cb_line(c, "cnn_vec acc[UTR][UNR];");
+    cb_line(c, "for (int t = 0; t < UTR; t++)");
     cb_line(c, "    for (int v = 0; v < UNR; v++) {");
     cb_line(c, "        if (%s)", first);
     cb_line(c, "            acc[t][v] = (cnn_vec){0};");
@@ -274,7 +268,7 @@ static void c1_emit_tile_to(Cbuf *c, const char *ldc, const char *first, bool na
     cb_line(c, "cnn_vec bv[UNR];");
     cb_line(c, "for (int v = 0; v < UNR; v++)");
     cb_line(c, "    memcpy(&bv[v], bq + (ptrdiff_t)k * %s + s0 + v * CNN_VW, sizeof bv[v]);", ldb);
-    cb_line(c, "for (int t = 0; t < UMR; t++) {");
+    cb_line(c, "for (int t = 0; t < UTR; t++) {");
     cb_line(c, "const float s = %s;", aat);
     cb_line(c, "for (int v = 0; v < UNR; v++)");
     cb_line(c, "    acc[t][v] += s * bv[v];");
@@ -282,7 +276,7 @@ static void c1_emit_tile_to(Cbuf *c, const char *ldc, const char *first, bool na
     cb_line(c, "}");
     if (direct) {
         cb_line(c, "if (%s) {", direct);
-        cb_line(c, "for (int t = 0; t < UMR; t++) {");
+        cb_line(c, "for (int t = 0; t < UTR; t++) {");
         cb_line(c, "const int mm = mb * UMR + t;");
         cb_line(c, "if (mm < UM)");
         cb_line(c, "    for (int v = 0; v < UNR; v++) {");
@@ -298,9 +292,40 @@ static void c1_emit_tile_to(Cbuf *c, const char *ldc, const char *first, bool na
         cb_line(c, "}");
         cb_line(c, "} else");
     }
-    cb_line(c, "for (int t = 0; t < UMR; t++)");
+    cb_line(c, "for (int t = 0; t < UTR; t++)");
     cb_line(c, "    for (int v = 0; v < UNR; v++)");
     cb_line(c, "        memcpy(cq + (ptrdiff_t)t * %s + s0 + v * CNN_VW, &acc[t][v], sizeof acc[t][v]);", ldc);
+    cb_line(c, "}");
+}
+
+/* aat: A's element of row t and step k (packed: aq[k * UMR + t]); kcount: the steps; ldb: the
+ * row pitch of B at bq (UNW when packed). mrem: M % MR, the rows of the last row block (mb ==
+ * UMB - 1) when not 0: that block runs a tile of those rows alone (128 output channels are 21
+ * blocks of 6 and one of 2, whose tile of 6 rows spent 3% of the products on rows past M). */
+static void c1_emit_tile_to(Cbuf *c, int mrem, const char *ldc, const char *first, bool narrow, const char *aat,
+                            const char *kcount, const char *ldb, const char *direct, const char *dpl, const char *val, bool acc) {
+    if (narrow) { /* inside #if CNN_VECTORS */
+        cb_line(c, "enum { UNR = 1 };");
+    } else {
+        cb_line(c, "#if CNN_VECTORS");
+        cb_line(c, "#if defined(__AVX512F__)");
+        cb_line(c, "enum { UNR = 4 };");
+        cb_line(c, "#elif defined(__AVX__)");
+        cb_line(c, "enum { UNR = 2 };");
+        cb_line(c, "#else");
+        cb_line(c, "enum { UNR = 1 };");
+        cb_line(c, "#endif");
+    }
+    if (mrem > 0) {
+        cb_line(c, "if (mb == UMB - 1) { /* the last row block: its %d rows alone */", mrem);
+        cb_line(c, "enum { UTR = %d };", mrem);
+        c1_emit_tile_vec(c, ldc, first, narrow, aat, kcount, ldb, direct, dpl, val, acc);
+        cb_line(c, "} else {");
+    } else {
+        cb_line(c, "{");
+    }
+    cb_line(c, "enum { UTR = UMR };");
+    c1_emit_tile_vec(c, ldc, first, narrow, aat, kcount, ldb, direct, dpl, val, acc);
     cb_line(c, "}");
     if (narrow)
         return;
@@ -511,11 +536,11 @@ static void c1_emit_mm(Emit *e, int m, int k, const char *aexpr, const char *src
     cb_line(c, "float *const cq = ucb + (ptrdiff_t)mb * UMR * UNW;");
     cb_line(c, "#if CNN_VECTORS");
     cb_line(c, "if (ucols <= CNN_VW) { /* a last panel of one vector's columns or fewer: the tile of those alone */");
-    c1_emit_tile(c, "UNW", "k0 == 0", true, "aq[k * UMR + t]");
+    c1_emit_tile(c, m % MR, "UNW", "k0 == 0", true, "aq[k * UMR + t]");
     cb_line(c, "} else");
     cb_line(c, "#endif");
     cb_line(c, "{");
-    c1_emit_tile_to(c, "UNW", "k0 == 0", false, "aq[k * UMR + t]", "kn", inplace ? "ldb" : "UNW", direct ? "udirect && k0 + kn == UK" : NULL, dpl,
+    c1_emit_tile_to(c, m % MR, "UNW", "k0 == 0", false, "aq[k * UMR + t]", "kn", inplace ? "ldb" : "UNW", direct ? "udirect && k0 + kn == UK" : NULL, dpl,
                     op && op->a.bias ? "acc[t][v] + b[mm]" : "acc[t][v]", acc);
     cb_line(c, "}");
     cb_line(c, "}");
@@ -775,7 +800,7 @@ bool conv_1x1_emit_dw(Emit *e, const Op *fwd) {
     cb_line(c, "for (int t = 0; t < UMR; t++)");
     cb_line(c, "    ar[t] = dy + (im * UOC + (mb * UMR + t < UOC ? mb * UMR + t : UOC - 1)) * UQ + qq;");
     cb_line(c, "const float *const bq = ubp + ((ptrdiff_t)pb * UCK + ka) * UNW;");
-    c1_emit_tile_to(c, "ULD", "c0 == 0 && ka == 0", false, "ar[t][k]", "kseg", "UNW", NULL, NULL, NULL, false);
+    c1_emit_tile_to(c, oc % MR, "ULD", "c0 == 0 && ka == 0", false, "ar[t][k]", "kseg", "UNW", NULL, NULL, NULL, false);
     cb_line(c, "ka += kseg;");
     cb_line(c, "}");
     cb_line(c, "}");
