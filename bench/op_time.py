@@ -15,6 +15,10 @@ with -O3 -march=native as bench/profile.sh builds. It prints the median and the 
 in ms, the GFLOP/s of the median from the part's FLOPS when the function has one part, and a
 checksum of the written buffers (equal between two versions of a kernel that compute the same
 sums in the same order).
+--before F1,F2: functions of the same C called (untimed) before each call, in order, a pointer
+parameter named as one of FUNCTION's sharing its buffer: the caches as the step leaves them for
+FUNCTION (e.g. --before op61_layer2_conv0_backward for op63_layer2_conv2_backward of
+bench/resnet18_shortcuts.cnn: the weight gradient that reads the same input x just before).
 --flush MB: before each call, read and write MB megabytes of another buffer (the op's inputs
 then come from memory, as after other layers in a step; default 0: they stay in the caches as
 far as they fit).
@@ -53,6 +57,7 @@ int main(void) {
     static double t[R];
     for (int r = 0; r < R; r++) {
         if (junk) for (size_t i = 0; i < flush; i += 16) junk[i] += 1.0f;
+%(before)s
         const double t0 = now();
         %(call)s;
         t[r] = now() - t0;
@@ -90,6 +95,8 @@ def main():
     ap.add_argument('part', nargs='?', default='all', choices=['all', 'forward', 'dx', 'dw', 'dx_pair'])
     ap.add_argument('--batch', type=int, default=8)
     ap.add_argument('--repeat', type=int, default=50)
+    ap.add_argument('--before', default='', help='functions (comma-separated) called untimed before each call, '
+                    'in order; a pointer parameter of the same name as one of FUNCTION\'s shares its buffer')
     ap.add_argument('--flush', type=int, default=0, help='MB read and written before each call')
     ap.add_argument('--cc', default=os.environ.get('CC', 'clang'))
     ap.add_argument('--keep', help='a directory for the generated C and the program (else a temporary one)')
@@ -147,11 +154,31 @@ def main():
             args.append(name)
             if not p.startswith('const') and name != 'scratch':
                 sums.append('    for (size_t i = 0; i < ((size_t)1 << 24); i += 7) cs += %s[i];' % name)
+    before = []
+    have = set(args)
+    for fn in [f for f in a.before.split(',') if f]:
+        h = 'static CNN_NOINLINE void %s(' % fn
+        fl = [l for l in lines if l.startswith(h)]
+        if not fl:
+            sys.exit('op_time: no function %s (--before) in %s' % (fn, cfile))
+        bargs = []
+        for k, p in enumerate(x.strip() for x in fl[0][len(h):fl[0].index(')')].split(',')):
+            name = p.split()[-1].lstrip('*')
+            if p.startswith('int'):
+                bargs.append(str(a.batch) if name == 'n' else '0')
+            elif name == 'pk':
+                bargs.append('NULL')
+            else:
+                if name not in have:
+                    decls.append('    float *const %s = buf((size_t)1 << 24, %du);' % (name, 100 + len(decls)))
+                    have.add(name)
+                bargs.append(name)
+        before.append('        %s(%s);' % (fn, ', '.join(bargs)))
     mod = os.path.join(work, 'op.c')
     open(mod, 'w').write('\n'.join(lines))
     prog = os.path.join(work, 'op_time.c')
     open(prog, 'w').write(HARNESS % {'src': mod, 'repeat': a.repeat, 'flush': a.flush, 'decls': '\n'.join(decls),
-                                     'call': '%s(%s)' % (a.function, ', '.join(args)), 'sums': '\n'.join(sums),
+                                     'call': '%s(%s)' % (a.function, ', '.join(args)), 'before': '\n'.join(before), 'sums': '\n'.join(sums),
                                      'name': a.function + ('' if a.part == 'all' else ' ' + a.part), 'flops': '%d.0' % flops})
     exe = os.path.join(work, 'op_time')
     r = subprocess.run([a.cc, '-std=c99', '-O3', '-march=native', '-mprefer-vector-width=512', '-fno-math-errno', '-fopenmp',
