@@ -41,6 +41,9 @@ CC=${CC:-clang}
 lines=""
 case $CC in *clang*) lines="-mllvm -use-unknown-locations=Disable" ;; esac
 command -v perf >/dev/null 2>&1 || { echo "profile: perf is missing (apt-get install linux-perf)" >&2; exit 1; }
+src=$ROOT/models/$m.cnn
+case $m in *.cnn) src=$m; d=$(cd "$(dirname "$m")" 2>/dev/null && pwd) && src=$d/$(basename "$m"); m=$(basename "$m" .cnn) ;; esac
+[ -f "$src" ] || { echo "profile: no model $src (MODEL: a name under models/ or a path to a .cnn file)" >&2; exit 1; }
 if [ $train = 0 ]; then
     # keep the comments in MODEL.i: clang takes -C only through -Xclang alongside -save-temps
     keep=-C
@@ -48,7 +51,8 @@ if [ $train = 0 ]; then
     W=$(cd "$B" && pwd)/bench/profile-$m.b$b
     mkdir -p "$W"
     (cd "$W" && rm -f ./*.i ./*.s ./*.bc ./*.o &&
-        CC=$CC CNNC_CFLAGS="-g $lines -save-temps $keep" "$CNNC" "$ROOT/models/$m.cnn" -o "$W/$m" --batch "$b" 2>/dev/null)
+        CC=$CC CNNC_CFLAGS="-g $lines -save-temps $keep" "$CNNC" "$src" -o "$W/$m" --batch "$b" 2>"$W/cnnc.err") ||
+        { echo "profile: cnnc could not build $src:" >&2; cat "$W/cnnc.err" >&2; exit 1; }
     perf record -q -o "$W/perf.data" -F "${PROFILE_FREQ:-999}" "$W/$m" bench --threads "$t" --repeat "$r"
     perf report -i "$W/perf.data" --no-children --sort srcline --stdio 2>/dev/null >"$W/srclines.txt"
     # a program emitted in parts: every part's functions
@@ -56,8 +60,6 @@ if [ $train = 0 ]; then
     python3 "$HERE/profile_map.py" "$W/$(echo "$ifiles" | sed "s|,|,$W/|g")$m.i" "$(echo "$ifiles" | sed 's/\.i,/.c,/g')$m.c" "$W/srclines.txt"
     exit 0
 fi
-src=$ROOT/models/$m.cnn
-case $m in *.cnn) src=$m; m=$(basename "$m" .cnn) ;; esac
 W=$(cd "$B" && pwd)/bench/profile-$m.train.b$b
 rm -rf "$W/c"
 mkdir -p "$W/c"
