@@ -74,6 +74,28 @@ int main(void) {
 '''
 
 
+def call_args(sig, batch, decls, have, seed, sums=None):
+    """The arguments of a call to a function of parameter list sig: `int n` the batch, other
+    ints 0, packed weights `pk` NULL, a buffer of random floats per pointer (declared in decls
+    unless have names it already; seed(k) for the k-th parameter; its checksum in sums when
+    given and the function writes it)."""
+    args = []
+    for k, p in enumerate(x.strip() for x in sig.split(',')):
+        name = p.split()[-1].lstrip('*')
+        if p.startswith('int'):
+            args.append(str(batch) if name == 'n' else '0')
+        elif name == 'pk':
+            args.append('NULL')
+        else:
+            if name not in have:
+                decls.append('    float *const %s = buf((size_t)1 << 24, %du);' % (name, seed(k)))
+                have.add(name)
+                if sums is not None and not p.startswith('const') and name != 'scratch':
+                    sums.append('    for (size_t i = 0; i < ((size_t)1 << 24); i += 7) cs += %s[i];' % name)
+            args.append(name)
+    return args
+
+
 def block_end(lines, start):
     """The index of the line whose '}' closes the block opened on lines[start] (braces counted,
     comments left out), or -1."""
@@ -141,38 +163,15 @@ def main():
     elif len(parts) == 1:
         flops = parts[0][1] * a.batch
     st = [i for i, l in enumerate(lines) if l.startswith(head)][0]
-    params = lines[st][len(head):lines[st].index(')')]
-    decls, args, sums = [], [], []
-    for k, p in enumerate(x.strip() for x in params.split(',')):
-        name = p.split()[-1].lstrip('*')
-        if p.startswith('int'):
-            args.append(str(a.batch) if name == 'n' else '0')
-        elif name == 'pk':
-            args.append('NULL')
-        else:
-            decls.append('    float *const %s = buf((size_t)1 << 24, %du);' % (name, k + 1))
-            args.append(name)
-            if not p.startswith('const') and name != 'scratch':
-                sums.append('    for (size_t i = 0; i < ((size_t)1 << 24); i += 7) cs += %s[i];' % name)
+    decls, sums, have = [], [], set()
+    args = call_args(lines[st][len(head):lines[st].index(')')], a.batch, decls, have, lambda k: k + 1, sums)
     before = []
-    have = set(args)
     for fn in [f for f in a.before.split(',') if f]:
         h = 'static CNN_NOINLINE void %s(' % fn
         fl = [l for l in lines if l.startswith(h)]
         if not fl:
             sys.exit('op_time: no function %s (--before) in %s' % (fn, cfile))
-        bargs = []
-        for k, p in enumerate(x.strip() for x in fl[0][len(h):fl[0].index(')')].split(',')):
-            name = p.split()[-1].lstrip('*')
-            if p.startswith('int'):
-                bargs.append(str(a.batch) if name == 'n' else '0')
-            elif name == 'pk':
-                bargs.append('NULL')
-            else:
-                if name not in have:
-                    decls.append('    float *const %s = buf((size_t)1 << 24, %du);' % (name, 100 + len(decls)))
-                    have.add(name)
-                bargs.append(name)
+        bargs = call_args(fl[0][len(h):fl[0].index(')')], a.batch, decls, have, lambda k: 100 + len(decls))
         before.append('        %s(%s);' % (fn, ', '.join(bargs)))
     mod = os.path.join(work, 'op.c')
     open(mod, 'w').write('\n'.join(lines))
