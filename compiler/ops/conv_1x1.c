@@ -109,8 +109,8 @@
  * from 14x14: 21.5 -> 14.3, 31.8 -> 16.2, 28.9 -> 12.1. At stride 1 a reduction of 64 ran
  * slower then (64 -> 256 at 56x56 forward 6.9 -> 12.4, 256 -> 64 dx 7.5 -> 11.8: conv.c's
  * direct kernel does well on wide rows), hence a limit of 128 there; since the tile stores
- * and reads in place, the forward takes reductions from 16 (c1_takes: ResNet-50 unchanged,
- * the inverted-residual nets 1.2-1.6 times faster). */
+ * and reads in place, the forward and dx take reductions from 16 (c1_takes: that dx 5.1 ->
+ * 4.0 ms, the inverted-residual nets' inference 1.2-1.6 times faster). */
 #include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
@@ -132,32 +132,30 @@ bool conv_1x1_emit_dw(Emit *e, const Op *fwd);
  * packed B and a packed dy would take: dy is no longer packed, the chunk was kept);
  * SP_FLOATS, NP_MAX: the floats of a slot's packed panels and their most (a job packs up to
  * NP_MAX panels at once, so that it reads each channel plane of the input in long runs). */
-enum { MR = 6, NW = 64, KC = 64, SLOTS = 8, DW_CHUNK = 1 << 18, RED_MIN = 128, RED_MIN_STRIDED = 64, RED_MIN_FWD = 16, SP_FLOATS = 1 << 16, NP_MAX = 8, KS = 64, PF = 4 };
+enum { MR = 6, NW = 64, KC = 64, SLOTS = 8, DW_CHUNK = 1 << 18, RED_MIN = 16, SP_FLOATS = 1 << 16, NP_MAX = 8, KS = 64, PF = 4 };
 
 static int64_t round16(int64_t n) { return (n + 15) / 16 * 16; }
 
 /* Whether the layer is a 1x1 conv this file takes: one group, no padding, channels enough
- * for the tile; red: the product's reduction (forward: IC, dx: OC, dw: 0). The forward takes
- * every reduction of RED_MIN_FWD and more: since the tile stores whole panels from its
- * registers and reads unstrided panels in place, it beats conv.c's direct kernel on the short
- * reductions of inverted-residual nets too (1 thread, batch 8, ms a call, conv.c's kernel
- * below a reduction of 128 -> this file: MobileNetV2 at 224 112 -> 80, at 64x64 16.3 -> 10.3,
- * EfficientNet-B0 138 -> 117-123, MobileNetV3-small 19.7 -> 16.3; on two threads MobileNetV2
- * 61.5 -> 46.5 at batch 8 and 9.4 -> 7.0 at batch 1; ResNet-50 and GoogLeNet unchanged, 328-335
- * and 118-121; 2026-12-03). The dx at stride 1 keeps RED_MIN: a reduction of 64 measured
- * slower than conv.c's kernel there (ResNet-50's 256 -> 64 dx at 56x56, 7.5 -> 11.8 ms, with
- * an older tile), not measured since; strided, 64 is faster than conv.c's product path
- * already. The weight gradient wants a full panel of 64 input channels (fewer leave lanes
- * idle). */
-static bool c1_takes(const Attrs *a, Shape in, Shape out, int red, bool fwd) {
+ * for the tile; red: the product's reduction (forward: IC, dx: OC, dw: 0). The forward and
+ * the dx take every reduction of RED_MIN and more, at any stride. (They had needed 128 at
+ * stride 1 and 64 strided, from measurements before the tile stored whole panels from its
+ * registers and read unstrided panels in place.) Measured 2026-12-03 against conv.c's kernels
+ * (ms, one thread): forwards at batch 8 a call, MobileNetV2 at 224 112 -> 80, at 64x64 16.3 ->
+ * 10.3, EfficientNet-B0 138 -> 117-123, MobileNetV3-small 19.7 -> 16.3, ResNet-50 and
+ * GoogLeNet unchanged (328-335, 118-121); on two threads MobileNetV2 61.5 -> 46.5 at batch 8
+ * and 9.4 -> 7.0 at batch 1; bench/op_time.py alone, 3 alternations: ResNet-50's 256 -> 64 dx
+ * at 56x56, batch 8, 5.12-5.26 -> 4.01-4.03, a 96 -> 24 dx at 56x56 0.64-0.66 -> 0.58-0.59,
+ * 144 -> 24 the same; a 16 -> 32 stride-2 shortcut at 32x32, batch 64, forward 0.37-0.41 ->
+ * 0.18, its whole backward 0.74-1.10 -> 0.46-0.68. The weight gradient wants a full panel of
+ * 64 input channels (fewer leave lanes idle). */
+static bool c1_takes(const Attrs *a, Shape in, Shape out, int red) {
     if (a->kh != 1 || a->kw != 1 || a->groups != 1 || a->ph || a->pw || a->ph_end || a->pw_end)
         return false;
     int ic = in.d[1], oc = out.d[1];
     if (ic < 16 || oc < 16)
         return false;
-    if (red == 0)
-        return ic >= NW;
-    return red >= (fwd ? RED_MIN_FWD : a->sh > 1 || a->sw > 1 ? RED_MIN_STRIDED : RED_MIN);
+    return red == 0 ? ic >= NW : red >= RED_MIN;
 }
 
 /* Floats of the forward's or dx's scratch: the packed A (M rows, K deep), then per slot a B
@@ -189,15 +187,15 @@ int64_t conv_1x1_scratch(const Graph *g, const Op *op) {
     if (op->kind != OP_CONV || op->pro_conv >= 0 || op->pro_norm >= 0 || op->epi_pool >= 0)
         return -1;
     Shape in = g->values[op->in[0]].shape, out = g->values[op->out].shape;
-    return c1_takes(&op->a, in, out, in.d[1], true) ? c1_mm_scratch(out.d[1], in.d[1]) : -1;
+    return c1_takes(&op->a, in, out, in.d[1]) ? c1_mm_scratch(out.d[1], in.d[1]) : -1;
 }
 
 int64_t conv_1x1_dx_scratch(const Attrs *a, Shape in, Shape out) {
-    return c1_takes(a, in, out, out.d[1], false) ? c1_mm_scratch(in.d[1], out.d[1]) : -1;
+    return c1_takes(a, in, out, out.d[1]) ? c1_mm_scratch(in.d[1], out.d[1]) : -1;
 }
 
 int64_t conv_1x1_dw_scratch(const Attrs *a, Shape in, Shape out) {
-    return c1_takes(a, in, out, 0, false) ? c1_dw_floats(in.d[1], out.d[1]) : -1;
+    return c1_takes(a, in, out, 0) ? c1_dw_floats(in.d[1], out.d[1]) : -1;
 }
 
 /* The enums every kernel uses: the conv's sizes and strides. */
