@@ -1,5 +1,5 @@
-/* conv_blk.c: the forward and the data gradient (dx) of stride-1, undilated, ungrouped
- * convolutions with many channels and short rows (ResNet's 3x3 convs of 64 to 512 channels at
+/* conv_blk.c: the forward and the data gradient (dx) of stride-1, undilated convolutions
+ * with many channels and short rows (ResNet's 3x3 convs of 64 to 512 channels at
  * 32x32 down to 4x4), where the whole reduction of conv_oc.c's register tile (IC x KH x KW
  * taps) walks through more weights than the L1 cache holds; also the forward and the data
  * gradient of such convs with stride 2 (ResNet's stage entries), and the data gradient of
@@ -115,6 +115,17 @@
  * weights after them (wpk2 [NOCB][IC2][OCB]; conv_blk_emit_dx_pair at the end of this file).
  * Without vector types, plain loops fill buf the same way.
  *
+ * Groups (BGR > 1): the input copies hold every channel, and the kernel computes each group's
+ * output channels from its own input channels: a block of OCB output channels lies in one group
+ * (the group's output channels a multiple of OCB), the packed weights are the group's
+ * [NOCB][BIC][K][OCB] with BIC its input channels (PyTorch's [OC][IC / G][KH][KW] read as is),
+ * and a job's tiles read the copies from channel cb * OCB / OCG * BIC on; the data gradient the
+ * same with the dx channels of a group a multiple of OCB. A VGG-11-like net with groups of 2 and
+ * 4 on 3x40x40 (bench/README.md, 2026-12-03): its grouped 3x3 convs had run through conv.c's
+ * general kernel at 21-43% of peak, now 93-100%; batch 8 on one thread 18.2 -> 8.0 ms a call;
+ * the training step at batch 16 58.7 -> 51.8 ms (with conv_bwd.c's weight gradient by group
+ * as well, 45.3).
+ *
  * Tried and left out: the shortcut's FORWARD paired the same way (training; its jobs after the
  * strided conv's over the copies of the tap that reads its pixels, so that the input is read
  * once). ResNet-18's layer2 at batch 8, one thread (bench/op_time.py, the two convs alone
@@ -165,7 +176,9 @@ typedef struct {
 enum { PHASES_MAX = 16 };
 
 typedef struct {
-    int ic, oc, ih, iw, oh, ow, kh, kw, ph, pw, sh, sw; /* of the convolution computed */
+    int ic, oc, ih, iw, oh, ow, kh, kw, ph, pw, sh, sw; /* of the convolution computed (ic: of one group) */
+    int grp;          /* groups: the input has ic * grp channels, the output channels oc / grp per group (a
+                         multiple of OCB: a block of output channels lies in one group) */
     int ic2, icb2;    /* a paired dx (conv_blk_emit_dx_pair): the shortcut's dy channels, which phase 0
                          also reduces over (read in place), ICB2 at a time; else 0 */
     int64_t wp2_at;   /* the shortcut's packed weights, from wpk */
@@ -359,7 +372,7 @@ static void blk_chunks(BlkGeo *q, int64_t wbytes, int64_t cap) {
      * in L2 across the blocks of output channels, instead of a round trip through memory.
      * Else one copy takes the images in groups of GI (a multiple of NI, groups of even size),
      * so that it needs no more floats than the padded copy of conv.c's kernel (cap images). */
-    int64_t per_img = (int64_t)q->ic * q->npl * q->pln;
+    int64_t per_img = (int64_t)q->ic * q->grp * q->npl * q->pln;
     q->local = wbytes <= LOCAL_BYTES && per_img * 4 <= LOCAL_BYTES;
     q->fetch = wbytes > LOCAL_BYTES;
     if (q->local && q->ni > LOCAL_BYTES / (per_img * 4))
@@ -384,8 +397,8 @@ static void blk_chunks(BlkGeo *q, int64_t wbytes, int64_t cap) {
 
 /* The geometry of the convolution of input in (n, ic, ih, iw) to output (oc, oh, ow) with a
  * kh x kw kernel padded by ph, pw (top, left; the bottom and right follow from the shapes). */
-static void blk_geo(BlkGeo *q, Shape in, int oc, int oh, int ow, int kh, int kw, int ph, int pw, int sh, int sw) {
-    q->n = in.d[0], q->ic = in.d[1], q->ih = in.d[2], q->iw = in.d[3];
+static void blk_geo(BlkGeo *q, Shape in, int grp, int oc, int oh, int ow, int kh, int kw, int ph, int pw, int sh, int sw) {
+    q->n = in.d[0], q->ic = in.d[1] / grp, q->grp = grp, q->ih = in.d[2], q->iw = in.d[3];
     q->oc = oc, q->oh = oh, q->ow = ow, q->kh = kh, q->kw = kw, q->ph = ph, q->pw = pw, q->sh = sh, q->sw = sw;
     q->ic2 = q->icb2 = 0, q->wp2_at = 0;
     q->nph = 0, q->osh = q->osw = 1, q->dsh = oh, q->dsw = ow;
@@ -397,8 +410,8 @@ static void blk_geo(BlkGeo *q, Shape in, int oc, int oh, int ow, int kh, int kw,
     blk_tiling(&t, &q->p, &q->rq);
     q->tr = t.tr, q->tc = t.tc, q->mr = t.mr, q->mc = t.mc;
     q->icb = blk_icb(q->ic, kh * kw);
-    int64_t per_img = (int64_t)q->ic * q->npl * q->pln;
-    blk_chunks(q, (int64_t)q->ic * oc * kh * kw * 4, (int64_t)q->n * q->ic * q->hp * ((ow - 1) * sw + kw) / per_img);
+    int64_t per_img = (int64_t)q->ic * grp * q->npl * q->pln;
+    blk_chunks(q, (int64_t)q->ic * oc * kh * kw * 4, (int64_t)q->n * q->ic * grp * q->hp * ((ow - 1) * sw + kw) / per_img);
     int nocb = (oc + OCB - 1) / OCB;
     q->buf_at = q->wp_at + round16((int64_t)nocb * OCB * q->ic * kh * kw);
     q->total = q->buf_at + (int64_t)q->slots * q->ni * q->rq * OCB;
@@ -418,12 +431,13 @@ static bool blk_fwd_geo_upto(const Graph *g, const Op *op, BlkGeo *q, int wmax) 
     const Attrs *a = &op->a;
     if (op->kind != OP_CONV || op->pro_conv >= 0 || op->pro_norm >= 0 || op->epi_pool >= 0)
         return false;
-    if (a->sh > 2 || a->sw > 2 || a->dh != 1 || a->dw != 1 || a->groups != 1)
+    if (a->sh > 2 || a->sw > 2 || a->dh != 1 || a->dw != 1)
         return false;
     Shape in = g->values[op->in[0]].shape, out = g->values[op->out].shape;
-    if (!blk_takes_upto(in.d[1], out.d[1], out.d[3], a->kh, a->kw, wmax))
+    int gr = a->groups, icg = in.d[1] / gr, ocg = out.d[1] / gr;
+    if ((gr > 1 && ocg % OCB) || !blk_takes_upto(icg, ocg, out.d[3], a->kh, a->kw, wmax))
         return false;
-    blk_geo(q, in, out.d[1], out.d[2], out.d[3], a->kh, a->kw, a->ph, a->pw, a->sh, a->sw);
+    blk_geo(q, in, gr, out.d[1], out.d[2], out.d[3], a->kh, a->kw, a->ph, a->pw, a->sh, a->sw);
     return true;
 }
 
@@ -445,12 +459,13 @@ int64_t conv_blk_wide_scratch(const Graph *g, const Op *op) {
 
 /* dx of a stride-1 conv: dy (n, OC, OH, OW) to dx (IC, IH, IW), padded by KH - 1 - PH. */
 static bool blk_dx_geo(const Attrs *a, Shape in, Shape out, BlkGeo *q) {
-    if (a->sh != 1 || a->sw != 1 || a->dh != 1 || a->dw != 1 || a->groups != 1 || a->ph > a->kh - 1 ||
-        a->ph_end > a->kh - 1 || a->pw > a->kw - 1 || a->pw_end > a->kw - 1)
+    if (a->sh != 1 || a->sw != 1 || a->dh != 1 || a->dw != 1 || a->ph > a->kh - 1 || a->ph_end > a->kh - 1 ||
+        a->pw > a->kw - 1 || a->pw_end > a->kw - 1)
         return false;
-    if (!blk_takes(out.d[1], in.d[1], in.d[3], a->kh, a->kw))
+    int gr = a->groups;
+    if ((gr > 1 && in.d[1] / gr % OCB) || !blk_takes(out.d[1] / gr, in.d[1] / gr, in.d[3], a->kh, a->kw))
         return false;
-    blk_geo(q, out, in.d[1], in.d[2], in.d[3], a->kh, a->kw, a->kh - 1 - a->ph, a->kw - 1 - a->pw, 1, 1);
+    blk_geo(q, out, gr, in.d[1], in.d[2], in.d[3], a->kh, a->kw, a->kh - 1 - a->ph, a->kw - 1 - a->pw, 1, 1);
     return true;
 }
 
@@ -464,9 +479,11 @@ static bool blk_dx_geo(const Attrs *a, Shape in, Shape out, BlkGeo *q) {
  * none of dy does). A phase without elements (images narrower than S) is skipped. */
 static bool blk_s_takes(const Attrs *a, Shape in, Shape out) {
     if (a->sh < 2 || a->sw < 2 || a->sh > a->kh || a->sw > a->kw || a->sh > 4 || a->sw > 4 || a->dh != 1 || a->dw != 1 ||
-        a->groups != 1 || a->ph > a->kh - 1 || a->pw > a->kw - 1)
+        a->ph > a->kh - 1 || a->pw > a->kw - 1)
         return false;
-    return blk_takes(out.d[1], in.d[1], (in.d[3] + a->sw - 1) / a->sw, a->kh, a->kw);
+    int gr = a->groups;
+    return (gr == 1 || in.d[1] / gr % OCB == 0) &&
+           blk_takes(out.d[1] / gr, in.d[1] / gr, (in.d[3] + a->sw - 1) / a->sw, a->kh, a->kw);
 }
 
 static bool blk_s_geo2(const Attrs *a, Shape in, Shape out, int ic2, BlkGeo *q) {
@@ -491,7 +508,7 @@ static bool blk_s_geo2(const Attrs *a, Shape in, Shape out, int ic2, BlkGeo *q) 
         }
     /* the shared copies: dy padded by PHT rows on top and PWL columns on the left, NPL column
      * shifts of HP rows of BMAX columns, enough for every phase's taps */
-    q->n = out.d[0], q->ic = out.d[1], q->ih = out.d[2], q->iw = out.d[3];
+    q->n = out.d[0], q->ic = out.d[1] / a->groups, q->grp = a->groups, q->ih = out.d[2], q->iw = out.d[3];
     q->ic2 = ic2, q->icb2 = ic2 ? blk_icb(ic2, 1) : 0, q->wp2_at = 0;
     q->oc = in.d[1], q->oh = amax, q->ow = bmax, q->kh = a->kh, q->kw = a->kw, q->ph = pht, q->pw = pwl, q->sh = q->sw = 1;
     q->nph = nph, q->osh = a->sh, q->osw = a->sw, q->dsh = ih, q->dsw = iw;
@@ -510,11 +527,11 @@ static bool blk_s_geo2(const Attrs *a, Shape in, Shape out, int ic2, BlkGeo *q) 
     }
     q->pln = q->hp * bmax;
     q->p = q->f[0].p, q->icb = q->f[0].icb, q->tr = q->tc = 0, q->mr = q->mc = false;
-    int64_t per_img = (int64_t)q->ic * q->npl * q->pln;
+    int64_t per_img = (int64_t)q->ic * q->grp * q->npl * q->pln;
     int rqm = q->rq;
     q->rq = rqm * nph; /* a job's buffer holds every phase: [phase][NI][RQM][OCB] */
     blk_chunks(q, ((int64_t)q->ic * a->kh * a->kw + ic2) * q->oc * 4,
-               (int64_t)q->n * q->ic * (q->ih + a->kh) * (q->iw + a->kw) * 2 / per_img);
+               (int64_t)q->n * q->ic * q->grp * (q->ih + a->kh) * (q->iw + a->kw) * 2 / per_img);
     q->rq = rqm;
     int nocb = (q->oc + OCB - 1) / OCB;
     int64_t at = q->wp_at;
@@ -618,7 +635,7 @@ static void blk_emit_copy(Cbuf *c, const BlkGeo *q, const char *src, const char 
         cb_line(c, "}");
     }
     cb_line(c, "for (int t = 0; t < %d; t++) /* the tail the last tiles read into */", P_MAX);
-    cb_line(c, "    %s[(ptrdiff_t)%s * BIC * BNPL * BPLN + t] = 0.0f;", dst, nimg);
+    cb_line(c, "    %s[(ptrdiff_t)%s * BICT * BNPL * BPLN + t] = 0.0f;", dst, nimg);
 }
 
 /* The AVX-512 tiles of t (t->tr > 0): per run of row groups and run of column pieces, a loop
@@ -789,8 +806,8 @@ static void blk_emit_blocks(Cbuf *c, const BlkGeo *q, const BlkTiles *t, const c
                             const BlkSrc *src2) {
     BlkSrc own = {r0 || s0 ? arena_printf("(ptrdiff_t)(ic * BNPL + kw + %d) * BPLN + (kh + %d) * BOW", s0, r0)
                            : "(ptrdiff_t)(ic * BNPL + (BTAP ? kh * BKW + kw : kw)) * BPLN + (BTAP ? 0 : kh * BOW)",
-                  arena_printf("%s + ((ptrdiff_t)(%s) * BIC + ic0) * BNPL * BPLN", q->local ? "xsl" : "xsb",
-                               q->local ? "ii" : "i0 + ii"),
+                  arena_printf("%s + ((ptrdiff_t)(%s) * BICT + %sic0) * BNPL * BPLN", q->local ? "xsl" : "xsb",
+                               q->local ? "ii" : "i0 + ii", q->grp > 1 ? "cb * BOCB / BOCG * BIC + " : ""),
                   "BIC", "BICB", false, 0};
     const BlkSrc *sr = src2 ? src2 : &own;
     const char *rd = sr->rd;
@@ -903,6 +920,7 @@ static void blk_emit(Emit *e, const BlkGeo *q, const char *src, const char *cons
     if (!q->nph) {
         cb_line(c, "enum { BIC = %d, BIH = %d, BIW = %d, BOC = %d, BOH = %d, BOW = %d, BKH = %d, BKW = %d, BPH = %d, BPW = %d };",
                 q->ic, q->ih, q->iw, q->oc, q->oh, q->ow, q->kh, q->kw, q->ph, q->pw);
+
         cb_line(c, "enum { BHP = %d, BQ = BOH * BOW, BP = %d, BRQ = %d, BICB = %d, BNI = %d, BSLOTS = %d };", q->hp, q->p,
                 q->rq, q->icb, q->ni, q->slots);
         cb_line(c, "enum { BOCB = %d, BNOCB = (BOC + BOCB - 1) / BOCB, BKK = BKH * BKW };", OCB);
@@ -920,6 +938,11 @@ static void blk_emit(Emit *e, const BlkGeo *q, const char *src, const char *cons
             cb_line(c, "enum { BIC2 = %d, BICB2 = %d }; /* the paired shortcut's dy channels (phase 0 reads them in place), a block */",
                     q->ic2, q->icb2);
     }
+    if (q->grp > 1)
+        cb_line(c, "enum { BGR = %d, BICT = BIC * BGR, BOCG = BOC / BGR }; /* groups: BIC input channels each of BICT, BOCG outputs */",
+                q->grp);
+    else
+        cb_line(c, "enum { BICT = BIC }; /* the input's channels */");
     cb_line(c, "enum { BXS = %lld, BGI = %d }; /* floats of a slot's copies (or of a group's), images per group */",
             (long long)q->xs_area, q->gi);
     cb_line(c, "float *const xsb = scratch, *const bufs = scratch + %lld;", (long long)q->buf_at);
@@ -977,8 +1000,8 @@ static void blk_emit(Emit *e, const BlkGeo *q, const char *src, const char *cons
     cb_line(c, "const int gn = n - g0 < BGI ? n - g0 : BGI; /* the group's images */");
     if (!q->local) {
         cb_line(c, "PARALLEL_FOR");
-        cb_line(c, "for (int pl = 0; pl < gn * BIC; pl++)");
-        blk_emit_copy(c, q, arena_printf("%s + (ptrdiff_t)g0 * BIC * BIH * BIW", src), "xsb", "pl", "gn");
+        cb_line(c, "for (int pl = 0; pl < gn * BICT; pl++)");
+        blk_emit_copy(c, q, arena_printf("%s + (ptrdiff_t)g0 * BICT * BIH * BIW", src), "xsb", "pl", "gn");
     }
     if (q->local) {
         cb_line(c, "const int cni = BNI; /* images per chunk */");
@@ -1002,8 +1025,8 @@ static void blk_emit(Emit *e, const BlkGeo *q, const char *src, const char *cons
         cb_line(c, "const int one = nch == 1 && BSLOTS > 1; /* then one copy, shared by the slots and made by all threads */");
         cb_line(c, "if (one) {");
         cb_line(c, "PARALLEL_FOR");
-        cb_line(c, "for (int pl = 0; pl < gn * BIC; pl++)");
-        blk_emit_copy(c, q, arena_printf("%s + (ptrdiff_t)g0 * BIC * BIH * BIW", src), "xsb", "pl", "gn");
+        cb_line(c, "for (int pl = 0; pl < gn * BICT; pl++)");
+        blk_emit_copy(c, q, arena_printf("%s + (ptrdiff_t)g0 * BICT * BIH * BIW", src), "xsb", "pl", "gn");
         cb_line(c, "}");
     }
     cb_line(c, "PARALLEL_FOR");
@@ -1018,8 +1041,8 @@ static void blk_emit(Emit *e, const BlkGeo *q, const char *src, const char *cons
         cb_line(c, "float *const xsl = xsb + (one ? 0 : (ptrdiff_t)slot * BXS);");
         cb_line(c, "if (!one && i0 != copied) { /* a new chunk: its copies */");
         cb_line(c, "copied = i0;");
-        cb_line(c, "for (int pl = 0; pl < ni * BIC; pl++)");
-        blk_emit_copy(c, q, arena_printf("%s + (ptrdiff_t)(g0 + i0) * BIC * BIH * BIW", src), "xsl", "pl", "ni");
+        cb_line(c, "for (int pl = 0; pl < ni * BICT; pl++)");
+        blk_emit_copy(c, q, arena_printf("%s + (ptrdiff_t)(g0 + i0) * BICT * BIH * BIW", src), "xsl", "pl", "ni");
         cb_line(c, "}");
     }
     if (!q->nph) {
@@ -1075,8 +1098,9 @@ bool conv_blk_emit_forward(Emit *e, const Op *op, bool wide) {
  * (kh0 + S * (TH - 1 - t), kw0 + S * (TW - 1 - u)), of the weight named w. */
 static void blk_phase_wexprs(const Attrs *a, const BlkGeo *q, const char *w, const char **wexprs) {
     for (int k = 0; k < q->nph; k++)
-        wexprs[k] = arena_printf("%s[(((ptrdiff_t)cc * BOC + o) * %d + %d + %d * (BKH - 1 - k / BKW)) * %d + %d + %d * (BKW - 1 - k %% BKW)]",
-                                 w, a->kh, q->f[k].kh0, a->sh, a->kw, q->f[k].kw0, a->sw);
+        wexprs[k] = arena_printf("%s[((%s) * %d + %d + %d * (BKH - 1 - k / BKW)) * %d + %d + %d * (BKW - 1 - k %% BKW)]",
+                                 w, q->grp > 1 ? "((ptrdiff_t)(o / BOCG) * BIC + cc) * BOCG + o % BOCG" : "(ptrdiff_t)cc * BOC + o",
+                                 a->kh, q->f[k].kh0, a->sh, a->kw, q->f[k].kw0, a->sw);
 }
 
 bool conv_blk_emit_dx(Emit *e, const Op *fwd) {
@@ -1086,7 +1110,8 @@ bool conv_blk_emit_dx(Emit *e, const Op *fwd) {
     if (blk_dx_geo(a, in, out, &q)) {
         /* the kernel's output channel o is the forward's input channel; its input channel cc the
          * forward's output channel; the taps reversed */
-        const char *wexpr = "w[((ptrdiff_t)cc * BOC + o) * BKK + BKK - 1 - k]";
+        const char *wexpr = q.grp > 1 ? "w[(((ptrdiff_t)(o / BOCG) * BIC + cc) * BOCG + o % BOCG) * BKK + BKK - 1 - k]"
+                                      : "w[((ptrdiff_t)cc * BOC + o) * BKK + BKK - 1 - k]";
         blk_emit(e, &q, "dy", &wexpr, "dx", NULL, NULL, NULL);
         return true;
     }
@@ -1116,7 +1141,7 @@ static bool blk_pair_geo(const Graph *g, const Op *body, const Op *sc, BlkGeo *q
     if (body->kind != OP_CONV || sc->kind != OP_CONV || body->nin != 1 || sc->nin != 1 || body->in[0] != sc->in[0])
         return false;
     if (s->kh != 1 || s->kw != 1 || s->ph || s->pw || s->ph_end || s->pw_end || s->dh != 1 || s->dw != 1 ||
-        s->groups != 1 || s->sh != a->sh || s->sw != a->sw)
+        a->groups != 1 || s->groups != 1 || s->sh != a->sh || s->sw != a->sw)
         return false;
     Shape in = g->values[body->in[0]].shape, out = g->values[body->out].shape, so = g->values[sc->out].shape;
     if (so.rank != 4 || out.rank != 4 || so.d[2] != out.d[2] || so.d[3] != out.d[3])

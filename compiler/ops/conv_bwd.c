@@ -156,7 +156,10 @@ static bool dw_geo(const Attrs *a, Shape in, Shape out, DwGeo *q) {
  * before the planes of pitch OW whenever the input channels are a multiple of 16, where it was
  * measured faster on every shape tried (simplecnn's 32->64, ResNet's 64 to 512 channels, its
  * stride-2 3x3 convs too: the output pixel (oh, ow) reads the packed input at (oh * SH + kh,
- * ow * SW + kw)). */
+ * ow * SW + kw)). Grouped convs when each group's input channels are a multiple of 16: a job's
+ * block of input channels lies in group gq and runs over that group's OCG output channels (the
+ * packed input holds every channel); a VGG-like net's grouped 3x3 convs 40-67% -> 72-95% of
+ * peak (conv.c's general path before; bench/README.md, 2026-12-03). */
 /* XP_FLOATS: a chunk's packed input, 1 MB; twice that when dw has more than DWC_BIG floats
  * (2 MB): each chunk's jobs add their tiles into dw, whose entries then miss the caches, so
  * fewer chunks pay (ResNet-18 at batch 8, one thread, a conv's dw alone called 20-40 times,
@@ -175,10 +178,12 @@ typedef struct {
 } DwcGeo;
 
 static bool dwc_geo(const Attrs *a, Shape in, Shape out, DwcGeo *q) {
-    int ic = in.d[1], oc = out.d[1];
-    /* where measured faster than conv.c's and the kernel above: input channels a multiple of 16 */
-    if (a->dh != 1 || a->dw != 1 || a->groups != 1 || a->kw > 8 || a->kh > 8 || a->kh * a->kw < 4 || ic % 16 ||
-        ic < 16 || oc < 16) /* any stride: ResNet's stride-2 3x3 convs (its 1x1 ones were slower than conv.c's) */
+    int ic = in.d[1], oc = out.d[1], icg = ic / a->groups, ocg = oc / a->groups;
+    /* where measured faster than conv.c's and the kernel above: input channels a multiple of 16
+     * (of each group: a job's block of input channels lies in one group, whose output channels
+     * it runs over) */
+    if (a->dh != 1 || a->dw != 1 || a->kw > 8 || a->kh > 8 || a->kh * a->kw < 4 || icg % 16 || icg < 16 ||
+        ocg < 16) /* any stride: ResNet's stride-2 3x3 convs (its 1x1 ones were slower than conv.c's) */
         return false;
     q->ihp = in.d[2] + a->ph + a->ph_end;
     q->iwp = in.d[3] + a->pw + a->pw_end;
@@ -189,9 +194,9 @@ static bool dwc_geo(const Attrs *a, Shape in, Shape out, DwcGeo *q) {
     q->ni = (int)(xpf / image);
     if (q->ni > in.d[0])
         q->ni = in.d[0];
-    dw_tile(oc, a->kh, a->kw, 24, 32, true, &q->ocb[0], &q->r[0]);
-    dw_tile(oc, a->kh, a->kw, 12, 16, true, &q->ocb[1], &q->r[1]);
-    dw_tile(oc, a->kh, a->kw, 6, 8, true, &q->ocb[2], &q->r[2]);
+    dw_tile(ocg, a->kh, a->kw, 24, 32, true, &q->ocb[0], &q->r[0]);
+    dw_tile(ocg, a->kh, a->kw, 12, 16, true, &q->ocb[1], &q->r[1]);
+    dw_tile(ocg, a->kh, a->kw, 6, 8, true, &q->ocb[2], &q->r[2]);
     return true;
 }
 
@@ -206,7 +211,7 @@ static bool dwc_emit(Emit *e, const Op *fwd) {
     cb_line(c, "enum { IHP = %d, IWP = %d, NI = %d };", q.ihp, q.iwp, q.ni);
     cb_line(c, "#if CNN_VECTORS");
     emit_tile_enums(c, q.ocb, q.r);
-    cb_line(c, "enum { NOB = OC / OCB, NTB = KH / R, NCB = IC / CNN_VW };");
+    cb_line(c, "enum { NOB = OCG / OCB, NTB = KH / R, NCB = IC / CNN_VW }; /* output blocks of a group */");
     cb_line(c, "#endif");
     cb_line(c, "float *xp = scratch; /* [NI][IHP][IWP][IC] */");
     cb_line(c, "for (int i0 = 0; i0 < n; i0 += NI) {");
@@ -258,7 +263,7 @@ static bool dwc_emit(Emit *e, const Op *fwd) {
         rg = out.d[2];
     int obg[3];
     for (int k = 0; k < 3; k++) {
-        int nob = out.d[1] / q.ocb[k];
+        int nob = out.d[1] / a->groups / q.ocb[k];
         obg[k] = 1;
         for (int g = 1; g <= nob && g * q.ocb[k] <= 16; g++)
             if (nob % g == 0)
@@ -275,7 +280,7 @@ static bool dwc_emit(Emit *e, const Op *fwd) {
     cb_line(c, "PARALLEL_FOR");
     cb_line(c, "for (int job = 0; job < NCB * (NOB / OBG) * NTB; job++) {");
     cb_line(c, "const int tb = job %% NTB, og = job / NTB %% (NOB / OBG), cb = job / NTB / (NOB / OBG);");
-    cb_line(c, "const int kh0 = tb * R, c0 = cb * CNN_VW;");
+    cb_line(c, "const int kh0 = tb * R, c0 = cb * CNN_VW, gq = c0 / ICG; /* gq: the channels' group */");
     cb_line(c, "cnn_vec accs[OBG][OCB][R * KW];");
     cb_line(c, "for (int g = 0; g < OBG; g++)");
     cb_line(c, "    for (int o = 0; o < OCB; o++)");
@@ -291,7 +296,7 @@ static bool dwc_emit(Emit *e, const Op *fwd) {
     cb_line(c, "for (int ohb = oh0; ohb < oh1; ohb += RG) {");
     cb_line(c, "const int ohe = ohb + RG < oh1 ? ohb + RG : oh1;");
     cb_line(c, "for (int g = 0; g < OBG; g++) {");
-    cb_line(c, "const int oc0 = (og * OBG + g) * OCB;");
+    cb_line(c, "const int oc0 = gq * OCG + (og * OBG + g) * OCB;");
     cb_line(c, "cnn_vec acc[OCB][R * KW];");
     cb_line(c, "memcpy(acc, accs[g], sizeof acc);");
     cb_line(c, "for (int oh = ohb; oh < ohe; oh++) {");
@@ -314,26 +319,26 @@ static bool dwc_emit(Emit *e, const Op *fwd) {
     cb_line(c, "}");
     cb_line(c, "}");
     cb_line(c, "for (int g = 0; g < OBG; g++) {");
-    cb_line(c, "const int oc0 = (og * OBG + g) * OCB;");
+    cb_line(c, "const int oc0 = gq * OCG + (og * OBG + g) * OCB;");
     cb_line(c, "float res[OCB][R * KW][CNN_VW];");
     cb_line(c, "memcpy(res, accs[g], sizeof res);");
     cb_line(c, "for (int o = 0; o < OCB; o++)");
     cb_line(c, "    for (int t = 0; t < R * KW; t++)");
     cb_line(c, "        for (int j = 0; j < CNN_VW; j++)");
-    cb_line(c, "            dw[(((ptrdiff_t)(oc0 + o) * IC + c0 + j) * KH + kh0) * KW + t] += res[o][t][j];");
+    cb_line(c, "            dw[(((ptrdiff_t)(oc0 + o) * ICG + c0 - gq * ICG + j) * KH + kh0) * KW + t] += res[o][t][j];");
     cb_line(c, "}");
     cb_line(c, "}");
     cb_line(c, "#else");
     cb_line(c, "PARALLEL_FOR");
-    cb_line(c, "for (int job = 0; job < OC * IC; job++) {");
-    cb_line(c, "const int oc = job / IC, ic = job %% IC;");
+    cb_line(c, "for (int job = 0; job < OC * ICG; job++) {");
+    cb_line(c, "const int oc = job / ICG, icl = job %% ICG, ic = oc / OCG * ICG + icl;");
     cb_line(c, "for (int k = 0; k < KH * KW; k++) {");
     cb_line(c, "float s = 0.0f;");
     cb_line(c, "for (int i = 0; i < ni; i++)");
     cb_line(c, "    for (int p = 0; p < OH * OW; p++)");
     cb_line(c, "        s += dy[((ptrdiff_t)(i0 + i) * OC + oc) * OH * OW + p] *");
     cb_line(c, "             xp[(((ptrdiff_t)i * IHP + p / OW * SH + k / KW) * IWP + p %% OW * SW + k %% KW) * IC + ic];");
-    cb_line(c, "dw[((ptrdiff_t)oc * IC + ic) * KH * KW + k] += s;");
+    cb_line(c, "dw[((ptrdiff_t)oc * ICG + icl) * KH * KW + k] += s;");
     cb_line(c, "}");
     cb_line(c, "}");
     cb_line(c, "#endif");

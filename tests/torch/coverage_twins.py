@@ -1376,6 +1376,77 @@ def expected_cov_average(classes=4):
             + _linear("linear2", classes, 10) + _linear("linear3", 7, 96) + _linear("linear4", classes, 7))
 
 
+# ---------------------------------------------------------------- conv_blk_grp (conv_blk_grp.cnn)
+class ConvBlkGrpA(nn.Module):
+    def __init__(self, classes=3):
+        super().__init__()
+        self.conv0 = nn.Conv2d(64, 64, 3, padding=1, groups=2)
+        self.bn0 = nn.BatchNorm2d(64)
+        self.conv1 = nn.Conv2d(64, 192, 3, padding=1, groups=2, bias=False)
+        self.conv2 = nn.Conv2d(192, 96, 3, groups=3)
+        self.linear0 = nn.Linear(96 * 4 * 3, classes)
+
+    def forward(self, x):
+        x = F.relu(self.bn0(self.conv0(x)))
+        x = F.relu(self.conv2(F.relu(self.conv1(x))))
+        return self.linear0(torch.flatten(x, 1))
+
+
+class ConvBlkGrpB(nn.Module):
+    def __init__(self, classes=2):
+        super().__init__()
+        self.conv0 = nn.Conv2d(64, 64, 3, stride=2, padding=1, groups=2)
+        self.conv1 = nn.Conv2d(64, 128, 3, stride=2, groups=2)
+        self.linear0 = nn.Linear(128 * 2 * 1, classes)
+
+    def forward(self, x):
+        x = F.relu(self.conv1(F.relu(self.conv0(x))))
+        return self.linear0(torch.flatten(x, 1))
+
+
+class ConvBlkGrpC(nn.Module):
+    def __init__(self, classes=2):
+        super().__init__()
+        self.conv0 = nn.Conv2d(256, 256, 3, padding=1, groups=2)
+        self.conv1 = nn.Conv2d(256, 64, 3, padding=1, groups=4)
+        self.conv2 = nn.Conv2d(64, 64, 3, padding=1, groups=4)
+        self.conv3 = nn.Conv2d(64, 96, 3, padding=1, groups=2)
+        self.linear0 = nn.Linear(96, classes)
+
+    def forward(self, x):
+        x = F.relu(self.conv1(F.relu(self.conv0(x))))
+        x = self.conv3(F.relu(self.conv2(x)))
+        return self.linear0(x.mean(dim=(2, 3)))
+
+
+class ConvBlkGrpD(nn.Module):
+    def __init__(self, classes=2):
+        super().__init__()
+        self.conv0 = nn.Conv2d(64, 64, 3, padding=1, groups=2)
+        self.linear0 = nn.Linear(64, classes)
+
+    def forward(self, x):
+        return self.linear0(F.relu(self.conv0(x)).mean(dim=(2, 3)))
+
+
+def expected_conv_blk_grp_a(classes=3):
+    return (_conv("conv0", 64, 32, 3) + _bn("bn0", 64) + _conv("conv1", 192, 32, 3, bias=False) + _conv("conv2", 96, 64, 3)
+            + _linear("linear0", classes, 288))
+
+
+def expected_conv_blk_grp_b(classes=2):
+    return _conv("conv0", 64, 32, 3) + _conv("conv1", 128, 32, 3) + _linear("linear0", classes, 256)
+
+
+def expected_conv_blk_grp_c(classes=2):
+    return (_conv("conv0", 256, 128, 3) + _conv("conv1", 64, 64, 3) + _conv("conv2", 64, 16, 3) + _conv("conv3", 96, 32, 3)
+            + _linear("linear0", classes, 96))
+
+
+def expected_conv_blk_grp_d(classes=2):
+    return _conv("conv0", 64, 32, 3) + _linear("linear0", classes, 64)
+
+
 # ---------------------------------------------------------------- registry
 TWINS = {"cov_act": CovAct, "cov_conv": CovConv, "cov_pool": CovPool, "cov_norm_act": CovNormAct, "cov_residual": CovResidual,
          "cov_concat": CovConcat, "cov_blocks": CovBlocks, "cov_cond": CovCond, "naming": Naming,
@@ -1387,7 +1458,8 @@ TWINS = {"cov_act": CovAct, "cov_conv": CovConv, "cov_pool": CovPool, "cov_norm_
          "conv_blk_s2_a": ConvBlkS2A, "conv_blk_s2_b": ConvBlkS2B, "conv_blk_s2_c": ConvBlkS2C, "conv_blk_s2_d": ConvBlkS2D,
          "conv_blk_s2_e": ConvBlkS2E, "conv_blk_s2_f": ConvBlkS2F,
          "conv_blk_pad_a": ConvBlkPadA, "conv_blk_pad_b": ConvBlkPadB,
-         "conv_pair_a": ConvPairA, "conv_pair_b": ConvPairB, "conv_pair_c": ConvPairC}
+         "conv_pair_a": ConvPairA, "conv_pair_b": ConvPairB, "conv_pair_c": ConvPairC,
+         "conv_blk_grp_a": ConvBlkGrpA, "conv_blk_grp_b": ConvBlkGrpB, "conv_blk_grp_c": ConvBlkGrpC, "conv_blk_grp_d": ConvBlkGrpD}
 EXPECTED = {"cov_act": expected_cov_act, "cov_conv": expected_cov_conv, "cov_pool": expected_cov_pool, "cov_norm_act": expected_cov_norm_act,
             "cov_residual": expected_cov_residual, "cov_concat": expected_cov_concat,
             "cov_blocks": expected_cov_blocks, "cov_cond": expected_cov_cond, "naming": expected_naming,
@@ -1402,7 +1474,9 @@ EXPECTED = {"cov_act": expected_cov_act, "cov_conv": expected_cov_conv, "cov_poo
             "conv_blk_s2_a": expected_conv_blk_s2_a, "conv_blk_s2_b": expected_conv_blk_s2_b, "conv_blk_s2_c": expected_conv_blk_s2_c, "conv_blk_s2_d": expected_conv_blk_s2_d,
             "conv_blk_s2_e": expected_conv_blk_s2_e, "conv_blk_s2_f": expected_conv_blk_s2_f,
             "conv_blk_pad_a": expected_conv_blk_pad_a, "conv_blk_pad_b": expected_conv_blk_pad_b,
-            "conv_pair_a": expected_conv_pair_a, "conv_pair_b": expected_conv_pair_b, "conv_pair_c": expected_conv_pair_c}
+            "conv_pair_a": expected_conv_pair_a, "conv_pair_b": expected_conv_pair_b, "conv_pair_c": expected_conv_pair_c,
+            "conv_blk_grp_a": expected_conv_blk_grp_a, "conv_blk_grp_b": expected_conv_blk_grp_b,
+            "conv_blk_grp_c": expected_conv_blk_grp_c, "conv_blk_grp_d": expected_conv_blk_grp_d}
 FILES = {n: os.path.join(MODELS, n + ".cnn") for n in TWINS}
 FILES["multi_a"] = FILES["multi_b"] = os.path.join(MODELS, "multi.cnn")
 FILES["conv_odd"] = FILES["conv_wide"] = FILES["conv_issue11"] = os.path.join(MODELS, "conv_held.cnn")
@@ -1415,6 +1489,7 @@ FILES["conv_blk_s2_a"] = FILES["conv_blk_s2_b"] = FILES["conv_blk_s2_c"] = FILES
 FILES["conv_blk_s2_e"] = FILES["conv_blk_s2_f"] = os.path.join(MODELS, "conv_blk_s2.cnn")
 FILES["conv_blk_pad_a"] = FILES["conv_blk_pad_b"] = os.path.join(MODELS, "conv_blk_pad.cnn")
 FILES["conv_pair_a"] = FILES["conv_pair_b"] = FILES["conv_pair_c"] = os.path.join(MODELS, "conv_pair.cnn")
+FILES["conv_blk_grp_a"] = FILES["conv_blk_grp_b"] = FILES["conv_blk_grp_c"] = FILES["conv_blk_grp_d"] = os.path.join(MODELS, "conv_blk_grp.cnn")
 INPUT_SHAPE = {"cov_act": [3, 12, 12], "cov_conv": [3, 16, 16], "cov_pool": [3, 16, 15], "cov_norm_act": [3, 10, 10],
                "cov_residual": [4, 12, 12], "cov_concat": [3, 12, 12], "cov_blocks": [3, 14, 14],
                "cov_cond": [3, 12, 10], "naming": [4, 8, 8], "multi_a": [2, 12, 12], "multi_b": [2, 12, 12],
@@ -1427,7 +1502,8 @@ INPUT_SHAPE = {"cov_act": [3, 12, 12], "cov_conv": [3, 16, 16], "cov_pool": [3, 
                "conv_blk_s2_a": [33, 9, 9], "conv_blk_s2_b": [34, 8, 7], "conv_blk_s2_c": [32, 7, 7], "conv_blk_s2_d": [34, 9, 10],
                "conv_blk_s2_e": [34, 9, 35], "conv_blk_s2_f": [33, 6, 31],
                "conv_blk_pad_a": [34, 4, 4], "conv_blk_pad_b": [33, 7, 7],
-               "conv_pair_a": [3, 15, 13], "conv_pair_b": [3, 12, 12], "conv_pair_c": [3, 10, 10]}
+               "conv_pair_a": [3, 15, 13], "conv_pair_b": [3, 12, 12], "conv_pair_c": [3, 10, 10],
+               "conv_blk_grp_a": [64, 6, 5], "conv_blk_grp_b": [64, 9, 7], "conv_blk_grp_c": [256, 3, 3], "conv_blk_grp_d": [64, 3, 36]}
 OUTPUT_SHAPE = {"cov_act": [5], "cov_conv": [5], "cov_pool": [3], "cov_norm_act": [4], "cov_residual": [3], "cov_concat": [6],
                 "cov_blocks": [7], "cov_cond": [5], "naming": [5], "multi_a": [3], "multi_b": [4],
                 "conv_odd": [3], "conv_wide": [2], "conv_issue11": [2], "conv_bwd_odd": [3], "conv_dw_wide": [3], "cov_mul": [4],
@@ -1437,7 +1513,8 @@ OUTPUT_SHAPE = {"cov_act": [5], "cov_conv": [5], "cov_pool": [3], "cov_norm_act"
                 "conv_blk_s2_a": [3], "conv_blk_s2_b": [2], "conv_blk_s2_c": [2], "conv_blk_s2_d": [3],
                 "conv_blk_s2_e": [3], "conv_blk_s2_f": [2],
                 "conv_blk_pad_a": [3], "conv_blk_pad_b": [2],
-                "conv_pair_a": [3], "conv_pair_b": [2], "conv_pair_c": [4]}
+                "conv_pair_a": [3], "conv_pair_b": [2], "conv_pair_c": [4],
+                "conv_blk_grp_a": [3], "conv_blk_grp_b": [2], "conv_blk_grp_c": [2], "conv_blk_grp_d": [2]}
 
 
 # ---------------------------------------------------------------- lin_lanes (lin_lanes.cnn)
