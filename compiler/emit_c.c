@@ -40,6 +40,20 @@ const char *emit_epilogue(const Emit *e, const Op *op, const char *v, const char
 
 bool emit_has_epilogue(const Op *op) { return op->epi_bn >= 0 || op->epi_act >= 0; }
 
+void emit_epilogue_hoist(const Emit *e, const Op *op, const char *ch) {
+    if (op->epi_bn >= 0)
+        cb_line(e->c, "const float bn_s = bn_scale[%s], bn_t = bn_shift[%s]; /* channel %s's, in registers */", ch, ch, ch);
+}
+
+const char *emit_epilogue_hoisted(const Emit *e, const Op *op, const char *v) {
+    const char *x = v;
+    if (op->epi_bn >= 0)
+        x = arena_printf("(%s * bn_s + bn_t)", x);
+    if (op->epi_act >= 0)
+        x = op_info(e->g->ops[op->epi_act].kind)->act_expr(&e->g->ops[op->epi_act], x);
+    return x;
+}
+
 void emit_pack_begin(Emit *e, const char *var, const char *scratch_expr, int64_t floats) {
     if (!e->packable) {
         cb_line(e->c, "float *const %s = %s;", var, scratch_expr);

@@ -52,6 +52,12 @@ void emit_image_dims(Cbuf *c, const char *prefix, Shape s);
  * then include bnw, bnb, bnm, bnv. */
 void emit_epilogue_setup(const Emit *e, const Op *op, int channels);
 const char *emit_epilogue(const Emit *e, const Op *op, const char *v, const char *ch);
+/* The same for a loop over one channel's values: emit_epilogue_hoist declares the channel's
+ * batchnorm parameters as locals (bn_s, bn_t) before the loop, emit_epilogue_hoisted's
+ * expression reads them (bn_scale and bn_shift lie in the scratch: a loop that stores into the
+ * scratch and reads them stays scalar). */
+void emit_epilogue_hoist(const Emit *e, const Op *op, const char *ch);
+const char *emit_epilogue_hoisted(const Emit *e, const Op *op, const char *v);
 bool emit_has_epilogue(const Op *op);
 /* Pooling windows: declares m, the maximum (NaN wins, as in PyTorch), or s, the sum, of
  * xi[h * IW + w] over h0 <= h < h1, w0 <= w < w1; with argmax, also at, the index of the
