@@ -45,13 +45,17 @@ void emit_epilogue_hoist(const Emit *e, const Op *op, const char *ch) {
         cb_line(e->c, "const float bn_s = bn_scale[%s], bn_t = bn_shift[%s]; /* channel %s's, in registers */", ch, ch, ch);
 }
 
-const char *emit_epilogue_hoisted(const Emit *e, const Op *op, const char *v) {
+const char *emit_epilogue_with(const Emit *e, const Op *op, const char *v, const char *scale, const char *shift) {
     const char *x = v;
     if (op->epi_bn >= 0)
-        x = arena_printf("(%s * bn_s + bn_t)", x);
+        x = arena_printf("(%s * %s + %s)", x, scale, shift);
     if (op->epi_act >= 0)
         x = op_info(e->g->ops[op->epi_act].kind)->act_expr(&e->g->ops[op->epi_act], x);
     return x;
+}
+
+const char *emit_epilogue_hoisted(const Emit *e, const Op *op, const char *v) {
+    return emit_epilogue_with(e, op, v, "bn_s", "bn_t");
 }
 
 void emit_pack_begin(Emit *e, const char *var, const char *scratch_expr, int64_t floats) {

@@ -58,6 +58,8 @@ const char *emit_epilogue(const Emit *e, const Op *op, const char *v, const char
  * scratch and reads them stays scalar). */
 void emit_epilogue_hoist(const Emit *e, const Op *op, const char *ch);
 const char *emit_epilogue_hoisted(const Emit *e, const Op *op, const char *v);
+/* emit_epilogue with the batchnorm's scale and shift given as C expressions */
+const char *emit_epilogue_with(const Emit *e, const Op *op, const char *v, const char *scale, const char *shift);
 bool emit_has_epilogue(const Op *op);
 /* Pooling windows: declares m, the maximum (NaN wins, as in PyTorch), or s, the sum, of
  * xi[h * IW + w] over h0 <= h < h1, w0 <= w < w1; with argmax, also at, the index of the

@@ -560,11 +560,13 @@ static void c1_emit_mm(Emit *e, int m, int k, const char *aexpr, const char *src
      * block's rows written out once done measured slower, 0.93 -> 1.03 ms for the 64 -> 128
      * shortcut's dx) */
     const char *val = op && op->a.bias ? "cr[j] + b[mm]" : "cr[j]";
-    const char *epi = op && emit_has_epilogue(op) ? emit_epilogue(e, op, "v", "mm") : "v";
+    const char *epi = op && emit_has_epilogue(op) ? emit_epilogue_hoisted(e, op, "v") : "v";
     if (direct)
         cb_line(c, "if (!udirect)");
     cb_line(c, "for (int mm = mb0 * UMR; mm < mb1 * UMR && mm < UM; mm++) {");
     cb_line(c, "float *const dm = %s + (ptrdiff_t)mm * %s;", dst, dpl);
+    if (op) /* the channel's batchnorm parameters in locals (they lie in the scratch: read per element) */
+        emit_epilogue_hoist(e, op, "mm");
     if (acc) { /* the lines it adds into, UPF channels on: read, not only written (the same for
                 * the forward's stores measured no gain) */
         cb_line(c, "#if CNN_VECTORS");
