@@ -293,9 +293,12 @@ bool conv_dw_emit_backward(Emit *e, const Op *bwd, const Op *fwd) {
     cb_line(c, "for (int mm = 0; mm < DW_M; mm++) {");
     cb_line(c, "const int oc = ch * DW_M + mm;");
     cb_line(c, "const float *dyc = dy + ((size_t)i * DW_C * DW_M + (size_t)oc) * DW_OH * DW_OW;");
-    cb_line(c, "for (int oh = 0; oh < DW_OH; oh++)");
-    cb_line(c, "    for (int j = 0; j < DW_WQ && oh * DW_WQ + j < DW_QN; j++)");
-    cb_line(c, "        dyq[oh * DW_WQ + j] = j < DW_OW ? dyc[oh * DW_OW + j] : 0.0f;");
+    cb_line(c, "for (int oh = 0; oh < DW_OH; oh++) { /* dy at pitch DW_WQ, zero in the dropped columns */");
+    cb_line(c, "memcpy(dyq + oh * DW_WQ, dyc + oh * DW_OW, sizeof(float) * DW_OW);");
+    cb_line(c, "if (oh + 1 < DW_OH)");
+    cb_line(c, "    for (int j = DW_OW; j < DW_WQ; j++)");
+    cb_line(c, "        dyq[oh * DW_WQ + j] = 0.0f;");
+    cb_line(c, "}");
     if (want_dw && a->bias) {
         cb_line(c, "float s = 0.0f;");
         cb_line(c, "for (int j = 0; j < DW_OH * DW_OW; j++)");
@@ -331,12 +334,44 @@ bool conv_dw_emit_backward(Emit *e, const Op *bwd, const Op *fwd) {
     cb_line(c, "}");
     cb_line(c, "}");
     if (want_dx) {
+        /* dx read back from its phase planes row by row: at stride 1 across a copy, at stride 2
+         * the two phase rows' vectors interleaved (CNN_SHUFFLE), else element by element */
         cb_line(c, "float *dxc = dx + ((size_t)i * DW_C + (size_t)ch) * DW_IH * DW_IW;");
-        cb_line(c, "for (int h = 0; h < DW_IH; h++)");
-        cb_line(c, "    for (int col = 0; col < DW_IW; col++) {");
-        cb_line(c, "        const int r = h + DW_PH, s = col + DW_PW;");
-        cb_line(c, "        dxc[h * DW_IW + col] = dxq[(((r %% DW_SH) * DW_SW + s %% DW_SW) * DW_HQ + r / DW_SH) * DW_WQ + s / DW_SW];");
-        cb_line(c, "    }");
+        cb_line(c, "for (int h = 0; h < DW_IH; h++) {");
+        cb_line(c, "const int r = h + DW_PH;");
+        cb_line(c, "float *const dr = dxc + (size_t)h * DW_IW;");
+        if (a->sw == 1) {
+            cb_line(c, "memcpy(dr, dxq + ((size_t)(r %% DW_SH) * DW_HQ + r / DW_SH) * DW_WQ + DW_PW, sizeof(float) * DW_IW);");
+        } else {
+            cb_line(c, "int col = 0;");
+            if (a->sw == 2) {
+                cb_line(c, "#if CNN_SHUFFLE");
+                cb_line(c, "const float *const p0 = dxq + ((size_t)(r %% DW_SH) * DW_SW * DW_HQ + r / DW_SH) * DW_WQ; /* even s = col + DW_PW */");
+                cb_line(c, "const float *const p1 = p0 + (size_t)DW_HQ * DW_WQ; /* odd s */");
+                cb_line(c, "for (; (col + DW_PW) %% 2 && col < DW_IW; col++)");
+                cb_line(c, "    dr[col] = p1[(col + DW_PW) / 2];");
+                cb_line(c, "for (; col + 2 * CNN_VW <= DW_IW; col += 2 * CNN_VW) { /* s = col + DW_PW even */");
+                cb_line(c, "cnn_vec ev, od;");
+                cb_line(c, "memcpy(&ev, p0 + (col + DW_PW) / 2, sizeof ev);");
+                cb_line(c, "memcpy(&od, p1 + (col + DW_PW) / 2, sizeof od);");
+                cb_line(c, "#if CNN_VW == 16");
+                cb_line(c, "const cnn_vec lo = __builtin_shufflevector(ev, od, 0, 16, 1, 17, 2, 18, 3, 19, 4, 20, 5, 21, 6, 22, 7, 23);");
+                cb_line(c, "const cnn_vec hi = __builtin_shufflevector(ev, od, 8, 24, 9, 25, 10, 26, 11, 27, 12, 28, 13, 29, 14, 30, 15, 31);");
+                cb_line(c, "#else");
+                cb_line(c, "const cnn_vec lo = __builtin_shufflevector(ev, od, 0, 8, 1, 9, 2, 10, 3, 11);");
+                cb_line(c, "const cnn_vec hi = __builtin_shufflevector(ev, od, 4, 12, 5, 13, 6, 14, 7, 15);");
+                cb_line(c, "#endif");
+                cb_line(c, "memcpy(dr + col, &lo, sizeof lo);");
+                cb_line(c, "memcpy(dr + col + CNN_VW, &hi, sizeof hi);");
+                cb_line(c, "}");
+                cb_line(c, "#endif");
+            }
+            cb_line(c, "for (; col < DW_IW; col++) {");
+            cb_line(c, "const int s = col + DW_PW;");
+            cb_line(c, "dr[col] = dxq[(((r %% DW_SH) * DW_SW + s %% DW_SW) * DW_HQ + r / DW_SH) * DW_WQ + s / DW_SW];");
+            cb_line(c, "}");
+        }
+        cb_line(c, "}");
     }
     cb_line(c, "}");
     if (want_dw) {
