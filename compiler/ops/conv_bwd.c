@@ -159,7 +159,9 @@ static bool dw_geo(const Attrs *a, Shape in, Shape out, DwGeo *q) {
  * ow * SW + kw)). Grouped convs when each group's input channels are a multiple of 16: a job's
  * block of input channels lies in group gq and runs over that group's OCG output channels (the
  * packed input holds every channel); a VGG-like net's grouped 3x3 convs 40-67% -> 72-95% of
- * peak (conv.c's general path before; bench/README.md, 2026-12-03). */
+ * peak (conv.c's general path before; bench/README.md, 2026-12-03). Dilated convs: tap (kh, kw)
+ * reads the packed input at (oh * SH + kh * DH, ow * SW + kw * DW); a DeepLab-like module's
+ * dilated 3x3 convs 55% -> 91-95%. */
 /* XP_FLOATS: a chunk's packed input, 1 MB; twice that when dw has more than DWC_BIG floats
  * (2 MB): each chunk's jobs add their tiles into dw, whose entries then miss the caches, so
  * fewer chunks pay (ResNet-18 at batch 8, one thread, a conv's dw alone called 20-40 times,
@@ -182,8 +184,8 @@ static bool dwc_geo(const Attrs *a, Shape in, Shape out, DwcGeo *q) {
     /* where measured faster than conv.c's and the kernel above: input channels a multiple of 16
      * (of each group: a job's block of input channels lies in one group, whose output channels
      * it runs over) */
-    if (a->dh != 1 || a->dw != 1 || a->kw > 8 || a->kh > 8 || a->kh * a->kw < 4 || icg % 16 || icg < 16 ||
-        ocg < 16) /* any stride: ResNet's stride-2 3x3 convs (its 1x1 ones were slower than conv.c's) */
+    if (a->kw > 8 || a->kh > 8 || a->kh * a->kw < 4 || icg % 16 || icg < 16 ||
+        ocg < 16) /* any stride and dilation: ResNet's stride-2 3x3 convs (its 1x1 ones were slower than conv.c's) */
         return false;
     q->ihp = in.d[2] + a->ph + a->ph_end;
     q->iwp = in.d[3] + a->pw + a->pw_end;
@@ -287,7 +289,7 @@ static bool dwc_emit(Emit *e, const Op *fwd) {
     cb_line(c, "        for (int t = 0; t < R * KW; t++)");
     cb_line(c, "            accs[g][o][t] = (cnn_vec){0};");
     cb_line(c, "/* the output rows whose input rows under kernel rows kh0 .. kh0 + R - 1 are not all padding */");
-    cb_line(c, "const int top = PH - kh0 - (R - 1), bottom = IH - 1 + PH - kh0;");
+    cb_line(c, "const int top = PH - (kh0 + R - 1) * DH, bottom = IH - 1 + PH - kh0 * DH;");
     cb_line(c, "const int oh0 = top > 0 ? (top + SH - 1) / SH : 0;");
     cb_line(c, "const int oh1 = bottom < 0 ? 0 : bottom / SH + 1 < OH ? bottom / SH + 1 : OH;");
     cb_line(c, "enum { RG = %d }; /* output rows per pass of a tile (%d pixels at least between its load and store) */", rg,
@@ -300,14 +302,14 @@ static bool dwc_emit(Emit *e, const Op *fwd) {
     cb_line(c, "cnn_vec acc[OCB][R * KW];");
     cb_line(c, "memcpy(acc, accs[g], sizeof acc);");
     cb_line(c, "for (int oh = ohb; oh < ohe; oh++) {");
-    cb_line(c, "const float *xr = xp + (((ptrdiff_t)i * IHP + oh * SH + kh0) * IWP) * IC + c0;");
+    cb_line(c, "const float *xr = xp + (((ptrdiff_t)i * IHP + oh * SH + kh0 * DH) * IWP) * IC + c0;");
     cb_line(c, "const float *dr = dy + ((ptrdiff_t)(i0 + i) * OC + oc0) * OH * OW + oh * OW;");
     emit_rolled_without_avx512(c, "16 vector registers: the tile fills them, and unrolled it spills");
     cb_line(c, "for (int ow = 0; ow < OW; ow++) {");
     cb_line(c, "const float *xq = xr + (ptrdiff_t)ow * SW * IC;");
     cb_line(c, "cnn_vec xv[R * KW];");
     cb_line(c, "for (int t = 0; t < R * KW; t++)");
-    cb_line(c, "    memcpy(&xv[t], xq + ((ptrdiff_t)(t / KW) * IWP + t %% KW) * IC, sizeof xv[t]);");
+    cb_line(c, "    memcpy(&xv[t], xq + ((ptrdiff_t)(t / KW) * DH * IWP + t %% KW * DW) * IC, sizeof xv[t]);");
     cb_line(c, "for (int o = 0; o < OCB; o++) {");
     cb_line(c, "const float d = dr[(ptrdiff_t)o * OH * OW + ow];");
     cb_line(c, "for (int t = 0; t < R * KW; t++)");
@@ -337,7 +339,7 @@ static bool dwc_emit(Emit *e, const Op *fwd) {
     cb_line(c, "for (int i = 0; i < ni; i++)");
     cb_line(c, "    for (int p = 0; p < OH * OW; p++)");
     cb_line(c, "        s += dy[((ptrdiff_t)(i0 + i) * OC + oc) * OH * OW + p] *");
-    cb_line(c, "             xp[(((ptrdiff_t)i * IHP + p / OW * SH + k / KW) * IWP + p %% OW * SW + k %% KW) * IC + ic];");
+    cb_line(c, "             xp[(((ptrdiff_t)i * IHP + p / OW * SH + k / KW * DH) * IWP + p %% OW * SW + k %% KW * DW) * IC + ic];");
     cb_line(c, "dw[((ptrdiff_t)oc * ICG + icl) * KH * KW + k] += s;");
     cb_line(c, "}");
     cb_line(c, "}");

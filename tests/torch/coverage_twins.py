@@ -1447,6 +1447,73 @@ def expected_conv_blk_grp_d(classes=2):
     return _conv("conv0", 64, 32, 3) + _linear("linear0", classes, 64)
 
 
+# ---------------------------------------------------------------- conv_dil (conv_dil.cnn)
+class ConvDilA(nn.Module):
+    def __init__(self, classes=3):
+        super().__init__()
+        self.conv0 = nn.Conv2d(32, 48, 3, padding=2, dilation=2)
+        self.bn0 = nn.BatchNorm2d(48)
+        self.conv1 = nn.Conv2d(48, 40, 3, padding=1, dilation=2, bias=False)
+        self.conv2 = nn.Conv2d(40, 64, 3, padding=(4, 2), dilation=(4, 2))
+        self.linear0 = nn.Linear(64 * 7 * 9, classes)
+
+    def forward(self, x):
+        x = F.relu(self.bn0(self.conv0(x)))
+        x = F.relu(self.conv2(F.relu(self.conv1(x))))
+        return self.linear0(torch.flatten(x, 1))
+
+
+class ConvDilB(nn.Module):
+    def __init__(self, classes=2):
+        super().__init__()
+        self.conv0 = nn.Conv2d(64, 64, 3, padding=2, dilation=2, groups=2)
+        self.conv1 = nn.Conv2d(64, 32, 3, stride=2, padding=2, dilation=2)
+        self.linear0 = nn.Linear(32, classes)
+
+    def forward(self, x):
+        x = F.relu(self.conv1(F.relu(self.conv0(x))))
+        return self.linear0(x.mean(dim=(2, 3)))
+
+
+class ConvDilC(nn.Module):
+    def __init__(self, classes=2):
+        super().__init__()
+        self.conv0 = nn.Conv2d(256, 256, 3, padding=2, dilation=2)
+        self.conv1 = nn.Conv2d(256, 64, 3, padding=2, dilation=2)
+        self.linear0 = nn.Linear(64, classes)
+
+    def forward(self, x):
+        x = self.conv1(F.relu(self.conv0(x)))
+        return self.linear0(x.mean(dim=(2, 3)))
+
+
+class ConvDilD(nn.Module):
+    def __init__(self, classes=2):
+        super().__init__()
+        self.conv0 = nn.Conv2d(32, 32, 3, padding=2, dilation=2)
+        self.linear0 = nn.Linear(32, classes)
+
+    def forward(self, x):
+        return self.linear0(F.relu(self.conv0(x)).mean(dim=(2, 3)))
+
+
+def expected_conv_dil_a(classes=3):
+    return (_conv("conv0", 48, 32, 3) + _bn("bn0", 48) + _conv("conv1", 40, 48, 3, bias=False) + _conv("conv2", 64, 40, 3)
+            + _linear("linear0", classes, 4032))
+
+
+def expected_conv_dil_b(classes=2):
+    return _conv("conv0", 64, 32, 3) + _conv("conv1", 32, 64, 3) + _linear("linear0", classes, 32)
+
+
+def expected_conv_dil_c(classes=2):
+    return _conv("conv0", 256, 256, 3) + _conv("conv1", 64, 256, 3) + _linear("linear0", classes, 64)
+
+
+def expected_conv_dil_d(classes=2):
+    return _conv("conv0", 32, 32, 3) + _linear("linear0", classes, 32)
+
+
 # ---------------------------------------------------------------- registry
 TWINS = {"cov_act": CovAct, "cov_conv": CovConv, "cov_pool": CovPool, "cov_norm_act": CovNormAct, "cov_residual": CovResidual,
          "cov_concat": CovConcat, "cov_blocks": CovBlocks, "cov_cond": CovCond, "naming": Naming,
@@ -1459,7 +1526,8 @@ TWINS = {"cov_act": CovAct, "cov_conv": CovConv, "cov_pool": CovPool, "cov_norm_
          "conv_blk_s2_e": ConvBlkS2E, "conv_blk_s2_f": ConvBlkS2F,
          "conv_blk_pad_a": ConvBlkPadA, "conv_blk_pad_b": ConvBlkPadB,
          "conv_pair_a": ConvPairA, "conv_pair_b": ConvPairB, "conv_pair_c": ConvPairC,
-         "conv_blk_grp_a": ConvBlkGrpA, "conv_blk_grp_b": ConvBlkGrpB, "conv_blk_grp_c": ConvBlkGrpC, "conv_blk_grp_d": ConvBlkGrpD}
+         "conv_blk_grp_a": ConvBlkGrpA, "conv_blk_grp_b": ConvBlkGrpB, "conv_blk_grp_c": ConvBlkGrpC, "conv_blk_grp_d": ConvBlkGrpD,
+         "conv_dil_a": ConvDilA, "conv_dil_b": ConvDilB, "conv_dil_c": ConvDilC, "conv_dil_d": ConvDilD}
 EXPECTED = {"cov_act": expected_cov_act, "cov_conv": expected_cov_conv, "cov_pool": expected_cov_pool, "cov_norm_act": expected_cov_norm_act,
             "cov_residual": expected_cov_residual, "cov_concat": expected_cov_concat,
             "cov_blocks": expected_cov_blocks, "cov_cond": expected_cov_cond, "naming": expected_naming,
@@ -1476,7 +1544,9 @@ EXPECTED = {"cov_act": expected_cov_act, "cov_conv": expected_cov_conv, "cov_poo
             "conv_blk_pad_a": expected_conv_blk_pad_a, "conv_blk_pad_b": expected_conv_blk_pad_b,
             "conv_pair_a": expected_conv_pair_a, "conv_pair_b": expected_conv_pair_b, "conv_pair_c": expected_conv_pair_c,
             "conv_blk_grp_a": expected_conv_blk_grp_a, "conv_blk_grp_b": expected_conv_blk_grp_b,
-            "conv_blk_grp_c": expected_conv_blk_grp_c, "conv_blk_grp_d": expected_conv_blk_grp_d}
+            "conv_blk_grp_c": expected_conv_blk_grp_c, "conv_blk_grp_d": expected_conv_blk_grp_d,
+            "conv_dil_a": expected_conv_dil_a, "conv_dil_b": expected_conv_dil_b, "conv_dil_c": expected_conv_dil_c,
+            "conv_dil_d": expected_conv_dil_d}
 FILES = {n: os.path.join(MODELS, n + ".cnn") for n in TWINS}
 FILES["multi_a"] = FILES["multi_b"] = os.path.join(MODELS, "multi.cnn")
 FILES["conv_odd"] = FILES["conv_wide"] = FILES["conv_issue11"] = os.path.join(MODELS, "conv_held.cnn")
@@ -1490,6 +1560,7 @@ FILES["conv_blk_s2_e"] = FILES["conv_blk_s2_f"] = os.path.join(MODELS, "conv_blk
 FILES["conv_blk_pad_a"] = FILES["conv_blk_pad_b"] = os.path.join(MODELS, "conv_blk_pad.cnn")
 FILES["conv_pair_a"] = FILES["conv_pair_b"] = FILES["conv_pair_c"] = os.path.join(MODELS, "conv_pair.cnn")
 FILES["conv_blk_grp_a"] = FILES["conv_blk_grp_b"] = FILES["conv_blk_grp_c"] = FILES["conv_blk_grp_d"] = os.path.join(MODELS, "conv_blk_grp.cnn")
+FILES["conv_dil_a"] = FILES["conv_dil_b"] = FILES["conv_dil_c"] = FILES["conv_dil_d"] = os.path.join(MODELS, "conv_dil.cnn")
 INPUT_SHAPE = {"cov_act": [3, 12, 12], "cov_conv": [3, 16, 16], "cov_pool": [3, 16, 15], "cov_norm_act": [3, 10, 10],
                "cov_residual": [4, 12, 12], "cov_concat": [3, 12, 12], "cov_blocks": [3, 14, 14],
                "cov_cond": [3, 12, 10], "naming": [4, 8, 8], "multi_a": [2, 12, 12], "multi_b": [2, 12, 12],
@@ -1503,7 +1574,8 @@ INPUT_SHAPE = {"cov_act": [3, 12, 12], "cov_conv": [3, 16, 16], "cov_pool": [3, 
                "conv_blk_s2_e": [34, 9, 35], "conv_blk_s2_f": [33, 6, 31],
                "conv_blk_pad_a": [34, 4, 4], "conv_blk_pad_b": [33, 7, 7],
                "conv_pair_a": [3, 15, 13], "conv_pair_b": [3, 12, 12], "conv_pair_c": [3, 10, 10],
-               "conv_blk_grp_a": [64, 6, 5], "conv_blk_grp_b": [64, 9, 7], "conv_blk_grp_c": [256, 3, 3], "conv_blk_grp_d": [64, 3, 36]}
+               "conv_blk_grp_a": [64, 6, 5], "conv_blk_grp_b": [64, 9, 7], "conv_blk_grp_c": [256, 3, 3], "conv_blk_grp_d": [64, 3, 36],
+               "conv_dil_a": [32, 9, 11], "conv_dil_b": [64, 6, 5], "conv_dil_c": [256, 4, 4], "conv_dil_d": [32, 3, 36]}
 OUTPUT_SHAPE = {"cov_act": [5], "cov_conv": [5], "cov_pool": [3], "cov_norm_act": [4], "cov_residual": [3], "cov_concat": [6],
                 "cov_blocks": [7], "cov_cond": [5], "naming": [5], "multi_a": [3], "multi_b": [4],
                 "conv_odd": [3], "conv_wide": [2], "conv_issue11": [2], "conv_bwd_odd": [3], "conv_dw_wide": [3], "cov_mul": [4],
@@ -1514,7 +1586,8 @@ OUTPUT_SHAPE = {"cov_act": [5], "cov_conv": [5], "cov_pool": [3], "cov_norm_act"
                 "conv_blk_s2_e": [3], "conv_blk_s2_f": [2],
                 "conv_blk_pad_a": [3], "conv_blk_pad_b": [2],
                 "conv_pair_a": [3], "conv_pair_b": [2], "conv_pair_c": [4],
-                "conv_blk_grp_a": [3], "conv_blk_grp_b": [2], "conv_blk_grp_c": [2], "conv_blk_grp_d": [2]}
+                "conv_blk_grp_a": [3], "conv_blk_grp_b": [2], "conv_blk_grp_c": [2], "conv_blk_grp_d": [2],
+                "conv_dil_a": [3], "conv_dil_b": [2], "conv_dil_c": [2], "conv_dil_d": [2]}
 
 
 # ---------------------------------------------------------------- lin_lanes (lin_lanes.cnn)
