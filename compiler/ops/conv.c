@@ -804,6 +804,36 @@ static const char *conv_rename_inner(const char *text) {
 }
 
 /* dx by the forward kernel: the stride-1 case. */
+/* The weight gradient (and db) by conv_1x1.c's, conv_bwd.c's or conv_small.c's kernel, after
+ * its profile mark; false (nothing but the mark emitted) when none takes the layer. */
+static bool conv_emit_dw_kernel(Emit *e, const Op *fwd) {
+    Cbuf *c = e->c;
+    const Attrs *a = &fwd->a;
+    conv_profile_mark(c, "dw", e->g, fwd);
+    if (!(conv_1x1_emit_dw(e, fwd) || conv_bwd_emit_dw(e, fwd) || conv_small_emit_dw(e, fwd)))
+        return false;
+    if (a->bias) {
+        cb_line(c, "PARALLEL_FOR");
+        cb_line(c, "for (int oc = 0; oc < OC; oc++) {");
+        cb_line(c, "float part[16] = {0};");
+        cb_line(c, "for (int i = 0; i < n; i++) {");
+        cb_line(c, "const float *d = dy + ((ptrdiff_t)i * OC + oc) * OH * OW;");
+        cb_line(c, "int p = 0;");
+        cb_line(c, "for (; p + 16 <= OH * OW; p += 16)");
+        cb_line(c, "    for (int j = 0; j < 16; j++)");
+        cb_line(c, "        part[j] += d[p + j];");
+        cb_line(c, "for (int j = 0; p + j < OH * OW; j++)");
+        cb_line(c, "    part[j] += d[p + j];");
+        cb_line(c, "}");
+        cb_line(c, "float s = 0.0f;");
+        cb_line(c, "for (int j = 0; j < 16; j++)");
+        cb_line(c, "    s += part[j];");
+        cb_line(c, "db[oc] += s;");
+        cb_line(c, "}");
+    }
+    return true;
+}
+
 static void conv_emit_dx_by_kernel(Emit *e, const Op *fwd, Attrs d) {
     Cbuf *c = e->c;
     Shape in = emit_in_shape(e, fwd, 0), out = emit_out_shape(e, fwd);
@@ -856,6 +886,11 @@ static void conv_emit_backward(Emit *e, const Op *bwd, const Op *fwd) {
         fprintf(stderr, "cnnc: internal error: op %%%d adds its dx into a gradient but conv_1x1.c does not take it\n", bwd->out);
         exit(3);
     }
+    /* A paired op runs its weight gradient first, while dy (just written by the batchnorm's
+     * backward) is in cache (ResNet-18's layer2 shortcut at batch 8 in the step: see bench/README.md) */
+    if (pair && want_dw &&
+        (conv_1x1_dw_scratch(a, in, out) >= 0 || conv_bwd_dw_scratch(a, in, out) >= 0 || conv_small_dw_scratch(a, in, out) >= 0))
+        want_dw = !conv_emit_dw_kernel(e, fwd);
     if (pair) {
         const Op *body, *sc;
         conv_pair_roles(fwd, &e->g->ops[e->g->ops[bwd->bwd_pair].fwd], &body, &sc);
@@ -877,29 +912,7 @@ static void conv_emit_backward(Emit *e, const Op *bwd, const Op *fwd) {
             conv_emit_dx_by_kernel(e, fwd, d);
     }
     if (want_dw)
-        conv_profile_mark(c, "dw", e->g, fwd);
-    if (want_dw && (conv_1x1_emit_dw(e, fwd) || conv_bwd_emit_dw(e, fwd) || conv_small_emit_dw(e, fwd))) { /* conv_bwd.c's or conv_small.c's dw; db here */
-        want_dw = false;
-        if (a->bias) {
-            cb_line(c, "PARALLEL_FOR");
-            cb_line(c, "for (int oc = 0; oc < OC; oc++) {");
-            cb_line(c, "float part[16] = {0};");
-            cb_line(c, "for (int i = 0; i < n; i++) {");
-            cb_line(c, "const float *d = dy + ((ptrdiff_t)i * OC + oc) * OH * OW;");
-            cb_line(c, "int p = 0;");
-            cb_line(c, "for (; p + 16 <= OH * OW; p += 16)");
-            cb_line(c, "    for (int j = 0; j < 16; j++)");
-            cb_line(c, "        part[j] += d[p + j];");
-            cb_line(c, "for (int j = 0; p + j < OH * OW; j++)");
-            cb_line(c, "    part[j] += d[p + j];");
-            cb_line(c, "}");
-            cb_line(c, "float s = 0.0f;");
-            cb_line(c, "for (int j = 0; j < 16; j++)");
-            cb_line(c, "    s += part[j];");
-            cb_line(c, "db[oc] += s;");
-            cb_line(c, "}");
-        }
-    }
+        want_dw = !conv_emit_dw_kernel(e, fwd);
     if (!dx_gemm && !want_dw)
         return;
     ConvGeo q = conv_bwd_geo(a, in, out, dx_gemm);
