@@ -29,22 +29,6 @@ void emit_epilogue_setup(const Emit *e, const Op *op, int channels) {
     cb_line(c, "}");
 }
 
-const char *emit_epilogue(const Emit *e, const Op *op, const char *v, const char *ch) {
-    const char *x = v;
-    if (op->epi_bn >= 0)
-        x = arena_printf("(%s * bn_scale[%s] + bn_shift[%s])", x, ch, ch);
-    if (op->epi_act >= 0)
-        x = op_info(e->g->ops[op->epi_act].kind)->act_expr(&e->g->ops[op->epi_act], x);
-    return x;
-}
-
-bool emit_has_epilogue(const Op *op) { return op->epi_bn >= 0 || op->epi_act >= 0; }
-
-void emit_epilogue_hoist(const Emit *e, const Op *op, const char *ch) {
-    if (op->epi_bn >= 0)
-        cb_line(e->c, "const float bn_s = bn_scale[%s], bn_t = bn_shift[%s]; /* channel %s's, in registers */", ch, ch, ch);
-}
-
 const char *emit_epilogue_with(const Emit *e, const Op *op, const char *v, const char *scale, const char *shift) {
     const char *x = v;
     if (op->epi_bn >= 0)
@@ -52,6 +36,17 @@ const char *emit_epilogue_with(const Emit *e, const Op *op, const char *v, const
     if (op->epi_act >= 0)
         x = op_info(e->g->ops[op->epi_act].kind)->act_expr(&e->g->ops[op->epi_act], x);
     return x;
+}
+
+const char *emit_epilogue(const Emit *e, const Op *op, const char *v, const char *ch) {
+    return emit_epilogue_with(e, op, v, arena_printf("bn_scale[%s]", ch), arena_printf("bn_shift[%s]", ch));
+}
+
+bool emit_has_epilogue(const Op *op) { return op->epi_bn >= 0 || op->epi_act >= 0; }
+
+void emit_epilogue_hoist(const Emit *e, const Op *op, const char *ch) {
+    if (op->epi_bn >= 0)
+        cb_line(e->c, "const float bn_s = bn_scale[%s], bn_t = bn_shift[%s]; /* channel %s's, in registers */", ch, ch, ch);
 }
 
 const char *emit_epilogue_hoisted(const Emit *e, const Op *op, const char *v) {
