@@ -341,12 +341,12 @@ bool conv_dw_emit_backward(Emit *e, const Op *bwd, const Op *fwd) {
         cb_line(c, "const int r = h + DW_PH;");
         cb_line(c, "float *const dr = dxc + (size_t)h * DW_IW;");
         if (a->sw == 1) {
-            cb_line(c, "memcpy(dr, dxq + ((size_t)(r %% DW_SH) * DW_HQ + r / DW_SH) * DW_WQ + DW_PW, sizeof(float) * DW_IW);");
+            cb_line(c, "memcpy(dr, dxq + ((ptrdiff_t)(r %% DW_SH) * DW_HQ + r / DW_SH) * DW_WQ + DW_PW, sizeof(float) * DW_IW);");
         } else {
             cb_line(c, "int col = 0;");
             if (a->sw == 2) {
                 cb_line(c, "#if CNN_SHUFFLE");
-                cb_line(c, "const float *const p0 = dxq + ((size_t)(r %% DW_SH) * DW_SW * DW_HQ + r / DW_SH) * DW_WQ; /* even s = col + DW_PW */");
+                cb_line(c, "const float *const p0 = dxq + ((ptrdiff_t)(r %% DW_SH) * DW_SW * DW_HQ + r / DW_SH) * DW_WQ; /* even s = col + DW_PW */");
                 cb_line(c, "const float *const p1 = p0 + (size_t)DW_HQ * DW_WQ; /* odd s */");
                 cb_line(c, "for (; (col + DW_PW) %% 2 && col < DW_IW; col++)");
                 cb_line(c, "    dr[col] = p1[(col + DW_PW) / 2];");
