@@ -159,6 +159,15 @@ void emit_transposed_block(Cbuf *c, const char *src, const char *dst, const char
     cb_line(c, "}");
 }
 
+void emit_even_lanes(Cbuf *c, const char *dst, const char *lo, const char *hi) {
+    cb_line(c, "#if CNN_VW == 16");
+    cb_line(c, "const cnn_vec %s = __builtin_shufflevector(%s, %s, 0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30);", dst,
+            lo, hi);
+    cb_line(c, "#else");
+    cb_line(c, "const cnn_vec %s = __builtin_shufflevector(%s, %s, 0, 2, 4, 6, 8, 10, 12, 14);", dst, lo, hi);
+    cb_line(c, "#endif");
+}
+
 void emit_lanes_head(Cbuf *c, const Op *op, const EmitPlanes *w) {
     cb_line(c, "for (int j = 0; j < %s; j++) {", w->pitch);
     cb_line(c, "const int oc = %s + j < %s ? %s + j : %s - 1; /* for the bias and the epilogue */", w->ch0, w->nc, w->ch0, w->nc);

@@ -90,6 +90,9 @@ void emit_transpose(Cbuf *c, const char *m, const char *type);
  * stored to dst (a C expression of j) for the j < CNN_VW for which cond holds (NULL: every j).
  * Lane l of the vector stored for j is lane j of the vector loaded for p = l. */
 void emit_transposed_block(Cbuf *c, const char *src, const char *dst, const char *cond);
+/* Under #if CNN_SHUFFLE: declares the cnn_vec dst, the even lanes of the vectors lo and hi
+ * (a stride-2 row's pixels from two vectors of it), for CNN_VW of 16 or 8. */
+void emit_even_lanes(Cbuf *c, const char *dst, const char *lo, const char *hi);
 /* A conv's write-out from a pixel-major buffer to its output's channel planes (C expressions):
  * position q's sums of the block's channels at buf + q * pitch, channel j's plane at
  * dst + j * plane (position q at q), the positions [lo, hi) of nch channels written; the

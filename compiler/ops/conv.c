@@ -71,6 +71,17 @@ bool conv_1x1_emit_dx(Emit *e, const Op *fwd, bool acc);
 int64_t conv_1x1_dw_scratch(const Attrs *a, Shape in, Shape out);
 bool conv_1x1_emit_dw(Emit *e, const Op *fwd);
 
+/* The scratch of the weight-gradient kernel that takes the layer: conv_1x1.c's, else
+ * conv_bwd.c's, else conv_small.c's (the order conv_emit_dw_kernel asks them in); -1: none. */
+static int64_t conv_dw_kernel_scratch(const Attrs *a, Shape in, Shape out) {
+    int64_t s = conv_1x1_dw_scratch(a, in, out);
+    if (s < 0)
+        s = conv_bwd_dw_scratch(a, in, out);
+    if (s < 0)
+        s = conv_small_dw_scratch(a, in, out);
+    return s;
+}
+
 /* The input vector xv of the direct kernels (conv.c, conv_stream.c): xr[0] alone when scalar,
  * a vector load at stride 1, else a gather of every SW-th float. */
 void conv_emit_xv(Cbuf *c, bool scalar, int sw, const char *vtype, const char *width) {
@@ -747,11 +758,7 @@ static int64_t conv_bwd_scratch(const Graph *g, const Op *bwd, const Op *fwd) {
         if (need < 0)
             need = round16((int64_t)out.d[1] * in.d[1] * d.kh * d.kw) + conv_kernel_scratch(&d, out, in, false);
     }
-    int64_t dwk = bwd->wrt == 0 ? conv_1x1_dw_scratch(&fwd->a, in, out) : -1; /* conv_1x1.c's dw */
-    if (bwd->wrt == 0 && dwk < 0)
-        dwk = conv_bwd_dw_scratch(&fwd->a, in, out); /* else conv_bwd.c's */
-    if (bwd->wrt == 0 && dwk < 0)
-        dwk = conv_small_dw_scratch(&fwd->a, in, out); /* else conv_small.c's, if it takes the layer */
+    int64_t dwk = bwd->wrt == 0 ? conv_dw_kernel_scratch(&fwd->a, in, out) : -1;
     need = dwk > need ? dwk : need;
     int64_t geo = (bwd->wrt == 0 && dwk < 0) || (want_dx && !by_kernel && !dx1)
                       ? conv_bwd_geo(&fwd->a, in, out, want_dx && !by_kernel && !dx1).total
@@ -888,8 +895,7 @@ static void conv_emit_backward(Emit *e, const Op *bwd, const Op *fwd) {
     }
     /* A paired op runs its weight gradient first, while dy (just written by the batchnorm's
      * backward) is in cache (ResNet-18's layer2 shortcut at batch 8 in the step: see bench/README.md) */
-    if (pair && want_dw &&
-        (conv_1x1_dw_scratch(a, in, out) >= 0 || conv_bwd_dw_scratch(a, in, out) >= 0 || conv_small_dw_scratch(a, in, out) >= 0))
+    if (pair && want_dw && conv_dw_kernel_scratch(a, in, out) >= 0)
         want_dw = !conv_emit_dw_kernel(e, fwd);
     if (pair) {
         const Op *body, *sc;

@@ -605,11 +605,7 @@ static void blk_emit_copy(Cbuf *c, const BlkGeo *q, const char *src, const char 
             cb_line(c, "cnn_vec lo, hi2;");
             cb_line(c, "memcpy(&lo, sr + 2 * ow, sizeof lo);");
             cb_line(c, "memcpy(&hi2, sr + 2 * ow + CNN_VW, sizeof hi2);");
-            cb_line(c, "#if CNN_VW == 16");
-            cb_line(c, "const cnn_vec ev = __builtin_shufflevector(lo, hi2, 0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30);");
-            cb_line(c, "#else");
-            cb_line(c, "const cnn_vec ev = __builtin_shufflevector(lo, hi2, 0, 2, 4, 6, 8, 10, 12, 14);");
-            cb_line(c, "#endif");
+            emit_even_lanes(c, "ev", "lo", "hi2");
             cb_line(c, "memcpy(xr + ow, &ev, sizeof ev);");
             cb_line(c, "}");
             cb_line(c, "#endif");

@@ -290,11 +290,7 @@ static void small_emit_dws(Cbuf *c, const Attrs *a, const SmallDwS *d) {
         cb_line(c, "cnn_vec lo, hi;");
         cb_line(c, "memcpy(&lo, xr + 2 * col + pb - PW, sizeof lo);");
         cb_line(c, "memcpy(&hi, xr + 2 * col + pb - PW + CNN_VW, sizeof hi);");
-        cb_line(c, "#if CNN_VW == 16");
-        cb_line(c, "const cnn_vec ev = __builtin_shufflevector(lo, hi, 0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30);");
-        cb_line(c, "#else");
-        cb_line(c, "const cnn_vec ev = __builtin_shufflevector(lo, hi, 0, 2, 4, 6, 8, 10, 12, 14);");
-        cb_line(c, "#endif");
+        emit_even_lanes(c, "ev", "lo", "hi");
         cb_line(c, "memcpy(pr + col, &ev, sizeof ev);");
         cb_line(c, "}");
         cb_line(c, "#endif");
