@@ -54,7 +54,7 @@ if [ $train = 0 ]; then
         CC=$CC CNNC_CFLAGS="-g $lines -save-temps $keep" "$CNNC" "$src" -o "$W/$m" --batch "$b" 2>"$W/cnnc.err") ||
         { echo "profile: cnnc could not build $src:" >&2; cat "$W/cnnc.err" >&2; exit 1; }
     perf record -q -o "$W/perf.data" -F "${PROFILE_FREQ:-999}" "$W/$m" bench --threads "$t" --repeat "$r"
-    perf report -i "$W/perf.data" --no-children --sort srcline --stdio 2>/dev/null >"$W/srclines.txt"
+    perf report -n -i "$W/perf.data" --no-children --sort srcline --stdio 2>/dev/null >"$W/srclines.txt"
     # a program emitted in parts: every part's functions
     ifiles=$(cd "$W" && ls "$m"_part*.i 2>/dev/null | tr '\n' ',')
     python3 "$HERE/profile_map.py" "$W/$(echo "$ifiles" | sed "s|,|,$W/|g")$m.i" "$(echo "$ifiles" | sed 's/\.i,/.c,/g')$m.c" "$W/srclines.txt"
@@ -98,5 +98,5 @@ if [ "${PROFILE_TORCH:-0}" = 1 ]; then
         echo "profile: PyTorch's per-layer times failed" >&2
 fi
 perf record -q -o "$W/perf.data" -F "${PROFILE_FREQ:-999}" "$W/step" "$b" "$r" >/dev/null
-perf report -i "$W/perf.data" --no-children --sort srcline --stdio 2>/dev/null >"$W/srclines.txt"
+perf report -n -i "$W/perf.data" --no-children --sort srcline --stdio 2>/dev/null >"$W/srclines.txt"
 python3 "$HERE/profile_map.py" "$W/c/$name.c" "$name.c" "$W/srclines.txt" "$ms" "$b" "$peak"

@@ -9,7 +9,8 @@ The first file is the generated C, either preprocessed with comments kept (-save
 line markers give back the line numbers of MODEL.c) or MODEL.c itself. Each line belongs to the
 function defined above it (opN_<layer>, MODEL_forward, ...) and, below a comment
 `/* profile: PART FLOPS */` (conv kernels mark their forward, dy packing, dx and dw parts with
-their FLOPs per image), to that part of it. SRCLINES.txt is `perf report --sort srcline --stdio`.
+their FLOPs per image), to that part of it. SRCLINES.txt is `perf report -n --sort srcline --stdio`
+(with -n, the shares come from the sample counts, not the rounded percentages).
 Prints the share of samples per function or part and the ten hottest lines with their text.
 Parts below 0.5% of the samples are left out (PROFILE_MIN_SHARE=0 in the environment shows
 every part). With STEP_MS (the time per step or call), BATCH (images per step) and PEAK
@@ -88,23 +89,32 @@ def main():
     ipath = ipath.split(",")[-1]
     calls = calls_per_step(ipath if ipath.endswith(".c") else ipath[:-2] + ".c") if step_ms else {}
     per_func, lines, other = defaultdict(float), [], 0.0
+    # perf report -n: each line's samples after its percentage. The percentages are rounded to
+    # 0.01% of all samples (38 samples of a 380K-sample run), which a small op's many lines
+    # each lose or gain: shares are taken from the counts when the report has them.
+    rows = []
     with open(spath) as f:
         for text in f:
-            m = re.match(r"\s*([\d.]+)%\s+(\S+):(\d+)", text)
-            if not m:
-                m2 = re.match(r"\s*([\d.]+)%\s+(.*)", text)
-                if m2:
-                    other += float(m2.group(1))
-                continue
-            pct, fname, ln = float(m.group(1)), m.group(2), int(m.group(3))
-            cn = next((c for c in cnames if fname == c or fname.endswith("/" + c)), None)
-            if cn and ln == 0:
-                per_func["(" + cn + " line 0: code the compiler attributes to no line)"] += pct
-            elif cn and (cn, ln) in owner:
-                per_func[owner[(cn, ln)]] += pct
-                lines.append((pct, (cn, ln)))
-            else:
-                per_func["(runtime, libraries: " + fname.split("/")[-1] + ")"] += pct
+            m = re.match(r"\s*([\d.]+)%\s+(?:(\d+)\s+)?(.*\S)", text)
+            if m:
+                rows.append((float(m.group(1)), int(m.group(2)) if m.group(2) else None, m.group(3)))
+    total = sum(n for _, n, _ in rows if n is not None)
+    for pct, n, where in rows:
+        if n is not None and total > 0:
+            pct = 100.0 * n / total
+        m = re.match(r"(\S+):(\d+)$", where)
+        if not m:
+            other += pct
+            continue
+        fname, ln = m.group(1), int(m.group(2))
+        cn = next((c for c in cnames if fname == c or fname.endswith("/" + c)), None)
+        if cn and ln == 0:
+            per_func["(" + cn + " line 0: code the compiler attributes to no line)"] += pct
+        elif cn and (cn, ln) in owner:
+            per_func[owner[(cn, ln)]] += pct
+            lines.append((pct, (cn, ln)))
+        else:
+            per_func["(runtime, libraries: " + fname.split("/")[-1] + ")"] += pct
     per_func["(no line information)"] += other
     print("share of samples per function (and part):")
     if step_ms:

@@ -597,7 +597,8 @@ static Fn build_fn(const Graph *g, const Plan *plan, int i, FnKind kind, const c
         if (finfo->bwd_needs & BWD_X)
             for (int j = 0; j < f->nin; j++, k++) {
                 const char *nm = f->nin == 1 ? "x" : arena_printf("x%d", j);
-                ARG(arena_printf("const float *%s", nm), nm, value_ptr(g, plan, op->in[k]));
+                int xv = j == 0 && f->evens_in >= 0 ? f->evens_in : op->in[k]; /* the weight gradient reads the even pixels */
+                ARG(arena_printf("const float *%s", nm), nm, value_ptr(g, plan, xv));
             }
         if (finfo->bwd_needs & BWD_Y) {
             ARG("const float *y", "y", value_ptr(g, plan, op->in[k]));
@@ -618,12 +619,15 @@ static Fn build_fn(const Graph *g, const Plan *plan, int i, FnKind kind, const c
     } else {
         for (int k = 0; k < op->nin; k++) {
             const char *nm = op->nin == 1 ? "x" : arena_printf("x%d", k);
-            ARG(arena_printf("const float *%s", nm), nm, value_ptr(g, plan, op->in[k]));
-            inplace |= plan->value_offset[op->in[k]] == plan->value_offset[op->writes];
+            int xv = k == 0 && op->evens_in >= 0 ? op->evens_in : op->in[k]; /* a 1x1 stride-2 conv: the even pixels */
+            ARG(arena_printf("const float *%s", nm), nm, value_ptr(g, plan, xv));
+            inplace |= plan->value_offset[xv] == plan->value_offset[op->writes];
         }
         ARG("float *y", "y", value_ptr(g, plan, op->writes));
         if (op->keeps >= 0) /* the pooling's input, stored in full beside the pooled y */
             ARG("float *yk", "yk", value_ptr(g, plan, op->keeps));
+        if (op->evens_out >= 0) /* y's pixels at even rows and columns, side by side */
+            ARG("float *ye", "ye", value_ptr(g, plan, op->evens_out));
     }
     for (int r = 0; r < 4; r++)
         if (f->param[r] >= 0) {

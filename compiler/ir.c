@@ -75,7 +75,7 @@ int ir_add_op(Graph *g, OpKind kind, const int *in, int nin, Shape out, Span spa
     for (int i = 0; i < 4; i++)
         op->param[i] = -1;
     op->fwd = -1;
-    op->fused_into = op->epi_bn = op->epi_act = op->pro_norm = op->epi_pool = op->pro_conv = op->keeps = -1;
+    op->fused_into = op->epi_bn = op->epi_act = op->pro_norm = op->epi_pool = op->pro_conv = op->keeps = op->evens_out = op->evens_in = -1;
     if (out.rank < 0) { /* no output value */
         op->out = op->writes = -1;
         return id;
@@ -90,6 +90,11 @@ int ir_pair_dy(const Graph *g, const Op *op) {
         return -1;
     const Op *o = &g->ops[op->bwd_pair];
     return o->in[o->nin - 1];
+}
+
+int ir_evens_read(const Graph *g, const Op *op) {
+    const Op *f = op->kind == OP_BACKWARD ? &g->ops[op->fwd] : op;
+    return f->evens_in;
 }
 
 int ir_add_param(Graph *g, int op, ParamRole role, const char *name, Shape shape, bool trained) {

@@ -109,6 +109,15 @@ typedef struct Op {
                            computes with its own in one kernel (OpInfo.dx_pair), the add of the
                            two fused in (writes is its output); that op then computes its weight
                            gradient alone (its writes is -1); or 0 */
+    int evens_out;      /* head (an add, -O1 and above): a value it also writes, its output's
+                           pixels at even rows and columns side by side ([N, C, (H + 1) / 2,
+                           (W + 1) / 2]), which a 1x1 stride-2 conv reads (evens_in) as a
+                           stride-1 conv's input, in place, instead of gathering those pixels
+                           itself (pass_fuse.c); or -1 */
+    int evens_in;       /* head (a 1x1 stride-2 conv whose forward and weight gradient
+                           conv_1x1.c computes): that value, which its forward and its weight
+                           gradient read in place of in[0] (its data gradient still writes
+                           in[0]'s gradient at stride 2); or -1 */
 } Op;
 
 typedef struct Graph {
@@ -164,6 +173,9 @@ const char *op_name(OpKind k);
 /* The other gradient a head with bwd_pair reads (the dy of the backward op whose data gradient
  * it computes too, that op's last input), or -1. */
 int ir_pair_dy(const Graph *g, const Op *op);
+/* The even pixels (evens_in) an op reads in place of its input: a conv's forward, or any
+ * backward op of that conv (its weight gradient), or -1. */
+int ir_evens_read(const Graph *g, const Op *op);
 int64_t ir_param_count(const Graph *g, bool trained_only);
 /* Checks the invariants above; on a violation prints "internal error: ..." and returns false. */
 bool ir_verify(const Graph *g);

@@ -84,6 +84,8 @@ void ir_print(const Graph *g, FILE *f) {
             for (int j = i + 1; j < g->nops && op->out >= 0 && op->writes < 0; j++)
                 if (g->ops[j].bwd_pair == i)
                     fprintf(f, "  (dx computed by %%%d)", g->ops[j].out);
+            if (fw->evens_in >= 0)
+                fprintf(f, "  reads %%%d's even pixels %%%d", fw->in[0], fw->evens_in);
             const char *sep = "  grads ";
             for (int r = 0; r < 2; r++)
                 if (fw->param[r] >= 0 && g->params[fw->param[r]].trained) {
@@ -124,6 +126,10 @@ void ir_print(const Graph *g, FILE *f) {
             if (op->keeps >= 0)
                 fprintf(f, " and keeps %%%d", op->keeps);
         }
+        if (op->evens_out >= 0)
+            fprintf(f, "  and its even pixels %%%d %s", op->evens_out, shape_str(g->values[op->evens_out].shape, false));
+        if (op->evens_in >= 0)
+            fprintf(f, "  reads %%%d's even pixels %%%d", op->in[0], op->evens_in);
         int64_t np = 0;
         const char *sep = "  ";
         for (int r = 0; r < 4; r++) {

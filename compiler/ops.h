@@ -76,6 +76,12 @@ typedef struct OpInfo {
      * data gradient of forward op other (which reads the same input) and write the sum of the
      * two (op->bwd_pair: the add of the two gradients fused into it). */
     bool (*dx_pair)(const Graph *g, const Op *fwd, const Op *other);
+    /* writes_evens: the head's forward code can also write its output's pixels at even rows
+     * and columns side by side to op->evens_out (add). reads_evens, when set: forward op op can
+     * read those pixels (op->evens_in) in place of its input, in its forward and in its
+     * weight gradient (a 1x1 stride-2 conv that conv_1x1.c computes). */
+    bool writes_evens;
+    bool (*reads_evens)(const Graph *g, const Op *op);
     /* Fusion, as the absorbed neighbour (pass_fuse.c reads these and names no op kind):
      * act_expr: an elementwise activation; the C expression of the op applied to the float
      *   expression v, which a head with `epilogue` puts in its store. Only C99 <math.h> and the

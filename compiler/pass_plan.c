@@ -161,6 +161,8 @@ Plan *pass_plan(const Graph *g, bool inplace_allowed) {
             written[g->ops[i].writes] = true;
             if (g->ops[i].keeps >= 0)
                 written[g->ops[i].keeps] = true;
+            if (g->ops[i].evens_out >= 0)
+                written[g->ops[i].evens_out] = true;
         }
     for (int v = 0; v < nv; v++) {
         p->value_floats[v] = written[v] ? round_up(shape_numel(g->values[v].shape)) : 0;
@@ -171,6 +173,8 @@ Plan *pass_plan(const Graph *g, bool inplace_allowed) {
             p->first[g->ops[i].writes] = p->last[g->ops[i].writes] = i;
             if (g->ops[i].keeps >= 0)
                 p->first[g->ops[i].keeps] = p->last[g->ops[i].keeps] = i;
+            if (g->ops[i].evens_out >= 0)
+                p->first[g->ops[i].evens_out] = p->last[g->ops[i].evens_out] = i;
         }
     for (int i = 0; i < g->nops; i++) {
         int b = p->scratch_of[i];
@@ -191,6 +195,9 @@ Plan *pass_plan(const Graph *g, bool inplace_allowed) {
         int dy2 = ir_pair_dy(g, &g->ops[i]); /* a paired data gradient's other dy (bwd_pair) */
         if (dy2 >= 0 && p->last[dy2] < i)
             p->last[dy2] = i;
+        int ev = ir_evens_read(g, &g->ops[i]); /* even pixels read in place of the input */
+        if (ev >= 0 && p->last[ev] < i)
+            p->last[ev] = i;
     }
     p->last[g->output] = g->nops;
     if (g->loss >= 0)
@@ -305,6 +312,8 @@ bool plan_verify(const Graph *g, const Plan *p) {
             wstep[op->writes] = i;
         if (op->keeps >= 0)
             wstep[op->keeps] = i;
+        if (op->evens_out >= 0)
+            wstep[op->evens_out] = i;
         if (p->scratch_of[i] >= 0)
             wstep[p->scratch_of[i]] = rstep[p->scratch_of[i]] = i;
         if (p->grad_scratch_of[i] >= 0)
@@ -314,10 +323,12 @@ bool plan_verify(const Graph *g, const Plan *p) {
         const Op *op = &g->ops[i];
         if (op->fused_into >= 0)
             continue;
-        for (int k = 0; k <= op->nin + 1; k++) { /* and a fused add's other gradient (bwd_acc), a pair's other dy */
+        for (int k = 0; k <= op->nin + 2; k++) { /* and a fused add's other gradient (bwd_acc), a pair's other dy, even pixels */
             int v = k < op->nin ? op->in[k] : k == op->nin && op->bwd_acc > 0 ? op->bwd_acc : g->input;
             if (k == op->nin + 1 && op->bwd_pair > 0)
                 v = ir_pair_dy(g, op);
+            if (k == op->nin + 2 && ir_evens_read(g, op) >= 0)
+                v = ir_evens_read(g, op);
             if (v == g->input)
                 continue;
             if (wstep[v] < 0 || wstep[v] >= i) {

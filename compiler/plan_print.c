@@ -54,6 +54,8 @@ void plan_print(const Graph *g, const Plan *p, FILE *f) {
                  op >= 0 ? op_label(g, op) : "?");
         if (op >= 0 && g->ops[op].kind != OP_BACKWARD && g->ops[op].pname == NULL)
             snprintf(maker, sizeof maker, "%s", op_name(g->ops[op].kind));
+        if (op >= 0 && g->ops[op].evens_out == b) /* the even pixels the add writes too */
+            snprintf(maker, sizeof maker, "%s (even pixels)", op_name(g->ops[op].kind));
         fprintf(f, "%-10s %-28s %14lld %14lld %6d %6d\n", name, maker, (long long)p->value_floats[b] * 4,
                 (long long)p->value_offset[b] * 4, p->first[b], p->last[b]);
     }

@@ -846,7 +846,7 @@ static void conv_emit_dx_by_kernel(Emit *e, const Op *fwd, Attrs d) {
     Shape in = emit_in_shape(e, fwd, 0), out = emit_out_shape(e, fwd);
     d.out = in.d[1];
     int64_t wf = round16((int64_t)out.d[1] * in.d[1] * d.kh * d.kw);
-    Op plain = {.fused_into = -1, .epi_bn = -1, .epi_act = -1, .pro_norm = -1, .epi_pool = -1, .pro_conv = -1, .keeps = -1};
+    Op plain = {.fused_into = -1, .epi_bn = -1, .epi_act = -1, .pro_norm = -1, .epi_pool = -1, .pro_conv = -1, .keeps = -1, .evens_out = -1, .evens_in = -1};
     cb_line(c, "{ /* dx: the forward kernel over dy, with the kernel flipped and its channels swapped */");
     cb_line(c, "float *wf = scratch;");
     cb_line(c, "PARALLEL_FOR");
@@ -871,6 +871,17 @@ static void conv_emit_dx_by_kernel(Emit *e, const Op *fwd, Attrs d) {
 /* OpInfo.dx_adds: conv_1x1.c's dx write-out can add into a gradient in dx's buffer. */
 static bool conv_dx_adds(const Graph *g, const Op *fwd) {
     return conv_1x1_dx_scratch(&fwd->a, g->values[fwd->in[0]].shape, g->values[fwd->out].shape) >= 0;
+}
+
+/* OpInfo.reads_evens: a 1x1 stride-2 conv whose forward (and in training weight gradient)
+ * conv_1x1.c computes can read its input's even pixels side by side (op->evens_in). */
+static bool conv_reads_evens(const Graph *g, const Op *op) {
+    const Attrs *a = &op->a;
+    Shape in = g->values[op->in[0]].shape, out = g->values[op->out].shape;
+    if (a->kh != 1 || a->kw != 1 || a->sh != 2 || a->sw != 2 || in.rank != 4 || out.d[2] != (in.d[2] + 1) / 2 ||
+        out.d[3] != (in.d[3] + 1) / 2 || conv_1x1_scratch(g, op) < 0)
+        return false;
+    return !g->training || conv_1x1_dw_scratch(a, in, out) >= 0;
 }
 
 static void conv_emit_backward(Emit *e, const Op *bwd, const Op *fwd) {
@@ -1131,5 +1142,6 @@ const OpInfo OP_CONV_info = {
     .print_attrs = conv_print_attrs, .param_kind = "conv",
     .emit_forward = conv_emit_forward, .scratch = conv_scratch, .emit_backward = conv_emit_backward, .bwd_needs = BWD_X, .bwd_scratch = conv_bwd_scratch,
     .epilogue = true, .prologue = true, .close_pool = conv_close_pool, .stream_from = conv_stream_from, .dx_adds = conv_dx_adds, .dx_pair = conv_dx_pair,
+    .reads_evens = conv_reads_evens,
     .torch_module = conv_torch_module, .torch_call = conv_torch,
 };

@@ -21,9 +21,15 @@
  * one thread, in cache, 5 alternations: 0.623-0.633 -> 0.613-0.629 ms); per step k, the panel row's
  * vectors and MR broadcast floats of A feed MR x NR fused multiply-adds. The operands are
  * packed so that both reads are contiguous:
- *   A  ap[MB][K][MR]   MR rows of A side by side (zero past M): the weights (forward: W,
- *                      packed once by NAME_pack for inference, else at each call; dx: W
- *                      transposed, at each call); for dw dy itself, not packed: the tile
+ *   A  ap[MB][K][MR]   MR rows of A side by side (zero past M): dx's weights (W transposed,
+ *                      packed at each call); the forward's W is not packed: the tile
+ *                      broadcasts from MR rows of W where they lie (past M the last row
+ *                      again), as dw's from dy (2026-12-03, bench/op_time.py, batch 8, one
+ *                      thread, 3 alternations: a 256 -> 512 conv at 7x7 0.586-0.705 ->
+ *                      0.566-0.659 ms, 128 -> 256 at 14x14 0.519-0.600 -> 0.517-0.594, 64 ->
+ *                      128 at 28x28 the same; the packing had been 14% of ResNet-18's layer4
+ *                      shortcut in the training step, and NAME_pack had packed it once for
+ *                      inference); for dw dy itself, not packed: the tile
  *                      broadcasts from MR rows of dy (one image's consecutive pixels: the
  *                      chunk's columns in one segment per image; past M the last row again,
  *                      whose sums are not used). dy had been packed transposed, ap[K][LDA]:
@@ -86,6 +92,16 @@
  * input rows a share per tile (0.59-0.60 -> 0.63-0.64 ms with the input in cache, its 258 KB
  * a group passing through L1 past the tile's panel; 0.80-0.82 -> 0.80-0.85 from memory) and
  * prefetching the next row block's output lines for writing (unchanged either way).
+ *
+ * The even pixels (Op.evens_in, pass_fuse.c): a stride-2 conv whose input an add writes reads
+ * that input's pixels at even rows and columns, which the add wrote side by side, as the input
+ * of a stride-1 conv (c1_input): its panels are read in place, nothing gathered, in the forward
+ * and in dw; dx keeps the conv's own geometry (it writes the full input's gradient). ResNet-18's
+ * training step at batch 8, one thread (bench/profile.sh --train resnet18 8 1 60): the three
+ * shortcuts' forward 62 / 67 / 65% -> 82 / 72 / 68% of peak, their dw 57 / 61 / 70% -> 68 / 70 /
+ * 65%; the add that writes the copy 0.50 -> 0.62 ms. A 64 -> 128 conv alone, batch 8
+ * (bench/op_time.py): at stride 2 from 56x56 0.58-0.60 ms (0.82-0.84 with the input from
+ * memory) against 0.49-0.50 (0.55-0.57) at stride 1 from 28x28.
  *
  * dx adding into another gradient (Op.bwd_acc: the add of a residual block's two input
  * gradients fused in, pass_fuse.c): dx's buffer already holds the body's gradient; the
@@ -165,9 +181,9 @@ static int c1_np(int k) {
     return np < 1 ? 1 : np > NP_MAX ? NP_MAX : np;
 }
 
-static int64_t c1_mm_scratch(int m, int k) {
+static int64_t c1_mm_scratch(int m, int k, bool pack_a) {
     int mb = (m + MR - 1) / MR;
-    return round16((int64_t)mb * k * MR) + SLOTS * (round16((int64_t)c1_np(k) * k * NW) + round16((int64_t)mb * MR * NW));
+    return (pack_a ? round16((int64_t)mb * k * MR) : 0) + SLOTS * (round16((int64_t)c1_np(k) * k * NW) + round16((int64_t)mb * MR * NW));
 }
 
 /* dw's chunk of columns: A (OC rows) and B (IC rounded to panels) within DW_CHUNK floats. */
@@ -187,11 +203,11 @@ int64_t conv_1x1_scratch(const Graph *g, const Op *op) {
     if (op->kind != OP_CONV || op->pro_conv >= 0 || op->pro_norm >= 0 || op->epi_pool >= 0)
         return -1;
     Shape in = g->values[op->in[0]].shape, out = g->values[op->out].shape;
-    return c1_takes(&op->a, in, out, in.d[1]) ? c1_mm_scratch(out.d[1], in.d[1]) : -1;
+    return c1_takes(&op->a, in, out, in.d[1]) ? c1_mm_scratch(out.d[1], in.d[1], false) : -1;
 }
 
 int64_t conv_1x1_dx_scratch(const Attrs *a, Shape in, Shape out) {
-    return c1_takes(a, in, out, out.d[1]) ? c1_mm_scratch(in.d[1], out.d[1]) : -1;
+    return c1_takes(a, in, out, out.d[1]) ? c1_mm_scratch(in.d[1], out.d[1], true) : -1;
 }
 
 int64_t conv_1x1_dw_scratch(const Attrs *a, Shape in, Shape out) {
@@ -426,22 +442,25 @@ static void c1_emit_mm(Emit *e, int m, int k, const char *aexpr, const char *src
                        bool even, bool gaps, bool acc) {
     Cbuf *c = e->c;
     cb_line(c, "enum { UM = %d, UK = %d, UMB = (UM + UMR - 1) / UMR };", m, k);
-    int64_t a_floats = round16((int64_t)((m + MR - 1) / MR) * k * MR);
+    const bool pack_a = strcmp(aexpr, "w[(ptrdiff_t)mm * UIC + kk]") != 0; /* else A's rows are w's, read in place */
+    int64_t a_floats = pack_a ? round16((int64_t)((m + MR - 1) / MR) * k * MR) : 0;
     cb_line(c, "float *const uslots = scratch + %lld;", (long long)a_floats);
     int np = c1_np(k);
     cb_line(c, "enum { UNP = %d, UBS = %lld, USS = %lld }; /* panels per group, a slot's B panels, the slot's floats */", np,
             (long long)round16((int64_t)np * k * NW),
             (long long)(round16((int64_t)np * k * NW) + round16((int64_t)((m + MR - 1) / MR) * MR * NW)));
     /* the weights: packed once by NAME_pack for inference (emit_pack_begin), else at each call */
-    emit_pack_begin(e, "uap", "scratch", a_floats);
-    cb_line(c, "PARALLEL_FOR");
-    cb_line(c, "for (int mb = 0; mb < UMB; mb++) /* uap[mb][k][t] = A[mb * UMR + t][k] */");
-    cb_line(c, "    for (int kk = 0; kk < UK; kk++)");
-    cb_line(c, "        for (int t = 0; t < UMR; t++) {");
-    cb_line(c, "            const int mm = mb * UMR + t;");
-    cb_line(c, "            uap[((ptrdiff_t)mb * UK + kk) * UMR + t] = mm < UM ? %s : 0.0f;", aexpr);
-    cb_line(c, "        }");
-    emit_pack_end(e);
+    if (pack_a) {
+        emit_pack_begin(e, "uap", "scratch", a_floats);
+        cb_line(c, "PARALLEL_FOR");
+        cb_line(c, "for (int mb = 0; mb < UMB; mb++) /* uap[mb][k][t] = A[mb * UMR + t][k] */");
+        cb_line(c, "    for (int kk = 0; kk < UK; kk++)");
+        cb_line(c, "        for (int t = 0; t < UMR; t++) {");
+        cb_line(c, "            const int mm = mb * UMR + t;");
+        cb_line(c, "            uap[((ptrdiff_t)mb * UK + kk) * UMR + t] = mm < UM ? %s : 0.0f;", aexpr);
+        cb_line(c, "        }");
+        emit_pack_end(e);
+    }
     /* B read in place: a panel of 64 consecutive pixels of one image (at stride 1, or dy) is
      * read by the tile where it lies, at the channel planes' pitch, not packed first */
     const bool inplace = !even && (strcmp(boff, C1_YOFF) == 0 || strcmp(boff, C1_XOFF) == 0);
@@ -543,15 +562,22 @@ static void c1_emit_mm(Emit *e, int m, int k, const char *aexpr, const char *src
     else
         cb_line(c, "const float *const bq = ubp + ((ptrdiff_t)sub * UK + k0) * UNW;");
     cb_line(c, "for (int mb = mb0; mb < mb1; mb++) {");
-    cb_line(c, "const float *const aq = uap + ((ptrdiff_t)mb * UK + k0) * UMR;");
+    if (pack_a) {
+        cb_line(c, "const float *const aq = uap + ((ptrdiff_t)mb * UK + k0) * UMR;");
+    } else {
+        cb_line(c, "const float *ar[UMR]; /* w's rows (past UM the last one again: those sums are not used) */");
+        cb_line(c, "for (int t = 0; t < UMR; t++)");
+        cb_line(c, "    ar[t] = w + (ptrdiff_t)(mb * UMR + t < UM ? mb * UMR + t : UM - 1) * UK + k0;");
+    }
+    const char *aat = pack_a ? "aq[k * UMR + t]" : "ar[t][k]";
     cb_line(c, "float *const cq = ucb + (ptrdiff_t)mb * UMR * UNW;");
     cb_line(c, "#if CNN_VECTORS");
     cb_line(c, "if (ucols <= CNN_VW) { /* a last panel of one vector's columns or fewer: the tile of those alone */");
-    c1_emit_tile(c, m % MR, "UNW", "k0 == 0", true, "aq[k * UMR + t]");
+    c1_emit_tile(c, m % MR, "UNW", "k0 == 0", true, aat);
     cb_line(c, "} else");
     cb_line(c, "#endif");
     cb_line(c, "{");
-    c1_emit_tile_to(c, m % MR, "UNW", "k0 == 0", false, "aq[k * UMR + t]", "kn", inplace ? "ldb" : "UNW", direct ? "udirect && k0 + kn == UK" : NULL, dpl,
+    c1_emit_tile_to(c, m % MR, "UNW", "k0 == 0", false, aat, "kn", inplace ? "ldb" : "UNW", direct ? "udirect && k0 + kn == UK" : NULL, dpl,
                     op && op->a.bias ? "acc[t][v] + b[mm]" : "acc[t][v]", acc);
     cb_line(c, "}");
     cb_line(c, "}");
@@ -670,17 +696,30 @@ static void c1_emit_mm(Emit *e, int m, int k, const char *aexpr, const char *src
     cb_line(c, "}"); /* slot */
 }
 
+/* The input the forward and dw read: the conv's own, or (op->evens_in, pass_fuse.c) its even
+ * pixels side by side, which the add before wrote: then a stride-1 conv's, read in place. */
+static Attrs c1_input(const Emit *e, const Op *op, Shape *in) {
+    Attrs a = op->a;
+    *in = emit_in_shape(e, op, 0);
+    if (op->evens_in >= 0) {
+        *in = e->g->values[op->evens_in].shape;
+        a.sh = a.sw = 1;
+    }
+    return a;
+}
+
 bool conv_1x1_emit_forward(Emit *e, const Op *op) {
     if (conv_1x1_scratch(e->g, op) < 0)
         return false;
-    Shape in = emit_in_shape(e, op, 0), out = emit_out_shape(e, op);
+    Shape in, out = emit_out_shape(e, op);
+    const Attrs a = c1_input(e, op, &in);
     Cbuf *c = e->c;
     emit_epilogue_setup(e, op, op->a.out);
     cb_line(c, "{ /* a 1x1 conv as a product of the weights and the (strided) input pixels (conv_1x1.c) */");
-    c1_emit_dims(c, &op->a, in, out);
+    c1_emit_dims(c, &a, in, out);
     cb_line(c, "enum { SLOTS_U = %d };", SLOTS);
     c1_emit_mm(e, out.d[1], in.d[1], "w[(ptrdiff_t)mm * UIC + kk]", "x", C1_XOFF, "USW", "UIHW", "y", C1_YOFF, "1", "UQ", op,
-               op->a.sw == 2, false, false);
+               a.sw == 2, false, false);
     cb_line(c, "}");
     return true;
 }
@@ -772,14 +811,15 @@ static void c1_emit_dw_strip(Cbuf *c, bool even) {
 }
 
 bool conv_1x1_emit_dw(Emit *e, const Op *fwd) {
-    Shape in = emit_in_shape(e, fwd, 0), out = emit_out_shape(e, fwd);
-    if (conv_1x1_dw_scratch(&fwd->a, in, out) < 0)
+    Shape in, out = emit_out_shape(e, fwd);
+    const Attrs a = c1_input(e, fwd, &in);
+    if (conv_1x1_dw_scratch(&a, in, out) < 0)
         return false;
     Cbuf *c = e->c;
     int ic = in.d[1], oc = out.d[1], ck = c1_dw_chunk(ic, oc);
     int npb = (ic + NW - 1) / NW, mb = (oc + MR - 1) / MR;
     cb_line(c, "{ /* dw of a 1x1 conv: dy times the transposed (strided) input, by chunks of columns (conv_1x1.c) */");
-    c1_emit_dims(c, &fwd->a, in, out);
+    c1_emit_dims(c, &a, in, out);
     cb_line(c, "enum { UCK = %d, UNPB = %d, UMB = %d, ULD = UNPB * UNW };", ck, npb, mb);
     cb_line(c, "enum { UKS = %d, SLOTS_U = %d }; /* the columns of a strip of the packing's transpositions; its buffers */", KS, SLOTS);
     int64_t at_sum = round16((int64_t)npb * ck * NW);
@@ -797,7 +837,7 @@ bool conv_1x1_emit_dw(Emit *e, const Op *fwd) {
     cb_line(c, "const int g = job / nst, k0 = job %% nst * UKS, ku = kn - k0 < UKS ? kn - k0 : UKS;");
     cb_line(c, "long long im = (c0 + k0) / UQ;");
     cb_line(c, "int qq = (int)(c0 + k0 - im * UQ);");
-    c1_emit_dw_strip(c, fwd->a.sw == 2);
+    c1_emit_dw_strip(c, a.sw == 2);
     cb_line(c, "}");
     cb_line(c, "}");
     /* A, dy's rows of the block's output channels, is read in place: MR rows of consecutive

@@ -90,6 +90,29 @@ static void add_emit_forward(Emit *e, const Op *op) {
         sum = arena_printf("%s + x%d[k]", sum, i);
     /* on the threads (elementwise: the same floats); on one thread, resnet18_cifar's residual
      * adds and their gradients' sums took 32 ms of its training step at batch 64, as long on 2 */
+    if (op->evens_out >= 0) { /* also y's even pixels to ye (pass_fuse.c): a plane at a time, each even row's from L1 */
+        Shape s = emit_out_shape(e, op), es = e->g->values[op->evens_out].shape;
+        cb_line(c, "enum { C = %d, H = %d, W = %d, EH = %d, EW = %d };", s.d[1], s.d[2], s.d[3], es.d[2], es.d[3]);
+        if (emit_has_epilogue(op))
+            emit_epilogue_setup(e, op, s.d[1]);
+        cb_line(c, "PARALLEL_FOR");
+        cb_line(c, "for (int pl = 0; pl < n * C; pl++) {");
+        cb_line(c, "const size_t o = (size_t)pl * H * W;");
+        cb_line(c, "float *const ep = ye + (size_t)pl * EH * EW;");
+        cb_line(c, "for (int h = 0; h < H; h++) {");
+        cb_line(c, "const size_t r = o + (size_t)h * W;");
+        cb_line(c, "for (int wc = 0; wc < W; wc++) {");
+        cb_line(c, "const size_t k = r + (size_t)wc;");
+        cb_line(c, "const float v = %s;", sum);
+        cb_line(c, "y[k] = %s;", emit_has_epilogue(op) ? emit_epilogue(e, op, "v", "pl % C") : "v");
+        cb_line(c, "}");
+        cb_line(c, "if (h %% 2 == 0)");
+        cb_line(c, "    for (int ew = 0; ew < EW; ew++)");
+        cb_line(c, "        ep[(h / 2) * EW + ew] = y[r + 2 * (size_t)ew];");
+        cb_line(c, "}");
+        cb_line(c, "}");
+        return;
+    }
     cb_line(c, "const size_t total = (size_t)n * %zu;", per_image(e, op));
     if (!emit_has_epilogue(op)) {
         cb_line(c, "PARALLEL_FOR");
@@ -174,7 +197,8 @@ const OpInfo OP_SOFTMAX_info = {
 const OpInfo OP_ADD_info = {
     .name = "add", .args = no_args, .set_attrs = plain_set_attrs, .infer = add_infer,
     .flops = add_flops, .print_attrs = no_attrs,
-    .emit_forward = add_emit_forward, .inplace = true, .epilogue = true, .torch_call = add_torch,
+    .emit_forward = add_emit_forward, .inplace = true, .epilogue = true, .writes_evens = true,
+    .torch_call = add_torch,
 };
 const OpInfo OP_CONCAT_info = {
     .name = "concat", .args = no_args, .set_attrs = plain_set_attrs, .infer = concat_infer,

@@ -1514,6 +1514,51 @@ def expected_conv_dil_d(classes=2):
     return _conv("conv0", 32, 32, 3) + _linear("linear0", classes, 32)
 
 
+# ---------------------------------------------------------------- conv_evens (conv_evens.cnn)
+class ConvEvensA(nn.Module):
+    def __init__(self, classes=3):
+        super().__init__()
+        self.bn0 = nn.BatchNorm2d(64)
+        self.conv0 = nn.Conv2d(64, 64, 3, padding=1, bias=False)
+        self.bn1 = nn.BatchNorm2d(64)
+        self.conv1 = nn.Conv2d(64, 96, 3, stride=2, padding=1, bias=False)
+        self.bn2 = nn.BatchNorm2d(96)
+        self.conv2 = nn.Conv2d(64, 96, 1, stride=2)
+        self.bn3 = nn.BatchNorm2d(96)
+        self.linear0 = nn.Linear(96, classes)
+
+    def forward(self, x):
+        x = self.bn0(x)
+        x = F.relu(F.relu(self.bn1(self.conv0(x))) + x)
+        x = F.relu(F.relu(self.bn2(self.conv1(x))) + self.bn3(self.conv2(x)))
+        return self.linear0(x.mean(dim=(2, 3)))
+
+
+class ConvEvensB(nn.Module):
+    def __init__(self, classes=2):
+        super().__init__()
+        self.conv0 = nn.Conv2d(64, 64, 1, bias=False)
+        self.conv1 = nn.Conv2d(64, 80, 1, stride=2, bias=False)
+        self.bn0 = nn.BatchNorm2d(80)
+        self.conv2 = nn.Conv2d(64, 80, 1, stride=2, bias=False)
+        self.linear0 = nn.Linear(80, classes)
+
+    def forward(self, x):
+        x = F.relu(self.conv0(x)) + x
+        x = F.relu(self.bn0(self.conv1(x)) + self.conv2(x))
+        return self.linear0(x.mean(dim=(2, 3)))
+
+
+def expected_conv_evens_a(classes=3):
+    return (_bn("bn0", 64) + _conv("conv0", 64, 64, 3, bias=False) + _bn("bn1", 64) + _conv("conv1", 96, 64, 3, bias=False)
+            + _bn("bn2", 96) + _conv("conv2", 96, 64, 1) + _bn("bn3", 96) + _linear("linear0", classes, 96))
+
+
+def expected_conv_evens_b(classes=2):
+    return (_conv("conv0", 64, 64, 1, bias=False) + _conv("conv1", 80, 64, 1, bias=False) + _bn("bn0", 80)
+            + _conv("conv2", 80, 64, 1, bias=False) + _linear("linear0", classes, 80))
+
+
 # ---------------------------------------------------------------- registry
 TWINS = {"cov_act": CovAct, "cov_conv": CovConv, "cov_pool": CovPool, "cov_norm_act": CovNormAct, "cov_residual": CovResidual,
          "cov_concat": CovConcat, "cov_blocks": CovBlocks, "cov_cond": CovCond, "naming": Naming,
@@ -1527,7 +1572,8 @@ TWINS = {"cov_act": CovAct, "cov_conv": CovConv, "cov_pool": CovPool, "cov_norm_
          "conv_blk_pad_a": ConvBlkPadA, "conv_blk_pad_b": ConvBlkPadB,
          "conv_pair_a": ConvPairA, "conv_pair_b": ConvPairB, "conv_pair_c": ConvPairC,
          "conv_blk_grp_a": ConvBlkGrpA, "conv_blk_grp_b": ConvBlkGrpB, "conv_blk_grp_c": ConvBlkGrpC, "conv_blk_grp_d": ConvBlkGrpD,
-         "conv_dil_a": ConvDilA, "conv_dil_b": ConvDilB, "conv_dil_c": ConvDilC, "conv_dil_d": ConvDilD}
+         "conv_dil_a": ConvDilA, "conv_dil_b": ConvDilB, "conv_dil_c": ConvDilC, "conv_dil_d": ConvDilD,
+         "conv_evens_a": ConvEvensA, "conv_evens_b": ConvEvensB}
 EXPECTED = {"cov_act": expected_cov_act, "cov_conv": expected_cov_conv, "cov_pool": expected_cov_pool, "cov_norm_act": expected_cov_norm_act,
             "cov_residual": expected_cov_residual, "cov_concat": expected_cov_concat,
             "cov_blocks": expected_cov_blocks, "cov_cond": expected_cov_cond, "naming": expected_naming,
@@ -1546,7 +1592,7 @@ EXPECTED = {"cov_act": expected_cov_act, "cov_conv": expected_cov_conv, "cov_poo
             "conv_blk_grp_a": expected_conv_blk_grp_a, "conv_blk_grp_b": expected_conv_blk_grp_b,
             "conv_blk_grp_c": expected_conv_blk_grp_c, "conv_blk_grp_d": expected_conv_blk_grp_d,
             "conv_dil_a": expected_conv_dil_a, "conv_dil_b": expected_conv_dil_b, "conv_dil_c": expected_conv_dil_c,
-            "conv_dil_d": expected_conv_dil_d}
+            "conv_dil_d": expected_conv_dil_d, "conv_evens_a": expected_conv_evens_a, "conv_evens_b": expected_conv_evens_b}
 FILES = {n: os.path.join(MODELS, n + ".cnn") for n in TWINS}
 FILES["multi_a"] = FILES["multi_b"] = os.path.join(MODELS, "multi.cnn")
 FILES["conv_odd"] = FILES["conv_wide"] = FILES["conv_issue11"] = os.path.join(MODELS, "conv_held.cnn")
@@ -1561,6 +1607,7 @@ FILES["conv_blk_pad_a"] = FILES["conv_blk_pad_b"] = os.path.join(MODELS, "conv_b
 FILES["conv_pair_a"] = FILES["conv_pair_b"] = FILES["conv_pair_c"] = os.path.join(MODELS, "conv_pair.cnn")
 FILES["conv_blk_grp_a"] = FILES["conv_blk_grp_b"] = FILES["conv_blk_grp_c"] = FILES["conv_blk_grp_d"] = os.path.join(MODELS, "conv_blk_grp.cnn")
 FILES["conv_dil_a"] = FILES["conv_dil_b"] = FILES["conv_dil_c"] = FILES["conv_dil_d"] = os.path.join(MODELS, "conv_dil.cnn")
+FILES["conv_evens_a"] = FILES["conv_evens_b"] = os.path.join(MODELS, "conv_evens.cnn")
 INPUT_SHAPE = {"cov_act": [3, 12, 12], "cov_conv": [3, 16, 16], "cov_pool": [3, 16, 15], "cov_norm_act": [3, 10, 10],
                "cov_residual": [4, 12, 12], "cov_concat": [3, 12, 12], "cov_blocks": [3, 14, 14],
                "cov_cond": [3, 12, 10], "naming": [4, 8, 8], "multi_a": [2, 12, 12], "multi_b": [2, 12, 12],
@@ -1575,7 +1622,8 @@ INPUT_SHAPE = {"cov_act": [3, 12, 12], "cov_conv": [3, 16, 16], "cov_pool": [3, 
                "conv_blk_pad_a": [34, 4, 4], "conv_blk_pad_b": [33, 7, 7],
                "conv_pair_a": [3, 15, 13], "conv_pair_b": [3, 12, 12], "conv_pair_c": [3, 10, 10],
                "conv_blk_grp_a": [64, 6, 5], "conv_blk_grp_b": [64, 9, 7], "conv_blk_grp_c": [256, 3, 3], "conv_blk_grp_d": [64, 3, 36],
-               "conv_dil_a": [32, 9, 11], "conv_dil_b": [64, 6, 5], "conv_dil_c": [256, 4, 4], "conv_dil_d": [32, 3, 36]}
+               "conv_dil_a": [32, 9, 11], "conv_dil_b": [64, 6, 5], "conv_dil_c": [256, 4, 4], "conv_dil_d": [32, 3, 36],
+               "conv_evens_a": [64, 15, 13], "conv_evens_b": [64, 9, 10]}
 OUTPUT_SHAPE = {"cov_act": [5], "cov_conv": [5], "cov_pool": [3], "cov_norm_act": [4], "cov_residual": [3], "cov_concat": [6],
                 "cov_blocks": [7], "cov_cond": [5], "naming": [5], "multi_a": [3], "multi_b": [4],
                 "conv_odd": [3], "conv_wide": [2], "conv_issue11": [2], "conv_bwd_odd": [3], "conv_dw_wide": [3], "cov_mul": [4],
@@ -1587,7 +1635,8 @@ OUTPUT_SHAPE = {"cov_act": [5], "cov_conv": [5], "cov_pool": [3], "cov_norm_act"
                 "conv_blk_pad_a": [3], "conv_blk_pad_b": [2],
                 "conv_pair_a": [3], "conv_pair_b": [2], "conv_pair_c": [4],
                 "conv_blk_grp_a": [3], "conv_blk_grp_b": [2], "conv_blk_grp_c": [2], "conv_blk_grp_d": [2],
-                "conv_dil_a": [3], "conv_dil_b": [2], "conv_dil_c": [2], "conv_dil_d": [2]}
+                "conv_dil_a": [3], "conv_dil_b": [2], "conv_dil_c": [2], "conv_dil_d": [2],
+                "conv_evens_a": [3], "conv_evens_b": [2]}
 
 
 # ---------------------------------------------------------------- lin_lanes (lin_lanes.cnn)
