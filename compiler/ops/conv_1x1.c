@@ -22,14 +22,16 @@
  * vectors and MR broadcast floats of A feed MR x NR fused multiply-adds. The operands are
  * packed so that both reads are contiguous:
  *   A  ap[MB][K][MR]   MR rows of A side by side (zero past M): dx's weights (W transposed,
- *                      packed at each call); the forward's W is not packed: the tile
- *                      broadcasts from MR rows of W where they lie (past M the last row
- *                      again), as dw's from dy (2026-12-03, bench/op_time.py, batch 8, one
- *                      thread, 3 alternations: a 256 -> 512 conv at 7x7 0.586-0.705 ->
- *                      0.566-0.659 ms, 128 -> 256 at 14x14 0.519-0.600 -> 0.517-0.594, 64 ->
- *                      128 at 28x28 the same; the packing had been 14% of ResNet-18's layer4
- *                      shortcut in the training step, and NAME_pack had packed it once for
- *                      inference); for dw dy itself, not packed: the tile
+ *                      packed at each call) and the forward's W when NAME_pack packed it
+ *                      (inference); without packed weights (training, NAME_forward) the
+ *                      forward's tile broadcasts from MR rows of W where they lie (past M the
+ *                      last row again; A's element (t, k) at ar[t][k * uas], uas 1 or MR), as
+ *                      dw's from dy. W had been packed at each call: 14% of ResNet-18's layer4
+ *                      shortcut forward in the training step (2026-12-03, bench/op_time.py,
+ *                      batch 8, one thread, 3 alternations: a 256 -> 512 conv at 7x7
+ *                      0.590-0.627 -> 0.577-0.598 ms, 128 -> 256 at 14x14 0.523-0.551 ->
+ *                      0.516-0.544; read in place at inference too, ResNet-50 at batch 1 had
+ *                      taken 6% longer, MobileNetV2 3%: packed there); for dw dy itself, not packed: the tile
  *                      broadcasts from MR rows of dy (one image's consecutive pixels: the
  *                      chunk's columns in one segment per image; past M the last row again,
  *                      whose sums are not used). dy had been packed transposed, ap[K][LDA]:
@@ -442,9 +444,10 @@ static void c1_emit_mm(Emit *e, int m, int k, const char *aexpr, const char *src
                        bool even, bool gaps, bool acc) {
     Cbuf *c = e->c;
     cb_line(c, "enum { UM = %d, UK = %d, UMB = (UM + UMR - 1) / UMR };", m, k);
-    const bool pack_a = strcmp(aexpr, "w[(ptrdiff_t)mm * UIC + kk]") != 0; /* else A's rows are w's, read in place */
-    int64_t a_floats = pack_a ? round16((int64_t)((m + MR - 1) / MR) * k * MR) : 0;
-    cb_line(c, "float *const uslots = scratch + %lld;", (long long)a_floats);
+    /* the forward: A is W, packed by NAME_pack (inference) or else read in place, row by row */
+    const bool pack_a = strcmp(aexpr, "w[(ptrdiff_t)mm * UIC + kk]") != 0;
+    int64_t a_floats = round16((int64_t)((m + MR - 1) / MR) * k * MR);
+    cb_line(c, "float *const uslots = scratch + %lld;", pack_a ? (long long)a_floats : 0LL);
     int np = c1_np(k);
     cb_line(c, "enum { UNP = %d, UBS = %lld, USS = %lld }; /* panels per group, a slot's B panels, the slot's floats */", np,
             (long long)round16((int64_t)np * k * NW),
@@ -460,6 +463,22 @@ static void c1_emit_mm(Emit *e, int m, int k, const char *aexpr, const char *src
         cb_line(c, "            uap[((ptrdiff_t)mb * UK + kk) * UMR + t] = mm < UM ? %s : 0.0f;", aexpr);
         cb_line(c, "        }");
         emit_pack_end(e);
+    } else if (e->packable) { /* packed by NAME_pack: read as packed; without: W's rows in place */
+        e->pack_floats = a_floats;
+        cb_line(c, "const float *const uap = pk; /* %lld floats: W packed by NAME_pack, else NULL */", (long long)a_floats);
+        cb_line(c, "if (pack_now) {");
+        cb_line(c, "float *const upk = pk;");
+        cb_line(c, "PARALLEL_FOR");
+        cb_line(c, "for (int mb = 0; mb < UMB; mb++) /* upk[mb][k][t] = A[mb * UMR + t][k] */");
+        cb_line(c, "    for (int kk = 0; kk < UK; kk++)");
+        cb_line(c, "        for (int t = 0; t < UMR; t++) {");
+        cb_line(c, "            const int mm = mb * UMR + t;");
+        cb_line(c, "            upk[((ptrdiff_t)mb * UK + kk) * UMR + t] = mm < UM ? %s : 0.0f;", aexpr);
+        cb_line(c, "        }");
+        cb_line(c, "return;");
+        cb_line(c, "}");
+    } else {
+        cb_line(c, "const float *const uap = NULL; /* W's rows read in place */");
     }
     /* B read in place: a panel of 64 consecutive pixels of one image (at stride 1, or dy) is
      * read by the tile where it lies, at the channel planes' pitch, not packed first */
@@ -564,12 +583,13 @@ static void c1_emit_mm(Emit *e, int m, int k, const char *aexpr, const char *src
     cb_line(c, "for (int mb = mb0; mb < mb1; mb++) {");
     if (pack_a) {
         cb_line(c, "const float *const aq = uap + ((ptrdiff_t)mb * UK + k0) * UMR;");
-    } else {
-        cb_line(c, "const float *ar[UMR]; /* w's rows (past UM the last one again: those sums are not used) */");
+    } else { /* A's element (t, k) at ar[t][k * uas]: packed, or w's rows (past UM the last one again: those sums are not used) */
+        cb_line(c, "const float *ar[UMR];");
+        cb_line(c, "const ptrdiff_t uas = uap ? UMR : 1;");
         cb_line(c, "for (int t = 0; t < UMR; t++)");
-        cb_line(c, "    ar[t] = w + (ptrdiff_t)(mb * UMR + t < UM ? mb * UMR + t : UM - 1) * UK + k0;");
+        cb_line(c, "    ar[t] = uap ? uap + ((ptrdiff_t)mb * UK + k0) * UMR + t : w + (ptrdiff_t)(mb * UMR + t < UM ? mb * UMR + t : UM - 1) * UK + k0;");
     }
-    const char *aat = pack_a ? "aq[k * UMR + t]" : "ar[t][k]";
+    const char *aat = pack_a ? "aq[k * UMR + t]" : "ar[t][k * uas]";
     cb_line(c, "float *const cq = ucb + (ptrdiff_t)mb * UMR * UNW;");
     cb_line(c, "#if CNN_VECTORS");
     cb_line(c, "if (ucols <= CNN_VW) { /* a last panel of one vector's columns or fewer: the tile of those alone */");
