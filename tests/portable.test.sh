@@ -21,7 +21,8 @@
 # conv_1x1.c's forward, data and weight gradients (a strided 1x1 conv; tile per target;
 # conv_1x1_d its stride-2 packing and write-out in whole and half vectors, whose shuffles'
 # lanes differ per target; conv_1x1_f (AVX2, gcc, scalar) its data gradient adding into the
-# other gradient of a residual block's input, in vectors and pixel by pixel);
+# other gradient of a residual block's input, in vectors and pixel by pixel; conv_evens_a (AVX2,
+# scalar) a 1x1 stride-2 conv reading the even pixels the add before it wrote, on odd sizes);
 # grad_slice_conv at batch 37 the batch slices and conv_bwd.c's data gradient with the images
 # in the lanes (tile per target; conv_tiny_a its unrolled column blocks and loop), lin_lanes_a at batch 37 linear.c's forward with the images
 # in the lanes (a block of 32 or 16 per target), fuse_train_e's gradients conv_small.c's
@@ -64,14 +65,14 @@ more=""; pmore=""
 check "SSE4.2 only (-march=x86-64-v2, -O0)" CNNC_CFLAGS="-march=x86-64-v2 -O0"
 grads="conv_bwd_odd conv_dw_wide conv_blk_a conv_1x1_a conv_1x1_d conv_1x1_f fuse_train_e conv_wino_a conv_dws_a"
 grads37="grad_slice_conv conv_tiny_a conv_tiny_b lin_lanes_a"
-more="conv_blk_s2_a conv_pair_a conv_blk_grp_a conv_blk_grp_b conv_dil_a"; pmore="conv_blk_pad_a conv_blk_s2_f conv_blk_grp_d conv_dil_d"
+more="conv_blk_s2_a conv_pair_a conv_blk_grp_a conv_blk_grp_b conv_dil_a conv_evens_a"; pmore="conv_blk_pad_a conv_blk_s2_f conv_blk_grp_d conv_dil_d"
 check "AVX2 (-march=x86-64-v3, -O0)" CNNC_CFLAGS="-march=x86-64-v3 -O0"
 more="conv_pair_a conv_blk_grp_a conv_blk_grp_b conv_dil_a"; pmore="conv_blk_pad_a"
 check "gcc" CC=gcc
 # No vector types (what a compiler other than gcc and clang gets): the scalar loops, gradients
 # included. The parity models are few-channel ones, whose scalar paths run quickly.
 scalar() {
-    if env CNNC_CFLAGS="-U__GNUC__ -O0" /usr/bin/python3 "$top/tests/torch/grad_parity.py" --build "$B" --only conv_bwd_odd conv_dw_wide lenet5 conv_oc_a conv_oc_e conv_blk_a conv_blk_s2_a conv_pair_a conv_blk_grp_a conv_dil_a conv_1x1_a conv_1x1_d conv_1x1_f fuse_train_a conv_wino_a conv_dws_a \
+    if env CNNC_CFLAGS="-U__GNUC__ -O0" /usr/bin/python3 "$top/tests/torch/grad_parity.py" --build "$B" --only conv_bwd_odd conv_dw_wide lenet5 conv_oc_a conv_oc_e conv_blk_a conv_blk_s2_a conv_pair_a conv_blk_grp_a conv_dil_a conv_evens_a conv_1x1_a conv_1x1_d conv_1x1_f fuse_train_a conv_wino_a conv_dws_a \
         >"$B/portable.log" 2>&1 &&
         env CNNC_CFLAGS="-U__GNUC__ -O0" /usr/bin/python3 "$top/tests/torch/grad_parity.py" --build "$B" --batch 37 --only grad_slice_conv conv_tiny_a conv_tiny_b \
         >>"$B/portable.log" 2>&1; then
