@@ -25,6 +25,10 @@
  *     its saved input: act(bn(x)) is never stored; batchnorm.c).
  *   - in training, the add of two gradients of one tensor into the later one's backward when
  *     that is a 1x1 conv's data gradient (conv_1x1.c adds its dx into the other's buffer).
+ *   - an add whose output a 1x1 stride-2 conv reads (a downsampling shortcut) also writes that
+ *     output's pixels at even rows and columns side by side (evens_out), which the conv's
+ *     forward and weight gradient read in place of its input (evens_in; not a fusion of ops:
+ *     one more tensor, planned like the others).
  * A neighbour is absorbed only when its input has no other reader, forward or backward, so
  * every tensor that a backward op reads stays in memory. Absorbed ops stay in the IR, marked
  * (fused_into), so the printed IR shows what each fused op replaced; they emit no code.

@@ -433,6 +433,17 @@ static void c1_emit_even_copy(Cbuf *c) {
     cb_line(c, "    br[jj] = sr[2 * jj];");
 }
 
+/* A packed to dst: dst[mb][k][t] = A[mb * UMR + t][k] (aexpr, of mm and kk), zero past M. */
+static void c1_emit_pack_a(Cbuf *c, const char *dst, const char *aexpr) {
+    cb_line(c, "PARALLEL_FOR");
+    cb_line(c, "for (int mb = 0; mb < UMB; mb++) /* %s[mb][k][t] = A[mb * UMR + t][k] */", dst);
+    cb_line(c, "    for (int kk = 0; kk < UK; kk++)");
+    cb_line(c, "        for (int t = 0; t < UMR; t++) {");
+    cb_line(c, "            const int mm = mb * UMR + t;");
+    cb_line(c, "            %s[((ptrdiff_t)mb * UK + kk) * UMR + t] = mm < UM ? %s : 0.0f;", dst, aexpr);
+    cb_line(c, "        }");
+}
+
 /* The forward or dx product: M rows (the output's channels), K deep; aexpr: A[m][k] (of m, k),
  * src / dst the arrays read and written; boff / doff: the offset expressions of a run's first
  * pixel there (C1_XOFF, C1_YOFF), bst / dst_st: the pixel strides; bpl / dpl: their channel planes' floats.
@@ -444,37 +455,25 @@ static void c1_emit_mm(Emit *e, int m, int k, const char *aexpr, const char *src
                        bool even, bool gaps, bool acc) {
     Cbuf *c = e->c;
     cb_line(c, "enum { UM = %d, UK = %d, UMB = (UM + UMR - 1) / UMR };", m, k);
-    /* the forward: A is W, packed by NAME_pack (inference) or else read in place, row by row */
-    const bool pack_a = strcmp(aexpr, "w[(ptrdiff_t)mm * UIC + kk]") != 0;
+    /* dx's A (W transposed) is packed at each call; the forward's (W) is packed by NAME_pack
+     * (inference) or else read in place, row by row */
+    const bool pack_a = op == NULL;
     int64_t a_floats = round16((int64_t)((m + MR - 1) / MR) * k * MR);
     cb_line(c, "float *const uslots = scratch + %lld;", pack_a ? (long long)a_floats : 0LL);
     int np = c1_np(k);
     cb_line(c, "enum { UNP = %d, UBS = %lld, USS = %lld }; /* panels per group, a slot's B panels, the slot's floats */", np,
             (long long)round16((int64_t)np * k * NW),
             (long long)(round16((int64_t)np * k * NW) + round16((int64_t)((m + MR - 1) / MR) * MR * NW)));
-    /* the weights: packed once by NAME_pack for inference (emit_pack_begin), else at each call */
     if (pack_a) {
         emit_pack_begin(e, "uap", "scratch", a_floats);
-        cb_line(c, "PARALLEL_FOR");
-        cb_line(c, "for (int mb = 0; mb < UMB; mb++) /* uap[mb][k][t] = A[mb * UMR + t][k] */");
-        cb_line(c, "    for (int kk = 0; kk < UK; kk++)");
-        cb_line(c, "        for (int t = 0; t < UMR; t++) {");
-        cb_line(c, "            const int mm = mb * UMR + t;");
-        cb_line(c, "            uap[((ptrdiff_t)mb * UK + kk) * UMR + t] = mm < UM ? %s : 0.0f;", aexpr);
-        cb_line(c, "        }");
+        c1_emit_pack_a(c, "uap", aexpr);
         emit_pack_end(e);
     } else if (e->packable) { /* packed by NAME_pack: read as packed; without: W's rows in place */
         e->pack_floats = a_floats;
         cb_line(c, "const float *const uap = pk; /* %lld floats: W packed by NAME_pack, else NULL */", (long long)a_floats);
         cb_line(c, "if (pack_now) {");
         cb_line(c, "float *const upk = pk;");
-        cb_line(c, "PARALLEL_FOR");
-        cb_line(c, "for (int mb = 0; mb < UMB; mb++) /* upk[mb][k][t] = A[mb * UMR + t][k] */");
-        cb_line(c, "    for (int kk = 0; kk < UK; kk++)");
-        cb_line(c, "        for (int t = 0; t < UMR; t++) {");
-        cb_line(c, "            const int mm = mb * UMR + t;");
-        cb_line(c, "            upk[((ptrdiff_t)mb * UK + kk) * UMR + t] = mm < UM ? %s : 0.0f;", aexpr);
-        cb_line(c, "        }");
+        c1_emit_pack_a(c, "upk", aexpr);
         cb_line(c, "return;");
         cb_line(c, "}");
     } else {
