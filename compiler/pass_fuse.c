@@ -265,14 +265,12 @@ bool pass_fuse(Graph *g) {
     for (int i = 1; i < nfwd; i++) {
         Op *op = &g->ops[i];
         const OpInfo *info = op_info(op->kind);
-        if (op->fused_into >= 0 || !info->reads_evens || op->nin != 1 || op->in[0] == g->input ||
-            !info->reads_evens(g, op))
+        if (op->fused_into >= 0 || !info->reads_evens || !info->reads_evens(g, op))
             continue;
-        int x = op->in[0], h = -1;
-        for (int j = 0; j < i; j++)
-            if (g->ops[j].fused_into < 0 && g->ops[j].writes == x)
-                h = j;
-        if (h < 0 || !op_info(g->ops[h].kind)->writes_evens || g->ops[h].keeps >= 0 || g->values[x].shape.rank != 4)
+        int x = op->in[0], h = g->values[x].producer;
+        if (h >= 0 && g->ops[h].fused_into >= 0)
+            h = g->ops[h].fused_into; /* the head that writes x (an add with its relu) */
+        if (h < 0 || g->ops[h].writes != x || !op_info(g->ops[h].kind)->writes_evens || g->ops[h].keeps >= 0)
             continue;
         if (g->ops[h].evens_out < 0) {
             Shape es = g->values[x].shape;

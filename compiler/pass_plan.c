@@ -323,12 +323,13 @@ bool plan_verify(const Graph *g, const Plan *p) {
         const Op *op = &g->ops[i];
         if (op->fused_into >= 0)
             continue;
+        const int ev = ir_evens_read(g, op);
         for (int k = 0; k <= op->nin + 2; k++) { /* and a fused add's other gradient (bwd_acc), a pair's other dy, even pixels */
             int v = k < op->nin ? op->in[k] : k == op->nin && op->bwd_acc > 0 ? op->bwd_acc : g->input;
             if (k == op->nin + 1 && op->bwd_pair > 0)
                 v = ir_pair_dy(g, op);
-            if (k == op->nin + 2 && ir_evens_read(g, op) >= 0)
-                v = ir_evens_read(g, op);
+            if (k == op->nin + 2 && ev >= 0)
+                v = ev;
             if (v == g->input)
                 continue;
             if (wstep[v] < 0 || wstep[v] >= i) {

@@ -810,7 +810,6 @@ static const char *conv_rename_inner(const char *text) {
     return r;
 }
 
-/* dx by the forward kernel: the stride-1 case. */
 /* The weight gradient (and db) by conv_1x1.c's, conv_bwd.c's or conv_small.c's kernel, after
  * its profile mark; false (nothing but the mark emitted) when none takes the layer. */
 static bool conv_emit_dw_kernel(Emit *e, const Op *fwd) {
@@ -841,6 +840,7 @@ static bool conv_emit_dw_kernel(Emit *e, const Op *fwd) {
     return true;
 }
 
+/* dx by the forward kernel: the stride-1 case. */
 static void conv_emit_dx_by_kernel(Emit *e, const Op *fwd, Attrs d) {
     Cbuf *c = e->c;
     Shape in = emit_in_shape(e, fwd, 0), out = emit_out_shape(e, fwd);
@@ -877,11 +877,9 @@ static bool conv_dx_adds(const Graph *g, const Op *fwd) {
  * conv_1x1.c computes can read its input's even pixels side by side (op->evens_in). */
 static bool conv_reads_evens(const Graph *g, const Op *op) {
     const Attrs *a = &op->a;
-    Shape in = g->values[op->in[0]].shape, out = g->values[op->out].shape;
-    if (a->kh != 1 || a->kw != 1 || a->sh != 2 || a->sw != 2 || in.rank != 4 || out.d[2] != (in.d[2] + 1) / 2 ||
-        out.d[3] != (in.d[3] + 1) / 2 || conv_1x1_scratch(g, op) < 0)
+    if (a->kh != 1 || a->kw != 1 || a->sh != 2 || a->sw != 2 || conv_1x1_scratch(g, op) < 0) /* unpadded: OH = (IH + 1) / 2 */
         return false;
-    return !g->training || conv_1x1_dw_scratch(a, in, out) >= 0;
+    return !g->training || conv_1x1_dw_scratch(a, g->values[op->in[0]].shape, g->values[op->out].shape) >= 0;
 }
 
 static void conv_emit_backward(Emit *e, const Op *bwd, const Op *fwd) {
