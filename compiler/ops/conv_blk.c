@@ -85,6 +85,20 @@
  * (2.25 times the input at stride 2 for 3x3), and tap (kh, kw) reads its plane at q: the same
  * tiles. Measured: 64 -> 128 ch from 32x32 82 GFLOP/s, 128 -> 256 from 16x16 111, 256 -> 512
  * from 8x8 113; conv.c's product path 45, 72, 58.
+ * With AVX-512 a strided forward reads its input IN PLACE instead (BlkGeo.direct, when its
+ * tiles cost at most a tenth more than the copies' by blk_tiles_cost): the tiles are TR rows x
+ * TC columns of the output (blk_tiling_direct; OW a multiple of TC), pixel (r, c)'s tap (kh, kw)
+ * at x[(oh + r) * SH + kh - PH][(ow + c) * SW + kw - PW], a constant offset from the tile's
+ * first pixel that the generator writes out; every tap that would read outside the image is
+ * left out as above (the same sums: only products with the padding's zeros go), so no zeroed
+ * copy is needed. The taps of one loop over the input channels read distinct floats (at stride
+ * 2 kernel column kw of pixel c is column kw + 2 of pixel c - 1: one loop for a kernel row made
+ * clang keep the shared broadcasts and spill accumulators). The copies remain for AVX2, SSE and
+ * the scalar loops (the same scratch is planned either way). ResNet-18 at batch 8, one thread
+ * (bench/op_time.py, 3-4 alternations, 2026-12-03): layer2's 64 -> 128 from 56x56 (3 x 4
+ * tiles) 5.24-5.54 -> 4.48-4.98 ms, layer3's 128 -> 256 (5 x 2) 5.00-5.39 -> 4.27-4.87,
+ * layer4's 256 -> 512 from 14x14 (1 x 7) 4.73-5.80 -> 4.43-5.78 (the same within the noise: its
+ * copies were small).
  *
  * Positions past the image's last pixel up to a multiple of P (RQ) are computed and dropped
  * (the skipping tiles leave them out); their reads stay within the scratch (a zeroed tail
@@ -166,6 +180,8 @@ bool conv_blk_emit_dx_pair(Emit *e, const Op *body, const Op *sc, bool head_is_s
  * W_BYTES: a block of weights; BUF_FLOATS: one slot's buffer (at least one image); LOCAL_BYTES:
  * the most weights, and copies of one slot's images, for the copies per slot. */
 enum { OCB = 32, P_MAX = 12, SLOTS_MAX = 8, W_BYTES = 12288, BUF_FLOATS = 65536, LOCAL_BYTES = 1 << 20 };
+/* NARROW_MAX, WIDE_MAX: the widest rows taken (see blk_takes_upto) */
+enum { NARROW_MAX = 32, WIDE_MAX = 64 };
 
 /* One phase of a strided conv's data gradient (see blk_s_geo). */
 typedef struct {
@@ -195,6 +211,7 @@ typedef struct {
     int tr, tc;       /* the tiles skipping the padding (see blk_tiling), tr 0: P flattened pixels, every tap */
     bool mr, mc;      /* their rows, columns merged (BlkTiles) */
     bool tap;         /* strided: one copy per tap (KH x KW planes of OH x OW), else per kernel column */
+    bool direct;      /* strided forward: with AVX-512 the tiles read the input in place, no copies (see blk_tiling_direct) */
     int npl, pln;     /* copies per input channel, floats of one */
     int gi;           /* images per group: the one copy holds a group */
     bool local;       /* each slot copies its chunk's images itself (else one copy of all first) */
@@ -233,6 +250,7 @@ typedef struct {
     int r0, s0, hv, wv, w, kh, kw, tr, tc;
     bool mr, mc; /* every row group (column piece) takes the taps of all: one block of code for them */
     unsigned mrow[16], mcol[16]; /* with mr (mc): the rows (columns) of each kernel row (column) */
+    const char *xsrc; /* q->direct: the input (C name) the tiles read in place */
 } BlkTiles;
 
 static int blk_groups(const BlkTiles *t) { return (t->hv + t->tr - 1) / t->tr; }
@@ -338,8 +356,9 @@ static long long blk_tiles_cost(BlkTiles *t) {
 }
 
 /* Chooses the tiles of an HV x WV output of pitch W (taps kh x kw): skipping tiles (t->tr > 0)
- * when they cost less than blk_tile's P flattened pixels over every tap; sets *p and *rq. */
-static void blk_tiling(BlkTiles *t, int *p, int *rq) {
+ * when they cost less than blk_tile's P flattened pixels over every tap; sets *p and *rq and
+ * answers the cost. */
+static long long blk_tiling(BlkTiles *t, int *p, int *rq) {
     int taps = t->kh * t->kw, q = t->hv * t->w;
     *p = blk_tile(q);
     *rq = (q + *p - 1) / *p * *p;
@@ -364,6 +383,35 @@ static void blk_tiling(BlkTiles *t, int *p, int *rq) {
         *p = t->tr * t->tc;
         *rq = blk_groups(t) * t->tr * t->w;
     }
+    return best;
+}
+
+/* The tiles of a strided forward that reads its input in place (AVX-512; BlkGeo.direct): TR
+ * rows x TC columns (W a multiple of TC, any TR), pixel (r, c) of the tile at input row
+ * (oh + r) * SH + kh - PH and column (ow + c) * SW + kw - PW, so that no copy is needed; every
+ * tap that would read outside the image is left out (no merged rows or columns: there is no
+ * padding to read). False when no tiling stays within BLOCKS_MAX blocks of code or the choice
+ * would take the generator long; else *p, *rq as blk_tiling sets them. */
+static bool blk_tiling_direct(BlkTiles *t, int *p, int *rq) {
+    if (t->kh > 16 || t->kw > 16 || (long long)t->hv * t->w * t->kh * t->kw > 1 << 18)
+        return false;
+    long long best = -1;
+    BlkTiles b = *t;
+    for (int tr = 1; tr <= P_MAX; tr++)
+        for (int tc = 1; tc <= t->w && tr * tc <= P_MAX; tc++) {
+            if (t->w % tc)
+                continue;
+            t->tr = tr, t->tc = tc, t->mr = t->mc = false;
+            long long cost = blk_tiles_cost(t);
+            if (cost >= 0 && (best < 0 || cost < best))
+                best = cost, b = *t;
+        }
+    if (best < 0)
+        return false;
+    *t = b;
+    *p = t->tr * t->tc;
+    *rq = blk_groups(t) * t->tr * t->w;
+    return true;
 }
 
 /* input channels per block of weights (blocks of even size) */
@@ -417,8 +465,15 @@ static void blk_geo(BlkGeo *q, Shape in, int grp, int oc, int oh, int ow, int kh
     q->tap = sh != 1 || sw != 1;
     q->npl = q->tap ? kh * kw : kw;
     q->pln = q->tap ? oh * ow : q->hp * ow;
-    BlkTiles t = {q, 0, 0, oh, ow, ow, kh, kw, 0, 0, false, false, {0}, {0}};
-    blk_tiling(&t, &q->p, &q->rq);
+    BlkTiles t = {q, 0, 0, oh, ow, ow, kh, kw, 0, 0, false, false, {0}, {0}, NULL};
+    long long copy_cost = blk_tiling(&t, &q->p, &q->rq);
+    q->direct = false;
+    if (q->tap && ow <= NARROW_MAX) { /* in place when its tiles cost at most a tenth more than the copies' (which the copy adds to) */
+        BlkTiles d = t;
+        int dp, drq;
+        if (blk_tiling_direct(&d, &dp, &drq) && blk_tiles_cost(&d) * 10 <= copy_cost * 11)
+            t = d, q->p = dp, q->rq = drq, q->direct = true;
+    }
     q->tr = t.tr, q->tc = t.tc, q->mr = t.mr, q->mc = t.mc;
     q->icb = blk_icb(q->ic, kh * kw);
     int64_t per_img = (int64_t)q->ic * grp * q->npl * q->pln;
@@ -431,7 +486,6 @@ static void blk_geo(BlkGeo *q, Shape in, int grp, int oc, int oh, int ow, int kh
 /* Where the kernel measured faster than conv.c's: KH x KW of 3x3 and more, rows of at most
  * 32 columns (WIDE_MAX: see conv_blk_wide_scratch), and channels enough for the lanes and the
  * blocking (conv_oc.c keeps the convs whose reduction fits L1, asked first). */
-enum { NARROW_MAX = 32, WIDE_MAX = 64 };
 static bool blk_takes_upto(int ic, int oc, int ow, int kh, int kw, int wmax) {
     return kh * kw >= 9 && ow <= wmax && ic >= 32 && oc >= 32 && (long long)ic * kh * kw > 256;
 }
@@ -525,14 +579,14 @@ static bool blk_s_geo2(const Attrs *a, Shape in, Shape out, int ic2, BlkGeo *q) 
     q->ic2 = ic2, q->icb2 = ic2 ? blk_icb(ic2, 1) : 0, q->wp2_at = 0;
     q->oc = in.d[1], q->oh = amax, q->ow = bmax, q->kh = a->kh, q->kw = a->kw, q->ph = pht, q->pw = pwl, q->sh = q->sw = 1;
     q->nph = nph, q->osh = a->sh, q->osw = a->sw, q->dsh = ih, q->dsw = iw;
-    q->tap = false;
+    q->tap = q->direct = false;
     q->hp = q->npl = q->rq = 0;
     for (int k = 0; k < nph; k++) {
         BlkPhase *f = &q->f[k];
         f->r0 = pht - php[k], f->s0 = pwl - pwp[k];
         q->hp = f->oh + f->kh - 1 + f->r0 > q->hp ? f->oh + f->kh - 1 + f->r0 : q->hp;
         q->npl = f->s0 + f->kw > q->npl ? f->s0 + f->kw : q->npl;
-        BlkTiles t = {q, f->r0, f->s0, f->oh, f->ow, bmax, f->kh, f->kw, 0, 0, false, false, {0}, {0}};
+        BlkTiles t = {q, f->r0, f->s0, f->oh, f->ow, bmax, f->kh, f->kw, 0, 0, false, false, {0}, {0}, NULL};
         blk_tiling(&t, &f->p, &f->rq);
         f->tr = t.tr, f->tc = t.tc, f->mr = t.mr, f->mc = t.mc;
         f->icb = blk_icb(q->ic, f->kh * f->kw);
@@ -647,6 +701,26 @@ static void blk_emit_copy(Cbuf *c, const BlkGeo *q, const char *src, const char 
     cb_line(c, "    %s[(ptrdiff_t)%s * BICT * BNPL * BPLN + t] = 0.0f;", dst, nimg);
 }
 
+/* the first input channel of job block cb's group, from the image's first (C text, "" or ending in "+ ") */
+static const char *blk_group_first(const BlkGeo *q) { return q->grp > 1 ? "cb * BOCB / BOCG * BIC + " : ""; }
+
+/* BlkGeo.direct: where tile pixel p's tap (kh, kw) reads, from the tile's first pixel's tap
+ * (PH, PW) */
+static int blk_direct_at(const BlkTiles *t, int p, int kh, int kw) {
+    const BlkGeo *q = t->q;
+    return ((p / t->tc) * q->sh + kh - q->ph) * q->iw + (p % t->tc) * q->sw + kw - q->pw;
+}
+
+/* whether taps (kh, kw) and (kh2, kw2) of tile (g, j) read a float in common */
+static bool blk_direct_clash(const BlkTiles *t, int g, int j, int kh, int kw, int kh2, int kw2) {
+    unsigned m = blk_mask(t, g, j, kh, kw), m2 = blk_mask(t, g, j, kh2, kw2);
+    for (int p = 0; p < t->tr * t->tc; p++)
+        for (int p2 = 0; p2 < t->tr * t->tc; p2++)
+            if ((m >> p & 1u) && (m2 >> p2 & 1u) && blk_direct_at(t, p, kh, kw) == blk_direct_at(t, p2, kh2, kw2))
+                return true;
+    return false;
+}
+
 /* The AVX-512 tiles of t (t->tr > 0): per run of row groups and run of column pieces, a loop
  * over its tiles whose taps the generator unrolls, each with the constant mask of the pixels it
  * reads input for (none: the tap is left out), so that the multiply-adds of the pixels reading
@@ -669,6 +743,20 @@ static void blk_emit_skipping(Cbuf *c, const BlkGeo *q, const BlkTiles *t) {
     cb_line(c, "    px \\");
     cb_line(c, "}");
     cb_line(c, "#define BLK_PX(p) acc[p][0] += xr[p] * w0; acc[p][1] += xr[p] * w1; /* pixel p */");
+    if (q->direct) { /* the input read in place: pixel p of tap k at xi[xo + o], o constant (its row and column) */
+        cb_line(c, "#define BLK_TAPD(k, px) { /* tap k, px: its pixels */ \\");
+        cb_line(c, "    blk_v w0, w1; \\");
+        cb_line(c, "    memcpy(&w0, wq + (k) * BOCB, sizeof w0); \\");
+        cb_line(c, "    memcpy(&w1, wq + (k) * BOCB + 16, sizeof w1); \\");
+        cb_line(c, "    px \\");
+        cb_line(c, "}");
+        cb_line(c, "#define BLK_PXD(p, o) acc[p][0] += xi[xo + (o)] * w0; acc[p][1] += xi[xo + (o)] * w1; /* pixel p at o */");
+        cb_line(c, "(void)xg;");
+        cb_line(c, "const float *const xd = %s + ((ptrdiff_t)(g0 + i0 + ii) * BICT + %sic0) * BIH * BIW; /* the block's first channel */",
+                t->xsrc, blk_group_first(q));
+    }
+    /* where the tile's pixel p lies in buf, from q0: p itself when the tile is whole rows */
+    const char *pq = q->direct && t->tr > 1 && t->tc != t->w ? arena_printf("(p / %d * BOW + p %% %d)", t->tc, t->tc) : "p";
     int ng = blk_groups(t), nj = t->w / t->tc;
     for (int g0 = 0; g0 < ng;) {
         int g1 = blk_run_end(t, g0, false);
@@ -685,52 +773,93 @@ static void blk_emit_skipping(Cbuf *c, const BlkGeo *q, const BlkTiles *t) {
                 cb_line(c, "        if (ic0 == 0)");
                 cb_line(c, "            acc[p][v] = (blk_v){0};");
                 cb_line(c, "        else");
-                cb_line(c, "            memcpy(&acc[p][v], bq + p * BOCB + v * 16, sizeof acc[p][v]);");
+                cb_line(c, "            memcpy(&acc[p][v], bq + %s * BOCB + v * 16, sizeof acc[p][v]);", pq);
                 bool reads = false; /* the tile's first input float, if any tap reads input */
                 for (int kh = 0; kh < t->kh; kh++)
                     for (int kw = 0; kw < t->kw; kw++)
                         reads = reads || blk_mask(t, g0, j0, kh, kw);
-                if (reads)
+                if (reads && q->direct)
+                    cb_line(c, "const ptrdiff_t xo = (ptrdiff_t)g * %d + j * %d; /* the tile's first pixel's tap (PH, PW) */",
+                            t->tr * q->sh * q->iw, t->tc * q->sw);
+                else if (reads)
                     cb_line(c, "const float *const xq = xg + q0;");
                 /* One loop over the input channels for taps that read distinct floats (no
                  * broadcast shared between taps, which the compiler would keep in registers and
                  * spill): the taps of a kernel row (distinct copies), all taps with tiles of one
                  * row (distinct rows). */
                 int kstep = t->tr == 1 ? t->kh : 1;
+                /* The loop of each tap: with copies, by kernel rows (kstep at a time); reading the
+                 * input in place, where taps of a kernel row share floats too (stride 2: column kw
+                 * of pixel c is column kw + 2 of pixel c - 1), each tap goes to the first loop none
+                 * of whose taps reads a float it reads (3 loops for a 3x3 kernel at stride 2). */
+                enum { TAPS_MAX = 16 * 16 };
+                int lp[TAPS_MAX], nlp = 0;
+                for (int kh = 0; kh < t->kh; kh++)
+                    for (int kw = 0; kw < t->kw; kw++) {
+                        int k = kh * t->kw + kw;
+                        lp[k] = -1;
+                        if (!blk_mask(t, g0, j0, kh, kw))
+                            continue;
+                        if (!q->direct) {
+                            lp[k] = kh / kstep;
+                            nlp = lp[k] + 1;
+                            continue;
+                        }
+                        for (int l = 0; l <= nlp && lp[k] < 0; l++) {
+                            bool clash = false;
+                            for (int k2 = 0; k2 < k && !clash; k2++)
+                                if (lp[k2] == l)
+                                    clash = blk_direct_clash(t, g0, j0, k2 / t->kw, k2 % t->kw, kh, kw);
+                            if (!clash)
+                                lp[k] = l;
+                        }
+                        nlp = lp[k] + 1 > nlp ? lp[k] + 1 : nlp;
+                    }
                 bool fetch = q->fetch && g0 == 0 && j0 == 0; /* the next block's weights, in the first loop of the first tiles */
-                for (int k0 = 0; k0 < t->kh; k0 += kstep) {
+                for (int l = 0; l < nlp; l++) {
                     bool any = false;
-                    for (int kh = k0; kh < k0 + kstep; kh++)
-                        for (int kw = 0; kw < t->kw; kw++)
-                            any = any || blk_mask(t, g0, j0, kh, kw);
+                    for (int k = 0; k < t->kh * t->kw; k++)
+                        any = any || lp[k] == l;
                     if (!any)
                         continue;
-                    cb_line(c, "BLK_ONCE for (int ic = 0; ic < icn; ic++) { /* kernel rows %d to %d */", k0, k0 + kstep - 1);
-                    cb_line(c, "const float *const wq = wb + (ptrdiff_t)ic * BKK * BOCB, *const xi = xq + (ptrdiff_t)ic * BNPL * BPLN;");
+                    if (q->direct)
+                        cb_line(c, "BLK_ONCE for (int ic = 0; ic < icn; ic++) { /* taps reading distinct floats */");
+                    else
+                        cb_line(c, "BLK_ONCE for (int ic = 0; ic < icn; ic++) { /* kernel rows %d to %d */", l * kstep,
+                                l * kstep + kstep - 1);
+                    if (q->direct)
+                        cb_line(c, "const float *const wq = wb + (ptrdiff_t)ic * BKK * BOCB, *const xi = xd + (ptrdiff_t)ic * BIH * BIW;");
+                    else
+                        cb_line(c, "const float *const wq = wb + (ptrdiff_t)ic * BKK * BOCB, *const xi = xq + (ptrdiff_t)ic * BNPL * BPLN;");
                     if (fetch) {
                         cb_line(c, "if (ii == 0) /* the same channel's weights in the next block (the next job's first block after the last) */");
                         cb_line(c, "    for (int f = 0; f < BKK * BOCB; f += 16)");
                         cb_line(c, "        __builtin_prefetch(wq + BICB * BKK * BOCB + f, 0, 3);");
                         fetch = false;
                     }
-                    for (int kh = k0; kh < k0 + kstep; kh++)
+                    for (int kh = 0; kh < t->kh; kh++)
                     for (int kw = 0; kw < t->kw; kw++) {
-                        unsigned m = blk_mask(t, g0, j0, kh, kw);
-                        if (!m)
+                        if (lp[kh * t->kw + kw] != l)
                             continue;
+                        unsigned m = blk_mask(t, g0, j0, kh, kw);
                         long long off = q->tap ? (long long)(kh * t->kw + kw) * q->pln
                                                : (long long)(kw + t->s0) * q->pln + (long long)(kh * q->dh + t->r0) * q->ow;
-                        char px[16 * P_MAX] = "";
+                        char px[32 * P_MAX] = "";
                         for (int p = 0, at = 0; p < t->tr * t->tc; p++)
-                            if (m >> p & 1u)
+                            if (m >> p & 1u && q->direct)
+                                at += snprintf(px + at, sizeof px - (size_t)at, " BLK_PXD(%d, %d)", p, blk_direct_at(t, p, kh, kw));
+                            else if (m >> p & 1u)
                                 at += snprintf(px + at, sizeof px - (size_t)at, " BLK_PX(%d)", p);
-                        cb_line(c, "BLK_TAP(%d, %lld,%s)", kh * t->kw + kw, off, px);
+                        if (q->direct)
+                            cb_line(c, "BLK_TAPD(%d,%s)", kh * t->kw + kw, px);
+                        else
+                            cb_line(c, "BLK_TAP(%d, %lld,%s)", kh * t->kw + kw, off, px);
                     }
                     cb_line(c, "}");
                 }
                 cb_line(c, "for (int p = 0; p < BP; p++)");
                 cb_line(c, "    for (int v = 0; v < 2; v++)");
-                cb_line(c, "        memcpy(bq + p * BOCB + v * 16, &acc[p][v], sizeof acc[p][v]);");
+                cb_line(c, "        memcpy(bq + %s * BOCB + v * 16, &acc[p][v], sizeof acc[p][v]);", pq);
                 cb_line(c, "}");
             }
             j0 = j1;
@@ -739,6 +868,10 @@ static void blk_emit_skipping(Cbuf *c, const BlkGeo *q, const BlkTiles *t) {
     }
     cb_line(c, "#undef BLK_TAP");
     cb_line(c, "#undef BLK_PX");
+    if (q->direct) {
+        cb_line(c, "#undef BLK_TAPD");
+        cb_line(c, "#undef BLK_PXD");
+    }
     cb_line(c, "#undef BLK_ONCE");
     cb_line(c, "#else");
 }
@@ -816,7 +949,7 @@ static void blk_emit_blocks(Cbuf *c, const BlkGeo *q, const BlkTiles *t, const c
     BlkSrc own = {r0 || s0 ? arena_printf("(ptrdiff_t)(ic * BNPL + kw + %d) * BPLN + (kh + %d) * BOW", s0, r0)
                            : "(ptrdiff_t)(ic * BNPL + (BTAP ? kh * BKW + kw : kw)) * BPLN + (BTAP ? 0 : kh * BDH * BOW)",
                   arena_printf("%s + ((ptrdiff_t)(%s) * BICT + %sic0) * BNPL * BPLN", q->local ? "xsl" : "xsb",
-                               q->local ? "ii" : "i0 + ii", q->grp > 1 ? "cb * BOCB / BOCG * BIC + " : ""),
+                               q->local ? "ii" : "i0 + ii", blk_group_first(q)),
                   "BIC", "BICB", false, 0};
     const BlkSrc *sr = src2 ? src2 : &own;
     const char *rd = sr->rd;
@@ -1008,11 +1141,15 @@ static void blk_emit(Emit *e, const BlkGeo *q, const char *src, const char *cons
     emit_pack_end(e);
     cb_line(c, "for (int g0 = 0; g0 < n; g0 += BGI) {");
     cb_line(c, "const int gn = n - g0 < BGI ? n - g0 : BGI; /* the group's images */");
+    if (q->direct)
+        cb_line(c, "#if !defined(__AVX512F__) /* the copies (with AVX-512 the tiles read the input in place) */");
     if (!q->local) {
         cb_line(c, "PARALLEL_FOR");
         cb_line(c, "for (int pl = 0; pl < gn * BICT; pl++)");
         blk_emit_copy(c, q, arena_printf("%s + (ptrdiff_t)g0 * BICT * BIH * BIW", src), "xsb", "pl", "gn");
     }
+    if (q->direct)
+        cb_line(c, "#endif");
     if (q->local) {
         cb_line(c, "const int cni = BNI; /* images per chunk */");
     } else {
@@ -1033,11 +1170,15 @@ static void blk_emit(Emit *e, const BlkGeo *q, const char *src, const char *cons
     cb_line(c, "const int nch = (gn + cni - 1) / cni, jobs = nch * BNOCB;");
     if (q->local) { /* one chunk (a batch of one): every slot would copy the same images */
         cb_line(c, "const int one = nch == 1 && BSLOTS > 1; /* then one copy, shared by the slots and made by all threads */");
+        if (q->direct)
+            cb_line(c, "#if !defined(__AVX512F__) /* the copies (with AVX-512 the tiles read the input in place) */");
         cb_line(c, "if (one) {");
         cb_line(c, "PARALLEL_FOR");
         cb_line(c, "for (int pl = 0; pl < gn * BICT; pl++)");
         blk_emit_copy(c, q, arena_printf("%s + (ptrdiff_t)g0 * BICT * BIH * BIW", src), "xsb", "pl", "gn");
         cb_line(c, "}");
+        if (q->direct)
+            cb_line(c, "#endif");
     }
     cb_line(c, "PARALLEL_FOR");
     cb_line(c, "for (int slot = 0; slot < BSLOTS; slot++) {");
@@ -1049,14 +1190,18 @@ static void blk_emit(Emit *e, const BlkGeo *q, const char *src, const char *cons
     cb_line(c, "const int cb = job %% BNOCB, i0 = job / BNOCB * cni, ni = gn - i0 < cni ? gn - i0 : cni;");
     if (q->local) {
         cb_line(c, "float *const xsl = xsb + (one ? 0 : (ptrdiff_t)slot * BXS);");
+        if (q->direct)
+            cb_line(c, "#if !defined(__AVX512F__)");
         cb_line(c, "if (!one && i0 != copied) { /* a new chunk: its copies */");
         cb_line(c, "copied = i0;");
         cb_line(c, "for (int pl = 0; pl < ni * BICT; pl++)");
         blk_emit_copy(c, q, arena_printf("%s + (ptrdiff_t)(g0 + i0) * BICT * BIH * BIW", src), "xsl", "pl", "ni");
         cb_line(c, "}");
+        if (q->direct)
+            cb_line(c, "#endif");
     }
     if (!q->nph) {
-        BlkTiles t = {q, 0, 0, q->oh, q->ow, q->ow, q->kh, q->kw, q->tr, q->tc, q->mr, q->mc, {0}, {0}};
+        BlkTiles t = {q, 0, 0, q->oh, q->ow, q->ow, q->kh, q->kw, q->tr, q->tc, q->mr, q->mc, {0}, {0}, src};
         if (t.tr)
             blk_unite(&t);
         blk_emit_blocks(c, q, &t, "wpk", "buf + (ptrdiff_t)ii * BRQ * BOCB", 0, 0, NULL);
@@ -1068,14 +1213,14 @@ static void blk_emit(Emit *e, const BlkGeo *q, const char *src, const char *cons
                 q->osh, f->orw, q->osw, f->kh, f->kw);
         cb_line(c, "enum { BKH = %d, BKW = %d, BKK = BKH * BKW, BQ = %d * BOW, BP = %d, BRQ = %d, BICB = %d };", f->kh, f->kw,
                 f->oh, f->p, f->rq, f->icb);
-        BlkTiles t = {q, f->r0, f->s0, f->oh, f->ow, q->ow, f->kh, f->kw, f->tr, f->tc, f->mr, f->mc, {0}, {0}};
+        BlkTiles t = {q, f->r0, f->s0, f->oh, f->ow, q->ow, f->kh, f->kw, f->tr, f->tc, f->mr, f->mc, {0}, {0}, NULL};
         if (t.tr)
             blk_unite(&t);
         blk_emit_blocks(c, q, &t, arena_printf("wpk + %lld", (long long)f->wp_at),
                         arena_printf("buf + ((ptrdiff_t)%d * BNI + ii) * BRQM * BOCB", k), f->r0, f->s0, NULL);
         if (k == 0 && q->ic2) { /* the paired shortcut's dx: its dy read in place, added to the phase's sums */
             cb_line(c, "/* and the shortcut's dx at these pixels: its dy (a, b) x its weights, added to the sums */");
-            BlkTiles t2 = {q, 0, 0, f->oh, f->ow, q->ow, 1, 1, 0, 0, false, false, {0}, {0}};
+            BlkTiles t2 = {q, 0, 0, f->oh, f->ow, q->ow, 1, 1, 0, 0, false, false, {0}, {0}, NULL};
             /* each channel's line prefetched two tiles ahead: layer2's pair 5.70-5.90 against 5.96-6.05 ms
              * with its inputs from memory (bench/op_time.py --flush 32), the same in cache */
             BlkSrc s2 = {"(ptrdiff_t)ic * BQ", arena_printf("%s + ((ptrdiff_t)(g0 + i0 + ii) * BIC2 + ic0) * BQ", src2), "BIC2",
