@@ -1142,7 +1142,7 @@ static void blk_emit(Emit *e, const BlkGeo *q, const char *src, const char *cons
     cb_line(c, "for (int g0 = 0; g0 < n; g0 += BGI) {");
     cb_line(c, "const int gn = n - g0 < BGI ? n - g0 : BGI; /* the group's images */");
     if (q->direct)
-        cb_line(c, "#if !defined(__AVX512F__) /* the copies (with AVX-512 the tiles read the input in place) */");
+        cb_line(c, "#if !(CNN_VECTORS && defined(__AVX512F__)) /* the copies (with AVX-512 vectors the tiles read the input in place) */");
     if (!q->local) {
         cb_line(c, "PARALLEL_FOR");
         cb_line(c, "for (int pl = 0; pl < gn * BICT; pl++)");
@@ -1171,7 +1171,7 @@ static void blk_emit(Emit *e, const BlkGeo *q, const char *src, const char *cons
     if (q->local) { /* one chunk (a batch of one): every slot would copy the same images */
         cb_line(c, "const int one = nch == 1 && BSLOTS > 1; /* then one copy, shared by the slots and made by all threads */");
         if (q->direct)
-            cb_line(c, "#if !defined(__AVX512F__) /* the copies (with AVX-512 the tiles read the input in place) */");
+            cb_line(c, "#if !(CNN_VECTORS && defined(__AVX512F__)) /* the copies (with AVX-512 vectors the tiles read the input in place) */");
         cb_line(c, "if (one) {");
         cb_line(c, "PARALLEL_FOR");
         cb_line(c, "for (int pl = 0; pl < gn * BICT; pl++)");
@@ -1191,7 +1191,7 @@ static void blk_emit(Emit *e, const BlkGeo *q, const char *src, const char *cons
     if (q->local) {
         cb_line(c, "float *const xsl = xsb + (one ? 0 : (ptrdiff_t)slot * BXS);");
         if (q->direct)
-            cb_line(c, "#if !defined(__AVX512F__)");
+            cb_line(c, "#if !(CNN_VECTORS && defined(__AVX512F__))");
         cb_line(c, "if (!one && i0 != copied) { /* a new chunk: its copies */");
         cb_line(c, "copied = i0;");
         cb_line(c, "for (int pl = 0; pl < ni * BICT; pl++)");
