@@ -50,9 +50,17 @@
  * most SP_FLOATS, fewer when that leaves fewer than 8 groups to threads; range of row blocks); the jobs are cut into SLOTS contiguous ranges run in
  * order by one thread each, with their own B panels (packed when the job's group changes:
  * each channel plane is read in runs of up to NP * 64 pixels) and C buffer cb[MB * MR][64];
- * per panel, the reduction runs in blocks of KC rows of B (16 KiB of B stay in L1 while every
- * row block passes over them), the partial sums in cb; after the last block the job writes
- * the panel's rows out through the bias and the epilogue. A whole panel whose 64 columns are
+ * per panel, each row block's tile runs the whole reduction (all K rows of B) in its
+ * registers, and the job writes the panel's rows out through cb, the bias and the epilogue.
+ * (The reduction had run in blocks of 64 rows of B, 16 KiB that stayed in L1 while every row
+ * block passed over them, the partial sums going out to cb and back between blocks; in one
+ * block B streams from L2 in order, and each tile reads its 6 rows of A whole, in order, which
+ * the prefetchers follow: forwards at batch 8, one thread, inputs and weights flushed from the
+ * caches before each call, 30-200 calls, median, alternated twice with the blocks of 64:
+ * ResNet-18's 256 -> 512 shortcut 0.76-0.77 -> 0.68-0.71 ms, ResNet-50's 512 -> 2048 at 7x7
+ * 5.14-5.30 -> 4.66-4.87, 2048 -> 512 5.06-5.54 -> 4.64-4.96, its 1024 -> 256 at 14x14 (panels
+ * read in place) 4.63-4.68 -> 4.46-4.51; dx of ResNet-50's 1024 -> 2048 shortcut 12.0-13.8 ->
+ * 11.2-11.7 ms; none slower.) A whole panel whose 64 columns are
  * consecutive in the destination (one image's pixels at stride 1 across; no fused epilogue)
  * is stored there by the tile's last block itself, bias added (or added into it, for a dx with
  * a fused add), skipping cb and the write-out: ResNet-18's 64 -> 128 stride-2 shortcut at
@@ -61,7 +69,8 @@
  * in one burst after the tiles had stalled; now each tile's lines go out while the next
  * computes).
  * At small batches (fewer than 8 groups of panels) the row blocks are split between jobs, so
- * that both threads have work (when the call runs threaded: each part packs the group again).
+ * that both threads have work (when the call runs on more than one thread: each part packs
+ * the group again; on one thread the groups keep NP panels, and A is read once per group).
  * dw: the columns are taken in chunks of CK; per chunk one parallel loop packs the input (B)
  * (its jobs: a group of 64 channels by a strip of KS columns; cut into SLOTS ranges, each
  * with its own strip buffer), and one runs the jobs (64 input channels, MR output channels),
@@ -145,12 +154,12 @@ bool conv_1x1_emit_dx(Emit *e, const Op *fwd, bool acc);
 int64_t conv_1x1_dw_scratch(const Attrs *a, Shape in, Shape out);
 bool conv_1x1_emit_dw(Emit *e, const Op *fwd);
 
-/* MR: rows of the tile; NW: columns of a panel; KC: rows of B per block; SLOTS: buffers of
+/* MR: rows of the tile; NW: columns of a panel; SLOTS: buffers of
  * the forward and dx jobs; DW_CHUNK: sets dw's chunk of columns (as many floats as its
  * packed B and a packed dy would take: dy is no longer packed, the chunk was kept);
  * SP_FLOATS, NP_MAX: the floats of a slot's packed panels and their most (a job packs up to
  * NP_MAX panels at once, so that it reads each channel plane of the input in long runs). */
-enum { MR = 6, NW = 64, KC = 64, SLOTS = 8, DW_CHUNK = 1 << 18, RED_MIN = 16, SP_FLOATS = 1 << 16, NP_MAX = 8, KS = 64, PF = 4 };
+enum { MR = 6, NW = 64, SLOTS = 8, DW_CHUNK = 1 << 18, RED_MIN = 16, SP_FLOATS = 1 << 16, NP_MAX = 8, KS = 64, PF = 4 };
 
 static int64_t round16(int64_t n) { return (n + 15) / 16 * 16; }
 
@@ -220,7 +229,7 @@ int64_t conv_1x1_dw_scratch(const Attrs *a, Shape in, Shape out) {
 static void c1_emit_dims(Cbuf *c, const Attrs *a, Shape in, Shape out) {
     cb_line(c, "enum { UIC = %d, UIH = %d, UIW = %d, UOC = %d, UOH = %d, UOW = %d, USH = %d, USW = %d };", in.d[1], in.d[2],
             in.d[3], out.d[1], out.d[2], out.d[3], a->sh, a->sw);
-    cb_line(c, "enum { UQ = UOH * UOW, UIHW = UIH * UIW, UMR = %d, UNW = %d, UKC = %d, UPF = %d };", MR, NW, KC, PF);
+    cb_line(c, "enum { UQ = UOH * UOW, UIHW = UIH * UIW, UMR = %d, UNW = %d, UPF = %d };", MR, NW, PF);
 }
 
 /* The runs of panel pan (columns pan * UNW + j for j < ucols): run r holds columns
@@ -270,15 +279,13 @@ static void c1_emit_runs(Cbuf *c, const char *off, bool gaps, bool below) {
 }
 
 /* The tile: rows t < UMR of C at cq (row pitch ldc, 64 columns) += sum over k < kn of
- * aq[k * UMR + t] * bq[k * UNW + j]; zeroed first when `first` (a C expression) holds.
+ * aq[k * UMR + t] * bq[k * UNW + j]; zeroed first when `first` (a C expression) holds, or
+ * always when first is NULL (the whole sum in one tile: C is not read).
  * direct (or NULL): a C expression under which the tile stores its rows in the destination
  * itself (row mm = mb * UMR + t < UM at ud + mm * dpl, 64 consecutive floats: through val, a
  * vector expression of v and mm, and added into what is there when acc) instead of in cq. */
 static void c1_emit_tile_to(Cbuf *c, int mrem, const char *ldc, const char *first, bool narrow, const char *aat,
                             const char *kcount, const char *ldb, const char *direct, const char *dpl, const char *val, bool acc);
-static void c1_emit_tile(Cbuf *c, int mrem, const char *ldc, const char *first, bool narrow, const char *aat) {
-    c1_emit_tile_to(c, mrem, ldc, first, narrow, aat, "kn", "UNW", NULL, NULL, NULL, false);
-}
 
 /* The vector tile's loop over the panel's vectors, for UTR rows (an enum of the block around
  * it: UMR, or the rows of a last, partial row block). */
@@ -287,12 +294,17 @@ static void c1_emit_tile_vec(Cbuf *c, const char *ldc, const char *first, bool n
     cb_line(c, "for (int s0 = 0; s0 < %s; s0 += UNR * CNN_VW) {", narrow ? "CNN_VW" : "UNW");
     cb_line(c, "cnn_vec acc[UTR][UNR];");
     cb_line(c, "for (int t = 0; t < UTR; t++)");
-    cb_line(c, "    for (int v = 0; v < UNR; v++) {");
-    cb_line(c, "        if (%s)", first);
-    cb_line(c, "            acc[t][v] = (cnn_vec){0};");
-    cb_line(c, "        else");
-    cb_line(c, "            memcpy(&acc[t][v], cq + (ptrdiff_t)t * %s + s0 + v * CNN_VW, sizeof acc[t][v]);", ldc);
-    cb_line(c, "    }");
+    if (first) {
+        cb_line(c, "    for (int v = 0; v < UNR; v++) {");
+        cb_line(c, "        if (%s)", first);
+        cb_line(c, "            acc[t][v] = (cnn_vec){0};");
+        cb_line(c, "        else");
+        cb_line(c, "            memcpy(&acc[t][v], cq + (ptrdiff_t)t * %s + s0 + v * CNN_VW, sizeof acc[t][v]);", ldc);
+        cb_line(c, "    }");
+    } else {
+        cb_line(c, "    for (int v = 0; v < UNR; v++)");
+        cb_line(c, "        acc[t][v] = (cnn_vec){0};");
+    }
     cb_line(c, "for (int k = 0; k < %s; k++) {", kcount);
     cb_line(c, "cnn_vec bv[UNR];");
     cb_line(c, "for (int v = 0; v < UNR; v++)");
@@ -361,7 +373,10 @@ static void c1_emit_tile_to(Cbuf *c, int mrem, const char *ldc, const char *firs
     cb_line(c, "#else");
     cb_line(c, "for (int t = 0; t < UMR; t++)");
     cb_line(c, "for (int j = 0; j < UNW; j++) {");
-    cb_line(c, "float s = %s ? 0.0f : cq[(ptrdiff_t)t * %s + j];", first, ldc);
+    if (first)
+        cb_line(c, "float s = %s ? 0.0f : cq[(ptrdiff_t)t * %s + j];", first, ldc);
+    else
+        cb_line(c, "float s = 0.0f;");
     cb_line(c, "for (int k = 0; k < %s; k++)", kcount);
     cb_line(c, "    s += %s * bq[(ptrdiff_t)k * %s + j];", aat, ldb);
     cb_line(c, "cq[(ptrdiff_t)t * %s + j] = s;", ldc);
@@ -487,9 +502,10 @@ static void c1_emit_mm(Emit *e, int m, int k, const char *aexpr, const char *src
                 strcmp(boff, C1_YOFF) == 0 ? "1" : "USH == 1 && USW == 1");
     cb_line(c, "const long long ncol = (long long)n * UQ;");
     cb_line(c, "const int npan = (int)((ncol + UNW - 1) / UNW);");
-    cb_line(c, "const int gp = !cnn_threads || npan >= 8 * UNP ? UNP : npan / 8 > 1 ? npan / 8 : 1; /* panels per group: 8 groups if threaded */");
+    cb_line(c, "const int uth = cnn_threads && CNN_THREADS() > 1; /* the call runs on several threads */");
+    cb_line(c, "const int gp = !uth || npan >= 8 * UNP ? UNP : npan / 8 > 1 ? npan / 8 : 1; /* panels per group: 8 groups if threaded */");
     cb_line(c, "const int nsp = (npan + gp - 1) / gp;");
-    cb_line(c, "const int ms = !cnn_threads || nsp >= 8 || nsp < 1 ? 1 : (8 + nsp - 1) / nsp < UMB ? (8 + nsp - 1) / nsp : UMB; /* row ranges per group (to share few groups between threads) */");
+    cb_line(c, "const int ms = !uth || nsp >= 8 || nsp < 1 ? 1 : (8 + nsp - 1) / nsp < UMB ? (8 + nsp - 1) / nsp : UMB; /* row ranges per group (to share few groups between threads) */");
     cb_line(c, "const int jobs = nsp * ms;");
     cb_line(c, "PARALLEL_FOR");
     cb_line(c, "for (int slot = 0; slot < SLOTS_U; slot++) {");
@@ -573,30 +589,30 @@ static void c1_emit_mm(Emit *e, int m, int k, const char *aexpr, const char *src
         cb_line(c, "}");
         cb_line(c, "const ptrdiff_t ldb = ubin ? %s : UNW;", bpl);
     }
-    cb_line(c, "for (int k0 = 0; k0 < UK; k0 += UKC) {");
-    cb_line(c, "const int kn = UK - k0 < UKC ? UK - k0 : UKC;");
+    /* each tile runs the whole reduction (all UK rows of B): see the file's comment */
+    cb_line(c, "{");
     if (inplace)
-        cb_line(c, "const float *const bq = ubin ? ubin + (ptrdiff_t)k0 * %s : ubp + ((ptrdiff_t)sub * UK + k0) * UNW;", bpl);
+        cb_line(c, "const float *const bq = ubin ? ubin : ubp + (ptrdiff_t)sub * UK * UNW;");
     else
-        cb_line(c, "const float *const bq = ubp + ((ptrdiff_t)sub * UK + k0) * UNW;");
+        cb_line(c, "const float *const bq = ubp + (ptrdiff_t)sub * UK * UNW;");
     cb_line(c, "for (int mb = mb0; mb < mb1; mb++) {");
     if (pack_a) {
-        cb_line(c, "const float *const aq = uap + ((ptrdiff_t)mb * UK + k0) * UMR;");
+        cb_line(c, "const float *const aq = uap + (ptrdiff_t)mb * UK * UMR;");
     } else { /* A's element (t, k) at ar[t][k * uas]: packed, or w's rows (past UM the last one again: those sums are not used) */
         cb_line(c, "const float *ar[UMR];");
         cb_line(c, "const ptrdiff_t uas = uap ? UMR : 1;");
         cb_line(c, "for (int t = 0; t < UMR; t++)");
-        cb_line(c, "    ar[t] = uap ? uap + ((ptrdiff_t)mb * UK + k0) * UMR + t : w + (ptrdiff_t)(mb * UMR + t < UM ? mb * UMR + t : UM - 1) * UK + k0;");
+        cb_line(c, "    ar[t] = uap ? uap + (ptrdiff_t)mb * UK * UMR + t : w + (ptrdiff_t)(mb * UMR + t < UM ? mb * UMR + t : UM - 1) * UK;");
     }
     const char *aat = pack_a ? "aq[k * UMR + t]" : "ar[t][k * uas]";
     cb_line(c, "float *const cq = ucb + (ptrdiff_t)mb * UMR * UNW;");
     cb_line(c, "#if CNN_VECTORS");
     cb_line(c, "if (ucols <= CNN_VW) { /* a last panel of one vector's columns or fewer: the tile of those alone */");
-    c1_emit_tile(c, m % MR, "UNW", "k0 == 0", true, aat);
+    c1_emit_tile_to(c, m % MR, "UNW", NULL, true, aat, "UK", "UNW", NULL, NULL, NULL, false);
     cb_line(c, "} else");
     cb_line(c, "#endif");
     cb_line(c, "{");
-    c1_emit_tile_to(c, m % MR, "UNW", "k0 == 0", false, aat, "kn", inplace ? "ldb" : "UNW", direct ? "udirect && k0 + kn == UK" : NULL, dpl,
+    c1_emit_tile_to(c, m % MR, "UNW", NULL, false, aat, "UK", inplace ? "ldb" : "UNW", direct ? "udirect" : NULL, dpl,
                     op && op->a.bias ? "acc[t][v] + b[mm]" : "acc[t][v]", acc);
     cb_line(c, "}");
     cb_line(c, "}");
