@@ -258,10 +258,13 @@ static bool dwc_emit(Emit *e, const Op *fwd) {
      * job read them from L2: 42-48% of peak for resnet18_cifar's 64-channel weight gradient
      * alone on an AVX2 machine, 71% this way, with the row-wise pack above); RG rows make
      * DWC_PASS pixels at least per pass, so that short rows (ResNet's 7 and 14 columns) do not
-     * spend a tile's loads and stores on a few pixels. The sums run in the same order as row
-     * by row (per tile: image, row, column): the same results. */
+     * spend a tile's loads and stores on a few pixels; a plane of at most 2 * DWC_PASS pixels in
+     * one pass (ResNet-18's 7x7 outputs had run passes of 5 and 2 rows: layer4's strided 3x3
+     * weight gradient, batch 8, one thread, 40 calls, median, alternated 4 times: 6.38-6.66 ->
+     * 5.75-6.27 ms; its stride-1 3x3's 10.23-10.37 against 10.12-10.40). The sums run in the
+     * same order as row by row (per tile: image, row, column): the same results. */
     int rg = (DWC_PASS + out.d[3] - 1) / out.d[3];
-    if (rg > out.d[2])
+    if (rg > out.d[2] || out.d[2] * out.d[3] <= 2 * DWC_PASS)
         rg = out.d[2];
     int obg[3];
     for (int k = 0; k < 3; k++) {
