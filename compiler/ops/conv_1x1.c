@@ -62,7 +62,7 @@
  * read in place) 4.63-4.68 -> 4.46-4.51; dx of ResNet-50's 1024 -> 2048 shortcut 12.0-13.8 ->
  * 11.2-11.7 ms; none slower.) A whole panel whose 64 columns are
  * consecutive in the destination (one image's pixels at stride 1 across; no fused epilogue)
- * is stored there by the tile's last block itself, bias added (or added into it, for a dx with
+ * is stored there by the tile itself, bias added (or added into it, for a dx with
  * a fused add), skipping cb and the write-out: ResNet-18's 64 -> 128 stride-2 shortcut at
  * batch 8, one thread, its forward alone called 300 times (median, alternated 3 times with
  * the code before): 1.02-1.05 -> 0.79-0.84 ms (the write-out's stores to 128 channel planes
@@ -278,7 +278,7 @@ static void c1_emit_runs(Cbuf *c, const char *off, bool gaps, bool below) {
     cb_line(c, "}");
 }
 
-/* The tile: rows t < UMR of C at cq (row pitch ldc, 64 columns) += sum over k < kn of
+/* The tile: rows t < UMR of C at cq (row pitch ldc, 64 columns) += sum over k < kcount of
  * aq[k * UMR + t] * bq[k * UNW + j]; zeroed first when `first` (a C expression) holds, or
  * always when first is NULL (the whole sum in one tile: C is not read).
  * direct (or NULL): a C expression under which the tile stores its rows in the destination
@@ -590,7 +590,6 @@ static void c1_emit_mm(Emit *e, int m, int k, const char *aexpr, const char *src
         cb_line(c, "const ptrdiff_t ldb = ubin ? %s : UNW;", bpl);
     }
     /* each tile runs the whole reduction (all UK rows of B): see the file's comment */
-    cb_line(c, "{");
     if (inplace)
         cb_line(c, "const float *const bq = ubin ? ubin : ubp + (ptrdiff_t)sub * UK * UNW;");
     else
@@ -614,7 +613,6 @@ static void c1_emit_mm(Emit *e, int m, int k, const char *aexpr, const char *src
     cb_line(c, "{");
     c1_emit_tile_to(c, m % MR, "UNW", NULL, false, aat, "UK", inplace ? "ldb" : "UNW", direct ? "udirect" : NULL, dpl,
                     op && op->a.bias ? "acc[t][v] + b[mm]" : "acc[t][v]", acc);
-    cb_line(c, "}");
     cb_line(c, "}");
     cb_line(c, "}");
     /* the write-out through the bias and the epilogue (after all the row blocks: each row
