@@ -29,7 +29,7 @@
 # forward closed by a pooling in training (a job's runs of vectors per target), conv_wino_a and
 # conv_wino_b conv_wino.c's forward and data gradient (the register tile per target; conv_wino_d F(4x4)),
 # conv_dws_a's gradients conv_small.c's weight gradient on a strided conv's phases (channel
-# blocks per target). The SSE, AVX2 and scalar builds are compiled at -O0
+# blocks per target), conv_dws_e's the same reading dy in place (rows of whole vectors). The SSE, AVX2 and scalar builds are compiled at -O0
 # (a quarter of the compile time of -O3, this script 386 -> 333 s of CPU against -O1; the AVX2
 # check alone 70 -> 40 s, 2026-12-02; the code paths are chosen by the preprocessor, not by the
 # optimization level), gcc's at cnnc's -O3 (with -march=native: the optimized build of the
@@ -63,7 +63,7 @@ check() { # label, env assignments..., then models
 grads="conv_bwd_odd conv_1x1_a conv_1x1_d" grads37="grad_slice_conv"
 more=""; pmore=""
 check "SSE4.2 only (-march=x86-64-v2, -O0)" CNNC_CFLAGS="-march=x86-64-v2 -O0"
-grads="conv_bwd_odd conv_dw_wide conv_blk_a conv_1x1_a conv_1x1_d conv_1x1_f fuse_train_e conv_wino_a conv_dws_a"
+grads="conv_bwd_odd conv_dw_wide conv_blk_a conv_1x1_a conv_1x1_d conv_1x1_f fuse_train_e conv_wino_a conv_dws_a conv_dws_e"
 grads37="grad_slice_conv conv_tiny_a conv_tiny_b lin_lanes_a"
 more="conv_blk_s2_a conv_pair_a conv_blk_grp_a conv_blk_grp_b conv_dil_a conv_evens_a"; pmore="conv_blk_pad_a conv_blk_s2_f conv_blk_grp_d conv_dil_d"
 check "AVX2 (-march=x86-64-v3, -O0)" CNNC_CFLAGS="-march=x86-64-v3 -O0"
@@ -72,7 +72,7 @@ check "gcc" CC=gcc
 # No vector types (what a compiler other than gcc and clang gets): the scalar loops, gradients
 # included. The parity models are few-channel ones, whose scalar paths run quickly.
 scalar() {
-    if env CNNC_CFLAGS="-U__GNUC__ -O0" /usr/bin/python3 "$top/tests/torch/grad_parity.py" --build "$B" --only conv_bwd_odd conv_dw_wide lenet5 conv_oc_a conv_oc_e conv_blk_a conv_blk_s2_a conv_pair_a conv_blk_grp_a conv_dil_a conv_evens_a conv_1x1_a conv_1x1_d conv_1x1_f fuse_train_a conv_wino_a conv_dws_a \
+    if env CNNC_CFLAGS="-U__GNUC__ -O0" /usr/bin/python3 "$top/tests/torch/grad_parity.py" --build "$B" --only conv_bwd_odd conv_dw_wide lenet5 conv_oc_a conv_oc_e conv_blk_a conv_blk_s2_a conv_pair_a conv_blk_grp_a conv_dil_a conv_evens_a conv_1x1_a conv_1x1_d conv_1x1_f fuse_train_a conv_wino_a conv_dws_a conv_dws_e \
         >"$B/portable.log" 2>&1 &&
         env CNNC_CFLAGS="-U__GNUC__ -O0" /usr/bin/python3 "$top/tests/torch/grad_parity.py" --build "$B" --batch 37 --only grad_slice_conv conv_tiny_a conv_tiny_b \
         >>"$B/portable.log" 2>&1; then

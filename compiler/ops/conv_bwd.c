@@ -244,12 +244,28 @@ static bool dwc_emit(Emit *e, const Op *fwd) {
     cb_line(c, "const int ws = w0 + CNN_VW <= IW ? w0 : IW - CNN_VW; /* the last block overlaps */");
     emit_transposed_block(c, "xs + (ptrdiff_t)(c0 + p) * IH * IW + ws", "row + (ptrdiff_t)(ws + j + PW) * IC + c0", NULL);
     cb_line(c, "}");
-    cb_line(c, "continue;");
+    cb_line(c, "} else {");
+    /* Rows narrower than a vector (ResNet's 14 and 7 columns with AVX-512): each channel's row
+     * loaded whole into a zeroed vector, the block transposed, the row's IW pixels stored (read
+     * a float at a time, the packing had taken 9% of ResNet-18's strided layer4 weight gradient
+     * at batch 8, one thread). */
+    cb_line(c, "enum { NW = IW < CNN_VW ? IW : CNN_VW };");
+    cb_line(c, "for (int c0 = 0; c0 < IC; c0 += CNN_VW) {");
+    cb_line(c, "cnn_vec m[CNN_VW];");
+    cb_line(c, "for (int p = 0; p < CNN_VW; p++) {");
+    cb_line(c, "    m[p] = (cnn_vec){0};");
+    cb_line(c, "    memcpy(&m[p], xs + (ptrdiff_t)(c0 + p) * IH * IW, sizeof(float) * NW);");
     cb_line(c, "}");
-    cb_line(c, "#endif");
+    emit_transpose(c, "m", "cnn_vec");
+    cb_line(c, "for (int j = 0; j < NW; j++)");
+    cb_line(c, "    memcpy(row + (ptrdiff_t)(j + PW) * IC + c0, &m[j], sizeof m[j]);");
+    cb_line(c, "}");
+    cb_line(c, "}");
+    cb_line(c, "#else");
     cb_line(c, "for (int ic = 0; ic < IC; ic++)");
     cb_line(c, "    for (int wc = 0; wc < IW; wc++)");
     cb_line(c, "        row[(ptrdiff_t)(wc + PW) * IC + ic] = xs[(ptrdiff_t)ic * IH * IW + wc];");
+    cb_line(c, "#endif");
     cb_line(c, "}");
     /* A job: a block of CNN_VW input channels, R kernel rows and OBG blocks of OCB output
      * channels (16 output channels in all where they divide). By groups of RG output rows,
@@ -282,11 +298,23 @@ static bool dwc_emit(Emit *e, const Op *fwd) {
     cb_line(c, "#else");
     cb_line(c, "enum { OBG = %d };", obg[2]);
     cb_line(c, "#endif");
+    /* Whole kernels per job (every kernel row block, one after the other, over the same rows
+     * of packed input) when the kernel has at most 16 taps and the jobs stay 8 at least: the
+     * job's sums of an output channel are then the 16 input channels' KH x KW blocks, 16 runs of
+     * contiguous floats of dw, written after a transpose in registers (a float at a time, with
+     * the kernel rows in separate jobs, dw's adds had been 7% of ResNet-18's strided layer4
+     * weight gradient at batch 8, one thread). */
+    bool whole = a->kh * a->kw <= 16 && q.r[0] < a->kh &&
+                 (long long)(in.d[1] / 16) * (out.d[1] / a->groups / q.ocb[0] / obg[0]) >= 8;
+    cb_line(c, "enum { TBJ = %s }; /* kernel row blocks per job */", whole ? "NTB" : "1");
     cb_line(c, "PARALLEL_FOR");
-    cb_line(c, "for (int job = 0; job < NCB * (NOB / OBG) * NTB; job++) {");
-    cb_line(c, "const int tb = job %% NTB, og = job / NTB %% (NOB / OBG), cb = job / NTB / (NOB / OBG);");
-    cb_line(c, "const int kh0 = tb * R, c0 = cb * CNN_VW, gq = c0 / ICG; /* gq: the channels' group */");
-    cb_line(c, "cnn_vec accs[OBG][OCB][R * KW];");
+    cb_line(c, "for (int job = 0; job < NCB * (NOB / OBG) * (NTB / TBJ); job++) {");
+    cb_line(c, "const int tj = job %% (NTB / TBJ), og = job / (NTB / TBJ) %% (NOB / OBG), cb = job / (NTB / TBJ) / (NOB / OBG);");
+    cb_line(c, "const int c0 = cb * CNN_VW, gq = c0 / ICG; /* gq: the channels' group */");
+    cb_line(c, "cnn_vec accw[TBJ][OBG][OCB][R * KW];");
+    cb_line(c, "for (int tt = 0; tt < TBJ; tt++) {");
+    cb_line(c, "const int kh0 = (tj * TBJ + tt) * R;");
+    cb_line(c, "cnn_vec (*const accs)[OCB][R * KW] = accw[tt];");
     cb_line(c, "for (int g = 0; g < OBG; g++)");
     cb_line(c, "    for (int o = 0; o < OCB; o++)");
     cb_line(c, "        for (int t = 0; t < R * KW; t++)");
@@ -323,15 +351,44 @@ static bool dwc_emit(Emit *e, const Op *fwd) {
     cb_line(c, "memcpy(accs[g], acc, sizeof acc);");
     cb_line(c, "}");
     cb_line(c, "}");
+    cb_line(c, "}");
+    if (whole) {
+        cb_line(c, "#if CNN_SHUFFLE && CNN_VW == 16");
+        cb_line(c, "for (int g = 0; g < OBG; g++) {");
+        cb_line(c, "const int oc0 = gq * OCG + (og * OBG + g) * OCB;");
+        cb_line(c, "for (int o = 0; o < OCB; o++) { /* lanes: input channels; vectors: taps -> the reverse */");
+        cb_line(c, "cnn_vec m[CNN_VW];");
+        cb_line(c, "for (int t = 0; t < CNN_VW; t++)");
+        cb_line(c, "    m[t] = (cnn_vec){0};");
+        cb_line(c, "for (int tt = 0; tt < TBJ; tt++)");
+        cb_line(c, "    for (int t = 0; t < R * KW; t++)");
+        cb_line(c, "        m[tt * R * KW + t] = accw[tt][g][o][t];");
+        emit_transpose(c, "m", "cnn_vec");
+        cb_line(c, "for (int j = 0; j < CNN_VW; j++) {");
+        cb_line(c, "float *const d = dw + ((ptrdiff_t)(oc0 + o) * ICG + c0 - gq * ICG + j) * KH * KW;");
+        cb_line(c, "cnn_vec v = (cnn_vec){0};");
+        cb_line(c, "memcpy(&v, d, sizeof(float) * KH * KW);");
+        cb_line(c, "v += m[j];");
+        cb_line(c, "memcpy(d, &v, sizeof(float) * KH * KW);");
+        cb_line(c, "}");
+        cb_line(c, "}");
+        cb_line(c, "}");
+        cb_line(c, "#else");
+    }
+    cb_line(c, "for (int tt = 0; tt < TBJ; tt++) {");
+    cb_line(c, "const int kb = (tj * TBJ + tt) * R; /* the block's first kernel row */");
     cb_line(c, "for (int g = 0; g < OBG; g++) {");
     cb_line(c, "const int oc0 = gq * OCG + (og * OBG + g) * OCB;");
     cb_line(c, "float res[OCB][R * KW][CNN_VW];");
-    cb_line(c, "memcpy(res, accs[g], sizeof res);");
+    cb_line(c, "memcpy(res, accw[tt][g], sizeof res);");
     cb_line(c, "for (int o = 0; o < OCB; o++)");
     cb_line(c, "    for (int t = 0; t < R * KW; t++)");
     cb_line(c, "        for (int j = 0; j < CNN_VW; j++)");
-    cb_line(c, "            dw[(((ptrdiff_t)(oc0 + o) * ICG + c0 - gq * ICG + j) * KH + kh0) * KW + t] += res[o][t][j];");
+    cb_line(c, "            dw[(((ptrdiff_t)(oc0 + o) * ICG + c0 - gq * ICG + j) * KH + kb) * KW + t] += res[o][t][j];");
     cb_line(c, "}");
+    cb_line(c, "}");
+    if (whole)
+        cb_line(c, "#endif");
     cb_line(c, "}");
     cb_line(c, "#else");
     cb_line(c, "PARALLEL_FOR");

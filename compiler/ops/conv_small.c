@@ -147,6 +147,8 @@ static void small_emit_dw_sums(Cbuf *c, const char *comment, bool ragged) {
  * --train resnet18 8 1). */
 typedef struct SmallDwS {
     int s, wph, len, xpl, ocb, ocb512;
+    bool direct; /* dy read in place, row by row (OW a multiple of LANES) */
+    int qr;      /* direct: output rows per chunk */
     int64_t scratch;
 } SmallDwS;
 
@@ -161,6 +163,11 @@ static bool small_dws_geo(const Attrs *a, Shape in, Shape out, SmallDwS *d) {
     int wph = (iwp + s - 1) / s;
     if (wph < ow + (a->kw - 1) / s)
         wph = ow + (a->kw - 1) / s;
+    /* direct: rows of whole vectors; the phase rows' pitch then a multiple of LANES too, so that
+     * every row starts aligned (the shuffles' offsets stay constants of the kernel row) */
+    bool direct = ow % LANES == 0;
+    if (direct)
+        wph = (wph + LANES - 1) / LANES * LANES;
     int len = (oh * wph + LANES - 1) / LANES * LANES;
     int xpl = len + (a->kh - 1) / s * wph + (a->kw - 1) / s;
     if (xpl < (oh + (a->kh - 1) / s) * wph)
@@ -188,10 +195,12 @@ static bool small_dws_geo(const Attrs *a, Shape in, Shape out, SmallDwS *d) {
         return false;
     /* dy's rows: whole blocks of either target's, ragged or not */
     int64_t rows = (int64_t)(oc + ocb - 1) / ocb * ocb, rows512 = (int64_t)(oc + ocb512 - 1) / ocb512 * ocb512;
-    int64_t scratch = (int64_t)n * ic * s * s * xpl + (rows > rows512 ? rows : rows512) * len;
+    /* direct: no dy rows, 2 vectors past the planes for the aligned loads' reach */
+    int64_t scratch = (int64_t)n * ic * s * s * xpl + (direct ? 2 * LANES : (rows > rows512 ? rows : rows512) * len);
     if (scratch > DWS_MAX_FLOATS)
         return false;
-    *d = (SmallDwS){.s = s, .wph = wph, .len = len, .xpl = xpl, .ocb = ocb, .ocb512 = ocb512, .scratch = scratch};
+    *d = (SmallDwS){.s = s, .wph = wph, .len = len, .xpl = xpl, .ocb = ocb, .ocb512 = ocb512, .direct = direct,
+                    .qr = DWS_QC / ow > 1 ? DWS_QC / ow : 1, .scratch = scratch};
     return true;
 }
 
@@ -222,10 +231,19 @@ static void small_emit_dws_rows(Cbuf *c, const Attrs *a, const SmallDwS *d) {
         }
         cb_line(c, "cnn_vec t[OCB][KW];");
         cb_line(c, "memcpy(t, acc[%d], sizeof t);", kh);
-        cb_line(c, "for (int q = q0; q < q1; q += %d) {", vw);
-        cb_line(c, "cnn_vec yv[OCB];");
-        cb_line(c, "for (int o = 0; o < OCB; o++)");
-        cb_line(c, "    memcpy(&yv[o], dyb + (ptrdiff_t)o * L + q, sizeof yv[o]);");
+        if (d->direct) {
+            cb_line(c, "for (int oh = r0; oh < r1; oh++)");
+            cb_line(c, "for (int u = 0; u < OW; u += %d) {", vw);
+            cb_line(c, "const int q = oh * WPH + u;");
+            cb_line(c, "cnn_vec yv[OCB];");
+            cb_line(c, "for (int o = 0; o < OCB; o++)");
+            cb_line(c, "    memcpy(&yv[o], yo[o] + oh * OW + u, sizeof yv[o]);");
+        } else {
+            cb_line(c, "for (int q = q0; q < q1; q += %d) {", vw);
+            cb_line(c, "cnn_vec yv[OCB];");
+            cb_line(c, "for (int o = 0; o < OCB; o++)");
+            cb_line(c, "    memcpy(&yv[o], dyb + (ptrdiff_t)o * L + q, sizeof yv[o]);");
+        }
         for (int pb = 0; pb < s && pb < a->kw; pb++)
             for (int k = 0; k < nw[pb]; k++)
                 cb_line(c, "cnn_vec w%d_%d; memcpy(&w%d_%d, xp%d + q + %d, sizeof w%d_%d);", pb, k, pb, k, pb, k * vw, pb, k);
@@ -258,7 +276,10 @@ static void small_emit_dws(Cbuf *c, const Attrs *a, const SmallDwS *d) {
     cb_line(c, "#endif");
     cb_line(c, "enum { S = %d, WPH = %d, L = %d, XPL = %d, NOB = (OC + OCB - 1) / OCB, QC = %d }; /* the last block may be ragged */", d->s, d->wph, d->len, d->xpl, DWS_QC);
     cb_line(c, "float *const xph = scratch; /* [n][IC][S][S][XPL]: P[pa][pb][r][c] = xpad[S r + pa][S c + pb] */");
-    cb_line(c, "float *const dyq = scratch + (ptrdiff_t)n * IC * S * S * XPL; /* [NOB * OCB][L]: dy at pitch WPH, zero past OC */");
+    if (d->direct)
+        cb_line(c, "enum { QR = %d }; /* output rows per chunk */", d->qr);
+    else
+        cb_line(c, "float *const dyq = scratch + (ptrdiff_t)n * IC * S * S * XPL; /* [NOB * OCB][L]: dy at pitch WPH, zero past OC */");
     cb_line(c, "PARALLEL_FOR");
     cb_line(c, "for (int pl = 0; pl < n * IC * S * S; pl++) {");
     cb_line(c, "const int pb = pl %% S, pa = pl / S %% S, ic = pl / (S * S) %% IC, i = pl / (S * S * IC); /* phase row, column */");
@@ -309,25 +330,44 @@ static void small_emit_dws(Cbuf *c, const Attrs *a, const SmallDwS *d) {
     cb_line(c, "PARALLEL_FOR");
     cb_line(c, "for (int ob = 0; ob < NOB; ob++) {");
     cb_line(c, "const int oc0 = ob * OCB;");
-    cb_line(c, "float *const dyb = dyq + (ptrdiff_t)oc0 * L; /* this block's rows */");
-    cb_line(c, "memset(dyb, 0, sizeof(float) * OCB * L); /* past OW, past the plane and past OC: zero for every image */");
-    cb_line(c, "for (int i = 0; i < n; i++) {");
-    cb_line(c, "for (int o = 0; o < OCB && oc0 + o < OC; o++) { /* dy at pitch WPH */");
-    cb_line(c, "const float *const yo = dy + ((ptrdiff_t)i * OC + oc0 + o) * OH * OW;");
-    cb_line(c, "for (int r = 0; r < OH; r++)");
-    cb_line(c, "    memcpy(dyb + (ptrdiff_t)o * L + r * WPH, yo + r * OW, sizeof(float) * OW);");
-    cb_line(c, "}");
+    if (d->direct) {
+        cb_line(c, "for (int i = 0; i < n; i++) {");
+        cb_line(c, "const float *yo[OCB]; /* dy's planes, read in place; past OC the last channel again (its sums not written) */");
+        cb_line(c, "for (int o = 0; o < OCB; o++)");
+        cb_line(c, "    yo[o] = dy + ((ptrdiff_t)i * OC + (oc0 + o < OC ? oc0 + o : OC - 1)) * OH * OW;");
+    } else {
+        cb_line(c, "float *const dyb = dyq + (ptrdiff_t)oc0 * L; /* this block's rows */");
+        cb_line(c, "memset(dyb, 0, sizeof(float) * OCB * L); /* past OW, past the plane and past OC: zero for every image */");
+        cb_line(c, "for (int i = 0; i < n; i++) {");
+        cb_line(c, "for (int o = 0; o < OCB && oc0 + o < OC; o++) { /* dy at pitch WPH */");
+        cb_line(c, "const float *const yo = dy + ((ptrdiff_t)i * OC + oc0 + o) * OH * OW;");
+        cb_line(c, "for (int r = 0; r < OH; r++)");
+        cb_line(c, "    memcpy(dyb + (ptrdiff_t)o * L + r * WPH, yo + r * OW, sizeof(float) * OW);");
+        cb_line(c, "}");
+    }
     cb_line(c, "for (int ic = 0; ic < IC; ic++) {");
     cb_line(c, "const float *const xi = xph + ((ptrdiff_t)i * IC + ic) * S * S * XPL;");
     small_emit_dw_acc(c);
-    cb_line(c, "for (int q0 = 0; q0 < L; q0 += QC) {");
-    cb_line(c, "const int q1 = q0 + QC < L ? q0 + QC : L;");
+    if (d->direct) {
+        cb_line(c, "for (int r0 = 0; r0 < OH; r0 += QR) {");
+        cb_line(c, "const int r1 = r0 + QR < OH ? r0 + QR : OH;");
+    } else {
+        cb_line(c, "for (int q0 = 0; q0 < L; q0 += QC) {");
+        cb_line(c, "const int q1 = q0 + QC < L ? q0 + QC : L;");
+    }
     cb_line(c, "#if CNN_SHUFFLE && CNN_VW == 16");
     small_emit_dws_rows(c, a, d);
     cb_line(c, "#else");
     cb_line(c, "for (int kh = 0; kh < KH; kh++) {");
     cb_line(c, "const float *const xr = xi + (ptrdiff_t)(kh %% S) * S * XPL + (kh / S) * WPH; /* phase row kh %% S, shifted */");
-    small_emit_dw_tile(c, "q0", "q1", "dyb + (ptrdiff_t)o * L + q", "xr + (ptrdiff_t)(kw % S) * XPL + kw / S + q");
+    const char *xtap = "xr + (ptrdiff_t)(kw % S) * XPL + kw / S + q";
+    if (d->direct) {
+        cb_line(c, "for (int oh = r0; oh < r1; oh++) {");
+        small_emit_dw_tile(c, "oh * WPH", "oh * WPH + OW", "yo[o] + (q + oh * (OW - WPH))", xtap);
+        cb_line(c, "}");
+    } else {
+        small_emit_dw_tile(c, "q0", "q1", "dyb + (ptrdiff_t)o * L + q", xtap);
+    }
     cb_line(c, "}");
     cb_line(c, "#endif");
     cb_line(c, "}");

@@ -2008,6 +2008,28 @@ class ConvDwsC(nn.Module):
         return self.linear0(F.relu(self.conv0(x)).mean(dim=(2, 3)))
 
 
+class ConvDwsD(nn.Module):
+    def __init__(self, classes=2):
+        super().__init__()
+        self.conv0 = nn.Conv2d(3, 25, 7, stride=2, padding=3, bias=False)
+        self.bn0 = nn.BatchNorm2d(25)
+        self.linear0 = nn.Linear(25, classes)
+
+    def forward(self, x):
+        return self.linear0(F.relu(self.bn0(self.conv0(x))).mean(dim=(2, 3)))
+
+
+class ConvDwsE(nn.Module):
+    def __init__(self, classes=2):
+        super().__init__()
+        self.conv0 = nn.Conv2d(2, 8, 3, stride=2, padding=1)
+        self.linear0 = nn.Linear(8 * 35 * 8, classes)
+
+    def forward(self, x):
+        x = F.max_pool2d(F.relu(self.conv0(x)), 2)
+        return self.linear0(torch.flatten(x, 1))
+
+
 def expected_conv_dws_a(classes=3):
     return _conv("conv0", 12, 2, 4, 5) + _linear("linear0", classes, 12 * 13 * 18)
 
@@ -2020,8 +2042,18 @@ def expected_conv_dws_c(classes=2):
     return _conv("conv0", 16, 4, 8) + _linear("linear0", classes, 16)
 
 
+def expected_conv_dws_d(classes=2):
+    return _conv("conv0", 25, 3, 7, bias=False) + _bn("bn0", 25) + _linear("linear0", classes, 25)
+
+
+def expected_conv_dws_e(classes=2):
+    return _conv("conv0", 8, 2, 3) + _linear("linear0", classes, 8 * 35 * 8)
+
+
 for _n, _t, _e, _i, _o in (("conv_dws_a", ConvDwsA, expected_conv_dws_a, [2, 40, 53], [3]),
                            ("conv_dws_b", ConvDwsB, expected_conv_dws_b, [1, 70, 131], [2]),
-                           ("conv_dws_c", ConvDwsC, expected_conv_dws_c, [4, 45, 90], [2])):
+                           ("conv_dws_c", ConvDwsC, expected_conv_dws_c, [4, 45, 90], [2]),
+                           ("conv_dws_d", ConvDwsD, expected_conv_dws_d, [3, 64, 64], [2]),
+                           ("conv_dws_e", ConvDwsE, expected_conv_dws_e, [2, 140, 32], [2])):
     TWINS[_n], EXPECTED[_n], FILES[_n] = _t, _e, os.path.join(MODELS, "conv_dws.cnn")
     INPUT_SHAPE[_n], OUTPUT_SHAPE[_n] = _i, _o
