@@ -36,6 +36,9 @@ typedef struct Attrs {
     int ph_end, pw_end;          /* padding after (bottom, right): differs only for pad = same */
     int dh, dw;                  /* dilation (conv) */
     int groups;                  /* conv */
+    int narrow;                  /* conv, only in the copies of an op that conv.c hands to its kernels: the
+                                    layer's own groups when groups was cut to fewer, wider ones
+                                    (conv_widen: block-diagonal weights); 0 otherwise */
     bool bias;                   /* conv, linear */
     bool ceil_mode;              /* maxpool, avgpool */
     bool count_include_pad;      /* avgpool */

@@ -15,6 +15,8 @@
 # conv_blk_grp_b (AVX2, gcc; a: scalar) grouped convs by group through conv_blk.c's forward and
 # data gradient and conv_bwd.c's weight gradient (conv_blk_grp_d, AVX2: rows of 36 columns);
 # conv_dil_a (AVX2, gcc, scalar) dilated convs the same way (conv_dil_d, AVX2: rows of 36);
+# conv_narrow_a (AVX2, gcc, scalar) and conv_narrow_b (AVX2) narrow groups widened through the
+# same kernels (the weight gradient's stores of the diagonal blocks per target);
 # conv_blk_pad_a's forward (gcc, AVX2) its tiles that skip
 # the taps reading zero padding (AVX-512, built by gcc here; the data gradient runs the same
 # code; AVX2 computes the same tiles' positions with all their taps); conv_1x1_a
@@ -65,14 +67,14 @@ more=""; pmore=""
 check "SSE4.2 only (-march=x86-64-v2, -O0)" CNNC_CFLAGS="-march=x86-64-v2 -O0"
 grads="conv_bwd_odd conv_dw_wide conv_blk_a conv_1x1_a conv_1x1_d conv_1x1_f fuse_train_e conv_wino_a conv_dws_a conv_dws_e"
 grads37="grad_slice_conv conv_tiny_a conv_tiny_b lin_lanes_a"
-more="conv_blk_s2_a conv_pair_a conv_blk_grp_a conv_blk_grp_b conv_dil_a conv_evens_a"; pmore="conv_blk_pad_a conv_blk_s2_f conv_blk_grp_d conv_dil_d"
+more="conv_blk_s2_a conv_pair_a conv_blk_grp_a conv_blk_grp_b conv_dil_a conv_evens_a conv_narrow_a conv_narrow_b"; pmore="conv_blk_pad_a conv_blk_s2_f conv_blk_grp_d conv_dil_d"
 check "AVX2 (-march=x86-64-v3, -O0)" CNNC_CFLAGS="-march=x86-64-v3 -O0"
-more="conv_pair_a conv_blk_grp_a conv_blk_grp_b conv_dil_a"; pmore="conv_blk_pad_a"
+more="conv_pair_a conv_blk_grp_a conv_blk_grp_b conv_dil_a conv_narrow_a"; pmore="conv_blk_pad_a"
 check "gcc" CC=gcc
 # No vector types (what a compiler other than gcc and clang gets): the scalar loops, gradients
 # included. The parity models are few-channel ones, whose scalar paths run quickly.
 scalar() {
-    if env CNNC_CFLAGS="-U__GNUC__ -O0" /usr/bin/python3 "$top/tests/torch/grad_parity.py" --build "$B" --only conv_bwd_odd conv_dw_wide lenet5 conv_oc_a conv_oc_e conv_blk_a conv_blk_s2_a conv_pair_a conv_blk_grp_a conv_dil_a conv_evens_a conv_1x1_a conv_1x1_d conv_1x1_f fuse_train_a conv_wino_a conv_dws_a conv_dws_e \
+    if env CNNC_CFLAGS="-U__GNUC__ -O0" /usr/bin/python3 "$top/tests/torch/grad_parity.py" --build "$B" --only conv_bwd_odd conv_dw_wide lenet5 conv_oc_a conv_oc_e conv_blk_a conv_blk_s2_a conv_pair_a conv_blk_grp_a conv_dil_a conv_evens_a conv_1x1_a conv_1x1_d conv_1x1_f fuse_train_a conv_wino_a conv_dws_a conv_dws_e conv_narrow_a \
         >"$B/portable.log" 2>&1 &&
         env CNNC_CFLAGS="-U__GNUC__ -O0" /usr/bin/python3 "$top/tests/torch/grad_parity.py" --build "$B" --batch 37 --only grad_slice_conv conv_tiny_a conv_tiny_b \
         >>"$B/portable.log" 2>&1; then

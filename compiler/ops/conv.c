@@ -35,6 +35,8 @@ bool conv_small_takes_forward(const Graph *g, const Op *op, const Attrs *a, Shap
  * when the layer does not qualify */
 int64_t conv_bwd_dw_scratch(const Attrs *a, Shape in, Shape out);
 bool conv_bwd_emit_dw(Emit *e, const Op *fwd);
+int64_t conv_bwd_dwc_scratch(const Attrs *a, Shape in, Shape out); /* its channels-in-lanes kernel alone (narrow groups widened) */
+bool conv_bwd_emit_dwc(Emit *e, const Op *fwd);
 int64_t conv_bwd_dx_scratch(const Attrs *a, Shape in, Shape out);
 bool conv_bwd_emit_dx(Emit *e, const Op *fwd);
 /* conv_depthwise.c: kernels for groups = input channels; false (-1) when the layer does not qualify */
@@ -173,7 +175,7 @@ static Shape conv_in(const Graph *g, const Op *op) {
 /* The multiply-adds of one image of conv op, 2 FLOPs each (also a part's figure for the profile). */
 static double conv_part_flops(const Graph *g, const Op *op) {
     Shape o = g->values[op->out].shape, in = conv_in(g, op);
-    return 2.0 * o.d[1] * o.d[2] * o.d[3] * (in.d[1] / op->a.groups) * op->a.kh * op->a.kw;
+    return 2.0 * o.d[1] * o.d[2] * o.d[3] * (in.d[1] / (op->a.narrow ? op->a.narrow : op->a.groups)) * op->a.kh * op->a.kw;
 }
 
 static double conv_flops(const Graph *g, const Op *op) {
@@ -345,12 +347,57 @@ static int64_t conv_rows_floats(const Graph *g, const Op *op) {
     return (int64_t)CONV_SLOTS * ob * g->ops[op->epi_pool].a.kh * g->values[op->out].shape.d[3];
 }
 
+/* Narrow groups, widened. A grouped conv whose groups are too narrow for conv_blk.c's blocks
+ * of 32 output channels (ResNeXt's 32 groups of 4 to 16 channels) is the same conv with F times
+ * fewer, F times wider groups whose weights are block-diagonal: wide group g' holds the layer's
+ * groups g' F .. g' F + F - 1, and its weight from input channel ic to output channel oc is the
+ * layer's where both lie in the same narrow group, zero elsewhere. conv_blk.c's forward and
+ * data gradient take such a copy of the op (Attrs.narrow: the layer's groups), reading the
+ * layer's weights through an expression that is zero off the diagonal blocks as they pack them;
+ * conv_bwd.c's channels-in-lanes weight gradient stores only the diagonal blocks. The products
+ * grow F times; without this the layer ran through the column (im2col) path, whose data and
+ * weight gradients reached 2.5-8% of peak on ResNeXt-like groups of 4 and 8 channels (the
+ * forward 6-34%: conv.c's kernel, kept at stride 1 for F > 2, where it measured faster).
+ * F: the smallest power of two up to 8 that makes both of a wide group's channel counts
+ * multiples of 32 and divides the groups; 1 when the layer is taken as it is or F would be
+ * larger. */
+static int conv_widen(const Attrs *a, Shape in, Shape out) {
+    int gr = a->groups, icg = in.d[1] / gr, ocg = out.d[1] / gr;
+    if (gr < 2 || a->narrow || icg < 2 || (icg % 32 == 0 && ocg % 32 == 0))
+        return 1;
+    for (int f = 2; f <= 8; f *= 2)
+        if (gr % f == 0 && icg * f % 32 == 0 && ocg * f % 32 == 0)
+            return f;
+    return 1;
+}
+
+static Op conv_wide_op(const Op *op, int f) {
+    Op w = *op;
+    w.a.narrow = op->a.groups;
+    w.a.groups = op->a.groups / f;
+    return w;
+}
+
+/* The forward widened (conv_widen) when conv_blk.c takes the wide op and at stride 1 F is at
+ * most 2: a wide copy of op in *w. */
+static bool conv_widen_forward(const Graph *g, const Op *op, Op *w) {
+    Shape in = g->values[op->in[0]].shape, out = g->values[op->out].shape;
+    int f = conv_widen(&op->a, in, out);
+    if (f == 1 || (op->a.sh == 1 && op->a.sw == 1 && f > 2))
+        return false;
+    *w = conv_wide_op(op, f);
+    return conv_blk_scratch(g, w) >= 0;
+}
+
 static int64_t conv_scratch(const Graph *g, const Op *op) {
     if (op->pro_conv >= 0)
         return conv_stream_scratch(g, op);
     int64_t dws = conv_dw_scratch(g, op);
     if (dws >= 0)
         return dws;
+    Op wop;
+    if (conv_widen_forward(g, op, &wop))
+        return conv_blk_scratch(g, &wop);
     int64_t ocs = conv_1x1_scratch(g, op);
     if (ocs < 0)
         ocs = conv_wino_scratch(g, op);
@@ -672,6 +719,9 @@ static void conv_emit_forward(Emit *e, const Op *op) {
         conv_stream_emit(e, op);
         return;
     }
+    Op wop;
+    if (conv_widen_forward(e->g, op, &wop) && conv_blk_emit_forward(e, &wop, false))
+        return;
     if (conv_1x1_emit_forward(e, op) || conv_wino_emit_forward(e, op) || conv_oc_emit_forward(e, op) ||
         conv_blk_emit_forward(e, op, false))
         return;
@@ -732,10 +782,30 @@ static bool conv_dx_pair(const Graph *g, const Op *fwd, const Op *other) {
            conv_1x1_dx_scratch(&body->a, in, out) < 0;
 }
 
+/* The gradients widened (conv_widen): when conv_blk.c takes the wide op's data gradient (if
+ * wanted) and conv_bwd.c's channels-in-lanes kernel its weight gradient (if wanted); a wide copy
+ * of fwd in *w. */
+static bool conv_widen_backward(const Graph *g, const Op *bwd, const Op *fwd, Op *w) {
+    Shape in = g->values[fwd->in[0]].shape, out = g->values[fwd->out].shape;
+    int f = conv_widen(&fwd->a, in, out);
+    bool want_dx = bwd->out >= 0 && bwd->writes >= 0 && bwd->bwd_pair <= 0, want_dw = bwd->wrt == 0;
+    if (f == 1 || fwd->pro_conv >= 0 || bwd->bwd_pair > 0 || bwd->bwd_acc > 0 || (!want_dx && !want_dw))
+        return false;
+    *w = conv_wide_op(fwd, f);
+    return (!want_dx || conv_blk_dx_scratch(&w->a, in, out) >= 0) && (!want_dw || conv_bwd_dwc_scratch(&w->a, in, out) >= 0);
+}
+
 static int64_t conv_bwd_scratch(const Graph *g, const Op *bwd, const Op *fwd) {
     int64_t dws = conv_dw_bwd_scratch(g, bwd, fwd);
     if (dws >= 0)
         return dws;
+    Op wide;
+    if (conv_widen_backward(g, bwd, fwd, &wide)) {
+        Shape in = g->values[fwd->in[0]].shape, out = g->values[fwd->out].shape;
+        int64_t dx = bwd->out >= 0 && bwd->writes >= 0 ? conv_blk_dx_scratch(&wide.a, in, out) : 0;
+        int64_t dw = bwd->wrt == 0 ? conv_bwd_dwc_scratch(&wide.a, in, out) : 0;
+        return dx > dw ? dx : dw;
+    }
     Shape in = g->values[fwd->in[0]].shape, out = g->values[fwd->out].shape;
     Attrs d;
     bool want_dx = bwd->out >= 0 && bwd->writes >= 0 && bwd->bwd_pair <= 0; /* writes -1: a paired head computes it */
@@ -810,6 +880,8 @@ static const char *conv_rename_inner(const char *text) {
     return r;
 }
 
+static void conv_emit_db(Cbuf *c);
+
 /* The weight gradient (and db) by conv_1x1.c's, conv_bwd.c's or conv_small.c's kernel, after
  * its profile mark; false (nothing but the mark emitted) when none takes the layer. */
 static bool conv_emit_dw_kernel(Emit *e, const Op *fwd) {
@@ -818,7 +890,14 @@ static bool conv_emit_dw_kernel(Emit *e, const Op *fwd) {
     conv_profile_mark(c, "dw", e->g, fwd);
     if (!(conv_1x1_emit_dw(e, fwd) || conv_bwd_emit_dw(e, fwd) || conv_small_emit_dw(e, fwd)))
         return false;
-    if (a->bias) {
+    if (a->bias)
+        conv_emit_db(c);
+    return true;
+}
+
+/* db += the sums of dy over images and pixels, after a weight-gradient kernel */
+static void conv_emit_db(Cbuf *c) {
+    {
         cb_line(c, "PARALLEL_FOR");
         cb_line(c, "for (int oc = 0; oc < OC; oc++) {");
         cb_line(c, "float part[16] = {0};");
@@ -837,7 +916,6 @@ static bool conv_emit_dw_kernel(Emit *e, const Op *fwd) {
         cb_line(c, "db[oc] += s;");
         cb_line(c, "}");
     }
-    return true;
 }
 
 /* dx by the forward kernel: the stride-1 case. */
@@ -882,8 +960,43 @@ static bool conv_reads_evens(const Graph *g, const Op *op) {
     return !g->training || conv_1x1_dw_scratch(a, g->values[op->in[0]].shape, g->values[op->out].shape) >= 0;
 }
 
+/* The gradients of a widened conv (conv_widen_backward): the wide op's enums (G its groups),
+ * conv_blk.c's data gradient, conv_bwd.c's weight gradient; the profile's FLOPs the layer's. */
+static bool conv_emit_backward_wide(Emit *e, const Op *bwd, const Op *fwd) {
+    Op wide;
+    if (!conv_widen_backward(e->g, bwd, fwd, &wide))
+        return false;
+    Cbuf *c = e->c;
+    const Attrs *a = &wide.a;
+    Shape in = emit_in_shape(e, fwd, 0), out = emit_out_shape(e, fwd);
+    emit_image_dims(c, "I", in);
+    emit_image_dims(c, "O", out);
+    cb_line(c, "/* the layer's %d groups of %d -> %d channels as %d of %d -> %d, block-diagonal (conv.c: conv_widen) */", a->narrow,
+            in.d[1] / a->narrow, out.d[1] / a->narrow, a->groups, in.d[1] / a->groups, out.d[1] / a->groups);
+    cb_line(c, "enum { KH = %d, KW = %d, SH = %d, SW = %d, PH = %d, PW = %d, DH = %d, DW = %d, G = %d };", a->kh, a->kw,
+            a->sh, a->sw, a->ph, a->pw, a->dh, a->dw, a->groups);
+    cb_line(c, "enum { ICG = IC / G, OCG = OC / G };");
+    if (bwd->out >= 0 && bwd->writes >= 0) {
+        conv_profile_mark(c, "dx", e->g, fwd);
+        if (!conv_blk_emit_dx(e, &wide)) {
+            fprintf(stderr, "cnnc: internal error: op %%%d widens its groups but conv_blk.c does not take its dx\n", bwd->out);
+            exit(3);
+        }
+    }
+    if (bwd->wrt == 0) {
+        conv_profile_mark(c, "dw", e->g, fwd);
+        if (!conv_bwd_emit_dwc(e, &wide)) {
+            fprintf(stderr, "cnnc: internal error: op %%%d widens its groups but conv_bwd.c does not take its dw\n", bwd->out);
+            exit(3);
+        }
+        if (a->bias)
+            conv_emit_db(c);
+    }
+    return true;
+}
+
 static void conv_emit_backward(Emit *e, const Op *bwd, const Op *fwd) {
-    if (conv_dw_emit_backward(e, bwd, fwd))
+    if (conv_dw_emit_backward(e, bwd, fwd) || conv_emit_backward_wide(e, bwd, fwd))
         return;
     Cbuf *c = e->c;
     const Attrs *a = &fwd->a;

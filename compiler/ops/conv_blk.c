@@ -1239,12 +1239,28 @@ static void blk_emit(Emit *e, const BlkGeo *q, const char *src, const char *cons
 }
 
 /* The forward of the ops blk_fwd_geo takes, or with wide of those blk_wide_geo takes. */
+/* Narrow groups widened by conv.c (conv_widen; a->narrow the layer's groups, a->groups the
+ * wide ones): the weight from the forward's input channel icf to its output channel ocf (C
+ * expressions) is the layer's w[ocf][icf % ICGN][tap] where both lie in one narrow group, zero
+ * elsewhere (the block-diagonal wide weights, made as they are packed). */
+static const char *blk_narrow_w(const Attrs *a, int ic, int oc, const char *icf, const char *ocf, const char *pre, const char *post) {
+    int icgn = ic / a->narrow, ocgn = oc / a->narrow;
+    return arena_printf("((%s) / %d == (%s) / %d ? w[%s((ptrdiff_t)(%s) * %d + (%s) %% %d)%s] : 0.0f)", icf, icgn, ocf, ocgn, pre, ocf,
+                        icgn, icf, icgn, post);
+}
+
 bool conv_blk_emit_forward(Emit *e, const Op *op, bool wide) {
     BlkGeo q;
     if (!(wide ? blk_wide_geo(e->g, op, &q) : blk_fwd_geo(e->g, op, &q)))
         return false;
     emit_epilogue_setup(e, op, op->a.out);
     const char *wexpr = "w[((ptrdiff_t)o * BIC + cc) * BKK + k]";
+    if (op->a.narrow) { /* the kernel's o: the output channel; cc: the input channel in its wide group */
+        const Attrs *a = &op->a;
+        Shape in = emit_in_shape(e, op, 0), out = emit_out_shape(e, op);
+        wexpr = blk_narrow_w(a, in.d[1], out.d[1], arena_printf("o / %d * %d + cc", out.d[1] / a->groups, in.d[1] / a->groups), "o",
+                             "", " * BKK + k");
+    }
     blk_emit(e, &q, "x", &wexpr, "y", op, NULL, NULL);
     return true;
 }
@@ -1253,7 +1269,12 @@ bool conv_blk_emit_forward(Emit *e, const Op *op, bool wide) {
  * (kh0 + S * (TH - 1 - t), kw0 + S * (TW - 1 - u)), of the weight named w. */
 static void blk_phase_wexprs(const Attrs *a, const BlkGeo *q, const char *w, const char **wexprs) {
     for (int k = 0; k < q->nph; k++)
-        wexprs[k] = arena_printf("%s[((%s) * %d + %d + %d * (BKH - 1 - k / BKW)) * %d + %d + %d * (BKW - 1 - k %% BKW)]",
+        if (a->narrow) /* (conv_blk_emit_dx's ocf) */
+            wexprs[k] = blk_narrow_w(a, q->oc, q->ic * q->grp, "o", arena_printf("o / %d * %d + cc", q->oc / q->grp, q->ic), "(",
+                                     arena_printf(" * %d + %d + %d * (BKH - 1 - k / BKW)) * %d + %d + %d * (BKW - 1 - k %% BKW)", a->kh,
+                                                  q->f[k].kh0, a->sh, a->kw, q->f[k].kw0, a->sw));
+        else
+            wexprs[k] = arena_printf("%s[((%s) * %d + %d + %d * (BKH - 1 - k / BKW)) * %d + %d + %d * (BKW - 1 - k %% BKW)]",
                                  w, q->grp > 1 ? "((ptrdiff_t)(o / BOCG) * BIC + cc) * BOCG + o % BOCG" : "(ptrdiff_t)cc * BOC + o",
                                  a->kh, q->f[k].kh0, a->sh, a->kw, q->f[k].kw0, a->sw);
 }
@@ -1267,6 +1288,9 @@ bool conv_blk_emit_dx(Emit *e, const Op *fwd) {
          * forward's output channel; the taps reversed */
         const char *wexpr = q.grp > 1 ? "w[(((ptrdiff_t)(o / BOCG) * BIC + cc) * BOCG + o % BOCG) * BKK + BKK - 1 - k]"
                                       : "w[((ptrdiff_t)cc * BOC + o) * BKK + BKK - 1 - k]";
+        if (a->narrow) /* o: the forward's input channel; its output channel ocf, cc in o's wide group */
+            wexpr = blk_narrow_w(a, in.d[1], out.d[1], "o", arena_printf("o / %d * %d + cc", in.d[1] / a->groups, out.d[1] / a->groups),
+                                 "", " * BKK + BKK - 1 - k");
         blk_emit(e, &q, "dy", &wexpr, "dx", NULL, NULL, NULL);
         return true;
     }

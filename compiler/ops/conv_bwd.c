@@ -60,6 +60,8 @@
 
 int64_t conv_bwd_dw_scratch(const Attrs *a, Shape in, Shape out);
 bool conv_bwd_emit_dw(Emit *e, const Op *fwd);
+int64_t conv_bwd_dwc_scratch(const Attrs *a, Shape in, Shape out);
+bool conv_bwd_emit_dwc(Emit *e, const Op *fwd);
 
 /* DW_LANES: the widest vector (16 floats, AVX-512) that L and XS are rounded to; the 8-float
  * vectors of other targets divide it. L1_BYTES: the share of the L1 data cache one chunk's
@@ -190,10 +192,10 @@ static bool dwc_geo(const Attrs *a, Shape in, Shape out, DwcGeo *q) {
     q->ihp = in.d[2] + a->ph + a->ph_end;
     q->iwp = in.d[3] + a->pw + a->pw_end;
     long long image = (long long)q->ihp * q->iwp * ic;
-    if (image > XP_FLOATS)
+    if (image > (a->narrow ? 4 : 1) * XP_FLOATS) /* (widened narrow groups: the other kernels are far slower) */
         return false;
     long long xpf = (long long)oc * ic * a->kh * a->kw > DWC_BIG ? 2LL * XP_FLOATS : XP_FLOATS;
-    q->ni = (int)(xpf / image);
+    q->ni = image > xpf ? 1 : (int)(xpf / image);
     if (q->ni > in.d[0])
         q->ni = in.d[0];
     dw_tile(ocg, a->kh, a->kw, 24, 32, true, &q->ocb[0], &q->r[0]);
@@ -211,6 +213,14 @@ static bool dwc_emit(Emit *e, const Op *fwd) {
     Cbuf *c = e->c;
     cb_line(c, "{ /* dw: input channels in the lanes, over a channels-last padded copy of the input (conv_bwd.c) */");
     cb_line(c, "enum { IHP = %d, IWP = %d, NI = %d };", q.ihp, q.iwp, q.ni);
+    /* Narrow groups widened (conv.c: conv_widen; Attrs.narrow the layer's groups): the wide
+     * groups' block-diagonal weights, the layer's ICGN -> OCGN channels a group; a job whose
+     * lanes' narrow groups none of its output channels are in is skipped, and of the others
+     * only the sums of a lane and an output channel of the same narrow group are stored, at
+     * their place in the layer's dw [OC][ICGN][KH][KW]. */
+    bool nar = a->narrow > 0;
+    if (nar)
+        cb_line(c, "enum { ICGN = %d, OCGN = %d }; /* the layer's narrow groups */", in.d[1] / a->narrow, out.d[1] / a->narrow);
     cb_line(c, "#if CNN_VECTORS");
     emit_tile_enums(c, q.ocb, q.r);
     cb_line(c, "enum { NOB = OCG / OCB, NTB = KH / R, NCB = IC / CNN_VW }; /* output blocks of a group */");
@@ -314,6 +324,11 @@ static bool dwc_emit(Emit *e, const Op *fwd) {
     cb_line(c, "for (int job = 0; job < NCB * (NOB / OBG) * (NTB / TBJ); job++) {");
     cb_line(c, "const int tj = job %% (NTB / TBJ), og = job / (NTB / TBJ) %% (NOB / OBG), cb = job / (NTB / TBJ) / (NOB / OBG);");
     cb_line(c, "const int c0 = cb * CNN_VW, gq = c0 / ICG; /* gq: the channels' group */");
+    if (nar) {
+        cb_line(c, "const int oa = gq * OCG + og * OBG * OCB; /* the job's first output channel */");
+        cb_line(c, "if ((c0 + CNN_VW - 1) / ICGN < oa / OCGN || c0 / ICGN > (oa + OBG * OCB - 1) / OCGN)");
+        cb_line(c, "    continue; /* no output channel of the lanes' narrow groups */");
+    }
     cb_line(c, "cnn_vec accw[TBJ][OBG][OCB][R * KW];");
     cb_line(c, "for (int tt = 0; tt < TBJ; tt++) {");
     cb_line(c, "const int kh0 = (tj * TBJ + tt) * R;");
@@ -368,7 +383,13 @@ static bool dwc_emit(Emit *e, const Op *fwd) {
         cb_line(c, "        m[tt * R * KW + t] = accw[tt][g][o][t];");
         emit_transpose(c, "m", "cnn_vec");
         cb_line(c, "for (int j = 0; j < CNN_VW; j++) {");
-        cb_line(c, "float *const d = dw + ((ptrdiff_t)(oc0 + o) * ICG + c0 - gq * ICG + j) * KH * KW;");
+        if (nar) {
+            cb_line(c, "if ((c0 + j) / ICGN != (oc0 + o) / OCGN)");
+            cb_line(c, "    continue;");
+            cb_line(c, "float *const d = dw + ((ptrdiff_t)(oc0 + o) * ICGN + (c0 + j) %% ICGN) * KH * KW;");
+        } else {
+            cb_line(c, "float *const d = dw + ((ptrdiff_t)(oc0 + o) * ICG + c0 - gq * ICG + j) * KH * KW;");
+        }
         cb_line(c, "cnn_vec v = (cnn_vec){0};");
         cb_line(c, "memcpy(&v, d, sizeof(float) * KH * KW);");
         cb_line(c, "v += m[j];");
@@ -387,7 +408,12 @@ static bool dwc_emit(Emit *e, const Op *fwd) {
     cb_line(c, "for (int o = 0; o < OCB; o++)");
     cb_line(c, "    for (int t = 0; t < R * KW; t++)");
     cb_line(c, "        for (int j = 0; j < CNN_VW; j++)");
-    cb_line(c, "            dw[(((ptrdiff_t)(oc0 + o) * ICG + c0 - gq * ICG + j) * KH + kb) * KW + t] += res[o][t][j];");
+    if (nar) {
+        cb_line(c, "            if ((c0 + j) / ICGN == (oc0 + o) / OCGN)");
+        cb_line(c, "                dw[(((ptrdiff_t)(oc0 + o) * ICGN + (c0 + j) %% ICGN) * KH + kb) * KW + t] += res[o][t][j];");
+    } else {
+        cb_line(c, "            dw[(((ptrdiff_t)(oc0 + o) * ICG + c0 - gq * ICG + j) * KH + kb) * KW + t] += res[o][t][j];");
+    }
     cb_line(c, "}");
     cb_line(c, "}");
     if (whole)
@@ -395,15 +421,20 @@ static bool dwc_emit(Emit *e, const Op *fwd) {
     cb_line(c, "}");
     cb_line(c, "#else");
     cb_line(c, "PARALLEL_FOR");
-    cb_line(c, "for (int job = 0; job < OC * ICG; job++) {");
-    cb_line(c, "const int oc = job / ICG, icl = job %% ICG, ic = oc / OCG * ICG + icl;");
+    if (nar) { /* the layer's own groups */
+        cb_line(c, "for (int job = 0; job < OC * ICGN; job++) {");
+        cb_line(c, "const int oc = job / ICGN, icl = job %% ICGN, ic = oc / OCGN * ICGN + icl;");
+    } else {
+        cb_line(c, "for (int job = 0; job < OC * ICG; job++) {");
+        cb_line(c, "const int oc = job / ICG, icl = job %% ICG, ic = oc / OCG * ICG + icl;");
+    }
     cb_line(c, "for (int k = 0; k < KH * KW; k++) {");
     cb_line(c, "float s = 0.0f;");
     cb_line(c, "for (int i = 0; i < ni; i++)");
     cb_line(c, "    for (int p = 0; p < OH * OW; p++)");
     cb_line(c, "        s += dy[((ptrdiff_t)(i0 + i) * OC + oc) * OH * OW + p] *");
     cb_line(c, "             xp[(((ptrdiff_t)i * IHP + p / OW * SH + k / KW * DH) * IWP + p %% OW * SW + k %% KW * DW) * IC + ic];");
-    cb_line(c, "dw[((ptrdiff_t)oc * ICG + icl) * KH * KW + k] += s;");
+    cb_line(c, nar ? "dw[((ptrdiff_t)oc * ICGN + icl) * KH * KW + k] += s;" : "dw[((ptrdiff_t)oc * ICG + icl) * KH * KW + k] += s;");
     cb_line(c, "}");
     cb_line(c, "}");
     cb_line(c, "#endif");
@@ -557,6 +588,14 @@ static bool dwb_emit(Emit *e, const Op *fwd) {
     cb_line(c, "}");
     return true;
 }
+
+/* The channels-in-lanes kernel alone (conv.c's widened narrow groups): its scratch or -1, its code. */
+int64_t conv_bwd_dwc_scratch(const Attrs *a, Shape in, Shape out) {
+    DwcGeo qc;
+    return dwc_geo(a, in, out, &qc) ? (int64_t)qc.ni * qc.ihp * qc.iwp * in.d[1] : -1;
+}
+
+bool conv_bwd_emit_dwc(Emit *e, const Op *fwd) { return dwc_emit(e, fwd); }
 
 /* Floats of scratch the kernel needs, or -1 when the layer does not qualify. */
 int64_t conv_bwd_dw_scratch(const Attrs *a, Shape in, Shape out) {

@@ -2057,3 +2057,70 @@ for _n, _t, _e, _i, _o in (("conv_dws_a", ConvDwsA, expected_conv_dws_a, [2, 40,
                            ("conv_dws_e", ConvDwsE, expected_conv_dws_e, [2, 140, 32], [2])):
     TWINS[_n], EXPECTED[_n], FILES[_n] = _t, _e, os.path.join(MODELS, "conv_dws.cnn")
     INPUT_SHAPE[_n], OUTPUT_SHAPE[_n] = _i, _o
+
+
+# ---------------------------------------------------------------- conv_narrow (conv_narrow.cnn)
+# Narrow groups (4 to 16 channels a group), which cnnc computes as fewer, wider groups with
+# block-diagonal weights.
+class ConvNarrowA(nn.Module):
+    def __init__(self, classes=3):
+        super().__init__()
+        self.conv0 = nn.Conv2d(32, 32, 3, padding=1, groups=8, bias=False)
+        self.bn0 = nn.BatchNorm2d(32)
+        self.conv1 = nn.Conv2d(32, 64, 3, stride=2, padding=1, groups=8)
+        self.conv2 = nn.Conv2d(64, 64, 3, padding=1, groups=4, bias=False)
+        self.bn1 = nn.BatchNorm2d(64)
+        self.linear0 = nn.Linear(64, classes)
+
+    def forward(self, x):
+        x = F.relu(self.bn0(self.conv0(x)))
+        x = F.relu(self.conv1(x))
+        x = F.relu(self.bn1(self.conv2(x)))
+        return self.linear0(x.mean(dim=(2, 3)))
+
+
+class ConvNarrowB(nn.Module):
+    def __init__(self, classes=2):
+        super().__init__()
+        self.conv0 = nn.Conv2d(96, 96, 3, padding=1, groups=8)
+        self.conv1 = nn.Conv2d(96, 128, 3, stride=2, groups=8)
+        self.linear0 = nn.Linear(128 * 3 * 2, classes)
+
+    def forward(self, x):
+        x = F.relu(self.conv1(F.relu(self.conv0(x))))
+        return self.linear0(torch.flatten(x, 1))
+
+
+class ConvNarrowC(nn.Module):
+    def __init__(self, classes=2):
+        super().__init__()
+        self.conv0 = nn.Conv2d(128, 64, 3, padding=1, groups=8, bias=False)
+        self.bn0 = nn.BatchNorm2d(64)
+        self.conv1 = nn.Conv2d(64, 128, 3, stride=2, groups=8)
+        self.linear0 = nn.Linear(128 * 3 * 2, classes)
+
+    def forward(self, x):
+        x = F.relu(self.bn0(self.conv0(x)))
+        x = F.relu(self.conv1(x))
+        return self.linear0(torch.flatten(x, 1))
+
+
+def expected_conv_narrow_a(classes=3):
+    return (_conv("conv0", 32, 4, 3, bias=False) + _bn("bn0", 32) + _conv("conv1", 64, 4, 3) + _conv("conv2", 64, 16, 3, bias=False) +
+            _bn("bn1", 64) + _linear("linear0", classes, 64))
+
+
+def expected_conv_narrow_b(classes=2):
+    return _conv("conv0", 96, 12, 3) + _conv("conv1", 128, 12, 3) + _linear("linear0", classes, 128 * 3 * 2)
+
+
+def expected_conv_narrow_c(classes=2):
+    return (_conv("conv0", 64, 16, 3, bias=False) + _bn("bn0", 64) + _conv("conv1", 128, 8, 3) +
+            _linear("linear0", classes, 128 * 3 * 2))
+
+
+for _n, _t, _e, _i, _o in (("conv_narrow_a", ConvNarrowA, expected_conv_narrow_a, [32, 9, 7], [3]),
+                           ("conv_narrow_b", ConvNarrowB, expected_conv_narrow_b, [96, 8, 6], [2]),
+                           ("conv_narrow_c", ConvNarrowC, expected_conv_narrow_c, [128, 7, 5], [2])):
+    TWINS[_n], EXPECTED[_n], FILES[_n] = _t, _e, os.path.join(MODELS, "conv_narrow.cnn")
+    INPUT_SHAPE[_n], OUTPUT_SHAPE[_n] = _i, _o
