@@ -1055,6 +1055,9 @@ static void blk_emit_out_phases(Cbuf *c, const BlkGeo *q, const char *dst) {
  * tap k as the C expression wexpr (of o, c, k), into dst (NCHW); op (forward only) supplies
  * the bias and the epilogue. With phases (q->nph), wexprs[f] gives phase f's weights (of its
  * sub-kernel's tap k) and each job runs every phase over its one copy. */
+/* the stride-1 data gradient's weight (blk_emit packs it in vectors when it is this string) */
+static const char *const blk_dx_w = "w[((ptrdiff_t)cc * BOC + o) * BKK + BKK - 1 - k]";
+
 static void blk_emit(Emit *e, const BlkGeo *q, const char *src, const char *const *wexprs, const char *dst, const Op *op,
                      const char *src2, const char *w2expr) {
     Cbuf *c = e->c;
@@ -1094,6 +1097,30 @@ static void blk_emit(Emit *e, const BlkGeo *q, const char *src, const char *cons
     cb_line(c, "PARALLEL_FOR");
     cb_line(c, "for (int bk = 0; bk < BNOCB * BIC; bk++) { /* wpk[cb][ic][k][BOCB] (of each phase) */");
     cb_line(c, "const int cb = bk / BIC, cc = bk %% BIC;");
+    if (wexprs[0] == blk_dx_w) {
+        /* The stride-1 data gradient's weights: the BOCB x BKK floats of (cc, cb) are one run
+         * (w[cc][o][tap]); with vector shuffles, CNN_VW rows of it at a time are loaded into
+         * zeroed vectors, transposed in registers (emit_transpose) and stored as the BKK rows
+         * of lanes, taps reversed. Read a float at a time (the loop below), the repack of
+         * ResNet-18's layer4 512 x 512 x 3 x 3 weights had taken 17% of its stride-1 data
+         * gradient in the training step (batch 8, one thread; bench/README.md, 2026-12-04). */
+        cb_line(c, "#if CNN_SHUFFLE");
+        cb_line(c, "if (BKK <= CNN_VW && (cb + 1) * BOCB <= BOC) {");
+        cb_line(c, "for (int j0 = 0; j0 < BOCB; j0 += CNN_VW) {");
+        cb_line(c, "const float *const src = w + ((ptrdiff_t)cc * BOC + cb * BOCB + j0) * BKK;");
+        cb_line(c, "cnn_vec m[CNN_VW];");
+        cb_line(c, "for (int p = 0; p < CNN_VW; p++) {");
+        cb_line(c, "    m[p] = (cnn_vec){0};");
+        cb_line(c, "    memcpy(&m[p], src + (ptrdiff_t)p * BKK, sizeof(float) * (BKK <= CNN_VW ? BKK : CNN_VW));");
+        cb_line(c, "}");
+        emit_transpose(c, "m", "cnn_vec");
+        cb_line(c, "for (int k = 0; k < BKK && k < CNN_VW; k++)");
+        cb_line(c, "    memcpy(wpk + (((ptrdiff_t)cb * BIC + cc) * BKK + BKK - 1 - k) * BOCB + j0, &m[k], sizeof m[k]);");
+        cb_line(c, "}");
+        cb_line(c, "continue;");
+        cb_line(c, "}");
+        cb_line(c, "#endif");
+    }
     for (int k = 0; k < (q->nph ? q->nph : 1); k++) { /* the phases read the same weights, in L1 */
         const BlkPhase *f = q->nph ? &q->f[k] : NULL;
         if (f) {
@@ -1286,8 +1313,7 @@ bool conv_blk_emit_dx(Emit *e, const Op *fwd) {
     if (blk_dx_geo(a, in, out, &q)) {
         /* the kernel's output channel o is the forward's input channel; its input channel cc the
          * forward's output channel; the taps reversed */
-        const char *wexpr = q.grp > 1 ? "w[(((ptrdiff_t)(o / BOCG) * BIC + cc) * BOCG + o % BOCG) * BKK + BKK - 1 - k]"
-                                      : "w[((ptrdiff_t)cc * BOC + o) * BKK + BKK - 1 - k]";
+        const char *wexpr = q.grp > 1 ? "w[(((ptrdiff_t)(o / BOCG) * BIC + cc) * BOCG + o % BOCG) * BKK + BKK - 1 - k]" : blk_dx_w;
         if (a->narrow) /* o: the forward's input channel; its output channel ocf, cc in o's wide group */
             wexpr = blk_narrow_w(a, in.d[1], out.d[1], "o", arena_printf("o / %d * %d + cc", in.d[1] / a->groups, out.d[1] / a->groups),
                                  "", " * BKK + BKK - 1 - k");
