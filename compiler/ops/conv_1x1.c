@@ -174,15 +174,17 @@ static int64_t round16(int64_t n) { return (n + 15) / 16 * 16; }
  * and 9.4 -> 7.0 at batch 1; bench/op_time.py alone, 3 alternations: ResNet-50's 256 -> 64 dx
  * at 56x56, batch 8, 5.12-5.26 -> 4.01-4.03, a 96 -> 24 dx at 56x56 0.64-0.66 -> 0.58-0.59,
  * 144 -> 24 the same; a 16 -> 32 stride-2 shortcut at 32x32, batch 64, forward 0.37-0.41 ->
- * 0.18, its whole backward 0.74-1.10 -> 0.46-0.68. The weight gradient wants a full panel of
- * 64 input channels (fewer leave lanes idle). */
+ * 0.18, its whole backward 0.74-1.10 -> 0.46-0.68. The weight gradient wants 32 input
+ * channels at least (a panel of 64 lanes at least half full): a 40 -> 40 1x1 conv at 33x33,
+ * batch 32, one thread, had run through conv_small.c's kernel at 5.6-5.7 ms, 1.2 here with 24
+ * of the 64 lanes idle (bench/README.md, 2026-12-04; it had needed 64). */
 static bool c1_takes(const Attrs *a, Shape in, Shape out, int red) {
     if (a->kh != 1 || a->kw != 1 || a->groups != 1 || a->ph || a->pw || a->ph_end || a->pw_end)
         return false;
     int ic = in.d[1], oc = out.d[1];
     if (ic < 16 || oc < 16)
         return false;
-    return red == 0 ? ic >= NW : red >= RED_MIN;
+    return red == 0 ? ic >= 32 : red >= RED_MIN;
 }
 
 /* Floats of the forward's or dx's scratch: the packed A (M rows, K deep), then per slot a B
