@@ -2124,3 +2124,45 @@ for _n, _t, _e, _i, _o in (("conv_narrow_a", ConvNarrowA, expected_conv_narrow_a
                            ("conv_narrow_c", ConvNarrowC, expected_conv_narrow_c, [128, 7, 5], [2])):
     TWINS[_n], EXPECTED[_n], FILES[_n] = _t, _e, os.path.join(MODELS, "conv_narrow.cnn")
     INPUT_SHAPE[_n], OUTPUT_SHAPE[_n] = _i, _o
+
+
+# ---------------------------------------------------------------- conv_1x1_i, conv_1x1_j (conv_1x1.cnn)
+# 1x1 convs on 14x14 and 9x8 images (panels across images), 36 and 40 input channels.
+class Conv1x1I(nn.Module):
+    def __init__(self, classes=2):
+        super().__init__()
+        self.conv0 = nn.Conv2d(36, 48, 1)
+        self.bn0 = nn.BatchNorm2d(48)
+        self.conv1 = nn.Conv2d(48, 40, 1, bias=False)
+        self.linear0 = nn.Linear(40, classes)
+
+    def forward(self, x):
+        x = F.relu(self.conv1(F.relu(self.bn0(self.conv0(x)))))
+        return self.linear0(x.mean(dim=(2, 3)))
+
+
+class Conv1x1J(nn.Module):
+    def __init__(self, classes=2):
+        super().__init__()
+        self.conv0 = nn.Conv2d(40, 72, 1)
+        self.conv1 = nn.Conv2d(72, 36, 1, bias=False)
+        self.linear0 = nn.Linear(36, classes)
+
+    def forward(self, x):
+        x = self.conv1(F.relu(self.conv0(x)))
+        return self.linear0(x.mean(dim=(2, 3)))
+
+
+def expected_conv_1x1_i(classes=2):
+    return (_conv("conv0", 48, 36, 1) + _bn("bn0", 48) + _conv("conv1", 40, 48, 1, bias=False) +
+            _linear("linear0", classes, 40))
+
+
+def expected_conv_1x1_j(classes=2):
+    return _conv("conv0", 72, 40, 1) + _conv("conv1", 36, 72, 1, bias=False) + _linear("linear0", classes, 36)
+
+
+for _n, _t, _e, _i, _o in (("conv_1x1_i", Conv1x1I, expected_conv_1x1_i, [36, 14, 14], [2]),
+                           ("conv_1x1_j", Conv1x1J, expected_conv_1x1_j, [40, 9, 8], [2])):
+    TWINS[_n], EXPECTED[_n], FILES[_n] = _t, _e, os.path.join(MODELS, "conv_1x1.cnn")
+    INPUT_SHAPE[_n], OUTPUT_SHAPE[_n] = _i, _o
