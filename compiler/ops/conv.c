@@ -175,7 +175,7 @@ static Shape conv_in(const Graph *g, const Op *op) {
 /* The multiply-adds of one image of conv op, 2 FLOPs each (also a part's figure for the profile). */
 static double conv_part_flops(const Graph *g, const Op *op) {
     Shape o = g->values[op->out].shape, in = conv_in(g, op);
-    return 2.0 * o.d[1] * o.d[2] * o.d[3] * (in.d[1] / (op->a.narrow ? op->a.narrow : op->a.groups)) * op->a.kh * op->a.kw;
+    return 2.0 * o.d[1] * o.d[2] * o.d[3] * (in.d[1] / op->a.groups) * op->a.kh * op->a.kw;
 }
 
 static double conv_flops(const Graph *g, const Op *op) {
@@ -363,7 +363,7 @@ static int64_t conv_rows_floats(const Graph *g, const Op *op) {
  * larger. */
 static int conv_widen(const Attrs *a, Shape in, Shape out) {
     int gr = a->groups, icg = in.d[1] / gr, ocg = out.d[1] / gr;
-    if (gr < 2 || a->narrow || icg < 2 || (icg % 32 == 0 && ocg % 32 == 0))
+    if (gr < 2 || icg < 2 || (icg % 32 == 0 && ocg % 32 == 0))
         return 1;
     for (int f = 2; f <= 8; f *= 2)
         if (gr % f == 0 && icg * f % 32 == 0 && ocg * f % 32 == 0)
@@ -782,13 +782,18 @@ static bool conv_dx_pair(const Graph *g, const Op *fwd, const Op *other) {
            conv_1x1_dx_scratch(&body->a, in, out) < 0;
 }
 
+/* The gradients a backward op computes: dx (writes -1: a paired head computes it; a paired op
+ * computes it with the other conv's) and dw. */
+static bool conv_wants_dx(const Op *bwd) { return bwd->out >= 0 && bwd->writes >= 0 && bwd->bwd_pair <= 0; }
+static bool conv_wants_dw(const Op *bwd) { return bwd->wrt == 0; }
+
 /* The gradients widened (conv_widen): when conv_blk.c takes the wide op's data gradient (if
  * wanted) and conv_bwd.c's channels-in-lanes kernel its weight gradient (if wanted); a wide copy
  * of fwd in *w. */
 static bool conv_widen_backward(const Graph *g, const Op *bwd, const Op *fwd, Op *w) {
     Shape in = g->values[fwd->in[0]].shape, out = g->values[fwd->out].shape;
     int f = conv_widen(&fwd->a, in, out);
-    bool want_dx = bwd->out >= 0 && bwd->writes >= 0 && bwd->bwd_pair <= 0, want_dw = bwd->wrt == 0;
+    bool want_dx = conv_wants_dx(bwd), want_dw = conv_wants_dw(bwd);
     if (f == 1 || fwd->pro_conv >= 0 || bwd->bwd_pair > 0 || bwd->bwd_acc > 0 || (!want_dx && !want_dw))
         return false;
     *w = conv_wide_op(fwd, f);
@@ -802,13 +807,13 @@ static int64_t conv_bwd_scratch(const Graph *g, const Op *bwd, const Op *fwd) {
     Op wide;
     if (conv_widen_backward(g, bwd, fwd, &wide)) {
         Shape in = g->values[fwd->in[0]].shape, out = g->values[fwd->out].shape;
-        int64_t dx = bwd->out >= 0 && bwd->writes >= 0 ? conv_blk_dx_scratch(&wide.a, in, out) : 0;
-        int64_t dw = bwd->wrt == 0 ? conv_bwd_dwc_scratch(&wide.a, in, out) : 0;
+        int64_t dx = conv_wants_dx(bwd) ? conv_blk_dx_scratch(&wide.a, in, out) : 0;
+        int64_t dw = conv_wants_dw(bwd) ? conv_bwd_dwc_scratch(&wide.a, in, out) : 0;
         return dx > dw ? dx : dw;
     }
     Shape in = g->values[fwd->in[0]].shape, out = g->values[fwd->out].shape;
     Attrs d;
-    bool want_dx = bwd->out >= 0 && bwd->writes >= 0 && bwd->bwd_pair <= 0; /* writes -1: a paired head computes it */
+    bool want_dx = conv_wants_dx(bwd);
     int64_t need = want_dx ? conv_1x1_dx_scratch(&fwd->a, in, out) : -1; /* conv_1x1.c's dx */
     bool dx1 = need >= 0;
     bool by_kernel = want_dx && !dx1 && (conv_dx_by_kernel(&fwd->a, &d) || conv_blk_dx_scratch(&fwd->a, in, out) >= 0); /* conv_blk.c: strided too */
@@ -828,9 +833,9 @@ static int64_t conv_bwd_scratch(const Graph *g, const Op *bwd, const Op *fwd) {
         if (need < 0)
             need = round16((int64_t)out.d[1] * in.d[1] * d.kh * d.kw) + conv_kernel_scratch(&d, out, in, false);
     }
-    int64_t dwk = bwd->wrt == 0 ? conv_dw_kernel_scratch(&fwd->a, in, out) : -1;
+    int64_t dwk = conv_wants_dw(bwd) ? conv_dw_kernel_scratch(&fwd->a, in, out) : -1;
     need = dwk > need ? dwk : need;
-    int64_t geo = (bwd->wrt == 0 && dwk < 0) || (want_dx && !by_kernel && !dx1)
+    int64_t geo = (conv_wants_dw(bwd) && dwk < 0) || (want_dx && !by_kernel && !dx1)
                       ? conv_bwd_geo(&fwd->a, in, out, want_dx && !by_kernel && !dx1).total
                       : 0;
     return need > geo ? need : geo;
@@ -880,7 +885,26 @@ static const char *conv_rename_inner(const char *text) {
     return r;
 }
 
-static void conv_emit_db(Cbuf *c);
+/* db += the sums of dy over images and pixels, after a weight-gradient kernel */
+static void conv_emit_db(Cbuf *c) {
+    cb_line(c, "PARALLEL_FOR");
+    cb_line(c, "for (int oc = 0; oc < OC; oc++) {");
+    cb_line(c, "float part[16] = {0};");
+    cb_line(c, "for (int i = 0; i < n; i++) {");
+    cb_line(c, "const float *d = dy + ((ptrdiff_t)i * OC + oc) * OH * OW;");
+    cb_line(c, "int p = 0;");
+    cb_line(c, "for (; p + 16 <= OH * OW; p += 16)");
+    cb_line(c, "    for (int j = 0; j < 16; j++)");
+    cb_line(c, "        part[j] += d[p + j];");
+    cb_line(c, "for (int j = 0; p + j < OH * OW; j++)");
+    cb_line(c, "    part[j] += d[p + j];");
+    cb_line(c, "}");
+    cb_line(c, "float s = 0.0f;");
+    cb_line(c, "for (int j = 0; j < 16; j++)");
+    cb_line(c, "    s += part[j];");
+    cb_line(c, "db[oc] += s;");
+    cb_line(c, "}");
+}
 
 /* The weight gradient (and db) by conv_1x1.c's, conv_bwd.c's or conv_small.c's kernel, after
  * its profile mark; false (nothing but the mark emitted) when none takes the layer. */
@@ -893,29 +917,6 @@ static bool conv_emit_dw_kernel(Emit *e, const Op *fwd) {
     if (a->bias)
         conv_emit_db(c);
     return true;
-}
-
-/* db += the sums of dy over images and pixels, after a weight-gradient kernel */
-static void conv_emit_db(Cbuf *c) {
-    {
-        cb_line(c, "PARALLEL_FOR");
-        cb_line(c, "for (int oc = 0; oc < OC; oc++) {");
-        cb_line(c, "float part[16] = {0};");
-        cb_line(c, "for (int i = 0; i < n; i++) {");
-        cb_line(c, "const float *d = dy + ((ptrdiff_t)i * OC + oc) * OH * OW;");
-        cb_line(c, "int p = 0;");
-        cb_line(c, "for (; p + 16 <= OH * OW; p += 16)");
-        cb_line(c, "    for (int j = 0; j < 16; j++)");
-        cb_line(c, "        part[j] += d[p + j];");
-        cb_line(c, "for (int j = 0; p + j < OH * OW; j++)");
-        cb_line(c, "    part[j] += d[p + j];");
-        cb_line(c, "}");
-        cb_line(c, "float s = 0.0f;");
-        cb_line(c, "for (int j = 0; j < 16; j++)");
-        cb_line(c, "    s += part[j];");
-        cb_line(c, "db[oc] += s;");
-        cb_line(c, "}");
-    }
 }
 
 /* dx by the forward kernel: the stride-1 case. */
@@ -960,6 +961,15 @@ static bool conv_reads_evens(const Graph *g, const Op *op) {
     return !g->training || conv_1x1_dw_scratch(a, g->values[op->in[0]].shape, g->values[op->out].shape) >= 0;
 }
 
+/* The enums of a backward op's kernels: the sizes, the conv's attributes a (G its groups). */
+static void conv_emit_bwd_enums(Cbuf *c, const Attrs *a, Shape in, Shape out) {
+    emit_image_dims(c, "I", in);
+    emit_image_dims(c, "O", out);
+    cb_line(c, "enum { KH = %d, KW = %d, SH = %d, SW = %d, PH = %d, PW = %d, DH = %d, DW = %d, G = %d };", a->kh, a->kw,
+            a->sh, a->sw, a->ph, a->pw, a->dh, a->dw, a->groups);
+    cb_line(c, "enum { ICG = IC / G, OCG = OC / G };");
+}
+
 /* The gradients of a widened conv (conv_widen_backward): the wide op's enums (G its groups),
  * conv_blk.c's data gradient, conv_bwd.c's weight gradient; the profile's FLOPs the layer's. */
 static bool conv_emit_backward_wide(Emit *e, const Op *bwd, const Op *fwd) {
@@ -969,21 +979,17 @@ static bool conv_emit_backward_wide(Emit *e, const Op *bwd, const Op *fwd) {
     Cbuf *c = e->c;
     const Attrs *a = &wide.a;
     Shape in = emit_in_shape(e, fwd, 0), out = emit_out_shape(e, fwd);
-    emit_image_dims(c, "I", in);
-    emit_image_dims(c, "O", out);
     cb_line(c, "/* the layer's %d groups of %d -> %d channels as %d of %d -> %d, block-diagonal (conv.c: conv_widen) */", a->narrow,
             in.d[1] / a->narrow, out.d[1] / a->narrow, a->groups, in.d[1] / a->groups, out.d[1] / a->groups);
-    cb_line(c, "enum { KH = %d, KW = %d, SH = %d, SW = %d, PH = %d, PW = %d, DH = %d, DW = %d, G = %d };", a->kh, a->kw,
-            a->sh, a->sw, a->ph, a->pw, a->dh, a->dw, a->groups);
-    cb_line(c, "enum { ICG = IC / G, OCG = OC / G };");
-    if (bwd->out >= 0 && bwd->writes >= 0) {
+    conv_emit_bwd_enums(c, a, in, out);
+    if (conv_wants_dx(bwd)) {
         conv_profile_mark(c, "dx", e->g, fwd);
         if (!conv_blk_emit_dx(e, &wide)) {
             fprintf(stderr, "cnnc: internal error: op %%%d widens its groups but conv_blk.c does not take its dx\n", bwd->out);
             exit(3);
         }
     }
-    if (bwd->wrt == 0) {
+    if (conv_wants_dw(bwd)) {
         conv_profile_mark(c, "dw", e->g, fwd);
         if (!conv_bwd_emit_dwc(e, &wide)) {
             fprintf(stderr, "cnnc: internal error: op %%%d widens its groups but conv_bwd.c does not take its dw\n", bwd->out);
@@ -1001,16 +1007,12 @@ static void conv_emit_backward(Emit *e, const Op *bwd, const Op *fwd) {
     Cbuf *c = e->c;
     const Attrs *a = &fwd->a;
     Shape in = emit_in_shape(e, fwd, 0), out = emit_out_shape(e, fwd);
-    emit_image_dims(c, "I", in);
-    emit_image_dims(c, "O", out);
-    cb_line(c, "enum { KH = %d, KW = %d, SH = %d, SW = %d, PH = %d, PW = %d, DH = %d, DW = %d, G = %d };", a->kh, a->kw,
-            a->sh, a->sw, a->ph, a->pw, a->dh, a->dw, a->groups);
-    cb_line(c, "enum { ICG = IC / G, OCG = OC / G };");
+    conv_emit_bwd_enums(c, a, in, out);
     Attrs d;
     bool pair = bwd->bwd_pair > 0; /* this op computes the paired conv's dx with its own */
-    bool want_dx = bwd->out >= 0 && bwd->writes >= 0 && !pair, dx1 = want_dx && conv_1x1_dx_scratch(a, in, out) >= 0;
+    bool want_dx = conv_wants_dx(bwd), dx1 = want_dx && conv_1x1_dx_scratch(a, in, out) >= 0;
     bool by_kernel = want_dx && !dx1 && (conv_dx_by_kernel(a, &d) || conv_blk_dx_scratch(a, in, out) >= 0);
-    bool dx_gemm = want_dx && !by_kernel && !dx1, want_dw = bwd->wrt == 0;
+    bool dx_gemm = want_dx && !by_kernel && !dx1, want_dw = conv_wants_dw(bwd);
     if (bwd->bwd_acc > 0 && !dx1) { /* conv_dx_adds said conv_1x1.c takes this dx */
         fprintf(stderr, "cnnc: internal error: op %%%d adds its dx into a gradient but conv_1x1.c does not take it\n", bwd->out);
         exit(3);

@@ -600,10 +600,10 @@ bool conv_bwd_emit_dwc(Emit *e, const Op *fwd) { return dwc_emit(e, fwd); }
 /* Floats of scratch the kernel needs, or -1 when the layer does not qualify. */
 int64_t conv_bwd_dw_scratch(const Attrs *a, Shape in, Shape out) {
     DwGeo q;
-    DwcGeo qc;
     DwbGeo qb;
-    if (dwc_geo(a, in, out, &qc))
-        return (int64_t)qc.ni * qc.ihp * qc.iwp * in.d[1];
+    int64_t dwc = conv_bwd_dwc_scratch(a, in, out);
+    if (dwc >= 0)
+        return dwc;
     if (dwb_geo(a, in, out, &qb))
         return dwb_scratch(a, in, out, &qb);
     if (!dw_geo(a, in, out, &q))
