@@ -119,6 +119,16 @@
  * gradients of 64 -> 128 (32x32 -> 16x16), 128 -> 256 and 256 -> 512 at 23-31%, 27-34% and
  * 32-42% by conv.c's general path, 72-81%, 67-78% and 62-71% by phases (the stride-1 data
  * gradients of the same stages: 78-98% in the same runs).
+ * With AVX-512 the phases read dy IN PLACE as the strided forward reads its input (q->direct,
+ * decided for all phases at once in blk_s_geo2: every phase's blk_tiling_direct tiles within a
+ * tenth of its tiles over the copies): tile pixel (r, c)'s tap (kh, kw) at dy row a + r + kh +
+ * r0 - PHT and column b + c + kw + s0 - PWL, the taps past dy's edges left out, so no copies.
+ * The copies of dy (twice its size at 3x3: two column shifts) had been 15% of ResNet-18's
+ * layer2 pair (bench/op_time.py samples) and, with the buffer of four phases, outgrew L2: in
+ * the training step (batch 8, one thread, bench/profile.sh --train resnet18 8 1 60, 2026-12-04)
+ * the layer2 / 3 / 4 pairs went from 64 / 78 / 74% of peak to 78 / 83 / 79%; alone with their
+ * operands from memory (op_time.py --flush 64, two alternations) layer2's 6.3-6.8 -> 5.8-6.6
+ * ms, layer3's 5.8-6.3 -> 5.4-5.7.
  *
  * Layouts, all in the planned scratch:
  *   xs   [n][IC][KW][HP][OW] + tail   the shifted copies (per slot: [SLOTS][NI][IC]...)
@@ -579,17 +589,30 @@ static bool blk_s_geo2(const Attrs *a, Shape in, Shape out, int ic2, BlkGeo *q) 
     q->ic2 = ic2, q->icb2 = ic2 ? blk_icb(ic2, 1) : 0, q->wp2_at = 0;
     q->oc = in.d[1], q->oh = amax, q->ow = bmax, q->kh = a->kh, q->kw = a->kw, q->ph = pht, q->pw = pwl, q->sh = q->sw = 1;
     q->nph = nph, q->osh = a->sh, q->osw = a->sw, q->dsh = ih, q->dsw = iw;
-    q->tap = q->direct = false;
+    q->tap = false;
     q->hp = q->npl = q->rq = 0;
+    /* With AVX-512 the phases read dy IN PLACE (q->direct) when every phase's tiles of rows x
+     * columns (blk_tiling_direct) cost at most a tenth more than its tiles over the copies (as
+     * a strided forward decides): no copies then, only the taps reaching dy computed. */
+    BlkTiles dt[PHASES_MAX];
+    int dp[PHASES_MAX], drq[PHASES_MAX];
+    q->direct = bmax <= NARROW_MAX;
     for (int k = 0; k < nph; k++) {
         BlkPhase *f = &q->f[k];
         f->r0 = pht - php[k], f->s0 = pwl - pwp[k];
         q->hp = f->oh + f->kh - 1 + f->r0 > q->hp ? f->oh + f->kh - 1 + f->r0 : q->hp;
         q->npl = f->s0 + f->kw > q->npl ? f->s0 + f->kw : q->npl;
         BlkTiles t = {q, f->r0, f->s0, f->oh, f->ow, bmax, f->kh, f->kw, 0, 0, false, false, {0}, {0}, NULL};
-        blk_tiling(&t, &f->p, &f->rq);
+        long long copy_cost = blk_tiling(&t, &f->p, &f->rq);
         f->tr = t.tr, f->tc = t.tc, f->mr = t.mr, f->mc = t.mc;
         f->icb = blk_icb(q->ic, f->kh * f->kw);
+        dt[k] = t;
+        q->direct = q->direct && blk_tiling_direct(&dt[k], &dp[k], &drq[k]) && blk_tiles_cost(&dt[k]) * 10 <= copy_cost * 11;
+    }
+    for (int k = 0; k < nph; k++) {
+        BlkPhase *f = &q->f[k];
+        if (q->direct)
+            f->p = dp[k], f->rq = drq[k], f->tr = dt[k].tr, f->tc = dt[k].tc, f->mr = f->mc = false;
         q->rq = f->rq > q->rq ? f->rq : q->rq;
     }
     q->pln = q->hp * bmax;
@@ -708,7 +731,7 @@ static const char *blk_group_first(const BlkGeo *q) { return q->grp > 1 ? "cb * 
  * (PH, PW) */
 static int blk_direct_at(const BlkTiles *t, int p, int kh, int kw) {
     const BlkGeo *q = t->q;
-    return ((p / t->tc) * q->sh + kh - q->ph) * q->iw + (p % t->tc) * q->sw + kw - q->pw;
+    return ((p / t->tc) * q->sh + kh * q->dh + t->r0 - q->ph) * q->iw + (p % t->tc) * q->sw + kw * q->dw + t->s0 - q->pw;
 }
 
 /* whether taps (kh, kw) and (kh2, kw2) of tile (g, j) read a float in common */
@@ -1240,7 +1263,7 @@ static void blk_emit(Emit *e, const BlkGeo *q, const char *src, const char *cons
                 q->osh, f->orw, q->osw, f->kh, f->kw);
         cb_line(c, "enum { BKH = %d, BKW = %d, BKK = BKH * BKW, BQ = %d * BOW, BP = %d, BRQ = %d, BICB = %d };", f->kh, f->kw,
                 f->oh, f->p, f->rq, f->icb);
-        BlkTiles t = {q, f->r0, f->s0, f->oh, f->ow, q->ow, f->kh, f->kw, f->tr, f->tc, f->mr, f->mc, {0}, {0}, NULL};
+        BlkTiles t = {q, f->r0, f->s0, f->oh, f->ow, q->ow, f->kh, f->kw, f->tr, f->tc, f->mr, f->mc, {0}, {0}, src};
         if (t.tr)
             blk_unite(&t);
         blk_emit_blocks(c, q, &t, arena_printf("wpk + %lld", (long long)f->wp_at),
