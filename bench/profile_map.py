@@ -14,7 +14,8 @@ their FLOPs per image), to that part of it. SRCLINES.txt is `perf report -n --so
 Prints the share of samples per function or part and the ten hottest lines with their text.
 Parts below 0.5% of the samples are left out (PROFILE_MIN_SHARE=0 in the environment shows
 every part). With STEP_MS (the time per step or call), BATCH (images per step) and PEAK
-(GFLOP/s), the parts also get ms per step (their share of STEP_MS), GFLOP/s and % of PEAK. A function that
+(GFLOP/s), the parts also get their sample counts, ms per step (their share of STEP_MS), GFLOP/s and % of
+PEAK (a part of a few hundred samples moves by several percent between runs from the sampling alone). A function that
 serves several layers of one shape (the emitter writes it once) is called once per layer: its
 FLOPs count every call that the step's entry point (NAME_train_step_update, else NAME_forward,
 with the chunk functions it calls) makes, and its name is shown with "xN".
@@ -118,7 +119,7 @@ def main():
     per_func["(no line information)"] += other
     print("share of samples per function (and part):")
     if step_ms:
-        print(f"  {'share':>7s}  {'ms':>8s}  {'GFLOP/s':>8s}  {'% peak':>6s}  function part")
+        print(f"  {'share':>7s}  {'samples':>7s}  {'ms':>8s}  {'GFLOP/s':>8s}  {'% peak':>6s}  function part")
     for name, pct in sorted(per_func.items(), key=lambda kv: -kv[1]):
         if pct < float(os.environ.get("PROFILE_MIN_SHARE", "0.5")) or pct <= 0:
             continue
@@ -130,12 +131,16 @@ def main():
         fl = flops.get(name, 0) * batch * ncalls
         gf = fl / (ms * 1e6) if fl and ms > 0 else None
         shown = name if ncalls == 1 else name.replace(" ", " x%d " % ncalls, 1) if " " in name else name + " x%d" % ncalls
-        print(f"  {pct:6.2f}%  {ms:8.2f}  " + (f"{gf:8.1f}  {100 * gf / peak:5.1f}%" if gf else f"{'':8s}  {'':6s}")
+        nsamp = pct / 100 * total if total > 0 else 0
+        print(f"  {pct:6.2f}%  {nsamp:7.0f}  {ms:8.2f}  " + (f"{gf:8.1f}  {100 * gf / peak:5.1f}%" if gf else f"{'':8s}  {'':6s}")
               + f"  {shown}")
     line0 = sum(per_func.get("(" + c + " line 0: code the compiler attributes to no line)", 0.0) for c in cnames)
     if step_ms and line0 >= 5:
         print(f"  note: {line0:.1f}% of the samples are at line 0 (code the compiler merged from several lines, in the"
               " kernels' inner loops): the parts whose code went there get too few ms and too many GFLOP/s")
+    if step_ms and total > 0:
+        print("  samples: the part's perf samples; from the sampling alone its ms, GFLOP/s and % of peak move by about")
+        print("  1 / sqrt(samples) between runs (400 samples: 5%, 2500: 2%); more steps (REPEAT) narrow it")
     print("hottest lines of the generated C:")
     for pct, key in sorted(lines, reverse=True)[:10]:
         print(f"  {pct:6.2f}%  {key[0]}:{key[1]:<6d} {owner[key]:<32s} {src[key].strip()[:72]}")
