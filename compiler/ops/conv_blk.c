@@ -424,6 +424,13 @@ static bool blk_tiling_direct(BlkTiles *t, int *p, int *rq) {
     return true;
 }
 
+/* Whether reading the input in place pays: t's blk_tiling_direct tiles (*p, *rq as it sets
+ * them; t left as it leaves it) cost at most a tenth more than copy_cost, blk_tiling's cost of
+ * the tiles over the copies (which the copy adds to). */
+static bool blk_direct_pays(BlkTiles *t, long long copy_cost, int *p, int *rq) {
+    return blk_tiling_direct(t, p, rq) && blk_tiles_cost(t) * 10 <= copy_cost * 11;
+}
+
 /* input channels per block of weights (blocks of even size) */
 static int blk_icb(int ic, int taps) {
     int icb = W_BYTES / (taps * OCB * 4);
@@ -478,10 +485,10 @@ static void blk_geo(BlkGeo *q, Shape in, int grp, int oc, int oh, int ow, int kh
     BlkTiles t = {q, 0, 0, oh, ow, ow, kh, kw, 0, 0, false, false, {0}, {0}, NULL};
     long long copy_cost = blk_tiling(&t, &q->p, &q->rq);
     q->direct = false;
-    if (q->tap && ow <= NARROW_MAX) { /* in place when its tiles cost at most a tenth more than the copies' (which the copy adds to) */
+    if (q->tap && ow <= NARROW_MAX) {
         BlkTiles d = t;
         int dp, drq;
-        if (blk_tiling_direct(&d, &dp, &drq) && blk_tiles_cost(&d) * 10 <= copy_cost * 11)
+        if (blk_direct_pays(&d, copy_cost, &dp, &drq))
             t = d, q->p = dp, q->rq = drq, q->direct = true;
     }
     q->tr = t.tr, q->tc = t.tc, q->mr = t.mr, q->mc = t.mc;
@@ -591,9 +598,8 @@ static bool blk_s_geo2(const Attrs *a, Shape in, Shape out, int ic2, BlkGeo *q) 
     q->nph = nph, q->osh = a->sh, q->osw = a->sw, q->dsh = ih, q->dsw = iw;
     q->tap = false;
     q->hp = q->npl = q->rq = 0;
-    /* With AVX-512 the phases read dy IN PLACE (q->direct) when every phase's tiles of rows x
-     * columns (blk_tiling_direct) cost at most a tenth more than its tiles over the copies (as
-     * a strided forward decides): no copies then, only the taps reaching dy computed. */
+    /* With AVX-512 the phases read dy IN PLACE (q->direct) when that pays for every phase (as
+     * for a strided forward): no copies then, only the taps reaching dy computed. */
     BlkTiles dt[PHASES_MAX];
     int dp[PHASES_MAX], drq[PHASES_MAX];
     q->direct = bmax <= NARROW_MAX;
@@ -607,12 +613,12 @@ static bool blk_s_geo2(const Attrs *a, Shape in, Shape out, int ic2, BlkGeo *q) 
         f->tr = t.tr, f->tc = t.tc, f->mr = t.mr, f->mc = t.mc;
         f->icb = blk_icb(q->ic, f->kh * f->kw);
         dt[k] = t;
-        q->direct = q->direct && blk_tiling_direct(&dt[k], &dp[k], &drq[k]) && blk_tiles_cost(&dt[k]) * 10 <= copy_cost * 11;
+        q->direct = q->direct && blk_direct_pays(&dt[k], copy_cost, &dp[k], &drq[k]);
     }
     for (int k = 0; k < nph; k++) {
         BlkPhase *f = &q->f[k];
         if (q->direct)
-            f->p = dp[k], f->rq = drq[k], f->tr = dt[k].tr, f->tc = dt[k].tc, f->mr = f->mc = false;
+            f->p = dp[k], f->rq = drq[k], f->tr = dt[k].tr, f->tc = dt[k].tc, f->mr = dt[k].mr, f->mc = dt[k].mc;
         q->rq = f->rq > q->rq ? f->rq : q->rq;
     }
     q->pln = q->hp * bmax;
