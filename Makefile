@@ -90,11 +90,15 @@ unit-test: $(B)/test_unit $(B)/cnnc $(B)/libcnnrt.a
 	cd tests && ../$(B)/test_unit
 
 # The whole suite: unit tests and command-line tests with the normal build, and again with the
-# sanitizers (build-san/), the two halves at the same time (tests/run_halves.sh).
+# sanitizers (build-san/), the two halves at the same time (tests/run_halves.sh). The sanitizer
+# build is made on the second core while the normal half starts (RUN_HALVES_SAN_BUILD: its
+# half runs when it is done; a failed build fails that half). The command names make itself,
+# not $$(MAKE): a recipe line with that is run even by `make -n`.
+SAN_CFLAGS := -O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all
 test: deps
 	$(MAKE) -j2 --no-print-directory all $(B)/test_unit
-	$(MAKE) -j2 --no-print-directory B=build-san CFLAGS="-O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all" all build-san/test_unit
-	sh tests/run_halves.sh $(B) build-san
+	RUN_HALVES_SAN_BUILD='make --no-print-directory B=build-san CFLAGS="$(SAN_CFLAGS)" all build-san/test_unit' \
+	    sh tests/run_halves.sh $(B) build-san
 
 # Mutation testing: every mutant of tests/mutants/mutants.txt applied to a scratch copy, which
 # the tests that should catch it must fail (docs/testing.md). Long: not part of `make test`
