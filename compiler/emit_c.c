@@ -168,6 +168,15 @@ void emit_even_lanes(Cbuf *c, const char *dst, const char *lo, const char *hi) {
     cb_line(c, "#endif");
 }
 
+void emit_even_odd_lanes(Cbuf *c, const char *dst, const char *lo, const char *hi) {
+    cb_line(c, "#if CNN_VW == 16");
+    cb_line(c, "const cnn_vec %s = __builtin_shufflevector(%s, %s, 0, 2, 4, 6, 8, 10, 12, 14, 17, 19, 21, 23, 25, 27, 29, 31);", dst,
+            lo, hi);
+    cb_line(c, "#else");
+    cb_line(c, "const cnn_vec %s = __builtin_shufflevector(%s, %s, 0, 2, 4, 6, 9, 11, 13, 15);", dst, lo, hi);
+    cb_line(c, "#endif");
+}
+
 void emit_lanes_head(Cbuf *c, const Op *op, const EmitPlanes *w) {
     cb_line(c, "for (int j = 0; j < %s; j++) {", w->pitch);
     cb_line(c, "const int oc = %s + j < %s ? %s + j : %s - 1; /* for the bias and the epilogue */", w->ch0, w->nc, w->ch0, w->nc);

@@ -148,7 +148,13 @@ static void small_emit_dw_sums(Cbuf *c, const char *comment, bool ragged) {
  * memory, had been 12% of ResNet-18's stem weight gradient; batch 8, one thread, 20 calls,
  * median, alternated 3 times: 13.70-13.92 -> 11.62-11.66 ms), no junk columns, chunks of
  * QC / OW rows; the ragged block's channels past OC read the last channel again (their sums are
- * not written). Each image's sums
+ * not written). At stride 2 a phase row is copied in vectors of the even lanes of two; the
+ * columns the last whole pair would overrun the input row for are one more vector ending at
+ * the row's last pixel, overlapping the one before, its second half read a float earlier
+ * (emit_even_odd_lanes; they had been copied a float at a time: 16 of the 112 columns of half
+ * of ResNet-18's stem rows, 8% of its weight gradient's samples in the training step; alone,
+ * batch 8, one thread, 30 calls, median, alternated 3 times: 12.43-13.06 -> 12.18-12.66 ms,
+ * the same sums). Each image's sums
  * (vectors of lanes) are summed across the lanes and added to dw in image order. The im2col product of
  * conv.c that took these convs ran at 42% of peak on ResNet-18's stem (bench/profile.sh
  * --train resnet18 8 1). */
@@ -320,6 +326,20 @@ static void small_emit_dws(Cbuf *c, const Attrs *a, const SmallDwS *d) {
         cb_line(c, "memcpy(&hi, xr + 2 * col + pb - PW + CNN_VW, sizeof hi);");
         emit_even_lanes(c, "ev", "lo", "hi");
         cb_line(c, "memcpy(pr + col, &ev, sizeof ev);");
+        cb_line(c, "}");
+        /* The columns left (the vectors above stop where the odd lane past their last pixel
+         * would lie beyond the row: 16 of the stem's 112 in half the rows) as one vector ending
+         * at chi, over columns already written, its second half read from one float earlier so
+         * that it ends at the last pixel (they had been copied a float at a time: 8% of
+         * ResNet-18's stem weight gradient in the training step, bench/README.md 2026-12-04) */
+        cb_line(c, "if (col < chi && chi - clo >= CNN_VW) {");
+        cb_line(c, "const int cl = chi - CNN_VW;");
+        cb_line(c, "cnn_vec lo, hi;");
+        cb_line(c, "memcpy(&lo, xr + 2 * cl + pb - PW, sizeof lo);");
+        cb_line(c, "memcpy(&hi, xr + 2 * cl + pb - PW + CNN_VW - 1, sizeof hi);");
+        emit_even_odd_lanes(c, "ev", "lo", "hi");
+        cb_line(c, "memcpy(pr + cl, &ev, sizeof ev);");
+        cb_line(c, "col = chi;");
         cb_line(c, "}");
         cb_line(c, "#endif");
         cb_line(c, "for (; col < chi; col++)");
