@@ -159,21 +159,14 @@ void emit_transposed_block(Cbuf *c, const char *src, const char *dst, const char
     cb_line(c, "}");
 }
 
-void emit_even_lanes(Cbuf *c, const char *dst, const char *lo, const char *hi) {
-    cb_line(c, "#if CNN_VW == 16");
-    cb_line(c, "const cnn_vec %s = __builtin_shufflevector(%s, %s, 0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30);", dst,
-            lo, hi);
-    cb_line(c, "#else");
-    cb_line(c, "const cnn_vec %s = __builtin_shufflevector(%s, %s, 0, 2, 4, 6, 8, 10, 12, 14);", dst, lo, hi);
-    cb_line(c, "#endif");
-}
-
-void emit_even_odd_lanes(Cbuf *c, const char *dst, const char *lo, const char *hi) {
-    cb_line(c, "#if CNN_VW == 16");
-    cb_line(c, "const cnn_vec %s = __builtin_shufflevector(%s, %s, 0, 2, 4, 6, 8, 10, 12, 14, 17, 19, 21, 23, 25, 27, 29, 31);", dst,
-            lo, hi);
-    cb_line(c, "#else");
-    cb_line(c, "const cnn_vec %s = __builtin_shufflevector(%s, %s, 0, 2, 4, 6, 9, 11, 13, 15);", dst, lo, hi);
+void emit_even_lanes(Cbuf *c, const char *dst, const char *lo, const char *hi, bool hi_early) {
+    for (int vw = 16; vw >= 8; vw /= 2) {
+        char idx[160] = "";
+        for (int k = 0, at = 0; k < vw; k++) /* lo's even lanes, then hi's even (odd when read a float early) */
+            at += snprintf(idx + at, sizeof idx - (size_t)at, ", %d", k < vw / 2 ? 2 * k : 2 * k + (hi_early ? 1 : 0));
+        cb_line(c, vw == 16 ? "#if CNN_VW == 16" : "#else");
+        cb_line(c, "const cnn_vec %s = __builtin_shufflevector(%s, %s%s);", dst, lo, hi, idx);
+    }
     cb_line(c, "#endif");
 }
 

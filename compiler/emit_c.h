@@ -91,12 +91,10 @@ void emit_transpose(Cbuf *c, const char *m, const char *type);
  * Lane l of the vector stored for j is lane j of the vector loaded for p = l. */
 void emit_transposed_block(Cbuf *c, const char *src, const char *dst, const char *cond);
 /* Under #if CNN_SHUFFLE: declares the cnn_vec dst, the even lanes of the vectors lo and hi
- * (a stride-2 row's pixels from two vectors of it), for CNN_VW of 16 or 8. */
-void emit_even_lanes(Cbuf *c, const char *dst, const char *lo, const char *hi);
-/* The same floats when hi was read from one float earlier (hi = the next CNN_VW floats from
- * lo's last): lo's even lanes, then hi's odd ones. A row's last vector of even floats read so
- * ends at the last float it needs, not one past it. */
-void emit_even_odd_lanes(Cbuf *c, const char *dst, const char *lo, const char *hi);
+ * (a stride-2 row's pixels from two vectors of it), for CNN_VW of 16 or 8. hi_early: hi was
+ * read from one float earlier (from lo's last float): its odd lanes then, so that a row's last
+ * vector of even floats ends at the last float it needs, not one past it. */
+void emit_even_lanes(Cbuf *c, const char *dst, const char *lo, const char *hi, bool hi_early);
 /* A conv's write-out from a pixel-major buffer to its output's channel planes (C expressions):
  * position q's sums of the block's channels at buf + q * pitch, channel j's plane at
  * dst + j * plane (position q at q), the positions [lo, hi) of nch channels written; the

@@ -27,20 +27,19 @@ LATE="portable mobile import random_models train mutants"
 here=$(cd "$(dirname "$0")" && pwd)
 log=$(mktemp /tmp/cnnc-run_halves.XXXXXX) || exit 1
 {
-    # the sanitizer build first, when the caller leaves it to this core (make test)
-    if [ -n "${RUN_HALVES_SAN_BUILD:-}" ]; then
+    st1=0
+    if [ -n "${RUN_HALVES_SAN_BUILD:-}" ]; then # the sanitizer build first, left to this core (make test)
         echo "== the sanitizer build, made on this core while the normal half starts: $RUN_HALVES_SAN_BUILD"
         t0=$(date +%s)
         if sh -c "$RUN_HALVES_SAN_BUILD"; then
             echo "== the sanitizer build took $(($(date +%s) - t0)) s"
-            SANITIZE=1 sh "$here/run_all.sh" "$S"
-            st1=$?
         else
             echo "FAIL the sanitizer build"
             echo "0 passed, 1 failed, 0 skipped"
             st1=1
         fi
-    else
+    fi
+    if [ "$st1" = 0 ]; then
         SANITIZE=1 sh "$here/run_all.sh" "$S"
         st1=$?
     fi

@@ -688,7 +688,7 @@ static void blk_emit_copy(Cbuf *c, const BlkGeo *q, const char *src, const char 
             cb_line(c, "cnn_vec lo, hi2;");
             cb_line(c, "memcpy(&lo, sr + 2 * ow, sizeof lo);");
             cb_line(c, "memcpy(&hi2, sr + 2 * ow + CNN_VW, sizeof hi2);");
-            emit_even_lanes(c, "ev", "lo", "hi2");
+            emit_even_lanes(c, "ev", "lo", "hi2", false);
             cb_line(c, "memcpy(xr + ow, &ev, sizeof ev);");
             cb_line(c, "}");
             cb_line(c, "#endif");

@@ -159,7 +159,7 @@ static void dw_emit_fill(Cbuf *c, const Attrs *a, const char *xq, const char *xc
         cb_line(c, "cnn_vec lo, hi;");
         cb_line(c, "memcpy(&lo, row + 2 * j + off, sizeof lo);");
         cb_line(c, "memcpy(&hi, row + 2 * j + off + CNN_VW, sizeof hi);");
-        emit_even_lanes(c, "ev", "lo", "hi");
+        emit_even_lanes(c, "ev", "lo", "hi", false);
         cb_line(c, "memcpy(dst + j, &ev, sizeof ev);");
         cb_line(c, "}");
         cb_line(c, "#endif");

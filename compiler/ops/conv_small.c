@@ -151,7 +151,7 @@ static void small_emit_dw_sums(Cbuf *c, const char *comment, bool ragged) {
  * not written). At stride 2 a phase row is copied in vectors of the even lanes of two; the
  * columns the last whole pair would overrun the input row for are one more vector ending at
  * the row's last pixel, overlapping the one before, its second half read a float earlier
- * (emit_even_odd_lanes; they had been copied a float at a time: 16 of the 112 columns of half
+ * (emit_even_lanes with hi_early; they had been copied a float at a time: 16 of the 112 columns of half
  * of ResNet-18's stem rows, 8% of its weight gradient's samples in the training step; alone,
  * batch 8, one thread, 30 calls, median, alternated 3 times: 12.43-13.06 -> 12.18-12.66 ms,
  * the same sums). Each image's sums
@@ -324,7 +324,7 @@ static void small_emit_dws(Cbuf *c, const Attrs *a, const SmallDwS *d) {
         cb_line(c, "cnn_vec lo, hi;");
         cb_line(c, "memcpy(&lo, xr + 2 * col + pb - PW, sizeof lo);");
         cb_line(c, "memcpy(&hi, xr + 2 * col + pb - PW + CNN_VW, sizeof hi);");
-        emit_even_lanes(c, "ev", "lo", "hi");
+        emit_even_lanes(c, "ev", "lo", "hi", false);
         cb_line(c, "memcpy(pr + col, &ev, sizeof ev);");
         cb_line(c, "}");
         /* The columns left (the vectors above stop where the odd lane past their last pixel
@@ -337,7 +337,7 @@ static void small_emit_dws(Cbuf *c, const Attrs *a, const SmallDwS *d) {
         cb_line(c, "cnn_vec lo, hi;");
         cb_line(c, "memcpy(&lo, xr + 2 * cl + pb - PW, sizeof lo);");
         cb_line(c, "memcpy(&hi, xr + 2 * cl + pb - PW + CNN_VW - 1, sizeof hi);");
-        emit_even_odd_lanes(c, "ev", "lo", "hi");
+        emit_even_lanes(c, "ev", "lo", "hi", true);
         cb_line(c, "memcpy(pr + cl, &ev, sizeof ev);");
         cb_line(c, "col = chi;");
         cb_line(c, "}");
