@@ -241,10 +241,6 @@ static void c1_emit_dims(Cbuf *c, const Attrs *a, Shape in, Shape out) {
 #define C1_XOFF "im * UIC * UIHW + (long long)oh * USH * UIW + (long long)ow * USW"
 #define C1_YOFF "im * UOC * UQ + qq"
 
-/* How many pixels from column j on (image im, output pixel qq, row oh, column ow) are
- * consecutive in memory on the side whose run offsets are off: every pixel to the image's end
- * where that side is the output's geometry (C1_YOFF: a plane holds the image's output pixels
- * in order) or the conv is not strided, else the pixels to the output row's end. */
 /* The order of the product's columns. Plain: image by image, each image's pixels in order, so
  * that a panel of 64 columns whose image ends inside it holds pixels of two images. Split (when
  * an image has 64 pixels or more and not a whole number of panels: ResNet-18's 196 = 3 x 64 + 4
@@ -274,6 +270,12 @@ static const char *c1_in_one_image(bool split, const char *col) {
     return split ? arena_printf("(%s) < ndir", col) : arena_printf("(%s) %% UQ + UNW <= UQ", col);
 }
 
+/* How many pixels from column j on (image im, output pixel qq, row oh, column ow) are
+ * consecutive in memory on the side whose run offsets are off: every pixel to the image's end
+ * where that side is the output's geometry (C1_YOFF: a plane holds the image's output pixels
+ * in order) or the conv is not strided, else the pixels to the output row's end (the
+ * run stops at its panel's end in any case: in the split order a panel of whole panels ends
+ * where its image's part does). */
 static const char *c1_left(const char *off) {
     return strcmp(off, C1_YOFF) == 0 ? "UQ - qq" : "USH == 1 && USW == 1 ? UQ - qq : UOW - ow";
 }
