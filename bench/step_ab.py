@@ -28,11 +28,16 @@ import tempfile
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
+sys.path.insert(0, HERE)
+from op_time import block_end  # noqa: E402 (bench/op_time.py: the end of a generated function)
 
 
 def emit(build, src, batch, out):
     os.makedirs(out, exist_ok=True)
-    subprocess.run([os.path.join(build, "cnnc"), "--emit=c", "--train", src, "-o", out, "--batch", str(batch)], check=True)
+    r = subprocess.run([os.path.join(build, "cnnc"), "--emit=c", "--train", src, "-o", out, "--batch", str(batch)],
+                       stdout=subprocess.PIPE, stderr=subprocess.STDOUT, universal_newlines=True)
+    if r.returncode:
+        sys.exit("step_ab: %s/cnnc failed:\n%s" % (build, r.stdout))
     hs = [f for f in os.listdir(out) if f.endswith(".h")]
     if len(hs) != 1:
         sys.exit("step_ab: expected one header in %s" % out)
@@ -40,11 +45,15 @@ def emit(build, src, batch, out):
 
 
 def function(text, fn):
-    m = re.search(r"^static CNN_NOINLINE void %s\(" % re.escape(fn), text, re.M)
-    if not m:
+    """The offsets of FUNCTION's definition in text: its first character, and past its last line."""
+    lines = text.split("\n")
+    head = "static CNN_NOINLINE void %s(" % fn
+    st = next((i for i, l in enumerate(lines) if l.startswith(head)), -1)
+    en = block_end(lines, st) if st >= 0 else -1
+    if en < 0:
         sys.exit("step_ab: no function %s in the generated C" % fn)
-    end = text.index("\n}\n", m.start()) + 3
-    return m.start(), end
+    start = sum(len(l) + 1 for l in lines[:st])
+    return start, start + sum(len(l) + 1 for l in lines[st:en + 1])
 
 
 def main():

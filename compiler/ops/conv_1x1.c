@@ -617,7 +617,7 @@ static void c1_emit_mm(Emit *e, int m, int k, int q, const char *aexpr, const ch
         cb_line(c, "{");
         c1_emit_col(c, split, "(long long)pan * UNW");
         cb_line(c, "const int oh = qq / UOW, ow = qq %% UOW;");
-        cb_line(c, "(void)col, (void)oh, (void)ow; /* in C1_XOFF only */");
+        cb_line(c, "(void)oh, (void)ow; /* in C1_XOFF only */");
         cb_line(c, "if (UBIN && %s)", c1_in_one_image(split, "col"));
         cb_line(c, "    ubin = %s + (%s);", src, boff);
         cb_line(c, "}");
